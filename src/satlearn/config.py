@@ -1,0 +1,328 @@
+"""Typed run configuration: dataclass defaults, YAML files and ``key.sub=value`` overrides on top.
+
+Defaults describe the small MNIST-1D run that works on a laptop CPU; the paper recipes live in ``configs/``.
+Unknown keys and values of the wrong type are errors that name the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from satlearn.errors import ConfigError
+
+
+@dataclass
+class NoiseConfig:
+    kind: str = "none"  # none | symmetric | pair | file
+    rate: float = 0.0  # fraction of labels resampled (symmetric, pair)
+    mode: str = "paper"  # symmetric only — paper: new label uniform over all C (actual error r(C-1)/C); exact: always another class
+    seed: int = 0  # the noise pattern's own seed, independent of run.seed
+    file: str | None = None  # kind=file: .npy / .npz / .csv / .txt array of N labels in training-set order
+    key: str | None = None  # kind=file with .npz: which array (e.g. "worst" in CIFAR-10N)
+
+
+@dataclass
+class DataConfig:
+    source: str = "mnist1d"  # mnist1d | cifar10 | cifar100 | imagefolder | npz | csv
+    root: str | None = None  # directory or file of the source; mnist1d: cache directory (default: user cache)
+    download: bool = False  # cifar10/cifar100: fetch the archive when root lacks it
+    url: str | None = None  # download address (default: the official archive)
+    sha256: str | None = None  # expected archive checksum (default: the official archive's)
+    num_samples: int = 12500  # mnist1d: examples generated (train + test)
+    data_seed: int = 42  # mnist1d: generator seed
+    label_column: str = "label"  # csv: the column holding the class label
+    test_fraction: float = 0.2  # csv/npz without a test split: fraction held out (seeded by data_seed)
+    augment: str = "auto"  # auto (crop+flip for images, none otherwise) | none | crop_flip
+    batch_size: int = 256
+    eval_batch_size: int = 1024
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "cnn1d"  # mlp | cnn1d | resnet18 | resnet34 | preact_resnet18 | wrn28_10 | vgg16_bn
+    width: int | None = None  # base width (channels / hidden units); None = the model's own default
+    num_classes: int | None = None  # expected class count, checked against the data; None = take the data's
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # sgd | adam
+    lr: float = 0.003
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
+    weight_decay: float = 0.0
+    schedule: str = "cosine"  # cosine | step | constant
+    milestones: list[int] = field(default_factory=list)  # step: epochs at which lr is multiplied by gamma
+    gamma: float = 0.1  # step: lr factor at each milestone
+
+
+@dataclass
+class MethodConfig:
+    name: str = "sat"  # erm | sat
+    loss: str = "ce"  # erm: ce | sce | gce ; sat: ce | sce
+    momentum: float = 0.9  # alpha, the EMA factor of the soft targets (paper: 0.9)
+    start_epoch: int = 12  # Es: 0-based epochs of plain CE before targets move (paper: 60 of 200)
+    sce_a: float = 1.0  # weight of the cross-entropy term of SCE (paper code: 1)
+    sce_b: float = 0.3  # weight of the reverse cross-entropy term of SCE (paper code: 0.3)
+    gce_q: float = 0.7  # generalized CE exponent q in (0, 1]
+    targets_dtype: str = "float32"  # float32 | bfloat16 storage of the N x C table
+    targets_device: str = "model"  # model (same device as the model) | cpu
+
+
+@dataclass
+class RunConfig:
+    epochs: int = 60
+    seed: int = 0  # model init, shuffling and augmentation
+    device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:N | mps
+    amp: str = "auto"  # auto (bf16 autocast on cuda, off elsewhere) | bf16 | off
+    threads: int | None = None  # torch CPU threads; None = torch's default
+    out_dir: str = "runs"  # parent of run directories
+    name: str | None = None  # run directory name (default: <method>-<source>-<time>)
+    progress: bool = True  # show a progress bar
+    eval_every: int = 1  # evaluate on the test split every N epochs (and always at the end)
+    checkpoint_every: int = 1  # write the resumable checkpoint every N epochs (and always at the end)
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Building configs from mappings, files and overrides
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Checks ``value`` against the annotation ``tp``; ints are accepted for floats, nothing else is converted."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        (item_tp,) = typing.get_args(tp)
+        return [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is type(None):
+        if value is None:
+            return None
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+
+
+def _apply(obj: Any, values: dict[str, Any], *, prefix: str, source: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"{source}: unknown key {path!r}; valid keys here: {', '.join(sorted(names))}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: {path} must be a mapping of its keys, got {value!r}")
+            _apply(current, value, prefix=f"{path}.", source=source)
+        else:
+            setattr(obj, key, _coerce(value, hints[key], f"{source}: {path}"))
+
+
+def config_from_dict(values: dict[str, Any], *, source: str = "config") -> Config:
+    """Returns the defaults overridden by the nested mapping ``values``, validated."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections (data, model, ...), got {values!r}")
+    config = Config()
+    _apply(config, values, prefix="", source=source)
+    validate(config, source=source)
+    return config
+
+
+def from_dict_exact(values: dict[str, Any]) -> Config:
+    """Rebuilds a config saved with :func:`to_dict` (no validation beyond types and keys)."""
+    config = Config()
+    _apply(config, values, prefix="", source="saved config")
+    return config
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parses ``a.b=value``; the value is read as YAML (so ``0.1``, ``true``, ``[1, 2]``, ``null`` work)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected key.sub=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def _nest(key: str, value: Any) -> dict[str, Any]:
+    out: Any = value
+    for part in reversed(key.split(".")):
+        out = {part: out}
+    return out
+
+
+def _merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults, then the YAML file at ``path`` (if any), then ``key.sub=value`` overrides."""
+    values: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}: not valid YAML{at}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections (data, model, ...), got {type(loaded).__name__}")
+        values = loaded
+    config = Config()
+    _apply(config, values, prefix="", source=source)
+    for text in overrides:
+        key, value = parse_override(text)
+        _apply(config, _nest(key, value), prefix="", source=f"--set {text}")
+    validate(config, source=source)
+    return config
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def dump_yaml(config: Config) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(dump_yaml(config))
+
+
+def overrides_from_dict(values: dict[str, Any], prefix: str = "") -> list[str]:
+    """Flattens a nested mapping into ``key.sub=value`` strings (the inverse of applying overrides)."""
+    out = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.extend(overrides_from_dict(value, f"{prefix}{key}."))
+        else:
+            out.append(f"{prefix}{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Semantic checks (choices and ranges); registries are consulted lazily to avoid import cycles
+
+_CHOICES = {
+    "data.noise.kind": ("none", "symmetric", "pair", "file"),
+    "data.noise.mode": ("paper", "exact"),
+    "data.augment": ("auto", "none", "crop_flip"),
+    "optim.name": ("sgd", "adam"),
+    "optim.schedule": ("cosine", "step", "constant"),
+    "method.targets_dtype": ("float32", "bfloat16"),
+    "method.targets_device": ("model", "cpu"),
+    "run.amp": ("auto", "bf16", "off"),
+}
+
+
+def _get(config: Config, dotted: str) -> Any:
+    obj: Any = config
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def validate(config: Config, *, source: str = "config") -> None:
+    """Checks choices and ranges that the types alone do not express."""
+    for key, choices in _CHOICES.items():
+        value = _get(config, key)
+        if value not in choices:
+            raise ConfigError(f"{source}: {key}={value!r}; expected one of: {', '.join(choices)}")
+
+    from satlearn.data import SOURCES
+    from satlearn.methods import METHODS
+    from satlearn.models import MODELS
+
+    for key, registry in (("data.source", SOURCES), ("model.name", MODELS), ("method.name", METHODS)):
+        value = _get(config, key)
+        if value not in registry:
+            raise ConfigError(f"{source}: {key}={value!r}; expected one of: {', '.join(registry.names())}")
+    METHODS.get(config.method.name).check_config(config, source=source)
+
+    def positive(key: str, allow_zero: bool = False) -> None:
+        value = _get(config, key)
+        if value is None:
+            return
+        if value < 0 or (value == 0 and not allow_zero):
+            raise ConfigError(f"{source}: {key}={value!r}; expected a {'non-negative' if allow_zero else 'positive'} number")
+
+    for key in ("data.batch_size", "data.eval_batch_size", "data.num_samples", "run.epochs", "optim.lr",
+                "run.eval_every", "run.checkpoint_every", "model.width", "model.num_classes", "run.threads"):
+        positive(key)
+    for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch"):
+        positive(key, allow_zero=True)
+    noise = config.data.noise
+    if not 0.0 <= noise.rate <= 1.0:
+        raise ConfigError(f"{source}: data.noise.rate={noise.rate!r}; expected a fraction in [0, 1]")
+    if noise.kind == "file" and not noise.file:
+        raise ConfigError(f"{source}: data.noise.kind=file needs data.noise.file (a path to the label array)")
+    if not 0.0 < config.data.test_fraction < 1.0:
+        raise ConfigError(f"{source}: data.test_fraction={config.data.test_fraction!r}; expected a fraction in (0, 1)")
+    if not 0.0 <= config.method.momentum < 1.0:
+        raise ConfigError(f"{source}: method.momentum={config.method.momentum!r}; expected a value in [0, 1)")

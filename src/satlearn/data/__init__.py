@@ -1,0 +1,14 @@
+"""Data sources (all held in memory, every batch carrying its example indices), label noise and loaders."""
+
+from __future__ import annotations
+
+from satlearn.data.base import SOURCES, DatasetSplits
+from satlearn.data import mnist1d, cifar, imagefolder, npz, tabular  # noqa: E402,F401  (registration)
+
+
+def load_dataset(config) -> DatasetSplits:
+    """Loads ``config.source`` (a :class:`satlearn.config.DataConfig`) and validates it."""
+    return SOURCES.get(config.source)(config).validate()
+
+
+__all__ = ["SOURCES", "DatasetSplits", "load_dataset"]

@@ -1,0 +1,74 @@
+"""The in-memory form every data source produces, and its checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from satlearn.errors import DataError
+from satlearn.registry import Registry
+
+
+@dataclass
+class DatasetSplits:
+    """A labelled dataset held in memory.
+
+    Attributes:
+        x_train: ``(N, ...)`` inputs. Images are ``uint8`` ``(N, C, H, W)``; sequences and tables are ``float32``
+            ``(N, D)``, already standardised by the source.
+        y_train: ``(N,)`` ``int64`` labels as given by the source (before any synthetic noise).
+        x_test, y_test: the held-out split, same layout.
+        num_classes: C; every label lies in ``[0, C)``.
+        class_names: C names, index = label.
+        kind: ``"image"``, ``"sequence"`` or ``"tabular"`` — decides augmentation and normalisation.
+        mean, std: per-channel statistics for images (applied after scaling to [0, 1]); ``None`` otherwise.
+        name: the source's name, for messages and run names.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    class_names: list[str]
+    kind: str
+    name: str
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def validate(self) -> "DatasetSplits":
+        """Raises :class:`DataError` naming the source and the problem; returns ``self`` when all is well."""
+        for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
+            if len(y) == 0:
+                raise DataError(f"{self.name}: the {split} split is empty")
+            if len(x) != len(y):
+                raise DataError(f"{self.name}: {split} split has {len(x)} inputs but {len(y)} labels")
+            if y.dtype != torch.int64 or y.dim() != 1:
+                raise DataError(f"{self.name}: {split} labels must be a 1-D int64 tensor, got {y.dtype} {tuple(y.shape)}")
+            bad = (y < 0) | (y >= self.num_classes)
+            if bool(bad.any()):
+                i = int(bad.nonzero()[0, 0])
+                raise DataError(
+                    f"{self.name}: {split} label {int(y[i])} at index {i} is outside [0, {self.num_classes})"
+                )
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise DataError(
+                f"{self.name}: train inputs have shape {tuple(self.x_train.shape[1:])}, "
+                f"test inputs {tuple(self.x_test.shape[1:])}"
+            )
+        if len(self.class_names) != self.num_classes:
+            raise DataError(f"{self.name}: {len(self.class_names)} class names for {self.num_classes} classes")
+        if self.kind not in ("image", "sequence", "tabular"):
+            raise DataError(f"{self.name}: unknown kind {self.kind!r}")
+        if self.kind == "image" and (self.x_train.dtype != torch.uint8 or self.x_train.dim() != 4):
+            raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {self.x_train.dtype} {tuple(self.x_train.shape)}")
+        return self
+
+
+# name -> loader(config: DataConfig) -> DatasetSplits
+SOURCES: Registry = Registry("data source")

@@ -1,0 +1,138 @@
+"""Images in class folders: ``root/train/<class>/*.png`` and ``root/test/<class>/*.png``, all loaded into memory.
+
+Classes are the sorted subdirectory names of ``train``; ``test`` must hold the same set. Files are read in sorted
+order (class by class, then by file name), converted to RGB, and must all share one size. The per-channel mean
+and standard deviation are computed from the training images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from satlearn.data.base import SOURCES, DatasetSplits
+from satlearn.errors import DataError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def _subdirs(directory: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as exc:
+        raise DataError(f"{directory}: cannot list directory ({exc.strerror or exc})") from None
+
+
+def _image_files(directory: Path) -> list[Path]:
+    try:
+        return sorted(
+            p for p in directory.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in EXTENSIONS
+        )
+    except OSError as exc:
+        raise DataError(f"{directory}: cannot list directory ({exc.strerror or exc})") from None
+
+
+def _list_split(split_dir: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
+    files: list[Path] = []
+    labels: list[int] = []
+    for label, name in enumerate(classes):
+        found = _image_files(split_dir / name)
+        files.extend(found)
+        labels.extend([label] * len(found))
+    if not files:
+        raise DataError(
+            f"imagefolder: {split_dir} holds no images ({', '.join(EXTENSIONS)}) in any of its class directories"
+        )
+    return files, labels
+
+
+def _read_image(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError, ...) for bad files
+        raise DataError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
+
+
+def _read_images(files: list[Path], size: tuple[int, int] | None, reference: Path | None) -> np.ndarray:
+    """Returns ``(N, 3, H, W)`` uint8; every image must be ``size`` (width, height), else that of the first."""
+    out: np.ndarray | None = None
+    for i, path in enumerate(files):
+        pixels = _read_image(path)
+        h, w = pixels.shape[:2]
+        if size is None:
+            size, reference = (w, h), path
+        if (w, h) != size:
+            raise DataError(
+                f"{path}: image is {w}x{h}, expected {size[0]}x{size[1]} like {reference} "
+                "(all images must have the same size)"
+            )
+        if out is None:
+            out = np.empty((len(files), 3, h, w), dtype=np.uint8)
+        out[i] = pixels.transpose(2, 0, 1)
+    assert out is not None
+    return out
+
+
+def channel_stats(images: np.ndarray, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of ``(N, C, H, W)`` uint8 images scaled to [0, 1] (std 0 is reported as 1)."""
+    channels = images.shape[1]
+    total = np.zeros(channels, dtype=np.float64)
+    total_sq = np.zeros(channels, dtype=np.float64)
+    for start in range(0, len(images), chunk):
+        part = images[start:start + chunk].astype(np.float64) / 255.0
+        total += part.sum(axis=(0, 2, 3))
+        total_sq += np.square(part).sum(axis=(0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - np.square(mean), 0.0))
+    std = np.where(std > 1e-8, std, 1.0)
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+@SOURCES.register("imagefolder")
+def load_imagefolder(config) -> DatasetSplits:
+    if not config.root:
+        raise DataError("imagefolder: set data.root to a directory holding train/<class>/ and test/<class>/")
+    root = Path(config.root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"imagefolder: {root} is not a directory (expected train/<class>/ and test/<class>/ in it)")
+    train_dir, test_dir = root / "train", root / "test"
+    for split_dir in (train_dir, test_dir):
+        if not split_dir.is_dir():
+            raise DataError(f"imagefolder: {split_dir} is missing (expected one subdirectory per class in it)")
+
+    classes = _subdirs(train_dir)
+    if not classes:
+        raise DataError(f"imagefolder: {train_dir} has no class subdirectories")
+    test_classes = _subdirs(test_dir)
+    missing = sorted(set(classes) - set(test_classes))
+    extra = sorted(set(test_classes) - set(classes))
+    if missing:
+        raise DataError(f"imagefolder: class {missing[0]!r} is in {train_dir} but missing from {test_dir}")
+    if extra:
+        raise DataError(f"imagefolder: class {extra[0]!r} is in {test_dir} but not in {train_dir}")
+
+    train_files, train_labels = _list_split(train_dir, classes)
+    test_files, test_labels = _list_split(test_dir, classes)
+    x_train = _read_images(train_files, None, None)
+    size = (x_train.shape[3], x_train.shape[2])
+    x_test = _read_images(test_files, size, train_files[0])
+    mean, std = channel_stats(x_train)
+    return DatasetSplits(
+        x_train=torch.from_numpy(x_train),
+        y_train=torch.tensor(train_labels, dtype=torch.int64),
+        x_test=torch.from_numpy(x_test),
+        y_test=torch.tensor(test_labels, dtype=torch.int64),
+        num_classes=len(classes),
+        class_names=classes,
+        kind="image",
+        name="imagefolder",
+        mean=mean,
+        std=std,
+    )

@@ -1,0 +1,107 @@
+"""An in-memory loader: the dataset lives on the device, batches are index slices, augmentation runs on tensors.
+
+Every batch is ``(x, y, idx)`` with ``idx`` the positions in the full training set, which is what per-example
+state such as :class:`satlearn.targets.SoftTargets` is keyed by. Shuffling and augmentation draw from a generator
+seeded by ``(seed, epoch)``, so any epoch can be replayed exactly — the basis of bit-exact resume.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+
+def random_crop_flip(x: torch.Tensor, *, padding: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Per-sample zero-padded random crop to the input size plus random horizontal flip.
+
+    Args:
+        x: ``(B, C, H, W)`` images of any dtype.
+    Returns:
+        ``(B, C, H, W)`` augmented copy, same dtype and device.
+    """
+    b, c, h, w = x.shape
+    device = x.device
+    padded = F.pad(x, (padding, padding, padding, padding))
+    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=device)
+    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=device)
+    flip = torch.rand(b, generator=generator, device=device) < 0.5
+    rows = (dy[:, None] + torch.arange(h, device=device))[:, None, :, None]  # (B, 1, H, 1)
+    cols = torch.arange(w, device=device).expand(b, w)
+    cols = torch.where(flip[:, None], cols.flip(-1), cols) + dx[:, None]
+    cols = cols[:, None, None, :]  # (B, 1, 1, W)
+    batch = torch.arange(b, device=device)[:, None, None, None]
+    channel = torch.arange(c, device=device)[None, :, None, None]
+    return padded[batch, channel, rows, cols]
+
+
+class InMemoryLoader:
+    """Yields ``(x, y, idx)`` batches from tensors held on ``device``.
+
+    Args:
+        x: ``(N, ...)`` inputs; ``uint8`` images are scaled to [0, 1] and normalised per batch.
+        y: ``(N,)`` labels.
+        batch_size: examples per batch (the last batch may be smaller unless ``drop_last``).
+        shuffle: a fresh permutation every epoch.
+        augment: ``"none"`` or ``"crop_flip"`` (images only).
+        mean, std: per-channel normalisation for images (after scaling to [0, 1]).
+        seed: base seed of the per-epoch generator.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, shuffle: bool = False,
+                 augment: str = "none", mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
+                 device: torch.device | str = "cpu", seed: int = 0, drop_last: bool = False) -> None:
+        self.device = torch.device(device)
+        self.x = x.to(self.device)
+        self.y = y.to(self.device)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.augment = augment
+        self.seed = seed
+        self.drop_last = drop_last
+        self.is_image = x.dtype == torch.uint8 and x.dim() == 4
+        if augment == "crop_flip" and not self.is_image:
+            raise ValueError("crop_flip augmentation needs uint8 images (N, C, H, W)")
+        if self.is_image:
+            channels = x.shape[1]
+            mean = mean if mean is not None else (0.5,) * channels
+            std = std if std is not None else (0.5,) * channels
+            self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+            self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+
+    def __len__(self) -> int:
+        n = len(self.y)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.y)
+
+    def _generator(self, epoch: int) -> torch.Generator:
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(self.seed * 1_000_003 + epoch)
+        return generator
+
+    def prepare(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Augments (if configured and a generator is given) and normalises a raw batch."""
+        if not self.is_image:
+            return x
+        if self.augment == "crop_flip" and generator is not None:
+            x = random_crop_flip(x, generator=generator)
+        return (x.float().div_(255.0) - self.mean) / self.std
+
+    def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        generator = self._generator(epoch)
+        n = len(self.y)
+        if self.shuffle:
+            order = torch.randperm(n, generator=generator, device=self.device)
+        else:
+            order = torch.arange(n, device=self.device)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield self.prepare(self.x[idx], generator), self.y[idx], idx
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        return self.epoch(0)

@@ -1,0 +1,76 @@
+"""MNIST-1D: the embedded default dataset, generated offline by the ``mnist1d`` package and cached."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from satlearn.data.base import SOURCES, DatasetSplits
+from satlearn.errors import DataError
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("SATLEARN_CACHE"):
+        return Path(os.environ["SATLEARN_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "satlearn"
+
+
+def _generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = num_samples
+    args.seed = seed
+    # make_dataset reseeds numpy's global generator; keep the caller's stream untouched.
+    state = np.random.get_state()
+    try:
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    return {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
+
+
+def load_arrays(num_samples: int, seed: int, cache_dir: Path) -> dict[str, np.ndarray]:
+    """Returns the generated arrays, from ``cache_dir`` when present (written atomically when not)."""
+    path = cache_dir / f"mnist1d-n{num_samples}-seed{seed}.npz"
+    if path.exists():
+        try:
+            with np.load(path) as cached:
+                return {k: cached[k] for k in ("x", "y", "x_test", "y_test")}
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is regenerated below
+    arrays = _generate(num_samples, seed)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz.tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache only costs regeneration time
+    return arrays
+
+
+@SOURCES.register("mnist1d")
+def load_mnist1d(config) -> DatasetSplits:
+    if config.num_samples < 10:
+        raise DataError(f"mnist1d: data.num_samples={config.num_samples} is too small (need at least 10)")
+    cache_dir = Path(config.root) if config.root else default_cache_dir()
+    arrays = load_arrays(config.num_samples, config.data_seed, cache_dir)
+    x_train = torch.tensor(arrays["x"], dtype=torch.float32)
+    x_test = torch.tensor(arrays["x_test"], dtype=torch.float32)
+    mean, std = x_train.mean(), x_train.std()
+    return DatasetSplits(
+        x_train=(x_train - mean) / std,
+        y_train=torch.tensor(arrays["y"], dtype=torch.int64),
+        x_test=(x_test - mean) / std,
+        y_test=torch.tensor(arrays["y_test"], dtype=torch.int64),
+        num_classes=10,
+        class_names=[str(i) for i in range(10)],
+        kind="sequence",
+        name="mnist1d",
+    )

@@ -1,0 +1,113 @@
+"""Synthetic label noise, each model with its own seed (never the training seed).
+
+``symmetric`` with ``mode="paper"`` follows the official SAT code: ``int(rate * N)`` examples chosen without
+replacement get a label drawn uniformly from all C classes, so the true class can come back and the actual error
+rate is about ``rate * (C - 1) / C``. ``mode="exact"`` always draws a different class (actual rate = ``rate``).
+``pair`` moves chosen examples to a fixed partner class: on CIFAR-10 the usual map truck→automobile,
+bird→airplane, deer→horse, cat↔dog (other classes untouched, so ``rate`` applies to the five mapped classes
+only); on any other class set ``c → c + 1 (mod C)``. ``file`` reads a label array in training-set order, such
+as the CIFAR-10N human labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from satlearn.errors import DataError
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR10_PAIRS = {"truck": "automobile", "bird": "airplane", "deer": "horse", "cat": "dog", "dog": "cat"}
+
+
+def pair_map(num_classes: int, class_names: list[str] | None = None) -> np.ndarray:
+    """Returns ``target[c]``, the partner class of each class (``c`` itself when the class is left untouched)."""
+    if class_names is not None and list(class_names) == CIFAR10_CLASSES:
+        index = {name: i for i, name in enumerate(class_names)}
+        target = np.arange(num_classes)
+        for src, dst in CIFAR10_PAIRS.items():
+            target[index[src]] = index[dst]
+        return target
+    return (np.arange(num_classes) + 1) % num_classes
+
+
+def symmetric_noise(labels: np.ndarray, num_classes: int, *, rate: float, mode: str = "paper", seed: int = 0) -> np.ndarray:
+    """Shape ``(N,)`` → ``(N,)``: resamples ``int(rate * N)`` labels (see module docstring for ``mode``)."""
+    rng = np.random.default_rng(seed)
+    noisy = labels.copy()
+    chosen = rng.choice(len(labels), size=int(rate * len(labels)), replace=False)
+    if mode == "paper":
+        noisy[chosen] = rng.integers(0, num_classes, size=len(chosen))
+    elif mode == "exact":
+        noisy[chosen] = (labels[chosen] + rng.integers(1, num_classes, size=len(chosen))) % num_classes
+    else:
+        raise DataError(f"symmetric noise: unknown mode {mode!r}; expected paper or exact")
+    return noisy
+
+
+def pair_noise(labels: np.ndarray, num_classes: int, *, rate: float, seed: int = 0,
+               class_names: list[str] | None = None) -> np.ndarray:
+    """Shape ``(N,)`` → ``(N,)``: moves ``int(rate * M)`` of the M examples whose class has a partner to it."""
+    rng = np.random.default_rng(seed)
+    target = pair_map(num_classes, class_names)
+    candidates = np.flatnonzero(target[labels] != labels)
+    chosen = rng.choice(candidates, size=int(rate * len(candidates)), replace=False)
+    noisy = labels.copy()
+    noisy[chosen] = target[labels[chosen]]
+    return noisy
+
+
+def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
+    """Reads labels from ``.npy``, ``.npz`` (``key`` names the array), or ``.csv``/``.txt`` (one label a line,
+    or the last column of a CSV with a header)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: label file not found")
+    try:
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                if key is None:
+                    raise DataError(f"{path}: data.noise.key must name one of the arrays: {', '.join(archive.files)}")
+                if key not in archive.files:
+                    raise DataError(f"{path}: no array {key!r}; arrays: {', '.join(archive.files)}")
+                array = archive[key]
+        elif path.suffix in (".csv", ".txt"):
+            rows = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+            cells = [row.split(",")[-1] for row in rows]
+            if cells and not cells[0].lstrip("-").isdigit():
+                cells = cells[1:]  # header
+            array = np.array([int(c) for c in cells])
+        else:
+            raise DataError(f"{path}: unsupported label file type {path.suffix!r}; expected .npy, .npz, .csv or .txt")
+    except DataError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read labels ({exc})") from None
+    array = np.asarray(array)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise DataError(f"{path}: expected a 1-D integer label array, got {array.dtype} of shape {array.shape}")
+    return array.astype(np.int64)
+
+
+def apply_noise(labels: np.ndarray, num_classes: int, noise, *, class_names: list[str] | None = None) -> np.ndarray:
+    """Returns the training labels under ``noise`` (a :class:`satlearn.config.NoiseConfig`); ``labels`` is not changed."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if noise.kind == "none":
+        return labels.copy()
+    if noise.kind == "symmetric":
+        return symmetric_noise(labels, num_classes, rate=noise.rate, mode=noise.mode, seed=noise.seed)
+    if noise.kind == "pair":
+        return pair_noise(labels, num_classes, rate=noise.rate, seed=noise.seed, class_names=class_names)
+    if noise.kind == "file":
+        noisy = read_label_file(noise.file, key=noise.key)
+        if len(noisy) != len(labels):
+            raise DataError(f"{noise.file}: {len(noisy)} labels, but the training split has {len(labels)} examples")
+        bad = (noisy < 0) | (noisy >= num_classes)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{noise.file}: label {int(noisy[i])} at index {i} is outside [0, {num_classes})")
+        return noisy
+    raise DataError(f"unknown noise kind {noise.kind!r}; expected none, symmetric, pair or file")

@@ -1,0 +1,129 @@
+"""A CSV table with a header row: one label column (``data.label_column``), every other column numeric.
+
+Labels may be names or integers; their sorted distinct values become classes ``0..C-1`` (integers sorted
+numerically) and are kept as the class names. A ``data.test_fraction`` of the rows, drawn with a generator
+seeded by ``data.data_seed``, is held out; features are standardised with the training split's mean and std.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from satlearn.data.base import SOURCES, DatasetSplits
+from satlearn.errors import DataError
+
+
+def split_indices(n: int, fraction: float, seed: int, *, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Returns sorted (train, test) index arrays holding out ``round(n * fraction)`` (at least 1) of ``n`` items.
+
+    The held-out items are drawn with ``np.random.default_rng(seed)``; both splits keep the original order.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"{what}: data.test_fraction={fraction!r}; expected a fraction in (0, 1)")
+    n_test = min(max(int(round(n * fraction)), 1), n - 1)
+    if n < 2 or n_test < 1:
+        raise DataError(f"{what}: {n} example(s) cannot be split into a train and a test split")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scales both ``(N, D)`` arrays by the training columns' mean and std (std 0 counts as 1); float32 out."""
+    train = train.astype(np.float64)
+    test = test.astype(np.float64)
+    mean = train.mean(axis=0)
+    std = train.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
+
+
+def _label_order(values: list[str]) -> list[str]:
+    unique = set(values)
+    try:
+        as_int = {v: int(v) for v in unique}
+    except ValueError:
+        return sorted(unique)
+    return sorted(unique, key=lambda v: (as_int[v], v))
+
+
+@SOURCES.register("csv")
+def load_csv(config) -> DatasetSplits:
+    if not config.root:
+        raise DataError("csv: set data.root to a CSV file with a header row")
+    path = Path(config.root).expanduser()
+    if not path.is_file():
+        raise DataError(f"csv: {path} is not a file (expected a CSV file with a header row)")
+
+    features: list[list[float]] = []
+    labels: list[str] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = [name.strip() for name in next(reader, [])]
+            if not header:
+                raise DataError(f"{path}: empty file (expected a header row naming the columns)")
+            if len(set(header)) != len(header):
+                dup = next(name for name in header if header.count(name) > 1)
+                raise DataError(f"{path}: column {dup!r} appears more than once in the header")
+            if config.label_column not in header:
+                raise DataError(
+                    f"{path}: no label column {config.label_column!r} (set data.label_column); "
+                    f"columns: {', '.join(header)}"
+                )
+            label_at = header.index(config.label_column)
+            feature_at = [i for i in range(len(header)) if i != label_at]
+            if not feature_at:
+                raise DataError(f"{path}: no feature columns besides the label column {config.label_column!r}")
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue  # blank line
+                line = reader.line_num
+                if len(row) != len(header):
+                    raise DataError(f"{path}: line {line} has {len(row)} fields, the header has {len(header)}")
+                label = row[label_at].strip()
+                if not label:
+                    raise DataError(f"{path}: line {line}: empty label in column {config.label_column!r}")
+                values = []
+                for i in feature_at:
+                    cell = row[i].strip()
+                    try:
+                        value = float(cell)
+                    except ValueError:
+                        value = math.nan
+                    if not math.isfinite(value):
+                        raise DataError(
+                            f"{path}: column {header[i]!r}, line {line}: {cell!r} is not a finite number"
+                        )
+                    values.append(value)
+                features.append(values)
+                labels.append(label)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a valid CSV file ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+
+    if not features:
+        raise DataError(f"{path}: no data rows after the header")
+    class_names = _label_order(labels)
+    index = {name: i for i, name in enumerate(class_names)}
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray([index[v] for v in labels], dtype=np.int64)
+    train, test = split_indices(len(y), config.test_fraction, config.data_seed, what=str(path))
+    x_train, x_test = standardize(x[train], x[test])
+    return DatasetSplits(
+        x_train=torch.from_numpy(x_train),
+        y_train=torch.from_numpy(y[train]),
+        x_test=torch.from_numpy(x_test),
+        y_test=torch.from_numpy(y[test]),
+        num_classes=len(class_names),
+        class_names=class_names,
+        kind="tabular",
+        name="csv",
+    )

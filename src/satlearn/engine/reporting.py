@@ -1,0 +1,145 @@
+"""What a run leaves behind: metrics tables, summary, curves, refined labels."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
+
+
+def to_json(value: Any) -> str:
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, (np.integer,)):
+            return int(v)
+        if isinstance(v, (np.floating,)):
+            return float(v)
+        return v
+
+    return json.dumps(clean(value), indent=2) + "\n"
+
+
+def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    """Rewrites ``metrics.jsonl`` and ``metrics.csv`` from the full history (so a resumed run has no duplicates)."""
+    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
+    columns: list[str] = []
+    for row in history:
+        columns.extend(k for k in row if k not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(run_dir / "metrics.csv", buffer.getvalue())
+
+
+def flag_statistics(flagged: np.ndarray, truly_wrong: np.ndarray) -> dict[str, Any]:
+    """Counts and precision/recall of a boolean ``flagged`` set against the boolean ``truly_wrong`` mask."""
+    hits = int((flagged & truly_wrong).sum())
+    num_flagged = int(flagged.sum())
+    num_wrong = int(truly_wrong.sum())
+    return {
+        "flagged": num_flagged,
+        "truly_wrong": num_wrong,
+        "precision": hits / num_flagged if num_flagged else None,
+        "recall": hits / num_wrong if num_wrong else None,
+    }
+
+
+def summarize(config, history, *, best, noisy, method, wall_seconds: float, device) -> dict[str, Any]:
+    final = history[-1]
+    summary: dict[str, Any] = {
+        "method": config.method.name,
+        "loss": config.method.loss,
+        "data": config.data.source,
+        "model": config.model.name,
+        "epochs": config.run.epochs,
+        "seed": config.run.seed,
+        "device": str(device),
+        "noise": {"kind": config.data.noise.kind, "rate": config.data.noise.rate, "mode": config.data.noise.mode,
+                  "actual_rate": noisy.actual_noise_rate},
+        "final_test_accuracy": final.get("test_accuracy"),
+        "best_test_accuracy": best["test_accuracy"],
+        "best_epoch": best["epoch"],
+        "final_train_loss": final.get("train_loss"),
+        "wall_seconds": wall_seconds,
+        "train_seconds": sum(row["epoch_seconds"] for row in history),
+    }
+    targets = method.soft_targets
+    if targets is not None:
+        refined, _ = targets.refined_labels()
+        flagged = (refined.cpu() != noisy.labels).numpy()
+        truly_wrong = (noisy.labels != noisy.clean_labels).numpy()
+        summary["label_issues"] = flag_statistics(flagged, truly_wrong)
+    return summary
+
+
+def refined_label_rows(targets, given: torch.Tensor) -> list[tuple[int, int, int, float, bool]]:
+    refined, confidence = targets.refined_labels()
+    refined, confidence = refined.cpu().numpy(), confidence.cpu().numpy()
+    given_np = given.cpu().numpy()
+    return [(i, int(given_np[i]), int(refined[i]), float(confidence[i]), bool(refined[i] != given_np[i]))
+            for i in range(len(given_np))]
+
+
+def write_refined_labels(run_dir: Path, targets, given: torch.Tensor) -> None:
+    """``refined_labels.csv`` (index, given_label, refined_label, confidence, flagged) and ``soft_targets.npy``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["index", "given_label", "refined_label", "confidence", "flagged"])
+    for index, given_label, refined, confidence, flagged in refined_label_rows(targets, given):
+        writer.writerow([index, given_label, refined, f"{confidence:.6f}", int(flagged)])
+    atomic_write_text(run_dir / "refined_labels.csv", buffer.getvalue())
+    table = targets.targets.float().cpu().numpy()
+    atomic_write_bytes(run_dir / "soft_targets.npy", lambda f: np.save(f, table))
+
+
+def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -> None:
+    """Accuracy (train on given labels, test) and loss against epoch, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_acc.plot(epochs, [row.get("train_accuracy") for row in history], label="train (given labels)")
+    test_rows = [row for row in history if "test_accuracy" in row]
+    ax_acc.plot([r["epoch"] for r in test_rows], [r["test_accuracy"] for r in test_rows], label="test")
+    if any("refined_label_accuracy" in row for row in history):
+        ax_acc.plot(epochs, [row.get("refined_label_accuracy") for row in history], label="refined labels vs clean",
+                    linestyle="--")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.legend()
+    ax_acc.grid(alpha=0.3)
+    ax_loss.plot(epochs, [row.get("train_loss") for row in history], label="train")
+    ax_loss.plot([r["epoch"] for r in test_rows], [r["test_loss"] for r in test_rows], label="test")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend()
+    ax_loss.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> None:
+    title = f"{config.method.name} ({config.method.loss}) on {config.data.source}, noise {config.data.noise.kind}"
+    plot_curves(history, run_dir / "curves.png", title=title)
+    if method.soft_targets is not None:
+        write_refined_labels(run_dir, method.soft_targets, noisy.labels)

@@ -1,0 +1,18 @@
+"""Learning-rate schedules as pure functions of the 0-based epoch (so resume needs no scheduler object)."""
+
+from __future__ import annotations
+
+import math
+
+
+def learning_rate(optim, epoch: int, epochs: int) -> float:
+    """Learning rate for ``epoch`` under ``optim`` (a :class:`satlearn.config.OptimConfig`).
+
+    ``cosine`` anneals from ``lr`` to 0 over ``epochs`` (as ``CosineAnnealingLR(T_max=epochs)`` stepped once per
+    epoch); ``step`` multiplies by ``gamma`` at each milestone reached; ``constant`` keeps ``lr``.
+    """
+    if optim.schedule == "cosine":
+        return optim.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+    if optim.schedule == "step":
+        return optim.lr * optim.gamma ** sum(1 for m in optim.milestones if epoch >= m)
+    return optim.lr

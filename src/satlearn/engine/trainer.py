@@ -1,0 +1,303 @@
+"""The training loop. It knows methods only through :class:`satlearn.methods.Method` and nothing about SAT."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from satlearn import config as config_lib
+from satlearn.config import Config
+from satlearn.data import DatasetSplits, load_dataset
+from satlearn.data.loader import InMemoryLoader
+from satlearn.data.noise import apply_noise
+from satlearn.engine import reporting
+from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
+from satlearn.engine.runtime import autocast, resolve_device, rng_state, seed_everything, set_rng_state
+from satlearn.engine.schedules import learning_rate
+from satlearn.errors import ConfigError, DataError, TrainingError
+from satlearn.methods import Method, create_method
+from satlearn.models import create_model
+
+# Settings that may differ between a run and its resumption without changing any result.
+RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads"}
+
+
+@dataclass
+class NoisyDataset:
+    """A dataset with the training labels the learner sees, and what they were before noise."""
+
+    data: DatasetSplits
+    labels: torch.Tensor  # (N,) training labels after noise
+    clean_labels: torch.Tensor  # (N,) labels as the source gave them
+
+    @property
+    def actual_noise_rate(self) -> float:
+        return float((self.labels != self.clean_labels).float().mean())
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    method: Method | None = None
+
+
+def prepare_data(config: Config, dataset: DatasetSplits | None = None) -> NoisyDataset:
+    """Loads the configured source (unless ``dataset`` is given) and applies the configured label noise."""
+    data = dataset.validate() if dataset is not None else load_dataset(config.data)
+    clean = data.y_train.numpy()
+    noisy = apply_noise(clean, data.num_classes, config.data.noise, class_names=data.class_names)
+    return NoisyDataset(data=data, labels=torch.from_numpy(noisy), clean_labels=data.y_train.clone())
+
+
+def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device) -> Method:
+    expected = config.model.num_classes
+    if expected is not None and expected != data.num_classes:
+        raise ConfigError(f"model.num_classes={expected}, but the {data.name} data have {data.num_classes} classes")
+    model = create_model(config.model.name, data.num_classes, input_shape=data.input_shape, width=config.model.width)
+    return create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
+
+
+def build_optimizer(config: Config, method: Method, device: torch.device) -> torch.optim.Optimizer:
+    opt = config.optim
+    params = [p for p in method.parameters() if p.requires_grad]
+    fused = device.type == "cuda"
+    if opt.name == "sgd":
+        return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay,
+                               nesterov=opt.nesterov, fused=fused or None)
+    return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay, fused=fused or None)
+
+
+def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor,
+                 device: torch.device) -> tuple[InMemoryLoader, InMemoryLoader]:
+    augment = config.data.augment
+    if augment == "auto":
+        augment = "crop_flip" if data.kind == "image" else "none"
+    if augment == "crop_flip" and data.kind != "image":
+        raise ConfigError(f"data.augment=crop_flip needs images, but {data.name} holds {data.kind} data")
+    train = InMemoryLoader(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
+                           mean=data.mean, std=data.std, device=device, seed=config.run.seed)
+    test = InMemoryLoader(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False,
+                          mean=data.mean, std=data.std, device=device)
+    return train, test
+
+
+@torch.no_grad()
+def evaluate(method: Method, loader: InMemoryLoader, *, amp: Any = None) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``method``'s predictions over ``loader`` (eval mode)."""
+    was_training = method.training
+    method.eval()
+    loss_sum = torch.zeros((), device=loader.device)
+    correct = torch.zeros((), device=loader.device)
+    for x, y, _ in loader.epoch(0):
+        with amp if amp is not None else contextlib.nullcontext():
+            logits = method(x)
+        logits = logits.float()[:, : method.num_classes]
+        loss_sum += torch.nn.functional.cross_entropy(logits, y, reduction="sum")
+        correct += (logits.argmax(dim=1) == y).sum()
+    method.train(was_training)
+    n = loader.num_examples
+    return {"loss": float(loss_sum) / n, "accuracy": float(correct) / n}
+
+
+def _default_run_dir(config: Config) -> Path:
+    name = config.run.name or f"{config.method.name}-{config.data.source}-{datetime.now():%Y%m%d-%H%M%S}"
+    return Path(config.run.out_dir) / name
+
+
+def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
+    if resume:
+        if not (run_dir / CHECKPOINT_NAME).exists():
+            raise TrainingError(f"{run_dir}: nothing to resume (no {CHECKPOINT_NAME})")
+        return
+    if (run_dir / CHECKPOINT_NAME).exists():
+        raise TrainingError(
+            f"{run_dir}: already holds a run; resume it with --resume or choose another run.name / run directory"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise TrainingError(f"{run_dir}: run directory is not writable ({exc.strerror or exc})") from None
+
+
+def _config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(saved) | set(current)):
+        path = f"{prefix}{key}"
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(_config_differences(a, b, f"{path}."))
+        elif a != b and path not in RESUME_FREE_KEYS:
+            out.append(f"{path}: run has {a!r}, now {b!r}")
+    return out
+
+
+def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
+        dataset: DatasetSplits | None = None, stop_after_epoch: int | None = None,
+        log: Callable[[str], None] | None = None) -> RunResult:
+    """Trains ``config`` and writes a run directory; returns the summary, history and trained method.
+
+    Args:
+        config: a validated :class:`satlearn.config.Config`.
+        run_dir: where to write (default ``run.out_dir/run.name``).
+        resume: continue the run in ``run_dir`` from its checkpoint; ``config`` must match the run's own.
+        dataset: use these splits instead of loading ``config.data.source`` (the noise model still applies).
+        stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
+        log: receives one-line messages (default: printed above the progress bar).
+    """
+    log = log or (lambda message: tqdm.write(message))
+    run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(config)
+    _prepare_run_dir(run_dir, resume=resume)
+
+    checkpoint = None
+    if resume:
+        checkpoint = load_checkpoint(run_dir)
+        differences = _config_differences(checkpoint["config"], config_lib.to_dict(config))
+        if differences:
+            raise TrainingError(f"{run_dir}: cannot resume with a different config ({'; '.join(differences[:3])})")
+
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
+    device = resolve_device(config.run.device)
+    amp = autocast(device, config.run.amp)
+
+    noisy = prepare_data(config, dataset)
+    data = noisy.data
+    if checkpoint is not None:
+        if len(checkpoint["labels"]) != len(noisy.labels) or not torch.equal(checkpoint["clean_labels"], noisy.clean_labels):
+            raise DataError(f"{run_dir}: the training data differ from those the run was started on")
+        noisy.labels = checkpoint["labels"]
+
+    seed_everything(config.run.seed)
+    method = build_method(config, data, noisy.labels, device)
+    optimizer = build_optimizer(config, method, device)
+    train_loader, test_loader = make_loaders(config, data, noisy.labels, device)
+
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    best = {"test_accuracy": -1.0, "epoch": 0}
+    if checkpoint is not None:
+        method.load_state_dict(checkpoint["method"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        set_rng_state(checkpoint["rng"])
+        history = checkpoint["history"]
+        best = checkpoint["best"]
+        start_epoch = checkpoint["epoch"]
+        log(f"resuming {run_dir} after epoch {start_epoch}")
+    else:
+        config_lib.save_config(config, run_dir / "config.yaml")
+        np.savez(run_dir / "labels.npz", labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy())
+        log(f"run directory: {run_dir}")
+        if config.data.noise.kind != "none":
+            log(f"label noise {config.data.noise.kind} (rate {config.data.noise.rate}): actual error rate "
+                f"{noisy.actual_noise_rate:.2%} of {len(noisy.labels)} training labels")
+
+    epochs = config.run.epochs
+    last = min(epochs, stop_after_epoch) if stop_after_epoch is not None else epochs
+    clean_for_metrics = noisy.clean_labels if config.data.noise.kind != "none" else None
+    started = time.perf_counter()
+
+    def save(epoch_done: int) -> None:
+        save_checkpoint({
+            "epoch": epoch_done,
+            "config": config_lib.to_dict(config),
+            "method": method.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": rng_state(),
+            "labels": noisy.labels,
+            "clean_labels": noisy.clean_labels,
+            "history": history,
+            "best": best,
+        }, run_dir)
+
+    bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not config.run.progress,
+               desc=f"{config.method.name}", unit="epoch", dynamic_ncols=True, leave=False)
+    for epoch in bar:
+        epoch_started = time.perf_counter()
+        lr = learning_rate(config.optim, epoch, epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        method.train()
+        sums: dict[str, torch.Tensor] = {}
+        seen = 0
+        for batch in train_loader.epoch(epoch):
+            with amp:
+                loss, metrics = method.training_step(batch, epoch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            size = len(batch[2])
+            seen += size
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + value.detach().float() * size
+        train = {key: float(value) / seen for key, value in sums.items()}
+        if not math.isfinite(train["loss"]):
+            kept = f"the last good checkpoint (epoch {history[-1]['epoch']}) is kept in {run_dir}" if history else \
+                "no checkpoint was written yet"
+            raise TrainingError(f"non-finite training loss in epoch {epoch + 1} (lr {lr:.4g}); {kept}")
+
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
+        row.update({f"train_{key}": value for key, value in train.items()})
+        if (epoch + 1) % config.run.eval_every == 0 or epoch + 1 == epochs:
+            test = evaluate(method, test_loader, amp=amp)
+            row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
+            if test["accuracy"] > best["test_accuracy"]:
+                best = {"test_accuracy": test["accuracy"], "epoch": epoch + 1}
+        row.update(method.epoch_metrics(clean_for_metrics))
+        row["epoch_seconds"] = time.perf_counter() - epoch_started
+        history.append(row)
+        reporting.write_metrics(run_dir, history)
+        if "test_accuracy" in row:
+            bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
+        if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
+            save(epoch + 1)
+    bar.close()
+
+    wall = time.perf_counter() - started
+    if last < epochs:
+        return RunResult(run_dir=run_dir, summary={"epochs_done": last, "stopped_early": True}, history=history,
+                         method=method)
+    summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method, wall_seconds=wall,
+                                  device=device)
+    reporting.write_outputs(run_dir, config, history, summary, method=method, noisy=noisy)
+    atomic_write_text(run_dir / "summary.json", reporting.to_json(summary))
+    return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
+
+
+def load_run(run_dir: str | Path, *, device: str | None = None) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
+    """Rebuilds a finished (or interrupted) run: config, trained method, data and the raw checkpoint."""
+    run_dir = Path(run_dir)
+    checkpoint = load_checkpoint(run_dir)
+    config = config_lib.from_dict_exact(checkpoint["config"])
+    torch_device = resolve_device(device or config.run.device)
+    noisy = prepare_data(config)
+    noisy.labels = checkpoint["labels"]
+    method = build_method(config, noisy.data, noisy.labels, torch_device)
+    method.load_state_dict(checkpoint["method"])
+    return config, method, noisy, checkpoint
+
+
+def evaluate_run(run_dir: str | Path, *, device: str | None = None) -> dict[str, Any]:
+    """Evaluates a run's latest weights on its test split; writes and returns ``eval.json``'s content."""
+    run_dir = Path(run_dir)
+    config, method, noisy, checkpoint = load_run(run_dir, device=device)
+    torch_device = next(method.parameters()).device
+    _, test_loader = make_loaders(config, noisy.data, noisy.labels, torch_device)
+    result = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
+    out = {"run_dir": str(run_dir), "epoch": checkpoint["epoch"], "test_loss": result["loss"],
+           "test_accuracy": result["accuracy"], "num_test": test_loader.num_examples}
+    atomic_write_text(run_dir / "eval.json", reporting.to_json(out))
+    return out

@@ -1,0 +1,63 @@
+"""The contract every training method fulfils; the engine knows methods only through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from satlearn.registry import Registry
+from satlearn.targets import SoftTargets
+
+METHODS: Registry = Registry("method")
+
+
+class Method(nn.Module):
+    """A model plus whatever per-example state and loss a training method needs.
+
+    Subclasses implement :meth:`training_step`; everything that changes outcomes lives in submodules or buffers
+    so that ``state_dict()`` captures it.
+
+    Args:
+        config: the :class:`satlearn.config.MethodConfig`.
+        model: maps a batch of inputs to ``(B, C)`` logits.
+        labels: ``(N,)`` training labels as given to the learner (after any synthetic noise).
+        num_classes: C.
+    """
+
+    losses: tuple[str, ...] = ("ce",)
+
+    def __init__(self, config, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
+        super().__init__()
+        self.config = config
+        self.model = model
+        self.num_classes = num_classes
+
+    @classmethod
+    def check_config(cls, config, *, source: str) -> None:
+        """Raises :class:`satlearn.errors.ConfigError` for settings this method cannot honour."""
+        from satlearn.errors import ConfigError
+
+        if config.method.loss not in cls.losses:
+            raise ConfigError(
+                f"{source}: method.loss={config.method.loss!r} is not available for method "
+                f"{config.method.name!r}; expected one of: {', '.join(cls.losses)}"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                      epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One batch ``(x, y, idx)`` at 0-based ``epoch`` → (scalar loss, dict of scalar batch-mean metrics)."""
+        raise NotImplementedError
+
+    @property
+    def soft_targets(self) -> SoftTargets | None:
+        """The per-example table, for methods that keep one."""
+        return None
+
+    def epoch_metrics(self, clean_labels: torch.Tensor | None = None) -> dict[str, Any]:
+        """Statistics of the method's own state after an epoch (e.g. how many targets left their label)."""
+        return {}

@@ -1,0 +1,68 @@
+"""Self-Adaptive Training for classification (Huang, Zhang & Zhang, NeurIPS 2020 / TPAMI 2022, Algorithm 1)."""
+
+from __future__ import annotations
+
+import torch
+
+from satlearn import losses
+from satlearn.methods.base import METHODS, Method
+from satlearn.targets import SoftTargets
+
+
+@METHODS.register("sat")
+class SAT(Method):
+    """Plain cross-entropy for epochs ``< start_epoch`` (targets untouched); afterwards, on every visit, the
+    targets of the batch move towards the detached softmax of the same forward pass and the model is trained on
+    them with confidence weights ``max_j t_ij`` (``loss: ce``) or with symmetric CE (``loss: sce``)."""
+
+    losses = ("ce", "sce")
+
+    def __init__(self, config, model, *, labels, num_classes):
+        super().__init__(config, model, labels=labels, num_classes=num_classes)
+        table_device = "cpu" if config.targets_device == "cpu" else None
+        self.targets = SoftTargets(labels, num_classes, dtype=config.targets_dtype, device=table_device)
+
+    @classmethod
+    def check_config(cls, config, *, source):
+        super().check_config(config, source=source)
+        from satlearn.errors import ConfigError
+
+        if config.method.start_epoch >= config.run.epochs:
+            raise ConfigError(
+                f"{source}: method.start_epoch={config.method.start_epoch} is not below run.epochs="
+                f"{config.run.epochs}, so SAT would never start (this would be plain ERM)"
+            )
+
+    @property
+    def soft_targets(self) -> SoftTargets:
+        return self.targets
+
+    def training_step(self, batch, epoch):
+        x, y, idx = batch
+        logits = self.model(x)
+        metrics: dict[str, torch.Tensor] = {}
+        if epoch < self.config.start_epoch:
+            loss = losses.cross_entropy(logits, y)
+        else:
+            probs = torch.softmax(logits.detach().float(), dim=1)
+            targets = self.targets.update(idx, probs, momentum=self.config.momentum)
+            if self.config.loss == "sce":
+                loss = losses.sat_sce_loss(logits, targets, a=self.config.sce_a, b=self.config.sce_b)
+            else:
+                loss = losses.sat_loss(logits, targets)
+            metrics["confidence"] = targets.max(dim=1).values.mean()
+        metrics["loss"] = loss.detach()
+        metrics["accuracy"] = (logits.argmax(dim=1) == y).float().mean()
+        return loss, metrics
+
+    def epoch_metrics(self, clean_labels=None):
+        refined, confidence = self.targets.refined_labels()
+        given = self.targets.labels
+        out = {
+            "targets_moved": float((refined != given).float().mean()),
+            "mean_confidence": float(confidence.mean()),
+        }
+        if clean_labels is not None:
+            clean = clean_labels.to(refined.device)
+            out["refined_label_accuracy"] = float((refined == clean).float().mean())
+        return out

@@ -1,0 +1,81 @@
+"""``SoftTargets``: the per-example exponential moving average of a model's predictions.
+
+One table serves every method that keeps per-example state (supervised SAT, selective SAT, ...). It is an
+``nn.Module`` whose table is a registered buffer, so it travels with ``state_dict()`` and checkpoints.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+class SoftTargets(nn.Module):
+    """An ``(N, C)`` table of soft targets, one probability vector per training example.
+
+    Initialised to ``onehot(labels)``. :meth:`update` applies ``t_i ← α t_i + (1 − α) p_i`` to the rows of a
+    batch and returns the updated rows; :meth:`weights` gives the SAT confidence ``max_j t_ij``.
+
+    Args:
+        labels: ``(N,)`` integer labels the table starts from (the given, possibly noisy, labels).
+        num_classes: C.
+        dtype: storage dtype, ``torch.float32`` (default) or ``torch.bfloat16`` (half the memory; the update
+            itself is computed in float32 and rounded when written back). Strings ``"float32"``/``"bfloat16"``
+            are accepted.
+        device: where the table lives; batches may come from another device (rows are moved as needed).
+
+    Example:
+        >>> targets = SoftTargets(torch.tensor([0, 2, 1]), num_classes=3)
+        >>> rows = targets.update(torch.tensor([0, 2]), torch.full((2, 3), 1 / 3), momentum=0.9)
+        >>> rows.sum(dim=1)
+        tensor([1., 1.])
+    """
+
+    targets: torch.Tensor
+    labels: torch.Tensor
+
+    def __init__(self, labels: torch.Tensor, num_classes: int, *, dtype: torch.dtype | str = torch.float32,
+                 device: torch.device | str | None = None) -> None:
+        super().__init__()
+        if isinstance(dtype, str):
+            dtype = _DTYPES[dtype]
+        labels = torch.as_tensor(labels, dtype=torch.int64, device=device)
+        self.num_classes = num_classes
+        self.register_buffer("labels", labels.clone())
+        self.register_buffer("targets", F.one_hot(labels, num_classes).to(dtype))
+
+    def __len__(self) -> int:
+        return self.targets.shape[0]
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` indices → ``(B, C)`` float32 rows, on the device of ``idx``."""
+        return self.targets[idx.to(self.targets.device)].to(device=idx.device, dtype=torch.float32)
+
+    @torch.no_grad()
+    def update(self, idx: torch.Tensor, probs: torch.Tensor, *, momentum: float) -> torch.Tensor:
+        """Moves rows ``idx`` towards ``probs`` and returns the updated rows.
+
+        Args:
+            idx: ``(B,)`` example indices, each at most once per call.
+            probs: ``(B, C)`` probability vectors (detached; any float dtype).
+            momentum: α in ``t ← α t + (1 − α) p``.
+        Returns:
+            ``(B, C)`` float32 updated targets on the device of ``probs``.
+        """
+        table_idx = idx.to(self.targets.device)
+        old = self.targets[table_idx].to(device=probs.device, dtype=torch.float32)
+        new = momentum * old + (1.0 - momentum) * probs.detach().float()
+        self.targets[table_idx] = new.to(device=self.targets.device, dtype=self.targets.dtype)
+        return new
+
+    def weights(self, idx: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` confidence ``max_j t_ij`` of rows ``idx`` (float32, unnormalised)."""
+        return self(idx).max(dim=1).values
+
+    def refined_labels(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N,)`` argmax label and ``(N,)`` confidence (max probability) of every row."""
+        confidence, label = self.targets.float().max(dim=1)
+        return label, confidence

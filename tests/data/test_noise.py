@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from satlearn.config import NoiseConfig
+from satlearn.data.noise import CIFAR10_CLASSES, apply_noise, pair_map
+from satlearn.errors import DataError
+
+N, C = 20000, 10
+
+
+@pytest.fixture
+def labels():
+    return np.random.default_rng(123).integers(0, C, N)
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.4, 0.8])
+def test_symmetric_paper_mode_error_rate_is_r_times_c_minus_1_over_c(labels, rate):
+    noisy = apply_noise(labels, C, NoiseConfig(kind="symmetric", rate=rate, mode="paper", seed=1))
+    actual = (noisy != labels).mean()
+    assert abs(actual - rate * (C - 1) / C) < 0.01
+    assert (noisy != labels).sum() <= int(rate * N)
+
+
+def test_symmetric_exact_mode_flips_exactly_rate(labels):
+    noisy = apply_noise(labels, C, NoiseConfig(kind="symmetric", rate=0.4, mode="exact", seed=1))
+    assert (noisy != labels).sum() == int(0.4 * N)
+
+
+def test_pair_noise_uses_the_cifar10_map(labels):
+    noisy = apply_noise(labels, C, NoiseConfig(kind="pair", rate=0.4, seed=3), class_names=CIFAR10_CLASSES)
+    changed = noisy != labels
+    target = pair_map(C, CIFAR10_CLASSES)
+    assert (noisy[changed] == target[labels[changed]]).all()
+    name = {i: n for i, n in enumerate(CIFAR10_CLASSES)}
+    moves = {(name[a], name[b]) for a, b in zip(labels[changed], noisy[changed])}
+    assert moves == {("truck", "automobile"), ("bird", "airplane"), ("deer", "horse"), ("cat", "dog"), ("dog", "cat")}
+    mapped = np.isin(labels, [CIFAR10_CLASSES.index(c) for c in ("truck", "bird", "deer", "cat", "dog")])
+    assert abs(changed[mapped].mean() - 0.4) < 0.01
+
+
+def test_pair_noise_elsewhere_moves_to_the_next_class(labels):
+    noisy = apply_noise(labels, C, NoiseConfig(kind="pair", rate=0.3, seed=3))
+    changed = noisy != labels
+    assert (noisy[changed] == (labels[changed] + 1) % C).all()
+    assert abs(changed.mean() - 0.3) < 0.001
+
+
+def test_noise_depends_only_on_its_own_seed(labels):
+    a = apply_noise(labels, C, NoiseConfig(kind="symmetric", rate=0.4, seed=7))
+    np.random.seed(999)  # a training seed must not matter
+    b = apply_noise(labels, C, NoiseConfig(kind="symmetric", rate=0.4, seed=7))
+    c = apply_noise(labels, C, NoiseConfig(kind="symmetric", rate=0.4, seed=8))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_file_noise_reads_npz_keys_and_checks_length(tmp_path, labels):
+    wrong = (labels + 1) % C
+    np.savez(tmp_path / "n.npz", worst=wrong.astype(np.uint8))
+    noisy = apply_noise(labels, C, NoiseConfig(kind="file", file=str(tmp_path / "n.npz"), key="worst"))
+    assert np.array_equal(noisy, wrong)
+    with pytest.raises(DataError, match="no array 'aggre'"):
+        apply_noise(labels, C, NoiseConfig(kind="file", file=str(tmp_path / "n.npz"), key="aggre"))
+    np.save(tmp_path / "short.npy", wrong[:10])
+    with pytest.raises(DataError, match="10 labels, but the training split has"):
+        apply_noise(labels, C, NoiseConfig(kind="file", file=str(tmp_path / "short.npy")))
+    np.save(tmp_path / "big.npy", np.full(N, C))
+    with pytest.raises(DataError, match=r"label 10 at index 0 is outside \[0, 10\)"):
+        apply_noise(labels, C, NoiseConfig(kind="file", file=str(tmp_path / "big.npy")))
+    with pytest.raises(DataError, match="label file not found"):
+        apply_noise(labels, C, NoiseConfig(kind="file", file=str(tmp_path / "missing.npy")))

@@ -1,0 +1,459 @@
+"""File-based data sources: CIFAR pickles (and their checked download), image folders, .npz and CSV files."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import pickle
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from satlearn.config import DataConfig
+from satlearn.data import DatasetSplits, load_dataset
+from satlearn.data.cifar import download_and_extract
+from satlearn.errors import DataError
+
+CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fixture writers
+
+
+def write_cifar10(parent: Path, *, per_batch: int = 10, bytes_keys: bool = False) -> Path:
+    """A ``cifar-10-batches-py`` directory; image i of batch b has every pixel equal to ``10 * b + i``."""
+    key = (lambda s: s.encode()) if bytes_keys else (lambda s: s)
+    folder = parent / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for b, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
+        data = np.repeat((10 * b + np.arange(per_batch, dtype=np.uint8))[:, None], 3072, axis=1)
+        batch = {key("data"): data, key("labels"): [(b + i) % 10 for i in range(per_batch)],
+                 key("batch_label"): key(name)}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    meta = {key("label_names"): [key(n) for n in CIFAR10_NAMES], key("num_vis"): 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta))
+    return folder
+
+
+def write_cifar100(parent: Path, *, n_train: int = 12, n_test: int = 6) -> Path:
+    rng = np.random.default_rng(0)
+    folder = parent / "cifar-100-python"
+    folder.mkdir(parents=True)
+    for name, n in (("train", n_train), ("test", n_test)):
+        batch = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 "fine_labels": [int(v) for v in rng.integers(0, 100, n)],
+                 "coarse_labels": [int(v) for v in rng.integers(0, 20, n)]}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    meta = {"fine_label_names": [f"fine{i}" for i in range(100)], "coarse_label_names": [f"c{i}" for i in range(20)]}
+    (folder / "meta").write_bytes(pickle.dumps(meta))
+    return folder
+
+
+def cifar10_archive(tmp: Path) -> bytes:
+    """The bytes of a tiny ``cifar-10-python.tar.gz``."""
+    src = tmp / "archive-src"
+    write_cifar10(src, per_batch=2)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(src / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    return buffer.getvalue()
+
+
+def write_image(path: Path, color: tuple[int, int, int], size: tuple[int, int] = (6, 4)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).save(path)
+
+
+def write_imagefolder(root: Path) -> Path:
+    for split, count in (("train", 3), ("test", 2)):
+        for c, cls in enumerate(("cat", "dog")):
+            for i in range(count):
+                ext = ".png" if i % 2 == 0 else ".jpg"
+                write_image(root / split / cls / f"img{i}{ext}", (200 * c, 10 * i, 50))
+    return root
+
+
+def data_config(source: str, root: Path, **kwargs) -> DataConfig:
+    return DataConfig(source=source, root=str(root), **kwargs)
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CIFAR from disk
+
+
+@pytest.mark.parametrize("bytes_keys", [False, True])
+def test_cifar10_reads_batches_in_order_from_parent_or_batches_dir(tmp_path, bytes_keys):
+    folder = write_cifar10(tmp_path, bytes_keys=bytes_keys)
+    for root in (tmp_path, folder):
+        data = load_dataset(data_config("cifar10", root))
+        assert data.kind == "image" and data.name == "cifar10"
+        assert data.x_train.shape == (50, 3, 32, 32) and data.x_train.dtype == torch.uint8
+        assert data.x_test.shape == (10, 3, 32, 32)
+        # Original order: batch 1 first, each image constant.
+        assert data.x_train[:, 0, 0, 0].tolist() == [10 * b + i for b in range(5) for i in range(10)]
+        assert data.x_test[:, 2, 31, 31].tolist() == [50 + i for i in range(10)]
+        assert data.y_train[:10].tolist() == list(range(10)) and data.y_train.dtype == torch.int64
+        assert data.class_names == CIFAR10_NAMES and data.num_classes == 10
+        assert data.mean == (0.4914, 0.4822, 0.4465) and data.std == (0.2023, 0.1994, 0.2010)
+
+
+def test_cifar10_reshapes_rows_as_rgb_planes(tmp_path):
+    folder = write_cifar10(tmp_path)
+    row = np.arange(3072) % 251
+    batch = {"data": np.stack([row] * 10).astype(np.uint8), "labels": [0] * 10}
+    (folder / "test_batch").write_bytes(pickle.dumps(batch))
+    data = load_dataset(data_config("cifar10", folder))
+    expected = torch.from_numpy(row.astype(np.uint8).reshape(3, 32, 32))
+    assert torch.equal(data.x_test[0], expected)
+
+
+def test_cifar100_uses_fine_labels_and_names(tmp_path):
+    write_cifar100(tmp_path)
+    data = load_dataset(data_config("cifar100", tmp_path))
+    assert data.num_classes == 100 and data.class_names[:2] == ["fine0", "fine1"]
+    assert data.x_train.shape == (12, 3, 32, 32) and len(data.y_test) == 6
+    assert data.mean == (0.5071, 0.4865, 0.4409) and data.std == (0.2673, 0.2564, 0.2762)
+
+
+def test_cifar_missing_root_names_path_and_suggests_download(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DataError, match=rf"{missing}.*data\.download=true"):
+        load_dataset(data_config("cifar10", missing))
+
+
+def test_cifar_corrupt_or_missing_batch_names_the_file(tmp_path):
+    folder = write_cifar10(tmp_path)
+    (folder / "data_batch_3").write_bytes(b"not a pickle at all")
+    with pytest.raises(DataError, match="data_batch_3"):
+        load_dataset(data_config("cifar10", tmp_path))
+    (folder / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="data_batch_3.*not found"):
+        load_dataset(data_config("cifar10", tmp_path))
+
+
+def test_cifar_pickle_cannot_run_code(tmp_path):
+    folder = write_cifar10(tmp_path)
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    (folder / "test_batch").write_bytes(pickle.dumps({"data": Evil(), "labels": []}))
+    with pytest.raises(DataError, match=r"test_batch.*refusing to load builtins\.print"):
+        load_dataset(data_config("cifar10", tmp_path))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CIFAR download against a local HTTP server
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+@pytest.fixture
+def http_dir(tmp_path, monkeypatch):
+    """Serves a fresh directory on 127.0.0.1; yields (directory, base URL)."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    served = tmp_path / "served"
+    served.mkdir()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(served))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_download_with_sha256_through_the_config(tmp_path, http_dir):
+    served, base = http_dir
+    archive = cifar10_archive(tmp_path)
+    (served / "cifar-10-python.tar.gz").write_bytes(archive)
+    dest = tmp_path / "data"
+    cfg = data_config("cifar10", dest, download=True, url=f"{base}/cifar-10-python.tar.gz",
+                      sha256=hashlib.sha256(archive).hexdigest())
+    data = load_dataset(cfg)
+    assert data.x_train.shape == (10, 3, 32, 32) and data.class_names == CIFAR10_NAMES
+    assert leftovers(dest) == ["cifar-10-batches-py"]  # no temporary files remain
+    # A second load finds the extracted directory and does not download again.
+    (served / "cifar-10-python.tar.gz").unlink()
+    assert len(load_dataset(cfg).y_test) == 2
+
+
+def test_download_into_batches_dir_path_and_md5(tmp_path, http_dir):
+    served, base = http_dir
+    archive = cifar10_archive(tmp_path)
+    (served / "cifar-10-python.tar.gz").write_bytes(archive)
+    dest = tmp_path / "md5"
+    placed = download_and_extract(f"{base}/cifar-10-python.tar.gz", dest, md5=hashlib.md5(archive).hexdigest(),
+                                  progress=False)
+    assert placed == [dest / "cifar-10-batches-py"] and leftovers(dest) == ["cifar-10-batches-py"]
+    # root naming the (not yet existing) batches directory downloads into its parent
+    other = tmp_path / "other" / "cifar-10-batches-py"
+    cfg = data_config("cifar10", other, download=True, url=f"{base}/cifar-10-python.tar.gz",
+                      sha256=hashlib.sha256(archive).hexdigest())
+    assert len(load_dataset(cfg).y_train) == 10 and other.is_dir()
+
+
+@pytest.mark.parametrize("which", ["sha256", "md5"])
+def test_download_checksum_mismatch_leaves_nothing(tmp_path, http_dir, which):
+    served, base = http_dir
+    (served / "cifar-10-python.tar.gz").write_bytes(cifar10_archive(tmp_path))
+    dest = tmp_path / "data"
+    dest.mkdir()
+    url = f"{base}/cifar-10-python.tar.gz"
+    with pytest.raises(DataError, match=rf"{url}.*{which} checksum mismatch"):
+        download_and_extract(url, dest, **{which: "0" * (64 if which == "sha256" else 32)}, progress=False)
+    assert leftovers(dest) == []
+    # through the config: the default (official) checksum does not match the fake archive
+    with pytest.raises(DataError, match="checksum mismatch"):
+        load_dataset(data_config("cifar10", dest, download=True, url=url))
+    assert leftovers(dest) == []
+
+
+def test_download_404_leaves_nothing(tmp_path, http_dir):
+    _, base = http_dir
+    dest = tmp_path / "fresh" / "data"
+    url = f"{base}/missing.tar.gz"
+    with pytest.raises(DataError, match=rf"{url}.*HTTP 404"):
+        load_dataset(data_config("cifar10", dest, download=True, url=url))
+    assert not dest.exists()  # the directory created for the download is removed again
+
+
+def test_download_corrupt_archive_leaves_nothing(tmp_path, http_dir):
+    served, base = http_dir
+    junk = b"\x1f\x8b this is not a tarball" * 10
+    (served / "junk.tar.gz").write_bytes(junk)
+    dest = tmp_path / "data"
+    dest.mkdir()
+    with pytest.raises(DataError, match="not a valid tar archive"):
+        download_and_extract(f"{base}/junk.tar.gz", dest, sha256=hashlib.sha256(junk).hexdigest(), progress=False)
+    assert leftovers(dest) == []
+
+
+def test_download_interrupted_by_ctrl_c_leaves_nothing(tmp_path, monkeypatch):
+    from satlearn.data import cifar
+
+    def interrupted_fetch(url, target, progress):
+        target.write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cifar, "_fetch", interrupted_fetch)
+    dest = tmp_path / "data"
+    with pytest.raises(KeyboardInterrupt):
+        download_and_extract("http://127.0.0.1:9/x.tar.gz", dest, progress=False)
+    assert not dest.exists()
+
+
+def test_download_rejects_path_traversal(tmp_path, http_dir):
+    served, base = http_dir
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in ("cifar-10-batches-py/ok", "../evil"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"hi"))
+    (served / "evil.tar.gz").write_bytes(buffer.getvalue())
+    dest = tmp_path / "data"
+    dest.mkdir()
+    with pytest.raises(DataError, match=r"'\.\./evil' points outside"):
+        download_and_extract(f"{base}/evil.tar.gz", dest, progress=False)
+    assert leftovers(dest) == [] and not (tmp_path / "evil").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Image folders
+
+
+def test_imagefolder_loads_sorted_rgb_with_train_statistics(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs")
+    # a grayscale image is converted to RGB; unrelated files are ignored
+    Image.new("L", (6, 4), 77).save(root / "train" / "dog" / "z_gray.bmp")
+    (root / "train" / "dog" / "notes.txt").write_text("ignored")
+    data = load_dataset(data_config("imagefolder", root))
+    assert data.class_names == ["cat", "dog"] and data.num_classes == 2 and data.kind == "image"
+    assert data.x_train.shape == (7, 3, 4, 6) and data.x_train.dtype == torch.uint8
+    assert data.y_train.tolist() == [0, 0, 0, 1, 1, 1, 1] and data.y_test.tolist() == [0, 0, 1, 1]
+    assert data.x_train[0, :, 0, 0].tolist() == [0, 0, 50]  # cat/img0.png (lossless)
+    assert data.x_train[6, :, 0, 0].tolist() == [77, 77, 77]  # dog/z_gray.bmp, last in sorted order
+    x = data.x_train.double() / 255
+    assert np.allclose(data.mean, x.mean(dim=(0, 2, 3)).tolist())
+    assert np.allclose(data.std, x.std(dim=(0, 2, 3), unbiased=False).tolist())
+
+
+def test_imagefolder_corrupt_image_names_the_file(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs")
+    bad = root / "test" / "dog" / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(DataError, match=r"broken\.png.*cannot read image"):
+        load_dataset(data_config("imagefolder", root))
+
+
+def test_imagefolder_size_mismatch_names_file_and_expected_size(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs")
+    write_image(root / "test" / "cat" / "big.png", (1, 2, 3), size=(8, 8))
+    with pytest.raises(DataError, match=r"big\.png: image is 8x8, expected 6x4"):
+        load_dataset(data_config("imagefolder", root))
+
+
+def test_imagefolder_class_sets_must_match(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs")
+    write_image(root / "test" / "emu" / "a.png", (0, 0, 0))
+    with pytest.raises(DataError, match="class 'emu' is in .*test but not in"):
+        load_dataset(data_config("imagefolder", root))
+
+
+def test_imagefolder_empty_train_split(tmp_path):
+    root = tmp_path / "imgs"
+    (root / "train" / "cat").mkdir(parents=True)
+    write_image(root / "test" / "cat" / "a.png", (0, 0, 0))
+    with pytest.raises(DataError, match=r"train holds no images"):
+        load_dataset(data_config("imagefolder", root))
+
+
+def test_imagefolder_missing_root_names_the_path(tmp_path):
+    with pytest.raises(DataError, match=str(tmp_path / "absent")):
+        load_dataset(data_config("imagefolder", tmp_path / "absent"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# .npz
+
+
+def test_npz_channels_last_images(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "imgs.npz"
+    x_train = rng.integers(0, 256, (8, 5, 5, 3), dtype=np.uint8)
+    np.savez(path, x_train=x_train, y_train=np.arange(8) % 3,
+             x_test=rng.integers(0, 256, (4, 5, 5, 3), dtype=np.uint8), y_test=np.array([0, 1, 2, 3]))
+    data = load_dataset(data_config("npz", path))
+    assert data.kind == "image" and data.x_train.shape == (8, 3, 5, 5)
+    assert torch.equal(data.x_train[2, 1], torch.from_numpy(x_train[2, :, :, 1]))
+    assert data.num_classes == 4 and data.class_names == ["0", "1", "2", "3"]
+    assert np.allclose(data.mean, (x_train / 255).mean(axis=(0, 1, 2)))
+
+
+def test_npz_features_without_test_split_are_split_and_standardised(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "feat.npz"
+    x = rng.normal(5.0, 3.0, (40, 2, 3)).astype(np.float64)
+    x[:, 0, 0] = 7.0  # a constant column stays finite
+    np.savez(path, x_train=x, y_train=(np.arange(40) % 2).astype(np.int32))
+    cfg = data_config("npz", path, test_fraction=0.25, data_seed=3)
+    data = load_dataset(cfg)
+    assert data.kind == "tabular" and data.x_train.shape == (30, 6) and data.x_test.shape == (10, 6)
+    assert data.x_train.dtype == torch.float32 and data.mean is None
+    assert torch.allclose(data.x_train.mean(0), torch.zeros(6), atol=1e-5)
+    assert torch.allclose(data.x_train[:, 1:].std(0, unbiased=False), torch.ones(5), atol=1e-4)
+    assert torch.isfinite(data.x_test).all()
+    again = load_dataset(cfg)
+    assert torch.equal(again.x_test, data.x_test)  # seeded split
+    other = load_dataset(data_config("npz", path, test_fraction=0.25, data_seed=4))
+    assert not torch.equal(other.x_test, data.x_test)
+
+
+def test_npz_missing_key_names_file_and_key(tmp_path):
+    path = tmp_path / "partial.npz"
+    np.savez(path, x_train=np.zeros((4, 2)), y_train=np.zeros(4, dtype=np.int64), x_test=np.zeros((2, 2)))
+    with pytest.raises(DataError, match=r"partial\.npz: missing key 'y_test'"):
+        load_dataset(data_config("npz", path))
+    np.savez(path, x_test=np.zeros((4, 2)))
+    with pytest.raises(DataError, match=r"partial\.npz: missing key 'x_train'"):
+        load_dataset(data_config("npz", path))
+
+
+def test_npz_float_labels_rejected(tmp_path):
+    path = tmp_path / "f.npz"
+    np.savez(path, x_train=np.zeros((4, 2)), y_train=np.array([0.0, 1.0, 0.0, 1.0]))
+    with pytest.raises(DataError, match=r"f\.npz: 'y_train' has dtype float64; expected integer"):
+        load_dataset(data_config("npz", path))
+
+
+def test_npz_negative_label_rejected(tmp_path):
+    path = tmp_path / "neg.npz"
+    np.savez(path, x_train=np.zeros((4, 2)), y_train=np.array([0, 1, -1, 1]))
+    with pytest.raises(DataError, match=r"neg\.npz: 'y_train' holds the negative label -1 at index 2"):
+        load_dataset(data_config("npz", path))
+
+
+def test_validate_catches_labels_outside_range():
+    x = torch.zeros(3, 2)
+    splits = DatasetSplits(x_train=x, y_train=torch.tensor([0, -1, 1]), x_test=x, y_test=torch.tensor([0, 1, 1]),
+                           num_classes=2, class_names=["a", "b"], kind="tabular", name="toy")
+    with pytest.raises(DataError, match=r"toy: train label -1 at index 1 is outside \[0, 2\)"):
+        splits.validate()
+    splits.y_train = torch.tensor([0, 1, 1])
+    splits.y_test = torch.tensor([0, 2, 1])
+    with pytest.raises(DataError, match=r"test label 2 at index 1 is outside"):
+        splits.validate()
+
+
+def test_npz_not_an_archive(tmp_path):
+    path = tmp_path / "junk.npz"
+    path.write_bytes(b"definitely not a zip file")
+    with pytest.raises(DataError, match=r"junk\.npz: not a readable \.npz file"):
+        load_dataset(data_config("npz", path))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CSV
+
+
+def test_csv_maps_string_labels_splits_and_standardises(tmp_path):
+    path = tmp_path / "table.csv"
+    rows = ["a,species,b"] + [f"{i},{['setosa', 'virginica', 'versicolor'][i % 3]},{2 * i + 1}" for i in range(20)]
+    path.write_text("\n".join(rows) + "\n\n")
+    cfg = data_config("csv", path, label_column="species", test_fraction=0.2, data_seed=1)
+    data = load_dataset(cfg)
+    assert data.kind == "tabular" and data.class_names == ["setosa", "versicolor", "virginica"]
+    assert data.x_train.shape == (16, 2) and data.x_test.shape == (4, 2)
+    assert torch.allclose(data.x_train.mean(0), torch.zeros(2), atol=1e-5)
+    # labels follow the rows: recover each row from its standardised first column
+    all_y = torch.cat([data.y_train, data.y_test]).tolist()
+    assert sorted(all_y) == sorted([[0, 2, 1][i % 3] for i in range(20)])
+    assert torch.equal(load_dataset(cfg).x_test, data.x_test)
+
+
+def test_csv_integer_labels_sort_numerically(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("x,label\n" + "".join(f"{i},{[10, 2, 7][i % 3]}\n" for i in range(12)))
+    data = load_dataset(data_config("csv", path))
+    assert data.class_names == ["2", "7", "10"] and data.num_classes == 3
+
+
+def test_csv_missing_label_column_lists_columns(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("x,y,target\n1,2,0\n3,4,1\n")
+    with pytest.raises(DataError, match=r"t\.csv: no label column 'label'.*columns: x, y, target"):
+        load_dataset(data_config("csv", path))
+
+
+def test_csv_non_numeric_cell_names_column_and_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("x,y,label\n1,2,a\n3,oops,b\n5,6,a\n")
+    with pytest.raises(DataError, match=r"t\.csv: column 'y', line 3: 'oops' is not a finite number"):
+        load_dataset(data_config("csv", path))
+
+
+def test_csv_missing_file_names_the_path(tmp_path):
+    with pytest.raises(DataError, match=str(tmp_path / "none.csv")):
+        load_dataset(data_config("csv", tmp_path / "none.csv"))

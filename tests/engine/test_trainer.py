@@ -1,0 +1,123 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fixtures import tiny_overrides
+from satlearn.config import load_config
+from satlearn.engine import evaluate_run, fit
+from satlearn.engine.checkpoint import load_checkpoint
+from satlearn.errors import ConfigError, TrainingError
+from satlearn.methods.sat import SAT
+
+
+def tiny_config(tmp_path, *extra):
+    return load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4",
+                                            "run.epochs=4", *extra))
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_a_run_writes_all_its_outputs(tmp_path):
+    result = fit(tiny_config(tmp_path), tmp_path / "run")
+    run = tmp_path / "run"
+    for name in ("config.yaml", "labels.npz", "metrics.jsonl", "metrics.csv", "summary.json", "curves.png",
+                 "refined_labels.csv", "soft_targets.npy", "checkpoint.pt"):
+        assert (run / name).exists(), name
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["final_test_accuracy"] == result.history[-1]["test_accuracy"]
+    assert 0.3 < summary["noise"]["actual_rate"] < 0.4
+    rows = list(csv.DictReader((run / "refined_labels.csv").open()))
+    assert list(rows[0]) == ["index", "given_label", "refined_label", "confidence", "flagged"]
+    targets = np.load(run / "soft_targets.npy")
+    assert len(rows) == len(targets) == 320
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+    flagged = sum(int(r["flagged"]) for r in rows)
+    assert flagged == summary["label_issues"]["flagged"]
+    assert [int(r["refined_label"]) for r in rows] == targets.argmax(axis=1).tolist()
+    assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 4
+    assert evaluate_run(run)["test_accuracy"] == pytest.approx(summary["final_test_accuracy"])
+
+
+def test_staged_resume_is_bit_identical(tmp_path):
+    config = tiny_config(tmp_path)
+    fit(config, tmp_path / "whole")
+    fit(config, tmp_path / "staged", stop_after_epoch=2)
+    assert load_checkpoint(tmp_path / "staged")["epoch"] == 2
+    fit(config, tmp_path / "staged", resume=True)
+    whole, staged = load_checkpoint(tmp_path / "whole"), load_checkpoint(tmp_path / "staged")
+    assert_same_state(whole["method"], staged["method"])
+    assert "targets.targets" in whole["method"]
+    assert [r["train_loss"] for r in whole["history"]] == [r["train_loss"] for r in staged["history"]]
+
+
+def test_a_crash_mid_epoch_keeps_the_last_checkpoint_and_resume_matches(tmp_path, monkeypatch):
+    config = tiny_config(tmp_path, "model.name=mlp")  # mlp: a different model than the staged test
+    fit(config, tmp_path / "whole")
+    calls = {"n": 0}
+    original = SAT.training_step
+
+    def crashing(self, batch, epoch):
+        if epoch == 2:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+        return original(self, batch, epoch)
+
+    monkeypatch.setattr(SAT, "training_step", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, tmp_path / "crashed")
+    assert load_checkpoint(tmp_path / "crashed")["epoch"] == 2
+    monkeypatch.setattr(SAT, "training_step", original)
+    fit(config, tmp_path / "crashed", resume=True)
+    assert_same_state(load_checkpoint(tmp_path / "whole")["method"], load_checkpoint(tmp_path / "crashed")["method"])
+
+
+def test_non_finite_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    original = SAT.training_step
+
+    def poisoned(self, batch, epoch):
+        loss, metrics = original(self, batch, epoch)
+        if epoch == 2:
+            loss = loss * float("nan")
+            metrics["loss"] = loss.detach()
+        return loss, metrics
+
+    monkeypatch.setattr(SAT, "training_step", poisoned)
+    with pytest.raises(TrainingError, match=r"non-finite training loss in epoch 3 .* last good checkpoint \(epoch 2\)"):
+        fit(tiny_config(tmp_path), tmp_path / "run")
+    state = load_checkpoint(tmp_path / "run")
+    assert state["epoch"] == 2
+    assert all(torch.isfinite(v).all() for v in state["method"].values() if v.is_floating_point())
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path):
+    fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=1)
+    with pytest.raises(TrainingError, match=r"cannot resume with a different config \(method\.momentum: run has 0\.9, now 0\.5\)"):
+        fit(tiny_config(tmp_path, "method.momentum=0.5"), tmp_path / "run", resume=True)
+    assert load_checkpoint(tmp_path / "run")["epoch"] == 1
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=1)
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    with pytest.raises(TrainingError, match="already holds a run"):
+        fit(tiny_config(tmp_path), tmp_path / "run")
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+
+
+def test_unwritable_run_directory(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(TrainingError, match=r"file/run: run directory is not writable"):
+        fit(tiny_config(tmp_path), tmp_path / "file" / "run")
+
+
+def test_class_count_mismatch(tmp_path):
+    with pytest.raises(ConfigError, match="model.num_classes=100, but the mnist1d data have 10 classes"):
+        fit(tiny_config(tmp_path, "model.num_classes=100"), tmp_path / "run")

@@ -1,0 +1,46 @@
+"""Tiny stand-ins for real datasets, written in their real on-disk formats."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+
+def write_fake_cifar10(root: Path, *, per_batch: int = 8, seed: int = 0) -> Path:
+    """A ``cifar-10-batches-py`` directory with five training batches and a test batch of random images."""
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, per_batch)]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [n.encode() for n in names]}, f)
+    return folder
+
+
+def write_fake_cifar100(root: Path, *, n_train: int = 40, n_test: int = 10, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / "cifar-100-python"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in (("train", n_train), ("test", n_test)):
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                         b"fine_labels": [int(v) for v in rng.integers(0, 100, n)]}, f)
+    with open(folder / "meta", "wb") as f:
+        pickle.dump({b"fine_label_names": [f"class{i}".encode() for i in range(100)]}, f)
+    return folder
+
+
+def tiny_overrides(tmp_path, *extra: str) -> list[str]:
+    """Overrides that make any config run in a second or two on MNIST-1D."""
+    return [
+        "data.source=mnist1d", "data.num_samples=400", "data.batch_size=64", "data.eval_batch_size=256",
+        "model.width=8", "run.epochs=3", "method.start_epoch=1", "run.progress=false",
+        f"run.out_dir={tmp_path}", "run.device=cpu", *extra,
+    ]

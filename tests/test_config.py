@@ -1,0 +1,63 @@
+import pytest
+
+from satlearn.config import Config, load_config, overrides_from_dict, parse_override, to_dict
+from satlearn.errors import ConfigError
+
+
+def write(tmp_path, text, name="c.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_yaml_and_overrides_apply_in_order(tmp_path):
+    path = write(tmp_path, "method:\n  momentum: 0.8\nrun:\n  epochs: 30\n")
+    config = load_config(path, ["run.epochs=20", "optim.milestones=[5, 10]", "model.width=null"])
+    assert config.method.momentum == 0.8 and config.run.epochs == 20
+    assert config.optim.milestones == [5, 10] and config.model.width is None
+
+
+def test_unknown_key_names_file_and_key(tmp_path):
+    path = write(tmp_path, "method:\n  momentun: 0.8\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: unknown key 'method\.momentun'"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"unknown key 'nope'"):
+        load_config(None, ["nope.x=1"])
+
+
+def test_wrong_value_type(tmp_path):
+    path = write(tmp_path, "run:\n  epochs: ten\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: run\.epochs: expected int, got 'ten'"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"run\.progress: expected bool"):
+        load_config(None, ["run.progress=1"])
+    with pytest.raises(ConfigError, match=r"data\.noise must be a mapping"):
+        load_config(None, ["data.noise=0.4"])
+
+
+def test_semantic_checks():
+    with pytest.raises(ConfigError, match=r"method\.name='satt'; expected one of: erm, sat"):
+        load_config(None, ["method.name=satt"])
+    with pytest.raises(ConfigError, match=r"data\.noise\.rate=1\.5"):
+        load_config(None, ["data.noise.rate=1.5"])
+    with pytest.raises(ConfigError, match="SAT would never start"):
+        load_config(None, ["run.epochs=5", "method.start_epoch=5"])
+    with pytest.raises(ConfigError, match=r"method\.loss='gce' is not available for method 'sat'"):
+        load_config(None, ["method.loss=gce"])
+    assert load_config(None, ["method.name=erm", "method.loss=gce"]).method.loss == "gce"
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(write(tmp_path, "run: [\n"))
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="expected key.sub=value"):
+        parse_override("run.epochs")
+
+
+def test_resolved_config_round_trips_through_overrides():
+    config = load_config(None, ["optim.milestones=[3]", "data.noise.kind=symmetric", "data.noise.rate=0.2"])
+    again = load_config(None, overrides_from_dict(to_dict(config)))
+    assert to_dict(again) == to_dict(config)
+    assert to_dict(Config()) == to_dict(load_config(None))

@@ -1,0 +1,67 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from satlearn import losses
+
+
+def naive_sat_loss(logits, targets):
+    """Σ_i w_i (−Σ_j t_ij log p_ij) / Σ_i w_i with w_i = max_j t_ij, one example at a time."""
+    num, den = 0.0, 0.0
+    for z, t in zip(logits.double(), targets.double()):
+        log_p = z - torch.logsumexp(z, dim=0)
+        w = float(t.max())
+        num += w * float(-(t * log_p).sum())
+        den += w
+    return num / den
+
+
+def test_sat_loss_is_the_confidence_weighted_soft_cross_entropy():
+    torch.manual_seed(0)
+    logits = torch.randn(12, 5)
+    targets = torch.softmax(torch.randn(12, 5) * 2, dim=1)
+    assert math.isclose(float(losses.sat_loss(logits, targets)), naive_sat_loss(logits, targets), rel_tol=1e-5)
+
+
+def test_confidence_weights_average_one():
+    torch.manual_seed(1)
+    targets = torch.softmax(torch.randn(33, 4), dim=1)
+    w = losses.confidence_weights(targets)
+    torch.testing.assert_close(w.mean(), torch.tensor(1.0))
+    assert torch.equal(w.argsort(), targets.max(dim=1).values.argsort())
+
+
+def test_one_hot_targets_reduce_sat_to_cross_entropy():
+    torch.manual_seed(2)
+    logits, labels = torch.randn(8, 3), torch.randint(0, 3, (8,))
+    torch.testing.assert_close(losses.sat_loss(logits, F.one_hot(labels, 3).float()), F.cross_entropy(logits, labels))
+
+
+def test_sat_sce_is_finite_with_zero_targets_and_has_gradients():
+    logits = torch.randn(4, 3, requires_grad=True)
+    targets = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0.5, 0.5, 0], [0, 0, 1]])
+    loss = losses.sat_sce_loss(logits, targets, a=1.0, b=0.3)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+def test_sat_sce_matches_its_formula():
+    torch.manual_seed(3)
+    logits = torch.randn(6, 4)
+    targets = torch.softmax(torch.randn(6, 4), dim=1)
+    p = torch.softmax(logits, 1)
+    per = -(targets * p.log()).sum(1) - 0.3 * (p * targets.clamp(min=1e-4).log()).sum(1)
+    w = targets.max(1).values
+    torch.testing.assert_close(losses.sat_sce_loss(logits, targets, a=1.0, b=0.3), (w * per).sum() / w.sum())
+
+
+def test_baselines_match_their_definitions():
+    torch.manual_seed(4)
+    logits, labels = torch.randn(10, 4), torch.randint(0, 4, (10,))
+    p = torch.softmax(logits, 1)
+    p_y = p[torch.arange(10), labels]
+    torch.testing.assert_close(losses.generalized_cross_entropy(logits, labels, q=0.7), ((1 - p_y**0.7) / 0.7).mean())
+    rce = -(p * F.one_hot(labels, 4).float().clamp(min=1e-4).log()).sum(1)
+    expected = (0.1 * F.cross_entropy(logits, labels, reduction="none") + 1.0 * rce).mean()
+    torch.testing.assert_close(losses.symmetric_cross_entropy(logits, labels, a=0.1, b=1.0), expected)
