@@ -1,0 +1,73 @@
+"""Measures `satlearn demo` as a user runs it: the whole command's wall time and SAT's gain over CE.
+
+Goals: whole demo ≤ 60 s on a 2-core CPU; SAT final test accuracy ≥ CE final test accuracy + 8 points.
+
+    python benchmarks/demo.py                 # the demo as shipped (seed 0)
+    python benchmarks/demo.py --seeds 0 1 2   # also other training/noise seeds, to see the spread
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import record  # noqa: E402
+
+WALL_GOAL_S = 60.0
+GAIN_GOAL_POINTS = 8.0
+
+
+def run_once(seed: int | None) -> dict:
+    out = Path(tempfile.mkdtemp(prefix="satlearn-demo-bench-"))
+    command = [sys.executable, "-m", "satlearn.cli", "demo", "--out", str(out / "demo"), "--no-progress"]
+    if seed is not None:
+        command += ["--set", f"run.seed={seed}", "--set", f"data.noise.seed={seed}"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    wall = time.perf_counter() - started
+    summary = json.loads((out / "demo" / "demo_summary.json").read_text())
+    shutil.rmtree(out, ignore_errors=True)
+    ce, sat = summary["runs"]["CE"], summary["runs"]["SAT"]
+    return {
+        "seed": 0 if seed is None else seed,
+        "command_wall_seconds": wall,
+        "demo_wall_seconds": summary["demo_wall_seconds"],
+        "actual_noise_rate": sat["noise"]["actual_rate"],
+        "ce_final": ce["final_test_accuracy"], "ce_best": ce["best_test_accuracy"],
+        "sat_final": sat["final_test_accuracy"], "sat_best": sat["best_test_accuracy"],
+        "sat_minus_ce_points": 100 * (sat["final_test_accuracy"] - ce["final_test_accuracy"]),
+        "sat_flagged": sat["label_issues"]["flagged"],
+        "sat_flag_precision": sat["label_issues"]["precision"],
+        "sat_flag_recall": sat["label_issues"]["recall"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="*", default=None, help="seeds beyond the shipped demo")
+    args = parser.parse_args()
+    runs = [run_once(None)] + [run_once(s) for s in (args.seeds or []) if s != 0]
+    shipped = runs[0]
+    payload = {
+        "goals": {"whole_demo_seconds_max": WALL_GOAL_S, "sat_minus_ce_points_min": GAIN_GOAL_POINTS},
+        "shipped_demo": shipped,
+        "met": {"wall": shipped["command_wall_seconds"] <= WALL_GOAL_S,
+                "gain": shipped["sat_minus_ce_points"] >= GAIN_GOAL_POINTS},
+        "all_seeds": runs,
+    }
+    path = record("demo", payload)
+    for r in runs:
+        print(f"seed {r['seed']}: whole demo {r['command_wall_seconds']:.1f} s, CE {100 * r['ce_final']:.1f} %, "
+              f"SAT {100 * r['sat_final']:.1f} %, gain {r['sat_minus_ce_points']:+.1f} points")
+    print(f"recorded in {path}")
+
+
+if __name__ == "__main__":
+    main()
