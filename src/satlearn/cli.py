@@ -33,6 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_overrides(train)
 
+    issues = commands.add_parser("find-issues", help="list the labels that are probably wrong, from a SAT run")
+    issues.add_argument("run_dir", nargs="?", default=None, help="a finished SAT run directory to reuse")
+    issues.add_argument("--config", "-c", default=None, help="train this config first (method must be sat)")
+    issues.add_argument("--out", default=None, help="output directory (default: the run directory)")
+    rule = issues.add_mutually_exclusive_group()
+    rule.add_argument("--num-issues", type=int, default=None, help="flag exactly the K highest-scoring labels")
+    rule.add_argument("--fraction", type=float, default=None, help="flag this fraction of all labels")
+    rule.add_argument("--threshold", type=float, default=None,
+                      help="flag labels whose best other class leads the given one by more than this (default 0)")
+    issues.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_overrides(issues)
+
     evaluate = commands.add_parser("eval", help="evaluate a run's latest weights on its test split")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
@@ -63,6 +75,39 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _find_issues(args: argparse.Namespace) -> int:
+    from satlearn.errors import ConfigError
+    from satlearn.label_issues import find_label_issues, load_run_targets, write_label_issues
+
+    if (args.run_dir is None) == (args.config is None):
+        raise ConfigError("find-issues needs either a RUN_DIR to reuse or --config FILE to train (not both)")
+    if args.config is not None:
+        from satlearn.config import load_config
+        from satlearn.engine import fit
+
+        overrides = list(args.overrides) + (["run.progress=false"] if args.no_progress else [])
+        config = load_config(args.config, overrides)
+        if config.method.name != "sat":
+            raise ConfigError(f"{args.config}: find-issues needs method.name=sat, got {config.method.name!r}")
+        run_dir = fit(config).run_dir
+    else:
+        run_dir = Path(args.run_dir)
+    run = load_run_targets(run_dir)
+    issues = find_label_issues(run.labels, run.soft_targets, num_issues=args.num_issues, fraction=args.fraction,
+                               margin_threshold=args.threshold)
+    out = Path(args.out) if args.out else run_dir
+    summary = write_label_issues(issues, out, true_labels=run.true_labels, class_names=run.class_names)
+    print(f"{summary['num_flagged']} of {summary['num_examples']} labels flagged "
+          f"({100 * summary['fraction_flagged']:.1f} %); list in {out / 'label_issues.csv'}")
+    for pair in summary["most_confused_pairs"][:5]:
+        print(f"  given {pair['given']} → suggested {pair['suggested']}: {pair['count']}")
+    truth = summary.get("against_true_labels")
+    if truth:
+        print(f"against the true labels: precision {truth['precision']:.3f}, recall {truth['recall']:.3f}, "
+              f"F1 {truth['f1']:.3f}, average precision {truth['average_precision']:.3f}, AUROC {truth['auroc']:.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from satlearn.errors import SatlearnError
 
@@ -74,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             run_demo(args.out, overrides=tuple(args.overrides), progress=not args.no_progress)
         elif args.command == "train":
             return _train(args)
+        elif args.command == "find-issues":
+            return _find_issues(args)
         elif args.command == "eval":
             from satlearn.engine import evaluate_run
 

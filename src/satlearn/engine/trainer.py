@@ -199,7 +199,8 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         log(f"resuming {run_dir} after epoch {start_epoch}")
     else:
         config_lib.save_config(config, run_dir / "config.yaml")
-        np.savez(run_dir / "labels.npz", labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy())
+        np.savez(run_dir / "labels.npz", labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
+                 class_names=np.array(data.class_names))
         log(f"run directory: {run_dir}")
         if config.data.noise.kind != "none":
             log(f"label noise {config.data.noise.kind} (rate {config.data.noise.rate}): actual error rate "

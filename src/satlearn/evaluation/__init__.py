@@ -1,0 +1,1 @@
+"""Evaluation measures that do not depend on how a model was trained."""

@@ -1,0 +1,242 @@
+"""Finding wrong labels from one SAT run.
+
+SAT's accumulated target ``t_i`` starts at the given label and moves towards what the model predicts for example
+``i`` over the epochs. Where it has moved away from the given label, that label is probably wrong. Scores:
+
+- ``score_i = 1 − t_{i,y_i}``: how much of the target's mass has left the given label (the ranking);
+- ``margin_i = max_{j≠y_i} t_ij − t_{i,y_i}``: how far the best other class is ahead of the given label.
+
+Default flag rule: ``margin_i > 0`` — another class holds more of the target than the given label, i.e. the
+refined label differs from the given one. ``num_issues`` (top K by score), ``fraction`` (top fraction of N) or
+``margin_threshold`` replace it. The suggested label is the target's argmax (ties go to the given label).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from satlearn.errors import DataError
+
+
+@dataclass
+class LabelIssues:
+    """Per-example results, all of length N (rows in training-set order)."""
+
+    given_labels: np.ndarray  # (N,) int64
+    suggested_labels: np.ndarray  # (N,) int64
+    scores: np.ndarray  # (N,) 1 − t_{i,given}; higher = more likely wrong
+    margins: np.ndarray  # (N,) best other class minus given label
+    flagged: np.ndarray  # (N,) bool
+    ranks: np.ndarray  # (N,) 1 = most likely wrong
+    probs: np.ndarray  # (N, C) the soft targets
+
+    @property
+    def ranked_indices(self) -> np.ndarray:
+        """Indices of the flagged examples, most likely wrong first (cleanlab's ``return_indices_ranked_by``)."""
+        order = np.argsort(self.ranks, kind="stable")
+        return order[self.flagged[order]]
+
+    @property
+    def num_flagged(self) -> int:
+        return int(self.flagged.sum())
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["index", "given_label", "suggested_label", "score", "flagged", "rank"])
+        for i in range(len(self.given_labels)):
+            writer.writerow([i, int(self.given_labels[i]), int(self.suggested_labels[i]), f"{self.scores[i]:.6f}",
+                             int(self.flagged[i]), int(self.ranks[i])])
+        return buffer.getvalue()
+
+    def summary(self, class_names: list[str] | None = None, *, top_pairs: int = 10) -> dict[str, Any]:
+        """Counts: flagged in all, per given class, and the most frequent (given → suggested) pairs."""
+        num_classes = self.probs.shape[1]
+        names = class_names or [str(c) for c in range(num_classes)]
+        flagged_given = self.given_labels[self.flagged]
+        flagged_suggested = self.suggested_labels[self.flagged]
+        per_class = np.bincount(flagged_given, minlength=num_classes)
+        pairs = Counter(zip(flagged_given.tolist(), flagged_suggested.tolist())).most_common(top_pairs)
+        return {
+            "num_examples": int(len(self.given_labels)),
+            "num_flagged": self.num_flagged,
+            "fraction_flagged": self.num_flagged / max(len(self.given_labels), 1),
+            "flagged_per_given_class": {names[c]: int(per_class[c]) for c in range(num_classes)},
+            "most_confused_pairs": [{"given": names[g], "suggested": names[s], "count": n} for (g, s), n in pairs],
+        }
+
+
+def _validate(labels: np.ndarray, probs: np.ndarray) -> None:
+    if probs.ndim != 2:
+        raise DataError(f"soft targets must be an (N, C) array, got shape {probs.shape}")
+    if labels.ndim != 1 or len(labels) != len(probs):
+        raise DataError(f"labels have shape {labels.shape} but the soft targets cover {len(probs)} examples")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"labels must be integers, got {labels.dtype}")
+    bad = (labels < 0) | (labels >= probs.shape[1])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"label {int(labels[i])} at index {i} is outside [0, {probs.shape[1]})")
+    if not np.isfinite(probs).all() or (probs < -1e-6).any() or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-2):
+        raise DataError("soft targets must be finite probability vectors (rows ≥ 0 summing to 1)")
+
+
+def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None = None,
+                      fraction: float | None = None, margin_threshold: float | None = None) -> LabelIssues:
+    """Scores, ranks and flags the labels that SAT's targets moved away from.
+
+    Args:
+        labels: ``(N,)`` given labels in ``[0, C)``.
+        soft_targets: ``(N, C)`` accumulated targets (numpy array, tensor, or a :class:`satlearn.targets.SoftTargets`).
+        num_issues: flag exactly the K highest-scoring examples.
+        fraction: flag the top ``round(fraction * N)`` examples.
+        margin_threshold: flag examples whose margin exceeds this value (default rule: ``0``).
+    Only one of ``num_issues``, ``fraction`` and ``margin_threshold`` may be given.
+    """
+    if hasattr(soft_targets, "targets") and hasattr(soft_targets, "labels"):
+        soft_targets = soft_targets.targets.float().cpu().numpy()
+    probs = np.asarray(soft_targets.detach().cpu().float().numpy() if hasattr(soft_targets, "detach") else soft_targets,
+                       dtype=np.float64)
+    labels = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels)
+    _validate(labels, probs)
+    labels = labels.astype(np.int64)
+    chosen = [name for name, v in (("num_issues", num_issues), ("fraction", fraction),
+                                   ("margin_threshold", margin_threshold)) if v is not None]
+    if len(chosen) > 1:
+        raise ValueError(f"give at most one of num_issues, fraction, margin_threshold (got {', '.join(chosen)})")
+
+    n = len(labels)
+    rows = np.arange(n)
+    given_mass = probs[rows, labels]
+    others = probs.copy()
+    others[rows, labels] = -np.inf
+    best_other = others.argmax(axis=1)
+    margins = others[rows, best_other] - given_mass
+    scores = 1.0 - given_mass
+    suggested = np.where(margins > 0, best_other, labels)
+
+    # most likely wrong first: higher score, then larger margin, then lower index
+    order = np.lexsort((rows, -margins, -scores))
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = np.arange(1, n + 1)
+
+    if num_issues is not None or fraction is not None:
+        if fraction is not None:
+            if not 0.0 <= fraction <= 1.0:
+                raise ValueError(f"fraction={fraction} must lie in [0, 1]")
+            num_issues = int(round(fraction * n))
+        if not 0 <= num_issues <= n:
+            raise ValueError(f"num_issues={num_issues} must lie in [0, {n}]")
+        flagged = ranks <= num_issues
+    else:
+        flagged = margins > (0.0 if margin_threshold is None else margin_threshold)
+    return LabelIssues(given_labels=labels, suggested_labels=suggested.astype(np.int64), scores=scores,
+                       margins=margins, flagged=flagged, ranks=ranks, probs=probs)
+
+
+@dataclass
+class RunTargets:
+    """What a finished SAT run directory says about its labels."""
+
+    labels: np.ndarray  # (N,) labels the learner was given
+    soft_targets: np.ndarray  # (N, C)
+    true_labels: np.ndarray | None  # (N,) when the run added noise to the source's labels, else None
+    class_names: list[str] | None
+
+
+def load_run_targets(run_dir: str | Path) -> RunTargets:
+    """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT run directory."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: no such run directory")
+    targets_path, labels_path = run_dir / "soft_targets.npy", run_dir / "labels.npz"
+    if not targets_path.exists():
+        raise DataError(f"{run_dir}: no soft_targets.npy — the run is unfinished or was not trained with a method "
+                        f"that keeps soft targets (method.name=sat)")
+    if not labels_path.exists():
+        raise DataError(f"{run_dir}: no labels.npz — not a satlearn run directory")
+    try:
+        probs = np.load(targets_path, allow_pickle=False)
+        with np.load(labels_path, allow_pickle=False) as archive:
+            labels, clean = archive["labels"], archive["clean_labels"]
+            names = [str(n) for n in archive["class_names"]] if "class_names" in archive.files else None
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({exc})") from None
+    if len(probs) != len(labels):
+        raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} labels")
+    noise_kind = _noise_kind(run_dir)
+    return RunTargets(labels=labels, soft_targets=probs, class_names=names,
+                      true_labels=clean if noise_kind not in (None, "none") else None)
+
+
+def _noise_kind(run_dir: Path) -> str | None:
+    import yaml
+
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text())
+        return config["data"]["noise"]["kind"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Path) -> None:
+    """Precision–recall curve of the score ranking, with the flagged set marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from satlearn.engine.checkpoint import atomic_write_bytes
+    from satlearn.evaluation.detection import average_precision, precision_recall_curve, precision_recall_f1
+
+    precision, recall, _ = precision_recall_curve(issues.scores, truly_wrong)
+    flagged = precision_recall_f1(issues.flagged, truly_wrong)
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.step(recall, precision, where="post", label=f"ranking by score (AP {average_precision(issues.scores, truly_wrong):.3f})")
+    ax.scatter([flagged["recall"]], [flagged["precision"]], color="C3", zorder=3,
+               label=f"flagged: {flagged['flagged']} (F1 {flagged['f1']:.3f})")
+    ax.set_xlabel("recall (share of wrong labels found)")
+    ax.set_ylabel("precision (share of flagged that are wrong)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    ax.set_title("Label issues against the known true labels")
+    fig.tight_layout()
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels: np.ndarray | None = None,
+                       class_names: list[str] | None = None) -> dict[str, Any]:
+    """Writes the CSV, cleanlab-style arrays, a summary JSON and (with ``true_labels``) a precision–recall PNG.
+
+    Files: ``label_issues.csv``, ``label_issues_mask.npy`` (bool N), ``label_issues_ranked.npy`` (flagged indices,
+    most likely wrong first), ``pred_probs.npy`` (N × C), ``label_issues_summary.json``, ``label_issues_pr.png``.
+    Returns the summary.
+    """
+    from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
+    from satlearn.engine.reporting import to_json
+    from satlearn.evaluation.detection import detection_report
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "label_issues.csv", issues.to_csv())
+    for name, array in (("label_issues_mask.npy", issues.flagged), ("label_issues_ranked.npy", issues.ranked_indices),
+                        ("pred_probs.npy", issues.probs.astype(np.float32))):
+        atomic_write_bytes(out_dir / name, lambda f, a=array: np.save(f, a))
+    summary = issues.summary(class_names)
+    if true_labels is not None:
+        truly_wrong = np.asarray(true_labels) != issues.given_labels
+        summary["against_true_labels"] = detection_report(issues.scores, issues.flagged, truly_wrong)
+        if truly_wrong.any() and not truly_wrong.all():
+            plot_precision_recall(issues, truly_wrong, out_dir / "label_issues_pr.png")
+    atomic_write_text(out_dir / "label_issues_summary.json", to_json(summary))
+    return summary

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from satlearn.evaluation.detection import auroc, average_precision, precision_recall_curve, precision_recall_f1
+
+
+def test_set_metrics_by_hand():
+    flagged = np.array([1, 1, 1, 0, 0, 0], bool)
+    truth = np.array([1, 1, 0, 1, 0, 0], bool)
+    m = precision_recall_f1(flagged, truth)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 / 3)
+    assert precision_recall_f1(np.zeros(6, bool), truth)["f1"] == 0.0
+
+
+def test_ranking_metrics_by_hand():
+    truth = np.array([1, 0, 1, 0], bool)
+    scores = np.array([0.9, 0.8, 0.7, 0.1])
+    # ranked: P N P N → AP = (1/1 + 2/3) / 2; AUROC: positives beat 2 + 1 of 4 pairs
+    assert average_precision(scores, truth) == pytest.approx((1 + 2 / 3) / 2)
+    assert auroc(scores, truth) == pytest.approx(3 / 4)
+    assert auroc(-scores, truth) == pytest.approx(1 / 4)
+
+
+def test_ties_count_half_and_perfect_ranking_is_one():
+    truth = np.array([1, 0, 1, 0], bool)
+    assert auroc(np.ones(4), truth) == pytest.approx(0.5)
+    assert average_precision(np.ones(4), truth) == pytest.approx(0.5)
+    assert auroc(truth.astype(float), truth) == 1.0 and average_precision(truth.astype(float), truth) == 1.0
+
+
+def test_random_scores_give_chance_level():
+    rng = np.random.default_rng(0)
+    truth = rng.random(20000) < 0.3
+    scores = rng.random(20000)
+    assert abs(auroc(scores, truth) - 0.5) < 0.02
+    assert abs(average_precision(scores, truth) - 0.3) < 0.02
+    precision, recall, thresholds = precision_recall_curve(scores, truth)
+    assert recall[-1] == 1.0 and np.all(np.diff(thresholds) < 0)

@@ -1,0 +1,105 @@
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures import tiny_overrides
+from satlearn.cli import main
+from satlearn.errors import DataError
+from satlearn.label_issues import find_label_issues, load_run_targets, write_label_issues
+
+
+def rows(issues):
+    return list(csv.DictReader(io.StringIO(issues.to_csv())))
+
+
+def test_no_issues_when_targets_agree_with_labels():
+    labels = np.array([0, 1, 2, 1])
+    issues = find_label_issues(labels, np.eye(3)[labels])
+    assert issues.num_flagged == 0 and len(issues.ranked_indices) == 0
+    table = rows(issues)
+    assert [r["flagged"] for r in table] == ["0"] * 4
+    assert [r["suggested_label"] for r in table] == ["0", "1", "2", "1"]
+    assert sorted(int(r["rank"]) for r in table) == [1, 2, 3, 4]
+
+
+def test_all_flagged_and_suggestions_follow_the_targets():
+    labels = np.array([0, 1, 2])
+    targets = np.array([[0.1, 0.9, 0.0], [0.0, 0.2, 0.8], [0.7, 0.0, 0.3]])
+    issues = find_label_issues(labels, targets)
+    assert issues.flagged.all()
+    assert issues.suggested_labels.tolist() == [1, 2, 0]
+    np.testing.assert_allclose(issues.scores, [0.9, 0.8, 0.7])
+    assert issues.ranked_indices.tolist() == [0, 1, 2]
+
+
+def test_ties_are_not_flagged_and_rank_deterministically():
+    labels = np.array([0, 0, 0, 0])
+    targets = np.array([[0.5, 0.5, 0.0], [0.5, 0.25, 0.25], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
+    issues = find_label_issues(labels, targets)
+    assert not issues.flagged.any()  # a tie with the given label is no evidence against it
+    assert issues.suggested_labels.tolist() == [0, 0, 0, 0]
+    # equal scores 0.5: larger margin first (rows 0 and 2, margin 0), then by index
+    assert issues.ranks.tolist() == [1, 3, 2, 4]
+
+
+def test_count_and_fraction_rules():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 100)
+    targets = rng.dirichlet(np.ones(4), 100)
+    top = find_label_issues(labels, targets, num_issues=7)
+    assert top.num_flagged == 7 and set(top.ranked_indices) == set(np.argsort(top.ranks)[:7])
+    assert find_label_issues(labels, targets, fraction=0.25).num_flagged == 25
+    assert find_label_issues(labels, targets, fraction=0.0).num_flagged == 0
+    assert find_label_issues(labels, targets, num_issues=100).num_flagged == 100
+    with pytest.raises(ValueError, match="at most one"):
+        find_label_issues(labels, targets, num_issues=3, fraction=0.1)
+
+
+def test_bad_input():
+    with pytest.raises(DataError, match=r"label 3 at index 1 is outside \[0, 3\)"):
+        find_label_issues(np.array([0, 3]), np.eye(3)[[0, 1]])
+    with pytest.raises(DataError, match="soft targets cover 2 examples"):
+        find_label_issues(np.array([0, 1, 2]), np.eye(3)[[0, 1]])
+    with pytest.raises(DataError, match="probability vectors"):
+        find_label_issues(np.array([0, 1]), np.array([[0.5, 0.9], [1.0, 0.0]]))
+
+
+def test_outputs_and_summary(tmp_path):
+    labels = np.array([0, 1, 1, 2])
+    targets = np.array([[0.9, 0.1, 0], [0.8, 0.2, 0], [0.1, 0.9, 0], [0, 0.6, 0.4]])
+    issues = find_label_issues(labels, targets)
+    summary = write_label_issues(issues, tmp_path, true_labels=np.array([0, 0, 1, 2]), class_names=["a", "b", "c"])
+    assert summary["num_flagged"] == 2
+    assert summary["flagged_per_given_class"] == {"a": 0, "b": 1, "c": 1}
+    assert {"given": "b", "suggested": "a", "count": 1} in summary["most_confused_pairs"]
+    truth = summary["against_true_labels"]
+    assert truth["precision"] == 0.5 and truth["recall"] == 1.0
+    assert np.load(tmp_path / "label_issues_mask.npy").tolist() == [False, True, False, True]
+    assert np.load(tmp_path / "label_issues_ranked.npy").tolist() == [1, 3]
+    assert np.load(tmp_path / "pred_probs.npy").shape == (4, 3)
+    assert (tmp_path / "label_issues_pr.png").exists()
+
+
+def test_cli_trains_then_reuses_the_run(tmp_path, capsys):
+    sets = [a for o in tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4", "run.name=r")
+            for a in ("--set", o)]
+    assert main(["find-issues", *sets]) == 2  # neither a run directory nor a config
+    assert main(["find-issues", "--config", str(Path(__file__).parents[1] / "configs" / "mnist1d_sat.yaml"), *sets]) == 0
+    out = capsys.readouterr().out
+    assert "labels flagged" in out and "against the true labels" in out
+    run = tmp_path / "r"
+    assert (run / "label_issues.csv").exists() and (run / "label_issues_pr.png").exists()
+    assert main(["find-issues", str(run), "--num-issues", "10", "--out", str(tmp_path / "top10")]) == 0
+    assert np.load(tmp_path / "top10" / "label_issues_mask.npy").sum() == 10
+    assert load_run_targets(run).class_names == [str(i) for i in range(10)]
+
+
+def test_cli_refuses_runs_without_targets(tmp_path, capsys):
+    sets = [a for o in tiny_overrides(tmp_path, "method.name=erm", "run.name=erm") for a in ("--set", o)]
+    assert main(["train", *sets]) == 0
+    capsys.readouterr()
+    assert main(["find-issues", str(tmp_path / "erm")]) == 2
+    assert "no soft_targets.npy" in capsys.readouterr().err
