@@ -57,5 +57,6 @@ def record(name: str, payload: dict) -> Path:
         **payload,
     }
     path = RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
     return path

@@ -1,0 +1,134 @@
+"""Finding wrong labels: satlearn (one SAT run) against cleanlab fed K-fold out-of-sample CE probabilities.
+
+Same data, noise, model, optimizer and epochs on both sides. satlearn trains SAT once and flags the labels its
+targets moved away from (`find_label_issues`, default rule). cleanlab needs out-of-sample predicted
+probabilities: K cross-entropy trainings, each on K−1 folds, predicting the held-out fold; then
+`cleanlab.filter.find_label_issues` (its default, prune_by_noise_rate) flags, and
+`cleanlab.rank.get_label_quality_scores` (self-confidence) ranks. Metrics against the known true labels.
+
+    pip install cleanlab            # benchmark-only dependency
+    python benchmarks/label_issues.py --datasets mnist1d-sym40 mnist1d-pair40 --seeds 0 1 2
+
+One JSON per (dataset, seed) in benchmarks/results/label_issues/; then `python benchmarks/report.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, record  # noqa: E402
+
+from satlearn.config import load_config  # noqa: E402
+from satlearn.data import DatasetSplits  # noqa: E402
+from satlearn.data.loader import InMemoryLoader  # noqa: E402
+from satlearn.engine import fit, prepare_data  # noqa: E402
+from satlearn.evaluation.detection import detection_report  # noqa: E402
+from satlearn.label_issues import find_label_issues  # noqa: E402
+
+DATASETS = {
+    # name: (config file, overrides) — CPU datasets; CIFAR rows need a GPU and the prepared CIFAR-10 directory
+    "mnist1d-sym40": ("mnist1d_sat.yaml", ["data.noise.kind=symmetric", "data.noise.rate=0.4"]),
+    "mnist1d-pair40": ("mnist1d_sat.yaml", ["data.noise.kind=pair", "data.noise.rate=0.4"]),
+}
+
+
+@torch.no_grad()
+def predict_probs(method, data: DatasetSplits, x: torch.Tensor, device: torch.device) -> np.ndarray:
+    loader = InMemoryLoader(x, torch.zeros(len(x), dtype=torch.int64), batch_size=1024, mean=data.mean,
+                            std=data.std, device=device)
+    method.eval()
+    return torch.cat([torch.softmax(method(xb).float(), dim=1) for xb, _, _ in loader.epoch(0)]).cpu().numpy()
+
+
+def cross_validated_probs(config, noisy, *, folds: int, seed: int, scratch: Path) -> np.ndarray:
+    """Out-of-sample (N, C) probabilities from ``folds`` CE trainings on the noisy labels."""
+    data = noisy.data
+    n = len(noisy.labels)
+    order = np.random.default_rng(seed).permutation(n)
+    probs = np.zeros((n, data.num_classes), dtype=np.float64)
+    ce_config = load_config(None, [*_to_overrides(config), "method.name=erm", "data.noise.kind=none"])
+    for k, held_out in enumerate(np.array_split(order, folds)):
+        train_idx = np.setdiff1d(np.arange(n), held_out)
+        fold = DatasetSplits(x_train=data.x_train[train_idx], y_train=noisy.labels[train_idx],
+                             x_test=data.x_test, y_test=data.y_test, num_classes=data.num_classes,
+                             class_names=data.class_names, kind=data.kind, name=data.name, mean=data.mean,
+                             std=data.std)
+        result = fit(ce_config, scratch / f"fold{k}", dataset=fold, log=lambda m: None)
+        device = next(result.method.parameters()).device
+        probs[held_out] = predict_probs(result.method, data, data.x_train[held_out], device)
+    return probs
+
+
+def _to_overrides(config) -> list[str]:
+    from satlearn.config import overrides_from_dict, to_dict
+
+    return overrides_from_dict(to_dict(config))
+
+
+def run(dataset: str, seed: int, folds: int, scratch: Path) -> dict:
+    import cleanlab
+    from cleanlab.filter import find_label_issues as cleanlab_find
+    from cleanlab.rank import get_label_quality_scores
+
+    config_file, overrides = DATASETS[dataset]
+    config = load_config(ROOT / "configs" / config_file,
+                         [*overrides, f"run.seed={seed}", f"data.noise.seed={seed}", "run.progress=false"])
+    noisy = prepare_data(config)
+    labels = noisy.labels.numpy()
+    truly_wrong = labels != noisy.clean_labels.numpy()
+
+    started = time.perf_counter()
+    sat = fit(config, scratch / "sat", log=lambda m: None)
+    issues = find_label_issues(labels, sat.method.soft_targets)
+    sat_seconds = time.perf_counter() - started
+    ours = detection_report(issues.scores, issues.flagged, truly_wrong)
+
+    started = time.perf_counter()
+    probs = cross_validated_probs(config, noisy, folds=folds, seed=seed, scratch=scratch / "cv")
+    mask = cleanlab_find(labels, probs)
+    quality = get_label_quality_scores(labels, probs, method="self_confidence")
+    cleanlab_seconds = time.perf_counter() - started
+    theirs = detection_report(1.0 - quality, mask, truly_wrong)
+
+    return {
+        "dataset": dataset, "seed": seed, "folds": folds, "config": config_file, "overrides": overrides,
+        "actual_noise_rate": float(truly_wrong.mean()), "num_examples": int(len(labels)),
+        "satlearn": {**ours, "trainings": 1, "wall_seconds": sat_seconds,
+                     "final_test_accuracy": sat.summary["final_test_accuracy"]},
+        "cleanlab": {**theirs, "trainings": folds, "wall_seconds": cleanlab_seconds,
+                     "version": cleanlab.__version__},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--folds", type=int, default=5)
+    args = parser.parse_args()
+    import shutil
+    import tempfile
+
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            scratch = Path(tempfile.mkdtemp(prefix="satlearn-issues-"))
+            try:
+                result = run(dataset, seed, args.folds, scratch)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            path = record(f"label_issues/{dataset}-seed{seed}", result)
+            s, c = result["satlearn"], result["cleanlab"]
+            print(f"{dataset} seed {seed}: satlearn F1 {s['f1']:.3f} AP {s['average_precision']:.3f} "
+                  f"({s['wall_seconds']:.0f} s) | cleanlab F1 {c['f1']:.3f} AP {c['average_precision']:.3f} "
+                  f"({c['wall_seconds']:.0f} s, {c['trainings']} trainings) → {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
