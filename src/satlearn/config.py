@@ -66,13 +66,14 @@ class OptimConfig:
 
 @dataclass
 class MethodConfig:
-    name: str = "sat"  # erm | sat
+    name: str = "sat"  # erm | sat | selective_sat | gamblers
     loss: str = "ce"  # erm: ce | sce | gce ; sat: ce | sce
     momentum: float = 0.9  # alpha, the EMA factor of the soft targets (paper: 0.9)
     start_epoch: int = 12  # Es: 0-based epochs of plain CE before targets move (paper: 60 of 200)
     sce_a: float = 1.0  # weight of the cross-entropy term of SCE (paper code: 1)
     sce_b: float = 0.3  # weight of the reverse cross-entropy term of SCE (paper code: 0.3)
     gce_q: float = 0.7  # generalized CE exponent q in (0, 1]
+    payoff: float = 2.2  # gamblers: Deep Gamblers payoff o (1 < o < C; paper code default 2.2)
     targets_dtype: str = "float32"  # float32 | bfloat16 storage of the N x C table
     targets_device: str = "model"  # model (same device as the model) | cpu
 

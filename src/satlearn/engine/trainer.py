@@ -24,7 +24,7 @@ from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, load_
 from satlearn.engine.runtime import autocast, resolve_device, rng_state, seed_everything, set_rng_state
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import ConfigError, DataError, TrainingError
-from satlearn.methods import Method, create_method
+from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import create_model
 
 # Settings that may differ between a run and its resumption without changing any result.
@@ -64,7 +64,8 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     expected = config.model.num_classes
     if expected is not None and expected != data.num_classes:
         raise ConfigError(f"model.num_classes={expected}, but the {data.name} data have {data.num_classes} classes")
-    model = create_model(config.model.name, data.num_classes, input_shape=data.input_shape, width=config.model.width)
+    outputs = data.num_classes + METHODS.get(config.method.name).extra_outputs
+    model = create_model(config.model.name, outputs, input_shape=data.input_shape, width=config.model.width)
     return create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
 
 

@@ -27,6 +27,7 @@ class Method(nn.Module):
     """
 
     losses: tuple[str, ...] = ("ce",)
+    extra_outputs: int = 0  # logits beyond the C classes that the model must produce (e.g. 1 abstain output)
 
     def __init__(self, config, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
         super().__init__()
