@@ -31,19 +31,23 @@ class PreActBlock(nn.Module):
         return out + shortcut
 
 
+def preact_stages(in_channels: int, widths: list[int], counts: list[int]) -> tuple[nn.Sequential, int]:
+    """Stages of :class:`PreActBlock` (stride 2 at the start of every stage but the first) and their output width."""
+    layers, channels = [], in_channels
+    for stage, (out_channels, count) in enumerate(zip(widths, counts)):
+        for i in range(count):
+            layers.append(PreActBlock(channels, out_channels, 2 if stage > 0 and i == 0 else 1))
+            channels = out_channels
+    return nn.Sequential(*layers), channels
+
+
 class PreActResNet(nn.Module):
     """Input ``(B, C, H, W)``; output ``(B, num_classes)``. Stage widths ``w, 2w, 4w, 8w``."""
 
     def __init__(self, blocks: tuple[int, ...], num_classes: int, *, in_channels: int = 3, width: int = 64) -> None:
         super().__init__()
         self.stem = nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False)
-        layers, channels = [], width
-        for stage, count in enumerate(blocks):
-            out_channels = width * 2**stage
-            for i in range(count):
-                layers.append(PreActBlock(channels, out_channels, 2 if stage > 0 and i == 0 else 1))
-                channels = out_channels
-        self.layers = nn.Sequential(*layers)
+        self.layers, channels = preact_stages(width, [width * 2**s for s in range(len(blocks))], list(blocks))
         self.bn = nn.BatchNorm2d(channels)
         self.fc = nn.Linear(channels, num_classes)
         for module in self.modules():

@@ -8,7 +8,7 @@ from torch import nn
 
 from satlearn.models import MODELS
 from satlearn.models._checks import image_channels
-from satlearn.models.preact_resnet import PreActBlock
+from satlearn.models.preact_resnet import preact_stages
 
 
 class WideResNet(nn.Module):
@@ -21,12 +21,7 @@ class WideResNet(nn.Module):
             raise ValueError(f"Wide ResNet depth must be 6n + 4, got {depth}")
         n = (depth - 4) // 6
         self.stem = nn.Conv2d(in_channels, 16, 3, stride=1, padding=1, bias=False)
-        layers, channels = [], 16
-        for stage, out_channels in enumerate((16 * widen, 32 * widen, 64 * widen)):
-            for i in range(n):
-                layers.append(PreActBlock(channels, out_channels, 2 if stage > 0 and i == 0 else 1))
-                channels = out_channels
-        self.layers = nn.Sequential(*layers)
+        self.layers, channels = preact_stages(16, [16 * widen, 32 * widen, 64 * widen], [n, n, n])
         self.bn = nn.BatchNorm2d(channels)
         self.fc = nn.Linear(channels, num_classes)
         for module in self.modules():
