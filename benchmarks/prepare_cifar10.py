@@ -1,0 +1,108 @@
+"""Converts the JPEG CIFAR-10 archive into the standard `cifar-10-batches-py` layout, in original CIFAR order.
+
+The archive lays images out as `train/<class>/NNNN.jpg` (5,000 per class) and `test/<class>/NNNN.jpg`. Image
+`train/<c>/k.jpg` is the k-th training image of class c in original CIFAR-10 order, so with the CIFAR-10N
+`clean` labels (original order) original index i maps to `train/<CLASSES[clean[i]]>/<k:04d>.jpg`, k = number of
+earlier indices with the same label. That keeps CIFAR-10N's noisy label sets aligned with the images. The test
+split's original order is not recoverable; it is written class by class (which changes nothing for evaluation).
+
+    python benchmarks/prepare_cifar10.py --archive ../shared/data/cifar10-jpeg.tar.xz \
+        --labels ../shared/data/cifar10n_labels.npz --out data/
+    satlearn train -c configs/cifar10_sat.yaml --set data.root=data/cifar-10-batches-py
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def read_archive(archive: Path) -> dict[str, bytes]:
+    """Every JPEG member's bytes, keyed by its path inside the archive."""
+    members: dict[str, bytes] = {}
+    with tarfile.open(archive) as tar:
+        for member in tqdm(tar, desc="reading archive", unit="file", leave=False):
+            if member.isfile() and member.name.endswith(".jpg"):
+                members[member.name.lstrip("./")] = tar.extractfile(member).read()
+    return members
+
+
+def decode(data: bytes) -> np.ndarray:
+    """JPEG bytes → (3072,) uint8 in CIFAR's row-major R, G, B planes."""
+    image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    if image.shape != (32, 32, 3):
+        raise ValueError(f"expected a 32x32 RGB image, got {image.shape}")
+    return image.transpose(2, 0, 1).reshape(-1)
+
+
+def train_order(clean: np.ndarray) -> list[str]:
+    """Archive paths of the training images in original CIFAR-10 order."""
+    seen = np.zeros(len(CLASSES), dtype=np.int64)
+    paths = []
+    for label in clean:
+        paths.append(f"train/{CLASSES[label]}/{seen[label]:04d}.jpg")
+        seen[label] += 1
+    return paths
+
+
+def write_batch(path: Path, images: np.ndarray, labels: list[int], names: list[str], title: str) -> None:
+    with open(path, "wb") as f:
+        pickle.dump({b"batch_label": title.encode(), b"labels": labels, b"data": images,
+                     b"filenames": [n.encode() for n in names]}, f, protocol=4)
+
+
+def convert(archive: Path, labels_file: Path, out: Path) -> Path:
+    clean = np.load(labels_file)["clean"].astype(np.int64)
+    members = read_archive(archive)
+    target = out / "cifar-10-batches-py"
+    if target.exists():
+        raise SystemExit(f"{target} already exists; remove it first")
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".cifar-10-batches-py."))
+    try:
+        paths = train_order(clean)
+        missing = [p for p in paths if p not in members]
+        if missing:
+            raise SystemExit(f"{archive}: {len(missing)} training images missing, e.g. {missing[0]}")
+        images = np.stack([decode(members[p]) for p in tqdm(paths, desc="decoding train", leave=False)])
+        for b, part in enumerate(np.array_split(np.arange(len(paths)), 5)):
+            write_batch(staging / f"data_batch_{b + 1}", images[part], clean[part].tolist(),
+                        [paths[i] for i in part], f"training batch {b + 1} of 5")
+        test_paths = sorted(p for p in members if p.startswith("test/"))
+        test_labels = [CLASSES.index(p.split("/")[1]) for p in test_paths]
+        test_images = np.stack([decode(members[p]) for p in tqdm(test_paths, desc="decoding test", leave=False)])
+        write_batch(staging / "test_batch", test_images, test_labels, test_paths, "testing batch 1 of 1")
+        with open(staging / "batches.meta", "wb") as f:
+            pickle.dump({b"label_names": [c.encode() for c in CLASSES], b"num_cases_per_batch": len(paths) // 5,
+                         b"num_vis": 3072}, f, protocol=4)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    parser.add_argument("--archive", type=Path, default=shared / "cifar10-jpeg.tar.xz")
+    parser.add_argument("--labels", type=Path, default=shared / "cifar10n_labels.npz")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
+    args = parser.parse_args()
+    target = convert(args.archive, args.labels, args.out)
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The CIFAR-10 conversion keeps original order, so CIFAR-10N label files line up with the images."""
+
+import importlib.util
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from satlearn.config import DataConfig
+from satlearn.data import load_dataset
+
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "prepare_cifar10.py"
+spec = importlib.util.spec_from_file_location("prepare_cifar10", SCRIPT)
+prepare = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(prepare)
+
+
+def add_jpeg(tar, name, value):
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((32, 32, 3), value, dtype=np.uint8)).save(buffer, format="JPEG", quality=95)
+    info = tarfile.TarInfo(name)
+    info.size = buffer.tell()
+    buffer.seek(0)
+    tar.addfile(info, buffer)
+
+
+def test_conversion_puts_images_in_original_order(tmp_path):
+    rng = np.random.default_rng(0)
+    clean = rng.permutation(np.repeat(np.arange(10), 2))  # 20 training images, 2 per class, shuffled order
+    archive = tmp_path / "cifar.tar.xz"
+    with tarfile.open(archive, "w:xz") as tar:
+        for c, name in enumerate(prepare.CLASSES):
+            for k in range(2):
+                add_jpeg(tar, f"train/{name}/{k:04d}.jpg", 10 * c + 100 * k)  # brightness encodes (class, k)
+            add_jpeg(tar, f"test/{name}/0000.jpg", 10 * c)
+    np.savez(tmp_path / "labels.npz", clean=clean.astype(np.uint8))
+    target = prepare.convert(archive, tmp_path / "labels.npz", tmp_path / "out")
+    data = load_dataset(DataConfig(source="cifar10", root=str(target)))
+    assert torch.equal(data.y_train, torch.from_numpy(clean))
+    seen = np.zeros(10, int)
+    for i, c in enumerate(clean):
+        expected = 10 * c + 100 * seen[c]
+        seen[c] += 1
+        assert abs(float(data.x_train[i].float().mean()) - expected) < 3, i
+    assert data.y_test.tolist() == list(range(10))
