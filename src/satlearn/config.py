@@ -42,6 +42,8 @@ class DataConfig:
     augment: str = "auto"  # auto (crop+flip for images, none otherwise) | none | crop_flip
     batch_size: int = 256
     eval_batch_size: int = 1024
+    pipeline: str = "auto"  # auto (memory when the data fit on the device) | memory | reference (DataLoader + PIL)
+    workers: int = 4  # reference pipeline: DataLoader worker processes
     noise: NoiseConfig = field(default_factory=NoiseConfig)
 
 
@@ -88,6 +90,8 @@ class RunConfig:
     out_dir: str = "runs"  # parent of run directories
     name: str | None = None  # run directory name (default: <method>-<source>-<time>)
     progress: bool = True  # show a progress bar
+    channels_last: bool | None = None  # image memory layout; None = on for images on CUDA
+    compile: bool = False  # torch.compile the model (same maths; faster on GPU after a warm-up)
     eval_every: int = 1  # evaluate on the test split every N epochs (and always at the end)
     checkpoint_every: int = 1  # write the resumable checkpoint every N epochs (and always at the end)
 
@@ -274,6 +278,7 @@ _CHOICES = {
     "data.noise.kind": ("none", "symmetric", "pair", "file"),
     "data.noise.mode": ("paper", "exact"),
     "data.augment": ("auto", "none", "crop_flip"),
+    "data.pipeline": ("auto", "memory", "reference"),
     "optim.name": ("sgd", "adam"),
     "optim.schedule": ("cosine", "step", "constant"),
     "method.targets_dtype": ("float32", "bfloat16"),
@@ -316,7 +321,7 @@ def validate(config: Config, *, source: str = "config") -> None:
     for key in ("data.batch_size", "data.eval_batch_size", "data.num_samples", "run.epochs", "optim.lr",
                 "run.eval_every", "run.checkpoint_every", "model.width", "model.num_classes", "run.threads"):
         positive(key)
-    for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch"):
+    for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers"):
         positive(key, allow_zero=True)
     noise = config.data.noise
     if not 0.0 <= noise.rate <= 1.0:

@@ -46,13 +46,15 @@ class InMemoryLoader:
         batch_size: examples per batch (the last batch may be smaller unless ``drop_last``).
         shuffle: a fresh permutation every epoch.
         augment: ``"none"`` or ``"crop_flip"`` (images only).
+        channels_last: hand image batches over in channels-last memory layout (same values).
         mean, std: per-channel normalisation for images (after scaling to [0, 1]).
         seed: base seed of the per-epoch generator.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, shuffle: bool = False,
                  augment: str = "none", mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
-                 device: torch.device | str = "cpu", seed: int = 0, drop_last: bool = False) -> None:
+                 device: torch.device | str = "cpu", seed: int = 0, drop_last: bool = False,
+                 channels_last: bool = False) -> None:
         self.device = torch.device(device)
         self.x = x.to(self.device)
         self.y = y.to(self.device)
@@ -61,6 +63,7 @@ class InMemoryLoader:
         self.augment = augment
         self.seed = seed
         self.drop_last = drop_last
+        self.channels_last = channels_last
         self.is_image = x.dtype == torch.uint8 and x.dim() == 4
         if augment == "crop_flip" and not self.is_image:
             raise ValueError("crop_flip augmentation needs uint8 images (N, C, H, W)")
@@ -90,7 +93,8 @@ class InMemoryLoader:
             return x
         if self.augment == "crop_flip" and generator is not None:
             x = random_crop_flip(x, generator=generator)
-        return (x.float().div_(255.0) - self.mean) / self.std
+        x = (x.float().div_(255.0) - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         generator = self._generator(epoch)

@@ -18,6 +18,7 @@ from satlearn import config as config_lib
 from satlearn.config import Config
 from satlearn.data import DatasetSplits, load_dataset
 from satlearn.data.loader import InMemoryLoader
+from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
@@ -60,13 +61,24 @@ def prepare_data(config: Config, dataset: DatasetSplits | None = None) -> NoisyD
     return NoisyDataset(data=data, labels=torch.from_numpy(noisy), clean_labels=data.y_train.clone())
 
 
+def use_channels_last(config: Config, data: DatasetSplits, device: torch.device) -> bool:
+    if config.run.channels_last is None:
+        return device.type == "cuda" and data.kind == "image"
+    return config.run.channels_last and data.kind == "image"
+
+
 def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device) -> Method:
     expected = config.model.num_classes
     if expected is not None and expected != data.num_classes:
         raise ConfigError(f"model.num_classes={expected}, but the {data.name} data have {data.num_classes} classes")
     outputs = data.num_classes + METHODS.get(config.method.name).extra_outputs
     model = create_model(config.model.name, outputs, input_shape=data.input_shape, width=config.model.width)
-    return create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
+    if use_channels_last(config, data, device):
+        model = model.to(memory_format=torch.channels_last)
+    method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
+    if config.run.compile:
+        model.compile()  # in place: parameters and state_dict keys stay those of the eager model
+    return method
 
 
 def build_optimizer(config: Config, method: Method, device: torch.device) -> torch.optim.Optimizer:
@@ -79,17 +91,35 @@ def build_optimizer(config: Config, method: Method, device: torch.device) -> tor
     return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay, fused=fused or None)
 
 
+def choose_pipeline(config: Config, data: DatasetSplits, device: torch.device) -> str:
+    """``memory`` unless asked otherwise, or unless the training inputs would take over half the free device memory."""
+    if config.data.pipeline != "auto":
+        return config.data.pipeline
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        needed = (data.x_train.numel() + data.x_test.numel()) * data.x_train.element_size()
+        if needed > free // 2:
+            return "reference"
+    return "memory"
+
+
 def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor,
-                 device: torch.device) -> tuple[InMemoryLoader, InMemoryLoader]:
+                 device: torch.device) -> tuple[InMemoryLoader | StreamingLoader, InMemoryLoader | StreamingLoader]:
     augment = config.data.augment
     if augment == "auto":
         augment = "crop_flip" if data.kind == "image" else "none"
     if augment == "crop_flip" and data.kind != "image":
         raise ConfigError(f"data.augment=crop_flip needs images, but {data.name} holds {data.kind} data")
-    train = InMemoryLoader(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
-                           mean=data.mean, std=data.std, device=device, seed=config.run.seed)
-    test = InMemoryLoader(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False,
-                          mean=data.mean, std=data.std, device=device)
+    common = {"mean": data.mean, "std": data.std, "device": device}
+    if choose_pipeline(config, data, device) == "reference":
+        common["workers"] = config.data.workers
+        loader_type = StreamingLoader
+    else:
+        common["channels_last"] = use_channels_last(config, data, device)
+        loader_type = InMemoryLoader
+    train = loader_type(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
+                        seed=config.run.seed, **common)
+    test = loader_type(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False, **common)
     return train, test
 
 

@@ -1,0 +1,37 @@
+import torch
+
+from satlearn.data.loader import InMemoryLoader
+from satlearn.data.streaming import StreamingLoader
+
+
+def images(n=30, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, 8, 8), generator=g, dtype=torch.uint8), torch.arange(n) % 10
+
+
+def test_without_augmentation_both_pipelines_yield_identical_batches():
+    x, y = images()
+    kwargs = dict(batch_size=8, shuffle=True, mean=(0.4, 0.5, 0.6), std=(0.2, 0.25, 0.3), seed=5)
+    fast = list(InMemoryLoader(x, y, **kwargs).epoch(3))
+    reference = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(3))
+    assert len(fast) == len(reference) == 4
+    for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference):
+        assert torch.equal(ia, ib) and torch.equal(ya, yb)
+        assert torch.equal(xa, xb)  # bit for bit
+
+
+def test_augmentation_is_independent_of_workers_and_is_a_crop_window():
+    x, y = images(12)
+    kwargs = dict(batch_size=4, shuffle=True, augment="crop_flip", seed=1)
+    one = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(2))
+    two = list(StreamingLoader(x, y, workers=2, **kwargs).epoch(2))
+    for (xa, _, ia), (xb, _, ib) in zip(one, two):
+        assert torch.equal(ia, ib) and torch.equal(xa, xb)
+    other_epoch = torch.cat([b[0] for b in StreamingLoader(x, y, workers=0, **kwargs).epoch(3)])
+    assert not torch.equal(torch.cat([b[0] for b in one]), other_epoch)
+    xb, _, idx = one[0]
+    for image, i in zip(xb, idx):
+        raw = torch.round((image * 0.5 + 0.5) * 255).to(torch.uint8)
+        padded = torch.nn.functional.pad(x[i], (4, 4, 4, 4))
+        windows = [padded[:, r:r + 8, c:c + 8] for r in range(9) for c in range(9)]
+        assert any(torch.equal(raw, w) or torch.equal(raw, w.flip(-1)) for w in windows)
