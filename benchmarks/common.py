@@ -45,9 +45,8 @@ def device_info() -> dict:
     return info
 
 
-def record(name: str, payload: dict) -> Path:
-    """Writes ``benchmarks/results/<name>.json`` with provenance fields added; returns the path."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def record(name: str, payload: dict, *, directory: Path | None = None) -> Path:
+    """Writes ``<directory or benchmarks/results>/<name>.json`` with provenance fields added; returns the path."""
     out = {
         "benchmark": name,
         "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -56,7 +55,7 @@ def record(name: str, payload: dict) -> Path:
         "device": device_info(),
         **payload,
     }
-    path = RESULTS / f"{name}.json"
+    path = (directory or RESULTS) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
     return path

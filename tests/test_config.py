@@ -61,3 +61,8 @@ def test_resolved_config_round_trips_through_overrides():
     again = load_config(None, overrides_from_dict(to_dict(config)))
     assert to_dict(again) == to_dict(config)
     assert to_dict(Config()) == to_dict(load_config(None))
+
+
+def test_yaml_words_like_off_and_no_stay_strings(tmp_path):
+    config = load_config(write(tmp_path, "run:\n  amp: off\n  progress: false\n"), ["run.name=no"])
+    assert config.run.amp == "off" and config.run.name == "no" and config.run.progress is False

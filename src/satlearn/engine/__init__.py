@@ -1,5 +1,9 @@
 """The training engine: loop, evaluation, checkpoints and run outputs."""
 
-from satlearn.engine.trainer import RunResult, evaluate, evaluate_run, fit, load_run, prepare_data
+from satlearn.engine.trainer import (
+    RunResult, build_method, build_optimizer, evaluate, evaluate_run, fit, load_run, make_loaders, prepare_data,
+    train_one_epoch,
+)
 
-__all__ = ["RunResult", "evaluate", "evaluate_run", "fit", "load_run", "prepare_data"]
+__all__ = ["RunResult", "build_method", "build_optimizer", "evaluate", "evaluate_run", "fit", "load_run",
+           "make_loaders", "prepare_data", "train_one_epoch"]

@@ -123,6 +123,25 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor,
     return train, test
 
 
+def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, epoch: int, *,
+                    amp: Any = None) -> dict[str, float]:
+    """One pass over ``loader``; returns the example-weighted means of the method's metrics (one device sync)."""
+    method.train()
+    sums: dict[str, torch.Tensor] = {}
+    seen = 0
+    for batch in loader.epoch(epoch):
+        with amp if amp is not None else contextlib.nullcontext():
+            loss, metrics = method.training_step(batch, epoch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        size = len(batch[2])
+        seen += size
+        for key, value in metrics.items():
+            sums[key] = sums.get(key, 0.0) + value.detach().float() * size
+    return {key: float(value) / seen for key, value in sums.items()}
+
+
 @torch.no_grad()
 def evaluate(method: Method, loader: InMemoryLoader, *, amp: Any = None) -> dict[str, float]:
     """Mean cross-entropy and accuracy of ``method``'s predictions over ``loader`` (eval mode)."""
@@ -262,20 +281,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         lr = learning_rate(config.optim, epoch, epochs)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        method.train()
-        sums: dict[str, torch.Tensor] = {}
-        seen = 0
-        for batch in train_loader.epoch(epoch):
-            with amp:
-                loss, metrics = method.training_step(batch, epoch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            size = len(batch[2])
-            seen += size
-            for key, value in metrics.items():
-                sums[key] = sums.get(key, 0.0) + value.detach().float() * size
-        train = {key: float(value) / seen for key, value in sums.items()}
+        train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp)
         if not math.isfinite(train["loss"]):
             kept = f"the last good checkpoint (epoch {history[-1]['epoch']}) is kept in {run_dir}" if history else \
                 "no checkpoint was written yet"

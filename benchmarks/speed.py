@@ -1,0 +1,111 @@
+"""Training speed of the fast path against the reference pipeline, CE against SAT, measured in one run.
+
+Every cell trains whole epochs through the engine's own `train_one_epoch` on CIFAR-10 (the paper recipe's
+model, batch and optimizer): one warm-up epoch, then `--epochs` timed epochs. Pipelines:
+
+- `fast`: uint8 data on the device, on-device augmentation, bf16 autocast on CUDA, channels_last, fused SGD;
+- `fast+compile`: the same with `torch.compile` on the model;
+- `reference`: `DataLoader` + PIL augmentation with `--workers` workers, float32 — the official code's setup.
+
+    python benchmarks/prepare_cifar10.py                       # once: benchmarks/data/cifar-10-batches-py
+    python benchmarks/speed.py --models resnet34 resnet18      # → benchmarks/results/speed.json
+
+Reported per cell: images/s and s/epoch; per model: fast ÷ reference speed-up and SAT ÷ CE step-time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, record  # noqa: E402
+
+from satlearn.config import load_config  # noqa: E402
+from satlearn.engine import build_method, build_optimizer, make_loaders, prepare_data, train_one_epoch  # noqa: E402
+from satlearn.engine.runtime import autocast, resolve_device, seed_everything  # noqa: E402
+
+PIPELINES = {
+    "fast": ["data.pipeline=memory", "run.amp=auto"],
+    "fast+compile": ["data.pipeline=memory", "run.amp=auto", "run.compile=true"],
+    "reference": ["data.pipeline=reference", "run.amp=off", "run.channels_last=false"],
+}
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_cell(model: str, method: str, pipeline: str, *, data_root: str, epochs: int, workers: int,
+              extra: list[str]) -> dict:
+    overrides = [f"data.root={data_root}", f"model.name={model}", f"method.name={method}", "method.start_epoch=0",
+                 f"data.workers={workers}", "run.progress=false", *PIPELINES[pipeline], *extra]
+    config = load_config(ROOT / "configs" / "cifar10_sat.yaml", overrides)
+    device = resolve_device(config.run.device)
+    noisy = prepare_data(config)
+    seed_everything(config.run.seed)
+    learner = build_method(config, noisy.data, noisy.labels, device)
+    optimizer = build_optimizer(config, learner, device)
+    train_loader, _ = make_loaders(config, noisy.data, noisy.labels, device)
+    amp = autocast(device, config.run.amp)
+    train_one_epoch(learner, optimizer, train_loader, 0, amp=amp)  # warm-up (and compilation)
+    synchronize(device)
+    times = []
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        train_one_epoch(learner, optimizer, train_loader, epoch, amp=amp)
+        synchronize(device)
+        times.append(time.perf_counter() - started)
+    seconds = min(times)
+    return {"model": model, "method": method, "pipeline": pipeline, "epoch_seconds": seconds,
+            "epoch_seconds_all": times, "images_per_second": train_loader.num_examples / seconds,
+            "steps_per_epoch": len(train_loader), "batch_size": config.data.batch_size,
+            "amp": config.run.amp, "device": str(device)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["resnet34", "resnet18"])
+    parser.add_argument("--pipelines", nargs="+", default=["fast", "reference"], choices=list(PIPELINES))
+    parser.add_argument("--methods", nargs="+", default=["erm", "sat"], choices=["erm", "sat"])
+    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per cell (the fastest is reported)")
+    parser.add_argument("--workers", type=int, default=4, help="reference pipeline DataLoader workers")
+    parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
+    parser.add_argument("--name", default="speed", help="result file name (without .json)")
+    parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
+    args = parser.parse_args()
+
+    cells = []
+    for model in args.models:
+        for pipeline in args.pipelines:
+            for method in args.methods:
+                cell = time_cell(model, method, pipeline, data_root=args.data_root, epochs=args.epochs,
+                                 workers=args.workers, extra=args.extra)
+                cells.append(cell)
+                print(f"{model:10s} {pipeline:13s} {method:4s} {cell['epoch_seconds']:7.2f} s/epoch "
+                      f"{cell['images_per_second']:9.0f} img/s", flush=True)
+    ratios = []
+    for model in args.models:
+        get = {(c["pipeline"], c["method"]): c["epoch_seconds"] for c in cells if c["model"] == model}
+        for pipeline in args.pipelines:
+            if (pipeline, "sat") in get and (pipeline, "erm") in get:
+                ratios.append({"model": model, "pipeline": pipeline,
+                               "sat_over_ce_time": get[(pipeline, "sat")] / get[(pipeline, "erm")]})
+            if pipeline != "reference" and ("reference", "sat") in get and (pipeline, "sat") in get:
+                ratios.append({"model": model, "pipeline": pipeline,
+                               "speedup_over_reference_sat": get[("reference", "sat")] / get[(pipeline, "sat")]})
+    for r in ratios:
+        print(r)
+    path = record(args.name, {"cells": cells, "ratios": ratios, "timed_epochs": args.epochs,
+                              "workers": args.workers}, directory=args.results_dir)
+    print(f"recorded in {path}")
+
+
+if __name__ == "__main__":
+    main()

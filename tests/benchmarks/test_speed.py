@@ -1,0 +1,25 @@
+"""benchmarks/speed.py runs end to end on tiny CIFAR-format data on the CPU."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fixtures import write_fake_cifar10
+
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "speed.py"
+
+
+def test_speed_benchmark_records_cells_and_ratios(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    command = [sys.executable, str(SCRIPT), "--models", "resnet18", "--data-root", str(root), "--epochs", "1",
+               "--workers", "0", "--set", "model.width=2", "--set", "data.batch_size=16", "--set", "run.device=cpu",
+               "--results-dir", str(tmp_path / "results")]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    result = json.loads((tmp_path / "results" / "speed.json").read_text())
+    assert {(c["pipeline"], c["method"]) for c in result["cells"]} == {
+        ("fast", "erm"), ("fast", "sat"), ("reference", "erm"), ("reference", "sat")}
+    assert all(c["images_per_second"] > 0 for c in result["cells"])
+    kinds = {key for r in result["ratios"] for key in r if key not in ("model", "pipeline")}
+    assert kinds == {"sat_over_ce_time", "speedup_over_reference_sat"}
+    assert result["commit"] and result["device"]["torch"]
