@@ -30,3 +30,15 @@ def test_channels_last_changes_layout_not_results(tmp_path):
     nhwc = fit(load_config(None, [*base, "run.channels_last=true"]), tmp_path / "nhwc")
     for x, y in zip(plain.history, nhwc.history):
         assert abs(x["train_loss"] - y["train_loss"]) < 1e-3 * abs(x["train_loss"])  # other conv kernels
+
+
+def test_compiled_model_follows_the_eager_trajectory(tmp_path):
+    from fixtures import tiny_overrides
+
+    eager = fit(load_config(None, tiny_overrides(tmp_path, "model.name=mlp")), tmp_path / "eager")
+    compiled = fit(load_config(None, tiny_overrides(tmp_path, "model.name=mlp", "run.compile=true")),
+                   tmp_path / "compiled")
+    for x, y in zip(eager.history, compiled.history):
+        assert abs(x["train_loss"] - y["train_loss"]) < 1e-5 * abs(x["train_loss"])
+    # the checkpoint of a compiled run loads into an eager model (same state_dict keys)
+    assert load_checkpoint(tmp_path / "compiled")["method"].keys() == load_checkpoint(tmp_path / "eager")["method"].keys()
