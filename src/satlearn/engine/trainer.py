@@ -21,7 +21,9 @@ from satlearn.data.loader import InMemoryLoader
 from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise
 from satlearn.engine import reporting
-from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
+from satlearn.engine.checkpoint import (
+    CHECKPOINT_NAME, atomic_write_bytes, atomic_write_text, load_checkpoint, save_checkpoint,
+)
 from satlearn.engine.runtime import autocast, resolve_device, rng_state, seed_everything, set_rng_state
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import ConfigError, DataError, TrainingError
@@ -248,9 +250,10 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         start_epoch = checkpoint["epoch"]
         log(f"resuming {run_dir} after epoch {start_epoch}")
     else:
-        config_lib.save_config(config, run_dir / "config.yaml")
-        np.savez(run_dir / "labels.npz", labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
-                 class_names=np.array(data.class_names))
+        atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
+        atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
+            f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
+            class_names=np.array(data.class_names)))
         log(f"run directory: {run_dir}")
         if config.data.noise.kind != "none":
             log(f"label noise {config.data.noise.kind} (rate {config.data.noise.rate}): actual error rate "
@@ -261,7 +264,10 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
     clean_for_metrics = noisy.clean_labels if config.data.noise.kind != "none" else None
     started = time.perf_counter()
 
+    saved_epoch = start_epoch if checkpoint is not None else None
+
     def save(epoch_done: int) -> None:
+        nonlocal saved_epoch
         save_checkpoint({
             "epoch": epoch_done,
             "config": config_lib.to_dict(config),
@@ -273,6 +279,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
             "history": history,
             "best": best,
         }, run_dir)
+        saved_epoch = epoch_done
 
     bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not config.run.progress,
                desc=f"{config.method.name}", unit="epoch", dynamic_ncols=True, leave=False)
@@ -283,8 +290,8 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
             group["lr"] = lr
         train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp)
         if not math.isfinite(train["loss"]):
-            kept = f"the last good checkpoint (epoch {history[-1]['epoch']}) is kept in {run_dir}" if history else \
-                "no checkpoint was written yet"
+            kept = (f"the last good checkpoint (epoch {saved_epoch}) is kept in {run_dir}" if saved_epoch is not None
+                    else "no checkpoint was written yet")
             raise TrainingError(f"non-finite training loss in epoch {epoch + 1} (lr {lr:.4g}); {kept}")
 
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
