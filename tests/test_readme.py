@@ -9,9 +9,13 @@ from torch import nn
 README = Path(__file__).parents[1] / "README.md"
 
 
-def test_readme_snippet_runs():
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert blocks, "README has no Python example"
+def python_blocks():
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_training_loop_snippet_runs():
+    blocks = [b for b in python_blocks() if "SoftTargets(" in b]
+    assert blocks, "README has no training-loop example"
     torch.manual_seed(0)
     x, labels = torch.randn(64, 5), torch.randint(0, 10, (64,))
     model = nn.Linear(5, 10)
@@ -26,3 +30,16 @@ def test_readme_snippet_runs():
     exec(compile(blocks[0], str(README), "exec"), namespace)
     assert namespace["refined_label"].shape == (64,)
     assert (namespace["targets"].targets.max(dim=1).values < 1).all()
+
+
+def test_readme_label_issue_snippet_runs(tmp_path, capsys):
+    from fixtures import tiny_overrides
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    (block,) = [b for b in python_blocks() if "find_label_issues" in b]
+    run_dir = tmp_path / "sat"
+    fit(load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4")), run_dir)
+    namespace: dict = {}
+    exec(compile(block.replace("runs/demo-20261124-101500/sat", str(run_dir)), str(README), "exec"), namespace)
+    assert namespace["issues"].probs.shape == (320, 10)
