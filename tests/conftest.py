@@ -3,8 +3,9 @@ import os
 import pytest
 import torch
 
-# Tests share one CPU budget; keep torch from oversubscribing the cores when pytest-xdist runs workers.
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Tests use tiny models: under pytest-xdist every worker gets one thread, so workers never oversubscribe the
+# cores (with two threads each, a busy 2-core machine turns 20 ms steps into seconds).
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True)

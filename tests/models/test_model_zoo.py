@@ -1,10 +1,14 @@
+"""The model zoo: every registered model trains a step; default sizes match the published architectures."""
+
 import pytest
 import torch
 
 from satlearn.errors import ConfigError
 from satlearn.models import MODELS, create_model
 
+# name -> (input shape without batch dim, small width); image models not listed use ((3, 32, 32), 4)
 TINY = {"cnn1d": ((40,), 4), "mlp": ((40,), 8), "wrn28_10": ((3, 32, 32), 1)}
+IMAGE_MODELS = ["preact_resnet18", "resnet18", "resnet34", "vgg16_bn", "wrn28_10"]
 
 
 @pytest.mark.parametrize("name", MODELS.names())
@@ -16,27 +20,51 @@ def test_every_model_runs_forward_and_backward(name):
     assert out.shape == (2, 7) and torch.isfinite(out).all()
     out.square().sum().backward()
     for pname, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+        if p.requires_grad:
+            assert p.grad is not None and torch.isfinite(p.grad).all(), pname
 
 
 @pytest.mark.parametrize("name, millions", [("resnet18", 11.17), ("resnet34", 21.28), ("preact_resnet18", 11.17),
                                             ("wrn28_10", 36.48), ("vgg16_bn", 15.0)])
 def test_default_sizes_match_the_published_architectures(name, millions):
+    torch.manual_seed(0)
     count = sum(p.numel() for p in create_model(name, 10, input_shape=(3, 32, 32)).parameters())
     assert abs(count / 1e6 - millions) / millions < 0.03, count
 
 
-def test_resnet_narrowest_width_and_other_input_sizes():
-    model = create_model("resnet18", 3, input_shape=(1, 12, 12), width=1)
-    assert model(torch.randn(2, 1, 12, 12)).shape == (2, 3)
+@pytest.mark.parametrize("name", ["resnet18", "preact_resnet18", "wrn28_10"])
+def test_resnets_take_small_odd_inputs_at_width_one(name):
+    torch.manual_seed(0)
+    model = create_model(name, 3, input_shape=(1, 8, 12), width=1)
+    out = model(torch.randn(2, 1, 8, 12))
+    assert out.shape == (2, 3) and torch.isfinite(out).all()
+
+
+def test_vgg_classifier_follows_the_input_size_and_width():
+    torch.manual_seed(0)
     vgg = create_model("vgg16_bn", 2, input_shape=(3, 64, 64), width=8)
+    assert vgg.classifier[0].in_features == 4 * 64 and vgg.classifier[0].out_features == 64
     assert vgg(torch.randn(2, 3, 64, 64)).shape == (2, 2)
+    assert create_model("vgg16_bn", 10, input_shape=(3, 32, 32)).classifier[0].in_features == 512
+    assert create_model("vgg16_bn", 10, input_shape=(3, 64, 64)).classifier[0].in_features == 2048
 
 
-def test_bad_input_shapes_and_names():
-    with pytest.raises(ConfigError, match=r"model resnet34 expects images \(C, H, W\), but the data have inputs of shape \(40,\)"):
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+@pytest.mark.parametrize("shape", [(40,), (32, 32), (3, 4, 4)])
+def test_image_models_reject_unsuitable_input_shapes(name, shape):
+    with pytest.raises(ConfigError, match=f"model {name} "):
+        create_model(name, 10, input_shape=shape)
+
+
+def test_bad_shapes_and_unknown_names_give_one_line_config_errors():
+    expected = r"model resnet34 expects images \(C, H, W\), but the data have inputs of shape \(40,\)"
+    with pytest.raises(ConfigError, match=expected):
         create_model("resnet34", 10, input_shape=(40,))
+    with pytest.raises(ConfigError, match="model vgg16_bn needs images of at least 32x32"):
+        create_model("vgg16_bn", 10, input_shape=(3, 16, 16))
     with pytest.raises(ConfigError, match="model cnn1d expects sequences"):
         create_model("cnn1d", 10, input_shape=(3, 32, 32))
-    with pytest.raises(ConfigError, match="unknown model 'resnet50'; choose from: cnn1d, mlp, preact_resnet18"):
+    with pytest.raises(ConfigError, match="unknown model 'resnet50'; choose from: ") as info:
         create_model("resnet50", 10, input_shape=(3, 32, 32))
+    message = str(info.value)
+    assert "\n" not in message and all(name in message for name in MODELS.names())

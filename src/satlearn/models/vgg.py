@@ -18,8 +18,9 @@ _LAYOUT = [64, 0.3, 64, "M", 128, 0.4, 128, "M", 256, 0.4, 256, 0.4, 256, "M",
 class VGG16BN(nn.Module):
     """conv3x3 → ReLU → BN blocks with dropout, five max-pools, then Linear–ReLU–BN–Dropout–Linear.
 
-    Input ``(B, C, H, W)`` with H, W multiples of 32; output ``(B, num_classes)``. ``width`` scales every channel
-    count by ``width / 64``.
+    Input ``(B, C, H, W)`` with H, W >= 32 (the five pools leave ``H // 32 x W // 32``, flattened into the
+    classifier: 512 features at 32x32, 2048 at 64x64); output ``(B, num_classes)``. ``width`` scales every channel
+    count, and the 512-unit hidden layer, by ``width / 64`` (at least 1).
     """
 
     def __init__(self, num_classes: int, *, in_channels: int = 3, width: int = 64, spatial: int = 1) -> None:
