@@ -36,7 +36,7 @@ def test_wrong_value_type(tmp_path):
 
 
 def test_semantic_checks():
-    with pytest.raises(ConfigError, match=r"method\.name='satt'; expected one of: erm, sat"):
+    with pytest.raises(ConfigError, match=r"method\.name='satt'; expected one of: erm, gamblers, sat, selective_sat"):
         load_config(None, ["method.name=satt"])
     with pytest.raises(ConfigError, match=r"data\.noise\.rate=1\.5"):
         load_config(None, ["data.noise.rate=1.5"])

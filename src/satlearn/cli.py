@@ -48,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluate a run's latest weights on its test split")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
+
+    selective = commands.add_parser(
+        "selective-eval", help="selective classification report: error at coverage, AURC, E-AURC, AUGRC, plot")
+    selective.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished run directories to compare")
+    selective.add_argument("--score", choices=("auto", "abstain", "max_softmax"), default="auto",
+                           help="selection score: abstain probability (auto for selective_sat/gamblers runs) or "
+                                "1 - max softmax (Softmax Response; auto for other runs)")
+    selective.add_argument("--out", default=None,
+                           help="output directory (default: each run directory; the plot goes to their common parent)")
+    selective.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
     return parser
 
 
@@ -108,6 +118,24 @@ def _find_issues(args: argparse.Namespace) -> int:
     return 0
 
 
+def _selective_eval(args: argparse.Namespace) -> int:
+    from satlearn.selective import selective_eval
+
+    results, written, plot = selective_eval(args.run_dirs, score=args.score, out=args.out, device=args.device)
+    for result, paths in zip(results, written):
+        report = result.report
+        rows = {round(100 * row["target"]): row["test"] for row in report["coverages"]}
+        at = ", ".join(f"{c}%: {100 * rows[c]['error']:.2f}" for c in (95, 90, 80) if c in rows)
+        metrics = report["metrics"]["test"]
+        print(f"{report['run_dir']} [{report['method']}, score {report['score']}]: test error {at} "
+              f"(% at coverage); AURC {1000 * metrics['aurc']:.2f}, E-AURC {1000 * metrics['e_aurc']:.2f}, "
+              f"AUGRC {1000 * metrics['augrc']:.2f} (x1e-3); files {paths['json']}, {paths['csv'].name}")
+        if report["split"]["note"]:
+            print(f"  note: {report['split']['note']}")
+    print(f"risk-coverage plot: {plot}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from satlearn.errors import SatlearnError
 
@@ -125,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             from satlearn.engine import evaluate_run
 
             print(json.dumps(evaluate_run(args.run_dir, device=args.device), indent=2))
+        elif args.command == "selective-eval":
+            return _selective_eval(args)
     except SatlearnError as exc:
         print(f"satlearn: error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,8 @@ Every function returns a scalar (the batch mean, or the confidence-weighted mean
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -66,3 +68,55 @@ def generalized_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, q: 
     """Generalized cross-entropy (Zhang & Sabuncu, NeurIPS 2018): mean of ``(1 − p_y^q) / q``, ``q ∈ (0, 1]``."""
     p_y = F.softmax(logits.float(), dim=1).gather(1, labels[:, None]).squeeze(1)
     return ((1.0 - p_y.clamp(min=1e-12).pow(q)) / q).mean()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Selective classification: models with C class logits plus one abstain logit (index C), ``logits`` ``(B, C + 1)``
+
+
+def selective_sat_targets(class_targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Selective SAT's target over the C classes and the abstain output.
+
+    Args:
+        class_targets: ``(B, C)`` accumulated SAT targets over the C classes (rows on the simplex).
+        labels: ``(B,)`` int64 given labels.
+    Returns:
+        ``(B, C + 1)`` float32 rows with ``t_{i,y_i}`` on the label, ``1 − t_{i,y_i}`` on the abstain output
+        (the last column) and 0 elsewhere.
+    """
+    class_targets = class_targets.float()
+    on_label = class_targets.gather(1, labels[:, None])
+    out = torch.zeros(class_targets.shape[0], class_targets.shape[1] + 1, dtype=torch.float32,
+                      device=class_targets.device)
+    out.scatter_(1, labels[:, None], on_label)
+    out[:, -1] = 1.0 - on_label.squeeze(1)
+    return out
+
+
+def selective_sat_loss(logits: torch.Tensor, class_targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Selective SAT loss: mean soft cross-entropy of ``log_softmax`` over all C + 1 logits against
+    :func:`selective_sat_targets` — no confidence re-weighting.
+
+    Args:
+        logits: ``(B, C + 1)``, the abstain logit last.
+        class_targets: ``(B, C)`` updated (detached) SAT targets over the classes.
+        labels: ``(B,)`` given labels.
+    """
+    return soft_cross_entropy_per_example(logits, selective_sat_targets(class_targets, labels)).mean()
+
+
+def gamblers_loss(logits: torch.Tensor, labels: torch.Tensor, *, payoff: float = 2.2) -> torch.Tensor:
+    """Deep Gamblers loss (Liu et al., NeurIPS 2019): mean of ``−log(p_y + p_abstain / o)``.
+
+    ``p`` is the softmax over all C + 1 logits (abstain last), ``o = payoff`` with ``1 < o < C``. (The paper writes
+    ``−log(o p_y + p_abstain)``, which differs by the constant ``log o``.) Computed in log space:
+    ``logsumexp(z_y, z_abstain − log o) − logsumexp(z)``.
+
+    Args:
+        logits: ``(B, C + 1)``.
+        labels: ``(B,)`` int64 labels in ``[0, C)``.
+    """
+    logits = logits.float()
+    on_label = logits.gather(1, labels[:, None]).squeeze(1)
+    bet = torch.stack([on_label, logits[:, -1] - math.log(payoff)], dim=1)
+    return (torch.logsumexp(logits, dim=1) - torch.logsumexp(bet, dim=1)).mean()

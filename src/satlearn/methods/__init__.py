@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from satlearn.methods.base import METHODS, Method
-from satlearn.methods import erm, sat  # noqa: E402,F401  (registration)
+from satlearn.methods import erm, gamblers, sat, selective  # noqa: E402,F401  (registration)
 
 
 def create_method(config, model, *, labels, num_classes: int) -> Method:

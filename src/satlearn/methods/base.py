@@ -28,6 +28,7 @@ class Method(nn.Module):
 
     losses: tuple[str, ...] = ("ce",)
     extra_outputs: int = 0  # logits beyond the C classes that the model must produce (e.g. 1 abstain output)
+    phase_name: str | None = None  # what starts at method.start_epoch (None: the method ignores start_epoch)
 
     def __init__(self, config, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
         super().__init__()
@@ -44,6 +45,11 @@ class Method(nn.Module):
             raise ConfigError(
                 f"{source}: method.loss={config.method.loss!r} is not available for method "
                 f"{config.method.name!r}; expected one of: {', '.join(cls.losses)}"
+            )
+        if cls.phase_name is not None and config.method.start_epoch >= config.run.epochs:
+            raise ConfigError(
+                f"{source}: method.start_epoch={config.method.start_epoch} is not below run.epochs="
+                f"{config.run.epochs}, so {cls.phase_name} would never start (this would be plain cross-entropy)"
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

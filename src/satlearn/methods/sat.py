@@ -16,22 +16,12 @@ class SAT(Method):
     them with confidence weights ``max_j t_ij`` (``loss: ce``) or with symmetric CE (``loss: sce``)."""
 
     losses = ("ce", "sce")
+    phase_name = "SAT"
 
     def __init__(self, config, model, *, labels, num_classes):
         super().__init__(config, model, labels=labels, num_classes=num_classes)
         table_device = "cpu" if config.targets_device == "cpu" else None
         self.targets = SoftTargets(labels, num_classes, dtype=config.targets_dtype, device=table_device)
-
-    @classmethod
-    def check_config(cls, config, *, source):
-        super().check_config(config, source=source)
-        from satlearn.errors import ConfigError
-
-        if config.method.start_epoch >= config.run.epochs:
-            raise ConfigError(
-                f"{source}: method.start_epoch={config.method.start_epoch} is not below run.epochs="
-                f"{config.run.epochs}, so SAT would never start (this would be plain ERM)"
-            )
 
     @property
     def soft_targets(self) -> SoftTargets:

@@ -1,0 +1,453 @@
+"""Selective classification from a trained run: scores, the SAT paper's evaluation protocol, a predictor.
+
+Scores (higher = abstain first):
+
+- ``abstain``: the probability of the abstain output, ``softmax(z)_C`` over all C + 1 outputs — for models trained
+  with an abstain output (``selective_sat``, ``gamblers``). The SAT paper's selector.
+- ``max_softmax``: ``1 − max_j softmax(z[:C])_j`` over the C class outputs — Softmax Response (SR) for a
+  cross-entropy model, and also a valid selector on a model with an abstain output (Feng et al., ICLR 2023, find it
+  is often the better one). Computed as ``Σ_{j≠argmax} softmax_j`` in float64 so confident examples do not all tie
+  at exactly 0.
+- ``auto``: ``abstain`` when the run's model has an abstain output, else ``max_softmax``.
+
+The prediction is always the argmax over the first C outputs.
+
+Protocol (``evaluate`` in the SAT paper's ``train.py``): the run's final model scores the whole test split; the
+examples are shuffled with Python's ``random`` seeded with 10 (here ``random.Random(10).shuffle`` on the list of
+indices — the same permutation as the code's ``random.seed(10); random.shuffle(...)``); the first 2,000 are the
+"validation" part, the rest the "test" part (a test split of at most 2,000 examples is halved instead, and the
+report says so). For every coverage in :data:`PAPER_COVERAGES` a threshold is found by bisection to within
+±0.3 points **separately on each part** — the paper's numbers are the test part's errors with a threshold fitted on
+the test part itself. Because that is not what a deployed model can do, the report adds the threshold fitted on
+the validation part applied to the test part, with the coverage it really reaches. AURC, E-AURC and AUGRC come
+from the full risk–coverage curve of each part (see :mod:`satlearn.evaluation.selective` for the conventions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from satlearn.errors import ConfigError, DataError
+from satlearn.evaluation.selective import (
+    PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, risk_coverage_curve, selective_error,
+    selective_report,
+)
+
+SCORES = ("auto", "abstain", "max_softmax")
+SPLIT_SEED = 10
+VALIDATION_SIZE = 2000
+TOLERANCE = 0.003  # ±0.3 percentage points of coverage
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scores and the split
+
+
+def resolve_score(score: str, *, has_abstain: bool, where: str = "run") -> str:
+    """``auto`` → ``abstain`` or ``max_softmax``; rejects ``abstain`` for a model without an abstain output."""
+    if score not in SCORES:
+        raise ConfigError(f"score {score!r}; expected one of: {', '.join(SCORES)}")
+    if score == "auto":
+        return "abstain" if has_abstain else "max_softmax"
+    if score == "abstain" and not has_abstain:
+        raise ConfigError(f"{where}: the model has no abstain output (train with method selective_sat or gamblers); "
+                          f"use score max_softmax")
+    return score
+
+
+def selection_scores(logits: torch.Tensor, *, num_classes: int, score: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(N,)`` float64 scores (higher = abstain first) and ``(N,)`` predicted classes from ``(N, C[+1])`` logits.
+
+    ``score`` is ``abstain`` (needs the C + 1-th output) or ``max_softmax``.
+    """
+    logits = logits.detach().to(torch.float64).cpu()
+    class_logits = logits[:, :num_classes]
+    predictions = class_logits.argmax(dim=1)
+    if score == "abstain":
+        if logits.shape[1] <= num_classes:
+            raise ConfigError("score abstain needs a model with an abstain output (C + 1 logits)")
+        values = torch.softmax(logits, dim=1)[:, num_classes]
+    elif score == "max_softmax":
+        others = class_logits.scatter(1, predictions[:, None], float("-inf"))
+        values = torch.exp(torch.logsumexp(others, dim=1) - torch.logsumexp(class_logits, dim=1))
+    else:
+        raise ConfigError(f"score {score!r}; expected abstain or max_softmax")
+    return values.numpy(), predictions.numpy()
+
+
+def paper_split(n: int, *, validation_size: int = VALIDATION_SIZE,
+                seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Indices of the "validation" and "test" parts of an ``n``-example test split, and a note when it was halved.
+
+    The order is ``random.Random(seed).shuffle(list(range(n)))``; the first ``validation_size`` indices are the
+    validation part. With ``n <= validation_size`` the first half is the validation part instead.
+    """
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    note = None
+    size = validation_size
+    if n <= validation_size:
+        size = n // 2
+        note = (f"the test split has only {n} examples (at most {validation_size}): the first half ({size}) "
+                f"after shuffling is the validation part instead of {validation_size}")
+    order_array = np.asarray(order, dtype=np.int64)
+    return order_array[:size], order_array[size:], note
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The protocol on scores
+
+
+def _part_report(scores: np.ndarray, correct: np.ndarray, coverages: Sequence[float],
+                 tolerance: float) -> tuple[dict[str, Any], list]:
+    thresholds = bisection_thresholds(scores, coverages, tolerance=tolerance)
+    rows = []
+    for t in thresholds:
+        coverage, error = selective_error(scores, correct, t.threshold)
+        rows.append({"threshold": t.threshold, "coverage": coverage, "error": error,
+                     "within_tolerance": t.within_tolerance})
+    return selective_report(scores, correct), rows
+
+
+def selective_protocol(scores, correct, *, coverages: Sequence[float] | None = None,
+                       validation_size: int = VALIDATION_SIZE, seed: int = SPLIT_SEED,
+                       tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """The SAT paper's evaluation of ``scores`` / ``correct`` over a whole test split (see the module notes).
+
+    Args:
+        scores: ``(N,)`` selection scores in the test split's order (higher = abstain first).
+        correct: ``(N,)`` bool.
+        coverages: target coverages as fractions (default: :data:`PAPER_COVERAGES` / 100).
+    Returns:
+        A JSON-ready dict: ``split`` (sizes, seed, note), ``coverages`` (one row per target: ``validation`` and
+        ``test`` with each part's own bisection threshold, ``deployed`` = the validation threshold applied to the
+        test part), and ``metrics`` (error, AURC, E-AURC, AUGRC for ``all``, ``validation`` and ``test``).
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    correct = np.asarray(correct).astype(bool).reshape(-1)
+    if len(scores) != len(correct):
+        raise DataError(f"{len(scores)} scores but {len(correct)} correctness flags")
+    if len(scores) < 2:
+        raise DataError(f"selective evaluation needs at least 2 test examples, got {len(scores)}")
+    coverages = [c / 100.0 for c in PAPER_COVERAGES] if coverages is None else [float(c) for c in coverages]
+    val_idx, test_idx, note = paper_split(len(scores), validation_size=validation_size, seed=seed)
+    val_metrics, val_rows = _part_report(scores[val_idx], correct[val_idx], coverages, tolerance)
+    test_metrics, test_rows = _part_report(scores[test_idx], correct[test_idx], coverages, tolerance)
+    rows = []
+    for target, val_row, test_row in zip(coverages, val_rows, test_rows):
+        coverage, error = selective_error(scores[test_idx], correct[test_idx], val_row["threshold"])
+        rows.append({"target": target, "validation": val_row, "test": test_row,
+                     "deployed": {"threshold": val_row["threshold"], "coverage": coverage, "error": error}})
+    return {
+        "split": {"seed": seed, "num_examples": int(len(scores)), "validation": int(len(val_idx)),
+                  "test": int(len(test_idx)), "note": note},
+        "tolerance": tolerance,
+        "coverages": rows,
+        "metrics": {"all": selective_report(scores, correct), "validation": val_metrics, "test": test_metrics},
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Runs
+
+
+@dataclass
+class RunScores:
+    """A run's final model applied to its test split."""
+
+    run_dir: Path
+    method: str
+    score: str
+    epoch: int  # epochs done by the checkpoint
+    epochs: int  # epochs the run was configured for
+    scores: np.ndarray  # (N,) float64, higher = abstain first
+    predictions: np.ndarray  # (N,)
+    labels: np.ndarray  # (N,)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.predictions == self.labels
+
+
+@dataclass
+class _LoadedRun:
+    config: Any
+    method: Any
+    data: Any
+    checkpoint: dict[str, Any]
+    device: torch.device
+
+
+def _load(run_dir: Path, device: str | None) -> _LoadedRun:
+    from satlearn.engine import load_run
+
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: no such run directory")
+    config, method, noisy, checkpoint = load_run(run_dir, device=device)
+    return _LoadedRun(config=config, method=method, data=noisy.data, checkpoint=checkpoint,
+                      device=next(method.parameters()).device)
+
+
+def _has_abstain(method) -> bool:
+    return getattr(type(method), "extra_outputs", 0) >= 1
+
+
+def _resolve_for_run(run: _LoadedRun, score: str, run_dir: Path) -> str:
+    resolved = resolve_score(score, has_abstain=_has_abstain(run.method), where=str(run_dir))
+    if resolved == "abstain" and run.checkpoint["epoch"] <= run.config.method.start_epoch:
+        raise ConfigError(
+            f"{run_dir}: the abstain output was never trained (checkpoint after epoch {run.checkpoint['epoch']}, "
+            f"method.start_epoch={run.config.method.start_epoch}); use score max_softmax")
+    return resolved
+
+
+@torch.no_grad()
+def _logits(run: _LoadedRun, x: torch.Tensor) -> torch.Tensor:
+    from satlearn.data.loader import InMemoryLoader
+    from satlearn.engine.runtime import autocast
+    from satlearn.engine.trainer import use_channels_last
+
+    loader = InMemoryLoader(x, torch.zeros(len(x), dtype=torch.int64), batch_size=run.config.data.eval_batch_size,
+                            mean=run.data.mean, std=run.data.std, device=run.device,
+                            channels_last=use_channels_last(run.config, run.data, run.device))
+    amp = autocast(run.device, run.config.run.amp)
+    was_training = run.method.training
+    run.method.eval()
+    out = []
+    for xb, _, _ in loader.epoch(0):
+        with amp if amp is not None else contextlib.nullcontext():
+            out.append(run.method(xb).float().cpu())
+    run.method.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, run.data.num_classes)
+
+
+def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None = None) -> RunScores:
+    """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``)."""
+    run_dir = Path(run_dir)
+    run = _load(run_dir, device)
+    resolved = _resolve_for_run(run, score, run_dir)
+    logits = _logits(run, run.data.x_test)
+    scores, predictions = selection_scores(logits, num_classes=run.data.num_classes, score=resolved)
+    return RunScores(run_dir=run_dir, method=run.config.method.name, score=resolved, epoch=run.checkpoint["epoch"],
+                     epochs=run.config.run.epochs, scores=scores, predictions=predictions,
+                     labels=run.data.y_test.numpy(), extra={"data": run.config.data.source,
+                                                            "model": run.config.model.name})
+
+
+@dataclass
+class SelectiveResult:
+    """The protocol applied to one run: the JSON-ready report and the test part's risk–coverage curve."""
+
+    report: dict[str, Any]
+    curve: RiskCoverage
+    label: str
+
+
+def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
+                 coverages: Sequence[float] | None = None) -> SelectiveResult:
+    """Scores a run's test split and applies :func:`selective_protocol`."""
+    scored = run_scores(run_dir, score=score, device=device)
+    return evaluate_scores(scored, coverages=coverages)
+
+
+def evaluate_scores(scored: RunScores, *, coverages: Sequence[float] | None = None) -> SelectiveResult:
+    """:func:`selective_protocol` on a :class:`RunScores`, with the run's identity added to the report."""
+    protocol = selective_protocol(scored.scores, scored.correct, coverages=coverages)
+    _, test_idx, _ = paper_split(len(scored.scores))
+    report = {"run_dir": str(scored.run_dir), "method": scored.method, "score": scored.score,
+              "epoch": scored.epoch, "epochs": scored.epochs, **scored.extra,
+              "test_accuracy": float(scored.correct.mean()), **protocol}
+    curve = risk_coverage_curve(scored.scores[test_idx], scored.correct[test_idx])
+    return SelectiveResult(report=report, curve=curve, label=f"{scored.run_dir.name}: {scored.method} ({scored.score})")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Outputs
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{100.0 * value:.3f}"
+
+
+def coverage_table_csv(report: dict[str, Any]) -> str:
+    """One row per target coverage, values in %: each part's bisection, and the validation threshold on test."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["target_coverage", "val_coverage", "val_error", "val_threshold", "test_coverage", "test_error",
+                     "test_threshold", "deployed_test_coverage", "deployed_test_error"])
+    for row in report["coverages"]:
+        val, test, deployed = row["validation"], row["test"], row["deployed"]
+        writer.writerow([f"{100.0 * row['target']:g}", _pct(val["coverage"]), _pct(val["error"]),
+                         f"{val['threshold']:.10g}", _pct(test["coverage"]), _pct(test["error"]),
+                         f"{test['threshold']:.10g}", _pct(deployed["coverage"]), _pct(deployed["error"])])
+    return buffer.getvalue()
+
+
+def curve_csv(curve: RiskCoverage) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["coverage", "risk", "generalized_risk", "threshold"])
+    for row in zip(curve.coverage, curve.risk, curve.generalized_risk, curve.threshold):
+        writer.writerow([f"{v:.8g}" for v in row])
+    return buffer.getvalue()
+
+
+def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path]:
+    """Writes ``selective_<score>.json``, ``selective_<score>.csv`` (per coverage) and
+    ``selective_<score>_curve.csv`` (the test part's full curve) into ``out_dir``; returns the paths."""
+    from satlearn.engine.checkpoint import atomic_write_text
+    from satlearn.engine.reporting import to_json
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"selective_{result.report['score']}"
+    paths = {"json": out_dir / f"{stem}.json", "csv": out_dir / f"{stem}.csv",
+             "curve": out_dir / f"{stem}_curve.csv"}
+    atomic_write_text(paths["json"], to_json(result.report))
+    atomic_write_text(paths["csv"], coverage_table_csv(result.report))
+    atomic_write_text(paths["curve"], curve_csv(result.curve))
+    return paths
+
+
+def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> Path:
+    """Selective risk and generalized risk against coverage (test part), one line per result."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from satlearn.engine.checkpoint import atomic_write_bytes
+
+    path = Path(path)
+    fig, (ax_risk, ax_general) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for result in results:
+        metrics = result.report["metrics"]["test"]
+        curve = result.curve
+        ax_risk.plot(100 * curve.coverage, 100 * curve.risk,
+                     label=f"{result.label} — AURC {1000 * metrics['aurc']:.2f}‰")
+        ax_general.plot(100 * curve.coverage, 100 * curve.generalized_risk,
+                        label=f"{result.label} — AUGRC {1000 * metrics['augrc']:.2f}‰")
+    ax_risk.set_ylabel("selective error (% of accepted examples)")
+    ax_general.set_ylabel("generalized risk: accepted and wrong (% of all)")
+    for ax in (ax_risk, ax_general):
+        ax.set_xlabel("coverage (%)")
+        ax.set_xlim(0, 100)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle("Risk–coverage on the test part of the split (seed 10)")
+    fig.tight_layout()
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    return path
+
+
+def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
+    if out is None:
+        return list(run_dirs)
+    used: dict[str, int] = {}
+    dirs = []
+    for run_dir in run_dirs:
+        name = run_dir.resolve().name or "run"
+        used[name] = used.get(name, 0) + 1
+        dirs.append(out / (name if used[name] == 1 else f"{name}-{used[name]}"))
+    return dirs
+
+
+def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: str | Path | None = None,
+                   device: str | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
+    """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
+
+    Files go into each run directory, or into ``out/<run name>/`` with ``out``; the plot ``risk_coverage.png`` into
+    ``out``, or else into the runs' common parent directory (the run directory itself for a single run).
+    Returns the results, each run's file paths, and the plot's path.
+    """
+    if not run_dirs:
+        raise ConfigError("selective-eval needs at least one run directory")
+    paths = [Path(r) for r in run_dirs]
+    results = [evaluate_run(p, score=score, device=device) for p in paths]
+    out_path = Path(out) if out is not None else None
+    written = [write_result(result, d) for result, d in zip(results, _output_dirs(paths, out_path))]
+    if out_path is not None:
+        plot_dir = out_path
+    elif len(paths) == 1:
+        plot_dir = paths[0]
+    else:
+        import os
+
+        plot_dir = Path(os.path.commonpath([str(p.resolve()) for p in paths]))
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    plot = plot_risk_coverage(results, plot_dir / "risk_coverage.png")
+    return results, written, plot
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Predictor
+
+
+class SelectivePredictor:
+    """A trained run plus a score and a threshold: predicts a class or abstains.
+
+    Build it with :meth:`from_run`; the threshold is fitted, by the protocol's bisection, on the validation part of
+    the run's test split (2,000 examples after the seed-10 shuffle). Inputs to :meth:`predict` are in the format
+    of the run's data source (``DatasetSplits.x_test``): uint8 ``(N, C, H, W)`` images (normalised here as in
+    training), standardised float sequences for MNIST-1D, and so on.
+    """
+
+    def __init__(self, run: _LoadedRun, *, score: str, threshold: float, coverage: float,
+                 validation_coverage: float) -> None:
+        self._run = run
+        self.score = score
+        self.threshold = threshold
+        self.coverage = coverage  # requested
+        self.validation_coverage = validation_coverage  # reached on the validation part
+        self.num_classes = run.data.num_classes
+        self.class_names = list(run.data.class_names)
+        self.input_shape = tuple(run.data.input_shape)
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
+                 device: str | None = None, tolerance: float = TOLERANCE) -> "SelectivePredictor":
+        if not 0.0 < coverage <= 1.0:
+            raise ConfigError(f"coverage={coverage!r}; expected a fraction in (0, 1]")
+        run_dir = Path(run_dir)
+        run = _load(run_dir, device)
+        resolved = _resolve_for_run(run, score, run_dir)
+        scores, _ = selection_scores(_logits(run, run.data.x_test), num_classes=run.data.num_classes,
+                                     score=resolved)
+        val_idx, _, _ = paper_split(len(scores))
+        fitted = bisection_threshold(scores[val_idx], coverage, tolerance=tolerance)
+        return cls(run, score=resolved, threshold=fitted.threshold, coverage=coverage,
+                   validation_coverage=fitted.coverage)
+
+    def scores(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N,)`` predicted classes and ``(N,)`` float64 scores (higher = abstain first) for inputs ``x``."""
+        x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+        if tuple(x.shape[1:]) != self.input_shape:
+            expected = ", ".join(map(str, self.input_shape))
+            raise DataError(f"inputs of shape {tuple(x.shape)}; this model takes (N, {expected})")
+        if self._run.data.kind == "image" and x.dtype != torch.uint8:
+            raise DataError(f"images must be uint8 (N, C, H, W) as the data source gives them, got {x.dtype}")
+        if x.is_floating_point() and self._run.data.x_test.is_floating_point():
+            x = x.to(self._run.data.x_test.dtype)
+        scores, predictions = selection_scores(_logits(self._run, x), num_classes=self.num_classes, score=self.score)
+        return torch.from_numpy(predictions), torch.from_numpy(scores)
+
+    def predict(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N,)`` int64 predicted classes and ``(N,)`` bool abstain mask (``score > threshold``)."""
+        classes, scores = self.scores(x)
+        return classes, scores > self.threshold
+
+    def __repr__(self) -> str:
+        return (f"SelectivePredictor(score={self.score!r}, coverage={self.coverage:g}, threshold={self.threshold:.6g}, "
+                f"validation_coverage={self.validation_coverage:.4f})")

@@ -1,0 +1,135 @@
+"""Risk–coverage measures on cases small enough to check by hand."""
+
+import random
+
+import numpy as np
+import pytest
+
+from satlearn.evaluation.detection import auroc
+from satlearn.evaluation.selective import (
+    PAPER_COVERAGES, augrc, aurc, bisection_threshold, bisection_thresholds, coverage_at, e_aurc, optimal_aurc,
+    risk_coverage_curve, selective_error, selective_report,
+)
+from satlearn.selective import paper_split, selection_scores
+
+# scores: higher = abstain first; correct: True = right prediction
+HAND_SCORES = np.array([0.1, 0.2, 0.3, 0.4])
+HAND_CORRECT = np.array([True, False, True, False])
+
+
+def test_curve_by_hand():
+    curve = risk_coverage_curve(HAND_SCORES, HAND_CORRECT)
+    np.testing.assert_allclose(curve.coverage, [0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(curve.risk, [0, 1 / 2, 1 / 3, 1 / 2])
+    np.testing.assert_allclose(curve.generalized_risk, [0, 1 / 4, 1 / 4, 1 / 2])
+    np.testing.assert_allclose(curve.threshold, HAND_SCORES)
+
+
+def test_aurc_e_aurc_and_augrc_by_hand():
+    # AURC = mean of the prefix risks 0, 1/2, 1/3, 1/2
+    assert aurc(HAND_SCORES, HAND_CORRECT) == pytest.approx((0 + 1 / 2 + 1 / 3 + 1 / 2) / 4)
+    # oracle: both correct first → risks 0, 0, 1/3, 1/2
+    assert optimal_aurc(HAND_CORRECT) == pytest.approx((1 / 3 + 1 / 2) / 4)
+    assert e_aurc(HAND_SCORES, HAND_CORRECT) == pytest.approx(1 / 8)
+    # trapezoid under generalized risk 0, 0, 1/4, 1/4, 1/2 at coverage 0, 1/4, ..., 1
+    assert augrc(HAND_SCORES, HAND_CORRECT) == pytest.approx(0.25 * (0 + 0.125 + 0.25 + 0.375))
+
+
+def test_perfect_ranking_has_zero_excess():
+    correct = np.array([True] * 7 + [False] * 3)
+    scores = np.where(correct, 0.1, 0.9) + np.linspace(0, 0.01, 10)
+    assert e_aurc(scores, correct) == pytest.approx(0.0, abs=1e-15)
+    assert augrc(scores, correct) == pytest.approx(0.3 ** 2 / 2)  # the oracle AUGRC r²/2
+    report = selective_report(scores, correct)
+    assert report["error"] == pytest.approx(0.3) and report["augrc"] == pytest.approx(report["optimal_augrc"])
+
+
+def test_worst_ranking_has_the_largest_aurc():
+    correct = np.array([True] * 7 + [False] * 3)
+    good, bad = np.where(correct, 0.0, 1.0), np.where(correct, 1.0, 0.0)
+    assert aurc(bad, correct) > aurc(np.zeros(10), correct) > aurc(good, correct)
+
+
+def test_random_ranking_gives_aurc_near_the_error_rate():
+    rng = np.random.default_rng(0)
+    correct = rng.random(20000) > 0.2
+    error = 1 - correct.mean()
+    assert aurc(rng.random(20000), correct) == pytest.approx(error, abs=0.01)
+    assert augrc(rng.random(20000), correct) == pytest.approx(error / 2, abs=0.01)  # GR grows linearly to r
+
+
+def test_constant_scores_give_exactly_the_error_rate():
+    correct = np.array([True, False, True, True, False])
+    curve = risk_coverage_curve(np.full(5, 0.5), correct)
+    np.testing.assert_allclose(curve.risk, 0.4)
+    assert aurc(np.full(5, 0.5), correct) == pytest.approx(0.4)
+
+
+def test_ties_are_shared_out_and_order_free():
+    scores = np.array([0.1, 0.5, 0.5, 0.9])
+    correct = np.array([True, True, False, False])
+    # the tied pair holds one error: the prefix of 2 counts half of it → risks 0, 1/4, 1/3, 1/2
+    np.testing.assert_allclose(risk_coverage_curve(scores, correct).risk, [0, 1 / 4, 1 / 3, 1 / 2])
+    both_orders = ((0 + 0 + 1 / 3 + 1 / 2) / 4 + (0 + 1 / 2 + 1 / 3 + 1 / 2) / 4) / 2
+    assert aurc(scores, correct) == pytest.approx(both_orders)
+    swapped = [0, 2, 1, 3]
+    assert aurc(scores[swapped], correct[swapped]) == pytest.approx(both_orders)
+
+
+def test_augrc_matches_its_auroc_identity_with_ties():
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 20, 300).astype(float)  # many ties
+    correct = rng.random(300) > 0.3
+    r = 1 - correct.mean()
+    expected = r ** 2 / 2 + r * (1 - r) * (1 - auroc(scores, ~correct))
+    assert augrc(scores, correct) == pytest.approx(expected, abs=1e-12)
+
+
+def test_bisection_reaches_every_paper_coverage_within_0_3_points():
+    scores = np.random.default_rng(2).random(2000) ** 3  # skewed, like probabilities
+    found = bisection_thresholds(scores, [c / 100 for c in PAPER_COVERAGES])
+    assert [t.target for t in found] == [c / 100 for c in PAPER_COVERAGES]
+    for t in found:
+        assert t.within_tolerance and abs(t.coverage - t.target) <= 0.003 + 1e-12
+        assert coverage_at(scores, t.threshold) == pytest.approx(t.coverage)
+    single = bisection_threshold(scores, 0.8)
+    assert abs(coverage_at(scores, single.threshold) - 0.8) <= 0.003
+
+
+def test_bisection_gives_up_gracefully_when_ties_block_the_target():
+    scores = np.r_[np.zeros(60), np.linspace(0.5, 1, 40)]  # 60 % tie at 0: coverages below 60 % are unreachable
+    low = bisection_threshold(scores, 0.3)
+    assert not low.within_tolerance and low.coverage == pytest.approx(0.6)
+    few = bisection_threshold(np.linspace(0, 1, 10), 0.95)  # one example = 10 points
+    assert not few.within_tolerance and few.coverage in (pytest.approx(0.9), pytest.approx(1.0))
+
+
+def test_selective_error_at_a_threshold():
+    assert selective_error(HAND_SCORES, HAND_CORRECT, 0.25) == (0.5, 0.5)
+    assert selective_error(HAND_SCORES, HAND_CORRECT, 0.1) == (0.25, 0.0)
+    coverage, error = selective_error(HAND_SCORES, HAND_CORRECT, 0.0)
+    assert coverage == 0.0 and np.isnan(error)
+
+
+def test_paper_split_is_the_seed_10_shuffle():
+    values = list(range(10000))
+    random.seed(10)
+    random.shuffle(values)  # what the paper's evaluation code does to its list of results
+    val, test, note = paper_split(10000)
+    assert note is None and len(val) == 2000 and len(test) == 8000
+    assert val.tolist() == values[:2000] and test.tolist() == values[2000:]
+    val, test, note = paper_split(500)
+    assert len(val) == 250 and len(test) == 250 and "first half" in note
+
+
+def test_scores_from_logits():
+    import torch
+
+    logits = torch.tensor([[4.0, 0.0, 0.0, -2.0], [0.0, 1.0, 0.0, 3.0], [60.0, 0.0, 0.0, 0.0]])
+    abstain, predicted = selection_scores(logits, num_classes=3, score="abstain")
+    np.testing.assert_allclose(abstain, torch.softmax(logits.double(), 1)[:, 3].numpy())
+    assert predicted.tolist() == [0, 1, 0]  # argmax over the first C outputs only
+    sr, _ = selection_scores(logits, num_classes=3, score="max_softmax")
+    p = torch.softmax(logits[:, :3].double(), 1)
+    np.testing.assert_allclose(sr[:2], 1 - p.max(1).values.numpy()[:2], rtol=1e-12)
+    assert 0 < sr[2] < 1e-20  # a very confident example still gets its own, non-zero score

@@ -1,0 +1,154 @@
+"""Selective SAT and Deep Gamblers against naive per-example loops written from the papers' descriptions."""
+
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from satlearn import losses
+from satlearn.config import MethodConfig, load_config
+from satlearn.errors import ConfigError
+from satlearn.methods import METHODS, create_method
+
+
+class ReferenceSelectiveSAT:
+    """One example at a time, in float64. C + 1 outputs, abstain last. Before Es: cross-entropy on the C class
+    logits. Afterwards: t_i ← α t_i + (1 − α) softmax(z_i[:C]) (t_i starts at onehot(y_i)); target over C + 1:
+    t_{i,y} on y, 1 − t_{i,y} on abstain, 0 elsewhere; loss = mean of −Σ_j s_ij log softmax(z_i)_j (no weights)."""
+
+    def __init__(self, labels, num_classes, alpha, es):
+        self.c = num_classes
+        self.t = [F.one_hot(torch.tensor(int(y)), num_classes).double() for y in labels]
+        self.alpha, self.es = alpha, es
+
+    def loss(self, logits, y, idx, epoch):
+        total = 0.0
+        for z, label, i in zip(logits, y.tolist(), idx.tolist()):
+            z = z.double()
+            if epoch < self.es:
+                total = total - torch.log_softmax(z[: self.c], 0)[label]
+                continue
+            p = torch.softmax(z[: self.c].detach(), 0)
+            self.t[i] = self.alpha * self.t[i] + (1 - self.alpha) * p
+            s = torch.zeros(self.c + 1, dtype=torch.float64)
+            s[label] = self.t[i][label]
+            s[self.c] = 1 - self.t[i][label]
+            total = total - (s * torch.log_softmax(z, 0)).sum()
+        return total / len(y)
+
+
+def test_selective_sat_equals_the_reference_loop_before_and_after_es():
+    torch.manual_seed(0)
+    n, c, d = 48, 4, 6
+    x, labels = torch.randn(n, d), torch.randint(0, c, (n,))
+    model = nn.Sequential(nn.Linear(d, 16), nn.ReLU(), nn.Linear(16, c + 1))
+    method = create_method(MethodConfig(name="selective_sat", momentum=0.7, start_epoch=2), copy.deepcopy(model),
+                           labels=labels, num_classes=c)
+    reference_model = copy.deepcopy(model)
+    reference = ReferenceSelectiveSAT(labels, c, alpha=0.7, es=2)
+    opt_a = torch.optim.SGD(method.parameters(), lr=0.2)
+    opt_b = torch.optim.SGD(reference_model.parameters(), lr=0.2)
+    compared = 0
+    for epoch in range(5):
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch))
+        for start in range(0, n, 16):
+            idx = order[start:start + 16]
+            loss_a, metrics = method.training_step((x[idx], labels[idx], idx), epoch)
+            loss_b = reference.loss(reference_model(x[idx]), labels[idx], idx, epoch)
+            assert loss_a.item() == pytest.approx(loss_b.item(), rel=1e-5, abs=1e-6)
+            assert ("label_mass" in metrics) == (epoch >= 2)
+            compared += 1
+            for opt, loss in ((opt_a, loss_a), (opt_b, loss_b)):
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    assert compared == 15
+    torch.testing.assert_close(method.targets.targets.double(), torch.stack(reference.t), atol=1e-5, rtol=0)
+    for p_a, p_b in zip(method.model.parameters(), reference_model.parameters()):
+        torch.testing.assert_close(p_a, p_b, atol=1e-5, rtol=1e-4)
+    assert (method.targets.targets.gather(1, labels[:, None]) < 0.999).all()  # the targets did move
+
+
+def test_targets_untouched_before_es_and_on_the_simplex_after():
+    torch.manual_seed(1)
+    c = 5
+    labels = torch.randint(0, c, (20,))
+    method = create_method(MethodConfig(name="selective_sat", start_epoch=1, momentum=0.5), nn.Linear(3, c + 1),
+                           labels=labels, num_classes=c)
+    idx = torch.arange(20)
+    method.training_step((torch.randn(20, 3), labels, idx), epoch=0)
+    assert torch.equal(method.targets.targets, F.one_hot(labels, c).float())
+    for epoch in range(1, 4):
+        method.training_step((torch.randn(20, 3) * 5, labels, idx), epoch=epoch)
+    table = method.targets.targets
+    assert (table >= 0).all() and torch.allclose(table.sum(1), torch.ones(20))
+    full = losses.selective_sat_targets(table, labels)
+    assert full.shape == (20, c + 1) and (full >= 0).all() and torch.allclose(full.sum(1), torch.ones(20))
+    # mass only on the label and on abstain
+    others = full.clone()
+    others[torch.arange(20), labels] = 0
+    others[:, -1] = 0
+    assert (others == 0).all()
+    assert torch.allclose(full[:, -1], 1 - table[torch.arange(20), labels])
+
+
+def test_the_model_gets_an_abstain_output():
+    assert METHODS.get("selective_sat").extra_outputs == 1 and METHODS.get("gamblers").extra_outputs == 1
+    assert METHODS.get("erm").extra_outputs == 0
+
+
+def test_gamblers_loss_equals_its_formula():
+    torch.manual_seed(2)
+    logits, labels = torch.randn(7, 4) * 3, torch.randint(0, 3, (7,))
+    for payoff in (1.5, 2.2, 2.9):
+        p = torch.softmax(logits.double(), 1)
+        expected = -torch.log(p[torch.arange(7), labels] + p[:, -1] / payoff).mean()
+        assert losses.gamblers_loss(logits, labels, payoff=payoff).item() == pytest.approx(expected.item(), rel=1e-6)
+    # stable where the naive form underflows: a confident wrong prediction
+    extreme = torch.tensor([[200.0, -200.0, -200.0, -200.0]])
+    value = losses.gamblers_loss(extreme, torch.tensor([1]), payoff=2.2)
+    assert math.isfinite(value.item()) and value.item() == pytest.approx(400.0, rel=1e-3)
+
+
+def test_gamblers_trains_with_ce_before_es_then_the_gamblers_loss():
+    torch.manual_seed(3)
+    c = 3
+    x, labels = torch.randn(8, 5), torch.randint(0, c, (8,))
+    model = nn.Linear(5, c + 1)
+    method = create_method(MethodConfig(name="gamblers", start_epoch=2, payoff=2.5), model, labels=labels,
+                           num_classes=c)
+    batch = (x, labels, torch.arange(8))
+    logits = model(x)
+    before, _ = method.training_step(batch, epoch=1)
+    after, metrics = method.training_step(batch, epoch=2)
+    assert before.item() == pytest.approx(F.cross_entropy(logits[:, :c], labels).item(), rel=1e-6)
+    assert after.item() == pytest.approx(losses.gamblers_loss(logits, labels, payoff=2.5).item(), rel=1e-6)
+    assert 0 < metrics["abstain_prob"].item() < 1
+
+
+def test_selective_sat_loss_is_the_soft_cross_entropy_without_weights():
+    torch.manual_seed(4)
+    logits, labels = torch.randn(6, 4), torch.randint(0, 3, (6,))
+    class_targets = torch.softmax(torch.randn(6, 3), 1)
+    s = losses.selective_sat_targets(class_targets, labels)
+    expected = -(s * torch.log_softmax(logits, 1)).sum(1).mean()
+    assert losses.selective_sat_loss(logits, class_targets, labels).item() == pytest.approx(expected.item())
+
+
+@pytest.mark.parametrize("payoff", [1.0, 0.5, -2.0])
+def test_payoff_must_exceed_one(payoff):
+    with pytest.raises(ConfigError, match=r"method.payoff=.*1 < payoff"):
+        load_config(None, ["method.name=gamblers", f"method.payoff={payoff}"])
+
+
+def test_payoff_must_stay_below_the_class_count():
+    with pytest.raises(ConfigError, match="C = 10 classes"):
+        load_config(None, ["method.name=gamblers", "method.payoff=10", "model.num_classes=10"])
+    load_config(None, ["method.name=gamblers", "method.payoff=9.5", "model.num_classes=10"])
+    with pytest.raises(ConfigError, match="C = 3 classes") as info:
+        create_method(MethodConfig(name="gamblers", payoff=3.5), nn.Linear(2, 4),
+                      labels=torch.zeros(4, dtype=torch.long), num_classes=3)
+    assert "\n" not in str(info.value)

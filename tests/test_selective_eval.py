@@ -1,0 +1,126 @@
+"""`satlearn selective-eval` and the predictor API on tiny MNIST-1D runs trained here."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fixtures import tiny_overrides
+from satlearn.cli import main
+from satlearn.config import load_config
+from satlearn.engine import fit, load_run
+from satlearn.errors import ConfigError
+from satlearn.evaluation.selective import PAPER_COVERAGES
+from satlearn.selective import SelectivePredictor, evaluate_run, selective_protocol
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One tiny run per method (MNIST-1D, 600 examples → a 120-example test split)."""
+    root = tmp_path_factory.mktemp("selective-runs")
+    out = {}
+    for method in ("selective_sat", "gamblers", "erm"):
+        config = load_config(None, tiny_overrides(root, f"method.name={method}", "data.num_samples=600",
+                                                  "run.epochs=4", "run.checkpoint_every=4"))
+        out[method] = fit(config, root / method, log=lambda m: None).run_dir
+    return out
+
+
+def test_cli_writes_reports_and_a_plot(runs, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["selective-eval", str(runs["selective_sat"]), str(runs["gamblers"]), str(runs["erm"]),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "AURC" in printed and "first half" in printed  # 120 test examples: the split is halved, and says so
+    assert (out / "risk_coverage.png").stat().st_size > 1000
+    for name, score in (("selective_sat", "abstain"), ("gamblers", "abstain"), ("erm", "max_softmax")):
+        report = json.loads((out / name / f"selective_{score}.json").read_text())
+        assert report["method"] == name and report["score"] == score
+        assert report["split"] == {"seed": 10, "num_examples": 120, "validation": 60, "test": 60,
+                                   "note": report["split"]["note"]}
+        assert [round(100 * row["target"]) for row in report["coverages"]] == list(PAPER_COVERAGES)
+        full = report["coverages"][0]
+        assert full["test"]["coverage"] == 1.0
+        assert full["test"]["error"] == pytest.approx(report["metrics"]["test"]["error"])
+        for part in ("all", "validation", "test"):
+            m = report["metrics"][part]
+            assert m["e_aurc"] >= -1e-12 and m["aurc"] >= m["optimal_aurc"] - 1e-12 and m["augrc"] >= 0
+        with open(out / name / f"selective_{score}.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == len(PAPER_COVERAGES) and rows[0]["target_coverage"] == "100"
+        curve = (out / name / f"selective_{score}_curve.csv").read_text().splitlines()
+        assert curve[0] == "coverage,risk,generalized_risk,threshold" and len(curve) == 61
+
+
+def test_cli_writes_into_the_run_directory_and_takes_max_softmax_on_a_sat_model(runs, capsys):
+    assert main(["selective-eval", str(runs["selective_sat"]), "--score", "max_softmax"]) == 0
+    capsys.readouterr()
+    run = runs["selective_sat"]
+    assert json.loads((run / "selective_max_softmax.json").read_text())["score"] == "max_softmax"
+    assert (run / "risk_coverage.png").exists()
+
+
+def test_bad_input_gives_one_line(runs, tmp_path, capsys):
+    assert main(["selective-eval", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nowhere" in err
+    assert main(["selective-eval", str(runs["erm"]), "--score", "abstain"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no abstain output" in err
+
+
+def test_untrained_abstain_output_is_refused(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="the gamblers loss would never start"):
+        load_config(None, tiny_overrides(tmp_path, "method.name=gamblers", "run.epochs=1", "method.start_epoch=1"))
+    # a run interrupted during its cross-entropy pre-training has an abstain output that never learned anything
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=gamblers", "run.epochs=3", "method.start_epoch=2"))
+    run = fit(config, tmp_path / "pre", stop_after_epoch=1, log=lambda m: None).run_dir
+    assert main(["selective-eval", str(run)]) == 2
+    assert "never trained" in capsys.readouterr().err
+
+
+def test_predictor_returns_classes_and_abstentions_near_the_coverage(runs):
+    predictor = SelectivePredictor.from_run(runs["selective_sat"], coverage=0.6)
+    _, _, noisy, _ = load_run(runs["selective_sat"])
+    x = noisy.data.x_test
+    classes, abstain = predictor.predict(x)
+    assert classes.shape == abstain.shape == (len(x),) and classes.dtype == torch.int64 and abstain.dtype == torch.bool
+    assert abs(predictor.validation_coverage - 0.6) < 0.05
+    assert abs((~abstain).float().mean().item() - 0.6) < 0.15  # the other half of the split: roughly the same
+    assert ((classes >= 0) & (classes < noisy.data.num_classes)).all()
+    same, _ = predictor.predict(x.numpy())  # numpy inputs work too
+    assert torch.equal(same, classes)
+    with pytest.raises(Exception, match="shape"):
+        predictor.predict(x[:, :10])
+
+
+def test_report_agrees_with_the_protocol_on_its_scores(runs):
+    result = evaluate_run(runs["gamblers"])
+    assert result.report["score"] == "abstain" and len(result.curve) == 60
+    again = selective_protocol(np.linspace(0, 1, 120), np.ones(120, bool))
+    assert again["metrics"]["all"]["aurc"] == 0.0
+
+
+def test_benchmark_runs_the_cifar10_recipes_on_tiny_fake_data(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from fixtures import write_fake_cifar10
+
+    path = Path(__file__).parents[1] / "benchmarks" / "selective.py"
+    spec = importlib.util.spec_from_file_location("selective_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    root = write_fake_cifar10(tmp_path)
+    tiny = [f"data.root={root}", "run.epochs=2", "method.start_epoch=1", "model.width=2", "data.batch_size=16",
+            "run.device=cpu", "data.eval_batch_size=64"]
+    paths = bench.run_seed("cifar10", 0, tiny, tmp_path / "runs", tmp_path / "results")
+    assert sorted(p.stem for p in paths) == ["cifar10-gamblers-seed0", "cifar10-sat-seed0", "cifar10-sat_sr-seed0",
+                                             "cifar10-sr-seed0"]
+    record = json.loads(paths[0].read_text())
+    assert record["config"] == "configs/cifar10_selective_sat.yaml" and record["selective"]["score"] == "abstain"
+    assert record["commit"] and record["selective"]["split"]["validation"] == 4
+    table = bench.write_table(tmp_path / "results", tmp_path / "SELECTIVE.md").read_text()
+    assert "## cifar10" in table and "| Softmax Response (CE) |" in table and "3.37±0.05" in table
