@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from satlearn.methods.base import METHODS, Method
+from satlearn.methods.base import METHODS, Method, TargetsMethod
 from satlearn.methods import erm, gamblers, sat, selective  # noqa: E402,F401  (registration)
 
 
@@ -11,4 +11,4 @@ def create_method(config, model, *, labels, num_classes: int) -> Method:
     return METHODS.get(config.name)(config, model, labels=labels, num_classes=num_classes)
 
 
-__all__ = ["METHODS", "Method", "create_method"]
+__all__ = ["METHODS", "Method", "TargetsMethod", "create_method"]

@@ -68,3 +68,17 @@ class Method(nn.Module):
     def epoch_metrics(self, clean_labels: torch.Tensor | None = None) -> dict[str, Any]:
         """Statistics of the method's own state after an epoch (e.g. how many targets left their label)."""
         return {}
+
+
+class TargetsMethod(Method):
+    """A method that keeps the per-example :class:`SoftTargets` table (``self.targets``), started from the labels
+    and stored as ``method.targets_dtype`` on the model's device or, with ``targets_device: cpu``, on the CPU."""
+
+    def __init__(self, config, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
+        super().__init__(config, model, labels=labels, num_classes=num_classes)
+        table_device = "cpu" if config.targets_device == "cpu" else None
+        self.targets = SoftTargets(labels, num_classes, dtype=config.targets_dtype, device=table_device)
+
+    @property
+    def soft_targets(self) -> SoftTargets:
+        return self.targets

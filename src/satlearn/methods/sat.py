@@ -5,27 +5,17 @@ from __future__ import annotations
 import torch
 
 from satlearn import losses
-from satlearn.methods.base import METHODS, Method
-from satlearn.targets import SoftTargets
+from satlearn.methods.base import METHODS, TargetsMethod
 
 
 @METHODS.register("sat")
-class SAT(Method):
+class SAT(TargetsMethod):
     """Plain cross-entropy for epochs ``< start_epoch`` (targets untouched); afterwards, on every visit, the
     targets of the batch move towards the detached softmax of the same forward pass and the model is trained on
     them with confidence weights ``max_j t_ij`` (``loss: ce``) or with symmetric CE (``loss: sce``)."""
 
     losses = ("ce", "sce")
     phase_name = "SAT"
-
-    def __init__(self, config, model, *, labels, num_classes):
-        super().__init__(config, model, labels=labels, num_classes=num_classes)
-        table_device = "cpu" if config.targets_device == "cpu" else None
-        self.targets = SoftTargets(labels, num_classes, dtype=config.targets_dtype, device=table_device)
-
-    @property
-    def soft_targets(self) -> SoftTargets:
-        return self.targets
 
     def training_step(self, batch, epoch):
         x, y, idx = batch

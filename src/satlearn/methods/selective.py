@@ -13,12 +13,11 @@ from __future__ import annotations
 import torch
 
 from satlearn import losses
-from satlearn.methods.base import METHODS, Method
-from satlearn.targets import SoftTargets
+from satlearn.methods.base import METHODS, TargetsMethod
 
 
 @METHODS.register("selective_sat")
-class SelectiveSAT(Method):
+class SelectiveSAT(TargetsMethod):
     """Plain cross-entropy on the first C logits for epochs ``< start_epoch`` (targets untouched, abstain logit
     unused); afterwards, on every visit, ``t_i ← α t_i + (1 − α) softmax(z_i[:C])`` (detached, same forward pass)
     and the loss is the mean soft cross-entropy of ``log_softmax`` over all C + 1 logits against
@@ -27,15 +26,6 @@ class SelectiveSAT(Method):
     losses = ("ce",)
     extra_outputs = 1
     phase_name = "selective SAT"
-
-    def __init__(self, config, model, *, labels, num_classes):
-        super().__init__(config, model, labels=labels, num_classes=num_classes)
-        table_device = "cpu" if config.targets_device == "cpu" else None
-        self.targets = SoftTargets(labels, num_classes, dtype=config.targets_dtype, device=table_device)
-
-    @property
-    def soft_targets(self) -> SoftTargets:
-        return self.targets
 
     def training_step(self, batch, epoch):
         x, y, idx = batch
