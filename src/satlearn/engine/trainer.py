@@ -125,13 +125,21 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor,
     return train, test
 
 
+# Epochs with at least this many steps get a per-batch progress bar under the per-epoch one.
+BATCH_BAR_MIN_STEPS = 100
+
+
 def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, epoch: int, *,
-                    amp: Any = None) -> dict[str, float]:
+                    amp: Any = None, progress: bool = False) -> dict[str, float]:
     """One pass over ``loader``; returns the example-weighted means of the method's metrics (one device sync)."""
     method.train()
     sums: dict[str, torch.Tensor] = {}
     seen = 0
-    for batch in loader.epoch(epoch):
+    batches = loader.epoch(epoch)
+    if progress and len(loader) >= BATCH_BAR_MIN_STEPS:
+        batches = tqdm(batches, total=len(loader), desc=f"epoch {epoch + 1}", unit="batch", leave=False,
+                       position=1, dynamic_ncols=True)
+    for batch in batches:
         with amp if amp is not None else contextlib.nullcontext():
             loss, metrics = method.training_step(batch, epoch)
         optimizer.zero_grad(set_to_none=True)
@@ -288,7 +296,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         lr = learning_rate(config.optim, epoch, epochs)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp)
+        train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp, progress=config.run.progress)
         if not math.isfinite(train["loss"]):
             kept = (f"the last good checkpoint (epoch {saved_epoch}) is kept in {run_dir}" if saved_epoch is not None
                     else "no checkpoint was written yet")
