@@ -8,6 +8,7 @@ probabilities: K cross-entropy trainings, each on K−1 folds, predicting the he
 
     pip install cleanlab            # benchmark-only dependency
     python benchmarks/label_issues.py --datasets mnist1d-sym40 mnist1d-pair40 --seeds 0 1 2
+    python benchmarks/label_issues.py --datasets cifar10-sym40 cifar10n-worst cifar10n-aggre   # GPU
 
 One JSON per (dataset, seed) in benchmarks/results/label_issues/; then `python benchmarks/report.py`.
 """
@@ -32,11 +33,18 @@ from satlearn.engine import fit, prepare_data  # noqa: E402
 from satlearn.evaluation.detection import detection_report  # noqa: E402
 from satlearn.label_issues import find_label_issues  # noqa: E402
 
+# The CIFAR rows use the label-noise grid's `fast` recipe (ResNet-34, 60 epochs, Es 18) on both sides.
+CIFAR_FAST = ["run.epochs=60", "method.start_epoch=18"]
 DATASETS = {
-    # name: (config file, overrides) — CPU datasets; CIFAR rows need a GPU and the prepared CIFAR-10 directory
+    # name: (config file, overrides) — the MNIST-1D rows run on a CPU; the CIFAR rows need a GPU and
+    # `benchmarks/prepare_cifar10.py` (see --data-root, --cifar10n)
     "mnist1d-sym40": ("mnist1d_sat.yaml", ["data.noise.kind=symmetric", "data.noise.rate=0.4"]),
     "mnist1d-pair40": ("mnist1d_sat.yaml", ["data.noise.kind=pair", "data.noise.rate=0.4"]),
+    "cifar10-sym40": ("cifar10_sat.yaml", [*CIFAR_FAST, "data.noise.kind=symmetric", "data.noise.rate=0.4"]),
+    "cifar10n-worst": ("cifar10_sat.yaml", [*CIFAR_FAST, "data.noise.kind=file", "data.noise.key=worst"]),
+    "cifar10n-aggre": ("cifar10_sat.yaml", [*CIFAR_FAST, "data.noise.kind=file", "data.noise.key=aggre"]),
 }
+CPU_DATASETS = ["mnist1d-sym40", "mnist1d-pair40"]
 
 
 @torch.no_grad()
@@ -72,12 +80,18 @@ def _to_overrides(config) -> list[str]:
     return overrides_from_dict(to_dict(config))
 
 
-def run(dataset: str, seed: int, folds: int, scratch: Path) -> dict:
+def run(dataset: str, seed: int, folds: int, scratch: Path, *, data_root: str, cifar10n: Path,
+        extra: list[str]) -> dict:
     import cleanlab
     from cleanlab.filter import find_label_issues as cleanlab_find
     from cleanlab.rank import get_label_quality_scores
 
     config_file, overrides = DATASETS[dataset]
+    if dataset.startswith("cifar"):
+        overrides = [*overrides, f"data.root={data_root}"]
+        if "data.noise.kind=file" in overrides:
+            overrides.append(f"data.noise.file={cifar10n}")
+    overrides = [*overrides, *extra]
     config = load_config(ROOT / "configs" / config_file,
                          [*overrides, f"run.seed={seed}", f"data.noise.seed={seed}", "run.progress=false"])
     noisy = prepare_data(config)
@@ -109,9 +123,13 @@ def run(dataset: str, seed: int, folds: int, scratch: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=CPU_DATASETS, choices=list(DATASETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
+    parser.add_argument("--cifar10n", type=Path, default=ROOT.parent / "shared" / "data" / "cifar10n_labels.npz")
+    parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
+    parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()
     import shutil
     import tempfile
@@ -120,14 +138,15 @@ def main() -> None:
         for seed in args.seeds:
             scratch = Path(tempfile.mkdtemp(prefix="satlearn-issues-"))
             try:
-                result = run(dataset, seed, args.folds, scratch)
+                result = run(dataset, seed, args.folds, scratch, data_root=args.data_root, cifar10n=args.cifar10n,
+                             extra=args.extra)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
-            path = record(f"label_issues/{dataset}-seed{seed}", result)
+            path = record(f"label_issues/{dataset}-seed{seed}", result, directory=args.results_dir)
             s, c = result["satlearn"], result["cleanlab"]
             print(f"{dataset} seed {seed}: satlearn F1 {s['f1']:.3f} AP {s['average_precision']:.3f} "
                   f"({s['wall_seconds']:.0f} s) | cleanlab F1 {c['f1']:.3f} AP {c['average_precision']:.3f} "
-                  f"({c['wall_seconds']:.0f} s, {c['trainings']} trainings) → {path.relative_to(ROOT)}")
+                  f"({c['wall_seconds']:.0f} s, {c['trainings']} trainings) → {path}")
 
 
 if __name__ == "__main__":
