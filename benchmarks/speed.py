@@ -5,6 +5,7 @@ model, batch and optimizer): one warm-up epoch, then `--epochs` timed epochs. Pi
 
 - `fast`: uint8 data on the device, on-device augmentation, bf16 autocast on CUDA, channels_last, fused SGD;
 - `fast+compile`: the same with `torch.compile` on the model;
+- `fast+cudagraphs`: `torch.compile(mode="reduce-overhead")`, which captures the model in CUDA graphs;
 - `reference`: `DataLoader` + PIL augmentation with `--workers` workers, float32 — the official code's setup.
 
     python benchmarks/prepare_cifar10.py                       # once: benchmarks/data/cifar-10-batches-py
@@ -32,6 +33,8 @@ from satlearn.engine.runtime import autocast, resolve_device, seed_everything  #
 PIPELINES = {
     "fast": ["data.pipeline=memory", "run.amp=auto"],
     "fast+compile": ["data.pipeline=memory", "run.amp=auto", "run.compile=true"],
+    "fast+cudagraphs": ["data.pipeline=memory", "run.amp=auto", "run.compile=true",
+                        "run.compile_mode=reduce-overhead"],
     "reference": ["data.pipeline=reference", "run.amp=off", "run.channels_last=false"],
 }
 

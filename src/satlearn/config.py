@@ -93,6 +93,7 @@ class RunConfig:
     progress: bool = True  # show a progress bar
     channels_last: bool | None = None  # image memory layout; None = on for images on CUDA
     compile: bool = False  # torch.compile the model (same maths; faster on GPU after a warm-up)
+    compile_mode: str = "default"  # default | reduce-overhead (CUDA graphs) | max-autotune
     eval_every: int = 1  # evaluate on the test split every N epochs (and always at the end)
     checkpoint_every: int = 1  # write the resumable checkpoint every N epochs (and always at the end)
 
@@ -301,6 +302,7 @@ _CHOICES = {
     "method.targets_dtype": ("float32", "bfloat16"),
     "method.targets_device": ("model", "cpu"),
     "run.amp": ("auto", "bf16", "off"),
+    "run.compile_mode": ("default", "reduce-overhead", "max-autotune"),
 }
 
 

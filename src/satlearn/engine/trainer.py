@@ -79,7 +79,7 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
         model = model.to(memory_format=torch.channels_last)
     method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
     if config.run.compile:
-        model.compile()  # in place: parameters and state_dict keys stay those of the eager model
+        model.compile(mode=config.run.compile_mode)  # in place: state_dict keys stay those of the eager model
     return method
 
 
