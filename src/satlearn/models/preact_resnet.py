@@ -8,6 +8,7 @@ from torch import nn
 
 from satlearn.models import MODELS
 from satlearn.models._checks import image_channels
+from satlearn.models._init import kaiming_conv_init_
 
 
 class PreActBlock(nn.Module):
@@ -50,9 +51,7 @@ class PreActResNet(nn.Module):
         self.layers, channels = preact_stages(width, [width * 2**s for s in range(len(blocks))], list(blocks))
         self.bn = nn.BatchNorm2d(channels)
         self.fc = nn.Linear(channels, num_classes)
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        kaiming_conv_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn(self.layers(self.stem(x))))

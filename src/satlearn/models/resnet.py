@@ -7,6 +7,7 @@ from torch import nn
 
 from satlearn.models import MODELS
 from satlearn.models._checks import image_channels
+from satlearn.models._init import kaiming_conv_init_
 
 
 class BasicBlock(nn.Module):
@@ -48,12 +49,7 @@ class ResNet(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        kaiming_conv_init_(self)  # BatchNorm keeps its default weight 1, bias 0
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 8w)`` pooled features before the linear head."""

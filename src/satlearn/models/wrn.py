@@ -8,6 +8,7 @@ from torch import nn
 
 from satlearn.models import MODELS
 from satlearn.models._checks import image_channels
+from satlearn.models._init import kaiming_conv_init_
 from satlearn.models.preact_resnet import preact_stages
 
 
@@ -24,11 +25,8 @@ class WideResNet(nn.Module):
         self.layers, channels = preact_stages(16, [16 * widen, 32 * widen, 64 * widen], [n, n, n])
         self.bn = nn.BatchNorm2d(channels)
         self.fc = nn.Linear(channels, num_classes)
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.Linear):
-                nn.init.zeros_(module.bias)
+        kaiming_conv_init_(self)
+        nn.init.zeros_(self.fc.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn(self.layers(self.stem(x))))
