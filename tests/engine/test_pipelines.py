@@ -45,3 +45,21 @@ def test_compiled_model_follows_the_eager_trajectory(tmp_path):
         assert abs(x["train_loss"] - y["train_loss"]) < 1e-5 * abs(x["train_loss"])
     # the checkpoint of a compiled run loads into an eager model (same state_dict keys)
     assert load_checkpoint(tmp_path / "compiled")["method"].keys() == load_checkpoint(tmp_path / "eager")["method"].keys()
+
+
+def test_auto_pipeline_falls_back_to_streaming_when_the_data_would_crowd_the_gpu(monkeypatch):
+    from satlearn.data.base import DatasetSplits
+    from satlearn.engine.trainer import choose_pipeline
+
+    x = torch.zeros(100, 3, 8, 8, dtype=torch.uint8)  # 19,200 bytes for train, the same for test
+    y = torch.zeros(100, dtype=torch.int64)
+    data = DatasetSplits(x_train=x, y_train=y, x_test=x, y_test=y, num_classes=10, class_names=list("abcdefghij"),
+                         kind="image", name="toy")
+    config = load_config(None, ["data.pipeline=auto"])
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2 * 38_400, 10**9))
+    assert choose_pipeline(config, data, cuda) == "memory"  # exactly half the free memory still fits
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2 * 38_400 - 2, 10**9))
+    assert choose_pipeline(config, data, cuda) == "reference"
+    assert choose_pipeline(load_config(None, ["data.pipeline=memory"]), data, cuda) == "memory"
+    assert choose_pipeline(config, data, torch.device("cpu")) == "memory"

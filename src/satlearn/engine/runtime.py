@@ -39,6 +39,18 @@ def autocast(device: torch.device, amp: str = "auto") -> contextlib.AbstractCont
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+@contextlib.contextmanager
+def cudnn_autotuning(enabled: bool):
+    """Within the block, cuDNN times candidate convolution algorithms on first use of each shape and keeps the
+    fastest (``torch.backends.cudnn.benchmark``); the previous setting is restored afterwards."""
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)

@@ -24,14 +24,17 @@ from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, atomic_write_text, load_checkpoint, save_checkpoint,
 )
-from satlearn.engine.runtime import autocast, resolve_device, rng_state, seed_everything, set_rng_state
+from satlearn.engine.runtime import (
+    autocast, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
+)
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import ConfigError, DataError, TrainingError
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import create_model
 
 # Settings that may differ between a run and its resumption without changing any result.
-RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads"}
+RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads",
+                    "run.cudnn_benchmark"}
 
 
 @dataclass
@@ -79,7 +82,9 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
         model = model.to(memory_format=torch.channels_last)
     method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
     if config.run.compile:
-        model.compile(mode=config.run.compile_mode)  # in place: state_dict keys stay those of the eager model
+        # in place, so state_dict keys stay those of the eager model; static shapes, because the batch sizes are
+        # known (full, last, evaluation) and CUDA graphs want one graph per shape, not a dynamic-shape kernel
+        model.compile(mode=config.run.compile_mode, dynamic=False)
     return method
 
 
@@ -218,6 +223,12 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
         log: receives one-line messages (default: printed above the progress bar).
     """
+    with cudnn_autotuning(config.run.cudnn_benchmark):
+        return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch, log=log)
+
+
+def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: DatasetSplits | None,
+         stop_after_epoch: int | None, log: Callable[[str], None] | None) -> RunResult:
     log = log or (lambda message: tqdm.write(message))
     run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(config)
     _prepare_run_dir(run_dir, resume=resume)

@@ -1,0 +1,31 @@
+import torch
+
+from fixtures import tiny_overrides
+from satlearn.config import load_config
+from satlearn.engine import fit
+from satlearn.engine.runtime import cudnn_autotuning
+
+
+def test_cudnn_autotuning_is_scoped_and_restored():
+    before = torch.backends.cudnn.benchmark
+    with cudnn_autotuning(not before):
+        assert torch.backends.cudnn.benchmark is (not before)
+    assert torch.backends.cudnn.benchmark is before
+    try:
+        with cudnn_autotuning(not before):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert torch.backends.cudnn.benchmark is before
+
+
+def test_fit_leaves_the_global_cudnn_setting_as_it_found_it(tmp_path, monkeypatch):
+    seen = []
+    from satlearn.engine import trainer
+
+    real_fit = trainer._fit
+    monkeypatch.setattr(trainer, "_fit", lambda *a, **k: (seen.append(torch.backends.cudnn.benchmark),
+                                                           real_fit(*a, **k))[1])
+    torch.backends.cudnn.benchmark = False
+    fit(load_config(None, tiny_overrides(tmp_path, "run.epochs=1", "method.start_epoch=0")), tmp_path / "run")
+    assert seen == [True] and torch.backends.cudnn.benchmark is False
