@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from satlearn.data.loader import InMemoryLoader
@@ -9,12 +10,15 @@ def images(n=30, seed=0):
     return torch.randint(0, 256, (n, 3, 8, 8), generator=g, dtype=torch.uint8), torch.arange(n) % 10
 
 
-def test_without_augmentation_both_pipelines_yield_identical_batches():
+@pytest.mark.parametrize("augment", ["none", "crop_flip"])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_both_pipelines_yield_identical_batches_on_cpu(augment, drop_last):
     x, y = images()
-    kwargs = dict(batch_size=8, shuffle=True, mean=(0.4, 0.5, 0.6), std=(0.2, 0.25, 0.3), seed=5)
+    kwargs = dict(batch_size=8, shuffle=True, mean=(0.4, 0.5, 0.6), std=(0.2, 0.25, 0.3), seed=5, augment=augment,
+                  drop_last=drop_last)
     fast = list(InMemoryLoader(x, y, **kwargs).epoch(3))
     reference = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(3))
-    assert len(fast) == len(reference) == 4
+    assert len(fast) == len(reference) == (3 if drop_last else 4)
     for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference):
         assert torch.equal(ia, ib) and torch.equal(ya, yb)
         assert torch.equal(xa, xb)  # bit for bit

@@ -10,7 +10,7 @@ from satlearn.engine.checkpoint import load_checkpoint
 
 def test_fast_path_maths_equals_the_reference_path(tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=12)
-    base = ["data.source=cifar10", f"data.root={root}", "data.augment=none", "data.batch_size=16",
+    base = ["data.source=cifar10", f"data.root={root}", "data.augment=crop_flip", "data.batch_size=16",
             "model.name=resnet18", "model.width=2", "run.epochs=3", "method.start_epoch=1", "run.progress=false",
             "run.device=cpu", "data.noise.kind=symmetric", "data.noise.rate=0.4", "optim.name=sgd", "optim.lr=0.05"]
     fast = fit(load_config(None, [*base, "data.pipeline=memory"]), tmp_path / "fast")

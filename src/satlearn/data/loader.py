@@ -14,6 +14,21 @@ import torch
 import torch.nn.functional as F
 
 
+def draw_crop_flip(batch_size: int, *, padding: int = 4, generator: torch.Generator | None = None,
+                   device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The random parameters of :func:`random_crop_flip` for one batch, drawn in a fixed order (rows, columns,
+    flips) so that another pipeline can replay them from the same generator.
+
+    Returns:
+        ``(B,)`` row offsets and ``(B,)`` column offsets into the padded image, each in ``[0, 2 * padding]``, and
+        ``(B,)`` booleans: mirror the crop left-right.
+    """
+    dy = torch.randint(0, 2 * padding + 1, (batch_size,), generator=generator, device=device)
+    dx = torch.randint(0, 2 * padding + 1, (batch_size,), generator=generator, device=device)
+    flip = torch.rand(batch_size, generator=generator, device=device) < 0.5
+    return dy, dx, flip
+
+
 def random_crop_flip(x: torch.Tensor, *, padding: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
     """Per-sample zero-padded random crop to the input size plus random horizontal flip.
 
@@ -25,9 +40,7 @@ def random_crop_flip(x: torch.Tensor, *, padding: int = 4, generator: torch.Gene
     b, c, h, w = x.shape
     device = x.device
     padded = F.pad(x, (padding, padding, padding, padding))
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=device)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=device)
-    flip = torch.rand(b, generator=generator, device=device) < 0.5
+    dy, dx, flip = draw_crop_flip(b, padding=padding, generator=generator, device=device)
     rows = (dy[:, None] + torch.arange(h, device=device))[:, None, :, None]  # (B, 1, H, 1)
     cols = torch.arange(w, device=device).expand(b, w)
     cols = torch.where(flip[:, None], cols.flip(-1), cols) + dx[:, None]

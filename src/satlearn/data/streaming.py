@@ -2,9 +2,10 @@
 augmentation in float32 — the way the official SAT code feeds its models.
 
 It is what speed is compared against, and the path for data that should not live on the accelerator. Like
-:class:`satlearn.data.loader.InMemoryLoader` it yields ``(x, y, idx)``; the batch order of an epoch is the same
-permutation, and each image's augmentation is drawn from a generator keyed by ``(seed, epoch, index)``, so the
-result does not depend on the number of workers and an epoch can be replayed exactly.
+:class:`satlearn.data.loader.InMemoryLoader` it yields ``(x, y, idx)``, and it draws an epoch's randomness the same
+way: the main process replays the in-memory loader's generator (the permutation, then each batch's crop offsets and
+flips) on the CPU and hands every worker the parameters of its images. On the CPU both pipelines therefore see the
+same augmented pixels; the result never depends on the number of workers; any epoch can be replayed exactly.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Iterator
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
+
+from satlearn.data.loader import draw_crop_flip
 
 
 class IndexedDataset(Dataset):
@@ -29,7 +32,7 @@ class IndexedDataset(Dataset):
         self.augment = augment
         self.seed = seed
         self.padding = padding
-        self.epoch = 0
+        self.crop_flip: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if self.is_image:
             channels = x.shape[1]
             self.mean = torch.tensor(mean if mean is not None else (0.5,) * channels).view(-1, 1, 1)
@@ -38,16 +41,18 @@ class IndexedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.y)
 
+    def set_augmentation(self, top: np.ndarray, left: np.ndarray, flip: np.ndarray) -> None:
+        """Per-example crop offsets (into the padded image) and flips for the coming epoch, each ``(N,)``."""
+        self.crop_flip = (top, left, flip)
+
     def _augment(self, image, index: int):
         from PIL import Image, ImageOps
 
-        rng = np.random.default_rng((self.seed, self.epoch, index))
+        top, left, flip = (int(a[index]) for a in self.crop_flip)
         width, height = image.size
-        p = self.padding
-        padded = ImageOps.expand(image, border=p, fill=0)
-        top, left = rng.integers(0, 2 * p + 1, size=2)
-        image = padded.crop((int(left), int(top), int(left) + width, int(top) + height))
-        if rng.random() < 0.5:
+        padded = ImageOps.expand(image, border=self.padding, fill=0)
+        image = padded.crop((left, top, left + width, top + height))
+        if flip:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         return image
 
@@ -59,6 +64,8 @@ class IndexedDataset(Dataset):
         array = self.x[index]
         image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
         if self.augment == "crop_flip":
+            if self.crop_flip is None:
+                raise RuntimeError("IndexedDataset: call set_augmentation() before reading augmented images")
             image = self._augment(image, index)
         pixels = np.asarray(image, dtype=np.uint8)
         if pixels.ndim == 2:
@@ -89,17 +96,31 @@ class StreamingLoader:
     def num_examples(self) -> int:
         return len(self.dataset)
 
+    def _draws(self, epoch: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray] | tuple[torch.Tensor]:
+        """The epoch's example order and, with augmentation, each example's crop offsets and flip — the numbers the
+        in-memory loader draws from the same seed on the CPU, in the same order."""
+        n = len(self.dataset)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
+        if self.dataset.augment != "crop_flip":
+            return (order,)
+        top, left = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        flip = np.zeros(n, dtype=bool)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            idx = order[start:start + self.batch_size].numpy()
+            dy, dx, mirror = draw_crop_flip(len(idx), padding=self.dataset.padding, generator=generator)
+            top[idx], left[idx], flip[idx] = dy.numpy(), dx.numpy(), mirror.numpy()
+        return order, top, left, flip
+
     def order(self, epoch: int) -> torch.Tensor:
         """The epoch's example order — the same permutation the in-memory loader draws (on the CPU)."""
-        n = len(self.dataset)
-        if not self.shuffle:
-            return torch.arange(n)
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(n, generator=generator)
+        return self._draws(epoch)[0]
 
     def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        self.dataset.epoch = epoch  # read by fresh (non-persistent) workers of this epoch's DataLoader
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=self.order(epoch).tolist(),
+        order, *augmentation = self._draws(epoch)
+        if augmentation:
+            self.dataset.set_augmentation(*augmentation)  # read by this epoch's fresh (non-persistent) workers
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
                             drop_last=self.drop_last)
         non_blocking = self.device.type == "cuda"
