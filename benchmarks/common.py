@@ -12,6 +12,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+DATA = ROOT / "benchmarks" / "data"  # git-ignored: converted datasets and copies of input files
+
+
+def data_file(name: str) -> Path:
+    """An input file such as ``cifar10n_labels.npz``: ``benchmarks/data/<name>`` when a copy lies there (a machine
+    that received only the checkout), else the shared data folder beside the checkout."""
+    local = DATA / name
+    return local if local.exists() else ROOT.parent / "shared" / "data" / name
 
 
 def git_commit() -> str:

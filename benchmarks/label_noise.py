@@ -6,26 +6,33 @@ Recipes (ResNet-34, SGD 0.1, momentum 0.9, wd 5e-4, batch 256, cosine; α 0.9):
 Methods: `ce`, `sat`, `sat_sce`. Noise: `sym20/40/60/80` (symmetric, paper mode: actual error r·9/10), `pair40`,
 and the CIFAR-10N human label sets `c10n-aggre`, `c10n-random1`, `c10n-worst`.
 
-A cell whose run directory holds a finished run is skipped; one with a checkpoint resumes, so the grid can be
-stopped at any time (or killed) and started again:
+A cell whose result is already recorded (or whose run directory holds a finished run) is skipped; one with a
+checkpoint resumes, so the grid can be stopped at any time (or killed) and started again, and a grid can be filled
+over several sittings (`--redo` runs recorded cells again). `--jobs K` trains K cells at once, each in its own
+process with its log in `<runs-dir>/<recipe>/<cell>.log`; a cell is locked while a process trains it, so two grids
+started by mistake never train the same cell twice.
 
     python benchmarks/prepare_cifar10.py
-    setsid nohup python benchmarks/label_noise.py --recipe fast > grid.log 2>&1 &
+    setsid nohup python benchmarks/label_noise.py --recipe fast --jobs 3 > grid.log 2>&1 &
     python benchmarks/report.py          # regenerates benchmarks/RESULTS.md from the JSON
 
 Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,
-actual noise rate, wall time of the run's epochs including evaluation).
+actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, record  # noqa: E402
+from common import ROOT, RESULTS, data_file, record  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
@@ -40,7 +47,8 @@ METHODS = {
 SYMMETRIC = {f"sym{r}": ["data.noise.kind=symmetric", f"data.noise.rate={r / 100}"] for r in (20, 40, 60, 80)}
 NOISES = {**SYMMETRIC, "pair40": ["data.noise.kind=pair", "data.noise.rate=0.4"],
           **{f"c10n-{key}": ["data.noise.kind=file", f"data.noise.key={key}"] for key in ("aggre", "random1", "worst")}}
-DEFAULT_CIFAR10N = ROOT.parent / "shared" / "data" / "cifar10n_labels.npz"
+# Checkpoints of a 21M-parameter model cost a noticeable fraction of a GPU epoch; every 5 epochs bounds the loss.
+CHECKPOINT_EVERY = 5
 
 
 def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
@@ -49,27 +57,63 @@ def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifa
     overrides = [f"data.root={data_root}", *RECIPES[recipe], *method_overrides, *NOISES[noise]]
     if noise.startswith("c10n-"):
         overrides.append(f"data.noise.file={cifar10n}")
-    return ROOT / "configs" / config_file, [*overrides, "run.progress=false", *extra]
+    return ROOT / "configs" / config_file, [*overrides, "run.progress=false",
+                                             f"run.checkpoint_every={CHECKPOINT_EVERY}", *extra]
+
+
+def cell_name(method: str, noise: str) -> str:
+    return f"{method}-{noise}"
+
+
+def result_path(results_dir: Path | None, recipe: str, method: str, noise: str) -> Path:
+    return (results_dir or RESULTS) / "label_noise" / recipe / f"{cell_name(method, noise)}.json"
+
+
+@contextmanager
+def cell_lock(run_dir: Path):
+    """Yields True while this process holds the cell's lock, False when another process trains it. The lock is
+    the operating system's (flock), so it disappears with a killed process."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock
+        yield True
+        return
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(run_dir.parent / f".{run_dir.name}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_dir: Path | None, data_root: str,
-             cifar10n: Path, extra: list[str], stop_after_epoch: int | None) -> dict | None:
+             cifar10n: Path, extra: list[str], stop_after_epoch: int | None, concurrent_cells: int = 1) -> dict | None:
     config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
                                             extra=extra)
     config = load_config(config_file, overrides)
-    run_dir = runs_dir / recipe / f"{method}-{noise}"
-    if (run_dir / "summary.json").exists():
-        print(f"{run_dir.name}: finished earlier", flush=True)
-    else:
-        resume = (run_dir / CHECKPOINT_NAME).exists()
-        started = time.perf_counter()
-        result = fit(config, run_dir, resume=resume, stop_after_epoch=stop_after_epoch, log=lambda m: None)
-        print(f"{run_dir.name}: {'resumed, ' if resume else ''}{time.perf_counter() - started:.0f} s"
-              f"{' (stopped early)' if result.summary.get('stopped_early') else ''}", flush=True)
-        if result.summary.get("stopped_early"):
+    run_dir = runs_dir / recipe / cell_name(method, noise)
+    with cell_lock(run_dir) as mine:
+        if not mine:
+            print(f"{run_dir.name}: being trained by another process, skipped", flush=True)
             return None
-    import json
-
+        fit_seconds = None  # the whole fit() call, set-up and compilation included; only for an uninterrupted run
+        if (run_dir / "summary.json").exists():
+            print(f"{run_dir.name}: finished earlier", flush=True)
+        else:
+            resume = (run_dir / CHECKPOINT_NAME).exists()
+            started = time.perf_counter()
+            result = fit(config, run_dir, resume=resume, stop_after_epoch=stop_after_epoch, log=lambda m: None)
+            elapsed = time.perf_counter() - started
+            print(f"{run_dir.name}: {'resumed, ' if resume else ''}{elapsed:.0f} s"
+                  f"{' (stopped early)' if result.summary.get('stopped_early') else ''}", flush=True)
+            if result.summary.get("stopped_early"):
+                return None
+            fit_seconds = None if resume else elapsed
     summary = json.loads((run_dir / "summary.json").read_text())
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     payload = {
@@ -77,12 +121,52 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "epochs": summary["epochs"], "actual_noise_rate": summary["noise"]["actual_rate"],
         "last_test_accuracy": summary["final_test_accuracy"], "best_test_accuracy": summary["best_test_accuracy"],
         "best_epoch": summary["best_epoch"], "run_seconds": sum(row["epoch_seconds"] for row in history),
-        "run_device": summary["device"], "run_dir": str(run_dir),
+        "fit_seconds": fit_seconds, "run_device": summary["device"], "run_dir": str(run_dir),
+        "concurrent_cells": concurrent_cells,
     }
-    path = record(f"label_noise/{recipe}/{method}-{noise}", payload, directory=results_dir)
+    path = record(f"label_noise/{recipe}/{cell_name(method, noise)}", payload, directory=results_dir)
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "
           f"→ {path}", flush=True)
     return payload
+
+
+def cell_command(args: argparse.Namespace, method: str, noise: str, jobs: int) -> list[str]:
+    """The command line that trains one cell in a process of its own (``--jobs``)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--recipe", args.recipe, "--methods", method,
+               "--noise", noise, "--data-root", str(args.data_root), "--cifar10n", str(args.cifar10n),
+               "--runs-dir", str(args.runs_dir), "--concurrent-cells", str(jobs), "--redo"]
+    if args.results_dir is not None:
+        command += ["--results-dir", str(args.results_dir)]
+    if args.stop_after_epoch is not None:
+        command += ["--stop-after-epoch", str(args.stop_after_epoch)]
+    for override in args.extra:
+        command += ["--set", override]
+    return command
+
+
+def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> int:
+    """Trains ``cells`` with ``args.jobs`` processes at a time; returns how many failed."""
+    logs = args.runs_dir / args.recipe
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def one(cell: tuple[str, str]) -> tuple[str, int, Path]:
+        method, noise = cell
+        log = logs / f"{cell_name(method, noise)}.log"
+        with open(log, "a") as handle:
+            code = subprocess.run(cell_command(args, method, noise, args.jobs), stdout=handle,
+                                  stderr=subprocess.STDOUT).returncode
+        return cell_name(method, noise), code, log
+
+    failed = 0
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for name, code, log in pool.map(one, cells):
+            lines = log.read_text().splitlines()
+            if code == 0:
+                print(f"{name}: " + " / ".join(line.strip() for line in lines[-2:]), flush=True)
+            else:
+                failed += 1
+                print(f"{name}: FAILED (exit {code}); last lines of {log}:", *lines[-5:], sep="\n  ", flush=True)
+    return failed
 
 
 def main() -> None:
@@ -91,17 +175,32 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--noise", nargs="+", choices=list(NOISES), default=list(NOISES))
     parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
-    parser.add_argument("--cifar10n", type=Path, default=DEFAULT_CIFAR10N, help="CIFAR-10N label file (.npz)")
+    parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"),
+                        help="CIFAR-10N label file (.npz)")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     parser.add_argument("--stop-after-epoch", type=int, default=None, help="checkpoint and stop each cell there")
+    parser.add_argument("--jobs", type=int, default=1, help="cells trained at once, each in its own process")
+    parser.add_argument("--redo", action="store_true", help="train cells whose result is already recorded")
+    parser.add_argument("--concurrent-cells", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: expected at least 1")
+
+    cells = []
     for noise in args.noise:
         for method in args.methods:
-            run_cell(args.recipe, method, noise, runs_dir=args.runs_dir, results_dir=args.results_dir,
-                     data_root=args.data_root, cifar10n=args.cifar10n, extra=args.extra,
-                     stop_after_epoch=args.stop_after_epoch)
+            if not args.redo and result_path(args.results_dir, args.recipe, method, noise).exists():
+                print(f"{cell_name(method, noise)}: recorded earlier, skipped (--redo trains it again)", flush=True)
+            else:
+                cells.append((method, noise))
+    if args.jobs > 1 and len(cells) > 1:
+        sys.exit(1 if run_in_processes(args, cells) else 0)
+    for method, noise in cells:
+        run_cell(args.recipe, method, noise, runs_dir=args.runs_dir, results_dir=args.results_dir,
+                 data_root=args.data_root, cifar10n=args.cifar10n, extra=args.extra,
+                 stop_after_epoch=args.stop_after_epoch, concurrent_cells=args.concurrent_cells or 1)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,47 @@ def test_grid_cells_resume_and_report(tmp_path):
     assert [f.stem for f in files] == ["ce-c10n-worst", "ce-sym40", "sat-c10n-worst", "sat-sym40"]
     cell = json.loads(files[-1].read_text())
     assert cell["epochs"] == 3 and 0 <= cell["last_test_accuracy"] <= 1 and cell["commit"]
-    assert "finished earlier" in run(*common, *tiny)
+    again = run(*common, *tiny)
+    assert again.count("recorded earlier") == 4 and "resumed" not in again
+    assert "finished earlier" in run(*common, *tiny, "--redo")  # run directories are kept: nothing is retrained
+    assert cell["concurrent_cells"] == 1 and cell["fit_seconds"] is None  # resumed: no whole-run wall time
     run(BENCH / "report.py", "--results-dir", tmp_path / "results", "--out", tmp_path / "RESULTS.md")
     table = (tmp_path / "RESULTS.md").read_text()
     assert "### recipe `fast`" in table and "| c10n-worst |" in table and "| sym40 |" in table
+
+
+def test_jobs_train_cells_in_parallel_processes_and_locked_cells_are_skipped(tmp_path):
+    import fcntl
+
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    common = [BENCH / "label_noise.py", "--recipe", "fast", "--data-root", root, "--runs-dir", tmp_path / "runs",
+              "--results-dir", tmp_path / "results", "--methods", "ce", "sat", "--noise", "sym20", "pair40",
+              "--set", "model.width=2", "--set", "data.batch_size=16", "--set", "run.epochs=2",
+              "--set", "method.start_epoch=1", "--set", "run.device=cpu", "--set", "run.threads=1"]
+    lock = tmp_path / "runs" / "fast" / ".sat-pair40.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "w") as handle:  # another process is training sat-pair40
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        out = run(*common, "--jobs", "2")
+    assert "sat-pair40: being trained by another process" in out
+    files = sorted(p.stem for p in (tmp_path / "results" / "label_noise" / "fast").glob("*.json"))
+    assert files == ["ce-pair40", "ce-sym20", "sat-sym20"]
+    cell = json.loads((tmp_path / "results" / "label_noise" / "fast" / "ce-sym20.json").read_text())
+    assert cell["concurrent_cells"] == 2 and cell["fit_seconds"] > 0
+    assert "ce-sym20: " in (tmp_path / "runs" / "fast" / "ce-sym20.log").read_text()
+    out = run(*common, "--jobs", "2")  # the lock is gone: only the missing cell is trained
+    assert out.count("recorded earlier") == 3
+    assert (tmp_path / "results" / "label_noise" / "fast" / "sat-pair40.json").exists()
+
+
+def test_a_failing_cell_is_reported_and_the_others_still_run(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    result = subprocess.run(
+        [sys.executable, BENCH / "label_noise.py", "--data-root", root, "--runs-dir", tmp_path / "runs",
+         "--results-dir", tmp_path / "results", "--methods", "ce", "--noise", "sym20", "c10n-worst",
+         "--cifar10n", tmp_path / "missing.npz", "--jobs", "2", "--set", "model.width=2", "--set", "run.epochs=2",
+         "--set", "method.start_epoch=1", "--set", "run.device=cpu", "--set", "run.threads=1"],
+        capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stdout.count("FAILED") == 1 and "missing.npz" in result.stdout
+    assert [p.stem for p in (tmp_path / "results" / "label_noise" / "fast").glob("*.json")] == ["ce-sym20"]
