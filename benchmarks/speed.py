@@ -1,7 +1,8 @@
 """Training speed of the fast path against the reference pipeline, CE against SAT, measured in one run.
 
 Every cell trains whole epochs through the engine's own `train_one_epoch` on CIFAR-10 (the paper recipe's
-model, batch and optimizer): one warm-up epoch, then `--epochs` timed epochs. Pipelines:
+model, batch and optimizer): one warm-up epoch (cuDNN autotuning, compilation), then `--epochs` timed epochs, CE and
+SAT alternating epoch by epoch so that both see the same machine. Pipelines:
 
 - `fast`: uint8 data on the device, on-device augmentation, bf16 autocast on CUDA, channels_last, fused SGD;
 - `fast+compile`: the same with `torch.compile` on the model;
@@ -27,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, record  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
-from satlearn.engine import build_method, build_optimizer, make_loaders, prepare_data, train_one_epoch  # noqa: E402
-from satlearn.engine.runtime import autocast, resolve_device, seed_everything  # noqa: E402
+from satlearn.engine import (  # noqa: E402
+    build_method, build_optimizer, evaluate, make_loaders, prepare_data, train_one_epoch,
+)
+from satlearn.engine.runtime import autocast, cudnn_autotuning, resolve_device, seed_everything  # noqa: E402
 
 PIPELINES = {
     "fast": ["data.pipeline=memory", "run.amp=auto"],
@@ -44,8 +47,7 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_cell(model: str, method: str, pipeline: str, *, data_root: str, epochs: int, workers: int,
-              extra: list[str]) -> dict:
+def build_learner(model: str, method: str, pipeline: str, *, data_root: str, workers: int, extra: list[str]):
     overrides = [f"data.root={data_root}", f"model.name={model}", f"method.name={method}", "method.start_epoch=0",
                  f"data.workers={workers}", "run.progress=false", *PIPELINES[pipeline], *extra]
     config = load_config(ROOT / "configs" / "cifar10_sat.yaml", overrides)
@@ -54,21 +56,46 @@ def time_cell(model: str, method: str, pipeline: str, *, data_root: str, epochs:
     seed_everything(config.run.seed)
     learner = build_method(config, noisy.data, noisy.labels, device)
     optimizer = build_optimizer(config, learner, device)
-    train_loader, _ = make_loaders(config, noisy.data, noisy.labels, device)
+    train_loader, test_loader = make_loaders(config, noisy.data, noisy.labels, device)
+    return config, device, learner, optimizer, train_loader, test_loader
+
+
+def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, epochs: int, workers: int,
+              extra: list[str]) -> list[dict]:
+    """Times ``methods`` (e.g. CE and SAT) on one pipeline with their epochs interleaved — CE, SAT, CE, SAT, ... —
+    so that a slow spell of the machine falls on both, which a ratio of a few percent needs."""
+    built = {m: build_learner(model, m, pipeline, data_root=data_root, workers=workers, extra=extra) for m in methods}
+    config, device = next(iter(built.values()))[:2]
     amp = autocast(device, config.run.amp)
-    train_one_epoch(learner, optimizer, train_loader, 0, amp=amp)  # warm-up (and compilation)
-    synchronize(device)
-    times = []
-    for epoch in range(1, epochs + 1):
-        started = time.perf_counter()
-        train_one_epoch(learner, optimizer, train_loader, epoch, amp=amp)
-        synchronize(device)
-        times.append(time.perf_counter() - started)
-    seconds = min(times)
-    return {"model": model, "method": method, "pipeline": pipeline, "epoch_seconds": seconds,
-            "epoch_seconds_all": times, "images_per_second": train_loader.num_examples / seconds,
-            "steps_per_epoch": len(train_loader), "batch_size": config.data.batch_size,
-            "amp": config.run.amp, "device": str(device)}
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    warmup: dict[str, float] = {}
+    evaluation: dict[str, float] = {}
+    with cudnn_autotuning(config.run.cudnn_benchmark):
+        for epoch in range(epochs + 1):
+            for method, (_, _, learner, optimizer, train_loader, test_loader) in built.items():
+                synchronize(device)
+                started = time.perf_counter()
+                train_one_epoch(learner, optimizer, train_loader, epoch, amp=amp)
+                synchronize(device)
+                elapsed = time.perf_counter() - started
+                if epoch == 0:  # warm-up: cuDNN autotuning, compilation, CUDA-graph capture
+                    warmup[method] = elapsed
+                    evaluate(learner, test_loader, amp=amp)  # compile / tune the evaluation shapes too
+                    synchronize(device)
+                    started = time.perf_counter()
+                    evaluate(learner, test_loader, amp=amp)
+                    evaluation[method] = time.perf_counter() - started
+                else:
+                    times[method].append(elapsed)
+    cells = []
+    for method, (config, device, _, _, train_loader, test_loader) in built.items():
+        seconds = min(times[method])
+        cells.append({"model": model, "method": method, "pipeline": pipeline, "epoch_seconds": seconds,
+                      "epoch_seconds_all": times[method], "warmup_epoch_seconds": warmup[method],
+                      "eval_seconds": evaluation[method], "images_per_second": train_loader.num_examples / seconds,
+                      "steps_per_epoch": len(train_loader), "batch_size": config.data.batch_size,
+                      "amp": config.run.amp, "device": str(device)})
+    return cells
 
 
 def main() -> None:
@@ -77,7 +104,7 @@ def main() -> None:
     parser.add_argument("--pipelines", nargs="+", default=["fast", "reference"], choices=list(PIPELINES))
     parser.add_argument("--methods", nargs="+", default=["erm", "sat"], choices=["erm", "sat"])
     parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per cell (the fastest is reported)")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per cell (the fastest is reported)")
     parser.add_argument("--workers", type=int, default=4, help="reference pipeline DataLoader workers")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     parser.add_argument("--name", default="speed", help="result file name (without .json)")
@@ -87,12 +114,12 @@ def main() -> None:
     cells = []
     for model in args.models:
         for pipeline in args.pipelines:
-            for method in args.methods:
-                cell = time_cell(model, method, pipeline, data_root=args.data_root, epochs=args.epochs,
-                                 workers=args.workers, extra=args.extra)
+            for cell in time_pair(model, pipeline, args.methods, data_root=args.data_root, epochs=args.epochs,
+                                  workers=args.workers, extra=args.extra):
                 cells.append(cell)
-                print(f"{model:10s} {pipeline:13s} {method:4s} {cell['epoch_seconds']:7.2f} s/epoch "
-                      f"{cell['images_per_second']:9.0f} img/s", flush=True)
+                print(f"{model:10s} {pipeline:15s} {cell['method']:4s} {cell['epoch_seconds']:7.2f} s/epoch "
+                      f"{cell['images_per_second']:9.0f} img/s  (warm-up epoch {cell['warmup_epoch_seconds']:.1f} s, "
+                      f"evaluation {cell['eval_seconds']:.2f} s)", flush=True)
     ratios = []
     for model in args.models:
         get = {(c["pipeline"], c["method"]): c["epoch_seconds"] for c in cells if c["model"] == model}

@@ -19,7 +19,12 @@ def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     result = json.loads((tmp_path / "results" / "speed.json").read_text())
     assert {(c["pipeline"], c["method"]) for c in result["cells"]} == {
         ("fast", "erm"), ("fast", "sat"), ("reference", "erm"), ("reference", "sat")}
-    assert all(c["images_per_second"] > 0 for c in result["cells"])
+    for cell in result["cells"]:
+        assert cell["images_per_second"] > 0 and len(cell["epoch_seconds_all"]) == 1
+        assert cell["warmup_epoch_seconds"] > 0 and cell["eval_seconds"] > 0
     kinds = {key for r in result["ratios"] for key in r if key not in ("model", "pipeline")}
     assert kinds == {"sat_over_ce_time", "speedup_over_reference_sat"}
     assert result["commit"] and result["device"]["torch"]
+    subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
+                    "--out", str(tmp_path / "RESULTS.md")], check=True)
+    assert "| resnet18 | reference | sat |" in (tmp_path / "RESULTS.md").read_text()

@@ -33,7 +33,7 @@ from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import create_model
 
 # Settings that may differ between a run and its resumption without changing any result.
-RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads",
+RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
                     "run.cudnn_benchmark"}
 
 
