@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, record  # noqa: E402
+from common import ROOT, data_file, record  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
-    parser.add_argument("--cifar10n", type=Path, default=ROOT.parent / "shared" / "data" / "cifar10n_labels.npz")
+    parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"))
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()

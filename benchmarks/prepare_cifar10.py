@@ -18,6 +18,7 @@ import io
 import os
 import pickle
 import shutil
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -25,6 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import data_file  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -95,9 +99,8 @@ def convert(archive: Path, labels_file: Path, out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-    parser.add_argument("--archive", type=Path, default=shared / "cifar10-jpeg.tar.xz")
-    parser.add_argument("--labels", type=Path, default=shared / "cifar10n_labels.npz")
+    parser.add_argument("--archive", type=Path, default=data_file("cifar10-jpeg.tar.xz"))
+    parser.add_argument("--labels", type=Path, default=data_file("cifar10n_labels.npz"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
     args = parser.parse_args()
     target = convert(args.archive, args.labels, args.out)

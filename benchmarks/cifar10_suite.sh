@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The CIFAR-10 benchmarks on one GPU machine, ordered so that an interrupted suite has measured what matters most:
+#   1. prepare   benchmarks/data/cifar-10-batches-py from the JPEG archive (skipped when present)
+#   2. speed     ResNet-34, fast path (eager, CUDA graphs) vs the DataLoader reference, CE vs SAT
+#   3. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's)
+#   4. grid      CE on that cell beside the `fast` grid (GRID_JOBS cells at once)
+#   5. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
+#   6. report    benchmarks/RESULTS.md (every time)
+# Every step resumes or skips what is done, so the suite can be started again after an interruption; a step that
+# fails is reported and the next one runs. Start it detached and look in from time to time:
+#
+#   setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/suite.log 2>&1 &
+#   bash benchmarks/cifar10_suite.sh --status            # finished steps, the last log lines, GPU use
+#   bash benchmarks/cifar10_suite.sh --pack results.tgz  # results, logs and metrics (no checkpoints) in one file
+#
+# Inputs: cifar10-jpeg.tar.xz and cifar10n_labels.npz in benchmarks/data/ (or ../shared/data/). Settings, from the
+# environment: PYTHON (python3), GRID_JOBS (3), SPEED_ARGS (extra speed.py arguments), SPEED_PIPELINES,
+# RUN_SET (extra `--set key=value` arguments for every training), GRID_NOISE and GRID_METHODS (the grid's cells),
+# SUITE_RESULTS (results directory, default benchmarks/results), SUITE_RUNS (default benchmarks/runs),
+# SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
+# STEPS (default: all six, in order).
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BENCH="$ROOT/benchmarks"
+PYTHON="${PYTHON:-python3}"
+export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+RESULTS="${SUITE_RESULTS:-$BENCH/results}"
+RUNS="${SUITE_RUNS:-$BENCH/runs}"
+DATA_ROOT="${DATA_ROOT:-$BENCH/data/cifar-10-batches-py}"
+STATE="$RUNS/suite"
+GRID_JOBS="${GRID_JOBS:-3}"
+SPEED_PIPELINES="${SPEED_PIPELINES:-fast fast+cudagraphs reference}"
+GRID_NOISE="${GRID_NOISE:-sym40 sym80 c10n-worst sym20 sym60 pair40 c10n-aggre c10n-random1}"
+GRID_METHODS="${GRID_METHODS:-ce sat sat_sce}"
+REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
+read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
+read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
+mkdir -p "$STATE"
+
+pack() {
+    local dest="$1" list
+    list="$(mktemp)"
+    (cd "$ROOT" && {
+        find "${RESULTS#"$ROOT"/}" -type f 2>/dev/null
+        find "${RUNS#"$ROOT"/}" -type f \( -name '*.log' -o -name 'metrics.jsonl' -o -name 'summary.json' \
+            -o -name '*.done' \) 2>/dev/null
+        ls "${REPORT#"$ROOT"/}" benchmarks/*.log 2>/dev/null
+    } | sort -u > "$list")
+    tar -czf "$dest" -C "$ROOT" -T "$list" && echo "packed $(wc -l < "$list") files into $dest"
+    rm -f "$list"
+}
+
+status() {
+    echo "finished steps: $(cd "$STATE" && ls ./*.done 2>/dev/null | sed 's|./||; s|.done||' | tr '\n' ' ')"
+    for log in "$STATE"/*.log; do [ -f "$log" ] && { echo "== $(basename "$log")"; tail -n 3 "$log"; }; done
+    command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+}
+
+case "${1:-}" in
+    --pack) pack "${2:?usage: cifar10_suite.sh --pack FILE.tgz}"; exit $? ;;
+    --status) status; exit 0 ;;
+    "") ;;
+    *) echo "cifar10_suite.sh: unknown argument '$1'; expected nothing, --status or --pack FILE" >&2; exit 2 ;;
+esac
+
+step() {  # step NAME COMMAND...: runs once; its output goes to $STATE/NAME.log
+    local name="$1"; shift
+    if [ -f "$STATE/$name.done" ]; then echo "[$name] done earlier"; return 0; fi
+    echo "[$name] started $(date -u +%H:%M:%S)"
+    local started=$SECONDS
+    if "$@" >> "$STATE/$name.log" 2>&1; then
+        touch "$STATE/$name.done"
+        echo "[$name] finished in $((SECONDS - started)) s"
+    else
+        echo "[$name] FAILED after $((SECONDS - started)) s; last lines of $STATE/$name.log:"
+        tail -n 15 "$STATE/$name.log" | sed 's/^/    /'
+    fi
+}
+
+grid() {  # label_noise.py with the suite's directories
+    "$PYTHON" "$BENCH/label_noise.py" --data-root "$DATA_ROOT" --runs-dir "$RUNS" --results-dir "$RESULTS" \
+        "$@" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"}
+}
+
+prepare() {
+    if [ -d "$DATA_ROOT" ]; then echo "$DATA_ROOT exists"; return 0; fi
+    "$PYTHON" "$BENCH/prepare_cifar10.py" --out "$(dirname "$DATA_ROOT")"
+}
+
+speed() {
+    # shellcheck disable=SC2086  # the pipeline names are words
+    "$PYTHON" "$BENCH/speed.py" --models resnet34 --pipelines $SPEED_PIPELINES --data-root "$DATA_ROOT" \
+        --results-dir "$RESULTS" ${SPEED_EXTRA[@]+"${SPEED_EXTRA[@]}"}
+}
+
+paper_and_grid() {
+    grid --recipe paper --methods ce --noise sym40 &
+    local paper=$!
+    # shellcheck disable=SC2086  # the noise and method names are words
+    grid --recipe fast --jobs "$GRID_JOBS" --noise $GRID_NOISE --methods $GRID_METHODS
+    local grid_status=$?
+    wait "$paper"
+    local paper_status=$?
+    return $((grid_status || paper_status))
+}
+
+label_issues() {
+    if ! "$PYTHON" -c "import cleanlab" 2> /dev/null; then
+        echo "cleanlab cannot be imported here: the label-issue rows are left for a machine that has it"
+        return 1
+    fi
+    "$PYTHON" "$BENCH/label_issues.py" --datasets cifar10-sym40 cifar10n-worst cifar10n-aggre \
+        --results-dir "$RESULTS" --data-root "$DATA_ROOT" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"}
+}
+
+report() {
+    "$PYTHON" "$BENCH/report.py" --results-dir "$RESULTS" --out "$REPORT"
+}
+
+echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u)"
+for name in ${STEPS:-prepare speed paper grid issues report}; do
+    case "$name" in
+        prepare) step prepare prepare ;;
+        speed) step speed speed ;;
+        paper) step paper grid --recipe paper --methods sat --noise sym40 ;;
+        grid) step grid paper_and_grid ;;
+        issues) step issues label_issues ;;
+        report) echo "[report] $(report 2>&1 | tail -n 1)" ;;  # always: the results may have grown
+        *) echo "cifar10_suite.sh: unknown step '$name' in STEPS" >&2; exit 2 ;;
+    esac
+done
+echo "suite ended $(date -u)"

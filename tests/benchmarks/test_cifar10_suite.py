@@ -1,0 +1,58 @@
+"""benchmarks/cifar10_suite.sh runs its steps on tiny CIFAR-format data on the CPU, skips finished steps when
+started again, reports its state and packs its results into one archive."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from fixtures import write_fake_cifar10
+
+SUITE = Path(__file__).parents[2] / "benchmarks" / "cifar10_suite.sh"
+TINY = "--set model.width=2 --set data.batch_size=16 --set run.device=cpu --set run.threads=1"
+
+
+def suite(tmp_path, *args, **env):
+    environment = {**os.environ, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "cifar-10-batches-py"),
+                   "SUITE_RESULTS": str(tmp_path / "results"), "SUITE_RUNS": str(tmp_path / "runs"),
+                   "SUITE_REPORT": str(tmp_path / "RESULTS.md"), "GRID_JOBS": "2", "GRID_NOISE": "sym40",
+                   "GRID_METHODS": "sat", "SPEED_PIPELINES": "fast", "SPEED_ARGS": f"--epochs 1 {TINY}",
+                   "RUN_SET": f"{TINY} --set run.epochs=2 --set method.start_epoch=1", **env}
+    return subprocess.run(["bash", str(SUITE), *args], env=environment, capture_output=True, text=True)
+
+
+def test_suite_runs_resumes_reports_and_packs(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    first = suite(tmp_path, STEPS="prepare speed paper grid report")
+    assert first.returncode == 0, first.stdout + first.stderr
+    for step in ("prepare", "speed", "paper", "grid"):
+        assert f"[{step}] finished" in first.stdout
+    results = tmp_path / "results"
+    assert json.loads((results / "speed.json").read_text())["cells"][0]["pipeline"] == "fast"
+    recorded = sorted(str(p.relative_to(results / "label_noise")) for p in results.glob("label_noise/*/*.json"))
+    assert recorded == ["fast/sat-sym40.json", "paper/ce-sym40.json", "paper/sat-sym40.json"]
+    assert "### recipe `paper`" in (tmp_path / "RESULTS.md").read_text()
+
+    again = suite(tmp_path, STEPS="speed grid")
+    assert "[speed] done earlier" in again.stdout and "[grid] done earlier" in again.stdout
+
+    status = suite(tmp_path, "--status")
+    assert "finished steps: grid paper prepare speed" in status.stdout
+
+    packed = suite(tmp_path, "--pack", str(tmp_path / "out.tgz"))
+    assert packed.returncode == 0, packed.stderr
+    with tarfile.open(tmp_path / "out.tgz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith("speed.json") for n in names) and any(n.endswith("paper/sat-sym40/metrics.jsonl")
+                                                                   for n in names)
+    assert not any(n.endswith(".pt") for n in names)
+
+
+def test_a_failing_step_is_reported_and_the_suite_goes_on(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    result = suite(tmp_path, STEPS="speed report", SPEED_ARGS=f"{TINY} --set model.name=resnet1000")
+    assert "[speed] FAILED" in result.stdout and "resnet1000" in result.stdout and "[report]" in result.stdout
+    assert "speed" not in suite(tmp_path, "--status").stdout.splitlines()[0]
+    assert suite(tmp_path, "--bogus").returncode == 2
