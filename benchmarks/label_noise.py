@@ -47,8 +47,6 @@ METHODS = {
 SYMMETRIC = {f"sym{r}": ["data.noise.kind=symmetric", f"data.noise.rate={r / 100}"] for r in (20, 40, 60, 80)}
 NOISES = {**SYMMETRIC, "pair40": ["data.noise.kind=pair", "data.noise.rate=0.4"],
           **{f"c10n-{key}": ["data.noise.kind=file", f"data.noise.key={key}"] for key in ("aggre", "random1", "worst")}}
-# Checkpoints of a 21M-parameter model cost a noticeable fraction of a GPU epoch; every 5 epochs bounds the loss.
-CHECKPOINT_EVERY = 5
 
 
 def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
@@ -57,8 +55,7 @@ def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifa
     overrides = [f"data.root={data_root}", *RECIPES[recipe], *method_overrides, *NOISES[noise]]
     if noise.startswith("c10n-"):
         overrides.append(f"data.noise.file={cifar10n}")
-    return ROOT / "configs" / config_file, [*overrides, "run.progress=false",
-                                             f"run.checkpoint_every={CHECKPOINT_EVERY}", *extra]
+    return ROOT / "configs" / config_file, [*overrides, "run.progress=false", *extra]
 
 
 def cell_name(method: str, noise: str) -> str:
