@@ -19,7 +19,7 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def soft_cross_entropy_per_example(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """``(B,)`` values of ``−Σ_j t_ij log softmax(z_i)_j``."""
-    return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    return -(targets * F.log_softmax(logits, dim=1, dtype=torch.float32)).sum(dim=1)
 
 
 def confidence_weights(targets: torch.Tensor) -> torch.Tensor:
@@ -28,30 +28,38 @@ def confidence_weights(targets: torch.Tensor) -> torch.Tensor:
     return w * (w.numel() / w.sum())
 
 
-def sat_loss(logits: torch.Tensor, targets: torch.Tensor, *, reweight: bool = True) -> torch.Tensor:
+def _weighted_mean(per_example: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    # Σ w ℓ / Σ w: the mean with weights rescaled to average 1, in four kernels instead of six
+    return (weights * per_example).sum() / weights.sum()
+
+
+def sat_loss(logits: torch.Tensor, targets: torch.Tensor, *, reweight: bool = True,
+             weights: torch.Tensor | None = None) -> torch.Tensor:
     """SAT loss (Algorithm 1): ``Σ_i w_i ℓ_i / Σ_i w_i`` with ``ℓ_i`` the soft cross-entropy to ``t_i``.
 
     ``targets`` must be the already updated EMA targets, detached. ``reweight=False`` gives the plain mean.
+    ``weights``: the ``(B,)`` confidences ``max_j t_ij`` when the caller has them already (they are not recomputed).
     """
     per_example = soft_cross_entropy_per_example(logits, targets)
     if not reweight:
         return per_example.mean()
-    return (confidence_weights(targets) * per_example).mean()
+    return _weighted_mean(per_example, targets.amax(dim=1) if weights is None else weights)
 
 
 def sat_sce_loss(logits: torch.Tensor, targets: torch.Tensor, *, a: float = 1.0, b: float = 0.3,
-                 log_floor: float = 1e-4, reweight: bool = True) -> torch.Tensor:
+                 log_floor: float = 1e-4, reweight: bool = True, weights: torch.Tensor | None = None) -> torch.Tensor:
     """SAT with symmetric cross-entropy: ``ℓ_i = −a Σ t log p − b Σ p log max(t, log_floor)``, SAT weights.
 
     ``p`` keeps its gradient in the reverse term; ``log_floor`` keeps ``log t`` finite where targets are 0.
+    ``weights`` as in :func:`sat_loss`.
     """
-    log_probs = F.log_softmax(logits.float(), dim=1)
+    log_probs = F.log_softmax(logits, dim=1, dtype=torch.float32)
     forward = -(targets * log_probs).sum(dim=1)
     reverse = -(log_probs.exp() * targets.clamp(min=log_floor).log()).sum(dim=1)
     per_example = a * forward + b * reverse
     if not reweight:
         return per_example.mean()
-    return (confidence_weights(targets) * per_example).mean()
+    return _weighted_mean(per_example, targets.amax(dim=1) if weights is None else weights)
 
 
 def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, a: float = 0.1, b: float = 1.0,

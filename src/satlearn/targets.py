@@ -66,8 +66,8 @@ class SoftTargets(nn.Module):
             ``(B, C)`` float32 updated targets on the device of ``probs``.
         """
         table_idx = idx.to(self.targets.device)
-        old = self.targets[table_idx].to(device=probs.device, dtype=torch.float32)
-        new = momentum * old + (1.0 - momentum) * probs.detach().float()
+        rows = self.targets[table_idx].to(device=probs.device, dtype=torch.float32)  # a gathered copy
+        new = rows.lerp_(probs.detach().float(), 1.0 - momentum)  # α t + (1 − α) p in one kernel
         self.targets[table_idx] = new.to(device=self.targets.device, dtype=self.targets.dtype)
         return new
 

@@ -24,13 +24,14 @@ class SAT(TargetsMethod):
         if epoch < self.config.start_epoch:
             loss = losses.cross_entropy(logits, y)
         else:
-            probs = torch.softmax(logits.detach().float(), dim=1)
+            probs = torch.softmax(logits.detach(), dim=1, dtype=torch.float32)
             targets = self.targets.update(idx, probs, momentum=self.config.momentum)
+            weights = targets.amax(dim=1)  # shared by the loss and the statistic: every op is a kernel per step
             if self.config.loss == "sce":
-                loss = losses.sat_sce_loss(logits, targets, a=self.config.sce_a, b=self.config.sce_b)
+                loss = losses.sat_sce_loss(logits, targets, a=self.config.sce_a, b=self.config.sce_b, weights=weights)
             else:
-                loss = losses.sat_loss(logits, targets)
-            metrics["confidence"] = targets.max(dim=1).values.mean()
+                loss = losses.sat_loss(logits, targets, weights=weights)
+            metrics["confidence"] = weights.mean()
         metrics["loss"] = loss.detach()
         metrics["accuracy"] = (logits.argmax(dim=1) == y).float().mean()
         return loss, metrics
