@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CIFAR-10 benchmarks on one GPU machine, ordered so that an interrupted suite has measured what matters most:
 #   1. prepare   benchmarks/data/cifar-10-batches-py from the JPEG archive (skipped when present)
-#   2. speed     ResNet-34, fast path (eager, CUDA graphs) vs the DataLoader reference, CE vs SAT
+#   2. speed     ResNet-34, fast path (eager, CUDA graphs) vs the DataLoader reference, CE vs SAT; CUDA kernels
+#                per step (step_ops.py)
 #   3. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's)
 #   4. grid      CE on that cell beside the `fast` grid (GRID_JOBS cells at once)
 #   5. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
@@ -90,7 +91,11 @@ prepare() {
 speed() {
     # shellcheck disable=SC2086  # the pipeline names are words
     "$PYTHON" "$BENCH/speed.py" --models resnet34 --pipelines $SPEED_PIPELINES --data-root "$DATA_ROOT" \
-        --results-dir "$RESULTS" ${SPEED_EXTRA[@]+"${SPEED_EXTRA[@]}"}
+        --results-dir "$RESULTS" ${SPEED_EXTRA[@]+"${SPEED_EXTRA[@]}"} || return 1
+    if "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then  # kernels per step
+        "$PYTHON" "$BENCH/step_ops.py" --device cuda --width 64 --batch-size 256 --name step_ops_cuda \
+            --results-dir "$RESULTS"
+    fi
 }
 
 paper_and_grid() {

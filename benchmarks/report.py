@@ -101,13 +101,45 @@ def speed_section() -> list[str]:
     return lines
 
 
+def _cell_time(cell: dict) -> str:
+    text = f"{cell['run_seconds']:.0f}"
+    if cell.get("fit_seconds"):
+        text += f" ({cell['fit_seconds']:.0f})"
+    if cell.get("concurrent_cells", 1) > 1:
+        text += f" ×{cell['concurrent_cells']}"
+    return text
+
+
+def step_ops_section() -> list[str]:
+    lines = []
+    for r in _load("step_ops*.json"):
+        name = Path(r["benchmark"]).name
+        cuda = any("cuda_kernels" in c for c in r["cells"])
+        if not lines:
+            lines = ["## Operations per training step (CE vs SAT)", "",
+                     "One profiled step through the engine's method and optimizer (`benchmarks/step_ops.py`): "
+                     "operations dispatched, operations that call no other (on a GPU, roughly the kernels), and "
+                     "CUDA kernels where run on a GPU. What SAT adds to each step, counted rather than timed.", ""]
+        lines += [f"`{name}.json`: {r['model']} width {r['width']}, batch {r['batch_size']}, amp {r['amp']}; "
+                  f"device {_device(r)}; commit `{r['commit'][:12]}`.", "",
+                  "| method | dispatched ops | leaf ops |" + (" CUDA kernels |" if cuda else ""),
+                  "|---|---|---|" + ("---|" if cuda else "")]
+        for c in r["cells"]:
+            lines.append(f"| {c['method']} | {c['top_level_ops']} | {c['leaf_ops']} |"
+                         + (f" {c.get('cuda_kernels', '—')} |" if cuda else ""))
+        lines += ["", "Ratios: " + ", ".join(f"{k} {v:.3f}" for k, v in r["ratios"].items()) + ".", ""]
+    return lines
+
+
 def label_noise_section() -> list[str]:
     runs = _load("label_noise/*/*.json")
     if not runs:
         return []
     lines = ["## Label-noise grid (CIFAR-10 JPEG, ResNet-34)", "",
-             "Test accuracy % at the last epoch (best epoch in brackets). Per-cell files in "
-             "`benchmarks/results/label_noise/<recipe>/`.", ""]
+             "Test accuracy % at the last epoch (best epoch in brackets). Run time per method: seconds of training "
+             "and evaluation epochs; in brackets the whole run (set-up, compilation, checkpoints) when it was not "
+             "resumed; ×K when K cells shared the GPU. Per-cell files in `benchmarks/results/label_noise/<recipe>/`.",
+             ""]
     for recipe in sorted({r["recipe"] for r in runs}):
         cells = {(r["noise"], r["method"]): r for r in runs if r["recipe"] == recipe}
         methods = [m for m in ("ce", "sat", "sat_sce") if any(k[1] == m for k in cells)]
@@ -120,7 +152,7 @@ def label_noise_section() -> list[str]:
             first = next(c for c in row if c)
             accs = " | ".join("—" if c is None else
                               f"{100 * c['last_test_accuracy']:.2f} ({100 * c['best_test_accuracy']:.2f})" for c in row)
-            seconds = ", ".join("—" if c is None else f"{c['run_seconds']:.0f}" for c in row)
+            seconds = ", ".join("—" if c is None else _cell_time(c) for c in row)
             lines.append(f"| {noise} | {_pct(first['actual_noise_rate'])} | {accs} | {seconds} |")
         sample = next(iter(cells.values()))
         lines += ["", f"Device: {_device(sample)}; epochs {sample['epochs']}; commit `{sample['commit'][:12]}`.", ""]
@@ -136,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     RESULTS_DIR, OUT = args.results_dir, args.out
-    sections = [demo_section(), label_issues_section(), speed_section(), label_noise_section()]
+    sections = [demo_section(), label_issues_section(), speed_section(), step_ops_section(), label_noise_section()]
     body = [line for section in sections for line in section]
     if (ROOT / "benchmarks" / "SELECTIVE.md").exists() and OUT.parent == ROOT / "benchmarks":
         body += ["## Selective classification", "",
