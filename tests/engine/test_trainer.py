@@ -121,3 +121,35 @@ def test_unwritable_run_directory(tmp_path):
 def test_class_count_mismatch(tmp_path):
     with pytest.raises(ConfigError, match="model.num_classes=100, but the mnist1d data have 10 classes"):
         fit(tiny_config(tmp_path, "model.num_classes=100"), tmp_path / "run")
+
+
+def test_train_one_epoch_averages_metrics_by_example_and_rejects_changing_keys():
+    from satlearn.engine.trainer import train_one_epoch
+
+    class Toy(torch.nn.Module):
+        def __init__(self, metric_keys):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+            self.metric_keys = metric_keys
+
+        def training_step(self, batch, epoch):
+            x, _, idx = batch
+            loss = (self.w - x.mean()) ** 2
+            keys = self.metric_keys(int(idx[0]))
+            return loss, {key: x.mean() for key in keys}
+
+    batches = [(torch.full((3,), 1.0), None, torch.tensor([0, 1, 2])), (torch.full((1,), 5.0), None, torch.tensor([3]))]
+
+    class Loader:
+        def __len__(self):
+            return len(batches)
+
+        def epoch(self, epoch):
+            return iter(batches)
+
+    toy = Toy(lambda first: ["loss", "accuracy"])
+    optimizer = torch.optim.SGD(toy.parameters(), lr=0.0)
+    assert train_one_epoch(toy, optimizer, Loader(), 0) == {"loss": 2.0, "accuracy": 2.0}  # (3·1 + 1·5) / 4
+    toy = Toy(lambda first: ["loss"] if first == 0 else ["loss", "confidence"])
+    with pytest.raises(TrainingError, match="metrics changed within the epoch"):
+        train_one_epoch(toy, torch.optim.SGD(toy.parameters(), lr=0.0), Loader(), 0)

@@ -138,7 +138,8 @@ def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, ep
                     amp: Any = None, progress: bool = False) -> dict[str, float]:
     """One pass over ``loader``; returns the example-weighted means of the method's metrics (one device sync)."""
     method.train()
-    sums: dict[str, torch.Tensor] = {}
+    keys: list[str] | None = None
+    sums: torch.Tensor | None = None  # one tensor for all metrics: two kernels a step however many there are
     seen = 0
     batches = loader.epoch(epoch)
     if progress and len(loader) >= BATCH_BAR_MIN_STEPS:
@@ -152,9 +153,17 @@ def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, ep
         optimizer.step()
         size = len(batch[2])
         seen += size
-        for key, value in metrics.items():
-            sums[key] = sums.get(key, 0.0) + value.detach().float() * size
-    return {key: float(value) / seen for key, value in sums.items()}
+        values = torch.stack([value.detach().float() for value in metrics.values()])
+        if sums is None:
+            keys, sums = list(metrics), values * size
+        else:
+            if list(metrics) != keys:
+                raise TrainingError(f"epoch {epoch + 1}: the method's metrics changed within the epoch "
+                                    f"({keys} → {list(metrics)})")
+            sums.add_(values, alpha=size)
+    if sums is None:
+        return {}
+    return dict(zip(keys, (sums / seen).tolist()))
 
 
 @torch.no_grad()
