@@ -3,7 +3,8 @@
 A GPU step of ResNet-34 at batch 256 takes a few milliseconds, and each operation PyTorch dispatches costs host time
 and, on the GPU, a kernel launch. So the number of operations SAT adds per step (its target update, loss and
 statistics) is a machine-independent measure of its per-step overhead; `speed.py` times it on a GPU. One step of
-each method is profiled after a warm-up step, through the engine's own method and optimizer:
+each method is profiled after a warm-up step, through the engine's own `train_one_epoch` on a one-batch epoch
+(batch preparation, method, optimizer, metric bookkeeping):
 
 - `top_level_ops`: operations the step dispatches (nested calls inside an operation not counted);
 - `leaf_ops`: operations that call no other operation — on a GPU, roughly the kernels;
@@ -30,7 +31,7 @@ from common import record  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
-from satlearn.engine import build_method, build_optimizer, make_loaders  # noqa: E402
+from satlearn.engine import build_method, build_optimizer, make_loaders, train_one_epoch  # noqa: E402
 from satlearn.engine.runtime import autocast, resolve_device, seed_everything  # noqa: E402
 
 METHODS = {"ce": ["method.name=erm"], "sat": ["method.name=sat"], "sat_sce": ["method.name=sat", "method.loss=sce"]}
@@ -52,26 +53,16 @@ def count_step(method_name: str, *, model: str, width: int, batch_size: int, dev
     with tempfile.TemporaryDirectory() as scratch:
         config = load_config(None, [*overrides, f"run.out_dir={scratch}"])
     torch_device = resolve_device(config.run.device)
-    data = random_cifar(2 * batch_size)
+    data = random_cifar(batch_size)  # one batch per epoch: an epoch of train_one_epoch is one whole engine step
     seed_everything(0)
     learner = build_method(config, data, data.y_train, torch_device)
     optimizer = build_optimizer(config, learner, torch_device)
     train_loader, _ = make_loaders(config, data, data.y_train, torch_device)
-    context = autocast(torch_device, config.run.amp)
-    first, second = list(train_loader.epoch(0))[:2]
-
-    def step(batch) -> None:
-        with context:
-            loss, metrics = learner.training_step(batch, 0)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    learner.train()
-    step(first)  # warm-up: lazy state (optimizer buffers, cuDNN plans) is not part of a step
+    amp = autocast(torch_device, config.run.amp)
+    train_one_epoch(learner, optimizer, train_loader, 0, amp=amp)  # warm-up: optimizer state, cuDNN plans
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch_device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        step(second)
+        train_one_epoch(learner, optimizer, train_loader, 1, amp=amp)
         if torch_device.type == "cuda":
             torch.cuda.synchronize(torch_device)
     events = [e for e in prof.events() if e.name.startswith("aten::")]
