@@ -19,7 +19,7 @@
 # RUN_SET (extra `--set key=value` arguments for every training), GRID_NOISE and GRID_METHODS (the grid's cells),
 # SUITE_RESULTS (results directory, default benchmarks/results), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
-# STEPS (default: all six, in order).
+# STEPS (default: all six, in order), BENCH_COMMIT (the commit to record where the checkout has no .git).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
@@ -122,7 +122,7 @@ report() {
     "$PYTHON" "$BENCH/report.py" --results-dir "$RESULTS" --out "$REPORT"
 }
 
-echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u)"
+echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"
 for name in ${STEPS:-prepare speed paper grid issues report}; do
     case "$name" in
         prepare) step prepare prepare ;;

@@ -23,6 +23,8 @@ def data_file(name: str) -> Path:
 
 
 def git_commit() -> str:
+    """HEAD (``-dirty`` when tracked code differs from it); where the checkout has no git metadata (a copy of the
+    working tree shipped to a remote machine), the commit named by the ``BENCH_COMMIT`` environment variable."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()
@@ -32,7 +34,7 @@ def git_commit() -> str:
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("BENCH_COMMIT") or "unknown"
 
 
 def cpu_name() -> str:

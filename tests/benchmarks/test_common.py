@@ -1,0 +1,31 @@
+"""Provenance of recorded results: the commit comes from git, or from BENCH_COMMIT where there is no git checkout."""
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+COMMON = Path(__file__).parents[2] / "benchmarks" / "common.py"
+
+
+def load_common():
+    spec = importlib.util.spec_from_file_location("bench_common", COMMON)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_commit_comes_from_git_in_a_checkout(monkeypatch):
+    common = load_common()
+    monkeypatch.setenv("BENCH_COMMIT", "not-this-one")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=common.ROOT, capture_output=True, text=True)
+    if head.returncode == 0:
+        assert common.git_commit().startswith(head.stdout.strip())
+
+
+def test_commit_falls_back_to_bench_commit_without_git(monkeypatch, tmp_path):
+    common = load_common()
+    monkeypatch.setattr(common, "ROOT", tmp_path)  # not a git checkout
+    monkeypatch.setenv("BENCH_COMMIT", "0123456789abcdef")
+    assert common.git_commit() == "0123456789abcdef"
+    monkeypatch.delenv("BENCH_COMMIT")
+    assert common.git_commit() == "unknown"
