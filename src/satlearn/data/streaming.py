@@ -24,13 +24,12 @@ class IndexedDataset(Dataset):
     """Items ``(x, y, index)``; uint8 ``(C, H, W)`` images go through PIL (pad + crop + flip) and normalisation."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, *, augment: str = "none",
-                 mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None, seed: int = 0,
+                 mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
                  padding: int = 4) -> None:
         self.is_image = x.dtype == torch.uint8 and x.dim() == 4
         self.x = x.permute(0, 2, 3, 1).contiguous().numpy() if self.is_image else x
         self.y = y
         self.augment = augment
-        self.seed = seed
         self.padding = padding
         self.crop_flip: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if self.is_image:
@@ -81,7 +80,7 @@ class StreamingLoader:
                  augment: str = "none", mean=None, std=None, device: torch.device | str = "cpu", seed: int = 0,
                  workers: int = 4, drop_last: bool = False) -> None:
         self.device = torch.device(device)
-        self.dataset = IndexedDataset(x, y, augment=augment, mean=mean, std=std, seed=seed)
+        self.dataset = IndexedDataset(x, y, augment=augment, mean=mean, std=std)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
