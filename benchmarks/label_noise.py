@@ -27,7 +27,7 @@ import json
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -131,7 +131,7 @@ def cell_command(args: argparse.Namespace, method: str, noise: str, jobs: int) -
     """The command line that trains one cell in a process of its own (``--jobs``)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--recipe", args.recipe, "--methods", method,
                "--noise", noise, "--data-root", str(args.data_root), "--cifar10n", str(args.cifar10n),
-               "--runs-dir", str(args.runs_dir), "--concurrent-cells", str(jobs), "--redo"]
+               "--runs-dir", str(args.runs_dir), "--concurrent-cells", str(args.concurrent_cells or jobs), "--redo"]
     if args.results_dir is not None:
         command += ["--results-dir", str(args.results_dir)]
     if args.stop_after_epoch is not None:
@@ -156,7 +156,8 @@ def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> 
 
     failed = 0
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for name, code, log in pool.map(one, cells):
+        for future in as_completed([pool.submit(one, cell) for cell in cells]):
+            name, code, log = future.result()
             lines = log.read_text().splitlines()
             if code == 0:
                 print(f"{name}: " + " / ".join(line.strip() for line in lines[-2:]), flush=True)
@@ -179,7 +180,9 @@ def main() -> None:
     parser.add_argument("--stop-after-epoch", type=int, default=None, help="checkpoint and stop each cell there")
     parser.add_argument("--jobs", type=int, default=1, help="cells trained at once, each in its own process")
     parser.add_argument("--redo", action="store_true", help="train cells whose result is already recorded")
-    parser.add_argument("--concurrent-cells", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--concurrent-cells", type=int, default=None,
+                        help="how many trainings share the device, recorded with each result (default: --jobs); "
+                             "set it when other trainings run beside this grid")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()
     if args.jobs < 1:

@@ -138,7 +138,7 @@ def label_noise_section() -> list[str]:
     lines = ["## Label-noise grid (CIFAR-10 JPEG, ResNet-34)", "",
              "Test accuracy % at the last epoch (best epoch in brackets). Run time per method: seconds of training "
              "and evaluation epochs; in brackets the whole run (set-up, compilation, checkpoints) when it was not "
-             "resumed; ×K when K cells shared the GPU. Per-cell files in `benchmarks/results/label_noise/<recipe>/`.",
+             "resumed; ×K when up to K trainings shared the GPU. Per-cell files in `benchmarks/results/label_noise/<recipe>/`.",
              ""]
     for recipe in sorted({r["recipe"] for r in runs}):
         cells = {(r["noise"], r["method"]): r for r in runs if r["recipe"] == recipe}

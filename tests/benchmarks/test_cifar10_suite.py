@@ -33,6 +33,8 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
     assert json.loads((results / "speed.json").read_text())["cells"][0]["pipeline"] == "fast"
     recorded = sorted(str(p.relative_to(results / "label_noise")) for p in results.glob("label_noise/*/*.json"))
     assert recorded == ["fast/sat-sym40.json", "paper/ce-sym40.json", "paper/sat-sym40.json"]
+    sharing = {name: json.loads((results / "label_noise" / name).read_text())["concurrent_cells"] for name in recorded}
+    assert sharing == {"fast/sat-sym40.json": 3, "paper/ce-sym40.json": 3, "paper/sat-sym40.json": 1}
     assert "### recipe `paper`" in (tmp_path / "RESULTS.md").read_text()
 
     again = suite(tmp_path, STEPS="speed grid")
