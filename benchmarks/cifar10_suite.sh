@@ -2,7 +2,7 @@
 # The CIFAR-10 benchmarks on one GPU machine, ordered so that an interrupted suite has measured what matters most:
 #   1. prepare   benchmarks/data/cifar-10-batches-py from the JPEG archive (skipped when present)
 #   2. speed     ResNet-34, fast path (eager, CUDA graphs) vs the DataLoader reference, CE vs SAT; CUDA kernels
-#                per step (step_ops.py)
+#                per step (step_ops.py), the cost of a checkpoint (checkpoint_cost.py)
 #   3. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's)
 #   4. grid      CE on that cell beside the `fast` grid (GRID_JOBS cells at once)
 #   5. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
@@ -95,6 +95,7 @@ speed() {
     if "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then  # kernels per step
         "$PYTHON" "$BENCH/step_ops.py" --device cuda --width 64 --batch-size 256 --name step_ops_cuda \
             --results-dir "$RESULTS"
+        "$PYTHON" "$BENCH/checkpoint_cost.py" --device cuda --dir "$RUNS" --results-dir "$RESULTS"
     fi
 }
 

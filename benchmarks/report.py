@@ -131,6 +131,19 @@ def step_ops_section() -> list[str]:
     return lines
 
 
+def checkpoint_section() -> list[str]:
+    lines = []
+    for r in _load("checkpoint_cost*.json"):
+        if not lines:
+            lines = ["## Cost of a checkpoint", "",
+                     "`benchmarks/checkpoint_cost.py`: model, SGD momentum and SAT target table, written to a temporary "
+                     "file, flushed to disk and renamed (the engine's `save_checkpoint`).", "",
+                     "| model | table | MB | median s | device | written under | commit |", "|---|---|---|---|---|---|---|"]
+        lines.append(f"| {r['model']} | {r['examples']} × {r['classes']} | {r['bytes'] / 1e6:.0f} | "
+                     f"{r['median_seconds']:.2f} | {_device(r)} | `{r['written_under']}` | `{r['commit'][:12]}` |")
+    return lines + [""] if lines else []
+
+
 def label_noise_section() -> list[str]:
     runs = _load("label_noise/*/*.json")
     if not runs:
@@ -168,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     RESULTS_DIR, OUT = args.results_dir, args.out
-    sections = [demo_section(), label_issues_section(), speed_section(), step_ops_section(), label_noise_section()]
+    sections = [demo_section(), label_issues_section(), speed_section(), step_ops_section(), checkpoint_section(),
+                label_noise_section()]
     body = [line for section in sections for line in section]
     if (ROOT / "benchmarks" / "SELECTIVE.md").exists() and OUT.parent == ROOT / "benchmarks":
         body += ["## Selective classification", "",

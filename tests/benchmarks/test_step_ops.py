@@ -1,4 +1,5 @@
-"""benchmarks/step_ops.py counts the operations of one training step per method, and report.py shows them."""
+"""benchmarks/step_ops.py counts the operations of one training step per method, checkpoint_cost.py times a
+checkpoint, and report.py shows both."""
 
 import json
 import subprocess
@@ -22,3 +23,13 @@ def test_step_ops_counts_what_sat_adds_to_a_step(tmp_path):
                     str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
     report = (tmp_path / "RESULTS.md").read_text()
     assert "## Operations per training step" in report and f"| sat | {counts['sat']['top_level_ops']} |" in report
+
+
+def test_checkpoint_cost_records_size_and_time(tmp_path):
+    subprocess.run([sys.executable, str(BENCH / "checkpoint_cost.py"), "--model", "resnet18", "--examples", "100",
+                    "--repeats", "2", "--dir", str(tmp_path), "--results-dir", str(tmp_path)], check=True,
+                   capture_output=True)
+    result = json.loads((tmp_path / "checkpoint_cost.json").read_text())
+    assert result["bytes"] > 2 * 11_000_000 * 4  # ResNet-18 weights and their momentum, float32
+    assert len(result["seconds"]) == 2 and result["median_seconds"] > 0
+    assert not list(tmp_path.glob("tmp*"))  # the scratch directory is removed

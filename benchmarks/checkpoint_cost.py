@@ -1,0 +1,69 @@
+"""What one training checkpoint costs: size and seconds of `save_checkpoint` for a model with its SGD momentum and
+the SAT target table, written the engine's way (temporary file, flushed to disk, renamed over the last one).
+
+This is what `run.checkpoint_every` trades against the work an interrupted run can lose:
+
+    python benchmarks/checkpoint_cost.py                          # ResNet-34, CIFAR-10 sized table
+    python benchmarks/checkpoint_cost.py --device cuda --dir /path/on/the/run/disk
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import record  # noqa: E402
+
+from satlearn.engine.checkpoint import CHECKPOINT_NAME, save_checkpoint  # noqa: E402
+from satlearn.engine.runtime import rng_state  # noqa: E402
+from satlearn.models import create_model  # noqa: E402
+from satlearn.targets import SoftTargets  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="resnet34")
+    parser.add_argument("--examples", type=int, default=50_000, help="rows of the target table")
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temporary directory)")
+    parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    model = create_model(args.model, args.classes, input_shape=(3, 32, 32)).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(2, 3, 32, 32, device=device)).sum().backward()
+    optimizer.step()  # creates the momentum buffers a real checkpoint carries
+    targets = SoftTargets(torch.randint(0, args.classes, (args.examples,)), args.classes).to(device)
+    state = {"epoch": 1, "method": {**model.state_dict(), **targets.state_dict()},
+             "optimizer": optimizer.state_dict(), "rng": rng_state(), "history": []}
+
+    with tempfile.TemporaryDirectory(dir=args.dir) as scratch:
+        times = []
+        for _ in range(args.repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            started = time.perf_counter()
+            save_checkpoint(state, Path(scratch))
+            times.append(time.perf_counter() - started)
+        size = (Path(scratch) / CHECKPOINT_NAME).stat().st_size
+    print(f"{args.model}: {size / 1e6:.0f} MB, {min(times):.3f} s fastest, {sorted(times)[len(times) // 2]:.3f} s "
+          f"median of {args.repeats}")
+    out = record("checkpoint_cost", {"model": args.model, "examples": args.examples, "classes": args.classes,
+                                     "state_device": str(device), "bytes": size, "seconds": times,
+                                     "median_seconds": sorted(times)[len(times) // 2],
+                                     "written_under": str(args.dir or tempfile.gettempdir())},
+                 directory=args.results_dir)
+    print(f"recorded in {out}")
+
+
+if __name__ == "__main__":
+    main()
