@@ -28,3 +28,18 @@ def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
                     "--out", str(tmp_path / "RESULTS.md")], check=True)
     assert "| resnet18 | reference | sat |" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_every_pipeline_of_the_speed_benchmark_is_a_valid_config():
+    import importlib.util
+
+    from satlearn.config import load_config
+
+    spec = importlib.util.spec_from_file_location("speed_bench", SCRIPT)
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    config_file = Path(__file__).parents[2] / "configs" / "cifar10_sat.yaml"
+    for name, overrides in speed.PIPELINES.items():
+        config = load_config(config_file, overrides)
+        assert config.data.pipeline in ("memory", "reference"), name
+    assert load_config(config_file, speed.PIPELINES["fast+cudagraphs"]).run.compile_mode == "reduce-overhead"
