@@ -95,30 +95,26 @@ class StreamingLoader:
     def num_examples(self) -> int:
         return len(self.dataset)
 
-    def _draws(self, epoch: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray] | tuple[torch.Tensor]:
+    def _draws(self, epoch: int) -> tuple[torch.Tensor, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
         """The epoch's example order and, with augmentation, each example's crop offsets and flip — the numbers the
         in-memory loader draws from the same seed on the CPU, in the same order."""
         n = len(self.dataset)
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         if self.dataset.augment != "crop_flip":
-            return (order,)
+            return order, None
         top, left = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
         flip = np.zeros(n, dtype=bool)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             idx = order[start:start + self.batch_size].numpy()
             dy, dx, mirror = draw_crop_flip(len(idx), padding=self.dataset.padding, generator=generator)
             top[idx], left[idx], flip[idx] = dy.numpy(), dx.numpy(), mirror.numpy()
-        return order, top, left, flip
-
-    def order(self, epoch: int) -> torch.Tensor:
-        """The epoch's example order — the same permutation the in-memory loader draws (on the CPU)."""
-        return self._draws(epoch)[0]
+        return order, (top, left, flip)
 
     def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        order, *augmentation = self._draws(epoch)
-        if augmentation:
-            self.dataset.set_augmentation(*augmentation)  # read by this epoch's fresh (non-persistent) workers
+        order, crop_flip = self._draws(epoch)
+        if crop_flip is not None:
+            self.dataset.set_augmentation(*crop_flip)  # read by this epoch's fresh (non-persistent) workers
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
                             drop_last=self.drop_last)
