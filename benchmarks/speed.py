@@ -47,12 +47,15 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def build_learner(model: str, method: str, pipeline: str, *, data_root: str, workers: int, extra: list[str]):
+def build_learner(model: str, method: str, pipeline: str, *, data_root: str, workers: int, extra: list[str],
+                  data_cache: dict):
     overrides = [f"data.root={data_root}", f"model.name={model}", f"method.name={method}", "method.start_epoch=0",
                  f"data.workers={workers}", "run.progress=false", *PIPELINES[pipeline], *extra]
     config = load_config(ROOT / "configs" / "cifar10_sat.yaml", overrides)
     device = resolve_device(config.run.device)
-    noisy = prepare_data(config)
+    if "noisy" not in data_cache:  # the methods of one pipeline train on the same data: read it once
+        data_cache["noisy"] = prepare_data(config)
+    noisy = data_cache["noisy"]
     seed_everything(config.run.seed)
     learner = build_method(config, noisy.data, noisy.labels, device)
     optimizer = build_optimizer(config, learner, device)
@@ -64,7 +67,9 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
               extra: list[str]) -> list[dict]:
     """Times ``methods`` (e.g. CE and SAT) on one pipeline with their epochs interleaved — CE, SAT, CE, SAT, ... —
     so that a slow spell of the machine falls on both, which a ratio of a few percent needs."""
-    built = {m: build_learner(model, m, pipeline, data_root=data_root, workers=workers, extra=extra) for m in methods}
+    data_cache: dict = {}
+    built = {m: build_learner(model, m, pipeline, data_root=data_root, workers=workers, extra=extra,
+                              data_cache=data_cache) for m in methods}
     config, device = next(iter(built.values()))[:2]
     amp = autocast(device, config.run.amp)
     times: dict[str, list[float]] = {m: [] for m in methods}
