@@ -2,24 +2,31 @@
 # The CIFAR-10 benchmarks on one GPU machine, ordered so that an interrupted suite has measured what matters most:
 #   1. prepare   benchmarks/data/cifar-10-batches-py from the JPEG archive (skipped when present)
 #   2. speed     ResNet-34, fast path (eager, CUDA graphs) vs the DataLoader reference, CE vs SAT; CUDA kernels
-#                per step (step_ops.py), the cost of a checkpoint (checkpoint_cost.py)
+#                per step (step_ops.py), the cost of a checkpoint (checkpoint_cost.py). A measurement already
+#                recorded on this kind of device (say, committed from an earlier machine) is not repeated
+#                (SPEED_REDO=1 repeats it).
 #   3. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's)
-#   4. grid      CE on that cell beside the `fast` grid (GRID_JOBS cells at once)
-#   5. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
-#   6. report    benchmarks/RESULTS.md (every time)
-# Every step resumes or skips what is done, so the suite can be started again after an interruption; a step that
-# fails is reported and the next one runs. Start it detached and look in from time to time:
+#   4. paper-ce  CE on that cell, alone too: with step 3, the paper's headline comparison
+#   5. grid      the `fast` grid, GRID_JOBS cells at once
+#   6. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
+#   7. report    benchmarks/RESULTS.md (every time)
+# The trainings use the pipeline that the speed measurement found quickest for them (TRAIN_PIPELINE=fastest,
+# compilation time counted; see label_noise.py --pipeline). Every step resumes or skips what is done, recorded
+# cells included, so the suite can be started again after an interruption, on the same machine or on another one
+# that has the committed results; a step that fails is reported and the next one runs. Start it detached and look
+# in from time to time:
 #
 #   setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/suite.log 2>&1 &
 #   bash benchmarks/cifar10_suite.sh --status            # finished steps, the last log lines, GPU use
 #   bash benchmarks/cifar10_suite.sh --pack results.tgz  # results, logs and metrics (no checkpoints) in one file
 #
 # Inputs: cifar10-jpeg.tar.xz and cifar10n_labels.npz in benchmarks/data/ (or ../shared/data/). Settings, from the
-# environment: PYTHON (python3), GRID_JOBS (3), SPEED_ARGS (extra speed.py arguments), SPEED_PIPELINES,
+# environment: PYTHON (python3), GRID_JOBS (3), SPEED_ARGS (extra speed.py arguments), SPEED_PIPELINES, SPEED_REDO,
+# TRAIN_PIPELINE (fastest, or a label_noise.py --pipeline name),
 # RUN_SET (extra `--set key=value` arguments for every training), GRID_NOISE and GRID_METHODS (the grid's cells),
 # SUITE_RESULTS (results directory, default benchmarks/results), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
-# STEPS (default: all six, in order), BENCH_COMMIT (the commit to record where the checkout has no .git).
+# STEPS (default: all seven, in order), BENCH_COMMIT (the commit to record where the checkout has no .git).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
@@ -33,6 +40,8 @@ GRID_JOBS="${GRID_JOBS:-3}"
 SPEED_PIPELINES="${SPEED_PIPELINES:-fast fast+cudagraphs reference}"
 GRID_NOISE="${GRID_NOISE:-sym40 sym80 c10n-worst sym20 sym60 pair40 c10n-aggre c10n-random1}"
 GRID_METHODS="${GRID_METHODS:-ce sat sat_sce}"
+TRAIN_PIPELINE="${TRAIN_PIPELINE:-fastest}"
+ALL_STEPS="prepare speed paper paper-ce grid issues report"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
 read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
@@ -52,7 +61,9 @@ pack() {
 }
 
 status() {
-    echo "finished steps: $(cd "$STATE" && ls ./*.done 2>/dev/null | sed 's|./||; s|.done||' | tr '\n' ' ')"
+    local name finished=""
+    for name in $ALL_STEPS; do [ -f "$STATE/$name.done" ] && finished+="$name "; done
+    echo "finished steps: $finished"
     for log in "$STATE"/*.log; do [ -f "$log" ] && { echo "== $(basename "$log")"; tail -n 3 "$log"; }; done
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 }
@@ -80,7 +91,21 @@ step() {  # step NAME COMMAND...: runs once; its output goes to $STATE/NAME.log
 
 grid() {  # label_noise.py with the suite's directories
     "$PYTHON" "$BENCH/label_noise.py" --data-root "$DATA_ROOT" --runs-dir "$RUNS" --results-dir "$RESULTS" \
-        "$@" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"}
+        --pipeline "$TRAIN_PIPELINE" "$@" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"}
+}
+
+recorded_here() {  # recorded_here FILE: FILE holds a measurement made on this kind of device (GPU or CPU)
+    [ -z "${SPEED_REDO:-}" ] && "$PYTHON" - "$1" <<'PY'
+import json, sys
+import torch
+try:
+    result = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    sys.exit(1)
+on_gpu = "gpu" in result.get("device", {})
+measured = any("error" not in cell for cell in result.get("cells", [{}]))
+sys.exit(0 if measured and on_gpu == torch.cuda.is_available() else 1)
+PY
 }
 
 prepare() {
@@ -89,26 +114,26 @@ prepare() {
 }
 
 speed() {
-    # shellcheck disable=SC2086  # the pipeline names are words
-    "$PYTHON" "$BENCH/speed.py" --models resnet34 --pipelines $SPEED_PIPELINES --data-root "$DATA_ROOT" \
-        --results-dir "$RESULTS" ${SPEED_EXTRA[@]+"${SPEED_EXTRA[@]}"} || return 1
-    if "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then  # kernels per step
-        "$PYTHON" "$BENCH/step_ops.py" --device cuda --width 64 --batch-size 256 --name step_ops_cuda \
-            --results-dir "$RESULTS"
-        "$PYTHON" "$BENCH/checkpoint_cost.py" --device cuda --dir "$RUNS" --results-dir "$RESULTS"
+    local status=0
+    if recorded_here "$RESULTS/speed.json"; then
+        echo "$RESULTS/speed.json already measured on this kind of device (SPEED_REDO=1 measures again)"
+    else
+        # shellcheck disable=SC2086  # the pipeline names are words
+        "$PYTHON" "$BENCH/speed.py" --models resnet34 --pipelines $SPEED_PIPELINES --data-root "$DATA_ROOT" \
+            --results-dir "$RESULTS" ${SPEED_EXTRA[@]+"${SPEED_EXTRA[@]}"} || status=1
     fi
+    if "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then  # kernels per step
+        recorded_here "$RESULTS/step_ops_cuda.json" || "$PYTHON" "$BENCH/step_ops.py" --device cuda --width 64 \
+            --batch-size 256 --name step_ops_cuda --results-dir "$RESULTS" || status=1
+        recorded_here "$RESULTS/checkpoint_cost.json" || "$PYTHON" "$BENCH/checkpoint_cost.py" --device cuda \
+            --dir "$RUNS" --results-dir "$RESULTS" || status=1
+    fi
+    return $status
 }
 
-paper_and_grid() {
-    local sharing=$((GRID_JOBS + 1))  # recorded with each result: its wall time was measured on a shared GPU
-    grid --recipe paper --methods ce --noise sym40 --concurrent-cells "$sharing" &
-    local paper=$!
+fast_grid() {
     # shellcheck disable=SC2086  # the noise and method names are words
-    grid --recipe fast --jobs "$GRID_JOBS" --concurrent-cells "$sharing" --noise $GRID_NOISE --methods $GRID_METHODS
-    local grid_status=$?
-    wait "$paper"
-    local paper_status=$?
-    return $((grid_status || paper_status))
+    grid --recipe fast --jobs "$GRID_JOBS" --noise $GRID_NOISE --methods $GRID_METHODS
 }
 
 label_issues() {
@@ -125,12 +150,13 @@ report() {
 }
 
 echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"
-for name in ${STEPS:-prepare speed paper grid issues report}; do
+for name in ${STEPS:-$ALL_STEPS}; do
     case "$name" in
         prepare) step prepare prepare ;;
         speed) step speed speed ;;
         paper) step paper grid --recipe paper --methods sat --noise sym40 ;;
-        grid) step grid paper_and_grid ;;
+        paper-ce) step paper-ce grid --recipe paper --methods ce --noise sym40 ;;
+        grid) step grid fast_grid ;;
         issues) step issues label_issues ;;
         report) echo "[report] $(report 2>&1 | tail -n 1)" ;;  # always: the results may have grown
         *) echo "cifar10_suite.sh: unknown step '$name' in STEPS" >&2; exit 2 ;;

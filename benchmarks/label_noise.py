@@ -10,14 +10,17 @@ A cell whose result is already recorded (or whose run directory holds a finished
 checkpoint resumes, so the grid can be stopped at any time (or killed) and started again, and a grid can be filled
 over several sittings (`--redo` runs recorded cells again). `--jobs K` trains K cells at once, each in its own
 process with its log in `<runs-dir>/<recipe>/<cell>.log`; a cell is locked while a process trains it, so two grids
-started by mistake never train the same cell twice.
+started by mistake never train the same cell twice. `--pipeline` trains every cell on one of speed.py's pipelines
+(`fastest`: the one that the recorded speed measurement found quickest for this recipe, compilation included); the
+default keeps the configs' own settings. The pipeline is recorded with each cell.
 
     python benchmarks/prepare_cifar10.py
     setsid nohup python benchmarks/label_noise.py --recipe fast --jobs 3 > grid.log 2>&1 &
     python benchmarks/report.py          # regenerates benchmarks/RESULTS.md from the JSON
 
 Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,
-actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device).
+actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device, the
+training pipeline).
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, RESULTS, data_file, record  # noqa: E402
+from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME  # noqa: E402
+from satlearn.engine.runtime import resolve_device  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
 METHODS = {
@@ -50,9 +55,10 @@ NOISES = {**SYMMETRIC, "pair40": ["data.noise.kind=pair", "data.noise.rate=0.4"]
 
 
 def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
-                   extra: list[str]) -> tuple[Path, list[str]]:
+                   extra: list[str], pipeline: str = "config") -> tuple[Path, list[str]]:
     config_file, method_overrides = METHODS[method]
-    overrides = [f"data.root={data_root}", *RECIPES[recipe], *method_overrides, *NOISES[noise]]
+    overrides = [f"data.root={data_root}", *RECIPES[recipe], *method_overrides, *NOISES[noise],
+                 *([] if pipeline == "config" else PIPELINES[pipeline])]
     if noise.startswith("c10n-"):
         overrides.append(f"data.noise.file={cifar10n}")
     return ROOT / "configs" / config_file, [*overrides, "run.progress=false", *extra]
@@ -89,9 +95,10 @@ def cell_lock(run_dir: Path):
 
 
 def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_dir: Path | None, data_root: str,
-             cifar10n: Path, extra: list[str], stop_after_epoch: int | None, concurrent_cells: int = 1) -> dict | None:
+             cifar10n: Path, extra: list[str], stop_after_epoch: int | None, concurrent_cells: int = 1,
+             pipeline: str = "config") -> dict | None:
     config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
-                                            extra=extra)
+                                            extra=extra, pipeline=pipeline)
     config = load_config(config_file, overrides)
     run_dir = runs_dir / recipe / cell_name(method, noise)
     with cell_lock(run_dir) as mine:
@@ -119,7 +126,7 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "last_test_accuracy": summary["final_test_accuracy"], "best_test_accuracy": summary["best_test_accuracy"],
         "best_epoch": summary["best_epoch"], "run_seconds": sum(row["epoch_seconds"] for row in history),
         "fit_seconds": fit_seconds, "run_device": summary["device"], "run_dir": str(run_dir),
-        "concurrent_cells": concurrent_cells,
+        "concurrent_cells": concurrent_cells, "pipeline": pipeline,
     }
     path = record(f"label_noise/{recipe}/{cell_name(method, noise)}", payload, directory=results_dir)
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "
@@ -131,7 +138,8 @@ def cell_command(args: argparse.Namespace, method: str, noise: str, jobs: int) -
     """The command line that trains one cell in a process of its own (``--jobs``)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--recipe", args.recipe, "--methods", method,
                "--noise", noise, "--data-root", str(args.data_root), "--cifar10n", str(args.cifar10n),
-               "--runs-dir", str(args.runs_dir), "--concurrent-cells", str(args.concurrent_cells or jobs), "--redo"]
+               "--runs-dir", str(args.runs_dir), "--concurrent-cells", str(args.concurrent_cells or jobs), "--redo",
+               "--pipeline", args.pipeline]
     if args.results_dir is not None:
         command += ["--results-dir", str(args.results_dir)]
     if args.stop_after_epoch is not None:
@@ -167,6 +175,19 @@ def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> 
     return failed
 
 
+def choose_fastest_pipeline(args: argparse.Namespace) -> str:
+    """Resolves ``--pipeline fastest`` once, so that every cell of this grid trains on the same pipeline."""
+    config_file, overrides = cell_overrides(args.recipe, "sat", "sym40", data_root=args.data_root,
+                                            cifar10n=args.cifar10n, extra=args.extra)
+    config = load_config(config_file, overrides)
+    speed_file = (args.results_dir or RESULTS) / "speed.json"
+    chosen = fastest_pipeline(speed_file, model=config.model.name, method="sat", epochs=config.run.epochs,
+                              device_type=resolve_device(config.run.device).type)
+    print(f"--pipeline fastest: {chosen or 'config'} "
+          f"({'from ' + str(speed_file) if chosen else 'no usable measurement in ' + str(speed_file)})", flush=True)
+    return chosen or "config"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", choices=list(RECIPES), default="fast")
@@ -183,10 +204,16 @@ def main() -> None:
     parser.add_argument("--concurrent-cells", type=int, default=None,
                         help="how many trainings share the device, recorded with each result (default: --jobs); "
                              "set it when other trainings run beside this grid")
+    parser.add_argument("--pipeline", choices=["config", *PIPELINES, "fastest"], default="config",
+                        help="training pipeline, as named in speed.py; `config`: the config's own settings; "
+                             "`fastest`: the fast-path pipeline that <results-dir>/speed.json found quickest for "
+                             "this recipe on this kind of device (compilation counted), else `config`")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: expected at least 1")
+    if args.pipeline == "fastest":
+        args.pipeline = choose_fastest_pipeline(args)
 
     cells = []
     for noise in args.noise:
@@ -200,7 +227,8 @@ def main() -> None:
     for method, noise in cells:
         run_cell(args.recipe, method, noise, runs_dir=args.runs_dir, results_dir=args.results_dir,
                  data_root=args.data_root, cifar10n=args.cifar10n, extra=args.extra,
-                 stop_after_epoch=args.stop_after_epoch, concurrent_cells=args.concurrent_cells or 1)
+                 stop_after_epoch=args.stop_after_epoch, concurrent_cells=args.concurrent_cells or 1,
+                 pipeline=args.pipeline)
 
 
 if __name__ == "__main__":

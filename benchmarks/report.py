@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,6 +87,9 @@ def speed_section() -> list[str]:
              "| model | pipeline | method | s/epoch | images/s | warm-up epoch s | evaluation s |",
              "|---|---|---|---|---|---|---|"]
     for c in r["cells"]:
+        if "error" in c:
+            lines.append(f"| {c['model']} | {c['pipeline']} | {c['method']} | failed: {c['error'][:80]} | | | |")
+            continue
         warmup = f"{c['warmup_epoch_seconds']:.1f}" if "warmup_epoch_seconds" in c else "—"
         evaluation = f"{c['eval_seconds']:.2f}" if "eval_seconds" in c else "—"
         lines.append(f"| {c['model']} | {c['pipeline']} | {c['method']} | {c['epoch_seconds']:.2f} | "
@@ -168,7 +171,11 @@ def label_noise_section() -> list[str]:
             seconds = ", ".join("—" if c is None else _cell_time(c) for c in row)
             lines.append(f"| {noise} | {_pct(first['actual_noise_rate'])} | {accs} | {seconds} |")
         sample = next(iter(cells.values()))
-        lines += ["", f"Device: {_device(sample)}; epochs {sample['epochs']}; commit `{sample['commit'][:12]}`.", ""]
+        pipelines = Counter(c.get("pipeline", "config") for c in cells.values())
+        commits = sorted({c["commit"][:12] for c in cells.values()})
+        lines += ["", f"Device: {_device(sample)}; epochs {sample['epochs']}; training pipeline: "
+                  + ", ".join(f"`{name}` ({count} cells)" for name, count in sorted(pipelines.items()))
+                  + "; commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]
     return lines
 
 

@@ -18,8 +18,11 @@ Reported per cell: images/s and s/epoch; per model: fast ÷ reference speed-up a
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -103,6 +106,46 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
     return cells
 
 
+def release_compiled_state() -> None:
+    """Frees what one pipeline left behind (compiled graphs, CUDA-graph memory pools) before the next is timed."""
+    torch._dynamo.reset()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def speed_ratios(cells: list[dict], models: list[str], pipelines: list[str]) -> list[dict]:
+    ratios = []
+    for model in models:
+        get = {(c["pipeline"], c["method"]): c["epoch_seconds"]
+               for c in cells if c["model"] == model and "error" not in c}
+        for pipeline in pipelines:
+            if (pipeline, "sat") in get and (pipeline, "erm") in get:
+                ratios.append({"model": model, "pipeline": pipeline,
+                               "sat_over_ce_time": get[(pipeline, "sat")] / get[(pipeline, "erm")]})
+            if pipeline != "reference" and ("reference", "sat") in get and (pipeline, "sat") in get:
+                ratios.append({"model": model, "pipeline": pipeline,
+                               "speedup_over_reference_sat": get[("reference", "sat")] / get[(pipeline, "sat")]})
+    return ratios
+
+
+def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, device_type: str) -> str | None:
+    """The fast-path pipeline of ``speed_file`` (a recorded speed.json) that trains ``epochs`` epochs of ``model``
+    with ``method`` soonest on a ``device_type`` device — warm-up (compilation) counted once, then the timed
+    epoch — or None when that file measured no such cell."""
+    try:
+        cells = json.loads(Path(speed_file).read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    estimates = {
+        cell["pipeline"]: cell["warmup_epoch_seconds"] + (epochs - 1) * cell["epoch_seconds"]
+        for cell in cells
+        if "error" not in cell and cell["model"] == model and cell["method"] == method
+        and cell["pipeline"] != "reference" and cell["device"].split(":")[0] == device_type
+    }
+    return min(estimates, key=estimates.get) if estimates else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["resnet34", "resnet18"])
@@ -116,30 +159,35 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
 
-    cells = []
+    cells: list[dict] = []
+    failed = 0
     for model in args.models:
         for pipeline in args.pipelines:
-            for cell in time_pair(model, pipeline, args.methods, data_root=args.data_root, epochs=args.epochs,
-                                  workers=args.workers, extra=args.extra):
+            try:
+                measured = time_pair(model, pipeline, args.methods, data_root=args.data_root, epochs=args.epochs,
+                                     workers=args.workers, extra=args.extra)
+            except Exception as exc:  # noqa: BLE001 - one pipeline that fails (a compiler error, memory) is a result
+                failed += 1
+                message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                print(f"{model:10s} {pipeline:15s} FAILED: {message}", flush=True)
+                traceback.print_exc()
+                cells += [{"model": model, "method": m, "pipeline": pipeline, "error": message} for m in args.methods]
+                measured = []
+            release_compiled_state()
+            for cell in measured:
                 cells.append(cell)
                 print(f"{model:10s} {pipeline:15s} {cell['method']:4s} {cell['epoch_seconds']:7.2f} s/epoch "
                       f"{cell['images_per_second']:9.0f} img/s  (warm-up epoch {cell['warmup_epoch_seconds']:.1f} s, "
                       f"evaluation {cell['eval_seconds']:.2f} s)", flush=True)
-    ratios = []
-    for model in args.models:
-        get = {(c["pipeline"], c["method"]): c["epoch_seconds"] for c in cells if c["model"] == model}
-        for pipeline in args.pipelines:
-            if (pipeline, "sat") in get and (pipeline, "erm") in get:
-                ratios.append({"model": model, "pipeline": pipeline,
-                               "sat_over_ce_time": get[(pipeline, "sat")] / get[(pipeline, "erm")]})
-            if pipeline != "reference" and ("reference", "sat") in get and (pipeline, "sat") in get:
-                ratios.append({"model": model, "pipeline": pipeline,
-                               "speedup_over_reference_sat": get[("reference", "sat")] / get[(pipeline, "sat")]})
+            # recorded after every pipeline, so that an interrupted run keeps what it measured
+            ratios = speed_ratios(cells, args.models, args.pipelines)
+            path = record(args.name, {"cells": cells, "ratios": ratios, "timed_epochs": args.epochs,
+                                      "workers": args.workers}, directory=args.results_dir)
     for r in ratios:
         print(r)
-    path = record(args.name, {"cells": cells, "ratios": ratios, "timed_epochs": args.epochs,
-                              "workers": args.workers}, directory=args.results_dir)
     print(f"recorded in {path}")
+    if failed:
+        sys.exit(f"{failed} pipeline(s) failed; their cells are recorded with the error")
 
 
 if __name__ == "__main__":

@@ -24,14 +24,16 @@ def test_grid_cells_resume_and_report(tmp_path):
               "--noise", "sym40", "c10n-worst"]
     tiny = ["--set", "model.width=2", "--set", "data.batch_size=16", "--set", "run.epochs=3",
             "--set", "method.start_epoch=1", "--set", "run.device=cpu"]
-    out = run(*common, *tiny, "--stop-after-epoch", "1")
+    out = run(*common, *tiny, "--stop-after-epoch", "1", "--pipeline", "fastest")
     assert "stopped early" in out and not (tmp_path / "results").exists()
+    assert "--pipeline fastest: config (no usable measurement" in out  # no speed.json: the configs' own settings
     out = run(*common, *tiny)
     assert out.count("resumed") == 4
     files = sorted((tmp_path / "results" / "label_noise" / "fast").glob("*.json"))
     assert [f.stem for f in files] == ["ce-c10n-worst", "ce-sym40", "sat-c10n-worst", "sat-sym40"]
     cell = json.loads(files[-1].read_text())
     assert cell["epochs"] == 3 and 0 <= cell["last_test_accuracy"] <= 1 and cell["commit"]
+    assert cell["pipeline"] == "config"
     again = run(*common, *tiny)
     assert again.count("recorded earlier") == 4 and "resumed" not in again
     assert "finished earlier" in run(*common, *tiny, "--redo")  # run directories are kept: nothing is retrained

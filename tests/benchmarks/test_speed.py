@@ -43,3 +43,62 @@ def test_every_pipeline_of_the_speed_benchmark_is_a_valid_config():
         config = load_config(config_file, overrides)
         assert config.data.pipeline in ("memory", "reference"), name
     assert load_config(config_file, speed.PIPELINES["fast+cudagraphs"]).run.compile_mode == "reduce-overhead"
+
+
+def load_speed_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("speed_bench_module", SCRIPT)
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    return speed
+
+
+def test_a_failing_pipeline_is_recorded_with_its_error_and_the_others_are_measured(tmp_path, monkeypatch):
+    import pytest
+
+    speed = load_speed_module()
+    measured = speed.time_pair
+
+    def time_pair(model, pipeline, methods, **kwargs):
+        if pipeline == "fast":
+            raise RuntimeError("CUDA graphs could not be captured\nmore detail")
+        return measured(model, pipeline, methods, **kwargs)
+
+    monkeypatch.setattr(speed, "time_pair", time_pair)
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    monkeypatch.setattr(sys, "argv", ["speed.py", "--models", "resnet18", "--data-root", str(root), "--epochs", "1",
+                                      "--workers", "0", "--set", "model.width=2", "--set", "data.batch_size=16",
+                                      "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")])
+    with pytest.raises(SystemExit, match="1 pipeline"):
+        speed.main()
+    cells = json.loads((tmp_path / "results" / "speed.json").read_text())["cells"]
+    failed = [c for c in cells if "error" in c]
+    assert [(c["pipeline"], c["error"]) for c in failed] == [
+        ("fast", "RuntimeError: CUDA graphs could not be captured")] * 2
+    assert {c["pipeline"] for c in cells if "error" not in c} == {"reference"}
+    subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
+                    "--out", str(tmp_path / "RESULTS.md")], check=True)
+    assert "| resnet18 | fast | sat | failed: RuntimeError" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_fastest_pipeline_counts_the_warm_up_once_and_ignores_failures_reference_and_other_devices(tmp_path):
+    speed = load_speed_module()
+
+    def cell(pipeline, warmup, epoch, device="cuda:0", method="sat", model="resnet34"):
+        return {"model": model, "method": method, "pipeline": pipeline, "device": device,
+                "warmup_epoch_seconds": warmup, "epoch_seconds": epoch}
+
+    cells = [cell("fast", 10.0, 2.0), cell("fast+cudagraphs", 60.0, 1.0), cell("reference", 0.1, 0.1),
+             {"model": "resnet34", "method": "sat", "pipeline": "fast+compile", "error": "RuntimeError: x"},
+             cell("fast+compile", 0.0, 0.5, device="cpu"), cell("fast+compile", 0.0, 0.5, method="erm"),
+             cell("fast+compile", 0.0, 0.5, model="resnet18")]
+    file = tmp_path / "speed.json"
+    file.write_text(json.dumps({"cells": cells}))
+    choose = lambda **kw: speed.fastest_pipeline(file, model="resnet34", method="sat", **kw)  # noqa: E731
+    assert choose(epochs=200, device_type="cuda") == "fast+cudagraphs"  # 60 + 199 s against 10 + 398 s
+    assert choose(epochs=20, device_type="cuda") == "fast"  # 10 + 38 s against 60 + 19 s
+    assert choose(epochs=20, device_type="cpu") == "fast+compile"
+    assert choose(epochs=20, device_type="mps") is None
+    assert speed.fastest_pipeline(tmp_path / "missing.json", model="resnet34", method="sat", epochs=5,
+                                  device_type="cuda") is None
