@@ -32,4 +32,5 @@ def test_checkpoint_cost_records_size_and_time(tmp_path):
     result = json.loads((tmp_path / "checkpoint_cost.json").read_text())
     assert result["bytes"] > 2 * 11_000_000 * 4  # ResNet-18 weights and their momentum, float32
     assert len(result["seconds"]) == 2 and result["median_seconds"] > 0
+    assert len(result["blocking_seconds"]) == 2 and result["median_blocking_seconds"] > 0
     assert not list(tmp_path.glob("tmp*"))  # the scratch directory is removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,63 @@ def save_checkpoint(state: dict[str, Any], run_dir: Path) -> Path:
     path = Path(run_dir) / CHECKPOINT_NAME
     atomic_write_bytes(path, lambda f: torch.save({"format": FORMAT_VERSION, **state}, f))
     return path
+
+
+def snapshot_to_cpu(state: Any) -> Any:
+    """A copy of ``state`` (nested dicts, lists and tuples) whose tensors are detached CPU copies: it no longer
+    changes with the training that produced it."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {key: snapshot_to_cpu(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(snapshot_to_cpu(value) for value in state)
+    return state
+
+
+class CheckpointWriter:
+    """Writes a run's checkpoints on a background thread, so that training goes on while one reaches the disk.
+
+    :meth:`save` takes a CPU snapshot of the state before returning (the caller may change the state at once), after
+    waiting for the previous write: checkpoints land in order, one at a time, each one atomically. :meth:`close`
+    (or leaving the ``with`` block) waits for the last. A write that failed raises :class:`TrainingError` at the next
+    :meth:`save`, :meth:`wait` or :meth:`close`; when the block is left by an exception, that exception wins.
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satlearn-checkpoint")
+        self._pending: Future | None = None
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.wait()
+        self._pending = self._pool.submit(save_checkpoint, snapshot_to_cpu(state), self.run_dir)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            pending.result()
+        except OSError as exc:
+            raise TrainingError(f"{self.run_dir / CHECKPOINT_NAME}: cannot write the checkpoint "
+                                f"({exc.strerror or exc})") from None
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> CheckpointWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            with contextlib.suppress(Exception):
+                self.close()
 
 
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

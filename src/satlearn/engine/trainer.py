@@ -22,7 +22,7 @@ from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, atomic_write_bytes, atomic_write_text, load_checkpoint, save_checkpoint,
+    CHECKPOINT_NAME, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint,
 )
 from satlearn.engine.runtime import (
     autocast, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
@@ -293,10 +293,12 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
     started = time.perf_counter()
 
     saved_epoch = start_epoch if checkpoint is not None else None
+    # the disk write overlaps the next epochs; the state is snapshotted before save() returns
+    writer = CheckpointWriter(run_dir)
 
     def save(epoch_done: int) -> None:
         nonlocal saved_epoch
-        save_checkpoint({
+        writer.save({
             "epoch": epoch_done,
             "config": config_lib.to_dict(config),
             "method": method.state_dict(),
@@ -306,38 +308,39 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
             "clean_labels": noisy.clean_labels,
             "history": history,
             "best": best,
-        }, run_dir)
+        })
         saved_epoch = epoch_done
 
-    bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not config.run.progress,
-               desc=f"{config.method.name}", unit="epoch", dynamic_ncols=True, leave=False)
-    for epoch in bar:
-        epoch_started = time.perf_counter()
-        lr = learning_rate(config.optim, epoch, epochs)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp, progress=config.run.progress)
-        if not math.isfinite(train["loss"]):
-            kept = (f"the last good checkpoint (epoch {saved_epoch}) is kept in {run_dir}" if saved_epoch is not None
-                    else "no checkpoint was written yet")
-            raise TrainingError(f"non-finite training loss in epoch {epoch + 1} (lr {lr:.4g}); {kept}")
+    with writer:
+        bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not config.run.progress,
+                   desc=f"{config.method.name}", unit="epoch", dynamic_ncols=True, leave=False)
+        for epoch in bar:
+            epoch_started = time.perf_counter()
+            lr = learning_rate(config.optim, epoch, epochs)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp, progress=config.run.progress)
+            if not math.isfinite(train["loss"]):
+                kept = (f"the last good checkpoint (epoch {saved_epoch}) is kept in {run_dir}"
+                        if saved_epoch is not None else "no checkpoint was written yet")
+                raise TrainingError(f"non-finite training loss in epoch {epoch + 1} (lr {lr:.4g}); {kept}")
 
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
-        row.update({f"train_{key}": value for key, value in train.items()})
-        if (epoch + 1) % config.run.eval_every == 0 or epoch + 1 == epochs:
-            test = evaluate(method, test_loader, amp=amp)
-            row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
-            if test["accuracy"] > best["test_accuracy"]:
-                best = {"test_accuracy": test["accuracy"], "epoch": epoch + 1}
-        row.update(method.epoch_metrics(clean_for_metrics))
-        row["epoch_seconds"] = time.perf_counter() - epoch_started
-        history.append(row)
-        reporting.write_metrics(run_dir, history)
-        if "test_accuracy" in row:
-            bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
-        if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
-            save(epoch + 1)
-    bar.close()
+            row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
+            row.update({f"train_{key}": value for key, value in train.items()})
+            if (epoch + 1) % config.run.eval_every == 0 or epoch + 1 == epochs:
+                test = evaluate(method, test_loader, amp=amp)
+                row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
+                if test["accuracy"] > best["test_accuracy"]:
+                    best = {"test_accuracy": test["accuracy"], "epoch": epoch + 1}
+            row.update(method.epoch_metrics(clean_for_metrics))
+            row["epoch_seconds"] = time.perf_counter() - epoch_started
+            history.append(row)
+            reporting.write_metrics(run_dir, history)
+            if "test_accuracy" in row:
+                bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
+            if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
+                save(epoch + 1)
+        bar.close()
 
     wall = time.perf_counter() - started
     if last < epochs:

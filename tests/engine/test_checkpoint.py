@@ -1,0 +1,67 @@
+"""CheckpointWriter: the write runs beside training, from a snapshot taken before save() returns; in order; errors
+surface as one-line TrainingErrors; an exception that leaves the block wins over a write error."""
+
+import threading
+
+import pytest
+import torch
+
+from satlearn.engine import checkpoint as checkpoint_module
+from satlearn.engine.checkpoint import CheckpointWriter, load_checkpoint, snapshot_to_cpu
+from satlearn.errors import TrainingError
+
+
+def test_snapshot_copies_tensors_and_containers():
+    weight = torch.ones(3)
+    state = {"method": {"w": weight}, "history": [{"epoch": 1}], "rng": (torch.zeros(2), 5), "epoch": 1}
+    snapshot = snapshot_to_cpu(state)
+    weight.add_(1)
+    state["history"].append({"epoch": 2})
+    assert torch.equal(snapshot["method"]["w"], torch.ones(3)) and snapshot["history"] == [{"epoch": 1}]
+    assert isinstance(snapshot["rng"], tuple) and snapshot["rng"][1] == 5
+
+
+def test_save_returns_while_the_write_is_blocked_and_the_snapshot_is_what_lands(tmp_path, monkeypatch):
+    release = threading.Event()
+    started = threading.Event()
+    real_save = checkpoint_module.save_checkpoint
+
+    def slow_save(state, run_dir):
+        started.set()
+        assert release.wait(timeout=30)
+        return real_save(state, run_dir)
+
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", slow_save)
+    weight = torch.zeros(4)
+    with CheckpointWriter(tmp_path) as writer:
+        writer.save({"epoch": 1, "w": weight})
+        assert started.wait(timeout=30)
+        weight.fill_(7)  # training goes on and changes the live state
+        assert not (tmp_path / "checkpoint.pt").exists()
+        release.set()
+    saved = load_checkpoint(tmp_path)
+    assert saved["epoch"] == 1 and torch.equal(saved["w"], torch.zeros(4))
+
+
+def test_checkpoints_land_in_order(tmp_path):
+    with CheckpointWriter(tmp_path) as writer:
+        for epoch in range(1, 6):
+            writer.save({"epoch": epoch, "w": torch.full((1000,), float(epoch))})
+    saved = load_checkpoint(tmp_path)
+    assert saved["epoch"] == 5 and torch.equal(saved["w"], torch.full((1000,), 5.0))
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary file left behind
+
+
+def test_a_failed_write_is_a_training_error_at_the_next_call(tmp_path):
+    missing = tmp_path / "gone"
+    writer = CheckpointWriter(missing)
+    writer.save({"epoch": 1})
+    with pytest.raises(TrainingError, match="gone/checkpoint.pt: cannot write the checkpoint"):
+        writer.close()
+
+
+def test_an_exception_leaving_the_block_wins_over_a_write_error(tmp_path):
+    with pytest.raises(KeyError, match="from training"):
+        with CheckpointWriter(tmp_path / "gone") as writer:
+            writer.save({"epoch": 1})
+            raise KeyError("from training")
