@@ -77,6 +77,7 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
     amp = autocast(device, config.run.amp)
     times: dict[str, list[float]] = {m: [] for m in methods}
     warmup: dict[str, float] = {}
+    evaluation_warmup: dict[str, float] = {}
     evaluation: dict[str, float] = {}
     with cudnn_autotuning(config.run.cudnn_benchmark):
         for epoch in range(epochs + 1):
@@ -88,8 +89,10 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
                 elapsed = time.perf_counter() - started
                 if epoch == 0:  # warm-up: cuDNN autotuning, compilation, CUDA-graph capture
                     warmup[method] = elapsed
+                    started = time.perf_counter()
                     evaluate(learner, test_loader, amp=amp)  # compile / tune the evaluation shapes too
                     synchronize(device)
+                    evaluation_warmup[method] = time.perf_counter() - started
                     started = time.perf_counter()
                     evaluate(learner, test_loader, amp=amp)
                     evaluation[method] = time.perf_counter() - started
@@ -100,7 +103,7 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
         seconds = min(times[method])
         cells.append({"model": model, "method": method, "pipeline": pipeline, "epoch_seconds": seconds,
                       "epoch_seconds_all": times[method], "warmup_epoch_seconds": warmup[method],
-                      "eval_seconds": evaluation[method], "images_per_second": train_loader.num_examples / seconds,
+                      "eval_warmup_seconds": evaluation_warmup[method], "eval_seconds": evaluation[method], "images_per_second": train_loader.num_examples / seconds,
                       "steps_per_epoch": len(train_loader), "batch_size": config.data.batch_size,
                       "amp": config.run.amp, "device": str(device)})
     return cells
@@ -130,15 +133,16 @@ def speed_ratios(cells: list[dict], models: list[str], pipelines: list[str]) -> 
 
 
 def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, device_type: str) -> str | None:
-    """The fast-path pipeline of ``speed_file`` (a recorded speed.json) that trains ``epochs`` epochs of ``model``
-    with ``method`` soonest on a ``device_type`` device — warm-up (compilation) counted once, then the timed
-    epoch — or None when that file measured no such cell."""
+    """The fast-path pipeline of ``speed_file`` (a recorded speed.json) that trains and evaluates ``epochs`` epochs
+    of ``model`` with ``method`` soonest on a ``device_type`` device — the warm-up epoch and first evaluation
+    (compilation) counted once, then the timed ones — or None when that file measured no such cell."""
     try:
         cells = json.loads(Path(speed_file).read_text())["cells"]
     except (OSError, ValueError, KeyError):
         return None
     estimates = {
-        cell["pipeline"]: cell["warmup_epoch_seconds"] + (epochs - 1) * cell["epoch_seconds"]
+        cell["pipeline"]: cell["warmup_epoch_seconds"] + cell.get("eval_warmup_seconds", 0.0)
+        + (epochs - 1) * (cell["epoch_seconds"] + cell.get("eval_seconds", 0.0))
         for cell in cells
         if "error" not in cell and cell["model"] == model and cell["method"] == method
         and cell["pipeline"] != "reference" and cell["device"].split(":")[0] == device_type
