@@ -65,6 +65,20 @@ status() {
     for name in $ALL_STEPS; do [ -f "$STATE/$name.done" ] && finished+="$name "; done
     echo "finished steps: $finished"
     for log in "$STATE"/*.log; do [ -f "$log" ] && { echo "== $(basename "$log")"; tail -n 3 "$log"; }; done
+    "$PYTHON" - "$RUNS" <<'PY'
+import json, sys
+from pathlib import Path
+# cells in training: epochs done, the latest test accuracy and epoch time
+for metrics in sorted(Path(sys.argv[1]).glob("*/*/metrics.jsonl")):
+    if (metrics.parent / "summary.json").exists():
+        continue
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    if rows:
+        last = rows[-1]
+        accuracy = f", test accuracy {100 * last['test_accuracy']:.2f} %" if "test_accuracy" in last else ""
+        print(f"training {metrics.parent.parent.name}/{metrics.parent.name}: epoch {last['epoch']}{accuracy}, "
+              f"{last['epoch_seconds']:.2f} s/epoch")
+PY
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 }
 

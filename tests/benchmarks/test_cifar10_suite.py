@@ -45,6 +45,12 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
 
     status = suite(tmp_path, "--status")
     assert "finished steps: prepare speed paper paper-ce grid" in status.stdout
+    assert "training" not in status.stdout  # every cell has finished
+    unfinished = tmp_path / "runs" / "fast" / "ce-sym20"
+    unfinished.mkdir(parents=True)
+    rows = [{"epoch": 1, "test_accuracy": 0.25, "epoch_seconds": 1.5}, {"epoch": 2, "epoch_seconds": 1.25}]
+    (unfinished / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert "training fast/ce-sym20: epoch 2, 1.25 s/epoch" in suite(tmp_path, "--status").stdout
 
     # another machine with the recorded results (no step markers): measured speed and cells are not repeated
     for marker in (tmp_path / "runs" / "suite").glob("*.done"):
