@@ -1,4 +1,5 @@
-"""The model zoo: every registered model trains a step; default sizes match the published architectures."""
+"""The model zoo: every registered model trains a step and compiles as one graph; default sizes match the published
+architectures."""
 
 import pytest
 import torch
@@ -22,6 +23,17 @@ def test_every_model_runs_forward_and_backward(name):
     for pname, p in model.named_parameters():
         if p.requires_grad:
             assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_every_model_traces_as_one_graph_without_breaks(name):
+    # run.compile_mode=reduce-overhead captures each compiled graph as a CUDA graph: a graph break would split the
+    # step into pieces with eager Python between them
+    shape, width = TINY.get(name, ((3, 32, 32), 4))
+    model = create_model(name, 7, input_shape=shape, width=width).train()
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(model)(torch.randn(4, *shape))
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
 
 
 @pytest.mark.parametrize("name, millions", [("resnet18", 11.17), ("resnet34", 21.28), ("preact_resnet18", 11.17),
