@@ -64,7 +64,10 @@ status() {
     local name finished=""
     for name in $ALL_STEPS; do [ -f "$STATE/$name.done" ] && finished+="$name "; done
     echo "finished steps: $finished"
-    for log in "$STATE"/*.log; do [ -f "$log" ] && { echo "== $(basename "$log")"; tail -n 3 "$log"; }; done
+    for log in "$STATE"/*.log; do  # progress bars redraw with carriage returns: show their latest state only
+        [ -f "$log" ] && { echo "== $(basename "$log")"; tr '\r' '\n' < "$log" | grep -v '^[[:space:]]*$' | tail -n 3 \
+            | cut -c1-200; }
+    done
     "$PYTHON" - "$RUNS" <<'PY'
 import json, sys
 from pathlib import Path
