@@ -126,7 +126,7 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "last_test_accuracy": summary["final_test_accuracy"], "best_test_accuracy": summary["best_test_accuracy"],
         "best_epoch": summary["best_epoch"], "run_seconds": sum(row["epoch_seconds"] for row in history),
         "fit_seconds": fit_seconds, "run_device": summary["device"], "run_dir": str(run_dir),
-        "concurrent_cells": concurrent_cells, "pipeline": pipeline,
+        "concurrent_cells": concurrent_cells, "pipeline": pipeline, "runtime": summary.get("runtime"),
     }
     path = record(f"label_noise/{recipe}/{cell_name(method, noise)}", payload, directory=results_dir)
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "

@@ -152,6 +152,15 @@ def checkpoint_section() -> list[str]:
     return lines + [""] if lines else []
 
 
+def _training_setup(cell: dict) -> str:
+    """The pipeline a grid cell was asked for and, where recorded, what the run resolved it to."""
+    runtime = cell.get("runtime")
+    if not runtime:
+        return cell.get("pipeline", "config")
+    return (f"{cell.get('pipeline', 'config')}: {runtime['pipeline']}, amp {runtime['amp']}, "
+            f"compile {runtime['compile']}")
+
+
 def label_noise_section() -> list[str]:
     runs = _load("label_noise/*/*.json")
     if not runs:
@@ -176,7 +185,7 @@ def label_noise_section() -> list[str]:
             seconds = ", ".join("—" if c is None else _cell_time(c) for c in row)
             lines.append(f"| {noise} | {_pct(first['actual_noise_rate'])} | {accs} | {seconds} |")
         sample = next(iter(cells.values()))
-        pipelines = Counter(c.get("pipeline", "config") for c in cells.values())
+        pipelines = Counter(_training_setup(c) for c in cells.values())
         commits = sorted({c["commit"][:12] for c in cells.values()})
         lines += ["", f"Device: {_device(sample)}; epochs {sample['epochs']}; training pipeline: "
                   + ", ".join(f"`{name}` ({count} cells)" for name, count in sorted(pipelines.items()))

@@ -33,7 +33,7 @@ def test_grid_cells_resume_and_report(tmp_path):
     assert [f.stem for f in files] == ["ce-c10n-worst", "ce-sym40", "sat-c10n-worst", "sat-sym40"]
     cell = json.loads(files[-1].read_text())
     assert cell["epochs"] == 3 and 0 <= cell["last_test_accuracy"] <= 1 and cell["commit"]
-    assert cell["pipeline"] == "config"
+    assert cell["pipeline"] == "config" and cell["runtime"]["pipeline"] == "memory"
     again = run(*common, *tiny)
     assert again.count("recorded earlier") == 4 and "resumed" not in again
     assert "finished earlier" in run(*common, *tiny, "--redo")  # run directories are kept: nothing is retrained
@@ -41,6 +41,7 @@ def test_grid_cells_resume_and_report(tmp_path):
     run(BENCH / "report.py", "--results-dir", tmp_path / "results", "--out", tmp_path / "RESULTS.md")
     table = (tmp_path / "RESULTS.md").read_text()
     assert "### recipe `fast`" in table and "| c10n-worst |" in table and "| sym40 |" in table
+    assert "training pipeline: `config: memory, amp off, compile off` (4 cells)" in table
 
 
 def test_jobs_train_cells_in_parallel_processes_and_locked_cells_are_skipped(tmp_path):

@@ -25,7 +25,8 @@ def assert_same_state(a, b):
 
 
 def test_a_run_writes_all_its_outputs(tmp_path):
-    result = fit(tiny_config(tmp_path), tmp_path / "run")
+    messages = []
+    result = fit(tiny_config(tmp_path), tmp_path / "run", log=messages.append)
     run = tmp_path / "run"
     for name in ("config.yaml", "labels.npz", "metrics.jsonl", "metrics.csv", "summary.json", "curves.png",
                  "refined_labels.csv", "soft_targets.npy", "checkpoint.pt"):
@@ -43,6 +44,18 @@ def test_a_run_writes_all_its_outputs(tmp_path):
     assert [int(r["refined_label"]) for r in rows] == targets.argmax(axis=1).tolist()
     assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 4
     assert evaluate_run(run)["test_accuracy"] == pytest.approx(summary["final_test_accuracy"])
+    # what the auto settings resolved to, logged at the start and kept
+    assert summary["runtime"] == {"device": "cpu", "pipeline": "memory", "amp": "off", "channels_last": False,
+                                  "compile": "off", "fused_optimizer": False}
+    assert "runtime: device cpu, pipeline memory, amp off, channels_last False, compile off, " \
+           "fused_optimizer False" in messages
+
+
+def test_the_runtime_names_the_reference_pipeline_and_forced_settings(tmp_path):
+    result = fit(tiny_config(tmp_path, "data.pipeline=reference", "data.workers=0", "run.amp=bf16",
+                             "run.epochs=2"), tmp_path / "run", log=lambda message: None)
+    assert result.summary["runtime"] == {"device": "cpu", "pipeline": "reference", "workers": 0, "amp": "bf16",
+                                         "channels_last": False, "compile": "off", "fused_optimizer": False}
 
 
 def test_staged_resume_is_bit_identical(tmp_path):

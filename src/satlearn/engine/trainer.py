@@ -88,10 +88,29 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     return method
 
 
+def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, amp: Any,
+                     train_loader: InMemoryLoader | StreamingLoader) -> dict[str, Any]:
+    """What a run resolved its ``auto`` settings to — device, data pipeline, precision, memory layout, compilation —
+    as logged at its start and kept in its summary."""
+    runtime: dict[str, Any] = {"device": str(device)}
+    if device.type == "cuda":
+        runtime["device_name"] = torch.cuda.get_device_name(device)
+    runtime["pipeline"] = "reference" if isinstance(train_loader, StreamingLoader) else "memory"
+    if runtime["pipeline"] == "reference":
+        runtime["workers"] = config.data.workers
+    runtime["amp"] = "bf16" if isinstance(amp, torch.autocast) else "off"
+    runtime["channels_last"] = use_channels_last(config, data, device)
+    runtime["compile"] = config.run.compile_mode if config.run.compile else "off"
+    runtime["fused_optimizer"] = device.type == "cuda"
+    if device.type == "cuda":
+        runtime["cudnn_benchmark"] = config.run.cudnn_benchmark
+    return runtime
+
+
 def build_optimizer(config: Config, method: Method, device: torch.device) -> torch.optim.Optimizer:
     opt = config.optim
     params = [p for p in method.parameters() if p.requires_grad]
-    fused = device.type == "cuda"
+    fused = device.type == "cuda"  # describe_runtime reports the same rule
     if opt.name == "sgd":
         return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay,
                                nesterov=opt.nesterov, fused=fused or None)
@@ -265,6 +284,8 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
     method = build_method(config, data, noisy.labels, device)
     optimizer = build_optimizer(config, method, device)
     train_loader, test_loader = make_loaders(config, data, noisy.labels, device)
+    runtime = describe_runtime(config, data, device, amp, train_loader)
+    log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
@@ -348,6 +369,7 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
                          method=method)
     summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method, wall_seconds=wall,
                                   device=device)
+    summary["runtime"] = runtime
     reporting.write_outputs(run_dir, config, history, summary, method=method, noisy=noisy)
     atomic_write_text(run_dir / "summary.json", reporting.to_json(summary))
     return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
