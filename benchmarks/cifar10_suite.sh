@@ -7,6 +7,8 @@
 #                (SPEED_REDO=1 repeats it).
 #   3. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's)
 #   4. paper-ce  CE on that cell, alone too: with step 3, the paper's headline comparison
+#      (paper-both, not in the default order: SAT and CE on that cell at once, for a machine whose time is short;
+#      each result records that two trainings shared the device)
 #   5. grid      the `fast` grid, GRID_JOBS cells at once
 #   6. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
 #   7. report    benchmarks/RESULTS.md (every time)
@@ -41,7 +43,8 @@ SPEED_PIPELINES="${SPEED_PIPELINES:-fast fast+cudagraphs reference}"
 GRID_NOISE="${GRID_NOISE:-sym40 sym80 c10n-worst sym20 sym60 pair40 c10n-aggre c10n-random1}"
 GRID_METHODS="${GRID_METHODS:-ce sat sat_sce}"
 TRAIN_PIPELINE="${TRAIN_PIPELINE:-fastest}"
-ALL_STEPS="prepare speed paper paper-ce grid issues report"
+ALL_STEPS="prepare speed paper paper-ce grid issues report"  # the default order
+KNOWN_STEPS="prepare speed paper paper-ce paper-both grid issues report"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
 read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
@@ -62,7 +65,7 @@ pack() {
 
 status() {
     local name finished=""
-    for name in $ALL_STEPS; do [ -f "$STATE/$name.done" ] && finished+="$name "; done
+    for name in $KNOWN_STEPS; do [ -f "$STATE/$name.done" ] && finished+="$name "; done
     echo "finished steps: $finished"
     for log in "$STATE"/*.log; do  # progress bars redraw with carriage returns: show their latest state only
         [ -f "$log" ] && { echo "== $(basename "$log")"; tr '\r' '\n' < "$log" | grep -v '^[[:space:]]*$' | tail -n 3 \
@@ -173,6 +176,7 @@ for name in ${STEPS:-$ALL_STEPS}; do
         speed) step speed speed ;;
         paper) step paper grid --recipe paper --methods sat --noise sym40 ;;
         paper-ce) step paper-ce grid --recipe paper --methods ce --noise sym40 ;;
+        paper-both) step paper-both grid --recipe paper --methods sat ce --noise sym40 --jobs 2 ;;
         grid) step grid fast_grid ;;
         issues) step issues label_issues ;;
         report) echo "[report] $(report 2>&1 | tail -n 1)" ;;  # always: the results may have grown

@@ -70,6 +70,16 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
     assert not any(n.endswith(".pt") for n in names)
 
 
+def test_paper_both_trains_the_two_paper_cells_at_once(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    result = suite(tmp_path, STEPS="prepare paper-both")
+    assert "[paper-both] finished" in result.stdout, result.stdout + result.stderr
+    cells = sorted((tmp_path / "results" / "label_noise" / "paper").glob("*.json"))
+    assert [c.stem for c in cells] == ["ce-sym40", "sat-sym40"]
+    assert [json.loads(c.read_text())["concurrent_cells"] for c in cells] == [2, 2]
+    assert "finished steps: prepare paper-both" in suite(tmp_path, "--status").stdout
+
+
 def test_a_failing_step_is_reported_and_the_suite_goes_on(tmp_path):
     write_fake_cifar10(tmp_path, per_batch=8)
     result = suite(tmp_path, STEPS="speed report", SPEED_ARGS=f"{TINY} --set model.name=resnet1000")
