@@ -285,7 +285,6 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
     optimizer = build_optimizer(config, method, device)
     train_loader, test_loader = make_loaders(config, data, noisy.labels, device)
     runtime = describe_runtime(config, data, device, amp, train_loader)
-    log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
@@ -307,6 +306,7 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
         if config.data.noise.kind != "none":
             log(f"label noise {config.data.noise.kind} (rate {config.data.noise.rate}): actual error rate "
                 f"{noisy.actual_noise_rate:.2%} of {len(noisy.labels)} training labels")
+    log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
 
     epochs = config.run.epochs
     last = min(epochs, stop_after_epoch) if stop_after_epoch is not None else epochs
