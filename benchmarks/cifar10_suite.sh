@@ -170,6 +170,9 @@ report() {
 }
 
 echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"
+"$PYTHON" -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__, '|',
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')" \
+    || echo "cifar10_suite.sh: $PYTHON cannot import torch" >&2
 for name in ${STEPS:-$ALL_STEPS}; do
     case "$name" in
         prepare) step prepare prepare ;;
