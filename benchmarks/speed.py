@@ -103,7 +103,8 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
         seconds = min(times[method])
         cells.append({"model": model, "method": method, "pipeline": pipeline, "epoch_seconds": seconds,
                       "epoch_seconds_all": times[method], "warmup_epoch_seconds": warmup[method],
-                      "eval_warmup_seconds": evaluation_warmup[method], "eval_seconds": evaluation[method], "images_per_second": train_loader.num_examples / seconds,
+                      "eval_warmup_seconds": evaluation_warmup[method], "eval_seconds": evaluation[method],
+                      "images_per_second": train_loader.num_examples / seconds,
                       "steps_per_epoch": len(train_loader), "batch_size": config.data.batch_size,
                       "amp": config.run.amp, "device": str(device)})
     return cells
@@ -172,7 +173,8 @@ def main() -> None:
                                      workers=args.workers, extra=args.extra)
             except Exception as exc:  # noqa: BLE001 - one pipeline that fails (a compiler error, memory) is a result
                 failed += 1
-                message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                first_line = (str(exc).strip().splitlines() or [""])[0]
+                message = f"{type(exc).__name__}: {first_line}"
                 print(f"{model:10s} {pipeline:15s} FAILED: {message}", flush=True)
                 traceback.print_exc()
                 cells += [{"model": model, "method": m, "pipeline": pipeline, "error": message} for m in args.methods]

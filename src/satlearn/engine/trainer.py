@@ -89,6 +89,7 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
 
 
 def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, amp: Any,
+                     optimizer: torch.optim.Optimizer,
                      train_loader: InMemoryLoader | StreamingLoader) -> dict[str, Any]:
     """What a run resolved its ``auto`` settings to — device, data pipeline, precision, memory layout, compilation —
     as logged at its start and kept in its summary."""
@@ -101,7 +102,7 @@ def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, 
     runtime["amp"] = "bf16" if isinstance(amp, torch.autocast) else "off"
     runtime["channels_last"] = use_channels_last(config, data, device)
     runtime["compile"] = config.run.compile_mode if config.run.compile else "off"
-    runtime["fused_optimizer"] = device.type == "cuda"
+    runtime["fused_optimizer"] = bool(optimizer.defaults.get("fused"))
     if device.type == "cuda":
         runtime["cudnn_benchmark"] = config.run.cudnn_benchmark
     return runtime
@@ -110,7 +111,7 @@ def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, 
 def build_optimizer(config: Config, method: Method, device: torch.device) -> torch.optim.Optimizer:
     opt = config.optim
     params = [p for p in method.parameters() if p.requires_grad]
-    fused = device.type == "cuda"  # describe_runtime reports the same rule
+    fused = device.type == "cuda"
     if opt.name == "sgd":
         return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay,
                                nesterov=opt.nesterov, fused=fused or None)
@@ -284,7 +285,7 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
     method = build_method(config, data, noisy.labels, device)
     optimizer = build_optimizer(config, method, device)
     train_loader, test_loader = make_loaders(config, data, noisy.labels, device)
-    runtime = describe_runtime(config, data, device, amp, train_loader)
+    runtime = describe_runtime(config, data, device, amp, optimizer, train_loader)
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
