@@ -126,13 +126,33 @@ def step_ops_section() -> list[str]:
                      "CUDA kernels where run on a GPU. What SAT adds to each step, counted rather than timed.", ""]
         lines += [f"`{name}.json`: {r['model']} width {r['width']}, batch {r['batch_size']}, amp {r['amp']}; "
                   f"device {_device(r)}; commit `{r['commit'][:12]}`.", "",
-                  "| method | dispatched ops | leaf ops |" + (" CUDA kernels |" if cuda else ""),
-                  "|---|---|---|" + ("---|" if cuda else "")]
+                  "| method | dispatched ops | leaf ops |" + (" CUDA kernels | kernel ms per step |" if cuda else ""),
+                  "|---|---|---|" + ("---|---|" if cuda else "")]
         for c in r["cells"]:
+            kernel_ms = f"{c['cuda_kernel_ms']:.2f}" if "cuda_kernel_ms" in c else "—"
             lines.append(f"| {c['method']} | {c['top_level_ops']} | {c['leaf_ops']} |"
-                         + (f" {c.get('cuda_kernels', '—')} |" if cuda else ""))
+                         + (f" {c.get('cuda_kernels', '—')} | {kernel_ms} |" if cuda else ""))
         lines += ["", "Ratios: " + ", ".join(f"{k} {v:.3f}" for k, v in r["ratios"].items()) + ".", ""]
+        lines += _kernel_time_table(r["cells"], steps=r["cells"][0].get("steps", 1))
     return lines
+
+
+def _kernel_time_table(cells: list[dict], *, steps: int) -> list[str]:
+    """GPU time per step by the operation that launched the kernels, one column per method."""
+    timed = [c for c in cells if c.get("cuda_ms_by_op")]
+    if not timed:
+        return []
+    by_method = {c["method"]: {row["op"]: row["ms"] for row in c["cuda_ms_by_op"]} for c in timed}
+    first = timed[0]["cuda_ms_by_op"]
+    ops = [row["op"] for row in first] + sorted({op for times in by_method.values() for op in times}
+                                                - {row["op"] for row in first})
+    lines = [f"Where the GPU time of a step goes (kernel ms per step, mean of {steps} steps; `other` sums the "
+             "operations below the largest ones):", "",
+             "| operation | " + " | ".join(by_method) + " |", "|---|" + "---|" * len(by_method)]
+    for op in ops:
+        lines.append(f"| `{op}` | " + " | ".join(f"{times[op]:.3f}" if op in times else "—"
+                                                for times in by_method.values()) + " |")
+    return lines + [""]
 
 
 def checkpoint_section() -> list[str]:

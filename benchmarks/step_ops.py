@@ -8,18 +8,23 @@ each method is profiled after a warm-up step, through the engine's own `train_on
 
 - `top_level_ops`: operations the step dispatches (nested calls inside an operation not counted);
 - `leaf_ops`: operations that call no other operation — on a GPU, roughly the kernels;
-- `cuda_kernels`: kernels launched (CUDA only).
+- `cuda_kernels`: kernels launched (CUDA only);
+- `cuda_kernel_ms`: the GPU time of those kernels, and `cuda_ms_by_op`: that time by the operation that launched
+  the kernels, largest first (CUDA only). Compared with `speed.py`'s seconds per epoch ÷ steps per epoch, it says
+  whether a step waits for the GPU (kernel time close to step time: only faster kernels help) or for the host.
 
-The count does not depend on the model's width or the batch size, so the CPU default uses a narrow ResNet-34:
+With `--steps N` the figures are per-step means over N profiled steps. The counts do not depend on the model's width
+or the batch size, so the CPU default uses a narrow ResNet-34; kernel times do, so measure them at full size:
 
     python benchmarks/step_ops.py                      # → benchmarks/results/step_ops.json
-    python benchmarks/step_ops.py --device cuda --width 64 --batch-size 256 --name step_ops_cuda
+    python benchmarks/step_ops.py --device cuda --width 64 --batch-size 256 --steps 5 --name step_ops_cuda
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import defaultdict
 import tempfile
 from pathlib import Path
 
@@ -46,7 +51,28 @@ def random_cifar(n: int) -> DatasetSplits:
                          mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
 
 
-def count_step(method_name: str, *, model: str, width: int, batch_size: int, device: str, amp: str) -> dict:
+def kernel_time_by_op(events, *, top: int = 12) -> tuple[float, list[dict]]:
+    """Kernel microseconds summed by the name of the operation that launched them.
+
+    ``events``: profiler events with ``.name`` and ``.kernels`` (each with ``.duration`` in µs). Returns the total
+    in ms and the ``top`` operations as ``{"op", "ms", "kernels"}``, largest first; the rest are summed as ``other``.
+    """
+    ms: dict[str, float] = defaultdict(float)
+    launched: dict[str, int] = defaultdict(int)
+    for event in events:
+        for kernel in event.kernels:
+            ms[event.name] += kernel.duration / 1000
+            launched[event.name] += 1
+    ranked = sorted(ms, key=ms.get, reverse=True)
+    rows = [{"op": name, "ms": ms[name], "kernels": launched[name]} for name in ranked[:top]]
+    if len(ranked) > top:
+        rest = ranked[top:]
+        rows.append({"op": "other", "ms": sum(ms[n] for n in rest), "kernels": sum(launched[n] for n in rest)})
+    return sum(ms.values()), rows
+
+
+def count_step(method_name: str, *, model: str, width: int, batch_size: int, device: str, amp: str,
+               steps: int = 1) -> dict:
     overrides = [*METHODS[method_name], "method.start_epoch=0", f"model.name={model}", f"model.width={width}",
                  f"data.batch_size={batch_size}", f"run.device={device}", f"run.amp={amp}", "optim.name=sgd",
                  "optim.lr=0.1", "optim.weight_decay=0.0005"]
@@ -62,15 +88,27 @@ def count_step(method_name: str, *, model: str, width: int, batch_size: int, dev
     train_one_epoch(learner, optimizer, train_loader, 0, amp=amp)  # warm-up: optimizer state, cuDNN plans
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch_device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        train_one_epoch(learner, optimizer, train_loader, 1, amp=amp)
+        for step in range(steps):
+            train_one_epoch(learner, optimizer, train_loader, 1 + step, amp=amp)
         if torch_device.type == "cuda":
             torch.cuda.synchronize(torch_device)
     events = [e for e in prof.events() if e.name.startswith("aten::")]
     top = [e for e in events if e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::")]
     leaf = [e for e in events if not any(c.name.startswith("aten::") for c in e.cpu_children)]
-    out = {"method": method_name, "top_level_ops": len(top), "leaf_ops": len(leaf)}
+    out = {"method": method_name, "steps": steps, "top_level_ops": round(len(top) / steps),
+           "leaf_ops": round(len(leaf) / steps)}
     if torch_device.type == "cuda":
-        out["cuda_kernels"] = sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
+        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        kernel_ms = sum(e.time_range.elapsed_us() for e in kernels) / 1000
+        attributed_ms, by_op = kernel_time_by_op(e for e in prof.events()
+                                                 if e.device_type == torch.autograd.DeviceType.CPU)
+        if kernel_ms - attributed_ms > 1e-3:  # kernels the profiler could not tie to the operation launching them
+            by_op.append({"op": "unattributed", "ms": kernel_ms - attributed_ms, "kernels": None})
+        out["cuda_kernels"] = round(len(kernels) / steps)
+        out["cuda_kernel_ms"] = kernel_ms / steps
+        out["cuda_ms_by_op"] = [{**row, "ms": row["ms"] / steps,
+                                 "kernels": None if row["kernels"] is None else round(row["kernels"] / steps)}
+                                for row in by_op]
     return out
 
 
@@ -81,23 +119,26 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", default="bf16", help="bf16 (as on a GPU) or off")
+    parser.add_argument("--steps", type=int, default=1, help="profiled steps; figures are per-step means")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--name", default="step_ops", help="result file name (without .json)")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
+    if args.steps < 1:
+        parser.error(f"--steps {args.steps}: expected a positive number of steps")
 
     cells = [count_step(m, model=args.model, width=args.width, batch_size=args.batch_size, device=args.device,
-                        amp=args.amp) for m in args.methods]
+                        amp=args.amp, steps=args.steps) for m in args.methods]
     counts = {c["method"]: c for c in cells}
     ratios = {}
     if "ce" in counts:
         for cell in cells:
             if cell["method"] != "ce":
-                for key in ("top_level_ops", "leaf_ops", "cuda_kernels"):
+                for key in ("top_level_ops", "leaf_ops", "cuda_kernels", "cuda_kernel_ms"):
                     if key in cell:
                         ratios[f"{cell['method']}_over_ce_{key}"] = cell[key] / counts["ce"][key]
     for cell in cells:
-        print(cell)
+        print({k: v for k, v in cell.items() if k != "cuda_ms_by_op"})
     for key, value in ratios.items():
         print(f"{key}: {value:.3f}")
     path = record(args.name, {"model": args.model, "width": args.width, "batch_size": args.batch_size,

@@ -1,10 +1,14 @@
 """benchmarks/step_ops.py counts the operations of one training step per method, checkpoint_cost.py times a
 checkpoint, and report.py shows both."""
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -24,6 +28,45 @@ def test_step_ops_counts_what_sat_adds_to_a_step(tmp_path):
     report = (tmp_path / "RESULTS.md").read_text()
     assert "## Operations per training step" in report and f"| sat | {counts['sat']['top_level_ops']} |" in report
 
+
+
+def load_step_ops():
+    spec = importlib.util.spec_from_file_location("step_ops_bench", BENCH / "step_ops.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_kernel_time_is_summed_by_the_operation_that_launched_it():
+    kernel = lambda us: SimpleNamespace(duration=us)  # noqa: E731
+    events = [SimpleNamespace(name="aten::conv", kernels=[kernel(300), kernel(200)]),
+              SimpleNamespace(name="aten::add_", kernels=[kernel(50)]),
+              SimpleNamespace(name="aten::conv", kernels=[kernel(100)]),
+              SimpleNamespace(name="aten::view", kernels=[]),
+              SimpleNamespace(name="aten::mul", kernels=[kernel(30)]),
+              SimpleNamespace(name="aten::sum", kernels=[kernel(20), kernel(10)])]
+    total_ms, rows = load_step_ops().kernel_time_by_op(events, top=2)
+    assert total_ms == pytest.approx((300 + 200 + 50 + 100 + 30 + 20 + 10) / 1000)
+    assert [row["op"] for row in rows] == ["aten::conv", "aten::add_", "other"]
+    assert [row["kernels"] for row in rows] == [3, 1, 3]
+    assert [row["ms"] for row in rows] == pytest.approx([0.6, 0.05, 0.06])
+
+
+def test_the_report_shows_where_the_gpu_time_of_a_step_goes(tmp_path):
+    def cell(method, conv_ms, loss_ms):
+        by_op = [{"op": "aten::cudnn_convolution", "ms": conv_ms, "kernels": 40},
+                 {"op": "aten::_log_softmax", "ms": loss_ms, "kernels": 1}]
+        return {"method": method, "steps": 5, "top_level_ops": 10, "leaf_ops": 20, "cuda_kernels": 41,
+                "cuda_kernel_ms": conv_ms + loss_ms, "cuda_ms_by_op": by_op}
+    result = {"benchmark": "step_ops_cuda", "commit": "0" * 40, "device": {"gpu": "a GPU"}, "model": "resnet34",
+              "width": 64, "batch_size": 256, "amp": "bf16", "cells": [cell("ce", 5.0, 0.01), cell("sat", 5.0, 0.02)],
+              "ratios": {"sat_over_ce_cuda_kernel_ms": 5.02 / 5.01}}
+    (tmp_path / "step_ops_cuda.json").write_text(json.dumps(result))
+    subprocess.run([sys.executable, str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
+                    str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    report = (tmp_path / "RESULTS.md").read_text()
+    assert "| ce | 10 | 20 | 41 | 5.01 |" in report
+    assert "mean of 5 steps" in report and "| `aten::_log_softmax` | 0.010 | 0.020 |" in report
 
 def test_checkpoint_cost_records_size_and_time(tmp_path):
     subprocess.run([sys.executable, str(BENCH / "checkpoint_cost.py"), "--model", "resnet18", "--examples", "100",
