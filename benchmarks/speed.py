@@ -36,12 +36,13 @@ from satlearn.engine import (  # noqa: E402
 )
 from satlearn.engine.runtime import autocast, cudnn_autotuning, resolve_device, seed_everything  # noqa: E402
 
+# every pipeline sets each of these keys, so that it means the same whatever the config file says
 PIPELINES = {
-    "fast": ["data.pipeline=memory", "run.amp=auto"],
-    "fast+compile": ["data.pipeline=memory", "run.amp=auto", "run.compile=true"],
+    "fast": ["data.pipeline=memory", "run.amp=auto", "run.compile=false"],
+    "fast+compile": ["data.pipeline=memory", "run.amp=auto", "run.compile=true", "run.compile_mode=default"],
     "fast+cudagraphs": ["data.pipeline=memory", "run.amp=auto", "run.compile=true",
                         "run.compile_mode=reduce-overhead"],
-    "reference": ["data.pipeline=reference", "run.amp=off", "run.channels_last=false"],
+    "reference": ["data.pipeline=reference", "run.amp=off", "run.channels_last=false", "run.compile=false"],
 }
 
 

@@ -45,6 +45,10 @@ def test_semantic_checks():
     with pytest.raises(ConfigError, match=r"method\.loss='gce' is not available for method 'sat'"):
         load_config(None, ["method.loss=gce"])
     assert load_config(None, ["method.name=erm", "method.loss=gce"]).method.loss == "gce"
+    with pytest.raises(ConfigError, match=r"run\.compile='yes'; expected true, false or auto"):
+        load_config(None, ["run.compile=yes"])
+    with pytest.raises(ConfigError, match=r"run\.compile: expected bool or str, got 1"):
+        load_config(None, ["run.compile=1"])
 
 
 def test_bad_yaml_and_missing_file(tmp_path):

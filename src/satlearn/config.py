@@ -92,7 +92,7 @@ class RunConfig:
     name: str | None = None  # run directory name (default: <method>-<source>-<time>)
     progress: bool = True  # show a progress bar
     channels_last: bool | None = None  # image memory layout; None = on for images on CUDA
-    compile: bool = False  # torch.compile the model (same maths; faster on GPU after a warm-up)
+    compile: bool | str = False  # torch.compile the model (same maths; faster on GPU after a warm-up); auto = on cuda
     compile_mode: str = "default"  # default | reduce-overhead (CUDA graphs) | max-autotune
     cudnn_benchmark: bool = True  # CUDA: let cuDNN time its convolution algorithms for the run's fixed shapes
     eval_every: int = 1  # evaluate on the test split every N epochs (and always at the end)
@@ -343,6 +343,8 @@ def validate(config: Config, *, source: str = "config") -> None:
         positive(key)
     for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers"):
         positive(key, allow_zero=True)
+    if isinstance(config.run.compile, str) and config.run.compile != "auto":
+        raise ConfigError(f"{source}: run.compile={config.run.compile!r}; expected true, false or auto")
     noise = config.data.noise
     if not 0.0 <= noise.rate <= 1.0:
         raise ConfigError(f"{source}: data.noise.rate={noise.rate!r}; expected a fraction in [0, 1]")

@@ -45,6 +45,20 @@ def test_every_pipeline_of_the_speed_benchmark_is_a_valid_config():
     assert load_config(config_file, speed.PIPELINES["fast+cudagraphs"]).run.compile_mode == "reduce-overhead"
 
 
+def test_a_pipeline_means_the_same_whatever_the_config_file_says():
+    from satlearn.config import load_config
+
+    speed = load_speed_module()
+    expected = {"fast": (False, None), "fast+compile": (True, "default"), "fast+cudagraphs": (True, "reduce-overhead"),
+                "reference": (False, None)}
+    for settings in (["run.compile=auto", "run.compile_mode=reduce-overhead"], ["run.compile=false"],
+                     ["run.compile=true", "run.compile_mode=max-autotune"]):
+        for name, (compiled, mode) in expected.items():
+            config = load_config(None, [*settings, *speed.PIPELINES[name]])
+            assert config.run.compile is compiled, (name, settings)
+            assert mode is None or config.run.compile_mode == mode, (name, settings)
+
+
 def load_speed_module():
     import importlib.util
 

@@ -58,6 +58,18 @@ def test_the_runtime_names_the_reference_pipeline_and_forced_settings(tmp_path):
                                          "channels_last": False, "compile": "off", "fused_optimizer": False}
 
 
+
+def test_compile_auto_compiles_on_cuda_only():
+    from satlearn.config import load_config
+    from satlearn.engine.trainer import use_compile
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    auto = load_config(None, ["run.compile=auto"])
+    assert not use_compile(auto, cpu) and use_compile(auto, cuda)
+    for setting, expected in (("true", True), ("false", False)):
+        config = load_config(None, [f"run.compile={setting}"])
+        assert use_compile(config, cpu) is expected and use_compile(config, cuda) is expected
+
 def test_staged_resume_is_bit_identical(tmp_path):
     config = tiny_config(tmp_path)
     fit(config, tmp_path / "whole")

@@ -72,6 +72,13 @@ def use_channels_last(config: Config, data: DatasetSplits, device: torch.device)
     return config.run.channels_last and data.kind == "image"
 
 
+def use_compile(config: Config, device: torch.device) -> bool:
+    """``run.compile``, with ``auto`` resolved: on for CUDA, where it pays for its warm-up in long runs."""
+    if config.run.compile == "auto":
+        return device.type == "cuda"
+    return bool(config.run.compile)
+
+
 def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device) -> Method:
     expected = config.model.num_classes
     if expected is not None and expected != data.num_classes:
@@ -81,7 +88,7 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     if use_channels_last(config, data, device):
         model = model.to(memory_format=torch.channels_last)
     method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
-    if config.run.compile:
+    if use_compile(config, device):
         # in place, so state_dict keys stay those of the eager model; static shapes, because the batch sizes are
         # known (full, last, evaluation) and CUDA graphs want one graph per shape, not a dynamic-shape kernel
         model.compile(mode=config.run.compile_mode, dynamic=False)
@@ -101,7 +108,7 @@ def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, 
         runtime["workers"] = config.data.workers
     runtime["amp"] = "bf16" if isinstance(amp, torch.autocast) else "off"
     runtime["channels_last"] = use_channels_last(config, data, device)
-    runtime["compile"] = config.run.compile_mode if config.run.compile else "off"
+    runtime["compile"] = config.run.compile_mode if use_compile(config, device) else "off"
     runtime["fused_optimizer"] = bool(optimizer.defaults.get("fused"))
     if device.type == "cuda":
         runtime["cudnn_benchmark"] = config.run.cudnn_benchmark
