@@ -11,7 +11,7 @@
 #      each result records that two trainings shared the device)
 #   5. grid      the `fast` grid, GRID_JOBS cells at once
 #   6. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
-#   7. report    benchmarks/RESULTS.md (every time)
+#   7. report    benchmarks/RESULTS.md and the learning curves in benchmarks/figures/ (every time)
 # The trainings use the pipeline that the speed measurement found quickest for them (TRAIN_PIPELINE=fastest,
 # compilation time counted; see label_noise.py --pipeline). Every step resumes or skips what is done, recorded
 # cells included, so the suite can be started again after an interruption, on the same machine or on another one
@@ -167,7 +167,9 @@ label_issues() {
         --results-dir "$RESULTS" --data-root "$DATA_ROOT" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"}
 }
 
-report() {
+report() {  # learning curves beside the report (benchmarks/figures/), then the report
+    "$PYTHON" "$BENCH/curves.py" --results-dir "$RESULTS" --runs-dir "$RUNS" --out-dir "$(dirname "$REPORT")/figures" \
+        > "$STATE/curves.log" 2>&1 || echo "curves.py failed; see $STATE/curves.log"
     "$PYTHON" "$BENCH/report.py" --results-dir "$RESULTS" --out "$REPORT"
 }
 

@@ -210,6 +210,10 @@ def label_noise_section() -> list[str]:
         lines += ["", f"Device: {_device(sample)}; epochs {sample['epochs']}; training pipeline: "
                   + ", ".join(f"`{name}` ({count} cells)" for name, count in sorted(pipelines.items()))
                   + "; commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]
+        figure = ROOT / "benchmarks" / "figures" / f"label_noise_{recipe}.png"
+        if figure.exists() and OUT.parent == ROOT / "benchmarks":
+            lines += [f"![learning curves, recipe {recipe}](figures/{figure.name})", "",
+                      "Learning curves drawn by `python benchmarks/curves.py` from the runs' per-epoch metrics.", ""]
     return lines
 
 

@@ -39,6 +39,8 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
     assert [cell["pipeline"] for cell in cells] == ["fast", "fast", "fast"]
     assert all("data.pipeline=memory" in cell["overrides"] for cell in cells)
     assert "### recipe `paper`" in (tmp_path / "RESULTS.md").read_text()
+    # learning curves beside the report, one figure per recipe, from the runs' metrics
+    assert {p.name for p in (tmp_path / "figures").glob("*.png")} == {"label_noise_paper.png", "label_noise_fast.png"}
 
     again = suite(tmp_path, STEPS="speed grid")
     assert "[speed] done earlier" in again.stdout and "[grid] done earlier" in again.stdout

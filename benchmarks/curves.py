@@ -1,0 +1,119 @@
+"""Learning curves of the recorded label-noise cells: one figure per recipe, one column per noise.
+
+Top row: test accuracy per epoch of every method — cross-entropy peaks early and then falls as it memorises the
+wrong labels; SAT does not. Bottom row (methods with soft targets): how many training labels the targets get right
+(`refined_label_accuracy`, the argmax of each example's target against the clean label), beside the share of
+given labels that are right (1 − actual noise). A dotted line marks the epoch where SAT starts.
+
+It reads the cells recorded in `benchmarks/results/label_noise/<recipe>/` and, for each, the per-epoch metrics of
+its run (`<runs-dir>/<recipe>/<cell>/metrics.jsonl`, which `cifar10_suite.sh --pack` brings back from a GPU
+machine); a recorded cell whose metrics are not at hand is named and left out.
+
+    python benchmarks/curves.py                    # → benchmarks/figures/label_noise_<recipe>.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, ROOT  # noqa: E402
+
+from satlearn.engine.checkpoint import atomic_write_bytes  # noqa: E402
+
+FIGURES = ROOT / "benchmarks" / "figures"
+METHOD_ORDER = ("ce", "sat", "sat_sce")
+NOISE_ORDER = ("sym20", "sym40", "sym60", "sym80", "pair40", "c10n-aggre", "c10n-random1", "c10n-worst")
+
+
+def _rank(value: str, order: tuple[str, ...]) -> tuple[int, str]:
+    return (order.index(value) if value in order else len(order), value)
+
+
+def load_curves(results_dir: Path, runs_dir: Path, recipe: str) -> tuple[dict[str, dict[str, dict]], list[str]]:
+    """``{noise: {method: {"cell": recorded JSON, "history": [metric rows]}}}`` and the cells left out (why)."""
+    curves: dict[str, dict[str, dict]] = {}
+    missing = []
+    for path in sorted((results_dir / "label_noise" / recipe).glob("*.json")):
+        cell = json.loads(path.read_text())
+        metrics = runs_dir / recipe / path.stem / "metrics.jsonl"
+        if not metrics.exists():
+            missing.append(f"{recipe}/{path.stem} (no {metrics})")
+            continue
+        history = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        curves.setdefault(cell["noise"], {})[cell["method"]] = {"cell": cell, "history": history}
+    return curves, missing
+
+
+def sat_start_epoch(history: list[dict]) -> int | None:
+    """The first epoch trained on soft targets (the epochs that report a training confidence)."""
+    return next((row["epoch"] for row in history if "train_confidence" in row), None)
+
+
+def plot_recipe(curves: dict[str, dict[str, dict]], path: Path, *, recipe: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    noises = sorted(curves, key=lambda n: _rank(n, NOISE_ORDER))
+    fig, axes = plt.subplots(2, len(noises), figsize=(max(6.5, 4.2 * len(noises)), 6.6), squeeze=False, sharex="col")
+    colours = {"ce": "tab:red", "sat": "tab:blue", "sat_sce": "tab:green"}
+    for column, noise in enumerate(noises):
+        top, bottom = axes[0, column], axes[1, column]
+        cells = curves[noise]
+        methods = sorted(cells, key=lambda m: _rank(m, METHOD_ORDER))
+        actual = next(iter(cells.values()))["cell"]["actual_noise_rate"]
+        for method in methods:
+            rows = [r for r in cells[method]["history"] if "test_accuracy" in r]
+            top.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=method,
+                     color=colours.get(method), linewidth=1.2)
+            refined = [r for r in cells[method]["history"] if "refined_label_accuracy" in r]
+            if refined:
+                bottom.plot([r["epoch"] for r in refined], [100 * r["refined_label_accuracy"] for r in refined],
+                            label=f"{method} targets", color=colours.get(method), linewidth=1.2)
+            start = sat_start_epoch(cells[method]["history"])
+            if start is not None:
+                for ax in (top, bottom):
+                    ax.axvline(start, color=colours.get(method, "gray"), linestyle=":", linewidth=1)
+        bottom.axhline(100 * (1 - actual), color="black", linestyle="--", linewidth=1, label="given labels")
+        top.set_title(f"{noise} (actual noise {100 * actual:.1f} %)")
+        top.set_ylabel("test accuracy (%)")
+        bottom.set_ylabel("training labels right (%)")
+        bottom.set_xlabel("epoch")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+    fig.suptitle(f"CIFAR-10, recipe `{recipe}`\ntest accuracy and target quality per epoch (dotted: SAT starts)",
+                 fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs")
+    parser.add_argument("--out-dir", type=Path, default=FIGURES)
+    parser.add_argument("--recipes", nargs="+", default=["paper", "fast"])
+    args = parser.parse_args()
+
+    for recipe in args.recipes:
+        curves, missing = load_curves(args.results_dir, args.runs_dir, recipe)
+        for cell in missing:
+            print(f"left out {cell}")
+        if not curves:
+            print(f"recipe {recipe}: no recorded cell with its metrics at hand; no figure")
+            continue
+        path = args.out_dir / f"label_noise_{recipe}.png"
+        plot_recipe(curves, path, recipe=recipe)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""benchmarks/curves.py draws the learning curves of the recorded label-noise cells from their runs' metrics."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parents[2] / "benchmarks"
+
+
+def write_cell(results, runs, method, noise, *, epochs=6, start=3):
+    cell = {"recipe": "paper", "method": method, "noise": noise, "actual_noise_rate": 0.36}
+    (results / "label_noise" / "paper").mkdir(parents=True, exist_ok=True)
+    (results / "label_noise" / "paper" / f"{method}-{noise}.json").write_text(json.dumps(cell))
+    if runs is None:
+        return
+    rows = []
+    for epoch in range(1, epochs + 1):
+        row = {"epoch": epoch, "test_accuracy": 0.1 * epoch, "epoch_seconds": 1.0}
+        if method != "ce":
+            row["refined_label_accuracy"] = 0.64 if epoch < start else 0.9
+            if epoch >= start:
+                row["train_confidence"] = 0.8
+        rows.append(row)
+    (runs / "paper" / f"{method}-{noise}").mkdir(parents=True)
+    (runs / "paper" / f"{method}-{noise}" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_one_figure_per_recipe_and_cells_without_metrics_are_named(tmp_path):
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    write_cell(results, runs, "ce", "sym40")
+    write_cell(results, runs, "sat", "sym40")
+    write_cell(results, runs, "sat", "sym80")
+    write_cell(results, None, "ce", "sym80")  # recorded, but its run's metrics are not at hand
+    done = subprocess.run([sys.executable, str(BENCH / "curves.py"), "--results-dir", str(results), "--runs-dir",
+                           str(runs), "--out-dir", str(tmp_path / "figures")], check=True, capture_output=True,
+                          text=True)
+    assert "left out paper/ce-sym80" in done.stdout
+    assert "recipe fast: no recorded cell" in done.stdout
+    figure = tmp_path / "figures" / "label_noise_paper.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "figures" / "label_noise_fast.png").exists()
+
+
+def test_sat_start_is_the_first_epoch_trained_on_soft_targets():
+    spec = importlib.util.spec_from_file_location("curves_bench", BENCH / "curves.py")
+    curves = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curves)
+    history = [{"epoch": 1}, {"epoch": 2}, {"epoch": 3, "train_confidence": 0.9}, {"epoch": 4, "train_confidence": 1}]
+    assert curves.sat_start_epoch(history) == 3
+    assert curves.sat_start_epoch([{"epoch": 1}]) is None
