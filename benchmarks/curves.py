@@ -5,9 +5,9 @@ wrong labels; SAT does not. Bottom row (methods with soft targets): how many tra
 (`refined_label_accuracy`, the argmax of each example's target against the clean label), beside the share of
 given labels that are right (1 − actual noise). A dotted line marks the epoch where SAT starts.
 
-It reads the cells recorded in `benchmarks/results/label_noise/<recipe>/` and, for each, the per-epoch metrics of
-its run (`<runs-dir>/<recipe>/<cell>/metrics.jsonl`, which `cifar10_suite.sh --pack` brings back from a GPU
-machine); a recorded cell whose metrics are not at hand is named and left out.
+It reads the cells recorded in `benchmarks/results/label_noise/<recipe>/` and, for each, the per-epoch metrics that
+`label_noise.py` records beside it (`<cell>.metrics.jsonl`) or else those of its run
+(`<runs-dir>/<recipe>/<cell>/metrics.jsonl`); a recorded cell whose metrics are not at hand is named and left out.
 
     python benchmarks/curves.py                    # → benchmarks/figures/label_noise_<recipe>.png
 """
@@ -39,9 +39,11 @@ def load_curves(results_dir: Path, runs_dir: Path, recipe: str) -> tuple[dict[st
     missing = []
     for path in sorted((results_dir / "label_noise" / recipe).glob("*.json")):
         cell = json.loads(path.read_text())
-        metrics = runs_dir / recipe / path.stem / "metrics.jsonl"
+        metrics = path.with_suffix(".metrics.jsonl")  # recorded with the cell; else the run's own, where at hand
         if not metrics.exists():
-            missing.append(f"{recipe}/{path.stem} (no {metrics})")
+            metrics = runs_dir / recipe / path.stem / "metrics.jsonl"
+        if not metrics.exists():
+            missing.append(f"{recipe}/{path.stem} (no {path.with_suffix('.metrics.jsonl').name}, no {metrics})")
             continue
         history = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
         curves.setdefault(cell["noise"], {})[cell["method"]] = {"cell": cell, "history": history}

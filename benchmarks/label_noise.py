@@ -20,7 +20,7 @@ default keeps the configs' own settings. The pipeline is recorded with each cell
 
 Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,
 actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device, the
-training pipeline).
+training pipeline), and beside it the run's per-epoch metrics (`<method>-<noise>.metrics.jsonl`, for curves.py).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
-from satlearn.engine.checkpoint import CHECKPOINT_NAME  # noqa: E402
+from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
 from satlearn.engine.runtime import resolve_device  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
@@ -129,6 +129,8 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "concurrent_cells": concurrent_cells, "pipeline": pipeline, "runtime": summary.get("runtime"),
     }
     path = record(f"label_noise/{recipe}/{cell_name(method, noise)}", payload, directory=results_dir)
+    # the per-epoch metrics beside the result, so that curves.py can draw the cell from the results alone
+    atomic_write_text(path.with_suffix(".metrics.jsonl"), (run_dir / "metrics.jsonl").read_text())
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "
           f"→ {path}", flush=True)
     return payload

@@ -35,6 +35,9 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
     assert recorded == ["fast/sat-sym40.json", "paper/ce-sym40.json", "paper/sat-sym40.json"]
     cells = [json.loads((results / "label_noise" / name).read_text()) for name in recorded]
     assert [cell["concurrent_cells"] for cell in cells] == [1, 1, 1]
+    # each cell's per-epoch metrics are recorded beside it, one row per epoch
+    assert all(len((results / "label_noise" / name).with_suffix(".metrics.jsonl").read_text().splitlines()) == 2
+               for name in recorded)
     # the trainings use the pipeline the speed step measured quickest: the only one measured here
     assert [cell["pipeline"] for cell in cells] == ["fast", "fast", "fast"]
     assert all("data.pipeline=memory" in cell["overrides"] for cell in cells)

@@ -9,7 +9,7 @@ from pathlib import Path
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
 
-def write_cell(results, runs, method, noise, *, epochs=6, start=3):
+def write_cell(results, runs, method, noise, *, epochs=6, start=3, beside_result=False):
     cell = {"recipe": "paper", "method": method, "noise": noise, "actual_noise_rate": 0.36}
     (results / "label_noise" / "paper").mkdir(parents=True, exist_ok=True)
     (results / "label_noise" / "paper" / f"{method}-{noise}.json").write_text(json.dumps(cell))
@@ -23,20 +23,24 @@ def write_cell(results, runs, method, noise, *, epochs=6, start=3):
             if epoch >= start:
                 row["train_confidence"] = 0.8
         rows.append(row)
-    (runs / "paper" / f"{method}-{noise}").mkdir(parents=True)
-    (runs / "paper" / f"{method}-{noise}" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    if beside_result:  # as label_noise.py records it
+        (results / "label_noise" / "paper" / f"{method}-{noise}.metrics.jsonl").write_text(text)
+    else:  # only in the run directory
+        (runs / "paper" / f"{method}-{noise}").mkdir(parents=True)
+        (runs / "paper" / f"{method}-{noise}" / "metrics.jsonl").write_text(text)
 
 
 def test_one_figure_per_recipe_and_cells_without_metrics_are_named(tmp_path):
     results, runs = tmp_path / "results", tmp_path / "runs"
     write_cell(results, runs, "ce", "sym40")
     write_cell(results, runs, "sat", "sym40")
-    write_cell(results, runs, "sat", "sym80")
+    write_cell(results, runs, "sat", "sym80", beside_result=True)
     write_cell(results, None, "ce", "sym80")  # recorded, but its run's metrics are not at hand
     done = subprocess.run([sys.executable, str(BENCH / "curves.py"), "--results-dir", str(results), "--runs-dir",
                            str(runs), "--out-dir", str(tmp_path / "figures")], check=True, capture_output=True,
                           text=True)
-    assert "left out paper/ce-sym80" in done.stdout
+    assert "left out paper/ce-sym80" in done.stdout and "left out paper/sat" not in done.stdout
     assert "recipe fast: no recorded cell" in done.stdout
     figure = tmp_path / "figures" / "label_noise_paper.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
