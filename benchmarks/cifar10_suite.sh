@@ -26,7 +26,8 @@
 # environment: PYTHON (python3), GRID_JOBS (3), SPEED_ARGS (extra speed.py arguments), SPEED_PIPELINES, SPEED_REDO,
 # TRAIN_PIPELINE (fastest, or a label_noise.py --pipeline name),
 # RUN_SET (extra `--set key=value` arguments for every training), GRID_NOISE and GRID_METHODS (the grid's cells),
-# SUITE_RESULTS (results directory, default benchmarks/results), SUITE_RUNS (default benchmarks/runs),
+# SUITE_RESULTS (results directory, default benchmarks/results; where it is not set, --status and --pack use the one
+# that the last suite under the same SUITE_RUNS wrote to), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
 # STEPS (default: all seven, in order), BENCH_COMMIT (the commit to record where the checkout has no .git).
 set -uo pipefail
@@ -49,6 +50,9 @@ REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
 read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
 mkdir -p "$STATE"
+if [ -n "${1:-}" ] && [ -z "${SUITE_RESULTS:-}" ] && [ -f "$STATE/results_dir" ]; then
+    RESULTS="$(cat "$STATE/results_dir")"  # --status and --pack look where the last suite started here wrote
+fi
 
 pack() {
     local dest="$1" list
@@ -173,6 +177,7 @@ report() {  # learning curves beside the report (benchmarks/figures/), then the 
     "$PYTHON" "$BENCH/report.py" --results-dir "$RESULTS" --out "$REPORT"
 }
 
+echo "$RESULTS" > "$STATE/results_dir"
 echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"
 "$PYTHON" -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__, '|',
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')" \

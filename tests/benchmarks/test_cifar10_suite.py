@@ -73,6 +73,12 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
     assert any(n.endswith("speed.json") for n in names) and any(n.endswith("paper/sat-sym40/metrics.jsonl")
                                                                    for n in names)
     assert not any(n.endswith(".pt") for n in names)
+    # without SUITE_RESULTS, --pack takes the results directory that the suite under these runs wrote to
+    suite(tmp_path, "--pack", str(tmp_path / "again.tgz"), SUITE_RESULTS="")
+    with tarfile.open(tmp_path / "again.tgz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith(f"{tmp_path.name}/results/speed.json") for n in names)
+    assert not any(n.startswith("benchmarks/results") for n in names)
 
 
 def test_paper_both_trains_the_two_paper_cells_at_once(tmp_path):
