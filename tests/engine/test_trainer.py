@@ -70,6 +70,15 @@ def test_compile_auto_compiles_on_cuda_only():
         config = load_config(None, [f"run.compile={setting}"])
         assert use_compile(config, cpu) is expected and use_compile(config, cuda) is expected
 
+
+def test_a_run_is_compiled_for_training_but_not_when_loaded_for_evaluation(tmp_path, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda module, **options: compiled.append(options))
+    fit(tiny_config(tmp_path, "run.compile=true", "run.epochs=2"), tmp_path / "run", log=lambda message: None)
+    assert compiled == [{"mode": "default", "dynamic": False}]
+    evaluate_run(tmp_path / "run")  # one pass over the test split: compiling it would not pay
+    assert len(compiled) == 1
+
 def test_staged_resume_is_bit_identical(tmp_path):
     config = tiny_config(tmp_path)
     fit(config, tmp_path / "whole")

@@ -79,7 +79,10 @@ def use_compile(config: Config, device: torch.device) -> bool:
     return bool(config.run.compile)
 
 
-def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device) -> Method:
+def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device, *,
+                 for_training: bool = True) -> Method:
+    """The configured model inside the configured method, on ``device``; compiled per ``run.compile`` when it is
+    ``for_training`` (a single evaluation pass would not earn back the compilation)."""
     expected = config.model.num_classes
     if expected is not None and expected != data.num_classes:
         raise ConfigError(f"model.num_classes={expected}, but the {data.name} data have {data.num_classes} classes")
@@ -88,7 +91,7 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     if use_channels_last(config, data, device):
         model = model.to(memory_format=torch.channels_last)
     method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
-    if use_compile(config, device):
+    if for_training and use_compile(config, device):
         # in place, so state_dict keys stay those of the eager model; static shapes, because the batch sizes are
         # known (full, last, evaluation) and CUDA graphs want one graph per shape, not a dynamic-shape kernel
         model.compile(mode=config.run.compile_mode, dynamic=False)
@@ -391,7 +394,7 @@ def load_run(run_dir: str | Path, *, device: str | None = None) -> tuple[Config,
     torch_device = resolve_device(device or config.run.device)
     noisy = prepare_data(config)
     noisy.labels = checkpoint["labels"]
-    method = build_method(config, noisy.data, noisy.labels, torch_device)
+    method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
     method.load_state_dict(checkpoint["method"])
     return config, method, noisy, checkpoint
 
