@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 
 import torch

@@ -50,6 +50,13 @@ def test_kernel_time_is_summed_by_the_operation_that_launched_it():
     assert [row["op"] for row in rows] == ["aten::conv", "aten::add_", "other"]
     assert [row["kernels"] for row in rows] == [3, 1, 3]
     assert [row["ms"] for row in rows] == pytest.approx([0.6, 0.05, 0.06])
+    # real profiler events carry the attributes it reads (on the CPU, no kernels)
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        torch.ones(4).mul(2).sum()
+    assert load_step_ops().kernel_time_by_op(prof.events()) == (0, [])
 
 
 def test_the_report_shows_where_the_gpu_time_of_a_step_goes(tmp_path):
