@@ -60,7 +60,7 @@ pack() {
     (cd "$ROOT" && {
         find "${RESULTS#"$ROOT"/}" -type f 2>/dev/null
         find "${RUNS#"$ROOT"/}" -type f \( -name '*.log' -o -name 'metrics.jsonl' -o -name 'summary.json' \
-            -o -name '*.done' \) 2>/dev/null
+            -o -name 'config.yaml' -o -name '*.done' \) 2>/dev/null
         ls "${REPORT#"$ROOT"/}" benchmarks/*.log 2>/dev/null
     } | sort -u > "$list")
     tar -czf "$dest" -C "$ROOT" -T "$list" && echo "packed $(wc -l < "$list") files into $dest"

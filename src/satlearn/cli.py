@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
 
+    compare = commands.add_parser("compare", help="runs side by side: a table and one plot of their learning curves")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (finished or not)")
+    compare.add_argument("--out", default=None, help="plot file (default: compare.png in the runs' common parent)")
+    compare.add_argument("--title", default="", help="plot title")
+
     selective = commands.add_parser(
         "selective-eval", help="selective classification report: error at coverage, AURC, E-AURC, AUGRC, plot")
     selective.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished run directories to compare")
@@ -155,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(evaluate_run(args.run_dir, device=args.device), indent=2))
         elif args.command == "selective-eval":
             return _selective_eval(args)
+        elif args.command == "compare":
+            from satlearn.compare import compare_runs
+
+            _, table, plot = compare_runs(args.run_dirs, out=args.out, title=args.title)
+            print(table)
+            print(f"plot: {plot}")
     except SatlearnError as exc:
         print(f"satlearn: error: {exc}", file=sys.stderr)
         return 2

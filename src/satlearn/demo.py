@@ -7,9 +7,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from satlearn.compare import plot_runs, read_run
 from satlearn.config import Config, load_config
 from satlearn.engine import fit
-from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
+from satlearn.engine.checkpoint import atomic_write_text
 from satlearn.engine.reporting import to_json
 
 DEMO_OVERRIDES = (
@@ -50,27 +51,6 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot_comparison(histories: dict[str, list[dict[str, Any]]], path: Path, *, start_epoch: int, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, history in histories.items():
-        rows = [r for r in history if "test_accuracy" in r]
-        ax.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=f"{name} test accuracy")
-    ax.axvline(start_epoch, color="gray", linestyle=":", label=f"SAT starts (Es = {start_epoch})")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
-
-
 def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = (), progress: bool = True,
              log: Callable[[str], None] = print) -> dict[str, Any]:
     """Trains cross-entropy and SAT with the same data, noise, model and seed; writes a table, JSON and a PNG.
@@ -81,18 +61,18 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
     out_dir = Path(out_dir) if out_dir is not None else Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     out_dir.mkdir(parents=True, exist_ok=True)
     labels = {"erm": "CE", "sat": "SAT"}
-    results, histories, configs = {}, {}, {}
+    results, configs = {}, {}
     for method in ("erm", "sat"):
         config = demo_config(method, out_dir=out_dir, overrides=(*overrides, f"run.progress={str(progress).lower()}"))
         configs[method] = config
         log(f"training {labels[method]} ({config.run.epochs} epochs) ...")
         result = fit(config, out_dir / method, log=lambda message: None)
         results[labels[method]] = result.summary
-        histories[labels[method]] = result.history
     sat_config = configs["sat"]
     noise = sat_config.data.noise
     title = f"MNIST-1D, {noise.rate:.0%} symmetric label noise ({noise.mode} mode)"
-    plot_comparison(histories, out_dir / "demo_accuracy.png", start_epoch=sat_config.method.start_epoch, title=title)
+    plot_runs([read_run(out_dir / method, name=labels[method]) for method in ("erm", "sat")],
+              out_dir / "demo_accuracy.png", title=title)
     summary = {
         "title": title,
         "runs": results,

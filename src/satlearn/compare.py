@@ -1,0 +1,170 @@
+"""Runs side by side: a table of their results and one plot of their learning curves (``satlearn compare``).
+
+Works on finished runs and on runs still training or interrupted (their latest epoch is shown), from the files
+every run writes: ``metrics.jsonl`` (one row per epoch), ``config.yaml`` and, once finished, ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from satlearn.engine.checkpoint import atomic_write_bytes
+from satlearn.errors import DataError
+
+
+@dataclass
+class RunCurves:
+    """One run's per-epoch metrics and what the table and plot need to know about it."""
+
+    name: str
+    run_dir: Path
+    method: str
+    history: list[dict[str, Any]]
+    epochs: int | None  # planned epochs
+    start_epoch: int | None  # 0-based epoch at which soft targets start (None: the method has no such phase)
+    summary: dict[str, Any] | None  # None while the run has not finished
+
+    @property
+    def test_rows(self) -> list[dict[str, Any]]:
+        return [row for row in self.history if "test_accuracy" in row]
+
+
+def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
+    """Reads ``run_dir``; raises :class:`DataError` naming the file when it is not a readable satlearn run."""
+    from satlearn.config import from_dict_exact, read_yaml
+    from satlearn.methods import METHODS
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: no such run directory")
+    metrics = run_dir / "metrics.jsonl"
+    if not metrics.exists():
+        raise DataError(f"{run_dir}: no metrics.jsonl — not a satlearn run directory")
+    history = []
+    for number, line in enumerate(metrics.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            history.append(json.loads(line))
+        except ValueError:
+            raise DataError(f"{metrics}: line {number} is not JSON") from None
+    if not any("test_accuracy" in row for row in history):
+        raise DataError(f"{metrics}: no evaluated epoch yet")
+    summary_file = run_dir / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
+    config_file = run_dir / "config.yaml"
+    if not config_file.exists() and summary is not None:  # results copied without the config: what they tell
+        soft = next((row["epoch"] - 1 for row in history if "train_confidence" in row), None)
+        return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=summary["method"], history=history,
+                         epochs=summary["epochs"], start_epoch=soft, summary=summary)
+    try:
+        config = from_dict_exact(read_yaml(config_file.read_text()))
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # a ConfigError is a ValueError
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise DataError(f"{config_file}: cannot read the run's config ({reason})") from None
+    has_phase = config.method.name in METHODS and METHODS.get(config.method.name).phase_name is not None
+    return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=config.method.name, history=history,
+                     epochs=config.run.epochs, start_epoch=config.method.start_epoch if has_phase else None,
+                     summary=summary)
+
+
+def run_names(run_dirs: list[Path]) -> list[str]:
+    """Directory names, or paths below the runs' common parent where two names would be the same."""
+    names = [d.name for d in run_dirs]
+    if len(set(names)) == len(names):
+        return names
+    common = Path(os.path.commonpath([d.resolve() for d in run_dirs]))
+    return [str(d.resolve().relative_to(common)) or d.name for d in run_dirs]
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def format_table(runs: list[RunCurves]) -> str:
+    """A plain-text table: one row per run, test accuracy last and best, target quality, wall time."""
+    header = ["run", "method", "noise (actual)", "epochs", "final test acc", "best test acc", "labels right",
+              "wall s"]
+    rows = [header]
+    for run in runs:
+        tests = run.test_rows
+        best = max(tests, key=lambda row: row["test_accuracy"])
+        refined = [row["refined_label_accuracy"] for row in run.history if "refined_label_accuracy" in row]
+        s = run.summary
+        done = run.history[-1]["epoch"]
+        rows.append([
+            run.name,
+            run.method,
+            _pct(s["noise"]["actual_rate"]) if s else "—",
+            f"{done}" if s else f"{done}/{run.epochs} (unfinished)",
+            _pct(tests[-1]["test_accuracy"]),
+            f"{_pct(best['test_accuracy'])} (ep {best['epoch']})",
+            _pct(refined[-1]) if refined else "—",
+            f"{s['wall_seconds']:.1f}" if s else f"{sum(row.get('epoch_seconds', 0.0) for row in run.history):.1f}",
+        ])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
+    """Test accuracy per epoch of every run; beside it, where any run has them, the share of training labels that
+    its refined labels (the argmax of each target) get right. A dotted line marks where soft targets start."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with_targets = [run for run in runs if any("refined_label_accuracy" in row for row in run.history)]
+    fig, axes = plt.subplots(1, 2 if with_targets else 1, figsize=(12 if with_targets else 7, 4.5), squeeze=False)
+    accuracy_ax = axes[0, 0]
+    colours = {run.name: f"C{i}" for i, run in enumerate(runs)}
+    for run in runs:
+        rows = run.test_rows
+        accuracy_ax.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=run.name,
+                         color=colours[run.name])
+    accuracy_ax.set_ylabel("test accuracy (%)")
+    if with_targets:
+        targets_ax = axes[0, 1]
+        for run in with_targets:
+            rows = [r for r in run.history if "refined_label_accuracy" in r]
+            targets_ax.plot([r["epoch"] for r in rows], [100 * r["refined_label_accuracy"] for r in rows],
+                            label=f"{run.name} targets", color=colours[run.name])
+            if run.summary:
+                targets_ax.axhline(100 * (1 - run.summary["noise"]["actual_rate"]), color=colours[run.name],
+                                   linestyle="--", linewidth=0.8, label=f"{run.name} given labels")
+        targets_ax.set_ylabel("training labels right (%)")
+    for ax in axes[0]:
+        for run in runs:
+            if run.start_epoch is not None:  # epochs are 1-based in the metrics: the first soft-target epoch
+                ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
+                           label=f"{run.name}: soft targets start" if ax is accuracy_ax else None)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
+                 title: str = "") -> tuple[list[RunCurves], str, Path]:
+    """Reads every run, writes the plot (default: ``compare.png`` in the runs' common parent) and returns the runs,
+    the table and the plot's path."""
+    if not run_dirs:
+        raise DataError("compare needs at least one run directory")
+    dirs = [Path(d) for d in run_dirs]
+    runs = [read_run(d, name=name) for d, name in zip(dirs, run_names(dirs))]
+    path = Path(out) if out is not None else Path(os.path.commonpath([d.resolve() for d in dirs])) / "compare.png"
+    plot_runs(runs, path, title=title)
+    return runs, format_table(runs), path

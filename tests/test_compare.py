@@ -1,0 +1,70 @@
+"""satlearn.compare: runs side by side, a table and one plot, from the files every run writes."""
+
+import json
+
+import pytest
+
+from fixtures import tiny_overrides
+from satlearn.cli import main
+from satlearn.compare import compare_runs, read_run, run_names
+from satlearn.config import load_config
+from satlearn.engine import fit
+from satlearn.errors import DataError
+
+
+def train(tmp_path, name, *extra):
+    config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4", *extra))
+    return fit(config, tmp_path / name, log=lambda message: None)
+
+
+def test_a_finished_and_an_unfinished_run_side_by_side(tmp_path, capsys):
+    ce = train(tmp_path, "ce", "method.name=erm")
+    sat = train(tmp_path, "sat", "method.name=sat", "run.epochs=4")
+    (sat.run_dir / "summary.json").unlink()  # as while it still trains
+    assert main(["compare", str(ce.run_dir), str(sat.run_dir), "--out", str(tmp_path / "both.png")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["run", "method", "noise"]
+    ce_row = next(line for line in lines if line.startswith("ce "))
+    sat_row = next(line for line in lines if line.startswith("sat "))
+    assert f"{100 * ce.summary['final_test_accuracy']:.1f}%" in ce_row and "erm" in ce_row
+    assert "4/4 (unfinished)" in sat_row
+    refined = json.loads((sat.run_dir / "metrics.jsonl").read_text().splitlines()[-1])["refined_label_accuracy"]
+    assert f"{100 * refined:.1f}%" in sat_row
+    assert lines[-1] == f"plot: {tmp_path / 'both.png'}"
+    assert (tmp_path / "both.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sat_start_and_default_plot_place(tmp_path):
+    sat = train(tmp_path, "sat", "method.name=sat", "method.start_epoch=2")
+    ce = train(tmp_path, "ce", "method.name=erm")
+    assert read_run(sat.run_dir).start_epoch == 2 and read_run(ce.run_dir).start_epoch is None
+    # a finished run copied without its config.yaml: the method from the summary, the start from the metrics
+    (sat.run_dir / "config.yaml").unlink()
+    assert (read_run(sat.run_dir).method, read_run(sat.run_dir).start_epoch) == ("sat", 2)
+    runs, table, plot = compare_runs([sat.run_dir, ce.run_dir])
+    assert plot == tmp_path / "compare.png" and plot.exists()
+    assert [run.name for run in runs] == ["sat", "ce"] and "sat" in table
+
+
+def test_runs_with_the_same_name_are_told_apart(tmp_path):
+    assert run_names([tmp_path / "a" / "sat", tmp_path / "b" / "sat"]) == ["a/sat", "b/sat"]
+    assert run_names([tmp_path / "a" / "sat", tmp_path / "b" / "ce"]) == ["sat", "ce"]
+
+
+def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
+    with pytest.raises(DataError, match="no such run directory"):
+        read_run(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"empty: no metrics\.jsonl — not a satlearn run directory"):
+        read_run(tmp_path / "empty")
+    run = train(tmp_path, "run", "method.name=erm")
+    (run.run_dir / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\nnot json\n')
+    with pytest.raises(DataError, match=r"metrics\.jsonl: line 2 is not JSON"):
+        read_run(run.run_dir)
+    (run.run_dir / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\n')
+    (run.run_dir / "config.yaml").write_text("run: [\n")
+    with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config"):
+        read_run(run.run_dir)
+    assert main(["compare", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no metrics.jsonl" in err
