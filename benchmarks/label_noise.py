@@ -170,7 +170,7 @@ def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> 
             name, code, log = future.result()
             lines = log.read_text().splitlines()
             if code == 0:
-                print(f"{name}: " + " / ".join(line.strip() for line in lines[-2:]), flush=True)
+                print(" / ".join(line.strip() for line in lines[-2:]), flush=True)  # they name the cell
             else:
                 failed += 1
                 print(f"{name}: FAILED (exit {code}); last lines of {log}:", *lines[-5:], sep="\n  ", flush=True)
