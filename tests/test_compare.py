@@ -44,6 +44,9 @@ def test_sat_start_and_default_plot_place(tmp_path):
     runs, table, plot = compare_runs([sat.run_dir, ce.run_dir])
     assert plot == tmp_path / "compare.png" and plot.exists()
     assert [run.name for run in runs] == ["sat", "ce"] and "sat" in table
+    # a directory that holds runs stands for all of them, in name order
+    runs, _, plot = compare_runs([tmp_path], out=tmp_path / "all.png")
+    assert [run.name for run in runs] == ["ce", "sat"] and plot.exists()
 
 
 def test_runs_with_the_same_name_are_told_apart(tmp_path):

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
 
     compare = commands.add_parser("compare", help="runs side by side: a table and one plot of their learning curves")
-    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (finished or not)")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                         help="run directories (finished or not), or directories that hold runs")
     compare.add_argument("--out", default=None, help="plot file (default: compare.png in the runs' common parent)")
     compare.add_argument("--title", default="", help="plot title")
 

@@ -74,6 +74,15 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
                      summary=summary)
 
 
+def expand_run_dirs(path: Path) -> list[Path]:
+    """``path`` itself when it is a run directory; else the run directories right inside it (a parent of runs, such
+    as ``runs/`` or a demo's output directory), sorted; else ``[path]``, for :func:`read_run` to name the problem."""
+    if (path / "metrics.jsonl").exists() or not path.is_dir():
+        return [path]
+    runs = sorted(child for child in path.iterdir() if (child / "metrics.jsonl").exists())
+    return runs or [path]
+
+
 def run_names(run_dirs: list[Path]) -> list[str]:
     """Directory names, or paths below the runs' common parent where two names would be the same."""
     names = [d.name for d in run_dirs]
@@ -161,9 +170,9 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
                  title: str = "") -> tuple[list[RunCurves], str, Path]:
     """Reads every run, writes the plot (default: ``compare.png`` in the runs' common parent) and returns the runs,
     the table and the plot's path."""
-    if not run_dirs:
+    dirs = [run for d in run_dirs for run in expand_run_dirs(Path(d))]
+    if not dirs:
         raise DataError("compare needs at least one run directory")
-    dirs = [Path(d) for d in run_dirs]
     runs = [read_run(d, name=name) for d, name in zip(dirs, run_names(dirs))]
     path = Path(out) if out is not None else Path(os.path.commonpath([d.resolve() for d in dirs])) / "compare.png"
     plot_runs(runs, path, title=title)
