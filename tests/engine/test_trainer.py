@@ -74,8 +74,10 @@ def test_compile_auto_compiles_on_cuda_only():
 def test_a_run_is_compiled_for_training_but_not_when_loaded_for_evaluation(tmp_path, monkeypatch):
     compiled = []
     monkeypatch.setattr(torch.nn.Module, "compile", lambda module, **options: compiled.append(options))
-    fit(tiny_config(tmp_path, "run.compile=true", "run.epochs=2"), tmp_path / "run", log=lambda message: None)
+    messages = []
+    fit(tiny_config(tmp_path, "run.compile=true", "run.epochs=2"), tmp_path / "run", log=messages.append)
     assert compiled == [{"mode": "default", "dynamic": False}]
+    assert any("compile the model" in message for message in messages)  # why the first epoch is slow
     evaluate_run(tmp_path / "run")  # one pass over the test split: compiling it would not pay
     assert len(compiled) == 1
 

@@ -318,6 +318,8 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
             log(f"label noise {config.data.noise.kind} (rate {config.data.noise.rate}): actual error rate "
                 f"{noisy.actual_noise_rate:.2%} of {len(noisy.labels)} training labels")
     log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
+    if runtime["compile"] != "off":
+        log("the first epoch and the first evaluation compile the model: a one-off wait before the epochs speed up")
 
     epochs = config.run.epochs
     last = min(epochs, stop_after_epoch) if stop_after_epoch is not None else epochs
