@@ -65,6 +65,10 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     with pytest.raises(DataError, match=r"metrics\.jsonl: line 2 is not JSON"):
         read_run(run.run_dir)
     (run.run_dir / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\n')
+    (run.run_dir / "summary.json").write_text("{")
+    with pytest.raises(DataError, match=r"summary\.json: not JSON"):
+        read_run(run.run_dir)
+    (run.run_dir / "summary.json").unlink()
     (run.run_dir / "config.yaml").write_text("run: [\n")
     with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config"):
         read_run(run.run_dir)

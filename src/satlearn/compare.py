@@ -57,7 +57,10 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     if not any("test_accuracy" in row for row in history):
         raise DataError(f"{metrics}: no evaluated epoch yet")
     summary_file = run_dir / "summary.json"
-    summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
+    try:
+        summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
+    except ValueError:
+        raise DataError(f"{summary_file}: not JSON (was the run's writing cut off?)") from None
     config_file = run_dir / "config.yaml"
     if not config_file.exists() and summary is not None:  # results copied without the config: what they tell
         soft = next((row["epoch"] - 1 for row in history if "train_confidence" in row), None)
