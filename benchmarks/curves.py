@@ -22,6 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT  # noqa: E402
 
+from satlearn.compare import RunCurves, draw_runs, read_metrics  # noqa: E402
+from satlearn.compare import first_soft_target_epoch as sat_start_epoch  # noqa: E402
 from satlearn.engine.checkpoint import atomic_write_bytes  # noqa: E402
 
 FIGURES = ROOT / "benchmarks" / "figures"
@@ -33,9 +35,10 @@ def _rank(value: str, order: tuple[str, ...]) -> tuple[int, str]:
     return (order.index(value) if value in order else len(order), value)
 
 
-def load_curves(results_dir: Path, runs_dir: Path, recipe: str) -> tuple[dict[str, dict[str, dict]], list[str]]:
-    """``{noise: {method: {"cell": recorded JSON, "history": [metric rows]}}}`` and the cells left out (why)."""
-    curves: dict[str, dict[str, dict]] = {}
+def load_curves(results_dir: Path, runs_dir: Path,
+                recipe: str) -> tuple[dict[str, dict[str, RunCurves]], list[str]]:
+    """``{noise: {method: its curves}}`` and the cells left out (why)."""
+    curves: dict[str, dict[str, RunCurves]] = {}
     missing = []
     for path in sorted((results_dir / "label_noise" / recipe).glob("*.json")):
         cell = json.loads(path.read_text())
@@ -45,17 +48,16 @@ def load_curves(results_dir: Path, runs_dir: Path, recipe: str) -> tuple[dict[st
         if not metrics.exists():
             missing.append(f"{recipe}/{path.stem} (no {path.with_suffix('.metrics.jsonl').name}, no {metrics})")
             continue
-        history = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-        curves.setdefault(cell["noise"], {})[cell["method"]] = {"cell": cell, "history": history}
+        history = read_metrics(metrics)
+        first = sat_start_epoch(history)
+        curves.setdefault(cell["noise"], {})[cell["method"]] = RunCurves(
+            name=cell["method"], run_dir=metrics.parent, method=cell["method"], history=history,
+            epochs=cell.get("epochs"), start_epoch=None if first is None else first - 1, summary=None,
+            actual_noise_rate=cell["actual_noise_rate"])
     return curves, missing
 
 
-def sat_start_epoch(history: list[dict]) -> int | None:
-    """The first epoch trained on soft targets (the epochs that report a training confidence)."""
-    return next((row["epoch"] for row in history if "train_confidence" in row), None)
-
-
-def plot_recipe(curves: dict[str, dict[str, dict]], path: Path, *, recipe: str) -> None:
+def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,22 +68,9 @@ def plot_recipe(curves: dict[str, dict[str, dict]], path: Path, *, recipe: str) 
     colours = {"ce": "tab:red", "sat": "tab:blue", "sat_sce": "tab:green"}
     for column, noise in enumerate(noises):
         top, bottom = axes[0, column], axes[1, column]
-        cells = curves[noise]
-        methods = sorted(cells, key=lambda m: _rank(m, METHOD_ORDER))
-        actual = next(iter(cells.values()))["cell"]["actual_noise_rate"]
-        for method in methods:
-            rows = [r for r in cells[method]["history"] if "test_accuracy" in r]
-            top.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=method,
-                     color=colours.get(method), linewidth=1.2)
-            refined = [r for r in cells[method]["history"] if "refined_label_accuracy" in r]
-            if refined:
-                bottom.plot([r["epoch"] for r in refined], [100 * r["refined_label_accuracy"] for r in refined],
-                            label=f"{method} targets", color=colours.get(method), linewidth=1.2)
-            start = sat_start_epoch(cells[method]["history"])
-            if start is not None:
-                for ax in (top, bottom):
-                    ax.axvline(start, color=colours.get(method, "gray"), linestyle=":", linewidth=1)
-        bottom.axhline(100 * (1 - actual), color="black", linestyle="--", linewidth=1, label="given labels")
+        runs = [curves[noise][m] for m in sorted(curves[noise], key=lambda m: _rank(m, METHOD_ORDER))]
+        actual = runs[0].actual_noise_rate
+        draw_runs(runs, top, bottom, colours={run.name: colours.get(run.name, "gray") for run in runs})
         top.set_title(f"{noise} (actual noise {100 * actual:.1f} %)")
         top.set_ylabel("test accuracy (%)")
         bottom.set_ylabel("training labels right (%)")

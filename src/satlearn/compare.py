@@ -29,10 +29,29 @@ class RunCurves:
     epochs: int | None  # planned epochs
     start_epoch: int | None  # 0-based epoch at which soft targets start (None: the method has no such phase)
     summary: dict[str, Any] | None  # None while the run has not finished
+    actual_noise_rate: float | None = None  # share of training labels that differ from the clean ones, when known
 
     @property
     def test_rows(self) -> list[dict[str, Any]]:
         return [row for row in self.history if "test_accuracy" in row]
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The rows of a run's ``metrics.jsonl``; a row that is not JSON is a :class:`DataError` naming its line."""
+    history = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            history.append(json.loads(line))
+        except ValueError:
+            raise DataError(f"{path}: line {number} is not JSON") from None
+    return history
+
+
+def first_soft_target_epoch(history: list[dict[str, Any]]) -> int | None:
+    """The first (1-based) epoch trained on soft targets: the first that reports a training confidence."""
+    return next((row["epoch"] for row in history if "train_confidence" in row), None)
 
 
 def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
@@ -46,14 +65,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     metrics = run_dir / "metrics.jsonl"
     if not metrics.exists():
         raise DataError(f"{run_dir}: no metrics.jsonl — not a satlearn run directory")
-    history = []
-    for number, line in enumerate(metrics.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            history.append(json.loads(line))
-        except ValueError:
-            raise DataError(f"{metrics}: line {number} is not JSON") from None
+    history = read_metrics(metrics)
     if not any("test_accuracy" in row for row in history):
         raise DataError(f"{metrics}: no evaluated epoch yet")
     summary_file = run_dir / "summary.json"
@@ -61,11 +73,13 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
     except ValueError:
         raise DataError(f"{summary_file}: not JSON (was the run's writing cut off?)") from None
+    actual = summary["noise"]["actual_rate"] if summary else None
     config_file = run_dir / "config.yaml"
     if not config_file.exists() and summary is not None:  # results copied without the config: what they tell
-        soft = next((row["epoch"] - 1 for row in history if "train_confidence" in row), None)
+        first = first_soft_target_epoch(history)
         return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=summary["method"], history=history,
-                         epochs=summary["epochs"], start_epoch=soft, summary=summary)
+                         epochs=summary["epochs"], start_epoch=None if first is None else first - 1,
+                         summary=summary, actual_noise_rate=actual)
     try:
         config = from_dict_exact(read_yaml(config_file.read_text()))
     except (OSError, ValueError, yaml.YAMLError) as exc:  # a ConfigError is a ValueError
@@ -74,7 +88,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     has_phase = config.method.name in METHODS and METHODS.get(config.method.name).phase_name is not None
     return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=config.method.name, history=history,
                      epochs=config.run.epochs, start_epoch=config.method.start_epoch if has_phase else None,
-                     summary=summary)
+                     summary=summary, actual_noise_rate=actual)
 
 
 def expand_run_dirs(path: Path) -> list[Path]:
@@ -113,7 +127,7 @@ def format_table(runs: list[RunCurves]) -> str:
         rows.append([
             run.name,
             run.method,
-            _pct(s["noise"]["actual_rate"]) if s else "—",
+            _pct(run.actual_noise_rate),
             f"{done}" if s else f"{done}/{run.epochs} (unfinished)",
             _pct(tests[-1]["test_accuracy"]),
             f"{_pct(best['test_accuracy'])} (ep {best['epoch']})",
@@ -126,6 +140,28 @@ def format_table(runs: list[RunCurves]) -> str:
     return "\n".join(lines)
 
 
+def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: dict[str, str]) -> None:
+    """Draws ``runs`` onto matplotlib axes: test accuracy per epoch; on ``targets_ax``, the share of training labels
+    that a run's refined labels (the argmax of each target) get right, beside its given labels'; a dotted line where
+    a run's soft targets start."""
+    for run in runs:
+        rows = run.test_rows
+        accuracy_ax.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=run.name,
+                         color=colours[run.name])
+        refined = [r for r in run.history if "refined_label_accuracy" in r]
+        if targets_ax is not None and refined:
+            targets_ax.plot([r["epoch"] for r in refined], [100 * r["refined_label_accuracy"] for r in refined],
+                            label=f"{run.name} targets", color=colours[run.name])
+            if run.actual_noise_rate is not None:
+                targets_ax.axhline(100 * (1 - run.actual_noise_rate), color=colours[run.name], linestyle="--",
+                                   linewidth=0.8, label=f"{run.name} given labels")
+        if run.start_epoch is not None:  # epochs are 1-based in the metrics: the first soft-target epoch
+            for ax in (accuracy_ax, targets_ax):
+                if ax is not None:
+                    ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
+                               label=f"{run.name}: soft targets start" if ax is accuracy_ax else None)
+
+
 def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     """Test accuracy per epoch of every run; beside it, where any run has them, the share of training labels that
     its refined labels (the argmax of each target) get right. A dotted line marks where soft targets start."""
@@ -134,30 +170,14 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with_targets = [run for run in runs if any("refined_label_accuracy" in row for row in run.history)]
+    with_targets = any("refined_label_accuracy" in row for run in runs for row in run.history)
     fig, axes = plt.subplots(1, 2 if with_targets else 1, figsize=(12 if with_targets else 7, 4.5), squeeze=False)
-    accuracy_ax = axes[0, 0]
-    colours = {run.name: f"C{i}" for i, run in enumerate(runs)}
-    for run in runs:
-        rows = run.test_rows
-        accuracy_ax.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=run.name,
-                         color=colours[run.name])
-    accuracy_ax.set_ylabel("test accuracy (%)")
+    draw_runs(runs, axes[0, 0], axes[0, 1] if with_targets else None,
+              colours={run.name: f"C{i}" for i, run in enumerate(runs)})
+    axes[0, 0].set_ylabel("test accuracy (%)")
     if with_targets:
-        targets_ax = axes[0, 1]
-        for run in with_targets:
-            rows = [r for r in run.history if "refined_label_accuracy" in r]
-            targets_ax.plot([r["epoch"] for r in rows], [100 * r["refined_label_accuracy"] for r in rows],
-                            label=f"{run.name} targets", color=colours[run.name])
-            if run.summary:
-                targets_ax.axhline(100 * (1 - run.summary["noise"]["actual_rate"]), color=colours[run.name],
-                                   linestyle="--", linewidth=0.8, label=f"{run.name} given labels")
-        targets_ax.set_ylabel("training labels right (%)")
+        axes[0, 1].set_ylabel("training labels right (%)")
     for ax in axes[0]:
-        for run in runs:
-            if run.start_epoch is not None:  # epochs are 1-based in the metrics: the first soft-target epoch
-                ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
-                           label=f"{run.name}: soft targets start" if ax is accuracy_ax else None)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
