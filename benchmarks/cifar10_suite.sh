@@ -5,13 +5,20 @@
 #                per step (step_ops.py), the cost of a checkpoint (checkpoint_cost.py). A measurement already
 #                recorded on this kind of device (say, committed from an earlier machine) is not repeated
 #                (SPEED_REDO=1 repeats it).
-#   3. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's)
-#   4. paper-ce  CE on that cell, alone too: with step 3, the paper's headline comparison
-#      (paper-both, not in the default order: SAT and CE on that cell at once, for a machine whose time is short;
-#      each result records that two trainings shared the device)
-#   5. grid      the `fast` grid, GRID_JOBS cells at once
-#   6. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
-#   7. report    benchmarks/RESULTS.md and the learning curves in benchmarks/figures/ (every time)
+#   3. profile   (CUDA) how busy the CUDA-graph path keeps the GPU in a step, CE and SAT (speed.py --profile-steps;
+#                speed_profile.json): whether the step waits for its kernels or for the host. It also fills the
+#                compiler's cache that the trainings after it reuse.
+#   4. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's)
+#   5. paper-ce  CE on that cell, alone too: with step 4, the paper's headline comparison
+#   6. grid      the `fast` grid, GRID_JOBS cells at once
+#   7. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
+#   8. report    benchmarks/RESULTS.md and the learning curves in benchmarks/figures/ (every time)
+# Steps only run when named in STEPS:
+#      paper-both  SAT and CE on the paper cell at once, for a machine whose time is short (each result records
+#                  that two trainings shared the device)
+#      speed18     ResNet-18's speed rows, on SPEED_PIPELINES (speed_resnet18.json)
+#      autotune    torch.compile's max-autotune against the CUDA-graph path, SAT, profiled (speed_max_autotune.json;
+#                  its compilation takes minutes)
 # The trainings use the pipeline that the speed measurement found quickest for them (TRAIN_PIPELINE=fastest,
 # compilation time counted; see label_noise.py --pipeline). Every step resumes or skips what is done, recorded
 # cells included, so the suite can be started again after an interruption, on the same machine or on another one
@@ -29,7 +36,7 @@
 # SUITE_RESULTS (results directory, default benchmarks/results; where it is not set, --status and --pack use the one
 # that the last suite under the same SUITE_RUNS wrote to), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
-# STEPS (default: all seven, in order), BENCH_COMMIT (the commit to record where the checkout has no .git).
+# STEPS (default: the eight numbered above, in order), BENCH_COMMIT (the commit to record where the checkout has no .git).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
@@ -44,8 +51,8 @@ SPEED_PIPELINES="${SPEED_PIPELINES:-fast fast+cudagraphs reference}"
 GRID_NOISE="${GRID_NOISE:-sym40 sym80 c10n-worst sym20 sym60 pair40 c10n-aggre c10n-random1}"
 GRID_METHODS="${GRID_METHODS:-ce sat sat_sce}"
 TRAIN_PIPELINE="${TRAIN_PIPELINE:-fastest}"
-ALL_STEPS="prepare speed paper paper-ce grid issues report"  # the default order
-KNOWN_STEPS="prepare speed paper paper-ce paper-both grid issues report"
+ALL_STEPS="prepare speed profile paper paper-ce grid issues report"  # the default order
+KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune grid issues report"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
 read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
@@ -148,13 +155,33 @@ speed() {
         "$PYTHON" "$BENCH/speed.py" --models resnet34 --pipelines $SPEED_PIPELINES --data-root "$DATA_ROOT" \
             --results-dir "$RESULTS" ${SPEED_EXTRA[@]+"${SPEED_EXTRA[@]}"} || status=1
     fi
-    if "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then  # kernels per step
+    if on_cuda; then  # kernels per step
         recorded_here "$RESULTS/step_ops_cuda.json" cuda_kernel_ms || "$PYTHON" "$BENCH/step_ops.py" --device cuda \
             --width 64 --batch-size 256 --steps 5 --name step_ops_cuda --results-dir "$RESULTS" || status=1
         recorded_here "$RESULTS/checkpoint_cost.json" || "$PYTHON" "$BENCH/checkpoint_cost.py" --device cuda \
             --dir "$RUNS" --results-dir "$RESULTS" || status=1
     fi
     return $status
+}
+
+speed_file() {  # speed_file NAME FIELD SPEED.PY-ARGUMENTS...: one more speed.py measurement into NAME.json, unless
+    # recorded on this kind of device already (with FIELD in its cells, where FIELD is not empty)
+    local name="$1" field="$2"; shift 2
+    if recorded_here "$RESULTS/$name.json" "$field"; then
+        echo "$RESULTS/$name.json already measured on this kind of device (SPEED_REDO=1 measures again)"
+        return 0
+    fi
+    "$PYTHON" "$BENCH/speed.py" --data-root "$DATA_ROOT" --results-dir "$RESULTS" --name "$name" "$@" \
+        ${SPEED_EXTRA[@]+"${SPEED_EXTRA[@]}"}
+}
+
+on_cuda() {
+    "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"
+}
+
+profile() {
+    if ! on_cuda; then echo "no CUDA device: there is no GPU to profile"; return 0; fi
+    speed_file speed_profile profile --models resnet34 --pipelines fast+cudagraphs --epochs 2 --profile-steps 20
 }
 
 fast_grid() {
@@ -186,6 +213,11 @@ for name in ${STEPS:-$ALL_STEPS}; do
     case "$name" in
         prepare) step prepare prepare ;;
         speed) step speed speed ;;
+        profile) step profile profile ;;
+        # shellcheck disable=SC2086  # the pipeline names are words
+        speed18) step speed18 speed_file speed_resnet18 "" --models resnet18 --pipelines $SPEED_PIPELINES ;;
+        autotune) step autotune speed_file speed_max_autotune profile --models resnet34 --methods sat \
+            --pipelines fast+cudagraphs fast+max-autotune --epochs 2 --profile-steps 20 ;;
         paper) step paper grid --recipe paper --methods sat --noise sym40 ;;
         paper-ce) step paper-ce grid --recipe paper --methods ce --noise sym40 ;;
         paper-both) step paper-both grid --recipe paper --methods sat ce --noise sym40 --jobs 2 ;;

@@ -77,34 +77,54 @@ def label_issues_section() -> list[str]:
 
 
 def speed_section() -> list[str]:
-    runs = _load("speed.json")
-    if not runs:
+    """One table per recorded speed measurement: `speed.json` (the suite's), then any other `speed_*.json` (say, a
+    ResNet-18 run or a profiled one); each file's figures come from one run, so its ratios are like for like."""
+    files = sorted(RESULTS_DIR.glob("speed*.json"), key=lambda p: (p.name != "speed.json", p.name))
+    if not files:
         return []
-    r = runs[0]
     lines = ["## Training speed (CIFAR-10, batch 256, whole epochs through the engine)", "",
              "Fastest of the timed epochs (all of them listed: their spread says how far a ratio can be trusted); CE "
              "and SAT epochs alternate. The warm-up epoch includes cuDNN autotuning and "
-             "any compilation, as does the first evaluation; evaluation is one pass over the 10,000 test images.", "",
+             "any compilation, as does the first evaluation; evaluation is one pass over the 10,000 test images. "
+             "*GPU busy*, where measured (`--profile-steps`): the share of a profiled step's time that kernels kept "
+             "the GPU working; near 100 %, a step waits for its kernels, lower, for the host.", ""]
+    for path in files:
+        lines += _speed_table(json.loads(path.read_text()), path.name)
+    return lines
+
+
+def _speed_table(r: dict, file_name: str) -> list[str]:
+    profiled = any("profile" in c for c in r["cells"])
+    busy_header, busy_rule = (" GPU busy % (ms kernels / step) |", "---|") if profiled else ("", "")
+    lines = [f"`{file_name}`:", "",
              "| model | pipeline | method | s/epoch | timed epochs s | images/s | warm-up epoch s | first evaluation s "
-             "| evaluation s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"| evaluation s |{busy_header}",
+             f"|---|---|---|---|---|---|---|---|---|{busy_rule}"]
     for c in r["cells"]:
         if "error" in c:
-            lines.append(f"| {c['model']} | {c['pipeline']} | {c['method']} | failed: {c['error'][:80]} | | | | | |")
+            lines.append(f"| {c['model']} | {c['pipeline']} | {c['method']} | failed: {c['error'][:80]} | | | | | |"
+                         + (" |" if profiled else ""))
             continue
         warmup = f"{c['warmup_epoch_seconds']:.1f}" if "warmup_epoch_seconds" in c else "—"
         evaluation = f"{c['eval_seconds']:.2f}" if "eval_seconds" in c else "—"
         first_evaluation = f"{c['eval_warmup_seconds']:.1f}" if "eval_warmup_seconds" in c else "—"
         timed = ", ".join(f"{t:.2f}" for t in c.get("epoch_seconds_all", []))  # their spread: how far to trust
+        busy = ""
+        if profiled:
+            profile = c.get("profile") or {}
+            fraction = profile.get("gpu_busy_fraction")
+            busy = (f" {100 * fraction:.1f} ({profile['gpu_busy_ms_per_step']:.2f} / "
+                    f"{profile['gpu_span_ms_per_step']:.2f}) |" if fraction is not None else " — |")
         lines.append(f"| {c['model']} | {c['pipeline']} | {c['method']} | {c['epoch_seconds']:.2f} | {timed} | "
-                     f"{c['images_per_second']:.0f} | {warmup} | {first_evaluation} | {evaluation} |")
-    lines += ["", "| model | pipeline | ratio | value |", "|---|---|---|---|"]
+                     f"{c['images_per_second']:.0f} | {warmup} | {first_evaluation} | {evaluation} |{busy}")
+    if r["ratios"]:
+        lines += ["", "| model | pipeline | ratio | value |", "|---|---|---|---|"]
     for ratio in r["ratios"]:
         for key, value in ratio.items():
             if key not in ("model", "pipeline"):
                 lines.append(f"| {ratio['model']} | {ratio['pipeline']} | {key} | {value:.3f} |")
     lines += ["", f"Device: {_device(r)}; commit `{r['commit'][:12]}`; command `{r['command']}`; "
-              "file `benchmarks/results/speed.json`.", ""]
+              f"file `benchmarks/results/{file_name}`.", ""]
     return lines
 
 

@@ -7,18 +7,30 @@ SAT alternating epoch by epoch so that both see the same machine. Pipelines:
 - `fast`: uint8 data on the device, on-device augmentation, bf16 autocast on CUDA, channels_last, fused SGD;
 - `fast+compile`: the same with `torch.compile` on the model;
 - `fast+cudagraphs`: `torch.compile(mode="reduce-overhead")`, which captures the model in CUDA graphs;
+- `fast+max-autotune`: `torch.compile(mode="max-autotune")`: CUDA graphs, and each convolution and matrix product
+  timed against generated kernels (a warm-up of minutes; not in the default list);
 - `reference`: `DataLoader` + PIL augmentation with `--workers` workers, float32 — the official code's setup.
 
     python benchmarks/prepare_cifar10.py                       # once: benchmarks/data/cifar-10-batches-py
     python benchmarks/speed.py --models resnet34 resnet18      # → benchmarks/results/speed.json
 
 Reported per cell: images/s and s/epoch; per model: fast ÷ reference speed-up and SAT ÷ CE step-time ratio.
+
+`--profile-steps N` (CUDA only) also profiles N more steps of every cell after the timed epochs and records how
+busy they kept the GPU: the time covered by kernels (overlaps counted once) over the time from the first kernel's
+start to the last one's end. Near 1, a step waits for its kernels and only faster kernels make it faster; well
+below 1, the GPU idles between kernels while the host prepares the next ones (Python, launches, the eager
+operations between the compiled parts), which capturing more of the step in a CUDA graph would remove.
+
+    python benchmarks/speed.py --models resnet34 --pipelines fast+cudagraphs --epochs 2 --profile-steps 20 \
+        --name speed_profile
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import sys
 import time
@@ -42,6 +54,8 @@ PIPELINES = {
     "fast+compile": ["data.pipeline=memory", "run.amp=auto", "run.compile=true", "run.compile_mode=default"],
     "fast+cudagraphs": ["data.pipeline=memory", "run.amp=auto", "run.compile=true",
                         "run.compile_mode=reduce-overhead"],
+    "fast+max-autotune": ["data.pipeline=memory", "run.amp=auto", "run.compile=true",
+                          "run.compile_mode=max-autotune"],
     "reference": ["data.pipeline=reference", "run.amp=off", "run.channels_last=false", "run.compile=false"],
 }
 
@@ -67,10 +81,62 @@ def build_learner(model: str, method: str, pipeline: str, *, data_root: str, wor
     return config, device, learner, optimizer, train_loader, test_loader
 
 
+class FirstBatches:
+    """The first ``steps`` batches of every epoch of ``loader``: a short epoch for ``train_one_epoch``."""
+
+    def __init__(self, loader, steps: int) -> None:
+        self.loader, self.steps = loader, min(steps, len(loader))
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def epoch(self, epoch: int):
+        return itertools.islice(self.loader.epoch(epoch), self.steps)
+
+
+def busy_fraction(intervals: list[tuple[float, float]]) -> tuple[float, float]:
+    """``(busy, span)`` of ``(start, end)`` intervals: the length of their union (overlaps counted once) and the
+    time from the first start to the last end, in the intervals' unit; ``(0, 0)`` for none."""
+    if not intervals:
+        return 0.0, 0.0
+    ordered = sorted(intervals)
+    busy, (run_start, run_end) = 0.0, ordered[0]
+    for start, end in ordered[1:]:
+        if start > run_end:
+            busy += run_end - run_start
+            run_start, run_end = start, end
+        else:
+            run_end = max(run_end, end)
+    busy += run_end - run_start
+    return busy, max(end for _, end in ordered) - ordered[0][0]
+
+
+def gpu_profile(events, steps: int) -> dict:
+    """Per-step kernel figures from the events of a CUDA-only profile of ``steps`` training steps."""
+    kernels = [(e.time_range.start, e.time_range.end) for e in events
+               if e.device_type == torch.autograd.DeviceType.CUDA]
+    busy, span = busy_fraction(kernels)
+    return {"steps": steps, "kernels_per_step": len(kernels) / steps, "gpu_busy_ms_per_step": busy / 1000 / steps,
+            "gpu_span_ms_per_step": span / 1000 / steps, "gpu_busy_fraction": busy / span if span else None}
+
+
+def profile_steps(learner, optimizer, train_loader, *, steps: int, epoch: int, amp, device: torch.device) -> dict:
+    """Profiles ``steps`` training steps (CUDA kernels only, so that the profiler adds little host time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    short = FirstBatches(train_loader, steps)  # after the timed epochs: compiled, tuned and captured already
+    synchronize(device)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        train_one_epoch(learner, optimizer, short, epoch, amp=amp)
+        synchronize(device)
+    return gpu_profile(prof.events(), len(short))
+
+
 def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, epochs: int, workers: int,
-              extra: list[str]) -> list[dict]:
+              extra: list[str], profile: int = 0) -> list[dict]:
     """Times ``methods`` (e.g. CE and SAT) on one pipeline with their epochs interleaved — CE, SAT, CE, SAT, ... —
-    so that a slow spell of the machine falls on both, which a ratio of a few percent needs."""
+    so that a slow spell of the machine falls on both, which a ratio of a few percent needs; then, on CUDA, profiles
+    ``profile`` more steps of each (see :func:`gpu_profile`)."""
     data_cache: dict = {}
     built = {m: build_learner(model, m, pipeline, data_root=data_root, workers=workers, extra=extra,
                               data_cache=data_cache) for m in methods}
@@ -99,6 +165,13 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
                     evaluation[method] = time.perf_counter() - started
                 else:
                     times[method].append(elapsed)
+        profiles = {}
+        if profile and device.type != "cuda":
+            print(f"{model} {pipeline}: no GPU profile (--profile-steps) on a {device.type} device", flush=True)
+        elif profile:
+            for method, (_, _, learner, optimizer, train_loader, _) in built.items():
+                profiles[method] = profile_steps(learner, optimizer, train_loader, steps=profile, epoch=epochs + 1,
+                                                 amp=amp, device=device)
     cells = []
     for method, (config, device, _, _, train_loader, test_loader) in built.items():
         seconds = min(times[method])
@@ -108,6 +181,8 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
                       "images_per_second": train_loader.num_examples / seconds,
                       "steps_per_epoch": len(train_loader), "batch_size": config.data.batch_size,
                       "amp": config.run.amp, "device": str(device)})
+        if method in profiles:
+            cells[-1]["profile"] = profiles[method]
     return cells
 
 
@@ -161,9 +236,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per cell (the fastest is reported)")
     parser.add_argument("--workers", type=int, default=4, help="reference pipeline DataLoader workers")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
+    parser.add_argument("--profile-steps", type=int, default=0,
+                        help="CUDA: profile this many more steps per cell and record how busy the GPU was")
     parser.add_argument("--name", default="speed", help="result file name (without .json)")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
+    if args.profile_steps < 0:
+        parser.error(f"--profile-steps {args.profile_steps}: expected 0 (off) or a positive number of steps")
 
     cells: list[dict] = []
     failed = 0
@@ -171,7 +250,7 @@ def main() -> None:
         for pipeline in args.pipelines:
             try:
                 measured = time_pair(model, pipeline, args.methods, data_root=args.data_root, epochs=args.epochs,
-                                     workers=args.workers, extra=args.extra)
+                                     workers=args.workers, extra=args.extra, profile=args.profile_steps)
             except Exception as exc:  # noqa: BLE001 - one pipeline that fails (a compiler error, memory) is a result
                 failed += 1
                 first_line = (str(exc).strip().splitlines() or [""])[0]
@@ -186,10 +265,14 @@ def main() -> None:
                 print(f"{model:10s} {pipeline:15s} {cell['method']:4s} {cell['epoch_seconds']:7.2f} s/epoch "
                       f"{cell['images_per_second']:9.0f} img/s  (warm-up epoch {cell['warmup_epoch_seconds']:.1f} s, "
                       f"evaluation {cell['eval_seconds']:.2f} s)", flush=True)
+                if "profile" in cell and cell["profile"]["gpu_busy_fraction"] is not None:
+                    print(f"{'':31s} GPU busy {cell['profile']['gpu_busy_fraction']:.1%} of "
+                          f"{cell['profile']['gpu_span_ms_per_step']:.2f} ms per profiled step", flush=True)
             # recorded after every pipeline, so that an interrupted run keeps what it measured
             ratios = speed_ratios(cells, args.models, args.pipelines)
             path = record(args.name, {"cells": cells, "ratios": ratios, "timed_epochs": args.epochs,
-                                      "workers": args.workers}, directory=args.results_dir)
+                                      "workers": args.workers, "profile_steps": args.profile_steps},
+                          directory=args.results_dir)
     for r in ratios:
         print(r)
     print(f"recorded in {path}")

@@ -97,3 +97,20 @@ def test_a_failing_step_is_reported_and_the_suite_goes_on(tmp_path):
     assert "[speed] FAILED" in result.stdout and "resnet1000" in result.stdout and "[report]" in result.stdout
     assert "speed" not in suite(tmp_path, "--status").stdout.splitlines()[0]
     assert suite(tmp_path, "--bogus").returncode == 2
+
+
+def test_profile_and_extra_speed_steps(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    first = suite(tmp_path, STEPS="prepare profile speed18")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "[profile] finished" in first.stdout and "[speed18] finished" in first.stdout
+    assert "no CUDA device" in (tmp_path / "runs" / "suite" / "profile.log").read_text()
+    assert not (tmp_path / "results" / "speed_profile.json").exists()
+    resnet18 = json.loads((tmp_path / "results" / "speed_resnet18.json").read_text())
+    assert {c["model"] for c in resnet18["cells"]} == {"resnet18"} and "--models resnet18" in resnet18["command"]
+    assert "[speed18] done earlier" in suite(tmp_path, STEPS="speed18").stdout
+    # with the results but not the step markers (another machine), the recorded measurement is not repeated
+    again = suite(tmp_path, STEPS="speed18", SUITE_RUNS=str(tmp_path / "runs-elsewhere"))
+    assert "already measured" in (tmp_path / "runs-elsewhere" / "suite" / "speed18.log").read_text(), again.stdout
+    unknown = suite(tmp_path, STEPS="speed19")
+    assert unknown.returncode == 2 and "unknown step 'speed19'" in unknown.stderr

@@ -50,7 +50,8 @@ def test_a_pipeline_means_the_same_whatever_the_config_file_says():
 
     speed = load_speed_module()
     expected = {"fast": (False, None), "fast+compile": (True, "default"), "fast+cudagraphs": (True, "reduce-overhead"),
-                "reference": (False, None)}
+                "fast+max-autotune": (True, "max-autotune"), "reference": (False, None)}
+    assert set(expected) == set(speed.PIPELINES)
     for settings in (["run.compile=auto", "run.compile_mode=reduce-overhead"], ["run.compile=false"],
                      ["run.compile=true", "run.compile_mode=max-autotune"]):
         for name, (compiled, mode) in expected.items():
@@ -119,3 +120,85 @@ def test_fastest_pipeline_counts_the_warm_up_once_and_ignores_failures_reference
     assert choose(epochs=20, device_type="mps") is None
     assert speed.fastest_pipeline(tmp_path / "missing.json", model="resnet34", method="sat", epochs=5,
                                   device_type="cuda") is None
+
+
+def test_busy_fraction_counts_overlapping_kernels_once_and_gaps_not_at_all():
+    speed = load_speed_module()
+    assert speed.busy_fraction([]) == (0.0, 0.0)
+    # 0-4 and 2-6 overlap (6 busy), then a gap, then 10-11 and 11-13 touch (3 busy); span 0-13
+    assert speed.busy_fraction([(10.0, 11.0), (0.0, 4.0), (11.0, 13.0), (2.0, 6.0)]) == (9.0, 13.0)
+    assert speed.busy_fraction([(5.0, 9.0), (6.0, 7.0)]) == (4.0, 4.0)  # one inside another
+
+
+def test_gpu_profile_reads_only_device_events_and_gives_per_step_figures():
+    from types import SimpleNamespace
+
+    import torch
+
+    speed = load_speed_module()
+
+    def event(device, start, end):
+        kind = torch.autograd.DeviceType.CUDA if device == "cuda" else torch.autograd.DeviceType.CPU
+        return SimpleNamespace(device_type=kind, time_range=SimpleNamespace(start=start, end=end))
+
+    # two steps: kernels busy 0-3000 and 5000-8000 µs; host-side events (launch calls) do not count
+    events = [event("cuda", 0, 3000), event("cpu", 0, 9000), event("cuda", 5000, 8000), event("cpu", 3000, 5000)]
+    profile = speed.gpu_profile(events, steps=2)
+    assert profile == {"steps": 2, "kernels_per_step": 1.0, "gpu_busy_ms_per_step": 3.0,
+                       "gpu_span_ms_per_step": 4.0, "gpu_busy_fraction": 0.75}
+    assert speed.gpu_profile([event("cpu", 0, 10)], steps=1)["gpu_busy_fraction"] is None
+
+
+def test_first_batches_is_a_short_epoch_of_the_same_batches():
+    import torch
+
+    from satlearn.data.loader import InMemoryLoader
+
+    speed = load_speed_module()
+    loader = InMemoryLoader(torch.zeros(10, 2), torch.arange(10), batch_size=3, shuffle=True, seed=1)
+    short = speed.FirstBatches(loader, 2)
+    assert len(short) == 2
+    got, full = list(short.epoch(4)), list(loader.epoch(4))
+    assert len(got) == 2 and all(torch.equal(a[2], b[2]) for a, b in zip(got, full))
+    assert len(speed.FirstBatches(loader, 99)) == len(loader)
+
+
+def test_profile_steps_on_a_cpu_device_says_so_and_records_no_profile(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    command = [sys.executable, str(SCRIPT), "--models", "resnet18", "--pipelines", "fast", "--methods", "sat",
+               "--data-root", str(root), "--epochs", "1", "--profile-steps", "2", "--set", "model.width=2",
+               "--set", "data.batch_size=16", "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    assert "no GPU profile (--profile-steps) on a cpu device" in done.stdout
+    result = json.loads((tmp_path / "results" / "speed.json").read_text())
+    assert result["profile_steps"] == 2 and all("profile" not in c for c in result["cells"])
+    bad = subprocess.run([*command[:2], "--profile-steps", "-1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--profile-steps -1" in bad.stderr
+
+
+def test_report_shows_every_speed_file_and_the_gpu_busy_column_where_profiled(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    base = {"commit": "0123456789abcdef", "command": "python speed.py", "device": {"gpu": "NVIDIA H100"},
+            "ratios": []}
+    cell = {"model": "resnet34", "pipeline": "fast+cudagraphs", "method": "sat", "epoch_seconds": 1.3,
+            "epoch_seconds_all": [1.3], "images_per_second": 38000.0, "warmup_epoch_seconds": 50.0,
+            "eval_warmup_seconds": 7.0, "eval_seconds": 0.06}
+    profile = {"steps": 20, "kernels_per_step": 700.0, "gpu_busy_ms_per_step": 5.94, "gpu_span_ms_per_step": 6.6,
+               "gpu_busy_fraction": 0.9}
+    (results / "speed.json").write_text(json.dumps({**base, "cells": [cell]}))
+    (results / "speed_profile.json").write_text(json.dumps(
+        {**base, "cells": [{**cell, "profile": profile}, {**cell, "method": "erm"},
+                           {"model": "resnet34", "pipeline": "fast+max-autotune", "method": "sat",
+                            "error": "RuntimeError: x"}]}))
+    subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
+                    "--out", str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert text.index("`speed.json`:") < text.index("`speed_profile.json`:")
+    plain, profiled = text.split("`speed_profile.json`:")
+    assert "GPU busy % (ms kernels / step) |" not in plain.split("`speed.json`:")[1]
+    assert "| resnet34 | fast+cudagraphs | sat | 1.30 | 1.30 | 38000 | 50.0 | 7.0 | 0.06 | 90.0 (5.94 / 6.60) |" \
+        in profiled
+    assert "| resnet34 | fast+cudagraphs | erm | 1.30 | 1.30 | 38000 | 50.0 | 7.0 | 0.06 | — |" in profiled
+    assert "| resnet34 | fast+max-autotune | sat | failed: RuntimeError: x | | | | | | |" in profiled
+    assert "file `benchmarks/results/speed_profile.json`" in profiled
