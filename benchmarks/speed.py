@@ -212,18 +212,25 @@ def speed_ratios(cells: list[dict], models: list[str], pipelines: list[str]) -> 
 def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, device_type: str) -> str | None:
     """The fast-path pipeline of ``speed_file`` (a recorded speed.json) that trains and evaluates ``epochs`` epochs
     of ``model`` with ``method`` soonest on a ``device_type`` device — the warm-up epoch and first evaluation
-    (compilation) counted once, then the timed ones — or None when that file measured no such cell."""
+    (compilation) counted once, then the timed ones — or None when that file measured no such cell.
+
+    The warm-up counted is the longest of the pipeline's cells for ``model``: the methods of a pipeline are built in
+    one process, so the one built second finds the model's compiled code ready, which a training of its own does
+    not."""
     try:
         cells = json.loads(Path(speed_file).read_text())["cells"]
     except (OSError, ValueError, KeyError):
         return None
-    estimates = {
-        cell["pipeline"]: cell["warmup_epoch_seconds"] + cell.get("eval_warmup_seconds", 0.0)
-        + (epochs - 1) * (cell["epoch_seconds"] + cell.get("eval_seconds", 0.0))
-        for cell in cells
-        if "error" not in cell and cell["model"] == model and cell["method"] == method
-        and cell["pipeline"] != "reference" and cell["device"].split(":")[0] == device_type
-    }
+    usable = [cell for cell in cells
+              if "error" not in cell and cell["model"] == model and cell["pipeline"] != "reference"
+              and cell["device"].split(":")[0] == device_type]
+    warmup: dict[str, float] = {}
+    for cell in usable:
+        seconds = cell["warmup_epoch_seconds"] + cell.get("eval_warmup_seconds", 0.0)
+        warmup[cell["pipeline"]] = max(warmup.get(cell["pipeline"], 0.0), seconds)
+    estimates = {cell["pipeline"]: warmup[cell["pipeline"]]
+                 + (epochs - 1) * (cell["epoch_seconds"] + cell.get("eval_seconds", 0.0))
+                 for cell in usable if cell["method"] == method}
     return min(estimates, key=estimates.get) if estimates else None
 
 
