@@ -86,25 +86,50 @@ def speed_section() -> list[str]:
              "Fastest of the timed epochs (all of them listed: their spread says how far a ratio can be trusted); CE "
              "and SAT epochs alternate. The warm-up epoch includes cuDNN autotuning and "
              "any compilation, as does the first evaluation; evaluation is one pass over the 10,000 test images. "
-             "*GPU busy*, where measured (`--profile-steps`): the share of a profiled step's time that kernels kept "
+             "*TFLOP/s*: the model's "
+             "training operations per image (forward and backward, counted by `torch.utils.flop_counter`) times "
+             "images/s. *GPU busy*, where measured (`--profile-steps`): the share of a profiled step's time that kernels kept "
              "the GPU working; near 100 %, a step waits for its kernels, lower, for the host.", ""]
     for path in files:
         lines += _speed_table(json.loads(path.read_text()), path.name)
     return lines
 
 
+_COUNTED_GFLOP: dict[str, float] = {}
+
+
+def _train_gflop_per_image(cell: dict, command: str) -> float | None:
+    """The cell's recorded operations per training image, or, for a file recorded before speed.py counted them,
+    speed.py's count for the model at its default width (none where the command changed the width)."""
+    if "train_gflop_per_image" in cell:
+        return cell["train_gflop_per_image"]
+    if "model.width" in command:
+        return None
+    if cell["model"] not in _COUNTED_GFLOP:
+        from speed import train_flops_per_image
+
+        _COUNTED_GFLOP[cell["model"]] = train_flops_per_image(cell["model"]) / 1e9
+    return _COUNTED_GFLOP[cell["model"]]
+
+
 def _speed_table(r: dict, file_name: str) -> list[str]:
     profiled = any("profile" in c for c in r["cells"])
     busy_header, busy_rule = (" GPU busy % (ms kernels / step) |", "---|") if profiled else ("", "")
     lines = [f"`{file_name}`:", "",
-             "| model | pipeline | method | s/epoch | timed epochs s | images/s | warm-up epoch s | first evaluation s "
-             f"| evaluation s |{busy_header}",
-             f"|---|---|---|---|---|---|---|---|---|{busy_rule}"]
+             "| model | pipeline | method | s/epoch | timed epochs s | images/s | TFLOP/s | warm-up epoch s "
+             f"| first evaluation s | evaluation s |{busy_header}",
+             f"|---|---|---|---|---|---|---|---|---|---|{busy_rule}"]
+    floors: dict[str, float] = {}
+    ceiling = r.get("ceilings", {}).get("bf16_matmul_tflops")
     for c in r["cells"]:
         if "error" in c:
-            lines.append(f"| {c['model']} | {c['pipeline']} | {c['method']} | failed: {c['error'][:80]} | | | | | |"
+            lines.append(f"| {c['model']} | {c['pipeline']} | {c['method']} | failed: {c['error'][:80]} | | | | | | |"
                          + (" |" if profiled else ""))
             continue
+        gflop = _train_gflop_per_image(c, r["command"])
+        rate = f"{gflop * c['images_per_second'] / 1000:.0f}" if gflop else "—"
+        if gflop and ceiling:
+            floors[c["model"]] = gflop * c["images_per_second"] * c["epoch_seconds"] / 1000 / ceiling
         warmup = f"{c['warmup_epoch_seconds']:.1f}" if "warmup_epoch_seconds" in c else "—"
         evaluation = f"{c['eval_seconds']:.2f}" if "eval_seconds" in c else "—"
         first_evaluation = f"{c['eval_warmup_seconds']:.1f}" if "eval_warmup_seconds" in c else "—"
@@ -116,14 +141,19 @@ def _speed_table(r: dict, file_name: str) -> list[str]:
             busy = (f" {100 * fraction:.1f} ({profile['gpu_busy_ms_per_step']:.2f} / "
                     f"{profile['gpu_span_ms_per_step']:.2f}) |" if fraction is not None else " — |")
         lines.append(f"| {c['model']} | {c['pipeline']} | {c['method']} | {c['epoch_seconds']:.2f} | {timed} | "
-                     f"{c['images_per_second']:.0f} | {warmup} | {first_evaluation} | {evaluation} |{busy}")
+                     f"{c['images_per_second']:.0f} | {rate} | {warmup} | {first_evaluation} | {evaluation} |{busy}")
     if r["ratios"]:
         lines += ["", "| model | pipeline | ratio | value |", "|---|---|---|---|"]
     for ratio in r["ratios"]:
         for key, value in ratio.items():
             if key not in ("model", "pipeline"):
                 lines.append(f"| {ratio['model']} | {ratio['pipeline']} | {key} | {value:.3f} |")
-    lines += ["", f"Device: {_device(r)}; commit `{r['commit'][:12]}`; command `{r['command']}`; "
+    lines += [""]
+    if ceiling:
+        lines += [f"bf16 matrix products on this device in the same run: {ceiling:.0f} TFLOP/s; an epoch's training "
+                  "operations at that rate (the floor): "
+                  + ", ".join(f"{model} {seconds:.2f} s" for model, seconds in floors.items()) + ".", ""]
+    lines += [f"Device: {_device(r)}; commit `{r['commit'][:12]}`; command `{r['command']}`; "
               f"file `benchmarks/results/{file_name}`.", ""]
     return lines
 

@@ -15,6 +15,10 @@ SAT alternating epoch by epoch so that both see the same machine. Pipelines:
     python benchmarks/speed.py --models resnet34 resnet18      # → benchmarks/results/speed.json
 
 Reported per cell: images/s and s/epoch; per model: fast ÷ reference speed-up and SAT ÷ CE step-time ratio.
+Each cell also carries the model's floating-point operations per training image (forward and backward, counted by
+`torch.utils.flop_counter`), so that a time per epoch reads as an arithmetic rate; on CUDA the file records the
+device's bf16 matrix-product rate measured in the same run (8192³, random data), the ceiling that rate is held
+against: an epoch's operations over it are the epoch's floor.
 
 `--profile-steps N` (CUDA only) also profiles N more steps of every cell after the timed epochs and records how
 busy they kept the GPU: the time covered by kernels (overlaps counted once) over the time from the first kernel's
@@ -58,6 +62,38 @@ PIPELINES = {
                           "run.compile_mode=max-autotune"],
     "reference": ["data.pipeline=reference", "run.amp=off", "run.channels_last=false", "run.compile=false"],
 }
+
+
+def train_flops_per_image(model: str, *, num_classes: int = 10, width: int | None = None,
+                          input_shape: tuple[int, ...] = (3, 32, 32)) -> float:
+    """Floating-point operations (a multiply-add counts two) of one training image through ``model``: the forward
+    pass and the backward pass of its parameters and activations, counted on a CPU batch of two, not timed."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from satlearn.models import create_model
+
+    network = create_model(model, num_classes, input_shape=input_shape, width=width)
+    batch = torch.randn(2, *input_shape)
+    with FlopCounterMode(display=False) as counter:
+        network(batch).sum().backward()
+    return counter.get_total_flops() / 2
+
+
+def bf16_matmul_tflops(device: torch.device, *, size: int = 8192, repeats: int = 10) -> float:
+    """The median rate of ``size``³ bf16 matrix products on random data on a CUDA ``device``, in TFLOP/s."""
+    a = torch.randn(size, size, device=device, dtype=torch.bfloat16)
+    b = torch.randn(size, size, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        a @ b
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1000)
+    return 2 * size ** 3 / sorted(times)[len(times) // 2] / 1e12
 
 
 def synchronize(device: torch.device) -> None:
@@ -142,6 +178,8 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
                               data_cache=data_cache) for m in methods}
     config, device = next(iter(built.values()))[:2]
     amp = autocast(device, config.run.amp)
+    flops_per_image = train_flops_per_image(model, num_classes=config.model.num_classes, width=config.model.width,
+                                            input_shape=tuple(data_cache["noisy"].data.x_train.shape[1:]))
     times: dict[str, list[float]] = {m: [] for m in methods}
     warmup: dict[str, float] = {}
     evaluation_warmup: dict[str, float] = {}
@@ -176,6 +214,7 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
     for method, (config, device, _, _, train_loader, test_loader) in built.items():
         seconds = min(times[method])
         cells.append({"model": model, "method": method, "pipeline": pipeline, "epoch_seconds": seconds,
+                      "train_gflop_per_image": flops_per_image / 1e9,
                       "epoch_seconds_all": times[method], "warmup_epoch_seconds": warmup[method],
                       "eval_warmup_seconds": evaluation_warmup[method], "eval_seconds": evaluation[method],
                       "images_per_second": train_loader.num_examples / seconds,
@@ -251,6 +290,10 @@ def main() -> None:
     if args.profile_steps < 0:
         parser.error(f"--profile-steps {args.profile_steps}: expected 0 (off) or a positive number of steps")
 
+    device = resolve_device(load_config(ROOT / "configs" / "cifar10_sat.yaml", args.extra).run.device)
+    ceilings = {"bf16_matmul_tflops": bf16_matmul_tflops(device)} if device.type == "cuda" else {}
+    if ceilings:
+        print(f"bf16 matrix products (8192³): {ceilings['bf16_matmul_tflops']:.0f} TFLOP/s", flush=True)
     cells: list[dict] = []
     failed = 0
     for model in args.models:
@@ -278,7 +321,8 @@ def main() -> None:
             # recorded after every pipeline, so that an interrupted run keeps what it measured
             ratios = speed_ratios(cells, args.models, args.pipelines)
             path = record(args.name, {"cells": cells, "ratios": ratios, "timed_epochs": args.epochs,
-                                      "workers": args.workers, "profile_steps": args.profile_steps},
+                                      "workers": args.workers, "profile_steps": args.profile_steps,
+                                      "ceilings": ceilings},
                           directory=args.results_dir)
     for r in ratios:
         print(r)

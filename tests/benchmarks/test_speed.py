@@ -22,6 +22,8 @@ def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     for cell in result["cells"]:
         assert cell["images_per_second"] > 0 and len(cell["epoch_seconds_all"]) == 1
         assert cell["warmup_epoch_seconds"] > 0 and cell["eval_seconds"] > 0 and cell["eval_warmup_seconds"] > 0
+        assert 0 < cell["train_gflop_per_image"] < 0.01  # counted at the width trained (2), not the default 64
+    assert result["ceilings"] == {}  # measured on CUDA only
     kinds = {key for r in result["ratios"] for key in r if key not in ("model", "pipeline")}
     assert kinds == {"sat_over_ce_time", "speedup_over_reference_sat"}
     assert result["commit"] and result["device"]["torch"]
@@ -200,13 +202,14 @@ def test_report_shows_every_speed_file_and_the_gpu_busy_column_where_profiled(tm
     base = {"commit": "0123456789abcdef", "command": "python speed.py", "device": {"gpu": "NVIDIA H100"},
             "ratios": []}
     cell = {"model": "resnet34", "pipeline": "fast+cudagraphs", "method": "sat", "epoch_seconds": 1.3,
+            "train_gflop_per_image": 7.0,
             "epoch_seconds_all": [1.3], "images_per_second": 38000.0, "warmup_epoch_seconds": 50.0,
             "eval_warmup_seconds": 7.0, "eval_seconds": 0.06}
     profile = {"steps": 20, "kernels_per_step": 700.0, "gpu_busy_ms_per_step": 5.94, "gpu_span_ms_per_step": 6.6,
                "gpu_busy_fraction": 0.9}
     (results / "speed.json").write_text(json.dumps({**base, "cells": [cell]}))
     (results / "speed_profile.json").write_text(json.dumps(
-        {**base, "cells": [{**cell, "profile": profile}, {**cell, "method": "erm"},
+        {**base, "ceilings": {"bf16_matmul_tflops": 800.0}, "cells": [{**cell, "profile": profile}, {**cell, "method": "erm"},
                            {"model": "resnet34", "pipeline": "fast+max-autotune", "method": "sat",
                             "error": "RuntimeError: x"}]}))
     subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
@@ -215,8 +218,32 @@ def test_report_shows_every_speed_file_and_the_gpu_busy_column_where_profiled(tm
     assert text.index("`speed.json`:") < text.index("`speed_profile.json`:")
     plain, profiled = text.split("`speed_profile.json`:")
     assert "GPU busy % (ms kernels / step) |" not in plain.split("`speed.json`:")[1]
-    assert "| resnet34 | fast+cudagraphs | sat | 1.30 | 1.30 | 38000 | 50.0 | 7.0 | 0.06 | 90.0 (5.94 / 6.60) |" \
+    # 7 GFLOP per image at 38,000 images/s: 266 TFLOP/s
+    assert "| resnet34 | fast+cudagraphs | sat | 1.30 | 1.30 | 38000 | 266 | 50.0 | 7.0 | 0.06 | 90.0 (5.94 / 6.60) |" \
         in profiled
-    assert "| resnet34 | fast+cudagraphs | erm | 1.30 | 1.30 | 38000 | 50.0 | 7.0 | 0.06 | — |" in profiled
-    assert "| resnet34 | fast+max-autotune | sat | failed: RuntimeError: x | | | | | | |" in profiled
+    assert "| resnet34 | fast+cudagraphs | erm | 1.30 | 1.30 | 38000 | 266 | 50.0 | 7.0 | 0.06 | — |" in profiled
+    assert "| resnet34 | fast+max-autotune | sat | failed: RuntimeError: x | | | | | | | |" in profiled
+    # an epoch is 7 GFLOP × 49,400 images = 345.8 TFLOP: 0.43 s at 800 TFLOP/s
+    assert "800 TFLOP/s; an epoch's training operations at that rate (the floor): resnet34 0.43 s." in profiled
+    assert "the floor" not in plain
     assert "file `benchmarks/results/speed_profile.json`" in profiled
+
+
+def test_training_operations_per_image_match_the_convolutions_counted_by_hand():
+    speed = load_speed_module()
+    # forward multiply-adds of the CIFAR ResNet-34: 3x3 convolutions (stem, 3/4/6/3 blocks of two at 32/16/8/4
+    # pixels, the first of stages 2-4 at stride 2), 1x1 projections, the linear head
+    stages = [(64, 32, 3), (128, 16, 4), (256, 8, 6), (512, 4, 3)]
+    macs = 9 * 3 * 64 * 32 * 32 + 512 * 10
+    previous = 64
+    for channels, size, blocks in stages:
+        macs += 9 * previous * channels * size * size + (2 * blocks - 1) * 9 * channels * channels * size * size
+        if previous != channels:
+            macs += previous * channels * size * size
+        previous = channels
+    forward = 2 * macs
+    counted = speed.train_flops_per_image("resnet34")
+    # backward: gradients of inputs and of weights, each the forward's cost, except the stem's input gradient
+    stem = 2 * 9 * 3 * 64 * 32 * 32
+    assert abs(counted - (3 * forward - stem)) / counted < 0.01
+    assert speed.train_flops_per_image("resnet34", width=32) < counted / 3.5  # ~ width squared
