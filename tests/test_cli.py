@@ -44,3 +44,18 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys):
     assert "no checkpoint here" in capsys.readouterr().err
     assert main(["train", *sets(tiny_overrides(tmp_path, "data.source=npz", f"data.root={tmp_path / 'x.npz'}"))]) == 2
     assert "x.npz" in capsys.readouterr().err
+
+
+def test_several_processes_started_together_are_stopped_before_writing(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    train = ["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path))]
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for command in (train, ["demo", "--out", str(tmp_path / "demo")], ["find-issues", "--config", "x.yaml"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "WORLD_SIZE=2" in err and "torchrun" in err
+    assert not run.exists() and not (tmp_path / "demo").exists()
+    assert main(["compare", str(tmp_path / "nowhere")]) == 2  # a command that trains nothing is not stopped by it
+    assert "WORLD_SIZE" not in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert main(train) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -142,11 +143,28 @@ def _selective_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+TRAINING_COMMANDS = ("demo", "train", "find-issues")
+
+
+def _check_single_process(environ) -> None:
+    """satlearn trains in one process. Several started together (``torchrun --nproc_per_node``) would each train
+    the whole run and write the same run directory, so they are stopped before anything is written."""
+    from satlearn.errors import ConfigError
+
+    world_size = environ.get("WORLD_SIZE", "").strip()
+    if world_size not in ("", "0", "1"):
+        raise ConfigError(f"WORLD_SIZE={world_size}: started as one of several processes (e.g. by torchrun), but "
+                          "satlearn trains in a single process and each would write the same run directory; "
+                          "start it once, without torchrun")
+
+
 def main(argv: list[str] | None = None) -> int:
     from satlearn.errors import SatlearnError
 
     args = build_parser().parse_args(argv)
     try:
+        if args.command in TRAINING_COMMANDS:
+            _check_single_process(os.environ)
         if args.command == "demo":
             from satlearn.demo import run_demo
 
