@@ -42,6 +42,14 @@ def test_grid_cells_resume_and_report(tmp_path):
     table = (tmp_path / "RESULTS.md").read_text()
     assert "### recipe `fast`" in table and "| c10n-worst |" in table and "| sym40 |" in table
     assert "training pipeline: `config: memory, amp off, compile off` (4 cells)" in table
+    # the fast grid is listed whole, so that what is missing shows: 4 of 8 noises x 3 methods recorded
+    assert "4 of the grid's 24 cells recorded" in table
+    sym40 = next(line for line in table.splitlines() if line.startswith("| sym40 |"))
+    ce, sat = (json.loads((tmp_path / "results" / "label_noise" / "fast" / f"{m}-sym40.json").read_text())
+               for m in ("ce", "sat"))
+    assert sym40.count("*not run*") == 1  # sat_sce
+    assert f"| {100 * (sat['last_test_accuracy'] - ce['last_test_accuracy']):+.2f} |" in sym40
+    assert "| sym80 | — | *not run* | *not run* | *not run* | — |" in table
 
 
 def test_jobs_train_cells_in_parallel_processes_and_locked_cells_are_skipped(tmp_path):
