@@ -19,6 +19,8 @@
 #      speed18     ResNet-18's speed rows, on SPEED_PIPELINES (speed_resnet18.json)
 #      autotune    torch.compile's max-autotune against the CUDA-graph path, SAT, profiled (speed_max_autotune.json;
 #                  its compilation takes minutes)
+#      stepgraph   the whole training step in one CUDA graph (benchmarks/step_graph.py, eager and compiled model)
+#                  against the CUDA-graph path, CE and SAT, profiled (speed_step_graph.json)
 # The trainings use the pipeline that the speed measurement found quickest for them (TRAIN_PIPELINE=fastest,
 # compilation time counted; see label_noise.py --pipeline). Every step resumes or skips what is done, recorded
 # cells included, so the suite can be started again after an interruption, on the same machine or on another one
@@ -52,7 +54,7 @@ GRID_NOISE="${GRID_NOISE:-sym40 sym80 c10n-worst sym20 sym60 pair40 c10n-aggre c
 GRID_METHODS="${GRID_METHODS:-ce sat sat_sce}"
 TRAIN_PIPELINE="${TRAIN_PIPELINE:-fastest}"
 ALL_STEPS="prepare speed profile paper paper-ce grid issues report"  # the default order
-KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune grid issues report"
+KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune stepgraph grid issues report"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
 read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
@@ -218,6 +220,8 @@ for name in ${STEPS:-$ALL_STEPS}; do
         speed18) step speed18 speed_file speed_resnet18 "" --models resnet18 --pipelines $SPEED_PIPELINES ;;
         autotune) step autotune speed_file speed_max_autotune profile --models resnet34 --methods sat \
             --pipelines fast+cudagraphs fast+max-autotune --epochs 2 --profile-steps 20 ;;
+        stepgraph) step stepgraph speed_file speed_step_graph profile --models resnet34 \
+            --pipelines fast+cudagraphs fast+stepgraph fast+compile+stepgraph --epochs 2 --profile-steps 20 ;;
         paper) step paper grid --recipe paper --methods sat --noise sym40 ;;
         paper-ce) step paper-ce grid --recipe paper --methods ce --noise sym40 ;;
         paper-both) step paper-both grid --recipe paper --methods sat ce --noise sym40 --jobs 2 ;;

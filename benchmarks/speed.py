@@ -9,6 +9,9 @@ SAT alternating epoch by epoch so that both see the same machine. Pipelines:
 - `fast+cudagraphs`: `torch.compile(mode="reduce-overhead")`, which captures the model in CUDA graphs;
 - `fast+max-autotune`: `torch.compile(mode="max-autotune")`: CUDA graphs, and each convolution and matrix product
   timed against generated kernels (a warm-up of minutes; not in the default list);
+- `fast+stepgraph`, `fast+compile+stepgraph`: experiments, not training paths (`step_graph.py`): `fast` or
+  `fast+compile` with the whole training step — optimizer, loss and target update included — replayed as one
+  CUDA graph (captured after the warm-up epoch; on a machine without CUDA the same loop runs eagerly);
 - `reference`: `DataLoader` + PIL augmentation with `--workers` workers, float32 — the official code's setup.
 
     python benchmarks/prepare_cifar10.py                       # once: benchmarks/data/cifar-10-batches-py
@@ -96,6 +99,10 @@ def bf16_matmul_tflops(device: torch.device, *, size: int = 8192, repeats: int =
     return 2 * size ** 3 / sorted(times)[len(times) // 2] / 1e12
 
 
+# speed experiments on top of a pipeline: (the pipeline they change, how they train an epoch); not for training runs
+STEP_GRAPH_PIPELINES = {"fast+stepgraph": "fast", "fast+compile+stepgraph": "fast+compile"}
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -104,7 +111,8 @@ def synchronize(device: torch.device) -> None:
 def build_learner(model: str, method: str, pipeline: str, *, data_root: str, workers: int, extra: list[str],
                   data_cache: dict):
     overrides = [f"data.root={data_root}", f"model.name={model}", f"method.name={method}", "method.start_epoch=0",
-                 f"data.workers={workers}", "run.progress=false", *PIPELINES[pipeline], *extra]
+                 f"data.workers={workers}", "run.progress=false",
+                 *PIPELINES[STEP_GRAPH_PIPELINES.get(pipeline, pipeline)], *extra]
     config = load_config(ROOT / "configs" / "cifar10_sat.yaml", overrides)
     device = resolve_device(config.run.device)
     if "noisy" not in data_cache:  # the methods of one pipeline train on the same data: read it once
@@ -156,16 +164,37 @@ def gpu_profile(events, steps: int) -> dict:
             "gpu_span_ms_per_step": span / 1000 / steps, "gpu_busy_fraction": busy / span if span else None}
 
 
-def profile_steps(learner, optimizer, train_loader, *, steps: int, epoch: int, amp, device: torch.device) -> dict:
-    """Profiles ``steps`` training steps (CUDA kernels only, so that the profiler adds little host time)."""
+def profile_steps(run_epoch, train_loader, *, steps: int, epoch: int, device: torch.device) -> dict:
+    """Profiles ``steps`` training steps of ``run_epoch(loader, epoch)`` (CUDA kernels only, so that the profiler
+    adds little host time)."""
     from torch.profiler import ProfilerActivity, profile
 
     short = FirstBatches(train_loader, steps)  # after the timed epochs: compiled, tuned and captured already
     synchronize(device)
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        train_one_epoch(learner, optimizer, short, epoch, amp=amp)
+        run_epoch(short, epoch)
         synchronize(device)
     return gpu_profile(prof.events(), len(short))
+
+
+def epoch_runner(pipeline: str, learner, optimizer, amp, device: torch.device):
+    """``run(loader, epoch)``: one training epoch as ``pipeline`` trains it. For a step-graph experiment the first
+    call trains eagerly (warm-up: tuning, compilation, optimizer state) and then captures the step."""
+    if pipeline not in STEP_GRAPH_PIPELINES:
+        return lambda loader, epoch: train_one_epoch(learner, optimizer, loader, epoch, amp=amp)
+    from step_graph import WholeStepGraph, graphed_epoch
+
+    graphed: list = []
+
+    def run(loader, epoch):
+        if graphed:
+            return graphed_epoch(graphed[0], loader, epoch)
+        metrics = train_one_epoch(learner, optimizer, loader, epoch, amp=amp)
+        graphed.append(WholeStepGraph(learner, optimizer, next(iter(loader.epoch(epoch))), epoch=epoch, amp=amp,
+                                      capture=device.type == "cuda"))
+        return metrics
+
+    return run
 
 
 def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, epochs: int, workers: int,
@@ -178,6 +207,8 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
                               data_cache=data_cache) for m in methods}
     config, device = next(iter(built.values()))[:2]
     amp = autocast(device, config.run.amp)
+    runners = {m: epoch_runner(pipeline, learner, optimizer, amp, device)
+               for m, (_, _, learner, optimizer, _, _) in built.items()}
     flops_per_image = train_flops_per_image(model, num_classes=config.model.num_classes, width=config.model.width,
                                             input_shape=tuple(data_cache["noisy"].data.x_train.shape[1:]))
     times: dict[str, list[float]] = {m: [] for m in methods}
@@ -189,7 +220,7 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
             for method, (_, _, learner, optimizer, train_loader, test_loader) in built.items():
                 synchronize(device)
                 started = time.perf_counter()
-                train_one_epoch(learner, optimizer, train_loader, epoch, amp=amp)
+                runners[method](train_loader, epoch)
                 synchronize(device)
                 elapsed = time.perf_counter() - started
                 if epoch == 0:  # warm-up: cuDNN autotuning, compilation, CUDA-graph capture
@@ -207,9 +238,9 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
         if profile and device.type != "cuda":
             print(f"{model} {pipeline}: no GPU profile (--profile-steps) on a {device.type} device", flush=True)
         elif profile:
-            for method, (_, _, learner, optimizer, train_loader, _) in built.items():
-                profiles[method] = profile_steps(learner, optimizer, train_loader, steps=profile, epoch=epochs + 1,
-                                                 amp=amp, device=device)
+            for method, (_, _, _, _, train_loader, _) in built.items():
+                profiles[method] = profile_steps(runners[method], train_loader, steps=profile, epoch=epochs + 1,
+                                                 device=device)
     cells = []
     for method, (config, device, _, _, train_loader, test_loader) in built.items():
         seconds = min(times[method])
@@ -220,6 +251,8 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
                       "images_per_second": train_loader.num_examples / seconds,
                       "steps_per_epoch": len(train_loader), "batch_size": config.data.batch_size,
                       "amp": config.run.amp, "device": str(device)})
+        if pipeline in STEP_GRAPH_PIPELINES:
+            cells[-1]["step_graph"] = "captured" if device.type == "cuda" else "eager (no CUDA graph on this device)"
         if method in profiles:
             cells[-1]["profile"] = profiles[method]
     return cells
@@ -261,7 +294,8 @@ def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, 
     except (OSError, ValueError, KeyError):
         return None
     usable = [cell for cell in cells
-              if "error" not in cell and cell["model"] == model and cell["pipeline"] != "reference"
+              if "error" not in cell and cell["model"] == model and cell["pipeline"] in PIPELINES
+              and cell["pipeline"] != "reference"
               and cell["device"].split(":")[0] == device_type]
     warmup: dict[str, float] = {}
     for cell in usable:
@@ -276,7 +310,8 @@ def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["resnet34", "resnet18"])
-    parser.add_argument("--pipelines", nargs="+", default=["fast", "reference"], choices=list(PIPELINES))
+    parser.add_argument("--pipelines", nargs="+", default=["fast", "reference"],
+                        choices=[*PIPELINES, *STEP_GRAPH_PIPELINES])
     parser.add_argument("--methods", nargs="+", default=["erm", "sat"], choices=["erm", "sat"])
     parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per cell (the fastest is reported)")

@@ -247,3 +247,16 @@ def test_training_operations_per_image_match_the_convolutions_counted_by_hand():
     stem = 2 * 9 * 3 * 64 * 32 * 32
     assert abs(counted - (3 * forward - stem)) / counted < 0.01
     assert speed.train_flops_per_image("resnet34", width=32) < counted / 3.5  # ~ width squared
+
+
+def test_step_graph_experiment_runs_beside_its_pipeline_and_says_how_it_ran(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    command = [sys.executable, str(SCRIPT), "--models", "resnet18", "--pipelines", "fast", "fast+stepgraph",
+               "--data-root", str(root), "--epochs", "1", "--set", "model.width=2", "--set", "data.batch_size=16",
+               "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    cells = json.loads((tmp_path / "results" / "speed.json").read_text())["cells"]
+    graphed = [c for c in cells if c["pipeline"] == "fast+stepgraph"]
+    assert {c["method"] for c in graphed} == {"erm", "sat"} and all(c["epoch_seconds"] > 0 for c in graphed)
+    assert all(c["step_graph"] == "eager (no CUDA graph on this device)" for c in graphed)
+    assert all("step_graph" not in c for c in cells if c["pipeline"] == "fast")
