@@ -150,13 +150,8 @@ prepare() {
 
 speed() {
     local status=0
-    if recorded_here "$RESULTS/speed.json"; then
-        echo "$RESULTS/speed.json already measured on this kind of device (SPEED_REDO=1 measures again)"
-    else
-        # shellcheck disable=SC2086  # the pipeline names are words
-        "$PYTHON" "$BENCH/speed.py" --models resnet34 --pipelines $SPEED_PIPELINES --data-root "$DATA_ROOT" \
-            --results-dir "$RESULTS" ${SPEED_EXTRA[@]+"${SPEED_EXTRA[@]}"} || status=1
-    fi
+    # shellcheck disable=SC2086  # the pipeline names are words
+    speed_file speed "" --models resnet34 --pipelines $SPEED_PIPELINES || status=1
     if on_cuda; then  # kernels per step
         recorded_here "$RESULTS/step_ops_cuda.json" cuda_kernel_ms || "$PYTHON" "$BENCH/step_ops.py" --device cuda \
             --width 64 --batch-size 256 --steps 5 --name step_ops_cuda --results-dir "$RESULTS" || status=1

@@ -184,14 +184,15 @@ def epoch_runner(pipeline: str, learner, optimizer, amp, device: torch.device):
         return lambda loader, epoch: train_one_epoch(learner, optimizer, loader, epoch, amp=amp)
     from step_graph import WholeStepGraph, graphed_epoch
 
-    graphed: list = []
+    graphed = None
 
     def run(loader, epoch):
-        if graphed:
-            return graphed_epoch(graphed[0], loader, epoch)
+        nonlocal graphed
+        if graphed is not None:
+            return graphed_epoch(graphed, loader, epoch)
         metrics = train_one_epoch(learner, optimizer, loader, epoch, amp=amp)
-        graphed.append(WholeStepGraph(learner, optimizer, next(iter(loader.epoch(epoch))), epoch=epoch, amp=amp,
-                                      capture=device.type == "cuda"))
+        graphed = WholeStepGraph(learner, optimizer, next(iter(loader.epoch(epoch))), epoch=epoch, amp=amp,
+                                 capture=device.type == "cuda")
         return metrics
 
     return run

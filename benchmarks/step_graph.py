@@ -20,6 +20,16 @@ import contextlib
 import torch
 
 
+def train_step(method, optimizer: torch.optim.Optimizer, batch, epoch: int, amp) -> tuple[list[str], torch.Tensor]:
+    """Forward, loss, backward and optimizer step on ``batch``, adding to whatever gradients the parameters hold;
+    returns the names of the step's metrics and their values stacked in one tensor."""
+    with amp:
+        loss, metrics = method.training_step(batch, epoch)
+    loss.backward()
+    optimizer.step()
+    return list(metrics), torch.stack([value.detach().float() for value in metrics.values()])
+
+
 class WholeStepGraph:
     """One training step of ``method`` with ``optimizer`` on batches shaped like ``batch``, captured at ``epoch``.
 
@@ -33,7 +43,8 @@ class WholeStepGraph:
 
     def __init__(self, method, optimizer: torch.optim.Optimizer, batch, *, epoch: int, amp=None,
                  capture: bool = True, warmup_steps: int = 3) -> None:
-        self.method, self.optimizer, self.epoch, self.amp = method, optimizer, epoch, amp
+        self.method, self.optimizer, self.epoch = method, optimizer, epoch
+        self.amp = amp if amp is not None else contextlib.nullcontext()
         self.inputs = tuple(t.clone() for t in batch)
         self.batch_size = len(batch[2])
         self.keys: list[str] | None = None
@@ -54,12 +65,8 @@ class WholeStepGraph:
             self.values = self._step()
 
     def _step(self) -> torch.Tensor:
-        with self.amp if self.amp is not None else contextlib.nullcontext():
-            loss, metrics = self.method.training_step(self.inputs, self.epoch)
-        loss.backward()
-        self.optimizer.step()
-        self.keys = list(metrics)
-        return torch.stack([value.detach().float() for value in metrics.values()])
+        self.keys, values = train_step(self.method, self.optimizer, self.inputs, self.epoch, self.amp)
+        return values
 
     def replay(self, batch) -> torch.Tensor:
         """Trains on ``batch`` (the captured shape); returns the step's metric values (overwritten by the next
@@ -84,11 +91,7 @@ def graphed_epoch(step: WholeStepGraph, loader, epoch: int) -> dict[str, float]:
             values = step.replay(batch)
         else:
             step.optimizer.zero_grad(set_to_none=False)  # keep the graph's gradient buffers
-            with step.amp if step.amp is not None else contextlib.nullcontext():
-                loss, metrics = step.method.training_step(batch, epoch)
-            loss.backward()
-            step.optimizer.step()
-            values = torch.stack([value.detach().float() for value in metrics.values()])
+            _, values = train_step(step.method, step.optimizer, batch, epoch, step.amp)
         sums = values * size if sums is None else sums.add_(values, alpha=size)
         seen += size
     return {} if sums is None else dict(zip(step.keys, (sums / seen).tolist()))
