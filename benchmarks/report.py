@@ -153,9 +153,32 @@ def _speed_table(r: dict, file_name: str) -> list[str]:
         lines += [f"bf16 matrix products on this device in the same run: {ceiling:.0f} TFLOP/s; an epoch's training "
                   "operations at that rate (the floor): "
                   + ", ".join(f"{model} {seconds:.2f} s" for model, seconds in floors.items()) + ".", ""]
+    lines += _kernel_kind_table(r["cells"])
     lines += [f"Device: {_device(r)}; commit `{r['commit'][:12]}`; command `{r['command']}`; "
               f"file `benchmarks/results/{file_name}`.", ""]
     return lines
+
+
+def _kernel_name(name: str, limit: int = 60) -> str:
+    return f"`{name}`" if len(name) <= limit else f"`{name[:limit - 1]}…`"
+
+
+def _kernel_kind_table(cells: list[dict]) -> list[str]:
+    """Where a profiled step's kernel time goes: kernels that torch.compile generated against library kernels,
+    and the largest ones by name."""
+    split = [c for c in cells if "compiled_kernel_ms_per_step" in (c.get("profile") or {})]
+    if not split:
+        return []
+    lines = ["Kernel time per profiled step, summed kernel durations in ms: *compiled* are the Triton kernels that "
+             "`torch.compile` generated (fused normalisation, activations, element-wise work), *library* the rest "
+             "(cuDNN's convolutions, cuBLAS, ATen); then the three largest kernels.", "",
+             "| model | pipeline | method | compiled | library | largest kernels (ms per step) |", "|---|---|---|---|---|---|"]
+    for c in split:
+        profile = c["profile"]
+        largest = "; ".join(f"{_kernel_name(k['name'])} {k['ms_per_step']:.2f}" for k in profile["top_kernels"][:3])
+        lines.append(f"| {c['model']} | {c['pipeline']} | {c['method']} | {profile['compiled_kernel_ms_per_step']:.2f} "
+                     f"| {profile['library_kernel_ms_per_step']:.2f} | {largest} |")
+    return lines + [""]
 
 
 def _cell_time(cell: dict) -> str:

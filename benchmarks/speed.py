@@ -27,7 +27,10 @@ against: an epoch's operations over it are the epoch's floor.
 busy they kept the GPU: the time covered by kernels (overlaps counted once) over the time from the first kernel's
 start to the last one's end. Near 1, a step waits for its kernels and only faster kernels make it faster; well
 below 1, the GPU idles between kernels while the host prepares the next ones (Python, launches, the eager
-operations between the compiled parts), which capturing more of the step in a CUDA graph would remove.
+operations between the compiled parts), which capturing more of the step in a CUDA graph would remove. To say
+which kernels to make faster, it also records the kernel time per step that `torch.compile` generated (Triton
+kernels: the fused normalisations, activations and element-wise work) against the libraries' (cuDNN's
+convolutions, cuBLAS, ATen), and the largest kernels by name.
 
     python benchmarks/speed.py --models resnet34 --pipelines fast+cudagraphs --epochs 2 --profile-steps 20 \
         --name speed_profile
@@ -155,13 +158,28 @@ def busy_fraction(intervals: list[tuple[float, float]]) -> tuple[float, float]:
     return busy, max(end for _, end in ordered) - ordered[0][0]
 
 
+COMPILED_KERNEL_PREFIX = "triton"  # Inductor names the kernels it generates triton_*; cuDNN, cuBLAS, ATen do not
+TOP_KERNELS = 8
+
+
 def gpu_profile(events, steps: int) -> dict:
-    """Per-step kernel figures from the events of a CUDA-only profile of ``steps`` training steps."""
-    kernels = [(e.time_range.start, e.time_range.end) for e in events
-               if e.device_type == torch.autograd.DeviceType.CUDA]
-    busy, span = busy_fraction(kernels)
+    """Per-step kernel figures from the events of a CUDA-only profile of ``steps`` training steps: how busy the
+    kernels kept the GPU, the kernel time that ``torch.compile`` generated against the libraries' (summed
+    durations, so kernels that overlap count twice), and the kernels that took the most time."""
+    kernels = [e for e in events if e.device_type == torch.autograd.DeviceType.CUDA]
+    busy, span = busy_fraction([(e.time_range.start, e.time_range.end) for e in kernels])
+    by_name: dict[str, list[float]] = {}
+    for e in kernels:
+        by_name.setdefault(e.name, []).append(e.time_range.end - e.time_range.start)
+    compiled = sum(sum(times) for name, times in by_name.items() if name.startswith(COMPILED_KERNEL_PREFIX))
+    library = sum(sum(times) for name, times in by_name.items() if not name.startswith(COMPILED_KERNEL_PREFIX))
+    largest = sorted(by_name.items(), key=lambda item: -sum(item[1]))[:TOP_KERNELS]
     return {"steps": steps, "kernels_per_step": len(kernels) / steps, "gpu_busy_ms_per_step": busy / 1000 / steps,
-            "gpu_span_ms_per_step": span / 1000 / steps, "gpu_busy_fraction": busy / span if span else None}
+            "gpu_span_ms_per_step": span / 1000 / steps, "gpu_busy_fraction": busy / span if span else None,
+            "compiled_kernel_ms_per_step": compiled / 1000 / steps,
+            "library_kernel_ms_per_step": library / 1000 / steps,
+            "top_kernels": [{"name": name, "ms_per_step": sum(times) / 1000 / steps,
+                             "calls_per_step": len(times) / steps} for name, times in largest]}
 
 
 def profile_steps(run_epoch, train_loader, *, steps: int, epoch: int, device: torch.device) -> dict:
@@ -353,7 +371,9 @@ def main() -> None:
                       f"evaluation {cell['eval_seconds']:.2f} s)", flush=True)
                 if "profile" in cell and cell["profile"]["gpu_busy_fraction"] is not None:
                     print(f"{'':31s} GPU busy {cell['profile']['gpu_busy_fraction']:.1%} of "
-                          f"{cell['profile']['gpu_span_ms_per_step']:.2f} ms per profiled step", flush=True)
+                          f"{cell['profile']['gpu_span_ms_per_step']:.2f} ms per profiled step; kernels "
+                          f"{cell['profile']['compiled_kernel_ms_per_step']:.2f} ms compiled, "
+                          f"{cell['profile']['library_kernel_ms_per_step']:.2f} ms library", flush=True)
             # recorded after every pipeline, so that an interrupted run keeps what it measured
             ratios = speed_ratios(cells, args.models, args.pipelines)
             path = record(args.name, {"cells": cells, "ratios": ratios, "timed_epochs": args.epochs,

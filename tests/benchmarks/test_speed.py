@@ -157,16 +157,43 @@ def test_gpu_profile_reads_only_device_events_and_gives_per_step_figures():
 
     speed = load_speed_module()
 
-    def event(device, start, end):
+    def event(device, start, end, name="sm90_xmma_fprop"):
         kind = torch.autograd.DeviceType.CUDA if device == "cuda" else torch.autograd.DeviceType.CPU
-        return SimpleNamespace(device_type=kind, time_range=SimpleNamespace(start=start, end=end))
+        return SimpleNamespace(device_type=kind, name=name, time_range=SimpleNamespace(start=start, end=end))
 
     # two steps: kernels busy 0-3000 and 5000-8000 µs; host-side events (launch calls) do not count
-    events = [event("cuda", 0, 3000), event("cpu", 0, 9000), event("cuda", 5000, 8000), event("cpu", 3000, 5000)]
+    events = [event("cuda", 0, 3000), event("cpu", 0, 9000, "cudaGraphLaunch"), event("cuda", 5000, 8000),
+              event("cpu", 3000, 5000, "triton_launch")]
     profile = speed.gpu_profile(events, steps=2)
     assert profile == {"steps": 2, "kernels_per_step": 1.0, "gpu_busy_ms_per_step": 3.0,
-                       "gpu_span_ms_per_step": 4.0, "gpu_busy_fraction": 0.75}
+                       "gpu_span_ms_per_step": 4.0, "gpu_busy_fraction": 0.75,
+                       "compiled_kernel_ms_per_step": 0.0, "library_kernel_ms_per_step": 3.0,
+                       "top_kernels": [{"name": "sm90_xmma_fprop", "ms_per_step": 3.0, "calls_per_step": 1.0}]}
     assert speed.gpu_profile([event("cpu", 0, 10)], steps=1)["gpu_busy_fraction"] is None
+
+
+def test_gpu_profile_splits_compiled_from_library_kernels_and_ranks_the_largest():
+    from types import SimpleNamespace
+
+    import torch
+
+    speed = load_speed_module()
+
+    def kernel(name, start, end):
+        return SimpleNamespace(device_type=torch.autograd.DeviceType.CUDA, name=name,
+                               time_range=SimpleNamespace(start=start, end=end))
+
+    # one step, µs: a fused batch-norm kernel twice (2000 + 1000), a convolution (2500) overlapping it, a copy
+    events = [kernel("triton_per_fused_batch_norm_0", 0, 2000), kernel("cudnn_conv_dgrad", 1000, 3500),
+              kernel("triton_per_fused_batch_norm_0", 4000, 5000), kernel("Memcpy DtoD", 5000, 5500)]
+    profile = speed.gpu_profile(events, steps=1)
+    # summed durations: the overlap (1000-2000) counts in both kinds; the busy time counts it once (5000 of 5500 µs)
+    assert profile["compiled_kernel_ms_per_step"] == 3.0 and profile["library_kernel_ms_per_step"] == 3.0
+    assert profile["gpu_busy_ms_per_step"] == 5.0 and profile["gpu_span_ms_per_step"] == 5.5
+    assert [(k["name"], k["ms_per_step"], k["calls_per_step"]) for k in profile["top_kernels"]] == [
+        ("triton_per_fused_batch_norm_0", 3.0, 2.0), ("cudnn_conv_dgrad", 2.5, 1.0), ("Memcpy DtoD", 0.5, 1.0)]
+    many = [kernel(f"k{i}", 0, i + 1) for i in range(20)]
+    assert [k["name"] for k in speed.gpu_profile(many, steps=1)["top_kernels"]] == [f"k{i}" for i in range(19, 11, -1)]
 
 
 def test_first_batches_is_a_short_epoch_of_the_same_batches():
@@ -206,7 +233,12 @@ def test_report_shows_every_speed_file_and_the_gpu_busy_column_where_profiled(tm
             "epoch_seconds_all": [1.3], "images_per_second": 38000.0, "warmup_epoch_seconds": 50.0,
             "eval_warmup_seconds": 7.0, "eval_seconds": 0.06}
     profile = {"steps": 20, "kernels_per_step": 700.0, "gpu_busy_ms_per_step": 5.94, "gpu_span_ms_per_step": 6.6,
-               "gpu_busy_fraction": 0.9}
+               "gpu_busy_fraction": 0.9, "compiled_kernel_ms_per_step": 1.5, "library_kernel_ms_per_step": 4.5,
+               "top_kernels": [{"name": "sm90_xmma_dgrad_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tile128",
+                                "ms_per_step": 1.25, "calls_per_step": 36.0},
+                               {"name": "triton_red_fused_bn", "ms_per_step": 0.5, "calls_per_step": 36.0},
+                               {"name": "cudnn_fprop", "ms_per_step": 0.25, "calls_per_step": 36.0},
+                               {"name": "memcpy", "ms_per_step": 0.125, "calls_per_step": 1.0}]}
     (results / "speed.json").write_text(json.dumps({**base, "cells": [cell]}))
     (results / "speed_profile.json").write_text(json.dumps(
         {**base, "ceilings": {"bf16_matmul_tflops": 800.0}, "cells": [{**cell, "profile": profile}, {**cell, "method": "erm"},
@@ -226,6 +258,10 @@ def test_report_shows_every_speed_file_and_the_gpu_busy_column_where_profiled(tm
     # an epoch is 7 GFLOP × 49,400 images = 345.8 TFLOP: 0.43 s at 800 TFLOP/s
     assert "800 TFLOP/s; an epoch's training operations at that rate (the floor): resnet34 0.43 s." in profiled
     assert "the floor" not in plain
+    # the kernel split, for profiled cells only, with long kernel names cut
+    assert ("| resnet34 | fast+cudagraphs | sat | 1.50 | 4.50 | `sm90_xmma_dgrad_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc…` "
+            "1.25; `triton_red_fused_bn` 0.50; `cudnn_fprop` 0.25 |") in profiled
+    assert "memcpy" not in profiled and "*compiled*" not in plain
     assert "file `benchmarks/results/speed_profile.json`" in profiled
 
 
