@@ -30,6 +30,8 @@
 #   setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/suite.log 2>&1 &
 #   bash benchmarks/cifar10_suite.sh --status            # finished steps, the last log lines, GPU use
 #   bash benchmarks/cifar10_suite.sh --pack results.tgz  # results, logs and metrics (no checkpoints) in one file
+#   bash benchmarks/cifar10_suite.sh --stop              # ends the running suite and its trainings (they resume
+#                                                        # from their last checkpoint when it is started again)
 #
 # Inputs: cifar10-jpeg.tar.xz and cifar10n_labels.npz in benchmarks/data/ (or ../shared/data/). Settings, from the
 # environment: PYTHON (python3), GRID_JOBS (1), SPEED_ARGS (extra speed.py arguments), SPEED_PIPELINES, SPEED_REDO,
@@ -103,11 +105,55 @@ PY
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 }
 
+process_tree() {  # process_tree PID: PID and its descendants, parents first (read from /proc)
+    "$PYTHON" - "$1" <<'PY'
+import sys
+from pathlib import Path
+
+children = {}
+for stat in Path("/proc").glob("[0-9]*/stat"):
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)": state, ppid, ...
+    except (OSError, IndexError):
+        continue  # ended meanwhile
+    children.setdefault(fields[1], []).append(stat.parent.name)
+pending, tree = [sys.argv[1]], []
+while pending:
+    tree.append(pending.pop(0))
+    pending += children.get(tree[-1], [])
+print(" ".join(tree))
+PY
+}
+
+stop() {  # the suite that runs under these runs, its steps and their trainings; matched by process id, not by
+    # name, so that the command that asks for the stop is never among them
+    local pid tree
+    pid="$(cat "$STATE/suite.pid" 2>/dev/null)"
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || ! grep -q cifar10_suite "/proc/$pid/cmdline" 2>/dev/null; then
+        echo "no suite is running under $RUNS"
+        return 0
+    fi
+    tree="$(process_tree "$pid")"  # read whole before any signal: a training whose parent has ended is not under it
+    # shellcheck disable=SC2086  # process ids are words
+    kill -TERM $tree 2>/dev/null
+    for _ in $(seq 1 20); do
+        # shellcheck disable=SC2086
+        kill -0 $tree 2>/dev/null || break
+        sleep 0.5
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $tree 2>/dev/null
+    rm -f "$STATE/suite.pid"
+    echo "stopped the suite (process $pid) and $(($(wc -w <<< "$tree") - 1)) processes under it; an unfinished" \
+        "training resumes from its last checkpoint when the suite is started again"
+}
+
 case "${1:-}" in
     --pack) pack "${2:?usage: cifar10_suite.sh --pack FILE.tgz}"; exit $? ;;
     --status) status; exit 0 ;;
+    --stop) stop; exit $? ;;
     "") ;;
-    *) echo "cifar10_suite.sh: unknown argument '$1'; expected nothing, --status or --pack FILE" >&2; exit 2 ;;
+    *) echo "cifar10_suite.sh: unknown argument '$1'; expected nothing, --status, --pack FILE or --stop" >&2; exit 2 ;;
 esac
 
 step() {  # step NAME COMMAND...: runs once; its output goes to $STATE/NAME.log
@@ -204,6 +250,7 @@ report() {  # learning curves beside the report (benchmarks/figures/), then the 
 }
 
 echo "$RESULTS" > "$STATE/results_dir"
+echo "$$" > "$STATE/suite.pid"  # for --stop
 echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"
 "$PYTHON" -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__, '|',
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')" \
@@ -228,4 +275,5 @@ for name in ${STEPS:-$ALL_STEPS}; do
         *) echo "cifar10_suite.sh: unknown step '$name' in STEPS" >&2; exit 2 ;;
     esac
 done
+rm -f "$STATE/suite.pid"
 echo "suite ended $(date -u)"

@@ -114,3 +114,31 @@ def test_profile_and_extra_speed_steps(tmp_path):
     assert "already measured" in (tmp_path / "runs-elsewhere" / "suite" / "speed18.log").read_text(), again.stdout
     unknown = suite(tmp_path, STEPS="speed19")
     assert unknown.returncode == 2 and "unknown step 'speed19'" in unknown.stderr
+
+
+def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_path):
+    import time
+
+    write_fake_cifar10(tmp_path, per_batch=8)
+    environment = {**os.environ, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "cifar-10-batches-py"),
+                   "SUITE_RESULTS": str(tmp_path / "results"), "SUITE_RUNS": str(tmp_path / "runs"),
+                   "SUITE_REPORT": str(tmp_path / "RESULTS.md"), "GRID_NOISE": "sym40", "GRID_METHODS": "sat",
+                   "STEPS": "prepare grid report", "RUN_SET": f"{TINY} --set run.epochs=500 --set method.start_epoch=1"}
+    detached = subprocess.Popen(["bash", str(SUITE)], env=environment, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    metrics = tmp_path / "runs" / "fast" / "sat-sym40" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert metrics.exists(), "the grid's training never started"
+    trainings = [p for p in Path("/proc").glob("[0-9]*/cmdline")
+                 if b"label_noise.py" in p.read_bytes() and str(tmp_path).encode() in p.read_bytes()]
+    assert trainings
+    # the caller's own command line names the suite too: a stop by name would end the caller
+    stopped = subprocess.run(["bash", "-c", f"bash {SUITE} --stop; echo caller still here"], env=environment,
+                             capture_output=True, text=True, timeout=60)
+    assert "stopped the suite (process" in stopped.stdout and "caller still here" in stopped.stdout
+    assert detached.wait(timeout=15) != 0
+    assert not any(p.exists() for p in trainings)
+    assert "no suite is running" in subprocess.run(["bash", str(SUITE), "--stop"], env=environment,
+                                                   capture_output=True, text=True).stdout
