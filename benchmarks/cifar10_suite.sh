@@ -37,6 +37,7 @@
 # environment: PYTHON (python3), GRID_JOBS (1), SPEED_ARGS (extra speed.py arguments), SPEED_PIPELINES, SPEED_REDO,
 # TRAIN_PIPELINE (fastest, or a label_noise.py --pipeline name),
 # RUN_SET (extra `--set key=value` arguments for every training), GRID_NOISE and GRID_METHODS (the grid's cells),
+# GRID_RECIPE (fast; `paper` trains other cells on the 200-epoch recipe, say GRID_NOISE=sym80 GRID_METHODS=sat),
 # SUITE_RESULTS (results directory, default benchmarks/results; where it is not set, --status and --pack use the one
 # that the last suite under the same SUITE_RUNS wrote to), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
@@ -54,6 +55,7 @@ STATE="$RUNS/suite"
 # recipe, ResNet-34), so sharing gains nothing, and a machine taken back mid-grid loses one unfinished cell, not three.
 GRID_JOBS="${GRID_JOBS:-1}"
 SPEED_PIPELINES="${SPEED_PIPELINES:-fast fast+cudagraphs reference}"
+GRID_RECIPE="${GRID_RECIPE:-fast}"
 GRID_NOISE="${GRID_NOISE:-sym40 sym80 c10n-worst sym20 sym60 pair40 c10n-aggre c10n-random1}"
 GRID_METHODS="${GRID_METHODS:-ce sat sat_sce}"
 TRAIN_PIPELINE="${TRAIN_PIPELINE:-fastest}"
@@ -229,9 +231,9 @@ profile() {
     speed_file speed_profile profile --models resnet34 --pipelines fast+cudagraphs --epochs 2 --profile-steps 20
 }
 
-fast_grid() {
+grid_step() {
     # shellcheck disable=SC2086  # the noise and method names are words
-    grid --recipe fast --jobs "$GRID_JOBS" --noise $GRID_NOISE --methods $GRID_METHODS
+    grid --recipe "$GRID_RECIPE" --jobs "$GRID_JOBS" --noise $GRID_NOISE --methods $GRID_METHODS
 }
 
 label_issues() {
@@ -269,7 +271,7 @@ for name in ${STEPS:-$ALL_STEPS}; do
         paper) step paper grid --recipe paper --methods sat --noise sym40 ;;
         paper-ce) step paper-ce grid --recipe paper --methods ce --noise sym40 ;;
         paper-both) step paper-both grid --recipe paper --methods sat ce --noise sym40 --jobs 2 ;;
-        grid) step grid fast_grid ;;
+        grid) step grid grid_step ;;
         issues) step issues label_issues ;;
         report) echo "[report] $(report 2>&1 | tail -n 1)" ;;  # always: the results may have grown
         *) echo "cifar10_suite.sh: unknown step '$name' in STEPS" >&2; exit 2 ;;

@@ -9,13 +9,14 @@ and the CIFAR-10N human label sets `c10n-aggre`, `c10n-random1`, `c10n-worst`.
 A cell whose result is already recorded (or whose run directory holds a finished run) is skipped; one with a
 checkpoint resumes, so the grid can be stopped at any time (or killed) and started again, and a grid can be filled
 over several sittings (`--redo` runs recorded cells again). `--jobs K` trains K cells at once, each in its own
-process with its log in `<runs-dir>/<recipe>/<cell>.log`; a cell is locked while a process trains it, so two grids
+process with its log in `<runs-dir>/<recipe>/<cell>.log` (on an H200, ResNet-34 cells sharing the GPU finished no
+sooner than the same cells one after another); a cell is locked while a process trains it, so two grids
 started by mistake never train the same cell twice. `--pipeline` trains every cell on one of speed.py's pipelines
 (`fastest`: the one that the recorded speed measurement found quickest for this recipe, compilation included); the
 default keeps the configs' own settings. The pipeline is recorded with each cell.
 
     python benchmarks/prepare_cifar10.py
-    setsid nohup python benchmarks/label_noise.py --recipe fast --jobs 3 > grid.log 2>&1 &
+    setsid nohup python benchmarks/label_noise.py --recipe fast > grid.log 2>&1 &
     python benchmarks/report.py          # regenerates benchmarks/RESULTS.md from the JSON
 
 Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,

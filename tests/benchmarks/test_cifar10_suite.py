@@ -91,6 +91,15 @@ def test_paper_both_trains_the_two_paper_cells_at_once(tmp_path):
     assert "finished steps: prepare paper-both" in suite(tmp_path, "--status").stdout
 
 
+def test_grid_recipe_chooses_the_recipe_of_the_grid_step(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    result = suite(tmp_path, STEPS="prepare grid", GRID_RECIPE="paper", GRID_NOISE="sym80")
+    assert "[grid] finished" in result.stdout, result.stdout + result.stderr
+    recorded = [p.relative_to(tmp_path / "results" / "label_noise") for p in
+                (tmp_path / "results" / "label_noise").glob("*/*.json")]
+    assert [str(p) for p in recorded] == ["paper/sat-sym80.json"]
+
+
 def test_a_failing_step_is_reported_and_the_suite_goes_on(tmp_path):
     write_fake_cifar10(tmp_path, per_batch=8)
     result = suite(tmp_path, STEPS="speed report", SPEED_ARGS=f"{TINY} --set model.name=resnet1000")
