@@ -168,18 +168,19 @@ def gpu_profile(events, steps: int) -> dict:
     durations, so kernels that overlap count twice), and the kernels that took the most time."""
     kernels = [e for e in events if e.device_type == torch.autograd.DeviceType.CUDA]
     busy, span = busy_fraction([(e.time_range.start, e.time_range.end) for e in kernels])
-    by_name: dict[str, list[float]] = {}
+    total_us: dict[str, float] = {}
+    calls: dict[str, int] = {}
     for e in kernels:
-        by_name.setdefault(e.name, []).append(e.time_range.end - e.time_range.start)
-    compiled = sum(sum(times) for name, times in by_name.items() if name.startswith(COMPILED_KERNEL_PREFIX))
-    library = sum(sum(times) for name, times in by_name.items() if not name.startswith(COMPILED_KERNEL_PREFIX))
-    largest = sorted(by_name.items(), key=lambda item: -sum(item[1]))[:TOP_KERNELS]
+        total_us[e.name] = total_us.get(e.name, 0.0) + e.time_range.end - e.time_range.start
+        calls[e.name] = calls.get(e.name, 0) + 1
+    compiled = sum(us for name, us in total_us.items() if name.startswith(COMPILED_KERNEL_PREFIX))
+    largest = sorted(total_us, key=total_us.get, reverse=True)[:TOP_KERNELS]
     return {"steps": steps, "kernels_per_step": len(kernels) / steps, "gpu_busy_ms_per_step": busy / 1000 / steps,
             "gpu_span_ms_per_step": span / 1000 / steps, "gpu_busy_fraction": busy / span if span else None,
             "compiled_kernel_ms_per_step": compiled / 1000 / steps,
-            "library_kernel_ms_per_step": library / 1000 / steps,
-            "top_kernels": [{"name": name, "ms_per_step": sum(times) / 1000 / steps,
-                             "calls_per_step": len(times) / steps} for name, times in largest]}
+            "library_kernel_ms_per_step": (sum(total_us.values()) - compiled) / 1000 / steps,
+            "top_kernels": [{"name": name, "ms_per_step": total_us[name] / 1000 / steps,
+                             "calls_per_step": calls[name] / steps} for name in largest]}
 
 
 def profile_steps(run_epoch, train_loader, *, steps: int, epoch: int, device: torch.device) -> dict:

@@ -14,13 +14,17 @@ SUITE = Path(__file__).parents[2] / "benchmarks" / "cifar10_suite.sh"
 TINY = "--set model.width=2 --set data.batch_size=16 --set run.device=cpu --set run.threads=1"
 
 
+def suite_environment(tmp_path, **env):
+    return {**os.environ, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "cifar-10-batches-py"),
+            "SUITE_RESULTS": str(tmp_path / "results"), "SUITE_RUNS": str(tmp_path / "runs"),
+            "SUITE_REPORT": str(tmp_path / "RESULTS.md"), "GRID_JOBS": "2", "GRID_NOISE": "sym40",
+            "GRID_METHODS": "sat", "SPEED_PIPELINES": "fast", "SPEED_ARGS": f"--epochs 1 {TINY}",
+            "RUN_SET": f"{TINY} --set run.epochs=2 --set method.start_epoch=1", **env}
+
+
 def suite(tmp_path, *args, **env):
-    environment = {**os.environ, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "cifar-10-batches-py"),
-                   "SUITE_RESULTS": str(tmp_path / "results"), "SUITE_RUNS": str(tmp_path / "runs"),
-                   "SUITE_REPORT": str(tmp_path / "RESULTS.md"), "GRID_JOBS": "2", "GRID_NOISE": "sym40",
-                   "GRID_METHODS": "sat", "SPEED_PIPELINES": "fast", "SPEED_ARGS": f"--epochs 1 {TINY}",
-                   "RUN_SET": f"{TINY} --set run.epochs=2 --set method.start_epoch=1", **env}
-    return subprocess.run(["bash", str(SUITE), *args], env=environment, capture_output=True, text=True)
+    return subprocess.run(["bash", str(SUITE), *args], env=suite_environment(tmp_path, **env), capture_output=True,
+                          text=True)
 
 
 def test_suite_runs_resumes_reports_and_packs(tmp_path):
@@ -129,10 +133,8 @@ def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_pat
     import time
 
     write_fake_cifar10(tmp_path, per_batch=8)
-    environment = {**os.environ, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "cifar-10-batches-py"),
-                   "SUITE_RESULTS": str(tmp_path / "results"), "SUITE_RUNS": str(tmp_path / "runs"),
-                   "SUITE_REPORT": str(tmp_path / "RESULTS.md"), "GRID_NOISE": "sym40", "GRID_METHODS": "sat",
-                   "STEPS": "prepare grid report", "RUN_SET": f"{TINY} --set run.epochs=500 --set method.start_epoch=1"}
+    environment = suite_environment(tmp_path, GRID_JOBS="1", STEPS="prepare grid report",
+                                    RUN_SET=f"{TINY} --set run.epochs=500 --set method.start_epoch=1")
     detached = subprocess.Popen(["bash", str(SUITE)], env=environment, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
     metrics = tmp_path / "runs" / "fast" / "sat-sym40" / "metrics.jsonl"
@@ -149,5 +151,4 @@ def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_pat
     assert "stopped the suite (process" in stopped.stdout and "caller still here" in stopped.stdout
     assert detached.wait(timeout=15) != 0
     assert not any(p.exists() for p in trainings)
-    assert "no suite is running" in subprocess.run(["bash", str(SUITE), "--stop"], env=environment,
-                                                   capture_output=True, text=True).stdout
+    assert "no suite is running" in suite(tmp_path, "--stop").stdout
