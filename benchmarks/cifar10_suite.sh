@@ -32,6 +32,15 @@
 #   bash benchmarks/cifar10_suite.sh --pack results.tgz  # results, logs and metrics (no checkpoints) in one file
 #   bash benchmarks/cifar10_suite.sh --stop              # ends the running suite and its trainings (they resume
 #                                                        # from their last checkpoint when it is started again)
+#   bash benchmarks/cifar10_suite.sh --run-for 470       # starts it detached (unless it runs already), returns when
+#                                                        # it ends or after 470 s, with its new log lines and status
+#   bash benchmarks/cifar10_suite.sh --pack-cache cache.tgz  # torch.compile's cache, for the next machine
+#
+# Compilation: torch.compile keeps what it compiled in TORCHINDUCTOR_CACHE_DIR (default here $SUITE_RUNS/compile_cache),
+# which every training of the suite shares; a new machine compiles again unless it gets that cache: started with
+# an empty cache directory, the suite fills it from the archive COMPILE_CACHE (default
+# benchmarks/data/compile_cache.tgz, written by --pack-cache on an earlier machine) where one exists. Entries made by
+# another torch, Triton or GPU are not used (torch keys them by these), so a stale archive costs only its unpacking.
 #
 # Inputs: cifar10-jpeg.tar.xz and cifar10n_labels.npz in benchmarks/data/ (or ../shared/data/). Settings, from the
 # environment: PYTHON (python3), GRID_JOBS (1), SPEED_ARGS (extra speed.py arguments), SPEED_PIPELINES, SPEED_REDO,
@@ -51,6 +60,8 @@ RESULTS="${SUITE_RESULTS:-$BENCH/results}"
 RUNS="${SUITE_RUNS:-$BENCH/runs}"
 DATA_ROOT="${DATA_ROOT:-$BENCH/data/cifar-10-batches-py}"
 STATE="$RUNS/suite"
+export TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-$RUNS/compile_cache}"
+COMPILE_CACHE="${COMPILE_CACHE:-$BENCH/data/compile_cache.tgz}"
 # One cell at a time: on an H200, three cells sharing the GPU took 268-271 s each and one alone 88-90 s (fast
 # recipe, ResNet-34), so sharing gains nothing, and a machine taken back mid-grid loses one unfinished cell, not three.
 GRID_JOBS="${GRID_JOBS:-1}"
@@ -104,7 +115,10 @@ for metrics in sorted(Path(sys.argv[1]).glob("*/*/metrics.jsonl")):
         print(f"training {metrics.parent.parent.name}/{metrics.parent.name}: epoch {last['epoch']}{accuracy}, "
               f"{last['epoch_seconds']:.2f} s/epoch")
 PY
-    command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+    if command -v nvidia-smi > /dev/null; then
+        nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+    fi
+    return 0
 }
 
 process_tree() {  # process_tree PID: PID and its descendants, parents first (read from /proc)
@@ -130,8 +144,8 @@ PY
 stop() {  # the suite that runs under these runs, its steps and their trainings; matched by process id, not by
     # name, so that the command that asks for the stop is never among them
     local pid tree
-    pid="$(cat "$STATE/suite.pid" 2>/dev/null)"
-    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || ! grep -q cifar10_suite "/proc/$pid/cmdline" 2>/dev/null; then
+    pid="$(suite_pid)"
+    if [ -z "$pid" ]; then
         echo "no suite is running under $RUNS"
         return 0
     fi
@@ -150,12 +164,72 @@ stop() {  # the suite that runs under these runs, its steps and their trainings;
         "training resumes from its last checkpoint when the suite is started again"
 }
 
+pack_cache() {  # pack_cache FILE: the compiler's cache directory in one archive
+    local dest="$1" files
+    files="$(find "$TORCHINDUCTOR_CACHE_DIR" -type f 2>/dev/null | wc -l)"
+    if [ "$files" -eq 0 ]; then
+        echo "the compiler cache $TORCHINDUCTOR_CACHE_DIR is empty: nothing to pack" >&2
+        return 1
+    fi
+    tar -czf "$dest" -C "$TORCHINDUCTOR_CACHE_DIR" . \
+        && echo "packed the compiler cache ($files files) into $dest: $(du -h "$dest" | cut -f1)"
+}
+
+restore_cache() {  # an empty cache directory is filled from $COMPILE_CACHE, when that archive exists
+    mkdir -p "$TORCHINDUCTOR_CACHE_DIR"
+    if [ -n "$(find "$TORCHINDUCTOR_CACHE_DIR" -type f -print -quit)" ]; then
+        echo "compiler cache: $TORCHINDUCTOR_CACHE_DIR ($(find "$TORCHINDUCTOR_CACHE_DIR" -type f | wc -l) files)"
+    elif [ -f "$COMPILE_CACHE" ]; then
+        if tar -xzf "$COMPILE_CACHE" -C "$TORCHINDUCTOR_CACHE_DIR"; then
+            echo "compiler cache: $(find "$TORCHINDUCTOR_CACHE_DIR" -type f | wc -l) files from $COMPILE_CACHE"
+        else
+            echo "compiler cache: $COMPILE_CACHE could not be unpacked; compiling from scratch"
+        fi
+    else
+        echo "compiler cache: empty; the first compilation of each model starts from scratch"
+    fi
+}
+
+suite_pid() {  # the process id of the suite running under these runs, if one is
+    local pid
+    pid="$(cat "$STATE/suite.pid" 2>/dev/null)"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q cifar10_suite "/proc/$pid/cmdline" 2>/dev/null \
+        && echo "$pid"
+}
+
+run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives it), watched for up to SECONDS
+    local limit="$1" log="$RUNS/suite.log" offset=0 started=$SECONDS
+    case "$limit" in ''|*[!0-9]*)
+        echo "cifar10_suite.sh --run-for: '$limit' is not a number of seconds" >&2; return 2 ;;
+    esac
+    [ -f "$log" ] && offset="$(wc -c < "$log")"
+    if [ -n "$(suite_pid)" ]; then
+        echo "a suite is running already (process $(suite_pid)); watching it"
+    else
+        rm -f "$STATE/suite.pid"
+        setsid nohup bash "$0" >> "$log" 2>&1 < /dev/null &
+        for _ in $(seq 1 50); do [ -n "$(suite_pid)" ] && break; sleep 0.2; done
+        echo "started the suite (process $(suite_pid || echo "?")), log $log"
+    fi
+    while [ -n "$(suite_pid)" ] && [ $((SECONDS - started)) -lt "$limit" ]; do sleep 2; done
+    tail -c +"$((offset + 1))" "$log" 2>/dev/null
+    if [ -n "$(suite_pid)" ]; then
+        echo "after $((SECONDS - started)) s the suite is still running (process $(suite_pid))"
+    else
+        echo "the suite is not running"
+    fi
+    status
+}
+
 case "${1:-}" in
     --pack) pack "${2:?usage: cifar10_suite.sh --pack FILE.tgz}"; exit $? ;;
+    --pack-cache) pack_cache "${2:?usage: cifar10_suite.sh --pack-cache FILE.tgz}"; exit $? ;;
     --status) status; exit 0 ;;
     --stop) stop; exit $? ;;
+    --run-for) run_for "${2:?usage: cifar10_suite.sh --run-for SECONDS}"; exit $? ;;
     "") ;;
-    *) echo "cifar10_suite.sh: unknown argument '$1'; expected nothing, --status, --pack FILE or --stop" >&2; exit 2 ;;
+    *) echo "cifar10_suite.sh: unknown argument '$1'; expected nothing, --status, --pack FILE, --pack-cache FILE," \
+           "--run-for SECONDS or --stop" >&2; exit 2 ;;
 esac
 
 step() {  # step NAME COMMAND...: runs once; its output goes to $STATE/NAME.log
@@ -257,6 +331,7 @@ echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BE
 "$PYTHON" -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__, '|',
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')" \
     || echo "cifar10_suite.sh: $PYTHON cannot import torch" >&2
+restore_cache
 for name in ${STEPS:-$ALL_STEPS}; do
     case "$name" in
         prepare) step prepare prepare ;;

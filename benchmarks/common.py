@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +22,22 @@ def data_file(name: str) -> Path:
     that received only the checkout), else the shared data folder beside the checkout."""
     local = DATA / name
     return local if local.exists() else ROOT.parent / "shared" / "data" / name
+
+
+def compiler_cache_dir() -> Path:
+    """Where ``torch.compile`` keeps what it compiled: ``TORCHINDUCTOR_CACHE_DIR``, else torch's default."""
+    configured = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(tempfile.gettempdir()) / f"torchinductor_{getpass.getuser()}"
+
+
+def count_files(directory: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(directory)) if directory.is_dir() else 0
+
+
+# Read when a benchmark starts, before it compiles anything: whether its compilation times are cold or warm.
+COMPILER_CACHE_AT_START = {"dir": str(compiler_cache_dir()), "files": count_files(compiler_cache_dir())}
 
 
 def git_commit() -> str:
@@ -65,6 +83,7 @@ def record(name: str, payload: dict, *, directory: Path | None = None) -> Path:
         "commit": git_commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "device": device_info(),
+        "compiler_cache_at_start": COMPILER_CACHE_AT_START,
         **payload,
     }
     path = (directory or RESULTS) / f"{name}.json"

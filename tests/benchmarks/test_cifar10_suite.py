@@ -19,7 +19,8 @@ def suite_environment(tmp_path, **env):
             "SUITE_RESULTS": str(tmp_path / "results"), "SUITE_RUNS": str(tmp_path / "runs"),
             "SUITE_REPORT": str(tmp_path / "RESULTS.md"), "GRID_JOBS": "2", "GRID_NOISE": "sym40",
             "GRID_METHODS": "sat", "SPEED_PIPELINES": "fast", "SPEED_ARGS": f"--epochs 1 {TINY}",
-            "RUN_SET": f"{TINY} --set run.epochs=2 --set method.start_epoch=1", **env}
+            "RUN_SET": f"{TINY} --set run.epochs=2 --set method.start_epoch=1",
+            "TORCHINDUCTOR_CACHE_DIR": "", "COMPILE_CACHE": str(tmp_path / "no-archive.tgz"), **env}
 
 
 def suite(tmp_path, *args, **env):
@@ -152,3 +153,58 @@ def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_pat
     assert detached.wait(timeout=15) != 0
     assert not any(p.exists() for p in trainings)
     assert "no suite is running" in suite(tmp_path, "--stop").stdout
+
+
+def test_the_compiler_cache_is_packed_for_another_machine_and_restored_there(tmp_path):
+    cache = tmp_path / "runs" / "compile_cache"
+    empty = suite(tmp_path, "--pack-cache", str(tmp_path / "cache.tgz"))
+    assert empty.returncode == 1 and "is empty" in empty.stderr
+    (cache / "triton" / "0").mkdir(parents=True)
+    (cache / "triton" / "0" / "kernel.cubin").write_bytes(b"compiled")
+    (cache / "fxgraph.bin").write_bytes(b"graph")
+    packed = suite(tmp_path, "--pack-cache", str(tmp_path / "cache.tgz"))
+    assert packed.returncode == 0 and "(2 files)" in packed.stdout, packed.stdout + packed.stderr
+
+    # another machine: an empty cache directory is filled from the archive before any step runs
+    elsewhere = tmp_path / "elsewhere"
+    restored = suite(tmp_path, STEPS="report", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tgz"))
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert f"compiler cache: 2 files from {tmp_path / 'cache.tgz'}" in restored.stdout
+    assert (elsewhere / "compile_cache" / "triton" / "0" / "kernel.cubin").read_bytes() == b"compiled"
+    # a cache that holds entries already is kept as it is
+    (elsewhere / "compile_cache" / "newer.bin").write_bytes(b"newer")
+    again = suite(tmp_path, STEPS="report", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tgz"))
+    assert "compiler cache: " + str(elsewhere / "compile_cache") + " (3 files)" in again.stdout
+    # an explicit TORCHINDUCTOR_CACHE_DIR is the one used
+    chosen = suite(tmp_path, STEPS="report", TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "chosen"),
+                   COMPILE_CACHE=str(tmp_path / "cache.tgz"))
+    assert (tmp_path / "chosen" / "fxgraph.bin").exists(), chosen.stdout
+    cold = suite(tmp_path, STEPS="report", SUITE_RUNS=str(tmp_path / "cold"))
+    assert "compiler cache: empty" in cold.stdout
+
+
+def test_run_for_starts_the_suite_detached_and_reports_when_it_ends(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    watched = suite(tmp_path, "--run-for", "120", STEPS="prepare")
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert "started the suite" in watched.stdout and "[prepare] finished" in watched.stdout
+    assert "the suite is not running" in watched.stdout and "finished steps: prepare" in watched.stdout
+    # a second watch shows only what the suite logged since the first
+    second = suite(tmp_path, "--run-for", "120", STEPS="prepare")
+    assert "[prepare] done earlier" in second.stdout and "[prepare] finished" not in second.stdout
+    assert "suite.log" in second.stdout and (tmp_path / "runs" / "suite.log").exists()
+    bad = suite(tmp_path, "--run-for", "soon")
+    assert bad.returncode == 2 and "'soon' is not a number of seconds" in bad.stderr
+
+
+def test_run_for_returns_at_its_limit_and_leaves_the_suite_running(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    slow = {"STEPS": "prepare grid", "GRID_JOBS": "1",
+            "RUN_SET": f"{TINY} --set run.epochs=500 --set method.start_epoch=1"}
+    watched = suite(tmp_path, "--run-for", "3", **slow)
+    try:
+        assert "is still running" in watched.stdout, watched.stdout + watched.stderr
+        joined = suite(tmp_path, "--run-for", "1", **slow)
+        assert "a suite is running already" in joined.stdout
+    finally:
+        assert "stopped the suite" in suite(tmp_path, "--stop").stdout

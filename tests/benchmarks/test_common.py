@@ -29,3 +29,19 @@ def test_commit_falls_back_to_bench_commit_without_git(monkeypatch, tmp_path):
     assert common.git_commit() == "0123456789abcdef"
     monkeypatch.delenv("BENCH_COMMIT")
     assert common.git_commit() == "unknown"
+
+
+def test_records_say_how_full_the_compiler_cache_was_when_the_benchmark_started(monkeypatch, tmp_path):
+    cache = tmp_path / "compile_cache"
+    (cache / "triton" / "0").mkdir(parents=True)
+    (cache / "fxgraph.bin").write_bytes(b"x")
+    (cache / "triton" / "0" / "kernel.cubin").write_bytes(b"y")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(cache))
+    common = load_common()  # the count is taken when the module loads, before anything compiles
+    (cache / "later.bin").write_bytes(b"z")
+    path = common.record("probe", {"value": 1}, directory=tmp_path)
+    import json
+
+    assert json.loads(path.read_text())["compiler_cache_at_start"] == {"dir": str(cache), "files": 2}
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "absent"))
+    assert load_common().COMPILER_CACHE_AT_START["files"] == 0
