@@ -17,8 +17,9 @@
 #      paper-both  SAT and CE on the paper cell at once, for a machine whose time is short (each result records
 #                  that two trainings shared the device)
 #      speed18     ResNet-18's speed rows, on SPEED_PIPELINES (speed_resnet18.json)
-#      autotune    torch.compile's max-autotune against the CUDA-graph path, SAT, profiled (speed_max_autotune.json;
-#                  its compilation takes minutes)
+#      autotune    against the CUDA-graph path, SAT, profiled (speed_max_autotune.json): the same with its
+#                  generated kernels tuned (fast+tuned), then torch.compile's max-autotune (its compilation takes
+#                  minutes)
 #      stepgraph   the whole training step in one CUDA graph (benchmarks/step_graph.py, eager and compiled model)
 #                  against the CUDA-graph path, CE and SAT, profiled (speed_step_graph.json)
 # The trainings use the pipeline that the speed measurement found quickest for them (TRAIN_PIPELINE=fastest,
@@ -340,7 +341,7 @@ for name in ${STEPS:-$ALL_STEPS}; do
         # shellcheck disable=SC2086  # the pipeline names are words
         speed18) step speed18 speed_file speed_resnet18 "" --models resnet18 --pipelines $SPEED_PIPELINES ;;
         autotune) step autotune speed_file speed_max_autotune profile --models resnet34 --methods sat \
-            --pipelines fast+cudagraphs fast+max-autotune --epochs 2 --profile-steps 20 ;;
+            --pipelines fast+cudagraphs fast+tuned fast+max-autotune --epochs 2 --profile-steps 20 ;;
         stepgraph) step stepgraph speed_file speed_step_graph profile --models resnet34 \
             --pipelines fast+cudagraphs fast+stepgraph fast+compile+stepgraph --epochs 2 --profile-steps 20 ;;
         paper) step paper grid --recipe paper --methods sat --noise sym40 ;;

@@ -7,8 +7,10 @@ SAT alternating epoch by epoch so that both see the same machine. Pipelines:
 - `fast`: uint8 data on the device, on-device augmentation, bf16 autocast on CUDA, channels_last, fused SGD;
 - `fast+compile`: the same with `torch.compile` on the model;
 - `fast+cudagraphs`: `torch.compile(mode="reduce-overhead")`, which captures the model in CUDA graphs;
-- `fast+max-autotune`: `torch.compile(mode="max-autotune")`: CUDA graphs, and each convolution and matrix product
-  timed against generated kernels (a warm-up of minutes; not in the default list);
+- `fast+tuned`: `fast+cudagraphs` with `run.compile_tuning`: each kernel that `torch.compile` generates (the
+  normalisations, activations and sums around the convolutions) timed in several block shapes, the fastest kept;
+- `fast+max-autotune`: `torch.compile(mode="max-autotune")`: CUDA graphs, the same tuning, and each convolution and
+  matrix product timed against generated kernels (a warm-up of minutes; not in the default list);
 - `fast+stepgraph`, `fast+compile+stepgraph`: experiments, not training paths (`step_graph.py`): `fast` or
   `fast+compile` with the whole training step — optimizer, loss and target update included — replayed as one
   CUDA graph (captured after the warm-up epoch; on a machine without CUDA the same loop runs eagerly);
@@ -60,13 +62,17 @@ from satlearn.engine.runtime import autocast, cudnn_autotuning, resolve_device, 
 
 # every pipeline sets each of these keys, so that it means the same whatever the config file says
 PIPELINES = {
-    "fast": ["data.pipeline=memory", "run.amp=auto", "run.compile=false"],
-    "fast+compile": ["data.pipeline=memory", "run.amp=auto", "run.compile=true", "run.compile_mode=default"],
+    "fast": ["data.pipeline=memory", "run.amp=auto", "run.compile=false", "run.compile_tuning=false"],
+    "fast+compile": ["data.pipeline=memory", "run.amp=auto", "run.compile=true", "run.compile_mode=default",
+                     "run.compile_tuning=false"],
     "fast+cudagraphs": ["data.pipeline=memory", "run.amp=auto", "run.compile=true",
-                        "run.compile_mode=reduce-overhead"],
+                        "run.compile_mode=reduce-overhead", "run.compile_tuning=false"],
+    "fast+tuned": ["data.pipeline=memory", "run.amp=auto", "run.compile=true", "run.compile_mode=reduce-overhead",
+                   "run.compile_tuning=true"],
     "fast+max-autotune": ["data.pipeline=memory", "run.amp=auto", "run.compile=true",
-                          "run.compile_mode=max-autotune"],
-    "reference": ["data.pipeline=reference", "run.amp=off", "run.channels_last=false", "run.compile=false"],
+                          "run.compile_mode=max-autotune", "run.compile_tuning=false"],
+    "reference": ["data.pipeline=reference", "run.amp=off", "run.channels_last=false", "run.compile=false",
+                  "run.compile_tuning=false"],
 }
 
 

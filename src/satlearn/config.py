@@ -94,6 +94,7 @@ class RunConfig:
     channels_last: bool | None = None  # image memory layout; None = on for images on CUDA
     compile: bool | str = False  # torch.compile the model (same maths; faster on GPU after a warm-up); auto = on cuda
     compile_mode: str = "default"  # default | reduce-overhead (CUDA graphs) | max-autotune
+    compile_tuning: bool = False  # also time variants of each generated kernel and keep the fastest (max-autotune does)
     cudnn_benchmark: bool = True  # CUDA: let cuDNN time its convolution algorithms for the run's fixed shapes
     eval_every: int = 1  # evaluate on the test split every N epochs (and always at the end)
     checkpoint_every: int = 1  # write the resumable checkpoint every N epochs (and always at the end)

@@ -52,14 +52,16 @@ def test_a_pipeline_means_the_same_whatever_the_config_file_says():
 
     speed = load_speed_module()
     expected = {"fast": (False, None), "fast+compile": (True, "default"), "fast+cudagraphs": (True, "reduce-overhead"),
-                "fast+max-autotune": (True, "max-autotune"), "reference": (False, None)}
+                "fast+tuned": (True, "reduce-overhead"), "fast+max-autotune": (True, "max-autotune"),
+                "reference": (False, None)}
     assert set(expected) == set(speed.PIPELINES)
     for settings in (["run.compile=auto", "run.compile_mode=reduce-overhead"], ["run.compile=false"],
-                     ["run.compile=true", "run.compile_mode=max-autotune"]):
+                     ["run.compile=true", "run.compile_mode=max-autotune", "run.compile_tuning=true"]):
         for name, (compiled, mode) in expected.items():
             config = load_config(None, [*settings, *speed.PIPELINES[name]])
             assert config.run.compile is compiled, (name, settings)
             assert mode is None or config.run.compile_mode == mode, (name, settings)
+            assert config.run.compile_tuning is (name == "fast+tuned"), (name, settings)
 
 
 def load_speed_module():

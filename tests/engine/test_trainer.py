@@ -81,6 +81,27 @@ def test_a_run_is_compiled_for_training_but_not_when_loaded_for_evaluation(tmp_p
     evaluate_run(tmp_path / "run")  # one pass over the test split: compiling it would not pay
     assert len(compiled) == 1
 
+
+def test_compile_tuning_adds_kernel_tuning_to_the_modes_own_options(tmp_path, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda module, **options: compiled.append(options))
+    messages = []
+    fit(tiny_config(tmp_path, "run.compile=true", "run.compile_mode=reduce-overhead", "run.compile_tuning=true",
+                    "run.epochs=2"), tmp_path / "run", log=messages.append)
+    assert compiled == [{"options": {"triton.cudagraphs": True, "coordinate_descent_tuning": True}, "dynamic": False}]
+    assert any("compile reduce-overhead+tuning" in message for message in messages)
+
+
+def test_compile_tuning_options_are_ones_torch_compile_accepts(tmp_path):
+    from satlearn.engine.trainer import build_method, prepare_data
+
+    for mode in ("default", "reduce-overhead", "max-autotune"):
+        config = tiny_config(tmp_path, "run.compile=true", f"run.compile_mode={mode}", "run.compile_tuning=true")
+        noisy = prepare_data(config)
+        # torch.compile checks its options when it wraps the model (it compiles at the first call, not made here)
+        method = build_method(config, noisy.data, noisy.labels, torch.device("cpu"))
+        assert method.model._compiled_call_impl is not None
+
 def test_staged_resume_is_bit_identical(tmp_path):
     config = tiny_config(tmp_path)
     fit(config, tmp_path / "whole")

@@ -94,7 +94,12 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     if for_training and use_compile(config, device):
         # in place, so state_dict keys stay those of the eager model; static shapes, because the batch sizes are
         # known (full, last, evaluation) and CUDA graphs want one graph per shape, not a dynamic-shape kernel
-        model.compile(mode=config.run.compile_mode, dynamic=False)
+        if config.run.compile_tuning:
+            # a mode and options cannot both be given: the options are the mode's own, plus the tuning
+            options = {**torch._inductor.list_mode_options(config.run.compile_mode), "coordinate_descent_tuning": True}
+            model.compile(options=options, dynamic=False)
+        else:
+            model.compile(mode=config.run.compile_mode, dynamic=False)
     return method
 
 
@@ -112,6 +117,8 @@ def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, 
     runtime["amp"] = "bf16" if isinstance(amp, torch.autocast) else "off"
     runtime["channels_last"] = use_channels_last(config, data, device)
     runtime["compile"] = config.run.compile_mode if use_compile(config, device) else "off"
+    if runtime["compile"] != "off" and config.run.compile_tuning:
+        runtime["compile"] += "+tuning"
     runtime["fused_optimizer"] = bool(optimizer.defaults.get("fused"))
     if device.type == "cuda":
         runtime["cudnn_benchmark"] = config.run.cudnn_benchmark
