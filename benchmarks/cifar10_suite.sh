@@ -17,8 +17,10 @@
 #      paper-both  SAT and CE on the paper cell at once, for a machine whose time is short (each result records
 #                  that two trainings shared the device)
 #      speed18     ResNet-18's speed rows, on SPEED_PIPELINES (speed_resnet18.json)
-#      autotune    against the CUDA-graph path, SAT, profiled (speed_max_autotune.json): the same with its
-#                  generated kernels tuned (fast+tuned), then torch.compile's max-autotune (its compilation takes
+#      autotune    other kernels for the CUDA-graph path, SAT, profiled: cuDNN choosing among all its convolution
+#                  algorithms, not torch's default 10 (speed_cudnn_all.json, a process of its own: cuDNN keeps its
+#                  choices for the process); then, against the CUDA-graph path (speed_max_autotune.json), the
+#                  generated kernels tuned (fast+tuned) and torch.compile's max-autotune (its compilation takes
 #                  minutes)
 #      stepgraph   the whole training step in one CUDA graph (benchmarks/step_graph.py, eager and compiled model)
 #                  against the CUDA-graph path, CE and SAT, profiled (speed_step_graph.json)
@@ -306,6 +308,15 @@ profile() {
     speed_file speed_profile profile --models resnet34 --pipelines fast+cudagraphs --epochs 2 --profile-steps 20
 }
 
+autotune() {
+    local status=0
+    speed_file speed_cudnn_all profile --models resnet34 --methods sat --pipelines fast+cudagraphs --epochs 2 \
+        --profile-steps 20 --set run.cudnn_benchmark_limit=0 || status=1
+    speed_file speed_max_autotune profile --models resnet34 --methods sat \
+        --pipelines fast+cudagraphs fast+tuned fast+max-autotune --epochs 2 --profile-steps 20 || status=1
+    return $status
+}
+
 grid_step() {
     # shellcheck disable=SC2086  # the noise and method names are words
     grid --recipe "$GRID_RECIPE" --jobs "$GRID_JOBS" --noise $GRID_NOISE --methods $GRID_METHODS
@@ -340,8 +351,7 @@ for name in ${STEPS:-$ALL_STEPS}; do
         profile) step profile profile ;;
         # shellcheck disable=SC2086  # the pipeline names are words
         speed18) step speed18 speed_file speed_resnet18 "" --models resnet18 --pipelines $SPEED_PIPELINES ;;
-        autotune) step autotune speed_file speed_max_autotune profile --models resnet34 --methods sat \
-            --pipelines fast+cudagraphs fast+tuned fast+max-autotune --epochs 2 --profile-steps 20 ;;
+        autotune) step autotune autotune ;;
         stepgraph) step stepgraph speed_file speed_step_graph profile --models resnet34 \
             --pipelines fast+cudagraphs fast+stepgraph fast+compile+stepgraph --epochs 2 --profile-steps 20 ;;
         paper) step paper grid --recipe paper --methods sat --noise sym40 ;;

@@ -241,7 +241,7 @@ def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, 
     warmup: dict[str, float] = {}
     evaluation_warmup: dict[str, float] = {}
     evaluation: dict[str, float] = {}
-    with cudnn_autotuning(config.run.cudnn_benchmark):
+    with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit):
         for epoch in range(epochs + 1):
             for method, (_, _, learner, optimizer, train_loader, test_loader) in built.items():
                 synchronize(device)

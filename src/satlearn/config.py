@@ -96,6 +96,7 @@ class RunConfig:
     compile_mode: str = "default"  # default | reduce-overhead (CUDA graphs) | max-autotune
     compile_tuning: bool = False  # also time variants of each generated kernel and keep the fastest (max-autotune does)
     cudnn_benchmark: bool = True  # CUDA: let cuDNN time its convolution algorithms for the run's fixed shapes
+    cudnn_benchmark_limit: int | None = None  # how many algorithms it times per convolution: 0 = all; None = torch's 10
     eval_every: int = 1  # evaluate on the test split every N epochs (and always at the end)
     checkpoint_every: int = 1  # write the resumable checkpoint every N epochs (and always at the end)
 
@@ -342,7 +343,8 @@ def validate(config: Config, *, source: str = "config") -> None:
     for key in ("data.batch_size", "data.eval_batch_size", "data.num_samples", "run.epochs", "optim.lr",
                 "run.eval_every", "run.checkpoint_every", "model.width", "model.num_classes", "run.threads"):
         positive(key)
-    for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers"):
+    for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers",
+                "run.cudnn_benchmark_limit"):
         positive(key, allow_zero=True)
     if isinstance(config.run.compile, str) and config.run.compile != "auto":
         raise ConfigError(f"{source}: run.compile={config.run.compile!r}; expected true, false or auto")

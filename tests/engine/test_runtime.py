@@ -19,6 +19,25 @@ def test_cudnn_autotuning_is_scoped_and_restored():
     assert torch.backends.cudnn.benchmark is before
 
 
+def test_cudnn_autotuning_limit_is_scoped_and_left_alone_when_not_given():
+    before = torch.backends.cudnn.benchmark_limit
+    with cudnn_autotuning(True, limit=0):
+        assert torch.backends.cudnn.benchmark_limit == 0
+        with cudnn_autotuning(True):
+            assert torch.backends.cudnn.benchmark_limit == 0
+    assert torch.backends.cudnn.benchmark_limit == before
+
+
+def test_a_negative_cudnn_benchmark_limit_is_refused():
+    import pytest
+
+    from satlearn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="run.cudnn_benchmark_limit=-1; expected a non-negative"):
+        load_config(None, ["run.cudnn_benchmark_limit=-1"])
+    assert load_config(None, ["run.cudnn_benchmark_limit=0"]).run.cudnn_benchmark_limit == 0
+
+
 def test_fit_leaves_the_global_cudnn_setting_as_it_found_it(tmp_path, monkeypatch):
     seen = []
     from satlearn.engine import trainer

@@ -40,15 +40,22 @@ def autocast(device: torch.device, amp: str = "auto") -> contextlib.AbstractCont
 
 
 @contextlib.contextmanager
-def cudnn_autotuning(enabled: bool):
+def cudnn_autotuning(enabled: bool, *, limit: int | None = None):
     """Within the block, cuDNN times candidate convolution algorithms on first use of each shape and keeps the
-    fastest (``torch.backends.cudnn.benchmark``); the previous setting is restored afterwards."""
-    previous = torch.backends.cudnn.benchmark
+    fastest (``torch.backends.cudnn.benchmark``), at most ``limit`` of them per convolution (0: every one it
+    offers; None: torch's setting, by default 10); the previous settings are restored afterwards.
+
+    The choice is remembered per convolution shape for the rest of the process, whatever ``limit`` a later block
+    sets: to compare limits, time each in a process of its own."""
+    previous, previous_limit = torch.backends.cudnn.benchmark, torch.backends.cudnn.benchmark_limit
     torch.backends.cudnn.benchmark = enabled
+    if limit is not None:
+        torch.backends.cudnn.benchmark_limit = limit
     try:
         yield
     finally:
         torch.backends.cudnn.benchmark = previous
+        torch.backends.cudnn.benchmark_limit = previous_limit
 
 
 def seed_everything(seed: int) -> None:

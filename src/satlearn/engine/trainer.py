@@ -34,7 +34,7 @@ from satlearn.models import create_model
 
 # Settings that may differ between a run and its resumption without changing any result.
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
-                    "run.cudnn_benchmark"}
+                    "run.cudnn_benchmark", "run.cudnn_benchmark_limit"}
 
 
 @dataclass
@@ -122,6 +122,8 @@ def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, 
     runtime["fused_optimizer"] = bool(optimizer.defaults.get("fused"))
     if device.type == "cuda":
         runtime["cudnn_benchmark"] = config.run.cudnn_benchmark
+        if config.run.cudnn_benchmark and config.run.cudnn_benchmark_limit is not None:
+            runtime["cudnn_benchmark_limit"] = config.run.cudnn_benchmark_limit
     return runtime
 
 
@@ -269,7 +271,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
         log: receives one-line messages (default: printed above the progress bar).
     """
-    with cudnn_autotuning(config.run.cudnn_benchmark):
+    with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit):
         return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch, log=log)
 
 
