@@ -4,7 +4,9 @@
 #   2. speed     ResNet-34, fast path (eager, CUDA graphs) vs the DataLoader reference, CE vs SAT; CUDA kernels
 #                per step (step_ops.py), the cost of a checkpoint (checkpoint_cost.py). A measurement already
 #                recorded on this kind of device (say, committed from an earlier machine) is not repeated
-#                (SPEED_REDO=1 repeats it).
+#                (SPEED_REDO=1 repeats it); for the speed tables that means the same GPU model: where speed.json
+#                holds an H200's rows, an H100 writes its own to speed_h100-80gb-hbm3.json (likewise every
+#                speed_*.json step below).
 #   3. profile   (CUDA) how busy the CUDA-graph path keeps the GPU in a step, CE and SAT (speed.py --profile-steps;
 #                speed_profile.json): whether the step waits for its kernels or for the host. It also fills the
 #                compiler's cache that the trainings after it reuse.
@@ -254,20 +256,37 @@ grid() {  # label_noise.py with the suite's directories
         --pipeline "$TRAIN_PIPELINE" "$@" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"}
 }
 
-recorded_here() {  # recorded_here FILE [FIELD]: FILE holds a measurement made on this kind of device (GPU or
-    # CPU), with FIELD in its cells where given (a field added since, say, makes it measure again)
-    [ -z "${SPEED_REDO:-}" ] && "$PYTHON" - "$1" "${2:-}" <<'PY'
+recorded_here() {  # recorded_here FILE [FIELD [SAME]]: FILE holds a measurement made on this kind of device (GPU
+    # or CPU; with SAME=model, on a GPU of this model), with FIELD in its cells where given (a field added since,
+    # say, makes it measure again)
+    [ -z "${SPEED_REDO:-}" ] && "$PYTHON" - "$1" "${2:-}" "${3:-kind}" <<'PY'
 import json, sys
 import torch
 try:
     result = json.load(open(sys.argv[1]))
 except (OSError, ValueError):
     sys.exit(1)
-on_gpu = "gpu" in result.get("device", {})
-field = sys.argv[2]
+field, same = sys.argv[2], sys.argv[3]
+there = result.get("device", {}).get("gpu")
+here = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+alike = there == here if same == "model" else (there is None) == (here is None)
 measured = any("error" not in cell and (not field or field in cell) for cell in result.get("cells", [{}]))
-sys.exit(0 if measured and on_gpu == torch.cuda.is_available() else 1)
+sys.exit(0 if measured and alike else 1)
 PY
+}
+
+model_slug() {  # a GPU's name as a file-name part ("NVIDIA H100 80GB HBM3" -> h100-80gb-hbm3; none -> cpu)
+    "$PYTHON" -c "import re, sys
+print(re.sub(r'[^a-z0-9]+', '-', sys.argv[1].lower().removeprefix('nvidia')).strip('-') or 'cpu')" "$1"
+}
+
+gpu_model() {  # this machine's GPU model (model_slug)
+    model_slug "$("$PYTHON" -c "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')")"
+}
+
+measured_on() {  # measured_on FILE: the GPU model (model_slug) of a recorded measurement; nothing where none is
+    [ -f "$1" ] && model_slug "$("$PYTHON" -c "import json, sys
+print(json.load(open(sys.argv[1])).get('device', {}).get('gpu', ''))" "$1" 2>/dev/null)"
 }
 
 prepare() {
@@ -289,10 +308,18 @@ speed() {
 }
 
 speed_file() {  # speed_file NAME FIELD SPEED.PY-ARGUMENTS...: one more speed.py measurement into NAME.json, unless
-    # recorded on this kind of device already (with FIELD in its cells, where FIELD is not empty)
-    local name="$1" field="$2"; shift 2
-    if recorded_here "$RESULTS/$name.json" "$field"; then
-        echo "$RESULTS/$name.json already measured on this kind of device (SPEED_REDO=1 measures again)"
+    # recorded on this GPU model (or on a CPU, here without one) already, with FIELD in its cells where FIELD is not
+    # empty. Where NAME.json holds another GPU model's figures, this one's go to NAME_<model>.json beside it.
+    local name="$1" field="$2" here there; shift 2
+    here="$(gpu_model)"
+    there="$(measured_on "$RESULTS/$name.json")"
+    if [ -z "${SPEED_REDO:-}" ] && [ "$here" != cpu ] && [ -n "$there" ] && [ "$there" != cpu ] \
+        && [ "$there" != "$here" ]; then
+        echo "$RESULTS/$name.json holds the figures of another GPU model ($there): this one's go to ${name}_$here.json"
+        name="${name}_$here"
+    fi
+    if recorded_here "$RESULTS/$name.json" "$field" model; then
+        echo "$RESULTS/$name.json already measured on this kind of device, $here (SPEED_REDO=1 measures again)"
         return 0
     fi
     "$PYTHON" "$BENCH/speed.py" --data-root "$DATA_ROOT" --results-dir "$RESULTS" --name "$name" "$@" \

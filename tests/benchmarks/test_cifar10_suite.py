@@ -208,3 +208,42 @@ def test_run_for_returns_at_its_limit_and_leaves_the_suite_running(tmp_path):
         assert "a suite is running already" in joined.stdout
     finally:
         assert "stopped the suite" in suite(tmp_path, "--stop").stdout
+
+
+def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_ones(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    # the suite's python believes it has a GPU of the model named in FAKE_GPU; the trainings still run on the CPU
+    fake = tmp_path / "fake_gpu"
+    fake.mkdir()
+    (fake / "sitecustomize.py").write_text(
+        "import os\nimport torch\n"
+        "if os.environ.get('FAKE_GPU'):\n"
+        "    torch.cuda.is_available = lambda: True\n"
+        "    torch.cuda.get_device_name = lambda device=None: os.environ['FAKE_GPU']\n")
+    results = tmp_path / "results"
+    results.mkdir()
+    h200 = {"device": {"gpu": "NVIDIA H200"}, "cells": [
+        {"model": "resnet34", "pipeline": "fast", "method": "sat", "device": "cuda", "epoch_seconds": 1.0,
+         "cuda_kernel_ms": 1.0}]}
+    for name in ("speed", "step_ops_cuda", "checkpoint_cost"):  # the last two: measured on a GPU, not repeated
+        (results / f"{name}.json").write_text(json.dumps(h200))
+    environment = {"PYTHONPATH": str(fake), "SPEED_ARGS": f"--epochs 1 {TINY}", "SPEED_PIPELINES": "fast"}
+
+    same = suite(tmp_path, STEPS="speed", FAKE_GPU="NVIDIA H200", **environment)
+    assert "[speed] finished" in same.stdout, same.stdout + same.stderr
+    assert "already measured on this kind of device, h200" in (tmp_path / "runs" / "suite" / "speed.log").read_text()
+    assert sorted(p.name for p in results.glob("speed*.json")) == ["speed.json"]
+
+    (tmp_path / "runs" / "suite" / "speed.done").unlink()
+    other = suite(tmp_path, STEPS="speed", FAKE_GPU="NVIDIA H100 80GB HBM3", **environment)
+    assert "[speed] finished" in other.stdout, other.stdout + other.stderr
+    log = (tmp_path / "runs" / "suite" / "speed.log").read_text()
+    assert "holds the figures of another GPU model (h200): this one's go to speed_h100-80gb-hbm3.json" in log
+    measured = json.loads((results / "speed_h100-80gb-hbm3.json").read_text())
+    assert measured["device"]["gpu"] == "NVIDIA H100 80GB HBM3" and measured["cells"]
+    assert json.loads((results / "speed.json").read_text()) == h200  # the other model's figures are kept
+
+    (tmp_path / "runs" / "suite" / "speed.done").unlink()
+    again = suite(tmp_path, STEPS="speed", FAKE_GPU="NVIDIA H100 80GB HBM3", **environment)
+    assert "speed_h100-80gb-hbm3.json already measured on this kind of device, h100-80gb-hbm3" in \
+        (tmp_path / "runs" / "suite" / "speed.log").read_text(), again.stdout
