@@ -248,6 +248,28 @@ def checkpoint_section() -> list[str]:
     return lines + [""] if lines else []
 
 
+def compile_cache_section() -> list[str]:
+    rows = _load("compile_cache*.json")
+    if not rows:
+        return []
+    lines = ["## What a carried compiler cache saves", "",
+             "`benchmarks/compile_cache.py`: the first training step of a compiled model (compilation included) in "
+             "a fresh process with an empty `TORCHINDUCTOR_CACHE_DIR` (*cold*), with the one the cold process "
+             "filled (*warm*), and with that one packed and unpacked elsewhere (*carried*, what "
+             "`cifar10_suite.sh --pack-cache` gives the next machine). *Hits*: FX-graph cache hits of each process.",
+             "", "| model | batch | mode | device | cold s | warm s | carried s | hits cold / warm / carried | "
+             "cache files | MB packed | commit |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        runs = r["runs"]
+        hits = " / ".join(str(runs[k]["counters"]["fxgraph_cache_hit"]) for k in ("cold", "warm", "carried"))
+        model = r["model"] + (f" (width {r['width']})" if r.get("width") else "")
+        lines.append(f"| {model} | {r['batch_size']} | {r['mode']} | {_device(r)} | "
+                     f"{runs['cold']['seconds']:.1f} | {runs['warm']['seconds']:.1f} | "
+                     f"{runs['carried']['seconds']:.1f} | {hits} | {r['cache_files']} | "
+                     f"{r['archive_bytes'] / 1e6:.1f} | `{r['commit'][:12]}` |")
+    return lines + [""]
+
+
 def _training_setup(cell: dict) -> str:
     """The pipeline a grid cell was asked for and, where recorded, what the run resolved it to."""
     runtime = cell.get("runtime")
@@ -317,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     RESULTS_DIR, OUT = args.results_dir, args.out
     sections = [demo_section(), label_issues_section(), speed_section(), step_ops_section(), checkpoint_section(),
-                label_noise_section()]
+                compile_cache_section(), label_noise_section()]
     body = [line for section in sections for line in section]
     if (ROOT / "benchmarks" / "SELECTIVE.md").exists() and OUT.parent == ROOT / "benchmarks":
         body += ["## Selective classification", "",

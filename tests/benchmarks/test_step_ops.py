@@ -84,3 +84,4 @@ def test_checkpoint_cost_records_size_and_time(tmp_path):
     assert len(result["seconds"]) == 2 and result["median_seconds"] > 0
     assert len(result["blocking_seconds"]) == 2 and result["median_blocking_seconds"] > 0
     assert not list(tmp_path.glob("tmp*"))  # the scratch directory is removed
+

@@ -1,0 +1,111 @@
+"""How much of `torch.compile`'s warm-up a carried compiler cache saves. The first training step of a compiled
+model (forward and backward, compilation included) is timed in three fresh processes:
+
+- `cold`: an empty cache directory (`TORCHINDUCTOR_CACHE_DIR`), as on a new machine;
+- `warm`: the directory that the cold process filled, as for the second training on one machine;
+- `carried`: that directory packed into a .tgz and unpacked under another path, as `cifar10_suite.sh --pack-cache`
+  and `COMPILE_CACHE` do for the next machine.
+
+Each process also reports torch's cache counters (FX-graph and AOTAutograd hits and misses), so a saving is tied to
+the cache and not to, say, a warmer disk.
+
+    python benchmarks/compile_cache.py                     # ResNet-34, batch 256, CUDA graphs, on the GPU if any
+    python benchmarks/compile_cache.py --model resnet18 --width 16 --batch-size 8 --device cpu --mode default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import count_files, record  # noqa: E402
+
+COUNTERS = {"inductor": ("fxgraph_cache_hit", "fxgraph_cache_miss"),
+            "aot_autograd": ("autograd_cache_hit", "autograd_cache_miss")}
+
+
+def first_step(args: argparse.Namespace) -> dict:
+    """Builds and compiles the model, then times its first training step; runs in the child process."""
+    import torch
+    from torch._dynamo.utils import counters
+
+    from satlearn.engine.runtime import autocast, resolve_device
+    from satlearn.models import create_model
+
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    started = time.perf_counter()
+    model = create_model(args.model, 10, input_shape=(3, 32, 32), width=args.width).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    model.compile(mode=args.mode, dynamic=False)
+    images = torch.randn(args.batch_size, 3, 32, 32, device=device)
+    labels = torch.randint(0, 10, (args.batch_size,), device=device)
+    with autocast(device):
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return {"seconds": time.perf_counter() - started, "device": str(device),
+            "counters": {name: counters[group][name] for group, names in COUNTERS.items() for name in names}}
+
+
+def run_child(args: argparse.Namespace, cache: Path) -> dict:
+    command = [sys.executable, __file__, "--child", "--model", args.model, "--batch-size", str(args.batch_size),
+               "--device", args.device, "--mode", args.mode, *(["--width", str(args.width)] if args.width else [])]
+    environment = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache)}
+    done = subprocess.run(command, env=environment, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"the compiled step failed (cache {cache}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="resnet34")
+    parser.add_argument("--width", type=int, default=None, help="model width (default: the model's own)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--mode", default="reduce-overhead", choices=["default", "reduce-overhead", "max-autotune"],
+                        help="torch.compile mode (default: the CIFAR configs' own)")
+    parser.add_argument("--name", default="compile_cache", help="result file name (without .json)")
+    parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(first_step(args)))
+        return
+
+    with tempfile.TemporaryDirectory() as scratch:
+        cache, elsewhere, archive = Path(scratch) / "cache", Path(scratch) / "elsewhere", Path(scratch) / "cache.tgz"
+        runs = {}
+        runs["cold"] = run_child(args, cache)
+        runs["warm"] = run_child(args, cache)
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(cache, arcname=".")
+        with tarfile.open(archive) as tar:
+            tar.extractall(elsewhere, filter="data")
+        runs["carried"] = run_child(args, elsewhere)
+        files, archive_bytes = count_files(cache), archive.stat().st_size
+    for name, run in runs.items():
+        print(f"{name:8s} first step {run['seconds']:7.1f} s  {run['counters']}")
+    print(f"cache: {files} files, {archive_bytes / 1e6:.1f} MB packed")
+    out = record(args.name, {
+        "model": args.model, "width": args.width, "batch_size": args.batch_size, "mode": args.mode,
+        "run_device": runs["cold"]["device"], "runs": runs, "cache_files": files, "archive_bytes": archive_bytes,
+        "ratios": {"warm_over_cold": runs["warm"]["seconds"] / runs["cold"]["seconds"],
+                   "carried_over_cold": runs["carried"]["seconds"] / runs["cold"]["seconds"]},
+    }, directory=args.results_dir)
+    print(f"recorded in {out}")
+
+
+if __name__ == "__main__":
+    main()
