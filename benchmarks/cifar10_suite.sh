@@ -169,26 +169,40 @@ stop() {  # the suite that runs under these runs, its steps and their trainings;
         "training resumes from its last checkpoint when the suite is started again"
 }
 
+compiler_cache() {  # compiler_cache pack|unpack ARCHIVE: benchmarks/common.py's helpers on the cache directory
+    "$PYTHON" - "$1" "$2" "$TORCHINDUCTOR_CACHE_DIR" "$BENCH" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[4])
+from common import pack_compiler_cache, unpack_compiler_cache
+action, archive, directory = sys.argv[1:4]
+if action == "pack":
+    print(pack_compiler_cache(directory, archive))  # files packed
+else:
+    print(unpack_compiler_cache(archive, directory))  # files unpacked
+PY
+}
+
 pack_cache() {  # pack_cache FILE: the compiler's cache directory in one archive
     local dest="$1" files
-    files="$(find "$TORCHINDUCTOR_CACHE_DIR" -type f 2>/dev/null | wc -l)"
-    if [ "$files" -eq 0 ]; then
+    if [ -z "$(find "$TORCHINDUCTOR_CACHE_DIR" -type f -print -quit 2>/dev/null)" ]; then
         echo "the compiler cache $TORCHINDUCTOR_CACHE_DIR is empty: nothing to pack" >&2
         return 1
     fi
-    tar -czf "$dest" -C "$TORCHINDUCTOR_CACHE_DIR" . \
+    files="$(compiler_cache pack "$dest")" \
         && echo "packed the compiler cache ($files files) into $dest: $(du -h "$dest" | cut -f1)"
 }
 
 restore_cache() {  # an empty cache directory is filled from $COMPILE_CACHE, when that archive exists
+    local files
     mkdir -p "$TORCHINDUCTOR_CACHE_DIR"
     if [ -n "$(find "$TORCHINDUCTOR_CACHE_DIR" -type f -print -quit)" ]; then
         echo "compiler cache: $TORCHINDUCTOR_CACHE_DIR ($(find "$TORCHINDUCTOR_CACHE_DIR" -type f | wc -l) files)"
     elif [ -f "$COMPILE_CACHE" ]; then
-        if tar -xzf "$COMPILE_CACHE" -C "$TORCHINDUCTOR_CACHE_DIR"; then
-            echo "compiler cache: $(find "$TORCHINDUCTOR_CACHE_DIR" -type f | wc -l) files from $COMPILE_CACHE"
+        if files="$(compiler_cache unpack "$COMPILE_CACHE" 2>&1)"; then
+            echo "compiler cache: $files files from $COMPILE_CACHE"
         else
-            echo "compiler cache: $COMPILE_CACHE could not be unpacked; compiling from scratch"
+            echo "compiler cache: $COMPILE_CACHE could not be unpacked ($(tail -n 1 <<< "$files")); compiling" \
+                "from scratch"
         fi
     else
         echo "compiler cache: empty; the first compilation of each model starts from scratch"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import io
 import json
 import os
 import platform
 import subprocess
 import sys
+import tarfile
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +40,54 @@ def count_files(directory: Path) -> int:
 
 # Read when a benchmark starts, before it compiles anything: whether its compilation times are cold or warm.
 COMPILER_CACHE_AT_START = {"dir": str(compiler_cache_dir()), "files": count_files(compiler_cache_dir())}
+
+# Inside a packed compiler cache: the directory it was packed from. Triton's kernel groups (``__grp__*`` files) name
+# their members by absolute path, so a cache unpacked anywhere else must have those paths moved.
+PACKED_FROM = ".packed_from"
+
+
+def pack_compiler_cache(directory: Path, archive: Path) -> int:
+    """Packs the compiler cache ``directory`` into the .tgz ``archive``; returns the number of files packed."""
+    directory = Path(directory).resolve()
+    files = count_files(directory)
+    origin = str(directory).encode()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(directory, arcname=".")
+        info = tarfile.TarInfo(PACKED_FROM)
+        info.size = len(origin)
+        tar.addfile(info, io.BytesIO(origin))
+    return files
+
+
+def unpack_compiler_cache(archive: Path, directory: Path) -> int:
+    """Unpacks a compiler cache packed by :func:`pack_compiler_cache` into ``directory``, with Triton's kernel groups
+    pointed at their members there; returns the number of files in ``directory``."""
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(directory, filter="data")
+    marker = directory / PACKED_FROM
+    if marker.exists():
+        origin = marker.read_text().strip()
+        marker.unlink()
+        if origin != str(directory):
+            for group in directory.rglob("__grp__*"):
+                _move_group_paths(group, origin, str(directory))
+    return count_files(directory)
+
+
+def _move_group_paths(group: Path, origin: str, destination: str) -> None:
+    try:
+        data = json.loads(group.read_text())
+    except (OSError, ValueError):
+        return  # not a group that Triton wrote: left as it is
+    children = data.get("child_paths") if isinstance(data, dict) else None
+    if not isinstance(children, dict):
+        return
+    prefix = origin.rstrip(os.sep) + os.sep
+    data["child_paths"] = {name: destination + os.sep + path[len(prefix):] if path.startswith(prefix) else path
+                           for name, path in children.items()}
+    group.write_text(json.dumps(data))
 
 
 def git_commit() -> str:

@@ -20,13 +20,12 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import count_files, record  # noqa: E402
+from common import count_files, pack_compiler_cache, record, unpack_compiler_cache  # noqa: E402
 
 COUNTERS = {"inductor": ("fxgraph_cache_hit", "fxgraph_cache_miss"),
             "aot_autograd": ("autograd_cache_hit", "autograd_cache_miss")}
@@ -89,10 +88,8 @@ def main() -> None:
         runs = {}
         runs["cold"] = run_child(args, cache)
         runs["warm"] = run_child(args, cache)
-        with tarfile.open(archive, "w:gz") as tar:
-            tar.add(cache, arcname=".")
-        with tarfile.open(archive) as tar:
-            tar.extractall(elsewhere, filter="data")
+        pack_compiler_cache(cache, archive)  # as cifar10_suite.sh --pack-cache, and its restore on the next machine
+        unpack_compiler_cache(archive, elsewhere)
         runs["carried"] = run_child(args, elsewhere)
         files, archive_bytes = count_files(cache), archive.stat().st_size
     for name, run in runs.items():

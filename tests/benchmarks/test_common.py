@@ -45,3 +45,32 @@ def test_records_say_how_full_the_compiler_cache_was_when_the_benchmark_started(
     assert json.loads(path.read_text())["compiler_cache_at_start"] == {"dir": str(cache), "files": 2}
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "absent"))
     assert load_common().COMPILER_CACHE_AT_START["files"] == 0
+
+
+def test_a_packed_compiler_cache_unpacks_elsewhere_with_tritons_groups_pointing_there(tmp_path):
+    import json
+
+    common = load_common()
+    cache = tmp_path / "here" / "cache"
+    kernels = cache / "triton" / "ABC"
+    kernels.mkdir(parents=True)
+    (kernels / "k.cubin").write_bytes(b"binary")
+    (kernels / "k.json").write_text("{}")
+    outside = str(tmp_path / "elsewhere" / "x.cubin")  # a member outside the cache keeps its path
+    group = {"child_paths": {"k.cubin": str(kernels / "k.cubin"), "k.json": str(kernels / "k.json"), "x": outside}}
+    (kernels / "__grp__k.json").write_text(json.dumps(group))
+    (cache / "fxgraph.bin").write_bytes(b"graph")
+    assert common.pack_compiler_cache(cache, tmp_path / "cache.tgz") == 4
+
+    moved = tmp_path / "there" / "cache"
+    assert common.unpack_compiler_cache(tmp_path / "cache.tgz", moved) == 4  # the origin marker is not left behind
+    children = json.loads((moved / "triton" / "ABC" / "__grp__k.json").read_text())["child_paths"]
+    assert children == {"k.cubin": str(moved / "triton" / "ABC" / "k.cubin"),
+                        "k.json": str(moved / "triton" / "ABC" / "k.json"), "x": outside}
+    assert (moved / "triton" / "ABC" / "k.cubin").read_bytes() == b"binary"
+    # unpacked where it was packed from, the groups stay as they were
+    same = tmp_path / "here" / "cache"
+    for path in sorted(same.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    assert common.unpack_compiler_cache(tmp_path / "cache.tgz", same) == 4
+    assert json.loads((kernels / "__grp__k.json").read_text()) == group
