@@ -13,17 +13,17 @@
 #   4. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's)
 #   5. paper-ce  CE on that cell, alone too: with step 4, the paper's headline comparison
 #   6. grid      the `fast` grid, GRID_JOBS cells at once
-#   7. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
-#   8. report    benchmarks/RESULTS.md and the learning curves in benchmarks/figures/ (every time)
+#   7. autotune  other kernels for the CUDA-graph path, SAT, profiled: cuDNN choosing among all its convolution
+#                algorithms, not torch's default 10 (speed_cudnn_all.json, a process of its own: cuDNN keeps its
+#                choices for the process); then, against the CUDA-graph path (speed_max_autotune.json), the
+#                generated kernels tuned (fast+tuned) and torch.compile's max-autotune (its compilation takes
+#                minutes)
+#   8. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
+#   9. report    benchmarks/RESULTS.md and the learning curves in benchmarks/figures/ (every time)
 # Steps only run when named in STEPS:
 #      paper-both  SAT and CE on the paper cell at once, for a machine whose time is short (each result records
 #                  that two trainings shared the device)
 #      speed18     ResNet-18's speed rows, on SPEED_PIPELINES (speed_resnet18.json)
-#      autotune    other kernels for the CUDA-graph path, SAT, profiled: cuDNN choosing among all its convolution
-#                  algorithms, not torch's default 10 (speed_cudnn_all.json, a process of its own: cuDNN keeps its
-#                  choices for the process); then, against the CUDA-graph path (speed_max_autotune.json), the
-#                  generated kernels tuned (fast+tuned) and torch.compile's max-autotune (its compilation takes
-#                  minutes)
 #      stepgraph   the whole training step in one CUDA graph (benchmarks/step_graph.py, eager and compiled model)
 #                  against the CUDA-graph path, CE and SAT, profiled (speed_step_graph.json)
 # The trainings use the pipeline that the speed measurement found quickest for them (TRAIN_PIPELINE=fastest,
@@ -55,7 +55,7 @@
 # SUITE_RESULTS (results directory, default benchmarks/results; where it is not set, --status and --pack use the one
 # that the last suite under the same SUITE_RUNS wrote to), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
-# STEPS (default: the eight numbered above, in order), BENCH_COMMIT (the commit to record where the checkout has no .git).
+# STEPS (default: the nine numbered above, in order), BENCH_COMMIT (the commit to record where the checkout has no .git).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
@@ -75,7 +75,7 @@ GRID_RECIPE="${GRID_RECIPE:-fast}"
 GRID_NOISE="${GRID_NOISE:-sym40 sym80 c10n-worst sym20 sym60 pair40 c10n-aggre c10n-random1}"
 GRID_METHODS="${GRID_METHODS:-ce sat sat_sce}"
 TRAIN_PIPELINE="${TRAIN_PIPELINE:-fastest}"
-ALL_STEPS="prepare speed profile paper paper-ce grid issues report"  # the default order
+ALL_STEPS="prepare speed profile paper paper-ce grid autotune issues report"  # the default order
 KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune stepgraph grid issues report"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
