@@ -290,8 +290,8 @@ PY
 }
 
 model_slug() {  # a GPU's name as a file-name part ("NVIDIA H100 80GB HBM3" -> h100-80gb-hbm3; none -> cpu)
-    "$PYTHON" -c "import re, sys
-print(re.sub(r'[^a-z0-9]+', '-', sys.argv[1].lower().removeprefix('nvidia')).strip('-') or 'cpu')" "$1"
+    "$PYTHON" -c "import sys; sys.path.insert(0, sys.argv[2]); from common import device_model_slug
+print(device_model_slug(sys.argv[1]))" "$1" "$BENCH"
 }
 
 gpu_model() {  # this machine's GPU model (model_slug)

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tarfile
@@ -88,6 +89,23 @@ def _move_group_paths(group: Path, origin: str, destination: str) -> None:
     data["child_paths"] = {name: destination + os.sep + path[len(prefix):] if path.startswith(prefix) else path
                            for name, path in children.items()}
     group.write_text(json.dumps(data))
+
+
+def device_model_slug(name: str) -> str:
+    """A GPU's name as a file-name part ("NVIDIA H100 80GB HBM3" -> "h100-80gb-hbm3"); "cpu" for no name."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower().removeprefix("nvidia")).strip("-") or "cpu"
+
+
+def speed_file_for_this_gpu(results_dir: Path, name: str = "speed") -> Path:
+    """``<name>_<this GPU's model>.json`` where the suite measured this GPU model beside another model's
+    ``<name>.json``; else ``<name>.json``."""
+    import torch
+
+    if torch.cuda.is_available():
+        own = Path(results_dir) / f"{name}_{device_model_slug(torch.cuda.get_device_name(0))}.json"
+        if own.exists():
+            return own
+    return Path(results_dir) / f"{name}.json"
 
 
 def git_commit() -> str:

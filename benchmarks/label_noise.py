@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, RESULTS, data_file, record  # noqa: E402
+from common import ROOT, RESULTS, data_file, record, speed_file_for_this_gpu  # noqa: E402
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
@@ -183,7 +183,7 @@ def choose_fastest_pipeline(args: argparse.Namespace) -> str:
     config_file, overrides = cell_overrides(args.recipe, "sat", "sym40", data_root=args.data_root,
                                             cifar10n=args.cifar10n, extra=args.extra)
     config = load_config(config_file, overrides)
-    speed_file = (args.results_dir or RESULTS) / "speed.json"
+    speed_file = speed_file_for_this_gpu(args.results_dir or RESULTS)
     chosen = fastest_pipeline(speed_file, model=config.model.name, method="sat", epochs=config.run.epochs,
                               device_type=resolve_device(config.run.device).type)
     print(f"--pipeline fastest: {chosen or 'config'} "
@@ -209,8 +209,9 @@ def main() -> None:
                              "set it when other trainings run beside this grid")
     parser.add_argument("--pipeline", choices=["config", *PIPELINES, "fastest"], default="config",
                         help="training pipeline, as named in speed.py; `config`: the config's own settings; "
-                             "`fastest`: the fast-path pipeline that <results-dir>/speed.json found quickest for "
-                             "this recipe on this kind of device (compilation counted), else `config`")
+                             "`fastest`: the fast-path pipeline that <results-dir>/speed.json (or this GPU model's "
+                             "speed_<model>.json beside it) found quickest for this recipe on this kind of device "
+                             "(compilation counted), else `config`")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()
     if args.jobs < 1:

@@ -74,3 +74,20 @@ def test_a_packed_compiler_cache_unpacks_elsewhere_with_tritons_groups_pointing_
         path.unlink() if path.is_file() else path.rmdir()
     assert common.unpack_compiler_cache(tmp_path / "cache.tgz", same) == 4
     assert json.loads((kernels / "__grp__k.json").read_text()) == group
+
+
+def test_device_model_slugs_and_the_speed_file_for_this_gpu(monkeypatch, tmp_path):
+    import torch
+
+    common = load_common()
+    assert common.device_model_slug("NVIDIA H100 80GB HBM3") == "h100-80gb-hbm3"
+    assert common.device_model_slug("NVIDIA H200") == "h200" and common.device_model_slug("") == "cpu"
+    (tmp_path / "speed.json").write_text("{}")
+    (tmp_path / "speed_h100-80gb-hbm3.json").write_text("{}")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert common.speed_file_for_this_gpu(tmp_path) == tmp_path / "speed.json"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
+    assert common.speed_file_for_this_gpu(tmp_path) == tmp_path / "speed_h100-80gb-hbm3.json"
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    assert common.speed_file_for_this_gpu(tmp_path) == tmp_path / "speed.json"
