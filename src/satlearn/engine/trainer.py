@@ -95,8 +95,10 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
         # in place, so state_dict keys stay those of the eager model; static shapes, because the batch sizes are
         # known (full, last, evaluation) and CUDA graphs want one graph per shape, not a dynamic-shape kernel
         if config.run.compile_tuning:
+            from torch._inductor import list_mode_options  # not loaded by `import torch` alone in every version
+
             # a mode and options cannot both be given: the options are the mode's own, plus the tuning
-            options = {**torch._inductor.list_mode_options(config.run.compile_mode), "coordinate_descent_tuning": True}
+            options = {**list_mode_options(config.run.compile_mode), "coordinate_descent_tuning": True}
             model.compile(options=options, dynamic=False)
         else:
             model.compile(mode=config.run.compile_mode, dynamic=False)
