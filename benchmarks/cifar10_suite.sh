@@ -27,7 +27,7 @@
 #      stepgraph   the whole training step in one CUDA graph (benchmarks/step_graph.py, eager and compiled model)
 #                  against the CUDA-graph path, CE and SAT, profiled (speed_step_graph.json)
 # The trainings use the pipeline that the speed measurement found quickest for them (TRAIN_PIPELINE=fastest,
-# compilation time counted; see label_noise.py --pipeline). Every step resumes or skips what is done, recorded
+# compilation counted once per grid; see label_noise.py --pipeline). Every step resumes or skips what is done, recorded
 # cells included, so the suite can be started again after an interruption, on the same machine or on another one
 # that has the committed results; a step that fails is reported and the next one runs. Start it detached and look
 # in from time to time:

@@ -12,7 +12,8 @@ over several sittings (`--redo` runs recorded cells again). `--jobs K` trains K 
 process with its log in `<runs-dir>/<recipe>/<cell>.log` (on an H200, ResNet-34 cells sharing the GPU finished no
 sooner than the same cells one after another); a cell is locked while a process trains it, so two grids
 started by mistake never train the same cell twice. `--pipeline` trains every cell on one of speed.py's pipelines
-(`fastest`: the one that the recorded speed measurement found quickest for this recipe, compilation included); the
+(`fastest`: the one that the recorded speed measurement found quickest for the cells left to train, compilation
+included: once, since they share the compiler cache, and not at all where that cache holds files already); the
 default keeps the configs' own settings. The pipeline is recorded with each cell.
 
     python benchmarks/prepare_cifar10.py
@@ -36,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, RESULTS, data_file, record, speed_file_for_this_gpu  # noqa: E402
+from common import COMPILER_CACHE_AT_START, ROOT, RESULTS, data_file, record, speed_file_for_this_gpu  # noqa: E402
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
@@ -178,16 +179,24 @@ def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> 
     return failed
 
 
-def choose_fastest_pipeline(args: argparse.Namespace) -> str:
-    """Resolves ``--pipeline fastest`` once, so that every cell of this grid trains on the same pipeline."""
+def choose_fastest_pipeline(args: argparse.Namespace, trainings: int) -> str:
+    """Resolves ``--pipeline fastest`` once, so that every cell of this grid trains on the same pipeline:
+    the quickest for the ``trainings`` cells left to train, which share one compiler cache."""
     config_file, overrides = cell_overrides(args.recipe, "sat", "sym40", data_root=args.data_root,
                                             cifar10n=args.cifar10n, extra=args.extra)
     config = load_config(config_file, overrides)
     speed_file = speed_file_for_this_gpu(args.results_dir or RESULTS)
+    # a cache with files in it (filled by an earlier benchmark on this machine, or carried here) spares the first
+    # training its compilation; one made on another GPU or torch is not used, which costs one compilation
+    compiled_before = COMPILER_CACHE_AT_START["files"] > 0
     chosen = fastest_pipeline(speed_file, model=config.model.name, method="sat", epochs=config.run.epochs,
-                              device_type=resolve_device(config.run.device).type)
-    print(f"--pipeline fastest: {chosen or 'config'} "
-          f"({'from ' + str(speed_file) if chosen else 'no usable measurement in ' + str(speed_file)})", flush=True)
+                              device_type=resolve_device(config.run.device).type, trainings=max(trainings, 1),
+                              compiled_before=compiled_before)
+    if chosen:
+        print(f"--pipeline fastest: {chosen} (from {speed_file}, for {trainings} cell(s), compiler cache "
+              f"{'filled' if compiled_before else 'empty'} at start)", flush=True)
+    else:
+        print(f"--pipeline fastest: config (no usable measurement in {speed_file})", flush=True)
     return chosen or "config"
 
 
@@ -210,15 +219,13 @@ def main() -> None:
     parser.add_argument("--pipeline", choices=["config", *PIPELINES, "fastest"], default="config",
                         help="training pipeline, as named in speed.py; `config`: the config's own settings; "
                              "`fastest`: the fast-path pipeline that <results-dir>/speed.json (or this GPU model's "
-                             "speed_<model>.json beside it) found quickest for this recipe on this kind of device "
-                             "(compilation counted), else `config`")
+                             "speed_<model>.json beside it) found quickest for the cells left to train on this "
+                             "kind of device (compilation counted once, or not at all where the compiler cache holds "
+                             "files), else `config`")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: expected at least 1")
-    if args.pipeline == "fastest":
-        args.pipeline = choose_fastest_pipeline(args)
-
     cells = []
     for noise in args.noise:
         for method in args.methods:
@@ -226,6 +233,8 @@ def main() -> None:
                 print(f"{cell_name(method, noise)}: recorded earlier, skipped (--redo trains it again)", flush=True)
             else:
                 cells.append((method, noise))
+    if args.pipeline == "fastest":
+        args.pipeline = choose_fastest_pipeline(args, trainings=len(cells))
     if args.jobs > 1 and len(cells) > 1:
         sys.exit(1 if run_in_processes(args, cells) else 0)
     for method, noise in cells:

@@ -317,11 +317,15 @@ def label_noise_section() -> list[str]:
             actual = _pct(first["actual_noise_rate"]) if first else "—"
             lines.append(f"| {noise} | {actual} | {accs} |{difference} {seconds} |")
         sample = next(iter(cells.values()))
-        pipelines = Counter(_training_setup(c) for c in cells.values())
+        # cells of one grid may come from different machines and pipelines, whose run times do not compare
+        setups: dict[tuple[str, str], list[str]] = {}
+        for (noise, method), c in sorted(cells.items()):
+            setups.setdefault((_device(c), _training_setup(c)), []).append(f"{method}-{noise}")
         commits = sorted({c["commit"][:12] for c in cells.values()})
-        lines += ["", f"Device: {_device(sample)}; epochs {sample['epochs']}; training pipeline: "
-                  + ", ".join(f"`{name}` ({count} cells)" for name, count in sorted(pipelines.items()))
-                  + "; commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]
+        lines += ["", f"Epochs {sample['epochs']}. Device and training pipeline: "
+                  + "; ".join(f"{device}, `{setup}` ({len(names)} cells: {', '.join(names)})"
+                              for (device, setup), names in sorted(setups.items()))
+                  + ". Commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]
         figure = ROOT / "benchmarks" / "figures" / f"label_noise_{recipe}.png"
         if figure.exists() and OUT.parent == ROOT / "benchmarks":
             lines += [f"![learning curves, recipe {recipe}](figures/{figure.name})", "",

@@ -307,14 +307,18 @@ def speed_ratios(cells: list[dict], models: list[str], pipelines: list[str]) -> 
     return ratios
 
 
-def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, device_type: str) -> str | None:
-    """The fast-path pipeline of ``speed_file`` (a recorded speed.json) that trains and evaluates ``epochs`` epochs
-    of ``model`` with ``method`` soonest on a ``device_type`` device — the warm-up epoch and first evaluation
-    (compilation) counted once, then the timed ones — or None when that file measured no such cell.
+def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, device_type: str,
+                     trainings: int = 1, compiled_before: bool = False) -> str | None:
+    """The fast-path pipeline of ``speed_file`` (a recorded speed.json) that runs ``trainings`` trainings of
+    ``epochs`` epochs each (``model``, ``method``, evaluated every epoch) soonest on a ``device_type`` device, or
+    None when that file measured no such cell.
 
-    The warm-up counted is the longest of the pipeline's cells for ``model``: the methods of a pipeline are built in
-    one process, so the one built second finds the model's compiled code ready, which a training of its own does
-    not."""
+    Each training pays a warm-up (the first epoch and evaluation) and then the timed epochs. The trainings of a
+    grid share one compiler cache, so only the first of them compiles from scratch (``compiled_before``: not even
+    that one, the cache already holds the compiled model). A cold warm-up is the longest of the pipeline's cells
+    for ``model``: the methods of a pipeline are built in one process, and the one built second finds the model's
+    compiled code ready. That one's warm-up, the shortest, stands for a warm start; a fresh process that loads the
+    code from the cache pays a few seconds more, which is small beside what CUDA graphs save over tens of epochs."""
     try:
         cells = json.loads(Path(speed_file).read_text())["cells"]
     except (OSError, ValueError, KeyError):
@@ -323,13 +327,18 @@ def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, 
               if "error" not in cell and cell["model"] == model and cell["pipeline"] in PIPELINES
               and cell["pipeline"] != "reference"
               and cell["device"].split(":")[0] == device_type]
-    warmup: dict[str, float] = {}
+    warmups: dict[str, list[float]] = {}
     for cell in usable:
-        seconds = cell["warmup_epoch_seconds"] + cell.get("eval_warmup_seconds", 0.0)
-        warmup[cell["pipeline"]] = max(warmup.get(cell["pipeline"], 0.0), seconds)
-    estimates = {cell["pipeline"]: warmup[cell["pipeline"]]
-                 + (epochs - 1) * (cell["epoch_seconds"] + cell.get("eval_seconds", 0.0))
-                 for cell in usable if cell["method"] == method}
+        warmups.setdefault(cell["pipeline"], []).append(cell["warmup_epoch_seconds"]
+                                                        + cell.get("eval_warmup_seconds", 0.0))
+    estimates = {}
+    for cell in usable:
+        if cell["method"] != method:
+            continue
+        cold, warm = max(warmups[cell["pipeline"]]), min(warmups[cell["pipeline"]])
+        epoch = cell["epoch_seconds"] + cell.get("eval_seconds", 0.0)
+        estimates[cell["pipeline"]] = ((warm if compiled_before else cold) + (trainings - 1) * warm
+                                       + trainings * (epochs - 1) * epoch)
     return min(estimates, key=estimates.get) if estimates else None
 
 

@@ -41,7 +41,8 @@ def test_grid_cells_resume_and_report(tmp_path):
     run(BENCH / "report.py", "--results-dir", tmp_path / "results", "--out", tmp_path / "RESULTS.md")
     table = (tmp_path / "RESULTS.md").read_text()
     assert "### recipe `fast`" in table and "| c10n-worst |" in table and "| sym40 |" in table
-    assert "training pipeline: `config: memory, amp off, compile off` (4 cells)" in table
+    assert ("`config: memory, amp off, compile off` (4 cells: ce-c10n-worst, sat-c10n-worst, ce-sym40, sat-sym40)"
+            in table)
     # the fast grid is listed whole, so that what is missing shows: 4 of 8 noises x 3 methods recorded
     assert "4 of the grid's 24 cells recorded" in table
     sym40 = next(line for line in table.splitlines() if line.startswith("| sym40 |"))

@@ -126,22 +126,39 @@ def test_fastest_pipeline_counts_the_warm_up_once_and_ignores_failures_reference
                                   device_type="cuda") is None
 
 
-def test_fastest_pipeline_counts_the_compilation_that_a_fresh_process_pays(tmp_path):
-    speed = load_speed_module()
-
+def write_compiled_and_eager_table(tmp_path):
+    """A speed table where CE was built first and paid the compilation (60 s) and SAT's own warm-up (1 s) found it
+    done; eager epochs take 2 s, CUDA-graph ones 1 s."""
     def cell(pipeline, method, warmup, epoch):
         return {"model": "resnet34", "method": method, "pipeline": pipeline, "device": "cuda:0",
                 "warmup_epoch_seconds": warmup, "epoch_seconds": epoch}
 
-    # CE was built first and paid the compilation (60 s); SAT's own warm-up (1 s) found it done. For 40 epochs:
-    # eager 5 + 39 · 2 = 83 s; CUDA graphs 60 + 39 · 1 = 99 s, not 1 + 39 = 40 s
     file = tmp_path / "speed.json"
     file.write_text(json.dumps({"cells": [cell("fast", "erm", 5.0, 2.0), cell("fast", "sat", 1.0, 2.0),
                                           cell("fast+cudagraphs", "erm", 60.0, 1.0),
                                           cell("fast+cudagraphs", "sat", 1.0, 1.0)]}))
+    return file
+
+
+def test_fastest_pipeline_counts_the_compilation_that_a_fresh_process_pays(tmp_path):
+    speed = load_speed_module()
+    file = write_compiled_and_eager_table(tmp_path)
+    # for 40 epochs: eager 5 + 39 · 2 = 83 s; CUDA graphs 60 + 39 · 1 = 99 s, not 1 + 39 = 40 s
     assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=40, device_type="cuda") == "fast"
     assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=60, device_type="cuda") \
         == "fast+cudagraphs"  # 123 s against 119 s
+
+
+def test_fastest_pipeline_compiles_once_for_a_grid_and_not_at_all_with_a_filled_cache(tmp_path):
+    speed = load_speed_module()
+    file = write_compiled_and_eager_table(tmp_path)
+    choose = lambda **kw: speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=40,  # noqa: E731
+                                                 device_type="cuda", **kw)
+    assert choose() == "fast"  # one training, cold: 83 s against 99 s
+    # two trainings, the second warm: eager 5 + 1 + 2 · 78 = 162 s, CUDA graphs 60 + 1 + 2 · 39 = 139 s
+    assert choose(trainings=2) == "fast+cudagraphs"
+    assert choose(compiled_before=True) == "fast+cudagraphs"  # one warm training: 79 s against 40 s
+    assert choose(trainings=2, compiled_before=True) == "fast+cudagraphs"
 
 
 def test_busy_fraction_counts_overlapping_kernels_once_and_gaps_not_at_all():
