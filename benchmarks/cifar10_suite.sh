@@ -15,15 +15,16 @@
 #   6. grid      the `fast` grid, GRID_JOBS cells at once
 #   7. autotune  other kernels for the CUDA-graph path, SAT, profiled: cuDNN choosing among all its convolution
 #                algorithms, not torch's default 10 (speed_cudnn_all.json, a process of its own: cuDNN keeps its
-#                choices for the process); then, against the CUDA-graph path (speed_max_autotune.json), the
-#                generated kernels tuned (fast+tuned) and torch.compile's max-autotune (its compilation takes
-#                minutes)
+#                choices for the process); then, against the CUDA-graph path (speed_tuned.json), the generated
+#                kernels tuned (fast+tuned)
 #   8. issues    CIFAR rows of benchmarks/label_issues.py, when cleanlab can be imported
 #   9. report    benchmarks/RESULTS.md and the learning curves in benchmarks/figures/ (every time)
 # Steps only run when named in STEPS:
 #      paper-both  SAT and CE on the paper cell at once, for a machine whose time is short (each result records
 #                  that two trainings shared the device)
 #      speed18     ResNet-18's speed rows, on SPEED_PIPELINES (speed_resnet18.json)
+#      maxautotune torch.compile's max-autotune against the CUDA-graph path, SAT, profiled (speed_max_autotune.json;
+#                  its compilation takes minutes: a lease of its own, or one with little else to do)
 #      stepgraph   the whole training step in one CUDA graph (benchmarks/step_graph.py, eager and compiled model)
 #                  against the CUDA-graph path, CE and SAT, profiled (speed_step_graph.json)
 # The trainings use the pipeline that the speed measurement found quickest for them (TRAIN_PIPELINE=fastest,
@@ -76,7 +77,7 @@ GRID_NOISE="${GRID_NOISE:-sym40 sym80 c10n-worst sym20 sym60 pair40 c10n-aggre c
 GRID_METHODS="${GRID_METHODS:-ce sat sat_sce}"
 TRAIN_PIPELINE="${TRAIN_PIPELINE:-fastest}"
 ALL_STEPS="prepare speed profile paper paper-ce grid autotune issues report"  # the default order
-KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune stepgraph grid issues report"
+KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune maxautotune stepgraph grid issues report"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
 read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
@@ -353,9 +354,14 @@ autotune() {
     local status=0
     speed_file speed_cudnn_all profile --models resnet34 --methods sat --pipelines fast+cudagraphs --epochs 2 \
         --profile-steps 20 --set run.cudnn_benchmark_limit=0 || status=1
-    speed_file speed_max_autotune profile --models resnet34 --methods sat \
-        --pipelines fast+cudagraphs fast+tuned fast+max-autotune --epochs 2 --profile-steps 20 || status=1
+    speed_file speed_tuned profile --models resnet34 --methods sat --pipelines fast+cudagraphs fast+tuned \
+        --epochs 2 --profile-steps 20 || status=1
     return $status
+}
+
+max_autotune() {
+    speed_file speed_max_autotune profile --models resnet34 --methods sat \
+        --pipelines fast+cudagraphs fast+max-autotune --epochs 2 --profile-steps 20
 }
 
 grid_step() {
@@ -393,6 +399,7 @@ for name in ${STEPS:-$ALL_STEPS}; do
         # shellcheck disable=SC2086  # the pipeline names are words
         speed18) step speed18 speed_file speed_resnet18 "" --models resnet18 --pipelines $SPEED_PIPELINES ;;
         autotune) step autotune autotune ;;
+        maxautotune) step maxautotune max_autotune ;;
         stepgraph) step stepgraph speed_file speed_step_graph profile --models resnet34 \
             --pipelines fast+cudagraphs fast+stepgraph fast+compile+stepgraph --epochs 2 --profile-steps 20 ;;
         paper) step paper grid --recipe paper --methods sat --noise sym40 ;;
