@@ -315,3 +315,43 @@ def test_step_graph_experiment_runs_beside_its_pipeline_and_says_how_it_ran(tmp_
     assert {c["method"] for c in graphed} == {"erm", "sat"} and all(c["epoch_seconds"] > 0 for c in graphed)
     assert all(c["step_graph"] == "eager (no CUDA graph on this device)" for c in graphed)
     assert all("step_graph" not in c for c in cells if c["pipeline"] == "fast")
+
+
+def test_report_holds_each_gpu_against_the_speed_targets(tmp_path):
+    results = tmp_path / "results"
+    (results / "label_noise" / "paper").mkdir(parents=True)
+
+    def cell(pipeline, seconds, method="sat", device="cuda:0"):
+        return {"model": "resnet34", "pipeline": pipeline, "method": method, "epoch_seconds": seconds,
+                "images_per_second": 50000 / seconds, "device": device}
+
+    def table(gpu, cells, ratios):
+        return json.dumps({"commit": "0123456789abcdef", "command": "python speed.py", "device": {"gpu": gpu},
+                           "cells": cells, "ratios": ratios})
+
+    # the quickest training pipeline counts, with its own ratios; the reference pipeline, the step-graph
+    # experiments, CE cells and CPU cells do not
+    (results / "speed.json").write_text(table("GPU A", [
+        cell("fast", 2.0), cell("fast+cudagraphs", 1.3), cell("fast+cudagraphs", 0.9, method="erm"),
+        cell("reference", 4.5), cell("fast+stepgraph", 1.0), cell("fast+compile", 0.5, device="cpu")],
+        [{"model": "resnet34", "pipeline": "fast", "speedup_over_reference_sat": 2.25, "sat_over_ce_time": 1.1},
+         {"model": "resnet34", "pipeline": "fast+cudagraphs", "speedup_over_reference_sat": 3.46,
+          "sat_over_ce_time": 1.008}]))
+    (results / "speed_gpu-b.json").write_text(table("GPU B", [cell("fast+cudagraphs", 1.1)], [
+        {"model": "resnet34", "pipeline": "fast+cudagraphs", "speedup_over_reference_sat": 5.5,
+         "sat_over_ce_time": 1.03}]))
+    paper = {"recipe": "paper", "method": "sat", "noise": "sym40", "device": {"gpu": "GPU A"}, "run_device": "cuda",
+             "pipeline": "fast+cudagraphs", "fit_seconds": 310.0, "run_seconds": 301.0, "concurrent_cells": 2,
+             "epochs": 200, "commit": "0123456789abcdef", "actual_noise_rate": 0.36, "last_test_accuracy": 0.89,
+             "best_test_accuracy": 0.9}
+    (results / "label_noise" / "paper" / "sat-sym40.json").write_text(json.dumps(paper))
+    subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
+                    "--out", str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    text = (tmp_path / "RESULTS.md").read_text()
+    section = text.split("## CIFAR-10 speed targets at a glance")[1].split("\n## ")[0]
+    assert ("| GPU A | `fast+cudagraphs` | 1.30 (**not met**) | 3.46× (**not met**) | 1.008 (met) | `speed.json` |"
+            in section)
+    assert ("| GPU B | `fast+cudagraphs` | 1.10 (met) | 5.50× (met) | 1.030 (**not met**) | `speed_gpu-b.json` |"
+            in section)
+    assert ("| sat-sym40 | GPU A, 2 trainings sharing it | `fast+cudagraphs` | 310 (**not met**) | 301 | "
+            "`label_noise/paper/sat-sym40.json` |") in section
