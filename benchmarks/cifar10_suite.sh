@@ -10,7 +10,9 @@
 #   3. profile   (CUDA) how busy the CUDA-graph path keeps the GPU in a step, CE and SAT (speed.py --profile-steps;
 #                speed_profile.json): whether the step waits for its kernels or for the host. It also fills the
 #                compiler's cache that the trainings after it reuse.
-#   4. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's)
+#   4. paper     SAT on 40 % symmetric noise, 200 epochs, alone on the device (its wall time is the recipe's); where
+#                the recorded cell was trained on another GPU model, this one trains it again for its own wall time,
+#                into label_noise/paper_<model>/ (as the speed tables do)
 #   5. paper-ce  CE on that cell, alone too: with step 4, the paper's headline comparison
 #   6. grid      the `fast` grid, GRID_JOBS cells at once
 #   7. autotune  other kernels for the CUDA-graph path, SAT, profiled: cuDNN choosing among all its convolution
@@ -364,6 +366,19 @@ max_autotune() {
         --pipelines fast+cudagraphs fast+max-autotune --epochs 2 --profile-steps 20
 }
 
+paper_timing() {  # the paper recipe's SAT cell, once per GPU model: the recipe's wall time is a speed target
+    local here there
+    here="$(gpu_model)"
+    there="$(measured_on "$RESULTS/label_noise/paper/sat-sym40.json")"
+    if [ "$here" != cpu ] && [ -n "$there" ] && [ "$there" != cpu ] && [ "$there" != "$here" ]; then
+        echo "label_noise/paper/sat-sym40.json was trained on another GPU model ($there): this one's run goes to" \
+            "label_noise/paper_$here/"
+        grid --recipe paper --methods sat --noise sym40 --tag "$here"
+    else
+        grid --recipe paper --methods sat --noise sym40
+    fi
+}
+
 grid_step() {
     # shellcheck disable=SC2086  # the noise and method names are words
     grid --recipe "$GRID_RECIPE" --jobs "$GRID_JOBS" --noise $GRID_NOISE --methods $GRID_METHODS
@@ -402,7 +417,7 @@ for name in ${STEPS:-$ALL_STEPS}; do
         maxautotune) step maxautotune max_autotune ;;
         stepgraph) step stepgraph speed_file speed_step_graph profile --models resnet34 \
             --pipelines fast+cudagraphs fast+stepgraph fast+compile+stepgraph --epochs 2 --profile-steps 20 ;;
-        paper) step paper grid --recipe paper --methods sat --noise sym40 ;;
+        paper) step paper paper_timing ;;
         paper-ce) step paper-ce grid --recipe paper --methods ce --noise sym40 ;;
         paper-both) step paper-both grid --recipe paper --methods sat ce --noise sym40 --jobs 2 ;;
         grid) step grid grid_step ;;

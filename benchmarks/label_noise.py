@@ -23,12 +23,15 @@ default keeps the configs' own settings. The pipeline is recorded with each cell
 Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,
 actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device, the
 training pipeline), and beside it the run's per-epoch metrics (`<method>-<noise>.metrics.jsonl`, for curves.py).
+`--tag TAG` keeps a second set of cells apart, in `label_noise/<recipe>_<TAG>/` (the suite times the paper cell on
+each GPU model this way).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -70,8 +73,14 @@ def cell_name(method: str, noise: str) -> str:
     return f"{method}-{noise}"
 
 
-def result_path(results_dir: Path | None, recipe: str, method: str, noise: str) -> Path:
-    return (results_dir or RESULTS) / "label_noise" / recipe / f"{cell_name(method, noise)}.json"
+def recipe_dir(recipe: str, tag: str | None = None) -> str:
+    """The directory of a recipe's cells, in the results and the runs: ``<recipe>`` or, for a tagged set of cells
+    (the same cells trained again elsewhere, say on another GPU model), ``<recipe>_<tag>``."""
+    return f"{recipe}_{tag}" if tag else recipe
+
+
+def result_path(results_dir: Path | None, recipe: str, method: str, noise: str, tag: str | None = None) -> Path:
+    return (results_dir or RESULTS) / "label_noise" / recipe_dir(recipe, tag) / f"{cell_name(method, noise)}.json"
 
 
 @contextmanager
@@ -98,11 +107,11 @@ def cell_lock(run_dir: Path):
 
 def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_dir: Path | None, data_root: str,
              cifar10n: Path, extra: list[str], stop_after_epoch: int | None, concurrent_cells: int = 1,
-             pipeline: str = "config") -> dict | None:
+             pipeline: str = "config", tag: str | None = None) -> dict | None:
     config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
                                             extra=extra, pipeline=pipeline)
     config = load_config(config_file, overrides)
-    run_dir = runs_dir / recipe / cell_name(method, noise)
+    run_dir = runs_dir / recipe_dir(recipe, tag) / cell_name(method, noise)
     with cell_lock(run_dir) as mine:
         if not mine:
             print(f"{run_dir.name}: being trained by another process, skipped", flush=True)
@@ -129,8 +138,9 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "best_epoch": summary["best_epoch"], "run_seconds": sum(row["epoch_seconds"] for row in history),
         "fit_seconds": fit_seconds, "run_device": summary["device"], "run_dir": str(run_dir),
         "concurrent_cells": concurrent_cells, "pipeline": pipeline, "runtime": summary.get("runtime"),
+        **({"tag": tag} if tag else {}),
     }
-    path = record(f"label_noise/{recipe}/{cell_name(method, noise)}", payload, directory=results_dir)
+    path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload, directory=results_dir)
     # the per-epoch metrics beside the result, so that curves.py can draw the cell from the results alone
     atomic_write_text(path.with_suffix(".metrics.jsonl"), (run_dir / "metrics.jsonl").read_text())
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "
@@ -146,6 +156,8 @@ def cell_command(args: argparse.Namespace, method: str, noise: str, jobs: int) -
                "--pipeline", args.pipeline]
     if args.results_dir is not None:
         command += ["--results-dir", str(args.results_dir)]
+    if args.tag:
+        command += ["--tag", args.tag]
     if args.stop_after_epoch is not None:
         command += ["--stop-after-epoch", str(args.stop_after_epoch)]
     for override in args.extra:
@@ -155,7 +167,7 @@ def cell_command(args: argparse.Namespace, method: str, noise: str, jobs: int) -
 
 def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> int:
     """Trains ``cells`` with ``args.jobs`` processes at a time; returns how many failed."""
-    logs = args.runs_dir / args.recipe
+    logs = args.runs_dir / recipe_dir(args.recipe, args.tag)
     logs.mkdir(parents=True, exist_ok=True)
 
     def one(cell: tuple[str, str]) -> tuple[str, int, Path]:
@@ -222,14 +234,20 @@ def main() -> None:
                              "speed_<model>.json beside it) found quickest for the cells left to train on this "
                              "kind of device (compilation counted once, or not at all where the compiler cache holds "
                              "files), else `config`")
+    parser.add_argument("--tag", default=None,
+                        help="train and record the cells apart from the recipe's own, in label_noise/<recipe>_<tag>/ "
+                             "(say, the paper cell again on another GPU model, for its wall time there); lower-case "
+                             "letters, digits and '-'")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()
+    if args.tag is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.tag):
+        parser.error(f"--tag {args.tag!r}: expected lower-case letters, digits and '-' (say h100-80gb-hbm3)")
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: expected at least 1")
     cells = []
     for noise in args.noise:
         for method in args.methods:
-            if not args.redo and result_path(args.results_dir, args.recipe, method, noise).exists():
+            if not args.redo and result_path(args.results_dir, args.recipe, method, noise, args.tag).exists():
                 print(f"{cell_name(method, noise)}: recorded earlier, skipped (--redo trains it again)", flush=True)
             else:
                 cells.append((method, noise))
@@ -241,7 +259,7 @@ def main() -> None:
         run_cell(args.recipe, method, noise, runs_dir=args.runs_dir, results_dir=args.results_dir,
                  data_root=args.data_root, cifar10n=args.cifar10n, extra=args.extra,
                  stop_after_epoch=args.stop_after_epoch, concurrent_cells=args.concurrent_cells or 1,
-                 pipeline=args.pipeline)
+                 pipeline=args.pipeline, tag=args.tag)
 
 
 if __name__ == "__main__":

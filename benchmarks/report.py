@@ -108,7 +108,7 @@ def targets_section() -> list[str]:
             + (f"{speedup:.2f}× ({_verdict(speedup >= TARGET_SPEEDUP)})" if speedup else "—") + " | "
             + (f"{sat_over_ce:.3f} ({_verdict(sat_over_ce <= TARGET_SAT_OVER_CE)})" if sat_over_ce else "—")
             + f" | `{path.name}` |")
-    paper = [r for r in _load("label_noise/paper/*.json") if r.get("run_device") == "cuda"]
+    paper = [r for r in _load("label_noise/paper*/*.json") if r["recipe"] == "paper" and r.get("run_device") == "cuda"]
     if not rows and not paper:
         return []
     lines = ["## CIFAR-10 speed targets at a glance", "",
@@ -130,7 +130,7 @@ def targets_section() -> list[str]:
                        else "— (resumed: no whole-run time)")
             alone = "" if r.get("concurrent_cells", 1) == 1 else f", {r['concurrent_cells']} trainings sharing it"
             lines.append(f"| {r['method']}-{r['noise']} | {_device(r)}{alone} | `{r.get('pipeline', 'config')}` | "
-                         f"{verdict} | {r['run_seconds']:.0f} | `label_noise/paper/{r['method']}-{r['noise']}.json` |")
+                         f"{verdict} | {r['run_seconds']:.0f} | `{r['benchmark']}.json` |")
         lines.append("")
     return lines
 
@@ -347,12 +347,12 @@ def label_noise_section() -> list[str]:
              "and evaluation epochs; in brackets the whole run (set-up, compilation, checkpoints) when it was not "
              "resumed; ×K when up to K trainings shared the GPU. Per-cell files in `benchmarks/results/label_noise/<recipe>/`.",
              ""]
-    for recipe in sorted({r["recipe"] for r in runs}):
-        cells = {(r["noise"], r["method"]): r for r in runs if r["recipe"] == recipe}
+    for recipe, tag in sorted({(r["recipe"], r.get("tag")) for r in runs}, key=lambda k: (k[0], k[1] or "")):
+        cells = {(r["noise"], r["method"]): r for r in runs if r["recipe"] == recipe and r.get("tag") == tag}
         methods = [m for m in ("ce", "sat", "sat_sce") if any(k[1] == m for k in cells)]
         noises = sorted({k[0] for k in cells}, key=lambda n: (not n.startswith("sym"), n))
-        lines += [f"### recipe `{recipe}`", ""]
-        if recipe == "fast":  # a grid to complete: every cell of it is listed, recorded or not
+        lines += [f"### recipe `{recipe}`" + (f", cells trained again as `{tag}`" if tag else ""), ""]
+        if recipe == "fast" and not tag:  # a grid to complete: every cell of it is listed, recorded or not
             from label_noise import METHODS, NOISES
 
             methods, noises = list(METHODS), list(NOISES)
@@ -386,7 +386,7 @@ def label_noise_section() -> list[str]:
                               for (device, setup), names in sorted(setups.items()))
                   + ". Commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]
         figure = ROOT / "benchmarks" / "figures" / f"label_noise_{recipe}.png"
-        if figure.exists() and OUT.parent == ROOT / "benchmarks":
+        if not tag and figure.exists() and OUT.parent == ROOT / "benchmarks":
             lines += [f"![learning curves, recipe {recipe}](figures/{figure.name})", "",
                       "Learning curves drawn by `python benchmarks/curves.py` from the runs' per-epoch metrics.", ""]
     return lines

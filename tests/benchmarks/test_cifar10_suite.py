@@ -210,9 +210,9 @@ def test_run_for_returns_at_its_limit_and_leaves_the_suite_running(tmp_path):
         assert "stopped the suite" in suite(tmp_path, "--stop").stdout
 
 
-def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_ones(tmp_path):
-    write_fake_cifar10(tmp_path, per_batch=8)
-    # the suite's python believes it has a GPU of the model named in FAKE_GPU; the trainings still run on the CPU
+def fake_gpu_path(tmp_path) -> str:
+    """A PYTHONPATH entry under which the suite's python believes it has a GPU of the model named in FAKE_GPU;
+    the trainings still run on the CPU."""
     fake = tmp_path / "fake_gpu"
     fake.mkdir()
     (fake / "sitecustomize.py").write_text(
@@ -220,6 +220,12 @@ def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_
         "if os.environ.get('FAKE_GPU'):\n"
         "    torch.cuda.is_available = lambda: True\n"
         "    torch.cuda.get_device_name = lambda device=None: os.environ['FAKE_GPU']\n")
+    return str(fake)
+
+
+def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_ones(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    fake = fake_gpu_path(tmp_path)
     results = tmp_path / "results"
     results.mkdir()
     h200 = {"device": {"gpu": "NVIDIA H200"}, "cells": [
@@ -227,7 +233,7 @@ def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_
          "cuda_kernel_ms": 1.0}]}
     for name in ("speed", "step_ops_cuda", "checkpoint_cost"):  # the last two: measured on a GPU, not repeated
         (results / f"{name}.json").write_text(json.dumps(h200))
-    environment = {"PYTHONPATH": str(fake), "SPEED_ARGS": f"--epochs 1 {TINY}", "SPEED_PIPELINES": "fast"}
+    environment = {"PYTHONPATH": fake, "SPEED_ARGS": f"--epochs 1 {TINY}", "SPEED_PIPELINES": "fast"}
 
     same = suite(tmp_path, STEPS="speed", FAKE_GPU="NVIDIA H200", **environment)
     assert "[speed] finished" in same.stdout, same.stdout + same.stderr
@@ -247,3 +253,25 @@ def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_
     again = suite(tmp_path, STEPS="speed", FAKE_GPU="NVIDIA H100 80GB HBM3", **environment)
     assert "speed_h100-80gb-hbm3.json already measured on this kind of device, h100-80gb-hbm3" in \
         (tmp_path / "runs" / "suite" / "speed.log").read_text(), again.stdout
+
+
+def test_a_gpu_of_another_model_times_the_paper_cell_again_beside_the_recorded_one(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    environment = {"PYTHONPATH": fake_gpu_path(tmp_path), "FAKE_GPU": "NVIDIA H100 80GB HBM3"}
+    recorded = tmp_path / "results" / "label_noise" / "paper" / "sat-sym40.json"
+    recorded.parent.mkdir(parents=True)
+    recorded.write_text(json.dumps({"device": {"gpu": "NVIDIA H200"}, "recipe": "paper", "method": "sat"}))
+    result = suite(tmp_path, STEPS="prepare paper", **environment)
+    assert "[paper] finished" in result.stdout, result.stdout + result.stderr
+    log = (tmp_path / "runs" / "suite" / "paper.log").read_text()
+    assert "trained on another GPU model (h200): this one's run goes to label_noise/paper_h100-80gb-hbm3/" in log
+    timed = json.loads((tmp_path / "results" / "label_noise" / "paper_h100-80gb-hbm3" / "sat-sym40.json").read_text())
+    assert timed["tag"] == "h100-80gb-hbm3" and timed["device"]["gpu"] == "NVIDIA H100 80GB HBM3"
+    assert (tmp_path / "runs" / "paper_h100-80gb-hbm3" / "sat-sym40" / "summary.json").exists()
+    assert json.loads(recorded.read_text())["device"] == {"gpu": "NVIDIA H200"}  # the other model's cell is kept
+
+    # on the model that trained the recorded cell, the step finds it done
+    (tmp_path / "runs" / "suite" / "paper.done").unlink()
+    same = suite(tmp_path, STEPS="paper", **{**environment, "FAKE_GPU": "NVIDIA H200"})
+    assert "[paper] finished" in same.stdout
+    assert "sat-sym40: recorded earlier, skipped" in (tmp_path / "runs" / "suite" / "paper.log").read_text()

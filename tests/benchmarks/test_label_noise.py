@@ -88,3 +88,9 @@ def test_a_failing_cell_is_reported_and_the_others_still_run(tmp_path):
     assert result.returncode == 1
     assert result.stdout.count("FAILED") == 1 and "missing.npz" in result.stdout
     assert [p.stem for p in (tmp_path / "results" / "label_noise" / "fast").glob("*.json")] == ["ce-sym20"]
+
+
+def test_a_tag_must_be_a_file_name_part():
+    bad = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--tag", "H100 run"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "--tag 'H100 run': expected lower-case letters, digits and '-'" in bad.stderr
