@@ -22,7 +22,9 @@ default keeps the configs' own settings. The pipeline is recorded with each cell
 
 Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,
 actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device, the
-training pipeline), and beside it the run's per-epoch metrics (`<method>-<noise>.metrics.jsonl`, for curves.py).
+training pipeline; for a SAT cell, how well its final targets single out the wrongly labelled training examples,
+scored as `label_issues.py` scores satlearn), and beside it the run's per-epoch metrics
+(`<method>-<noise>.metrics.jsonl`, for curves.py).
 `--tag TAG` keeps a second set of cells apart, in `label_noise/<recipe>_<TAG>/` (the suite times the paper cell on
 each GPU model this way).
 """
@@ -47,6 +49,8 @@ from satlearn.config import load_config  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
 from satlearn.engine.runtime import resolve_device  # noqa: E402
+from satlearn.evaluation.detection import detection_report  # noqa: E402
+from satlearn.label_issues import find_label_issues, load_run_targets  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
 METHODS = {
@@ -138,7 +142,7 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "best_epoch": summary["best_epoch"], "run_seconds": sum(row["epoch_seconds"] for row in history),
         "fit_seconds": fit_seconds, "run_device": summary["device"], "run_dir": str(run_dir),
         "concurrent_cells": concurrent_cells, "pipeline": pipeline, "runtime": summary.get("runtime"),
-        **({"tag": tag} if tag else {}),
+        **({"tag": tag} if tag else {}), **label_issue_figures(run_dir),
     }
     path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload, directory=results_dir)
     # the per-epoch metrics beside the result, so that curves.py can draw the cell from the results alone
@@ -146,6 +150,21 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "
           f"→ {path}", flush=True)
     return payload
+
+
+def label_issue_figures(run_dir: Path) -> dict:
+    """For a run that kept soft targets (SAT): how well its targets single out the wrongly labelled training
+    examples (``satlearn.find_label_issues``' default rule and ranking against the known true labels), as
+    ``benchmarks/label_issues.py`` scores satlearn; empty for a run without targets."""
+    if not (run_dir / "soft_targets.npy").exists():
+        return {}
+    run = load_run_targets(run_dir)
+    if run.true_labels is None:
+        return {}
+    issues = find_label_issues(run.labels, run.soft_targets)
+    truly_wrong = run.labels != run.true_labels
+    return {"label_issues": {**detection_report(issues.scores, issues.flagged, truly_wrong),
+                             "flagged": int(issues.flagged.sum()), "truly_wrong": int(truly_wrong.sum())}}
 
 
 def cell_command(args: argparse.Namespace, method: str, noise: str, jobs: int) -> list[str]:

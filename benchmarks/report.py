@@ -338,6 +338,21 @@ def _training_setup(cell: dict) -> str:
             f"compile {runtime['compile']}")
 
 
+def _grid_label_issues_table(cells: dict[tuple[str, str], dict]) -> list[str]:
+    """How well each SAT cell's final targets single out its wrongly labelled training examples."""
+    found = sorted((key, c) for key, c in cells.items() if c.get("label_issues"))
+    if not found:
+        return []
+    lines = ["Wrong labels found by the SAT cells' own targets (`satlearn.find_label_issues`, default rule; one "
+             "training each), against the known true labels:", "",
+             "| cell | truly wrong | flagged | precision | recall | F1 | AP | AUROC |", "|---|---|---|---|---|---|---|---|"]
+    for (noise, method), c in found:
+        li = c["label_issues"]
+        lines.append(f"| {method}-{noise} | {li['truly_wrong']} | {li['flagged']} | {li['precision']:.3f} | "
+                     f"{li['recall']:.3f} | {li['f1']:.3f} | {li['average_precision']:.3f} | {li['auroc']:.3f} |")
+    return lines + [""]
+
+
 def label_noise_section() -> list[str]:
     runs = _load("label_noise/*/*.json")
     if not runs:
@@ -386,6 +401,7 @@ def label_noise_section() -> list[str]:
                               for (device, setup), names in sorted(setups.items()))
                   + ". Commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]
         figure = ROOT / "benchmarks" / "figures" / f"label_noise_{recipe}.png"
+        lines += _grid_label_issues_table(cells)
         if not tag and figure.exists() and OUT.parent == ROOT / "benchmarks":
             lines += [f"![learning curves, recipe {recipe}](figures/{figure.name})", "",
                       "Learning curves drawn by `python benchmarks/curves.py` from the runs' per-epoch metrics.", ""]

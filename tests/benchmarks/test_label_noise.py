@@ -34,6 +34,11 @@ def test_grid_cells_resume_and_report(tmp_path):
     cell = json.loads(files[-1].read_text())
     assert cell["epochs"] == 3 and 0 <= cell["last_test_accuracy"] <= 1 and cell["commit"]
     assert cell["pipeline"] == "config" and cell["runtime"]["pipeline"] == "memory"
+    # a SAT cell scores how well its targets single out the wrong labels; a CE cell keeps no targets
+    issues = cell["label_issues"]
+    assert cell["method"] == "sat" and 0 < issues["truly_wrong"] < 80 and 0 <= issues["flagged"] <= 80
+    assert all(0 <= issues[key] <= 1 for key in ("precision", "recall", "f1", "auroc", "average_precision"))
+    assert "label_issues" not in json.loads(files[0].read_text())
     again = run(*common, *tiny)
     assert again.count("recorded earlier") == 4 and "resumed" not in again
     assert "finished earlier" in run(*common, *tiny, "--redo")  # run directories are kept: nothing is retrained
@@ -48,9 +53,11 @@ def test_grid_cells_resume_and_report(tmp_path):
     sym40 = next(line for line in table.splitlines() if line.startswith("| sym40 |"))
     ce, sat = (json.loads((tmp_path / "results" / "label_noise" / "fast" / f"{m}-sym40.json").read_text())
                for m in ("ce", "sat"))
+    issues_sym40 = sat["label_issues"]
     assert sym40.count("*not run*") == 1  # sat_sce
     assert f"| {100 * (sat['last_test_accuracy'] - ce['last_test_accuracy']):+.2f} |" in sym40
     assert "| sym80 | — | *not run* | *not run* | *not run* | — |" in table
+    assert f"| sat-sym40 | {issues_sym40['truly_wrong']} | {issues_sym40['flagged']} | " in table
 
 
 def test_jobs_train_cells_in_parallel_processes_and_locked_cells_are_skipped(tmp_path):
