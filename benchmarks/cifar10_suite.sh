@@ -301,6 +301,10 @@ gpu_model() {  # this machine's GPU model (model_slug)
     model_slug "$("$PYTHON" -c "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')")"
 }
 
+another_gpu_model() {  # another_gpu_model HERE THERE: both are GPU models (model_slug) and they differ
+    [ "$1" != cpu ] && [ -n "$2" ] && [ "$2" != cpu ] && [ "$2" != "$1" ]
+}
+
 measured_on() {  # measured_on FILE: the GPU model (model_slug) of a recorded measurement; nothing where none is
     [ -f "$1" ] && model_slug "$("$PYTHON" -c "import json, sys
 print(json.load(open(sys.argv[1])).get('device', {}).get('gpu', ''))" "$1" 2>/dev/null)"
@@ -330,8 +334,7 @@ speed_file() {  # speed_file NAME FIELD SPEED.PY-ARGUMENTS...: one more speed.py
     local name="$1" field="$2" here there; shift 2
     here="$(gpu_model)"
     there="$(measured_on "$RESULTS/$name.json")"
-    if [ -z "${SPEED_REDO:-}" ] && [ "$here" != cpu ] && [ -n "$there" ] && [ "$there" != cpu ] \
-        && [ "$there" != "$here" ]; then
+    if [ -z "${SPEED_REDO:-}" ] && another_gpu_model "$here" "$there"; then
         echo "$RESULTS/$name.json holds the figures of another GPU model ($there): this one's go to ${name}_$here.json"
         name="${name}_$here"
     fi
@@ -370,7 +373,7 @@ paper_timing() {  # the paper recipe's SAT cell, once per GPU model: the recipe'
     local here there
     here="$(gpu_model)"
     there="$(measured_on "$RESULTS/label_noise/paper/sat-sym40.json")"
-    if [ "$here" != cpu ] && [ -n "$there" ] && [ "$there" != cpu ] && [ "$there" != "$here" ]; then
+    if another_gpu_model "$here" "$there"; then
         echo "label_noise/paper/sat-sym40.json was trained on another GPU model ($there): this one's run goes to" \
             "label_noise/paper_$here/"
         grid --recipe paper --methods sat --noise sym40 --tag "$here"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -83,6 +83,11 @@ TARGET_SAT_OVER_CE = 1.02
 TARGET_PAPER_RECIPE_SECONDS = 300.0  # 200 epochs with per-epoch evaluation, whole run
 
 
+def _speed_files() -> list[Path]:
+    """The recorded speed tables: `speed.json` (the suite's) first, then the others by name."""
+    return sorted(RESULTS_DIR.glob("speed*.json"), key=lambda p: (p.name != "speed.json", p.name))
+
+
 def _verdict(met: bool) -> str:
     return "met" if met else "**not met**"
 
@@ -91,7 +96,7 @@ def targets_section() -> list[str]:
     """The speed targets against every GPU's recorded figures: for each speed table, its quickest training pipeline
     for SAT on ResNet-34 with that pipeline's ratios from the same run; then the paper recipe's whole-run times."""
     rows = []
-    for path in sorted(RESULTS_DIR.glob("speed*.json"), key=lambda p: (p.name != "speed.json", p.name)):
+    for path in _speed_files():
         r = json.loads(path.read_text())
         cells = [c for c in r["cells"] if "error" not in c and c["model"] == "resnet34" and c["method"] == "sat"
                  and c.get("device", "").startswith("cuda") and c["pipeline"] != "reference"
@@ -138,7 +143,7 @@ def targets_section() -> list[str]:
 def speed_section() -> list[str]:
     """One table per recorded speed measurement: `speed.json` (the suite's), then any other `speed_*.json` (say, a
     ResNet-18 run or a profiled one); each file's figures come from one run, so its ratios are like for like."""
-    files = sorted(RESULTS_DIR.glob("speed*.json"), key=lambda p: (p.name != "speed.json", p.name))
+    files = _speed_files()
     if not files:
         return []
     lines = ["## Training speed (CIFAR-10, batch 256, whole epochs through the engine)", "",
