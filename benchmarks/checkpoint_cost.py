@@ -22,7 +22,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import record  # noqa: E402
 
-from satlearn.engine.checkpoint import CHECKPOINT_NAME, CheckpointWriter, save_checkpoint  # noqa: E402
+from satlearn.engine.checkpoint import (  # noqa: E402
+    CHECKPOINT_NAME, CheckpointWriter, load_checkpoint, save_checkpoint, snapshot_to_cpu,
+)
 from satlearn.engine.runtime import rng_state  # noqa: E402
 from satlearn.models import create_model  # noqa: E402
 from satlearn.targets import SoftTargets  # noqa: E402
@@ -58,24 +60,36 @@ def main() -> None:
             times.append(time.perf_counter() - started)
         size = (Path(scratch) / CHECKPOINT_NAME).stat().st_size
         blocking = []  # what the training loop waits for with the background writer: the snapshot only
+        exact = True  # each checkpoint holds the state as save() saw it, though "training" changes it at once
         with CheckpointWriter(Path(scratch)) as writer:
             for _ in range(args.repeats):
+                expected = snapshot_to_cpu(state["method"])
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 started = time.perf_counter()
                 writer.save(state)
                 blocking.append(time.perf_counter() - started)
+                with torch.no_grad():
+                    for value in state["method"].values():
+                        if value.is_floating_point():
+                            value.add_(1.0)
                 writer.wait()  # as in training, where epochs pass between two checkpoints
+                saved = load_checkpoint(Path(scratch))["method"]
+                exact &= all(torch.equal(saved[key], expected[key]) for key in expected)
     median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
     print(f"{args.model}: {size / 1e6:.0f} MB, {min(times):.3f} s fastest, {median(times):.3f} s median of "
-          f"{args.repeats}; training held up {median(blocking):.3f} s (median) with the background writer")
+          f"{args.repeats}; training held up {median(blocking):.3f} s (median) with the background writer; "
+          f"checkpoints {'equal' if exact else 'DIFFER FROM'} the state at save()")
     out = record("checkpoint_cost", {"model": args.model, "examples": args.examples, "classes": args.classes,
                                      "state_device": str(device), "bytes": size, "seconds": times,
                                      "median_seconds": median(times), "blocking_seconds": blocking,
                                      "median_blocking_seconds": median(blocking),
+                                     "snapshot_exact": exact,
                                      "written_under": str(args.dir or tempfile.gettempdir())},
                  directory=args.results_dir)
     print(f"recorded in {out}")
+    if not exact:
+        raise SystemExit("a checkpoint differs from the state it was saved from")
 
 
 if __name__ == "__main__":

@@ -287,7 +287,8 @@ field, same = sys.argv[2], sys.argv[3]
 there = result.get("device", {}).get("gpu")
 here = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 alike = there == here if same == "model" else (there is None) == (here is None)
-measured = any("error" not in cell and (not field or field in cell) for cell in result.get("cells", [{}]))
+# a table's fields are in its cells; a single measurement's (checkpoint_cost.json) at its top level
+measured = any("error" not in cell and (not field or field in cell) for cell in result.get("cells", [result]))
 sys.exit(0 if measured and alike else 1)
 PY
 }
@@ -322,8 +323,8 @@ speed() {
     if on_cuda; then  # kernels per step
         recorded_here "$RESULTS/step_ops_cuda.json" cuda_kernel_ms || "$PYTHON" "$BENCH/step_ops.py" --device cuda \
             --width 64 --batch-size 256 --steps 5 --name step_ops_cuda --results-dir "$RESULTS" || status=1
-        recorded_here "$RESULTS/checkpoint_cost.json" || "$PYTHON" "$BENCH/checkpoint_cost.py" --device cuda \
-            --dir "$RUNS" --results-dir "$RESULTS" || status=1
+        recorded_here "$RESULTS/checkpoint_cost.json" snapshot_exact || "$PYTHON" "$BENCH/checkpoint_cost.py" \
+            --device cuda --dir "$RUNS" --results-dir "$RESULTS" || status=1
     fi
     return $status
 }

@@ -303,11 +303,12 @@ def checkpoint_section() -> list[str]:
                      "`benchmarks/checkpoint_cost.py`: model, SGD momentum and SAT target table, written to a temporary "
                      "file, flushed to disk and renamed (the engine's `save_checkpoint`). Training waits only for "
                      "the snapshot to CPU memory: the engine's `CheckpointWriter` writes on a background thread.", "",
-                     "| model | table | MB | median s to disk | median s training waits | device | written under | "
-                     "commit |", "|---|---|---|---|---|---|---|---|"]
+                     "| model | table | MB | median s to disk | median s training waits | checkpoint = state at "
+                     "save() | device | written under | commit |", "|---|---|---|---|---|---|---|---|---|"]
         waits = f"{r['median_blocking_seconds']:.3f}" if "median_blocking_seconds" in r else "—"
+        exact = {True: "yes", False: "**no**"}.get(r.get("snapshot_exact"), "not checked")
         lines.append(f"| {r['model']} | {r['examples']} × {r['classes']} | {r['bytes'] / 1e6:.0f} | "
-                     f"{r['median_seconds']:.2f} | {waits} | {_device(r)} | `{r['written_under']}` | "
+                     f"{r['median_seconds']:.2f} | {waits} | {exact} | {_device(r)} | `{r['written_under']}` | "
                      f"`{r['commit'][:12]}` |")
     return lines + [""] if lines else []
 

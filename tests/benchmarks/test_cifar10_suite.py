@@ -231,8 +231,10 @@ def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_
     h200 = {"device": {"gpu": "NVIDIA H200"}, "cells": [
         {"model": "resnet34", "pipeline": "fast", "method": "sat", "device": "cuda", "epoch_seconds": 1.0,
          "cuda_kernel_ms": 1.0}]}
-    for name in ("speed", "step_ops_cuda", "checkpoint_cost"):  # the last two: measured on a GPU, not repeated
+    for name in ("speed", "step_ops_cuda"):  # the second: measured on a GPU, not repeated
         (results / f"{name}.json").write_text(json.dumps(h200))
+    # a single measurement, its fields at the top level: with snapshot_exact there, not repeated either
+    (results / "checkpoint_cost.json").write_text(json.dumps({"device": h200["device"], "snapshot_exact": True}))
     environment = {"PYTHONPATH": fake, "SPEED_ARGS": f"--epochs 1 {TINY}", "SPEED_PIPELINES": "fast"}
 
     same = suite(tmp_path, STEPS="speed", FAKE_GPU="NVIDIA H200", **environment)

@@ -83,5 +83,10 @@ def test_checkpoint_cost_records_size_and_time(tmp_path):
     assert result["bytes"] > 2 * 11_000_000 * 4  # ResNet-18 weights and their momentum, float32
     assert len(result["seconds"]) == 2 and result["median_seconds"] > 0
     assert len(result["blocking_seconds"]) == 2 and result["median_blocking_seconds"] > 0
+    assert result["snapshot_exact"] is True  # each checkpoint equals the state at save(), changed right after
     assert not list(tmp_path.glob("tmp*"))  # the scratch directory is removed
 
+    subprocess.run([sys.executable, str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
+                    str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    row = next(line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("| resnet18 |"))
+    assert "| yes |" in row

@@ -65,3 +65,15 @@ def test_an_exception_leaving_the_block_wins_over_a_write_error(tmp_path):
         with CheckpointWriter(tmp_path / "gone") as writer:
             writer.save({"epoch": 1})
             raise KeyError("from training")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the asynchronous copy is the CUDA path")
+def test_on_cuda_the_checkpoint_is_the_state_at_save_though_the_stream_changes_it_next(tmp_path):
+    weight = torch.zeros(4096, 1024, device="cuda")
+    with CheckpointWriter(tmp_path) as writer:
+        writer.save({"epoch": 1, "w": weight})
+        for _ in range(20):  # queued behind the copy on the same stream
+            weight.add_(1)
+    saved = load_checkpoint(tmp_path)
+    assert saved["w"].device.type == "cpu" and torch.equal(saved["w"], torch.zeros(4096, 1024))
+    assert torch.equal(weight, torch.full_like(weight, 20))

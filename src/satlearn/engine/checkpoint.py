@@ -43,23 +43,56 @@ def save_checkpoint(state: dict[str, Any], run_dir: Path) -> Path:
     return path
 
 
+def stage_to_cpu(state: Any) -> tuple[Any, list[torch.cuda.Event]]:
+    """Starts a copy of ``state`` (nested dicts, lists and tuples) whose tensors are detached CPU copies, and returns
+    it with the CUDA events that mark its copies done: CPU tensors are copied at once; CUDA tensors go to pinned memory
+    asynchronously on their device's current stream, so the host does not wait for them and the GPU only for the
+    transfer itself, and later work on that stream cannot change them first. Read the copy after the events."""
+    cuda_devices: set[torch.device] = set()
+
+    def stage(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            value = value.detach()
+            if value.device.type != "cuda":
+                return value.to("cpu", copy=True)
+            copy = torch.empty_like(value, device="cpu", pin_memory=True).copy_(value, non_blocking=True)
+            cuda_devices.add(value.device)
+            return copy
+        if isinstance(value, dict):
+            return {key: stage(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(stage(item) for item in value)
+        return value
+
+    staged = stage(state)
+    ready = []
+    for device in cuda_devices:
+        ready.append(torch.cuda.Event())
+        ready[-1].record(torch.cuda.current_stream(device))
+    return staged, ready
+
+
 def snapshot_to_cpu(state: Any) -> Any:
     """A copy of ``state`` (nested dicts, lists and tuples) whose tensors are detached CPU copies: it no longer
     changes with the training that produced it."""
-    if isinstance(state, torch.Tensor):
-        return state.detach().to("cpu", copy=True)
-    if isinstance(state, dict):
-        return {key: snapshot_to_cpu(value) for key, value in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(snapshot_to_cpu(value) for value in state)
-    return state
+    staged, ready = stage_to_cpu(state)
+    for event in ready:
+        event.synchronize()
+    return staged
+
+
+def _save_when_ready(state: dict[str, Any], ready: list[torch.cuda.Event], run_dir: Path) -> Path:
+    for event in ready:
+        event.synchronize()
+    return save_checkpoint(state, run_dir)
 
 
 class CheckpointWriter:
     """Writes a run's checkpoints on a background thread, so that training goes on while one reaches the disk.
 
-    :meth:`save` takes a CPU snapshot of the state before returning (the caller may change the state at once), after
-    waiting for the previous write: checkpoints land in order, one at a time, each one atomically. :meth:`close`
+    :meth:`save` starts a CPU snapshot of the state before returning (the caller may change the state at once: on CUDA
+    the copies are queued on the device's stream ahead of whatever the caller queues next), after waiting for the
+    previous write: checkpoints land in order, one at a time, each one atomically. :meth:`close`
     (or leaving the ``with`` block) waits for the last. A write that failed raises :class:`TrainingError` at the next
     :meth:`save`, :meth:`wait` or :meth:`close`; when the block is left by an exception, that exception wins.
     """
@@ -71,7 +104,8 @@ class CheckpointWriter:
 
     def save(self, state: dict[str, Any]) -> None:
         self.wait()
-        self._pending = self._pool.submit(save_checkpoint, snapshot_to_cpu(state), self.run_dir)
+        staged, ready = stage_to_cpu(state)
+        self._pending = self._pool.submit(_save_when_ready, staged, ready, self.run_dir)
 
     def wait(self) -> None:
         pending, self._pending = self._pending, None
