@@ -142,6 +142,7 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "best_epoch": summary["best_epoch"], "run_seconds": sum(row["epoch_seconds"] for row in history),
         "fit_seconds": fit_seconds, "run_device": summary["device"], "run_dir": str(run_dir),
         "concurrent_cells": concurrent_cells, "pipeline": pipeline, "runtime": summary.get("runtime"),
+        "timing": summary.get("timing"),
         **({"tag": tag} if tag else {}), **label_issue_figures(run_dir),
     }
     path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload, directory=results_dir)

@@ -137,7 +137,27 @@ def targets_section() -> list[str]:
             lines.append(f"| {r['method']}-{r['noise']} | {_device(r)}{alone} | `{r.get('pipeline', 'config')}` | "
                          f"{verdict} | {r['run_seconds']:.0f} | `{r['benchmark']}.json` |")
         lines.append("")
+        lines += paper_timing_table(paper)
     return lines
+
+
+def paper_timing_table(cells: list[dict]) -> list[str]:
+    """Where each paper-recipe run's whole time went, for the cells that record it (``timing``, from the engine)."""
+    timed = [r for r in cells if r.get("timing") and not r["timing"].get("resumed")]
+    if not timed:
+        return []
+    lines = ["Where the whole run went, in seconds (the engine's own account; the rest of the whole-run time is "
+             "the call itself and the summary file):", "",
+             "| paper recipe cell | device | set-up | training passes | evaluations | rest of the epochs | "
+             "between epochs (checkpoint waits) | finish |", "|---|---|---|---|---|---|---|---|"]
+    for r in timed:
+        t = r["timing"]
+        rest = t["epochs_seconds"] - t["train_pass_seconds"] - t["eval_seconds"]
+        lines.append(f"| {r['method']}-{r['noise']} | {_device(r)} | {t['setup_seconds']:.1f} | "
+                     f"{t['train_pass_seconds']:.1f} | {t['eval_seconds']:.1f} | {rest:.1f} | "
+                     f"{t['between_epochs_seconds']:.1f} ({t['checkpoint_wait_seconds']:.1f}) | "
+                     f"{t['finish_seconds']:.1f} |")
+    return lines + [""]
 
 
 def speed_section() -> list[str]:

@@ -78,6 +78,7 @@ def test_jobs_train_cells_in_parallel_processes_and_locked_cells_are_skipped(tmp
     assert files == ["ce-pair40", "ce-sym20", "sat-sym20"]
     cell = json.loads((tmp_path / "results" / "label_noise" / "fast" / "ce-sym20.json").read_text())
     assert cell["concurrent_cells"] == 2 and cell["fit_seconds"] > 0
+    assert cell["timing"]["resumed"] is False and cell["timing"]["setup_seconds"] > 0  # the engine's own account
     assert "ce-sym20: " in (tmp_path / "runs" / "fast" / "ce-sym20.log").read_text()
     out = run(*common, "--jobs", "2")  # the lock is gone: only the missing cell is trained
     assert out.count("recorded earlier") == 3

@@ -51,6 +51,40 @@ def test_a_run_writes_all_its_outputs(tmp_path):
            "fused_optimizer False" in messages
 
 
+def test_a_run_says_where_its_wall_time_went(tmp_path):
+    import time
+
+    started = time.perf_counter()
+    result = fit(tiny_config(tmp_path, "run.eval_every=2", "run.checkpoint_every=2"), tmp_path / "run",
+                 log=lambda message: None)
+    elapsed = time.perf_counter() - started
+    timing = json.loads((tmp_path / "run" / "summary.json").read_text())["timing"]
+    assert timing == result.summary["timing"] and timing["resumed"] is False
+    rows = result.history
+    assert [("eval_seconds" in row) for row in rows] == [False, True, False, True]
+    for row in rows:
+        assert 0 < row["train_pass_seconds"] <= row["epoch_seconds"]
+        assert row["train_pass_seconds"] + row.get("eval_seconds", 0.0) <= row["epoch_seconds"]
+    assert timing["epochs_seconds"] == sum(row["epoch_seconds"] for row in rows)
+    assert timing["train_pass_seconds"] == sum(row["train_pass_seconds"] for row in rows)
+    assert timing["eval_seconds"] == rows[1]["eval_seconds"] + rows[3]["eval_seconds"]
+    parts = ("setup_seconds", "epochs_seconds", "between_epochs_seconds", "finish_seconds")
+    assert all(timing[part] > 0 for part in parts)
+    assert 0 < timing["checkpoint_wait_seconds"] <= timing["between_epochs_seconds"]
+    # the parts tile the call: what is left is the summary file and the call itself
+    assert 0 <= elapsed - sum(timing[part] for part in parts) < 0.5
+
+
+def test_a_resumed_run_says_its_set_up_covers_the_last_process_only(tmp_path):
+    config = tiny_config(tmp_path, "run.epochs=2")
+    fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda message: None)
+    result = fit(config, tmp_path / "run", resume=True, log=lambda message: None)
+    timing = result.summary["timing"]
+    assert timing["resumed"] is True
+    assert timing["epochs_seconds"] == sum(row["epoch_seconds"] for row in result.history)  # both processes'
+    assert 0 < timing["between_epochs_seconds"]
+
+
 def test_the_runtime_names_the_reference_pipeline_and_forced_settings(tmp_path):
     result = fit(tiny_config(tmp_path, "data.pipeline=reference", "data.workers=0", "run.amp=bf16",
                              "run.epochs=2"), tmp_path / "run", log=lambda message: None)

@@ -86,6 +86,27 @@ def summarize(config, history, *, best, noisy, method, wall_seconds: float, devi
     return summary
 
 
+def fit_timing(history: list[dict[str, Any]], *, setup_seconds: float, between_epochs_seconds: float,
+               checkpoint_wait_seconds: float, finish_seconds: float, resumed: bool) -> dict[str, Any]:
+    """Where a run's wall time went. The per-epoch sums cover every epoch in ``history``; the other parts cover the
+    last process only (``resumed``: the run was resumed from a checkpoint, so earlier processes' parts are missing).
+
+    ``setup_seconds``: from the call to the first epoch (data, model, optimizer, loaders on the device);
+    ``between_epochs_seconds``: the loop's time outside the epochs (metrics file, checkpoint snapshots, the wait for
+    the last write), of which ``checkpoint_wait_seconds`` for checkpoints; ``finish_seconds``: summary, plot, refined
+    labels and target table written."""
+    return {
+        "setup_seconds": setup_seconds,
+        "epochs_seconds": sum(row["epoch_seconds"] for row in history),
+        "train_pass_seconds": sum(row.get("train_pass_seconds", 0.0) for row in history),
+        "eval_seconds": sum(row.get("eval_seconds", 0.0) for row in history),
+        "between_epochs_seconds": between_epochs_seconds,
+        "checkpoint_wait_seconds": checkpoint_wait_seconds,
+        "finish_seconds": finish_seconds,
+        "resumed": resumed,
+    }
+
+
 def refined_label_rows(targets, given: torch.Tensor) -> list[tuple[int, int, int, float, bool]]:
     refined, confidence = targets.refined_labels()
     refined, confidence = refined.cpu().numpy(), confidence.cpu().numpy()

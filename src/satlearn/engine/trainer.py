@@ -279,6 +279,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
 
 def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: DatasetSplits | None,
          stop_after_epoch: int | None, log: Callable[[str], None] | None) -> RunResult:
+    fit_started = time.perf_counter()
     log = log or (lambda message: tqdm.write(message))
     run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(config)
     _prepare_run_dir(run_dir, resume=resume)
@@ -338,11 +339,13 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
     started = time.perf_counter()
 
     saved_epoch = start_epoch if checkpoint is not None else None
+    checkpoint_wait = 0.0  # what training waited for its checkpoints: the snapshots, and the last write at the end
     # the disk write overlaps the next epochs; the state is snapshotted before save() returns
     writer = CheckpointWriter(run_dir)
 
     def save(epoch_done: int) -> None:
-        nonlocal saved_epoch
+        nonlocal saved_epoch, checkpoint_wait
+        save_started = time.perf_counter()
         writer.save({
             "epoch": epoch_done,
             "config": config_lib.to_dict(config),
@@ -355,6 +358,7 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
             "best": best,
         })
         saved_epoch = epoch_done
+        checkpoint_wait += time.perf_counter() - save_started
 
     with writer:
         bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not config.run.progress,
@@ -365,6 +369,7 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
             for group in optimizer.param_groups:
                 group["lr"] = lr
             train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp, progress=config.run.progress)
+            train_pass_seconds = time.perf_counter() - epoch_started  # train_one_epoch ends on a device sync
             if not math.isfinite(train["loss"]):
                 kept = (f"the last good checkpoint (epoch {saved_epoch}) is kept in {run_dir}"
                         if saved_epoch is not None else "no checkpoint was written yet")
@@ -373,11 +378,14 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
             row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
             row.update({f"train_{key}": value for key, value in train.items()})
             if (epoch + 1) % config.run.eval_every == 0 or epoch + 1 == epochs:
+                eval_started = time.perf_counter()
                 test = evaluate(method, test_loader, amp=amp)
-                row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
+                row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"],
+                            "eval_seconds": time.perf_counter() - eval_started})
                 if test["accuracy"] > best["test_accuracy"]:
                     best = {"test_accuracy": test["accuracy"], "epoch": epoch + 1}
             row.update(method.epoch_metrics(clean_for_metrics))
+            row["train_pass_seconds"] = train_pass_seconds
             row["epoch_seconds"] = time.perf_counter() - epoch_started
             history.append(row)
             reporting.write_metrics(run_dir, history)
@@ -386,6 +394,8 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
             if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
                 save(epoch + 1)
         bar.close()
+        loop_done = time.perf_counter()
+    checkpoint_wait += time.perf_counter() - loop_done  # leaving the block waits for the last write
 
     wall = time.perf_counter() - started
     if last < epochs:
@@ -395,6 +405,12 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
                                   device=device)
     summary["runtime"] = runtime
     reporting.write_outputs(run_dir, config, history, summary, method=method, noisy=noisy)
+    between_epochs = wall - sum(row["epoch_seconds"] for row in history[start_epoch:])  # this process's epochs
+    summary["timing"] = reporting.fit_timing(history, setup_seconds=started - fit_started,
+                                             between_epochs_seconds=between_epochs,
+                                             checkpoint_wait_seconds=checkpoint_wait,
+                                             finish_seconds=time.perf_counter() - started - wall,
+                                             resumed=checkpoint is not None)
     atomic_write_text(run_dir / "summary.json", reporting.to_json(summary))
     return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
 
