@@ -322,7 +322,9 @@ def checkpoint_section() -> list[str]:
             lines = ["## Cost of a checkpoint", "",
                      "`benchmarks/checkpoint_cost.py`: model, SGD momentum and SAT target table, written to a temporary "
                      "file, flushed to disk and renamed (the engine's `save_checkpoint`). Training waits only for "
-                     "the snapshot to CPU memory: the engine's `CheckpointWriter` writes on a background thread.", "",
+                     "the snapshot to CPU memory (since commit b974159, on CUDA only for queueing its copies to pinned "
+                     "memory): the engine's `CheckpointWriter` writes on a background thread. The check column: "
+                     "each checkpoint equals the state at save(), though the state is changed right after.", "",
                      "| model | table | MB | median s to disk | median s training waits | checkpoint = state at "
                      "save() | device | written under | commit |", "|---|---|---|---|---|---|---|---|---|"]
         waits = f"{r['median_blocking_seconds']:.3f}" if "median_blocking_seconds" in r else "—"

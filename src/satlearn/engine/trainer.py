@@ -340,7 +340,7 @@ def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: D
 
     saved_epoch = start_epoch if checkpoint is not None else None
     checkpoint_wait = 0.0  # what training waited for its checkpoints: the snapshots, and the last write at the end
-    # the disk write overlaps the next epochs; the state is snapshotted before save() returns
+    # the disk write overlaps the next epochs; the state is copied (on CUDA: the copies queued) before save() returns
     writer = CheckpointWriter(run_dir)
 
     def save(epoch_done: int) -> None:
