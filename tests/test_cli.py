@@ -27,11 +27,14 @@ def test_train_resume_and_eval(tmp_path, capsys):
     config.write_text("data:\n  noise:\n    kind: symmetric\n    rate: 0.2\n")
     run = tmp_path / "run"
     assert main(["train", "--config", str(config), "--run-dir", str(run), *sets(tiny_overrides(tmp_path))]) == 0
-    assert "final test accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "final test accuracy" in out
+    assert "time: set-up " in out and "(checkpoints " in out  # where the wall time went
     assert main(["eval", str(run)]) == 0
     assert json.loads(capsys.readouterr().out)["epoch"] == 3
     # resuming a finished run continues nothing and changes nothing
     assert main(["train", "--resume", str(run)]) == 0
+    assert "time (this process): set-up " in capsys.readouterr().out
 
 
 def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys):

@@ -86,6 +86,11 @@ def _train(args: argparse.Namespace) -> int:
     s = result.summary
     print(f"final test accuracy {s['final_test_accuracy']:.4f} (best {s['best_test_accuracy']:.4f} at epoch "
           f"{s['best_epoch']}); {s['wall_seconds']:.1f} s; outputs in {result.run_dir}")
+    t = s["timing"]
+    print(f"time{' (this process)' if t['resumed'] else ''}: set-up {t['setup_seconds']:.1f} s, training passes "
+          f"{t['train_pass_seconds']:.1f} s, evaluations {t['eval_seconds']:.1f} s, between epochs "
+          f"{t['between_epochs_seconds']:.1f} s (checkpoints {t['checkpoint_wait_seconds']:.1f} s), final outputs "
+          f"{t['finish_seconds']:.1f} s")
     issues = s.get("label_issues")
     if issues:
         print(f"labels flagged as wrong: {issues['flagged']} (see {result.run_dir / 'refined_labels.csv'})")
