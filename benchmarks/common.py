@@ -143,6 +143,18 @@ def device_info() -> dict:
     return info
 
 
+def run_main(main) -> None:
+    """Runs a benchmark script's ``main()``. Bad input that satlearn reports (missing data, an unknown override key)
+    ends the script with that one line and status 2, as the ``satlearn`` command does, instead of a traceback."""
+    from satlearn.errors import SatlearnError
+
+    try:
+        main()
+    except SatlearnError as exc:
+        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
 def record(name: str, payload: dict, *, directory: Path | None = None) -> Path:
     """Writes ``<directory or benchmarks/results>/<name>.json`` with provenance fields added; returns the path."""
     out = {

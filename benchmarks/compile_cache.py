@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import count_files, pack_compiler_cache, record, unpack_compiler_cache  # noqa: E402
+from common import count_files, pack_compiler_cache, record, run_main, unpack_compiler_cache  # noqa: E402
 
 COUNTERS = {"inductor": ("fxgraph_cache_hit", "fxgraph_cache_miss"),
             "aot_autograd": ("autograd_cache_hit", "autograd_cache_miss")}
@@ -105,4 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -42,7 +42,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import COMPILER_CACHE_AT_START, ROOT, RESULTS, data_file, record, speed_file_for_this_gpu  # noqa: E402
+from common import (  # noqa: E402
+    COMPILER_CACHE_AT_START, RESULTS, ROOT, data_file, record, run_main, speed_file_for_this_gpu,
+)
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
@@ -283,4 +285,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

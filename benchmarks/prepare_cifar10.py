@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import lzma
 import os
 import pickle
 import shutil
@@ -103,7 +104,16 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, default=data_file("cifar10n_labels.npz"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
     args = parser.parse_args()
-    target = convert(args.archive, args.labels, args.out)
+    for option, path in (("--archive", args.archive), ("--labels", args.labels)):
+        if not path.is_file():
+            parser.error(f"{option} {path}: no such file (see ../shared/data/README.md for where it comes from)")
+    try:
+        target = convert(args.archive, args.labels, args.out)
+    except (tarfile.TarError, lzma.LZMAError, EOFError, OSError, KeyError, ValueError) as exc:
+        # a damaged or different archive or label file: say which, in one line; convert() leaves no partial output
+        reason = "; ".join(line.strip(" -").rstrip(":") for line in str(exc).splitlines() if line.strip(" -"))
+        sys.exit(f"prepare_cifar10.py: error: cannot convert {args.archive} with {args.labels} "
+                 f"({type(exc).__name__}: {reason})")
     print(f"wrote {target}")
 
 

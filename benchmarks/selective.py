@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, record  # noqa: E402
+from common import RESULTS, ROOT, record, run_main  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
@@ -258,4 +258,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -52,7 +52,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, record  # noqa: E402
+from common import ROOT, record, run_main  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.engine import (  # noqa: E402
@@ -360,12 +360,15 @@ def main() -> None:
     if args.profile_steps < 0:
         parser.error(f"--profile-steps {args.profile_steps}: expected 0 (off) or a positive number of steps")
 
-    device = resolve_device(load_config(ROOT / "configs" / "cifar10_sat.yaml", args.extra).run.device)
+    config = load_config(ROOT / "configs" / "cifar10_sat.yaml", [f"data.root={args.data_root}", *args.extra])
+    device = resolve_device(config.run.device)
+    prepare_data(config)  # missing or bad data stops here in one line, not as every pipeline's failure
     ceilings = {"bf16_matmul_tflops": bf16_matmul_tflops(device)} if device.type == "cuda" else {}
     if ceilings:
         print(f"bf16 matrix products (8192³): {ceilings['bf16_matmul_tflops']:.0f} TFLOP/s", flush=True)
     cells: list[dict] = []
     failed = 0
+    path = None
     for model in args.models:
         for pipeline in args.pipelines:
             try:
@@ -390,12 +393,16 @@ def main() -> None:
                           f"{cell['profile']['gpu_span_ms_per_step']:.2f} ms per profiled step; kernels "
                           f"{cell['profile']['compiled_kernel_ms_per_step']:.2f} ms compiled, "
                           f"{cell['profile']['library_kernel_ms_per_step']:.2f} ms library", flush=True)
-            # recorded after every pipeline, so that an interrupted run keeps what it measured
+            # recorded after every pipeline, so that an interrupted run keeps what it measured; but not before one
+            # has measured something, so that a run that only fails leaves an earlier table of this name alone
             ratios = speed_ratios(cells, args.models, args.pipelines)
-            path = record(args.name, {"cells": cells, "ratios": ratios, "timed_epochs": args.epochs,
-                                      "workers": args.workers, "profile_steps": args.profile_steps,
-                                      "ceilings": ceilings},
-                          directory=args.results_dir)
+            if any("error" not in cell for cell in cells):
+                path = record(args.name, {"cells": cells, "ratios": ratios, "timed_epochs": args.epochs,
+                                          "workers": args.workers, "profile_steps": args.profile_steps,
+                                          "ceilings": ceilings},
+                              directory=args.results_dir)
+    if path is None:
+        sys.exit(f"every pipeline failed; nothing recorded ({args.name}.json, if there is one, is as it was)")
     for r in ratios:
         print(r)
     print(f"recorded in {path}")
@@ -404,4 +411,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

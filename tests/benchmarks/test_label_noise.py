@@ -102,3 +102,13 @@ def test_a_tag_must_be_a_file_name_part():
     bad = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--tag", "H100 run"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "--tag 'H100 run': expected lower-case letters, digits and '-'" in bad.stderr
+
+
+def test_missing_data_stops_the_grid_in_one_line_and_leaves_no_run_directory(tmp_path):
+    result = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--recipe", "fast", "--data-root",
+                             str(tmp_path / "nowhere"), "--runs-dir", str(tmp_path / "runs"), "--results-dir",
+                             str(tmp_path / "results"), "--methods", "sat", "--noise", "sym20", "--set",
+                             "run.device=cpu"], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "no CIFAR-10 data at" in result.stderr
+    assert not (tmp_path / "runs" / "fast" / "sat-sym20").exists()

@@ -46,3 +46,22 @@ def test_conversion_puts_images_in_original_order(tmp_path):
         seen[c] += 1
         assert abs(float(data.x_train[i].float().mean()) - expected) < 3, i
     assert data.y_test.tolist() == list(range(10))
+
+
+def test_a_missing_or_damaged_input_is_one_line_and_leaves_no_output(tmp_path):
+    import subprocess
+    import sys
+
+    labels = tmp_path / "labels.npz"
+    np.savez(labels, clean=np.zeros(10, dtype=np.int64))
+    out = tmp_path / "out"
+    run = lambda *args: subprocess.run([sys.executable, str(SCRIPT), *args, "--out", str(out)],  # noqa: E731
+                                       capture_output=True, text=True)
+    missing = run("--archive", str(tmp_path / "none.tar.xz"), "--labels", str(labels))
+    assert missing.returncode == 2 and "--archive" in missing.stderr and "none.tar.xz: no such file" in missing.stderr
+    damaged = tmp_path / "damaged.tar.xz"
+    damaged.write_bytes(b"not an archive at all")
+    result = run("--archive", str(damaged), "--labels", str(labels))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "cannot convert" in result.stderr and "damaged.tar.xz" in result.stderr
+    assert not out.exists() or not any(out.iterdir())

@@ -32,6 +32,24 @@ def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     assert "| resnet18 | reference | sat |" in (tmp_path / "RESULTS.md").read_text()
 
 
+def test_bad_input_stops_the_speed_benchmark_in_one_line_and_keeps_the_recorded_table(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    recorded = '{"cells": [{"model": "resnet34"}]}'
+    (results / "speed.json").write_text(recorded)
+    common = [sys.executable, str(SCRIPT), "--epochs", "1", "--workers", "0", "--pipelines", "fast",
+              "--set", "run.device=cpu", "--results-dir", str(results)]
+    missing = subprocess.run([*common, "--data-root", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip().count("\n") == 0 and "no CIFAR-10 data at" in missing.stderr
+    # data there, but every pipeline fails (an unknown model): the earlier table is left as it was
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    failed = subprocess.run([*common, "--data-root", str(root), "--models", "nosuchnet"], capture_output=True,
+                            text=True)
+    assert failed.returncode == 1 and "every pipeline failed; nothing recorded" in failed.stderr
+    assert (results / "speed.json").read_text() == recorded
+
+
 def test_every_pipeline_of_the_speed_benchmark_is_a_valid_config():
     import importlib.util
 

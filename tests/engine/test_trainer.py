@@ -244,3 +244,16 @@ def test_train_one_epoch_averages_metrics_by_example_and_rejects_changing_keys()
     toy = Toy(lambda first: ["loss"] if first == 0 else ["loss", "confidence"])
     with pytest.raises(TrainingError, match="metrics changed within the epoch"):
         train_one_epoch(toy, torch.optim.SGD(toy.parameters(), lr=0.0), Loader(), 0)
+
+
+def test_a_run_that_fails_before_writing_leaves_no_directory_but_keeps_one_it_did_not_make(tmp_path):
+    from satlearn.errors import DataError
+
+    config = load_config(None, tiny_overrides(tmp_path, "data.source=npz", f"data.root={tmp_path / 'missing.npz'}"))
+    with pytest.raises(DataError, match="missing.npz"):
+        fit(config, tmp_path / "new" / "run", log=lambda message: None)
+    assert not (tmp_path / "new" / "run").exists()
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(DataError):
+        fit(config, tmp_path / "mine", log=lambda message: None)
+    assert (tmp_path / "mine").is_dir()

@@ -273,15 +273,22 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
         log: receives one-line messages (default: printed above the progress bar).
     """
-    with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit):
-        return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch, log=log)
+    run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(config)
+    created = not run_dir.exists()
+    try:
+        with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit):
+            return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch, log=log)
+    except BaseException:
+        if created:  # a run that failed before writing anything (bad data, say) leaves no empty directory behind
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
+        raise
 
 
-def _fit(config: Config, run_dir: str | Path | None, *, resume: bool, dataset: DatasetSplits | None,
+def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits | None,
          stop_after_epoch: int | None, log: Callable[[str], None] | None) -> RunResult:
     fit_started = time.perf_counter()
     log = log or (lambda message: tqdm.write(message))
-    run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(config)
     _prepare_run_dir(run_dir, resume=resume)
 
     checkpoint = None
