@@ -58,7 +58,8 @@
 # SUITE_RESULTS (results directory, default benchmarks/results; where it is not set, --status and --pack use the one
 # that the last suite under the same SUITE_RUNS wrote to), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
-# STEPS (default: the nine numbered above, in order), BENCH_COMMIT (the commit to record where the checkout has no .git).
+# STEPS (default: the nine numbered above, in order; every name is checked before any step runs), BENCH_COMMIT
+# (the commit to record where the checkout has no .git).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
@@ -219,11 +220,25 @@ suite_pid() {  # the process id of the suite running under these runs, if one is
         && echo "$pid"
 }
 
+check_inputs() {  # before anything runs: every name in STEPS is a step, and PYTHON has torch
+    local name
+    for name in ${STEPS:-$ALL_STEPS}; do
+        case " $KNOWN_STEPS " in *" $name "*) ;; *)
+            echo "cifar10_suite.sh: unknown step '$name' in STEPS; expected some of: $KNOWN_STEPS" >&2; return 2 ;;
+        esac
+    done
+    "$PYTHON" -c "import torch" 2> /dev/null || {
+        echo "cifar10_suite.sh: PYTHON=$PYTHON cannot import torch; point PYTHON at an environment that has it" >&2
+        return 2
+    }
+}
+
 run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives it), watched for up to SECONDS
     local limit="$1" log="$RUNS/suite.log" offset=0 started=$SECONDS
     case "$limit" in ''|*[!0-9]*)
         echo "cifar10_suite.sh --run-for: '$limit' is not a number of seconds" >&2; return 2 ;;
     esac
+    check_inputs || return 2
     [ -f "$log" ] && offset="$(wc -c < "$log")"
     if [ -n "$(suite_pid)" ]; then
         echo "a suite is running already (process $(suite_pid)); watching it"
@@ -403,12 +418,12 @@ report() {  # learning curves beside the report (benchmarks/figures/), then the 
     "$PYTHON" "$BENCH/report.py" --results-dir "$RESULTS" --out "$REPORT"
 }
 
+check_inputs || exit 2
 echo "$RESULTS" > "$STATE/results_dir"
 echo "$$" > "$STATE/suite.pid"  # for --stop
 echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"
 "$PYTHON" -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__, '|',
-      torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')" \
-    || echo "cifar10_suite.sh: $PYTHON cannot import torch" >&2
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')"
 restore_cache
 for name in ${STEPS:-$ALL_STEPS}; do
     case "$name" in
@@ -427,7 +442,7 @@ for name in ${STEPS:-$ALL_STEPS}; do
         grid) step grid grid_step ;;
         issues) step issues label_issues ;;
         report) echo "[report] $(report 2>&1 | tail -n 1)" ;;  # always: the results may have grown
-        *) echo "cifar10_suite.sh: unknown step '$name' in STEPS" >&2; exit 2 ;;
+        *) echo "cifar10_suite.sh: unknown step '$name' in STEPS" >&2; exit 2 ;;  # check_inputs stops it earlier
     esac
 done
 rm -f "$STATE/suite.pid"

@@ -130,6 +130,18 @@ def test_profile_and_extra_speed_steps(tmp_path):
     assert unknown.returncode == 2 and "unknown step 'speed19'" in unknown.stderr
 
 
+def test_bad_steps_or_a_python_without_torch_stop_the_suite_before_any_step_runs(tmp_path):
+    write_fake_cifar10(tmp_path, per_batch=8)
+    for how in ([], ["--run-for", "30"]):  # in the foreground, and before it is detached
+        late_typo = suite(tmp_path, *how, STEPS="report speed19")  # a valid step first: it must not run
+        assert late_typo.returncode == 2 and "unknown step 'speed19'" in late_typo.stderr
+        assert not (tmp_path / "RESULTS.md").exists() and "[report]" not in late_typo.stdout
+        no_torch = suite(tmp_path, *how, STEPS="report", PYTHON="/bin/true-python-missing")
+        assert no_torch.returncode == 2 and "cannot import torch" in no_torch.stderr
+        assert not (tmp_path / "RESULTS.md").exists()
+    assert not (tmp_path / "runs" / "suite.log").exists()  # nothing was started detached
+
+
 def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_path):
     import time
 
