@@ -419,6 +419,7 @@ report() {  # learning curves beside the report (benchmarks/figures/), then the 
 }
 
 check_inputs || exit 2
+mkdir -p "$RESULTS"
 echo "$RESULTS" > "$STATE/results_dir"
 echo "$$" > "$STATE/suite.pid"  # for --stop
 echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"

@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=FIGURES)
     parser.add_argument("--recipes", nargs="+", default=["paper", "fast"])
     args = parser.parse_args()
+    if not args.results_dir.is_dir():
+        parser.error(f"--results-dir {args.results_dir}: no such directory")
 
     for recipe in args.recipes:
         curves, missing = load_curves(args.results_dir, args.runs_dir, recipe)

@@ -54,3 +54,13 @@ def test_sat_start_is_the_first_epoch_trained_on_soft_targets():
     history = [{"epoch": 1}, {"epoch": 2}, {"epoch": 3, "train_confidence": 0.9}, {"epoch": 4, "train_confidence": 1}]
     assert curves.sat_start_epoch(history) == 3
     assert curves.sat_start_epoch([{"epoch": 1}]) is None
+
+
+def test_a_mistyped_results_directory_is_an_error_and_the_report_is_left_alone(tmp_path):
+    report = tmp_path / "RESULTS.md"
+    report.write_text("# the real report\n")
+    for script, out in (("report.py", ["--out", str(report)]), ("curves.py", ["--out-dir", str(tmp_path / "f")])):
+        result = subprocess.run([sys.executable, str(BENCH / script), "--results-dir", str(tmp_path / "nowhere"),
+                                 *out], capture_output=True, text=True)
+        assert result.returncode == 2 and "nowhere: no such directory" in result.stderr, script
+    assert report.read_text() == "# the real report\n" and not (tmp_path / "f").exists()
