@@ -283,9 +283,9 @@ step() {  # step NAME COMMAND...: runs once; its output goes to $STATE/NAME.log
     fi
 }
 
-grid() {  # label_noise.py with the suite's directories
+grid() {  # label_noise.py with the suite's directories; the report follows each recorded cell
     "$PYTHON" "$BENCH/label_noise.py" --data-root "$DATA_ROOT" --runs-dir "$RUNS" --results-dir "$RESULTS" \
-        --pipeline "$TRAIN_PIPELINE" "$@" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"}
+        --report "$REPORT" --pipeline "$TRAIN_PIPELINE" "$@" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"}
 }
 
 recorded_here() {  # recorded_here FILE [FIELD [SAME]]: FILE holds a measurement made on this kind of device (GPU

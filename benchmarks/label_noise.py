@@ -18,13 +18,15 @@ default keeps the configs' own settings. The pipeline is recorded with each cell
 
     python benchmarks/prepare_cifar10.py
     setsid nohup python benchmarks/label_noise.py --recipe fast > grid.log 2>&1 &
-    python benchmarks/report.py          # regenerates benchmarks/RESULTS.md from the JSON
+    python benchmarks/report.py          # regenerates benchmarks/RESULTS.md from the JSON (the grid does too)
 
 Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,
 actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device, the
 training pipeline; for a SAT cell, how well its final targets single out the wrongly labelled training examples,
 scored as `label_issues.py` scores satlearn), and beside it the run's per-epoch metrics
 (`<method>-<noise>.metrics.jsonl`, for curves.py).
+After every recorded cell the grid regenerates the report from all the JSON: by default RESULTS.md beside the
+results directory (benchmarks/RESULTS.md for the default one), or `--report PATH` (`none`: not at all).
 `--tag TAG` keeps a second set of cells apart, in `label_noise/<recipe>_<TAG>/` (the suite times the paper cell on
 each GPU model this way).
 """
@@ -175,7 +177,7 @@ def cell_command(args: argparse.Namespace, method: str, noise: str, jobs: int) -
     command = [sys.executable, str(Path(__file__).resolve()), "--recipe", args.recipe, "--methods", method,
                "--noise", noise, "--data-root", str(args.data_root), "--cifar10n", str(args.cifar10n),
                "--runs-dir", str(args.runs_dir), "--concurrent-cells", str(args.concurrent_cells or jobs), "--redo",
-               "--pipeline", args.pipeline]
+               "--pipeline", args.pipeline, "--report", "none"]  # the parent regenerates it as cells finish
     if args.results_dir is not None:
         command += ["--results-dir", str(args.results_dir)]
     if args.tag:
@@ -207,10 +209,34 @@ def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> 
             lines = log.read_text().splitlines()
             if code == 0:
                 print(" / ".join(line.strip() for line in lines[-2:]), flush=True)  # they name the cell
+                regenerate_report(args)
             else:
                 failed += 1
                 print(f"{name}: FAILED (exit {code}); last lines of {log}:", *lines[-5:], sep="\n  ", flush=True)
     return failed
+
+
+def report_path(args: argparse.Namespace) -> Path | None:
+    """Where the grid regenerates the report: ``--report``, else RESULTS.md beside the results directory (for the
+    default one, benchmarks/RESULTS.md; a scratch grid never rewrites the committed report)."""
+    if args.report is not None:
+        return None if str(args.report) == "none" else args.report
+    return (args.results_dir or RESULTS).parent / "RESULTS.md"
+
+
+def regenerate_report(args: argparse.Namespace) -> None:
+    """The report from all recorded JSON; one that cannot be made (a result file it cannot read, say) is reported in
+    one line and does not stop the grid: the cells' results are recorded already."""
+    out = report_path(args)
+    if out is None:
+        return
+    import report
+
+    try:
+        report.main(["--results-dir", str(args.results_dir or RESULTS), "--out", str(out)])
+    except Exception as exc:  # noqa: BLE001 - any failure of the report is the report's, not the grid's
+        print(f"report not regenerated ({type(exc).__name__}: {exc}); run benchmarks/report.py to see why",
+              flush=True)
 
 
 def choose_fastest_pipeline(args: argparse.Namespace, trainings: int) -> str:
@@ -260,6 +286,9 @@ def main() -> None:
                         help="train and record the cells apart from the recipe's own, in label_noise/<recipe>_<tag>/ "
                              "(say, the paper cell again on another GPU model, for its wall time there); lower-case "
                              "letters, digits and '-'")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="the report regenerated after every recorded cell (default: RESULTS.md beside the "
+                             "results directory, so benchmarks/RESULTS.md for the default one); `none`: not at all")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()
     if args.tag is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.tag):
@@ -278,10 +307,12 @@ def main() -> None:
     if args.jobs > 1 and len(cells) > 1:
         sys.exit(1 if run_in_processes(args, cells) else 0)
     for method, noise in cells:
-        run_cell(args.recipe, method, noise, runs_dir=args.runs_dir, results_dir=args.results_dir,
-                 data_root=args.data_root, cifar10n=args.cifar10n, extra=args.extra,
-                 stop_after_epoch=args.stop_after_epoch, concurrent_cells=args.concurrent_cells or 1,
-                 pipeline=args.pipeline, tag=args.tag)
+        recorded = run_cell(args.recipe, method, noise, runs_dir=args.runs_dir, results_dir=args.results_dir,
+                            data_root=args.data_root, cifar10n=args.cifar10n, extra=args.extra,
+                            stop_after_epoch=args.stop_after_epoch, concurrent_cells=args.concurrent_cells or 1,
+                            pipeline=args.pipeline, tag=args.tag)
+        if recorded is not None:
+            regenerate_report(args)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ def test_grid_cells_resume_and_report(tmp_path):
             "--set", "method.start_epoch=1", "--set", "run.device=cpu"]
     out = run(*common, *tiny, "--stop-after-epoch", "1", "--pipeline", "fastest")
     assert "stopped early" in out and not (tmp_path / "results").exists()
+    assert not (tmp_path / "RESULTS.md").exists()  # nothing recorded, no report
     assert "--pipeline fastest: config (no usable measurement" in out  # no speed.json: the configs' own settings
     out = run(*common, *tiny)
     assert out.count("resumed") == 4
@@ -43,7 +44,7 @@ def test_grid_cells_resume_and_report(tmp_path):
     assert again.count("recorded earlier") == 4 and "resumed" not in again
     assert "finished earlier" in run(*common, *tiny, "--redo")  # run directories are kept: nothing is retrained
     assert cell["concurrent_cells"] == 1 and cell["fit_seconds"] is None  # resumed: no whole-run wall time
-    run(BENCH / "report.py", "--results-dir", tmp_path / "results", "--out", tmp_path / "RESULTS.md")
+    # the grid regenerated the report beside its results directory after each recorded cell
     table = (tmp_path / "RESULTS.md").read_text()
     assert "### recipe `fast`" in table and "| c10n-worst |" in table and "| sym40 |" in table
     assert ("`config: memory, amp off, compile off` (4 cells: ce-c10n-worst, sat-c10n-worst, ce-sym40, sat-sym40)"
@@ -80,9 +81,12 @@ def test_jobs_train_cells_in_parallel_processes_and_locked_cells_are_skipped(tmp
     assert cell["concurrent_cells"] == 2 and cell["fit_seconds"] > 0
     assert cell["timing"]["resumed"] is False and cell["timing"]["setup_seconds"] > 0  # the engine's own account
     assert "ce-sym20: " in (tmp_path / "runs" / "fast" / "ce-sym20.log").read_text()
-    out = run(*common, "--jobs", "2")  # the lock is gone: only the missing cell is trained
+    report = (tmp_path / "RESULTS.md").read_text()
+    assert "3 of the grid's 24 cells recorded" in report  # by the parent, as the cells finished
+    out = run(*common, "--jobs", "2", "--report", "none")  # the lock is gone: only the missing cell is trained
     assert out.count("recorded earlier") == 3
     assert (tmp_path / "results" / "label_noise" / "fast" / "sat-pair40.json").exists()
+    assert (tmp_path / "RESULTS.md").read_text() == report  # --report none: left as it was (3 cells, not 4)
 
 
 def test_a_failing_cell_is_reported_and_the_others_still_run(tmp_path):
