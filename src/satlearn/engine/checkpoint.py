@@ -55,9 +55,12 @@ def stage_to_cpu(state: Any) -> tuple[Any, list[torch.cuda.Event]]:
             value = value.detach()
             if value.device.type != "cuda":
                 return value.to("cpu", copy=True)
-            copy = torch.empty_like(value, device="cpu", pin_memory=True).copy_(value, non_blocking=True)
+            try:
+                pinned = torch.empty_like(value, device="cpu", pin_memory=True)
+            except RuntimeError:  # no pinned memory to be had: the plain copy, which waits for the device
+                return value.to("cpu", copy=True)
             cuda_devices.add(value.device)
-            return copy
+            return pinned.copy_(value, non_blocking=True)
         if isinstance(value, dict):
             return {key: stage(item) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
