@@ -224,11 +224,11 @@ def epoch_runner(pipeline: str, learner, optimizer, amp, device: torch.device):
 
 
 def time_pair(model: str, pipeline: str, methods: list[str], *, data_root: str, epochs: int, workers: int,
-              extra: list[str], profile: int = 0) -> list[dict]:
+              extra: list[str], profile: int = 0, data_cache: dict | None = None) -> list[dict]:
     """Times ``methods`` (e.g. CE and SAT) on one pipeline with their epochs interleaved — CE, SAT, CE, SAT, ... —
     so that a slow spell of the machine falls on both, which a ratio of a few percent needs; then, on CUDA, profiles
     ``profile`` more steps of each (see :func:`gpu_profile`)."""
-    data_cache: dict = {}
+    data_cache = {} if data_cache is None else data_cache  # the data, read once for every pipeline and method
     built = {m: build_learner(model, m, pipeline, data_root=data_root, workers=workers, extra=extra,
                               data_cache=data_cache) for m in methods}
     config, device = next(iter(built.values()))[:2]
@@ -362,7 +362,8 @@ def main() -> None:
 
     config = load_config(ROOT / "configs" / "cifar10_sat.yaml", [f"data.root={args.data_root}", *args.extra])
     device = resolve_device(config.run.device)
-    prepare_data(config)  # missing or bad data stops here in one line, not as every pipeline's failure
+    # read once here: missing or bad data stops the run in one line, not as every pipeline's failure
+    data_cache = {"noisy": prepare_data(config)}
     ceilings = {"bf16_matmul_tflops": bf16_matmul_tflops(device)} if device.type == "cuda" else {}
     if ceilings:
         print(f"bf16 matrix products (8192³): {ceilings['bf16_matmul_tflops']:.0f} TFLOP/s", flush=True)
@@ -373,7 +374,8 @@ def main() -> None:
         for pipeline in args.pipelines:
             try:
                 measured = time_pair(model, pipeline, args.methods, data_root=args.data_root, epochs=args.epochs,
-                                     workers=args.workers, extra=args.extra, profile=args.profile_steps)
+                                     workers=args.workers, extra=args.extra, profile=args.profile_steps,
+                                     data_cache=data_cache)
             except Exception as exc:  # noqa: BLE001 - one pipeline that fails (a compiler error, memory) is a result
                 failed += 1
                 first_line = (str(exc).strip().splitlines() or [""])[0]
