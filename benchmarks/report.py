@@ -27,6 +27,10 @@ def _pct(v) -> str:
     return "—" if v is None else f"{100 * v:.1f}"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _device(r: dict) -> str:
     d = r["device"]
     return d.get("gpu") or f"{d['cpu']} ({d['cpu_count']} cores)"
@@ -427,7 +431,7 @@ def label_noise_section() -> list[str]:
             setups.setdefault((_device(c), _training_setup(c)), []).append(f"{method}-{noise}")
         commits = sorted({c["commit"][:12] for c in cells.values()})
         lines += ["", f"Epochs {sample['epochs']}. Device and training pipeline: "
-                  + "; ".join(f"{device}, `{setup}` ({len(names)} cells: {', '.join(names)})"
+                  + "; ".join(f"{device}, `{setup}` ({_count(len(names), 'cell')}: {', '.join(names)})"
                               for (device, setup), names in sorted(setups.items()))
                   + ". Commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]
         figure = ROOT / "benchmarks" / "figures" / f"label_noise_{recipe}.png"
