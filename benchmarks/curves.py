@@ -77,7 +77,8 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
         bottom.set_xlabel("epoch")
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+            if ax.get_legend_handles_labels()[0]:  # a CE-only column has no target curves below
+                ax.legend(fontsize=8)
     fig.suptitle(f"CIFAR-10, recipe `{recipe}`\ntest accuracy and target quality per epoch (dotted: SAT starts)",
                  fontsize=10)
     fig.tight_layout()

@@ -47,6 +47,16 @@ def test_one_figure_per_recipe_and_cells_without_metrics_are_named(tmp_path):
     assert not (tmp_path / "figures" / "label_noise_fast.png").exists()
 
 
+def test_a_noise_with_only_its_ce_cell_is_drawn_without_a_warning(tmp_path):
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    write_cell(results, runs, "ce", "sym60")  # no SAT cell yet, so no target curves in its lower panel
+    done = subprocess.run([sys.executable, "-W", "error::UserWarning", str(BENCH / "curves.py"), "--results-dir",
+                           str(results), "--runs-dir", str(runs), "--out-dir", str(tmp_path / "figures")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "figures" / "label_noise_paper.png").exists()
+
+
 def test_sat_start_is_the_first_epoch_trained_on_soft_targets():
     spec = importlib.util.spec_from_file_location("curves_bench", BENCH / "curves.py")
     curves = importlib.util.module_from_spec(spec)
