@@ -42,6 +42,18 @@ def count_files(directory: Path) -> int:
 # Read when a benchmark starts, before it compiles anything: whether its compilation times are cold or warm.
 COMPILER_CACHE_AT_START = {"dir": str(compiler_cache_dir()), "files": count_files(compiler_cache_dir())}
 
+# torch.compile's cache counters: a compilation that hit the carried cache, or one that compiled again.
+COMPILE_CACHE_COUNTERS = {"inductor": ("fxgraph_cache_hit", "fxgraph_cache_miss"),
+                          "aot_autograd": ("autograd_cache_hit", "autograd_cache_miss")}
+
+
+def compile_cache_counters() -> dict[str, int]:
+    """This process's compiler-cache hits and misses so far (they only grow; subtract two readings for a span)."""
+    from torch._dynamo.utils import counters
+
+    return {name: int(counters[group][name]) for group, names in COMPILE_CACHE_COUNTERS.items() for name in names}
+
+
 # Inside a packed compiler cache: the directory it was packed from. Triton's kernel groups (``__grp__*`` files) name
 # their members by absolute path, so a cache unpacked anywhere else must have those paths moved.
 PACKED_FROM = ".packed_from"

@@ -25,16 +25,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import count_files, pack_compiler_cache, record, run_main, unpack_compiler_cache  # noqa: E402
-
-COUNTERS = {"inductor": ("fxgraph_cache_hit", "fxgraph_cache_miss"),
-            "aot_autograd": ("autograd_cache_hit", "autograd_cache_miss")}
-
+from common import (  # noqa: E402
+    compile_cache_counters, count_files, pack_compiler_cache, record, run_main, unpack_compiler_cache,
+)
 
 def first_step(args: argparse.Namespace) -> dict:
     """Builds and compiles the model, then times its first training step; runs in the child process."""
     import torch
-    from torch._dynamo.utils import counters
 
     from satlearn.engine.runtime import autocast, resolve_device
     from satlearn.models import create_model
@@ -54,7 +51,7 @@ def first_step(args: argparse.Namespace) -> dict:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return {"seconds": time.perf_counter() - started, "device": str(device),
-            "counters": {name: counters[group][name] for group, names in COUNTERS.items() for name in names}}
+            "counters": compile_cache_counters()}
 
 
 def run_child(args: argparse.Namespace, cache: Path) -> dict:

@@ -22,7 +22,7 @@ default keeps the configs' own settings. The pipeline is recorded with each cell
 
 Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,
 actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device, the
-training pipeline; for a SAT cell, how well its final targets single out the wrongly labelled training examples,
+training pipeline, the compiler cache's hits and misses during the cell's training; for a SAT cell, how well its final targets single out the wrongly labelled training examples,
 scored as `label_issues.py` scores satlearn), and beside it the run's per-epoch metrics
 (`<method>-<noise>.metrics.jsonl`, for curves.py).
 After every recorded cell the grid regenerates the report from all the JSON: by default RESULTS.md beside the
@@ -45,7 +45,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    COMPILER_CACHE_AT_START, RESULTS, ROOT, data_file, record, run_main, speed_file_for_this_gpu,
+    COMPILER_CACHE_AT_START, RESULTS, ROOT, compile_cache_counters, data_file, record, run_main,
+    speed_file_for_this_gpu,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
@@ -125,13 +126,15 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
             print(f"{run_dir.name}: being trained by another process, skipped", flush=True)
             return None
         fit_seconds = None  # the whole fit() call, set-up and compilation included; only for an uninterrupted run
+        compiled = None  # this fit()'s compiler-cache hits and misses: whether a slow first epoch compiled again
         if (run_dir / "summary.json").exists():
             print(f"{run_dir.name}: finished earlier", flush=True)
         else:
             resume = (run_dir / CHECKPOINT_NAME).exists()
-            started = time.perf_counter()
+            counted, started = compile_cache_counters(), time.perf_counter()
             result = fit(config, run_dir, resume=resume, stop_after_epoch=stop_after_epoch, log=lambda m: None)
             elapsed = time.perf_counter() - started
+            compiled = {name: count - counted[name] for name, count in compile_cache_counters().items()}
             print(f"{run_dir.name}: {'resumed, ' if resume else ''}{elapsed:.0f} s"
                   f"{' (stopped early)' if result.summary.get('stopped_early') else ''}", flush=True)
             if result.summary.get("stopped_early"):
@@ -146,7 +149,7 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "best_epoch": summary["best_epoch"], "run_seconds": sum(row["epoch_seconds"] for row in history),
         "fit_seconds": fit_seconds, "run_device": summary["device"], "run_dir": str(run_dir),
         "concurrent_cells": concurrent_cells, "pipeline": pipeline, "runtime": summary.get("runtime"),
-        "timing": summary.get("timing"),
+        "timing": summary.get("timing"), "compile_cache_counters": compiled,
         **({"tag": tag} if tag else {}), **label_issue_figures(run_dir),
     }
     path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload, directory=results_dir)

@@ -35,6 +35,9 @@ def test_grid_cells_resume_and_report(tmp_path):
     cell = json.loads(files[-1].read_text())
     assert cell["epochs"] == 3 and 0 <= cell["last_test_accuracy"] <= 1 and cell["commit"]
     assert cell["pipeline"] == "config" and cell["runtime"]["pipeline"] == "memory"
+    # compilation is off in the configs' own pipeline: a fit() that ran here counted no compiler-cache lookups
+    assert cell["compile_cache_counters"] == {"fxgraph_cache_hit": 0, "fxgraph_cache_miss": 0,
+                                              "autograd_cache_hit": 0, "autograd_cache_miss": 0}
     # a SAT cell scores how well its targets single out the wrong labels; a CE cell keeps no targets
     issues = cell["label_issues"]
     assert cell["method"] == "sat" and 0 < issues["truly_wrong"] < 80 and 0 <= issues["flagged"] <= 80
