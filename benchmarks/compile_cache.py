@@ -29,6 +29,7 @@ from common import (  # noqa: E402
     compile_cache_counters, count_files, pack_compiler_cache, record, run_main, unpack_compiler_cache,
 )
 
+
 def first_step(args: argparse.Namespace) -> dict:
     """Builds and compiles the model, then times its first training step; runs in the child process."""
     import torch
