@@ -55,6 +55,7 @@
 # TRAIN_PIPELINE (fastest, or a label_noise.py --pipeline name),
 # RUN_SET (extra `--set key=value` arguments for every training), GRID_NOISE and GRID_METHODS (the grid's cells),
 # GRID_RECIPE (fast; `paper` trains other cells on the 200-epoch recipe, say GRID_NOISE=sym80 GRID_METHODS=sat),
+# GRID_SEED (the grid's cells again with this seed, recorded apart in label_noise/<recipe>_seed<N>/),
 # SUITE_RESULTS (results directory, default benchmarks/results; where it is not set, --status and --pack use the one
 # that the last suite under the same SUITE_RUNS wrote to), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
@@ -220,13 +221,16 @@ suite_pid() {  # the process id of the suite running under these runs, if one is
         && echo "$pid"
 }
 
-check_inputs() {  # before anything runs: every name in STEPS is a step, and PYTHON has torch
+check_inputs() {  # before anything runs: every name in STEPS is a step, GRID_SEED a number, PYTHON has torch
     local name
     for name in ${STEPS:-$ALL_STEPS}; do
         case " $KNOWN_STEPS " in *" $name "*) ;; *)
             echo "cifar10_suite.sh: unknown step '$name' in STEPS; expected some of: $KNOWN_STEPS" >&2; return 2 ;;
         esac
     done
+    case "${GRID_SEED:-0}" in *[!0-9]*)
+        echo "cifar10_suite.sh: GRID_SEED='$GRID_SEED' is not a non-negative integer" >&2; return 2 ;;
+    esac
     "$PYTHON" -c "import torch" 2> /dev/null || {
         echo "cifar10_suite.sh: PYTHON=$PYTHON cannot import torch; point PYTHON at an environment that has it" >&2
         return 2
@@ -400,7 +404,8 @@ paper_timing() {  # the paper recipe's SAT cell, once per GPU model: the recipe'
 
 grid_step() {
     # shellcheck disable=SC2086  # the noise and method names are words
-    grid --recipe "$GRID_RECIPE" --jobs "$GRID_JOBS" --noise $GRID_NOISE --methods $GRID_METHODS
+    grid --recipe "$GRID_RECIPE" --jobs "$GRID_JOBS" --noise $GRID_NOISE --methods $GRID_METHODS \
+        ${GRID_SEED:+--seed "$GRID_SEED"}
 }
 
 label_issues() {

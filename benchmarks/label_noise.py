@@ -22,13 +22,14 @@ default keeps the configs' own settings. The pipeline is recorded with each cell
 
 Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,
 actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device, the
-training pipeline, the compiler cache's hits and misses during the cell's training; for a SAT cell, how well its final targets single out the wrongly labelled training examples,
-scored as `label_issues.py` scores satlearn), and beside it the run's per-epoch metrics
-(`<method>-<noise>.metrics.jsonl`, for curves.py).
+training pipeline, the seeds, the compiler cache's hits and misses during the cell's training; for a SAT cell, how
+well its final targets single out the wrongly labelled training examples, scored as `label_issues.py` scores
+satlearn), and beside it the run's per-epoch metrics (`<method>-<noise>.metrics.jsonl`, for curves.py).
 After every recorded cell the grid regenerates the report from all the JSON: by default RESULTS.md beside the
 results directory (benchmarks/RESULTS.md for the default one), or `--report PATH` (`none`: not at all).
 `--tag TAG` keeps a second set of cells apart, in `label_noise/<recipe>_<TAG>/` (the suite times the paper cell on
-each GPU model this way).
+each GPU model this way). `--seed N` trains the cells again with another seed, for the run and the noise's draw,
+apart in `label_noise/<recipe>_seed<N>/`: how far one seed's figures can be trusted.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ METHODS = {
 SYMMETRIC = {f"sym{r}": ["data.noise.kind=symmetric", f"data.noise.rate={r / 100}"] for r in (20, 40, 60, 80)}
 NOISES = {**SYMMETRIC, "pair40": ["data.noise.kind=pair", "data.noise.rate=0.4"],
           **{f"c10n-{key}": ["data.noise.kind=file", f"data.noise.key={key}"] for key in ("aggre", "random1", "worst")}}
+
+
+SEEDED_NOISE = ("symmetric", "pair")  # the CIFAR-10N label sets are fixed files
 
 
 def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
@@ -150,6 +154,8 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "fit_seconds": fit_seconds, "run_device": summary["device"], "run_dir": str(run_dir),
         "concurrent_cells": concurrent_cells, "pipeline": pipeline, "runtime": summary.get("runtime"),
         "timing": summary.get("timing"), "compile_cache_counters": compiled,
+        "seeds": {"run": config.run.seed,  # the noise's own seed only where it drew the noise
+                  "noise": config.data.noise.seed if config.data.noise.kind in SEEDED_NOISE else None},
         **({"tag": tag} if tag else {}), **label_issue_figures(run_dir),
     }
     path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload, directory=results_dir)
@@ -289,6 +295,10 @@ def main() -> None:
                         help="train and record the cells apart from the recipe's own, in label_noise/<recipe>_<tag>/ "
                              "(say, the paper cell again on another GPU model, for its wall time there); lower-case "
                              "letters, digits and '-'")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="train the cells with this seed, for the run (initialisation, order, augmentation) and "
+                             "for the synthetic noise's draw, and record them apart, in label_noise/<recipe>_seed<N>/ "
+                             "unless --tag names the set (default: the configs' own seeds, 0)")
     parser.add_argument("--report", type=Path, default=None,
                         help="the report regenerated after every recorded cell (default: RESULTS.md beside the "
                              "results directory, so benchmarks/RESULTS.md for the default one); `none`: not at all")
@@ -298,6 +308,12 @@ def main() -> None:
         parser.error(f"--tag {args.tag!r}: expected lower-case letters, digits and '-' (say h100-80gb-hbm3)")
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: expected at least 1")
+    if args.seed is not None:
+        if args.seed < 0:
+            parser.error(f"--seed {args.seed}: expected a non-negative integer")
+        # a seed's cells are another sample of the same cells: kept apart, never over the recorded ones
+        args.tag = args.tag or f"seed{args.seed}"
+        args.extra = [f"run.seed={args.seed}", f"data.noise.seed={args.seed}", *args.extra]
     cells = []
     for noise in args.noise:
         for method in args.methods:

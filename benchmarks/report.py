@@ -430,7 +430,9 @@ def label_noise_section() -> list[str]:
         for (noise, method), c in sorted(cells.items()):
             setups.setdefault((_device(c), _training_setup(c)), []).append(f"{method}-{noise}")
         commits = sorted({c["commit"][:12] for c in cells.values()})
-        lines += ["", f"Epochs {sample['epochs']}. Device and training pipeline: "
+        seeds = sorted({c["seeds"]["run"] for c in cells.values() if c.get("seeds")} - {0})  # 0: the configs' own
+        seeded = f" Seed {', '.join(map(str, seeds))}, for the run and for the synthetic noise's draw." if seeds else ""
+        lines += ["", f"Epochs {sample['epochs']}.{seeded} Device and training pipeline: "
                   + "; ".join(f"{device}, `{setup}` ({_count(len(names), 'cell')}: {', '.join(names)})"
                               for (device, setup), names in sorted(setups.items()))
                   + ". Commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]

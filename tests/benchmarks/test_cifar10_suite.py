@@ -96,13 +96,14 @@ def test_paper_both_trains_the_two_paper_cells_at_once(tmp_path):
     assert "finished steps: prepare paper-both" in suite(tmp_path, "--status").stdout
 
 
-def test_grid_recipe_chooses_the_recipe_of_the_grid_step(tmp_path):
+def test_grid_recipe_and_seed_choose_the_grid_steps_cells(tmp_path):
     write_fake_cifar10(tmp_path, per_batch=8)
-    result = suite(tmp_path, STEPS="prepare grid", GRID_RECIPE="paper", GRID_NOISE="sym80")
+    result = suite(tmp_path, STEPS="prepare grid", GRID_RECIPE="paper", GRID_NOISE="sym80", GRID_SEED="2")
     assert "[grid] finished" in result.stdout, result.stdout + result.stderr
     recorded = [p.relative_to(tmp_path / "results" / "label_noise") for p in
                 (tmp_path / "results" / "label_noise").glob("*/*.json")]
-    assert [str(p) for p in recorded] == ["paper/sat-sym80.json"]
+    assert [str(p) for p in recorded] == ["paper_seed2/sat-sym80.json"]
+    assert json.loads((tmp_path / "results" / "label_noise" / recorded[0]).read_text())["seeds"]["run"] == 2
 
 
 def test_a_failing_step_is_reported_and_the_suite_goes_on(tmp_path):
@@ -136,6 +137,8 @@ def test_bad_steps_or_a_python_without_torch_stop_the_suite_before_any_step_runs
         late_typo = suite(tmp_path, *how, STEPS="report speed19")  # a valid step first: it must not run
         assert late_typo.returncode == 2 and "unknown step 'speed19'" in late_typo.stderr
         assert not (tmp_path / "RESULTS.md").exists() and "[report]" not in late_typo.stdout
+        bad_seed = suite(tmp_path, *how, STEPS="report", GRID_SEED="1a")
+        assert bad_seed.returncode == 2 and "GRID_SEED='1a' is not a non-negative integer" in bad_seed.stderr
         no_torch = suite(tmp_path, *how, STEPS="report", PYTHON="/bin/true-python-missing")
         assert no_torch.returncode == 2 and "cannot import torch" in no_torch.stderr
         assert not (tmp_path / "RESULTS.md").exists()

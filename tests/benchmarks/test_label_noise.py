@@ -43,6 +43,8 @@ def test_grid_cells_resume_and_report(tmp_path):
     assert cell["method"] == "sat" and 0 < issues["truly_wrong"] < 80 and 0 <= issues["flagged"] <= 80
     assert all(0 <= issues[key] <= 1 for key in ("precision", "recall", "f1", "auroc", "average_precision"))
     assert "label_issues" not in json.loads(files[0].read_text())
+    # the configs' own seeds; a CIFAR-10N cell's labels come from a file, so no noise seed drew them
+    assert cell["seeds"] == {"run": 0, "noise": 0} and json.loads(files[0].read_text())["seeds"]["noise"] is None
     again = run(*common, *tiny)
     assert again.count("recorded earlier") == 4 and "resumed" not in again
     assert "finished earlier" in run(*common, *tiny, "--redo")  # run directories are kept: nothing is retrained
@@ -103,6 +105,33 @@ def test_a_failing_cell_is_reported_and_the_others_still_run(tmp_path):
     assert result.returncode == 1
     assert result.stdout.count("FAILED") == 1 and "missing.npz" in result.stdout
     assert [p.stem for p in (tmp_path / "results" / "label_noise" / "fast").glob("*.json")] == ["ce-sym20"]
+
+
+def test_a_seed_trains_the_cells_again_apart_and_draws_its_own_noise(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    common = [BENCH / "label_noise.py", "--recipe", "fast", "--data-root", root, "--runs-dir", tmp_path / "runs",
+              "--results-dir", tmp_path / "results", "--methods", "sat", "--noise", "sym40", "--set", "model.width=2",
+              "--set", "data.batch_size=16", "--set", "run.epochs=2", "--set", "method.start_epoch=1",
+              "--set", "run.device=cpu", "--set", "run.threads=1"]
+    run(*common)
+    out = run(*common, "--seed", "3")
+    assert "recorded earlier" not in out  # the seed-0 cell does not stand in for seed 3
+    default, seeded = (tmp_path / "results" / "label_noise" / "fast" / "sat-sym40.json",
+                       tmp_path / "results" / "label_noise" / "fast_seed3" / "sat-sym40.json")
+    cell = json.loads(seeded.read_text())
+    assert cell["seeds"] == {"run": 3, "noise": 3} and cell["tag"] == "seed3"
+    assert "run.seed=3" in cell["overrides"] and "data.noise.seed=3" in cell["overrides"]
+    assert json.loads(default.read_text())["seeds"] == {"run": 0, "noise": 0}  # left as it was
+    given = [np.load(tmp_path / "runs" / recipe / "sat-sym40" / "labels.npz")["labels"]
+             for recipe in ("fast", "fast_seed3")]
+    assert not np.array_equal(*given)  # another draw of the same 40 % noise
+    table = (tmp_path / "RESULTS.md").read_text()
+    assert "### recipe `fast`, cells trained again as `seed3`" in table
+    assert "Seed 3, for the run and for the synthetic noise's draw." in table
+    assert table.count("Seed 3,") == 1  # not said of the seed-0 grid
+    bad = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--seed", "-1"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "--seed -1: expected a non-negative integer" in bad.stderr
 
 
 def test_a_tag_must_be_a_file_name_part():
