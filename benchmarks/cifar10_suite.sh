@@ -32,8 +32,9 @@
 # The trainings use the pipeline that the speed measurement found quickest for them (TRAIN_PIPELINE=fastest,
 # compilation counted once per grid; see label_noise.py --pipeline). Every step resumes or skips what is done, recorded
 # cells included, so the suite can be started again after an interruption, on the same machine or on another one
-# that has the committed results; a step that fails is reported and the next one runs. Start it detached and look
-# in from time to time:
+# that has the committed results; a step that fails is reported and the next one runs. A finished step is not
+# started again, except the grid when its cells change (GRID_RECIPE, GRID_SEED, GRID_NOISE, GRID_METHODS, RUN_SET):
+# then it trains what the new grid has not recorded. Start it detached and look in from time to time:
 #
 #   setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/suite.log 2>&1 &
 #   bash benchmarks/cifar10_suite.sh --status            # finished steps, the last log lines, GPU use
@@ -273,13 +274,18 @@ case "${1:-}" in
            "--run-for SECONDS or --stop" >&2; exit 2 ;;
 esac
 
-step() {  # step NAME COMMAND...: runs once; its output goes to $STATE/NAME.log
+step() {  # step [--key SETTINGS] NAME COMMAND...: runs once (once per SETTINGS); its output goes to $STATE/NAME.log
+    local key=""
+    if [ "$1" = "--key" ]; then key="$2"; shift 2; fi
     local name="$1"; shift
-    if [ -f "$STATE/$name.done" ]; then echo "[$name] done earlier"; return 0; fi
+    local marker="$STATE/$name.done"
+    if [ -f "$marker" ] && [ "$(cat "$marker")" = "$key" ]; then echo "[$name] done earlier"; return 0; fi
+    # a step done with other settings (another grid, say) runs again; what it recorded already is skipped
+    [ -f "$marker" ] && echo "[$name] done earlier as '$(cat "$marker")'; now as '$key'"
     echo "[$name] started $(date -u +%H:%M:%S)"
     local started=$SECONDS
     if "$@" >> "$STATE/$name.log" 2>&1; then
-        touch "$STATE/$name.done"
+        printf '%s' "$key" > "$marker"
         echo "[$name] finished in $((SECONDS - started)) s"
     else
         echo "[$name] FAILED after $((SECONDS - started)) s; last lines of $STATE/$name.log:"
@@ -445,7 +451,8 @@ for name in ${STEPS:-$ALL_STEPS}; do
         paper) step paper paper_timing ;;
         paper-ce) step paper-ce grid --recipe paper --methods ce --noise sym40 ;;
         paper-both) step paper-both grid --recipe paper --methods sat ce --noise sym40 --jobs 2 ;;
-        grid) step grid grid_step ;;
+        grid) step --key "recipe $GRID_RECIPE, seed ${GRID_SEED:-0}, noise $GRID_NOISE, methods $GRID_METHODS${RUN_SET:+, $RUN_SET}" \
+            grid grid_step ;;
         issues) step issues label_issues ;;
         report) echo "[report] $(report 2>&1 | tail -n 1)" ;;  # always: the results may have grown
         *) echo "cifar10_suite.sh: unknown step '$name' in STEPS" >&2; exit 2 ;;  # check_inputs stops it earlier

@@ -104,6 +104,12 @@ def test_grid_recipe_and_seed_choose_the_grid_steps_cells(tmp_path):
                 (tmp_path / "results" / "label_noise").glob("*/*.json")]
     assert [str(p) for p in recorded] == ["paper_seed2/sat-sym80.json"]
     assert json.loads((tmp_path / "results" / "label_noise" / recorded[0]).read_text())["seeds"]["run"] == 2
+    assert "[grid] done earlier" in suite(tmp_path, STEPS="grid", GRID_RECIPE="paper", GRID_NOISE="sym80",
+                                          GRID_SEED="2").stdout
+    # another grid in the same runs directory is not taken for the finished one: it trains its own cells
+    other = suite(tmp_path, STEPS="grid", GRID_RECIPE="paper", GRID_NOISE="sym80")
+    assert "[grid] done earlier as 'recipe paper, seed 2, noise sym80" in other.stdout, other.stdout
+    assert (tmp_path / "results" / "label_noise" / "paper" / "sat-sym80.json").exists()
 
 
 def test_a_failing_step_is_reported_and_the_suite_goes_on(tmp_path):
