@@ -408,6 +408,10 @@ paper_timing() {  # the paper recipe's SAT cell, once per GPU model: the recipe'
     fi
 }
 
+# what makes one grid another: a finished grid step runs again when these change
+GRID_SETTINGS="recipe $GRID_RECIPE, seed ${GRID_SEED:-0}, noise $GRID_NOISE, methods $GRID_METHODS"
+GRID_SETTINGS+="${RUN_SET:+, $RUN_SET}"
+
 grid_step() {
     # shellcheck disable=SC2086  # the noise and method names are words
     grid --recipe "$GRID_RECIPE" --jobs "$GRID_JOBS" --noise $GRID_NOISE --methods $GRID_METHODS \
@@ -451,8 +455,7 @@ for name in ${STEPS:-$ALL_STEPS}; do
         paper) step paper paper_timing ;;
         paper-ce) step paper-ce grid --recipe paper --methods ce --noise sym40 ;;
         paper-both) step paper-both grid --recipe paper --methods sat ce --noise sym40 --jobs 2 ;;
-        grid) step --key "recipe $GRID_RECIPE, seed ${GRID_SEED:-0}, noise $GRID_NOISE, methods $GRID_METHODS${RUN_SET:+, $RUN_SET}" \
-            grid grid_step ;;
+        grid) step --key "$GRID_SETTINGS" grid grid_step ;;
         issues) step issues label_issues ;;
         report) echo "[report] $(report 2>&1 | tail -n 1)" ;;  # always: the results may have grown
         *) echo "cifar10_suite.sh: unknown step '$name' in STEPS" >&2; exit 2 ;;  # check_inputs stops it earlier
