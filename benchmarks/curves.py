@@ -77,8 +77,11 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
         bottom.set_xlabel("epoch")
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:  # a CE-only column has no target curves below
+            if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=8)
+            else:  # a column with only its CE cell so far: CE keeps no targets
+                ax.text(0.5, 0.5, "no SAT cell recorded", ha="center", va="center", transform=ax.transAxes,
+                        color="gray")
     fig.suptitle(f"CIFAR-10, recipe `{recipe}`\ntest accuracy and target quality per epoch (dotted: SAT starts)",
                  fontsize=10)
     fig.tight_layout()
