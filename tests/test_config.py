@@ -70,3 +70,49 @@ def test_resolved_config_round_trips_through_overrides():
 def test_yaml_words_like_off_and_no_stay_strings(tmp_path):
     config = load_config(write(tmp_path, "run:\n  amp: off\n  progress: false\n"), ["run.name=no"])
     assert config.run.amp == "off" and config.run.name == "no" and config.run.progress is False
+
+
+def test_exponent_floats_read_as_numbers(tmp_path):
+    # YAML 1.1 wants a dot ("1.0e-3"); the way people write a learning rate has none
+    config = load_config(write(tmp_path, "optim:\n  lr: 1e-3\n  weight_decay: 5E-4\n"), ["method.momentum=9e-1"])
+    assert config.optim.lr == 0.001 and config.optim.weight_decay == 0.0005 and config.method.momentum == 0.9
+    assert load_config(None, ["run.name=1e"]).run.name == "1e"  # not a number: stays a string
+
+
+def test_a_key_given_twice_is_an_error_not_a_silent_overwrite(tmp_path):
+    path = write(tmp_path, "optim:\n  lr: 0.1\nrun:\n  epochs: 3\noptim:\n  name: sgd\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML at line 5 \(duplicate key 'optim', first given "
+                                          r"at line 1\)"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="duplicate key 'lr'"):
+        load_config(write(tmp_path, "optim:\n  lr: 0.1\n  lr: 0.2\n"))
+
+
+def test_an_error_names_the_override_that_set_the_bad_value(tmp_path):
+    path = write(tmp_path, "optim:\n  lr: 0.003\n")
+    with pytest.raises(ConfigError, match=r"^--set optim\.lr=-1: optim\.lr=-1\.0; expected a positive number"):
+        load_config(path, ["optim.lr=-1"])
+    with pytest.raises(ConfigError, match=r"^--set optim=\{lr: -2\}: optim\.lr=-2\.0"):
+        load_config(path, ["optim={lr: -2}"])
+    with pytest.raises(ConfigError, match=r"^--set run\.epochs=3: method\.start_epoch=12 is not below run\.epochs=3"):
+        load_config(path, ["run.epochs=3"])
+    # a bad value from the file is still the file's
+    with pytest.raises(ConfigError, match=r"c\.yaml: optim\.lr=-1\.0"):
+        load_config(write(tmp_path, "optim:\n  lr: -1\n"), ["run.epochs=30"])
+
+
+def test_ranges_of_loss_and_schedule_options():
+    for override, message in [("optim.gamma=-1", r"optim\.gamma=-1\.0; expected a positive factor"),
+                              ("optim.gamma=0", r"optim\.gamma=0\.0"),
+                              ("optim.milestones=[-1]", r"optim\.milestones=\[-1\]; expected epochs of at least 1"),
+                              ("optim.milestones=[5, 3]", r"in increasing order"),
+                              ("method.gce_q=0", r"method\.gce_q=0\.0; expected a value in \(0, 1\]"),
+                              ("method.gce_q=1.5", r"method\.gce_q=1\.5"),
+                              ("method.sce_b=-5", r"method\.sce_b=-5\.0; expected a non-negative number")]:
+        with pytest.raises(ConfigError, match=message):
+            load_config(None, [override])
+    with pytest.raises(ConfigError, match="both 0"):
+        load_config(None, ["method.sce_a=0", "method.sce_b=0"])
+    config = load_config(None, ["optim.schedule=step", "optim.milestones=[10, 20]", "optim.gamma=0.2",
+                                "method.gce_q=1", "method.sce_a=0"])
+    assert config.optim.milestones == [10, 20] and config.method.gce_q == 1.0

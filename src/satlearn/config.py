@@ -115,7 +115,19 @@ class Config:
 
 
 class _Yaml12Loader(yaml.SafeLoader):
-    """Safe YAML with YAML 1.2 booleans: only true/false, so ``amp: off`` stays the string "off"."""
+    """Safe YAML read the YAML 1.2 way where 1.1 surprises people: only true/false are booleans (``amp: off``
+    stays the string "off"), ``1e-3`` is a float (1.1 wants ``1.0e-3``), and a key given twice in one mapping is an
+    error instead of the last one silently winning."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}, first given at line {seen[key].line + 1}", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -124,6 +136,9 @@ _Yaml12Loader.yaml_implicit_resolvers = {
 }
 _Yaml12Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 def read_yaml(text: str) -> Any:
@@ -254,7 +269,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{path}: not valid YAML{at}") from None
+            problem = getattr(exc, "problem", None)
+            raise ConfigError(f"{path}: not valid YAML{at}" + (f" ({problem})" if problem else "")) from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -262,11 +278,24 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         values = loaded
     config = Config()
     _apply(config, values, prefix="", source=source)
+    overridden: dict[str, str] = {}
     for text in overrides:
         key, value = parse_override(text)
-        _apply(config, _nest(key, value), prefix="", source=f"--set {text}")
-    validate(config, source=source)
+        nested = _nest(key, value)
+        _apply(config, nested, prefix="", source=f"--set {text}")
+        overridden.update(dict.fromkeys(_leaf_keys(nested), f"--set {text}"))
+    validate(config, source=source, overridden=overridden)
     return config
+
+
+def _leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.extend(_leaf_keys(value, f"{prefix}{key}."))
+        else:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 def to_dict(config: Config) -> dict[str, Any]:
@@ -316,12 +345,25 @@ def _get(config: Config, dotted: str) -> Any:
     return obj
 
 
-def validate(config: Config, *, source: str = "config") -> None:
-    """Checks choices and ranges that the types alone do not express."""
+def validate(config: Config, *, source: str = "config", overridden: dict[str, str] | None = None) -> None:
+    """Checks choices and ranges that the types alone do not express.
+
+    Args:
+        source: where the values came from, named in errors (a file, ``defaults``).
+        overridden: dotted key → the ``--set`` text that gave it; an error about such a key names that instead.
+    """
+    overridden = overridden or {}
+
+    def where(*keys: str) -> str:
+        for key in keys:
+            if key in overridden:
+                return overridden[key]
+        return source
+
     for key, choices in _CHOICES.items():
         value = _get(config, key)
         if value not in choices:
-            raise ConfigError(f"{source}: {key}={value!r}; expected one of: {', '.join(choices)}")
+            raise ConfigError(f"{where(key)}: {key}={value!r}; expected one of: {', '.join(choices)}")
 
     from satlearn.data import SOURCES
     from satlearn.methods import METHODS
@@ -330,30 +372,57 @@ def validate(config: Config, *, source: str = "config") -> None:
     for key, registry in (("data.source", SOURCES), ("model.name", MODELS), ("method.name", METHODS)):
         value = _get(config, key)
         if value not in registry:
-            raise ConfigError(f"{source}: {key}={value!r}; expected one of: {', '.join(registry.names())}")
-    METHODS.get(config.method.name).check_config(config, source=source)
+            raise ConfigError(f"{where(key)}: {key}={value!r}; expected one of: {', '.join(registry.names())}")
 
     def positive(key: str, allow_zero: bool = False) -> None:
         value = _get(config, key)
         if value is None:
             return
         if value < 0 or (value == 0 and not allow_zero):
-            raise ConfigError(f"{source}: {key}={value!r}; expected a {'non-negative' if allow_zero else 'positive'} number")
+            raise ConfigError(f"{where(key)}: {key}={value!r}; expected a "
+                              f"{'non-negative' if allow_zero else 'positive'} number")
 
     for key in ("data.batch_size", "data.eval_batch_size", "data.num_samples", "run.epochs", "optim.lr",
                 "run.eval_every", "run.checkpoint_every", "model.width", "model.num_classes", "run.threads"):
         positive(key)
     for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers",
-                "run.cudnn_benchmark_limit"):
+                "run.cudnn_benchmark_limit", "method.sce_a", "method.sce_b"):
         positive(key, allow_zero=True)
     if isinstance(config.run.compile, str) and config.run.compile != "auto":
-        raise ConfigError(f"{source}: run.compile={config.run.compile!r}; expected true, false or auto")
+        raise ConfigError(f"{where('run.compile')}: run.compile={config.run.compile!r}; expected true, false or auto")
     noise = config.data.noise
     if not 0.0 <= noise.rate <= 1.0:
-        raise ConfigError(f"{source}: data.noise.rate={noise.rate!r}; expected a fraction in [0, 1]")
+        raise ConfigError(f"{where('data.noise.rate')}: data.noise.rate={noise.rate!r}; expected a fraction in [0, 1]")
     if noise.kind == "file" and not noise.file:
-        raise ConfigError(f"{source}: data.noise.kind=file needs data.noise.file (a path to the label array)")
+        raise ConfigError(f"{where('data.noise.kind', 'data.noise.file')}: data.noise.kind=file needs "
+                          "data.noise.file (a path to the label array)")
     if not 0.0 < config.data.test_fraction < 1.0:
-        raise ConfigError(f"{source}: data.test_fraction={config.data.test_fraction!r}; expected a fraction in (0, 1)")
+        raise ConfigError(f"{where('data.test_fraction')}: data.test_fraction={config.data.test_fraction!r}; "
+                          "expected a fraction in (0, 1)")
     if not 0.0 <= config.method.momentum < 1.0:
-        raise ConfigError(f"{source}: method.momentum={config.method.momentum!r}; expected a value in [0, 1)")
+        raise ConfigError(f"{where('method.momentum')}: method.momentum={config.method.momentum!r}; "
+                          "expected a value in [0, 1)")
+    _check_loss_options(config.method, where)
+    _check_schedule(config.optim, where)
+    method_keys = [f"method.{f.name}" for f in dataclasses.fields(MethodConfig)]
+    METHODS.get(config.method.name).check_config(config, source=where(*method_keys, "run.epochs",
+                                                                       "model.num_classes"))
+
+
+def _check_loss_options(method: MethodConfig, where: typing.Callable[..., str]) -> None:
+    # checked whatever the loss, so that a run switched to another loss later finds no bad value waiting
+    if method.sce_a == 0 and method.sce_b == 0:
+        raise ConfigError(f"{where('method.sce_a', 'method.sce_b')}: method.sce_a and method.sce_b are both 0, "
+                          "which leaves symmetric cross-entropy no loss to train on; expected at least one positive")
+    if not 0.0 < method.gce_q <= 1.0:
+        raise ConfigError(f"{where('method.gce_q')}: method.gce_q={method.gce_q!r}; expected a value in (0, 1]")
+
+
+def _check_schedule(optim: OptimConfig, where: typing.Callable[..., str]) -> None:
+    if optim.gamma <= 0:
+        raise ConfigError(f"{where('optim.gamma')}: optim.gamma={optim.gamma!r}; expected a positive factor "
+                          "(the learning rate is multiplied by it at each milestone)")
+    milestones = optim.milestones
+    if any(m < 1 for m in milestones) or any(b <= a for a, b in zip(milestones, milestones[1:])):
+        raise ConfigError(f"{where('optim.milestones')}: optim.milestones={milestones!r}; expected epochs of at "
+                          "least 1 in increasing order")
