@@ -32,9 +32,86 @@ def test_train_resume_and_eval(tmp_path, capsys):
     assert "time: set-up " in out and "(checkpoints " in out  # where the wall time went
     assert main(["eval", str(run)]) == 0
     assert json.loads(capsys.readouterr().out)["epoch"] == 3
-    # resuming a finished run continues nothing and changes nothing
+    # resuming a finished run is refused, and its outputs stay as they were
+    summary = (run / "summary.json").read_bytes()
+    assert main(["train", "--resume", str(run)]) == 2
+    assert "already finished all 3 epochs; nothing to resume" in capsys.readouterr().err
+    assert (run / "summary.json").read_bytes() == summary
+
+
+def test_a_resumed_run_reports_its_whole_wall_time_and_which_times_are_this_processs(tmp_path, capsys):
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+    from satlearn.engine.checkpoint import load_checkpoint
+
+    run = tmp_path / "run"
+    fit(load_config(None, tiny_overrides(tmp_path, "run.epochs=4")), run, stop_after_epoch=2)
+    earlier = load_checkpoint(run)["wall_seconds"]
+    assert earlier > 0
     assert main(["train", "--resume", str(run)]) == 0
-    assert "time (this process): set-up " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "(all epochs); this process: set-up " in out
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["timing"]["resumed"] and summary["wall_seconds"] > earlier
+    assert summary["wall_seconds"] >= summary["train_seconds"] * 0.99  # the loop's time includes every epoch's
+
+
+def test_conflicting_or_ignored_options_are_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--run-dir", str(tmp_path / "other")]) == 2
+    assert "give only --resume" in capsys.readouterr().err
+    assert main(["find-issues", str(run), "--set", "run.epochs=5"]) == 2
+    assert "--set goes with --config" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--set", "method.name=erm"]) == 2
+    assert "the demo sets method.name" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
+def test_a_bad_demo_setting_stops_before_any_training(tmp_path, capsys):
+    # run.epochs=3 is fine for CE but leaves SAT (start_epoch 12) nothing to do: found before CE trains
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--no-progress", "--set", "run.epochs=3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("satlearn: error: --set run.epochs=3: method.start_epoch=12 is not below run.epochs=3")
+    assert not (tmp_path / "demo").exists()
+
+
+def test_output_paths_that_cannot_be_directories_give_one_line(tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 0
+    capsys.readouterr()
+    for command in (["compare", str(run), "--out", str(a_file / "x.png")],
+                    ["selective-eval", str(run), "--out", str(a_file)],
+                    ["demo", "--out", str(a_file)]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "is a file, not a directory" in err and str(a_file) in err, err
+
+
+def test_an_interrupt_names_the_kept_checkpoint_or_says_there_is_none(tmp_path, capsys, monkeypatch):
+    from satlearn.methods.sat import SAT
+
+    original, calls = SAT.training_step, {"n": 0}
+
+    def interrupted_in(epoch_to_stop):
+        def step(self, batch, epoch):
+            if epoch == epoch_to_stop:
+                raise KeyboardInterrupt
+            return original(self, batch, epoch)
+        return step
+
+    monkeypatch.setattr(SAT, "training_step", interrupted_in(2))
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == f"satlearn: interrupted; the checkpoint after epoch 2 is kept: resume with satlearn train --resume {run}"
+    monkeypatch.setattr(SAT, "training_step", interrupted_in(0))
+    fresh = tmp_path / "fresh"
+    assert main(["train", "--run-dir", str(fresh), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 130
+    assert f"before the first checkpoint of {fresh}; nothing to resume" in capsys.readouterr().err
 
 
 def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys):
@@ -62,3 +139,14 @@ def test_several_processes_started_together_are_stopped_before_writing(tmp_path,
     assert "WORLD_SIZE" not in capsys.readouterr().err
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert main(train) == 0
+
+
+def test_the_demo_title_names_the_noise_it_was_trained_with(tmp_path):
+    from satlearn.demo import demo_config, demo_title
+
+    def title(*overrides):
+        return demo_title(demo_config("sat", out_dir=tmp_path, overrides=overrides))
+
+    assert title() == "MNIST-1D, 40% symmetric label noise (paper mode)"
+    assert title("data.noise.kind=pair", "data.noise.rate=0.2") == "MNIST-1D, 20% pair label noise"
+    assert title("data.noise.kind=none") == "MNIST-1D, no label noise"

@@ -103,3 +103,26 @@ def test_cli_refuses_runs_without_targets(tmp_path, capsys):
     capsys.readouterr()
     assert main(["find-issues", str(tmp_path / "erm")]) == 2
     assert "no soft_targets.npy" in capsys.readouterr().err
+
+
+def test_a_label_flagged_by_count_that_keeps_its_label_is_in_no_confused_pair():
+    labels = np.array([0, 1, 0])
+    targets = np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1]])  # only example 0 has moved off its label
+    issues = find_label_issues(labels, targets, num_issues=2)
+    assert issues.flagged.tolist() == [True, True, False]
+    summary = issues.summary()
+    assert summary["most_confused_pairs"] == [{"given": "0", "suggested": "1", "count": 1}]
+    assert summary["flagged_keeping_given_label"] == 1 and summary["num_flagged"] == 2
+
+
+def test_cli_refuses_counts_out_of_range_in_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *[a for o in tiny_overrides(tmp_path) for a in ("--set", o)]]) == 0
+    capsys.readouterr()
+    assert main(["find-issues", str(run), "--num-issues", "100000"]) == 2
+    assert "--num-issues 100000: the run has only 320 training labels" in capsys.readouterr().err
+    for option, value in (("--num-issues", "-5"), ("--fraction", "1.5"), ("--fraction", "nan")):
+        with pytest.raises(SystemExit) as stopped:
+            main(["find-issues", str(run), option, value])
+        assert stopped.value.code == 2
+        assert f"argument {option}: expected" in capsys.readouterr().err

@@ -16,6 +16,26 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
                         help="override a config value, e.g. --set method.start_epoch=40 (repeatable)")
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a count of 0 or more, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="satlearn", description="Self-Adaptive Training (SAT) for PyTorch.")
     parser.add_argument("--version", action="version", version=f"satlearn {__version__}")
@@ -39,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     issues.add_argument("--config", "-c", default=None, help="train this config first (method must be sat)")
     issues.add_argument("--out", default=None, help="output directory (default: the run directory)")
     rule = issues.add_mutually_exclusive_group()
-    rule.add_argument("--num-issues", type=int, default=None, help="flag exactly the K highest-scoring labels")
-    rule.add_argument("--fraction", type=float, default=None, help="flag this fraction of all labels")
+    rule.add_argument("--num-issues", type=_count, default=None, help="flag exactly the K highest-scoring labels")
+    rule.add_argument("--fraction", type=_fraction, default=None, help="flag this fraction of all labels")
     rule.add_argument("--threshold", type=float, default=None,
                       help="flag labels whose best other class leads the given one by more than this (default 0)")
     issues.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -71,11 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config
     from satlearn.engine import fit
+    from satlearn.errors import ConfigError
 
     overrides = list(args.overrides)
     if args.no_progress:
         overrides.append("run.progress=false")
     if args.resume:
+        if args.run_dir is not None:
+            raise ConfigError(f"--run-dir {args.run_dir} with --resume {args.resume}: a resumed run stays in its own "
+                              "directory; give only --resume")
         run_dir = Path(args.resume)
         config_path = args.config or run_dir / "config.yaml"
         config = load_config(config_path, overrides)
@@ -87,10 +111,14 @@ def _train(args: argparse.Namespace) -> int:
     print(f"final test accuracy {s['final_test_accuracy']:.4f} (best {s['best_test_accuracy']:.4f} at epoch "
           f"{s['best_epoch']}); {s['wall_seconds']:.1f} s; outputs in {result.run_dir}")
     t = s["timing"]
-    print(f"time{' (this process)' if t['resumed'] else ''}: set-up {t['setup_seconds']:.1f} s, training passes "
-          f"{t['train_pass_seconds']:.1f} s, evaluations {t['eval_seconds']:.1f} s, between epochs "
-          f"{t['between_epochs_seconds']:.1f} s (checkpoints {t['checkpoint_wait_seconds']:.1f} s), final outputs "
-          f"{t['finish_seconds']:.1f} s")
+    epochs = f"training passes {t['train_pass_seconds']:.1f} s, evaluations {t['eval_seconds']:.1f} s"
+    setup = f"set-up {t['setup_seconds']:.1f} s"
+    rest = (f"between epochs {t['between_epochs_seconds']:.1f} s (checkpoints {t['checkpoint_wait_seconds']:.1f} s), "
+            f"final outputs {t['finish_seconds']:.1f} s")
+    if t["resumed"]:  # the epochs' sums cover every epoch; set-up and the rest only this process
+        print(f"time: {epochs} (all epochs); this process: {setup}, {rest}")
+    else:
+        print(f"time: {setup}, {epochs}, {rest}")
     issues = s.get("label_issues")
     if issues:
         print(f"labels flagged as wrong: {issues['flagged']} (see {result.run_dir / 'refined_labels.csv'})")
@@ -103,6 +131,13 @@ def _find_issues(args: argparse.Namespace) -> int:
 
     if (args.run_dir is None) == (args.config is None):
         raise ConfigError("find-issues needs either a RUN_DIR to reuse or --config FILE to train (not both)")
+    if args.run_dir is not None and args.overrides:
+        raise ConfigError(f"--set {args.overrides[0]}: find-issues {args.run_dir} reuses a finished run, so there "
+                          "is nothing to configure; --set goes with --config")
+    if args.out is not None:  # a bad --out stops before the training
+        from satlearn.engine.checkpoint import make_output_dir
+
+        make_output_dir(args.out, what="--out")
     if args.config is not None:
         from satlearn.config import load_config
         from satlearn.engine import fit
@@ -115,6 +150,8 @@ def _find_issues(args: argparse.Namespace) -> int:
     else:
         run_dir = Path(args.run_dir)
     run = load_run_targets(run_dir)
+    if args.num_issues is not None and args.num_issues > len(run.labels):
+        raise ConfigError(f"--num-issues {args.num_issues}: the run has only {len(run.labels)} training labels")
     issues = find_label_issues(run.labels, run.soft_targets, num_issues=args.num_issues, fraction=args.fraction,
                                margin_threshold=args.threshold)
     out = Path(args.out) if args.out else run_dir
@@ -164,7 +201,7 @@ def _check_single_process(environ) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from satlearn.errors import SatlearnError
+    from satlearn.errors import SatlearnError, TrainingInterrupted
 
     args = build_parser().parse_args(argv)
     try:
@@ -193,10 +230,21 @@ def main(argv: list[str] | None = None) -> int:
     except SatlearnError as exc:
         print(f"satlearn: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("satlearn: interrupted; the last checkpoint is kept (resume with satlearn train --resume RUN_DIR)",
-              file=sys.stderr)
+    except TrainingInterrupted as exc:
+        if exc.checkpoint_epoch is None:
+            print(f"satlearn: interrupted before the first checkpoint of {exc.run_dir}; nothing to resume, start "
+                  "the run again", file=sys.stderr)
+        else:
+            print(f"satlearn: interrupted; the checkpoint after epoch {exc.checkpoint_epoch} is kept: resume with "
+                  f"satlearn train --resume {exc.run_dir}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:
+        print("satlearn: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a file the command had to read or write; the one line names it
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"satlearn: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from satlearn.engine.checkpoint import atomic_write_bytes
+from satlearn.engine.checkpoint import atomic_write_bytes, make_output_dir
 from satlearn.errors import DataError
 
 
@@ -184,9 +184,11 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
+    try:
+        make_output_dir(path.parent, what=f"plot {path}: its directory")
+        atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    finally:
+        plt.close(fig)
 
 
 def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,

@@ -281,21 +281,26 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     overridden: dict[str, str] = {}
     for text in overrides:
         key, value = parse_override(text)
-        nested = _nest(key, value)
-        _apply(config, nested, prefix="", source=f"--set {text}")
-        overridden.update(dict.fromkeys(_leaf_keys(nested), f"--set {text}"))
+        _apply(config, _nest(key, value), prefix="", source=f"--set {text}")
+        overridden.update(dict.fromkeys(override_keys(text), f"--set {text}"))
     validate(config, source=source, overridden=overridden)
     return config
 
 
-def _leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            out.extend(_leaf_keys(value, f"{prefix}{key}."))
-        else:
-            out.append(f"{prefix}{key}")
-    return out
+def override_keys(text: str) -> list[str]:
+    """The dotted keys a ``key.sub=value`` override sets: ``optim={lr: 1, gamma: 0.5}`` sets ``optim.lr`` and
+    ``optim.gamma``."""
+
+    def leaves(values: dict[str, Any], prefix: str) -> list[str]:
+        out = []
+        for key, value in values.items():
+            if isinstance(value, dict) and value:
+                out.extend(leaves(value, f"{prefix}{key}."))
+            else:
+                out.append(f"{prefix}{key}")
+        return out
+
+    return leaves(_nest(*parse_override(text)), "")
 
 
 def to_dict(config: Config) -> dict[str, Any]:
@@ -404,9 +409,10 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                           "expected a value in [0, 1)")
     _check_loss_options(config.method, where)
     _check_schedule(config.optim, where)
-    method_keys = [f"method.{f.name}" for f in dataclasses.fields(MethodConfig)]
-    METHODS.get(config.method.name).check_config(config, source=where(*method_keys, "run.epochs",
-                                                                       "model.num_classes"))
+    # the method's checks relate these keys; an override of one of them is the likelier cause, the method last
+    method_keys = ["run.epochs", "model.num_classes",
+                   *(f"method.{f.name}" for f in dataclasses.fields(MethodConfig) if f.name != "name"), "method.name"]
+    METHODS.get(config.method.name).check_config(config, source=where(*method_keys))
 
 
 def _check_loss_options(method: MethodConfig, where: typing.Callable[..., str]) -> None:

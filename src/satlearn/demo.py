@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from satlearn.compare import plot_runs, read_run
-from satlearn.config import Config, load_config
+from satlearn.config import Config, load_config, override_keys
 from satlearn.engine import fit
-from satlearn.engine.checkpoint import atomic_write_text
+from satlearn.engine.checkpoint import atomic_write_text, make_output_dir
 from satlearn.engine.reporting import to_json
+from satlearn.errors import ConfigError
 
 DEMO_OVERRIDES = (
     "data.source=mnist1d",
@@ -23,10 +24,32 @@ DEMO_OVERRIDES = (
 )
 
 
+# the demo sets these itself: one run per method, named by the method, in the demo's directory
+DEMO_OWN_KEYS = ("method.name", "run.out_dir", "run.name")
+
+_SOURCE_NAMES = {"mnist1d": "MNIST-1D", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+
+
 def demo_config(method: str, *, out_dir: str | Path, overrides: tuple[str, ...] = ()) -> Config:
     """The demo's configuration for ``method`` (``erm`` or ``sat``); everything else is shared."""
+    for text in overrides:
+        if set(override_keys(text)) & set(DEMO_OWN_KEYS):
+            raise ConfigError(f"--set {text}: the demo sets {', '.join(DEMO_OWN_KEYS)} itself (CE and SAT runs "
+                              "named erm and sat in its output directory); train other runs with satlearn train")
     return load_config(None, [*DEMO_OVERRIDES, f"method.name={method}", f"run.out_dir={out_dir}",
                               f"run.name={method}", *overrides])
+
+
+def demo_title(config: Config) -> str:
+    """The plot's and table's title: the data and the label noise they were trained with."""
+    data, noise = config.data, config.data.noise
+    name = _SOURCE_NAMES.get(data.source, data.source)
+    if noise.kind == "none":
+        return f"{name}, no label noise"
+    if noise.kind == "file":
+        return f"{name}, labels from {Path(noise.file).name}" + (f" ({noise.key})" if noise.key else "")
+    mode = f" ({noise.mode} mode)" if noise.kind == "symmetric" else ""
+    return f"{name}, {noise.rate:.0%} {noise.kind} label noise{mode}"
 
 
 def format_table(results: dict[str, dict[str, Any]]) -> str:
@@ -59,18 +82,18 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
     """
     started = time.perf_counter()
     out_dir = Path(out_dir) if out_dir is not None else Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
-    out_dir.mkdir(parents=True, exist_ok=True)
     labels = {"erm": "CE", "sat": "SAT"}
-    results, configs = {}, {}
-    for method in ("erm", "sat"):
-        config = demo_config(method, out_dir=out_dir, overrides=(*overrides, f"run.progress={str(progress).lower()}"))
-        configs[method] = config
+    # both configs are checked before anything is trained or written: a bad override costs no CE run
+    configs = {method: demo_config(method, out_dir=out_dir,
+                                   overrides=(*overrides, f"run.progress={str(progress).lower()}"))
+               for method in labels}
+    make_output_dir(out_dir, what="demo output directory")
+    results = {}
+    for method, config in configs.items():
         log(f"training {labels[method]} ({config.run.epochs} epochs) ...")
         result = fit(config, out_dir / method, log=lambda message: None)
         results[labels[method]] = result.summary
-    sat_config = configs["sat"]
-    noise = sat_config.data.noise
-    title = f"MNIST-1D, {noise.rate:.0%} symmetric label noise ({noise.mode} mode)"
+    title = demo_title(configs["sat"])
     plot_runs([read_run(out_dir / method, name=labels[method]) for method in ("erm", "sat")],
               out_dir / "demo_accuracy.png", title=title)
     summary = {

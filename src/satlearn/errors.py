@@ -1,5 +1,7 @@
 """Errors satlearn raises for bad input: each carries one line that names what was wrong."""
 
+from __future__ import annotations
+
 
 class SatlearnError(Exception):
     """Base class: the CLI prints the message alone (no traceback) and exits with status 2."""
@@ -15,3 +17,19 @@ class DataError(SatlearnError, ValueError):
 
 class TrainingError(SatlearnError, RuntimeError):
     """Training cannot continue (non-finite loss, resume mismatch, unwritable run directory)."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C); says where the run is and which checkpoint it kept.
+
+    A ``KeyboardInterrupt``, so code that stops on Ctrl-C still does.
+
+    Attributes:
+        run_dir: the run directory.
+        checkpoint_epoch: the epoch the kept checkpoint ends, or None when none was written yet.
+    """
+
+    def __init__(self, run_dir, checkpoint_epoch: int | None) -> None:
+        super().__init__(str(run_dir))
+        self.run_dir = run_dir
+        self.checkpoint_epoch = checkpoint_epoch

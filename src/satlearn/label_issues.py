@@ -57,18 +57,23 @@ class LabelIssues:
         return buffer.getvalue()
 
     def summary(self, class_names: list[str] | None = None, *, top_pairs: int = 10) -> dict[str, Any]:
-        """Counts: flagged in all, per given class, and the most frequent (given → suggested) pairs."""
+        """Counts: flagged in all, per given class, and the most frequent (given → suggested) pairs.
+
+        A label flagged by count (``num_issues``, ``fraction``) may still hold the most target mass; it then
+        suggests no other class and is counted as flagged but in no pair."""
         num_classes = self.probs.shape[1]
         names = class_names or [str(c) for c in range(num_classes)]
         flagged_given = self.given_labels[self.flagged]
         flagged_suggested = self.suggested_labels[self.flagged]
         per_class = np.bincount(flagged_given, minlength=num_classes)
-        pairs = Counter(zip(flagged_given.tolist(), flagged_suggested.tolist())).most_common(top_pairs)
+        moved = flagged_given != flagged_suggested
+        pairs = Counter(zip(flagged_given[moved].tolist(), flagged_suggested[moved].tolist())).most_common(top_pairs)
         return {
             "num_examples": int(len(self.given_labels)),
             "num_flagged": self.num_flagged,
             "fraction_flagged": self.num_flagged / max(len(self.given_labels), 1),
             "flagged_per_given_class": {names[c]: int(per_class[c]) for c in range(num_classes)},
+            "flagged_keeping_given_label": int((~moved).sum()),
             "most_confused_pairs": [{"given": names[g], "suggested": names[s], "count": n} for (g, s), n in pairs],
         }
 
@@ -222,12 +227,11 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
     most likely wrong first), ``pred_probs.npy`` (N × C), ``label_issues_summary.json``, ``label_issues_pr.png``.
     Returns the summary.
     """
-    from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
+    from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text, make_output_dir
     from satlearn.engine.reporting import to_json
     from satlearn.evaluation.detection import detection_report
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_output_dir(out_dir)
     atomic_write_text(out_dir / "label_issues.csv", issues.to_csv())
     for name, array in (("label_issues_mask.npy", issues.flagged), ("label_issues_ranked.npy", issues.ranked_indices),
                         ("pred_probs.npy", issues.probs.astype(np.float32))):

@@ -305,11 +305,10 @@ def curve_csv(curve: RiskCoverage) -> str:
 def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path]:
     """Writes ``selective_<score>.json``, ``selective_<score>.csv`` (per coverage) and
     ``selective_<score>_curve.csv`` (the test part's full curve) into ``out_dir``; returns the paths."""
-    from satlearn.engine.checkpoint import atomic_write_text
+    from satlearn.engine.checkpoint import atomic_write_text, make_output_dir
     from satlearn.engine.reporting import to_json
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_output_dir(out_dir)
     stem = f"selective_{result.report['score']}"
     paths = {"json": out_dir / f"{stem}.json", "csv": out_dir / f"{stem}.csv",
              "curve": out_dir / f"{stem}_curve.csv"}
@@ -372,11 +371,13 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     ``out``, or else into the runs' common parent directory (the run directory itself for a single run).
     Returns the results, each run's file paths, and the plot's path.
     """
+    from satlearn.engine.checkpoint import make_output_dir
+
     if not run_dirs:
         raise ConfigError("selective-eval needs at least one run directory")
+    out_path = make_output_dir(out) if out is not None else None  # a bad --out stops before the evaluations
     paths = [Path(r) for r in run_dirs]
     results = [evaluate_run(p, score=score, device=device) for p in paths]
-    out_path = Path(out) if out is not None else None
     written = [write_result(result, d) for result, d in zip(results, _output_dirs(paths, out_path))]
     if out_path is not None:
         plot_dir = out_path
@@ -386,7 +387,7 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
         import os
 
         plot_dir = Path(os.path.commonpath([str(p.resolve()) for p in paths]))
-    plot_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(plot_dir)
     plot = plot_risk_coverage(results, plot_dir / "risk_coverage.png")
     return results, written, plot
 

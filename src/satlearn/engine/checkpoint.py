@@ -37,6 +37,25 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
 
 
+def make_output_dir(path: str | Path, *, what: str = "output directory") -> Path:
+    """Creates directory ``path`` (and its parents) if needed; a path that cannot be one is a one-line error.
+
+    ``what`` names the path in the error, e.g. ``"--out"``.
+    """
+    from satlearn.errors import ConfigError
+
+    path = Path(path)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            blocked = "is a file" if part == path else f"is under {part}, which is a file"
+            raise ConfigError(f"{what} {path}: {blocked}, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot create the directory ({exc.strerror or exc})") from None
+    return path
+
+
 def save_checkpoint(state: dict[str, Any], run_dir: Path) -> Path:
     path = Path(run_dir) / CHECKPOINT_NAME
     atomic_write_bytes(path, lambda f: torch.save({"format": FORMAT_VERSION, **state}, f))

@@ -28,7 +28,7 @@ from satlearn.engine.runtime import (
     autocast, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
 )
 from satlearn.engine.schedules import learning_rate
-from satlearn.errors import ConfigError, DataError, TrainingError
+from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInterrupted
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import create_model
 
@@ -297,6 +297,10 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         differences = _config_differences(checkpoint["config"], config_lib.to_dict(config))
         if differences:
             raise TrainingError(f"{run_dir}: cannot resume with a different config ({'; '.join(differences[:3])})")
+        if checkpoint["epoch"] >= config.run.epochs and (run_dir / "summary.json").exists():
+            # (without summary.json the run stopped between its last checkpoint and its outputs: resume writes them)
+            raise TrainingError(f"{run_dir}: the run already finished all {config.run.epochs} epochs; nothing to "
+                                "resume (its results are in summary.json)")
 
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
@@ -319,6 +323,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     history: list[dict[str, Any]] = []
     start_epoch = 0
     best = {"test_accuracy": -1.0, "epoch": 0}
+    earlier_wall = 0.0  # the training loop's wall time in earlier processes, up to the checkpoint resumed from
     if checkpoint is not None:
         method.load_state_dict(checkpoint["method"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -326,6 +331,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         history = checkpoint["history"]
         best = checkpoint["best"]
         start_epoch = checkpoint["epoch"]
+        # checkpoints written before this was kept: the epochs' own time is the best estimate
+        earlier_wall = checkpoint.get("wall_seconds", sum(row["epoch_seconds"] for row in history))
         log(f"resuming {run_dir} after epoch {start_epoch}")
     else:
         atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
@@ -363,11 +370,14 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "clean_labels": noisy.clean_labels,
             "history": history,
             "best": best,
+            "wall_seconds": earlier_wall + time.perf_counter() - started,
         })
         saved_epoch = epoch_done
         checkpoint_wait += time.perf_counter() - save_started
 
-    with writer:
+    def train_epochs() -> float:
+        """The epochs from ``start_epoch`` to ``last``; returns when the loop ended."""
+        nonlocal best
         bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not config.run.progress,
                    desc=f"{config.method.name}", unit="epoch", dynamic_ncols=True, leave=False)
         for epoch in bar:
@@ -401,15 +411,21 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
                 save(epoch + 1)
         bar.close()
-        loop_done = time.perf_counter()
+        return time.perf_counter()
+
+    try:
+        with writer:
+            loop_done = train_epochs()
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(run_dir, saved_epoch) from None
     checkpoint_wait += time.perf_counter() - loop_done  # leaving the block waits for the last write
 
     wall = time.perf_counter() - started
     if last < epochs:
         return RunResult(run_dir=run_dir, summary={"epochs_done": last, "stopped_early": True}, history=history,
                          method=method)
-    summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method, wall_seconds=wall,
-                                  device=device)
+    summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method,
+                                  wall_seconds=earlier_wall + wall, device=device)
     summary["runtime"] = runtime
     reporting.write_outputs(run_dir, config, history, summary, method=method, noisy=noisy)
     between_epochs = wall - sum(row["epoch_seconds"] for row in history[start_epoch:])  # this process's epochs
