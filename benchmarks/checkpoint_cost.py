@@ -25,7 +25,7 @@ from common import record, run_main  # noqa: E402
 from satlearn.engine.checkpoint import (  # noqa: E402
     CHECKPOINT_NAME, CheckpointWriter, load_checkpoint, save_checkpoint, snapshot_to_cpu,
 )
-from satlearn.engine.runtime import rng_state  # noqa: E402
+from satlearn.engine.runtime import resolve_device, rng_state  # noqa: E402
 from satlearn.models import create_model  # noqa: E402
 from satlearn.targets import SoftTargets  # noqa: E402
 
@@ -40,8 +40,12 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temporary directory)")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats {args.repeats}: expected at least 1 timed write")
+    if args.dir is not None and not args.dir.is_dir():
+        parser.error(f"--dir {args.dir}: no such directory")
 
-    device = torch.device(args.device)
+    device = resolve_device(args.device, setting="--device")  # an unknown or absent device: one line, not a traceback
     model = create_model(args.model, args.classes, input_shape=(3, 32, 32)).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.randn(2, 3, 32, 32, device=device)).sum().backward()

@@ -36,7 +36,7 @@
 # started again, except the grid when its cells change (GRID_RECIPE, GRID_SEED, GRID_NOISE, GRID_METHODS, RUN_SET):
 # then it trains what the new grid has not recorded. Start it detached and look in from time to time:
 #
-#   setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/suite.log 2>&1 &
+#   mkdir -p benchmarks/runs && setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/runs/suite.log 2>&1 &
 #   bash benchmarks/cifar10_suite.sh --status            # finished steps, the last log lines, GPU use
 #   bash benchmarks/cifar10_suite.sh --pack results.tgz  # results, logs and metrics (no checkpoints) in one file
 #   bash benchmarks/cifar10_suite.sh --stop              # ends the running suite and its trainings (they resume
@@ -269,9 +269,10 @@ case "${1:-}" in
     --status) status; exit 0 ;;
     --stop) stop; exit $? ;;
     --run-for) run_for "${2:?usage: cifar10_suite.sh --run-for SECONDS}"; exit $? ;;
+    -h|--help) sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;  # the header comment is the manual
     "") ;;
     *) echo "cifar10_suite.sh: unknown argument '$1'; expected nothing, --status, --pack FILE, --pack-cache FILE," \
-           "--run-for SECONDS or --stop" >&2; exit 2 ;;
+           "--run-for SECONDS, --stop or --help" >&2; exit 2 ;;
 esac
 
 step() {  # step [--key SETTINGS] NAME COMMAND...: runs once (once per SETTINGS); its output goes to $STATE/NAME.log
@@ -338,6 +339,12 @@ print(json.load(open(sys.argv[1])).get('device', {}).get('gpu', ''))" "$1" 2>/de
 
 prepare() {
     if [ -d "$DATA_ROOT" ]; then echo "$DATA_ROOT exists"; return 0; fi
+    # prepare_cifar10.py writes the standard folder name into the folder it is given
+    if [ "$(basename "$DATA_ROOT")" != cifar-10-batches-py ]; then
+        echo "[prepare] DATA_ROOT=$DATA_ROOT does not exist, and prepare_cifar10.py writes a folder named" \
+             "cifar-10-batches-py: end DATA_ROOT in that name, or prepare the data there yourself" >&2
+        return 2
+    fi
     "$PYTHON" "$BENCH/prepare_cifar10.py" --out "$(dirname "$DATA_ROOT")"
 }
 

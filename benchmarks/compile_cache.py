@@ -37,7 +37,7 @@ def first_step(args: argparse.Namespace) -> dict:
     from satlearn.engine.runtime import autocast, resolve_device
     from satlearn.models import create_model
 
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, setting="--device")
     torch.manual_seed(0)
     started = time.perf_counter()
     model = create_model(args.model, 10, input_shape=(3, 32, 32), width=args.width).to(device)

@@ -94,11 +94,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs")
-    parser.add_argument("--out-dir", type=Path, default=FIGURES)
+    parser.add_argument("--out-dir", type=Path, default=None,
+                        help="where the figures go (default: figures/ beside the results directory, so "
+                             "benchmarks/figures/ for the default one)")
     parser.add_argument("--recipes", nargs="+", default=["paper", "fast"])
     args = parser.parse_args()
     if not args.results_dir.is_dir():
         parser.error(f"--results-dir {args.results_dir}: no such directory")
+    # other results never overwrite the committed figures unless asked to
+    args.out_dir = args.out_dir or args.results_dir.resolve().parent / "figures"
 
     for recipe in args.recipes:
         curves, missing = load_curves(args.results_dir, args.runs_dir, recipe)

@@ -131,6 +131,10 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     args = parser.parse_args()
+    if args.folds < 2:
+        parser.error(f"--folds {args.folds}: cross-validation needs at least 2 folds")
+    if any(seed < 0 for seed in args.seeds):
+        parser.error(f"--seeds {' '.join(map(str, args.seeds))}: expected non-negative integers")
     import shutil
     import tempfile
 

@@ -8,7 +8,9 @@ and the CIFAR-10N human label sets `c10n-aggre`, `c10n-random1`, `c10n-worst`.
 
 A cell whose result is already recorded (or whose run directory holds a finished run) is skipped; one with a
 checkpoint resumes, so the grid can be stopped at any time (or killed) and started again, and a grid can be filled
-over several sittings (`--redo` runs recorded cells again). `--jobs K` trains K cells at once, each in its own
+over several sittings (`--redo` records recorded cells again: from their run directory where it holds the finished
+run, keeping the earlier record's training facts, else by training them; delete a run directory to train it
+afresh). `--jobs K` trains K cells at once, each in its own
 process with its log in `<runs-dir>/<recipe>/<cell>.log` (on an H200, ResNet-34 cells sharing the GPU finished no
 sooner than the same cells one after another); a cell is locked while a process trains it, so two grids
 started by mistake never train the same cell twice. `--pipeline` trains every cell on one of speed.py's pipelines
@@ -42,11 +44,12 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    COMPILER_CACHE_AT_START, RESULTS, ROOT, compile_cache_counters, data_file, record, run_main,
+    COMPILER_CACHE_AT_START, RESULTS, ROOT, compile_cache_counters, data_file, git_commit, record, run_main,
     speed_file_for_this_gpu,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
@@ -70,6 +73,7 @@ NOISES = {**SYMMETRIC, "pair40": ["data.noise.kind=pair", "data.noise.rate=0.4"]
 
 
 SEEDED_NOISE = ("symmetric", "pair")  # the CIFAR-10N label sets are fixed files
+CONFIG_SEED = 0  # run.seed and data.noise.seed in the CIFAR-10 configs: --seed 0 names the recipe's own cells
 
 
 def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
@@ -131,8 +135,10 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
             return None
         fit_seconds = None  # the whole fit() call, set-up and compilation included; only for an uninterrupted run
         compiled = None  # this fit()'s compiler-cache hits and misses: whether a slow first epoch compiled again
+        earlier: dict = {}  # what the record of this same training said about the training itself
         if (run_dir / "summary.json").exists():
             print(f"{run_dir.name}: finished earlier", flush=True)
+            earlier = _earlier_record(result_path(results_dir, recipe, method, noise, tag), run_dir)
         else:
             resume = (run_dir / CHECKPOINT_NAME).exists()
             counted, started = compile_cache_counters(), time.perf_counter()
@@ -157,6 +163,7 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "seeds": {"run": config.run.seed,  # the noise's own seed only where it drew the noise
                   "noise": config.data.noise.seed if config.data.noise.kind in SEEDED_NOISE else None},
         **({"tag": tag} if tag else {}), **label_issue_figures(run_dir),
+        **earlier,
     }
     path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload, directory=results_dir)
     # the per-epoch metrics beside the result, so that curves.py can draw the cell from the results alone
@@ -164,6 +171,22 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "
           f"→ {path}", flush=True)
     return payload
+
+
+def _earlier_record(path: Path, run_dir: Path) -> dict:
+    """A finished cell recorded again (``--redo``, a changed results format) keeps what only the process that
+    trained it knew — its whole-run time, compiler-cache counts, commit, command and machine — from the earlier
+    record of the same run directory, and says when and by what it was recorded again."""
+    if not path.exists():
+        return {}
+    before = json.loads(path.read_text())
+    if before.get("run_dir") != str(run_dir):
+        return {}
+    kept = ("recorded_at", "commit", "command", "device", "compiler_cache_at_start", "fit_seconds",
+            "compile_cache_counters")
+    again = {"recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
+             "command": " ".join([Path(sys.executable).name, *sys.argv])}
+    return {**{key: before[key] for key in kept if key in before}, "recorded_again": again}
 
 
 def label_issue_figures(run_dir: Path) -> dict:
@@ -281,7 +304,9 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     parser.add_argument("--stop-after-epoch", type=int, default=None, help="checkpoint and stop each cell there")
     parser.add_argument("--jobs", type=int, default=1, help="cells trained at once, each in its own process")
-    parser.add_argument("--redo", action="store_true", help="train cells whose result is already recorded")
+    parser.add_argument("--redo", action="store_true",
+                        help="record cells whose result is already recorded again: from their run directory where "
+                             "it holds the finished run, else by training them")
     parser.add_argument("--concurrent-cells", type=int, default=None,
                         help="how many trainings share the device, recorded with each result (default: --jobs); "
                              "set it when other trainings run beside this grid")
@@ -308,9 +333,15 @@ def main() -> None:
         parser.error(f"--tag {args.tag!r}: expected lower-case letters, digits and '-' (say h100-80gb-hbm3)")
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: expected at least 1")
+    if args.stop_after_epoch is not None and args.stop_after_epoch < 1:
+        parser.error(f"--stop-after-epoch {args.stop_after_epoch}: expected an epoch of at least 1")
     if args.seed is not None:
         if args.seed < 0:
             parser.error(f"--seed {args.seed}: expected a non-negative integer")
+        if args.seed == CONFIG_SEED:
+            print(f"--seed {args.seed} is the configs' own seed: the recipe's own cells", flush=True)
+            args.seed = None
+    if args.seed is not None:
         # a seed's cells are another sample of the same cells: kept apart, never over the recorded ones
         args.tag = args.tag or f"seed{args.seed}"
         args.extra = [f"run.seed={args.seed}", f"data.noise.seed={args.seed}", *args.extra]
@@ -318,7 +349,7 @@ def main() -> None:
     for noise in args.noise:
         for method in args.methods:
             if not args.redo and result_path(args.results_dir, args.recipe, method, noise, args.tag).exists():
-                print(f"{cell_name(method, noise)}: recorded earlier, skipped (--redo trains it again)", flush=True)
+                print(f"{cell_name(method, noise)}: recorded earlier, skipped (--redo records it again)", flush=True)
             else:
                 cells.append((method, noise))
     if args.pipeline == "fastest":

@@ -241,6 +241,9 @@ def main() -> None:
 
     results_dir = Path(args.results_dir) if args.results_dir else RESULTS
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "SELECTIVE.md"
+    if args.report_only and not (results_dir / "selective").is_dir():
+        # a mistyped directory would otherwise overwrite the table with one that has no measured row
+        parser.error(f"--results-dir {results_dir}: no selective/ folder of results there")
     if not args.report_only:
         overrides = list(args.overrides)
         if args.dataset == "cifar10":

@@ -357,6 +357,10 @@ def main() -> None:
     parser.add_argument("--name", default="speed", help="result file name (without .json)")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
+    if args.epochs < 1:
+        parser.error(f"--epochs {args.epochs}: expected at least 1 timed epoch per cell")
+    if args.workers < 0:
+        parser.error(f"--workers {args.workers}: expected 0 (load in the main process) or more")
     if args.profile_steps < 0:
         parser.error(f"--profile-steps {args.profile_steps}: expected 0 (off) or a positive number of steps")
 

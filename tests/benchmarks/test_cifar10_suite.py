@@ -118,6 +118,8 @@ def test_a_failing_step_is_reported_and_the_suite_goes_on(tmp_path):
     assert "[speed] FAILED" in result.stdout and "resnet1000" in result.stdout and "[report]" in result.stdout
     assert "speed" not in suite(tmp_path, "--status").stdout.splitlines()[0]
     assert suite(tmp_path, "--bogus").returncode == 2
+    manual = suite(tmp_path, "--help")
+    assert manual.returncode == 0 and "1. prepare" in manual.stdout and "STEPS (default" in manual.stdout
 
 
 def test_profile_and_extra_speed_steps(tmp_path):
@@ -300,3 +302,11 @@ def test_a_gpu_of_another_model_times_the_paper_cell_again_beside_the_recorded_o
     same = suite(tmp_path, STEPS="paper", **{**environment, "FAKE_GPU": "NVIDIA H200"})
     assert "[paper] finished" in same.stdout
     assert "sat-sym40: recorded earlier, skipped" in (tmp_path / "runs" / "suite" / "paper.log").read_text()
+
+
+def test_prepare_refuses_a_data_root_it_would_not_write(tmp_path):
+    # prepare_cifar10.py writes cifar-10-batches-py: another name would be marked done yet hold nothing
+    result = suite(tmp_path, STEPS="prepare", DATA_ROOT=str(tmp_path / "mycifar"))
+    assert "[prepare] FAILED" in result.stdout, result.stdout + result.stderr
+    assert "end DATA_ROOT in that name" in (tmp_path / "runs" / "suite" / "prepare.log").read_text()
+    assert not (tmp_path / "cifar-10-batches-py").exists()

@@ -51,9 +51,9 @@ def test_a_noise_with_only_its_ce_cell_is_drawn_without_a_warning(tmp_path):
     results, runs = tmp_path / "results", tmp_path / "runs"
     write_cell(results, runs, "ce", "sym60")  # no SAT cell yet, so no target curves in its lower panel
     done = subprocess.run([sys.executable, "-W", "error::UserWarning", str(BENCH / "curves.py"), "--results-dir",
-                           str(results), "--runs-dir", str(runs), "--out-dir", str(tmp_path / "figures")],
-                          capture_output=True, text=True)
+                           str(results), "--runs-dir", str(runs)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    # without --out-dir, figures/ beside the results directory: never the checkout's for other results
     assert (tmp_path / "figures" / "label_noise_paper.png").exists()
 
 
@@ -74,3 +74,7 @@ def test_a_mistyped_results_directory_is_an_error_and_the_report_is_left_alone(t
                                  *out], capture_output=True, text=True)
         assert result.returncode == 2 and "nowhere: no such directory" in result.stderr, script
     assert report.read_text() == "# the real report\n" and not (tmp_path / "f").exists()
+    result = subprocess.run([sys.executable, str(BENCH / "selective.py"), "--report-only", "--results-dir",
+                             str(tmp_path / "nowhere"), "--out", str(report)], capture_output=True, text=True)
+    assert result.returncode == 2 and "no selective/ folder of results there" in result.stderr
+    assert report.read_text() == "# the real report\n"

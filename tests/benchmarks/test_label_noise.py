@@ -114,10 +114,27 @@ def test_a_seed_trains_the_cells_again_apart_and_draws_its_own_noise(tmp_path):
               "--set", "data.batch_size=16", "--set", "run.epochs=2", "--set", "method.start_epoch=1",
               "--set", "run.device=cpu", "--set", "run.threads=1"]
     run(*common)
+    default = tmp_path / "results" / "label_noise" / "fast" / "sat-sym40.json"
+    first = json.loads(default.read_text())
+    # seed 0 is the configs' own: the recorded cell, not a second grid of the same cells
+    zero = run(*common, "--seed", "0")
+    assert "--seed 0 is the configs' own seed" in zero and "recorded earlier" in zero
+    assert not (tmp_path / "results" / "label_noise" / "fast_seed0").exists()
+    for config in ("cifar10_sat.yaml", "cifar10_ce.yaml"):
+        from satlearn.config import load_config
+
+        loaded = load_config(BENCH.parent / "configs" / config)
+        assert loaded.run.seed == loaded.data.noise.seed == 0  # label_noise.CONFIG_SEED
+    # recorded again from the finished run directory: what only the training process knew is kept
+    assert "finished earlier" in run(*common, "--redo")
+    redone = json.loads(default.read_text())
+    assert first["fit_seconds"] is not None and redone["fit_seconds"] == first["fit_seconds"]
+    for key in ("recorded_at", "commit", "command", "device", "compile_cache_counters"):
+        assert redone[key] == first[key], key
+    assert redone["recorded_again"]["command"].endswith("--redo")
     out = run(*common, "--seed", "3")
     assert "recorded earlier" not in out  # the seed-0 cell does not stand in for seed 3
-    default, seeded = (tmp_path / "results" / "label_noise" / "fast" / "sat-sym40.json",
-                       tmp_path / "results" / "label_noise" / "fast_seed3" / "sat-sym40.json")
+    seeded = tmp_path / "results" / "label_noise" / "fast_seed3" / "sat-sym40.json"
     cell = json.loads(seeded.read_text())
     assert cell["seeds"] == {"run": 3, "noise": 3} and cell["tag"] == "seed3"
     assert "run.seed=3" in cell["overrides"] and "data.noise.seed=3" in cell["overrides"]

@@ -1,9 +1,11 @@
+import pytest
 import torch
 
 from fixtures import tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import fit
 from satlearn.engine.runtime import cudnn_autotuning
+from satlearn.errors import ConfigError
 
 
 def test_cudnn_autotuning_is_scoped_and_restored():
@@ -29,10 +31,6 @@ def test_cudnn_autotuning_limit_is_scoped_and_left_alone_when_not_given():
 
 
 def test_a_negative_cudnn_benchmark_limit_is_refused():
-    import pytest
-
-    from satlearn.errors import ConfigError
-
     with pytest.raises(ConfigError, match="run.cudnn_benchmark_limit=-1; expected a non-negative"):
         load_config(None, ["run.cudnn_benchmark_limit=-1"])
     assert load_config(None, ["run.cudnn_benchmark_limit=0"]).run.cudnn_benchmark_limit == 0
@@ -48,3 +46,15 @@ def test_fit_leaves_the_global_cudnn_setting_as_it_found_it(tmp_path, monkeypatc
     torch.backends.cudnn.benchmark = False
     fit(load_config(None, tiny_overrides(tmp_path, "run.epochs=1", "method.start_epoch=0")), tmp_path / "run")
     assert seen == [True] and torch.backends.cudnn.benchmark is False
+
+
+def test_a_device_error_names_the_setting_it_came_from():
+    from satlearn.engine.runtime import resolve_device
+
+    with pytest.raises(ConfigError, match=r"^run\.device='gpu0' is not a device name"):
+        resolve_device("gpu0")
+    with pytest.raises(ConfigError, match=r"^--device='gpu0' is not a device name"):
+        resolve_device("gpu0", setting="--device")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match=r"^--device='cuda' but CUDA is not available .* use --device=auto or cpu"):
+            resolve_device("cuda", setting="--device")

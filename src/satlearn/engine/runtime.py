@@ -12,8 +12,10 @@ import torch
 from satlearn.errors import ConfigError
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → cuda if available, else mps, else cpu; explicit names are checked for availability."""
+def resolve_device(name: str = "auto", *, setting: str = "run.device") -> torch.device:
+    """``auto`` → cuda if available, else mps, else cpu; explicit names are checked for availability.
+
+    ``setting`` names where ``name`` came from in an error (``run.device``, a command's ``--device``)."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -23,11 +25,11 @@ def resolve_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"run.device={name!r} is not a device name; expected auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"run.device={name!r} but CUDA is not available on this machine; use run.device=auto or cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"run.device={name!r} but MPS is not available on this machine; use run.device=auto or cpu")
+        raise ConfigError(f"{setting}={name!r} is not a device name; expected auto, cpu, cuda, cuda:N or mps") from None
+    for kind, available in (("cuda", torch.cuda.is_available), ("mps", torch.backends.mps.is_available)):
+        if device.type == kind and not available():
+            raise ConfigError(f"{setting}={name!r} but {kind.upper()} is not available on this machine; use "
+                              f"{setting}=auto or cpu")
     return device
 
 

@@ -443,7 +443,7 @@ def load_run(run_dir: str | Path, *, device: str | None = None) -> tuple[Config,
     run_dir = Path(run_dir)
     checkpoint = load_checkpoint(run_dir)
     config = config_lib.from_dict_exact(checkpoint["config"])
-    torch_device = resolve_device(device or config.run.device)
+    torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
     noisy = prepare_data(config)
     noisy.labels = checkpoint["labels"]
     method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
