@@ -28,6 +28,8 @@ def test_a_finished_and_an_unfinished_run_side_by_side(tmp_path, capsys):
     sat_row = next(line for line in lines if line.startswith("sat "))
     assert f"{100 * ce.summary['final_test_accuracy']:.1f}%" in ce_row and "erm" in ce_row
     assert "4/4 (unfinished)" in sat_row
+    # its noise is known before its summary is written: from the labels it was given
+    assert f"{100 * sat.summary['noise']['actual_rate']:.1f}%" in sat_row.split("4/4")[0]
     refined = json.loads((sat.run_dir / "metrics.jsonl").read_text().splitlines()[-1])["refined_label_accuracy"]
     assert f"{100 * refined:.1f}%" in sat_row
     assert lines[-1] == f"plot: {tmp_path / 'both.png'}"
@@ -75,3 +77,10 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no metrics.jsonl" in err
+
+
+def test_a_run_given_twice_is_shown_once_under_its_name(tmp_path, capsys):
+    ce = train(tmp_path, "ce", "method.name=erm")
+    assert main(["compare", str(ce.run_dir), str(ce.run_dir), "--out", str(tmp_path / "twice.png")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("ce ", ". "))]
+    assert len(rows) == 1 and rows[0].startswith("ce ")

@@ -124,3 +124,10 @@ def test_benchmark_runs_the_cifar10_recipes_on_tiny_fake_data(tmp_path):
     assert record["commit"] and record["selective"]["split"]["validation"] == 4
     table = bench.write_table(tmp_path / "results", tmp_path / "SELECTIVE.md").read_text()
     assert "## cifar10" in table and "| Softmax Response (CE) |" in table and "3.37±0.05" in table
+
+
+def test_an_unfinished_run_is_evaluated_with_a_note(tmp_path, capsys):
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=erm", "run.epochs=3"))
+    run = fit(config, tmp_path / "partial", stop_after_epoch=1, log=lambda m: None).run_dir
+    assert main(["selective-eval", str(run), "--out", str(tmp_path / "out")]) == 0
+    assert "note: an unfinished run, evaluated at its checkpoint after epoch 1 of 3" in capsys.readouterr().out

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     selective = commands.add_parser(
         "selective-eval", help="selective classification report: error at coverage, AURC, E-AURC, AUGRC, plot")
-    selective.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished run directories to compare")
+    selective.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                           help="run directories to compare (an unfinished one: its latest checkpoint, with a note)")
     selective.add_argument("--score", choices=("auto", "abstain", "max_softmax"), default="auto",
                            help="selection score: abstain probability (auto for selective_sat/gamblers runs) or "
                                 "1 - max softmax (Softmax Response; auto for other runs)")
@@ -181,6 +182,9 @@ def _selective_eval(args: argparse.Namespace) -> int:
               f"AUGRC {1000 * metrics['augrc']:.2f} (x1e-3); files {paths['json']}, {paths['csv'].name}")
         if report["split"]["note"]:
             print(f"  note: {report['split']['note']}")
+        if report["epoch"] < report["epochs"]:
+            print(f"  note: an unfinished run, evaluated at its checkpoint after epoch {report['epoch']} of "
+                  f"{report['epochs']}")
     print(f"risk-coverage plot: {plot}")
     return 0
 

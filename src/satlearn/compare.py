@@ -73,7 +73,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
     except ValueError:
         raise DataError(f"{summary_file}: not JSON (was the run's writing cut off?)") from None
-    actual = summary["noise"]["actual_rate"] if summary else None
+    actual = summary["noise"]["actual_rate"] if summary else _actual_noise_rate(run_dir / "labels.npz")
     config_file = run_dir / "config.yaml"
     if not config_file.exists() and summary is not None:  # results copied without the config: what they tell
         first = first_soft_target_epoch(history)
@@ -91,6 +91,17 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
                      summary=summary, actual_noise_rate=actual)
 
 
+def _actual_noise_rate(labels_file: Path) -> float | None:
+    """For a run still training (no summary yet): the share of its training labels that the noise changed."""
+    import numpy as np
+
+    try:
+        with np.load(labels_file, allow_pickle=False) as saved:
+            return float((saved["labels"] != saved["clean_labels"]).mean())
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def expand_run_dirs(path: Path) -> list[Path]:
     """``path`` itself when it is a run directory; else the run directories right inside it (a parent of runs, such
     as ``runs/`` or a demo's output directory), sorted; else ``[path]``, for :func:`read_run` to name the problem."""
@@ -106,7 +117,8 @@ def run_names(run_dirs: list[Path]) -> list[str]:
     if len(set(names)) == len(names):
         return names
     common = Path(os.path.commonpath([d.resolve() for d in run_dirs]))
-    return [str(d.resolve().relative_to(common)) or d.name for d in run_dirs]
+    relative = [d.resolve().relative_to(common) for d in run_dirs]
+    return [d.name if part == Path(".") else str(part) for d, part in zip(run_dirs, relative)]
 
 
 def _pct(value: float | None) -> str:
@@ -196,6 +208,8 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
     """Reads every run, writes the plot (default: ``compare.png`` in the runs' common parent) and returns the runs,
     the table and the plot's path."""
     dirs = [run for d in run_dirs for run in expand_run_dirs(Path(d))]
+    seen: set[Path] = set()
+    dirs = [d for d in dirs if not (d.resolve() in seen or seen.add(d.resolve()))]  # a run given twice: once
     if not dirs:
         raise DataError("compare needs at least one run directory")
     runs = [read_run(d, name=name) for d, name in zip(dirs, run_names(dirs))]

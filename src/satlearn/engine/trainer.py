@@ -32,9 +32,10 @@ from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInter
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import create_model
 
-# Settings that may differ between a run and its resumption without changing any result.
+# Settings that may differ between a run and its resumption without changing any result (the reference
+# pipeline's workers are handed their augmentation by the main process, so their number changes nothing).
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
-                    "run.cudnn_benchmark", "run.cudnn_benchmark_limit"}
+                    "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "data.workers"}
 
 
 @dataclass
@@ -274,14 +275,18 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         log: receives one-line messages (default: printed above the progress bar).
     """
     run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(config)
-    created = not run_dir.exists()
+    # the directories this call creates: the run directory and any missing parents (run.out_dir/...)
+    created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
     try:
         with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit):
             return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch, log=log)
     except BaseException:
-        if created:  # a run that failed before writing anything (bad data, say) leaves no empty directory behind
-            with contextlib.suppress(OSError):
-                run_dir.rmdir()
+        # a run that failed before writing anything (bad data, say) leaves no empty directories behind
+        for directory in created:  # innermost first; rmdir leaves any that are not empty
+            try:
+                directory.rmdir()
+            except OSError:
+                break
         raise
 
 
