@@ -56,10 +56,12 @@
 # TRAIN_PIPELINE (fastest, or a label_noise.py --pipeline name),
 # RUN_SET (extra `--set key=value` arguments for every training), GRID_NOISE and GRID_METHODS (the grid's cells),
 # GRID_RECIPE (fast; `paper` trains other cells on the 200-epoch recipe, say GRID_NOISE=sym80 GRID_METHODS=sat),
-# GRID_SEED (the grid's cells again with this seed, recorded apart in label_noise/<recipe>_seed<N>/),
+# GRID_SEED (the grid's cells again with this seed, recorded apart in label_noise/<recipe>_seed<N>/; 0, the configs'
+# own seed, means the recipe's own cells),
 # SUITE_RESULTS (results directory, default benchmarks/results; where it is not set, --status and --pack use the one
 # that the last suite under the same SUITE_RUNS wrote to), SUITE_RUNS (default benchmarks/runs),
-# SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py),
+# SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py; for the
+# prepare step to write it, its last part must be cifar-10-batches-py),
 # STEPS (default: the nine numbered above, in order; every name is checked before any step runs), BENCH_COMMIT
 # (the commit to record where the checkout has no .git).
 set -uo pipefail

@@ -135,10 +135,10 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
             return None
         fit_seconds = None  # the whole fit() call, set-up and compilation included; only for an uninterrupted run
         compiled = None  # this fit()'s compiler-cache hits and misses: whether a slow first epoch compiled again
-        earlier: dict = {}  # what the record of this same training said about the training itself
+        trained_earlier = False  # the run directory held the finished run: recorded, not trained, here
         if (run_dir / "summary.json").exists():
             print(f"{run_dir.name}: finished earlier", flush=True)
-            earlier = _earlier_record(result_path(results_dir, recipe, method, noise, tag), run_dir)
+            trained_earlier = True
         else:
             resume = (run_dir / CHECKPOINT_NAME).exists()
             counted, started = compile_cache_counters(), time.perf_counter()
@@ -152,11 +152,14 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
             fit_seconds = None if resume else elapsed
     summary = json.loads((run_dir / "summary.json").read_text())
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    run_seconds = sum(row["epoch_seconds"] for row in history)
+    earlier = (_earlier_record(result_path(results_dir, recipe, method, noise, tag), run_dir, run_seconds)
+               if trained_earlier else {})
     payload = {
         "recipe": recipe, "method": method, "noise": noise, "config": config_file.name, "overrides": overrides,
         "epochs": summary["epochs"], "actual_noise_rate": summary["noise"]["actual_rate"],
         "last_test_accuracy": summary["final_test_accuracy"], "best_test_accuracy": summary["best_test_accuracy"],
-        "best_epoch": summary["best_epoch"], "run_seconds": sum(row["epoch_seconds"] for row in history),
+        "best_epoch": summary["best_epoch"], "run_seconds": run_seconds,
         "fit_seconds": fit_seconds, "run_device": summary["device"], "run_dir": str(run_dir),
         "concurrent_cells": concurrent_cells, "pipeline": pipeline, "runtime": summary.get("runtime"),
         "timing": summary.get("timing"), "compile_cache_counters": compiled,
@@ -173,14 +176,16 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
     return payload
 
 
-def _earlier_record(path: Path, run_dir: Path) -> dict:
+def _earlier_record(path: Path, run_dir: Path, run_seconds: float) -> dict:
     """A finished cell recorded again (``--redo``, a changed results format) keeps what only the process that
     trained it knew — its whole-run time, compiler-cache counts, commit, command and machine — from the earlier
-    record of the same run directory, and says when and by what it was recorded again."""
+    record of the same training (same run directory, same epochs' seconds), and says when and by what it was
+    recorded again."""
     if not path.exists():
         return {}
     before = json.loads(path.read_text())
-    if before.get("run_dir") != str(run_dir):
+    same_dir = before.get("run_dir") is not None and Path(before["run_dir"]).resolve() == run_dir.resolve()
+    if not same_dir or before.get("run_seconds") != run_seconds:  # a run trained again in the same directory
         return {}
     kept = ("recorded_at", "commit", "command", "device", "compiler_cache_at_start", "fit_seconds",
             "compile_cache_counters")

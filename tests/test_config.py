@@ -116,3 +116,33 @@ def test_ranges_of_loss_and_schedule_options():
     config = load_config(None, ["optim.schedule=step", "optim.milestones=[10, 20]", "optim.gamma=0.2",
                                 "method.gce_q=1", "method.sce_a=0"])
     assert config.optim.milestones == [10, 20] and config.method.gce_q == 1.0
+
+
+def test_merge_keys_still_merge_and_unhashable_keys_give_one_line(tmp_path):
+    path = write(tmp_path, "base: &base {epochs: 3, seed: 1}\nrun:\n  <<: *base\n  seed: 2\n", name="m.yaml")
+    from satlearn.config import read_yaml
+
+    assert read_yaml(path.read_text())["run"] == {"epochs": 3, "seed": 2}  # the own key overrides the merged one
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML at line 1 .*unhashable"):
+        load_config(write(tmp_path, "? [1, 2]\n: 3\n"))
+    with pytest.raises(ConfigError, match=r"^--set run=\{\[1\]: 2\}: run must be a mapping"):
+        load_config(None, ["run={[1]: 2}"])
+
+
+def test_written_configs_read_back_whatever_their_strings_look_like():
+    from satlearn.config import dump_yaml, from_dict_exact, read_yaml
+
+    config = Config()
+    config.run.name, config.data.noise.key, config.run.out_dir = "1e3", "2E5", "off"
+    again = from_dict_exact(read_yaml(dump_yaml(config)))
+    assert (again.run.name, again.data.noise.key, again.run.out_dir) == ("1e3", "2E5", "off")
+    overrides = overrides_from_dict({"run": {"name": "1e-3", "out_dir": "no"}})
+    assert load_config(None, overrides).run.name == "1e-3"
+
+
+def test_a_method_check_blames_the_key_it_is_about_not_another_override(tmp_path):
+    path = write(tmp_path, "method:\n  name: sat\n  loss: gce\n")
+    with pytest.raises(ConfigError, match=r"^\S*c\.yaml: method\.loss='gce' is not available"):
+        load_config(path, ["run.epochs=20", "method.targets_device=cpu"])
+    with pytest.raises(ConfigError, match=r"^--set method\.payoff=0\.5: method\.payoff=0\.5"):
+        load_config(None, ["run.epochs=20", "method.name=gamblers", "method.payoff=0.5"])

@@ -56,3 +56,28 @@ def test_cpu_storage_serves_batches_from_another_device_type():
     rows = targets.update(torch.tensor([0]), torch.tensor([[0.0, 1.0]]), momentum=0.0)
     assert rows.device.type == "cpu" and targets.targets.device.type == "cpu"
     assert targets.targets[0].tolist() == [0.0, 1.0]
+
+
+def test_bfloat16_rows_follow_the_ema_and_stay_probability_vectors_when_momentum_is_near_1():
+    # (1 − α)(p − t) = 0.0015 is below half a bfloat16 step near 1 (0.002): stored as rounded, the label's entry
+    # would stay at 1.0 while the other grew (row [1.0, 0.125] after 500 updates); rounded at random, it moves
+    torch.manual_seed(0)
+    targets = SoftTargets(torch.tensor([0]), num_classes=2, dtype="bfloat16")
+    for _ in range(500):
+        targets.update(torch.tensor([0]), torch.tensor([[0.85, 0.15]]), momentum=0.99)
+    row = targets.table()[0]
+    torch.testing.assert_close(row.sum(), torch.tensor(1.0))
+    torch.testing.assert_close(row, torch.tensor([0.85, 0.15]), atol=0.02, rtol=0)
+    assert abs(float(targets.targets.float().sum()) - 1) < 0.02  # the stored row stays near the simplex too
+    torch.manual_seed(2)
+    n, c = 256, 10
+    labels = torch.randint(0, c, (n,))
+    low, full = SoftTargets(labels, c, dtype="bfloat16"), SoftTargets(labels, c)
+    for _ in range(300):
+        idx = torch.randperm(n)[:64]
+        probs = torch.softmax(2 * torch.randn(64, c), dim=1)
+        low.update(idx, probs, momentum=0.99)
+        full.update(idx, probs, momentum=0.99)
+    torch.testing.assert_close(low.table().sum(dim=1), torch.ones(n))
+    assert (low.table() - full.table()).abs().max() < 0.03
+    assert torch.equal(full.table(), full.targets)  # float32 rows are read as stored

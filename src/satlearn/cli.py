@@ -138,7 +138,7 @@ def _find_issues(args: argparse.Namespace) -> int:
     if args.out is not None:  # a bad --out stops before the training
         from satlearn.engine.checkpoint import make_output_dir
 
-        make_output_dir(args.out, what="--out")
+        make_output_dir(args.out, what="--out", create=False)
     if args.config is not None:
         from satlearn.config import load_config
         from satlearn.engine import fit

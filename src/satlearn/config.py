@@ -114,20 +114,36 @@ class Config:
 # Building configs from mappings, files and overrides
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# YAML 1.2 floats without a dot, which YAML 1.1 reads as strings
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
+
+
 class _Yaml12Loader(yaml.SafeLoader):
     """Safe YAML read the YAML 1.2 way where 1.1 surprises people: only true/false are booleans (``amp: off``
     stays the string "off"), ``1e-3`` is a float (1.1 wants ``1.0e-3``), and a key given twice in one mapping is an
-    error instead of the last one silently winning."""
+    error instead of the last one silently winning (merge keys ``<<:`` still override as YAML defines)."""
 
-    def construct_mapping(self, node, deep=False):
-        seen: dict[Any, Any] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}, first given at line {seen[key].line + 1}", key_node.start_mark)
-            seen[key] = key_node.start_mark
-        return super().construct_mapping(node, deep=deep)
+    def flatten_mapping(self, node):
+        # checked before the merge adds the merged keys to the node, and once per node: an anchored mapping
+        # merged elsewhere is flattened again, with merged and own keys side by side by design
+        checked = self.__dict__.setdefault("_checked_mappings", set())
+        if id(node) not in checked:
+            checked.add(id(node))
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:  # an unhashable key: PyYAML's own error names it
+                    continue
+                if first is not key_node.start_mark:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}, first given at line {first.line + 1}",
+                        key_node.start_mark)
+        super().flatten_mapping(node)
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -136,9 +152,20 @@ _Yaml12Loader.yaml_implicit_resolvers = {
 }
 _Yaml12Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."))
+_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+class _QuotingDumper(yaml.SafeDumper):
+    """Safe YAML written so that both readers agree: a string that YAML 1.1 or the loader above would read as
+    something else (``off``, ``1e3``) is quoted."""
+
+
+_QuotingDumper.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+def write_yaml(data: Any, **options: Any) -> str:
+    """YAML text that :func:`read_yaml` reads back as ``data``."""
+    return yaml.dump(data, Dumper=_QuotingDumper, **options)
 
 
 def read_yaml(text: str) -> Any:
@@ -308,7 +335,7 @@ def to_dict(config: Config) -> dict[str, Any]:
 
 
 def dump_yaml(config: Config) -> str:
-    return yaml.safe_dump(to_dict(config), sort_keys=False)
+    return write_yaml(to_dict(config), sort_keys=False)
 
 
 def save_config(config: Config, path: str | Path) -> None:
@@ -322,7 +349,7 @@ def overrides_from_dict(values: dict[str, Any], prefix: str = "") -> list[str]:
         if isinstance(value, dict):
             out.extend(overrides_from_dict(value, f"{prefix}{key}."))
         else:
-            out.append(f"{prefix}{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")
+            out.append(f"{prefix}{key}={write_yaml(value, default_flow_style=True).strip().removesuffix('...').strip()}")
     return out
 
 
@@ -409,10 +436,7 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                           "expected a value in [0, 1)")
     _check_loss_options(config.method, where)
     _check_schedule(config.optim, where)
-    # the method's checks relate these keys; an override of one of them is the likelier cause, the method last
-    method_keys = ["run.epochs", "model.num_classes",
-                   *(f"method.{f.name}" for f in dataclasses.fields(MethodConfig) if f.name != "name"), "method.name"]
-    METHODS.get(config.method.name).check_config(config, source=where(*method_keys))
+    METHODS.get(config.method.name).check_config(config, where=where)
 
 
 def _check_loss_options(method: MethodConfig, where: typing.Callable[..., str]) -> None:

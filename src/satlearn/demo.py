@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from satlearn.compare import plot_runs, read_run
-from satlearn.config import Config, load_config, override_keys
+from satlearn.config import Config, load_config, override_keys, overrides_from_dict
 from satlearn.engine import fit
 from satlearn.engine.checkpoint import atomic_write_text, make_output_dir
 from satlearn.engine.reporting import to_json
@@ -36,8 +36,10 @@ def demo_config(method: str, *, out_dir: str | Path, overrides: tuple[str, ...] 
         if set(override_keys(text)) & set(DEMO_OWN_KEYS):
             raise ConfigError(f"--set {text}: the demo sets {', '.join(DEMO_OWN_KEYS)} itself (CE and SAT runs "
                               "named erm and sat in its output directory); train other runs with satlearn train")
-    return load_config(None, [*DEMO_OVERRIDES, f"method.name={method}", f"run.out_dir={out_dir}",
-                              f"run.name={method}", *overrides])
+    # the directory as YAML text that reads back as this string, whatever it looks like ("2e5", "off", "a: b")
+    out_dir_override = overrides_from_dict({"run": {"out_dir": str(out_dir)}})
+    return load_config(None, [*DEMO_OVERRIDES, f"method.name={method}", *out_dir_override, f"run.name={method}",
+                              *overrides])
 
 
 def demo_title(config: Config) -> str:

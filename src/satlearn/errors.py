@@ -30,6 +30,10 @@ class TrainingInterrupted(KeyboardInterrupt):
     """
 
     def __init__(self, run_dir, checkpoint_epoch: int | None) -> None:
-        super().__init__(str(run_dir))
+        super().__init__(run_dir, checkpoint_epoch)  # both in args: the exception pickles (multiprocessing)
         self.run_dir = run_dir
         self.checkpoint_epoch = checkpoint_epoch
+
+    def __str__(self) -> str:
+        kept = "no checkpoint" if self.checkpoint_epoch is None else f"checkpoint after epoch {self.checkpoint_epoch}"
+        return f"{self.run_dir}: interrupted ({kept})"

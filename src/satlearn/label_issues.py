@@ -105,8 +105,10 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
         margin_threshold: flag examples whose margin exceeds this value (default rule: ``0``).
     Only one of ``num_issues``, ``fraction`` and ``margin_threshold`` may be given.
     """
-    if hasattr(soft_targets, "targets") and hasattr(soft_targets, "labels"):
-        soft_targets = soft_targets.targets.float().cpu().numpy()
+    from satlearn.targets import SoftTargets
+
+    if isinstance(soft_targets, SoftTargets):
+        soft_targets = soft_targets.table().cpu().numpy()
     probs = np.asarray(soft_targets.detach().cpu().float().numpy() if hasattr(soft_targets, "detach") else soft_targets,
                        dtype=np.float64)
     labels = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels)

@@ -375,7 +375,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
 
     if not run_dirs:
         raise ConfigError("selective-eval needs at least one run directory")
-    out_path = make_output_dir(out) if out is not None else None  # a bad --out stops before the evaluations
+    # a bad --out stops before the evaluations (and is made only when they succeeded)
+    out_path = make_output_dir(out, create=False) if out is not None else None
     paths = [Path(r) for r in run_dirs]
     results = [evaluate_run(p, score=score, device=device) for p in paths]
     written = [write_result(result, d) for result, d in zip(results, _output_dirs(paths, out_path))]

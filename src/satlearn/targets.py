@@ -23,8 +23,8 @@ class SoftTargets(nn.Module):
         labels: ``(N,)`` integer labels the table starts from (the given, possibly noisy, labels).
         num_classes: C.
         dtype: storage dtype, ``torch.float32`` (default) or ``torch.bfloat16`` (half the memory; the update
-            itself is computed in float32 and rounded when written back). Strings ``"float32"``/``"bfloat16"``
-            are accepted.
+            itself is computed in float32 and rounded at random, without bias, when written back; rows are read
+            back rescaled to sum to 1). Strings ``"float32"``/``"bfloat16"`` are accepted.
         device: where the table lives; batches may come from another device (rows are moved as needed).
 
     Example:
@@ -50,9 +50,36 @@ class SoftTargets(nn.Module):
     def __len__(self) -> int:
         return self.targets.shape[0]
 
+    # bfloat16 keeps 8 significant bits: between 0.5 and 1 its step is 2^-8. With α = 0.99 an update
+    # (1 − α)(p − t) smaller than half that step (|p − t| < 0.2) would round back to the stored value every time,
+    # so a large entry would stop short of where the EMA goes while the small ones still grew (a row pulled
+    # towards [0.85, 0.15] from [1, 0] ended at [1, 0.125]). Rounding up or down at random, in proportion to
+    # the distance, makes every stored value the EMA's in expectation, and rows are read back rescaled to sum
+    # to 1, so they stay probability vectors. float32 tables are stored and read as computed.
+
+    def _read(self, rows: torch.Tensor) -> torch.Tensor:
+        """Stored rows as float32 probability vectors."""
+        rows = rows.float()
+        if self.targets.dtype != torch.float32:
+            rows = rows / rows.sum(dim=1, keepdim=True)
+        return rows
+
+    def _stored(self, rows: torch.Tensor) -> torch.Tensor:
+        """float32 rows in the table's dtype: bfloat16 by unbiased random rounding (torch's generator of the
+        rows' device, which checkpoints save), anything else as ``.to()`` rounds."""
+        if self.targets.dtype != torch.bfloat16:
+            return rows.to(self.targets.dtype)
+        bits = rows.contiguous().view(torch.int32)  # bfloat16 is the top 16 bits of a float32
+        bits = (bits + torch.randint_like(bits, 0, 1 << 16)) & ~0xFFFF
+        return bits.view(torch.float32).to(torch.bfloat16)  # exact: the low 16 bits are zero
+
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """``(B,)`` indices → ``(B, C)`` float32 rows, on the device of ``idx``."""
-        return self.targets[idx.to(self.targets.device)].to(device=idx.device, dtype=torch.float32)
+        return self._read(self.targets[idx.to(self.targets.device)]).to(device=idx.device)
+
+    def table(self) -> torch.Tensor:
+        """The whole ``(N, C)`` table as float32 probability vectors (bfloat16 rows rescaled to sum to 1)."""
+        return self._read(self.targets)
 
     @torch.no_grad()
     def update(self, idx: torch.Tensor, probs: torch.Tensor, *, momentum: float) -> torch.Tensor:
@@ -66,9 +93,9 @@ class SoftTargets(nn.Module):
             ``(B, C)`` float32 updated targets on the device of ``probs``.
         """
         table_idx = idx.to(self.targets.device)
-        rows = self.targets[table_idx].to(device=probs.device, dtype=torch.float32)  # a gathered copy
+        rows = self._read(self.targets[table_idx]).to(device=probs.device)  # a gathered float32 copy
         new = rows.lerp_(probs.detach().float(), 1.0 - momentum)  # α t + (1 − α) p in one kernel
-        self.targets[table_idx] = new.to(device=self.targets.device, dtype=self.targets.dtype)
+        self.targets[table_idx] = self._stored(new.to(self.targets.device))
         return new
 
     def weights(self, idx: torch.Tensor) -> torch.Tensor:
@@ -77,5 +104,5 @@ class SoftTargets(nn.Module):
 
     def refined_labels(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N,)`` argmax label and ``(N,)`` confidence (max probability) of every row."""
-        confidence, label = self.targets.float().max(dim=1)
+        confidence, label = self.table().max(dim=1)
         return label, confidence

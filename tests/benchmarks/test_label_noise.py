@@ -132,6 +132,10 @@ def test_a_seed_trains_the_cells_again_apart_and_draws_its_own_noise(tmp_path):
     for key in ("recorded_at", "commit", "command", "device", "compile_cache_counters"):
         assert redone[key] == first[key], key
     assert redone["recorded_again"]["command"].endswith("--redo")
+    # a record of another training in the same directory (its epochs took other times) lends it nothing
+    default.write_text(json.dumps({**redone, "run_seconds": redone["run_seconds"] + 1}))
+    run(*common, "--redo")
+    assert json.loads(default.read_text())["fit_seconds"] is None
     out = run(*common, "--seed", "3")
     assert "recorded earlier" not in out  # the seed-0 cell does not stand in for seed 3
     seeded = tmp_path / "results" / "label_noise" / "fast_seed3" / "sat-sym40.json"

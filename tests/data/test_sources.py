@@ -326,7 +326,16 @@ def test_imagefolder_empty_train_split(tmp_path):
     root = tmp_path / "imgs"
     (root / "train" / "cat").mkdir(parents=True)
     write_image(root / "test" / "cat" / "a.png", (0, 0, 0))
-    with pytest.raises(DataError, match=r"train holds no images"):
+    with pytest.raises(DataError, match=r"train/cat holds no images"):
+        load_dataset(data_config("imagefolder", root))
+
+
+def test_imagefolder_a_training_class_without_images_names_its_directory(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs")
+    (root / "train" / "emu").mkdir()
+    (root / "train" / "emu" / "only.gif").write_bytes(b"GIF89a")  # not an extension it reads
+    (root / "test" / "emu").mkdir()
+    with pytest.raises(DataError, match=r"train/emu holds no images \(.png"):
         load_dataset(data_config("imagefolder", root))
 
 
@@ -405,6 +414,24 @@ def test_validate_catches_labels_outside_range():
     splits.y_test = torch.tensor([0, 2, 1])
     with pytest.raises(DataError, match=r"test label 2 at index 1 is outside"):
         splits.validate()
+
+
+def test_npz_degenerate_data_are_refused_in_one_line(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 3)), np.array([0, 1] * 4)
+    cases = {
+        "empty_test": ({"x_train": x, "y_train": y, "x_test": np.zeros((0, 3)), "y_test": np.zeros(0, np.int64)},
+                       r"empty_test\.npz: 'x_test' holds no examples"),
+        "one_class": ({"x_train": x, "y_train": np.zeros(8, np.int64)}, r"npz: 1 class; classification needs at least 2"),
+        "no_features": ({"x_train": np.zeros((8, 0)), "y_train": y}, r"the inputs have no features"),
+        "huge": ({"x_train": np.where(rng.random((8, 3)) < 0.5, 1e308, -1e308), "y_train": y},
+                 r"huge\.npz: feature values too large to standardise"),
+    }
+    for name, (arrays, message) in cases.items():
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **arrays)
+        with pytest.raises(DataError, match=message):
+            load_dataset(data_config("npz", path))
 
 
 def test_npz_not_an_archive(tmp_path):

@@ -136,8 +136,9 @@ def test_compile_tuning_options_are_ones_torch_compile_accepts(tmp_path):
         method = build_method(config, noisy.data, noisy.labels, torch.device("cpu"))
         assert method.model._compiled_call_impl is not None
 
-def test_staged_resume_is_bit_identical(tmp_path):
-    config = tiny_config(tmp_path)
+@pytest.mark.parametrize("targets_dtype", ["float32", "bfloat16"])  # bfloat16: its rounding draws random numbers
+def test_staged_resume_is_bit_identical(tmp_path, targets_dtype):
+    config = tiny_config(tmp_path, f"method.targets_dtype={targets_dtype}")
     fit(config, tmp_path / "whole")
     fit(config, tmp_path / "staged", stop_after_epoch=2)
     assert load_checkpoint(tmp_path / "staged")["epoch"] == 2
@@ -193,9 +194,6 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
     with pytest.raises(TrainingError, match=r"cannot resume with a different config \(method\.momentum: run has 0\.9, now 0\.5\)"):
         fit(tiny_config(tmp_path, "method.momentum=0.5"), tmp_path / "run", resume=True)
     assert load_checkpoint(tmp_path / "run")["epoch"] == 1
-    # what cannot change a result may change: the reference pipeline's worker count, say
-    fit(tiny_config(tmp_path, "data.workers=0"), tmp_path / "run", resume=True, stop_after_epoch=2)
-    assert load_checkpoint(tmp_path / "run")["epoch"] == 2
 
 
 def test_existing_run_is_never_overwritten(tmp_path):
@@ -260,3 +258,58 @@ def test_a_run_that_fails_before_writing_leaves_no_directory_but_keeps_one_it_di
     with pytest.raises(DataError):
         fit(config, tmp_path / "mine", log=lambda message: None)
     assert (tmp_path / "mine").is_dir()
+
+
+def test_an_interrupt_names_the_checkpoint_that_reached_the_disk(tmp_path, monkeypatch):
+    from satlearn.engine import checkpoint as checkpoint_module
+    from satlearn.errors import TrainingInterrupted
+
+    written = checkpoint_module.save_checkpoint
+    calls = {"n": 0}
+
+    def full_disk_on_the_second(state, run_dir):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        return written(state, run_dir)
+
+    original = SAT.training_step
+
+    def interrupted_in_epoch_3(self, batch, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, batch, epoch)
+
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", full_disk_on_the_second)
+    monkeypatch.setattr(SAT, "training_step", interrupted_in_epoch_3)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        fit(tiny_config(tmp_path), tmp_path / "run")
+    assert stopped.value.checkpoint_epoch == 1 == load_checkpoint(tmp_path / "run")["epoch"]
+
+
+def test_an_interrupt_while_the_outputs_are_written_says_resume_finishes_them(tmp_path, monkeypatch):
+    from satlearn.engine import reporting
+    from satlearn.errors import TrainingInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reporting, "write_outputs", interrupted)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        fit(tiny_config(tmp_path), tmp_path / "run")
+    assert stopped.value.checkpoint_epoch == 4 and not (tmp_path / "run" / "summary.json").exists()
+    monkeypatch.undo()
+    result = fit(tiny_config(tmp_path), tmp_path / "run", resume=True)  # writes what was cut off
+    assert (tmp_path / "run" / "summary.json").exists() and result.summary["epochs"] == 4
+
+
+def test_the_reference_pipelines_worker_count_may_change_on_resume_and_changes_nothing(tmp_path):
+    from fixtures import write_fake_cifar10
+
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    base = ["data.source=cifar10", f"data.root={root}", "data.batch_size=16", "model.name=resnet18", "model.width=2",
+            "run.epochs=3", "method.start_epoch=1", "run.progress=false", "run.device=cpu", "data.pipeline=reference"]
+    fit(load_config(None, [*base, "data.workers=0"]), tmp_path / "whole", log=lambda m: None)
+    fit(load_config(None, [*base, "data.workers=0"]), tmp_path / "staged", stop_after_epoch=2, log=lambda m: None)
+    fit(load_config(None, [*base, "data.workers=1"]), tmp_path / "staged", resume=True, log=lambda m: None)
+    assert_same_state(load_checkpoint(tmp_path / "whole")["method"], load_checkpoint(tmp_path / "staged")["method"])

@@ -63,6 +63,10 @@ class DatasetSplits:
             )
         if len(self.class_names) != self.num_classes:
             raise DataError(f"{self.name}: {len(self.class_names)} class names for {self.num_classes} classes")
+        if self.num_classes < 2:
+            raise DataError(f"{self.name}: {self.num_classes} class; classification needs at least 2")
+        if self.x_train[0].numel() == 0:
+            raise DataError(f"{self.name}: the inputs have no features (shape {tuple(self.x_train.shape[1:])})")
         if self.kind not in ("image", "sequence", "tabular"):
             raise DataError(f"{self.name}: unknown kind {self.kind!r}")
         if self.kind == "image" and (self.x_train.dtype != torch.uint8 or self.x_train.dim() != 4):

@@ -35,11 +35,16 @@ def _image_files(directory: Path) -> list[Path]:
         raise DataError(f"{directory}: cannot list directory ({exc.strerror or exc})") from None
 
 
-def _list_split(split_dir: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
+def _list_split(split_dir: Path, classes: list[str], *, every_class: bool) -> tuple[list[Path], list[int]]:
+    """Image files and labels of one split; ``every_class``: a class directory without images is an error."""
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(classes):
         found = _image_files(split_dir / name)
+        if not found and every_class:
+            # a class nobody can learn; label noise would still move labels into it
+            raise DataError(f"imagefolder: {split_dir / name} holds no images ({', '.join(EXTENSIONS)}); remove the "
+                            "class directory or add its images")
         files.extend(found)
         labels.extend([label] * len(found))
     if not files:
@@ -118,8 +123,8 @@ def load_imagefolder(config) -> DatasetSplits:
     if extra:
         raise DataError(f"imagefolder: class {extra[0]!r} is in {test_dir} but not in {train_dir}")
 
-    train_files, train_labels = _list_split(train_dir, classes)
-    test_files, test_labels = _list_split(test_dir, classes)
+    train_files, train_labels = _list_split(train_dir, classes, every_class=True)
+    test_files, test_labels = _list_split(test_dir, classes, every_class=False)  # a test set may lack a class
     x_train = _read_images(train_files, None, None)
     size = (x_train.shape[3], x_train.shape[2])
     x_test = _read_images(test_files, size, train_files[0])

@@ -63,6 +63,8 @@ def _features(x: np.ndarray, path: Path, key: str) -> np.ndarray:
         raise DataError(f"{path}: {key!r} has dtype {x.dtype}; expected numbers")
     if x.ndim < 1:
         raise DataError(f"{path}: {key!r} must have one row per example, got a scalar")
+    if len(x) == 0:
+        raise DataError(f"{path}: {key!r} holds no examples")
     flat = x.reshape(len(x), -1).astype(np.float64)
     bad = ~np.isfinite(flat)
     if bad.any():
@@ -122,7 +124,8 @@ def load_npz(config) -> DatasetSplits:
         mean, std = channel_stats(x_train)
         kind = "image"
     else:
-        x_train, x_test = standardize(_features(x_train, path, "x_train"), _features(x_test, path, "x_test"))
+        x_train, x_test = standardize(_features(x_train, path, "x_train"), _features(x_test, path, "x_test"),
+                                      what=str(path))
         kind = "tabular"
     return DatasetSplits(
         x_train=torch.from_numpy(x_train),

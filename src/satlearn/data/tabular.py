@@ -32,14 +32,21 @@ def split_indices(n: int, fraction: float, seed: int, *, what: str) -> tuple[np.
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scales both ``(N, D)`` arrays by the training columns' mean and std (std 0 counts as 1); float32 out."""
+def standardize(train: np.ndarray, test: np.ndarray, *, what: str = "features") -> tuple[np.ndarray, np.ndarray]:
+    """Scales both ``(N, D)`` arrays by the training columns' mean and std (std 0 counts as 1); float32 out.
+
+    Raises :class:`DataError` naming ``what`` when values are too large for the mean and std to be computed."""
     train = train.astype(np.float64)
     test = test.astype(np.float64)
-    mean = train.mean(axis=0)
-    std = train.std(axis=0)
-    std = np.where(std > 1e-12, std, 1.0)
-    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = train.mean(axis=0)
+        std = train.std(axis=0)
+        std = np.where(std > 1e-12, std, 1.0)
+        scaled = ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
+    if not (np.isfinite(scaled[0]).all() and np.isfinite(scaled[1]).all()):
+        raise DataError(f"{what}: feature values too large to standardise (their mean or spread overflows); "
+                        "expected values that float64 sums can hold, e.g. below 1e300 in size")
+    return scaled
 
 
 def _label_order(values: list[str]) -> list[str]:
@@ -116,7 +123,7 @@ def load_csv(config) -> DatasetSplits:
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray([index[v] for v in labels], dtype=np.int64)
     train, test = split_indices(len(y), config.test_fraction, config.data_seed, what=str(path))
-    x_train, x_test = standardize(x[train], x[test])
+    x_train, x_test = standardize(x[train], x[test], what=str(path))
     return DatasetSplits(
         x_train=torch.from_numpy(x_train),
         y_train=torch.from_numpy(y[train]),

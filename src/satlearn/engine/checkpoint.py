@@ -37,10 +37,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
 
 
-def make_output_dir(path: str | Path, *, what: str = "output directory") -> Path:
+def make_output_dir(path: str | Path, *, what: str = "output directory", create: bool = True) -> Path:
     """Creates directory ``path`` (and its parents) if needed; a path that cannot be one is a one-line error.
 
-    ``what`` names the path in the error, e.g. ``"--out"``.
+    ``what`` names the path in the error, e.g. ``"--out"``. ``create=False`` only checks, for a command that
+    should stop early on a bad path but write nothing before its work has succeeded.
     """
     from satlearn.errors import ConfigError
 
@@ -49,6 +50,8 @@ def make_output_dir(path: str | Path, *, what: str = "output directory") -> Path
         if part.exists() and not part.is_dir():
             blocked = "is a file" if part == path else f"is under {part}, which is a file"
             raise ConfigError(f"{what} {path}: {blocked}, not a directory")
+    if not create:
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -123,11 +126,17 @@ class CheckpointWriter:
         self.run_dir = Path(run_dir)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satlearn-checkpoint")
         self._pending: Future | None = None
+        self.written_epoch: int | None = None  # the ``epoch`` of the last state that reached the disk
 
     def save(self, state: dict[str, Any]) -> None:
         self.wait()
         staged, ready = stage_to_cpu(state)
         self._pending = self._pool.submit(_save_when_ready, staged, ready, self.run_dir)
+        self._pending.add_done_callback(lambda done, epoch=state.get("epoch"): self._note_written(done, epoch))
+
+    def _note_written(self, done: Future, epoch: int | None) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self.written_epoch = epoch
 
     def wait(self) -> None:
         pending, self._pending = self._pending, None

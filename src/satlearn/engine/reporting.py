@@ -123,7 +123,7 @@ def write_refined_labels(run_dir: Path, targets, given: torch.Tensor) -> None:
     for index, given_label, refined, confidence, flagged in refined_label_rows(targets, given):
         writer.writerow([index, given_label, refined, f"{confidence:.6f}", int(flagged)])
     atomic_write_text(run_dir / "refined_labels.csv", buffer.getvalue())
-    table = targets.targets.float().cpu().numpy()
+    table = targets.table().cpu().numpy()
     atomic_write_bytes(run_dir / "soft_targets.npy", lambda f: np.save(f, table))
 
 

@@ -418,28 +418,38 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         bar.close()
         return time.perf_counter()
 
+    def interrupted() -> TrainingInterrupted:
+        """Ctrl-C: names the checkpoint on disk, the last this process wrote in full, else the one resumed from."""
+        on_disk = writer.written_epoch
+        if on_disk is None and checkpoint is not None:
+            on_disk = start_epoch
+        return TrainingInterrupted(run_dir, on_disk)
+
     try:
         with writer:
             loop_done = train_epochs()
     except KeyboardInterrupt:
-        raise TrainingInterrupted(run_dir, saved_epoch) from None
+        raise interrupted() from None
     checkpoint_wait += time.perf_counter() - loop_done  # leaving the block waits for the last write
 
     wall = time.perf_counter() - started
     if last < epochs:
         return RunResult(run_dir=run_dir, summary={"epochs_done": last, "stopped_early": True}, history=history,
                          method=method)
-    summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method,
-                                  wall_seconds=earlier_wall + wall, device=device)
-    summary["runtime"] = runtime
-    reporting.write_outputs(run_dir, config, history, summary, method=method, noisy=noisy)
-    between_epochs = wall - sum(row["epoch_seconds"] for row in history[start_epoch:])  # this process's epochs
-    summary["timing"] = reporting.fit_timing(history, setup_seconds=started - fit_started,
-                                             between_epochs_seconds=between_epochs,
-                                             checkpoint_wait_seconds=checkpoint_wait,
-                                             finish_seconds=time.perf_counter() - started - wall,
-                                             resumed=checkpoint is not None)
-    atomic_write_text(run_dir / "summary.json", reporting.to_json(summary))
+    try:  # the last checkpoint is on disk: a run cut off here finishes its outputs when resumed
+        summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method,
+                                      wall_seconds=earlier_wall + wall, device=device)
+        summary["runtime"] = runtime
+        reporting.write_outputs(run_dir, config, history, summary, method=method, noisy=noisy)
+        between_epochs = wall - sum(row["epoch_seconds"] for row in history[start_epoch:])  # this process's epochs
+        summary["timing"] = reporting.fit_timing(history, setup_seconds=started - fit_started,
+                                                 between_epochs_seconds=between_epochs,
+                                                 checkpoint_wait_seconds=checkpoint_wait,
+                                                 finish_seconds=time.perf_counter() - started - wall,
+                                                 resumed=checkpoint is not None)
+        atomic_write_text(run_dir / "summary.json", reporting.to_json(summary))
+    except KeyboardInterrupt:
+        raise interrupted() from None
     return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -37,18 +37,22 @@ class Method(nn.Module):
         self.num_classes = num_classes
 
     @classmethod
-    def check_config(cls, config, *, source: str) -> None:
-        """Raises :class:`satlearn.errors.ConfigError` for settings this method cannot honour."""
+    def check_config(cls, config, *, where: Callable[..., str]) -> None:
+        """Raises :class:`satlearn.errors.ConfigError` for settings this method cannot honour.
+
+        ``where(*keys)`` names the origin of the first of ``keys`` that an override set (else the config file), to
+        begin the error with."""
         from satlearn.errors import ConfigError
 
         if config.method.loss not in cls.losses:
             raise ConfigError(
-                f"{source}: method.loss={config.method.loss!r} is not available for method "
-                f"{config.method.name!r}; expected one of: {', '.join(cls.losses)}"
+                f"{where('method.loss', 'method.name')}: method.loss={config.method.loss!r} is not available for "
+                f"method {config.method.name!r}; expected one of: {', '.join(cls.losses)}"
             )
         if cls.phase_name is not None and config.method.start_epoch >= config.run.epochs:
             raise ConfigError(
-                f"{source}: method.start_epoch={config.method.start_epoch} is not below run.epochs="
+                f"{where('run.epochs', 'method.start_epoch', 'method.name')}: method.start_epoch="
+                f"{config.method.start_epoch} is not below run.epochs="
                 f"{config.run.epochs}, so {cls.phase_name} would never start (this would be plain cross-entropy)"
             )
 

@@ -38,9 +38,10 @@ class DeepGamblers(Method):
         _check_payoff(config.payoff, num_classes, None)
 
     @classmethod
-    def check_config(cls, config, *, source):
-        super().check_config(config, source=source)
-        _check_payoff(config.method.payoff, config.model.num_classes, source)
+    def check_config(cls, config, *, where):
+        super().check_config(config, where=where)
+        _check_payoff(config.method.payoff, config.model.num_classes,
+                      where("method.payoff", "model.num_classes", "method.name"))
 
     def training_step(self, batch, epoch):
         x, y, _ = batch

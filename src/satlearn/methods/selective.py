@@ -45,6 +45,6 @@ class SelectiveSAT(TargetsMethod):
         return loss, metrics
 
     def epoch_metrics(self, clean_labels=None):
-        table = self.targets.targets.float()
+        table = self.targets.table()
         given = self.targets.labels
         return {"mean_label_mass": float(table.gather(1, given[:, None]).mean())}
