@@ -349,7 +349,8 @@ def overrides_from_dict(values: dict[str, Any], prefix: str = "") -> list[str]:
         if isinstance(value, dict):
             out.extend(overrides_from_dict(value, f"{prefix}{key}."))
         else:
-            out.append(f"{prefix}{key}={write_yaml(value, default_flow_style=True).strip().removesuffix('...').strip()}")
+            text = write_yaml(value, default_flow_style=True, width=float("inf"))  # one line, however long
+            out.append(f"{prefix}{key}={text.strip().removesuffix('...').strip()}")
     return out
 
 

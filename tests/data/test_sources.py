@@ -426,6 +426,8 @@ def test_npz_degenerate_data_are_refused_in_one_line(tmp_path):
         "no_features": ({"x_train": np.zeros((8, 0)), "y_train": y}, r"the inputs have no features"),
         "huge": ({"x_train": np.where(rng.random((8, 3)) < 0.5, 1e308, -1e308), "y_train": y},
                  r"huge\.npz: feature values too large to standardise"),
+        "wide": ({"x_train": np.where(rng.random((8, 3)) < 0.5, 1e200, -1e200), "y_train": y},  # only the spread
+                 r"wide\.npz: feature values too large to standardise"),
     }
     for name, (arrays, message) in cases.items():
         path = tmp_path / f"{name}.npz"

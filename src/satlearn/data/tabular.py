@@ -40,13 +40,12 @@ def standardize(train: np.ndarray, test: np.ndarray, *, what: str = "features") 
     test = test.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         mean = train.mean(axis=0)
-        std = train.std(axis=0)
-        std = np.where(std > 1e-12, std, 1.0)
-        scaled = ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
-    if not (np.isfinite(scaled[0]).all() and np.isfinite(scaled[1]).all()):
-        raise DataError(f"{what}: feature values too large to standardise (their mean or spread overflows); "
-                        "expected values that float64 sums can hold, e.g. below 1e300 in size")
-    return scaled
+        std = train.std(axis=0)  # squares the deviations: overflows from about 1e154
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise DataError(f"{what}: feature values too large to standardise (their mean or spread overflows "
+                        "float64); expected values well below 1e150 in size")
+    std = np.where(std > 1e-12, std, 1.0)
+    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
 
 
 def _label_order(values: list[str]) -> list[str]:

@@ -51,6 +51,9 @@ def make_output_dir(path: str | Path, *, what: str = "output directory", create:
             blocked = "is a file" if part == path else f"is under {part}, which is a file"
             raise ConfigError(f"{what} {path}: {blocked}, not a directory")
     if not create:
+        existing = next(part for part in (path, *path.parents, Path(".")) if part.exists())
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(f"{what} {path}: {existing} is not writable")
         return path
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -131,12 +134,11 @@ class CheckpointWriter:
     def save(self, state: dict[str, Any]) -> None:
         self.wait()
         staged, ready = stage_to_cpu(state)
-        self._pending = self._pool.submit(_save_when_ready, staged, ready, self.run_dir)
-        self._pending.add_done_callback(lambda done, epoch=state.get("epoch"): self._note_written(done, epoch))
+        self._pending = self._pool.submit(self._write, staged, ready, state.get("epoch"))
 
-    def _note_written(self, done: Future, epoch: int | None) -> None:
-        if not done.cancelled() and done.exception() is None:
-            self.written_epoch = epoch
+    def _write(self, staged: dict[str, Any], ready: list[torch.cuda.Event], epoch: int | None) -> None:
+        _save_when_ready(staged, ready, self.run_dir)
+        self.written_epoch = epoch  # set before the write's future completes, so whoever waited on it sees it
 
     def wait(self) -> None:
         pending, self._pending = self._pending, None
