@@ -56,6 +56,8 @@ def test_count_and_fraction_rules():
     assert find_label_issues(labels, targets, num_issues=100).num_flagged == 100
     with pytest.raises(ValueError, match="at most one"):
         find_label_issues(labels, targets, num_issues=3, fraction=0.1)
+    with pytest.raises(ValueError, match=r"num_issues=1\.5 must be a whole number"):
+        find_label_issues(labels, targets, num_issues=1.5)
 
 
 def test_bad_input():

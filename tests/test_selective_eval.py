@@ -92,6 +92,8 @@ def test_predictor_returns_classes_and_abstentions_near_the_coverage(runs):
     assert ((classes >= 0) & (classes < noisy.data.num_classes)).all()
     same, _ = predictor.predict(x.numpy())  # numpy inputs work too
     assert torch.equal(same, classes)
+    rounded, _ = predictor.predict(x.round().long())  # and whole numbers, taken in the model's dtype
+    assert rounded.shape == classes.shape
     with pytest.raises(Exception, match="shape"):
         predictor.predict(x[:, :10])
 

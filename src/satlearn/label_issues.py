@@ -134,6 +134,8 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
     ranks = np.empty(n, dtype=np.int64)
     ranks[order] = np.arange(1, n + 1)
 
+    if num_issues is not None and (isinstance(num_issues, bool) or int(num_issues) != num_issues):
+        raise ValueError(f"num_issues={num_issues!r} must be a whole number of examples")
     if num_issues is not None or fraction is not None:
         if fraction is not None:
             if not 0.0 <= fraction <= 1.0:

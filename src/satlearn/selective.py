@@ -440,8 +440,8 @@ class SelectivePredictor:
             raise DataError(f"inputs of shape {tuple(x.shape)}; this model takes (N, {expected})")
         if self._run.data.kind == "image" and x.dtype != torch.uint8:
             raise DataError(f"images must be uint8 (N, C, H, W) as the data source gives them, got {x.dtype}")
-        if x.is_floating_point() and self._run.data.x_test.is_floating_point():
-            x = x.to(self._run.data.x_test.dtype)
+        if self._run.data.x_test.is_floating_point() and x.dtype != self._run.data.x_test.dtype:
+            x = x.to(self._run.data.x_test.dtype)  # integer or float64 inputs to a float model: its dtype
         scores, predictions = selection_scores(_logits(self._run, x), num_classes=self.num_classes, score=self.score)
         return torch.from_numpy(predictions), torch.from_numpy(scores)
 

@@ -143,6 +143,17 @@ def test_cifar_corrupt_or_missing_batch_names_the_file(tmp_path):
         load_dataset(data_config("cifar10", tmp_path))
 
 
+def test_cifar_label_out_of_range_names_its_batch_file(tmp_path):
+    folder = write_cifar10(tmp_path)
+    with open(folder / "data_batch_2", "rb") as f:
+        batch = pickle.load(f)
+    batch["labels"][1] = 10
+    with open(folder / "data_batch_2", "wb") as f:
+        pickle.dump(batch, f)
+    with pytest.raises(DataError, match=r"data_batch_2: 'labels' holds the label 10 at index 1; expected 0 to 9"):
+        load_dataset(data_config("cifar10", tmp_path))
+
+
 def test_cifar_pickle_cannot_run_code(tmp_path):
     folder = write_cifar10(tmp_path)
 
@@ -426,6 +437,8 @@ def test_npz_degenerate_data_are_refused_in_one_line(tmp_path):
         "no_features": ({"x_train": np.zeros((8, 0)), "y_train": y}, r"the inputs have no features"),
         "huge": ({"x_train": np.where(rng.random((8, 3)) < 0.5, 1e308, -1e308), "y_train": y},
                  r"huge\.npz: feature values too large to standardise"),
+        "huge_label": ({"x_train": x, "y_train": np.array([0, 1] * 3 + [2**63, 1], dtype=np.uint64)},
+                       r"huge_label\.npz: 'y_train' holds the label 9223372036854775808 at index 6"),
         "wide": ({"x_train": np.where(rng.random((8, 3)) < 0.5, 1e200, -1e200), "y_train": y},  # only the spread
                  r"wide\.npz: feature values too large to standardise"),
     }

@@ -137,7 +137,7 @@ def _read_pickle(path: Path) -> dict[str, Any]:
     return {_text(k): v for k, v in obj.items()}
 
 
-def _read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_batch(path: Path, label_key: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     batch = _read_pickle(path)
     for key in ("data", label_key):
         if key not in batch:
@@ -154,11 +154,17 @@ def _read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: {label_key!r} must be a list of integer labels")
     if len(labels) != len(data):
         raise DataError(f"{path}: {len(data)} images but {len(labels)} entries in {label_key!r}")
+    bad = (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: {label_key!r} holds the label {int(labels[i])} at index {i}; expected 0 to "
+                        f"{num_classes - 1}")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
-def _read_split(directory: Path, files: tuple[str, ...], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
-    parts = [_read_batch(directory / name, label_key) for name in files]
+def _read_split(directory: Path, files: tuple[str, ...], label_key: str,
+                num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    parts = [_read_batch(directory / name, label_key, num_classes) for name in files]
     x = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
     y = np.concatenate([p[1] for p in parts])
     return torch.from_numpy(x), torch.from_numpy(y)
@@ -339,8 +345,8 @@ def _locate(config, spec: _Spec) -> Path:
 def _load(config, spec: _Spec) -> DatasetSplits:
     directory = _locate(config, spec)
     class_names = _read_class_names(directory, spec)
-    x_train, y_train = _read_split(directory, spec.train_files, spec.label_key)
-    x_test, y_test = _read_split(directory, spec.test_files, spec.label_key)
+    x_train, y_train = _read_split(directory, spec.train_files, spec.label_key, spec.num_classes)
+    x_test, y_test = _read_split(directory, spec.test_files, spec.label_key, spec.num_classes)
     return DatasetSplits(
         x_train=x_train,
         y_train=y_train,

@@ -45,6 +45,9 @@ def _labels(y: np.ndarray, path: Path, key: str, n: int, x_key: str) -> np.ndarr
     if len(y) and int(y.min()) < 0:
         i = int(np.argmin(y))
         raise DataError(f"{path}: {key!r} holds the negative label {int(y[i])} at index {i}")
+    if len(y) and int(y.max()) > np.iinfo(np.int64).max:  # uint64: would wrap to a negative int64
+        i = int(np.argmax(y))
+        raise DataError(f"{path}: {key!r} holds the label {int(y[i])} at index {i}; expected class indices 0..C-1")
     return y.astype(np.int64)
 
 
