@@ -69,13 +69,16 @@ def write_batch(path: Path, images: np.ndarray, labels: list[int], names: list[s
 
 
 def convert(archive: Path, labels_file: Path, out: Path) -> Path:
+    target = out / "cifar-10-batches-py"
+    if target.exists():  # before the minute of reading the archive
+        raise SystemExit(f"{target} already exists; remove it first")
     clean = np.load(labels_file)["clean"].astype(np.int64)
     members = read_archive(archive)
-    target = out / "cifar-10-batches-py"
-    if target.exists():
-        raise SystemExit(f"{target} already exists; remove it first")
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".cifar-10-batches-py."))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the data private once renamed into place
     try:
         paths = train_order(clean)
         missing = [p for p in paths if p not in members]

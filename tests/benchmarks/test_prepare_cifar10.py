@@ -2,6 +2,7 @@
 
 import importlib.util
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -46,6 +47,9 @@ def test_conversion_puts_images_in_original_order(tmp_path):
         seen[c] += 1
         assert abs(float(data.x_train[i].float().mean()) - expected) < 3, i
     assert data.y_test.tolist() == list(range(10))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask  # as a plain mkdir would make it, not private
 
 
 def test_a_missing_or_damaged_input_is_one_line_and_leaves_no_output(tmp_path):
