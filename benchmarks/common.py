@@ -167,13 +167,17 @@ def run_main(main) -> None:
         sys.exit(2)
 
 
+def recording() -> dict:
+    """When, at which commit and by what command a result is being recorded."""
+    return {"recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
+            "command": " ".join([Path(sys.executable).name, *sys.argv])}
+
+
 def record(name: str, payload: dict, *, directory: Path | None = None) -> Path:
     """Writes ``<directory or benchmarks/results>/<name>.json`` with provenance fields added; returns the path."""
     out = {
         "benchmark": name,
-        "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": git_commit(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        **recording(),
         "device": device_info(),
         "compiler_cache_at_start": COMPILER_CACHE_AT_START,
         **payload,

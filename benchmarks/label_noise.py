@@ -44,12 +44,11 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    COMPILER_CACHE_AT_START, RESULTS, ROOT, compile_cache_counters, data_file, git_commit, record, run_main,
+    COMPILER_CACHE_AT_START, RESULTS, ROOT, compile_cache_counters, data_file, record, recording, run_main,
     speed_file_for_this_gpu,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
@@ -189,9 +188,7 @@ def _earlier_record(path: Path, run_dir: Path, run_seconds: float) -> dict:
         return {}
     kept = ("recorded_at", "commit", "command", "device", "compiler_cache_at_start", "fit_seconds",
             "compile_cache_counters")
-    again = {"recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
-             "command": " ".join([Path(sys.executable).name, *sys.argv])}
-    return {**{key: before[key] for key in kept if key in before}, "recorded_again": again}
+    return {**{key: before[key] for key in kept if key in before}, "recorded_again": recording()}
 
 
 def label_issue_figures(run_dir: Path) -> dict:

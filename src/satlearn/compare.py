@@ -208,8 +208,10 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
     """Reads every run, writes the plot (default: ``compare.png`` in the runs' common parent) and returns the runs,
     the table and the plot's path."""
     dirs = [run for d in run_dirs for run in expand_run_dirs(Path(d))]
-    seen: set[Path] = set()
-    dirs = [d for d in dirs if not (d.resolve() in seen or seen.add(d.resolve()))]  # a run given twice: once
+    unique: dict[Path, Path] = {}
+    for d in dirs:  # a run given twice is shown once
+        unique.setdefault(d.resolve(), d)
+    dirs = list(unique.values())
     if not dirs:
         raise DataError("compare needs at least one run directory")
     runs = [read_run(d, name=name) for d, name in zip(dirs, run_names(dirs))]

@@ -380,44 +380,6 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         saved_epoch = epoch_done
         checkpoint_wait += time.perf_counter() - save_started
 
-    def train_epochs() -> float:
-        """The epochs from ``start_epoch`` to ``last``; returns when the loop ended."""
-        nonlocal best
-        bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not config.run.progress,
-                   desc=f"{config.method.name}", unit="epoch", dynamic_ncols=True, leave=False)
-        for epoch in bar:
-            epoch_started = time.perf_counter()
-            lr = learning_rate(config.optim, epoch, epochs)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp, progress=config.run.progress)
-            train_pass_seconds = time.perf_counter() - epoch_started  # train_one_epoch ends on a device sync
-            if not math.isfinite(train["loss"]):
-                kept = (f"the last good checkpoint (epoch {saved_epoch}) is kept in {run_dir}"
-                        if saved_epoch is not None else "no checkpoint was written yet")
-                raise TrainingError(f"non-finite training loss in epoch {epoch + 1} (lr {lr:.4g}); {kept}")
-
-            row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
-            row.update({f"train_{key}": value for key, value in train.items()})
-            if (epoch + 1) % config.run.eval_every == 0 or epoch + 1 == epochs:
-                eval_started = time.perf_counter()
-                test = evaluate(method, test_loader, amp=amp)
-                row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"],
-                            "eval_seconds": time.perf_counter() - eval_started})
-                if test["accuracy"] > best["test_accuracy"]:
-                    best = {"test_accuracy": test["accuracy"], "epoch": epoch + 1}
-            row.update(method.epoch_metrics(clean_for_metrics))
-            row["train_pass_seconds"] = train_pass_seconds
-            row["epoch_seconds"] = time.perf_counter() - epoch_started
-            history.append(row)
-            reporting.write_metrics(run_dir, history)
-            if "test_accuracy" in row:
-                bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
-            if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
-                save(epoch + 1)
-        bar.close()
-        return time.perf_counter()
-
     def interrupted() -> TrainingInterrupted:
         """Ctrl-C: names the checkpoint on disk, the last this process wrote in full, else the one resumed from."""
         on_disk = writer.written_epoch
@@ -425,18 +387,50 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             on_disk = start_epoch
         return TrainingInterrupted(run_dir, on_disk)
 
+    # Ctrl-C anywhere from the first epoch to the last output names the checkpoint to resume from
     try:
         with writer:
-            loop_done = train_epochs()
-    except KeyboardInterrupt:
-        raise interrupted() from None
-    checkpoint_wait += time.perf_counter() - loop_done  # leaving the block waits for the last write
+            bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not config.run.progress,
+                       desc=f"{config.method.name}", unit="epoch", dynamic_ncols=True, leave=False)
+            for epoch in bar:
+                epoch_started = time.perf_counter()
+                lr = learning_rate(config.optim, epoch, epochs)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp, progress=config.run.progress)
+                train_pass_seconds = time.perf_counter() - epoch_started  # train_one_epoch ends on a device sync
+                if not math.isfinite(train["loss"]):
+                    kept = (f"the last good checkpoint (epoch {saved_epoch}) is kept in {run_dir}"
+                            if saved_epoch is not None else "no checkpoint was written yet")
+                    raise TrainingError(f"non-finite training loss in epoch {epoch + 1} (lr {lr:.4g}); {kept}")
 
-    wall = time.perf_counter() - started
-    if last < epochs:
-        return RunResult(run_dir=run_dir, summary={"epochs_done": last, "stopped_early": True}, history=history,
-                         method=method)
-    try:  # the last checkpoint is on disk: a run cut off here finishes its outputs when resumed
+                row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
+                row.update({f"train_{key}": value for key, value in train.items()})
+                if (epoch + 1) % config.run.eval_every == 0 or epoch + 1 == epochs:
+                    eval_started = time.perf_counter()
+                    test = evaluate(method, test_loader, amp=amp)
+                    row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"],
+                                "eval_seconds": time.perf_counter() - eval_started})
+                    if test["accuracy"] > best["test_accuracy"]:
+                        best = {"test_accuracy": test["accuracy"], "epoch": epoch + 1}
+                row.update(method.epoch_metrics(clean_for_metrics))
+                row["train_pass_seconds"] = train_pass_seconds
+                row["epoch_seconds"] = time.perf_counter() - epoch_started
+                history.append(row)
+                reporting.write_metrics(run_dir, history)
+                if "test_accuracy" in row:
+                    bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
+                if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
+                    save(epoch + 1)
+            bar.close()
+            loop_done = time.perf_counter()
+        checkpoint_wait += time.perf_counter() - loop_done  # leaving the block waits for the last write
+
+        wall = time.perf_counter() - started
+        if last < epochs:
+            return RunResult(run_dir=run_dir, summary={"epochs_done": last, "stopped_early": True}, history=history,
+                             method=method)
+        # the last checkpoint is on disk: a run cut off from here on finishes its outputs when resumed
         summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method,
                                       wall_seconds=earlier_wall + wall, device=device)
         summary["runtime"] = runtime
@@ -450,6 +444,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         atomic_write_text(run_dir / "summary.json", reporting.to_json(summary))
     except KeyboardInterrupt:
         raise interrupted() from None
+
     return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
 
 
