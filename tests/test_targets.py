@@ -81,3 +81,12 @@ def test_bfloat16_rows_follow_the_ema_and_stay_probability_vectors_when_momentum
     torch.testing.assert_close(low.table().sum(dim=1), torch.ones(n))
     assert (low.table() - full.table()).abs().max() < 0.03
     assert torch.equal(full.table(), full.targets)  # float32 rows are read as stored
+
+
+def test_a_table_given_a_device_stays_there_when_its_module_moves():
+    # the meta device stands in for an accelerator: nn.Module.to() takes the same path
+    pinned = SoftTargets(torch.tensor([0, 1]), num_classes=2, device="cpu")
+    following = SoftTargets(torch.tensor([0, 1]), num_classes=2)
+    holder = torch.nn.ModuleDict({"pinned": pinned, "following": following}).to("meta")
+    assert holder["pinned"].targets.device.type == "cpu" and holder["pinned"].labels.device.type == "cpu"
+    assert holder["following"].targets.device.type == "meta"

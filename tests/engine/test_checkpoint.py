@@ -1,13 +1,15 @@
 """CheckpointWriter: the write runs beside training, from a snapshot taken before save() returns; in order; errors
 surface as one-line TrainingErrors; an exception that leaves the block wins over a write error."""
 
+import os
+import stat
 import threading
 
 import pytest
 import torch
 
 from satlearn.engine import checkpoint as checkpoint_module
-from satlearn.engine.checkpoint import CheckpointWriter, load_checkpoint, snapshot_to_cpu
+from satlearn.engine.checkpoint import CheckpointWriter, atomic_write_text, load_checkpoint, snapshot_to_cpu
 from satlearn.errors import TrainingError
 
 
@@ -77,3 +79,13 @@ def test_on_cuda_the_checkpoint_is_the_state_at_save_though_the_stream_changes_i
     saved = load_checkpoint(tmp_path)
     assert saved["w"].device.type == "cpu" and torch.equal(saved["w"], torch.zeros(4096, 1024))
     assert torch.equal(weight, torch.full_like(weight, 20))
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_written_atomically_get_the_mode_the_umask_gives(tmp_path, umask, mode):
+    before = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "summary.json", "{}")
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((tmp_path / "summary.json").stat().st_mode) == mode

@@ -313,3 +313,93 @@ def test_the_reference_pipelines_worker_count_may_change_on_resume_and_changes_n
     fit(load_config(None, [*base, "data.workers=0"]), tmp_path / "staged", stop_after_epoch=2, log=lambda m: None)
     fit(load_config(None, [*base, "data.workers=1"]), tmp_path / "staged", resume=True, log=lambda m: None)
     assert_same_state(load_checkpoint(tmp_path / "whole")["method"], load_checkpoint(tmp_path / "staged")["method"])
+
+
+def test_targets_device_cpu_keeps_the_table_on_the_cpu_when_the_model_moves(tmp_path):
+    from satlearn.engine.trainer import build_method, prepare_data
+
+    config = tiny_config(tmp_path, "method.name=sat", "method.targets_device=cpu")
+    noisy = prepare_data(config)
+    method = build_method(config, noisy.data, noisy.labels, torch.device("meta"))  # meta: stands in for CUDA
+    assert next(method.parameters()).device.type == "meta"
+    assert method.targets.targets.device.type == "cpu"
+
+
+def test_resuming_on_another_cpu_thread_count_says_it_is_no_longer_bit_exact(tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        fit(tiny_config(tmp_path, "run.threads=1"), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+        assert load_checkpoint(tmp_path / "run")["threads"] == 1
+        same, other = [], []
+        fit(tiny_config(tmp_path, "run.threads=1"), tmp_path / "run", resume=True, stop_after_epoch=2,
+            log=same.append)
+        fit(tiny_config(tmp_path, "run.threads=2"), tmp_path / "run", resume=True, log=other.append)
+    finally:
+        torch.set_num_threads(threads)
+    assert not any("CPU threads" in m for m in same)
+    assert any("used 1 CPU threads and resumes on 2" in m for m in other)
+
+
+def test_weights_gone_non_finite_after_a_finite_loss_stop_the_run_before_a_checkpoint(tmp_path, monkeypatch):
+    from satlearn.engine import trainer
+
+    original = trainer.train_one_epoch
+
+    def last_step_blows_up(method, optimizer, loader, epoch, **kwargs):
+        metrics = original(method, optimizer, loader, epoch, **kwargs)
+        if epoch == 2:  # the mean loss was finite; the step after the last batch was not
+            with torch.no_grad():
+                next(method.parameters()).fill_(float("inf"))
+        return metrics
+
+    monkeypatch.setattr(trainer, "train_one_epoch", last_step_blows_up)
+    with pytest.raises(TrainingError, match=r"non-finite weights in epoch 3 .* last good checkpoint \(epoch 2\)"):
+        fit(tiny_config(tmp_path), tmp_path / "run")
+    assert load_checkpoint(tmp_path / "run")["epoch"] == 2
+    for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines():
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"metrics.jsonl holds {name}"))
+
+
+def test_metrics_rows_are_strict_json(tmp_path):
+    from satlearn.engine.reporting import write_metrics
+
+    write_metrics(tmp_path, [{"epoch": 1, "test_loss": float("nan"), "lr": np.float32(0.1)}])
+    row = json.loads((tmp_path / "metrics.jsonl").read_text(),
+                     parse_constant=lambda name: pytest.fail(f"metrics.jsonl holds {name}"))
+    assert row["test_loss"] is None and row["lr"] == pytest.approx(0.1)
+
+
+def test_resume_clears_what_a_killed_write_left_behind(tmp_path):
+    fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    partial = tmp_path / "run" / ".checkpoint.pt.k1ll3d.tmp"  # as atomic_write_bytes names its temporary file
+    partial.write_bytes(b"\0" * 1000)
+    fit(tiny_config(tmp_path), tmp_path / "run", resume=True, log=lambda m: None)
+    assert not partial.exists() and (tmp_path / "run" / "summary.json").exists()
+
+
+def test_an_epoch_that_would_end_on_one_example_skips_it_so_batchnorm1d_trains(tmp_path):
+    from fixtures import write_fake_cifar10
+    from satlearn.engine.trainer import make_loaders, prepare_data
+
+    root = write_fake_cifar10(tmp_path, per_batch=13)  # 65 training images: 32 + 32 + 1
+    base = ["data.source=cifar10", f"data.root={root}", "data.batch_size=32", "model.name=vgg16_bn",
+            "model.width=2", "method.name=selective_sat", "run.epochs=2", "method.start_epoch=1",
+            "run.progress=false", "run.device=cpu", "data.workers=0"]
+    for pipeline in ("memory", "reference"):
+        config = load_config(None, [*base, f"data.pipeline={pipeline}"])
+        noisy = prepare_data(config)
+        train, _ = make_loaders(config, noisy.data, noisy.labels, torch.device("cpu"))
+        assert [len(idx) for _, _, idx in train.epoch(0)] == [32, 32], pipeline
+    fit(config, tmp_path / "run", log=lambda m: None)  # VGG's BatchNorm1d raised on the batch of one
+    assert (tmp_path / "run" / "summary.json").exists()
+
+
+def test_a_resume_that_auto_puts_on_another_pipeline_says_so(tmp_path, monkeypatch):
+    from satlearn.engine import trainer
+
+    fit(tiny_config(tmp_path, "data.workers=0"), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    assert load_checkpoint(tmp_path / "run")["runtime"]["pipeline"] == "memory"
+    monkeypatch.setattr(trainer, "choose_pipeline", lambda config, data, device: "reference")  # less free memory
+    messages = []
+    fit(tiny_config(tmp_path, "data.workers=0"), tmp_path / "run", resume=True, log=messages.append)
+    assert any("trained on the memory pipeline and resumes on the reference one" in m for m in messages)

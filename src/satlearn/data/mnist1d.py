@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +44,10 @@ def load_arrays(num_samples: int, seed: int, cache_dir: Path) -> dict[str, np.nd
             pass  # a damaged cache is regenerated below
     arrays = _generate(num_samples, seed)
     try:
+        from satlearn.engine.checkpoint import atomic_write_bytes  # (engine imports data: not at the top)
+
         cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
     except OSError:
         pass  # an unwritable cache only costs regeneration time
     return arrays

@@ -15,26 +15,28 @@ import torch
 from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
 
 
-def to_json(value: Any) -> str:
-    def clean(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {str(k): clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, (np.integer,)):
-            return int(v)
-        if isinstance(v, (np.floating,)):
-            return float(v)
-        return v
+def _clean(v: Any) -> Any:
+    """``v`` as strict JSON can hold it: NaN and infinities as null, numpy scalars as Python numbers."""
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return _clean(float(v))
+    return v
 
-    return json.dumps(clean(value), indent=2) + "\n"
+
+def to_json(value: Any) -> str:
+    return json.dumps(_clean(value), indent=2) + "\n"
 
 
 def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:
     """Rewrites ``metrics.jsonl`` and ``metrics.csv`` from the full history (so a resumed run has no duplicates)."""
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
+    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(_clean(row)) + "\n" for row in history))
     columns: list[str] = []
     for row in history:
         columns.extend(k for k in row if k not in columns)

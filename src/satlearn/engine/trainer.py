@@ -32,8 +32,10 @@ from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInter
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import create_model
 
-# Settings that may differ between a run and its resumption without changing any result (the reference
-# pipeline's workers are handed their augmentation by the main process, so their number changes nothing).
+# Settings that may differ between a run and its resumption. Most change no result (the reference pipeline's
+# workers are handed their augmentation by the main process, so their number changes nothing); the thread count
+# and cuDNN's choice of algorithms change only the rounding of sums, which on a CPU ends bit-exact resumption
+# (a resume on another thread count says so).
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
                     "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "data.workers"}
 
@@ -166,8 +168,11 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor,
     else:
         common["channels_last"] = use_channels_last(config, data, device)
         loader_type = InMemoryLoader
+    # BatchNorm cannot train on a batch of one example: an epoch that would end on one skips it (a different
+    # example each epoch, as the order is shuffled)
+    lone_last = len(labels) > 1 and len(labels) % config.data.batch_size == 1
     train = loader_type(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
-                        seed=config.run.seed, **common)
+                        seed=config.run.seed, drop_last=lone_last, **common)
     test = loader_type(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False, **common)
     return train, test
 
@@ -235,6 +240,10 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
     if resume:
         if not (run_dir / CHECKPOINT_NAME).exists():
             raise TrainingError(f"{run_dir}: nothing to resume (no {CHECKPOINT_NAME})")
+        # a process killed mid-write leaves its half-written file (atomic_write_bytes' ".NAME.*.tmp") behind
+        for partial in run_dir.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                partial.unlink()
         return
     if (run_dir / CHECKPOINT_NAME).exists():
         raise TrainingError(
@@ -247,6 +256,12 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
         probe.unlink()
     except OSError as exc:
         raise TrainingError(f"{run_dir}: run directory is not writable ({exc.strerror or exc})") from None
+
+
+def _finite_weights(method: Method) -> bool:
+    """Whether every parameter is finite (one device sync)."""
+    peaks = [p.detach().abs().amax().float() for p in method.parameters() if p.numel()]
+    return not peaks or bool(torch.stack(peaks).isfinite().all())
 
 
 def _config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
@@ -339,6 +354,14 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         # checkpoints written before this was kept: the epochs' own time is the best estimate
         earlier_wall = checkpoint.get("wall_seconds", sum(row["epoch_seconds"] for row in history))
         log(f"resuming {run_dir} after epoch {start_epoch}")
+        threads_before = checkpoint.get("threads")
+        if device.type == "cpu" and threads_before is not None and threads_before != torch.get_num_threads():
+            log(f"the run used {threads_before} CPU threads and resumes on {torch.get_num_threads()} (run.threads): "
+                "sums round differently, so it continues close to, not bit-exactly like, an uninterrupted run")
+        pipeline_before = checkpoint.get("runtime", {}).get("pipeline")
+        if pipeline_before is not None and pipeline_before != runtime["pipeline"]:
+            log(f"the run trained on the {pipeline_before} pipeline and resumes on the {runtime['pipeline']} one "
+                "(data.pipeline=auto, with other free device memory): batches are drawn differently from here on")
     else:
         atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
         atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
@@ -376,6 +399,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "history": history,
             "best": best,
             "wall_seconds": earlier_wall + time.perf_counter() - started,
+            "threads": torch.get_num_threads(),
+            "runtime": runtime,
         })
         saved_epoch = epoch_done
         checkpoint_wait += time.perf_counter() - save_started
@@ -399,10 +424,13 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                     group["lr"] = lr
                 train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp, progress=config.run.progress)
                 train_pass_seconds = time.perf_counter() - epoch_started  # train_one_epoch ends on a device sync
-                if not math.isfinite(train["loss"]):
+                # the loss is the mean before each step, so the weights after the last step are checked too
+                diverged = ("training loss" if not math.isfinite(train["loss"])
+                            else "weights" if not _finite_weights(method) else None)
+                if diverged:
                     kept = (f"the last good checkpoint (epoch {saved_epoch}) is kept in {run_dir}"
                             if saved_epoch is not None else "no checkpoint was written yet")
-                    raise TrainingError(f"non-finite training loss in epoch {epoch + 1} (lr {lr:.4g}); {kept}")
+                    raise TrainingError(f"non-finite {diverged} in epoch {epoch + 1} (lr {lr:.4g}); {kept}")
 
                 row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
                 row.update({f"train_{key}": value for key, value in train.items()})
