@@ -58,3 +58,16 @@ def test_a_device_error_names_the_setting_it_came_from():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match=r"^--device='cuda' but CUDA is not available .* use --device=auto or cpu"):
             resolve_device("cuda", setting="--device")
+
+
+def test_the_random_state_includes_the_mps_generator_where_there_is_one(monkeypatch):
+    from satlearn.engine.runtime import rng_state, set_rng_state
+
+    generator = {"state": torch.tensor([1, 2, 3], dtype=torch.uint8)}
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda: generator["state"].clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state: generator.update(state=state))
+    saved = rng_state()
+    generator["state"] = torch.tensor([9, 9, 9], dtype=torch.uint8)  # draws move the generator on
+    set_rng_state(saved)
+    assert generator["state"].tolist() == [1, 2, 3]

@@ -403,3 +403,10 @@ def test_a_resume_that_auto_puts_on_another_pipeline_says_so(tmp_path, monkeypat
     messages = []
     fit(tiny_config(tmp_path, "data.workers=0"), tmp_path / "run", resume=True, log=messages.append)
     assert any("trained on the memory pipeline and resumes on the reference one" in m for m in messages)
+
+
+def test_a_stop_before_the_checkpoint_resumed_from_reports_the_epochs_done(tmp_path):
+    fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=2, log=lambda m: None)
+    result = fit(tiny_config(tmp_path), tmp_path / "run", resume=True, stop_after_epoch=1, log=lambda m: None)
+    assert result.summary == {"epochs_done": 2, "stopped_early": True}
+    assert load_checkpoint(tmp_path / "run")["epoch"] == 2

@@ -456,8 +456,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
 
         wall = time.perf_counter() - started
         if last < epochs:
-            return RunResult(run_dir=run_dir, summary={"epochs_done": last, "stopped_early": True}, history=history,
-                             method=method)
+            return RunResult(run_dir=run_dir, summary={"epochs_done": max(last, start_epoch), "stopped_early": True},
+                             history=history, method=method)
         # the last checkpoint is on disk: a run cut off from here on finishes its outputs when resumed
         summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method,
                                       wall_seconds=earlier_wall + wall, device=device)
