@@ -11,9 +11,9 @@ from fixtures import tiny_overrides
 from satlearn.cli import main
 from satlearn.config import load_config
 from satlearn.engine import fit, load_run
-from satlearn.errors import ConfigError
+from satlearn.errors import ConfigError, DataError
 from satlearn.evaluation.selective import PAPER_COVERAGES
-from satlearn.selective import SelectivePredictor, evaluate_run, selective_protocol
+from satlearn.selective import SelectivePredictor, evaluate_run, run_scores, selective_protocol
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +100,58 @@ def test_predictor_returns_classes_and_abstentions_near_the_coverage(runs):
 
 def test_report_agrees_with_the_protocol_on_its_scores(runs):
     result = evaluate_run(runs["gamblers"])
+    scored = run_scores(runs["gamblers"])
     assert result.report["score"] == "abstain" and len(result.curve) == 60
-    again = selective_protocol(np.linspace(0, 1, 120), np.ones(120, bool))
-    assert again["metrics"]["all"]["aurc"] == 0.0
+    protocol = selective_protocol(scored.scores, scored.correct)
+    assert result.report["coverages"] == protocol["coverages"] and result.report["metrics"] == protocol["metrics"]
+    for row in result.report["coverages"]:  # deployed: the validation threshold, applied to the test part
+        assert row["deployed"]["threshold"] == row["validation"]["threshold"]
+
+
+def test_the_abstain_output_counts_as_trained_from_the_start_epoch_on(tmp_path, capsys):
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=gamblers", "run.epochs=3", "method.start_epoch=1"))
+    run = fit(config, tmp_path / "at-start", stop_after_epoch=1, log=lambda m: None).run_dir
+    assert main(["selective-eval", str(run), "--out", str(tmp_path / "out")]) == 2
+    assert "never trained" in capsys.readouterr().err
+    fit(config, run, resume=True, stop_after_epoch=2, log=lambda m: None)  # one epoch of the gamblers loss
+    assert main(["selective-eval", str(run), "--out", str(tmp_path / "out")]) == 0
+
+
+def test_a_diverged_model_is_a_one_line_error_naming_the_run(runs, tmp_path, capsys):
+    import shutil
+
+    from satlearn.engine.checkpoint import CHECKPOINT_NAME
+
+    run = tmp_path / "diverged"
+    shutil.copytree(runs["selective_sat"], run)
+    state = torch.load(run / CHECKPOINT_NAME, weights_only=False)
+    weights = [k for k in state["method"] if k.endswith("weight")]
+    state["method"][weights[-1]].fill_(float("nan"))
+    torch.save(state, run / CHECKPOINT_NAME)
+    assert main(["selective-eval", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "diverged" in err and "non-finite abstain score" in err
+    with pytest.raises(DataError, match="non-finite"):
+        SelectivePredictor.from_run(run)
+
+
+def test_runs_of_the_same_name_get_distinct_output_folders(runs, tmp_path, capsys):
+    import shutil
+
+    for parent, name in (("x", "sat"), ("y", "sat"), ("z", "sat-2")):
+        shutil.copytree(runs["selective_sat"], tmp_path / parent / name)
+    out = tmp_path / "out"
+    assert main(["selective-eval", *(str(tmp_path / p / n) for p, n in (("x", "sat"), ("y", "sat"), ("z", "sat-2"))),
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    written = sorted(p.parent.name for p in out.glob("*/selective_abstain.json"))
+    assert written == ["sat", "sat-2", "sat-2-2"]  # (the third is run "sat-2"; the second took "sat-2" first)
+
+
+def test_a_predictor_on_no_input_returns_empty_tensors(runs):
+    for method in ("selective_sat", "erm"):
+        classes, abstain = SelectivePredictor.from_run(runs[method]).predict(torch.zeros(0, 40))
+        assert classes.shape == abstain.shape == (0,)
 
 
 def test_benchmark_runs_the_cifar10_recipes_on_tiny_fake_data(tmp_path):

@@ -228,7 +228,20 @@ def _logits(run: _LoadedRun, x: torch.Tensor) -> torch.Tensor:
         with amp if amp is not None else contextlib.nullcontext():
             out.append(run.method(xb).float().cpu())
     run.method.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0, run.data.num_classes)
+    # (with no input, as many outputs as the model has: the abstain score looks for the extra one)
+    return torch.cat(out) if out else torch.zeros(0, run.data.num_classes + type(run.method).extra_outputs)
+
+
+def _test_scores(run: _LoadedRun, score: str, run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The run's ``(N,)`` test scores and predictions; a score that is not finite (a diverged model) is an error
+    naming the run, not a crash in the threshold search."""
+    scores, predictions = selection_scores(_logits(run, run.data.x_test), num_classes=run.data.num_classes,
+                                           score=score)
+    bad = int((~np.isfinite(scores)).sum())
+    if bad:
+        raise DataError(f"{run_dir}: {bad} of {len(scores)} test examples get a non-finite {score} score "
+                        "(non-finite logits: a diverged model?)")
+    return scores, predictions
 
 
 def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None = None) -> RunScores:
@@ -236,8 +249,7 @@ def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None =
     run_dir = Path(run_dir)
     run = _load(run_dir, device)
     resolved = _resolve_for_run(run, score, run_dir)
-    logits = _logits(run, run.data.x_test)
-    scores, predictions = selection_scores(logits, num_classes=run.data.num_classes, score=resolved)
+    scores, predictions = _test_scores(run, resolved, run_dir)
     return RunScores(run_dir=run_dir, method=run.config.method.name, score=resolved, epoch=run.checkpoint["epoch"],
                      epochs=run.config.run.epochs, scores=scores, predictions=predictions,
                      labels=run.data.y_test.numpy(), extra={"data": run.config.data.source,
@@ -354,12 +366,16 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
 def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
     if out is None:
         return list(run_dirs)
-    used: dict[str, int] = {}
+    taken: set[str] = set()
     dirs = []
     for run_dir in run_dirs:
-        name = run_dir.resolve().name or "run"
-        used[name] = used.get(name, 0) + 1
-        dirs.append(out / (name if used[name] == 1 else f"{name}-{used[name]}"))
+        base = run_dir.resolve().name or "run"
+        name, k = base, 1
+        while name in taken:
+            k += 1
+            name = f"{base}-{k}"
+        taken.add(name)
+        dirs.append(out / name)
     return dirs
 
 
@@ -425,8 +441,7 @@ class SelectivePredictor:
         run_dir = Path(run_dir)
         run = _load(run_dir, device)
         resolved = _resolve_for_run(run, score, run_dir)
-        scores, _ = selection_scores(_logits(run, run.data.x_test), num_classes=run.data.num_classes,
-                                     score=resolved)
+        scores, _ = _test_scores(run, resolved, run_dir)
         val_idx, _, _ = paper_split(len(scores))
         fitted = bisection_threshold(scores[val_idx], coverage, tolerance=tolerance)
         return cls(run, score=resolved, threshold=fitted.threshold, coverage=coverage,

@@ -76,6 +76,12 @@ def test_ties_are_shared_out_and_order_free():
     assert aurc(scores[swapped], correct[swapped]) == pytest.approx(both_orders)
 
 
+def test_infinite_scores_tie_like_any_other():
+    scores = np.array([0.0, np.inf, np.inf])
+    one, other = np.array([True, True, False]), np.array([True, False, True])
+    assert aurc(scores, one) == pytest.approx(aurc(scores, other))
+
+
 def test_augrc_matches_its_auroc_identity_with_ties():
     rng = np.random.default_rng(1)
     scores = rng.integers(0, 20, 300).astype(float)  # many ties
@@ -94,6 +100,15 @@ def test_bisection_reaches_every_paper_coverage_within_0_3_points():
         assert coverage_at(scores, t.threshold) == pytest.approx(t.coverage)
     single = bisection_threshold(scores, 0.8)
     assert abs(coverage_at(scores, single.threshold) - 0.8) <= 0.003
+
+
+def test_bisection_reaches_coverages_in_any_order():
+    scores = np.random.default_rng(0).random(2000)
+    targets = [0.1, 0.5, 0.9, 1.0, 0.3]
+    found = bisection_thresholds(scores, targets)
+    assert [t.target for t in found] == targets
+    for t in found:
+        assert t.within_tolerance and abs(t.coverage - t.target) <= 0.003 + 1e-12, t
 
 
 def test_bisection_gives_up_gracefully_when_ties_block_the_target():

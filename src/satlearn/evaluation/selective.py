@@ -64,7 +64,7 @@ def _expected_errors(scores: np.ndarray, correct: np.ndarray) -> tuple[np.ndarra
     sorted_scores = scores[order]
     wrong = (~correct[order]).astype(np.float64)
     n = len(scores)
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
+    starts = np.r_[0, np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1]) + 1]  # inf == inf: a tie
     ends = np.r_[starts[1:], n]
     group_errors = np.add.reduceat(wrong, starts)
     errors_before = np.r_[0.0, np.cumsum(group_errors)[:-1]]
@@ -169,12 +169,15 @@ def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_ste
     upper = 1.0
     while (scores <= upper).sum() / n * 100.0 < 100.0:
         upper *= 2.0
+    top = upper
     threshold = 1.0
     out = []
     for target in coverages:
         target_pct = round(float(target) * 100.0, 9)
         lower = floor
         passed = int((scores <= threshold).sum())
+        if passed / n * 100.0 < target_pct:  # a higher target than the last: the carried upper bound is stale
+            upper = top
         best = (abs(passed / n * 100.0 - target_pct), threshold, passed)
         steps = 0
         while abs(passed / n * 100.0 - target_pct) > tolerance_pct and steps < max_steps:
