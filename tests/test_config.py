@@ -125,7 +125,7 @@ def test_merge_keys_still_merge_and_unhashable_keys_give_one_line(tmp_path):
     assert read_yaml(path.read_text())["run"] == {"epochs": 3, "seed": 2}  # the own key overrides the merged one
     with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML at line 1 .*unhashable"):
         load_config(write(tmp_path, "? [1, 2]\n: 3\n"))
-    with pytest.raises(ConfigError, match=r"^--set run=\{\[1\]: 2\}: run must be a mapping"):
+    with pytest.raises(ConfigError, match=r"^override 'run=\{\[1\]: 2\}': found unhashable key"):
         load_config(None, ["run={[1]: 2}"])
 
 
@@ -146,3 +146,8 @@ def test_a_method_check_blames_the_key_it_is_about_not_another_override(tmp_path
         load_config(path, ["run.epochs=20", "method.targets_device=cpu"])
     with pytest.raises(ConfigError, match=r"^--set method\.payoff=0\.5: method\.payoff=0\.5"):
         load_config(None, ["run.epochs=20", "method.name=gamblers", "method.payoff=0.5"])
+
+
+def test_an_override_with_a_key_twice_says_so():
+    with pytest.raises(ConfigError, match=r"override 'optim=\{lr: 1, lr: 2\}': duplicate key 'lr'"):
+        parse_override("optim={lr: 1, lr: 2}")

@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"satlearn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="CE vs SAT on MNIST-1D with 40%% symmetric label noise (CPU, ~1 min)")
+    demo = commands.add_parser("demo", help="CE vs SAT on MNIST-1D with 40%% symmetric label noise "
+                                            "(under a minute on a CPU)")
     demo.add_argument("--out", default=None, help="output directory (default: runs/demo-<time>)")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _add_overrides(demo)

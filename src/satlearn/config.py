@@ -259,7 +259,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"override {text!r}: empty key")
     try:
         value = read_yaml(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+    except yaml.constructor.ConstructorError as exc:  # valid YAML syntax that means something wrong: a key twice
+        raise ConfigError(f"override {text!r}: {exc.problem}") from None
+    except yaml.YAMLError:  # not YAML at all (`run.name=a: b`): the text itself
         value = raw
     return key, value
 

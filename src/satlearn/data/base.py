@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from satlearn.errors import DataError
 from satlearn.registry import Registry
+
+
+def default_cache_dir() -> Path:
+    """Where sources keep what they generate or download when ``data.root`` is null: ``$SATLEARN_CACHE``, else
+    ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``."""
+    if os.environ.get("SATLEARN_CACHE"):
+        return Path(os.environ["SATLEARN_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "satlearn"
 
 
 @dataclass

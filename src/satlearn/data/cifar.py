@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from satlearn.data.base import SOURCES, DatasetSplits
+from satlearn.data.base import SOURCES, DatasetSplits, default_cache_dir
 from satlearn.errors import DataError
 
 
@@ -85,13 +85,6 @@ _SPECS = {
         std=(0.2673, 0.2564, 0.2762),
     ),
 }
-
-
-def _default_root() -> Path:
-    """The user cache directory (``$SATLEARN_CACHE``, else ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``)."""
-    if os.environ.get("SATLEARN_CACHE"):
-        return Path(os.environ["SATLEARN_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "satlearn"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -322,7 +315,7 @@ def download_and_extract(
 
 def _locate(config, spec: _Spec) -> Path:
     """The batches directory: ``root`` itself, ``root/<dirname>``, or freshly downloaded there."""
-    root = Path(config.root).expanduser() if config.root else _default_root()
+    root = Path(config.root).expanduser() if config.root else default_cache_dir()
     if any((root / name).is_file() for name in (spec.meta_file, *spec.train_files, *spec.test_files)):
         return root  # the batches directory itself; a missing file is reported by name when read
     if (root / spec.dirname).is_dir():

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from satlearn.data.base import SOURCES, DatasetSplits
+from satlearn.data.base import SOURCES, DatasetSplits, default_cache_dir
 from satlearn.errors import DataError
-
-
-def default_cache_dir() -> Path:
-    if os.environ.get("SATLEARN_CACHE"):
-        return Path(os.environ["SATLEARN_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "satlearn"
 
 
 def _generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
