@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from satlearn.engine.checkpoint import atomic_write_bytes, make_output_dir
+from satlearn.engine.checkpoint import atomic_write_bytes, common_parent, make_output_dir
 from satlearn.errors import DataError
 
 
@@ -215,6 +215,6 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
     if not dirs:
         raise DataError("compare needs at least one run directory")
     runs = [read_run(d, name=name) for d, name in zip(dirs, run_names(dirs))]
-    path = Path(out) if out is not None else Path(os.path.commonpath([d.resolve() for d in dirs])) / "compare.png"
+    path = Path(out) if out is not None else common_parent(dirs) / "compare.png"
     plot_runs(runs, path, title=title)
     return runs, format_table(runs), path

@@ -387,7 +387,7 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     ``out``, or else into the runs' common parent directory (the run directory itself for a single run).
     Returns the results, each run's file paths, and the plot's path.
     """
-    from satlearn.engine.checkpoint import make_output_dir
+    from satlearn.engine.checkpoint import common_parent, make_output_dir
 
     if not run_dirs:
         raise ConfigError("selective-eval needs at least one run directory")
@@ -401,9 +401,7 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     elif len(paths) == 1:
         plot_dir = paths[0]
     else:
-        import os
-
-        plot_dir = Path(os.path.commonpath([str(p.resolve()) for p in paths]))
+        plot_dir = common_parent(paths)
     make_output_dir(plot_dir)
     plot = plot_risk_coverage(results, plot_dir / "risk_coverage.png")
     return results, written, plot

@@ -89,3 +89,12 @@ def test_files_written_atomically_get_the_mode_the_umask_gives(tmp_path, umask, 
     finally:
         os.umask(before)
     assert stat.S_IMODE((tmp_path / "summary.json").stat().st_mode) == mode
+
+
+def test_outputs_for_runs_that_share_only_the_root_go_to_the_current_directory(tmp_path, monkeypatch):
+    from satlearn.engine.checkpoint import common_parent
+
+    monkeypatch.chdir(tmp_path)
+    assert common_parent([tmp_path / "a" / "x", tmp_path / "a" / "y"]) == tmp_path / "a"
+    assert common_parent([tmp_path / "a"]) == tmp_path / "a"
+    assert common_parent(["/proc", "/sys"]) == tmp_path  # not "/"

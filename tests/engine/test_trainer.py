@@ -71,8 +71,9 @@ def test_a_run_says_where_its_wall_time_went(tmp_path):
     parts = ("setup_seconds", "epochs_seconds", "between_epochs_seconds", "finish_seconds")
     assert all(timing[part] > 0 for part in parts)
     assert 0 < timing["checkpoint_wait_seconds"] <= timing["between_epochs_seconds"]
-    # the parts tile the call: what is left is the summary file and the call itself
-    assert 0 <= elapsed - sum(timing[part] for part in parts) < 0.5
+    # the parts tile the call: what is left is the summary file (an fsync) and the call itself, a small share even
+    # on a busy machine, where a part left out would be most of a second or more
+    assert 0 <= elapsed - sum(timing[part] for part in parts) < 0.5 + 0.1 * elapsed
 
 
 def test_a_resumed_run_says_its_set_up_covers_the_last_process_only(tmp_path):

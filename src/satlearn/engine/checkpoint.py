@@ -51,6 +51,13 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
 
 
+def common_parent(paths) -> Path:
+    """The deepest directory holding every one of ``paths`` (resolved), where a plot of them all goes by default;
+    the current directory when they share only the filesystem root, which is nobody's place for an output."""
+    common = Path(os.path.commonpath([str(Path(p).resolve()) for p in paths]))
+    return Path.cwd() if common.parent == common else common
+
+
 def make_output_dir(path: str | Path, *, what: str = "output directory", create: bool = True) -> Path:
     """Creates directory ``path`` (and its parents) if needed; a path that cannot be one is a one-line error.
 
