@@ -1,5 +1,7 @@
 import json
 
+import numpy as np
+
 from fixtures import tiny_overrides
 from satlearn.cli import main
 
@@ -112,6 +114,29 @@ def test_an_interrupt_names_the_kept_checkpoint_or_says_there_is_none(tmp_path, 
     fresh = tmp_path / "fresh"
     assert main(["train", "--run-dir", str(fresh), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 130
     assert f"before the first checkpoint of {fresh}; nothing to resume" in capsys.readouterr().err
+
+
+def test_find_issues_flags_by_the_threshold_given_and_a_clean_run_has_no_truth_to_compare(tmp_path, capsys):
+    run = tmp_path / "run"
+    overrides = tiny_overrides(tmp_path, "data.noise.kind=none", "run.epochs=2")
+    assert main(["train", "--run-dir", str(run), *sets(overrides)]) == 0
+    probs = np.load(run / "soft_targets.npy").astype(np.float64)
+    labels = np.load(run / "labels.npz")["labels"]
+    rows = np.arange(len(labels))
+    others = probs.copy()
+    others[rows, labels] = -np.inf
+    margins = others.max(axis=1) - probs[rows, labels]
+    # a threshold inside the margins' range, so its mask differs from the default rule's (margin > 0)
+    threshold = round(float(np.median(margins)), 3)
+    expected = margins > threshold
+    assert 0 < expected.sum() < len(labels) and not np.array_equal(expected, margins > 0)
+    capsys.readouterr()
+    assert main(["find-issues", str(run), "--threshold", str(threshold), "--out", str(tmp_path / "issues")]) == 0
+    assert "against the true labels" not in capsys.readouterr().out
+    assert np.load(tmp_path / "issues" / "label_issues_mask.npy").tolist() == expected.tolist()
+    summary = json.loads((tmp_path / "issues" / "label_issues_summary.json").read_text())
+    assert summary["num_flagged"] == expected.sum() and "against_true_labels" not in summary
+    assert not (tmp_path / "issues" / "label_issues_pr.png").exists()
 
 
 def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys):

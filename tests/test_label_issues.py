@@ -128,3 +128,35 @@ def test_cli_refuses_counts_out_of_range_in_one_line(tmp_path, capsys):
             main(["find-issues", str(run), option, value])
         assert stopped.value.code == 2
         assert f"argument {option}: expected" in capsys.readouterr().err
+
+
+def test_fraction_rounds_to_the_nearest_count():
+    rng = np.random.default_rng(1)
+    labels, targets = rng.integers(0, 3, 7), rng.dirichlet(np.ones(3), 7)
+    assert find_label_issues(labels, targets, fraction=0.4).num_flagged == 3  # 2.8 labels, not 2
+    assert find_label_issues(labels, targets, fraction=0.3).num_flagged == 2  # 2.1
+
+
+def test_margin_threshold_replaces_the_default_rule():
+    labels = np.array([0, 0, 0, 0])
+    # margins (best other − given), exact in binary so the strict > is tested at the boundary: 3/4, 1/4, -5/8, 1/8
+    targets = np.array([[0.125, 0.875, 0], [0.25, 0.25, 0.5], [0.75, 0.125, 0.125], [0.375, 0.5, 0.125]])
+    assert find_label_issues(labels, targets).margins.tolist() == [0.75, 0.25, -0.625, 0.125]
+    assert find_label_issues(labels, targets).flagged.tolist() == [True, True, False, True]
+    assert find_label_issues(labels, targets, margin_threshold=0.2).flagged.tolist() == [True, True, False, False]
+    # below 0 even labels that still hold the most mass are flagged when their lead is small enough
+    assert find_label_issues(labels, targets, margin_threshold=-0.75).flagged.all()
+    assert not find_label_issues(labels, targets, margin_threshold=0.75).flagged.any()
+
+
+@pytest.mark.parametrize("kind", ["none", "symmetric"])
+def test_run_targets_have_true_labels_only_when_the_run_added_noise(tmp_path, kind):
+    labels, clean = np.array([0, 1, 1]), np.array([0, 1, 0])
+    np.save(tmp_path / "soft_targets.npy", np.eye(2)[labels])
+    np.savez(tmp_path / "labels.npz", labels=labels, clean_labels=clean)
+    (tmp_path / "config.yaml").write_text(f"data:\n  noise:\n    kind: {kind}\n")
+    run = load_run_targets(tmp_path)
+    if kind == "none":
+        assert run.true_labels is None
+    else:
+        assert run.true_labels.tolist() == clean.tolist()

@@ -1,6 +1,6 @@
 import torch
 
-from satlearn.data.loader import InMemoryLoader, random_crop_flip
+from satlearn.data.loader import InMemoryLoader, draw_crop_flip, random_crop_flip
 
 
 def test_batches_carry_indices_and_cover_every_example_once():
@@ -42,3 +42,21 @@ def test_images_are_normalised_and_test_batches_are_not_augmented():
     loader = InMemoryLoader(images, torch.zeros(4, dtype=torch.int64), batch_size=4, mean=(0.5,) * 3, std=(0.25,) * 3)
     xb, _, _ = next(iter(loader))
     assert torch.allclose(xb, torch.full_like(xb, 2.0))
+
+
+def test_crop_offsets_cover_0_to_2p_and_half_the_crops_are_flipped():
+    dy, dx, flip = draw_crop_flip(20000, padding=3, generator=torch.Generator().manual_seed(0))
+    # 2p + 1 offsets: an offset of 2p (the crop flush with the far edge) must be reachable
+    assert sorted(dy.unique().tolist()) == sorted(dx.unique().tolist()) == list(range(7))
+    # 20000 fair coins: the standard error of the mean is 0.0035, so 0.02 is over 5 of them
+    assert abs(flip.float().mean().item() - 0.5) < 0.02
+
+
+def test_crop_flip_mirrors_exactly_the_images_whose_drawn_flip_is_true():
+    # columns hold their own index, so a mirrored image reads W-1..0 and any other column order shows
+    images = torch.arange(8, dtype=torch.uint8).expand(32, 3, 5, 8).contiguous()
+    _, _, flip = draw_crop_flip(32, padding=0, generator=torch.Generator().manual_seed(9))
+    out = random_crop_flip(images, padding=0, generator=torch.Generator().manual_seed(9))
+    assert flip.any() and not flip.all()
+    expected = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    assert torch.equal(out, expected)

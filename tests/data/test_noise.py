@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from satlearn.config import NoiseConfig
-from satlearn.data.noise import CIFAR10_CLASSES, apply_noise, pair_map
+from satlearn.data.noise import CIFAR10_CLASSES, apply_noise, pair_map, read_label_file
 from satlearn.errors import DataError
 
 N, C = 20000, 10
@@ -68,3 +68,32 @@ def test_file_noise_reads_npz_keys_and_checks_length(tmp_path, labels):
         apply_noise(labels, C, NoiseConfig(kind="file", file=str(tmp_path / "big.npy")))
     with pytest.raises(DataError, match="label file not found"):
         apply_noise(labels, C, NoiseConfig(kind="file", file=str(tmp_path / "missing.npy")))
+
+
+@pytest.mark.parametrize("mode", ["paper", "exact"])
+def test_symmetric_noise_draws_every_allowed_class_about_equally_often(mode):
+    # all given labels 0: every changed label's value is the class it was moved to
+    rate = 0.5
+    noisy = apply_noise(np.zeros(N, np.int64), C, NoiseConfig(kind="symmetric", rate=rate, mode=mode, seed=1))
+    allowed = range(C) if mode == "paper" else range(1, C)  # exact never gives the true class back
+    counts = np.bincount(noisy, minlength=C)
+    counts[0] -= N - int(rate * N)  # the labels left alone
+    assert set(np.flatnonzero(counts)) == set(allowed)
+    # 10000 draws over 9-10 classes: the standard error of a share is 0.003, so 0.015 is 5 of them
+    shares = counts[list(allowed)] / int(rate * N)
+    assert np.abs(shares - 1 / len(allowed)).max() < 0.015
+
+
+def test_pair_noise_depends_on_its_seed(labels):
+    a = apply_noise(labels, C, NoiseConfig(kind="pair", rate=0.4, seed=7))
+    again = apply_noise(labels, C, NoiseConfig(kind="pair", rate=0.4, seed=7))
+    other = apply_noise(labels, C, NoiseConfig(kind="pair", rate=0.4, seed=8))
+    assert np.array_equal(a, again) and not np.array_equal(a, other)
+
+
+def test_text_label_files_skip_a_csv_header_and_keep_a_headerless_first_label(tmp_path):
+    expected = np.array([3, 0, 9, 1, 1])
+    (tmp_path / "with_header.csv").write_text("index,label\n" + "".join(f"{i},{v}\n" for i, v in enumerate(expected)))
+    (tmp_path / "plain.txt").write_text("".join(f"{v}\n" for v in expected))
+    assert read_label_file(tmp_path / "with_header.csv").tolist() == expected.tolist()
+    assert read_label_file(tmp_path / "plain.txt").tolist() == expected.tolist()

@@ -13,6 +13,16 @@ def test_set_metrics_by_hand():
     assert precision_recall_f1(np.zeros(6, bool), truth)["f1"] == 0.0
 
 
+def test_precision_recall_and_f1_differ_when_flagged_and_positives_differ_in_size():
+    # 4 flagged, 2 positives, 1 hit: precision 1/4 ≠ recall 1/2, so a swap shows; F1 is their harmonic mean
+    flagged = np.array([1, 1, 1, 1, 0, 0], bool)
+    truth = np.array([1, 0, 0, 0, 1, 0], bool)
+    m = precision_recall_f1(flagged, truth)
+    assert m["precision"] == pytest.approx(1 / 4) and m["recall"] == pytest.approx(1 / 2)
+    assert m["f1"] == pytest.approx(1 / 3)  # the arithmetic mean would be 3/8
+    assert m["flagged"] == 4 and m["positives"] == 2
+
+
 def test_ranking_metrics_by_hand():
     truth = np.array([1, 0, 1, 0], bool)
     scores = np.array([0.9, 0.8, 0.7, 0.1])

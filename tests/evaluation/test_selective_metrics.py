@@ -119,6 +119,21 @@ def test_bisection_gives_up_gracefully_when_ties_block_the_target():
     assert not few.within_tolerance and few.coverage in (pytest.approx(0.9), pytest.approx(1.0))
 
 
+def test_bisection_that_misses_the_tolerance_returns_the_closest_coverage_it_saw():
+    scores = np.linspace(0, 1, 10)  # reachable coverages: 0.1, 0.2, ..., 1.0
+    # the search ends oscillating around 1.0 for 0.93 and around 0.9 for 0.83; the closest it saw are 0.9 and 0.8
+    for target, closest in ((0.93, 0.9), (0.83, 0.8)):
+        found = bisection_threshold(scores, target)
+        assert not found.within_tolerance
+        assert found.coverage == pytest.approx(closest, abs=1e-12)
+        assert coverage_at(scores, found.threshold) == found.coverage  # the threshold returned is the one that gave it
+
+
+def test_coverage_at_accepts_scores_equal_to_the_threshold():
+    assert coverage_at([0.1, 0.2, 0.3], 0.2) == 2 / 3
+    assert coverage_at([0.5, 0.5], 0.5) == 1.0
+
+
 def test_selective_error_at_a_threshold():
     assert selective_error(HAND_SCORES, HAND_CORRECT, 0.25) == (0.5, 0.5)
     assert selective_error(HAND_SCORES, HAND_CORRECT, 0.1) == (0.25, 0.0)
