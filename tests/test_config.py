@@ -151,3 +151,16 @@ def test_a_method_check_blames_the_key_it_is_about_not_another_override(tmp_path
 def test_an_override_with_a_key_twice_says_so():
     with pytest.raises(ConfigError, match=r"override 'optim=\{lr: 1, lr: 2\}': duplicate key 'lr'"):
         parse_override("optim={lr: 1, lr: 2}")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("method.momentum=1.0", r"^--set method\.momentum=1\.0: method\.momentum=1\.0; expected a value in \[0, 1\)$"),
+    ("method.momentum=-0.1", r"method\.momentum=-0\.1; expected a value in \[0, 1\)$"),
+    ("run.epochs=true", r"run\.epochs: expected int, got True$"),  # bool is an int subclass in Python
+    ("data.batch_size=0", r"^--set data\.batch_size=0: data\.batch_size=0; expected a positive number$"),
+    ("data.test_fraction=1.0", r"data\.test_fraction=1\.0; expected a fraction in \(0, 1\)$"),
+    ("data.test_fraction=0", r"data\.test_fraction=0\.0; expected a fraction in \(0, 1\)$"),
+])
+def test_values_out_of_range_are_refused(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])

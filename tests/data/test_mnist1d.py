@@ -20,3 +20,18 @@ def test_mnist1d_is_generated_offline_cached_and_standardised(tmp_path):
     assert torch.equal(again.x_train, data.x_train) and torch.equal(again.y_train, data.y_train)
     other = load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=200, data_seed=4))
     assert not torch.equal(other.y_train, data.y_train)
+
+
+def test_mnist1d_is_read_back_from_its_cache_without_generating_again(tmp_path, monkeypatch):
+    from satlearn.data import mnist1d
+
+    config = DataConfig(source="mnist1d", root=str(tmp_path), num_samples=100, data_seed=7)
+    first = load_dataset(config)
+
+    def generate(num_samples, seed):
+        raise AssertionError("generated again although the cache holds the data")
+
+    monkeypatch.setattr(mnist1d, "_generate", generate)
+    again = load_dataset(config)
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        assert torch.equal(getattr(again, name), getattr(first, name)), name

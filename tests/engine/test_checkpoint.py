@@ -98,3 +98,33 @@ def test_outputs_for_runs_that_share_only_the_root_go_to_the_current_directory(t
     assert common_parent([tmp_path / "a" / "x", tmp_path / "a" / "y"]) == tmp_path / "a"
     assert common_parent([tmp_path / "a"]) == tmp_path / "a"
     assert common_parent(["/proc", "/sys"]) == tmp_path  # not "/"
+
+
+def test_a_torch_file_that_is_not_a_satlearn_checkpoint_is_refused(tmp_path):
+    for name, state in (("foreign", {"epoch": 3, "method": {}}), ("newer", {"format": 2, "epoch": 3}),
+                        ("list", [1, 2])):
+        (tmp_path / name).mkdir()
+        torch.save(state, tmp_path / name / "checkpoint.pt")
+        with pytest.raises(TrainingError, match=rf"{name}/checkpoint\.pt: not a satlearn checkpoint of format 1$"):
+            load_checkpoint(tmp_path / name)
+
+
+def test_a_damaged_checkpoint_is_a_one_line_training_error(tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(TrainingError, match=r"checkpoint\.pt: cannot read checkpoint \(\w+: "):
+        load_checkpoint(tmp_path)
+
+
+def test_a_write_that_fails_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path):
+    from satlearn.engine.checkpoint import atomic_write_bytes
+
+    atomic_write_text(tmp_path / "summary.json", "old")
+
+    def fails_halfway(f):
+        f.write(b"half of the new")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_bytes(tmp_path / "summary.json", fails_halfway)
+    assert (tmp_path / "summary.json").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]

@@ -42,6 +42,10 @@ def test_a_run_writes_all_its_outputs(tmp_path):
     flagged = sum(int(r["flagged"]) for r in rows)
     assert flagged == summary["label_issues"]["flagged"]
     assert [int(r["refined_label"]) for r in rows] == targets.argmax(axis=1).tolist()
+    # the last epoch's refined-label accuracy is the written table's, scored against the labels before noise
+    clean = np.load(run / "labels.npz")["clean_labels"]
+    assert result.history[-1]["refined_label_accuracy"] == pytest.approx(
+        (targets.argmax(axis=1) == clean).mean(), abs=1e-6)  # float32 mean of 320 flags vs float64: 1/320 apart
     assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 4
     assert evaluate_run(run)["test_accuracy"] == pytest.approx(summary["final_test_accuracy"])
     # what the auto settings resolved to, logged at the start and kept
@@ -411,3 +415,159 @@ def test_a_stop_before_the_checkpoint_resumed_from_reports_the_epochs_done(tmp_p
     result = fit(tiny_config(tmp_path), tmp_path / "run", resume=True, stop_after_epoch=1, log=lambda m: None)
     assert result.summary == {"epochs_done": 2, "stopped_early": True}
     assert load_checkpoint(tmp_path / "run")["epoch"] == 2
+
+
+def scripted_accuracies(monkeypatch, accuracies):
+    """Replaces the test-split evaluation by ``accuracies``, one per call, in order (across fit calls)."""
+    from satlearn.engine import trainer
+
+    script = iter(accuracies)
+    monkeypatch.setattr(trainer, "evaluate", lambda method, loader, amp=None: {"loss": 1.0, "accuracy": next(script)})
+
+
+def test_best_accuracy_is_the_highest_and_its_first_epoch(tmp_path, monkeypatch):
+    scripted_accuracies(monkeypatch, [0.3, 0.6, 0.5, 0.6])
+    result = fit(tiny_config(tmp_path), tmp_path / "run", log=lambda m: None)
+    assert [row["test_accuracy"] for row in result.history] == [0.3, 0.6, 0.5, 0.6]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert (summary["best_test_accuracy"], summary["best_epoch"]) == (0.6, 2)
+
+
+def test_a_resumed_run_keeps_the_best_accuracy_of_the_epochs_before_its_checkpoint(tmp_path, monkeypatch):
+    # the best (0.9, epoch 1) lies before the checkpoint: a run that forgot it would name 0.5 at epoch 4
+    scripted_accuracies(monkeypatch, [0.9, 0.2, 0.4, 0.5])
+    fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=2, log=lambda m: None)
+    result = fit(tiny_config(tmp_path), tmp_path / "run", resume=True, log=lambda m: None)
+    assert (result.summary["best_test_accuracy"], result.summary["best_epoch"]) == (0.9, 1)
+
+
+def test_checkpoints_are_written_every_checkpoint_every_epochs_and_at_the_end(tmp_path, monkeypatch):
+    from satlearn.engine.checkpoint import CheckpointWriter
+
+    saved = []
+    real_save = CheckpointWriter.save
+
+    def counting_save(self, state):
+        saved.append(state["epoch"])
+        return real_save(self, state)
+
+    monkeypatch.setattr(CheckpointWriter, "save", counting_save)
+    fit(tiny_config(tmp_path, "run.epochs=5", "run.checkpoint_every=2", "method.name=erm"), tmp_path / "run",
+        log=lambda m: None)
+    assert saved == [2, 4, 5]
+
+
+def test_only_settings_of_how_a_run_runs_may_differ_on_resume():
+    from satlearn.config import to_dict
+    from satlearn.engine.trainer import RESUME_FREE_KEYS, _config_differences
+
+    assert RESUME_FREE_KEYS == {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
+                                "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "data.workers"}
+    saved = to_dict(load_config(None))
+    current = to_dict(load_config(None, ["run.seed=7", "optim.lr=0.01", "data.noise.rate=0.2", "run.name=again",
+                                         "data.workers=0", "run.checkpoint_every=5"]))
+    assert _config_differences(saved, current) == ["data.noise.rate: run has 0.0, now 0.2",
+                                                   "optim.lr: run has 0.003, now 0.01",
+                                                   "run.seed: run has 0, now 7"]
+
+
+def test_the_training_order_follows_run_seed(tmp_path):
+    from satlearn.engine.trainer import make_loaders, prepare_data
+
+    def first_batch(seed):
+        config = tiny_config(tmp_path, f"run.seed={seed}")
+        noisy = prepare_data(config)
+        train, _ = make_loaders(config, noisy.data, noisy.labels, torch.device("cpu"))
+        assert train.seed == seed
+        return next(iter(train.epoch(0)))[2]
+
+    assert torch.equal(first_batch(1), first_batch(1))
+    assert not torch.equal(first_batch(1), first_batch(2))
+
+
+@pytest.mark.parametrize("overrides, expected_type, expected", [
+    (["optim.name=sgd", "optim.lr=0.05", "optim.momentum=0.8", "optim.nesterov=true", "optim.weight_decay=0.0005"],
+     torch.optim.SGD, {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.0005}),
+    (["optim.name=sgd", "optim.momentum=0", "optim.nesterov=false"],
+     torch.optim.SGD, {"lr": 0.003, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}),
+    (["optim.name=adam", "optim.lr=0.002", "optim.weight_decay=0.001"],
+     torch.optim.Adam, {"lr": 0.002, "weight_decay": 0.001}),
+])
+def test_the_optimizer_takes_its_settings_from_the_config(overrides, expected_type, expected):
+    from satlearn.engine.trainer import build_optimizer
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    model[0].bias.requires_grad_(False)
+    optimizer = build_optimizer(load_config(None, overrides), model, torch.device("cpu"))
+    assert type(optimizer) is expected_type
+    assert {key: optimizer.defaults[key] for key in expected} == expected
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in trainable]
+
+
+def test_evaluation_scores_the_class_logits_only_not_an_abstain_output():
+    import torch.nn.functional as F
+
+    from satlearn.data.loader import InMemoryLoader
+    from satlearn.engine.trainer import evaluate
+
+    class WithAbstain(torch.nn.Module):
+        """Its inputs are its class logits; the extra (abstain) logit outweighs them all."""
+
+        num_classes = 3
+
+        def forward(self, x):
+            return torch.cat([x, torch.full((len(x), 1), 1e4)], dim=1)
+
+    torch.manual_seed(0)
+    logits, labels = torch.randn(10, 3), torch.randint(0, 3, (10,))
+    method = WithAbstain().train()
+    result = evaluate(method, InMemoryLoader(logits, labels, batch_size=4))
+    assert result["accuracy"] == int((logits.argmax(dim=1) == labels).sum()) / 10 > 0
+    assert result["loss"] == pytest.approx(F.cross_entropy(logits, labels).item(), rel=1e-6)
+    assert method.training  # put back in the mode it came in
+
+
+def cifar_config(tmp_path, *extra):
+    from fixtures import write_fake_cifar10
+
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    return load_config(None, ["data.source=cifar10", f"data.root={root}", "data.batch_size=16",
+                              "data.eval_batch_size=4", "model.name=resnet18", "model.width=2", "run.epochs=3",
+                              "method.start_epoch=1", "run.progress=false", "run.device=cpu",
+                              "data.pipeline=memory", *extra])
+
+
+def test_the_test_split_is_never_augmented(tmp_path):
+    from satlearn.engine.trainer import make_loaders, prepare_data
+
+    config = cifar_config(tmp_path)
+    noisy = prepare_data(config)
+    data = noisy.data
+    train, test = make_loaders(config, data, noisy.labels, torch.device("cpu"))
+    assert train.augment == "crop_flip"  # augment=auto: the training split of images is
+    mean = torch.tensor(data.mean).view(1, -1, 1, 1)
+    std = torch.tensor(data.std).view(1, -1, 1, 1)
+    plain = (data.x_test.float().div_(255.0) - mean) / std
+    for epoch in (0, 1):
+        batches = list(test.epoch(epoch))
+        assert torch.equal(torch.cat([x for x, _, _ in batches]), plain), epoch
+        assert torch.equal(torch.cat([y for _, y, _ in batches]), data.y_test)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_run_channels_last_sets_the_layout_of_batches_and_convolutions(tmp_path, channels_last):
+    from satlearn.engine.trainer import build_method, make_loaders, prepare_data
+
+    config = cifar_config(tmp_path, f"run.channels_last={str(channels_last).lower()}")
+    noisy = prepare_data(config)
+    cpu = torch.device("cpu")
+    train, test = make_loaders(config, noisy.data, noisy.labels, cpu)
+    layout = torch.channels_last
+    for loader in (train, test):
+        x = next(iter(loader.epoch(0)))[0]
+        assert x.is_contiguous(memory_format=layout) is channels_last
+    method = build_method(config, noisy.data, noisy.labels, cpu)
+    conv = next(m for m in method.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.shape[1:] == (3, 3, 3)  # a layout both memory formats cannot share
+    assert conv.weight.is_contiguous(memory_format=layout) is channels_last

@@ -12,11 +12,21 @@ from satlearn.methods import create_method
 
 class ReferenceSAT:
     """Algorithm 1, one example at a time, in float64: plain CE before Es; afterwards t_i ← α t_i + (1−α) p_i
-    from the same forward pass, w_i = max_j t_ij, loss = Σ w_i ℓ_i / Σ w_i."""
+    from the same forward pass, w_i = max_j t_ij, loss = Σ w_i ℓ_i / Σ w_i, with ℓ_i the soft CE to t_i or, given
+    ``sce=(a, b)``, symmetric CE: ℓ_i = −a Σ_j t_ij log p_ij − b Σ_j p_ij log max(t_ij, 1e-4)."""
 
-    def __init__(self, labels, num_classes, alpha, es):
+    def __init__(self, labels, num_classes, alpha, es, sce=None):
         self.t = [F.one_hot(torch.tensor(int(y)), num_classes).double() for y in labels]
-        self.alpha, self.es = alpha, es
+        self.alpha, self.es, self.sce = alpha, es, sce
+
+    def example_loss(self, z, t):
+        log_p = torch.log_softmax(z.double(), 0)
+        forward = -sum(t[j] * log_p[j] for j in range(len(t)))
+        if self.sce is None:
+            return forward
+        a, b = self.sce
+        reverse = -sum(log_p[j].exp() * torch.log(torch.clamp(t[j], min=1e-4)) for j in range(len(t)))
+        return a * forward + b * reverse
 
     def loss(self, logits, y, idx, epoch):
         if epoch < self.es:
@@ -26,20 +36,20 @@ class ReferenceSAT:
             p = torch.softmax(z.detach().double(), 0)
             self.t[i] = self.alpha * self.t[i] + (1 - self.alpha) * p
             w = self.t[i].max()
-            num = num + w * -(self.t[i] * torch.log_softmax(z.double(), 0)).sum()
+            num = num + w * self.example_loss(z, self.t[i])
             den = den + w
         return num / den
 
 
-def run_both(loss_name="ce"):
+def run_both(loss_name="ce", sce_a=1.0, sce_b=0.3):
     torch.manual_seed(0)
     n, c, d = 48, 4, 6
     x, labels = torch.randn(n, d), torch.randint(0, c, (n,))
     model = nn.Sequential(nn.Linear(d, 16), nn.ReLU(), nn.Linear(16, c))
-    config = MethodConfig(name="sat", loss=loss_name, momentum=0.7, start_epoch=2)
+    config = MethodConfig(name="sat", loss=loss_name, momentum=0.7, start_epoch=2, sce_a=sce_a, sce_b=sce_b)
     method = create_method(config, copy.deepcopy(model), labels=labels, num_classes=c)
     reference_model = copy.deepcopy(model)
-    reference = ReferenceSAT(labels, c, alpha=0.7, es=2)
+    reference = ReferenceSAT(labels, c, alpha=0.7, es=2, sce=(sce_a, sce_b) if loss_name == "sce" else None)
     opt_a = torch.optim.SGD(method.parameters(), lr=0.1)
     opt_b = torch.optim.SGD(reference_model.parameters(), lr=0.1)
     losses = []
@@ -80,6 +90,39 @@ def test_targets_untouched_before_es():
     assert not torch.equal(method.targets.targets, F.one_hot(labels, 3).float())
 
 
-def test_sat_sce_trains_with_finite_losses():
-    _, _, _, losses = run_both("sce")
-    assert all(torch.isfinite(torch.tensor(a)) for a, _ in losses)
+def test_sat_sce_equals_the_reference_loop_with_its_own_a_and_b():
+    # a ≠ b ≠ 1: a swap of the two weights, or plain SAT cross-entropy in their place, changes every loss after Es
+    method, reference_model, reference, losses = run_both("sce", sce_a=0.6, sce_b=1.7)
+    assert len(losses) == 15
+    for ours, ref in losses:
+        assert abs(ours - ref) < 1e-5 * max(1.0, abs(ref))
+    torch.testing.assert_close(method.targets.targets.double(), torch.stack(reference.t), atol=1e-5, rtol=0)
+    for p_a, p_b in zip(method.model.parameters(), reference_model.parameters()):
+        torch.testing.assert_close(p_a, p_b, atol=1e-5, rtol=1e-4)
+    assert (method.targets.targets.max(dim=1).values < 0.999).all()
+
+
+def sat_with_table(labels, rows, dtype="float32"):
+    method = create_method(MethodConfig(name="sat", targets_dtype=dtype), nn.Linear(2, 3),
+                           labels=torch.tensor(labels), num_classes=3)
+    method.targets.targets.copy_(torch.tensor(rows))
+    return method
+
+
+def test_epoch_metrics_count_moved_targets_and_score_refined_labels_against_the_clean_ones():
+    given, clean = [0, 1, 2, 0], [0, 2, 2, 1]
+    # argmaxes 0, 2, 0, 1: three targets left their given label; right against clean labels for rows 0, 1, 3
+    # (against the given ones only row 0 would be); dyadic values, so the means are exact
+    method = sat_with_table(given, [[0.75, 0.125, 0.125], [0.125, 0.25, 0.625],
+                                    [0.5, 0.125, 0.375], [0.25, 0.5, 0.25]])
+    assert method.epoch_metrics(torch.tensor(clean)) == {
+        "targets_moved": 0.75, "mean_confidence": 0.59375, "refined_label_accuracy": 0.75}
+    assert method.epoch_metrics() == {"targets_moved": 0.75, "mean_confidence": 0.59375}
+
+
+def test_refined_labels_of_a_bfloat16_table_read_its_rows_rescaled_to_sum_to_one():
+    # bfloat16 rows drift off the simplex; the confidence is that of the rescaled row (0.5, not the stored 1.0)
+    method = sat_with_table([0, 2], [[1.0, 0.5, 0.5], [0.25, 0.25, 1.5]], dtype="bfloat16")
+    label, confidence = method.targets.refined_labels()
+    assert label.tolist() == [0, 2] and confidence.tolist() == [0.5, 0.75]
+    assert method.epoch_metrics()["mean_confidence"] == 0.625
