@@ -90,3 +90,7 @@ def test_a_table_given_a_device_stays_there_when_its_module_moves():
     holder = torch.nn.ModuleDict({"pinned": pinned, "following": following}).to("meta")
     assert holder["pinned"].targets.device.type == "cpu" and holder["pinned"].labels.device.type == "cpu"
     assert holder["following"].targets.device.type == "meta"
+    holder.half()  # nor does it change the dtype it was given
+    assert pinned.targets.dtype == torch.float32
+    pinned.share_memory()  # what keeps its device and dtype still applies
+    assert pinned.targets.is_shared()

@@ -119,6 +119,10 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A key given twice in one YAML mapping."""
+
+
 class _Yaml12Loader(yaml.SafeLoader):
     """Safe YAML read the YAML 1.2 way where 1.1 surprises people: only true/false are booleans (``amp: off``
     stays the string "off"), ``1e-3`` is a float (1.1 wants ``1.0e-3``), and a key given twice in one mapping is an
@@ -140,7 +144,7 @@ class _Yaml12Loader(yaml.SafeLoader):
                 except TypeError:  # an unhashable key: PyYAML's own error names it
                     continue
                 if first is not key_node.start_mark:
-                    raise yaml.constructor.ConstructorError(
+                    raise _DuplicateKey(
                         None, None, f"duplicate key {key!r}, first given at line {first.line + 1}",
                         key_node.start_mark)
         super().flatten_mapping(node)
@@ -259,9 +263,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"override {text!r}: empty key")
     try:
         value = read_yaml(raw) if raw.strip() else ""
-    except yaml.constructor.ConstructorError as exc:  # valid YAML syntax that means something wrong: a key twice
-        raise ConfigError(f"override {text!r}: {exc.problem}") from None
-    except yaml.YAMLError:  # not YAML at all (`run.name=a: b`): the text itself
+    except _DuplicateKey as exc:
+        raise ConfigError(f"--set {text}: {exc.problem}") from None
+    except yaml.YAMLError:  # text YAML cannot read (`run.name=a: b: c`, `run.name=!x`) is taken as it is
         value = raw
     return key, value
 

@@ -26,8 +26,8 @@ class SoftTargets(nn.Module):
             itself is computed in float32 and rounded at random, without bias, when written back; rows are read
             back rescaled to sum to 1). Strings ``"float32"``/``"bfloat16"`` are accepted.
         device: where the table lives; batches may come from another device (rows are moved as needed). A
-            table given a device stays there when a module holding it moves (``method.to("cuda")`` leaves a
-            CPU table on the CPU); without one it moves with the module.
+            table given a device stays there, in its dtype, when a module holding it moves or is cast
+            (``method.to("cuda")`` leaves a CPU table on the CPU); without one it moves with the module.
 
     Example:
         >>> targets = SoftTargets(torch.tensor([0, 2, 1]), num_classes=3)
@@ -46,7 +46,7 @@ class SoftTargets(nn.Module):
             dtype = _DTYPES[dtype]
         labels = torch.as_tensor(labels, dtype=torch.int64, device=device)
         self.num_classes = num_classes
-        self.pinned_device = None if device is None else labels.device
+        self.home_device = None if device is None else labels.device
         self.register_buffer("labels", labels.clone())
         self.register_buffer("targets", F.one_hot(labels, num_classes).to(dtype))
 
@@ -54,10 +54,14 @@ class SoftTargets(nn.Module):
         return self.targets.shape[0]
 
     def _apply(self, fn, recurse=True):
-        # nn.Module.to()/cuda()/half() all come through here: a table placed on a device on purpose (a large one
-        # kept in host memory, say) must not follow the model there, nor change the dtype it was given
-        if self.pinned_device is not None:
-            return self
+        # nn.Module.to()/cuda()/half()/share_memory() all come through here. A table placed on a device on purpose
+        # (a large one kept in host memory, say) must not follow the model to another device or dtype; what keeps
+        # both (share_memory) still applies. A table pickled before home_device existed follows the module.
+        home = getattr(self, "home_device", None)
+        if home is not None:
+            probe = fn(self.targets[:0])
+            if probe.device != self.targets.device or probe.dtype != self.targets.dtype:
+                return self
         return super()._apply(fn, recurse)
 
     # bfloat16 keeps 8 significant bits: between 0.5 and 1 its step is 2^-8. With α = 0.99 an update

@@ -378,8 +378,13 @@ def test_resume_clears_what_a_killed_write_left_behind(tmp_path):
     fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
     partial = tmp_path / "run" / ".checkpoint.pt.k1ll3d.tmp"  # as atomic_write_bytes names its temporary file
     partial.write_bytes(b"\0" * 1000)
+    # not training's own: a user's file, and another command's output being written at this moment
+    others = [tmp_path / "run" / ".my-notes.tmp", tmp_path / "run" / ".compare.png.0f0f0f0f.tmp"]
+    for other in others:
+        other.write_text("keep")
     fit(tiny_config(tmp_path), tmp_path / "run", resume=True, log=lambda m: None)
     assert not partial.exists() and (tmp_path / "run" / "summary.json").exists()
+    assert all(other.read_text() == "keep" for other in others)
 
 
 def test_an_epoch_that_would_end_on_one_example_skips_it_so_batchnorm1d_trains(tmp_path):
@@ -393,8 +398,16 @@ def test_an_epoch_that_would_end_on_one_example_skips_it_so_batchnorm1d_trains(t
     for pipeline in ("memory", "reference"):
         config = load_config(None, [*base, f"data.pipeline={pipeline}"])
         noisy = prepare_data(config)
-        train, _ = make_loaders(config, noisy.data, noisy.labels, torch.device("cpu"))
+        train, _ = make_loaders(config, noisy.data, noisy.labels, torch.device("cpu"), skip_lone_last=True)
         assert [len(idx) for _, _, idx in train.epoch(0)] == [32, 32], pipeline
+    # only a model that needs it loses the example: ResNet's BatchNorm2d trains on one image
+    train, _ = make_loaders(config, noisy.data, noisy.labels, torch.device("cpu"))
+    assert [len(idx) for _, _, idx in train.epoch(0)] == [32, 32, 1]
+    from satlearn.engine.trainer import needs_two_per_batch
+    from satlearn.models import create_model
+
+    assert needs_two_per_batch(create_model("vgg16_bn", 10, input_shape=(3, 32, 32), width=2))
+    assert not needs_two_per_batch(create_model("resnet18", 10, input_shape=(3, 32, 32), width=2))
     fit(config, tmp_path / "run", log=lambda m: None)  # VGG's BatchNorm1d raised on the batch of one
     assert (tmp_path / "run" / "summary.json").exists()
 
@@ -571,3 +584,17 @@ def test_run_channels_last_sets_the_layout_of_batches_and_convolutions(tmp_path,
     conv = next(m for m in method.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.shape[1:] == (3, 3, 3)  # a layout both memory formats cannot share
     assert conv.weight.is_contiguous(memory_format=layout) is channels_last
+
+
+def test_running_statistics_gone_non_finite_count_as_diverged_weights():
+    from satlearn.config import MethodConfig
+    from satlearn.engine.trainer import _finite_weights
+    from satlearn.methods import create_method
+    from satlearn.models import create_model
+
+    model = create_model("resnet18", 10, input_shape=(3, 32, 32), width=2)
+    method = create_method(MethodConfig(name="sat"), model, labels=torch.zeros(4, dtype=torch.int64), num_classes=10)
+    assert _finite_weights(method)
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.running_var[0] = float("inf")  # the parameters are all finite still
+    assert not _finite_weights(method)

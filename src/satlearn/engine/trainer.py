@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from satlearn import config as config_lib
@@ -38,6 +39,11 @@ from satlearn.models import create_model
 # (a resume on another thread count says so).
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
                     "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "data.workers"}
+
+
+# What training writes into a run directory (the outputs of other commands, e.g. eval.json, are theirs).
+RUN_FILES = (CHECKPOINT_NAME, "config.yaml", "labels.npz", "metrics.jsonl", "metrics.csv", "summary.json",
+             "curves.png", "refined_labels.csv", "soft_targets.npy")
 
 
 @dataclass
@@ -142,6 +148,12 @@ def build_optimizer(config: Config, method: Method, device: torch.device) -> tor
     return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay, fused=fused or None)
 
 
+def needs_two_per_batch(model: nn.Module) -> bool:
+    """Whether training ``model`` on a batch of one example would fail: BatchNorm1d over (N, C) features (VGG's
+    classifier) has one value per channel then, and refuses to train on it."""
+    return any(isinstance(module, nn.BatchNorm1d) for module in model.modules())
+
+
 def choose_pipeline(config: Config, data: DatasetSplits, device: torch.device) -> str:
     """``memory`` unless asked otherwise, or unless the training inputs would take over half the free device memory."""
     if config.data.pipeline != "auto":
@@ -154,8 +166,11 @@ def choose_pipeline(config: Config, data: DatasetSplits, device: torch.device) -
     return "memory"
 
 
-def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor,
-                 device: torch.device) -> tuple[InMemoryLoader | StreamingLoader, InMemoryLoader | StreamingLoader]:
+def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device, *,
+                 skip_lone_last: bool = False) -> tuple[InMemoryLoader | StreamingLoader,
+                                                        InMemoryLoader | StreamingLoader]:
+    """The training and test loaders. ``skip_lone_last``: an epoch that would end on a batch of one example
+    skips it (a different one each epoch, the order being shuffled), for a model that cannot train on one."""
     augment = config.data.augment
     if augment == "auto":
         augment = "crop_flip" if data.kind == "image" else "none"
@@ -168,9 +183,7 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor,
     else:
         common["channels_last"] = use_channels_last(config, data, device)
         loader_type = InMemoryLoader
-    # BatchNorm cannot train on a batch of one example: an epoch that would end on one skips it (a different
-    # example each epoch, as the order is shuffled)
-    lone_last = len(labels) > 1 and len(labels) % config.data.batch_size == 1
+    lone_last = skip_lone_last and len(labels) > 1 and len(labels) % config.data.batch_size == 1
     train = loader_type(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
                         seed=config.run.seed, drop_last=lone_last, **common)
     test = loader_type(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False, **common)
@@ -240,10 +253,12 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
     if resume:
         if not (run_dir / CHECKPOINT_NAME).exists():
             raise TrainingError(f"{run_dir}: nothing to resume (no {CHECKPOINT_NAME})")
-        # a process killed mid-write leaves its half-written file (atomic_write_bytes' ".NAME.*.tmp") behind
-        for partial in run_dir.glob(".*.tmp"):
-            with contextlib.suppress(OSError):
-                partial.unlink()
+        # a process killed mid-write leaves its half-written file (atomic_write_bytes' ".NAME.<hex>.tmp") behind;
+        # only the files training writes, as another command may be writing its own output here right now
+        for name in RUN_FILES:
+            for partial in run_dir.glob(f".{name}.*.tmp"):
+                with contextlib.suppress(OSError):
+                    partial.unlink()
         return
     if (run_dir / CHECKPOINT_NAME).exists():
         raise TrainingError(
@@ -259,8 +274,10 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
 
 
 def _finite_weights(method: Method) -> bool:
-    """Whether every parameter is finite (one device sync)."""
-    peaks = [p.detach().abs().amax().float() for p in method.parameters() if p.numel()]
+    """Whether every parameter and every float buffer of the model (BatchNorm's running statistics) is finite, in
+    one device sync. (The targets table is the method's, kept finite by its update; it can be large to read.)"""
+    tensors = [*method.parameters(), *(b for b in method.model.buffers() if b.is_floating_point())]
+    peaks = [t.detach().abs().amax().float() for t in tensors if t.numel()]
     return not peaks or bool(torch.stack(peaks).isfinite().all())
 
 
@@ -337,7 +354,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     seed_everything(config.run.seed)
     method = build_method(config, data, noisy.labels, device)
     optimizer = build_optimizer(config, method, device)
-    train_loader, test_loader = make_loaders(config, data, noisy.labels, device)
+    train_loader, test_loader = make_loaders(config, data, noisy.labels, device,
+                                             skip_lone_last=needs_two_per_batch(method))
     runtime = describe_runtime(config, data, device, amp, optimizer, train_loader)
 
     history: list[dict[str, Any]] = []
