@@ -167,3 +167,8 @@ def test_an_override_with_a_key_twice_says_so():
 def test_values_out_of_range_are_refused(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_a_tagged_override_whose_text_does_not_fit_the_tag_is_one_line():
+    with pytest.raises(ConfigError, match=r"^--set model.width=!!int abc: .*abc"):
+        parse_override("model.width=!!int abc")

@@ -93,4 +93,4 @@ def test_a_table_given_a_device_stays_there_when_its_module_moves():
     holder.half()  # nor does it change the dtype it was given
     assert pinned.targets.dtype == torch.float32
     pinned.share_memory()  # what keeps its device and dtype still applies
-    assert pinned.targets.is_shared()
+    assert pinned.targets.is_shared() and pinned.labels.is_shared()

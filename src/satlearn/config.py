@@ -256,15 +256,17 @@ def from_dict_exact(values: dict[str, Any]) -> Config:
 def parse_override(text: str) -> tuple[str, Any]:
     """Parses ``a.b=value``; the value is read as YAML (so ``0.1``, ``true``, ``[1, 2]``, ``null`` work)."""
     if "=" not in text:
-        raise ConfigError(f"override {text!r}: expected key.sub=value")
+        raise ConfigError(f"--set {text}: expected key.sub=value")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key:
-        raise ConfigError(f"override {text!r}: empty key")
+        raise ConfigError(f"--set {text}: empty key")
     try:
         value = read_yaml(raw) if raw.strip() else ""
     except _DuplicateKey as exc:
         raise ConfigError(f"--set {text}: {exc.problem}") from None
+    except ValueError as exc:  # a tag whose text does not fit it (`!!int abc`): PyYAML's own ValueError
+        raise ConfigError(f"--set {text}: {exc}") from None
     except yaml.YAMLError:  # text YAML cannot read (`run.name=a: b: c`, `run.name=!x`) is taken as it is
         value = raw
     return key, value

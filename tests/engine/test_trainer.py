@@ -400,14 +400,15 @@ def test_an_epoch_that_would_end_on_one_example_skips_it_so_batchnorm1d_trains(t
         noisy = prepare_data(config)
         train, _ = make_loaders(config, noisy.data, noisy.labels, torch.device("cpu"), skip_lone_last=True)
         assert [len(idx) for _, _, idx in train.epoch(0)] == [32, 32], pipeline
-    # only a model that needs it loses the example: ResNet's BatchNorm2d trains on one image
+    # only a model with BatchNorm loses the example (a ResNet too: at 8×8 its last stage is 1×1)
     train, _ = make_loaders(config, noisy.data, noisy.labels, torch.device("cpu"))
     assert [len(idx) for _, _, idx in train.epoch(0)] == [32, 32, 1]
     from satlearn.engine.trainer import needs_two_per_batch
     from satlearn.models import create_model
 
     assert needs_two_per_batch(create_model("vgg16_bn", 10, input_shape=(3, 32, 32), width=2))
-    assert not needs_two_per_batch(create_model("resnet18", 10, input_shape=(3, 32, 32), width=2))
+    assert needs_two_per_batch(create_model("resnet18", 10, input_shape=(3, 8, 8), width=2))
+    assert not needs_two_per_batch(create_model("mlp", 10, input_shape=(40,), width=8))
     fit(config, tmp_path / "run", log=lambda m: None)  # VGG's BatchNorm1d raised on the batch of one
     assert (tmp_path / "run" / "summary.json").exists()
 

@@ -35,7 +35,12 @@ def atomic_write_bytes(path: Path, write) -> None:
     path = Path(path)
     fd, tmp = _create_beside(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        try:
+            f = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            raise
+        with f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

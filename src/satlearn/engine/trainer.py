@@ -149,9 +149,11 @@ def build_optimizer(config: Config, method: Method, device: torch.device) -> tor
 
 
 def needs_two_per_batch(model: nn.Module) -> bool:
-    """Whether training ``model`` on a batch of one example would fail: BatchNorm1d over (N, C) features (VGG's
-    classifier) has one value per channel then, and refuses to train on it."""
-    return any(isinstance(module, nn.BatchNorm1d) for module in model.modules())
+    """Whether training ``model`` on a batch of one example may fail: any BatchNorm whose input has one value per
+    channel then (over features, as in VGG's classifier, or at 1×1 after a ResNet's last stride on small images)
+    refuses to train on it. Any BatchNorm counts, whatever the input size: the models without one (mlp, cnn1d)
+    keep every example."""
+    return any(isinstance(module, nn.modules.batchnorm._BatchNorm) for module in model.modules())
 
 
 def choose_pipeline(config: Config, data: DatasetSplits, device: torch.device) -> str:
