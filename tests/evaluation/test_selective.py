@@ -163,3 +163,11 @@ def test_scores_from_logits():
     p = torch.softmax(logits[:, :3].double(), 1)
     np.testing.assert_allclose(sr[:2], 1 - p.max(1).values.numpy()[:2], rtol=1e-12)
     assert 0 < sr[2] < 1e-20  # a very confident example still gets its own, non-zero score
+
+
+def test_thresholds_far_below_the_halvings_resolution_are_still_found():
+    # an over-confident model's scores: 1 − max softmax down to e^-200, where 200 halvings of [0, 1] cannot reach
+    scores = np.exp(-np.random.default_rng(3).uniform(0, 200, 2000))
+    for found in (bisection_threshold(scores, target) for target in (0.9, 0.5, 0.1)):  # each a fresh search
+        assert found.within_tolerance and abs(found.coverage - found.target) <= 0.003 + 1e-12, found
+        assert coverage_at(scores, found.threshold) == pytest.approx(found.coverage)

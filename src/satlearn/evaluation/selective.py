@@ -139,6 +139,15 @@ class Threshold:
     within_tolerance: bool  # |coverage − target| <= tolerance
 
 
+def _closest_score_threshold(scores: np.ndarray, target_pct: float) -> tuple[float, int]:
+    """The score whose use as a threshold gives the coverage closest to ``target_pct`` (in percentage points),
+    and how many scores it accepts."""
+    values, counts = np.unique(scores, return_counts=True)
+    accepted = np.cumsum(counts)
+    k = int(np.argmin(np.abs(accepted / len(scores) * 100.0 - target_pct)))
+    return float(values[k]), int(accepted[k])
+
+
 def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_steps: int = 200) -> list[Threshold]:
     """Thresholds reaching each coverage in ``coverages`` to within ``tolerance``, by the SAT paper's bisection.
 
@@ -149,9 +158,11 @@ def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_ste
     decreasing order (as :data:`PAPER_COVERAGES`) the thresholds are exactly those of that code for scores in
     [0, 1]. For scores below 0 the lower bound starts below the smallest score instead.
 
-    Unlike that code, the search stops after ``max_steps`` halvings when the tolerance cannot be met (ties, or too
-    few examples: one example is ``100/N`` points) and returns the threshold whose coverage came closest, with
-    ``within_tolerance=False``.
+    Unlike that code, a target above the coverage reached so far starts again from the first upper bound (the
+    carried one would keep the search below it), and the search stops after ``max_steps`` halvings when the
+    tolerance is not met: then the closest coverage any threshold seen or any score itself gives is returned,
+    with ``within_tolerance`` saying whether it is within the tolerance (ties, or too few examples — one example is
+    ``100/N`` points — can keep it out; scores far below the halving's resolution, such as 1e-80, do not).
 
     Args:
         scores: ``(N,)`` selection scores (higher = abstain first).
@@ -195,6 +206,12 @@ def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_ste
         within = abs(passed / n * 100.0 - target_pct) <= tolerance_pct
         if not within:
             threshold, passed = best[1], best[2]
+            # halving cannot resolve thresholds far below its step (scores like 1e-80); every distinct score is a
+            # threshold too, and one of them may come closer
+            candidate, count = _closest_score_threshold(scores, target_pct)
+            if abs(count / n * 100.0 - target_pct) < best[0]:
+                threshold, passed = candidate, count
+                within = abs(passed / n * 100.0 - target_pct) <= tolerance_pct
         out.append(Threshold(target=float(target), threshold=float(threshold), coverage=passed / n,
                              within_tolerance=bool(within)))
     return out
