@@ -57,8 +57,7 @@ class SoftTargets(nn.Module):
         # nn.Module.to()/cuda()/half()/share_memory() all come through here. A table placed on a device on purpose
         # (a large one kept in host memory, say) must not follow the model to another device or dtype; what keeps
         # both (share_memory) still applies. A table pickled before home_device existed follows the module.
-        home = getattr(self, "home_device", None)
-        if home is not None:
+        if getattr(self, "home_device", None) is not None:
             probe = fn(self.targets[:0])
             if probe.device != self.targets.device or probe.dtype != self.targets.dtype:
                 return self

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from satlearn.errors import TrainingError
+from satlearn.errors import ConfigError, TrainingError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
@@ -68,8 +68,6 @@ def make_output_dir(path: str | Path, *, what: str = "output directory", create:
     ``what`` names the path in the error, e.g. ``"--out"``. ``create=False`` only checks, for a command that
     should stop early on a bad path but write nothing before its work has succeeded.
     """
-    from satlearn.errors import ConfigError
-
     path = Path(path)
     for part in (path, *path.parents):
         if part.exists() and not part.is_dir():

@@ -279,7 +279,8 @@ def _finite_weights(method: Method) -> bool:
     """Whether every parameter and every float buffer of the model (BatchNorm's running statistics) is finite, in
     one device sync. (The targets table is the method's, kept finite by its update; it can be large to read.)"""
     tensors = [*method.parameters(), *(b for b in method.model.buffers() if b.is_floating_point())]
-    peaks = [t.detach().abs().amax().float() for t in tensors if t.numel()]
+    # the largest magnitude of each, reduced in place (no |t| copy), NaN and Inf carried through
+    peaks = [torch.linalg.vector_norm(t.detach(), ord=float("inf")).float() for t in tensors if t.numel()]
     return not peaks or bool(torch.stack(peaks).isfinite().all())
 
 
