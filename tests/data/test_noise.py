@@ -97,3 +97,19 @@ def test_text_label_files_skip_a_csv_header_and_keep_a_headerless_first_label(tm
     (tmp_path / "plain.txt").write_text("".join(f"{v}\n" for v in expected))
     assert read_label_file(tmp_path / "with_header.csv").tolist() == expected.tolist()
     assert read_label_file(tmp_path / "plain.txt").tolist() == expected.tolist()
+
+
+def test_a_label_file_whose_suffix_lies_says_what_it_is_not(tmp_path):
+    from satlearn.errors import DataError
+
+    labels = np.array([1, 0, 2])
+    for name, fault in (("labels.npy", r"not a \.npy file \(no numpy header\)"),
+                        ("labels.npz", r"not a \.npz archive \(no zip structure\)")):
+        (tmp_path / name).write_text("1\n0\n2\n")  # text saved under a numpy suffix
+        with pytest.raises(DataError, match=fault) as caught:
+            read_label_file(tmp_path / name)
+        assert "pickle" not in str(caught.value) and name in str(caught.value)
+    np.save(tmp_path / "labels.npy", labels)
+    np.savez(tmp_path / "labels.npz", noisy=labels)
+    assert read_label_file(tmp_path / "labels.npy").tolist() == [1, 0, 2]
+    assert read_label_file(tmp_path / "labels.npz", key="noisy").tolist() == [1, 0, 2]

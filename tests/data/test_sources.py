@@ -9,6 +9,7 @@ import io
 import pickle
 import tarfile
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -452,7 +453,19 @@ def test_npz_degenerate_data_are_refused_in_one_line(tmp_path):
 def test_npz_not_an_archive(tmp_path):
     path = tmp_path / "junk.npz"
     path.write_bytes(b"definitely not a zip file")
-    with pytest.raises(DataError, match=r"junk\.npz: not a readable \.npz file"):
+    with pytest.raises(DataError, match=r"junk\.npz: not a \.npz archive \(no zip structure\)"):
+        load_dataset(data_config("npz", path))
+    path.write_text("x_train,y_train\n1,0\n")  # numpy's own message would speak of pickled data
+    with pytest.raises(DataError, match=r"not a \.npz archive") as caught:
+        load_dataset(data_config("npz", path))
+    assert "pickle" not in str(caught.value)
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    (tmp_path / "one.npy").rename(path)
+    with pytest.raises(DataError, match=r"junk\.npz: holds a single array"):
+        load_dataset(data_config("npz", path))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "not an array")
+    with pytest.raises(DataError, match=r"junk\.npz: missing key 'x_train' \(found: notes\.txt\)"):
         load_dataset(data_config("npz", path))
 
 

@@ -91,6 +91,15 @@ def test_files_written_atomically_get_the_mode_the_umask_gives(tmp_path, umask, 
     assert stat.S_IMODE((tmp_path / "summary.json").stat().st_mode) == mode
 
 
+def test_a_file_rewritten_atomically_keeps_the_mode_its_owner_gave_it(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    atomic_write_text(path, "1")
+    for mode in (0o600, 0o640):
+        path.chmod(mode)
+        atomic_write_text(path, "2")
+        assert stat.S_IMODE(path.stat().st_mode) == mode and path.read_text() == "2"
+
+
 def test_outputs_for_runs_that_share_only_the_root_go_to_the_current_directory(tmp_path, monkeypatch):
     from satlearn.engine.checkpoint import common_parent
 

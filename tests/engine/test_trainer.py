@@ -599,3 +599,17 @@ def test_running_statistics_gone_non_finite_count_as_diverged_weights():
     bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     bn.running_var[0] = float("inf")  # the parameters are all finite still
     assert not _finite_weights(method)
+
+
+def test_batch_size_one_on_a_model_batchnorm_cannot_train_is_one_line_through_the_cli(tmp_path, capsys):
+    from fixtures import write_fake_cifar10
+    from satlearn.cli import main
+
+    root = write_fake_cifar10(tmp_path, per_batch=2)
+    args = ["train", "--run-dir", str(tmp_path / "run"), "--no-progress"]
+    for key in ("data.source=cifar10", f"data.root={root}", "data.batch_size=1", "model.name=vgg16_bn",
+                "model.width=2", "method.name=erm", "run.epochs=1", "run.device=cpu", "data.workers=0"):
+        args += ["--set", key]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data.batch_size >= 2" in err[0] and "BatchNorm" in err[0], err

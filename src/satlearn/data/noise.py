@@ -11,6 +11,7 @@ as the CIFAR-10N human labels.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,18 @@ def pair_noise(labels: np.ndarray, num_classes: int, *, rate: float, seed: int =
     return noisy
 
 
+def _check_numpy_file(path: Path) -> None:
+    """np.load takes any file that is not a zip or .npy for a pickle and blames pickled data: name the real
+    problem."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if path.suffix == ".npy" and head != b"\x93NUMPY":
+        raise DataError(f"{path}: not a .npy file (no numpy header); expected numpy.save output or a .csv/.txt file")
+    if path.suffix == ".npz" and not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a .npz archive (no zip structure); expected numpy.savez output or a .csv/.txt "
+                        "file")
+
+
 def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
     """Reads labels from ``.npy``, ``.npz`` (``key`` names the array), or ``.csv``/``.txt`` (one label a line,
     or the last column of a CSV with a header)."""
@@ -65,6 +78,8 @@ def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
     if not path.exists():
         raise DataError(f"{path}: label file not found")
     try:
+        if path.suffix in (".npy", ".npz"):
+            _check_numpy_file(path)
         if path.suffix == ".npy":
             array = np.load(path, allow_pickle=False)
         elif path.suffix == ".npz":

@@ -51,6 +51,14 @@ def _labels(y: np.ndarray, path: Path, key: str, n: int, x_key: str) -> np.ndarr
     return y.astype(np.int64)
 
 
+def _starts_with(path: Path, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False
+
+
 def _is_image(x: np.ndarray) -> bool:
     return x.dtype == np.uint8 and x.ndim == 4
 
@@ -83,6 +91,10 @@ def load_npz(config) -> DatasetSplits:
     path = Path(config.root).expanduser()
     if not path.is_file():
         raise DataError(f"npz: {path} is not a file (expected a .npz file with x_train, y_train, x_test, y_test)")
+    if not zipfile.is_zipfile(path) and not _starts_with(path, b"\x93NUMPY"):
+        # np.load would try it as a pickle and speak of pickled data, whatever the file holds
+        raise DataError(f"{path}: not a .npz archive (no zip structure); expected numpy.savez output with "
+                        "x_train, y_train (and optionally x_test, y_test)")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:

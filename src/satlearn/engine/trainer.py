@@ -192,6 +192,9 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     return train, test
 
 
+# torch's BatchNorm refusal of a batch with one value per channel (torch.nn.functional._verify_batch_size)
+_ONE_VALUE_PER_CHANNEL = "Expected more than 1 value per channel when training"
+
 # Epochs with at least this many steps get a per-batch progress bar under the per-epoch one.
 BATCH_BAR_MIN_STEPS = 100
 
@@ -208,8 +211,14 @@ def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, ep
         batches = tqdm(batches, total=len(loader), desc=f"epoch {epoch + 1}", unit="batch", leave=False,
                        position=1, dynamic_ncols=True)
     for batch in batches:
-        with amp if amp is not None else contextlib.nullcontext():
-            loss, metrics = method.training_step(batch, epoch)
+        try:
+            with amp if amp is not None else contextlib.nullcontext():
+                loss, metrics = method.training_step(batch, epoch)
+        except ValueError as exc:
+            if len(batch[2]) == 1 and str(exc).startswith(_ONE_VALUE_PER_CHANNEL):
+                raise TrainingError(f"epoch {epoch + 1}: a batch of one example cannot train this model (a BatchNorm "
+                                    f"layer would see one value per channel); use data.batch_size >= 2") from None
+            raise
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
