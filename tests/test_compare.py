@@ -84,3 +84,34 @@ def test_a_run_given_twice_is_shown_once_under_its_name(tmp_path, capsys):
     assert main(["compare", str(ce.run_dir), str(ce.run_dir), "--out", str(tmp_path / "twice.png")]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("ce ", ". "))]
     assert len(rows) == 1 and rows[0].startswith("ce ")
+
+
+def test_hand_damaged_files_of_an_unfinished_run_are_one_line_or_an_unknown_rate(tmp_path):
+    run = train(tmp_path, "run", "method.name=erm")
+    (run.run_dir / "summary.json").unlink()  # as while it trains: the noise rate comes from labels.npz
+    metrics = run.run_dir / "metrics.jsonl"
+    good = metrics.read_text()
+    for row in ("null", "[1, 2]", '"epoch"'):
+        metrics.write_text(good + row + "\n")
+        with pytest.raises(DataError, match=r"metrics\.jsonl: line \d+ is \w+ JSON; expected an object per epoch"):
+            read_run(run.run_dir)
+    metrics.write_bytes(b"\xff\xfe" + good.encode())
+    with pytest.raises(DataError, match=r"metrics\.jsonl: not UTF-8 text"):
+        read_run(run.run_dir)
+    metrics.write_text(good)
+    labels = run.run_dir / "labels.npz"
+    labels.write_bytes(labels.read_bytes()[:300])  # a zip cut short
+    assert read_run(run.run_dir).actual_noise_rate is None
+
+
+def test_the_plot_takes_its_format_from_the_suffix_or_goes_into_a_given_folder(tmp_path, capsys):
+    run = train(tmp_path, "run", "method.name=erm")
+    _, _, plot = compare_runs([run.run_dir], out=tmp_path / "curves.pdf")
+    assert plot.read_bytes()[:5] == b"%PDF-"
+    (tmp_path / "plots").mkdir()
+    _, _, plot = compare_runs([run.run_dir], out=tmp_path / "plots")
+    assert plot == tmp_path / "plots" / "compare.png" and plot.read_bytes()[:4] == b"\x89PNG"
+    assert main(["compare", str(run.run_dir), "--out", str(tmp_path / "curves.xyz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "curves.xyz: cannot write a .xyz image" in err and ".pdf" in err
+    assert not (tmp_path / "curves.xyz").exists()

@@ -123,7 +123,8 @@ def test_cli_refuses_counts_out_of_range_in_one_line(tmp_path, capsys):
     capsys.readouterr()
     assert main(["find-issues", str(run), "--num-issues", "100000"]) == 2
     assert "--num-issues 100000: the run has only 320 training labels" in capsys.readouterr().err
-    for option, value in (("--num-issues", "-5"), ("--fraction", "1.5"), ("--fraction", "nan")):
+    for option, value in (("--num-issues", "-5"), ("--fraction", "1.5"), ("--fraction", "nan"),
+                          ("--threshold", "nan"), ("--threshold", "1.5"), ("--threshold", "x")):
         with pytest.raises(SystemExit) as stopped:
             main(["find-issues", str(run), option, value])
         assert stopped.value.code == 2
@@ -160,3 +161,24 @@ def test_run_targets_have_true_labels_only_when_the_run_added_noise(tmp_path, ki
         assert run.true_labels is None
     else:
         assert run.true_labels.tolist() == clean.tolist()
+
+
+def test_a_margin_threshold_outside_minus_one_to_one_is_refused():
+    labels, targets = np.array([0, 1]), np.array([[0.2, 0.8], [0.3, 0.7]])
+    for threshold in (float("nan"), 1.5, -2.0):
+        with pytest.raises(ValueError, match=r"margin_threshold=.*expected a margin in \[-1, 1\]"):
+            find_label_issues(labels, targets, margin_threshold=threshold)
+    assert find_label_issues(labels, targets, margin_threshold=-1.0).flagged.tolist() == [True, True]
+
+
+def test_a_damaged_labels_file_in_a_run_is_one_line(tmp_path, capsys):
+    np.save(tmp_path / "soft_targets.npy", np.eye(2)[[0, 1]])
+    np.savez(tmp_path / "labels.npz", labels=np.array([0, 1]), clean_labels=np.array([0, 1]))
+    (tmp_path / "labels.npz").write_bytes((tmp_path / "labels.npz").read_bytes()[:300])  # cut short
+    with pytest.raises(DataError, match=r"cannot read soft_targets\.npy / labels\.npz \(BadZipFile"):
+        load_run_targets(tmp_path)
+    assert main(["find-issues", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    np.savez(tmp_path / "labels.npz", labels=np.array([0, 1]), clean_labels=np.array([0, 1]))
+    (tmp_path / "config.yaml").write_bytes(b"\xff\xfe not UTF-8")  # the truth is then unknown, not a crash
+    assert load_run_targets(tmp_path).true_labels is None

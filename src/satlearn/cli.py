@@ -36,6 +36,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _margin(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [-1, 1], got {text!r}") from None
+    if not -1.0 <= value <= 1.0:  # a margin between two probabilities; also refuses nan, which would flag nothing
+        raise argparse.ArgumentTypeError(f"expected a margin in [-1, 1], got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="satlearn", description="Self-Adaptive Training (SAT) for PyTorch.")
     parser.add_argument("--version", action="version", version=f"satlearn {__version__}")
@@ -62,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     rule = issues.add_mutually_exclusive_group()
     rule.add_argument("--num-issues", type=_count, default=None, help="flag exactly the K highest-scoring labels")
     rule.add_argument("--fraction", type=_fraction, default=None, help="flag this fraction of all labels")
-    rule.add_argument("--threshold", type=float, default=None,
+    rule.add_argument("--threshold", type=_margin, default=None,
                       help="flag labels whose best other class leads the given one by more than this (default 0)")
     issues.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_overrides(issues)
@@ -74,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="runs side by side: a table and one plot of their learning curves")
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                          help="run directories (finished or not), or directories that hold runs")
-    compare.add_argument("--out", default=None, help="plot file (default: compare.png in the runs' common parent)")
+    compare.add_argument("--out", default=None, help="plot file, its format from the suffix (.png, .pdf, .svg, ...), or a "
+                         "folder for compare.png (default: compare.png in the runs' common parent)")
     compare.add_argument("--title", default="", help="plot title")
 
     selective = commands.add_parser(

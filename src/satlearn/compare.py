@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import yaml
 
 from satlearn.engine.checkpoint import atomic_write_bytes, common_parent, make_output_dir
-from satlearn.errors import DataError
+from satlearn.errors import ConfigError, DataError
 
 
 @dataclass
@@ -38,14 +40,21 @@ class RunCurves:
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The rows of a run's ``metrics.jsonl``; a row that is not JSON is a :class:`DataError` naming its line."""
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text (was the file overwritten?)") from None
     history = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            history.append(json.loads(line))
+            row = json.loads(line)
         except ValueError:
             raise DataError(f"{path}: line {number} is not JSON") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}: line {number} is {type(row).__name__} JSON; expected an object per epoch")
+        history.append(row)
     return history
 
 
@@ -98,7 +107,7 @@ def _actual_noise_rate(labels_file: Path) -> float | None:
     try:
         with np.load(labels_file, allow_pickle=False) as saved:
             return float((saved["labels"] != saved["clean_labels"]).mean())
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):  # unreadable: the rate is unknown
         return None
 
 
@@ -198,9 +207,22 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     fig.tight_layout()
     try:
         make_output_dir(path.parent, what=f"plot {path}: its directory")
-        atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+        image_format = plot_format(path, fig.canvas.get_supported_filetypes())
+        atomic_write_bytes(path, lambda f: fig.savefig(f, format=image_format, dpi=110))
     finally:
         plt.close(fig)
+
+
+def plot_format(path: Path, supported: dict[str, str]) -> str:
+    """The image format ``path``'s suffix names (``png`` without one); one the plotting backend cannot write is a
+    one-line error rather than PNG bytes under another name."""
+    suffix = path.suffix.lower().lstrip(".")
+    if not suffix:
+        return "png"
+    if suffix not in supported:
+        raise ConfigError(f"--out {path}: cannot write a .{suffix} image; use one of "
+                          f"{', '.join('.' + name for name in sorted(supported))}")
+    return suffix
 
 
 def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
@@ -215,6 +237,8 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
     if not dirs:
         raise DataError("compare needs at least one run directory")
     runs = [read_run(d, name=name) for d, name in zip(dirs, run_names(dirs))]
-    path = Path(out) if out is not None else common_parent(dirs) / "compare.png"
+    path = Path(out) if out is not None else common_parent(dirs)
+    if path.is_dir():  # a folder to put the plot in
+        path = path / "compare.png"
     plot_runs(runs, path, title=title)
     return runs, format_table(runs), path

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +120,8 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
                                    ("margin_threshold", margin_threshold)) if v is not None]
     if len(chosen) > 1:
         raise ValueError(f"give at most one of num_issues, fraction, margin_threshold (got {', '.join(chosen)})")
+    if margin_threshold is not None and not -1.0 <= margin_threshold <= 1.0:  # also refuses nan, which flags nothing
+        raise ValueError(f"margin_threshold={margin_threshold}: expected a margin in [-1, 1]")
 
     n = len(labels)
     rows = np.arange(n)
@@ -176,8 +180,8 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         with np.load(labels_path, allow_pickle=False) as archive:
             labels, clean = archive["labels"], archive["clean_labels"]
             names = [str(n) for n in archive["class_names"]] if "class_names" in archive.files else None
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({exc})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({type(exc).__name__}: {exc})") from None
     if len(probs) != len(labels):
         raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} labels")
     noise_kind = _noise_kind(run_dir)
@@ -191,7 +195,7 @@ def _noise_kind(run_dir: Path) -> str | None:
     try:
         config = yaml.safe_load((run_dir / "config.yaml").read_text())
         return config["data"]["noise"]["kind"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):  # ValueError: text that is not UTF-8
         return None
 
 
