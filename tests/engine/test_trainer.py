@@ -9,7 +9,7 @@ from fixtures import tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import evaluate_run, fit
 from satlearn.engine.checkpoint import load_checkpoint
-from satlearn.errors import ConfigError, TrainingError
+from satlearn.errors import ConfigError, DataError, TrainingError
 from satlearn.methods.sat import SAT
 
 
@@ -613,3 +613,38 @@ def test_batch_size_one_on_a_model_batchnorm_cannot_train_is_one_line_through_th
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "data.batch_size >= 2" in err[0] and "BatchNorm" in err[0], err
+
+
+def test_a_run_is_neither_resumed_nor_evaluated_on_other_data(tmp_path, capsys):
+    from satlearn.cli import main
+    from satlearn.engine import evaluate_run, load_run
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(130, 6)).astype(np.float32), rng.integers(0, 3, 130)
+    path = tmp_path / "table.npz"
+
+    def save(**change):
+        arrays = {"x_train": x[:100], "y_train": y[:100], "x_test": x[100:], "y_test": y[100:], **change}
+        np.savez(path, **arrays)
+
+    save()
+    config = load_config(None, ["data.source=npz", f"data.root={path}", "model.name=mlp", "model.width=8",
+                                "data.batch_size=32", "run.epochs=2", "method.start_epoch=1", "run.progress=false",
+                                "run.device=cpu"])
+    fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    assert evaluate_run(tmp_path / "run")["num_test"] == 30
+    shrunk = {"x_test": x[100:105], "y_test": y[100:105]}
+    for change, named in ((shrunk, r"test split of shape \(30, 6\), now \(5, 6\)"),
+                          ({"x_test": x[100:] + 1}, "its test inputs differ"),
+                          ({"y_test": (y[100:] + 1) % 3}, "its test labels differ"),
+                          ({"x_train": np.r_[x[:99], x[99:100] + 1]}, "its train inputs differ")):
+        save(**change)
+        with pytest.raises(DataError, match=rf"cannot load the run: the data differ .*\({named}\)"):
+            load_run(tmp_path / "run")
+        with pytest.raises(DataError, match=rf"cannot resume: the data differ .*\({named}\)"):
+            fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+    assert main(["eval", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    save()
+    fit(config, tmp_path / "run", resume=True, log=lambda m: None)  # the original data: both work again
+    assert evaluate_run(tmp_path / "run")["epoch"] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -73,6 +74,35 @@ def prepare_data(config: Config, dataset: DatasetSplits | None = None) -> NoisyD
     clean = data.y_train.numpy()
     noisy = apply_noise(clean, data.num_classes, config.data.noise, class_names=data.class_names)
     return NoisyDataset(data=data, labels=torch.from_numpy(noisy), clean_labels=data.y_train.clone())
+
+
+def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
+    """What identifies a run's data: the class count and, per split, the shape and a digest of the inputs and of
+    the labels (about 0.2 s for CIFAR-10 on one core), so that a run is never resumed or evaluated on other data."""
+    def digest(tensor: torch.Tensor) -> str:
+        return hashlib.blake2b(np.ascontiguousarray(tensor.detach().cpu().numpy()), digest_size=16).hexdigest()
+
+    return {"num_classes": data.num_classes,
+            **{split: {"shape": list(x.shape), "inputs": digest(x), "labels": digest(y)}
+               for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test))}}
+
+
+def check_same_data(saved: dict[str, Any] | None, now: dict[str, Any], run_dir: Path, *, doing: str) -> None:
+    """Raises :class:`DataError` naming the first part of the data's fingerprint ``now`` that differs from the
+    run's ``saved`` one (runs saved before fingerprints existed have none, and pass)."""
+    if saved is None:
+        return
+    if saved["num_classes"] != now["num_classes"]:
+        what = f"{saved['num_classes']} classes, now {now['num_classes']}"
+    else:
+        split, part = next(((split, part) for split in ("train", "test") for part in ("shape", "inputs", "labels")
+                            if saved[split][part] != now[split][part]), (None, None))
+        if split is None:
+            return
+        what = (f"{split} split of shape {tuple(saved[split]['shape'])}, now {tuple(now[split]['shape'])}"
+                if part == "shape" else f"its {split} {part} differ")
+    raise DataError(f"{run_dir}: cannot {doing}: the data differ from those the run was trained on ({what}); "
+                    "point data.root at the original data")
 
 
 def use_channels_last(config: Config, data: DatasetSplits, device: torch.device) -> bool:
@@ -358,9 +388,11 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
 
     noisy = prepare_data(config, dataset)
     data = noisy.data
+    fingerprint = data_fingerprint(data)
     if checkpoint is not None:
         if len(checkpoint["labels"]) != len(noisy.labels) or not torch.equal(checkpoint["clean_labels"], noisy.clean_labels):
             raise DataError(f"{run_dir}: the training data differ from those the run was started on")
+        check_same_data(checkpoint.get("data"), fingerprint, run_dir, doing="resume")
         noisy.labels = checkpoint["labels"]
 
     seed_everything(config.run.seed)
@@ -426,6 +458,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "rng": rng_state(),
             "labels": noisy.labels,
             "clean_labels": noisy.clean_labels,
+            "data": fingerprint,
             "history": history,
             "best": best,
             "wall_seconds": earlier_wall + time.perf_counter() - started,
@@ -513,6 +546,7 @@ def load_run(run_dir: str | Path, *, device: str | None = None) -> tuple[Config,
     config = config_lib.from_dict_exact(checkpoint["config"])
     torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
     noisy = prepare_data(config)
+    check_same_data(checkpoint.get("data"), data_fingerprint(noisy.data), run_dir, doing="load the run")
     noisy.labels = checkpoint["labels"]
     method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
     method.load_state_dict(checkpoint["method"])
