@@ -55,6 +55,9 @@ def test_a_device_error_names_the_setting_it_came_from():
         resolve_device("gpu0")
     with pytest.raises(ConfigError, match=r"^--device='gpu0' is not a device name"):
         resolve_device("gpu0", setting="--device")
+    for other in ("meta", "xla"):  # names torch knows but cannot train a run on here
+        with pytest.raises(ConfigError, match=rf"^run\.device='{other}': satlearn runs on auto, cpu, cuda"):
+            resolve_device(other)
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match=r"^--device='cuda' but CUDA is not available .* use --device=auto or cpu"):
             resolve_device("cuda", setting="--device")

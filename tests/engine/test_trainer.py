@@ -648,3 +648,14 @@ def test_a_run_is_neither_resumed_nor_evaluated_on_other_data(tmp_path, capsys):
     save()
     fit(config, tmp_path / "run", resume=True, log=lambda m: None)  # the original data: both work again
     assert evaluate_run(tmp_path / "run")["epoch"] == 2
+
+
+def test_a_model_too_large_for_memory_is_one_line_naming_its_width(tmp_path, capsys):
+    from satlearn.cli import main
+
+    args = ["train", "--run-dir", str(tmp_path / "run")]
+    for key in tiny_overrides(tmp_path, "model.name=mlp", "model.width=1000000000000"):  # ~10^14 bytes at once
+        args += ["--set", key]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.width=1000000000000: the model does not fit in cpu memory" in err[0], err

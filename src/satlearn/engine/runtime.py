@@ -26,6 +26,8 @@ def resolve_device(name: str = "auto", *, setting: str = "run.device") -> torch.
         device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"{setting}={name!r} is not a device name; expected auto, cpu, cuda, cuda:N or mps") from None
+    if device.type not in ("cpu", "cuda", "mps"):  # torch knows more (meta, xla, ...), which cannot train a run here
+        raise ConfigError(f"{setting}={name!r}: satlearn runs on auto, cpu, cuda, cuda:N or mps")
     for kind, available in (("cuda", torch.cuda.is_available), ("mps", torch.backends.mps.is_available)):
         if device.type == kind and not available():
             raise ConfigError(f"{setting}={name!r} but {kind.upper()} is not available on this machine; use "

@@ -118,6 +118,13 @@ def use_compile(config: Config, device: torch.device) -> bool:
     return bool(config.run.compile)
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation that failed: torch says so in its message on every device."""
+    text = str(exc).lower()
+    return (isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in text
+            or "out of memory" in text)
+
+
 def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device, *,
                  for_training: bool = True) -> Method:
     """The configured model inside the configured method, on ``device``; compiled per ``run.compile`` when it is
@@ -126,10 +133,17 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     if expected is not None and expected != data.num_classes:
         raise ConfigError(f"model.num_classes={expected}, but the {data.name} data have {data.num_classes} classes")
     outputs = data.num_classes + METHODS.get(config.method.name).extra_outputs
-    model = create_model(config.model.name, outputs, input_shape=data.input_shape, width=config.model.width)
-    if use_channels_last(config, data, device):
-        model = model.to(memory_format=torch.channels_last)
-    method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
+    try:
+        model = create_model(config.model.name, outputs, input_shape=data.input_shape, width=config.model.width)
+        if use_channels_last(config, data, device):
+            model = model.to(memory_format=torch.channels_last)
+        method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
+    except (RuntimeError, MemoryError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"model.name={config.model.name}, model.width={config.model.width}: the model does not "
+                          f"fit in {device.type} memory ({reason}); use a smaller model.width") from None
     if for_training and use_compile(config, device):
         # in place, so state_dict keys stay those of the eager model; static shapes, because the batch sizes are
         # known (full, last, evaluation) and CUDA graphs want one graph per shape, not a dynamic-shape kernel
