@@ -26,6 +26,9 @@ def test_demo_runs_end_to_end_in_reduced_form(tmp_path, capsys):
     assert summary["runs"]["SAT"]["label_issues"]["flagged"] == flagged
     assert (out / "demo_accuracy.png").stat().st_size > 1000
     assert (out / "sat" / "refined_labels.csv").exists()
+    # again into the same folder: refused before any training, pointing at the option the demo has
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 2
+    assert "already holds the demo's erm run; choose another --out" in capsys.readouterr().err
 
 
 def test_train_resume_and_eval(tmp_path, capsys):
@@ -95,6 +98,25 @@ def test_output_paths_that_cannot_be_directories_give_one_line(tmp_path, capsys)
         assert main(command) == 2, command
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "is a file, not a directory" in err and str(a_file) in err, err
+    for where in (["--run-dir", str(a_file)], ["--run-dir", str(a_file / "run")],
+                  ["--set", f"run.out_dir={a_file}"]):
+        assert main(["train", *sets(tiny_overrides(tmp_path, "run.epochs=2")), *where]) == 2, where
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "is a file" in err and str(a_file) in err, err
+
+
+def test_resume_names_a_missing_or_foreign_directory_and_paths_expand_the_home_directory(tmp_path, capsys,
+                                                                                          monkeypatch):
+    assert main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
+    assert "--resume " + str(tmp_path / "nowhere") + ": no such run directory" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--resume", str(tmp_path / "empty")]) == 2
+    assert "not a satlearn run directory" in capsys.readouterr().err
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    overrides = [o for o in tiny_overrides(tmp_path, "run.epochs=1", "method.start_epoch=0", "run.name=r")
+                 if not o.startswith("run.out_dir=")]
+    assert main(["train", *sets([*overrides, "run.out_dir=~/runs"])]) == 0
+    assert (tmp_path / "home" / "runs" / "r" / "summary.json").exists()
 
 
 def test_an_interrupt_names_the_kept_checkpoint_or_says_there_is_none(tmp_path, capsys, monkeypatch):

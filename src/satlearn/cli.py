@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config
     from satlearn.engine import fit
-    from satlearn.errors import ConfigError
+    from satlearn.errors import ConfigError, DataError
 
     overrides = list(args.overrides)
     if args.no_progress:
@@ -113,7 +113,11 @@ def _train(args: argparse.Namespace) -> int:
         if args.run_dir is not None:
             raise ConfigError(f"--run-dir {args.run_dir} with --resume {args.resume}: a resumed run stays in its own "
                               "directory; give only --resume")
-        run_dir = Path(args.resume)
+        run_dir = Path(args.resume).expanduser()
+        if not run_dir.is_dir():
+            raise DataError(f"--resume {args.resume}: no such run directory")
+        if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
+            raise DataError(f"--resume {args.resume}: not a satlearn run directory (no config.yaml, no checkpoint.pt)")
         config_path = args.config or run_dir / "config.yaml"
         config = load_config(config_path, overrides)
         result = fit(config, run_dir, resume=True)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from satlearn.compare import plot_runs, read_run
 from satlearn.config import Config, load_config, override_keys, overrides_from_dict
 from satlearn.engine import fit
-from satlearn.engine.checkpoint import atomic_write_text, make_output_dir
+from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, make_output_dir
 from satlearn.engine.reporting import to_json
 from satlearn.errors import ConfigError
 
@@ -90,6 +90,10 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
                                    overrides=(*overrides, f"run.progress={str(progress).lower()}"))
                for method in labels}
     make_output_dir(out_dir, what="demo output directory")
+    taken = [method for method in labels if (out_dir / method / CHECKPOINT_NAME).exists()]
+    if taken:
+        raise ConfigError(f"demo output directory {out_dir}: already holds the demo's {taken[0]} run; choose another "
+                          "--out (or resume the run with satlearn train --resume)")
     results = {}
     for method, config in configs.items():
         log(f"training {labels[method]} ({config.run.epochs} epochs) ...")

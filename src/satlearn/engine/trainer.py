@@ -24,7 +24,7 @@ from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint,
+    CHECKPOINT_NAME, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint, make_output_dir,
 )
 from satlearn.engine.runtime import (
     autocast, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
@@ -301,7 +301,7 @@ def evaluate(method: Method, loader: InMemoryLoader, *, amp: Any = None) -> dict
 
 def _default_run_dir(config: Config) -> Path:
     name = config.run.name or f"{config.method.name}-{config.data.source}-{datetime.now():%Y%m%d-%H%M%S}"
-    return Path(config.run.out_dir) / name
+    return Path(config.run.out_dir).expanduser() / name
 
 
 def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
@@ -319,6 +319,7 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
         raise TrainingError(
             f"{run_dir}: already holds a run; resume it with --resume or choose another run.name / run directory"
         )
+    make_output_dir(run_dir, what="run directory", create=False)  # a file in the way is named as such
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write-test"
@@ -362,7 +363,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
         log: receives one-line messages (default: printed above the progress bar).
     """
-    run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(config)
+    run_dir = Path(run_dir).expanduser() if run_dir is not None else _default_run_dir(config)
     # the directories this call creates: the run directory and any missing parents (run.out_dir/...)
     created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
     try:
