@@ -182,3 +182,13 @@ def test_a_damaged_labels_file_in_a_run_is_one_line(tmp_path, capsys):
     np.savez(tmp_path / "labels.npz", labels=np.array([0, 1]), clean_labels=np.array([0, 1]))
     (tmp_path / "config.yaml").write_bytes(b"\xff\xfe not UTF-8")  # the truth is then unknown, not a crash
     assert load_run_targets(tmp_path).true_labels is None
+
+
+def test_cli_with_a_config_refuses_before_training_and_names_where_the_method_came_from(tmp_path, capsys):
+    config = str(Path(__file__).parents[1] / "configs" / "mnist1d_sat.yaml")
+    sets = [a for o in tiny_overrides(tmp_path, "run.name=r") for a in ("--set", o)]
+    assert main(["find-issues", "--config", config, *sets, "--num-issues", "100000"]) == 2
+    assert "--num-issues 100000: the data have only 320 training labels" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing was trained
+    assert main(["find-issues", "--config", config, *sets, "--set", "method.name=erm"]) == 2
+    assert "error: --set method.name=erm: find-issues needs method.name=sat, got 'erm'" in capsys.readouterr().err

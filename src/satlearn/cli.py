@@ -156,14 +156,21 @@ def _find_issues(args: argparse.Namespace) -> int:
 
         make_output_dir(args.out, what="--out", create=False)
     if args.config is not None:
-        from satlearn.config import load_config
+        from satlearn.config import load_config, override_keys
+        from satlearn.data import load_dataset
         from satlearn.engine import fit
 
         overrides = list(args.overrides) + (["run.progress=false"] if args.no_progress else [])
         config = load_config(args.config, overrides)
         if config.method.name != "sat":
-            raise ConfigError(f"{args.config}: find-issues needs method.name=sat, got {config.method.name!r}")
-        run_dir = fit(config).run_dir
+            # the last --set that names the method is where it came from; else the file
+            source = next((f"--set {text}" for text in reversed(args.overrides) if "method.name" in override_keys(text)),
+                          args.config)
+            raise ConfigError(f"{source}: find-issues needs method.name=sat, got {config.method.name!r}")
+        data = load_dataset(config.data)  # a count that cannot fit the data stops before the training
+        if args.num_issues is not None and args.num_issues > len(data.y_train):
+            raise ConfigError(f"--num-issues {args.num_issues}: the data have only {len(data.y_train)} training labels")
+        run_dir = fit(config, dataset=data).run_dir
     else:
         run_dir = Path(args.run_dir)
     run = load_run_targets(run_dir)
