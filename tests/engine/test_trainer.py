@@ -1,5 +1,6 @@
 import csv
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -209,9 +210,9 @@ def test_existing_run_is_never_overwritten(tmp_path):
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
 
 
-def test_unwritable_run_directory(tmp_path):
+def test_a_run_directory_under_a_file_is_named_as_such(tmp_path):
     (tmp_path / "file").write_text("not a directory")
-    with pytest.raises(TrainingError, match=r"file/run: run directory is not writable"):
+    with pytest.raises(ConfigError, match=r"run directory .*file/run: is under .*file, which is a file"):
         fit(tiny_config(tmp_path), tmp_path / "file" / "run")
 
 
@@ -659,3 +660,32 @@ def test_a_model_too_large_for_memory_is_one_line_naming_its_width(tmp_path, cap
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model.width=1000000000000: the model does not fit in cpu memory" in err[0], err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_a_run_directory_another_process_trains_in_is_left_alone(tmp_path):
+    import fcntl
+    import os
+
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
+    partial = run / ".checkpoint.pt.0a1b2c3d.tmp"  # as the other process's checkpoint write in progress
+    partial.write_bytes(b"half")
+    held = os.open(run, os.O_RDONLY)  # what a training process holds (a separate open: flock conflicts in-process)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+        with pytest.raises(TrainingError, match=r"run: another process is training this run; let it finish"):
+            fit(tiny_config(tmp_path), run, resume=True, log=lambda m: None)
+        assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before  # its files untouched
+        fresh = tmp_path / "fresh"
+        fresh.mkdir()
+        os.close(held)
+        held = os.open(fresh, os.O_RDONLY)
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(TrainingError, match="another process is training this run"):
+            fit(tiny_config(tmp_path), fresh, log=lambda m: None)
+    finally:
+        os.close(held)
+    fit(tiny_config(tmp_path), run, resume=True, log=lambda m: None)  # the lock gone: it resumes
+    assert (run / "summary.json").exists() and not partial.exists()

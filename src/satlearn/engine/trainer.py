@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -305,15 +306,11 @@ def _default_run_dir(config: Config) -> Path:
 
 
 def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
+    """Checks ``run_dir`` and creates it for a new run; called again once the run holds the directory, as another
+    process may have written there in between."""
     if resume:
         if not (run_dir / CHECKPOINT_NAME).exists():
             raise TrainingError(f"{run_dir}: nothing to resume (no {CHECKPOINT_NAME})")
-        # a process killed mid-write leaves its half-written file (atomic_write_bytes' ".NAME.<hex>.tmp") behind;
-        # only the files training writes, as another command may be writing its own output here right now
-        for name in RUN_FILES:
-            for partial in run_dir.glob(f".{name}.*.tmp"):
-                with contextlib.suppress(OSError):
-                    partial.unlink()
         return
     if (run_dir / CHECKPOINT_NAME).exists():
         raise TrainingError(
@@ -327,6 +324,38 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
         probe.unlink()
     except OSError as exc:
         raise TrainingError(f"{run_dir}: run directory is not writable ({exc.strerror or exc})") from None
+
+
+def _clear_partial_writes(run_dir: Path) -> None:
+    """Removes what a process killed mid-write left (atomic_write_bytes' ``.NAME.<hex>.tmp``) of the files training
+    writes only, as another command may be writing its own output here right now."""
+    for name in RUN_FILES:
+        for partial in run_dir.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+
+@contextlib.contextmanager
+def hold_run_dir(run_dir: Path):
+    """Within the block this process alone trains in ``run_dir``: a second ``fit`` there (a double-started job, a
+    resume while the run still trains) stops at once instead of overwriting its checkpoints. An advisory lock on
+    the directory itself (no lock file to leave behind), released when the process ends however it ends; where the
+    OS has no ``flock`` (Windows) there is no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TrainingError(f"{run_dir}: another process is training this run; let it finish (or stop it), "
+                                "then resume") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _finite_weights(method: Method) -> bool:
@@ -367,8 +396,14 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
     # the directories this call creates: the run directory and any missing parents (run.out_dir/...)
     created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
     try:
-        with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit):
-            return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch, log=log)
+        _prepare_run_dir(run_dir, resume=resume)
+        with hold_run_dir(run_dir):
+            _prepare_run_dir(run_dir, resume=resume)
+            if resume:
+                _clear_partial_writes(run_dir)
+            with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit):
+                return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch,
+                            log=log)
     except BaseException:
         # a run that failed before writing anything (bad data, say) leaves no empty directories behind
         for directory in created:  # innermost first; rmdir leaves any that are not empty
@@ -383,7 +418,6 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
          stop_after_epoch: int | None, log: Callable[[str], None] | None) -> RunResult:
     fit_started = time.perf_counter()
     log = log or (lambda message: tqdm.write(message))
-    _prepare_run_dir(run_dir, resume=resume)
 
     checkpoint = None
     if resume:
