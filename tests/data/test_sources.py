@@ -320,6 +320,25 @@ def test_imagefolder_corrupt_image_names_the_file(tmp_path):
         load_dataset(data_config("imagefolder", root))
 
 
+@pytest.mark.parametrize("mode", ["I;16", "I;16B"])
+def test_imagefolder_refuses_16_bit_images_instead_of_clipping_them(tmp_path, mode):
+    root = write_imagefolder(tmp_path / "imgs")
+    deep = root / "train" / "cat" / "deep.png"
+    Image.fromarray((np.arange(24).reshape(4, 6) * 1000).astype(np.uint16)).convert(mode).save(deep)
+    assert Image.open(deep).mode.startswith("I;16")
+    with pytest.raises(DataError, match=rf"deep\.png: image mode 'I;16.*' has 16 bits per channel; satlearn reads 8-bit"):
+        load_dataset(data_config("imagefolder", root))
+
+
+@pytest.mark.parametrize("mode,ext", [("1", ".png"), ("L", ".png"), ("LA", ".png"), ("P", ".png"), ("RGBA", ".png"),
+                                      ("CMYK", ".jpg"), ("P", ".bmp")])
+def test_imagefolder_reads_every_8_bit_mode(tmp_path, mode, ext):
+    root = write_imagefolder(tmp_path / "imgs")
+    Image.new("RGB", (6, 4), (255, 255, 255)).convert(mode).save(root / "train" / "cat" / f"z{ext}")
+    data = load_dataset(data_config("imagefolder", root))
+    assert data.x_train.shape == (7, 3, 4, 6)
+
+
 def test_imagefolder_size_mismatch_names_file_and_expected_size(tmp_path):
     root = write_imagefolder(tmp_path / "imgs")
     write_image(root / "test" / "cat" / "big.png", (1, 2, 3), size=(8, 8))
