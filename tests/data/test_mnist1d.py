@@ -35,3 +35,8 @@ def test_mnist1d_is_read_back_from_its_cache_without_generating_again(tmp_path, 
     again = load_dataset(config)
     for name in ("x_train", "y_train", "x_test", "y_test"):
         assert torch.equal(getattr(again, name), getattr(first, name)), name
+
+
+def test_a_tiny_mnist1d_subset_keeps_all_ten_digits_even_when_training_lacks_one(tmp_path):
+    data = load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=10))
+    assert data.num_classes == 10 and len(data.y_train.unique()) < 10

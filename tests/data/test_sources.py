@@ -383,7 +383,7 @@ def test_npz_channels_last_images(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "imgs.npz"
     x_train = rng.integers(0, 256, (8, 5, 5, 3), dtype=np.uint8)
-    np.savez(path, x_train=x_train, y_train=np.arange(8) % 3,
+    np.savez(path, x_train=x_train, y_train=np.arange(8) % 4,
              x_test=rng.integers(0, 256, (4, 5, 5, 3), dtype=np.uint8), y_test=np.array([0, 1, 2, 3]))
     data = load_dataset(data_config("npz", path))
     assert data.kind == "image" and data.x_train.shape == (8, 3, 5, 5)
@@ -444,6 +444,30 @@ def test_validate_catches_labels_outside_range():
     splits.y_train = torch.tensor([0, 1, 1])
     splits.y_test = torch.tensor([0, 2, 1])
     with pytest.raises(DataError, match=r"test label 2 at index 1 is outside"):
+        splits.validate()
+
+
+@pytest.mark.parametrize("y_train,y_test,message", [
+    ([0, 100, 200] * 2, [0, 100], r"class 1 has no training example \(198 of the 201 classes 0\.\.200 have none\)"),
+    ([0, 100_000, 200_000] * 2, [0], r"class 1 has no training example \(199998 of the 200001 classes"),
+    ([0, 1, 2] * 2, [7, 7], r"class 3 has no training example \(5 of the 8 classes 0\.\.7 have none\)"),
+], ids=["spread_labels", "huge_labels", "test_only_label"])
+def test_npz_a_class_without_training_examples_is_refused(tmp_path, y_train, y_test, message):
+    path = tmp_path / "gaps.npz"
+    np.savez(path, x_train=np.arange(12.0).reshape(6, 2), y_train=np.array(y_train),
+             x_test=np.zeros((len(y_test), 2)), y_test=np.array(y_test))
+    with pytest.raises(DataError, match=rf"^npz: .*gaps\.npz: {message}"):
+        load_dataset(data_config("npz", path))
+
+
+def test_validate_leaves_a_missing_class_of_a_fixed_class_set_alone():
+    # CIFAR's and MNIST-1D's classes exist whatever a subset holds; only classes read off the data are checked
+    x = torch.zeros(2, 2)
+    splits = DatasetSplits(x_train=x, y_train=torch.tensor([0, 2]), x_test=x, y_test=torch.tensor([0, 1]),
+                           num_classes=3, class_names=["a", "b", "c"], kind="tabular", name="toy")
+    assert splits.validate() is splits
+    splits.classes_found_in = "toy.txt"
+    with pytest.raises(DataError, match=r"^toy: toy\.txt: class 1 \('b'\) has no training example \(1 of the 3 "):
         splits.validate()
 
 
@@ -512,6 +536,19 @@ def test_csv_integer_labels_sort_numerically(tmp_path):
     path.write_text("x,label\n" + "".join(f"{i},{[10, 2, 7][i % 3]}\n" for i in range(12)))
     data = load_dataset(data_config("csv", path))
     assert data.class_names == ["2", "7", "10"] and data.num_classes == 3
+
+
+def test_csv_a_label_found_only_in_the_test_split_is_refused(tmp_path):
+    from satlearn.data.tabular import split_indices
+
+    _, held_out = split_indices(10, 0.2, 42, what="t")
+    labels = ["cat", "dog"] * 5
+    labels[held_out[0]] = "emu"
+    path = tmp_path / "t.csv"
+    path.write_text("x,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
+    with pytest.raises(DataError, match=r"^csv: .*t\.csv: class 2 \('emu'\) has no training example \(1 of the 3 "
+                                        r"classes 0\.\.2 has none\)"):
+        load_dataset(data_config("csv", path, test_fraction=0.2, data_seed=42))
 
 
 def test_csv_missing_label_column_lists_columns(tmp_path):

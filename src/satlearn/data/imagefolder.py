@@ -156,4 +156,5 @@ def load_imagefolder(config) -> DatasetSplits:
         name="imagefolder",
         mean=mean,
         std=std,
+        classes_found_in=str(train_dir),
     )
