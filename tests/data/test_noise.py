@@ -113,3 +113,38 @@ def test_a_label_file_whose_suffix_lies_says_what_it_is_not(tmp_path):
     np.savez(tmp_path / "labels.npz", noisy=labels)
     assert read_label_file(tmp_path / "labels.npy").tolist() == [1, 0, 2]
     assert read_label_file(tmp_path / "labels.npz", key="noisy").tolist() == [1, 0, 2]
+
+
+def _damage(good: bytes, how: str) -> bytes:
+    # the first member's data follow its 30-byte local header, its name and its extra field
+    name_length, extra_length = int.from_bytes(good[26:28], "little"), int.from_bytes(good[28:30], "little")
+    data_at = 30 + name_length + extra_length
+    damaged = bytearray(good)
+    if how == "truncated":
+        return good[:300]  # zip directory gone
+    if how == "cut_from_the_middle":
+        return good[:200] + good[400:]  # zip directory kept, offsets wrong
+    if how == "start_overwritten":
+        damaged[:4] = b"XXXX"
+    elif how == "flipped_byte":
+        damaged[data_at + 100] ^= 0xFF  # CRC mismatch
+    elif how == "bad_deflate_stream":
+        damaged[data_at] = 0xFF  # block type 3, which deflate does not have
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize("how,compressed,message", [
+    ("truncated", False, r"not a \.npz archive"),
+    ("start_overwritten", False, r"not a \.npz archive"),
+    ("cut_from_the_middle", False, r"damaged \.npz archive \(OSError"),
+    ("flipped_byte", False, r"damaged \.npz archive \(BadZipFile: Bad CRC-32"),
+    ("bad_deflate_stream", True, r"damaged \.npz archive \(error: Error -3"),
+])
+def test_a_damaged_npz_label_file_is_one_line_naming_it(tmp_path, how, compressed, message):
+    save = np.savez_compressed if compressed else np.savez
+    save(tmp_path / "good.npz", worst=np.arange(100) % C)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(_damage((tmp_path / "good.npz").read_bytes(), how))
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'bad.npz'}: {message}") as caught:
+        read_label_file(bad, key="worst")
+    assert "\n" not in str(caught.value)

@@ -12,6 +12,7 @@ as the CIFAR-10N human labels.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,25 @@ def _check_numpy_file(path: Path) -> None:
         head = f.read(6)
     if path.suffix == ".npy" and head != b"\x93NUMPY":
         raise DataError(f"{path}: not a .npy file (no numpy header); expected numpy.save output or a .csv/.txt file")
-    if path.suffix == ".npz" and not zipfile.is_zipfile(path):
+    # np.load recognises an archive by its first bytes alone: a zip with a damaged start would go to pickle too
+    if path.suffix == ".npz" and not (zipfile.is_zipfile(path) and head[:4] in (b"PK\x03\x04", b"PK\x05\x06")):
         raise DataError(f"{path}: not a .npz archive (no zip structure); expected numpy.savez output or a .csv/.txt "
                         "file")
+
+
+def _read_npz_key(path: Path, key: str | None) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if key is None:
+                raise DataError(f"{path}: data.noise.key must name one of the arrays: {', '.join(archive.files)}")
+            if key not in archive.files:
+                raise DataError(f"{path}: no array {key!r}; arrays: {', '.join(archive.files)}")
+            return archive[key]
+    # the zip directory can be intact while a member is cut short or corrupt; the file itself was opened already,
+    # so an OSError here is a bad offset inside it
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise DataError(f"{path}: damaged .npz archive ({type(exc).__name__}: {exc}); expected numpy.savez "
+                        "output") from None
 
 
 def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
@@ -83,12 +100,7 @@ def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
         if path.suffix == ".npy":
             array = np.load(path, allow_pickle=False)
         elif path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                if key is None:
-                    raise DataError(f"{path}: data.noise.key must name one of the arrays: {', '.join(archive.files)}")
-                if key not in archive.files:
-                    raise DataError(f"{path}: no array {key!r}; arrays: {', '.join(archive.files)}")
-                array = archive[key]
+            array = _read_npz_key(path, key)
         elif path.suffix in (".csv", ".txt"):
             rows = [line.strip() for line in path.read_text().splitlines() if line.strip()]
             cells = [row.split(",")[-1] for row in rows]
