@@ -148,3 +148,30 @@ def test_a_damaged_npz_label_file_is_one_line_naming_it(tmp_path, how, compresse
     with pytest.raises(DataError, match=rf"^{tmp_path / 'bad.npz'}: {message}") as caught:
         read_label_file(bad, key="worst")
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("text", [
+    "3\n0\n9\n1\n1\n",
+    "\ufeff3\n0\n9\n1\n1\n",  # byte-order mark, as spreadsheets write it
+    "+3\n+0\n+9\n+1\n+1\n",
+    " 3\r\n0\r\n9\r\n1\r\n1\r\n",
+    "\ufeffindex,label\n0,3\n1,0\n2,9\n3,1\n4,1\n",
+    "index,label\n0,+3\n1,0\n\n2,9\n3,1\n4,1\n",
+])
+def test_text_label_files_never_take_a_number_for_a_header(tmp_path, text):
+    path = tmp_path / "labels.csv"
+    path.write_bytes(text.encode())
+    assert read_label_file(path).tolist() == [3, 0, 9, 1, 1]
+
+
+def test_text_label_files_that_cannot_be_read_are_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_bytes("label\n1\n2\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"labels\.txt: not UTF-8 text \(invalid start byte at byte 0\)"):
+        read_label_file(path)
+    path.write_text("label\n1\ntwo\n3\n")
+    with pytest.raises(DataError, match=r"labels\.txt: line 3: 'two' is not an integer label"):
+        read_label_file(path)
+    path.write_text("label\n\n")
+    with pytest.raises(DataError, match=r"labels\.txt: holds no labels"):
+        read_label_file(path)

@@ -88,9 +88,38 @@ def _read_npz_key(path: Path, key: str | None) -> np.ndarray:
                         "output") from None
 
 
+def _as_int(cell: str) -> int | None:
+    try:
+        return int(cell)
+    except ValueError:
+        return None
+
+
+def _read_text_labels(path: Path) -> np.ndarray:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # a spreadsheet's byte-order mark would hide the first label
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected one integer label "
+                        "a line") from None
+    cells = [(number, line.split(",")[-1].strip()) for number, line in enumerate(text.splitlines(), 1)
+             if line.strip()]
+    # only a first cell that is not a number is a header: '+1' or ' 3' is a label
+    if cells and _as_int(cells[0][1]) is None:
+        cells = cells[1:]
+    if not cells:
+        raise DataError(f"{path}: holds no labels; expected one integer label a line (or a CSV with a header)")
+    labels = []
+    for number, cell in cells:
+        value = _as_int(cell)
+        if value is None:
+            raise DataError(f"{path}: line {number}: {cell!r} is not an integer label")
+        labels.append(value)
+    return np.array(labels)
+
+
 def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
-    """Reads labels from ``.npy``, ``.npz`` (``key`` names the array), or ``.csv``/``.txt`` (one label a line,
-    or the last column of a CSV with a header)."""
+    """Reads labels from ``.npy``, ``.npz`` (``key`` names the array), or ``.csv``/``.txt`` (UTF-8, one label a
+    line, or the last column of a CSV; a first line whose last cell is not an integer is a header)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: label file not found")
@@ -102,11 +131,7 @@ def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
         elif path.suffix == ".npz":
             array = _read_npz_key(path, key)
         elif path.suffix in (".csv", ".txt"):
-            rows = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-            cells = [row.split(",")[-1] for row in rows]
-            if cells and not cells[0].lstrip("-").isdigit():
-                cells = cells[1:]  # header
-            array = np.array([int(c) for c in cells])
+            array = _read_text_labels(path)
         else:
             raise DataError(f"{path}: unsupported label file type {path.suffix!r}; expected .npy, .npz, .csv or .txt")
     except DataError:
