@@ -175,3 +175,10 @@ def test_text_label_files_that_cannot_be_read_are_one_line_naming_the_file(tmp_p
     path.write_text("label\n\n")
     with pytest.raises(DataError, match=r"labels\.txt: holds no labels"):
         read_label_file(path)
+
+
+def test_a_label_file_starting_with_a_tilde_is_in_the_home_directory(tmp_path, monkeypatch, labels):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    np.save(tmp_path / "lab.npy", labels)
+    noisy = apply_noise(labels, C, NoiseConfig(kind="file", file="~/lab.npy"))
+    assert np.array_equal(noisy, labels)

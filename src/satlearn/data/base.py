@@ -15,9 +15,10 @@ from satlearn.registry import Registry
 def default_cache_dir() -> Path:
     """Where sources keep what they generate or download when ``data.root`` is null: ``$SATLEARN_CACHE``, else
     ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``."""
+    # expanded: a quoted "~/..." in the environment reaches us unexpanded by the shell
     if os.environ.get("SATLEARN_CACHE"):
-        return Path(os.environ["SATLEARN_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "satlearn"
+        return Path(os.environ["SATLEARN_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "satlearn"
 
 
 @dataclass

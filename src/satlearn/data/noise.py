@@ -120,7 +120,7 @@ def _read_text_labels(path: Path) -> np.ndarray:
 def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
     """Reads labels from ``.npy``, ``.npz`` (``key`` names the array), or ``.csv``/``.txt`` (UTF-8, one label a
     line, or the last column of a CSV; a first line whose last cell is not an integer is a header)."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path}: label file not found")
     try:
