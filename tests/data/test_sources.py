@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import io
 import pickle
+import re
 import tarfile
 import threading
 import zipfile
@@ -249,6 +250,36 @@ def test_download_404_leaves_nothing(tmp_path, http_dir):
     with pytest.raises(DataError, match=rf"{url}.*HTTP 404"):
         load_dataset(data_config("cifar10", dest, download=True, url=url))
     assert not dest.exists()  # the directory created for the download is removed again
+
+
+@pytest.mark.parametrize("url,reason", [
+    ("notaurl", r"not a valid URL \(unknown url type: 'notaurl'\)"),
+    ("http://[::1/x.tar.gz", r"not a valid URL \(Invalid IPv6 URL\)"),
+    ("http://127.0.0.1:port/x.tar.gz", r"not a valid URL \(nonnumeric port: 'port'\)"),
+    ("http://exa mple.com/x.tar.gz", r"not a valid URL \(URL can't contain control characters"),
+    ("http://", r"no host given"),
+    ("file:///nonexistent/satlearn/x.tar.gz", r"\[Errno 2\] No such file or directory"),
+])
+def test_download_from_a_bad_data_url_is_one_line_naming_it(tmp_path, url, reason):
+    dest = tmp_path / "fresh"
+    with pytest.raises(DataError, match=rf"^cifar10: data\.url: cannot download {re.escape(url)}: {reason}") as caught:
+        load_dataset(data_config("cifar10", dest, download=True, url=url))
+    assert "\n" not in str(caught.value) and not dest.exists()
+
+
+def test_download_with_a_broken_http_reply_is_one_line(tmp_path, monkeypatch):
+    import http.client
+
+    from satlearn.data import cifar
+
+    def broken_reply(request, timeout):
+        raise http.client.IncompleteRead(b"", 100)
+
+    monkeypatch.setattr(cifar.urllib.request, "urlopen", broken_reply)
+    with pytest.raises(DataError, match=r"^cannot download http://127\.0\.0\.1:9/x\.tar\.gz: bad HTTP reply "
+                                        r"\(IncompleteRead: "):
+        download_and_extract("http://127.0.0.1:9/x.tar.gz", tmp_path / "data", progress=False)
+    assert not (tmp_path / "data").exists()
 
 
 def test_download_corrupt_archive_leaves_nothing(tmp_path, http_dir):
