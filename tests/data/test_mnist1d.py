@@ -35,3 +35,25 @@ def test_mnist1d_is_read_back_from_its_cache_without_generating_again(tmp_path, 
     again = load_dataset(config)
     for name in ("x_train", "y_train", "x_test", "y_test"):
         assert torch.equal(getattr(again, name), getattr(first, name)), name
+
+
+def test_a_tiny_mnist1d_subset_keeps_all_ten_digits_even_when_training_lacks_one(tmp_path):
+    data = load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=10))
+    assert data.num_classes == 10 and len(data.y_train.unique()) < 10
+
+
+def test_a_root_or_cache_starting_with_a_tilde_is_in_the_home_directory(tmp_path, monkeypatch):
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    load_dataset(DataConfig(source="mnist1d", root="~/c", num_samples=100))
+    assert list((home / "c").glob("mnist1d-n100-*.npz"))
+    monkeypatch.setenv("SATLEARN_CACHE", "~/cache")
+    load_dataset(DataConfig(source="mnist1d", num_samples=100))
+    assert list((home / "cache").glob("mnist1d-n100-*.npz"))
+    monkeypatch.delenv("SATLEARN_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", "~/xdg")
+    load_dataset(DataConfig(source="mnist1d", num_samples=100))
+    assert list((home / "xdg" / "satlearn").glob("mnist1d-n100-*.npz"))
+    assert list(cwd.iterdir()) == []  # no literal '~' directory

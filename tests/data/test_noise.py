@@ -113,3 +113,72 @@ def test_a_label_file_whose_suffix_lies_says_what_it_is_not(tmp_path):
     np.savez(tmp_path / "labels.npz", noisy=labels)
     assert read_label_file(tmp_path / "labels.npy").tolist() == [1, 0, 2]
     assert read_label_file(tmp_path / "labels.npz", key="noisy").tolist() == [1, 0, 2]
+
+
+def _damage(good: bytes, how: str) -> bytes:
+    # the first member's data follow its 30-byte local header, its name and its extra field
+    name_length, extra_length = int.from_bytes(good[26:28], "little"), int.from_bytes(good[28:30], "little")
+    data_at = 30 + name_length + extra_length
+    damaged = bytearray(good)
+    if how == "truncated":
+        return good[:300]  # zip directory gone
+    if how == "cut_from_the_middle":
+        return good[:200] + good[400:]  # zip directory kept, offsets wrong
+    if how == "start_overwritten":
+        damaged[:4] = b"XXXX"
+    elif how == "flipped_byte":
+        damaged[data_at + 100] ^= 0xFF  # CRC mismatch
+    elif how == "bad_deflate_stream":
+        damaged[data_at] = 0xFF  # block type 3, which deflate does not have
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize("how,compressed,message", [
+    ("truncated", False, r"not a \.npz archive"),
+    ("start_overwritten", False, r"not a \.npz archive"),
+    ("cut_from_the_middle", False, r"damaged \.npz archive \(OSError"),
+    ("flipped_byte", False, r"damaged \.npz archive \(BadZipFile: Bad CRC-32"),
+    ("bad_deflate_stream", True, r"damaged \.npz archive \(error: Error -3"),
+])
+def test_a_damaged_npz_label_file_is_one_line_naming_it(tmp_path, how, compressed, message):
+    save = np.savez_compressed if compressed else np.savez
+    save(tmp_path / "good.npz", worst=np.arange(100) % C)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(_damage((tmp_path / "good.npz").read_bytes(), how))
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'bad.npz'}: {message}") as caught:
+        read_label_file(bad, key="worst")
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("text", [
+    "3\n0\n9\n1\n1\n",
+    "\ufeff3\n0\n9\n1\n1\n",  # byte-order mark, as spreadsheets write it
+    "+3\n+0\n+9\n+1\n+1\n",
+    " 3\r\n0\r\n9\r\n1\r\n1\r\n",
+    "\ufeffindex,label\n0,3\n1,0\n2,9\n3,1\n4,1\n",
+    "index,label\n0,+3\n1,0\n\n2,9\n3,1\n4,1\n",
+])
+def test_text_label_files_never_take_a_number_for_a_header(tmp_path, text):
+    path = tmp_path / "labels.csv"
+    path.write_bytes(text.encode())
+    assert read_label_file(path).tolist() == [3, 0, 9, 1, 1]
+
+
+def test_text_label_files_that_cannot_be_read_are_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_bytes("label\n1\n2\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"labels\.txt: not UTF-8 text \(invalid start byte at byte 0\)"):
+        read_label_file(path)
+    path.write_text("label\n1\ntwo\n3\n")
+    with pytest.raises(DataError, match=r"labels\.txt: line 3: 'two' is not an integer label"):
+        read_label_file(path)
+    path.write_text("label\n\n")
+    with pytest.raises(DataError, match=r"labels\.txt: holds no labels"):
+        read_label_file(path)
+
+
+def test_a_label_file_starting_with_a_tilde_is_in_the_home_directory(tmp_path, monkeypatch, labels):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    np.save(tmp_path / "lab.npy", labels)
+    noisy = apply_noise(labels, C, NoiseConfig(kind="file", file="~/lab.npy"))
+    assert np.array_equal(noisy, labels)

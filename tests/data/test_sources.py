@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import io
 import pickle
+import re
 import tarfile
 import threading
 import zipfile
@@ -251,6 +252,36 @@ def test_download_404_leaves_nothing(tmp_path, http_dir):
     assert not dest.exists()  # the directory created for the download is removed again
 
 
+@pytest.mark.parametrize("url,reason", [
+    ("notaurl", r"not a valid URL \(unknown url type: 'notaurl'\)"),
+    ("http://[::1/x.tar.gz", r"not a valid URL \(Invalid IPv6 URL\)"),
+    ("http://127.0.0.1:port/x.tar.gz", r"not a valid URL \(nonnumeric port: 'port'\)"),
+    ("http://exa mple.com/x.tar.gz", r"not a valid URL \(URL can't contain control characters"),
+    ("http://", r"no host given"),
+    ("file:///nonexistent/satlearn/x.tar.gz", r"\[Errno 2\] No such file or directory"),
+])
+def test_download_from_a_bad_data_url_is_one_line_naming_it(tmp_path, url, reason):
+    dest = tmp_path / "fresh"
+    with pytest.raises(DataError, match=rf"^cifar10: data\.url: cannot download {re.escape(url)}: {reason}") as caught:
+        load_dataset(data_config("cifar10", dest, download=True, url=url))
+    assert "\n" not in str(caught.value) and not dest.exists()
+
+
+def test_download_with_a_broken_http_reply_is_one_line(tmp_path, monkeypatch):
+    import http.client
+
+    from satlearn.data import cifar
+
+    def broken_reply(request, timeout):
+        raise http.client.IncompleteRead(b"", 100)
+
+    monkeypatch.setattr(cifar.urllib.request, "urlopen", broken_reply)
+    with pytest.raises(DataError, match=r"^cannot download http://127\.0\.0\.1:9/x\.tar\.gz: bad HTTP reply "
+                                        r"\(IncompleteRead: "):
+        download_and_extract("http://127.0.0.1:9/x.tar.gz", tmp_path / "data", progress=False)
+    assert not (tmp_path / "data").exists()
+
+
 def test_download_corrupt_archive_leaves_nothing(tmp_path, http_dir):
     served, base = http_dir
     junk = b"\x1f\x8b this is not a tarball" * 10
@@ -320,6 +351,25 @@ def test_imagefolder_corrupt_image_names_the_file(tmp_path):
         load_dataset(data_config("imagefolder", root))
 
 
+@pytest.mark.parametrize("mode", ["I;16", "I;16B"])
+def test_imagefolder_refuses_16_bit_images_instead_of_clipping_them(tmp_path, mode):
+    root = write_imagefolder(tmp_path / "imgs")
+    deep = root / "train" / "cat" / "deep.png"
+    Image.fromarray((np.arange(24).reshape(4, 6) * 1000).astype(np.uint16)).convert(mode).save(deep)
+    assert Image.open(deep).mode.startswith("I;16")
+    with pytest.raises(DataError, match=rf"deep\.png: image mode 'I;16.*' has 16 bits per channel; satlearn reads 8-bit"):
+        load_dataset(data_config("imagefolder", root))
+
+
+@pytest.mark.parametrize("mode,ext", [("1", ".png"), ("L", ".png"), ("LA", ".png"), ("P", ".png"), ("RGBA", ".png"),
+                                      ("CMYK", ".jpg"), ("P", ".bmp")])
+def test_imagefolder_reads_every_8_bit_mode(tmp_path, mode, ext):
+    root = write_imagefolder(tmp_path / "imgs")
+    Image.new("RGB", (6, 4), (255, 255, 255)).convert(mode).save(root / "train" / "cat" / f"z{ext}")
+    data = load_dataset(data_config("imagefolder", root))
+    assert data.x_train.shape == (7, 3, 4, 6)
+
+
 def test_imagefolder_size_mismatch_names_file_and_expected_size(tmp_path):
     root = write_imagefolder(tmp_path / "imgs")
     write_image(root / "test" / "cat" / "big.png", (1, 2, 3), size=(8, 8))
@@ -364,7 +414,7 @@ def test_npz_channels_last_images(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "imgs.npz"
     x_train = rng.integers(0, 256, (8, 5, 5, 3), dtype=np.uint8)
-    np.savez(path, x_train=x_train, y_train=np.arange(8) % 3,
+    np.savez(path, x_train=x_train, y_train=np.arange(8) % 4,
              x_test=rng.integers(0, 256, (4, 5, 5, 3), dtype=np.uint8), y_test=np.array([0, 1, 2, 3]))
     data = load_dataset(data_config("npz", path))
     assert data.kind == "image" and data.x_train.shape == (8, 3, 5, 5)
@@ -425,6 +475,30 @@ def test_validate_catches_labels_outside_range():
     splits.y_train = torch.tensor([0, 1, 1])
     splits.y_test = torch.tensor([0, 2, 1])
     with pytest.raises(DataError, match=r"test label 2 at index 1 is outside"):
+        splits.validate()
+
+
+@pytest.mark.parametrize("y_train,y_test,message", [
+    ([0, 100, 200] * 2, [0, 100], r"class 1 has no training example \(198 of the 201 classes 0\.\.200 have none\)"),
+    ([0, 100_000, 200_000] * 2, [0], r"class 1 has no training example \(199998 of the 200001 classes"),
+    ([0, 1, 2] * 2, [7, 7], r"class 3 has no training example \(5 of the 8 classes 0\.\.7 have none\)"),
+], ids=["spread_labels", "huge_labels", "test_only_label"])
+def test_npz_a_class_without_training_examples_is_refused(tmp_path, y_train, y_test, message):
+    path = tmp_path / "gaps.npz"
+    np.savez(path, x_train=np.arange(12.0).reshape(6, 2), y_train=np.array(y_train),
+             x_test=np.zeros((len(y_test), 2)), y_test=np.array(y_test))
+    with pytest.raises(DataError, match=rf"^npz: .*gaps\.npz: {message}"):
+        load_dataset(data_config("npz", path))
+
+
+def test_validate_leaves_a_missing_class_of_a_fixed_class_set_alone():
+    # CIFAR's and MNIST-1D's classes exist whatever a subset holds; only classes read off the data are checked
+    x = torch.zeros(2, 2)
+    splits = DatasetSplits(x_train=x, y_train=torch.tensor([0, 2]), x_test=x, y_test=torch.tensor([0, 1]),
+                           num_classes=3, class_names=["a", "b", "c"], kind="tabular", name="toy")
+    assert splits.validate() is splits
+    splits.classes_found_in = "toy.txt"
+    with pytest.raises(DataError, match=r"^toy: toy\.txt: class 1 \('b'\) has no training example \(1 of the 3 "):
         splits.validate()
 
 
@@ -493,6 +567,19 @@ def test_csv_integer_labels_sort_numerically(tmp_path):
     path.write_text("x,label\n" + "".join(f"{i},{[10, 2, 7][i % 3]}\n" for i in range(12)))
     data = load_dataset(data_config("csv", path))
     assert data.class_names == ["2", "7", "10"] and data.num_classes == 3
+
+
+def test_csv_a_label_found_only_in_the_test_split_is_refused(tmp_path):
+    from satlearn.data.tabular import split_indices
+
+    _, held_out = split_indices(10, 0.2, 42, what="t")
+    labels = ["cat", "dog"] * 5
+    labels[held_out[0]] = "emu"
+    path = tmp_path / "t.csv"
+    path.write_text("x,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
+    with pytest.raises(DataError, match=r"^csv: .*t\.csv: class 2 \('emu'\) has no training example \(1 of the 3 "
+                                        r"classes 0\.\.2 has none\)"):
+        load_dataset(data_config("csv", path, test_fraction=0.2, data_seed=42))
 
 
 def test_csv_missing_label_column_lists_columns(tmp_path):

@@ -15,9 +15,10 @@ from satlearn.registry import Registry
 def default_cache_dir() -> Path:
     """Where sources keep what they generate or download when ``data.root`` is null: ``$SATLEARN_CACHE``, else
     ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``."""
+    # expanded: a quoted "~/..." in the environment reaches us unexpanded by the shell
     if os.environ.get("SATLEARN_CACHE"):
-        return Path(os.environ["SATLEARN_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "satlearn"
+        return Path(os.environ["SATLEARN_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "satlearn"
 
 
 @dataclass
@@ -34,6 +35,11 @@ class DatasetSplits:
         kind: ``"image"``, ``"sequence"`` or ``"tabular"`` — decides augmentation and normalisation.
         mean, std: per-channel statistics for images (applied after scaling to [0, 1]); ``None`` otherwise.
         name: the source's name, for messages and run names.
+        classes_found_in: the file or directory whose labels make up the class set (npz: 0 to the largest label;
+            csv: the distinct labels; imagefolder: the class directories), for messages; ``validate`` then
+            requires every class to have a training example. ``None`` for a class set fixed in advance
+            (CIFAR's, MNIST-1D's ten digits, splits built in code), where a subset may lack a class that is
+            still a class of the task.
     """
 
     x_train: torch.Tensor
@@ -46,6 +52,7 @@ class DatasetSplits:
     name: str
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    classes_found_in: str | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -75,6 +82,8 @@ class DatasetSplits:
             raise DataError(f"{self.name}: {len(self.class_names)} class names for {self.num_classes} classes")
         if self.num_classes < 2:
             raise DataError(f"{self.name}: {self.num_classes} class; classification needs at least 2")
+        if self.classes_found_in is not None:
+            self._check_every_class_is_trained()
         if self.x_train[0].numel() == 0:
             raise DataError(f"{self.name}: the inputs have no features (shape {tuple(self.x_train.shape[1:])})")
         if self.kind not in ("image", "sequence", "tabular"):
@@ -82,6 +91,22 @@ class DatasetSplits:
         if self.kind == "image" and (self.x_train.dtype != torch.uint8 or self.x_train.dim() != 4):
             raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {self.x_train.dtype} {tuple(self.x_train.shape)}")
         return self
+
+    def _check_every_class_is_trained(self) -> None:
+        # A class read off the data but absent from training cannot be learned, yet widens the model and draws
+        # noisy labels into it: labels 0/100/200 would make 198 such classes.
+        counts = torch.bincount(self.y_train, minlength=self.num_classes)
+        empty = (counts == 0).nonzero().flatten()
+        if len(empty) == 0:
+            return
+        first = int(empty[0])
+        name = self.class_names[first]
+        label = f"class {first}" if name == str(first) else f"class {first} ({name!r})"
+        have = "has" if len(empty) == 1 else "have"
+        raise DataError(
+            f"{self.name}: {self.classes_found_in}: {label} has no training example ({len(empty)} of the "
+            f"{self.num_classes} classes 0..{self.num_classes - 1} {have} none); every class needs at least one"
+        )
 
 
 # name -> loader(config: DataConfig) -> DatasetSplits

@@ -12,6 +12,7 @@ file cannot run code.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import importlib
 import os
 import pickle
@@ -288,6 +289,12 @@ def download_and_extract(
         raise
     except urllib.error.HTTPError as exc:
         raise DataError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+    # urllib refuses an address without a scheme or with a bad host or port before it connects
+    except (ValueError, http.client.InvalidURL) as exc:
+        raise DataError(f"cannot download {url}: not a valid URL ({exc}); expected an address such as "
+                        "https://host/archive.tar.gz") from None
+    except http.client.HTTPException as exc:  # a reply that breaks the protocol, say a chunk cut short
+        raise DataError(f"cannot download {url}: bad HTTP reply ({type(exc).__name__}: {exc})") from None
     except urllib.error.URLError as exc:
         raise DataError(f"cannot download {url}: {exc.reason}") from None
     except (socket.timeout, TimeoutError):
@@ -328,7 +335,12 @@ def _locate(config, spec: _Spec) -> Path:
     parent = root.parent if root.name == spec.dirname else root
     url = config.url or spec.url
     sha256 = config.sha256 or spec.sha256
-    download_and_extract(url, parent, sha256=sha256)
+    try:
+        download_and_extract(url, parent, sha256=sha256)
+    except DataError as exc:
+        if not config.url:
+            raise
+        raise DataError(f"{spec.name}: data.url: {exc}") from None
     directory = parent / spec.dirname
     if not directory.is_dir():
         raise DataError(f"{spec.name}: the archive from {url} did not contain {spec.dirname}/ (looked in {parent})")

@@ -1,7 +1,8 @@
 """Images in class folders: ``root/train/<class>/*.png`` and ``root/test/<class>/*.png``, all loaded into memory.
 
 Classes are the sorted subdirectory names of ``train``; ``test`` must hold the same set. Files are read in sorted
-order (class by class, then by file name), converted to RGB, and must all share one size. The per-channel mean
+order (class by class, then by file name), converted to RGB, and must all share one size. Images with more than
+8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to 0..255. The per-channel mean
 and standard deviation are computed from the training images.
 """
 
@@ -54,14 +55,29 @@ def _list_split(split_dir: Path, classes: list[str], *, every_class: bool) -> tu
     return files, labels
 
 
+def _bits_per_channel(mode: str) -> int | None:
+    from PIL import ImageMode
+
+    try:
+        return 8 * np.dtype(ImageMode.getmode(mode).typestr).itemsize
+    except (KeyError, TypeError, ValueError):
+        return None  # a mode Pillow cannot describe; convert() below reports it if it cannot read it either
+
+
 def _read_image(path: Path) -> np.ndarray:
     from PIL import Image
 
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            mode = image.mode
+            bits = _bits_per_channel(mode)
+            if bits is None or bits <= 8:
+                return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError, ...) for bad files
         raise DataError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
+    # convert("RGB") clips such values at 255 instead of scaling them, which would flatten the image
+    raise DataError(f"{path}: image mode {mode!r} has {bits} bits per channel; satlearn reads 8-bit images "
+                    "(convert it to 8 bits per channel first)")
 
 
 def _read_images(files: list[Path], size: tuple[int, int] | None, reference: Path | None) -> np.ndarray:
@@ -140,4 +156,5 @@ def load_imagefolder(config) -> DatasetSplits:
         name="imagefolder",
         mean=mean,
         std=std,
+        classes_found_in=str(train_dir),
     )

@@ -50,7 +50,7 @@ def load_arrays(num_samples: int, seed: int, cache_dir: Path) -> dict[str, np.nd
 def load_mnist1d(config) -> DatasetSplits:
     if config.num_samples < 10:
         raise DataError(f"mnist1d: data.num_samples={config.num_samples} is too small (need at least 10)")
-    cache_dir = Path(config.root) if config.root else default_cache_dir()
+    cache_dir = Path(config.root).expanduser() if config.root else default_cache_dir()
     arrays = load_arrays(config.num_samples, config.data_seed, cache_dir)
     x_train = torch.tensor(arrays["x"], dtype=torch.float32)
     x_test = torch.tensor(arrays["x_test"], dtype=torch.float32)

@@ -12,6 +12,7 @@ as the CIFAR-10N human labels.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -66,15 +67,60 @@ def _check_numpy_file(path: Path) -> None:
         head = f.read(6)
     if path.suffix == ".npy" and head != b"\x93NUMPY":
         raise DataError(f"{path}: not a .npy file (no numpy header); expected numpy.save output or a .csv/.txt file")
-    if path.suffix == ".npz" and not zipfile.is_zipfile(path):
+    # np.load recognises an archive by its first bytes alone: a zip with a damaged start would go to pickle too
+    if path.suffix == ".npz" and not (zipfile.is_zipfile(path) and head[:4] in (b"PK\x03\x04", b"PK\x05\x06")):
         raise DataError(f"{path}: not a .npz archive (no zip structure); expected numpy.savez output or a .csv/.txt "
                         "file")
 
 
+def _read_npz_key(path: Path, key: str | None) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if key is None:
+                raise DataError(f"{path}: data.noise.key must name one of the arrays: {', '.join(archive.files)}")
+            if key not in archive.files:
+                raise DataError(f"{path}: no array {key!r}; arrays: {', '.join(archive.files)}")
+            return archive[key]
+    # the zip directory can be intact while a member is cut short or corrupt; the file itself was opened already,
+    # so an OSError here is a bad offset inside it
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise DataError(f"{path}: damaged .npz archive ({type(exc).__name__}: {exc}); expected numpy.savez "
+                        "output") from None
+
+
+def _as_int(cell: str) -> int | None:
+    try:
+        return int(cell)
+    except ValueError:
+        return None
+
+
+def _read_text_labels(path: Path) -> np.ndarray:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # a spreadsheet's byte-order mark would hide the first label
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected one integer label "
+                        "a line") from None
+    cells = [(number, line.split(",")[-1].strip()) for number, line in enumerate(text.splitlines(), 1)
+             if line.strip()]
+    # only a first cell that is not a number is a header: '+1' or ' 3' is a label
+    if cells and _as_int(cells[0][1]) is None:
+        cells = cells[1:]
+    if not cells:
+        raise DataError(f"{path}: holds no labels; expected one integer label a line (or a CSV with a header)")
+    labels = []
+    for number, cell in cells:
+        value = _as_int(cell)
+        if value is None:
+            raise DataError(f"{path}: line {number}: {cell!r} is not an integer label")
+        labels.append(value)
+    return np.array(labels)
+
+
 def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
-    """Reads labels from ``.npy``, ``.npz`` (``key`` names the array), or ``.csv``/``.txt`` (one label a line,
-    or the last column of a CSV with a header)."""
-    path = Path(path)
+    """Reads labels from ``.npy``, ``.npz`` (``key`` names the array), or ``.csv``/``.txt`` (UTF-8, one label a
+    line, or the last column of a CSV; a first line whose last cell is not an integer is a header)."""
+    path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path}: label file not found")
     try:
@@ -83,18 +129,9 @@ def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
         if path.suffix == ".npy":
             array = np.load(path, allow_pickle=False)
         elif path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                if key is None:
-                    raise DataError(f"{path}: data.noise.key must name one of the arrays: {', '.join(archive.files)}")
-                if key not in archive.files:
-                    raise DataError(f"{path}: no array {key!r}; arrays: {', '.join(archive.files)}")
-                array = archive[key]
+            array = _read_npz_key(path, key)
         elif path.suffix in (".csv", ".txt"):
-            rows = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-            cells = [row.split(",")[-1] for row in rows]
-            if cells and not cells[0].lstrip("-").isdigit():
-                cells = cells[1:]  # header
-            array = np.array([int(c) for c in cells])
+            array = _read_text_labels(path)
         else:
             raise DataError(f"{path}: unsupported label file type {path.suffix!r}; expected .npy, .npz, .csv or .txt")
     except DataError:

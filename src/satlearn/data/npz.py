@@ -4,7 +4,8 @@ Without a test split, ``data.test_fraction`` of the examples (drawn with a gener
 ``data.data_seed``) is held out. ``uint8`` inputs with four dimensions are images — ``(N, C, H, W)``, or
 ``(N, H, W, C)`` when the last dimension is 1 or 3 and the second is not — with the per-channel mean and std
 of the training images; anything else is flattened to ``(N, D)`` float features standardised with the
-training split's statistics (kind ``tabular``). Labels are integers; there are ``max label + 1`` classes.
+training split's statistics (kind ``tabular``). Labels are integers; there are ``max label + 1`` classes, and
+each needs a training example.
 """
 
 from __future__ import annotations
@@ -153,4 +154,5 @@ def load_npz(config) -> DatasetSplits:
         name="npz",
         mean=mean,
         std=std,
+        classes_found_in=str(path),
     )

@@ -3,6 +3,7 @@
 Labels may be names or integers; their sorted distinct values become classes ``0..C-1`` (integers sorted
 numerically) and are kept as the class names. A ``data.test_fraction`` of the rows, drawn with a generator
 seeded by ``data.data_seed``, is held out; features are standardised with the training split's mean and std.
+A label whose rows all land in the held-out split is refused (no class may lack training rows).
 """
 
 from __future__ import annotations
@@ -132,4 +133,5 @@ def load_csv(config) -> DatasetSplits:
         class_names=class_names,
         kind="tabular",
         name="csv",
+        classes_found_in=str(path),
     )
