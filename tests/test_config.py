@@ -172,3 +172,18 @@ def test_values_out_of_range_are_refused(override, message):
 def test_a_tagged_override_whose_text_does_not_fit_the_tag_is_one_line():
     with pytest.raises(ConfigError, match=r"^--set model.width=!!int abc: .*abc"):
         parse_override("model.width=!!int abc")
+
+
+@pytest.mark.parametrize("key", ["optim.lr", "optim.momentum", "optim.weight_decay", "optim.gamma", "method.momentum",
+                                 "method.sce_a", "method.sce_b", "method.gce_q", "method.payoff", "data.noise.rate",
+                                 "data.test_fraction"])
+@pytest.mark.parametrize("value, shown", [(".nan", "nan"), (".inf", "inf"), ("-.inf", "-inf")])
+def test_every_float_setting_refuses_nan_and_infinity(key, value, shown):
+    # NaN is neither below nor above any bound, so a range check alone lets it through
+    with pytest.raises(ConfigError, match=rf"^--set {key}={value}: {key}={shown}; expected a finite number$"):
+        load_config(None, [f"{key}={value}"])
+
+
+def test_a_float_setting_from_a_file_that_is_not_finite_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"c\.yaml: optim\.gamma=nan; expected a finite number$"):
+        load_config(write(tmp_path, "optim:\n  schedule: step\n  milestones: [2]\n  gamma: .nan\n"))

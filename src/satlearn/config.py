@@ -7,6 +7,7 @@ Unknown keys and values of the wrong type are errors that name the file, the key
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -386,6 +387,16 @@ def _get(config: Config, dotted: str) -> Any:
     return obj
 
 
+def _leaves(obj: Any, prefix: str = "") -> typing.Iterator[tuple[str, Any]]:
+    """(dotted key, value) of every setting of a config (or of one of its sections)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _leaves(value, f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}", value
+
+
 def validate(config: Config, *, source: str = "config", overridden: dict[str, str] | None = None) -> None:
     """Checks choices and ranges that the types alone do not express.
 
@@ -401,6 +412,10 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                 return overridden[key]
         return source
 
+    # every range check below is a comparison, and any comparison with NaN is false: NaN would pass them all
+    for key, value in _leaves(config):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where(key)}: {key}={value!r}; expected a finite number")
     for key, choices in _CHOICES.items():
         value = _get(config, key)
         if value not in choices:
