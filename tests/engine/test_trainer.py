@@ -485,6 +485,19 @@ def test_only_settings_of_how_a_run_runs_may_differ_on_resume():
                                                    "run.seed: run has 0, now 7"]
 
 
+def test_a_nan_saved_by_an_older_version_is_no_difference_from_itself():
+    from satlearn.config import to_dict
+    from satlearn.engine.trainer import _config_differences
+
+    saved = to_dict(load_config(None))
+    saved["optim"]["gamma"] = float("nan")
+    current = to_dict(load_config(None))
+    current["optim"]["gamma"] = float("nan")
+    assert _config_differences(saved, current) == []
+    current["optim"]["gamma"] = 0.1
+    assert _config_differences(saved, current) == ["optim.gamma: run has nan, now 0.1"]
+
+
 def test_the_training_order_follows_run_seed(tmp_path):
     from satlearn.engine.trainer import make_loaders, prepare_data
 
