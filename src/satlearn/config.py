@@ -460,6 +460,7 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                           "expected a value in [0, 1)")
     _check_loss_options(config.method, where)
     _check_schedule(config.optim, where)
+    _check_unused_settings(config, where)
     METHODS.get(config.method.name).check_config(config, where=where)
 
 
@@ -480,3 +481,33 @@ def _check_schedule(optim: OptimConfig, where: typing.Callable[..., str]) -> Non
     if any(m < 1 for m in milestones) or any(b <= a for a, b in zip(milestones, milestones[1:])):
         raise ConfigError(f"{where('optim.milestones')}: optim.milestones={milestones!r}; expected epochs of at "
                           "least 1 in increasing order")
+
+
+def _check_unused_settings(config: Config, where: typing.Callable[..., str]) -> None:
+    """Refuses a setting that another one switches off, as its run would look configured and silently not be.
+
+    Only a value other than the default counts: a config that leaves the key out is fine whatever the switch."""
+    defaults = Config()
+
+    def refuse_if_set(key: str, switch: str, hint: str) -> None:
+        value = _get(config, key)
+        if value != _get(defaults, key):
+            raise ConfigError(f"{where(key, switch)}: {key}={value!r} has no effect with {switch}="
+                              f"{_get(config, switch)}; {hint}")
+
+    noise = config.data.noise
+    if noise.kind == "none":
+        refuse_if_set("data.noise.rate", "data.noise.kind", "set data.noise.kind=symmetric or pair")
+    if noise.kind != "symmetric":
+        refuse_if_set("data.noise.mode", "data.noise.kind", "it applies to data.noise.kind=symmetric only")
+    if noise.kind != "file":
+        refuse_if_set("data.noise.file", "data.noise.kind", "set data.noise.kind=file to train on its labels")
+        refuse_if_set("data.noise.key", "data.noise.kind", "it names an array of a .npz data.noise.file")
+    elif Path(noise.file).suffix in (".npy", ".csv", ".txt"):  # the other suffixes are the label reader's to refuse
+        refuse_if_set("data.noise.key", "data.noise.file", "only a .npz archive holds arrays to choose from")
+    if config.optim.name != "sgd":
+        refuse_if_set("optim.momentum", "optim.name", "it applies to optim.name=sgd only")
+        refuse_if_set("optim.nesterov", "optim.name", "it applies to optim.name=sgd only")
+    if config.optim.schedule != "step":
+        refuse_if_set("optim.milestones", "optim.schedule", "set optim.schedule=step to use it")
+        refuse_if_set("optim.gamma", "optim.schedule", "set optim.schedule=step to use it")
