@@ -234,3 +234,16 @@ def test_settings_that_are_used_or_left_at_their_defaults_pass():
     # file noise replaces the labels whatever rate the recipe it was switched from had
     load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=0.4", "data.noise.kind=file",
                        "data.noise.file=labels.npz", "data.noise.key=worst"])
+
+
+@pytest.mark.parametrize("key", ["run.seed", "data.data_seed", "data.noise.seed"])
+@pytest.mark.parametrize("value", [-1, 2**32, 10**20])
+def test_a_seed_outside_what_numpy_and_torch_take_is_refused(key, value):
+    with pytest.raises(ConfigError, match=rf"^--set {key}={value}: {key}={value}; expected a seed from 0 to "
+                                          r"2\*\*32 - 1 \(4294967295\)$"):
+        load_config(None, [f"{key}={value}"])
+
+
+def test_seeds_at_the_ends_of_their_range_pass():
+    config = load_config(None, ["run.seed=0", "data.data_seed=4294967295", "data.noise.seed=4294967295"])
+    assert config.data.data_seed == config.data.noise.seed == 2**32 - 1

@@ -380,6 +380,12 @@ _CHOICES = {
 }
 
 
+# numpy's legacy seeding (mnist1d's generator) takes [0, 2**32); every seed gets that one range, which also keeps
+# the loaders' per-epoch torch seeds (run.seed * 1_000_003 + epoch) within what torch.manual_seed takes
+_SEED_KEYS = ("run.seed", "data.data_seed", "data.noise.seed")
+_MAX_SEED = 2**32 - 1
+
+
 def _get(config: Config, dotted: str) -> Any:
     obj: Any = config
     for part in dotted.split("."):
@@ -444,6 +450,10 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
     for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers",
                 "run.cudnn_benchmark_limit", "method.sce_a", "method.sce_b"):
         positive(key, allow_zero=True)
+    for key in _SEED_KEYS:
+        value = _get(config, key)
+        if not 0 <= value <= _MAX_SEED:
+            raise ConfigError(f"{where(key)}: {key}={value!r}; expected a seed from 0 to 2**32 - 1 ({_MAX_SEED})")
     if isinstance(config.run.compile, str) and config.run.compile != "auto":
         raise ConfigError(f"{where('run.compile')}: run.compile={config.run.compile!r}; expected true, false or auto")
     noise = config.data.noise
