@@ -247,3 +247,11 @@ def test_a_seed_outside_what_numpy_and_torch_take_is_refused(key, value):
 def test_seeds_at_the_ends_of_their_range_pass():
     config = load_config(None, ["run.seed=0", "data.data_seed=4294967295", "data.noise.seed=4294967295"])
     assert config.data.data_seed == config.data.noise.seed == 2**32 - 1
+
+
+@pytest.mark.parametrize("value", [0, -2, 1025, 100000])
+def test_a_thread_count_outside_1_to_1024_is_refused(value):
+    with pytest.raises(ConfigError, match=rf"^--set run\.threads={value}: run\.threads={value}; expected a thread "
+                                          r"count from 1 to 1024 \(or null for torch's default\)$"):
+        load_config(None, [f"run.threads={value}"])
+    assert load_config(None, ["run.threads=1024"]).run.threads == 1024

@@ -380,6 +380,10 @@ _CHOICES = {
 }
 
 
+# torch.set_num_threads crashes the process on a count far beyond the machine's; the bound is fixed, not the core
+# count, as a run may resume on another machine with the thread count it started with
+_MAX_THREADS = 1024
+
 # numpy's legacy seeding (mnist1d's generator) takes [0, 2**32); every seed gets that one range, which also keeps
 # the loaders' per-epoch torch seeds (run.seed * 1_000_003 + epoch) within what torch.manual_seed takes
 _SEED_KEYS = ("run.seed", "data.data_seed", "data.noise.seed")
@@ -445,11 +449,15 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                               f"{'non-negative' if allow_zero else 'positive'} number")
 
     for key in ("data.batch_size", "data.eval_batch_size", "data.num_samples", "run.epochs", "optim.lr",
-                "run.eval_every", "run.checkpoint_every", "model.width", "model.num_classes", "run.threads"):
+                "run.eval_every", "run.checkpoint_every", "model.width", "model.num_classes"):
         positive(key)
     for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers",
                 "run.cudnn_benchmark_limit", "method.sce_a", "method.sce_b"):
         positive(key, allow_zero=True)
+    threads = config.run.threads
+    if threads is not None and not 1 <= threads <= _MAX_THREADS:
+        raise ConfigError(f"{where('run.threads')}: run.threads={threads!r}; expected a thread count from 1 to "
+                          f"{_MAX_THREADS} (or null for torch's default)")
     for key in _SEED_KEYS:
         value = _get(config, key)
         if not 0 <= value <= _MAX_SEED:
