@@ -255,3 +255,10 @@ def test_a_thread_count_outside_1_to_1024_is_refused(value):
                                           r"count from 1 to 1024 \(or null for torch's default\)$"):
         load_config(None, [f"run.threads={value}"])
     assert load_config(None, ["run.threads=1024"]).run.threads == 1024
+
+
+def test_nesterov_without_momentum_is_refused():
+    with pytest.raises(ConfigError, match=r"^--set optim\.nesterov=true: optim\.nesterov=true with optim\.momentum="
+                                          r"0\.0; expected a positive optim\.momentum"):
+        load_config(None, ["optim.name=sgd", "optim.momentum=0", "optim.nesterov=true"])
+    assert load_config(None, ["optim.name=sgd", "optim.momentum=0.5", "optim.nesterov=true"]).optim.nesterov

@@ -479,6 +479,10 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
     _check_loss_options(config.method, where)
     _check_schedule(config.optim, where)
     _check_unused_settings(config, where)
+    optim = config.optim
+    if optim.name == "sgd" and optim.nesterov and optim.momentum == 0:
+        raise ConfigError(f"{where('optim.nesterov', 'optim.momentum')}: optim.nesterov=true with optim.momentum="
+                          f"{optim.momentum!r}; expected a positive optim.momentum (Nesterov's look-ahead is along it)")
     METHODS.get(config.method.name).check_config(config, where=where)
 
 
