@@ -262,3 +262,11 @@ def test_nesterov_without_momentum_is_refused():
                                           r"0\.0; expected a positive optim\.momentum"):
         load_config(None, ["optim.name=sgd", "optim.momentum=0", "optim.nesterov=true"])
     assert load_config(None, ["optim.name=sgd", "optim.momentum=0.5", "optim.nesterov=true"]).optim.nesterov
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/../../x", "/tmp/x", "a/b", "../x"])
+def test_a_run_name_that_is_not_one_directory_inside_out_dir_is_refused(name):
+    with pytest.raises(ConfigError, match=r"^--set run\.name=.*: run\.name=.*; expected the name of one directory "
+                                          r"inside run\.out_dir \(not empty, \. or \.\., and without a path separator\)$"):
+        load_config(None, overrides_from_dict({"run": {"name": name}}))
+    assert load_config(None, ["run.name=sat..v2"]).run.name == "sat..v2"

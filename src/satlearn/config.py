@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Union
 
 import yaml
@@ -462,6 +463,13 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
         value = _get(config, key)
         if not 0 <= value <= _MAX_SEED:
             raise ConfigError(f"{where(key)}: {key}={value!r}; expected a seed from 0 to 2**32 - 1 ({_MAX_SEED})")
+    name = config.run.name
+    # the run directory is run.out_dir/run.name: a path instead of one name would put it elsewhere, or make
+    # out_dir itself the run directory
+    if name is not None and (name in ("", ".", "..") or PurePath(name).anchor
+                             or any(sep and sep in name for sep in ("/", os.sep, os.altsep))):
+        raise ConfigError(f"{where('run.name')}: run.name={name!r}; expected the name of one directory inside "
+                          "run.out_dir (not empty, . or .., and without a path separator)")
     if isinstance(config.run.compile, str) and config.run.compile != "auto":
         raise ConfigError(f"{where('run.compile')}: run.compile={config.run.compile!r}; expected true, false or auto")
     noise = config.data.noise
