@@ -270,3 +270,16 @@ def test_a_run_name_that_is_not_one_directory_inside_out_dir_is_refused(name):
                                           r"inside run\.out_dir \(not empty, \. or \.\., and without a path separator\)$"):
         load_config(None, overrides_from_dict({"run": {"name": name}}))
     assert load_config(None, ["run.name=sat..v2"]).run.name == "sat..v2"
+
+
+def test_a_config_file_that_is_not_utf8_text_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"run:\n  name: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not a UTF-8 text file \(byte 0xe9 at offset 16\); expected a "
+                                          r"YAML config file$"):
+        load_config(path)
+    path.write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not a UTF-8 text file \(byte 0xff at offset 0\)"):
+        load_config(path)
+    path.write_bytes("run:\n  name: café\n".encode())
+    assert load_config(path).run.name == "café"

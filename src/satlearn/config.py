@@ -298,9 +298,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         path = Path(path)
         source = str(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")  # YAML's encoding, whatever the locale's
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
+                              f"{exc.start}); expected a YAML config file") from None
         try:
             loaded = read_yaml(text)
         except yaml.YAMLError as exc:
