@@ -12,7 +12,8 @@ def write(tmp_path, text, name="c.yaml"):
 
 def test_yaml_and_overrides_apply_in_order(tmp_path):
     path = write(tmp_path, "method:\n  momentum: 0.8\nrun:\n  epochs: 30\n")
-    config = load_config(path, ["run.epochs=20", "optim.milestones=[5, 10]", "model.width=null"])
+    config = load_config(path, ["run.epochs=20", "optim.schedule=step", "optim.milestones=[5, 10]",
+                                "model.width=null"])
     assert config.method.momentum == 0.8 and config.run.epochs == 20
     assert config.optim.milestones == [5, 10] and config.model.width is None
 
@@ -61,7 +62,8 @@ def test_bad_yaml_and_missing_file(tmp_path):
 
 
 def test_resolved_config_round_trips_through_overrides():
-    config = load_config(None, ["optim.milestones=[3]", "data.noise.kind=symmetric", "data.noise.rate=0.2"])
+    config = load_config(None, ["optim.schedule=step", "optim.milestones=[3]", "data.noise.kind=symmetric",
+                                "data.noise.rate=0.2"])
     again = load_config(None, overrides_from_dict(to_dict(config)))
     assert to_dict(again) == to_dict(config)
     assert to_dict(Config()) == to_dict(load_config(None))
@@ -172,3 +174,112 @@ def test_values_out_of_range_are_refused(override, message):
 def test_a_tagged_override_whose_text_does_not_fit_the_tag_is_one_line():
     with pytest.raises(ConfigError, match=r"^--set model.width=!!int abc: .*abc"):
         parse_override("model.width=!!int abc")
+
+
+@pytest.mark.parametrize("key", ["optim.lr", "optim.momentum", "optim.weight_decay", "optim.gamma", "method.momentum",
+                                 "method.sce_a", "method.sce_b", "method.gce_q", "method.payoff", "data.noise.rate",
+                                 "data.test_fraction"])
+@pytest.mark.parametrize("value, shown", [(".nan", "nan"), (".inf", "inf"), ("-.inf", "-inf")])
+def test_every_float_setting_refuses_nan_and_infinity(key, value, shown):
+    # NaN is neither below nor above any bound, so a range check alone lets it through
+    with pytest.raises(ConfigError, match=rf"^--set {key}={value}: {key}={shown}; expected a finite number$"):
+        load_config(None, [f"{key}={value}"])
+
+
+def test_a_float_setting_from_a_file_that_is_not_finite_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"c\.yaml: optim\.gamma=nan; expected a finite number$"):
+        load_config(write(tmp_path, "optim:\n  schedule: step\n  milestones: [2]\n  gamma: .nan\n"))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.noise.rate=0.4"], r"^--set data\.noise\.rate=0\.4: data\.noise\.rate=0\.4 has no effect with "
+                              r"data\.noise\.kind=none; set data\.noise\.kind=symmetric or pair$"),
+    (["data.noise.kind=pair", "data.noise.mode=exact"], r"^--set data\.noise\.mode=exact: data\.noise\.mode='exact' "
+                                                        r"has no effect with data\.noise\.kind=pair; "),
+    (["data.noise.kind=symmetric", "data.noise.file=labels.npy"],
+     r"^--set data\.noise\.file=labels\.npy: data\.noise\.file='labels\.npy' has no effect with "
+     r"data\.noise\.kind=symmetric; set data\.noise\.kind=file"),
+    (["data.noise.file=labels.npy"], r"data\.noise\.file='labels\.npy' has no effect with data\.noise\.kind=none"),
+    (["data.noise.key=worst"], r"^--set data\.noise\.key=worst: data\.noise\.key='worst' has no effect with "
+                               r"data\.noise\.kind=none"),
+    (["data.noise.kind=file", "data.noise.file=labels.npy", "data.noise.key=worst"],
+     r"^--set data\.noise\.key=worst: data\.noise\.key='worst' has no effect with data\.noise\.file=labels\.npy; "
+     r"only a \.npz archive"),
+    (["optim.nesterov=true"], r"^--set optim\.nesterov=true: optim\.nesterov=True has no effect with "
+                              r"optim\.name=adam; it applies to optim\.name=sgd only$"),
+    (["optim.momentum=0.5"], r"optim\.momentum=0\.5 has no effect with optim\.name=adam"),
+    (["optim.milestones=[5]"], r"^--set optim\.milestones=\[5\]: optim\.milestones=\[5\] has no effect with "
+                               r"optim\.schedule=cosine; set optim\.schedule=step to use it$"),
+    (["optim.gamma=0.5"], r"optim\.gamma=0\.5 has no effect with optim\.schedule=cosine"),
+])
+def test_a_setting_that_another_switches_off_is_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+
+
+def test_a_switched_off_setting_is_blamed_on_the_switch_when_only_the_switch_was_overridden(tmp_path):
+    path = write(tmp_path, "data:\n  noise:\n    kind: symmetric\n    rate: 0.4\n")
+    with pytest.raises(ConfigError, match=r"^--set data\.noise\.kind=none: data\.noise\.rate=0\.4 has no effect"):
+        load_config(path, ["data.noise.kind=none"])
+    with pytest.raises(ConfigError, match=r"c\.yaml: data\.noise\.rate=0\.4 has no effect"):
+        load_config(write(tmp_path, "data:\n  noise:\n    rate: 0.4\n"))
+
+
+def test_settings_that_are_used_or_left_at_their_defaults_pass():
+    load_config(None, ["data.noise.kind=none", "data.noise.mode=paper", "optim.momentum=0.9", "optim.gamma=0.1"])
+    load_config(None, ["data.noise.kind=file", "data.noise.file=labels.npz", "data.noise.key=worst"])
+    load_config(None, ["data.noise.kind=file", "data.noise.file=labels.npy"])
+    load_config(None, ["data.noise.kind=pair", "data.noise.rate=0.2", "optim.name=sgd", "optim.momentum=0.5",
+                       "optim.nesterov=true", "optim.schedule=step", "optim.milestones=[3]", "optim.gamma=0.5"])
+    # file noise replaces the labels whatever rate the recipe it was switched from had
+    load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=0.4", "data.noise.kind=file",
+                       "data.noise.file=labels.npz", "data.noise.key=worst"])
+
+
+@pytest.mark.parametrize("key", ["run.seed", "data.data_seed", "data.noise.seed"])
+@pytest.mark.parametrize("value", [-1, 2**32, 10**20])
+def test_a_seed_outside_what_numpy_and_torch_take_is_refused(key, value):
+    with pytest.raises(ConfigError, match=rf"^--set {key}={value}: {key}={value}; expected a seed from 0 to "
+                                          r"2\*\*32 - 1 \(4294967295\)$"):
+        load_config(None, [f"{key}={value}"])
+
+
+def test_seeds_at_the_ends_of_their_range_pass():
+    config = load_config(None, ["run.seed=0", "data.data_seed=4294967295", "data.noise.seed=4294967295"])
+    assert config.data.data_seed == config.data.noise.seed == 2**32 - 1
+
+
+@pytest.mark.parametrize("value", [0, -2, 1025, 100000])
+def test_a_thread_count_outside_1_to_1024_is_refused(value):
+    with pytest.raises(ConfigError, match=rf"^--set run\.threads={value}: run\.threads={value}; expected a thread "
+                                          r"count from 1 to 1024 \(or null for torch's default\)$"):
+        load_config(None, [f"run.threads={value}"])
+    assert load_config(None, ["run.threads=1024"]).run.threads == 1024
+
+
+def test_nesterov_without_momentum_is_refused():
+    with pytest.raises(ConfigError, match=r"^--set optim\.nesterov=true: optim\.nesterov=true with optim\.momentum="
+                                          r"0\.0; expected a positive optim\.momentum"):
+        load_config(None, ["optim.name=sgd", "optim.momentum=0", "optim.nesterov=true"])
+    assert load_config(None, ["optim.name=sgd", "optim.momentum=0.5", "optim.nesterov=true"]).optim.nesterov
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/../../x", "/tmp/x", "a/b", "../x"])
+def test_a_run_name_that_is_not_one_directory_inside_out_dir_is_refused(name):
+    with pytest.raises(ConfigError, match=r"^--set run\.name=.*: run\.name=.*; expected the name of one directory "
+                                          r"inside run\.out_dir \(not empty, \. or \.\., and without a path separator\)$"):
+        load_config(None, overrides_from_dict({"run": {"name": name}}))
+    assert load_config(None, ["run.name=sat..v2"]).run.name == "sat..v2"
+
+
+def test_a_config_file_that_is_not_utf8_text_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"run:\n  name: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not a UTF-8 text file \(byte 0xe9 at offset 16\); expected a "
+                                          r"YAML config file$"):
+        load_config(path)
+    path.write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not a UTF-8 text file \(byte 0xff at offset 0\)"):
+        load_config(path)
+    path.write_bytes("run:\n  name: café\n".encode())
+    assert load_config(path).run.name == "café"

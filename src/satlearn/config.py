@@ -7,11 +7,13 @@ Unknown keys and values of the wrong type are errors that name the file, the key
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import re
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Union
 
 import yaml
@@ -296,9 +298,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         path = Path(path)
         source = str(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")  # YAML's encoding, whatever the locale's
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
+                              f"{exc.start}); expected a YAML config file") from None
         try:
             loaded = read_yaml(text)
         except yaml.YAMLError as exc:
@@ -379,11 +384,31 @@ _CHOICES = {
 }
 
 
+# torch.set_num_threads crashes the process on a count far beyond the machine's; the bound is fixed, not the core
+# count, as a run may resume on another machine with the thread count it started with
+_MAX_THREADS = 1024
+
+# numpy's legacy seeding (mnist1d's generator) takes [0, 2**32); every seed gets that one range, which also keeps
+# the loaders' per-epoch torch seeds (run.seed * 1_000_003 + epoch) within what torch.manual_seed takes
+_SEED_KEYS = ("run.seed", "data.data_seed", "data.noise.seed")
+_MAX_SEED = 2**32 - 1
+
+
 def _get(config: Config, dotted: str) -> Any:
     obj: Any = config
     for part in dotted.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def _leaves(obj: Any, prefix: str = "") -> typing.Iterator[tuple[str, Any]]:
+    """(dotted key, value) of every setting of a config (or of one of its sections)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _leaves(value, f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}", value
 
 
 def validate(config: Config, *, source: str = "config", overridden: dict[str, str] | None = None) -> None:
@@ -401,6 +426,10 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                 return overridden[key]
         return source
 
+    # every range check below is a comparison, and any comparison with NaN is false: NaN would pass them all
+    for key, value in _leaves(config):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where(key)}: {key}={value!r}; expected a finite number")
     for key, choices in _CHOICES.items():
         value = _get(config, key)
         if value not in choices:
@@ -424,11 +453,26 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                               f"{'non-negative' if allow_zero else 'positive'} number")
 
     for key in ("data.batch_size", "data.eval_batch_size", "data.num_samples", "run.epochs", "optim.lr",
-                "run.eval_every", "run.checkpoint_every", "model.width", "model.num_classes", "run.threads"):
+                "run.eval_every", "run.checkpoint_every", "model.width", "model.num_classes"):
         positive(key)
     for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers",
                 "run.cudnn_benchmark_limit", "method.sce_a", "method.sce_b"):
         positive(key, allow_zero=True)
+    threads = config.run.threads
+    if threads is not None and not 1 <= threads <= _MAX_THREADS:
+        raise ConfigError(f"{where('run.threads')}: run.threads={threads!r}; expected a thread count from 1 to "
+                          f"{_MAX_THREADS} (or null for torch's default)")
+    for key in _SEED_KEYS:
+        value = _get(config, key)
+        if not 0 <= value <= _MAX_SEED:
+            raise ConfigError(f"{where(key)}: {key}={value!r}; expected a seed from 0 to 2**32 - 1 ({_MAX_SEED})")
+    name = config.run.name
+    # the run directory is run.out_dir/run.name: a path instead of one name would put it elsewhere, or make
+    # out_dir itself the run directory
+    if name is not None and (name in ("", ".", "..") or PurePath(name).anchor
+                             or any(sep and sep in name for sep in ("/", os.sep, os.altsep))):
+        raise ConfigError(f"{where('run.name')}: run.name={name!r}; expected the name of one directory inside "
+                          "run.out_dir (not empty, . or .., and without a path separator)")
     if isinstance(config.run.compile, str) and config.run.compile != "auto":
         raise ConfigError(f"{where('run.compile')}: run.compile={config.run.compile!r}; expected true, false or auto")
     noise = config.data.noise
@@ -445,6 +489,11 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                           "expected a value in [0, 1)")
     _check_loss_options(config.method, where)
     _check_schedule(config.optim, where)
+    _check_unused_settings(config, where)
+    optim = config.optim
+    if optim.name == "sgd" and optim.nesterov and optim.momentum == 0:
+        raise ConfigError(f"{where('optim.nesterov', 'optim.momentum')}: optim.nesterov=true with optim.momentum="
+                          f"{optim.momentum!r}; expected a positive optim.momentum (Nesterov's look-ahead is along it)")
     METHODS.get(config.method.name).check_config(config, where=where)
 
 
@@ -465,3 +514,33 @@ def _check_schedule(optim: OptimConfig, where: typing.Callable[..., str]) -> Non
     if any(m < 1 for m in milestones) or any(b <= a for a, b in zip(milestones, milestones[1:])):
         raise ConfigError(f"{where('optim.milestones')}: optim.milestones={milestones!r}; expected epochs of at "
                           "least 1 in increasing order")
+
+
+def _check_unused_settings(config: Config, where: typing.Callable[..., str]) -> None:
+    """Refuses a setting that another one switches off, as its run would look configured and silently not be.
+
+    Only a value other than the default counts: a config that leaves the key out is fine whatever the switch."""
+    defaults = Config()
+
+    def refuse_if_set(key: str, switch: str, hint: str) -> None:
+        value = _get(config, key)
+        if value != _get(defaults, key):
+            raise ConfigError(f"{where(key, switch)}: {key}={value!r} has no effect with {switch}="
+                              f"{_get(config, switch)}; {hint}")
+
+    noise = config.data.noise
+    if noise.kind == "none":
+        refuse_if_set("data.noise.rate", "data.noise.kind", "set data.noise.kind=symmetric or pair")
+    if noise.kind != "symmetric":
+        refuse_if_set("data.noise.mode", "data.noise.kind", "it applies to data.noise.kind=symmetric only")
+    if noise.kind != "file":
+        refuse_if_set("data.noise.file", "data.noise.kind", "set data.noise.kind=file to train on its labels")
+        refuse_if_set("data.noise.key", "data.noise.kind", "it names an array of a .npz data.noise.file")
+    elif Path(noise.file).suffix in (".npy", ".csv", ".txt"):  # the other suffixes are the label reader's to refuse
+        refuse_if_set("data.noise.key", "data.noise.file", "only a .npz archive holds arrays to choose from")
+    if config.optim.name != "sgd":
+        refuse_if_set("optim.momentum", "optim.name", "it applies to optim.name=sgd only")
+        refuse_if_set("optim.nesterov", "optim.name", "it applies to optim.name=sgd only")
+    if config.optim.schedule != "step":
+        refuse_if_set("optim.milestones", "optim.schedule", "set optim.schedule=step to use it")
+        refuse_if_set("optim.gamma", "optim.schedule", "set optim.schedule=step to use it")

@@ -17,11 +17,11 @@ from satlearn.errors import ConfigError
 DEMO_OVERRIDES = (
     "data.source=mnist1d",
     "data.noise.kind=symmetric",
-    "data.noise.rate=0.4",
     "data.noise.mode=paper",
     "model.name=cnn1d",
     "model.width=64",
 )
+DEMO_NOISE_RATE = "data.noise.rate=0.4"
 
 
 # the demo sets these itself: one run per method, named by the method, in the demo's directory
@@ -38,8 +38,13 @@ def demo_config(method: str, *, out_dir: str | Path, overrides: tuple[str, ...] 
                               "named erm and sat in its output directory); train other runs with satlearn train")
     # the directory as YAML text that reads back as this string, whatever it looks like ("2e5", "off", "a: b")
     out_dir_override = overrides_from_dict({"run": {"out_dir": str(out_dir)}})
-    return load_config(None, [*DEMO_OVERRIDES, f"method.name={method}", *out_dir_override, f"run.name={method}",
-                              *overrides])
+    shared = [*DEMO_OVERRIDES, f"method.name={method}", *out_dir_override, f"run.name={method}"]
+    config = load_config(None, [*shared, *overrides])
+    if config.data.noise.kind in ("symmetric", "pair"):
+        # the demo's rate only where the kind has one: with the noise switched off it would be an error; a rate
+        # the user sets comes later and wins
+        config = load_config(None, [*shared, DEMO_NOISE_RATE, *overrides])
+    return config
 
 
 def demo_title(config: Config) -> str:

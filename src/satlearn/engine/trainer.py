@@ -367,6 +367,11 @@ def _finite_weights(method: Method) -> bool:
     return not peaks or bool(torch.stack(peaks).isfinite().all())
 
 
+def _same_setting(a: Any, b: Any) -> bool:
+    # a config saved before non-finite values were refused may hold NaN, which equals nothing, not even itself
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+
 def _config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
     out = []
     for key in sorted(set(saved) | set(current)):
@@ -374,7 +379,7 @@ def _config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: 
         a, b = saved.get(key), current.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
             out.extend(_config_differences(a, b, f"{path}."))
-        elif a != b and path not in RESUME_FREE_KEYS:
+        elif not _same_setting(a, b) and path not in RESUME_FREE_KEYS:
             out.append(f"{path}: run has {a!r}, now {b!r}")
     return out
 
