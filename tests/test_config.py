@@ -1,5 +1,6 @@
 import pytest
 
+from fixtures import tiny_overrides
 from satlearn.config import Config, load_config, overrides_from_dict, parse_override, to_dict
 from satlearn.errors import ConfigError
 
@@ -217,12 +218,20 @@ def test_a_setting_that_another_switches_off_is_refused(overrides, message):
         load_config(None, overrides)
 
 
-def test_a_switched_off_setting_is_blamed_on_the_switch_when_only_the_switch_was_overridden(tmp_path):
+def test_a_recipe_switched_off_from_the_command_line_keeps_its_file_values_and_the_run_names_them(tmp_path):
+    from satlearn.config import unused_settings
+    from satlearn.engine import fit
+
     path = write(tmp_path, "data:\n  noise:\n    kind: symmetric\n    rate: 0.4\n")
-    with pytest.raises(ConfigError, match=r"^--set data\.noise\.kind=none: data\.noise\.rate=0\.4 has no effect"):
-        load_config(path, ["data.noise.kind=none"])
-    with pytest.raises(ConfigError, match=r"c\.yaml: data\.noise\.rate=0\.4 has no effect"):
-        load_config(write(tmp_path, "data:\n  noise:\n    rate: 0.4\n"))
+    config = load_config(path, ["data.noise.kind=none"])  # one --set turns the noise off; the file keeps its rate
+    assert [key for key, _, _ in unused_settings(config)] == ["data.noise.rate"]
+    assert unused_settings(load_config(write(tmp_path, "data:\n  noise:\n    rate: 0.4\n")))  # a file alone: allowed
+    with pytest.raises(ConfigError, match=r"^--set data\.noise\.rate=0\.3: data\.noise\.rate=0\.3 has no effect"):
+        load_config(path, ["data.noise.kind=none", "data.noise.rate=0.3"])  # typed: refused
+    messages = []
+    config = load_config(path, tiny_overrides(tmp_path, "data.noise.kind=none", "run.epochs=1", "method.start_epoch=0"))
+    fit(config, tmp_path / "run", log=messages.append)
+    assert "note: data.noise.rate=0.4 has no effect with data.noise.kind=none (unused)" in messages
 
 
 def test_settings_that_are_used_or_left_at_their_defaults_pass():

@@ -489,7 +489,7 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                           "expected a value in [0, 1)")
     _check_loss_options(config.method, where)
     _check_schedule(config.optim, where)
-    _check_unused_settings(config, where)
+    _check_unused_settings(config, overridden)
     optim = config.optim
     if optim.name == "sgd" and optim.nesterov and optim.momentum == 0:
         raise ConfigError(f"{where('optim.nesterov', 'optim.momentum')}: optim.nesterov=true with optim.momentum="
@@ -516,31 +516,44 @@ def _check_schedule(optim: OptimConfig, where: typing.Callable[..., str]) -> Non
                           "least 1 in increasing order")
 
 
-def _check_unused_settings(config: Config, where: typing.Callable[..., str]) -> None:
-    """Refuses a setting that another one switches off, as its run would look configured and silently not be.
-
-    Only a value other than the default counts: a config that leaves the key out is fine whatever the switch."""
+def unused_settings(config: Config) -> list[tuple[str, str, str]]:
+    """``(key, switch, hint)`` for every setting that another one, ``switch``, switches off; only a value other
+    than the default counts, so a config that leaves the key out has none."""
     defaults = Config()
+    found = []
 
-    def refuse_if_set(key: str, switch: str, hint: str) -> None:
-        value = _get(config, key)
-        if value != _get(defaults, key):
-            raise ConfigError(f"{where(key, switch)}: {key}={value!r} has no effect with {switch}="
-                              f"{_get(config, switch)}; {hint}")
+    def check(key: str, switch: str, hint: str) -> None:
+        if _get(config, key) != _get(defaults, key):
+            found.append((key, switch, hint))
 
     noise = config.data.noise
     if noise.kind == "none":
-        refuse_if_set("data.noise.rate", "data.noise.kind", "set data.noise.kind=symmetric or pair")
+        check("data.noise.rate", "data.noise.kind", "set data.noise.kind=symmetric or pair")
     if noise.kind != "symmetric":
-        refuse_if_set("data.noise.mode", "data.noise.kind", "it applies to data.noise.kind=symmetric only")
+        check("data.noise.mode", "data.noise.kind", "it applies to data.noise.kind=symmetric only")
     if noise.kind != "file":
-        refuse_if_set("data.noise.file", "data.noise.kind", "set data.noise.kind=file to train on its labels")
-        refuse_if_set("data.noise.key", "data.noise.kind", "it names an array of a .npz data.noise.file")
+        check("data.noise.file", "data.noise.kind", "set data.noise.kind=file to train on its labels")
+        check("data.noise.key", "data.noise.kind", "it names an array of a .npz data.noise.file")
     elif Path(noise.file).suffix in (".npy", ".csv", ".txt"):  # the other suffixes are the label reader's to refuse
-        refuse_if_set("data.noise.key", "data.noise.file", "only a .npz archive holds arrays to choose from")
+        check("data.noise.key", "data.noise.file", "only a .npz archive holds arrays to choose from")
     if config.optim.name != "sgd":
-        refuse_if_set("optim.momentum", "optim.name", "it applies to optim.name=sgd only")
-        refuse_if_set("optim.nesterov", "optim.name", "it applies to optim.name=sgd only")
+        check("optim.momentum", "optim.name", "it applies to optim.name=sgd only")
+        check("optim.nesterov", "optim.name", "it applies to optim.name=sgd only")
     if config.optim.schedule != "step":
-        refuse_if_set("optim.milestones", "optim.schedule", "set optim.schedule=step to use it")
-        refuse_if_set("optim.gamma", "optim.schedule", "set optim.schedule=step to use it")
+        check("optim.milestones", "optim.schedule", "set optim.schedule=step to use it")
+        check("optim.gamma", "optim.schedule", "set optim.schedule=step to use it")
+    return found
+
+
+def describe_unused(config: Config, key: str, switch: str) -> str:
+    return f"{key}={_get(config, key)!r} has no effect with {switch}={_get(config, switch)}"
+
+
+def _check_unused_settings(config: Config, overridden: dict[str, str]) -> None:
+    """Refuses a ``--set`` whose setting another one switches off: the run would look configured and silently not
+    be (``--set data.noise.rate=0.4`` without a noise kind trained on clean labels). A config file's own unused
+    values are not refused: a recipe switched off from the command line (``--set data.noise.kind=none`` on a
+    noisy recipe) keeps its rate in the file, and the run logs a note instead (see the trainer)."""
+    for key, switch, hint in unused_settings(config):
+        if key in overridden:
+            raise ConfigError(f"{overridden[key]}: {describe_unused(config, key, switch)}; {hint}")

@@ -487,6 +487,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         if config.data.noise.kind != "none":
             log(f"label noise {config.data.noise.kind} (rate {config.data.noise.rate}): actual error rate "
                 f"{noisy.actual_noise_rate:.2%} of {len(noisy.labels)} training labels")
+        for key, switch, _ in config_lib.unused_settings(config):  # a --set of one is refused; the file's are told
+            log(f"note: {config_lib.describe_unused(config, key, switch)} (unused)")
     log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
     if runtime["compile"] != "off":
         log("the first epoch and the first evaluation compile the model: a one-off wait before the epochs speed up")
