@@ -336,10 +336,12 @@ def test_resuming_on_another_cpu_thread_count_says_it_is_no_longer_bit_exact(tmp
     try:
         fit(tiny_config(tmp_path, "run.threads=1"), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
         assert load_checkpoint(tmp_path / "run")["threads"] == 1
+        assert torch.get_num_threads() == threads  # a run leaves the process's thread count as it found it
         same, other = [], []
         fit(tiny_config(tmp_path, "run.threads=1"), tmp_path / "run", resume=True, stop_after_epoch=2,
             log=same.append)
         fit(tiny_config(tmp_path, "run.threads=2"), tmp_path / "run", resume=True, log=other.append)
+        assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(threads)
     assert not any("CPU threads" in m for m in same)

@@ -44,6 +44,20 @@ def autocast(device: torch.device, amp: str = "auto") -> contextlib.AbstractCont
 
 
 @contextlib.contextmanager
+def cpu_threads(count: int | None):
+    """Within the block torch uses ``count`` CPU threads (None: as it was); the previous count is restored after, so
+    a run started from a script or notebook leaves the process as it found it."""
+    previous = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
 def cudnn_autotuning(enabled: bool, *, limit: int | None = None):
     """Within the block, cuDNN times candidate convolution algorithms on first use of each shape and keeps the
     fastest (``torch.backends.cudnn.benchmark``), at most ``limit`` of them per convolution (0: every one it

@@ -28,7 +28,7 @@ from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint, make_output_dir,
 )
 from satlearn.engine.runtime import (
-    autocast, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
+    autocast, cpu_threads, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
 )
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInterrupted
@@ -406,7 +406,8 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
             _prepare_run_dir(run_dir, resume=resume)
             if resume:
                 _clear_partial_writes(run_dir)
-            with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit):
+            with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit), \
+                    cpu_threads(config.run.threads):
                 return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch,
                             log=log)
     except BaseException:
@@ -435,8 +436,6 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             raise TrainingError(f"{run_dir}: the run already finished all {config.run.epochs} epochs; nothing to "
                                 "resume (its results are in summary.json)")
 
-    if config.run.threads:
-        torch.set_num_threads(config.run.threads)
     device = resolve_device(config.run.device)
     amp = autocast(device, config.run.amp)
 
