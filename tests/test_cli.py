@@ -201,3 +201,11 @@ def test_the_demo_title_names_the_noise_it_was_trained_with(tmp_path):
     assert title() == "MNIST-1D, 40% symmetric label noise (paper mode)"
     assert title("data.noise.kind=pair", "data.noise.rate=0.2") == "MNIST-1D, 20% pair label noise"
     assert title("data.noise.kind=none") == "MNIST-1D, no label noise"
+
+
+def test_a_demo_folder_given_with_a_tilde_is_one_folder_in_the_home_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--out=~/demo", "--no-progress",
+                 *sets(["data.num_samples=400", "model.width=8", "run.epochs=2", "method.start_epoch=1"])]) == 0
+    assert (tmp_path / "home" / "demo" / "demo_summary.json").exists() and not (tmp_path / "~").exists()

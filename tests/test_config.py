@@ -245,17 +245,31 @@ def test_settings_that_are_used_or_left_at_their_defaults_pass():
                        "data.noise.file=labels.npz", "data.noise.key=worst"])
 
 
-@pytest.mark.parametrize("key", ["run.seed", "data.data_seed", "data.noise.seed"])
-@pytest.mark.parametrize("value", [-1, 2**32, 10**20])
-def test_a_seed_outside_what_numpy_and_torch_take_is_refused(key, value):
-    with pytest.raises(ConfigError, match=rf"^--set {key}={value}: {key}={value}; expected a seed from 0 to "
-                                          r"2\*\*32 - 1 \(4294967295\)$"):
+@pytest.mark.parametrize("key, value, expected", [
+    ("run.seed", 2**42 + 1, r"a seed from -2\*\*42 to 2\*\*42"), ("run.seed", -(2**42) - 1, r"a seed from -2\*\*42"),
+    ("run.seed", 10**20, r"a seed from -2\*\*42 to 2\*\*42"),
+    ("data.data_seed", -1, "a seed of 0 or more"), ("data.noise.seed", -1, "a seed of 0 or more"),
+])
+def test_a_seed_outside_what_numpy_and_torch_take_is_refused(key, value, expected):
+    with pytest.raises(ConfigError, match=rf"^--set {key}={value}: {key}={value}; expected {expected}"):
         load_config(None, [f"{key}={value}"])
 
 
-def test_seeds_at_the_ends_of_their_range_pass():
-    config = load_config(None, ["run.seed=0", "data.data_seed=4294967295", "data.noise.seed=4294967295"])
-    assert config.data.data_seed == config.data.noise.seed == 2**32 - 1
+def test_seeds_that_always_worked_pass():
+    # negative run seeds and seeds past 2**32 trained before seeds were checked: their runs must still resume
+    for run_seed in (-1, 2**32, 2**42, -(2**42)):
+        assert load_config(None, [f"run.seed={run_seed}"]).run.seed == run_seed
+    config = load_config(None, ["data.data_seed=4294967296", "data.noise.seed=18446744073709551616"])
+    assert config.data.noise.seed == 2**64
+
+
+def test_mnist1d_refuses_a_data_seed_its_generator_cannot_take(tmp_path):
+    from satlearn.data import load_dataset
+    from satlearn.errors import DataError
+
+    config = load_config(None, ["data.data_seed=4294967296", f"data.root={tmp_path}"])
+    with pytest.raises(DataError, match=r"^mnist1d: data\.data_seed=4294967296; expected a seed from 0 to 2\*\*32 - 1"):
+        load_dataset(config.data)
 
 
 @pytest.mark.parametrize("value", [0, -2, 1025, 100000])
@@ -273,12 +287,14 @@ def test_nesterov_without_momentum_is_refused():
     assert load_config(None, ["optim.name=sgd", "optim.momentum=0.5", "optim.nesterov=true"]).optim.nesterov
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "a/../../x", "/tmp/x", "a/b", "../x"])
-def test_a_run_name_that_is_not_one_directory_inside_out_dir_is_refused(name):
-    with pytest.raises(ConfigError, match=r"^--set run\.name=.*: run\.name=.*; expected the name of one directory "
-                                          r"inside run\.out_dir \(not empty, \. or \.\., and without a path separator\)$"):
+@pytest.mark.parametrize("name", ["", ".", "..", "a/../../x", "/tmp/x", "../x", "a/.."])
+def test_a_run_name_that_would_leave_out_dir_or_be_it_is_refused(name):
+    with pytest.raises(ConfigError, match=r"^--set run\.name=.*: run\.name=.*; expected a directory name inside "
+                                          r"run\.out_dir \(or a relative path such as group/run; not empty or \., "
+                                          r"no \.\., not absolute\)$"):
         load_config(None, overrides_from_dict({"run": {"name": name}}))
     assert load_config(None, ["run.name=sat..v2"]).run.name == "sat..v2"
+    assert load_config(None, ["run.name=sweep/lr0.1"]).run.name == "sweep/lr0.1"  # nested inside out_dir: fine
 
 
 def test_a_config_file_that_is_not_utf8_text_is_one_line_naming_it(tmp_path):

@@ -164,8 +164,8 @@ def _find_issues(args: argparse.Namespace) -> int:
         config = load_config(args.config, overrides)
         if config.method.name != "sat":
             # the last --set that names the method is where it came from; else the file
-            source = next((f"--set {text}" for text in reversed(args.overrides) if "method.name" in override_keys(text)),
-                          args.config)
+            source = next((f"--set {text}" for text in reversed(args.overrides)
+                           if "method.name" in override_keys(text)), args.config)
             raise ConfigError(f"{source}: find-issues needs method.name=sat, got {config.method.name!r}")
         data = load_dataset(config.data)  # a count that cannot fit the data stops before the training
         if args.num_issues is not None and args.num_issues > len(data.y_train):

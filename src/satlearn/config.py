@@ -388,10 +388,11 @@ _CHOICES = {
 # count, as a run may resume on another machine with the thread count it started with
 _MAX_THREADS = 1024
 
-# numpy's legacy seeding (mnist1d's generator) takes [0, 2**32); every seed gets that one range, which also keeps
-# the loaders' per-epoch torch seeds (run.seed * 1_000_003 + epoch) within what torch.manual_seed takes
-_SEED_KEYS = ("run.seed", "data.data_seed", "data.noise.seed")
-_MAX_SEED = 2**32 - 1
+# run.seed reaches torch.manual_seed through the loaders' per-epoch seeds (run.seed * 1_000_003 + epoch), which
+# must stay within 64 bits: 2**42 keeps them there, negative seeds included (they always worked). numpy's
+# generators for the noise and the data split take any non-negative seed (mnist1d's legacy one checks its own).
+_MAX_RUN_SEED = 2**42
+_NON_NEGATIVE_SEED_KEYS = ("data.data_seed", "data.noise.seed")
 
 
 def _get(config: Config, dotted: str) -> Any:
@@ -462,17 +463,18 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
     if threads is not None and not 1 <= threads <= _MAX_THREADS:
         raise ConfigError(f"{where('run.threads')}: run.threads={threads!r}; expected a thread count from 1 to "
                           f"{_MAX_THREADS} (or null for torch's default)")
-    for key in _SEED_KEYS:
-        value = _get(config, key)
-        if not 0 <= value <= _MAX_SEED:
-            raise ConfigError(f"{where(key)}: {key}={value!r}; expected a seed from 0 to 2**32 - 1 ({_MAX_SEED})")
+    if not -_MAX_RUN_SEED <= config.run.seed <= _MAX_RUN_SEED:
+        raise ConfigError(f"{where('run.seed')}: run.seed={config.run.seed!r}; expected a seed from -2**42 to 2**42")
+    for key in _NON_NEGATIVE_SEED_KEYS:
+        if _get(config, key) < 0:
+            raise ConfigError(f"{where(key)}: {key}={_get(config, key)!r}; expected a seed of 0 or more")
     name = config.run.name
-    # the run directory is run.out_dir/run.name: a path instead of one name would put it elsewhere, or make
-    # out_dir itself the run directory
-    if name is not None and (name in ("", ".", "..") or PurePath(name).anchor
-                             or any(sep and sep in name for sep in ("/", os.sep, os.altsep))):
-        raise ConfigError(f"{where('run.name')}: run.name={name!r}; expected the name of one directory inside "
-                          "run.out_dir (not empty, . or .., and without a path separator)")
+    # the run directory is run.out_dir/run.name: an absolute name or a .. would put it elsewhere, and "" or "."
+    # would make out_dir itself the run directory (a relative path such as group/run stays inside, and is fine)
+    parts = PurePath(name).parts if name is not None else ()
+    if name is not None and (not parts or PurePath(name).anchor or os.pardir in parts):
+        raise ConfigError(f"{where('run.name')}: run.name={name!r}; expected a directory name inside run.out_dir "
+                          "(or a relative path such as group/run; not empty or ., no .., not absolute)")
     if isinstance(config.run.compile, str) and config.run.compile != "auto":
         raise ConfigError(f"{where('run.compile')}: run.compile={config.run.compile!r}; expected true, false or auto")
     noise = config.data.noise

@@ -88,7 +88,9 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
     Returns the JSON content (``demo_summary.json``): both runs' summaries and the wall time of the whole demo.
     """
     started = time.perf_counter()
-    out_dir = Path(out_dir) if out_dir is not None else Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
+    if out_dir is None:
+        out_dir = Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
+    out_dir = Path(out_dir).expanduser()  # as fit expands its run directories: one folder throughout
     labels = {"erm": "CE", "sat": "SAT"}
     # both configs are checked before anything is trained or written: a bad override costs no CE run
     configs = {method: demo_config(method, out_dir=out_dir,

@@ -704,3 +704,25 @@ def test_a_run_directory_another_process_trains_in_is_left_alone(tmp_path):
         os.close(held)
     fit(tiny_config(tmp_path), run, resume=True, log=lambda m: None)  # the lock gone: it resumes
     assert (run / "summary.json").exists() and not partial.exists()
+
+
+def test_a_class_without_training_examples_stops_a_new_run_but_not_one_trained_before_the_rule(tmp_path,
+                                                                                               monkeypatch):
+    from satlearn.data import DatasetSplits
+    from satlearn.engine import evaluate_run
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "one_based.npz"  # labels 1..3: class 0 is empty
+    np.savez(path, x_train=rng.normal(size=(60, 4)), y_train=rng.integers(1, 4, 60),
+             x_test=rng.normal(size=(20, 4)), y_test=rng.integers(1, 4, 20))
+    config = load_config(None, ["data.source=npz", f"data.root={path}", "model.name=mlp", "model.width=8",
+                                "data.batch_size=16", "run.epochs=2", "method.start_epoch=1", "run.progress=false",
+                                "run.device=cpu"])
+    with pytest.raises(DataError, match=r"one_based\.npz: class 0 has no training example"):
+        fit(config, tmp_path / "new", log=lambda m: None)
+    assert not (tmp_path / "new").exists()
+    with monkeypatch.context() as before_the_rule:
+        before_the_rule.setattr(DatasetSplits, "check_every_class_is_trained", lambda self: None)
+        fit(config, tmp_path / "old", stop_after_epoch=1, log=lambda m: None)
+    fit(config, tmp_path / "old", resume=True, log=lambda m: None)  # resumes and evaluates as it did
+    assert evaluate_run(tmp_path / "old")["epoch"] == 2

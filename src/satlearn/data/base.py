@@ -82,8 +82,6 @@ class DatasetSplits:
             raise DataError(f"{self.name}: {len(self.class_names)} class names for {self.num_classes} classes")
         if self.num_classes < 2:
             raise DataError(f"{self.name}: {self.num_classes} class; classification needs at least 2")
-        if self.classes_found_in is not None:
-            self._check_every_class_is_trained()
         if self.x_train[0].numel() == 0:
             raise DataError(f"{self.name}: the inputs have no features (shape {tuple(self.x_train.shape[1:])})")
         if self.kind not in ("image", "sequence", "tabular"):
@@ -92,9 +90,13 @@ class DatasetSplits:
             raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {self.x_train.dtype} {tuple(self.x_train.shape)}")
         return self
 
-    def _check_every_class_is_trained(self) -> None:
-        # A class read off the data but absent from training cannot be learned, yet widens the model and draws
-        # noisy labels into it: labels 0/100/200 would make 198 such classes.
+    def check_every_class_is_trained(self) -> None:
+        """For a class set read off the data (``classes_found_in``), raises :class:`DataError` when a class has no
+        training example. A new run checks this; a finished one is still loaded (evaluated, resumed) without it."""
+        # such a class cannot be learned, yet widens the model and draws noisy labels into it: labels 0/100/200
+        # would make 198 of them
+        if self.classes_found_in is None:
+            return
         counts = torch.bincount(self.y_train, minlength=self.num_classes)
         empty = (counts == 0).nonzero().flatten()
         if len(empty) == 0:
@@ -103,9 +105,13 @@ class DatasetSplits:
         name = self.class_names[first]
         label = f"class {first}" if name == str(first) else f"class {first} ({name!r})"
         have = "has" if len(empty) == 1 else "have"
+        in_test = int((self.y_test == first).sum())
+        where = (f"; its {in_test} example{'s are' if in_test > 1 else ' is'} all in the test split (where that "
+                 "split is drawn, another data.data_seed or data.test_fraction may keep one for training)"
+                 if in_test else "")
         raise DataError(
             f"{self.name}: {self.classes_found_in}: {label} has no training example ({len(empty)} of the "
-            f"{self.num_classes} classes 0..{self.num_classes - 1} {have} none); every class needs at least one"
+            f"{self.num_classes} classes 0..{self.num_classes - 1} {have} none){where}; every class needs at least one"
         )
 
 

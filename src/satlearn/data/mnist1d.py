@@ -50,6 +50,8 @@ def load_arrays(num_samples: int, seed: int, cache_dir: Path) -> dict[str, np.nd
 def load_mnist1d(config) -> DatasetSplits:
     if config.num_samples < 10:
         raise DataError(f"mnist1d: data.num_samples={config.num_samples} is too small (need at least 10)")
+    if not 0 <= config.data_seed < 2**32:  # the generator seeds numpy's legacy global state
+        raise DataError(f"mnist1d: data.data_seed={config.data_seed}; expected a seed from 0 to 2**32 - 1")
     cache_dir = Path(config.root).expanduser() if config.root else default_cache_dir()
     arrays = load_arrays(config.num_samples, config.data_seed, cache_dir)
     x_train = torch.tensor(arrays["x"], dtype=torch.float32)

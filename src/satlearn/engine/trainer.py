@@ -441,6 +441,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
 
     noisy = prepare_data(config, dataset)
     data = noisy.data
+    if checkpoint is None:  # a run trained before this rule still resumes
+        data.check_every_class_is_trained()
     fingerprint = data_fingerprint(data)
     if checkpoint is not None:
         if len(checkpoint["labels"]) != len(noisy.labels) or not torch.equal(checkpoint["clean_labels"], noisy.clean_labels):
