@@ -104,14 +104,15 @@ def test_hand_damaged_files_of_an_unfinished_run_are_one_line_or_an_unknown_rate
     assert read_run(run.run_dir).actual_noise_rate is None
 
 
-def test_the_plot_takes_its_format_from_the_suffix_or_goes_into_a_given_folder(tmp_path, capsys):
+def test_the_plot_takes_its_format_from_the_suffix_or_goes_into_a_given_folder(tmp_path):
     run = train(tmp_path, "run", "method.name=erm")
     _, _, plot = compare_runs([run.run_dir], out=tmp_path / "curves.pdf")
     assert plot.read_bytes()[:5] == b"%PDF-"
     (tmp_path / "plots").mkdir()
     _, _, plot = compare_runs([run.run_dir], out=tmp_path / "plots")
     assert plot == tmp_path / "plots" / "compare.png" and plot.read_bytes()[:4] == b"\x89PNG"
-    assert main(["compare", str(run.run_dir), "--out", str(tmp_path / "curves.xyz")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "curves.xyz: cannot write a .xyz image" in err and ".pdf" in err
-    assert not (tmp_path / "curves.xyz").exists()
+    _, _, plot = compare_runs([run.run_dir], out=f"{tmp_path / 'new_folder'}/")  # a new folder, by its slash
+    assert plot == tmp_path / "new_folder" / "compare.png" and plot.read_bytes()[:4] == b"\x89PNG"
+    for name in ("sat_vs_ce_noise0.4", "curves.pgf"):  # a dot that names no image format, or one needing LaTeX
+        _, _, plot = compare_runs([run.run_dir], out=tmp_path / name)
+        assert plot == tmp_path / name and plot.read_bytes()[:4] == b"\x89PNG"

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from satlearn.engine.checkpoint import atomic_write_bytes, common_parent, make_output_dir
-from satlearn.errors import ConfigError, DataError
+from satlearn.errors import DataError
 
 
 @dataclass
@@ -213,16 +213,15 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
         plt.close(fig)
 
 
+# formats matplotlib lists but writes only through an outside program (LaTeX)
+_NEEDS_OTHER_PROGRAMS = {"pgf"}
+
+
 def plot_format(path: Path, supported: dict[str, str]) -> str:
-    """The image format ``path``'s suffix names (``png`` without one); one the plotting backend cannot write is a
-    one-line error rather than PNG bytes under another name."""
+    """The image format ``path``'s suffix names, e.g. ``pdf`` or ``svg``; PNG for any other name (none, or one
+    with a dot that is no image suffix, such as ``sat_vs_ce_noise0.4``)."""
     suffix = path.suffix.lower().lstrip(".")
-    if not suffix:
-        return "png"
-    if suffix not in supported:
-        raise ConfigError(f"--out {path}: cannot write a .{suffix} image; use one of "
-                          f"{', '.join('.' + name for name in sorted(supported))}")
-    return suffix
+    return suffix if suffix in supported and suffix not in _NEEDS_OTHER_PROGRAMS else "png"
 
 
 def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
@@ -237,8 +236,9 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
     if not dirs:
         raise DataError("compare needs at least one run directory")
     runs = [read_run(d, name=name) for d, name in zip(dirs, run_names(dirs))]
-    path = Path(out) if out is not None else common_parent(dirs)
-    if path.is_dir():  # a folder to put the plot in
+    path = Path(out).expanduser() if out is not None else common_parent(dirs)
+    # a folder to put the plot in: one that exists, or a new one written with a trailing separator ("plots/")
+    if path.is_dir() or (out is not None and str(out).endswith(("/", os.sep))):
         path = path / "compare.png"
     plot_runs(runs, path, title=title)
     return runs, format_table(runs), path

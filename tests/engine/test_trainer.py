@@ -706,6 +706,32 @@ def test_a_run_directory_another_process_trains_in_is_left_alone(tmp_path):
     assert (run / "summary.json").exists() and not partial.exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_a_run_refused_a_busy_directory_leaves_it_even_when_both_found_it_missing(tmp_path, monkeypatch):
+    import fcntl
+    import os
+
+    from satlearn.engine import trainer
+
+    run = tmp_path / "runs" / "race"  # neither it nor its parent exists when fit starts
+    held = []
+    prepare = trainer._prepare_run_dir
+
+    def the_other_process_wins(run_dir, *, resume):
+        prepare(run_dir, resume=resume)
+        if not held:  # it created the directory too, took the lock first and is still loading its data
+            held.append(os.open(run_dir, os.O_RDONLY))
+            fcntl.flock(held[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    monkeypatch.setattr(trainer, "_prepare_run_dir", the_other_process_wins)
+    try:
+        with pytest.raises(TrainingError, match="another process is training this run"):
+            fit(tiny_config(tmp_path), run, log=lambda m: None)
+        assert run.is_dir()  # not removed from under the process that holds it
+    finally:
+        os.close(held[0])
+
+
 def test_a_class_without_training_examples_stops_a_new_run_but_not_one_trained_before_the_rule(tmp_path,
                                                                                                monkeypatch):
     from satlearn.data import DatasetSplits

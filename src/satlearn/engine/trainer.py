@@ -351,11 +351,17 @@ def hold_run_dir(run_dir: Path):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise TrainingError(f"{run_dir}: another process is training this run; let it finish (or stop it), "
-                                "then resume") from None
+            raise RunDirectoryBusy(f"{run_dir}: another process is training this run; let it finish (or stop it), "
+                                   "then resume") from None
+        except OSError:  # a filesystem without flock on directories (some network ones): train unlocked, as before
+            pass
         yield
     finally:
         os.close(fd)
+
+
+class RunDirectoryBusy(TrainingError):
+    """Another process holds the run directory: it is theirs, so nothing in it is touched, not even to tidy up."""
 
 
 def _finite_weights(method: Method) -> bool:
@@ -410,7 +416,9 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
                     cpu_threads(config.run.threads):
                 return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch,
                             log=log)
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, RunDirectoryBusy):  # the directory may be the other process's, still empty while it loads
+            raise
         # a run that failed before writing anything (bad data, say) leaves no empty directories behind
         for directory in created:  # innermost first; rmdir leaves any that are not empty
             try:
