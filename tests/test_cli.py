@@ -119,6 +119,22 @@ def test_resume_names_a_missing_or_foreign_directory_and_paths_expand_the_home_d
     assert (tmp_path / "home" / "runs" / "r" / "summary.json").exists()
 
 
+def test_resume_does_not_judge_the_name_the_run_was_started_under(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    run = tmp_path / "run"
+    fit(load_config(None, tiny_overrides(tmp_path)), run, stop_after_epoch=1, log=lambda m: None)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["run"]["name"] = "../escape"  # as a run started before such names were refused has it
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    monkeypatch.chdir(run)
+    assert main(["train", "--resume", "."]) == 0  # "." from inside the run: its name is the directory's
+    assert (run / "summary.json").exists() and not (tmp_path / "escape").exists()
+
+
 def test_an_interrupt_names_the_kept_checkpoint_or_says_there_is_none(tmp_path, capsys, monkeypatch):
     from satlearn.methods.sat import SAT
 

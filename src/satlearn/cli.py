@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from satlearn.config import load_config
+    from satlearn.config import load_config, overrides_from_dict
     from satlearn.engine import fit
     from satlearn.errors import ConfigError, DataError
 
@@ -120,7 +120,10 @@ def _train(args: argparse.Namespace) -> int:
         if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
             raise DataError(f"--resume {args.resume}: not a satlearn run directory (no config.yaml, no checkpoint.pt)")
         config_path = args.config or run_dir / "config.yaml"
-        config = load_config(config_path, overrides)
+        # the run is where --resume points; the name it was started under plays no part (and may be one that
+        # is no longer accepted, e.g. an absolute path): it is that directory's name, unless a --set says otherwise
+        own_name = overrides_from_dict({"run": {"name": run_dir.resolve().name}})
+        config = load_config(config_path, [*own_name, *overrides])
         result = fit(config, run_dir, resume=True)
     else:
         config = load_config(args.config, overrides)

@@ -388,10 +388,10 @@ _CHOICES = {
 # count, as a run may resume on another machine with the thread count it started with
 _MAX_THREADS = 1024
 
-# run.seed reaches torch.manual_seed through the loaders' per-epoch seeds (run.seed * 1_000_003 + epoch), which
-# must stay within 64 bits: 2**42 keeps them there, negative seeds included (they always worked). numpy's
-# generators for the noise and the data split take any non-negative seed (mnist1d's legacy one checks its own).
-_MAX_RUN_SEED = 2**42
+# run.seed reaches torch's generators through the loaders' per-epoch seeds (run.seed * 1_000_003 + epoch), which
+# take [-2**63, 2**64 - 1]: exactly the run seeds that always worked, negative ones included. numpy's generators
+# for the noise and the data split take any non-negative seed (mnist1d's legacy one checks its own).
+_EPOCH_SEED_STRIDE = 1_000_003
 _NON_NEGATIVE_SEED_KEYS = ("data.data_seed", "data.noise.seed")
 
 
@@ -463,8 +463,12 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
     if threads is not None and not 1 <= threads <= _MAX_THREADS:
         raise ConfigError(f"{where('run.threads')}: run.threads={threads!r}; expected a thread count from 1 to "
                           f"{_MAX_THREADS} (or null for torch's default)")
-    if not -_MAX_RUN_SEED <= config.run.seed <= _MAX_RUN_SEED:
-        raise ConfigError(f"{where('run.seed')}: run.seed={config.run.seed!r}; expected a seed from -2**42 to 2**42")
+    lowest = -(2**63 // _EPOCH_SEED_STRIDE)
+    highest = (2**64 - 1 - max(config.run.epochs, 0)) // _EPOCH_SEED_STRIDE
+    if not lowest <= config.run.seed <= highest:
+        raise ConfigError(f"{where('run.seed', 'run.epochs')}: run.seed={config.run.seed!r}; expected a seed from "
+                          f"{lowest} to {highest} (each epoch's seed, run.seed * {_EPOCH_SEED_STRIDE} + epoch, must "
+                          "fit torch's 64 bits)")
     for key in _NON_NEGATIVE_SEED_KEYS:
         if _get(config, key) < 0:
             raise ConfigError(f"{where(key)}: {key}={_get(config, key)!r}; expected a seed of 0 or more")
