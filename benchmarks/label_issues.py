@@ -61,8 +61,11 @@ def cross_validated_probs(config, noisy, *, folds: int, seed: int, scratch: Path
     n = len(noisy.labels)
     order = np.random.default_rng(seed).permutation(n)
     probs = np.zeros((n, data.num_classes), dtype=np.float64)
-    ce_config = load_config(None, [*_to_overrides(config), "method.name=erm", "data.noise.kind=none",
-                                   "data.noise.rate=0", "data.noise.file=null", "data.noise.key=null"])
+    # the same run as the SAT side but plain cross-entropy: none of SAT's method settings, no noise of its own
+    # (the folds carry the noisy labels already)
+    shared = [override for override in _to_overrides(config) if not override.startswith("method.")]
+    ce_config = load_config(None, [*shared, "method.name=erm", "data.noise.kind=none", "data.noise.rate=0",
+                                   "data.noise.file=null", "data.noise.key=null"])
     for k, held_out in enumerate(np.array_split(order, folds)):
         train_idx = np.setdiff1d(np.arange(n), held_out)
         fold = DatasetSplits(x_train=data.x_train[train_idx], y_train=noisy.labels[train_idx],

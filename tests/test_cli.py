@@ -225,3 +225,12 @@ def test_a_demo_folder_given_with_a_tilde_is_one_folder_in_the_home_directory(tm
     assert main(["demo", "--out=~/demo", "--no-progress",
                  *sets(["data.num_samples=400", "model.width=8", "run.epochs=2", "method.start_epoch=1"])]) == 0
     assert (tmp_path / "home" / "demo" / "demo_summary.json").exists() and not (tmp_path / "~").exists()
+
+
+def test_a_demo_setting_of_sat_alone_leaves_the_ce_run_alone(tmp_path):
+    from satlearn.demo import demo_config
+
+    overrides = ("method.momentum=0.5", "method.targets_dtype=bfloat16", "model.width=8")
+    ce, sat = (demo_config(method, out_dir=tmp_path, overrides=overrides) for method in ("erm", "sat"))
+    assert (sat.method.momentum, sat.method.targets_dtype) == (0.5, "bfloat16")
+    assert (ce.method.momentum, ce.method.targets_dtype) == (0.9, "float32") and ce.model.width == sat.model.width == 8

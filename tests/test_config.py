@@ -212,6 +212,14 @@ def test_a_float_setting_from_a_file_that_is_not_finite_names_the_file(tmp_path)
     (["optim.milestones=[5]"], r"^--set optim\.milestones=\[5\]: optim\.milestones=\[5\] has no effect with "
                                r"optim\.schedule=cosine; set optim\.schedule=step to use it$"),
     (["optim.gamma=0.5"], r"optim\.gamma=0\.5 has no effect with optim\.schedule=cosine"),
+    (["method.name=erm", "method.momentum=0.5"],
+     r"^--set method\.momentum=0\.5: method\.momentum=0\.5 has no effect with method\.name=erm; method erm does "
+     r"not use it$"),
+    (["method.name=gamblers", "method.targets_dtype=bfloat16"], r"method\.targets_dtype='bfloat16' has no effect "
+                                                                r"with method\.name=gamblers"),
+    (["method.name=sat", "method.payoff=3"], r"method\.payoff=3\.0 has no effect with method\.name=sat"),
+    (["method.name=selective_sat", "method.payoff=3"], r"method\.payoff=3\.0 has no effect with "
+                                                       r"method\.name=selective_sat"),
 ])
 def test_a_setting_that_another_switches_off_is_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -235,6 +243,10 @@ def test_a_recipe_switched_off_from_the_command_line_keeps_its_file_values_and_t
 
 
 def test_settings_that_are_used_or_left_at_their_defaults_pass():
+    load_config(None, ["method.name=gamblers", "method.payoff=3", "model.num_classes=10"])
+    for method in ("sat", "selective_sat"):
+        load_config(None, [f"method.name={method}", "method.momentum=0.5", "method.targets_dtype=bfloat16",
+                           "method.targets_device=cpu"])
     load_config(None, ["data.noise.kind=none", "data.noise.mode=paper", "optim.momentum=0.9", "optim.gamma=0.1"])
     load_config(None, ["data.noise.kind=file", "data.noise.file=labels.npz", "data.noise.key=worst"])
     load_config(None, ["data.noise.kind=file", "data.noise.file=labels.npy"])

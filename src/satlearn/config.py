@@ -394,6 +394,9 @@ _MAX_THREADS = 1024
 _EPOCH_SEED_STRIDE = 1_000_003
 _NON_NEGATIVE_SEED_KEYS = ("data.data_seed", "data.noise.seed")
 
+# method settings that only some methods read (each method lists its own in Method.options)
+METHOD_OPTIONS = ("momentum", "payoff", "targets_dtype", "targets_device")
+
 
 def _get(config: Config, dotted: str) -> Any:
     obj: Any = config
@@ -548,6 +551,13 @@ def unused_settings(config: Config) -> list[tuple[str, str, str]]:
     if config.optim.schedule != "step":
         check("optim.milestones", "optim.schedule", "set optim.schedule=step to use it")
         check("optim.gamma", "optim.schedule", "set optim.schedule=step to use it")
+    from satlearn.methods import METHODS  # (not at module level: the methods import this module)
+
+    if config.method.name in METHODS:
+        reads = METHODS.get(config.method.name).options
+        for option in METHOD_OPTIONS:
+            if option not in reads:
+                check(f"method.{option}", "method.name", f"method {config.method.name} does not use it")
     return found
 
 

@@ -29,6 +29,9 @@ class Method(nn.Module):
     losses: tuple[str, ...] = ("ce",)
     extra_outputs: int = 0  # logits beyond the C classes that the model must produce (e.g. 1 abstain output)
     phase_name: str | None = None  # what starts at method.start_epoch (None: the method ignores start_epoch)
+    # the method.* settings of its own that it reads (of method.momentum, payoff, targets_dtype, targets_device);
+    # a --set of another is refused, as it would change nothing
+    options: tuple[str, ...] = ()
 
     def __init__(self, config, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
         super().__init__()
@@ -77,6 +80,8 @@ class Method(nn.Module):
 class TargetsMethod(Method):
     """A method that keeps the per-example :class:`SoftTargets` table (``self.targets``), started from the labels
     and stored as ``method.targets_dtype`` on the model's device or, with ``targets_device: cpu``, on the CPU."""
+
+    options = ("momentum", "targets_dtype", "targets_device")
 
     def __init__(self, config, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
         super().__init__(config, model, labels=labels, num_classes=num_classes)

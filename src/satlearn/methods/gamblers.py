@@ -32,6 +32,7 @@ class DeepGamblers(Method):
     losses = ("ce",)
     extra_outputs = 1
     phase_name = "the gamblers loss"
+    options = ("payoff",)
 
     def __init__(self, config, model, *, labels, num_classes):
         super().__init__(config, model, labels=labels, num_classes=num_classes)
