@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT, record, run_main  # noqa: E402
 
-from satlearn.config import load_config  # noqa: E402
+from satlearn.config import load_config, overrides_for_method, read_yaml  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.reporting import to_json  # noqa: E402
 from satlearn.selective import evaluate_scores, run_scores  # noqa: E402
@@ -65,7 +65,9 @@ PAPER_TABLE7_CIFAR10 = {
 
 def train(dataset: str, training: str, seed: int, overrides: list[str], runs_dir: Path) -> tuple[Path, dict, list]:
     config_file = ROOT / "configs" / f"{dataset}_{TRAININGS[training]}.yaml"
-    extra = [f"run.seed={seed}", "run.progress=false", *overrides]
+    # an option of one method (method.payoff, say) goes to the trainings of that method only
+    method = read_yaml(config_file.read_text())["method"]["name"]
+    extra = overrides_for_method([f"run.seed={seed}", "run.progress=false", *overrides], method)
     config = load_config(config_file, extra)
     run_dir = runs_dir / f"{training}-seed{seed}"
     if run_dir.exists():

@@ -54,7 +54,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, record, run_main  # noqa: E402
 
-from satlearn.config import load_config  # noqa: E402
+from satlearn.config import load_config, overrides_for_method  # noqa: E402
 from satlearn.engine import (  # noqa: E402
     build_method, build_optimizer, evaluate, make_loaders, prepare_data, train_one_epoch,
 )
@@ -121,7 +121,7 @@ def build_learner(model: str, method: str, pipeline: str, *, data_root: str, wor
                   data_cache: dict):
     overrides = [f"data.root={data_root}", f"model.name={model}", f"method.name={method}", "method.start_epoch=0",
                  f"data.workers={workers}", "run.progress=false",
-                 *PIPELINES[STEP_GRAPH_PIPELINES.get(pipeline, pipeline)], *extra]
+                 *PIPELINES[STEP_GRAPH_PIPELINES.get(pipeline, pipeline)], *overrides_for_method(extra, method)]
     config = load_config(ROOT / "configs" / "cifar10_sat.yaml", overrides)
     device = resolve_device(config.run.device)
     if "noisy" not in data_cache:  # the methods of one pipeline train on the same data: read it once

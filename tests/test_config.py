@@ -325,3 +325,14 @@ def test_a_config_file_that_is_not_utf8_text_is_one_line_naming_it(tmp_path):
         load_config(path)
     path.write_bytes("run:\n  name: café\n".encode())
     assert load_config(path).run.name == "café"
+
+
+def test_shared_overrides_give_each_method_only_the_options_it_reads():
+    from satlearn.config import overrides_for_method
+
+    shared = ["method.momentum=0.5", "method={payoff: 3}", "method.start_epoch=2", "model.width=8"]
+    assert overrides_for_method(shared, "erm") == ["method.start_epoch=2", "model.width=8"]
+    assert overrides_for_method(shared, "gamblers") == ["method={payoff: 3}", "method.start_epoch=2", "model.width=8"]
+    assert overrides_for_method(shared, "sat") == ["method.momentum=0.5", "method.start_epoch=2", "model.width=8"]
+    mixed = ["method={payoff: 3, momentum: 0.5}"]  # one --set for two methods: kept, and refused where it misfits
+    assert overrides_for_method(mixed, "sat") == mixed

@@ -561,6 +561,17 @@ def unused_settings(config: Config) -> list[tuple[str, str, str]]:
     return found
 
 
+def overrides_for_method(overrides, method: str) -> list[str]:
+    """``overrides`` less those that set only options ``method`` does not read (``method.momentum`` for ``erm``, say):
+    for one set of ``--set``s shared by runs of several methods, where each option is meant for the methods that
+    have it."""
+    from satlearn.methods import METHODS
+
+    reads = METHODS.get(method).options
+    foreign = {f"method.{option}" for option in METHOD_OPTIONS if option not in reads}
+    return [text for text in overrides if not (override_keys(text) and set(override_keys(text)) <= foreign)]
+
+
 def describe_unused(config: Config, key: str, switch: str) -> str:
     return f"{key}={_get(config, key)!r} has no effect with {switch}={_get(config, switch)}"
 

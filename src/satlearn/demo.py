@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from satlearn.compare import plot_runs, read_run
-from satlearn.config import METHOD_OPTIONS, Config, load_config, override_keys, overrides_from_dict
+from satlearn.config import Config, load_config, override_keys, overrides_for_method, overrides_from_dict
 from satlearn.engine import fit
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, make_output_dir
 from satlearn.engine.reporting import to_json
 from satlearn.errors import ConfigError
-from satlearn.methods import METHODS
 
 DEMO_OVERRIDES = (
     "data.source=mnist1d",
@@ -38,8 +37,7 @@ def demo_config(method: str, *, out_dir: str | Path, overrides: tuple[str, ...] 
             raise ConfigError(f"--set {text}: the demo sets {', '.join(DEMO_OWN_KEYS)} itself (CE and SAT runs "
                               "named erm and sat in its output directory); train other runs with satlearn train")
     # a --set of SAT's own settings (method.momentum, say) is SAT's: the CE run, which does not read them, leaves it
-    foreign = {f"method.{option}" for option in METHOD_OPTIONS} - {f"method.{o}" for o in METHODS.get(method).options}
-    overrides = tuple(text for text in overrides if not (override_keys(text) and set(override_keys(text)) <= foreign))
+    overrides = overrides_for_method(overrides, method)
     # the directory as YAML text that reads back as this string, whatever it looks like ("2e5", "off", "a: b")
     out_dir_override = overrides_from_dict({"run": {"out_dir": str(out_dir)}})
     shared = [*DEMO_OVERRIDES, f"method.name={method}", *out_dir_override, f"run.name={method}"]
