@@ -53,7 +53,7 @@ from common import (  # noqa: E402
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
-from satlearn.config import load_config  # noqa: E402
+from satlearn.config import load_config, overrides_for_method, read_yaml  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
 from satlearn.engine.runtime import resolve_device  # noqa: E402
@@ -82,7 +82,10 @@ def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifa
                  *([] if pipeline == "config" else PIPELINES[pipeline])]
     if noise.startswith("c10n-"):
         overrides.append(f"data.noise.file={cifar10n}")
-    return ROOT / "configs" / config_file, [*overrides, "run.progress=false", *extra]
+    path = ROOT / "configs" / config_file
+    # extra settings are shared by every cell: a method option (method.momentum, say) goes to the methods having it
+    extra = overrides_for_method(extra, read_yaml(path.read_text())["method"]["name"])
+    return path, [*overrides, "run.progress=false", *extra]
 
 
 def cell_name(method: str, noise: str) -> str:
