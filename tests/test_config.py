@@ -336,3 +336,10 @@ def test_shared_overrides_give_each_method_only_the_options_it_reads():
     assert overrides_for_method(shared, "sat") == ["method.momentum=0.5", "method.start_epoch=2", "model.width=8"]
     mixed = ["method={payoff: 3, momentum: 0.5}"]  # one --set for two methods: kept, and refused where it misfits
     assert overrides_for_method(mixed, "sat") == mixed
+
+
+def test_overrides_that_are_not_a_list_of_strings_are_refused():
+    for overrides in ("run.epochs=3", None):
+        with pytest.raises(ConfigError, match=r"^overrides=.*; expected a list of 'key\.sub=value' strings"):
+            load_config(None, overrides)
+    assert load_config(None, ("run.epochs=30",)).run.epochs == 30

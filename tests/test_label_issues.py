@@ -192,3 +192,16 @@ def test_cli_with_a_config_refuses_before_training_and_names_where_the_method_ca
     assert not (tmp_path / "r").exists()  # nothing was trained
     assert main(["find-issues", "--config", config, *sets, "--set", "method.name=erm"]) == 2
     assert "error: --set method.name=erm: find-issues needs method.name=sat, got 'erm'" in capsys.readouterr().err
+
+
+def test_options_of_the_wrong_kind_are_refused_in_one_line():
+    labels, targets = np.array([0, 1, 0, 1]), np.full((4, 2), 0.5)
+    for value in (float("nan"), float("inf"), True, "2", 2.5):
+        with pytest.raises(ValueError, match=r"num_issues=.* must be a whole number of examples"):
+            find_label_issues(labels, targets, num_issues=value)
+    for name in ("fraction", "margin_threshold"):
+        for value in (True, "0.5"):
+            with pytest.raises(TypeError, match=rf"{name}=.*; expected a number"):
+                find_label_issues(labels, targets, **{name: value})
+    assert find_label_issues(labels, targets, num_issues=2.0).flagged.sum() == 2
+    assert find_label_issues(labels, targets, num_issues=np.int64(1)).flagged.sum() == 1

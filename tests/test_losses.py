@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -65,3 +66,24 @@ def test_baselines_match_their_definitions():
     rce = -(p * F.one_hot(labels, 4).float().clamp(min=1e-4).log()).sum(1)
     expected = (0.1 * F.cross_entropy(logits, labels, reduction="none") + 1.0 * rce).mean()
     torch.testing.assert_close(losses.symmetric_cross_entropy(logits, labels, a=0.1, b=1.0), expected)
+
+
+@pytest.mark.parametrize("loss", [losses.sat_loss, losses.sat_sce_loss])
+def test_soft_target_losses_refuse_shapes_that_would_broadcast(loss):
+    logits = torch.randn(4, 3)
+    targets = torch.softmax(torch.randn(4, 3), dim=1)
+    for bad_targets in (targets[:1], targets[:, :1]):  # (1, C) and (B, 1) broadcast silently
+        with pytest.raises(ValueError, match=r"expected both \(B, C\)"):
+            loss(logits, bad_targets)
+    with pytest.raises(ValueError, match=r"expected both \(B, C\)"):
+        loss(logits[:1], targets)
+    with pytest.raises(ValueError, match=r"weights of shape \(1,\); expected \(4,\), one per example"):
+        loss(logits, targets, weights=torch.tensor([0.5]))  # was 4 times the weighted mean
+
+
+def test_the_gamblers_loss_refuses_a_payoff_outside_1_to_c():
+    logits, labels = torch.randn(2, 4), torch.tensor([0, 2])  # C = 3 classes and the abstain output
+    for payoff in (0.0, 0.5, 1.0, 3.0, float("nan")):
+        with pytest.raises(ValueError, match=r"expected 1 < payoff < C = 3"):
+            losses.gamblers_loss(logits, labels, payoff=payoff)
+    assert torch.isfinite(losses.gamblers_loss(logits, labels, payoff=2.2))

@@ -147,6 +147,20 @@ def test_runs_of_the_same_name_get_distinct_output_folders(runs, tmp_path, capsy
     assert written == ["sat", "sat-2", "sat-2-2"]  # (the third is run "sat-2"; the second took "sat-2" first)
 
 
+def test_a_predictor_refuses_non_finite_inputs_and_abstains_where_it_cannot_score(runs, monkeypatch):
+    from satlearn.errors import DataError
+
+    predictor = SelectivePredictor.from_run(runs["selective_sat"], coverage=0.6)
+    x = torch.zeros(4, 40)
+    x[2, 5], x[3, 0] = float("nan"), float("inf")
+    with pytest.raises(DataError, match=r"NaN or infinite values in 2 of 4 rows \(first: row 2\)"):
+        predictor.predict(x)
+    # a score the model cannot give (a diverged model) is an abstention, not an accepted answer
+    monkeypatch.setattr(predictor, "scores", lambda x: (torch.zeros(2, dtype=torch.int64),
+                                                         torch.tensor([float("nan"), -1.0], dtype=torch.float64)))
+    assert predictor.predict(torch.zeros(2, 40))[1].tolist() == [True, False]
+
+
 def test_a_predictor_on_no_input_returns_empty_tensors(runs):
     for method in ("selective_sat", "erm"):
         classes, abstain = SelectivePredictor.from_run(runs[method]).predict(torch.zeros(0, 40))

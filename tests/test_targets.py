@@ -94,3 +94,35 @@ def test_a_table_given_a_device_stays_there_when_its_module_moves():
     assert pinned.targets.dtype == torch.float32
     pinned.share_memory()  # what keeps its device and dtype still applies
     assert pinned.targets.is_shared() and pinned.labels.is_shared()
+
+
+@pytest.mark.parametrize("labels, num_classes, kwargs, error, message", [
+    ([0.9, 2.6], 3, {}, TypeError, r"labels must be integers, got torch\.float32"),
+    ([True, False], 2, {}, TypeError, r"labels must be integers, got torch\.bool"),
+    ([[0, 1], [1, 2]], 3, {}, ValueError, r"labels must be a 1-D array of N labels, got shape \(2, 2\)"),
+    ([0, 3], 3, {}, ValueError, r"label 3 at index 1 is outside 0\.\.2 \(num_classes=3\)"),
+    ([0, -1], 3, {}, ValueError, r"label -1 at index 1 is outside 0\.\.2"),
+    ([0, 1], -1, {}, ValueError, r"num_classes=-1; expected a positive whole number"),
+    ([0, 1], 2.0, {}, ValueError, r"num_classes=2\.0; expected a positive whole number"),
+    ([0, 1], 2, {"dtype": "float16"}, ValueError, r"dtype='float16'; expected one of: float32, bfloat16"),
+    ([0, 1], 2, {"dtype": torch.int64}, ValueError, r"dtype=torch\.int64; expected torch\.float32 or torch\.bfloat16"),
+])
+def test_a_table_is_refused_for_input_that_a_cast_would_bend(labels, num_classes, kwargs, error, message):
+    with pytest.raises(error, match=rf"^{message}"):
+        SoftTargets(torch.tensor(labels), num_classes, **kwargs)
+
+
+@pytest.mark.parametrize("idx, probs, momentum, message", [
+    ([0, 1], [[0.5, 0.5, 0.0]], 0.5, r"probs has shape \(1, 3\); expected \(2, 3\)"),  # would broadcast to both
+    ([0, 1], [0.2, 0.3, 0.5], 0.5, r"probs has shape \(3,\); expected \(2, 3\)"),
+    ([0, 1], [[1.0], [0.0]], 0.5, r"probs has shape \(2, 1\); expected \(2, 3\)"),
+    ([[0, 1]], [[0.2, 0.3, 0.5], [0.2, 0.3, 0.5]], 0.5, r"idx must be a 1-D tensor of example indices"),
+    ([0], [[0.0, 1.0, 0.0]], 1.5, r"momentum=1\.5; expected a number in \[0, 1\]"),
+    ([0], [[0.0, 1.0, 0.0]], float("nan"), r"momentum=nan; expected a number in \[0, 1\]"),
+])
+def test_an_update_with_misshapen_rows_or_a_momentum_outside_0_1_is_refused(idx, probs, momentum, message):
+    targets = SoftTargets(torch.tensor([0, 1, 2]), 3)
+    before = targets.table().clone()
+    with pytest.raises(ValueError, match=rf"^{message}"):
+        targets.update(torch.tensor(idx), torch.tensor(probs), momentum=momentum)
+    assert torch.equal(targets.table(), before)  # nothing written

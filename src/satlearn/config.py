@@ -248,11 +248,18 @@ def config_from_dict(values: dict[str, Any], *, source: str = "config") -> Confi
     return config
 
 
-def from_dict_exact(values: dict[str, Any]) -> Config:
-    """Rebuilds a config saved with :func:`to_dict` (no validation beyond types and keys)."""
+def from_dict_exact(values: dict[str, Any], *, source: str = "saved config") -> Config:
+    """Rebuilds a config saved with :func:`to_dict` (no validation beyond types and keys; ``source`` names it in
+    errors)."""
     config = Config()
-    _apply(config, values, prefix="", source="saved config")
+    _apply(config, values, prefix="", source=source)
     return config
+
+
+def check(config: Config, *, source: str) -> None:
+    """Raises :class:`ConfigError` for a config built in code (a dataclass changed by hand) that
+    :func:`load_config` would refuse: the types, then the choices and ranges; ``source`` names it in errors."""
+    validate(from_dict_exact(to_dict(config), source=source), source=source)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -292,6 +299,9 @@ def _merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Defaults, then the YAML file at ``path`` (if any), then ``key.sub=value`` overrides."""
+    if isinstance(overrides, (str, bytes)) or not isinstance(overrides, (list, tuple)):
+        # a lone string would be read character by character
+        raise ConfigError(f"overrides={overrides!r}; expected a list of 'key.sub=value' strings")
     values: dict[str, Any] = {}
     source = "defaults"
     if path is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import numbers
 import zipfile
 import zlib
 from collections import Counter
@@ -120,8 +121,14 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
                                    ("margin_threshold", margin_threshold)) if v is not None]
     if len(chosen) > 1:
         raise ValueError(f"give at most one of num_issues, fraction, margin_threshold (got {', '.join(chosen)})")
+    for name, value in (("fraction", fraction), ("margin_threshold", margin_threshold)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            raise TypeError(f"{name}={value!r}; expected a number")
     if margin_threshold is not None and not -1.0 <= margin_threshold <= 1.0:  # also refuses nan, which flags nothing
         raise ValueError(f"margin_threshold={margin_threshold}: expected a margin in [-1, 1]")
+    if num_issues is not None and (isinstance(num_issues, bool) or not isinstance(num_issues, numbers.Real)
+                                   or not float(num_issues).is_integer()):  # (3.0 is fine; nan and inf are not)
+        raise ValueError(f"num_issues={num_issues!r} must be a whole number of examples")
 
     n = len(labels)
     rows = np.arange(n)
@@ -138,8 +145,6 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
     ranks = np.empty(n, dtype=np.int64)
     ranks[order] = np.arange(1, n + 1)
 
-    if num_issues is not None and (isinstance(num_issues, bool) or int(num_issues) != num_issues):
-        raise ValueError(f"num_issues={num_issues!r} must be a whole number of examples")
     if num_issues is not None or fraction is not None:
         if fraction is not None:
             if not 0.0 <= fraction <= 1.0:

@@ -33,13 +33,25 @@ def _weighted_mean(per_example: torch.Tensor, weights: torch.Tensor) -> torch.Te
     return (weights * per_example).sum() / weights.sum()
 
 
+def _check_soft(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> None:
+    # shapes only (host-side, no device sync): broadcasting would otherwise turn a (1, C) or (B, 1) mistake into a
+    # loss of another size, silently
+    if logits.dim() != 2 or tuple(targets.shape) != tuple(logits.shape):
+        raise ValueError(f"logits of shape {tuple(logits.shape)} and targets of shape {tuple(targets.shape)}; "
+                         "expected both (B, C)")
+    if weights is not None and tuple(weights.shape) != (logits.shape[0],):
+        raise ValueError(f"weights of shape {tuple(weights.shape)}; expected ({logits.shape[0]},), one per example")
+
+
 def sat_loss(logits: torch.Tensor, targets: torch.Tensor, *, reweight: bool = True,
              weights: torch.Tensor | None = None) -> torch.Tensor:
     """SAT loss (Algorithm 1): ``Σ_i w_i ℓ_i / Σ_i w_i`` with ``ℓ_i`` the soft cross-entropy to ``t_i``.
 
     ``targets`` must be the already updated EMA targets, detached. ``reweight=False`` gives the plain mean.
-    ``weights``: the ``(B,)`` confidences ``max_j t_ij`` when the caller has them already (they are not recomputed).
+    ``weights``: the ``(B,)`` confidences ``max_j t_ij`` when the caller has them already (they are not recomputed;
+    non-negative, which is not checked). Shapes that differ raise ``ValueError``.
     """
+    _check_soft(logits, targets, weights)
     per_example = soft_cross_entropy_per_example(logits, targets)
     if not reweight:
         return per_example.mean()
@@ -53,6 +65,7 @@ def sat_sce_loss(logits: torch.Tensor, targets: torch.Tensor, *, a: float = 1.0,
     ``p`` keeps its gradient in the reverse term; ``log_floor`` keeps ``log t`` finite where targets are 0.
     ``weights`` as in :func:`sat_loss`.
     """
+    _check_soft(logits, targets, weights)
     log_probs = F.log_softmax(logits, dim=1, dtype=torch.float32)
     forward = -(targets * log_probs).sum(dim=1)
     reverse = -(log_probs.exp() * targets.clamp(min=log_floor).log()).sum(dim=1)
@@ -124,6 +137,8 @@ def gamblers_loss(logits: torch.Tensor, labels: torch.Tensor, *, payoff: float =
         logits: ``(B, C + 1)``.
         labels: ``(B,)`` int64 labels in ``[0, C)``.
     """
+    if not 1.0 < payoff < logits.shape[1] - 1:  # also refuses nan (a ValueError, not math's "domain error")
+        raise ValueError(f"payoff={payoff!r}; expected 1 < payoff < C = {logits.shape[1] - 1}")
     logits = logits.float()
     on_label = logits.gather(1, labels[:, None]).squeeze(1)
     bet = torch.stack([on_label, logits[:, -1] - math.log(payoff)], dim=1)

@@ -43,8 +43,24 @@ class SoftTargets(nn.Module):
                  device: torch.device | str | None = None) -> None:
         super().__init__()
         if isinstance(dtype, str):
+            if dtype not in _DTYPES:
+                raise ValueError(f"dtype={dtype!r}; expected one of: {', '.join(_DTYPES)}")
             dtype = _DTYPES[dtype]
-        labels = torch.as_tensor(labels, dtype=torch.int64, device=device)
+        if dtype not in _DTYPES.values():
+            raise ValueError(f"dtype={dtype}; expected torch.float32 or torch.bfloat16")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes={num_classes!r}; expected a positive whole number")
+        given = torch.as_tensor(labels)
+        if given.dtype == torch.bool or given.is_floating_point() or given.is_complex():
+            raise TypeError(f"labels must be integers, got {given.dtype}")  # a cast would truncate 0.9 to class 0
+        if given.dim() != 1:
+            raise ValueError(f"labels must be a 1-D array of N labels, got shape {tuple(given.shape)}")
+        outside = (given < 0) | (given >= num_classes)
+        if bool(outside.any()):  # once, at construction
+            i = int(outside.nonzero()[0, 0])
+            raise ValueError(f"label {int(given[i])} at index {i} is outside 0..{num_classes - 1} "
+                             f"(num_classes={num_classes})")
+        labels = given.to(dtype=torch.int64, device=device)
         self.num_classes = num_classes
         self.home_device = None if device is None else labels.device
         self.register_buffer("labels", labels.clone())
@@ -105,6 +121,15 @@ class SoftTargets(nn.Module):
         Returns:
             ``(B, C)`` float32 updated targets on the device of ``probs``.
         """
+        # shapes and the momentum are checked on the host, without a device sync (the values are not: see above)
+        if idx.dim() != 1 or idx.dtype == torch.bool or idx.is_floating_point():
+            raise ValueError(f"idx must be a 1-D tensor of example indices, got {idx.dtype} of shape "
+                             f"{tuple(idx.shape)}")
+        if tuple(probs.shape) != (len(idx), self.num_classes):
+            raise ValueError(f"probs has shape {tuple(probs.shape)}; expected ({len(idx)}, {self.num_classes}), one "
+                             "probability vector per index")
+        if isinstance(momentum, (int, float)) and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum={momentum!r}; expected a number in [0, 1]")
         table_idx = idx.to(self.targets.device)
         rows = self._read(self.targets[table_idx]).to(device=probs.device)  # a gathered float32 copy
         new = rows.lerp_(probs.detach().float(), 1.0 - momentum)  # α t + (1 − α) p in one kernel

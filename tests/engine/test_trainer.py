@@ -752,3 +752,23 @@ def test_a_class_without_training_examples_stops_a_new_run_but_not_one_trained_b
         fit(config, tmp_path / "old", stop_after_epoch=1, log=lambda m: None)
     fit(config, tmp_path / "old", resume=True, log=lambda m: None)  # resumes and evaluates as it did
     assert evaluate_run(tmp_path / "old")["epoch"] == 2
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("method.momentum", 1.5, r"method\.momentum=1\.5; expected a value in \[0, 1\)"),
+    ("method.momentum", "0.9", r"method\.momentum: expected float, got '0\.9'"),
+    ("method.loss", "gce", r"method\.loss='gce' is not available for method 'sat'"),
+    ("run.epochs", 0, r"run\.epochs=0"),
+    ("data.noise.rate", 1.7, r"data\.noise\.rate"),
+    ("run.name", "../escape", r"run\.name='\.\./escape'"),
+])
+def test_a_config_changed_in_code_is_checked_as_load_config_checks_it(tmp_path, key, value, message):
+    config = tiny_config(tmp_path)
+    section, name = key.split(".", 1)
+    target = getattr(config, section)
+    for part in name.split(".")[:-1]:
+        target = getattr(target, part)
+    setattr(target, name.split(".")[-1], value)
+    with pytest.raises(ConfigError, match=rf"^fit's config: .*{message}"):
+        fit(config, tmp_path / "run", log=lambda m: None)
+    assert not (tmp_path / "run").exists()

@@ -396,13 +396,15 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
     """Trains ``config`` and writes a run directory; returns the summary, history and trained method.
 
     Args:
-        config: a validated :class:`satlearn.config.Config`.
+        config: a :class:`satlearn.config.Config` (from :func:`satlearn.config.load_config`, or built in code:
+            it is checked as load_config checks, and refused with a ConfigError).
         run_dir: where to write (default ``run.out_dir/run.name``).
         resume: continue the run in ``run_dir`` from its checkpoint; ``config`` must match the run's own.
         dataset: use these splits instead of loading ``config.data.source`` (the noise model still applies).
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
         log: receives one-line messages (default: printed above the progress bar).
     """
+    config_lib.check(config, source="fit's config")  # one built in code has not been through load_config
     run_dir = Path(run_dir).expanduser() if run_dir is not None else _default_run_dir(config)
     # the directories this call creates: the run directory and any missing parents (run.out_dir/...)
     created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
