@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -181,3 +182,15 @@ def test_an_unfinished_run_is_evaluated_with_a_note(tmp_path, capsys):
     run = fit(config, tmp_path / "partial", stop_after_epoch=1, log=lambda m: None).run_dir
     assert main(["selective-eval", str(run), "--out", str(tmp_path / "out")]) == 0
     assert "note: an unfinished run, evaluated at its checkpoint after epoch 1 of 3" in capsys.readouterr().out
+
+
+def test_the_protocol_refuses_scores_and_correctness_the_measures_refuse():
+    rng = np.random.default_rng(0)
+    scores, correct = rng.random(50), rng.random(50) > 0.3
+    with pytest.raises(DataError, match=r"scores must be 1-D .*shape \(25, 2\)"):
+        selective_protocol(scores.reshape(25, 2), np.r_[correct, correct])
+    with pytest.raises(DataError, match="correct must be bool or 0/1 integers"):
+        selective_protocol(scores, rng.integers(0, 10, 50))  # class predictions, not correctness
+    with pytest.raises(DataError, match="correct must be bool or 0/1 integers"):
+        selective_protocol(scores, rng.random(50))
+

@@ -36,10 +36,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from satlearn.errors import ConfigError, DataError
+from satlearn.errors import ConfigError, DataError, SatlearnError
 from satlearn.evaluation.selective import (
-    PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, risk_coverage_curve, selective_error,
-    selective_report,
+    PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, check_examples, risk_coverage_curve,
+    selective_error, selective_report,
 )
 
 SCORES = ("auto", "abstain", "max_softmax")
@@ -50,6 +50,17 @@ TOLERANCE = 0.003  # ±0.3 percentage points of coverage
 
 # ---------------------------------------------------------------------------------------------------------------
 # Scores and the split
+
+
+@contextlib.contextmanager
+def _refused_as(error_type: type[SatlearnError]):
+    """The measures' plain ValueErrors as satlearn errors, which the CLI prints as one line."""
+    try:
+        yield
+    except SatlearnError:
+        raise
+    except ValueError as error:
+        raise error_type(str(error)) from None
 
 
 def resolve_score(score: str, *, has_abstain: bool, where: str = "run") -> str:
@@ -132,10 +143,8 @@ def selective_protocol(scores, correct, *, coverages: Sequence[float] | None = N
         ``test`` with each part's own bisection threshold, ``deployed`` = the validation threshold applied to the
         test part), and ``metrics`` (error, AURC, E-AURC, AUGRC for ``all``, ``validation`` and ``test``).
     """
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    correct = np.asarray(correct).astype(bool).reshape(-1)
-    if len(scores) != len(correct):
-        raise DataError(f"{len(scores)} scores but {len(correct)} correctness flags")
+    with _refused_as(DataError):
+        scores, correct = check_examples(scores, correct, finite=True)  # finite: the bisection needs it
     if len(scores) < 2:
         raise DataError(f"selective evaluation needs at least 2 test examples, got {len(scores)}")
     coverages = [c / 100.0 for c in PAPER_COVERAGES] if coverages is None else [float(c) for c in coverages]

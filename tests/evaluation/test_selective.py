@@ -171,3 +171,21 @@ def test_thresholds_far_below_the_halvings_resolution_are_still_found():
     for found in (bisection_threshold(scores, target) for target in (0.9, 0.5, 0.1)):  # each a fresh search
         assert found.within_tolerance and abs(found.coverage - found.target) <= 0.003 + 1e-12, found
         assert coverage_at(scores, found.threshold) == pytest.approx(found.coverage)
+
+
+def test_scores_must_be_one_dimensional_and_correct_bool_or_zero_one():
+    with pytest.raises(ValueError, match=r"scores must be 1-D .*shape \(4, 2\)"):  # not 8 examples
+        aurc(np.stack([HAND_SCORES, HAND_SCORES], 1), np.r_[HAND_CORRECT, HAND_CORRECT])
+    not_flags = (([3, 0, 1, 2], r"correct\[0\] is 3"),  # class predictions
+                 ([0.1, 0.9, 0.2, 0.3], "got dtype float64"),  # probabilities
+                 ([np.nan, 1, 0, 1], "got dtype float64"))
+    for correct, message in not_flags:
+        for measure in (aurc, e_aurc, augrc, risk_coverage_curve, selective_report):
+            with pytest.raises(ValueError, match=message):
+                measure(HAND_SCORES, np.array(correct))
+        with pytest.raises(ValueError, match=message):
+            selective_error(HAND_SCORES, np.array(correct), 0.25)
+        with pytest.raises(ValueError, match=message):
+            optimal_aurc(np.array(correct))
+    assert aurc(HAND_SCORES, HAND_CORRECT.astype(int)) == aurc(HAND_SCORES, HAND_CORRECT)
+

@@ -29,20 +29,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from satlearn.evaluation._checks import checked
+
 # The coverages (%) of the SAT / Deep Gamblers evaluation (train.py ``--coverage`` defaults), highest first.
 PAPER_COVERAGES: tuple[int, ...] = (100, 99, 98, 97, 95, 90, 85, 80, 75, 70, 60, 50, 40, 30, 20, 10)
 
 
-def _inputs(scores, correct) -> tuple[np.ndarray, np.ndarray]:
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    correct = np.asarray(correct).astype(bool).reshape(-1)
-    if len(scores) != len(correct):
-        raise ValueError(f"scores have {len(scores)} entries but correct has {len(correct)}")
-    if len(scores) == 0:
-        raise ValueError("no examples")
-    if np.isnan(scores).any():
-        raise ValueError("scores contain NaN")
-    return scores, correct
+def check_examples(scores, correct, *, finite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(N,)`` float64 scores (not NaN; finite with ``finite``) and ``(N,)`` bool ``correct`` (bool or 0/1
+    integers given), N >= 1; anything else is a ValueError."""
+    return checked(scores=scores, correct=correct, finite=finite)
 
 
 @dataclass
@@ -76,7 +72,7 @@ def _expected_errors(scores: np.ndarray, correct: np.ndarray) -> tuple[np.ndarra
 
 def risk_coverage_curve(scores, correct) -> RiskCoverage:
     """Selective and generalized risk at every prefix coverage ``k/N`` (see the module notes on ties)."""
-    scores, correct = _inputs(scores, correct)
+    scores, correct = check_examples(scores, correct)
     n = len(scores)
     sorted_scores, errors = _expected_errors(scores, correct)
     k = np.arange(1, n + 1, dtype=np.float64)
@@ -90,10 +86,8 @@ def aurc(scores, correct) -> float:
 
 def optimal_aurc(correct) -> float:
     """AURC of the oracle ranking that accepts every correct example before any wrong one."""
-    correct = np.asarray(correct).astype(bool).reshape(-1)
+    (correct,) = checked(correct=correct, finite=False)
     n, errors = len(correct), int((~correct).sum())
-    if n == 0:
-        raise ValueError("no examples")
     if errors == 0:
         return 0.0
     right = n - errors
@@ -122,7 +116,7 @@ def coverage_at(scores, threshold: float) -> float:
 
 def selective_error(scores, correct, threshold: float) -> tuple[float, float]:
     """``(coverage, selective error)`` of accepting ``score <= threshold``; the error is NaN if nothing is accepted."""
-    scores, correct = _inputs(scores, correct)
+    scores, correct = check_examples(scores, correct)
     accepted = scores <= threshold
     if not accepted.any():
         return 0.0, float("nan")
@@ -224,7 +218,7 @@ def bisection_threshold(scores, coverage: float, *, tolerance: float = 0.003) ->
 
 def selective_report(scores, correct) -> dict[str, float]:
     """Accuracy-independent summary of a ranking: error rate, AURC, oracle AURC, E-AURC, AUGRC, oracle AUGRC."""
-    scores, correct = _inputs(scores, correct)
+    scores, correct = check_examples(scores, correct)
     error = float((~correct).mean())
     value = aurc(scores, correct)
     best = optimal_aurc(correct)
