@@ -194,3 +194,18 @@ def test_the_protocol_refuses_scores_and_correctness_the_measures_refuse():
     with pytest.raises(DataError, match="correct must be bool or 0/1 integers"):
         selective_protocol(scores, rng.random(50))
 
+
+def test_the_protocol_and_a_run_refuse_bad_coverages_and_tolerances(runs):
+    scores, correct = np.linspace(0, 1, 50), np.arange(50) % 3 > 0
+    for coverages in ([1.5, 0, -0.2, float("nan")], [0.9, 0], ["0.5"], [True]):
+        with pytest.raises(ConfigError, match=r"coverages\[\d\]=.*expected a fraction in \(0, 1\]"):
+            selective_protocol(scores, correct, coverages=coverages)
+    for tolerance in (-1, float("nan")):
+        with pytest.raises(ConfigError, match="tolerance=.*expected a finite fraction >= 0"):
+            selective_protocol(scores, correct, tolerance=tolerance)
+    with pytest.raises(ConfigError, match=r"coverages\[0\]=1.5"):
+        evaluate_run(runs["erm"], coverages=[1.5, 0, -0.2, float("nan")])
+    for options in ({"coverage": True}, {"coverage": "0.5"}, {"tolerance": -1}, {"tolerance": float("nan")}):
+        with pytest.raises(ConfigError, match="expected a f"):
+            SelectivePredictor.from_run(runs["erm"], **options)
+

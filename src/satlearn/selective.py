@@ -38,8 +38,8 @@ import torch
 
 from satlearn.errors import ConfigError, DataError, SatlearnError
 from satlearn.evaluation.selective import (
-    PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, check_examples, risk_coverage_curve,
-    selective_error, selective_report,
+    PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, check_coverage, check_coverages,
+    check_examples, check_tolerance, risk_coverage_curve, selective_error, selective_report,
 )
 
 SCORES = ("auto", "abstain", "max_softmax")
@@ -147,7 +147,9 @@ def selective_protocol(scores, correct, *, coverages: Sequence[float] | None = N
         scores, correct = check_examples(scores, correct, finite=True)  # finite: the bisection needs it
     if len(scores) < 2:
         raise DataError(f"selective evaluation needs at least 2 test examples, got {len(scores)}")
-    coverages = [c / 100.0 for c in PAPER_COVERAGES] if coverages is None else [float(c) for c in coverages]
+    with _refused_as(ConfigError):
+        coverages = [c / 100.0 for c in PAPER_COVERAGES] if coverages is None else check_coverages(coverages)
+        tolerance = check_tolerance(tolerance)
     val_idx, test_idx, note = paper_split(len(scores), validation_size=validation_size, seed=seed)
     val_metrics, val_rows = _part_report(scores[val_idx], correct[val_idx], coverages, tolerance)
     test_metrics, test_rows = _part_report(scores[test_idx], correct[test_idx], coverages, tolerance)
@@ -443,8 +445,9 @@ class SelectivePredictor:
     @classmethod
     def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
                  device: str | None = None, tolerance: float = TOLERANCE) -> "SelectivePredictor":
-        if not 0.0 < coverage <= 1.0:
-            raise ConfigError(f"coverage={coverage!r}; expected a fraction in (0, 1]")
+        with _refused_as(ConfigError):  # before the run is loaded and scored
+            coverage = check_coverage(coverage)
+            tolerance = check_tolerance(tolerance)
         run_dir = Path(run_dir)
         run = _load(run_dir, device)
         resolved = _resolve_for_run(run, score, run_dir)

@@ -189,3 +189,21 @@ def test_scores_must_be_one_dimensional_and_correct_bool_or_zero_one():
             optimal_aurc(np.array(correct))
     assert aurc(HAND_SCORES, HAND_CORRECT.astype(int)) == aurc(HAND_SCORES, HAND_CORRECT)
 
+
+@pytest.mark.parametrize("coverage", [1.5, -0.5, np.nan, 0.0, "0.5", True])
+def test_a_coverage_outside_0_to_1_or_not_a_number_is_refused(coverage):
+    scores = np.linspace(0, 1, 100)
+    with pytest.raises(ValueError, match=r"coverage=.*expected a fraction in \(0, 1\]"):
+        bisection_threshold(scores, coverage)
+    with pytest.raises(ValueError, match=r"coverages\[1\]=.*expected a fraction in \(0, 1\]"):
+        bisection_thresholds(scores, [0.9, coverage])
+
+
+def test_the_tolerance_must_be_finite_and_not_negative():
+    scores = np.linspace(0, 1, 100)
+    for tolerance in (-1, np.nan, np.inf, True, "0.01"):
+        with pytest.raises(ValueError, match="tolerance=.*expected a finite fraction >= 0"):
+            bisection_threshold(scores, 0.5, tolerance=tolerance)
+    exact = bisection_threshold(scores, 0.5, tolerance=0)  # 0: the target itself, where a threshold reaches it
+    assert exact.within_tolerance and exact.coverage == 0.5
+

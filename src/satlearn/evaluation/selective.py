@@ -25,6 +25,8 @@ Pure numpy, no state. Conventions shared by every function:
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +41,33 @@ def check_examples(scores, correct, *, finite: bool = False) -> tuple[np.ndarray
     """``(N,)`` float64 scores (not NaN; finite with ``finite``) and ``(N,)`` bool ``correct`` (bool or 0/1
     integers given), N >= 1; anything else is a ValueError."""
     return checked(scores=scores, correct=correct, finite=finite)
+
+
+def _real(value) -> bool:
+    # bool is an int to Python, and True would pass as coverage 1
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_coverage(coverage, name: str = "coverage") -> float:
+    """A target coverage as a float: a real number in (0, 1], not a bool or a string."""
+    if not _real(coverage) or not 0.0 < coverage <= 1.0:
+        raise ValueError(f"{name}={coverage!r}; expected a fraction in (0, 1]")
+    return float(coverage)
+
+
+def check_coverages(coverages) -> list[float]:
+    """:func:`check_coverage` of every target in ``coverages``."""
+    if isinstance(coverages, (str, bytes)) or not isinstance(coverages, Iterable):
+        raise ValueError(f"coverages={coverages!r}; expected a sequence of fractions in (0, 1]")
+    return [check_coverage(c, f"coverages[{i}]") for i, c in enumerate(coverages)]
+
+
+def check_tolerance(tolerance) -> float:
+    """A coverage tolerance as a float: a finite real number >= 0 (0 asks for the target exactly, where some
+    threshold reaches it)."""
+    if not _real(tolerance) or not np.isfinite(tolerance) or tolerance < 0.0:
+        raise ValueError(f"tolerance={tolerance!r}; expected a finite fraction >= 0")
+    return float(tolerance)
 
 
 @dataclass
@@ -161,13 +190,12 @@ def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_ste
     Args:
         scores: ``(N,)`` selection scores (higher = abstain first).
         coverages: target coverages as fractions, e.g. ``[1.0, 0.95, 0.9]``.
-        tolerance: allowed coverage error as a fraction (the paper: 0.3 percentage points = 0.003).
+        tolerance: allowed coverage error as a fraction (the paper: 0.3 percentage points = 0.003); 0 asks for the
+            target exactly.
     """
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if len(scores) == 0:
-        raise ValueError("no examples")
-    if not np.isfinite(scores).all():
-        raise ValueError("scores must be finite")
+    (scores,) = checked(scores=scores, finite=True)
+    coverages = check_coverages(coverages)
+    tolerance = check_tolerance(tolerance)
     n = len(scores)
     tolerance_pct = round(tolerance * 100.0, 9)
     floor = 0.0 if scores.min() >= 0.0 else float(scores.min()) - 1.0
@@ -178,7 +206,7 @@ def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_ste
     threshold = 1.0
     out = []
     for target in coverages:
-        target_pct = round(float(target) * 100.0, 9)
+        target_pct = round(target * 100.0, 9)
         lower = floor
         passed = int((scores <= threshold).sum())
         if passed / n * 100.0 < target_pct:  # a higher target than the last: the carried upper bound is stale
@@ -206,14 +234,14 @@ def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_ste
             if abs(count / n * 100.0 - target_pct) < best[0]:
                 threshold, passed = candidate, count
                 within = abs(passed / n * 100.0 - target_pct) <= tolerance_pct
-        out.append(Threshold(target=float(target), threshold=float(threshold), coverage=passed / n,
+        out.append(Threshold(target=target, threshold=float(threshold), coverage=passed / n,
                              within_tolerance=bool(within)))
     return out
 
 
 def bisection_threshold(scores, coverage: float, *, tolerance: float = 0.003) -> Threshold:
     """:func:`bisection_thresholds` for a single target coverage (a fresh search)."""
-    return bisection_thresholds(scores, [coverage], tolerance=tolerance)[0]
+    return bisection_thresholds(scores, [check_coverage(coverage)], tolerance=tolerance)[0]
 
 
 def selective_report(scores, correct) -> dict[str, float]:
