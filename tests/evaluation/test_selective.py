@@ -207,3 +207,11 @@ def test_the_tolerance_must_be_finite_and_not_negative():
     exact = bisection_threshold(scores, 0.5, tolerance=0)  # 0: the target itself, where a threshold reaches it
     assert exact.within_tolerance and exact.coverage == 0.5
 
+
+def test_coverage_at_refuses_no_scores_and_nan():
+    with pytest.raises(ValueError, match="no examples"):
+        coverage_at([], 0.5)
+    with pytest.raises(ValueError, match=r"scores\[1\] is nan"):  # not counted as rejected
+        coverage_at([0.1, np.nan, 0.3], 0.5)
+    with pytest.raises(ValueError, match="threshold=nan"):
+        coverage_at([0.1, 0.2], np.nan)

@@ -139,17 +139,25 @@ def augrc(scores, correct) -> float:
 
 def coverage_at(scores, threshold: float) -> float:
     """Fraction of examples accepted at ``threshold`` (``score <= threshold``)."""
-    scores = np.asarray(scores, dtype=np.float64)
+    (scores,) = checked(scores=scores, finite=False)
+    _check_threshold(threshold)
     return float((scores <= threshold).mean())
 
 
 def selective_error(scores, correct, threshold: float) -> tuple[float, float]:
     """``(coverage, selective error)`` of accepting ``score <= threshold``; the error is NaN if nothing is accepted."""
     scores, correct = check_examples(scores, correct)
+    _check_threshold(threshold)
     accepted = scores <= threshold
     if not accepted.any():
         return 0.0, float("nan")
     return float(accepted.mean()), float((~correct[accepted]).mean())
+
+
+def _check_threshold(threshold) -> None:
+    # a NaN threshold accepts nothing: coverage 0 with no sign of the mistake
+    if not _real(threshold) or np.isnan(threshold):
+        raise ValueError(f"threshold={threshold!r}; expected a real number (accept score <= threshold)")
 
 
 @dataclass
