@@ -209,3 +209,12 @@ def test_the_protocol_and_a_run_refuse_bad_coverages_and_tolerances(runs):
         with pytest.raises(ConfigError, match="expected a f"):
             SelectivePredictor.from_run(runs["erm"], **options)
 
+
+def test_the_validation_size_must_be_a_positive_whole_number():
+    scores, correct = np.linspace(0, 1, 50), np.arange(50) % 3 > 0
+    for size in (-5, 0, 2.5, True):
+        with pytest.raises(ConfigError, match="validation_size=.*expected a whole number of examples >= 1"):
+            selective_protocol(scores, correct, validation_size=size)
+    assert selective_protocol(scores, correct, validation_size=5)["split"]["validation"] == 5
+    halved = selective_protocol(scores, correct, validation_size=50)["split"]  # as many as the split: halved
+    assert halved["validation"] == 25 and "first half" in halved["note"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import numbers
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,9 @@ def paper_split(n: int, *, validation_size: int = VALIDATION_SIZE,
     The order is ``random.Random(seed).shuffle(list(range(n)))``; the first ``validation_size`` indices are the
     validation part. With ``n <= validation_size`` the first half is the validation part instead.
     """
+    # a negative size would slice from the end (-5 of 50: a 45/5 split), 0 leaves no examples to fit on
+    if not isinstance(validation_size, numbers.Integral) or isinstance(validation_size, bool) or validation_size < 1:
+        raise ConfigError(f"validation_size={validation_size!r}; expected a whole number of examples >= 1")
     order = list(range(n))
     random.Random(seed).shuffle(order)
     note = None
