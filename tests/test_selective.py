@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -195,3 +196,39 @@ def test_an_unfinished_run_is_evaluated_with_a_note(tmp_path, capsys):
     run = fit(config, tmp_path / "partial", stop_after_epoch=1, log=lambda m: None).run_dir
     assert main(["selective-eval", str(run), "--out", str(tmp_path / "out")]) == 0
     assert "note: an unfinished run, evaluated at its checkpoint after epoch 1 of 3" in capsys.readouterr().out
+
+
+def test_the_protocol_refuses_scores_and_correctness_the_measures_refuse():
+    rng = np.random.default_rng(0)
+    scores, correct = rng.random(50), rng.random(50) > 0.3
+    with pytest.raises(DataError, match=r"scores must be 1-D .*shape \(25, 2\)"):
+        selective_protocol(scores.reshape(25, 2), np.r_[correct, correct])
+    with pytest.raises(DataError, match="correct must be bool or 0/1 integers"):
+        selective_protocol(scores, rng.integers(0, 10, 50))  # class predictions, not correctness
+    with pytest.raises(DataError, match="correct must be bool or 0/1 integers"):
+        selective_protocol(scores, rng.random(50))
+
+
+def test_the_protocol_and_a_run_refuse_bad_coverages_and_tolerances(runs):
+    scores, correct = np.linspace(0, 1, 50), np.arange(50) % 3 > 0
+    for coverages in ([1.5, 0, -0.2, float("nan")], [0.9, 0], ["0.5"], [True]):
+        with pytest.raises(ConfigError, match=r"coverages\[\d\]=.*expected a fraction in \(0, 1\]"):
+            selective_protocol(scores, correct, coverages=coverages)
+    for tolerance in (-1, float("nan")):
+        with pytest.raises(ConfigError, match="tolerance=.*expected a finite fraction >= 0"):
+            selective_protocol(scores, correct, tolerance=tolerance)
+    with pytest.raises(ConfigError, match=r"coverages\[0\]=1.5"):
+        evaluate_run(runs["erm"], coverages=[1.5, 0, -0.2, float("nan")])
+    for options in ({"coverage": True}, {"coverage": "0.5"}, {"tolerance": -1}, {"tolerance": float("nan")}):
+        with pytest.raises(ConfigError, match="expected a f"):
+            SelectivePredictor.from_run(runs["erm"], **options)
+
+
+def test_the_validation_size_must_be_a_positive_whole_number():
+    scores, correct = np.linspace(0, 1, 50), np.arange(50) % 3 > 0
+    for size in (-5, 0, 2.5, True):
+        with pytest.raises(ConfigError, match="validation_size=.*expected a whole number of examples >= 1"):
+            selective_protocol(scores, correct, validation_size=size)
+    assert selective_protocol(scores, correct, validation_size=5)["split"]["validation"] == 5
+    halved = selective_protocol(scores, correct, validation_size=50)["split"]  # as many as the split: halved
+    assert halved["validation"] == 25 and "first half" in halved["note"]

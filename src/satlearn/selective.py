@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import numbers
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +37,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from satlearn.errors import ConfigError, DataError
+from satlearn.errors import ConfigError, DataError, SatlearnError
 from satlearn.evaluation.selective import (
-    PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, risk_coverage_curve, selective_error,
-    selective_report,
+    PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, check_coverage, check_coverages,
+    check_examples, check_tolerance, risk_coverage_curve, selective_error, selective_report,
 )
 
 SCORES = ("auto", "abstain", "max_softmax")
@@ -50,6 +51,17 @@ TOLERANCE = 0.003  # ±0.3 percentage points of coverage
 
 # ---------------------------------------------------------------------------------------------------------------
 # Scores and the split
+
+
+@contextlib.contextmanager
+def _refused_as(error_type: type[SatlearnError]):
+    """The measures' plain ValueErrors as satlearn errors, which the CLI prints as one line."""
+    try:
+        yield
+    except SatlearnError:
+        raise
+    except ValueError as error:
+        raise error_type(str(error)) from None
 
 
 def resolve_score(score: str, *, has_abstain: bool, where: str = "run") -> str:
@@ -91,6 +103,9 @@ def paper_split(n: int, *, validation_size: int = VALIDATION_SIZE,
     The order is ``random.Random(seed).shuffle(list(range(n)))``; the first ``validation_size`` indices are the
     validation part. With ``n <= validation_size`` the first half is the validation part instead.
     """
+    # a negative size would slice from the end (-5 of 50: a 45/5 split), 0 leaves no examples to fit on
+    if not isinstance(validation_size, numbers.Integral) or isinstance(validation_size, bool) or validation_size < 1:
+        raise ConfigError(f"validation_size={validation_size!r}; expected a whole number of examples >= 1")
     order = list(range(n))
     random.Random(seed).shuffle(order)
     note = None
@@ -132,13 +147,13 @@ def selective_protocol(scores, correct, *, coverages: Sequence[float] | None = N
         ``test`` with each part's own bisection threshold, ``deployed`` = the validation threshold applied to the
         test part), and ``metrics`` (error, AURC, E-AURC, AUGRC for ``all``, ``validation`` and ``test``).
     """
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    correct = np.asarray(correct).astype(bool).reshape(-1)
-    if len(scores) != len(correct):
-        raise DataError(f"{len(scores)} scores but {len(correct)} correctness flags")
+    with _refused_as(DataError):
+        scores, correct = check_examples(scores, correct, finite=True)  # finite: the bisection needs it
     if len(scores) < 2:
         raise DataError(f"selective evaluation needs at least 2 test examples, got {len(scores)}")
-    coverages = [c / 100.0 for c in PAPER_COVERAGES] if coverages is None else [float(c) for c in coverages]
+    with _refused_as(ConfigError):
+        coverages = [c / 100.0 for c in PAPER_COVERAGES] if coverages is None else check_coverages(coverages)
+        tolerance = check_tolerance(tolerance)
     val_idx, test_idx, note = paper_split(len(scores), validation_size=validation_size, seed=seed)
     val_metrics, val_rows = _part_report(scores[val_idx], correct[val_idx], coverages, tolerance)
     test_metrics, test_rows = _part_report(scores[test_idx], correct[test_idx], coverages, tolerance)
@@ -434,8 +449,9 @@ class SelectivePredictor:
     @classmethod
     def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
                  device: str | None = None, tolerance: float = TOLERANCE) -> "SelectivePredictor":
-        if not 0.0 < coverage <= 1.0:
-            raise ConfigError(f"coverage={coverage!r}; expected a fraction in (0, 1]")
+        with _refused_as(ConfigError):  # before the run is loaded and scored
+            coverage = check_coverage(coverage)
+            tolerance = check_tolerance(tolerance)
         run_dir = Path(run_dir)
         run = _load(run_dir, device)
         resolved = _resolve_for_run(run, score, run_dir)

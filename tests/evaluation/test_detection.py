@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from satlearn.evaluation.detection import auroc, average_precision, precision_recall_curve, precision_recall_f1
+from satlearn.evaluation.detection import (
+    auroc, average_precision, detection_report, precision_recall_curve, precision_recall_f1,
+)
 
 
 def test_set_metrics_by_hand():
@@ -47,3 +49,37 @@ def test_random_scores_give_chance_level():
     assert abs(average_precision(scores, truth) - 0.3) < 0.02
     precision, recall, thresholds = precision_recall_curve(scores, truth)
     assert recall[-1] == 1.0 and np.all(np.diff(thresholds) < 0)
+
+
+def test_inputs_of_different_lengths_are_refused():
+    # a shorter flagged set broadcast against truth gave precision 2.0; a longer truth was cut to a prefix
+    with pytest.raises(ValueError, match="flagged has 1, truth has 4"):
+        precision_recall_f1(np.array([True]), np.array([True, True, False, False]))
+    scores = np.array([0.9, 0.1])
+    for measure in (auroc, average_precision, precision_recall_curve):
+        with pytest.raises(ValueError, match="scores has 2, truth has 4"):
+            measure(scores, np.array([True, False, True, False]))
+    with pytest.raises(ValueError, match="scores has 2, flagged has 3, truth has 2"):
+        detection_report(scores, np.array([True, False, False]), np.array([True, False]))
+
+
+def test_nan_scores_are_refused_not_ranked_first():
+    scores, truth = np.array([np.nan, 0.4, 0.2, 0.9]), np.array([1, 1, 0, 0], bool)
+    for measure in (auroc, average_precision, precision_recall_curve):
+        with pytest.raises(ValueError, match=r"scores must be finite: scores\[0\] is nan"):
+            measure(scores, truth)
+    with pytest.raises(ValueError, match="scores must be finite"):
+        detection_report(scores, truth, truth)
+
+
+def test_truth_and_flagged_must_be_one_dimensional_bool_or_zero_one():
+    scores = np.array([0.9, 0.8, 0.7, 0.1])
+    assert auroc(scores, np.array([1, 0, 1, 0])) == auroc(scores, np.array([1, 0, 1, 0], bool))
+    with pytest.raises(ValueError, match=r"truth\[1\] is 2"):  # class indices, not a truth mask
+        auroc(scores, np.array([1, 2, 0, 0]))
+    with pytest.raises(ValueError, match="truth must be bool or 0/1 integers, got dtype float64"):
+        average_precision(scores, np.array([0.9, 0.1, 0.8, 0.2]))
+    with pytest.raises(ValueError, match=r"flagged must be 1-D .*shape \(2, 2\)"):
+        precision_recall_f1(np.ones((2, 2), bool), np.ones(4, bool))
+    with pytest.raises(ValueError, match=r"scores must be 1-D .*shape \(2, 2\)"):
+        auroc(scores.reshape(2, 2), np.array([1, 0, 1, 0], bool))

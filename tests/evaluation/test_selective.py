@@ -171,3 +171,47 @@ def test_thresholds_far_below_the_halvings_resolution_are_still_found():
     for found in (bisection_threshold(scores, target) for target in (0.9, 0.5, 0.1)):  # each a fresh search
         assert found.within_tolerance and abs(found.coverage - found.target) <= 0.003 + 1e-12, found
         assert coverage_at(scores, found.threshold) == pytest.approx(found.coverage)
+
+
+def test_scores_must_be_one_dimensional_and_correct_bool_or_zero_one():
+    with pytest.raises(ValueError, match=r"scores must be 1-D .*shape \(4, 2\)"):  # not 8 examples
+        aurc(np.stack([HAND_SCORES, HAND_SCORES], 1), np.r_[HAND_CORRECT, HAND_CORRECT])
+    not_flags = (([3, 0, 1, 2], r"correct\[0\] is 3"),  # class predictions
+                 ([0.1, 0.9, 0.2, 0.3], "got dtype float64"),  # probabilities
+                 ([np.nan, 1, 0, 1], "got dtype float64"))
+    for correct, message in not_flags:
+        for measure in (aurc, e_aurc, augrc, risk_coverage_curve, selective_report):
+            with pytest.raises(ValueError, match=message):
+                measure(HAND_SCORES, np.array(correct))
+        with pytest.raises(ValueError, match=message):
+            selective_error(HAND_SCORES, np.array(correct), 0.25)
+        with pytest.raises(ValueError, match=message):
+            optimal_aurc(np.array(correct))
+    assert aurc(HAND_SCORES, HAND_CORRECT.astype(int)) == aurc(HAND_SCORES, HAND_CORRECT)
+
+
+@pytest.mark.parametrize("coverage", [1.5, -0.5, np.nan, 0.0, "0.5", True])
+def test_a_coverage_outside_0_to_1_or_not_a_number_is_refused(coverage):
+    scores = np.linspace(0, 1, 100)
+    with pytest.raises(ValueError, match=r"coverage=.*expected a fraction in \(0, 1\]"):
+        bisection_threshold(scores, coverage)
+    with pytest.raises(ValueError, match=r"coverages\[1\]=.*expected a fraction in \(0, 1\]"):
+        bisection_thresholds(scores, [0.9, coverage])
+
+
+def test_the_tolerance_must_be_finite_and_not_negative():
+    scores = np.linspace(0, 1, 100)
+    for tolerance in (-1, np.nan, np.inf, True, "0.01"):
+        with pytest.raises(ValueError, match="tolerance=.*expected a finite fraction >= 0"):
+            bisection_threshold(scores, 0.5, tolerance=tolerance)
+    exact = bisection_threshold(scores, 0.5, tolerance=0)  # 0: the target itself, where a threshold reaches it
+    assert exact.within_tolerance and exact.coverage == 0.5
+
+
+def test_coverage_at_refuses_no_scores_and_nan():
+    with pytest.raises(ValueError, match="no examples"):
+        coverage_at([], 0.5)
+    with pytest.raises(ValueError, match=r"scores\[1\] is nan"):  # not counted as rejected
+        coverage_at([0.1, np.nan, 0.3], 0.5)
+    with pytest.raises(ValueError, match="threshold=nan"):
+        coverage_at([0.1, 0.2], np.nan)

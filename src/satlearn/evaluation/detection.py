@@ -1,20 +1,19 @@
 """Scoring a ranking or a flagged set against known truth (e.g. which labels really are wrong).
 
-Pure numpy, no state. ``scores``: higher = more likely positive. ``truth``: boolean, True = positive.
+Pure numpy, no state. ``scores``: ``(N,)`` finite, higher = more likely positive. ``truth`` and ``flagged``:
+``(N,)`` bool (or 0/1 integers), True = positive. Anything else is a ValueError.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def _as_bool(truth: np.ndarray) -> np.ndarray:
-    return np.asarray(truth).astype(bool)
+from satlearn.evaluation._checks import checked
 
 
 def precision_recall_f1(flagged: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Precision, recall and F1 of the boolean set ``flagged`` (0 where undefined, as in the usual convention)."""
-    flagged, truth = _as_bool(flagged), _as_bool(truth)
+    flagged, truth = checked(flagged=flagged, truth=truth, finite=True)
     hits = float((flagged & truth).sum())
     precision = hits / flagged.sum() if flagged.sum() else 0.0
     recall = hits / truth.sum() if truth.sum() else 0.0
@@ -25,7 +24,7 @@ def precision_recall_f1(flagged: np.ndarray, truth: np.ndarray) -> dict[str, flo
 
 def auroc(scores: np.ndarray, truth: np.ndarray) -> float:
     """Area under the ROC curve = P(score of a random positive > that of a random negative), ties count ½."""
-    scores, truth = np.asarray(scores, dtype=np.float64), _as_bool(truth)
+    scores, truth = checked(scores=scores, truth=truth, finite=True)
     n_pos, n_neg = int(truth.sum()), int((~truth).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
@@ -42,7 +41,7 @@ def auroc(scores: np.ndarray, truth: np.ndarray) -> float:
 
 def precision_recall_curve(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Precision and recall at every distinct score threshold (flag ``score >= threshold``), highest first."""
-    scores, truth = np.asarray(scores, dtype=np.float64), _as_bool(truth)
+    scores, truth = checked(scores=scores, truth=truth, finite=True)
     order = np.argsort(-scores, kind="mergesort")
     sorted_scores, sorted_truth = scores[order], truth[order]
     last_of_group = np.r_[np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1]
@@ -55,7 +54,7 @@ def precision_recall_curve(scores: np.ndarray, truth: np.ndarray) -> tuple[np.nd
 
 def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
     """Σ_k (R_k − R_{k−1}) P_k over distinct thresholds — the step-wise area under the precision–recall curve."""
-    truth = _as_bool(truth)
+    scores, truth = checked(scores=scores, truth=truth, finite=True)
     if truth.sum() == 0:
         return float("nan")
     precision, recall, _ = precision_recall_curve(scores, truth)
@@ -64,5 +63,6 @@ def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
 
 def detection_report(scores: np.ndarray, flagged: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Set metrics of ``flagged`` plus ranking metrics of ``scores``, against ``truth``."""
+    checked(scores=scores, flagged=flagged, truth=truth, finite=True)  # also that flagged matches scores in length
     return {**precision_recall_f1(flagged, truth), "auroc": auroc(scores, truth),
             "average_precision": average_precision(scores, truth)}

@@ -25,24 +25,49 @@ Pure numpy, no state. Conventions shared by every function:
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
+from satlearn.evaluation._checks import checked
 
 # The coverages (%) of the SAT / Deep Gamblers evaluation (train.py ``--coverage`` defaults), highest first.
 PAPER_COVERAGES: tuple[int, ...] = (100, 99, 98, 97, 95, 90, 85, 80, 75, 70, 60, 50, 40, 30, 20, 10)
 
 
-def _inputs(scores, correct) -> tuple[np.ndarray, np.ndarray]:
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    correct = np.asarray(correct).astype(bool).reshape(-1)
-    if len(scores) != len(correct):
-        raise ValueError(f"scores have {len(scores)} entries but correct has {len(correct)}")
-    if len(scores) == 0:
-        raise ValueError("no examples")
-    if np.isnan(scores).any():
-        raise ValueError("scores contain NaN")
-    return scores, correct
+def check_examples(scores, correct, *, finite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(N,)`` float64 scores (not NaN; finite with ``finite``) and ``(N,)`` bool ``correct`` (bool or 0/1
+    integers given), N >= 1; anything else is a ValueError."""
+    return checked(scores=scores, correct=correct, finite=finite)
+
+
+def _real(value) -> bool:
+    # bool is an int to Python, and True would pass as coverage 1
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_coverage(coverage, name: str = "coverage") -> float:
+    """A target coverage as a float: a real number in (0, 1], not a bool or a string."""
+    if not _real(coverage) or not 0.0 < coverage <= 1.0:
+        raise ValueError(f"{name}={coverage!r}; expected a fraction in (0, 1]")
+    return float(coverage)
+
+
+def check_coverages(coverages) -> list[float]:
+    """:func:`check_coverage` of every target in ``coverages``."""
+    if isinstance(coverages, (str, bytes)) or not isinstance(coverages, Iterable):
+        raise ValueError(f"coverages={coverages!r}; expected a sequence of fractions in (0, 1]")
+    return [check_coverage(c, f"coverages[{i}]") for i, c in enumerate(coverages)]
+
+
+def check_tolerance(tolerance) -> float:
+    """A coverage tolerance as a float: a finite real number >= 0 (0 asks for the target exactly, where some
+    threshold reaches it)."""
+    if not _real(tolerance) or not np.isfinite(tolerance) or tolerance < 0.0:
+        raise ValueError(f"tolerance={tolerance!r}; expected a finite fraction >= 0")
+    return float(tolerance)
 
 
 @dataclass
@@ -76,7 +101,7 @@ def _expected_errors(scores: np.ndarray, correct: np.ndarray) -> tuple[np.ndarra
 
 def risk_coverage_curve(scores, correct) -> RiskCoverage:
     """Selective and generalized risk at every prefix coverage ``k/N`` (see the module notes on ties)."""
-    scores, correct = _inputs(scores, correct)
+    scores, correct = check_examples(scores, correct)
     n = len(scores)
     sorted_scores, errors = _expected_errors(scores, correct)
     k = np.arange(1, n + 1, dtype=np.float64)
@@ -90,10 +115,8 @@ def aurc(scores, correct) -> float:
 
 def optimal_aurc(correct) -> float:
     """AURC of the oracle ranking that accepts every correct example before any wrong one."""
-    correct = np.asarray(correct).astype(bool).reshape(-1)
+    (correct,) = checked(correct=correct, finite=False)
     n, errors = len(correct), int((~correct).sum())
-    if n == 0:
-        raise ValueError("no examples")
     if errors == 0:
         return 0.0
     right = n - errors
@@ -116,17 +139,25 @@ def augrc(scores, correct) -> float:
 
 def coverage_at(scores, threshold: float) -> float:
     """Fraction of examples accepted at ``threshold`` (``score <= threshold``)."""
-    scores = np.asarray(scores, dtype=np.float64)
+    (scores,) = checked(scores=scores, finite=False)
+    _check_threshold(threshold)
     return float((scores <= threshold).mean())
 
 
 def selective_error(scores, correct, threshold: float) -> tuple[float, float]:
     """``(coverage, selective error)`` of accepting ``score <= threshold``; the error is NaN if nothing is accepted."""
-    scores, correct = _inputs(scores, correct)
+    scores, correct = check_examples(scores, correct)
+    _check_threshold(threshold)
     accepted = scores <= threshold
     if not accepted.any():
         return 0.0, float("nan")
     return float(accepted.mean()), float((~correct[accepted]).mean())
+
+
+def _check_threshold(threshold) -> None:
+    # a NaN threshold accepts nothing: coverage 0 with no sign of the mistake
+    if not _real(threshold) or np.isnan(threshold):
+        raise ValueError(f"threshold={threshold!r}; expected a real number (accept score <= threshold)")
 
 
 @dataclass
@@ -167,13 +198,12 @@ def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_ste
     Args:
         scores: ``(N,)`` selection scores (higher = abstain first).
         coverages: target coverages as fractions, e.g. ``[1.0, 0.95, 0.9]``.
-        tolerance: allowed coverage error as a fraction (the paper: 0.3 percentage points = 0.003).
+        tolerance: allowed coverage error as a fraction (the paper: 0.3 percentage points = 0.003); 0 asks for the
+            target exactly.
     """
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if len(scores) == 0:
-        raise ValueError("no examples")
-    if not np.isfinite(scores).all():
-        raise ValueError("scores must be finite")
+    (scores,) = checked(scores=scores, finite=True)
+    coverages = check_coverages(coverages)
+    tolerance = check_tolerance(tolerance)
     n = len(scores)
     tolerance_pct = round(tolerance * 100.0, 9)
     floor = 0.0 if scores.min() >= 0.0 else float(scores.min()) - 1.0
@@ -184,7 +214,7 @@ def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_ste
     threshold = 1.0
     out = []
     for target in coverages:
-        target_pct = round(float(target) * 100.0, 9)
+        target_pct = round(target * 100.0, 9)
         lower = floor
         passed = int((scores <= threshold).sum())
         if passed / n * 100.0 < target_pct:  # a higher target than the last: the carried upper bound is stale
@@ -212,19 +242,19 @@ def bisection_thresholds(scores, coverages, *, tolerance: float = 0.003, max_ste
             if abs(count / n * 100.0 - target_pct) < best[0]:
                 threshold, passed = candidate, count
                 within = abs(passed / n * 100.0 - target_pct) <= tolerance_pct
-        out.append(Threshold(target=float(target), threshold=float(threshold), coverage=passed / n,
+        out.append(Threshold(target=target, threshold=float(threshold), coverage=passed / n,
                              within_tolerance=bool(within)))
     return out
 
 
 def bisection_threshold(scores, coverage: float, *, tolerance: float = 0.003) -> Threshold:
     """:func:`bisection_thresholds` for a single target coverage (a fresh search)."""
-    return bisection_thresholds(scores, [coverage], tolerance=tolerance)[0]
+    return bisection_thresholds(scores, [check_coverage(coverage)], tolerance=tolerance)[0]
 
 
 def selective_report(scores, correct) -> dict[str, float]:
     """Accuracy-independent summary of a ranking: error rate, AURC, oracle AURC, E-AURC, AUGRC, oracle AUGRC."""
-    scores, correct = _inputs(scores, correct)
+    scores, correct = check_examples(scores, correct)
     error = float((~correct).mean())
     value = aurc(scores, correct)
     best = optimal_aurc(correct)
