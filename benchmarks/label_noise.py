@@ -58,6 +58,7 @@ from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
 from satlearn.engine.runtime import resolve_device  # noqa: E402
 from satlearn.evaluation.detection import detection_report  # noqa: E402
+from satlearn.errors import ConfigError  # noqa: E402
 from satlearn.label_issues import find_label_issues, load_run_targets  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
@@ -82,10 +83,14 @@ def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifa
                  *([] if pipeline == "config" else PIPELINES[pipeline])]
     if noise.startswith("c10n-"):
         overrides.append(f"data.noise.file={cifar10n}")
-    path = ROOT / "configs" / config_file
     # extra settings are shared by every cell: a method option (method.momentum, say) goes to the methods having it
-    extra = overrides_for_method(extra, read_yaml(path.read_text())["method"]["name"])
-    return path, [*overrides, "run.progress=false", *extra]
+    extra = overrides_for_method(extra, method_name(method))
+    return ROOT / "configs" / config_file, [*overrides, "run.progress=false", *extra]
+
+
+def method_name(method: str) -> str:
+    """The satlearn method a grid method trains (``ce`` → ``erm``), from its config file."""
+    return read_yaml((ROOT / "configs" / METHODS[method][0]).read_text())["method"]["name"]
 
 
 def cell_name(method: str, noise: str) -> str:
@@ -221,7 +226,7 @@ def cell_command(args: argparse.Namespace, method: str, noise: str, jobs: int) -
         command += ["--tag", args.tag]
     if args.stop_after_epoch is not None:
         command += ["--stop-after-epoch", str(args.stop_after_epoch)]
-    for override in args.extra:
+    for override in overrides_for_method(args.extra, method_name(method)):  # this cell's own
         command += ["--set", override]
     return command
 
@@ -350,6 +355,11 @@ def main() -> None:
         # a seed's cells are another sample of the same cells: kept apart, never over the recorded ones
         args.tag = args.tag or f"seed{args.seed}"
         args.extra = [f"run.seed={args.seed}", f"data.noise.seed={args.seed}", *args.extra]
+    try:  # a --set that no method of this grid reads would be dropped from every cell
+        overrides_for_method(args.extra, method_name(args.methods[0]),
+                             shared_by=[method_name(method) for method in args.methods])
+    except ConfigError as exc:
+        parser.error(str(exc))
     cells = []
     for noise in args.noise:
         for method in args.methods:

@@ -35,6 +35,7 @@ from common import RESULTS, ROOT, record, run_main  # noqa: E402
 from satlearn.config import load_config, overrides_for_method, read_yaml  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.reporting import to_json  # noqa: E402
+from satlearn.errors import ConfigError  # noqa: E402
 from satlearn.selective import evaluate_scores, run_scores  # noqa: E402
 
 TRAININGS = {"selective_sat": "selective_sat", "gamblers": "gamblers", "ce": "selective_ce"}  # key → config stem
@@ -63,10 +64,15 @@ PAPER_TABLE7_CIFAR10 = {
 }
 
 
+def training_method(dataset: str, training: str) -> str:
+    """The satlearn method a training runs (``ce`` → ``erm``), from its config file."""
+    return read_yaml((ROOT / "configs" / f"{dataset}_{TRAININGS[training]}.yaml").read_text())["method"]["name"]
+
+
 def train(dataset: str, training: str, seed: int, overrides: list[str], runs_dir: Path) -> tuple[Path, dict, list]:
     config_file = ROOT / "configs" / f"{dataset}_{TRAININGS[training]}.yaml"
     # an option of one method (method.payoff, say) goes to the trainings of that method only
-    method = read_yaml(config_file.read_text())["method"]["name"]
+    method = training_method(dataset, training)
     extra = overrides_for_method([f"run.seed={seed}", "run.progress=false", *overrides], method)
     config = load_config(config_file, extra)
     run_dir = runs_dir / f"{training}-seed{seed}"
@@ -252,6 +258,11 @@ def main() -> None:
             if not args.data_root:
                 parser.error("--dataset cifar10 needs --data-root (a cifar-10-batches-py directory)")
             overrides.insert(0, f"data.root={args.data_root}")
+        methods = [training_method(args.dataset, training) for training in TRAININGS]
+        try:  # a --set that no training reads would be dropped from every one
+            overrides_for_method(overrides, methods[0], shared_by=methods)
+        except ConfigError as exc:
+            parser.error(str(exc))
         scratch = Path(args.runs_dir) if args.runs_dir else Path(tempfile.mkdtemp(prefix="satlearn-selective-"))
         try:
             for seed in args.seeds:

@@ -59,6 +59,7 @@ from satlearn.engine import (  # noqa: E402
     build_method, build_optimizer, evaluate, make_loaders, prepare_data, train_one_epoch,
 )
 from satlearn.engine.runtime import autocast, cudnn_autotuning, resolve_device, seed_everything  # noqa: E402
+from satlearn.errors import ConfigError  # noqa: E402
 
 # every pipeline sets each of these keys, so that it means the same whatever the config file says
 PIPELINES = {
@@ -364,6 +365,10 @@ def main() -> None:
     if args.profile_steps < 0:
         parser.error(f"--profile-steps {args.profile_steps}: expected 0 (off) or a positive number of steps")
 
+    try:  # a --set that none of the measured methods reads would be dropped from every cell
+        overrides_for_method(args.extra, args.methods[0], shared_by=args.methods)
+    except ConfigError as exc:
+        parser.error(str(exc))
     config = load_config(ROOT / "configs" / "cifar10_sat.yaml", [f"data.root={args.data_root}", *args.extra])
     device = resolve_device(config.run.device)
     # read once here: missing or bad data stops the run in one line, not as every pipeline's failure

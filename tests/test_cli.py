@@ -234,3 +234,4 @@ def test_a_demo_setting_of_sat_alone_leaves_the_ce_run_alone(tmp_path):
     ce, sat = (demo_config(method, out_dir=tmp_path, overrides=overrides) for method in ("erm", "sat"))
     assert (sat.method.momentum, sat.method.targets_dtype) == (0.5, "bfloat16")
     assert (ce.method.momentum, ce.method.targets_dtype) == (0.9, "float32") and ce.model.width == sat.model.width == 8
+    assert main(["demo", "--out", str(tmp_path / "d"), "--set", "method.payoff=3"]) == 2  # neither run reads it

@@ -336,6 +336,12 @@ def test_shared_overrides_give_each_method_only_the_options_it_reads():
     assert overrides_for_method(shared, "sat") == ["method.momentum=0.5", "method.start_epoch=2", "model.width=8"]
     mixed = ["method={payoff: 3, momentum: 0.5}"]  # one --set for two methods: kept, and refused where it misfits
     assert overrides_for_method(mixed, "sat") == mixed
+    # an option none of the methods sharing the overrides reads would be dropped from every run: refused
+    assert overrides_for_method(shared, "sat", shared_by=["erm", "sat", "gamblers"])[0] == "method.momentum=0.5"
+    with pytest.raises(ConfigError, match=r"^--set method\.payoff=3: none of the methods here \(erm, sat\) uses it"):
+        overrides_for_method(["method.payoff=3"], "sat", shared_by=["erm", "sat"])
+    with pytest.raises(ConfigError, match=r"^--set method\.momentum=0\.8: none of the methods here \(erm\)"):
+        overrides_for_method(["method.momentum=0.8"], "erm", shared_by=["erm"])
 
 
 def test_overrides_that_are_not_a_list_of_strings_are_refused():

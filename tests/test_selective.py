@@ -154,8 +154,13 @@ def test_a_predictor_refuses_non_finite_inputs_and_abstains_where_it_cannot_scor
     predictor = SelectivePredictor.from_run(runs["selective_sat"], coverage=0.6)
     x = torch.zeros(4, 40)
     x[2, 5], x[3, 0] = float("nan"), float("inf")
-    with pytest.raises(DataError, match=r"NaN or infinite values in 2 of 4 rows \(first: row 2\)"):
+    with pytest.raises(DataError, match=r"NaN or infinite values \(in the model's torch\.float32\) in 2 of 4 rows "
+                                        r"\(first: row 2\)"):
         predictor.predict(x)
+    big = torch.zeros(2, 40, dtype=torch.float64)
+    big[1, 3] = 1e39  # finite in float64, infinite in the model's float32
+    with pytest.raises(DataError, match=r"in 1 of 2 rows \(first: row 1\)"):
+        predictor.predict(big)
     # a score the model cannot give (a diverged model) is an abstention, not an accepted answer
     monkeypatch.setattr(predictor, "scores", lambda x: (torch.zeros(2, dtype=torch.int64),
                                                          torch.tensor([float("nan"), -1.0], dtype=torch.float64)))

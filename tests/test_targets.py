@@ -126,3 +126,12 @@ def test_an_update_with_misshapen_rows_or_a_momentum_outside_0_1_is_refused(idx,
     with pytest.raises(ValueError, match=rf"^{message}"):
         targets.update(torch.tensor(idx), torch.tensor(probs), momentum=momentum)
     assert torch.equal(targets.table(), before)  # nothing written
+
+
+def test_numpy_class_counts_and_an_empty_label_list_still_build_a_table():
+    import numpy as np
+
+    labels = np.array([0, 2, 1])
+    table = SoftTargets(labels, labels.max() + 1)  # np.int64
+    assert table.num_classes == 3 and type(table.num_classes) is int
+    assert SoftTargets([], 4).targets.shape == (0, 4)

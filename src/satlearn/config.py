@@ -259,7 +259,12 @@ def from_dict_exact(values: dict[str, Any], *, source: str = "saved config") -> 
 def check(config: Config, *, source: str) -> None:
     """Raises :class:`ConfigError` for a config built in code (a dataclass changed by hand) that
     :func:`load_config` would refuse: the types, then the choices and ranges; ``source`` names it in errors."""
-    validate(from_dict_exact(to_dict(config), source=source), source=source)
+    def as_saved(value: Any) -> Any:  # a tuple where a list belongs is the same setting
+        if isinstance(value, dict):
+            return {key: as_saved(item) for key, item in value.items()}
+        return [as_saved(item) for item in value] if isinstance(value, tuple) else value
+
+    validate(from_dict_exact(as_saved(to_dict(config)), source=source), source=source)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -571,15 +576,27 @@ def unused_settings(config: Config) -> list[tuple[str, str, str]]:
     return found
 
 
-def overrides_for_method(overrides, method: str) -> list[str]:
-    """``overrides`` less those that set only options ``method`` does not read (``method.momentum`` for ``erm``, say):
-    for one set of ``--set``s shared by runs of several methods, where each option is meant for the methods that
-    have it."""
+def _foreign_options(method: str) -> set[str]:
     from satlearn.methods import METHODS
 
     reads = METHODS.get(method).options
-    foreign = {f"method.{option}" for option in METHOD_OPTIONS if option not in reads}
-    return [text for text in overrides if not (override_keys(text) and set(override_keys(text)) <= foreign)]
+    return {f"method.{option}" for option in METHOD_OPTIONS if option not in reads}
+
+
+def overrides_for_method(overrides, method: str, *, shared_by: typing.Sequence[str] = ()) -> list[str]:
+    """``overrides`` less those that set only options ``method`` does not read (``method.momentum`` for ``erm``, say):
+    for one set of ``--set``s shared by runs of several methods, where each option is meant for the methods that
+    have it. ``shared_by``: all the methods of those runs; an override none of them reads is a
+    :class:`ConfigError` (it would be dropped from every run)."""
+    def only(text: str, foreign: set[str]) -> bool:
+        keys = override_keys(text)
+        return bool(keys) and set(keys) <= foreign
+
+    for text in overrides:
+        if shared_by and all(only(text, _foreign_options(other)) for other in shared_by):
+            raise ConfigError(f"--set {text}: none of the methods here ({', '.join(sorted(set(shared_by)))}) uses it")
+    foreign = _foreign_options(method)
+    return [text for text in overrides if not only(text, foreign)]
 
 
 def describe_unused(config: Config, key: str, switch: str) -> str:

@@ -24,6 +24,8 @@ DEMO_OVERRIDES = (
 DEMO_NOISE_RATE = "data.noise.rate=0.4"
 
 
+DEMO_METHODS = ("erm", "sat")
+
 # the demo sets these itself: one run per method, named by the method, in the demo's directory
 DEMO_OWN_KEYS = ("method.name", "run.out_dir", "run.name")
 
@@ -37,7 +39,7 @@ def demo_config(method: str, *, out_dir: str | Path, overrides: tuple[str, ...] 
             raise ConfigError(f"--set {text}: the demo sets {', '.join(DEMO_OWN_KEYS)} itself (CE and SAT runs "
                               "named erm and sat in its output directory); train other runs with satlearn train")
     # a --set of SAT's own settings (method.momentum, say) is SAT's: the CE run, which does not read them, leaves it
-    overrides = overrides_for_method(overrides, method)
+    overrides = overrides_for_method(overrides, method, shared_by=DEMO_METHODS)
     # the directory as YAML text that reads back as this string, whatever it looks like ("2e5", "off", "a: b")
     out_dir_override = overrides_from_dict({"run": {"out_dir": str(out_dir)}})
     shared = [*DEMO_OVERRIDES, f"method.name={method}", *out_dir_override, f"run.name={method}"]
@@ -93,7 +95,7 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
     if out_dir is None:
         out_dir = Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     out_dir = Path(out_dir).expanduser()  # as fit expands its run directories: one folder throughout
-    labels = {"erm": "CE", "sat": "SAT"}
+    labels = dict(zip(DEMO_METHODS, ("CE", "SAT")))
     # both configs are checked before anything is trained or written: a bad override costs no CE run
     configs = {method: demo_config(method, out_dir=out_dir,
                                    overrides=(*overrides, f"run.progress={str(progress).lower()}"))

@@ -96,6 +96,17 @@ def _validate(labels: np.ndarray, probs: np.ndarray) -> None:
         raise DataError("soft targets must be finite probability vectors (rows ≥ 0 summing to 1)")
 
 
+def _as_number(name: str, value: Any) -> Any:
+    """``value`` as a plain number (a 0-d array is one), or None; anything else, a bool included, is a TypeError."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r}; expected a number")
+    return value
+
+
 def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None = None,
                       fraction: float | None = None, margin_threshold: float | None = None) -> LabelIssues:
     """Scores, ranks and flags the labels that SAT's targets moved away from.
@@ -121,13 +132,11 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
                                    ("margin_threshold", margin_threshold)) if v is not None]
     if len(chosen) > 1:
         raise ValueError(f"give at most one of num_issues, fraction, margin_threshold (got {', '.join(chosen)})")
-    for name, value in (("fraction", fraction), ("margin_threshold", margin_threshold)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
-            raise TypeError(f"{name}={value!r}; expected a number")
+    num_issues, fraction, margin_threshold = (_as_number(name, value) for name, value in (
+        ("num_issues", num_issues), ("fraction", fraction), ("margin_threshold", margin_threshold)))
     if margin_threshold is not None and not -1.0 <= margin_threshold <= 1.0:  # also refuses nan, which flags nothing
         raise ValueError(f"margin_threshold={margin_threshold}: expected a margin in [-1, 1]")
-    if num_issues is not None and (isinstance(num_issues, bool) or not isinstance(num_issues, numbers.Real)
-                                   or not float(num_issues).is_integer()):  # (3.0 is fine; nan and inf are not)
+    if num_issues is not None and not float(num_issues).is_integer():  # (3.0 is fine; nan and inf are not)
         raise ValueError(f"num_issues={num_issues!r} must be a whole number of examples")
 
     n = len(labels)

@@ -469,12 +469,14 @@ class SelectivePredictor:
             raise DataError(f"inputs of shape {tuple(x.shape)}; this model takes (N, {expected})")
         if self._run.data.kind == "image" and x.dtype != torch.uint8:
             raise DataError(f"images must be uint8 (N, C, H, W) as the data source gives them, got {x.dtype}")
-        if x.is_floating_point() and len(x) and not bool(torch.isfinite(x).all()):
-            bad = (~torch.isfinite(x.reshape(len(x), -1))).any(dim=1)
-            raise DataError(f"inputs hold NaN or infinite values in {int(bad.sum())} of {len(x)} rows (first: row "
-                            f"{int(bad.nonzero()[0, 0])}); a model's answer to them means nothing")
         if self._run.data.x_test.is_floating_point() and x.dtype != self._run.data.x_test.dtype:
             x = x.to(self._run.data.x_test.dtype)  # integer or float64 inputs to a float model: its dtype
+        # after the cast: a float64 1e39 is finite until it becomes float32
+        if x.is_floating_point() and len(x) and not bool(torch.isfinite(x).all()):
+            bad = (~torch.isfinite(x.reshape(len(x), -1))).any(dim=1)
+            raise DataError(f"inputs hold NaN or infinite values (in the model's {x.dtype}) in {int(bad.sum())} of "
+                            f"{len(x)} rows (first: row {int(bad.nonzero()[0, 0])}); a model's answer to them means "
+                            "nothing")
         scores, predictions = selection_scores(_logits(self._run, x), num_classes=self.num_classes, score=self.score)
         return torch.from_numpy(predictions), torch.from_numpy(scores)
 

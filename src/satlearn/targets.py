@@ -6,6 +6,8 @@ One table serves every method that keeps per-example state (supervised SAT, sele
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,9 +50,12 @@ class SoftTargets(nn.Module):
             dtype = _DTYPES[dtype]
         if dtype not in _DTYPES.values():
             raise ValueError(f"dtype={dtype}; expected torch.float32 or torch.bfloat16")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
             raise ValueError(f"num_classes={num_classes!r}; expected a positive whole number")
+        num_classes = int(num_classes)  # numpy integers too (labels.max() + 1)
         given = torch.as_tensor(labels)
+        if given.numel() == 0 and given.is_floating_point():
+            given = given.long()  # an empty list reads as float; it holds no label to truncate
         if given.dtype == torch.bool or given.is_floating_point() or given.is_complex():
             raise TypeError(f"labels must be integers, got {given.dtype}")  # a cast would truncate 0.9 to class 0
         if given.dim() != 1:
@@ -121,7 +126,8 @@ class SoftTargets(nn.Module):
         Returns:
             ``(B, C)`` float32 updated targets on the device of ``probs``.
         """
-        # shapes and the momentum are checked on the host, without a device sync (the values are not: see above)
+        # shapes and the momentum are checked on the host, without a device sync; the values (duplicate or
+        # negative indices, NaN probabilities) are not, as that would need one every step
         if idx.dim() != 1 or idx.dtype == torch.bool or idx.is_floating_point():
             raise ValueError(f"idx must be a 1-D tensor of example indices, got {idx.dtype} of shape "
                              f"{tuple(idx.shape)}")

@@ -754,6 +754,12 @@ def test_a_class_without_training_examples_stops_a_new_run_but_not_one_trained_b
     assert evaluate_run(tmp_path / "old")["epoch"] == 2
 
 
+def test_a_tuple_where_a_list_belongs_is_the_same_setting_for_fit(tmp_path):
+    config = tiny_config(tmp_path, "optim.schedule=step")
+    config.optim.milestones = (1,)  # as a script might write it
+    assert fit(config, tmp_path / "run", log=lambda m: None).summary["epochs"] == 4
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("method.momentum", 1.5, r"method\.momentum=1\.5; expected a value in \[0, 1\)"),
     ("method.momentum", "0.9", r"method\.momentum: expected float, got '0\.9'"),
