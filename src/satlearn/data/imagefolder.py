@@ -56,12 +56,14 @@ def _list_split(split_dir: Path, classes: list[str], *, every_class: bool) -> tu
 
 
 def _bits_per_channel(mode: str) -> int | None:
-    from PIL import ImageMode
-
-    try:
-        return 8 * np.dtype(ImageMode.getmode(mode).typestr).itemsize
-    except (KeyError, TypeError, ValueError):
-        return None  # a mode Pillow cannot describe; convert() below reports it if it cannot read it either
+    """Bits per channel of a Pillow mode: 32 for ``I`` and ``F``, 16 for ``I;16`` and its byte orders, else 8 or
+    fewer (None: not a mode name; convert() below reports it if it cannot read it). From the name alone, the same
+    in every Pillow version."""
+    if mode in ("I", "F") or mode.startswith(("I;32", "F;32")):
+        return 32
+    if mode.startswith("I;16"):
+        return 16
+    return 8 if mode else None
 
 
 def _read_image(path: Path) -> np.ndarray:

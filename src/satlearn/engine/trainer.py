@@ -122,7 +122,7 @@ def use_compile(config: Config, device: torch.device) -> bool:
 def _out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is an allocation that failed: torch says so in its message on every device."""
     text = str(exc).lower()
-    return (isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in text
+    return (isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) or "can't allocate memory" in text
             or "out of memory" in text)
 
 
