@@ -26,24 +26,22 @@ def _count(text: str) -> int:
     return value
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text}")
-    return value
+def _number_in(low: float, high: float, what: str):
+    """An argparse type: a number in [low, high], named ``what`` when out of it (NaN is out of every range)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number in [{low:g}, {high:g}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} in [{low:g}, {high:g}], got {text}")
+        return value
+
+    return parse
 
 
-def _margin(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [-1, 1], got {text!r}") from None
-    if not -1.0 <= value <= 1.0:  # a margin between two probabilities; also refuses nan, which would flag nothing
-        raise argparse.ArgumentTypeError(f"expected a margin in [-1, 1], got {text}")
-    return value
+_fraction = _number_in(0.0, 1.0, "a fraction")
+_margin = _number_in(-1.0, 1.0, "a margin")  # between two probabilities
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.engine.checkpoint import atomic_write_bytes, common_parent, make_output_dir
 from satlearn.errors import DataError
 
@@ -107,7 +106,7 @@ def _actual_noise_rate(labels_file: Path) -> float | None:
     try:
         with np.load(labels_file, allow_pickle=False) as saved:
             return float((saved["labels"] != saved["clean_labels"]).mean())
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):  # unreadable: the rate is unknown
+    except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS):  # unreadable: the rate is unknown
         return None
 
 

@@ -568,19 +568,18 @@ def unused_settings(config: Config) -> list[tuple[str, str, str]]:
         check("optim.gamma", "optim.schedule", "set optim.schedule=step to use it")
     from satlearn.methods import METHODS  # (not at module level: the methods import this module)
 
-    if config.method.name in METHODS:
-        reads = METHODS.get(config.method.name).options
-        for option in METHOD_OPTIONS:
-            if option not in reads:
-                check(f"method.{option}", "method.name", f"method {config.method.name} does not use it")
+    if config.method.name in METHODS:  # (an unknown one is the choices check's to name)
+        for key in _foreign_options(config.method.name):
+            check(key, "method.name", f"method {config.method.name} does not use it")
     return found
 
 
-def _foreign_options(method: str) -> set[str]:
+def _foreign_options(method: str) -> list[str]:
+    """The ``method.*`` options (of :data:`METHOD_OPTIONS`, in its order) that ``method`` does not read."""
     from satlearn.methods import METHODS
 
     reads = METHODS.get(method).options
-    return {f"method.{option}" for option in METHOD_OPTIONS if option not in reads}
+    return [f"method.{option}" for option in METHOD_OPTIONS if option not in reads]
 
 
 def overrides_for_method(overrides, method: str, *, shared_by: typing.Sequence[str] = ()) -> list[str]:
@@ -588,9 +587,9 @@ def overrides_for_method(overrides, method: str, *, shared_by: typing.Sequence[s
     for one set of ``--set``s shared by runs of several methods, where each option is meant for the methods that
     have it. ``shared_by``: all the methods of those runs; an override none of them reads is a
     :class:`ConfigError` (it would be dropped from every run)."""
-    def only(text: str, foreign: set[str]) -> bool:
+    def only(text: str, foreign: list[str]) -> bool:
         keys = override_keys(text)
-        return bool(keys) and set(keys) <= foreign
+        return bool(keys) and set(keys) <= set(foreign)
 
     for text in overrides:
         if shared_by and all(only(text, _foreign_options(other)) for other in shared_by):

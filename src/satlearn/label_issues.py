@@ -16,8 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import numbers
-import zipfile
-import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.errors import DataError
 
 
@@ -194,7 +193,7 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         with np.load(labels_path, allow_pickle=False) as archive:
             labels, clean = archive["labels"], archive["clean_labels"]
             names = [str(n) for n in archive["class_names"]] if "class_names" in archive.files else None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:
         raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({type(exc).__name__}: {exc})") from None
     if len(probs) != len(labels):
         raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} labels")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,9 @@ import torch
 
 from satlearn.errors import DataError
 from satlearn.registry import Registry
+
+# what reading an array out of a damaged .npz archive raises (a member cut short, a corrupt stream, a bad offset)
+DAMAGED_ARCHIVE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 def default_cache_dir() -> Path:

@@ -12,11 +12,11 @@ as the CIFAR-10N human labels.
 from __future__ import annotations
 
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.errors import DataError
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -83,7 +83,7 @@ def _read_npz_key(path: Path, key: str | None) -> np.ndarray:
             return archive[key]
     # the zip directory can be intact while a member is cut short or corrupt; the file itself was opened already,
     # so an OSError here is a bad offset inside it
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+    except DAMAGED_ARCHIVE_ERRORS as exc:
         raise DataError(f"{path}: damaged .npz archive ({type(exc).__name__}: {exc}); expected numpy.savez "
                         "output") from None
 

@@ -11,13 +11,12 @@ each needs a training example.
 from __future__ import annotations
 
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from satlearn.data.base import SOURCES, DatasetSplits
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits
 from satlearn.data.imagefolder import channel_stats
 from satlearn.data.tabular import split_indices, standardize
 from satlearn.errors import DataError
@@ -30,7 +29,7 @@ def _read(archive, path: Path, key: str) -> np.ndarray:
         return np.asarray(archive[key])
     except ValueError as exc:  # object arrays need pickle, which is refused
         raise DataError(f"{path}: key {key!r} cannot be read without pickle ({exc}); store a numeric array") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except DAMAGED_ARCHIVE_ERRORS as exc:
         raise DataError(f"{path}: key {key!r} is damaged ({type(exc).__name__}: {exc})") from None
 
 

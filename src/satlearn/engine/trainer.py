@@ -455,9 +455,11 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         data.check_every_class_is_trained()
     fingerprint = data_fingerprint(data)
     if checkpoint is not None:
-        if len(checkpoint["labels"]) != len(noisy.labels) or not torch.equal(checkpoint["clean_labels"], noisy.clean_labels):
+        if checkpoint.get("data") is not None:  # the digest covers the labels, and the inputs too
+            check_same_data(checkpoint["data"], fingerprint, run_dir, doing="resume")
+        elif (len(checkpoint["labels"]) != len(noisy.labels)
+              or not torch.equal(checkpoint["clean_labels"], noisy.clean_labels)):  # a checkpoint from before it
             raise DataError(f"{run_dir}: the training data differ from those the run was started on")
-        check_same_data(checkpoint.get("data"), fingerprint, run_dir, doing="resume")
         noisy.labels = checkpoint["labels"]
 
     seed_everything(config.run.seed)
