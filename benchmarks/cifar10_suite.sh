@@ -4,7 +4,8 @@
 #   2. speed     ResNet-34, fast path (eager, CUDA graphs) vs the DataLoader reference, CE vs SAT; CUDA kernels
 #                per step (step_ops.py), the cost of a checkpoint (checkpoint_cost.py). A measurement already
 #                recorded on this kind of device (say, committed from an earlier machine) is not repeated
-#                (SPEED_REDO=1 repeats it); for the speed tables that means the same GPU model: where speed.json
+#                (SPEED_REDO=1 repeats it; a table that lacks a cell it asks for, its run stopped part-way, is
+#                measured again, whole); for the speed tables that means the same GPU model: where speed.json
 #                holds an H200's rows, an H100 writes its own to speed_h100-80gb-hbm3.json (likewise every
 #                speed_*.json step below).
 #   3. profile   (CUDA) how busy the CUDA-graph path keeps the GPU in a step, CE and SAT (speed.py --profile-steps;
@@ -301,22 +302,29 @@ grid() {  # label_noise.py with the suite's directories; the report follows each
         --report "$REPORT" --pipeline "$TRAIN_PIPELINE" "$@" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"}
 }
 
-recorded_here() {  # recorded_here FILE [FIELD [SAME]]: FILE holds a measurement made on this kind of device (GPU
-    # or CPU; with SAME=model, on a GPU of this model), with FIELD in its cells where given (a field added since,
-    # say, makes it measure again)
-    [ -z "${SPEED_REDO:-}" ] && "$PYTHON" - "$1" "${2:-}" "${3:-kind}" <<'PY'
+recorded_here() {  # recorded_here FILE [FIELD [SAME [SPEED.PY-ARGUMENTS...]]]: FILE holds a measurement made on
+    # this kind of device (GPU or CPU; with SAME=model, on a GPU of this model), with FIELD in its cells where given
+    # (a field added since, say, makes it measure again), and, where speed.py's arguments are given, a cell for each
+    # model, pipeline and method that they ask for (a table whose run was stopped part-way measures again)
+    [ -z "${SPEED_REDO:-}" ] && "$PYTHON" - "$BENCH" "$1" "${2:-}" "${3:-kind}" "${@:4}" <<'PY'
 import json, sys
 import torch
 try:
-    result = json.load(open(sys.argv[1]))
+    result = json.load(open(sys.argv[2]))
 except (OSError, ValueError):
     sys.exit(1)
-field, same = sys.argv[2], sys.argv[3]
+field, same, speed_arguments = sys.argv[3], sys.argv[4], sys.argv[5:]
 there = result.get("device", {}).get("gpu")
 here = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 alike = there == here if same == "model" else (there is None) == (here is None)
 # a table's fields are in its cells; a single measurement's (checkpoint_cost.json) at its top level
-measured = any("error" not in cell and (not field or field in cell) for cell in result.get("cells", [result]))
+cells = result.get("cells", [result])
+measured = any("error" not in cell and (not field or field in cell) for cell in cells)
+if speed_arguments:
+    sys.path.insert(0, sys.argv[1])
+    from speed import build_parser, requested_cells
+    found = {(cell.get("model"), cell.get("pipeline"), cell.get("method")) for cell in cells}
+    measured = measured and requested_cells(build_parser().parse_args(speed_arguments)) <= found
 sys.exit(0 if measured and alike else 1)
 PY
 }
@@ -373,7 +381,7 @@ speed_file() {  # speed_file NAME FIELD SPEED.PY-ARGUMENTS...: one more speed.py
         echo "$RESULTS/$name.json holds the figures of another GPU model ($there): this one's go to ${name}_$here.json"
         name="${name}_$here"
     fi
-    if recorded_here "$RESULTS/$name.json" "$field" model; then
+    if recorded_here "$RESULTS/$name.json" "$field" model "$@"; then
         echo "$RESULTS/$name.json already measured on this kind of device, $here (SPEED_REDO=1 measures again)"
         return 0
     fi

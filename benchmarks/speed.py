@@ -343,7 +343,8 @@ def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, 
     return min(estimates, key=estimates.get) if estimates else None
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """speed.py's arguments; also read by the CIFAR-10 suite to see whether a table holds every cell it asked for."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["resnet34", "resnet18"])
     parser.add_argument("--pipelines", nargs="+", default=["fast", "reference"],
@@ -357,6 +358,17 @@ def main() -> None:
                         help="CUDA: profile this many more steps per cell and record how busy the GPU was")
     parser.add_argument("--name", default="speed", help="result file name (without .json)")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
+    return parser
+
+
+def requested_cells(args: argparse.Namespace) -> set[tuple[str, str, str]]:
+    """(model, pipeline, method) of every cell that a run with these arguments measures."""
+    return {(model, pipeline, method)
+            for model in args.models for pipeline in args.pipelines for method in args.methods}
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.epochs < 1:
         parser.error(f"--epochs {args.epochs}: expected at least 1 timed epoch per cell")

@@ -135,6 +135,12 @@ def test_profile_and_extra_speed_steps(tmp_path):
     # with the results but not the step markers (another machine), the recorded measurement is not repeated
     again = suite(tmp_path, STEPS="speed18", SUITE_RUNS=str(tmp_path / "runs-elsewhere"))
     assert "already measured" in (tmp_path / "runs-elsewhere" / "suite" / "speed18.log").read_text(), again.stdout
+    # a table that lacks a pipeline the step asks for (its run was stopped part-way) is measured again, whole
+    more = suite(tmp_path, STEPS="speed18", SUITE_RUNS=str(tmp_path / "runs-more"), SPEED_PIPELINES="fast reference",
+                 SPEED_ARGS=f"--epochs 1 --workers 0 {TINY}")
+    assert "already measured" not in (tmp_path / "runs-more" / "suite" / "speed18.log").read_text(), more.stdout
+    resnet18 = json.loads((tmp_path / "results" / "speed_resnet18.json").read_text())
+    assert sorted({c["pipeline"] for c in resnet18["cells"]}) == ["fast", "reference"]
     unknown = suite(tmp_path, STEPS="speed19")
     assert unknown.returncode == 2 and "unknown step 'speed19'" in unknown.stderr
 
