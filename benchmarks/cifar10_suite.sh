@@ -381,7 +381,7 @@ speed_file() {  # speed_file NAME FIELD SPEED.PY-ARGUMENTS...: one more speed.py
         echo "$RESULTS/$name.json holds the figures of another GPU model ($there): this one's go to ${name}_$here.json"
         name="${name}_$here"
     fi
-    if recorded_here "$RESULTS/$name.json" "$field" model "$@"; then
+    if recorded_here "$RESULTS/$name.json" "$field" model "$@" ${SPEED_EXTRA[@]+"${SPEED_EXTRA[@]}"}; then
         echo "$RESULTS/$name.json already measured on this kind of device, $here (SPEED_REDO=1 measures again)"
         return 0
     fi

@@ -257,9 +257,9 @@ def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_
     fake = fake_gpu_path(tmp_path)
     results = tmp_path / "results"
     results.mkdir()
-    h200 = {"device": {"gpu": "NVIDIA H200"}, "cells": [
-        {"model": "resnet34", "pipeline": "fast", "method": "sat", "device": "cuda", "epoch_seconds": 1.0,
-         "cuda_kernel_ms": 1.0}]}
+    h200 = {"device": {"gpu": "NVIDIA H200"}, "cells": [  # every cell the step asks for (SPEED_PIPELINES=fast)
+        {"model": "resnet34", "pipeline": "fast", "method": method, "device": "cuda", "epoch_seconds": 1.0,
+         "cuda_kernel_ms": 1.0} for method in ("erm", "sat")]}
     for name in ("speed", "step_ops_cuda"):  # the second: measured on a GPU, not repeated
         (results / f"{name}.json").write_text(json.dumps(h200))
     # a single measurement, its fields at the top level: with snapshot_exact there, not repeated either
