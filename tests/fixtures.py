@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +46,12 @@ def tiny_overrides(tmp_path, *extra: str) -> list[str]:
         "model.width=8", "run.epochs=3", "method.start_epoch=1", "run.progress=false",
         f"run.out_dir={tmp_path}", "run.device=cpu", *extra,
     ]
+
+
+def run_script(*command) -> subprocess.CompletedProcess:
+    """Runs ``python *command`` (a script and its arguments); where it fails, the test's message holds the end of
+    its output (a bare non-zero exit says nothing of why)."""
+    done = subprocess.run([sys.executable, *map(str, command)], capture_output=True, text=True)
+    assert done.returncode == 0, (f"{Path(str(command[0])).name} exited with {done.returncode}\n"
+                                  f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}")
+    return done

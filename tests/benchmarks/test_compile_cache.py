@@ -2,17 +2,16 @@
 cache; report.py shows it."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from fixtures import run_script
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
 
 def test_compile_cache_benchmark_shows_the_carried_cache_hit(tmp_path):
-    subprocess.run([sys.executable, str(BENCH / "compile_cache.py"), "--model", "mlp", "--width", "8", "--batch-size",
-                    "4", "--device", "cpu", "--mode", "default", "--results-dir", str(tmp_path)],
-                   check=True, capture_output=True)
+    run_script(str(BENCH / "compile_cache.py"), "--model", "mlp", "--width", "8", "--batch-size",
+               "4", "--device", "cpu", "--mode", "default", "--results-dir", str(tmp_path))
     result = json.loads((tmp_path / "compile_cache.json").read_text())
     runs = result["runs"]
     # the cold process compiles everything; the others find all of it in the cache, the carried copy included
@@ -23,6 +22,6 @@ def test_compile_cache_benchmark_shows_the_carried_cache_hit(tmp_path):
         assert runs[name]["counters"]["autograd_cache_hit"] > 0, name
     assert result["cache_files"] > 0 and result["archive_bytes"] > 0
     assert result["ratios"]["carried_over_cold"] == runs["carried"]["seconds"] / runs["cold"]["seconds"]
-    subprocess.run([sys.executable, str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
-                    str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    run_script(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
+               str(tmp_path / "RESULTS.md"))
     assert "## What a carried compiler cache saves" in (tmp_path / "RESULTS.md").read_text()

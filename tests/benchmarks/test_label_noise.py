@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fixtures import write_fake_cifar10
+from fixtures import run_script, write_fake_cifar10
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
 
 def run(*args):
-    return subprocess.run([sys.executable, *map(str, args)], check=True, capture_output=True, text=True).stdout
+    return run_script(*map(str, args)).stdout
 
 
 def test_grid_cells_resume_and_report(tmp_path):

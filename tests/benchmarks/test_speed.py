@@ -5,17 +5,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixtures import write_fake_cifar10
+from fixtures import run_script, write_fake_cifar10
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "speed.py"
 
 
 def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=8)
-    command = [sys.executable, str(SCRIPT), "--models", "resnet18", "--data-root", str(root), "--epochs", "1",
+    command = [SCRIPT, "--models", "resnet18", "--data-root", str(root), "--epochs", "1",
                "--workers", "0", "--set", "model.width=2", "--set", "data.batch_size=16", "--set", "run.device=cpu",
                "--results-dir", str(tmp_path / "results")]
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    run_script(*command)
     result = json.loads((tmp_path / "results" / "speed.json").read_text())
     assert {(c["pipeline"], c["method"]) for c in result["cells"]} == {
         ("fast", "erm"), ("fast", "sat"), ("reference", "erm"), ("reference", "sat")}
@@ -27,8 +27,8 @@ def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     kinds = {key for r in result["ratios"] for key in r if key not in ("model", "pipeline")}
     assert kinds == {"sat_over_ce_time", "speedup_over_reference_sat"}
     assert result["commit"] and result["device"]["torch"]
-    subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
-                    "--out", str(tmp_path / "RESULTS.md")], check=True)
+    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
+               "--out", str(tmp_path / "RESULTS.md"))
     assert "| resnet18 | reference | sat |" in (tmp_path / "RESULTS.md").read_text()
 
 
@@ -114,8 +114,8 @@ def test_a_failing_pipeline_is_recorded_with_its_error_and_the_others_are_measur
     assert [(c["pipeline"], c["error"]) for c in failed] == [
         ("fast", "RuntimeError: CUDA graphs could not be captured")] * 2
     assert {c["pipeline"] for c in cells if "error" not in c} == {"reference"}
-    subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
-                    "--out", str(tmp_path / "RESULTS.md")], check=True)
+    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
+               "--out", str(tmp_path / "RESULTS.md"))
     assert "| resnet18 | fast | sat | failed: RuntimeError" in (tmp_path / "RESULTS.md").read_text()
 
 
@@ -249,14 +249,14 @@ def test_first_batches_is_a_short_epoch_of_the_same_batches():
 
 def test_profile_steps_on_a_cpu_device_says_so_and_records_no_profile(tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=8)
-    command = [sys.executable, str(SCRIPT), "--models", "resnet18", "--pipelines", "fast", "--methods", "sat",
+    command = [SCRIPT, "--models", "resnet18", "--pipelines", "fast", "--methods", "sat",
                "--data-root", str(root), "--epochs", "1", "--profile-steps", "2", "--set", "model.width=2",
                "--set", "data.batch_size=16", "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    done = run_script(*command)
     assert "no GPU profile (--profile-steps) on a cpu device" in done.stdout
     result = json.loads((tmp_path / "results" / "speed.json").read_text())
     assert result["profile_steps"] == 2 and all("profile" not in c for c in result["cells"])
-    bad = subprocess.run([*command[:2], "--profile-steps", "-1"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, SCRIPT, "--profile-steps", "-1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--profile-steps -1" in bad.stderr
 
 
@@ -281,8 +281,8 @@ def test_report_shows_every_speed_file_and_the_gpu_busy_column_where_profiled(tm
         {**base, "ceilings": {"bf16_matmul_tflops": 800.0}, "cells": [{**cell, "profile": profile}, {**cell, "method": "erm"},
                            {"model": "resnet34", "pipeline": "fast+max-autotune", "method": "sat",
                             "error": "RuntimeError: x"}]}))
-    subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
-                    "--out", str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
+               "--out", str(tmp_path / "RESULTS.md"))
     text = (tmp_path / "RESULTS.md").read_text()
     assert text.index("`speed.json`:") < text.index("`speed_profile.json`:")
     plain, profiled = text.split("`speed_profile.json`:")
@@ -324,10 +324,10 @@ def test_training_operations_per_image_match_the_convolutions_counted_by_hand():
 
 def test_step_graph_experiment_runs_beside_its_pipeline_and_says_how_it_ran(tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=8)
-    command = [sys.executable, str(SCRIPT), "--models", "resnet18", "--pipelines", "fast", "fast+stepgraph",
+    command = [SCRIPT, "--models", "resnet18", "--pipelines", "fast", "fast+stepgraph",
                "--data-root", str(root), "--epochs", "1", "--set", "model.width=2", "--set", "data.batch_size=16",
                "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")]
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    run_script(*command)
     cells = json.loads((tmp_path / "results" / "speed.json").read_text())["cells"]
     graphed = [c for c in cells if c["pipeline"] == "fast+stepgraph"]
     assert {c["method"] for c in graphed} == {"erm", "sat"} and all(c["epoch_seconds"] > 0 for c in graphed)
@@ -370,8 +370,8 @@ def test_report_holds_each_gpu_against_the_speed_targets(tmp_path):
          "timing": {"setup_seconds": 4.0, "epochs_seconds": 281.0, "train_pass_seconds": 265.0, "eval_seconds": 13.0,
                     "between_epochs_seconds": 1.5, "checkpoint_wait_seconds": 0.4, "finish_seconds": 3.0,
                     "resumed": False}}))
-    subprocess.run([sys.executable, str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
-                    "--out", str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
+               "--out", str(tmp_path / "RESULTS.md"))
     text = (tmp_path / "RESULTS.md").read_text()
     section = text.split("## CIFAR-10 speed targets at a glance")[1].split("\n## ")[0]
     assert ("| GPU A | `fast+cudagraphs` | 1.30 (**not met**) | 3.46× (**not met**) | 1.008 (met) | `speed.json` |"

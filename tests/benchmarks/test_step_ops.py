@@ -3,19 +3,19 @@ checkpoint, and report.py shows both."""
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from fixtures import run_script
+
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
 
 def test_step_ops_counts_what_sat_adds_to_a_step(tmp_path):
-    subprocess.run([sys.executable, str(BENCH / "step_ops.py"), "--model", "resnet18", "--width", "2",
-                    "--batch-size", "4", "--results-dir", str(tmp_path)], check=True, capture_output=True)
+    run_script(str(BENCH / "step_ops.py"), "--model", "resnet18", "--width", "2",
+               "--batch-size", "4", "--results-dir", str(tmp_path))
     result = json.loads((tmp_path / "step_ops.json").read_text())
     counts = {c["method"]: c for c in result["cells"]}
     assert set(counts) == {"ce", "sat", "sat_sce"}
@@ -23,8 +23,8 @@ def test_step_ops_counts_what_sat_adds_to_a_step(tmp_path):
     assert counts["ce"]["leaf_ops"] < counts["sat"]["leaf_ops"] < counts["sat_sce"]["leaf_ops"]
     assert counts["ce"]["top_level_ops"] < counts["sat"]["top_level_ops"]
     assert result["ratios"]["sat_over_ce_leaf_ops"] == counts["sat"]["leaf_ops"] / counts["ce"]["leaf_ops"]
-    subprocess.run([sys.executable, str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
-                    str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    run_script(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
+               str(tmp_path / "RESULTS.md"))
     report = (tmp_path / "RESULTS.md").read_text()
     assert "## Operations per training step" in report and f"| sat | {counts['sat']['top_level_ops']} |" in report
 
@@ -69,16 +69,15 @@ def test_the_report_shows_where_the_gpu_time_of_a_step_goes(tmp_path):
               "width": 64, "batch_size": 256, "amp": "bf16", "cells": [cell("ce", 5.0, 0.01), cell("sat", 5.0, 0.02)],
               "ratios": {"sat_over_ce_cuda_kernel_ms": 5.02 / 5.01}}
     (tmp_path / "step_ops_cuda.json").write_text(json.dumps(result))
-    subprocess.run([sys.executable, str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
-                    str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    run_script(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
+               str(tmp_path / "RESULTS.md"))
     report = (tmp_path / "RESULTS.md").read_text()
     assert "| ce | 10 | 20 | 41 | 5.01 |" in report
     assert "mean of 5 steps" in report and "| `aten::_log_softmax` | 0.010 | 0.020 |" in report
 
 def test_checkpoint_cost_records_size_and_time(tmp_path):
-    subprocess.run([sys.executable, str(BENCH / "checkpoint_cost.py"), "--model", "resnet18", "--examples", "100",
-                    "--repeats", "2", "--dir", str(tmp_path), "--results-dir", str(tmp_path)], check=True,
-                   capture_output=True)
+    run_script(str(BENCH / "checkpoint_cost.py"), "--model", "resnet18", "--examples", "100",
+               "--repeats", "2", "--dir", str(tmp_path), "--results-dir", str(tmp_path))
     result = json.loads((tmp_path / "checkpoint_cost.json").read_text())
     assert result["bytes"] > 2 * 11_000_000 * 4  # ResNet-18 weights and their momentum, float32
     assert len(result["seconds"]) == 2 and result["median_seconds"] > 0
@@ -86,7 +85,7 @@ def test_checkpoint_cost_records_size_and_time(tmp_path):
     assert result["snapshot_exact"] is True  # each checkpoint equals the state at save(), changed right after
     assert not list(tmp_path.glob("tmp*"))  # the scratch directory is removed
 
-    subprocess.run([sys.executable, str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
-                    str(tmp_path / "RESULTS.md")], check=True, capture_output=True)
+    run_script(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
+               str(tmp_path / "RESULTS.md"))
     row = next(line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("| resnet18 |"))
     assert "| yes |" in row
