@@ -169,7 +169,8 @@ def _find_issues(args: argparse.Namespace) -> int:
             source = next((f"--set {text}" for text in reversed(args.overrides)
                            if "method.name" in override_keys(text)), args.config)
             raise ConfigError(f"{source}: find-issues needs method.name=sat, got {config.method.name!r}")
-        data = load_dataset(config.data)  # a count that cannot fit the data stops before the training
+        # a count that cannot fit the data stops before the training
+        data = load_dataset(config.data, progress=config.run.progress)
         if args.num_issues is not None and args.num_issues > len(data.y_train):
             raise ConfigError(f"--num-issues {args.num_issues}: the data have only {len(data.y_train)} training labels")
         run_dir = fit(config, dataset=data).run_dir

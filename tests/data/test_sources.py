@@ -212,6 +212,24 @@ def test_download_with_sha256_through_the_config(tmp_path, http_dir):
     assert len(load_dataset(cfg).y_test) == 2
 
 
+def test_a_download_shows_its_progress_bar_unless_the_run_hides_progress(tmp_path, http_dir, capfd):
+    from satlearn.config import load_config
+    from satlearn.engine.trainer import prepare_data
+
+    served, base = http_dir
+    archive = cifar10_archive(tmp_path)
+    (served / "cifar-10-python.tar.gz").write_bytes(archive)
+    url, sha256 = f"{base}/cifar-10-python.tar.gz", hashlib.sha256(archive).hexdigest()
+    capfd.readouterr()
+    # satlearn train --no-progress, find-issues --no-progress: run.progress=false reaches the download
+    quiet = load_config(None, ["data.source=cifar10", f"data.root={tmp_path / 'quiet'}", "data.download=true",
+                               f"data.url={url}", f"data.sha256={sha256}", "run.progress=false"])
+    assert len(prepare_data(quiet).labels) == 10
+    assert "downloading cifar-10-python.tar.gz" not in capfd.readouterr().err
+    load_dataset(data_config("cifar10", tmp_path / "shown", download=True, url=url, sha256=sha256))
+    assert "downloading cifar-10-python.tar.gz" in capfd.readouterr().err
+
+
 def test_download_into_batches_dir_path_and_md5(tmp_path, http_dir):
     served, base = http_dir
     archive = cifar10_archive(tmp_path)

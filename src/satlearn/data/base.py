@@ -120,5 +120,5 @@ class DatasetSplits:
         )
 
 
-# name -> loader(config: DataConfig) -> DatasetSplits
+# name -> loader(config: DataConfig, *, progress: bool) -> DatasetSplits; progress: show a download's progress bar
 SOURCES: Registry = Registry("data source")

@@ -320,7 +320,7 @@ def download_and_extract(
 # The sources
 
 
-def _locate(config, spec: _Spec) -> Path:
+def _locate(config, spec: _Spec, *, progress: bool) -> Path:
     """The batches directory: ``root`` itself, ``root/<dirname>``, or freshly downloaded there."""
     root = Path(config.root).expanduser() if config.root else default_cache_dir()
     if any((root / name).is_file() for name in (spec.meta_file, *spec.train_files, *spec.test_files)):
@@ -336,7 +336,7 @@ def _locate(config, spec: _Spec) -> Path:
     url = config.url or spec.url
     sha256 = config.sha256 or spec.sha256
     try:
-        download_and_extract(url, parent, sha256=sha256)
+        download_and_extract(url, parent, sha256=sha256, progress=progress)
     except DataError as exc:
         if not config.url:
             raise
@@ -347,8 +347,8 @@ def _locate(config, spec: _Spec) -> Path:
     return directory
 
 
-def _load(config, spec: _Spec) -> DatasetSplits:
-    directory = _locate(config, spec)
+def _load(config, spec: _Spec, *, progress: bool) -> DatasetSplits:
+    directory = _locate(config, spec, progress=progress)
     class_names = _read_class_names(directory, spec)
     x_train, y_train = _read_split(directory, spec.train_files, spec.label_key, spec.num_classes)
     x_test, y_test = _read_split(directory, spec.test_files, spec.label_key, spec.num_classes)
@@ -367,10 +367,10 @@ def _load(config, spec: _Spec) -> DatasetSplits:
 
 
 @SOURCES.register("cifar10")
-def load_cifar10(config) -> DatasetSplits:
-    return _load(config, _SPECS["cifar10"])
+def load_cifar10(config, *, progress: bool = True) -> DatasetSplits:
+    return _load(config, _SPECS["cifar10"], progress=progress)
 
 
 @SOURCES.register("cifar100")
-def load_cifar100(config) -> DatasetSplits:
-    return _load(config, _SPECS["cifar100"])
+def load_cifar100(config, *, progress: bool = True) -> DatasetSplits:
+    return _load(config, _SPECS["cifar100"], progress=progress)

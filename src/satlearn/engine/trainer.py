@@ -71,7 +71,7 @@ class RunResult:
 
 def prepare_data(config: Config, dataset: DatasetSplits | None = None) -> NoisyDataset:
     """Loads the configured source (unless ``dataset`` is given) and applies the configured label noise."""
-    data = dataset.validate() if dataset is not None else load_dataset(config.data)
+    data = dataset.validate() if dataset is not None else load_dataset(config.data, progress=config.run.progress)
     clean = data.y_train.numpy()
     noisy = apply_noise(clean, data.num_classes, config.data.noise, class_names=data.class_names)
     return NoisyDataset(data=data, labels=torch.from_numpy(noisy), clean_labels=data.y_train.clone())
