@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -94,6 +95,14 @@ def _speed_files() -> list[Path]:
     return sorted(RESULTS_DIR.glob("speed*.json"), key=lambda p: (p.name != "speed.json", p.name))
 
 
+def _extra_settings(command: str) -> list[str]:
+    """The ``--set key=value`` settings a speed table's command gave every cell (say, the cuDNN search of
+    ``speed_cudnn_all.json``): a row that names only its pipeline would pass for that pipeline's plain run."""
+    words = shlex.split(command)
+    return [value for flag, value in zip(words, words[1:]) if flag == "--set"] + \
+        [word.split("=", 1)[1] for word in words if word.startswith("--set=")]
+
+
 def _verdict(met: bool) -> str:
     return "met" if met else "**not met**"
 
@@ -113,8 +122,9 @@ def targets_section() -> list[str]:
         ratios = {k: v for ratio in r["ratios"] if ratio["model"] == "resnet34" and ratio["pipeline"] == best["pipeline"]
                   for k, v in ratio.items()}
         speedup, sat_over_ce = ratios.get("speedup_over_reference_sat"), ratios.get("sat_over_ce_time")
+        settings = "".join(f", `{setting}`" for setting in _extra_settings(r.get("command", "")))
         rows.append(
-            f"| {_device(r)} | `{best['pipeline']}` | {best['epoch_seconds']:.2f} "
+            f"| {_device(r)} | `{best['pipeline']}`{settings} | {best['epoch_seconds']:.2f} "
             f"({_verdict(best['epoch_seconds'] <= TARGET_EPOCH_SECONDS)}) | "
             + (f"{speedup:.2f}× ({_verdict(speedup >= TARGET_SPEEDUP)})" if speedup else "—") + " | "
             + (f"{sat_over_ce:.3f} ({_verdict(sat_over_ce <= TARGET_SAT_OVER_CE)})" if sat_over_ce else "—")
