@@ -230,6 +230,16 @@ def test_a_download_shows_its_progress_bar_unless_the_run_hides_progress(tmp_pat
     assert "downloading cifar-10-python.tar.gz" in capfd.readouterr().err
 
 
+def test_a_source_registered_as_loader_of_config_alone_still_loads(monkeypatch):
+    from satlearn.data import SOURCES
+
+    x = torch.zeros(2, 3)
+    toy = DatasetSplits(x_train=x, y_train=torch.tensor([0, 1]), x_test=x, y_test=torch.tensor([1, 0]),
+                        num_classes=2, class_names=["a", "b"], kind="tabular", name="toy")
+    monkeypatch.setitem(SOURCES._entries, "toy", lambda config: toy)  # the contract before `progress`
+    assert load_dataset(DataConfig(source="toy"), progress=False) is toy
+
+
 def test_download_into_batches_dir_path_and_md5(tmp_path, http_dir):
     served, base = http_dir
     archive = cifar10_archive(tmp_path)

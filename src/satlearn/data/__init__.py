@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from satlearn.data.base import SOURCES, DatasetSplits
 from satlearn.data import mnist1d, cifar, imagefolder, npz, tabular  # noqa: E402,F401  (registration)
 
@@ -9,7 +11,18 @@ from satlearn.data import mnist1d, cifar, imagefolder, npz, tabular  # noqa: E40
 def load_dataset(config, *, progress: bool = True) -> DatasetSplits:
     """Loads ``config.source`` (a :class:`satlearn.config.DataConfig`) and validates it; ``progress``: show a
     progress bar where the source downloads its data."""
-    return SOURCES.get(config.source)(config, progress=progress).validate()
+    loader = SOURCES.get(config.source)
+    if not _takes_progress(loader):  # a source registered as loader(config) alone: it has no bar to hide
+        return loader(config).validate()
+    return loader(config, progress=progress).validate()
+
+
+def _takes_progress(loader) -> bool:
+    try:
+        parameters = inspect.signature(loader).parameters.values()
+    except (TypeError, ValueError):  # (a callable whose signature Python cannot read)
+        return False
+    return any(p.name == "progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 __all__ = ["SOURCES", "DatasetSplits", "load_dataset"]
