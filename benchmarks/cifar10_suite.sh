@@ -324,7 +324,11 @@ if speed_arguments:
     sys.path.insert(0, sys.argv[1])
     from speed import build_parser, requested_cells
     found = {(cell.get("model"), cell.get("pipeline"), cell.get("method")) for cell in cells}
-    measured = measured and requested_cells(build_parser().parse_args(speed_arguments)) <= found
+    try:
+        requested = requested_cells(build_parser().parse_args(speed_arguments))
+    except SystemExit:  # --help, or arguments speed.py refuses: it will say so itself when it runs
+        sys.exit(1)
+    measured = measured and requested <= found
 sys.exit(0 if measured and alike else 1)
 PY
 }

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -170,7 +171,7 @@ def run_main(main) -> None:
 def recording() -> dict:
     """When, at which commit and by what command a result is being recorded."""
     return {"recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
-            "command": " ".join([Path(sys.executable).name, *sys.argv])}
+            "command": shlex.join([Path(sys.executable).name, *sys.argv])}
 
 
 def record(name: str, payload: dict, *, directory: Path | None = None) -> Path:

@@ -98,7 +98,10 @@ def _speed_files() -> list[Path]:
 def _extra_settings(command: str) -> list[str]:
     """The ``--set key=value`` settings a speed table's command gave every cell (say, the cuDNN search of
     ``speed_cudnn_all.json``): a row that names only its pipeline would pass for that pipeline's plain run."""
-    words = shlex.split(command)
+    try:
+        words = shlex.split(command)
+    except ValueError:  # recorded as a plain join of the arguments (before shlex.join), with a quote in one
+        words = command.split()
     return [value for flag, value in zip(words, words[1:]) if flag == "--set"] + \
         [word.split("=", 1)[1] for word in words if word.startswith("--set=")]
 

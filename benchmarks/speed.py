@@ -345,7 +345,8 @@ def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, 
 
 def build_parser() -> argparse.ArgumentParser:
     """speed.py's arguments; also read by the CIFAR-10 suite to see whether a table holds every cell it asked for."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="speed.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["resnet34", "resnet18"])
     parser.add_argument("--pipelines", nargs="+", default=["fast", "reference"],
                         choices=[*PIPELINES, *STEP_GRAPH_PIPELINES])

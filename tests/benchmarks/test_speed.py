@@ -360,7 +360,9 @@ def test_report_holds_each_gpu_against_the_speed_targets(tmp_path):
          "sat_over_ce_time": 1.03}]))
     # a table measured with extra settings says so beside its pipeline
     searched = json.loads(table("GPU B", [cell("fast+cudagraphs", 1.25)], []))
-    searched["command"] = "python speed.py --pipelines fast+cudagraphs --set run.cudnn_benchmark_limit=0"
+    # (recorded as a plain join of the arguments, as before shlex.join: a quote in a path is no shell quoting)
+    searched["command"] = ("python speed.py --data-root /data/o'brien --pipelines fast+cudagraphs "
+                           "--set run.cudnn_benchmark_limit=0")
     (results / "speed_searched.json").write_text(json.dumps(searched))
     paper = {"benchmark": "label_noise/paper/sat-sym40", "recipe": "paper", "method": "sat", "noise": "sym40", "device": {"gpu": "GPU A"}, "run_device": "cuda",
              "pipeline": "fast+cudagraphs", "fit_seconds": 310.0, "run_seconds": 301.0, "concurrent_cells": 2,
