@@ -418,8 +418,9 @@ def label_noise_section() -> list[str]:
             from label_noise import METHODS, NOISES
 
             methods, noises = list(METHODS), list(NOISES)
-            lines += [f"{len(cells)} of the grid's {len(methods) * len(noises)} cells recorded; *not run* marks "
-                      "the others.", ""]
+            size = len(methods) * len(noises)
+            lines += [f"All {size} of the grid's cells recorded." if len(cells) >= size else
+                      f"{len(cells)} of the grid's {size} cells recorded; *not run* marks the others.", ""]
         gain = "sat" in methods and "ce" in methods
         lines += ["| noise | actual noise % | " + " | ".join(methods) + (" | SAT − CE (last) |" if gain else " |")
                   + " run time (s) |",
