@@ -403,10 +403,10 @@ _CHOICES = {
 # count, as a run may resume on another machine with the thread count it started with
 _MAX_THREADS = 1024
 
-# run.seed reaches torch's generators through the loaders' per-epoch seeds (run.seed * 1_000_003 + epoch), which
+# run.seed reaches torch's generators through the loaders' per-epoch seeds (run.seed * EPOCH_SEED_STRIDE + epoch), which
 # take [-2**63, 2**64 - 1]: exactly the run seeds that always worked, negative ones included. numpy's generators
 # for the noise and the data split take any non-negative seed (mnist1d's legacy one checks its own).
-_EPOCH_SEED_STRIDE = 1_000_003
+EPOCH_SEED_STRIDE = 1_000_003
 _NON_NEGATIVE_SEED_KEYS = ("data.data_seed", "data.noise.seed")
 
 # method settings that only some methods read (each method lists its own in Method.options)
@@ -481,11 +481,11 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
     if threads is not None and not 1 <= threads <= _MAX_THREADS:
         raise ConfigError(f"{where('run.threads')}: run.threads={threads!r}; expected a thread count from 1 to "
                           f"{_MAX_THREADS} (or null for torch's default)")
-    lowest = -(2**63 // _EPOCH_SEED_STRIDE)
-    highest = (2**64 - 1 - max(config.run.epochs, 0)) // _EPOCH_SEED_STRIDE
+    lowest = -(2**63 // EPOCH_SEED_STRIDE)
+    highest = (2**64 - 1 - max(config.run.epochs, 0)) // EPOCH_SEED_STRIDE
     if not lowest <= config.run.seed <= highest:
         raise ConfigError(f"{where('run.seed', 'run.epochs')}: run.seed={config.run.seed!r}; expected a seed from "
-                          f"{lowest} to {highest} (each epoch's seed, run.seed * {_EPOCH_SEED_STRIDE} + epoch, must "
+                          f"{lowest} to {highest} (each epoch's seed, run.seed * {EPOCH_SEED_STRIDE} + epoch, must "
                           "fit torch's 64 bits)")
     for key in _NON_NEGATIVE_SEED_KEYS:
         if _get(config, key) < 0:

@@ -13,7 +13,7 @@ BENCH = Path(__file__).parents[2] / "benchmarks"
 
 
 def run(*args):
-    return run_script(*map(str, args)).stdout
+    return run_script(*args).stdout
 
 
 def test_grid_cells_resume_and_report(tmp_path):

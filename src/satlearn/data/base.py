@@ -121,5 +121,5 @@ class DatasetSplits:
 
 
 # name -> loader(config: DataConfig, *, progress: bool) -> DatasetSplits; progress: show a download's progress bar
-# (a loader that takes config alone is called without it)
+# (a source with nothing to download takes config alone and is called without it)
 SOURCES: Registry = Registry("data source")

@@ -119,7 +119,7 @@ def channel_stats(images: np.ndarray, chunk: int = 1024) -> tuple[tuple[float, .
 
 
 @SOURCES.register("imagefolder")
-def load_imagefolder(config, *, progress: bool = True) -> DatasetSplits:  # (nothing to download)
+def load_imagefolder(config) -> DatasetSplits:
     if not config.root:
         raise DataError("imagefolder: set data.root to a directory holding train/<class>/ and test/<class>/")
     root = Path(config.root).expanduser()

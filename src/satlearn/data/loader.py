@@ -13,6 +13,8 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from satlearn.config import EPOCH_SEED_STRIDE
+
 
 def draw_crop_flip(batch_size: int, *, padding: int = 4, generator: torch.Generator | None = None,
                    device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -97,7 +99,7 @@ class InMemoryLoader:
 
     def _generator(self, epoch: int) -> torch.Generator:
         generator = torch.Generator(device=self.device)
-        generator.manual_seed(self.seed * 1_000_003 + epoch)
+        generator.manual_seed(self.seed * EPOCH_SEED_STRIDE + epoch)
         return generator
 
     def prepare(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

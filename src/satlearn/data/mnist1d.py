@@ -47,7 +47,7 @@ def load_arrays(num_samples: int, seed: int, cache_dir: Path) -> dict[str, np.nd
 
 
 @SOURCES.register("mnist1d")
-def load_mnist1d(config, *, progress: bool = True) -> DatasetSplits:  # (nothing to download)
+def load_mnist1d(config) -> DatasetSplits:
     if config.num_samples < 10:
         raise DataError(f"mnist1d: data.num_samples={config.num_samples} is too small (need at least 10)")
     if not 0 <= config.data_seed < 2**32:  # the generator seeds numpy's legacy global state

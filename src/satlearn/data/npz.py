@@ -85,7 +85,7 @@ def _features(x: np.ndarray, path: Path, key: str) -> np.ndarray:
 
 
 @SOURCES.register("npz")
-def load_npz(config, *, progress: bool = True) -> DatasetSplits:  # (nothing to download)
+def load_npz(config) -> DatasetSplits:
     if not config.root:
         raise DataError("npz: set data.root to a .npz file with x_train, y_train (and optionally x_test, y_test)")
     path = Path(config.root).expanduser()

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from satlearn.config import EPOCH_SEED_STRIDE
 from satlearn.data.loader import draw_crop_flip
 
 
@@ -99,7 +100,7 @@ class StreamingLoader:
         """The epoch's example order and, with augmentation, each example's crop offsets and flip — the numbers the
         in-memory loader draws from the same seed on the CPU, in the same order."""
         n = len(self.dataset)
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        generator = torch.Generator().manual_seed(self.seed * EPOCH_SEED_STRIDE + epoch)
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         if self.dataset.augment != "crop_flip":
             return order, None

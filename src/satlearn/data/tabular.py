@@ -59,7 +59,7 @@ def _label_order(values: list[str]) -> list[str]:
 
 
 @SOURCES.register("csv")
-def load_csv(config, *, progress: bool = True) -> DatasetSplits:  # (nothing to download)
+def load_csv(config) -> DatasetSplits:
     if not config.root:
         raise DataError("csv: set data.root to a CSV file with a header row")
     path = Path(config.root).expanduser()
