@@ -599,6 +599,28 @@ def test_csv_integer_labels_sort_numerically(tmp_path):
     assert data.class_names == ["2", "7", "10"] and data.num_classes == 3
 
 
+def test_csv_decimal_labels_sort_by_value(tmp_path):
+    # a label column written as floats (pandas does so once a column held a missing value) must not sort as text,
+    # or "10.0" would come before "2.0" and integer labels in a noise file would name other classes
+    path = tmp_path / "t.csv"
+    path.write_text("x,label\n" + "".join(f"{i},{[10.0, 2.0, 7.5][i % 3]}\n" for i in range(12)))
+    data = load_dataset(data_config("csv", path))
+    assert data.class_names == ["2.0", "7.5", "10.0"]
+    big = ["123456789012345678901", "123456789012345678902"]  # float64 rounds both to one value
+    path.write_text("x,label\n" + "".join(f"{i},{big[i % 2]}\n" for i in range(12)))
+    assert load_dataset(data_config("csv", path)).class_names == big
+
+
+@pytest.mark.parametrize("spellings", [("1", "01"), ("1", "1.0"), ("2", "2e0")])
+def test_csv_one_number_written_two_ways_is_refused(tmp_path, spellings):
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{[spellings[0], '3', spellings[1]][i % 3]}\n" for i in range(12)))
+    first, second = sorted(spellings, key=lambda v: (float(v), v))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: labels '{first}' and '{second}' in column 'y' are one "
+                                        r"number written two ways; expected each class written one way$"):
+        load_dataset(data_config("csv", path, label_column="y"))
+
+
 def test_csv_a_label_found_only_in_the_test_split_is_refused(tmp_path):
     from satlearn.data.tabular import split_indices
 

@@ -1,7 +1,8 @@
 """A CSV table with a header row: one label column (``data.label_column``), every other column numeric.
 
-Labels may be names or integers; their sorted distinct values become classes ``0..C-1`` (integers sorted
-numerically) and are kept as the class names. A ``data.test_fraction`` of the rows, drawn with a generator
+Labels may be names or numbers; their sorted distinct values become classes ``0..C-1`` (numbers sorted by value,
+so ``2.0`` comes before ``10.0``) and are kept as the class names. One number written two ways (``1``, ``01``,
+``1.0``) is refused rather than made into two classes. A ``data.test_fraction`` of the rows, drawn with a generator
 seeded by ``data.data_seed``, is held out; features are standardised with the training split's mean and std.
 A label whose rows all land in the held-out split is refused (no class may lack training rows).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +51,21 @@ def standardize(train: np.ndarray, test: np.ndarray, *, what: str = "features") 
     return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
 
 
-def _label_order(values: list[str]) -> list[str]:
+def _label_order(values: list[str], *, what: str, column: str) -> list[str]:
     unique = set(values)
+    # Decimal compares exactly: two long integers that one float would round together stay two classes
     try:
-        as_int = {v: int(v) for v in unique}
-    except ValueError:
+        as_number = {v: Decimal(v) for v in unique}
+    except InvalidOperation:
         return sorted(unique)
-    return sorted(unique, key=lambda v: (as_int[v], v))
+    if not all(number.is_finite() for number in as_number.values()):
+        return sorted(unique)
+    order = sorted(unique, key=lambda v: (as_number[v], v))
+    for before, after in zip(order, order[1:]):
+        if as_number[before] == as_number[after]:
+            raise DataError(f"{what}: labels {before!r} and {after!r} in column {column!r} are one number written "
+                            "two ways; expected each class written one way")
+    return order
 
 
 @SOURCES.register("csv")
@@ -118,7 +128,7 @@ def load_csv(config) -> DatasetSplits:
 
     if not features:
         raise DataError(f"{path}: no data rows after the header")
-    class_names = _label_order(labels)
+    class_names = _label_order(labels, what=str(path), column=config.label_column)
     index = {name: i for i, name in enumerate(class_names)}
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray([index[v] for v in labels], dtype=np.int64)
