@@ -202,6 +202,19 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
     assert load_checkpoint(tmp_path / "run")["epoch"] == 1
 
 
+def test_a_run_started_on_a_gpu_resumes_on_the_cpu_and_says_what_changes(tmp_path):
+    fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)  # as the run would have saved it on a GPU machine
+    state["config"]["run"]["device"] = "cuda"
+    state["runtime"]["device"] = "cuda:0"
+    torch.save(state, path)
+    messages = []
+    result = fit(tiny_config(tmp_path), tmp_path / "run", resume=True, log=messages.append)
+    assert any("the run trained on cuda:0 and resumes on cpu: precision" in m for m in messages)
+    assert result.summary["runtime"]["device"] == "cpu" and len(result.history) == 4
+
+
 def test_existing_run_is_never_overwritten(tmp_path):
     fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=1)
     before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
@@ -479,7 +492,7 @@ def test_only_settings_of_how_a_run_runs_may_differ_on_resume():
     from satlearn.engine.trainer import RESUME_FREE_KEYS, _config_differences
 
     assert RESUME_FREE_KEYS == {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
-                                "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "data.workers"}
+                                "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.workers"}
     saved = to_dict(load_config(None))
     current = to_dict(load_config(None, ["run.seed=7", "optim.lr=0.01", "data.noise.seed=3", "run.name=again",
                                          "data.workers=0", "run.checkpoint_every=5"]))

@@ -38,9 +38,10 @@ from satlearn.models import create_model
 # Settings that may differ between a run and its resumption. Most change no result (the reference pipeline's
 # workers are handed their augmentation by the main process, so their number changes nothing); the thread count
 # and cuDNN's choice of algorithms change only the rounding of sums, which on a CPU ends bit-exact resumption
-# (a resume on another thread count says so).
+# (a resume on another thread count says so). The device may change so that a run can finish where its first
+# machine is gone; `auto` already allowed that, and the resumption says what changes with it.
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
-                    "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "data.workers"}
+                    "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.workers"}
 
 
 # What training writes into a run directory (the outputs of other commands, e.g. eval.json, are theirs).
@@ -487,6 +488,11 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         if device.type == "cpu" and threads_before is not None and threads_before != torch.get_num_threads():
             log(f"the run used {threads_before} CPU threads and resumes on {torch.get_num_threads()} (run.threads): "
                 "sums round differently, so it continues close to, not bit-exactly like, an uninterrupted run")
+        device_before = checkpoint.get("runtime", {}).get("device")
+        if device_before is not None and torch.device(device_before).type != device.type:
+            log(f"the run trained on {device_before} and resumes on {device}: precision (run.amp=auto), compilation "
+                "and the rounding of sums may differ from here on, so it continues close to, not exactly like, an "
+                "uninterrupted run")
         pipeline_before = checkpoint.get("runtime", {}).get("pipeline")
         if pipeline_before is not None and pipeline_before != runtime["pipeline"]:
             log(f"the run trained on the {pipeline_before} pipeline and resumes on the {runtime['pipeline']} one "
