@@ -53,12 +53,13 @@ from common import (  # noqa: E402
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
-from satlearn.config import load_config, overrides_for_method, read_yaml  # noqa: E402
+from satlearn.config import load_config, overrides_for_method, read_yaml, to_dict  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
 from satlearn.engine.runtime import resolve_device  # noqa: E402
+from satlearn.engine.trainer import config_differences  # noqa: E402
 from satlearn.evaluation.detection import detection_report  # noqa: E402
-from satlearn.errors import ConfigError  # noqa: E402
+from satlearn.errors import ConfigError, TrainingError  # noqa: E402
 from satlearn.label_issues import find_label_issues, load_run_targets  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
@@ -144,6 +145,13 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         compiled = None  # this fit()'s compiler-cache hits and misses: whether a slow first epoch compiled again
         trained_earlier = False  # the run directory held the finished run: recorded, not trained, here
         if (run_dir / "summary.json").exists():
+            # a run left by another request (a smoke test in the same --runs-dir, another --pipeline) is not this
+            # cell: recording it would give its figures this cell's settings, as resuming it would have
+            differences = config_differences(to_dict(load_config(run_dir / "config.yaml")), to_dict(config))
+            if differences:
+                raise TrainingError(f"{run_dir}: finished earlier with another config ({'; '.join(differences[:3])})"
+                                    "; not recorded as this cell: move that run directory away to train the cell "
+                                    "again, or choose another --runs-dir")
             print(f"{run_dir.name}: finished earlier", flush=True)
             trained_earlier = True
         else:
@@ -214,11 +222,12 @@ def label_issue_figures(run_dir: Path) -> dict:
                              "flagged": int(issues.flagged.sum()), "truly_wrong": int(truly_wrong.sum())}}
 
 
-def cell_command(args: argparse.Namespace, method: str, noise: str, jobs: int) -> list[str]:
-    """The command line that trains one cell in a process of its own (``--jobs``)."""
+def cell_command(args: argparse.Namespace, method: str, noise: str, concurrent_cells: int) -> list[str]:
+    """The command line that trains one cell in a process of its own (``--jobs``), recorded as one of
+    ``concurrent_cells`` trainings sharing the device."""
     command = [sys.executable, str(Path(__file__).resolve()), "--recipe", args.recipe, "--methods", method,
                "--noise", noise, "--data-root", str(args.data_root), "--cifar10n", str(args.cifar10n),
-               "--runs-dir", str(args.runs_dir), "--concurrent-cells", str(args.concurrent_cells or jobs), "--redo",
+               "--runs-dir", str(args.runs_dir), "--concurrent-cells", str(concurrent_cells), "--redo",
                "--pipeline", args.pipeline, "--report", "none"]  # the parent regenerates it as cells finish
     if args.results_dir is not None:
         command += ["--results-dir", str(args.results_dir)]
@@ -235,12 +244,14 @@ def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> 
     """Trains ``cells`` with ``args.jobs`` processes at a time; returns how many failed."""
     logs = args.runs_dir / recipe_dir(args.recipe, args.tag)
     logs.mkdir(parents=True, exist_ok=True)
+    # three processes for two cells train two at a time
+    concurrent_cells = args.concurrent_cells or min(args.jobs, len(cells))
 
     def one(cell: tuple[str, str]) -> tuple[str, int, Path]:
         method, noise = cell
         log = logs / f"{cell_name(method, noise)}.log"
         with open(log, "a") as handle:
-            code = subprocess.run(cell_command(args, method, noise, args.jobs), stdout=handle,
+            code = subprocess.run(cell_command(args, method, noise, concurrent_cells), stdout=handle,
                                   stderr=subprocess.STDOUT).returncode
         return cell_name(method, noise), code, log
 

@@ -48,6 +48,14 @@ def test_grid_cells_resume_and_report(tmp_path):
     again = run(*common, *tiny)
     assert again.count("recorded earlier") == 4 and "resumed" not in again
     assert "finished earlier" in run(*common, *tiny, "--redo")  # run directories are kept: nothing is retrained
+    # a finished run of other settings (a smoke test left in the same --runs-dir) is not recorded as the cell asked
+    recorded = {f.name: f.read_text() for f in files}
+    changed = subprocess.run([sys.executable, *map(str, common), *tiny, "--redo", "--set", "optim.lr=0.5"],
+                             capture_output=True, text=True)
+    assert changed.returncode == 2 and changed.stderr.count("\n") == 1
+    assert (f"label_noise.py: error: {tmp_path / 'runs' / 'fast' / 'ce-sym40'}: finished earlier with another config "
+            "(optim.lr: run has 0.1, now 0.5); not recorded as this cell") in changed.stderr
+    assert {f.name: f.read_text() for f in files} == recorded
     assert cell["concurrent_cells"] == 1 and cell["fit_seconds"] is None  # resumed: no whole-run wall time
     # the grid regenerated the report beside its results directory after each recorded cell
     table = (tmp_path / "RESULTS.md").read_text()
@@ -182,3 +190,32 @@ def test_missing_data_stops_the_grid_in_one_line_and_leaves_no_run_directory(tmp
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "no CIFAR-10 data at" in result.stderr
     assert not (tmp_path / "runs" / "fast" / "sat-sym20").exists()
+
+
+def test_jobs_record_as_many_concurrent_cells_as_train_at_once(tmp_path, monkeypatch):
+    import argparse
+    import types
+
+    sys.path.insert(0, str(BENCH))
+    import label_noise
+
+    started = []
+
+    def fake_run(command, stdout, stderr):
+        started.append(command)
+        stdout.write("done\n")
+        return types.SimpleNamespace(returncode=0)
+
+    monkeypatch.setattr(label_noise.subprocess, "run", fake_run)
+    monkeypatch.setattr(label_noise, "regenerate_report", lambda args: None)
+    args = argparse.Namespace(recipe="fast", tag=None, data_root="data", cifar10n=tmp_path / "c10n.npz",
+                              runs_dir=tmp_path / "runs", results_dir=None, stop_after_epoch=None, extra=[],
+                              pipeline="config", jobs=3, concurrent_cells=None)
+    cells = [("ce", "sym20"), ("sat", "sym20")]
+    assert label_noise.run_in_processes(args, cells) == 0
+    # three processes for two cells: two trainings shared the device
+    assert [command[command.index("--concurrent-cells") + 1] for command in started] == ["2", "2"]
+    started.clear()
+    args.concurrent_cells = 5  # other trainings beside the grid, as the user says
+    label_noise.run_in_processes(args, cells)
+    assert [command[command.index("--concurrent-cells") + 1] for command in started] == ["5", "5"]

@@ -489,29 +489,29 @@ def test_checkpoints_are_written_every_checkpoint_every_epochs_and_at_the_end(tm
 
 def test_only_settings_of_how_a_run_runs_may_differ_on_resume():
     from satlearn.config import to_dict
-    from satlearn.engine.trainer import RESUME_FREE_KEYS, _config_differences
+    from satlearn.engine.trainer import RESUME_FREE_KEYS, config_differences
 
     assert RESUME_FREE_KEYS == {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
                                 "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.workers"}
     saved = to_dict(load_config(None))
     current = to_dict(load_config(None, ["run.seed=7", "optim.lr=0.01", "data.noise.seed=3", "run.name=again",
                                          "data.workers=0", "run.checkpoint_every=5"]))
-    assert _config_differences(saved, current) == ["data.noise.seed: run has 0, now 3",
+    assert config_differences(saved, current) == ["data.noise.seed: run has 0, now 3",
                                                    "optim.lr: run has 0.003, now 0.01",
                                                    "run.seed: run has 0, now 7"]
 
 
 def test_a_nan_saved_by_an_older_version_is_no_difference_from_itself():
     from satlearn.config import to_dict
-    from satlearn.engine.trainer import _config_differences
+    from satlearn.engine.trainer import config_differences
 
     saved = to_dict(load_config(None))
     saved["optim"]["gamma"] = float("nan")
     current = to_dict(load_config(None))
     current["optim"]["gamma"] = float("nan")
-    assert _config_differences(saved, current) == []
+    assert config_differences(saved, current) == []
     current["optim"]["gamma"] = 0.1
-    assert _config_differences(saved, current) == ["optim.gamma: run has nan, now 0.1"]
+    assert config_differences(saved, current) == ["optim.gamma: run has nan, now 0.1"]
 
 
 def test_the_training_order_follows_run_seed(tmp_path):

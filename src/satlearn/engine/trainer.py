@@ -379,13 +379,16 @@ def _same_setting(a: Any, b: Any) -> bool:
     return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
 
 
-def _config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    """``"key: run has A, now B"`` for every setting (of two :func:`satlearn.config.to_dict` trees) in which a run's
+    own config and ``current`` differ, less the :data:`RESUME_FREE_KEYS`: what makes ``current`` another training
+    than the run's, which a resumption refuses."""
     out = []
     for key in sorted(set(saved) | set(current)):
         path = f"{prefix}{key}"
         a, b = saved.get(key), current.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            out.extend(_config_differences(a, b, f"{path}."))
+            out.extend(config_differences(a, b, f"{path}."))
         elif not _same_setting(a, b) and path not in RESUME_FREE_KEYS:
             out.append(f"{path}: run has {a!r}, now {b!r}")
     return out
@@ -439,7 +442,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     checkpoint = None
     if resume:
         checkpoint = load_checkpoint(run_dir)
-        differences = _config_differences(checkpoint["config"], config_lib.to_dict(config))
+        differences = config_differences(checkpoint["config"], config_lib.to_dict(config))
         if differences:
             raise TrainingError(f"{run_dir}: cannot resume with a different config ({'; '.join(differences[:3])})")
         if checkpoint["epoch"] >= config.run.epochs and (run_dir / "summary.json").exists():
