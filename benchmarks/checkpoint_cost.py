@@ -90,7 +90,7 @@ def main() -> None:
                                      "median_blocking_seconds": median(blocking),
                                      "snapshot_exact": exact,
                                      "written_under": str(args.dir or tempfile.gettempdir())},
-                 directory=args.results_dir)
+                 directory=args.results_dir, measured_on=[device])
     print(f"recorded in {out}")
     if not exact:
         raise SystemExit("a checkpoint differs from the state it was saved from")

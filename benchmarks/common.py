@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -146,13 +147,20 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def device_info() -> dict:
+def device_info(measured_on: Iterable[str] | None = None) -> dict:
+    """The machine a result is measured on. ``measured_on``: the torch devices the measurement ran on, where the
+    script knows them. ``gpu`` names the GPU that measured; a GPU the machine has but the measurement did not use
+    (a ``--device cpu`` run on a GPU machine) is kept as ``unused_gpu``, so that the figure is not taken for the
+    GPU's, by the report or by the suite deciding what is measured already."""
     import torch
 
     info = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+    if measured_on is not None:
+        info["measured_on"] = sorted({str(device) for device in measured_on})
     if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
+        used = measured_on is None or any(torch.device(device).type == "cuda" for device in measured_on)
+        info["gpu" if used else "unused_gpu"] = torch.cuda.get_device_name(0)
     return info
 
 
@@ -174,12 +182,14 @@ def recording() -> dict:
             "command": shlex.join([Path(sys.executable).name, *sys.argv])}
 
 
-def record(name: str, payload: dict, *, directory: Path | None = None) -> Path:
-    """Writes ``<directory or benchmarks/results>/<name>.json`` with provenance fields added; returns the path."""
+def record(name: str, payload: dict, *, directory: Path | None = None,
+           measured_on: Iterable[str] | None = None) -> Path:
+    """Writes ``<directory or benchmarks/results>/<name>.json`` with provenance fields added; returns the path.
+    ``measured_on``: the torch devices that measured it (see :func:`device_info`)."""
     out = {
         "benchmark": name,
         **recording(),
-        "device": device_info(),
+        "device": device_info(measured_on),
         "compiler_cache_at_start": COMPILER_CACHE_AT_START,
         **payload,
     }

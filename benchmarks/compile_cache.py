@@ -98,7 +98,7 @@ def main() -> None:
         "run_device": runs["cold"]["device"], "runs": runs, "cache_files": files, "archive_bytes": archive_bytes,
         "ratios": {"warm_over_cold": runs["warm"]["seconds"] / runs["cold"]["seconds"],
                    "carried_over_cold": runs["carried"]["seconds"] / runs["cold"]["seconds"]},
-    }, directory=args.results_dir)
+    }, directory=args.results_dir, measured_on=[runs["cold"]["device"]])
     print(f"recorded in {out}")
 
 

@@ -183,7 +183,8 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         **({"tag": tag} if tag else {}), **label_issue_figures(run_dir),
         **earlier,
     }
-    path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload, directory=results_dir)
+    path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload, directory=results_dir,
+                  measured_on=[summary["device"]])
     # the per-epoch metrics beside the result, so that curves.py can draw the cell from the results alone
     atomic_write_text(path.with_suffix(".metrics.jsonl"), (run_dir / "metrics.jsonl").read_text())
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "

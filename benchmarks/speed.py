@@ -424,7 +424,8 @@ def main() -> None:
                 path = record(args.name, {"cells": cells, "ratios": ratios, "timed_epochs": args.epochs,
                                           "workers": args.workers, "profile_steps": args.profile_steps,
                                           "ceilings": ceilings},
-                              directory=args.results_dir)
+                              directory=args.results_dir,
+                              measured_on=[cell["device"] for cell in cells if "device" in cell])
     if path is None:
         sys.exit(f"every pipeline failed; nothing recorded ({args.name}.json, if there is one, is as it was)")
     for r in ratios:

@@ -142,7 +142,8 @@ def main() -> None:
     for key, value in ratios.items():
         print(f"{key}: {value:.3f}")
     path = record(args.name, {"model": args.model, "width": args.width, "batch_size": args.batch_size,
-                              "amp": args.amp, "cells": cells, "ratios": ratios}, directory=args.results_dir)
+                              "amp": args.amp, "cells": cells, "ratios": ratios}, directory=args.results_dir,
+                  measured_on=[resolve_device(args.device)])
     print(f"recorded in {path}")
 
 

@@ -91,3 +91,18 @@ def test_device_model_slugs_and_the_speed_file_for_this_gpu(monkeypatch, tmp_pat
     assert common.speed_file_for_this_gpu(tmp_path) == tmp_path / "speed_h100-80gb-hbm3.json"
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
     assert common.speed_file_for_this_gpu(tmp_path) == tmp_path / "speed.json"
+
+
+def test_a_cpu_measurement_on_a_gpu_machine_is_not_recorded_as_the_gpus(monkeypatch, tmp_path):
+    import json
+
+    import torch
+
+    common = load_common()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
+    on_cpu = json.loads(common.record("m", {}, directory=tmp_path, measured_on=["cpu"]).read_text())["device"]
+    assert "gpu" not in on_cpu and on_cpu["unused_gpu"] == "NVIDIA H100 80GB HBM3" and on_cpu["measured_on"] == ["cpu"]
+    on_gpu = common.device_info([torch.device("cuda", 0), "cpu"])
+    assert on_gpu["gpu"] == "NVIDIA H100 80GB HBM3" and on_gpu["measured_on"] == ["cpu", "cuda:0"]
+    assert common.device_info()["gpu"] == "NVIDIA H100 80GB HBM3"  # a script that does not say: the machine's GPU
