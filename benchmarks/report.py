@@ -74,13 +74,20 @@ def label_issues_section() -> list[str]:
         seeds = ",".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
         for tool in ("satlearn", "cleanlab"):
             mean = lambda k: sum(r[tool][k] for r in rs) / len(rs)  # noqa: E731
-            lines.append(f"| {dataset} | {_pct(noise)} | {seeds} | {tool} | {rs[0][tool]['trainings']} | "
+            trainings = "/".join(str(n) for n in sorted({r[tool]["trainings"] for r in rs}))
+            lines.append(f"| {dataset} | {_pct(noise)} | {seeds} | {tool} | {trainings} | "
                          f"{mean('precision'):.3f} | {mean('recall'):.3f} | {mean('f1'):.3f} | "
                          f"{mean('average_precision'):.3f} | {mean('auroc'):.3f} | {mean('wall_seconds'):.0f} |")
-    r = runs[0]
-    lines += ["", f"Device: {_device(r)}; commit `{r['commit'][:12]}`; cleanlab {r['cleanlab']['version']}; "
-              f"command `{r['command']}`.", ""]
-    return lines
+    # each row's machine, commit and command: the MNIST-1D rows from a CPU and CIFAR rows from a GPU, say
+    provenance: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
+    for r in sorted(runs, key=lambda r: (r["dataset"], r["seed"])):
+        key = (_device(r), r["commit"][:12], r["cleanlab"]["version"], r["command"])
+        provenance[key].append(f"{r['dataset']} seed {r['seed']}")
+    lines.append("")
+    for (device, commit, version, command), files in provenance.items():
+        line = f"Device: {device}; commit `{commit}`; cleanlab {version}; command `{command}`"
+        lines.append(f"{line}." if len(provenance) == 1 else f"- {', '.join(files)}: {line}.")
+    return [*lines, ""]
 
 
 # What the CIFAR-10 fast path is built to reach (targets, not results): ResNet-34, batch 256, SAT on one GPU

@@ -23,3 +23,25 @@ def test_cifar10n_row_on_tiny_data(tmp_path):
     result = json.loads((tmp_path / "out" / "label_issues" / "cifar10n-worst-seed0.json").read_text())
     assert result["satlearn"]["trainings"] == 1 and result["cleanlab"]["trainings"] == 2
     assert 0 < result["actual_noise_rate"] < 1
+
+
+def test_the_report_names_the_machine_and_command_of_each_row(tmp_path):
+    import shutil
+
+    committed = Path(__file__).parents[2] / "benchmarks" / "results" / "label_issues"
+    results = tmp_path / "results" / "label_issues"
+    shutil.copytree(committed, results)
+    cpu_rows = sorted(json.loads(p.read_text())["dataset"] for p in results.glob("*.json"))
+    gpu_row = json.loads(next(results.glob("*.json")).read_text())  # a CIFAR row measured on a GPU, sorted first
+    gpu_row.update(dataset="cifar10n-worst", seed=0, commit="feedc0de" * 5, command="python3 label_issues.py --gpu",
+                   device={**gpu_row["device"], "gpu": "NVIDIA H100 80GB HBM3"})
+    gpu_row["cleanlab"]["trainings"] = 4
+    (results / "cifar10n-worst-seed0.json").write_text(json.dumps(gpu_row))
+    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"), "--out",
+               str(tmp_path / "R.md"))
+    report = (tmp_path / "R.md").read_text()
+    assert ("- cifar10n-worst seed 0: Device: NVIDIA H100 80GB HBM3; commit `feedc0defeed`; cleanlab "
+            f"{gpu_row['cleanlab']['version']}; command `python3 label_issues.py --gpu`.") in report
+    cpu_line = next(line for line in report.splitlines() if line.startswith("- mnist1d"))
+    assert "NVIDIA" not in cpu_line and cpu_line.count(" seed ") == len(cpu_rows)
+    assert "| cifar10n-worst | " in report and "| cleanlab | 4 |" in report
