@@ -404,6 +404,11 @@ def _grid_label_issues_table(cells: dict[tuple[str, str], dict]) -> list[str]:
         li = c["label_issues"]
         lines.append(f"| {method}-{noise} | {li['truly_wrong']} | {li['flagged']} | {li['precision']:.3f} | "
                      f"{li['recall']:.3f} | {li['f1']:.3f} | {li['average_precision']:.3f} | {li['auroc']:.3f} |")
+    # a cell recorded before cells were scored has no row; say so, or the table reads as every SAT cell's
+    unscored = [f"{method}-{noise}" for (noise, method), c in sorted(cells.items())
+                if method != "ce" and not c.get("label_issues")]
+    if unscored:
+        lines += ["", f"Recorded without this score: {', '.join(unscored)}."]
     return lines + [""]
 
 

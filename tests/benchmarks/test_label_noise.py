@@ -72,6 +72,7 @@ def test_grid_cells_resume_and_report(tmp_path):
     assert f"| {100 * (sat['last_test_accuracy'] - ce['last_test_accuracy']):+.2f} |" in sym40
     assert "| sym80 | — | *not run* | *not run* | *not run* | — |" in table
     assert f"| sat-sym40 | {issues_sym40['truly_wrong']} | {issues_sym40['flagged']} | " in table
+    assert "Recorded without this score" not in table  # both SAT cells scored their targets
 
     # with every cell of the grid recorded (stand-ins copied from a real one), the report says the grid is whole
     sys.path.insert(0, str(BENCH))
@@ -85,6 +86,10 @@ def test_grid_cells_resume_and_report(tmp_path):
     run(BENCH / "report.py", "--results-dir", tmp_path / "results", "--out", tmp_path / "RESULTS.md")
     whole = (tmp_path / "RESULTS.md").read_text()
     assert f"All {len(METHODS) * len(NOISES)} of the grid's cells recorded." in whole and "*not run*" not in whole
+    # the stand-ins, copies of a CE cell, hold no score: the table says which SAT cells it lacks, CE cells aside
+    unscored = next(line for line in whole.splitlines() if line.startswith("Recorded without this score: "))
+    assert "sat-pair40" in unscored and "sat_sce-c10n-worst" in unscored and "sat-sym40," not in unscored
+    assert "ce-" not in unscored.replace("sat_sce-", "")
 
 
 def test_jobs_train_cells_in_parallel_processes_and_locked_cells_are_skipped(tmp_path):
