@@ -62,9 +62,9 @@
 # SUITE_RESULTS (results directory, default benchmarks/results; where it is not set, --status and --pack use the one
 # that the last suite under the same SUITE_RUNS wrote to), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py; for the
-# prepare step to write it, its last part must be cifar-10-batches-py),
-# STEPS (default: the nine numbered above, in order; every name is checked before any step runs), BENCH_COMMIT
-# (the commit to record where the checkout has no .git).
+# prepare step to write it, its last part must be cifar-10-batches-py; these paths, relative, are taken from the
+# directory the suite is started in), STEPS (default: the nine numbered above, in order; every name is checked
+# before any step runs), BENCH_COMMIT (the commit to record where the checkout has no .git).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
@@ -87,6 +87,11 @@ TRAIN_PIPELINE="${TRAIN_PIPELINE:-fastest}"
 ALL_STEPS="prepare speed profile paper paper-ce grid autotune issues report"  # the default order
 KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune maxautotune stepgraph grid issues report"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
+absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+# paths given relative to where the suite was started: --pack and the steps read them from other directories
+RESULTS="$(absolute "$RESULTS")" RUNS="$(absolute "$RUNS")" REPORT="$(absolute "$REPORT")"
+DATA_ROOT="$(absolute "$DATA_ROOT")" COMPILE_CACHE="$(absolute "$COMPILE_CACHE")" STATE="$RUNS/suite"
+TORCHINDUCTOR_CACHE_DIR="$(absolute "$TORCHINDUCTOR_CACHE_DIR")"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
 read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
 mkdir -p "$STATE"

@@ -277,9 +277,14 @@ def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_
     log = (tmp_path / "runs" / "suite" / "speed.log").read_text()
     assert "holds the figures of another GPU model (h200): this one's go to speed_h100-80gb-hbm3.json" in log
     measured = json.loads((results / "speed_h100-80gb-hbm3.json").read_text())
-    assert measured["device"]["gpu"] == "NVIDIA H100 80GB HBM3" and measured["cells"]
+    # the tiny cells trained on the CPU: the table says so, and names the machine's GPU apart
+    assert measured["device"]["unused_gpu"] == "NVIDIA H100 80GB HBM3" and "gpu" not in measured["device"]
+    assert measured["cells"] and measured["device"]["measured_on"] == ["cpu"]
     assert json.loads((results / "speed.json").read_text()) == h200  # the other model's figures are kept
 
+    # as the table reads where the cells train on the GPU: measured on this model, not measured again
+    measured["device"] = {"gpu": "NVIDIA H100 80GB HBM3"}
+    (results / "speed_h100-80gb-hbm3.json").write_text(json.dumps(measured))
     (tmp_path / "runs" / "suite" / "speed.done").unlink()
     again = suite(tmp_path, STEPS="speed", FAKE_GPU="NVIDIA H100 80GB HBM3", **environment)
     assert "speed_h100-80gb-hbm3.json already measured on this kind of device, h100-80gb-hbm3" in \
@@ -299,7 +304,8 @@ def test_a_gpu_of_another_model_times_the_paper_cell_again_beside_the_recorded_o
     # the stand-in H200 cell lacks the report's fields: the report fails in one line, the training is recorded
     assert "report not regenerated (KeyError: 'noise')" in log
     timed = json.loads((tmp_path / "results" / "label_noise" / "paper_h100-80gb-hbm3" / "sat-sym40.json").read_text())
-    assert timed["tag"] == "h100-80gb-hbm3" and timed["device"]["gpu"] == "NVIDIA H100 80GB HBM3"
+    # (the tiny cell trained on the CPU, so the GPU is named as the machine's, not as the one that trained it)
+    assert timed["tag"] == "h100-80gb-hbm3" and timed["device"]["unused_gpu"] == "NVIDIA H100 80GB HBM3"
     assert (tmp_path / "runs" / "paper_h100-80gb-hbm3" / "sat-sym40" / "summary.json").exists()
     assert json.loads(recorded.read_text())["device"] == {"gpu": "NVIDIA H200"}  # the other model's cell is kept
 
@@ -316,3 +322,21 @@ def test_prepare_refuses_a_data_root_it_would_not_write(tmp_path):
     assert "[prepare] FAILED" in result.stdout, result.stdout + result.stderr
     assert "end DATA_ROOT in that name" in (tmp_path / "runs" / "suite" / "prepare.log").read_text()
     assert not (tmp_path / "cifar-10-batches-py").exists()
+
+
+def test_relative_paths_are_taken_from_where_the_suite_was_started(tmp_path):
+    import shutil
+
+    committed = Path(__file__).parents[2] / "benchmarks" / "results" / "label_issues"
+    shutil.copytree(committed, tmp_path / "relres" / "label_issues")
+    env = suite_environment(tmp_path, SUITE_RESULTS="relres", SUITE_RUNS="runs", SUITE_REPORT="R.md", STEPS="report")
+    started = subprocess.run(["bash", str(SUITE)], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert "[report]" in started.stdout and (tmp_path / "R.md").exists(), started.stdout + started.stderr
+    del env["SUITE_RESULTS"]  # --pack takes the results directory the suite wrote to, from another directory
+    packed = subprocess.run(["bash", str(SUITE), "--pack", str(tmp_path / "out.tgz")], env=env, cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert packed.returncode == 0, packed.stdout + packed.stderr
+    with tarfile.open(tmp_path / "out.tgz") as archive:
+        names = archive.getnames()
+    assert sum(name.endswith("relres/label_issues/mnist1d-sym40-seed0.json") for name in names) == 1
+    assert any(name.endswith("R.md") for name in names)
