@@ -57,3 +57,25 @@ def test_a_root_or_cache_starting_with_a_tilde_is_in_the_home_directory(tmp_path
     load_dataset(DataConfig(source="mnist1d", num_samples=100))
     assert list((home / "xdg" / "satlearn").glob("mnist1d-n100-*.npz"))
     assert list(cwd.iterdir()) == []  # no literal '~' directory
+
+
+def test_the_standardised_inputs_do_not_depend_on_the_thread_count(tmp_path, monkeypatch):
+    # a run keeps a digest of its inputs; a resume or eval under another run.threads must find the same bits
+    from satlearn.data import mnist1d
+
+    rng = np.random.default_rng(0)
+    big = {"x": rng.normal(3.0, 2.0, (10_000, 40)), "y": np.arange(10_000) % 10,
+           "x_test": rng.normal(3.0, 2.0, (2_500, 40)), "y_test": np.arange(2_500) % 10}
+    monkeypatch.setattr(mnist1d, "_generate", lambda num_samples, seed: big)
+    config = DataConfig(source="mnist1d", root=str(tmp_path), num_samples=12_500, data_seed=0)
+    before = torch.get_num_threads()
+    loaded = []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            loaded.append(load_dataset(config))
+    finally:
+        torch.set_num_threads(before)
+    for other in loaded[1:]:
+        assert torch.equal(loaded[0].x_train, other.x_train) and torch.equal(loaded[0].x_test, other.x_test)
+    assert abs(float(loaded[0].x_train.double().mean())) < 1e-6

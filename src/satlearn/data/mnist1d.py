@@ -54,13 +54,14 @@ def load_mnist1d(config) -> DatasetSplits:
         raise DataError(f"mnist1d: data.data_seed={config.data_seed}; expected a seed from 0 to 2**32 - 1")
     cache_dir = Path(config.root).expanduser() if config.root else default_cache_dir()
     arrays = load_arrays(config.num_samples, config.data_seed, cache_dir)
-    x_train = torch.tensor(arrays["x"], dtype=torch.float32)
-    x_test = torch.tensor(arrays["x_test"], dtype=torch.float32)
-    mean, std = x_train.mean(), x_train.std()
+    # numpy's float64 reductions run on one thread: torch's float32 ones rounded differently with the thread count,
+    # so the data digest a run keeps did not match its data under another run.threads (resume, eval)
+    x = np.asarray(arrays["x"], dtype=np.float64)
+    mean, std = x.mean(), x.std(ddof=1)
     return DatasetSplits(
-        x_train=(x_train - mean) / std,
+        x_train=torch.from_numpy(((x - mean) / std).astype(np.float32)),
         y_train=torch.tensor(arrays["y"], dtype=torch.int64),
-        x_test=(x_test - mean) / std,
+        x_test=torch.from_numpy(((np.asarray(arrays["x_test"], dtype=np.float64) - mean) / std).astype(np.float32)),
         y_test=torch.tensor(arrays["y_test"], dtype=torch.int64),
         num_classes=10,
         class_names=[str(i) for i in range(10)],
