@@ -235,3 +235,36 @@ def test_a_demo_setting_of_sat_alone_leaves_the_ce_run_alone(tmp_path):
     assert (sat.method.momentum, sat.method.targets_dtype) == (0.5, "bfloat16")
     assert (ce.method.momentum, ce.method.targets_dtype) == (0.9, "float32") and ce.model.width == sat.model.width == 8
     assert main(["demo", "--out", str(tmp_path / "d"), "--set", "method.payoff=3"]) == 2  # neither run reads it
+
+
+
+def test_a_run_whose_data_moved_resumes_and_evaluates_from_where_they_are_now(tmp_path, capsys):
+    import shutil
+
+    rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 3}\n" for i in range(90))
+    first = tmp_path / "first" / "t.csv"
+    first.parent.mkdir()
+    first.write_text("a,b,label\n" + rows)
+    run = tmp_path / "run"
+    tabular = ["data.source=csv", f"data.root={first}", "model.name=mlp", "data.batch_size=16", "run.epochs=3",
+               "method.start_epoch=1", "run.progress=false", "run.device=cpu", "run.threads=1"]
+    assert main(["train", "--run-dir", str(run), *sets(tabular)]) == 0
+    (run / "summary.json").unlink()  # as if cut off before its outputs, which a resume writes
+    moved = tmp_path / "moved" / "t.csv"
+    moved.parent.mkdir()
+    shutil.move(first, moved)
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 2
+    assert "t.csv is not a file" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--set", f"data.root={moved}"]) == 0
+    assert (run / "summary.json").exists()
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data-root", str(moved)]) == 0
+    assert json.loads(capsys.readouterr().out)["epoch"] == 3
+    assert main(["selective-eval", str(run), "--data-root", str(moved), "--out", str(tmp_path / "sel")]) == 0
+    # other data under the new path are refused: the run's digest of its data decides, not the path
+    moved.write_text("a,b,label\n" + rows.replace("6,", "5,"))
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data-root", str(moved)]) == 2
+    assert "the data differ from those the run was trained on (its train inputs differ); point data.root (eval, " \
+           "selective-eval: --data-root) at the original data" in capsys.readouterr().err

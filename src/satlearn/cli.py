@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluate a run's latest weights on its test split")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
+    evaluate.add_argument("--data-root", default=None,
+                          help="where the run's data are now, if they moved (default: the run's data.root); the "
+                               "run checks that they are the data it was trained on")
 
     compare = commands.add_parser("compare", help="runs side by side: a table and one plot of their learning curves")
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
@@ -97,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     selective.add_argument("--out", default=None,
                            help="output directory (default: each run directory; the plot goes to their common parent)")
     selective.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
+    selective.add_argument("--data-root", default=None,
+                           help="where the runs' data are now, if they moved (default: each run's data.root); "
+                                "each run checks that they are the data it was trained on")
     return parser
 
 
@@ -197,7 +203,8 @@ def _find_issues(args: argparse.Namespace) -> int:
 def _selective_eval(args: argparse.Namespace) -> int:
     from satlearn.selective import selective_eval
 
-    results, written, plot = selective_eval(args.run_dirs, score=args.score, out=args.out, device=args.device)
+    results, written, plot = selective_eval(args.run_dirs, score=args.score, out=args.out, device=args.device,
+                                            data_root=args.data_root)
     for result, paths in zip(results, written):
         report = result.report
         rows = {round(100 * row["target"]): row["test"] for row in report["coverages"]}
@@ -248,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "eval":
             from satlearn.engine import evaluate_run
 
-            print(json.dumps(evaluate_run(args.run_dir, device=args.device), indent=2))
+            print(json.dumps(evaluate_run(args.run_dir, device=args.device, data_root=args.data_root), indent=2))
         elif args.command == "selective-eval":
             return _selective_eval(args)
         elif args.command == "compare":

@@ -203,12 +203,12 @@ class _LoadedRun:
     device: torch.device
 
 
-def _load(run_dir: Path, device: str | None) -> _LoadedRun:
+def _load(run_dir: Path, device: str | None, data_root: str | Path | None) -> _LoadedRun:
     from satlearn.engine import load_run
 
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
-    config, method, noisy, checkpoint = load_run(run_dir, device=device)
+    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root)
     return _LoadedRun(config=config, method=method, data=noisy.data, checkpoint=checkpoint,
                       device=next(method.parameters()).device)
 
@@ -259,10 +259,12 @@ def _test_scores(run: _LoadedRun, score: str, run_dir: Path) -> tuple[np.ndarray
     return scores, predictions
 
 
-def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None = None) -> RunScores:
-    """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``)."""
+def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
+               data_root: str | Path | None = None) -> RunScores:
+    """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``);
+    ``data_root``: where the run's data are now, if they moved (see :func:`satlearn.engine.load_run`)."""
     run_dir = Path(run_dir)
-    run = _load(run_dir, device)
+    run = _load(run_dir, device, data_root)
     resolved = _resolve_for_run(run, score, run_dir)
     scores, predictions = _test_scores(run, resolved, run_dir)
     return RunScores(run_dir=run_dir, method=run.config.method.name, score=resolved, epoch=run.checkpoint["epoch"],
@@ -281,9 +283,9 @@ class SelectiveResult:
 
 
 def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
-                 coverages: Sequence[float] | None = None) -> SelectiveResult:
+                 coverages: Sequence[float] | None = None, data_root: str | Path | None = None) -> SelectiveResult:
     """Scores a run's test split and applies :func:`selective_protocol`."""
-    scored = run_scores(run_dir, score=score, device=device)
+    scored = run_scores(run_dir, score=score, device=device, data_root=data_root)
     return evaluate_scores(scored, coverages=coverages)
 
 
@@ -395,12 +397,14 @@ def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
 
 
 def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: str | Path | None = None,
-                   device: str | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
+                   device: str | None = None,
+                   data_root: str | Path | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
 
     Files go into each run directory, or into ``out/<run name>/`` with ``out``; the plot ``risk_coverage.png`` into
     ``out``, or else into the runs' common parent directory (the run directory itself for a single run).
-    Returns the results, each run's file paths, and the plot's path.
+    Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
+    if they moved (see :func:`satlearn.engine.load_run`).
     """
     from satlearn.engine.checkpoint import common_parent, make_output_dir
 
@@ -409,7 +413,7 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     # a bad --out stops before the evaluations (and is made only when they succeeded)
     out_path = make_output_dir(out, create=False) if out is not None else None
     paths = [Path(r) for r in run_dirs]
-    results = [evaluate_run(p, score=score, device=device) for p in paths]
+    results = [evaluate_run(p, score=score, device=device, data_root=data_root) for p in paths]
     written = [write_result(result, d) for result, d in zip(results, _output_dirs(paths, out_path))]
     if out_path is not None:
         plot_dir = out_path
@@ -448,12 +452,13 @@ class SelectivePredictor:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
-                 device: str | None = None, tolerance: float = TOLERANCE) -> "SelectivePredictor":
+                 device: str | None = None, tolerance: float = TOLERANCE,
+                 data_root: str | Path | None = None) -> "SelectivePredictor":
         with _refused_as(ConfigError):  # before the run is loaded and scored
             coverage = check_coverage(coverage)
             tolerance = check_tolerance(tolerance)
         run_dir = Path(run_dir)
-        run = _load(run_dir, device)
+        run = _load(run_dir, device, data_root)
         resolved = _resolve_for_run(run, score, run_dir)
         scores, _ = _test_scores(run, resolved, run_dir)
         val_idx, _, _ = paper_split(len(scores))

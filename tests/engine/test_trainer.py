@@ -492,7 +492,8 @@ def test_only_settings_of_how_a_run_runs_may_differ_on_resume():
     from satlearn.engine.trainer import RESUME_FREE_KEYS, config_differences
 
     assert RESUME_FREE_KEYS == {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
-                                "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.workers"}
+                                "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.root",
+                                "data.workers"}
     saved = to_dict(load_config(None))
     current = to_dict(load_config(None, ["run.seed=7", "optim.lr=0.01", "data.noise.seed=3", "run.name=again",
                                          "data.workers=0", "run.checkpoint_every=5"]))

@@ -38,10 +38,11 @@ from satlearn.models import create_model
 # Settings that may differ between a run and its resumption. Most change no result (the reference pipeline's
 # workers are handed their augmentation by the main process, so their number changes nothing); the thread count
 # and cuDNN's choice of algorithms change only the rounding of sums, which on a CPU ends bit-exact resumption
-# (a resume on another thread count says so). The device may change so that a run can finish where its first
-# machine is gone; `auto` already allowed that, and the resumption says what changes with it.
+# (a resume on another thread count says so). The device and where the data lie may change, so that a run can
+# finish where its first machine is gone; `auto` already allowed another device, and the resumption says what changes
+# with it; the data themselves are checked against the run's digest of them.
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
-                    "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.workers"}
+                    "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.root", "data.workers"}
 
 
 # What training writes into a run directory (the outputs of other commands, e.g. eval.json, are theirs).
@@ -104,7 +105,7 @@ def check_same_data(saved: dict[str, Any] | None, now: dict[str, Any], run_dir: 
         what = (f"{split} split of shape {tuple(saved[split]['shape'])}, now {tuple(now[split]['shape'])}"
                 if part == "shape" else f"its {split} {part} differ")
     raise DataError(f"{run_dir}: cannot {doing}: the data differ from those the run was trained on ({what}); "
-                    "point data.root at the original data")
+                    "point data.root (eval, selective-eval: --data-root) at the original data")
 
 
 def use_channels_last(config: Config, data: DatasetSplits, device: torch.device) -> bool:
@@ -617,11 +618,17 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
 
 
-def load_run(run_dir: str | Path, *, device: str | None = None) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
-    """Rebuilds a finished (or interrupted) run: config, trained method, data and the raw checkpoint."""
+def load_run(run_dir: str | Path, *, device: str | None = None,
+             data_root: str | Path | None = None) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
+    """Rebuilds a finished (or interrupted) run: config, trained method, data and the raw checkpoint.
+
+    ``data_root``: where the run's data are now, if they moved (another machine, say); they must be the same
+    data, which the run's digest of them checks."""
     run_dir = Path(run_dir)
     checkpoint = load_checkpoint(run_dir)
     config = config_lib.from_dict_exact(checkpoint["config"])
+    if data_root is not None:
+        config.data.root = str(data_root)
     torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
     noisy = prepare_data(config)
     check_same_data(checkpoint.get("data"), data_fingerprint(noisy.data), run_dir, doing="load the run")
@@ -631,10 +638,12 @@ def load_run(run_dir: str | Path, *, device: str | None = None) -> tuple[Config,
     return config, method, noisy, checkpoint
 
 
-def evaluate_run(run_dir: str | Path, *, device: str | None = None) -> dict[str, Any]:
-    """Evaluates a run's latest weights on its test split; writes and returns ``eval.json``'s content."""
+def evaluate_run(run_dir: str | Path, *, device: str | None = None,
+                 data_root: str | Path | None = None) -> dict[str, Any]:
+    """Evaluates a run's latest weights on its test split; writes and returns ``eval.json``'s content.
+    ``data_root``: as for :func:`load_run`."""
     run_dir = Path(run_dir)
-    config, method, noisy, checkpoint = load_run(run_dir, device=device)
+    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root)
     torch_device = next(method.parameters()).device
     _, test_loader = make_loaders(config, noisy.data, noisy.labels, torch_device)
     result = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
