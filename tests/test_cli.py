@@ -268,3 +268,34 @@ def test_a_run_whose_data_moved_resumes_and_evaluates_from_where_they_are_now(tm
     assert main(["eval", str(run), "--data-root", str(moved)]) == 2
     assert "the data differ from those the run was trained on (its train inputs differ); point data.root (eval, " \
            "selective-eval: --data-root) at the original data" in capsys.readouterr().err
+
+
+def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(tmp_path, capsys, monkeypatch):
+    from satlearn.methods.sat import SAT
+
+    original = SAT.training_step
+
+    def interrupted_in_epoch_2(self, batch, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, batch, epoch)
+
+    out = tmp_path / "demo"
+    tiny = sets(["data.num_samples=400", "model.width=8", "run.epochs=4", "method.start_epoch=1"])
+    monkeypatch.setattr(SAT, "training_step", interrupted_in_epoch_2)
+    assert main(["demo", "--out", str(out), "--no-progress", *tiny]) == 130
+    assert capsys.readouterr().err.strip() == f"satlearn: interrupted; finish the demo with satlearn demo --resume {out}"
+    assert not (out / "demo_summary.json").exists() and (out / "erm" / "summary.json").exists()
+    monkeypatch.setattr(SAT, "training_step", original)
+    assert main(["demo", "--resume", str(out), "--no-progress", "--set", "run.epochs=9"]) == 2
+    assert "--set run.epochs=9: a resumed demo keeps the settings it was started with" in capsys.readouterr().err
+    assert main(["demo", "--resume", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "CE: finished earlier" in printed and "resuming SAT (4 epochs)" in printed and "SAT − CE" in printed
+    summary = json.loads((out / "demo_summary.json").read_text())
+    assert summary["resumed"] is True and summary["runs"]["SAT"]["epochs"] == 4
+    assert (out / "demo_accuracy.png").exists()
+    assert main(["demo", "--resume", str(out)]) == 2
+    assert "the demo already finished; nothing to resume" in capsys.readouterr().err
+    assert main(["demo", "--resume", str(tmp_path / "erm-only")]) == 2
+    assert "no such demo output directory" in capsys.readouterr().err

@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="CE vs SAT on MNIST-1D with 40%% symmetric label noise "
                                             "(under a minute on a CPU)")
-    demo.add_argument("--out", default=None, help="output directory (default: runs/demo-<time>)")
+    demo_dir = demo.add_mutually_exclusive_group()
+    demo_dir.add_argument("--out", default=None, help="output directory (default: runs/demo-<time>)")
+    demo_dir.add_argument("--resume", metavar="OUT_DIR", default=None,
+                          help="finish an interrupted demo with the settings it was started with")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _add_overrides(demo)
 
@@ -247,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from satlearn.demo import run_demo
 
-            run_demo(args.out, overrides=tuple(args.overrides), progress=not args.no_progress)
+            run_demo(args.resume or args.out, overrides=tuple(args.overrides), progress=not args.no_progress,
+                     resume=args.resume is not None)
         elif args.command == "train":
             return _train(args)
         elif args.command == "find-issues":
@@ -268,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"satlearn: error: {exc}", file=sys.stderr)
         return 2
     except TrainingInterrupted as exc:
-        if exc.checkpoint_epoch is None:
+        if args.command == "demo":  # either of its runs: the demo resumes as a whole
+            print(f"satlearn: interrupted; finish the demo with satlearn demo --resume {Path(exc.run_dir).parent}",
+                  file=sys.stderr)
+        elif exc.checkpoint_epoch is None:
             print(f"satlearn: interrupted before the first checkpoint of {exc.run_dir}; nothing to resume, start "
                   "the run again", file=sys.stderr)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from satlearn.config import Config, load_config, override_keys, overrides_for_me
 from satlearn.engine import fit
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, make_output_dir
 from satlearn.engine.reporting import to_json
-from satlearn.errors import ConfigError
+from satlearn.errors import ConfigError, DataError
 
 DEMO_OVERRIDES = (
     "data.source=mnist1d",
@@ -30,6 +31,9 @@ DEMO_METHODS = ("erm", "sat")
 DEMO_OWN_KEYS = ("method.name", "run.out_dir", "run.name")
 
 _SOURCE_NAMES = {"mnist1d": "MNIST-1D", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+
+# the --set overrides a demo was started with, kept in its directory so that --resume trains the missing run alike
+REQUEST_NAME = "demo_request.json"
 
 
 def demo_config(method: str, *, out_dir: str | Path, overrides: tuple[str, ...] = ()) -> Config:
@@ -85,30 +89,65 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _requested_overrides(out_dir: Path) -> tuple[str, ...]:
+    """The overrides an interrupted demo in ``out_dir`` was started with."""
+    path = out_dir / REQUEST_NAME
+    if not out_dir.is_dir():
+        raise DataError(f"{out_dir}: no such demo output directory")
+    if (out_dir / "demo_summary.json").exists():
+        raise ConfigError(f"{out_dir}: the demo already finished; nothing to resume (its results are in "
+                          "demo_summary.json)")
+    try:
+        overrides = json.loads(path.read_text())["overrides"]
+    except FileNotFoundError:
+        raise DataError(f"{out_dir}: not an interrupted demo (no {REQUEST_NAME}); start a new one") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: unreadable ({type(exc).__name__}: {exc}); start a new demo") from None
+    if not (isinstance(overrides, list) and all(isinstance(text, str) for text in overrides)):
+        raise DataError(f"{path}: 'overrides' is not a list of strings; start a new demo")
+    return tuple(overrides)
+
+
 def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = (), progress: bool = True,
-             log: Callable[[str], None] = print) -> dict[str, Any]:
+             log: Callable[[str], None] = print, resume: bool = False) -> dict[str, Any]:
     """Trains cross-entropy and SAT with the same data, noise, model and seed; writes a table, JSON and a PNG.
 
-    Returns the JSON content (``demo_summary.json``): both runs' summaries and the wall time of the whole demo.
+    ``resume``: finish the interrupted demo in ``out_dir``, with the settings it was started with: a finished run
+    is kept, an interrupted one resumes from its checkpoint, a missing one is trained. Returns the JSON content
+    (``demo_summary.json``): both runs' summaries and the wall time of the whole demo (of this process, if resumed).
     """
     started = time.perf_counter()
     if out_dir is None:
+        if resume:
+            raise ConfigError("resuming a demo needs its output directory")
         out_dir = Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     out_dir = Path(out_dir).expanduser()  # as fit expands its run directories: one folder throughout
+    if resume:
+        if overrides:
+            raise ConfigError(f"--set {overrides[0]}: a resumed demo keeps the settings it was started with")
+        overrides = _requested_overrides(out_dir)
     labels = dict(zip(DEMO_METHODS, ("CE", "SAT")))
     # both configs are checked before anything is trained or written: a bad override costs no CE run
     configs = {method: demo_config(method, out_dir=out_dir,
                                    overrides=(*overrides, f"run.progress={str(progress).lower()}"))
                for method in labels}
     make_output_dir(out_dir, what="demo output directory")
-    taken = [method for method in labels if (out_dir / method / CHECKPOINT_NAME).exists()]
-    if taken:
-        raise ConfigError(f"demo output directory {out_dir}: already holds the demo's {taken[0]} run; choose another "
-                          "--out (or resume the run with satlearn train --resume)")
+    if not resume:
+        taken = [method for method in labels if (out_dir / method / CHECKPOINT_NAME).exists()]
+        if taken:
+            raise ConfigError(f"demo output directory {out_dir}: already holds the demo's {taken[0]} run; choose "
+                              "another --out (or finish an interrupted demo with satlearn demo --resume)")
+        atomic_write_text(out_dir / REQUEST_NAME, to_json({"overrides": list(overrides)}))
     results = {}
     for method, config in configs.items():
-        log(f"training {labels[method]} ({config.run.epochs} epochs) ...")
-        result = fit(config, out_dir / method, log=lambda message: None)
+        run_dir = out_dir / method
+        if resume and (run_dir / "summary.json").exists():
+            log(f"{labels[method]}: finished earlier")
+            results[labels[method]] = json.loads((run_dir / "summary.json").read_text())
+            continue
+        again = resume and (run_dir / CHECKPOINT_NAME).exists()
+        log(f"{'resuming' if again else 'training'} {labels[method]} ({config.run.epochs} epochs) ...")
+        result = fit(config, run_dir, resume=again, log=lambda message: None)
         results[labels[method]] = result.summary
     title = demo_title(configs["sat"])
     plot_runs([read_run(out_dir / method, name=labels[method]) for method in ("erm", "sat")],
@@ -118,6 +157,7 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
         "runs": results,
         "sat_minus_ce_final": results["SAT"]["final_test_accuracy"] - results["CE"]["final_test_accuracy"],
         "demo_wall_seconds": time.perf_counter() - started,
+        **({"resumed": True} if resume else {}),
     }
     atomic_write_text(out_dir / "demo_summary.json", to_json(summary))
     log("")
