@@ -34,6 +34,10 @@ def test_a_finished_and_an_unfinished_run_side_by_side(tmp_path, capsys):
     assert f"{100 * refined:.1f}%" in sat_row
     assert lines[-1] == f"plot: {tmp_path / 'both.png'}"
     assert (tmp_path / "both.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # both rows time the same thing, the seconds of their epochs, finished or not
+    assert lines[0].split()[-2:] == ["epochs", "s"]
+    for result, row in ((ce, ce_row), (sat, sat_row)):
+        assert row.split()[-1] == f"{sum(epoch['epoch_seconds'] for epoch in result.history):.1f}"
 
 
 def test_sat_start_and_default_plot_place(tmp_path):
