@@ -55,11 +55,14 @@ def test_cli_writes_reports_and_a_plot(runs, tmp_path, capsys):
 
 
 def test_cli_writes_into_the_run_directory_and_takes_max_softmax_on_a_sat_model(runs, capsys):
+    assert main(["selective-eval", str(runs["selective_sat"])]) == 0
+    run = runs["selective_sat"]
+    by_abstain = (run / "risk_coverage.png").read_bytes()
     assert main(["selective-eval", str(runs["selective_sat"]), "--score", "max_softmax"]) == 0
     capsys.readouterr()
-    run = runs["selective_sat"]
     assert json.loads((run / "selective_max_softmax.json").read_text())["score"] == "max_softmax"
-    assert (run / "risk_coverage.png").exists()
+    # the same run ranked another way: a plot of its own beside the first, which is kept
+    assert (run / "risk_coverage_max_softmax.png").exists() and (run / "risk_coverage.png").read_bytes() == by_abstain
 
 
 def test_bad_input_gives_one_line(runs, tmp_path, capsys):

@@ -401,8 +401,10 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
                    data_root: str | Path | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
 
-    Files go into each run directory, or into ``out/<run name>/`` with ``out``; the plot ``risk_coverage.png`` into
-    ``out``, or else into the runs' common parent directory (the run directory itself for a single run).
+    Files go into each run directory, or into ``out/<run name>/`` with ``out``; the plot ``risk_coverage.png``
+    (``risk_coverage_<score>.png`` for a score other than ``auto``, so that the same runs ranked another way do not
+    overwrite it) into ``out``, or else into the runs' common parent directory (the run directory itself for a single
+    run).
     Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
     if they moved (see :func:`satlearn.engine.load_run`).
     """
@@ -422,7 +424,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     else:
         plot_dir = common_parent(paths)
     make_output_dir(plot_dir)
-    plot = plot_risk_coverage(results, plot_dir / "risk_coverage.png")
+    plot = plot_risk_coverage(results, plot_dir / ("risk_coverage.png" if score == "auto"
+                                                   else f"risk_coverage_{score}.png"))
     return results, written, plot
 
 
