@@ -66,6 +66,10 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=r"empty: no metrics\.jsonl — not a satlearn run directory"):
         read_run(tmp_path / "empty")
+    (tmp_path / "starting").mkdir()
+    (tmp_path / "starting" / "config.yaml").write_text("run:\n  epochs: 3\n")  # a run in its first epoch
+    with pytest.raises(DataError, match=r"starting: no epoch finished yet \(no metrics\.jsonl\)$"):
+        read_run(tmp_path / "starting")
     run = train(tmp_path, "run", "method.name=erm")
     (run.run_dir / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\nnot json\n')
     with pytest.raises(DataError, match=r"metrics\.jsonl: line 2 is not JSON"):
@@ -120,3 +124,15 @@ def test_the_plot_takes_its_format_from_the_suffix_or_goes_into_a_given_folder(t
     for name in ("sat_vs_ce_noise0.4", "curves.pgf"):  # a dot that names no image format, or one needing LaTeX
         _, _, plot = compare_runs([run.run_dir], out=tmp_path / name)
         assert plot == tmp_path / name and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_reader_that_leaves_early_is_no_error(tmp_path):
+    import subprocess
+    import sys
+
+    run = train(tmp_path, "run", "method.name=erm")
+    process = subprocess.Popen([sys.executable, "-m", "satlearn.cli", "compare", str(run.run_dir), "--out",
+                                str(tmp_path / "c.png")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # as `satlearn compare ... | head -0` would
+    assert process.wait(timeout=120) == 141
+    assert process.stderr.read() == b""  # no 'error: Broken pipe', no traceback

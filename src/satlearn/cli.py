@@ -285,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("satlearn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of the output left (`satlearn compare ... | head`): nothing went wrong here
+        # the interpreter flushes stdout again on exit, into the same closed pipe: give it somewhere to go
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:  # a file the command had to read or write; the one line names it
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"satlearn: error: {where}{exc.strerror or exc}", file=sys.stderr)

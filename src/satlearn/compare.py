@@ -72,6 +72,8 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         raise DataError(f"{run_dir}: no such run directory")
     metrics = run_dir / "metrics.jsonl"
     if not metrics.exists():
+        if (run_dir / "config.yaml").exists():  # a run in its first epoch, or one stopped before finishing it
+            raise DataError(f"{run_dir}: no epoch finished yet (no metrics.jsonl)")
         raise DataError(f"{run_dir}: no metrics.jsonl — not a satlearn run directory")
     history = read_metrics(metrics)
     if not any("test_accuracy" in row for row in history):
