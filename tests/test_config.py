@@ -349,3 +349,14 @@ def test_overrides_that_are_not_a_list_of_strings_are_refused():
         with pytest.raises(ConfigError, match=r"^overrides=.*; expected a list of 'key\.sub=value' strings"):
             load_config(None, overrides)
     assert load_config(None, ("run.epochs=30",)).run.epochs == 30
+
+
+@pytest.mark.parametrize("name, problem", [("cuda:x", "is not a device name"), ("gpu0", "is not a device name"),
+                                           ("meta", "is not a device satlearn runs on")])
+def test_a_device_name_that_cannot_be_one_is_refused_with_the_set_that_gave_it(name, problem):
+    # before anything loads or trains; whether the machine has the device is asked when the run starts
+    with pytest.raises(ConfigError, match=rf"^--set run\.device={name}: run\.device='{name}' {problem}; expected "
+                                          r"auto, cpu, cuda, cuda:N or mps$"):
+        load_config(None, [f"run.device={name}"])
+    for fine in ("auto", "cpu", "cuda", "cuda:1", "mps"):
+        assert load_config(None, [f"run.device={fine}"]).run.device == fine

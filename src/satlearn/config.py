@@ -430,6 +430,25 @@ def _leaves(obj: Any, prefix: str = "") -> typing.Iterator[tuple[str, Any]]:
             yield f"{prefix}{f.name}", value
 
 
+DEVICE_NAMES = "auto, cpu, cuda, cuda:N or mps"
+
+
+def device_name_problem(name: str) -> str | None:
+    """What keeps ``name`` from naming a device satlearn trains on (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``),
+    or None; whether this machine has that device is for whoever resolves it."""
+    import torch
+
+    if name == "auto":
+        return None
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        return f"is not a device name; expected {DEVICE_NAMES}"
+    if device.type not in ("cpu", "cuda", "mps"):  # torch knows more (meta, xla, ...), which cannot train a run here
+        return f"is not a device satlearn runs on; expected {DEVICE_NAMES}"
+    return None
+
+
 def validate(config: Config, *, source: str = "config", overridden: dict[str, str] | None = None) -> None:
     """Checks choices and ranges that the types alone do not express.
 
@@ -499,6 +518,9 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                           "(or a relative path such as group/run; not empty or ., no .., not absolute)")
     if isinstance(config.run.compile, str) and config.run.compile != "auto":
         raise ConfigError(f"{where('run.compile')}: run.compile={config.run.compile!r}; expected true, false or auto")
+    device_problem = device_name_problem(config.run.device)  # whether the machine has it: when the run starts
+    if device_problem:
+        raise ConfigError(f"{where('run.device')}: run.device={config.run.device!r} {device_problem}")
     noise = config.data.noise
     if not 0.0 <= noise.rate <= 1.0:
         raise ConfigError(f"{where('data.noise.rate')}: data.noise.rate={noise.rate!r}; expected a fraction in [0, 1]")

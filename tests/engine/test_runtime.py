@@ -56,7 +56,8 @@ def test_a_device_error_names_the_setting_it_came_from():
     with pytest.raises(ConfigError, match=r"^--device='gpu0' is not a device name"):
         resolve_device("gpu0", setting="--device")
     for other in ("meta", "xla"):  # names torch knows but cannot train a run on here
-        with pytest.raises(ConfigError, match=rf"^run\.device='{other}': satlearn runs on auto, cpu, cuda"):
+        with pytest.raises(ConfigError, match=rf"^run\.device='{other}' is not a device satlearn runs on; expected "
+                                              r"auto, cpu, cuda, cuda:N or mps$"):
             resolve_device(other)
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match=r"^--device='cuda' but CUDA is not available .* use --device=auto or cpu"):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from satlearn.config import device_name_problem
 from satlearn.errors import ConfigError
 
 
@@ -22,12 +23,10 @@ def resolve_device(name: str = "auto", *, setting: str = "run.device") -> torch.
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"{setting}={name!r} is not a device name; expected auto, cpu, cuda, cuda:N or mps") from None
-    if device.type not in ("cpu", "cuda", "mps"):  # torch knows more (meta, xla, ...), which cannot train a run here
-        raise ConfigError(f"{setting}={name!r}: satlearn runs on auto, cpu, cuda, cuda:N or mps")
+    problem = device_name_problem(name)
+    if problem:
+        raise ConfigError(f"{setting}={name!r} {problem}")
+    device = torch.device(name)
     for kind, available in (("cuda", torch.cuda.is_available), ("mps", torch.backends.mps.is_available)):
         if device.type == kind and not available():
             raise ConfigError(f"{setting}={name!r} but {kind.upper()} is not available on this machine; use "
