@@ -792,3 +792,17 @@ def test_a_config_changed_in_code_is_checked_as_load_config_checks_it(tmp_path, 
     with pytest.raises(ConfigError, match=rf"^fit's config: .*{message}"):
         fit(config, tmp_path / "run", log=lambda m: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_log_gives_file_noise_as_its_file_and_measured_rate_not_a_rate_it_ignores(tmp_path):
+    import numpy as np
+
+    labels = tmp_path / "labels.npy"
+    np.save(labels, np.arange(320) % 10)  # MNIST-1D with 400 examples trains on 320
+    messages = []
+    config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.3",
+                                              "data.noise.kind=file", f"data.noise.file={labels}", "run.epochs=1",
+                                              "method.start_epoch=0"))
+    fit(config, tmp_path / "run", log=messages.append)
+    line = next(m for m in messages if m.startswith("label noise"))
+    assert line.startswith(f"label noise file {labels}: actual error rate ") and "(rate" not in line

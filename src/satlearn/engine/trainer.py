@@ -507,9 +507,12 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
             class_names=np.array(data.class_names)))
         log(f"run directory: {run_dir}")
-        if config.data.noise.kind != "none":
-            log(f"label noise {config.data.noise.kind} (rate {config.data.noise.rate}): actual error rate "
-                f"{noisy.actual_noise_rate:.2%} of {len(noisy.labels)} training labels")
+        noise = config.data.noise
+        if noise.kind != "none":
+            # a file's labels are used as they are: its rate is the one measured, not a setting
+            given = f"file {noise.file}" if noise.kind == "file" else f"{noise.kind} (rate {noise.rate})"
+            log(f"label noise {given}: actual error rate {noisy.actual_noise_rate:.2%} of {len(noisy.labels)} "
+                "training labels")
         for key, switch, _ in config_lib.unused_settings(config):  # a --set of one is refused; the file's are told
             log(f"note: {config_lib.describe_unused(config, key, switch)} (unused)")
     log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
