@@ -42,6 +42,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats {args.repeats}: expected at least 1 timed write")
+    if args.examples < 1:
+        parser.error(f"--examples {args.examples}: expected at least 1 row of the target table")
+    if args.classes < 2:
+        parser.error(f"--classes {args.classes}: expected at least 2 classes")
     if args.dir is not None and not args.dir.is_dir():
         parser.error(f"--dir {args.dir}: no such directory")
 

@@ -288,7 +288,7 @@ def regenerate_report(args: argparse.Namespace) -> None:
 
     try:
         report.main(["--results-dir", str(args.results_dir or RESULTS), "--out", str(out)])
-    except Exception as exc:  # noqa: BLE001 - any failure of the report is the report's, not the grid's
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the report is the report's, not the grid's
         print(f"report not regenerated ({type(exc).__name__}: {exc}); run benchmarks/report.py to see why",
               flush=True)
 
@@ -355,6 +355,9 @@ def main() -> None:
         parser.error(f"--tag {args.tag!r}: expected lower-case letters, digits and '-' (say h100-80gb-hbm3)")
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: expected at least 1")
+    report = args.report  # (the default, beside the results directory, is made with it)
+    if report is not None and str(report) != "none" and not report.resolve().parent.is_dir():
+        parser.error(f"--report {report}: no directory {report.resolve().parent} to write it in")  # before training
     if args.stop_after_epoch is not None and args.stop_after_epoch < 1:
         parser.error(f"--stop-after-epoch {args.stop_after_epoch}: expected an epoch of at least 1")
     if args.seed is not None:

@@ -480,6 +480,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.results_dir.is_dir():  # a mistyped directory would otherwise overwrite the report with an empty one
         parser.error(f"--results-dir {args.results_dir}: no such directory")
+    if not args.out.resolve().parent.is_dir():
+        parser.error(f"--out {args.out}: no directory {args.out.resolve().parent} to write it in")
     RESULTS_DIR, OUT = args.results_dir, args.out.resolve()  # resolved: compared with the checkout's folders
     sections = [demo_section(), label_issues_section(), targets_section(), speed_section(), step_ops_section(),
                 checkpoint_section(), compile_cache_section(), label_noise_section()]

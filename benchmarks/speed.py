@@ -60,6 +60,7 @@ from satlearn.engine import (  # noqa: E402
 )
 from satlearn.engine.runtime import autocast, cudnn_autotuning, resolve_device, seed_everything  # noqa: E402
 from satlearn.errors import ConfigError  # noqa: E402
+from satlearn.models import MODELS  # noqa: E402
 
 # every pipeline sets each of these keys, so that it means the same whatever the config file says
 PIPELINES = {
@@ -347,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     """speed.py's arguments; also read by the CIFAR-10 suite to see whether a table holds every cell it asked for."""
     parser = argparse.ArgumentParser(prog="speed.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["resnet34", "resnet18"])
+    parser.add_argument("--models", nargs="+", default=["resnet34", "resnet18"], choices=MODELS.names())
     parser.add_argument("--pipelines", nargs="+", default=["fast", "reference"],
                         choices=[*PIPELINES, *STEP_GRAPH_PIPELINES])
     parser.add_argument("--methods", nargs="+", default=["erm", "sat"], choices=["erm", "sat"])

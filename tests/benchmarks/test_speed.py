@@ -42,11 +42,15 @@ def test_bad_input_stops_the_speed_benchmark_in_one_line_and_keeps_the_recorded_
     missing = subprocess.run([*common, "--data-root", str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert missing.stderr.strip().count("\n") == 0 and "no CIFAR-10 data at" in missing.stderr
-    # data there, but every pipeline fails (an unknown model): the earlier table is left as it was
+    # an unknown model is refused by name before anything runs
     root = write_fake_cifar10(tmp_path, per_batch=8)
-    failed = subprocess.run([*common, "--data-root", str(root), "--models", "nosuchnet"], capture_output=True,
-                            text=True)
-    assert failed.returncode == 1 and "every pipeline failed; nothing recorded" in failed.stderr
+    unknown = subprocess.run([*common, "--data-root", str(root), "--models", "nosuchnet"], capture_output=True,
+                             text=True)
+    assert unknown.returncode == 2 and "argument --models: invalid choice: 'nosuchnet'" in unknown.stderr
+    # data there, but every pipeline fails (a model of 5 classes for CIFAR-10's 10): the earlier table is kept
+    failed = subprocess.run([*common, "--data-root", str(root), "--models", "resnet18", "--set",
+                             "model.num_classes=5"], capture_output=True, text=True)
+    assert failed.returncode == 1 and "every pipeline failed; nothing recorded" in failed.stderr, failed.stderr
     assert (results / "speed.json").read_text() == recorded
 
 

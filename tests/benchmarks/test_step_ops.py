@@ -89,3 +89,20 @@ def test_checkpoint_cost_records_size_and_time(tmp_path):
                str(tmp_path / "RESULTS.md"))
     row = next(line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("| resnet18 |"))
     assert "| yes |" in row
+
+
+def test_bad_arguments_stop_checkpoint_cost_and_the_report_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    for script, arguments, message in (
+            ("checkpoint_cost.py", ["--examples", "-1"], "--examples -1: expected at least 1 row of the target table"),
+            ("checkpoint_cost.py", ["--classes", "1"], "--classes 1: expected at least 2 classes"),
+            ("report.py", ["--out", str(tmp_path / "nowhere" / "R.md")],
+             f"--out {tmp_path / 'nowhere' / 'R.md'}: no directory {tmp_path / 'nowhere'} to write it in"),
+            ("label_noise.py", ["--report", str(tmp_path / "nowhere" / "R.md"), "--data-root", str(tmp_path)],
+             f"--report {tmp_path / 'nowhere' / 'R.md'}: no directory {tmp_path / 'nowhere'} to write it in")):
+        done = subprocess.run([sys.executable, str(BENCH / script), *arguments], capture_output=True, text=True)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == f"{script}: error: {message}"
+    assert not (tmp_path / "nowhere").exists()
