@@ -247,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in TRAINING_COMMANDS:
             _check_single_process(os.environ)
+        if getattr(args, "device", None) is not None:  # checked here, so that a bad one is named as the option
+            from satlearn.engine.runtime import resolve_device
+
+            resolve_device(args.device, setting="--device")
         if args.command == "demo":
             from satlearn.demo import run_demo
 
