@@ -130,9 +130,29 @@ def test_a_reader_that_leaves_early_is_no_error(tmp_path):
     import subprocess
     import sys
 
+    import os
+
     run = train(tmp_path, "run", "method.name=erm")
-    process = subprocess.Popen([sys.executable, "-m", "satlearn.cli", "compare", str(run.run_dir), "--out",
-                                str(tmp_path / "c.png")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    process.stdout.close()  # as `satlearn compare ... | head -0` would
-    assert process.wait(timeout=120) == 141
-    assert process.stderr.read() == b""  # no 'error: Broken pipe', no traceback
+    for buffered in (True, False):  # a pipe's output is buffered and written at exit, unless PYTHONUNBUFFERED
+        environment = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+        if not buffered:
+            environment["PYTHONUNBUFFERED"] = "1"
+        process = subprocess.Popen([sys.executable, "-m", "satlearn.cli", "compare", str(run.run_dir), "--out",
+                                    str(tmp_path / "c.png")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=environment)
+        process.stdout.close()  # as `satlearn compare ... | head -0` would
+        assert process.wait(timeout=120) == 141, buffered
+        assert process.stderr.read() == b"", buffered  # no 'error: Broken pipe', no traceback
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_an_error(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import satlearn.compare
+
+    def broken(*args, **kwargs):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(satlearn.compare, "compare_runs", broken)
+    assert main(["compare", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "satlearn: error: Broken pipe\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import sys
 from pathlib import Path
 
@@ -240,10 +241,42 @@ def _check_single_process(environ) -> None:
                           "start it once, without torchrun")
 
 
+def _stdout_reader_left() -> bool:
+    """Whether stdout is a pipe whose reader has gone (``satlearn compare ... | head``): flushing what is buffered
+    fails so, and with nothing buffered, polling the pipe reports an error."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows), or stdout is no file (captured)
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code = _run(args)
+    try:  # what is still buffered: a pipe's reader that left shows here, after the command itself has finished
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _reader_left()
+    return code
+
+
+def _reader_left() -> int:
+    # the interpreter flushes stdout again on exit, into the same closed pipe: give it somewhere to go
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
+
+
+def _run(args: argparse.Namespace) -> int:
     from satlearn.errors import SatlearnError, TrainingInterrupted
 
-    args = build_parser().parse_args(argv)
     try:
         if args.command in TRAINING_COMMANDS:
             _check_single_process(os.environ)
@@ -289,10 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("satlearn: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader of the output left (`satlearn compare ... | head`): nothing went wrong here
-        # the interpreter flushes stdout again on exit, into the same closed pipe: give it somewhere to go
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    except BrokenPipeError as exc:
+        if _stdout_reader_left():  # the reader of the output left: nothing went wrong here
+            return _reader_left()
+        print(f"satlearn: error: {exc.strerror or exc}", file=sys.stderr)  # another pipe broke
+        return 2
     except OSError as exc:  # a file the command had to read or write; the one line names it
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"satlearn: error: {where}{exc.strerror or exc}", file=sys.stderr)
