@@ -145,14 +145,14 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         compiled = None  # this fit()'s compiler-cache hits and misses: whether a slow first epoch compiled again
         trained_earlier = False  # the run directory held the finished run: recorded, not trained, here
         if (run_dir / "summary.json").exists():
-            # a run left by another request (a smoke test in the same --runs-dir, another --pipeline) is not this
-            # cell: recording it would give its figures this cell's settings, as resuming it would have
-            differences = config_differences(to_dict(load_config(run_dir / "config.yaml")), to_dict(config))
-            if differences:
-                raise TrainingError(f"{run_dir}: finished earlier with another config ({'; '.join(differences[:3])})"
-                                    "; not recorded as this cell: move that run directory away to train the cell "
-                                    "again, or choose another --runs-dir")
-            print(f"{run_dir.name}: finished earlier", flush=True)
+            trained_on = finished_pipeline(run_dir, recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
+                                           extra=extra, asked=pipeline)
+            if trained_on != pipeline:  # --pipeline fastest may choose otherwise than when the cell trained
+                config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root,
+                                                        cifar10n=cifar10n, extra=extra, pipeline=trained_on)
+                config, pipeline = load_config(config_file, overrides), trained_on
+            print(f"{run_dir.name}: finished earlier" + (f" (on the {pipeline} pipeline)" if pipeline != "config"
+                                                         else ""), flush=True)
             trained_earlier = True
         else:
             resume = (run_dir / CHECKPOINT_NAME).exists()
@@ -190,6 +190,26 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "
           f"→ {path}", flush=True)
     return payload
+
+
+def finished_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
+                      extra: list[str], asked: str) -> str:
+    """The pipeline under which the finished run in ``run_dir`` is this cell: the one ``asked`` for, or the one it
+    trained on where that differs (``--pipeline fastest`` weighs the cells left and the compiler cache, so it may
+    choose otherwise later). A run of other settings (a smoke test left in the same --runs-dir) is no cell of this
+    grid: recording it would give its figures the cell's settings, so it is refused, as resuming it would be."""
+    saved = to_dict(load_config(run_dir / "config.yaml"))
+    first = None
+    for candidate in dict.fromkeys([asked, "config", *PIPELINES]):
+        config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
+                                                extra=extra, pipeline=candidate)
+        differences = config_differences(saved, to_dict(load_config(config_file, overrides)))
+        if not differences:
+            return candidate
+        first = first or differences
+    raise TrainingError(f"{run_dir}: finished earlier with another config ({'; '.join(first[:3])}); not recorded "
+                        "as this cell: move that run directory away to train the cell again, or choose another "
+                        "--runs-dir")
 
 
 def _earlier_record(path: Path, run_dir: Path, run_seconds: float) -> dict:
@@ -386,13 +406,22 @@ def main() -> None:
         args.pipeline = choose_fastest_pipeline(args, trainings=len(cells))
     if args.jobs > 1 and len(cells) > 1:
         sys.exit(1 if run_in_processes(args, cells) else 0)
+    failed = 0
     for method, noise in cells:
-        recorded = run_cell(args.recipe, method, noise, runs_dir=args.runs_dir, results_dir=args.results_dir,
-                            data_root=args.data_root, cifar10n=args.cifar10n, extra=args.extra,
-                            stop_after_epoch=args.stop_after_epoch, concurrent_cells=args.concurrent_cells or 1,
-                            pipeline=args.pipeline, tag=args.tag)
+        try:
+            recorded = run_cell(args.recipe, method, noise, runs_dir=args.runs_dir, results_dir=args.results_dir,
+                                data_root=args.data_root, cifar10n=args.cifar10n, extra=args.extra,
+                                stop_after_epoch=args.stop_after_epoch,
+                                concurrent_cells=args.concurrent_cells or 1, pipeline=args.pipeline, tag=args.tag)
+        except TrainingError as exc:  # this cell's own trouble (a run of other settings, a diverged loss): the
+            # others still train, as with --jobs; bad data or settings shared by all stop the grid in one line
+            failed += 1
+            print(f"{cell_name(method, noise)}: FAILED: {exc}", flush=True)
+            continue
         if recorded is not None:
             regenerate_report(args)
+    if failed:
+        sys.exit(f"{failed} of {len(cells)} cells failed; see above")
 
 
 if __name__ == "__main__":
