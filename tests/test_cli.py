@@ -261,6 +261,7 @@ def test_a_run_whose_data_moved_resumes_and_evaluates_from_where_they_are_now(tm
     assert "t.csv is not a file" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--set", f"data.root={moved}"]) == 0
     assert (run / "summary.json").exists()
+    assert f"root: {moved}" in (run / "config.yaml").read_text()  # the run's config says where its data are now
     capsys.readouterr()
     assert main(["eval", str(run), "--data-root", str(moved)]) == 0
     assert json.loads(capsys.readouterr().out)["epoch"] == 3
@@ -292,7 +293,7 @@ def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(t
     monkeypatch.setattr(SAT, "training_step", original)
     assert main(["demo", "--resume", str(out), "--no-progress", "--set", "run.epochs=9"]) == 2
     assert "--set run.epochs=9: a resumed demo keeps the settings it was started with" in capsys.readouterr().err
-    assert main(["demo", "--resume", str(out), "--no-progress"]) == 0
+    assert main(["demo", "--resume", str(out), "--no-progress", "--set", "run.threads=1"]) == 0  # how it runs
     printed = capsys.readouterr().out
     assert "CE: finished earlier" in printed and "resuming SAT (4 epochs)" in printed and "SAT − CE" in printed
     summary = json.loads((out / "demo_summary.json").read_text())
@@ -302,3 +303,7 @@ def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(t
     assert "the demo already finished; nothing to resume" in capsys.readouterr().err
     assert main(["demo", "--resume", str(tmp_path / "erm-only")]) == 2
     assert "no such demo output directory" in capsys.readouterr().err
+    (tmp_path / "older").mkdir()
+    assert main(["demo", "--resume", str(tmp_path / "older")]) == 2
+    assert "holds no demo_request.json, so the settings its demo was started with are unknown; finish its runs " \
+           "with satlearn train --resume" in capsys.readouterr().err

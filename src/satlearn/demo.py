@@ -100,7 +100,8 @@ def _requested_overrides(out_dir: Path) -> tuple[str, ...]:
     try:
         overrides = json.loads(path.read_text())["overrides"]
     except FileNotFoundError:
-        raise DataError(f"{out_dir}: not an interrupted demo (no {REQUEST_NAME}); start a new one") from None
+        raise DataError(f"{out_dir}: holds no {REQUEST_NAME}, so the settings its demo was started with are "
+                        "unknown; finish its runs with satlearn train --resume, or start a new demo") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: unreadable ({type(exc).__name__}: {exc}); start a new demo") from None
     if not (isinstance(overrides, list) and all(isinstance(text, str) for text in overrides)):
@@ -123,9 +124,13 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
         out_dir = Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     out_dir = Path(out_dir).expanduser()  # as fit expands its run directories: one folder throughout
     if resume:
-        if overrides:
-            raise ConfigError(f"--set {overrides[0]}: a resumed demo keeps the settings it was started with")
-        overrides = _requested_overrides(out_dir)
+        from satlearn.engine.trainer import RESUME_FREE_KEYS
+
+        for text in overrides:  # how it runs may change, as for any resumed run (run.device=cpu, say)
+            if not set(override_keys(text)) <= RESUME_FREE_KEYS:
+                raise ConfigError(f"--set {text}: a resumed demo keeps the settings it was started with; only how "
+                                  f"it runs may change ({', '.join(sorted(RESUME_FREE_KEYS))})")
+        overrides = (*_requested_overrides(out_dir), *overrides)
     labels = dict(zip(DEMO_METHODS, ("CE", "SAT")))
     # both configs are checked before anything is trained or written: a bad override costs no CE run
     configs = {method: demo_config(method, out_dir=out_dir,

@@ -32,7 +32,7 @@ def test_the_report_names_the_machine_and_command_of_each_row(tmp_path):
     results = tmp_path / "results" / "label_issues"
     shutil.copytree(committed, results)
     cpu_rows = sorted(json.loads(p.read_text())["dataset"] for p in results.glob("*.json"))
-    gpu_row = json.loads(next(results.glob("*.json")).read_text())  # a CIFAR row measured on a GPU, sorted first
+    gpu_row = json.loads(next(results.glob("*.json")).read_text())  # made into a CIFAR row measured on a GPU
     gpu_row.update(dataset="cifar10n-worst", seed=0, commit="feedc0de" * 5, command="python3 label_issues.py --gpu",
                    device={**gpu_row["device"], "gpu": "NVIDIA H100 80GB HBM3"})
     gpu_row["cleanlab"]["trainings"] = 4

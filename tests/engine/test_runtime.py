@@ -75,3 +75,16 @@ def test_the_random_state_includes_the_mps_generator_where_there_is_one(monkeypa
     generator["state"] = torch.tensor([9, 9, 9], dtype=torch.uint8)  # draws move the generator on
     set_rng_state(saved)
     assert generator["state"].tolist() == [1, 2, 3]
+
+
+def test_a_run_resumed_on_fewer_gpus_restores_the_generators_of_those_it_has(monkeypatch):
+    from satlearn.engine.runtime import rng_state, set_rng_state
+
+    restored = []
+    state = {**rng_state(), "cuda": [torch.full((16,), i, dtype=torch.uint8) for i in range(4)]}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_rng_state",
+                        lambda generator, device: restored.append((int(generator[0]), device)))
+    set_rng_state(state)
+    assert restored == [(0, 0), (1, 1)]

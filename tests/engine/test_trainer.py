@@ -208,11 +208,16 @@ def test_a_run_started_on_a_gpu_resumes_on_the_cpu_and_says_what_changes(tmp_pat
     state = torch.load(path, weights_only=False)  # as the run would have saved it on a GPU machine
     state["config"]["run"]["device"] = "cuda"
     state["runtime"]["device"] = "cuda:0"
+    for group in state["optimizer"]["param_groups"]:
+        group["fused"] = True  # the CUDA run's fused optimizer
+    state["rng"]["cuda"] = [torch.zeros(16, dtype=torch.uint8)]
     torch.save(state, path)
     messages = []
     result = fit(tiny_config(tmp_path), tmp_path / "run", resume=True, log=messages.append)
     assert any("the run trained on cuda:0 and resumes on cpu: precision" in m for m in messages)
     assert result.summary["runtime"]["device"] == "cpu" and len(result.history) == 4
+    # the CPU's own kernels from here on, as its optimizer chose them
+    assert all(not group["fused"] for group in load_checkpoint(tmp_path / "run")["optimizer"]["param_groups"])
 
 
 def test_existing_run_is_never_overwritten(tmp_path):
@@ -493,7 +498,7 @@ def test_only_settings_of_how_a_run_runs_may_differ_on_resume():
 
     assert RESUME_FREE_KEYS == {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
                                 "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.root",
-                                "data.workers"}
+                                "data.noise.file", "data.workers"}
     saved = to_dict(load_config(None))
     current = to_dict(load_config(None, ["run.seed=7", "optim.lr=0.01", "data.noise.seed=3", "run.name=again",
                                          "data.workers=0", "run.checkpoint_every=5"]))
@@ -806,3 +811,46 @@ def test_the_log_gives_file_noise_as_its_file_and_measured_rate_not_a_rate_it_ig
     fit(config, tmp_path / "run", log=messages.append)
     line = next(m for m in messages if m.startswith("label noise"))
     assert line.startswith(f"label noise file {labels}: actual error rate ") and "(rate" not in line
+
+
+def test_a_run_needs_its_noise_file_only_to_start(tmp_path):
+    import numpy as np
+
+    from satlearn.engine import evaluate_run
+
+    labels = tmp_path / "labels.npy"
+    np.save(labels, (np.arange(320) * 7) % 10)
+    config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=file", f"data.noise.file={labels}",
+                                              "run.epochs=2", "method.start_epoch=1"))
+    fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    kept = load_checkpoint(tmp_path / "run")["labels"]
+    labels.unlink()  # the labels live in the checkpoint: resume and evaluation do not read the file again
+    result = fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+    assert len(result.history) == 2 and torch.equal(load_checkpoint(tmp_path / "run")["labels"], kept)
+    assert evaluate_run(tmp_path / "run")["epoch"] == 2
+
+
+def test_an_mnist1d_run_trained_on_the_earlier_standardisation_goes_on_with_it(tmp_path):
+    from satlearn.data import load_earlier_form
+    from satlearn.engine import evaluate_run, load_run
+    from satlearn.engine.trainer import data_fingerprint
+
+    config = tiny_config(tmp_path, "run.threads=1")
+    fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    earlier = load_earlier_form(config.data)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    assert state["data"] != data_fingerprint(earlier)  # the two standardisations differ in the last bits
+    state["data"] = data_fingerprint(earlier)  # as a run trained before the float64 statistics recorded it
+    torch.save(state, path)
+    _, _, noisy, _ = load_run(tmp_path / "run")
+    assert torch.equal(noisy.data.x_train, earlier.x_train)  # evaluated on the inputs it trained on
+    assert evaluate_run(tmp_path / "run")["epoch"] == 1
+    result = fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+    assert len(result.history) == 4 and load_checkpoint(tmp_path / "run")["data"] == data_fingerprint(earlier)
+    # data that are neither form are still refused
+    state = torch.load(path, weights_only=False)
+    state["data"]["train"]["inputs"] = "0" * 32
+    torch.save(state, path)
+    with pytest.raises(DataError, match="its train inputs differ"):
+        load_run(tmp_path / "run")

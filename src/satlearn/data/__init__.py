@@ -17,6 +17,15 @@ def load_dataset(config, *, progress: bool = True) -> DatasetSplits:
     return loader(config, progress=progress).validate()
 
 
+def load_earlier_form(config) -> DatasetSplits | None:
+    """``config.source`` as an earlier satlearn prepared it, where its preparation has changed since (MNIST-1D's
+    standardisation), else None: a run keeps a digest of the data it trained on, and one trained then is recognised
+    by it and goes on with those data."""
+    if config.source == "mnist1d":
+        return mnist1d.load_mnist1d_as_before(config).validate()
+    return None
+
+
 def _takes_progress(loader) -> bool:
     try:
         parameters = inspect.signature(loader).parameters.values()
@@ -25,4 +34,4 @@ def _takes_progress(loader) -> bool:
     return any(p.name == "progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-__all__ = ["SOURCES", "DatasetSplits", "load_dataset"]
+__all__ = ["SOURCES", "DatasetSplits", "load_dataset", "load_earlier_form"]

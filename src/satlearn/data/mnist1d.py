@@ -46,25 +46,45 @@ def load_arrays(num_samples: int, seed: int, cache_dir: Path) -> dict[str, np.nd
     return arrays
 
 
-@SOURCES.register("mnist1d")
-def load_mnist1d(config) -> DatasetSplits:
+def _arrays_for(config) -> dict[str, np.ndarray]:
     if config.num_samples < 10:
         raise DataError(f"mnist1d: data.num_samples={config.num_samples} is too small (need at least 10)")
     if not 0 <= config.data_seed < 2**32:  # the generator seeds numpy's legacy global state
         raise DataError(f"mnist1d: data.data_seed={config.data_seed}; expected a seed from 0 to 2**32 - 1")
     cache_dir = Path(config.root).expanduser() if config.root else default_cache_dir()
-    arrays = load_arrays(config.num_samples, config.data_seed, cache_dir)
-    # numpy's float64 reductions run on one thread: torch's float32 ones rounded differently with the thread count,
-    # so the data digest a run keeps did not match its data under another run.threads (resume, eval)
-    x = np.asarray(arrays["x"], dtype=np.float64)
-    mean, std = x.mean(), x.std(ddof=1)
+    return load_arrays(config.num_samples, config.data_seed, cache_dir)
+
+
+def _splits(arrays: dict[str, np.ndarray], x_train: torch.Tensor, x_test: torch.Tensor) -> DatasetSplits:
     return DatasetSplits(
-        x_train=torch.from_numpy(((x - mean) / std).astype(np.float32)),
+        x_train=x_train,
         y_train=torch.tensor(arrays["y"], dtype=torch.int64),
-        x_test=torch.from_numpy(((np.asarray(arrays["x_test"], dtype=np.float64) - mean) / std).astype(np.float32)),
+        x_test=x_test,
         y_test=torch.tensor(arrays["y_test"], dtype=torch.int64),
         num_classes=10,
         class_names=[str(i) for i in range(10)],
         kind="sequence",
         name="mnist1d",
     )
+
+
+@SOURCES.register("mnist1d")
+def load_mnist1d(config) -> DatasetSplits:
+    arrays = _arrays_for(config)
+    # numpy's float64 reductions run on one thread: torch's float32 ones rounded differently with the thread count,
+    # so the data digest a run keeps did not match its data under another run.threads (resume, eval)
+    x = np.asarray(arrays["x"], dtype=np.float64)
+    mean, std = x.mean(), x.std(ddof=1)
+    x_test = np.asarray(arrays["x_test"], dtype=np.float64)
+    return _splits(arrays, torch.from_numpy(((x - mean) / std).astype(np.float32)),
+                   torch.from_numpy(((x_test - mean) / std).astype(np.float32)))
+
+
+def load_mnist1d_as_before(config) -> DatasetSplits:
+    """MNIST-1D standardised as satlearn did before the float64 statistics (torch's float32 mean and std, under the
+    current thread count): only to recognise, and go on with, a run trained on those inputs."""
+    arrays = _arrays_for(config)
+    x_train = torch.tensor(arrays["x"], dtype=torch.float32)
+    x_test = torch.tensor(arrays["x_test"], dtype=torch.float32)
+    mean, std = x_train.mean(), x_train.std()
+    return _splits(arrays, (x_train - mean) / std, (x_test - mean) / std)

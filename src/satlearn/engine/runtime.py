@@ -99,6 +99,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # a run resumed on a machine with fewer GPUs: the GPUs it has get theirs
+        for index, generator in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(generator, index)
     if "mps" in state and torch.backends.mps.is_available():
         torch.mps.set_rng_state(state["mps"])

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from satlearn import config as config_lib
 from satlearn.config import Config
-from satlearn.data import DatasetSplits, load_dataset
+from satlearn.data import DatasetSplits, load_dataset, load_earlier_form
 from satlearn.data.loader import InMemoryLoader
 from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise
@@ -40,9 +40,11 @@ from satlearn.models import create_model
 # and cuDNN's choice of algorithms change only the rounding of sums, which on a CPU ends bit-exact resumption
 # (a resume on another thread count says so). The device and where the data lie may change, so that a run can
 # finish where its first machine is gone; `auto` already allowed another device, and the resumption says what changes
-# with it; the data themselves are checked against the run's digest of them.
+# with it; the data themselves are checked against the run's digest of them, and a run keeps the noisy labels it
+# drew or read (its noise file is not read again for them).
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
-                    "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.root", "data.workers"}
+                    "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.root", "data.noise.file",
+                    "data.workers"}
 
 
 # What training writes into a run directory (the outputs of other commands, e.g. eval.json, are theirs).
@@ -71,12 +73,38 @@ class RunResult:
     method: Method | None = None
 
 
-def prepare_data(config: Config, dataset: DatasetSplits | None = None) -> NoisyDataset:
-    """Loads the configured source (unless ``dataset`` is given) and applies the configured label noise."""
+def prepare_data(config: Config, dataset: DatasetSplits | None = None, *,
+                 labels: torch.Tensor | None = None) -> NoisyDataset:
+    """Loads the configured source (unless ``dataset`` is given) and applies the configured label noise, or, with
+    ``labels``, takes those as the training labels (a run's own, kept in its checkpoint)."""
     data = dataset.validate() if dataset is not None else load_dataset(config.data, progress=config.run.progress)
+    if labels is not None:
+        return NoisyDataset(data=data, labels=labels, clean_labels=data.y_train.clone())
     clean = data.y_train.numpy()
     noisy = apply_noise(clean, data.num_classes, config.data.noise, class_names=data.class_names)
     return NoisyDataset(data=data, labels=torch.from_numpy(noisy), clean_labels=data.y_train.clone())
+
+
+def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing: str,
+             dataset: DatasetSplits | None = None) -> tuple[NoisyDataset, dict[str, Any]]:
+    """The data of a run being resumed or loaded, with the training labels it kept (a noise file is not read
+    again), and their fingerprint: its source's (or ``dataset``), which must be the data it trained on. A run
+    whose digest matches its source only as an earlier satlearn prepared it
+    (:func:`satlearn.data.load_earlier_form`) goes on with those."""
+    noisy = prepare_data(config, dataset, labels=checkpoint["labels"])
+    now = data_fingerprint(noisy.data)
+    saved = checkpoint.get("data")
+    if saved is None:  # a checkpoint from before the digest: its labels are what identify the data
+        if (len(checkpoint["labels"]) != len(noisy.clean_labels)
+                or not torch.equal(checkpoint["clean_labels"], noisy.clean_labels)):
+            raise DataError(f"{run_dir}: the training data differ from those the run was started on")
+        return noisy, now
+    if dataset is None and saved != now:
+        earlier = load_earlier_form(config.data)
+        if earlier is not None and saved == data_fingerprint(earlier):
+            return prepare_data(config, earlier, labels=checkpoint["labels"]), saved
+    check_same_data(saved, now, run_dir, doing=doing)
+    return noisy, now
 
 
 def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
@@ -454,18 +482,13 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     device = resolve_device(config.run.device)
     amp = autocast(device, config.run.amp)
 
-    noisy = prepare_data(config, dataset)
+    if checkpoint is None:
+        noisy = prepare_data(config, dataset)
+        noisy.data.check_every_class_is_trained()  # (a run trained before this rule still resumes)
+        fingerprint = data_fingerprint(noisy.data)
+    else:
+        noisy, fingerprint = run_data(config, checkpoint, run_dir, doing="resume", dataset=dataset)
     data = noisy.data
-    if checkpoint is None:  # a run trained before this rule still resumes
-        data.check_every_class_is_trained()
-    fingerprint = data_fingerprint(data)
-    if checkpoint is not None:
-        if checkpoint.get("data") is not None:  # the digest covers the labels, and the inputs too
-            check_same_data(checkpoint["data"], fingerprint, run_dir, doing="resume")
-        elif (len(checkpoint["labels"]) != len(noisy.labels)
-              or not torch.equal(checkpoint["clean_labels"], noisy.clean_labels)):  # a checkpoint from before it
-            raise DataError(f"{run_dir}: the training data differ from those the run was started on")
-        noisy.labels = checkpoint["labels"]
 
     seed_everything(config.run.seed)
     method = build_method(config, data, noisy.labels, device)
@@ -481,6 +504,10 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     if checkpoint is not None:
         method.load_state_dict(checkpoint["method"])
         optimizer.load_state_dict(checkpoint["optimizer"])
+        for group in optimizer.param_groups:  # the saved groups carry the first device's choice of kernels
+            for key in ("fused", "foreach"):
+                if key in group:
+                    group[key] = optimizer.defaults.get(key)
         set_rng_state(checkpoint["rng"])
         history = checkpoint["history"]
         best = checkpoint["best"]
@@ -501,6 +528,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         if pipeline_before is not None and pipeline_before != runtime["pipeline"]:
             log(f"the run trained on the {pipeline_before} pipeline and resumes on the {runtime['pipeline']} one "
                 "(data.pipeline=auto, with other free device memory): batches are drawn differently from here on")
+        # what a resumption may change (run.device, data.root, ...) as it is now: the next --resume starts from it
+        atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
     else:
         atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
         atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
@@ -633,9 +662,7 @@ def load_run(run_dir: str | Path, *, device: str | None = None,
     if data_root is not None:
         config.data.root = str(data_root)
     torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
-    noisy = prepare_data(config)
-    check_same_data(checkpoint.get("data"), data_fingerprint(noisy.data), run_dir, doing="load the run")
-    noisy.labels = checkpoint["labels"]
+    noisy, _ = run_data(config, checkpoint, run_dir, doing="load the run")
     method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
     method.load_state_dict(checkpoint["method"])
     return config, method, noisy, checkpoint
