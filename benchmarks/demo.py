@@ -49,6 +49,7 @@ def run_once(seed: int | None) -> dict:
         "sat_flagged": sat["label_issues"]["flagged"],
         "sat_flag_precision": sat["label_issues"]["precision"],
         "sat_flag_recall": sat["label_issues"]["recall"],
+        "run_devices": sorted({ce["device"], sat["device"]}),
     }
 
 
@@ -65,7 +66,7 @@ def main() -> None:
                 "gain": shipped["sat_minus_ce_points"] >= GAIN_GOAL_POINTS},
         "all_seeds": runs,
     }
-    path = record("demo", payload)
+    path = record("demo", payload, measured_on=[device for run in runs for device in run["run_devices"]])
     for r in runs:
         print(f"seed {r['seed']}: whole demo {r['command_wall_seconds']:.1f} s, CE {100 * r['ce_final']:.1f} %, "
               f"SAT {100 * r['sat_final']:.1f} %, gain {r['sat_minus_ce_points']:+.1f} points")

@@ -120,6 +120,7 @@ def run(dataset: str, seed: int, folds: int, scratch: Path, *, data_root: str, c
         "actual_noise_rate": float(truly_wrong.mean()), "num_examples": int(len(labels)),
         "satlearn": {**ours, "trainings": 1, "wall_seconds": sat_seconds,
                      "final_test_accuracy": sat.summary["final_test_accuracy"]},
+        "run_device": sat.summary["device"],
         "cleanlab": {**theirs, "trainings": folds, "wall_seconds": cleanlab_seconds,
                      "version": cleanlab.__version__},
     }
@@ -150,7 +151,8 @@ def main() -> None:
                              extra=args.extra)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
-            path = record(f"label_issues/{dataset}-seed{seed}", result, directory=args.results_dir)
+            path = record(f"label_issues/{dataset}-seed{seed}", result, directory=args.results_dir,
+                          measured_on=[result["run_device"]])
             s, c = result["satlearn"], result["cleanlab"]
             print(f"{dataset} seed {seed}: satlearn F1 {s['f1']:.3f} AP {s['average_precision']:.3f} "
                   f"({s['wall_seconds']:.0f} s) | cleanlab F1 {c['f1']:.3f} AP {c['average_precision']:.3f} "

@@ -82,7 +82,8 @@ def train(dataset: str, training: str, seed: int, overrides: list[str], runs_dir
     result = fit(config, run_dir, log=lambda message: None)
     return run_dir, {"config": str(config_file.relative_to(ROOT)), "overrides": extra,
                      "train_wall_seconds": time.perf_counter() - started,
-                     "final_test_accuracy": result.summary["final_test_accuracy"]}, extra
+                     "final_test_accuracy": result.summary["final_test_accuracy"],
+                     "run_device": result.summary["device"]}, extra
 
 
 def run_seed(dataset: str, seed: int, overrides: list[str], runs_dir: Path, results_dir: Path | None) -> list[Path]:
@@ -95,7 +96,8 @@ def run_seed(dataset: str, seed: int, overrides: list[str], runs_dir: Path, resu
         report.pop("run_dir", None)
         payload = {"dataset": dataset, "selector": key, "label": label, "training": training, "seed": seed,
                    **info, "selective": report}
-        path = record(f"selective/{dataset}-{key}-seed{seed}", payload, directory=results_dir)
+        path = record(f"selective/{dataset}-{key}-seed{seed}", payload, directory=results_dir,
+                      measured_on=[info["run_device"]])
         rows = {round(100 * r["target"]): r["test"]["error"] for r in report["coverages"]}
         print(f"{dataset} seed {seed} {key:9s} error % at 95/90/80: "
               + " / ".join(f"{100 * rows[c]:.2f}" for c in GOAL_COVERAGES)
