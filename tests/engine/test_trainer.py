@@ -854,3 +854,44 @@ def test_an_mnist1d_run_trained_on_the_earlier_standardisation_goes_on_with_it(t
     torch.save(state, path)
     with pytest.raises(DataError, match="its train inputs differ"):
         load_run(tmp_path / "run")
+
+
+def test_the_earlier_mnist1d_form_is_recognised_under_another_thread_count(tmp_path, monkeypatch):
+    # its float32 statistics rounded with the thread count: a run trained on one thread, evaluated on two
+    from satlearn.data import load_earlier_form, mnist1d
+    from satlearn.engine import load_run
+    from satlearn.engine.runtime import cpu_threads
+    from satlearn.engine.trainer import data_fingerprint
+
+    rng = np.random.default_rng(0)
+    big = {"x": rng.normal(3.0, 2.0, (10_000, 40)), "y": np.arange(10_000) % 10,
+           "x_test": rng.normal(3.0, 2.0, (500, 40)), "y_test": np.arange(500) % 10}
+    monkeypatch.setattr(mnist1d, "_generate", lambda num_samples, seed: big)
+    config = load_config(None, tiny_overrides(tmp_path, "data.num_samples=10500", "model.name=mlp", "run.epochs=1",
+                                              "method.start_epoch=0", "run.threads=1", "data.batch_size=1000"))
+    fit(config, tmp_path / "run", log=lambda m: None)
+    with cpu_threads(1):
+        earlier = load_earlier_form(config.data)
+    with cpu_threads(2):
+        assert data_fingerprint(load_earlier_form(config.data)) != data_fingerprint(earlier)  # it does round so
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    state["data"] = data_fingerprint(earlier)
+    torch.save(state, path)
+    with cpu_threads(2):
+        _, _, noisy, _ = load_run(tmp_path / "run")
+    assert torch.equal(noisy.data.x_train, earlier.x_train)
+
+
+def test_a_resumed_optimizer_state_takes_the_kernels_of_the_optimizer_it_is_loaded_into():
+    # set before loading: torch places Adam's step counts by the groups' `fused` (on the device for fused kernels)
+    import types
+
+    from satlearn.engine.trainer import _for_this_optimizer
+
+    saved = {"state": {0: {"step": torch.tensor(3.0)}}, "param_groups": [{"lr": 0.1, "fused": None, "foreach": None,
+                                                                          "params": [0]}]}
+    on_cuda = types.SimpleNamespace(defaults={"lr": 0.5, "fused": True, "foreach": None})
+    adapted = _for_this_optimizer(saved, on_cuda)
+    assert adapted["param_groups"] == [{"lr": 0.1, "fused": True, "foreach": None, "params": [0]}]
+    assert saved["param_groups"][0]["fused"] is None and adapted["state"] is saved["state"]

@@ -100,9 +100,14 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
             raise DataError(f"{run_dir}: the training data differ from those the run was started on")
         return noisy, now
     if dataset is None and saved != now:
-        earlier = load_earlier_form(config.data)
-        if earlier is not None and saved == data_fingerprint(earlier):
-            return prepare_data(config, earlier, labels=checkpoint["labels"]), saved
+        # the earlier form rounded with the thread count: try the run's own first, then this process's
+        for threads in dict.fromkeys([checkpoint.get("threads"), None]):
+            with cpu_threads(threads):
+                earlier = load_earlier_form(config.data)
+            if earlier is None:
+                break
+            if saved == data_fingerprint(earlier):
+                return prepare_data(config, earlier, labels=checkpoint["labels"]), saved
     check_same_data(saved, now, run_dir, doing=doing)
     return noisy, now
 
@@ -221,6 +226,15 @@ def build_optimizer(config: Config, method: Method, device: torch.device) -> tor
         return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay,
                                nesterov=opt.nesterov, fused=fused or None)
     return torch.optim.Adam(params, lr=opt.lr, weight_decay=opt.weight_decay, fused=fused or None)
+
+
+def _for_this_optimizer(saved: dict[str, Any], optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """``saved`` (an optimizer's state dict) with this optimizer's choice of kernels (fused, foreach) in its groups:
+    a run resumed on another device takes that device's. Set before loading, as torch places state by them (Adam's
+    step counts, say, go to the device for fused kernels)."""
+    groups = [{**group, **{key: optimizer.defaults.get(key) for key in ("fused", "foreach") if key in group}}
+              for group in saved["param_groups"]]
+    return {**saved, "param_groups": groups}
 
 
 def needs_two_per_batch(model: nn.Module) -> bool:
@@ -503,11 +517,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     earlier_wall = 0.0  # the training loop's wall time in earlier processes, up to the checkpoint resumed from
     if checkpoint is not None:
         method.load_state_dict(checkpoint["method"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        for group in optimizer.param_groups:  # the saved groups carry the first device's choice of kernels
-            for key in ("fused", "foreach"):
-                if key in group:
-                    group[key] = optimizer.defaults.get(key)
+        optimizer.load_state_dict(_for_this_optimizer(checkpoint["optimizer"], optimizer))
         set_rng_state(checkpoint["rng"])
         history = checkpoint["history"]
         best = checkpoint["best"]
