@@ -46,6 +46,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     COMPILER_CACHE_AT_START, RESULTS, ROOT, compile_cache_counters, data_file, record, recording, run_main,
@@ -54,6 +56,7 @@ from common import (  # noqa: E402
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
 from satlearn.config import load_config, overrides_for_method, read_yaml, to_dict  # noqa: E402
+from satlearn.data.noise import read_label_file  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
 from satlearn.engine.runtime import resolve_device  # noqa: E402
@@ -144,18 +147,21 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         fit_seconds = None  # the whole fit() call, set-up and compilation included; only for an uninterrupted run
         compiled = None  # this fit()'s compiler-cache hits and misses: whether a slow first epoch compiled again
         trained_earlier = False  # the run directory held the finished run: recorded, not trained, here
-        if (run_dir / "summary.json").exists():
-            trained_on = finished_pipeline(run_dir, recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
-                                           extra=extra, asked=pipeline)
-            if trained_on != pipeline:  # --pipeline fastest may choose otherwise than when the cell trained
+        finished, resume = (run_dir / "summary.json").exists(), (run_dir / CHECKPOINT_NAME).exists()
+        if finished or resume:
+            # --pipeline fastest weighs the cells left and the compiler cache, so it may choose otherwise than when
+            # the cell started: the cell goes on, or is recorded, on the pipeline it trained on
+            trained_on = started_pipeline(run_dir, recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
+                                          extra=extra, asked=pipeline, finished=finished)
+            if trained_on not in (None, pipeline):
                 config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root,
                                                         cifar10n=cifar10n, extra=extra, pipeline=trained_on)
                 config, pipeline = load_config(config_file, overrides), trained_on
+        if finished:
             print(f"{run_dir.name}: finished earlier" + (f" (on the {pipeline} pipeline)" if pipeline != "config"
                                                          else ""), flush=True)
             trained_earlier = True
         else:
-            resume = (run_dir / CHECKPOINT_NAME).exists()
             counted, started = compile_cache_counters(), time.perf_counter()
             result = fit(config, run_dir, resume=resume, stop_after_epoch=stop_after_epoch, log=lambda m: None)
             elapsed = time.perf_counter() - started
@@ -192,24 +198,42 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
     return payload
 
 
-def finished_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
-                      extra: list[str], asked: str) -> str:
-    """The pipeline under which the finished run in ``run_dir`` is this cell: the one ``asked`` for, or the one it
-    trained on where that differs (``--pipeline fastest`` weighs the cells left and the compiler cache, so it may
-    choose otherwise later). A run of other settings (a smoke test left in the same --runs-dir) is no cell of this
-    grid: recording it would give its figures the cell's settings, so it is refused, as resuming it would be."""
+def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
+                     extra: list[str], asked: str, finished: bool) -> str | None:
+    """The pipeline under which the run started in ``run_dir`` is this cell: the one ``asked`` for, or the one it
+    trained on where that differs. A finished run of other settings (a smoke test left in the same --runs-dir,
+    one given other noise labels) is no cell of this grid: recording it would give its figures the cell's
+    settings, so it is refused, as resuming it would be (an unfinished one: None, and its resumption says so)."""
     saved = to_dict(load_config(run_dir / "config.yaml"))
     first = None
     for candidate in dict.fromkeys([asked, "config", *PIPELINES]):
         config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
                                                 extra=extra, pipeline=candidate)
-        differences = config_differences(saved, to_dict(load_config(config_file, overrides)))
+        config = load_config(config_file, overrides)
+        differences = config_differences(saved, to_dict(config))
         if not differences:
+            if finished:
+                _check_noise_labels(run_dir, config)
             return candidate
         first = first or differences
+    if not finished:
+        return None
     raise TrainingError(f"{run_dir}: finished earlier with another config ({'; '.join(first[:3])}); not recorded "
                         "as this cell: move that run directory away to train the cell again, or choose another "
                         "--runs-dir")
+
+
+def _check_noise_labels(run_dir: Path, config) -> None:
+    """A file-noise cell's run must have trained on that file's labels: the file's path may differ from machine to
+    machine, so its content decides."""
+    if config.data.noise.kind != "file":
+        return
+    with np.load(run_dir / "labels.npz") as kept:
+        trained_on = kept["labels"]
+    if not np.array_equal(trained_on, read_label_file(config.data.noise.file, key=config.data.noise.key)):
+        raise TrainingError(f"{run_dir}: finished earlier on other noisy labels than {config.data.noise.file} "
+                            f"({config.data.noise.key}); not recorded as this cell: move that run directory away "
+                            "to train the cell again, or choose another --runs-dir")
 
 
 def _earlier_record(path: Path, run_dir: Path, run_seconds: float) -> dict:

@@ -292,7 +292,9 @@ def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(t
     assert not (out / "demo_summary.json").exists() and (out / "erm" / "summary.json").exists()
     monkeypatch.setattr(SAT, "training_step", original)
     assert main(["demo", "--resume", str(out), "--no-progress", "--set", "run.epochs=9"]) == 2
-    assert "--set run.epochs=9: a resumed demo keeps the settings it was started with" in capsys.readouterr().err
+    refused = capsys.readouterr().err
+    assert "--set run.epochs=9: a resumed demo keeps the settings it was started with" in refused
+    assert "run.threads" in refused and "run.name" not in refused  # the demo names its runs itself
     assert main(["demo", "--resume", str(out), "--no-progress", "--set", "run.threads=1"]) == 0  # how it runs
     printed = capsys.readouterr().out
     assert "CE: finished earlier" in printed and "resuming SAT (4 epochs)" in printed and "SAT − CE" in printed

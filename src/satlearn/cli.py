@@ -253,7 +253,8 @@ def _stdout_reader_left() -> bool:
     try:
         poller = select.poll()
         poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(events & select.POLLERR for _, events in poller.poll(0))
+        # Linux reports a pipe without a reader as an error, BSD and macOS as hung up
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
     except (AttributeError, OSError, ValueError):  # no poll() (Windows), or stdout is no file (captured)
         return False
 
@@ -264,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     try:  # what is still buffered: a pipe's reader that left shows here, after the command itself has finished
         sys.stdout.flush()
     except BrokenPipeError:
-        code = _reader_left()
+        left = _reader_left()
+        code = code or left  # a command that failed keeps its own status
     return code
 
 

@@ -128,8 +128,9 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
 
         for text in overrides:  # how it runs may change, as for any resumed run (run.device=cpu, say)
             if not set(override_keys(text)) <= RESUME_FREE_KEYS:
+                changeable = sorted(RESUME_FREE_KEYS - set(DEMO_OWN_KEYS))
                 raise ConfigError(f"--set {text}: a resumed demo keeps the settings it was started with; only how "
-                                  f"it runs may change ({', '.join(sorted(RESUME_FREE_KEYS))})")
+                                  f"it runs may change ({', '.join(changeable)})")
         overrides = (*_requested_overrides(out_dir), *overrides)
     labels = dict(zip(DEMO_METHODS, ("CE", "SAT")))
     # both configs are checked before anything is trained or written: a bad override costs no CE run

@@ -28,7 +28,8 @@ def test_grid_cells_resume_and_report(tmp_path):
     assert "stopped early" in out and not (tmp_path / "results").exists()
     assert not (tmp_path / "RESULTS.md").exists()  # nothing recorded, no report
     assert "--pipeline fastest: config (no usable measurement" in out  # no speed.json: the configs' own settings
-    out = run(*common, *tiny)
+    # asked for another pipeline now (as --pipeline fastest may choose later), each cell goes on on its own
+    out = run(*common, *tiny, "--pipeline", "reference")
     assert out.count("resumed") == 4
     files = sorted((tmp_path / "results" / "label_noise" / "fast").glob("*.json"))
     assert [f.stem for f in files] == ["ce-c10n-worst", "ce-sym40", "sat-c10n-worst", "sat-sym40"]
@@ -63,6 +64,12 @@ def test_grid_cells_resume_and_report(tmp_path):
     assert "sat-sym40: finished earlier\n" in again
     assert json.loads((tmp_path / "results" / "label_noise" / "fast" / "sat-sym40.json").read_text())["pipeline"] \
         == "config"
+    # a CIFAR-10N cell's file may lie elsewhere on another machine, so its labels decide: other labels fail it
+    np.savez(tmp_path / "other.npz", worst=(np.load(tmp_path / "c10n.npz")["worst"] + 1) % 10)
+    other = subprocess.run([sys.executable, *map(str, common), *tiny, "--redo", "--methods", "ce", "--noise",
+                            "c10n-worst", "--cifar10n", str(tmp_path / "other.npz")], capture_output=True, text=True)
+    assert other.returncode == 1 and "ce-c10n-worst: FAILED: " in other.stdout
+    assert f"finished earlier on other noisy labels than {tmp_path / 'other.npz'} (worst)" in other.stdout
     assert cell["concurrent_cells"] == 1 and cell["fit_seconds"] is None  # resumed: no whole-run wall time
     # the grid regenerated the report beside its results directory after each recorded cell
     table = (tmp_path / "RESULTS.md").read_text()
