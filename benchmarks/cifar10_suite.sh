@@ -73,7 +73,6 @@ export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 RESULTS="${SUITE_RESULTS:-$BENCH/results}"
 RUNS="${SUITE_RUNS:-$BENCH/runs}"
 DATA_ROOT="${DATA_ROOT:-$BENCH/data/cifar-10-batches-py}"
-STATE="$RUNS/suite"
 export TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-$RUNS/compile_cache}"
 COMPILE_CACHE="${COMPILE_CACHE:-$BENCH/data/compile_cache.tgz}"
 # One cell at a time: on an H200, three cells sharing the GPU took 268-271 s each and one alone 88-90 s (fast

@@ -151,12 +151,11 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         if finished or resume:
             # --pipeline fastest weighs the cells left and the compiler cache, so it may choose otherwise than when
             # the cell started: the cell goes on, or is recorded, on the pipeline it trained on
-            trained_on = started_pipeline(run_dir, recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
-                                          extra=extra, asked=pipeline, finished=finished)
-            if trained_on not in (None, pipeline):
-                config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root,
-                                                        cifar10n=cifar10n, extra=extra, pipeline=trained_on)
-                config, pipeline = load_config(config_file, overrides), trained_on
+            started = started_pipeline(run_dir, recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
+                                       extra=extra, asked=(pipeline, config_file, overrides, config),
+                                       finished=finished)
+            if started is not None:
+                pipeline, config_file, overrides, config = started
         if finished:
             print(f"{run_dir.name}: finished earlier" + (f" (on the {pipeline} pipeline)" if pipeline != "config"
                                                          else ""), flush=True)
@@ -199,22 +198,26 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
 
 
 def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
-                     extra: list[str], asked: str, finished: bool) -> str | None:
-    """The pipeline under which the run started in ``run_dir`` is this cell: the one ``asked`` for, or the one it
-    trained on where that differs. A finished run of other settings (a smoke test left in the same --runs-dir,
-    one given other noise labels) is no cell of this grid: recording it would give its figures the cell's
-    settings, so it is refused, as resuming it would be (an unfinished one: None, and its resumption says so)."""
+                     extra: list[str], asked: tuple, finished: bool) -> tuple | None:
+    """``(pipeline, config file, overrides, config)`` under which the run started in ``run_dir`` is this cell:
+    ``asked`` (the same four, for the pipeline asked for), or the pipeline it trained on where that differs. A
+    finished run of other settings (a smoke test left in the same --runs-dir, one given other noise labels) is no
+    cell of this grid: recording it would give its figures the cell's settings, so it is refused, as resuming it
+    would be (an unfinished one: None, and its resumption says so)."""
     saved = to_dict(load_config(run_dir / "config.yaml"))
     first = None
-    for candidate in dict.fromkeys([asked, "config", *PIPELINES]):
-        config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
-                                                extra=extra, pipeline=candidate)
-        config = load_config(config_file, overrides)
-        differences = config_differences(saved, to_dict(config))
+    for candidate in dict.fromkeys([asked[0], "config", *PIPELINES]):
+        if candidate == asked[0]:
+            settings = asked
+        else:
+            config_file, overrides = cell_overrides(recipe, method, noise, data_root=data_root, cifar10n=cifar10n,
+                                                    extra=extra, pipeline=candidate)
+            settings = (candidate, config_file, overrides, load_config(config_file, overrides))
+        differences = config_differences(saved, to_dict(settings[3]))
         if not differences:
             if finished:
-                _check_noise_labels(run_dir, config)
-            return candidate
+                _check_noise_labels(run_dir, settings[3])
+            return settings
         first = first or differences
     if not finished:
         return None

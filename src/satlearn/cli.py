@@ -265,15 +265,17 @@ def main(argv: list[str] | None = None) -> int:
     try:  # what is still buffered: a pipe's reader that left shows here, after the command itself has finished
         sys.stdout.flush()
     except BrokenPipeError:
-        left = _reader_left()
-        code = code or left  # a command that failed keeps its own status
+        _silence_stdout()
+        code = code or READER_LEFT  # a command that failed keeps its own status
     return code
 
 
-def _reader_left() -> int:
+READER_LEFT = 141  # the status of a command stopped by a closed pipe (128 + SIGPIPE), as shell tools exit
+
+
+def _silence_stdout() -> None:
     # the interpreter flushes stdout again on exit, into the same closed pipe: give it somewhere to go
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 141
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -326,7 +328,8 @@ def _run(args: argparse.Namespace) -> int:
         return 130
     except BrokenPipeError as exc:
         if _stdout_reader_left():  # the reader of the output left: nothing went wrong here
-            return _reader_left()
+            _silence_stdout()
+            return READER_LEFT
         print(f"satlearn: error: {exc.strerror or exc}", file=sys.stderr)  # another pipe broke
         return 2
     except OSError as exc:  # a file the command had to read or write; the one line names it

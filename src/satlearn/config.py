@@ -264,7 +264,7 @@ def check(config: Config, *, source: str) -> None:
             return {key: as_saved(item) for key, item in value.items()}
         return [as_saved(item) for item in value] if isinstance(value, tuple) else value
 
-    validate(from_dict_exact(as_saved(to_dict(config)), source=source), source=source)
+    config_from_dict(as_saved(to_dict(config)), source=source)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -156,7 +156,7 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
         result = fit(config, run_dir, resume=again, log=lambda message: None)
         results[labels[method]] = result.summary
     title = demo_title(configs["sat"])
-    plot_runs([read_run(out_dir / method, name=labels[method]) for method in ("erm", "sat")],
+    plot_runs([read_run(out_dir / method, name=labels[method]) for method in DEMO_METHODS],
               out_dir / "demo_accuracy.png", title=title)
     summary = {
         "title": title,

@@ -123,11 +123,9 @@ def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
                for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test))}}
 
 
-def check_same_data(saved: dict[str, Any] | None, now: dict[str, Any], run_dir: Path, *, doing: str) -> None:
+def check_same_data(saved: dict[str, Any], now: dict[str, Any], run_dir: Path, *, doing: str) -> None:
     """Raises :class:`DataError` naming the first part of the data's fingerprint ``now`` that differs from the
-    run's ``saved`` one (runs saved before fingerprints existed have none, and pass)."""
-    if saved is None:
-        return
+    run's ``saved`` one."""
     if saved["num_classes"] != now["num_classes"]:
         what = f"{saved['num_classes']} classes, now {now['num_classes']}"
     else:
@@ -465,9 +463,9 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
                     cpu_threads(config.run.threads):
                 return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch,
                             log=log)
-    except BaseException as exc:
-        if isinstance(exc, RunDirectoryBusy):  # the directory may be the other process's, still empty while it loads
-            raise
+    except RunDirectoryBusy:  # the directory may be the other process's, still empty while it loads
+        raise
+    except BaseException:
         # a run that failed before writing anything (bad data, say) leaves no empty directories behind
         for directory in created:  # innermost first; rmdir leaves any that are not empty
             try:
@@ -541,7 +539,6 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         # what a resumption may change (run.device, data.root, ...) as it is now: the next --resume starts from it
         atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
     else:
-        atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
         atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
             f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
             class_names=np.array(data.class_names)))
@@ -554,6 +551,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                 "training labels")
         for key, switch, _ in config_lib.unused_settings(config):  # a --set of one is refused; the file's are told
             log(f"note: {config_lib.describe_unused(config, key, switch)} (unused)")
+    # a resumed run's too: what a resumption may change (run.device, data.root, ...) as it is now, for the next one
+    atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
     log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
     if runtime["compile"] != "off":
         log("the first epoch and the first evaluation compile the model: a one-off wait before the epochs speed up")
