@@ -148,10 +148,10 @@ def test_an_interrupt_names_the_kept_checkpoint_or_says_there_is_none(tmp_path, 
         return step
 
     monkeypatch.setattr(SAT, "training_step", interrupted_in(2))
-    run = tmp_path / "run"
+    run = tmp_path / "a run"  # the command it suggests must work when pasted into a shell
     assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 130
     err = capsys.readouterr().err.strip()
-    assert err == f"satlearn: interrupted; the checkpoint after epoch 2 is kept: resume with satlearn train --resume {run}"
+    assert err == f"satlearn: interrupted; the checkpoint after epoch 2 is kept: resume with satlearn train --resume '{run}'"
     monkeypatch.setattr(SAT, "training_step", interrupted_in(0))
     fresh = tmp_path / "fresh"
     assert main(["train", "--run-dir", str(fresh), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 130
@@ -284,11 +284,11 @@ def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(t
             raise KeyboardInterrupt
         return original(self, batch, epoch)
 
-    out = tmp_path / "demo"
+    out = tmp_path / "the demo"
     tiny = sets(["data.num_samples=400", "model.width=8", "run.epochs=4", "method.start_epoch=1"])
     monkeypatch.setattr(SAT, "training_step", interrupted_in_epoch_2)
     assert main(["demo", "--out", str(out), "--no-progress", *tiny]) == 130
-    assert capsys.readouterr().err.strip() == f"satlearn: interrupted; finish the demo with satlearn demo --resume {out}"
+    assert capsys.readouterr().err.strip() == f"satlearn: interrupted; finish the demo with satlearn demo --resume '{out}'"
     assert not (out / "demo_summary.json").exists() and (out / "erm" / "summary.json").exists()
     monkeypatch.setattr(SAT, "training_step", original)
     assert main(["demo", "--resume", str(out), "--no-progress", "--set", "run.epochs=9"]) == 2

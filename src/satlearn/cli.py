@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import select
+import shlex
 import sys
 from pathlib import Path
 
@@ -314,14 +315,15 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except TrainingInterrupted as exc:
         if args.command == "demo":  # either of its runs: the demo resumes as a whole
-            print(f"satlearn: interrupted; finish the demo with satlearn demo --resume {Path(exc.run_dir).parent}",
+            print("satlearn: interrupted; finish the demo with satlearn demo --resume "
+                  f"{shlex.quote(str(Path(exc.run_dir).parent))}",
                   file=sys.stderr)
         elif exc.checkpoint_epoch is None:
             print(f"satlearn: interrupted before the first checkpoint of {exc.run_dir}; nothing to resume, start "
                   "the run again", file=sys.stderr)
         else:
             print(f"satlearn: interrupted; the checkpoint after epoch {exc.checkpoint_epoch} is kept: resume with "
-                  f"satlearn train --resume {exc.run_dir}", file=sys.stderr)
+                  f"satlearn train --resume {shlex.quote(str(exc.run_dir))}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("satlearn: interrupted", file=sys.stderr)
