@@ -309,3 +309,36 @@ def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(t
     assert main(["demo", "--resume", str(tmp_path / "older")]) == 2
     assert "holds no demo_request.json, so the settings its demo was started with are unknown; finish its runs " \
            "with satlearn train --resume" in capsys.readouterr().err
+
+
+def test_wrong_labels_in_a_csv_lead_back_to_its_rows(tmp_path, capsys):
+    # a drawn training split: the CSV's rows are not the run's examples, so every per-example file names its row
+    rng = np.random.default_rng(0)
+    names = ["cat", "dog", "eel"]
+    true = np.arange(300) % 3
+    x = rng.normal(0, 3, (3, 4))[true] + rng.normal(0, 0.5, (300, 4))
+    data = tmp_path / "animals.csv"
+    data.write_text("a,b,c,d,species\n" + "".join(f"{','.join(f'{v:.4f}' for v in row)},{names[label]}\n"
+                                                  for row, label in zip(x, true)))
+    wrong = np.zeros(300, dtype=bool)
+    wrong[rng.choice(300, 60, replace=False)] = True
+    given = np.where(wrong, (true + 1) % 3, true)
+    np.savetxt(tmp_path / "given.txt", given, fmt="%d")  # one label per CSV row, as the user knows them
+    run = tmp_path / "run"
+    overrides = [f"data.root={data}", "data.source=csv", "data.label_column=species", "data.noise.kind=file",
+                 f"data.noise.file={tmp_path / 'given.txt'}", "model.name=mlp", "run.epochs=12",
+                 "method.start_epoch=3", "run.progress=false", "run.device=cpu", "optim.lr=0.05"]
+    assert main(["train", "--run-dir", str(run), *sets(overrides)]) == 0
+    assert main(["find-issues", str(run)]) == 0
+    capsys.readouterr()
+    rows = list(csv.DictReader((run / "label_issues.csv").open()))
+    assert len(rows) == 240
+    for row in rows:
+        source_row = int(row["source_row"])
+        assert int(row["given_label"]) == given[source_row] and row["given_class"] == names[given[source_row]]
+        assert row["suggested_class"] == names[int(row["suggested_label"])]
+    flagged = [int(row["source_row"]) for row in rows if row["flagged"] == "1"]
+    assert len(flagged) > 20 and wrong[flagged].mean() > 0.9  # the rows found are the rows made wrong
+    refined = list(csv.DictReader((run / "refined_labels.csv").open()))
+    assert [r["source_row"] for r in refined] == [r["source_row"] for r in rows]
+    assert all(r["refined_class"] == names[int(r["refined_label"])] for r in refined)

@@ -101,6 +101,30 @@ def test_predictor_returns_classes_and_abstentions_near_the_coverage(runs):
         predictor.predict(x[:, :10])
 
 
+def test_the_predictor_standardises_raw_rows_of_a_tabular_file(tmp_path):
+    rng = np.random.default_rng(1)
+    y = np.arange(200) % 2
+    x = rng.normal(0, 1, (2, 5))[y] + rng.normal(0, 0.3, (200, 5))
+    raw = x * 1000 + 50_000  # columns far from standardised, as a user's own file holds them
+    np.savez(tmp_path / "rows.npz", x_train=raw[:150], y_train=y[:150], x_test=raw[150:], y_test=y[150:])
+    config = load_config(None, [f"data.root={tmp_path / 'rows.npz'}", "data.source=npz", "model.name=mlp",
+                                "method.name=selective_sat", "run.epochs=6", "method.start_epoch=2",
+                                "run.progress=false", "run.device=cpu", f"run.out_dir={tmp_path}"])
+    run_dir = fit(config, tmp_path / "run", log=lambda m: None).run_dir
+    predictor = SelectivePredictor.from_run(run_dir, coverage=0.9)
+    _, _, noisy, _ = load_run(run_dir)
+    standardised, _ = predictor.predict(noisy.data.x_test)
+    from_file, abstain = predictor.predict(raw[150:], raw=True)
+    assert torch.equal(from_file, standardised) and (from_file.numpy() == y[150:]).mean() > 0.9
+    assert abstain.dtype == torch.bool
+
+
+def test_raw_inputs_are_refused_where_the_source_keeps_no_standardisation(runs):
+    predictor = SelectivePredictor.from_run(runs["erm"], coverage=0.9)
+    with pytest.raises(DataError, match="raw=True: the mnist1d source does not standardise raw rows of a file"):
+        predictor.predict(np.zeros((2, 40)), raw=True)
+
+
 def test_report_agrees_with_the_protocol_on_its_scores(runs):
     result = evaluate_run(runs["gamblers"])
     scored = run_scores(runs["gamblers"])
@@ -165,7 +189,7 @@ def test_a_predictor_refuses_non_finite_inputs_and_abstains_where_it_cannot_scor
     with pytest.raises(DataError, match=r"in 1 of 2 rows \(first: row 1\)"):
         predictor.predict(big)
     # a score the model cannot give (a diverged model) is an abstention, not an accepted answer
-    monkeypatch.setattr(predictor, "scores", lambda x: (torch.zeros(2, dtype=torch.int64),
+    monkeypatch.setattr(predictor, "scores", lambda x, raw=False: (torch.zeros(2, dtype=torch.int64),
                                                          torch.tensor([float("nan"), -1.0], dtype=torch.float64)))
     assert predictor.predict(torch.zeros(2, 40))[1].tolist() == [True, False]
 

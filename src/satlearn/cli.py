@@ -193,7 +193,8 @@ def _find_issues(args: argparse.Namespace) -> int:
     issues = find_label_issues(run.labels, run.soft_targets, num_issues=args.num_issues, fraction=args.fraction,
                                margin_threshold=args.threshold)
     out = Path(args.out) if args.out else run_dir
-    summary = write_label_issues(issues, out, true_labels=run.true_labels, class_names=run.class_names)
+    summary = write_label_issues(issues, out, true_labels=run.true_labels, class_names=run.class_names,
+                                 origin=run.origin)
     print(f"{summary['num_flagged']} of {summary['num_examples']} labels flagged "
           f"({100 * summary['fraction_flagged']:.1f} %); list in {out / 'label_issues.csv'}")
     for pair in summary["most_confused_pairs"][:5]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, ORIGIN_COLUMNS, origin_column
 from satlearn.errors import DataError
 
 
@@ -49,13 +49,25 @@ class LabelIssues:
     def num_flagged(self) -> int:
         return int(self.flagged.sum())
 
-    def to_csv(self) -> str:
+    def to_csv(self, class_names: list[str] | None = None, *,
+               origin: tuple[str, np.ndarray] | None = None) -> str:
+        """One row per example: ``index`` (position in the training set), ``given_label`` and ``suggested_label``
+        (class indices), ``score``, ``flagged``, ``rank``; with ``class_names``, the two classes' names
+        (``given_class``, ``suggested_class``); with ``origin`` (a run's :func:`satlearn.data.base.origin_column`),
+        the example's place in the user's data (``source_row`` or ``file``)."""
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["index", "given_label", "suggested_label", "score", "flagged", "rank"])
+        header = ["index", "given_label", "suggested_label", "score", "flagged", "rank"]
+        writer.writerow(header + (["given_class", "suggested_class"] if class_names is not None else [])
+                        + ([origin[0]] if origin is not None else []))
         for i in range(len(self.given_labels)):
-            writer.writerow([i, int(self.given_labels[i]), int(self.suggested_labels[i]), f"{self.scores[i]:.6f}",
-                             int(self.flagged[i]), int(self.ranks[i])])
+            given, suggested = int(self.given_labels[i]), int(self.suggested_labels[i])
+            row = [i, given, suggested, f"{self.scores[i]:.6f}", int(self.flagged[i]), int(self.ranks[i])]
+            if class_names is not None:
+                row += [class_names[given], class_names[suggested]]
+            if origin is not None:
+                row.append(origin[1][i])
+            writer.writerow(row)
         return buffer.getvalue()
 
     def summary(self, class_names: list[str] | None = None, *, top_pairs: int = 10) -> dict[str, Any]:
@@ -175,6 +187,9 @@ class RunTargets:
     soft_targets: np.ndarray  # (N, C)
     true_labels: np.ndarray | None  # (N,) when the run added noise to the source's labels, else None
     class_names: list[str] | None
+    # (column, (N,) values): each example's place in the user's data (source_row or file); None where the
+    # training order is the source's own, or for a run saved before it was kept
+    origin: tuple[str, np.ndarray] | None = None
 
 
 def load_run_targets(run_dir: str | Path) -> RunTargets:
@@ -193,12 +208,15 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         with np.load(labels_path, allow_pickle=False) as archive:
             labels, clean = archive["labels"], archive["clean_labels"]
             names = [str(n) for n in archive["class_names"]] if "class_names" in archive.files else None
+            origin = origin_column({key: archive[key] for key in ORIGIN_COLUMNS if key in archive.files})
     except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:
         raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({type(exc).__name__}: {exc})") from None
     if len(probs) != len(labels):
         raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} labels")
     noise_kind = _noise_kind(run_dir)
-    return RunTargets(labels=labels, soft_targets=probs, class_names=names,
+    if origin is not None and len(origin[1]) != len(labels):
+        raise DataError(f"{run_dir}: labels.npz has {len(origin[1])} {origin[0]} entries for {len(labels)} labels")
+    return RunTargets(labels=labels, soft_targets=probs, class_names=names, origin=origin,
                       true_labels=clean if noise_kind not in (None, "none") else None)
 
 
@@ -241,8 +259,10 @@ def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Pa
 
 
 def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels: np.ndarray | None = None,
-                       class_names: list[str] | None = None) -> dict[str, Any]:
+                       class_names: list[str] | None = None,
+                       origin: tuple[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Writes the CSV, cleanlab-style arrays, a summary JSON and (with ``true_labels``) a precision–recall PNG.
+    ``class_names`` and ``origin`` (see :meth:`LabelIssues.to_csv`) add columns to the CSV.
 
     Files: ``label_issues.csv``, ``label_issues_mask.npy`` (bool N), ``label_issues_ranked.npy`` (flagged indices,
     most likely wrong first), ``pred_probs.npy`` (N × C), ``label_issues_summary.json``, ``label_issues_pr.png``.
@@ -253,7 +273,7 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
     from satlearn.evaluation.detection import detection_report
 
     out_dir = make_output_dir(out_dir)
-    atomic_write_text(out_dir / "label_issues.csv", issues.to_csv())
+    atomic_write_text(out_dir / "label_issues.csv", issues.to_csv(class_names, origin=origin))
     for name, array in (("label_issues_mask.npy", issues.flagged), ("label_issues_ranked.npy", issues.ranked_indices),
                         ("pred_probs.npy", issues.probs.astype(np.float32))):
         atomic_write_bytes(out_dir / name, lambda f, a=array: np.save(f, a))

@@ -439,7 +439,9 @@ class SelectivePredictor:
     Build it with :meth:`from_run`; the threshold is fitted, by the protocol's bisection, on the validation part of
     the run's test split (2,000 examples after the seed-10 shuffle). Inputs to :meth:`predict` are in the format
     of the run's data source (``DatasetSplits.x_test``): uint8 ``(N, C, H, W)`` images (normalised here as in
-    training), standardised float sequences for MNIST-1D, and so on.
+    training), standardised float sequences for MNIST-1D, and so on. Tabular sources (CSV, a ``.npz`` of
+    features) standardise their columns with the training split's mean and std: rows as they are in the user's
+    file need ``raw=True``, which applies that standardisation here.
     """
 
     def __init__(self, run: _LoadedRun, *, score: str, threshold: float, coverage: float,
@@ -469,12 +471,15 @@ class SelectivePredictor:
         return cls(run, score=resolved, threshold=fitted.threshold, coverage=coverage,
                    validation_coverage=fitted.coverage)
 
-    def scores(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(N,)`` predicted classes and ``(N,)`` float64 scores (higher = abstain first) for inputs ``x``."""
+    def scores(self, x: Any, *, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N,)`` predicted classes and ``(N,)`` float64 scores (higher = abstain first) for inputs ``x``;
+        ``raw``: tabular rows as in the user's file, standardised here as the source standardised its own."""
         x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
         if tuple(x.shape[1:]) != self.input_shape:
             expected = ", ".join(map(str, self.input_shape))
             raise DataError(f"inputs of shape {tuple(x.shape)}; this model takes (N, {expected})")
+        if raw:
+            x = self._standardised(x)
         if self._run.data.kind == "image" and x.dtype != torch.uint8:
             raise DataError(f"images must be uint8 (N, C, H, W) as the data source gives them, got {x.dtype}")
         if self._run.data.x_test.is_floating_point() and x.dtype != self._run.data.x_test.dtype:
@@ -488,10 +493,21 @@ class SelectivePredictor:
         scores, predictions = selection_scores(_logits(self._run, x), num_classes=self.num_classes, score=self.score)
         return torch.from_numpy(predictions), torch.from_numpy(scores)
 
-    def predict(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def _standardised(self, x: torch.Tensor) -> torch.Tensor:
+        data = self._run.data
+        if data.kind == "image":
+            return x  # images are always given raw (uint8) and normalised in the model's input path
+        if data.feature_mean is None:
+            raise DataError(f"raw=True: the {data.name} source does not standardise raw rows of a file; pass its "
+                            "inputs as the source gives them, without raw")
+        mean = torch.as_tensor(data.feature_mean, dtype=torch.float64)
+        std = torch.as_tensor(data.feature_std, dtype=torch.float64)
+        return ((x.to(torch.float64) - mean) / std).to(data.x_test.dtype)
+
+    def predict(self, x: Any, *, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N,)`` int64 predicted classes and ``(N,)`` bool abstain mask (``score > threshold``, and wherever the
-        score is not a number: an answer the model cannot score is not accepted)."""
-        classes, scores = self.scores(x)
+        score is not a number: an answer the model cannot score is not accepted). ``raw``: see :meth:`scores`."""
+        classes, scores = self.scores(x, raw=raw)
         return classes, ~(scores <= self.threshold)
 
     def __repr__(self) -> str:

@@ -182,3 +182,28 @@ def test_a_label_file_starting_with_a_tilde_is_in_the_home_directory(tmp_path, m
     np.save(tmp_path / "lab.npy", labels)
     noisy = apply_noise(labels, C, NoiseConfig(kind="file", file="~/lab.npy"))
     assert np.array_equal(noisy, labels)
+
+
+def test_a_label_file_may_hold_one_label_per_source_example_where_the_training_split_was_drawn(tmp_path):
+    source = np.array([0, 1, 2, 0, 1, 2, 0, 1])  # the labels of a CSV's 8 data rows
+    rows = np.array([0, 2, 3, 5, 7])  # the rows drawn for training
+    per_row = np.array([1, 1, 0, 0, 1, 0, 0, 2])
+    np.save(tmp_path / "rows.npy", per_row)
+    noise = NoiseConfig(kind="file", file=str(tmp_path / "rows.npy"))
+    noisy = apply_noise(source[rows], 3, noise, source_rows=rows, source_size=8)
+    assert noisy.tolist() == per_row[rows].tolist()
+    np.save(tmp_path / "train.npy", per_row[:5])  # one per training example: as before
+    assert apply_noise(source[rows], 3, NoiseConfig(kind="file", file=str(tmp_path / "train.npy")),
+                       source_rows=rows, source_size=8).tolist() == per_row[:5].tolist()
+    np.save(tmp_path / "six.npy", per_row[:6])
+    with pytest.raises(DataError, match="6 labels, but the training split has 5 examples, drawn from the source's 8 "
+                                        r"examples \(one label per source example also works\)"):
+        apply_noise(source[rows], 3, NoiseConfig(kind="file", file=str(tmp_path / "six.npy")),
+                    source_rows=rows, source_size=8)
+
+
+def test_a_label_file_of_class_names_is_told_that_it_holds_class_indices(tmp_path):
+    np.savetxt(tmp_path / "named.txt", [5, 2, 1], fmt="%d")  # the user's own labels 1, 2, 5, not indices
+    with pytest.raises(DataError, match=r"label 5 at index 0 is outside \[0, 3\) \(class indices into 0=1, 1=2, 2=5\)"):
+        apply_noise(np.array([0, 1, 2]), 3, NoiseConfig(kind="file", file=str(tmp_path / "named.txt")),
+                    class_names=["1", "2", "5"])

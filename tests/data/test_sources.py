@@ -405,11 +405,32 @@ def test_imagefolder_size_mismatch_names_file_and_expected_size(tmp_path):
         load_dataset(data_config("imagefolder", root))
 
 
+def test_imagefolder_names_each_training_file_and_the_files_it_skipped(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs")
+    write_image(root / "train" / "dog" / "scan.tif", (1, 2, 3))
+    write_image(root / "train" / "dog" / "scan2.tif", (1, 2, 3))
+    (root / "train" / "cat" / "Thumbs.db").write_bytes(b"x")
+    (root / "train" / "cat" / ".hidden").write_bytes(b"x")
+    data = load_dataset(data_config("imagefolder", root))
+    assert data.train_files == ["train/cat/img0.png", "train/cat/img1.jpg", "train/cat/img2.png",
+                                "train/dog/img0.png", "train/dog/img1.jpg", "train/dog/img2.png"]
+    assert data.notes == (f"{root / 'train'}: skipped 3 file(s) that are not .png/.jpg/.jpeg/.bmp/.webp images "
+                          "(1 .db, 2 .tif)",)
+    assert load_dataset(data_config("imagefolder", write_imagefolder(tmp_path / "plain"))).notes == ()
+
+
 def test_imagefolder_class_sets_must_match(tmp_path):
     root = write_imagefolder(tmp_path / "imgs")
     write_image(root / "test" / "emu" / "a.png", (0, 0, 0))
     with pytest.raises(DataError, match="class 'emu' is in .*test but not in"):
         load_dataset(data_config("imagefolder", root))
+    write_image(root / "train" / "emu" / "a.png", (0, 0, 0))
+    write_image(root / "train" / "yak" / "a.png", (0, 0, 0))
+    with pytest.raises(DataError, match=r"class 'yak' is in .*train but missing from .*test \(where the test set has "
+                                        r"no such images, an empty .*test/yak is enough\)"):
+        load_dataset(data_config("imagefolder", root))
+    (root / "test" / "yak").mkdir()
+    assert load_dataset(data_config("imagefolder", root)).class_names == ["cat", "dog", "emu", "yak"]
 
 
 def test_imagefolder_empty_train_split(tmp_path):
@@ -590,6 +611,31 @@ def test_csv_maps_string_labels_splits_and_standardises(tmp_path):
     all_y = torch.cat([data.y_train, data.y_test]).tolist()
     assert sorted(all_y) == sorted([[0, 2, 1][i % 3] for i in range(20)])
     assert torch.equal(load_dataset(cfg).x_test, data.x_test)
+
+
+@pytest.mark.parametrize("source", ["csv", "npz"])
+def test_a_drawn_split_names_the_source_rows_and_the_standardisation_of_its_examples(tmp_path, source):
+    rng = np.random.default_rng(0)
+    x = rng.normal(50.0, 9.0, (20, 3)).round(3)
+    y = np.arange(20) % 2
+    path = tmp_path / f"table.{source}"
+    if source == "csv":
+        path.write_text("a,b,c,label\n" + "".join(f"{r[0]},{r[1]},{r[2]},{label}\n" for r, label in zip(x, y)))
+    else:
+        np.savez(path, x_train=x, y_train=y)
+    data = load_dataset(data_config(source, path, test_fraction=0.25, data_seed=2))
+    assert data.source_size == 20 and len(data.source_rows) == 15 == len(data.x_train)
+    assert data.y_train.tolist() == y[data.source_rows].tolist()
+    standardised = (x[data.source_rows] - data.feature_mean) / data.feature_std
+    assert np.allclose(data.x_train.numpy(), standardised, atol=1e-5)
+    assert set(data.origin_arrays()) == {"source_rows"}
+
+
+def test_a_given_test_split_keeps_the_files_order_and_names_no_rows(tmp_path):
+    path = tmp_path / "split.npz"
+    np.savez(path, x_train=np.ones((4, 2)), y_train=[0, 1, 0, 1], x_test=np.ones((2, 2)), y_test=[0, 1])
+    data = load_dataset(data_config("npz", path))
+    assert data.source_rows is None and data.origin_arrays() == {} and data.feature_mean is not None
 
 
 def test_csv_integer_labels_sort_numerically(tmp_path):

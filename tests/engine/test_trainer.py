@@ -36,7 +36,8 @@ def test_a_run_writes_all_its_outputs(tmp_path):
     assert summary["final_test_accuracy"] == result.history[-1]["test_accuracy"]
     assert 0.3 < summary["noise"]["actual_rate"] < 0.4
     rows = list(csv.DictReader((run / "refined_labels.csv").open()))
-    assert list(rows[0]) == ["index", "given_label", "refined_label", "confidence", "flagged"]
+    assert list(rows[0]) == ["index", "given_label", "refined_label", "confidence", "flagged", "given_class",
+                            "refined_class"]  # MNIST-1D: the training order is the source's own, no origin column
     targets = np.load(run / "soft_targets.npy")
     assert len(rows) == len(targets) == 320
     np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-5)
@@ -895,3 +896,24 @@ def test_a_resumed_optimizer_state_takes_the_kernels_of_the_optimizer_it_is_load
     adapted = _for_this_optimizer(saved, on_cuda)
     assert adapted["param_groups"] == [{"lr": 0.1, "fused": True, "foreach": None, "params": [0]}]
     assert saved["param_groups"][0]["fused"] is None and adapted["state"] is saved["state"]
+
+
+def test_an_image_folder_run_logs_the_files_it_skipped_and_keeps_each_images_path(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "images"
+    for split, count in (("train", 4), ("test", 2)):
+        for c, name in enumerate(("ant", "bee")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.new("RGB", (8, 8), (200 * c, 20 * i, 0)).save(root / split / name / f"{i}.png")
+    Image.new("RGB", (8, 8)).save(root / "train" / "bee" / "scan.tif")
+    config = load_config(None, [f"data.root={root}", "data.source=imagefolder", "model.name=mlp", "run.epochs=2",
+                                "method.start_epoch=1", "run.progress=false", "run.device=cpu", "data.augment=none",
+                                f"run.out_dir={tmp_path}"])
+    lines: list[str] = []
+    run = fit(config, tmp_path / "run", log=lines.append).run_dir
+    assert f"note: {root / 'train'}: skipped 1 file(s) that are not .png/.jpg/.jpeg/.bmp/.webp images (1 .tif)" in lines
+    with np.load(run / "labels.npz") as saved:
+        assert saved["train_files"].tolist() == [f"train/{n}/{i}.png" for n in ("ant", "bee") for i in range(4)]
+    assert [row["file"] for row in csv.DictReader((run / "refined_labels.csv").open())][-1] == "train/bee/3.png"

@@ -8,6 +8,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from satlearn.errors import DataError
@@ -45,6 +46,15 @@ class DatasetSplits:
             requires every class to have a training example. ``None`` for a class set fixed in advance
             (CIFAR's, MNIST-1D's ten digits, splits built in code), where a subset may lack a class that is
             still a class of the task.
+        source_rows, source_size: where the training split was drawn from the source's own examples (CSV data
+            rows, a .npz file's ``x_train`` without a test split): ``(N,)`` int64 positions of the training
+            examples among the source's ``source_size`` examples (0 = first data row), so that results per example
+            lead back to the user's file. ``None`` where the training split is the source's own order.
+        train_files: for sources that read one file per example (image folders), each training example's path
+            relative to ``data.root``.
+        feature_mean, feature_std: ``(D,)`` the standardisation a source applied to tabular features: a row
+            ``r`` of the user's file became ``(r - feature_mean) / feature_std``. ``None`` otherwise.
+        notes: what the source did that its user should hear of (files it skipped, say); the trainer logs them.
     """
 
     x_train: torch.Tensor
@@ -58,10 +68,25 @@ class DatasetSplits:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     classes_found_in: str | None = None
+    source_rows: np.ndarray | None = None
+    source_size: int | None = None
+    train_files: list[str] | None = None
+    feature_mean: np.ndarray | None = None
+    feature_std: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    def origin_arrays(self) -> dict[str, np.ndarray]:
+        """Where each training example is in the user's data, as a run's ``labels.npz`` keeps it:
+        ``source_rows`` or ``train_files``; nothing where the training order is the source's own."""
+        if self.source_rows is not None:
+            return {"source_rows": np.asarray(self.source_rows, dtype=np.int64)}
+        if self.train_files is not None:
+            return {"train_files": np.array(self.train_files)}
+        return {}
 
     def validate(self) -> "DatasetSplits":
         """Raises :class:`DataError` naming the source and the problem; returns ``self`` when all is well."""
@@ -118,6 +143,19 @@ class DatasetSplits:
             f"{self.name}: {self.classes_found_in}: {label} has no training example ({len(empty)} of the "
             f"{self.num_classes} classes 0..{self.num_classes - 1} {have} none){where}; every class needs at least one"
         )
+
+
+# the column that names each training example's place in the user's data, by the labels.npz key that holds it
+ORIGIN_COLUMNS = {"source_rows": "source_row", "train_files": "file"}
+
+
+def origin_column(arrays) -> tuple[str, np.ndarray] | None:
+    """``(column name, (N,) values)`` for per-example CSV files, from a mapping with the keys of
+    :meth:`DatasetSplits.origin_arrays` (a run's ``labels.npz``, say); ``None`` where it has none."""
+    for key, column in ORIGIN_COLUMNS.items():
+        if key in arrays:
+            return column, np.asarray(arrays[key])
+    return None
 
 
 # name -> loader(config: DataConfig, *, progress: bool) -> DatasetSplits; progress: show a download's progress bar

@@ -8,6 +8,7 @@ and standard deviation are computed from the training images.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -26,28 +27,40 @@ def _subdirs(directory: Path) -> list[str]:
         raise DataError(f"{directory}: cannot list directory ({exc.strerror or exc})") from None
 
 
-def _image_files(directory: Path) -> list[Path]:
+def _image_files(directory: Path, skipped: Counter) -> list[Path]:
+    """The images of ``directory``, sorted; the suffixes of its other (not hidden) files are counted in
+    ``skipped``."""
     try:
-        return sorted(
-            p for p in directory.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in EXTENSIONS
-        )
+        files = [p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")]
     except OSError as exc:
         raise DataError(f"{directory}: cannot list directory ({exc.strerror or exc})") from None
+    skipped.update(p.suffix.lower() or p.name for p in files if p.suffix.lower() not in EXTENSIONS)
+    return sorted(p for p in files if p.suffix.lower() in EXTENSIONS)
 
 
-def _list_split(split_dir: Path, classes: list[str], *, every_class: bool) -> tuple[list[Path], list[int]]:
-    """Image files and labels of one split; ``every_class``: a class directory without images is an error."""
+def _skipped_note(split_dir: Path, skipped: Counter) -> str:
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(skipped.items()))
+    return (f"{split_dir}: skipped {sum(skipped.values())} file(s) that are not {'/'.join(EXTENSIONS)} images "
+            f"({kinds})")
+
+
+def _list_split(split_dir: Path, classes: list[str], *, every_class: bool,
+                notes: list[str]) -> tuple[list[Path], list[int]]:
+    """Image files and labels of one split; ``every_class``: a class directory without images is an error. What
+    the class directories hold besides images is described in ``notes``."""
     files: list[Path] = []
     labels: list[int] = []
+    skipped: Counter = Counter()
     for label, name in enumerate(classes):
-        found = _image_files(split_dir / name)
+        found = _image_files(split_dir / name, skipped)
         if not found and every_class:
             # a class nobody can learn; label noise would still move labels into it
             raise DataError(f"imagefolder: {split_dir / name} holds no images ({', '.join(EXTENSIONS)}); remove the "
                             "class directory or add its images")
         files.extend(found)
         labels.extend([label] * len(found))
+    if skipped:
+        notes.append(_skipped_note(split_dir, skipped))
     if not files:
         raise DataError(
             f"imagefolder: {split_dir} holds no images ({', '.join(EXTENSIONS)}) in any of its class directories"
@@ -137,12 +150,15 @@ def load_imagefolder(config) -> DatasetSplits:
     missing = sorted(set(classes) - set(test_classes))
     extra = sorted(set(test_classes) - set(classes))
     if missing:
-        raise DataError(f"imagefolder: class {missing[0]!r} is in {train_dir} but missing from {test_dir}")
+        raise DataError(f"imagefolder: class {missing[0]!r} is in {train_dir} but missing from {test_dir} (where "
+                        f"the test set has no such images, an empty {test_dir / missing[0]} is enough)")
     if extra:
         raise DataError(f"imagefolder: class {extra[0]!r} is in {test_dir} but not in {train_dir}")
 
-    train_files, train_labels = _list_split(train_dir, classes, every_class=True)
-    test_files, test_labels = _list_split(test_dir, classes, every_class=False)  # a test set may lack a class
+    notes: list[str] = []
+    train_files, train_labels = _list_split(train_dir, classes, every_class=True, notes=notes)
+    # a test set may lack a class
+    test_files, test_labels = _list_split(test_dir, classes, every_class=False, notes=notes)
     x_train = _read_images(train_files, None, None)
     size = (x_train.shape[3], x_train.shape[2])
     x_test = _read_images(test_files, size, train_files[0])
@@ -159,4 +175,6 @@ def load_imagefolder(config) -> DatasetSplits:
         mean=mean,
         std=std,
         classes_found_in=str(train_dir),
+        train_files=[path.relative_to(root).as_posix() for path in train_files],
+        notes=tuple(notes),
     )

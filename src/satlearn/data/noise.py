@@ -144,8 +144,14 @@ def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def apply_noise(labels: np.ndarray, num_classes: int, noise, *, class_names: list[str] | None = None) -> np.ndarray:
-    """Returns the training labels under ``noise`` (a :class:`satlearn.config.NoiseConfig`); ``labels`` is not changed."""
+def apply_noise(labels: np.ndarray, num_classes: int, noise, *, class_names: list[str] | None = None,
+                source_rows: np.ndarray | None = None, source_size: int | None = None) -> np.ndarray:
+    """Returns the training labels under ``noise`` (a :class:`satlearn.config.NoiseConfig`); ``labels`` is not changed.
+
+    A label file holds one class index (into ``class_names``) per training example, in training order; where the
+    training split was drawn from the source's ``source_size`` examples (``source_rows``, see
+    :class:`satlearn.data.DatasetSplits`), it may instead hold one per source example, in the source's order, and
+    the training examples' labels are taken from it."""
     labels = np.asarray(labels, dtype=np.int64)
     if noise.kind == "none":
         return labels.copy()
@@ -155,11 +161,19 @@ def apply_noise(labels: np.ndarray, num_classes: int, noise, *, class_names: lis
         return pair_noise(labels, num_classes, rate=noise.rate, seed=noise.seed, class_names=class_names)
     if noise.kind == "file":
         noisy = read_label_file(noise.file, key=noise.key)
-        if len(noisy) != len(labels):
-            raise DataError(f"{noise.file}: {len(noisy)} labels, but the training split has {len(labels)} examples")
+        per_source_example = source_rows is not None and len(noisy) == source_size != len(labels)
+        if len(noisy) != len(labels) and not per_source_example:
+            also = (f", drawn from the source's {source_size} examples (one label per source example also works)"
+                    if source_rows is not None else "")
+            raise DataError(f"{noise.file}: {len(noisy)} labels, but the training split has {len(labels)} "
+                            f"examples{also}")
         bad = (noisy < 0) | (noisy >= num_classes)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{noise.file}: label {int(noisy[i])} at index {i} is outside [0, {num_classes})")
-        return noisy
+            names = ""
+            if class_names is not None and class_names != [str(c) for c in range(num_classes)]:
+                names = f" (class indices into {', '.join(f'{c}={n}' for c, n in enumerate(class_names[:10]))}" \
+                        f"{', ...' if num_classes > 10 else ''})"
+            raise DataError(f"{noise.file}: label {int(noisy[i])} at index {i} is outside [0, {num_classes}){names}")
+        return noisy[source_rows] if per_source_example else noisy
     raise DataError(f"unknown noise kind {noise.kind!r}; expected none, symmetric, pair or file")

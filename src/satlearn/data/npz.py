@@ -107,6 +107,7 @@ def load_npz(config) -> DatasetSplits:
             if key not in keys:
                 raise DataError(f"{path}: missing key {key!r} (found: {', '.join(sorted(keys)) or 'none'})")
         has_test = {"x_test", "y_test"} & keys
+        source_rows, source_size = None, None
         if has_test and has_test != {"x_test", "y_test"}:
             missing = ({"x_test", "y_test"} - keys).pop()
             raise DataError(f"{path}: missing key {missing!r} (x_test and y_test come together, or neither)")
@@ -120,7 +121,9 @@ def load_npz(config) -> DatasetSplits:
                 raise DataError(f"{path}: 'x_test' must have one row per example, got a scalar")
             y_test = _labels(_read(archive, path, "y_test"), path, "y_test", len(x_test), "x_test")
         else:
-            train, test = split_indices(len(x_train), config.test_fraction, config.data_seed, what=str(path))
+            source_size = len(x_train)
+            train, test = split_indices(source_size, config.test_fraction, config.data_seed, what=str(path))
+            source_rows = train
             x_train, x_test = x_train[train], x_train[test]
             y_train, y_test = y_train[train], y_train[test]
 
@@ -131,7 +134,7 @@ def load_npz(config) -> DatasetSplits:
         raise DataError(
             f"{path}: largest label is {num_classes - 1}; expected class indices 0..C-1 (C <= {_MAX_CLASSES})"
         )
-    mean = std = None
+    mean = std = feature_mean = feature_std = None
     if _is_image(x_train):
         if x_test.dtype != np.uint8:
             raise DataError(f"{path}: 'x_train' holds uint8 images but 'x_test' has dtype {x_test.dtype}")
@@ -139,8 +142,8 @@ def load_npz(config) -> DatasetSplits:
         mean, std = channel_stats(x_train)
         kind = "image"
     else:
-        x_train, x_test = standardize(_features(x_train, path, "x_train"), _features(x_test, path, "x_test"),
-                                      what=str(path))
+        x_train, x_test, feature_mean, feature_std = standardize(
+            _features(x_train, path, "x_train"), _features(x_test, path, "x_test"), what=str(path))
         kind = "tabular"
     return DatasetSplits(
         x_train=torch.from_numpy(x_train),
@@ -154,4 +157,8 @@ def load_npz(config) -> DatasetSplits:
         mean=mean,
         std=std,
         classes_found_in=str(path),
+        source_rows=source_rows,
+        source_size=source_size,
+        feature_mean=feature_mean,
+        feature_std=feature_std,
     )

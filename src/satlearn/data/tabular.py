@@ -35,8 +35,10 @@ def split_indices(n: int, fraction: float, seed: int, *, what: str) -> tuple[np.
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def standardize(train: np.ndarray, test: np.ndarray, *, what: str = "features") -> tuple[np.ndarray, np.ndarray]:
-    """Scales both ``(N, D)`` arrays by the training columns' mean and std (std 0 counts as 1); float32 out.
+def standardize(train: np.ndarray, test: np.ndarray, *,
+                what: str = "features") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scales both ``(N, D)`` arrays by the training columns' mean and std (std 0 counts as 1); float32 out, with
+    the ``(D,)`` float64 mean and std used.
 
     Raises :class:`DataError` naming ``what`` when values are too large for the mean and std to be computed."""
     train = train.astype(np.float64)
@@ -48,7 +50,7 @@ def standardize(train: np.ndarray, test: np.ndarray, *, what: str = "features") 
         raise DataError(f"{what}: feature values too large to standardise (their mean or spread overflows "
                         "float64); expected values well below 1e150 in size")
     std = np.where(std > 1e-12, std, 1.0)
-    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
+    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32), mean, std
 
 
 def _label_order(values: list[str], *, what: str, column: str) -> list[str]:
@@ -133,7 +135,7 @@ def load_csv(config) -> DatasetSplits:
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray([index[v] for v in labels], dtype=np.int64)
     train, test = split_indices(len(y), config.test_fraction, config.data_seed, what=str(path))
-    x_train, x_test = standardize(x[train], x[test], what=str(path))
+    x_train, x_test, mean, std = standardize(x[train], x[test], what=str(path))
     return DatasetSplits(
         x_train=torch.from_numpy(x_train),
         y_train=torch.from_numpy(y[train]),
@@ -144,4 +146,8 @@ def load_csv(config) -> DatasetSplits:
         kind="tabular",
         name="csv",
         classes_found_in=str(path),
+        source_rows=train,
+        source_size=len(y),
+        feature_mean=mean,
+        feature_std=std,
     )

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from satlearn.data.base import origin_column
 from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
 
 
@@ -117,13 +118,23 @@ def refined_label_rows(targets, given: torch.Tensor) -> list[tuple[int, int, int
             for i in range(len(given_np))]
 
 
-def write_refined_labels(run_dir: Path, targets, given: torch.Tensor) -> None:
-    """``refined_labels.csv`` (index, given_label, refined_label, confidence, flagged) and ``soft_targets.npy``."""
+def write_refined_labels(run_dir: Path, targets, given: torch.Tensor, *, class_names: list[str] | None = None,
+                         origin: tuple[str, np.ndarray] | None = None) -> None:
+    """``refined_labels.csv`` (index, given_label, refined_label, confidence, flagged; with ``class_names`` the
+    two classes' names, given_class and refined_class; with ``origin`` the example's place in the user's data,
+    see :func:`satlearn.data.base.origin_column`) and ``soft_targets.npy``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["index", "given_label", "refined_label", "confidence", "flagged"])
+    writer.writerow(["index", "given_label", "refined_label", "confidence", "flagged"]
+                    + (["given_class", "refined_class"] if class_names is not None else [])
+                    + ([origin[0]] if origin is not None else []))
     for index, given_label, refined, confidence, flagged in refined_label_rows(targets, given):
-        writer.writerow([index, given_label, refined, f"{confidence:.6f}", int(flagged)])
+        row = [index, given_label, refined, f"{confidence:.6f}", int(flagged)]
+        if class_names is not None:
+            row += [class_names[given_label], class_names[refined]]
+        if origin is not None:
+            row.append(origin[1][index])
+        writer.writerow(row)
     atomic_write_text(run_dir / "refined_labels.csv", buffer.getvalue())
     table = targets.table().cpu().numpy()
     atomic_write_bytes(run_dir / "soft_targets.npy", lambda f: np.save(f, table))
@@ -165,4 +176,5 @@ def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> 
     title = f"{config.method.name} ({config.method.loss}) on {config.data.source}, noise {config.data.noise.kind}"
     plot_curves(history, run_dir / "curves.png", title=title)
     if method.soft_targets is not None:
-        write_refined_labels(run_dir, method.soft_targets, noisy.labels)
+        write_refined_labels(run_dir, method.soft_targets, noisy.labels, class_names=noisy.data.class_names,
+                             origin=origin_column(noisy.data.origin_arrays()))

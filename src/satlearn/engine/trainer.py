@@ -81,7 +81,8 @@ def prepare_data(config: Config, dataset: DatasetSplits | None = None, *,
     if labels is not None:
         return NoisyDataset(data=data, labels=labels, clean_labels=data.y_train.clone())
     clean = data.y_train.numpy()
-    noisy = apply_noise(clean, data.num_classes, config.data.noise, class_names=data.class_names)
+    noisy = apply_noise(clean, data.num_classes, config.data.noise, class_names=data.class_names,
+                        source_rows=data.source_rows, source_size=data.source_size)
     return NoisyDataset(data=data, labels=torch.from_numpy(noisy), clean_labels=data.y_train.clone())
 
 
@@ -536,13 +537,13 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         if pipeline_before is not None and pipeline_before != runtime["pipeline"]:
             log(f"the run trained on the {pipeline_before} pipeline and resumes on the {runtime['pipeline']} one "
                 "(data.pipeline=auto, with other free device memory): batches are drawn differently from here on")
-        # what a resumption may change (run.device, data.root, ...) as it is now: the next --resume starts from it
-        atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
     else:
         atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
             f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
-            class_names=np.array(data.class_names)))
+            class_names=np.array(data.class_names), **data.origin_arrays()))
         log(f"run directory: {run_dir}")
+        for note in data.notes:
+            log(f"note: {note}")
         noise = config.data.noise
         if noise.kind != "none":
             # a file's labels are used as they are: its rate is the one measured, not a setting
