@@ -342,3 +342,31 @@ def test_wrong_labels_in_a_csv_lead_back_to_its_rows(tmp_path, capsys):
     refined = list(csv.DictReader((run / "refined_labels.csv").open()))
     assert [r["source_row"] for r in refined] == [r["source_row"] for r in rows]
     assert all(r["refined_class"] == names[int(r["refined_label"])] for r in refined)
+
+
+def test_a_read_only_run_directory_is_named_and_eval_writes_elsewhere(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from satlearn.engine import checkpoint
+
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path))]) == 0
+    real_open = os.open
+
+    def read_only_run(path, *args, **kwargs):  # a run directory on a read-only mount
+        if str(path).startswith(str(run)):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.os, "open", read_only_run)
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {run / 'eval.json'}: Read-only file system "
+                                               "(--out writes the outputs elsewhere)")
+    assert main(["find-issues", str(run)]) == 2
+    assert capsys.readouterr().err.strip().endswith("label_issues.csv: Read-only file system (--out writes the "
+                                                    "outputs elsewhere)")
+    assert main(["eval", str(run), "--out", str(tmp_path / "results" / "eval.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert json.loads((tmp_path / "results" / "eval.json").read_text()) == printed

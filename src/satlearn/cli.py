@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import select
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-root", default=None,
                           help="where the run's data are now, if they moved (default: the run's data.root); the "
                                "run checks that they are the data it was trained on")
+    evaluate.add_argument("--out", default=None, help="JSON file to write (default: RUN_DIR/eval.json)")
 
     compare = commands.add_parser("compare", help="runs side by side: a table and one plot of their learning curves")
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
@@ -261,6 +263,17 @@ def _stdout_reader_left() -> bool:
         return False
 
 
+def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
+    """Where a command that writes beside a run could not write there (a read-only run directory, a full disk),
+    the option that puts its outputs elsewhere."""
+    unwritable = exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT) or (
+        exc.errno in (errno.EACCES, errno.EPERM) and exc.filename is not None
+        and not os.access(Path(exc.filename).parent, os.W_OK))
+    if unwritable and args.command in ("eval", "find-issues", "selective-eval", "compare") and args.out is None:
+        return " (--out writes the outputs elsewhere)"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     code = _run(args)
@@ -302,7 +315,8 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "eval":
             from satlearn.engine import evaluate_run
 
-            print(json.dumps(evaluate_run(args.run_dir, device=args.device, data_root=args.data_root), indent=2))
+            print(json.dumps(evaluate_run(args.run_dir, device=args.device, data_root=args.data_root, out=args.out),
+                             indent=2))
         elif args.command == "selective-eval":
             return _selective_eval(args)
         elif args.command == "compare":
@@ -337,7 +351,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except OSError as exc:  # a file the command had to read or write; the one line names it
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"satlearn: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"satlearn: error: {where}{exc.strerror or exc}{_out_hint(args, exc)}", file=sys.stderr)
         return 2
     return 0
 

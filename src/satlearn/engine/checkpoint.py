@@ -28,6 +28,8 @@ def _create_beside(path: Path) -> tuple[int, Path]:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
+        except OSError as exc:  # named by the file being written, not by its hidden temporary one
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 

@@ -678,16 +678,20 @@ def load_run(run_dir: str | Path, *, device: str | None = None,
     return config, method, noisy, checkpoint
 
 
-def evaluate_run(run_dir: str | Path, *, device: str | None = None,
-                 data_root: str | Path | None = None) -> dict[str, Any]:
+def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
+                 out: str | Path | None = None) -> dict[str, Any]:
     """Evaluates a run's latest weights on its test split; writes and returns ``eval.json``'s content.
-    ``data_root``: as for :func:`load_run`."""
+    ``data_root``: as for :func:`load_run`; ``out``: the JSON file to write (default ``run_dir/eval.json``)."""
     run_dir = Path(run_dir)
+    out_path = Path(out) if out is not None else run_dir / "eval.json"
+    if out is not None:
+        make_output_dir(out_path.parent, what="--out", create=False)  # a bad path stops before the evaluation
     config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root)
     torch_device = next(method.parameters()).device
     _, test_loader = make_loaders(config, noisy.data, noisy.labels, torch_device)
     result = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
-    out = {"run_dir": str(run_dir), "epoch": checkpoint["epoch"], "test_loss": result["loss"],
-           "test_accuracy": result["accuracy"], "num_test": test_loader.num_examples}
-    atomic_write_text(run_dir / "eval.json", reporting.to_json(out))
-    return out
+    result = {"run_dir": str(run_dir), "epoch": checkpoint["epoch"], "test_loss": result["loss"],
+              "test_accuracy": result["accuracy"], "num_test": test_loader.num_examples}
+    make_output_dir(out_path.parent, what="--out")
+    atomic_write_text(out_path, reporting.to_json(result))
+    return result
