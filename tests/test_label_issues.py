@@ -191,7 +191,11 @@ def test_cli_with_a_config_refuses_before_training_and_names_where_the_method_ca
     assert "--num-issues 100000: the data have only 320 training labels" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # nothing was trained
     assert main(["find-issues", "--config", config, *sets, "--set", "method.name=erm"]) == 2
-    assert "error: --set method.name=erm: find-issues needs method.name=sat, got 'erm'" in capsys.readouterr().err
+    assert ("error: --set method.name=erm: find-issues needs a method that keeps soft targets (method.name=sat or "
+            "selective_sat), got 'erm'") in capsys.readouterr().err
+    # a selective SAT run keeps them too: trained, then read as a SAT run's are
+    assert main(["find-issues", "--config", config, *sets, "--set", "method.name=selective_sat"]) == 0
+    assert "labels flagged" in capsys.readouterr().out and (tmp_path / "r" / "label_issues.csv").exists()
 
 
 def test_options_of_the_wrong_kind_are_refused_in_one_line():

@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(train)
 
     issues = commands.add_parser("find-issues", help="list the labels that are probably wrong, from a SAT run")
-    issues.add_argument("run_dir", nargs="?", default=None, help="a finished SAT run directory to reuse")
-    issues.add_argument("--config", "-c", default=None, help="train this config first (method must be sat)")
+    issues.add_argument("run_dir", nargs="?", default=None, help="a finished run directory to reuse (sat or selective_sat: a method that keeps soft targets)")
+    issues.add_argument("--config", "-c", default=None, help="train this config first (method.name sat or selective_sat)")
     issues.add_argument("--out", default=None, help="output directory (default: the run directory)")
     rule = issues.add_mutually_exclusive_group()
     rule.add_argument("--num-issues", type=_count, default=None, help="flag exactly the K highest-scoring labels")
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(issues)
 
     evaluate = commands.add_parser("eval", help="evaluate a run's latest weights on its test split")
-    evaluate.add_argument("run_dir")
+    evaluate.add_argument("run_dir", help="a run directory (finished or not: its latest checkpoint)")
     evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
     evaluate.add_argument("--data-root", default=None,
                           help="where the run's data are now, if they moved (default: the run's data.root); the "
@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="run directories (finished or not), or directories that hold runs")
     compare.add_argument("--out", default=None, help="plot file, its format from the suffix (.png, .pdf, .svg, ...; else PNG), or a "
                          "folder (existing, or ending in /) for compare.png (default: compare.png in the runs' "
-                         "common parent)")
+                         "common parent, the run directory itself for one run, the current directory where the "
+                         "runs share only the filesystem root)")
     compare.add_argument("--title", default="", help="plot title")
 
     selective = commands.add_parser(
@@ -105,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="selection score: abstain probability (auto for selective_sat/gamblers runs) or "
                                 "1 - max softmax (Softmax Response; auto for other runs)")
     selective.add_argument("--out", default=None,
-                           help="output directory (default: each run directory; the plot goes to their common parent)")
+                           help="output directory, one folder per run named after it (-2, -3, ... for a name met again) "
+                                "and the plot (default: each run directory; the plot goes to their common parent, "
+                                "the run directory itself for one run)")
     selective.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
     selective.add_argument("--data-root", default=None,
                            help="where the runs' data are now, if they moved (default: each run's data.root); "
@@ -177,11 +180,16 @@ def _find_issues(args: argparse.Namespace) -> int:
 
         overrides = list(args.overrides) + (["run.progress=false"] if args.no_progress else [])
         config = load_config(args.config, overrides)
-        if config.method.name != "sat":
+        from satlearn.methods import METHODS
+        from satlearn.methods.base import TargetsMethod
+
+        with_targets = [name for name in METHODS.names() if issubclass(METHODS.get(name), TargetsMethod)]
+        if config.method.name not in with_targets:
             # the last --set that names the method is where it came from; else the file
             source = next((f"--set {text}" for text in reversed(args.overrides)
                            if "method.name" in override_keys(text)), args.config)
-            raise ConfigError(f"{source}: find-issues needs method.name=sat, got {config.method.name!r}")
+            raise ConfigError(f"{source}: find-issues needs a method that keeps soft targets (method.name="
+                              f"{' or '.join(with_targets)}), got {config.method.name!r}")
         # a count that cannot fit the data stops before the training
         data = load_dataset(config.data, progress=config.run.progress)
         if args.num_issues is not None and args.num_issues > len(data.y_train):

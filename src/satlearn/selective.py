@@ -437,7 +437,7 @@ class SelectivePredictor:
     """A trained run plus a score and a threshold: predicts a class or abstains.
 
     Build it with :meth:`from_run`; the threshold is fitted, by the protocol's bisection, on the validation part of
-    the run's test split (2,000 examples after the seed-10 shuffle). Inputs to :meth:`predict` are in the format
+    the run's test split (2,000 examples after the seed-10 shuffle; half of a test split of 2,000 or fewer). Inputs to :meth:`predict` are in the format
     of the run's data source (``DatasetSplits.x_test``): uint8 ``(N, C, H, W)`` images (normalised here as in
     training), standardised float sequences for MNIST-1D, and so on. Tabular sources (CSV, a ``.npz`` of
     features) standardise their columns with the training split's mean and std: rows as they are in the user's
