@@ -370,3 +370,16 @@ def test_a_read_only_run_directory_is_named_and_eval_writes_elsewhere(tmp_path, 
     assert main(["eval", str(run), "--out", str(tmp_path / "results" / "eval.json")]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert json.loads((tmp_path / "results" / "eval.json").read_text()) == printed
+    (tmp_path / "folder").mkdir()  # a folder, existing or ending in /, gets eval.json
+    for folder in (str(tmp_path / "folder"), f"{tmp_path / 'new'}/"):
+        assert main(["eval", str(run), "--out", folder]) == 0
+        assert json.loads((tmp_path / folder / "eval.json").read_text()) == json.loads(capsys.readouterr().out)
+
+
+def test_the_suggested_resume_command_is_quoted_for_the_shell_of_the_system(monkeypatch):
+    from satlearn import cli
+
+    assert cli._shell_quoted("/runs/my run") == "'/runs/my run'"
+    monkeypatch.setattr(cli.os, "name", "nt")  # cmd.exe takes single quotes literally
+    assert cli._shell_quoted(r"C:\runs\my run") == r'"C:\runs\my run"'
+    assert cli._shell_quoted(r"C:\runs\sat") == r"C:\runs\sat"

@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-root", default=None,
                           help="where the run's data are now, if they moved (default: the run's data.root); the "
                                "run checks that they are the data it was trained on")
-    evaluate.add_argument("--out", default=None, help="JSON file to write (default: RUN_DIR/eval.json)")
+    evaluate.add_argument("--out", default=None, help="JSON file to write, or a folder (existing, or ending in /) "
+                                                      "for eval.json (default: RUN_DIR/eval.json)")
 
     compare = commands.add_parser("compare", help="runs side by side: a table and one plot of their learning curves")
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
@@ -271,13 +272,23 @@ def _stdout_reader_left() -> bool:
         return False
 
 
+def _shell_quoted(path) -> str:
+    """``path`` as one argument of a command to paste: POSIX shell quoting, or cmd.exe's on Windows."""
+    if os.name == "nt":
+        import subprocess
+
+        return subprocess.list2cmdline([str(path)])
+    return shlex.quote(str(path))
+
+
 def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
     """Where a command that writes beside a run could not write there (a read-only run directory, a full disk),
     the option that puts its outputs elsewhere."""
     unwritable = exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT) or (
         exc.errno in (errno.EACCES, errno.EPERM) and exc.filename is not None
         and not os.access(Path(exc.filename).parent, os.W_OK))
-    if unwritable and args.command in ("eval", "find-issues", "selective-eval", "compare") and args.out is None:
+    if unwritable and args.command in ("eval", "find-issues", "selective-eval", "compare") and \
+            getattr(args, "out", None) is None:
         return " (--out writes the outputs elsewhere)"
     return ""
 
@@ -339,14 +350,14 @@ def _run(args: argparse.Namespace) -> int:
     except TrainingInterrupted as exc:
         if args.command == "demo":  # either of its runs: the demo resumes as a whole
             print("satlearn: interrupted; finish the demo with satlearn demo --resume "
-                  f"{shlex.quote(str(Path(exc.run_dir).parent))}",
+                  f"{_shell_quoted(Path(exc.run_dir).parent)}",
                   file=sys.stderr)
         elif exc.checkpoint_epoch is None:
             print(f"satlearn: interrupted before the first checkpoint of {exc.run_dir}; nothing to resume, start "
                   "the run again", file=sys.stderr)
         else:
             print(f"satlearn: interrupted; the checkpoint after epoch {exc.checkpoint_epoch} is kept: resume with "
-                  f"satlearn train --resume {shlex.quote(str(exc.run_dir))}", file=sys.stderr)
+                  f"satlearn train --resume {_shell_quoted(exc.run_dir)}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("satlearn: interrupted", file=sys.stderr)

@@ -27,6 +27,29 @@ from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, ORIGIN_COLUMNS, origin_co
 from satlearn.errors import DataError
 
 
+def extra_columns(name_columns: tuple[str, str], class_names: list[str] | None,
+                  origin: tuple[str, np.ndarray] | None) -> list[str]:
+    """The columns a per-example CSV adds to its class indices: the two classes' names (with ``class_names``) and
+    the example's place in the user's data (with ``origin``, see :func:`satlearn.data.base.origin_column`)."""
+    return [*(name_columns if class_names is not None else ()), *((origin[0],) if origin is not None else ())]
+
+
+def extra_values(index: int, labels: tuple[int, int], class_names: list[str] | None,
+                 origin: tuple[str, np.ndarray] | None) -> list:
+    """Example ``index``'s values of :func:`extra_columns`, for its two class indices ``labels``."""
+    return [*((class_names[label] for label in labels) if class_names is not None else ()),
+            *((origin[1][index],) if origin is not None else ())]
+
+
+def read_origin(labels_path: Path) -> tuple[str, np.ndarray] | None:
+    """The origin column a run's ``labels.npz`` keeps (see :func:`satlearn.data.base.origin_column`)."""
+    try:
+        with np.load(labels_path, allow_pickle=False) as archive:
+            return origin_column({key: archive[key] for key in ORIGIN_COLUMNS if key in archive.files})
+    except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:
+        raise DataError(f"{labels_path}: cannot read it ({type(exc).__name__}: {exc})") from None
+
+
 @dataclass
 class LabelIssues:
     """Per-example results, all of length N (rows in training-set order)."""
@@ -57,17 +80,12 @@ class LabelIssues:
         the example's place in the user's data (``source_row`` or ``file``)."""
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        header = ["index", "given_label", "suggested_label", "score", "flagged", "rank"]
-        writer.writerow(header + (["given_class", "suggested_class"] if class_names is not None else [])
-                        + ([origin[0]] if origin is not None else []))
+        writer.writerow(["index", "given_label", "suggested_label", "score", "flagged", "rank",
+                         *extra_columns(("given_class", "suggested_class"), class_names, origin)])
         for i in range(len(self.given_labels)):
             given, suggested = int(self.given_labels[i]), int(self.suggested_labels[i])
-            row = [i, given, suggested, f"{self.scores[i]:.6f}", int(self.flagged[i]), int(self.ranks[i])]
-            if class_names is not None:
-                row += [class_names[given], class_names[suggested]]
-            if origin is not None:
-                row.append(origin[1][i])
-            writer.writerow(row)
+            writer.writerow([i, given, suggested, f"{self.scores[i]:.6f}", int(self.flagged[i]), int(self.ranks[i]),
+                             *extra_values(i, (given, suggested), class_names, origin)])
         return buffer.getvalue()
 
     def summary(self, class_names: list[str] | None = None, *, top_pairs: int = 10) -> dict[str, Any]:
@@ -208,12 +226,12 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         with np.load(labels_path, allow_pickle=False) as archive:
             labels, clean = archive["labels"], archive["clean_labels"]
             names = [str(n) for n in archive["class_names"]] if "class_names" in archive.files else None
-            origin = origin_column({key: archive[key] for key in ORIGIN_COLUMNS if key in archive.files})
     except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:
         raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({type(exc).__name__}: {exc})") from None
     if len(probs) != len(labels):
         raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} labels")
     noise_kind = _noise_kind(run_dir)
+    origin = read_origin(labels_path)
     if origin is not None and len(origin[1]) != len(labels):
         raise DataError(f"{run_dir}: labels.npz has {len(origin[1])} {origin[0]} entries for {len(labels)} labels")
     return RunTargets(labels=labels, soft_targets=probs, class_names=names, origin=origin,

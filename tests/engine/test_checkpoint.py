@@ -137,3 +137,34 @@ def test_a_write_that_fails_keeps_the_old_file_and_leaves_no_temporary_file(tmp_
         atomic_write_bytes(tmp_path / "summary.json", fails_halfway)
     assert (tmp_path / "summary.json").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_a_write_that_fails_names_the_file_being_written_not_its_temporary_twin(tmp_path, monkeypatch):
+    import errno
+
+    from satlearn.engine.checkpoint import atomic_write_bytes
+
+    target = tmp_path / "eval.json"
+
+    def full_disk(f):  # a full disk's error names no file
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError) as failed:
+        atomic_write_bytes(target, full_disk)
+    assert failed.value.filename == str(target) and failed.value.errno == errno.ENOSPC
+    (tmp_path / "folder").mkdir()  # the rename over a directory fails, naming both files
+    with pytest.raises(IsADirectoryError) as failed:
+        atomic_write_text(tmp_path / "folder", "{}")
+    assert failed.value.filename == str(tmp_path / "folder") and failed.value.filename2 is None
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):  # creating the temporary file fails on a read-only mount
+        if str(path).startswith(str(tmp_path)):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module.os, "open", read_only)
+    with pytest.raises(OSError) as failed:
+        atomic_write_text(target, "{}")
+    assert failed.value.filename == str(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["folder"]

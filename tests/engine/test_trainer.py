@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 import sys
 
 import numpy as np
@@ -908,12 +909,50 @@ def test_an_image_folder_run_logs_the_files_it_skipped_and_keeps_each_images_pat
             for i in range(count):
                 Image.new("RGB", (8, 8), (200 * c, 20 * i, 0)).save(root / split / name / f"{i}.png")
     Image.new("RGB", (8, 8)).save(root / "train" / "bee" / "scan.tif")
+    # a file name that is not UTF-8 (Latin-1 é), which Linux allows: the CSV keeps its byte as \xe9
+    with open(os.path.join(os.fsencode(root / "train" / "bee"), b"caf\xe9.png"), "wb") as f:
+        Image.new("RGB", (8, 8), (200, 90, 0)).save(f, format="png")
     config = load_config(None, [f"data.root={root}", "data.source=imagefolder", "model.name=mlp", "run.epochs=2",
                                 "method.start_epoch=1", "run.progress=false", "run.device=cpu", "data.augment=none",
                                 f"run.out_dir={tmp_path}"])
     lines: list[str] = []
     run = fit(config, tmp_path / "run", log=lines.append).run_dir
     assert f"note: {root / 'train'}: skipped 1 file(s) that are not .png/.jpg/.jpeg/.bmp/.webp images (1 .tif)" in lines
+    files = [f"train/{n}/{i}.png" for n in ("ant", "bee") for i in range(4)] + ["train/bee/caf\\xe9.png"]
     with np.load(run / "labels.npz") as saved:
-        assert saved["train_files"].tolist() == [f"train/{n}/{i}.png" for n in ("ant", "bee") for i in range(4)]
-    assert [row["file"] for row in csv.DictReader((run / "refined_labels.csv").open())][-1] == "train/bee/3.png"
+        assert saved["train_files"].tolist() == files
+    assert [row["file"] for row in csv.DictReader((run / "refined_labels.csv").open(encoding="utf-8"))] == files
+
+
+def test_a_run_started_before_origins_were_kept_writes_none_when_resumed(tmp_path):
+    # both per-example files take the origin from labels.npz, as the run kept it when it started
+    rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 2}\n" for i in range(60))
+    (tmp_path / "t.csv").write_text("a,b,label\n" + rows)
+    config = load_config(None, [f"data.root={tmp_path / 't.csv'}", "data.source=csv", "model.name=mlp",
+                                "run.epochs=3", "method.start_epoch=1", "run.progress=false", "run.device=cpu",
+                                "run.checkpoint_every=1", f"run.out_dir={tmp_path}"])
+    run = fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None).run_dir
+    with np.load(run / "labels.npz") as saved:
+        kept = {key: saved[key] for key in saved.files}
+    assert "source_rows" in kept
+    del kept["source_rows"]  # as a run started before this was kept
+    np.savez(run / "labels.npz", **kept)
+    fit(config, run, resume=True, log=lambda m: None)
+    assert "source_row" not in next(csv.reader((run / "refined_labels.csv").open()))
+
+
+def test_a_dataset_whose_origins_do_not_fit_its_examples_is_refused():
+    from satlearn.data import DatasetSplits
+
+    def splits(**origin):
+        return DatasetSplits(x_train=torch.zeros(4, 2), y_train=torch.tensor([0, 1, 0, 1]), x_test=torch.zeros(2, 2),
+                             y_test=torch.tensor([0, 1]), num_classes=2, class_names=["a", "b"], kind="tabular",
+                             name="built", **origin)
+
+    assert splits(source_rows=np.array([0, 2, 3, 5]), source_size=6).validate()
+    for origin in ({"source_rows": np.arange(3), "source_size": 6}, {"source_rows": np.arange(4)},
+                   {"source_rows": np.array([0, 2, 3, 6]), "source_size": 6}):
+        with pytest.raises(DataError, match="built: source_rows must give each of the 4 training examples a row"):
+            splits(**origin).validate()
+    with pytest.raises(DataError, match="built: 3 train_files for 4 training examples"):
+        splits(train_files=["a.png", "b.png", "c.png"]).validate()

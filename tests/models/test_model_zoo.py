@@ -70,8 +70,8 @@ def test_image_models_reject_unsuitable_input_shapes(name, shape):
 
 def test_bad_shapes_and_unknown_names_give_one_line_config_errors():
     expected = (r"model resnet34 expects images \(C, H, W\), but the data have inputs of shape \(40,\) \(a \.npz "
-                r"holds images as uint8 \(N, H, W, C\) or \(N, C, H, W\), C = 1 or 3; anything else is read as rows "
-                r"of features\)$")
+                r"holds images as 4-D uint8 arrays, \(N, H, W, C\) or \(N, C, H, W\); other arrays are read as rows of "
+                r"features\)$")
     with pytest.raises(ConfigError, match=expected):
         create_model("resnet34", 10, input_shape=(40,))
     with pytest.raises(ConfigError, match="model vgg16_bn needs images of at least 32x32"):

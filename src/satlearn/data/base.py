@@ -116,6 +116,16 @@ class DatasetSplits:
             raise DataError(f"{self.name}: the inputs have no features (shape {tuple(self.x_train.shape[1:])})")
         if self.kind not in ("image", "sequence", "tabular"):
             raise DataError(f"{self.name}: unknown kind {self.kind!r}")
+        n = len(self.y_train)
+        if self.source_rows is not None:
+            rows = np.asarray(self.source_rows)
+            size = self.source_size
+            if rows.shape != (n,) or size is None or not np.issubdtype(rows.dtype, np.integer) or \
+                    (n and (rows.min() < 0 or rows.max() >= size)):
+                raise DataError(f"{self.name}: source_rows must give each of the {n} training examples a row in "
+                                f"[0, source_size={size}), got {rows.dtype} of shape {rows.shape}")
+        if self.train_files is not None and len(self.train_files) != n:
+            raise DataError(f"{self.name}: {len(self.train_files)} train_files for {n} training examples")
         if self.kind == "image" and (self.x_train.dtype != torch.uint8 or self.x_train.dim() != 4):
             raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {self.x_train.dtype} {tuple(self.x_train.shape)}")
         return self

@@ -8,6 +8,7 @@ and standard deviation are computed from the training images.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -175,6 +176,8 @@ def load_imagefolder(config) -> DatasetSplits:
         mean=mean,
         std=std,
         classes_found_in=str(train_dir),
-        train_files=[path.relative_to(root).as_posix() for path in train_files],
+        # a name that is not UTF-8 (a Latin-1 é on Linux) keeps its bytes as \xe9: the CSV files are UTF-8
+        train_files=[os.fsencode(path.relative_to(root).as_posix()).decode("utf-8", "backslashreplace")
+                     for path in train_files],
         notes=tuple(notes),
     )

@@ -28,15 +28,17 @@ def _create_beside(path: Path) -> tuple[int, Path]:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
-        except OSError as exc:  # named by the file being written, not by its hidden temporary one
-            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
 def atomic_write_bytes(path: Path, write) -> None:
     """Calls ``write(file)`` on a temporary file beside ``path``, then renames it over ``path``."""
     path = Path(path)
-    fd, tmp = _create_beside(path)
+    try:
+        fd, tmp = _create_beside(path)
+    except OSError as exc:
+        _name_the_target(exc, path, None)
+        raise
     try:
         try:
             f = os.fdopen(fd, "wb")
@@ -50,10 +52,20 @@ def atomic_write_bytes(path: Path, write) -> None:
         with contextlib.suppress(OSError):  # a file being replaced keeps the mode its owner gave it
             os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            _name_the_target(exc, path, tmp)
         raise
+
+
+def _name_the_target(exc: OSError, path: Path, tmp: Path | None) -> None:
+    """An error in writing names the file being written, not its hidden temporary twin (or nothing at all, as a
+    full disk's does)."""
+    if exc.filename is None or (tmp is not None and exc.filename == str(tmp)) or \
+            (tmp is None and Path(str(exc.filename)).name.startswith(f".{path.name}.")):
+        exc.filename, exc.filename2 = str(path), None
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from satlearn.data.base import origin_column
 from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
 
 
@@ -123,18 +122,15 @@ def write_refined_labels(run_dir: Path, targets, given: torch.Tensor, *, class_n
     """``refined_labels.csv`` (index, given_label, refined_label, confidence, flagged; with ``class_names`` the
     two classes' names, given_class and refined_class; with ``origin`` the example's place in the user's data,
     see :func:`satlearn.data.base.origin_column`) and ``soft_targets.npy``."""
+    from satlearn.label_issues import extra_columns, extra_values
+
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["index", "given_label", "refined_label", "confidence", "flagged"]
-                    + (["given_class", "refined_class"] if class_names is not None else [])
-                    + ([origin[0]] if origin is not None else []))
+    writer.writerow(["index", "given_label", "refined_label", "confidence", "flagged",
+                     *extra_columns(("given_class", "refined_class"), class_names, origin)])
     for index, given_label, refined, confidence, flagged in refined_label_rows(targets, given):
-        row = [index, given_label, refined, f"{confidence:.6f}", int(flagged)]
-        if class_names is not None:
-            row += [class_names[given_label], class_names[refined]]
-        if origin is not None:
-            row.append(origin[1][index])
-        writer.writerow(row)
+        writer.writerow([index, given_label, refined, f"{confidence:.6f}", int(flagged),
+                         *extra_values(index, (given_label, refined), class_names, origin)])
     atomic_write_text(run_dir / "refined_labels.csv", buffer.getvalue())
     table = targets.table().cpu().numpy()
     atomic_write_bytes(run_dir / "soft_targets.npy", lambda f: np.save(f, table))
@@ -176,5 +172,8 @@ def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> 
     title = f"{config.method.name} ({config.method.loss}) on {config.data.source}, noise {config.data.noise.kind}"
     plot_curves(history, run_dir / "curves.png", title=title)
     if method.soft_targets is not None:
+        from satlearn.label_issues import read_origin
+
+        # as the run kept it when it started, which find-issues reads too (a run started before it was kept has none)
         write_refined_labels(run_dir, method.soft_targets, noisy.labels, class_names=noisy.data.class_names,
-                             origin=origin_column(noisy.data.origin_arrays()))
+                             origin=read_origin(run_dir / "labels.npz"))

@@ -681,10 +681,13 @@ def load_run(run_dir: str | Path, *, device: str | None = None,
 def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
                  out: str | Path | None = None) -> dict[str, Any]:
     """Evaluates a run's latest weights on its test split; writes and returns ``eval.json``'s content.
-    ``data_root``: as for :func:`load_run`; ``out``: the JSON file to write (default ``run_dir/eval.json``)."""
+    ``data_root``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or ending in
+    ``/``) for ``eval.json`` (default ``run_dir/eval.json``)."""
     run_dir = Path(run_dir)
-    out_path = Path(out) if out is not None else run_dir / "eval.json"
+    out_path = run_dir / "eval.json"
     if out is not None:
+        is_folder = str(out).endswith(("/", os.sep)) or Path(out).is_dir()
+        out_path = Path(out) / "eval.json" if is_folder else Path(out)
         make_output_dir(out_path.parent, what="--out", create=False)  # a bad path stops before the evaluation
     config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root)
     torch_device = next(method.parameters()).device

@@ -10,7 +10,7 @@ def image_channels(name: str, input_shape: tuple[int, ...], *, min_size: int = 8
     if len(input_shape) != 3:
         # a .npz of grayscale (N, H, W) or float images is read as a table: say what it takes to be images
         raise ConfigError(f"model {name} expects images (C, H, W), but the data have inputs of shape {input_shape} "
-                          "(a .npz holds images as uint8 (N, H, W, C) or (N, C, H, W), C = 1 or 3; anything else is "
+                          "(a .npz holds images as 4-D uint8 arrays, (N, H, W, C) or (N, C, H, W); other arrays are "
                           "read as rows of features)")
     channels, height, width = input_shape
     if min(height, width) < min_size:
