@@ -330,8 +330,11 @@ def test_wrong_labels_in_a_csv_lead_back_to_its_rows(tmp_path, capsys):
                  "method.start_epoch=3", "run.progress=false", "run.device=cpu", "optim.lr=0.05"]
     assert main(["train", "--run-dir", str(run), *sets(overrides)]) == 0
     assert main(["find-issues", str(run)]) == 0
-    capsys.readouterr()
+    printed = capsys.readouterr().out
     rows = list(csv.DictReader((run / "label_issues.csv").open()))
+    first = next(row for row in rows if row["rank"] == "1")  # the most suspicious, named as the user finds it
+    assert (f"most likely wrong:\n  source_row {first['source_row']}: given {first['given_class']} → suggested "
+            f"{first['suggested_class']} (score {float(first['score']):.3f})") in printed
     assert len(rows) == 240
     for row in rows:
         source_row = int(row["source_row"])

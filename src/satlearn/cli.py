@@ -210,6 +210,14 @@ def _find_issues(args: argparse.Namespace) -> int:
           f"({100 * summary['fraction_flagged']:.1f} %); list in {out / 'label_issues.csv'}")
     for pair in summary["most_confused_pairs"][:5]:
         print(f"  given {pair['given']} → suggested {pair['suggested']}: {pair['count']}")
+    top = issues.ranked_indices[:5]
+    if len(top):
+        names = run.class_names or [str(c) for c in range(run.soft_targets.shape[1])]
+        column, where = run.origin if run.origin is not None else ("index", range(len(run.labels)))
+        print("most likely wrong:")
+        for i in top:
+            print(f"  {column} {where[i]}: given {names[issues.given_labels[i]]} → suggested "
+                  f"{names[issues.suggested_labels[i]]} (score {issues.scores[i]:.3f})")
     truth = summary.get("against_true_labels")
     if truth:
         print(f"against the true labels: precision {truth['precision']:.3f}, recall {truth['recall']:.3f}, "
