@@ -333,7 +333,7 @@ def test_wrong_labels_in_a_csv_lead_back_to_its_rows(tmp_path, capsys):
     printed = capsys.readouterr().out
     rows = list(csv.DictReader((run / "label_issues.csv").open()))
     first = next(row for row in rows if row["rank"] == "1")  # the most suspicious, named as the user finds it
-    assert (f"most likely wrong:\n  source_row {first['source_row']}: given {first['given_class']} → suggested "
+    assert (f"flagged, most likely wrong first:\n  source_row {first['source_row']}: given {first['given_class']} → suggested "
             f"{first['suggested_class']} (score {float(first['score']):.3f})") in printed
     assert len(rows) == 240
     for row in rows:
@@ -379,10 +379,11 @@ def test_a_read_only_run_directory_is_named_and_eval_writes_elsewhere(tmp_path, 
         assert json.loads((tmp_path / folder / "eval.json").read_text()) == json.loads(capsys.readouterr().out)
 
 
-def test_the_suggested_resume_command_is_quoted_for_the_shell_of_the_system(monkeypatch):
+def test_the_suggested_resume_command_is_quoted_for_the_shell_of_the_system():
     from satlearn import cli
 
-    assert cli._shell_quoted("/runs/my run") == "'/runs/my run'"
-    monkeypatch.setattr(cli.os, "name", "nt")  # cmd.exe takes single quotes literally
-    assert cli._shell_quoted(r"C:\runs\my run") == r'"C:\runs\my run"'
-    assert cli._shell_quoted(r"C:\runs\sat") == r"C:\runs\sat"
+    assert cli._shell_quoted("/runs/my run", "posix") == "'/runs/my run'"
+    # cmd.exe takes single quotes literally: double quotes where a character would be read otherwise
+    assert cli._shell_quoted(r"C:\runs\my run", "nt") == r'"C:\runs\my run"'
+    assert cli._shell_quoted(r"C:\runs\a&b", "nt") == r'"C:\runs\a&b"'
+    assert cli._shell_quoted(r"C:\runs\sat", "nt") == r"C:\runs\sat"

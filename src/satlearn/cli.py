@@ -214,10 +214,12 @@ def _find_issues(args: argparse.Namespace) -> int:
     if len(top):
         names = run.class_names or [str(c) for c in range(run.soft_targets.shape[1])]
         column, where = run.origin if run.origin is not None else ("index", range(len(run.labels)))
-        print("most likely wrong:")
+        print("flagged, most likely wrong first:")
         for i in top:
-            print(f"  {column} {where[i]}: given {names[issues.given_labels[i]]} → suggested "
-                  f"{names[issues.suggested_labels[i]]} (score {issues.scores[i]:.3f})")
+            given, suggested = names[issues.given_labels[i]], names[issues.suggested_labels[i]]
+            # flagged by count or threshold, a label may still hold the most target mass: no other class to suggest
+            change = f"given {given} → suggested {suggested}" if given != suggested else f"given {given}, kept"
+            print(f"  {column} {where[i]}: {change} (score {issues.scores[i]:.3f})")
     truth = summary.get("against_true_labels")
     if truth:
         print(f"against the true labels: precision {truth['precision']:.3f}, recall {truth['recall']:.3f}, "
@@ -280,13 +282,13 @@ def _stdout_reader_left() -> bool:
         return False
 
 
-def _shell_quoted(path) -> str:
-    """``path`` as one argument of a command to paste: POSIX shell quoting, or cmd.exe's on Windows."""
-    if os.name == "nt":
-        import subprocess
-
-        return subprocess.list2cmdline([str(path)])
-    return shlex.quote(str(path))
+def _shell_quoted(path, system: str = os.name) -> str:
+    """``path`` as one argument of a command to paste: POSIX shell quoting, or on Windows double quotes around a
+    path that holds a character cmd.exe or PowerShell would read otherwise (a ``%`` may still expand in cmd.exe)."""
+    text = str(path)
+    if system == "nt":
+        return f'"{text}"' if any(c in text for c in " \t&|<>^()%!;,=`'$@{}[]#") else text
+    return shlex.quote(text)
 
 
 def _out_hint(args: argparse.Namespace, exc: OSError) -> str:

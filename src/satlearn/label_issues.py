@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, ORIGIN_COLUMNS, origin_column
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, ORIGIN_COLUMNS, origin_column, printable
 from satlearn.errors import DataError
 
 
@@ -45,9 +45,12 @@ def read_origin(labels_path: Path) -> tuple[str, np.ndarray] | None:
     """The origin column a run's ``labels.npz`` keeps (see :func:`satlearn.data.base.origin_column`)."""
     try:
         with np.load(labels_path, allow_pickle=False) as archive:
-            return origin_column({key: archive[key] for key in ORIGIN_COLUMNS if key in archive.files})
+            origin = origin_column({key: archive[key] for key in ORIGIN_COLUMNS if key in archive.files})
     except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:
         raise DataError(f"{labels_path}: cannot read it ({type(exc).__name__}: {exc})") from None
+    if origin is not None and origin[1].dtype.kind == "U":  # names kept before they were made printable
+        origin = (origin[0], np.array([printable(name) for name in origin[1]]))
+    return origin
 
 
 @dataclass
@@ -225,7 +228,7 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         probs = np.load(targets_path, allow_pickle=False)
         with np.load(labels_path, allow_pickle=False) as archive:
             labels, clean = archive["labels"], archive["clean_labels"]
-            names = [str(n) for n in archive["class_names"]] if "class_names" in archive.files else None
+            names = [printable(str(n)) for n in archive["class_names"]] if "class_names" in archive.files else None
     except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:
         raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({type(exc).__name__}: {exc})") from None
     if len(probs) != len(labels):

@@ -151,11 +151,25 @@ def test_a_write_that_fails_names_the_file_being_written_not_its_temporary_twin(
 
     with pytest.raises(OSError) as failed:
         atomic_write_bytes(target, full_disk)
-    assert failed.value.filename == str(target) and failed.value.errno == errno.ENOSPC
+    assert str(failed.value) == f"[Errno {errno.ENOSPC}] No space left on device: '{target}'"
     (tmp_path / "folder").mkdir()  # the rename over a directory fails, naming both files
     with pytest.raises(IsADirectoryError) as failed:
         atomic_write_text(tmp_path / "folder", "{}")
-    assert failed.value.filename == str(tmp_path / "folder") and failed.value.filename2 is None
+    assert str(failed.value) == f"[Errno {errno.EISDIR}] Is a directory: '{tmp_path / 'folder'}'"
+
+    def own_message(f):  # an error of the writer's own, with no error number, keeps its message
+        raise OSError("cannot write mode RGBA as JPEG")
+
+    with pytest.raises(OSError) as failed:
+        atomic_write_bytes(target, own_message)
+    assert str(failed.value) == "cannot write mode RGBA as JPEG"
+
+    def other_file(f):  # and one about another file keeps naming it
+        open(tmp_path / "no" / "font.ttf")
+
+    with pytest.raises(FileNotFoundError) as failed:
+        atomic_write_bytes(target, other_file)
+    assert failed.value.filename == str(tmp_path / "no" / "font.ttf")
     real_open = os.open
 
     def read_only(path, *args, **kwargs):  # creating the temporary file fails on a read-only mount

@@ -924,6 +924,49 @@ def test_an_image_folder_run_logs_the_files_it_skipped_and_keeps_each_images_pat
     assert [row["file"] for row in csv.DictReader((run / "refined_labels.csv").open(encoding="utf-8"))] == files
 
 
+def test_names_that_are_not_utf8_are_written_as_their_bytes_even_from_a_run_that_kept_them_raw(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "images"
+    for split in ("train", "test"):
+        for c, name in enumerate((b"ant", b"b\xe9e")):  # a class folder named in Latin-1, which Linux allows
+            folder = os.path.join(os.fsencode(root / split), name)
+            os.makedirs(folder)
+            for i in range(3):
+                Image.new("RGB", (8, 8), (200 * c, 20 * i, 0)).save(os.path.join(folder, b"%d.png" % i))
+    config = load_config(None, [f"data.root={root}", "data.source=imagefolder", "model.name=mlp", "run.epochs=2",
+                                "method.start_epoch=1", "run.progress=false", "run.device=cpu", "data.augment=none",
+                                "run.checkpoint_every=1", f"run.out_dir={tmp_path}"])
+    run = fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None).run_dir
+    with np.load(run / "labels.npz") as saved:
+        kept = {key: saved[key] for key in saved.files}
+    assert kept["class_names"].tolist() == ["ant", "b\\xe9e"]
+    # as a run started before names were made printable kept them: the undecodable byte as a lone surrogate
+    kept["train_files"] = np.array([name.replace("\\xe9", "\udce9") for name in kept["train_files"].tolist()])
+    kept["class_names"] = np.array(["ant", "b\udce9e"])
+    np.savez(run / "labels.npz", **kept)
+    fit(config, run, resume=True, log=lambda m: None)
+    rows = list(csv.DictReader((run / "refined_labels.csv").open(encoding="utf-8")))
+    assert rows[-1]["file"] == "train/b\\xe9e/2.png" and rows[-1]["given_class"] == "b\\xe9e"
+    from satlearn.label_issues import load_run_targets
+
+    targets = load_run_targets(run)
+    assert targets.class_names == ["ant", "b\\xe9e"] and targets.origin[1][-1] == "train/b\\xe9e/2.png"
+
+
+def test_a_labels_file_damaged_during_training_does_not_keep_the_run_from_its_outputs(tmp_path):
+    rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 2}\n" for i in range(60))
+    (tmp_path / "t.csv").write_text("a,b,label\n" + rows)
+    config = load_config(None, [f"data.root={tmp_path / 't.csv'}", "data.source=csv", "model.name=mlp",
+                                "run.epochs=2", "method.start_epoch=1", "run.progress=false", "run.device=cpu",
+                                "run.checkpoint_every=1", f"run.out_dir={tmp_path}"])
+    run = fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None).run_dir
+    (run / "labels.npz").write_bytes((run / "labels.npz").read_bytes()[:100])
+    fit(config, run, resume=True, log=lambda m: None)
+    assert (run / "summary.json").exists()
+    assert "source_row" not in next(csv.reader((run / "refined_labels.csv").open()))
+
+
 def test_a_run_started_before_origins_were_kept_writes_none_when_resumed(tmp_path):
     # both per-example files take the origin from labels.npz, as the run kept it when it started
     rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 2}\n" for i in range(60))

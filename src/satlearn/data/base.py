@@ -85,7 +85,7 @@ class DatasetSplits:
         if self.source_rows is not None:
             return {"source_rows": np.asarray(self.source_rows, dtype=np.int64)}
         if self.train_files is not None:
-            return {"train_files": np.array(self.train_files)}
+            return {"train_files": np.array([str(name) for name in self.train_files])}
         return {}
 
     def validate(self) -> "DatasetSplits":
@@ -153,6 +153,12 @@ class DatasetSplits:
             f"{self.name}: {self.classes_found_in}: {label} has no training example ({len(empty)} of the "
             f"{self.num_classes} classes 0..{self.num_classes - 1} {have} none){where}; every class needs at least one"
         )
+
+
+def printable(text: str) -> str:
+    """``text`` that can be written as UTF-8: a file or folder name that is not UTF-8 (a Latin-1 é on Linux, read
+    by Python as a lone surrogate) keeps its bytes as ``\\xe9``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 # the column that names each training example's place in the user's data, by the labels.npz key that holds it

@@ -8,14 +8,13 @@ and standard deviation are computed from the training images.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from satlearn.data.base import SOURCES, DatasetSplits
+from satlearn.data.base import SOURCES, DatasetSplits, printable
 from satlearn.errors import DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -170,14 +169,13 @@ def load_imagefolder(config) -> DatasetSplits:
         x_test=torch.from_numpy(x_test),
         y_test=torch.tensor(test_labels, dtype=torch.int64),
         num_classes=len(classes),
-        class_names=classes,
+        class_names=[printable(name) for name in classes],
         kind="image",
         name="imagefolder",
         mean=mean,
         std=std,
         classes_found_in=str(train_dir),
-        # a name that is not UTF-8 (a Latin-1 é on Linux) keeps its bytes as \xe9: the CSV files are UTF-8
-        train_files=[os.fsencode(path.relative_to(root).as_posix()).decode("utf-8", "backslashreplace")
-                     for path in train_files],
+        # names that are not UTF-8 keep their bytes as \xe9: the run's files are UTF-8
+        train_files=[printable(path.relative_to(root).as_posix()) for path in train_files],
         notes=tuple(notes),
     )

@@ -37,8 +37,10 @@ def atomic_write_bytes(path: Path, write) -> None:
     try:
         fd, tmp = _create_beside(path)
     except OSError as exc:
-        _name_the_target(exc, path, None)
-        raise
+        renamed = _naming_the_target(exc, path, None)
+        if renamed is None:
+            raise
+        raise renamed from exc
     try:
         try:
             f = os.fdopen(fd, "wb")
@@ -55,17 +57,25 @@ def atomic_write_bytes(path: Path, write) -> None:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(exc, OSError):
-            _name_the_target(exc, path, tmp)
-        raise
+        renamed = _naming_the_target(exc, path, tmp) if isinstance(exc, OSError) else None
+        if renamed is None:
+            raise
+        raise renamed from exc
 
 
-def _name_the_target(exc: OSError, path: Path, tmp: Path | None) -> None:
-    """An error in writing names the file being written, not its hidden temporary twin (or nothing at all, as a
-    full disk's does)."""
-    if exc.filename is None or (tmp is not None and exc.filename == str(tmp)) or \
-            (tmp is None and Path(str(exc.filename)).name.startswith(f".{path.name}.")):
-        exc.filename, exc.filename2 = str(path), None
+def _naming_the_target(exc: OSError, path: Path, tmp: Path | None) -> OSError | None:
+    """The same error naming the file being written, where ``exc`` names its hidden temporary twin or no file (a
+    full disk's); ``None`` where it names another file or has no error number (a message of its own)."""
+    if exc.errno is None:
+        return None
+    temporary = (exc.filename == str(tmp)) if tmp is not None else \
+        Path(str(exc.filename)).name.startswith(f".{path.name}.")
+    if exc.filename is not None and not temporary:
+        return None
+    try:
+        return type(exc)(exc.errno, exc.strerror, str(path))
+    except TypeError:  # an OSError subclass of another signature: as it is
+        return None
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -172,8 +172,14 @@ def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> 
     title = f"{config.method.name} ({config.method.loss}) on {config.data.source}, noise {config.data.noise.kind}"
     plot_curves(history, run_dir / "curves.png", title=title)
     if method.soft_targets is not None:
+        from satlearn.errors import DataError
         from satlearn.label_issues import read_origin
 
-        # as the run kept it when it started, which find-issues reads too (a run started before it was kept has none)
+        # as the run kept it when it started, which find-issues reads too (a run started before it was kept has
+        # none); a labels.npz damaged since must not keep a trained run from its outputs
+        try:
+            origin = read_origin(run_dir / "labels.npz")
+        except DataError:
+            origin = None
         write_refined_labels(run_dir, method.soft_targets, noisy.labels, class_names=noisy.data.class_names,
-                             origin=read_origin(run_dir / "labels.npz"))
+                             origin=origin)

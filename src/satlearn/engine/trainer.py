@@ -681,8 +681,8 @@ def load_run(run_dir: str | Path, *, device: str | None = None,
 def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
                  out: str | Path | None = None) -> dict[str, Any]:
     """Evaluates a run's latest weights on its test split; writes and returns ``eval.json``'s content.
-    ``data_root``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or ending in
-    ``/``) for ``eval.json`` (default ``run_dir/eval.json``)."""
+    ``data_root``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or a string
+    ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``)."""
     run_dir = Path(run_dir)
     out_path = run_dir / "eval.json"
     if out is not None:
