@@ -954,12 +954,17 @@ def test_names_that_are_not_utf8_are_written_as_their_bytes_even_from_a_run_that
     assert targets.class_names == ["ant", "b\\xe9e"] and targets.origin[1][-1] == "train/b\\xe9e/2.png"
 
 
-def test_a_labels_file_damaged_during_training_does_not_keep_the_run_from_its_outputs(tmp_path):
+def csv_run_config(tmp_path, epochs: int):
+    """A tiny SAT run on a 60-row CSV file, whose training split is drawn from its rows."""
     rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 2}\n" for i in range(60))
     (tmp_path / "t.csv").write_text("a,b,label\n" + rows)
-    config = load_config(None, [f"data.root={tmp_path / 't.csv'}", "data.source=csv", "model.name=mlp",
-                                "run.epochs=2", "method.start_epoch=1", "run.progress=false", "run.device=cpu",
-                                "run.checkpoint_every=1", f"run.out_dir={tmp_path}"])
+    return load_config(None, [f"data.root={tmp_path / 't.csv'}", "data.source=csv", "model.name=mlp",
+                              f"run.epochs={epochs}", "method.start_epoch=1", "run.progress=false", "run.device=cpu",
+                              "run.checkpoint_every=1", f"run.out_dir={tmp_path}"])
+
+
+def test_a_labels_file_damaged_during_training_does_not_keep_the_run_from_its_outputs(tmp_path):
+    config = csv_run_config(tmp_path, epochs=2)
     run = fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None).run_dir
     (run / "labels.npz").write_bytes((run / "labels.npz").read_bytes()[:100])
     fit(config, run, resume=True, log=lambda m: None)
@@ -969,11 +974,7 @@ def test_a_labels_file_damaged_during_training_does_not_keep_the_run_from_its_ou
 
 def test_a_run_started_before_origins_were_kept_writes_none_when_resumed(tmp_path):
     # both per-example files take the origin from labels.npz, as the run kept it when it started
-    rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 2}\n" for i in range(60))
-    (tmp_path / "t.csv").write_text("a,b,label\n" + rows)
-    config = load_config(None, [f"data.root={tmp_path / 't.csv'}", "data.source=csv", "model.name=mlp",
-                                "run.epochs=3", "method.start_epoch=1", "run.progress=false", "run.device=cpu",
-                                "run.checkpoint_every=1", f"run.out_dir={tmp_path}"])
+    config = csv_run_config(tmp_path, epochs=3)
     run = fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None).run_dir
     with np.load(run / "labels.npz") as saved:
         kept = {key: saved[key] for key in saved.files}
