@@ -210,3 +210,20 @@ def test_options_of_the_wrong_kind_are_refused_in_one_line():
     assert find_label_issues(labels, targets, num_issues=2.0).flagged.sum() == 2
     assert find_label_issues(labels, targets, num_issues=np.int64(1)).flagged.sum() == 1
     assert find_label_issues(labels, targets, num_issues=np.array(3)).flagged.sum() == 3  # a 0-d array is a number
+
+
+def test_the_callers_arrays_are_left_as_they_were_and_mismatched_extras_are_refused(tmp_path):
+    import torch
+
+    probs = np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4]])  # float64: np.asarray would share it
+    before = probs.copy()
+    issues = find_label_issues(np.array([0, 0, 1]), probs)
+    assert np.array_equal(probs, before) and np.array_equal(issues.probs, before)
+    assert issues.suggested_labels.tolist() == [1, 0, 0] and issues.flagged.tolist() == [True, False, True]
+    assert np.allclose(issues.margins, [0.6, -0.8, 0.2])
+    assert find_label_issues(np.array([0, 0, 1]), probs, num_issues=torch.tensor(1)).num_flagged == 1
+    with pytest.raises(ValueError, match="3 class_names for the 2 classes of the soft targets"):
+        issues.to_csv(["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"true_labels of shape \(3, 1\); expected \(3,\), one per example"):
+        write_label_issues(issues, tmp_path / "out", true_labels=np.zeros((3, 1), dtype=int))
+    assert not (tmp_path / "out").exists()  # refused before anything was written

@@ -87,3 +87,18 @@ def test_the_gamblers_loss_refuses_a_payoff_outside_1_to_c():
         with pytest.raises(ValueError, match=r"expected 1 < payoff < C = 3"):
             losses.gamblers_loss(logits, labels, payoff=payoff)
     assert torch.isfinite(losses.gamblers_loss(logits, labels, payoff=2.2))
+
+
+def test_options_that_would_give_nan_or_be_ignored_are_refused():
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    targets = torch.full((4, 3), 1 / 3)
+    with pytest.raises(ValueError, match=r"q=0; expected 0 < q <= 1"):
+        losses.generalized_cross_entropy(logits, labels, q=0)
+    for log_floor in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match=r"log_floor=.*; expected 0 < log_floor <= 1"):
+            losses.symmetric_cross_entropy(logits, labels, log_floor=log_floor)
+        with pytest.raises(ValueError, match=r"log_floor=.*; expected 0 < log_floor <= 1"):
+            losses.sat_sce_loss(logits, targets, log_floor=log_floor)
+    for loss in (losses.sat_loss, losses.sat_sce_loss):
+        with pytest.raises(ValueError, match="weights given with reweight=False"):
+            loss(logits, targets, reweight=False, weights=torch.ones(4))

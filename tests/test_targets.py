@@ -135,3 +135,28 @@ def test_numpy_class_counts_and_an_empty_label_list_still_build_a_table():
     table = SoftTargets(labels, labels.max() + 1)  # np.int64
     assert table.num_classes == 3 and type(table.num_classes) is int
     assert SoftTargets([], 4).targets.shape == (0, 4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("cast", ["half", "double", "bfloat16"])
+def test_casting_a_module_that_holds_the_table_leaves_its_storage_dtype(dtype, cast):
+    # a float16 table would round small updates away; a bfloat16 one cast to float64 would take 4x the memory
+    holder = torch.nn.Module()
+    holder.net = torch.nn.Linear(2, 3)
+    holder.targets = SoftTargets(torch.tensor([0, 1]), 3, dtype=dtype)
+    getattr(holder, cast)()
+    assert holder.targets.targets.dtype == getattr(torch, dtype) and holder.targets.labels.dtype == torch.int64
+    assert holder.net.weight.dtype != torch.float32  # the module itself was cast
+    holder.to("meta")  # and the table still follows the module's device
+    assert holder.targets.targets.device.type == "meta" and holder.targets.targets.dtype == getattr(torch, dtype)
+
+
+def test_update_refuses_inputs_that_are_not_tensors_and_numpy_momenta_out_of_range():
+    import numpy as np
+
+    targets = SoftTargets(torch.tensor([0, 1]), 3)
+    with pytest.raises(TypeError, match="idx and probs must be tensors, got list and Tensor"):
+        targets.update([0], torch.full((1, 3), 1 / 3), momentum=0.9)
+    with pytest.raises(ValueError, match=r"momentum=np.float32\(1.5\); expected a number in \[0, 1\]"):
+        targets.update(torch.tensor([0]), torch.full((1, 3), 1 / 3), momentum=np.float32(1.5))
+    assert torch.equal(targets.table(), torch.eye(3)[:2])  # nothing was written

@@ -75,12 +75,17 @@ class LabelIssues:
     def num_flagged(self) -> int:
         return int(self.flagged.sum())
 
+    def _check_names(self, class_names: list[str] | None) -> None:
+        if class_names is not None and len(class_names) != self.probs.shape[1]:
+            raise ValueError(f"{len(class_names)} class_names for the {self.probs.shape[1]} classes of the soft targets")
+
     def to_csv(self, class_names: list[str] | None = None, *,
                origin: tuple[str, np.ndarray] | None = None) -> str:
         """One row per example: ``index`` (position in the training set), ``given_label`` and ``suggested_label``
         (class indices), ``score``, ``flagged``, ``rank``; with ``class_names``, the two classes' names
         (``given_class``, ``suggested_class``); with ``origin`` (a run's :func:`satlearn.data.base.origin_column`),
         the example's place in the user's data (``source_row`` or ``file``)."""
+        self._check_names(class_names)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["index", "given_label", "suggested_label", "score", "flagged", "rank",
@@ -97,6 +102,7 @@ class LabelIssues:
         A label flagged by count (``num_issues``, ``fraction``) may still hold the most target mass; it then
         suggests no other class and is counted as flagged but in no pair."""
         num_classes = self.probs.shape[1]
+        self._check_names(class_names)
         names = class_names or [str(c) for c in range(num_classes)]
         flagged_given = self.given_labels[self.flagged]
         flagged_suggested = self.suggested_labels[self.flagged]
@@ -132,7 +138,7 @@ def _as_number(name: str, value: Any) -> Any:
     """``value`` as a plain number (a 0-d array is one), or None; anything else, a bool included, is a TypeError."""
     if value is None:
         return None
-    if isinstance(value, np.ndarray) and value.ndim == 0:
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # a 0-d numpy array or tensor
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}={value!r}; expected a number")
@@ -157,6 +163,8 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
         soft_targets = soft_targets.table().cpu().numpy()
     probs = np.asarray(soft_targets.detach().cpu().float().numpy() if hasattr(soft_targets, "detach") else soft_targets,
                        dtype=np.float64)
+    if isinstance(soft_targets, np.ndarray) and np.may_share_memory(probs, soft_targets):
+        probs = probs.copy()  # the best other class is found in place below: never in the caller's array
     labels = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels)
     _validate(labels, probs)
     labels = labels.astype(np.int64)
@@ -173,11 +181,12 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
 
     n = len(labels)
     rows = np.arange(n)
-    given_mass = probs[rows, labels]
-    others = probs.copy()
-    others[rows, labels] = -np.inf
-    best_other = others.argmax(axis=1)
-    margins = others[rows, best_other] - given_mass
+    given_mass = probs[rows, labels]  # (a copy: fancy indexing)
+    # the best other class, with the given one masked in place and put back: no second (N, C) array
+    probs[rows, labels] = -np.inf
+    best_other = probs.argmax(axis=1)
+    margins = probs[rows, best_other] - given_mass
+    probs[rows, labels] = given_mass
     scores = 1.0 - given_mass
     suggested = np.where(margins > 0, best_other, labels)
 
@@ -293,6 +302,12 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
     from satlearn.engine.reporting import to_json
     from satlearn.evaluation.detection import detection_report
 
+    if true_labels is not None and np.shape(true_labels) != issues.given_labels.shape:
+        raise ValueError(f"true_labels of shape {np.shape(true_labels)}; expected {issues.given_labels.shape}, one "
+                         "per example")
+    if origin is not None and len(origin[1]) != len(issues.given_labels):
+        raise ValueError(f"origin holds {len(origin[1])} entries for {len(issues.given_labels)} examples")
+    issues._check_names(class_names)
     out_dir = make_output_dir(out_dir)
     atomic_write_text(out_dir / "label_issues.csv", issues.to_csv(class_names, origin=origin))
     for name, array in (("label_issues_mask.npy", issues.flagged), ("label_issues_ranked.npy", issues.ranked_indices),

@@ -43,15 +43,23 @@ def _check_soft(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tens
         raise ValueError(f"weights of shape {tuple(weights.shape)}; expected ({logits.shape[0]},), one per example")
 
 
+def _check_options(*, reweight: bool, weights: torch.Tensor | None, log_floor: float | None = None) -> None:
+    if weights is not None and not reweight:
+        raise ValueError("weights given with reweight=False, which takes the plain mean; drop one of them")
+    if log_floor is not None and not 0.0 < log_floor <= 1.0:  # also refuses nan
+        raise ValueError(f"log_floor={log_floor!r}; expected 0 < log_floor <= 1 (log 0 is -inf)")
+
+
 def sat_loss(logits: torch.Tensor, targets: torch.Tensor, *, reweight: bool = True,
              weights: torch.Tensor | None = None) -> torch.Tensor:
     """SAT loss (Algorithm 1): ``Σ_i w_i ℓ_i / Σ_i w_i`` with ``ℓ_i`` the soft cross-entropy to ``t_i``.
 
     ``targets`` must be the already updated EMA targets, detached. ``reweight=False`` gives the plain mean.
     ``weights``: the ``(B,)`` confidences ``max_j t_ij`` when the caller has them already (they are not recomputed;
-    non-negative, which is not checked). Shapes that differ raise ``ValueError``.
+    non-negative, which is not checked; only with ``reweight``). Shapes that differ raise ``ValueError``.
     """
     _check_soft(logits, targets, weights)
+    _check_options(reweight=reweight, weights=weights)
     per_example = soft_cross_entropy_per_example(logits, targets)
     if not reweight:
         return per_example.mean()
@@ -62,10 +70,11 @@ def sat_sce_loss(logits: torch.Tensor, targets: torch.Tensor, *, a: float = 1.0,
                  log_floor: float = 1e-4, reweight: bool = True, weights: torch.Tensor | None = None) -> torch.Tensor:
     """SAT with symmetric cross-entropy: ``ℓ_i = −a Σ t log p − b Σ p log max(t, log_floor)``, SAT weights.
 
-    ``p`` keeps its gradient in the reverse term; ``log_floor`` keeps ``log t`` finite where targets are 0.
-    ``weights`` as in :func:`sat_loss`.
+    ``p`` keeps its gradient in the reverse term; ``log_floor`` (in ``(0, 1]``) keeps ``log t`` finite where
+    targets are 0. ``weights`` as in :func:`sat_loss`.
     """
     _check_soft(logits, targets, weights)
+    _check_options(reweight=reweight, weights=weights, log_floor=log_floor)
     log_probs = F.log_softmax(logits, dim=1, dtype=torch.float32)
     forward = -(targets * log_probs).sum(dim=1)
     reverse = -(log_probs.exp() * targets.clamp(min=log_floor).log()).sum(dim=1)
@@ -77,7 +86,9 @@ def sat_sce_loss(logits: torch.Tensor, targets: torch.Tensor, *, a: float = 1.0,
 
 def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, a: float = 0.1, b: float = 1.0,
                             log_floor: float = 1e-4) -> torch.Tensor:
-    """Symmetric cross-entropy (Wang et al., ICCV 2019): ``a·CE + b·RCE`` with ``log 0`` replaced by ``log log_floor``."""
+    """Symmetric cross-entropy (Wang et al., ICCV 2019): ``a·CE + b·RCE`` with ``log 0`` replaced by ``log log_floor``
+    (``0 < log_floor <= 1``)."""
+    _check_options(reweight=True, weights=None, log_floor=log_floor)
     log_probs = F.log_softmax(logits.float(), dim=1)
     one_hot = F.one_hot(labels, log_probs.shape[1]).float()
     forward = -(one_hot * log_probs).sum(dim=1)
@@ -87,6 +98,8 @@ def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, a: fl
 
 def generalized_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, q: float = 0.7) -> torch.Tensor:
     """Generalized cross-entropy (Zhang & Sabuncu, NeurIPS 2018): mean of ``(1 − p_y^q) / q``, ``q ∈ (0, 1]``."""
+    if not 0.0 < q <= 1.0:  # also refuses nan
+        raise ValueError(f"q={q!r}; expected 0 < q <= 1")
     p_y = F.softmax(logits.float(), dim=1).gather(1, labels[:, None]).squeeze(1)
     return ((1.0 - p_y.clamp(min=1e-12).pow(q)) / q).mean()
 

@@ -28,8 +28,17 @@ class SoftTargets(nn.Module):
             itself is computed in float32 and rounded at random, without bias, when written back; rows are read
             back rescaled to sum to 1). Strings ``"float32"``/``"bfloat16"`` are accepted.
         device: where the table lives; batches may come from another device (rows are moved as needed). A
-            table given a device stays there, in its dtype, when a module holding it moves or is cast
-            (``method.to("cuda")`` leaves a CPU table on the CPU); without one it moves with the module.
+            table given a device stays there when a module holding it moves (``method.to("cuda")`` leaves a CPU
+            table on the CPU); without one it moves with the module.
+
+    The storage dtype is the table's own: casting a module that holds it (``half()``, ``to(torch.bfloat16)``)
+    leaves it as it is (a float16 table would round every small update away). A bfloat16 table's random
+    rounding draws from torch's generator of the table's device, as the rest of a training step does: comparing
+    a float32 with a bfloat16 table changes the random numbers that follow (data order, dropout). Each index may
+    appear at most once in one :meth:`update` (a sampler that draws with replacement gives duplicates: one of
+    them is kept). Under ``DistributedDataParallel`` a table registered in the wrapped model is a buffer that
+    rank 0 broadcasts, overwriting the other ranks' updates: keep it outside the wrapped module (or use
+    ``broadcast_buffers=False``) and update it with every rank's indices.
 
     Example:
         >>> targets = SoftTargets(torch.tensor([0, 2, 1]), num_classes=3)
@@ -76,12 +85,15 @@ class SoftTargets(nn.Module):
 
     def _apply(self, fn, recurse=True):
         # nn.Module.to()/cuda()/half()/share_memory() all come through here. A table placed on a device on purpose
-        # (a large one kept in host memory, say) must not follow the model to another device or dtype; what keeps
-        # both (share_memory) still applies. A table pickled before home_device existed follows the module.
+        # (a large one kept in host memory, say) must not follow the model to another device; what keeps it there
+        # (share_memory) still applies. A table pickled before home_device existed follows the module. No table
+        # follows a cast of the module: its storage dtype is chosen for the EMA's rounding.
+        probe = fn(self.targets[:0])
         if getattr(self, "home_device", None) is not None:
-            probe = fn(self.targets[:0])
             if probe.device != self.targets.device or probe.dtype != self.targets.dtype:
                 return self
+        elif probe.dtype != self.targets.dtype:
+            return super()._apply(lambda tensor: tensor.to(probe.device), recurse)
         return super()._apply(fn, recurse)
 
     # bfloat16 keeps 8 significant bits: between 0.5 and 1 its step is 2^-8. With α = 0.99 an update
@@ -128,13 +140,15 @@ class SoftTargets(nn.Module):
         """
         # shapes and the momentum are checked on the host, without a device sync; the values (duplicate or
         # negative indices, NaN probabilities) are not, as that would need one every step
+        if not isinstance(idx, torch.Tensor) or not isinstance(probs, torch.Tensor):
+            raise TypeError(f"idx and probs must be tensors, got {type(idx).__name__} and {type(probs).__name__}")
         if idx.dim() != 1 or idx.dtype == torch.bool or idx.is_floating_point():
             raise ValueError(f"idx must be a 1-D tensor of example indices, got {idx.dtype} of shape "
                              f"{tuple(idx.shape)}")
         if tuple(probs.shape) != (len(idx), self.num_classes):
             raise ValueError(f"probs has shape {tuple(probs.shape)}; expected ({len(idx)}, {self.num_classes}), one "
                              "probability vector per index")
-        if isinstance(momentum, (int, float)) and not 0.0 <= momentum <= 1.0:
+        if isinstance(momentum, numbers.Real) and not 0.0 <= momentum <= 1.0:  # numpy scalars too; also nan
             raise ValueError(f"momentum={momentum!r}; expected a number in [0, 1]")
         table_idx = idx.to(self.targets.device)
         rows = self._read(self.targets[table_idx]).to(device=probs.device)  # a gathered float32 copy
