@@ -222,6 +222,10 @@ def test_the_callers_arrays_are_left_as_they_were_and_mismatched_extras_are_refu
     assert issues.suggested_labels.tolist() == [1, 0, 0] and issues.flagged.tolist() == [True, False, True]
     assert np.allclose(issues.margins, [0.6, -0.8, 0.2])
     assert find_label_issues(np.array([0, 0, 1]), probs, num_issues=torch.tensor(1)).num_flagged == 1
+    read_only = probs.copy()
+    read_only.flags.writeable = False
+    shared = memoryview(read_only)  # an array-like that hands over its own read-only buffer
+    assert find_label_issues(np.array([0, 0, 1]), shared).flagged.tolist() == [True, False, True]
     with pytest.raises(ValueError, match="3 class_names for the 2 classes of the soft targets"):
         issues.to_csv(["a", "b", "c"])
     with pytest.raises(ValueError, match=r"true_labels of shape \(3, 1\); expected \(3,\), one per example"):

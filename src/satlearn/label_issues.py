@@ -161,10 +161,9 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
 
     if isinstance(soft_targets, SoftTargets):
         soft_targets = soft_targets.table().cpu().numpy()
-    probs = np.asarray(soft_targets.detach().cpu().float().numpy() if hasattr(soft_targets, "detach") else soft_targets,
-                       dtype=np.float64)
-    if isinstance(soft_targets, np.ndarray) and np.may_share_memory(probs, soft_targets):
-        probs = probs.copy()  # the best other class is found in place below: never in the caller's array
+    # always a copy of our own: the best other class is found in place below, never in the caller's data
+    probs = np.array(soft_targets.detach().cpu().float().numpy() if hasattr(soft_targets, "detach") else soft_targets,
+                     dtype=np.float64)
     labels = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels)
     _validate(labels, probs)
     labels = labels.astype(np.int64)

@@ -31,8 +31,9 @@ class SoftTargets(nn.Module):
             table given a device stays there when a module holding it moves (``method.to("cuda")`` leaves a CPU
             table on the CPU); without one it moves with the module.
 
-    The storage dtype is the table's own: casting a module that holds it (``half()``, ``to(torch.bfloat16)``)
-    leaves it as it is (a float16 table would round every small update away). A bfloat16 table's random
+    The storage dtype is the table's own, chosen by ``dtype`` alone: casting a module that holds it, or the table
+    itself (``half()``, ``to(torch.bfloat16)``), leaves it as it is (a float16 table would round every small
+    update away). A bfloat16 table's random
     rounding draws from torch's generator of the table's device, as the rest of a training step does: comparing
     a float32 with a bfloat16 table changes the random numbers that follow (data order, dropout). Each index may
     appear at most once in one :meth:`update` (a sampler that draws with replacement gives duplicates: one of
