@@ -387,3 +387,14 @@ def test_the_suggested_resume_command_is_quoted_for_the_shell_of_the_system():
     assert cli._shell_quoted(r"C:\runs\my run", "nt") == r'"C:\runs\my run"'
     assert cli._shell_quoted(r"C:\runs\a&b", "nt") == r'"C:\runs\a&b"'
     assert cli._shell_quoted(r"C:\runs\sat", "nt") == r"C:\runs\sat"
+
+
+def test_a_run_stopped_before_its_first_checkpoint_is_told_so(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("run:\n  epochs: 3\n")  # what a run interrupted in its first epoch leaves
+    for command in ("eval", "selective-eval"):
+        assert main([command, str(run)]) == 2
+        assert capsys.readouterr().err.strip() == (f"satlearn: error: {run}: no checkpoint yet (the run stopped "
+                                                   "before its first one); train it again, or resume it once it "
+                                                   "has one")

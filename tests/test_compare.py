@@ -156,3 +156,23 @@ def test_a_broken_pipe_that_is_not_stdout_is_an_error(tmp_path, capsys, monkeypa
     monkeypatch.setattr(satlearn.compare, "compare_runs", broken)
     assert main(["compare", str(tmp_path)]) == 2
     assert capsys.readouterr().err == "satlearn: error: Broken pipe\n"
+
+
+def test_the_phase_line_is_named_by_the_method_and_not_drawn_past_the_last_epoch(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from satlearn.compare import draw_runs
+
+    gamblers = read_run(train(tmp_path, "gam", "method.name=gamblers", "method.start_epoch=1").run_dir)
+    assert gamblers.phase_name == "the gamblers loss"
+    fig, ax = plt.subplots()
+    draw_runs([gamblers], ax, colours={gamblers.name: "C0"})
+    assert [line.get_label() for line in ax.lines] == ["gam", "gam: the gamblers loss starts"]
+    gamblers.start_epoch = 50  # an unfinished run that has not reached its phase: no line out there
+    fig, ax = plt.subplots()
+    draw_runs([gamblers], ax, colours={gamblers.name: "C0"})
+    assert [line.get_label() for line in ax.lines] == ["gam"]
+    plt.close("all")

@@ -101,6 +101,7 @@ def test_predictor_returns_classes_and_abstentions_near_the_coverage(runs):
         predictor.predict(x[:, :10])
 
 
+@pytest.mark.filterwarnings("ignore:.*threshold reaches coverage")  # 25 validation examples: steps of 4 %
 def test_the_predictor_standardises_raw_rows_of_a_tabular_file(tmp_path):
     rng = np.random.default_rng(1)
     y = np.arange(200) % 2
@@ -264,3 +265,60 @@ def test_the_validation_size_must_be_a_positive_whole_number():
     assert selective_protocol(scores, correct, validation_size=5)["split"]["validation"] == 5
     halved = selective_protocol(scores, correct, validation_size=50)["split"]  # as many as the split: halved
     assert halved["validation"] == 25 and "first half" in halved["note"]
+
+
+def small_table_run(tmp_path, name, *extra, rows=150):
+    """A tiny erm run on a CSV table whose drawn test split has rows // 5 examples."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 3))
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    table = tmp_path / f"{name}.csv"
+    table.write_text("a,b,c,label\n" + "".join(f"{u:.3f},{v:.3f},{w:.3f},{'yes' if u > 0 else 'no'}\n"
+                                                for u, v, w in x))
+    config = load_config(None, [f"data.root={table}", "data.source=csv", "model.name=mlp", "method.name=erm",
+                                "run.epochs=3", "run.progress=false", "run.device=cpu", f"run.out_dir={tmp_path}",
+                                *extra])
+    return fit(config, tmp_path / name, log=lambda m: None).run_dir
+
+
+def test_coverages_a_small_test_split_cannot_reach_are_said_so(tmp_path, capsys):
+    run = small_table_run(tmp_path, "small")  # 30 test examples: 15 a part, coverage moves in steps of 1/15
+    assert main(["selective-eval", str(run)]) == 0
+    printed = capsys.readouterr().out
+    assert "95%: " in printed and "(reached 93.3%)" in printed
+    assert "coverages were not reached on the test part within the tolerance" in printed
+    rows = list(csv.DictReader((run / "selective_max_softmax.csv").open()))
+    assert rows[0]["test_within_tolerance"] == "1" and "0" in {row["test_within_tolerance"] for row in rows}
+    with pytest.warns(UserWarning, match=r"reaches coverage 0\.9333 on the validation part \(15 examples\), not 0\.95"):
+        SelectivePredictor.from_run(run, coverage=0.95)
+
+
+def test_a_run_too_small_to_evaluate_is_named(tmp_path, capsys):
+    run = small_table_run(tmp_path, "one", "data.test_fraction=0.02", rows=40)  # a single test example
+    with pytest.raises(DataError, match=r"one: fitting a threshold needs at least 2 test examples, got 1"):
+        SelectivePredictor.from_run(run)
+    assert main(["selective-eval", str(run)]) == 2
+    assert f"{run}: selective evaluation needs at least 2 test examples, got 1" in capsys.readouterr().err
+
+
+def test_runs_of_one_name_are_told_apart_in_the_plot(tmp_path):
+    from satlearn.selective import selective_eval
+
+    first = small_table_run(tmp_path / "a", "run")
+    second = small_table_run(tmp_path / "b", "run")
+    results, _, _ = selective_eval([first, second], out=tmp_path / "both")
+    assert [r.label for r in results] == ["a/run: erm (max_softmax)", "b/run: erm (max_softmax)"]
+
+
+@pytest.mark.filterwarnings("ignore:.*threshold reaches coverage")
+def test_raw_rows_that_are_not_numbers_are_one_line(tmp_path):
+    predictor = SelectivePredictor.from_run(small_table_run(tmp_path, "t"), coverage=0.5)
+    with pytest.raises(DataError, match=r"inputs of dtype <U3; expected numbers"):
+        predictor.predict([["0.1", "0.2", "yes"]], raw=True)
+
+
+def test_a_noisy_selective_sat_run_records_how_many_labels_its_targets_get_right(tmp_path):
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=selective_sat", "data.noise.kind=symmetric",
+                                              "data.noise.rate=0.4"))
+    result = fit(config, tmp_path / "noisy", log=lambda m: None)
+    assert all(0 < row["refined_label_accuracy"] <= 1 for row in result.history)

@@ -235,13 +235,20 @@ def _selective_eval(args: argparse.Namespace) -> int:
     for result, paths in zip(results, written):
         report = result.report
         rows = {round(100 * row["target"]): row["test"] for row in report["coverages"]}
-        at = ", ".join(f"{c}%: {100 * rows[c]['error']:.2f}" for c in (95, 90, 80) if c in rows)
+        # a coverage the bisection could not reach (few or tied scores) is given with the one it reached
+        at = ", ".join(f"{c}%: {100 * rows[c]['error']:.2f}"
+                       + ("" if rows[c]["within_tolerance"] else f" (reached {100 * rows[c]['coverage']:.1f}%)")
+                       for c in (95, 90, 80) if c in rows)
+        missed = [row for row in report["coverages"] if not row["test"]["within_tolerance"]]
         metrics = report["metrics"]["test"]
         print(f"{report['run_dir']} [{report['method']}, score {report['score']}]: test error {at} "
               f"(% at coverage); AURC {1000 * metrics['aurc']:.2f}, E-AURC {1000 * metrics['e_aurc']:.2f}, "
               f"AUGRC {1000 * metrics['augrc']:.2f} (x1e-3); files {paths['json']}, {paths['csv'].name}")
         if report["split"]["note"]:
             print(f"  note: {report['split']['note']}")
+        if missed:
+            print(f"  note: {len(missed)} of the {len(report['coverages'])} coverages were not reached on the test part "
+                  "within the tolerance (too few or tied scores); the CSV's test_coverage gives what was")
         if report["epoch"] < report["epochs"]:
             print(f"  note: an unfinished run, evaluated at its checkpoint after epoch {report['epoch']} of "
                   f"{report['epochs']}")

@@ -31,6 +31,7 @@ class RunCurves:
     start_epoch: int | None  # 0-based epoch at which soft targets start (None: the method has no such phase)
     summary: dict[str, Any] | None  # None while the run has not finished
     actual_noise_rate: float | None = None  # share of training labels that differ from the clean ones, when known
+    phase_name: str = "soft targets"  # what starts at start_epoch (the method's own name for it)
 
     @property
     def test_rows(self) -> list[dict[str, Any]]:
@@ -95,10 +96,10 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     except (OSError, ValueError, yaml.YAMLError) as exc:  # a ConfigError is a ValueError
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
         raise DataError(f"{config_file}: cannot read the run's config ({reason})") from None
-    has_phase = config.method.name in METHODS and METHODS.get(config.method.name).phase_name is not None
+    phase = METHODS.get(config.method.name).phase_name if config.method.name in METHODS else None
     return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=config.method.name, history=history,
-                     epochs=config.run.epochs, start_epoch=config.method.start_epoch if has_phase else None,
-                     summary=summary, actual_noise_rate=actual)
+                     epochs=config.run.epochs, start_epoch=config.method.start_epoch if phase else None,
+                     summary=summary, actual_noise_rate=actual, phase_name=phase or "soft targets")
 
 
 def _actual_noise_rate(labels_file: Path) -> float | None:
@@ -178,11 +179,12 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: d
             if run.actual_noise_rate is not None:
                 targets_ax.axhline(100 * (1 - run.actual_noise_rate), color=colours[run.name], linestyle="--",
                                    linewidth=0.8, label=f"{run.name} given labels")
-        if run.start_epoch is not None:  # epochs are 1-based in the metrics: the first soft-target epoch
+        # epochs are 1-based in the metrics: the first epoch of the phase; not drawn past where a run has got to
+        if run.start_epoch is not None and run.start_epoch + 1 <= run.history[-1]["epoch"]:
             for ax in (accuracy_ax, targets_ax):
                 if ax is not None:
                     ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
-                               label=f"{run.name}: soft targets start" if ax is accuracy_ax else None)
+                               label=f"{run.name}: {run.phase_name} starts" if ax is accuracy_ax else None)
 
 
 def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:

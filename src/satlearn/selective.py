@@ -30,6 +30,7 @@ import csv
 import io
 import numbers
 import random
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -291,6 +292,9 @@ def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | None
 
 def evaluate_scores(scored: RunScores, *, coverages: Sequence[float] | None = None) -> SelectiveResult:
     """:func:`selective_protocol` on a :class:`RunScores`, with the run's identity added to the report."""
+    if len(scored.scores) < 2:
+        raise DataError(f"{scored.run_dir}: selective evaluation needs at least 2 test examples, got "
+                        f"{len(scored.scores)}")
     protocol = selective_protocol(scored.scores, scored.correct, coverages=coverages)
     _, test_idx, _ = paper_split(len(scored.scores))
     report = {"run_dir": str(scored.run_dir), "method": scored.method, "score": scored.score,
@@ -313,12 +317,14 @@ def coverage_table_csv(report: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["target_coverage", "val_coverage", "val_error", "val_threshold", "test_coverage", "test_error",
-                     "test_threshold", "deployed_test_coverage", "deployed_test_error"])
+                     "test_threshold", "deployed_test_coverage", "deployed_test_error", "val_within_tolerance",
+                     "test_within_tolerance"])
     for row in report["coverages"]:
         val, test, deployed = row["validation"], row["test"], row["deployed"]
         writer.writerow([f"{100.0 * row['target']:g}", _pct(val["coverage"]), _pct(val["error"]),
                          f"{val['threshold']:.10g}", _pct(test["coverage"]), _pct(test["error"]),
-                         f"{test['threshold']:.10g}", _pct(deployed["coverage"]), _pct(deployed["error"])])
+                         f"{test['threshold']:.10g}", _pct(deployed["coverage"]), _pct(deployed["error"]),
+                         int(val["within_tolerance"]), int(test["within_tolerance"])])
     return buffer.getvalue()
 
 
@@ -414,8 +420,12 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
         raise ConfigError("selective-eval needs at least one run directory")
     # a bad --out stops before the evaluations (and is made only when they succeeded)
     out_path = make_output_dir(out, create=False) if out is not None else None
+    from satlearn.compare import run_names
+
     paths = [Path(r) for r in run_dirs]
     results = [evaluate_run(p, score=score, device=device, data_root=data_root) for p in paths]
+    for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
+        result.label = f"{name}: {result.report['method']} ({result.report['score']})"
     written = [write_result(result, d) for result, d in zip(results, _output_dirs(paths, out_path))]
     if out_path is not None:
         plot_dir = out_path
@@ -466,15 +476,27 @@ class SelectivePredictor:
         run = _load(run_dir, device, data_root)
         resolved = _resolve_for_run(run, score, run_dir)
         scores, _ = _test_scores(run, resolved, run_dir)
+        if len(scores) < 2:
+            raise DataError(f"{run_dir}: fitting a threshold needs at least 2 test examples, got {len(scores)}")
         val_idx, _, _ = paper_split(len(scores))
         fitted = bisection_threshold(scores[val_idx], coverage, tolerance=tolerance)
+        if not fitted.within_tolerance:
+            # a library does not print: a warning, which the caller may turn into an error
+            warnings.warn(f"{run_dir}: the threshold reaches coverage {fitted.coverage:.4f} on the validation part "
+                          f"({len(val_idx)} examples), not {coverage:g} within ±{tolerance:g} (too few or tied "
+                          "scores)", stacklevel=2)
         return cls(run, score=resolved, threshold=fitted.threshold, coverage=coverage,
                    validation_coverage=fitted.coverage)
 
     def scores(self, x: Any, *, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N,)`` predicted classes and ``(N,)`` float64 scores (higher = abstain first) for inputs ``x``;
         ``raw``: tabular rows as in the user's file, standardised here as the source standardised its own."""
-        x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+        if not isinstance(x, torch.Tensor):
+            x = np.asarray(x)
+            if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+                raise DataError(f"inputs of dtype {x.dtype}; expected numbers (a table's label or text columns "
+                                "dropped)")
+        x = torch.as_tensor(x)
         if tuple(x.shape[1:]) != self.input_shape:
             expected = ", ".join(map(str, self.input_shape))
             raise DataError(f"inputs of shape {tuple(x.shape)}; this model takes (N, {expected})")

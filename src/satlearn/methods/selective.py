@@ -47,4 +47,8 @@ class SelectiveSAT(TargetsMethod):
     def epoch_metrics(self, clean_labels=None):
         table = self.targets.table()
         given = self.targets.labels
-        return {"mean_label_mass": float(table.gather(1, given[:, None]).mean())}
+        out = {"mean_label_mass": float(table.gather(1, given[:, None]).mean())}
+        if clean_labels is not None:  # what compare shows: how many training labels the targets get right
+            refined = table.argmax(dim=1)
+            out["refined_label_accuracy"] = float((refined == clean_labels.to(refined.device)).float().mean())
+        return out
