@@ -392,9 +392,12 @@ def test_the_suggested_resume_command_is_quoted_for_the_shell_of_the_system():
 def test_a_run_stopped_before_its_first_checkpoint_is_told_so(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.yaml").write_text("run:\n  epochs: 3\n")  # what a run interrupted in its first epoch leaves
+    (run / "config.yaml").write_text("run:\n  epochs: 3\n")  # what a run in its first epoch has written
+    (run / "labels.npz").write_bytes(b"")
     for command in ("eval", "selective-eval"):
         assert main([command, str(run)]) == 2
-        assert capsys.readouterr().err.strip() == (f"satlearn: error: {run}: no checkpoint yet (the run stopped "
-                                                   "before its first one); train it again, or resume it once it "
-                                                   "has one")
+        assert capsys.readouterr().err.strip() == (f"satlearn: error: {run}: no checkpoint written yet (a run in "
+                                                   "its first epochs, or one stopped before its first checkpoint)")
+    (run / "labels.npz").unlink()  # a folder of the user's own with a config.yaml: not taken for a run
+    assert main(["eval", str(run)]) == 2
+    assert "no checkpoint here (is" in capsys.readouterr().err

@@ -170,7 +170,7 @@ def test_the_phase_line_is_named_by_the_method_and_not_drawn_past_the_last_epoch
     assert gamblers.phase_name == "the gamblers loss"
     fig, ax = plt.subplots()
     draw_runs([gamblers], ax, colours={gamblers.name: "C0"})
-    assert [line.get_label() for line in ax.lines] == ["gam", "gam: the gamblers loss starts"]
+    assert [line.get_label() for line in ax.lines] == ["gam", "gam: start of the gamblers loss"]
     gamblers.start_epoch = 50  # an unfinished run that has not reached its phase: no line out there
     fig, ax = plt.subplots()
     draw_runs([gamblers], ax, colours={gamblers.name: "C0"})

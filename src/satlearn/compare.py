@@ -28,10 +28,11 @@ class RunCurves:
     method: str
     history: list[dict[str, Any]]
     epochs: int | None  # planned epochs
-    start_epoch: int | None  # 0-based epoch at which soft targets start (None: the method has no such phase)
+    start_epoch: int | None  # 0-based epoch at which the method's second phase (soft targets, the gamblers loss)
+    # starts; None: the method has no such phase
     summary: dict[str, Any] | None  # None while the run has not finished
     actual_noise_rate: float | None = None  # share of training labels that differ from the clean ones, when known
-    phase_name: str = "soft targets"  # what starts at start_epoch (the method's own name for it)
+    phase_name: str = "soft targets"  # what starts at start_epoch (the method's own name for it: SAT, the gamblers loss)
 
     @property
     def test_rows(self) -> list[dict[str, Any]]:
@@ -167,7 +168,7 @@ def format_table(runs: list[RunCurves]) -> str:
 def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: dict[str, str]) -> None:
     """Draws ``runs`` onto matplotlib axes: test accuracy per epoch; on ``targets_ax``, the share of training labels
     that a run's refined labels (the argmax of each target) get right, beside its given labels'; a dotted line where
-    a run's soft targets start."""
+    a run's second phase starts (its soft targets, or the gamblers loss), once the run has got there."""
     for run in runs:
         rows = run.test_rows
         accuracy_ax.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=run.name,
@@ -184,12 +185,12 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: d
             for ax in (accuracy_ax, targets_ax):
                 if ax is not None:
                     ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
-                               label=f"{run.name}: {run.phase_name} starts" if ax is accuracy_ax else None)
+                               label=f"{run.name}: start of {run.phase_name}" if ax is accuracy_ax else None)
 
 
 def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     """Test accuracy per epoch of every run; beside it, where any run has them, the share of training labels that
-    its refined labels (the argmax of each target) get right. A dotted line marks where soft targets start."""
+    its refined labels (the argmax of each target) get right. A dotted line marks where a run's second phase starts."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -422,7 +422,7 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     out_path = make_output_dir(out, create=False) if out is not None else None
     from satlearn.compare import run_names
 
-    paths = [Path(r) for r in run_dirs]
+    paths = list({Path(r).resolve(): Path(r) for r in run_dirs}.values())  # a run given twice is one run
     results = [evaluate_run(p, score=score, device=device, data_root=data_root) for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
         result.label = f"{name}: {result.report['method']} ({result.report['score']})"
@@ -451,7 +451,9 @@ class SelectivePredictor:
     of the run's data source (``DatasetSplits.x_test``): uint8 ``(N, C, H, W)`` images (normalised here as in
     training), standardised float sequences for MNIST-1D, and so on. Tabular sources (CSV, a ``.npz`` of
     features) standardise their columns with the training split's mean and std: rows as they are in the user's
-    file need ``raw=True``, which applies that standardisation here.
+    file need ``raw=True``, which applies that standardisation here. Where the validation part is too small or
+    its scores too tied for the threshold to reach the coverage asked for, :meth:`from_run` warns
+    (``UserWarning``) and ``validation_coverage`` gives the coverage reached.
     """
 
     def __init__(self, run: _LoadedRun, *, score: str, threshold: float, coverage: float,
@@ -492,10 +494,13 @@ class SelectivePredictor:
         """``(N,)`` predicted classes and ``(N,)`` float64 scores (higher = abstain first) for inputs ``x``;
         ``raw``: tabular rows as in the user's file, standardised here as the source standardised its own."""
         if not isinstance(x, torch.Tensor):
-            x = np.asarray(x)
-            if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
-                raise DataError(f"inputs of dtype {x.dtype}; expected numbers (a table's label or text columns "
-                                "dropped)")
+            try:
+                x = np.asarray(x)
+            except ValueError as exc:  # ragged rows
+                raise DataError(f"inputs cannot be read as one array ({exc})") from None
+            real = np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating) or x.dtype == np.bool_
+            if not real or x.dtype == np.longdouble:
+                raise DataError(f"inputs of dtype {x.dtype}; expected real numbers (int, float or bool)")
         x = torch.as_tensor(x)
         if tuple(x.shape[1:]) != self.input_shape:
             expected = ", ".join(map(str, self.input_shape))

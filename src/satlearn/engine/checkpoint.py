@@ -220,9 +220,10 @@ class CheckpointWriter:
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.exists():
-        if (Path(run_dir) / "config.yaml").exists():  # a run stopped before its first checkpoint
-            raise TrainingError(f"{run_dir}: no checkpoint yet (the run stopped before its first one); train it "
-                                "again, or resume it once it has one")
+        started = all((Path(run_dir) / name).exists() for name in ("config.yaml", "labels.npz"))
+        if started and not (Path(run_dir) / "summary.json").exists():
+            raise TrainingError(f"{run_dir}: no checkpoint written yet (a run in its first epochs, or one stopped "
+                                f"before its first checkpoint)")
         raise TrainingError(f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
