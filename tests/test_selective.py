@@ -326,3 +326,11 @@ def test_a_noisy_selective_sat_run_records_how_many_labels_its_targets_get_right
         clean = saved["clean_labels"]
     refined = np.load(result.run_dir / "soft_targets.npy").argmax(axis=1)
     assert result.history[-1]["refined_label_accuracy"] == pytest.approx((refined == clean).mean())
+
+
+def test_a_folder_of_runs_stands_for_them_all_and_a_run_given_twice_counts_once(runs, tmp_path):
+    from satlearn.selective import selective_eval
+
+    folder = runs["erm"].parent  # the three runs of the fixture
+    results, _, _ = selective_eval([folder, runs["erm"]], out=tmp_path / "all")
+    assert sorted(r.report["method"] for r in results) == ["erm", "gamblers", "selective_sat"]

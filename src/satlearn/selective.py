@@ -407,7 +407,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
                    data_root: str | Path | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
 
-    Files go into each run directory, or into ``out/<run name>/`` with ``out``; the plot ``risk_coverage.png``
+    A directory that holds runs stands for all of them. Files go into each run directory, or into
+    ``out/<run name>/`` with ``out``; the plot ``risk_coverage.png``
     (``risk_coverage_<score>.png`` for a score other than ``auto``, so that the same runs ranked another way do not
     overwrite it) into ``out``, or else into the runs' common parent directory (the run directory itself for a single
     run).
@@ -420,9 +421,10 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
         raise ConfigError("selective-eval needs at least one run directory")
     # a bad --out stops before the evaluations (and is made only when they succeeded)
     out_path = make_output_dir(out, create=False) if out is not None else None
-    from satlearn.compare import run_names
+    from satlearn.compare import expand_run_dirs, run_names
 
-    paths = list({Path(r).resolve(): Path(r) for r in run_dirs}.values())  # a run given twice is one run
+    # a folder of runs stands for them all, as for compare; a run given twice is one run
+    paths = list({run.resolve(): run for r in run_dirs for run in expand_run_dirs(Path(r))}.values())
     results = [evaluate_run(p, score=score, device=device, data_root=data_root) for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
         result.label = f"{name}: {result.report['method']} ({result.report['score']})"
