@@ -67,7 +67,8 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     with pytest.raises(DataError, match=r"empty: no metrics\.jsonl — not a satlearn run directory"):
         read_run(tmp_path / "empty")
     (tmp_path / "starting").mkdir()
-    (tmp_path / "starting" / "config.yaml").write_text("run:\n  epochs: 3\n")  # a run in its first epoch
+    (tmp_path / "starting" / "config.yaml").write_text("run:\n  epochs: 3\n")  # a run in its first epoch has
+    (tmp_path / "starting" / "labels.npz").write_bytes(b"")                          # written these two
     with pytest.raises(DataError, match=r"starting: no epoch finished yet \(no metrics\.jsonl\)$"):
         read_run(tmp_path / "starting")
     run = train(tmp_path, "run", "method.name=erm")

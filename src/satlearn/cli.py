@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_overrides(train)
 
-    issues = commands.add_parser("find-issues", help="list the labels that are probably wrong, from a SAT run")
+    issues = commands.add_parser("find-issues",
+                                 help="list the labels that are probably wrong, from a SAT or selective SAT run")
     issues.add_argument("run_dir", nargs="?", default=None, help="a finished run directory to reuse (sat or selective_sat: a method that keeps soft targets)")
     issues.add_argument("--config", "-c", default=None, help="train this config first (method.name sat or selective_sat)")
     issues.add_argument("--out", default=None, help="output directory (default: the run directory)")
@@ -218,7 +219,8 @@ def _find_issues(args: argparse.Namespace) -> int:
         for i in top:
             given, suggested = names[issues.given_labels[i]], names[issues.suggested_labels[i]]
             # flagged by count or threshold, a label may still hold the most target mass: no other class to suggest
-            change = f"given {given} → suggested {suggested}" if given != suggested else f"given {given}, kept"
+            moved = issues.given_labels[i] != issues.suggested_labels[i]
+            change = f"given {given} → suggested {suggested}" if moved else f"given {given}, kept"
             print(f"  {column} {where[i]}: {change} (score {issues.scores[i]:.3f})")
     truth = summary.get("against_true_labels")
     if truth:

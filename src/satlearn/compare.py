@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
-from satlearn.engine.checkpoint import atomic_write_bytes, common_parent, make_output_dir
+from satlearn.engine.checkpoint import atomic_write_bytes, common_parent, make_output_dir, output_file
 from satlearn.errors import DataError
 
 
@@ -74,7 +74,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         raise DataError(f"{run_dir}: no such run directory")
     metrics = run_dir / "metrics.jsonl"
     if not metrics.exists():
-        if (run_dir / "config.yaml").exists():  # a run in its first epoch, or one stopped before finishing it
+        if all((run_dir / name).exists() for name in ("config.yaml", "labels.npz")):  # a started run's first files
             raise DataError(f"{run_dir}: no epoch finished yet (no metrics.jsonl)")
         raise DataError(f"{run_dir}: no metrics.jsonl — not a satlearn run directory")
     history = read_metrics(metrics)
@@ -100,7 +100,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     phase = METHODS.get(config.method.name).phase_name if config.method.name in METHODS else None
     return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=config.method.name, history=history,
                      epochs=config.run.epochs, start_epoch=config.method.start_epoch if phase else None,
-                     summary=summary, actual_noise_rate=actual, phase_name=phase or "soft targets")
+                     summary=summary, actual_noise_rate=actual, **({"phase_name": phase} if phase else {}))
 
 
 def _actual_noise_rate(labels_file: Path) -> float | None:
@@ -121,6 +121,15 @@ def expand_run_dirs(path: Path) -> list[Path]:
         return [path]
     runs = sorted(child for child in path.iterdir() if (child / "metrics.jsonl").exists())
     return runs or [path]
+
+
+def unique_run_dirs(run_dirs) -> list[Path]:
+    """The runs ``run_dirs`` name, a folder of runs standing for them all (:func:`expand_run_dirs`), each once (the
+    first spelling of a run given twice), in order."""
+    unique: dict[Path, Path] = {}
+    for run in (run for d in run_dirs for run in expand_run_dirs(Path(d))):
+        unique.setdefault(run.resolve(), run)
+    return list(unique.values())
 
 
 def run_names(run_dirs: list[Path]) -> list[str]:
@@ -233,17 +242,10 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
                  title: str = "") -> tuple[list[RunCurves], str, Path]:
     """Reads every run, writes the plot (default: ``compare.png`` in the runs' common parent) and returns the runs,
     the table and the plot's path."""
-    dirs = [run for d in run_dirs for run in expand_run_dirs(Path(d))]
-    unique: dict[Path, Path] = {}
-    for d in dirs:  # a run given twice is shown once
-        unique.setdefault(d.resolve(), d)
-    dirs = list(unique.values())
+    dirs = unique_run_dirs(run_dirs)
     if not dirs:
         raise DataError("compare needs at least one run directory")
     runs = [read_run(d, name=name) for d, name in zip(dirs, run_names(dirs))]
-    path = Path(out).expanduser() if out is not None else common_parent(dirs)
-    # a folder to put the plot in: one that exists, or a new one written with a trailing separator ("plots/")
-    if path.is_dir() or (out is not None and str(out).endswith(("/", os.sep))):
-        path = path / "compare.png"
+    path = output_file(out, "compare.png") if out is not None else common_parent(dirs) / "compare.png"
     plot_runs(runs, path, title=title)
     return runs, format_table(runs), path

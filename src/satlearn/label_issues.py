@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, ORIGIN_COLUMNS, origin_column, printable
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, origin_column, printable
 from satlearn.errors import DataError
 
 
@@ -45,9 +45,12 @@ def read_origin(labels_path: Path) -> tuple[str, np.ndarray] | None:
     """The origin column a run's ``labels.npz`` keeps (see :func:`satlearn.data.base.origin_column`)."""
     try:
         with np.load(labels_path, allow_pickle=False) as archive:
-            origin = origin_column({key: archive[key] for key in ORIGIN_COLUMNS if key in archive.files})
+            return _printable_origin(origin_column(archive))
     except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:
         raise DataError(f"{labels_path}: cannot read it ({type(exc).__name__}: {exc})") from None
+
+
+def _printable_origin(origin: tuple[str, np.ndarray] | None) -> tuple[str, np.ndarray] | None:
     if origin is not None and origin[1].dtype.kind == "U":  # names kept before they were made printable
         origin = (origin[0], np.array([printable(name) for name in origin[1]]))
     return origin
@@ -210,7 +213,7 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
 
 @dataclass
 class RunTargets:
-    """What a finished SAT run directory says about its labels."""
+    """What a finished SAT (or selective SAT) run directory says about its labels."""
 
     labels: np.ndarray  # (N,) labels the learner was given
     soft_targets: np.ndarray  # (N, C)
@@ -222,14 +225,14 @@ class RunTargets:
 
 
 def load_run_targets(run_dir: str | Path) -> RunTargets:
-    """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT run directory."""
+    """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT (or selective SAT) run directory."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
     targets_path, labels_path = run_dir / "soft_targets.npy", run_dir / "labels.npz"
     if not targets_path.exists():
         raise DataError(f"{run_dir}: no soft_targets.npy — the run is unfinished or was not trained with a method "
-                        f"that keeps soft targets (method.name=sat)")
+                        f"that keeps soft targets (method.name=sat or selective_sat)")
     if not labels_path.exists():
         raise DataError(f"{run_dir}: no labels.npz — not a satlearn run directory")
     try:
@@ -237,12 +240,12 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         with np.load(labels_path, allow_pickle=False) as archive:
             labels, clean = archive["labels"], archive["clean_labels"]
             names = [printable(str(n)) for n in archive["class_names"]] if "class_names" in archive.files else None
+            origin = _printable_origin(origin_column(archive))
     except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:
         raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({type(exc).__name__}: {exc})") from None
     if len(probs) != len(labels):
         raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} labels")
     noise_kind = _noise_kind(run_dir)
-    origin = read_origin(labels_path)
     if origin is not None and len(origin[1]) != len(labels):
         raise DataError(f"{run_dir}: labels.npz has {len(origin[1])} {origin[0]} entries for {len(labels)} labels")
     return RunTargets(labels=labels, soft_targets=probs, class_names=names, origin=origin,

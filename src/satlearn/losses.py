@@ -43,10 +43,13 @@ def _check_soft(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tens
         raise ValueError(f"weights of shape {tuple(weights.shape)}; expected ({logits.shape[0]},), one per example")
 
 
-def _check_options(*, reweight: bool, weights: torch.Tensor | None, log_floor: float | None = None) -> None:
+def _check_weighting(reweight: bool, weights: torch.Tensor | None) -> None:
     if weights is not None and not reweight:
         raise ValueError("weights given with reweight=False, which takes the plain mean; drop one of them")
-    if log_floor is not None and not 0.0 < log_floor <= 1.0:  # also refuses nan
+
+
+def _check_log_floor(log_floor: float) -> None:
+    if not 0.0 < log_floor <= 1.0:  # also refuses nan
         raise ValueError(f"log_floor={log_floor!r}; expected 0 < log_floor <= 1 (log 0 is -inf)")
 
 
@@ -59,7 +62,7 @@ def sat_loss(logits: torch.Tensor, targets: torch.Tensor, *, reweight: bool = Tr
     non-negative, which is not checked; only with ``reweight``). Shapes that differ raise ``ValueError``.
     """
     _check_soft(logits, targets, weights)
-    _check_options(reweight=reweight, weights=weights)
+    _check_weighting(reweight, weights)
     per_example = soft_cross_entropy_per_example(logits, targets)
     if not reweight:
         return per_example.mean()
@@ -74,7 +77,8 @@ def sat_sce_loss(logits: torch.Tensor, targets: torch.Tensor, *, a: float = 1.0,
     targets are 0. ``weights`` as in :func:`sat_loss`.
     """
     _check_soft(logits, targets, weights)
-    _check_options(reweight=reweight, weights=weights, log_floor=log_floor)
+    _check_weighting(reweight, weights)
+    _check_log_floor(log_floor)
     log_probs = F.log_softmax(logits, dim=1, dtype=torch.float32)
     forward = -(targets * log_probs).sum(dim=1)
     reverse = -(log_probs.exp() * targets.clamp(min=log_floor).log()).sum(dim=1)
@@ -88,7 +92,7 @@ def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, a: fl
                             log_floor: float = 1e-4) -> torch.Tensor:
     """Symmetric cross-entropy (Wang et al., ICCV 2019): ``a·CE + b·RCE`` with ``log 0`` replaced by ``log log_floor``
     (``0 < log_floor <= 1``)."""
-    _check_options(reweight=True, weights=None, log_floor=log_floor)
+    _check_log_floor(log_floor)
     log_probs = F.log_softmax(logits.float(), dim=1)
     one_hot = F.one_hot(labels, log_probs.shape[1]).float()
     forward = -(one_hot * log_probs).sum(dim=1)

@@ -292,10 +292,10 @@ def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | None
 
 def evaluate_scores(scored: RunScores, *, coverages: Sequence[float] | None = None) -> SelectiveResult:
     """:func:`selective_protocol` on a :class:`RunScores`, with the run's identity added to the report."""
-    if len(scored.scores) < 2:
-        raise DataError(f"{scored.run_dir}: selective evaluation needs at least 2 test examples, got "
-                        f"{len(scored.scores)}")
-    protocol = selective_protocol(scored.scores, scored.correct, coverages=coverages)
+    try:
+        protocol = selective_protocol(scored.scores, scored.correct, coverages=coverages)
+    except DataError as exc:  # named by the run it is about
+        raise DataError(f"{scored.run_dir}: {exc}") from None
     _, test_idx, _ = paper_split(len(scored.scores))
     report = {"run_dir": str(scored.run_dir), "method": scored.method, "score": scored.score,
               "epoch": scored.epoch, "epochs": scored.epochs, **scored.extra,
@@ -421,10 +421,9 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
         raise ConfigError("selective-eval needs at least one run directory")
     # a bad --out stops before the evaluations (and is made only when they succeeded)
     out_path = make_output_dir(out, create=False) if out is not None else None
-    from satlearn.compare import expand_run_dirs, run_names
+    from satlearn.compare import run_names, unique_run_dirs
 
-    # a folder of runs stands for them all, as for compare; a run given twice is one run
-    paths = list({run.resolve(): run for r in run_dirs for run in expand_run_dirs(Path(r))}.values())
+    paths = unique_run_dirs(run_dirs)  # as compare takes them: a folder of runs for them all, each run once
     results = [evaluate_run(p, score=score, device=device, data_root=data_root) for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
         result.label = f"{name}: {result.report['method']} ({result.report['score']})"

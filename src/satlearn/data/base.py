@@ -169,7 +169,7 @@ def origin_column(arrays) -> tuple[str, np.ndarray] | None:
     """``(column name, (N,) values)`` for per-example CSV files, from a mapping with the keys of
     :meth:`DatasetSplits.origin_arrays` (a run's ``labels.npz``, say); ``None`` where it has none."""
     for key, column in ORIGIN_COLUMNS.items():
-        if key in arrays:
+        if key in arrays:  # (an open .npz archive reads only this array)
             return column, np.asarray(arrays[key])
     return None
 

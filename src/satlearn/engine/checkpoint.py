@@ -37,7 +37,7 @@ def atomic_write_bytes(path: Path, write) -> None:
     try:
         fd, tmp = _create_beside(path)
     except OSError as exc:
-        renamed = _naming_the_target(exc, path, None)
+        renamed = _naming_the_target(exc, path)
         if renamed is None:
             raise
         raise renamed from exc
@@ -57,20 +57,19 @@ def atomic_write_bytes(path: Path, write) -> None:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        renamed = _naming_the_target(exc, path, tmp) if isinstance(exc, OSError) else None
+        renamed = _naming_the_target(exc, path) if isinstance(exc, OSError) else None
         if renamed is None:
             raise
         raise renamed from exc
 
 
-def _naming_the_target(exc: OSError, path: Path, tmp: Path | None) -> OSError | None:
-    """The same error naming the file being written, where ``exc`` names its hidden temporary twin or no file (a
-    full disk's); ``None`` where it names another file or has no error number (a message of its own)."""
+def _naming_the_target(exc: OSError, path: Path) -> OSError | None:
+    """The same error naming the file being written, where ``exc`` names its hidden temporary twin
+    (``.NAME.<random>.tmp``) or no file (a full disk's); ``None`` where it names another file or has no error
+    number (a message of its own)."""
     if exc.errno is None:
         return None
-    temporary = (exc.filename == str(tmp)) if tmp is not None else \
-        Path(str(exc.filename)).name.startswith(f".{path.name}.")
-    if exc.filename is not None and not temporary:
+    if exc.filename is not None and not Path(str(exc.filename)).name.startswith(f".{path.name}."):
         return None
     try:
         return type(exc)(exc.errno, exc.strerror, str(path))
@@ -87,6 +86,15 @@ def common_parent(paths) -> Path:
     the current directory when they share only the filesystem root, which is nobody's place for an output."""
     common = Path(os.path.commonpath([str(Path(p).resolve()) for p in paths]))
     return Path.cwd() if common.parent == common else common
+
+
+def output_file(out: str | Path, default_name: str) -> Path:
+    """The file an ``--out`` names: ``out`` itself, or ``out/default_name`` where ``out`` is a folder (one that
+    exists, or a new one written with a trailing separator, ``plots/``); ``~`` is the home directory."""
+    path = Path(out).expanduser()
+    if path.is_dir() or str(out).endswith(("/", os.sep)):
+        return path / default_name
+    return path
 
 
 def make_output_dir(path: str | Path, *, what: str = "output directory", create: bool = True) -> Path:

@@ -26,6 +26,7 @@ from satlearn.data.noise import apply_noise
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint, make_output_dir,
+    output_file,
 )
 from satlearn.engine.runtime import (
     autocast, cpu_threads, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
@@ -684,17 +685,15 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: s
     ``data_root``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or a string
     ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``)."""
     run_dir = Path(run_dir)
-    out_path = run_dir / "eval.json"
+    out_path = run_dir / "eval.json" if out is None else output_file(out, "eval.json")
     if out is not None:
-        is_folder = str(out).endswith(("/", os.sep)) or Path(out).is_dir()
-        out_path = Path(out) / "eval.json" if is_folder else Path(out)
         make_output_dir(out_path.parent, what="--out", create=False)  # a bad path stops before the evaluation
     config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root)
     torch_device = next(method.parameters()).device
     _, test_loader = make_loaders(config, noisy.data, noisy.labels, torch_device)
-    result = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
-    result = {"run_dir": str(run_dir), "epoch": checkpoint["epoch"], "test_loss": result["loss"],
-              "test_accuracy": result["accuracy"], "num_test": test_loader.num_examples}
+    measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
+    result = {"run_dir": str(run_dir), "epoch": checkpoint["epoch"], "test_loss": measured["loss"],
+              "test_accuracy": measured["accuracy"], "num_test": test_loader.num_examples}
     make_output_dir(out_path.parent, what="--out")
     atomic_write_text(out_path, reporting.to_json(result))
     return result
