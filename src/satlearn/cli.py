@@ -71,8 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     issues = commands.add_parser("find-issues",
                                  help="list the labels that are probably wrong, from a SAT or selective SAT run")
-    issues.add_argument("run_dir", nargs="?", default=None, help="a finished run directory to reuse (sat or selective_sat: a method that keeps soft targets)")
-    issues.add_argument("--config", "-c", default=None, help="train this config first (method.name sat or selective_sat)")
+    issues.add_argument("run_dir", nargs="?", default=None,
+                        help="a finished run directory to reuse (sat or selective_sat: a method that keeps soft "
+                             "targets)")
+    issues.add_argument("--config", "-c", default=None,
+                        help="train this config first (method.name sat or selective_sat)")
     issues.add_argument("--out", default=None, help="output directory (default: the run directory)")
     rule = issues.add_mutually_exclusive_group()
     rule.add_argument("--num-issues", type=_count, default=None, help="flag exactly the K highest-scoring labels")
@@ -108,9 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="selection score: abstain probability (auto for selective_sat/gamblers runs) or "
                                 "1 - max softmax (Softmax Response; auto for other runs)")
     selective.add_argument("--out", default=None,
-                           help="output directory, one folder per run named after it (-2, -3, ... for a name met again) "
-                                "and the plot (default: each run directory; the plot goes to their common parent, "
-                                "the run directory itself for one run)")
+                           help="output directory, one folder per run named after it (-2, -3, ... for a name met "
+                                "again) and the plot (default: each run directory; the plot goes to their common "
+                                "parent, the run directory itself for one run)")
     selective.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
     selective.add_argument("--data-root", default=None,
                            help="where the runs' data are now, if they moved (default: each run's data.root); "
@@ -249,8 +252,8 @@ def _selective_eval(args: argparse.Namespace) -> int:
         if report["split"]["note"]:
             print(f"  note: {report['split']['note']}")
         if missed:
-            print(f"  note: {len(missed)} of the {len(report['coverages'])} coverages were not reached on the test part "
-                  "within the tolerance (too few or tied scores); the CSV's test_coverage gives what was")
+            print(f"  note: {len(missed)} of the {len(report['coverages'])} coverages were not reached on the test "
+                  "part within the tolerance (too few or tied scores); the CSV's test_coverage gives what was")
         if report["epoch"] < report["epochs"]:
             print(f"  note: an unfinished run, evaluated at its checkpoint after epoch {report['epoch']} of "
                   f"{report['epochs']}")

@@ -32,7 +32,7 @@ class RunCurves:
     # starts; None: the method has no such phase
     summary: dict[str, Any] | None  # None while the run has not finished
     actual_noise_rate: float | None = None  # share of training labels that differ from the clean ones, when known
-    phase_name: str = "soft targets"  # what starts at start_epoch (the method's own name for it: SAT, the gamblers loss)
+    phase_name: str = "soft targets"  # what starts at start_epoch, in the method's words (SAT, the gamblers loss)
 
     @property
     def test_rows(self) -> list[dict[str, Any]]:

@@ -80,7 +80,8 @@ class LabelIssues:
 
     def _check_names(self, class_names: list[str] | None) -> None:
         if class_names is not None and len(class_names) != self.probs.shape[1]:
-            raise ValueError(f"{len(class_names)} class_names for the {self.probs.shape[1]} classes of the soft targets")
+            raise ValueError(f"{len(class_names)} class_names for the {self.probs.shape[1]} classes of the soft "
+                             "targets")
 
     def to_csv(self, class_names: list[str] | None = None, *,
                origin: tuple[str, np.ndarray] | None = None) -> str:
@@ -225,7 +226,8 @@ class RunTargets:
 
 
 def load_run_targets(run_dir: str | Path) -> RunTargets:
-    """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT (or selective SAT) run directory."""
+    """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT (or selective SAT) run
+    directory."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: no such run directory")

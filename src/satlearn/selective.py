@@ -415,14 +415,13 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
     if they moved (see :func:`satlearn.engine.load_run`).
     """
+    from satlearn.compare import run_names, unique_run_dirs
     from satlearn.engine.checkpoint import common_parent, make_output_dir
 
     if not run_dirs:
         raise ConfigError("selective-eval needs at least one run directory")
     # a bad --out stops before the evaluations (and is made only when they succeeded)
     out_path = make_output_dir(out, create=False) if out is not None else None
-    from satlearn.compare import run_names, unique_run_dirs
-
     paths = unique_run_dirs(run_dirs)  # as compare takes them: a folder of runs for them all, each run once
     results = [evaluate_run(p, score=score, device=device, data_root=data_root) for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
@@ -448,9 +447,10 @@ class SelectivePredictor:
     """A trained run plus a score and a threshold: predicts a class or abstains.
 
     Build it with :meth:`from_run`; the threshold is fitted, by the protocol's bisection, on the validation part of
-    the run's test split (2,000 examples after the seed-10 shuffle; half of a test split of 2,000 or fewer). Inputs to :meth:`predict` are in the format
-    of the run's data source (``DatasetSplits.x_test``): uint8 ``(N, C, H, W)`` images (normalised here as in
-    training), standardised float sequences for MNIST-1D, and so on. Tabular sources (CSV, a ``.npz`` of
+    the run's test split (2,000 examples after the seed-10 shuffle; half of a test split of 2,000 or fewer).
+    Inputs to :meth:`predict` are in the format of the run's data source (``DatasetSplits.x_test``): uint8
+    ``(N, C, H, W)`` images (normalised here as in training), standardised float sequences for MNIST-1D, and so
+    on. Tabular sources (CSV, a ``.npz`` of
     features) standardise their columns with the training split's mean and std: rows as they are in the user's
     file need ``raw=True``, which applies that standardisation here. Where the validation part is too small or
     its scores too tied for the threshold to reach the coverage asked for, :meth:`from_run` warns
