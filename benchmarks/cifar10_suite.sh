@@ -44,12 +44,14 @@
 #                                                        # from their last checkpoint when it is started again)
 #   bash benchmarks/cifar10_suite.sh --run-for 470       # starts it detached (unless it runs already), returns when
 #                                                        # it ends or after 470 s, with its new log lines and status
-#   bash benchmarks/cifar10_suite.sh --pack-cache cache.tgz  # torch.compile's cache, for the next machine
+#   bash benchmarks/cifar10_suite.sh --pack-cache cache.tar.xz  # torch.compile's cache, for the next machine
+#                                                        # (.tar.xz: about 8x smaller than .tgz, slower to pack)
 #
 # Compilation: torch.compile keeps what it compiled in TORCHINDUCTOR_CACHE_DIR (default here $SUITE_RUNS/compile_cache),
 # which every training of the suite shares; a new machine compiles again unless it gets that cache: started with
 # an empty cache directory, the suite fills it from the archive COMPILE_CACHE (default
-# benchmarks/data/compile_cache.tgz, written by --pack-cache on an earlier machine) where one exists. Entries made by
+# benchmarks/data/compile_cache.tar.xz, or compile_cache.tgz there where only that one exists; written by --pack-cache
+# on an earlier machine) where one exists. Entries made by
 # another torch, Triton or GPU are not used (torch keys them by these), so a stale archive costs only its unpacking.
 #
 # Inputs: cifar10-jpeg.tar.xz and cifar10n_labels.npz in benchmarks/data/ (or ../shared/data/). Settings, from the
@@ -74,7 +76,10 @@ RESULTS="${SUITE_RESULTS:-$BENCH/results}"
 RUNS="${SUITE_RUNS:-$BENCH/runs}"
 DATA_ROOT="${DATA_ROOT:-$BENCH/data/cifar-10-batches-py}"
 export TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-$RUNS/compile_cache}"
-COMPILE_CACHE="${COMPILE_CACHE:-$BENCH/data/compile_cache.tgz}"
+if [ -z "${COMPILE_CACHE:-}" ]; then  # compile_cache.tar.xz, or compile_cache.tgz where only that one exists
+    COMPILE_CACHE="$BENCH/data/compile_cache.tar.xz"
+    [ -f "$COMPILE_CACHE" ] || [ ! -f "$BENCH/data/compile_cache.tgz" ] || COMPILE_CACHE="$BENCH/data/compile_cache.tgz"
+fi
 # One cell at a time: on an H200, three cells sharing the GPU took 268-271 s each and one alone 88-90 s (fast
 # recipe, ResNet-34), so sharing gains nothing, and a machine taken back mid-grid loses one unfinished cell, not three.
 GRID_JOBS="${GRID_JOBS:-1}"
@@ -189,7 +194,10 @@ sys.path.insert(0, sys.argv[4])
 from common import pack_compiler_cache, unpack_compiler_cache
 action, archive, directory = sys.argv[1:4]
 if action == "pack":
-    print(pack_compiler_cache(directory, archive))  # files packed
+    try:
+        print(pack_compiler_cache(directory, archive))  # files packed
+    except ValueError as error:
+        sys.exit(f"cifar10_suite.sh --pack-cache: {error}")
 else:
     print(unpack_compiler_cache(archive, directory))  # files unpacked
 PY
@@ -272,7 +280,7 @@ run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives
 
 case "${1:-}" in
     --pack) pack "${2:?usage: cifar10_suite.sh --pack FILE.tgz}"; exit $? ;;
-    --pack-cache) pack_cache "${2:?usage: cifar10_suite.sh --pack-cache FILE.tgz}"; exit $? ;;
+    --pack-cache) pack_cache "${2:?usage: cifar10_suite.sh --pack-cache FILE.tar.xz}"; exit $? ;;
     --status) status; exit 0 ;;
     --stop) stop; exit $? ;;
     --run-for) run_for "${2:?usage: cifar10_suite.sh --run-for SECONDS}"; exit $? ;;

@@ -186,27 +186,31 @@ def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_pat
 
 def test_the_compiler_cache_is_packed_for_another_machine_and_restored_there(tmp_path):
     cache = tmp_path / "runs" / "compile_cache"
-    empty = suite(tmp_path, "--pack-cache", str(tmp_path / "cache.tgz"))
+    empty = suite(tmp_path, "--pack-cache", str(tmp_path / "cache.tar.xz"))
     assert empty.returncode == 1 and "is empty" in empty.stderr
     (cache / "triton" / "0").mkdir(parents=True)
     (cache / "triton" / "0" / "kernel.cubin").write_bytes(b"compiled")
     (cache / "fxgraph.bin").write_bytes(b"graph")
-    packed = suite(tmp_path, "--pack-cache", str(tmp_path / "cache.tgz"))
+    packed = suite(tmp_path, "--pack-cache", str(tmp_path / "cache.tar.xz"))
     assert packed.returncode == 0 and "(2 files)" in packed.stdout, packed.stdout + packed.stderr
+    unknown = suite(tmp_path, "--pack-cache", str(tmp_path / "cache.zip"))
+    assert unknown.returncode != 0 and unknown.stderr.strip().splitlines() == [
+        f"cifar10_suite.sh --pack-cache: {tmp_path / 'cache.zip'}: a compiler cache archive's name must end in "
+        ".tar.xz, .txz, .tar.gz, .tgz (how it is compressed)"]
 
     # another machine: an empty cache directory is filled from the archive before any step runs
     elsewhere = tmp_path / "elsewhere"
-    restored = suite(tmp_path, STEPS="report", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tgz"))
+    restored = suite(tmp_path, STEPS="report", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tar.xz"))
     assert restored.returncode == 0, restored.stdout + restored.stderr
-    assert f"compiler cache: 2 files from {tmp_path / 'cache.tgz'}" in restored.stdout
+    assert f"compiler cache: 2 files from {tmp_path / 'cache.tar.xz'}" in restored.stdout
     assert (elsewhere / "compile_cache" / "triton" / "0" / "kernel.cubin").read_bytes() == b"compiled"
     # a cache that holds entries already is kept as it is
     (elsewhere / "compile_cache" / "newer.bin").write_bytes(b"newer")
-    again = suite(tmp_path, STEPS="report", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tgz"))
+    again = suite(tmp_path, STEPS="report", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tar.xz"))
     assert "compiler cache: " + str(elsewhere / "compile_cache") + " (3 files)" in again.stdout
     # an explicit TORCHINDUCTOR_CACHE_DIR is the one used
     chosen = suite(tmp_path, STEPS="report", TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "chosen"),
-                   COMPILE_CACHE=str(tmp_path / "cache.tgz"))
+                   COMPILE_CACHE=str(tmp_path / "cache.tar.xz"))
     assert (tmp_path / "chosen" / "fxgraph.bin").exists(), chosen.stdout
     cold = suite(tmp_path, STEPS="report", SUITE_RUNS=str(tmp_path / "cold"))
     assert "compiler cache: empty" in cold.stdout

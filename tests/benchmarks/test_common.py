@@ -76,6 +76,29 @@ def test_a_packed_compiler_cache_unpacks_elsewhere_with_tritons_groups_pointing_
     assert json.loads((kernels / "__grp__k.json").read_text()) == group
 
 
+def test_a_compiler_cache_is_compressed_as_its_archive_is_named_and_a_bad_name_writes_nothing(tmp_path):
+    import tarfile
+
+    import pytest
+
+    common = load_common()
+    cache = tmp_path / "cache"
+    (cache / "triton").mkdir(parents=True)
+    (cache / "triton" / "k.cubin").write_bytes(b"kernel" * 1000)
+    for name, magic in (("c.tar.xz", b"\xfd7zXZ"), ("c.txz", b"\xfd7zXZ"), ("c.tgz", b"\x1f\x8b"),
+                        ("c.tar.gz", b"\x1f\x8b")):
+        assert common.pack_compiler_cache(cache, tmp_path / name) == 1
+        assert (tmp_path / name).read_bytes().startswith(magic), name
+        assert not (tmp_path / (name + ".partial")).exists()
+        assert common.unpack_compiler_cache(tmp_path / name, tmp_path / ("out-" + name)) == 1
+        assert (tmp_path / ("out-" + name) / "triton" / "k.cubin").read_bytes() == b"kernel" * 1000
+    with tarfile.open(tmp_path / "c.tar.xz") as tar:
+        assert "./triton/k.cubin" in tar.getnames()
+    with pytest.raises(ValueError, match=r"c\.zip: a compiler cache archive's name must end in \.tar\.xz"):
+        common.pack_compiler_cache(cache, tmp_path / "c.zip")
+    assert not list(tmp_path.glob("c.zip*"))
+
+
 def test_device_model_slugs_and_the_speed_file_for_this_gpu(monkeypatch, tmp_path):
     import torch
 
