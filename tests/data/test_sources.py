@@ -472,6 +472,18 @@ def test_npz_channels_last_images(tmp_path):
     assert np.allclose(data.mean, (x_train / 255).mean(axis=(0, 1, 2)))
 
 
+def test_npz_rgba_images_keep_their_four_channels(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "rgba.npz"
+    x_train = rng.integers(0, 256, (8, 6, 5, 4), dtype=np.uint8)
+    np.savez(path, x_train=x_train, y_train=np.arange(8) % 2,
+             x_test=rng.integers(0, 256, (2, 6, 5, 4), dtype=np.uint8), y_test=np.array([0, 1]))
+    data = load_dataset(data_config("npz", path))
+    assert data.x_train.shape == (8, 4, 6, 5)  # not 8 images of 6 channels, 5 rows and 4 columns
+    assert torch.equal(data.x_train[3, 3], torch.from_numpy(x_train[3, :, :, 3]))
+    assert len(data.mean) == 4
+
+
 def test_npz_features_without_test_split_are_split_and_standardised(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "feat.npz"
