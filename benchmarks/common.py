@@ -181,6 +181,37 @@ def device_info(measured_on: Iterable[str] | None = None) -> dict:
     return info
 
 
+class ResultFileError(ValueError):
+    """A recorded result file that cannot be read, or lacks a field that a report needs (one line, naming it)."""
+
+
+class RecordedResult(dict):
+    """A recorded result (or a part of one) that names its file when a field is missing."""
+
+    def __init__(self, fields: dict, path: Path) -> None:
+        super().__init__(fields)
+        self.path = path
+
+    def __missing__(self, key):
+        raise ResultFileError(f"{self.path}: no field {key!r} where a report looks for it; expected a file "
+                              "recorded by the benchmark scripts")
+
+
+def read_result(path: Path) -> RecordedResult:
+    """Reads a result file recorded by :func:`record`: a JSON object whose missing fields raise an error naming the
+    file. A file that is not JSON, or not an object, raises :class:`ResultFileError`."""
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text(), object_hook=lambda fields: RecordedResult(fields, path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"{path}: cannot be read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(result, RecordedResult):
+        raise ResultFileError(f"{path}: holds a JSON {type(result).__name__}; expected an object of fields")
+    return result
+
+
 def run_main(main) -> None:
     """Runs a benchmark script's ``main()``. Bad input that satlearn reports (missing data, an unknown override key)
     ends the script with that one line and status 2, as the ``satlearn`` command does, instead of a traceback."""
@@ -188,7 +219,7 @@ def run_main(main) -> None:
 
     try:
         main()
-    except SatlearnError as exc:
+    except (SatlearnError, ResultFileError) as exc:
         print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
         sys.exit(2)
 

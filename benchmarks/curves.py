@@ -15,12 +15,11 @@ It reads the cells recorded in `benchmarks/results/label_noise/<recipe>/` and, f
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT  # noqa: E402
+from common import RESULTS, ROOT, read_result, run_main  # noqa: E402
 
 from satlearn.compare import RunCurves, draw_runs, read_metrics  # noqa: E402
 from satlearn.compare import first_soft_target_epoch as sat_start_epoch  # noqa: E402
@@ -40,7 +39,7 @@ def load_curves(results_dir: Path, runs_dir: Path,
     curves: dict[str, dict[str, RunCurves]] = {}
     missing = []
     for path in sorted((results_dir / "label_noise" / recipe).glob("*.json")):
-        cell = json.loads(path.read_text())
+        cell = read_result(path)
         metrics = path.with_suffix(".metrics.jsonl")  # recorded with the cell; else the run's own, where at hand
         if not metrics.exists():
             metrics = runs_dir / recipe / path.stem / "metrics.jsonl"
@@ -116,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -50,8 +50,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    COMPILER_CACHE_AT_START, RESULTS, ROOT, compile_cache_counters, data_file, record, recording, run_main,
-    speed_file_for_this_gpu,
+    COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters, data_file, record, recording,
+    run_main, speed_file_for_this_gpu,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
@@ -335,6 +335,8 @@ def regenerate_report(args: argparse.Namespace) -> None:
 
     try:
         report.main(["--results-dir", str(args.results_dir or RESULTS), "--out", str(out)])
+    except ResultFileError as exc:  # names the file
+        print(f"report not regenerated: {exc}", flush=True)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the report is the report's, not the grid's
         print(f"report not regenerated ({type(exc).__name__}: {exc}); run benchmarks/report.py to see why",
               flush=True)

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT  # noqa: E402
+from common import RESULTS, ROOT, read_result, run_main  # noqa: E402
 
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
 
@@ -21,7 +20,7 @@ RESULTS_DIR = RESULTS
 
 
 def _load(pattern: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(RESULTS_DIR.glob(pattern))]
+    return [read_result(p) for p in sorted(RESULTS_DIR.glob(pattern))]
 
 
 def _pct(v) -> str:
@@ -122,7 +121,7 @@ def targets_section() -> list[str]:
     for SAT on ResNet-34 with that pipeline's ratios from the same run; then the paper recipe's whole-run times."""
     rows = []
     for path in _speed_files():
-        r = json.loads(path.read_text())
+        r = read_result(path)
         cells = [c for c in r["cells"] if "error" not in c and c["model"] == "resnet34" and c["method"] == "sat"
                  and c.get("device", "").startswith("cuda") and c["pipeline"] != "reference"
                  and "stepgraph" not in c["pipeline"]]
@@ -201,7 +200,7 @@ def speed_section() -> list[str]:
              "images/s. *GPU busy*, where measured (`--profile-steps`): the share of a profiled step's time that kernels kept "
              "the GPU working; near 100 %, a step waits for its kernels, lower, for the host.", ""]
     for path in files:
-        lines += _speed_table(json.loads(path.read_text()), path.name)
+        lines += _speed_table(read_result(path), path.name)
     return lines
 
 
@@ -498,4 +497,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -1,0 +1,47 @@
+"""benchmarks/report.py regenerates RESULTS.md from the recorded JSON, and names a broken result file."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from fixtures import run_script
+
+BENCH = Path(__file__).parents[2] / "benchmarks"
+
+
+def report(results: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BENCH / "report.py"), "--results-dir", str(results), "--out", str(out)],
+                          capture_output=True, text=True)
+
+
+def test_the_committed_results_give_the_committed_report_and_a_broken_file_is_named_in_one_line(tmp_path):
+    elsewhere = tmp_path / "RESULTS.md"
+    run_script(BENCH / "report.py", "--out", elsewhere)
+    # written outside benchmarks/, the report leaves out the figure links and the pointer to SELECTIVE.md alone
+    links = ("![learning curves", "Learning curves drawn by", "## Selective classification", "See `benchmarks/SEL")
+    committed = [line for line in (BENCH / "RESULTS.md").read_text().splitlines() if line]
+    assert [line for line in elsewhere.read_text().splitlines() if line] == \
+        [line for line in committed if not line.startswith(links)]
+
+    cases = {
+        "speed_tuned.json": (lambda path: path.write_text(path.read_text()[:40]), "not valid JSON ("),
+        "demo.json": (lambda path: path.write_text("[]"), "holds a JSON list; expected an object of fields"),
+        "label_noise/fast/ce-sym40.json": (
+            lambda path: path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items()
+                                                     if k != "last_test_accuracy"})),
+            "no field 'last_test_accuracy' where a report looks for it"),
+    }
+    for name, (damage, said) in cases.items():
+        results = tmp_path / name.replace("/", "_")
+        shutil.copytree(BENCH / "results", results)
+        damage(results / name)
+        out = tmp_path / "out.md"
+        out.write_text("kept")
+        done = report(results, out)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().splitlines() == [f"report.py: error: {results / name}: " +
+                                                    done.stderr.split(f"{results / name}: ", 1)[1].strip()]
+        assert said in done.stderr and "Traceback" not in done.stderr
+        assert out.read_text() == "kept"  # the report there is not overwritten by a part of one
