@@ -29,6 +29,18 @@ def data_file(name: str) -> Path:
     return local if local.exists() else ROOT.parent / "shared" / "data" / name
 
 
+def missing_cifar10(data_root: str, extra: list[str]) -> str | None:
+    """Why ``--data-root`` holds no CIFAR-10 for a benchmark, or None. The recorded results were trained on the JPEG
+    re-encoding that prepare_cifar10.py writes, so that is what the message offers, not ``data.download=true``
+    (which fetches the original, and stays possible with ``--set``)."""
+    root = Path(data_root).expanduser()
+    if (root / "data_batch_1").is_file() or (root / "cifar-10-batches-py").is_dir() or "data.download=true" in extra:
+        return None
+    return (f"--data-root {data_root}: no CIFAR-10 batches there; write them with `python benchmarks/prepare_cifar10.py`"
+            " (the JPEG re-encoding the recorded results were trained on), or fetch the original CIFAR-10 with "
+            "`--set data.download=true`")
+
+
 def compiler_cache_dir() -> Path:
     """Where ``torch.compile`` keeps what it compiled: ``TORCHINDUCTOR_CACHE_DIR``, else torch's default."""
     configured = os.environ.get("TORCHINDUCTOR_CACHE_DIR")

@@ -51,7 +51,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters, data_file, record, recording,
-    run_main, speed_file_for_this_gpu,
+    missing_cifar10, run_main, speed_file_for_this_gpu,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
@@ -62,7 +62,7 @@ from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noq
 from satlearn.engine.runtime import resolve_device  # noqa: E402
 from satlearn.engine.trainer import config_differences  # noqa: E402
 from satlearn.evaluation.detection import detection_report  # noqa: E402
-from satlearn.errors import ConfigError, TrainingError  # noqa: E402
+from satlearn.errors import ConfigError, DataError, TrainingError  # noqa: E402
 from satlearn.label_issues import find_label_issues, load_run_targets  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
@@ -419,6 +419,9 @@ def main() -> None:
         # a seed's cells are another sample of the same cells: kept apart, never over the recorded ones
         args.tag = args.tag or f"seed{args.seed}"
         args.extra = [f"run.seed={args.seed}", f"data.noise.seed={args.seed}", *args.extra]
+    missing = missing_cifar10(args.data_root, args.extra)
+    if missing:
+        raise DataError(missing)  # one line, as satlearn's own data errors
     try:  # a --set that no method of this grid reads would be dropped from every cell
         overrides_for_method(args.extra, method_name(args.methods[0]),
                              shared_by=[method_name(method) for method in args.methods])
@@ -431,6 +434,10 @@ def main() -> None:
                 print(f"{cell_name(method, noise)}: recorded earlier, skipped (--redo records it again)", flush=True)
             else:
                 cells.append((method, noise))
+    needs_cifar10n = sorted({noise for _, noise in cells if noise.startswith("c10n-")})
+    if needs_cifar10n and not args.cifar10n.is_file():  # before any cell trains: they come after the synthetic ones
+        raise DataError(f"--cifar10n {args.cifar10n}: no such file, and the cells {', '.join(needs_cifar10n)} read "
+                        "it; expected the CIFAR-10N label file (.npz)")
     if args.pipeline == "fastest":
         args.pipeline = choose_fastest_pipeline(args, trainings=len(cells))
     if args.jobs > 1 and len(cells) > 1:

@@ -52,14 +52,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, record, run_main  # noqa: E402
+from common import ROOT, missing_cifar10, record, run_main  # noqa: E402
 
 from satlearn.config import load_config, overrides_for_method  # noqa: E402
 from satlearn.engine import (  # noqa: E402
     build_method, build_optimizer, evaluate, make_loaders, prepare_data, train_one_epoch,
 )
 from satlearn.engine.runtime import autocast, cudnn_autotuning, resolve_device, seed_everything  # noqa: E402
-from satlearn.errors import ConfigError  # noqa: E402
+from satlearn.errors import ConfigError, DataError  # noqa: E402
 from satlearn.models import MODELS  # noqa: E402
 
 # every pipeline sets each of these keys, so that it means the same whatever the config file says
@@ -379,6 +379,16 @@ def main() -> None:
     if args.profile_steps < 0:
         parser.error(f"--profile-steps {args.profile_steps}: expected 0 (off) or a positive number of steps")
 
+    if args.results_dir is not None:  # checked before the first pipeline is measured, not when it is recorded
+        existing = next(path for path in (args.results_dir.resolve(), *args.results_dir.resolve().parents)
+                        if path.exists())
+        if not existing.is_dir():
+            parser.error(f"--results-dir {args.results_dir}: {existing} is a file; expected a directory to record "
+                         "the table in")
+
+    missing = missing_cifar10(args.data_root, args.extra)
+    if missing:
+        raise DataError(missing)  # one line, as satlearn's own data errors
     try:  # a --set that none of the measured methods reads would be dropped from every cell
         overrides_for_method(args.extra, args.methods[0], shared_by=args.methods)
     except ConfigError as exc:

@@ -136,14 +136,15 @@ def test_jobs_train_cells_in_parallel_processes_and_locked_cells_are_skipped(tmp
 
 def test_a_failing_cell_is_reported_and_the_others_still_run(tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=8)
+    np.savez(tmp_path / "short.npz", worst=np.zeros(3, dtype=np.int64))  # 3 labels for 40 training images
     result = subprocess.run(
         [sys.executable, BENCH / "label_noise.py", "--data-root", root, "--runs-dir", tmp_path / "runs",
          "--results-dir", tmp_path / "results", "--methods", "ce", "--noise", "sym20", "c10n-worst",
-         "--cifar10n", tmp_path / "missing.npz", "--jobs", "2", "--set", "model.width=2", "--set", "run.epochs=2",
+         "--cifar10n", tmp_path / "short.npz", "--jobs", "2", "--set", "model.width=2", "--set", "run.epochs=2",
          "--set", "method.start_epoch=1", "--set", "run.device=cpu", "--set", "run.threads=1"],
         capture_output=True, text=True)
     assert result.returncode == 1
-    assert result.stdout.count("FAILED") == 1 and "missing.npz" in result.stdout
+    assert result.stdout.count("FAILED") == 1 and "short.npz" in result.stdout
     assert [p.stem for p in (tmp_path / "results" / "label_noise" / "fast").glob("*.json")] == ["ce-sym20"]
 
 
@@ -207,8 +208,20 @@ def test_missing_data_stops_the_grid_in_one_line_and_leaves_no_run_directory(tmp
                              str(tmp_path / "results"), "--methods", "sat", "--noise", "sym20", "--set",
                              "run.device=cpu"], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().count("\n") == 0 and "no CIFAR-10 data at" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "no CIFAR-10 batches there" in result.stderr
     assert not (tmp_path / "runs" / "fast" / "sat-sym20").exists()
+
+
+def test_a_missing_cifar10n_file_stops_the_grid_before_its_first_cell(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    result = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--recipe", "fast", "--data-root",
+                             str(root), "--cifar10n", str(tmp_path / "nope.npz"), "--runs-dir", str(tmp_path / "runs"),
+                             "--results-dir", str(tmp_path / "results"), "--methods", "ce", "--noise", "sym20",
+                             "c10n-worst", "--set", "run.device=cpu"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        f"label_noise.py: error: --cifar10n {tmp_path / 'nope.npz'}: no such file, and the cells c10n-worst read it; "
+        "expected the CIFAR-10N label file (.npz)"]
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
 
 
 def test_jobs_record_as_many_concurrent_cells_as_train_at_once(tmp_path, monkeypatch):

@@ -41,7 +41,12 @@ def test_bad_input_stops_the_speed_benchmark_in_one_line_and_keeps_the_recorded_
               "--set", "run.device=cpu", "--results-dir", str(results)]
     missing = subprocess.run([*common, "--data-root", str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
-    assert missing.stderr.strip().count("\n") == 0 and "no CIFAR-10 data at" in missing.stderr
+    assert missing.stderr.strip().count("\n") == 0 and "no CIFAR-10 batches there" in missing.stderr
+    assert "benchmarks/prepare_cifar10.py" in missing.stderr
+    # a results directory under a file is refused before any pipeline is measured
+    under_a_file = subprocess.run([*common[:-1], str(results / "speed.json" / "sub"), "--data-root",
+                                   str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert under_a_file.returncode == 2 and f"{results / 'speed.json'} is a file" in under_a_file.stderr
     # an unknown model is refused by name before anything runs
     root = write_fake_cifar10(tmp_path, per_batch=8)
     unknown = subprocess.run([*common, "--data-root", str(root), "--models", "nosuchnet"], capture_output=True,
