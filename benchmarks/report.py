@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from collections import defaultdict
@@ -152,18 +153,39 @@ def targets_section() -> list[str]:
         lines += ["| device | pipeline | s/epoch | × reference | SAT ÷ CE | file |", "|---|---|---|---|---|---|",
                   *rows, ""]
     if paper:
-        lines += ["| paper recipe cell | device | pipeline | whole run s | training + evaluation epochs s | file |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["| paper recipe cell | device | pipeline | whole run s | training + evaluation epochs s | "
+                  "compiler cache at start | first epoch s | file |", "|---|---|---|---|---|---|---|---|"]
         for r in paper:
             whole = r.get("fit_seconds")
             verdict = (f"{whole:.0f} ({_verdict(whole <= TARGET_PAPER_RECIPE_SECONDS)})" if whole
                        else "— (resumed: no whole-run time)")
             alone = "" if r.get("concurrent_cells", 1) == 1 else f", {r['concurrent_cells']} trainings sharing it"
             lines.append(f"| {r['method']}-{r['noise']} | {_device(r)}{alone} | `{r.get('pipeline', 'config')}` | "
-                         f"{verdict} | {r['run_seconds']:.0f} | `{r['benchmark']}.json` |")
-        lines.append("")
+                         f"{verdict} | {r['run_seconds']:.0f} | {_cache_at_start(r)} | {_first_epoch_seconds(r)} | "
+                         f"`{r['benchmark']}.json` |")
+        lines += ["", "A whole-run time includes the model's compilation, in its first epoch (training and "
+                  "evaluation). A compiler cache filled earlier on the machine, or carried from another "
+                  "(`cifar10_suite.sh --pack-cache`), saves most of it; the speed tables' warm-up column shows "
+                  "what a run started with an empty cache waits for.", ""]
         lines += paper_timing_table(paper)
     return lines
+
+
+def _cache_at_start(r: dict) -> str:
+    cache = r.get("compiler_cache_at_start")
+    if cache is None:
+        return "not recorded"
+    return f"{cache['files']} files" if cache["files"] else "empty (compiles from scratch)"
+
+
+def _first_epoch_seconds(r: dict) -> str:
+    """The first epoch's time, from the per-epoch metrics recorded beside the cell (``—`` where there are none)."""
+    metrics = RESULTS_DIR / f"{r['benchmark']}.metrics.jsonl"
+    try:
+        first = json.loads(metrics.read_text().splitlines()[0])
+        return f"{first['epoch_seconds']:.1f}" if first.get("epoch") == 1 else "—"
+    except (OSError, IndexError, ValueError, KeyError, TypeError):
+        return "—"
 
 
 def paper_timing_table(cells: list[dict]) -> list[str]:
