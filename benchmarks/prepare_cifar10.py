@@ -1,4 +1,4 @@
-"""Converts the JPEG CIFAR-10 archive into the standard `cifar-10-batches-py` layout, in original CIFAR order.
+r"""Converts the JPEG CIFAR-10 archive into the standard `cifar-10-batches-py` layout, in original CIFAR order.
 
 The archive lays images out as `train/<class>/NNNN.jpg` (5,000 per class) and `test/<class>/NNNN.jpg`. Image
 `train/<c>/k.jpg` is the k-th training image of class c in original CIFAR-10 order, so with the CIFAR-10N
@@ -22,6 +22,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -68,11 +69,24 @@ def write_batch(path: Path, images: np.ndarray, labels: list[int], names: list[s
                      b"filenames": [n.encode() for n in names]}, f, protocol=4)
 
 
+def read_clean_labels(labels_file: Path) -> np.ndarray:
+    """CIFAR-10N's ``clean`` array: the original CIFAR-10 training labels, in the original order."""
+    try:
+        with np.load(labels_file, allow_pickle=False) as labels:
+            clean = labels["clean"] if "clean" in labels.files else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        clean = None
+    if clean is None or clean.ndim != 1 or not np.issubdtype(clean.dtype, np.integer):
+        raise ValueError(f"{labels_file} is not CIFAR-10N's label file: expected a .npz with a 'clean' array of "
+                         "class indices, one per training image")
+    return clean.astype(np.int64)
+
+
 def convert(archive: Path, labels_file: Path, out: Path) -> Path:
     target = out / "cifar-10-batches-py"
     if target.exists():  # before the minute of reading the archive
-        raise SystemExit(f"{target} already exists; remove it first")
-    clean = np.load(labels_file)["clean"].astype(np.int64)
+        raise SystemExit(f"prepare_cifar10.py: error: {target} already exists; remove it first")
+    clean = read_clean_labels(labels_file)
     members = read_archive(archive)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".cifar-10-batches-py."))

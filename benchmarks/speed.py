@@ -1,4 +1,4 @@
-"""Training speed of the fast path against the reference pipeline, CE against SAT, measured in one run.
+r"""Training speed of the fast path against the reference pipeline, CE against SAT, measured in one run.
 
 Every cell trains whole epochs through the engine's own `train_one_epoch` on CIFAR-10 (the paper recipe's
 model, batch and optimizer): one warm-up epoch (cuDNN autotuning, compilation), then `--epochs` timed epochs, CE and

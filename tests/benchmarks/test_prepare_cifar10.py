@@ -69,3 +69,26 @@ def test_a_missing_or_damaged_input_is_one_line_and_leaves_no_output(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "cannot convert" in result.stderr and "damaged.tar.xz" in result.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_labels_that_are_not_cifar10n_are_named_before_the_archive_is_read_and_an_existing_output_too(tmp_path):
+    import subprocess
+    import sys
+
+    archive = tmp_path / "archive.tar.xz"
+    archive.write_bytes(b"never read")
+    out = tmp_path / "out"
+    run = lambda labels: subprocess.run([sys.executable, str(SCRIPT), "--archive", str(archive), "--labels",  # noqa: E731
+                                         str(labels), "--out", str(out)], capture_output=True, text=True)
+    not_npz = tmp_path / "given.tar.xz"
+    not_npz.write_bytes(b"\xfd7zXZ\x00 an archive, not labels")
+    no_clean = tmp_path / "other.npz"
+    np.savez(no_clean, worst=np.zeros(10, dtype=np.int64))
+    for labels in (not_npz, no_clean):
+        result = run(labels)
+        assert result.returncode == 1 and result.stderr.strip().count("\n") == 0, result.stderr
+        assert f"{labels} is not CIFAR-10N's label file: expected a .npz with a 'clean' array" in result.stderr
+    (out / "cifar-10-batches-py").mkdir(parents=True)
+    exists = run(no_clean)
+    assert exists.stderr.strip() == (f"prepare_cifar10.py: error: {out / 'cifar-10-batches-py'} already exists; "
+                                     "remove it first")
