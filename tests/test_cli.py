@@ -158,6 +158,69 @@ def test_an_interrupt_names_the_kept_checkpoint_or_says_there_is_none(tmp_path, 
     assert f"before the first checkpoint of {fresh}; nothing to resume" in capsys.readouterr().err
 
 
+def test_sigterm_stops_training_as_ctrl_c_does_and_a_stopped_run_starts_again_in_place(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    from satlearn.methods.sat import SAT
+
+    original = SAT.training_step
+
+    def terminated_in(epoch_to_stop):
+        def step(self, batch, epoch):
+            if epoch == epoch_to_stop:
+                os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler or `timeout` stops the job
+            return original(self, batch, epoch)
+        return step
+
+    unhandled = []  # where the command does not take the signal, this does (instead of ending the test process)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: unhandled.append(signum))
+    try:
+        before = signal.getsignal(signal.SIGTERM)
+        monkeypatch.setattr(SAT, "training_step", terminated_in(2))
+        run = tmp_path / "run"
+        assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 143
+        assert capsys.readouterr().err.strip() == ("satlearn: interrupted; the checkpoint after epoch 2 is kept: "
+                                                   f"resume with satlearn train --resume {run}")
+        assert signal.getsignal(signal.SIGTERM) is before  # the command's handler is gone with it
+        monkeypatch.setattr(SAT, "training_step", original)
+        assert main(["train", "--resume", str(run)]) == 0
+
+        # stopped before its first checkpoint, a run is started again in its own directory, as its message says
+        monkeypatch.setattr(SAT, "training_step", terminated_in(0))
+        fresh = tmp_path / "fresh"
+        assert main(["train", "--run-dir", str(fresh), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 143
+        assert "nothing to resume, start the run again" in capsys.readouterr().err
+        monkeypatch.setattr(SAT, "training_step", original)
+        assert main(["train", "--run-dir", str(fresh), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 0
+        assert not unhandled
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_new_run_does_not_overwrite_files_of_its_names_in_a_folder_that_is_not_a_run(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "metrics.csv").write_text("my own table")
+    (mine / "notes.txt").write_text("kept")
+    assert main(["train", "--run-dir", str(mine), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {mine}: already holds metrics.csv, which a new run "
+                                               "would overwrite; choose another run directory or run.name")
+    assert sorted(p.name for p in mine.iterdir()) == ["metrics.csv", "notes.txt"]
+    assert (mine / "metrics.csv").read_text() == "my own table"
+    # a finished run whose checkpoint was deleted keeps its outputs too
+    run = tmp_path / "finished"
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 0
+    (run / "checkpoint.pt").unlink()
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 2
+    assert "already holds config.yaml, labels.npz" in capsys.readouterr().err
+    # other files beside do not stop a run
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "README.txt").write_text("a folder for my runs")
+    assert main(["train", "--run-dir", str(other), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 0
+
+
 def test_find_issues_flags_by_the_threshold_given_and_a_clean_run_has_no_truth_to_compare(tmp_path, capsys):
     run = tmp_path / "run"
     overrides = tiny_overrides(tmp_path, "data.noise.kind=none", "run.epochs=2")
@@ -187,7 +250,7 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys):
     assert main(["train", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown key 'run.epochz'" in err and str(config) in err
-    assert main(["eval", str(tmp_path / "nowhere")]) == 2
+    assert main(["eval", str(tmp_path)]) == 2
     assert "no checkpoint here" in capsys.readouterr().err
     for command in ("eval", "selective-eval"):  # a bad --device is named as the option, before any run is read
         assert main([command, str(tmp_path / "nowhere"), "--device", "gpu0"]) == 2
@@ -401,3 +464,12 @@ def test_a_run_stopped_before_its_first_checkpoint_is_told_so(tmp_path, capsys):
     (run / "labels.npz").unlink()  # a folder of the user's own with a config.yaml: not taken for a run
     assert main(["eval", str(run)]) == 2
     assert "no checkpoint here (is" in capsys.readouterr().err
+
+
+def test_a_run_directory_that_does_not_exist_is_named_as_such(tmp_path, capsys):
+    nowhere = tmp_path / "nowhere"
+    assert main(["eval", str(nowhere)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {nowhere}: no such directory; expected a satlearn "
+                                               "run directory")
+    assert main(["train", "--resume", str(nowhere)]) == 2
+    assert capsys.readouterr().err.strip() == f"satlearn: error: --resume {nowhere}: no such run directory"

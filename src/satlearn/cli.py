@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
 import select
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from satlearn import __version__
@@ -317,7 +320,10 @@ def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code = _run(args)
+    with _stopped_as_by_ctrl_c() as stopped:
+        code = _run(args)
+    if stopped and code == INTERRUPTED:
+        code = TERMINATED
     try:  # what is still buffered: a pipe's reader that left shows here, after the command itself has finished
         sys.stdout.flush()
     except BrokenPipeError:
@@ -327,6 +333,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 READER_LEFT = 141  # the status of a command stopped by a closed pipe (128 + SIGPIPE), as shell tools exit
+INTERRUPTED = 130  # stopped by Ctrl-C (128 + SIGINT)
+TERMINATED = 143  # stopped by SIGTERM (128 + SIGTERM)
+
+
+@contextlib.contextmanager
+def _stopped_as_by_ctrl_c():
+    """SIGTERM, what a job scheduler, ``timeout`` or ``docker stop`` sends, stops the command as Ctrl-C does:
+    training keeps its last checkpoint and says how to resume. Yields a list that holds the signal once received."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield received
+        return
+
+    def stop(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _silence_stdout() -> None:
@@ -380,10 +408,10 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(f"satlearn: interrupted; the checkpoint after epoch {exc.checkpoint_epoch} is kept: resume with "
                   f"satlearn train --resume {_shell_quoted(exc.run_dir)}", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except KeyboardInterrupt:
         print("satlearn: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError as exc:
         if _stdout_reader_left():  # the reader of the output left: nothing went wrong here
             _silence_stdout()

@@ -225,11 +225,20 @@ class CheckpointWriter:
                 self.close()
 
 
+def started_without_checkpoint(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run that has written its first files (config.yaml, labels.npz) but no checkpoint
+    and no summary yet: one in its first epochs, or one stopped before its first checkpoint."""
+    run_dir = Path(run_dir)
+    return (all((run_dir / name).exists() for name in ("config.yaml", "labels.npz"))
+            and not (run_dir / CHECKPOINT_NAME).exists() and not (run_dir / "summary.json").exists())
+
+
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.exists():
-        started = all((Path(run_dir) / name).exists() for name in ("config.yaml", "labels.npz"))
-        if started and not (Path(run_dir) / "summary.json").exists():
+        if not Path(run_dir).is_dir():
+            raise TrainingError(f"{run_dir}: no such directory; expected a satlearn run directory")
+        if started_without_checkpoint(run_dir):
             raise TrainingError(f"{run_dir}: no checkpoint written yet (a run in its first epochs, or one stopped "
                                 f"before its first checkpoint)")
         raise TrainingError(f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")

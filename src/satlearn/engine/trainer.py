@@ -26,7 +26,7 @@ from satlearn.data.noise import apply_noise
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint, make_output_dir,
-    output_file,
+    output_file, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
     autocast, cpu_threads, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
@@ -361,6 +361,12 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
             f"{run_dir}: already holds a run; resume it with --resume or choose another run.name / run directory"
         )
     make_output_dir(run_dir, what="run directory", create=False)  # a file in the way is named as such
+    # files of the names training writes, but not a run's: the user's own, which a new run would overwrite. A run
+    # stopped before its first checkpoint is started again in place, as its interruption message says.
+    clashing = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if clashing and not started_without_checkpoint(run_dir):
+        raise TrainingError(f"{run_dir}: already holds {', '.join(clashing)}, which a new run would overwrite; choose "
+                            "another run directory or run.name")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write-test"
