@@ -473,3 +473,27 @@ def test_a_run_directory_that_does_not_exist_is_named_as_such(tmp_path, capsys):
                                                "run directory")
     assert main(["train", "--resume", str(nowhere)]) == 2
     assert capsys.readouterr().err.strip() == f"satlearn: error: --resume {nowhere}: no such run directory"
+
+
+def test_a_runs_moved_data_are_named_with_the_option_that_points_to_where_they_are_now(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data.npz"
+    np.savez(data, x_train=rng.normal(size=(60, 5)), y_train=np.arange(60) % 2, x_test=rng.normal(size=(20, 5)),
+             y_test=np.arange(20) % 2)
+    overrides = tiny_overrides(tmp_path, "data.source=npz", f"data.root={data}", "model.name=mlp",
+                               "model.num_classes=2", "run.epochs=3", "run.checkpoint_every=1")
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *sets(overrides)]) == 0
+    moved = tmp_path / "moved.npz"
+    data.rename(moved)
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"satlearn: error: npz: {data} is not a file (expected a .npz file with x_train, y_train, x_test, y_test); "
+        "or give where the run's data are now with --data-root PATH")
+    assert main(["eval", str(run), "--data-root", str(moved)]) == 0
+    (run / "summary.json").unlink()  # as a run cut off after its last checkpoint
+    assert main(["train", "--resume", str(run)]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "; or give where the run's data are now with --set data.root=PATH")
+    assert main(["train", "--resume", str(run), "--set", f"data.root={moved}"]) == 0

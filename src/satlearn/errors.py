@@ -15,6 +15,10 @@ class DataError(SatlearnError, ValueError):
     """A data source is missing, unreadable or inconsistent."""
 
 
+class MissingDataError(DataError):
+    """No data where ``data.root`` points (a command that reads a run's data can say how to point elsewhere)."""
+
+
 class TrainingError(SatlearnError, RuntimeError):
     """Training cannot continue (non-finite loss, resume mismatch, unwritable run directory)."""
 

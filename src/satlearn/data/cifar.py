@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from satlearn.data.base import SOURCES, DatasetSplits, default_cache_dir
-from satlearn.errors import DataError
+from satlearn.errors import DataError, MissingDataError
 
 
 @dataclass(frozen=True)
@@ -320,6 +320,10 @@ def download_and_extract(
 # The sources
 
 
+def _relative_note(root: Path) -> str:
+    return "" if root.is_absolute() else f", under the current directory {Path.cwd()}"
+
+
 def _locate(config, spec: _Spec, *, progress: bool) -> Path:
     """The batches directory: ``root`` itself, ``root/<dirname>``, or freshly downloaded there."""
     root = Path(config.root).expanduser() if config.root else default_cache_dir()
@@ -328,10 +332,10 @@ def _locate(config, spec: _Spec, *, progress: bool) -> Path:
     if (root / spec.dirname).is_dir():
         return root / spec.dirname
     if not config.download:
-        raise DataError(
-            f"{spec.name}: no {spec.title} data at {root} (expected {root / spec.dirname}/ or the batch files in "
-            f"{root} itself); set data.download=true to fetch it"
-        )
+        expected = ("its batch files in it" if root.name == spec.dirname
+                    else f"{root / spec.dirname}/ or the batch files in {root} itself")
+        raise MissingDataError(f"{spec.name}: no {spec.title} data at data.root {root}{_relative_note(root)} "
+                               f"(expected {expected}); set data.download=true to fetch it")
     parent = root.parent if root.name == spec.dirname else root
     url = config.url or spec.url
     sha256 = config.sha256 or spec.sha256

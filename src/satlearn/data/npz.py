@@ -19,7 +19,7 @@ import torch
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits
 from satlearn.data.imagefolder import channel_stats
 from satlearn.data.tabular import split_indices, standardize
-from satlearn.errors import DataError
+from satlearn.errors import DataError, MissingDataError
 
 _MAX_CLASSES = 1_000_000  # a larger label is almost surely not a class index (and would need that many names)
 
@@ -90,7 +90,7 @@ def load_npz(config) -> DatasetSplits:
         raise DataError("npz: set data.root to a .npz file with x_train, y_train (and optionally x_test, y_test)")
     path = Path(config.root).expanduser()
     if not path.is_file():
-        raise DataError(f"npz: {path} is not a file (expected a .npz file with x_train, y_train, x_test, y_test)")
+        raise MissingDataError(f"npz: {path} is not a file (expected a .npz file with x_train, y_train, x_test, y_test)")
     if not zipfile.is_zipfile(path) and not _starts_with(path, b"\x93NUMPY"):
         # np.load would try it as a pickle and speak of pickled data, whatever the file holds
         raise DataError(f"{path}: not a .npz archive (no zip structure); expected numpy.savez output with "

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from satlearn.data.base import SOURCES, DatasetSplits
-from satlearn.errors import DataError
+from satlearn.errors import DataError, MissingDataError
 
 
 def split_indices(n: int, fraction: float, seed: int, *, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +76,7 @@ def load_csv(config) -> DatasetSplits:
         raise DataError("csv: set data.root to a CSV file with a header row")
     path = Path(config.root).expanduser()
     if not path.is_file():
-        raise DataError(f"csv: {path} is not a file (expected a CSV file with a header row)")
+        raise MissingDataError(f"csv: {path} is not a file (expected a CSV file with a header row)")
 
     features: list[list[float]] = []
     labels: list[str] = []
