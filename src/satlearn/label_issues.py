@@ -225,6 +225,17 @@ class RunTargets:
     origin: tuple[str, np.ndarray] | None = None
 
 
+def _run_method(run_dir: Path) -> str | None:
+    """The method named in a run's config.yaml, or None where it cannot be read."""
+    import yaml
+
+    try:
+        method = yaml.safe_load((run_dir / "config.yaml").read_text())["method"]["name"]
+    except Exception:  # noqa: BLE001 - no file, not YAML, another layout: the general message stands
+        return None
+    return method if isinstance(method, str) else None
+
+
 def load_run_targets(run_dir: str | Path) -> RunTargets:
     """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT (or selective SAT) run
     directory."""
@@ -233,6 +244,10 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         raise DataError(f"{run_dir}: no such run directory")
     targets_path, labels_path = run_dir / "soft_targets.npy", run_dir / "labels.npz"
     if not targets_path.exists():
+        method = _run_method(run_dir)
+        if method is not None and method not in ("sat", "selective_sat"):
+            raise DataError(f"{run_dir}: trained with method.name={method}, which keeps no soft targets (sat and "
+                            "selective_sat do)")
         raise DataError(f"{run_dir}: no soft_targets.npy — the run is unfinished or was not trained with a method "
                         f"that keeps soft targets (method.name=sat or selective_sat)")
     if not labels_path.exists():
