@@ -162,7 +162,7 @@ def test_an_override_with_a_key_twice_says_so():
 @pytest.mark.parametrize("override, message", [
     ("method.momentum=1.0", r"^--set method\.momentum=1\.0: method\.momentum=1\.0; expected a value in \[0, 1\)$"),
     ("method.momentum=-0.1", r"method\.momentum=-0\.1; expected a value in \[0, 1\)$"),
-    ("run.epochs=true", r"run\.epochs: expected int, got True$"),  # bool is an int subclass in Python
+    ("run.epochs=true", r"run\.epochs: expected int, got true$"),  # bool is an int subclass in Python
     ("data.batch_size=0", r"^--set data\.batch_size=0: data\.batch_size=0; expected a positive number$"),
     ("data.test_fraction=1.0", r"data\.test_fraction=1\.0; expected a fraction in \(0, 1\)$"),
     ("data.test_fraction=0", r"data\.test_fraction=0\.0; expected a fraction in \(0, 1\)$"),

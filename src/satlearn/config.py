@@ -189,6 +189,13 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _as_written(value: Any) -> str:
+    """A value as YAML and ``--set`` spell it (``true``, ``null``), where Python's spelling differs."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else repr(value)
+
+
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Checks ``value`` against the annotation ``tp``; ints are accepted for floats, nothing else is converted."""
     origin = typing.get_origin(tp)
@@ -198,10 +205,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except ConfigError:
                 continue
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}")
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}")
         (item_tp,) = typing.get_args(tp)
         return [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is type(None):
@@ -219,7 +226,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     elif tp is str:
         if isinstance(value, str):
             return value
-    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}")
 
 
 def _apply(obj: Any, values: dict[str, Any], *, prefix: str, source: str) -> None:
