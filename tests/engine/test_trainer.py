@@ -815,6 +815,15 @@ def test_the_log_gives_file_noise_as_its_file_and_measured_rate_not_a_rate_it_ig
     assert line.startswith(f"label noise file {labels}: actual error rate ") and "(rate" not in line
 
 
+@pytest.mark.parametrize("rate, noted", [(0.4, False), (0.5, True)])
+def test_pair_noise_that_makes_the_wrong_label_the_majority_is_noted(tmp_path, rate, noted):
+    messages = []
+    config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=pair", f"data.noise.rate={rate}",
+                                              "run.epochs=1", "method.start_epoch=0"))
+    fit(config, tmp_path / "run", log=messages.append)
+    assert any(m.startswith(f"note: pair noise at rate {rate} gives at least half the examples") for m in messages) == noted
+
+
 def test_a_run_needs_its_noise_file_only_to_start(tmp_path):
     import numpy as np
 

@@ -557,6 +557,10 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             given = f"file {noise.file}" if noise.kind == "file" else f"{noise.kind} (rate {noise.rate})"
             log(f"label noise {given}: actual error rate {noisy.actual_noise_rate:.2%} of {len(noisy.labels)} "
                 "training labels")
+            if noise.kind == "pair" and noise.rate >= 0.5:
+                log(f"note: pair noise at rate {noise.rate} gives at least half the examples of each paired class "
+                    "their partner's label: the labels then favour the wrong class, or neither, which no method can "
+                    "be expected to see through")
         for key, switch, _ in config_lib.unused_settings(config):  # a --set of one is refused; the file's are told
             log(f"note: {config_lib.describe_unused(config, key, switch)} (unused)")
     # a resumed run's too: what a resumption may change (run.device, data.root, ...) as it is now, for the next one
