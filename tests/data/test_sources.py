@@ -482,6 +482,10 @@ def test_npz_rgba_images_keep_their_four_channels(tmp_path):
     assert data.x_train.shape == (8, 4, 6, 5)  # not 8 images of 6 channels, 5 rows and 4 columns
     assert torch.equal(data.x_train[3, 3], torch.from_numpy(x_train[3, :, :, 3]))
     assert len(data.mean) == 4
+    # RGB images 4 pixels high are RGB images, as before RGBA was read
+    np.savez(path, x_train=rng.integers(0, 256, (8, 4, 5, 3), dtype=np.uint8), y_train=np.arange(8) % 2,
+             x_test=rng.integers(0, 256, (2, 4, 5, 3), dtype=np.uint8), y_test=np.array([0, 1]))
+    assert load_dataset(data_config("npz", path)).x_train.shape == (8, 3, 4, 5)
 
 
 def test_npz_features_without_test_split_are_split_and_standardised(tmp_path):

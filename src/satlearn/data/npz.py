@@ -64,7 +64,9 @@ def _is_image(x: np.ndarray) -> bool:
 
 
 def _to_nchw(x: np.ndarray) -> np.ndarray:
-    if x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):  # grey, RGB or RGBA, channels last
+    # channels last: grey or RGB as before; RGBA only where the second axis cannot be channels (an RGB image 4
+    # pixels high stays RGB)
+    if (x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3)) or (x.shape[-1] == 4 and x.shape[1] not in (1, 3, 4)):
         x = x.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(x)
 
