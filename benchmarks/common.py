@@ -29,15 +29,17 @@ def data_file(name: str) -> Path:
     return local if local.exists() else ROOT.parent / "shared" / "data" / name
 
 
-def missing_cifar10(data_root: str, extra: list[str]) -> str | None:
-    """Why ``--data-root`` holds no CIFAR-10 for a benchmark, or None. The recorded results were trained on the JPEG
-    re-encoding that prepare_cifar10.py writes, so that is what the message offers, not ``data.download=true``
-    (which fetches the original, and stays possible with ``--set``)."""
-    root = Path(data_root).expanduser()
-    if (root / "data_batch_1").is_file() or (root / "cifar-10-batches-py").is_dir() or "data.download=true" in extra:
+CIFAR10_FILES = ("batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+
+
+def missing_cifar10(root: str, *, download: bool) -> str | None:
+    """Why a benchmark's ``data.root`` (after its ``--set``s) holds no CIFAR-10, or None. The recorded results were
+    trained on the JPEG re-encoding that prepare_cifar10.py writes, so that is what the message offers first."""
+    path = Path(root).expanduser()
+    if download or any((path / name).is_file() for name in CIFAR10_FILES) or (path / "cifar-10-batches-py").is_dir():
         return None
-    return (f"--data-root {data_root}: no CIFAR-10 batches there; write them with `python benchmarks/prepare_cifar10.py`"
-            " (the JPEG re-encoding the recorded results were trained on), or fetch the original CIFAR-10 with "
+    return (f"data.root {root}: no CIFAR-10 batches there; write them with `python benchmarks/prepare_cifar10.py` "
+            "(the JPEG re-encoding the recorded results were trained on), or fetch the original CIFAR-10 with "
             "`--set data.download=true`")
 
 

@@ -92,6 +92,25 @@ def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifa
     return ROOT / "configs" / config_file, [*overrides, "run.progress=false", *extra]
 
 
+def check_inputs(args: argparse.Namespace, cells: list[tuple[str, str]]) -> None:
+    """Before the first cell trains (the CIFAR-10N cells come after the synthetic ones): the data and label files
+    that the cells' own configs, with the grid's ``--set``s, read."""
+    missing_labels: dict[str, list[str]] = {}
+    for method, noise in cells:
+        config_file, overrides = cell_overrides(args.recipe, method, noise, data_root=args.data_root,
+                                                cifar10n=args.cifar10n, extra=args.extra)
+        data = load_config(config_file, overrides).data
+        missing = missing_cifar10(data.root, download=data.download)
+        if missing:
+            raise DataError(missing)  # one line, as satlearn's own data errors
+        if data.noise.kind == "file" and not Path(data.noise.file).expanduser().is_file():
+            missing_labels.setdefault(data.noise.file, []).append(cell_name(method, noise))
+    for file, names in missing_labels.items():
+        given = "--cifar10n" if file == str(args.cifar10n) else "data.noise.file"
+        raise DataError(f"{given} {file}: no such file, and the cells {', '.join(names)} read it; expected the "
+                        "CIFAR-10N label file (.npz)")
+
+
 def method_name(method: str) -> str:
     """The satlearn method a grid method trains (``ce`` → ``erm``), from its config file."""
     return read_yaml((ROOT / "configs" / METHODS[method][0]).read_text())["method"]["name"]
@@ -419,9 +438,6 @@ def main() -> None:
         # a seed's cells are another sample of the same cells: kept apart, never over the recorded ones
         args.tag = args.tag or f"seed{args.seed}"
         args.extra = [f"run.seed={args.seed}", f"data.noise.seed={args.seed}", *args.extra]
-    missing = missing_cifar10(args.data_root, args.extra)
-    if missing:
-        raise DataError(missing)  # one line, as satlearn's own data errors
     try:  # a --set that no method of this grid reads would be dropped from every cell
         overrides_for_method(args.extra, method_name(args.methods[0]),
                              shared_by=[method_name(method) for method in args.methods])
@@ -434,10 +450,7 @@ def main() -> None:
                 print(f"{cell_name(method, noise)}: recorded earlier, skipped (--redo records it again)", flush=True)
             else:
                 cells.append((method, noise))
-    needs_cifar10n = sorted({noise for _, noise in cells if noise.startswith("c10n-")})
-    if needs_cifar10n and not args.cifar10n.is_file():  # before any cell trains: they come after the synthetic ones
-        raise DataError(f"--cifar10n {args.cifar10n}: no such file, and the cells {', '.join(needs_cifar10n)} read "
-                        "it; expected the CIFAR-10N label file (.npz)")
+    check_inputs(args, cells)
     if args.pipeline == "fastest":
         args.pipeline = choose_fastest_pipeline(args, trainings=len(cells))
     if args.jobs > 1 and len(cells) > 1:

@@ -386,14 +386,14 @@ def main() -> None:
             parser.error(f"--results-dir {args.results_dir}: {existing} is a file; expected a directory to record "
                          "the table in")
 
-    missing = missing_cifar10(args.data_root, args.extra)
-    if missing:
-        raise DataError(missing)  # one line, as satlearn's own data errors
     try:  # a --set that none of the measured methods reads would be dropped from every cell
         overrides_for_method(args.extra, args.methods[0], shared_by=args.methods)
     except ConfigError as exc:
         parser.error(str(exc))
     config = load_config(ROOT / "configs" / "cifar10_sat.yaml", [f"data.root={args.data_root}", *args.extra])
+    missing = missing_cifar10(config.data.root, download=config.data.download)
+    if missing:
+        raise DataError(missing)  # one line, as satlearn's own data errors
     device = resolve_device(config.run.device)
     # read once here: missing or bad data stops the run in one line, not as every pipeline's failure
     data_cache = {"noisy": prepare_data(config)}

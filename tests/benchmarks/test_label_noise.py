@@ -219,9 +219,20 @@ def test_a_missing_cifar10n_file_stops_the_grid_before_its_first_cell(tmp_path):
                              "--results-dir", str(tmp_path / "results"), "--methods", "ce", "--noise", "sym20",
                              "c10n-worst", "--set", "run.device=cpu"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
-        f"label_noise.py: error: --cifar10n {tmp_path / 'nope.npz'}: no such file, and the cells c10n-worst read it; "
-        "expected the CIFAR-10N label file (.npz)"]
+        f"label_noise.py: error: --cifar10n {tmp_path / 'nope.npz'}: no such file, and the cells ce-c10n-worst read "
+        "it; expected the CIFAR-10N label file (.npz)"]
     assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
+
+
+def test_the_input_checks_read_the_data_root_the_grids_set_gives(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    result = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--recipe", "fast", "--data-root",
+                             str(tmp_path / "nowhere"), "--set", f"data.root={root}", "--runs-dir",
+                             str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"), "--report", "none",
+                             "--methods", "ce", "--noise", "sym20", "--stop-after-epoch", "1", "--set",
+                             "run.device=cpu", "--set", "model.width=2", "--set", "run.threads=1"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_jobs_record_as_many_concurrent_cells_as_train_at_once(tmp_path, monkeypatch):
