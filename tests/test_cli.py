@@ -214,6 +214,19 @@ def test_a_new_run_does_not_overwrite_files_of_its_names_in_a_folder_that_is_not
     (run / "checkpoint.pt").unlink()
     assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 2
     assert "already holds config.yaml, labels.npz" in capsys.readouterr().err
+    # a project folder with a config.yaml and a labels.npz of its own is not a run stopped early
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.yaml").write_text("# my notes\nrun:\n  epochs: 2\n")
+    np.savez(project / "labels.npz", my_noisy=np.zeros(3))
+    assert main(["train", "--run-dir", str(project), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 2
+    assert "already holds config.yaml, labels.npz" in capsys.readouterr().err
+    assert np.load(project / "labels.npz").files == ["my_noisy"]
+    # a run that stopped after its labels.npz, before its config.yaml, starts again
+    for name in ("config.yaml", "metrics.jsonl", "metrics.csv", "summary.json", "curves.png", "refined_labels.csv",
+                 "soft_targets.npy"):
+        (run / name).unlink(missing_ok=True)
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 0
     # other files beside do not stop a run
     other = tmp_path / "other"
     other.mkdir()

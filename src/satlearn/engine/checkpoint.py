@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from satlearn.errors import ConfigError, TrainingError
@@ -226,11 +227,30 @@ class CheckpointWriter:
 
 
 def started_without_checkpoint(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds a run that has written its first files (config.yaml, labels.npz) but no checkpoint
-    and no summary yet: one in its first epochs, or one stopped before its first checkpoint."""
+    """Whether ``run_dir`` holds a run that has written its first files but no checkpoint and no summary yet: one
+    in its first epochs, or one stopped before its first checkpoint. Its ``labels.npz`` (written first) holds a
+    run's arrays, and its ``config.yaml``, where already written, reads as a satlearn config."""
+    import zipfile
+
     run_dir = Path(run_dir)
-    return (all((run_dir / name).exists() for name in ("config.yaml", "labels.npz"))
-            and not (run_dir / CHECKPOINT_NAME).exists() and not (run_dir / "summary.json").exists())
+    if (run_dir / CHECKPOINT_NAME).exists() or (run_dir / "summary.json").exists():
+        return False
+    try:
+        with np.load(run_dir / "labels.npz", allow_pickle=False) as labels:
+            if not {"labels", "clean_labels"} <= set(labels.files):
+                return False
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
+    if not (run_dir / "config.yaml").exists():
+        return True
+    from satlearn.config import load_config
+    from satlearn.errors import SatlearnError
+
+    try:
+        load_config(run_dir / "config.yaml")
+    except SatlearnError:
+        return False
+    return True
 
 
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
