@@ -1,5 +1,6 @@
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -510,3 +511,44 @@ def test_a_runs_moved_data_are_named_with_the_option_that_points_to_where_they_a
     assert capsys.readouterr().err.strip().endswith(
         "; or give where the run's data are now with --set data.root=PATH")
     assert main(["train", "--resume", str(run), "--set", f"data.root={moved}"]) == 0
+
+
+def test_sigterm_to_the_whole_process_group_with_loader_workers_stops_as_ctrl_c_does(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from fixtures import write_fake_cifar10
+
+    root = write_fake_cifar10(tmp_path, per_batch=40)
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "satlearn.cli", "train", "--config", str(Path(__file__).parents[1] / "configs" / "cifar10_sat.yaml"),
+               "--run-dir", str(run), "--no-progress", *sets([
+                   f"data.root={root}", "data.pipeline=reference", "data.workers=2", "run.compile=false",
+                   "run.device=cpu", "run.threads=1", "model.name=resnet18", "model.width=2", "run.epochs=1000",
+                   "run.checkpoint_every=1", "method.start_epoch=1"])]
+    # a session of its own: its process group holds the command and its loader workers, as a job's does
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoint.pt").exists() or len(_children(job.pid)) < 2:  # workers at work
+            assert job.poll() is None and time.monotonic() < deadline, job.communicate()
+            time.sleep(0.05)
+        os.killpg(job.pid, signal.SIGTERM)  # as a scheduler, `timeout` or `kill -TERM -PGID` does
+        _, err = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert job.returncode == 143, err
+    assert "Traceback" not in err and "killed by signal" not in err, err
+    assert err.strip().splitlines()[-1].startswith("satlearn: interrupted; the checkpoint after epoch ")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []

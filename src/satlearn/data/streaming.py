@@ -10,7 +10,9 @@ same augmented pixels; the result never depends on the number of workers; any ep
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 from typing import Iterator
 
 import numpy as np
@@ -19,6 +21,31 @@ from torch.utils.data import DataLoader, Dataset
 
 from satlearn.config import EPOCH_SEED_STRIDE
 from satlearn.data.loader import draw_crop_flip
+
+
+def _leave_sigterm_to_the_parent(worker_id: int) -> None:
+    """A loader worker ignores SIGTERM, as it ignores Ctrl-C's SIGINT. A scheduler, ``timeout`` or ``kill`` of the
+    process group sends SIGTERM to every process in it; a worker killed by it would make the main process fail
+    with torch's "worker is killed" error instead of stopping as it does for Ctrl-C. The workers still end with
+    the main process, which shuts them down or whose exit they notice. A worker starts with SIGTERM blocked
+    (:func:`_sigterm_blocked`), so one that arrives before this runs is dropped here, not fatal."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def _sigterm_blocked():
+    """SIGTERM held back while the loader's workers start (they inherit the mask); the main process gets one that
+    arrived meanwhile when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # (Windows)
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class IndexedDataset(Dataset):
@@ -118,9 +145,11 @@ class StreamingLoader:
             self.dataset.set_augmentation(*crop_flip)  # read by this epoch's fresh (non-persistent) workers
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
-                            drop_last=self.drop_last)
+                            drop_last=self.drop_last, worker_init_fn=_leave_sigterm_to_the_parent)
         non_blocking = self.device.type == "cuda"
-        for x, y, idx in loader:
+        with _sigterm_blocked():
+            batches = iter(loader)  # starts the workers
+        for x, y, idx in batches:
             yield (x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking),
                    idx.to(self.device, non_blocking=non_blocking))
 
