@@ -470,7 +470,7 @@ def test_a_run_stopped_before_its_first_checkpoint_is_told_so(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text("run:\n  epochs: 3\n")  # what a run in its first epoch has written
-    (run / "labels.npz").write_bytes(b"")
+    np.savez(run / "labels.npz", labels=np.zeros(4, dtype=np.int64), clean_labels=np.zeros(4, dtype=np.int64))
     for command in ("eval", "selective-eval"):
         assert main([command, str(run)]) == 2
         assert capsys.readouterr().err.strip() == (f"satlearn: error: {run}: no checkpoint written yet (a run in "
