@@ -229,7 +229,7 @@ class CheckpointWriter:
 def started_without_checkpoint(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a run that has written its first files but no checkpoint and no summary yet: one
     in its first epochs, or one stopped before its first checkpoint. Its ``labels.npz`` (written first) holds a
-    run's arrays, and its ``config.yaml``, where already written, reads as a satlearn config."""
+    run's arrays, and its ``config.yaml``, where already written, holds satlearn's sections only."""
     import zipfile
 
     run_dir = Path(run_dir)
@@ -243,14 +243,15 @@ def started_without_checkpoint(run_dir: Path) -> bool:
         return False
     if not (run_dir / "config.yaml").exists():
         return True
-    from satlearn.config import load_config
-    from satlearn.errors import SatlearnError
+    import dataclasses
+
+    from satlearn.config import Config, read_yaml
 
     try:
-        load_config(run_dir / "config.yaml")
-    except SatlearnError:
+        sections = read_yaml((run_dir / "config.yaml").read_text())
+    except Exception:  # noqa: BLE001 - unreadable, not UTF-8, not YAML: not a run's
         return False
-    return True
+    return isinstance(sections, dict) and set(sections) <= {f.name for f in dataclasses.fields(Config)}
 
 
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
