@@ -36,10 +36,17 @@ def missing_cifar10(root: str, *, download: bool) -> str | None:
     """Why a benchmark's ``data.root`` (after its ``--set``s) holds no CIFAR-10, or None. The recorded results were
     trained on the JPEG re-encoding that prepare_cifar10.py writes, so that is what the message offers first."""
     path = Path(root).expanduser()
-    if download or any((path / name).is_file() for name in CIFAR10_FILES) or (path / "cifar-10-batches-py").is_dir():
+    if download:
         return None
-    return (f"data.root {root}: no CIFAR-10 batches there; write them with `python benchmarks/prepare_cifar10.py` "
-            "(the JPEG re-encoding the recorded results were trained on), or fetch the original CIFAR-10 with "
+    if (path / "cifar-10-batches-py").is_dir():
+        path = path / "cifar-10-batches-py"
+    missing = [name for name in CIFAR10_FILES if not (path / name).is_file()]
+    if not missing:
+        return None
+    what = ("no CIFAR-10 batches there" if len(missing) == len(CIFAR10_FILES)
+            else f"the CIFAR-10 batches there lack {', '.join(missing)}")
+    return (f"data.root {root}: {what}; write them with `python benchmarks/prepare_cifar10.py` (the JPEG "
+            "re-encoding the recorded results were trained on), or fetch the original CIFAR-10 with "
             "`--set data.download=true`")
 
 

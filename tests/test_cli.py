@@ -223,6 +223,16 @@ def test_a_new_run_does_not_overwrite_files_of_its_names_in_a_folder_that_is_not
     assert main(["train", "--run-dir", str(project), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 2
     assert "already holds config.yaml, labels.npz" in capsys.readouterr().err
     assert np.load(project / "labels.npz").files == ["my_noisy"]
+    # nor is one whose labels.npz looks like a run's but whose config.yaml is not satlearn's, or is a .npy
+    np.savez(project / "labels.npz", labels=np.zeros(3), clean_labels=np.zeros(3), class_names=np.array(["a"]))
+    (project / "config.yaml").write_text("project: mine\n")
+    assert main(["train", "--run-dir", str(project), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 2
+    assert "already holds config.yaml, labels.npz" in capsys.readouterr().err
+    with open(project / "labels.npz", "wb") as f:
+        np.save(f, np.zeros(3))
+    assert main(["train", "--run-dir", str(project), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 2
+    assert "already holds config.yaml, labels.npz" in capsys.readouterr().err
+    assert main(["eval", str(project)]) == 2 and "no checkpoint here" in capsys.readouterr().err
     # a run that stopped after its labels.npz, before its config.yaml, starts again
     for name in ("config.yaml", "metrics.jsonl", "metrics.csv", "summary.json", "curves.png", "refined_labels.csv",
                  "soft_targets.npy"):
@@ -470,7 +480,8 @@ def test_a_run_stopped_before_its_first_checkpoint_is_told_so(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text("run:\n  epochs: 3\n")  # what a run in its first epoch has written
-    np.savez(run / "labels.npz", labels=np.zeros(4, dtype=np.int64), clean_labels=np.zeros(4, dtype=np.int64))
+    np.savez(run / "labels.npz", labels=np.zeros(4, dtype=np.int64), clean_labels=np.zeros(4, dtype=np.int64),
+             class_names=np.array(["a", "b"]))
     for command in ("eval", "selective-eval"):
         assert main([command, str(run)]) == 2
         assert capsys.readouterr().err.strip() == (f"satlearn: error: {run}: no checkpoint written yet (a run in "

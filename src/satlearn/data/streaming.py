@@ -23,13 +23,14 @@ from satlearn.config import EPOCH_SEED_STRIDE
 from satlearn.data.loader import draw_crop_flip
 
 
-def _leave_sigterm_to_the_parent(worker_id: int) -> None:
-    """A loader worker ignores SIGTERM, as it ignores Ctrl-C's SIGINT. A scheduler, ``timeout`` or ``kill`` of the
-    process group sends SIGTERM to every process in it; a worker killed by it would make the main process fail
-    with torch's "worker is killed" error instead of stopping as it does for Ctrl-C. The workers still end with
-    the main process, which shuts them down or whose exit they notice. A worker starts with SIGTERM blocked
-    (:func:`_sigterm_blocked`), so one that arrives before this runs is dropped here, not fatal."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+def _sigterm_as_ctrl_c(worker_id: int) -> None:
+    """A loader worker takes SIGTERM as it takes Ctrl-C: it raises KeyboardInterrupt, on which torch's worker loop
+    ends quietly. A scheduler, ``timeout`` or ``kill`` of the process group sends SIGTERM to every process in it;
+    torch's own handler makes a worker kill itself, and the main process then fails with torch's "worker is
+    killed" error instead of stopping as it does for Ctrl-C. (``terminate()`` still ends a stuck worker.) A worker
+    forked by the main process starts with SIGTERM blocked (:func:`_sigterm_blocked`), so one that arrives before
+    this runs waits for it."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
@@ -145,7 +146,7 @@ class StreamingLoader:
             self.dataset.set_augmentation(*crop_flip)  # read by this epoch's fresh (non-persistent) workers
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
-                            drop_last=self.drop_last, worker_init_fn=_leave_sigterm_to_the_parent)
+                            drop_last=self.drop_last, worker_init_fn=_sigterm_as_ctrl_c)
         non_blocking = self.device.type == "cuda"
         with _sigterm_blocked():
             batches = iter(loader)  # starts the workers

@@ -10,7 +10,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from satlearn.errors import ConfigError, TrainingError
@@ -229,17 +228,17 @@ class CheckpointWriter:
 def started_without_checkpoint(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a run that has written its first files but no checkpoint and no summary yet: one
     in its first epochs, or one stopped before its first checkpoint. Its ``labels.npz`` (written first) holds a
-    run's arrays, and its ``config.yaml``, where already written, holds satlearn's sections only."""
+    run's three arrays, and its ``config.yaml``, where already written, holds satlearn's sections only."""
     import zipfile
 
     run_dir = Path(run_dir)
     if (run_dir / CHECKPOINT_NAME).exists() or (run_dir / "summary.json").exists():
         return False
     try:
-        with np.load(run_dir / "labels.npz", allow_pickle=False) as labels:
-            if not {"labels", "clean_labels"} <= set(labels.files):
+        with zipfile.ZipFile(run_dir / "labels.npz") as labels:
+            if not {"labels.npy", "clean_labels.npy", "class_names.npy"} <= set(labels.namelist()):
                 return False
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+    except (OSError, zipfile.BadZipFile):  # none, a folder, not a .npz archive
         return False
     if not (run_dir / "config.yaml").exists():
         return True

@@ -349,6 +349,17 @@ def _default_run_dir(config: Config) -> Path:
     return Path(config.run.out_dir).expanduser() / name
 
 
+def _during_an_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a KeyboardInterrupt was being handled (or while it was raised)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
+
+
 def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
     """Checks ``run_dir`` and creates it for a new run; called again once the run holds the directory, as another
     process may have written there in between."""
@@ -667,6 +678,10 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         atomic_write_text(run_dir / "summary.json", reporting.to_json(summary))
     except KeyboardInterrupt:
         raise interrupted() from None
+    except Exception as exc:
+        if _during_an_interrupt(exc):  # a loader worker stopped by the same signal, say: the interrupt is the news
+            raise interrupted() from None
+        raise
 
     return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
 
