@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from collections import defaultdict
@@ -180,11 +179,12 @@ def _cache_at_start(r: dict) -> str:
 
 def _first_epoch_seconds(r: dict) -> str:
     """The first epoch's time, from the per-epoch metrics recorded beside the cell (``—`` where there are none)."""
-    metrics = RESULTS_DIR / f"{r['benchmark']}.metrics.jsonl"
+    from satlearn.compare import read_metrics
+
     try:
-        first = json.loads(metrics.read_text().splitlines()[0])
+        first = read_metrics(RESULTS_DIR / f"{r['benchmark']}.metrics.jsonl")[0]
         return f"{first['epoch_seconds']:.1f}" if first.get("epoch") == 1 else "—"
-    except (OSError, IndexError, ValueError, KeyError, TypeError):
+    except (OSError, IndexError, KeyError, TypeError, ValueError):  # ValueError: read_metrics' DataError too
         return "—"
 
 

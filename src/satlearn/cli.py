@@ -188,10 +188,9 @@ def _find_issues(args: argparse.Namespace) -> int:
 
         overrides = list(args.overrides) + (["run.progress=false"] if args.no_progress else [])
         config = load_config(args.config, overrides)
-        from satlearn.methods import METHODS
-        from satlearn.methods.base import TargetsMethod
+        from satlearn.methods import methods_with_soft_targets
 
-        with_targets = [name for name in METHODS.names() if issubclass(METHODS.get(name), TargetsMethod)]
+        with_targets = methods_with_soft_targets()
         if config.method.name not in with_targets:
             # the last --set that names the method is where it came from; else the file
             source = next((f"--set {text}" for text in reversed(args.overrides)

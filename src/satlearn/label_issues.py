@@ -225,15 +225,17 @@ class RunTargets:
     origin: tuple[str, np.ndarray] | None = None
 
 
-def _run_method(run_dir: Path) -> str | None:
-    """The method named in a run's config.yaml, or None where it cannot be read."""
+def _run_setting(run_dir: Path, *keys: str):
+    """A setting of a run's config.yaml (say ``"data", "noise", "kind"``), or None where it cannot be read."""
     import yaml
 
     try:
-        method = yaml.safe_load((run_dir / "config.yaml").read_text())["method"]["name"]
-    except Exception:  # noqa: BLE001 - no file, not YAML, another layout: the general message stands
+        value = yaml.safe_load((run_dir / "config.yaml").read_text())
+        for key in keys:
+            value = value[key]
+        return value
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):  # ValueError: text that is not UTF-8
         return None
-    return method if isinstance(method, str) else None
 
 
 def load_run_targets(run_dir: str | Path) -> RunTargets:
@@ -244,12 +246,14 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         raise DataError(f"{run_dir}: no such run directory")
     targets_path, labels_path = run_dir / "soft_targets.npy", run_dir / "labels.npz"
     if not targets_path.exists():
-        method = _run_method(run_dir)
-        if method is not None and method not in ("sat", "selective_sat"):
-            raise DataError(f"{run_dir}: trained with method.name={method}, which keeps no soft targets (sat and "
-                            "selective_sat do)")
+        from satlearn.methods import methods_with_soft_targets
+
+        method, with_targets = _run_setting(run_dir, "method", "name"), methods_with_soft_targets()
+        if isinstance(method, str) and method not in with_targets:
+            raise DataError(f"{run_dir}: trained with method.name={method}, which keeps no soft targets "
+                            f"({' and '.join(with_targets)} do)")
         raise DataError(f"{run_dir}: no soft_targets.npy — the run is unfinished or was not trained with a method "
-                        f"that keeps soft targets (method.name=sat or selective_sat)")
+                        f"that keeps soft targets (method.name={' or '.join(with_targets)})")
     if not labels_path.exists():
         raise DataError(f"{run_dir}: no labels.npz — not a satlearn run directory")
     try:
@@ -262,21 +266,11 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({type(exc).__name__}: {exc})") from None
     if len(probs) != len(labels):
         raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} labels")
-    noise_kind = _noise_kind(run_dir)
+    noise_kind = _run_setting(run_dir, "data", "noise", "kind")
     if origin is not None and len(origin[1]) != len(labels):
         raise DataError(f"{run_dir}: labels.npz has {len(origin[1])} {origin[0]} entries for {len(labels)} labels")
     return RunTargets(labels=labels, soft_targets=probs, class_names=names, origin=origin,
                       true_labels=clean if noise_kind not in (None, "none") else None)
-
-
-def _noise_kind(run_dir: Path) -> str | None:
-    import yaml
-
-    try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text())
-        return config["data"]["noise"]["kind"]
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):  # ValueError: text that is not UTF-8
-        return None
 
 
 def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Path) -> None:

@@ -137,7 +137,8 @@ def load_imagefolder(config) -> DatasetSplits:
         raise DataError("imagefolder: set data.root to a directory holding train/<class>/ and test/<class>/")
     root = Path(config.root).expanduser()
     if not root.is_dir():
-        raise MissingDataError(f"imagefolder: {root} is not a directory (expected train/<class>/ and test/<class>/ in it)")
+        raise MissingDataError(f"imagefolder: {root} is not a directory (expected train/<class>/ and test/<class>/ "
+                               "in it)")
     train_dir, test_dir = root / "train", root / "test"
     for split_dir in (train_dir, test_dir):
         if not split_dir.is_dir():

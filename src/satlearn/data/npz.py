@@ -92,7 +92,8 @@ def load_npz(config) -> DatasetSplits:
         raise DataError("npz: set data.root to a .npz file with x_train, y_train (and optionally x_test, y_test)")
     path = Path(config.root).expanduser()
     if not path.is_file():
-        raise MissingDataError(f"npz: {path} is not a file (expected a .npz file with x_train, y_train, x_test, y_test)")
+        raise MissingDataError(f"npz: {path} is not a file (expected a .npz file with x_train, y_train, x_test, "
+                               "y_test)")
     if not zipfile.is_zipfile(path) and not _starts_with(path, b"\x93NUMPY"):
         # np.load would try it as a pickle and speak of pickled data, whatever the file holds
         raise DataError(f"{path}: not a .npz archive (no zip structure); expected numpy.savez output with "

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import stat
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from satlearn.config import Config, read_yaml
 from satlearn.errors import ConfigError, TrainingError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -229,8 +232,6 @@ def started_without_checkpoint(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a run that has written its first files but no checkpoint and no summary yet: one
     in its first epochs, or one stopped before its first checkpoint. Its ``labels.npz`` (written first) holds a
     run's three arrays, and its ``config.yaml``, where already written, holds satlearn's sections only."""
-    import zipfile
-
     run_dir = Path(run_dir)
     if (run_dir / CHECKPOINT_NAME).exists() or (run_dir / "summary.json").exists():
         return False
@@ -242,10 +243,6 @@ def started_without_checkpoint(run_dir: Path) -> bool:
         return False
     if not (run_dir / "config.yaml").exists():
         return True
-    import dataclasses
-
-    from satlearn.config import Config, read_yaml
-
     try:
         sections = read_yaml((run_dir / "config.yaml").read_text())
     except Exception:  # noqa: BLE001 - unreadable, not UTF-8, not YAML: not a run's

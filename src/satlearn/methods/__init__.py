@@ -6,9 +6,14 @@ from satlearn.methods.base import METHODS, Method, TargetsMethod
 from satlearn.methods import erm, gamblers, sat, selective  # noqa: E402,F401  (registration)
 
 
+def methods_with_soft_targets() -> list[str]:
+    """The registered methods that keep a soft-target table (what find-issues reads), in registration order."""
+    return [name for name in METHODS.names() if issubclass(METHODS.get(name), TargetsMethod)]
+
+
 def create_method(config, model, *, labels, num_classes: int) -> Method:
     """Builds the method ``config.name`` (a :class:`satlearn.config.MethodConfig`) around ``model``."""
     return METHODS.get(config.name)(config, model, labels=labels, num_classes=num_classes)
 
 
-__all__ = ["METHODS", "Method", "TargetsMethod", "create_method"]
+__all__ = ["METHODS", "Method", "TargetsMethod", "create_method", "methods_with_soft_targets"]
