@@ -45,3 +45,16 @@ def test_the_committed_results_give_the_committed_report_and_a_broken_file_is_na
                                                     done.stderr.split(f"{results / name}: ", 1)[1].strip()]
         assert said in done.stderr and "Traceback" not in done.stderr
         assert out.read_text() == "kept"  # the report there is not overwritten by a part of one
+
+
+def test_a_report_from_other_results_names_the_folder_it_read(tmp_path):
+    results = tmp_path / "runs" / "results"
+    shutil.copytree(BENCH / "results", results)
+    out = tmp_path / "RESULTS.md"
+    done = report(results, out)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "`benchmarks/results" not in text  # recorded commands may name it; the report's own words do not
+    assert f"from `{results.resolve().as_posix()}/*.json`" in text
+    assert f"file `{results.resolve().as_posix()}/demo.json`" in text
+    assert f"`{results.resolve().as_posix()}/label_noise/<recipe>/`" in text
