@@ -308,7 +308,7 @@ def test_report_shows_every_speed_file_and_the_gpu_busy_column_where_profiled(tm
     assert ("| resnet34 | fast+cudagraphs | sat | 1.50 | 4.50 | `sm90_xmma_dgrad_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc…` "
             "1.25; `triton_red_fused_bn` 0.50; `cudnn_fprop` 0.25 |") in profiled
     assert "memcpy" not in profiled and "*compiled*" not in plain
-    assert "file `benchmarks/results/speed_profile.json`" in profiled
+    assert f"file `{results.resolve().as_posix()}/speed_profile.json`" in profiled  # the folder it was read from
 
 
 def test_training_operations_per_image_match_the_convolutions_counted_by_hand():
