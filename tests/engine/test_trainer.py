@@ -52,10 +52,12 @@ def test_a_run_writes_all_its_outputs(tmp_path):
     assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 4
     assert evaluate_run(run)["test_accuracy"] == pytest.approx(summary["final_test_accuracy"])
     # what the auto settings resolved to, logged at the start and kept
-    assert summary["runtime"] == {"device": "cpu", "pipeline": "memory", "amp": "off", "channels_last": False,
-                                  "compile": "off", "fused_optimizer": False}
-    assert "runtime: device cpu, pipeline memory, amp off, channels_last False, compile off, " \
+    threads = torch.get_num_threads()  # run.threads is null: torch's default, as the run found it
+    assert summary["runtime"] == {"device": "cpu", "threads": threads, "pipeline": "memory", "amp": "off",
+                                  "channels_last": False, "compile": "off", "fused_optimizer": False}
+    assert f"runtime: device cpu, threads {threads}, pipeline memory, amp off, channels_last False, compile off, " \
            "fused_optimizer False" in messages
+    assert summary["resumptions"] == []
 
 
 def test_a_run_says_where_its_wall_time_went(tmp_path):
@@ -96,8 +98,9 @@ def test_a_resumed_run_says_its_set_up_covers_the_last_process_only(tmp_path):
 def test_the_runtime_names_the_reference_pipeline_and_forced_settings(tmp_path):
     result = fit(tiny_config(tmp_path, "data.pipeline=reference", "data.workers=0", "run.amp=bf16",
                              "run.epochs=2"), tmp_path / "run", log=lambda message: None)
-    assert result.summary["runtime"] == {"device": "cpu", "pipeline": "reference", "workers": 0, "amp": "bf16",
-                                         "channels_last": False, "compile": "off", "fused_optimizer": False}
+    assert result.summary["runtime"] == {"device": "cpu", "threads": torch.get_num_threads(), "pipeline": "reference",
+                                         "workers": 0, "amp": "bf16", "channels_last": False, "compile": "off",
+                                         "fused_optimizer": False}
 
 
 
@@ -202,6 +205,10 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
     with pytest.raises(TrainingError, match=r"cannot resume with a different config \(method\.momentum: run has 0\.9, now 0\.5\)"):
         fit(tiny_config(tmp_path, "method.momentum=0.5"), tmp_path / "run", resume=True)
     assert load_checkpoint(tmp_path / "run")["epoch"] == 1
+    # more than three differences: the first three, and how many more
+    with pytest.raises(TrainingError, match=r"; and 2 more\)$"):
+        fit(tiny_config(tmp_path, "method.momentum=0.5", "optim.lr=0.01", "run.seed=3", "data.batch_size=32",
+                        "method.start_epoch=2"), tmp_path / "run", resume=True)
 
 
 def test_a_run_started_on_a_gpu_resumes_on_the_cpu_and_says_what_changes(tmp_path):
@@ -360,12 +367,18 @@ def test_resuming_on_another_cpu_thread_count_says_it_is_no_longer_bit_exact(tmp
         same, other = [], []
         fit(tiny_config(tmp_path, "run.threads=1"), tmp_path / "run", resume=True, stop_after_epoch=2,
             log=same.append)
-        fit(tiny_config(tmp_path, "run.threads=2"), tmp_path / "run", resume=True, log=other.append)
+        result = fit(tiny_config(tmp_path, "run.threads=2"), tmp_path / "run", resume=True, log=other.append)
         assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(threads)
     assert not any("CPU threads" in m for m in same)
     assert any("used 1 CPU threads and resumes on 2" in m for m in other)
+    # kept with the run, so that its figures can be read for what they are after the messages are gone
+    resumptions = result.summary["resumptions"]
+    assert [(r["after_epoch"], len(r["caveats"])) for r in resumptions] == [(1, 0), (2, 1)]
+    assert resumptions[1]["caveats"][0].startswith("the run used 1 CPU threads and resumes on 2")
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["resumptions"] == resumptions
+    assert result.summary["runtime"]["threads"] == 2
 
 
 def test_weights_gone_non_finite_after_a_finite_loss_stop_the_run_before_a_checkpoint(tmp_path, monkeypatch):

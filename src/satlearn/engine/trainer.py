@@ -202,6 +202,8 @@ def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, 
     runtime: dict[str, Any] = {"device": str(device)}
     if device.type == "cuda":
         runtime["device_name"] = torch.cuda.get_device_name(device)
+    if device.type == "cpu":  # (run.threads, or torch's default): a CPU run's figures depend on it
+        runtime["threads"] = torch.get_num_threads()
     runtime["pipeline"] = "reference" if isinstance(train_loader, StreamingLoader) else "memory"
     if runtime["pipeline"] == "reference":
         runtime["workers"] = config.data.workers
@@ -454,6 +456,12 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: s
     return out
 
 
+def listed_differences(differences: list[str], *, shown: int = 3) -> str:
+    """The first ``shown`` of :func:`config_differences`, for a one-line error, and how many more there are."""
+    more = len(differences) - shown
+    return "; ".join(differences[:shown]) + (f"; and {more} more" if more > 0 else "")
+
+
 def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
         dataset: DatasetSplits | None = None, stop_after_epoch: int | None = None,
         log: Callable[[str], None] | None = None) -> RunResult:
@@ -504,7 +512,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         checkpoint = load_checkpoint(run_dir)
         differences = config_differences(checkpoint["config"], config_lib.to_dict(config))
         if differences:
-            raise TrainingError(f"{run_dir}: cannot resume with a different config ({'; '.join(differences[:3])})")
+            raise TrainingError(f"{run_dir}: cannot resume with a different config ({listed_differences(differences)})")
         if checkpoint["epoch"] >= config.run.epochs and (run_dir / "summary.json").exists():
             # (without summary.json the run stopped between its last checkpoint and its outputs: resume writes them)
             raise TrainingError(f"{run_dir}: the run already finished all {config.run.epochs} epochs; nothing to "
@@ -532,6 +540,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     start_epoch = 0
     best = {"test_accuracy": -1.0, "epoch": 0}
     earlier_wall = 0.0  # the training loop's wall time in earlier processes, up to the checkpoint resumed from
+    resumptions: list[dict[str, Any]] = []  # after which epoch each resumption began, and its caveats
     if checkpoint is not None:
         method.load_state_dict(checkpoint["method"])
         optimizer.load_state_dict(_for_this_optimizer(checkpoint["optimizer"], optimizer))
@@ -542,19 +551,25 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         # checkpoints written before this was kept: the epochs' own time is the best estimate
         earlier_wall = checkpoint.get("wall_seconds", sum(row["epoch_seconds"] for row in history))
         log(f"resuming {run_dir} after epoch {start_epoch}")
+        caveats = []  # what makes this run continue differently from an uninterrupted one
         threads_before = checkpoint.get("threads")
         if device.type == "cpu" and threads_before is not None and threads_before != torch.get_num_threads():
-            log(f"the run used {threads_before} CPU threads and resumes on {torch.get_num_threads()} (run.threads): "
-                "sums round differently, so it continues close to, not bit-exactly like, an uninterrupted run")
+            caveats.append(f"the run used {threads_before} CPU threads and resumes on {torch.get_num_threads()} "
+                           "(run.threads): sums round differently, so it continues close to, not bit-exactly like, "
+                           "an uninterrupted run")
         device_before = checkpoint.get("runtime", {}).get("device")
         if device_before is not None and torch.device(device_before).type != device.type:
-            log(f"the run trained on {device_before} and resumes on {device}: precision (run.amp=auto), compilation "
-                "and the rounding of sums may differ from here on, so it continues close to, not exactly like, an "
-                "uninterrupted run")
+            caveats.append(f"the run trained on {device_before} and resumes on {device}: precision (run.amp=auto), "
+                           "compilation and the rounding of sums may differ from here on, so it continues close to, "
+                           "not exactly like, an uninterrupted run")
         pipeline_before = checkpoint.get("runtime", {}).get("pipeline")
         if pipeline_before is not None and pipeline_before != runtime["pipeline"]:
-            log(f"the run trained on the {pipeline_before} pipeline and resumes on the {runtime['pipeline']} one "
-                "(data.pipeline=auto, with other free device memory): batches are drawn differently from here on")
+            caveats.append(f"the run trained on the {pipeline_before} pipeline and resumes on the "
+                           f"{runtime['pipeline']} one (data.pipeline=auto, with other free device memory): batches "
+                           "are drawn differently from here on")
+        for caveat in caveats:
+            log(caveat)
+        resumptions = [*checkpoint.get("resumptions", []), {"after_epoch": start_epoch, "caveats": caveats}]
     else:
         atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
             f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
@@ -607,6 +622,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "wall_seconds": earlier_wall + time.perf_counter() - started,
             "threads": torch.get_num_threads(),
             "runtime": runtime,
+            "resumptions": resumptions,
         })
         saved_epoch = epoch_done
         checkpoint_wait += time.perf_counter() - save_started
@@ -668,6 +684,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method,
                                       wall_seconds=earlier_wall + wall, device=device)
         summary["runtime"] = runtime
+        summary["resumptions"] = resumptions  # where a finished run's figures may differ from an uninterrupted run's
         reporting.write_outputs(run_dir, config, history, summary, method=method, noisy=noisy)
         between_epochs = wall - sum(row["epoch_seconds"] for row in history[start_epoch:])  # this process's epochs
         summary["timing"] = reporting.fit_timing(history, setup_seconds=started - fit_started,
