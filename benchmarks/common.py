@@ -235,14 +235,22 @@ def read_result(path: Path) -> RecordedResult:
 
 def run_main(main) -> None:
     """Runs a benchmark script's ``main()``. Bad input that satlearn reports (missing data, an unknown override key)
-    ends the script with that one line and status 2, as the ``satlearn`` command does, instead of a traceback."""
-    from satlearn.errors import SatlearnError
+    ends the script with that one line and status 2, as the ``satlearn`` command does, instead of a traceback.
+    Ctrl-C and SIGTERM (the suite's ``--stop``, ``timeout``) stop it as they stop ``satlearn``: a training keeps its
+    last checkpoint, and the script ends with one line that names it, status 130 or 143."""
+    from satlearn.cli import INTERRUPTED, TERMINATED, stopped_as_by_ctrl_c
+    from satlearn.errors import SatlearnError, TrainingInterrupted
 
-    try:
-        main()
-    except (SatlearnError, ResultFileError) as exc:
-        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    name = Path(sys.argv[0]).name
+    with stopped_as_by_ctrl_c() as stopped:
+        try:
+            main()
+        except (SatlearnError, ResultFileError) as exc:
+            print(f"{name}: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        except KeyboardInterrupt as exc:
+            print(f"{name}: {exc if isinstance(exc, TrainingInterrupted) else 'interrupted'}", file=sys.stderr)
+            sys.exit(TERMINATED if stopped else INTERRUPTED)
 
 
 def recording() -> dict:
@@ -262,7 +270,10 @@ def record(name: str, payload: dict, *, directory: Path | None = None,
         "compiler_cache_at_start": COMPILER_CACHE_AT_START,
         **payload,
     }
+    from satlearn.engine.checkpoint import atomic_write_text
+
     path = (directory or RESULTS) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    # whole or not at all: a script killed while writing must not leave a file that reads as recorded
+    atomic_write_text(path, json.dumps(out, indent=2) + "\n")
     return path

@@ -38,9 +38,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -50,8 +53,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters, data_file, record, recording,
-    missing_cifar10, run_main, speed_file_for_this_gpu,
+    COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters, data_file, missing_cifar10,
+    read_result, record, recording, run_main, speed_file_for_this_gpu,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
@@ -60,9 +63,9 @@ from satlearn.data.noise import read_label_file  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
 from satlearn.engine.runtime import resolve_device  # noqa: E402
-from satlearn.engine.trainer import config_differences  # noqa: E402
+from satlearn.engine.trainer import config_differences, listed_differences  # noqa: E402
 from satlearn.evaluation.detection import detection_report  # noqa: E402
-from satlearn.errors import ConfigError, DataError, TrainingError  # noqa: E402
+from satlearn.errors import ConfigError, DataError, SatlearnError, TrainingError  # noqa: E402
 from satlearn.label_issues import find_label_issues, load_run_targets  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
@@ -109,6 +112,33 @@ def check_inputs(args: argparse.Namespace, cells: list[tuple[str, str]]) -> None
         given = "--cifar10n" if file == str(args.cifar10n) else "data.noise.file"
         raise DataError(f"{given} {file}: no such file, and the cells {', '.join(names)} read it; expected the "
                         "CIFAR-10N label file (.npz)")
+
+
+def check_writable(args: argparse.Namespace) -> None:
+    """Before the first cell trains: the directories its run and its result go to can be made and written (a cell
+    would otherwise find out only once trained). Nothing is created here."""
+    for option, directory in (("--runs-dir", args.runs_dir), ("--results-dir", args.results_dir or RESULTS)):
+        existing = directory.resolve()
+        while not existing.exists():  # the deepest part that exists is where the rest would be made
+            existing = existing.parent
+        problem = (f"{existing} is not a directory" if not existing.is_dir()
+                   else f"{existing} cannot be written by this process" if not os.access(existing, os.W_OK | os.X_OK)
+                   else None)
+        if problem:
+            raise ConfigError(f"{option} {directory}: {problem}; expected a directory this process can write in")
+
+
+def is_recorded(path: Path) -> bool:
+    """A cell's result is recorded when its file can be read; one that cannot (a copy cut short, say) is recorded
+    again, as --redo would."""
+    if not path.exists():
+        return False
+    try:
+        read_result(path)
+    except ResultFileError as exc:
+        print(f"{path.stem}: {exc}; recorded again", flush=True)
+        return False
+    return True
 
 
 def method_name(method: str) -> str:
@@ -189,8 +219,10 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
             if result.summary.get("stopped_early"):
                 return None
             fit_seconds = None if resume else elapsed
-    summary = json.loads((run_dir / "summary.json").read_text())
-    history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    summary, history = read_finished_run(run_dir)
+    for resumption in summary.get("resumptions") or []:  # what the figures are, beside an uninterrupted run's
+        for caveat in resumption["caveats"]:
+            print(f"  resumed after epoch {resumption['after_epoch']}: {caveat}", flush=True)
     run_seconds = sum(row["epoch_seconds"] for row in history)
     earlier = (_earlier_record(result_path(results_dir, recipe, method, noise, tag), run_dir, run_seconds)
                if trained_earlier else {})
@@ -204,6 +236,7 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         "timing": summary.get("timing"), "compile_cache_counters": compiled,
         "seeds": {"run": config.run.seed,  # the noise's own seed only where it drew the noise
                   "noise": config.data.noise.seed if config.data.noise.kind in SEEDED_NOISE else None},
+        "resumptions": summary.get("resumptions"),  # (None: trained before runs kept them)
         **({"tag": tag} if tag else {}), **label_issue_figures(run_dir),
         **earlier,
     }
@@ -216,6 +249,22 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
     return payload
 
 
+AWAY = "move that run directory away to train the cell again"
+
+
+def read_finished_run(run_dir: Path) -> tuple[dict, list[dict]]:
+    """A finished run's summary and per-epoch metrics. A file there that cannot be read (a copy cut short, say) is
+    this cell's trouble, not the grid's: a TrainingError that names it."""
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+        path = run_dir / "metrics.jsonl"
+        history = [json.loads(line) for line in path.read_text().splitlines()]
+    except (OSError, ValueError) as exc:  # (JSON and text decoding errors are ValueErrors)
+        raise TrainingError(f"{path}: cannot be read ({exc}); {AWAY}") from None
+    return summary, history
+
+
 def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, data_root: str, cifar10n: Path,
                      extra: list[str], asked: tuple, finished: bool) -> tuple | None:
     """``(pipeline, config file, overrides, config)`` under which the run started in ``run_dir`` is this cell:
@@ -223,7 +272,10 @@ def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, dat
     finished run of other settings (a smoke test left in the same --runs-dir, one given other noise labels) is no
     cell of this grid: recording it would give its figures the cell's settings, so it is refused, as resuming it
     would be (an unfinished one: None, and its resumption says so)."""
-    saved = to_dict(load_config(run_dir / "config.yaml"))
+    try:
+        saved = to_dict(load_config(run_dir / "config.yaml"))
+    except ConfigError as exc:  # names the file
+        raise TrainingError(f"{exc}; {AWAY}") from None
     first = None
     for candidate in dict.fromkeys([asked[0], "config", *PIPELINES]):
         if candidate == asked[0]:
@@ -240,9 +292,8 @@ def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, dat
         first = first or differences
     if not finished:
         return None
-    raise TrainingError(f"{run_dir}: finished earlier with another config ({'; '.join(first[:3])}); not recorded "
-                        "as this cell: move that run directory away to train the cell again, or choose another "
-                        "--runs-dir")
+    raise TrainingError(f"{run_dir}: finished earlier with another config ({listed_differences(first)}); not recorded "
+                        f"as this cell: {AWAY}, or choose another --runs-dir")
 
 
 def _check_noise_labels(run_dir: Path, config) -> None:
@@ -254,8 +305,8 @@ def _check_noise_labels(run_dir: Path, config) -> None:
         trained_on = kept["labels"]
     if not np.array_equal(trained_on, read_label_file(config.data.noise.file, key=config.data.noise.key)):
         raise TrainingError(f"{run_dir}: finished earlier on other noisy labels than {config.data.noise.file} "
-                            f"({config.data.noise.key}); not recorded as this cell: move that run directory away "
-                            "to train the cell again, or choose another --runs-dir")
+                            f"({config.data.noise.key}); not recorded as this cell: {AWAY}, or choose another "
+                            "--runs-dir")
 
 
 def _earlier_record(path: Path, run_dir: Path, run_seconds: float) -> dict:
@@ -265,7 +316,11 @@ def _earlier_record(path: Path, run_dir: Path, run_seconds: float) -> dict:
     recorded again."""
     if not path.exists():
         return {}
-    before = json.loads(path.read_text())
+    try:
+        before = read_result(path)
+    except ResultFileError as exc:
+        print(f"  earlier record not read, so what only its training knew is not kept: {exc}", flush=True)
+        return {}
     same_dir = before.get("run_dir") is not None and Path(before["run_dir"]).resolve() == run_dir.resolve()
     if not same_dir or before.get("run_seconds") != run_seconds:  # a run trained again in the same directory
         return {}
@@ -280,7 +335,10 @@ def label_issue_figures(run_dir: Path) -> dict:
     ``benchmarks/label_issues.py`` scores satlearn; empty for a run without targets."""
     if not (run_dir / "soft_targets.npy").exists():
         return {}
-    run = load_run_targets(run_dir)
+    try:
+        run = load_run_targets(run_dir)
+    except (SatlearnError, OSError, ValueError) as exc:
+        raise TrainingError(f"{run_dir}: its soft targets cannot be scored ({exc}); {AWAY}") from None
     if run.true_labels is None:
         return {}
     issues = find_label_issues(run.labels, run.soft_targets)
@@ -308,31 +366,56 @@ def cell_command(args: argparse.Namespace, method: str, noise: str, concurrent_c
 
 
 def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> int:
-    """Trains ``cells`` with ``args.jobs`` processes at a time; returns how many failed."""
+    """Trains ``cells`` with ``args.jobs`` processes at a time; returns how many failed. Stopped (Ctrl-C, SIGTERM),
+    it stops its cells' processes too, each keeping its last checkpoint, and starts no more."""
     logs = args.runs_dir / recipe_dir(args.recipe, args.tag)
     logs.mkdir(parents=True, exist_ok=True)
     # three processes for two cells train two at a time
     concurrent_cells = args.concurrent_cells or min(args.jobs, len(cells))
+    children: list[subprocess.Popen] = []
+    starting = threading.Lock()  # held from the check for a stop to the child's entry in `children`
+    stopping = threading.Event()
 
-    def one(cell: tuple[str, str]) -> tuple[str, int, Path]:
+    def one(cell: tuple[str, str]) -> tuple[str, int | None, Path, bool]:
         method, noise = cell
         log = logs / f"{cell_name(method, noise)}.log"
+        result = result_path(args.results_dir, args.recipe, method, noise, args.tag)
+        before = result.stat().st_mtime_ns if result.exists() else None
         with open(log, "a") as handle:
-            code = subprocess.run(cell_command(args, method, noise, concurrent_cells), stdout=handle,
-                                  stderr=subprocess.STDOUT).returncode
-        return cell_name(method, noise), code, log
+            with starting:
+                if stopping.is_set():
+                    return cell_name(method, noise), None, log, False
+                child = subprocess.Popen(cell_command(args, method, noise, concurrent_cells), stdout=handle,
+                                         stderr=subprocess.STDOUT)
+                children.append(child)
+            code = child.wait()
+        recorded_now = result.exists() and result.stat().st_mtime_ns != before  # not when stopped part-way
+        return cell_name(method, noise), code, log, recorded_now
 
     failed = 0
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    try:
         for future in as_completed([pool.submit(one, cell) for cell in cells]):
-            name, code, log = future.result()
+            name, code, log, recorded_now = future.result()
             lines = log.read_text().splitlines()
             if code == 0:
                 print(" / ".join(line.strip() for line in lines[-2:]), flush=True)  # they name the cell
-                regenerate_report(args)
-            else:
+                if recorded_now:
+                    regenerate_report(args)
+            elif code is not None:
                 failed += 1
                 print(f"{name}: FAILED (exit {code}); last lines of {log}:", *lines[-5:], sep="\n  ", flush=True)
+    except BaseException:
+        with starting:
+            stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)  # each training stops as by Ctrl-C, its checkpoint kept
+        for child in children:
+            child.wait()
+        raise
+    pool.shutdown()
     return failed
 
 
@@ -446,11 +529,13 @@ def main() -> None:
     cells = []
     for noise in args.noise:
         for method in args.methods:
-            if not args.redo and result_path(args.results_dir, args.recipe, method, noise, args.tag).exists():
+            if not args.redo and is_recorded(result_path(args.results_dir, args.recipe, method, noise, args.tag)):
                 print(f"{cell_name(method, noise)}: recorded earlier, skipped (--redo records it again)", flush=True)
             else:
                 cells.append((method, noise))
     check_inputs(args, cells)
+    if cells:
+        check_writable(args)
     if args.pipeline == "fastest":
         args.pipeline = choose_fastest_pipeline(args, trainings=len(cells))
     if args.jobs > 1 and len(cells) > 1:

@@ -319,7 +319,7 @@ def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with _stopped_as_by_ctrl_c() as stopped:
+    with stopped_as_by_ctrl_c() as stopped:
         code = _run(args)
     if stopped and code == INTERRUPTED:
         code = TERMINATED
@@ -337,7 +337,7 @@ TERMINATED = 143  # stopped by SIGTERM (128 + SIGTERM)
 
 
 @contextlib.contextmanager
-def _stopped_as_by_ctrl_c():
+def stopped_as_by_ctrl_c():
     """SIGTERM, what a job scheduler, ``timeout`` or ``docker stop`` sends, stops the command as Ctrl-C does:
     training keeps its last checkpoint and says how to resume. Yields a list that holds the signal once received."""
     received: list[int] = []

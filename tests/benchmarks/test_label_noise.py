@@ -244,12 +244,12 @@ def test_jobs_record_as_many_concurrent_cells_as_train_at_once(tmp_path, monkeyp
 
     started = []
 
-    def fake_run(command, stdout, stderr):
+    def fake_popen(command, stdout, stderr):
         started.append(command)
         stdout.write("done\n")
-        return types.SimpleNamespace(returncode=0)
+        return types.SimpleNamespace(wait=lambda: 0, poll=lambda: 0)
 
-    monkeypatch.setattr(label_noise.subprocess, "run", fake_run)
+    monkeypatch.setattr(label_noise.subprocess, "Popen", fake_popen)
     monkeypatch.setattr(label_noise, "regenerate_report", lambda args: None)
     args = argparse.Namespace(recipe="fast", tag=None, data_root="data", cifar10n=tmp_path / "c10n.npz",
                               runs_dir=tmp_path / "runs", results_dir=None, stop_after_epoch=None, extra=[],
@@ -262,3 +262,92 @@ def test_jobs_record_as_many_concurrent_cells_as_train_at_once(tmp_path, monkeyp
     args.concurrent_cells = 5  # other trainings beside the grid, as the user says
     label_noise.run_in_processes(args, cells)
     assert [command[command.index("--concurrent-cells") + 1] for command in started] == ["5", "5"]
+
+
+def grid_command(tmp_path, root, *extra):
+    return [sys.executable, str(BENCH / "label_noise.py"), "--recipe", "fast", "--data-root", str(root),
+            "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"), "--noise", "sym40",
+            "--set", "model.width=2", "--set", "data.batch_size=16", "--set", "method.start_epoch=1",
+            "--set", "run.device=cpu", *map(str, extra)]
+
+
+def test_a_result_cut_short_is_recorded_again_and_a_damaged_run_fails_its_cell_alone(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    grid = grid_command(tmp_path, root, "--methods", "ce", "sat", "--set", "run.epochs=2")
+    run(*grid[1:], "--stop-after-epoch", "1", "--set", "run.threads=1")
+    out = run(*grid[1:], "--set", "run.threads=2")
+    # resumed on another thread count: said, and kept with the result, which is then no uninterrupted run's
+    assert "  resumed after epoch 1: the run used 1 CPU threads and resumes on 2" in out
+    cells = tmp_path / "results" / "label_noise" / "fast"
+    resumptions = json.loads((cells / "sat-sym40.json").read_text())["resumptions"]
+    assert [r["after_epoch"] for r in resumptions] == [1] and "CPU threads" in resumptions[0]["caveats"][0]
+
+    (cells / "ce-sym40.json").write_text("")  # what a copy cut short leaves
+    out = run(*grid[1:])
+    assert f"ce-sym40: {cells / 'ce-sym40.json'}: not valid JSON (" in out and "; recorded again\n" in out
+    assert "sat-sym40: recorded earlier" in out and "ce-sym40: finished earlier" in out
+    assert json.loads((cells / "ce-sym40.json").read_text())["epochs"] == 2
+    (cells / "ce-sym40.json").write_text("{")
+    out = run(*grid[1:], "--redo")
+    assert "earlier record not read, so what only its training knew is not kept" in out
+    again = json.loads((cells / "ce-sym40.json").read_text())
+    assert again["epochs"] == 2 and "recorded_again" not in again  # a record of its own, nothing carried over
+
+    # a damaged file in one finished run directory is that cell's trouble: the other cell is still recorded
+    summary = tmp_path / "runs" / "fast" / "ce-sym40" / "summary.json"
+    summary.write_text(summary.read_text()[:50])
+    sat_before = (cells / "sat-sym40.json").read_text()
+    damaged = subprocess.run(grid + ["--redo"], capture_output=True, text=True)
+    assert damaged.returncode == 1 and "Traceback" not in damaged.stderr, damaged.stderr
+    assert f"ce-sym40: FAILED: {summary}: cannot be read (" in damaged.stdout
+    assert "move that run directory away to train the cell again" in damaged.stdout
+    assert (cells / "sat-sym40.json").read_text() != sat_before  # recorded again, after the failed cell
+    config = tmp_path / "runs" / "fast" / "sat-sym40" / "config.yaml"
+    config.write_text(config.read_text()[:30] + "\n  - [")
+    damaged = subprocess.run(grid + ["--redo", "--methods", "sat"], capture_output=True, text=True)
+    assert damaged.returncode == 1 and "Traceback" not in damaged.stderr, damaged.stderr
+    assert f"sat-sym40: FAILED: {config}" in damaged.stdout
+
+
+def test_an_unwritable_results_directory_is_refused_before_any_training(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    (tmp_path / "file").write_text("")
+    grid = grid_command(tmp_path, root, "--methods", "ce")
+    grid[grid.index("--results-dir") + 1] = str(tmp_path / "file" / "results")
+    refused = subprocess.run(grid, capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
+        f"label_noise.py: error: --results-dir {tmp_path / 'file' / 'results'}: {tmp_path / 'file'} is not a "
+        "directory; expected a directory this process can write in"]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_jobs_stopped_part_way_record_nothing_and_regenerate_no_report(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    out = run(*grid_command(tmp_path, root, "--methods", "ce", "sat", "--set", "run.epochs=2",
+                            "--set", "run.threads=1", "--jobs", "2", "--stop-after-epoch", "1")[1:])
+    assert out.count("(stopped early)") == 2 and "report not regenerated" not in out
+    assert not (tmp_path / "results").exists() and not (tmp_path / "RESULTS.md").exists()
+
+
+def test_a_stopped_grid_stops_its_cells_processes_and_each_keeps_its_checkpoint(tmp_path):
+    import fcntl
+    import signal
+    import time
+
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    grid = subprocess.Popen(grid_command(tmp_path, root, "--methods", "ce", "sat", "--set", "run.epochs=5000",
+                                         "--set", "run.threads=1", "--jobs", "2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "runs" / "fast"
+    deadline = time.monotonic() + 120
+    while not all((runs / cell / "checkpoint.pt").exists() for cell in ("ce-sym40", "sat-sym40")):
+        assert time.monotonic() < deadline and grid.poll() is None, grid.communicate()
+        time.sleep(0.2)
+    grid.send_signal(signal.SIGTERM)  # to the grid alone, as a scheduler stops the process it started
+    out, err = grid.communicate(timeout=60)
+    assert grid.returncode == 143 and err.strip().splitlines() == ["label_noise.py: interrupted"], err
+    for cell in ("ce-sym40", "sat-sym40"):
+        with open(runs / f".{cell}.lock", "w") as handle:  # no process trains the cell any more
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        last = (runs / f"{cell}.log").read_text().strip().splitlines()[-1]
+        assert last.startswith(f"label_noise.py: {runs / cell}: interrupted (checkpoint after epoch "), last
