@@ -61,8 +61,9 @@
 # GRID_RECIPE (fast; `paper` trains other cells on the 200-epoch recipe, say GRID_NOISE=sym80 GRID_METHODS=sat),
 # GRID_SEED (the grid's cells again with this seed, recorded apart in label_noise/<recipe>_seed<N>/; 0, the configs'
 # own seed, means the recipe's own cells),
-# SUITE_RESULTS (results directory, default benchmarks/results; where it is not set, --status and --pack use the one
-# that the last suite under the same SUITE_RUNS wrote to), SUITE_RUNS (default benchmarks/runs),
+# SUITE_RESULTS (results directory; where it is not set, the one that the last suite under the same SUITE_RUNS
+# recorded into, so that a suite started again, by --run-for too, goes on recording there and --status and --pack
+# look there; with no such suite, benchmarks/results), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py; for the
 # prepare step to write it, its last part must be cifar-10-batches-py; these paths, relative, are taken from the
 # directory the suite is started in), STEPS (default: the nine numbered above, in order; every name is checked
@@ -99,8 +100,12 @@ TORCHINDUCTOR_CACHE_DIR="$(absolute "$TORCHINDUCTOR_CACHE_DIR")"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
 read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
 mkdir -p "$STATE"
-if [ -n "${1:-}" ] && [ -z "${SUITE_RESULTS:-}" ] && [ -f "$STATE/results_dir" ]; then
-    RESULTS="$(cat "$STATE/results_dir")"  # --status and --pack look where the last suite started here wrote
+REMEMBERED_RESULTS=""
+if [ -z "${SUITE_RESULTS:-}" ] && [ -s "$STATE/results_dir" ]; then
+    # the last suite under these runs recorded there: a restart without SUITE_RESULTS (say --run-for after a
+    # --stop) must go on there, not fill the checked-in results with some cells and abandon its half-trained one
+    REMEMBERED_RESULTS="$(cat "$STATE/results_dir")"
+    RESULTS="$REMEMBERED_RESULTS"
 fi
 
 pack() {
@@ -471,6 +476,10 @@ mkdir -p "$RESULTS"
 echo "$RESULTS" > "$STATE/results_dir"
 echo "$$" > "$STATE/suite.pid"  # for --stop
 echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"
+if [ -n "$REMEMBERED_RESULTS" ] && [ "$REMEMBERED_RESULTS" != "$BENCH/results" ]; then
+    echo "results: $RESULTS, where the last suite under $RUNS recorded (SUITE_RESULTS is not set; set it to" \
+        "record elsewhere)"
+fi
 "$PYTHON" -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__, '|',
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')"
 restore_cache

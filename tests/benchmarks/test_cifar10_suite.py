@@ -243,6 +243,25 @@ def test_run_for_returns_at_its_limit_and_leaves_the_suite_running(tmp_path):
         assert "stopped the suite" in suite(tmp_path, "--stop").stdout
 
 
+def test_a_suite_started_again_without_suite_results_records_where_the_last_one_did(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()  # a quick step: prepare finds the data there
+    results, report = tmp_path / "results", tmp_path / "RESULTS.md"
+    remembered = tmp_path / "runs" / "suite" / "results_dir"
+    assert suite(tmp_path, STEPS="prepare").returncode == 0  # SUITE_RESULTS names tmp_path/results
+    line = f"results: {results}, where the last suite under {tmp_path / 'runs'} recorded"
+    # started again without it (after a --stop, say), not into the checked-in benchmarks/results
+    watched = suite(tmp_path, "--run-for", "60", STEPS="report", SUITE_RESULTS="")
+    assert watched.returncode == 0 and line in watched.stdout, watched.stdout + watched.stderr
+    assert f"from `{results}/" in report.read_text()
+    plain = suite(tmp_path, STEPS="prepare", SUITE_RESULTS="")
+    assert plain.returncode == 0 and line in plain.stdout, plain.stdout + plain.stderr
+    assert remembered.read_text().strip() == str(results)
+    # an explicit SUITE_RESULTS is the one used, and the one remembered
+    chosen = suite(tmp_path, STEPS="prepare", SUITE_RESULTS=str(tmp_path / "chosen"))
+    assert "where the last suite" not in chosen.stdout
+    assert remembered.read_text().strip() == str(tmp_path / "chosen")
+
+
 def fake_gpu_path(tmp_path) -> str:
     """A PYTHONPATH entry under which the suite's python believes it has a GPU of the model named in FAKE_GPU;
     the trainings still run on the CPU."""
