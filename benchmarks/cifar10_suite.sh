@@ -38,7 +38,8 @@
 # then it trains what the new grid has not recorded. Start it detached and look in from time to time:
 #
 #   mkdir -p benchmarks/runs && setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/runs/suite.log 2>&1 &
-#   bash benchmarks/cifar10_suite.sh --status            # finished steps, the last log lines, GPU use
+#   bash benchmarks/cifar10_suite.sh --status            # whether it runs, finished steps, the last log lines,
+#                                                        # unfinished trainings, GPU use
 #   bash benchmarks/cifar10_suite.sh --pack results.tgz  # results, logs and metrics (no checkpoints) in one file
 #   bash benchmarks/cifar10_suite.sh --stop              # ends the running suite and its trainings (they resume
 #                                                        # from their last checkpoint when it is started again)
@@ -122,26 +123,30 @@ pack() {
 }
 
 status() {
-    local name finished=""
+    local name finished="" pid
     for name in $KNOWN_STEPS; do [ -f "$STATE/$name.done" ] && finished+="$name "; done
     echo "finished steps: $finished"
+    pid="$(suite_pid)"
+    if [ -n "$pid" ]; then echo "the suite is running (process $pid)"; else echo "the suite is not running"; fi
     for log in "$STATE"/*.log; do  # progress bars redraw with carriage returns: show their latest state only
         [ -f "$log" ] && { echo "== $(basename "$log")"; tr '\r' '\n' < "$log" | grep -v '^[[:space:]]*$' | tail -n 3 \
             | cut -c1-200; }
     done
-    "$PYTHON" - "$RUNS" <<'PY'
+    "$PYTHON" - "$RUNS" "$pid" <<'PY'
 import json, sys
 from pathlib import Path
-# cells in training: epochs done, the latest test accuracy and epoch time
+# unfinished cells: epochs done, the latest test accuracy and epoch time; with no suite running, none is training
+running = bool(sys.argv[2])
 for metrics in sorted(Path(sys.argv[1]).glob("*/*/metrics.jsonl")):
     if (metrics.parent / "summary.json").exists():
         continue
     rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
     if rows:
-        last = rows[-1]
+        last, cell = rows[-1], f"{metrics.parent.parent.name}/{metrics.parent.name}"
+        epoch = last["epoch"]
+        state = f"training {cell}: epoch {epoch}" if running else f"stopped in {cell} after epoch {epoch}"
         accuracy = f", test accuracy {100 * last['test_accuracy']:.2f} %" if "test_accuracy" in last else ""
-        print(f"training {metrics.parent.parent.name}/{metrics.parent.name}: epoch {last['epoch']}{accuracy}, "
-              f"{last['epoch_seconds']:.2f} s/epoch")
+        print(f"{state}{accuracy}, {last['epoch_seconds']:.2f} s/epoch")
 PY
     if command -v nvidia-smi > /dev/null; then
         nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
@@ -275,11 +280,7 @@ run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives
     fi
     while [ -n "$(suite_pid)" ] && [ $((SECONDS - started)) -lt "$limit" ]; do sleep 2; done
     tail -c +"$((offset + 1))" "$log" 2>/dev/null
-    if [ -n "$(suite_pid)" ]; then
-        echo "after $((SECONDS - started)) s the suite is still running (process $(suite_pid))"
-    else
-        echo "the suite is not running"
-    fi
+    [ -n "$(suite_pid)" ] && echo "after $((SECONDS - started)) s the suite is still running; it goes on detached"
     status
 }
 

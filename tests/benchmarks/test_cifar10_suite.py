@@ -60,7 +60,7 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
     unfinished.mkdir(parents=True)
     rows = [{"epoch": 1, "test_accuracy": 0.25, "epoch_seconds": 1.5}, {"epoch": 2, "epoch_seconds": 1.25}]
     (unfinished / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    assert "training fast/ce-sym20: epoch 2, 1.25 s/epoch" in suite(tmp_path, "--status").stdout
+    assert "stopped in fast/ce-sym20 after epoch 2, 1.25 s/epoch" in suite(tmp_path, "--status").stdout
 
     # another machine with the recorded results (no step markers): measured speed and cells are not repeated
     for marker in (tmp_path / "runs" / "suite").glob("*.done"):
@@ -182,6 +182,33 @@ def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_pat
     assert detached.wait(timeout=15) != 0
     assert not any(p.exists() for p in trainings)
     assert "no suite is running" in suite(tmp_path, "--stop").stdout
+    status = suite(tmp_path, "--status").stdout
+    assert "the suite is not running" in status and "stopped in fast/sat-sym40 after epoch" in status, status
+
+
+def test_status_says_whether_the_suite_runs_and_calls_a_training_without_it_stopped(tmp_path):
+    unfinished = tmp_path / "runs" / "fast" / "ce-sym40"
+    unfinished.mkdir(parents=True)
+    row = {"epoch": 4, "test_accuracy": 0.5, "epoch_seconds": 2.0}
+    (unfinished / "metrics.jsonl").write_text(json.dumps(row) + "\n")
+    pid_file = tmp_path / "runs" / "suite" / "suite.pid"
+    pid_file.parent.mkdir()
+    # a suite that was killed leaves its process id behind; the suite is known by its command line
+    killed = subprocess.Popen([sys.executable, "-c", "", "cifar10_suite.sh"])
+    killed.wait()
+    pid_file.write_text(f"{killed.pid}\n")
+    stopped = suite(tmp_path, "--status").stdout
+    assert "the suite is not running" in stopped and "training" not in stopped, stopped
+    assert "stopped in fast/ce-sym40 after epoch 4, test accuracy 50.00 %, 2.00 s/epoch" in stopped
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "cifar10_suite.sh"])
+    try:
+        pid_file.write_text(f"{running.pid}\n")
+        status = suite(tmp_path, "--status").stdout
+    finally:
+        running.kill()
+        running.wait()
+    assert f"the suite is running (process {running.pid})" in status, status
+    assert "training fast/ce-sym40: epoch 4, test accuracy 50.00 %, 2.00 s/epoch" in status
 
 
 def test_the_compiler_cache_is_packed_for_another_machine_and_restored_there(tmp_path):
