@@ -67,8 +67,10 @@
 # look there; with no such suite, benchmarks/results), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py; for the
 # prepare step to write it, its last part must be cifar-10-batches-py; these paths, relative, are taken from the
-# directory the suite is started in), STEPS (default: the nine numbered above, in order; every name is checked
-# before any step runs), BENCH_COMMIT (the commit to record where the checkout has no .git).
+# directory the suite is started in), STEPS (default: the nine numbered above, in order), BENCH_COMMIT (the commit
+# to record where the checkout has no .git). STEPS, GRID_SEED, GRID_RECIPE, GRID_NOISE, GRID_METHODS and
+# TRAIN_PIPELINE are checked before any step runs (the names against label_noise.py's); a wrong one stops the suite
+# with exit status 2.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
@@ -247,8 +249,10 @@ suite_pid() {  # the process id of the suite running under these runs, if one is
         && echo "$pid"
 }
 
-check_inputs() {  # before anything runs: every name in STEPS is a step, GRID_SEED a number, PYTHON has torch
-    local name
+check_inputs() {  # before anything runs: every name in STEPS is a step, GRID_SEED a number, PYTHON has torch, and
+    # the grid's and trainings' settings are label_noise.py's: a typo there would otherwise surface only when its
+    # step runs, after hours of the steps before it
+    local name errors status=0
     for name in ${STEPS:-$ALL_STEPS}; do
         case " $KNOWN_STEPS " in *" $name "*) ;; *)
             echo "cifar10_suite.sh: unknown step '$name' in STEPS; expected some of: $KNOWN_STEPS" >&2; return 2 ;;
@@ -257,10 +261,39 @@ check_inputs() {  # before anything runs: every name in STEPS is a step, GRID_SE
     case "${GRID_SEED:-0}" in *[!0-9]*)
         echo "cifar10_suite.sh: GRID_SEED='$GRID_SEED' is not a non-negative integer" >&2; return 2 ;;
     esac
-    "$PYTHON" -c "import torch" 2> /dev/null || {
-        echo "cifar10_suite.sh: PYTHON=$PYTHON cannot import torch; point PYTHON at an environment that has it" >&2
-        return 2
-    }
+    # label_noise.py imports torch anyway, so its names cost little more than the torch check itself
+    errors="$("$PYTHON" - "$BENCH" "$GRID_RECIPE" "$GRID_NOISE" "$GRID_METHODS" "$TRAIN_PIPELINE" 2>&1 > /dev/null <<'PY'
+import sys
+try:
+    import torch  # noqa: F401
+except Exception:
+    sys.exit(3)
+sys.path.insert(0, sys.argv[1])
+from label_noise import METHODS, NOISES, RECIPES
+from speed import PIPELINES
+
+recipe, noise, methods, pipeline = sys.argv[2:]
+for variable, what, values, choices in [
+        ("GRID_RECIPE", "recipe", [recipe], list(RECIPES)), ("GRID_NOISE", "noise", noise.split(), list(NOISES)),
+        ("GRID_METHODS", "method", methods.split(), list(METHODS)),
+        ("TRAIN_PIPELINE", "pipeline", [pipeline], ["config", *PIPELINES, "fastest"])]:
+    for value in values:
+        if value not in choices:
+            expected = "some" if variable in ("GRID_NOISE", "GRID_METHODS") else "one"
+            print(f"cifar10_suite.sh: unknown {what} '{value}' in {variable}; expected {expected} of: "
+                  f"{' '.join(choices)}", file=sys.stderr)
+            sys.exit(2)
+PY
+)" || status=$?
+    case "$status" in
+        0) ;;
+        2) echo "$errors" >&2; return 2 ;;
+        3|126|127)
+            echo "cifar10_suite.sh: PYTHON=$PYTHON cannot import torch; point PYTHON at an environment that has it" >&2
+            return 2 ;;
+        *) echo "cifar10_suite.sh: the settings could not be checked against label_noise.py:" \
+               "$(tail -n 1 <<< "$errors")" >&2; return 2 ;;
+    esac
 }
 
 run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives it), watched for up to SECONDS

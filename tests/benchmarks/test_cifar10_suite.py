@@ -159,6 +159,21 @@ def test_bad_steps_or_a_python_without_torch_stop_the_suite_before_any_step_runs
     assert not (tmp_path / "runs" / "suite.log").exists()  # nothing was started detached
 
 
+def test_a_typo_in_the_grid_or_training_settings_stops_the_suite_before_any_step_runs(tmp_path):
+    typos = [("GRID_NOISE", "sym40 sym30", "unknown noise 'sym30' in GRID_NOISE; expected some of: sym20 sym40"),
+             ("GRID_METHODS", "ce sta", "unknown method 'sta' in GRID_METHODS; expected some of: ce sat sat_sce"),
+             ("GRID_RECIPE", "papr", "unknown recipe 'papr' in GRID_RECIPE; expected one of: paper fast"),
+             ("TRAIN_PIPELINE", "fastets", "unknown pipeline 'fastets' in TRAIN_PIPELINE; expected one of: config")]
+    for variable, value, message in typos:  # the grid last: the report before it must not run either
+        result = suite(tmp_path, STEPS="report grid", **{variable: value})
+        assert result.returncode == 2 and "[report]" not in result.stdout, result.stdout + result.stderr
+        [line] = result.stderr.splitlines()
+        assert message in line, line
+    detached = suite(tmp_path, "--run-for", "30", STEPS="report grid", GRID_NOISE="sym30")
+    assert detached.returncode == 2 and "unknown noise 'sym30'" in detached.stderr
+    assert not (tmp_path / "RESULTS.md").exists() and not (tmp_path / "runs" / "suite.log").exists()
+
+
 def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_path):
     import time
 
