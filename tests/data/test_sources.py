@@ -683,6 +683,32 @@ def test_csv_one_number_written_two_ways_is_refused(tmp_path, spellings):
         load_dataset(data_config("csv", path, label_column="y"))
 
 
+@pytest.mark.parametrize("odd", ["nan", "NA", "3x"])
+def test_csv_one_text_label_among_numbers_is_refused_naming_its_line(tmp_path, odd):
+    # sorted as text, the numbers would reorder ('10' before '2') and the stray label would become a class
+    labels = [str(i % 12) for i in range(24)]
+    labels[5] = odd
+    path = tmp_path / "t.csv"
+    path.write_text("x,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: line 7: label '{odd}' in column 'label' is not a "
+                                        r"number, but 23 other labels there are numbers; expected every label a "
+                                        r"number, or every label a name$"):
+        load_dataset(data_config("csv", path))
+
+
+def test_csv_one_number_among_names_is_refused(tmp_path):
+    labels = ["cat", "dog", "emu"] * 4
+    labels[2] = "7"
+    path = tmp_path / "t.csv"
+    path.write_text("x,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
+    with pytest.raises(DataError, match=r"t\.csv: line 4: label '7' in column 'label' is a number, but 11 other "
+                                        r"labels there are not; expected every label a number, or every label a name$"):
+        load_dataset(data_config("csv", path))
+    labels[2] = "nan"  # a name like any other where no label is a number
+    path.write_text("x,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
+    assert load_dataset(data_config("csv", path)).class_names == ["cat", "dog", "emu", "nan"]
+
+
 def test_csv_a_label_found_only_in_the_test_split_is_refused(tmp_path):
     from satlearn.data.tabular import split_indices
 

@@ -2,7 +2,8 @@
 
 Labels may be names or numbers; their sorted distinct values become classes ``0..C-1`` (numbers sorted by value,
 so ``2.0`` comes before ``10.0``) and are kept as the class names. One number written two ways (``1``, ``01``,
-``1.0``) is refused rather than made into two classes. A ``data.test_fraction`` of the rows, drawn with a generator
+``1.0``) is refused rather than made into two classes, as is a column mixing numbers and names (say one ``nan``
+among numbers), which could be ordered neither way. A ``data.test_fraction`` of the rows, drawn with a generator
 seeded by ``data.data_seed``, is held out; features are standardised with the training split's mean and std.
 A label whose rows all land in the held-out split is refused (no class may lack training rows).
 """
@@ -53,15 +54,30 @@ def standardize(train: np.ndarray, test: np.ndarray, *,
     return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32), mean, std
 
 
-def _label_order(values: list[str], *, what: str, column: str) -> list[str]:
+def _label_order(values: list[str], lines: list[int], *, what: str, column: str) -> list[str]:
     unique = set(values)
     # Decimal compares exactly: two long integers that one float would round together stay two classes
-    try:
-        as_number = {v: Decimal(v) for v in unique}
-    except InvalidOperation:
+    as_number: dict[str, Decimal | None] = {}
+    for v in unique:
+        try:
+            number = Decimal(v)
+        except InvalidOperation:
+            number = None
+        as_number[v] = number if number is not None and number.is_finite() else None
+    numeric_rows = sum(as_number[v] is not None for v in values)
+    if numeric_rows == 0:
         return sorted(unique)
-    if not all(number.is_finite() for number in as_number.values()):
-        return sorted(unique)
+    if numeric_rows < len(values):
+        # sorting numbers as text would put class 10 before 2 and shift every index after a stray 'nan', so a mix is
+        # refused; the rarer kind is the one to name, most often one missing-value marker among numbers
+        odd_is_text = numeric_rows >= len(values) - numeric_rows
+        at = next(i for i, v in enumerate(values) if (as_number[v] is None) == odd_is_text)
+        if odd_is_text:
+            kind, others = "is not a number", f"{numeric_rows} other labels there are numbers"
+        else:
+            kind, others = "is a number", f"{len(values) - numeric_rows} other labels there are not"
+        raise DataError(f"{what}: line {lines[at]}: label {values[at]!r} in column {column!r} {kind}, but {others}; "
+                        "expected every label a number, or every label a name")
     order = sorted(unique, key=lambda v: (as_number[v], v))
     for before, after in zip(order, order[1:]):
         if as_number[before] == as_number[after]:
@@ -80,6 +96,7 @@ def load_csv(config) -> DatasetSplits:
 
     features: list[list[float]] = []
     labels: list[str] = []
+    label_lines: list[int] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
@@ -121,6 +138,7 @@ def load_csv(config) -> DatasetSplits:
                     values.append(value)
                 features.append(values)
                 labels.append(label)
+                label_lines.append(line)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
@@ -130,7 +148,7 @@ def load_csv(config) -> DatasetSplits:
 
     if not features:
         raise DataError(f"{path}: no data rows after the header")
-    class_names = _label_order(labels, what=str(path), column=config.label_column)
+    class_names = _label_order(labels, label_lines, what=str(path), column=config.label_column)
     index = {name: i for i, name in enumerate(class_names)}
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray([index[v] for v in labels], dtype=np.int64)
