@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, origin_column, printable
+from satlearn.data.noise import knows_true_labels
 from satlearn.errors import DataError
 
 
@@ -270,7 +271,7 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
     if origin is not None and len(origin[1]) != len(labels):
         raise DataError(f"{run_dir}: labels.npz has {len(origin[1])} {origin[0]} entries for {len(labels)} labels")
     return RunTargets(labels=labels, soft_targets=probs, class_names=names, origin=origin,
-                      true_labels=clean if noise_kind not in (None, "none") else None)
+                      true_labels=clean if knows_true_labels(noise_kind) else None)
 
 
 def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Path) -> None:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from satlearn.config import NoiseConfig
-from satlearn.data.noise import CIFAR10_CLASSES, apply_noise, pair_map, read_label_file
+from satlearn.data.noise import CIFAR10_CLASSES, apply_noise, knows_true_labels, pair_map, read_label_file
 from satlearn.errors import DataError
 
 N, C = 20000, 10
@@ -207,3 +207,9 @@ def test_a_label_file_of_class_names_is_told_that_it_holds_class_indices(tmp_pat
     with pytest.raises(DataError, match=r"label 5 at index 0 is outside \[0, 3\) \(class indices into 0=1, 1=2, 2=5\)"):
         apply_noise(np.array([0, 1, 2]), 3, NoiseConfig(kind="file", file=str(tmp_path / "named.txt")),
                     class_names=["1", "2", "5"])
+
+
+@pytest.mark.parametrize("kind,known", [("none", False), (None, False), ("symmetric", True), ("pair", True),
+                                        ("file", True)])
+def test_which_noise_kinds_know_the_true_labels(kind, known):
+    assert knows_true_labels(kind) is known

@@ -144,6 +144,15 @@ def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
     return array.astype(np.int64)
 
 
+def knows_true_labels(noise_kind: str | None) -> bool:
+    """Whether a run trained with ``data.noise.kind`` = ``noise_kind`` knows its training examples' true labels.
+
+    Only a run that changed the source's labels itself can tell which of its labels are wrong (the source's are
+    taken as true); with ``none``, or a kind that could not be read (None), the source's labels are all it has, and
+    how many of them are wrong is unknown rather than 0."""
+    return noise_kind not in (None, "none")
+
+
 def apply_noise(labels: np.ndarray, num_classes: int, noise, *, class_names: list[str] | None = None,
                 source_rows: np.ndarray | None = None, source_size: int | None = None) -> np.ndarray:
     """Returns the training labels under ``noise`` (a :class:`satlearn.config.NoiseConfig`); ``labels`` is not changed.

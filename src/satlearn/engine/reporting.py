@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from satlearn.data.noise import knows_true_labels
 from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
 
 
@@ -62,6 +63,7 @@ def flag_statistics(flagged: np.ndarray, truly_wrong: np.ndarray) -> dict[str, A
 
 def summarize(config, history, *, best, noisy, method, wall_seconds: float, device) -> dict[str, Any]:
     final = history[-1]
+    known = knows_true_labels(config.data.noise.kind)
     summary: dict[str, Any] = {
         "method": config.method.name,
         "loss": config.method.loss,
@@ -71,7 +73,7 @@ def summarize(config, history, *, best, noisy, method, wall_seconds: float, devi
         "seed": config.run.seed,
         "device": str(device),
         "noise": {"kind": config.data.noise.kind, "rate": config.data.noise.rate, "mode": config.data.noise.mode,
-                  "actual_rate": noisy.actual_noise_rate},
+                  "actual_rate": noisy.actual_noise_rate if known else None},
         "final_test_accuracy": final.get("test_accuracy"),
         "best_test_accuracy": best["test_accuracy"],
         "best_epoch": best["epoch"],
@@ -83,8 +85,11 @@ def summarize(config, history, *, best, noisy, method, wall_seconds: float, devi
     if targets is not None:
         refined, _ = targets.refined_labels()
         flagged = (refined.cpu() != noisy.labels).numpy()
-        truly_wrong = (noisy.labels != noisy.clean_labels).numpy()
-        summary["label_issues"] = flag_statistics(flagged, truly_wrong)
+        if known:
+            summary["label_issues"] = flag_statistics(flagged, (noisy.labels != noisy.clean_labels).numpy())
+        else:
+            summary["label_issues"] = {"flagged": int(flagged.sum()), "truly_wrong": None, "precision": None,
+                                       "recall": None}
     return summary
 
 

@@ -1,0 +1,27 @@
+"""satlearn.engine.reporting: what a run's summary says about its labels."""
+
+from fixtures import tiny_overrides
+from satlearn.config import load_config
+from satlearn.engine import fit
+from satlearn.label_issues import load_run_targets
+
+
+def train(tmp_path, name, *noise):
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=sat", "run.epochs=2", *noise))
+    return fit(config, tmp_path / name, log=lambda message: None)
+
+
+def test_a_run_without_noise_of_its_own_scores_no_flags_against_labels_it_does_not_know(tmp_path):
+    # the source's labels are all such a run has: how many are wrong is unknown, not 0 (find-issues agrees)
+    clean = train(tmp_path, "clean", "data.noise.kind=none")
+    assert clean.summary["noise"]["actual_rate"] is None
+    issues = clean.summary["label_issues"]
+    assert issues["flagged"] >= 0
+    assert issues["truly_wrong"] is None and issues["precision"] is None and issues["recall"] is None
+    assert load_run_targets(clean.run_dir).true_labels is None
+    # noise the run added itself, even at rate 0, leaves it the labels from before: its scores are real
+    noised = train(tmp_path, "rate0", "data.noise.kind=symmetric", "data.noise.rate=0")
+    assert noised.summary["noise"]["actual_rate"] == 0.0
+    assert noised.summary["label_issues"]["truly_wrong"] == 0
+    assert load_run_targets(noised.run_dir).true_labels is not None
+
