@@ -113,6 +113,26 @@ def test_hand_damaged_files_of_an_unfinished_run_are_one_line_or_an_unknown_rate
     assert read_run(run.run_dir).actual_noise_rate is None
 
 
+def test_a_run_without_noise_of_its_own_shows_no_noise_rate(tmp_path):
+    # its labels are the source's, right or wrong: the share that is wrong is unknown, as its "labels right" column
+    clean = train(tmp_path, "clean", "method.name=sat", "data.noise.kind=none", "data.noise.rate=0")
+    assert read_run(clean.run_dir).actual_noise_rate is None
+    summary_file = clean.run_dir / "summary.json"
+    summary = json.loads(summary_file.read_text())
+    summary["noise"]["actual_rate"] = 0.0  # as summaries of such runs said before
+    summary_file.write_text(json.dumps(summary))
+    assert read_run(clean.run_dir).actual_noise_rate is None
+    row = compare_runs([clean.run_dir], out=tmp_path / "c.png")[1].splitlines()[2]
+    assert row.split()[2] == "—" and "0.0%" not in row
+    summary_file.unlink()  # while it trains: not from labels.npz either
+    assert read_run(clean.run_dir).actual_noise_rate is None
+    # noise it added at rate 0 is a known 0
+    rate0 = train(tmp_path, "rate0", "method.name=sat", "data.noise.rate=0")
+    assert read_run(rate0.run_dir).actual_noise_rate == 0.0
+    (rate0.run_dir / "summary.json").unlink()
+    assert read_run(rate0.run_dir).actual_noise_rate == 0.0
+
+
 def test_the_plot_takes_its_format_from_the_suffix_or_goes_into_a_given_folder(tmp_path):
     run = train(tmp_path, "run", "method.name=erm")
     _, _, plot = compare_runs([run.run_dir], out=tmp_path / "curves.pdf")

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
+from satlearn.data.noise import knows_true_labels
 from satlearn.engine.checkpoint import atomic_write_bytes, common_parent, make_output_dir, output_file
 from satlearn.errors import DataError
 
@@ -85,10 +86,10 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
     except ValueError:
         raise DataError(f"{summary_file}: not JSON (was the run's writing cut off?)") from None
-    actual = summary["noise"]["actual_rate"] if summary else _actual_noise_rate(run_dir / "labels.npz")
     config_file = run_dir / "config.yaml"
     if not config_file.exists() and summary is not None:  # results copied without the config: what they tell
         first = first_soft_target_epoch(history)
+        actual = _actual_noise_rate(run_dir, summary["noise"]["kind"], summary)
         return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=summary["method"], history=history,
                          epochs=summary["epochs"], start_epoch=None if first is None else first - 1,
                          summary=summary, actual_noise_rate=actual)
@@ -97,18 +98,24 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     except (OSError, ValueError, yaml.YAMLError) as exc:  # a ConfigError is a ValueError
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
         raise DataError(f"{config_file}: cannot read the run's config ({reason})") from None
+    actual = _actual_noise_rate(run_dir, config.data.noise.kind, summary)
     phase = METHODS.get(config.method.name).phase_name if config.method.name in METHODS else None
     return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=config.method.name, history=history,
                      epochs=config.run.epochs, start_epoch=config.method.start_epoch if phase else None,
                      summary=summary, actual_noise_rate=actual, **({"phase_name": phase} if phase else {}))
 
 
-def _actual_noise_rate(labels_file: Path) -> float | None:
-    """For a run still training (no summary yet): the share of its training labels that the noise changed."""
+def _actual_noise_rate(run_dir: Path, noise_kind: str | None, summary: dict[str, Any] | None) -> float | None:
+    """The share of a run's training labels that its noise changed: from its summary, or from ``labels.npz`` while
+    it trains; None where the run knows no true labels (where an older summary says 0.0 too)."""
     import numpy as np
 
+    if not knows_true_labels(noise_kind):
+        return None
+    if summary is not None:
+        return summary["noise"]["actual_rate"]
     try:
-        with np.load(labels_file, allow_pickle=False) as saved:
+        with np.load(run_dir / "labels.npz", allow_pickle=False) as saved:
             return float((saved["labels"] != saved["clean_labels"]).mean())
     except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS):  # unreadable: the rate is unknown
         return None
