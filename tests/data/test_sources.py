@@ -546,8 +546,12 @@ def test_validate_catches_labels_outside_range():
 @pytest.mark.parametrize("y_train,y_test,message", [
     ([0, 100, 200] * 2, [0, 100], r"class 1 has no training example \(198 of the 201 classes 0\.\.200 have none\)"),
     ([0, 100_000, 200_000] * 2, [0], r"class 1 has no training example \(199998 of the 200001 classes"),
-    ([0, 1, 2] * 2, [7, 7], r"class 3 has no training example \(5 of the 8 classes 0\.\.7 have none\)"),
-], ids=["spread_labels", "huge_labels", "test_only_label"])
+    ([0, 1, 2] * 2, [1, 7], r"'y_test' holds label 7 \(index 1\), above the largest training label 2; 5 of the 8 "
+                            r"classes 0\.\.7 it makes have no training example; expected test labels among the "
+                            r"training ones$"),
+    ([0, 1, 3] * 2, [0, 2], r"class 2 has no training example \(1 of the 4 classes 0\.\.3 has none\); its 1 example "
+                            r"is all in the test split"),
+], ids=["spread_labels", "huge_labels", "test_only_label", "test_only_middle_label"])
 def test_npz_a_class_without_training_examples_is_refused(tmp_path, y_train, y_test, message):
     path = tmp_path / "gaps.npz"
     np.savez(path, x_train=np.arange(12.0).reshape(6, 2), y_train=np.array(y_train),
@@ -555,6 +559,21 @@ def test_npz_a_class_without_training_examples_is_refused(tmp_path, y_train, y_t
     data = load_dataset(data_config("npz", path))  # loads: a run trained on it before the rule still evaluates
     with pytest.raises(DataError, match=rf"^npz: .*gaps\.npz: {message}"):
         data.check_every_class_is_trained()  # what a new run checks
+
+
+def test_npz_a_drawn_test_split_holding_the_largest_label_says_so(tmp_path):
+    from satlearn.data.tabular import split_indices
+
+    _, held_out = split_indices(12, 0.25, 42, what="t")
+    y = np.arange(12) % 3
+    y[held_out[1]] = 5
+    path = tmp_path / "drawn.npz"
+    np.savez(path, x_train=np.arange(24.0).reshape(12, 2), y_train=y)
+    data = load_dataset(data_config("npz", path, test_fraction=0.25, data_seed=42))
+    with pytest.raises(DataError, match=r"^npz: .*drawn\.npz: the test split holds label 5 \(its example 1\), above "
+                                        r"the largest training label 2; 3 of the 6 classes 0\.\.5 it makes have no "
+                                        r"training example \(where that split is drawn, another data\.data_seed"):
+        data.check_every_class_is_trained()
 
 
 def test_a_missing_class_of_a_fixed_class_set_is_left_alone():

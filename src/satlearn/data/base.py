@@ -55,6 +55,8 @@ class DatasetSplits:
         feature_mean, feature_std: ``(D,)`` the standardisation a source applied to tabular features: a row
             ``r`` of the user's file became ``(r - feature_mean) / feature_std``. ``None`` otherwise.
         notes: what the source did that its user should hear of (files it skipped, say); the trainer logs them.
+        test_labels_key: where the source's own test split holds its labels (npz: ``'y_test'``), for messages;
+            ``None`` where the test split was drawn from the training data or the source names no key.
     """
 
     x_train: torch.Tensor
@@ -74,6 +76,7 @@ class DatasetSplits:
     feature_mean: np.ndarray | None = None
     feature_std: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    test_labels_key: str | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -141,6 +144,11 @@ class DatasetSplits:
         empty = (counts == 0).nonzero().flatten()
         if len(empty) == 0:
             return
+        top = self.num_classes - 1
+        if int(counts[top]) == 0 and self.class_names == [str(c) for c in range(self.num_classes)]:
+            # the classes run 0..largest label: one test label above the training ones makes every class up to it,
+            # and the first of those is not where the mistake is
+            self._refuse_a_test_label_above_training(empty, top)
         first = int(empty[0])
         name = self.class_names[first]
         label = f"class {first}" if name == str(first) else f"class {first} ({name!r})"
@@ -152,6 +160,21 @@ class DatasetSplits:
         raise DataError(
             f"{self.name}: {self.classes_found_in}: {label} has no training example ({len(empty)} of the "
             f"{self.num_classes} classes 0..{self.num_classes - 1} {have} none){where}; every class needs at least one"
+        )
+
+    def _refuse_a_test_label_above_training(self, empty: torch.Tensor, top: int) -> None:
+        at = int((self.y_test == top).nonzero()[0, 0])
+        train_top = int(self.y_train.max())
+        if self.test_labels_key is not None:
+            holder, drawn = f"{self.test_labels_key!r} holds label {top} (index {at})", ""
+        else:
+            holder = f"the test split holds label {top} (its example {at})"
+            drawn = (" (where that split is drawn, another data.data_seed or data.test_fraction may keep its "
+                     "examples for training)")
+        raise DataError(
+            f"{self.name}: {self.classes_found_in}: {holder}, above the largest training label {train_top}; "
+            f"{len(empty)} of the {self.num_classes} classes 0..{top} it makes have no training example{drawn}; "
+            "expected test labels among the training ones"
         )
 
 

@@ -164,4 +164,5 @@ def load_npz(config) -> DatasetSplits:
         source_size=source_size,
         feature_mean=feature_mean,
         feature_std=feature_std,
+        test_labels_key="y_test" if has_test else None,
     )
