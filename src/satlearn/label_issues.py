@@ -84,12 +84,12 @@ class LabelIssues:
             raise ValueError(f"{len(class_names)} class_names for the {self.probs.shape[1]} classes of the soft "
                              "targets")
 
-    def to_csv(self, class_names: list[str] | None = None, *,
-               origin: tuple[str, np.ndarray] | None = None) -> str:
-        """One row per example: ``index`` (position in the training set), ``given_label`` and ``suggested_label``
-        (class indices), ``score``, ``flagged``, ``rank``; with ``class_names``, the two classes' names
-        (``given_class``, ``suggested_class``); with ``origin`` (a run's :func:`satlearn.data.base.origin_column`),
-        the example's place in the user's data (``source_row`` or ``file``)."""
+    def to_csv(self, *, class_names: list[str] | None = None, origin: tuple[str, np.ndarray] | None = None) -> str:
+        """The CSV as text, written nowhere (:func:`write_label_issues` writes the files). One row per example:
+        ``index`` (position in the training set), ``given_label`` and ``suggested_label`` (class indices),
+        ``score``, ``flagged``, ``rank``; with ``class_names``, the two classes' names (``given_class``,
+        ``suggested_class``); with ``origin`` (a run's :func:`satlearn.data.base.origin_column`), the example's
+        place in the user's data (``source_row`` or ``file``)."""
         self._check_names(class_names)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -323,7 +323,7 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
         raise ValueError(f"origin holds {len(origin[1])} entries for {len(issues.given_labels)} examples")
     issues._check_names(class_names)
     out_dir = make_output_dir(out_dir)
-    atomic_write_text(out_dir / "label_issues.csv", issues.to_csv(class_names, origin=origin))
+    atomic_write_text(out_dir / "label_issues.csv", issues.to_csv(class_names=class_names, origin=origin))
     for name, array in (("label_issues_mask.npy", issues.flagged), ("label_issues_ranked.npy", issues.ranked_indices),
                         ("pred_probs.npy", issues.probs.astype(np.float32))):
         atomic_write_bytes(out_dir / name, lambda f, a=array: np.save(f, a))
