@@ -740,6 +740,14 @@ def test_csv_a_label_found_only_in_the_test_split_is_refused(tmp_path):
                                         r"classes 0\.\.2 has none\); its 1 example is all in the test split \(where "
                                         r"that split is drawn, another data\.data_seed or data\.test_fraction"):
         load_dataset(data_config("csv", path, test_fraction=0.2, data_seed=42)).check_every_class_is_trained()
+    # numbers as labels, the largest only in the test split: a CSV's classes are its distinct labels, not 0 up to
+    # the largest, so the class is named as any other (not as a label above the training ones making classes)
+    labels = ["0", "1"] * 5
+    labels[held_out[0]] = "2"
+    path.write_text("x,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
+    with pytest.raises(DataError, match=r"^csv: .*t\.csv: class 2 has no training example \(1 of the 3 classes "
+                                        r"0\.\.2 has none\); its 1 example is all in the test split"):
+        load_dataset(data_config("csv", path, test_fraction=0.2, data_seed=42)).check_every_class_is_trained()
 
 
 def test_csv_missing_label_column_lists_columns(tmp_path):

@@ -57,6 +57,8 @@ class DatasetSplits:
         notes: what the source did that its user should hear of (files it skipped, say); the trainer logs them.
         test_labels_key: where the source's own test split holds its labels (npz: ``'y_test'``), for messages;
             ``None`` where the test split was drawn from the training data or the source names no key.
+        classes_to_largest_label: the class set is 0..the largest label of either split (npz), so that a test
+            label above every training label makes classes that no training example has; for messages.
     """
 
     x_train: torch.Tensor
@@ -77,6 +79,7 @@ class DatasetSplits:
     feature_std: np.ndarray | None = None
     notes: tuple[str, ...] = ()
     test_labels_key: str | None = None
+    classes_to_largest_label: bool = False
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -145,7 +148,7 @@ class DatasetSplits:
         if len(empty) == 0:
             return
         top = self.num_classes - 1
-        if int(counts[top]) == 0 and self.class_names == [str(c) for c in range(self.num_classes)]:
+        if int(counts[top]) == 0 and self.classes_to_largest_label:
             # the classes run 0..largest label: one test label above the training ones makes every class up to it,
             # and the first of those is not where the mistake is
             self._refuse_a_test_label_above_training(empty, top)

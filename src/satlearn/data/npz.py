@@ -165,4 +165,5 @@ def load_npz(config) -> DatasetSplits:
         feature_mean=feature_mean,
         feature_std=feature_std,
         test_labels_key="y_test" if has_test else None,
+        classes_to_largest_label=True,
     )
