@@ -6,32 +6,33 @@ Recipes (ResNet-34, SGD 0.1, momentum 0.9, wd 5e-4, batch 256, cosine; α 0.9):
 Methods: `ce`, `sat`, `sat_sce`. Noise: `sym20/40/60/80` (symmetric, paper mode: actual error r·9/10), `pair40`,
 and the CIFAR-10N human label sets `c10n-aggre`, `c10n-random1`, `c10n-worst`.
 
-A cell whose result is already recorded (or whose run directory holds a finished run) is skipped; one with a
-checkpoint resumes, so the grid can be stopped at any time (or killed) and started again, and a grid can be filled
-over several sittings (`--redo` records recorded cells again: from their run directory where it holds the finished
-run, keeping the earlier record's training facts, else by training them; delete a run directory to train it
-afresh). `--jobs K` trains K cells at once, each in its own
-process with its log in `<runs-dir>/<recipe>/<cell>.log` (on an H200, ResNet-34 cells sharing the GPU finished no
-sooner than the same cells one after another); a cell is locked while a process trains it, so two grids
-started by mistake never train the same cell twice. `--pipeline` trains every cell on one of speed.py's pipelines
-(`fastest`: the one that the recorded speed measurement found quickest for the cells left to train, compilation
-included: once, since they share the compiler cache, and not at all where that cache holds files already); the
-default keeps the configs' own settings. The pipeline is recorded with each cell.
+A cell whose result is already recorded (or whose run directory holds a finished run) is skipped (a result file that
+cannot be read is recorded again); one with a checkpoint resumes, so the grid can be stopped at any time (or killed)
+and started again, and a grid can be filled over several sittings (`--redo` records recorded cells again: from their
+run directory where it holds the finished run, keeping the earlier record's training facts, else by training them;
+delete a run directory to train it afresh). `--jobs K` trains K cells at once, each in its own process with its log
+in `<runs-dir>/<recipe>/<cell>.log` (on an H200, ResNet-34 cells sharing the GPU finished no sooner than the same
+cells one after another; Ctrl-C or SIGTERM stops them with the grid); a cell is locked while a process trains it, so
+two grids started by mistake never train the same cell twice. `--pipeline` trains every cell on one of speed.py's
+pipelines (`fastest`: the one that the recorded speed measurement found quickest for the cells left to train,
+compilation included: once, since they share the compiler cache, and not at all where that cache holds files
+already); the default keeps the configs' own settings. The pipeline is recorded with each cell.
 
     python benchmarks/prepare_cifar10.py
     setsid nohup python benchmarks/label_noise.py --recipe fast > grid.log 2>&1 &
     python benchmarks/report.py          # regenerates benchmarks/RESULTS.md from the JSON (the grid does too)
 
-Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy,
-actual noise rate, wall time of the run's epochs including evaluation, how many cells shared the device, the
-training pipeline, the seeds, the compiler cache's hits and misses during the cell's training; for a SAT cell, how
-well its final targets single out the wrongly labelled training examples, scored as `label_issues.py` scores
-satlearn), and beside it the run's per-epoch metrics (`<method>-<noise>.metrics.jsonl`, for curves.py).
-After every recorded cell the grid regenerates the report from all the JSON: by default RESULTS.md beside the
-results directory (benchmarks/RESULTS.md for the default one), or `--report PATH` (`none`: not at all).
-`--tag TAG` keeps a second set of cells apart, in `label_noise/<recipe>_<TAG>/` (the suite times the paper cell on
-each GPU model this way). `--seed N` trains the cells again with another seed, for the run and the noise's draw,
-apart in `label_noise/<recipe>_seed<N>/`: how far one seed's figures can be trusted.
+Results: benchmarks/results/label_noise/<recipe>/<method>-<noise>.json (last- and best-epoch test accuracy, actual
+noise rate, wall time of the run's epochs including evaluation, how many cells shared the device, the training
+pipeline, the seeds, the compiler cache's hits and misses during the cell's training, the run's resumptions and what
+may make its figures differ from an uninterrupted run's (another thread count, device or pipeline); for a SAT cell,
+how well its final targets single out the wrongly labelled training examples, scored as `label_issues.py` scores
+satlearn), and beside it the run's per-epoch metrics (`<method>-<noise>.metrics.jsonl`, for curves.py). After every
+recorded cell the grid regenerates the report from all the JSON: by default RESULTS.md beside the results directory
+(benchmarks/RESULTS.md for the default one), or `--report PATH` (`none`: not at all). `--tag TAG` keeps a second set
+of cells apart, in `label_noise/<recipe>_<TAG>/` (the suite times the paper cell on each GPU model this way).
+`--seed N` trains the cells again with another seed, for the run and the noise's draw, apart in
+`label_noise/<recipe>_seed<N>/`: how far one seed's figures can be trusted.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from common import (  # noqa: E402
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
 from satlearn.config import load_config, overrides_for_method, read_yaml, to_dict  # noqa: E402
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS  # noqa: E402
 from satlearn.data.noise import read_label_file  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
@@ -301,8 +303,11 @@ def _check_noise_labels(run_dir: Path, config) -> None:
     machine, so its content decides."""
     if config.data.noise.kind != "file":
         return
-    with np.load(run_dir / "labels.npz") as kept:
-        trained_on = kept["labels"]
+    try:
+        with np.load(run_dir / "labels.npz") as kept:
+            trained_on = kept["labels"]
+    except (KeyError, ValueError, *DAMAGED_ARCHIVE_ERRORS) as exc:
+        raise TrainingError(f"{run_dir / 'labels.npz'}: cannot be read ({exc}); {AWAY}") from None
     if not np.array_equal(trained_on, read_label_file(config.data.noise.file, key=config.data.noise.key)):
         raise TrainingError(f"{run_dir}: finished earlier on other noisy labels than {config.data.noise.file} "
                             f"({config.data.noise.key}); not recorded as this cell: {AWAY}, or choose another "

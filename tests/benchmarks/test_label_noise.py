@@ -105,6 +105,15 @@ def test_grid_cells_resume_and_report(tmp_path):
     assert "sat-pair40" in unscored and "sat_sce-c10n-worst" in unscored and "sat-sym40," not in unscored
     assert "ce-" not in unscored.replace("sat_sce-", "")
 
+    # a CIFAR-10N run's labels.npz cut short fails that cell alone (its labels are compared with the file's)
+    labels = tmp_path / "runs" / "fast" / "ce-c10n-worst" / "labels.npz"
+    labels.write_bytes(labels.read_bytes()[:40])
+    damaged = subprocess.run([sys.executable, *map(str, common), *tiny, "--redo", "--methods", "ce"],
+                             capture_output=True, text=True)
+    assert damaged.returncode == 1 and "Traceback" not in damaged.stderr, damaged.stderr
+    assert f"ce-c10n-worst: FAILED: {labels}: cannot be read (" in damaged.stdout
+    assert "ce-sym40: finished earlier" in damaged.stdout and "ce-sym40.json" in damaged.stdout
+
 
 def test_jobs_train_cells_in_parallel_processes_and_locked_cells_are_skipped(tmp_path):
     import fcntl
