@@ -22,7 +22,7 @@ from satlearn.config import Config
 from satlearn.data import DatasetSplits, load_dataset, load_earlier_form
 from satlearn.data.loader import InMemoryLoader
 from satlearn.data.streaming import StreamingLoader
-from satlearn.data.noise import apply_noise
+from satlearn.data.noise import apply_noise, knows_true_labels
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint, make_output_dir,
@@ -597,7 +597,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
 
     epochs = config.run.epochs
     last = min(epochs, stop_after_epoch) if stop_after_epoch is not None else epochs
-    clean_for_metrics = noisy.clean_labels if config.data.noise.kind != "none" else None
+    clean_for_metrics = noisy.clean_labels if knows_true_labels(config.data.noise.kind) else None
     started = time.perf_counter()
 
     saved_epoch = start_epoch if checkpoint is not None else None
