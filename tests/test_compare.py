@@ -1,6 +1,7 @@
 """satlearn.compare: runs side by side, a table and one plot, from the files every run writes."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +59,12 @@ def test_sat_start_and_default_plot_place(tmp_path):
 def test_runs_with_the_same_name_are_told_apart(tmp_path):
     assert run_names([tmp_path / "a" / "sat", tmp_path / "b" / "sat"]) == ["a/sat", "b/sat"]
     assert run_names([tmp_path / "a" / "sat", tmp_path / "b" / "ce"]) == ["sat", "ce"]
+
+
+def test_a_run_given_as_the_current_directory_is_named_by_it(tmp_path, monkeypatch):
+    (tmp_path / "sat").mkdir()
+    monkeypatch.chdir(tmp_path / "sat")
+    assert run_names([Path(".")]) == ["sat"]
 
 
 def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
@@ -197,3 +204,20 @@ def test_the_phase_line_is_named_by_the_method_and_not_drawn_past_the_last_epoch
     draw_runs([gamblers], ax, colours={gamblers.name: "C0"})
     assert [line.get_label() for line in ax.lines] == ["gam"]
     plt.close("all")
+
+
+def test_out_refuses_a_runs_own_files_and_an_empty_path(tmp_path, capsys):
+    run = train(tmp_path, "sat", "run.epochs=2").run_dir
+    kept = {name: (run / name).read_bytes() for name in ("checkpoint.pt", "metrics.csv", "config.yaml")}
+    for command, name in ((["eval", str(run)], "checkpoint.pt"), (["compare", str(run)], "metrics.csv"),
+                          (["eval", str(run)], "config.yaml")):
+        assert main([*command, "--out", str(run / name)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"satlearn: error: --out {run / name}: would be written over, and that name is a run's own "
+                       "file; expected another file name, or a folder")
+    assert {name: (run / name).read_bytes() for name in kept} == kept
+    for command in (["eval", str(run)], ["compare", str(run)], ["selective-eval", str(run)]):
+        assert main([*command, "--out", ""]) == 2  # an unset variable, say: not the current directory
+        assert capsys.readouterr().err.strip() == "satlearn: error: --out is empty; expected a path"
+    assert main(["eval", str(run), "--out", str(tmp_path / "eval.json")]) == 0  # another name: written
+    assert json.loads((tmp_path / "eval.json").read_text())["epoch"] == 2

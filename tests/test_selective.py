@@ -229,6 +229,23 @@ def test_an_unfinished_run_is_evaluated_with_a_note(tmp_path, capsys):
     run = fit(config, tmp_path / "partial", stop_after_epoch=1, log=lambda m: None).run_dir
     assert main(["selective-eval", str(run), "--out", str(tmp_path / "out")]) == 0
     assert "note: an unfinished run, evaluated at its checkpoint after epoch 1 of 3" in capsys.readouterr().out
+    # the predictor, which a library cannot print about, warns, and says how far its weights trained
+    with pytest.warns(UserWarning, match="an unfinished run, its checkpoint after epoch 1 of 3"):
+        predictor = SelectivePredictor.from_run(run, coverage=0.9)
+    assert predictor.epoch == 1
+
+
+def test_every_output_folder_is_checked_before_any_is_written(runs, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "gamblers").write_text("not a folder")
+    assert main(["selective-eval", str(runs["erm"]), str(runs["gamblers"]), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: output directory {out / 'gamblers'}: is a file, "
+                                               "not a directory")
+    assert sorted(p.name for p in out.iterdir()) == ["gamblers"]  # nothing of the erm run's written either
+    assert main(["selective-eval", str(runs["erm"]), "--out", str(tmp_path / "plot.png")]) == 2
+    assert "selective-eval writes a folder" in capsys.readouterr().err
+    assert not (tmp_path / "plot.png").exists()
 
 
 def test_the_protocol_refuses_scores_and_correctness_the_measures_refuse():

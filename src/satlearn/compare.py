@@ -141,12 +141,13 @@ def unique_run_dirs(run_dirs) -> list[Path]:
 
 def run_names(run_dirs: list[Path]) -> list[str]:
     """Directory names, or paths below the runs' common parent where two names would be the same."""
-    names = [d.name for d in run_dirs]
+    # made absolute, not resolved: a run given as `.` is named, and a linked run keeps the name it was given by
+    names = [Path(os.path.abspath(d)).name for d in run_dirs]
     if len(set(names)) == len(names):
         return names
     common = Path(os.path.commonpath([d.resolve() for d in run_dirs]))
     relative = [d.resolve().relative_to(common) for d in run_dirs]
-    return [d.name if part == Path(".") else str(part) for d, part in zip(run_dirs, relative)]
+    return [name if part == Path(".") else str(part) for name, part in zip(names, relative)]
 
 
 def _pct(value: float | None) -> str:

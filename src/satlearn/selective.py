@@ -386,6 +386,9 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
     return path
 
 
+_PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # an --out named like compare's plot file
+
+
 def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
     if out is None:
         return list(run_dirs)
@@ -421,12 +424,18 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     if not run_dirs:
         raise ConfigError("selective-eval needs at least one run directory")
     # a bad --out stops before the evaluations (and is made only when they succeeded)
-    out_path = make_output_dir(out, create=False) if out is not None else None
+    out_path = make_output_dir(out, what="--out", create=False) if out is not None else None
+    if out_path is not None and out_path.suffix.lower() in _PLOT_SUFFIXES and not out_path.is_dir():
+        raise ConfigError(f"--out {out}: selective-eval writes a folder (each run's files and the plot "
+                          f"risk_coverage.png in it); expected a folder, not a {out_path.suffix} file")
     paths = unique_run_dirs(run_dirs)  # as compare takes them: a folder of runs for them all, each run once
+    output_dirs = _output_dirs(paths, out_path)
+    for directory in output_dirs:  # each run's too: one blocked folder must not leave the others' files half-written
+        make_output_dir(directory, what="output directory", create=False)
     results = [evaluate_run(p, score=score, device=device, data_root=data_root) for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
         result.label = f"{name}: {result.report['method']} ({result.report['score']})"
-    written = [write_result(result, d) for result, d in zip(results, _output_dirs(paths, out_path))]
+    written = [write_result(result, d) for result, d in zip(results, output_dirs)]
     if out_path is not None:
         plot_dir = out_path
     elif len(paths) == 1:
@@ -464,6 +473,7 @@ class SelectivePredictor:
         self.threshold = threshold
         self.coverage = coverage  # requested
         self.validation_coverage = validation_coverage  # reached on the validation part
+        self.epoch = run.checkpoint["epoch"]  # the epochs the weights trained (fewer than run.epochs: unfinished)
         self.num_classes = run.data.num_classes
         self.class_names = list(run.data.class_names)
         self.input_shape = tuple(run.data.input_shape)
@@ -477,6 +487,10 @@ class SelectivePredictor:
             tolerance = check_tolerance(tolerance)
         run_dir = Path(run_dir)
         run = _load(run_dir, device, data_root)
+        epoch, epochs = run.checkpoint["epoch"], run.config.run.epochs
+        if epoch < epochs:  # as `satlearn selective-eval` notes it: a predictor from weights still in training
+            warnings.warn(f"{run_dir}: an unfinished run, its checkpoint after epoch {epoch} of {epochs}",
+                          stacklevel=2)
         resolved = _resolve_for_run(run, score, run_dir)
         scores, _ = _test_scores(run, resolved, run_dir)
         if len(scores) < 2:

@@ -91,12 +91,28 @@ def common_parent(paths) -> Path:
     return Path.cwd() if common.parent == common else common
 
 
-def output_file(out: str | Path, default_name: str) -> Path:
+# What training writes into a run directory (the outputs of other commands, e.g. eval.json, are theirs).
+RUN_FILES = (CHECKPOINT_NAME, "config.yaml", "labels.npz", "metrics.jsonl", "metrics.csv", "summary.json",
+             "curves.png", "refined_labels.csv", "soft_targets.npy")
+
+
+def _refuse_empty(out: str | Path, what: str) -> None:
+    if not str(out).strip():  # an unset shell variable, say: Path("") would be the current directory
+        raise ConfigError(f"{what} is empty; expected a path")
+
+
+def output_file(out: str | Path, default_name: str, *, what: str = "--out") -> Path:
     """The file an ``--out`` names: ``out`` itself, or ``out/default_name`` where ``out`` is a folder (one that
-    exists, or a new one written with a trailing separator, ``plots/``); ``~`` is the home directory."""
+    exists, or a new one written with a trailing separator, ``plots/``); ``~`` is the home directory. An existing
+    file of a name that training writes (a run's checkpoint, config, metrics...) is refused: a command's output
+    written over it would lose the run, or the user's config."""
+    _refuse_empty(out, what)
     path = Path(out).expanduser()
     if path.is_dir() or str(out).endswith(("/", os.sep)):
         return path / default_name
+    if path.name in RUN_FILES and path.exists():
+        raise ConfigError(f"{what} {path}: would be written over, and that name is a run's own file; expected "
+                          "another file name, or a folder")
     return path
 
 
@@ -106,6 +122,7 @@ def make_output_dir(path: str | Path, *, what: str = "output directory", create:
     ``what`` names the path in the error, e.g. ``"--out"``. ``create=False`` only checks, for a command that
     should stop early on a bad path but write nothing before its work has succeeded.
     """
+    _refuse_empty(path, what)
     path = Path(path)
     for part in (path, *path.parents):
         if part.exists() and not part.is_dir():

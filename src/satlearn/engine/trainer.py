@@ -25,8 +25,8 @@ from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise, knows_true_labels
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint, make_output_dir,
-    output_file, started_without_checkpoint,
+    CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint,
+    make_output_dir, output_file, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
     autocast, cpu_threads, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
@@ -48,9 +48,6 @@ RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "r
                     "data.workers"}
 
 
-# What training writes into a run directory (the outputs of other commands, e.g. eval.json, are theirs).
-RUN_FILES = (CHECKPOINT_NAME, "config.yaml", "labels.npz", "metrics.jsonl", "metrics.csv", "summary.json",
-             "curves.png", "refined_labels.csv", "soft_targets.npy")
 
 
 @dataclass
