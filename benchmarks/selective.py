@@ -11,7 +11,8 @@ Per seed, three trainings from the shipped configs — `<dataset>_selective_sat.
 Each is evaluated with `satlearn.selective` (test split shuffled with seed 10, first 2,000 = validation, the rest =
 test; thresholds by bisection to ±0.3 coverage points on each part; AURC / E-AURC / AUGRC on the test part). One
 JSON per (selector, seed) in benchmarks/results/selective/, then the table benchmarks/SELECTIVE.md is regenerated
-from all the JSON files (never edit it by hand).
+from all the JSON files (never edit it by hand). Seeds trained with other `--set`s (fewer epochs, say) are averaged
+apart, in a section of their own that names them.
 
     python benchmarks/selective.py --seeds 0 1 2                          # MNIST-1D, CPU, ~1 min per seed
     python benchmarks/selective.py --dataset cifar10 --data-root DIR --seeds 0 1 2   # the paper's recipe, GPU
@@ -137,11 +138,39 @@ DATASET_NOTES = {
 }
 
 
-def dataset_section(dataset: str, results: list[dict], files_dir: str) -> list[str]:
+def settings_of_seeds(results: list[dict]) -> dict[tuple[str, ...], list[dict]]:
+    """The results grouped by the overrides their seed's trainings ran with (the seed's own aside): seeds trained
+    otherwise (fewer epochs, say) are another measurement, not more samples of this one."""
+    by_seed: dict[int, set[str]] = {}
+    for r in results:  # a seed's trainings take the overrides of their own method: their union is the setting
+        by_seed.setdefault(r["seed"], set()).update(
+            o for o in r["overrides"] if not o.startswith(("run.seed=", "run.progress=")))
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for r in results:
+        groups.setdefault(tuple(sorted(by_seed[r["seed"]])), []).append(r)
+    return dict(sorted(groups.items(), key=lambda item: (len(item[0]), item[0])))  # the configs' own first
+
+
+def _provenance(results: list[dict]) -> str:
+    """Device, commit and command of each distinct recording, with its seeds."""
+    recordings: dict[tuple[str, str, str], set[int]] = {}
+    for r in results:
+        device = r["device"].get("gpu") or f"{r['device']['cpu']} ({r['device']['cpu_count']} cores)"
+        recordings.setdefault((device, r["commit"][:12], r["command"]), set()).add(r["seed"])
+    if len(recordings) == 1:
+        (device, commit, command), _ = next(iter(recordings.items()))
+        return f"Device: {device}; commit `{commit}`; command `{command}`"
+    return "; ".join(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}: device {device}, "
+                     f"commit `{commit}`, command `{command}`"
+                     for (device, commit, command), seeds in recordings.items())
+
+
+def dataset_section(dataset: str, results: list[dict], files_dir: str, setting: tuple[str, ...] = ()) -> list[str]:
     seeds = sorted({r["seed"] for r in results})
     first = results[0]
     split = first["selective"]["split"]
-    lines = [f"## {dataset}", "",
+    title = f"{dataset}, trained with " + " ".join(f"`--set {o}`" for o in setting) if setting else dataset
+    lines = [f"## {title}", "",
              f"Seeds {', '.join(map(str, seeds))}; mean ± sample std over seeds. Test split of "
              f"{split['num_examples']} examples, shuffled with seed 10: {split['validation']} validation / "
              f"{split['test']} test." + (f" Note: {split['note']}." if split["note"] else ""), "",
@@ -193,11 +222,9 @@ def dataset_section(dataset: str, results: list[dict], files_dir: str) -> list[s
     wall = {t: _mean_std([r["train_wall_seconds"] for r in by_seed.values()], 1, 1) for t, by_seed in trainings.items()}
     accuracy = {t: _mean_std([r["final_test_accuracy"] for r in by_seed.values()], 100)
                 for t, by_seed in trainings.items()}
-    device = first["device"].get("gpu") or f"{first['device']['cpu']} ({first['device']['cpu_count']} cores)"
     lines += ["", "Full test accuracy % per training: " + ", ".join(f"{k} {v}" for k, v in accuracy.items())
               + ". Training wall time per run (s): " + ", ".join(f"{k} {v}" for k, v in wall.items()) + ".",
-              f"Device: {device}; commit `{first['commit'][:12]}`; command `{first['command']}`; "
-              f"files `{files_dir}/{dataset}-*-seed*.json`.", ""]
+              f"{_provenance(results)}; files `{files_dir}/{dataset}-*-seed*.json`.", ""]
     return lines
 
 
@@ -229,7 +256,8 @@ def write_table(results_dir: Path, out: Path) -> Path:
              "under the generalized risk (accepted and wrong, over all examples), all on the test part "
              "(`satlearn.evaluation.selective`).", ""]
     for dataset in sorted({r["dataset"] for r in results}):
-        lines += dataset_section(dataset, [r for r in results if r["dataset"] == dataset], files_dir)
+        for setting, group in settings_of_seeds([r for r in results if r["dataset"] == dataset]).items():
+            lines += dataset_section(dataset, group, files_dir, setting)
     lines += paper_section()
     out.write_text("\n".join(lines))
     return out

@@ -224,6 +224,28 @@ def test_benchmark_runs_the_cifar10_recipes_on_tiny_fake_data(tmp_path):
     assert "## cifar10" in table and "| Softmax Response (CE) |" in table and "3.37±0.05" in table
 
 
+def test_the_benchmark_table_keeps_seeds_trained_otherwise_apart(tmp_path):
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    benchmarks = Path(__file__).parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("selective_benchmark", benchmarks / "selective.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = tmp_path / "results" / "selective"
+    shutil.copytree(benchmarks / "results" / "selective", results)
+    for path in sorted(results.glob("mnist1d-*-seed0.json")):  # seed 5, as if trained for 30 epochs elsewhere
+        record = json.loads(path.read_text())
+        record.update(seed=5, overrides=["run.seed=5", "run.progress=false", "run.epochs=30"], commit="f" * 40,
+                      command="python benchmarks/selective.py --seeds 5 --set run.epochs=30")
+        (results / path.name.replace("seed0", "seed5")).write_text(json.dumps(record))
+    table = bench.write_table(tmp_path / "results", tmp_path / "SELECTIVE.md").read_text()
+    plain, other = table.split("## mnist1d, trained with `--set run.epochs=30`")
+    assert "Seeds 0, 1, 2, 3, 4;" in plain and "--seeds 5" not in plain
+    assert "Seeds 5;" in other and "commit `ffffffffffff`; command `python benchmarks/selective.py --seeds 5" in other
+
+
 def test_an_unfinished_run_is_evaluated_with_a_note(tmp_path, capsys):
     config = load_config(None, tiny_overrides(tmp_path, "method.name=erm", "run.epochs=3"))
     run = fit(config, tmp_path / "partial", stop_after_epoch=1, log=lambda m: None).run_dir
