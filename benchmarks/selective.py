@@ -36,6 +36,7 @@ from common import RESULTS, ROOT, record, run_main  # noqa: E402
 from satlearn.config import load_config, overrides_for_method, read_yaml  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.reporting import to_json  # noqa: E402
+from satlearn.engine.trainer import RESUME_FREE_KEYS  # noqa: E402
 from satlearn.errors import ConfigError  # noqa: E402
 from satlearn.selective import evaluate_scores, run_scores  # noqa: E402
 
@@ -141,10 +142,11 @@ DATASET_NOTES = {
 def settings_of_seeds(results: list[dict]) -> dict[tuple[str, ...], list[dict]]:
     """The results grouped by the overrides their seed's trainings ran with (the seed's own aside): seeds trained
     otherwise (fewer epochs, say) are another measurement, not more samples of this one."""
+    # how a run runs (where its data are, its device, threads) is no other setting: only what it trains
+    aside = tuple(f"{key}=" for key in ("run.seed", *sorted(RESUME_FREE_KEYS)))
     by_seed: dict[int, set[str]] = {}
     for r in results:  # a seed's trainings take the overrides of their own method: their union is the setting
-        by_seed.setdefault(r["seed"], set()).update(
-            o for o in r["overrides"] if not o.startswith(("run.seed=", "run.progress=")))
+        by_seed.setdefault(r["seed"], set()).update(o for o in r["overrides"] if not o.startswith(aside))
     groups: dict[tuple[str, ...], list[dict]] = {}
     for r in results:
         groups.setdefault(tuple(sorted(by_seed[r["seed"]])), []).append(r)

@@ -213,9 +213,13 @@ def test_out_refuses_a_runs_own_files_and_an_empty_path(tmp_path, capsys):
                           (["eval", str(run)], "config.yaml")):
         assert main([*command, "--out", str(run / name)]) == 2
         err = capsys.readouterr().err.strip()
-        assert err == (f"satlearn: error: --out {run / name}: would be written over, and that name is a run's own "
-                       "file; expected another file name, or a folder")
+        assert err == (f"satlearn: error: --out {run / name}: would be written over, and it is a file of the run "
+                       f"in {run}; expected another file name, or a folder")
     assert {name: (run / name).read_bytes() for name in kept} == kept
+    # the same names outside a run are any file's: a command run twice writes its output again
+    for _ in range(2):
+        assert main(["compare", str(run), "--out", str(tmp_path / "metrics.csv")]) == 0
+    capsys.readouterr()
     for command in (["eval", str(run)], ["compare", str(run)], ["selective-eval", str(run)]):
         assert main([*command, "--out", ""]) == 2  # an unset variable, say: not the current directory
         assert capsys.readouterr().err.strip() == "satlearn: error: --out is empty; expected a path"

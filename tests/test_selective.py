@@ -221,7 +221,12 @@ def test_benchmark_runs_the_cifar10_recipes_on_tiny_fake_data(tmp_path):
     assert record["config"] == "configs/cifar10_selective_sat.yaml" and record["selective"]["score"] == "abstain"
     assert record["commit"] and record["selective"]["split"]["validation"] == 4
     table = bench.write_table(tmp_path / "results", tmp_path / "SELECTIVE.md").read_text()
-    assert "## cifar10" in table and "| Softmax Response (CE) |" in table and "3.37±0.05" in table
+    # trained with the tiny settings, which the heading names; not with data.root or run.device, which say where
+    # the data are and what ran it
+    heading = next(line for line in table.splitlines() if line.startswith("## cifar10"))
+    assert heading.startswith("## cifar10, trained with `--set data.batch_size=16`") and "`--set run.epochs=2`" in heading
+    assert "data.root" not in heading and "run.device" not in heading
+    assert "| Softmax Response (CE) |" in table and "3.37±0.05" in table
 
 
 def test_the_benchmark_table_keeps_seeds_trained_otherwise_apart(tmp_path):
@@ -240,9 +245,13 @@ def test_the_benchmark_table_keeps_seeds_trained_otherwise_apart(tmp_path):
         record.update(seed=5, overrides=["run.seed=5", "run.progress=false", "run.epochs=30"], commit="f" * 40,
                       command="python benchmarks/selective.py --seeds 5 --set run.epochs=30")
         (results / path.name.replace("seed0", "seed5")).write_text(json.dumps(record))
+        # seed 6 as the recipe, only on another machine (data elsewhere, its own device): the same measurement
+        record.update(seed=6, overrides=["run.seed=6", "run.progress=false", "data.root=/elsewhere", "run.device=cpu"],
+                      command="python benchmarks/selective.py --seeds 6")
+        (results / path.name.replace("seed0", "seed6")).write_text(json.dumps(record))
     table = bench.write_table(tmp_path / "results", tmp_path / "SELECTIVE.md").read_text()
-    plain, other = table.split("## mnist1d, trained with `--set run.epochs=30`")
-    assert "Seeds 0, 1, 2, 3, 4;" in plain and "--seeds 5" not in plain
+    plain, other = table.split("## mnist1d, trained with `--set run.epochs=30`\n")
+    assert "## mnist1d\n" in plain and "Seeds 0, 1, 2, 3, 4, 6;" in plain and "--seeds 5" not in plain
     assert "Seeds 5;" in other and "commit `ffffffffffff`; command `python benchmarks/selective.py --seeds 5" in other
 
 
@@ -268,6 +277,8 @@ def test_every_output_folder_is_checked_before_any_is_written(runs, tmp_path, ca
     assert main(["selective-eval", str(runs["erm"]), "--out", str(tmp_path / "plot.png")]) == 2
     assert "selective-eval writes a folder" in capsys.readouterr().err
     assert not (tmp_path / "plot.png").exists()
+    assert main(["selective-eval", str(runs["erm"]), "--out", f"{tmp_path / 'plot.png'}/"]) == 0  # a folder, so marked
+    assert (tmp_path / "plot.png" / "risk_coverage.png").exists()
 
 
 def test_the_protocol_refuses_scores_and_correctness_the_measures_refuse():

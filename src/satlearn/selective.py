@@ -29,6 +29,7 @@ import contextlib
 import csv
 import io
 import numbers
+import os
 import random
 import warnings
 from dataclasses import dataclass, field
@@ -395,7 +396,7 @@ def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
     taken: set[str] = set()
     dirs = []
     for run_dir in run_dirs:
-        base = run_dir.resolve().name or "run"
+        base = Path(os.path.abspath(run_dir)).name or "run"  # named as compare names runs (a link keeps its name)
         name, k = base, 1
         while name in taken:
             k += 1
@@ -425,7 +426,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
         raise ConfigError("selective-eval needs at least one run directory")
     # a bad --out stops before the evaluations (and is made only when they succeeded)
     out_path = make_output_dir(out, what="--out", create=False) if out is not None else None
-    if out_path is not None and out_path.suffix.lower() in _PLOT_SUFFIXES and not out_path.is_dir():
+    if out_path is not None and out_path.suffix.lower() in _PLOT_SUFFIXES and not out_path.is_dir() \
+            and not str(out).endswith(("/", os.sep)):  # (plots.png/ is a folder by the user's own mark)
         raise ConfigError(f"--out {out}: selective-eval writes a folder (each run's files and the plot "
                           f"risk_coverage.png in it); expected a folder, not a {out_path.suffix} file")
     paths = unique_run_dirs(run_dirs)  # as compare takes them: a folder of runs for them all, each run once

@@ -103,17 +103,21 @@ def _refuse_empty(out: str | Path, what: str) -> None:
 
 def output_file(out: str | Path, default_name: str, *, what: str = "--out") -> Path:
     """The file an ``--out`` names: ``out`` itself, or ``out/default_name`` where ``out`` is a folder (one that
-    exists, or a new one written with a trailing separator, ``plots/``); ``~`` is the home directory. An existing
-    file of a name that training writes (a run's checkpoint, config, metrics...) is refused: a command's output
-    written over it would lose the run, or the user's config."""
+    exists, or a new one written with a trailing separator, ``plots/``); ``~`` is the home directory. A run's own
+    file (its checkpoint, config, metrics...) is refused: a command's output written over it would lose the run."""
     _refuse_empty(out, what)
     path = Path(out).expanduser()
     if path.is_dir() or str(out).endswith(("/", os.sep)):
         return path / default_name
-    if path.name in RUN_FILES and path.exists():
-        raise ConfigError(f"{what} {path}: would be written over, and that name is a run's own file; expected "
-                          "another file name, or a folder")
+    if path.name in RUN_FILES and path.exists() and _is_run_dir(path.parent):
+        raise ConfigError(f"{what} {path}: would be written over, and it is a file of the run in {path.parent}; "
+                          "expected another file name, or a folder")
     return path
+
+
+def _is_run_dir(directory: Path) -> bool:
+    # what every run holds from its start: its labels, then its metrics and checkpoint
+    return any((directory / name).exists() for name in ("labels.npz", "metrics.jsonl", CHECKPOINT_NAME))
 
 
 def make_output_dir(path: str | Path, *, what: str = "output directory", create: bool = True) -> Path:
