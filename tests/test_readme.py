@@ -1,4 +1,5 @@
-"""The README's Python snippet runs as written (with a tiny model and loader standing in for the user's)."""
+"""The README matches the code: its Python snippets run as written (with a tiny model and loader standing in for the
+user's), and its configuration reference lists every setting with its default."""
 
 import re
 from pathlib import Path
@@ -43,3 +44,31 @@ def test_readme_label_issue_snippet_runs(tmp_path, capsys):
     namespace: dict = {}
     exec(compile(block.replace("runs/demo-20261124-101500/sat", str(run_dir)), str(README), "exec"), namespace)
     assert namespace["issues"].probs.shape == (320, 10)
+
+
+def test_the_configuration_reference_lists_every_key_with_its_default():
+    """Each row names one key or several (`data.url`, `data.sha256`), and gives their defaults in the same order."""
+    from satlearn.config import Config, read_yaml, to_dict
+
+    text = README.read_text()
+    section = text[text.index("## Configuration reference"):].split("\n## ")[0]
+    documented = {}
+    for row in (line for line in section.splitlines() if line.startswith("| `")):
+        key_cell, default_cell = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        keys = re.findall(r"`([a-z_]+\.[a-z0-9_.]+)`", key_cell)
+        defaults = re.findall(r"`([^`]*)`", default_cell)
+        for i, key in enumerate(keys):
+            documented[key] = defaults[i] if len(defaults) == len(keys) else defaults[0]
+
+    def leaves(tree, prefix=""):
+        for name, value in tree.items():
+            if isinstance(value, dict):
+                yield from leaves(value, f"{prefix}{name}.")
+            else:
+                yield f"{prefix}{name}", value
+
+    defaults = dict(leaves(to_dict(Config())))
+    assert sorted(set(defaults) - set(documented)) == []  # every setting is documented
+    assert sorted(set(documented) - set(defaults)) == []  # and nothing else
+    wrong = {key: (documented[key], value) for key, value in defaults.items() if read_yaml(documented[key]) != value}
+    assert wrong == {}
