@@ -39,7 +39,7 @@
 #
 #   mkdir -p benchmarks/runs && setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/runs/suite.log 2>&1 &
 #   bash benchmarks/cifar10_suite.sh --status            # whether it runs, finished steps, the last log lines,
-#                                                        # unfinished trainings, GPU use
+#                                                        # unfinished cells (training, or stopped), GPU use
 #   bash benchmarks/cifar10_suite.sh --pack results.tgz  # results, logs and metrics (no checkpoints) in one file
 #   bash benchmarks/cifar10_suite.sh --stop              # ends the running suite and its trainings (they resume
 #                                                        # from their last checkpoint when it is started again)
@@ -137,8 +137,19 @@ status() {
     "$PYTHON" - "$RUNS" "$pid" <<'PY'
 import json, sys
 from pathlib import Path
-# unfinished cells: epochs done, the latest test accuracy and epoch time; with no suite running, none is training
+# unfinished cells: epochs done, the latest test accuracy and epoch time. A cell trains while the process whose id
+# label_noise.py wrote into its lock file lives (read, never locked here: a grid would take that lock for a rival's)
 running = bool(sys.argv[2])
+
+
+def in_training(run_dir):
+    try:
+        pid = int((run_dir.parent / f".{run_dir.name}.lock").read_text().split()[0])
+        return b"label_noise.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):  # no lock file, no id in it, no such process
+        return False
+
+
 for metrics in sorted(Path(sys.argv[1]).glob("*/*/metrics.jsonl")):
     if (metrics.parent / "summary.json").exists():
         continue
@@ -146,7 +157,8 @@ for metrics in sorted(Path(sys.argv[1]).glob("*/*/metrics.jsonl")):
     if rows:
         last, cell = rows[-1], f"{metrics.parent.parent.name}/{metrics.parent.name}"
         epoch = last["epoch"]
-        state = f"training {cell}: epoch {epoch}" if running else f"stopped in {cell} after epoch {epoch}"
+        training = running and in_training(metrics.parent)
+        state = f"training {cell}: epoch {epoch}" if training else f"stopped in {cell} after epoch {epoch}"
         accuracy = f", test accuracy {100 * last['test_accuracy']:.2f} %" if "test_accuracy" in last else ""
         print(f"{state}{accuracy}, {last['epoch_seconds']:.2f} s/epoch")
 PY

@@ -165,19 +165,23 @@ def result_path(results_dir: Path | None, recipe: str, method: str, noise: str, 
 @contextmanager
 def cell_lock(run_dir: Path):
     """Yields True while this process holds the cell's lock, False when another process trains it. The lock is
-    the operating system's (flock), so it disappears with a killed process."""
+    the operating system's (flock), so it disappears with a killed process. The holder writes its process id into
+    the lock file, for the suite's --status to tell a cell in training from one left stopped."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no cross-process lock
         yield True
         return
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(run_dir.parent / f".{run_dir.name}.lock", "w") as handle:
+    with open(run_dir.parent / f".{run_dir.name}.lock", "a+") as handle:  # (not "w": the holder's id stays)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
         try:
             yield True
         finally:

@@ -215,15 +215,25 @@ def test_status_says_whether_the_suite_runs_and_calls_a_training_without_it_stop
     stopped = suite(tmp_path, "--status").stdout
     assert "the suite is not running" in stopped and "training" not in stopped, stopped
     assert "stopped in fast/ce-sym40 after epoch 4, test accuracy 50.00 %, 2.00 s/epoch" in stopped
+    # with the suite running, a cell trains while the process that locked it lives; another, left by an earlier
+    # grid, is stopped
+    left = tmp_path / "runs" / "fast" / "sat-sym40"
+    left.mkdir()
+    (left / "metrics.jsonl").write_text(json.dumps({**row, "epoch": 2}) + "\n")
+    (left.parent / ".sat-sym40.lock").write_text(f"{killed.pid}\n")
     running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "cifar10_suite.sh"])
+    trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "label_noise.py"])
     try:
         pid_file.write_text(f"{running.pid}\n")
+        (unfinished.parent / ".ce-sym40.lock").write_text(f"{trainer.pid}\n")
         status = suite(tmp_path, "--status").stdout
     finally:
-        running.kill()
-        running.wait()
+        for process in (running, trainer):
+            process.kill()
+            process.wait()
     assert f"the suite is running (process {running.pid})" in status, status
     assert "training fast/ce-sym40: epoch 4, test accuracy 50.00 %, 2.00 s/epoch" in status
+    assert "stopped in fast/sat-sym40 after epoch 2" in status
 
 
 def test_the_compiler_cache_is_packed_for_another_machine_and_restored_there(tmp_path):

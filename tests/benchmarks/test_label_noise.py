@@ -340,20 +340,32 @@ def test_jobs_stopped_part_way_record_nothing_and_regenerate_no_report(tmp_path)
 
 def test_a_stopped_grid_stops_its_cells_processes_and_each_keeps_its_checkpoint(tmp_path):
     import fcntl
+    import os
     import signal
     import time
 
     root = write_fake_cifar10(tmp_path, per_batch=8)
+    # a session of its own, so that a failing test can end the grid and its cells together
     grid = subprocess.Popen(grid_command(tmp_path, root, "--methods", "ce", "sat", "--set", "run.epochs=5000",
                                          "--set", "run.threads=1", "--jobs", "2"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     runs = tmp_path / "runs" / "fast"
-    deadline = time.monotonic() + 120
-    while not all((runs / cell / "checkpoint.pt").exists() for cell in ("ce-sym40", "sat-sym40")):
-        assert time.monotonic() < deadline and grid.poll() is None, grid.communicate()
-        time.sleep(0.2)
-    grid.send_signal(signal.SIGTERM)  # to the grid alone, as a scheduler stops the process it started
-    out, err = grid.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 120
+        while not all((runs / cell / "checkpoint.pt").exists() for cell in ("ce-sym40", "sat-sym40")):
+            assert time.monotonic() < deadline and grid.poll() is None, grid.communicate()
+            time.sleep(0.2)
+        for cell in ("ce-sym40", "sat-sym40"):  # each lock names the process training its cell (for --status)
+            pid = int((runs / f".{cell}.lock").read_text())
+            assert b"label_noise.py" in Path(f"/proc/{pid}/cmdline").read_bytes() and pid != grid.pid
+        grid.send_signal(signal.SIGTERM)  # to the grid alone, as a scheduler stops the process it started
+        out, err = grid.communicate(timeout=60)
+    finally:
+        try:
+            os.killpg(grid.pid, signal.SIGKILL)  # whatever is left of it
+        except ProcessLookupError:
+            pass
+        grid.wait()
     assert grid.returncode == 143 and err.strip().splitlines() == ["label_noise.py: interrupted"], err
     for cell in ("ce-sym40", "sat-sym40"):
         with open(runs / f".{cell}.lock", "w") as handle:  # no process trains the cell any more
