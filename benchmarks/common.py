@@ -202,6 +202,12 @@ def device_info(measured_on: Iterable[str] | None = None) -> dict:
     return info
 
 
+def device_label(result: dict) -> str:
+    """The device a recorded result names in a report: its GPU, else its CPU and cores."""
+    device = result["device"]
+    return device.get("gpu") or f"{device['cpu']} ({device['cpu_count']} cores)"
+
+
 class ResultFileError(ValueError):
     """A recorded result file that cannot be read, or lacks a field that a report needs (one line, naming it)."""
 

@@ -59,6 +59,7 @@ from common import (  # noqa: E402
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
+from satlearn.compare import read_metrics  # noqa: E402
 from satlearn.config import load_config, overrides_for_method, read_yaml, to_dict  # noqa: E402
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS  # noqa: E402
 from satlearn.data.noise import read_label_file  # noqa: E402
@@ -265,7 +266,9 @@ def read_finished_run(run_dir: Path) -> tuple[dict, list[dict]]:
     try:
         summary = json.loads(path.read_text())
         path = run_dir / "metrics.jsonl"
-        history = [json.loads(line) for line in path.read_text().splitlines()]
+        history = read_metrics(path)
+    except DataError as exc:  # read_metrics': names the file and its line
+        raise TrainingError(f"{exc}; {AWAY}") from None
     except (OSError, ValueError) as exc:  # (JSON and text decoding errors are ValueErrors)
         raise TrainingError(f"{path}: cannot be read ({exc}); {AWAY}") from None
     return summary, history

@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, read_result, run_main  # noqa: E402
+from common import RESULTS, ROOT, device_label, read_result, run_main  # noqa: E402
 
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
 
@@ -38,11 +38,6 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
-def _device(r: dict) -> str:
-    d = r["device"]
-    return d.get("gpu") or f"{d['cpu']} ({d['cpu_count']} cores)"
-
-
 def demo_section() -> list[str]:
     runs = _load("demo.json")
     if not runs:
@@ -58,7 +53,7 @@ def demo_section() -> list[str]:
         lines.append(f"| {s['seed']} | {s['command_wall_seconds']:.1f} | {_pct(s['ce_final'])} | {_pct(s['ce_best'])} | "
                      f"{_pct(s['sat_final'])} | {_pct(s['sat_best'])} | {s['sat_minus_ce_points']:+.1f} | "
                      f"{s['sat_flagged']} | {_pct(s['sat_flag_precision'])} | {_pct(s['sat_flag_recall'])} |")
-    lines += ["", f"Seed 0 is the demo as shipped. Device: {_device(r)}; commit `{r['commit'][:12]}`; "
+    lines += ["", f"Seed 0 is the demo as shipped. Device: {device_label(r)}; commit `{r['commit'][:12]}`; "
               f"command `{r['command']}`; file `{_shown('demo.json')}`.", ""]
     return lines
 
@@ -87,7 +82,7 @@ def label_issues_section() -> list[str]:
     # each row's machine, commit and command: the MNIST-1D rows from a CPU and CIFAR rows from a GPU, say
     provenance: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
     for r in sorted(runs, key=lambda r: (r["dataset"], r["seed"])):
-        key = (_device(r), r["commit"][:12], r["cleanlab"]["version"], r["command"])
+        key = (device_label(r), r["commit"][:12], r["cleanlab"]["version"], r["command"])
         provenance[key].append(f"{r['dataset']} seed {r['seed']}")
     lines.append("")
     for (device, commit, version, command), files in provenance.items():
@@ -140,7 +135,7 @@ def targets_section() -> list[str]:
         speedup, sat_over_ce = ratios.get("speedup_over_reference_sat"), ratios.get("sat_over_ce_time")
         settings = "".join(f", `{setting}`" for setting in _extra_settings(r.get("command", "")))
         rows.append(
-            f"| {_device(r)} | `{best['pipeline']}`{settings} | {best['epoch_seconds']:.2f} "
+            f"| {device_label(r)} | `{best['pipeline']}`{settings} | {best['epoch_seconds']:.2f} "
             f"({_verdict(best['epoch_seconds'] <= TARGET_EPOCH_SECONDS)}) | "
             + (f"{speedup:.2f}× ({_verdict(speedup >= TARGET_SPEEDUP)})" if speedup else "—") + " | "
             + (f"{sat_over_ce:.3f} ({_verdict(sat_over_ce <= TARGET_SAT_OVER_CE)})" if sat_over_ce else "—")
@@ -166,7 +161,7 @@ def targets_section() -> list[str]:
             verdict = (f"{whole:.0f} ({_verdict(whole <= TARGET_PAPER_RECIPE_SECONDS)})" if whole
                        else "— (resumed: no whole-run time)")
             alone = "" if r.get("concurrent_cells", 1) == 1 else f", {r['concurrent_cells']} trainings sharing it"
-            lines.append(f"| {r['method']}-{r['noise']} | {_device(r)}{alone} | `{r.get('pipeline', 'config')}` | "
+            lines.append(f"| {r['method']}-{r['noise']} | {device_label(r)}{alone} | `{r.get('pipeline', 'config')}` | "
                          f"{verdict} | {r['run_seconds']:.0f} | {_cache_at_start(r)} | {_first_epoch_seconds(r)} | "
                          f"`{r['benchmark']}.json` |")
         lines += ["", "A whole-run time includes the model's compilation, in its first epoch (training and "
@@ -207,7 +202,7 @@ def paper_timing_table(cells: list[dict]) -> list[str]:
     for r in timed:
         t = r["timing"]
         rest = t["epochs_seconds"] - t["train_pass_seconds"] - t["eval_seconds"]
-        lines.append(f"| {r['method']}-{r['noise']} | {_device(r)} | {t['setup_seconds']:.1f} | "
+        lines.append(f"| {r['method']}-{r['noise']} | {device_label(r)} | {t['setup_seconds']:.1f} | "
                      f"{t['train_pass_seconds']:.1f} | {t['eval_seconds']:.1f} | {rest:.1f} | "
                      f"{t['between_epochs_seconds']:.1f} ({t['checkpoint_wait_seconds']:.1f}) | "
                      f"{t['finish_seconds']:.1f} |")
@@ -292,7 +287,7 @@ def _speed_table(r: dict, file_name: str) -> list[str]:
                   "operations at that rate (the floor): "
                   + ", ".join(f"{model} {seconds:.2f} s" for model, seconds in floors.items()) + ".", ""]
     lines += _kernel_kind_table(r["cells"])
-    lines += [f"Device: {_device(r)}; commit `{r['commit'][:12]}`; command `{r['command']}`; "
+    lines += [f"Device: {device_label(r)}; commit `{r['commit'][:12]}`; command `{r['command']}`; "
               f"file `{_shown(file_name)}`.", ""]
     return lines
 
@@ -339,7 +334,7 @@ def step_ops_section() -> list[str]:
                      "operations dispatched, operations that call no other (on a GPU, roughly the kernels), and "
                      "CUDA kernels where run on a GPU. What SAT adds to each step, counted rather than timed.", ""]
         lines += [f"`{name}.json`: {r['model']} width {r['width']}, batch {r['batch_size']}, amp {r['amp']}; "
-                  f"device {_device(r)}; commit `{r['commit'][:12]}`.", "",
+                  f"device {device_label(r)}; commit `{r['commit'][:12]}`.", "",
                   "| method | dispatched ops | leaf ops |" + (" CUDA kernels | kernel ms per step |" if cuda else ""),
                   "|---|---|---|" + ("---|---|" if cuda else "")]
         for c in r["cells"]:
@@ -384,7 +379,7 @@ def checkpoint_section() -> list[str]:
         waits = f"{r['median_blocking_seconds']:.3f}" if "median_blocking_seconds" in r else "—"
         exact = {True: "yes", False: "**no**"}.get(r.get("snapshot_exact"), "not checked")
         lines.append(f"| {r['model']} | {r['examples']} × {r['classes']} | {r['bytes'] / 1e6:.0f} | "
-                     f"{r['median_seconds']:.2f} | {waits} | {exact} | {_device(r)} | `{r['written_under']}` | "
+                     f"{r['median_seconds']:.2f} | {waits} | {exact} | {device_label(r)} | `{r['written_under']}` | "
                      f"`{r['commit'][:12]}` |")
     return lines + [""] if lines else []
 
@@ -404,7 +399,7 @@ def compile_cache_section() -> list[str]:
         runs = r["runs"]
         hits = " / ".join(str(runs[k]["counters"]["fxgraph_cache_hit"]) for k in ("cold", "warm", "carried"))
         model = r["model"] + (f" (width {r['width']})" if r.get("width") else "")
-        lines.append(f"| {model} | {r['batch_size']} | {r['mode']} | {_device(r)} | "
+        lines.append(f"| {model} | {r['batch_size']} | {r['mode']} | {device_label(r)} | "
                      f"{runs['cold']['seconds']:.1f} | {runs['warm']['seconds']:.1f} | "
                      f"{runs['carried']['seconds']:.1f} | {hits} | {r['cache_files']} | "
                      f"{r['archive_bytes'] / 1e6:.1f} | `{r['commit'][:12]}` |")
@@ -483,7 +478,7 @@ def label_noise_section() -> list[str]:
         # cells of one grid may come from different machines and pipelines, whose run times do not compare
         setups: dict[tuple[str, str], list[str]] = {}
         for (noise, method), c in sorted(cells.items()):
-            setups.setdefault((_device(c), _training_setup(c)), []).append(f"{method}-{noise}")
+            setups.setdefault((device_label(c), _training_setup(c)), []).append(f"{method}-{noise}")
         commits = sorted({c["commit"][:12] for c in cells.values()})
         seeds = sorted({c["seeds"]["run"] for c in cells.values() if c.get("seeds")} - {0})  # 0: the configs' own
         seeded = f" Seed {', '.join(map(str, seeds))}, for the run and for the synthetic noise's draw." if seeds else ""

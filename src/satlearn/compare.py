@@ -139,10 +139,15 @@ def unique_run_dirs(run_dirs) -> list[Path]:
     return list(unique.values())
 
 
+def run_name(run_dir: Path) -> str:
+    """A run's directory name, made absolute but not resolved: a run given as `.` is named, and a linked run keeps
+    the name it was given by."""
+    return Path(os.path.abspath(run_dir)).name
+
+
 def run_names(run_dirs: list[Path]) -> list[str]:
     """Directory names, or paths below the runs' common parent where two names would be the same."""
-    # made absolute, not resolved: a run given as `.` is named, and a linked run keeps the name it was given by
-    names = [Path(os.path.abspath(d)).name for d in run_dirs]
+    names = [run_name(d) for d in run_dirs]
     if len(set(names)) == len(names):
         return names
     common = Path(os.path.commonpath([d.resolve() for d in run_dirs]))

@@ -391,12 +391,14 @@ _PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # an --out named lik
 
 
 def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
+    from satlearn.compare import run_name
+
     if out is None:
         return list(run_dirs)
     taken: set[str] = set()
     dirs = []
     for run_dir in run_dirs:
-        base = Path(os.path.abspath(run_dir)).name or "run"  # named as compare names runs (a link keeps its name)
+        base = run_name(run_dir) or "run"  # as compare names runs
         name, k = base, 1
         while name in taken:
             k += 1

@@ -48,8 +48,6 @@ RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "r
                     "data.workers"}
 
 
-
-
 @dataclass
 class NoisyDataset:
     """A dataset with the training labels the learner sees, and what they were before noise."""
