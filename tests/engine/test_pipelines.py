@@ -63,3 +63,16 @@ def test_auto_pipeline_falls_back_to_streaming_when_the_data_would_crowd_the_gpu
     assert choose_pipeline(config, data, cuda) == "reference"
     assert choose_pipeline(load_config(None, ["data.pipeline=memory"]), data, cuda) == "memory"
     assert choose_pipeline(config, data, torch.device("cpu")) == "memory"
+
+
+def test_the_pipelines_train_alike_when_the_step_draws_from_torchs_generator(tmp_path):
+    # a bfloat16 table rounds its updates at random from torch's global generator, as dropout draws its masks
+    from fixtures import tiny_overrides
+
+    base = tiny_overrides(tmp_path, "model.name=mlp", "method.targets_dtype=bfloat16", "run.threads=1")
+    fast = fit(load_config(None, [*base, "data.pipeline=memory"]), tmp_path / "fast")
+    reference = fit(load_config(None, [*base, "data.pipeline=reference", "data.workers=0"]), tmp_path / "ref")
+    assert [r["train_loss"] for r in fast.history] == [r["train_loss"] for r in reference.history]
+    a, b = load_checkpoint(tmp_path / "fast")["method"], load_checkpoint(tmp_path / "ref")["method"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

@@ -144,9 +144,13 @@ class StreamingLoader:
         order, crop_flip = self._draws(epoch)
         if crop_flip is not None:
             self.dataset.set_augmentation(*crop_flip)  # read by this epoch's fresh (non-persistent) workers
+        # a generator of its own for the workers' base seed, which a DataLoader otherwise draws from torch's global
+        # one at every pass: that draw would shift the dropout masks and bfloat16 roundings of the steps after it,
+        # so this pipeline would train otherwise than the in-memory one (and evaluating would change training)
+        seeds = torch.Generator().manual_seed(self.seed * EPOCH_SEED_STRIDE + epoch)
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
-                            drop_last=self.drop_last, worker_init_fn=_sigterm_as_ctrl_c)
+                            drop_last=self.drop_last, worker_init_fn=_sigterm_as_ctrl_c, generator=seeds)
         non_blocking = self.device.type == "cuda"
         with _sigterm_blocked():
             batches = iter(loader)  # starts the workers
