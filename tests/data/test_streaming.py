@@ -51,3 +51,14 @@ def test_an_epoch_of_the_reference_pipeline_leaves_torchs_global_generator_alone
     before = torch.get_rng_state()
     assert len(list(loader.epoch(2))) == 3
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_both_pipelines_hand_over_batches_in_the_layout_asked_for():
+    x, y = images(12)
+    kwargs = dict(batch_size=4, shuffle=True, augment="crop_flip", seed=1, channels_last=True)
+    fast = list(InMemoryLoader(x, y, **kwargs).epoch(0))
+    reference = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(0))
+    for (xa, _, _), (xb, _, _) in zip(fast, reference):
+        assert xa.is_contiguous(memory_format=torch.channels_last)
+        assert xb.is_contiguous(memory_format=torch.channels_last) and not xb.is_contiguous()
+        assert torch.equal(xa, xb)

@@ -107,8 +107,9 @@ class StreamingLoader:
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, shuffle: bool = False,
                  augment: str = "none", mean=None, std=None, device: torch.device | str = "cpu", seed: int = 0,
-                 workers: int = 4, drop_last: bool = False) -> None:
+                 workers: int = 4, drop_last: bool = False, channels_last: bool = False) -> None:
         self.device = torch.device(device)
+        self.channels_last = channels_last and x.dim() == 4
         self.dataset = IndexedDataset(x, y, augment=augment, mean=mean, std=std)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -154,8 +155,10 @@ class StreamingLoader:
         non_blocking = self.device.type == "cuda"
         with _sigterm_blocked():
             batches = iter(loader)  # starts the workers
+        layout = torch.channels_last if self.channels_last else torch.preserve_format
         for x, y, idx in batches:
-            yield (x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking),
+            yield (x.to(self.device, non_blocking=non_blocking, memory_format=layout),
+                   y.to(self.device, non_blocking=non_blocking),
                    idx.to(self.device, non_blocking=non_blocking))
 
     def __iter__(self):

@@ -264,12 +264,12 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
         augment = "crop_flip" if data.kind == "image" else "none"
     if augment == "crop_flip" and data.kind != "image":
         raise ConfigError(f"data.augment=crop_flip needs images, but {data.name} holds {data.kind} data")
-    common = {"mean": data.mean, "std": data.std, "device": device}
+    common = {"mean": data.mean, "std": data.std, "device": device,
+              "channels_last": use_channels_last(config, data, device)}
     if choose_pipeline(config, data, device) == "reference":
         common["workers"] = config.data.workers
         loader_type = StreamingLoader
     else:
-        common["channels_last"] = use_channels_last(config, data, device)
         loader_type = InMemoryLoader
     lone_last = skip_lone_last and len(labels) > 1 and len(labels) % config.data.batch_size == 1
     train = loader_type(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
