@@ -112,7 +112,15 @@ if [ -z "${SUITE_RESULTS:-}" ] && [ -s "$STATE/results_dir" ]; then
 fi
 
 pack() {
-    local dest="$1" list
+    local dest="$1" list errors status=0 files
+    if [ -d "$dest" ]; then
+        echo "cifar10_suite.sh --pack: $dest: is a directory; expected the archive's file name (say results.tgz)" >&2
+        return 2
+    fi
+    if [ ! -d "$(dirname "$dest")" ]; then
+        echo "cifar10_suite.sh --pack: $dest: no directory $(dirname "$dest") to write it in" >&2
+        return 2
+    fi
     list="$(mktemp)"
     (cd "$ROOT" && {
         find "${RESULTS#"$ROOT"/}" -type f 2>/dev/null
@@ -120,8 +128,19 @@ pack() {
             -o -name 'config.yaml' -o -name '*.done' \) 2>/dev/null
         ls "${REPORT#"$ROOT"/}" benchmarks/*.log 2>/dev/null
     } | sort -u > "$list")
-    tar -czf "$dest" -C "$ROOT" -T "$list" && echo "packed $(wc -l < "$list") files into $dest"
+    files="$(wc -l < "$list")"
+    # written under another name and renamed once whole: a pack that fails leaves no archive that reads as complete
+    errors="$(tar -czf "$dest.partial" -C "$ROOT" -T "$list" 2>&1)" || status=$?
     rm -f "$list"
+    if [ "$status" -gt 1 ]; then  # GNU tar: 1 is "a file changed as it was read" (a running suite), 2 a failure
+        rm -f "$dest.partial" 2> /dev/null
+        echo "cifar10_suite.sh --pack: $dest: not written ($(grep -v '^tar: Removing leading' <<< "$errors" \
+            | head -n 1))" >&2
+        return 1
+    fi
+    mv -f "$dest.partial" "$dest" || return 1
+    [ "$status" -eq 0 ] || echo "some files changed while they were packed (the suite is running); packed as read"
+    echo "packed $files files into $dest"
 }
 
 status() {

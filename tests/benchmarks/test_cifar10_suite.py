@@ -416,3 +416,22 @@ def test_relative_paths_are_taken_from_where_the_suite_was_started(tmp_path):
         names = archive.getnames()
     assert sum(name.endswith("relres/label_issues/mnist1d-sym40-seed0.json") for name in names) == 1
     assert any(name.endswith("R.md") for name in names)
+
+
+def test_pack_that_cannot_write_its_archive_fails_in_one_line_and_leaves_nothing(tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "speed.json").write_text("{}")
+    for dest, said in ((tmp_path / "missing" / "out.tgz", "no directory"), (tmp_path / "results", "is a directory")):
+        packed = suite(tmp_path, "--pack", str(dest))
+        assert packed.returncode != 0, packed.stdout + packed.stderr
+        [line] = packed.stderr.strip().splitlines()
+        assert line.startswith(f"cifar10_suite.sh --pack: {dest}: ") and said in line, line
+        assert "packed" not in packed.stdout
+    assert not (tmp_path / "missing").exists()
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["speed.json"]  # no partial archive
+    (tmp_path / "blocked.tgz.partial").mkdir()  # tar itself cannot write there
+    blocked = suite(tmp_path, "--pack", str(tmp_path / "blocked.tgz"))
+    assert blocked.returncode != 0 and "packed" not in blocked.stdout, blocked.stdout + blocked.stderr
+    [line] = blocked.stderr.strip().splitlines()
+    assert line.startswith(f"cifar10_suite.sh --pack: {tmp_path / 'blocked.tgz'}: not written ("), line
+    assert not (tmp_path / "blocked.tgz").exists()
