@@ -5,8 +5,8 @@ snapshot to CPU memory; the disk write overlaps training).
 
 This is what `run.checkpoint_every` trades against the work an interrupted run can lose:
 
-    python benchmarks/checkpoint_cost.py                          # ResNet-34, CIFAR-10 sized table
-    python benchmarks/checkpoint_cost.py --device cuda --dir /path/on/the/run/disk
+    python benchmarks/checkpoint_cost.py --device cuda --dir /path/on/the/run/disk   # → checkpoint_cost.json
+    python benchmarks/checkpoint_cost.py --name checkpoint_cost_cpu   # ResNet-34 on the CPU, beside the GPU's
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temporary directory)")
+    parser.add_argument("--name", default="checkpoint_cost",
+                        help="result file name (without .json); the recorded checkpoint_cost.json is a GPU's")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
     if args.repeats < 1:
@@ -88,7 +90,7 @@ def main() -> None:
     print(f"{args.model}: {size / 1e6:.0f} MB, {min(times):.3f} s fastest, {median(times):.3f} s median of "
           f"{args.repeats}; training held up {median(blocking):.3f} s (median) with the background writer; "
           f"checkpoints {'equal' if exact else 'DIFFER FROM'} the state at save()")
-    out = record("checkpoint_cost", {"model": args.model, "examples": args.examples, "classes": args.classes,
+    out = record(args.name, {"model": args.model, "examples": args.examples, "classes": args.classes,
                                      "state_device": str(device), "bytes": size, "seconds": times,
                                      "median_seconds": median(times), "blocking_seconds": blocking,
                                      "median_blocking_seconds": median(blocking),

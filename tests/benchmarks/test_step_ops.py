@@ -106,3 +106,12 @@ def test_bad_arguments_stop_checkpoint_cost_and_the_report_in_one_line(tmp_path)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.strip().splitlines()[-1] == f"{script}: error: {message}"
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_checkpoint_cost_name_keeps_a_cpu_measurement_beside_the_recorded_one(tmp_path):
+    recorded = tmp_path / "checkpoint_cost.json"
+    recorded.write_text("the GPU's measurement")
+    run_script(str(BENCH / "checkpoint_cost.py"), "--model", "mlp", "--examples", "10", "--repeats", "1",
+               "--name", "checkpoint_cost_cpu", "--results-dir", str(tmp_path))
+    assert recorded.read_text() == "the GPU's measurement"
+    assert json.loads((tmp_path / "checkpoint_cost_cpu.json").read_text())["benchmark"] == "checkpoint_cost_cpu"
