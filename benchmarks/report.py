@@ -504,6 +504,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.results_dir.is_dir():  # a mistyped directory would otherwise overwrite the report with an empty one
         parser.error(f"--results-dir {args.results_dir}: no such directory")
+    if args.out.is_dir():
+        parser.error(f"--out {args.out}: is a directory; expected the file to write (say RESULTS.md)")
     if not args.out.resolve().parent.is_dir():
         parser.error(f"--out {args.out}: no directory {args.out.resolve().parent} to write it in")
     RESULTS_DIR, OUT = args.results_dir, args.out.resolve()  # resolved: compared with the checkout's folders

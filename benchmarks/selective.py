@@ -280,6 +280,11 @@ def main() -> None:
 
     results_dir = Path(args.results_dir) if args.results_dir else RESULTS
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "SELECTIVE.md"
+    # checked before any training: the table is written last
+    if out.is_dir():
+        parser.error(f"--out {args.out}: is a directory; expected the file to write (say SELECTIVE.md)")
+    if not out.resolve().parent.is_dir():
+        parser.error(f"--out {args.out}: no directory {out.resolve().parent} to write it in")
     if args.report_only and not (results_dir / "selective").is_dir():
         # a mistyped directory would otherwise overwrite the table with one that has no measured row
         parser.error(f"--results-dir {results_dir}: no selective/ folder of results there")

@@ -58,3 +58,16 @@ def test_a_report_from_other_results_names_the_folder_it_read(tmp_path):
     assert f"from `{results.resolve().as_posix()}/*.json`" in text
     assert f"file `{results.resolve().as_posix()}/demo.json`" in text
     assert f"`{results.resolve().as_posix()}/label_noise/<recipe>/`" in text
+
+
+def test_an_out_that_is_a_folder_or_has_none_stops_report_and_selective_in_one_line(tmp_path):
+    (tmp_path / "folder").mkdir()
+    for script, extra in (("report.py", []), ("selective.py", ["--report-only"])):
+        for out, message in ((tmp_path / "folder", "is a directory; expected the file to write"),
+                             (tmp_path / "nowhere" / "R.md", f"no directory {tmp_path / 'nowhere'} to write it in")):
+            done = subprocess.run([sys.executable, str(BENCH / script), *extra, "--out", str(out)],
+                                  capture_output=True, text=True)
+            assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+            line = done.stderr.strip().splitlines()[-1]
+            assert line.startswith(f"{script}: error: --out {out}: {message}"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"] and not any((tmp_path / "folder").iterdir())
