@@ -68,7 +68,7 @@
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py; for the
 # prepare step to write it, its last part must be cifar-10-batches-py; these paths, relative, are taken from the
 # directory the suite is started in), STEPS (default: the nine numbered above, in order), BENCH_COMMIT (the commit
-# to record where the checkout has no .git). STEPS, GRID_SEED, GRID_RECIPE, GRID_NOISE, GRID_METHODS and
+# to record where the checkout has no .git). STEPS, GRID_SEED, GRID_JOBS, GRID_RECIPE, GRID_NOISE, GRID_METHODS and
 # TRAIN_PIPELINE are checked before any step runs (the names against label_noise.py's); a wrong one stops the suite
 # with exit status 2.
 set -uo pipefail
@@ -292,6 +292,9 @@ check_inputs() {  # before anything runs: every name in STEPS is a step, GRID_SE
     case "${GRID_SEED:-0}" in *[!0-9]*)
         echo "cifar10_suite.sh: GRID_SEED='$GRID_SEED' is not a non-negative integer" >&2; return 2 ;;
     esac
+    if [[ ! "$GRID_JOBS" =~ ^[0-9]+$ ]] || [ "$((10#$GRID_JOBS))" -lt 1 ]; then  # label_noise.py --jobs
+        echo "cifar10_suite.sh: GRID_JOBS='$GRID_JOBS' is not a positive number of cells at once" >&2; return 2
+    fi
     # label_noise.py imports torch anyway, so its names cost little more than the torch check itself
     errors="$("$PYTHON" - "$BENCH" "$GRID_RECIPE" "$GRID_NOISE" "$GRID_METHODS" "$TRAIN_PIPELINE" 2>&1 > /dev/null <<'PY'
 import sys

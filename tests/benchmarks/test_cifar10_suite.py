@@ -435,3 +435,12 @@ def test_pack_that_cannot_write_its_archive_fails_in_one_line_and_leaves_nothing
     [line] = blocked.stderr.strip().splitlines()
     assert line.startswith(f"cifar10_suite.sh --pack: {tmp_path / 'blocked.tgz'}: not written ("), line
     assert not (tmp_path / "blocked.tgz").exists()
+
+
+def test_a_bad_grid_jobs_stops_the_suite_before_any_step_runs(tmp_path):
+    for value in ("two", "0", "-1", "00"):  # label_noise.py would refuse it only at the grid step, hours in
+        result = suite(tmp_path, STEPS="report grid", GRID_JOBS=value)
+        assert result.returncode == 2 and "[report]" not in result.stdout, result.stdout + result.stderr
+        [line] = result.stderr.splitlines()
+        assert line == f"cifar10_suite.sh: GRID_JOBS='{value}' is not a positive number of cells at once", line
+    assert not (tmp_path / "RESULTS.md").exists()
