@@ -241,6 +241,8 @@ if action == "pack":
         print(pack_compiler_cache(directory, archive))  # files packed
     except ValueError as error:
         sys.exit(f"cifar10_suite.sh --pack-cache: {error}")
+    except OSError as error:  # no folder to write in, say; the archive is whole or absent (pack_compiler_cache)
+        sys.exit(f"cifar10_suite.sh --pack-cache: {archive}: not written ({error.strerror})")
 else:
     print(unpack_compiler_cache(archive, directory))  # files unpacked
 PY

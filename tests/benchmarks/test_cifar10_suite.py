@@ -444,3 +444,15 @@ def test_a_bad_grid_jobs_stops_the_suite_before_any_step_runs(tmp_path):
         [line] = result.stderr.splitlines()
         assert line == f"cifar10_suite.sh: GRID_JOBS='{value}' is not a positive number of cells at once", line
     assert not (tmp_path / "RESULTS.md").exists()
+
+
+def test_pack_cache_into_a_missing_folder_fails_in_one_line(tmp_path):
+    cache = tmp_path / "runs" / "compile_cache"
+    cache.mkdir(parents=True)
+    (cache / "fxgraph.bin").write_bytes(b"graph")
+    dest = tmp_path / "missing" / "cache.tgz"
+    packed = suite(tmp_path, "--pack-cache", str(dest))
+    assert packed.returncode != 0 and "Traceback" not in packed.stderr, packed.stderr
+    [line] = packed.stderr.strip().splitlines()
+    assert line.startswith(f"cifar10_suite.sh --pack-cache: {dest}: "), line
+    assert not (tmp_path / "missing").exists()
