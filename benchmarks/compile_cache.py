@@ -80,6 +80,17 @@ def main() -> None:
     if args.child:
         print(json.dumps(first_step(args)))
         return
+    # checked here, before the first process compiles: a child's failure would end in its whole error output
+    from satlearn.engine.runtime import resolve_device
+    from satlearn.models import MODELS
+
+    if args.model not in MODELS.names():
+        parser.error(f"--model {args.model}: expected one of: {', '.join(MODELS.names())}")
+    if args.batch_size < 1:
+        parser.error(f"--batch-size {args.batch_size}: expected at least 1 example")
+    if args.width is not None and args.width < 1:
+        parser.error(f"--width {args.width}: expected a positive width")
+    resolve_device(args.device, setting="--device")  # an unknown or absent device: one line (run_main)
 
     with tempfile.TemporaryDirectory() as scratch:
         cache, elsewhere, archive = Path(scratch) / "cache", Path(scratch) / "elsewhere", Path(scratch) / "cache.tgz"

@@ -25,3 +25,20 @@ def test_compile_cache_benchmark_shows_the_carried_cache_hit(tmp_path):
     run_script(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
                str(tmp_path / "RESULTS.md"))
     assert "## What a carried compiler cache saves" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_bad_arguments_stop_compile_cache_in_one_line_before_anything_compiles(tmp_path):
+    import subprocess
+    import sys
+
+    for arguments, message in ((["--model", "foo"], "--model foo: expected one of: cnn1d, mlp"),
+                               (["--device", "gpu"], "--device='gpu' is not a device name"),
+                               (["--batch-size", "0"], "--batch-size 0: expected at least 1 example"),
+                               (["--width", "0"], "--width 0: expected a positive width")):
+        done = subprocess.run([sys.executable, str(BENCH / "compile_cache.py"), "--model", "mlp", "--device", "cpu",
+                               "--mode", "default", *arguments, "--results-dir", str(tmp_path)],
+                              capture_output=True, text=True)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        [line] = [line for line in done.stderr.strip().splitlines() if not line.startswith(("usage:", " "))]
+        assert line.startswith("compile_cache.py: error: ") and message in line, line
+    assert not list(tmp_path.iterdir())  # nothing recorded
