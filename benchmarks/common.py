@@ -259,6 +259,30 @@ def run_main(main) -> None:
             sys.exit(TERMINATED if stopped else INTERRUPTED)
 
 
+def writable_dir_problem(directory: Path) -> str | None:
+    """Why results could not be written under ``directory`` (made where missing), or None. Asked before a script
+    measures, so that a wrong ``--results-dir`` costs nothing; nothing is created here."""
+    existing = Path(directory).resolve()
+    while not existing.exists():  # the deepest part that exists is where the rest would be made
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} cannot be written by this process"
+    return None
+
+
+def check_results_dir(option: str, directory: Path | None) -> None:
+    """Raises ``ConfigError`` (one line under :func:`run_main`) where ``directory`` (None: benchmarks/results)
+    cannot take results."""
+    from satlearn.errors import ConfigError
+
+    problem = writable_dir_problem(directory or RESULTS)
+    if problem:
+        raise ConfigError(f"{option} {directory or RESULTS}: {problem}; expected a directory this process can "
+                              "write in")
+
+
 def recording() -> dict:
     """When, at which commit and by what command a result is being recorded."""
     return {"recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),

@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    compile_cache_counters, count_files, pack_compiler_cache, record, run_main, unpack_compiler_cache,
+    check_results_dir, compile_cache_counters, count_files, pack_compiler_cache, record, run_main,
+    unpack_compiler_cache,
 )
 
 
@@ -91,6 +92,7 @@ def main() -> None:
     if args.width is not None and args.width < 1:
         parser.error(f"--width {args.width}: expected a positive width")
     resolve_device(args.device, setting="--device")  # an unknown or absent device: one line (run_main)
+    check_results_dir("--results-dir", args.results_dir)
 
     with tempfile.TemporaryDirectory() as scratch:
         cache, elsewhere, archive = Path(scratch) / "cache", Path(scratch) / "elsewhere", Path(scratch) / "cache.tgz"

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, read_result, run_main  # noqa: E402
+from common import RESULTS, ROOT, read_result, run_main, writable_dir_problem  # noqa: E402
 
 from satlearn.compare import RunCurves, draw_runs, read_metrics  # noqa: E402
 from satlearn.compare import first_soft_target_epoch as sat_start_epoch  # noqa: E402
@@ -101,6 +101,14 @@ def main() -> None:
         parser.error(f"--results-dir {args.results_dir}: no such directory")
     # other results never overwrite the committed figures unless asked to
     args.out_dir = args.out_dir or args.results_dir.resolve().parent / "figures"
+    problem = writable_dir_problem(args.out_dir)
+    if problem:
+        parser.error(f"--out-dir {args.out_dir}: {problem}; expected a directory for the figures")
+    recorded = sorted(path.name for path in (args.results_dir / "label_noise").glob("*") if path.is_dir())
+    unknown = [recipe for recipe in args.recipes if recipe not in {"paper", "fast", *recorded}]
+    if unknown:
+        parser.error(f"--recipes {' '.join(unknown)}: no such recipe; expected paper, fast or one recorded in "
+                     f"{args.results_dir / 'label_noise'} ({', '.join(recorded) or 'none'})")
 
     for recipe in args.recipes:
         curves, missing = load_curves(args.results_dir, args.runs_dir, recipe)

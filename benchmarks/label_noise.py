@@ -55,7 +55,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters, data_file, missing_cifar10,
-    read_result, record, recording, run_main, speed_file_for_this_gpu,
+    read_result, record, recording, run_main, speed_file_for_this_gpu, writable_dir_problem,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
@@ -121,12 +121,7 @@ def check_writable(args: argparse.Namespace) -> None:
     """Before the first cell trains: the directories its run and its result go to can be made and written (a cell
     would otherwise find out only once trained). Nothing is created here."""
     for option, directory in (("--runs-dir", args.runs_dir), ("--results-dir", args.results_dir or RESULTS)):
-        existing = directory.resolve()
-        while not existing.exists():  # the deepest part that exists is where the rest would be made
-            existing = existing.parent
-        problem = (f"{existing} is not a directory" if not existing.is_dir()
-                   else f"{existing} cannot be written by this process" if not os.access(existing, os.W_OK | os.X_OK)
-                   else None)
+        problem = writable_dir_problem(directory)
         if problem:
             raise ConfigError(f"{option} {directory}: {problem}; expected a directory this process can write in")
 

@@ -52,7 +52,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, missing_cifar10, record, run_main  # noqa: E402
+from common import ROOT, check_results_dir, missing_cifar10, record, run_main  # noqa: E402
 
 from satlearn.config import load_config, overrides_for_method  # noqa: E402
 from satlearn.engine import (  # noqa: E402
@@ -379,12 +379,7 @@ def main() -> None:
     if args.profile_steps < 0:
         parser.error(f"--profile-steps {args.profile_steps}: expected 0 (off) or a positive number of steps")
 
-    if args.results_dir is not None:  # checked before the first pipeline is measured, not when it is recorded
-        existing = next(path for path in (args.results_dir.resolve(), *args.results_dir.resolve().parents)
-                        if path.exists())
-        if not existing.is_dir():
-            parser.error(f"--results-dir {args.results_dir}: {existing} is a file; expected a directory to record "
-                         "the table in")
+    check_results_dir("--results-dir", args.results_dir)  # before the first pipeline is measured
 
     try:  # a --set that none of the measured methods reads would be dropped from every cell
         overrides_for_method(args.extra, args.methods[0], shared_by=args.methods)

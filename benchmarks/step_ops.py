@@ -32,7 +32,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import record, run_main  # noqa: E402
+from common import check_results_dir, record, run_main  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
@@ -126,6 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.steps < 1:
         parser.error(f"--steps {args.steps}: expected a positive number of steps")
+    check_results_dir("--results-dir", args.results_dir)  # before the measurement, not once it is done
 
     cells = [count_step(m, model=args.model, width=args.width, batch_size=args.batch_size, device=args.device,
                         amp=args.amp, steps=args.steps) for m in args.methods]

@@ -2,6 +2,7 @@
 
 import importlib.util
 import subprocess
+import sys
 from pathlib import Path
 
 COMMON = Path(__file__).parents[2] / "benchmarks" / "common.py"
@@ -129,3 +130,17 @@ def test_a_cpu_measurement_on_a_gpu_machine_is_not_recorded_as_the_gpus(monkeypa
     on_gpu = common.device_info([torch.device("cuda", 0), "cpu"])
     assert on_gpu["gpu"] == "NVIDIA H100 80GB HBM3" and on_gpu["measured_on"] == ["cpu", "cuda:0"]
     assert common.device_info()["gpu"] == "NVIDIA H100 80GB HBM3"  # a script that does not say: the machine's GPU
+
+
+def test_a_results_directory_that_cannot_be_written_is_named_before_anything_is_measured(tmp_path):
+    common = load_common()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    assert common.writable_dir_problem(tmp_path / "new" / "deeper") is None
+    assert common.writable_dir_problem(a_file / "results") == f"{a_file} is not a directory"
+    assert not (tmp_path / "new").exists()  # nothing made by asking
+    for script in ("step_ops.py", "checkpoint_cost.py", "compile_cache.py"):
+        done = subprocess.run([sys.executable, str(COMMON.parent / script), "--device", "cpu", "--results-dir",
+                               str(a_file / "results")], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, (script, done.stderr)
+        assert f"--results-dir {a_file / 'results'}: {a_file} is not a directory" in done.stderr, script

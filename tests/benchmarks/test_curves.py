@@ -79,3 +79,17 @@ def test_a_mistyped_results_directory_is_an_error_and_the_report_is_left_alone(t
                              str(tmp_path / "nowhere"), "--out", str(report)], capture_output=True, text=True)
     assert result.returncode == 2 and "no selective/ folder of results there" in result.stderr
     assert report.read_text() == "# the real report\n"
+
+
+def test_a_mistyped_recipe_or_an_out_dir_under_a_file_is_an_error_before_any_figure(tmp_path):
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    write_cell(results, None, "sat", "sym40")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    common = [sys.executable, str(BENCH / "curves.py"), "--results-dir", str(results)]
+    typo = subprocess.run([*common, "--out-dir", str(figures), "--recipes", "fast", "fsat"], capture_output=True,
+                          text=True)
+    assert typo.returncode == 2 and "--recipes fsat: no such recipe" in typo.stderr and "(paper)" in typo.stderr
+    assert typo.stderr.strip().splitlines()[-1].startswith("curves.py: error:") and not figures.exists()
+    under = subprocess.run([*common, "--out-dir", str(a_file / "f")], capture_output=True, text=True)
+    assert under.returncode == 2 and f"{a_file} is not a directory" in under.stderr, under.stderr

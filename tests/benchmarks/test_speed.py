@@ -46,7 +46,7 @@ def test_bad_input_stops_the_speed_benchmark_in_one_line_and_keeps_the_recorded_
     # a results directory under a file is refused before any pipeline is measured
     under_a_file = subprocess.run([*common[:-1], str(results / "speed.json" / "sub"), "--data-root",
                                    str(tmp_path / "nowhere")], capture_output=True, text=True)
-    assert under_a_file.returncode == 2 and f"{results / 'speed.json'} is a file" in under_a_file.stderr
+    assert under_a_file.returncode == 2 and f"{results / 'speed.json'} is not a directory" in under_a_file.stderr
     # an unknown model is refused by name before anything runs
     root = write_fake_cifar10(tmp_path, per_batch=8)
     unknown = subprocess.run([*common, "--data-root", str(root), "--models", "nosuchnet"], capture_output=True,
