@@ -23,6 +23,7 @@ or the batch size, so the CPU default uses a narrow ResNet-34; kernel times do, 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from collections import defaultdict
@@ -38,8 +39,12 @@ from satlearn.config import load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
 from satlearn.engine import build_method, build_optimizer, make_loaders, train_one_epoch  # noqa: E402
 from satlearn.engine.runtime import autocast, resolve_device, seed_everything  # noqa: E402
+from satlearn.errors import ConfigError  # noqa: E402
 
 METHODS = {"ce": ["method.name=erm"], "sat": ["method.name=sat"], "sat_sce": ["method.name=sat", "method.loss=sce"]}
+# the config key that each of this script's options sets, so that a refused value is named by the option typed
+OPTION_OF_KEY = {"model.name": "--model", "model.width": "--width", "data.batch_size": "--batch-size",
+                 "run.device": "--device", "run.amp": "--amp"}
 
 
 def random_cifar(n: int) -> DatasetSplits:
@@ -77,7 +82,13 @@ def count_step(method_name: str, *, model: str, width: int, batch_size: int, dev
                  f"data.batch_size={batch_size}", f"run.device={device}", f"run.amp={amp}", "optim.name=sgd",
                  "optim.lr=0.1", "optim.weight_decay=0.0005"]
     with tempfile.TemporaryDirectory() as scratch:
-        config = load_config(None, [*overrides, f"run.out_dir={scratch}"])
+        try:
+            config = load_config(None, [*overrides, f"run.out_dir={scratch}"])
+        except ConfigError as exc:
+            found = re.match(r"--set ([\w.]+)=(.*?): ", str(exc))
+            if not found or found.group(1) not in OPTION_OF_KEY:
+                raise
+            raise ConfigError(f"{OPTION_OF_KEY[found.group(1)]} {found.group(2)}: {str(exc)[found.end():]}") from None
     torch_device = resolve_device(config.run.device)
     data = random_cifar(batch_size)  # one batch per epoch: an epoch of train_one_epoch is one whole engine step
     seed_everything(0)

@@ -3,6 +3,8 @@ checkpoint, and report.py shows both."""
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -115,3 +117,12 @@ def test_checkpoint_cost_name_keeps_a_cpu_measurement_beside_the_recorded_one(tm
                "--name", "checkpoint_cost_cpu", "--results-dir", str(tmp_path))
     assert recorded.read_text() == "the GPU's measurement"
     assert json.loads((tmp_path / "checkpoint_cost_cpu.json").read_text())["benchmark"] == "checkpoint_cost_cpu"
+
+
+@pytest.mark.parametrize("option, value", [("--model", "nosuchnet"), ("--amp", "fp16")])
+def test_a_refused_value_is_named_by_the_option_given(tmp_path, option, value):
+    done = subprocess.run([sys.executable, str(BENCH / "step_ops.py"), option, value, "--methods", "ce",
+                           "--results-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert done.stderr.startswith(f"step_ops.py: error: {option} {value}: ") and "--set" not in done.stderr
+    assert not list(tmp_path.iterdir())
