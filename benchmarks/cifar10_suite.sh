@@ -102,7 +102,6 @@ DATA_ROOT="$(absolute "$DATA_ROOT")" COMPILE_CACHE="$(absolute "$COMPILE_CACHE")
 TORCHINDUCTOR_CACHE_DIR="$(absolute "$TORCHINDUCTOR_CACHE_DIR")"
 read -r -a RUN_SET_ARGS <<< "${RUN_SET:-}"
 read -r -a SPEED_EXTRA <<< "${SPEED_ARGS:-}"
-mkdir -p "$STATE"
 REMEMBERED_RESULTS=""
 if [ -z "${SUITE_RESULTS:-}" ] && [ -s "$STATE/results_dir" ]; then
     # the last suite under these runs recorded there: a restart without SUITE_RESULTS (say --run-for after a
@@ -154,8 +153,12 @@ status() {
             | cut -c1-200; }
     done
     "$PYTHON" - "$RUNS" "$pid" <<'PY'
-import json, sys
+import sys
 from pathlib import Path
+
+from satlearn.compare import read_metrics
+from satlearn.errors import DataError
+
 # unfinished cells: epochs done, the latest test accuracy and epoch time. A cell trains while the process whose id
 # label_noise.py wrote into its lock file lives (read, never locked here: a grid would take that lock for a rival's)
 running = bool(sys.argv[2])
@@ -172,7 +175,11 @@ def in_training(run_dir):
 for metrics in sorted(Path(sys.argv[1]).glob("*/*/metrics.jsonl")):
     if (metrics.parent / "summary.json").exists():
         continue
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    try:
+        rows = read_metrics(metrics)
+    except (OSError, DataError) as error:  # a damaged or half-copied runs folder: said, and the rest shown
+        print(f"unreadable: {error}")
+        continue
     if rows:
         last, cell = rows[-1], f"{metrics.parent.parent.name}/{metrics.parent.name}"
         epoch = last["epoch"]
@@ -338,6 +345,7 @@ run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives
         echo "cifar10_suite.sh --run-for: '$limit' is not a number of seconds" >&2; return 2 ;;
     esac
     check_inputs || return 2
+    mkdir -p "$STATE"
     [ -f "$log" ] && offset="$(wc -c < "$log")"
     if [ -n "$(suite_pid)" ]; then
         echo "a suite is running already (process $(suite_pid)); watching it"
@@ -353,12 +361,19 @@ run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives
     status
 }
 
+needs_value() {  # needs_value OPTION [VALUE] WHAT: exits (status 2) in one line where the option has no value
+    if [ "$#" -lt 3 ] || [ -z "$2" ]; then
+        echo "cifar10_suite.sh: $1 needs a value: cifar10_suite.sh $1 ${*: -1}" >&2
+        exit 2
+    fi
+}
+
 case "${1:-}" in
-    --pack) pack "${2:?usage: cifar10_suite.sh --pack FILE.tgz}"; exit $? ;;
-    --pack-cache) pack_cache "${2:?usage: cifar10_suite.sh --pack-cache FILE.tar.xz}"; exit $? ;;
+    --pack) needs_value "$@" FILE.tgz; pack "$2"; exit $? ;;
+    --pack-cache) needs_value "$@" FILE.tar.xz; pack_cache "$2"; exit $? ;;
     --status) status; exit 0 ;;
     --stop) stop; exit $? ;;
-    --run-for) run_for "${2:?usage: cifar10_suite.sh --run-for SECONDS}"; exit $? ;;
+    --run-for) needs_value "$@" SECONDS; run_for "$2"; exit $? ;;
     -h|--help) sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;  # the header comment is the manual
     "") ;;
     *) echo "cifar10_suite.sh: unknown argument '$1'; expected nothing, --status, --pack FILE, --pack-cache FILE," \
@@ -542,7 +557,7 @@ report() {  # learning curves beside the report (benchmarks/figures/), then the 
 }
 
 check_inputs || exit 2
-mkdir -p "$RESULTS"
+mkdir -p "$RESULTS" "$STATE"
 echo "$RESULTS" > "$STATE/results_dir"
 echo "$$" > "$STATE/suite.pid"  # for --stop
 echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"

@@ -513,6 +513,8 @@ def main() -> None:
         parser.error(f"--tag {args.tag!r}: expected lower-case letters, digits and '-' (say h100-80gb-hbm3)")
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: expected at least 1")
+    if args.concurrent_cells is not None and args.concurrent_cells < 1:
+        parser.error(f"--concurrent-cells {args.concurrent_cells}: expected at least 1 (this grid's own trainings)")
     report = args.report  # (the default, beside the results directory, is made with it)
     if report is not None and str(report) != "none" and not report.resolve().parent.is_dir():
         parser.error(f"--report {report}: no directory {report.resolve().parent} to write it in")  # before training

@@ -234,6 +234,21 @@ def test_status_says_whether_the_suite_runs_and_calls_a_training_without_it_stop
     assert f"the suite is running (process {running.pid})" in status, status
     assert "training fast/ce-sym40: epoch 4, test accuracy 50.00 %, 2.00 s/epoch" in status
     assert "stopped in fast/sat-sym40 after epoch 2" in status
+    # a metrics file cut short (a half-copied runs folder) is named, and the other cells are still shown
+    (left / "metrics.jsonl").write_text(json.dumps(row) + '\n{"epoch": 5, "te')
+    damaged = suite(tmp_path, "--status")
+    assert damaged.returncode == 0 and "Traceback" not in damaged.stderr, damaged.stderr
+    assert f"unreadable: {left / 'metrics.jsonl'}: line 2 is not JSON" in damaged.stdout
+    assert "stopped in fast/ce-sym40 after epoch 4" in damaged.stdout
+
+
+def test_an_option_without_its_value_or_help_is_answered_in_one_line_and_makes_no_folder(tmp_path):
+    for option, what in (("--pack", "FILE.tgz"), ("--pack-cache", "FILE.tar.xz"), ("--run-for", "SECONDS")):
+        result = suite(tmp_path, option)
+        assert result.returncode == 2 and result.stderr.strip() == (
+            f"cifar10_suite.sh: {option} needs a value: cifar10_suite.sh {option} {what}"), result.stderr
+    assert suite(tmp_path, "--help").returncode == 0
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_compiler_cache_is_packed_for_another_machine_and_restored_there(tmp_path):

@@ -205,10 +205,13 @@ def test_a_seed_trains_the_cells_again_apart_and_draws_its_own_noise(tmp_path):
     assert bad.returncode == 2 and "--seed -1: expected a non-negative integer" in bad.stderr
 
 
-def test_a_tag_must_be_a_file_name_part():
+def test_a_tag_must_be_a_file_name_part_and_a_count_of_trainings_positive():
     bad = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--tag", "H100 run"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "--tag 'H100 run': expected lower-case letters, digits and '-'" in bad.stderr
+    crowd = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--concurrent-cells", "0"],
+                           capture_output=True, text=True)
+    assert crowd.returncode == 2 and "--concurrent-cells 0: expected at least 1" in crowd.stderr
 
 
 def test_missing_data_stops_the_grid_in_one_line_and_leaves_no_run_directory(tmp_path):
