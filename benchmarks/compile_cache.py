@@ -11,6 +11,12 @@ the cache and not to, say, a warmer disk.
 
     python benchmarks/compile_cache.py                     # ResNet-34, batch 256, CUDA graphs, on the GPU if any
     python benchmarks/compile_cache.py --model resnet18 --width 16 --batch-size 8 --device cpu --mode default
+
+With `--archives-of CACHE` (a cache directory, or an archive of one that `--pack-cache` wrote) it compiles nothing:
+it packs that cache in each compression `--pack-cache` offers and records each archive's size and the seconds to
+pack and to unpack it (`compile_cache_archives.json`), what choosing `.tar.xz` or `.tgz` trades:
+
+    python benchmarks/compile_cache.py --archives-of benchmarks/data/compile_cache.tar.xz
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -66,6 +73,33 @@ def run_child(args: argparse.Namespace, cache: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+# one suffix for each compression that pack_compiler_cache offers
+ARCHIVE_KINDS = (".tar.xz", ".tgz")
+
+
+def measure_archives(source: Path) -> dict:
+    """Packs the cache ``source`` (a directory, or an archive of one) once per compression and unpacks each archive
+    elsewhere: bytes, pack and unpack seconds, by suffix."""
+    with tempfile.TemporaryDirectory() as scratch:
+        cache = source
+        if not source.is_dir():
+            cache = Path(scratch) / "cache"
+            unpack_compiler_cache(source, cache)
+        archives = {}
+        for suffix in ARCHIVE_KINDS:
+            archive = Path(scratch) / f"cache{suffix}"
+            started = time.perf_counter()
+            pack_compiler_cache(cache, archive)
+            packed = time.perf_counter() - started
+            started = time.perf_counter()
+            unpack_compiler_cache(archive, Path(scratch) / f"unpacked{suffix}")
+            archives[suffix] = {"bytes": archive.stat().st_size, "pack_seconds": packed,
+                                "unpack_seconds": time.perf_counter() - started}
+        return {"cache_files": count_files(cache),
+                "cache_bytes": sum(path.stat().st_size for path in cache.rglob("*") if path.is_file()),
+                "archives": archives}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="resnet34")
@@ -74,12 +108,31 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--mode", default="reduce-overhead", choices=["default", "reduce-overhead", "max-autotune"],
                         help="torch.compile mode (default: the CIFAR configs' own)")
-    parser.add_argument("--name", default="compile_cache", help="result file name (without .json)")
+    parser.add_argument("--archives-of", type=Path, default=None, metavar="CACHE",
+                        help="measure the archives of this cache (a directory or an archive) instead; nothing compiles")
+    parser.add_argument("--name", default=None,
+                        help="result file name (without .json; default: compile_cache, or compile_cache_archives "
+                             "with --archives-of)")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(first_step(args)))
+        return
+    if args.archives_of is not None:
+        if not args.archives_of.exists():
+            parser.error(f"--archives-of {args.archives_of}: no such cache directory or archive")
+        check_results_dir("--results-dir", args.results_dir)
+        try:
+            measured = measure_archives(args.archives_of)
+        except (tarfile.TarError, EOFError) as error:  # xz and gzip report a cut archive as EOFError
+            parser.error(f"--archives-of {args.archives_of}: not an archive of a compiler cache ({error})")
+        for suffix, archive in measured["archives"].items():
+            print(f"{suffix:7s} {archive['bytes'] / 1e6:6.2f} MB, packed in {archive['pack_seconds']:.1f} s, "
+                  f"unpacked in {archive['unpack_seconds']:.1f} s")
+        out = record(args.name or "compile_cache_archives", {"source": str(args.archives_of), **measured},
+                     directory=args.results_dir, measured_on=["cpu"])
+        print(f"cache: {measured['cache_files']} files, {measured['cache_bytes'] / 1e6:.1f} MB; recorded in {out}")
         return
     # checked here, before the first process compiles: a child's failure would end in its whole error output
     from satlearn.engine.runtime import resolve_device
@@ -106,7 +159,7 @@ def main() -> None:
     for name, run in runs.items():
         print(f"{name:8s} first step {run['seconds']:7.1f} s  {run['counters']}")
     print(f"cache: {files} files, {archive_bytes / 1e6:.1f} MB packed")
-    out = record(args.name, {
+    out = record(args.name or "compile_cache", {
         "model": args.model, "width": args.width, "batch_size": args.batch_size, "mode": args.mode,
         "run_device": runs["cold"]["device"], "runs": runs, "cache_files": files, "archive_bytes": archive_bytes,
         "ratios": {"warm_over_cold": runs["warm"]["seconds"] / runs["cold"]["seconds"],

@@ -385,8 +385,10 @@ def checkpoint_section() -> list[str]:
 
 
 def compile_cache_section() -> list[str]:
-    rows = _load("compile_cache*.json")
-    if not rows:
+    recorded = _load("compile_cache*.json")
+    rows = [r for r in recorded if "runs" in r]
+    archived = [r for r in recorded if "archives" in r]  # compile_cache.py --archives-of
+    if not rows and not archived:
         return []
     lines = ["## What a carried compiler cache saves", "",
              "`benchmarks/compile_cache.py`: the first training step of a compiled model (compilation included) in "
@@ -403,6 +405,16 @@ def compile_cache_section() -> list[str]:
                      f"{runs['cold']['seconds']:.1f} | {runs['warm']['seconds']:.1f} | "
                      f"{runs['carried']['seconds']:.1f} | {hits} | {r['cache_files']} | "
                      f"{r['archive_bytes'] / 1e6:.1f} | `{r['commit'][:12]}` |")
+    if archived:
+        lines += ["", "What each compression of `--pack-cache` trades (`compile_cache.py --archives-of`: the cache "
+                  "packed and unpacked once per suffix, on the CPU named):", "",
+                  "| cache | files | MB | archive | MB packed | pack s | unpack s | device | commit |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in archived:
+            for suffix, archive in r["archives"].items():
+                lines.append(f"| `{Path(r['source']).name}` | {r['cache_files']} | {r['cache_bytes'] / 1e6:.1f} | "
+                             f"{suffix} | {archive['bytes'] / 1e6:.2f} | {archive['pack_seconds']:.1f} | "
+                             f"{archive['unpack_seconds']:.1f} | {device_label(r)} | `{r['commit'][:12]}` |")
     return lines + [""]
 
 

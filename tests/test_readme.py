@@ -72,3 +72,13 @@ def test_the_configuration_reference_lists_every_key_with_its_default():
     assert sorted(set(documented) - set(defaults)) == []  # and nothing else
     wrong = {key: (documented[key], value) for key, value in defaults.items() if read_yaml(documented[key]) != value}
     assert wrong == {}
+
+
+def test_the_demo_table_shown_is_the_one_benchmarks_demo_py_recorded():
+    # the README's sample output is a recorded run's, not typed: benchmarks/demo.py keeps what the demo printed
+    import json
+
+    shown = re.search(r"The demo prints a table like this.*?```\n(.*?)```", README.read_text(), re.S).group(1)
+    recorded = json.loads((README.parent / "benchmarks" / "results" / "demo.json").read_text())["shipped_demo"]
+    assert "printed" in recorded, "benchmarks/results/demo.json predates the printed table: run benchmarks/demo.py"
+    assert [line.rstrip() for line in shown.splitlines() if line.strip()] == recorded["printed"]

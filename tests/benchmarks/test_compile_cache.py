@@ -1,7 +1,10 @@
 """benchmarks/compile_cache.py times a compiled model's first step with an empty, a filled and a carried compiler
 cache; report.py shows it."""
 
+import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from fixtures import run_script
@@ -28,9 +31,6 @@ def test_compile_cache_benchmark_shows_the_carried_cache_hit(tmp_path):
 
 
 def test_bad_arguments_stop_compile_cache_in_one_line_before_anything_compiles(tmp_path):
-    import subprocess
-    import sys
-
     for arguments, message in ((["--model", "foo"], "--model foo: expected one of: cnn1d, mlp"),
                                (["--device", "gpu"], "--device='gpu' is not a device name"),
                                (["--batch-size", "0"], "--batch-size 0: expected at least 1 example"),
@@ -42,3 +42,39 @@ def test_bad_arguments_stop_compile_cache_in_one_line_before_anything_compiles(t
         [line] = [line for line in done.stderr.strip().splitlines() if not line.startswith(("usage:", " "))]
         assert line.startswith("compile_cache.py: error: ") and message in line, line
     assert not list(tmp_path.iterdir())  # nothing recorded
+
+
+def test_archives_of_a_cache_record_what_each_compression_costs(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "triton" / "0").mkdir(parents=True)
+    (cache / "triton" / "0" / "kernel.cubin").write_bytes(b"compiled kernel " * 4000)  # compresses well
+    (cache / "fxgraph.bin").write_bytes(bytes(range(256)) * 40)
+    results = tmp_path / "results"
+    run_script(str(BENCH / "compile_cache.py"), "--archives-of", str(cache), "--results-dir", str(results))
+    result = json.loads((results / "compile_cache_archives.json").read_text())
+    assert result["cache_files"] == 2 and result["cache_bytes"] == 64000 + 10240
+    assert set(result["archives"]) == {".tar.xz", ".tgz"}
+    for archive in result["archives"].values():
+        assert 0 < archive["bytes"] < result["cache_bytes"] and archive["pack_seconds"] > 0
+    # an archive of the cache is measured as the cache it holds
+    packed = tmp_path / "cache.tgz"
+    load_common().pack_compiler_cache(cache, packed)
+    run_script(str(BENCH / "compile_cache.py"), "--archives-of", str(packed), "--results-dir", str(results),
+               "--name", "compile_cache_archives_packed")
+    again = json.loads((results / "compile_cache_archives_packed.json").read_text())
+    assert (again["cache_files"], again["cache_bytes"]) == (2, result["cache_bytes"])
+    run_script(str(BENCH / "report.py"), "--results-dir", str(results), "--out", str(tmp_path / "RESULTS.md"))
+    report = (tmp_path / "RESULTS.md").read_text()
+    assert "| `cache` | 2 | 0.1 | .tar.xz |" in report and "| `cache.tgz` | 2 | 0.1 | .tgz |" in report
+    not_one = tmp_path / "not_an_archive.tgz"
+    not_one.write_text("text")
+    refused = subprocess.run([sys.executable, str(BENCH / "compile_cache.py"), "--archives-of", str(not_one),
+                              "--results-dir", str(results)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "not an archive of a compiler cache" in refused.stderr, refused.stderr
+
+
+def load_common():
+    spec = importlib.util.spec_from_file_location("bench_common", BENCH / "common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
