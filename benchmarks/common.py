@@ -83,8 +83,8 @@ PACKED_FROM = ".packed_from"
 
 
 # How a compiler cache is compressed, by the archive's suffix. xz at preset 9, whose 64 MiB window spans many of the
-# cache's near-identical kernels, packed a 75 MB ResNet-34 cache into 1.4 MB, against gzip's 11 MB; it took 24 s
-# against gzip's 5 s on a 2-core CPU, and unpacking took under a second either way.
+# cache's near-identical kernels, packs a ResNet-34 cache about 8 times smaller than gzip does, taking about 5 times
+# as long (results/compile_cache_archives.json, from compile_cache.py --archives-of).
 CACHE_ARCHIVE_MODES = {".tar.xz": ("w:xz", {"preset": 9}), ".txz": ("w:xz", {"preset": 9}),
                        ".tar.gz": ("w:gz", {}), ".tgz": ("w:gz", {})}
 

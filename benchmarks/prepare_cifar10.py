@@ -22,6 +22,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import data_file  # noqa: E402
+from common import DATA, ROOT, data_file  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -121,9 +122,12 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, default=data_file("cifar10n_labels.npz"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
     args = parser.parse_args()
-    for option, path in (("--archive", args.archive), ("--labels", args.labels)):
+    for option, path, name in (("--archive", args.archive, "cifar10-jpeg.tar.xz"),
+                               ("--labels", args.labels, "cifar10n_labels.npz")):
         if not path.is_file():
-            parser.error(f"{option} {path}: no such file (see ../shared/data/README.md for where it comes from)")
+            parser.error(f"{option} {path}: no such file; put {name} in {DATA} or give {option} (the data "
+                         f"folder's README.md, {ROOT.parent / 'shared' / 'data' / 'README.md'}, says where it comes from)")
+    started = time.perf_counter()
     try:
         target = convert(args.archive, args.labels, args.out)
     except (tarfile.TarError, lzma.LZMAError, EOFError, OSError, KeyError, ValueError) as exc:
@@ -131,7 +135,7 @@ def main() -> None:
         reason = "; ".join(line.strip(" -").rstrip(":") for line in str(exc).splitlines() if line.strip(" -"))
         sys.exit(f"prepare_cifar10.py: error: cannot convert {args.archive} with {args.labels} "
                  f"({type(exc).__name__}: {reason})")
-    print(f"wrote {target}")
+    print(f"wrote {target} in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":
