@@ -563,3 +563,30 @@ def _children(pid: int) -> list[int]:
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def test_a_run_started_again_in_place_keeps_no_metrics_of_the_attempt_before(tmp_path, capsys, monkeypatch):
+    # a run stopped before its first checkpoint starts again in its directory; the epochs the stopped attempt
+    # logged are not this run's, so they must not stay beside its new config.yaml (compare would show them)
+    from satlearn.methods.sat import SAT
+
+    original = SAT.training_step
+
+    def interrupted_in(epoch_to_stop):
+        def step(self, batch, epoch):
+            if epoch == epoch_to_stop:
+                raise KeyboardInterrupt
+            return original(self, batch, epoch)
+        return step
+
+    run = tmp_path / "run"
+    overrides = sets(tiny_overrides(tmp_path, "run.epochs=4", "run.checkpoint_every=4"))
+    monkeypatch.setattr(SAT, "training_step", interrupted_in(2))
+    assert main(["train", "--run-dir", str(run), *overrides]) == 130
+    assert "nothing to resume, start the run again" in capsys.readouterr().err
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2  # the stopped attempt's epochs 1 and 2
+    monkeypatch.setattr(SAT, "training_step", interrupted_in(0))
+    assert main(["train", "--run-dir", str(run), *overrides, "--set", "optim.lr=0.001"]) == 130
+    assert "nothing to resume, start the run again" in capsys.readouterr().err
+    assert "lr: 0.001" in (run / "config.yaml").read_text()
+    assert not (run / "metrics.jsonl").exists() and not (run / "metrics.csv").exists()

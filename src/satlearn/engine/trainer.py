@@ -393,6 +393,15 @@ def _clear_partial_writes(run_dir: Path) -> None:
                 partial.unlink()
 
 
+def _clear_stopped_attempt(run_dir: Path) -> None:
+    """Removes what an attempt stopped before its first checkpoint wrote, when the run starts again in its place:
+    its metrics (and any other output) are not the new run's, and the new run may be configured otherwise."""
+    for name in RUN_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / name).unlink()
+    _clear_partial_writes(run_dir)
+
+
 @contextlib.contextmanager
 def hold_run_dir(run_dir: Path):
     """Within the block this process alone trains in ``run_dir``: a second ``fit`` there (a double-started job, a
@@ -481,6 +490,8 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
             _prepare_run_dir(run_dir, resume=resume)
             if resume:
                 _clear_partial_writes(run_dir)
+            elif started_without_checkpoint(run_dir):
+                _clear_stopped_attempt(run_dir)
             with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit), \
                     cpu_threads(config.run.threads):
                 return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch,
