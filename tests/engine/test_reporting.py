@@ -26,3 +26,20 @@ def test_a_run_without_noise_of_its_own_scores_no_flags_against_labels_it_does_n
     assert noised.summary["label_issues"]["truly_wrong"] == 0
     assert load_run_targets(noised.run_dir).true_labels is not None
 
+
+
+def test_the_summary_names_the_label_file_of_file_noise_and_no_rate_or_mode_that_it_ignores(tmp_path):
+    # a recipe's `rate: 0.4, mode: paper` stay in the config when `--set data.noise.kind=file` trains on CIFAR-10N's
+    # labels; the summary must say which labels were trained on, not a 40 % rate that played no part
+    import numpy as np
+
+    labels = tmp_path / "human.npz"
+    np.savez(labels, worst=np.random.default_rng(0).integers(0, 10, 320))
+    run = train(tmp_path, "file", "data.noise.kind=file", f"data.noise.file={labels}", "data.noise.key=worst")
+    noise = run.summary["noise"]
+    assert noise["kind"] == "file" and noise["file"] == str(labels) and noise["key"] == "worst"
+    assert noise["rate"] is None and noise["mode"] is None
+    assert 0.8 < noise["actual_rate"] < 1.0
+    pair = train(tmp_path, "pair", "data.noise.kind=pair", "data.noise.rate=0.2")
+    assert pair.summary["noise"]["rate"] == 0.2 and pair.summary["noise"]["mode"] is None
+    assert pair.summary["noise"]["file"] is None and pair.summary["noise"]["key"] is None

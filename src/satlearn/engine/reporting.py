@@ -61,6 +61,16 @@ def flag_statistics(flagged: np.ndarray, truly_wrong: np.ndarray) -> dict[str, A
     }
 
 
+def _noise_settings(noise, actual_rate: float | None) -> dict[str, Any]:
+    """The noise a run trained with: only the settings its kind reads (a recipe's `rate` stays in the config when
+    `kind: file` replaces its noise, and would read as the rate of the file's labels), with the file and key."""
+    kind = noise.kind
+    return {"kind": kind, "rate": noise.rate if kind in ("symmetric", "pair") else None,
+            "mode": noise.mode if kind == "symmetric" else None,
+            "file": noise.file if kind == "file" else None, "key": noise.key if kind == "file" else None,
+            "actual_rate": actual_rate}
+
+
 def summarize(config, history, *, best, noisy, method, wall_seconds: float, device) -> dict[str, Any]:
     final = history[-1]
     known = knows_true_labels(config.data.noise.kind)
@@ -72,8 +82,7 @@ def summarize(config, history, *, best, noisy, method, wall_seconds: float, devi
         "epochs": config.run.epochs,
         "seed": config.run.seed,
         "device": str(device),
-        "noise": {"kind": config.data.noise.kind, "rate": config.data.noise.rate, "mode": config.data.noise.mode,
-                  "actual_rate": noisy.actual_noise_rate if known else None},
+        "noise": _noise_settings(config.data.noise, noisy.actual_noise_rate if known else None),
         "final_test_accuracy": final.get("test_accuracy"),
         "best_test_accuracy": best["test_accuracy"],
         "best_epoch": best["epoch"],
