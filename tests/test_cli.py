@@ -590,3 +590,30 @@ def test_a_run_started_again_in_place_keeps_no_metrics_of_the_attempt_before(tmp
     assert "nothing to resume, start the run again" in capsys.readouterr().err
     assert "lr: 0.001" in (run / "config.yaml").read_text()
     assert not (run / "metrics.jsonl").exists() and not (run / "metrics.csv").exists()
+
+
+def test_moved_cifar_data_of_a_run_are_not_offered_a_download_the_command_cannot_do(tmp_path, capsys):
+    # eval and selective-eval take no --set, and --resume refuses a changed data.download: for a run's moved CIFAR
+    # data, "set data.download=true" would only lead to another error; the option that points at them is the hint
+    from fixtures import write_fake_cifar10
+
+    folder = write_fake_cifar10(tmp_path / "data")
+    overrides = tiny_overrides(tmp_path, "data.source=cifar10", f"data.root={folder}", "model.name=mlp",
+                               "run.epochs=3", "run.checkpoint_every=1")
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *sets(overrides)]) == 0
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "data.download" not in err and err.endswith("; or give where the run's data are now with --data-root PATH")
+    assert main(["eval", str(run), "--data-root", str(tmp_path / "elsewhere")]) == 2
+    assert "data.download" not in capsys.readouterr().err
+    (run / "summary.json").unlink()  # as a run cut off after its last checkpoint
+    assert main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "data.download" not in err and err.endswith("with --set data.root=PATH")
+    # a new run is still told that it can fetch the data
+    assert main(["train", "--run-dir", str(tmp_path / "new"), *sets(overrides)]) == 2
+    assert capsys.readouterr().err.strip().endswith("; set data.download=true to fetch it")

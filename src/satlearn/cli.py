@@ -361,17 +361,20 @@ def _silence_stdout() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _data_root_hint(args: argparse.Namespace, exc: Exception) -> str:
-    """For a command that reads a run's data from the run's own data.root, how to read them from where they are."""
+def _error_text(args: argparse.Namespace, exc: Exception) -> str:
+    """The error's line. For a command that reads a run's data from the run's own data.root, missing data are told
+    how to read them from where they are now, and not to set data.download, which such a command cannot change
+    (eval and selective-eval take no --set; a resumed run refuses another data.download)."""
     from satlearn.errors import MissingDataError
 
     if not isinstance(exc, MissingDataError):
-        return ""
-    if args.command in ("eval", "selective-eval") and args.data_root is None:
-        return "; or give where the run's data are now with --data-root PATH"
+        return str(exc)
+    if args.command in ("eval", "selective-eval"):
+        return exc.message + ("; or give where the run's data are now with --data-root PATH"
+                              if args.data_root is None else "")
     if args.command == "train" and args.resume:
-        return "; or give where the run's data are now with --set data.root=PATH"
-    return ""
+        return exc.message + "; or give where the run's data are now with --set data.root=PATH"
+    return str(exc)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -407,7 +410,7 @@ def _run(args: argparse.Namespace) -> int:
             print(table)
             print(f"plot: {plot}")
     except SatlearnError as exc:
-        print(f"satlearn: error: {exc}{_data_root_hint(args, exc)}", file=sys.stderr)
+        print(f"satlearn: error: {_error_text(args, exc)}", file=sys.stderr)
         return 2
     except TrainingInterrupted as exc:
         if args.command == "demo":  # either of its runs: the demo resumes as a whole

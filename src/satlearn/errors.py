@@ -16,7 +16,15 @@ class DataError(SatlearnError, ValueError):
 
 
 class MissingDataError(DataError):
-    """No data where ``data.root`` points (a command that reads a run's data can say how to point elsewhere)."""
+    """No data where ``data.root`` points (a command that reads a run's data can say how to point elsewhere).
+
+    ``download_hint``: how a new run would fetch them (``set data.download=true``), kept apart from the message so
+    that a command that cannot change ``data.download`` (eval, selective-eval, a resumed run) leaves it out."""
+
+    def __init__(self, message: str, *, download_hint: str | None = None):
+        self.message = message
+        self.download_hint = download_hint
+        super().__init__(f"{message}; {download_hint}" if download_hint else message)
 
 
 class TrainingError(SatlearnError, RuntimeError):

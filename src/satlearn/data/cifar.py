@@ -335,7 +335,7 @@ def _locate(config, spec: _Spec, *, progress: bool) -> Path:
         expected = ("its batch files in it" if root.name == spec.dirname
                     else f"{root / spec.dirname}/ or the batch files in {root} itself")
         raise MissingDataError(f"{spec.name}: no {spec.title} data at data.root {root}{_relative_note(root)} "
-                               f"(expected {expected}); set data.download=true to fetch it")
+                               f"(expected {expected})", download_hint="set data.download=true to fetch it")
     parent = root.parent if root.name == spec.dirname else root
     url = config.url or spec.url
     sha256 = config.sha256 or spec.sha256
