@@ -201,6 +201,9 @@ def test_a_float_setting_from_a_file_that_is_not_finite_names_the_file(tmp_path)
      r"^--set data\.noise\.file=labels\.npy: data\.noise\.file='labels\.npy' has no effect with "
      r"data\.noise\.kind=symmetric; set data\.noise\.kind=file"),
     (["data.noise.file=labels.npy"], r"data\.noise\.file='labels\.npy' has no effect with data\.noise\.kind=none"),
+    (["data.noise.kind=file", "data.noise.file=labels.npz", "data.noise.rate=0.2"],
+     r"^--set data\.noise\.rate=0\.2: data\.noise\.rate=0\.2 has no effect with data\.noise\.kind=file; the "
+     r"file's labels are trained on as they are$"),
     (["data.noise.key=worst"], r"^--set data\.noise\.key=worst: data\.noise\.key='worst' has no effect with "
                                r"data\.noise\.kind=none"),
     (["data.noise.kind=file", "data.noise.file=labels.npy", "data.noise.key=worst"],
@@ -242,7 +245,7 @@ def test_a_recipe_switched_off_from_the_command_line_keeps_its_file_values_and_t
     assert "note: data.noise.rate=0.4 has no effect with data.noise.kind=none (unused)" in messages
 
 
-def test_settings_that_are_used_or_left_at_their_defaults_pass():
+def test_settings_that_are_used_or_left_at_their_defaults_pass(tmp_path):
     load_config(None, ["method.name=gamblers", "method.payoff=3", "model.num_classes=10"])
     for method in ("sat", "selective_sat"):
         load_config(None, [f"method.name={method}", "method.momentum=0.5", "method.targets_dtype=bfloat16",
@@ -252,9 +255,9 @@ def test_settings_that_are_used_or_left_at_their_defaults_pass():
     load_config(None, ["data.noise.kind=file", "data.noise.file=labels.npy"])
     load_config(None, ["data.noise.kind=pair", "data.noise.rate=0.2", "optim.name=sgd", "optim.momentum=0.5",
                        "optim.nesterov=true", "optim.schedule=step", "optim.milestones=[3]", "optim.gamma=0.5"])
-    # file noise replaces the labels whatever rate the recipe it was switched from had
-    load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=0.4", "data.noise.kind=file",
-                       "data.noise.file=labels.npz", "data.noise.key=worst"])
+    # file noise replaces the labels whatever rate the recipe it was switched from had (a note, the test below)
+    recipe = write(tmp_path, "data:\n  noise:\n    kind: symmetric\n    rate: 0.4\n")
+    load_config(recipe, ["data.noise.kind=file", "data.noise.file=labels.npz", "data.noise.key=worst"])
 
 
 @pytest.mark.parametrize("key, value, expected", [

@@ -582,6 +582,8 @@ def unused_settings(config: Config) -> list[tuple[str, str, str]]:
     noise = config.data.noise
     if noise.kind == "none":
         check("data.noise.rate", "data.noise.kind", "set data.noise.kind=symmetric or pair")
+    elif noise.kind == "file":
+        check("data.noise.rate", "data.noise.kind", "the file's labels are trained on as they are")
     if noise.kind != "symmetric":
         check("data.noise.mode", "data.noise.kind", "it applies to data.noise.kind=symmetric only")
     if noise.kind != "file":
