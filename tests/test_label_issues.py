@@ -110,6 +110,11 @@ def test_cli_refuses_runs_without_targets(tmp_path, capsys):
     (run / "config.yaml").unlink()  # no method to name: the general message
     with pytest.raises(DataError, match="no soft_targets.npy — the run is unfinished or was not trained with a method"):
         load_run_targets(run)
+    # a folder of runs (compare takes one) is not taken for an unfinished run
+    assert main(["find-issues", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {tmp_path}: not a satlearn run directory (no "
+                                               "labels.npz, config.yaml or soft_targets.npy); expected one run's "
+                                               "directory")
 
 
 def test_a_label_flagged_by_count_that_keeps_its_label_is_in_no_confused_pair():

@@ -246,6 +246,10 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
     targets_path, labels_path = run_dir / "soft_targets.npy", run_dir / "labels.npz"
+    if not targets_path.exists() and not labels_path.exists() and not (run_dir / "config.yaml").exists():
+        # a folder of runs, say: compare takes those, find-issues one run
+        raise DataError(f"{run_dir}: not a satlearn run directory (no labels.npz, config.yaml or soft_targets.npy); "
+                        "expected one run's directory")
     if not targets_path.exists():
         from satlearn.methods import methods_with_soft_targets
 
