@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,11 @@ def test_train_resume_and_eval(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "final test accuracy" in out
     assert "time: set-up " in out and "(checkpoints " in out  # where the wall time went
+    # without progress bars (run.progress=false, as --no-progress), one line per epoch tells how it goes
+    epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in epochs] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert all(re.fullmatch(r"epoch \d/3: train loss \d\.\d{4}, test accuracy \d+\.\d\d %, \d+\.\d s", line)
+               for line in epochs), epochs
     assert main(["eval", str(run)]) == 0
     assert json.loads(capsys.readouterr().out)["epoch"] == 3
     # resuming a finished run is refused, and its outputs stay as they were

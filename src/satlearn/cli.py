@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", default=None, help="run directory (default: run.out_dir/run.name)")
     train.add_argument("--resume", metavar="RUN_DIR", default=None,
                        help="continue an interrupted run from its checkpoint (config defaults to the run's own)")
-    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument("--no-progress", action="store_true",
+                       help="hide the progress bar; print one line per epoch instead")
     _add_overrides(train)
 
     issues = commands.add_parser("find-issues",

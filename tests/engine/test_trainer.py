@@ -820,12 +820,14 @@ def test_the_log_gives_file_noise_as_its_file_and_measured_rate_not_a_rate_it_ig
     labels = tmp_path / "labels.npy"
     np.save(labels, np.arange(320) % 10)  # MNIST-1D with 400 examples trains on 320
     messages = []
-    config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.3",
-                                              "data.noise.kind=file", f"data.noise.file={labels}", "run.epochs=1",
-                                              "method.start_epoch=0"))
+    recipe = tmp_path / "recipe.yaml"  # a recipe's rate, which file noise leaves in the config unused
+    recipe.write_text("data:\n  noise:\n    kind: symmetric\n    rate: 0.3\n")
+    config = load_config(recipe, tiny_overrides(tmp_path, "data.noise.kind=file", f"data.noise.file={labels}",
+                                                "run.epochs=1", "method.start_epoch=0"))
     fit(config, tmp_path / "run", log=messages.append)
     line = next(m for m in messages if m.startswith("label noise"))
     assert line.startswith(f"label noise file {labels}: actual error rate ") and "(rate" not in line
+    assert "note: data.noise.rate=0.3 has no effect with data.noise.kind=file (unused)" in messages
 
 
 @pytest.mark.parametrize("rate, noted", [(0.4, False), (0.5, True)])

@@ -278,6 +278,12 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     return train, test
 
 
+def _epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """An epoch's metrics in one line, for a run without progress bars."""
+    tested = f", test accuracy {100 * row['test_accuracy']:.2f} %" if "test_accuracy" in row else ""
+    return f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}{tested}, {row['epoch_seconds']:.1f} s"
+
+
 # torch's BatchNorm refusal of a batch with one value per channel (torch.nn.functional._verify_batch_size)
 _ONE_VALUE_PER_CHANNEL = "Expected more than 1 value per channel when training"
 
@@ -676,6 +682,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                 reporting.write_metrics(run_dir, history)
                 if "test_accuracy" in row:
                     bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
+                if not config.run.progress:  # no bar to watch (a log file, say): one line per epoch instead
+                    log(_epoch_line(row, epochs))
                 if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
                     save(epoch + 1)
             bar.close()
