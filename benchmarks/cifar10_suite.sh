@@ -111,7 +111,7 @@ if [ -z "${SUITE_RESULTS:-}" ] && [ -s "$STATE/results_dir" ]; then
 fi
 
 pack() {
-    local dest="$1" list errors status=0 files
+    local dest="$1" list errors status=0 files gone
     if [ -d "$dest" ]; then
         echo "cifar10_suite.sh --pack: $dest: is a directory; expected the archive's file name (say results.tgz)" >&2
         return 2
@@ -129,7 +129,9 @@ pack() {
     } | sort -u > "$list")
     files="$(wc -l < "$list")"
     # written under another name and renamed once whole: a pack that fails leaves no archive that reads as complete
-    errors="$(tar -czf "$dest.partial" -C "$ROOT" -T "$list" 2>&1)" || status=$?
+    # --ignore-failed-read: a listed file that a running suite removed meanwhile (a write's temporary file, say) is
+    # left out with a warning, not the whole archive
+    errors="$(tar -czf "$dest.partial" --ignore-failed-read -C "$ROOT" -T "$list" 2>&1)" || status=$?
     rm -f "$list"
     if [ "$status" -gt 1 ]; then  # GNU tar: 1 is "a file changed as it was read" (a running suite), 2 a failure
         rm -f "$dest.partial" 2> /dev/null
@@ -139,7 +141,9 @@ pack() {
     fi
     mv -f "$dest.partial" "$dest" || return 1
     [ "$status" -eq 0 ] || echo "some files changed while they were packed (the suite is running); packed as read"
-    echo "packed $files files into $dest"
+    gone="$(grep -c 'Cannot stat' <<< "$errors")"
+    [ "$gone" -eq 0 ] || echo "$gone of the files went away before they were packed (the suite is running)"
+    echo "packed $((files - gone)) files into $dest"
 }
 
 status() {
@@ -153,11 +157,9 @@ status() {
             | cut -c1-200; }
     done
     "$PYTHON" - "$RUNS" "$pid" <<'PY'
+import json
 import sys
 from pathlib import Path
-
-from satlearn.compare import read_metrics
-from satlearn.errors import DataError
 
 # unfinished cells: epochs done, the latest test accuracy and epoch time. A cell trains while the process whose id
 # label_noise.py wrote into its lock file lives (read, never locked here: a grid would take that lock for a rival's)
@@ -175,10 +177,16 @@ def in_training(run_dir):
 for metrics in sorted(Path(sys.argv[1]).glob("*/*/metrics.jsonl")):
     if (metrics.parent / "summary.json").exists():
         continue
-    try:
-        rows = read_metrics(metrics)
-    except (OSError, DataError) as error:  # a damaged or half-copied runs folder: said, and the rest shown
-        print(f"unreadable: {error}")
+    # parsed here, not with satlearn.compare.read_metrics: --status must work with a python that lacks torch
+    rows, bad = [], None
+    for number, line in enumerate(metrics.read_text(errors="replace").splitlines(), start=1):
+        try:
+            rows.append(json.loads(line)) if line.strip() else None
+        except ValueError:
+            bad = number
+            break
+    if bad is not None:  # a damaged or half-copied runs folder: said, and the rest shown
+        print(f"unreadable: {metrics}: line {bad} is not JSON")
         continue
     if rows:
         last, cell = rows[-1], f"{metrics.parent.parent.name}/{metrics.parent.name}"

@@ -471,3 +471,37 @@ def test_pack_cache_into_a_missing_folder_fails_in_one_line(tmp_path):
     [line] = packed.stderr.strip().splitlines()
     assert line.startswith(f"cifar10_suite.sh --pack-cache: {dest}: "), line
     assert not (tmp_path / "missing").exists()
+
+
+def test_pack_leaves_out_a_file_that_went_away_and_packs_the_rest(tmp_path):
+    # a running suite renames its writes' temporary files away: one listed and gone before tar reads it
+    import shutil
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "speed.json").write_text("{}")
+    (results / ".cell.json.tmp").write_text("{")
+    wrapper = tmp_path / "bin" / "tar"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nrm -f "{results / ".cell.json.tmp"}"\nexec {shutil.which("tar")} "$@"\n')
+    wrapper.chmod(0o755)
+    packed = suite(tmp_path, "--pack", str(tmp_path / "out.tgz"), PATH=f"{wrapper.parent}:{os.environ['PATH']}")
+    assert packed.returncode == 0, packed.stdout + packed.stderr
+    assert "1 of the files went away before they were packed" in packed.stdout, packed.stdout
+    with tarfile.open(tmp_path / "out.tgz") as archive:
+        names = archive.getnames()
+    assert any(name.endswith("results/speed.json") for name in names)
+    assert not any(name.endswith(".cell.json.tmp") for name in names)
+
+
+def test_status_needs_no_torch(tmp_path):
+    # the machine's plain python3 may lack the suite's packages: --status still lists the unfinished cells
+    unfinished = tmp_path / "runs" / "fast" / "ce-sym40"
+    unfinished.mkdir(parents=True)
+    (unfinished / "metrics.jsonl").write_text(json.dumps({"epoch": 2, "epoch_seconds": 1.5}) + "\n")
+    bare = tmp_path / "bare-python"
+    bare.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')  # -S: no site-packages, so no torch
+    bare.chmod(0o755)
+    status = suite(tmp_path, "--status", PYTHON=str(bare))
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
+    assert "stopped in fast/ce-sym40 after epoch 2, 1.50 s/epoch" in status.stdout, status.stdout
