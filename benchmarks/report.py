@@ -390,13 +390,14 @@ def compile_cache_section() -> list[str]:
     archived = [r for r in recorded if "archives" in r]  # compile_cache.py --archives-of
     if not rows and not archived:
         return []
-    lines = ["## What a carried compiler cache saves", "",
-             "`benchmarks/compile_cache.py`: the first training step of a compiled model (compilation included) in "
-             "a fresh process with an empty `TORCHINDUCTOR_CACHE_DIR` (*cold*), with the one the cold process "
-             "filled (*warm*), and with that one packed and unpacked elsewhere (*carried*, what "
-             "`cifar10_suite.sh --pack-cache` gives the next machine). *Hits*: FX-graph cache hits of each process.",
-             "", "| model | batch | mode | device | cold s | warm s | carried s | hits cold / warm / carried | "
-             "cache files | MB packed | commit |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["## What a carried compiler cache saves"]
+    if rows:  # (--archives-of alone records no cold/warm/carried runs: no empty table for them)
+        lines += ["", "`benchmarks/compile_cache.py`: the first training step of a compiled model (compilation "
+                  "included) in a fresh process with an empty `TORCHINDUCTOR_CACHE_DIR` (*cold*), with the one the "
+                  "cold process filled (*warm*), and with that one packed and unpacked elsewhere (*carried*, what "
+                  "`cifar10_suite.sh --pack-cache` gives the next machine). *Hits*: FX-graph cache hits of each "
+                  "process.", "", "| model | batch | mode | device | cold s | warm s | carried s | hits cold / warm / "
+                  "carried | cache files | MB packed | commit |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         runs = r["runs"]
         hits = " / ".join(str(runs[k]["counters"]["fxgraph_cache_hit"]) for k in ("cold", "warm", "carried"))

@@ -71,3 +71,15 @@ def test_an_out_that_is_a_folder_or_has_none_stops_report_and_selective_in_one_l
             line = done.stderr.strip().splitlines()[-1]
             assert line.startswith(f"{script}: error: --out {out}: {message}"), line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"] and not any((tmp_path / "folder").iterdir())
+
+
+def test_archives_of_a_cache_alone_give_no_empty_table_of_carried_caches(tmp_path):
+    # compile_cache.py --archives-of recorded, and no compile_cache.py run: the cold/warm/carried table has no row
+    results = tmp_path / "results"
+    results.mkdir()
+    shutil.copy(BENCH / "results" / "compile_cache_archives.json", results)
+    done = report(results, tmp_path / "R.md")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "R.md").read_text()
+    assert "| .tar.xz | 1.36 |" in text
+    assert "| model | batch | mode | device | cold s" not in text and "*Hits*" not in text
