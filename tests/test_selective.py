@@ -384,3 +384,9 @@ def test_a_folder_of_runs_stands_for_them_all_and_a_run_given_twice_counts_once(
     folder = runs["erm"].parent  # the three runs of the fixture
     results, _, _ = selective_eval([folder, runs["erm"]], out=tmp_path / "all")
     assert sorted(r.report["method"] for r in results) == ["erm", "gamblers", "selective_sat"]
+
+
+def test_a_file_given_as_a_run_is_named_as_such_not_as_an_output_directory(runs, capsys):
+    checkpoint = runs["selective_sat"] / "checkpoint.pt"  # a run's file where its directory belongs
+    assert main(["selective-eval", str(checkpoint)]) == 2
+    assert capsys.readouterr().err.strip() == f"satlearn: error: {checkpoint}: is a file, not a run directory"
