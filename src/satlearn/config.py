@@ -271,6 +271,18 @@ def check(config: Config, *, source: str) -> None:
             return {key: as_saved(item) for key, item in value.items()}
         return [as_saved(item) for item in value] if isinstance(value, tuple) else value
 
+    def sections(obj: Any, expected: type, path: str) -> None:
+        # the check below reads a copy (asdict turns sections into mappings): a section given as a mapping would pass
+        # it, and the run would then fail on the mapping itself ('dict' object has no attribute 'kind')
+        if not isinstance(obj, expected):
+            where = f"{path} must be" if path else "expected"
+            raise ConfigError(f"{source}: {where} a satlearn.config.{expected.__name__}, got {type(obj).__name__}")
+        hints = typing.get_type_hints(expected)
+        for f in dataclasses.fields(expected):
+            if dataclasses.is_dataclass(hints[f.name]):
+                sections(getattr(obj, f.name), hints[f.name], f"{path}.{f.name}" if path else f.name)
+
+    sections(config, Config, "")
     config_from_dict(as_saved(to_dict(config)), source=source)
 
 

@@ -1024,3 +1024,16 @@ def test_a_dataset_whose_origins_do_not_fit_its_examples_is_refused():
             splits(**origin).validate()
     with pytest.raises(DataError, match="built: 3 train_files for 4 training examples"):
         splits(train_files=["a.png", "b.png", "c.png"]).validate()
+
+
+def test_a_section_built_in_code_as_a_mapping_is_a_config_error_naming_it(tmp_path):
+    from satlearn.config import Config
+
+    config = tiny_config(tmp_path)
+    config.data.noise = {"kind": "symmetric", "rate": 0.2}  # a mapping where its dataclass belongs
+    with pytest.raises(ConfigError, match=r"^fit's config: data\.noise must be a satlearn\.config\.NoiseConfig, "
+                                          r"got dict$"):
+        fit(config, tmp_path / "run", log=lambda m: None)
+    with pytest.raises(ConfigError, match=r"^fit's config: expected a satlearn\.config\.Config, got dict$"):
+        fit({"run": {"epochs": 1}}, tmp_path / "run", log=lambda m: None)
+    assert isinstance(tiny_config(tmp_path), Config) and not (tmp_path / "run").exists()
