@@ -244,3 +244,15 @@ def test_the_callers_arrays_are_left_as_they_were_and_mismatched_extras_are_refu
     with pytest.raises(ValueError, match=r"true_labels of shape \(3, 1\); expected \(3,\), one per example"):
         write_label_issues(issues, tmp_path / "out", true_labels=np.zeros((3, 1), dtype=int))
     assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_targets_that_are_not_probabilities_are_refused_naming_the_first_bad_row():
+    labels = np.array([0, 1, 2])
+    good = np.full((3, 3), 1 / 3)
+    with pytest.raises(DataError, match=r"^soft targets row 2 sums to 0\.9 \(1 of 3 rows are not probability "
+                                        r"vectors\); expected finite rows ≥ 0 summing to 1"):
+        find_label_issues(labels, np.vstack([good[:2], good[2] * 0.9]))
+    with pytest.raises(DataError, match=r"^soft targets row 0 holds a negative value -2\.5 \(3 of 3 rows"):
+        find_label_issues(labels, np.array([[-2.5, 1.0, 3.0], [4.0, -1.0, 0.1], [0.0, 2.0, -0.5]]))  # logits
+    with pytest.raises(DataError, match=r"^soft targets row 1 holds a non-finite value"):
+        find_label_issues(labels, np.vstack([good[0], [np.nan, 0.5, 0.5], good[2]]))

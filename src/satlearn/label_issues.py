@@ -135,8 +135,15 @@ def _validate(labels: np.ndarray, probs: np.ndarray) -> None:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"label {int(labels[i])} at index {i} is outside [0, {probs.shape[1]})")
-    if not np.isfinite(probs).all() or (probs < -1e-6).any() or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-2):
-        raise DataError("soft targets must be finite probability vectors (rows ≥ 0 summing to 1)")
+    sums = probs.sum(axis=1)
+    bad_rows = ~np.isfinite(probs).all(axis=1) | (probs < -1e-6).any(axis=1) | ~np.isclose(sums, 1.0, rtol=0, atol=1e-2)
+    if bad_rows.any():  # the first such row and what is wrong with it, as the labels' check names its label
+        i = int(np.flatnonzero(bad_rows)[0])
+        row = probs[i]
+        problem = ("holds a non-finite value" if not np.isfinite(row).all() else
+                   f"holds a negative value {row.min():.4g}" if (row < -1e-6).any() else f"sums to {sums[i]:.4g}")
+        raise DataError(f"soft targets row {i} {problem} ({int(bad_rows.sum())} of {len(probs)} rows are not "
+                        "probability vectors); expected finite rows ≥ 0 summing to 1 (softmax outputs, not logits)")
 
 
 def _as_number(name: str, value: Any) -> Any:
