@@ -102,3 +102,21 @@ def test_options_that_would_give_nan_or_be_ignored_are_refused():
     for loss in (losses.sat_loss, losses.sat_sce_loss):
         with pytest.raises(ValueError, match="weights given with reweight=False"):
             loss(logits, targets, reweight=False, weights=torch.ones(4))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: losses.selective_sat_loss(torch.randn(4, 3), torch.full((4, 3), 1 / 3), torch.zeros(4, dtype=torch.long)),
+     r"logits of shape \(4, 3\); expected \(B, 4\): C class logits and the abstain logit last"),
+    (lambda: losses.selective_sat_loss(torch.randn(4, 4), torch.full((5, 3), 1 / 3), torch.zeros(4, dtype=torch.long)),
+     r"class_targets of shape \(5, 3\); expected \(4, 3\)"),
+    (lambda: losses.selective_sat_loss(torch.randn(4, 4), torch.full((4, 3), 1 / 3), torch.zeros(4, 1).long()),
+     r"labels of shape \(4, 1\); expected \(4,\)"),
+    (lambda: losses.gamblers_loss(torch.randn(4, 11), torch.zeros(5, dtype=torch.long)),
+     r"labels of shape \(5,\); expected \(4,\)"),
+    (lambda: losses.gamblers_loss(torch.randn(11), torch.zeros(11, dtype=torch.long)),
+     r"logits of shape \(11,\); expected \(B, C \+ 1\)"),
+])
+def test_the_selective_losses_name_a_shape_that_is_not_theirs(call, message):
+    # as the SAT losses do: broadcasting or gather would otherwise give a raw torch error or a loss of other examples
+    with pytest.raises(ValueError, match=message):
+        call()

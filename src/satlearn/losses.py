@@ -112,6 +112,16 @@ def generalized_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, q: 
 # Selective classification: models with C class logits plus one abstain logit (index C), ``logits`` ``(B, C + 1)``
 
 
+def _check_abstain_shapes(logits: torch.Tensor, labels: torch.Tensor, *, classes: int | None = None) -> None:
+    # shapes only (host-side, no device sync), as _check_soft: logits (B, C + 1), labels (B,)
+    if logits.dim() != 2 or logits.shape[1] < 3 or (classes is not None and logits.shape[1] != classes + 1):
+        expected = f"(B, {classes + 1})" if classes is not None else "(B, C + 1)"
+        raise ValueError(f"logits of shape {tuple(logits.shape)}; expected {expected}: C class logits and the "
+                         "abstain logit last")
+    if tuple(labels.shape) != (logits.shape[0],):
+        raise ValueError(f"labels of shape {tuple(labels.shape)}; expected ({logits.shape[0]},), one per example")
+
+
 def selective_sat_targets(class_targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Selective SAT's target over the C classes and the abstain output.
 
@@ -140,6 +150,10 @@ def selective_sat_loss(logits: torch.Tensor, class_targets: torch.Tensor, labels
         class_targets: ``(B, C)`` updated (detached) SAT targets over the classes.
         labels: ``(B,)`` given labels.
     """
+    _check_abstain_shapes(logits, labels, classes=class_targets.shape[-1] if class_targets.dim() == 2 else None)
+    if class_targets.dim() != 2 or class_targets.shape[0] != logits.shape[0]:
+        raise ValueError(f"class_targets of shape {tuple(class_targets.shape)}; expected ({logits.shape[0]}, "
+                         f"{logits.shape[1] - 1}), the batch's targets over the C classes")
     return soft_cross_entropy_per_example(logits, selective_sat_targets(class_targets, labels)).mean()
 
 
@@ -154,6 +168,7 @@ def gamblers_loss(logits: torch.Tensor, labels: torch.Tensor, *, payoff: float =
         logits: ``(B, C + 1)``.
         labels: ``(B,)`` int64 labels in ``[0, C)``.
     """
+    _check_abstain_shapes(logits, labels)
     if not 1.0 < payoff < logits.shape[1] - 1:  # also refuses nan (a ValueError, not math's "domain error")
         raise ValueError(f"payoff={payoff!r}; expected 1 < payoff < C = {logits.shape[1] - 1}")
     logits = logits.float()
