@@ -313,17 +313,21 @@ check_inputs() {  # before anything runs: every name in STEPS is a step, GRID_SE
         echo "cifar10_suite.sh: GRID_JOBS='$GRID_JOBS' is not a positive number of cells at once" >&2; return 2
     fi
     # label_noise.py imports torch anyway, so its names cost little more than the torch check itself
-    errors="$("$PYTHON" - "$BENCH" "$GRID_RECIPE" "$GRID_NOISE" "$GRID_METHODS" "$TRAIN_PIPELINE" 2>&1 > /dev/null <<'PY'
+    errors="$("$PYTHON" - "$BENCH" "$GRID_RECIPE" "$GRID_NOISE" "$GRID_METHODS" "$TRAIN_PIPELINE" "$DATA_ROOT" \
+        ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"} 2>&1 > /dev/null <<'PY'
 import sys
 try:
     import torch  # noqa: F401
 except Exception:
     sys.exit(3)
 sys.path.insert(0, sys.argv[1])
-from label_noise import METHODS, NOISES, RECIPES
+from label_noise import METHODS, NOISES, RECIPES, cell_overrides, method_name
 from speed import PIPELINES
 
-recipe, noise, methods, pipeline = sys.argv[2:]
+from satlearn.config import load_config, overrides_for_method
+from satlearn.errors import ConfigError
+
+recipe, noise, methods, pipeline, data_root, *run_set = sys.argv[2:]
 for variable, what, values, choices in [
         ("GRID_RECIPE", "recipe", [recipe], list(RECIPES)), ("GRID_NOISE", "noise", noise.split(), list(NOISES)),
         ("GRID_METHODS", "method", methods.split(), list(METHODS)),
@@ -334,6 +338,22 @@ for variable, what, values, choices in [
             print(f"cifar10_suite.sh: unknown {what} '{value}' in {variable}; expected {expected} of: "
                   f"{' '.join(choices)}", file=sys.stderr)
             sys.exit(2)
+# RUN_SET goes to every training as label_noise.py's --set: its keys and values are checked against each cell's
+# config here, the grid's cells and the paper steps' (SAT and CE at sym40)
+if run_set[0::2] != ["--set"] * len(run_set[1::2]) or len(run_set) % 2:
+    print(f"cifar10_suite.sh: RUN_SET='{' '.join(run_set)}': expected --set key=value pairs", file=sys.stderr)
+    sys.exit(2)
+extra = run_set[1::2]
+cells = {(r, m, n) for r in (recipe, "paper") for m in {*methods.split(), "sat", "ce"}
+         for n in {*noise.split(), "sym40"}}
+try:
+    overrides_for_method(extra, method_name("sat"), shared_by=[method_name(m) for m in METHODS])
+    for cell_recipe, method, cell_noise in sorted(cells):
+        load_config(*cell_overrides(cell_recipe, method, cell_noise, data_root=data_root, cifar10n="labels.npz",
+                                    extra=extra))
+except ConfigError as error:
+    print(f"cifar10_suite.sh: RUN_SET: {error}", file=sys.stderr)
+    sys.exit(2)
 PY
 )" || status=$?
     case "$status" in

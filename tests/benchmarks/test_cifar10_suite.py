@@ -163,7 +163,10 @@ def test_a_typo_in_the_grid_or_training_settings_stops_the_suite_before_any_step
     typos = [("GRID_NOISE", "sym40 sym30", "unknown noise 'sym30' in GRID_NOISE; expected some of: sym20 sym40"),
              ("GRID_METHODS", "ce sta", "unknown method 'sta' in GRID_METHODS; expected some of: ce sat sat_sce"),
              ("GRID_RECIPE", "papr", "unknown recipe 'papr' in GRID_RECIPE; expected one of: paper fast"),
-             ("TRAIN_PIPELINE", "fastets", "unknown pipeline 'fastets' in TRAIN_PIPELINE; expected one of: config")]
+             ("TRAIN_PIPELINE", "fastets", "unknown pipeline 'fastets' in TRAIN_PIPELINE; expected one of: config"),
+             ("RUN_SET", "--set run.epoch=2", "RUN_SET: --set run.epoch=2: unknown key 'run.epoch'"),
+             ("RUN_SET", "--set method.momentum=2", "RUN_SET: --set method.momentum=2: method.momentum=2.0; expected"),
+             ("RUN_SET", "run.epochs=2", "RUN_SET='run.epochs=2': expected --set key=value pairs")]
     for variable, value, message in typos:  # the grid last: the report before it must not run either
         result = suite(tmp_path, STEPS="report grid", **{variable: value})
         assert result.returncode == 2 and "[report]" not in result.stdout, result.stdout + result.stderr
