@@ -68,9 +68,9 @@
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py; for the
 # prepare step to write it, its last part must be cifar-10-batches-py; these paths, relative, are taken from the
 # directory the suite is started in), STEPS (default: the nine numbered above, in order), BENCH_COMMIT (the commit
-# to record where the checkout has no .git). STEPS, GRID_SEED, GRID_JOBS, GRID_RECIPE, GRID_NOISE, GRID_METHODS and
-# TRAIN_PIPELINE are checked before any step runs (the names against label_noise.py's); a wrong one stops the suite
-# with exit status 2.
+# to record where the checkout has no .git). STEPS, GRID_SEED, GRID_JOBS, GRID_RECIPE, GRID_NOISE, GRID_METHODS,
+# TRAIN_PIPELINE and RUN_SET are checked before any step runs (the names against label_noise.py's, RUN_SET against
+# the configs of the cells it goes to); a wrong one stops the suite with exit status 2.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
