@@ -598,7 +598,12 @@ fi
 restore_cache
 for name in ${STEPS:-$ALL_STEPS}; do
     case "$name" in
-        prepare) step prepare prepare ;;
+        prepare)  # its marker alone is no proof: a runs folder unpacked from --pack on a machine without the data
+            if [ -f "$STATE/prepare.done" ] && [ ! -d "$DATA_ROOT" ]; then
+                rm -f "$STATE/prepare.done"
+                echo "[prepare] marked done, but $DATA_ROOT is missing: prepared again"
+            fi
+            step prepare prepare ;;
         speed) step speed speed ;;
         profile) step profile profile ;;
         # shellcheck disable=SC2086  # the pipeline names are words

@@ -418,6 +418,23 @@ def test_prepare_refuses_a_data_root_it_would_not_write(tmp_path):
     assert not (tmp_path / "cifar-10-batches-py").exists()
 
 
+def test_prepare_runs_again_where_its_marker_came_without_the_data(tmp_path):
+    # a runs folder unpacked from --pack (its step markers included) on a machine that has no data yet: prepare
+    # must convert it, not skip, or every training step after it fails for want of data
+    marker = tmp_path / "runs" / "suite" / "prepare.done"
+    marker.parent.mkdir(parents=True)
+    marker.write_text("")
+    # (a DATA_ROOT that prepare refuses at once: what matters is that it runs, not the minute of converting)
+    result = suite(tmp_path, STEPS="prepare", DATA_ROOT=str(tmp_path / "mycifar"))
+    assert "[prepare] done earlier" not in result.stdout, result.stdout
+    assert "is missing: prepared again" in result.stdout and "[prepare] FAILED" in result.stdout, result.stdout
+    assert not marker.exists()
+    # with the data there, the marker is trusted as before
+    write_fake_cifar10(tmp_path, per_batch=8)
+    marker.write_text("")
+    assert "[prepare] done earlier" in suite(tmp_path, STEPS="prepare").stdout
+
+
 def test_relative_paths_are_taken_from_where_the_suite_was_started(tmp_path):
     import shutil
 
