@@ -68,9 +68,10 @@
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py; for the
 # prepare step to write it, its last part must be cifar-10-batches-py; these paths, relative, are taken from the
 # directory the suite is started in), STEPS (default: the nine numbered above, in order), BENCH_COMMIT (the commit
-# to record where the checkout has no .git). STEPS, GRID_SEED, GRID_JOBS, GRID_RECIPE, GRID_NOISE, GRID_METHODS,
-# TRAIN_PIPELINE and RUN_SET are checked before any step runs (the names against label_noise.py's, RUN_SET against
-# the configs of the cells it goes to); a wrong one stops the suite with exit status 2.
+# every result records, where set: a copy of the tree may have no .git, or an older one's). STEPS, GRID_SEED,
+# GRID_JOBS, GRID_RECIPE, GRID_NOISE, GRID_METHODS, TRAIN_PIPELINE and RUN_SET are checked before any step runs
+# (the names against label_noise.py's, RUN_SET against the configs of the cells it goes to); a wrong one stops the
+# suite with exit status 2.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
@@ -588,7 +589,7 @@ check_inputs || exit 2
 mkdir -p "$RESULTS" "$STATE"
 echo "$RESULTS" > "$STATE/results_dir"
 echo "$$" > "$STATE/suite.pid"  # for --stop
-echo "suite at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_COMMIT:-?}"), $(date -u)"
+echo "suite at ${BENCH_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")}, $(date -u)"
 if [ -n "$REMEMBERED_RESULTS" ] && [ "$REMEMBERED_RESULTS" != "$BENCH/results" ]; then
     echo "results: $RESULTS, where the last suite under $RUNS recorded (SUITE_RESULTS is not set; set it to" \
         "record elsewhere)"

@@ -161,8 +161,11 @@ def speed_file_for_this_gpu(results_dir: Path, name: str = "speed") -> Path:
 
 
 def git_commit() -> str:
-    """HEAD (``-dirty`` when tracked code differs from it); where the checkout has no git metadata (a copy of the
-    working tree shipped to a remote machine), the commit named by the ``BENCH_COMMIT`` environment variable."""
+    """The commit named by the ``BENCH_COMMIT`` environment variable where it is set: a copy of the working tree
+    shipped to a remote machine may have no git metadata, or metadata of an older commit. Else HEAD (``-dirty`` when
+    tracked code differs from it), or ``unknown`` without git."""
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()
@@ -172,7 +175,7 @@ def git_commit() -> str:
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("BENCH_COMMIT") or "unknown"
+        return "unknown"
 
 
 def cpu_name() -> str:
