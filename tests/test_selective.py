@@ -302,6 +302,8 @@ def test_the_protocol_and_a_run_refuse_bad_coverages_and_tolerances(runs):
             selective_protocol(scores, correct, tolerance=tolerance)
     with pytest.raises(ConfigError, match=r"coverages\[0\]=1.5"):
         evaluate_run(runs["erm"], coverages=[1.5, 0, -0.2, float("nan")])
+    with pytest.raises(ConfigError, match=r"coverages\[0\]=1.5"):  # before the run is looked for, let alone scored
+        evaluate_run(runs["erm"].parent / "no-such-run", coverages=[1.5])
     for options in ({"coverage": True}, {"coverage": "0.5"}, {"tolerance": -1}, {"tolerance": float("nan")}):
         with pytest.raises(ConfigError, match="expected a f"):
             SelectivePredictor.from_run(runs["erm"], **options)

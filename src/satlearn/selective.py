@@ -287,6 +287,9 @@ class SelectiveResult:
 def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
                  coverages: Sequence[float] | None = None, data_root: str | Path | None = None) -> SelectiveResult:
     """Scores a run's test split and applies :func:`selective_protocol`."""
+    if coverages is not None:
+        with _refused_as(ConfigError):
+            check_coverages(coverages)  # before the run is loaded and scored
     scored = run_scores(run_dir, score=score, device=device, data_root=data_root)
     return evaluate_scores(scored, coverages=coverages)
 
