@@ -78,6 +78,9 @@ def test_bad_shapes_and_unknown_names_give_one_line_config_errors():
         create_model("vgg16_bn", 10, input_shape=(3, 16, 16))
     with pytest.raises(ConfigError, match="model cnn1d expects sequences"):
         create_model("cnn1d", 10, input_shape=(3, 32, 32))
+    with pytest.raises(ConfigError, match=r"model cnn1d needs sequences of at least 3 values, got 2 \(a CSV of 2 "):
+        create_model("cnn1d", 10, input_shape=(2,))
+    assert create_model("cnn1d", 10, input_shape=(3,))(torch.zeros(2, 3)).shape == (2, 10)
     with pytest.raises(ConfigError, match="unknown model 'resnet50'; choose from: ") as info:
         create_model("resnet50", 10, input_shape=(3, 32, 32))
     message = str(info.value)

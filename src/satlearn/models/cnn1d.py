@@ -43,4 +43,9 @@ def cnn1d(num_classes: int, *, input_shape: tuple[int, ...], width: int | None =
         from satlearn.errors import ConfigError
 
         raise ConfigError(f"model cnn1d expects sequences (B, L), but the data has inputs of shape {input_shape}")
+    if input_shape[0] < 3:  # the first convolution (kernel 5, padding 1) needs L + 2 >= 5
+        from satlearn.errors import ConfigError
+
+        raise ConfigError(f"model cnn1d needs sequences of at least 3 values, got {input_shape[0]} (a CSV of "
+                          f"{input_shape[0]} feature columns, say); use model.name=mlp for such data")
     return CNN1d(num_classes, length=input_shape[0], width=width or 64)
