@@ -623,3 +623,25 @@ def test_moved_cifar_data_of_a_run_are_not_offered_a_download_the_command_cannot
     # a new run is still told that it can fetch the data
     assert main(["train", "--run-dir", str(tmp_path / "new"), *sets(overrides)]) == 2
     assert capsys.readouterr().err.strip().endswith("; set data.download=true to fetch it")
+
+
+def test_a_resumed_run_records_the_place_it_resumed_in_and_no_other(tmp_path, capsys):
+    import shutil
+
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+    from satlearn.engine.checkpoint import load_checkpoint
+
+    run = tmp_path / "first"
+    fit(load_config(None, tiny_overrides(tmp_path, "run.name=first")), run, stop_after_epoch=1, log=lambda m: None)
+    moved = tmp_path / "elsewhere" / "second"  # a stopped run moved to another folder, under another name
+    moved.parent.mkdir()
+    shutil.move(run, moved)
+    for key in ("run.name=zzz", "run.out_dir=/nowhere"):
+        assert main(["train", "--resume", str(moved), "--set", key]) == 2
+        assert capsys.readouterr().err.strip() == (f"satlearn: error: --set {key}: a resumed run stays in {moved}, "
+                                                   "whose folder and name are its run.out_dir and run.name")
+    assert main(["train", "--resume", str(moved)]) == 0
+    saved = load_checkpoint(moved)["config"]["run"]
+    assert (saved["out_dir"], saved["name"]) == (str(moved.parent.resolve()), "second")
+    assert f"out_dir: {moved.parent.resolve()}" in (moved / "config.yaml").read_text()

@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from satlearn.config import load_config, overrides_from_dict
+    from satlearn.config import load_config, override_keys, overrides_from_dict
     from satlearn.engine import fit
     from satlearn.errors import ConfigError, DataError
 
@@ -143,10 +143,15 @@ def _train(args: argparse.Namespace) -> int:
         if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
             raise DataError(f"--resume {args.resume}: not a satlearn run directory (no config.yaml, no checkpoint.pt)")
         config_path = args.config or run_dir / "config.yaml"
-        # the run is where --resume points; the name it was started under plays no part (and may be one that
-        # is no longer accepted, e.g. an absolute path): it is that directory's name, unless a --set says otherwise
-        own_name = overrides_from_dict({"run": {"name": run_dir.resolve().name}})
-        config = load_config(config_path, [*own_name, *overrides])
+        # the run is where --resume points, and its config says so: the name and folder it was started under play
+        # no part (it may have been moved, or named in a way no longer accepted, e.g. an absolute path)
+        for text in overrides:
+            if {"run.name", "run.out_dir"} & set(override_keys(text)):
+                raise ConfigError(f"--set {text}: a resumed run stays in {run_dir}, whose folder and name are its "
+                                  "run.out_dir and run.name")
+        own_place = overrides_from_dict({"run": {"name": run_dir.resolve().name,
+                                                 "out_dir": str(run_dir.resolve().parent)}})
+        config = load_config(config_path, [*own_place, *overrides])
         result = fit(config, run_dir, resume=True)
     else:
         config = load_config(args.config, overrides)
