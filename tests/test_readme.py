@@ -82,3 +82,11 @@ def test_the_demo_table_shown_is_the_one_benchmarks_demo_py_recorded():
     recorded = json.loads((README.parent / "benchmarks" / "results" / "demo.json").read_text())["shipped_demo"]
     assert "printed" in recorded, "benchmarks/results/demo.json predates the printed table: run benchmarks/demo.py"
     assert [line.rstrip() for line in shown.splitlines() if line.strip()] == recorded["printed"]
+
+
+def test_the_files_that_out_refuses_are_listed_as_the_code_has_them():
+    from satlearn.engine.checkpoint import RUN_FILES
+
+    text = " ".join(README.read_text().split())
+    listed = re.search(r"except the files training writes in a run directory \((.*?)\), which they refuse", text)
+    assert listed and re.findall(r"`([^`]+)`", listed.group(1)) == list(RUN_FILES)
