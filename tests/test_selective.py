@@ -392,3 +392,31 @@ def test_a_file_given_as_a_run_is_named_as_such_not_as_an_output_directory(runs,
     checkpoint = runs["selective_sat"] / "checkpoint.pt"  # a run's file where its directory belongs
     assert main(["selective-eval", str(checkpoint)]) == 2
     assert capsys.readouterr().err.strip() == f"satlearn: error: {checkpoint}: is a file, not a run directory"
+
+
+def test_the_protocol_scores_each_part_on_its_own_examples_and_deploys_the_validation_threshold_on_the_test_part():
+    # checked against the measures applied by hand to the parts paper_split gives: a protocol that swapped the parts,
+    # or deployed the test part's own threshold (or applied the validation one to the validation part), differs
+    from satlearn.evaluation.selective import selective_error, selective_report
+    from satlearn.selective import paper_split
+
+    rng = np.random.default_rng(5)
+    scores = rng.random(400)
+    correct = rng.random(400) > 0.25 + 0.5 * scores  # wrong more often where the score is high, as a real ranking
+    protocol = selective_protocol(scores, correct, validation_size=150)
+    val_idx, test_idx, _ = paper_split(400, validation_size=150)
+    assert protocol["metrics"] == {"all": selective_report(scores, correct),
+                                   "validation": selective_report(scores[val_idx], correct[val_idx]),
+                                   "test": selective_report(scores[test_idx], correct[test_idx])}
+    assert protocol["metrics"]["validation"] != protocol["metrics"]["test"]  # the parts tell apart here
+    own_differs = 0
+    for row in protocol["coverages"]:
+        threshold = row["validation"]["threshold"]
+        assert (row["validation"]["coverage"], row["validation"]["error"]) == \
+            selective_error(scores[val_idx], correct[val_idx], threshold)
+        assert (row["test"]["coverage"], row["test"]["error"]) == \
+            selective_error(scores[test_idx], correct[test_idx], row["test"]["threshold"])
+        deployed = selective_error(scores[test_idx], correct[test_idx], threshold)
+        assert row["deployed"] == {"threshold": threshold, "coverage": deployed[0], "error": deployed[1]}
+        own_differs += deployed != (row["test"]["coverage"], row["test"]["error"])
+    assert own_differs >= 5  # the validation threshold misses the test part's own coverage at most targets
