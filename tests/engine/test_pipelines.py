@@ -15,6 +15,8 @@ def test_fast_path_maths_equals_the_reference_path(tmp_path):
             "run.device=cpu", "data.noise.kind=symmetric", "data.noise.rate=0.4", "optim.name=sgd", "optim.lr=0.05"]
     fast = fit(load_config(None, [*base, "data.pipeline=memory"]), tmp_path / "fast")
     reference = fit(load_config(None, [*base, "data.pipeline=reference", "data.workers=0"]), tmp_path / "ref")
+    # two pipelines compared, not one twice: equal results of one loader would prove nothing
+    assert (fast.summary["runtime"]["pipeline"], reference.summary["runtime"]["pipeline"]) == ("memory", "reference")
     assert [r["train_loss"] for r in fast.history] == [r["train_loss"] for r in reference.history]
     a, b = load_checkpoint(tmp_path / "fast")["method"], load_checkpoint(tmp_path / "ref")["method"]
     for key in a:
@@ -72,6 +74,7 @@ def test_the_pipelines_train_alike_when_the_step_draws_from_torchs_generator(tmp
     base = tiny_overrides(tmp_path, "model.name=mlp", "method.targets_dtype=bfloat16", "run.threads=1")
     fast = fit(load_config(None, [*base, "data.pipeline=memory"]), tmp_path / "fast")
     reference = fit(load_config(None, [*base, "data.pipeline=reference", "data.workers=0"]), tmp_path / "ref")
+    assert (fast.summary["runtime"]["pipeline"], reference.summary["runtime"]["pipeline"]) == ("memory", "reference")
     assert [r["train_loss"] for r in fast.history] == [r["train_loss"] for r in reference.history]
     a, b = load_checkpoint(tmp_path / "fast")["method"], load_checkpoint(tmp_path / "ref")["method"]
     for key in a:
