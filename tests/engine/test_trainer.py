@@ -181,7 +181,9 @@ def test_a_crash_mid_epoch_keeps_the_last_checkpoint_and_resume_matches(tmp_path
         fit(config, tmp_path / "crashed")
     assert load_checkpoint(tmp_path / "crashed")["epoch"] == 2
     monkeypatch.setattr(SAT, "training_step", original)
-    fit(config, tmp_path / "crashed", resume=True)
+    messages = []
+    fit(config, tmp_path / "crashed", resume=True, log=messages.append)
+    assert [m.split(":")[0] for m in messages if m.startswith("epoch ")] == ["epoch 3/4", "epoch 4/4"]  # not from 1
     assert_same_state(load_checkpoint(tmp_path / "whole")["method"], load_checkpoint(tmp_path / "crashed")["method"])
 
 
