@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fixtures import run_script
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
@@ -93,3 +95,47 @@ def test_a_mistyped_recipe_or_an_out_dir_under_a_file_is_an_error_before_any_fig
     assert typo.stderr.strip().splitlines()[-1].startswith("curves.py: error:") and not figures.exists()
     under = subprocess.run([*common, "--out-dir", str(a_file / "f")], capture_output=True, text=True)
     assert under.returncode == 2 and f"{a_file} is not a directory" in under.stderr, under.stderr
+
+
+def test_the_figure_draws_each_cells_recorded_values_where_its_labels_say(tmp_path, monkeypatch):
+    # the other tests look at the PNG's first bytes only: these are the plotted numbers, panel by panel
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    spec = importlib.util.spec_from_file_location("curves_bench", BENCH / "curves.py")
+    curves = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curves)
+    grid = tmp_path / "results" / "label_noise" / "paper"
+    grid.mkdir(parents=True)
+    ce = [(1, 0.2), (2, 0.5), (3, 0.4), (4, 0.3)]  # (epoch, test accuracy)
+    sat = [(1, 0.25, 0.7), (2, 0.45, 0.7), (3, 0.55, 0.8), (4, 0.6, 0.85)]  # and refined-label accuracy
+    cells = {"ce": [{"epoch": e, "test_accuracy": a, "epoch_seconds": 1.0} for e, a in ce],
+             "sat": [{"epoch": e, "test_accuracy": a, "epoch_seconds": 1.0, "refined_label_accuracy": r,
+                      **({"train_confidence": 0.9} if e >= 3 else {})} for e, a, r in sat]}  # soft targets from 3
+    for method, rows in cells.items():
+        (grid / f"{method}-sym40.json").write_text(json.dumps(
+            {"recipe": "paper", "method": method, "noise": "sym40", "actual_noise_rate": 0.3}))
+        (grid / f"{method}-sym40.metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    loaded, missing = curves.load_curves(tmp_path / "results", tmp_path / "runs", "paper")
+    assert missing == []
+    closed = []
+    monkeypatch.setattr(plt, "close", closed.append)  # keep the figure to read it back
+    curves.plot_recipe(loaded, tmp_path / "figures" / "label_noise_paper.png", recipe="paper")
+    top, bottom = closed[0].axes
+
+    def drawn(ax):
+        return {line.get_label(): ([float(x) for x in line.get_xdata()], [float(y) for y in line.get_ydata()])
+                for line in ax.lines}
+
+    assert top.get_title() == "sym40 (actual noise 30.0 %)"
+    upper = drawn(top)
+    assert upper["ce"] == ([1, 2, 3, 4], [20, 50, 40, 30])
+    assert upper["sat"][0] == [1, 2, 3, 4] and upper["sat"][1] == pytest.approx([25, 45, 55, 60])
+    assert upper["sat: start of soft targets"][0] == [3, 3]  # dotted at the first epoch on soft targets
+    lower = drawn(bottom)
+    assert lower["sat targets"] == ([1, 2, 3, 4], pytest.approx([70, 70, 80, 85]))
+    assert lower["sat given labels"][1] == pytest.approx([70, 70])  # 1 − actual noise, not the noise
+    assert [line.get_xdata() for line in bottom.lines if line.get_linestyle() == ":"] == [[3, 3]]
+    assert "ce targets" not in lower  # CE keeps no targets
