@@ -406,3 +406,20 @@ def test_report_holds_each_gpu_against_the_speed_targets(tmp_path):
     assert section.count("| sat-sym40 | GPU A") == 1  # no timing recorded: no row of its own
     # the tagged cell has a table of its own in the label-noise section, apart from the recipe's
     assert "### recipe `paper`, cells trained again as `gpu-b`" in text and text.count("### recipe `paper`") == 2
+
+
+def test_speed_ratios_are_sat_over_ce_step_time_and_reference_over_pipeline_time():
+    # the end-to-end test checks the ratios' names only: here their values, each a quotient the other way round
+    # (or of another pipeline's, model's or failed cell's time) giving another number
+    speed = load_speed_module()
+    cell = lambda model, pipeline, method, seconds, **extra: {  # noqa: E731
+        "model": model, "pipeline": pipeline, "method": method, "epoch_seconds": seconds, **extra}
+    cells = [cell("resnet34", "reference", "erm", 8.0), cell("resnet34", "reference", "sat", 10.0),
+             cell("resnet34", "fast", "erm", 2.0), cell("resnet34", "fast", "sat", 2.5),
+             cell("resnet34", "fast+cudagraphs", "sat", 1.0, error="out of memory"),  # failed: no ratio from it
+             cell("resnet18", "fast", "sat", 0.5)]  # another model's time is never mixed in
+    assert speed.speed_ratios(cells, ["resnet34"], ["reference", "fast", "fast+cudagraphs"]) == [
+        {"model": "resnet34", "pipeline": "reference", "sat_over_ce_time": 1.25},
+        {"model": "resnet34", "pipeline": "fast", "sat_over_ce_time": 1.25},
+        {"model": "resnet34", "pipeline": "fast", "speedup_over_reference_sat": 4.0},
+    ]
