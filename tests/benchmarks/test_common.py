@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 COMMON = Path(__file__).parents[2] / "benchmarks" / "common.py"
 
 
@@ -19,8 +21,9 @@ def test_commit_comes_from_git_in_a_checkout(monkeypatch):
     common = load_common()
     monkeypatch.delenv("BENCH_COMMIT", raising=False)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=common.ROOT, capture_output=True, text=True)
-    if head.returncode == 0:
-        assert common.git_commit().startswith(head.stdout.strip())
+    if head.returncode != 0:
+        pytest.skip("the tests run outside a git checkout")
+    assert common.git_commit().startswith(head.stdout.strip())
 
 
 def test_bench_commit_names_the_commit_with_git_or_without(monkeypatch, tmp_path):
