@@ -315,7 +315,7 @@ check_inputs() {  # before anything runs: every name in STEPS is a step, GRID_SE
     fi
     # label_noise.py imports torch anyway, so its names cost little more than the torch check itself
     errors="$("$PYTHON" - "$BENCH" "$GRID_RECIPE" "$GRID_NOISE" "$GRID_METHODS" "$TRAIN_PIPELINE" "$DATA_ROOT" \
-        ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"} 2>&1 > /dev/null <<'PY'
+        "${STEPS:-$ALL_STEPS}" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"} 2>&1 > /dev/null <<'PY'
 import sys
 try:
     import torch  # noqa: F401
@@ -328,7 +328,7 @@ from speed import PIPELINES
 from satlearn.config import load_config, overrides_for_method
 from satlearn.errors import ConfigError
 
-recipe, noise, methods, pipeline, data_root, *run_set = sys.argv[2:]
+recipe, noise, methods, pipeline, data_root, steps, *run_set = sys.argv[2:]
 for variable, what, values, choices in [
         ("GRID_RECIPE", "recipe", [recipe], list(RECIPES)), ("GRID_NOISE", "noise", noise.split(), list(NOISES)),
         ("GRID_METHODS", "method", methods.split(), list(METHODS)),
@@ -339,19 +339,26 @@ for variable, what, values, choices in [
             print(f"cifar10_suite.sh: unknown {what} '{value}' in {variable}; expected {expected} of: "
                   f"{' '.join(choices)}", file=sys.stderr)
             sys.exit(2)
-# RUN_SET goes to every training as label_noise.py's --set: its keys and values are checked against each cell's
-# config here, the grid's cells and the paper steps' (SAT and CE at sym40)
+# RUN_SET goes to every training as label_noise.py's --set: its keys and values are checked here as each
+# label_noise.py that STEPS runs takes them, with its own methods (a method option none of them reads stops it) and
+# against each of its cells' configs; a step that STEPS leaves out has no say
 if run_set[0::2] != ["--set"] * len(run_set[1::2]) or len(run_set) % 2:
     print(f"cifar10_suite.sh: RUN_SET='{' '.join(run_set)}': expected --set key=value pairs", file=sys.stderr)
     sys.exit(2)
 extra = run_set[1::2]
-cells = {(r, m, n) for r in (recipe, "paper") for m in {*methods.split(), "sat", "ce"}
-         for n in {*noise.split(), "sym40"}}
+trainings = {"paper": ("paper", ["sat"], ["sym40"]), "paper-ce": ("paper", ["ce"], ["sym40"]),
+             "paper-both": ("paper", ["sat", "ce"], ["sym40"]), "grid": (recipe, methods.split(), noise.split())}
 try:
-    overrides_for_method(extra, method_name("sat"), shared_by=[method_name(m) for m in METHODS])
-    for cell_recipe, method, cell_noise in sorted(cells):
-        load_config(*cell_overrides(cell_recipe, method, cell_noise, data_root=data_root, cifar10n="labels.npz",
-                                    extra=extra))
+    for step in dict.fromkeys(steps.split()):
+        if step not in trainings:
+            continue
+        cell_recipe, step_methods, step_noises = trainings[step]
+        overrides_for_method(extra, method_name(step_methods[0]),
+                             shared_by=[method_name(method) for method in step_methods])
+        for method in step_methods:
+            for cell_noise in step_noises:
+                load_config(*cell_overrides(cell_recipe, method, cell_noise, data_root=data_root,
+                                            cifar10n="labels.npz", extra=extra))
 except ConfigError as error:
     print(f"cifar10_suite.sh: RUN_SET: {error}", file=sys.stderr)
     sys.exit(2)

@@ -525,3 +525,17 @@ def test_status_needs_no_torch(tmp_path):
     status = suite(tmp_path, "--status", PYTHON=str(bare))
     assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
     assert "stopped in fast/ce-sym40 after epoch 2, 1.50 s/epoch" in status.stdout, status.stdout
+
+
+def test_run_set_is_checked_as_the_steps_that_run_take_it(tmp_path):
+    # each label_noise.py the suite starts takes RUN_SET with its own methods: a method option that the paper-ce
+    # step's CE does not read stops that step, so it stops the suite up front; a setting that only a step left out
+    # of STEPS would refuse (the paper recipe's Es 60 with 40 epochs) stops nothing
+    ce_only = suite(tmp_path, STEPS="paper-ce report", RUN_SET="--set method.momentum=0.8")
+    assert ce_only.returncode == 2 and "[report]" not in ce_only.stdout, ce_only.stdout + ce_only.stderr
+    [line] = ce_only.stderr.splitlines()
+    assert "RUN_SET: --set method.momentum=0.8: none of the methods here (erm) uses it" in line, line
+    fast_only = suite(tmp_path, STEPS="report", GRID_RECIPE="fast", RUN_SET="--set run.epochs=40")
+    assert fast_only.returncode == 0 and "RUN_SET" not in fast_only.stderr, fast_only.stdout + fast_only.stderr
+    with_paper = suite(tmp_path, STEPS="paper report", GRID_RECIPE="fast", RUN_SET="--set run.epochs=40")
+    assert with_paper.returncode == 2 and "method.start_epoch=60 is not below run.epochs=40" in with_paper.stderr
