@@ -180,14 +180,22 @@ for metrics in sorted(Path(sys.argv[1]).glob("*/*/metrics.jsonl")):
         continue
     # parsed here, not with satlearn.compare.read_metrics: --status must work with a python that lacks torch
     rows, bad = [], None
-    for number, line in enumerate(metrics.read_text(errors="replace").splitlines(), start=1):
+    try:
+        lines = metrics.read_text(errors="replace").splitlines()
+    except OSError as error:
+        print(f"unreadable: {metrics}: {error.strerror or error}")
+        continue
+    for number, line in enumerate(lines, start=1):
         try:
-            rows.append(json.loads(line)) if line.strip() else None
+            row = json.loads(line) if line.strip() else {}
         except ValueError:
+            row = None
+        if not isinstance(row, dict):  # not JSON, or JSON that is no row (an epoch's object)
             bad = number
             break
+        rows.append(row) if row else None
     if bad is not None:  # a damaged or half-copied runs folder: said, and the rest shown
-        print(f"unreadable: {metrics}: line {bad} is not JSON")
+        print(f"unreadable: {metrics}: line {bad} is not an epoch's JSON object")
         continue
     if rows:
         last, cell = rows[-1], f"{metrics.parent.parent.name}/{metrics.parent.name}"

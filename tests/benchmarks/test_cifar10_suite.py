@@ -539,3 +539,19 @@ def test_run_set_is_checked_as_the_steps_that_run_take_it(tmp_path):
     assert fast_only.returncode == 0 and "RUN_SET" not in fast_only.stderr, fast_only.stdout + fast_only.stderr
     with_paper = suite(tmp_path, STEPS="paper report", GRID_RECIPE="fast", RUN_SET="--set run.epochs=40")
     assert with_paper.returncode == 2 and "method.start_epoch=60 is not below run.epochs=40" in with_paper.stderr
+
+
+def test_status_names_a_metrics_file_it_cannot_read_and_shows_the_other_cells(tmp_path):
+    # as satlearn.compare.read_metrics did: a line of JSON that is no epoch's object, or a file that cannot be read,
+    # is said in one line, not a traceback that hides the cells after it
+    runs = tmp_path / "runs" / "fast"
+    for cell in ("ce-sym20", "ce-sym40", "sat-sym40"):
+        (runs / cell).mkdir(parents=True)
+    (runs / "ce-sym20" / "metrics.jsonl").mkdir()  # unreadable as a file
+    (runs / "ce-sym40" / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "epoch_seconds": 1.0}) + "\n[1]\n")
+    (runs / "sat-sym40" / "metrics.jsonl").write_text(json.dumps({"epoch": 3, "epoch_seconds": 2.0}) + "\n")
+    status = suite(tmp_path, "--status")
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
+    assert f"unreadable: {runs / 'ce-sym20' / 'metrics.jsonl'}: " in status.stdout, status.stdout
+    assert f"unreadable: {runs / 'ce-sym40' / 'metrics.jsonl'}: line 2 " in status.stdout, status.stdout
+    assert "stopped in fast/sat-sym40 after epoch 3, 2.00 s/epoch" in status.stdout, status.stdout
