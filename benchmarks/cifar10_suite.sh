@@ -132,7 +132,7 @@ pack() {
     # written under another name and renamed once whole: a pack that fails leaves no archive that reads as complete
     # --ignore-failed-read: a listed file that a running suite removed meanwhile (a write's temporary file, say) is
     # left out with a warning, not the whole archive
-    errors="$(tar -czf "$dest.partial" --ignore-failed-read -C "$ROOT" -T "$list" 2>&1)" || status=$?
+    errors="$(LC_ALL=C tar -czf "$dest.partial" --ignore-failed-read -C "$ROOT" -T "$list" 2>&1)" || status=$?
     rm -f "$list"
     if [ "$status" -gt 1 ]; then  # GNU tar: 1 is "a file changed as it was read" (a running suite), 2 a failure
         rm -f "$dest.partial" 2> /dev/null
@@ -142,8 +142,9 @@ pack() {
     fi
     mv -f "$dest.partial" "$dest" || return 1
     [ "$status" -eq 0 ] || echo "some files changed while they were packed (the suite is running); packed as read"
-    gone="$(grep -c 'Cannot stat' <<< "$errors")"
-    [ "$gone" -eq 0 ] || echo "$gone of the files went away before they were packed (the suite is running)"
+    gone="$(grep -c 'Cannot stat\|Cannot open' <<< "$errors")"
+    [ "$gone" -eq 0 ] || echo "$gone of the files went away or could not be read before they were packed (the" \
+        "suite is running, say): $(grep -m 1 'Cannot stat\|Cannot open' <<< "$errors")"
     echo "packed $((files - gone)) files into $dest"
 }
 
