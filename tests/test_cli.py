@@ -7,6 +7,20 @@ import numpy as np
 
 from fixtures import tiny_overrides
 from satlearn.cli import main
+from satlearn.methods.sat import SAT
+
+
+SAT_TRAINING_STEP = SAT.training_step
+
+
+def interrupt_sat_in(monkeypatch, epoch_to_stop):
+    """SAT's training step raises KeyboardInterrupt, as Ctrl-C does, in (0-based) epoch ``epoch_to_stop``."""
+    def step(self, batch, epoch):
+        if epoch == epoch_to_stop:
+            raise KeyboardInterrupt
+        return SAT_TRAINING_STEP(self, batch, epoch)
+
+    monkeypatch.setattr(SAT, "training_step", step)
 
 
 def sets(values):
@@ -143,23 +157,12 @@ def test_resume_does_not_judge_the_name_the_run_was_started_under(tmp_path, monk
 
 
 def test_an_interrupt_names_the_kept_checkpoint_or_says_there_is_none(tmp_path, capsys, monkeypatch):
-    from satlearn.methods.sat import SAT
-
-    original, calls = SAT.training_step, {"n": 0}
-
-    def interrupted_in(epoch_to_stop):
-        def step(self, batch, epoch):
-            if epoch == epoch_to_stop:
-                raise KeyboardInterrupt
-            return original(self, batch, epoch)
-        return step
-
-    monkeypatch.setattr(SAT, "training_step", interrupted_in(2))
+    interrupt_sat_in(monkeypatch, 2)
     run = tmp_path / "a run"  # the command it suggests must work when pasted into a shell
     assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 130
     err = capsys.readouterr().err.strip()
     assert err == f"satlearn: interrupted; the checkpoint after epoch 2 is kept: resume with satlearn train --resume '{run}'"
-    monkeypatch.setattr(SAT, "training_step", interrupted_in(0))
+    interrupt_sat_in(monkeypatch, 0)
     fresh = tmp_path / "fresh"
     assert main(["train", "--run-dir", str(fresh), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 130
     assert f"before the first checkpoint of {fresh}; nothing to resume" in capsys.readouterr().err
@@ -574,24 +577,13 @@ def _children(pid: int) -> list[int]:
 def test_a_run_started_again_in_place_keeps_no_metrics_of_the_attempt_before(tmp_path, capsys, monkeypatch):
     # a run stopped before its first checkpoint starts again in its directory; the epochs the stopped attempt
     # logged are not this run's, so they must not stay beside its new config.yaml (compare would show them)
-    from satlearn.methods.sat import SAT
-
-    original = SAT.training_step
-
-    def interrupted_in(epoch_to_stop):
-        def step(self, batch, epoch):
-            if epoch == epoch_to_stop:
-                raise KeyboardInterrupt
-            return original(self, batch, epoch)
-        return step
-
     run = tmp_path / "run"
     overrides = sets(tiny_overrides(tmp_path, "run.epochs=4", "run.checkpoint_every=4"))
-    monkeypatch.setattr(SAT, "training_step", interrupted_in(2))
+    interrupt_sat_in(monkeypatch, 2)
     assert main(["train", "--run-dir", str(run), *overrides]) == 130
     assert "nothing to resume, start the run again" in capsys.readouterr().err
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2  # the stopped attempt's epochs 1 and 2
-    monkeypatch.setattr(SAT, "training_step", interrupted_in(0))
+    interrupt_sat_in(monkeypatch, 0)
     assert main(["train", "--run-dir", str(run), *overrides, "--set", "optim.lr=0.001"]) == 130
     assert "nothing to resume, start the run again" in capsys.readouterr().err
     assert "lr: 0.001" in (run / "config.yaml").read_text()

@@ -8,11 +8,9 @@ from satlearn.engine import fit
 from satlearn.engine.checkpoint import load_checkpoint
 
 
-def test_fast_path_maths_equals_the_reference_path(tmp_path):
-    root = write_fake_cifar10(tmp_path, per_batch=12)
-    base = ["data.source=cifar10", f"data.root={root}", "data.augment=crop_flip", "data.batch_size=16",
-            "model.name=resnet18", "model.width=2", "run.epochs=3", "method.start_epoch=1", "run.progress=false",
-            "run.device=cpu", "data.noise.kind=symmetric", "data.noise.rate=0.4", "optim.name=sgd", "optim.lr=0.05"]
+def assert_pipelines_train_alike(base: list[str], tmp_path) -> dict:
+    """Trains ``base`` on the memory and on the reference pipeline; asserts equal losses and final state, and
+    returns the memory run's checkpointed method state."""
     fast = fit(load_config(None, [*base, "data.pipeline=memory"]), tmp_path / "fast")
     reference = fit(load_config(None, [*base, "data.pipeline=reference", "data.workers=0"]), tmp_path / "ref")
     # two pipelines compared, not one twice: equal results of one loader would prove nothing
@@ -21,6 +19,15 @@ def test_fast_path_maths_equals_the_reference_path(tmp_path):
     a, b = load_checkpoint(tmp_path / "fast")["method"], load_checkpoint(tmp_path / "ref")["method"]
     for key in a:
         assert torch.equal(a[key], b[key]), key
+    return a
+
+
+def test_fast_path_maths_equals_the_reference_path(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=12)
+    base = ["data.source=cifar10", f"data.root={root}", "data.augment=crop_flip", "data.batch_size=16",
+            "model.name=resnet18", "model.width=2", "run.epochs=3", "method.start_epoch=1", "run.progress=false",
+            "run.device=cpu", "data.noise.kind=symmetric", "data.noise.rate=0.4", "optim.name=sgd", "optim.lr=0.05"]
+    a = assert_pipelines_train_alike(base, tmp_path)
     assert not torch.equal(a["targets.targets"], torch.nn.functional.one_hot(a["targets.labels"], 10).float())
 
 
@@ -71,11 +78,5 @@ def test_the_pipelines_train_alike_when_the_step_draws_from_torchs_generator(tmp
     # a bfloat16 table rounds its updates at random from torch's global generator, as dropout draws its masks
     from fixtures import tiny_overrides
 
-    base = tiny_overrides(tmp_path, "model.name=mlp", "method.targets_dtype=bfloat16", "run.threads=1")
-    fast = fit(load_config(None, [*base, "data.pipeline=memory"]), tmp_path / "fast")
-    reference = fit(load_config(None, [*base, "data.pipeline=reference", "data.workers=0"]), tmp_path / "ref")
-    assert (fast.summary["runtime"]["pipeline"], reference.summary["runtime"]["pipeline"]) == ("memory", "reference")
-    assert [r["train_loss"] for r in fast.history] == [r["train_loss"] for r in reference.history]
-    a, b = load_checkpoint(tmp_path / "fast")["method"], load_checkpoint(tmp_path / "ref")["method"]
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    assert_pipelines_train_alike(tiny_overrides(tmp_path, "model.name=mlp", "method.targets_dtype=bfloat16",
+                                                "run.threads=1"), tmp_path)
