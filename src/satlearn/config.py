@@ -46,7 +46,7 @@ class DataConfig:
     batch_size: int = 256
     eval_batch_size: int = 1024
     pipeline: str = "auto"  # auto (memory when the data fit on the device) | memory | reference (DataLoader + PIL)
-    workers: int = 4  # reference pipeline: DataLoader worker processes
+    workers: int | None = None  # reference pipeline: DataLoader worker processes; None = min(4, usable CPUs)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
 
 

@@ -1,10 +1,13 @@
+import os
+
 import pytest
 import torch
 
 from fixtures import tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import fit
-from satlearn.engine.runtime import cudnn_autotuning
+from satlearn.engine import runtime
+from satlearn.engine.runtime import cudnn_autotuning, loader_workers
 from satlearn.errors import ConfigError
 
 
@@ -88,3 +91,19 @@ def test_a_run_resumed_on_fewer_gpus_restores_the_generators_of_those_it_has(mon
                         lambda generator, device: restored.append((int(generator[0]), device)))
     set_rng_state(state)
     assert restored == [(0, 0), (1, 1)]
+
+
+@pytest.mark.parametrize("cpus, expected", [(1, 1), (2, 2), (4, 4), (16, 4)])
+def test_unset_loader_workers_are_the_official_four_or_one_per_cpu_where_fewer(monkeypatch, cpus, expected):
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: cpus)
+    assert loader_workers(None) == expected
+
+
+@pytest.mark.parametrize("configured", [0, 3, 8])
+def test_loader_workers_asked_for_are_kept_whatever_the_cpus(monkeypatch, configured):
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: 2)
+    assert loader_workers(configured) == configured
+
+
+def test_usable_cpus_counts_at_least_one():
+    assert 1 <= runtime.usable_cpus() <= (os.cpu_count() or 1)

@@ -103,6 +103,16 @@ def test_the_runtime_names_the_reference_pipeline_and_forced_settings(tmp_path):
                                          "fused_optimizer": False}
 
 
+def test_the_reference_pipeline_by_default_starts_no_more_workers_than_cpus(tmp_path, monkeypatch):
+    from satlearn.engine import runtime
+
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: 1)
+    result = fit(tiny_config(tmp_path, "data.pipeline=reference", "run.epochs=2"), tmp_path / "run",
+                 log=lambda message: None)
+    assert result.summary["runtime"]["workers"] == 1
+    assert load_config(tmp_path / "run" / "config.yaml").data.workers is None  # the setting, as asked
+
+
 
 def test_compile_auto_compiles_on_cuda_only():
     from satlearn.config import load_config

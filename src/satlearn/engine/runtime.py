@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 from typing import Any
 
@@ -40,6 +41,27 @@ def autocast(device: torch.device, amp: str = "auto") -> contextlib.AbstractCont
     if not use_bf16:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+# The official code's DataLoader workers, the most that data.workers=null asks for.
+DEFAULT_LOADER_WORKERS = 4
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the system tells it; else all of them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def loader_workers(configured: int | None) -> int:
+    """The reference pipeline's worker processes: ``configured``, or with ``None`` the official code's 4 where this
+    process has that many CPUs and one a CPU where it has fewer, since more only contend (and torch warns of it).
+    The count changes no result: the workers are handed their augmentation by the main process."""
+    if configured is not None:
+        return configured
+    return min(DEFAULT_LOADER_WORKERS, usable_cpus())
 
 
 @contextlib.contextmanager

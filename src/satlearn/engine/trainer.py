@@ -29,7 +29,7 @@ from satlearn.engine.checkpoint import (
     make_output_dir, output_file, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
-    autocast, cpu_threads, cudnn_autotuning, resolve_device, rng_state, seed_everything, set_rng_state,
+    autocast, cpu_threads, cudnn_autotuning, loader_workers, resolve_device, rng_state, seed_everything, set_rng_state,
 )
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInterrupted
@@ -201,7 +201,7 @@ def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, 
         runtime["threads"] = torch.get_num_threads()
     runtime["pipeline"] = "reference" if isinstance(train_loader, StreamingLoader) else "memory"
     if runtime["pipeline"] == "reference":
-        runtime["workers"] = config.data.workers
+        runtime["workers"] = train_loader.workers
     runtime["amp"] = "bf16" if isinstance(amp, torch.autocast) else "off"
     runtime["channels_last"] = use_channels_last(config, data, device)
     runtime["compile"] = config.run.compile_mode if use_compile(config, device) else "off"
@@ -267,7 +267,7 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     common = {"mean": data.mean, "std": data.std, "device": device,
               "channels_last": use_channels_last(config, data, device)}
     if choose_pipeline(config, data, device) == "reference":
-        common["workers"] = config.data.workers
+        common["workers"] = loader_workers(config.data.workers)
         loader_type = StreamingLoader
     else:
         loader_type = InMemoryLoader
