@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from fixtures import tiny_overrides
 from satlearn.cli import main
 from satlearn.errors import DataError
-from satlearn.label_issues import find_label_issues, load_run_targets, write_label_issues
+from satlearn.label_issues import find_label_issues, load_run_targets, plot_precision_recall, write_label_issues
 
 
 def rows(issues):
@@ -69,10 +70,11 @@ def test_bad_input():
         find_label_issues(np.array([0, 1]), np.array([[0.5, 0.9], [1.0, 0.0]]))
 
 
-def test_outputs_and_summary(tmp_path):
+def test_outputs_and_summary(tmp_path, monkeypatch):
     labels = np.array([0, 1, 1, 2])
     targets = np.array([[0.9, 0.1, 0], [0.8, 0.2, 0], [0.1, 0.9, 0], [0, 0.6, 0.4]])
     issues = find_label_issues(labels, targets)
+    points = record_flagged_points(monkeypatch)
     summary = write_label_issues(issues, tmp_path, true_labels=np.array([0, 0, 1, 2]), class_names=["a", "b", "c"])
     assert summary["num_flagged"] == 2
     assert summary["flagged_per_given_class"] == {"a": 0, "b": 1, "c": 1}
@@ -82,7 +84,7 @@ def test_outputs_and_summary(tmp_path):
     assert np.load(tmp_path / "label_issues_mask.npy").tolist() == [False, True, False, True]
     assert np.load(tmp_path / "label_issues_ranked.npy").tolist() == [1, 3]
     assert np.load(tmp_path / "pred_probs.npy").shape == (4, 3)
-    assert (tmp_path / "label_issues_pr.png").exists()
+    assert (tmp_path / "label_issues_pr.png").exists() and points == [(1.0, 0.5)]  # the flagged set's point
 
 
 def test_cli_trains_then_reuses_the_run(tmp_path, capsys):
@@ -256,3 +258,58 @@ def test_targets_that_are_not_probabilities_are_refused_naming_the_first_bad_row
         find_label_issues(labels, np.array([[-2.5, 1.0, 3.0], [4.0, -1.0, 0.1], [0.0, 2.0, -0.5]]))  # logits
     with pytest.raises(DataError, match=r"^soft targets row 1 holds a non-finite value"):
         find_label_issues(labels, np.vstack([good[0], [np.nan, 0.5, 0.5], good[2]]))
+
+
+def fake_run(run_dir, labels, true_labels, targets=None):
+    """A finished SAT run with its noise known; by default its targets all stay on the given labels (nothing is
+    flagged)."""
+    run_dir.mkdir()
+    np.save(run_dir / "soft_targets.npy", np.eye(3)[labels] if targets is None else targets)
+    np.savez(run_dir / "labels.npz", labels=labels, clean_labels=true_labels)
+    (run_dir / "config.yaml").write_text("data:\n  noise:\n    kind: symmetric\n")
+    return run_dir
+
+
+def record_flagged_points(monkeypatch):
+    """The (recall, precision) points that plots draw from now on, as plot_precision_recall marks its flagged set."""
+    from matplotlib.axes import Axes
+
+    points, draw = [], Axes.scatter
+
+    def scatter(self, x, y, **options):
+        points.extend(zip(x, y))
+        return draw(self, x, y, **options)
+
+    monkeypatch.setattr(Axes, "scatter", scatter)
+    return points
+
+
+def test_nothing_flagged_has_no_precision_in_the_summary_json_the_plot_or_the_printout(tmp_path, capsys, monkeypatch):
+    labels, true_labels = np.array([0, 1, 2, 0, 1, 2]), np.array([0, 1, 2, 1, 1, 0])
+    run = fake_run(tmp_path / "run", labels, true_labels)
+    points = record_flagged_points(monkeypatch)
+    assert main(["find-issues", str(run)]) == 0
+    saved = json.loads((run / "label_issues_summary.json").read_text())["against_true_labels"]
+    assert saved["flagged"] == 0 and saved["positives"] == 2
+    assert saved["precision"] is None and saved["f1"] is None and saved["recall"] == 0.0
+    assert points == [] and (run / "label_issues_pr.png").exists()  # no flagged point at (0, 0)
+    printed = capsys.readouterr().out
+    assert "against the true labels: precision n/a, recall 0.000, F1 n/a, average precision " in printed
+
+
+def test_no_wrong_labels_leave_recall_and_the_ranking_measures_undefined(tmp_path, capsys, monkeypatch):
+    labels = np.array([0, 1, 2, 0])
+    targets = np.array([[0.2, 0.8, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]])  # example 0 is flagged, wrongly
+    issues = find_label_issues(labels, targets)
+    summary = write_label_issues(issues, tmp_path / "out", true_labels=labels)
+    saved = json.loads((tmp_path / "out" / "label_issues_summary.json").read_text())["against_true_labels"]
+    assert saved == {**summary["against_true_labels"], "precision": 0.0, "recall": None, "f1": None, "auroc": None,
+                     "average_precision": None}
+    assert not (tmp_path / "out" / "label_issues_pr.png").exists()  # no curve to draw
+    points = record_flagged_points(monkeypatch)
+    plot_precision_recall(issues, np.zeros(4, bool), tmp_path / "pr.png")  # drawn anyway: no point, no crash
+    assert points == [] and (tmp_path / "pr.png").exists()
+    run = fake_run(tmp_path / "run", labels, labels, targets)
+    assert main(["find-issues", str(run)]) == 0
+    assert ("against the true labels: precision 0.000, recall n/a, F1 n/a, average precision n/a, AUROC n/a"
+            in capsys.readouterr().out)

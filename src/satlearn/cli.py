@@ -176,6 +176,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _find_issues(args: argparse.Namespace) -> int:
     from satlearn.errors import ConfigError
+    from satlearn.evaluation.detection import format_measure
     from satlearn.label_issues import find_label_issues, load_run_targets, write_label_issues
 
     if (args.run_dir is None) == (args.config is None):
@@ -234,9 +235,10 @@ def _find_issues(args: argparse.Namespace) -> int:
             change = f"given {given} → suggested {suggested}" if moved else f"given {given}, kept"
             print(f"  {column} {where[i]}: {change} (score {issues.scores[i]:.3f})")
     truth = summary.get("against_true_labels")
-    if truth:
-        print(f"against the true labels: precision {truth['precision']:.3f}, recall {truth['recall']:.3f}, "
-              f"F1 {truth['f1']:.3f}, average precision {truth['average_precision']:.3f}, AUROC {truth['auroc']:.3f}")
+    if truth:  # an undefined measure (nothing flagged leaves precision and F1 so) shows as n/a
+        shown = {key: format_measure(truth[key]) for key in ("precision", "recall", "f1", "average_precision", "auroc")}
+        print(f"against the true labels: precision {shown['precision']}, recall {shown['recall']}, F1 {shown['f1']}, "
+              f"average precision {shown['average_precision']}, AUROC {shown['auroc']}")
     return 0
 
 

@@ -293,14 +293,19 @@ def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Pa
     import matplotlib.pyplot as plt
 
     from satlearn.engine.checkpoint import atomic_write_bytes
-    from satlearn.evaluation.detection import average_precision, precision_recall_curve, precision_recall_f1
+    from satlearn.evaluation.detection import (
+        average_precision, format_measure, precision_recall_curve, precision_recall_f1,
+    )
 
     precision, recall, _ = precision_recall_curve(issues.scores, truly_wrong)
     flagged = precision_recall_f1(issues.flagged, truly_wrong)
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    ax.step(recall, precision, where="post", label=f"ranking by score (AP {average_precision(issues.scores, truly_wrong):.3f})")
-    ax.scatter([flagged["recall"]], [flagged["precision"]], color="C3", zorder=3,
-               label=f"flagged: {flagged['flagged']} (F1 {flagged['f1']:.3f})")
+    ax.step(recall, precision, where="post",
+            label=f"ranking by score (AP {format_measure(average_precision(issues.scores, truly_wrong))})")
+    # a flagged set with no precision (nothing flagged) or recall (nothing wrong) has no point: its legend says so
+    defined = flagged["precision"] is not None and flagged["recall"] is not None
+    ax.scatter([flagged["recall"]] if defined else [], [flagged["precision"]] if defined else [], color="C3",
+               zorder=3, label=f"flagged: {flagged['flagged']} (F1 {format_measure(flagged['f1'])})")
     ax.set_xlabel("recall (share of wrong labels found)")
     ax.set_ylabel("precision (share of flagged that are wrong)")
     ax.set_xlim(0, 1.02)
@@ -321,7 +326,8 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
 
     Files: ``label_issues.csv``, ``label_issues_mask.npy`` (bool N), ``label_issues_ranked.npy`` (flagged indices,
     most likely wrong first), ``pred_probs.npy`` (N × C), ``label_issues_summary.json``, ``label_issues_pr.png``.
-    Returns the summary.
+    Returns the summary; with ``true_labels`` its ``against_true_labels`` is
+    :func:`satlearn.evaluation.detection.detection_report`'s, None (null in the JSON) where a measure is undefined.
     """
     from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text, make_output_dir
     from satlearn.engine.reporting import to_json

@@ -1,8 +1,14 @@
 """satlearn.engine.reporting: what a run's summary says about its labels."""
 
+import json
+
+import numpy as np
+
 from fixtures import tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import fit
+from satlearn.engine.reporting import flag_statistics, to_json
+from satlearn.evaluation.detection import precision_recall_f1
 from satlearn.label_issues import find_label_issues, load_run_targets
 
 
@@ -31,8 +37,6 @@ def test_a_run_without_noise_of_its_own_scores_no_flags_against_labels_it_does_n
 def test_the_summary_names_the_label_file_of_file_noise_and_no_rate_or_mode_that_it_ignores(tmp_path):
     # a recipe's `rate: 0.4, mode: paper` stay in the config when `--set data.noise.kind=file` trains on CIFAR-10N's
     # labels; the summary must say which labels were trained on, not a 40 % rate that played no part
-    import numpy as np
-
     labels = tmp_path / "human.npz"
     np.savez(labels, worst=np.random.default_rng(0).integers(0, 10, 320))
     run = train(tmp_path, "file", "data.noise.kind=file", f"data.noise.file={labels}", "data.noise.key=worst")
@@ -43,3 +47,17 @@ def test_the_summary_names_the_label_file_of_file_noise_and_no_rate_or_mode_that
     pair = train(tmp_path, "pair", "data.noise.kind=pair", "data.noise.rate=0.2")
     assert pair.summary["noise"]["rate"] == 0.2 and pair.summary["noise"]["mode"] is None
     assert pair.summary["noise"]["file"] is None and pair.summary["noise"]["key"] is None
+
+
+def test_the_summary_scores_flags_as_find_issues_does_with_null_where_undefined():
+    truly_wrong = np.array([1, 0, 1, 0, 0], bool)
+    masks = {"some flagged": np.array([1, 1, 0, 0, 0], bool), "none flagged": np.zeros(5, bool)}
+    for name, flagged in masks.items():
+        scores = precision_recall_f1(flagged, truly_wrong)
+        assert flag_statistics(flagged, truly_wrong) == {
+            "flagged": scores["flagged"], "truly_wrong": scores["positives"], "precision": scores["precision"],
+            "recall": scores["recall"]}, name
+    nothing = json.loads(to_json(flag_statistics(np.zeros(5, bool), truly_wrong)))
+    assert nothing == {"flagged": 0, "truly_wrong": 2, "precision": None, "recall": 0.0}
+    none_wrong = json.loads(to_json(flag_statistics(np.array([1, 0, 0, 0, 0], bool), np.zeros(5, bool))))
+    assert none_wrong == {"flagged": 1, "truly_wrong": 0, "precision": 0.0, "recall": None}

@@ -1,8 +1,11 @@
+import json
+
 import numpy as np
 import pytest
 
+from satlearn.engine.reporting import to_json
 from satlearn.evaluation.detection import (
-    auroc, average_precision, detection_report, precision_recall_curve, precision_recall_f1,
+    auroc, average_precision, detection_report, format_measure, precision_recall_curve, precision_recall_f1,
 )
 
 
@@ -12,7 +15,8 @@ def test_set_metrics_by_hand():
     m = precision_recall_f1(flagged, truth)
     assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
     assert m["f1"] == pytest.approx(2 / 3)
-    assert precision_recall_f1(np.zeros(6, bool), truth)["f1"] == 0.0
+    missed = precision_recall_f1(~truth, truth)  # flagged and wrong, none of them hits: all three defined and 0
+    assert missed["precision"] == 0.0 and missed["recall"] == 0.0 and missed["f1"] == 0.0
 
 
 def test_precision_recall_and_f1_differ_when_flagged_and_positives_differ_in_size():
@@ -23,6 +27,37 @@ def test_precision_recall_and_f1_differ_when_flagged_and_positives_differ_in_siz
     assert m["precision"] == pytest.approx(1 / 4) and m["recall"] == pytest.approx(1 / 2)
     assert m["f1"] == pytest.approx(1 / 3)  # the arithmetic mean would be 3/8
     assert m["flagged"] == 4 and m["positives"] == 2
+
+
+def test_nothing_flagged_leaves_precision_and_f1_undefined_not_zero():
+    truth = np.array([1, 0, 1, 0], bool)
+    m = precision_recall_f1(np.zeros(4, bool), truth)
+    assert m["precision"] is None and m["f1"] is None
+    assert m["recall"] == 0.0 and m["flagged"] == 0 and m["positives"] == 2
+
+
+def test_no_positives_leave_recall_f1_and_the_ranking_measures_undefined():
+    truth, scores = np.zeros(4, bool), np.array([0.9, 0.8, 0.7, 0.1])
+    flagged = np.array([1, 1, 0, 0], bool)
+    report = detection_report(scores, flagged, truth)
+    assert report["precision"] == 0.0 and report["recall"] is None and report["f1"] is None
+    assert report["auroc"] is None and report["average_precision"] is None
+    precision, recall, _ = precision_recall_curve(scores, truth)
+    assert np.isnan(recall).all() and (precision == 0).all()
+    # nothing flagged either: no measure is defined, and the JSON holds nulls, not 0 or NaN
+    assert json.loads(to_json(detection_report(scores, np.zeros(4, bool), truth))) == {
+        "precision": None, "recall": None, "f1": None, "flagged": 0, "positives": 0, "auroc": None,
+        "average_precision": None}
+
+
+def test_auroc_is_undefined_with_no_negatives_but_average_precision_is_not():
+    truth, scores = np.ones(3, bool), np.array([0.9, 0.5, 0.1])
+    assert auroc(scores, truth) is None and average_precision(scores, truth) == 1.0
+
+
+def test_an_undefined_measure_is_shown_as_n_a():
+    assert format_measure(None) == "n/a" and format_measure(float("nan")) == "n/a"
+    assert format_measure(2 / 3) == f"{2 / 3:.3f}" and format_measure(0.0, ".1f") == "0.0"
 
 
 def test_ranking_metrics_by_hand():

@@ -14,6 +14,7 @@ import torch
 
 from satlearn.data.noise import knows_true_labels
 from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
+from satlearn.evaluation.detection import precision_recall_f1
 
 
 def _clean(v: Any) -> Any:
@@ -49,16 +50,11 @@ def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:
 
 
 def flag_statistics(flagged: np.ndarray, truly_wrong: np.ndarray) -> dict[str, Any]:
-    """Counts and precision/recall of a boolean ``flagged`` set against the boolean ``truly_wrong`` mask."""
-    hits = int((flagged & truly_wrong).sum())
-    num_flagged = int(flagged.sum())
-    num_wrong = int(truly_wrong.sum())
-    return {
-        "flagged": num_flagged,
-        "truly_wrong": num_wrong,
-        "precision": hits / num_flagged if num_flagged else None,
-        "recall": hits / num_wrong if num_wrong else None,
-    }
+    """Counts and precision/recall of a boolean ``flagged`` set against the boolean ``truly_wrong`` mask, as
+    :func:`satlearn.evaluation.detection.precision_recall_f1` scores them (None where undefined)."""
+    scores = precision_recall_f1(flagged, truly_wrong)
+    return {"flagged": scores["flagged"], "truly_wrong": scores["positives"], "precision": scores["precision"],
+            "recall": scores["recall"]}
 
 
 def _noise_settings(noise, actual_rate: float | None) -> dict[str, Any]:
