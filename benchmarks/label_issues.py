@@ -30,7 +30,7 @@ from satlearn.config import load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
 from satlearn.data.loader import InMemoryLoader  # noqa: E402
 from satlearn.engine import fit, prepare_data  # noqa: E402
-from satlearn.evaluation.detection import detection_report  # noqa: E402
+from satlearn.evaluation.detection import detection_report, format_measure  # noqa: E402
 from satlearn.label_issues import find_label_issues  # noqa: E402
 
 # The CIFAR rows use the label-noise grid's `fast` recipe (ResNet-34, 60 epochs, Es 18) on both sides.
@@ -154,8 +154,9 @@ def main() -> None:
             path = record(f"label_issues/{dataset}-seed{seed}", result, directory=args.results_dir,
                           measured_on=[result["run_device"]])
             s, c = result["satlearn"], result["cleanlab"]
-            print(f"{dataset} seed {seed}: satlearn F1 {s['f1']:.3f} AP {s['average_precision']:.3f} "
-                  f"({s['wall_seconds']:.0f} s) | cleanlab F1 {c['f1']:.3f} AP {c['average_precision']:.3f} "
+            print(f"{dataset} seed {seed}: satlearn F1 {format_measure(s['f1'])} "
+                  f"AP {format_measure(s['average_precision'])} ({s['wall_seconds']:.0f} s) | "
+                  f"cleanlab F1 {format_measure(c['f1'])} AP {format_measure(c['average_precision'])} "
                   f"({c['wall_seconds']:.0f} s, {c['trainings']} trainings) → {path}")
 
 

@@ -339,7 +339,8 @@ def _earlier_record(path: Path, run_dir: Path, run_seconds: float) -> dict:
 def label_issue_figures(run_dir: Path) -> dict:
     """For a run that kept soft targets (SAT): how well its targets single out the wrongly labelled training
     examples (``satlearn.find_label_issues``' default rule and ranking against the known true labels), as
-    ``benchmarks/label_issues.py`` scores satlearn; empty for a run without targets."""
+    ``benchmarks/label_issues.py`` scores satlearn; a measure left undefined, such as precision where nothing is
+    flagged, is None (null in the cell's JSON); empty for a run without targets."""
     if not (run_dir / "soft_targets.npy").exists():
         return {}
     try:

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT, device_label, read_result, run_main  # noqa: E402
 
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
+from satlearn.evaluation.detection import format_measure, is_undefined  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "RESULTS.md"
 RESULTS_DIR = RESULTS
@@ -58,6 +59,16 @@ def demo_section() -> list[str]:
     return lines
 
 
+def _mean_measure(values: list[float | None]) -> str:
+    """A detection measure's mean over seeds. A seed where it is undefined (None: nothing flagged, say) has no value
+    to average: the mean is of the others and says how many, and n/a where no seed has one."""
+    defined = [v for v in values if not is_undefined(v)]
+    if not defined:
+        return format_measure(None)
+    mean = format_measure(sum(defined) / len(defined))
+    return mean if len(defined) == len(values) else f"{mean} ({len(defined)} of {len(values)} seeds)"
+
+
 def label_issues_section() -> list[str]:
     runs = _load("label_issues/*.json")
     if not runs:
@@ -74,11 +85,11 @@ def label_issues_section() -> list[str]:
         noise = sum(r["actual_noise_rate"] for r in rs) / len(rs)
         seeds = ",".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
         for tool in ("satlearn", "cleanlab"):
-            mean = lambda k: sum(r[tool][k] for r in rs) / len(rs)  # noqa: E731
+            measures = " | ".join(_mean_measure([r[tool][key] for r in rs])
+                                  for key in ("precision", "recall", "f1", "average_precision", "auroc"))
             trainings = "/".join(str(n) for n in sorted({r[tool]["trainings"] for r in rs}))
-            lines.append(f"| {dataset} | {_pct(noise)} | {seeds} | {tool} | {trainings} | "
-                         f"{mean('precision'):.3f} | {mean('recall'):.3f} | {mean('f1'):.3f} | "
-                         f"{mean('average_precision'):.3f} | {mean('auroc'):.3f} | {mean('wall_seconds'):.0f} |")
+            wall = sum(r[tool]["wall_seconds"] for r in rs) / len(rs)
+            lines.append(f"| {dataset} | {_pct(noise)} | {seeds} | {tool} | {trainings} | {measures} | {wall:.0f} |")
     # each row's machine, commit and command: the MNIST-1D rows from a CPU and CIFAR rows from a GPU, say
     provenance: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
     for r in sorted(runs, key=lambda r: (r["dataset"], r["seed"])):
@@ -438,8 +449,9 @@ def _grid_label_issues_table(cells: dict[tuple[str, str], dict]) -> list[str]:
              "| cell | truly wrong | flagged | precision | recall | F1 | AP | AUROC |", "|---|---|---|---|---|---|---|---|"]
     for (noise, method), c in found:
         li = c["label_issues"]
-        lines.append(f"| {method}-{noise} | {li['truly_wrong']} | {li['flagged']} | {li['precision']:.3f} | "
-                     f"{li['recall']:.3f} | {li['f1']:.3f} | {li['average_precision']:.3f} | {li['auroc']:.3f} |")
+        measures = " | ".join(format_measure(li[key])  # n/a where undefined (a cell that flagged nothing, say)
+                              for key in ("precision", "recall", "f1", "average_precision", "auroc"))
+        lines.append(f"| {method}-{noise} | {li['truly_wrong']} | {li['flagged']} | {measures} |")
     # a cell recorded before cells were scored has no row; say so, or the table reads as every SAT cell's
     unscored = [f"{method}-{noise}" for (noise, method), c in sorted(cells.items())
                 if method != "ce" and not c.get("label_issues")]

@@ -83,3 +83,47 @@ def test_archives_of_a_cache_alone_give_no_empty_table_of_carried_caches(tmp_pat
     text = (tmp_path / "R.md").read_text()
     assert "| .tar.xz | 1.36 |" in text
     assert "| model | batch | mode | device | cold s" not in text and "*Hits*" not in text
+
+
+def test_a_detection_measure_left_undefined_shows_as_n_a_and_a_mean_over_seeds_says_how_many_it_is_of(tmp_path):
+    # a seed whose tool flagged nothing has no precision or F1 (null): the mean is of the seeds that have one
+    results = tmp_path / "results"
+    shutil.copytree(BENCH / "results", results)
+    seeds = sorted((results / "label_issues").glob("mnist1d-sym40-seed*.json"))
+    recorded = [json.loads(path.read_text()) for path in seeds]
+    for key in ("precision", "f1"):
+        for result in recorded[:-1]:  # every seed but the last: that one's alone is the mean
+            result["satlearn"][key] = None
+        recorded[0]["cleanlab"][key] = None
+    for path, result in zip(seeds, recorded):
+        path.write_text(json.dumps(result))
+    for path in (results / "label_issues").glob("mnist1d-pair40-seed*.json"):  # undefined in every seed
+        result = json.loads(path.read_text())
+        result["satlearn"]["auroc"] = None
+        path.write_text(json.dumps(result))
+    cell_path = results / "label_noise" / "fast" / "sat-sym20.json"
+    cell = json.loads(cell_path.read_text())
+    cell["label_issues"].update(precision=None, f1=None)
+    cell_path.write_text(json.dumps(cell))
+    done = report(results, tmp_path / "R.md")
+    assert done.returncode == 0, done.stderr
+    rows = {cells[4]: cells for line in (tmp_path / "R.md").read_text().splitlines()
+            if (cells := [cell.strip() for cell in line.split("|")])[1:2] == ["mnist1d-sym40"]}
+
+    def mean(tool, key, results):
+        return f"{sum(r[tool][key] for r in results) / len(results):.3f}"
+
+    satlearn, cleanlab = rows["satlearn"], rows["cleanlab"]
+    n = len(recorded)
+    assert satlearn[6:9] == [mean("satlearn", "precision", recorded[-1:]) + f" (1 of {n} seeds)",
+                             mean("satlearn", "recall", recorded), mean("satlearn", "f1", recorded[-1:])
+                             + f" (1 of {n} seeds)"]
+    assert cleanlab[6:9] == [mean("cleanlab", "precision", recorded[1:]) + f" ({n - 1} of {n} seeds)",
+                             mean("cleanlab", "recall", recorded), mean("cleanlab", "f1", recorded[1:])
+                             + f" ({n - 1} of {n} seeds)"]
+    pair = next(line for line in (tmp_path / "R.md").read_text().splitlines() if line.startswith("| mnist1d-pair40 |")
+                and "| satlearn |" in line)
+    assert pair.split("|")[10].strip() == "n/a"  # the AUROC column
+    li = cell["label_issues"]
+    assert (f"| sat-sym20 | {li['truly_wrong']} | {li['flagged']} | n/a | {li['recall']:.3f} | n/a | "
+            f"{li['average_precision']:.3f} | {li['auroc']:.3f} |") in (tmp_path / "R.md").read_text()
