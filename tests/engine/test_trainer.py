@@ -295,6 +295,22 @@ def test_train_one_epoch_averages_metrics_by_example_and_rejects_changing_keys()
         train_one_epoch(toy, torch.optim.SGD(toy.parameters(), lr=0.0), Loader(), 0)
 
 
+def test_a_method_that_reports_no_loss_metric_trains_with_the_loss_it_returns(tmp_path, monkeypatch):
+    from satlearn.methods import METHODS
+    from satlearn.methods.erm import ERM
+
+    class QuietERM(ERM):  # ERM's loss, reporting only its accuracy
+        def training_step(self, batch, epoch):
+            loss, metrics = super().training_step(batch, epoch)
+            return loss, {"accuracy": metrics["accuracy"]}
+
+    monkeypatch.setitem(METHODS._entries, "quiet_erm", QuietERM)
+    reported = fit(tiny_config(tmp_path, "method.name=erm"), tmp_path / "erm").history
+    quiet = fit(tiny_config(tmp_path, "method.name=quiet_erm"), tmp_path / "quiet").history
+    assert [row["train_loss"] for row in quiet] == [row["train_loss"] for row in reported]
+    assert [row["train_accuracy"] for row in quiet] == [row["train_accuracy"] for row in reported]
+
+
 def test_a_run_that_fails_before_writing_leaves_no_directory_but_keeps_one_it_did_not_make(tmp_path):
     from satlearn.errors import DataError
 

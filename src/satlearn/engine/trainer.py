@@ -293,7 +293,8 @@ BATCH_BAR_MIN_STEPS = 100
 
 def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, epoch: int, *,
                     amp: Any = None, progress: bool = False) -> dict[str, float]:
-    """One pass over ``loader``; returns the example-weighted means of the method's metrics (one device sync)."""
+    """One pass over ``loader``; returns the example-weighted means of the method's metrics (one device sync), with
+    ``loss`` the mean of the returned loss where the method's metrics leave it out."""
     method.train()
     keys: list[str] | None = None
     sums: torch.Tensor | None = None  # one tensor for all metrics: two kernels a step however many there are
@@ -316,6 +317,8 @@ def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, ep
         optimizer.step()
         size = len(batch[2])
         seen += size
+        if "loss" not in metrics:  # the engine's divergence check and epoch line read it: a method need not report it
+            metrics = {"loss": loss.detach(), **metrics}
         values = torch.stack([value.detach().float() for value in metrics.values()])
         if sums is None:
             keys, sums = list(metrics), values * size

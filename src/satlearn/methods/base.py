@@ -64,7 +64,10 @@ class Method(nn.Module):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
                       epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """One batch ``(x, y, idx)`` at 0-based ``epoch`` → (scalar loss, dict of scalar batch-mean metrics)."""
+        """One batch ``(x, y, idx)`` at 0-based ``epoch`` → (scalar loss, dict of scalar batch-mean metrics).
+
+        The metrics keep the same keys through an epoch and become the ``train_*`` columns of ``metrics.csv``;
+        ``loss`` is the returned loss unless they give their own (the engine watches it for divergence)."""
         raise NotImplementedError
 
     @property
