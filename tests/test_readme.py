@@ -46,6 +46,48 @@ def test_readme_label_issue_snippet_runs(tmp_path, capsys):
     assert namespace["issues"].probs.shape == (320, 10)
 
 
+def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_path, monkeypatch):
+    import shlex
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from fixtures import tiny_overrides
+    from satlearn.config import write_yaml
+    from satlearn.methods import METHODS
+    from satlearn.models import MODELS
+
+    (module,) = [b for b in python_blocks() if "@METHODS.register(" in b]
+    (usage,) = [b for b in python_blocks() if "import my_methods" in b]
+    (command,) = re.findall(r"^python -c .*import my_methods.*$", README.read_text(), flags=re.M)
+    (tmp_path / "my_methods.py").write_text(module)
+    # the snippet registers into the global registries: this test's registrations end with it
+    monkeypatch.setattr(METHODS, "_entries", dict(METHODS._entries))
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(README.parent)  # the snippet's configs/ path is the repository's
+    listed = '"model.name=tiny_mlp"]'
+    assert listed in usage
+    namespace = {"tiny": tiny_overrides(tmp_path / "runs")}
+    try:
+        exec(compile(usage.replace(listed, '"model.name=tiny_mlp", *tiny]'), str(README), "exec"), namespace)
+    finally:
+        sys.modules.pop("my_methods", None)
+    result = namespace["result"]
+    assert result.summary["method"] == "bootstrap" and result.summary["model"] == "tiny_mlp"
+    assert (np.load(result.run_dir / "soft_targets.npy").max(axis=1) < 1).any()  # the targets moved
+
+    config = {"method": {"name": "bootstrap"}, "model": {"name": "tiny_mlp"}}
+    (tmp_path / "my.yaml").write_text(write_yaml(config))
+    parts = shlex.split(command)
+    assert parts[0] == "python" and parts[-2:] == ["--config", "my.yaml"]
+    sets = [f"--set={override}" for override in tiny_overrides(tmp_path / "cli-runs", "run.name=bootstrap")]
+    done = subprocess.run([sys.executable, *parts[1:], *sets], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cli-runs" / "bootstrap" / "soft_targets.npy").exists()
+
+
 def test_the_configuration_reference_lists_every_key_with_its_default():
     """Each row names one key or several (`data.url`, `data.sha256`), and gives their defaults in the same order."""
     from satlearn.config import Config, read_yaml, to_dict
