@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -309,6 +310,25 @@ def test_a_method_that_reports_no_loss_metric_trains_with_the_loss_it_returns(tm
     quiet = fit(tiny_config(tmp_path, "method.name=quiet_erm"), tmp_path / "quiet").history
     assert [row["train_loss"] for row in quiet] == [row["train_loss"] for row in reported]
     assert [row["train_accuracy"] for row in quiet] == [row["train_accuracy"] for row in reported]
+
+
+def test_a_run_of_a_method_or_model_not_registered_here_is_refused_naming_the_run(tmp_path, monkeypatch):
+    from satlearn.methods import METHODS
+    from satlearn.methods.erm import ERM
+    from satlearn.models import MODELS
+
+    monkeypatch.setitem(MODELS._entries, "own_model", MODELS.get("mlp"))
+    monkeypatch.setitem(METHODS._entries, "own_method", ERM)
+    run_dir = tmp_path / "own"
+    fit(tiny_config(tmp_path, "model.name=own_model", "method.name=own_method"), run_dir)
+    monkeypatch.delitem(MODELS._entries, "own_model")  # a process that has not imported the module registering it
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(run_dir))}: trained with "
+                                          "model.name='own_model', which is not registered here"):
+        evaluate_run(run_dir)
+    monkeypatch.setitem(MODELS._entries, "own_model", MODELS.get("mlp"))
+    monkeypatch.delitem(METHODS._entries, "own_method")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(run_dir))}: trained with method.name='own_method'"):
+        evaluate_run(run_dir)
 
 
 def test_a_run_that_fails_before_writing_leaves_no_directory_but_keeps_one_it_did_not_make(tmp_path):

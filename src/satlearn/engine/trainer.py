@@ -720,15 +720,30 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
 
 
+def _check_registered(config: Config, run_dir: Path) -> None:
+    """Refuses a run whose source, model or method is not registered in this process (one of the user's own,
+    registered by a module not imported here), naming the run rather than only the name."""
+    from satlearn.data import SOURCES
+    from satlearn.models import MODELS
+
+    for key, registry in (("data.source", SOURCES), ("model.name", MODELS), ("method.name", METHODS)):
+        name = config_lib._get(config, key)
+        if name not in registry:
+            raise ConfigError(f"{run_dir}: trained with {key}={name!r}, which is not registered here (import the "
+                              f"module that registers it first); registered: {', '.join(registry.names())}")
+
+
 def load_run(run_dir: str | Path, *, device: str | None = None,
              data_root: str | Path | None = None) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
     """Rebuilds a finished (or interrupted) run: config, trained method, data and the raw checkpoint.
 
     ``data_root``: where the run's data are now, if they moved (another machine, say); they must be the same
-    data, which the run's digest of them checks."""
+    data, which the run's digest of them checks. A run of a source, model or method registered by your own module
+    needs that module imported first."""
     run_dir = Path(run_dir)
     checkpoint = load_checkpoint(run_dir)
     config = config_lib.from_dict_exact(checkpoint["config"])
+    _check_registered(config, run_dir)
     if data_root is not None:
         config.data.root = str(data_root)
     torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
