@@ -637,3 +637,59 @@ def test_a_resumed_run_records_the_place_it_resumed_in_and_no_other(tmp_path, ca
     saved = load_checkpoint(moved)["config"]["run"]
     assert (saved["out_dir"], saved["name"]) == (str(moved.parent.resolve()), "second")
     assert f"out_dir: {moved.parent.resolve()}" in (moved / "config.yaml").read_text()
+
+
+USER_MODEL = '''
+import math
+
+from torch import nn
+
+from satlearn.models import MODELS
+
+
+@MODELS.register("user_mlp")
+def user_mlp(num_classes, *, input_shape, width=None):
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), width or 8), nn.ReLU(),
+                         nn.Linear(width or 8, num_classes))
+'''
+
+
+def test_import_brings_a_model_of_your_own_to_training_resuming_and_the_resume_hint(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from satlearn.models import MODELS
+
+    package = tmp_path / "user_plugins"  # a folder without __init__.py: a namespace package, as most users' are
+    package.mkdir()
+    (package / "user_model.py").write_text(USER_MODEL)
+    (package / "needs_more.py").write_text("import satlearn_absent_dependency\n")
+    monkeypatch.chdir(tmp_path)
+    # as the installed satlearn script starts: the current directory is not on sys.path
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if entry not in ("", str(tmp_path))])
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+    run = tmp_path / "run"
+    overrides = sets(tiny_overrides(tmp_path, "run.epochs=4", "model.name=user_mlp"))
+    try:
+        assert main(["train", "--run-dir", str(run), *overrides]) == 2  # not imported: the error says how
+        assert "satlearn --import MODULE" in capsys.readouterr().err
+        interrupt_sat_in(monkeypatch, 2)
+        assert main(["--import", "user_plugins/user_model.py", "train", "--run-dir", str(run), *overrides]) == 130
+        assert capsys.readouterr().err.strip().endswith(
+            f"resume with satlearn --import user_plugins/user_model.py train --resume {run}")
+        monkeypatch.setattr(SAT, "training_step", SAT_TRAINING_STEP)
+        assert main(["--import", "user_plugins.user_model", "train", "--resume", str(run), "--no-progress"]) == 0
+        assert json.loads((run / "summary.json").read_text())["model"] == "user_mlp"
+        capsys.readouterr()
+        for module, message in (
+                ("satlearn_absent_module", "--import satlearn_absent_module: no module named "
+                 f"'satlearn_absent_module' (looked in {tmp_path} and on PYTHONPATH)"),
+                ("user_plugins.needs_more", "--import user_plugins.needs_more: no module named "
+                 "'satlearn_absent_dependency'"),
+                ("../elsewhere.py", "--import ../elsewhere.py: expected a module name or a .py file under the "
+                 "current directory")):
+            assert main(["--import", module, "eval", str(run)]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith(f"satlearn: error: {message}") and "\n" not in err
+    finally:
+        for name in [name for name in sys.modules if name.split(".")[0] == "user_plugins"]:
+            del sys.modules[name]

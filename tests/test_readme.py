@@ -60,7 +60,7 @@ def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_p
 
     (module,) = [b for b in python_blocks() if "@METHODS.register(" in b]
     (usage,) = [b for b in python_blocks() if "import my_methods" in b]
-    (command,) = re.findall(r"^python -c .*import my_methods.*$", README.read_text(), flags=re.M)
+    (command,) = re.findall(r"^satlearn --import my_methods .*$", README.read_text(), flags=re.M)
     (tmp_path / "my_methods.py").write_text(module)
     # the snippet registers into the global registries: this test's registrations end with it
     monkeypatch.setattr(METHODS, "_entries", dict(METHODS._entries))
@@ -81,9 +81,12 @@ def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_p
     config = {"method": {"name": "bootstrap"}, "model": {"name": "tiny_mlp"}}
     (tmp_path / "my.yaml").write_text(write_yaml(config))
     parts = shlex.split(command)
-    assert parts[0] == "python" and parts[-2:] == ["--config", "my.yaml"]
+    assert parts[0] == "satlearn" and parts[-2:] == ["--config", "my.yaml"]
     sets = [f"--set={override}" for override in tiny_overrides(tmp_path / "cli-runs", "run.name=bootstrap")]
-    done = subprocess.run([sys.executable, *parts[1:], *sets], cwd=tmp_path, capture_output=True, text=True)
+    # as the installed script starts: the current directory is not on sys.path, as it is for python -c or -m
+    script = "import sys; sys.path.remove(''); from satlearn.cli import main; sys.exit(main())"
+    done = subprocess.run([sys.executable, "-c", script, *parts[1:], *sets], cwd=tmp_path, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "cli-runs" / "bootstrap" / "soft_targets.npy").exists()
 

@@ -53,6 +53,10 @@ _margin = _number_in(-1.0, 1.0, "a margin")  # between two probabilities
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="satlearn", description="Self-Adaptive Training (SAT) for PyTorch.")
     parser.add_argument("--version", action="version", version=f"satlearn {__version__}")
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (a module name, looked up from the current directory and "
+                             "PYTHONPATH, or a .py file there): how a method, model or data source that your own "
+                             "code registers reaches the command; may be repeated")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="CE vs SAT on MNIST-1D with 40%% symmetric label noise "
@@ -385,10 +389,47 @@ def _error_text(args: argparse.Namespace, exc: Exception) -> str:
     return str(exc)
 
 
+def _module_name(text: str) -> str:
+    """``--import``'s MODULE as a module name: ``pkg/my_methods.py`` (a relative file) is ``pkg.my_methods``."""
+    from satlearn.errors import ConfigError
+
+    if not text.endswith(".py"):
+        return text
+    path = Path(text)
+    if path.is_absolute() or ".." in path.parts:
+        raise ConfigError(f"--import {text}: expected a module name or a .py file under the current directory "
+                          "(put its folder on PYTHONPATH and give the module's name)")
+    return ".".join(path.with_suffix("").parts)
+
+
+def import_user_modules(modules: list[str]) -> None:
+    """Imports each ``--import`` module, with the current directory searched first, as ``python -m`` does (the
+    installed ``satlearn`` script's own folder is searched instead). A module that cannot be found is one line;
+    an error inside one that is found shows as Python's, in that module's code."""
+    import importlib
+
+    from satlearn.errors import ConfigError
+
+    if not modules:
+        return
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for text in modules:
+        name = _module_name(text)
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or name
+            where = ("" if missing != name.split(".")[0] else
+                     f" (looked in {os.getcwd()} and on PYTHONPATH)")
+            raise ConfigError(f"--import {text}: no module named {missing!r}{where}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from satlearn.errors import SatlearnError, TrainingInterrupted
 
     try:
+        import_user_modules(args.imports)
         if args.command in TRAINING_COMMANDS:
             _check_single_process(os.environ)
         if getattr(args, "device", None) is not None:  # checked here, so that a bad one is named as the option
@@ -429,8 +470,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"satlearn: interrupted before the first checkpoint of {exc.run_dir}; nothing to resume, start "
                   "the run again", file=sys.stderr)
         else:
+            imports = "".join(f"--import {_shell_quoted(module)} " for module in args.imports)
             print(f"satlearn: interrupted; the checkpoint after epoch {exc.checkpoint_epoch} is kept: resume with "
-                  f"satlearn train --resume {_shell_quoted(exc.run_dir)}", file=sys.stderr)
+                  f"satlearn {imports}train --resume {_shell_quoted(exc.run_dir)}", file=sys.stderr)
         return INTERRUPTED
     except KeyboardInterrupt:
         print("satlearn: interrupted", file=sys.stderr)

@@ -498,8 +498,9 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
 
     for key, registry in (("data.source", SOURCES), ("model.name", MODELS), ("method.name", METHODS)):
         value = _get(config, key)
-        if value not in registry:
-            raise ConfigError(f"{where(key)}: {key}={value!r}; expected one of: {', '.join(registry.names())}")
+        if value not in registry:  # a name of the user's own is registered by a module not imported yet
+            raise ConfigError(f"{where(key)}: {key}={value!r}; expected one of: {', '.join(registry.names())} (or "
+                              "a name your own module registers, imported first: satlearn --import MODULE)")
 
     def positive(key: str, allow_zero: bool = False) -> None:
         value = _get(config, key)

@@ -730,7 +730,8 @@ def _check_registered(config: Config, run_dir: Path) -> None:
         name = config_lib._get(config, key)
         if name not in registry:
             raise ConfigError(f"{run_dir}: trained with {key}={name!r}, which is not registered here (import the "
-                              f"module that registers it first); registered: {', '.join(registry.names())}")
+                              "module that registers it first; on the command line, satlearn --import MODULE); "
+                              f"registered: {', '.join(registry.names())}")
 
 
 def load_run(run_dir: str | Path, *, device: str | None = None,
