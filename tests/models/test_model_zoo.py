@@ -85,3 +85,55 @@ def test_bad_shapes_and_unknown_names_give_one_line_config_errors():
         create_model("resnet50", 10, input_shape=(3, 32, 32))
     message = str(info.value)
     assert "\n" not in message and all(name in message for name in MODELS.names())
+
+
+def test_check_logits_leaves_the_model_as_it_found_it_and_names_a_wrong_output_count():
+    from torch import nn
+
+    from satlearn.models import check_logits
+
+    model = create_model("vgg16_bn", 5, input_shape=(3, 32, 32), width=4)  # BatchNorm and dropout both
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    generator_state = torch.get_rng_state()
+    check_logits("vgg16_bn", model, 5, (3, 32, 32))
+    assert model.training and all(torch.equal(value, before[key]) for key, value in model.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), generator_state)
+    with pytest.raises(ConfigError, match=r"^model.name='vgg16_bn' gives logits of shape \(1, 5\) for one input of "
+                                          r"shape \(3, 32, 32\); expected \(1, 6\)"):
+        check_logits("vgg16_bn", model, 6, (3, 32, 32))
+    with pytest.raises(ConfigError, match=r"^model.name='flat' gives tuple for one input"):
+        check_logits("flat", nn.Sequential(nn.Flatten(), nn.Linear(4, 2), _Pair()), 2, (4,))
+    with pytest.raises(ConfigError, match=r"^model.name='flat': one input of shape \(5,\) does not go through the "
+                                          r"model \(.*shapes cannot be multiplied"):
+        check_logits("flat", nn.Linear(4, 2), 2, (5,))
+    assert model.training
+
+
+class _Pair(torch.nn.Module):
+    def forward(self, x):
+        return x, x
+
+
+def test_a_model_of_ones_own_with_the_wrong_output_count_is_refused_before_training(tmp_path, monkeypatch):
+    import math
+
+    from torch import nn
+
+    from fixtures import tiny_overrides
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+
+    @MODELS.register("ten_outputs")
+    def ten_outputs(num_classes, *, input_shape, width=None):  # ignores num_classes
+        return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), 11))
+
+    for method, expected in (("erm", 10), ("selective_sat", 11)):  # MNIST-1D's 10 classes, and the abstain output
+        config = load_config(None, tiny_overrides(tmp_path, "model.name=ten_outputs", f"method.name={method}"))
+        if expected == 11:
+            assert fit(config, tmp_path / method, log=lambda message: None).summary["model"] == "ten_outputs"
+            continue
+        with pytest.raises(ConfigError, match=r"model.name='ten_outputs' gives logits of shape \(1, 11\) .*"
+                                              r"expected \(1, 10\)"):
+            fit(config, tmp_path / method, log=lambda message: None)

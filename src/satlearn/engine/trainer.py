@@ -34,7 +34,7 @@ from satlearn.engine.runtime import (
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInterrupted
 from satlearn.methods import METHODS, Method, create_method
-from satlearn.models import create_model
+from satlearn.models import check_logits, create_model
 
 # Settings that may differ between a run and its resumption. Most change no result (the reference pipeline's
 # workers are handed their augmentation by the main process, so their number changes nothing); the thread count
@@ -169,6 +169,7 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
         if use_channels_last(config, data, device):
             model = model.to(memory_format=torch.channels_last)
         method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
+        check_logits(config.model.name, model, outputs, data.input_shape, device=device)
     except (RuntimeError, MemoryError) as exc:
         if not _out_of_memory(exc):
             raise

@@ -6,8 +6,10 @@ Input conventions: image models take ``(B, C, H, W)`` floats, ``cnn1d`` takes ``
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
+from satlearn.errors import ConfigError
 from satlearn.registry import Registry
 
 # name -> builder(num_classes: int, *, input_shape: tuple[int, ...], width: int | None) -> nn.Module
@@ -19,6 +21,33 @@ def create_model(name: str, num_classes: int, *, input_shape: tuple[int, ...], w
     return MODELS.get(name)(num_classes, input_shape=tuple(input_shape), width=width)
 
 
+def check_logits(name: str, model: nn.Module, num_classes: int, input_shape: tuple[int, ...], *,
+                 device: torch.device | str = "cpu") -> None:
+    """A ``ConfigError`` unless ``model`` (on ``device``) gives a ``(1, num_classes)`` tensor for one zero input:
+    a builder of one's own that ignores ``num_classes`` would otherwise train on the first C logits without a word,
+    or fail deep in a loss. Run in eval mode, so BatchNorm's running statistics and dropout are left alone (the
+    training mode is restored after), and without cuDNN's autotuning, which would time every convolution for a batch
+    of one."""
+    training, autotuning = model.training, torch.backends.cudnn.benchmark
+    model.eval()
+    torch.backends.cudnn.benchmark = False
+    try:
+        with torch.no_grad():
+            logits = model(torch.zeros(1, *input_shape, device=device))
+    except Exception as exc:  # a builder of one's own may not take this data's inputs at all
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"model.name={name!r}: one input of shape {input_shape} does not go through the model "
+                          f"({reason})") from exc
+    finally:
+        model.train(training)
+        torch.backends.cudnn.benchmark = autotuning
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (1, num_classes):
+        got = f"logits of shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ConfigError(f"model.name={name!r} gives {got} for one input of shape {input_shape}; expected "
+                          f"(1, {num_classes}), one logit per output (the data's classes, and an abstain output "
+                          "for a selective method)")
+
+
 from satlearn.models import cnn1d, mlp, resnet, preact_resnet, wrn, vgg  # noqa: E402,F401  (registration)
 
-__all__ = ["MODELS", "create_model"]
+__all__ = ["MODELS", "check_logits", "create_model"]
