@@ -9,6 +9,19 @@ from satlearn.errors import ConfigError
 T = TypeVar("T")
 
 
+def _same_definition(old: object, new: object) -> bool:
+    """Whether ``new`` is ``old`` defined again: a top-level class or function of the same module and name (a
+    lambda's or a nested definition's name, with its ``<``, tells too little to say so)."""
+    qualname = getattr(new, "__qualname__", None)
+    return (isinstance(qualname, str) and "<" not in qualname and qualname == getattr(old, "__qualname__", None)
+            and getattr(new, "__module__", None) == getattr(old, "__module__", None))
+
+
+def _describe(obj: object) -> str:
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    return f"{module}.{qualname}" if module and qualname else repr(obj)
+
+
 class Registry(Generic[T]):
     """Maps names to objects; ``register`` is a decorator, ``get`` fails with the list of choices."""
 
@@ -17,9 +30,12 @@ class Registry(Generic[T]):
         self._entries: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
+        """Registers the decorated object as ``name``. The same definition registered again (a notebook cell run
+        twice, a module reloaded: same module and qualified name) replaces the entry; another one is a KeyError."""
         def decorator(obj: T) -> T:
-            if name in self._entries:
-                raise KeyError(f"{self.kind} {name!r} is registered twice")
+            if name in self._entries and not _same_definition(self._entries[name], obj):
+                raise KeyError(f"{self.kind} {name!r} is registered twice: {_describe(self._entries[name])} and "
+                               f"{_describe(obj)}")
             self._entries[name] = obj
             return obj
 

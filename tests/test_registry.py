@@ -1,0 +1,50 @@
+import importlib
+import sys
+
+import pytest
+
+from satlearn.errors import ConfigError
+from satlearn.registry import Registry
+
+MODULE = '''
+from satlearn.registry import Registry
+
+THINGS = Registry("thing")
+
+
+@THINGS.register("first")
+def build():
+    return 1
+'''
+
+
+def test_a_definition_registered_again_replaces_itself_and_another_under_its_name_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "satlearn_things_for_test.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        module = importlib.import_module("satlearn_things_for_test")
+        things = module.THINGS
+        exec(compile(MODULE.split("\n\n\n")[1], str(tmp_path / "cell"), "exec"),  # the cell run again
+             {"THINGS": things, "__name__": "satlearn_things_for_test"})
+        assert things.names() == ["first"] and things.get("first")() == 1
+
+        def build():  # another definition (here a nested one) under a taken name
+            return 2
+
+        with pytest.raises(KeyError, match=r"thing 'first' is registered twice: satlearn_things_for_test\.build and "
+                                           r".*<locals>\.build"):
+            things.register("first")(build)
+        with pytest.raises(KeyError, match="registered twice"):
+            things.register("first")(lambda: 3)
+        assert things.get("first")() == 1
+    finally:
+        sys.modules.pop("satlearn_things_for_test", None)
+
+
+def test_two_lambdas_or_nested_definitions_are_never_taken_for_one_another():
+    things = Registry("thing")
+    things.register("a")(lambda: 1)
+    with pytest.raises(KeyError, match="registered twice"):
+        things.register("a")(lambda: 2)
+    with pytest.raises(ConfigError, match=r"unknown thing 'b'; choose from: a"):
+        things.get("b")
