@@ -1088,3 +1088,28 @@ def test_a_section_built_in_code_as_a_mapping_is_a_config_error_naming_it(tmp_pa
     with pytest.raises(ConfigError, match=r"^fit's config: expected a satlearn\.config\.Config, got dict$"):
         fit({"run": {"epochs": 1}}, tmp_path / "run", log=lambda m: None)
     assert isinstance(tiny_config(tmp_path), Config) and not (tmp_path / "run").exists()
+
+
+def test_a_run_on_splits_given_in_python_says_so_and_is_resumed_and_evaluated_with_them_given_again(tmp_path):
+    from satlearn.data import DatasetSplits
+
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 6, generator=generator), torch.arange(96) % 3
+    splits = DatasetSplits(x_train=x[:64], y_train=y[:64], x_test=x[64:], y_test=y[64:], num_classes=3,
+                           class_names=["a", "b", "c"], kind="tabular", name="my table")
+    config = tiny_config(tmp_path, "model.name=mlp", "data.batch_size=16")
+    run = tmp_path / "run"
+    fit(config, run, dataset=splits, stop_after_epoch=2, log=lambda m: None)
+    with pytest.raises(DataError, match=rf"^{run}: trained on splits given to fit\(dataset=\.\.\.\) in Python, which "
+                                        r"its data.source \(mnist1d\) does not load; to resume, pass the same splits "
+                                        "again as dataset="):
+        fit(config, run, resume=True, log=lambda m: None)
+    result = fit(config, run, resume=True, dataset=splits, log=lambda m: None)
+    assert result.summary["data"] == "my table" and result.summary["data_given"] is True
+    with pytest.raises(DataError, match="to load the run, pass the same splits again as dataset="):
+        evaluate_run(run)
+    assert evaluate_run(run, dataset=splits)["test_accuracy"] == result.history[-1]["test_accuracy"]
+    other = DatasetSplits(**{**splits.__dict__, "x_test": splits.x_test + 1})
+    with pytest.raises(DataError, match="test"):  # the digest still guards against other splits
+        evaluate_run(run, dataset=other)
+    assert fit(config, tmp_path / "sourced", log=lambda m: None).summary["data_given"] is False

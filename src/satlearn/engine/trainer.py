@@ -87,7 +87,11 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
     """The data of a run being resumed or loaded, with the training labels it kept (a noise file is not read
     again), and their fingerprint: its source's (or ``dataset``), which must be the data it trained on. A run
     whose digest matches its source only as an earlier satlearn prepared it
-    (:func:`satlearn.data.load_earlier_form`) goes on with those."""
+    (:func:`satlearn.data.load_earlier_form`) goes on with those. A run trained on splits given to :func:`fit`
+    needs them given again."""
+    if checkpoint.get("data_given") and dataset is None:
+        raise DataError(f"{run_dir}: trained on splits given to fit(dataset=...) in Python, which its data.source "
+                        f"({config.data.source}) does not load; to {doing}, pass the same splits again as dataset=")
     noisy = prepare_data(config, dataset, labels=checkpoint["labels"])
     now = data_fingerprint(noisy.data)
     saved = checkpoint.get("data")
@@ -633,6 +637,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "labels": noisy.labels,
             "clean_labels": noisy.clean_labels,
             "data": fingerprint,
+            "data_given": dataset is not None,
             "history": history,
             "best": best,
             "wall_seconds": earlier_wall + time.perf_counter() - started,
@@ -701,6 +706,9 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         # the last checkpoint is on disk: a run cut off from here on finishes its outputs when resumed
         summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method,
                                       wall_seconds=earlier_wall + wall, device=device)
+        if dataset is not None:  # data.source names data the run did not train on
+            summary["data"] = data.name
+        summary["data_given"] = dataset is not None  # such a run is resumed and evaluated with the splits given again
         summary["runtime"] = runtime
         summary["resumptions"] = resumptions  # where a finished run's figures may differ from an uninterrupted run's
         reporting.write_outputs(run_dir, config, history, summary, method=method, noisy=noisy)
@@ -735,12 +743,13 @@ def _check_registered(config: Config, run_dir: Path) -> None:
                               f"registered: {', '.join(registry.names())}")
 
 
-def load_run(run_dir: str | Path, *, device: str | None = None,
-             data_root: str | Path | None = None) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
+def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
+             dataset: DatasetSplits | None = None) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
     """Rebuilds a finished (or interrupted) run: config, trained method, data and the raw checkpoint.
 
     ``data_root``: where the run's data are now, if they moved (another machine, say); they must be the same
-    data, which the run's digest of them checks. A run of a source, model or method registered by your own module
+    data, which the run's digest of them checks. ``dataset``: the splits a run trained on when they were given to
+    :func:`fit` (also checked against the digest). A run of a source, model or method registered by your own module
     needs that module imported first."""
     run_dir = Path(run_dir)
     checkpoint = load_checkpoint(run_dir)
@@ -749,22 +758,22 @@ def load_run(run_dir: str | Path, *, device: str | None = None,
     if data_root is not None:
         config.data.root = str(data_root)
     torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
-    noisy, _ = run_data(config, checkpoint, run_dir, doing="load the run")
+    noisy, _ = run_data(config, checkpoint, run_dir, doing="load the run", dataset=dataset)
     method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
     method.load_state_dict(checkpoint["method"])
     return config, method, noisy, checkpoint
 
 
 def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
-                 out: str | Path | None = None) -> dict[str, Any]:
+                 out: str | Path | None = None, dataset: DatasetSplits | None = None) -> dict[str, Any]:
     """Evaluates a run's latest weights on its test split; writes and returns ``eval.json``'s content.
-    ``data_root``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or a string
-    ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``)."""
+    ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or
+    a string ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``)."""
     run_dir = Path(run_dir)
     out_path = run_dir / "eval.json" if out is None else output_file(out, "eval.json")
     if out is not None:
         make_output_dir(out_path.parent, what="--out", create=False)  # a bad path stops before the evaluation
-    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root)
+    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset)
     torch_device = next(method.parameters()).device
     _, test_loader = make_loaders(config, noisy.data, noisy.labels, torch_device)
     measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
