@@ -363,3 +363,109 @@ def test_a_device_name_that_cannot_be_one_is_refused_with_the_set_that_gave_it(n
         load_config(None, [f"run.device={name}"])
     for fine in ("auto", "cpu", "cuda", "cuda:1", "mps"):
         assert load_config(None, [f"run.device={fine}"]).run.device == fine
+
+
+def test_a_methods_own_settings_are_typed_from_the_file_and_set_key_by_key(tmp_path, method_with_settings):
+    path = write(tmp_path, "method:\n  settings:\n    smoothing: 1\n    tags: [a]\n  name: label_smoothing\n")
+    config = load_config(path)
+    # the method is named after its settings: they are checked once it is known; an int is taken for a float
+    assert config.method.settings == {"smoothing": 1.0, "warmup": None, "tags": ["a"]}
+    assert isinstance(config.method.settings["smoothing"], float)
+    config = load_config(path, ["method.settings.smoothing=0.5", "method.settings.warmup=3"])
+    assert config.method.settings == {"smoothing": 0.5, "warmup": 3, "tags": ["a"]}  # the file's tags stay
+    assert load_config(path, ["method.settings={warmup: 2}"]).method.settings["smoothing"] == 1.0
+
+
+def test_a_methods_settings_are_saved_with_their_defaults_filled_in(method_with_settings):
+    from satlearn.config import dump_yaml, read_yaml
+
+    config = load_config(None, ["method.name=label_smoothing"])
+    defaults = method_with_settings.Settings()
+    assert read_yaml(dump_yaml(config))["method"]["settings"] == {"smoothing": defaults.smoothing,
+                                                                  "warmup": defaults.warmup, "tags": defaults.tags}
+    assert read_yaml(dump_yaml(load_config(None)))["method"]["settings"] == {}  # the built-in methods take none
+    config = load_config(None, ["method.name=label_smoothing", "method.settings.tags=[b, c]"])
+    assert to_dict(load_config(None, overrides_from_dict(to_dict(config)))) == to_dict(config)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("method.settings.smoothing=abc", "--set method.settings.smoothing=abc: method.settings.smoothing: expected "
+                                      "float, got 'abc'"),
+    ("method.settings.warmup=1.5", "--set method.settings.warmup=1.5: method.settings.warmup: expected int or null, "
+                                   "got 1.5"),
+    ("method.settings.tags=[1]", "--set method.settings.tags=[1]: method.settings.tags[0]: expected str, got 1"),
+    ("method.settings.smoothin=0.2", "--set method.settings.smoothin=0.2: unknown key 'method.settings.smoothin'; "
+                                     "method 'label_smoothing' takes: smoothing, warmup, tags"),
+    ("method.settings={smoothing: .nan}", "--set method.settings={smoothing: .nan}: method.settings.smoothing=nan; "
+                                          "expected a finite number"),
+    ("method.settings=0.2", "--set method.settings=0.2: method.settings must be a mapping of its keys, got 0.2"),
+])
+def test_a_wrong_method_setting_is_one_line_naming_the_key_and_what_was_expected(override, message,
+                                                                                method_with_settings):
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["method.name=label_smoothing", override])
+    assert str(caught.value) == message
+
+
+def test_a_wrong_method_setting_from_a_file_names_the_file(tmp_path, method_with_settings):
+    path = write(tmp_path, "method:\n  name: label_smoothing\n  settings: {beta: 0.2}\n")
+    with pytest.raises(ConfigError, match=r"^\S*c\.yaml: unknown key 'method\.settings\.beta'; method "
+                                          r"'label_smoothing' takes: smoothing, warmup, tags$"):
+        load_config(path)
+
+
+def test_a_method_without_settings_refuses_any(tmp_path, method_with_settings):
+    with pytest.raises(ConfigError, match=r"^--set method\.settings\.smoothing=0\.2: method\.settings\.smoothing=0\.2; "
+                                          r"method 'sat' takes no settings of its own \(its class declares no "
+                                          r"Settings\)$"):
+        load_config(None, ["method.settings.smoothing=0.2"])
+    # a file's settings meant for another method: the --set that switched methods is what is named
+    path = write(tmp_path, "method:\n  name: label_smoothing\n  settings: {smoothing: 0.2}\n")
+    with pytest.raises(ConfigError, match=r"^--set method\.name=erm: method\.settings\.smoothing=0\.2; method 'erm' "
+                                          "takes no settings"):
+        load_config(path, ["method.name=erm"])
+    assert load_config(None, ["method.settings={}"]).method.settings == {}
+
+
+def test_settings_a_method_declares_wrongly_are_named_with_the_method(method_with_settings):
+    import dataclasses
+
+    from satlearn.config import method_settings
+
+    @dataclasses.dataclass
+    class Required:
+        smoothing: float
+
+    @dataclasses.dataclass
+    class WrongDefault:
+        smoothing: int = 0.1
+
+    with pytest.raises(ConfigError, match=r"^--set x: method 'label_smoothing' needs method\.settings\.smoothing "
+                                          r"\(its Settings give it no default\)$"):
+        method_settings(type("M", (), {"Settings": Required}), {}, name="label_smoothing", where=lambda *k: "--set x")
+    assert method_settings(type("M", (), {"Settings": Required}), {"smoothing": 1}, name="m").smoothing == 1.0
+    with pytest.raises(TypeError, match=r"^method 'm': M\.Settings\.smoothing defaults to 0\.1, not a value of its "
+                                        r"type \(int\); "):
+        method_settings(type("M", (), {"Settings": WrongDefault}), {}, name="m")
+    with pytest.raises(TypeError, match=r"^method 'm': M\.Settings must be a dataclass, got \{'smoothing': 0\.1\}$"):
+        method_settings(type("M", (), {"Settings": {"smoothing": 0.1}}), {}, name="m")
+
+
+def test_a_setting_the_dataclass_derives_itself_is_not_saved_and_the_saved_config_reads_back(method_with_settings):
+    import dataclasses
+
+    from satlearn.config import dump_yaml, read_yaml
+
+    @dataclasses.dataclass
+    class Settings:
+        smoothing: float = 0.1
+        confidence: float = dataclasses.field(init=False)
+
+        def __post_init__(self):
+            self.confidence = 1 - self.smoothing
+
+    method_with_settings.Settings = Settings
+    saved = dump_yaml(load_config(None, ["method.name=label_smoothing", "method.settings.smoothing=0.25"]))
+    assert read_yaml(saved)["method"]["settings"] == {"smoothing": 0.25}
+    again = load_config(None, overrides_from_dict(read_yaml(saved)))
+    assert again.method.settings == {"smoothing": 0.25}

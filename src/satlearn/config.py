@@ -6,6 +6,7 @@ Unknown keys and values of the wrong type are errors that name the file, the key
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -81,6 +82,9 @@ class MethodConfig:
     payoff: float = 2.2  # gamblers: Deep Gamblers payoff o (1 < o < C; paper code default 2.2)
     targets_dtype: str = "float32"  # float32 | bfloat16 storage of the N x C table
     targets_device: str = "model"  # model (same device as the model) | cpu
+    # the method's own settings, declared by its Settings dataclass; checked and filled in with its defaults once the
+    # method is known (see method_settings), so a run's config.yaml records every value it trained with
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -241,6 +245,12 @@ def _apply(obj: Any, values: dict[str, Any], *, prefix: str, source: str) -> Non
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: {path} must be a mapping of its keys, got {value!r}")
             _apply(current, value, prefix=f"{path}.", source=source)
+        elif isinstance(current, dict):
+            # method.settings: its keys are the method's, so they are checked once the method is known (a later
+            # --set may name it); merged key by key, as a section is, so --set method.settings.x=1 keeps the others
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: {path} must be a mapping of its keys, got {_as_written(value)}")
+            _merge(current, copy.deepcopy(value))
         else:
             setattr(obj, key, _coerce(value, hints[key], f"{source}: {path}"))
 
@@ -263,9 +273,10 @@ def from_dict_exact(values: dict[str, Any], *, source: str = "saved config") -> 
     return config
 
 
-def check(config: Config, *, source: str) -> None:
+def check(config: Config, *, source: str) -> Config:
     """Raises :class:`ConfigError` for a config built in code (a dataclass changed by hand) that
-    :func:`load_config` would refuse: the types, then the choices and ranges; ``source`` names it in errors."""
+    :func:`load_config` would refuse: the types, then the choices and ranges; ``source`` names it in errors.
+    Returns the config as :func:`load_config` would have built it (a copy, with the method's settings filled in)."""
     def as_saved(value: Any) -> Any:  # a tuple where a list belongs is the same setting
         if isinstance(value, dict):
             return {key: as_saved(item) for key, item in value.items()}
@@ -283,7 +294,7 @@ def check(config: Config, *, source: str) -> None:
                 sections(getattr(obj, f.name), hints[f.name], f"{path}.{f.name}" if path else f.name)
 
     sections(config, Config, "")
-    config_from_dict(as_saved(to_dict(config)), source=source)
+    return config_from_dict(as_saved(to_dict(config)), source=source)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -440,13 +451,13 @@ def _get(config: Config, dotted: str) -> Any:
 
 
 def _leaves(obj: Any, prefix: str = "") -> typing.Iterator[tuple[str, Any]]:
-    """(dotted key, value) of every setting of a config (or of one of its sections)."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            yield from _leaves(value, f"{prefix}{f.name}.")
+    """(dotted key, value) of every setting of a config (or of one of its sections), the method's own included."""
+    items = obj.items() if isinstance(obj, dict) else ((f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj))
+    for name, value in items:
+        if dataclasses.is_dataclass(value) or isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{name}.")
         else:
-            yield f"{prefix}{f.name}", value
+            yield f"{prefix}{name}", value
 
 
 DEVICE_NAMES = "auto, cpu, cuda, cuda:N or mps"
@@ -469,7 +480,8 @@ def device_name_problem(name: str) -> str | None:
 
 
 def validate(config: Config, *, source: str = "config", overridden: dict[str, str] | None = None) -> None:
-    """Checks choices and ranges that the types alone do not express.
+    """Checks choices and ranges that the types alone do not express, and the method's own settings against the
+    method, filling in their defaults (``config.method.settings`` then holds every one, as a run records them).
 
     Args:
         source: where the values came from, named in errors (a file, ``defaults``).
@@ -501,6 +513,9 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
         if value not in registry:  # a name of the user's own is registered by a module not imported yet
             raise ConfigError(f"{where(key)}: {key}={value!r}; expected one of: {', '.join(registry.names())} (or "
                               "a name your own module registers, imported first: satlearn --import MODULE)")
+    settings = method_settings(METHODS.get(config.method.name), config.method.settings, name=config.method.name,
+                               where=where)
+    config.method.settings = settings_values(settings)  # as the run will record them
 
     def positive(key: str, allow_zero: bool = False) -> None:
         value = _get(config, key)
@@ -561,6 +576,68 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
         raise ConfigError(f"{where('optim.nesterov', 'optim.momentum')}: optim.nesterov=true with optim.momentum="
                           f"{optim.momentum!r}; expected a positive optim.momentum (Nesterov's look-ahead is along it)")
     METHODS.get(config.method.name).check_config(config, where=where)
+
+
+def method_settings(method: type, values: Any, *, name: str,
+                    where: typing.Callable[..., str] = lambda *keys: "config") -> Any:
+    """The ``method.settings`` mapping ``values`` as an instance of ``method.Settings`` (a dataclass; its defaults
+    fill in the keys not given), or None for a method that declares none, which takes an empty mapping only.
+
+    Values are typed as satlearn's own settings are (an int is taken for a float, nothing else is converted).
+    Raises :class:`ConfigError` beginning with ``where(key)`` for a key the method does not take, a value of the
+    wrong type or a setting without a default left out; ``name``: the method's registered name, for the errors."""
+    declared = getattr(method, "Settings", None)
+    if declared is not None and not (isinstance(declared, type) and dataclasses.is_dataclass(declared)):
+        raise TypeError(f"method {name!r}: {method.__name__}.Settings must be a dataclass, got {declared!r}")
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where('method.settings')}: method.settings must be a mapping of its keys, got "
+                          f"{_as_written(values)}")
+    fields = [f for f in dataclasses.fields(declared) if f.init] if declared is not None else []
+    _refuse_settings_not_taken(values, [f.name for f in fields], name=name, where=where)
+    if declared is None:
+        return None
+    hints = typing.get_type_hints(declared)
+    typed = {f.name: _setting_value(f, hints[f.name], values, method=method, name=name, where=where) for f in fields}
+    return declared(**typed)
+
+
+def settings_values(settings: Any) -> dict[str, Any]:
+    """The mapping a config holds for ``settings`` (a method's Settings instance, or None): the fields a config
+    gives, not those the dataclass derives itself (``field(init=False)``), which a config could not give back."""
+    if settings is None:
+        return {}
+    return {f.name: copy.deepcopy(getattr(settings, f.name)) for f in dataclasses.fields(settings) if f.init}
+
+
+def _refuse_settings_not_taken(values: dict[str, Any], taken: list[str], *, name: str,
+                               where: typing.Callable[..., str]) -> None:
+    for key, value in values.items():
+        if key not in taken:
+            # a method.name set by --set may be what made a file's settings foreign
+            origin = where(f"method.settings.{key}", "method.name")
+            if not taken:
+                raise ConfigError(f"{origin}: method.settings.{key}={_as_written(value)}; method {name!r} takes no "
+                                  "settings of its own (its class declares no Settings)")
+            raise ConfigError(f"{origin}: unknown key 'method.settings.{key}'; method {name!r} takes: "
+                              f"{', '.join(taken)}")
+
+
+def _setting_value(f: dataclasses.Field, tp: Any, values: dict[str, Any], *, method: type, name: str,
+                   where: typing.Callable[..., str]) -> Any:
+    """The typed value of the method's setting ``f``: the given one, else its default."""
+    key = f"method.settings.{f.name}"
+    if f.name in values:
+        return _coerce(values[f.name], tp, f"{where(key)}: {key}")
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        raise ConfigError(f"{where(key, 'method.name')}: method {name!r} needs {key} (its Settings give it no "
+                          "default)")
+    default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+    try:
+        return _coerce(default, tp, key)
+    except ConfigError:  # a default the config cannot hold would be refused when the run's config.yaml is read back
+        raise TypeError(f"method {name!r}: {method.__name__}.Settings.{f.name} defaults to {default!r}, not a value "
+                        f"of its type ({_type_name(tp)}); a setting holds a bool, int, float, str, a list of one of "
+                        "them, or null") from None
 
 
 def _check_loss_options(method: MethodConfig, where: typing.Callable[..., str]) -> None:

@@ -227,6 +227,46 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
                         "method.start_epoch=2"), tmp_path / "run", resume=True)
 
 
+
+def test_resume_with_a_changed_method_setting_is_refused(tmp_path, method_with_settings):
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path, "method.name=label_smoothing"), run, stop_after_epoch=1, log=lambda m: None)
+    default = method_with_settings.Settings().smoothing
+    with pytest.raises(TrainingError, match=rf"cannot resume with a different config \(method\.settings\.smoothing: "
+                                            rf"run has {default}, now 0\.5\)"):
+        fit(tiny_config(tmp_path, "method.name=label_smoothing", "method.settings.smoothing=0.5"), run, resume=True)
+    assert load_checkpoint(run)["epoch"] == 1
+    # the run's own config.yaml gives the setting it trained with
+    fit(load_config(run / "config.yaml"), run, resume=True, log=lambda m: None)
+    assert load_checkpoint(run)["config"]["method"]["settings"]["smoothing"] == default
+
+
+def test_a_config_built_in_code_trains_with_its_method_settings_filled_in(tmp_path, method_with_settings):
+    config = tiny_config(tmp_path, "method.name=label_smoothing")
+    config.method.settings = {"smoothing": 0}  # (an int, and the others left out)
+    run = fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None).run_dir
+    assert config.method.settings == {"smoothing": 0}  # the config given to fit is left as it was
+    recorded = load_config(run / "config.yaml").method.settings
+    assert recorded == load_checkpoint(run)["config"]["method"]["settings"]
+    assert recorded == {"smoothing": 0.0, "warmup": None, "tags": []}
+
+
+def test_a_run_saved_before_methods_had_settings_resumes(tmp_path):
+    from satlearn.config import read_yaml, write_yaml
+
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
+    # as an earlier satlearn wrote them: the method section without its settings, in the checkpoint and config.yaml
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    del state["config"]["method"]["settings"]
+    torch.save(state, run / "checkpoint.pt")
+    saved = read_yaml((run / "config.yaml").read_text())
+    del saved["method"]["settings"]
+    (run / "config.yaml").write_text(write_yaml(saved, sort_keys=False))
+    result = fit(load_config(run / "config.yaml"), run, resume=True, log=lambda m: None)
+    assert len(result.history) == 4
+    assert load_checkpoint(run)["config"]["method"]["settings"] == {}
+
 def test_a_run_started_on_a_gpu_resumes_on_the_cpu_and_says_what_changes(tmp_path):
     fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
     path = tmp_path / "run" / "checkpoint.pt"

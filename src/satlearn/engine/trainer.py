@@ -467,6 +467,9 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: s
     for key in sorted(set(saved) | set(current)):
         path = f"{prefix}{key}"
         a, b = saved.get(key), current.get(key)
+        # a mapping the run's version did not have yet (method.settings) was empty: only the keys in it now differ
+        if key not in saved and isinstance(b, dict):
+            a = {}
         if isinstance(a, dict) and isinstance(b, dict):
             out.extend(config_differences(a, b, f"{path}."))
         elif not _same_setting(a, b) and path not in RESUME_FREE_KEYS:
@@ -494,7 +497,8 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
         log: receives one-line messages (default: printed above the progress bar).
     """
-    config_lib.check(config, source="fit's config")  # one built in code has not been through load_config
+    # one built in code has not been through load_config: checked, and the method's settings filled in, in a copy
+    config = config_lib.check(config, source="fit's config")
     run_dir = Path(run_dir).expanduser() if run_dir is not None else _default_run_dir(config)
     # the directories this call creates: the run directory and any missing parents (run.out_dir/...)
     created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]

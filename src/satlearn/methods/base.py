@@ -7,6 +7,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from satlearn.config import method_settings
 from satlearn.registry import Registry
 from satlearn.targets import SoftTargets
 
@@ -17,7 +18,8 @@ class Method(nn.Module):
     """A model plus whatever per-example state and loss a training method needs.
 
     Subclasses implement :meth:`training_step`; everything that changes outcomes lives in submodules or buffers
-    so that ``state_dict()`` captures it.
+    so that ``state_dict()`` captures it. A method with settings of its own declares them as a dataclass,
+    ``Settings``; the config gives them as ``method.settings`` and the method reads them as ``self.settings``.
 
     Args:
         config: the :class:`satlearn.config.MethodConfig`.
@@ -29,15 +31,21 @@ class Method(nn.Module):
     losses: tuple[str, ...] = ("ce",)
     extra_outputs: int = 0  # logits beyond the C classes that the model must produce (e.g. 1 abstain output)
     phase_name: str | None = None  # what starts at method.start_epoch (None: the method ignores start_epoch)
-    # the method.* settings of its own that it reads (of method.momentum, payoff, targets_dtype, targets_device);
-    # a --set of another is refused, as it would change nothing
+    # which of satlearn's optional method.* settings it reads (of method.momentum, payoff, targets_dtype,
+    # targets_device); a --set of another is refused, as it would change nothing
     options: tuple[str, ...] = ()
+    # a dataclass of the method's own settings (method.settings.*), with their defaults; None: it takes none
+    Settings: type | None = None
 
     def __init__(self, config, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
         super().__init__()
         self.config = config
         self.model = model
         self.num_classes = num_classes
+        # an instance of Settings (None without one); a config from load_config has them checked and filled in
+        # already, one built in code is checked here
+        self.settings = method_settings(type(self), config.settings, name=config.name,
+                                        where=lambda *keys: "method config")
 
     @classmethod
     def check_config(cls, config, *, where: Callable[..., str]) -> None:

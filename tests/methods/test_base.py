@@ -1,0 +1,29 @@
+"""What the base class gives every method: its own settings, typed, as ``self.settings``."""
+
+import pytest
+import torch
+from torch import nn
+
+from satlearn.config import MethodConfig
+from satlearn.errors import ConfigError
+from satlearn.methods import create_method
+
+
+def build(config):
+    return create_method(config, nn.Linear(2, 3), labels=torch.tensor([0, 1, 2, 0]), num_classes=3)
+
+
+def test_a_method_reads_its_settings_as_an_instance_of_its_dataclass(method_with_settings):
+    method = build(MethodConfig(name="label_smoothing", settings={"smoothing": 0, "tags": ["a"]}))
+    assert method.settings == method_with_settings.Settings(smoothing=0.0, tags=["a"])
+    assert isinstance(method.settings.smoothing, float)
+    assert build(MethodConfig(name="label_smoothing")).settings == method_with_settings.Settings()
+    assert build(MethodConfig(name="sat")).settings is None  # a built-in method declares none
+
+
+def test_a_method_config_built_in_code_has_its_settings_checked(method_with_settings):
+    with pytest.raises(ConfigError, match=r"^method config: method\.settings\.smoothing: expected float, got 'a'$"):
+        build(MethodConfig(name="label_smoothing", settings={"smoothing": "a"}))
+    with pytest.raises(ConfigError, match=r"^method config: method\.settings\.smoothing=0\.1; method 'erm' takes no "):
+        build(MethodConfig(name="erm", settings={"smoothing": 0.1}))
+
