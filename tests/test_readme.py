@@ -54,7 +54,7 @@ def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_p
     import numpy as np
 
     from fixtures import tiny_overrides
-    from satlearn.config import write_yaml
+    from satlearn.config import read_yaml, write_yaml
     from satlearn.methods import METHODS
     from satlearn.models import MODELS
 
@@ -77,18 +77,27 @@ def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_p
     result = namespace["result"]
     assert result.summary["method"] == "bootstrap" and result.summary["model"] == "tiny_mlp"
     assert (np.load(result.run_dir / "soft_targets.npy").max(axis=1) < 1).any()  # the targets moved
+    # the run records the setting it trained with, its default here
+    default_beta = METHODS.get("bootstrap").Settings().beta
+    assert read_yaml((result.run_dir / "config.yaml").read_text())["method"]["settings"] == {"beta": default_beta}
 
     config = {"method": {"name": "bootstrap"}, "model": {"name": "tiny_mlp"}}
     (tmp_path / "my.yaml").write_text(write_yaml(config))
     parts = shlex.split(command)
-    assert parts[0] == "satlearn" and parts[-2:] == ["--config", "my.yaml"]
+    assert parts[0] == "satlearn" and parts[4:6] == ["--config", "my.yaml"]
+    (beta_set,) = [part for part in parts if part.startswith("method.settings.beta=")]
+    beta = read_yaml(beta_set.split("=", 1)[1])
+    assert beta != default_beta  # the command changes it from its default
     sets = [f"--set={override}" for override in tiny_overrides(tmp_path / "cli-runs", "run.name=bootstrap")]
     # as the installed script starts: the current directory is not on sys.path, as it is for python -c or -m
     script = "import sys; sys.path.remove(''); from satlearn.cli import main; sys.exit(main())"
     done = subprocess.run([sys.executable, "-c", script, *parts[1:], *sets], cwd=tmp_path, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "cli-runs" / "bootstrap" / "soft_targets.npy").exists()
+    run_dir = tmp_path / "cli-runs" / "bootstrap"
+    assert (run_dir / "soft_targets.npy").exists()
+    saved = read_yaml((run_dir / "config.yaml").read_text())["method"]["settings"]
+    assert saved == {"beta": beta} and isinstance(saved["beta"], float)
 
 
 def test_the_configuration_reference_lists_every_key_with_its_default():
@@ -107,7 +116,7 @@ def test_the_configuration_reference_lists_every_key_with_its_default():
 
     def leaves(tree, prefix=""):
         for name, value in tree.items():
-            if isinstance(value, dict):
+            if isinstance(value, dict) and value:  # an empty mapping (method.settings) is one setting
                 yield from leaves(value, f"{prefix}{name}.")
             else:
                 yield f"{prefix}{name}", value
