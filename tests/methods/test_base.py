@@ -27,3 +27,20 @@ def test_a_method_config_built_in_code_has_its_settings_checked(method_with_sett
     with pytest.raises(ConfigError, match=r"^method config: method\.settings\.smoothing=0\.1; method 'erm' takes no "):
         build(MethodConfig(name="erm", settings={"smoothing": 0.1}))
 
+
+
+def test_a_targets_method_of_ones_own_reports_what_its_targets_get_right_without_writing_it(monkeypatch):
+    from satlearn.methods import METHODS, TargetsMethod
+
+    monkeypatch.setattr(METHODS, "_entries", dict(METHODS._entries))
+
+    @METHODS.register("targets_only")
+    class TargetsOnly(TargetsMethod):
+        def training_step(self, batch, epoch):
+            raise NotImplementedError
+
+    labels = torch.tensor([0, 1, 2, 0])
+    method = create_method(MethodConfig(name="targets_only"), nn.Linear(2, 3), labels=labels, num_classes=3)
+    method.targets.update(torch.tensor([3]), torch.tensor([[0.0, 0.0, 1.0]]), momentum=0.0)  # moved to class 2
+    assert method.epoch_metrics(torch.tensor([0, 1, 2, 2])) == {"targets_moved": 0.25, "mean_confidence": 1.0,
+                                                                "refined_label_accuracy": 1.0}

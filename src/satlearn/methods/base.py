@@ -102,3 +102,18 @@ class TargetsMethod(Method):
     @property
     def soft_targets(self) -> SoftTargets:
         return self.targets
+
+    def epoch_metrics(self, clean_labels: torch.Tensor | None = None) -> dict[str, Any]:
+        """After an epoch: the share of targets whose largest class is no longer the given label, their mean
+        confidence and, with the true labels, the share of training labels the targets get right (``compare``'s
+        column)."""
+        refined, confidence = self.targets.refined_labels()
+        given = self.targets.labels
+        out = {
+            "targets_moved": float((refined != given).float().mean()),
+            "mean_confidence": float(confidence.mean()),
+        }
+        if clean_labels is not None:
+            clean = clean_labels.to(refined.device)
+            out["refined_label_accuracy"] = float((refined == clean).float().mean())
+        return out

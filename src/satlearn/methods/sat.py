@@ -35,15 +35,3 @@ class SAT(TargetsMethod):
         metrics["loss"] = loss.detach()
         metrics["accuracy"] = (logits.argmax(dim=1) == y).float().mean()
         return loss, metrics
-
-    def epoch_metrics(self, clean_labels=None):
-        refined, confidence = self.targets.refined_labels()
-        given = self.targets.labels
-        out = {
-            "targets_moved": float((refined != given).float().mean()),
-            "mean_confidence": float(confidence.mean()),
-        }
-        if clean_labels is not None:
-            clean = clean_labels.to(refined.device)
-            out["refined_label_accuracy"] = float((refined == clean).float().mean())
-        return out
