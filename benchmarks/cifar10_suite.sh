@@ -41,8 +41,10 @@
 #   bash benchmarks/cifar10_suite.sh --status            # whether it runs, finished steps, the last log lines,
 #                                                        # unfinished cells (training, or stopped), GPU use
 #   bash benchmarks/cifar10_suite.sh --pack results.tgz  # results, logs and metrics (no checkpoints) in one file
-#   bash benchmarks/cifar10_suite.sh --stop              # ends the running suite and its trainings (they resume
-#                                                        # from their last checkpoint when it is started again)
+#   bash benchmarks/cifar10_suite.sh --stop              # ends the running suite and its trainings; it says which
+#                                                        # step it cut off: started again, a training step (paper,
+#                                                        # paper-ce, paper-both, grid) resumes from its last
+#                                                        # checkpoint, any other step starts again from scratch
 #   bash benchmarks/cifar10_suite.sh --run-for 470       # starts it detached (unless it runs already), returns when
 #                                                        # it ends or after 470 s, with its new log lines and status
 #   bash benchmarks/cifar10_suite.sh --pack-cache cache.tar.xz  # torch.compile's cache, for the next machine
@@ -95,6 +97,9 @@ GRID_METHODS="${GRID_METHODS:-ce sat sat_sce}"
 TRAIN_PIPELINE="${TRAIN_PIPELINE:-fastest}"
 ALL_STEPS="prepare speed profile paper paper-ce grid autotune issues report"  # the default order
 KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune maxautotune stepgraph grid issues report"
+# the trainings, whose cells label_noise.py resumes from their last checkpoint; every other step, stopped part-way,
+# starts again from scratch
+RESUMING_STEPS="paper paper-ce paper-both grid"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
 absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 # paths given relative to where the suite was started: --pack and the steps read them from other directories
@@ -234,12 +239,13 @@ PY
 
 stop() {  # the suite that runs under these runs, its steps and their trainings; matched by process id, not by
     # name, so that the command that asks for the stop is never among them
-    local pid tree
+    local pid tree step
     pid="$(suite_pid)"
     if [ -z "$pid" ]; then
         echo "no suite is running under $RUNS"
         return 0
     fi
+    step="$(cat "$STATE/running_step" 2>/dev/null)"
     tree="$(process_tree "$pid")"  # read whole before any signal: a training whose parent has ended is not under it
     # shellcheck disable=SC2086  # process ids are words
     kill -TERM $tree 2>/dev/null
@@ -250,9 +256,19 @@ stop() {  # the suite that runs under these runs, its steps and their trainings;
     done
     # shellcheck disable=SC2086
     kill -KILL $tree 2>/dev/null
-    rm -f "$STATE/suite.pid"
-    echo "stopped the suite (process $pid) and $(($(wc -w <<< "$tree") - 1)) processes under it; an unfinished" \
-        "training resumes from its last checkpoint when the suite is started again"
+    rm -f "$STATE/suite.pid" "$STATE/running_step"
+    echo "stopped the suite (process $pid) and $(($(wc -w <<< "$tree") - 1)) processes under it$(how_it_goes_on \
+        "$step")"
+}
+
+how_it_goes_on() {  # how_it_goes_on STEP: what the step a stop cut off (none: empty) does when the suite starts again
+    if [ -z "$1" ]; then
+        echo ", before or between its steps: started again, it goes on with the first step it has not finished"
+    elif [[ " $RESUMING_STEPS " == *" $1 "* ]]; then
+        echo ", in step $1: its unfinished training resumes from its last checkpoint when the suite is started again"
+    else
+        echo ", in step $1, which keeps no checkpoint: it starts again from scratch when the suite is started again"
+    fi
 }
 
 compiler_cache() {  # compiler_cache pack|unpack ARCHIVE: benchmarks/common.py's helpers on the cache directory
@@ -434,8 +450,11 @@ step() {  # step [--key SETTINGS] NAME COMMAND...: runs once (once per SETTINGS)
     # a step done with other settings (another grid, say) runs again; what it recorded already is skipped
     [ -f "$marker" ] && echo "[$name] done earlier as '$(cat "$marker")'; now as '$key'"
     echo "[$name] started $(date -u +%H:%M:%S)"
-    local started=$SECONDS
-    if "$@" >> "$STATE/$name.log" 2>&1; then
+    local started=$SECONDS status=0
+    echo "$name" > "$STATE/running_step"  # for --stop: what it cut off
+    "$@" >> "$STATE/$name.log" 2>&1 || status=$?
+    rm -f "$STATE/running_step"
+    if [ "$status" -eq 0 ]; then
         printf '%s' "$key" > "$marker"
         echo "[$name] finished in $((SECONDS - started)) s"
     else
@@ -605,6 +624,7 @@ check_inputs || exit 2
 mkdir -p "$RESULTS" "$STATE"
 echo "$RESULTS" > "$STATE/results_dir"
 echo "$$" > "$STATE/suite.pid"  # for --stop
+rm -f "$STATE/running_step"  # left by a suite that was killed: no step runs yet
 echo "suite at ${BENCH_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")}, $(date -u)"
 if [ -n "$REMEMBERED_RESULTS" ] && [ "$REMEMBERED_RESULTS" != "$BENCH/results" ]; then
     echo "results: $RESULTS, where the last suite under $RUNS recorded (SUITE_RESULTS is not set; set it to" \
@@ -634,7 +654,10 @@ for name in ${STEPS:-$ALL_STEPS}; do
         paper-both) step paper-both grid --recipe paper --methods sat ce --noise sym40 --jobs 2 ;;
         grid) step --key "$GRID_SETTINGS" grid grid_step ;;
         issues) step issues label_issues ;;
-        report) echo "[report] $(report 2>&1 | tail -n 1)" ;;  # always: the results may have grown
+        report)  # always: the results may have grown
+            echo report > "$STATE/running_step"
+            echo "[report] $(report 2>&1 | tail -n 1)"
+            rm -f "$STATE/running_step" ;;
         *) echo "cifar10_suite.sh: unknown step '$name' in STEPS" >&2; exit 2 ;;  # check_inputs stops it earlier
     esac
 done

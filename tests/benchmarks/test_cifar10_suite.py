@@ -86,6 +86,42 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
     assert not any(n.startswith("benchmarks/results") for n in names)
 
 
+def stand_in_python(tmp_path) -> str:
+    """A PYTHON for the suite under which the benchmark script named in STAND_IN_SCRIPT (say speed.py) does not run:
+    with STAND_IN=pass it succeeds at once, with STAND_IN=fail it fails in one line, and with STAND_IN=wait it
+    creates the file STAND_IN_STARTED and then waits, writing nothing, until it is stopped. Every other python
+    command runs as usual."""
+    wrapper = tmp_path / "stand-in-python"
+    wrapper.write_text(f"""#!/bin/bash
+if [ -n "${{STAND_IN_SCRIPT:-}}" ] && [ "$(basename -- "${{1:-}}")" = "$STAND_IN_SCRIPT" ]; then
+    case "$STAND_IN" in
+        pass) echo "$STAND_IN_SCRIPT stand-in: done"; exit 0 ;;
+        fail) echo "$STAND_IN_SCRIPT stand-in: failed" >&2; exit 1 ;;
+        wait) touch "$STAND_IN_STARTED"; exec sleep 300 ;;
+    esac
+fi
+exec {sys.executable} "$@"
+""")
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def start_detached_until_stand_in_waits(tmp_path, **env) -> subprocess.Popen:
+    """The suite started detached with the stand-in python, returned once its stand-in script waits."""
+    import time
+
+    started = tmp_path / "stand-in-started"
+    environment = suite_environment(tmp_path, PYTHON=stand_in_python(tmp_path), STAND_IN="wait",
+                                    STAND_IN_STARTED=str(started), **env)
+    detached = subprocess.Popen(["bash", str(SUITE)], env=environment, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not started.exists() and detached.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert started.exists(), "the stand-in never started"
+    return detached
+
+
 def test_paper_both_trains_the_two_paper_cells_at_once(tmp_path):
     write_fake_cifar10(tmp_path, per_batch=8)
     result = suite(tmp_path, STEPS="prepare paper-both")
@@ -197,11 +233,26 @@ def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_pat
     stopped = subprocess.run(["bash", "-c", f"bash {SUITE} --stop; echo caller still here"], env=environment,
                              capture_output=True, text=True, timeout=60)
     assert "stopped the suite (process" in stopped.stdout and "caller still here" in stopped.stdout
+    assert "in step grid: its unfinished training resumes from its last checkpoint" in stopped.stdout, stopped.stdout
     assert detached.wait(timeout=15) != 0
     assert not any(p.exists() for p in trainings)
     assert "no suite is running" in suite(tmp_path, "--stop").stdout
     status = suite(tmp_path, "--status").stdout
     assert "the suite is not running" in status and "stopped in fast/sat-sym40 after epoch" in status, status
+
+
+def test_stop_says_that_a_step_without_checkpoints_starts_again_from_scratch(tmp_path):
+    # maxautotune keeps no checkpoint: the stop must not promise that it resumes
+    detached = start_detached_until_stand_in_waits(tmp_path, STEPS="maxautotune", STAND_IN_SCRIPT="speed.py")
+    try:
+        stopped = suite(tmp_path, "--stop")
+    finally:
+        detached.kill()  # ended already where the stop worked
+        detached.wait()
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    [line] = stopped.stdout.splitlines()
+    assert "stopped the suite (process" in line and "resumes" not in line, line
+    assert "in step maxautotune, which keeps no checkpoint: it starts again from scratch" in line, line
 
 
 def test_status_says_whether_the_suite_runs_and_calls_a_training_without_it_stopped(tmp_path):
