@@ -38,8 +38,9 @@
 # then it trains what the new grid has not recorded. Start it detached and look in from time to time:
 #
 #   mkdir -p benchmarks/runs && setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/runs/suite.log 2>&1 &
-#   bash benchmarks/cifar10_suite.sh --status            # whether it runs, finished steps, the last log lines,
-#                                                        # unfinished cells (training, or stopped), GPU use
+#   bash benchmarks/cifar10_suite.sh --status            # whether it runs, finished steps, each step log's latest
+#                                                        # attempt (when it started, its last lines), unfinished
+#                                                        # cells (training, or stopped), GPU use
 #   bash benchmarks/cifar10_suite.sh --pack results.tgz  # results, logs and metrics (no checkpoints) in one file
 #   bash benchmarks/cifar10_suite.sh --stop              # ends the running suite and its trainings; it says which
 #                                                        # step it cut off: started again, a training step (paper,
@@ -100,6 +101,8 @@ KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune ma
 # the trainings, whose cells label_noise.py resumes from their last checkpoint; every other step, stopped part-way,
 # starts again from scratch
 RESUMING_STEPS="paper paper-ce paper-both grid"
+# opens each attempt of a step in its log, which every attempt appends to: --status reads the latest attempt only
+ATTEMPT_HEADER="### cifar10_suite.sh: attempt started"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
 absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 # paths given relative to where the suite was started: --pack and the steps read them from other directories
@@ -159,9 +162,8 @@ status() {
     echo "finished steps: $finished"
     pid="$(suite_pid)"
     if [ -n "$pid" ]; then echo "the suite is running (process $pid)"; else echo "the suite is not running"; fi
-    for log in "$STATE"/*.log; do  # progress bars redraw with carriage returns: show their latest state only
-        [ -f "$log" ] && { echo "== $(basename "$log")"; tr '\r' '\n' < "$log" | grep -v '^[[:space:]]*$' | tail -n 3 \
-            | cut -c1-200; }
+    for log in "$STATE"/*.log; do
+        [ -f "$log" ] && { echo "== $(basename "$log")"; latest_attempt "$log" 3 | cut -c1-200; }
     done
     "$PYTHON" - "$RUNS" "$pid" <<'PY'
 import json
@@ -215,6 +217,19 @@ PY
         nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
     fi
     return 0
+}
+
+latest_attempt() {  # latest_attempt LOG COUNT: the line that opened LOG's latest attempt and the last COUNT lines
+    # written since (the whole log's where no line opened one: a log from before these lines were written). Progress
+    # bars redraw with carriage returns: their latest state only
+    tr '\r' '\n' < "$1" | awk -v header="$ATTEMPT_HEADER" -v count="$2" '
+        index($0, header) == 1 { opening = $0; written = 0; next }
+        NF > 0 { last[written++ % count] = $0 }
+        END {
+            if (opening != "") print opening
+            if (opening != "" && written == 0) print "(nothing written since)"
+            for (i = (written > count ? written - count : 0); i < written; i++) print last[i % count]
+        }'
 }
 
 process_tree() {  # process_tree PID: PID and its descendants, parents first (read from /proc)
@@ -450,6 +465,7 @@ step() {  # step [--key SETTINGS] NAME COMMAND...: runs once (once per SETTINGS)
     # a step done with other settings (another grid, say) runs again; what it recorded already is skipped
     [ -f "$marker" ] && echo "[$name] done earlier as '$(cat "$marker")'; now as '$key'"
     echo "[$name] started $(date -u +%H:%M:%S)"
+    echo "$ATTEMPT_HEADER $(date -u '+%Y-%m-%d %H:%M:%S UTC') (suite process $$)" >> "$STATE/$name.log"
     local started=$SECONDS status=0
     echo "$name" > "$STATE/running_step"  # for --stop: what it cut off
     "$@" >> "$STATE/$name.log" 2>&1 || status=$?
@@ -459,7 +475,7 @@ step() {  # step [--key SETTINGS] NAME COMMAND...: runs once (once per SETTINGS)
         echo "[$name] finished in $((SECONDS - started)) s"
     else
         echo "[$name] FAILED after $((SECONDS - started)) s; last lines of $STATE/$name.log:"
-        tail -n 15 "$STATE/$name.log" | sed 's/^/    /'
+        latest_attempt "$STATE/$name.log" 15 | sed 's/^/    /'
     fi
 }
 

@@ -255,6 +255,27 @@ def test_stop_says_that_a_step_without_checkpoints_starts_again_from_scratch(tmp
     assert "in step maxautotune, which keeps no checkpoint: it starts again from scratch" in line, line
 
 
+def test_status_shows_the_latest_attempt_of_a_step_not_the_lines_of_an_earlier_one(tmp_path):
+    # a step's log keeps every attempt: one that failed, then one started again that has written nothing yet
+    failed = suite(tmp_path, STEPS="maxautotune", PYTHON=stand_in_python(tmp_path), STAND_IN_SCRIPT="speed.py",
+                   STAND_IN="fail")
+    assert "[maxautotune] FAILED" in failed.stdout, failed.stdout + failed.stderr
+    assert "speed.py stand-in: failed" in failed.stdout
+    detached = start_detached_until_stand_in_waits(tmp_path, STEPS="maxautotune", STAND_IN_SCRIPT="speed.py")
+    try:
+        status = suite(tmp_path, "--status").stdout
+    finally:
+        suite(tmp_path, "--stop")
+        detached.kill()
+        detached.wait()
+    assert "stand-in: failed" not in status, status
+    shown = status.split("== maxautotune.log\n", 1)[1].splitlines()
+    assert shown[0].startswith("### cifar10_suite.sh: attempt started ") and shown[1] == "(nothing written since)"
+    # every attempt opens with its own line, the failed one's kept above the latest
+    log = (tmp_path / "runs" / "suite" / "maxautotune.log").read_text()
+    assert log.count("### cifar10_suite.sh: attempt started ") == 2, log
+
+
 def test_status_says_whether_the_suite_runs_and_calls_a_training_without_it_stopped(tmp_path):
     unfinished = tmp_path / "runs" / "fast" / "ce-sym40"
     unfinished.mkdir(parents=True)
