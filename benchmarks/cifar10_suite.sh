@@ -71,7 +71,9 @@
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py; for the
 # prepare step to write it, its last part must be cifar-10-batches-py; these paths, relative, are taken from the
 # directory the suite is started in), STEPS (default: the nine numbered above, in order), BENCH_COMMIT (the commit
-# every result records, where set: a copy of the tree may have no .git, or an older one's). STEPS, GRID_SEED,
+# every result records, where set: a copy of the tree may have no .git, or an older one's; it wins over git's HEAD,
+# and the log warns where the two differ. Without either, the commit that the last start under the same SUITE_RUNS
+# recorded, which the log says). STEPS, GRID_SEED,
 # GRID_JOBS, GRID_RECIPE, GRID_NOISE, GRID_METHODS, TRAIN_PIPELINE and RUN_SET are checked before any step runs
 # (the names against label_noise.py's, RUN_SET against the configs of the cells it goes to); a wrong one stops the
 # suite with exit status 2.
@@ -636,12 +638,38 @@ report() {  # learning curves beside the report (benchmarks/figures/), then the 
     "$PYTHON" "$BENCH/report.py" --results-dir "$RESULTS" --out "$REPORT"
 }
 
+choose_commit() {  # the commit every result records (benchmarks/common.py's git_commit), said in the log and kept
+    # in $STATE/commit: a copy of the tree without .git, started again without BENCH_COMMIT (--run-for after a
+    # --stop, say), records the one that an earlier start under these runs knew, not "unknown"
+    local head named commit
+    head="$(git -C "$ROOT" rev-parse --verify -q HEAD 2>/dev/null)"
+    if [ -n "${BENCH_COMMIT:-}" ] && [ -n "$head" ]; then
+        named="$(git -C "$ROOT" rev-parse --verify -q "${BENCH_COMMIT%-dirty}^{commit}" 2>/dev/null)"
+        [ "$named" = "$head" ] || echo "warning: BENCH_COMMIT=$BENCH_COMMIT is not git's HEAD here ($head); the" \
+            "results record BENCH_COMMIT, which wins"
+    elif [ -z "${BENCH_COMMIT:-}" ] && [ -z "$head" ] && [ -s "$STATE/commit" ]; then
+        BENCH_COMMIT="$(cat "$STATE/commit")"
+        export BENCH_COMMIT
+        echo "commit $BENCH_COMMIT: remembered from an earlier start under $RUNS (BENCH_COMMIT is not set and there" \
+            "is no git here)"
+    fi
+    commit="$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); from common import git_commit
+print(git_commit())' "$BENCH")"
+    echo "suite at $commit, $(date -u)"
+    if [ "$commit" = unknown ]; then
+        echo "the results record commit 'unknown': no BENCH_COMMIT, no git here and none remembered under $RUNS;" \
+            "start the suite with BENCH_COMMIT=<full hash>"
+    elif [ -n "$commit" ]; then
+        echo "$commit" > "$STATE/commit"
+    fi
+}
+
 check_inputs || exit 2
 mkdir -p "$RESULTS" "$STATE"
 echo "$RESULTS" > "$STATE/results_dir"
 echo "$$" > "$STATE/suite.pid"  # for --stop
 rm -f "$STATE/running_step"  # left by a suite that was killed: no step runs yet
-echo "suite at ${BENCH_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")}, $(date -u)"
+choose_commit
 if [ -n "$REMEMBERED_RESULTS" ] && [ "$REMEMBERED_RESULTS" != "$BENCH/results" ]; then
     echo "results: $RESULTS, where the last suite under $RUNS recorded (SUITE_RESULTS is not set; set it to" \
         "record elsewhere)"

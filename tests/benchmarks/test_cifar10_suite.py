@@ -8,6 +8,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from fixtures import write_fake_cifar10
 
 SUITE = Path(__file__).parents[2] / "benchmarks" / "cifar10_suite.sh"
@@ -23,8 +25,8 @@ def suite_environment(tmp_path, **env):
             "TORCHINDUCTOR_CACHE_DIR": "", "COMPILE_CACHE": str(tmp_path / "no-archive.tgz"), **env}
 
 
-def suite(tmp_path, *args, **env):
-    return subprocess.run(["bash", str(SUITE), *args], env=suite_environment(tmp_path, **env), capture_output=True,
+def suite(tmp_path, *args, script=SUITE, **env):
+    return subprocess.run(["bash", str(script), *args], env=suite_environment(tmp_path, **env), capture_output=True,
                           text=True)
 
 
@@ -120,6 +122,45 @@ def start_detached_until_stand_in_waits(tmp_path, **env) -> subprocess.Popen:
         time.sleep(0.2)
     assert started.exists(), "the stand-in never started"
     return detached
+
+
+def test_a_copy_without_git_started_again_without_bench_commit_records_the_commit_it_was_started_with(tmp_path):
+    import shutil
+
+    # a copy of the tree without .git (as a GPU machine may receive it), outside any git checkout
+    checkout, tree = SUITE.parents[1], tmp_path / "tree"
+    outputs = {checkout / "benchmarks" / name for name in ("results", "runs", "data", "figures")}
+    for part in ("src", "configs", "benchmarks"):
+        shutil.copytree(checkout / part, tree / part, ignore=lambda folder, names: [
+            name for name in names if name == "__pycache__" or Path(folder) / name in outputs])
+    copied = {"script": tree / "benchmarks" / "cifar10_suite.sh", "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    write_fake_cifar10(tmp_path, per_batch=8)
+    first = suite(tmp_path, STEPS="prepare", BENCH_COMMIT="0123456789abcdef", **copied)
+    assert first.returncode == 0 and "suite at 0123456789abcdef" in first.stdout, first.stdout + first.stderr
+    # started again without BENCH_COMMIT (a --run-for after a --stop, say): its results name that commit still
+    again = suite(tmp_path, STEPS="speed", BENCH_COMMIT="", **copied)
+    assert "[speed] finished" in again.stdout, again.stdout + again.stderr
+    assert json.loads((tmp_path / "results" / "speed.json").read_text())["commit"] == "0123456789abcdef"
+    remembered = f"commit 0123456789abcdef: remembered from an earlier start under {tmp_path / 'runs'}"
+    assert remembered in again.stdout, again.stdout
+    # another runs folder knows no commit: the log says how to name it
+    unknown = suite(tmp_path, STEPS="prepare", BENCH_COMMIT="", SUITE_RUNS=str(tmp_path / "runs-new"), **copied)
+    assert "suite at unknown" in unknown.stdout and "start the suite with BENCH_COMMIT=" in unknown.stdout
+
+
+def test_bench_commit_that_is_not_gits_head_is_warned_of_in_one_line(tmp_path):
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=SUITE.parent, capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("the tests run outside a git checkout")
+    (tmp_path / "cifar-10-batches-py").mkdir()  # a quick step: prepare finds the data there
+    other = suite(tmp_path, STEPS="prepare", BENCH_COMMIT="0123456789abcdef")
+    assert other.returncode == 0, other.stdout + other.stderr
+    warnings = [line for line in other.stdout.splitlines() if "is not git's HEAD" in line]
+    assert warnings == [f"warning: BENCH_COMMIT=0123456789abcdef is not git's HEAD here ({head.stdout.strip()}); "
+                        "the results record BENCH_COMMIT, which wins"], other.stdout
+    assert "suite at 0123456789abcdef" in other.stdout
+    same = suite(tmp_path, STEPS="prepare", BENCH_COMMIT=head.stdout.strip()[:12])
+    assert same.returncode == 0 and "is not git's HEAD" not in same.stdout, same.stdout
 
 
 def test_paper_both_trains_the_two_paper_cells_at_once(tmp_path):
