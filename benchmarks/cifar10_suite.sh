@@ -35,7 +35,9 @@
 # cells included, so the suite can be started again after an interruption, on the same machine or on another one
 # that has the committed results; a step that fails is reported and the next one runs. A finished step is not
 # started again, except the grid when its cells change (GRID_RECIPE, GRID_SEED, GRID_NOISE, GRID_METHODS, RUN_SET):
-# then it trains what the new grid has not recorded. Start it detached and look in from time to time:
+# then it trains what the new grid has not recorded, and until it has finished (not after it failed) --status does
+# not list the grid as finished; started again with the earlier settings, it finds their cells recorded and skips
+# them. Start it detached and look in from time to time:
 #
 #   mkdir -p benchmarks/runs && setsid nohup bash benchmarks/cifar10_suite.sh > benchmarks/runs/suite.log 2>&1 &
 #   bash benchmarks/cifar10_suite.sh --status            # whether it runs, finished steps, each step log's latest
@@ -464,8 +466,12 @@ step() {  # step [--key SETTINGS] NAME COMMAND...: runs once (once per SETTINGS)
     local name="$1"; shift
     local marker="$STATE/$name.done"
     if [ -f "$marker" ] && [ "$(cat "$marker")" = "$key" ]; then echo "[$name] done earlier"; return 0; fi
-    # a step done with other settings (another grid, say) runs again; what it recorded already is skipped
-    [ -f "$marker" ] && echo "[$name] done earlier as '$(cat "$marker")'; now as '$key'"
+    # a step done with other settings (another grid, say) runs again; what it recorded already is skipped. Its
+    # marker goes: until this attempt succeeds, the step is not finished under the settings it now runs with
+    if [ -f "$marker" ]; then
+        echo "[$name] done earlier as '$(cat "$marker")'; now as '$key'"
+        rm -f "$marker"
+    fi
     echo "[$name] started $(date -u +%H:%M:%S)"
     echo "$ATTEMPT_HEADER $(date -u '+%Y-%m-%d %H:%M:%S UTC') (suite process $$)" >> "$STATE/$name.log"
     local started=$SECONDS status=0

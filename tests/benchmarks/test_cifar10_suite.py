@@ -189,6 +189,21 @@ def test_grid_recipe_and_seed_choose_the_grid_steps_cells(tmp_path):
     assert (tmp_path / "results" / "label_noise" / "paper" / "sat-sym80.json").exists()
 
 
+def test_a_grid_with_other_settings_that_failed_is_not_listed_as_finished(tmp_path):
+    # the finished grid's marker must not make a later grid of other cells, which failed, read as finished
+    standing_in = {"STEPS": "grid", "PYTHON": stand_in_python(tmp_path), "STAND_IN_SCRIPT": "label_noise.py"}
+    finished = suite(tmp_path, GRID_NOISE="sym40", STAND_IN="pass", **standing_in)
+    assert "[grid] finished" in finished.stdout, finished.stdout + finished.stderr
+    assert "finished steps: grid" in suite(tmp_path, "--status").stdout
+    failed = suite(tmp_path, GRID_NOISE="sym20", STAND_IN="fail", **standing_in)
+    assert "[grid] FAILED" in failed.stdout, failed.stdout + failed.stderr
+    listed = suite(tmp_path, "--status").stdout.splitlines()[0]
+    assert listed.startswith("finished steps:") and "grid" not in listed, listed
+    # the first grid's cells are recorded: run again, it skips them, and it is finished once more
+    again = suite(tmp_path, GRID_NOISE="sym40", STAND_IN="pass", **standing_in)
+    assert "[grid] finished" in again.stdout and "finished steps: grid" in suite(tmp_path, "--status").stdout
+
+
 def test_a_failing_step_is_reported_and_the_suite_goes_on(tmp_path):
     write_fake_cifar10(tmp_path, per_batch=8)
     result = suite(tmp_path, STEPS="speed report", SPEED_ARGS=f"{TINY} --set model.name=resnet1000")
