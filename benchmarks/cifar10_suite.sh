@@ -51,7 +51,8 @@
 #   bash benchmarks/cifar10_suite.sh --run-for 470       # starts it detached (unless it runs already), returns when
 #                                                        # it ends or after 470 s, with its new log lines and status
 #   bash benchmarks/cifar10_suite.sh --pack-cache cache.tar.xz  # torch.compile's cache, for the next machine
-#                                                        # (.tar.xz: about 8x smaller than .tgz, slower to pack)
+#                                                        # (.tar.xz or .txz: about 8x smaller than .tgz or
+#                                                        # .tar.gz, slower to pack; no other suffix)
 #
 # Compilation: torch.compile keeps what it compiled in TORCHINDUCTOR_CACHE_DIR (default here $SUITE_RUNS/compile_cache),
 # which every training of the suite shares; a new machine compiles again unless it gets that cache: started with
@@ -293,11 +294,15 @@ how_it_goes_on() {  # how_it_goes_on STEP: what the step a stop cut off (none: e
 compiler_cache() {  # compiler_cache pack|unpack ARCHIVE: benchmarks/common.py's helpers on the cache directory
     "$PYTHON" - "$1" "$2" "$TORCHINDUCTOR_CACHE_DIR" "$BENCH" <<'PY'
 import sys
+from pathlib import Path
 sys.path.insert(0, sys.argv[4])
-from common import pack_compiler_cache, unpack_compiler_cache
+from common import cache_archive_mode, count_files, pack_compiler_cache, unpack_compiler_cache
 action, archive, directory = sys.argv[1:4]
 if action == "pack":
     try:
+        cache_archive_mode(archive)  # the name first: an empty cache must not hide a name that no pack would take
+        if not count_files(Path(directory)):
+            sys.exit(f"cifar10_suite.sh --pack-cache: the compiler cache {directory} is empty: nothing to pack")
         print(pack_compiler_cache(directory, archive))  # files packed
     except ValueError as error:
         sys.exit(f"cifar10_suite.sh --pack-cache: {error}")
@@ -310,10 +315,6 @@ PY
 
 pack_cache() {  # pack_cache FILE: the compiler's cache directory in one archive
     local dest="$1" files
-    if [ -z "$(find "$TORCHINDUCTOR_CACHE_DIR" -type f -print -quit 2>/dev/null)" ]; then
-        echo "the compiler cache $TORCHINDUCTOR_CACHE_DIR is empty: nothing to pack" >&2
-        return 1
-    fi
     files="$(compiler_cache pack "$dest")" \
         && echo "packed the compiler cache ($files files) into $dest: $(du -h "$dest" | cut -f1)"
 }

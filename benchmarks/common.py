@@ -89,14 +89,21 @@ CACHE_ARCHIVE_MODES = {".tar.xz": ("w:xz", {"preset": 9}), ".txz": ("w:xz", {"pr
                        ".tar.gz": ("w:gz", {}), ".tgz": ("w:gz", {})}
 
 
+def cache_archive_mode(archive: Path) -> tuple[str, dict]:
+    """The tarfile mode and options that ``archive``'s suffix names (CACHE_ARCHIVE_MODES); ValueError for a name
+    that ends in none of them."""
+    mode = next((m for suffix, m in CACHE_ARCHIVE_MODES.items() if Path(archive).name.endswith(suffix)), None)
+    if mode is None:
+        raise ValueError(f"{archive}: a compiler cache archive's name must end in "
+                         f"{', '.join(CACHE_ARCHIVE_MODES)} (how it is compressed)")
+    return mode
+
+
 def pack_compiler_cache(directory: Path, archive: Path) -> int:
     """Packs the compiler cache ``directory`` into ``archive`` (.tar.xz, .txz, .tar.gz or .tgz, compressed as its
     name says); returns the number of files packed. The archive appears whole or not at all."""
     directory, archive = Path(directory).resolve(), Path(archive)
-    mode = next((m for suffix, m in CACHE_ARCHIVE_MODES.items() if archive.name.endswith(suffix)), None)
-    if mode is None:
-        raise ValueError(f"{archive}: a compiler cache archive's name must end in "
-                         f"{', '.join(CACHE_ARCHIVE_MODES)} (how it is compressed)")
+    mode = cache_archive_mode(archive)
     files = count_files(directory)
     origin = str(directory).encode()
     partial = archive.with_name(archive.name + ".partial")

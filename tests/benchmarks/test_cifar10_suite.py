@@ -414,6 +414,22 @@ def test_the_compiler_cache_is_packed_for_another_machine_and_restored_there(tmp
     assert "compiler cache: empty" in cold.stdout
 
 
+def test_pack_cache_names_an_archive_suffix_it_cannot_write_before_looking_at_the_cache(tmp_path):
+    # with the cache empty too, the name is what to fix first: "empty" would send the caller to fill the cache
+    for cache in ("missing", "empty"):
+        if cache == "empty":
+            (tmp_path / "runs" / "compile_cache").mkdir(parents=True)
+        unknown = suite(tmp_path, "--pack-cache", str(tmp_path / "cache.zip"))
+        assert unknown.returncode != 0 and unknown.stderr.strip().splitlines() == [
+            f"cifar10_suite.sh --pack-cache: {tmp_path / 'cache.zip'}: a compiler cache archive's name must end in "
+            ".tar.xz, .txz, .tar.gz, .tgz (how it is compressed)"], unknown.stderr
+    empty = suite(tmp_path, "--pack-cache", str(tmp_path / "cache.tgz"))
+    assert empty.returncode == 1 and empty.stderr.strip() == (
+        f"cifar10_suite.sh --pack-cache: the compiler cache {tmp_path / 'runs' / 'compile_cache'} is empty: nothing "
+        "to pack"), empty.stderr
+    assert not list(tmp_path.glob("cache.*"))
+
+
 def test_run_for_starts_the_suite_detached_and_reports_when_it_ends(tmp_path):
     write_fake_cifar10(tmp_path, per_batch=8)
     watched = suite(tmp_path, "--run-for", "120", STEPS="prepare")
