@@ -80,6 +80,8 @@
 # GRID_JOBS, GRID_RECIPE, GRID_NOISE, GRID_METHODS, TRAIN_PIPELINE and RUN_SET are checked before any step runs
 # (the names against label_noise.py's, RUN_SET against the configs of the cells it goes to); a wrong one stops the
 # suite with exit status 2.
+{  # bash reads a script as it runs it: the whole of it in one block, read before any of it runs, so that the
+   # tree copied again under a running suite (an edit, a newer checkout) cannot change what it does next
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/benchmarks"
@@ -714,3 +716,5 @@ for name in ${STEPS:-$ALL_STEPS}; do
 done
 rm -f "$STATE/suite.pid"
 echo "suite ended $(date -u)"
+exit
+}

@@ -699,3 +699,62 @@ def test_status_names_a_metrics_file_it_cannot_read_and_shows_the_other_cells(tm
     assert f"unreadable: {runs / 'ce-sym20' / 'metrics.jsonl'}: " in status.stdout, status.stdout
     assert f"unreadable: {runs / 'ce-sym40' / 'metrics.jsonl'}: line 2 " in status.stdout, status.stdout
     assert "stopped in fast/sat-sym40 after epoch 3, 2.00 s/epoch" in status.stdout, status.stdout
+
+
+def test_a_running_suite_goes_on_as_it_started_when_its_script_is_rewritten_under_it(tmp_path):
+    import time
+
+    # a tree whose suite script may be rewritten (the rest of it is the checkout's), as a tree copied again onto a
+    # machine where a suite runs detached
+    checkout, tree = SUITE.parents[1], tmp_path / "tree"
+    (tree / "benchmarks").mkdir(parents=True)
+    for part in ("src", "configs"):
+        (tree / part).symlink_to(checkout / part)
+    for entry in (checkout / "benchmarks").iterdir():
+        if entry.name not in ("cifar10_suite.sh", "results", "runs", "data", "figures"):
+            (tree / "benchmarks" / entry.name).symlink_to(entry)
+    script = tree / "benchmarks" / "cifar10_suite.sh"
+    script.write_text(SUITE.read_text())
+    (tmp_path / "cifar-10-batches-py").mkdir()  # a quick step after the one that waits: prepare finds the data
+    started, log = tmp_path / "stand-in-started", tmp_path / "suite.log"
+    environment = suite_environment(tmp_path, PYTHON=stand_in_python(tmp_path), STAND_IN="wait",
+                                    STAND_IN_STARTED=str(started), STAND_IN_SCRIPT="speed.py",
+                                    STEPS="maxautotune prepare", GIT_CEILING_DIRECTORIES=str(tmp_path))
+    with log.open("w") as out:
+        detached = subprocess.Popen(["bash", str(script)], env=environment, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists() and detached.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert started.exists(), log.read_text()
+        # rewritten in place, longer: what bash had not read yet now lies elsewhere in the file
+        with script.open("r+") as rewritten:
+            text = rewritten.read()
+            rewritten.seek(0)
+            rewritten.truncate()
+            rewritten.write(text.replace("\n", "\n# " + "x" * 60 + "\n", 40))
+        waiting = [stat.parent.name for stat in Path("/proc").glob("[0-9]*/stat")
+                   if _session_and_command(stat) == (detached.pid, "sleep")]
+        assert waiting, "the stand-in's sleep was not found"
+        for pid in waiting:  # the waiting step ends (it fails), and the suite goes on with the next one
+            os.kill(int(pid), 9)
+        assert detached.wait(timeout=120) == 0, log.read_text()
+    finally:
+        if detached.poll() is None:
+            os.killpg(detached.pid, 9)
+            detached.wait()
+    output = log.read_text()
+    assert "[maxautotune] FAILED" in output and "[prepare] finished" in output, output
+    assert output.rstrip().splitlines()[-1].startswith("suite ended "), output
+
+
+def _session_and_command(stat: Path) -> tuple[int, str] | None:
+    """(session id, command name) of the process whose /proc/PID/stat this is; None once it has gone."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return None
+    command = text[text.index("(") + 1:text.rindex(")")]
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[3]), command  # state, ppid, pgrp, session
