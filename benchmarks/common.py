@@ -9,6 +9,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -121,18 +122,27 @@ def pack_compiler_cache(directory: Path, archive: Path) -> int:
 
 def unpack_compiler_cache(archive: Path, directory: Path) -> int:
     """Unpacks a compiler cache packed by :func:`pack_compiler_cache` (any of its compressions) into ``directory``,
-    with Triton's kernel groups pointed at their members there; returns the number of files in ``directory``."""
+    which must be empty or absent, with Triton's kernel groups pointed at their members there; returns the number of
+    files in ``directory``. The cache appears whole or not at all: it is unpacked beside ``directory`` and moved
+    into place, so that a stop part-way leaves no half cache that a later start would take as filled."""
     directory = Path(directory).resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.is_dir() and any(directory.iterdir()):
+        raise ValueError(f"{directory}: not empty; a compiler cache is unpacked into an empty directory")
+    staging = directory.with_name(directory.name + ".unpacking")
+    shutil.rmtree(staging, ignore_errors=True)  # what a stopped unpacking left
+    staging.mkdir(parents=True)
     with tarfile.open(archive) as tar:
-        tar.extractall(directory, filter="data")
-    marker = directory / PACKED_FROM
+        tar.extractall(staging, filter="data")
+    marker = staging / PACKED_FROM
     if marker.exists():
         origin = marker.read_text().strip()
         marker.unlink()
         if origin != str(directory):
-            for group in directory.rglob("__grp__*"):
+            for group in staging.rglob("__grp__*"):
                 _move_group_paths(group, origin, str(directory))
+    if directory.is_dir():
+        directory.rmdir()
+    staging.rename(directory)
     return count_files(directory)
 
 

@@ -149,3 +149,34 @@ def test_a_results_directory_that_cannot_be_written_is_named_before_anything_is_
                                str(a_file / "results")], capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, (script, done.stderr)
         assert f"--results-dir {a_file / 'results'}: {a_file} is not a directory" in done.stderr, script
+
+
+def test_a_compiler_cache_unpacking_stopped_part_way_leaves_no_half_cache(tmp_path, monkeypatch):
+    import tarfile
+
+    import pytest
+
+    common = load_common()
+    cache = tmp_path / "cache"
+    (cache / "triton").mkdir(parents=True)
+    for name in ("a.cubin", "b.cubin"):
+        (cache / "triton" / name).write_bytes(b"kernel")
+    common.pack_compiler_cache(cache, tmp_path / "cache.tgz")
+    target = tmp_path / "runs" / "compile_cache"
+    target.mkdir(parents=True)  # as the suite makes it before it looks inside
+    unpack_whole = tarfile.TarFile.extractall
+
+    def stopped_after_one_file(self, path, **options):
+        first = next(member for member in self.getmembers() if member.isfile())
+        self.extract(first, path, filter="data")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", stopped_after_one_file)
+    with pytest.raises(KeyboardInterrupt):
+        common.unpack_compiler_cache(tmp_path / "cache.tgz", target)
+    assert target.is_dir() and not any(target.iterdir())  # still empty: the next start unpacks it again
+    monkeypatch.setattr(tarfile.TarFile, "extractall", unpack_whole)
+    assert common.unpack_compiler_cache(tmp_path / "cache.tgz", target) == 2
+    assert not (tmp_path / "runs" / "compile_cache.unpacking").exists()
+    with pytest.raises(ValueError, match="compile_cache: not empty; a compiler cache is unpacked into an empty "):
+        common.unpack_compiler_cache(tmp_path / "cache.tgz", target)
