@@ -279,7 +279,8 @@ stop() {  # the suite that runs under these runs, its steps and their trainings;
     # shellcheck disable=SC2086
     kill -KILL $tree 2>/dev/null
     rm -f "$STATE/suite.pid" "$STATE/running_step"
-    echo "stopped the suite (process $pid) and $(($(wc -w <<< "$tree") - 1)) processes under it$(how_it_goes_on \
+    local under=$(($(wc -w <<< "$tree") - 1))
+    echo "stopped the suite (process $pid) and $under process$([ "$under" -eq 1 ] || echo es) under it$(how_it_goes_on \
         "$step")"
 }
 

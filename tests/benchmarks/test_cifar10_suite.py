@@ -3,6 +3,7 @@ started again, reports its state and packs its results into one archive."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -308,6 +309,7 @@ def test_stop_says_that_a_step_without_checkpoints_starts_again_from_scratch(tmp
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     [line] = stopped.stdout.splitlines()
     assert "stopped the suite (process" in line and "resumes" not in line, line
+    assert re.search(r"and (1 process|(0|[2-9]|\d{2,}) processes) under it", line), line
     assert "in step maxautotune, which keeps no checkpoint: it starts again from scratch" in line, line
 
 
