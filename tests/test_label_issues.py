@@ -97,6 +97,8 @@ def test_cli_trains_then_reuses_the_run(tmp_path, capsys):
     run = tmp_path / "r"
     assert (run / "label_issues.csv").exists() and (run / "label_issues_pr.png").exists()
     assert main(["find-issues", str(run), "--num-issues", "10", "--out", str(tmp_path / "top10")]) == 0
+    # trained on the splits its data.source loads (handed to fit once loaded): evaluated without them given again
+    assert main(["eval", str(run)]) == 0
     assert np.load(tmp_path / "top10" / "label_issues_mask.npy").sum() == 10
     assert load_run_targets(run).class_names == [str(i) for i in range(10)]
 

@@ -88,10 +88,10 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
     again), and their fingerprint: its source's (or ``dataset``), which must be the data it trained on. A run
     whose digest matches its source only as an earlier satlearn prepared it
     (:func:`satlearn.data.load_earlier_form`) goes on with those. A run trained on splits given to :func:`fit`
-    needs them given again."""
+    needs them given again, unless they were the very ones its source loads (``find-issues --config`` hands the
+    splits it loaded to fit)."""
     if checkpoint.get("data_given") and dataset is None:
-        raise DataError(f"{run_dir}: trained on splits given to fit(dataset=...) in Python, which its data.source "
-                        f"({config.data.source}) does not load; to {doing}, pass the same splits again as dataset=")
+        return _source_as_given(config, checkpoint, run_dir, doing=doing)
     noisy = prepare_data(config, dataset, labels=checkpoint["labels"])
     now = data_fingerprint(noisy.data)
     saved = checkpoint.get("data")
@@ -110,6 +110,22 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
             if saved == data_fingerprint(earlier):
                 return prepare_data(config, earlier, labels=checkpoint["labels"]), saved
     check_same_data(saved, now, run_dir, doing=doing)
+    return noisy, now
+
+
+def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, *,
+                     doing: str) -> tuple[NoisyDataset, dict[str, Any]]:
+    """The data of a run trained on splits given to :func:`fit`, resumed or loaded without them: its source's, where
+    they are the splits it trained on; else a DataError saying to give them again (the source cannot load them, or
+    loads others), not one blaming data.root."""
+    try:
+        noisy = prepare_data(config, labels=checkpoint["labels"])
+    except (ConfigError, DataError):
+        noisy = None
+    now = data_fingerprint(noisy.data) if noisy is not None else None
+    if now is None or now != checkpoint["data"]:
+        raise DataError(f"{run_dir}: trained on splits given to fit(dataset=...) in Python, which its data.source "
+                        f"({config.data.source}) does not load; to {doing}, pass the same splits again as dataset=")
     return noisy, now
 
 
