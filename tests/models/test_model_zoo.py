@@ -137,3 +137,18 @@ def test_a_model_of_ones_own_with_the_wrong_output_count_is_refused_before_train
         with pytest.raises(ConfigError, match=r"model.name='ten_outputs' gives logits of shape \(1, 11\) .*"
                                               r"expected \(1, 10\)"):
             fit(config, tmp_path / method, log=lambda message: None)
+
+
+@pytest.mark.parametrize("autotuning", [True, False])
+def test_check_logits_gives_back_cudnns_autotuning_as_it_found_it(monkeypatch, autotuning):
+    # the run's training steps that follow the check rely on it: a run with run.cudnn_benchmark on would lose it
+    from torch import nn
+
+    from satlearn.models import check_logits
+
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", autotuning)
+    check_logits("flat", nn.Linear(4, 2), 2, (4,))
+    assert torch.backends.cudnn.benchmark is autotuning
+    with pytest.raises(ConfigError):
+        check_logits("flat", nn.Linear(4, 2), 2, (5,))
+    assert torch.backends.cudnn.benchmark is autotuning
