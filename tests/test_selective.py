@@ -421,3 +421,22 @@ def test_the_protocol_scores_each_part_on_its_own_examples_and_deploys_the_valid
         assert row["deployed"] == {"threshold": threshold, "coverage": deployed[0], "error": deployed[1]}
         own_differs += deployed != (row["test"]["coverage"], row["test"]["error"])
     assert own_differs >= 5  # the validation threshold misses the test part's own coverage at most targets
+
+
+def test_a_run_on_splits_given_in_python_is_scored_and_made_a_predictor_with_them_given_again(tmp_path):
+    # its data.source does not load them: the error says to give them as dataset=, which these functions take
+    from satlearn.data import DatasetSplits
+
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(200, 6, generator=generator), torch.arange(200) % 3
+    splits = DatasetSplits(x_train=x[:120], y_train=y[:120], x_test=x[120:], y_test=y[120:], num_classes=3,
+                           class_names=["a", "b", "c"], kind="tabular", name="my table")
+    config = load_config(None, tiny_overrides(tmp_path, "model.name=mlp", "method.name=selective_sat"))
+    run = fit(config, tmp_path / "run", dataset=splits, log=lambda m: None).run_dir
+    with pytest.raises(DataError, match="pass the same splits again as dataset="):
+        SelectivePredictor.from_run(run)
+    predictor = SelectivePredictor.from_run(run, coverage=0.6, dataset=splits)
+    assert predictor.class_names == ["a", "b", "c"]
+    scored = run_scores(run, dataset=splits)
+    assert np.array_equal(scored.labels, y[120:].numpy())
+    assert evaluate_run(run, dataset=splits).report["split"]["num_examples"] == 80

@@ -34,7 +34,7 @@ import random
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -44,6 +44,9 @@ from satlearn.evaluation.selective import (
     PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, check_coverage, check_coverages,
     check_examples, check_tolerance, risk_coverage_curve, selective_error, selective_report,
 )
+
+if TYPE_CHECKING:
+    from satlearn.data import DatasetSplits
 
 SCORES = ("auto", "abstain", "max_softmax")
 SPLIT_SEED = 10
@@ -205,12 +208,13 @@ class _LoadedRun:
     device: torch.device
 
 
-def _load(run_dir: Path, device: str | None, data_root: str | Path | None) -> _LoadedRun:
+def _load(run_dir: Path, device: str | None, data_root: str | Path | None,
+          dataset: DatasetSplits | None = None) -> _LoadedRun:
     from satlearn.engine import load_run
 
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
-    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root)
+    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset)
     return _LoadedRun(config=config, method=method, data=noisy.data, checkpoint=checkpoint,
                       device=next(method.parameters()).device)
 
@@ -262,11 +266,12 @@ def _test_scores(run: _LoadedRun, score: str, run_dir: Path) -> tuple[np.ndarray
 
 
 def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
-               data_root: str | Path | None = None) -> RunScores:
+               data_root: str | Path | None = None, dataset: DatasetSplits | None = None) -> RunScores:
     """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``);
-    ``data_root``: where the run's data are now, if they moved (see :func:`satlearn.engine.load_run`)."""
+    ``data_root``: where the run's data are now, if they moved; ``dataset``: the splits a run trained on when they
+    were given to :func:`satlearn.fit` (both as for :func:`satlearn.engine.load_run`)."""
     run_dir = Path(run_dir)
-    run = _load(run_dir, device, data_root)
+    run = _load(run_dir, device, data_root, dataset)
     resolved = _resolve_for_run(run, score, run_dir)
     scores, predictions = _test_scores(run, resolved, run_dir)
     return RunScores(run_dir=run_dir, method=run.config.method.name, score=resolved, epoch=run.checkpoint["epoch"],
@@ -285,12 +290,14 @@ class SelectiveResult:
 
 
 def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
-                 coverages: Sequence[float] | None = None, data_root: str | Path | None = None) -> SelectiveResult:
-    """Scores a run's test split and applies :func:`selective_protocol`."""
+                 coverages: Sequence[float] | None = None, data_root: str | Path | None = None,
+                 dataset: DatasetSplits | None = None) -> SelectiveResult:
+    """Scores a run's test split and applies :func:`selective_protocol`; ``data_root``, ``dataset``: as for
+    :func:`run_scores`."""
     if coverages is not None:
         with _refused_as(ConfigError):
             check_coverages(coverages)  # before the run is loaded and scored
-    scored = run_scores(run_dir, score=score, device=device, data_root=data_root)
+    scored = run_scores(run_dir, score=score, device=device, data_root=data_root, dataset=dataset)
     return evaluate_scores(scored, coverages=coverages)
 
 
@@ -491,12 +498,13 @@ class SelectivePredictor:
     @classmethod
     def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
                  device: str | None = None, tolerance: float = TOLERANCE,
-                 data_root: str | Path | None = None) -> "SelectivePredictor":
+                 data_root: str | Path | None = None, dataset: DatasetSplits | None = None) -> "SelectivePredictor":
+        """The predictor of the run in ``run_dir``; ``data_root``, ``dataset``: as for :func:`run_scores`."""
         with _refused_as(ConfigError):  # before the run is loaded and scored
             coverage = check_coverage(coverage)
             tolerance = check_tolerance(tolerance)
         run_dir = Path(run_dir)
-        run = _load(run_dir, device, data_root)
+        run = _load(run_dir, device, data_root, dataset)
         epoch, epochs = run.checkpoint["epoch"], run.config.run.epochs
         if epoch < epochs:  # as `satlearn selective-eval` notes it: a predictor from weights still in training
             warnings.warn(f"{run_dir}: an unfinished run, its checkpoint after epoch {epoch} of {epochs}",
