@@ -1153,3 +1153,9 @@ def test_a_run_on_splits_given_in_python_says_so_and_is_resumed_and_evaluated_wi
     with pytest.raises(DataError, match="test"):  # the digest still guards against other splits
         evaluate_run(run, dataset=other)
     assert fit(config, tmp_path / "sourced", log=lambda m: None).summary["data_given"] is False
+    # a source that does not load at all: the message says why, as well as what to do
+    absent = tiny_config(tmp_path, "model.name=mlp", "data.batch_size=16", "data.source=npz",
+                         f"data.root={tmp_path / 'absent.npz'}")
+    fit(absent, tmp_path / "npz", dataset=splits, stop_after_epoch=1, log=lambda m: None)
+    with pytest.raises(DataError, match=r"does not load \(.*absent\.npz.*\); to resume, pass the same splits again"):
+        fit(absent, tmp_path / "npz", resume=True, log=lambda m: None)

@@ -120,12 +120,15 @@ def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, 
     loads others), not one blaming data.root."""
     try:
         noisy = prepare_data(config, labels=checkpoint["labels"])
-    except (ConfigError, DataError):
-        noisy = None
+    except (ConfigError, DataError) as exc:  # (the source's own data missing or moved, say: named below)
+        noisy, why = None, f" ({exc})"
+    else:
+        why = ""
     now = data_fingerprint(noisy.data) if noisy is not None else None
     if now is None or now != checkpoint["data"]:
         raise DataError(f"{run_dir}: trained on splits given to fit(dataset=...) in Python, which its data.source "
-                        f"({config.data.source}) does not load; to {doing}, pass the same splits again as dataset=")
+                        f"({config.data.source}) does not load{why}; to {doing}, pass the same splits again as "
+                        "dataset=")
     return noisy, now
 
 
