@@ -49,3 +49,10 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __str__(self) -> str:
         kept = "no checkpoint" if self.checkpoint_epoch is None else f"checkpoint after epoch {self.checkpoint_epoch}"
         return f"{self.run_dir}: interrupted ({kept})"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (its type's name where it has none): another library's error, told in the
+    one line of satlearn's own."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

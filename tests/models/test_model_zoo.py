@@ -152,3 +152,17 @@ def test_check_logits_gives_back_cudnns_autotuning_as_it_found_it(monkeypatch, a
     with pytest.raises(ConfigError):
         check_logits("flat", nn.Linear(4, 2), 2, (5,))
     assert torch.backends.cudnn.benchmark is autotuning
+
+
+def test_check_logits_leaves_running_out_of_memory_to_its_caller():
+    from torch import nn
+
+    from satlearn.models import check_logits
+
+    class Exhausting(nn.Module):
+        def forward(self, x):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    # the model's size, not its outputs: build_method turns it into "does not fit in memory; use a smaller width"
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        check_logits("big", Exhausting(), 2, (4,))

@@ -32,7 +32,7 @@ from satlearn.engine.runtime import (
     autocast, cpu_threads, cudnn_autotuning, loader_workers, resolve_device, rng_state, seed_everything, set_rng_state,
 )
 from satlearn.engine.schedules import learning_rate
-from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInterrupted
+from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInterrupted, first_line
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
 
@@ -196,9 +196,8 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
     except (RuntimeError, MemoryError) as exc:
         if not _out_of_memory(exc):
             raise
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"model.name={config.model.name}, model.width={config.model.width}: the model does not "
-                          f"fit in {device.type} memory ({reason}); use a smaller model.width") from None
+                          f"fit in {device.type} memory ({first_line(exc)}); use a smaller model.width") from None
     if for_training and use_compile(config, device):
         # in place, so state_dict keys stay those of the eager model; static shapes, because the batch sizes are
         # known (full, last, evaluation) and CUDA graphs want one graph per shape, not a dynamic-shape kernel
@@ -509,7 +508,8 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
 
     Args:
         config: a :class:`satlearn.config.Config` (from :func:`satlearn.config.load_config`, or built in code:
-            it is checked as load_config checks, and refused with a ConfigError).
+            it is checked as load_config checks, and refused with a ConfigError). The run trains on, and saves, a
+            checked copy with the method's settings filled in; the object passed is left as it was.
         run_dir: where to write (default ``run.out_dir/run.name``).
         resume: continue the run in ``run_dir`` from its checkpoint; ``config`` must match the run's own.
         dataset: use these splits instead of loading ``config.data.source`` (the noise model still applies).

@@ -9,11 +9,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from satlearn.errors import ConfigError
+from satlearn.errors import ConfigError, first_line
 from satlearn.registry import Registry
 
 # name -> builder(num_classes: int, *, input_shape: tuple[int, ...], width: int | None) -> nn.Module
 MODELS: Registry = Registry("model")
+
+# any device's (torch 2.5 on); CUDA's before
+_OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 
 def create_model(name: str, num_classes: int, *, input_shape: tuple[int, ...], width: int | None = None) -> nn.Module:
@@ -34,10 +37,11 @@ def check_logits(name: str, model: nn.Module, num_classes: int, input_shape: tup
     try:
         with torch.no_grad():
             logits = model(torch.zeros(1, *input_shape, device=device))
+    except (_OUT_OF_MEMORY, MemoryError):
+        raise  # the model's size, not its shape: its caller says so (use a smaller model.width)
     except Exception as exc:  # a builder of one's own may not take this data's inputs at all
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"model.name={name!r}: one input of shape {input_shape} does not go through the model "
-                          f"({reason})") from exc
+                          f"({first_line(exc)})") from exc
     finally:
         model.train(training)
         torch.backends.cudnn.benchmark = autotuning
