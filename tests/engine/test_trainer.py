@@ -1150,8 +1150,9 @@ def test_a_run_on_splits_given_in_python_says_so_and_is_resumed_and_evaluated_wi
         evaluate_run(run)
     assert evaluate_run(run, dataset=splits)["test_accuracy"] == result.history[-1]["test_accuracy"]
     other = DatasetSplits(**{**splits.__dict__, "x_test": splits.x_test + 1})
-    with pytest.raises(DataError, match="test"):  # the digest still guards against other splits
-        evaluate_run(run, dataset=other)
+    with pytest.raises(DataError, match=r"cannot load the run: the data differ from those the run was trained on "
+                                        r"\(its test inputs differ\); give the splits it was trained on as dataset=$"):
+        evaluate_run(run, dataset=other)  # the digest still guards against other splits
     assert fit(config, tmp_path / "sourced", log=lambda m: None).summary["data_given"] is False
     # a source that does not load at all: the message says why, as well as what to do
     absent = tiny_config(tmp_path, "model.name=mlp", "data.batch_size=16", "data.source=npz",

@@ -109,7 +109,7 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
                 break
             if saved == data_fingerprint(earlier):
                 return prepare_data(config, earlier, labels=checkpoint["labels"]), saved
-    check_same_data(saved, now, run_dir, doing=doing)
+    check_same_data(saved, now, run_dir, doing=doing, given=dataset is not None)
     return noisy, now
 
 
@@ -143,9 +143,11 @@ def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
                for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test))}}
 
 
-def check_same_data(saved: dict[str, Any], now: dict[str, Any], run_dir: Path, *, doing: str) -> None:
+def check_same_data(saved: dict[str, Any], now: dict[str, Any], run_dir: Path, *, doing: str,
+                    given: bool = False) -> None:
     """Raises :class:`DataError` naming the first part of the data's fingerprint ``now`` that differs from the
-    run's ``saved`` one."""
+    run's ``saved`` one, and where the right data come from: ``data.root`` for a source's, the ``dataset=``
+    argument for splits ``given`` in Python."""
     if saved["num_classes"] != now["num_classes"]:
         what = f"{saved['num_classes']} classes, now {now['num_classes']}"
     else:
@@ -155,8 +157,9 @@ def check_same_data(saved: dict[str, Any], now: dict[str, Any], run_dir: Path, *
             return
         what = (f"{split} split of shape {tuple(saved[split]['shape'])}, now {tuple(now[split]['shape'])}"
                 if part == "shape" else f"its {split} {part} differ")
-    raise DataError(f"{run_dir}: cannot {doing}: the data differ from those the run was trained on ({what}); "
-                    "point data.root (eval, selective-eval: --data-root) at the original data")
+    remedy = ("give the splits it was trained on as dataset=" if given else
+              "point data.root (eval, selective-eval: --data-root) at the original data")
+    raise DataError(f"{run_dir}: cannot {doing}: the data differ from those the run was trained on ({what}); {remedy}")
 
 
 def use_channels_last(config: Config, data: DatasetSplits, device: torch.device) -> bool:
