@@ -166,3 +166,31 @@ def test_check_logits_leaves_running_out_of_memory_to_its_caller():
     # the model's size, not its outputs: build_method turns it into "does not fit in memory; use a smaller width"
     with pytest.raises(torch.cuda.OutOfMemoryError):
         check_logits("big", Exhausting(), 2, (4,))
+
+
+def test_a_builder_of_ones_own_that_breaks_the_contract_is_a_one_line_config_error(monkeypatch):
+    from torch import nn
+
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+
+    @MODELS.register("classes_only")
+    def classes_only(num_classes):  # takes neither input_shape nor width
+        return nn.Linear(4, num_classes)
+
+    @MODELS.register("forgot_return")
+    def forgot_return(num_classes, *, input_shape, width=None):
+        nn.Linear(4, num_classes)
+
+    @MODELS.register("own_type_error")
+    def own_type_error(num_classes, *, input_shape, width=None):
+        return nn.Linear(4, num_classes, bias=True, device=None, dtype=None, extra=1)
+
+    with pytest.raises(ConfigError, match=r"^model.name='classes_only': its builder takes \(num_classes\), but a "
+                                          r"model builder is called as \(num_classes, \*, input_shape, width\) "
+                                          r"\(.*'input_shape'\)$"):
+        create_model("classes_only", 2, input_shape=(4,))
+    with pytest.raises(ConfigError, match=r"^model.name='forgot_return': its builder returned NoneType, not a "
+                                          r"torch.nn.Module$"):
+        create_model("forgot_return", 2, input_shape=(4,))
+    with pytest.raises(TypeError):  # an error of the builder's own code stays its own, with its traceback
+        create_model("own_type_error", 2, input_shape=(4,))

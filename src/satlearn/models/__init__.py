@@ -6,6 +6,8 @@ Input conventions: image models take ``(B, C, H, W)`` floats, ``cnn1d`` takes ``
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
@@ -20,8 +22,30 @@ _OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 
 def create_model(name: str, num_classes: int, *, input_shape: tuple[int, ...], width: int | None = None) -> nn.Module:
-    """Builds the registered model ``name`` for ``num_classes`` outputs and inputs of ``input_shape`` (no batch dim)."""
-    return MODELS.get(name)(num_classes, input_shape=tuple(input_shape), width=width)
+    """Builds the registered model ``name`` for ``num_classes`` outputs and inputs of ``input_shape`` (no batch dim).
+
+    A builder of one's own that cannot be called as ``(num_classes, *, input_shape, width)``, or that returns
+    something other than an ``nn.Module``, is a ``ConfigError`` naming it rather than a traceback from deep inside
+    the run."""
+    builder = MODELS.get(name)
+    _check_builder_signature(name, builder)
+    model = builder(num_classes, input_shape=tuple(input_shape), width=width)
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"model.name={name!r}: its builder returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _check_builder_signature(name: str, builder) -> None:
+    """Checked before the call, as a TypeError from inside a builder would be its own code's and must show as such."""
+    try:
+        signature = inspect.signature(builder)
+    except (TypeError, ValueError):  # a builder whose signature Python cannot tell: the call itself will show
+        return
+    try:
+        signature.bind(1, input_shape=(1,), width=None)
+    except TypeError as exc:
+        raise ConfigError(f"model.name={name!r}: its builder takes {signature}, but a model builder is called as "
+                          f"(num_classes, *, input_shape, width) ({exc})") from None
 
 
 def check_logits(name: str, model: nn.Module, num_classes: int, input_shape: tuple[int, ...], *,
