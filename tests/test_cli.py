@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from fixtures import tiny_overrides
 from satlearn.cli import main
@@ -693,3 +694,22 @@ def test_import_brings_a_model_of_your_own_to_training_resuming_and_the_resume_h
     finally:
         for name in [name for name in sys.modules if name.split(".")[0] == "user_plugins"]:
             del sys.modules[name]
+
+
+def test_import_takes_a_py_file_under_the_current_directory_by_its_absolute_path_too(tmp_path, monkeypatch):
+    from satlearn.cli import _module_name
+    from satlearn.errors import ConfigError
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "my_methods.py").write_text("")
+    monkeypatch.chdir(tmp_path / "plugins")
+    assert _module_name(str(tmp_path / "plugins" / "my_methods.py")) == "my_methods"
+    monkeypatch.chdir(tmp_path)
+    for given in (str(tmp_path / "plugins" / "my_methods.py"), "plugins/my_methods.py",
+                  "plugins/../plugins/my_methods.py"):
+        assert _module_name(given) == "plugins.my_methods"
+    monkeypatch.chdir(tmp_path / "plugins")
+    outside = str(tmp_path / "elsewhere.py")
+    with pytest.raises(ConfigError, match=rf"^--import {re.escape(outside)}: expected a module name or a \.py file "
+                                          "under the current directory"):
+        _module_name(outside)

@@ -395,11 +395,21 @@ def _module_name(text: str) -> str:
 
     if not text.endswith(".py"):
         return text
-    path = Path(text)
-    if path.is_absolute() or ".." in path.parts:
+    path = _under_current_directory(Path(text))
+    if path is None:
         raise ConfigError(f"--import {text}: expected a module name or a .py file under the current directory "
                           "(put its folder on PYTHONPATH and give the module's name)")
     return ".".join(path.with_suffix("").parts)
+
+
+def _under_current_directory(path: Path) -> Path | None:
+    """``path`` relative to the current directory, or None where it lies outside. An absolute path in it (a shell's
+    ``$PWD/plugins/x.py``) is in it too, also where the shell names the directory through a symbolic link."""
+    cwd = Path.cwd()
+    for full, base in ((Path(os.path.abspath(path)), cwd), (path.resolve(), cwd.resolve())):
+        with contextlib.suppress(ValueError):
+            return full.relative_to(base)
+    return None
 
 
 def import_user_modules(modules: list[str]) -> None:
