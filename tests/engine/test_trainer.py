@@ -336,6 +336,44 @@ def test_train_one_epoch_averages_metrics_by_example_and_rejects_changing_keys()
         train_one_epoch(toy, torch.optim.SGD(toy.parameters(), lr=0.0), Loader(), 0)
 
 
+def test_a_training_step_that_returns_something_else_is_one_line_naming_it_and_numbers_count_as_metrics():
+    from satlearn.engine.trainer import train_one_epoch
+
+    class Step(torch.nn.Module):
+        def __init__(self, returns):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+            self.returns = returns
+
+        def training_step(self, batch, epoch):
+            return self.returns((self.w - batch[0].mean()) ** 2)
+
+    batches = [(torch.full((2,), 1.0), None, torch.tensor([0, 1])), (torch.full((2,), 3.0), None, torch.tensor([2, 3]))]
+
+    class Loader:
+        def __len__(self):
+            return len(batches)
+
+        def epoch(self, epoch):
+            return iter(batches)
+
+    def one_epoch(returns):
+        step = Step(returns)
+        return train_one_epoch(step, torch.optim.SGD(step.parameters(), lr=0.0), Loader(), 0)
+
+    assert one_epoch(lambda loss: (loss, {"seen": 2, "share": 0.5})) == {"loss": 5.0, "seen": 2.0, "share": 0.5}
+    for returns, message in (
+            (lambda loss: loss, "Step.training_step returned a tensor of shape (); expected a tuple (loss, dict of "
+                                "metrics)"),
+            (lambda loss: (loss.expand(2), {}), "Step.training_step returned as its loss a tensor of shape (2,); "
+                                                "expected a scalar tensor"),
+            (lambda loss: (loss, {"per_example": loss.expand(2)}), "Step.training_step's metric 'per_example' is a "
+                                                                   "tensor of shape (2,); expected a scalar"),
+            (lambda loss: (loss, {"note": "fine"}), "Step.training_step's metric 'note' is a str; expected")):
+        with pytest.raises(TrainingError, match="^" + re.escape(message)):
+            one_epoch(returns)
+
+
 def test_a_method_that_reports_no_loss_metric_trains_with_the_loss_it_returns(tmp_path, monkeypatch):
     from satlearn.methods import METHODS
     from satlearn.methods.erm import ERM

@@ -317,6 +317,38 @@ _ONE_VALUE_PER_CHANNEL = "Expected more than 1 value per channel when training"
 BATCH_BAR_MIN_STEPS = 100
 
 
+def _step_result(method: Method, result: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``training_step``'s result as (scalar loss, dict of scalar tensors), with a metric given as a Python number
+    turned into a tensor. A method of one's own that returns anything else stops with one line naming what it
+    returned, instead of failing inside the engine. Adds no tensor operation to a step that returns 0-d tensors
+    (``benchmarks/step_ops.py`` counts them)."""
+    step = f"{type(method).__name__}.training_step"
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+        raise TrainingError(f"{step} returned {_described(result)}; expected a tuple (loss, dict of metrics)")
+    loss, metrics = result
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        raise TrainingError(f"{step} returned as its loss {_described(loss)}; expected a scalar tensor")
+    checked = {}
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = torch.tensor(float(value), device=loss.device)
+        elif not isinstance(value, torch.Tensor) or value.numel() != 1:
+            raise TrainingError(f"{step}'s metric {key!r} is {_described(value)}; expected a scalar tensor or a "
+                                "number")
+        checked[key] = _scalar(value)
+    return _scalar(loss), checked
+
+
+def _scalar(value: torch.Tensor) -> torch.Tensor:
+    return value if value.dim() == 0 else value.reshape(())
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
 def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, epoch: int, *,
                     amp: Any = None, progress: bool = False) -> dict[str, float]:
     """One pass over ``loader``; returns the example-weighted means of the method's metrics (one device sync), with
@@ -332,7 +364,7 @@ def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, ep
     for batch in batches:
         try:
             with amp if amp is not None else contextlib.nullcontext():
-                loss, metrics = method.training_step(batch, epoch)
+                loss, metrics = _step_result(method, method.training_step(batch, epoch))
         except ValueError as exc:
             if len(batch[2]) == 1 and str(exc).startswith(_ONE_VALUE_PER_CHANNEL):
                 raise TrainingError(f"epoch {epoch + 1}: a batch of one example cannot train this model (a BatchNorm "

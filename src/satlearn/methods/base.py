@@ -72,7 +72,8 @@ class Method(nn.Module):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
                       epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """One batch ``(x, y, idx)`` at 0-based ``epoch`` → (scalar loss, dict of scalar batch-mean metrics).
+        """One batch ``(x, y, idx)`` at 0-based ``epoch`` → (scalar loss tensor, dict of batch-mean metrics: scalar
+        tensors or numbers).
 
         The metrics keep the same keys through an epoch and become the ``train_*`` columns of ``metrics.csv``;
         ``loss`` is the returned loss unless they give their own (the engine watches it for divergence)."""
