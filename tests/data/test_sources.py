@@ -543,6 +543,22 @@ def test_validate_catches_labels_outside_range():
         splits.validate()
 
 
+
+def test_validate_names_arrays_that_are_not_tensors_and_features_that_are_not_float32():
+    x, y = torch.zeros(3, 2), torch.tensor([0, 1, 1])
+    splits = DatasetSplits(x_train=x, y_train=y.numpy(), x_test=x, y_test=y, num_classes=2, class_names=["a", "b"],
+                           kind="tabular", name="toy")
+    with pytest.raises(DataError, match=r"^toy: y_train must be a torch.Tensor, got ndarray \(torch.from_numpy "
+                                        r"converts a NumPy array\)$"):
+        splits.validate()
+    splits.y_train = y
+    splits.x_test = x.double()  # what torch.from_numpy makes of NumPy's default floats
+    with pytest.raises(DataError, match=r"^toy: tabular inputs must be float32, got torch.float64 in the test split "
+                                        r"\(.float\(\) converts them\)$"):
+        splits.validate()
+    splits.x_test = x
+    assert splits.validate() is splits
+
 @pytest.mark.parametrize("y_train,y_test,message", [
     ([0, 100, 200] * 2, [0, 100], r"class 1 has no training example \(198 of the 201 classes 0\.\.200 have none\)"),
     ([0, 100_000, 200_000] * 2, [0], r"class 1 has no training example \(199998 of the 200001 classes"),

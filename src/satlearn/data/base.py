@@ -96,6 +96,11 @@ class DatasetSplits:
 
     def validate(self) -> "DatasetSplits":
         """Raises :class:`DataError` naming the source and the problem; returns ``self`` when all is well."""
+        for field in ("x_train", "y_train", "x_test", "y_test"):  # splits built in code may hold NumPy arrays
+            value = getattr(self, field)
+            if not isinstance(value, torch.Tensor):
+                raise DataError(f"{self.name}: {field} must be a torch.Tensor, got {type(value).__name__} "
+                                "(torch.from_numpy converts a NumPy array)")
         for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
             if len(y) == 0:
                 raise DataError(f"{self.name}: the {split} split is empty")
@@ -134,6 +139,11 @@ class DatasetSplits:
             raise DataError(f"{self.name}: {len(self.train_files)} train_files for {n} training examples")
         if self.kind == "image" and (self.x_train.dtype != torch.uint8 or self.x_train.dim() != 4):
             raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {self.x_train.dtype} {tuple(self.x_train.shape)}")
+        # sequences and tables reach the model as they are: another dtype (NumPy's float64) would fail inside it
+        for split, x in (("train", self.x_train), ("test", self.x_test)):
+            if self.kind != "image" and x.dtype != torch.float32:
+                raise DataError(f"{self.name}: {self.kind} inputs must be float32, got {x.dtype} in the {split} split "
+                                "(.float() converts them)")
         return self
 
     def check_every_class_is_trained(self) -> None:
