@@ -144,3 +144,20 @@ def test_the_files_that_out_refuses_are_listed_as_the_code_has_them():
     text = " ".join(README.read_text().split())
     listed = re.search(r"except the files training writes in a run directory \((.*?)\), which they refuse", text)
     assert listed and re.findall(r"`([^`]+)`", listed.group(1)) == list(RUN_FILES)
+
+
+def test_readme_splits_of_ones_own_train_and_evaluate_from_python(tmp_path, monkeypatch):
+    from fixtures import tiny_overrides
+
+    (block,) = [b for b in python_blocks() if "DatasetSplits(" in b]
+    listed = '"data.noise.rate=0.2"]'
+    assert listed in block
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(120, 6, generator=generator), torch.arange(120) % 3
+    namespace = {"x_train": x[:90], "y_train": y[:90], "x_test": x[90:], "y_test": y[90:],
+                 "tiny": tiny_overrides(tmp_path / "unused")[1:]}  # all but data.source, which the splits replace
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block.replace(listed, f'{listed[:-1]}, *tiny]'), str(README), "exec"), namespace)
+    result = namespace["result"]
+    assert result.summary["data"] == "my table" and result.summary["data_given"] is True
+    assert result.run_dir == Path("runs/my-table") and (tmp_path / "runs" / "my-table" / "eval.json").exists()
