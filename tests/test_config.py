@@ -469,3 +469,24 @@ def test_a_setting_the_dataclass_derives_itself_is_not_saved_and_the_saved_confi
     assert read_yaml(saved)["method"]["settings"] == {"smoothing": 0.25}
     again = load_config(None, overrides_from_dict(read_yaml(saved)))
     assert again.method.settings == {"smoothing": 0.25}
+
+
+def test_a_list_of_floats_among_a_methods_settings_must_hold_finite_numbers(monkeypatch):
+    from dataclasses import dataclass, field
+
+    from satlearn.methods import METHODS
+    from satlearn.methods.erm import ERM
+
+    monkeypatch.setattr(METHODS, "_entries", dict(METHODS._entries))
+
+    @METHODS.register("class_weighted")
+    class ClassWeighted(ERM):
+        @dataclass
+        class Settings:
+            weights: list[float] = field(default_factory=list)
+
+    with pytest.raises(ConfigError, match=r"^--set method\.settings\.weights=\[1, \.inf\]: "
+                                          r"method\.settings\.weights\[1\]=inf; expected a finite number$"):
+        load_config(None, ["method.name=class_weighted", "method.settings.weights=[1, .inf]"])
+    assert load_config(None, ["method.name=class_weighted", "method.settings.weights=[1, 2.5]"]).method.settings == \
+        {"weights": [1.0, 2.5]}

@@ -497,8 +497,10 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
 
     # every range check below is a comparison, and any comparison with NaN is false: NaN would pass them all
     for key, value in _leaves(config):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{where(key)}: {key}={value!r}; expected a finite number")
+        items = [(f"{key}[{i}]", item) for i, item in enumerate(value)] if isinstance(value, list) else [(key, value)]
+        for name, item in items:  # a method's own setting may be a list of floats
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"{where(key)}: {name}={item!r}; expected a finite number")
     for key, choices in _CHOICES.items():
         value = _get(config, key)
         if value not in choices:
