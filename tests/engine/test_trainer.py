@@ -664,6 +664,16 @@ def test_a_nan_saved_by_an_older_version_is_no_difference_from_itself():
     assert config_differences(saved, current) == ["optim.gamma: run has nan, now 0.1"]
 
 
+
+def test_a_setting_a_method_gained_since_its_run_started_is_named_as_new_not_as_none():
+    from satlearn.engine.trainer import config_differences
+
+    saved = {"method": {"settings": {"smoothing": 0.2}}}
+    current = {"method": {"settings": {"smoothing": 0.2, "temperature": 1.0, "floor": None}}}
+    assert config_differences(saved, current) == ["method.settings.temperature: the run has no such setting, now 1.0"]
+    saved["method"]["settings"]["temperature"] = None
+    assert config_differences(saved, current) == ["method.settings.temperature: run has None, now 1.0"]
+
 def test_the_training_order_follows_run_seed(tmp_path):
     from satlearn.engine.trainer import make_loaders, prepare_data
 

@@ -525,6 +525,10 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: s
             a = {}
         if isinstance(a, dict) and isinstance(b, dict):
             out.extend(config_differences(a, b, f"{path}."))
+        elif key not in saved and b is not None and path not in RESUME_FREE_KEYS:
+            # a setting added since the run started (to its method's Settings, say); one that is None now is taken
+            # as the run's, as a run's config written before a key existed reads as that key's None
+            out.append(f"{path}: the run has no such setting, now {b!r}")
         elif not _same_setting(a, b) and path not in RESUME_FREE_KEYS:
             out.append(f"{path}: run has {a!r}, now {b!r}")
     return out
