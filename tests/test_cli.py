@@ -713,3 +713,19 @@ def test_import_takes_a_py_file_under_the_current_directory_by_its_absolute_path
     with pytest.raises(ConfigError, match=rf"^--import {re.escape(outside)}: expected a module name or a \.py file "
                                           "under the current directory"):
         _module_name(outside)
+
+
+def test_find_issues_takes_a_method_of_ones_own_that_keeps_soft_targets_as_its_help_says(tmp_path, capsys,
+                                                                                         method_with_settings):
+    with pytest.raises(SystemExit):
+        main(["find-issues", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "run directory to reuse, of a method that keeps soft targets (sat, selective_sat, or a TargetsMethod of " \
+           "your own)" in help_text
+    assert "train this config first (method.name sat, selective_sat, or a TargetsMethod of your own" in help_text
+    config = tmp_path / "own.yaml"
+    config.write_text("method:\n  name: label_smoothing\n")
+    out = tmp_path / "issues"
+    assert main(["find-issues", "--config", str(config), "--out", str(out), "--no-progress",
+                 *sets(tiny_overrides(tmp_path))]) == 0
+    assert (out / "label_issues.csv").exists()

@@ -78,12 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(train)
 
     issues = commands.add_parser("find-issues",
-                                 help="list the labels that are probably wrong, from a SAT or selective SAT run")
+                                 help="list the labels that are probably wrong, from a SAT or selective SAT run (or a "
+                                      "run of a method of your own that keeps soft targets)")
     issues.add_argument("run_dir", nargs="?", default=None,
-                        help="a finished run directory to reuse (sat or selective_sat: a method that keeps soft "
-                             "targets)")
+                        help="a finished run directory to reuse, of a method that keeps soft targets (sat, "
+                             "selective_sat, or a TargetsMethod of your own)")
     issues.add_argument("--config", "-c", default=None,
-                        help="train this config first (method.name sat or selective_sat)")
+                        help="train this config first (method.name sat, selective_sat, or a TargetsMethod of your "
+                             "own, with --import)")
     issues.add_argument("--out", default=None, help="output directory (default: the run directory)")
     rule = issues.add_mutually_exclusive_group()
     rule.add_argument("--num-issues", type=_count, default=None, help="flag exactly the K highest-scoring labels")
