@@ -729,3 +729,17 @@ def test_find_issues_takes_a_method_of_ones_own_that_keeps_soft_targets_as_its_h
     assert main(["find-issues", "--config", str(config), "--out", str(out), "--no-progress",
                  *sets(tiny_overrides(tmp_path))]) == 0
     assert (out / "label_issues.csv").exists()
+
+
+def test_import_of_a_py_file_named_as_a_module_python_has_imported_already_says_so(tmp_path, capsys, monkeypatch):
+    import types
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "types.py").write_text("raise AssertionError('Python imports its own types module, not this one')\n")
+    assert main(["--import", "types.py", "eval", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"satlearn: error: --import types.py: the module name 'types' is taken by {types.__file__}, which Python "
+        "imports instead of this file; give the file another name")
+    (tmp_path / "types.py").unlink()
+    assert main(["--import", "types.py", "eval", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == "satlearn: error: --import types.py: no such file"

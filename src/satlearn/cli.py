@@ -429,12 +429,29 @@ def import_user_modules(modules: list[str]) -> None:
     for text in modules:
         name = _module_name(text)
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             missing = exc.name or name
             where = ("" if missing != name.split(".")[0] else
                      f" (looked in {os.getcwd()} and on PYTHONPATH)")
             raise ConfigError(f"--import {text}: no module named {missing!r}{where}") from None
+        if text.endswith(".py"):
+            _check_is_the_file(text, name, module)
+
+
+def _check_is_the_file(text: str, name: str, module) -> None:
+    """A ``.py`` file named as a module imported already (one of Python's own, such as ``copy.py`` or
+    ``types.py``) gives that module, and the file registers nothing: say so rather than let the run report its
+    method or model unknown."""
+    from satlearn.errors import ConfigError
+
+    found = getattr(module, "__file__", None)
+    if found is None or Path(found).resolve() == Path(text).resolve():
+        return
+    if not Path(text).is_file():
+        raise ConfigError(f"--import {text}: no such file")
+    raise ConfigError(f"--import {text}: the module name {name!r} is taken by {found}, which Python imports instead "
+                      "of this file; give the file another name")
 
 
 def _run(args: argparse.Namespace) -> int:
