@@ -783,3 +783,16 @@ def test_csv_non_numeric_cell_names_column_and_line(tmp_path):
 def test_csv_missing_file_names_the_path(tmp_path):
     with pytest.raises(DataError, match=str(tmp_path / "none.csv")):
         load_dataset(data_config("csv", tmp_path / "none.csv"))
+
+
+def test_validate_names_test_images_that_are_not_uint8_as_well_as_training_ones():
+    # a test split of float images would skip the loader's scaling and normalisation, and be scored as it is
+    images = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
+    y = torch.tensor([0, 1])
+    splits = DatasetSplits(x_train=images, y_train=y, x_test=images.float() / 255, y_test=y, num_classes=2,
+                           class_names=["a", "b"], kind="image", name="toy")
+    with pytest.raises(DataError, match=r"^toy: images must be uint8 \(N, C, H, W\), got torch.float32 "
+                                        r"\(2, 3, 4, 4\) in the test split$"):
+        splits.validate()
+    splits.x_test = images
+    assert splits.validate() is splits

@@ -137,10 +137,13 @@ class DatasetSplits:
                                 f"[0, source_size={size}), got {rows.dtype} of shape {rows.shape}")
         if self.train_files is not None and len(self.train_files) != n:
             raise DataError(f"{self.name}: {len(self.train_files)} train_files for {n} training examples")
-        if self.kind == "image" and (self.x_train.dtype != torch.uint8 or self.x_train.dim() != 4):
-            raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {self.x_train.dtype} {tuple(self.x_train.shape)}")
-        # sequences and tables reach the model as they are: another dtype (NumPy's float64) would fail inside it
+        # the loaders scale and normalise a split only where it holds uint8 images, and pass any other to the model
+        # as it is: a test split of float images would be scored unnormalised, and NumPy's float64 features would
+        # fail inside the model
         for split, x in (("train", self.x_train), ("test", self.x_test)):
+            if self.kind == "image" and (x.dtype != torch.uint8 or x.dim() != 4):
+                raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {x.dtype} {tuple(x.shape)} in "
+                                f"the {split} split")
             if self.kind != "image" and x.dtype != torch.float32:
                 raise DataError(f"{self.name}: {self.kind} inputs must be float32, got {x.dtype} in the {split} split "
                                 "(.float() converts them)")
