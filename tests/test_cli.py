@@ -743,3 +743,21 @@ def test_import_of_a_py_file_named_as_a_module_python_has_imported_already_says_
     (tmp_path / "types.py").unlink()
     assert main(["--import", "types.py", "eval", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == "satlearn: error: --import types.py: no such file"
+
+
+def test_import_of_a_py_file_named_as_a_module_built_into_python_says_so(tmp_path, capsys, monkeypatch):
+    import sys
+
+    # a built-in module (time, gc, itertools) has no __file__ to compare the file with: it is not the file either
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "time.py").write_text("raise AssertionError('Python imports its own time module, not this one')\n")
+    assert main(["--import", "time.py", "eval", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "satlearn: error: --import time.py: the module name 'time' is taken by Python's built-in module, which "
+        "Python imports instead of this file; give the file another name")
+    (tmp_path / "absent_plugins").mkdir()  # a folder without __init__.py imports as a package with no file
+    try:
+        assert main(["--import", "absent_plugins.py", "eval", str(tmp_path)]) == 2
+    finally:
+        sys.modules.pop("absent_plugins", None)
+    assert capsys.readouterr().err.strip() == "satlearn: error: --import absent_plugins.py: no such file"

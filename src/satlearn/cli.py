@@ -446,11 +446,13 @@ def _check_is_the_file(text: str, name: str, module) -> None:
     from satlearn.errors import ConfigError
 
     found = getattr(module, "__file__", None)
-    if found is None or Path(found).resolve() == Path(text).resolve():
+    if found is not None and Path(found).resolve() == Path(text).resolve():
         return
-    if not Path(text).is_file():
+    if not Path(text).is_file():  # (a folder of that name, without __init__.py, imports as an empty package)
         raise ConfigError(f"--import {text}: no such file")
-    raise ConfigError(f"--import {text}: the module name {name!r} is taken by {found}, which Python imports instead "
+    # a module built into Python (time, gc) has no file, and is no more the given file than copy.py's is
+    taker = found or ("Python's built-in module" if name in sys.builtin_module_names else repr(module))
+    raise ConfigError(f"--import {text}: the module name {name!r} is taken by {taker}, which Python imports instead "
                       "of this file; give the file another name")
 
 
