@@ -56,3 +56,14 @@ def first_line(exc: BaseException) -> str:
     one line of satlearn's own."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation that failed: torch says so in its message on every device (the CPU's is a
+    plain RuntimeError)."""
+    import torch  # here, so that importing satlearn's errors does not import torch
+
+    text = str(exc).lower()
+    device_error = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # any device's from torch 2.5
+    return (isinstance(exc, (MemoryError, device_error)) or "can't allocate memory" in text
+            or "out of memory" in text)

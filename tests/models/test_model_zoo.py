@@ -194,3 +194,32 @@ def test_a_builder_of_ones_own_that_breaks_the_contract_is_a_one_line_config_err
         create_model("forgot_return", 2, input_shape=(4,))
     with pytest.raises(TypeError):  # an error of the builder's own code stays its own, with its traceback
         create_model("own_type_error", 2, input_shape=(4,))
+
+
+def test_check_logits_leaves_running_out_of_cpu_memory_to_its_caller_too(tmp_path):
+    from torch import nn
+
+    from satlearn.config import load_config
+    from satlearn.data import DatasetSplits
+    from satlearn.engine.trainer import build_method
+
+    class Exhausting(nn.Module):  # torch's CPU allocator fails with a plain RuntimeError, not an OutOfMemoryError
+        def __init__(self, num_classes, *, input_shape, width=None):
+            super().__init__()
+            self.head = nn.Linear(input_shape[0], num_classes)
+
+        def forward(self, x):
+            return self.head(x.new_empty(2 ** 45))
+
+    x, y = torch.zeros(4, 3), torch.tensor([0, 1, 0, 1])
+    data = DatasetSplits(x_train=x, y_train=y, x_test=x, y_test=y, num_classes=2, class_names=["a", "b"],
+                         kind="tabular", name="toy")
+    entries = dict(MODELS._entries)
+    MODELS.register("exhausting")(Exhausting)
+    try:
+        config = load_config(None, ["model.name=exhausting", "model.width=8", f"run.out_dir={tmp_path}"])
+        with pytest.raises(ConfigError, match=r"^model.name=exhausting, model.width=8: the model does not fit in cpu "
+                                              r"memory \(.*can't allocate memory.*\); use a smaller model.width$"):
+            build_method(config, data, y, torch.device("cpu"), for_training=False)
+    finally:
+        MODELS._entries = entries

@@ -32,7 +32,9 @@ from satlearn.engine.runtime import (
     autocast, cpu_threads, cudnn_autotuning, loader_workers, resolve_device, rng_state, seed_everything, set_rng_state,
 )
 from satlearn.engine.schedules import learning_rate
-from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInterrupted, first_line
+from satlearn.errors import (
+    ConfigError, DataError, TrainingError, TrainingInterrupted, first_line, out_of_memory,
+)
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
 
@@ -175,13 +177,6 @@ def use_compile(config: Config, device: torch.device) -> bool:
     return bool(config.run.compile)
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is an allocation that failed: torch says so in its message on every device."""
-    text = str(exc).lower()
-    return (isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) or "can't allocate memory" in text
-            or "out of memory" in text)
-
-
 def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device, *,
                  for_training: bool = True) -> Method:
     """The configured model inside the configured method, on ``device``; compiled per ``run.compile`` when it is
@@ -197,7 +192,7 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
         method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
         check_logits(config.model.name, model, outputs, data.input_shape, device=device)
     except (RuntimeError, MemoryError) as exc:
-        if not _out_of_memory(exc):
+        if not out_of_memory(exc):
             raise
         raise ConfigError(f"model.name={config.model.name}, model.width={config.model.width}: the model does not "
                           f"fit in {device.type} memory ({first_line(exc)}); use a smaller model.width") from None

@@ -11,14 +11,11 @@ import inspect
 import torch
 from torch import nn
 
-from satlearn.errors import ConfigError, first_line
+from satlearn.errors import ConfigError, first_line, out_of_memory
 from satlearn.registry import Registry
 
 # name -> builder(num_classes: int, *, input_shape: tuple[int, ...], width: int | None) -> nn.Module
 MODELS: Registry = Registry("model")
-
-# any device's (torch 2.5 on); CUDA's before
-_OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 
 def create_model(name: str, num_classes: int, *, input_shape: tuple[int, ...], width: int | None = None) -> nn.Module:
@@ -61,9 +58,9 @@ def check_logits(name: str, model: nn.Module, num_classes: int, input_shape: tup
     try:
         with torch.no_grad():
             logits = model(torch.zeros(1, *input_shape, device=device))
-    except (_OUT_OF_MEMORY, MemoryError):
-        raise  # the model's size, not its shape: its caller says so (use a smaller model.width)
     except Exception as exc:  # a builder of one's own may not take this data's inputs at all
+        if out_of_memory(exc):
+            raise  # the model's size, not its shape: its caller says so (use a smaller model.width)
         raise ConfigError(f"model.name={name!r}: one input of shape {input_shape} does not go through the model "
                           f"({first_line(exc)})") from exc
     finally:
