@@ -543,7 +543,6 @@ def test_validate_catches_labels_outside_range():
         splits.validate()
 
 
-
 def test_validate_names_arrays_that_are_not_tensors_and_features_that_are_not_float32():
     x, y = torch.zeros(3, 2), torch.tensor([0, 1, 1])
     splits = DatasetSplits(x_train=x, y_train=y.numpy(), x_test=x, y_test=y, num_classes=2, class_names=["a", "b"],

@@ -114,7 +114,6 @@ def test_the_reference_pipeline_by_default_starts_no_more_workers_than_cpus(tmp_
     assert load_config(tmp_path / "run" / "config.yaml").data.workers is None  # the setting, as asked
 
 
-
 def test_compile_auto_compiles_on_cuda_only():
     from satlearn.config import load_config
     from satlearn.engine.trainer import use_compile
@@ -225,7 +224,6 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
     with pytest.raises(TrainingError, match=r"; and 2 more\)$"):
         fit(tiny_config(tmp_path, "method.momentum=0.5", "optim.lr=0.01", "run.seed=3", "data.batch_size=32",
                         "method.start_epoch=2"), tmp_path / "run", resume=True)
-
 
 
 def test_resume_with_a_changed_method_setting_is_refused(tmp_path, method_with_settings):
@@ -362,7 +360,10 @@ def test_a_training_step_that_returns_something_else_is_one_line_naming_it_and_n
         return train_one_epoch(step, torch.optim.SGD(step.parameters(), lr=0.0), Loader(), 0)
 
     assert one_epoch(lambda loss: (loss, {"seen": 2, "share": 0.5})) == {"loss": 5.0, "seen": 2.0, "share": 0.5}
+    # one value in a (1,) tensor is a scalar too, as a loss and as a metric
+    assert one_epoch(lambda loss: (loss.reshape(1), {"seen": torch.ones(1)})) == {"loss": 5.0, "seen": 1.0}
     for returns, message in (
+            (lambda loss: (loss, {"done": True}), "Step.training_step's metric 'done' is a bool; expected"),
             (lambda loss: loss, "Step.training_step returned a tensor of shape (); expected a tuple (loss, dict of "
                                 "metrics)"),
             (lambda loss: (loss.expand(2), {}), "Step.training_step returned as its loss a tensor of shape (2,); "
@@ -662,7 +663,6 @@ def test_a_nan_saved_by_an_older_version_is_no_difference_from_itself():
     assert config_differences(saved, current) == []
     current["optim"]["gamma"] = 0.1
     assert config_differences(saved, current) == ["optim.gamma: run has nan, now 0.1"]
-
 
 
 def test_a_setting_a_method_gained_since_its_run_started_is_named_as_new_not_as_none():

@@ -326,7 +326,8 @@ def _step_result(method: Method, result: Any) -> tuple[torch.Tensor, dict[str, t
     checked = {}
     for key, value in metrics.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = torch.tensor(float(value), device=loss.device)
+            # a fill on the device: torch.tensor(number, device=...) would copy from the host and wait for it
+            value = torch.full((), float(value), dtype=torch.float32, device=loss.device)
         elif not isinstance(value, torch.Tensor) or value.numel() != 1:
             raise TrainingError(f"{step}'s metric {key!r} is {_described(value)}; expected a scalar tensor or a "
                                 "number")
