@@ -510,18 +510,25 @@ def test_a_run_directory_that_does_not_exist_is_named_as_such(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"satlearn: error: --resume {nowhere}: no such run directory"
 
 
+def train_then_move_its_data(tmp_path, capsys, data, moved, *overrides):
+    """A 3-epoch run (a checkpoint after each) in tmp_path/run trained on ``data``, which then moves to ``moved``;
+    returns the run and the overrides it trained with, with the output so far read away."""
+    overrides = tiny_overrides(tmp_path, f"data.root={data}", "model.name=mlp", "run.epochs=3",
+                               "run.checkpoint_every=1", *overrides)
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *sets(overrides)]) == 0
+    data.rename(moved)
+    capsys.readouterr()
+    return run, overrides
+
+
 def test_a_runs_moved_data_are_named_with_the_option_that_points_to_where_they_are_now(tmp_path, capsys):
     rng = np.random.default_rng(0)
     data = tmp_path / "data.npz"
     np.savez(data, x_train=rng.normal(size=(60, 5)), y_train=np.arange(60) % 2, x_test=rng.normal(size=(20, 5)),
              y_test=np.arange(20) % 2)
-    overrides = tiny_overrides(tmp_path, "data.source=npz", f"data.root={data}", "model.name=mlp",
-                               "model.num_classes=2", "run.epochs=3", "run.checkpoint_every=1")
-    run = tmp_path / "run"
-    assert main(["train", "--run-dir", str(run), *sets(overrides)]) == 0
     moved = tmp_path / "moved.npz"
-    data.rename(moved)
-    capsys.readouterr()
+    run, _ = train_then_move_its_data(tmp_path, capsys, data, moved, "data.source=npz", "model.num_classes=2")
     assert main(["eval", str(run)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"satlearn: error: npz: {data} is not a file (expected a .npz file with x_train, y_train, x_test, y_test); "
@@ -597,13 +604,7 @@ def test_moved_cifar_data_of_a_run_are_not_offered_a_download_the_command_cannot
     from fixtures import write_fake_cifar10
 
     folder = write_fake_cifar10(tmp_path / "data")
-    overrides = tiny_overrides(tmp_path, "data.source=cifar10", f"data.root={folder}", "model.name=mlp",
-                               "run.epochs=3", "run.checkpoint_every=1")
-    run = tmp_path / "run"
-    assert main(["train", "--run-dir", str(run), *sets(overrides)]) == 0
-    moved = tmp_path / "moved"
-    folder.rename(moved)
-    capsys.readouterr()
+    run, overrides = train_then_move_its_data(tmp_path, capsys, folder, tmp_path / "moved", "data.source=cifar10")
     assert main(["eval", str(run)]) == 2
     err = capsys.readouterr().err.strip()
     assert "data.download" not in err and err.endswith("; or give where the run's data are now with --data-root PATH")

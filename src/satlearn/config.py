@@ -506,11 +506,9 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
         if value not in choices:
             raise ConfigError(f"{where(key)}: {key}={value!r}; expected one of: {', '.join(choices)}")
 
-    from satlearn.data import SOURCES
     from satlearn.methods import METHODS
-    from satlearn.models import MODELS
 
-    for key, registry in (("data.source", SOURCES), ("model.name", MODELS), ("method.name", METHODS)):
+    for key, registry in named_registries():
         value = _get(config, key)
         if value not in registry:  # a name of the user's own is registered by a module not imported yet
             raise ConfigError(f"{where(key)}: {key}={value!r}; expected one of: {', '.join(registry.names())} (or "
@@ -578,6 +576,15 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
         raise ConfigError(f"{where('optim.nesterov', 'optim.momentum')}: optim.nesterov=true with optim.momentum="
                           f"{optim.momentum!r}; expected a positive optim.momentum (Nesterov's look-ahead is along it)")
     METHODS.get(config.method.name).check_config(config, where=where)
+
+
+def named_registries() -> tuple[tuple[str, Any], ...]:
+    """(key, registry) of the settings that name a registered data source, model and method."""
+    from satlearn.data import SOURCES  # (those modules import this one)
+    from satlearn.methods import METHODS
+    from satlearn.models import MODELS
+
+    return (("data.source", SOURCES), ("model.name", MODELS), ("method.name", METHODS))
 
 
 def method_settings(method: type, values: Any, *, name: str,

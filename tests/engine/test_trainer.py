@@ -302,51 +302,18 @@ def test_class_count_mismatch(tmp_path):
         fit(tiny_config(tmp_path, "model.num_classes=100"), tmp_path / "run")
 
 
-def test_train_one_epoch_averages_metrics_by_example_and_rejects_changing_keys():
-    from satlearn.engine.trainer import train_one_epoch
-
-    class Toy(torch.nn.Module):
-        def __init__(self, metric_keys):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(()))
-            self.metric_keys = metric_keys
-
-        def training_step(self, batch, epoch):
-            x, _, idx = batch
-            loss = (self.w - x.mean()) ** 2
-            keys = self.metric_keys(int(idx[0]))
-            return loss, {key: x.mean() for key in keys}
-
-    batches = [(torch.full((3,), 1.0), None, torch.tensor([0, 1, 2])), (torch.full((1,), 5.0), None, torch.tensor([3]))]
-
-    class Loader:
-        def __len__(self):
-            return len(batches)
-
-        def epoch(self, epoch):
-            return iter(batches)
-
-    toy = Toy(lambda first: ["loss", "accuracy"])
-    optimizer = torch.optim.SGD(toy.parameters(), lr=0.0)
-    assert train_one_epoch(toy, optimizer, Loader(), 0) == {"loss": 2.0, "accuracy": 2.0}  # (3·1 + 1·5) / 4
-    toy = Toy(lambda first: ["loss"] if first == 0 else ["loss", "confidence"])
-    with pytest.raises(TrainingError, match="metrics changed within the epoch"):
-        train_one_epoch(toy, torch.optim.SGD(toy.parameters(), lr=0.0), Loader(), 0)
-
-
-def test_a_training_step_that_returns_something_else_is_one_line_naming_it_and_numbers_count_as_metrics():
+def one_epoch_of(training_step, batches):
+    """train_one_epoch over ``batches`` (x, y, idx) of a method ``Step`` whose ``training_step(w, batch)`` is given
+    its one parameter ``w``, a scalar at 0 that stays there (lr 0)."""
     from satlearn.engine.trainer import train_one_epoch
 
     class Step(torch.nn.Module):
-        def __init__(self, returns):
+        def __init__(self):
             super().__init__()
             self.w = torch.nn.Parameter(torch.zeros(()))
-            self.returns = returns
 
         def training_step(self, batch, epoch):
-            return self.returns((self.w - batch[0].mean()) ** 2)
-
-    batches = [(torch.full((2,), 1.0), None, torch.tensor([0, 1])), (torch.full((2,), 3.0), None, torch.tensor([2, 3]))]
+            return training_step(self.w, batch)
 
     class Loader:
         def __len__(self):
@@ -355,9 +322,31 @@ def test_a_training_step_that_returns_something_else_is_one_line_naming_it_and_n
         def epoch(self, epoch):
             return iter(batches)
 
+    step = Step()
+    return train_one_epoch(step, torch.optim.SGD(step.parameters(), lr=0.0), Loader(), 0)
+
+
+def test_train_one_epoch_averages_metrics_by_example_and_rejects_changing_keys():
+    def reporting(metric_keys):
+        def training_step(w, batch):
+            x, _, idx = batch
+            loss = (w - x.mean()) ** 2
+            return loss, {key: x.mean() for key in metric_keys(int(idx[0]))}
+
+        return training_step
+
+    batches = [(torch.full((3,), 1.0), None, torch.tensor([0, 1, 2])), (torch.full((1,), 5.0), None, torch.tensor([3]))]
+    # (3·1 + 1·5) / 4
+    assert one_epoch_of(reporting(lambda first: ["loss", "accuracy"]), batches) == {"loss": 2.0, "accuracy": 2.0}
+    with pytest.raises(TrainingError, match="metrics changed within the epoch"):
+        one_epoch_of(reporting(lambda first: ["loss"] if first == 0 else ["loss", "confidence"]), batches)
+
+
+def test_a_training_step_that_returns_something_else_is_one_line_naming_it_and_numbers_count_as_metrics():
+    batches = [(torch.full((2,), 1.0), None, torch.tensor([0, 1])), (torch.full((2,), 3.0), None, torch.tensor([2, 3]))]
+
     def one_epoch(returns):
-        step = Step(returns)
-        return train_one_epoch(step, torch.optim.SGD(step.parameters(), lr=0.0), Loader(), 0)
+        return one_epoch_of(lambda w, batch: returns((w - batch[0].mean()) ** 2), batches)
 
     assert one_epoch(lambda loss: (loss, {"seen": 2, "share": 0.5})) == {"loss": 5.0, "seen": 2.0, "share": 0.5}
     # one value in a (1,) tensor is a scalar too, as a loss and as a metric

@@ -314,9 +314,9 @@ BATCH_BAR_MIN_STEPS = 100
 
 def _step_result(method: Method, result: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``training_step``'s result as (scalar loss, dict of scalar tensors), with a metric given as a Python number
-    turned into a tensor. A method of one's own that returns anything else stops with one line naming what it
-    returned, instead of failing inside the engine. Adds no tensor operation to a step that returns 0-d tensors
-    (``benchmarks/step_ops.py`` counts them)."""
+    turned into a tensor, and ``loss`` the returned loss where the metrics leave it out. A method of one's own that
+    returns anything else stops with one line naming what it returned, instead of failing inside the engine. Adds no
+    tensor operation to a step that returns 0-d tensors and its loss (``benchmarks/step_ops.py`` counts them)."""
     step = f"{type(method).__name__}.training_step"
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
         raise TrainingError(f"{step} returned {_described(result)}; expected a tuple (loss, dict of metrics)")
@@ -332,7 +332,10 @@ def _step_result(method: Method, result: Any) -> tuple[torch.Tensor, dict[str, t
             raise TrainingError(f"{step}'s metric {key!r} is {_described(value)}; expected a scalar tensor or a "
                                 "number")
         checked[key] = _scalar(value)
-    return _scalar(loss), checked
+    loss = _scalar(loss)
+    if "loss" not in checked:  # the engine's divergence check and epoch line read it: a method need not report it
+        checked = {"loss": loss.detach(), **checked}
+    return loss, checked
 
 
 def _scalar(value: torch.Tensor) -> torch.Tensor:
@@ -371,8 +374,6 @@ def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, ep
         optimizer.step()
         size = len(batch[2])
         seen += size
-        if "loss" not in metrics:  # the engine's divergence check and epoch line read it: a method need not report it
-            metrics = {"loss": loss.detach(), **metrics}
         values = torch.stack([value.detach().float() for value in metrics.values()])
         if sums is None:
             keys, sums = list(metrics), values * size
@@ -790,10 +791,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
 def _check_registered(config: Config, run_dir: Path) -> None:
     """Refuses a run whose source, model or method is not registered in this process (one of the user's own,
     registered by a module not imported here), naming the run rather than only the name."""
-    from satlearn.data import SOURCES
-    from satlearn.models import MODELS
-
-    for key, registry in (("data.source", SOURCES), ("model.name", MODELS), ("method.name", METHODS)):
+    for key, registry in config_lib.named_registries():
         name = config_lib._get(config, key)
         if name not in registry:
             raise ConfigError(f"{run_dir}: trained with {key}={name!r}, which is not registered here (import the "
