@@ -762,3 +762,21 @@ def test_import_of_a_py_file_named_as_a_module_built_into_python_says_so(tmp_pat
     finally:
         sys.modules.pop("absent_plugins", None)
     assert capsys.readouterr().err.strip() == "satlearn: error: --import absent_plugins.py: no such file"
+
+
+def test_find_issues_config_into_a_run_directory_that_holds_a_run_says_how_to_use_that_run(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("run:\n  name: mine\n")
+    run = tmp_path / "mine"
+    assert main(["find-issues", "--config", str(config), *sets(tiny_overrides(tmp_path))]) == 0
+    capsys.readouterr()
+    # find-issues has no --resume: the finished run is reused by naming it
+    assert main(["find-issues", "--config", str(config), *sets(tiny_overrides(tmp_path))]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"satlearn: error: {run}: already holds a run; find its wrong labels with satlearn find-issues {run}, or "
+        "choose another run.name")
+    (run / "summary.json").unlink()  # as a run stopped before its last epoch leaves it
+    assert main(["find-issues", "--config", str(config), *sets(tiny_overrides(tmp_path))]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"satlearn: error: {run}: already holds a run; finish it with satlearn train --resume {run}, then run "
+        f"satlearn find-issues {run}, or choose another run.name")

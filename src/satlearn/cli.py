@@ -180,6 +180,24 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_a_run_dir_that_holds_a_run(config) -> None:
+    """find-issues --config trains a new run; where its named run directory holds one already, it says how to use
+    that run (find-issues has no --resume, which the training's own refusal would point at) before loading data."""
+    from satlearn.engine.checkpoint import CHECKPOINT_NAME
+    from satlearn.errors import ConfigError
+
+    if config.run.name is None:  # a time-stamped name is a new directory
+        return
+    run_dir = Path(config.run.out_dir).expanduser() / config.run.name
+    if not (run_dir / CHECKPOINT_NAME).exists():
+        return
+    if (run_dir / "summary.json").exists():
+        use = f"find its wrong labels with satlearn find-issues {run_dir}"
+    else:
+        use = f"finish it with satlearn train --resume {run_dir}, then run satlearn find-issues {run_dir}"
+    raise ConfigError(f"{run_dir}: already holds a run; {use}, or choose another run.name")
+
+
 def _find_issues(args: argparse.Namespace) -> int:
     from satlearn.errors import ConfigError
     from satlearn.evaluation.detection import format_measure
@@ -210,6 +228,7 @@ def _find_issues(args: argparse.Namespace) -> int:
                            if "method.name" in override_keys(text)), args.config)
             raise ConfigError(f"{source}: find-issues needs a method that keeps soft targets (method.name="
                               f"{' or '.join(with_targets)}), got {config.method.name!r}")
+        _refuse_a_run_dir_that_holds_a_run(config)
         # a count that cannot fit the data stops before the training
         data = load_dataset(config.data, progress=config.run.progress)
         if args.num_issues is not None and args.num_issues > len(data.y_train):
