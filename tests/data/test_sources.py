@@ -558,6 +558,15 @@ def test_validate_names_arrays_that_are_not_tensors_and_features_that_are_not_fl
     splits.x_test = x
     assert splits.validate() is splits
 
+
+def test_validate_names_the_kinds_it_knows_for_one_it_does_not():
+    x, y = torch.zeros(3, 2), torch.tensor([0, 1, 1])
+    splits = DatasetSplits(x_train=x, y_train=y, x_test=x, y_test=y, num_classes=2, class_names=["a", "b"],
+                           kind="table", name="toy")
+    with pytest.raises(DataError, match=r"^toy: unknown kind 'table'; expected 'image', 'sequence' or 'tabular'$"):
+        splits.validate()
+
+
 @pytest.mark.parametrize("y_train,y_test,message", [
     ([0, 100, 200] * 2, [0, 100], r"class 1 has no training example \(198 of the 201 classes 0\.\.200 have none\)"),
     ([0, 100_000, 200_000] * 2, [0], r"class 1 has no training example \(199998 of the 200001 classes"),

@@ -126,7 +126,7 @@ class DatasetSplits:
         if self.x_train[0].numel() == 0:
             raise DataError(f"{self.name}: the inputs have no features (shape {tuple(self.x_train.shape[1:])})")
         if self.kind not in ("image", "sequence", "tabular"):
-            raise DataError(f"{self.name}: unknown kind {self.kind!r}")
+            raise DataError(f"{self.name}: unknown kind {self.kind!r}; expected 'image', 'sequence' or 'tabular'")
         n = len(self.y_train)
         if self.source_rows is not None:
             rows = np.asarray(self.source_rows)
