@@ -288,7 +288,8 @@ def _selective_eval(args: argparse.Namespace) -> int:
             print(f"  note: {report['split']['note']}")
         if missed:
             print(f"  note: {len(missed)} of the {len(report['coverages'])} coverages were not reached on the test "
-                  "part within the tolerance (too few or tied scores); the CSV's test_coverage gives what was")
+                  "part within the tolerance (too few or tied scores); the CSV's test_coverage column gives the "
+                  "coverage each reached")
         if report["epoch"] < report["epochs"]:
             print(f"  note: an unfinished run, evaluated at its checkpoint after epoch {report['epoch']} of "
                   f"{report['epochs']}")
