@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT, read_result, run_main, writable_dir_problem  # noqa: E402
 
 from satlearn.compare import RunCurves, draw_runs, read_metrics  # noqa: E402
+from satlearn.engine.reporting import mark_epoch_axis  # noqa: E402
 from satlearn.compare import first_soft_target_epoch as sat_start_epoch  # noqa: E402
 from satlearn.engine.checkpoint import atomic_write_bytes  # noqa: E402
 
@@ -72,7 +73,7 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
         top.set_title(f"{noise} (actual noise {100 * actual:.1f} %)")
         top.set_ylabel("test accuracy (%)")
         bottom.set_ylabel("training labels right (%)")
-        bottom.set_xlabel("epoch")
+        mark_epoch_axis(bottom)
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
             if ax.get_legend_handles_labels()[0]:

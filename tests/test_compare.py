@@ -225,3 +225,20 @@ def test_out_refuses_a_runs_own_files_and_an_empty_path(tmp_path, capsys):
         assert capsys.readouterr().err.strip() == "satlearn: error: --out is empty; expected a path"
     assert main(["eval", str(run), "--out", str(tmp_path / "eval.json")]) == 0  # another name: written
     assert json.loads((tmp_path / "eval.json").read_text())["epoch"] == 2
+
+
+def test_the_epoch_axes_are_ticked_at_whole_epochs(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from satlearn.compare import RunCurves, plot_runs
+
+    # 20 epochs: matplotlib's own ticks would be 2.5, 7.5, ...
+    history = [{"epoch": e, "test_accuracy": e / 20, "refined_label_accuracy": e / 40} for e in range(1, 21)]
+    run = RunCurves(name="short", run_dir=tmp_path, method="sat", history=history, epochs=20, start_epoch=4,
+                    summary={})
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_runs([run], tmp_path / "short.png")
+    ticks = [tick for ax in drawn[0].axes for tick in ax.get_xticks()]
+    assert len(drawn[0].axes) == 2 and ticks and all(float(tick).is_integer() for tick in ticks), ticks

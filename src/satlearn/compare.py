@@ -17,6 +17,7 @@ import yaml
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.data.noise import knows_true_labels
 from satlearn.engine.checkpoint import atomic_write_bytes, common_parent, make_output_dir, output_file
+from satlearn.engine.reporting import mark_epoch_axis
 from satlearn.errors import DataError
 
 
@@ -226,7 +227,7 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     if with_targets:
         axes[0, 1].set_ylabel("training labels right (%)")
     for ax in axes[0]:
-        ax.set_xlabel("epoch")
+        mark_epoch_axis(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:

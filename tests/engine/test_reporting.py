@@ -7,7 +7,7 @@ import numpy as np
 from fixtures import tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import fit
-from satlearn.engine.reporting import flag_statistics, to_json
+from satlearn.engine.reporting import flag_statistics, plot_curves, to_json
 from satlearn.evaluation.detection import precision_recall_f1
 from satlearn.label_issues import find_label_issues, load_run_targets
 
@@ -61,3 +61,17 @@ def test_the_summary_scores_flags_as_find_issues_does_with_null_where_undefined(
     assert nothing == {"flagged": 0, "truly_wrong": 2, "precision": None, "recall": 0.0}
     none_wrong = json.loads(to_json(flag_statistics(np.array([1, 0, 0, 0, 0], bool), np.zeros(5, bool))))
     assert none_wrong == {"flagged": 1, "truly_wrong": 0, "precision": 0.0, "recall": None}
+
+
+def test_the_curves_are_ticked_at_whole_epochs(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    # 20 epochs: matplotlib's own ticks would be 2.5, 7.5, ...
+    history = [{"epoch": e, "train_accuracy": e / 20, "test_accuracy": e / 20, "train_loss": 1 / e, "test_loss": 1 / e}
+               for e in range(1, 21)]
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_curves(history, tmp_path / "curves.png")
+    ticks = [tick for ax in drawn[0].axes for tick in ax.get_xticks()]
+    assert len(drawn[0].axes) == 2 and ticks and all(float(tick).is_integer() for tick in ticks), ticks
