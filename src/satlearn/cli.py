@@ -191,10 +191,11 @@ def _refuse_a_run_dir_that_holds_a_run(config) -> None:
     run_dir = Path(config.run.out_dir).expanduser() / config.run.name
     if not (run_dir / CHECKPOINT_NAME).exists():
         return
+    quoted = _shell_quoted(run_dir)
     if (run_dir / "summary.json").exists():
-        use = f"find its wrong labels with satlearn find-issues {run_dir}"
+        use = f"find its wrong labels with satlearn find-issues {quoted}"
     else:
-        use = f"finish it with satlearn train --resume {run_dir}, then run satlearn find-issues {run_dir}"
+        use = f"finish it with satlearn train --resume {quoted}, then run satlearn find-issues {quoted}"
     raise ConfigError(f"{run_dir}: already holds a run; {use}, or choose another run.name")
 
 
