@@ -1197,3 +1197,13 @@ def test_a_run_on_splits_given_in_python_says_so_and_is_resumed_and_evaluated_wi
     fit(absent, tmp_path / "npz", dataset=splits, stop_after_epoch=1, log=lambda m: None)
     with pytest.raises(DataError, match=r"does not load \(.*absent\.npz.*\); to resume, pass the same splits again"):
         fit(absent, tmp_path / "npz", resume=True, log=lambda m: None)
+
+
+def test_the_actual_noise_rate_is_the_count_of_changed_labels_over_their_number():
+    from satlearn.engine.trainer import NoisyDataset
+
+    clean = torch.arange(480) % 10
+    noisy = clean.clone()
+    noisy[:98] = (noisy[:98] + 1) % 10
+    # 98 / 480 exactly: a float32 mean gives 0.20416666567..., which summaries and tables would carry
+    assert NoisyDataset(data=None, labels=noisy, clean_labels=clean).actual_noise_rate == 98 / 480
