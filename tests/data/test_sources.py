@@ -8,6 +8,7 @@ import http.server
 import io
 import pickle
 import re
+import shutil
 import tarfile
 import threading
 import zipfile
@@ -369,6 +370,23 @@ def test_imagefolder_loads_sorted_rgb_with_train_statistics(tmp_path):
     x = data.x_train.double() / 255
     assert np.allclose(data.mean, x.mean(dim=(0, 2, 3)).tolist())
     assert np.allclose(data.std, x.std(dim=(0, 2, 3), unbiased=False).tolist())
+
+
+def test_imagefolder_of_bare_class_folders_says_how_to_lay_them_out(tmp_path):
+    root = tmp_path / "imgs"
+    for cls in ("cat", "dog"):
+        write_image(root / cls / "img0.png", (0, 0, 0))
+    with pytest.raises(DataError) as info:
+        load_dataset(data_config("imagefolder", root))
+    assert str(info.value) == (
+        f"imagefolder: {root / 'train'} is missing (expected one subdirectory per class in it); {root} holds cat, "
+        f"dog: if these are classes, move them into {root / 'train'} and give the test images the same class "
+        f"folders under {root / 'test'}")
+    # a test split without its train split names only what is missing
+    write_imagefolder(tmp_path / "half")
+    shutil.rmtree(tmp_path / "half" / "train")
+    with pytest.raises(DataError, match=r"half/train is missing \(expected one subdirectory per class in it\)$"):
+        load_dataset(data_config("imagefolder", tmp_path / "half"))
 
 
 def test_imagefolder_corrupt_image_names_the_file(tmp_path):

@@ -27,6 +27,17 @@ def _subdirs(directory: Path) -> list[str]:
         raise DataError(f"{directory}: cannot list directory ({exc.strerror or exc})") from None
 
 
+def _class_folders_hint(root: Path) -> str:
+    """Where ``root`` holds class folders itself rather than train/ and test/: a common layout this source does not
+    split, so the error says how to lay them out."""
+    folders = [name for name in _subdirs(root) if name not in ("train", "test")]
+    if not folders:
+        return ""
+    shown = ", ".join(folders[:5]) + (", ..." if len(folders) > 5 else "")
+    return (f"; {root} holds {shown}: if these are classes, move them into {root / 'train'} and give the test "
+            f"images the same class folders under {root / 'test'}")
+
+
 def _image_files(directory: Path, skipped: Counter) -> list[Path]:
     """The images of ``directory``, sorted; the suffixes of its other (not hidden) files are counted in
     ``skipped``."""
@@ -142,7 +153,8 @@ def load_imagefolder(config) -> DatasetSplits:
     train_dir, test_dir = root / "train", root / "test"
     for split_dir in (train_dir, test_dir):
         if not split_dir.is_dir():
-            raise DataError(f"imagefolder: {split_dir} is missing (expected one subdirectory per class in it)")
+            raise DataError(f"imagefolder: {split_dir} is missing (expected one subdirectory per class in it)"
+                            f"{_class_folders_hint(root)}")
 
     classes = _subdirs(train_dir)
     if not classes:
