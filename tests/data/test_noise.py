@@ -170,7 +170,8 @@ def test_text_label_files_that_cannot_be_read_are_one_line_naming_the_file(tmp_p
     with pytest.raises(DataError, match=r"labels\.txt: not UTF-8 text \(invalid start byte at byte 0\)"):
         read_label_file(path)
     path.write_text("label\n1\ntwo\n3\n")
-    with pytest.raises(DataError, match=r"labels\.txt: line 3: 'two' is not an integer label"):
+    with pytest.raises(DataError, match=r"labels\.txt: line 3: 'two' is not an integer label \(expected class "
+                                        r"indices, 0 to num_classes - 1, one a line\)$"):
         read_label_file(path)
     path.write_text("label\n\n")
     with pytest.raises(DataError, match=r"labels\.txt: holds no labels"):

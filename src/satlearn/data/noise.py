@@ -112,7 +112,8 @@ def _read_text_labels(path: Path) -> np.ndarray:
     for number, cell in cells:
         value = _as_int(cell)
         if value is None:
-            raise DataError(f"{path}: line {number}: {cell!r} is not an integer label")
+            raise DataError(f"{path}: line {number}: {cell!r} is not an integer label (expected class indices, "
+                            "0 to num_classes - 1, one a line)")
         labels.append(value)
     return np.array(labels)
 
