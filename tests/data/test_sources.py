@@ -797,6 +797,16 @@ def test_csv_missing_label_column_lists_columns(tmp_path):
     path.write_text("x,y,target\n1,2,0\n3,4,1\n")
     with pytest.raises(DataError, match=r"t\.csv: no label column 'label'.*columns: x, y, target"):
         load_dataset(data_config("csv", path))
+    assert "separated" not in str(pytest.raises(DataError, load_dataset, data_config("csv", path)).value)
+
+
+@pytest.mark.parametrize("separator, named", [(";", "semicolons"), ("\t", "tabs")])
+def test_csv_read_as_one_column_says_which_separator_it_seems_to_use(tmp_path, separator, named):
+    path = tmp_path / "t.csv"
+    path.write_text(separator.join(("x", "y", "label")) + "\n" + separator.join("120") + "\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(data_config("csv", path))
+    assert str(info.value).endswith(f"(one column: the file seems separated by {named}; expected commas)")
 
 
 def test_csv_non_numeric_cell_names_column_and_line(tmp_path):

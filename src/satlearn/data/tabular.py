@@ -86,6 +86,14 @@ def _label_order(values: list[str], lines: list[int], *, what: str, column: str)
     return order
 
 
+def _separator_hint(header: list[str]) -> str:
+    """A header read as one column that another separator would split: the file is not comma-separated."""
+    if len(header) != 1:
+        return ""
+    found = [name for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")) if sep in header[0]]
+    return f" (one column: the file seems separated by {found[0]}; expected commas)" if found else ""
+
+
 @SOURCES.register("csv")
 def load_csv(config) -> DatasetSplits:
     if not config.root:
@@ -109,7 +117,7 @@ def load_csv(config) -> DatasetSplits:
             if config.label_column not in header:
                 raise DataError(
                     f"{path}: no label column {config.label_column!r} (set data.label_column); "
-                    f"columns: {', '.join(header)}"
+                    f"columns: {', '.join(header)}{_separator_hint(header)}"
                 )
             label_at = header.index(config.label_column)
             feature_at = [i for i in range(len(header)) if i != label_at]
