@@ -42,6 +42,7 @@ class DataConfig:
     num_samples: int = 12500  # mnist1d: examples generated (train + test)
     data_seed: int = 42  # mnist1d: generator seed
     label_column: str = "label"  # csv: the column holding the class label
+    ignore_columns: list[str] = field(default_factory=list)  # csv: columns left out (ids, free text, dates)
     test_fraction: float = 0.2  # csv/npz without a test split: fraction held out (seeded by data_seed)
     augment: str = "auto"  # auto (crop+flip for images, none otherwise) | none | crop_flip
     batch_size: int = 256

@@ -809,6 +809,34 @@ def test_csv_read_as_one_column_says_which_separator_it_seems_to_use(tmp_path, s
     assert str(info.value).endswith(f"(one column: the file seems separated by {named}; expected commas)")
 
 
+def test_csv_ignore_columns_leaves_them_out_of_the_features(tmp_path):
+    path = tmp_path / "t.csv"
+    rows = [f"r{i},{i % 2},{float(i)},note {i},{2.0 * i}" for i in range(10)]
+    path.write_text("id,label,x,text,y\n" + "\n".join(rows) + "\n")
+    data = load_dataset(data_config("csv", path, ignore_columns=["id", "text"], test_fraction=0.2))
+    assert data.input_shape == (2,)
+    # the kept columns, x and y (y = 2x), standardised: equal after standardising, row by row
+    assert torch.allclose(data.x_train[:, 0], data.x_train[:, 1])
+    # column x holds each row's number, so undoing the standardisation gives the rows the split drew
+    unstandardised = data.x_train[:, 0].double().numpy() * data.feature_std[0] + data.feature_mean[0]
+    assert np.allclose(unstandardised, data.source_rows, atol=1e-5)
+
+
+def test_csv_ignore_columns_must_name_feature_columns_of_the_header(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("id,label,x\nr0,0,1\nr1,1,2\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(data_config("csv", path, ignore_columns=["id", "ID", "notes"]))
+    assert str(info.value) == (f"{path}: data.ignore_columns names 'ID', 'notes', not in the header; "
+                               "columns: id, label, x")
+    with pytest.raises(DataError, match=r"t\.csv: data\.ignore_columns holds the label column 'label'; expected "
+                                        r"feature columns to leave out$"):
+        load_dataset(data_config("csv", path, ignore_columns=["label"]))
+    with pytest.raises(DataError, match=r"t\.csv: no feature columns besides the label column 'label' and the "
+                                        r"ignored columns$"):
+        load_dataset(data_config("csv", path, ignore_columns=["id", "x"]))
+
+
 def test_csv_non_numeric_cell_names_column_and_line(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("x,y,label\n1,2,a\n3,oops,b\n5,6,a\n")

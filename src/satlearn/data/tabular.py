@@ -1,4 +1,5 @@
-"""A CSV table with a header row: one label column (``data.label_column``), every other column numeric.
+"""A CSV table with a header row: one label column (``data.label_column``), every other column numeric, but for
+those ``data.ignore_columns`` leaves out.
 
 Labels may be names or numbers; their sorted distinct values become classes ``0..C-1`` (numbers sorted by value,
 so ``2.0`` comes before ``10.0``) and are kept as the class names. One number written two ways (``1``, ``01``,
@@ -86,6 +87,18 @@ def _label_order(values: list[str], lines: list[int], *, what: str, column: str)
     return order
 
 
+def _ignored_columns(path: Path, header: list[str], config) -> set[str]:
+    """``data.ignore_columns``, each checked against the header: a misspelt name would keep the column it meant."""
+    missing = [name for name in config.ignore_columns if name not in header]
+    if missing:
+        raise DataError(f"{path}: data.ignore_columns names {', '.join(map(repr, missing))}, not in the header; "
+                        f"columns: {', '.join(header)}")
+    if config.label_column in config.ignore_columns:
+        raise DataError(f"{path}: data.ignore_columns holds the label column {config.label_column!r}; expected "
+                        "feature columns to leave out")
+    return set(config.ignore_columns)
+
+
 def _separator_hint(header: list[str]) -> str:
     """A header read as one column that another separator would split: the file is not comma-separated."""
     if len(header) != 1:
@@ -120,9 +133,12 @@ def load_csv(config) -> DatasetSplits:
                     f"columns: {', '.join(header)}{_separator_hint(header)}"
                 )
             label_at = header.index(config.label_column)
-            feature_at = [i for i in range(len(header)) if i != label_at]
+            ignored = _ignored_columns(path, header, config)
+            feature_at = [i for i in range(len(header)) if i != label_at and header[i] not in ignored]
             if not feature_at:
-                raise DataError(f"{path}: no feature columns besides the label column {config.label_column!r}")
+                left_out = " and the ignored columns" if ignored else ""
+                raise DataError(f"{path}: no feature columns besides the label column {config.label_column!r}"
+                                f"{left_out}")
             for row in reader:
                 if not row or all(not cell.strip() for cell in row):
                     continue  # blank line
@@ -141,7 +157,8 @@ def load_csv(config) -> DatasetSplits:
                         value = math.nan
                     if not math.isfinite(value):
                         raise DataError(
-                            f"{path}: column {header[i]!r}, line {line}: {cell!r} is not a finite number"
+                            f"{path}: column {header[i]!r}, line {line}: {cell!r} is not a finite number (a column "
+                            "that is not a feature can be left out with data.ignore_columns)"
                         )
                     values.append(value)
                 features.append(values)
