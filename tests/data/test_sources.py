@@ -860,3 +860,23 @@ def test_validate_names_test_images_that_are_not_uint8_as_well_as_training_ones(
         splits.validate()
     splits.x_test = images
     assert splits.validate() is splits
+
+
+@pytest.mark.parametrize("given,message", [
+    ({"mean": (0.5, 0.5, 0.5)}, r"mean must hold one finite number per channel of the \(N, C, H, W\) images, 1 here; "
+                                r"got \(0\.5, 0\.5, 0\.5\)"),
+    ({"std": (0.0,)}, r"std must hold one positive finite number per channel of the \(N, C, H, W\) images, 1 here; "
+                      r"got \(0\.0,\)"),
+    ({"std": (float("inf"),)}, r"std must hold one positive finite number per channel .* got \(inf,\)"),
+    ({"mean": 0.5}, r"mean must hold one finite number per channel .* got 0\.5"),
+])
+def test_validate_names_image_statistics_that_do_not_fit_the_channels(given, message):
+    # the loaders broadcast them over the channels: three means for one channel would hand the model three channels
+    images = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
+    y = torch.tensor([0, 1])
+    splits = DatasetSplits(x_train=images, y_train=y, x_test=images, y_test=y, num_classes=2, class_names=["a", "b"],
+                           kind="image", name="toy", **given)
+    with pytest.raises(DataError, match=rf"^toy: {message}$"):
+        splits.validate()
+    splits.mean, splits.std = [0.4], [0.2]
+    assert splits.validate() is splits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 import zlib
@@ -16,6 +17,15 @@ from satlearn.registry import Registry
 
 # what reading an array out of a damaged .npz archive raises (a member cut short, a corrupt stream, a bad offset)
 DAMAGED_ARCHIVE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _numbers_per_channel(values, channels: int, usable) -> bool:
+    """Whether ``values`` is a sequence of ``channels`` numbers, each ``usable``."""
+    try:
+        numbers = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return False
+    return len(numbers) == channels and all(usable(v) for v in numbers)
 
 
 def default_cache_dir() -> Path:
@@ -39,7 +49,8 @@ class DatasetSplits:
         num_classes: C; every label lies in ``[0, C)``.
         class_names: C names, index = label.
         kind: ``"image"``, ``"sequence"`` or ``"tabular"`` — decides augmentation and normalisation.
-        mean, std: per-channel statistics for images (applied after scaling to [0, 1]); ``None`` otherwise.
+        mean, std: per-channel statistics for images (applied after scaling to [0, 1]), one number per channel, std
+            positive (``None``: 0.5 each); unused for other kinds.
         name: the source's name, for messages and run names.
         classes_found_in: the file or directory whose labels make up the class set (npz: 0 to the largest label;
             csv: the distinct labels; imagefolder: the class directories), for messages; ``validate`` then
@@ -147,7 +158,20 @@ class DatasetSplits:
             if self.kind != "image" and x.dtype != torch.float32:
                 raise DataError(f"{self.name}: {self.kind} inputs must be float32, got {x.dtype} in the {split} split "
                                 "(.float() converts them)")
+        if self.kind == "image":
+            self._check_normalisation()
         return self
+
+    def _check_normalisation(self) -> None:
+        # the loaders broadcast mean and std over the channels: three values for one channel would make the model
+        # three-channel inputs and fail inside it, and a std of 0 makes every input infinite
+        channels = self.x_train.shape[1]
+        for what, usable in (("mean", math.isfinite), ("std", lambda v: math.isfinite(v) and v > 0)):
+            values = getattr(self, what)
+            if values is not None and not _numbers_per_channel(values, channels, usable):
+                expected = "finite number" if what == "mean" else "positive finite number"
+                raise DataError(f"{self.name}: {what} must hold one {expected} per channel of the (N, C, H, W) "
+                                f"images, {channels} here; got {values!r}")
 
     def check_every_class_is_trained(self) -> None:
         """For a class set read off the data (``classes_found_in``), raises :class:`DataError` when a class has no
