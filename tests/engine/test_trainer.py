@@ -349,6 +349,9 @@ def test_a_training_step_that_returns_something_else_is_one_line_naming_it_and_n
         return one_epoch_of(lambda w, batch: returns((w - batch[0].mean()) ** 2), batches)
 
     assert one_epoch(lambda loss: (loss, {"seen": 2, "share": 0.5})) == {"loss": 5.0, "seen": 2.0, "share": 0.5}
+    # NumPy's scalars are numbers as well (a metric worked out with NumPy)
+    assert one_epoch(lambda loss: (loss, {"seen": np.int64(2), "share": np.float32(0.5)})) == \
+        {"loss": 5.0, "seen": 2.0, "share": 0.5}
     # one value in a (1,) tensor is a scalar too, as a loss and as a metric
     assert one_epoch(lambda loss: (loss.reshape(1), {"seen": torch.ones(1)})) == {"loss": 5.0, "seen": 1.0}
     for returns, message in (
@@ -359,7 +362,8 @@ def test_a_training_step_that_returns_something_else_is_one_line_naming_it_and_n
                                                 "expected a scalar tensor"),
             (lambda loss: (loss, {"per_example": loss.expand(2)}), "Step.training_step's metric 'per_example' is a "
                                                                    "tensor of shape (2,); expected a scalar"),
-            (lambda loss: (loss, {"note": "fine"}), "Step.training_step's metric 'note' is a str; expected")):
+            (lambda loss: (loss, {"note": "fine"}), "Step.training_step's metric 'note' is a str; expected"),
+            (lambda loss: (loss, {"done": np.True_}), "Step.training_step's metric 'done' is a bool")):
         with pytest.raises(TrainingError, match="^" + re.escape(message)):
             one_epoch(returns)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -314,10 +315,11 @@ BATCH_BAR_MIN_STEPS = 100
 
 
 def _step_result(method: Method, result: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """``training_step``'s result as (scalar loss, dict of scalar tensors), with a metric given as a Python number
-    turned into a tensor, and ``loss`` the returned loss where the metrics leave it out. A method of one's own that
-    returns anything else stops with one line naming what it returned, instead of failing inside the engine. Adds no
-    tensor operation to a step that returns 0-d tensors and its loss (``benchmarks/step_ops.py`` counts them)."""
+    """``training_step``'s result as (scalar loss, dict of scalar tensors), with a metric given as a number (Python's
+    or NumPy's) turned into a tensor, and ``loss`` the returned loss where the metrics leave it out. A method of one's
+    own that returns anything else stops with one line naming what it returned, instead of failing inside the engine.
+    Adds no tensor operation to a step that returns 0-d tensors and its loss (``benchmarks/step_ops.py`` counts
+    them)."""
     step = f"{type(method).__name__}.training_step"
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
         raise TrainingError(f"{step} returned {_described(result)}; expected a tuple (loss, dict of metrics)")
@@ -326,7 +328,8 @@ def _step_result(method: Method, result: Any) -> tuple[torch.Tensor, dict[str, t
         raise TrainingError(f"{step} returned as its loss {_described(loss)}; expected a scalar tensor")
     checked = {}
     for key, value in metrics.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # NumPy's scalars are numbers too (an accuracy worked out with NumPy): a bool, Python's or NumPy's, is none
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
             # a fill on the device: torch.tensor(number, device=...) would copy from the host and wait for it
             value = torch.full((), float(value), dtype=torch.float32, device=loss.device)
         elif not isinstance(value, torch.Tensor) or value.numel() != 1:
