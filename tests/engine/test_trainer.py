@@ -363,7 +363,11 @@ def test_a_training_step_that_returns_something_else_is_one_line_naming_it_and_n
             (lambda loss: (loss, {"per_example": loss.expand(2)}), "Step.training_step's metric 'per_example' is a "
                                                                    "tensor of shape (2,); expected a scalar"),
             (lambda loss: (loss, {"note": "fine"}), "Step.training_step's metric 'note' is a str; expected"),
-            (lambda loss: (loss, {"done": np.True_}), "Step.training_step's metric 'done' is a bool")):
+            (lambda loss: (loss, {"done": np.True_}), "Step.training_step's metric 'done' is a bool"),
+            # backward() would fail on these inside the engine
+            (lambda loss: (loss.detach(), {}), "Step.training_step returned a loss that carries no gradient "
+                                               "(detached, or computed under torch.no_grad); expected"),
+            (lambda loss: (torch.tensor(1.0), {}), "Step.training_step returned a loss that carries no gradient")):
         with pytest.raises(TrainingError, match="^" + re.escape(message)):
             one_epoch(returns)
 

@@ -326,6 +326,9 @@ def _step_result(method: Method, result: Any) -> tuple[torch.Tensor, dict[str, t
     loss, metrics = result
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         raise TrainingError(f"{step} returned as its loss {_described(loss)}; expected a scalar tensor")
+    if not loss.requires_grad:  # backward() would fail on it, in a traceback from inside the engine
+        raise TrainingError(f"{step} returned a loss that carries no gradient (detached, or computed under "
+                            "torch.no_grad); expected one computed from the model's outputs")
     checked = {}
     for key, value in metrics.items():
         # NumPy's scalars are numbers too (an accuracy worked out with NumPy): a bool, Python's or NumPy's, is none
