@@ -780,3 +780,21 @@ def test_find_issues_config_into_a_run_directory_that_holds_a_run_says_how_to_us
     assert capsys.readouterr().err.strip() == (
         f"satlearn: error: {run}: already holds a run; finish it with satlearn train --resume {run}, then run "
         f"satlearn find-issues {run}, or choose another run.name")
+
+
+def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so(tmp_path, capsys, monkeypatch):
+    # an import would look for such a module on PYTHONPATH, and name that ('no module named plugins.absent')
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "v1.2").mkdir()
+    for name in ("my.methods.py", "v1.2/methods.py"):
+        (tmp_path / name).write_text("raise AssertionError('not to be imported')\n")
+    for given, message in (
+            ("plugins/absent.py", "no such file"),
+            ("absent.py", "no such file"),
+            ("my.methods.py", "'my.methods' holds a dot, which Python's import reads as separating a package from a "
+                              "module in it; give it a name without dots"),
+            ("v1.2/methods.py", "'v1.2' holds a dot, which Python's import reads as separating a package from a "
+                                "module in it; give it a name without dots")):
+        assert main(["--import", given, "eval", str(tmp_path)]) == 2
+        assert capsys.readouterr().err.strip() == f"satlearn: error: --import {given}: {message}"

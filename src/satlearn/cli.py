@@ -422,7 +422,14 @@ def _module_name(text: str) -> str:
     if path is None:
         raise ConfigError(f"--import {text}: expected a module name or a .py file under the current directory "
                           "(put its folder on PYTHONPATH and give the module's name)")
-    return ".".join(path.with_suffix("").parts)
+    if not Path(text).is_file():  # else an import would look for its module on PYTHONPATH, and name that instead
+        raise ConfigError(f"--import {text}: no such file")
+    parts = path.with_suffix("").parts
+    dotted = next((part for part in parts if "." in part), None)
+    if dotted is not None:  # an import would read my.methods.py as the module methods of a package my
+        raise ConfigError(f"--import {text}: {dotted!r} holds a dot, which Python's import reads as separating a "
+                          "package from a module in it; give it a name without dots")
+    return ".".join(parts)
 
 
 def _under_current_directory(path: Path) -> Path | None:
@@ -469,8 +476,6 @@ def _check_is_the_file(text: str, name: str, module) -> None:
     found = getattr(module, "__file__", None)
     if found is not None and Path(found).resolve() == Path(text).resolve():
         return
-    if not Path(text).is_file():  # (a folder of that name, without __init__.py, imports as an empty package)
-        raise ConfigError(f"--import {text}: no such file")
     # a module built into Python (time, gc) has no file, and is no more the given file than copy.py's is
     taker = found or ("Python's built-in module" if name in sys.builtin_module_names else repr(module))
     raise ConfigError(f"--import {text}: the module name {name!r} is taken by {taker}, which Python imports instead "
