@@ -24,9 +24,9 @@ def test_a_definition_registered_again_replaces_itself_and_another_under_its_nam
     try:
         module = importlib.import_module("satlearn_things_for_test")
         things = module.THINGS
-        exec(compile(MODULE.split("\n\n\n")[1], str(tmp_path / "cell"), "exec"),  # the cell run again
-             {"THINGS": things, "__name__": "satlearn_things_for_test"})
-        assert things.names() == ["first"] and things.get("first")() == 1
+        cell = MODULE.split("\n\n\n")[1].replace("return 1", "return 2")  # the cell edited and run again
+        exec(compile(cell, str(tmp_path / "cell"), "exec"), {"THINGS": things, "__name__": "satlearn_things_for_test"})
+        assert things.names() == ["first"] and things.get("first")() == 2  # the new definition replaced the old
 
         def build():  # another definition (here a nested one) under a taken name
             return 2
@@ -36,7 +36,7 @@ def test_a_definition_registered_again_replaces_itself_and_another_under_its_nam
             things.register("first")(build)
         with pytest.raises(KeyError, match="registered twice"):
             things.register("first")(lambda: 3)
-        assert things.get("first")() == 1
+        assert things.get("first")() == 2
     finally:
         sys.modules.pop("satlearn_things_for_test", None)
 
