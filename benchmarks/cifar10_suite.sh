@@ -477,6 +477,9 @@ step() {  # step [--key SETTINGS] NAME COMMAND...: runs once (once per SETTINGS)
         rm -f "$marker"
     fi
     echo "[$name] started $(date -u +%H:%M:%S)"
+    # an attempt cut off mid-line (a progress bar when it was killed) leaves the log without its last newline: the
+    # line that opens this attempt must begin a line, or --status would take the earlier attempt's lines for this one's
+    if [ -s "$STATE/$name.log" ] && [ -n "$(tail -c 1 "$STATE/$name.log")" ]; then echo >> "$STATE/$name.log"; fi
     echo "$ATTEMPT_HEADER $(date -u '+%Y-%m-%d %H:%M:%S UTC') (suite process $$)" >> "$STATE/$name.log"
     local started=$SECONDS status=0
     echo "$name" > "$STATE/running_step"  # for --stop: what it cut off

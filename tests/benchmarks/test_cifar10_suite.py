@@ -91,7 +91,8 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
 
 def stand_in_python(tmp_path) -> str:
     """A PYTHON for the suite under which the benchmark script named in STAND_IN_SCRIPT (say speed.py) does not run:
-    with STAND_IN=pass it succeeds at once, with STAND_IN=fail it fails in one line, and with STAND_IN=wait it
+    with STAND_IN=pass it succeeds at once, with STAND_IN=fail it fails in one line, with STAND_IN=cut it
+    fails as one killed mid-line does (its last line, a progress bar, without a newline), and with STAND_IN=wait it
     creates the file STAND_IN_STARTED and then waits, writing nothing, until it is stopped. Every other python
     command runs as usual."""
     wrapper = tmp_path / "stand-in-python"
@@ -100,6 +101,7 @@ if [ -n "${{STAND_IN_SCRIPT:-}}" ] && [ "$(basename -- "${{1:-}}")" = "$STAND_IN
     case "$STAND_IN" in
         pass) echo "$STAND_IN_SCRIPT stand-in: done"; exit 0 ;;
         fail) echo "$STAND_IN_SCRIPT stand-in: failed" >&2; exit 1 ;;
+        cut) printf '%s\\n%s' "$STAND_IN_SCRIPT stand-in: failed" "epoch 3:  45%|####" >&2; exit 1 ;;
         wait) touch "$STAND_IN_STARTED"; exec sleep 300 ;;
     esac
 fi
@@ -332,6 +334,24 @@ def test_status_shows_the_latest_attempt_of_a_step_not_the_lines_of_an_earlier_o
     # every attempt opens with its own line, the failed one's kept above the latest
     log = (tmp_path / "runs" / "suite" / "maxautotune.log").read_text()
     assert log.count("### cifar10_suite.sh: attempt started ") == 2, log
+
+
+def test_status_shows_the_latest_attempt_also_after_one_cut_off_mid_line(tmp_path):
+    # a progress bar cut off by a kill leaves the log without its last newline: the next attempt's opening line
+    # must still begin a line of its own
+    failed = suite(tmp_path, STEPS="maxautotune", PYTHON=stand_in_python(tmp_path), STAND_IN_SCRIPT="speed.py",
+                   STAND_IN="cut")
+    assert "[maxautotune] FAILED" in failed.stdout, failed.stdout + failed.stderr
+    detached = start_detached_until_stand_in_waits(tmp_path, STEPS="maxautotune", STAND_IN_SCRIPT="speed.py")
+    try:
+        status = suite(tmp_path, "--status").stdout
+    finally:
+        suite(tmp_path, "--stop")
+        detached.kill()
+        detached.wait()
+    assert "stand-in: failed" not in status and "45%" not in status, status
+    shown = status.split("== maxautotune.log\n", 1)[1].splitlines()
+    assert shown[0].startswith("### cifar10_suite.sh: attempt started ") and shown[1] == "(nothing written since)"
 
 
 def test_status_says_whether_the_suite_runs_and_calls_a_training_without_it_stopped(tmp_path):
