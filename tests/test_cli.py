@@ -522,6 +522,30 @@ def train_then_move_its_data(tmp_path, capsys, data, moved, *overrides):
     return run, overrides
 
 
+def test_a_find_issues_runs_moved_data_are_named_with_the_option_that_points_to_where_they_are_now(tmp_path, capsys):
+    # find-issues --config hands fit the splits its source loaded: a run whose source's data moved is found again as
+    # any run is, with --data-root, which the error names beside giving splits of one's own again
+    rng = np.random.default_rng(0)
+    data, moved = tmp_path / "data.npz", tmp_path / "moved.npz"
+    np.savez(data, x_train=rng.normal(size=(60, 5)), y_train=np.arange(60) % 2, x_test=rng.normal(size=(20, 5)),
+             y_test=np.arange(20) % 2)
+    config = tmp_path / "issues.yaml"
+    config.write_text("{}\n")
+    run = tmp_path / "runs" / "issues"
+    overrides = tiny_overrides(tmp_path / "runs", "data.source=npz", f"data.root={data}", "model.name=mlp",
+                               "run.name=issues", "run.epochs=3")
+    assert main(["find-issues", "--config", str(config), "--no-progress", *sets(overrides)]) == 0
+    data.rename(moved)
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"satlearn: error: {run}: trained on splits given to fit(dataset=...) (in Python, or by "
+                          f"find-issues --config), which its data.source (npz) does not load (npz: {data} is not a "
+                          "file"), err
+    assert err.endswith("; or give where the run's data are now with --data-root PATH") and "\n" not in err, err
+    assert main(["eval", str(run), "--data-root", str(moved)]) == 0
+
+
 def test_a_runs_moved_data_are_named_with_the_option_that_points_to_where_they_are_now(tmp_path, capsys):
     rng = np.random.default_rng(0)
     data = tmp_path / "data.npz"

@@ -1185,7 +1185,8 @@ def test_a_run_on_splits_given_in_python_says_so_and_is_resumed_and_evaluated_wi
     config = tiny_config(tmp_path, "model.name=mlp", "data.batch_size=16")
     run = tmp_path / "run"
     fit(config, run, dataset=splits, stop_after_epoch=2, log=lambda m: None)
-    with pytest.raises(DataError, match=rf"^{run}: trained on splits given to fit\(dataset=\.\.\.\) in Python, which "
+    with pytest.raises(DataError, match=rf"^{run}: trained on splits given to fit\(dataset=\.\.\.\) \(in Python, or by "
+                                        r"find-issues --config\), which "
                                         r"its data.source \(mnist1d\) does not load; to resume, pass the same splits "
                                         "again as dataset="):
         fit(config, run, resume=True, log=lambda m: None)

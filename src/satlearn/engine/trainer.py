@@ -34,7 +34,7 @@ from satlearn.engine.runtime import (
 )
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import (
-    ConfigError, DataError, TrainingError, TrainingInterrupted, first_line, out_of_memory,
+    ConfigError, DataError, MissingDataError, TrainingError, TrainingInterrupted, first_line, out_of_memory,
 )
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
@@ -121,18 +121,23 @@ def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, 
                      doing: str) -> tuple[NoisyDataset, dict[str, Any]]:
     """The data of a run trained on splits given to :func:`fit`, resumed or loaded without them: its source's, where
     they are the splits it trained on; else a DataError saying to give them again (the source cannot load them, or
-    loads others), not one blaming data.root."""
+    loads others), not one blaming data.root. Where the source finds no data at all, a MissingDataError: the splits
+    may be the source's own that moved (``find-issues --config`` hands fit those), which the command line then
+    tells how to find where they are now."""
+    error = DataError
     try:
         noisy = prepare_data(config, labels=checkpoint["labels"])
-    except (ConfigError, DataError) as exc:  # (the source's own data missing or moved, say: named below)
+    except MissingDataError as exc:
+        noisy, why, error = None, f" ({exc.message})", MissingDataError
+    except (ConfigError, DataError) as exc:  # (the source's own data unreadable, say: named below)
         noisy, why = None, f" ({exc})"
     else:
         why = ""
     now = data_fingerprint(noisy.data) if noisy is not None else None
     if now is None or now != checkpoint["data"]:
-        raise DataError(f"{run_dir}: trained on splits given to fit(dataset=...) in Python, which its data.source "
-                        f"({config.data.source}) does not load{why}; to {doing}, pass the same splits again as "
-                        "dataset=")
+        raise error(f"{run_dir}: trained on splits given to fit(dataset=...) (in Python, or by find-issues --config), "
+                    f"which its data.source ({config.data.source}) does not load{why}; to {doing}, pass the same "
+                    "splits again as dataset=")
     return noisy, now
 
 
