@@ -451,6 +451,30 @@ def test_settings_a_method_declares_wrongly_are_named_with_the_method(method_wit
         method_settings(type("M", (), {"Settings": {"smoothing": 0.1}}), {}, name="m")
 
 
+def test_settings_a_methods_own_check_refuses_are_one_line_naming_where_they_came_from(tmp_path,
+                                                                                     method_with_settings):
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Settings:
+        smoothing: float = 0.1
+        warmup: int = 0
+
+        def __post_init__(self):
+            if not 0 <= self.smoothing < 1:
+                raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing}")
+
+    method_with_settings.Settings = Settings
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["method.name=label_smoothing", "method.settings.smoothing=1.5"])
+    assert str(caught.value) == ("--set method.settings.smoothing=1.5: method 'label_smoothing' refuses its settings "
+                                 "(smoothing=1.5, warmup=0): smoothing must be in [0, 1), got 1.5")
+    path = write(tmp_path, "method:\n  name: label_smoothing\n  settings: {smoothing: 2}\n")
+    with pytest.raises(ConfigError, match=r"^\S*c\.yaml: method 'label_smoothing' refuses its settings "
+                                          r"\(smoothing=2\.0, warmup=0\): smoothing must be in"):
+        load_config(path)
+
+
 def test_a_setting_the_dataclass_derives_itself_is_not_saved_and_the_saved_config_reads_back(method_with_settings):
     import dataclasses
 

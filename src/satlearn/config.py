@@ -19,7 +19,7 @@ from typing import Any, Union
 
 import yaml
 
-from satlearn.errors import ConfigError
+from satlearn.errors import ConfigError, first_line
 
 
 @dataclass
@@ -608,7 +608,16 @@ def method_settings(method: type, values: Any, *, name: str,
         return None
     hints = typing.get_type_hints(declared)
     typed = {f.name: _setting_value(f, hints[f.name], values, method=method, name=name, where=where) for f in fields}
-    return declared(**typed)
+    try:
+        return declared(**typed)
+    except ValueError as exc:  # a __post_init__ that refuses a value: the user's own check, said in one line
+        given = [f"method.settings.{key}" for key in values]
+        raise ConfigError(f"{where(*given, 'method.settings')}: method {name!r} refuses its settings "
+                          f"({_settings_text(typed)}): {first_line(exc)}") from None
+
+
+def _settings_text(values: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={_as_written(value)}" for key, value in values.items())
 
 
 def settings_values(settings: Any) -> dict[str, Any]:
