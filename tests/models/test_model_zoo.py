@@ -114,6 +114,23 @@ class _Pair(torch.nn.Module):
         return x, x
 
 
+class _Slip(torch.nn.Module):
+    def forward(self, x):
+        return self.head(x)  # no head: a slip in the model's own code
+
+
+def test_check_logits_lets_a_slip_in_the_models_code_show_as_python_shows_it():
+    from torch import nn
+
+    from satlearn.models import check_logits
+
+    # the error of a model's own code keeps its traceback; inputs the model does not take are one line
+    with pytest.raises(AttributeError, match="has no attribute 'head'"):
+        check_logits("slip", _Slip(), 2, (4,))
+    with pytest.raises(ConfigError, match=r"does not go through the model \(running_mean should contain"):
+        check_logits("flat", nn.Sequential(nn.Linear(4, 2), nn.BatchNorm1d(3)), 2, (4,))
+
+
 def test_a_model_of_ones_own_with_the_wrong_output_count_is_refused_before_training(tmp_path, monkeypatch):
     import math
 
