@@ -815,6 +815,7 @@ def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so
         (tmp_path / name).write_text("raise AssertionError('not to be imported')\n")
     for given, message in (
             ("plugins/absent.py", "no such file"),
+            ("plugins/methods", "expected a module name (pkg.my_methods) or a .py file (plugins/methods.py)"),
             ("absent.py", "no such file"),
             ("my.methods.py", "'my.methods' holds a dot, which Python's import reads as separating a package from a "
                               "module in it; give it a name without dots"),

@@ -417,6 +417,9 @@ def _module_name(text: str) -> str:
     from satlearn.errors import ConfigError
 
     if not text.endswith(".py"):
+        if "/" in text or os.sep in text:  # a path without its suffix: neither a module name nor a file
+            raise ConfigError(f"--import {text}: expected a module name (pkg.my_methods) or a .py file "
+                              f"({text}.py)")
         return text
     path = _under_current_directory(Path(text))
     if path is None:
