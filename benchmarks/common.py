@@ -131,8 +131,12 @@ def unpack_compiler_cache(archive: Path, directory: Path) -> int:
     staging = directory.with_name(directory.name + ".unpacking")
     shutil.rmtree(staging, ignore_errors=True)  # what a stopped unpacking left
     staging.mkdir(parents=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(staging, filter="data")
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(staging, filter="data")
+    except BaseException:  # a damaged archive, or a stop: nothing of it is left beside the cache's folder
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     marker = staging / PACKED_FROM
     if marker.exists():
         origin = marker.read_text().strip()

@@ -175,6 +175,12 @@ def test_a_compiler_cache_unpacking_stopped_part_way_leaves_no_half_cache(tmp_pa
     with pytest.raises(KeyboardInterrupt):
         common.unpack_compiler_cache(tmp_path / "cache.tgz", target)
     assert target.is_dir() and not any(target.iterdir())  # still empty: the next start unpacks it again
+    assert not (tmp_path / "runs" / "compile_cache.unpacking").exists()
+    damaged = tmp_path / "damaged.tgz"
+    damaged.write_bytes((tmp_path / "cache.tgz").read_bytes()[:40])
+    with pytest.raises((tarfile.TarError, EOFError)):  # (a cut gzip stream is an EOFError)
+        common.unpack_compiler_cache(damaged, target)
+    assert not (tmp_path / "runs" / "compile_cache.unpacking").exists() and not any(target.iterdir())
     monkeypatch.setattr(tarfile.TarFile, "extractall", unpack_whole)
     assert common.unpack_compiler_cache(tmp_path / "cache.tgz", target) == 2
     assert not (tmp_path / "runs" / "compile_cache.unpacking").exists()
