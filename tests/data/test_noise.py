@@ -214,3 +214,37 @@ def test_a_label_file_of_class_names_is_told_that_it_holds_class_indices(tmp_pat
                                         ("file", True)])
 def test_which_noise_kinds_know_the_true_labels(kind, known):
     assert knows_true_labels(kind) is known
+
+
+def test_pair_noise_moves_exactly_rate_of_the_examples_whose_class_has_a_partner(labels):
+    # only the five mapped CIFAR-10 classes can move, and each chosen one moves to a different class, so exactly
+    # int(rate * M) labels change, M counted from the given labels
+    mapped = np.isin(labels, [CIFAR10_CLASSES.index(c) for c in ("truck", "bird", "deer", "cat", "dog")])
+    for seed in range(3):
+        noisy = apply_noise(labels, C, NoiseConfig(kind="pair", rate=0.4, seed=seed), class_names=CIFAR10_CLASSES)
+        assert (noisy != labels).sum() == int(0.4 * mapped.sum())
+        assert (noisy[~mapped] == labels[~mapped]).all()
+
+
+def test_symmetric_noise_refuses_an_unknown_mode(labels):
+    with pytest.raises(DataError, match="unknown mode 'Exact'; expected paper or exact"):
+        apply_noise(labels, C, NoiseConfig(kind="symmetric", rate=0.4, mode="Exact"))
+
+
+def test_no_noise_returns_a_copy_that_leaves_the_given_labels_alone(labels):
+    given = labels.astype(np.int64)
+    kept = given.copy()
+    noisy = apply_noise(given, C, NoiseConfig(kind="none"))
+    noisy[:] = 0
+    assert np.array_equal(given, kept)
+
+
+@pytest.mark.parametrize("name,stored,fault", [
+    ("negative.npy", np.array([1, -1, 2]), r"label -1 at index 1 is outside \[0, 3\)"),
+    ("floats.npy", np.array([1.0, 0.0, 2.0]), r"expected a 1-D integer label array, got float64 of shape \(3,\)"),
+    ("table.npy", np.array([[1, 0, 2]]), r"expected a 1-D integer label array, got int64 of shape \(1, 3\)"),
+])
+def test_a_label_file_must_hold_one_class_index_per_example(tmp_path, name, stored, fault):
+    np.save(tmp_path / name, stored)
+    with pytest.raises(DataError, match=rf"{name}: {fault}"):
+        apply_noise(np.array([0, 1, 2]), 3, NoiseConfig(kind="file", file=str(tmp_path / name)))
