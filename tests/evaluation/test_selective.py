@@ -215,3 +215,53 @@ def test_coverage_at_refuses_no_scores_and_nan():
         coverage_at([0.1, np.nan, 0.3], 0.5)
     with pytest.raises(ValueError, match="threshold=nan"):
         coverage_at([0.1, 0.2], np.nan)
+
+
+def _paper_bisection(scores, targets, tolerance_pct=0.3):
+    """The SAT evaluation's search as its docstring tells it, in plain Python: threshold from 1, bounds [0, upper]
+    with upper doubled until every score passes, lower reset to 0 per target, threshold and upper carried over."""
+    n = len(scores)
+
+    def coverage_pct(threshold):
+        return sum(1 for s in scores if s <= threshold) / n * 100.0
+
+    upper = 1.0
+    while coverage_pct(upper) < 100.0:
+        upper *= 2.0
+    threshold, found = 1.0, []
+    for target in targets:
+        lower = 0.0
+        while abs(coverage_pct(threshold) - target * 100.0) > tolerance_pct:
+            if coverage_pct(threshold) > target * 100.0:
+                upper = min(threshold, upper)
+                threshold = (threshold + lower) / 2.0
+            else:
+                lower = max(threshold, lower)
+                threshold = (threshold + upper) / 2.0
+        found.append(threshold)
+    return found
+
+
+@pytest.mark.parametrize("high", [1.0, 3.0])
+def test_bisection_gives_the_papers_thresholds_for_its_decreasing_coverages(high):
+    # 1999 examples: no coverage k/N lands on a tolerance edge, where float rounding could decide the comparison
+    scores = np.random.default_rng(4).random(1999) ** 2 * high
+    targets = [c / 100 for c in PAPER_COVERAGES]
+    found = bisection_thresholds(scores, targets)
+    assert [t.threshold for t in found] == _paper_bisection(scores.tolist(), targets)
+
+
+def test_a_closest_score_out_of_tolerance_is_not_reported_within_it():
+    # three scores far below what halving [0, 1] can separate, and one at 1: the reachable coverages are 1/4, 2/4,
+    # 3/4 and 1, so the closest to 40 % is 50 %, ten points out
+    found = bisection_threshold(np.array([1e-90, 2e-90, 3e-90, 1.0]), 0.4)
+    assert found.coverage == 0.5 and not found.within_tolerance
+
+
+def test_the_report_holds_the_measures_of_the_hand_example():
+    report = selective_report(HAND_SCORES, HAND_CORRECT)
+    # see test_aurc_e_aurc_and_augrc_by_hand: AURC 1/3, oracle 5/24, so E-AURC 1/8; two errors in four
+    assert report["num_examples"] == 4 and report["error"] == pytest.approx(0.5)
+    assert report["aurc"] == pytest.approx(1 / 3) and report["optimal_aurc"] == pytest.approx(5 / 24)
+    assert report["e_aurc"] == pytest.approx(1 / 8) and report["optimal_augrc"] == pytest.approx(0.5 ** 2 / 2)
+    assert report["augrc"] == pytest.approx(0.25 * (0 + 0.125 + 0.25 + 0.375))
