@@ -118,3 +118,25 @@ def test_truth_and_flagged_must_be_one_dimensional_bool_or_zero_one():
         precision_recall_f1(np.ones((2, 2), bool), np.ones(4, bool))
     with pytest.raises(ValueError, match=r"scores must be 1-D .*shape \(2, 2\)"):
         auroc(scores.reshape(2, 2), np.array([1, 0, 1, 0], bool))
+
+
+def test_average_precision_is_the_mean_precision_at_each_positive_not_an_interpolated_one():
+    # ranked N P P: the positives sit at ranks 2 and 3 with precision 1/2 and 2/3; interpolating (the best
+    # precision at any later rank) would give 2/3 to both
+    assert average_precision(np.array([0.9, 0.8, 0.7]), np.array([0, 1, 1], bool)) == pytest.approx((1 / 2 + 2 / 3) / 2)
+    rng = np.random.default_rng(5)
+    scores, truth = rng.random(200), rng.random(200) < 0.3  # no ties: one threshold per example
+    ranked_truth = truth[np.argsort(-scores)]
+    at_positives = [ranked_truth[:k + 1].sum() / (k + 1) for k in range(200) if ranked_truth[k]]
+    assert average_precision(scores, truth) == pytest.approx(np.mean(at_positives))
+
+
+def test_the_precision_recall_curve_flags_every_score_at_or_above_each_distinct_threshold():
+    rng = np.random.default_rng(6)
+    scores, truth = rng.integers(0, 8, 60).astype(float), rng.random(60) < 0.4  # many ties
+    precision, recall, thresholds = precision_recall_curve(scores, truth)
+    assert thresholds.tolist() == sorted(set(scores.tolist()), reverse=True)
+    for p, r, t in zip(precision, recall, thresholds):
+        flagged = scores >= t
+        assert p == pytest.approx((flagged & truth).sum() / flagged.sum())
+        assert r == pytest.approx((flagged & truth).sum() / truth.sum())
