@@ -315,3 +315,61 @@ def test_no_wrong_labels_leave_recall_and_the_ranking_measures_undefined(tmp_pat
     assert main(["find-issues", str(run)]) == 0
     assert ("against the true labels: precision 0.000, recall n/a, F1 n/a, average precision n/a, AUROC n/a"
             in capsys.readouterr().out)
+
+
+def test_ranked_indices_put_the_most_likely_wrong_first_not_the_lowest_index():
+    labels = np.array([0, 0, 0])
+    # scores (mass off the given label) 0.7, 0.9, 0.4; only the first two moved to class 1
+    issues = find_label_issues(labels, np.array([[0.3, 0.7], [0.1, 0.9], [0.6, 0.4]]))
+    assert issues.ranked_indices.tolist() == [1, 0]
+
+
+def test_the_csv_names_the_given_and_suggested_classes_and_the_origin_in_their_own_columns():
+    labels = np.array([0, 1])
+    issues = find_label_issues(labels, np.array([[0.2, 0.0, 0.8], [0.0, 1.0, 0.0]]))
+    table = list(csv.DictReader(io.StringIO(issues.to_csv(class_names=["cat", "dog", "fox"],
+                                                          origin=("source_row", np.array([7, 3]))))))
+    assert [(r["given_class"], r["suggested_class"], r["source_row"]) for r in table] == [("cat", "fox", "7"),
+                                                                                        ("dog", "dog", "3")]
+
+
+def test_summary_keeps_only_the_top_pairs_asked_for():
+    labels = np.array([0, 0, 1])
+    # 0 → 1 twice, 1 → 2 once
+    issues = find_label_issues(labels, np.array([[0.1, 0.9, 0.0], [0.2, 0.8, 0.0], [0.0, 0.3, 0.7]]))
+    assert issues.summary(top_pairs=1)["most_confused_pairs"] == [{"given": "0", "suggested": "1", "count": 2}]
+
+
+@pytest.mark.parametrize("labels,targets,error,message", [
+    (np.array([0, -1]), np.eye(2), DataError, r"label -1 at index 1 is outside \[0, 2\)"),
+    (np.array([0.0, 0.9]), np.eye(2), DataError, "labels must be integers, got float64"),  # 0.9 is not class 0
+    # sums to 1 but is no probability vector
+    (np.array([0, 1]), np.array([[1.0, 0.0], [-0.25, 1.25]]), DataError, r"row 1 holds a negative value -0\.25"),
+])
+def test_labels_and_targets_that_cannot_be_read_as_classes_and_probabilities_are_refused(labels, targets, error,
+                                                                                          message):
+    with pytest.raises(error, match=message):
+        find_label_issues(labels, targets)
+
+
+@pytest.mark.parametrize("option,message", [
+    ({"fraction": -0.1}, r"fraction=-0\.1 must lie in \[0, 1\]"),
+    ({"num_issues": -1}, r"num_issues=-1 must lie in \[0, 4\]"),  # would flag nothing
+])
+def test_a_negative_count_or_fraction_is_refused(option, message):
+    with pytest.raises(ValueError, match=message):
+        find_label_issues(np.array([0, 1, 0, 1]), np.full((4, 2), 0.5), **option)
+
+
+def test_a_run_whose_targets_and_labels_disagree_in_length_is_refused_naming_it(tmp_path):
+    np.save(tmp_path / "soft_targets.npy", np.eye(2)[[0, 1, 1]])
+    np.savez(tmp_path / "labels.npz", labels=np.array([0, 1]), clean_labels=np.array([0, 1]))
+    with pytest.raises(DataError, match=rf"^{tmp_path}: soft_targets\.npy has 3 rows but labels\.npz 2 labels"):
+        load_run_targets(tmp_path)
+
+
+def test_an_origin_of_another_length_is_refused_before_anything_is_written(tmp_path):
+    issues = find_label_issues(np.array([0, 1]), np.eye(2))
+    with pytest.raises(ValueError, match="origin holds 3 entries for 2 examples"):
+        write_label_issues(issues, tmp_path / "out", origin=("source_row", np.array([4, 5, 6])))
+    assert not (tmp_path / "out").exists()
