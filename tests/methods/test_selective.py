@@ -105,3 +105,31 @@ def test_selective_sat_loss_is_the_soft_cross_entropy_without_weights():
     s = losses.selective_sat_targets(class_targets, labels)
     expected = -(s * torch.log_softmax(logits, 1)).sum(1).mean()
     assert losses.selective_sat_loss(logits, class_targets, labels).item() == pytest.approx(expected.item())
+
+
+def _softmax(row):
+    import math
+
+    exps = [math.exp(v) for v in row]
+    return [e / sum(exps) for e in exps]
+
+
+def test_step_and_epoch_metrics_by_a_plain_loop():
+    # the model hands its input through, so each row is the logits: C = 3 classes, then abstain
+    rows = [[2.0, 0.0, 0.0, 5.0], [0.0, 4.0, 0.0, 5.0], [0.0, 0.0, 3.0, -1.0], [1.0, 0.0, 0.0, 0.0]]
+    given, clean, c, alpha = [0, 0, 2, 1], [0, 1, 2, 2], 3, 0.1
+    method = create_method(MethodConfig(name="selective_sat", momentum=alpha, start_epoch=0), nn.Identity(),
+                           labels=torch.tensor(given), num_classes=c)
+    _, metrics = method.training_step((torch.tensor(rows), torch.tensor(given), torch.arange(4)), epoch=0)
+    # each target starts one-hot on the given label and takes one step towards the class softmax
+    targets = [[alpha * (j == y) + (1 - alpha) * p for j, p in enumerate(_softmax(z[:c]))] for z, y in zip(rows, given)]
+    refined = [t.index(max(t)) for t in targets]
+    assert refined != given and refined != clean  # so label mass, accuracy and their variants differ here
+    class_argmax = [z[:c].index(max(z[:c])) for z in rows]  # the abstain output is no prediction
+    assert metrics["accuracy"].item() == pytest.approx(sum(p == y for p, y in zip(class_argmax, given)) / 4)
+    assert metrics["abstain_prob"].item() == pytest.approx(sum(_softmax(z)[-1] for z in rows) / 4, rel=1e-6)
+    label_mass = sum(t[y] for t, y in zip(targets, given)) / 4
+    assert metrics["label_mass"].item() == pytest.approx(label_mass, rel=1e-6)
+    after = method.epoch_metrics(clean_labels=torch.tensor(clean))
+    assert after["mean_label_mass"] == pytest.approx(label_mass, rel=1e-6)
+    assert after["refined_label_accuracy"] == pytest.approx(sum(r == y for r, y in zip(refined, clean)) / 4)
