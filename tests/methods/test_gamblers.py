@@ -56,3 +56,24 @@ def test_payoff_must_stay_below_the_class_count():
         create_method(MethodConfig(name="gamblers", payoff=3.5), nn.Linear(2, 4),
                       labels=torch.zeros(4, dtype=torch.long), num_classes=3)
     assert "\n" not in str(info.value)
+
+
+def test_step_metrics_by_a_plain_loop():
+    # the model hands its input through, so each row is the logits: C = 3 classes, then abstain
+    rows = [[2.0, 0.0, 0.0, 5.0], [0.0, 4.0, 0.0, -1.0], [0.0, 0.0, 3.0, 1.0], [1.0, 0.0, 0.0, 0.0]]
+    labels, c = [0, 0, 2, 1], 3
+    method = create_method(MethodConfig(name="gamblers", start_epoch=0, payoff=2.2), nn.Identity(),
+                           labels=torch.tensor(labels), num_classes=c)
+    _, metrics = method.training_step((torch.tensor(rows), torch.tensor(labels), torch.arange(4)), epoch=0)
+    class_argmax = [z[:c].index(max(z[:c])) for z in rows]  # row 0's largest output is abstain, no prediction
+    assert metrics["accuracy"].item() == pytest.approx(sum(p == y for p, y in zip(class_argmax, labels)) / 4)
+    abstain = [math.exp(z[-1]) / sum(math.exp(v) for v in z) for z in rows]
+    assert metrics["abstain_prob"].item() == pytest.approx(sum(abstain) / 4, rel=1e-6)
+
+
+def test_a_payoff_out_of_range_names_the_setting_that_put_it_there():
+    with pytest.raises(ConfigError, match=r"^--set method\.payoff=10: method\.payoff=10\.0; "):
+        load_config(None, ["method.name=gamblers", "method.payoff=10", "model.num_classes=10"])
+    # the default payoff 2.2, out of range once the classes are set to 2: the class count is what moved
+    with pytest.raises(ConfigError, match=r"^--set model\.num_classes=2: method\.payoff=2\.2; "):
+        load_config(None, ["method.name=gamblers", "model.num_classes=2"])
