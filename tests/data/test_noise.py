@@ -248,3 +248,17 @@ def test_a_label_file_must_hold_one_class_index_per_example(tmp_path, name, stor
     np.save(tmp_path / name, stored)
     with pytest.raises(DataError, match=rf"{name}: {fault}"):
         apply_noise(np.array([0, 1, 2]), 3, NoiseConfig(kind="file", file=str(tmp_path / name)))
+
+
+def test_a_label_file_is_read_as_int64_whatever_integer_type_it_was_saved_as(tmp_path):
+    # the training labels become a tensor as read: a uint8 one is no class index to cross-entropy
+    np.save(tmp_path / "small.npy", np.array([3, 0, 2], dtype=np.uint8))
+    np.savez(tmp_path / "small.npz", aggre=np.array([3, 0, 2], dtype=np.int16))
+    for read in (read_label_file(tmp_path / "small.npy"), read_label_file(tmp_path / "small.npz", key="aggre")):
+        assert read.dtype == np.int64 and read.tolist() == [3, 0, 2]
+
+
+def test_an_npz_label_file_without_a_key_lists_the_arrays_to_choose_from(tmp_path):
+    np.savez(tmp_path / "n.npz", aggre=np.zeros(3, int), worst=np.ones(3, int))
+    with pytest.raises(DataError, match=r"n\.npz: data\.noise\.key must name one of the arrays: aggre, worst"):
+        apply_noise(np.zeros(3, int), C, NoiseConfig(kind="file", file=str(tmp_path / "n.npz")))
