@@ -265,3 +265,12 @@ def test_the_report_holds_the_measures_of_the_hand_example():
     assert report["aurc"] == pytest.approx(1 / 3) and report["optimal_aurc"] == pytest.approx(5 / 24)
     assert report["e_aurc"] == pytest.approx(1 / 8) and report["optimal_augrc"] == pytest.approx(0.5 ** 2 / 2)
     assert report["augrc"] == pytest.approx(0.25 * (0 + 0.125 + 0.25 + 0.375))
+
+
+def test_the_bisection_refuses_infinite_scores_and_a_string_of_coverages():
+    # an infinite score passes no finite threshold: the upper bound would double without end
+    with pytest.raises(ValueError, match=r"scores must be finite: scores\[1\] is inf"):
+        bisection_thresholds(np.array([0.1, np.inf, 0.3]), [0.5])
+    for text in ("0.5", b"0.5"):  # not three targets '0', '.', '5'
+        with pytest.raises(ValueError, match=r"coverages=b?'0\.5'; expected a sequence of fractions"):
+            bisection_thresholds(np.linspace(0, 1, 10), text)
