@@ -140,3 +140,11 @@ def test_the_precision_recall_curve_flags_every_score_at_or_above_each_distinct_
         flagged = scores >= t
         assert p == pytest.approx((flagged & truth).sum() / flagged.sum())
         assert r == pytest.approx((flagged & truth).sum() / truth.sum())
+
+
+def test_the_report_ranks_by_the_scores_and_counts_by_the_flagged_set():
+    # the hand example of test_ranking_metrics_by_hand, with a flagged set that disagrees with the ranking
+    truth, scores = np.array([1, 0, 1, 0], bool), np.array([0.9, 0.8, 0.7, 0.1])
+    report = detection_report(scores, np.array([0, 1, 1, 0], bool), truth)
+    assert report["precision"] == pytest.approx(1 / 2) and report["recall"] == pytest.approx(1 / 2)
+    assert report["auroc"] == pytest.approx(3 / 4) and report["average_precision"] == pytest.approx((1 + 2 / 3) / 2)
