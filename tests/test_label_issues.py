@@ -331,18 +331,22 @@ def test_the_csv_names_the_given_and_suggested_classes_and_the_origin_in_their_o
                                                           origin=("source_row", np.array([7, 3]))))))
     assert [(r["given_class"], r["suggested_class"], r["source_row"]) for r in table] == [("cat", "fox", "7"),
                                                                                         ("dog", "dog", "3")]
+    assert [float(r["score"]) for r in table] == [0.8, 0.0]  # the mass off the given label, not the margin 0.6
 
 
 def test_summary_keeps_only_the_top_pairs_asked_for():
-    labels = np.array([0, 0, 1])
-    # 0 → 1 twice, 1 → 2 once
-    issues = find_label_issues(labels, np.array([[0.1, 0.9, 0.0], [0.2, 0.8, 0.0], [0.0, 0.3, 0.7]]))
-    assert issues.summary(top_pairs=1)["most_confused_pairs"] == [{"given": "0", "suggested": "1", "count": 2}]
+    labels = np.array([0, 0, 1, 2])
+    # 0 → 1 twice, 1 → 2 once, and the last label kept
+    issues = find_label_issues(labels, np.array([[0.1, 0.9, 0.0], [0.2, 0.8, 0.0], [0.0, 0.3, 0.7], [0.0, 0.0, 1.0]]))
+    summary = issues.summary(top_pairs=1)
+    assert summary["most_confused_pairs"] == [{"given": "0", "suggested": "1", "count": 2}]
+    assert summary["num_examples"] == 4 and summary["num_flagged"] == 3 and summary["fraction_flagged"] == 3 / 4
 
 
 @pytest.mark.parametrize("labels,targets,error,message", [
     (np.array([0, -1]), np.eye(2), DataError, r"label -1 at index 1 is outside \[0, 2\)"),
     (np.array([0.0, 0.9]), np.eye(2), DataError, "labels must be integers, got float64"),  # 0.9 is not class 0
+    (np.array([0, 1]), np.array([1.0, 0.0]), DataError, r"soft targets must be an \(N, C\) array, got shape \(2,\)"),
     # sums to 1 but is no probability vector
     (np.array([0, 1]), np.array([[1.0, 0.0], [-0.25, 1.25]]), DataError, r"row 1 holds a negative value -0\.25"),
 ])
@@ -373,3 +377,11 @@ def test_an_origin_of_another_length_is_refused_before_anything_is_written(tmp_p
     with pytest.raises(ValueError, match="origin holds 3 entries for 2 examples"):
         write_label_issues(issues, tmp_path / "out", origin=("source_row", np.array([4, 5, 6])))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_whose_origin_column_disagrees_with_its_labels_in_length_is_refused_naming_it(tmp_path):
+    np.save(tmp_path / "soft_targets.npy", np.eye(2)[[0, 1]])
+    np.savez(tmp_path / "labels.npz", labels=np.array([0, 1]), clean_labels=np.array([0, 1]),
+             source_rows=np.array([4, 0, 2]))
+    with pytest.raises(DataError, match=rf"^{tmp_path}: labels\.npz has 3 source_row entries for 2 labels"):
+        load_run_targets(tmp_path)
