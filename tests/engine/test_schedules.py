@@ -33,6 +33,11 @@ def test_constant_keeps_lr_whatever_the_milestones():
     assert rates(optim, 4) == [0.05] * 4
 
 
+def test_an_unknown_schedule_is_refused_rather_than_taken_as_constant():
+    with pytest.raises(ValueError, match=r"^optim\.schedule='cosin'; expected cosine, step or constant$"):
+        learning_rate(OptimConfig(lr=0.05, schedule="cosin"), 0, 4)
+
+
 def test_a_run_trains_each_epoch_with_its_scheduled_rate(tmp_path):
     config = load_config(None, tiny_overrides(tmp_path, "method.name=erm", "optim.schedule=cosine"))
     result = fit(config, tmp_path / "run", log=lambda m: None)

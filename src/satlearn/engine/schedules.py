@@ -15,4 +15,7 @@ def learning_rate(optim, epoch: int, epochs: int) -> float:
         return optim.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
     if optim.schedule == "step":
         return optim.lr * optim.gamma ** sum(1 for m in optim.milestones if epoch >= m)
-    return optim.lr
+    if optim.schedule == "constant":
+        return optim.lr
+    # the config refuses other names; a direct call with a misspelt one would otherwise train at a constant rate
+    raise ValueError(f"optim.schedule={optim.schedule!r}; expected cosine, step or constant")
