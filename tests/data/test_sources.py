@@ -642,6 +642,9 @@ def test_npz_degenerate_data_are_refused_in_one_line(tmp_path):
                  r"huge\.npz: feature values too large to standardise"),
         "huge_label": ({"x_train": x, "y_train": np.array([0, 1] * 3 + [2**63, 1], dtype=np.uint64)},
                        r"huge_label\.npz: 'y_train' holds the label 9223372036854775808 at index 6"),
+        "mismatch": ({"x_train": x, "y_train": y, "x_test": np.zeros((2, 4)), "y_test": np.array([0, 1])},
+                     r"mismatch\.npz: 'x_train' examples have shape \(3,\), 'x_test' \(4,\); expected the same "
+                     r"shape in both$"),
         "wide": ({"x_train": np.where(rng.random((8, 3)) < 0.5, 1e200, -1e200), "y_train": y},  # only the spread
                  r"wide\.npz: feature values too large to standardise"),
     }

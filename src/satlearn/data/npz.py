@@ -131,7 +131,8 @@ def load_npz(config) -> DatasetSplits:
             y_train, y_test = y_train[train], y_train[test]
 
     if x_train.shape[1:] != x_test.shape[1:]:
-        raise DataError(f"{path}: 'x_train' examples have shape {x_train.shape[1:]}, 'x_test' {x_test.shape[1:]}")
+        raise DataError(f"{path}: 'x_train' examples have shape {x_train.shape[1:]}, 'x_test' {x_test.shape[1:]}; "
+                        "expected the same shape in both")
     num_classes = int(max(y_train.max(), y_test.max() if len(y_test) else 0)) + 1
     if num_classes > _MAX_CLASSES:
         raise DataError(
