@@ -276,6 +276,11 @@ def test_find_issues_flags_by_the_threshold_given_and_a_clean_run_has_no_truth_t
     summary = json.loads((tmp_path / "issues" / "label_issues_summary.json").read_text())
     assert summary["num_flagged"] == expected.sum() and "against_true_labels" not in summary
     assert not (tmp_path / "issues" / "label_issues_pr.png").exists()
+    # no margin exceeds 1: nothing is flagged, and the command says how to see the likeliest anyway
+    assert main(["find-issues", str(run), "--threshold", "1", "--out", str(tmp_path / "none")]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        f"0 of {len(labels)} labels flagged (0.0 %); list in {tmp_path / 'none' / 'label_issues.csv'}",
+        "  --num-issues K flags the K labels most likely wrong, by score, whatever their margin"]
 
 
 def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys):

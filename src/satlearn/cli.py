@@ -247,6 +247,8 @@ def _find_issues(args: argparse.Namespace) -> int:
                                  origin=run.origin)
     print(f"{summary['num_flagged']} of {summary['num_examples']} labels flagged "
           f"({100 * summary['fraction_flagged']:.1f} %); list in {out / 'label_issues.csv'}")
+    if summary["num_flagged"] == 0 and args.num_issues is None:  # a short run's targets may not have moved yet
+        print("  --num-issues K flags the K labels most likely wrong, by score, whatever their margin")
     for pair in summary["most_confused_pairs"][:5]:
         print(f"  given {pair['given']} → suggested {pair['suggested']}: {pair['count']}")
     top = issues.ranked_indices[:5]
