@@ -147,6 +147,24 @@ def test_compile_tuning_adds_kernel_tuning_to_the_modes_own_options(tmp_path, mo
     assert any("compile reduce-overhead+tuning" in message for message in messages)
 
 
+def test_a_cpu_run_notes_the_compile_settings_that_act_on_cuda_only(tmp_path, monkeypatch):
+    from satlearn.engine.trainer import compile_settings_without_effect
+
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda module, **options: None)
+    cuda_only = ("run.compile=true", "run.compile_mode=reduce-overhead", "run.compile_tuning=true", "run.epochs=2")
+    messages = []
+    fit(tiny_config(tmp_path, *cuda_only), tmp_path / "run", log=messages.append)
+    notes = [message for message in messages if message.startswith("note: on cpu")]
+    assert len(notes) == 2
+    assert "run.compile_mode=reduce-overhead" in notes[0] and "CUDA graphs" in notes[0]
+    assert "run.compile_tuning" in notes[1]
+    assert compile_settings_without_effect(tiny_config(tmp_path, *cuda_only), torch.device("cuda")) == []
+    # the default mode does the same on a CPU as on a GPU: nothing to say
+    messages.clear()
+    fit(tiny_config(tmp_path, "run.compile=true", "run.epochs=2"), tmp_path / "default", log=messages.append)
+    assert not any(message.startswith("note: on cpu") for message in messages)
+
+
 def test_compile_tuning_options_are_ones_torch_compile_accepts(tmp_path):
     from satlearn.engine.trainer import build_method, prepare_data
 

@@ -184,6 +184,21 @@ def use_compile(config: Config, device: torch.device) -> bool:
     return bool(config.run.compile)
 
 
+def compile_settings_without_effect(config: Config, device: torch.device) -> list[str]:
+    """The compilation settings asked for that do nothing on ``device``: CUDA graphs (``reduce-overhead``,
+    ``max-autotune``) are captured on CUDA only, and ``run.compile_tuning`` tunes the Triton kernels that
+    ``torch.compile`` generates for a GPU, not the C++ ones it generates for a CPU. Such a run still compiles; its
+    log says what it goes without, as its runtime line names the mode it was given."""
+    if device.type == "cuda" or not use_compile(config, device):
+        return []
+    unused = []
+    if config.run.compile_mode in ("reduce-overhead", "max-autotune"):
+        unused.append(f"run.compile_mode={config.run.compile_mode} captures no CUDA graphs (CUDA only)")
+    if config.run.compile_tuning:
+        unused.append("run.compile_tuning tunes no kernels (it tunes those generated for CUDA)")
+    return [f"on {device.type}, {what}; the model is still compiled" for what in unused]
+
+
 def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device, *,
                  for_training: bool = True) -> Method:
     """The configured model inside the configured method, on ``device``; compiled per ``run.compile`` when it is
@@ -685,6 +700,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
     if runtime["compile"] != "off":
         log("the first epoch and the first evaluation compile the model: a one-off wait before the epochs speed up")
+        for note in compile_settings_without_effect(config, device):
+            log(f"note: {note}")
 
     epochs = config.run.epochs
     last = min(epochs, stop_after_epoch) if stop_after_epoch is not None else epochs
