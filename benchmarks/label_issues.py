@@ -134,7 +134,8 @@ def main() -> None:
     parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
     parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"))
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
-    parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
+    parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra config override (repeatable)")
     args = parser.parse_args()
     if args.folds < 2:
         parser.error(f"--folds {args.folds}: cross-validation needs at least 2 folds")

@@ -508,7 +508,8 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=None,
                         help="the report regenerated after every recorded cell (default: RESULTS.md beside the "
                              "results directory, so benchmarks/RESULTS.md for the default one); `none`: not at all")
-    parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
+    parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra config override (repeatable)")
     args = parser.parse_args()
     if args.tag is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.tag):
         parser.error(f"--tag {args.tag!r}: expected lower-case letters, digits and '-' (say h100-80gb-hbm3)")

@@ -118,9 +118,15 @@ def convert(archive: Path, labels_file: Path, out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--archive", type=Path, default=data_file("cifar10-jpeg.tar.xz"))
-    parser.add_argument("--labels", type=Path, default=data_file("cifar10n_labels.npz"))
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
+    parser.add_argument("--archive", type=Path, default=data_file("cifar10-jpeg.tar.xz"),
+                        help="the JPEG CIFAR-10 archive (default: cifar10-jpeg.tar.xz in benchmarks/data/, else in "
+                             "the shared data folder beside the checkout)")
+    parser.add_argument("--labels", type=Path, default=data_file("cifar10n_labels.npz"),
+                        help="CIFAR-10N's label file, whose 'clean' labels give the original training order "
+                             "(default: cifar10n_labels.npz, looked for as --archive is)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data",
+                        help="folder to write cifar-10-batches-py into (default: benchmarks/data/); it must not "
+                             "hold one already")
     args = parser.parse_args()
     for option, path, name in (("--archive", args.archive, "cifar10-jpeg.tar.xz"),
                                ("--labels", args.labels, "cifar10n_labels.npz")):

@@ -355,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per cell (the fastest is reported)")
     parser.add_argument("--workers", type=int, default=4, help="reference pipeline DataLoader workers")
-    parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
+    parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra config override (repeatable)")
     parser.add_argument("--profile-steps", type=int, default=0,
                         help="CUDA: profile this many more steps per cell and record how busy the GPU was")
     parser.add_argument("--name", default="speed", help="result file name (without .json)")
