@@ -605,6 +605,34 @@ def test_a_resume_that_auto_puts_on_another_pipeline_says_so(tmp_path, monkeypat
     assert any("trained on the memory pipeline and resumes on the reference one" in m for m in messages)
 
 
+def test_a_run_that_auto_puts_on_the_reference_pipeline_says_why(tmp_path, monkeypatch):
+    from satlearn.engine import trainer
+
+    monkeypatch.setattr(trainer, "choose_pipeline", lambda config, data, device: "reference")  # less free memory
+    messages = []
+    fit(tiny_config(tmp_path, "data.workers=0", "run.epochs=2"), tmp_path / "auto", log=messages.append)
+    notes = [m for m in messages if m.startswith("note: data.pipeline=auto chose the reference pipeline")]
+    assert len(notes) == 1 and "data.pipeline=memory" in notes[0]
+    messages.clear()  # asked for, the reference pipeline needs no explaining
+    fit(tiny_config(tmp_path, "data.workers=0", "run.epochs=2", "data.pipeline=reference"), tmp_path / "asked",
+        log=messages.append)
+    assert not any("data.pipeline=auto" in m for m in messages)
+
+
+def test_the_auto_pipeline_note_gives_the_sizes_it_compared(monkeypatch):
+    from satlearn.data.base import DatasetSplits
+    from satlearn.engine.trainer import auto_pipeline_note
+
+    x = torch.zeros((), dtype=torch.uint8).expand(2**20, 3, 8, 8)  # the size of a large dataset, in no memory
+    y = torch.zeros(len(x), dtype=torch.int64)
+    data = DatasetSplits(x_train=x, y_train=y, x_test=x, y_test=y, num_classes=10, class_names=list("abcdefghij"),
+                         kind="image", name="toy")
+    free = 2**29
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 2**34))
+    note = auto_pipeline_note(data, torch.device("cuda", 0))
+    assert f"({2 * x.numel() / 2**30:.2f} GiB of data, {free / 2**30:.2f} GiB free on cuda:0)" in note
+
+
 def test_a_stop_before_the_checkpoint_resumed_from_reports_the_epochs_done(tmp_path):
     fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=2, log=lambda m: None)
     result = fit(tiny_config(tmp_path), tmp_path / "run", resume=True, stop_after_epoch=1, log=lambda m: None)

@@ -285,16 +285,32 @@ def needs_two_per_batch(model: nn.Module) -> bool:
     return any(isinstance(module, nn.modules.batchnorm._BatchNorm) for module in model.modules())
 
 
+def memory_pipeline_room(data: DatasetSplits, device: torch.device) -> tuple[int, int] | None:
+    """(bytes the memory pipeline would put on ``device``, bytes free there) on CUDA; None elsewhere, where the
+    data stay in host memory whichever pipeline runs."""
+    if device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(device)
+    return (data.x_train.numel() + data.x_test.numel()) * data.x_train.element_size(), free
+
+
 def choose_pipeline(config: Config, data: DatasetSplits, device: torch.device) -> str:
     """``memory`` unless asked otherwise, or unless the training inputs would take over half the free device memory."""
     if config.data.pipeline != "auto":
         return config.data.pipeline
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        needed = (data.x_train.numel() + data.x_test.numel()) * data.x_train.element_size()
-        if needed > free // 2:
-            return "reference"
+    room = memory_pipeline_room(data, device)
+    if room is not None and room[0] > room[1] // 2:
+        return "reference"
     return "memory"
+
+
+def auto_pipeline_note(data: DatasetSplits, device: torch.device) -> str:
+    """Why ``data.pipeline=auto`` gave a run the slower reference pipeline, for its log: the fast path is what a
+    GPU run expects, so a fall-back says what made it and how to refuse it."""
+    room = memory_pipeline_room(data, device)
+    sizes = f" ({room[0] / 2**30:.2f} GiB of data, {room[1] / 2**30:.2f} GiB free on {device})" if room else ""
+    return (f"data.pipeline=auto chose the reference pipeline, as the data would take over half the free {device.type} "
+            f"memory{sizes}; data.pipeline=memory puts them there regardless")
 
 
 def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device, *,
@@ -698,6 +714,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     # a resumed run's too: what a resumption may change (run.device, data.root, ...) as it is now, for the next one
     atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
     log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
+    if config.data.pipeline == "auto" and runtime["pipeline"] == "reference":
+        log(f"note: {auto_pipeline_note(data, device)}")
     if runtime["compile"] != "off":
         log("the first epoch and the first evaluation compile the model: a one-off wait before the epochs speed up")
         for note in compile_settings_without_effect(config, device):
