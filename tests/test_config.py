@@ -37,6 +37,16 @@ def test_wrong_value_type(tmp_path):
         load_config(None, ["data.noise=0.4"])
 
 
+def test_a_choice_given_as_a_boolean_or_number_names_the_words_it_takes(tmp_path):
+    # `amp: false` is YAML's boolean, not the word off
+    path = write(tmp_path, "run:\n  amp: false\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: run\.amp: expected one of: auto, bf16, off, got false$"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"data\.pipeline: expected one of: auto, memory, reference, got 1$"):
+        load_config(None, ["data.pipeline=1"])
+    assert load_config(None, ["run.amp=off"]).run.amp == "off"  # the word itself (YAML 1.2: not a boolean)
+
+
 def test_semantic_checks():
     with pytest.raises(ConfigError, match=r"method\.name='satt'; expected one of: erm, gamblers, sat, selective_sat"):
         load_config(None, ["method.name=satt"])

@@ -252,6 +252,10 @@ def _apply(obj: Any, values: dict[str, Any], *, prefix: str, source: str) -> Non
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: {path} must be a mapping of its keys, got {_as_written(value)}")
             _merge(current, copy.deepcopy(value))
+        elif path in _CHOICES and not isinstance(value, str):
+            # `amp: false` reads as a boolean: naming the words that are right says more than "expected str"
+            raise ConfigError(f"{source}: {path}: expected one of: {', '.join(_CHOICES[path])}, got "
+                              f"{_as_written(value)}")
         else:
             setattr(obj, key, _coerce(value, hints[key], f"{source}: {path}"))
 
