@@ -191,6 +191,20 @@ def test_staged_resume_is_bit_identical(tmp_path, targets_dtype):
     assert [r["train_loss"] for r in whole["history"]] == [r["train_loss"] for r in staged["history"]]
 
 
+def test_a_resumption_may_evaluate_less_often_and_in_smaller_batches_and_trains_the_same(tmp_path):
+    config = tiny_config(tmp_path)
+    fit(config, tmp_path / "whole")
+    fit(config, tmp_path / "staged", stop_after_epoch=1)
+    # as on a smaller device: evaluation in smaller batches, and less often
+    fit(tiny_config(tmp_path, "run.eval_every=2", "data.eval_batch_size=7"), tmp_path / "staged", resume=True)
+    whole, staged = load_checkpoint(tmp_path / "whole"), load_checkpoint(tmp_path / "staged")
+    assert_same_state(whole["method"], staged["method"])
+    assert [r["train_loss"] for r in whole["history"]] == [r["train_loss"] for r in staged["history"]]
+    evaluated = [r["epoch"] for r in staged["history"] if r.get("test_accuracy") is not None]
+    assert evaluated == [1, 2, 4]  # epoch 1 before the resumption; then every second, and the last
+    assert staged["history"][-1]["test_accuracy"] == whole["history"][-1]["test_accuracy"]
+
+
 def test_a_crash_mid_epoch_keeps_the_last_checkpoint_and_resume_matches(tmp_path, monkeypatch):
     config = tiny_config(tmp_path, "model.name=mlp")  # mlp: a different model than the staged test
     fit(config, tmp_path / "whole")
@@ -686,7 +700,7 @@ def test_only_settings_of_how_a_run_runs_may_differ_on_resume():
 
     assert RESUME_FREE_KEYS == {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
                                 "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.root",
-                                "data.noise.file", "data.workers"}
+                                "data.noise.file", "data.workers", "run.eval_every", "data.eval_batch_size"}
     saved = to_dict(load_config(None))
     current = to_dict(load_config(None, ["run.seed=7", "optim.lr=0.01", "data.noise.seed=3", "run.name=again",
                                          "data.workers=0", "run.checkpoint_every=5"]))

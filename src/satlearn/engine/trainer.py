@@ -45,10 +45,11 @@ from satlearn.models import check_logits, create_model
 # (a resume on another thread count says so). The device and where the data lie may change, so that a run can
 # finish where its first machine is gone; `auto` already allowed another device, and the resumption says what changes
 # with it; the data themselves are checked against the run's digest of them, and a run keeps the noisy labels it
-# drew or read (its noise file is not read again for them).
+# drew or read (its noise file is not read again for them). Evaluation touches no training state and draws no
+# random numbers: how often and in what batches it runs may change too (a smaller device may need smaller batches).
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
                     "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.root", "data.noise.file",
-                    "data.workers"}
+                    "data.workers", "run.eval_every", "data.eval_batch_size"}
 
 
 @dataclass
