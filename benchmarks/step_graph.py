@@ -95,3 +95,8 @@ def graphed_epoch(step: WholeStepGraph, loader, epoch: int) -> dict[str, float]:
         sums = values * size if sums is None else sums.add_(values, alpha=size)
         seen += size
     return {} if sums is None else dict(zip(step.keys, (sums / seen).tolist()))
+
+
+if __name__ == "__main__":  # a module, not a script: say where it is used rather than exit in silence
+    raise SystemExit("step_graph.py measures nothing by itself: speed.py times it in its +stepgraph pipelines "
+                     "(python benchmarks/speed.py --pipelines fast+stepgraph ...; see python benchmarks/speed.py --help)")

@@ -67,3 +67,11 @@ def test_step_graph_pipelines_are_speed_experiments_not_training_pipelines(tmp_p
     file.write_text(json.dumps({"cells": [{**cell, "pipeline": "fast"},
                                           {**cell, "pipeline": "fast+stepgraph", "epoch_seconds": 0.5}]}))
     assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=60, device_type="cuda") == "fast"
+
+
+def test_running_the_module_as_a_script_says_where_it_is_used():
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(BENCH / "step_graph.py")], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("step_graph.py measures nothing by itself: speed.py times it in its +stepgraph")
