@@ -301,6 +301,26 @@ def test_a_run_saved_before_methods_had_settings_resumes(tmp_path):
     assert len(result.history) == 4
     assert load_checkpoint(run)["config"]["method"]["settings"] == {}
 
+def test_a_run_saved_before_a_key_of_satlearn_existed_resumes_and_a_value_other_than_its_default_is_refused(tmp_path):
+    from satlearn.config import read_yaml, write_yaml
+
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
+    # as a satlearn without data.ignore_columns wrote them, in the checkpoint and config.yaml
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    del state["config"]["data"]["ignore_columns"]
+    torch.save(state, run / "checkpoint.pt")
+    saved = read_yaml((run / "config.yaml").read_text())
+    del saved["data"]["ignore_columns"]
+    (run / "config.yaml").write_text(write_yaml(saved, sort_keys=False))
+    with pytest.raises(TrainingError, match=r"cannot resume with a different config \(data\.ignore_columns: run "
+                                            r"has \[\], now \['x'\]\)"):
+        fit(load_config(run / "config.yaml", ["data.ignore_columns=[x]"]), run, resume=True, log=lambda m: None)
+    result = fit(load_config(run / "config.yaml"), run, resume=True, log=lambda m: None)
+    assert len(result.history) == 4
+    assert load_checkpoint(run)["config"]["data"]["ignore_columns"] == []
+
+
 def test_a_run_started_on_a_gpu_resumes_on_the_cpu_and_says_what_changes(tmp_path):
     fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
     path = tmp_path / "run" / "checkpoint.pt"

@@ -575,6 +575,19 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: s
     return out
 
 
+def _with_keys_added_since(saved: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """A run's saved config with each of satlearn's keys that its version did not have yet at its default: a key is
+    added with a default that keeps what runs did before it (``data.ignore_columns`` leaves no column out), so such
+    a run resumes; a method's Settings are its author's, and a field added to them is still named."""
+    out = dict(saved)
+    for key, default in defaults.items():
+        if key not in out:
+            out[key] = default
+        elif isinstance(default, dict) and isinstance(out[key], dict):
+            out[key] = _with_keys_added_since(out[key], default)
+    return out
+
+
 def listed_differences(differences: list[str], *, shown: int = 3) -> str:
     """The first ``shown`` of :func:`config_differences`, for a one-line error, and how many more there are."""
     more = len(differences) - shown
@@ -633,7 +646,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     checkpoint = None
     if resume:
         checkpoint = load_checkpoint(run_dir)
-        differences = config_differences(checkpoint["config"], config_lib.to_dict(config))
+        saved = _with_keys_added_since(checkpoint["config"], config_lib.to_dict(Config()))
+        differences = config_differences(saved, config_lib.to_dict(config))
         if differences:
             raise TrainingError(f"{run_dir}: cannot resume with a different config ({listed_differences(differences)})")
         if checkpoint["epoch"] >= config.run.epochs and (run_dir / "summary.json").exists():
