@@ -387,6 +387,11 @@ def test_imagefolder_of_bare_class_folders_says_how_to_lay_them_out(tmp_path):
     shutil.rmtree(tmp_path / "half" / "train")
     with pytest.raises(DataError, match=r"half/train is missing \(expected one subdirectory per class in it\)$"):
         load_dataset(data_config("imagefolder", tmp_path / "half"))
+    # nor does a train split beside a split of another name: val/ is no class to move into train/
+    write_image(tmp_path / "split" / "train" / "cat" / "img0.png", (0, 0, 0))
+    write_image(tmp_path / "split" / "val" / "cat" / "img0.png", (0, 0, 0))
+    with pytest.raises(DataError, match=r"split/test is missing \(expected one subdirectory per class in it\)$"):
+        load_dataset(data_config("imagefolder", tmp_path / "split"))
 
 
 def test_imagefolder_corrupt_image_names_the_file(tmp_path):

@@ -29,9 +29,10 @@ def _subdirs(directory: Path) -> list[str]:
 
 def _class_folders_hint(root: Path) -> str:
     """Where ``root`` holds class folders itself rather than train/ and test/: a common layout this source does not
-    split, so the error says how to lay them out."""
-    folders = [name for name in _subdirs(root) if name not in ("train", "test")]
-    if not folders:
+    split, so the error says how to lay them out. Beside a train/ or test/, folders are other splits (val/), not
+    classes, and only the missing split is named."""
+    folders = _subdirs(root)
+    if not folders or "train" in folders or "test" in folders:
         return ""
     shown = ", ".join(folders[:5]) + (", ..." if len(folders) > 5 else "")
     return (f"; {root} holds {shown}: if these are classes, move them into {root / 'train'} and give the test "
