@@ -122,6 +122,26 @@ def test_the_predictor_standardises_raw_rows_of_a_tabular_file(tmp_path):
     assert abstain.dtype == torch.bool
 
 
+@pytest.mark.filterwarnings("ignore:.*threshold reaches coverage")
+def test_raw_rows_of_a_csv_file_hold_its_feature_columns_and_rows_that_hold_more_say_which_to_leave_out(tmp_path):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "rows.csv"
+    lines = [f"r{i},{i % 2},{rng.normal(i % 2, 0.3):.4f},{rng.normal(0, 1):.4f},note" for i in range(120)]
+    path.write_text("id,label,a,b,text\n" + "\n".join(lines) + "\n")
+    config = load_config(None, [f"data.root={path}", "data.source=csv", "data.ignore_columns=[id, text]",
+                                "model.name=mlp", "method.name=erm", "run.epochs=2", "run.progress=false",
+                                "run.device=cpu", f"run.out_dir={tmp_path}"])
+    predictor = SelectivePredictor.from_run(fit(config, tmp_path / "run", log=lambda m: None).run_dir)
+    features = [[float(v) for v in line.split(",")[2:4]] for line in lines]
+    classes, _ = predictor.predict(features, raw=True)
+    assert classes.shape == (120,)
+    with pytest.raises(DataError, match=r"^inputs of shape \(120, 4\); this model takes \(N, 2\) \(raw rows hold the "
+                                        r"file's feature columns, in its order: not label, id, text\)$"):
+        predictor.predict([[0.0, *row, 0.0] for row in features], raw=True)
+    with pytest.raises(DataError, match=r"^inputs of shape \(120, 4\); this model takes \(N, 2\)$"):
+        predictor.predict([[0.0, *row, 0.0] for row in features])  # standardised rows are the source's, not a file's
+
+
 def test_raw_inputs_are_refused_where_the_source_keeps_no_standardisation(runs):
     predictor = SelectivePredictor.from_run(runs["erm"], coverage=0.9)
     with pytest.raises(DataError, match="raw=True: the mnist1d source does not standardise raw rows of a file"):

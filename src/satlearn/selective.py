@@ -478,7 +478,8 @@ class SelectivePredictor:
     ``(N, C, H, W)`` images (normalised here as in training), standardised float sequences for MNIST-1D, and so
     on. Tabular sources (CSV, a ``.npz`` of
     features) standardise their columns with the training split's mean and std: rows as they are in the user's
-    file need ``raw=True``, which applies that standardisation here. Where the validation part is too small or
+    file, their feature columns in its order (a CSV's without its label and ``data.ignore_columns``), need
+    ``raw=True``, which applies that standardisation here. Where the validation part is too small or
     its scores too tied for the threshold to reach the coverage asked for, :meth:`from_run` warns
     (``UserWarning``) and ``validation_coverage`` gives the coverage reached.
     """
@@ -525,7 +526,8 @@ class SelectivePredictor:
 
     def scores(self, x: Any, *, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N,)`` predicted classes and ``(N,)`` float64 scores (higher = abstain first) for inputs ``x``;
-        ``raw``: tabular rows as in the user's file, standardised here as the source standardised its own."""
+        ``raw``: tabular rows as in the user's file (its feature columns), standardised here as the source
+        standardised its own."""
         if not isinstance(x, torch.Tensor):
             try:
                 x = np.asarray(x)
@@ -537,7 +539,8 @@ class SelectivePredictor:
         x = torch.as_tensor(x)
         if tuple(x.shape[1:]) != self.input_shape:
             expected = ", ".join(map(str, self.input_shape))
-            raise DataError(f"inputs of shape {tuple(x.shape)}; this model takes (N, {expected})")
+            raise DataError(f"inputs of shape {tuple(x.shape)}; this model takes (N, {expected})"
+                            f"{self._columns_hint(raw)}")
         if raw:
             x = self._standardised(x)
         if self._run.data.kind == "image" and x.dtype != torch.uint8:
@@ -552,6 +555,15 @@ class SelectivePredictor:
                             "nothing")
         scores, predictions = selection_scores(_logits(self._run, x), num_classes=self.num_classes, score=self.score)
         return torch.from_numpy(predictions), torch.from_numpy(scores)
+
+    def _columns_hint(self, raw: bool) -> str:
+        """Which of a CSV file's columns its raw rows hold: the file's own rows hold the label and any column the run
+        left out as well, which would make them too wide."""
+        data = self._run.config.data
+        if not raw or data.source != "csv":
+            return ""
+        left_out = ", ".join([data.label_column, *data.ignore_columns])
+        return f" (raw rows hold the file's feature columns, in its order: not {left_out})"
 
     def _standardised(self, x: torch.Tensor) -> torch.Tensor:
         data = self._run.data
