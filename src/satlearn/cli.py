@@ -420,8 +420,7 @@ def _module_name(text: str) -> str:
 
     if not text.endswith(".py"):
         if "/" in text or os.sep in text:  # a path without its suffix: neither a module name nor a file
-            raise ConfigError(f"--import {text}: expected a module name (pkg.my_methods) or a .py file "
-                              f"({text}.py)")
+            raise ConfigError(f"--import {text}: {_what_a_path_may_mean(text)}")
         return text
     path = _under_current_directory(Path(text))
     if path is None:
@@ -435,6 +434,18 @@ def _module_name(text: str) -> str:
         raise ConfigError(f"--import {text}: {dotted!r} holds a dot, which Python's import reads as separating a "
                           "package from a module in it; give it a name without dots")
     return ".".join(parts)
+
+
+def _what_a_path_may_mean(text: str) -> str:
+    """What ``--import`` expects, for a path given without ``.py``: the file it may mean, or for a folder (a package),
+    the module name that imports it (``plugins/`` is no file ``plugins/.py``)."""
+    expected = "expected a module name (pkg.my_methods) or a .py file"
+    stem = text.rstrip("/" + os.sep)
+    if stem == text and not Path(text).is_dir():
+        return f"{expected} ({text}.py)"
+    relative = _under_current_directory(Path(stem)) if stem else None
+    package = f"; for the package in it, --import {'.'.join(relative.parts)}" if relative and relative.parts else ""
+    return f"a folder; {expected}{package}"
 
 
 def _under_current_directory(path: Path) -> Path | None:
