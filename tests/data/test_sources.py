@@ -877,6 +877,10 @@ def test_validate_names_test_images_that_are_not_uint8_as_well_as_training_ones(
                       r"got \(0\.0,\)"),
     ({"std": (float("inf"),)}, r"std must hold one positive finite number per channel .* got \(inf,\)"),
     ({"mean": 0.5}, r"mean must hold one finite number per channel .* got 0\.5"),
+    # a mean image, which NumPy and torch print over many lines: its shape
+    ({"mean": np.full((1, 4, 4), 0.5)}, r"mean must hold one finite number per channel .* got an array of shape "
+                                        r"\(1, 4, 4\)"),
+    ({"std": torch.zeros(1)}, r"std must hold one positive finite number per channel .* got \[0\.0\]"),
 ])
 def test_validate_names_image_statistics_that_do_not_fit_the_channels(given, message):
     # the loaders broadcast them over the channels: three means for one channel would hand the model three channels

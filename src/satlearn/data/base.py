@@ -28,6 +28,15 @@ def _numbers_per_channel(values, channels: int, usable) -> bool:
     return len(numbers) == channels and all(usable(v) for v in numbers)
 
 
+def _one_line(values) -> str:
+    """``values`` for a one-line message: an array of more than one dimension (a mean image, say) by its shape, as
+    NumPy and torch print it over many lines."""
+    shape = getattr(values, "shape", None)
+    if shape is None:
+        return repr(values)
+    return repr(values.tolist()) if len(shape) <= 1 else f"an array of shape {tuple(shape)}"
+
+
 def default_cache_dir() -> Path:
     """Where sources keep what they generate or download when ``data.root`` is null: ``$SATLEARN_CACHE``, else
     ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``."""
@@ -171,7 +180,7 @@ class DatasetSplits:
             if values is not None and not _numbers_per_channel(values, channels, usable):
                 expected = "finite number" if what == "mean" else "positive finite number"
                 raise DataError(f"{self.name}: {what} must hold one {expected} per channel of the (N, C, H, W) "
-                                f"images, {channels} here; got {values!r}")
+                                f"images, {channels} here; got {_one_line(values)}")
 
     def check_every_class_is_trained(self) -> None:
         """For a class set read off the data (``classes_found_in``), raises :class:`DataError` when a class has no
