@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT, read_result, run_main, writable_dir_problem  # noqa: E402
 
 from satlearn.compare import RunCurves, draw_runs, read_metrics  # noqa: E402
-from satlearn.engine.reporting import mark_epoch_axis  # noqa: E402
 from satlearn.compare import first_soft_target_epoch as sat_start_epoch  # noqa: E402
 from satlearn.engine.checkpoint import atomic_write_bytes  # noqa: E402
+from satlearn.engine.reporting import mark_epoch_axis  # noqa: E402
 
 METHOD_ORDER = ("ce", "sat", "sat_sce")
 NOISE_ORDER = ("sym20", "sym40", "sym60", "sym80", "pair40", "c10n-aggre", "c10n-random1", "c10n-worst")

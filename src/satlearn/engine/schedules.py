@@ -9,7 +9,8 @@ def learning_rate(optim, epoch: int, epochs: int) -> float:
     """Learning rate for ``epoch`` under ``optim`` (a :class:`satlearn.config.OptimConfig`).
 
     ``cosine`` anneals from ``lr`` to 0 over ``epochs`` (as ``CosineAnnealingLR(T_max=epochs)`` stepped once per
-    epoch); ``step`` multiplies by ``gamma`` at each milestone reached; ``constant`` keeps ``lr``.
+    epoch); ``step`` multiplies by ``gamma`` at each milestone reached; ``constant`` keeps ``lr``. Another name is a
+    ``ValueError``.
     """
     if optim.schedule == "cosine":
         return optim.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
