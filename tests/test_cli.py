@@ -824,6 +824,9 @@ def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so
             # a folder is no file plugins/.py: a package in it is imported by its module name
             ("plugins/", "a folder; expected a module name (pkg.my_methods) or a .py file; for the package in it, "
                          "--import plugins"),
+            ("plugin/", "no such folder; expected a module name (pkg.my_methods) or a .py file"),  # mistyped
+            # v1.2 is no package name: --import v1.2 would look for the module 2 of a package v1
+            ("v1.2/", "a folder; expected a module name (pkg.my_methods) or a .py file"),
             ("absent.py", "no such file"),
             ("my.methods.py", "'my.methods' holds a dot, which Python's import reads as separating a package from a "
                               "module in it; give it a name without dots"),

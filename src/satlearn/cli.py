@@ -438,13 +438,17 @@ def _module_name(text: str) -> str:
 
 def _what_a_path_may_mean(text: str) -> str:
     """What ``--import`` expects, for a path given without ``.py``: the file it may mean, or for a folder (a package),
-    the module name that imports it (``plugins/`` is no file ``plugins/.py``)."""
+    the module name that imports it where its name is one (``plugins/`` is no file ``plugins/.py``)."""
     expected = "expected a module name (pkg.my_methods) or a .py file"
     stem = text.rstrip("/" + os.sep)
     if stem == text and not Path(text).is_dir():
         return f"{expected} ({text}.py)"
+    if not Path(text).is_dir():  # plugins/ mistyped: no folder to name a package of
+        return f"no such folder; {expected}"
     relative = _under_current_directory(Path(stem)) if stem else None
-    package = f"; for the package in it, --import {'.'.join(relative.parts)}" if relative and relative.parts else ""
+    # only names Python's import reads as one package each (a.b/ would be the module b of a package a)
+    importable = relative is not None and relative.parts and all(part.isidentifier() for part in relative.parts)
+    package = f"; for the package in it, --import {'.'.join(relative.parts)}" if importable else ""
     return f"a folder; {expected}{package}"
 
 
