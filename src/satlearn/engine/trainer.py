@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import math
 import numbers
@@ -46,10 +47,11 @@ from satlearn.models import check_logits, create_model
 # finish where its first machine is gone; `auto` already allowed another device, and the resumption says what changes
 # with it; the data themselves are checked against the run's digest of them, and a run keeps the noisy labels it
 # drew or read (its noise file is not read again for them). Evaluation touches no training state and draws no
-# random numbers: how often and in what batches it runs may change too (a smaller device may need smaller batches).
+# random numbers: the size of its batches may change too (a smaller device may need smaller ones); how often it runs
+# may not, as the best epoch is picked among the epochs evaluated.
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
                     "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.root", "data.noise.file",
-                    "data.workers", "run.eval_every", "data.eval_batch_size"}
+                    "data.workers", "data.eval_batch_size"}
 
 
 @dataclass
@@ -575,16 +577,20 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: s
     return out
 
 
-def _with_keys_added_since(saved: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """A run's saved config with each of satlearn's keys that its version did not have yet at its default: a key is
-    added with a default that keeps what runs did before it (``data.ignore_columns`` leaves no column out), so such
-    a run resumes; a method's Settings are its author's, and a field added to them is still named."""
-    out = dict(saved)
-    for key, default in defaults.items():
-        if key not in out:
-            out[key] = default
-        elif isinstance(default, dict) and isinstance(out[key], dict):
-            out[key] = _with_keys_added_since(out[key], default)
+# Keys added since runs were first saved, each with the value that does what runs did before it: a run saved without
+# one resumes as if it had been given that value. Only keys listed here: a key added with a default that changes what
+# runs do (data.pipeline's auto, run.channels_last's null) is a real difference, and stays refused.
+KEYS_ADDED_SINCE = {"data.ignore_columns": []}
+
+
+def _with_keys_added_since(saved: dict[str, Any]) -> dict[str, Any]:
+    """A run's saved config with each of :data:`KEYS_ADDED_SINCE` that its version did not have yet at its earlier
+    behaviour's value."""
+    out = copy.deepcopy(saved)
+    for key, value in KEYS_ADDED_SINCE.items():
+        section, name = key.split(".")
+        if isinstance(out.get(section), dict):
+            out[section].setdefault(name, copy.deepcopy(value))
     return out
 
 
@@ -646,7 +652,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     checkpoint = None
     if resume:
         checkpoint = load_checkpoint(run_dir)
-        saved = _with_keys_added_since(checkpoint["config"], config_lib.to_dict(Config()))
+        saved = _with_keys_added_since(checkpoint["config"])
         differences = config_differences(saved, config_lib.to_dict(config))
         if differences:
             raise TrainingError(f"{run_dir}: cannot resume with a different config ({listed_differences(differences)})")
