@@ -286,35 +286,31 @@ def test_a_config_built_in_code_trains_with_its_method_settings_filled_in(tmp_pa
     assert recorded == {"smoothing": 0.0, "warmup": None, "tags": []}
 
 
-def test_a_run_saved_before_methods_had_settings_resumes(tmp_path):
+def a_run_saved_without(tmp_path, section: str, key: str):
+    """A run stopped after epoch 1 whose checkpoint and config.yaml lack ``section.key``, as an earlier satlearn,
+    without that key, wrote them."""
     from satlearn.config import read_yaml, write_yaml
 
     run = tmp_path / "run"
     fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
-    # as an earlier satlearn wrote them: the method section without its settings, in the checkpoint and config.yaml
     state = torch.load(run / "checkpoint.pt", weights_only=False)
-    del state["config"]["method"]["settings"]
+    del state["config"][section][key]
     torch.save(state, run / "checkpoint.pt")
     saved = read_yaml((run / "config.yaml").read_text())
-    del saved["method"]["settings"]
+    del saved[section][key]
     (run / "config.yaml").write_text(write_yaml(saved, sort_keys=False))
+    return run
+
+
+def test_a_run_saved_before_methods_had_settings_resumes(tmp_path):
+    run = a_run_saved_without(tmp_path, "method", "settings")
     result = fit(load_config(run / "config.yaml"), run, resume=True, log=lambda m: None)
     assert len(result.history) == 4
     assert load_checkpoint(run)["config"]["method"]["settings"] == {}
 
 
 def test_a_run_saved_before_a_key_of_satlearn_existed_resumes_and_a_value_other_than_its_default_is_refused(tmp_path):
-    from satlearn.config import read_yaml, write_yaml
-
-    run = tmp_path / "run"
-    fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
-    # as a satlearn without data.ignore_columns wrote them, in the checkpoint and config.yaml
-    state = torch.load(run / "checkpoint.pt", weights_only=False)
-    del state["config"]["data"]["ignore_columns"]
-    torch.save(state, run / "checkpoint.pt")
-    saved = read_yaml((run / "config.yaml").read_text())
-    del saved["data"]["ignore_columns"]
-    (run / "config.yaml").write_text(write_yaml(saved, sort_keys=False))
+    run = a_run_saved_without(tmp_path, "data", "ignore_columns")
     with pytest.raises(TrainingError, match=r"cannot resume with a different config \(data\.ignore_columns: run "
                                             r"has \[\], now \['x'\]\)"):
         fit(load_config(run / "config.yaml", ["data.ignore_columns=[x]"]), run, resume=True, log=lambda m: None)
@@ -325,11 +321,7 @@ def test_a_run_saved_before_a_key_of_satlearn_existed_resumes_and_a_value_other_
 
 def test_a_run_saved_before_a_key_whose_default_changes_what_runs_do_is_refused_it(tmp_path):
     # data.pipeline came after runs trained on the in-memory pipeline alone: its default, auto, is no such promise
-    run = tmp_path / "run"
-    fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
-    state = torch.load(run / "checkpoint.pt", weights_only=False)
-    del state["config"]["data"]["pipeline"]
-    torch.save(state, run / "checkpoint.pt")
+    run = a_run_saved_without(tmp_path, "data", "pipeline")
     with pytest.raises(TrainingError, match=r"cannot resume with a different config \(data\.pipeline: the run has "
                                             r"no such setting"):
         fit(tiny_config(tmp_path), run, resume=True, log=lambda m: None)
