@@ -24,6 +24,22 @@ def test_update_is_the_ema_and_touches_only_the_batch():
     assert torch.equal(targets.targets[untouched], before[untouched])
 
 
+def test_a_shuffled_batch_moves_each_row_towards_its_own_prediction():
+    # batches arrive in shuffled order: row idx[k] must take probs[k], worked out one example at a time from
+    # t ← α onehot(label) + (1 − α) p, and read back in the batch's order
+    torch.manual_seed(0)
+    labels = torch.tensor([0, 1, 2, 3, 4])
+    targets = SoftTargets(labels, num_classes=5)
+    idx = torch.tensor([4, 0, 2])
+    probs = torch.softmax(torch.randn(3, 5), dim=1)
+    rows = targets.update(idx, probs, momentum=0.7)
+    for k, i in enumerate(idx.tolist()):
+        expected = torch.tensor([0.7 * (j == int(labels[i])) + 0.3 * float(probs[k, j]) for j in range(5)])
+        torch.testing.assert_close(rows[k], expected)
+        torch.testing.assert_close(targets.targets[i], expected)
+    torch.testing.assert_close(targets(idx), rows)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_rows_stay_on_the_simplex_over_many_updates(dtype):
     torch.manual_seed(1)
