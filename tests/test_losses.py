@@ -120,3 +120,51 @@ def test_the_selective_losses_name_a_shape_that_is_not_theirs(call, message):
     # as the SAT losses do: broadcasting or gather would otherwise give a raw torch error or a loss of other examples
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("loss", [losses.sat_loss, losses.sat_sce_loss])
+def test_reweight_false_is_the_plain_batch_mean_and_given_weights_are_the_ones_used(loss):
+    torch.manual_seed(5)
+    logits = torch.randn(6, 4)
+    targets = torch.softmax(2 * torch.randn(6, 4), dim=1)
+    per_example = [float(loss(logits[i:i + 1], targets[i:i + 1], reweight=False)) for i in range(6)]
+    assert math.isclose(float(loss(logits, targets, reweight=False)), sum(per_example) / 6, rel_tol=1e-5)
+    # weights unlike max_j t_ij (say a caller's own confidences): Σ w ℓ / Σ w with those, not with the targets' maxima
+    weights = torch.tensor([0.0, 1.0, 3.0, 0.5, 0.0, 2.0])
+    expected = sum(w * l for w, l in zip(weights.tolist(), per_example)) / float(weights.sum())
+    assert math.isclose(float(loss(logits, targets, weights=weights)), expected, rel_tol=1e-5)
+
+
+def test_the_log_floor_given_is_the_one_that_replaces_log_0():
+    # with one-hot t, the reverse term −Σ_j p_j log max(t_j, floor) is −(1 − p_y) log floor: the label's log is 0
+    torch.manual_seed(6)
+    logits, labels = torch.randn(5, 3), torch.tensor([0, 1, 2, 2, 1])
+    p_y = torch.softmax(logits, dim=1)[torch.arange(5), labels]
+    for floor in (1e-2, 1e-6, 1.0):
+        reverse = -(1 - p_y) * math.log(floor)
+        expected = (F.cross_entropy(logits, labels, reduction="none") + 0.5 * reverse).mean()
+        torch.testing.assert_close(losses.symmetric_cross_entropy(logits, labels, a=1.0, b=0.5, log_floor=floor),
+                                   expected)
+        one_hot = F.one_hot(labels, 3).float()  # all weights 1: the weighted mean is the plain mean
+        torch.testing.assert_close(losses.sat_sce_loss(logits, one_hot, a=1.0, b=0.5, log_floor=floor), expected)
+
+
+def test_sat_sce_gradient_flows_through_both_terms():
+    # the reverse term keeps p's gradient: the loss's gradient is that of the formula written out in float64
+    torch.manual_seed(7)
+    logits = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    targets = torch.softmax(torch.randn(4, 3, dtype=torch.float64), dim=1)
+    p = torch.softmax(logits, dim=1)
+    per = -(targets * p.log()).sum(1) - 0.3 * (p * targets.clamp(min=1e-4).log()).sum(1)
+    w = targets.max(1).values
+    (expected,) = torch.autograd.grad((w * per).sum() / w.sum(), logits)
+    (got,) = torch.autograd.grad(losses.sat_sce_loss(logits, targets, a=1.0, b=0.3), logits)
+    torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_generalized_cross_entropy_at_q_1_is_the_mean_of_1_minus_p_y():
+    # q = 1 is in the documented range (0, 1]: (1 − p_y^1) / 1, the MAE-like end of GCE
+    torch.manual_seed(8)
+    logits, labels = torch.randn(7, 4), torch.randint(0, 4, (7,))
+    p_y = torch.softmax(logits, dim=1)[torch.arange(7), labels]
+    torch.testing.assert_close(losses.generalized_cross_entropy(logits, labels, q=1.0), (1 - p_y).mean())
