@@ -1,6 +1,7 @@
 """SAT against a naive per-example loop written from Algorithm 1 of the paper."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -118,3 +119,23 @@ def test_refined_labels_of_a_bfloat16_table_read_its_rows_rescaled_to_sum_to_one
     label, confidence = method.targets.refined_labels()
     assert label.tolist() == [0, 2] and confidence.tolist() == [0.5, 0.75]
     assert method.epoch_metrics()["mean_confidence"] == 0.625
+
+
+def test_a_step_after_es_reports_the_batch_mean_confidence_accuracy_and_a_detached_loss():
+    # the model hands its inputs through as logits, so the metrics can be worked out by hand from Algorithm 1:
+    # t_i = α onehot(y_i) + (1 − α) softmax(z_i), confidence = mean_i max_j t_ij; argmaxes 0, 0, 1 against labels
+    # 0, 1, 1 give accuracy 2/3
+    logits = [[2.0, 0.0], [1.0, 0.0], [0.0, 3.0]]
+    labels = [0, 1, 1]
+    method = create_method(MethodConfig(name="sat", momentum=0.5, start_epoch=0), nn.Identity(),
+                           labels=torch.tensor(labels), num_classes=2)
+    x = torch.tensor(logits, requires_grad=True)
+    loss, metrics = method.training_step((x, torch.tensor(labels), torch.arange(3)), epoch=0)
+    maxima = []
+    for z, y in zip(logits, labels):
+        p = [math.exp(v) / sum(math.exp(u) for u in z) for v in z]
+        maxima.append(max(0.5 * (j == y) + 0.5 * p[j] for j in range(2)))
+    assert math.isclose(float(metrics["confidence"]), sum(maxima) / 3, rel_tol=1e-6)
+    assert math.isclose(float(metrics["accuracy"]), 2 / 3, rel_tol=1e-6)
+    assert not metrics["loss"].requires_grad and float(metrics["loss"]) == loss.item()
+    assert loss.requires_grad  # the loss itself still trains the model
