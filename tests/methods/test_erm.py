@@ -28,6 +28,7 @@ def step_and_reference(config, reference):
 def test_erm_trains_with_the_configured_robust_loss(config, reference):
     loss, metrics, expected, ce, _, _ = step_and_reference(config, reference)
     assert torch.equal(loss, expected) and torch.equal(metrics["loss"], expected)
+    assert loss.requires_grad and not metrics["loss"].requires_grad  # the logged copy holds no graph
     assert not torch.allclose(expected, ce)  # the robust loss is not cross-entropy in disguise here
 
 
