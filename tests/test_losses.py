@@ -129,7 +129,7 @@ def test_reweight_false_is_the_plain_batch_mean_and_given_weights_are_the_ones_u
     targets = torch.softmax(2 * torch.randn(6, 4), dim=1)
     per_example = [float(loss(logits[i:i + 1], targets[i:i + 1], reweight=False)) for i in range(6)]
     assert math.isclose(float(loss(logits, targets, reweight=False)), sum(per_example) / 6, rel_tol=1e-5)
-    # weights unlike max_j t_ij (say a caller's own confidences): Σ w ℓ / Σ w with those, not with the targets' maxima
+    # weights unlike max_j t_ij (a caller's own confidences): Σ w ℓ / Σ w with those, not with the targets' maxima
     weights = torch.tensor([0.0, 1.0, 3.0, 0.5, 0.0, 2.0])
     expected = sum(w * l for w, l in zip(weights.tolist(), per_example)) / float(weights.sum())
     assert math.isclose(float(loss(logits, targets, weights=weights)), expected, rel_tol=1e-5)

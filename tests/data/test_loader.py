@@ -60,3 +60,58 @@ def test_crop_flip_mirrors_exactly_the_images_whose_drawn_flip_is_true():
     assert flip.any() and not flip.all()
     expected = torch.where(flip[:, None, None, None], images.flip(-1), images)
     assert torch.equal(out, expected)
+
+
+def test_crop_flip_takes_each_image_at_its_own_drawn_offsets():
+    # non-square images with distinct pixels: the window at row dy, column dx of the zero-padded image, mirrored
+    # left-right where the drawn flip says so, cut one image at a time; rows and columns mixed up would show
+    images = torch.randint(1, 256, (16, 2, 5, 7), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    dy, dx, flip = draw_crop_flip(16, padding=3, generator=torch.Generator().manual_seed(2))
+    out = random_crop_flip(images, padding=3, generator=torch.Generator().manual_seed(2))
+    assert flip.any() and not flip.all() and not torch.equal(dy, dx)
+    for i in range(16):
+        padded = torch.zeros(2, 5 + 6, 7 + 6, dtype=torch.uint8)
+        padded[:, 3:8, 3:10] = images[i]
+        window = padded[:, int(dy[i]):int(dy[i]) + 5, int(dx[i]):int(dx[i]) + 7]
+        assert torch.equal(out[i], window.flip(-1) if flip[i] else window)
+
+
+def test_an_unshuffled_loader_keeps_the_data_order_and_drop_last_drops_only_the_short_batch():
+    x, y = torch.arange(10, dtype=torch.float32)[:, None], torch.arange(10)
+    batches = [idx.tolist() for _, _, idx in InMemoryLoader(x, y, batch_size=4, seed=7).epoch(3)]
+    assert batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    dropped = InMemoryLoader(x, y, batch_size=4, seed=7, drop_last=True)
+    assert len(dropped) == 2 and [idx.tolist() for _, _, idx in dropped.epoch(3)] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_images_are_normalised_channel_by_channel_and_handed_over_channels_last_when_asked():
+    # channel c holds the value 51 (c + 1): x = (51 (c + 1) / 255 − mean_c) / std_c, each channel with its own pair
+    images = (51 * torch.arange(1, 4, dtype=torch.uint8)).view(1, 3, 1, 1).expand(2, 3, 4, 4).contiguous()
+    mean, std = (0.1, 0.2, 0.7), (0.5, 0.25, 0.125)
+    loader = InMemoryLoader(images, torch.zeros(2, dtype=torch.int64), batch_size=2, mean=mean, std=std,
+                            channels_last=True)
+    xb, _, _ = next(iter(loader))
+    for c in range(3):
+        expected = (51 * (c + 1) / 255 - mean[c]) / std[c]
+        torch.testing.assert_close(xb[:, c], torch.full((2, 4, 4), expected))
+    assert xb.is_contiguous(memory_format=torch.channels_last) and not xb.is_contiguous()
+
+
+def test_a_training_epoch_with_crop_flip_hands_over_shifted_crops():
+    # all-white images: every crop whose offset is not exactly the centre shows some of the black zero padding
+    images = torch.full((32, 1, 6, 6), 255, dtype=torch.uint8)
+    loader = InMemoryLoader(images, torch.zeros(32, dtype=torch.int64), batch_size=8, shuffle=True,
+                            augment="crop_flip", mean=(0.0,), std=(1.0,), seed=3)
+    xb = torch.cat([batch for batch, _, _ in loader.epoch(0)])
+    padded = (xb == 0).flatten(1).any(dim=1)
+    assert padded.sum() > 16  # of 81 offsets one is the centre: nearly all crops show padding
+    assert set(xb.unique().tolist()) == {0.0, 1.0}
+
+
+def test_each_seed_has_its_own_sequence_of_epochs():
+    # a run with seed 1 must not replay, in its first epoch, the second epoch of a run with seed 0
+    x, y = torch.zeros(64, 1), torch.zeros(64, dtype=torch.int64)
+    def order(seed, epoch):
+        return next(iter(InMemoryLoader(x, y, batch_size=64, shuffle=True, seed=seed).epoch(epoch)))[2]
+
+    assert not torch.equal(order(seed=1, epoch=0), order(seed=0, epoch=1))
