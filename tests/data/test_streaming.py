@@ -62,3 +62,19 @@ def test_both_pipelines_hand_over_batches_in_the_layout_asked_for():
         assert xa.is_contiguous(memory_format=torch.channels_last)
         assert xb.is_contiguous(memory_format=torch.channels_last) and not xb.is_contiguous()
         assert torch.equal(xa, xb)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_both_pipelines_agree_on_non_square_and_single_channel_images_in_data_order(channels):
+    # height ≠ width shows a crop box with its sides swapped; one channel takes PIL's grayscale path; an unshuffled
+    # loader still augments (the order is the data's, the crops and flips are drawn all the same)
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randint(0, 256, (10, channels, 6, 9), generator=g, dtype=torch.uint8), torch.arange(10) % 3
+    kwargs = dict(batch_size=4, shuffle=False, augment="crop_flip", seed=2, mean=(0.3,) * channels,
+                  std=(0.2,) * channels)
+    fast = list(InMemoryLoader(x, y, **kwargs).epoch(1))
+    reference = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(1))
+    assert [idx.tolist() for _, _, idx in reference] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference):
+        assert xb.shape == (len(ib), channels, 6, 9)
+        assert torch.equal(ia, ib) and torch.equal(ya, yb) and torch.equal(xa, xb)
