@@ -5,6 +5,7 @@ import os
 import stat
 import threading
 
+import numpy as np
 import pytest
 import torch
 
@@ -182,3 +183,82 @@ def test_a_write_that_fails_names_the_file_being_written_not_its_temporary_twin(
         atomic_write_text(target, "{}")
     assert failed.value.filename == str(target)
     assert [p.name for p in tmp_path.iterdir()] == ["folder"]
+
+
+def test_a_failed_write_is_raised_at_the_next_save_though_that_write_would_succeed(tmp_path, monkeypatch):
+    real_save = checkpoint_module.save_checkpoint
+    calls = []
+
+    def first_fails(state, run_dir):
+        calls.append(state["epoch"])
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return real_save(state, run_dir)
+
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", first_fails)
+    writer = CheckpointWriter(tmp_path)
+    writer.save({"epoch": 1})
+    with pytest.raises(TrainingError, match=r"checkpoint\.pt: cannot write the checkpoint \(No space left on device\)"):
+        writer.save({"epoch": 2})
+    writer.close()
+    assert calls == [1]  # the second state was not written over a failure nobody heard of
+
+
+def test_the_writer_knows_the_epoch_of_the_last_checkpoint_on_disk(tmp_path):
+    with CheckpointWriter(tmp_path) as writer:
+        assert writer.written_epoch is None
+        writer.save({"epoch": 3})
+        writer.wait()
+        assert writer.written_epoch == 3
+        writer.save({"epoch": 4})
+    assert writer.written_epoch == 4 == load_checkpoint(tmp_path)["epoch"]
+
+
+def test_an_out_path_is_a_file_or_a_folder_and_a_runs_existing_files_are_refused(tmp_path):
+    from satlearn.engine.checkpoint import output_file
+    from satlearn.errors import ConfigError
+
+    assert output_file(tmp_path / "a.json", "eval.json") == tmp_path / "a.json"
+    assert output_file(tmp_path, "eval.json") == tmp_path / "eval.json"  # an existing folder
+    assert output_file(f"{tmp_path / 'new'}/", "eval.json") == tmp_path / "new" / "eval.json"  # one to be made
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "labels.npz").write_bytes(b"")  # what makes a folder a run's
+    assert output_file(run / "metrics.csv", "x") == run / "metrics.csv"  # not written yet: nothing to lose
+    (run / "metrics.csv").write_text("epoch\n")
+    with pytest.raises(ConfigError, match=r"would be written over, and it is a file of the run in"):
+        output_file(run / "metrics.csv", "x")
+    (tmp_path / "metrics.csv").write_text("epoch\n")  # the same name outside a run is any file's
+    assert output_file(tmp_path / "metrics.csv", "x") == tmp_path / "metrics.csv"
+
+
+def test_an_output_directory_under_a_file_or_in_a_read_only_place_is_refused(tmp_path, monkeypatch):
+    from satlearn.engine.checkpoint import make_output_dir
+    from satlearn.errors import ConfigError
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=r"file/a/b: is under .*file, which is a file, not a directory"):
+        make_output_dir(tmp_path / "file" / "a" / "b", create=False)
+    # a folder that can be read and entered, not written (root could write anywhere, so the check is stood in for)
+    monkeypatch.setattr(checkpoint_module.os, "access", lambda path, mode: not mode & os.W_OK)
+    with pytest.raises(ConfigError, match=rf"{tmp_path}/new: {tmp_path} is not writable"):
+        make_output_dir(tmp_path / "new", create=False)
+
+
+def run_in_its_first_epochs(run, *, config="run:\n  epochs: 3\n", arrays=("labels", "clean_labels", "class_names")):
+    run.mkdir()
+    np.savez(run / "labels.npz", **{name: np.zeros(2, dtype=np.int64) for name in arrays})
+    (run / "config.yaml").write_text(config)
+    return run
+
+
+def test_only_a_runs_own_first_files_read_as_a_run_without_its_first_checkpoint(tmp_path):
+    from satlearn.engine.checkpoint import started_without_checkpoint
+
+    assert started_without_checkpoint(run_in_its_first_epochs(tmp_path / "started"))
+    finished = run_in_its_first_epochs(tmp_path / "finished")  # a finished run whose checkpoint was removed
+    (finished / "summary.json").write_text("{}")
+    assert not started_without_checkpoint(finished)
+    assert not started_without_checkpoint(run_in_its_first_epochs(tmp_path / "npz", arrays=("labels",)))
+    assert not started_without_checkpoint(run_in_its_first_epochs(tmp_path / "yaml", config="model:\n  x: 1\n"
+                                                                                            "mine: 2\n"))
