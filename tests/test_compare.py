@@ -7,7 +7,7 @@ import pytest
 
 from fixtures import tiny_overrides
 from satlearn.cli import main
-from satlearn.compare import compare_runs, read_run, run_names
+from satlearn.compare import compare_runs, format_table, read_run, run_names
 from satlearn.config import load_config
 from satlearn.engine import fit
 from satlearn.errors import DataError
@@ -242,3 +242,70 @@ def test_the_epoch_axes_are_ticked_at_whole_epochs(tmp_path, monkeypatch):
     plot_runs([run], tmp_path / "short.png")
     ticks = [tick for ax in drawn[0].axes for tick in ax.get_xticks()]
     assert len(drawn[0].axes) == 2 and ticks and all(float(tick).is_integer() for tick in ticks), ticks
+
+
+def hand_written_run(run_dir, rows, *, start_epoch=2, epochs=6, actual_rate=0.4, finished=True):
+    """A run directory written by hand (no training): its config, its metrics.jsonl rows and, when finished, its
+    summary, so that every number the table shows is known in advance."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(f"method:\n  name: sat\n  start_epoch: {start_epoch}\n"
+                                         f"run:\n  epochs: {epochs}\n"
+                                         "data:\n  noise:\n    kind: symmetric\n    rate: 0.4\n")
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    if finished:
+        summary = {"method": "sat", "epochs": epochs, "noise": {"kind": "symmetric", "actual_rate": actual_rate}}
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+    return run_dir
+
+
+# four epochs: tested after 1, 2 and 3 only (the best, 55 %, after epoch 2; the last, 45 %, after epoch 3); target
+# quality reported after each; the seconds of the epochs add up to 10.5
+HAND_ROWS = [
+    {"epoch": 1, "test_accuracy": 0.30, "refined_label_accuracy": 0.60, "epoch_seconds": 1.0},
+    {"epoch": 2, "test_accuracy": 0.55, "refined_label_accuracy": 0.70, "epoch_seconds": 2.0},
+    {"epoch": 3, "test_accuracy": 0.45, "refined_label_accuracy": 0.80, "epoch_seconds": 3.0,
+     "train_confidence": 0.9},
+    {"epoch": 4, "refined_label_accuracy": 0.75, "epoch_seconds": 4.5, "train_confidence": 0.9},
+]
+
+
+def test_the_table_shows_the_last_tested_and_best_accuracy_the_last_target_quality_and_the_epochs_seconds(tmp_path):
+    run = read_run(hand_written_run(tmp_path / "sat", HAND_ROWS), name="a/sat")
+    assert run.name == "a/sat"  # the name compare gives it, not its directory's
+    _, _, row = format_table([run]).splitlines()
+    cells = [cell.strip() for cell in row.split("  ") if cell.strip()]
+    assert cells == ["a/sat", "sat", "40.0%", "4", "45.0%", "55.0% (ep 2)", "75.0%", "10.5"]
+
+
+def test_a_run_with_epochs_but_none_tested_is_not_a_run_to_compare_yet(tmp_path):
+    run_dir = hand_written_run(tmp_path / "sat", [{"epoch": 1, "epoch_seconds": 1.0}], finished=False)
+    with pytest.raises(DataError, match=r"metrics\.jsonl: no evaluated epoch yet"):
+        read_run(run_dir)
+
+
+def test_the_plot_marks_the_given_labels_share_right_and_a_phase_started_in_the_last_epoch(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from satlearn.compare import draw_runs
+
+    # start_epoch 3 (0-based) is epoch 4, the last one the run has done: the line is drawn there
+    run = read_run(hand_written_run(tmp_path / "sat", HAND_ROWS, start_epoch=3))
+    fig, (accuracy_ax, targets_ax) = plt.subplots(1, 2)
+    draw_runs([run], accuracy_ax, targets_ax, colours={run.name: "C0"})
+    given = next(line for line in targets_ax.lines if line.get_label() == "sat given labels")
+    assert list(given.get_ydata()) == [pytest.approx(60.0)] * 2  # 40 % of the labels made wrong: 60 % right
+    phase = next(line for line in accuracy_ax.lines if line.get_label() == "sat: start of SAT")
+    assert list(phase.get_xdata()) == [4, 4]
+    plt.close("all")
+
+
+def test_a_run_named_twice_keeps_the_first_spelling(tmp_path):
+    from satlearn.compare import unique_run_dirs
+
+    run_dir = hand_written_run(tmp_path / "sat", HAND_ROWS)
+    again = tmp_path / "sat" / ".." / "sat"
+    assert unique_run_dirs([run_dir, again]) == [run_dir]
+    assert unique_run_dirs([again, run_dir]) == [again]
