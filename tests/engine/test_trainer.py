@@ -96,6 +96,23 @@ def test_a_resumed_run_says_its_set_up_covers_the_last_process_only(tmp_path):
     assert 0 < timing["between_epochs_seconds"]
 
 
+def test_each_resumption_carries_the_earlier_processes_wall_time_and_resumptions_forward(tmp_path):
+    config = tiny_config(tmp_path)
+    run = tmp_path / "run"
+    fit(config, run, stop_after_epoch=1, log=lambda message: None)
+    # as if the first process had run for 1000 s: more than a tiny run's epochs add up to, so only the time
+    # carried over from the checkpoint reaches it
+    state = load_checkpoint(run)
+    state["wall_seconds"] = 1000.0
+    torch.save(state, run / "checkpoint.pt")
+    fit(config, run, resume=True, stop_after_epoch=2, log=lambda message: None)
+    saved = load_checkpoint(run)
+    assert saved["wall_seconds"] > 1000 and [r["after_epoch"] for r in saved["resumptions"]] == [1]
+    result = fit(config, run, resume=True, log=lambda message: None)
+    assert result.summary["wall_seconds"] > 1000
+    assert [r["after_epoch"] for r in result.summary["resumptions"]] == [1, 2]
+
+
 def test_the_runtime_names_the_reference_pipeline_and_forced_settings(tmp_path):
     result = fit(tiny_config(tmp_path, "data.pipeline=reference", "data.workers=0", "run.amp=bf16",
                              "run.epochs=2"), tmp_path / "run", log=lambda message: None)
