@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from satlearn.data.loader import InMemoryLoader, draw_crop_flip, random_crop_flip
@@ -115,3 +116,14 @@ def test_each_seed_has_its_own_sequence_of_epochs():
         return next(iter(InMemoryLoader(x, y, batch_size=64, shuffle=True, seed=seed).epoch(epoch)))[2]
 
     assert not torch.equal(order(seed=1, epoch=0), order(seed=0, epoch=1))
+
+
+def test_an_augmentation_the_loaders_do_not_know_is_refused_not_skipped():
+    # "auto" is the config's word, resolved by the trainer; given to a loader it would silently train unaugmented
+    from satlearn.data.streaming import StreamingLoader
+
+    images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    for loader in (InMemoryLoader, StreamingLoader):
+        for augment in ("auto", "crop-flip"):
+            with pytest.raises(ValueError, match=rf"^augment='{augment}'; expected 'none' or 'crop_flip'$"):
+                loader(images, torch.zeros(4, dtype=torch.int64), batch_size=2, augment=augment)

@@ -15,6 +15,15 @@ import torch.nn.functional as F
 
 from satlearn.config import EPOCH_SEED_STRIDE
 
+AUGMENTATIONS = ("none", "crop_flip")
+
+
+def check_augment(augment: str) -> None:
+    """Refuses an augmentation the loaders do not know; the config's ``auto`` is the trainer's to resolve (a loader
+    given it, or a misspelling, would otherwise train without augmentation, silently)."""
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment={augment!r}; expected 'none' or 'crop_flip'")
+
 
 def draw_crop_flip(batch_size: int, *, padding: int = 4, generator: torch.Generator | None = None,
                    device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -80,6 +89,7 @@ class InMemoryLoader:
         self.drop_last = drop_last
         self.channels_last = channels_last
         self.is_image = x.dtype == torch.uint8 and x.dim() == 4
+        check_augment(augment)
         if augment == "crop_flip" and not self.is_image:
             raise ValueError("crop_flip augmentation needs uint8 images (N, C, H, W)")
         if self.is_image:
