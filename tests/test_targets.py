@@ -176,3 +176,20 @@ def test_update_refuses_inputs_that_are_not_tensors_and_numpy_momenta_out_of_ran
     with pytest.raises(ValueError, match=r"momentum=np.float32\(1.5\); expected a number in \[0, 1\]"):
         targets.update(torch.tensor([0]), torch.full((1, 3), 1 / 3), momentum=np.float32(1.5))
     assert torch.equal(targets.table(), torch.eye(3)[:2])  # nothing was written
+
+
+def test_a_bfloat16_table_serves_rows_and_weights_rescaled_to_sum_to_one():
+    # stored rows off the simplex, as bfloat16 rounding leaves them: [1, 0.5, 0.5] sums to 2, so it reads
+    # [0.5, 0.25, 0.25] with weight 0.5; [0.25, 0.25, 1.5] sums to 2 and reads with weight 0.75 (all exact in bfloat16)
+    targets = SoftTargets(torch.tensor([0, 2]), num_classes=3, dtype="bfloat16")
+    targets.targets.copy_(torch.tensor([[1.0, 0.5, 0.5], [0.25, 0.25, 1.5]]))
+    idx = torch.tensor([1, 0])
+    assert targets(idx).tolist() == [[0.125, 0.125, 0.75], [0.5, 0.25, 0.25]]
+    assert targets.weights(idx).tolist() == [0.75, 0.5]
+
+
+def test_the_table_keeps_its_own_copy_of_the_labels_it_started_from():
+    labels = torch.tensor([0, 1, 2])
+    targets = SoftTargets(labels, num_classes=3)
+    labels[0] = 2  # the caller's tensor changes afterwards (noise added in place, say)
+    assert targets.labels.tolist() == [0, 1, 2]
