@@ -168,3 +168,11 @@ def test_generalized_cross_entropy_at_q_1_is_the_mean_of_1_minus_p_y():
     logits, labels = torch.randn(7, 4), torch.randint(0, 4, (7,))
     p_y = torch.softmax(logits, dim=1)[torch.arange(7), labels]
     torch.testing.assert_close(losses.generalized_cross_entropy(logits, labels, q=1.0), (1 - p_y).mean())
+
+
+def test_generalized_cross_entropy_keeps_a_finite_gradient_where_p_y_underflows_to_0():
+    # a label 200 logits below the top one: p_y = e^-200 is 0 in float32, where d(p^q)/dp = q p^(q-1) is infinite
+    logits = torch.tensor([[0.0, 200.0], [1.0, 0.0]], requires_grad=True)
+    loss = losses.generalized_cross_entropy(logits, torch.tensor([0, 0]), q=0.7)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
