@@ -18,7 +18,8 @@ def test_both_pipelines_yield_identical_batches_on_cpu(augment, drop_last):
                   drop_last=drop_last)
     fast = list(InMemoryLoader(x, y, **kwargs).epoch(3))
     reference = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(3))
-    assert len(fast) == len(reference) == (3 if drop_last else 4)
+    assert len(fast) == len(reference) == (3 if drop_last else 4)  # 30 examples in batches of 8
+    assert len(InMemoryLoader(x, y, **kwargs)) == len(StreamingLoader(x, y, workers=0, **kwargs)) == len(fast)
     for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference):
         assert torch.equal(ia, ib) and torch.equal(ya, yb)
         assert torch.equal(xa, xb)  # bit for bit
@@ -78,3 +79,16 @@ def test_both_pipelines_agree_on_non_square_and_single_channel_images_in_data_or
     for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference):
         assert xb.shape == (len(ib), channels, 6, 9)
         assert torch.equal(ia, ib) and torch.equal(ya, yb) and torch.equal(xa, xb)
+
+
+def test_both_pipelines_hand_over_feature_rows_with_their_own_indices():
+    # rows of features (tabular data) skip the image path; each batch's idx must still name its rows, which is what
+    # the soft targets are keyed by; channels_last, which the run may ask for, applies to images only
+    x, y = torch.randn(10, 5, generator=torch.Generator().manual_seed(3)), torch.arange(10) % 2
+    kwargs = dict(batch_size=4, shuffle=True, seed=6, channels_last=True)
+    fast = list(InMemoryLoader(x, y, **kwargs).epoch(2))
+    reference = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(2))
+    assert sorted(torch.cat([idx for _, _, idx in reference]).tolist()) == list(range(10))
+    for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference):
+        assert torch.equal(ia, ib) and torch.equal(ya, yb) and torch.equal(xa, xb)
+        assert torch.equal(xb, x[ib]) and torch.equal(yb, y[ib])
