@@ -110,7 +110,9 @@ def run(dataset: str, seed: int, folds: int, scratch: Path, *, data_root: str, c
 
     started = time.perf_counter()
     probs = cross_validated_probs(config, noisy, folds=folds, seed=seed, scratch=scratch / "cv")
-    mask = cleanlab_find(labels, probs)
+    # one process: cleanlab's default forks a pool from this process, whose torch threads make a fork unsafe (a
+    # child can inherit a lock held by one of them and wait on it for ever); its results do not depend on n_jobs
+    mask = cleanlab_find(labels, probs, n_jobs=1)
     quality = get_label_quality_scores(labels, probs, method="self_confidence")
     cleanlab_seconds = time.perf_counter() - started
     theirs = detection_report(1.0 - quality, mask, truly_wrong)
