@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -48,10 +49,21 @@ def tiny_overrides(tmp_path, *extra: str) -> list[str]:
     ]
 
 
+SCRIPT_TIMEOUT = 240  # seconds: under pytest-timeout's 300, so that a script that hangs is stopped here, and says where
+
+
 def run_script(*command) -> subprocess.CompletedProcess:
     """Runs ``python *command`` (a script and its arguments); where it fails, the test's message holds the end of
-    its output (a bare non-zero exit says nothing of why)."""
-    done = subprocess.run([sys.executable, *map(str, command)], capture_output=True, text=True)
+    its output (a bare non-zero exit says nothing of why). One that hangs is stopped with SIGABRT after
+    :data:`SCRIPT_TIMEOUT` seconds, which Python's fault handler answers with every thread's stack on stderr."""
+    process = subprocess.Popen([sys.executable, "-X", "faulthandler", *map(str, command)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        stdout, stderr = process.communicate()
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert done.returncode == 0, (f"{Path(str(command[0])).name} exited with {done.returncode}\n"
                                   f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}")
     return done
