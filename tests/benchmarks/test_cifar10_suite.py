@@ -315,12 +315,12 @@ def test_stop_says_that_a_step_without_checkpoints_starts_again_from_scratch(tmp
     assert "in step maxautotune, which keeps no checkpoint: it starts again from scratch" in line, line
 
 
-def test_status_shows_the_latest_attempt_of_a_step_not_the_lines_of_an_earlier_one(tmp_path):
-    # a step's log keeps every attempt: one that failed, then one started again that has written nothing yet
+def status_after_a_failed_attempt(tmp_path, stand_in: str) -> tuple[subprocess.CompletedProcess, str]:
+    """The maxautotune step failed once (the stand-in's ``stand_in`` mode), then ``--status`` while a second attempt
+    waits, having written nothing yet: (the failed run, the status text)."""
     failed = suite(tmp_path, STEPS="maxautotune", PYTHON=stand_in_python(tmp_path), STAND_IN_SCRIPT="speed.py",
-                   STAND_IN="fail")
+                   STAND_IN=stand_in)
     assert "[maxautotune] FAILED" in failed.stdout, failed.stdout + failed.stderr
-    assert "speed.py stand-in: failed" in failed.stdout
     detached = start_detached_until_stand_in_waits(tmp_path, STEPS="maxautotune", STAND_IN_SCRIPT="speed.py")
     try:
         status = suite(tmp_path, "--status").stdout
@@ -328,6 +328,13 @@ def test_status_shows_the_latest_attempt_of_a_step_not_the_lines_of_an_earlier_o
         suite(tmp_path, "--stop")
         detached.kill()
         detached.wait()
+    return failed, status
+
+
+def test_status_shows_the_latest_attempt_of_a_step_not_the_lines_of_an_earlier_one(tmp_path):
+    # a step's log keeps every attempt: one that failed, then one started again that has written nothing yet
+    failed, status = status_after_a_failed_attempt(tmp_path, "fail")
+    assert "speed.py stand-in: failed" in failed.stdout
     assert "stand-in: failed" not in status, status
     shown = status.split("== maxautotune.log\n", 1)[1].splitlines()
     assert shown[0].startswith("### cifar10_suite.sh: attempt started ") and shown[1] == "(nothing written since)"
@@ -339,16 +346,7 @@ def test_status_shows_the_latest_attempt_of_a_step_not_the_lines_of_an_earlier_o
 def test_status_shows_the_latest_attempt_also_after_one_cut_off_mid_line(tmp_path):
     # a progress bar cut off by a kill leaves the log without its last newline: the next attempt's opening line
     # must still begin a line of its own
-    failed = suite(tmp_path, STEPS="maxautotune", PYTHON=stand_in_python(tmp_path), STAND_IN_SCRIPT="speed.py",
-                   STAND_IN="cut")
-    assert "[maxautotune] FAILED" in failed.stdout, failed.stdout + failed.stderr
-    detached = start_detached_until_stand_in_waits(tmp_path, STEPS="maxautotune", STAND_IN_SCRIPT="speed.py")
-    try:
-        status = suite(tmp_path, "--status").stdout
-    finally:
-        suite(tmp_path, "--stop")
-        detached.kill()
-        detached.wait()
+    _, status = status_after_a_failed_attempt(tmp_path, "cut")
     assert "stand-in: failed" not in status and "45%" not in status, status
     shown = status.split("== maxautotune.log\n", 1)[1].splitlines()
     assert shown[0].startswith("### cifar10_suite.sh: attempt started ") and shown[1] == "(nothing written since)"
