@@ -36,12 +36,15 @@ def test_every_model_traces_as_one_graph_without_breaks(name):
     assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
 
 
-@pytest.mark.parametrize("name, millions", [("resnet18", 11.17), ("resnet34", 21.28), ("preact_resnet18", 11.17),
-                                            ("wrn28_10", 36.48), ("vgg16_bn", 15.0)])
-def test_default_sizes_match_the_published_architectures(name, millions):
-    torch.manual_seed(0)
-    count = sum(p.numel() for p in create_model(name, 10, input_shape=(3, 32, 32)).parameters())
-    assert abs(count / 1e6 - millions) / millions < 0.03, count
+# Parameter counts of the published CIFAR architectures at 10 classes: ResNet-18/34 with the 3x3 stem,
+# pre-activation ResNet-18 with its final BN-ReLU, WRN-28-10 without dropout, and VGG-16 with BatchNorm and the
+# 512-unit hidden layer of Deep Gamblers
+@pytest.mark.parametrize("name, count", [("resnet18", 11_173_962), ("resnet34", 21_282_122),
+                                         ("preact_resnet18", 11_172_170), ("wrn28_10", 36_479_194),
+                                         ("vgg16_bn", 14_991_946)])
+def test_default_sizes_match_the_published_architectures(name, count):
+    model = create_model(name, 10, input_shape=(3, 32, 32))
+    assert sum(p.numel() for p in model.parameters()) == count
 
 
 @pytest.mark.parametrize("name", ["resnet18", "preact_resnet18", "wrn28_10"])
