@@ -13,8 +13,8 @@ from satlearn.cli import main
 from satlearn.config import load_config
 from satlearn.engine import fit, load_run
 from satlearn.errors import ConfigError, DataError
-from satlearn.evaluation.selective import PAPER_COVERAGES
-from satlearn.selective import SelectivePredictor, evaluate_run, run_scores, selective_protocol
+from satlearn.evaluation.selective import PAPER_COVERAGES, bisection_threshold
+from satlearn.selective import TOLERANCE, SelectivePredictor, evaluate_run, paper_split, run_scores, selective_protocol
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,13 @@ def test_cli_writes_reports_and_a_plot(runs, tmp_path, capsys):
         with open(out / name / f"selective_{score}.csv") as f:
             rows = list(csv.DictReader(f))
         assert len(rows) == len(PAPER_COVERAGES) and rows[0]["target_coverage"] == "100"
+        for row, reported in zip(rows, report["coverages"]):  # each column from its own part of the report
+            for column, part, key in (("val_coverage", "validation", "coverage"), ("val_error", "validation", "error"),
+                                      ("test_coverage", "test", "coverage"), ("test_error", "test", "error"),
+                                      ("deployed_test_coverage", "deployed", "coverage"),
+                                      ("deployed_test_error", "deployed", "error")):
+                value = reported[part][key]
+                assert row[column] == ("" if value is None or np.isnan(value) else f"{100 * value:.3f}"), column
         curve = (out / name / f"selective_{score}_curve.csv").read_text().splitlines()
         assert curve[0] == "coverage,risk,generalized_risk,threshold" and len(curve) == 61
 
@@ -92,6 +99,9 @@ def test_predictor_returns_classes_and_abstentions_near_the_coverage(runs):
     classes, abstain = predictor.predict(x)
     assert classes.shape == abstain.shape == (len(x),) and classes.dtype == torch.int64 and abstain.dtype == torch.bool
     assert abs(predictor.validation_coverage - 0.6) < 0.05
+    scored = run_scores(runs["selective_sat"])  # the threshold is fitted on the validation part of the split
+    val_idx, _, _ = paper_split(len(scored.scores))
+    assert predictor.threshold == bisection_threshold(scored.scores[val_idx], 0.6, tolerance=TOLERANCE).threshold
     assert abs((~abstain).float().mean().item() - 0.6) < 0.15  # the other half of the split: roughly the same
     assert ((classes >= 0) & (classes < noisy.data.num_classes)).all()
     same, _ = predictor.predict(x.numpy())  # numpy inputs work too
@@ -119,6 +129,7 @@ def test_the_predictor_standardises_raw_rows_of_a_tabular_file(tmp_path):
     standardised, _ = predictor.predict(noisy.data.x_test)
     from_file, abstain = predictor.predict(raw[150:], raw=True)
     assert torch.equal(from_file, standardised) and (from_file.numpy() == y[150:]).mean() > 0.9
+    torch.testing.assert_close(predictor.scores(raw[150:], raw=True)[1], predictor.scores(noisy.data.x_test)[1])
     assert abstain.dtype == torch.bool
 
 
@@ -464,3 +475,18 @@ def test_a_run_on_splits_given_in_python_is_scored_and_made_a_predictor_with_the
     scored = run_scores(run, dataset=splits)
     assert np.array_equal(scored.labels, y[120:].numpy())
     assert evaluate_run(run, dataset=splits).report["split"]["num_examples"] == 80
+
+
+def test_the_report_gives_the_accuracy_over_the_whole_test_split_and_the_curve_over_its_test_part(tmp_path):
+    from satlearn.selective import RunScores, evaluate_scores
+
+    val_idx, test_idx, _ = paper_split(10)  # halved: 5 and 5
+    labels = np.zeros(10, dtype=np.int64)
+    predictions = np.zeros(10, dtype=np.int64)
+    predictions[test_idx[:4]] = 1  # right on every validation example, on 1 of the 5 test examples
+    scored = RunScores(run_dir=tmp_path / "run", method="erm", score="max_softmax", epoch=1, epochs=1,
+                       scores=np.linspace(0.0, 0.9, 10), predictions=predictions, labels=labels)
+    result = evaluate_scores(scored)
+    assert result.report["test_accuracy"] == pytest.approx(6 / 10)
+    assert result.report["metrics"]["test"]["error"] == pytest.approx(4 / 5)
+    assert len(result.curve) == 5 and result.curve.risk[-1] == pytest.approx(4 / 5)

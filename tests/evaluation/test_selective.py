@@ -150,6 +150,11 @@ def test_paper_split_is_the_seed_10_shuffle():
     assert val.tolist() == values[:2000] and test.tolist() == values[2000:]
     val, test, note = paper_split(500)
     assert len(val) == 250 and len(test) == 250 and "first half" in note
+    values = list(range(7))
+    random.seed(10)
+    random.shuffle(values)
+    val, test, note = paper_split(7)  # an odd split: the validation part is the smaller half
+    assert val.tolist() == values[:3] and test.tolist() == values[3:] and "first half (3)" in note
 
 
 def test_scores_from_logits():
