@@ -131,6 +131,61 @@ def test_ranges_of_loss_and_schedule_options():
     assert config.optim.milestones == [10, 20] and config.method.gce_q == 1.0
 
 
+@pytest.mark.parametrize("milestones, gamma, message", [
+    ("[0]", "0.1", r"optim\.milestones=\[0\]; expected epochs of at least 1 in increasing order$"),
+    ("[3, 3]", "0.1", r"optim\.milestones=\[3, 3\]; expected epochs of at least 1 in increasing order$"),
+    ("[3]", "0", r"optim\.gamma=0\.0; expected a positive factor"),
+])
+def test_a_step_schedule_refuses_milestones_that_are_not_epochs_in_increasing_order_and_a_zero_gamma(milestones, gamma,
+                                                                                                    message):
+    # with the step schedule on, so that the range check answers and not the one for settings it switches off
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, ["optim.schedule=step", f"optim.milestones={milestones}", f"optim.gamma={gamma}"])
+
+
+def test_the_closed_ends_of_each_range_are_taken():
+    config = load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=1", "optim.name=sgd",
+                                "optim.momentum=0", "optim.weight_decay=0", "method.momentum=0", "optim.schedule=step",
+                                "optim.milestones=[1, 2]"])
+    assert (config.data.noise.rate, config.optim.momentum, config.optim.weight_decay, config.method.momentum) == \
+        (1.0, 0.0, 0.0, 0.0)
+    assert config.optim.milestones == [1, 2]
+    assert load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=0"]).data.noise.rate == 0.0
+
+
+def test_an_empty_config_file_or_one_of_comments_only_gives_the_defaults(tmp_path):
+    assert to_dict(load_config(write(tmp_path, ""))) == to_dict(Config())
+    assert to_dict(load_config(write(tmp_path, "# every setting at its default\n"))) == to_dict(Config())
+
+
+def test_an_override_splits_at_its_first_equals_sign_and_its_key_is_stripped():
+    assert parse_override("run.name=lr=0.1") == ("run.name", "lr=0.1")
+    assert load_config(None, ["run.name=lr=0.1"]).run.name == "lr=0.1"
+    assert parse_override(" run.epochs = 3") == ("run.epochs", 3)
+
+
+def test_the_keys_an_override_sets_are_its_leaves_and_an_empty_mapping_is_one():
+    from satlearn.config import override_keys
+
+    assert override_keys("optim={lr: 1, gamma: 0.5}") == ["optim.lr", "optim.gamma"]
+    assert override_keys("method.settings={}") == ["method.settings"]  # it sets the method's settings to none
+    assert override_keys("run.epochs=3") == ["run.epochs"]
+
+
+def test_the_last_epochs_seed_must_fit_too_not_only_the_first():
+    import torch
+
+    from satlearn.config import EPOCH_SEED_STRIDE
+
+    # the largest run seed whose epoch-0 seed fits in 64 bits, with just enough epochs for the last one not to
+    seed = (2**64 - 1) // EPOCH_SEED_STRIDE
+    epochs = 2**64 - seed * EPOCH_SEED_STRIDE + 1
+    with pytest.raises((RuntimeError, ValueError)):  # what the loader's generator would do in the run's last epoch
+        torch.Generator().manual_seed(seed * EPOCH_SEED_STRIDE + epochs - 1)
+    with pytest.raises(ConfigError, match=rf"^--set run\.seed={seed}: run\.seed={seed}; expected a seed from"):
+        load_config(None, [f"run.epochs={epochs}", f"run.seed={seed}"])
+
+
 def test_merge_keys_still_merge_and_unhashable_keys_give_one_line(tmp_path):
     path = write(tmp_path, "base: &base {epochs: 3, seed: 1}\nrun:\n  <<: *base\n  seed: 2\n", name="m.yaml")
     from satlearn.config import read_yaml
@@ -176,6 +231,15 @@ def test_an_override_with_a_key_twice_says_so():
     ("data.batch_size=0", r"^--set data\.batch_size=0: data\.batch_size=0; expected a positive number$"),
     ("data.test_fraction=1.0", r"data\.test_fraction=1\.0; expected a fraction in \(0, 1\)$"),
     ("data.test_fraction=0", r"data\.test_fraction=0\.0; expected a fraction in \(0, 1\)$"),
+    ("optim.lr=true", r"^--set optim\.lr=true: optim\.lr: expected float, got true$"),  # not taken for 1.0
+    ("data.ignore_columns=id", r"^--set data\.ignore_columns=id: data\.ignore_columns: expected list of str, got "
+                               r"'id'$"),  # not read as the columns i and d
+    ("run.eval_every=0", r"^--set run\.eval_every=0: run\.eval_every=0; expected a positive number$"),
+    ("model.width=0", r"^--set model\.width=0: model\.width=0; expected a positive number$"),
+    ("optim.weight_decay=-0.1", r"^--set optim\.weight_decay=-0\.1: optim\.weight_decay=-0\.1; expected a "
+                                r"non-negative number$"),
+    ("data.noise.kind=file", r"^--set data\.noise\.kind=file: data\.noise\.kind=file needs data\.noise\.file \(a "
+                             r"path to the label array\)$"),
 ])
 def test_values_out_of_range_are_refused(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -231,6 +295,13 @@ def test_a_float_setting_from_a_file_that_is_not_finite_names_the_file(tmp_path)
     (["method.name=gamblers", "method.targets_dtype=bfloat16"], r"method\.targets_dtype='bfloat16' has no effect "
                                                                 r"with method\.name=gamblers"),
     (["method.name=sat", "method.payoff=3"], r"method\.payoff=3\.0 has no effect with method\.name=sat"),
+    (["data.noise.mode=exact"], r"^--set data\.noise\.mode=exact: data\.noise\.mode='exact' has no effect with "
+                                r"data\.noise\.kind=none; it applies to data\.noise\.kind=symmetric only$"),
+    (["data.noise.kind=file", "data.noise.file=labels.csv", "data.noise.key=worst"],
+     r"^--set data\.noise\.key=worst: data\.noise\.key='worst' has no effect with data\.noise\.file=labels\.csv; "
+     r"only a \.npz archive"),
+    (["data.noise.kind=file", "data.noise.file=labels.txt", "data.noise.key=worst"],
+     r"data\.noise\.key='worst' has no effect with data\.noise\.file=labels\.txt"),
     (["method.name=selective_sat", "method.payoff=3"], r"method\.payoff=3\.0 has no effect with "
                                                        r"method\.name=selective_sat"),
 ])
