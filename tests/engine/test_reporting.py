@@ -3,6 +3,8 @@
 import json
 
 import numpy as np
+import pytest
+import torch
 
 from fixtures import tiny_overrides
 from satlearn.config import load_config
@@ -75,3 +77,105 @@ def test_the_curves_are_ticked_at_whole_epochs(tmp_path, monkeypatch):
     plot_curves(history, tmp_path / "curves.png")
     ticks = [tick for ax in drawn[0].axes for tick in ax.get_xticks()]
     assert len(drawn[0].axes) == 2 and ticks and all(float(tick).is_integer() for tick in ticks), ticks
+
+
+def test_summary_json_holds_no_nan_or_infinity_and_no_numpy_scalars_anywhere():
+    # strict JSON readers (JavaScript's, jq) refuse NaN and Infinity; numpy scalars are not JSON at all
+    inf, nan = float("inf"), float("nan")
+    value = {"rates": [nan, inf, -inf, 0.5], "count": np.int64(3), "loss": np.float32(nan), "mean": np.float64(0.25),
+             "pair": (1.5, inf), 7: {"deep": [(nan,)]}}
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    assert json.loads(to_json(value), parse_constant=refuse) == {
+        "rates": [None, None, None, 0.5], "count": 3, "loss": None, "mean": 0.25, "pair": [1.5, None],
+        "7": {"deep": [[None]]}}
+
+
+def test_the_summary_takes_final_figures_from_the_last_epoch_best_ones_from_best_and_sums_the_epochs_time():
+    from types import SimpleNamespace
+
+    from satlearn.engine.reporting import summarize
+
+    config = load_config(None, ["run.seed=5", "run.epochs=3", "method.start_epoch=1", "data.noise.seed=9"])
+    history = [{"epoch": 1, "train_loss": 2.0, "test_accuracy": 0.5, "epoch_seconds": 1.5},
+               {"epoch": 2, "train_loss": 1.0, "test_accuracy": 0.7, "epoch_seconds": 2.0},
+               {"epoch": 3, "train_loss": 0.5, "test_accuracy": 0.6, "epoch_seconds": 2.5}]
+    summary = summarize(config, history, best={"test_accuracy": 0.7, "epoch": 2}, noisy=None,
+                        method=SimpleNamespace(soft_targets=None), wall_seconds=7.0, device="cpu")
+    assert summary == {"method": "sat", "loss": "ce", "data": "mnist1d", "model": "cnn1d", "epochs": 3, "seed": 5,
+                       "device": "cpu", "noise": {"kind": "none", "rate": None, "mode": None, "file": None, "key": None,
+                                                  "actual_rate": None},
+                       "final_test_accuracy": 0.6, "best_test_accuracy": 0.7, "best_epoch": 2,
+                       "final_train_loss": 0.5, "wall_seconds": 7.0, "train_seconds": 6.0}
+
+
+def test_the_timing_sums_each_part_over_every_epoch_and_an_epoch_without_evaluation_adds_none():
+    from satlearn.engine.reporting import fit_timing
+
+    history = [{"epoch": 1, "epoch_seconds": 3.0, "train_pass_seconds": 2.0, "eval_seconds": 0.5},
+               {"epoch": 2, "epoch_seconds": 2.5, "train_pass_seconds": 2.25},  # not evaluated (run.eval_every=2)
+               {"epoch": 3, "epoch_seconds": 4.0, "train_pass_seconds": 3.0, "eval_seconds": 0.75}]
+    assert fit_timing(history, setup_seconds=1.0, between_epochs_seconds=0.25, checkpoint_wait_seconds=0.125,
+                      finish_seconds=0.5, resumed=True) == {
+        "setup_seconds": 1.0, "epochs_seconds": 9.5, "train_pass_seconds": 7.25, "eval_seconds": 1.25,
+        "between_epochs_seconds": 0.25, "checkpoint_wait_seconds": 0.125, "finish_seconds": 0.5, "resumed": True}
+
+
+class _Targets:
+    """Soft targets whose refined labels and confidences are given outright."""
+
+    def __init__(self, refined, confidence):
+        self.refined, self.confidence = torch.tensor(refined), torch.tensor(confidence)
+
+    def refined_labels(self):
+        return self.refined, self.confidence
+
+    def table(self):
+        return torch.nn.functional.one_hot(self.refined, 4).float()
+
+
+def test_the_summary_scores_flags_against_the_labels_the_noise_changed_not_against_the_refined_ones():
+    from types import SimpleNamespace
+
+    from satlearn.engine.reporting import summarize
+
+    clean = torch.tensor([0, 1, 2, 3, 0, 1])
+    given = torch.tensor([0, 1, 0, 3, 1, 1])  # the noise changed examples 2 and 4
+    refined = [0, 1, 2, 3, 0, 0]  # flags 2, 4 (right) and 5 (a correct label wrongly flagged)
+    noisy = SimpleNamespace(labels=given, clean_labels=clean, actual_noise_rate=2 / 6)
+    config = load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=0.4"])
+    summary = summarize(config, [{"epoch": 1, "test_accuracy": 0.5, "train_loss": 1.0, "epoch_seconds": 1.0}],
+                        best={"test_accuracy": 0.5, "epoch": 1}, noisy=noisy,
+                        method=SimpleNamespace(soft_targets=_Targets(refined, [0.9] * 6)), wall_seconds=1.0,
+                        device="cpu")
+    assert summary["label_issues"] == {"flagged": 3, "truly_wrong": 2, "precision": 2 / 3, "recall": 1.0}
+
+
+def test_refined_labels_csv_keeps_each_confidence_to_a_millionth(tmp_path):
+    import csv
+
+    from satlearn.engine.reporting import write_refined_labels
+
+    confidence = [0.123456, 0.5, 0.999999]
+    write_refined_labels(tmp_path, _Targets([1, 2, 3], confidence), torch.tensor([1, 0, 3]))
+    rows = list(csv.DictReader((tmp_path / "refined_labels.csv").open()))
+    assert [float(row["confidence"]) for row in rows] == pytest.approx(confidence, abs=1e-7)
+    assert [(row["given_label"], row["refined_label"], row["flagged"]) for row in rows] == [
+        ("1", "1", "0"), ("0", "2", "1"), ("3", "3", "0")]
+
+
+def test_the_summary_leaves_out_the_label_file_and_key_of_a_recipe_switched_to_generated_noise(tmp_path):
+    from types import SimpleNamespace
+
+    from satlearn.engine.reporting import summarize
+
+    recipe = tmp_path / "human.yaml"
+    recipe.write_text("data:\n  noise:\n    kind: file\n    file: human.npz\n    key: worst\n")
+    config = load_config(recipe, ["data.noise.kind=symmetric", "data.noise.rate=0.2"])
+    summary = summarize(config, [{"epoch": 1, "test_accuracy": 0.5, "train_loss": 1.0, "epoch_seconds": 1.0}],
+                        best={"test_accuracy": 0.5, "epoch": 1}, noisy=SimpleNamespace(actual_noise_rate=0.18),
+                        method=SimpleNamespace(soft_targets=None), wall_seconds=1.0, device="cpu")
+    assert summary["noise"] == {"kind": "symmetric", "rate": 0.2, "mode": "paper", "file": None, "key": None,
+                                "actual_rate": 0.18}
