@@ -107,3 +107,60 @@ def test_loader_workers_asked_for_are_kept_whatever_the_cpus(monkeypatch, config
 
 def test_usable_cpus_counts_at_least_one():
     assert 1 <= runtime.usable_cpus() <= (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_auto_picks_cuda_before_mps_before_the_cpu(monkeypatch, cuda, mps, expected):
+    from satlearn.engine.runtime import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert resolve_device("auto") == torch.device(expected)
+
+
+@pytest.mark.parametrize("amp, expected", [("bf16", torch.bfloat16), ("auto", torch.float32), ("off", torch.float32)])
+def test_amp_on_the_cpu_is_bf16_only_when_asked_for(amp, expected):
+    from satlearn.engine.runtime import autocast
+
+    a, b = torch.ones(2, 3), torch.ones(3, 2)
+    with autocast(torch.device("cpu"), amp):
+        assert (a @ b).dtype == expected
+
+
+def draws():
+    import random
+
+    import numpy as np
+
+    return random.random(), float(np.random.rand()), float(torch.rand(()))
+
+
+@pytest.mark.parametrize("seed", [3, -1, 2**40])
+def test_seeding_fixes_the_draws_of_python_numpy_and_torch(seed):
+    from satlearn.engine.runtime import seed_everything
+
+    seed_everything(seed)
+    first = draws()
+    seed_everything(seed + 1)
+    other = draws()
+    seed_everything(seed)
+    assert draws() == first and all(a != b for a, b in zip(first, other))
+
+
+def test_a_saved_random_state_brings_back_every_generators_next_draws():
+    from satlearn.engine.runtime import rng_state, seed_everything, set_rng_state
+
+    seed_everything(0)
+    saved = rng_state()
+    expected = draws()
+    draws()  # the generators move on
+    set_rng_state(saved)
+    assert draws() == expected
+
+
+def test_usable_cpus_are_the_ones_this_process_may_run_on_else_all(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)  # as under taskset -c 0,3
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert runtime.usable_cpus() == 2
+    monkeypatch.delattr(os, "sched_getaffinity")  # as on macOS and Windows
+    assert runtime.usable_cpus() == 8
