@@ -48,3 +48,35 @@ def test_two_lambdas_or_nested_definitions_are_never_taken_for_one_another():
         things.register("a")(lambda: 2)
     with pytest.raises(ConfigError, match=r"unknown thing 'b'; choose from: a"):
         things.get("b")
+
+
+def test_the_same_name_defined_in_another_module_is_another_definition():
+    things = Registry("thing")
+    first, second = {"__name__": "plugin_a"}, {"__name__": "plugin_b"}
+    for namespace in (first, second):
+        exec("def build():\n    return 1\n", namespace)
+    things.register("first")(first["build"])
+    with pytest.raises(KeyError, match=r"thing 'first' is registered twice: plugin_a\.build and plugin_b\.build"):
+        things.register("first")(second["build"])
+
+
+def test_objects_without_a_qualified_name_are_never_taken_for_one_another():
+    import functools
+
+    things = Registry("thing")
+    things.register("a")(functools.partial(int, "1"))
+    with pytest.raises(KeyError, match=r"thing 'a' is registered twice: functools\.partial\(<class 'int'>, '1'\) and "):
+        things.register("a")(functools.partial(int, "2"))
+
+
+def test_registering_hands_back_the_object_and_names_are_listed_sorted_whatever_the_order_they_came_in():
+    things = Registry("thing")
+
+    def build():
+        return 1
+
+    assert things.register("zeta")(build) is build  # the decorated name still names the definition
+    things.register("alpha")(lambda: 2)
+    assert things.names() == ["alpha", "zeta"] and list(things) == ["alpha", "zeta"]
+    with pytest.raises(ConfigError, match=r"^unknown thing 'beta'; choose from: alpha, zeta$"):
+        things.get("beta")
