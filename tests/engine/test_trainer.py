@@ -741,6 +741,69 @@ def test_checkpoints_are_written_every_checkpoint_every_epochs_and_at_the_end(tm
     assert saved == [2, 4, 5]
 
 
+def test_a_run_evaluates_every_eval_every_epochs_and_at_the_last_one(tmp_path):
+    result = fit(tiny_config(tmp_path, "run.epochs=3", "run.eval_every=2", "method.name=erm"), tmp_path / "run",
+                 log=lambda m: None)
+    assert [row["epoch"] for row in result.history if "test_accuracy" in row] == [2, 3]
+    columns = next(csv.reader((tmp_path / "run" / "metrics.csv").open()))
+    assert "test_accuracy" in columns and "eval_seconds" in columns  # though the first row has no evaluation
+
+
+def test_metrics_csv_holds_each_epochs_own_evaluation(tmp_path, monkeypatch):
+    from satlearn.engine import trainer
+
+    script = iter([{"loss": 2.5, "accuracy": 0.25}, {"loss": 1.5, "accuracy": 0.75}])
+    monkeypatch.setattr(trainer, "evaluate", lambda method, loader, amp=None: next(script))
+    result = fit(tiny_config(tmp_path, "run.epochs=2", "method.name=erm"), tmp_path / "run", log=lambda m: None)
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert [(row["epoch"], row["test_loss"], row["test_accuracy"]) for row in rows] == [("1", "2.5", "0.25"),
+                                                                                       ("2", "1.5", "0.75")]
+    assert [float(row["train_loss"]) for row in rows] == [row["train_loss"] for row in result.history]
+
+
+def test_a_best_accuracy_of_zero_is_still_an_epochs(tmp_path, monkeypatch):
+    scripted_accuracies(monkeypatch, [0.0, 0.0])
+    result = fit(tiny_config(tmp_path, "run.epochs=2", "method.name=erm"), tmp_path / "run", log=lambda m: None)
+    assert (result.summary["best_test_accuracy"], result.summary["best_epoch"]) == (0.0, 1)
+
+
+def test_a_run_stopped_after_an_epoch_keeps_its_checkpoint_whatever_checkpoint_every(tmp_path):
+    config = tiny_config(tmp_path, "run.epochs=4", "run.checkpoint_every=5", "method.name=erm")
+    fit(config, tmp_path / "run", stop_after_epoch=2, log=lambda m: None)
+    assert load_checkpoint(tmp_path / "run")["epoch"] == 2
+    assert len(fit(config, tmp_path / "run", resume=True, log=lambda m: None).history) == 4
+
+
+def test_a_setting_free_to_change_on_resume_is_free_also_where_the_run_had_no_such_setting_yet():
+    from satlearn.config import to_dict
+    from satlearn.engine.trainer import config_differences
+
+    saved = to_dict(load_config(None))
+    del saved["run"]["checkpoint_every"]  # as a run saved before the setting existed
+    current = to_dict(load_config(None, ["run.checkpoint_every=5"]))
+    assert config_differences(saved, current) == []
+
+
+def test_a_key_added_since_is_filled_in_only_where_the_run_had_none_not_over_the_runs_own_value():
+    from satlearn.config import to_dict
+    from satlearn.engine.trainer import _with_keys_added_since, config_differences
+
+    own = to_dict(load_config(None, ["data.ignore_columns=[id]"]))  # a run that left out a column of its own
+    assert _with_keys_added_since(own)["data"]["ignore_columns"] == ["id"]
+    assert config_differences(_with_keys_added_since(own), to_dict(load_config(None))) == [
+        "data.ignore_columns: run has ['id'], now []"]
+    older = to_dict(load_config(None))
+    del older["data"]["ignore_columns"]
+    assert _with_keys_added_since(older)["data"]["ignore_columns"] == []
+
+
+def test_a_refused_resumption_lists_three_differences_and_counts_the_rest():
+    from satlearn.engine.trainer import listed_differences
+
+    assert listed_differences(["a", "b", "c"]) == "a; b; c"
+    assert listed_differences(["a", "b", "c", "d"]) == "a; b; c; and 1 more"
+
+
 def test_only_settings_of_how_a_run_runs_may_differ_on_resume():
     from satlearn.config import to_dict
     from satlearn.engine.trainer import RESUME_FREE_KEYS, config_differences
