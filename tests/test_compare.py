@@ -118,6 +118,10 @@ def test_hand_damaged_files_of_an_unfinished_run_are_one_line_or_an_unknown_rate
     labels = run.run_dir / "labels.npz"
     labels.write_bytes(labels.read_bytes()[:300])  # a zip cut short
     assert read_run(run.run_dir).actual_noise_rate is None
+    (run.run_dir / "config.yaml").write_text("run:\n  nope: 1\n")  # a key no satlearn has
+    with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(saved config: unknown key "
+                                        r"'run\.nope'"):
+        read_run(run.run_dir)
 
 
 def test_a_run_without_noise_of_its_own_shows_no_noise_rate(tmp_path):

@@ -1,0 +1,35 @@
+"""satlearn.errors: what its errors promise to code that catches them, and the helpers that read other errors."""
+
+import pickle
+
+import pytest
+import torch
+
+from satlearn.errors import TrainingInterrupted, first_line, out_of_memory
+
+
+def test_an_interrupted_run_is_a_keyboard_interrupt_that_pickles_with_where_it_stopped(tmp_path):
+    with pytest.raises(KeyboardInterrupt):  # code that stops on Ctrl-C still does
+        raise TrainingInterrupted(tmp_path, 3)
+    again = pickle.loads(pickle.dumps(TrainingInterrupted(tmp_path, 3)))  # as from a worker process
+    assert (again.run_dir, again.checkpoint_epoch) == (tmp_path, 3)
+    assert str(again) == f"{tmp_path}: interrupted (checkpoint after epoch 3)"
+    assert str(TrainingInterrupted(tmp_path, None)) == f"{tmp_path}: interrupted (no checkpoint)"
+
+
+def test_first_line_is_the_messages_first_non_blank_line_or_the_errors_type():
+    assert first_line(ValueError("shapes differ\nfull trace follows")) == "shapes differ"
+    assert first_line(RuntimeError("\n  shapes differ\nmore")) == "shapes differ"
+    assert first_line(RuntimeError("")) == "RuntimeError"
+
+
+@pytest.mark.parametrize("error, expected", [
+    (MemoryError(), True),  # numpy's failed allocations are MemoryErrors with a message of their own
+    (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), True),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"), True),
+    (RuntimeError("MPS backend out of memory"), True),
+    (RuntimeError("Out of memory on device"), True),
+    (RuntimeError("mat1 and mat2 shapes cannot be multiplied"), False),
+])
+def test_out_of_memory_tells_failed_allocations_from_other_errors(error, expected):
+    assert out_of_memory(error) is expected
