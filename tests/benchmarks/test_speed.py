@@ -423,3 +423,56 @@ def test_speed_ratios_are_sat_over_ce_step_time_and_reference_over_pipeline_time
         {"model": "resnet34", "pipeline": "fast", "sat_over_ce_time": 1.25},
         {"model": "resnet34", "pipeline": "fast", "speedup_over_reference_sat": 4.0},
     ]
+
+
+class FixedLoader:
+    """A loader's size and nothing else: what time_pair reads of one whose epochs a test times itself."""
+
+    def __init__(self, examples: int, steps: int) -> None:
+        self.num_examples, self.steps = examples, steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+
+def test_a_cell_records_its_quickest_timed_epoch_and_the_images_per_second_of_that_epoch(monkeypatch):
+    # the end-to-end runs time one epoch of each method, so which epoch counts and what it is divided into are
+    # not seen there: here a clock advances by set seconds per epoch and per evaluation, in time_pair's own order
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    speed = load_speed_module()
+    clock = [0.0]
+    train_seconds = {("erm", 0): 30.0, ("sat", 0): 5.0, ("erm", 1): 3.0, ("sat", 1): 4.0, ("erm", 2): 2.0,
+                     ("sat", 2): 6.0}  # epoch 0 is the warm-up
+    eval_seconds = {"erm": (7.0, 0.5), "sat": (1.5, 0.25)}  # the first evaluation (it compiles), then a timed one
+    evaluations = {method: list(seconds) for method, seconds in eval_seconds.items()}
+    examples, batch, steps = 40, 16, 3
+    config = SimpleNamespace(run=SimpleNamespace(amp="off", cudnn_benchmark=False, cudnn_benchmark_limit=None),
+                             model=SimpleNamespace(num_classes=10, width=None), data=SimpleNamespace(batch_size=batch))
+
+    def build_learner(model, method, pipeline, **kwargs):  # the method's name stands for its learner
+        return config, torch.device("cpu"), method, None, FixedLoader(examples, steps), FixedLoader(10, 1)
+
+    def advance(seconds):
+        clock[0] += seconds
+
+    monkeypatch.setattr(speed, "build_learner", build_learner)
+    monkeypatch.setattr(speed, "epoch_runner", lambda pipeline, method, optimizer, amp, device: (
+        lambda loader, epoch: advance(train_seconds[(method, epoch)])))
+    monkeypatch.setattr(speed, "evaluate", lambda method, loader, amp: advance(evaluations[method].pop(0)))
+    monkeypatch.setattr(speed, "train_flops_per_image", lambda model, **kwargs: 7e9)
+    monkeypatch.setattr(speed, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    data = {"noisy": SimpleNamespace(data=SimpleNamespace(x_train=np.zeros((examples, 3, 32, 32))))}
+    cells = {c["method"]: c for c in speed.time_pair("resnet34", "fast", ["erm", "sat"], data_root="-", epochs=2,
+                                                     workers=0, extra=[], data_cache=data)}
+    for method in ("erm", "sat"):
+        timed = [train_seconds[(method, epoch)] for epoch in (1, 2)]
+        cell = cells[method]
+        assert cell["epoch_seconds_all"] == timed and cell["epoch_seconds"] == min(timed), method
+        assert cell["images_per_second"] == examples / min(timed), method  # every example, not steps × batch
+        assert cell["warmup_epoch_seconds"] == train_seconds[(method, 0)], method
+        assert (cell["eval_warmup_seconds"], cell["eval_seconds"]) == eval_seconds[method], method
+        assert cell["train_gflop_per_image"] == 7.0 and (cell["steps_per_epoch"], cell["batch_size"]) == (steps, batch)
