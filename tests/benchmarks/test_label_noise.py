@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from fixtures import run_script, write_fake_cifar10
 
@@ -378,3 +379,71 @@ def test_a_stopped_grid_stops_its_cells_processes_and_each_keeps_its_checkpoint(
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         last = (runs / f"{cell}.log").read_text().strip().splitlines()[-1]
         assert last.startswith(f"label_noise.py: {runs / cell}: interrupted (checkpoint after epoch "), last
+
+
+def write_finished_run(runs: Path, method: str, noise: str, rows: list[dict], summary: dict) -> Path:
+    """A finished run directory as fit() leaves it (its config as the grid's cell would train it), written by hand."""
+    sys.path.insert(0, str(BENCH))
+    import label_noise
+
+    from satlearn.config import dump_yaml, load_config
+
+    config_file, overrides = label_noise.cell_overrides("fast", method, noise, data_root="data", cifar10n=Path("-"),
+                                                        extra=[])
+    run_dir = runs / "fast" / label_noise.cell_name(method, noise)
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(dump_yaml(load_config(config_file, overrides)))
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    return run_dir
+
+
+def test_a_finished_run_is_recorded_with_its_last_and_best_accuracy_and_the_seconds_of_all_its_epochs(tmp_path):
+    # the grid tests train real cells, whose figures no test can know beforehand: here a run written by hand
+    sys.path.insert(0, str(BENCH))
+    import label_noise
+
+    rows = [{"epoch": 1, "test_accuracy": 0.30, "epoch_seconds": 12.5},  # the first epoch compiles: it counts too
+            {"epoch": 2, "test_accuracy": 0.55, "epoch_seconds": 2.25},
+            {"epoch": 3, "test_accuracy": 0.50, "epoch_seconds": 2.0}]
+    summary = {"epochs": 3, "noise": {"actual_rate": 0.361}, "final_test_accuracy": 0.50, "best_test_accuracy": 0.55,
+               "best_epoch": 2, "device": "cuda:0"}
+    run_dir = write_finished_run(tmp_path / "runs", "ce", "sym40", rows, summary)
+    recorded = label_noise.run_cell("fast", "ce", "sym40", runs_dir=tmp_path / "runs", results_dir=tmp_path / "results",
+                                    data_root="data", cifar10n=Path("-"), extra=[], stop_after_epoch=None)
+    cell = json.loads((tmp_path / "results" / "label_noise" / "fast" / "ce-sym40.json").read_text())
+    assert {key: cell[key] for key in recorded if key != "compile_cache_counters"} == \
+        {key: value for key, value in recorded.items() if key != "compile_cache_counters"}
+    assert (cell["last_test_accuracy"], cell["best_test_accuracy"], cell["best_epoch"]) == \
+        (summary["final_test_accuracy"], summary["best_test_accuracy"], summary["best_epoch"])
+    assert cell["run_seconds"] == sum(row["epoch_seconds"] for row in rows)
+    assert cell["epochs"] == summary["epochs"] and cell["actual_noise_rate"] == summary["noise"]["actual_rate"]
+    # recorded, not trained, here: no whole-run time; measured on the run's device, whatever this machine has
+    assert cell["fit_seconds"] is None and cell["run_device"] == "cuda:0"
+    assert cell["device"]["measured_on"] == ["cuda:0"]
+    assert cell["run_dir"] == str(run_dir) and "label_issues" not in cell  # CE keeps no targets
+
+
+def test_a_sat_cell_scores_its_targets_against_the_true_labels(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    import label_noise
+
+    rows = [{"epoch": 1, "test_accuracy": 0.4, "epoch_seconds": 1.0}]
+    summary = {"epochs": 1, "noise": {"actual_rate": 0.4}, "final_test_accuracy": 0.4, "best_test_accuracy": 0.4,
+               "best_epoch": 1, "device": "cpu"}
+    run_dir = write_finished_run(tmp_path / "runs", "sat", "sym40", rows, summary)
+    # examples 2 and 4 are wrongly labelled; the targets move 1, 2 and 3 off their labels (margin > 0: flagged);
+    # scores (1 - the given label's share) rank them 2 (0.8), 3 (0.65), 1 (0.6), 4 (0.5), 0 (0.2)
+    labels, true_labels = np.array([0, 1, 2, 0, 1]), np.array([0, 1, 1, 0, 2])
+    np.save(run_dir / "soft_targets.npy", np.array([[0.8, 0.1, 0.1], [0.1, 0.4, 0.5], [0.05, 0.75, 0.2],
+                                                    [0.35, 0.65, 0.0], [0.2, 0.5, 0.3]], dtype=np.float32))
+    np.savez(run_dir / "labels.npz", labels=labels, clean_labels=true_labels)
+    label_noise.run_cell("fast", "sat", "sym40", runs_dir=tmp_path / "runs", results_dir=tmp_path / "results",
+                         data_root="data", cifar10n=Path("-"), extra=[], stop_after_epoch=None)
+    issues = json.loads((tmp_path / "results" / "label_noise" / "fast" / "sat-sym40.json").read_text())["label_issues"]
+    assert (issues["truly_wrong"], issues["flagged"]) == (2, 3)
+    # one of the three flagged is wrong, one of the two wrong is flagged: F1 = 2 (1/3 · 1/2) / (1/3 + 1/2)
+    assert (issues["precision"], issues["recall"]) == (pytest.approx(1 / 3), 0.5)
+    assert issues["f1"] == pytest.approx(0.4)
+    # AP: the wrong ones ranked 1st and 4th, (1/1 + 2/4) / 2; AUROC: 4 of the 6 (wrong, right) pairs in order
+    assert issues["average_precision"] == pytest.approx(0.75) and issues["auroc"] == pytest.approx(4 / 6)
