@@ -490,3 +490,16 @@ def test_the_report_gives_the_accuracy_over_the_whole_test_split_and_the_curve_o
     assert result.report["test_accuracy"] == pytest.approx(6 / 10)
     assert result.report["metrics"]["test"]["error"] == pytest.approx(4 / 5)
     assert len(result.curve) == 5 and result.curve.risk[-1] == pytest.approx(4 / 5)
+
+
+def test_the_committed_selective_results_give_the_committed_table(tmp_path):
+    # as RESULTS.md is checked against report.py: a change to the table's code shows here, not in a stale file
+    import importlib.util
+    from pathlib import Path
+
+    benchmarks = Path(__file__).parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("selective_benchmark", benchmarks / "selective.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    table = bench.write_table(benchmarks / "results", tmp_path / "SELECTIVE.md")
+    assert table.read_text() == (benchmarks / "SELECTIVE.md").read_text()
