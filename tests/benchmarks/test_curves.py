@@ -139,3 +139,28 @@ def test_the_figure_draws_each_cells_recorded_values_where_its_labels_say(tmp_pa
     assert lower["sat given labels"][1] == pytest.approx([70, 70])  # 1 − actual noise, not the noise
     assert [line.get_xdata() for line in bottom.lines if line.get_linestyle() == ":"] == [[3, 3]]
     assert "ce targets" not in lower  # CE keeps no targets
+
+
+def test_the_noise_columns_run_from_symmetric_to_pair_to_the_human_label_sets(tmp_path, monkeypatch):
+    # the cells' files come in name order (c10n-… before pair40 before sym…): the figure orders its columns itself
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    spec = importlib.util.spec_from_file_location("curves_bench", BENCH / "curves.py")
+    curves = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curves)
+    results = tmp_path / "results"
+    for noise in ("c10n-worst", "pair40", "sym80", "sym20"):
+        write_cell(results, None, "ce", noise)
+        (results / "label_noise" / "paper" / f"ce-{noise}.metrics.jsonl").write_text(
+            json.dumps({"epoch": 1, "test_accuracy": 0.5, "epoch_seconds": 1.0}) + "\n")
+    loaded, _ = curves.load_curves(results, tmp_path / "runs", "paper")
+    closed = []
+    monkeypatch.setattr(plt, "close", closed.append)
+    monkeypatch.setattr(curves, "atomic_write_bytes", lambda path, write: None)  # the drawing, not the PNG
+    curves.plot_recipe(loaded, tmp_path / "figure.png", recipe="paper")
+    columns = len(loaded)
+    titles = [ax.get_title().split(" ")[0] for ax in closed[0].axes[:columns]]
+    assert titles == ["sym20", "sym80", "pair40", "c10n-worst"]
