@@ -9,6 +9,7 @@ import io
 import pickle
 import re
 import shutil
+import struct
 import tarfile
 import threading
 import zipfile
@@ -167,6 +168,80 @@ def test_cifar_pickle_cannot_run_code(tmp_path):
     (folder / "test_batch").write_bytes(pickle.dumps({"data": Evil(), "labels": []}))
     with pytest.raises(DataError, match=r"test_batch.*refusing to load builtins\.print"):
         load_dataset(data_config("cifar10", tmp_path))
+
+
+def _py2_str(raw: bytes) -> bytes:
+    """A Python 2 ``str`` as pickle writes it: raw bytes, which Python 3 must be told how to decode."""
+    return (b"U" + bytes([len(raw)]) if len(raw) < 256 else b"T" + struct.pack("<I", len(raw))) + raw
+
+
+def py2_batch(data: np.ndarray, labels: list[int]) -> bytes:
+    """A CIFAR batch as the official archive holds it, pickled by Python 2 (protocol 2): its keys and the pixel
+    bytes of its uint8 ``(N, 3072)`` array are ``str``."""
+    dtype = (b"cnumpy\ndtype\n" + _py2_str(b"u1") + b"K\x00K\x01\x87R"  # numpy.dtype('u1', 0, 1) ...
+             + b"(K\x03" + _py2_str(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb")  # ... and its state
+    shape = b"J" + struct.pack("<i", data.shape[0]) + b"J" + struct.pack("<i", data.shape[1]) + b"\x86"
+    array = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + _py2_str(b"b") + b"\x87R"
+             + b"(K\x01" + shape + dtype + b"\x89" + _py2_str(data.tobytes()) + b"tb")
+    label_list = b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+    return b"\x80\x02}(" + _py2_str(b"data") + array + _py2_str(b"labels") + label_list + b"u."
+
+
+def test_cifar10_reads_the_python_2_pickles_of_the_official_archive(tmp_path):
+    folder = write_cifar10(tmp_path)
+    pixels = (np.arange(10 * 3072) % 256).astype(np.uint8).reshape(10, 3072)  # bytes above 127, as photos have
+    (folder / "test_batch").write_bytes(py2_batch(pixels, [9 - i for i in range(10)]))
+    data = load_dataset(data_config("cifar10", folder))
+    assert data.x_test.flatten(1).tolist() == pixels.tolist()
+    assert data.y_test.tolist() == [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+
+
+def test_cifar100_takes_its_labels_from_the_fine_labels(tmp_path):
+    folder = write_cifar100(tmp_path)
+    with open(folder / "train", "rb") as f:
+        batch = pickle.load(f)
+    data = load_dataset(data_config("cifar100", tmp_path))
+    assert data.y_train.tolist() == batch["fine_labels"] != batch["coarse_labels"]
+
+
+def rewrite_batch(folder: Path, name: str, change) -> None:
+    with open(folder / name, "rb") as f:
+        batch = pickle.load(f)
+    batch = change(batch)
+    (folder / name).write_bytes(pickle.dumps(batch))
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda b: {**b, "labels": [0, -1] + b["labels"][2:]}, r"'labels' holds the label -1 at index 1; expected 0 to 9"),
+    (lambda b: {**b, "labels": b["labels"][:-1]}, r"10 images but 9 entries in 'labels'"),
+    (lambda b: {k: v for k, v in b.items() if k != "labels"}, r"missing key 'labels' \(found: batch_label, data\)"),
+    (lambda b: {**b, "data": b["data"][:, :3000]}, r"'data' must be a uint8 array of shape \(N, 3072\), got uint8 "
+                                                   r"\(10, 3000\)"),
+    (lambda b: {**b, "data": b["data"].astype(np.float32)}, r"'data' must be a uint8 array of shape \(N, 3072\), "
+                                                           r"got float32 \(10, 3072\)"),
+    (lambda b: list(b.values()), r"expected a pickled dict, got list"),
+], ids=["negative_label", "fewer_labels", "no_labels", "short_rows", "float_pixels", "not_a_dict"])
+def test_a_cifar_batch_that_is_not_as_expected_is_named_in_one_line(tmp_path, change, message):
+    folder = write_cifar10(tmp_path)
+    rewrite_batch(folder, "data_batch_2", change)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(folder / 'data_batch_2'))}: {message}$"):
+        load_dataset(data_config("cifar10", tmp_path))
+
+
+def test_cifar_class_names_must_number_the_classes(tmp_path):
+    folder = write_cifar10(tmp_path)
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": CIFAR10_NAMES[:9]}))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(folder / 'batches.meta'))}: 'label_names' must list 10 "
+                                        r"class names, got 9$"):
+        load_dataset(data_config("cifar10", tmp_path))
+
+
+def test_a_batches_directory_missing_one_file_names_that_file(tmp_path):
+    # data.root naming the batches directory itself: a file missing there is named, not the directory called empty
+    folder = write_cifar10(tmp_path)
+    (folder / "data_batch_3").unlink()
+    with pytest.raises(DataError, match=rf"^{re.escape(str(folder / 'data_batch_3'))}: file not found"):
+        load_dataset(data_config("cifar10", folder))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -350,6 +425,82 @@ def test_download_rejects_path_traversal(tmp_path, http_dir):
     with pytest.raises(DataError, match=r"'\.\./evil' points outside"):
         download_and_extract(f"{base}/evil.tar.gz", dest, progress=False)
     assert leftovers(dest) == [] and not (tmp_path / "evil").exists()
+
+
+def test_a_download_into_a_root_naming_the_batches_directory_fills_that_directory(tmp_path, http_dir):
+    served, base = http_dir
+    archive = cifar10_archive(tmp_path)
+    (served / "cifar-10-python.tar.gz").write_bytes(archive)
+    root = tmp_path / "data" / "cifar-10-batches-py"
+    load_dataset(data_config("cifar10", root, download=True, url=f"{base}/cifar-10-python.tar.gz",
+                             sha256=hashlib.sha256(archive).hexdigest()))
+    assert sorted(p.name for p in root.iterdir()) == ["batches.meta", "data_batch_1", "data_batch_2", "data_batch_3",
+                                                      "data_batch_4", "data_batch_5", "test_batch"]
+
+
+def test_download_of_an_archive_without_the_batches_directory_says_so(tmp_path, http_dir):
+    served, base = http_dir
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("cifar-100-python/meta")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    (served / "other.tar.gz").write_bytes(buffer.getvalue())
+    dest = tmp_path / "data"
+    url = f"{base}/other.tar.gz"
+    with pytest.raises(DataError, match=rf"^cifar10: the archive from {re.escape(url)} did not contain "
+                                        rf"cifar-10-batches-py/ \(looked in {re.escape(str(dest))}\)$"):
+        load_dataset(data_config("cifar10", dest, download=True, url=url,
+                                 sha256=hashlib.sha256(buffer.getvalue()).hexdigest()))
+
+
+def test_download_rejects_links_in_the_archive(tmp_path, http_dir):
+    served, base = http_dir
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        link = tarfile.TarInfo("cifar-10-batches-py/batches.meta")
+        link.type, link.linkname = tarfile.SYMTYPE, "data_batch_1"  # inside the archive, yet still a link
+        tar.addfile(link)
+    (served / "links.tar.gz").write_bytes(buffer.getvalue())
+    dest = tmp_path / "data"
+    dest.mkdir()
+    with pytest.raises(DataError, match=r"member 'cifar-10-batches-py/batches\.meta' is not a regular file or "
+                                        r"directory$"):
+        download_and_extract(f"{base}/links.tar.gz", dest, progress=False)
+    assert leftovers(dest) == []
+
+
+def test_download_cut_short_of_its_content_length_is_refused(tmp_path, monkeypatch):
+    from satlearn.data import cifar
+
+    class ShortReply(io.BytesIO):
+        headers = {"Content-Length": "1000"}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(cifar.urllib.request, "urlopen", lambda request, timeout: ShortReply(b"x" * 600))
+    url = "http://127.0.0.1:9/x.tar.gz"
+    with pytest.raises(DataError, match=rf"^cannot download {re.escape(url)}: connection closed after 600 of 1000 "
+                                        r"bytes$"):
+        download_and_extract(url, tmp_path / "data", progress=False)
+    assert not (tmp_path / "data").exists()
+
+
+def test_download_never_replaces_what_is_already_there(tmp_path, http_dir):
+    served, base = http_dir
+    (served / "cifar-10-python.tar.gz").write_bytes(cifar10_archive(tmp_path))
+    dest = tmp_path / "data"
+    (dest / "cifar-10-batches-py").mkdir(parents=True)
+    (dest / "cifar-10-batches-py" / "mine.txt").write_text("kept")
+    url = f"{base}/cifar-10-python.tar.gz"
+    with pytest.raises(DataError, match=rf"^cannot download {re.escape(url)}: "
+                                        rf"{re.escape(str(dest / 'cifar-10-batches-py'))} already exists$"):
+        download_and_extract(url, dest, progress=False)
+    assert leftovers(dest / "cifar-10-batches-py") == ["mine.txt"] and leftovers(dest) == ["cifar-10-batches-py"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
