@@ -572,6 +572,27 @@ def test_imagefolder_reads_every_8_bit_mode(tmp_path, mode, ext):
     assert data.x_train.shape == (7, 3, 4, 6)
 
 
+@pytest.mark.parametrize("mode,bits", [("I", 32), ("F", 32), ("I;32B", 32), ("I;16", 16), ("I;16B", 16),
+                                       ("I;16L", 16), ("L", 8), ("RGB", 8), ("1", 8), ("", None)])
+def test_imagefolder_bits_per_channel_of_pillow_modes(mode, bits):
+    # older Pillow opens 16-bit PNGs as "I", which convert("RGB") would clip at 255 like I;16
+    from satlearn.data.imagefolder import _bits_per_channel
+
+    assert _bits_per_channel(mode) == bits
+
+
+def test_imagefolder_a_class_folder_named_in_latin_1_keeps_its_bytes_in_a_utf_8_name(tmp_path):
+    import os
+
+    root = write_imagefolder(tmp_path / "imgs")
+    for split in ("train", "test"):
+        (root / split / "dog").rename(root / split / os.fsdecode(b"caf\xe9"))  # not UTF-8: as Python reads it
+    data = load_dataset(data_config("imagefolder", root))
+    assert data.class_names == ["caf\\xe9", "cat"]
+    assert data.train_files[0] == "train/caf\\xe9/img0.png"
+    "".join(data.class_names + data.train_files).encode("utf-8")  # what a run writes its files in
+
+
 def test_imagefolder_size_mismatch_names_file_and_expected_size(tmp_path):
     root = write_imagefolder(tmp_path / "imgs")
     write_image(root / "test" / "cat" / "big.png", (1, 2, 3), size=(8, 8))
@@ -590,6 +611,7 @@ def test_imagefolder_names_each_training_file_and_the_files_it_skipped(tmp_path)
                                 "train/dog/img0.png", "train/dog/img1.jpg", "train/dog/img2.png"]
     assert data.notes == (f"{root / 'train'}: skipped 3 file(s) that are not .png/.jpg/.jpeg/.bmp/.webp images "
                           "(1 .db, 2 .tif)",)
+    assert data.origin_arrays()["train_files"].tolist() == data.train_files  # what labels.npz keeps of them
     assert load_dataset(data_config("imagefolder", write_imagefolder(tmp_path / "plain"))).notes == ()
 
 
@@ -627,6 +649,38 @@ def test_imagefolder_a_training_class_without_images_names_its_directory(tmp_pat
 def test_imagefolder_missing_root_names_the_path(tmp_path):
     with pytest.raises(DataError, match=str(tmp_path / "absent")):
         load_dataset(data_config("imagefolder", tmp_path / "absent"))
+
+
+def test_imagefolder_reads_upper_case_extensions_and_skips_hidden_folders(tmp_path):
+    # cameras write IMG_0001.JPG; notebooks leave .ipynb_checkpoints beside the class folders
+    root = write_imagefolder(tmp_path / "imgs")
+    write_image(root / "train" / "dog" / "IMG_0001.PNG", (9, 9, 9))
+    (root / "train" / ".ipynb_checkpoints").mkdir()
+    (root / "test" / ".ipynb_checkpoints").mkdir()
+    data = load_dataset(data_config("imagefolder", root))
+    assert data.class_names == ["cat", "dog"]
+    assert data.train_files[3] == "train/dog/IMG_0001.PNG" and data.x_train[3, :, 0, 0].tolist() == [9, 9, 9]
+
+
+def test_imagefolder_a_channel_that_never_varies_gets_a_std_of_one(tmp_path):
+    # no blue in any image: dividing by its spread of 0 would make every input infinite
+    root = tmp_path / "imgs"
+    for split in ("train", "test"):
+        for c, cls in enumerate(("cat", "dog")):
+            write_image(root / split / cls / "a.png", (100 * c, 40 + c, 0))
+    data = load_dataset(data_config("imagefolder", root))
+    assert data.std[2] == 1.0 and data.mean[2] == 0.0 and data.std[0] > 0
+
+
+def test_channel_stats_count_every_image_whatever_the_chunk_size():
+    from satlearn.data.imagefolder import channel_stats
+
+    images = np.zeros((5, 2, 1, 1), dtype=np.uint8)
+    images[:, 0, 0, 0] = [0, 0, 0, 0, 255]  # channel 0: one white image among five, mean 0.2, std 0.4
+    images[:, 1, 0, 0] = 51  # channel 1: 0.2 everywhere
+    for chunk in (1, 2, 4, 5, 1024):
+        mean, std = channel_stats(images, chunk=chunk)
+        assert np.allclose(mean, (0.2, 0.2)) and np.allclose(std, (0.4, 1.0)), chunk
 
 
 # ---------------------------------------------------------------------------------------------------------------
