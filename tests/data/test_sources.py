@@ -857,12 +857,28 @@ def test_npz_degenerate_data_are_refused_in_one_line(tmp_path):
                      r"shape in both$"),
         "wide": ({"x_train": np.where(rng.random((8, 3)) < 0.5, 1e200, -1e200), "y_train": y},  # only the spread
                  r"wide\.npz: feature values too large to standardise"),
+        "complex": ({"x_train": x + 1j, "y_train": y}, r"complex\.npz: 'x_train' has dtype complex128; expected numbers$"),
+        "empty_train": ({"x_train": np.zeros((0, 3)), "y_train": np.zeros(0, np.int64), "x_test": x, "y_test": y},
+                        r"empty_train\.npz: 'x_train' holds no examples$"),
+        "scalar_test": ({"x_train": x, "y_train": y, "x_test": np.float64(1.0), "y_test": np.array([0])},
+                        r"scalar_test\.npz: 'x_test' must have one row per example, got a scalar$"),
+        "fewer_labels": ({"x_train": x, "y_train": y[:7]},
+                         r"fewer_labels\.npz: 'y_train' has 7 labels but 'x_train' has 8 examples$"),
+        "float_test_images": ({"x_train": np.zeros((8, 3, 4, 4), np.uint8), "y_train": y,
+                               "x_test": np.zeros((2, 3, 4, 4)), "y_test": np.array([0, 1])},
+                              r"float_test_images\.npz: 'x_train' holds uint8 images but 'x_test' has dtype float64$"),
+        "a_million_classes": ({"x_train": x, "y_train": np.array([0, 1] * 3 + [1_000_000, 1])},
+                              r"a_million_classes\.npz: largest label is 1000000; expected class indices 0\.\.C-1 "
+                              r"\(C <= 1000000\)$"),
     }
     for name, (arrays, message) in cases.items():
         path = tmp_path / f"{name}.npz"
         np.savez(path, **arrays)
         with pytest.raises(DataError, match=message):
             load_dataset(data_config("npz", path))
+    # the largest label allowed: a million classes
+    np.savez(tmp_path / "most.npz", x_train=x, y_train=np.array([0, 1] * 3 + [999_999, 1]))
+    assert load_dataset(data_config("npz", tmp_path / "most.npz")).num_classes == 1_000_000
 
 
 def test_npz_not_an_archive(tmp_path):
@@ -882,6 +898,51 @@ def test_npz_not_an_archive(tmp_path):
         archive.writestr("notes.txt", "not an array")
     with pytest.raises(DataError, match=r"junk\.npz: missing key 'x_train' \(found: notes\.txt\)"):
         load_dataset(data_config("npz", path))
+
+
+@pytest.mark.parametrize("shape,channels_last", [
+    ((8, 6, 5, 1), True),   # grayscale, channels last
+    ((8, 3, 6, 3), False),  # RGB, channels first, 3 pixels wide: already (N, C, H, W)
+    ((8, 1, 6, 3), False),  # grayscale, channels first, 3 pixels wide
+], ids=["grey_last", "rgb_first_3_wide", "grey_first_3_wide"])
+def test_npz_images_come_out_channels_first_whichever_way_they_were_stored(tmp_path, shape, channels_last):
+    rng = np.random.default_rng(0)
+    x_train = rng.integers(0, 256, shape, dtype=np.uint8)
+    path = tmp_path / "imgs.npz"
+    np.savez(path, x_train=x_train, y_train=np.arange(8) % 2, x_test=x_train[:2], y_test=np.array([0, 1]))
+    data = load_dataset(data_config("npz", path))
+    expected = np.moveaxis(x_train, -1, 1) if channels_last else x_train  # [n, c, h, w] = stored [n, h, w, c]
+    assert data.x_train.numpy().tolist() == expected.tolist()
+    assert len(data.mean) == expected.shape[1]
+
+
+def test_npz_labels_may_be_a_column_or_booleans(tmp_path):
+    x = np.arange(16.0).reshape(8, 2)
+    path = tmp_path / "labels.npz"
+    np.savez(path, x_train=x, y_train=np.array([[0], [2], [1], [2], [0], [1], [2], [0]]), x_test=x[:2],
+             y_test=np.array([[1], [0]]))
+    data = load_dataset(data_config("npz", path))
+    assert data.y_train.tolist() == [0, 2, 1, 2, 0, 1, 2, 0] and data.y_test.tolist() == [1, 0]
+    np.savez(path, x_train=x, y_train=np.array([True, False] * 4), x_test=x[:2], y_test=np.array([False, True]))
+    data = load_dataset(data_config("npz", path))
+    assert data.y_train.tolist() == [1, 0] * 4 and data.y_test.tolist() == [0, 1] and data.num_classes == 2
+
+
+def test_npz_uint8_arrays_of_other_than_four_dimensions_are_features(tmp_path):
+    path = tmp_path / "grey.npz"
+    x = np.arange(8 * 16, dtype=np.uint8).reshape(8, 4, 4)  # (N, H, W) without a channel axis: not read as images
+    np.savez(path, x_train=x, y_train=np.arange(8) % 2, x_test=x[:2], y_test=np.array([0, 1]))
+    data = load_dataset(data_config("npz", path))
+    assert data.kind == "tabular" and data.input_shape == (16,) and data.mean is None
+
+
+def test_npz_rgba_images_four_pixels_wide_stored_channels_first_stay_as_they_are(tmp_path):
+    # (N, 4, H, 4): the second axis can be RGBA's channels, so the array is taken as (N, C, H, W) already
+    rng = np.random.default_rng(0)
+    x_train = rng.integers(0, 256, (8, 4, 6, 4), dtype=np.uint8)
+    path = tmp_path / "rgba.npz"
+    np.savez(path, x_train=x_train, y_train=np.arange(8) % 2, x_test=x_train[:2], y_test=np.array([0, 1]))
+    assert load_dataset(data_config("npz", path)).x_train.numpy().tolist() == x_train.tolist()
 
 
 # ---------------------------------------------------------------------------------------------------------------

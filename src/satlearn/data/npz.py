@@ -2,10 +2,10 @@
 
 Without a test split, ``data.test_fraction`` of the examples (drawn with a generator seeded by
 ``data.data_seed``) is held out. ``uint8`` inputs with four dimensions are images — ``(N, C, H, W)``, or
-``(N, H, W, C)`` when the last dimension is 1 or 3 and the second is not — with the per-channel mean and std
-of the training images; anything else is flattened to ``(N, D)`` float features standardised with the
-training split's statistics (kind ``tabular``). Labels are integers; there are ``max label + 1`` classes, and
-each needs a training example.
+``(N, H, W, C)`` when the last dimension is 1 or 3 and the second is not (or 4, RGBA, and the second is not 1,
+3 or 4) — with the per-channel mean and std of the training images; anything else is flattened to ``(N, D)``
+float features standardised with the training split's statistics (kind ``tabular``). Labels are integers; there
+are ``max label + 1`` classes, and each needs a training example.
 """
 
 from __future__ import annotations
