@@ -857,6 +857,8 @@ def test_npz_degenerate_data_are_refused_in_one_line(tmp_path):
                      r"shape in both$"),
         "wide": ({"x_train": np.where(rng.random((8, 3)) < 0.5, 1e200, -1e200), "y_train": y},  # only the spread
                  r"wide\.npz: feature values too large to standardise"),
+        "nan": ({"x_train": np.where(np.arange(24).reshape(8, 3) == 10, np.nan, x), "y_train": y},
+                r"nan\.npz: 'x_train' holds a non-finite value \(NaN or inf\) in example 3$"),
         "complex": ({"x_train": x + 1j, "y_train": y}, r"complex\.npz: 'x_train' has dtype complex128; expected numbers$"),
         "empty_train": ({"x_train": np.zeros((0, 3)), "y_train": np.zeros(0, np.int64), "x_test": x, "y_test": y},
                         r"empty_train\.npz: 'x_train' holds no examples$"),

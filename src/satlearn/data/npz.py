@@ -78,7 +78,7 @@ def _features(x: np.ndarray, path: Path, key: str) -> np.ndarray:
         raise DataError(f"{path}: {key!r} must have one row per example, got a scalar")
     if len(x) == 0:
         raise DataError(f"{path}: {key!r} holds no examples")
-    flat = x.reshape(len(x), -1).astype(np.float64)
+    flat = x.reshape(len(x), -1).astype(np.float64, copy=False)
     bad = ~np.isfinite(flat)
     if bad.any():
         i = int(np.argwhere(bad)[0, 0])
@@ -124,6 +124,8 @@ def load_npz(config) -> DatasetSplits:
                 raise DataError(f"{path}: 'x_test' must have one row per example, got a scalar")
             y_test = _labels(_read(archive, path, "y_test"), path, "y_test", len(x_test), "x_test")
         else:
+            if not _is_image(x_train):  # checked before the split draws its rows: a message names a row of the file
+                x_train = _features(x_train, path, "x_train")
             source_size = len(x_train)
             train, test = split_indices(source_size, config.test_fraction, config.data_seed, what=str(path))
             source_rows = train
