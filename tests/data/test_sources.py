@@ -1125,6 +1125,87 @@ def test_csv_missing_file_names_the_path(tmp_path):
         load_dataset(data_config("csv", tmp_path / "none.csv"))
 
 
+@pytest.mark.parametrize("n,fraction,held_out", [
+    (10, 0.2, 2),
+    (9, 0.3, 3),     # 2.7 rounds up, not down
+    (10, 0.01, 1),   # 0.1 would hold out nothing: one is held out all the same
+    (10, 0.99, 9),   # 9.9 would leave nothing to train on: one row stays for training
+    (2, 0.5, 1),
+])
+def test_split_indices_hold_out_the_rounded_fraction_and_keep_the_original_order(n, fraction, held_out):
+    from satlearn.data.tabular import split_indices
+
+    train, test = split_indices(n, fraction, 7, what="t")
+    assert len(test) == held_out and len(train) == n - held_out
+    assert sorted(train.tolist() + test.tolist()) == list(range(n))  # each row in exactly one split
+    assert train.tolist() == sorted(train.tolist()) and test.tolist() == sorted(test.tolist())
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5, -0.2])
+def test_split_indices_refuse_a_fraction_outside_zero_to_one(fraction):
+    from satlearn.data.tabular import split_indices
+
+    with pytest.raises(DataError, match=rf"^t: data\.test_fraction={fraction!r}; expected a fraction in \(0, 1\)$"):
+        split_indices(10, fraction, 0, what="t")
+
+
+def test_csv_held_out_rows_keep_their_labels_and_the_training_standardisation(tmp_path):
+    # column x holds each row's number, so every standardised row leads back to the row it came from
+    names = ["cat", "emu", "dog", "yak"]
+    labels = [names[(3 * i) % 4] for i in range(24)]
+    path = tmp_path / "t.csv"
+    path.write_text("x,label,w\n" + "".join(f"{i},{label},{i % 5 + 0.5}\n" for i, label in enumerate(labels)))
+    data = load_dataset(data_config("csv", path, test_fraction=0.25, data_seed=3))
+    assert data.class_names == ["cat", "dog", "emu", "yak"]
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        rows = x[:, 0].double().numpy() * data.feature_std[0] + data.feature_mean[0]
+        assert np.allclose(rows, np.round(rows), atol=1e-4)
+        assert [data.class_names[c] for c in y.tolist()] == [labels[int(r)] for r in np.round(rows)]
+    # the training rows' mean and spread (population std) standardise both splits
+    train_rows = data.source_rows
+    assert np.isclose(data.feature_mean[0], train_rows.mean()) and np.isclose(data.feature_std[0], train_rows.std())
+    test_rows = sorted(set(range(24)) - set(train_rows.tolist()))
+    expected = (np.array(test_rows) - train_rows.mean()) / train_rows.std()
+    assert np.allclose(data.x_test[:, 0].numpy(), expected, atol=1e-5)
+
+
+def test_a_constant_feature_column_standardises_to_zero():
+    from satlearn.data.tabular import standardize
+
+    # 0.3 ten times: its computed spread is a rounding residue (about 6e-17), not a spread to divide by
+    train = np.column_stack([np.full(10, 0.3), np.arange(10.0)])
+    x_train, x_test, _, std = standardize(train, train[:2])
+    assert std[0] == 1.0  # the documented "std 0 counts as 1"
+    assert np.abs(x_train[:, 0]).max() < 1e-9 and np.abs(x_test[:, 0]).max() < 1e-9
+
+
+@pytest.mark.parametrize("text,message", [
+    ("x,label\n1,a\n2,b,3\n3,a\n", r"line 3 has 3 fields, the header has 2$"),
+    ("x,label\n1,a\n2,\n3,b\n", r"line 3: empty label in column 'label'$"),
+    ("x,label,x\n1,a,2\n2,b,3\n", r"column 'x' appears more than once in the header$"),
+    ("x,label\n1,a\ninf,b\n3,a\n", r"column 'x', line 3: 'inf' is not a finite number \(a column that is not a "
+                                   r"feature can be left out with data\.ignore_columns\)$"),
+    ("x,label\n\n\n", r"no data rows after the header$"),
+    ("", r"empty file \(expected a header row naming the columns\)$"),
+], ids=["extra_field", "empty_label", "duplicate_column", "infinite_value", "no_rows", "empty_file"])
+def test_csv_rows_that_do_not_fit_are_named_in_one_line(tmp_path, text, message):
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: {message}"):
+        load_dataset(data_config("csv", path))
+
+
+def test_csv_as_spreadsheets_write_it_byte_order_mark_and_spaces_included(tmp_path):
+    # a spreadsheet's UTF-8 export starts with a byte-order mark; hand-written headers and labels carry spaces
+    path = tmp_path / "t.csv"
+    rows = [f"{['cat', ' cat', 'dog ', 'dog'][i % 4]}, {i}, row {i}" for i in range(12)]
+    path.write_text("label , x , note\n" + "\n".join(rows) + "\n", encoding="utf-8-sig")
+    data = load_dataset(data_config("csv", path, ignore_columns=["note"]))
+    assert data.class_names == ["cat", "dog"] and data.input_shape == (1,)
+    all_rows = np.concatenate([data.source_rows, sorted(set(range(12)) - set(data.source_rows.tolist()))])
+    assert torch.cat([data.y_train, data.y_test]).tolist() == [0 if r % 4 < 2 else 1 for r in all_rows]
+
+
 def test_validate_names_test_images_that_are_not_uint8_as_well_as_training_ones():
     # a test split of float images would skip the loader's scaling and normalisation, and be scored as it is
     images = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
