@@ -1241,3 +1241,46 @@ def test_validate_names_image_statistics_that_do_not_fit_the_channels(given, mes
         splits.validate()
     splits.mean, splits.std = [0.4], [0.2]
     assert splits.validate() is splits
+
+
+def toy_splits(**changes) -> DatasetSplits:
+    """Three training and two test examples of two features, two classes; ``changes`` replace fields."""
+    fields = dict(x_train=torch.zeros(3, 2), y_train=torch.tensor([0, 1, 1]), x_test=torch.zeros(2, 2),
+                  y_test=torch.tensor([1, 0]), num_classes=2, class_names=["a", "b"], kind="tabular", name="toy")
+    return DatasetSplits(**{**fields, **changes})
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"y_train": torch.zeros(0, dtype=torch.int64), "x_train": torch.zeros(0, 2)}, r"the train split is empty"),
+    ({"y_train": torch.tensor([0, 1])}, r"train split has 3 inputs but 2 labels"),
+    ({"y_test": torch.tensor([1, 0], dtype=torch.int32)}, r"test labels must be a 1-D int64 tensor, got torch\.int32 "
+                                                          r"\(2,\)"),
+    ({"y_train": torch.tensor([[0], [1], [1]])}, r"train labels must be a 1-D int64 tensor, got torch\.int64 \(3, 1\)"),
+    ({"x_test": torch.zeros(2, 3)}, r"train inputs have shape \(2,\), test inputs \(3,\)"),
+    ({"class_names": ["a", "b", "c"]}, r"3 class names for 2 classes"),
+    ({"source_rows": np.array([0, 1, 3]), "source_size": 3}, r"source_rows must give each of the 3 training examples "
+                                                             r"a row in \[0, source_size=3\), got int64 of shape \(3,\)"),
+    ({"source_rows": np.array([0, -1, 2]), "source_size": 3}, r"source_rows .* row in \[0, source_size=3\), got "
+                                                              r"int64 of shape \(3,\)"),
+    ({"source_rows": np.array([0, 1]), "source_size": 3}, r"source_rows .* got int64 of shape \(2,\)"),
+    ({"source_rows": np.array([0, 1, 2])}, r"source_rows .* \[0, source_size=None\), got int64 of shape "
+                                            r"\(3,\)"),
+    ({"source_rows": np.array([0.0, 1.0, 2.0]), "source_size": 3}, r"source_rows .* got float64 of shape \(3,\)"),
+    ({"train_files": ["a.png", "b.png"]}, r"2 train_files for 3 training examples"),
+    ({"kind": "image", "x_train": torch.zeros(3, 4, 4, dtype=torch.uint8),
+      "x_test": torch.zeros(2, 4, 4, dtype=torch.uint8)},
+     r"images must be uint8 \(N, C, H, W\), got torch\.uint8 \(3, 4, 4\) in the train split"),
+], ids=["empty", "fewer_labels", "int32_labels", "column_labels", "test_shape", "names", "row_past_end",
+        "negative_row", "rows_short", "no_size", "float_rows", "files", "three_dim_images"])
+def test_validate_names_what_does_not_fit_in_one_line(changes, message):
+    with pytest.raises(DataError, match=rf"^toy: {message}$"):
+        toy_splits(**changes).validate()
+
+
+def test_origin_arrays_lead_back_to_the_users_rows_or_files():
+    rows = toy_splits(source_rows=np.array([4, 0, 2], dtype=np.int32), source_size=5).validate().origin_arrays()
+    assert list(rows) == ["source_rows"] and rows["source_rows"].dtype == np.int64
+    assert rows["source_rows"].tolist() == [4, 0, 2]
+    files = toy_splits(train_files=["c/1.png", "a/2.png", "b/3.png"]).validate().origin_arrays()
+    assert list(files) == ["train_files"] and files["train_files"].tolist() == ["c/1.png", "a/2.png", "b/3.png"]
+    assert toy_splits().validate().origin_arrays() == {}
