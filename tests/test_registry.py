@@ -50,7 +50,7 @@ def test_two_lambdas_or_nested_definitions_are_never_taken_for_one_another():
         things.get("b")
 
 
-def test_the_same_name_defined_in_another_module_is_another_definition():
+def test_the_same_name_defined_in_another_module_or_in_a_class_is_another_definition():
     things = Registry("thing")
     first, second = {"__name__": "plugin_a"}, {"__name__": "plugin_b"}
     for namespace in (first, second):
@@ -58,6 +58,9 @@ def test_the_same_name_defined_in_another_module_is_another_definition():
     things.register("first")(first["build"])
     with pytest.raises(KeyError, match=r"thing 'first' is registered twice: plugin_a\.build and plugin_b\.build"):
         things.register("first")(second["build"])
+    exec("class Holder:\n    @staticmethod\n    def build():\n        return 2\n", first)
+    with pytest.raises(KeyError, match=r"thing 'first' is registered twice: plugin_a\.build and plugin_a\.Holder\.build"):
+        things.register("first")(first["Holder"].build)  # the same module, but a class's function of that name
 
 
 def test_objects_without_a_qualified_name_are_never_taken_for_one_another():
