@@ -158,6 +158,19 @@ def test_an_empty_config_file_or_one_of_comments_only_gives_the_defaults(tmp_pat
     assert to_dict(load_config(write(tmp_path, "# every setting at its default\n"))) == to_dict(Config())
 
 
+def test_a_config_file_that_is_not_a_mapping_of_sections_is_one_line_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"c\.yaml: expected a mapping of sections \(data, model, \.\.\.\), got list$"):
+        load_config(write(tmp_path, "- run\n- epochs: 3\n"))
+    with pytest.raises(ConfigError, match=r"c\.yaml: expected a mapping of sections \(data, model, \.\.\.\), got str$"):
+        load_config(write(tmp_path, "run.epochs=3\n"))  # a --set written into a file
+    from satlearn.config import config_from_dict
+
+    with pytest.raises(ConfigError, match=r"^settings\.json: expected a mapping of sections \(data, model, \.\.\.\), got "
+                                          r"\['run'\]$"):
+        config_from_dict(["run"], source="settings.json")
+    assert config_from_dict({"run": {"epochs": 50}}).run.epochs == 50
+
+
 def test_an_override_splits_at_its_first_equals_sign_and_its_key_is_stripped():
     assert parse_override("run.name=lr=0.1") == ("run.name", "lr=0.1")
     assert load_config(None, ["run.name=lr=0.1"]).run.name == "lr=0.1"
