@@ -179,3 +179,19 @@ def test_the_summary_leaves_out_the_label_file_and_key_of_a_recipe_switched_to_g
                         method=SimpleNamespace(soft_targets=None), wall_seconds=1.0, device="cpu")
     assert summary["noise"] == {"kind": "symmetric", "rate": 0.2, "mode": "paper", "file": None, "key": None,
                                 "actual_rate": 0.18}
+
+
+def test_the_test_curves_join_the_epochs_that_were_evaluated(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    # run.eval_every=2: epochs 1 and 3 have no test figures, and a line through them would be broken into dots
+    history = [{"epoch": e, "train_accuracy": 0.1 * e, "train_loss": 1 / e} for e in range(1, 5)]
+    for row in history[1::2]:
+        row.update(test_accuracy=0.1 * row["epoch"], test_loss=2 / row["epoch"])
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_curves(history, tmp_path / "curves.png")
+    test_lines = [line for ax in drawn[0].axes for line in ax.get_lines() if line.get_label() == "test"]
+    assert [list(line.get_xdata()) for line in test_lines] == [[2, 4], [2, 4]]
+    assert list(test_lines[0].get_ydata()) == [0.2, 0.4] and list(test_lines[1].get_ydata()) == [1.0, 0.5]
