@@ -759,6 +759,8 @@ def test_metrics_csv_holds_each_epochs_own_evaluation(tmp_path, monkeypatch):
     assert [(row["epoch"], row["test_loss"], row["test_accuracy"]) for row in rows] == [("1", "2.5", "0.25"),
                                                                                        ("2", "1.5", "0.75")]
     assert [float(row["train_loss"]) for row in rows] == [row["train_loss"] for row in result.history]
+    header = next(csv.reader((tmp_path / "run" / "metrics.csv").open()))
+    assert header[:2] == ["epoch", "lr"] and header == list(result.history[0])  # in the order the rows give them
 
 
 def test_a_best_accuracy_of_zero_is_still_an_epochs(tmp_path, monkeypatch):
@@ -802,6 +804,14 @@ def test_a_refused_resumption_lists_three_differences_and_counts_the_rest():
 
     assert listed_differences(["a", "b", "c"]) == "a; b; c"
     assert listed_differences(["a", "b", "c", "d"]) == "a; b; c; and 1 more"
+
+
+def test_a_setting_the_run_had_that_its_method_no_longer_takes_is_a_difference():
+    from satlearn.engine.trainer import config_differences
+
+    saved = {"method": {"settings": {"smoothing": 0.2, "warmup": 3}}}
+    current = {"method": {"settings": {"smoothing": 0.2}}}  # the method's Settings lost warmup since
+    assert config_differences(saved, current) == ["method.settings.warmup: run has 3, now None"]
 
 
 def test_only_settings_of_how_a_run_runs_may_differ_on_resume():
