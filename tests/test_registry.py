@@ -59,7 +59,7 @@ def test_the_same_name_defined_in_another_module_or_in_a_class_is_another_defini
     with pytest.raises(KeyError, match=r"thing 'first' is registered twice: plugin_a\.build and plugin_b\.build"):
         things.register("first")(second["build"])
     exec("class Holder:\n    @staticmethod\n    def build():\n        return 2\n", first)
-    with pytest.raises(KeyError, match=r"thing 'first' is registered twice: plugin_a\.build and plugin_a\.Holder\.build"):
+    with pytest.raises(KeyError, match=r"'first' is registered twice: plugin_a\.build and plugin_a\.Holder\.build"):
         things.register("first")(first["Holder"].build)  # the same module, but a class's function of that name
 
 
