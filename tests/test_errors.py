@@ -1,4 +1,4 @@
-"""satlearn.errors: what its errors promise to code that catches them, and the helpers that read other errors."""
+"""satlearn.errors: what its errors promise to code that catches them, and the functions that read other errors."""
 
 import pickle
 

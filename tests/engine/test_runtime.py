@@ -159,7 +159,7 @@ def test_a_saved_random_state_brings_back_every_generators_next_draws():
 
 
 def test_usable_cpus_are_the_ones_this_process_may_run_on_else_all(monkeypatch):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)  # as under taskset -c 0,3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)  # as when started pinned to CPUs 0 and 3
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert runtime.usable_cpus() == 2
     monkeypatch.delattr(os, "sched_getaffinity")  # as on macOS and Windows
