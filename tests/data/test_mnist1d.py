@@ -1,8 +1,10 @@
 import numpy as np
+import pytest
 import torch
 
 from satlearn.config import DataConfig
 from satlearn.data import load_dataset
+from satlearn.errors import DataError
 
 
 def test_mnist1d_is_generated_offline_cached_and_standardised(tmp_path):
@@ -79,3 +81,38 @@ def test_the_standardised_inputs_do_not_depend_on_the_thread_count(tmp_path, mon
     for other in loaded[1:]:
         assert torch.equal(loaded[0].x_train, other.x_train) and torch.equal(loaded[0].x_test, other.x_test)
     assert abs(float(loaded[0].x_train.double().mean())) < 1e-6
+
+
+def small_arrays():
+    """Hand-sized MNIST-1D arrays: training values 1..8 (mean 4.5), test values 0 and 9, digits 0..8 only."""
+    return {"x": np.arange(1.0, 9.0).reshape(4, 2), "y": np.array([0, 3, 5, 8]),
+            "x_test": np.array([[0.0, 9.0]]), "y_test": np.array([2])}
+
+
+def test_both_splits_are_standardised_with_the_training_mean_and_sample_std(tmp_path, monkeypatch):
+    from satlearn.data import mnist1d
+
+    monkeypatch.setattr(mnist1d, "_generate", lambda num_samples, seed: small_arrays())
+    data = load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=10))
+    # training values 1..8: mean 4.5, sample std sqrt(sum((v - 4.5)^2) / 7) = sqrt(42 / 7) = sqrt(6)
+    std = np.sqrt(6.0)
+    assert np.allclose(data.x_train.numpy(), (np.arange(1.0, 9.0).reshape(4, 2) - 4.5) / std)
+    assert np.allclose(data.x_test.numpy(), [[-4.5 / std, 4.5 / std]])
+    # the ten digits are the classes, whichever of them these examples hold
+    assert data.num_classes == 10 and data.class_names == [str(d) for d in range(10)]
+
+
+def test_the_earlier_form_is_standardised_with_torchs_float32_mean_and_sample_std(tmp_path, monkeypatch):
+    from satlearn.data import load_earlier_form, mnist1d
+
+    monkeypatch.setattr(mnist1d, "_generate", lambda num_samples, seed: small_arrays())
+    earlier = load_earlier_form(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=10))
+    std = np.sqrt(6.0)  # as above: torch's std is the sample std too
+    assert np.allclose(earlier.x_train.numpy(), (np.arange(1.0, 9.0).reshape(4, 2) - 4.5) / std)
+    assert np.allclose(earlier.x_test.numpy(), [[-4.5 / std, 4.5 / std]])
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_the_generator_cannot_take_is_refused(tmp_path, seed):
+    with pytest.raises(DataError, match=rf"^mnist1d: data\.data_seed={seed}; expected a seed from 0 to 2\*\*32 - 1$"):
+        load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=100, data_seed=seed))
