@@ -112,6 +112,25 @@ def test_the_earlier_form_is_standardised_with_torchs_float32_mean_and_sample_st
     assert np.allclose(earlier.x_test.numpy(), [[-4.5 / std, 4.5 / std]])
 
 
+def test_a_damaged_or_unwritable_cache_costs_only_generation_time(tmp_path, monkeypatch):
+    from satlearn.data import mnist1d
+
+    generated = []
+    monkeypatch.setattr(mnist1d, "_generate", lambda num_samples, seed: generated.append(seed) or small_arrays())
+    config = DataConfig(source="mnist1d", root=str(tmp_path), num_samples=10, data_seed=1)
+    first = load_dataset(config)
+    cache = tmp_path / "mnist1d-n10-seed1.npz"
+    whole = cache.read_bytes()
+    cache.write_bytes(whole[:len(whole) // 2])  # a copy cut short
+    assert torch.equal(load_dataset(config).x_train, first.x_train) and len(generated) == 2
+    with np.load(cache) as rewritten:  # written again, whole
+        assert rewritten["x"].tolist() == small_arrays()["x"].tolist()
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    again = load_dataset(DataConfig(source="mnist1d", root=str(not_a_folder), num_samples=10, data_seed=1))
+    assert torch.equal(again.x_train, first.x_train) and len(generated) == 3
+
+
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_a_seed_the_generator_cannot_take_is_refused(tmp_path, seed):
     with pytest.raises(DataError, match=rf"^mnist1d: data\.data_seed={seed}; expected a seed from 0 to 2\*\*32 - 1$"):

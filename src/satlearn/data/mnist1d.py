@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from satlearn.data.base import SOURCES, DatasetSplits, default_cache_dir
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits, default_cache_dir
 from satlearn.errors import DataError
 
 
@@ -33,8 +33,8 @@ def load_arrays(num_samples: int, seed: int, cache_dir: Path) -> dict[str, np.nd
         try:
             with np.load(path) as cached:
                 return {k: cached[k] for k in ("x", "y", "x_test", "y_test")}
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is regenerated below
+        except (*DAMAGED_ARCHIVE_ERRORS, ValueError, KeyError):
+            pass  # a damaged cache (a copy cut short, say) is regenerated below
     arrays = _generate(num_samples, seed)
     try:
         from satlearn.engine.checkpoint import atomic_write_bytes  # (engine imports data: not at the top)
