@@ -3,10 +3,14 @@
 import importlib.util
 import io
 import os
+import pickle
+import re
+import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -92,3 +96,88 @@ def test_labels_that_are_not_cifar10n_are_named_before_the_archive_is_read_and_a
     exists = run(no_clean)
     assert exists.stderr.strip() == (f"prepare_cifar10.py: error: {out / 'cifar-10-batches-py'} already exists; "
                                      "remove it first")
+
+
+def add_member(tar, name, image):
+    """``image`` (H, W, 3) stored losslessly (PNG) under ``name``: the converter decodes by content, not name."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    info = tarfile.TarInfo(name)
+    info.size = buffer.tell()
+    buffer.seek(0)
+    tar.addfile(info, buffer)
+
+
+def test_conversion_keeps_every_pixel_and_channel_in_place(tmp_path):
+    rng = np.random.default_rng(1)
+    clean = rng.permutation(np.repeat(np.arange(10), 2))
+    train = rng.integers(0, 256, (10, 2, 32, 32, 3), dtype=np.uint8)  # [class, k] -> (H, W, RGB)
+    test = {c: rng.integers(0, 256, (1 + c % 2, 32, 32, 3), dtype=np.uint8) for c in range(10)}  # 1 or 2 a class
+    archive = tmp_path / "cifar.tar"
+    with tarfile.open(archive, "w") as tar:
+        # as `tar -cf cifar.tar .` writes it: every member under ./; the test images last class first
+        for c in reversed(range(10)):
+            for k, image in enumerate(test[c]):
+                add_member(tar, f"./test/{prepare.CLASSES[c]}/{k:04d}.jpg", image)
+        for c in range(10):
+            for k in range(2):
+                add_member(tar, f"./train/{prepare.CLASSES[c]}/{k:04d}.jpg", train[c, k])
+    np.savez(tmp_path / "labels.npz", clean=clean.astype(np.uint8))
+    target = prepare.convert(archive, tmp_path / "labels.npz", tmp_path / "out")
+    data = load_dataset(DataConfig(source="cifar10", root=str(target)))
+    # CIFAR's rows: the red plane, then green, then blue, each row by row; satlearn reads them as (C, H, W)
+    seen = np.zeros(10, int)
+    names = []
+    for i, c in enumerate(clean):
+        assert torch.equal(data.x_train[i], torch.from_numpy(np.moveaxis(train[c, seen[c]], -1, 0))), i
+        names.append(f"train/{prepare.CLASSES[c]}/{seen[c]:04d}.jpg")
+        seen[c] += 1
+    with open(target / "data_batch_2", "rb") as f:
+        assert pickle.load(f)[b"filenames"] == [name.encode() for name in names[4:8]]  # each image's source
+    # the test split class by class in CIFAR's class order, each class's images by number
+    expected_test = [(c, image) for c in range(10) for image in test[c]]
+    assert data.y_test.tolist() == [c for c, _ in expected_test]
+    for j, (_, image) in enumerate(expected_test):
+        assert torch.equal(data.x_test[j], torch.from_numpy(np.moveaxis(image, -1, 0))), j
+    assert data.class_names == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                                "truck"]  # the data README's class order, index = label
+
+
+def test_a_training_image_missing_from_the_archive_is_named_and_nothing_is_left(tmp_path):
+    clean = np.repeat(np.arange(10), 2)
+    archive = tmp_path / "cifar.tar"
+    with tarfile.open(archive, "w") as tar:
+        for c, name in enumerate(prepare.CLASSES):
+            for k in range(1 if name == "cat" else 2):
+                add_jpeg(tar, f"train/{name}/{k:04d}.jpg", 10 * c)
+    np.savez(tmp_path / "labels.npz", clean=clean)
+    with pytest.raises(SystemExit, match=rf"^{re.escape(str(archive))}: 1 training images missing, e\.g\. "
+                                         r"train/cat/0001\.jpg$"):
+        prepare.convert(archive, tmp_path / "labels.npz", tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("clean", [
+    np.zeros((10, 2), dtype=np.int64),
+    np.zeros(10, dtype=np.float32),
+], ids=["two_dims", "floats"])
+def test_label_files_whose_clean_array_is_not_cifar10_labels_are_refused(tmp_path, clean):
+    labels = tmp_path / "labels.npz"
+    np.savez(labels, clean=clean)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(labels))} is not CIFAR-10N's label file: expected a "
+                                         r"\.npz with a 'clean' array of class indices, one per training image$"):
+        prepare.read_clean_labels(labels)
+
+
+def test_an_image_of_another_size_is_one_line(tmp_path, monkeypatch):
+    archive = tmp_path / "cifar.tar"
+    with tarfile.open(archive, "w") as tar:
+        add_member(tar, "train/airplane/0000.jpg", np.zeros((32, 32, 3), np.uint8))
+        add_member(tar, "train/automobile/0000.jpg", np.zeros((16, 16, 3), np.uint8))
+    np.savez(tmp_path / "labels.npz", clean=np.array([0, 1]))
+    monkeypatch.setattr(sys, "argv", ["prepare_cifar10.py", "--archive", str(archive), "--labels",
+                                      str(tmp_path / "labels.npz"), "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as exit_:
+        prepare.main()
+    assert str(exit_.value) == (f"prepare_cifar10.py: error: cannot convert {archive} with {tmp_path / 'labels.npz'} "
+                                "(ValueError: expected a 32x32 RGB image, got (16, 16, 3))")
