@@ -77,9 +77,11 @@ def read_clean_labels(labels_file: Path) -> np.ndarray:
             clean = labels["clean"] if "clean" in labels.files else None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         clean = None
-    if clean is None or clean.ndim != 1 or not np.issubdtype(clean.dtype, np.integer):
+    # a label outside 0..9 would name no class folder, or with -1 quietly the last one
+    if clean is None or clean.ndim != 1 or not np.issubdtype(clean.dtype, np.integer) or \
+            (clean.size and (clean.min() < 0 or clean.max() >= len(CLASSES))):
         raise ValueError(f"{labels_file} is not CIFAR-10N's label file: expected a .npz with a 'clean' array of "
-                         "class indices, one per training image")
+                         f"class indices 0 to {len(CLASSES) - 1}, one per training image")
     return clean.astype(np.int64)
 
 

@@ -160,12 +160,14 @@ def test_a_training_image_missing_from_the_archive_is_named_and_nothing_is_left(
 @pytest.mark.parametrize("clean", [
     np.zeros((10, 2), dtype=np.int64),
     np.zeros(10, dtype=np.float32),
-], ids=["two_dims", "floats"])
+    np.array([0, 1, 10]),
+    np.array([0, -1, 2]),  # -1 would pick the last class folder without a word
+], ids=["two_dims", "floats", "above_9", "negative"])
 def test_label_files_whose_clean_array_is_not_cifar10_labels_are_refused(tmp_path, clean):
     labels = tmp_path / "labels.npz"
     np.savez(labels, clean=clean)
     with pytest.raises(ValueError, match=rf"^{re.escape(str(labels))} is not CIFAR-10N's label file: expected a "
-                                         r"\.npz with a 'clean' array of class indices, one per training image$"):
+                                         r"\.npz with a 'clean' array of class indices 0 to 9, one per training image$"):
         prepare.read_clean_labels(labels)
 
 
