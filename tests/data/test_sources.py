@@ -683,6 +683,19 @@ def test_channel_stats_count_every_image_whatever_the_chunk_size():
         assert np.allclose(mean, (0.2, 0.2)) and np.allclose(std, (0.4, 1.0)), chunk
 
 
+@pytest.mark.parametrize("value", [0, 51, 251, 255])
+def test_channel_stats_give_a_channel_that_never_varies_a_std_of_one(value):
+    # its computed spread can be a rounding residue (about 1e-8): dividing by it would turn a test image one
+    # step brighter in that channel into inputs in the hundreds of thousands
+    from satlearn.data.imagefolder import channel_stats
+
+    images = np.zeros((5000, 2, 8, 8), dtype=np.uint8)
+    images[:, 0] = value
+    images[::2, 1] = 255  # channel 1: half the images white, std 0.5
+    mean, std = channel_stats(images)
+    assert np.isclose(mean[0], value / 255) and std[0] == 1.0 and np.isclose(std[1], 0.5)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # .npz
 

@@ -132,14 +132,19 @@ def channel_stats(images: np.ndarray, chunk: int = 1024) -> tuple[tuple[float, .
     channels = images.shape[1]
     total = np.zeros(channels, dtype=np.float64)
     total_sq = np.zeros(channels, dtype=np.float64)
+    varies = np.zeros(channels, dtype=bool)
     for start in range(0, len(images), chunk):
-        part = images[start:start + chunk].astype(np.float64) / 255.0
+        part = images[start:start + chunk]
+        varies |= (part != images[:1, :, :1, :1]).any(axis=(0, 2, 3))
+        part = part.astype(np.float64) / 255.0
         total += part.sum(axis=(0, 2, 3))
         total_sq += np.square(part).sum(axis=(0, 2, 3))
     count = images.shape[0] * images.shape[2] * images.shape[3]
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - np.square(mean), 0.0))
-    std = np.where(std > 1e-8, std, 1.0)
+    # a channel that never varies can still leave a rounding residue of about 1e-8 here, which would scale a
+    # test image one step brighter in it into inputs in the hundreds of thousands
+    std = np.where(varies & (std > 1e-8), std, 1.0)
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
