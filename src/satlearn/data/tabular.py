@@ -51,7 +51,10 @@ def standardize(train: np.ndarray, test: np.ndarray, *,
     if not (np.isfinite(mean).all() and np.isfinite(std).all()):
         raise DataError(f"{what}: feature values too large to standardise (their mean or spread overflows "
                         "float64); expected values well below 1e150 in size")
-    std = np.where(std > 1e-12, std, 1.0)
+    # a column holding one value throughout can still leave a rounding residue here (2e-10 for 1234567.89 thirty
+    # times), which would scale a new row's value in that column by billions
+    varies = (train != train[:1]).any(axis=0)
+    std = np.where(varies & (std > 1e-12), std, 1.0)
     return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32), mean, std
 
 
