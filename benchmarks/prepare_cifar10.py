@@ -101,6 +101,12 @@ def convert(archive: Path, labels_file: Path, out: Path) -> Path:
         missing = [p for p in paths if p not in members]
         if missing:
             raise SystemExit(f"{archive}: {len(missing)} training images missing, e.g. {missing[0]}")
+        # fewer labels than images would convert only the first images of each class, and CIFAR-10N's other
+        # label sets (one label per training image) would then no longer line up with them
+        in_archive = sum(p.startswith("train/") for p in members)
+        if in_archive != len(paths):
+            raise SystemExit(f"{labels_file}: {len(paths)} clean labels for the {in_archive} training images of "
+                             f"{archive}; expected one label per training image")
         images = np.stack([decode(members[p]) for p in tqdm(paths, desc="decoding train", leave=False)])
         for b, part in enumerate(np.array_split(np.arange(len(paths)), 5)):
             write_batch(staging / f"data_batch_{b + 1}", images[part], clean[part].tolist(),

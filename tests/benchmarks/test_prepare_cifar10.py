@@ -157,6 +157,20 @@ def test_a_training_image_missing_from_the_archive_is_named_and_nothing_is_left(
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_a_label_file_with_fewer_labels_than_the_archive_has_training_images_is_named_and_nothing_is_left(tmp_path):
+    archive = tmp_path / "cifar.tar"
+    with tarfile.open(archive, "w") as tar:
+        for c, name in enumerate(prepare.CLASSES):
+            for k in range(2):
+                add_jpeg(tar, f"train/{name}/{k:04d}.jpg", 10 * c)
+    np.savez(tmp_path / "labels.npz", clean=np.arange(10))  # one label per class: the second images left over
+    with pytest.raises(SystemExit, match=rf"^{re.escape(str(tmp_path / 'labels.npz'))}: 10 clean labels for the 20 "
+                                         rf"training images of {re.escape(str(archive))}; expected one label per "
+                                         r"training image$"):
+        prepare.convert(archive, tmp_path / "labels.npz", tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 @pytest.mark.parametrize("clean", [
     np.zeros((10, 2), dtype=np.int64),
     np.zeros(10, dtype=np.float32),
