@@ -1,5 +1,6 @@
 """benchmarks/report.py regenerates RESULTS.md from the recorded JSON, and names a broken result file."""
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -127,3 +128,104 @@ def test_a_detection_measure_left_undefined_shows_as_n_a_and_a_mean_over_seeds_s
     li = cell["label_issues"]
     assert (f"| sat-sym20 | {li['truly_wrong']} | {li['flagged']} | n/a | {li['recall']:.3f} | n/a | "
             f"{li['average_precision']:.3f} | {li['auroc']:.3f} |") in (tmp_path / "R.md").read_text()
+
+
+def write_result(results: Path, name: str, **fields) -> None:
+    """A result file as the benchmark scripts record it, with the provenance fields the report reads."""
+    path = results / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"benchmark": name, "commit": "0123456789abcdef", "command": "python x.py",
+                                "device": {"gpu": "GPU A"}, **fields}))
+
+
+def grid_cell(method: str, noise: str, last: float, best: float, **fields) -> dict:
+    return {"recipe": "paper", "method": method, "noise": noise, "epochs": 200, "actual_noise_rate": 0.5,
+            "last_test_accuracy": last, "best_test_accuracy": best, "run_seconds": 100.0, **fields}
+
+
+def load_report(results: Path, monkeypatch):
+    """benchmarks/report.py as a module reading ``results``: its sections are called in this process, not run."""
+    spec = importlib.util.spec_from_file_location("report_bench", BENCH / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "RESULTS_DIR", results)
+    return module
+
+
+def table_rows(text: str, header: str) -> list[list[str]]:
+    """The cells of each row of the table under ``header`` (the line naming its columns)."""
+    lines = text.splitlines()
+    start = lines.index(header) + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_a_grid_lists_symmetric_noise_first_and_gives_sat_minus_ce_only_where_both_ran(tmp_path, monkeypatch):
+    # the committed grids hold one noise per recipe but the fast one, whose rows follow label_noise.NOISES: the
+    # order of another recipe's rows, and a row missing a method, are seen here only
+    results = tmp_path / "results"
+    cells = {("ce", "pair40"): (0.625, 0.6875), ("sat", "pair40"): (0.8125, 0.90625), ("sat", "sym80"): (0.5, 0.55),
+             ("ce", "sym20"): (0.5, 0.625), ("sat", "sym20"): (0.75, 0.8125)}  # (last, best), exact in binary
+    for (method, noise), (last, best) in cells.items():
+        write_result(results, f"label_noise/paper/{method}-{noise}", **grid_cell(method, noise, last, best))
+    # the same cell trained again elsewhere: a table of its own, under which the recipe's figure does not belong
+    write_result(results, "label_noise/paper_gpu-b/sat-sym20", **grid_cell("sat", "sym20", 0.75, 0.8125), tag="gpu-b")
+    module = load_report(results, monkeypatch)
+    monkeypatch.setattr(module, "ROOT", tmp_path)  # a checkout whose report has the recipe's figure beside it
+    monkeypatch.setattr(module, "OUT", tmp_path / "benchmarks" / "RESULTS.md")
+    (tmp_path / "benchmarks" / "figures").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "figures" / "label_noise_paper.png").write_bytes(b"")
+    text = "\n".join(module.label_noise_section())
+    own, tagged = text.split("### recipe `paper`, cells trained again as `gpu-b`")
+    assert "![learning curves, recipe paper](figures/label_noise_paper.png)" in own and "![" not in tagged
+    rows = table_rows(text,
+                      "| noise | actual noise % | ce | sat | SAT − CE (last) | run time (s) |")
+    assert [row[0] for row in rows] == ["sym20", "sym80", "pair40"]
+
+    def shown(method, noise):
+        last, best = cells[(method, noise)]
+        return f"{100 * last:.2f} ({100 * best:.2f})"
+
+    assert rows[0][2:5] == [shown("ce", "sym20"), shown("sat", "sym20"), "+25.00"]  # last minus last, in points
+    assert rows[1][2:5] == ["*not run*", shown("sat", "sym80"), "—"]
+    assert rows[2][2:5] == [shown("ce", "pair40"), shown("sat", "pair40"), "+18.75"]
+
+
+def test_a_figure_exactly_at_its_target_meets_it_and_a_cpu_paper_run_is_held_to_no_gpu_target(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    report_module = load_report(results, monkeypatch)
+    epoch, speedup, ratio = (report_module.TARGET_EPOCH_SECONDS, report_module.TARGET_SPEEDUP,
+                             report_module.TARGET_SAT_OVER_CE)
+    write_result(results, "speed", cells=[{"model": "resnet34", "pipeline": "fast", "method": "sat",
+                                           "epoch_seconds": epoch, "images_per_second": 50000 / epoch,
+                                           "device": "cuda:0"}],
+                 ratios=[{"model": "resnet34", "pipeline": "fast", "speedup_over_reference_sat": speedup,
+                          "sat_over_ce_time": ratio}])
+    # a setting given as --set=key=value is as much the table's as one given as --set key=value
+    write_result(results, "speed_cpu_targets", command="python speed.py --set=method.targets_device=cpu",
+                 cells=[{"model": "resnet34", "pipeline": "fast", "method": "sat", "epoch_seconds": 2 * epoch,
+                         "images_per_second": 25000 / epoch, "device": "cuda:0"}], ratios=[])
+    whole = report_module.TARGET_PAPER_RECIPE_SECONDS
+    timing = {"setup_seconds": 4.0, "epochs_seconds": 281.0, "train_pass_seconds": 265.0, "eval_seconds": 13.0,
+              "between_epochs_seconds": 1.5, "checkpoint_wait_seconds": 0.4, "finish_seconds": 3.0}
+    write_result(results, "label_noise/paper/sat-sym40", **grid_cell("sat", "sym40", 0.89, 0.9), run_device="cuda",
+                 fit_seconds=whole, timing={**timing, "resumed": False})
+    # the same cell resumed (its timing covers the last part alone), and a CPU smoke run of another cell
+    write_result(results, "label_noise/paper/ce-sym40", **grid_cell("ce", "sym40", 0.7, 0.8), run_device="cuda",
+                 fit_seconds=None, timing={**timing, "resumed": True})
+    write_result(results, "label_noise/paper/sat_sce-sym40", **grid_cell("sat_sce", "sym40", 0.7, 0.8),
+                 run_device="cpu", fit_seconds=whole)
+    text = "\n".join(report_module.targets_section())
+    assert f"| GPU A | `fast` | {epoch:.2f} (met) | {speedup:.2f}× (met) | {ratio:.3f} (met) | `speed.json` |" in text
+    assert "| GPU A | `fast`, `method.targets_device=cpu` | " in text
+    paper = table_rows(text, "| paper recipe cell | device | pipeline | whole run s | training + evaluation epochs s | "
+                             "compiler cache at start | first epoch s | file |")
+    assert [row[0] for row in paper] == ["ce-sym40", "sat-sym40"]  # the CPU run is no GPU's figure
+    assert paper[1][3] == f"{whole:.0f} (met)" and paper[0][3] == "— (resumed: no whole-run time)"
+    timed = table_rows(text, "| paper recipe cell | device | set-up | training passes | evaluations | rest of the "
+                             "epochs | between epochs (checkpoint waits) | finish |")
+    assert [row[0] for row in timed] == ["sat-sym40"]  # a resumed run's account is of its last part alone
