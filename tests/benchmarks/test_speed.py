@@ -27,6 +27,7 @@ def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     kinds = {key for r in result["ratios"] for key in r if key not in ("model", "pipeline")}
     assert kinds == {"sat_over_ce_time", "speedup_over_reference_sat"}
     assert result["commit"] and result["device"]["torch"]
+    assert result["device"]["measured_on"] == ["cpu"]  # a GPU beside it would be named unused_gpu, not gpu
     run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
                "--out", str(tmp_path / "RESULTS.md"))
     assert "| resnet18 | reference | sat |" in (tmp_path / "RESULTS.md").read_text()
@@ -171,7 +172,7 @@ def test_fastest_pipeline_counts_the_compilation_that_a_fresh_process_pays(tmp_p
     speed = load_speed_module()
     file = write_compiled_and_eager_table(tmp_path)
     # for 40 epochs: eager 5 + 39 · 2 = 83 s; CUDA graphs 60 + 39 · 1 = 99 s, not 1 + 39 = 40 s
-    assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=40, device_type="cuda") == "fast"
+    assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=41, device_type="cuda") == "fast"
     assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=60, device_type="cuda") \
         == "fast+cudagraphs"  # 123 s against 119 s
 
@@ -476,3 +477,19 @@ def test_a_cell_records_its_quickest_timed_epoch_and_the_images_per_second_of_th
         assert cell["warmup_epoch_seconds"] == train_seconds[(method, 0)], method
         assert (cell["eval_warmup_seconds"], cell["eval_seconds"]) == eval_seconds[method], method
         assert cell["train_gflop_per_image"] == 7.0 and (cell["steps_per_epoch"], cell["batch_size"]) == (steps, batch)
+
+
+def test_fastest_pipeline_counts_the_evaluations_and_one_timed_epoch_fewer_than_the_training_has(tmp_path):
+    # a close call, so that leaving out either evaluation, or counting the warm-up epoch twice, turns it round:
+    # 41 epochs: eager 19 + 1 + 40 · (2.5 + 0.5) = 140 s against CUDA graphs 40.5 + 20 + 40 · (1 + 1) = 140.5 s
+    speed = load_speed_module()
+
+    def cell(pipeline, warmup, eval_warmup, epoch, evaluation):
+        return {"model": "resnet34", "method": "sat", "pipeline": pipeline, "device": "cuda:0",
+                "warmup_epoch_seconds": warmup, "eval_warmup_seconds": eval_warmup, "epoch_seconds": epoch,
+                "eval_seconds": evaluation}
+
+    file = tmp_path / "speed.json"
+    file.write_text(json.dumps({"cells": [cell("fast+cudagraphs", 40.5, 20.0, 1.0, 1.0),
+                                          cell("fast", 19.0, 1.0, 2.5, 0.5)]}))
+    assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=41, device_type="cuda") == "fast"
