@@ -447,3 +447,30 @@ def test_a_sat_cell_scores_its_targets_against_the_true_labels(tmp_path):
     assert issues["f1"] == pytest.approx(0.4)
     # AP: the wrong ones ranked 1st and 4th, (1/1 + 2/4) / 2; AUROC: 4 of the 6 (wrong, right) pairs in order
     assert issues["average_precision"] == pytest.approx(0.75) and issues["auroc"] == pytest.approx(4 / 6)
+
+
+def test_a_cell_trained_here_records_the_compiler_cache_lookups_of_its_own_training(tmp_path, monkeypatch):
+    # cells trained one after another in one process share its counters, which only grow: a cell's figures are
+    # what its fit() added (the grid tests compile nothing, so every count there is 0 either way)
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(BENCH))
+    import label_noise
+
+    counts = [{"fxgraph_cache_hit": 5, "fxgraph_cache_miss": 3, "autograd_cache_hit": 2, "autograd_cache_miss": 1}]
+    added = {"fxgraph_cache_hit": 4, "fxgraph_cache_miss": 1, "autograd_cache_hit": 0, "autograd_cache_miss": 2}
+    rows = [{"epoch": 1, "test_accuracy": 0.5, "epoch_seconds": 1.0}]
+    summary = {"epochs": 1, "noise": {"actual_rate": 0.4}, "final_test_accuracy": 0.5, "best_test_accuracy": 0.5,
+               "best_epoch": 1, "device": "cpu"}
+
+    def fit(config, run_dir, **options):  # a training that compiled: its run directory, and the counters grown
+        write_finished_run(tmp_path / "runs", "ce", "sym40", rows, summary)
+        counts.append({name: count + added[name] for name, count in counts[-1].items()})
+        return SimpleNamespace(summary=summary)
+
+    monkeypatch.setattr(label_noise, "fit", fit)
+    monkeypatch.setattr(label_noise, "compile_cache_counters", lambda: dict(counts[-1]))
+    cell = label_noise.run_cell("fast", "ce", "sym40", runs_dir=tmp_path / "runs", results_dir=tmp_path / "results",
+                                data_root="data", cifar10n=Path("-"), extra=[], stop_after_epoch=None)
+    assert cell["compile_cache_counters"] == added
+    assert cell["fit_seconds"] is not None  # trained here, uninterrupted: its whole-run time is known
