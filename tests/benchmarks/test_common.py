@@ -1,6 +1,7 @@
 """Provenance of recorded results: the commit is BENCH_COMMIT where set, else git's HEAD."""
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,46 @@ def test_a_compiler_cache_unpacking_stopped_part_way_leaves_no_half_cache(tmp_pa
     assert not (tmp_path / "runs" / "compile_cache.unpacking").exists()
     with pytest.raises(ValueError, match="compile_cache: not empty; a compiler cache is unpacked into an empty "):
         common.unpack_compiler_cache(tmp_path / "cache.tgz", target)
+
+
+def test_a_report_names_the_gpu_that_measured_and_else_the_cpu_even_on_a_machine_with_a_gpu():
+    common = load_common()
+    cpu = {"cpu": "Intel(R) Xeon(R) Processor", "cpu_count": 2}
+    assert common.device_label({"device": {**cpu, "gpu": "NVIDIA H200"}}) == "NVIDIA H200"
+    # measured on the CPU of a GPU machine: the figure is the CPU's, whatever the machine also has
+    label = common.device_label({"device": {**cpu, "unused_gpu": "NVIDIA H200", "measured_on": ["cpu"]}})
+    assert label == f"{cpu['cpu']} ({cpu['cpu_count']} cores)"
+
+
+def test_a_payload_field_wins_over_the_recording_process_own(tmp_path):
+    # a cell recorded again keeps what its training process knew (label_noise.py's earlier record): the cache it
+    # started with and its commit, not those of the process that records it again
+    common = load_common()
+    kept = {"compiler_cache_at_start": {"dir": "/elsewhere", "files": 3220}, "commit": "0123456789ab",
+            "device": {"gpu": "NVIDIA H200"}}
+    recorded = json.loads(common.record("cell", {**kept, "value": 1}, directory=tmp_path).read_text())
+    assert {key: recorded[key] for key in kept} == kept and recorded["value"] == 1
+
+
+def test_recorded_results_and_reports_leave_the_commit_clean_and_code_changes_mark_it_dirty(monkeypatch, tmp_path):
+    common = load_common()
+    monkeypatch.delenv("BENCH_COMMIT", raising=False)
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    files = {"benchmarks/results/speed.json": "{}", "benchmarks/RESULTS.md": "# r", "benchmarks/speed.py": "x = 1"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "start")
+    head = git("rev-parse", "HEAD")
+    monkeypatch.setattr(common, "ROOT", tmp_path)
+    (tmp_path / "benchmarks" / "results" / "speed.json").write_text('{"cells": []}')
+    (tmp_path / "benchmarks" / "RESULTS.md").write_text("# regenerated")
+    assert common.git_commit() == head
+    (tmp_path / "benchmarks" / "speed.py").write_text("x = 2")
+    assert common.git_commit() == f"{head}-dirty"
