@@ -23,13 +23,20 @@ prepare = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(prepare)
 
 
-def add_jpeg(tar, name, value):
+def add_member(tar, name, image, *, image_format="PNG"):
+    """``image`` (H, W, 3) stored under ``name``, by default losslessly (PNG): the converter decodes by content, not
+    name."""
     buffer = io.BytesIO()
-    Image.fromarray(np.full((32, 32, 3), value, dtype=np.uint8)).save(buffer, format="JPEG", quality=95)
+    Image.fromarray(image).save(buffer, format=image_format, quality=95)
     info = tarfile.TarInfo(name)
     info.size = buffer.tell()
     buffer.seek(0)
     tar.addfile(info, buffer)
+
+
+def add_jpeg(tar, name, value):
+    """A 32x32 image of one grey ``value``, a JPEG as the real archive holds."""
+    add_member(tar, name, np.full((32, 32, 3), value, dtype=np.uint8), image_format="JPEG")
 
 
 def test_conversion_puts_images_in_original_order(tmp_path):
@@ -96,16 +103,6 @@ def test_labels_that_are_not_cifar10n_are_named_before_the_archive_is_read_and_a
     exists = run(no_clean)
     assert exists.stderr.strip() == (f"prepare_cifar10.py: error: {out / 'cifar-10-batches-py'} already exists; "
                                      "remove it first")
-
-
-def add_member(tar, name, image):
-    """``image`` (H, W, 3) stored losslessly (PNG) under ``name``: the converter decodes by content, not name."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    info = tarfile.TarInfo(name)
-    info.size = buffer.tell()
-    buffer.seek(0)
-    tar.addfile(info, buffer)
 
 
 def test_conversion_keeps_every_pixel_and_channel_in_place(tmp_path):
