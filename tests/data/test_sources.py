@@ -586,7 +586,10 @@ def test_imagefolder_a_class_folder_named_in_latin_1_keeps_its_bytes_in_a_utf_8_
 
     root = write_imagefolder(tmp_path / "imgs")
     for split in ("train", "test"):
-        (root / split / "dog").rename(root / split / os.fsdecode(b"caf\xe9"))  # not UTF-8: as Python reads it
+        try:
+            (root / split / "dog").rename(root / split / os.fsdecode(b"caf\xe9"))  # not UTF-8: as Python reads it
+        except (OSError, UnicodeError):  # macOS's APFS, say, takes only UTF-8 names, so no such folder can exist
+            pytest.skip("this file system refuses names that are not UTF-8")
     data = load_dataset(data_config("imagefolder", root))
     assert data.class_names == ["caf\\xe9", "cat"]
     assert data.train_files[0] == "train/caf\\xe9/img0.png"
