@@ -763,7 +763,7 @@ def test_metrics_csv_holds_each_epochs_own_evaluation(tmp_path, monkeypatch):
     assert header[:2] == ["epoch", "lr"] and header == list(result.history[0])  # in the order the rows give them
 
 
-def test_a_best_accuracy_of_zero_is_still_an_epochs(tmp_path, monkeypatch):
+def test_a_best_accuracy_of_zero_still_names_its_epoch(tmp_path, monkeypatch):
     scripted_accuracies(monkeypatch, [0.0, 0.0])
     result = fit(tiny_config(tmp_path, "run.epochs=2", "method.name=erm"), tmp_path / "run", log=lambda m: None)
     assert (result.summary["best_test_accuracy"], result.summary["best_epoch"]) == (0.0, 1)
