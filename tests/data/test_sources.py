@@ -1193,7 +1193,7 @@ def test_a_constant_feature_column_standardises_to_zero(value):
     # 1234567.89), not a spread to divide by; dividing by it would scale a new row's value by billions
     train = np.column_stack([np.full(30, value), np.arange(30.0)])
     x_train, x_test, _, std = standardize(train, train[:2])
-    assert std[0] == 1.0  # the documented "std 0 counts as 1"
+    assert std[0] == 1.0  # as documented: a column that never varies gets std 1
     assert np.abs(x_train[:, 0]).max() < 1e-6 and np.abs(x_test[:, 0]).max() < 1e-6
 
 

@@ -128,7 +128,8 @@ def _read_images(files: list[Path], size: tuple[int, int] | None, reference: Pat
 
 
 def channel_stats(images: np.ndarray, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of ``(N, C, H, W)`` uint8 images scaled to [0, 1] (std 0 is reported as 1)."""
+    """Per-channel mean and std of ``(N, C, H, W)`` uint8 images scaled to [0, 1] (a channel that never varies, or
+    whose std is under 1e-8, is reported with std 1)."""
     channels = images.shape[1]
     total = np.zeros(channels, dtype=np.float64)
     total_sq = np.zeros(channels, dtype=np.float64)

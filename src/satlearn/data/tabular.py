@@ -39,8 +39,8 @@ def split_indices(n: int, fraction: float, seed: int, *, what: str) -> tuple[np.
 
 def standardize(train: np.ndarray, test: np.ndarray, *,
                 what: str = "features") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Scales both ``(N, D)`` arrays by the training columns' mean and std (std 0 counts as 1); float32 out, with
-    the ``(D,)`` float64 mean and std used.
+    """Scales both ``(N, D)`` arrays by the training columns' mean and std (a column that never varies, or whose std
+    is under 1e-12, gets std 1); float32 out, with the ``(D,)`` float64 mean and std used.
 
     Raises :class:`DataError` naming ``what`` when values are too large for the mean and std to be computed."""
     train = train.astype(np.float64)
