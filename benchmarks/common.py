@@ -226,6 +226,13 @@ def device_info(measured_on: Iterable[str] | None = None) -> dict:
     return info
 
 
+def short_commit(commit: str) -> str:
+    """A recorded commit as a report shows it: 12 characters of the hash, and ``-dirty`` where the code that
+    measured differed from it (cut with the hash, the mark would be lost)."""
+    hash_, dirty, _ = commit.partition("-dirty")
+    return hash_[:12] + dirty
+
+
 def device_label(result: dict) -> str:
     """The device a recorded result names in a report: its GPU, else its CPU and cores."""
     device = result["device"]

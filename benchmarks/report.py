@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, device_label, read_result, run_main  # noqa: E402
+from common import RESULTS, ROOT, device_label, read_result, run_main, short_commit  # noqa: E402
 
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
 from satlearn.evaluation.detection import format_measure, is_undefined  # noqa: E402
@@ -54,7 +54,7 @@ def demo_section() -> list[str]:
         lines.append(f"| {s['seed']} | {s['command_wall_seconds']:.1f} | {_pct(s['ce_final'])} | {_pct(s['ce_best'])} | "
                      f"{_pct(s['sat_final'])} | {_pct(s['sat_best'])} | {s['sat_minus_ce_points']:+.1f} | "
                      f"{s['sat_flagged']} | {_pct(s['sat_flag_precision'])} | {_pct(s['sat_flag_recall'])} |")
-    lines += ["", f"Seed 0 is the demo as shipped. Device: {device_label(r)}; commit `{r['commit'][:12]}`; "
+    lines += ["", f"Seed 0 is the demo as shipped. Device: {device_label(r)}; commit `{short_commit(r['commit'])}`; "
               f"command `{r['command']}`; file `{_shown('demo.json')}`.", ""]
     return lines
 
@@ -93,7 +93,7 @@ def label_issues_section() -> list[str]:
     # each row's machine, commit and command: the MNIST-1D rows from a CPU and CIFAR rows from a GPU, say
     provenance: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
     for r in sorted(runs, key=lambda r: (r["dataset"], r["seed"])):
-        key = (device_label(r), r["commit"][:12], r["cleanlab"]["version"], r["command"])
+        key = (device_label(r), short_commit(r["commit"]), r["cleanlab"]["version"], r["command"])
         provenance[key].append(f"{r['dataset']} seed {r['seed']}")
     lines.append("")
     for (device, commit, version, command), files in provenance.items():
@@ -298,7 +298,7 @@ def _speed_table(r: dict, file_name: str) -> list[str]:
                   "operations at that rate (the floor): "
                   + ", ".join(f"{model} {seconds:.2f} s" for model, seconds in floors.items()) + ".", ""]
     lines += _kernel_kind_table(r["cells"])
-    lines += [f"Device: {device_label(r)}; commit `{r['commit'][:12]}`; command `{r['command']}`; "
+    lines += [f"Device: {device_label(r)}; commit `{short_commit(r['commit'])}`; command `{r['command']}`; "
               f"file `{_shown(file_name)}`.", ""]
     return lines
 
@@ -345,7 +345,7 @@ def step_ops_section() -> list[str]:
                      "operations dispatched, operations that call no other (on a GPU, roughly the kernels), and "
                      "CUDA kernels where run on a GPU. What SAT adds to each step, counted rather than timed.", ""]
         lines += [f"`{name}.json`: {r['model']} width {r['width']}, batch {r['batch_size']}, amp {r['amp']}; "
-                  f"device {device_label(r)}; commit `{r['commit'][:12]}`.", "",
+                  f"device {device_label(r)}; commit `{short_commit(r['commit'])}`.", "",
                   "| method | dispatched ops | leaf ops |" + (" CUDA kernels | kernel ms per step |" if cuda else ""),
                   "|---|---|---|" + ("---|---|" if cuda else "")]
         for c in r["cells"]:
@@ -391,7 +391,7 @@ def checkpoint_section() -> list[str]:
         exact = {True: "yes", False: "**no**"}.get(r.get("snapshot_exact"), "not checked")
         lines.append(f"| {r['model']} | {r['examples']} × {r['classes']} | {r['bytes'] / 1e6:.0f} | "
                      f"{r['median_seconds']:.2f} | {waits} | {exact} | {device_label(r)} | `{r['written_under']}` | "
-                     f"`{r['commit'][:12]}` |")
+                     f"`{short_commit(r['commit'])}` |")
     return lines + [""] if lines else []
 
 
@@ -416,7 +416,7 @@ def compile_cache_section() -> list[str]:
         lines.append(f"| {model} | {r['batch_size']} | {r['mode']} | {device_label(r)} | "
                      f"{runs['cold']['seconds']:.1f} | {runs['warm']['seconds']:.1f} | "
                      f"{runs['carried']['seconds']:.1f} | {hits} | {r['cache_files']} | "
-                     f"{r['archive_bytes'] / 1e6:.1f} | `{r['commit'][:12]}` |")
+                     f"{r['archive_bytes'] / 1e6:.1f} | `{short_commit(r['commit'])}` |")
     if archived:
         lines += ["", "What each compression of `--pack-cache` trades (`compile_cache.py --archives-of`: the cache "
                   "packed and unpacked once per suffix, on the CPU named):", "",
@@ -426,7 +426,7 @@ def compile_cache_section() -> list[str]:
             for suffix, archive in r["archives"].items():
                 lines.append(f"| `{Path(r['source']).name}` | {r['cache_files']} | {r['cache_bytes'] / 1e6:.1f} | "
                              f"{suffix} | {archive['bytes'] / 1e6:.2f} | {archive['pack_seconds']:.1f} | "
-                             f"{archive['unpack_seconds']:.1f} | {device_label(r)} | `{r['commit'][:12]}` |")
+                             f"{archive['unpack_seconds']:.1f} | {device_label(r)} | `{short_commit(r['commit'])}` |")
     return lines + [""]
 
 
@@ -504,7 +504,7 @@ def label_noise_section() -> list[str]:
         setups: dict[tuple[str, str], list[str]] = {}
         for (noise, method), c in sorted(cells.items()):
             setups.setdefault((device_label(c), _training_setup(c)), []).append(f"{method}-{noise}")
-        commits = sorted({c["commit"][:12] for c in cells.values()})
+        commits = sorted({short_commit(c["commit"]) for c in cells.values()})
         seeds = sorted({c["seeds"]["run"] for c in cells.values() if c.get("seeds")} - {0})  # 0: the configs' own
         seeded = f" Seed {', '.join(map(str, seeds))}, for the run and for the synthetic noise's draw." if seeds else ""
         lines += ["", f"Epochs {sample['epochs']}.{seeded} Device and training pipeline: "

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, device_label, record, run_main  # noqa: E402
+from common import RESULTS, ROOT, device_label, record, run_main, short_commit  # noqa: E402
 
 from satlearn.config import load_config, overrides_for_method, read_yaml  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
@@ -157,7 +157,7 @@ def _provenance(results: list[dict]) -> str:
     """Device, commit and command of each distinct recording, with its seeds."""
     recordings: dict[tuple[str, str, str], set[int]] = {}
     for r in results:
-        recordings.setdefault((device_label(r), r["commit"][:12], r["command"]), set()).add(r["seed"])
+        recordings.setdefault((device_label(r), short_commit(r["commit"]), r["command"]), set()).add(r["seed"])
     if len(recordings) == 1:
         (device, commit, command), _ = next(iter(recordings.items()))
         return f"Device: {device}; commit `{commit}`; command `{command}`"

@@ -230,3 +230,10 @@ def test_recorded_results_and_reports_leave_the_commit_clean_and_code_changes_ma
     assert common.git_commit() == head
     (tmp_path / "benchmarks" / "speed.py").write_text("x = 2")
     assert common.git_commit() == f"{head}-dirty"
+
+
+def test_a_short_commit_keeps_the_dirty_mark_that_cutting_the_hash_would_lose():
+    common = load_common()
+    assert common.short_commit("0123456789abcdef0123456789abcdef01234567") == "0123456789ab"
+    assert common.short_commit("0123456789abcdef0123456789abcdef01234567-dirty") == "0123456789ab-dirty"
+    assert common.short_commit("unknown") == "unknown"

@@ -229,3 +229,13 @@ def test_a_figure_exactly_at_its_target_meets_it_and_a_cpu_paper_run_is_held_to_
     timed = table_rows(text, "| paper recipe cell | device | set-up | training passes | evaluations | rest of the "
                              "epochs | between epochs (checkpoint waits) | finish |")
     assert [row[0] for row in timed] == ["sat-sym40"]  # a resumed run's account is of its last part alone
+
+
+def test_a_result_measured_on_changed_code_keeps_its_dirty_mark_in_the_report(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    write_result(results, "label_noise/paper/ce-sym40", **grid_cell("ce", "sym40", 0.7, 0.8),
+                 commit="0123456789abcdef0123456789abcdef01234567-dirty")
+    write_result(results, "label_noise/paper/sat-sym40", **grid_cell("sat", "sym40", 0.9, 0.9),
+                 commit="fedcba9876543210fedcba9876543210fedcba98")
+    text = "\n".join(load_report(results, monkeypatch).label_noise_section())
+    assert "Commit `0123456789ab-dirty`, `fedcba987654`." in text
