@@ -342,6 +342,126 @@ def test_a_demo_setting_of_sat_alone_leaves_the_ce_run_alone(tmp_path):
     assert main(["demo", "--out", str(tmp_path / "d"), "--set", "method.payoff=3"]) == 2  # neither run reads it
 
 
+def demo_summary(*, final, best, best_epoch, wall, rate=0.4, actual_rate=0.362, label_issues=None):
+    """A run's summary as the demo reads it (only the fields its table and summary use)."""
+    summary = {"final_test_accuracy": final, "best_test_accuracy": best, "best_epoch": best_epoch,
+               "wall_seconds": wall, "noise": {"rate": rate, "actual_rate": actual_rate}}
+    if label_issues is not None:
+        summary["label_issues"] = label_issues
+    return summary
+
+
+def test_the_demo_table_puts_each_figure_under_its_own_heading():
+    from satlearn.demo import format_table
+
+    results = {"CE": demo_summary(final=0.764, best=0.8604, best_epoch=18, wall=10.44),
+               "SAT": demo_summary(final=0.8736, best=0.8792, best_epoch=30, wall=11.0,
+                                   label_issues={"flagged": 3790, "precision": 0.907, "recall": 0.95})}
+    lines = format_table(results).splitlines()
+    assert len(lines) == 4 and set(lines[1].replace(" ", "")) == {"-"}  # the rule under the headings
+    cells = [re.split(r" {2,}", line.rstrip()) for line in lines]
+    header = cells[0]
+    assert header == ["method", "noise (actual)", "final test acc", "best test acc", "wall s", "flagged", "precision",
+                      "recall"]
+    assert dict(zip(header, cells[2])) == {
+        "method": "CE", "noise (actual)": "36.2%", "final test acc": "76.4%", "best test acc": "86.0% (ep 18)",
+        "wall s": "10.4", "flagged": "—", "precision": "—", "recall": "—"}
+    assert dict(zip(header, cells[3])) == {
+        "method": "SAT", "noise (actual)": "36.2%", "final test acc": "87.4%", "best test acc": "87.9% (ep 30)",
+        "wall s": "11.0", "flagged": "3790", "precision": "90.7%", "recall": "95.0%"}
+    # the columns line up: each cell starts where its heading does
+    starts = [lines[0].index(name) for name in header]
+    for line in lines[2:]:
+        assert all(line[start - 2:start] == "  " for start in starts[1:]), line
+
+
+class FakeDemoTraining:
+    """Stands in for fit and the plot in satlearn.demo: records each training asked for and returns the summary
+    given for its method, so that the demo's own bookkeeping is checked without training."""
+
+    def __init__(self, monkeypatch, summaries):
+        import satlearn.demo
+
+        self.summaries, self.calls = summaries, []
+        monkeypatch.setattr(satlearn.demo, "fit", self.fit)
+        monkeypatch.setattr(satlearn.demo, "read_run", lambda path, name: name)
+        monkeypatch.setattr(satlearn.demo, "plot_runs", lambda runs, path, title: None)
+
+    def fit(self, config, run_dir, *, resume=False, log=None):
+        from types import SimpleNamespace
+
+        self.calls.append({"method": config.method.name, "run_dir": Path(run_dir), "resume": resume,
+                           "config": config})
+        return SimpleNamespace(summary=self.summaries[config.method.name], run_dir=Path(run_dir))
+
+
+def test_the_demo_summary_gives_sat_minus_ce_and_says_nothing_of_a_resume_it_did_not_do(tmp_path, monkeypatch):
+    from satlearn.demo import run_demo
+
+    ce = demo_summary(final=0.75, best=0.8, best_epoch=3, wall=1.0)
+    sat = demo_summary(final=0.875, best=0.875, best_epoch=4, wall=1.0, label_issues={"flagged": 5})
+    training = FakeDemoTraining(monkeypatch, {"erm": ce, "sat": sat})
+    lines = []
+    out = tmp_path / "demo"
+    (out / "erm").mkdir(parents=True)  # a summary left without its run is no finished run of a new demo
+    (out / "erm" / "summary.json").write_text(json.dumps(demo_summary(final=0.1, best=0.1, best_epoch=1, wall=1.0)))
+    summary = run_demo(out, progress=False, log=lines.append)
+    assert [(call["method"], call["run_dir"], call["resume"]) for call in training.calls] == [
+        ("erm", out / "erm", False), ("sat", out / "sat", False)]
+    assert summary["runs"] == {"CE": ce, "SAT": sat}
+    assert summary["sat_minus_ce_final"] == 0.125 and "resumed" not in summary
+    assert json.loads((out / "demo_summary.json").read_text())["sat_minus_ce_final"] == 0.125
+    assert any(line.startswith("SAT − CE (final test accuracy): +12.5 points; whole demo ") for line in lines), lines
+
+
+def test_a_resumed_demo_takes_the_settings_given_now_over_those_it_started_with_and_trains_a_run_never_checkpointed(
+        tmp_path, monkeypatch):
+    from satlearn.demo import REQUEST_NAME, run_demo
+
+    out = tmp_path / "demo"
+    (out / "erm").mkdir(parents=True)
+    (out / "sat").mkdir()  # SAT was stopped in its first epoch: a folder without a checkpoint
+    (out / REQUEST_NAME).write_text(json.dumps({"overrides": ["run.threads=2", "model.width=8"]}))
+    ce = demo_summary(final=0.5, best=0.625, best_epoch=2, wall=1.0)
+    (out / "erm" / "summary.json").write_text(json.dumps(ce))
+    sat = demo_summary(final=0.75, best=0.75, best_epoch=4, wall=1.0, label_issues={"flagged": 5})
+    training = FakeDemoTraining(monkeypatch, {"sat": sat})
+    lines = []
+    summary = run_demo(out, overrides=("run.threads=1",), progress=False, log=lines.append, resume=True)
+    (call,) = training.calls  # the finished CE run is kept
+    assert (call["method"], call["run_dir"], call["resume"]) == ("sat", out / "sat", False)
+    # how it runs is the resume's own; what it trains is what the demo was started with
+    assert (call["config"].run.threads, call["config"].model.width) == (1, 8)
+    assert lines[0] == "CE: finished earlier" and lines[1].startswith("training SAT")
+    assert summary["runs"] == {"CE": ce, "SAT": sat} and summary["resumed"] is True
+    assert summary["sat_minus_ce_final"] == 0.25
+
+
+def test_a_demo_request_file_that_is_not_a_list_of_settings_is_one_line(tmp_path, capsys):
+    from satlearn.demo import REQUEST_NAME, run_demo
+    from satlearn.errors import ConfigError
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / REQUEST_NAME).write_text(json.dumps({"overrides": "model.width=8"}))  # a string, not a list of them
+    assert main(["demo", "--resume", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {out / REQUEST_NAME}: 'overrides' is not a list of "
+                                               "strings; start a new demo")
+    with pytest.raises(ConfigError, match="^resuming a demo needs its output directory$"):
+        run_demo(None, resume=True)
+
+
+def test_the_demo_trains_pair_noise_at_its_own_rate_and_names_a_label_file_and_its_key(tmp_path):
+    from satlearn.demo import demo_config, demo_title
+
+    symmetric = demo_config("sat", out_dir=tmp_path)
+    pair = demo_config("sat", out_dir=tmp_path, overrides=("data.noise.kind=pair",))
+    assert pair.data.noise.rate == symmetric.data.noise.rate > 0
+    given = ("data.noise.kind=file", f"data.noise.file={tmp_path / 'given.npz'}")
+    assert demo_title(demo_config("sat", out_dir=tmp_path, overrides=given)) == "MNIST-1D, labels from given.npz"
+    assert demo_title(demo_config("sat", out_dir=tmp_path, overrides=(*given, "data.noise.key=noisy"))) == \
+        "MNIST-1D, labels from given.npz (noisy)"
+
 
 def test_a_run_whose_data_moved_resumes_and_evaluates_from_where_they_are_now(tmp_path, capsys):
     import shutil
