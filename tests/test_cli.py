@@ -281,6 +281,11 @@ def test_find_issues_flags_by_the_threshold_given_and_a_clean_run_has_no_truth_t
     assert capsys.readouterr().out.splitlines()[:2] == [
         f"0 of {len(labels)} labels flagged (0.0 %); list in {tmp_path / 'none' / 'label_issues.csv'}",
         "  --num-issues K flags the K labels most likely wrong, by score, whatever their margin"]
+    # a count of none is taken, and flags none without the hint, which offers a count
+    assert main(["find-issues", str(run), "--num-issues", "0", "--out", str(tmp_path / "zero")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"0 of {len(labels)} labels flagged (0.0 %); list in "
+                              f"{tmp_path / 'zero' / 'label_issues.csv'}\n") and "--num-issues K" not in printed
 
 
 def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys):

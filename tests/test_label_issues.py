@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -202,14 +203,19 @@ def test_cli_with_a_config_refuses_before_training_and_names_where_the_method_ca
     config = str(Path(__file__).parents[1] / "configs" / "mnist1d_sat.yaml")
     sets = [a for o in tiny_overrides(tmp_path, "run.name=r") for a in ("--set", o)]
     assert main(["find-issues", "--config", config, *sets, "--num-issues", "100000"]) == 2
-    assert "--num-issues 100000: the data have only 320 training labels" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--num-issues 100000: the data have only 320 training labels" in err
+    every = re.search(r"the data have only (\d+) training labels", err).group(1)
     assert not (tmp_path / "r").exists()  # nothing was trained
     assert main(["find-issues", "--config", config, *sets, "--set", "method.name=erm"]) == 2
     assert ("error: --set method.name=erm: find-issues needs a method that keeps soft targets (method.name=sat or "
             "selective_sat), got 'erm'") in capsys.readouterr().err
     # a selective SAT run keeps them too: trained, then read as a SAT run's are
-    assert main(["find-issues", "--config", config, *sets, "--set", "method.name=selective_sat"]) == 0
-    assert "labels flagged" in capsys.readouterr().out and (tmp_path / "r" / "label_issues.csv").exists()
+    # as many as the data have is a count within range: every label is flagged
+    assert main(["find-issues", "--config", config, *sets, "--set", "method.name=selective_sat",
+                 "--num-issues", every]) == 0
+    assert f"{every} of {every} labels flagged" in capsys.readouterr().out
+    assert (tmp_path / "r" / "label_issues.csv").exists()
 
 
 def test_options_of_the_wrong_kind_are_refused_in_one_line():
