@@ -940,6 +940,7 @@ def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so
     # an import would look for such a module on PYTHONPATH, and name that ('no module named plugins.absent')
     monkeypatch.chdir(tmp_path)
     (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "more").mkdir()
     (tmp_path / "v1.2").mkdir()
     for name in ("my.methods.py", "v1.2/methods.py"):
         (tmp_path / name).write_text("raise AssertionError('not to be imported')\n")
@@ -950,6 +951,9 @@ def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so
             ("plugins/", "a folder; expected a module name (pkg.my_methods) or a .py file; for the package in it, "
                          "--import plugins"),
             ("plugin/", "no such folder; expected a module name (pkg.my_methods) or a .py file"),  # mistyped
+            # a folder named without its closing slash is a folder still
+            ("plugins/more", "a folder; expected a module name (pkg.my_methods) or a .py file; for the package in "
+                             "it, --import plugins.more"),
             # v1.2 is no package name: --import v1.2 would look for the module 2 of a package v1
             ("v1.2/", "a folder; expected a module name (pkg.my_methods) or a .py file"),
             ("absent.py", "no such file"),
