@@ -47,6 +47,7 @@ def test_cli_writes_reports_and_a_plot(runs, tmp_path, capsys):
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "AURC" in printed and "first half" in printed  # 120 test examples: the split is halved, and says so
+    assert "an unfinished run" not in printed  # each ran all its epochs
     assert (out / "risk_coverage.png").stat().st_size > 1000
     for name, score in (("selective_sat", "abstain"), ("gamblers", "abstain"), ("erm", "max_softmax")):
         report = json.loads((out / name / f"selective_{score}.json").read_text())
