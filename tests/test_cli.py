@@ -963,3 +963,163 @@ def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so
                                 "module in it; give it a name without dots")):
         assert main(["--import", given, "eval", str(tmp_path)]) == 2
         assert capsys.readouterr().err.strip() == f"satlearn: error: --import {given}: {message}"
+
+
+def fake_summary(**label_issues):
+    """What fit's summary holds for the lines satlearn train prints."""
+    timing = {"train_pass_seconds": 8.0, "eval_seconds": 1.5, "setup_seconds": 0.5, "between_epochs_seconds": 0.25,
+              "checkpoint_wait_seconds": 0.125, "finish_seconds": 1.0, "resumed": False}
+    return {"final_test_accuracy": 0.75, "best_test_accuracy": 0.8125, "best_epoch": 3, "wall_seconds": 12.5,
+            "timing": timing, "label_issues": label_issues or None}
+
+
+def record_fit(monkeypatch, summary):
+    """satlearn.engine.fit, which the commands look up when they run, records what it is handed instead of training."""
+    from types import SimpleNamespace
+
+    import satlearn.engine
+
+    calls = []
+
+    def fit(config, run_dir=None, *, resume=False, **options):
+        calls.append({"config": config, "run_dir": run_dir, "resume": resume})
+        return SimpleNamespace(summary=summary, run_dir=Path(run_dir))
+
+    monkeypatch.setattr(satlearn.engine, "fit", fit)
+    return calls
+
+
+def test_train_hands_fit_the_config_its_options_make_and_prints_the_runs_figures(tmp_path, capsys, monkeypatch):
+    calls = record_fit(monkeypatch, fake_summary(flagged=7))
+    config = tmp_path / "c.yaml"
+    config.write_text("run:\n  epochs: 20\n")
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--run-dir", str(run), "--no-progress"]) == 0
+    (call,) = calls
+    assert (Path(call["run_dir"]), call["resume"]) == (run, False)
+    assert (call["config"].run.epochs, call["config"].run.progress) == (20, False)
+    assert capsys.readouterr().out.splitlines() == [
+        f"final test accuracy 0.7500 (best 0.8125 at epoch 3); 12.5 s; outputs in {run}",
+        "time: set-up 0.5 s, training passes 8.0 s, evaluations 1.5 s, between epochs 0.2 s (checkpoints 0.1 s), "
+        "final outputs 1.0 s",
+        f"labels flagged as wrong: 7 (see {run / 'refined_labels.csv'})"]
+    assert main(["train", "--config", str(config), "--run-dir", str(run)]) == 0
+    assert calls[-1]["config"].run.progress is True  # the progress bar unless --no-progress
+
+
+def test_train_resume_takes_a_config_given_with_it_and_a_run_of_no_soft_targets_prints_no_flagged_line(
+        tmp_path, capsys, monkeypatch):
+    calls = record_fit(monkeypatch, fake_summary())
+    run = tmp_path / "runs" / "stopped"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("method:\n  name: erm\nrun:\n  epochs: 5\n")
+    (run / "checkpoint.pt").write_bytes(b"")
+    assert main(["train", "--resume", str(run)]) == 0
+    assert (calls[-1]["config"].method.name, calls[-1]["config"].run.epochs, calls[-1]["resume"]) == ("erm", 5, True)
+    assert "labels flagged" not in capsys.readouterr().out
+    other = tmp_path / "other.yaml"  # the run's config is the default; a --config given is read instead
+    other.write_text("method:\n  name: erm\nrun:\n  epochs: 8\n")
+    assert main(["train", "--resume", str(run), "--config", str(other)]) == 0
+    resumed = calls[-1]["config"]
+    assert (resumed.run.epochs, resumed.run.name, resumed.run.out_dir) == (8, "stopped", str(run.parent.resolve()))
+
+
+def test_resume_of_a_run_stopped_before_its_first_checkpoint_says_there_is_nothing_to_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("method:\n  name: erm\n")  # written before the first epoch ends
+    assert main(["train", "--resume", str(run)]) == 2
+    assert capsys.readouterr().err.strip() == f"satlearn: error: {run}: nothing to resume (no checkpoint.pt)"
+
+
+def test_find_issues_takes_a_run_or_a_config_and_not_both(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("{}\n")
+    for given in ([], [str(tmp_path), "--config", str(config)]):
+        assert main(["find-issues", *given]) == 2
+        assert capsys.readouterr().err.strip() == ("satlearn: error: find-issues needs either a RUN_DIR to reuse or "
+                                                   "--config FILE to train (not both)")
+
+
+def test_find_issues_names_the_last_set_that_chose_the_method(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("method:\n  name: sat\n")
+    assert main(["find-issues", "--config", str(config), "--set", "method.name=sat", "--set", "method.name=erm"]) == 2
+    assert capsys.readouterr().err.startswith("satlearn: error: --set method.name=erm: find-issues needs a method "
+                                              "that keeps soft targets")
+
+
+def test_find_issues_no_progress_reaches_the_data_loading_and_the_training(tmp_path, capsys, monkeypatch):
+    import satlearn.data
+    from satlearn.errors import DataError
+
+    seen = []
+
+    def load_dataset(config, *, progress=True):
+        seen.append(progress)
+        raise DataError("stopped here")
+
+    monkeypatch.setattr(satlearn.data, "load_dataset", load_dataset)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"run:\n  out_dir: {tmp_path}\n")
+    for options, progress in (([], True), (["--no-progress"], False)):
+        assert main(["find-issues", "--config", str(config), *options]) == 2
+        assert capsys.readouterr().err.strip() == "satlearn: error: stopped here"
+        assert seen.pop() is progress
+
+
+def test_find_issues_takes_a_count_of_zero_and_a_bad_out_stops_it_before_training(tmp_path, capsys, monkeypatch):
+    from satlearn.cli import build_parser
+
+    assert build_parser().parse_args(["find-issues", "run", "--num-issues", "0"]).num_issues == 0
+    calls = record_fit(monkeypatch, fake_summary())
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"run:\n  out_dir: {tmp_path}\n")
+    assert main(["find-issues", "--config", str(config), "--out", str(a_file)]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err and calls == []
+
+
+def test_processes_started_alone_are_let_through_whatever_their_world_size_says():
+    from satlearn.cli import _check_single_process
+    from satlearn.errors import ConfigError
+
+    for alone in ({}, {"WORLD_SIZE": ""}, {"WORLD_SIZE": "0"}, {"WORLD_SIZE": "1"}, {"WORLD_SIZE": " 1 "}):
+        _check_single_process(alone)
+    with pytest.raises(ConfigError, match="^WORLD_SIZE=4: started as one of several processes"):
+        _check_single_process({"WORLD_SIZE": "4"})
+
+
+def test_the_out_hint_is_given_to_every_command_that_writes_beside_runs_unless_out_was_given():
+    import argparse
+    import errno
+
+    from satlearn.cli import _out_hint
+
+    read_only = OSError(errno.EROFS, "Read-only file system", "/runs/a/compare.png")
+    full = OSError(errno.ENOSPC, "No space left on device", "/runs/a/eval.json")
+    hint = " (--out writes the outputs elsewhere)"
+    for command in ("eval", "find-issues", "selective-eval", "compare"):
+        assert _out_hint(argparse.Namespace(command=command, out=None), read_only) == hint, command
+        assert _out_hint(argparse.Namespace(command=command, out=None), full) == hint, command
+        assert _out_hint(argparse.Namespace(command=command, out="/elsewhere"), read_only) == "", command
+    assert _out_hint(argparse.Namespace(command="train"), read_only) == ""  # train has --run-dir, not --out
+    missing = OSError(errno.ENOENT, "No such file or directory", "/runs/a/eval.json")
+    assert _out_hint(argparse.Namespace(command="eval", out=None), missing) == ""
+
+
+def test_compare_hands_its_title_and_out_to_the_comparison(tmp_path, capsys, monkeypatch):
+    import satlearn.compare
+
+    calls = []
+
+    def compare_runs(run_dirs, *, out=None, title=""):
+        calls.append((run_dirs, out, title))
+        return [], "the table", tmp_path / "compare.png"
+
+    monkeypatch.setattr(satlearn.compare, "compare_runs", compare_runs)
+    assert main(["compare", "a", "b", "--title", "CE against SAT", "--out", "plot.svg"]) == 0
+    assert main(["compare", "a"]) == 0
+    assert calls == [(["a", "b"], "plot.svg", "CE against SAT"), (["a"], None, "")]
+    assert capsys.readouterr().out.splitlines() == ["the table", f"plot: {tmp_path / 'compare.png'}"] * 2
