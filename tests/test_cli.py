@@ -387,10 +387,11 @@ class FakeDemoTraining:
     def __init__(self, monkeypatch, summaries):
         import satlearn.demo
 
-        self.summaries, self.calls = summaries, []
+        self.summaries, self.calls, self.plots = summaries, [], []
         monkeypatch.setattr(satlearn.demo, "fit", self.fit)
-        monkeypatch.setattr(satlearn.demo, "read_run", lambda path, name: name)
-        monkeypatch.setattr(satlearn.demo, "plot_runs", lambda runs, path, title: None)
+        monkeypatch.setattr(satlearn.demo, "read_run", lambda path, name: (Path(path), name))
+        monkeypatch.setattr(satlearn.demo, "plot_runs",
+                            lambda runs, path, title: self.plots.append((runs, path, title)))
 
     def fit(self, config, run_dir, *, resume=False, log=None):
         from types import SimpleNamespace
@@ -416,7 +417,11 @@ def test_the_demo_summary_gives_sat_minus_ce_and_says_nothing_of_a_resume_it_did
     assert summary["runs"] == {"CE": ce, "SAT": sat}
     assert summary["sat_minus_ce_final"] == 0.125 and "resumed" not in summary
     assert json.loads((out / "demo_summary.json").read_text())["sat_minus_ce_final"] == 0.125
-    assert any(line.startswith("SAT − CE (final test accuracy): +12.5 points; whole demo ") for line in lines), lines
+    assert lines[-2].startswith("SAT − CE (final test accuracy): +12.5 points; whole demo "), lines
+    assert lines[-1] == f"plot: {out / 'demo_accuracy.png'}; refined labels: {out / 'sat' / 'refined_labels.csv'}"
+    assert training.plots == [([(out / "erm", "CE"), (out / "sat", "SAT")], out / "demo_accuracy.png",
+                               "MNIST-1D, 40% symmetric label noise (paper mode)")]
+    assert lines[-4] == summary["title"] == training.plots[0][2]  # the table's title is the plot's
 
 
 def test_a_resumed_demo_takes_the_settings_given_now_over_those_it_started_with_and_trains_a_run_never_checkpointed(
