@@ -1128,3 +1128,39 @@ def test_compare_hands_its_title_and_out_to_the_comparison(tmp_path, capsys, mon
     assert main(["compare", "a"]) == 0
     assert calls == [(["a", "b"], "plot.svg", "CE against SAT"), (["a"], None, "")]
     assert capsys.readouterr().out.splitlines() == ["the table", f"plot: {tmp_path / 'compare.png'}"] * 2
+
+
+def test_a_failed_command_keeps_its_status_through_a_closed_pipe_or_a_sigterm_it_outlived(monkeypatch, capsys):
+    import os
+    import signal
+    import time
+
+    from satlearn import cli
+
+    class ClosedPipe:  # stdout whose reader has left: what is still buffered cannot be written
+        def flush(self):
+            raise BrokenPipeError
+
+    monkeypatch.setattr(cli, "_silence_stdout", lambda: None)
+    monkeypatch.setattr(cli.sys, "stdout", ClosedPipe())
+    for status, expected in ((0, cli.READER_LEFT), (2, 2)):
+        monkeypatch.setattr(cli, "_run", lambda args, status=status: status)
+        assert main(["compare", "a_run"]) == expected
+    monkeypatch.undo()
+
+    def failed_after_a_sigterm(args):  # the signal came, and the command ended with an error of its own
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        return 2
+
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)  # where main does not take the signal
+    try:
+        monkeypatch.setattr(cli, "_run", failed_after_a_sigterm)
+        assert main(["compare", "a_run"]) == 2
+        monkeypatch.setattr(cli, "_run", lambda args: cli.INTERRUPTED)
+        assert main(["compare", "a_run"]) == cli.INTERRUPTED  # Ctrl-C alone stays Ctrl-C
+    finally:
+        signal.signal(signal.SIGTERM, previous)
