@@ -52,6 +52,11 @@ def test_cli_writes_reports_and_a_plot(runs, tmp_path, capsys):
     for name, score in (("selective_sat", "abstain"), ("gamblers", "abstain"), ("erm", "max_softmax")):
         report = json.loads((out / name / f"selective_{score}.json").read_text())
         assert report["method"] == name and report["score"] == score
+        # the printed line gives the test error at 95, 90 and 80 % coverage, as the report has them
+        line = next(line for line in printed.splitlines() if line.startswith(f"{report['run_dir']} ["))
+        for row in report["coverages"]:
+            if round(100 * row["target"]) in (95, 90, 80):
+                assert f"{round(100 * row['target'])}%: {100 * row['test']['error']:.2f}" in line, line
         assert report["split"] == {"seed": 10, "num_examples": 120, "validation": 60, "test": 60,
                                    "note": report["split"]["note"]}
         assert [round(100 * row["target"]) for row in report["coverages"]] == list(PAPER_COVERAGES)
