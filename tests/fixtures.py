@@ -1,12 +1,14 @@
-"""Tiny stand-ins for real datasets, written in their real on-disk formats."""
+"""Tiny stand-ins for real datasets, written in their real on-disk formats, and helpers the test files share."""
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -67,3 +69,15 @@ def run_script(*command) -> subprocess.CompletedProcess:
     assert done.returncode == 0, (f"{Path(str(command[0])).name} exited with {done.returncode}\n"
                                   f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}")
     return done
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a new module on each call: the scripts are not part of the installed package, and
+    what one test sets on a module's globals must not reach the next test's copy."""
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

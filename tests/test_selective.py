@@ -1,7 +1,6 @@
 """`satlearn selective-eval` and the predictor API on tiny MNIST-1D runs trained here."""
 
 import csv
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import tiny_overrides
+from fixtures import load_benchmark, tiny_overrides
 from satlearn.cli import main
 from satlearn.config import load_config
 from satlearn.engine import fit, load_run
@@ -19,14 +18,6 @@ from satlearn.evaluation.selective import PAPER_COVERAGES, bisection_threshold
 from satlearn.selective import TOLERANCE, SelectivePredictor, evaluate_run, paper_split, run_scores, selective_protocol
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
-
-def load_selective_benchmark():
-    """benchmarks/selective.py as a module: a script, not part of the installed package."""
-    spec = importlib.util.spec_from_file_location("selective_benchmark", BENCHMARKS / "selective.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +246,7 @@ def test_a_predictor_on_no_input_returns_empty_tensors(runs):
 def test_benchmark_runs_the_cifar10_recipes_on_tiny_fake_data(tmp_path):
     from fixtures import write_fake_cifar10
 
-    bench = load_selective_benchmark()
+    bench = load_benchmark("selective")
     root = write_fake_cifar10(tmp_path)
     tiny = [f"data.root={root}", "run.epochs=2", "method.start_epoch=1", "model.width=2", "data.batch_size=16",
             "run.device=cpu", "data.eval_batch_size=64"]
@@ -277,7 +268,7 @@ def test_benchmark_runs_the_cifar10_recipes_on_tiny_fake_data(tmp_path):
 def test_the_benchmark_table_keeps_seeds_trained_otherwise_apart(tmp_path):
     import shutil
 
-    bench = load_selective_benchmark()
+    bench = load_benchmark("selective")
     results = tmp_path / "results" / "selective"
     shutil.copytree(BENCHMARKS / "results" / "selective", results)
     for path in sorted(results.glob("mnist1d-*-seed0.json")):  # seed 5, as if trained for 30 epochs elsewhere
@@ -501,5 +492,5 @@ def test_the_report_gives_the_accuracy_over_the_whole_test_split_and_the_curve_o
 
 def test_the_committed_selective_results_give_the_committed_table(tmp_path):
     # as RESULTS.md is checked against report.py: a change to the table's code shows here, not in a stale file
-    table = load_selective_benchmark().write_table(BENCHMARKS / "results", tmp_path / "SELECTIVE.md")
+    table = load_benchmark("selective").write_table(BENCHMARKS / "results", tmp_path / "SELECTIVE.md")
     assert table.read_text() == (BENCHMARKS / "SELECTIVE.md").read_text()

@@ -1,6 +1,5 @@
 """Provenance of recorded results: the commit is BENCH_COMMIT where set, else git's HEAD."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -8,18 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import load_benchmark
+
 COMMON = Path(__file__).parents[2] / "benchmarks" / "common.py"
 
 
-def load_common():
-    spec = importlib.util.spec_from_file_location("bench_common", COMMON)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_commit_comes_from_git_in_a_checkout(monkeypatch):
-    common = load_common()
+    common = load_benchmark("common")
     monkeypatch.delenv("BENCH_COMMIT", raising=False)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=common.ROOT, capture_output=True, text=True)
     if head.returncode != 0:
@@ -29,7 +23,7 @@ def test_commit_comes_from_git_in_a_checkout(monkeypatch):
 
 def test_bench_commit_names_the_commit_with_git_or_without(monkeypatch, tmp_path):
     # a remote machine's copy of the tree may carry git metadata of an older commit: the one named wins
-    common = load_common()
+    common = load_benchmark("common")
     monkeypatch.setenv("BENCH_COMMIT", "0123456789abcdef")
     assert common.git_commit() == "0123456789abcdef"
     monkeypatch.setattr(common, "ROOT", tmp_path)  # not a git checkout
@@ -44,20 +38,20 @@ def test_records_say_how_full_the_compiler_cache_was_when_the_benchmark_started(
     (cache / "fxgraph.bin").write_bytes(b"x")
     (cache / "triton" / "0" / "kernel.cubin").write_bytes(b"y")
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(cache))
-    common = load_common()  # the count is taken when the module loads, before anything compiles
+    common = load_benchmark("common")  # the count is taken when the module loads, before anything compiles
     (cache / "later.bin").write_bytes(b"z")
     path = common.record("probe", {"value": 1}, directory=tmp_path)
     import json
 
     assert json.loads(path.read_text())["compiler_cache_at_start"] == {"dir": str(cache), "files": 2}
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "absent"))
-    assert load_common().COMPILER_CACHE_AT_START["files"] == 0
+    assert load_benchmark("common").COMPILER_CACHE_AT_START["files"] == 0
 
 
 def test_a_packed_compiler_cache_unpacks_elsewhere_with_tritons_groups_pointing_there(tmp_path):
     import json
 
-    common = load_common()
+    common = load_benchmark("common")
     cache = tmp_path / "here" / "cache"
     kernels = cache / "triton" / "ABC"
     kernels.mkdir(parents=True)
@@ -88,7 +82,7 @@ def test_a_compiler_cache_is_compressed_as_its_archive_is_named_and_a_bad_name_w
 
     import pytest
 
-    common = load_common()
+    common = load_benchmark("common")
     cache = tmp_path / "cache"
     (cache / "triton").mkdir(parents=True)
     (cache / "triton" / "k.cubin").write_bytes(b"kernel" * 1000)
@@ -109,7 +103,7 @@ def test_a_compiler_cache_is_compressed_as_its_archive_is_named_and_a_bad_name_w
 def test_device_model_slugs_and_the_speed_file_for_this_gpu(monkeypatch, tmp_path):
     import torch
 
-    common = load_common()
+    common = load_benchmark("common")
     assert common.device_model_slug("NVIDIA H100 80GB HBM3") == "h100-80gb-hbm3"
     assert common.device_model_slug("NVIDIA H200") == "h200" and common.device_model_slug("") == "cpu"
     (tmp_path / "speed.json").write_text("{}")
@@ -128,7 +122,7 @@ def test_a_cpu_measurement_on_a_gpu_machine_is_not_recorded_as_the_gpus(monkeypa
 
     import torch
 
-    common = load_common()
+    common = load_benchmark("common")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
     on_cpu = json.loads(common.record("m", {}, directory=tmp_path, measured_on=["cpu"]).read_text())["device"]
@@ -139,7 +133,7 @@ def test_a_cpu_measurement_on_a_gpu_machine_is_not_recorded_as_the_gpus(monkeypa
 
 
 def test_a_results_directory_that_cannot_be_written_is_named_before_anything_is_measured(tmp_path):
-    common = load_common()
+    common = load_benchmark("common")
     a_file = tmp_path / "a_file"
     a_file.write_text("")
     assert common.writable_dir_problem(tmp_path / "new" / "deeper") is None
@@ -157,7 +151,7 @@ def test_a_compiler_cache_unpacking_stopped_part_way_leaves_no_half_cache(tmp_pa
 
     import pytest
 
-    common = load_common()
+    common = load_benchmark("common")
     cache = tmp_path / "cache"
     (cache / "triton").mkdir(parents=True)
     for name in ("a.cubin", "b.cubin"):
@@ -190,7 +184,7 @@ def test_a_compiler_cache_unpacking_stopped_part_way_leaves_no_half_cache(tmp_pa
 
 
 def test_a_report_names_the_gpu_that_measured_and_else_the_cpu_even_on_a_machine_with_a_gpu():
-    common = load_common()
+    common = load_benchmark("common")
     cpu = {"cpu": "Intel(R) Xeon(R) Processor", "cpu_count": 2}
     assert common.device_label({"device": {**cpu, "gpu": "NVIDIA H200"}}) == "NVIDIA H200"
     # measured on the CPU of a GPU machine: the figure is the CPU's, whatever the machine also has
@@ -201,7 +195,7 @@ def test_a_report_names_the_gpu_that_measured_and_else_the_cpu_even_on_a_machine
 def test_a_payload_field_wins_over_the_recording_process_own(tmp_path):
     # a cell recorded again keeps what its training process knew (label_noise.py's earlier record): the cache it
     # started with and its commit, not those of the process that records it again
-    common = load_common()
+    common = load_benchmark("common")
     kept = {"compiler_cache_at_start": {"dir": "/elsewhere", "files": 3220}, "commit": "0123456789ab",
             "device": {"gpu": "NVIDIA H200"}}
     recorded = json.loads(common.record("cell", {**kept, "value": 1}, directory=tmp_path).read_text())
@@ -209,7 +203,7 @@ def test_a_payload_field_wins_over_the_recording_process_own(tmp_path):
 
 
 def test_recorded_results_and_reports_leave_the_commit_clean_and_code_changes_mark_it_dirty(monkeypatch, tmp_path):
-    common = load_common()
+    common = load_benchmark("common")
     monkeypatch.delenv("BENCH_COMMIT", raising=False)
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
     files = {"benchmarks/results/speed.json": "{}", "benchmarks/RESULTS.md": "# r", "benchmarks/speed.py": "x = 1"}
@@ -233,7 +227,7 @@ def test_recorded_results_and_reports_leave_the_commit_clean_and_code_changes_ma
 
 
 def test_a_short_commit_keeps_the_dirty_mark_that_cutting_the_hash_would_lose():
-    common = load_common()
+    common = load_benchmark("common")
     assert common.short_commit("0123456789abcdef0123456789abcdef01234567") == "0123456789ab"
     assert common.short_commit("0123456789abcdef0123456789abcdef01234567-dirty") == "0123456789ab-dirty"
     assert common.short_commit("unknown") == "unknown"

@@ -1,13 +1,12 @@
 """benchmarks/compile_cache.py times a compiled model's first step with an empty, a filled and a carried compiler
 cache; report.py shows it."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-from fixtures import run_script
+from fixtures import load_benchmark, run_script
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -58,7 +57,7 @@ def test_archives_of_a_cache_record_what_each_compression_costs(tmp_path):
         assert 0 < archive["bytes"] < result["cache_bytes"] and archive["pack_seconds"] > 0
     # an archive of the cache is measured as the cache it holds
     packed = tmp_path / "cache.tgz"
-    load_common().pack_compiler_cache(cache, packed)
+    load_benchmark("common").pack_compiler_cache(cache, packed)
     run_script(str(BENCH / "compile_cache.py"), "--archives-of", str(packed), "--results-dir", str(results),
                "--name", "compile_cache_archives_packed")
     again = json.loads((results / "compile_cache_archives_packed.json").read_text())
@@ -71,10 +70,3 @@ def test_archives_of_a_cache_record_what_each_compression_costs(tmp_path):
     refused = subprocess.run([sys.executable, str(BENCH / "compile_cache.py"), "--archives-of", str(not_one),
                               "--results-dir", str(results)], capture_output=True, text=True)
     assert refused.returncode == 2 and "not an archive of a compiler cache" in refused.stderr, refused.stderr
-
-
-def load_common():
-    spec = importlib.util.spec_from_file_location("bench_common", BENCH / "common.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -1,6 +1,5 @@
 """benchmarks/curves.py draws the learning curves of the recorded label-noise cells from their runs' metrics."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -8,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import run_script
+from fixtures import load_benchmark, run_script
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -61,9 +60,7 @@ def test_a_noise_with_only_its_ce_cell_is_drawn_without_a_warning(tmp_path):
 
 
 def test_sat_start_is_the_first_epoch_trained_on_soft_targets():
-    spec = importlib.util.spec_from_file_location("curves_bench", BENCH / "curves.py")
-    curves = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(curves)
+    curves = load_benchmark("curves")
     history = [{"epoch": 1}, {"epoch": 2}, {"epoch": 3, "train_confidence": 0.9}, {"epoch": 4, "train_confidence": 1}]
     assert curves.sat_start_epoch(history) == 3
     assert curves.sat_start_epoch([{"epoch": 1}]) is None
@@ -104,9 +101,7 @@ def test_the_figure_draws_each_cells_recorded_values_where_its_labels_say(tmp_pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    spec = importlib.util.spec_from_file_location("curves_bench", BENCH / "curves.py")
-    curves = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(curves)
+    curves = load_benchmark("curves")
     grid = tmp_path / "results" / "label_noise" / "paper"
     grid.mkdir(parents=True)
     ce = [(1, 0.2), (2, 0.5), (3, 0.4), (4, 0.3)]  # (epoch, test accuracy)
@@ -148,9 +143,7 @@ def test_the_noise_columns_run_from_symmetric_to_pair_to_the_human_label_sets(tm
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    spec = importlib.util.spec_from_file_location("curves_bench", BENCH / "curves.py")
-    curves = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(curves)
+    curves = load_benchmark("curves")
     results = tmp_path / "results"
     for noise in ("c10n-worst", "pair40", "sym80", "sym20"):
         write_cell(results, None, "ce", noise)

@@ -1,6 +1,5 @@
 """The CIFAR-10 conversion keeps original order, so CIFAR-10N label files line up with the images."""
 
-import importlib.util
 import io
 import os
 import pickle
@@ -16,11 +15,10 @@ from PIL import Image
 
 from satlearn.config import DataConfig
 from satlearn.data import load_dataset
+from fixtures import load_benchmark
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "prepare_cifar10.py"
-spec = importlib.util.spec_from_file_location("prepare_cifar10", SCRIPT)
-prepare = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(prepare)
+prepare = load_benchmark("prepare_cifar10")
 
 
 def add_member(tar, name, image, *, image_format="PNG"):

@@ -1,13 +1,12 @@
 """benchmarks/report.py regenerates RESULTS.md from the recorded JSON, and names a broken result file."""
 
-import importlib.util
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from fixtures import run_script
+from fixtures import load_benchmark, run_script
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -145,9 +144,7 @@ def grid_cell(method: str, noise: str, last: float, best: float, **fields) -> di
 
 def load_report(results: Path, monkeypatch):
     """benchmarks/report.py as a module reading ``results``: its sections are called in this process, not run."""
-    spec = importlib.util.spec_from_file_location("report_bench", BENCH / "report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("report")
     monkeypatch.setattr(module, "RESULTS_DIR", results)
     return module
 

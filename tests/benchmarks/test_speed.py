@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixtures import run_script, write_fake_cifar10
+from fixtures import load_benchmark, run_script, write_fake_cifar10
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "speed.py"
 
@@ -61,13 +61,9 @@ def test_bad_input_stops_the_speed_benchmark_in_one_line_and_keeps_the_recorded_
 
 
 def test_every_pipeline_of_the_speed_benchmark_is_a_valid_config():
-    import importlib.util
-
     from satlearn.config import load_config
 
-    spec = importlib.util.spec_from_file_location("speed_bench", SCRIPT)
-    speed = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(speed)
+    speed = load_benchmark("speed")
     config_file = Path(__file__).parents[2] / "configs" / "cifar10_sat.yaml"
     for name, overrides in speed.PIPELINES.items():
         config = load_config(config_file, overrides)
@@ -78,7 +74,7 @@ def test_every_pipeline_of_the_speed_benchmark_is_a_valid_config():
 def test_a_pipeline_means_the_same_whatever_the_config_file_says():
     from satlearn.config import load_config
 
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
     expected = {"fast": (False, None), "fast+compile": (True, "default"), "fast+cudagraphs": (True, "reduce-overhead"),
                 "fast+tuned": (True, "reduce-overhead"), "fast+max-autotune": (True, "max-autotune"),
                 "reference": (False, None)}
@@ -92,19 +88,10 @@ def test_a_pipeline_means_the_same_whatever_the_config_file_says():
             assert config.run.compile_tuning is (name == "fast+tuned"), (name, settings)
 
 
-def load_speed_module():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("speed_bench_module", SCRIPT)
-    speed = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(speed)
-    return speed
-
-
 def test_a_failing_pipeline_is_recorded_with_its_error_and_the_others_are_measured(tmp_path, monkeypatch):
     import pytest
 
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
     measured = speed.time_pair
 
     def time_pair(model, pipeline, methods, **kwargs):
@@ -130,7 +117,7 @@ def test_a_failing_pipeline_is_recorded_with_its_error_and_the_others_are_measur
 
 
 def test_fastest_pipeline_counts_the_warm_up_once_and_ignores_failures_reference_and_other_devices(tmp_path):
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
 
     def cell(pipeline, warmup, epoch, device="cuda:0", method="sat", model="resnet34"):
         return {"model": model, "method": method, "pipeline": pipeline, "device": device,
@@ -169,7 +156,7 @@ def write_compiled_and_eager_table(tmp_path):
 
 
 def test_fastest_pipeline_counts_the_compilation_that_a_fresh_process_pays(tmp_path):
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
     file = write_compiled_and_eager_table(tmp_path)
     # for 40 epochs: eager 5 + 39 · 2 = 83 s; CUDA graphs 60 + 39 · 1 = 99 s, not 1 + 39 = 40 s
     assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=41, device_type="cuda") == "fast"
@@ -178,7 +165,7 @@ def test_fastest_pipeline_counts_the_compilation_that_a_fresh_process_pays(tmp_p
 
 
 def test_fastest_pipeline_compiles_once_for_a_grid_and_not_at_all_with_a_filled_cache(tmp_path):
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
     file = write_compiled_and_eager_table(tmp_path)
     choose = lambda **kw: speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=40,  # noqa: E731
                                                  device_type="cuda", **kw)
@@ -190,7 +177,7 @@ def test_fastest_pipeline_compiles_once_for_a_grid_and_not_at_all_with_a_filled_
 
 
 def test_busy_fraction_counts_overlapping_kernels_once_and_gaps_not_at_all():
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
     assert speed.busy_fraction([]) == (0.0, 0.0)
     # 0-4 and 2-6 overlap (6 busy), then a gap, then 10-11 and 11-13 touch (3 busy); span 0-13
     assert speed.busy_fraction([(10.0, 11.0), (0.0, 4.0), (11.0, 13.0), (2.0, 6.0)]) == (9.0, 13.0)
@@ -202,7 +189,7 @@ def test_gpu_profile_reads_only_device_events_and_gives_per_step_figures():
 
     import torch
 
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
 
     def event(device, start, end, name="sm90_xmma_fprop"):
         kind = torch.autograd.DeviceType.CUDA if device == "cuda" else torch.autograd.DeviceType.CPU
@@ -224,7 +211,7 @@ def test_gpu_profile_splits_compiled_from_library_kernels_and_ranks_the_largest(
 
     import torch
 
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
 
     def kernel(name, start, end):
         return SimpleNamespace(device_type=torch.autograd.DeviceType.CUDA, name=name,
@@ -248,7 +235,7 @@ def test_first_batches_is_a_short_epoch_of_the_same_batches():
 
     from satlearn.data.loader import InMemoryLoader
 
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
     loader = InMemoryLoader(torch.zeros(10, 2), torch.arange(10), batch_size=3, shuffle=True, seed=1)
     short = speed.FirstBatches(loader, 2)
     assert len(short) == 2
@@ -313,7 +300,7 @@ def test_report_shows_every_speed_file_and_the_gpu_busy_column_where_profiled(tm
 
 
 def test_training_operations_per_image_match_the_convolutions_counted_by_hand():
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
     # forward multiply-adds of the CIFAR ResNet-34: 3x3 convolutions (stem, 3/4/6/3 blocks of two at 32/16/8/4
     # pixels, the first of stages 2-4 at stride 2), 1x1 projections, the linear head
     stages = [(64, 32, 3), (128, 16, 4), (256, 8, 6), (512, 4, 3)]
@@ -412,7 +399,7 @@ def test_report_holds_each_gpu_against_the_speed_targets(tmp_path):
 def test_speed_ratios_are_sat_over_ce_step_time_and_reference_over_pipeline_time():
     # the end-to-end test checks the ratios' names only: here their values, each a quotient the other way round
     # (or of another pipeline's, model's or failed cell's time) giving another number
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
     cell = lambda model, pipeline, method, seconds, **extra: {  # noqa: E731
         "model": model, "pipeline": pipeline, "method": method, "epoch_seconds": seconds, **extra}
     cells = [cell("resnet34", "reference", "erm", 8.0), cell("resnet34", "reference", "sat", 10.0),
@@ -444,7 +431,7 @@ def test_a_cell_records_its_quickest_timed_epoch_and_the_images_per_second_of_th
     import numpy as np
     import torch
 
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
     clock = [0.0]
     train_seconds = {("erm", 0): 30.0, ("sat", 0): 5.0, ("erm", 1): 3.0, ("sat", 1): 4.0, ("erm", 2): 2.0,
                      ("sat", 2): 6.0}  # epoch 0 is the warm-up
@@ -482,7 +469,7 @@ def test_a_cell_records_its_quickest_timed_epoch_and_the_images_per_second_of_th
 def test_fastest_pipeline_counts_the_evaluations_and_one_timed_epoch_fewer_than_the_training_has(tmp_path):
     # a close call, so that leaving out either evaluation, or counting the warm-up epoch twice, turns it round:
     # 41 epochs: eager 19 + 1 + 40 · (2.5 + 0.5) = 140 s against CUDA graphs 40.5 + 20 + 40 · (1 + 1) = 140.5 s
-    speed = load_speed_module()
+    speed = load_benchmark("speed")
 
     def cell(pipeline, warmup, eval_warmup, epoch, evaluation):
         return {"model": "resnet34", "method": "sat", "pipeline": pipeline, "device": "cuda:0",

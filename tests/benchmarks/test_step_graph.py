@@ -1,24 +1,16 @@
 """benchmarks/step_graph.py: the whole-step-graph experiment's bookkeeping (input buffers, the smaller last batch
 trained eagerly into the same gradients, metrics) follows train_one_epoch exactly; checked eagerly, without CUDA."""
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import torch
 
-from fixtures import tiny_overrides
+from fixtures import load_benchmark, tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import build_method, build_optimizer, make_loaders, prepare_data, train_one_epoch
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
-
-
-def load_step_graph():
-    spec = importlib.util.spec_from_file_location("step_graph_bench", BENCH / "step_graph.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def build(tmp_path, method: str):
@@ -36,7 +28,7 @@ def build(tmp_path, method: str):
 
 
 def test_graphed_epochs_follow_train_one_epoch_exactly(tmp_path):
-    step_graph = load_step_graph()
+    step_graph = load_benchmark("step_graph")
     for method in ("sat", "erm"):
         reference, reference_optimizer, loader = build(tmp_path, method)
         learner, optimizer, _ = build(tmp_path, method)
@@ -56,9 +48,7 @@ def test_step_graph_pipelines_are_speed_experiments_not_training_pipelines(tmp_p
     import json
 
     sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("speed_for_step_graph", BENCH / "speed.py")
-    speed = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(speed)
+    speed = load_benchmark("speed")
     assert not set(speed.STEP_GRAPH_PIPELINES) & set(speed.PIPELINES)  # label_noise.py cannot train on them
     assert set(speed.STEP_GRAPH_PIPELINES.values()) <= set(speed.PIPELINES)
     cell = {"model": "resnet34", "method": "sat", "device": "cuda:0", "warmup_epoch_seconds": 1.0,

@@ -1,7 +1,6 @@
 """benchmarks/step_ops.py counts the operations of one training step per method, checkpoint_cost.py times a
 checkpoint, and report.py shows both."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures import run_script
+from fixtures import load_benchmark, run_script
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -31,14 +30,6 @@ def test_step_ops_counts_what_sat_adds_to_a_step(tmp_path):
     assert "## Operations per training step" in report and f"| sat | {counts['sat']['top_level_ops']} |" in report
 
 
-
-def load_step_ops():
-    spec = importlib.util.spec_from_file_location("step_ops_bench", BENCH / "step_ops.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_kernel_time_is_summed_by_the_operation_that_launched_it():
     kernel = lambda us: SimpleNamespace(duration=us)  # noqa: E731
     events = [SimpleNamespace(name="aten::conv", kernels=[kernel(300), kernel(200)]),
@@ -47,7 +38,7 @@ def test_kernel_time_is_summed_by_the_operation_that_launched_it():
               SimpleNamespace(name="aten::view", kernels=[]),
               SimpleNamespace(name="aten::mul", kernels=[kernel(30)]),
               SimpleNamespace(name="aten::sum", kernels=[kernel(20), kernel(10)])]
-    total_ms, rows = load_step_ops().kernel_time_by_op(events, top=2)
+    total_ms, rows = load_benchmark("step_ops").kernel_time_by_op(events, top=2)
     assert total_ms == pytest.approx((300 + 200 + 50 + 100 + 30 + 20 + 10) / 1000)
     assert [row["op"] for row in rows] == ["aten::conv", "aten::add_", "other"]
     assert [row["kernels"] for row in rows] == [3, 1, 3]
@@ -58,7 +49,7 @@ def test_kernel_time_is_summed_by_the_operation_that_launched_it():
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         torch.ones(4).mul(2).sum()
-    assert load_step_ops().kernel_time_by_op(prof.events()) == (0, [])
+    assert load_benchmark("step_ops").kernel_time_by_op(prof.events()) == (0, [])
 
 
 def test_the_report_shows_where_the_gpu_time_of_a_step_goes(tmp_path):
