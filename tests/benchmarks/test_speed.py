@@ -158,7 +158,7 @@ def write_compiled_and_eager_table(tmp_path):
 def test_fastest_pipeline_counts_the_compilation_that_a_fresh_process_pays(tmp_path):
     speed = load_benchmark("speed")
     file = write_compiled_and_eager_table(tmp_path)
-    # for 40 epochs: eager 5 + 39 · 2 = 83 s; CUDA graphs 60 + 39 · 1 = 99 s, not 1 + 39 = 40 s
+    # for 41 epochs: eager 5 + 40 · 2 = 85 s; CUDA graphs 60 + 40 · 1 = 100 s, not 1 + 40 = 41 s
     assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=41, device_type="cuda") == "fast"
     assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=60, device_type="cuda") \
         == "fast+cudagraphs"  # 123 s against 119 s
