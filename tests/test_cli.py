@@ -1130,11 +1130,7 @@ def test_compare_hands_its_title_and_out_to_the_comparison(tmp_path, capsys, mon
     assert capsys.readouterr().out.splitlines() == ["the table", f"plot: {tmp_path / 'compare.png'}"] * 2
 
 
-def test_a_failed_command_keeps_its_status_through_a_closed_pipe_or_a_sigterm_it_outlived(monkeypatch, capsys):
-    import os
-    import signal
-    import time
-
+def test_a_failed_command_keeps_its_status_when_stdouts_reader_has_left(monkeypatch):
     from satlearn import cli
 
     class ClosedPipe:  # stdout whose reader has left: what is still buffered cannot be written
@@ -1146,20 +1142,30 @@ def test_a_failed_command_keeps_its_status_through_a_closed_pipe_or_a_sigterm_it
     for status, expected in ((0, cli.READER_LEFT), (2, 2)):
         monkeypatch.setattr(cli, "_run", lambda args, status=status: status)
         assert main(["compare", "a_run"]) == expected
-    monkeypatch.undo()
+
+
+def test_a_failed_command_keeps_its_status_through_a_sigterm_it_outlived(monkeypatch):
+    import os
+    import signal
+    import time
+
+    from satlearn import cli
+
+    interrupted = []
 
     def failed_after_a_sigterm(args):  # the signal came, and the command ended with an error of its own
         try:
             os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(1)
+            time.sleep(1)  # main's handler interrupts this at once
         except KeyboardInterrupt:
-            pass
+            interrupted.append(True)
         return 2
 
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)  # where main does not take the signal
     try:
         monkeypatch.setattr(cli, "_run", failed_after_a_sigterm)
         assert main(["compare", "a_run"]) == 2
+        assert interrupted == [True]  # else the status was never at stake
         monkeypatch.setattr(cli, "_run", lambda args: cli.INTERRUPTED)
         assert main(["compare", "a_run"]) == cli.INTERRUPTED  # Ctrl-C alone stays Ctrl-C
     finally:
