@@ -377,7 +377,7 @@ def test_the_demo_table_puts_each_figure_under_its_own_heading():
     # the columns line up: each cell starts where its heading does
     starts = [lines[0].index(name) for name in header]
     for line in lines[2:]:
-        assert all(line[start - 2:start] == "  " for start in starts[1:]), line
+        assert all(line[start - 2:start] == "  " and line[start] != " " for start in starts[1:]), line
 
 
 class FakeDemoTraining:
