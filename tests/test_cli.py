@@ -1073,10 +1073,7 @@ def test_find_issues_no_progress_reaches_the_data_loading_and_the_training(tmp_p
         assert seen.pop() is progress
 
 
-def test_find_issues_takes_a_count_of_zero_and_a_bad_out_stops_it_before_training(tmp_path, capsys, monkeypatch):
-    from satlearn.cli import build_parser
-
-    assert build_parser().parse_args(["find-issues", "run", "--num-issues", "0"]).num_issues == 0
+def test_find_issues_with_an_out_that_is_a_file_stops_before_training(tmp_path, capsys, monkeypatch):
     calls = record_fit(monkeypatch, fake_summary())
     a_file = tmp_path / "a_file"
     a_file.write_text("")
