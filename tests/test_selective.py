@@ -45,9 +45,9 @@ def test_cli_writes_reports_and_a_plot(runs, tmp_path, capsys):
         assert report["method"] == name and report["score"] == score
         # the printed line gives the test error at 95, 90 and 80 % coverage, as the report has them
         line = next(line for line in printed.splitlines() if line.startswith(f"{report['run_dir']} ["))
-        for row in report["coverages"]:
-            if round(100 * row["target"]) in (95, 90, 80):
-                assert f"{round(100 * row['target'])}%: {100 * row['test']['error']:.2f}" in line, line
+        errors = {round(100 * row["target"]): row["test"]["error"] for row in report["coverages"]}
+        for coverage in (95, 90, 80):
+            assert f"{coverage}%: {100 * errors[coverage]:.2f}" in line, line
         assert report["split"] == {"seed": 10, "num_examples": 120, "validation": 60, "test": 60,
                                    "note": report["split"]["note"]}
         assert [round(100 * row["target"]) for row in report["coverages"]] == list(PAPER_COVERAGES)
