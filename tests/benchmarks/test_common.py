@@ -211,7 +211,9 @@ def test_recorded_results_and_reports_leave_the_commit_clean_and_code_changes_ma
         (tmp_path / name).write_text(text)
 
     def git(*args):
-        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+        # a machine's own git settings (signed commits, hooks) are no part of what is checked
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false",
+                               "-c", f"core.hooksPath={tmp_path / 'no-hooks'}", *args], cwd=tmp_path,
                               capture_output=True, text=True, check=True).stdout.strip()
 
     git("init", "-q")
