@@ -286,6 +286,12 @@ def test_the_benchmark_table_keeps_seeds_trained_otherwise_apart(tmp_path):
     assert "Seeds 5;" in other and "commit `ffffffffffff`; command `python benchmarks/selective.py --seeds 5" in other
 
 
+def test_the_benchmark_table_keeps_the_dirty_mark_of_a_result_measured_on_changed_code():
+    result = {"device": {"gpu": "GPU A"}, "commit": "0123456789abcdef0123456789abcdef01234567-dirty",
+              "command": "python benchmarks/selective.py", "seed": 0}
+    assert "commit `0123456789ab-dirty`;" in load_selective_benchmark()._provenance([result])
+
+
 def test_an_unfinished_run_is_evaluated_with_a_note(tmp_path, capsys):
     config = load_config(None, tiny_overrides(tmp_path, "method.name=erm", "run.epochs=3"))
     run = fit(config, tmp_path / "partial", stop_after_epoch=1, log=lambda m: None).run_dir
