@@ -1054,7 +1054,7 @@ def test_find_issues_names_the_last_set_that_chose_the_method(tmp_path, capsys):
                                               "that keeps soft targets")
 
 
-def test_find_issues_no_progress_reaches_the_data_loading_and_the_training(tmp_path, capsys, monkeypatch):
+def test_find_issues_no_progress_reaches_the_data_loading(tmp_path, capsys, monkeypatch):
     import satlearn.data
     from satlearn.errors import DataError
 
