@@ -289,7 +289,7 @@ def test_the_benchmark_table_keeps_seeds_trained_otherwise_apart(tmp_path):
 def test_the_benchmark_table_keeps_the_dirty_mark_of_a_result_measured_on_changed_code():
     result = {"device": {"gpu": "GPU A"}, "commit": "0123456789abcdef0123456789abcdef01234567-dirty",
               "command": "python benchmarks/selective.py", "seed": 0}
-    assert "commit `0123456789ab-dirty`;" in load_selective_benchmark()._provenance([result])
+    assert "commit `0123456789ab-dirty`;" in load_benchmark("selective")._provenance([result])
 
 
 def test_an_unfinished_run_is_evaluated_with_a_note(tmp_path, capsys):
