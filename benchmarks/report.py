@@ -298,9 +298,31 @@ def _speed_table(r: dict, file_name: str) -> list[str]:
                   "operations at that rate (the floor): "
                   + ", ".join(f"{model} {seconds:.2f} s" for model, seconds in floors.items()) + ".", ""]
     lines += _kernel_kind_table(r["cells"])
+    unmeasured = _unmeasured_cells(r)
+    if unmeasured:
+        lines += ["Asked for by the command but not in the file (its run stopped before them): "
+                  + ", ".join(f"{model} `{pipeline}` {method}" for model, pipeline, method in unmeasured) + ".", ""]
     lines += [f"Device: {device_label(r)}; commit `{short_commit(r['commit'])}`; command `{r['command']}`; "
               f"file `{_shown(file_name)}`.", ""]
     return lines
+
+
+def _unmeasured_cells(r: dict) -> list[tuple[str, str, str]]:
+    """(model, pipeline, method) of the cells that the recorded speed.py command asks for and the file lacks (a
+    cell that failed is in the file, with its error): speed.py records a table cell by cell, so a run stopped
+    part-way leaves a table that reads as whole otherwise. None for a command that speed.py's parser now refuses."""
+    from speed import build_parser, requested_cells
+
+    words = shlex.split(r["command"])
+    script = next((i for i, word in enumerate(words) if Path(word).name == "speed.py"), None)
+    if script is None:
+        return []
+    try:
+        requested = requested_cells(build_parser().parse_args(words[script + 1:]))
+    except SystemExit:  # an option that speed.py no longer has: the file cannot say what it asked for
+        return []
+    found = {(c["model"], c["pipeline"], c["method"]) for c in r["cells"]}
+    return sorted(requested - found)
 
 
 def _kernel_name(name: str, limit: int = 60) -> str:

@@ -236,3 +236,31 @@ def test_a_result_measured_on_changed_code_keeps_its_dirty_mark_in_the_report(tm
                  commit="fedcba9876543210fedcba9876543210fedcba98")
     text = "\n".join(load_report(results, monkeypatch).label_noise_section())
     assert "Commit `0123456789ab-dirty`, `fedcba987654`." in text
+
+
+def test_a_speed_table_names_the_cells_its_command_asked_for_that_a_stopped_run_left_out(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    report_module = load_report(results, monkeypatch)
+
+    def cell(pipeline: str, method: str) -> dict:
+        return {"model": "resnet34", "pipeline": pipeline, "method": method, "epoch_seconds": 2.0,
+                "images_per_second": 25000.0, "device": "cuda:0"}
+
+    command = ("python3 benchmarks/speed.py --name speed_x --models resnet34 --methods erm sat "
+               "--pipelines fast fast+max-autotune")
+    write_result(results, "speed_x", command=command, ratios=[],
+                 cells=[cell("fast", "erm"), cell("fast", "sat"), {**cell("fast+max-autotune", "erm"),
+                                                                    "error": "compilation failed"}])
+    text = "\n".join(report_module.speed_section())
+    # the failed cell is in the table with its error; only the one never reached is named as left out
+    assert ("Asked for by the command but not in the file (its run stopped before them): resnet34 "
+            "`fast+max-autotune` sat.") in text.splitlines()
+
+    write_result(results, "speed_x", command=command, ratios=[],
+                 cells=[cell(pipeline, method) for pipeline in ("fast", "fast+max-autotune")
+                        for method in ("erm", "sat")])
+    assert "Asked for by the command" not in "\n".join(report_module.speed_section())
+    # a command that speed.py's parser no longer takes says nothing of what it asked for, and does not fail
+    write_result(results, "speed_x", command=command + " --option-since-removed", ratios=[],
+                 cells=[cell("fast", "erm")])
+    assert "Asked for by the command" not in "\n".join(report_module.speed_section())
