@@ -114,13 +114,17 @@ def _speed_files() -> list[Path]:
     return sorted(RESULTS_DIR.glob("speed*.json"), key=lambda p: (p.name != "speed.json", p.name))
 
 
+def _command_words(command: str) -> list[str]:
+    try:
+        return shlex.split(command)
+    except ValueError:  # recorded as a plain join of the arguments (before shlex.join), with a quote in one
+        return command.split()
+
+
 def _extra_settings(command: str) -> list[str]:
     """The ``--set key=value`` settings a speed table's command gave every cell (say, the cuDNN search of
     ``speed_cudnn_all.json``): a row that names only its pipeline would pass for that pipeline's plain run."""
-    try:
-        words = shlex.split(command)
-    except ValueError:  # recorded as a plain join of the arguments (before shlex.join), with a quote in one
-        words = command.split()
+    words = _command_words(command)
     return [value for flag, value in zip(words, words[1:]) if flag == "--set"] + \
         [word.split("=", 1)[1] for word in words if word.startswith("--set=")]
 
@@ -313,7 +317,7 @@ def _unmeasured_cells(r: dict) -> list[tuple[str, str, str]]:
     part-way leaves a table that reads as whole otherwise. None for a command that speed.py's parser now refuses."""
     from speed import build_parser, requested_cells
 
-    words = shlex.split(r["command"])
+    words = _command_words(r["command"])
     script = next((i for i, word in enumerate(words) if Path(word).name == "speed.py"), None)
     if script is None:
         return []

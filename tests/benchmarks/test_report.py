@@ -264,3 +264,6 @@ def test_a_speed_table_names_the_cells_its_command_asked_for_that_a_stopped_run_
     write_result(results, "speed_x", command=command + " --option-since-removed", ratios=[],
                  cells=[cell("fast", "erm")])
     assert "Asked for by the command" not in "\n".join(report_module.speed_section())
+    # a command recorded as a plain join of its arguments, one of them holding a quote, is read word by word
+    write_result(results, "speed_x", command=command + " --set run.name=it's", ratios=[], cells=[cell("fast", "erm")])
+    assert "resnet34 `fast+max-autotune` sat." in "\n".join(report_module.speed_section())
