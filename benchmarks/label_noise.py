@@ -16,7 +16,9 @@ cells one after another; Ctrl-C or SIGTERM stops them with the grid); a cell is 
 two grids started by mistake never train the same cell twice. `--pipeline` trains every cell on one of speed.py's
 pipelines (`fastest`: the one that the recorded speed measurement found quickest for the cells left to train,
 compilation included: once, since they share the compiler cache, and not at all where that cache holds files
-already); the default keeps the configs' own settings. The pipeline is recorded with each cell.
+already; a pipeline's epoch is the one that the cells recorded on this GPU model took, where there are any, since
+an eager epoch varies with the machine's CPU); the default keeps the configs' own settings. The pipeline is recorded
+with each cell.
 
     python benchmarks/prepare_cifar10.py
     setsid nohup python benchmarks/label_noise.py --recipe fast > grid.log 2>&1 &
@@ -452,6 +454,34 @@ def regenerate_report(args: argparse.Namespace) -> None:
               flush=True)
 
 
+def trained_epoch_seconds(results_dir: Path, *, model: str, batch_size: int, gpu: str) -> dict[str, float]:
+    """Per pipeline, the median seconds of an epoch (training pass and evaluation, the first epoch left out) over
+    the cells recorded under ``results_dir``/label_noise/ that trained ``model`` at ``batch_size`` alone on a GPU
+    named ``gpu``. The speed table times a few epochs once, on one machine; an eager step waits on the host, so its
+    epochs vary with the machine's CPU, and the trainings say what they cost where they ran. A record or metrics
+    file that cannot be read is passed over: the choice then rests on the speed table."""
+    epochs: dict[str, list[float]] = {}
+    defaults: dict[str, tuple[str, int]] = {}  # config file → (model, batch size) before the record's overrides
+    for path in sorted(Path(results_dir, "label_noise").glob("*/*.json")):
+        try:
+            record = json.loads(path.read_text())
+            if record.get("device", {}).get("gpu") != gpu or record.get("concurrent_cells", 1) != 1:
+                continue
+            if record["config"] not in defaults:
+                config = load_config(ROOT / "configs" / record["config"], [])
+                defaults[record["config"]] = (config.model.name, config.data.batch_size)
+            settings = dict(o.split("=", 1) for o in record.get("overrides", []) if "=" in o)
+            default_model, default_batch = defaults[record["config"]]
+            if (settings.get("model.name", default_model) != model
+                    or int(settings.get("data.batch_size", default_batch)) != batch_size):
+                continue
+            rows = read_metrics(path.with_suffix(".metrics.jsonl"))
+            epochs.setdefault(record["pipeline"], []).extend(float(row["epoch_seconds"]) for row in rows[1:])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, SatlearnError):
+            continue
+    return {pipeline: float(np.median(seconds)) for pipeline, seconds in epochs.items() if seconds}
+
+
 def choose_fastest_pipeline(args: argparse.Namespace, trainings: int) -> str:
     """Resolves ``--pipeline fastest`` once, so that every cell of this grid trains on the same pipeline:
     the quickest for the ``trainings`` cells left to train, which share one compiler cache."""
@@ -462,12 +492,22 @@ def choose_fastest_pipeline(args: argparse.Namespace, trainings: int) -> str:
     # a cache with files in it (filled by an earlier benchmark on this machine, or carried here) spares the first
     # training its compilation; one made on another GPU or torch is not used, which costs one compilation
     compiled_before = COMPILER_CACHE_AT_START["files"] > 0
+    device = resolve_device(config.run.device)
+    trained = {}
+    if device.type == "cuda":
+        import torch
+
+        trained = trained_epoch_seconds(args.results_dir or RESULTS, model=config.model.name,
+                                        batch_size=config.data.batch_size, gpu=torch.cuda.get_device_name(device))
     chosen = fastest_pipeline(speed_file, model=config.model.name, method="sat", epochs=config.run.epochs,
-                              device_type=resolve_device(config.run.device).type, trainings=max(trainings, 1),
-                              compiled_before=compiled_before)
+                              device_type=device.type, trainings=max(trainings, 1),
+                              compiled_before=compiled_before, trained_epoch_seconds=trained)
     if chosen:
-        print(f"--pipeline fastest: {chosen} (from {speed_file}, for {trainings} cell(s), compiler cache "
-              f"{'filled' if compiled_before else 'empty'} at start)", flush=True)
+        epochs = ", ".join(f"{pipeline} {seconds:.2f} s" for pipeline, seconds in sorted(trained.items()))
+        print(f"--pipeline fastest: {chosen} (from {speed_file}"
+              + (f" and the epochs of the trainings recorded on this GPU model: {epochs}" if trained else "")
+              + f", for {trainings} cell(s), compiler cache {'filled' if compiled_before else 'empty'} at start)",
+              flush=True)
     else:
         print(f"--pipeline fastest: config (no usable measurement in {speed_file})", flush=True)
     return chosen or "config"
@@ -496,7 +536,8 @@ def main() -> None:
                              "`fastest`: the fast-path pipeline that <results-dir>/speed.json (or this GPU model's "
                              "speed_<model>.json beside it) found quickest for the cells left to train on this "
                              "kind of device (compilation counted once, or not at all where the compiler cache holds "
-                             "files), else `config`")
+                             "files; epochs as the cells recorded on this GPU model took them, where there are any), "
+                             "else `config`")
     parser.add_argument("--tag", default=None,
                         help="train and record the cells apart from the recipe's own, in label_noise/<recipe>_<tag>/ "
                              "(say, the paper cell again on another GPU model, for its wall time there); lower-case "

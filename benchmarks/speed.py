@@ -310,7 +310,8 @@ def speed_ratios(cells: list[dict], models: list[str], pipelines: list[str]) -> 
 
 
 def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, device_type: str,
-                     trainings: int = 1, compiled_before: bool = False) -> str | None:
+                     trainings: int = 1, compiled_before: bool = False,
+                     trained_epoch_seconds: dict[str, float] | None = None) -> str | None:
     """The fast-path pipeline of ``speed_file`` (a recorded speed.json) that runs ``trainings`` trainings of
     ``epochs`` epochs each (``model``, ``method``, evaluated every epoch) soonest on a ``device_type`` device, or
     None when that file measured no such cell.
@@ -320,7 +321,9 @@ def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, 
     that one, the cache already holds the compiled model). A cold warm-up is the longest of the pipeline's cells
     for ``model``: the methods of a pipeline are built in one process, and the one built second finds the model's
     compiled code ready. That one's warm-up, the shortest, stands for a warm start; a fresh process that loads the
-    code from the cache pays a few seconds more, which is small beside what CUDA graphs save over tens of epochs."""
+    code from the cache pays a few seconds more, which is small beside what CUDA graphs save over tens of epochs.
+    ``trained_epoch_seconds``: a pipeline's seconds per epoch (evaluation included) as recorded trainings took them,
+    which stand for the table's epoch where given (the warm-ups still come from the table)."""
     try:
         cells = json.loads(Path(speed_file).read_text())["cells"]
     except (OSError, ValueError, KeyError):
@@ -338,7 +341,8 @@ def fastest_pipeline(speed_file: Path, *, model: str, method: str, epochs: int, 
         if cell["method"] != method:
             continue
         cold, warm = max(warmups[cell["pipeline"]]), min(warmups[cell["pipeline"]])
-        epoch = cell["epoch_seconds"] + cell.get("eval_seconds", 0.0)
+        epoch = (trained_epoch_seconds or {}).get(cell["pipeline"],
+                                                  cell["epoch_seconds"] + cell.get("eval_seconds", 0.0))
         estimates[cell["pipeline"]] = ((warm if compiled_before else cold) + (trainings - 1) * warm
                                        + trainings * (epochs - 1) * epoch)
     return min(estimates, key=estimates.get) if estimates else None

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import run_script, write_fake_cifar10
+from fixtures import load_benchmark, run_script, write_fake_cifar10
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -474,3 +474,34 @@ def test_a_cell_trained_here_records_the_compiler_cache_lookups_of_its_own_train
                                 data_root="data", cifar10n=Path("-"), extra=[], stop_after_epoch=None)
     assert cell["compile_cache_counters"] == added
     assert cell["fit_seconds"] is not None  # trained here, uninterrupted: its whole-run time is known
+
+
+def test_the_epochs_of_recorded_trainings_are_taken_per_pipeline_from_those_like_the_grids_alone(tmp_path):
+    label_noise = load_benchmark("label_noise")
+    results = tmp_path / "results"
+
+    def record(name: str, pipeline: str, epochs: list[float], *, gpu: str = "GPU A", concurrent: int = 1,
+               overrides: tuple[str, ...] = (), config: str = "cifar10_sat.yaml") -> None:
+        path = results / "label_noise" / "fast" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"config": config, "overrides": ["run.epochs=60", *overrides],
+                                    "pipeline": pipeline, "device": {"gpu": gpu}, "concurrent_cells": concurrent}))
+        path.with_suffix(".metrics.jsonl").write_text(
+            "".join(json.dumps({"epoch": e + 1, "epoch_seconds": s}) + "\n" for e, s in enumerate(epochs)))
+
+    record("sat-sym40", "fast", [30.0, 2.0, 2.2, 2.4])  # the first epoch (the warm-up) is left out
+    record("ce-sym40", "fast", [30.0, 3.0], config="cifar10_ce.yaml")
+    record("sat-sym80", "fast+cudagraphs", [60.0, 1.5, 1.4])
+    record("sat-sym20", "fast", [9.0, 9.0], gpu="GPU B")  # another GPU model
+    record("sat-sym60", "fast", [9.0, 9.0], concurrent=3)  # shared the GPU with two other cells
+    record("sat-pair40", "fast", [9.0, 9.0], overrides=("model.name=resnet18",))  # another model
+    record("ce-pair40", "fast", [9.0, 9.0], overrides=("data.batch_size=128",), config="cifar10_ce.yaml")
+    record("sat_sce-sym40", "fast", [9.0, 9.0])
+    (results / "label_noise" / "fast" / "sat_sce-sym40.metrics.jsonl").write_text("not JSON\n")  # passed over
+    (results / "label_noise" / "fast" / "ce-sym20.json").write_text("{")  # a damaged record: passed over too
+
+    assert label_noise.trained_epoch_seconds(results, model="resnet34", batch_size=256, gpu="GPU A") == \
+        pytest.approx({"fast": 2.3, "fast+cudagraphs": 1.45})  # the median of 2.0, 2.2, 2.4 and 3.0
+    assert label_noise.trained_epoch_seconds(results, model="resnet34", batch_size=256, gpu="GPU C") == {}
+    assert label_noise.trained_epoch_seconds(tmp_path / "nothing", model="resnet34", batch_size=256,
+                                             gpu="GPU A") == {}

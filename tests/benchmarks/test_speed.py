@@ -480,3 +480,15 @@ def test_fastest_pipeline_counts_the_evaluations_and_one_timed_epoch_fewer_than_
     file.write_text(json.dumps({"cells": [cell("fast+cudagraphs", 40.5, 20.0, 1.0, 1.0),
                                           cell("fast", 19.0, 1.0, 2.5, 0.5)]}))
     assert speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=41, device_type="cuda") == "fast"
+
+
+def test_fastest_pipeline_takes_a_pipelines_epoch_from_recorded_trainings_where_given(tmp_path):
+    speed = load_benchmark("speed")
+    file = write_compiled_and_eager_table(tmp_path)
+    choose = lambda **kw: speed.fastest_pipeline(file, model="resnet34", method="sat", epochs=41,  # noqa: E731
+                                                 device_type="cuda", **kw)
+    assert choose() == "fast"  # the table's eager 5 + 40 · 2 = 85 s against CUDA graphs' 60 + 40 · 1 = 100 s
+    # trainings whose eager epochs took 2.5 s: 5 + 40 · 2.5 = 105 s; the warm-ups are still the table's
+    assert choose(trained_epoch_seconds={"fast": 2.5}) == "fast+cudagraphs"
+    assert choose(trained_epoch_seconds={"fast": 2.5, "fast+cudagraphs": 1.2}) == "fast"  # 105 against 108 s
+    assert choose(trained_epoch_seconds={"fast+compile": 0.1}) == "fast"  # a pipeline the table lacks adds nothing
