@@ -314,7 +314,8 @@ def _speed_table(r: dict, file_name: str) -> list[str]:
 def _unmeasured_cells(r: dict) -> list[tuple[str, str, str]]:
     """(model, pipeline, method) of the cells that the recorded speed.py command asks for and the file lacks (a
     cell that failed is in the file, with its error): speed.py records a table cell by cell, so a run stopped
-    part-way leaves a table that reads as whole otherwise. None for a command that speed.py's parser now refuses."""
+    part-way leaves a table that reads as whole otherwise. None are named for a command that speed.py's parser now
+    refuses."""
     from speed import build_parser, requested_cells
 
     words = _command_words(r["command"])
