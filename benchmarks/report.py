@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shlex
 import sys
 from collections import defaultdict
@@ -322,8 +324,9 @@ def _unmeasured_cells(r: dict) -> list[tuple[str, str, str]]:
     script = next((i for i, word in enumerate(words) if Path(word).name == "speed.py"), None)
     if script is None:
         return []
-    try:
-        requested = requested_cells(build_parser().parse_args(words[script + 1:]))
+    try:  # speed.py's usage or help, printed by its parser, would read as this report's own failure
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            requested = requested_cells(build_parser().parse_args(words[script + 1:]))
     except SystemExit:  # an option that speed.py no longer has: the file cannot say what it asked for
         return []
     found = {(c["model"], c["pipeline"], c["method"]) for c in r["cells"]}

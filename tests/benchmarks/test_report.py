@@ -267,3 +267,17 @@ def test_a_speed_table_names_the_cells_its_command_asked_for_that_a_stopped_run_
     # a command recorded as a plain join of its arguments, one of them holding a quote, is read word by word
     write_result(results, "speed_x", command=command + " --set run.name=it's", ratios=[], cells=[cell("fast", "erm")])
     assert "resnet34 `fast+max-autotune` sat." in "\n".join(report_module.speed_section())
+
+
+def test_a_recorded_command_that_speed_py_now_refuses_leaves_the_report_run_quiet(tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    report_module = load_report(results, monkeypatch)
+    cell = {"model": "resnet34", "pipeline": "fast", "method": "sat", "epoch_seconds": 2.0,
+            "images_per_second": 25000.0, "device": "cuda:0"}
+    for refused in ("--option-since-removed", "--help"):
+        write_result(results, "speed_x", command=f"python3 benchmarks/speed.py --models resnet34 {refused}",
+                     ratios=[], cells=[cell])
+        text = "\n".join(report_module.speed_section())
+        assert "Asked for by the command" not in text
+        # speed.py's usage or help would read as report.py's own failure
+        assert capsys.readouterr() == ("", "")
