@@ -16,8 +16,8 @@ cells one after another; Ctrl-C or SIGTERM stops them with the grid); a cell is 
 two grids started by mistake never train the same cell twice. `--pipeline` trains every cell on one of speed.py's
 pipelines (`fastest`: the one that the recorded speed measurement found quickest for the cells left to train,
 compilation included: once, since they share the compiler cache, and not at all where that cache holds files
-already; a pipeline's epoch is the one that the cells recorded on this GPU model took, where there are any, since
-an eager epoch varies with the machine's CPU); the default keeps the configs' own settings. The pipeline is recorded
+already; a pipeline's epoch is the one that the cells recorded on this GPU model took, alone on it and with no `--set`
+that changes an epoch's cost, where there are any, since an eager epoch varies with the machine's CPU); the default keeps the configs' own settings. The pipeline is recorded
 with each cell.
 
     python benchmarks/prepare_cifar10.py
@@ -454,12 +454,35 @@ def regenerate_report(args: argparse.Namespace) -> None:
               flush=True)
 
 
+def _setting_keys(overrides) -> set[str]:
+    return {override.split("=", 1)[0] for override in overrides}
+
+
+# the settings that the grid gives its cells besides their pipeline's (and model.name and data.batch_size, which
+# are compared): an epoch costs the same under any of their values, for the methods that the grid trains
+GRID_SETTING_KEYS = {"data.root", "data.noise.file", "run.progress", "run.seed", "data.noise.seed",
+                     "model.name", "data.batch_size",
+                     *_setting_keys(o for overrides in RECIPES.values() for o in overrides),
+                     *_setting_keys(o for _, overrides in METHODS.values() for o in overrides),
+                     *_setting_keys(o for overrides in NOISES.values() for o in overrides)}
+
+
+def _costs_as_its_pipeline(settings: dict[str, str], pipeline: str) -> bool:
+    """Whether a cell with these settings trained as its pipeline does: a ``--set`` beyond the grid's own
+    (model.width, data.eval_batch_size, run.amp over the pipeline's, ...) may make its epochs cost otherwise."""
+    if pipeline not in PIPELINES:  # `config`: the configs' own settings, which no speed table times
+        return False
+    own = dict(override.split("=", 1) for override in PIPELINES[pipeline])
+    return all(own[key] == value if key in own else key in GRID_SETTING_KEYS for key, value in settings.items())
+
+
 def trained_epoch_seconds(results_dir: Path, *, model: str, batch_size: int, gpu: str) -> dict[str, float]:
     """Per pipeline, the median seconds of an epoch (training pass and evaluation, the first epoch left out) over
     the cells recorded under ``results_dir``/label_noise/ that trained ``model`` at ``batch_size`` alone on a GPU
-    named ``gpu``. The speed table times a few epochs once, on one machine; an eager step waits on the host, so its
-    epochs vary with the machine's CPU, and the trainings say what they cost where they ran. A record or metrics
-    file that cannot be read is passed over: the choice then rests on the speed table."""
+    named ``gpu``, with no setting beyond their pipeline's and the grid's own. The speed table times a few epochs
+    once, on one machine; an eager step waits on the host, so its epochs vary with the machine's CPU, and the
+    trainings say what they cost where they ran. A record or metrics file that cannot be read is passed over: the
+    choice then rests on the speed table."""
     epochs: dict[str, list[float]] = {}
     defaults: dict[str, tuple[str, int]] = {}  # config file → (model, batch size) before the record's overrides
     for path in sorted(Path(results_dir, "label_noise").glob("*/*.json")):
@@ -472,7 +495,8 @@ def trained_epoch_seconds(results_dir: Path, *, model: str, batch_size: int, gpu
                 defaults[record["config"]] = (config.model.name, config.data.batch_size)
             settings = dict(o.split("=", 1) for o in record.get("overrides", []) if "=" in o)
             default_model, default_batch = defaults[record["config"]]
-            if (settings.get("model.name", default_model) != model
+            if (not _costs_as_its_pipeline(settings, record["pipeline"])
+                    or settings.get("model.name", default_model) != model
                     or int(settings.get("data.batch_size", default_batch)) != batch_size):
                 continue
             rows = read_metrics(path.with_suffix(".metrics.jsonl"))

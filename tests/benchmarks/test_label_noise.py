@@ -505,3 +505,29 @@ def test_the_epochs_of_recorded_trainings_are_taken_per_pipeline_from_those_like
     assert label_noise.trained_epoch_seconds(results, model="resnet34", batch_size=256, gpu="GPU C") == {}
     assert label_noise.trained_epoch_seconds(tmp_path / "nothing", model="resnet34", batch_size=256,
                                              gpu="GPU A") == {}
+
+
+def test_recorded_trainings_whose_settings_change_an_epochs_cost_are_left_out_of_their_pipelines_epoch(tmp_path):
+    label_noise = load_benchmark("label_noise")
+    results = tmp_path / "results"
+
+    def record(name: str, epochs: list[float], *extra: str, pipeline: str = "fast") -> None:
+        config_file, overrides = label_noise.cell_overrides("fast", "sat", "sym40", data_root="data",
+                                                            cifar10n=Path("-"), extra=list(extra), pipeline=pipeline)
+        path = results / "label_noise" / "fast" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"config": config_file.name, "overrides": overrides, "pipeline": pipeline,
+                                    "device": {"gpu": "GPU A"}, "concurrent_cells": 1}))
+        path.with_suffix(".metrics.jsonl").write_text(
+            "".join(json.dumps({"epoch": e + 1, "epoch_seconds": s}) + "\n" for e, s in enumerate(epochs)))
+
+    record("sat-sym40", [30.0, 2.0, 2.2])
+    record("sat-sym20", [30.0, 2.4], "run.seed=1", "data.noise.seed=1")  # another seed costs the same
+    # a narrower model, smaller test batches, no bf16 after the pipeline's own amp: epochs of another cost
+    record("sat-sym60", [9.0, 0.5, 0.5], "model.width=16")
+    record("sat-sym80", [9.0, 9.0, 9.0], "data.eval_batch_size=100")
+    record("sat-pair40", [9.0, 9.0, 9.0], "run.amp=off")
+    record("sat-c10n-worst", [9.0, 9.0, 9.0], pipeline="config")  # the configs' own settings: no pipeline's
+
+    assert label_noise.trained_epoch_seconds(results, model="resnet34", batch_size=256, gpu="GPU A") == \
+        pytest.approx({"fast": 2.2})  # the median of 2.0, 2.2 and 2.4
