@@ -16,9 +16,9 @@ cells one after another; Ctrl-C or SIGTERM stops them with the grid); a cell is 
 two grids started by mistake never train the same cell twice. `--pipeline` trains every cell on one of speed.py's
 pipelines (`fastest`: the one that the recorded speed measurement found quickest for the cells left to train,
 compilation included: once, since they share the compiler cache, and not at all where that cache holds files
-already; a pipeline's epoch is the one that the cells recorded on this GPU model took, alone on it and with no `--set`
-that changes an epoch's cost, where there are any, since an eager epoch varies with the machine's CPU); the default keeps the configs' own settings. The pipeline is recorded
-with each cell.
+already; a pipeline's epoch is the one that the cells recorded on this GPU model took, alone on it and with no
+`--set` that changes an epoch's cost, where there are any, since an eager epoch varies with the machine's CPU); the
+default keeps the configs' own settings. The pipeline is recorded with each cell.
 
     python benchmarks/prepare_cifar10.py
     setsid nohup python benchmarks/label_noise.py --recipe fast > grid.log 2>&1 &
