@@ -31,10 +31,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, device_label, record, run_main, short_commit  # noqa: E402
+from common import RESULTS, ROOT, device_label, read_result, record, run_main, short_commit  # noqa: E402
 
 from satlearn.config import load_config, overrides_for_method, read_yaml  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
+from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
 from satlearn.engine.reporting import to_json  # noqa: E402
 from satlearn.engine.trainer import RESUME_FREE_KEYS  # noqa: E402
 from satlearn.errors import ConfigError  # noqa: E402
@@ -243,8 +244,10 @@ def paper_section() -> list[str]:
 
 
 def write_table(results_dir: Path, out: Path) -> Path:
+    """Writes the table of every result under ``results_dir``/selective/ to ``out``, whole or not at all: a result
+    file that cannot be read, or lacks a field the table needs, stops it with one line naming that file."""
     files = sorted((results_dir / "selective").glob("*.json"))
-    results = [json.loads(p.read_text()) for p in files]
+    results = [read_result(p) for p in files]
     directory = (results_dir / "selective").resolve()
     files_dir = str(directory.relative_to(ROOT)) if directory.is_relative_to(ROOT) else str(directory)
     lines = ["# Selective classification benchmark", "",
@@ -260,7 +263,7 @@ def write_table(results_dir: Path, out: Path) -> Path:
         for setting, group in settings_of_seeds([r for r in results if r["dataset"] == dataset]).items():
             lines += dataset_section(dataset, group, files_dir, setting)
     lines += paper_section()
-    out.write_text("\n".join(lines))
+    atomic_write_text(out, "\n".join(lines))
     return out
 
 

@@ -281,3 +281,23 @@ def test_a_recorded_command_that_speed_py_now_refuses_leaves_the_report_run_quie
         assert "Asked for by the command" not in text
         # speed.py's usage or help would read as report.py's own failure
         assert capsys.readouterr() == ("", "")
+
+
+def test_a_broken_selective_result_is_named_in_one_line_and_the_table_is_left_as_it_was(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(BENCH / "results" / "selective", results / "selective")
+    name = sorted((results / "selective").glob("*.json"))[0]
+    cases = {"not JSON": (name.read_text()[:40], "not valid JSON ("),
+             "a field missing": (json.dumps({k: v for k, v in json.loads(name.read_text()).items() if k != "dataset"}),
+                                 "no field 'dataset' where a report looks for it")}
+    out = tmp_path / "SELECTIVE.md"
+    for text, said in cases.values():
+        name.write_text(text)
+        out.write_text("kept")
+        done = subprocess.run([sys.executable, str(BENCH / "selective.py"), "--report-only", "--results-dir",
+                               str(results), "--out", str(out)], capture_output=True, text=True)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines() == [f"selective.py: error: {name}: " +
+                                                    done.stderr.split(f"{name}: ", 1)[1].strip()]
+        assert said in done.stderr
+        assert out.read_text() == "kept"
