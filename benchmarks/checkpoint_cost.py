@@ -32,11 +32,18 @@ from satlearn.targets import SoftTargets  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="resnet34")
+    parser.add_argument("--model", default="resnet34",
+                        help="model whose weights and momentum are checkpointed: a satlearn model name "
+                             "(default: resnet34)")
     parser.add_argument("--examples", type=int, default=50_000, help="rows of the target table")
-    parser.add_argument("--classes", type=int, default=10)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--classes", type=int, default=10,
+                        help="classes of the model's output and columns of the target table (default: 10)")
+    parser.add_argument("--device", default="cpu",
+                        help="device that holds the model and the target table while they are saved: cpu, cuda, "
+                             "cuda:N, mps or auto (default: cpu)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed writes, both direct and with the background writer; the median is reported "
+                             "(default: 5)")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temporary directory)")
     parser.add_argument("--name", default="checkpoint_cost",
                         help="result file name (without .json); the recorded checkpoint_cost.json is a GPU's")

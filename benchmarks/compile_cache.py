@@ -102,10 +102,13 @@ def measure_archives(source: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="resnet34")
+    parser.add_argument("--model", default="resnet34",
+                        help="model to compile: a satlearn model name (default: resnet34)")
     parser.add_argument("--width", type=int, default=None, help="model width (default: the model's own)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=256, help="examples in the timed first step (default: 256)")
+    parser.add_argument("--device", default="auto",
+                        help="device to compile for: auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps "
+                             "(default: auto)")
     parser.add_argument("--mode", default="reduce-overhead", choices=["default", "reduce-overhead", "max-autotune"],
                         help="torch.compile mode (default: the CIFAR configs' own)")
     parser.add_argument("--archives-of", type=Path, default=None, metavar="CACHE",
