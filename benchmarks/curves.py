@@ -91,12 +91,18 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS,
+                        help="the recorded results, whose label_noise/<recipe>/ cells are drawn "
+                             "(default: benchmarks/results/)")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs",
+                        help="the grid's run directories, for a cell with no per-epoch metrics recorded beside it "
+                             "(default: benchmarks/runs/)")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="where the figures go (default: figures/ beside the results directory, so "
                              "benchmarks/figures/ for the default one)")
-    parser.add_argument("--recipes", nargs="+", default=["paper", "fast"])
+    parser.add_argument("--recipes", nargs="+", default=["paper", "fast"],
+                        help="recipes to draw, one figure each: paper, fast, or a set of cells recorded apart in "
+                             "<results-dir>/label_noise/ (say fast_seed1) (default: paper fast)")
     args = parser.parse_args()
     if not args.results_dir.is_dir():
         parser.error(f"--results-dir {args.results_dir}: no such directory")

@@ -130,11 +130,21 @@ def run(dataset: str, seed: int, folds: int, scratch: Path, *, data_root: str, c
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=CPU_DATASETS, choices=list(DATASETS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
-    parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"))
+    parser.add_argument("--datasets", nargs="+", default=CPU_DATASETS, choices=list(DATASETS),
+                        help="data and noise to find wrong labels in (default: the MNIST-1D ones, which run on a "
+                             "CPU; the CIFAR ones need a GPU and the data of prepare_cifar10.py)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0],
+                        help="seeds of the trainings, the synthetic noise and the folds, one result each "
+                             "(default: 0)")
+    parser.add_argument("--folds", type=int, default=5,
+                        help="cross-validation folds for cleanlab's out-of-sample probabilities, one cross-entropy "
+                             "training each (default: 5)")
+    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"),
+                        help="CIFAR rows: the CIFAR-10 data, a cifar-10-batches-py directory (default: the one "
+                             "prepare_cifar10.py writes, benchmarks/data/cifar-10-batches-py)")
+    parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"),
+                        help="CIFAR-10N rows: the label file (.npz) (default: benchmarks/data/cifar10n_labels.npz, "
+                             "else the one in ../shared/data/ beside the checkout)")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config override (repeatable)")

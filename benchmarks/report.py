@@ -554,8 +554,9 @@ def main(argv: list[str] | None = None) -> None:
 
     global RESULTS_DIR, OUT
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS,
+                        help="the JSON results to report (default: benchmarks/results/)")
+    parser.add_argument("--out", type=Path, default=OUT, help="the report to write (default: benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
     if not args.results_dir.is_dir():  # a mistyped directory would otherwise overwrite the report with an empty one
         parser.error(f"--results-dir {args.results_dir}: no such directory")
