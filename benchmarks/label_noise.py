@@ -539,13 +539,22 @@ def choose_fastest_pipeline(args: argparse.Namespace, trainings: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", choices=list(RECIPES), default="fast")
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
-    parser.add_argument("--noise", nargs="+", choices=list(NOISES), default=list(NOISES))
-    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
+    parser.add_argument("--recipe", choices=list(RECIPES), default="fast",
+                        help="paper: 200 epochs, Es 60; fast: 60 epochs, Es 18 (default: fast)")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                        help="methods to train: ce (cross-entropy), sat, sat_sce (SAT with symmetric cross-entropy) "
+                             "(default: all three)")
+    parser.add_argument("--noise", nargs="+", choices=list(NOISES), default=list(NOISES),
+                        help="noise to train them on: symmetric sym20 to sym80, pair40, and the CIFAR-10N label sets "
+                             "c10n-aggre, c10n-random1, c10n-worst (default: all)")
+    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"),
+                        help="the CIFAR-10 data, a cifar-10-batches-py directory (default: the one "
+                             "prepare_cifar10.py writes, benchmarks/data/cifar-10-batches-py)")
     parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"),
                         help="CIFAR-10N label file (.npz)")
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs",
+                        help="where each cell's run directory is kept, as <recipe>/<method>-<noise>/ (with --jobs, "
+                             "its log beside it) (default: benchmarks/runs/)")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     parser.add_argument("--stop-after-epoch", type=int, default=None, help="checkpoint and stop each cell there")
     parser.add_argument("--jobs", type=int, default=1, help="cells trained at once, each in its own process")

@@ -269,9 +269,12 @@ def write_table(results_dir: Path, out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=("mnist1d", "cifar10"), default="mnist1d")
+    parser.add_argument("--dataset", choices=("mnist1d", "cifar10"), default="mnist1d",
+                        help="mnist1d (on a CPU) or cifar10 (the paper's recipe, on a GPU; needs --data-root) "
+                             "(default: mnist1d)")
     parser.add_argument("--data-root", default=None, help="cifar10: a cifar-10-batches-py directory")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1],
+                        help="seeds to train, three trainings each (default: 0 1)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config override for every training (repeatable)")
     parser.add_argument("--runs-dir", default=None, help="keep the run directories here (default: a temporary dir)")

@@ -352,11 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
     """speed.py's arguments; also read by the CIFAR-10 suite to see whether a table holds every cell it asked for."""
     parser = argparse.ArgumentParser(prog="speed.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["resnet34", "resnet18"], choices=MODELS.names())
+    parser.add_argument("--models", nargs="+", default=["resnet34", "resnet18"], choices=MODELS.names(),
+                        help="models to time (default: resnet34 resnet18)")
     parser.add_argument("--pipelines", nargs="+", default=["fast", "reference"],
-                        choices=[*PIPELINES, *STEP_GRAPH_PIPELINES])
-    parser.add_argument("--methods", nargs="+", default=["erm", "sat"], choices=["erm", "sat"])
-    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"))
+                        choices=[*PIPELINES, *STEP_GRAPH_PIPELINES],
+                        help="pipelines to time, as described above (default: fast reference)")
+    parser.add_argument("--methods", nargs="+", default=["erm", "sat"], choices=["erm", "sat"],
+                        help="erm (cross-entropy), sat, or both, timed epoch by epoch in turn (default: erm sat)")
+    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"),
+                        help="the CIFAR-10 data, a cifar-10-batches-py directory (default: the one "
+                             "prepare_cifar10.py writes, benchmarks/data/cifar-10-batches-py)")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per cell (the fastest is reported)")
     parser.add_argument("--workers", type=int, default=4, help="reference pipeline DataLoader workers")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",

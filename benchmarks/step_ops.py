@@ -125,13 +125,19 @@ def count_step(method_name: str, *, model: str, width: int, batch_size: int, dev
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="resnet34")
+    parser.add_argument("--model", default="resnet34",
+                        help="model to profile: a satlearn model name (default: resnet34)")
     parser.add_argument("--width", type=int, default=4, help="base width (the counts do not depend on it)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="examples per step (the counts do not depend on it; default: 8)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N, mps or auto; kernels and their times are counted on CUDA only "
+                             "(default: cpu)")
     parser.add_argument("--amp", default="bf16", help="bf16 (as on a GPU) or off")
     parser.add_argument("--steps", type=int, default=1, help="profiled steps; figures are per-step means")
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                        help="ce (cross-entropy), sat, sat_sce (SAT with symmetric cross-entropy); the ratios are "
+                             "to ce (default: all three)")
     parser.add_argument("--name", default="step_ops", help="result file name (without .json)")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
