@@ -531,3 +531,47 @@ def test_recorded_trainings_whose_settings_change_an_epochs_cost_are_left_out_of
 
     assert label_noise.trained_epoch_seconds(results, model="resnet34", batch_size=256, gpu="GPU A") == \
         pytest.approx({"fast": 2.2})  # the median of 2.0, 2.2 and 2.4
+
+
+def test_on_a_gpu_the_fastest_pipeline_weighs_the_epochs_that_cells_recorded_on_that_gpu_model(tmp_path, monkeypatch,
+                                                                                                 capsys):
+    # the CUDA branch of --pipeline fastest, run here with the device and its name stood in for
+    import argparse
+
+    import torch
+
+    label_noise = load_benchmark("label_noise")
+    results = tmp_path / "results"
+    results.mkdir()
+
+    def cell(pipeline: str, method: str, warmup: float, epoch: float) -> dict:
+        return {"model": "resnet34", "method": method, "pipeline": pipeline, "device": "cuda:0",
+                "warmup_epoch_seconds": warmup, "epoch_seconds": epoch}
+
+    # 60 epochs from the table alone: eager 5 + 59 · 2 = 123 s, CUDA graphs 60 + 59 · 1 = 119 s
+    (results / "speed.json").write_text(json.dumps({"cells": [
+        cell("fast", "erm", 5.0, 2.0), cell("fast", "sat", 1.0, 2.0),
+        cell("fast+cudagraphs", "erm", 60.0, 1.0), cell("fast+cudagraphs", "sat", 1.0, 1.0)]}))
+
+    def record(gpu: str) -> None:
+        config_file, overrides = label_noise.cell_overrides("fast", "sat", "sym40", data_root="data",
+                                                            cifar10n=Path("-"), extra=[], pipeline="fast+cudagraphs")
+        path = results / "label_noise" / "fast" / "sat-sym40.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"config": config_file.name, "overrides": overrides, "pipeline": "fast+cudagraphs",
+                                    "device": {"gpu": gpu}, "concurrent_cells": 1}))
+        path.with_suffix(".metrics.jsonl").write_text(
+            "".join(json.dumps({"epoch": e + 1, "epoch_seconds": s}) + "\n" for e, s in enumerate([60.0, 1.5, 1.5])))
+
+    monkeypatch.setattr(label_noise, "resolve_device", lambda name="auto", **_: torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "GPU A")
+    monkeypatch.setattr(label_noise, "COMPILER_CACHE_AT_START", {"dir": str(tmp_path / "cache"), "files": 0})
+    args = argparse.Namespace(recipe="fast", data_root="data", cifar10n=Path("-"), extra=[], results_dir=results)
+
+    assert label_noise.choose_fastest_pipeline(args, trainings=1) == "fast+cudagraphs"
+    assert "the epochs of the trainings recorded" not in capsys.readouterr().out
+    record("GPU B")  # another GPU model's cell says nothing of this one's epochs
+    assert label_noise.choose_fastest_pipeline(args, trainings=1) == "fast+cudagraphs"
+    record("GPU A")  # this model's CUDA-graph epochs took 1.5 s: 60 + 59 · 1.5 = 148.5 s against eager's 123 s
+    assert label_noise.choose_fastest_pipeline(args, trainings=1) == "fast"
+    assert "the epochs of the trainings recorded on this GPU model: fast+cudagraphs 1.50 s" in capsys.readouterr().out
