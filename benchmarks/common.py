@@ -31,6 +31,10 @@ def data_file(name: str) -> Path:
 
 
 CIFAR10_FILES = ("batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+# where prepare_cifar10.py writes the data: the CIFAR scripts' default --data-root
+CIFAR10_ROOT = ROOT / "benchmarks" / "data" / "cifar-10-batches-py"
+CIFAR10_ROOT_HELP = ("the CIFAR-10 data, a cifar-10-batches-py directory (default: the one prepare_cifar10.py "
+                     "writes, benchmarks/data/cifar-10-batches-py)")
 
 
 def missing_cifar10(root: str, *, download: bool) -> str | None:

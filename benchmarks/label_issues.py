@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, data_file, record, run_main  # noqa: E402
+from common import CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, data_file, record, run_main  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
@@ -139,9 +139,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5,
                         help="cross-validation folds for cleanlab's out-of-sample probabilities, one cross-entropy "
                              "training each (default: 5)")
-    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"),
-                        help="CIFAR rows: the CIFAR-10 data, a cifar-10-batches-py directory (default: the one "
-                             "prepare_cifar10.py writes, benchmarks/data/cifar-10-batches-py)")
+    parser.add_argument("--data-root", default=str(CIFAR10_ROOT), help=f"CIFAR rows: {CIFAR10_ROOT_HELP}")
     parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"),
                         help="CIFAR-10N rows: the label file (.npz) (default: benchmarks/data/cifar10n_labels.npz, "
                              "else the one in ../shared/data/ beside the checkout)")

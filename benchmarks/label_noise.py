@@ -56,8 +56,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters, data_file, missing_cifar10,
-    read_result, record, recording, run_main, speed_file_for_this_gpu, writable_dir_problem,
+    CIFAR10_ROOT, CIFAR10_ROOT_HELP, COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters,
+    data_file, missing_cifar10, read_result, record, recording, run_main, speed_file_for_this_gpu, writable_dir_problem,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
@@ -547,9 +547,7 @@ def main() -> None:
     parser.add_argument("--noise", nargs="+", choices=list(NOISES), default=list(NOISES),
                         help="noise to train them on: symmetric sym20 to sym80, pair40, and the CIFAR-10N label sets "
                              "c10n-aggre, c10n-random1, c10n-worst (default: all)")
-    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"),
-                        help="the CIFAR-10 data, a cifar-10-batches-py directory (default: the one "
-                             "prepare_cifar10.py writes, benchmarks/data/cifar-10-batches-py)")
+    parser.add_argument("--data-root", default=str(CIFAR10_ROOT), help=CIFAR10_ROOT_HELP)
     parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"),
                         help="CIFAR-10N label file (.npz)")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs",

@@ -52,7 +52,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, check_results_dir, missing_cifar10, record, run_main  # noqa: E402
+from common import (  # noqa: E402
+    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_results_dir, missing_cifar10, record, run_main,
+)
 
 from satlearn.config import load_config, overrides_for_method  # noqa: E402
 from satlearn.engine import (  # noqa: E402
@@ -359,9 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pipelines to time, as described above (default: fast reference)")
     parser.add_argument("--methods", nargs="+", default=["erm", "sat"], choices=["erm", "sat"],
                         help="erm (cross-entropy), sat, or both, timed epoch by epoch in turn (default: erm sat)")
-    parser.add_argument("--data-root", default=str(ROOT / "benchmarks" / "data" / "cifar-10-batches-py"),
-                        help="the CIFAR-10 data, a cifar-10-batches-py directory (default: the one "
-                             "prepare_cifar10.py writes, benchmarks/data/cifar-10-batches-py)")
+    parser.add_argument("--data-root", default=str(CIFAR10_ROOT), help=CIFAR10_ROOT_HELP)
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per cell (the fastest is reported)")
     parser.add_argument("--workers", type=int, default=4, help="reference pipeline DataLoader workers")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
