@@ -1396,3 +1396,50 @@ def test_the_actual_noise_rate_is_the_count_of_changed_labels_over_their_number(
     noisy[:98] = (noisy[:98] + 1) % 10
     # 98 / 480 exactly: a float32 mean gives 0.20416666567..., which summaries and tables would carry
     assert NoisyDataset(data=None, labels=noisy, clean_labels=clean).actual_noise_rate == 98 / 480
+
+
+def image_folder_config(tmp_path):
+    """A tiny SAT run on a folder of 12 coloured 8×8 PNG images in two classes."""
+    from PIL import Image
+
+    root = tmp_path / "images"
+    for split, count in (("train", 4), ("test", 2)):
+        for c, name in enumerate(("ant", "bee")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.new("RGB", (8, 8), (200 * c + 10 * i, 40 * i, 90 - 20 * c)).save(root / split / name / f"{i}.png")
+    return load_config(None, [f"data.root={root}", "data.source=imagefolder", "model.name=mlp", "model.width=8",
+                              "run.epochs=3", "method.start_epoch=1", "run.progress=false", "run.device=cpu",
+                              "data.augment=none", "data.batch_size=4", "run.checkpoint_every=1",
+                              f"run.out_dir={tmp_path}"])
+
+
+def test_an_image_run_goes_on_with_the_normalization_it_was_trained_with(tmp_path, monkeypatch):
+    from satlearn.data import imagefolder
+    from satlearn.engine import load_run
+
+    config = image_folder_config(tmp_path)
+    fit(config, tmp_path / "whole", log=lambda m: None)
+    fit(config, tmp_path / "part", stop_after_epoch=1, log=lambda m: None)
+    kept = load_checkpoint(tmp_path / "part")["data"]["normalization"]
+    assert len(kept["mean"]) == 3 and len(kept["std"]) == 3
+    # the source now works out other statistics for the same images (a change to how satlearn computes them)
+    monkeypatch.setattr(imagefolder, "channel_stats", lambda images, chunk=1024: ((0.25,) * 3, (0.5,) * 3))
+    _, _, noisy, _ = load_run(tmp_path / "part")
+    assert [list(noisy.data.mean), list(noisy.data.std)] == [kept["mean"], kept["std"]]
+    fit(config, tmp_path / "part", resume=True, log=lambda m: None)
+    assert_same_state(load_checkpoint(tmp_path / "part")["method"], load_checkpoint(tmp_path / "whole")["method"])
+    assert load_checkpoint(tmp_path / "part")["data"]["normalization"] == kept
+
+
+def test_an_image_run_kept_before_its_normalization_was_recorded_goes_on_with_the_sources(tmp_path):
+    config = image_folder_config(tmp_path)
+    fit(config, tmp_path / "whole", log=lambda m: None)
+    fit(config, tmp_path / "part", stop_after_epoch=1, log=lambda m: None)
+    path = tmp_path / "part" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    normalization = state["data"].pop("normalization")
+    torch.save(state, path)
+    fit(config, tmp_path / "part", resume=True, log=lambda m: None)
+    assert_same_state(load_checkpoint(tmp_path / "part")["method"], load_checkpoint(tmp_path / "whole")["method"])
+    assert load_checkpoint(tmp_path / "part")["data"]["normalization"] == normalization

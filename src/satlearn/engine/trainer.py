@@ -9,7 +9,7 @@ import math
 import numbers
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -107,17 +107,19 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
                 or not torch.equal(checkpoint["clean_labels"], noisy.clean_labels)):
             raise DataError(f"{run_dir}: the training data differ from those the run was started on")
         return noisy, now
-    if dataset is None and saved != now:
+    if dataset is None and not same_data(saved, now):
         # the earlier form rounded with the thread count: try the run's own first, then this process's
         for threads in dict.fromkeys([checkpoint.get("threads"), None]):
             with cpu_threads(threads):
                 earlier = load_earlier_form(config.data)
             if earlier is None:
                 break
-            if saved == data_fingerprint(earlier):
-                return prepare_data(config, earlier, labels=checkpoint["labels"]), saved
+            earlier_fingerprint = data_fingerprint(earlier)
+            if same_data(saved, earlier_fingerprint):
+                return with_run_normalization(prepare_data(config, earlier, labels=checkpoint["labels"]), saved,
+                                              earlier_fingerprint)
     check_same_data(saved, now, run_dir, doing=doing, given=dataset is not None)
-    return noisy, now
+    return with_run_normalization(noisy, saved, now)
 
 
 def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, *,
@@ -137,11 +139,11 @@ def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, 
     else:
         why = ""
     now = data_fingerprint(noisy.data) if noisy is not None else None
-    if now is None or now != checkpoint["data"]:
+    if now is None or not same_data(checkpoint["data"], now):
         raise error(f"{run_dir}: trained on splits given to fit(dataset=...) (in Python, or by find-issues --config), "
                     f"which its data.source ({config.data.source}) does not load{why}; to {doing}, pass the same "
                     "splits again as dataset=")
-    return noisy, now
+    return with_run_normalization(noisy, checkpoint["data"], now)
 
 
 def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
@@ -150,9 +152,40 @@ def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
     def digest(tensor: torch.Tensor) -> str:
         return hashlib.blake2b(np.ascontiguousarray(tensor.detach().cpu().numpy()), digest_size=16).hexdigest()
 
-    return {"num_classes": data.num_classes,
-            **{split: {"shape": list(x.shape), "inputs": digest(x), "labels": digest(y)}
-               for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test))}}
+    fingerprint = {"num_classes": data.num_classes,
+                   **{split: {"shape": list(x.shape), "inputs": digest(x), "labels": digest(y)}
+                      for split, x, y in (("train", data.x_train, data.y_train),
+                                          ("test", data.x_test, data.y_test))}}
+    if data.kind == "image":
+        fingerprint["normalization"] = normalization_of(data)
+    return fingerprint
+
+
+def normalization_of(data: DatasetSplits) -> dict[str, list[float] | None]:
+    """The per-channel mean and std that an image run's inputs are normalised with: they are applied to the kept
+    ``uint8`` images as each batch is made, so the inputs' digest does not cover them."""
+    return {part: None if values is None else [float(v) for v in values]
+            for part, values in (("mean", data.mean), ("std", data.std))}
+
+
+def same_data(saved: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether fingerprint ``now`` identifies the data of fingerprint ``saved``: the normalisation aside, which a
+    run keeps as its own (:func:`with_run_normalization`), and which a run trained before it was kept lacks."""
+    return ({key: value for key, value in saved.items() if key != "normalization"}
+            == {key: value for key, value in now.items() if key != "normalization"})
+
+
+def with_run_normalization(noisy: NoisyDataset, saved: dict[str, Any],
+                           now: dict[str, Any]) -> tuple[NoisyDataset, dict[str, Any]]:
+    """``noisy`` (fingerprint ``now``) with the normalisation its run trained with (fingerprint ``saved``), and the
+    fingerprint that goes with it: a run goes on, or is evaluated, with the mean and std it was trained with, even
+    where the source now works out others for the same images. A run kept before its normalisation was recorded
+    goes on with the source's."""
+    kept = saved.get("normalization")
+    if kept is None or "normalization" not in now or kept == now["normalization"]:
+        return noisy, now
+    restore = {part: None if values is None else tuple(values) for part, values in kept.items()}
+    return replace(noisy, data=replace(noisy.data, **restore)), {**now, "normalization": kept}
 
 
 def check_same_data(saved: dict[str, Any], now: dict[str, Any], run_dir: Path, *, doing: str,
