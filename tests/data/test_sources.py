@@ -1301,4 +1301,8 @@ def test_origin_arrays_lead_back_to_the_users_rows_or_files():
     assert rows["source_rows"].tolist() == [4, 0, 2]
     files = toy_splits(train_files=["c/1.png", "a/2.png", "b/3.png"]).validate().origin_arrays()
     assert list(files) == ["train_files"] and files["train_files"].tolist() == ["c/1.png", "a/2.png", "b/3.png"]
+    # images drawn from a folder have both: a run's files name each by its path, which says more than a position
+    both = toy_splits(source_rows=np.array([4, 0, 2]), source_size=5,
+                      train_files=["c/1.png", "a/2.png", "b/3.png"]).validate().origin_arrays()
+    assert list(both) == ["train_files"] and both["train_files"].tolist() == ["c/1.png", "a/2.png", "b/3.png"]
     assert toy_splits().validate().origin_arrays() == {}

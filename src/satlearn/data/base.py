@@ -67,11 +67,12 @@ class DatasetSplits:
             (CIFAR's, MNIST-1D's ten digits, splits built in code), where a subset may lack a class that is
             still a class of the task.
         source_rows, source_size: where the training split was drawn from the source's own examples (CSV data
-            rows, a .npz file's ``x_train`` without a test split): ``(N,)`` int64 positions of the training
-            examples among the source's ``source_size`` examples (0 = first data row), so that results per example
-            lead back to the user's file. ``None`` where the training split is the source's own order.
+            rows, a .npz file's ``x_train`` without a test split, the images of a folder without ``test/``):
+            ``(N,)`` int64 positions of the training examples among the source's ``source_size`` examples (0 =
+            first data row, or first image in sorted order), so that results per example lead back to the user's
+            data. ``None`` where the training split is the source's own order.
         train_files: for sources that read one file per example (image folders), each training example's path
-            relative to ``data.root``.
+            relative to ``data.root``; where both are given, these name the examples in a run's files.
         feature_mean, feature_std: ``(D,)`` the standardisation a source applied to tabular features: a row
             ``r`` of the user's file became ``(r - feature_mean) / feature_std``. ``None`` otherwise.
         notes: what the source did that its user should hear of (files it skipped, say); the trainer logs them.
@@ -107,11 +108,12 @@ class DatasetSplits:
 
     def origin_arrays(self) -> dict[str, np.ndarray]:
         """Where each training example is in the user's data, as a run's ``labels.npz`` keeps it:
-        ``source_rows`` or ``train_files``; nothing where the training order is the source's own."""
-        if self.source_rows is not None:
-            return {"source_rows": np.asarray(self.source_rows, dtype=np.int64)}
+        ``train_files`` (a path says more than a position), else ``source_rows``; nothing where the training order
+        is the source's own."""
         if self.train_files is not None:
             return {"train_files": np.array([str(name) for name in self.train_files])}
+        if self.source_rows is not None:
+            return {"source_rows": np.asarray(self.source_rows, dtype=np.int64)}
         return {}
 
     def validate(self) -> "DatasetSplits":
