@@ -42,6 +42,26 @@ def write_fake_cifar100(root: Path, *, n_train: int = 40, n_test: int = 10, seed
     return folder
 
 
+def write_class_folders(parent: Path, counts: dict[str, int], *, size: tuple[int, int] = (6, 4)) -> list[str]:
+    """One folder of PNG images per class under ``parent`` (``counts``: images per class), each image a colour of
+    its own, so that a pixel tells which file it came from (:func:`image_colour`); returns the files' paths
+    relative to ``parent``, class by class in sorted order."""
+    from PIL import Image
+
+    files = []
+    for c, name in enumerate(sorted(counts)):
+        (Path(parent) / name).mkdir(parents=True, exist_ok=True)
+        for i in range(counts[name]):
+            Image.new("RGB", size, image_colour(c, i)).save(Path(parent) / name / f"img{i:02d}.png")
+            files.append(f"{name}/img{i:02d}.png")
+    return files
+
+
+def image_colour(label: int, i: int) -> tuple[int, int, int]:
+    """The colour of image ``i`` of class ``label`` that :func:`write_class_folders` writes."""
+    return (40 * label, 10 * i, 99)
+
+
 def tiny_overrides(tmp_path, *extra: str) -> list[str]:
     """Overrides that make any config run in a second or two on MNIST-1D."""
     return [

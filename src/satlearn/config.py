@@ -40,10 +40,11 @@ class DataConfig:
     url: str | None = None  # download address (default: the official archive)
     sha256: str | None = None  # expected archive checksum (default: the official archive's)
     num_samples: int = 12500  # mnist1d: examples generated (train + test)
-    data_seed: int = 42  # mnist1d: generator seed
+    data_seed: int = 42  # mnist1d: generator seed; csv, npz, imagefolder: seed of a drawn test split
     label_column: str = "label"  # csv: the column holding the class label
     ignore_columns: list[str] = field(default_factory=list)  # csv: columns left out (ids, free text, dates)
-    test_fraction: float = 0.2  # csv/npz without a test split: fraction held out (seeded by data_seed)
+    # csv, npz without x_test/y_test, imagefolder without test/: fraction held out (seeded by data_seed)
+    test_fraction: float = 0.2
     augment: str = "auto"  # auto (crop+flip for images, none otherwise) | none | crop_flip
     batch_size: int = 256
     eval_batch_size: int = 1024

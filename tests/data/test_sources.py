@@ -20,6 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fixtures import image_colour, write_class_folders
 from satlearn.config import DataConfig
 from satlearn.data import DatasetSplits, load_dataset
 from satlearn.data.cifar import download_and_extract
@@ -523,26 +524,151 @@ def test_imagefolder_loads_sorted_rgb_with_train_statistics(tmp_path):
     assert np.allclose(data.std, x.std(dim=(0, 2, 3), unbiased=False).tolist())
 
 
-def test_imagefolder_of_bare_class_folders_says_how_to_lay_them_out(tmp_path):
+def image_folder_without_test(root: Path, layout: str, counts: dict[str, int]) -> tuple[Path, list[str]]:
+    """Class folders under ``root/train`` (layout ``train``) or directly under ``root`` (``flat``); returns the
+    folder holding the classes and every image's path relative to ``root``, in the order the source reads them."""
+    class_dir = root / "train" if layout == "train" else root
+    files = write_class_folders(class_dir, counts)
+    prefix = "train/" if layout == "train" else ""
+    return class_dir, [prefix + name for name in files]
+
+
+def pixel_origin(x: torch.Tensor, y: torch.Tensor) -> list[tuple[int, int]]:
+    """(label, image number) of each image written by write_class_folders, read back from its first pixel."""
+    by_colour = {image_colour(label, i): (label, i) for label in range(3) for i in range(26)}
+    return [by_colour[tuple(image[:, 0, 0].tolist())] for image in x]
+
+
+@pytest.mark.parametrize("layout", ["train", "flat"])
+def test_imagefolder_without_a_test_folder_draws_a_test_split_of_test_fraction(tmp_path, layout):
+    counts = {"cat": 5, "dog": 7, "emu": 8}
     root = tmp_path / "imgs"
-    for cls in ("cat", "dog"):
-        write_image(root / cls / "img0.png", (0, 0, 0))
-    with pytest.raises(DataError) as info:
-        load_dataset(data_config("imagefolder", root))
-    assert str(info.value) == (
-        f"imagefolder: {root / 'train'} is missing (expected one subdirectory per class in it); {root} holds cat, "
-        f"dog: if these are classes, move them into {root / 'train'} and give the test images the same class "
-        f"folders under {root / 'test'}")
-    # a test split without its train split names only what is missing
+    class_dir, files = image_folder_without_test(root, layout, counts)
+    data = load_dataset(data_config("imagefolder", root, test_fraction=0.25, data_seed=3))
+    total = sum(counts.values())
+    assert len(data.y_test) == round(total * 0.25) and len(data.y_train) == total - len(data.y_test)
+    assert data.class_names == ["cat", "dog", "emu"] and data.classes_found_in == str(class_dir)
+    # the training images are named by their place among all images and by their path, both in the order read
+    assert data.source_size == total and data.train_files == [files[i] for i in data.source_rows]
+    assert data.origin_arrays()["train_files"].tolist() == data.train_files
+    # disjoint, and together every image once, each with its own class's label
+    train, test = pixel_origin(data.x_train, data.y_train), pixel_origin(data.x_test, data.y_test)
+    assert sorted(train + test) == [(c, i) for c, name in enumerate(sorted(counts)) for i in range(counts[name])]
+    assert [label for label, _ in train] == data.y_train.tolist()
+    assert [label for label, _ in test] == data.y_test.tolist()
+    assert [f"{sorted(counts)[c]}/img{i:02d}.png" for c, i in train] == [name.removeprefix("train/")
+                                                                          for name in data.train_files]
+    x = data.x_train.double() / 255  # normalised with the training images alone
+    assert np.allclose(data.mean, x.mean(dim=(0, 2, 3)).tolist())
+
+
+@pytest.mark.parametrize("layout", ["train", "flat"])
+def test_imagefolder_a_drawn_test_split_is_said_in_the_runs_notes(tmp_path, layout):
+    root = tmp_path / "imgs"
+    image_folder_without_test(root, layout, {"cat": 4, "dog": 4})
+    data = load_dataset(data_config("imagefolder", root, test_fraction=0.25, data_seed=3))
+    drawn = "the test split is 2 of the 8 images, drawn with data.test_fraction=0.25 and data.data_seed=3"
+    if layout == "flat":
+        assert data.notes == (f"{root} has no train/ or test/ folder: its 2 folders are the classes, and {drawn}",)
+    else:
+        assert data.notes == (f"{root} has no test/ folder: {drawn}",)
+
+
+def test_imagefolder_a_drawn_split_is_fixed_by_data_seed_and_changes_with_it(tmp_path):
+    root = tmp_path / "imgs"
+    image_folder_without_test(root, "train", {"cat": 6, "dog": 6})
+
+    def drawn(seed: int) -> DatasetSplits:
+        return load_dataset(data_config("imagefolder", root, test_fraction=0.25, data_seed=seed))
+
+    first, again, other = drawn(5), drawn(5), drawn(6)
+    for split in ("x_train", "y_train", "x_test", "y_test"):
+        assert torch.equal(getattr(first, split), getattr(again, split))
+    assert first.train_files == again.train_files and first.notes == again.notes
+    assert len(other.y_test) == len(first.y_test)
+    assert sorted(pixel_origin(other.x_test, other.y_test)) != sorted(pixel_origin(first.x_test, first.y_test))
+
+
+def test_imagefolder_a_drawn_split_is_the_same_wherever_the_folder_lies(tmp_path):
+    # data.root may change on resume and eval, where the run's digest then has to match
+    image_folder_without_test(tmp_path / "here", "flat", {"cat": 6, "dog": 6})
+    before = load_dataset(data_config("imagefolder", tmp_path / "here", data_seed=1))
+    shutil.move(tmp_path / "here", tmp_path / "moved")
+    after = load_dataset(data_config("imagefolder", tmp_path / "moved", data_seed=1))
+    assert torch.equal(before.x_test, after.x_test) and before.train_files == after.train_files
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5, -0.2])
+def test_imagefolder_without_a_test_folder_refuses_a_test_fraction_outside_zero_to_one(tmp_path, fraction):
+    root = tmp_path / "imgs"
+    image_folder_without_test(root, "train", {"cat": 3, "dog": 3})
+    with pytest.raises(DataError, match=rf"^imagefolder: {re.escape(str(root / 'train'))}: data\.test_fraction="
+                                        rf"{re.escape(repr(fraction))}; expected a fraction in \(0, 1\)$"):
+        load_dataset(data_config("imagefolder", root, test_fraction=fraction))
+
+
+def test_imagefolder_a_test_folder_is_used_whatever_test_fraction_and_data_seed_say(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs")
+    given = load_dataset(data_config("imagefolder", root))
+    assert given.y_test.tolist() == [0, 0, 1, 1] and given.source_rows is None and given.notes == ()
+    for changes in ({"test_fraction": 0.5, "data_seed": 7}, {"test_fraction": 1.5}):
+        other = load_dataset(data_config("imagefolder", root, **changes))
+        assert torch.equal(other.x_test, given.x_test) and torch.equal(other.x_train, given.x_train)
+        assert other.train_files == given.train_files == [f"train/{c}/img{i}.{'jpg' if i % 2 else 'png'}"
+                                                          for c in ("cat", "dog") for i in range(3)]
+
+
+def test_imagefolder_a_class_drawn_wholly_into_the_test_split_says_another_seed_may_keep_it(tmp_path):
+    root = tmp_path / "imgs"
+    image_folder_without_test(root, "train", {"ant": 1, "bee": 6, "cow": 6})
+    seed = next(seed for seed in range(100)
+                if 0 not in load_dataset(data_config("imagefolder", root, data_seed=seed)).y_train.tolist())
+    data = load_dataset(data_config("imagefolder", root, data_seed=seed))
+    with pytest.raises(DataError, match=r"class 0 \('ant'\) has no training example .* all in the test split "
+                                        r"\(where that split is drawn, another data\.data_seed"):
+        data.check_every_class_is_trained()
+
+
+def test_imagefolder_a_train_folder_beside_other_splits_notes_those_it_does_not_read(tmp_path):
+    root = tmp_path / "imgs"
+    image_folder_without_test(root, "train", {"cat": 3, "dog": 3})
+    write_class_folders(root / "val", {"cat": 1, "dog": 1})
+    data = load_dataset(data_config("imagefolder", root, test_fraction=0.5, data_seed=0))
+    assert len(data.y_train) + len(data.y_test) == 6
+    assert data.notes[-1].startswith(f"{root} has no test/ folder: ")
+    assert data.notes[-1].endswith("; val/ beside train/ not read")
+
+
+def test_imagefolder_of_split_folders_without_train_says_how_it_read_them(tmp_path):
+    # a test split alone gives no training images to draw from
     write_imagefolder(tmp_path / "half")
     shutil.rmtree(tmp_path / "half" / "train")
     with pytest.raises(DataError, match=r"half/train is missing \(expected one subdirectory per class in it\)$"):
         load_dataset(data_config("imagefolder", tmp_path / "half"))
-    # nor does a train split beside a split of another name: val/ is no class to move into train/
-    write_image(tmp_path / "split" / "train" / "cat" / "img0.png", (0, 0, 0))
-    write_image(tmp_path / "split" / "val" / "cat" / "img0.png", (0, 0, 0))
-    with pytest.raises(DataError, match=r"split/test is missing \(expected one subdirectory per class in it\)$"):
-        load_dataset(data_config("imagefolder", tmp_path / "split"))
+    # folders of other names are read as classes: where they hold class folders, the error says why
+    root = tmp_path / "named"
+    for split in ("training", "validation"):
+        write_class_folders(root / split, {"cat": 1, "dog": 1})
+    with pytest.raises(DataError) as info:
+        load_dataset(data_config("imagefolder", root))
+    assert str(info.value) == (
+        f"imagefolder: {root / 'training'} holds no images (.png, .jpg, .jpeg, .bmp, .webp); remove the class "
+        f"directory or add its images; it holds the folders cat, dog, not images: {root} has no train/ folder, so "
+        "each of its folders is read as a class")
+    # and within train/, a class folder of folders
+    write_class_folders(tmp_path / "deep" / "train" / "cat" / "2024", {"a": 1})
+    write_class_folders(tmp_path / "deep" / "train", {"dog": 1})
+    with pytest.raises(DataError, match=r"train/cat holds no images .* it holds the folders 2024, not images: the "
+                                        r"images of a class go directly in its folder$"):
+        load_dataset(data_config("imagefolder", tmp_path / "deep"))
+
+
+def test_imagefolder_of_no_folders_at_all_says_what_it_expected(tmp_path):
+    write_image(tmp_path / "imgs" / "a.png", (0, 0, 0))
+    with pytest.raises(DataError, match=rf"^imagefolder: {re.escape(str(tmp_path / 'imgs'))} holds no folders "
+                                        r"\(expected one folder of images per class, or train/<class>/ and "
+                                        r"optionally test/<class>/\)$"):
+        load_dataset(data_config("imagefolder", tmp_path / "imgs"))
 
 
 def test_imagefolder_corrupt_image_names_the_file(tmp_path):

@@ -1,20 +1,25 @@
-"""Images in class folders: ``root/train/<class>/*.png`` and ``root/test/<class>/*.png``, all loaded into memory.
+"""Images in class folders, all loaded into memory: ``root/train/<class>/*.png`` and ``root/test/<class>/*.png``;
+or ``root/train/<class>/`` alone, or the class folders ``root/<class>/`` alone, where ``data.test_fraction`` of the
+images, drawn with a generator seeded by ``data.data_seed``, are held out as the test split.
 
-Classes are the sorted subdirectory names of ``train``; ``test`` must hold the same set. Files are read in sorted
-order (class by class, then by file name), converted to RGB, and must all share one size. Images with more than
-8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to 0..255. The per-channel mean
-and standard deviation are computed from the training images.
+Classes are the sorted subdirectory names of ``train`` (of ``root`` where it holds neither ``train`` nor ``test``);
+a ``test`` folder must hold the same set. Files are read in sorted order (class by class, then by file name),
+converted to RGB, and must all share one size; a drawn split keeps that order in both splits. Images with more than
+8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to 0..255. The per-channel mean and
+standard deviation are computed from the training images.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from satlearn.data.base import SOURCES, DatasetSplits, printable
+from satlearn.data.tabular import split_indices
 from satlearn.errors import DataError, MissingDataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -27,16 +32,51 @@ def _subdirs(directory: Path) -> list[str]:
         raise DataError(f"{directory}: cannot list directory ({exc.strerror or exc})") from None
 
 
-def _class_folders_hint(root: Path) -> str:
-    """Where ``root`` holds class folders itself rather than train/ and test/: a common layout this source does not
-    split, so the error says how to lay them out. Beside a train/ or test/, folders are other splits (val/), not
-    classes, and only the missing split is named."""
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where an image folder's classes and splits are.
+
+    Attributes:
+        class_dir: the folder whose subfolders are the classes: ``root/train``, or ``root`` itself when it holds
+            neither ``train`` nor ``test``.
+        test_dir: ``root/test``; ``None`` where there is none and the test split is drawn.
+        flat: the classes are ``root``'s own folders.
+        unread: the other folders beside ``train`` (``val``, say), which are not read.
+    """
+
+    class_dir: Path
+    test_dir: Path | None
+    flat: bool = False
+    unread: tuple[str, ...] = ()
+
+
+def _layout(root: Path) -> _Layout:
     folders = _subdirs(root)
-    if not folders or "train" in folders or "test" in folders:
+    if "train" in folders:
+        test_dir = root / "test" if "test" in folders else None
+        unread = tuple(name for name in folders if name not in ("train", "test"))
+        return _Layout(class_dir=root / "train", test_dir=test_dir, unread=unread)
+    if "test" in folders:  # a test split alone holds no training images to draw from
+        raise DataError(f"imagefolder: {root / 'train'} is missing (expected one subdirectory per class in it)")
+    if not folders:
+        raise DataError(f"imagefolder: {root} holds no folders (expected one folder of images per class, or "
+                        "train/<class>/ and optionally test/<class>/)")
+    return _Layout(class_dir=root, test_dir=None, flat=True)
+
+
+def _nested_hint(directory: Path, layout: _Layout) -> str:
+    """For a class folder without images that holds folders: the images lie a level below where classes are read,
+    which in the flat layout most often means ``data.root``'s folders are splits (``val/``), not classes."""
+    inner = _subdirs(directory)
+    if not inner:
         return ""
-    shown = ", ".join(folders[:5]) + (", ..." if len(folders) > 5 else "")
-    return (f"; {root} holds {shown}: if these are classes, move them into {root / 'train'} and give the test "
-            f"images the same class folders under {root / 'test'}")
+    where = (f"{layout.class_dir} has no train/ folder, so each of its folders is read as a class" if layout.flat
+             else "the images of a class go directly in its folder")
+    return f"; it holds the folders {_shown(inner)}, not images: {where}"
 
 
 def _image_files(directory: Path, skipped: Counter) -> list[Path]:
@@ -56,8 +96,8 @@ def _skipped_note(split_dir: Path, skipped: Counter) -> str:
             f"({kinds})")
 
 
-def _list_split(split_dir: Path, classes: list[str], *, every_class: bool,
-                notes: list[str]) -> tuple[list[Path], list[int]]:
+def _list_split(split_dir: Path, classes: list[str], *, every_class: bool, notes: list[str],
+                layout: _Layout) -> tuple[list[Path], list[int]]:
     """Image files and labels of one split; ``every_class``: a class directory without images is an error. What
     the class directories hold besides images is described in ``notes``."""
     files: list[Path] = []
@@ -68,7 +108,7 @@ def _list_split(split_dir: Path, classes: list[str], *, every_class: bool,
         if not found and every_class:
             # a class nobody can learn; label noise would still move labels into it
             raise DataError(f"imagefolder: {split_dir / name} holds no images ({', '.join(EXTENSIONS)}); remove the "
-                            "class directory or add its images")
+                            f"class directory or add its images{_nested_hint(split_dir / name, layout)}")
         files.extend(found)
         labels.extend([label] * len(found))
     if skipped:
@@ -149,23 +189,7 @@ def channel_stats(images: np.ndarray, chunk: int = 1024) -> tuple[tuple[float, .
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
-@SOURCES.register("imagefolder")
-def load_imagefolder(config) -> DatasetSplits:
-    if not config.root:
-        raise DataError("imagefolder: set data.root to a directory holding train/<class>/ and test/<class>/")
-    root = Path(config.root).expanduser()
-    if not root.is_dir():
-        raise MissingDataError(f"imagefolder: {root} is not a directory (expected train/<class>/ and test/<class>/ "
-                               "in it)")
-    train_dir, test_dir = root / "train", root / "test"
-    for split_dir in (train_dir, test_dir):
-        if not split_dir.is_dir():
-            raise DataError(f"imagefolder: {split_dir} is missing (expected one subdirectory per class in it)"
-                            f"{_class_folders_hint(root)}")
-
-    classes = _subdirs(train_dir)
-    if not classes:
-        raise DataError(f"imagefolder: {train_dir} has no class subdirectories")
+def _check_test_classes(train_dir: Path, test_dir: Path, classes: list[str]) -> None:
     test_classes = _subdirs(test_dir)
     missing = sorted(set(classes) - set(test_classes))
     extra = sorted(set(test_classes) - set(classes))
@@ -175,10 +199,53 @@ def load_imagefolder(config) -> DatasetSplits:
     if extra:
         raise DataError(f"imagefolder: class {extra[0]!r} is in {test_dir} but not in {train_dir}")
 
+
+def _drawn_note(root: Path, layout: _Layout, config, *, held_out: int, total: int, classes: int) -> str:
+    """What the log says of a drawn test split, so that a run on a folder without test/ does not pass for one
+    scored on a test set of the user's own."""
+    if layout.flat:
+        where = f"{root} has no train/ or test/ folder: its {classes} folders are the classes, and"
+    else:
+        where = f"{root} has no test/ folder:"
+    drawn = (f" the test split is {held_out} of the {total} images, drawn with data.test_fraction="
+             f"{config.test_fraction} and data.data_seed={config.data_seed}")
+    unread = f"; {', '.join(f'{name}/' for name in layout.unread)} beside train/ not read" if layout.unread else ""
+    return where + drawn + unread
+
+
+@SOURCES.register("imagefolder")
+def load_imagefolder(config) -> DatasetSplits:
+    if not config.root:
+        raise DataError("imagefolder: set data.root to a directory holding a folder of images per class (or "
+                        "train/<class>/ and optionally test/<class>/)")
+    root = Path(config.root).expanduser()
+    if not root.is_dir():
+        raise MissingDataError(f"imagefolder: {root} is not a directory (expected a folder of images per class in "
+                               "it, or train/<class>/ and optionally test/<class>/)")
+    layout = _layout(root)
+    classes = _subdirs(layout.class_dir)
+    if not classes:
+        raise DataError(f"imagefolder: {layout.class_dir} has no class subdirectories")
+    if layout.test_dir is not None:
+        _check_test_classes(layout.class_dir, layout.test_dir, classes)
+
     notes: list[str] = []
-    train_files, train_labels = _list_split(train_dir, classes, every_class=True, notes=notes)
-    # a test set may lack a class
-    test_files, test_labels = _list_split(test_dir, classes, every_class=False, notes=notes)
+    files, labels = _list_split(layout.class_dir, classes, every_class=True, notes=notes, layout=layout)
+    source_rows = source_size = None
+    if layout.test_dir is not None:
+        train_files, train_labels = files, labels
+        # a test set may lack a class
+        test_files, test_labels = _list_split(layout.test_dir, classes, every_class=False, notes=notes,
+                                              layout=layout)
+    else:
+        # positions in the sorted file list: the same folder gives the same split wherever it lies (data.root may
+        # change between a run and its resumption or evaluation)
+        train, test = split_indices(len(files), config.test_fraction, config.data_seed,
+                                    what=f"imagefolder: {layout.class_dir}")
+        train_files, train_labels = [files[i] for i in train], [labels[i] for i in train]
+        test_files, test_labels = [files[i] for i in test], [labels[i] for i in test]
+        source_rows, source_size = train, len(files)
+        notes.append(_drawn_note(root, layout, config, held_out=len(test), total=len(files), classes=len(classes)))
     x_train = _read_images(train_files, None, None)
     size = (x_train.shape[3], x_train.shape[2])
     x_test = _read_images(test_files, size, train_files[0])
@@ -194,7 +261,9 @@ def load_imagefolder(config) -> DatasetSplits:
         name="imagefolder",
         mean=mean,
         std=std,
-        classes_found_in=str(train_dir),
+        classes_found_in=str(layout.class_dir),
+        source_rows=source_rows,
+        source_size=source_size,
         # names that are not UTF-8 keep their bytes as \xe9: the run's files are UTF-8
         train_files=[printable(path.relative_to(root).as_posix()) for path in train_files],
         notes=tuple(notes),
