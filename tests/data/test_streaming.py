@@ -92,3 +92,28 @@ def test_both_pipelines_hand_over_feature_rows_with_their_own_indices():
     for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference):
         assert torch.equal(ia, ib) and torch.equal(ya, yb) and torch.equal(xa, xb)
         assert torch.equal(xb, x[ib]) and torch.equal(yb, y[ib])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_reference_pipeline_reads_a_drawn_image_folder_split_as_the_memory_one_does(tmp_path, workers):
+    # the drawn splits are gathered from the file list: each must reach a worker whole, in its own order
+    from fixtures import write_class_folders
+    from satlearn.config import DataConfig
+    from satlearn.data import load_dataset
+
+    write_class_folders(tmp_path / "imgs" / "train", {"cat": 7, "dog": 6}, size=(9, 6))
+    data = load_dataset(DataConfig(source="imagefolder", root=str(tmp_path / "imgs"), test_fraction=0.3,
+                                   data_seed=2))
+    for x, y, shuffle in ((data.x_train, data.y_train, True), (data.x_test, data.y_test, False)):
+        kwargs = dict(batch_size=4, shuffle=shuffle, augment="crop_flip" if shuffle else "none", seed=1,
+                      mean=data.mean, std=data.std)
+        fast = list(InMemoryLoader(x, y, **kwargs).epoch(0))
+        reference = list(StreamingLoader(x, y, workers=workers, **kwargs).epoch(0))
+        assert sorted(torch.cat([idx for _, _, idx in reference]).tolist()) == list(range(len(y)))
+        for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference, strict=True):
+            assert torch.equal(ia, ib) and torch.equal(yb, y[ib]) and torch.equal(xa, xb)
+    mean, std = torch.tensor(data.mean).view(3, 1, 1), torch.tensor(data.std).view(3, 1, 1)
+    test_batches = list(StreamingLoader(data.x_test, data.y_test, workers=workers, batch_size=4, mean=data.mean,
+                                        std=data.std).epoch(0))
+    unnormalised = torch.cat([xb for xb, _, _ in test_batches]) * std + mean
+    assert torch.equal(torch.round(unnormalised * 255).to(torch.uint8), data.x_test)

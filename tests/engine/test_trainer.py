@@ -1264,6 +1264,62 @@ def test_an_image_folder_run_logs_the_files_it_skipped_and_keeps_each_images_pat
     assert [row["file"] for row in csv.DictReader((run / "refined_labels.csv").open(encoding="utf-8"))] == files
 
 
+def image_folder_run_config(root, tmp_path, *extra: str):
+    """A tiny run on an image folder without test/ (its test split drawn), on the reference pipeline."""
+    return load_config(None, [f"data.root={root}", "data.source=imagefolder", "model.name=mlp", "run.epochs=2",
+                              "method.start_epoch=1", "run.progress=false", "run.device=cpu", "data.augment=crop_flip",
+                              "data.pipeline=reference", "data.workers=0", "data.test_fraction=0.3",
+                              "data.data_seed=5", "run.checkpoint_every=1", f"run.out_dir={tmp_path}", *extra])
+
+
+def test_an_image_folder_run_without_test_folder_keeps_its_drawn_split_through_resume_and_eval(tmp_path):
+    from fixtures import write_class_folders
+    from satlearn.data import load_dataset
+    from satlearn.engine.checkpoint import save_checkpoint
+
+    root = tmp_path / "images"
+    write_class_folders(root / "train", {"ant": 9, "bee": 8}, size=(8, 8))
+    config = image_folder_run_config(root, tmp_path)
+    data = load_dataset(config.data)
+    lines: list[str] = []
+    run = fit(config, tmp_path / "run", stop_after_epoch=1, log=lines.append).run_dir
+    assert "drawn with data.test_fraction=0.3 and data.data_seed=5" in data.notes[0]
+    assert f"note: {data.notes[0]}" in lines  # the log says the test split was drawn, and how
+    with np.load(run / "labels.npz") as saved:
+        assert saved["train_files"].tolist() == data.train_files and "source_rows" not in saved.files
+    result = fit(config, run, resume=True, log=lambda m: None)  # the split drawn again matches the run's digest
+    assert result.summary["runtime"]["pipeline"] == "reference"
+    evaluated = evaluate_run(run)
+    assert evaluated["num_test"] == len(data.y_test)
+    assert evaluated["test_accuracy"] == result.summary["final_test_accuracy"]
+    # a split drawn with another seed is other data: the run's digest refuses it
+    checkpoint = load_checkpoint(run)
+    checkpoint["config"]["data"]["data_seed"] = 6
+    save_checkpoint(checkpoint, run)
+    with pytest.raises(DataError, match=r"cannot load the run: the data differ from those the run was trained on "
+                                        r"\(its train inputs differ\)"):
+        evaluate_run(run)
+
+
+@pytest.mark.parametrize("per", ["image", "training example"])
+def test_file_noise_on_an_image_folder_without_test_folder_takes_a_label_per_image_or_per_training_example(
+        tmp_path, per):
+    from fixtures import write_class_folders
+    from satlearn.engine.trainer import prepare_data
+
+    root = tmp_path / "images"
+    files = write_class_folders(root, {"ant": 5, "bee": 5})
+    clean = np.array([0] * 5 + [1] * 5)  # the images' own labels, in sorted order
+    config = image_folder_run_config(root, tmp_path)
+    data = prepare_data(config).data
+    flipped = 1 - (clean if per == "image" else data.y_train.numpy())
+    np.save(tmp_path / "labels.npy", flipped)
+    noisy = prepare_data(image_folder_run_config(root, tmp_path, "data.noise.kind=file",
+                                                 f"data.noise.file={tmp_path / 'labels.npy'}"))
+    assert len(noisy.labels) == len(data.train_files) < len(files)
+    assert noisy.labels.tolist() == (1 - noisy.clean_labels).tolist()
+
+
 def test_names_that_are_not_utf8_are_written_as_their_bytes_even_from_a_run_that_kept_them_raw(tmp_path):
     from PIL import Image
 
