@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DATA, ROOT, data_file  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+TRAIN_IMAGES = 50_000  # CIFAR-10's training split, which every CIFAR-10N label set labels one by one
 
 
 def read_archive(archive: Path) -> dict[str, bytes]:
@@ -85,11 +86,23 @@ def read_clean_labels(labels_file: Path) -> np.ndarray:
     return clean.astype(np.int64)
 
 
+def check_one_label_per_training_image(labels_file: Path) -> None:
+    """Refuses a label file with a label set of another length than CIFAR-10's training split, which the archive's
+    image count would otherwise reveal only after the minute of reading it."""
+    with np.load(labels_file, allow_pickle=False) as labels:
+        lengths = {name: len(np.atleast_1d(labels[name])) for name in labels.files}
+    for name, length in lengths.items():
+        if length != TRAIN_IMAGES:
+            raise SystemExit(f"{labels_file}: {length} {name} labels for the {TRAIN_IMAGES} CIFAR-10 training "
+                             f"images; expected one label per training image")
+
+
 def convert(archive: Path, labels_file: Path, out: Path) -> Path:
     target = out / "cifar-10-batches-py"
     if target.exists():  # before the minute of reading the archive
         raise SystemExit(f"prepare_cifar10.py: error: {target} already exists; remove it first")
     clean = read_clean_labels(labels_file)
+    check_one_label_per_training_image(labels_file)
     members = read_archive(archive)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".cifar-10-batches-py."))

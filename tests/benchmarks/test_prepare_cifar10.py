@@ -37,9 +37,10 @@ def add_jpeg(tar, name, value):
     add_member(tar, name, np.full((32, 32, 3), value, dtype=np.uint8), image_format="JPEG")
 
 
-def test_conversion_puts_images_in_original_order(tmp_path):
+def test_conversion_puts_images_in_original_order(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     clean = rng.permutation(np.repeat(np.arange(10), 2))  # 20 training images, 2 per class, shuffled order
+    monkeypatch.setattr(prepare, "TRAIN_IMAGES", len(clean))
     archive = tmp_path / "cifar.tar.xz"
     with tarfile.open(archive, "w:xz") as tar:
         for c, name in enumerate(prepare.CLASSES):
@@ -66,7 +67,7 @@ def test_a_missing_or_damaged_input_is_one_line_and_leaves_no_output(tmp_path):
     import sys
 
     labels = tmp_path / "labels.npz"
-    np.savez(labels, clean=np.zeros(10, dtype=np.int64))
+    np.savez(labels, clean=np.zeros(prepare.TRAIN_IMAGES, dtype=np.int64))  # passes, so the archive is reached
     out = tmp_path / "out"
     run = lambda *args: subprocess.run([sys.executable, str(SCRIPT), *args, "--out", str(out)],  # noqa: E731
                                        capture_output=True, text=True)
@@ -103,9 +104,10 @@ def test_labels_that_are_not_cifar10n_are_named_before_the_archive_is_read_and_a
                                      "remove it first")
 
 
-def test_conversion_keeps_every_pixel_and_channel_in_place(tmp_path):
+def test_conversion_keeps_every_pixel_and_channel_in_place(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     clean = rng.permutation(np.repeat(np.arange(10), 2))
+    monkeypatch.setattr(prepare, "TRAIN_IMAGES", len(clean))
     train = rng.integers(0, 256, (10, 2, 32, 32, 3), dtype=np.uint8)  # [class, k] -> (H, W, RGB)
     test = {c: rng.integers(0, 256, (1 + c % 2, 32, 32, 3), dtype=np.uint8) for c in range(10)}  # 1 or 2 a class
     archive = tmp_path / "cifar.tar"
@@ -138,8 +140,9 @@ def test_conversion_keeps_every_pixel_and_channel_in_place(tmp_path):
                                 "truck"]  # the data README's class order, index = label
 
 
-def test_a_training_image_missing_from_the_archive_is_named_and_nothing_is_left(tmp_path):
+def test_a_training_image_missing_from_the_archive_is_named_and_nothing_is_left(tmp_path, monkeypatch):
     clean = np.repeat(np.arange(10), 2)
+    monkeypatch.setattr(prepare, "TRAIN_IMAGES", len(clean))
     archive = tmp_path / "cifar.tar"
     with tarfile.open(archive, "w") as tar:
         for c, name in enumerate(prepare.CLASSES):
@@ -152,7 +155,9 @@ def test_a_training_image_missing_from_the_archive_is_named_and_nothing_is_left(
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_a_label_file_with_fewer_labels_than_the_archive_has_training_images_is_named_and_nothing_is_left(tmp_path):
+def test_a_label_file_with_fewer_labels_than_the_archive_has_training_images_is_named_and_nothing_is_left(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(prepare, "TRAIN_IMAGES", 10)  # as many labels as the file has, fewer than the archive's images
     archive = tmp_path / "cifar.tar"
     with tarfile.open(archive, "w") as tar:
         for c, name in enumerate(prepare.CLASSES):
@@ -164,6 +169,25 @@ def test_a_label_file_with_fewer_labels_than_the_archive_has_training_images_is_
                                          r"training image$"):
         prepare.convert(archive, tmp_path / "labels.npz", tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("label_sets, named", [
+    ({"clean": np.zeros(10, dtype=np.uint8)}, "10 clean labels"),
+    ({"clean": np.zeros(50000, dtype=np.uint8), "aggre": np.zeros(49999, dtype=np.uint8)}, "49999 aggre labels"),
+], ids=["clean_short", "aggre_short"])
+def test_a_label_set_of_another_length_than_the_training_split_is_named_before_the_archive_is_read(
+        tmp_path, monkeypatch, label_sets, named):
+    labels = tmp_path / "labels.npz"
+    np.savez(labels, **label_sets)
+
+    def read_archive(archive):
+        raise AssertionError(f"{archive} read before the label file was checked")
+
+    monkeypatch.setattr(prepare, "read_archive", read_archive)
+    with pytest.raises(SystemExit, match=rf"^{re.escape(str(labels))}: {named} for the 50000 CIFAR-10 training "
+                                         r"images; expected one label per training image$"):
+        prepare.convert(tmp_path / "never-opened.tar.xz", labels, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("clean", [
@@ -181,6 +205,7 @@ def test_label_files_whose_clean_array_is_not_cifar10_labels_are_refused(tmp_pat
 
 
 def test_an_image_of_another_size_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(prepare, "TRAIN_IMAGES", 2)
     archive = tmp_path / "cifar.tar"
     with tarfile.open(archive, "w") as tar:
         add_member(tar, "train/airplane/0000.jpg", np.zeros((32, 32, 3), np.uint8))
