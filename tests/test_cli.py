@@ -380,6 +380,18 @@ def test_the_demo_table_puts_each_figure_under_its_own_heading():
         assert all(line[start - 2:start] == "  " and line[start] != " " for start in starts[1:]), line
 
 
+def test_the_demo_table_prints_an_undefined_flag_measure_as_n_a_and_leaves_the_dash_to_a_run_without_flags():
+    from satlearn.demo import format_table
+
+    results = {"CE": demo_summary(final=0.7, best=0.8, best_epoch=3, wall=1.0),
+               # nothing flagged: no precision; no label really changed: no recall
+               "SAT": demo_summary(final=0.8, best=0.8, best_epoch=4, wall=1.0, rate=0.0, actual_rate=0.0,
+                                   label_issues={"flagged": 0, "truly_wrong": 0, "precision": None, "recall": None})}
+    header, _, ce, sat = (re.split(r" {2,}", line.rstrip()) for line in format_table(results).splitlines())
+    assert [dict(zip(header, ce))[key] for key in ("flagged", "precision", "recall")] == ["—", "—", "—"]
+    assert [dict(zip(header, sat))[key] for key in ("flagged", "precision", "recall")] == ["0", "n/a", "n/a"]
+
+
 class FakeDemoTraining:
     """Stands in for fit and the plot in satlearn.demo: records each training asked for and returns the summary
     given for its method, so that the demo's own bookkeeping is checked without training."""

@@ -13,6 +13,7 @@ from satlearn.config import Config, load_config, override_keys, overrides_for_me
 from satlearn.engine import fit
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, make_output_dir
 from satlearn.engine.reporting import to_json
+from satlearn.evaluation.detection import format_measure
 from satlearn.errors import ConfigError, DataError
 
 DEMO_OVERRIDES = (
@@ -67,6 +68,13 @@ def demo_title(config: Config) -> str:
     return f"{name}, {noise.rate:.0%} {noise.kind} label noise{mode}"
 
 
+def _flag_measure(issues: dict[str, Any], key: str) -> str:
+    """A run's label-issue ``key`` (precision or recall) for the table: "—" for a run without label issues (CE keeps
+    no targets to flag by), "n/a" where the measure is undefined (precision with nothing flagged), as satlearn prints
+    undefined measures elsewhere."""
+    return format_measure(issues.get(key), ".1%") if issues else "—"
+
+
 def format_table(results: dict[str, dict[str, Any]]) -> str:
     header = ["method", "noise (actual)", "final test acc", "best test acc", "wall s", "flagged", "precision", "recall"]
     rows = [header]
@@ -80,8 +88,8 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
             f"{pct(s['best_test_accuracy'])} (ep {s['best_epoch']})",
             f"{s['wall_seconds']:.1f}",
             str(issues.get("flagged", "—")),
-            pct(issues.get("precision")),
-            pct(issues.get("recall")),
+            _flag_measure(issues, "precision"),
+            _flag_measure(issues, "recall"),
         ])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
