@@ -159,6 +159,38 @@ def test_a_model_of_ones_own_with_the_wrong_output_count_is_refused_before_train
             fit(config, tmp_path / method, log=lambda message: None)
 
 
+def test_a_model_whose_forward_asserts_on_the_input_is_refused_in_one_line_before_training(tmp_path, monkeypatch):
+    import math
+
+    from torch import nn
+
+    from fixtures import tiny_overrides
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    class SquareImagesOnly(nn.Module):
+        def __init__(self, num_classes, input_shape):
+            super().__init__()
+            self.head = nn.Linear(math.prod(input_shape), num_classes)
+
+        def forward(self, x):
+            # as torch checks some of its inputs: with an assert, not a RuntimeError
+            assert x.dim() == 4 and x.shape[-1] == x.shape[-2], f"expected square images, got {tuple(x.shape)}"
+            return self.head(x.flatten(1))
+
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+
+    @MODELS.register("square_images_only")
+    def square_images_only(num_classes, *, input_shape, width=None):
+        return SquareImagesOnly(num_classes, input_shape)
+
+    config = load_config(None, tiny_overrides(tmp_path, "model.name=square_images_only"))
+    with pytest.raises(ConfigError) as info:
+        fit(config, tmp_path / "run", log=lambda message: None)
+    assert str(info.value) == ("model.name='square_images_only': one input of shape (40,) does not go through the "
+                               "model (expected square images, got (1, 40))")
+
+
 @pytest.mark.parametrize("autotuning", [True, False])
 def test_check_logits_gives_back_cudnns_autotuning_as_it_found_it(monkeypatch, autotuning):
     # the run's training steps that follow the check rely on it: a run with run.cudnn_benchmark on would lose it

@@ -58,9 +58,10 @@ def check_logits(name: str, model: nn.Module, num_classes: int, input_shape: tup
     try:
         with torch.no_grad():
             logits = model(torch.zeros(1, *input_shape, device=device))
-    # a builder of one's own may not take this data's inputs at all: torch says so with these; an error of another
-    # kind (a NameError, an AttributeError) is a slip in the model's code, shown where it is, as Python shows it
-    except (RuntimeError, ValueError, IndexError) as exc:
+    # a builder of one's own may not take this data's inputs at all: torch says so with these (some of its input
+    # checks are asserts); an error of another kind (a NameError, an AttributeError) is a slip in the model's code,
+    # shown where it is, as Python shows it
+    except (RuntimeError, ValueError, IndexError, AssertionError) as exc:
         if out_of_memory(exc):
             raise  # the model's size, not its shape: its caller says so (use a smaller model.width)
         raise ConfigError(f"model.name={name!r}: one input of shape {input_shape} does not go through the model "
