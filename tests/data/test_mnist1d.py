@@ -4,7 +4,7 @@ import torch
 
 from satlearn.config import DataConfig
 from satlearn.data import load_dataset
-from satlearn.errors import DataError
+from satlearn.errors import ConfigError, DataError
 
 
 def test_mnist1d_is_generated_offline_cached_and_standardised(tmp_path):
@@ -133,5 +133,16 @@ def test_a_damaged_or_unwritable_cache_costs_only_generation_time(tmp_path, monk
 
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_a_seed_the_generator_cannot_take_is_refused(tmp_path, seed):
+    from satlearn.data.mnist1d import load_mnist1d
+
+    config = DataConfig(source="mnist1d", root=str(tmp_path), num_samples=100, data_seed=seed)
+    # the source's own check, which a loader called without load_dataset's config checks still meets
     with pytest.raises(DataError, match=rf"^mnist1d: data\.data_seed={seed}; expected a seed from 0 to 2\*\*32 - 1$"):
-        load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=100, data_seed=seed))
+        load_mnist1d(config)
+    if seed < 0:  # load_dataset refuses a negative seed first, as load_config does
+        with pytest.raises(ConfigError, match=r"^load_dataset's config: data\.data_seed=-1; expected a seed of 0 or "
+                                              r"more$"):
+            load_dataset(config)
+    else:
+        with pytest.raises(DataError, match=r"^mnist1d: data\.data_seed="):
+            load_dataset(config)

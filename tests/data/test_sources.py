@@ -317,6 +317,22 @@ def test_a_source_registered_as_loader_of_config_alone_still_loads(monkeypatch):
     assert load_dataset(DataConfig(source="toy"), progress=False) is toy
 
 
+def test_a_data_config_built_in_code_with_a_wrong_type_is_refused_in_load_configs_words(tmp_path):
+    from satlearn.config import load_config
+    from satlearn.errors import ConfigError
+
+    path = tmp_path / "t.csv"
+    path.write_text("id,i,d,label\n" + "".join(f"{k},{k},{k},{k % 2}\n" for k in range(10)))
+    # a string where the list of columns belongs would leave out columns i and d, one per letter
+    with pytest.raises(ConfigError) as from_code:
+        load_dataset(data_config("csv", path, ignore_columns="id"))
+    with pytest.raises(ConfigError) as from_set:
+        load_config(None, ["data.source=csv", f"data.root={path}", "data.ignore_columns=id"])
+    assert str(from_code.value) == "load_dataset's config: data.ignore_columns: expected list of str, got 'id'"
+    assert str(from_set.value).endswith(": data.ignore_columns: expected list of str, got 'id'")
+    assert load_dataset(data_config("csv", path, ignore_columns=["id"])).x_train.shape[1] == 2  # columns i and d
+
+
 def test_download_into_batches_dir_path_and_md5(tmp_path, http_dir):
     served, base = http_dir
     archive = cifar10_archive(tmp_path)

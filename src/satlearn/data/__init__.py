@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import inspect
 
+from satlearn.config import Config, check
 from satlearn.data.base import SOURCES, DatasetSplits
 from satlearn.data import mnist1d, cifar, imagefolder, npz, tabular  # noqa: E402,F401  (registration)
 
 
 def load_dataset(config, *, progress: bool = True) -> DatasetSplits:
     """Loads ``config.source`` (a :class:`satlearn.config.DataConfig`) and validates it; ``progress``: show a
-    progress bar where the source downloads its data."""
+    progress bar where the source downloads its data. A config that :func:`satlearn.config.load_config` would refuse
+    (a string where a list belongs, say) is refused with the same one-line ConfigError."""
+    config = _checked(config)
     loader = SOURCES.get(config.source)
     if not _takes_progress(loader):  # a source registered as loader(config) alone: it has no bar to hide
         return loader(config).validate()
@@ -24,6 +27,12 @@ def load_earlier_form(config) -> DatasetSplits | None:
     if config.source == "mnist1d":
         return mnist1d.load_mnist1d_as_before(config).validate()
     return None
+
+
+def _checked(config):
+    """``config`` as load_config would have built it: one built in code has not been through its checks, and a
+    string given for ``ignore_columns`` would otherwise be read letter by letter as column names."""
+    return check(Config(data=config), source="load_dataset's config").data
 
 
 def _takes_progress(loader) -> bool:
