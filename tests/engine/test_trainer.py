@@ -56,9 +56,23 @@ def test_a_run_writes_all_its_outputs(tmp_path):
     threads = torch.get_num_threads()  # run.threads is null: torch's default, as the run found it
     assert summary["runtime"] == {"device": "cpu", "threads": threads, "pipeline": "memory", "amp": "off",
                                   "channels_last": False, "compile": "off", "fused_optimizer": False}
-    assert f"runtime: device cpu, threads {threads}, pipeline memory, amp off, channels_last False, compile off, " \
-           "fused_optimizer False" in messages
+    assert f"runtime: device cpu, threads {threads}, pipeline memory, amp off, channels_last off, compile off, " \
+           "fused_optimizer off" in messages
     assert summary["resumptions"] == []
+
+
+def test_the_runtime_line_gives_every_switch_as_on_or_off_and_leaves_the_summarys_booleans_alone():
+    from satlearn.engine.trainer import runtime_line
+
+    # a CUDA run's settings, as describe_runtime gives them for summary.json
+    runtime = {"device": "cuda:0", "device_name": "NVIDIA H100", "pipeline": "reference", "workers": 4, "amp": "bf16",
+               "channels_last": True, "compile": "max-autotune+tuning", "fused_optimizer": False,
+               "cudnn_benchmark": True, "cudnn_benchmark_limit": 0}
+    kept = dict(runtime)
+    assert runtime_line(runtime) == (
+        "runtime: device cuda:0, device_name NVIDIA H100, pipeline reference, workers 4, amp bf16, channels_last on, "
+        "compile max-autotune+tuning, fused_optimizer off, cudnn_benchmark on, cudnn_benchmark_limit 0")
+    assert runtime == kept and runtime["channels_last"] is True  # what report.py reads stays a boolean
 
 
 def test_a_run_says_where_its_wall_time_went(tmp_path):

@@ -294,6 +294,17 @@ def describe_runtime(config: Config, data: DatasetSplits, device: torch.device, 
     return runtime
 
 
+def runtime_line(runtime: dict[str, Any]) -> str:
+    """The log line of :func:`describe_runtime`'s settings. A switch reads on/off, as amp and compile already do;
+    summary.json keeps the booleans themselves, which result files written earlier hold and their readers expect."""
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return str(value)
+
+    return "runtime: " + ", ".join(f"{key} {shown(value)}" for key, value in runtime.items())
+
+
 def build_optimizer(config: Config, method: Method, device: torch.device) -> torch.optim.Optimizer:
     opt = config.optim
     params = [p for p in method.parameters() if p.requires_grad]
@@ -767,7 +778,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             log(f"note: {config_lib.describe_unused(config, key, switch)} (unused)")
     # a resumed run's too: what a resumption may change (run.device, data.root, ...) as it is now, for the next one
     atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
-    log("runtime: " + ", ".join(f"{key} {value}" for key, value in runtime.items()))
+    log(runtime_line(runtime))
     if config.data.pipeline == "auto" and runtime["pipeline"] == "reference":
         log(f"note: {auto_pipeline_note(data, device)}")
     if runtime["compile"] != "off":
