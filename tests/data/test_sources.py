@@ -618,16 +618,22 @@ def test_imagefolder_a_drawn_split_is_the_same_wherever_the_folder_lies(tmp_path
 def test_imagefolder_without_a_test_folder_refuses_a_test_fraction_outside_zero_to_one(tmp_path, fraction):
     root = tmp_path / "imgs"
     image_folder_without_test(root, "train", {"cat": 3, "dog": 3})
+    from satlearn.data.imagefolder import load_imagefolder
+    from satlearn.errors import ConfigError
+
+    # load_dataset refuses it by the config's own check; the source, called by itself, by its own
+    with pytest.raises(ConfigError, match=rf"data\.test_fraction={re.escape(repr(fraction))}; "):
+        load_dataset(data_config("imagefolder", root, test_fraction=fraction))
     with pytest.raises(DataError, match=rf"^imagefolder: {re.escape(str(root / 'train'))}: data\.test_fraction="
                                         rf"{re.escape(repr(fraction))}; expected a fraction in \(0, 1\)$"):
-        load_dataset(data_config("imagefolder", root, test_fraction=fraction))
+        load_imagefolder(data_config("imagefolder", root, test_fraction=fraction))
 
 
 def test_imagefolder_a_test_folder_is_used_whatever_test_fraction_and_data_seed_say(tmp_path):
     root = write_imagefolder(tmp_path / "imgs")
     given = load_dataset(data_config("imagefolder", root))
     assert given.y_test.tolist() == [0, 0, 1, 1] and given.source_rows is None and given.notes == ()
-    for changes in ({"test_fraction": 0.5, "data_seed": 7}, {"test_fraction": 1.5}):
+    for changes in ({"test_fraction": 0.5, "data_seed": 7}, {"test_fraction": 0.9, "data_seed": 0}):
         other = load_dataset(data_config("imagefolder", root, **changes))
         assert torch.equal(other.x_test, given.x_test) and torch.equal(other.x_train, given.x_train)
         assert other.train_files == given.train_files == [f"train/{c}/img{i}.{'jpg' if i % 2 else 'png'}"
