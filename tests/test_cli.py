@@ -87,6 +87,32 @@ def test_a_resumed_run_reports_its_whole_wall_time_and_which_times_are_this_proc
     assert summary["wall_seconds"] >= summary["train_seconds"] * 0.99  # the loop's time includes every epoch's
 
 
+def test_a_run_whose_config_yaml_is_gone_resumes_from_its_checkpoints_config_and_gets_it_back(tmp_path, capsys):
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    run = tmp_path / "run"
+    # named as --resume names it, so that the config.yaml written back reads as the first one did
+    fit(load_config(None, tiny_overrides(tmp_path, "run.epochs=2", "run.name=run")), run, stop_after_epoch=1,
+        log=lambda m: None)
+    written = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(written.replace("momentum: 0.9", "momentum: 0.5"))
+    assert main(["train", "--resume", str(run)]) == 2  # a config.yaml of its own is read, and must be the run's
+    assert "cannot resume with a different config (method.momentum: run has 0.9, now 0.5" in capsys.readouterr().err
+    (run / "config.yaml").unlink()
+    assert main(["train", "--resume", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert f"{run}: no config.yaml; resuming with the config kept in checkpoint.pt" in out
+    assert (run / "summary.json").exists() and (run / "config.yaml").read_text() == written
+    # with neither to take the config from: one line naming the run and what it lacks
+    (run / "config.yaml").unlink()
+    (run / "checkpoint.pt").write_bytes(b"cut off")
+    assert main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"satlearn: error: {run}: no config.yaml, and the run's config cannot be taken from its "
+                          "checkpoint") and "\n" not in err, err
+
+
 def test_conflicting_or_ignored_options_are_refused(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 0

@@ -172,6 +172,17 @@ def test_a_config_file_that_is_not_a_mapping_of_sections_is_one_line_naming_it(t
     assert config_from_dict({"run": {"epochs": 50}}).run.epochs == 50
 
 
+def test_a_mapping_takes_overrides_as_a_file_does_and_an_error_names_the_override():
+    from satlearn.config import config_from_dict
+
+    saved = {"run": {"epochs": 50}, "method": {"start_epoch": 10}}
+    assert config_from_dict(saved, overrides=["run.epochs=60"]).run.epochs == 60
+    with pytest.raises(ConfigError, match=r"^--set run\.epochs=5: method\.start_epoch=10 is not below run\.epochs=5"):
+        config_from_dict(saved, source="saved", overrides=["run.epochs=5"])
+    with pytest.raises(ConfigError, match=r"^overrides='run\.epochs=5'; expected a list"):
+        config_from_dict(saved, overrides="run.epochs=5")
+
+
 def test_an_override_splits_at_its_first_equals_sign_and_its_key_is_stripped():
     assert parse_override("run.name=lr=0.1") == ("run.name", "lr=0.1")
     assert load_config(None, ["run.name=lr=0.1"]).run.name == "lr=0.1"

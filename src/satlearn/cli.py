@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys, overrides_from_dict
-    from satlearn.engine import fit
+    from satlearn.engine import fit, resume_config
     from satlearn.errors import ConfigError, DataError
 
     overrides = list(args.overrides)
@@ -148,7 +148,6 @@ def _train(args: argparse.Namespace) -> int:
             raise DataError(f"--resume {args.resume}: no such run directory")
         if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
             raise DataError(f"--resume {args.resume}: not a satlearn run directory (no config.yaml, no checkpoint.pt)")
-        config_path = args.config or run_dir / "config.yaml"
         # the run is where --resume points, and its config says so: the name and folder it was started under play
         # no part (it may have been moved, or named in a way no longer accepted, e.g. an absolute path)
         for text in overrides:
@@ -157,7 +156,10 @@ def _train(args: argparse.Namespace) -> int:
                                   "run.out_dir and run.name")
         own_place = overrides_from_dict({"run": {"name": run_dir.resolve().name,
                                                  "out_dir": str(run_dir.resolve().parent)}})
-        config = load_config(config_path, [*own_place, *overrides])
+        if args.config is not None:
+            config = load_config(args.config, [*own_place, *overrides])
+        else:  # the run's config.yaml, or where it is gone, the config its checkpoint keeps
+            config = resume_config(run_dir, [*own_place, *overrides])
         result = fit(config, run_dir, resume=True)
     else:
         config = load_config(args.config, overrides)

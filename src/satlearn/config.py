@@ -261,14 +261,14 @@ def _apply(obj: Any, values: dict[str, Any], *, prefix: str, source: str) -> Non
             setattr(obj, key, _coerce(value, hints[key], f"{source}: {path}"))
 
 
-def config_from_dict(values: dict[str, Any], *, source: str = "config") -> Config:
-    """Returns the defaults overridden by the nested mapping ``values``, validated."""
+def config_from_dict(values: dict[str, Any], *, source: str = "config",
+                     overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Returns the defaults overridden by the nested mapping ``values``, then by ``key.sub=value`` ``overrides``
+    (as :func:`load_config` applies them to a file's), validated."""
+    _check_overrides_type(overrides)
     if not isinstance(values, dict):
         raise ConfigError(f"{source}: expected a mapping of sections (data, model, ...), got {values!r}")
-    config = Config()
-    _apply(config, values, prefix="", source=source)
-    validate(config, source=source)
-    return config
+    return _configured(values, overrides, source=source)
 
 
 def from_dict_exact(values: dict[str, Any], *, source: str = "saved config") -> Config:
@@ -340,9 +340,7 @@ def _merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Defaults, then the YAML file at ``path`` (if any), then ``key.sub=value`` overrides."""
-    if isinstance(overrides, (str, bytes)) or not isinstance(overrides, (list, tuple)):
-        # a lone string would be read character by character
-        raise ConfigError(f"overrides={overrides!r}; expected a list of 'key.sub=value' strings")
+    _check_overrides_type(overrides)
     values: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
@@ -367,6 +365,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of sections (data, model, ...), got {type(loaded).__name__}")
         values = loaded
+    return _configured(values, overrides, source=source)
+
+
+def _check_overrides_type(overrides: Any) -> None:
+    if isinstance(overrides, (str, bytes)) or not isinstance(overrides, (list, tuple)):
+        # a lone string would be read character by character
+        raise ConfigError(f"overrides={overrides!r}; expected a list of 'key.sub=value' strings")
+
+
+def _configured(values: dict[str, Any], overrides: list[str] | tuple[str, ...], *, source: str) -> Config:
+    """The defaults, then ``values`` (read from ``source``), then the overrides, validated: an error about a key an
+    override set names that override."""
     config = Config()
     _apply(config, values, prefix="", source=source)
     overridden: dict[str, str] = {}

@@ -222,6 +222,39 @@ def test_staged_resume_is_bit_identical(tmp_path, targets_dtype):
     assert [r["train_loss"] for r in whole["history"]] == [r["train_loss"] for r in staged["history"]]
 
 
+def test_a_run_whose_config_yaml_is_gone_resumes_bit_exactly_with_the_config_its_checkpoint_keeps(tmp_path):
+    from satlearn.engine import resume_config
+
+    config = tiny_config(tmp_path)
+    whole = fit(config, tmp_path / "whole", log=lambda m: None)
+    staged = tmp_path / "staged"
+    fit(config, staged, stop_after_epoch=2, log=lambda m: None)
+    written = (staged / "config.yaml").read_text()
+    (staged / "config.yaml").unlink()
+    messages = []
+    resumed = fit(resume_config(staged, log=messages.append), staged, resume=True, log=messages.append)
+    assert messages[0] == (f"{staged}: no config.yaml; resuming with the config kept in checkpoint.pt, which the run "
+                           "writes back to config.yaml")
+    assert [m.split(":")[0] for m in messages if m.startswith("epoch ")] == ["epoch 3/4", "epoch 4/4"]
+    assert_same_state(load_checkpoint(tmp_path / "whole")["method"], load_checkpoint(staged)["method"])
+    assert resumed.history == [{**row, **{key: resumed.history[i][key] for key in row if key.endswith("seconds")}}
+                               for i, row in enumerate(whole.history)]  # the same figures, but for the times
+    assert (staged / "config.yaml").read_text() == written  # the run directory is whole again
+
+
+def test_a_run_without_config_yaml_or_a_readable_checkpoint_has_no_config_to_resume_with(tmp_path):
+    from satlearn.engine import resume_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"cut off")
+    with pytest.raises(TrainingError) as refused:
+        resume_config(run, log=lambda m: None)
+    message = str(refused.value)
+    assert message.startswith(f"{run}: no config.yaml, and the run's config cannot be taken from its checkpoint (")
+    assert message.endswith("; expected config.yaml or a readable checkpoint.pt") and "\n" not in message
+
+
 @pytest.mark.parametrize("pipeline", ["memory", "reference"])  # reference: a DataLoader per evaluation
 def test_a_resumption_may_evaluate_in_smaller_batches_and_trains_the_same(tmp_path, pipeline):
     # a bfloat16 table rounds at random from torch's generator: a number drawn by evaluating would change training

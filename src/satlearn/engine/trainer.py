@@ -900,6 +900,28 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
 
 
+def resume_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
+                  log: Callable[[str], None] | None = None) -> Config:
+    """The config to resume the run in ``run_dir`` with: its ``config.yaml``, then ``overrides``. Where that file
+    is gone, the config the run's checkpoint keeps (the one it trained with) stands in for it, which ``log`` says in
+    one line; the resumption writes ``config.yaml`` again. :func:`fit` checks either against the run's own."""
+    run_dir = Path(run_dir)
+    config_file = run_dir / "config.yaml"
+    if config_file.exists():
+        return config_lib.load_config(config_file, overrides)
+    try:
+        saved = load_checkpoint(run_dir)["config"]
+    except TrainingError as exc:
+        raise TrainingError(f"{run_dir}: no config.yaml, and the run's config cannot be taken from its checkpoint "
+                            f"({exc}); expected config.yaml or a readable {CHECKPOINT_NAME}") from None
+    config = config_lib.config_from_dict(saved, source=f"{run_dir / CHECKPOINT_NAME} (its config)",
+                                         overrides=overrides)
+    (log or (lambda message: tqdm.write(message)))(
+        f"{run_dir}: no config.yaml; resuming with the config kept in {CHECKPOINT_NAME}, which the run writes back "
+        "to config.yaml")
+    return config
+
+
 def _check_registered(config: Config, run_dir: Path) -> None:
     """Refuses a run whose source, model or method is not registered in this process (one of the user's own,
     registered by a module not imported here), naming the run rather than only the name."""
