@@ -333,6 +333,22 @@ def test_a_data_config_built_in_code_with_a_wrong_type_is_refused_in_load_config
     assert load_dataset(data_config("csv", path, ignore_columns=["id"])).x_train.shape[1] == 2  # columns i and d
 
 
+def test_loaded_splits_keep_a_copy_of_the_settings_they_were_loaded_with(monkeypatch):
+    from satlearn.data import SOURCES
+
+    x = torch.zeros(2, 3)
+    monkeypatch.setitem(SOURCES._entries, "toy", lambda config: DatasetSplits(
+        x_train=x, y_train=torch.tensor([0, 1]), x_test=x, y_test=torch.tensor([1, 0]), num_classes=2,
+        class_names=["a", "b"], kind="tabular", name="toy"))
+    config = DataConfig(source="toy", root="first")
+    loaded = load_dataset(config, progress=False)
+    assert loaded.loaded_from == config
+    config.root = "changed after loading"
+    assert loaded.loaded_from.root == "first"
+    # a field of the splits: a copy made through their __dict__ keeps it
+    assert DatasetSplits(**{**loaded.__dict__, "name": "copied"}).loaded_from.root == "first"
+
+
 def test_download_into_batches_dir_path_and_md5(tmp_path, http_dir):
     served, base = http_dir
     archive = cifar10_archive(tmp_path)

@@ -11,7 +11,7 @@ import torch
 from fixtures import tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import evaluate_run, fit
-from satlearn.engine.checkpoint import load_checkpoint
+from satlearn.engine.checkpoint import load_checkpoint, save_checkpoint
 from satlearn.errors import ConfigError, DataError, TrainingError
 from satlearn.methods.sat import SAT
 
@@ -1468,9 +1468,8 @@ def test_a_run_on_splits_given_in_python_says_so_and_is_resumed_and_evaluated_wi
     config = tiny_config(tmp_path, "model.name=mlp", "data.batch_size=16")
     run = tmp_path / "run"
     fit(config, run, dataset=splits, stop_after_epoch=2, log=lambda m: None)
-    with pytest.raises(DataError, match=rf"^{run}: trained on splits given to fit\(dataset=\.\.\.\) \(in Python, or by "
-                                        r"find-issues --config\), which "
-                                        r"its data.source \(mnist1d\) does not load; to resume, pass the same splits "
+    with pytest.raises(DataError, match=rf"^{run}: trained on splits given to fit\(dataset=\.\.\.\) in Python, which "
+                                        r"its data.source \(mnist1d\) did not load; to resume, pass the same splits "
                                         "again as dataset="):
         fit(config, run, resume=True, log=lambda m: None)
     result = fit(config, run, resume=True, dataset=splits, log=lambda m: None)
@@ -1483,12 +1482,49 @@ def test_a_run_on_splits_given_in_python_says_so_and_is_resumed_and_evaluated_wi
                                         r"\(its test inputs differ\); give the splits it was trained on as dataset=$"):
         evaluate_run(run, dataset=other)  # the digest still guards against other splits
     assert fit(config, tmp_path / "sourced", log=lambda m: None).summary["data_given"] is False
-    # a source that does not load at all: the message says why, as well as what to do
+    # saved before the splits' origin was kept, a run tries its source, which may have loaded them; one that does
+    # not load at all: the message says why, as well as what to do
     absent = tiny_config(tmp_path, "model.name=mlp", "data.batch_size=16", "data.source=npz",
                          f"data.root={tmp_path / 'absent.npz'}")
     fit(absent, tmp_path / "npz", dataset=splits, stop_after_epoch=1, log=lambda m: None)
+    earlier = load_checkpoint(tmp_path / "npz")
+    del earlier["given_splits_from_source"]
+    save_checkpoint(earlier, tmp_path / "npz")
     with pytest.raises(DataError, match=r"does not load \(.*absent\.npz.*\); to resume, pass the same splits again"):
         fit(absent, tmp_path / "npz", resume=True, log=lambda m: None)
+
+
+def test_a_run_on_splits_given_in_python_asks_for_them_again_before_loading_any_data(tmp_path, monkeypatch, capsys):
+    from satlearn.cli import main
+    from satlearn.data import DatasetSplits, load_dataset
+
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 6, generator=generator), torch.arange(96) % 3
+    splits = DatasetSplits(x_train=x[:64], y_train=y[:64], x_test=x[64:], y_test=y[64:], num_classes=3,
+                           class_names=["a", "b", "c"], kind="tabular", name="my table")
+    config = tiny_config(tmp_path, "model.name=mlp", "data.batch_size=16", "run.epochs=2")
+    fit(config, tmp_path / "given", dataset=splits, stop_after_epoch=1, log=lambda m: None)
+    # the splits its data.source loads, handed to fit as find-issues --config hands them: loaded from the source again
+    fit(config, tmp_path / "sourced", dataset=load_dataset(config.data, progress=False), log=lambda m: None)
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("data were loaded")
+
+    monkeypatch.setattr("satlearn.engine.trainer.load_dataset", no_loading)
+    monkeypatch.setattr("satlearn.engine.trainer.load_earlier_form", no_loading)
+    run = tmp_path / "given"
+    for doing, load in (("resume", lambda: fit(config, run, resume=True, log=lambda m: None)),
+                        ("load the run", lambda: evaluate_run(run))):
+        with pytest.raises(DataError) as refused:
+            load()
+        assert str(refused.value) == (f"{run}: trained on splits given to fit(dataset=...) in Python, which its "
+                                      f"data.source (mnist1d) did not load; to {doing}, pass the same splits again "
+                                      "as dataset=")
+    assert main(["eval", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"satlearn: error: {run}: trained on splits given") and err.count("\n") == 1, err
+    monkeypatch.undo()
+    assert evaluate_run(tmp_path / "sourced")["epoch"] == 2
 
 
 def test_the_actual_noise_rate_is_the_count_of_changed_labels_over_their_number():

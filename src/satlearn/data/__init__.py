@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 
 from satlearn.config import Config, check
@@ -12,12 +13,17 @@ from satlearn.data import mnist1d, cifar, imagefolder, npz, tabular  # noqa: E40
 def load_dataset(config, *, progress: bool = True) -> DatasetSplits:
     """Loads ``config.source`` (a :class:`satlearn.config.DataConfig`) and validates it; ``progress``: show a
     progress bar where the source downloads its data. A config that :func:`satlearn.config.load_config` would refuse
-    (a string where a list belongs, say) is refused with the same one-line ConfigError."""
+    (a string where a list belongs, say) is refused with the same one-line ConfigError. The splits keep a copy of
+    ``config`` as ``loaded_from``."""
     config = _checked(config)
     loader = SOURCES.get(config.source)
     if not _takes_progress(loader):  # a source registered as loader(config) alone: it has no bar to hide
-        return loader(config).validate()
-    return loader(config, progress=progress).validate()
+        splits = loader(config).validate()
+    else:
+        splits = loader(config, progress=progress).validate()
+    # a copy: settings changed after loading (config.data.root = ..., say) did not load these splits
+    splits.loaded_from = copy.deepcopy(config)
+    return splits
 
 
 def load_earlier_form(config) -> DatasetSplits | None:

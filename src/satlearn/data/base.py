@@ -6,8 +6,9 @@ import math
 import os
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,6 +81,10 @@ class DatasetSplits:
             ``None`` where the test split was drawn from the training data or the source names no key.
         classes_to_largest_label: the class set is 0..the largest label of either split (npz), so that a test
             label above every training label makes classes that no training example has; for messages.
+        loaded_from: the data settings (a :class:`satlearn.config.DataConfig`) that
+            :func:`satlearn.data.load_dataset` loaded these splits with; ``None`` for splits built in code. A run
+            trained on splits given to :func:`satlearn.fit` is loaded from its ``data.source`` again only where
+            these are its own data settings; splits of any other origin are to be given again.
     """
 
     x_train: torch.Tensor
@@ -101,6 +106,7 @@ class DatasetSplits:
     notes: tuple[str, ...] = ()
     test_labels_key: str | None = None
     classes_to_largest_label: bool = False
+    loaded_from: Any = field(default=None, repr=False, compare=False)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

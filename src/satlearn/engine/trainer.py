@@ -96,9 +96,13 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
     whose digest matches its source only as an earlier satlearn prepared it
     (:func:`satlearn.data.load_earlier_form`) goes on with those. A run trained on splits given to :func:`fit`
     needs them given again, unless they were the very ones its source loads (``find-issues --config`` hands the
-    splits it loaded to fit)."""
+    splits it loaded to fit): splits of another origin are asked for before any data are loaded."""
     if checkpoint.get("data_given") and dataset is None:
-        return _source_as_given(config, checkpoint, run_dir, doing=doing)
+        # (a checkpoint written before their origin was kept: its source may load them, which only loading tells)
+        if checkpoint.get("given_splits_from_source", True):
+            return _source_as_given(config, checkpoint, run_dir, doing=doing)
+        raise DataError(f"{run_dir}: trained on splits given to fit(dataset=...) in Python, which its data.source "
+                        f"({config.data.source}) did not load; to {doing}, pass the same splits again as dataset=")
     noisy = prepare_data(config, dataset, labels=checkpoint["labels"])
     now = data_fingerprint(noisy.data)
     saved = checkpoint.get("data")
@@ -144,6 +148,12 @@ def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, 
                     f"which its data.source ({config.data.source}) does not load{why}; to {doing}, pass the same "
                     "splits again as dataset=")
     return with_run_normalization(noisy, checkpoint["data"], now)
+
+
+def loaded_with(data: DatasetSplits, config: Config) -> bool:
+    """Whether ``data`` are splits that :func:`satlearn.data.load_dataset` loaded with ``config``'s data settings:
+    a run trained on them finds them at its ``data.source`` again without their being given back."""
+    return data.loaded_from is not None and data.loaded_from == config.data
 
 
 def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
@@ -809,6 +819,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "clean_labels": noisy.clean_labels,
             "data": fingerprint,
             "data_given": dataset is not None,
+            "given_splits_from_source": dataset is not None and loaded_with(dataset, config),
             "history": history,
             "best": best,
             "wall_seconds": earlier_wall + time.perf_counter() - started,
