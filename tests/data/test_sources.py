@@ -915,6 +915,16 @@ def test_npz_features_without_test_split_are_split_and_standardised(tmp_path):
     assert not torch.equal(other.x_test, data.x_test)
 
 
+def test_npz_a_drawn_test_split_is_said_in_the_runs_notes_and_a_given_one_is_not(tmp_path):
+    path = tmp_path / "feat.npz"
+    np.savez(path, x_train=np.arange(16.0).reshape(8, 2), y_train=np.arange(8) % 2)
+    data = load_dataset(data_config("npz", path, test_fraction=0.25, data_seed=3))
+    assert data.notes == (f"{path} has no x_test/y_test: the test split is 2 of the 8 examples of x_train, drawn "
+                          "with data.test_fraction=0.25 and data.data_seed=3",)
+    np.savez(path, x_train=np.ones((4, 2)), y_train=[0, 1, 0, 1], x_test=np.ones((2, 2)), y_test=[0, 1])
+    assert load_dataset(data_config("npz", path, test_fraction=0.25, data_seed=3)).notes == ()
+
+
 def test_npz_missing_key_names_file_and_key(tmp_path):
     path = tmp_path / "partial.npz"
     np.savez(path, x_train=np.zeros((4, 2)), y_train=np.zeros(4, dtype=np.int64), x_test=np.zeros((2, 2)))
@@ -1169,6 +1179,14 @@ def test_a_given_test_split_keeps_the_files_order_and_names_no_rows(tmp_path):
     np.savez(path, x_train=np.ones((4, 2)), y_train=[0, 1, 0, 1], x_test=np.ones((2, 2)), y_test=[0, 1])
     data = load_dataset(data_config("npz", path))
     assert data.source_rows is None and data.origin_arrays() == {} and data.feature_mean is not None
+
+
+def test_csv_its_drawn_test_split_is_said_in_the_runs_notes(tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(8)))
+    data = load_dataset(data_config("csv", path, test_fraction=0.25, data_seed=3))
+    assert data.notes == (f"{path} is one table, with no test split of its own: the test split is 2 of the 8 data "
+                          "rows, drawn with data.test_fraction=0.25 and data.data_seed=3",)
 
 
 def test_csv_integer_labels_sort_numerically(tmp_path):

@@ -76,7 +76,8 @@ class DatasetSplits:
             relative to ``data.root``; where both are given, these name the examples in a run's files.
         feature_mean, feature_std: ``(D,)`` the standardisation a source applied to tabular features: a row
             ``r`` of the user's file became ``(r - feature_mean) / feature_std``. ``None`` otherwise.
-        notes: what the source did that its user should hear of (files it skipped, say); the trainer logs them.
+        notes: what the source did that its user should hear of (files it skipped, a test split it drew from the
+            training data and its size, say); the trainer logs them when a run starts.
         test_labels_key: where the source's own test split holds its labels (npz: ``'y_test'``), for messages;
             ``None`` where the test split was drawn from the training data or the source names no key.
         classes_to_largest_label: the class set is 0..the largest label of either split (npz), so that a test

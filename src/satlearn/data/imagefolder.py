@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from satlearn.data.base import SOURCES, DatasetSplits, printable
-from satlearn.data.tabular import split_indices
+from satlearn.data.tabular import drawn_split_note, split_indices
 from satlearn.errors import DataError, MissingDataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -207,8 +207,7 @@ def _drawn_note(root: Path, layout: _Layout, config, *, held_out: int, total: in
         where = f"{root} has no train/ or test/ folder: its {classes} folders are the classes, and"
     else:
         where = f"{root} has no test/ folder:"
-    drawn = (f" the test split is {held_out} of the {total} images, drawn with data.test_fraction="
-             f"{config.test_fraction} and data.data_seed={config.data_seed}")
+    drawn = " " + drawn_split_note(config, held_out=held_out, total=total, examples="images")
     unread = f"; {', '.join(f'{name}/' for name in layout.unread)} beside train/ not read" if layout.unread else ""
     return where + drawn + unread
 

@@ -1,11 +1,11 @@
 """Arrays in a ``.npz`` file: ``x_train``, ``y_train`` and optionally ``x_test``, ``y_test``.
 
 Without a test split, ``data.test_fraction`` of the examples (drawn with a generator seeded by
-``data.data_seed``) is held out. ``uint8`` inputs with four dimensions are images — ``(N, C, H, W)``, or
-``(N, H, W, C)`` when the last dimension is 1 or 3 and the second is not (or 4, RGBA, and the second is not 1,
-3 or 4) — with the per-channel mean and std of the training images; anything else is flattened to ``(N, D)``
-float features standardised with the training split's statistics (kind ``tabular``). Labels are integers; there
-are ``max label + 1`` classes, and each needs a training example.
+``data.data_seed``) is held out, and the run's log says how many. ``uint8`` inputs with four dimensions are
+images — ``(N, C, H, W)``, or ``(N, H, W, C)`` when the last dimension is 1 or 3 and the second is not (or 4,
+RGBA, and the second is not 1, 3 or 4) — with the per-channel mean and std of the training images; anything
+else is flattened to ``(N, D)`` float features standardised with the training split's statistics (kind
+``tabular``). Labels are integers; there are ``max label + 1`` classes, and each needs a training example.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits
 from satlearn.data.imagefolder import channel_stats
-from satlearn.data.tabular import split_indices, standardize
+from satlearn.data.tabular import drawn_split_note, split_indices, standardize
 from satlearn.errors import DataError, MissingDataError
 
 _MAX_CLASSES = 1_000_000  # a larger label is almost surely not a class index (and would need that many names)
@@ -111,6 +111,7 @@ def load_npz(config) -> DatasetSplits:
                 raise DataError(f"{path}: missing key {key!r} (found: {', '.join(sorted(keys)) or 'none'})")
         has_test = {"x_test", "y_test"} & keys
         source_rows, source_size = None, None
+        notes: tuple[str, ...] = ()
         if has_test and has_test != {"x_test", "y_test"}:
             missing = ({"x_test", "y_test"} - keys).pop()
             raise DataError(f"{path}: missing key {missing!r} (x_test and y_test come together, or neither)")
@@ -129,6 +130,8 @@ def load_npz(config) -> DatasetSplits:
             source_size = len(x_train)
             train, test = split_indices(source_size, config.test_fraction, config.data_seed, what=str(path))
             source_rows = train
+            drawn = drawn_split_note(config, held_out=len(test), total=source_size, examples="examples of x_train")
+            notes = (f"{path} has no x_test/y_test: {drawn}",)
             x_train, x_test = x_train[train], x_train[test]
             y_train, y_test = y_train[train], y_train[test]
 
@@ -169,4 +172,5 @@ def load_npz(config) -> DatasetSplits:
         feature_std=feature_std,
         test_labels_key="y_test" if has_test else None,
         classes_to_largest_label=True,
+        notes=notes,
     )

@@ -5,7 +5,8 @@ Labels may be names or numbers; their sorted distinct values become classes ``0.
 so ``2.0`` comes before ``10.0``) and are kept as the class names. One number written two ways (``1``, ``01``,
 ``1.0``) is refused rather than made into two classes, as is a column mixing numbers and names (say one ``nan``
 among numbers), which could be ordered neither way. A ``data.test_fraction`` of the rows, drawn with a generator
-seeded by ``data.data_seed``, is held out; features are standardised with the training split's mean and std.
+seeded by ``data.data_seed``, is held out (the run's log says how many); features are standardised with the training
+split's mean and std.
 A label whose rows all land in the held-out split is refused (no class may lack training rows).
 """
 
@@ -35,6 +36,13 @@ def split_indices(n: int, fraction: float, seed: int, *, what: str) -> tuple[np.
         raise DataError(f"{what}: {n} example(s) cannot be split into a train and a test split")
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def drawn_split_note(config, *, held_out: int, total: int, examples: str) -> str:
+    """The words of a source's note on a test split it drew from the user's training data (``examples``: what the
+    ``total`` are, "data rows" say), so that each source says it alike and a user reads how much was held out."""
+    return (f"the test split is {held_out} of the {total} {examples}, drawn with data.test_fraction="
+            f"{config.test_fraction} and data.data_seed={config.data_seed}")
 
 
 def standardize(train: np.ndarray, test: np.ndarray, *,
@@ -182,6 +190,8 @@ def load_csv(config) -> DatasetSplits:
     y = np.asarray([index[v] for v in labels], dtype=np.int64)
     train, test = split_indices(len(y), config.test_fraction, config.data_seed, what=str(path))
     x_train, x_test, mean, std = standardize(x[train], x[test], what=str(path))
+    # the test accuracy is then measured on rows of the user's one table: the log says so, and on how many
+    drawn = drawn_split_note(config, held_out=len(test), total=len(y), examples="data rows")
     return DatasetSplits(
         x_train=torch.from_numpy(x_train),
         y_train=torch.from_numpy(y[train]),
@@ -196,4 +206,5 @@ def load_csv(config) -> DatasetSplits:
         source_size=len(y),
         feature_mean=mean,
         feature_std=std,
+        notes=(f"{path} is one table, with no test split of its own: {drawn}",),
     )
