@@ -1,9 +1,11 @@
 """satlearn.compare: runs side by side, a table and one plot, from the files every run writes."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from fixtures import tiny_overrides
 from satlearn.cli import main
@@ -93,6 +95,39 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no metrics.jsonl" in err
+
+
+def test_an_unfinished_run_without_config_yaml_is_read_with_the_config_its_checkpoint_keeps(tmp_path, capsys):
+    config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4",
+                                              "method.name=sat", "run.epochs=2"))
+    run = fit(config, tmp_path / "sat", stop_after_epoch=1, log=lambda message: None).run_dir
+    with_file = read_run(run)
+    (run / "config.yaml").unlink()
+    # the planned epochs and the phase's start are the config's alone: the metrics of one epoch do not tell them
+    without_file = read_run(run)
+    assert (without_file.method, without_file.epochs, without_file.start_epoch, without_file.phase_name,
+            without_file.actual_noise_rate) == (with_file.method, with_file.epochs, with_file.start_epoch,
+                                                with_file.phase_name, with_file.actual_noise_rate)
+    assert main(["compare", str(run), "--out", str(tmp_path / "sat.png")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("sat "))
+    assert f"1/{config.run.epochs} (unfinished)" in row
+    # neither a config.yaml nor a readable checkpoint (cut off, or one that keeps no config): one line naming the run
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    for damage in (lambda: (run / "checkpoint.pt").write_bytes(b"cut off"),
+                   lambda: torch.save({**state, "config": None}, run / "checkpoint.pt")):
+        damage()
+        with pytest.raises(DataError, match=rf"^{re.escape(str(run))}: no config\.yaml, and the run's config cannot "
+                                            r"be taken from its checkpoint \(.*\); expected config\.yaml or a "
+                                            r"readable checkpoint\.pt$"):
+            read_run(run)
+    torch.save({**state, "config": {"run": {"nope": 1}}}, run / "checkpoint.pt")  # a key no satlearn has
+    with pytest.raises(DataError, match=rf"^{re.escape(str(run / 'checkpoint.pt'))} \(its config\): unknown key "
+                                        r"'run\.nope'"):
+        read_run(run)
+    (run / "checkpoint.pt").unlink()
+    assert main(["compare", str(run), "--out", str(tmp_path / "sat.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"satlearn: error: {run}: no config.yaml")
 
 
 def test_a_run_given_twice_is_shown_once_under_its_name(tmp_path, capsys):

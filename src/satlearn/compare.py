@@ -1,7 +1,8 @@
 """Runs side by side: a table of their results and one plot of their learning curves (``satlearn compare``).
 
 Works on finished runs and on runs still training or interrupted (their latest epoch is shown), from the files
-every run writes: ``metrics.jsonl`` (one row per epoch), ``config.yaml`` and, once finished, ``summary.json``.
+every run writes: ``metrics.jsonl`` (one row per epoch), ``config.yaml`` and, once finished, ``summary.json``; where
+``config.yaml`` is gone, a finished run's ``summary.json`` and an unfinished run's checkpoint tell what it holds.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import yaml
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.data.noise import knows_true_labels
-from satlearn.engine.checkpoint import atomic_write_bytes, common_parent, make_output_dir, output_file
+from satlearn.config import Config
+from satlearn.engine.checkpoint import (
+    CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file,
+)
 from satlearn.engine.reporting import mark_epoch_axis
-from satlearn.errors import DataError
+from satlearn.errors import ConfigError, DataError, TrainingError
 
 
 @dataclass
@@ -68,7 +72,6 @@ def first_soft_target_epoch(history: list[dict[str, Any]]) -> int | None:
 
 def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     """Reads ``run_dir``; raises :class:`DataError` naming the file when it is not a readable satlearn run."""
-    from satlearn.config import from_dict_exact, read_yaml
     from satlearn.methods import METHODS
 
     run_dir = Path(run_dir)
@@ -94,16 +97,30 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=summary["method"], history=history,
                          epochs=summary["epochs"], start_epoch=None if first is None else first - 1,
                          summary=summary, actual_noise_rate=actual)
-    try:
-        config = from_dict_exact(read_yaml(config_file.read_text()))
-    except (OSError, ValueError, yaml.YAMLError) as exc:  # a ConfigError is a ValueError
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-        raise DataError(f"{config_file}: cannot read the run's config ({reason})") from None
+    config = _run_config(run_dir)
     actual = _actual_noise_rate(run_dir, config.data.noise.kind, summary)
     phase = METHODS.get(config.method.name).phase_name if config.method.name in METHODS else None
     return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=config.method.name, history=history,
                      epochs=config.run.epochs, start_epoch=config.method.start_epoch if phase else None,
                      summary=summary, actual_noise_rate=actual, **({"phase_name": phase} if phase else {}))
+
+
+def _run_config(run_dir: Path) -> Config:
+    """A run's config: its ``config.yaml``, or where that file is gone, the config its checkpoint keeps (an
+    unfinished run copied without it, say). A :class:`DataError` naming the run where neither can be read."""
+    from satlearn.config import from_dict_exact, read_yaml
+
+    config_file = run_dir / "config.yaml"
+    if not config_file.exists():
+        try:
+            return from_dict_exact(kept_config(run_dir), source=f"{run_dir / CHECKPOINT_NAME} (its config)")
+        except (TrainingError, ConfigError) as exc:
+            raise DataError(str(exc)) from None
+    try:
+        return from_dict_exact(read_yaml(config_file.read_text()))
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # a ConfigError is a ValueError
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise DataError(f"{config_file}: cannot read the run's config ({reason})") from None
 
 
 def _actual_noise_rate(run_dir: Path, noise_kind: str | None, summary: dict[str, Any] | None) -> float | None:

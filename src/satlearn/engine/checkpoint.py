@@ -287,3 +287,17 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> 
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise TrainingError(f"{path}: not a satlearn checkpoint of format {FORMAT_VERSION}")
     return state
+
+
+def kept_config(run_dir: Path) -> dict[str, Any]:
+    """The config (as :func:`satlearn.config.to_dict` writes it) that the checkpoint of the run in ``run_dir`` keeps:
+    what stands in for the run's ``config.yaml`` where that file is gone. Where the checkpoint cannot be read, a
+    :class:`TrainingError` in one line naming the run."""
+    try:
+        saved = load_checkpoint(run_dir).get("config")
+        if not isinstance(saved, dict):
+            raise TrainingError(f"{Path(run_dir) / CHECKPOINT_NAME}: keeps no config")
+    except TrainingError as exc:
+        raise TrainingError(f"{run_dir}: no config.yaml, and the run's config cannot be taken from its checkpoint "
+                            f"({exc}); expected config.yaml or a readable {CHECKPOINT_NAME}") from None
+    return saved

@@ -27,7 +27,7 @@ from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise, knows_true_labels
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, atomic_write_bytes, atomic_write_text, load_checkpoint,
+    CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, atomic_write_bytes, atomic_write_text, kept_config, load_checkpoint,
     make_output_dir, output_file, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
@@ -920,12 +920,7 @@ def resume_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     config_file = run_dir / "config.yaml"
     if config_file.exists():
         return config_lib.load_config(config_file, overrides)
-    try:
-        saved = load_checkpoint(run_dir)["config"]
-    except TrainingError as exc:
-        raise TrainingError(f"{run_dir}: no config.yaml, and the run's config cannot be taken from its checkpoint "
-                            f"({exc}); expected config.yaml or a readable {CHECKPOINT_NAME}") from None
-    config = config_lib.config_from_dict(saved, source=f"{run_dir / CHECKPOINT_NAME} (its config)",
+    config = config_lib.config_from_dict(kept_config(run_dir), source=f"{run_dir / CHECKPOINT_NAME} (its config)",
                                          overrides=overrides)
     (log or (lambda message: tqdm.write(message)))(
         f"{run_dir}: no config.yaml; resuming with the config kept in {CHECKPOINT_NAME}, which the run writes back "
