@@ -112,7 +112,15 @@ def test_cli_refuses_runs_without_targets(tmp_path, capsys):
     assert main(["find-issues", str(run)]) == 2
     assert capsys.readouterr().err.strip() == (f"satlearn: error: {run}: trained with method.name=erm, which keeps no "
                                                "soft targets (sat and selective_sat do)")
-    (run / "config.yaml").unlink()  # no method to name: the general message
+    # without config.yaml, the method is named by summary.json, else by the config the checkpoint keeps
+    refused = f"{run}: trained with method.name=erm, which keeps no soft targets"
+    (run / "config.yaml").unlink()
+    with pytest.raises(DataError, match=re.escape(refused)):
+        load_run_targets(run)
+    (run / "summary.json").unlink()
+    with pytest.raises(DataError, match=re.escape(refused)):
+        load_run_targets(run)
+    (run / "checkpoint.pt").unlink()  # no method to name: the general message
     with pytest.raises(DataError, match="no soft_targets.npy — the run is unfinished or was not trained with a method"):
         load_run_targets(run)
     # a folder of runs (compare takes one) is not taken for an unfinished run
@@ -120,6 +128,30 @@ def test_cli_refuses_runs_without_targets(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (f"satlearn: error: {tmp_path}: not a satlearn run directory (no "
                                                "labels.npz, config.yaml or soft_targets.npy); expected one run's "
                                                "directory")
+
+
+def test_a_run_whose_config_yaml_is_gone_is_still_scored_against_its_true_labels(tmp_path, capsys):
+    sets = [a for o in tiny_overrides(tmp_path, "method.name=sat", "data.noise.kind=symmetric", "data.noise.rate=0.4",
+                                      "run.epochs=2", "run.name=sat") for a in ("--set", o)]
+    assert main(["train", *sets]) == 0
+    run = tmp_path / "sat"
+    with np.load(run / "labels.npz") as saved:
+        given, clean = saved["labels"], saved["clean_labels"]
+    capsys.readouterr()
+
+    def scored_against_the_true_labels(out):
+        assert load_run_targets(run).true_labels.tolist() == clean.tolist()
+        assert main(["find-issues", str(run), "--out", str(out)]) == 0
+        assert "against the true labels: precision " in capsys.readouterr().out
+        truth = json.loads((out / "label_issues_summary.json").read_text())["against_true_labels"]
+        assert truth is not None and truth["positives"] == int((given != clean).sum())
+
+    (run / "config.yaml").unlink()
+    (run / "checkpoint.pt").rename(tmp_path / "checkpoint.pt")  # the noise kind from summary.json alone
+    scored_against_the_true_labels(tmp_path / "from_summary")
+    (tmp_path / "checkpoint.pt").rename(run / "checkpoint.pt")
+    (run / "summary.json").unlink()  # as for a run stopped before writing it: from the checkpoint's config
+    scored_against_the_true_labels(tmp_path / "from_checkpoint")
 
 
 def test_a_label_flagged_by_count_that_keeps_its_label_is_in_no_confused_pair():

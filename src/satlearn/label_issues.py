@@ -233,22 +233,65 @@ class RunTargets:
     origin: tuple[str, np.ndarray] | None = None
 
 
-def _run_setting(run_dir: Path, *keys: str):
-    """A setting of a run's config.yaml (say ``"data", "noise", "kind"``), or None where it cannot be read."""
+# where a finished run's summary.json keeps the settings read here (see satlearn.engine.reporting.summarize)
+_SUMMARY_KEYS = {("method", "name"): ("method",), ("data", "noise", "kind"): ("noise", "kind")}
+
+
+def _setting_in(values: Any, keys: tuple[str, ...] | None):
+    """``values[keys[0]][keys[1]]...``, or None where ``values`` holds no such setting."""
+    try:
+        for key in keys:
+            values = values[key]
+        return values
+    except (KeyError, TypeError):  # TypeError: no values (None), or no keys
+        return None
+
+
+def _read_yaml_file(path: Path) -> Any:
+    """A YAML file's content, or None where it cannot be read (gone, not UTF-8, not YAML)."""
     import yaml
 
     try:
-        value = yaml.safe_load((run_dir / "config.yaml").read_text())
-        for key in keys:
-            value = value[key]
-        return value
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):  # ValueError: text that is not UTF-8
+        return yaml.safe_load(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: text that is not UTF-8
         return None
+
+
+def _read_json_file(path: Path) -> Any:
+    """A JSON file's content, or None where it cannot be read (gone, not UTF-8, not JSON)."""
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_kept_config(run_dir: Path) -> dict[str, Any] | None:
+    """The config a run's checkpoint keeps, or None where there is no readable checkpoint."""
+    from satlearn.engine.checkpoint import kept_config
+    from satlearn.errors import TrainingError
+
+    try:
+        return kept_config(run_dir)
+    except TrainingError:
+        return None
+
+
+def _run_setting(run_dir: Path, *keys: str):
+    """A setting of a run's config (say ``"data", "noise", "kind"``): its ``config.yaml``'s; where that file is
+    gone, what its ``summary.json`` or else its checkpoint keeps; None where it cannot be read."""
+    if (run_dir / "config.yaml").exists():
+        return _setting_in(_read_yaml_file(run_dir / "config.yaml"), keys)
+    from_summary = _setting_in(_read_json_file(run_dir / "summary.json"), _SUMMARY_KEYS.get(keys))
+    if from_summary is not None:
+        return from_summary
+    return _setting_in(_read_kept_config(run_dir), keys)  # an unfinished run's, or one whose summary is damaged
 
 
 def load_run_targets(run_dir: str | Path) -> RunTargets:
     """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT (or selective SAT) run
-    directory."""
+    directory; where ``config.yaml`` is gone, its ``summary.json`` (else its checkpoint) tells the run's noise."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
