@@ -65,7 +65,7 @@ from satlearn.compare import read_metrics  # noqa: E402
 from satlearn.config import load_config, overrides_for_method, read_yaml, to_dict  # noqa: E402
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS  # noqa: E402
 from satlearn.data.noise import read_label_file  # noqa: E402
-from satlearn.engine import fit  # noqa: E402
+from satlearn.engine import fit, resume_config  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
 from satlearn.engine.runtime import resolve_device  # noqa: E402
 from satlearn.engine.trainer import config_differences, listed_differences  # noqa: E402
@@ -278,9 +278,9 @@ def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, dat
     finished run of other settings (a smoke test left in the same --runs-dir, one given other noise labels) is no
     cell of this grid: recording it would give its figures the cell's settings, so it is refused, as resuming it
     would be (an unfinished one: None, and its resumption says so)."""
-    try:
-        saved = to_dict(load_config(run_dir / "config.yaml"))
-    except ConfigError as exc:  # names the file
+    try:  # (where config.yaml is gone, the config the run's checkpoint keeps)
+        saved = to_dict(resume_config(run_dir, log=lambda message: None))
+    except (ConfigError, TrainingError) as exc:  # names the file
         raise TrainingError(f"{exc}; {AWAY}") from None
     first = None
     for candidate in dict.fromkeys([asked[0], "config", *PIPELINES]):

@@ -323,6 +323,9 @@ def test_a_result_cut_short_is_recorded_again_and_a_damaged_run_fails_its_cell_a
     damaged = subprocess.run(grid + ["--redo", "--methods", "sat"], capture_output=True, text=True)
     assert damaged.returncode == 1 and "Traceback" not in damaged.stderr, damaged.stderr
     assert f"sat-sym40: FAILED: {config}" in damaged.stdout
+    config.unlink()  # gone altogether: the config the run's checkpoint keeps stands in for it
+    out = run(*grid[1:], "--redo", "--methods", "sat")
+    assert "sat-sym40: finished earlier" in out and "FAILED" not in out, out
 
 
 def test_an_unwritable_results_directory_is_refused_before_any_training(tmp_path):
