@@ -477,9 +477,10 @@ def _costs_as_its_pipeline(settings: dict[str, str], pipeline: str) -> bool:
 
 
 def trained_epoch_seconds(results_dir: Path, *, model: str, batch_size: int, gpu: str) -> dict[str, float]:
-    """Per pipeline, the median seconds of an epoch (training pass and evaluation, the first epoch left out) over
-    the cells recorded under ``results_dir``/label_noise/ that trained ``model`` at ``batch_size`` alone on a GPU
-    named ``gpu``, with no setting beyond their pipeline's and the grid's own. The speed table times a few epochs
+    """Per pipeline, the median seconds of an epoch (training pass and evaluation; the first epoch, and the first
+    after each resumption, left out: they compile) over the cells recorded under ``results_dir``/label_noise/ that
+    trained ``model`` at ``batch_size`` alone on a GPU named ``gpu``, with no setting beyond their pipeline's and the
+    grid's own. The speed table times a few epochs
     once, on one machine; an eager step waits on the host, so its epochs vary with the machine's CPU, and the
     trainings say what they cost where they ran. A record or metrics file that cannot be read is passed over: the
     choice then rests on the speed table."""
@@ -500,7 +501,10 @@ def trained_epoch_seconds(results_dir: Path, *, model: str, batch_size: int, gpu
                     or int(settings.get("data.batch_size", default_batch)) != batch_size):
                 continue
             rows = read_metrics(path.with_suffix(".metrics.jsonl"))
-            epochs.setdefault(record["pipeline"], []).extend(float(row["epoch_seconds"]) for row in rows[1:])
+            # a resumed training compiles again in the epoch after it resumed, as in its first
+            warm_ups = {1} | {int(r["after_epoch"]) + 1 for r in record.get("resumptions") or []}
+            epochs.setdefault(record["pipeline"], []).extend(float(row["epoch_seconds"]) for row in rows
+                                                             if int(row["epoch"]) not in warm_ups)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, SatlearnError):
             continue
     return {pipeline: float(np.median(seconds)) for pipeline, seconds in epochs.items() if seconds}

@@ -484,17 +484,20 @@ def test_the_epochs_of_recorded_trainings_are_taken_per_pipeline_from_those_like
     results = tmp_path / "results"
 
     def record(name: str, pipeline: str, epochs: list[float], *, gpu: str = "GPU A", concurrent: int = 1,
-               overrides: tuple[str, ...] = (), config: str = "cifar10_sat.yaml") -> None:
+               overrides: tuple[str, ...] = (), config: str = "cifar10_sat.yaml", resumed_after=None) -> None:
         path = results / "label_noise" / "fast" / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
+        resumptions = None if resumed_after is None else [{"after_epoch": e, "caveats": []} for e in resumed_after]
         path.write_text(json.dumps({"config": config, "overrides": ["run.epochs=60", *overrides],
-                                    "pipeline": pipeline, "device": {"gpu": gpu}, "concurrent_cells": concurrent}))
+                                    "pipeline": pipeline, "device": {"gpu": gpu}, "concurrent_cells": concurrent,
+                                    "resumptions": resumptions}))
         path.with_suffix(".metrics.jsonl").write_text(
             "".join(json.dumps({"epoch": e + 1, "epoch_seconds": s}) + "\n" for e, s in enumerate(epochs)))
 
     record("sat-sym40", "fast", [30.0, 2.0, 2.2, 2.4])  # the first epoch (the warm-up) is left out
     record("ce-sym40", "fast", [30.0, 3.0], config="cifar10_ce.yaml")
-    record("sat-sym80", "fast+cudagraphs", [60.0, 1.5, 1.4])
+    # resumed after epochs 3 and 5: the epochs that compile again (4 and 6) are left out, as the first is
+    record("sat-sym80", "fast+cudagraphs", [60.0, 1.5, 1.4, 50.0, 1.45, 40.0], resumed_after=[3, 5])
     record("sat-sym20", "fast", [9.0, 9.0], gpu="GPU B")  # another GPU model
     record("sat-sym60", "fast", [9.0, 9.0], concurrent=3)  # shared the GPU with two other cells
     record("sat-pair40", "fast", [9.0, 9.0], overrides=("model.name=resnet18",))  # another model
