@@ -462,23 +462,47 @@ def test_the_protocol_scores_each_part_on_its_own_examples_and_deploys_the_valid
     assert own_differs >= 5  # the validation threshold misses the test part's own coverage at most targets
 
 
-def test_a_run_on_splits_given_in_python_is_scored_and_made_a_predictor_with_them_given_again(tmp_path):
-    # its data.source does not load them: the error says to give them as dataset=, which these functions take
+def given_splits():
+    """Tabular splits of 120 training and 80 test examples, as a user builds them in Python."""
     from satlearn.data import DatasetSplits
 
     generator = torch.Generator().manual_seed(0)
     x, y = torch.randn(200, 6, generator=generator), torch.arange(200) % 3
-    splits = DatasetSplits(x_train=x[:120], y_train=y[:120], x_test=x[120:], y_test=y[120:], num_classes=3,
-                           class_names=["a", "b", "c"], kind="tabular", name="my table")
-    config = load_config(None, tiny_overrides(tmp_path, "model.name=mlp", "method.name=selective_sat"))
-    run = fit(config, tmp_path / "run", dataset=splits, log=lambda m: None).run_dir
+    return DatasetSplits(x_train=x[:120], y_train=y[:120], x_test=x[120:], y_test=y[120:], num_classes=3,
+                         class_names=["a", "b", "c"], kind="tabular", name="my table")
+
+
+@pytest.fixture(scope="module")
+def given_runs(tmp_path_factory):
+    """A selective_sat and an erm run trained on :func:`given_splits`, which their data.source does not load."""
+    root = tmp_path_factory.mktemp("given-splits-runs")
+    out = {}
+    for method in ("selective_sat", "erm"):
+        config = load_config(None, tiny_overrides(root, "model.name=mlp", f"method.name={method}"))
+        out[method] = fit(config, root / method, dataset=given_splits(), log=lambda m: None).run_dir
+    return out
+
+
+def test_a_run_on_splits_given_in_python_is_scored_and_made_a_predictor_with_them_given_again(given_runs):
+    # its data.source does not load them: the error says to give them as dataset=, which these functions take
+    run, splits = given_runs["selective_sat"], given_splits()
     with pytest.raises(DataError, match="pass the same splits again as dataset="):
         SelectivePredictor.from_run(run)
     predictor = SelectivePredictor.from_run(run, coverage=0.6, dataset=splits)
     assert predictor.class_names == ["a", "b", "c"]
     scored = run_scores(run, dataset=splits)
-    assert np.array_equal(scored.labels, y[120:].numpy())
+    assert np.array_equal(scored.labels, splits.y_test.numpy())
     assert evaluate_run(run, dataset=splits).report["split"]["num_examples"] == 80
+
+
+def test_the_report_names_the_data_as_the_runs_summary_does(given_runs, runs):
+    given = run_scores(given_runs["erm"], dataset=given_splits()).extra
+    source = run_scores(runs["erm"]).extra
+    for extra, run in ((given, given_runs["erm"]), (source, runs["erm"])):
+        summary = json.loads((run / "summary.json").read_text())
+        assert extra["data"] == summary["data"]
+        assert extra["data_given"] is summary["data_given"]
+    assert given["data_given"] and not source["data_given"]  # one of each kind
 
 
 def test_the_report_gives_the_accuracy_over_the_whole_test_split_and_the_curve_over_its_test_part(tmp_path):

@@ -265,19 +265,26 @@ def _test_scores(run: _LoadedRun, score: str, run_dir: Path) -> tuple[np.ndarray
     return scores, predictions
 
 
+def _data_named(run: _LoadedRun) -> dict[str, Any]:
+    """The run's data as its summary.json names them: splits given to :func:`satlearn.fit` by their own name, with
+    ``data_given`` true, since ``data.source`` names data such a run did not train on."""
+    given = bool(run.checkpoint.get("data_given"))
+    return {"data": run.data.name if given else run.config.data.source, "data_given": given}
+
+
 def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
                data_root: str | Path | None = None, dataset: DatasetSplits | None = None) -> RunScores:
     """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``);
     ``data_root``: where the run's data are now, if they moved; ``dataset``: the splits a run trained on when they
-    were given to :func:`satlearn.fit` (both as for :func:`satlearn.engine.load_run`)."""
+    were given to :func:`satlearn.fit` (both as for :func:`satlearn.engine.load_run`). ``extra`` holds the run's
+    ``data`` and ``data_given`` as its summary.json gives them, and its ``model``."""
     run_dir = Path(run_dir)
     run = _load(run_dir, device, data_root, dataset)
     resolved = _resolve_for_run(run, score, run_dir)
     scores, predictions = _test_scores(run, resolved, run_dir)
     return RunScores(run_dir=run_dir, method=run.config.method.name, score=resolved, epoch=run.checkpoint["epoch"],
                      epochs=run.config.run.epochs, scores=scores, predictions=predictions,
-                     labels=run.data.y_test.numpy(), extra={"data": run.config.data.source,
-                                                            "model": run.config.model.name})
+                     labels=run.data.y_test.numpy(), extra={**_data_named(run), "model": run.config.model.name})
 
 
 @dataclass
