@@ -495,6 +495,19 @@ def test_a_run_on_splits_given_in_python_is_scored_and_made_a_predictor_with_the
     assert evaluate_run(run, dataset=splits).report["split"]["num_examples"] == 80
 
 
+def test_runs_on_splits_given_in_python_are_evaluated_together_with_them_given_again(given_runs, tmp_path):
+    from satlearn.selective import selective_eval
+
+    runs = [given_runs["selective_sat"], given_runs["erm"]]
+    with pytest.raises(DataError, match=r"selective_sat: trained on splits given to fit\(dataset=\.\.\.\) in "
+                                        r"Python.*pass the same splits again as dataset=$"):
+        selective_eval(runs, out=tmp_path / "without")
+    results, written, plot = selective_eval(runs, out=tmp_path / "both", dataset=given_splits())
+    assert [r.report["method"] for r in results] == ["selective_sat", "erm"]
+    assert [r.report["split"]["num_examples"] for r in results] == [80, 80]
+    assert all(paths["json"].is_file() for paths in written) and plot.is_file()
+
+
 def test_the_report_names_the_data_as_the_runs_summary_does(given_runs, runs):
     given = run_scores(given_runs["erm"], dataset=given_splits()).extra
     source = run_scores(runs["erm"]).extra

@@ -426,8 +426,8 @@ def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
 
 
 def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: str | Path | None = None,
-                   device: str | None = None,
-                   data_root: str | Path | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
+                   device: str | None = None, data_root: str | Path | None = None,
+                   dataset: DatasetSplits | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
 
     A directory that holds runs stands for all of them. Files go into each run directory, or into
@@ -436,7 +436,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     overwrite it) into ``out``, or else into the runs' common parent directory (the run directory itself for a single
     run).
     Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
-    if they moved (see :func:`satlearn.engine.load_run`).
+    if they moved; ``dataset``: the splits the runs trained on when they were given to :func:`satlearn.fit`, the
+    same for every run (both as for :func:`run_scores`).
     """
     from satlearn.compare import run_names, unique_run_dirs
     from satlearn.engine.checkpoint import common_parent, make_output_dir
@@ -456,7 +457,7 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     output_dirs = _output_dirs(paths, out_path)
     for directory in output_dirs:  # each run's too: one blocked folder must not leave the others' files half-written
         make_output_dir(directory, what="output directory", create=False)
-    results = [evaluate_run(p, score=score, device=device, data_root=data_root) for p in paths]
+    results = [evaluate_run(p, score=score, device=device, data_root=data_root, dataset=dataset) for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
         result.label = f"{name}: {result.report['method']} ({result.report['score']})"
     written = [write_result(result, d) for result, d in zip(results, output_dirs)]
