@@ -1527,6 +1527,23 @@ def test_a_run_on_splits_given_in_python_asks_for_them_again_before_loading_any_
     assert evaluate_run(tmp_path / "sourced")["epoch"] == 2
 
 
+def test_splits_a_source_loaded_under_other_noise_or_batch_settings_are_loaded_from_it_again(tmp_path):
+    from satlearn.data import load_dataset
+
+    loading = tiny_config(tmp_path, "model.name=mlp", "run.epochs=2")
+    splits = load_dataset(loading.data, progress=False)
+    # the same data settings but for what the trainer alone reads: the label noise and how batches are made
+    config = tiny_config(tmp_path, "model.name=mlp", "run.epochs=2", "data.noise.rate=0.2", "data.batch_size=32",
+                         "data.eval_batch_size=64", "data.augment=none", "data.pipeline=reference", "data.workers=0")
+    result = fit(config, tmp_path / "run", dataset=splits, log=lambda m: None)
+    assert load_checkpoint(tmp_path / "run")["given_splits_from_source"] is True
+    assert evaluate_run(tmp_path / "run")["test_loss"] == result.history[-1]["test_loss"]
+    # splits loaded under another setting a source reads are not the run's source's: asked for again
+    other = load_dataset(tiny_config(tmp_path, "data.data_seed=7").data, progress=False)
+    fit(config, tmp_path / "other", dataset=other, log=lambda m: None)
+    assert load_checkpoint(tmp_path / "other")["given_splits_from_source"] is False
+
+
 def test_the_actual_noise_rate_is_the_count_of_changed_labels_over_their_number():
     from satlearn.engine.trainer import NoisyDataset
 

@@ -9,7 +9,7 @@ import math
 import numbers
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -150,10 +150,20 @@ def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, 
     return with_run_normalization(noisy, checkpoint["data"], now)
 
 
+# data settings that the label noise and the loaders read, not a source: splits loaded under other values of them
+# are the same splits (a sweep over noise rates may load its data once)
+_SETTINGS_NOT_LOADED_WITH = ("noise", "augment", "batch_size", "eval_batch_size", "pipeline", "workers")
+
+
 def loaded_with(data: DatasetSplits, config: Config) -> bool:
-    """Whether ``data`` are splits that :func:`satlearn.data.load_dataset` loaded with ``config``'s data settings:
-    a run trained on them finds them at its ``data.source`` again without their being given back."""
-    return data.loaded_from is not None and data.loaded_from == config.data
+    """Whether ``data`` are splits that :func:`satlearn.data.load_dataset` loaded with ``config``'s data settings
+    (those a source reads): a run trained on them finds them at its ``data.source`` again without their being given
+    back. Where a source reads one of the others after all, the run's digest still refuses what it loads then."""
+    def read_by_sources(settings: config_lib.DataConfig) -> dict[str, Any]:
+        return {key: value for key, value in asdict(settings).items() if key not in _SETTINGS_NOT_LOADED_WITH}
+
+    return (isinstance(data.loaded_from, config_lib.DataConfig)
+            and read_by_sources(data.loaded_from) == read_by_sources(config.data))
 
 
 def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
