@@ -1367,6 +1367,21 @@ def test_file_noise_on_an_image_folder_without_test_folder_takes_a_label_per_ima
     assert noisy.labels.tolist() == (1 - noisy.clean_labels).tolist()
 
 
+def test_file_noise_per_image_follows_the_order_the_folder_is_read_in_not_the_sorted_paths(tmp_path):
+    from fixtures import write_class_folders
+    from satlearn.engine.trainer import prepare_data
+
+    root = tmp_path / "images"
+    # sorted path strings put "cat food/..." before "cat/..." (" " sorts before "/"); the source reads "cat" first
+    files = write_class_folders(root, {"cat": 4, "cat food": 4})
+    assert sorted(files) != files
+    per_image = np.array([1] * 4 + [0] * 4)  # every image's other class, as the source reads them
+    np.save(tmp_path / "labels.npy", per_image)
+    noisy = prepare_data(image_folder_run_config(root, tmp_path, "data.noise.kind=file",
+                                                 f"data.noise.file={tmp_path / 'labels.npy'}"))
+    assert noisy.labels.tolist() == (1 - noisy.clean_labels).tolist()
+
+
 def test_names_that_are_not_utf8_are_written_as_their_bytes_even_from_a_run_that_kept_them_raw(tmp_path):
     from PIL import Image
 

@@ -70,8 +70,9 @@ class DatasetSplits:
         source_rows, source_size: where the training split was drawn from the source's own examples (CSV data
             rows, a .npz file's ``x_train`` without a test split, the images of a folder without ``test/``):
             ``(N,)`` int64 positions of the training examples among the source's ``source_size`` examples (0 =
-            first data row, or first image in sorted order), so that results per example lead back to the user's
-            data. ``None`` where the training split is the source's own order.
+            first data row, or an image folder's first image as it reads them: class by class, then by file name),
+            so that results per example lead back to the user's data. ``None`` where the training split is the
+            source's own order.
         train_files: for sources that read one file per example (image folders), each training example's path
             relative to ``data.root``; where both are given, these name the examples in a run's files.
         feature_mean, feature_std: ``(D,)`` the standardisation a source applied to tabular features: a row
