@@ -191,6 +191,39 @@ def test_a_model_whose_forward_asserts_on_the_input_is_refused_in_one_line_befor
                                "model (expected square images, got (1, 40))")
 
 
+def test_a_bare_assert_in_a_models_forward_is_named_by_its_file_and_line(tmp_path, monkeypatch):
+    from fixtures import tiny_overrides
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    # compiled here rather than written in this file, whose asserts pytest rewrites to carry a message
+    source = (
+        "import math\n"
+        "from torch import nn\n"
+        "class SquareImagesOnly(nn.Module):\n"
+        "    def __init__(self, num_classes, input_shape):\n"
+        "        super().__init__()\n"
+        "        self.head = nn.Linear(math.prod(input_shape), num_classes)\n"
+        "    def forward(self, x):\n"
+        "        assert x.dim() == 4\n"
+        "        return self.head(x.flatten(1))\n"
+    )
+    namespace: dict = {}
+    exec(compile(source, "my_model.py", "exec"), namespace)
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+
+    @MODELS.register("square_images_only")
+    def square_images_only(num_classes, *, input_shape, width=None):
+        return namespace["SquareImagesOnly"](num_classes, input_shape)
+
+    config = load_config(None, tiny_overrides(tmp_path, "model.name=square_images_only"))
+    with pytest.raises(ConfigError) as info:
+        fit(config, tmp_path / "run", log=lambda message: None)
+    # an assert without a message says nothing but where it stands
+    assert str(info.value) == ("model.name='square_images_only': one input of shape (40,) does not go through the "
+                               "model (AssertionError at my_model.py:8)")
+
+
 @pytest.mark.parametrize("autotuning", [True, False])
 def test_check_logits_gives_back_cudnns_autotuning_as_it_found_it(monkeypatch, autotuning):
     # the run's training steps that follow the check rely on it: a run with run.cudnn_benchmark on would lose it

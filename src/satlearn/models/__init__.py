@@ -7,6 +7,8 @@ Input conventions: image models take ``(B, C, H, W)`` floats, ``cnn1d`` takes ``
 from __future__ import annotations
 
 import inspect
+import traceback
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -45,6 +47,15 @@ def _check_builder_signature(name: str, builder) -> None:
                           f"(num_classes, *, input_shape, width) ({exc})") from None
 
 
+def _why(exc: BaseException) -> str:
+    """The first line of ``exc``; for an ``assert`` without a message, which would say only "AssertionError", the file
+    and line where it failed, which the one-line error would otherwise lose."""
+    if isinstance(exc, AssertionError) and not str(exc).strip() and exc.__traceback__ is not None:
+        failed = traceback.extract_tb(exc.__traceback__)[-1]
+        return f"AssertionError at {Path(failed.filename).name}:{failed.lineno}"
+    return first_line(exc)
+
+
 def check_logits(name: str, model: nn.Module, num_classes: int, input_shape: tuple[int, ...], *,
                  device: torch.device | str = "cpu") -> None:
     """A ``ConfigError`` unless ``model`` (on ``device``) gives a ``(1, num_classes)`` tensor for one zero input:
@@ -65,7 +76,7 @@ def check_logits(name: str, model: nn.Module, num_classes: int, input_shape: tup
         if out_of_memory(exc):
             raise  # the model's size, not its shape: its caller says so (use a smaller model.width)
         raise ConfigError(f"model.name={name!r}: one input of shape {input_shape} does not go through the model "
-                          f"({first_line(exc)})") from exc
+                          f"({_why(exc)})") from exc
     finally:
         model.train(training)
         torch.backends.cudnn.benchmark = autotuning
