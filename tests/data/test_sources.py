@@ -796,6 +796,25 @@ def test_imagefolder_class_sets_must_match(tmp_path):
     assert load_dataset(data_config("imagefolder", root)).class_names == ["cat", "dog", "emu", "yak"]
 
 
+def test_imagefolder_a_test_folder_without_test_images_says_that_removing_it_draws_a_test_split(tmp_path):
+    root = tmp_path / "imgs"
+    write_class_folders(root / "train", {"cat": 3, "dog": 3})
+    (root / "test").mkdir()  # left empty: a split is drawn only where there is no test/ at all
+    remedy = (f"add the test images, one folder per class as in {root / 'train'}, or remove {root / 'test'} to hold "
+              "out data.test_fraction of the training images as the test split")
+    with pytest.raises(DataError) as empty:
+        load_dataset(data_config("imagefolder", root))
+    assert str(empty.value) == f"imagefolder: {root / 'test'} holds no class folders; {remedy}"
+    for name in ("cat", "dog"):  # the class folders alone, which a test split with a class left out would have
+        (root / "test" / name).mkdir()
+    with pytest.raises(DataError) as imageless:
+        load_dataset(data_config("imagefolder", root))
+    assert str(imageless.value) == (f"imagefolder: {root / 'test'} holds no images (.png, .jpg, .jpeg, .bmp, .webp) "
+                                    f"in any of its class directories; {remedy}")
+    shutil.rmtree(root / "test")
+    assert len(load_dataset(data_config("imagefolder", root)).y_test) == 1
+
+
 def test_imagefolder_empty_train_split(tmp_path):
     root = tmp_path / "imgs"
     (root / "train" / "cat").mkdir(parents=True)

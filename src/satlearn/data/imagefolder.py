@@ -113,10 +113,9 @@ def _list_split(split_dir: Path, classes: list[str], *, every_class: bool, notes
         labels.extend([label] * len(found))
     if skipped:
         notes.append(_skipped_note(split_dir, skipped))
-    if not files:
-        raise DataError(
-            f"imagefolder: {split_dir} holds no images ({', '.join(EXTENSIONS)}) in any of its class directories"
-        )
+    if not files:  # (a training split stops above, at its first class without images: only a test split gets here)
+        raise DataError(f"imagefolder: {split_dir} holds no images ({', '.join(EXTENSIONS)}) in any of its class "
+                        f"directories; {_no_test_images_remedy(layout.class_dir, split_dir)}")
     return files, labels
 
 
@@ -189,8 +188,17 @@ def channel_stats(images: np.ndarray, chunk: int = 1024) -> tuple[tuple[float, .
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
+def _no_test_images_remedy(train_dir: Path, test_dir: Path) -> str:
+    # a test/ folder without test images is most often one made ahead or emptied: a split is drawn only without it
+    return (f"add the test images, one folder per class as in {train_dir}, or remove {test_dir} to hold out "
+            "data.test_fraction of the training images as the test split")
+
+
 def _check_test_classes(train_dir: Path, test_dir: Path, classes: list[str]) -> None:
     test_classes = _subdirs(test_dir)
+    if not test_classes:
+        raise DataError(f"imagefolder: {test_dir} holds no class folders; "
+                        f"{_no_test_images_remedy(train_dir, test_dir)}")
     missing = sorted(set(classes) - set(test_classes))
     extra = sorted(set(test_classes) - set(classes))
     if missing:
