@@ -86,8 +86,8 @@ class DatasetSplits:
         loaded_from: the data settings (a :class:`satlearn.config.DataConfig`) that
             :func:`satlearn.data.load_dataset` loaded these splits with; ``None`` for splits built in code. A run
             trained on splits given to :func:`satlearn.fit` is loaded from its ``data.source`` again only where
-            these are its own data settings (its label noise and batch and pipeline settings aside); splits of any
-            other origin are to be given again.
+            these are its own data settings (its label noise, augmentation, batch and pipeline settings aside);
+            splits of any other origin are to be given again.
     """
 
     x_train: torch.Tensor
