@@ -283,9 +283,11 @@ def check(config: Config, *, source: str) -> Config:
     """Raises :class:`ConfigError` for a config built in code (a dataclass changed by hand) that
     :func:`load_config` would refuse: the types, then the choices and ranges; ``source`` names it in errors.
     Returns the config as :func:`load_config` would have built it (a copy, with the method's settings filled in)."""
-    def as_saved(value: Any) -> Any:  # a tuple where a list belongs is the same setting
+    def as_saved(value: Any) -> Any:  # a tuple where a list belongs is the same setting, a pathlib.Path a str
         if isinstance(value, dict):
             return {key: as_saved(item) for key, item in value.items()}
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
         return [as_saved(item) for item in value] if isinstance(value, tuple) else value
 
     def sections(obj: Any, expected: type, path: str) -> None:

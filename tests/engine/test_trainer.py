@@ -1157,6 +1157,21 @@ def test_a_tuple_where_a_list_belongs_is_the_same_setting_for_fit(tmp_path):
     assert fit(config, tmp_path / "run", log=lambda m: None).summary["epochs"] == 4
 
 
+def test_a_path_where_a_str_belongs_is_the_same_setting_for_fit_and_load_dataset(tmp_path):
+    from pathlib import Path
+
+    from satlearn.config import DataConfig
+    from satlearn.data import load_dataset
+
+    config = tiny_config(tmp_path, "run.epochs=2")
+    config.run.out_dir = Path(tmp_path)  # as a script might write it
+    assert fit(config, tmp_path / "run", log=lambda m: None).summary["epochs"] == 2
+    assert load_config(tmp_path / "run" / "config.yaml").run.out_dir == str(tmp_path)
+    table = tmp_path / "t.csv"
+    table.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(10)))
+    assert load_dataset(DataConfig(source="csv", root=table)).x_train.shape == (8, 1)
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("method.momentum", 1.5, r"method\.momentum=1\.5; expected a value in \[0, 1\)"),
     ("method.momentum", "0.9", r"method\.momentum: expected float, got '0\.9'"),
