@@ -1557,6 +1557,20 @@ def test_a_run_on_splits_given_in_python_asks_for_them_again_before_loading_any_
     assert evaluate_run(tmp_path / "sourced")["epoch"] == 2
 
 
+def test_a_run_on_its_sources_own_splits_resumed_without_them_still_says_it_trained_on_given_splits(tmp_path):
+    from satlearn.data import load_dataset
+
+    config = tiny_config(tmp_path, "model.name=mlp", "run.epochs=2")
+    fit(config, tmp_path / "run", dataset=load_dataset(config.data, progress=False), stop_after_epoch=1,
+        log=lambda m: None)
+    # resumed from the source, which loads the same splits (as find-issues --config gave them to fit)
+    summary = fit(config, tmp_path / "run", resume=True, log=lambda m: None).summary
+    assert summary["data_given"] is True and summary["data"] == "mnist1d"
+    kept = load_checkpoint(tmp_path / "run")
+    assert kept["data_given"] is True and kept["given_splits_from_source"] is True
+    assert evaluate_run(tmp_path / "run")["epoch"] == 2  # still found at its source without the splits
+
+
 def test_splits_a_source_loaded_under_other_noise_or_batch_settings_are_loaded_from_it_again(tmp_path):
     from satlearn.data import load_dataset
 

@@ -735,6 +735,11 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     else:
         noisy, fingerprint = run_data(config, checkpoint, run_dir, doing="resume", dataset=dataset)
     data = noisy.data
+    # a run on given splits stays one when resumed without them, from its source's copy (find-issues --config's)
+    given_before = checkpoint is not None and bool(checkpoint.get("data_given"))
+    data_given = dataset is not None or given_before
+    given_splits_from_source = (loaded_with(dataset, config) if dataset is not None
+                                else given_before and checkpoint.get("given_splits_from_source", True))
 
     seed_everything(config.run.seed)
     method = build_method(config, data, noisy.labels, device)
@@ -828,8 +833,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "labels": noisy.labels,
             "clean_labels": noisy.clean_labels,
             "data": fingerprint,
-            "data_given": dataset is not None,
-            "given_splits_from_source": dataset is not None and loaded_with(dataset, config),
+            "data_given": data_given,
+            "given_splits_from_source": given_splits_from_source,
             "history": history,
             "best": best,
             "wall_seconds": earlier_wall + time.perf_counter() - started,
@@ -898,9 +903,9 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         # the last checkpoint is on disk: a run cut off from here on finishes its outputs when resumed
         summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method,
                                       wall_seconds=earlier_wall + wall, device=device)
-        if dataset is not None:  # data.source names data the run did not train on
+        if data_given:  # data.source names data the run did not train on
             summary["data"] = data.name
-        summary["data_given"] = dataset is not None  # such a run is resumed and evaluated with the splits given again
+        summary["data_given"] = data_given  # such a run is resumed and evaluated with the splits given again
         summary["runtime"] = runtime
         summary["resumptions"] = resumptions  # where a finished run's figures may differ from an uninterrupted run's
         reporting.write_outputs(run_dir, config, history, summary, method=method, noisy=noisy)
