@@ -60,7 +60,9 @@ from satlearn.config import load_config, overrides_for_method  # noqa: E402
 from satlearn.engine import (  # noqa: E402
     build_method, build_optimizer, evaluate, make_loaders, prepare_data, train_one_epoch,
 )
-from satlearn.engine.runtime import autocast, cudnn_autotuning, resolve_device, seed_everything  # noqa: E402
+from satlearn.engine.runtime import (  # noqa: E402
+    autocast, cpu_threads, cudnn_autotuning, resolve_device, seed_everything,
+)
 from satlearn.errors import ConfigError, DataError  # noqa: E402
 from satlearn.models import MODELS  # noqa: E402
 
@@ -399,6 +401,14 @@ def main() -> None:
     missing = missing_cifar10(config.data.root, download=config.data.download)
     if missing:
         raise DataError(missing)  # one line, as satlearn's own data errors
+    # run.threads as a training takes it: on a CPU shared with other work, torch's default of one thread per core
+    # can make a small model's epochs several times slower; the table records the count (device.torch_threads)
+    with cpu_threads(config.run.threads):
+        measure(args, config)
+
+
+def measure(args: argparse.Namespace, config) -> None:
+    """Times every cell that ``args`` ask for and records the table after each pipeline."""
     device = resolve_device(config.run.device)
     # read once here: missing or bad data stops the run in one line, not as every pipeline's failure
     data_cache = {"noisy": prepare_data(config)}

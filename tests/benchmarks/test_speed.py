@@ -14,7 +14,7 @@ def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=8)
     command = [SCRIPT, "--models", "resnet18", "--data-root", str(root), "--epochs", "1",
                "--workers", "0", "--set", "model.width=2", "--set", "data.batch_size=16", "--set", "run.device=cpu",
-               "--results-dir", str(tmp_path / "results")]
+               "--set", "run.threads=1", "--results-dir", str(tmp_path / "results")]
     run_script(*command)
     result = json.loads((tmp_path / "results" / "speed.json").read_text())
     assert {(c["pipeline"], c["method"]) for c in result["cells"]} == {
@@ -58,6 +58,32 @@ def test_bad_input_stops_the_speed_benchmark_in_one_line_and_keeps_the_recorded_
                              "model.num_classes=5"], capture_output=True, text=True)
     assert failed.returncode == 1 and "every pipeline failed; nothing recorded" in failed.stderr, failed.stderr
     assert (results / "speed.json").read_text() == recorded
+
+
+def test_run_threads_given_to_speed_is_the_count_its_cells_are_timed_and_recorded_with(tmp_path, monkeypatch):
+    # as a training takes run.threads: a small model timed with one thread per core on a busy CPU can take several
+    # times as long, and the table must say how many threads its figures are for
+    import torch
+
+    speed = load_benchmark("speed")
+    before = torch.get_num_threads()
+    asked = before + 1  # a count other than the process's own, whatever that is
+    timed_with = []
+
+    def time_pair(model, pipeline, methods, **kwargs):
+        timed_with.append(torch.get_num_threads())
+        return [{"model": model, "method": method, "pipeline": pipeline, "device": "cpu", "epoch_seconds": 1.0,
+                 "images_per_second": 40.0, "warmup_epoch_seconds": 1.0, "eval_seconds": 0.1} for method in methods]
+
+    monkeypatch.setattr(speed, "time_pair", time_pair)
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    monkeypatch.setattr(sys, "argv", ["speed.py", "--models", "resnet18", "--pipelines", "fast", "reference",
+                                      "--data-root", str(root), "--set", f"run.threads={asked}",
+                                      "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")])
+    speed.main()
+    assert timed_with == [asked, asked]
+    assert json.loads((tmp_path / "results" / "speed.json").read_text())["device"]["torch_threads"] == asked
+    assert torch.get_num_threads() == before  # the process is left as it was found, as a training leaves it
 
 
 def test_every_pipeline_of_the_speed_benchmark_is_a_valid_config():
