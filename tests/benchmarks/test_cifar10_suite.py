@@ -498,15 +498,40 @@ def test_a_suite_started_again_without_suite_results_records_where_the_last_one_
 
 def fake_gpu_path(tmp_path) -> str:
     """A PYTHONPATH entry under which the suite's python believes it has a GPU of the model named in FAKE_GPU;
-    the trainings still run on the CPU."""
+    the trainings still run on the CPU. torch is changed as it is imported, not imported for it: most of the suite's
+    pythons never import torch, and would each take seconds to."""
     fake = tmp_path / "fake_gpu"
     fake.mkdir()
-    (fake / "sitecustomize.py").write_text(
-        "import os\nimport torch\n"
-        "if os.environ.get('FAKE_GPU'):\n"
-        "    torch.cuda.is_available = lambda: True\n"
-        "    torch.cuda.get_device_name = lambda device=None: os.environ['FAKE_GPU']\n")
+    (fake / "sitecustomize.py").write_text(FAKE_GPU_SITECUSTOMIZE)
     return str(fake)
+
+
+FAKE_GPU_SITECUSTOMIZE = """\
+import importlib.util
+import os
+import sys
+
+
+class FakeGpu:
+    def find_spec(self, name, path=None, target=None):
+        if name != "torch":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("torch")
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            module.cuda.is_available = lambda: True
+            module.cuda.get_device_name = lambda device=None: os.environ["FAKE_GPU"]
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if os.environ.get("FAKE_GPU"):
+    sys.meta_path.insert(0, FakeGpu())
+"""
 
 
 def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_ones(tmp_path):
