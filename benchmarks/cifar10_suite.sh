@@ -348,8 +348,10 @@ suite_pid() {  # the process id of the suite running under these runs, if one is
 
 check_inputs() {  # before anything runs: every name in STEPS is a step, GRID_SEED a number, PYTHON has torch, and
     # the grid's and trainings' settings are label_noise.py's: a typo there would otherwise surface only when its
-    # step runs, after hours of the steps before it
-    local name errors status=0
+    # step runs, after hours of the steps before it. Sets MACHINE (python, torch and device, for the log), GPU_NAME
+    # (empty without CUDA) and GPU_MODEL (model_slug of GPU_NAME), read here once: each python that imports torch
+    # again to ask would take seconds
+    local name errors errors_file machine status=0
     for name in ${STEPS:-$ALL_STEPS}; do
         case " $KNOWN_STEPS " in *" $name "*) ;; *)
             echo "cifar10_suite.sh: unknown step '$name' in STEPS; expected some of: $KNOWN_STEPS" >&2; return 2 ;;
@@ -362,14 +364,17 @@ check_inputs() {  # before anything runs: every name in STEPS is a step, GRID_SE
         echo "cifar10_suite.sh: GRID_JOBS='$GRID_JOBS' is not a positive number of cells at once" >&2; return 2
     fi
     # label_noise.py imports torch anyway, so its names cost little more than the torch check itself
-    errors="$("$PYTHON" - "$BENCH" "$GRID_RECIPE" "$GRID_NOISE" "$GRID_METHODS" "$TRAIN_PIPELINE" "$DATA_ROOT" \
-        "${STEPS:-$ALL_STEPS}" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"} 2>&1 > /dev/null <<'PY'
+    errors_file="$(mktemp)"
+    machine="$("$PYTHON" - "$BENCH" "$GRID_RECIPE" "$GRID_NOISE" "$GRID_METHODS" "$TRAIN_PIPELINE" "$DATA_ROOT" \
+        "${STEPS:-$ALL_STEPS}" ${RUN_SET_ARGS[@]+"${RUN_SET_ARGS[@]}"} 2> "$errors_file" <<'PY'
+import platform
 import sys
 try:
-    import torch  # noqa: F401
+    import torch
 except Exception:
     sys.exit(3)
 sys.path.insert(0, sys.argv[1])
+from common import device_model_slug
 from label_noise import METHODS, NOISES, RECIPES, cell_overrides, method_name
 from speed import PIPELINES
 
@@ -410,8 +415,20 @@ try:
 except ConfigError as error:
     print(f"cifar10_suite.sh: RUN_SET: {error}", file=sys.stderr)
     sys.exit(2)
+# the machine, as its last three lines: what the log says of it, the GPU's name (empty: none) and its model
+try:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+except Exception as error:  # a GPU that torch sees but cannot name: no step would measure on it as it should
+    print(f"cifar10_suite.sh: the CUDA device cannot be read: {(str(error).strip().splitlines() or [''])[0]}",
+          file=sys.stderr)
+    sys.exit(2)
+print(f"python {platform.python_version()} | torch {torch.__version__} | {gpu or 'no CUDA device'}")
+print(gpu)
+print(device_model_slug(gpu))
 PY
 )" || status=$?
+    errors="$(cat "$errors_file")"
+    rm -f "$errors_file"
     case "$status" in
         0) ;;
         2) echo "$errors" >&2; return 2 ;;
@@ -421,6 +438,7 @@ PY
         *) echo "cifar10_suite.sh: the settings could not be checked against label_noise.py:" \
                "$(tail -n 1 <<< "$errors")" >&2; return 2 ;;
     esac
+    { read -r MACHINE; read -r GPU_NAME; read -r GPU_MODEL; } <<< "$(tail -n 3 <<< "$machine")"
 }
 
 run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives it), watched for up to SECONDS
@@ -503,16 +521,15 @@ recorded_here() {  # recorded_here FILE [FIELD [SAME [SPEED.PY-ARGUMENTS...]]]: 
     # this kind of device (GPU or CPU; with SAME=model, on a GPU of this model), with FIELD in its cells where given
     # (a field added since, say, makes it measure again), and, where speed.py's arguments are given, a cell for each
     # model, pipeline and method that they ask for (a table whose run was stopped part-way measures again)
-    [ -z "${SPEED_REDO:-}" ] && "$PYTHON" - "$BENCH" "$1" "${2:-}" "${3:-kind}" "${@:4}" <<'PY'
+    [ -z "${SPEED_REDO:-}" ] && "$PYTHON" - "$BENCH" "$GPU_NAME" "$1" "${2:-}" "${3:-kind}" "${@:4}" <<'PY'
 import json, sys
-import torch
 try:
-    result = json.load(open(sys.argv[2]))
+    result = json.load(open(sys.argv[3]))
 except (OSError, ValueError):
     sys.exit(1)
-field, same, speed_arguments = sys.argv[3], sys.argv[4], sys.argv[5:]
+field, same, speed_arguments = sys.argv[4], sys.argv[5], sys.argv[6:]
 there = result.get("device", {}).get("gpu")
-here = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+here = sys.argv[2] or None  # GPU_NAME
 alike = there == here if same == "model" else (there is None) == (here is None)
 # a table's fields are in its cells; a single measurement's (checkpoint_cost.json) at its top level
 cells = result.get("cells", [result])
@@ -536,7 +553,7 @@ print(device_model_slug(sys.argv[1]))" "$1" "$BENCH"
 }
 
 gpu_model() {  # this machine's GPU model (model_slug)
-    model_slug "$("$PYTHON" -c "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')")"
+    printf '%s\n' "$GPU_MODEL"
 }
 
 another_gpu_model() {  # another_gpu_model HERE THERE: both are GPU models (model_slug) and they differ
@@ -591,7 +608,7 @@ speed_file() {  # speed_file NAME FIELD SPEED.PY-ARGUMENTS...: one more speed.py
 }
 
 on_cuda() {
-    "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"
+    [ -n "$GPU_NAME" ]
 }
 
 profile() {
@@ -687,8 +704,7 @@ if [ -n "$REMEMBERED_RESULTS" ] && [ "$REMEMBERED_RESULTS" != "$BENCH/results" ]
     echo "results: $RESULTS, where the last suite under $RUNS recorded (SUITE_RESULTS is not set; set it to" \
         "record elsewhere)"
 fi
-"$PYTHON" -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__, '|',
-      torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')"
+echo "$MACHINE"
 restore_cache
 for name in ${STEPS:-$ALL_STEPS}; do
     case "$name" in

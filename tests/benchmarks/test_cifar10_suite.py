@@ -497,9 +497,10 @@ def test_a_suite_started_again_without_suite_results_records_where_the_last_one_
 
 
 def fake_gpu_path(tmp_path) -> str:
-    """A PYTHONPATH entry under which the suite's python believes it has a GPU of the model named in FAKE_GPU;
-    the trainings still run on the CPU. torch is changed as it is imported, not imported for it: most of the suite's
-    pythons never import torch, and would each take seconds to."""
+    """A PYTHONPATH entry under which the suite's python believes it has a GPU of the model named in FAKE_GPU (whose
+    name cannot be read where FAKE_GPU_ERROR is set: torch raises that error); the trainings still run on the CPU.
+    torch is changed as it is imported, not imported for it: most of the suite's pythons never import torch, and
+    would each take seconds to."""
     fake = tmp_path / "fake_gpu"
     fake.mkdir()
     (fake / "sitecustomize.py").write_text(FAKE_GPU_SITECUSTOMIZE)
@@ -510,6 +511,12 @@ FAKE_GPU_SITECUSTOMIZE = """\
 import importlib.util
 import os
 import sys
+
+
+def device_name(device=None):
+    if os.environ.get("FAKE_GPU_ERROR"):
+        raise RuntimeError(os.environ["FAKE_GPU_ERROR"])
+    return os.environ["FAKE_GPU"]
 
 
 class FakeGpu:
@@ -523,7 +530,7 @@ class FakeGpu:
         def exec_module(module):
             load(module)
             module.cuda.is_available = lambda: True
-            module.cuda.get_device_name = lambda device=None: os.environ["FAKE_GPU"]
+            module.cuda.get_device_name = device_name
 
         spec.loader.exec_module = exec_module
         return spec
@@ -532,6 +539,17 @@ class FakeGpu:
 if os.environ.get("FAKE_GPU"):
     sys.meta_path.insert(0, FakeGpu())
 """
+
+
+def test_a_gpu_whose_name_cannot_be_read_stops_the_suite_in_one_line_before_any_step_runs(tmp_path):
+    # the suite reads the GPU once, before its steps: each step that asks which GPU model measures takes that answer
+    unreadable = {"PYTHONPATH": fake_gpu_path(tmp_path), "FAKE_GPU": "NVIDIA H100 80GB HBM3",
+                  "FAKE_GPU_ERROR": "CUDA error: unspecified launch failure\nkernel errors may be reported later"}
+    result = suite(tmp_path, STEPS="report", **unreadable)
+    assert result.returncode == 2 and "[report]" not in result.stdout, result.stdout + result.stderr
+    [line] = result.stderr.splitlines()
+    assert line == "cifar10_suite.sh: the CUDA device cannot be read: CUDA error: unspecified launch failure", line
+    assert not (tmp_path / "RESULTS.md").exists()
 
 
 def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_ones(tmp_path):
