@@ -417,20 +417,21 @@ def test_the_compiler_cache_is_packed_for_another_machine_and_restored_there(tmp
         ".tar.xz, .txz, .tar.gz, .tgz (how it is compressed)"]
 
     # another machine: an empty cache directory is filled from the archive before any step runs
+    (tmp_path / "cifar-10-batches-py").mkdir()  # a quick step after it: prepare finds the data there
     elsewhere = tmp_path / "elsewhere"
-    restored = suite(tmp_path, STEPS="report", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tar.xz"))
+    restored = suite(tmp_path, STEPS="prepare", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tar.xz"))
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert f"compiler cache: 2 files from {tmp_path / 'cache.tar.xz'}" in restored.stdout
     assert (elsewhere / "compile_cache" / "triton" / "0" / "kernel.cubin").read_bytes() == b"compiled"
     # a cache that holds entries already is kept as it is
     (elsewhere / "compile_cache" / "newer.bin").write_bytes(b"newer")
-    again = suite(tmp_path, STEPS="report", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tar.xz"))
+    again = suite(tmp_path, STEPS="prepare", SUITE_RUNS=str(elsewhere), COMPILE_CACHE=str(tmp_path / "cache.tar.xz"))
     assert "compiler cache: " + str(elsewhere / "compile_cache") + " (3 files)" in again.stdout
     # an explicit TORCHINDUCTOR_CACHE_DIR is the one used
-    chosen = suite(tmp_path, STEPS="report", TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "chosen"),
+    chosen = suite(tmp_path, STEPS="prepare", TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "chosen"),
                    COMPILE_CACHE=str(tmp_path / "cache.tar.xz"))
     assert (tmp_path / "chosen" / "fxgraph.bin").exists(), chosen.stdout
-    cold = suite(tmp_path, STEPS="report", SUITE_RUNS=str(tmp_path / "cold"))
+    cold = suite(tmp_path, STEPS="prepare", SUITE_RUNS=str(tmp_path / "cold"))
     assert "compiler cache: empty" in cold.stdout
 
 
