@@ -565,6 +565,20 @@ def image_folder_without_test(root: Path, layout: str, counts: dict[str, int]) -
     return class_dir, [prefix + name for name in files]
 
 
+@pytest.mark.parametrize("layout", ["train", "flat"])
+def test_imagefolder_images_beside_the_class_folders_are_said_to_be_left_unread(tmp_path, layout):
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    class_dir, files = image_folder_without_test(root, layout, {"cat": 4, "dog": 4})
+    for name in ("stray.png", "other.jpg"):
+        Image.new("RGB", (6, 4), (1, 2, 3)).save(class_dir / name)
+    data = load_dataset(data_config("imagefolder", root, test_fraction=0.25))
+    assert len(data.y_train) + len(data.y_test) == len(files) == 8  # the two strays are in neither split
+    assert f"{class_dir}: 2 image(s) directly in it, outside any class folder, not read (an image's class is the " \
+           "folder it is in)" in data.notes
+
+
 def pixel_origin(x: torch.Tensor, y: torch.Tensor) -> list[tuple[int, int]]:
     """(label, image number) of each image written by write_class_folders, read back from its first pixel."""
     by_colour = {image_colour(label, i): (label, i) for label in range(3) for i in range(26)}

@@ -96,6 +96,16 @@ def _skipped_note(split_dir: Path, skipped: Counter) -> str:
             f"({kinds})")
 
 
+def _loose_images_note(class_dir: Path) -> str | None:
+    """Images lying in the folder of class folders itself belong to no class and are not read: said, since a user
+    may have meant them to be data."""
+    loose = _image_files(class_dir, Counter())
+    if not loose:
+        return None
+    return (f"{class_dir}: {len(loose)} image(s) directly in it, outside any class folder, not read (an image's "
+            "class is the folder it is in)")
+
+
 def _list_split(split_dir: Path, classes: list[str], *, every_class: bool, notes: list[str],
                 layout: _Layout) -> tuple[list[Path], list[int]]:
     """Image files and labels of one split; ``every_class``: a class directory without images is an error. What
@@ -236,7 +246,7 @@ def load_imagefolder(config) -> DatasetSplits:
     if layout.test_dir is not None:
         _check_test_classes(layout.class_dir, layout.test_dir, classes)
 
-    notes: list[str] = []
+    notes: list[str] = [note for note in (_loose_images_note(layout.class_dir),) if note]
     files, labels = _list_split(layout.class_dir, classes, every_class=True, notes=notes, layout=layout)
     source_rows = source_size = None
     if layout.test_dir is not None:
