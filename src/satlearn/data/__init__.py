@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import inspect
 
 from satlearn.config import Config, check
@@ -21,8 +20,9 @@ def load_dataset(config, *, progress: bool = True) -> DatasetSplits:
         splits = loader(config).validate()
     else:
         splits = loader(config, progress=progress).validate()
-    # a copy: settings changed after loading (config.data.root = ..., say) did not load these splits
-    splits.loaded_from = copy.deepcopy(config)
+    # the checked copy, not the caller's object: settings changed after loading (config.data.root = ..., say) did
+    # not load these splits
+    splits.loaded_from = config
     return splits
 
 
