@@ -715,6 +715,68 @@ def test_imagefolder_of_split_folders_without_train_says_how_it_read_them(tmp_pa
         load_dataset(data_config("imagefolder", tmp_path / "deep"))
 
 
+@pytest.mark.parametrize("named", [("train",), ("test",), ("test", "train")])
+def test_imagefolder_classes_named_train_or_test_among_the_class_folders_are_classes(tmp_path, named):
+    # a folder of images, not of class folders, is no split folder, whatever its name
+    root = tmp_path / "imgs"
+    counts = {"cat": 4, "dog": 4} | {name: 4 for name in named}
+    files = write_class_folders(root, counts)
+    data = load_dataset(data_config("imagefolder", root, test_fraction=0.25, data_seed=3))
+    assert data.class_names == sorted(counts) and data.classes_found_in == str(root)
+    assert sorted(data.train_files) == sorted(files[i] for i in data.source_rows)
+    # every image once, with its own folder's label
+    by_colour = {image_colour(c, i): (c, i) for c in range(len(counts)) for i in range(4)}
+    origins = [by_colour[tuple(image[:, 0, 0].tolist())] for image in torch.cat([data.x_train, data.x_test])]
+    assert sorted(origins) == sorted(by_colour.values())
+    assert [label for label, _ in origins] == torch.cat([data.y_train, data.y_test]).tolist()
+    holds = "holds" if len(named) == 1 else "hold"
+    assert data.notes == (f"{' and '.join(str(root / name) for name in named)} {holds} images, not class folders: "
+                          f"the {len(counts)} folders in {root} are the classes, and the test split is "
+                          f"{len(data.y_test)} of the {len(files)} images, drawn with data.test_fraction=0.25 and "
+                          "data.data_seed=3",)
+    write_class_folders(root / "emu", {"2024": 1})  # a class of folders: the error says why root's are classes
+    with pytest.raises(DataError, match=rf"emu holds no images .* it holds the folders 2024, not images: "
+                                        rf"{re.escape(str(root / named[0]))} .*images, not class folders, so each "
+                                        rf"folder in {re.escape(str(root))} is read as a class$"):
+        load_dataset(data_config("imagefolder", root))
+
+
+def test_imagefolder_a_test_folder_of_images_beside_a_train_folder_of_classes_says_where_they_go(tmp_path):
+    root = tmp_path / "imgs"
+    write_class_folders(root / "train", {"cat": 3, "dog": 3})
+    write_image(root / "test" / "a.png", (1, 2, 3))
+    with pytest.raises(DataError) as info:
+        load_dataset(data_config("imagefolder", root))
+    assert str(info.value) == (
+        f"imagefolder: {root / 'test'} holds images directly, not class folders as {root / 'train'} does; add the "
+        f"test images, one folder per class as in {root / 'train'}, or remove {root / 'test'} to hold out "
+        "data.test_fraction of the training images as the test split")
+
+
+@pytest.mark.parametrize("test_holds", ["folders", "nothing"])
+def test_imagefolder_a_train_folder_of_images_beside_a_test_split_folder_is_refused(tmp_path, test_holds):
+    root = tmp_path / "imgs"
+    write_class_folders(root, {"cat": 2, "train": 2})
+    (root / "test").mkdir()
+    if test_holds == "folders":
+        write_class_folders(root / "test", {"cat": 1})
+    with pytest.raises(DataError) as info:
+        load_dataset(data_config("imagefolder", root))
+    assert str(info.value) == (
+        f"imagefolder: {root / 'train'} holds images directly but {root / 'test'} holds {test_holds}; expected "
+        "class folders in both (train/<class>/, test/<class>/), or, where train and test are classes, images "
+        "directly in both")
+
+
+def test_imagefolder_images_beside_the_class_folders_of_test_are_said_to_be_left_unread(tmp_path):
+    root = write_imagefolder(tmp_path / "imgs")
+    write_image(root / "test" / "stray.png", (1, 2, 3))
+    data = load_dataset(data_config("imagefolder", root))
+    assert data.y_test.tolist() == [0, 0, 1, 1]
+    assert data.notes == (f"{root / 'test'}: 1 image(s) directly in it, outside any class folder, not read (an "
+                          "image's class is the folder it is in)",)
+
+
 def test_imagefolder_of_no_folders_at_all_says_what_it_expected(tmp_path):
     write_image(tmp_path / "imgs" / "a.png", (0, 0, 0))
     with pytest.raises(DataError, match=rf"^imagefolder: {re.escape(str(tmp_path / 'imgs'))} holds no folders "

@@ -2,11 +2,14 @@
 or ``root/train/<class>/`` alone, or the class folders ``root/<class>/`` alone, where ``data.test_fraction`` of the
 images, drawn with a generator seeded by ``data.data_seed``, are held out as the test split.
 
-Classes are the sorted subdirectory names of ``train`` (of ``root`` where it holds neither ``train`` nor ``test``);
-a ``test`` folder must hold the same set. Files are read in sorted order (class by class, then by file name),
-converted to RGB, and must all share one size; a drawn split keeps that order in both splits. Images with more than
-8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to 0..255. The per-channel mean and
-standard deviation are computed from the training images.
+Classes are the sorted subdirectory names of ``train`` (of ``root`` where it holds neither a ``train`` nor a
+``test`` split folder); a ``test`` folder must hold the same set. A ``train`` or ``test`` folder that holds images
+directly and no folders is a class like the others, so classes of those names can lie directly in ``root``; one
+that holds folders (or nothing) is a split folder, and a ``root`` holding one of each kind is refused. Files are
+read in sorted order (class by class, then by file name), converted to RGB, and must all share one size; a drawn
+split keeps that order in both splits. Images with more than 8 bits per channel (16-bit grayscale PNGs, say) are
+refused rather than clipped to 0..255. The per-channel mean and standard deviation are computed from the training
+images.
 """
 
 from __future__ import annotations
@@ -42,30 +45,61 @@ class _Layout:
 
     Attributes:
         class_dir: the folder whose subfolders are the classes: ``root/train``, or ``root`` itself when it holds
-            neither ``train`` nor ``test``.
+            neither a ``train`` nor a ``test`` split folder.
         test_dir: ``root/test``; ``None`` where there is none and the test split is drawn.
         flat: the classes are ``root``'s own folders.
         unread: the other folders beside ``train`` (``val``, say), which are not read.
+        split_names_read_as_classes: in the flat layout, ``train`` and/or ``test`` where they are classes.
     """
 
     class_dir: Path
     test_dir: Path | None
     flat: bool = False
     unread: tuple[str, ...] = ()
+    split_names_read_as_classes: tuple[str, ...] = ()
+
+
+def _is_image_class(directory: Path) -> bool:
+    """A ``train`` or ``test`` folder with images directly in it and no folders is a class, not a split: a split
+    folder's images lie in its class folders. One holding both is a split folder whose loose images are noted as
+    not read, as beside any class folders; an empty one is a split folder not yet filled."""
+    return not _subdirs(directory) and bool(_image_files(directory, Counter()))
 
 
 def _layout(root: Path) -> _Layout:
     folders = _subdirs(root)
-    if "train" in folders:
-        test_dir = root / "test" if "test" in folders else None
-        unread = tuple(name for name in folders if name not in ("train", "test"))
-        return _Layout(class_dir=root / "train", test_dir=test_dir, unread=unread)
-    if "test" in folders:  # a test split alone holds no training images to draw from
-        raise DataError(f"imagefolder: {root / 'train'} is missing (expected one subdirectory per class in it)")
     if not folders:
         raise DataError(f"imagefolder: {root} holds no folders (expected one folder of images per class, or "
                         "train/<class>/ and optionally test/<class>/)")
-    return _Layout(class_dir=root, test_dir=None, flat=True)
+    as_classes = tuple(name for name in ("test", "train") if name in folders and _is_image_class(root / name))
+    splits = [name for name in ("test", "train") if name in folders and name not in as_classes]
+    if as_classes and splits:  # one reads as a class, the other as a split: neither layout holds both
+        raise DataError(_mixed_layout_error(root, as_class=as_classes[0], as_split=splits[0]))
+    if "train" in splits:
+        test_dir = root / "test" if "test" in folders else None
+        unread = tuple(name for name in folders if name not in ("train", "test"))
+        return _Layout(class_dir=root / "train", test_dir=test_dir, unread=unread)
+    if "test" in splits:  # a test split alone holds no training images to draw from
+        raise DataError(f"imagefolder: {root / 'train'} is missing (expected one subdirectory per class in it)")
+    return _Layout(class_dir=root, test_dir=None, flat=True, split_names_read_as_classes=as_classes)
+
+
+def _mixed_layout_error(root: Path, *, as_class: str, as_split: str) -> str:
+    """For a ``root`` whose ``train`` and ``test`` folders read one as a class, the other as a split folder."""
+    split_dir = root / as_split
+    if as_class == "test" and _subdirs(split_dir):  # most likely test images not yet sorted into class folders
+        return (f"imagefolder: {root / 'test'} holds images directly, not class folders as {split_dir} does; "
+                f"{_no_test_images_remedy(split_dir, root / 'test')}")
+    return (f"imagefolder: {root / as_class} holds images directly but {split_dir} holds "
+            f"{'folders' if _subdirs(split_dir) else 'nothing'}; expected class folders in both (train/<class>/, "
+            "test/<class>/), or, where train and test are classes, images directly in both")
+
+
+def _named_like_splits(root: Path, layout: _Layout) -> str:
+    """Why ``root``'s own folders are the classes, though it holds a ``train`` or ``test`` folder."""
+    named = layout.split_names_read_as_classes
+    holds = "holds" if len(named) == 1 else "hold"
+    return f"{' and '.join(str(root / name) for name in named)} {holds} images, not class folders"
 
 
 def _nested_hint(directory: Path, layout: _Layout) -> str:
@@ -74,8 +108,13 @@ def _nested_hint(directory: Path, layout: _Layout) -> str:
     inner = _subdirs(directory)
     if not inner:
         return ""
-    where = (f"{layout.class_dir} has no train/ folder, so each of its folders is read as a class" if layout.flat
-             else "the images of a class go directly in its folder")
+    if layout.split_names_read_as_classes:
+        where = (f"{_named_like_splits(layout.class_dir, layout)}, so each folder in {layout.class_dir} is read as "
+                 "a class")
+    elif layout.flat:
+        where = f"{layout.class_dir} has no train/ folder, so each of its folders is read as a class"
+    else:
+        where = "the images of a class go directly in its folder"
     return f"; it holds the folders {_shown(inner)}, not images: {where}"
 
 
@@ -221,7 +260,9 @@ def _check_test_classes(train_dir: Path, test_dir: Path, classes: list[str]) -> 
 def _drawn_note(root: Path, layout: _Layout, config, *, held_out: int, total: int, classes: int) -> str:
     """What the log says of a drawn test split, so that a run on a folder without test/ does not pass for one
     scored on a test set of the user's own."""
-    if layout.flat:
+    if layout.split_names_read_as_classes:
+        where = f"{_named_like_splits(root, layout)}: the {classes} folders in {root} are the classes, and"
+    elif layout.flat:
         where = f"{root} has no train/ or test/ folder: its {classes} folders are the classes, and"
     else:
         where = f"{root} has no test/ folder:"
@@ -246,7 +287,8 @@ def load_imagefolder(config) -> DatasetSplits:
     if layout.test_dir is not None:
         _check_test_classes(layout.class_dir, layout.test_dir, classes)
 
-    notes: list[str] = [note for note in (_loose_images_note(layout.class_dir),) if note]
+    beside_classes = (layout.class_dir,) if layout.test_dir is None else (layout.class_dir, layout.test_dir)
+    notes: list[str] = [note for note in map(_loose_images_note, beside_classes) if note]
     files, labels = _list_split(layout.class_dir, classes, every_class=True, notes=notes, layout=layout)
     source_rows = source_size = None
     if layout.test_dir is not None:
