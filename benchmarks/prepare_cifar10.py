@@ -37,6 +37,11 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 TRAIN_IMAGES = 50_000  # CIFAR-10's training split, which every CIFAR-10N label set labels one by one
 
 
+def error(message: str) -> SystemExit:
+    """The exit for bad input, worded as argparse words its own: one line on stderr, exit status 1."""
+    return SystemExit(f"prepare_cifar10.py: error: {message}")
+
+
 def read_archive(archive: Path) -> dict[str, bytes]:
     """Every JPEG member's bytes, keyed by its path inside the archive."""
     members: dict[str, bytes] = {}
@@ -93,14 +98,14 @@ def check_one_label_per_training_image(labels_file: Path) -> None:
         lengths = {name: len(np.atleast_1d(labels[name])) for name in labels.files}
     for name, length in lengths.items():
         if length != TRAIN_IMAGES:
-            raise SystemExit(f"{labels_file}: {length} {name} labels for the {TRAIN_IMAGES} CIFAR-10 training "
-                             f"images; expected one label per training image")
+            raise error(f"{labels_file}: {length} {name} labels for the {TRAIN_IMAGES} CIFAR-10 training images; "
+                        "expected one label per training image")
 
 
 def convert(archive: Path, labels_file: Path, out: Path) -> Path:
     target = out / "cifar-10-batches-py"
     if target.exists():  # before the minute of reading the archive
-        raise SystemExit(f"prepare_cifar10.py: error: {target} already exists; remove it first")
+        raise error(f"{target} already exists; remove it first")
     clean = read_clean_labels(labels_file)
     check_one_label_per_training_image(labels_file)
     members = read_archive(archive)
@@ -113,13 +118,13 @@ def convert(archive: Path, labels_file: Path, out: Path) -> Path:
         paths = train_order(clean)
         missing = [p for p in paths if p not in members]
         if missing:
-            raise SystemExit(f"{archive}: {len(missing)} training images missing, e.g. {missing[0]}")
+            raise error(f"{archive}: {len(missing)} training images missing, e.g. {missing[0]}")
         # fewer labels than images would convert only the first images of each class, and CIFAR-10N's other
         # label sets (one label per training image) would then no longer line up with them
         in_archive = sum(p.startswith("train/") for p in members)
         if in_archive != len(paths):
-            raise SystemExit(f"{labels_file}: {len(paths)} clean labels for the {in_archive} training images of "
-                             f"{archive}; expected one label per training image")
+            raise error(f"{labels_file}: {len(paths)} clean labels for the {in_archive} training images of "
+                        f"{archive}; expected one label per training image")
         images = np.stack([decode(members[p]) for p in tqdm(paths, desc="decoding train", leave=False)])
         for b, part in enumerate(np.array_split(np.arange(len(paths)), 5)):
             write_batch(staging / f"data_batch_{b + 1}", images[part], clean[part].tolist(),
@@ -160,8 +165,7 @@ def main() -> None:
     except (tarfile.TarError, lzma.LZMAError, EOFError, OSError, KeyError, ValueError) as exc:
         # a damaged or different archive or label file: say which, in one line; convert() leaves no partial output
         reason = "; ".join(line.strip(" -").rstrip(":") for line in str(exc).splitlines() if line.strip(" -"))
-        sys.exit(f"prepare_cifar10.py: error: cannot convert {args.archive} with {args.labels} "
-                 f"({type(exc).__name__}: {reason})")
+        raise error(f"cannot convert {args.archive} with {args.labels} ({type(exc).__name__}: {reason})") from None
     print(f"wrote {target} in {time.perf_counter() - started:.1f} s")
 
 

@@ -149,8 +149,8 @@ def test_a_training_image_missing_from_the_archive_is_named_and_nothing_is_left(
             for k in range(1 if name == "cat" else 2):
                 add_jpeg(tar, f"train/{name}/{k:04d}.jpg", 10 * c)
     np.savez(tmp_path / "labels.npz", clean=clean)
-    with pytest.raises(SystemExit, match=rf"^{re.escape(str(archive))}: 1 training images missing, e\.g\. "
-                                         r"train/cat/0001\.jpg$"):
+    with pytest.raises(SystemExit, match=rf"^prepare_cifar10\.py: error: {re.escape(str(archive))}: 1 training "
+                                         r"images missing, e\.g\. train/cat/0001\.jpg$"):
         prepare.convert(archive, tmp_path / "labels.npz", tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
 
@@ -164,9 +164,9 @@ def test_a_label_file_with_fewer_labels_than_the_archive_has_training_images_is_
             for k in range(2):
                 add_jpeg(tar, f"train/{name}/{k:04d}.jpg", 10 * c)
     np.savez(tmp_path / "labels.npz", clean=np.arange(10))  # one label per class: the second images left over
-    with pytest.raises(SystemExit, match=rf"^{re.escape(str(tmp_path / 'labels.npz'))}: 10 clean labels for the 20 "
-                                         rf"training images of {re.escape(str(archive))}; expected one label per "
-                                         r"training image$"):
+    with pytest.raises(SystemExit, match=rf"^prepare_cifar10\.py: error: {re.escape(str(tmp_path / 'labels.npz'))}: "
+                                         rf"10 clean labels for the 20 training images of {re.escape(str(archive))}; "
+                                         r"expected one label per training image$"):
         prepare.convert(archive, tmp_path / "labels.npz", tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
 
@@ -184,8 +184,8 @@ def test_a_label_set_of_another_length_than_the_training_split_is_named_before_t
         raise AssertionError(f"{archive} read before the label file was checked")
 
     monkeypatch.setattr(prepare, "read_archive", read_archive)
-    with pytest.raises(SystemExit, match=rf"^{re.escape(str(labels))}: {named} for the 50000 CIFAR-10 training "
-                                         r"images; expected one label per training image$"):
+    with pytest.raises(SystemExit, match=rf"^prepare_cifar10\.py: error: {re.escape(str(labels))}: {named} for the "
+                                         r"50000 CIFAR-10 training images; expected one label per training image$"):
         prepare.convert(tmp_path / "never-opened.tar.xz", labels, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
