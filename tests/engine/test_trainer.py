@@ -1287,6 +1287,58 @@ def test_the_earlier_mnist1d_form_is_recognised_under_another_thread_count(tmp_p
     assert torch.equal(noisy.data.x_train, earlier.x_train)
 
 
+def standardize_as_satlearn_did_before(train, test, *, what="features", **_):
+    """Feature standardisation before a column of one value got std 1 whatever its rounding residue."""
+    train, test = train.astype(np.float64), test.astype(np.float64)
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32), mean, std
+
+
+def table_with_a_constant_column(tmp_path, source: str):
+    """A 60-row table whose third column is 1234567.89 throughout, whose computed std is a rounding residue; as a
+    CSV file or a .npz file without a test split. Returns the run's config."""
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(size=(60, 2)), np.full(60, 1234567.89)])
+    y = np.arange(60) % 3
+    if source == "csv":
+        path = tmp_path / "t.csv"
+        rows = "".join(f"{a!r},{b!r},{c!r},{label}\n" for (a, b, c), label in zip(x.tolist(), y.tolist()))
+        path.write_text("a,b,const,label\n" + rows)
+    else:
+        path = tmp_path / "t.npz"
+        np.savez(path, x_train=x, y_train=y)
+    return load_config(None, [f"data.root={path}", f"data.source={source}", "model.name=mlp", "model.width=8",
+                              "run.epochs=3", "method.start_epoch=1", "run.progress=false", "run.device=cpu",
+                              "data.batch_size=16", "run.threads=1", f"run.out_dir={tmp_path}"])
+
+
+@pytest.mark.parametrize("source", ["csv", "npz"])
+def test_a_tabular_run_trained_when_a_constant_column_was_scaled_by_its_residue_goes_on_exactly(
+        tmp_path, monkeypatch, source):
+    from satlearn.data import load_dataset, tabular
+    from satlearn.data import npz as npz_source
+    from satlearn.engine import load_run
+    from satlearn.engine.trainer import data_fingerprint
+
+    config = table_with_a_constant_column(tmp_path, source)
+    with monkeypatch.context() as before:
+        for module in (tabular, npz_source):
+            before.setattr(module, "standardize", standardize_as_satlearn_did_before)
+        trained_on = load_dataset(config.data)
+        fit(config, tmp_path / "whole", log=lambda m: None)
+        fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    saved = load_checkpoint(tmp_path / "run")["data"]
+    assert saved["train"]["inputs"] != data_fingerprint(load_dataset(config.data))["train"]["inputs"]
+    _, _, noisy, _ = load_run(tmp_path / "run")
+    assert torch.equal(noisy.data.x_train, trained_on.x_train) and torch.equal(noisy.data.x_test, trained_on.x_test)
+    assert evaluate_run(tmp_path / "run")["epoch"] == 1
+    fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+    # trained on to the end as if never stopped
+    assert_same_state(load_checkpoint(tmp_path / "run")["method"], load_checkpoint(tmp_path / "whole")["method"])
+    assert load_checkpoint(tmp_path / "run")["data"] == saved
+
+
 def test_a_resumed_optimizer_state_takes_the_kernels_of_the_optimizer_it_is_loaded_into():
     # set before loading: torch places Adam's step counts by the groups' `fused` (on the device for fused kernels)
     import types

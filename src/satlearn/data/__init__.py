@@ -28,11 +28,13 @@ def load_dataset(config, *, progress: bool = True) -> DatasetSplits:
 
 def load_earlier_form(config) -> DatasetSplits | None:
     """``config.source`` as an earlier satlearn prepared it, where its preparation has changed since (MNIST-1D's
-    standardisation), else None: a run keeps a digest of the data it trained on, and one trained then is recognised
-    by it and goes on with those data."""
-    if config.source == "mnist1d":
-        return mnist1d.load_mnist1d_as_before(config).validate()
-    return None
+    standardisation; CSV and .npz features with a column of one value that a rounding residue scaled), else None: a
+    run keeps a digest of the data it trained on, and one trained then is recognised by it and goes on with those
+    data."""
+    as_before = {"mnist1d": mnist1d.load_mnist1d_as_before, "csv": tabular.load_csv_as_before,
+                 "npz": npz.load_npz_as_before}.get(config.source)
+    splits = as_before(config) if as_before is not None else None
+    return splits.validate() if splits is not None else None
 
 
 def _checked(config):

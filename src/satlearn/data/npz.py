@@ -18,7 +18,7 @@ import torch
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits
 from satlearn.data.imagefolder import channel_stats
-from satlearn.data.tabular import drawn_split_note, split_indices, standardize
+from satlearn.data.tabular import drawn_split_note, residue_scaled_columns, split_indices, standardize
 from satlearn.errors import DataError, MissingDataError
 
 _MAX_CLASSES = 1_000_000  # a larger label is almost surely not a class index (and would need that many names)
@@ -88,6 +88,17 @@ def _features(x: np.ndarray, path: Path, key: str) -> np.ndarray:
 
 @SOURCES.register("npz")
 def load_npz(config) -> DatasetSplits:
+    return _load_npz(config, earlier_rule=False)
+
+
+def load_npz_as_before(config) -> DatasetSplits | None:
+    """The arrays with features standardised by :func:`~satlearn.data.tabular.standardize`'s earlier rule, where
+    that rule scaled a column of one value by a rounding residue (else None, and for images): only to recognise,
+    and go on with, a run trained on those inputs."""
+    return _load_npz(config, earlier_rule=True)
+
+
+def _load_npz(config, *, earlier_rule: bool) -> DatasetSplits | None:
     if not config.root:
         raise DataError("npz: set data.root to a .npz file with x_train, y_train (and optionally x_test, y_test)")
     path = Path(config.root).expanduser()
@@ -145,14 +156,19 @@ def load_npz(config) -> DatasetSplits:
         )
     mean = std = feature_mean = feature_std = None
     if _is_image(x_train):
+        if earlier_rule:  # (images have their own statistics, which that rule never touched)
+            return None
         if x_test.dtype != np.uint8:
             raise DataError(f"{path}: 'x_train' holds uint8 images but 'x_test' has dtype {x_test.dtype}")
         x_train, x_test = _to_nchw(x_train), _to_nchw(x_test)
         mean, std = channel_stats(x_train)
         kind = "image"
     else:
+        train_features = _features(x_train, path, "x_train")
+        if earlier_rule and not len(residue_scaled_columns(train_features, what=str(path))):
+            return None
         x_train, x_test, feature_mean, feature_std = standardize(
-            _features(x_train, path, "x_train"), _features(x_test, path, "x_test"), what=str(path))
+            train_features, _features(x_test, path, "x_test"), what=str(path), earlier_rule=earlier_rule)
         kind = "tabular"
     return DatasetSplits(
         x_train=torch.from_numpy(x_train),

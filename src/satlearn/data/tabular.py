@@ -45,25 +45,39 @@ def drawn_split_note(config, *, held_out: int, total: int, examples: str) -> str
             f"{config.test_fraction} and data.data_seed={config.data_seed}")
 
 
-def standardize(train: np.ndarray, test: np.ndarray, *,
-                what: str = "features") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Scales both ``(N, D)`` arrays by the training columns' mean and std (a column that never varies, or whose std
-    is under 1e-12, gets std 1); float32 out, with the ``(D,)`` float64 mean and std used.
-
-    Raises :class:`DataError` naming ``what`` when values are too large for the mean and std to be computed."""
-    train = train.astype(np.float64)
-    test = test.astype(np.float64)
+def _statistics(train: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The float64 ``(N, D)`` training columns' mean and std, and which columns hold more than one value."""
     with np.errstate(over="ignore", invalid="ignore"):
         mean = train.mean(axis=0)
         std = train.std(axis=0)  # squares the deviations: overflows from about 1e154
     if not (np.isfinite(mean).all() and np.isfinite(std).all()):
         raise DataError(f"{what}: feature values too large to standardise (their mean or spread overflows "
                         "float64); expected values well below 1e150 in size")
+    return mean, std, (train != train[:1]).any(axis=0)
+
+
+def standardize(train: np.ndarray, test: np.ndarray, *, what: str = "features",
+                earlier_rule: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scales both ``(N, D)`` arrays by the training columns' mean and std (a column that never varies, or whose std
+    is under 1e-12, gets std 1); float32 out, with the ``(D,)`` float64 mean and std used. ``earlier_rule``: as
+    satlearn did before, giving std 1 only where the std is under 1e-12 (see :func:`residue_scaled_columns`).
+
+    Raises :class:`DataError` naming ``what`` when values are too large for the mean and std to be computed."""
+    train = train.astype(np.float64)
+    test = test.astype(np.float64)
+    mean, std, varies = _statistics(train, what)
     # a column holding one value throughout can still leave a rounding residue here (2e-10 for 1234567.89 thirty
     # times), which would scale a new row's value in that column by billions
-    varies = (train != train[:1]).any(axis=0)
-    std = np.where(varies & (std > 1e-12), std, 1.0)
+    std = np.where((std > 1e-12) if earlier_rule else varies & (std > 1e-12), std, 1.0)
     return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32), mean, std
+
+
+def residue_scaled_columns(train: np.ndarray, *, what: str = "features") -> np.ndarray:
+    """Positions of the ``(N, D)`` training columns that hold one value throughout yet whose computed std is a
+    rounding residue above 1e-12: satlearn's earlier rule scaled them by it (its rows became -1, say), so a run
+    trained then is recognised by the inputs that rule gives, and goes on with those."""
+    _, std, varies = _statistics(train.astype(np.float64), what)
+    return np.flatnonzero(~varies & (std > 1e-12))
 
 
 def _label_order(values: list[str], lines: list[int], *, what: str, column: str) -> list[str]:
@@ -120,6 +134,17 @@ def _separator_hint(header: list[str]) -> str:
 
 @SOURCES.register("csv")
 def load_csv(config) -> DatasetSplits:
+    return _load_csv(config, earlier_rule=False)
+
+
+def load_csv_as_before(config) -> DatasetSplits | None:
+    """The table with its features standardised by :func:`standardize`'s earlier rule, where that rule scaled a
+    column of one value by a rounding residue (else None): only to recognise, and go on with, a run trained on those
+    inputs."""
+    return _load_csv(config, earlier_rule=True)
+
+
+def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
     if not config.root:
         raise DataError("csv: set data.root to a CSV file with a header row")
     path = Path(config.root).expanduser()
@@ -189,7 +214,9 @@ def load_csv(config) -> DatasetSplits:
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray([index[v] for v in labels], dtype=np.int64)
     train, test = split_indices(len(y), config.test_fraction, config.data_seed, what=str(path))
-    x_train, x_test, mean, std = standardize(x[train], x[test], what=str(path))
+    if earlier_rule and not len(residue_scaled_columns(x[train], what=str(path))):
+        return None
+    x_train, x_test, mean, std = standardize(x[train], x[test], what=str(path), earlier_rule=earlier_rule)
     # the test accuracy is then measured on rows of the user's one table: the log says so, and on how many
     drawn = drawn_split_note(config, held_out=len(test), total=len(y), examples="data rows")
     return DatasetSplits(
