@@ -537,3 +537,30 @@ def test_the_committed_selective_results_give_the_committed_table(tmp_path):
     # as RESULTS.md is checked against report.py: a change to the table's code shows here, not in a stale file
     table = load_benchmark("selective").write_table(BENCHMARKS / "results", tmp_path / "SELECTIVE.md")
     assert table.read_text() == (BENCHMARKS / "SELECTIVE.md").read_text()
+
+
+def test_a_runs_evaluations_take_its_run_threads_and_leave_the_process_as_they_found_it(tmp_path, monkeypatch):
+    # eval and selective-eval take the run's device, precision and batch size from its config: its thread count too,
+    # which on a CPU shared with other work is what keeps a small model from running several times slower
+    import satlearn.engine.trainer as trainer
+    from satlearn.engine import evaluate_run as evaluate_whole_run
+
+    before = torch.get_num_threads()
+    asked = before + 1  # a count other than the process's own, whatever that is
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=selective_sat", f"run.threads={asked}"))
+    run = fit(config, tmp_path / "run", log=lambda m: None).run_dir
+    forwards_ran_with = []
+    build_method = trainer.build_method
+
+    def observed(*args, **kwargs):
+        method = build_method(*args, **kwargs)
+        method.register_forward_pre_hook(lambda module, inputs: forwards_ran_with.append(torch.get_num_threads()))
+        return method
+
+    monkeypatch.setattr(trainer, "build_method", observed)
+    for evaluation in (lambda: evaluate_whole_run(run), lambda: run_scores(run), lambda: evaluate_run(run),
+                       lambda: SelectivePredictor.from_run(run)):
+        forwards_ran_with.clear()
+        evaluation()
+        assert forwards_ran_with and set(forwards_ran_with) == {asked}
+        assert torch.get_num_threads() == before

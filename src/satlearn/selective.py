@@ -255,9 +255,13 @@ def _logits(run: _LoadedRun, x: torch.Tensor) -> torch.Tensor:
 
 def _test_scores(run: _LoadedRun, score: str, run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """The run's ``(N,)`` test scores and predictions; a score that is not finite (a diverged model) is an error
-    naming the run, not a crash in the threshold search."""
-    scores, predictions = selection_scores(_logits(run, run.data.x_test), num_classes=run.data.num_classes,
-                                           score=score)
+    naming the run, not a crash in the threshold search. Scored with the run's ``run.threads`` CPU threads, as
+    its device and precision are the run's; the count the process had is restored after."""
+    from satlearn.engine.runtime import cpu_threads
+
+    with cpu_threads(run.config.run.threads):
+        logits = _logits(run, run.data.x_test)
+    scores, predictions = selection_scores(logits, num_classes=run.data.num_classes, score=score)
     bad = int((~np.isfinite(scores)).sum())
     if bad:
         raise DataError(f"{run_dir}: {bad} of {len(scores)} test examples get a non-finite {score} score "
@@ -274,10 +278,11 @@ def _data_named(run: _LoadedRun) -> dict[str, Any]:
 
 def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
                data_root: str | Path | None = None, dataset: DatasetSplits | None = None) -> RunScores:
-    """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``);
-    ``data_root``: where the run's data are now, if they moved; ``dataset``: the splits a run trained on when they
-    were given to :func:`satlearn.fit` (both as for :func:`satlearn.engine.load_run`). ``extra`` holds the run's
-    ``data`` and ``data_given`` as its summary.json gives them, and its ``model``."""
+    """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``), with the
+    run's ``run.threads`` CPU threads; ``data_root``: where the run's data are now, if they moved; ``dataset``: the
+    splits a run trained on when they were given to :func:`satlearn.fit` (both as for
+    :func:`satlearn.engine.load_run`). ``extra`` holds the run's ``data`` and ``data_given`` as its summary.json
+    gives them, and its ``model``."""
     run_dir = Path(run_dir)
     run = _load(run_dir, device, data_root, dataset)
     resolved = _resolve_for_run(run, score, run_dir)

@@ -977,7 +977,8 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
 
 def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
                  out: str | Path | None = None, dataset: DatasetSplits | None = None) -> dict[str, Any]:
-    """Evaluates a run's latest weights on its test split; writes and returns ``eval.json``'s content.
+    """Evaluates a run's latest weights on its test split, with the run's ``run.threads`` CPU threads (the count
+    the process had is restored after); writes and returns ``eval.json``'s content.
     ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or
     a string ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``)."""
     run_dir = Path(run_dir)
@@ -987,7 +988,9 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: s
     config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset)
     torch_device = next(method.parameters()).device
     _, test_loader = make_loaders(config, noisy.data, noisy.labels, torch_device)
-    measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
+    # the run's own thread count (run.threads), as its device and precision are the run's
+    with cpu_threads(config.run.threads):
+        measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
     result = {"run_dir": str(run_dir), "epoch": checkpoint["epoch"], "test_loss": measured["loss"],
               "test_accuracy": measured["accuracy"], "num_test": test_loader.num_examples}
     make_output_dir(out_path.parent, what="--out")
