@@ -26,10 +26,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, data_file, record, run_main  # noqa: E402
 
-from satlearn.config import load_config  # noqa: E402
+from satlearn.config import Config, load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
 from satlearn.data.loader import InMemoryLoader  # noqa: E402
 from satlearn.engine import fit, prepare_data  # noqa: E402
+from satlearn.engine.runtime import cpu_threads  # noqa: E402
 from satlearn.evaluation.detection import detection_report, format_measure  # noqa: E402
 from satlearn.label_issues import find_label_issues  # noqa: E402
 
@@ -84,12 +85,9 @@ def _to_overrides(config) -> list[str]:
     return overrides_from_dict(to_dict(config))
 
 
-def run(dataset: str, seed: int, folds: int, scratch: Path, *, data_root: str, cifar10n: Path,
-        extra: list[str]) -> dict:
-    import cleanlab
-    from cleanlab.filter import find_label_issues as cleanlab_find
-    from cleanlab.rank import get_label_quality_scores
-
+def row_config(dataset: str, seed: int, *, data_root: str, cifar10n: Path,
+               extra: list[str]) -> tuple[str, list[str], Config]:
+    """The config file, the overrides recorded with the row, and the config of the row's SAT training."""
     config_file, overrides = DATASETS[dataset]
     if dataset.startswith("cifar"):
         overrides = [*overrides, f"data.root={data_root}"]
@@ -98,6 +96,15 @@ def run(dataset: str, seed: int, folds: int, scratch: Path, *, data_root: str, c
     overrides = [*overrides, *extra]
     config = load_config(ROOT / "configs" / config_file,
                          [*overrides, f"run.seed={seed}", f"data.noise.seed={seed}", "run.progress=false"])
+    return config_file, overrides, config
+
+
+def run(dataset: str, seed: int, folds: int, scratch: Path, *, config_file: str, overrides: list[str],
+        config: Config) -> dict:
+    import cleanlab
+    from cleanlab.filter import find_label_issues as cleanlab_find
+    from cleanlab.rank import get_label_quality_scores
+
     noisy = prepare_data(config)
     labels = noisy.labels.numpy()
     truly_wrong = labels != noisy.clean_labels.numpy()
@@ -156,14 +163,19 @@ def main() -> None:
 
     for dataset in args.datasets:
         for seed in args.seeds:
+            config_file, overrides, config = row_config(dataset, seed, data_root=args.data_root,
+                                                        cifar10n=args.cifar10n, extra=args.extra)
             scratch = Path(tempfile.mkdtemp(prefix="satlearn-issues-"))
-            try:
-                result = run(dataset, seed, args.folds, scratch, data_root=args.data_root, cifar10n=args.cifar10n,
-                             extra=args.extra)
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-            path = record(f"label_issues/{dataset}-seed{seed}", result, directory=args.results_dir,
-                          measured_on=[result["run_device"]])
+            # run.threads as the trainings take it, for the work between them too (the folds' predictions), and
+            # for the record, whose device names the count
+            with cpu_threads(config.run.threads):
+                try:
+                    result = run(dataset, seed, args.folds, scratch, config_file=config_file, overrides=overrides,
+                                 config=config)
+                finally:
+                    shutil.rmtree(scratch, ignore_errors=True)
+                path = record(f"label_issues/{dataset}-seed{seed}", result, directory=args.results_dir,
+                              measured_on=[result["run_device"]])
             s, c = result["satlearn"], result["cleanlab"]
             print(f"{dataset} seed {seed}: satlearn F1 {format_measure(s['f1'])} "
                   f"AP {format_measure(s['average_precision'])} ({s['wall_seconds']:.0f} s) | "

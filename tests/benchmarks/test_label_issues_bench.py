@@ -1,12 +1,14 @@
 """benchmarks/label_issues.py runs its CIFAR rows end to end on tiny CIFAR-format data (cleanlab permitting)."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from fixtures import run_script, write_fake_cifar10
+from fixtures import load_benchmark, run_script, write_fake_cifar10
 
 pytest.importorskip("cleanlab", reason="cleanlab is an optional benchmark dependency")
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "label_issues.py"
@@ -45,3 +47,28 @@ def test_the_report_names_the_machine_and_command_of_each_row(tmp_path):
     cpu_line = next(line for line in report.splitlines() if line.startswith("- mnist1d"))
     assert "NVIDIA" not in cpu_line and cpu_line.count(" seed ") == len(cpu_rows)
     assert "| cifar10n-worst | " in report and "| cleanlab | 4 |" in report
+
+
+def test_run_threads_given_to_the_benchmark_is_the_count_its_predictions_and_record_run_with(tmp_path, monkeypatch):
+    # the folds' predictions run between trainings, outside fit, which applies run.threads only while it trains;
+    # the record's device says how many threads its wall times are for
+    bench = load_benchmark("label_issues")
+    before = torch.get_num_threads()
+    asked = before + 1  # a count other than the process's own, whatever that is
+    predicted_with = []
+    predict_probs = bench.predict_probs
+
+    def observed(*args, **kwargs):
+        predicted_with.append(torch.get_num_threads())
+        return predict_probs(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "predict_probs", observed)
+    tiny = [f"--set={o}" for o in ("data.num_samples=400", "model.width=4", "run.epochs=2", "method.start_epoch=1",
+                                   "run.device=cpu", f"run.threads={asked}")]
+    monkeypatch.setattr(sys, "argv", ["label_issues.py", "--datasets", "mnist1d-sym40", "--folds", "2",
+                                      "--results-dir", str(tmp_path / "out"), *tiny])
+    bench.main()
+    assert predicted_with == [asked, asked]
+    result = json.loads((tmp_path / "out" / "label_issues" / "mnist1d-sym40-seed0.json").read_text())
+    assert result["device"]["torch_threads"] == asked
+    assert torch.get_num_threads() == before  # the process is left as it was found, as a training leaves it
