@@ -33,10 +33,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT, device_label, read_result, record, run_main, short_commit  # noqa: E402
 
-from satlearn.config import load_config, overrides_for_method, read_yaml  # noqa: E402
+from satlearn.config import Config, load_config, overrides_for_method, read_yaml  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
 from satlearn.engine.reporting import to_json  # noqa: E402
+from satlearn.engine.runtime import cpu_threads  # noqa: E402
 from satlearn.engine.trainer import RESUME_FREE_KEYS  # noqa: E402
 from satlearn.errors import ConfigError  # noqa: E402
 from satlearn.selective import evaluate_scores, run_scores  # noqa: E402
@@ -72,7 +73,7 @@ def training_method(dataset: str, training: str) -> str:
     return read_yaml((ROOT / "configs" / f"{dataset}_{TRAININGS[training]}.yaml").read_text())["method"]["name"]
 
 
-def train(dataset: str, training: str, seed: int, overrides: list[str], runs_dir: Path) -> tuple[Path, dict, list]:
+def train(dataset: str, training: str, seed: int, overrides: list[str], runs_dir: Path) -> tuple[Path, dict, Config]:
     config_file = ROOT / "configs" / f"{dataset}_{TRAININGS[training]}.yaml"
     # an option of one method (method.payoff, say) goes to the trainings of that method only
     method = training_method(dataset, training)
@@ -86,21 +87,22 @@ def train(dataset: str, training: str, seed: int, overrides: list[str], runs_dir
     return run_dir, {"config": str(config_file.relative_to(ROOT)), "overrides": extra,
                      "train_wall_seconds": time.perf_counter() - started,
                      "final_test_accuracy": result.summary["final_test_accuracy"],
-                     "run_device": result.summary["device"]}, extra
+                     "run_device": result.summary["device"]}, config
 
 
 def run_seed(dataset: str, seed: int, overrides: list[str], runs_dir: Path, results_dir: Path | None) -> list[Path]:
     trained = {key: train(dataset, key, seed, overrides, runs_dir) for key in TRAININGS}
     paths = []
     for key, (training, score, label) in SELECTORS.items():
-        run_dir, info, _ = trained[training]
-        result = evaluate_scores(run_scores(run_dir, score=score))
+        run_dir, info, config = trained[training]
+        result = evaluate_scores(run_scores(run_dir, score=score))  # (scored with the run's run.threads)
         report = json.loads(to_json(result.report))  # NaN (nothing accepted) → null
         report.pop("run_dir", None)
         payload = {"dataset": dataset, "selector": key, "label": label, "training": training, "seed": seed,
                    **info, "selective": report}
-        path = record(f"selective/{dataset}-{key}-seed{seed}", payload, directory=results_dir,
-                      measured_on=[info["run_device"]])
+        with cpu_threads(config.run.threads):  # the record's device names the thread count the run used
+            path = record(f"selective/{dataset}-{key}-seed{seed}", payload, directory=results_dir,
+                          measured_on=[info["run_device"]])
         rows = {round(100 * r["target"]): r["test"]["error"] for r in report["coverages"]}
         print(f"{dataset} seed {seed} {key:9s} error % at 95/90/80: "
               + " / ".join(f"{100 * rows[c]:.2f}" for c in GOAL_COVERAGES)

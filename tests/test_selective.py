@@ -564,3 +564,27 @@ def test_a_runs_evaluations_take_its_run_threads_and_leave_the_process_as_they_f
         evaluation()
         assert forwards_ran_with and set(forwards_ran_with) == {asked}
         assert torch.get_num_threads() == before
+
+
+def test_benchmark_scores_and_records_with_the_run_threads_it_was_given(tmp_path, monkeypatch):
+    # the record's device says how many threads its trainings and scoring ran with
+    import satlearn.engine.trainer as trainer
+
+    bench = load_benchmark("selective")
+    before = torch.get_num_threads()
+    asked = before + 1  # a count other than the process's own, whatever that is
+    forwards_ran_with = set()
+    build_method = trainer.build_method
+
+    def observed(*args, **kwargs):
+        method = build_method(*args, **kwargs)
+        method.register_forward_pre_hook(lambda module, inputs: forwards_ran_with.add(torch.get_num_threads()))
+        return method
+
+    monkeypatch.setattr(trainer, "build_method", observed)
+    tiny = ["data.num_samples=400", "run.epochs=2", "method.start_epoch=1", "model.width=4", "run.device=cpu",
+            f"run.threads={asked}"]
+    paths = bench.run_seed("mnist1d", 0, tiny, tmp_path / "runs", tmp_path / "results")
+    assert forwards_ran_with == {asked}
+    assert [json.loads(path.read_text())["device"]["torch_threads"] for path in paths] == [asked] * len(paths)
+    assert torch.get_num_threads() == before
