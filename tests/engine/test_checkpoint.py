@@ -1,8 +1,11 @@
 """CheckpointWriter: the write runs beside training, from a snapshot taken before save() returns; in order; errors
 surface as one-line TrainingErrors; an exception that leaves the block wins over a write error."""
 
+import json
 import os
 import stat
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -262,3 +265,39 @@ def test_only_a_runs_own_first_files_read_as_a_run_without_its_first_checkpoint(
     assert not started_without_checkpoint(run_in_its_first_epochs(tmp_path / "npz", arrays=("labels",)))
     assert not started_without_checkpoint(run_in_its_first_epochs(tmp_path / "yaml", config="model:\n  x: 1\n"
                                                                                             "mine: 2\n"))
+
+
+# In a process of its own, the memory the config a checkpoint keeps takes to read: Linux's peak resident size
+# (VmHWM), set back to the present size first (clear_refs 5), as the peak of a process started by one that held
+# more memory begins at that process's.
+READ_KEPT_CONFIG = """
+import json, sys
+from satlearn.engine.checkpoint import kept_config
+
+def peak_mib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")
+before = peak_mib()
+config = kept_config(sys.argv[1])
+print(json.dumps({"config": config, "rise_mib": peak_mib() - before}))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the peak memory as Linux keeps it")
+def test_the_config_a_checkpoint_keeps_is_read_without_reading_its_tensors_into_memory(tmp_path):
+    # compare and train --resume read the config of a run whose config.yaml is gone: a CIFAR run's checkpoint holds
+    # its weights, optimizer state and SAT's target table, which they have no use for
+    from satlearn.config import load_config, to_dict
+    from satlearn.engine.checkpoint import save_checkpoint
+
+    tensor_mib = 64
+    config = to_dict(load_config(None))
+    save_checkpoint({"config": config, "method": {"weights": torch.zeros(tensor_mib * 2**20 // 4)}}, tmp_path)
+    read = subprocess.run([sys.executable, "-c", READ_KEPT_CONFIG, str(tmp_path)], capture_output=True, text=True,
+                          check=True)
+    kept = json.loads(read.stdout)
+    assert kept["config"] == json.loads(json.dumps(config))
+    assert kept["rise_mib"] < tensor_mib / 2

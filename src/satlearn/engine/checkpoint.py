@@ -271,7 +271,10 @@ def started_without_checkpoint(run_dir: Path) -> bool:
     return isinstance(sections, dict) and set(sections) <= {f.name for f in dataclasses.fields(Config)}
 
 
-def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, mmap: bool = False) -> dict[str, Any]:
+    """The checkpoint of the run in ``run_dir``; a :class:`TrainingError` in one line where there is none or it
+    cannot be read. ``mmap``: its tensors are mapped from the file, not read into memory, for a caller that reads
+    only the rest (torch's zip format, which every satlearn checkpoint has)."""
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.exists():
         if not Path(run_dir).is_dir():
@@ -281,7 +284,7 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> 
                                 f"before its first checkpoint)")
         raise TrainingError(f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
+        state = torch.load(path, map_location=map_location, weights_only=False, mmap=mmap)
     except Exception as exc:  # torch raises several unrelated types for damaged files
         raise TrainingError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
@@ -292,9 +295,10 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> 
 def kept_config(run_dir: Path) -> dict[str, Any]:
     """The config (as :func:`satlearn.config.to_dict` writes it) that the checkpoint of the run in ``run_dir`` keeps:
     what stands in for the run's ``config.yaml`` where that file is gone. Where the checkpoint cannot be read, a
-    :class:`TrainingError` in one line naming the run."""
+    :class:`TrainingError` in one line naming the run. The checkpoint's tensors (weights, optimizer state, SAT's
+    targets) are not read into memory for it."""
     try:
-        saved = load_checkpoint(run_dir).get("config")
+        saved = load_checkpoint(run_dir, mmap=True).get("config")
         if not isinstance(saved, dict):
             raise TrainingError(f"{Path(run_dir) / CHECKPOINT_NAME}: keeps no config")
     except TrainingError as exc:
