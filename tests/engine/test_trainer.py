@@ -242,6 +242,24 @@ def test_a_run_whose_config_yaml_is_gone_resumes_bit_exactly_with_the_config_its
     assert (staged / "config.yaml").read_text() == written  # the run directory is whole again
 
 
+def test_a_run_saved_before_a_key_existed_resumes_with_the_same_config_from_config_yaml_or_its_checkpoint(tmp_path):
+    # both are read over today's defaults, and the resumption fills the run's own saved config in the same way
+    from satlearn.config import to_dict, write_yaml
+    from satlearn.engine import resume_config
+
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
+    state = load_checkpoint(run)
+    del state["config"]["data"]["ignore_columns"]  # as a version before the key wrote both
+    save_checkpoint(state, run)
+    (run / "config.yaml").write_text(write_yaml(state["config"], sort_keys=False))
+    from_file = resume_config(run, log=lambda m: None)
+    (run / "config.yaml").unlink()
+    from_checkpoint = resume_config(run, log=lambda m: None)
+    assert to_dict(from_checkpoint) == to_dict(from_file)
+    assert len(fit(from_checkpoint, run, resume=True, log=lambda m: None).history) == 4
+
+
 def test_a_run_without_config_yaml_or_a_readable_checkpoint_has_no_config_to_resume_with(tmp_path):
     from satlearn.engine import resume_config
 
