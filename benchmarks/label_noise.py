@@ -67,7 +67,7 @@ from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS  # noqa: E402
 from satlearn.data.noise import read_label_file  # noqa: E402
 from satlearn.engine import fit, resume_config  # noqa: E402
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
-from satlearn.engine.runtime import resolve_device  # noqa: E402
+from satlearn.engine.runtime import cpu_threads, resolve_device  # noqa: E402
 from satlearn.engine.trainer import config_differences, listed_differences  # noqa: E402
 from satlearn.evaluation.detection import detection_report  # noqa: E402
 from satlearn.errors import ConfigError, DataError, SatlearnError, TrainingError  # noqa: E402
@@ -244,8 +244,9 @@ def run_cell(recipe: str, method: str, noise: str, *, runs_dir: Path, results_di
         **({"tag": tag} if tag else {}), **label_issue_figures(run_dir),
         **earlier,
     }
-    path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload, directory=results_dir,
-                  measured_on=[summary["device"]])
+    with cpu_threads(config.run.threads):  # the record's device names the count the cell trained with
+        path = record(f"label_noise/{recipe_dir(recipe, tag)}/{cell_name(method, noise)}", payload,
+                      directory=results_dir, measured_on=[summary["device"]])
     # the per-epoch metrics beside the result, so that curves.py can draw the cell from the results alone
     atomic_write_text(path.with_suffix(".metrics.jsonl"), (run_dir / "metrics.jsonl").read_text())
     print(f"  last {100 * payload['last_test_accuracy']:.2f} %, best {100 * payload['best_test_accuracy']:.2f} % "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fixtures import load_benchmark, run_script, write_fake_cifar10
 
@@ -384,15 +385,17 @@ def test_a_stopped_grid_stops_its_cells_processes_and_each_keeps_its_checkpoint(
         assert last.startswith(f"label_noise.py: {runs / cell}: interrupted (checkpoint after epoch "), last
 
 
-def write_finished_run(runs: Path, method: str, noise: str, rows: list[dict], summary: dict) -> Path:
-    """A finished run directory as fit() leaves it (its config as the grid's cell would train it), written by hand."""
+def write_finished_run(runs: Path, method: str, noise: str, rows: list[dict], summary: dict, *,
+                       extra: tuple[str, ...] = ()) -> Path:
+    """A finished run directory as fit() leaves it (its config as the grid's cell would train it, with the grid's
+    ``--set`` overrides ``extra``), written by hand."""
     sys.path.insert(0, str(BENCH))
     import label_noise
 
     from satlearn.config import dump_yaml, load_config
 
     config_file, overrides = label_noise.cell_overrides("fast", method, noise, data_root="data", cifar10n=Path("-"),
-                                                        extra=[])
+                                                        extra=list(extra))
     run_dir = runs / "fast" / label_noise.cell_name(method, noise)
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(dump_yaml(load_config(config_file, overrides)))
@@ -425,6 +428,23 @@ def test_a_finished_run_is_recorded_with_its_last_and_best_accuracy_and_the_seco
     assert cell["fit_seconds"] is None and cell["run_device"] == "cuda:0"
     assert cell["device"]["measured_on"] == ["cuda:0"]
     assert cell["run_dir"] == str(run_dir) and "label_issues" not in cell  # CE keeps no targets
+
+
+def test_a_cell_is_recorded_with_the_run_threads_it_trained_with_and_the_process_keeps_its_own(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    import label_noise
+
+    own = torch.get_num_threads()
+    extra = [f"run.threads={own + 1}"]
+    summary = {"epochs": 1, "noise": {"actual_rate": 0.4}, "final_test_accuracy": 0.4, "best_test_accuracy": 0.4,
+               "best_epoch": 1, "device": "cpu"}
+    write_finished_run(tmp_path / "runs", "ce", "sym40", [{"epoch": 1, "test_accuracy": 0.4, "epoch_seconds": 1.0}],
+                       summary, extra=tuple(extra))
+    label_noise.run_cell("fast", "ce", "sym40", runs_dir=tmp_path / "runs", results_dir=tmp_path / "results",
+                         data_root="data", cifar10n=Path("-"), extra=extra, stop_after_epoch=None)
+    cell = json.loads((tmp_path / "results" / "label_noise" / "fast" / "ce-sym40.json").read_text())
+    assert cell["device"]["torch_threads"] == own + 1
+    assert torch.get_num_threads() == own
 
 
 def test_a_sat_cell_scores_its_targets_against_the_true_labels(tmp_path):
