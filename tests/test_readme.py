@@ -161,3 +161,11 @@ def test_readme_splits_of_ones_own_train_and_evaluate_from_python(tmp_path, monk
     result = namespace["result"]
     assert result.summary["data"] == "my table" and result.summary["data_given"] is True
     assert result.run_dir == Path("runs/my-table") and (tmp_path / "runs" / "my-table" / "eval.json").exists()
+
+
+def test_the_selective_coverages_listed_are_the_ones_evaluated():
+    from satlearn.evaluation.selective import PAPER_COVERAGES
+
+    text = " ".join(README.read_text().split())
+    listed = re.search(r"for each coverage in ([0-9, ]+) %", text)
+    assert listed and [int(c) for c in listed.group(1).split(",")] == list(PAPER_COVERAGES)
