@@ -169,3 +169,11 @@ def test_the_selective_coverages_listed_are_the_ones_evaluated():
     text = " ".join(README.read_text().split())
     listed = re.search(r"for each coverage in ([0-9, ]+) %", text)
     assert listed and [int(c) for c in listed.group(1).split(",")] == list(PAPER_COVERAGES)
+
+
+def test_the_plot_names_selective_eval_refuses_as_out_are_listed():
+    from satlearn.selective import _PLOT_SUFFIXES
+
+    text = " ".join(README.read_text().split())
+    listed = re.search(r"`--out` is a folder, so a name ending in (.*?) is refused", text)
+    assert listed and re.findall(r"`([^`]+)`", listed.group(1)) == list(_PLOT_SUFFIXES)
