@@ -683,6 +683,17 @@ def test_a_run_directory_that_does_not_exist_is_named_as_such(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"satlearn: error: --resume {nowhere}: no such run directory"
 
 
+
+@pytest.mark.parametrize("command", [["eval"], ["compare"], ["selective-eval"], ["find-issues"], ["train", "--resume"],
+                                     ["demo", "--resume"]])
+def test_a_file_given_for_a_run_directory_is_named_a_file_not_missing(tmp_path, capsys, command):
+    # a run's own file given for the run, a likely slip: "no such directory" would send one looking for a path there is
+    given = tmp_path / "checkpoint.pt"
+    given.write_bytes(b"")
+    assert main([*command, str(given)]) == 2
+    err = capsys.readouterr().err
+    assert f"{given}: is a file, not a" in err and "no such" not in err
+
 def train_then_move_its_data(tmp_path, capsys, data, moved, *overrides):
     """A 3-epoch run (a checkpoint after each) in tmp_path/run trained on ``data``, which then moves to ``moved``;
     returns the run and the overrides it trained with, with the output so far read away."""

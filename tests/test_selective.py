@@ -588,3 +588,10 @@ def test_benchmark_scores_and_records_with_the_run_threads_it_was_given(tmp_path
     assert forwards_ran_with == {asked}
     assert [json.loads(path.read_text())["device"]["torch_threads"] for path in paths] == [asked] * len(paths)
     assert torch.get_num_threads() == before
+
+
+def test_a_predictor_from_a_file_says_it_is_a_file_not_a_run_directory(tmp_path):
+    given = tmp_path / "checkpoint.pt"
+    given.write_bytes(b"")
+    with pytest.raises(DataError, match=f"^{re.escape(str(given))}: is a file, not a run directory$"):
+        SelectivePredictor.from_run(given)

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys, overrides_from_dict
     from satlearn.engine import fit, resume_config
-    from satlearn.errors import ConfigError, DataError
+    from satlearn.errors import ConfigError, DataError, not_a_directory
 
     overrides = list(args.overrides)
     if args.no_progress:
@@ -145,7 +145,7 @@ def _train(args: argparse.Namespace) -> int:
                               "directory; give only --resume")
         run_dir = Path(args.resume).expanduser()
         if not run_dir.is_dir():
-            raise DataError(f"--resume {args.resume}: no such run directory")
+            raise DataError(f"--resume {args.resume}: {not_a_directory(run_dir, 'run directory')}")
         if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
             raise DataError(f"--resume {args.resume}: not a satlearn run directory (no config.yaml, no checkpoint.pt)")
         # the run is where --resume points, and its config says so: the name and folder it was started under play

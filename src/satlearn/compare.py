@@ -22,7 +22,7 @@ from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file,
 )
 from satlearn.engine.reporting import mark_epoch_axis
-from satlearn.errors import ConfigError, DataError, TrainingError
+from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
 
 
 @dataclass
@@ -76,7 +76,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: no such run directory")
+        raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
     metrics = run_dir / "metrics.jsonl"
     if not metrics.exists():
         if all((run_dir / name).exists() for name in ("config.yaml", "labels.npz")):  # a started run's first files

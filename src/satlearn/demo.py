@@ -14,7 +14,7 @@ from satlearn.engine import fit
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, make_output_dir
 from satlearn.engine.reporting import to_json
 from satlearn.evaluation.detection import format_measure
-from satlearn.errors import ConfigError, DataError
+from satlearn.errors import ConfigError, DataError, not_a_directory
 
 DEMO_OVERRIDES = (
     "data.source=mnist1d",
@@ -101,7 +101,7 @@ def _requested_overrides(out_dir: Path) -> tuple[str, ...]:
     """The overrides an interrupted demo in ``out_dir`` was started with."""
     path = out_dir / REQUEST_NAME
     if not out_dir.is_dir():
-        raise DataError(f"{out_dir}: no such demo output directory")
+        raise DataError(f"{out_dir}: {not_a_directory(out_dir, 'demo output directory')}")
     if (out_dir / "demo_summary.json").exists():
         raise ConfigError(f"{out_dir}: the demo already finished; nothing to resume (its results are in "
                           "demo_summary.json)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class SatlearnError(Exception):
     """Base class: the CLI prints the message alone (no traceback) and exits with status 2."""
@@ -49,6 +51,12 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __str__(self) -> str:
         kept = "no checkpoint" if self.checkpoint_epoch is None else f"checkpoint after epoch {self.checkpoint_epoch}"
         return f"{self.run_dir}: interrupted ({kept})"
+
+
+def not_a_directory(path, what: str) -> str:
+    """Why ``path`` is no ``what`` (``"run directory"``, say): where a file lies there, that it is one, since "no such"
+    would send the user looking for a path that exists (a run's ``checkpoint.pt`` given for the run, say)."""
+    return f"is a file, not a {what}" if os.path.exists(path) else f"no such {what}"
 
 
 def first_line(exc: BaseException) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, origin_column, printable
 from satlearn.data.noise import knows_true_labels
-from satlearn.errors import DataError
+from satlearn.errors import DataError, not_a_directory
 
 
 def extra_columns(name_columns: tuple[str, str], class_names: list[str] | None,
@@ -294,7 +294,7 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
     directory; where ``config.yaml`` is gone, its ``summary.json`` (else its checkpoint) tells the run's noise."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: no such run directory")
+        raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
     targets_path, labels_path = run_dir / "soft_targets.npy", run_dir / "labels.npz"
     if not targets_path.exists() and not labels_path.exists() and not (run_dir / "config.yaml").exists():
         # a folder of runs, say: compare takes those, find-issues one run

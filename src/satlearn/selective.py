@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import torch
 
-from satlearn.errors import ConfigError, DataError, SatlearnError
+from satlearn.errors import ConfigError, DataError, SatlearnError, not_a_directory
 from satlearn.evaluation.selective import (
     PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, check_coverage, check_coverages,
     check_examples, check_tolerance, risk_coverage_curve, selective_error, selective_report,
@@ -213,7 +213,7 @@ def _load(run_dir: Path, device: str | None, data_root: str | Path | None,
     from satlearn.engine import load_run
 
     if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: no such run directory")
+        raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
     config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset)
     return _LoadedRun(config=config, method=method, data=noisy.data, checkpoint=checkpoint,
                       device=next(method.parameters()).device)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from satlearn.config import Config, read_yaml
-from satlearn.errors import ConfigError, TrainingError
+from satlearn.errors import ConfigError, TrainingError, not_a_directory
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
@@ -278,7 +278,7 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.exists():
         if not Path(run_dir).is_dir():
-            raise TrainingError(f"{run_dir}: no such directory; expected a satlearn run directory")
+            raise TrainingError(f"{run_dir}: {not_a_directory(run_dir, 'directory')}; expected a satlearn run directory")
         if started_without_checkpoint(run_dir):
             raise TrainingError(f"{run_dir}: no checkpoint written yet (a run in its first epochs, or one stopped "
                                 f"before its first checkpoint)")
