@@ -7,7 +7,7 @@ from satlearn.methods import erm, gamblers, sat, selective  # noqa: E402,F401  (
 
 
 def methods_with_soft_targets() -> list[str]:
-    """The registered methods that keep a soft-target table (what find-issues reads), in registration order."""
+    """The registered methods that keep a soft-target table (what find-issues reads), sorted by name."""
     return [name for name in METHODS.names() if issubclass(METHODS.get(name), TargetsMethod)]
 
 
