@@ -1216,3 +1216,20 @@ def test_a_failed_command_keeps_its_status_through_a_sigterm_it_outlived(monkeyp
         assert main(["compare", "a_run"]) == cli.INTERRUPTED  # Ctrl-C alone stays Ctrl-C
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "--confg", "my.yaml"], "satlearn train: error: unrecognized arguments: --confg my.yaml (options: "
+                                      "satlearn train --help)"),
+    (["compare"], "satlearn compare: error: the following arguments are required: RUN_DIR (options: satlearn "
+                  "compare --help)"),
+    (["find-issues", "run", "--threshold", "2"], "satlearn find-issues: error: argument --threshold: expected a "
+                                                 "margin in [-1, 1], got 2 (options: satlearn find-issues --help)"),
+    (["trian"], "satlearn: error: argument command: invalid choice: 'trian' (choose from 'demo', 'train', "
+                "'find-issues', 'eval', 'compare', 'selective-eval') (options: satlearn --help)"),
+])
+def test_a_command_line_argparse_refuses_is_one_line_naming_where_the_options_are(argv, expected, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == expected + "\n"

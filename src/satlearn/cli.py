@@ -50,8 +50,26 @@ _fraction = _number_in(0.0, 1.0, "a fraction")
 _margin = _number_in(-1.0, 1.0, "a margin")  # between two probabilities
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A command line that argparse refuses (a mistyped option, a missing RUN_DIR) is one line, as satlearn's other
+    errors are, naming where the options are listed instead of printing the usage above it. Subcommands' parsers are
+    of this class too (argparse makes them of their parent's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        # an option no parser knows reaches the top parser, which would name itself: name the command it followed
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            command = getattr(parsed, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(unknown)} (options: {prog} --help)\n")
+        return parsed
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="satlearn", description="Self-Adaptive Training (SAT) for PyTorch.")
+    parser = _OneLineParser(prog="satlearn", description="Self-Adaptive Training (SAT) for PyTorch.")
     parser.add_argument("--version", action="version", version=f"satlearn {__version__}")
     parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (a module name, looked up from the current directory and "
