@@ -111,6 +111,14 @@ class RunConfig:
 
 @dataclass
 class Config:
+    """A run's whole configuration in five sections, ``data``, ``model``, ``optim``, ``method`` and ``run``: each a
+    dataclass whose fields are the keys of the README's configuration reference (``config.optim.lr``).
+
+    ``Config()`` holds the defaults; :func:`load_config` puts a YAML file and ``key.sub=value`` overrides on top of
+    them and checks the result. One built or changed in code is checked by :func:`satlearn.fit` (and
+    :func:`satlearn.data.load_dataset`) as load_config checks a file.
+    """
+
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
