@@ -1233,3 +1233,14 @@ def test_a_command_line_argparse_refuses_is_one_line_naming_where_the_options_ar
         main(argv)
     assert stopped.value.code == 2
     assert capsys.readouterr().err == expected + "\n"
+
+
+def test_eval_of_a_folder_of_runs_names_the_runs_it_holds(tmp_path, capsys):
+    # a demo's output holds its two runs: eval takes one of them, as compare would take the folder
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--no-progress",
+                 *sets(["data.num_samples=200", "model.width=4", "run.epochs=2", "method.start_epoch=1"])]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {out}: holds 2 runs, not one; expected one run's "
+                                               f"directory, such as {out / 'erm'}, {out / 'sat'}")

@@ -271,6 +271,14 @@ def started_without_checkpoint(run_dir: Path) -> bool:
     return isinstance(sections, dict) and set(sections) <= {f.name for f in dataclasses.fields(Config)}
 
 
+def _runs_inside(directory: Path) -> list[str]:
+    """The names of the run directories (those with a checkpoint) right inside ``directory``, sorted."""
+    try:
+        return sorted(child.name for child in directory.iterdir() if (child / CHECKPOINT_NAME).is_file())
+    except OSError:
+        return []
+
+
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, mmap: bool = False) -> dict[str, Any]:
     """The checkpoint of the run in ``run_dir``; a :class:`TrainingError` in one line where there is none or it
     cannot be read. ``mmap``: its tensors are mapped from the file, not read into memory, for a caller that reads
@@ -282,6 +290,11 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
         if started_without_checkpoint(run_dir):
             raise TrainingError(f"{run_dir}: no checkpoint written yet (a run in its first epochs, or one stopped "
                                 f"before its first checkpoint)")
+        inside = _runs_inside(Path(run_dir))
+        if inside:  # runs/, a demo's output: compare and selective-eval take those, the others one run
+            named = ", ".join(str(Path(run_dir) / name) for name in inside[:2]) + (", ..." if len(inside) > 2 else "")
+            raise TrainingError(f"{run_dir}: holds {len(inside)} runs, not one; expected one run's directory, such "
+                                f"as {named}")
         raise TrainingError(f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=False, mmap=mmap)
