@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     selective.add_argument("--out", default=None,
                            help="output directory, one folder per run named after it (-2, -3, ... for a name met "
                                 "again) and the plot (default: each run directory; the plot goes to their common "
-                                "parent, the run directory itself for one run)")
+                                "parent, the run directory itself for one run, the current directory where the runs "
+                                "share only the filesystem root)")
     selective.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
     selective.add_argument("--data-root", default=None,
                            help="where the runs' data are now, if they moved (default: each run's data.root); "

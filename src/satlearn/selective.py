@@ -439,7 +439,7 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     ``out/<run name>/`` with ``out``; the plot ``risk_coverage.png``
     (``risk_coverage_<score>.png`` for a score other than ``auto``, so that the same runs ranked another way do not
     overwrite it) into ``out``, or else into the runs' common parent directory (the run directory itself for a single
-    run).
+    run, the current directory where the runs share only the filesystem root).
     Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
     if they moved; ``dataset``: the splits the runs trained on when they were given to :func:`satlearn.fit`, the
     same for every run (both as for :func:`run_scores`).
