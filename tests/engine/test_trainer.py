@@ -1357,6 +1357,32 @@ def test_a_tabular_run_trained_when_a_constant_column_was_scaled_by_its_residue_
     assert load_checkpoint(tmp_path / "run")["data"] == saved
 
 
+@pytest.mark.parametrize("source", ["csv", "npz"])
+def test_a_run_trained_on_its_sources_splits_under_the_earlier_rule_goes_on_exactly_without_them(
+        tmp_path, monkeypatch, source):
+    # find-issues --config hands fit the splits its source loaded: a run trained so when a column of one value was
+    # scaled by its rounding residue goes on with those inputs, as a run that loaded them itself does
+    from satlearn.data import load_dataset, tabular
+    from satlearn.data import npz as npz_source
+    from satlearn.engine import load_run
+
+    config = table_with_a_constant_column(tmp_path, source)
+    with monkeypatch.context() as before:
+        for module in (tabular, npz_source):
+            before.setattr(module, "standardize", standardize_as_satlearn_did_before)
+        trained_on = load_dataset(config.data)
+        fit(config, tmp_path / "whole", dataset=trained_on, log=lambda m: None)
+        fit(config, tmp_path / "run", dataset=trained_on, stop_after_epoch=1, log=lambda m: None)
+    saved = load_checkpoint(tmp_path / "run")
+    assert saved["data_given"] and saved["given_splits_from_source"]
+    _, _, noisy, _ = load_run(tmp_path / "run")
+    assert torch.equal(noisy.data.x_train, trained_on.x_train) and torch.equal(noisy.data.x_test, trained_on.x_test)
+    assert evaluate_run(tmp_path / "run")["epoch"] == 1
+    fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+    assert_same_state(load_checkpoint(tmp_path / "run")["method"], load_checkpoint(tmp_path / "whole")["method"])
+    assert load_checkpoint(tmp_path / "run")["data"] == saved["data"]
+
+
 def test_a_resumed_optimizer_state_takes_the_kernels_of_the_optimizer_it_is_loaded_into():
     # set before loading: torch places Adam's step counts by the groups' `fused` (on the device for fused kernels)
     import types

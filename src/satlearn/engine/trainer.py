@@ -112,27 +112,38 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
             raise DataError(f"{run_dir}: the training data differ from those the run was started on")
         return noisy, now
     if dataset is None and not same_data(saved, now):
-        # the earlier form rounded with the thread count: try the run's own first, then this process's
-        for threads in dict.fromkeys([checkpoint.get("threads"), None]):
-            with cpu_threads(threads):
-                earlier = load_earlier_form(config.data)
-            if earlier is None:
-                break
-            earlier_fingerprint = data_fingerprint(earlier)
-            if same_data(saved, earlier_fingerprint):
-                return with_run_normalization(prepare_data(config, earlier, labels=checkpoint["labels"]), saved,
-                                              earlier_fingerprint)
+        earlier = _earlier_form_trained_on(config, checkpoint)
+        if earlier is not None:
+            return earlier
     check_same_data(saved, now, run_dir, doing=doing, given=dataset is not None)
     return with_run_normalization(noisy, saved, now)
 
 
+def _earlier_form_trained_on(config: Config,
+                             checkpoint: dict[str, Any]) -> tuple[NoisyDataset, dict[str, Any]] | None:
+    """The run's data as an earlier satlearn prepared its source (:func:`satlearn.data.load_earlier_form`), with
+    their fingerprint, where that is the fingerprint the run kept; else None."""
+    saved = checkpoint["data"]
+    # the earlier form rounded with the thread count: try the run's own first, then this process's
+    for threads in dict.fromkeys([checkpoint.get("threads"), None]):
+        with cpu_threads(threads):
+            earlier = load_earlier_form(config.data)
+        if earlier is None:
+            return None
+        earlier_fingerprint = data_fingerprint(earlier)
+        if same_data(saved, earlier_fingerprint):
+            return with_run_normalization(prepare_data(config, earlier, labels=checkpoint["labels"]), saved,
+                                          earlier_fingerprint)
+    return None
+
+
 def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, *,
                      doing: str) -> tuple[NoisyDataset, dict[str, Any]]:
-    """The data of a run trained on splits given to :func:`fit`, resumed or loaded without them: its source's, where
-    they are the splits it trained on; else a DataError saying to give them again (the source cannot load them, or
-    loads others), not one blaming data.root. Where the source finds no data at all, a MissingDataError: the splits
-    may be the source's own that moved (``find-issues --config`` hands fit those), which the command line then
-    tells how to find where they are now."""
+    """The data of a run trained on splits given to :func:`fit`, resumed or loaded without them: its source's (as
+    satlearn prepares them now or as an earlier satlearn did), where they are the splits it trained on; else a
+    DataError saying to give them again (the source cannot load them, or loads others), not one blaming data.root.
+    Where the source finds no data at all, a MissingDataError: the splits may be the source's own that moved
+    (``find-issues --config`` hands fit those), which the command line then tells how to find where they are now."""
     error = DataError
     try:
         noisy = prepare_data(config, labels=checkpoint["labels"])
@@ -143,11 +154,16 @@ def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, 
     else:
         why = ""
     now = data_fingerprint(noisy.data) if noisy is not None else None
-    if now is None or not same_data(checkpoint["data"], now):
-        raise error(f"{run_dir}: trained on splits given to fit(dataset=...) (in Python, or by find-issues --config), "
-                    f"which its data.source ({config.data.source}) does not load{why}; to {doing}, pass the same "
-                    "splits again as dataset=")
-    return with_run_normalization(noisy, checkpoint["data"], now)
+    if now is not None and same_data(checkpoint["data"], now):
+        return with_run_normalization(noisy, checkpoint["data"], now)
+    # find-issues --config hands fit the splits its source loads, which an earlier satlearn may have prepared
+    # otherwise
+    earlier = _earlier_form_trained_on(config, checkpoint) if now is not None else None
+    if earlier is not None:
+        return earlier
+    raise error(f"{run_dir}: trained on splits given to fit(dataset=...) (in Python, or by find-issues --config), "
+                f"which its data.source ({config.data.source}) does not load{why}; to {doing}, pass the same splits "
+                "again as dataset=")
 
 
 # data settings that the label noise and the loaders read, not a source: splits loaded under other values of them
