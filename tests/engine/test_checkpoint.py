@@ -301,3 +301,25 @@ def test_the_config_a_checkpoint_keeps_is_read_without_reading_its_tensors_into_
     kept = json.loads(read.stdout)
     assert kept["config"] == json.loads(json.dumps(config))
     assert kept["rise_mib"] < tensor_mib / 2
+
+
+def test_a_checkpoint_torch_cannot_map_gives_its_config_or_its_damage_as_read_whole(tmp_path):
+    # the mapping is only a saving: a file torch wrote in its older format is read whole, and an empty one is named
+    # as such, not as one to save again in torch's zip format
+    from satlearn.config import load_config, to_dict
+    from satlearn.engine.checkpoint import CHECKPOINT_NAME, FORMAT_VERSION, kept_config
+
+    config = to_dict(load_config(None))
+    older = tmp_path / "older"
+    older.mkdir()
+    torch.save({"format": FORMAT_VERSION, "config": config, "method": {"weights": torch.zeros(4)}},
+               older / CHECKPOINT_NAME, _use_new_zipfile_serialization=False)
+    assert kept_config(older) == config
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / CHECKPOINT_NAME).write_bytes(b"")
+    with pytest.raises(TrainingError) as read_whole:
+        load_checkpoint(empty)
+    with pytest.raises(TrainingError) as for_its_config:
+        kept_config(empty)
+    assert f"({read_whole.value})" in str(for_its_config.value)

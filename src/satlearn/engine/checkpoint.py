@@ -279,10 +279,22 @@ def _runs_inside(directory: Path) -> list[str]:
         return []
 
 
+def _read_checkpoint(path: Path, map_location: str | torch.device, *, mmap: bool) -> Any:
+    if mmap:
+        try:
+            return torch.load(path, map_location=map_location, weights_only=False, mmap=True)
+        except Exception:  # noqa: BLE001
+            # torch maps only its zip format: a damaged file (an empty one, say) would be blamed on its format, and
+            # a file torch wrote otherwise, or one on a filesystem without mmap, is still readable whole
+            pass
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, mmap: bool = False) -> dict[str, Any]:
     """The checkpoint of the run in ``run_dir``; a :class:`TrainingError` in one line where there is none or it
     cannot be read. ``mmap``: its tensors are mapped from the file, not read into memory, for a caller that reads
-    only the rest (torch's zip format, which every satlearn checkpoint has)."""
+    only the rest (torch's zip format, which every satlearn checkpoint has); a file that cannot be mapped is read
+    whole, as without ``mmap``."""
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.exists():
         if not Path(run_dir).is_dir():
@@ -297,7 +309,7 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
                                 f"as {named}")
         raise TrainingError(f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=False, mmap=mmap)
+        state = _read_checkpoint(path, map_location, mmap=mmap)
     except Exception as exc:  # torch raises several unrelated types for damaged files
         raise TrainingError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
