@@ -741,6 +741,22 @@ def test_imagefolder_classes_named_train_or_test_among_the_class_folders_are_cla
         load_dataset(data_config("imagefolder", root))
 
 
+@pytest.mark.parametrize("named", [("train",), ("test",), ("test", "train")])
+def test_imagefolder_train_and_test_folders_of_images_with_no_class_beside_them_are_refused(tmp_path, named):
+    # split folders whose images were never sorted into classes: read as classes, a model would learn which split
+    # an image is in
+    root = tmp_path / "imgs"
+    write_class_folders(root, {name: 4 for name in named})
+    (root / ".cache").mkdir()  # (hidden: no class)
+    holds, them = ("holds", "it") if len(named) == 1 else ("hold", "them")
+    with pytest.raises(DataError) as info:
+        load_dataset(data_config("imagefolder", root))
+    assert str(info.value) == (
+        f"imagefolder: {' and '.join(str(root / name) for name in named)} {holds} images directly, not class "
+        f"folders, and {root} holds no class folder beside {them}; expected one folder of images per class in "
+        f"{them} (train/<class>/, test/<class>/), or the class folders directly in {root}")
+
+
 def test_imagefolder_a_test_folder_of_images_beside_a_train_folder_of_classes_says_where_they_go(tmp_path):
     root = tmp_path / "imgs"
     write_class_folders(root / "train", {"cat": 3, "dog": 3})
