@@ -757,6 +757,19 @@ def test_imagefolder_train_and_test_folders_of_images_with_no_class_beside_them_
         f"{them} (train/<class>/, test/<class>/), or the class folders directly in {root}")
 
 
+@pytest.mark.parametrize("validation", ["val", "Validation"])
+def test_imagefolder_a_train_folder_of_images_beside_only_a_validation_split_is_refused(tmp_path, validation):
+    # a validation split is no class: train/ and val/ of loose images were not sorted into classes either
+    root = tmp_path / "imgs"
+    write_class_folders(root, {"train": 4, validation: 2})
+    with pytest.raises(DataError) as info:
+        load_dataset(data_config("imagefolder", root))
+    assert str(info.value) == (
+        f"imagefolder: {root / 'train'} holds images directly, not class folders, and {root} holds no class folder "
+        f"beside it ({root / validation}, named as a split, is none); expected one folder of images per class in it "
+        f"(train/<class>/, test/<class>/), or the class folders directly in {root}")
+
+
 def test_imagefolder_a_test_folder_of_images_beside_a_train_folder_of_classes_says_where_they_go(tmp_path):
     root = tmp_path / "imgs"
     write_class_folders(root / "train", {"cat": 3, "dog": 3})

@@ -5,9 +5,9 @@ images, drawn with a generator seeded by ``data.data_seed``, are held out as the
 Classes are the sorted subdirectory names of ``train`` (of ``root`` where it holds neither a ``train`` nor a
 ``test`` split folder); a ``test`` folder must hold the same set. A ``train`` or ``test`` folder that holds images
 directly and no folders is a class like the others, so classes of those names can lie directly in ``root`` beside
-other classes (a ``root`` holding no other folder is refused: its images were not sorted into classes); one that
-holds folders (or nothing) is a split folder, and a ``root`` holding one of each kind is refused. Files are
-read in sorted order (class by class, then by file name), converted to RGB, and must all share one size; a drawn
+other classes (a ``root`` holding no other folder, or only a validation split's ``val``, ``valid``,
+``validation`` or ``dev``, is refused: its images were not sorted into classes); one that holds folders (or
+nothing) is a split folder, and a ``root`` holding one of each kind is refused. Files are read in sorted order (class by class, then by file name), converted to RGB, and must all share one size; a drawn
 split keeps that order in both splits. Images with more than 8 bits per channel (16-bit grayscale PNGs, say) are
 refused rather than clipped to 0..255. The per-channel mean and standard deviation are computed from the training
 images.
@@ -67,6 +67,10 @@ def _is_image_class(directory: Path) -> bool:
     return not _subdirs(directory) and bool(_image_files(directory, Counter()))
 
 
+# folders that hold a validation split, not a class, beside train/ (which is not read, as any other folder there)
+_VALIDATION_SPLIT_NAMES = frozenset({"val", "valid", "validation", "dev"})
+
+
 def _layout(root: Path) -> _Layout:
     folders = _subdirs(root)
     if not folders:
@@ -76,10 +80,11 @@ def _layout(root: Path) -> _Layout:
     splits = [name for name in ("test", "train") if name in folders and name not in as_classes]
     if as_classes and splits:  # one reads as a class, the other as a split: neither layout holds both
         raise DataError(_mixed_layout_error(root, as_class=as_classes[0], as_split=splits[0]))
-    if as_classes and len(as_classes) == len(folders):
-        # no class beside them: split folders whose images were never sorted into class folders, which read as
-        # classes would teach a model which split an image is in
-        raise DataError(_unsorted_splits_error(root, as_classes))
+    beside = [name for name in folders if name not in as_classes]
+    if as_classes and all(name.lower() in _VALIDATION_SPLIT_NAMES for name in beside):
+        # no class beside them (a validation split is none): split folders whose images were never sorted into
+        # class folders, which read as classes would teach a model which split an image is in
+        raise DataError(_unsorted_splits_error(root, as_classes, beside=beside))
     if "train" in splits:
         test_dir = root / "test" if "test" in folders else None
         unread = tuple(name for name in folders if name not in ("train", "test"))
@@ -100,12 +105,14 @@ def _mixed_layout_error(root: Path, *, as_class: str, as_split: str) -> str:
             "test/<class>/), or, where train and test are classes, images directly in both")
 
 
-def _unsorted_splits_error(root: Path, names: tuple[str, ...]) -> str:
-    """For a ``root`` whose only folders are ``train`` and/or ``test``, holding images directly."""
+def _unsorted_splits_error(root: Path, names: tuple[str, ...], *, beside: list[str]) -> str:
+    """For a ``root`` whose only folders are ``train`` and/or ``test``, holding images directly, and perhaps a
+    validation split's folder (``beside``)."""
     holds, them = ("holds", "it") if len(names) == 1 else ("hold", "them")
+    validation = f" ({', '.join(str(root / name) for name in beside)}, named as a split, is none)" if beside else ""
     return (f"imagefolder: {' and '.join(str(root / name) for name in names)} {holds} images directly, not class "
-            f"folders, and {root} holds no class folder beside {them}; expected one folder of images per class in "
-            f"{them} (train/<class>/, test/<class>/), or the class folders directly in {root}")
+            f"folders, and {root} holds no class folder beside {them}{validation}; expected one folder of images "
+            f"per class in {them} (train/<class>/, test/<class>/), or the class folders directly in {root}")
 
 
 def _named_like_splits(root: Path, layout: _Layout) -> str:
