@@ -435,6 +435,84 @@ def test_existing_run_is_never_overwritten(tmp_path):
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
 
 
+class _OneSecond:
+    """A clock stopped in one second, as two runs started together read it."""
+
+    @staticmethod
+    def now():
+        from datetime import datetime
+
+        return datetime(2024, 5, 6, 7, 8, 9)
+
+
+def test_runs_started_in_the_same_second_take_their_own_time_stamped_directories(tmp_path, monkeypatch):
+    from satlearn.engine import trainer
+
+    monkeypatch.setattr(trainer, "datetime", _OneSecond)
+    out = tmp_path / "sweep"  # not there yet: the first run creates it
+    first = fit(tiny_config(out, "run.epochs=2"), log=lambda m: None)
+    messages = []
+    second = fit(tiny_config(out, "run.epochs=2"), log=messages.append)
+    stem = "sat-mnist1d-20240506-070809"
+    assert (first.run_dir, second.run_dir) == (out / stem, out / f"{stem}-2")
+    assert f"run directory: {out / stem}-2" in messages
+    for result in (first, second):  # each run records the name it took, which a resumption and load_run read
+        assert load_config(result.run_dir / "config.yaml").run.name == result.run_dir.name
+        assert load_checkpoint(result.run_dir)["config"]["run"]["name"] == result.run_dir.name
+    assert sorted(p.name for p in out.iterdir()) == [stem, f"{stem}-2"]
+    # a name the user chose is theirs: a run there already is still refused, not renamed
+    with pytest.raises(TrainingError, match="already holds a run"):
+        fit(tiny_config(out, "run.epochs=2", f"run.name={stem}"), log=lambda m: None)
+
+
+TRAIN_AT_ONE_SECOND = """
+import sys, time
+from datetime import datetime
+from pathlib import Path
+
+from satlearn.config import load_config
+from satlearn.engine import trainer
+
+trainer.datetime = type("OneSecond", (), {"now": staticmethod(lambda: datetime(2024, 5, 6, 7, 8, 9))})
+ready = Path(sys.argv[1])
+(ready / sys.argv[2]).touch()
+while len(list(ready.iterdir())) < 2:  # both processes start training together, once both have imported torch
+    time.sleep(0.01)
+print(trainer.fit(load_config(None, sys.argv[3:]), log=lambda m: None).run_dir)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_two_processes_started_in_the_same_second_train_into_their_own_directories(tmp_path):
+    import subprocess
+
+    script, ready, out = tmp_path / "train.py", tmp_path / "ready", tmp_path / "sweep"
+    script.write_text(TRAIN_AT_ONE_SECOND)
+    ready.mkdir()
+    overrides = tiny_overrides(out, "run.epochs=2", "run.threads=1")
+    processes = [subprocess.Popen([sys.executable, script, ready, str(n), *overrides], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for n in (1, 2)]
+    done = [process.communicate(timeout=240) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], [err[-2000:] for _, err in done]
+    stem = "sat-mnist1d-20240506-070809"
+    assert sorted(stdout.strip() for stdout, _ in done) == [str(out / stem), str(out / f"{stem}-2")]
+
+
+def test_a_time_stamped_run_that_fails_leaves_no_directory(tmp_path, monkeypatch):
+    from satlearn.engine import trainer
+
+    monkeypatch.setattr(trainer, "datetime", _OneSecond)
+    taken = tmp_path / "runs" / "sat-csv-20240506-070809"  # as a run started this second just took it
+    taken.mkdir(parents=True)
+    with pytest.raises(DataError, match="missing.csv is not a file"):
+        fit(tiny_config(taken.parent, "data.source=csv", f"data.root={tmp_path / 'missing.csv'}"), log=lambda m: None)
+    assert list(taken.parent.iterdir()) == [taken]  # the -2 it took is removed, the other run's left alone
+    with pytest.raises(DataError, match="missing.csv is not a file"):  # nor the folders it made for its own
+        fit(tiny_config(tmp_path / "new" / "runs", "data.source=csv", f"data.root={tmp_path / 'missing.csv'}"),
+            log=lambda m: None)
+    assert not (tmp_path / "new").exists()
+
+
 def test_a_run_directory_under_a_file_is_named_as_such(tmp_path):
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(ConfigError, match=r"run directory .*file/run: is under .*file, which is a file"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import itertools
 import math
 import numbers
 import os
@@ -536,6 +537,24 @@ def _default_run_dir(config: Config) -> Path:
     return Path(config.run.out_dir).expanduser() / name
 
 
+def _claim_new_run_dir(run_dir: Path) -> Path:
+    """Creates ``run_dir``, or where it exists ``run_dir-2``, ``-3``, ...: a time-stamped name that a run started
+    in the same second (a sweep started with ``&``) may have taken already. The directory is taken by creating it,
+    which only one process can do, so two runs never share one."""
+    make_output_dir(run_dir, what="run directory", create=False)  # a file in the way, or no write access, named
+    try:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        for number in itertools.count(1):
+            candidate = run_dir if number == 1 else run_dir.with_name(f"{run_dir.name}-{number}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise TrainingError(f"{run_dir}: run directory is not writable ({exc.strerror or exc})") from None
+
+
 def _during_an_interrupt(exc: BaseException) -> bool:
     """Whether ``exc`` was raised while a KeyboardInterrupt was being handled (or while it was raised)."""
     seen = set()
@@ -689,7 +708,9 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         config: a :class:`satlearn.config.Config` (from :func:`satlearn.config.load_config`, or built in code:
             it is checked as load_config checks, and refused with a ConfigError). The run trains on, and saves, a
             checked copy with the method's settings filled in; the object passed is left as it was.
-        run_dir: where to write (default ``run.out_dir/run.name``).
+        run_dir: where to write (default ``run.out_dir/run.name``; without a ``run.name``, a new directory
+            ``<method>-<source>-<time>``, ``-2``, ``-3``, ... added for runs started in the same second, whose name
+            the run's config records).
         resume: continue the run in ``run_dir`` from its checkpoint; ``config`` must match the run's own.
         dataset: use these splits instead of loading ``config.data.source`` (the noise model still applies).
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
@@ -697,10 +718,15 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
     """
     # one built in code has not been through load_config: checked, and the method's settings filled in, in a copy
     config = config_lib.check(config, source="fit's config")
+    time_stamped = run_dir is None and config.run.name is None
     run_dir = Path(run_dir).expanduser() if run_dir is not None else _default_run_dir(config)
     # the directories this call creates: the run directory and any missing parents (run.out_dir/...)
     created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
     try:
+        if time_stamped:
+            run_dir = _claim_new_run_dir(run_dir)
+            created = [run_dir, *(d for d in created if d in run_dir.parents)]
+            config.run.name = run_dir.name  # the name taken, in the run's config.yaml and checkpoint
         _prepare_run_dir(run_dir, resume=resume)
         with hold_run_dir(run_dir):
             _prepare_run_dir(run_dir, resume=resume)
