@@ -1200,6 +1200,31 @@ def test_a_run_directory_another_process_trains_in_is_left_alone(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_a_new_run_into_a_directory_another_process_trains_says_so_not_to_resume(tmp_path):
+    import fcntl
+
+    run, loading = tmp_path / "run", tmp_path / "loading"
+    fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
+    loading.mkdir()  # a run whose process still loads its data: no checkpoint yet
+    for directory in (run, loading):
+        held = os.open(directory, os.O_RDONLY)  # the other process's lock (a separate open: flock conflicts in-process)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with pytest.raises(TrainingError) as refused:  # a --resume would be refused too while it trains
+                fit(tiny_config(tmp_path), directory, log=lambda m: None)
+            assert str(refused.value) == (f"{directory}: another process is training this run; wait for it to "
+                                          "finish (or stop it), or choose another run.name / run directory")
+            with pytest.raises(TrainingError, match=r"another process is training this run; let it finish \(or "
+                                                    r"stop it\), then resume"):
+                fit(tiny_config(tmp_path), directory, resume=True, log=lambda m: None)
+        finally:
+            os.close(held)
+    # nobody trains it now: a run there is resumed
+    with pytest.raises(TrainingError, match="already holds a run; resume it with --resume"):
+        fit(tiny_config(tmp_path), run, log=lambda m: None)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
 def test_a_run_refused_a_busy_directory_leaves_it_even_when_both_found_it_missing(tmp_path, monkeypatch):
     import fcntl
     import os

@@ -567,8 +567,8 @@ def _during_an_interrupt(exc: BaseException) -> bool:
 
 
 def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
-    """Checks ``run_dir`` and creates it for a new run; called again once the run holds the directory, as another
-    process may have written there in between."""
+    """Checks ``run_dir`` and creates it for a new run; called once the run holds the directory, and for one not
+    there yet first, to create the directory the lock is taken on (another process may write there in between)."""
     if resume:
         if not (run_dir / CHECKPOINT_NAME).exists():
             raise TrainingError(f"{run_dir}: nothing to resume (no {CHECKPOINT_NAME})")
@@ -612,11 +612,11 @@ def _clear_stopped_attempt(run_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def hold_run_dir(run_dir: Path):
+def hold_run_dir(run_dir: Path, *, resume: bool):
     """Within the block this process alone trains in ``run_dir``: a second ``fit`` there (a double-started job, a
     resume while the run still trains) stops at once instead of overwriting its checkpoints. An advisory lock on
     the directory itself (no lock file to leave behind), released when the process ends however it ends; where the
-    OS has no ``flock`` (Windows) there is no lock."""
+    OS has no ``flock`` (Windows) there is no lock. ``resume``: the refusal's advice is for a resumption."""
     try:
         import fcntl
     except ImportError:
@@ -627,8 +627,9 @@ def hold_run_dir(run_dir: Path):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunDirectoryBusy(f"{run_dir}: another process is training this run; let it finish (or stop it), "
-                                   "then resume") from None
+            advice = ("let it finish (or stop it), then resume" if resume else
+                      "wait for it to finish (or stop it), or choose another run.name / run directory")
+            raise RunDirectoryBusy(f"{run_dir}: another process is training this run; {advice}") from None
         except OSError:  # a filesystem without flock on directories (some network ones): train unlocked, as before
             pass
         yield
@@ -727,8 +728,11 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
             run_dir = _claim_new_run_dir(run_dir)
             created = [run_dir, *(d for d in created if d in run_dir.parents)]
             config.run.name = run_dir.name  # the name taken, in the run's config.yaml and checkpoint
-        _prepare_run_dir(run_dir, resume=resume)
-        with hold_run_dir(run_dir):
+        # an existing directory is locked before it is checked: one that another process trains holds a run that
+        # a --resume, as the check's refusal advises, would not get either
+        if not run_dir.is_dir():
+            _prepare_run_dir(run_dir, resume=resume)  # checks, then creates the directory the lock is taken on
+        with hold_run_dir(run_dir, resume=resume):
             _prepare_run_dir(run_dir, resume=resume)
             if resume:
                 _clear_partial_writes(run_dir)
