@@ -560,6 +560,9 @@ def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(t
     assert main(["demo", "--out", str(out), "--no-progress", *tiny]) == 130
     assert capsys.readouterr().err.strip() == f"satlearn: interrupted; finish the demo with satlearn demo --resume '{out}'"
     assert not (out / "demo_summary.json").exists() and (out / "erm" / "summary.json").exists()
+    assert main(["train", "--resume", str(out)]) == 2  # the demo's folder, not one of its runs
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: --resume {out}: the output of a demo, not one run's "
+                                               f"directory; finish the demo with satlearn demo --resume '{out}'")
     monkeypatch.setattr(SAT, "training_step", original)
     assert main(["demo", "--resume", str(out), "--no-progress", "--set", "run.epochs=9"]) == 2
     refused = capsys.readouterr().err
@@ -573,6 +576,9 @@ def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(t
     assert (out / "demo_accuracy.png").exists()
     assert main(["demo", "--resume", str(out)]) == 2
     assert "the demo already finished; nothing to resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: --resume {out}: the output of a finished demo, not "
+                                               "one run's directory; nothing to resume (see demo_summary.json)")
     assert main(["demo", "--resume", str(tmp_path / "erm-only")]) == 2
     assert "no such demo output directory" in capsys.readouterr().err
     (tmp_path / "older").mkdir()

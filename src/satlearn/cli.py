@@ -166,7 +166,7 @@ def _train(args: argparse.Namespace) -> int:
         if not run_dir.is_dir():
             raise DataError(f"--resume {args.resume}: {not_a_directory(run_dir, 'run directory')}")
         if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
-            raise DataError(f"--resume {args.resume}: not a satlearn run directory (no config.yaml, no checkpoint.pt)")
+            raise DataError(f"--resume {args.resume}: {_not_a_run_directory(run_dir, args)}")
         # the run is where --resume points, and its config says so: the name and folder it was started under play
         # no part (it may have been moved, or named in a way no longer accepted, e.g. an absolute path)
         for text in overrides:
@@ -199,6 +199,20 @@ def _train(args: argparse.Namespace) -> int:
     if issues:
         print(f"labels flagged as wrong: {issues['flagged']} (see {result.run_dir / 'refined_labels.csv'})")
     return 0
+
+
+def _not_a_run_directory(directory: Path, args: argparse.Namespace) -> str:
+    """What ``train --resume`` says of a folder without a run: a demo's output (the request its demo writes first,
+    or the summary it writes last) is resumed as a whole, by ``demo --resume``."""
+    from satlearn.demo import REQUEST_NAME, SUMMARY_NAME
+
+    if (directory / SUMMARY_NAME).exists():
+        return f"the output of a finished demo, not one run's directory; nothing to resume (see {SUMMARY_NAME})"
+    if (directory / REQUEST_NAME).exists():
+        imports = "".join(f"--import {_shell_quoted(module)} " for module in args.imports)
+        return (f"the output of a demo, not one run's directory; finish the demo with satlearn {imports}demo "
+                f"--resume {_shell_quoted(directory)}")
+    return "not a satlearn run directory (no config.yaml, no checkpoint.pt)"
 
 
 def _refuse_a_run_dir_that_holds_a_run(config) -> None:

@@ -35,6 +35,7 @@ _SOURCE_NAMES = {"mnist1d": "MNIST-1D", "cifar10": "CIFAR-10", "cifar100": "CIFA
 
 # the --set overrides a demo was started with, kept in its directory so that --resume trains the missing run alike
 REQUEST_NAME = "demo_request.json"
+SUMMARY_NAME = "demo_summary.json"  # written last: a demo that has it is finished
 
 
 def demo_config(method: str, *, out_dir: str | Path, overrides: tuple[str, ...] = ()) -> Config:
@@ -102,9 +103,9 @@ def _requested_overrides(out_dir: Path) -> tuple[str, ...]:
     path = out_dir / REQUEST_NAME
     if not out_dir.is_dir():
         raise DataError(f"{out_dir}: {not_a_directory(out_dir, 'demo output directory')}")
-    if (out_dir / "demo_summary.json").exists():
+    if (out_dir / SUMMARY_NAME).exists():
         raise ConfigError(f"{out_dir}: the demo already finished; nothing to resume (its results are in "
-                          "demo_summary.json)")
+                          f"{SUMMARY_NAME})")
     try:
         overrides = json.loads(path.read_text())["overrides"]
     except FileNotFoundError:
@@ -173,7 +174,7 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
         "demo_wall_seconds": time.perf_counter() - started,
         **({"resumed": True} if resume else {}),
     }
-    atomic_write_text(out_dir / "demo_summary.json", to_json(summary))
+    atomic_write_text(out_dir / SUMMARY_NAME, to_json(summary))
     log("")
     log(title)
     log(format_table(results))
