@@ -1250,3 +1250,27 @@ def test_eval_of_a_folder_of_runs_names_the_runs_it_holds(tmp_path, capsys):
     assert main(["eval", str(out)]) == 2
     assert capsys.readouterr().err.strip() == (f"satlearn: error: {out}: holds 2 runs, not one; expected one run's "
                                                f"directory, such as {out / 'erm'}, {out / 'sat'}")
+
+
+@pytest.mark.parametrize("argv, misplaced, shown", [
+    (["train", "--config", "my.yaml", "--import", "my_methods"], "--import", "--import MODULE"),
+    (["eval", "runs/x", "--import=my_methods"], "--import", "--import MODULE"),
+    (["compare", "runs", "--version"], "--version", "--version"),
+])
+def test_an_option_of_satlearn_itself_given_after_the_command_is_told_to_go_before_it(argv, misplaced, shown,
+                                                                                         capsys):
+    # the command's --help does not list it: the line says where it goes instead of pointing there
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (f"satlearn {argv[0]}: error: {misplaced} is an option of satlearn itself, "
+                                       f"given before the command: satlearn {shown} {argv[0]} ... (options: "
+                                       "satlearn --help)\n")
+
+
+def test_an_unknown_option_before_the_command_is_named_as_satlearns_not_the_commands(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--no-progress", "train", "--config", "my.yaml", "--confg", "other.yaml"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == ("satlearn: error: unrecognized arguments: --no-progress (options: satlearn "
+                                       "--help)\n")

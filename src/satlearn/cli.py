@@ -52,20 +52,55 @@ _margin = _number_in(-1.0, 1.0, "a margin")  # between two probabilities
 
 class _OneLineParser(argparse.ArgumentParser):
     """A command line that argparse refuses (a mistyped option, a missing RUN_DIR) is one line, as satlearn's other
-    errors are, naming where the options are listed instead of printing the usage above it. Subcommands' parsers are
-    of this class too (argparse makes them of their parent's)."""
+    errors are, naming where the options are listed instead of printing the usage above it, and the parser that was
+    given what it did not recognise: satlearn's before the command, the command's after it, where one of satlearn's
+    own options (``--import``) is told to go before the command. Subcommands' parsers are of this class too
+    (argparse makes them of their parent's)."""
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, unknown = super().parse_known_args(args, namespace)
+        # the first parser to return is the command's, whose namespace its parent copies: what it left over is the
+        # command's to name, the rest (given before the command) satlearn's own
+        if not hasattr(parsed, _LEFT_BY_COMMAND):
+            setattr(parsed, _LEFT_BY_COMMAND, list(unknown))
+        return parsed, unknown
+
     def parse_args(self, args=None, namespace=None):
-        # an option no parser knows reaches the top parser, which would name itself: name the command it followed
         parsed, unknown = self.parse_known_args(args, namespace)
-        if unknown:
-            command = getattr(parsed, "command", None)
-            prog = f"{self.prog} {command}" if command else self.prog
-            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(unknown)} (options: {prog} --help)\n")
+        after_command = getattr(parsed, _LEFT_BY_COMMAND)
+        delattr(parsed, _LEFT_BY_COMMAND)
+        before_command = unknown[:len(unknown) - len(after_command)]
+        if before_command:
+            self.error(f"unrecognized arguments: {' '.join(before_command)}")
+        if unknown:  # argparse's own error would name this parser: name the command they followed
+            prog = f"{self.prog} {parsed.command}"
+            own = self._own_option_among(after_command)
+            if own is not None:  # its --help does not list it
+                self.exit(2, f"{prog}: error: {own.option_strings[-1]} is an option of {self.prog} itself, given "
+                             f"before the command: {self.prog} {self._shown(own)} {parsed.command} ... (options: "
+                             f"{self.prog} --help)\n")
+            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(after_command)} (options: {prog} "
+                         "--help)\n")
         return parsed
+
+    def _own_option_among(self, texts: list[str]) -> argparse.Action | None:
+        """The first of this parser's options (``--import``, ``--import=MODULE``) among ``texts``, else None."""
+        for text in texts:
+            action = self._option_string_actions.get(text.split("=", 1)[0]) if text.startswith("--") else None
+            if action is not None:
+                return action
+        return None
+
+    @staticmethod
+    def _shown(action: argparse.Action) -> str:
+        return " ".join([action.option_strings[-1], *([action.metavar] if action.metavar else [])])
+
+
+# where a command's parser leaves what it did not recognise, for satlearn's to tell from what came before the command
+_LEFT_BY_COMMAND = "_left_by_command"
 
 
 def build_parser() -> argparse.ArgumentParser:
