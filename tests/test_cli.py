@@ -1231,14 +1231,24 @@ def test_a_failed_command_keeps_its_status_through_a_sigterm_it_outlived(monkeyp
                   "compare --help)"),
     (["find-issues", "run", "--threshold", "2"], "satlearn find-issues: error: argument --threshold: expected a "
                                                  "margin in [-1, 1], got 2 (options: satlearn find-issues --help)"),
-    (["trian"], "satlearn: error: argument command: invalid choice: 'trian' (choose from 'demo', 'train', "
-                "'find-issues', 'eval', 'compare', 'selective-eval') (options: satlearn --help)"),
 ])
 def test_a_command_line_argparse_refuses_is_one_line_naming_where_the_options_are(argv, expected, capsys):
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     assert stopped.value.code == 2
     assert capsys.readouterr().err == expected + "\n"
+
+
+def test_an_unknown_command_is_one_line_naming_where_the_commands_are(capsys):
+    # how argparse lists the choices is its own (some Pythons, 3.13.1 say, leave them unquoted): only the line's frame
+    # is satlearn's
+    with pytest.raises(SystemExit) as stopped:
+        main(["trian"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("satlearn: error: argument command: invalid choice: 'trian'")
+    assert err.endswith(" (options: satlearn --help)\n") and err.count("\n") == 1
+    assert all(command in err for command in ("demo", "train", "find-issues", "eval", "compare", "selective-eval"))
 
 
 def test_eval_of_a_folder_of_runs_names_the_runs_it_holds(tmp_path, capsys):
