@@ -1,6 +1,8 @@
 import csv
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -995,6 +997,39 @@ def test_find_issues_config_into_a_run_directory_that_holds_a_run_says_how_to_us
         f"satlearn: error: {run}: already holds a run; finish it with satlearn train --resume {run}, then run "
         f"satlearn find-issues {run}, or choose another run.name")
 
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_find_issues_config_into_a_run_directory_another_process_trains_says_so_before_loading_data(
+        tmp_path, capsys, monkeypatch):
+    # its --resume advice would be refused while the other process trains; one still loading has no checkpoint yet
+    import fcntl
+
+    import satlearn.data
+
+    config = tmp_path / "c.yaml"
+    config.write_text("run:\n  name: mine\n")
+    stopped, loading = tmp_path / "mine", tmp_path / "loading"
+    assert main(["train", "--config", str(config), *sets(tiny_overrides(tmp_path, "run.epochs=3"))]) == 0
+    (stopped / "summary.json").unlink()  # as a run still training has no summary yet
+    loading.mkdir()
+    capsys.readouterr()
+
+    def load_dataset(*args, **kwargs):
+        raise AssertionError("data loaded for a run directory another process trains")
+
+    monkeypatch.setattr(satlearn.data, "load_dataset", load_dataset)
+    for run in (stopped, loading):
+        held = os.open(run, os.O_RDONLY)  # the other process's lock (a separate open: flock conflicts in-process)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            assert main(["find-issues", "--config", str(config),
+                         *sets(tiny_overrides(tmp_path, f"run.name={run.name}"))]) == 2
+        finally:
+            os.close(held)
+        assert capsys.readouterr().err.strip() == (
+            f"satlearn: error: {run}: another process is training this run; wait for it to finish (or stop it), or "
+            "choose another run.name / run directory")
 
 def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so(tmp_path, capsys, monkeypatch):
     # an import would look for such a module on PYTHONPATH, and name that ('no module named plugins.absent')

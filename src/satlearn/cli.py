@@ -252,13 +252,19 @@ def _not_a_run_directory(directory: Path, args: argparse.Namespace) -> str:
 
 def _refuse_a_run_dir_that_holds_a_run(config) -> None:
     """find-issues --config trains a new run; where its named run directory holds one already, it says how to use
-    that run (find-issues has no --resume, which the training's own refusal would point at) before loading data."""
+    that run (find-issues has no --resume, which the training's own refusal would point at) before loading data.
+    One that another process trains is named as such first, as the training would name it: the run may have no
+    checkpoint yet, and a --resume would be refused while it trains."""
     from satlearn.engine.checkpoint import CHECKPOINT_NAME
+    from satlearn.engine.trainer import hold_run_dir
     from satlearn.errors import ConfigError
 
     if config.run.name is None:  # a time-stamped name is a new directory
         return
     run_dir = Path(config.run.out_dir).expanduser() / config.run.name
+    if run_dir.is_dir():
+        with hold_run_dir(run_dir, resume=False):  # released at once: the training takes it again
+            pass
     if not (run_dir / CHECKPOINT_NAME).exists():
         return
     quoted = _shell_quoted(run_dir)
