@@ -5,12 +5,12 @@ images, drawn with a generator seeded by ``data.data_seed``, are held out as the
 Classes are the sorted subdirectory names of ``train`` (of ``root`` where it holds neither a ``train`` nor a
 ``test`` split folder); a ``test`` folder must hold the same set. A ``train`` or ``test`` folder that holds images
 directly and no folders is a class like the others, so classes of those names can lie directly in ``root`` beside
-other classes (a ``root`` holding no other folder, or only a validation split's ``val``, ``valid``,
-``validation`` or ``dev``, is refused: its images were not sorted into classes); one that holds folders (or
-nothing) is a split folder, and a ``root`` holding one of each kind is refused. Files are read in sorted order (class by class, then by file name), converted to RGB, and must all share one size; a drawn
-split keeps that order in both splits. Images with more than 8 bits per channel (16-bit grayscale PNGs, say) are
-refused rather than clipped to 0..255. The per-channel mean and standard deviation are computed from the training
-images.
+other classes (a ``root`` holding no other folder, or only a validation split's ``val``, ``valid``, ``validation``
+or ``dev``, is refused: its images were not sorted into classes); one that holds folders (or nothing) is a split
+folder, and a ``root`` holding one of each kind is refused. Files are read in sorted order (class by class, then by
+file name), converted to RGB, and must all share one size; a drawn split keeps that order in both splits. Images
+with more than 8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to 0..255. The
+per-channel mean and standard deviation are computed from the training images.
 """
 
 from __future__ import annotations
