@@ -260,6 +260,18 @@ def test_a_run_saved_before_a_key_existed_resumes_with_the_same_config_from_conf
     assert len(fit(from_checkpoint, run, resume=True, log=lambda m: None).history) == 4
 
 
+def test_a_run_whose_config_yaml_is_gone_resumes_with_the_overrides_given_over_its_checkpoints_config(tmp_path):
+    from satlearn.engine import resume_config
+
+    fit(tiny_config(tmp_path, "run.epochs=2"), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    (tmp_path / "run" / "config.yaml").unlink()
+    # as train --resume gives them: the run's place, and what a resumption may change (a smaller device's batches)
+    config = resume_config(tmp_path / "run", ["run.name=moved", "data.eval_batch_size=7"], log=lambda m: None)
+    assert (config.run.name, config.data.eval_batch_size) == ("moved", 7)
+    fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+    assert load_config(tmp_path / "run" / "config.yaml").data.eval_batch_size == 7
+
+
 def test_a_run_without_config_yaml_or_a_readable_checkpoint_has_no_config_to_resume_with(tmp_path):
     from satlearn.engine import resume_config
 
