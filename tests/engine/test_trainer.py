@@ -1843,6 +1843,23 @@ def test_an_image_run_goes_on_with_the_normalization_it_was_trained_with(tmp_pat
     assert load_checkpoint(tmp_path / "part")["data"]["normalization"] == kept
 
 
+def test_an_image_run_on_its_sources_own_splits_goes_on_without_them_with_the_normalization_it_was_trained_with(
+        tmp_path, monkeypatch):
+    from satlearn.data import imagefolder, load_dataset
+    from satlearn.engine import load_run
+
+    config = image_folder_config(tmp_path)
+    # the splits find-issues --config hands fit: found at the run's source again without being given
+    fit(config, tmp_path / "part", dataset=load_dataset(config.data, progress=False), stop_after_epoch=1,
+        log=lambda m: None)
+    kept = load_checkpoint(tmp_path / "part")["data"]["normalization"]
+    monkeypatch.setattr(imagefolder, "channel_stats", lambda images, chunk=1024: ((0.25,) * 3, (0.5,) * 3))
+    _, _, noisy, _ = load_run(tmp_path / "part")
+    assert [list(noisy.data.mean), list(noisy.data.std)] == [kept["mean"], kept["std"]]
+    fit(config, tmp_path / "part", resume=True, log=lambda m: None)
+    assert load_checkpoint(tmp_path / "part")["data"]["normalization"] == kept
+
+
 def test_an_image_run_kept_before_its_normalization_was_recorded_goes_on_with_the_sources(tmp_path):
     config = image_folder_config(tmp_path)
     fit(config, tmp_path / "whole", log=lambda m: None)
