@@ -1782,6 +1782,27 @@ def test_a_run_on_its_sources_own_splits_resumed_without_them_still_says_it_trai
     assert evaluate_run(tmp_path / "run")["epoch"] == 2  # still found at its source without the splits
 
 
+def test_a_run_on_its_sources_own_splits_resumed_without_them_names_its_data_as_the_splits_do(tmp_path,
+                                                                                              monkeypatch):
+    from dataclasses import replace
+
+    from satlearn.data import SOURCES, load_dataset
+    from satlearn.data.mnist1d import load_mnist1d
+
+    monkeypatch.setattr(SOURCES, "_entries", dict(SOURCES._entries))
+
+    @SOURCES.register("my_waves")  # a source of the user's own, whose splits carry a name other than its own
+    def load_my_waves(config):
+        return replace(load_mnist1d(config), name="waves")
+
+    config = tiny_config(tmp_path, "data.source=my_waves", "model.name=mlp", "run.epochs=2")
+    fit(config, tmp_path / "run", dataset=load_dataset(config.data, progress=False), stop_after_epoch=1,
+        log=lambda m: None)
+    summary = fit(config, tmp_path / "run", resume=True, log=lambda m: None).summary
+    # as an uninterrupted run on those splits says: data.source names no data the run trained on
+    assert (summary["data"], summary["data_given"]) == ("waves", True)
+
+
 def test_splits_a_source_loaded_under_other_noise_or_batch_settings_are_loaded_from_it_again(tmp_path):
     from satlearn.data import load_dataset
 
