@@ -349,6 +349,24 @@ def test_loaded_splits_keep_a_copy_of_the_settings_they_were_loaded_with(monkeyp
     assert DatasetSplits(**{**loaded.__dict__, "name": "copied"}).loaded_from.root == "first"
 
 
+def test_only_splits_marked_with_a_runs_own_data_settings_are_taken_for_its_sources(monkeypatch):
+    from dataclasses import asdict, replace
+
+    from satlearn.config import Config
+    from satlearn.data import SOURCES
+    from satlearn.engine.trainer import loaded_with
+
+    x = torch.zeros(2, 3)
+    monkeypatch.setitem(SOURCES._entries, "toy", lambda config: DatasetSplits(
+        x_train=x, y_train=torch.tensor([0, 1]), x_test=x, y_test=torch.tensor([1, 0]), num_classes=2,
+        class_names=["a", "b"], kind="tabular", name="toy"))
+    config = Config(data=DataConfig(source="toy", root="first"))
+    loaded = load_dataset(config.data, progress=False)
+    assert loaded_with(loaded, config)
+    # the same settings written out by hand are no mark of load_dataset's: such splits are asked for again
+    assert not loaded_with(replace(loaded, loaded_from=asdict(loaded.loaded_from)), config)
+
+
 def test_download_into_batches_dir_path_and_md5(tmp_path, http_dir):
     served, base = http_dir
     archive = cifar10_archive(tmp_path)
