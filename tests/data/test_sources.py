@@ -824,6 +824,14 @@ def test_imagefolder_images_beside_the_class_folders_of_test_are_said_to_be_left
                           "image's class is the folder it is in)",)
 
 
+def test_imagefolder_a_class_folder_of_many_folders_names_the_first_five_of_them(tmp_path):
+    # data.root set a level too high: its one folder, read as a class, holds the classes, which may be hundreds
+    for name in ("c1", "c2", "c3", "c4", "c5", "c6", "c7"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+    with pytest.raises(DataError, match=r"; it holds the folders c1, c2, c3, c4, c5, \.\.\., not images: "):
+        load_dataset(data_config("imagefolder", tmp_path))
+
+
 def test_imagefolder_of_no_folders_at_all_says_what_it_expected(tmp_path):
     write_image(tmp_path / "imgs" / "a.png", (0, 0, 0))
     with pytest.raises(DataError, match=rf"^imagefolder: {re.escape(str(tmp_path / 'imgs'))} holds no folders "
