@@ -447,6 +447,23 @@ def test_a_cell_is_recorded_with_the_run_threads_it_trained_with_and_the_process
     assert torch.get_num_threads() == own
 
 
+def test_a_finished_run_without_config_yaml_or_a_readable_checkpoint_fails_its_cell_saying_to_move_it_away(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    import label_noise
+
+    from satlearn.errors import TrainingError
+
+    run_dir = write_finished_run(tmp_path / "runs", "ce", "sym40", [{"epoch": 1, "epoch_seconds": 1.0}], {"epochs": 1})
+    (run_dir / "config.yaml").unlink()
+    (run_dir / "checkpoint.pt").write_bytes(b"cut off")  # nothing left to tell the cell's settings by
+    with pytest.raises(TrainingError) as failed:
+        label_noise.run_cell("fast", "ce", "sym40", runs_dir=tmp_path / "runs", results_dir=tmp_path / "results",
+                             data_root="data", cifar10n=Path("-"), extra=[], stop_after_epoch=None)
+    message = str(failed.value)
+    assert message.startswith(f"{run_dir}: no config.yaml, and the run's config cannot be taken from its checkpoint")
+    assert message.endswith(f"; {label_noise.AWAY}") and "\n" not in message
+
+
 def test_a_sat_cell_scores_its_targets_against_the_true_labels(tmp_path):
     sys.path.insert(0, str(BENCH))
     import label_noise
