@@ -569,6 +569,8 @@ def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_
 
     same = suite(tmp_path, STEPS="speed", FAKE_GPU="NVIDIA H200", **environment)
     assert "[speed] finished" in same.stdout, same.stdout + same.stderr
+    # the log names the machine the figures come from, with the GPU the suite read once before its steps
+    assert re.search(r"^python \d+\.\d+\.\d+ \| torch \S+ \| NVIDIA H200$", same.stdout, re.M), same.stdout
     assert "already measured on this kind of device, h200" in (tmp_path / "runs" / "suite" / "speed.log").read_text()
     assert sorted(p.name for p in results.glob("speed*.json")) == ["speed.json"]
 
