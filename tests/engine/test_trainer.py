@@ -1446,21 +1446,31 @@ def table_with_a_constant_column(tmp_path, source: str):
                               "data.batch_size=16", "run.threads=1", f"run.out_dir={tmp_path}"])
 
 
-@pytest.mark.parametrize("source", ["csv", "npz"])
-def test_a_tabular_run_trained_when_a_constant_column_was_scaled_by_its_residue_goes_on_exactly(
-        tmp_path, monkeypatch, source):
+def train_whole_and_stopped_as_satlearn_did_before(config, tmp_path, monkeypatch, *, given: bool):
+    """With the earlier standardisation: a run trained to the end in ``whole`` and one stopped after its first
+    epoch in ``run`` (``given``: on the splits the source loaded, handed to fit); returns those splits."""
     from satlearn.data import load_dataset, tabular
     from satlearn.data import npz as npz_source
-    from satlearn.engine import load_run
-    from satlearn.engine.trainer import data_fingerprint
 
-    config = table_with_a_constant_column(tmp_path, source)
     with monkeypatch.context() as before:
         for module in (tabular, npz_source):
             before.setattr(module, "standardize", standardize_as_satlearn_did_before)
         trained_on = load_dataset(config.data)
-        fit(config, tmp_path / "whole", log=lambda m: None)
-        fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+        dataset = trained_on if given else None
+        fit(config, tmp_path / "whole", dataset=dataset, log=lambda m: None)
+        fit(config, tmp_path / "run", dataset=dataset, stop_after_epoch=1, log=lambda m: None)
+    return trained_on
+
+
+@pytest.mark.parametrize("source", ["csv", "npz"])
+def test_a_tabular_run_trained_when_a_constant_column_was_scaled_by_its_residue_goes_on_exactly(
+        tmp_path, monkeypatch, source):
+    from satlearn.data import load_dataset
+    from satlearn.engine import load_run
+    from satlearn.engine.trainer import data_fingerprint
+
+    config = table_with_a_constant_column(tmp_path, source)
+    trained_on = train_whole_and_stopped_as_satlearn_did_before(config, tmp_path, monkeypatch, given=False)
     saved = load_checkpoint(tmp_path / "run")["data"]
     assert saved["train"]["inputs"] != data_fingerprint(load_dataset(config.data))["train"]["inputs"]
     _, _, noisy, _ = load_run(tmp_path / "run")
@@ -1477,17 +1487,10 @@ def test_a_run_trained_on_its_sources_splits_under_the_earlier_rule_goes_on_exac
         tmp_path, monkeypatch, source):
     # find-issues --config hands fit the splits its source loaded: a run trained so when a column of one value was
     # scaled by its rounding residue goes on with those inputs, as a run that loaded them itself does
-    from satlearn.data import load_dataset, tabular
-    from satlearn.data import npz as npz_source
     from satlearn.engine import load_run
 
     config = table_with_a_constant_column(tmp_path, source)
-    with monkeypatch.context() as before:
-        for module in (tabular, npz_source):
-            before.setattr(module, "standardize", standardize_as_satlearn_did_before)
-        trained_on = load_dataset(config.data)
-        fit(config, tmp_path / "whole", dataset=trained_on, log=lambda m: None)
-        fit(config, tmp_path / "run", dataset=trained_on, stop_after_epoch=1, log=lambda m: None)
+    trained_on = train_whole_and_stopped_as_satlearn_did_before(config, tmp_path, monkeypatch, given=True)
     saved = load_checkpoint(tmp_path / "run")
     assert saved["data_given"] and saved["given_splits_from_source"]
     _, _, noisy, _ = load_run(tmp_path / "run")
