@@ -487,6 +487,40 @@ def test_a_resumed_demo_takes_the_settings_given_now_over_those_it_started_with_
     assert summary["sat_minus_ce_final"] == 0.25
 
 
+class OneSecond:
+    """A clock stopped in one second, as two demos started together read it."""
+
+    @staticmethod
+    def now():
+        from datetime import datetime
+
+        return datetime(2024, 5, 6, 7, 8, 9)
+
+
+def test_demos_started_in_the_same_second_take_their_own_folders(tmp_path, monkeypatch, capsys):
+    import satlearn.demo
+    from satlearn.demo import REQUEST_NAME, run_demo
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(satlearn.demo, "datetime", OneSecond)
+    # a bad setting is found with the folder's name, before the folder is created
+    assert main(["demo", "--no-progress", "--set", "run.epochs=3"]) == 2
+    assert "method.start_epoch=12 is not below run.epochs=3" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    taken = Path("runs") / "demo-20240506-070809"
+    (taken / "erm").mkdir(parents=True)  # a demo started this second took it, and still loads CE's data
+    summary = demo_summary(final=0.5, best=0.5, best_epoch=1, wall=1.0)
+    training = FakeDemoTraining(monkeypatch, {"erm": summary, "sat": summary})
+    lines = []
+    run_demo(progress=False, log=lines.append)
+    mine = Path("runs") / "demo-20240506-070809-2"
+    assert [(call["run_dir"], call["config"].run.out_dir) for call in training.calls] == [
+        (mine / "erm", str(mine)), (mine / "sat", str(mine))]
+    assert (mine / REQUEST_NAME).exists() and (mine / "demo_summary.json").exists()
+    assert lines[-1].startswith(f"plot: {mine / 'demo_accuracy.png'}")
+    assert [p.name for p in taken.iterdir()] == ["erm"]  # the other demo's folder is left as it was
+
+
 def test_a_demo_request_file_that_is_not_a_list_of_settings_is_one_line(tmp_path, capsys):
     from satlearn.demo import REQUEST_NAME, run_demo
     from satlearn.errors import ConfigError
@@ -1030,6 +1064,7 @@ def test_find_issues_config_into_a_run_directory_another_process_trains_says_so_
         assert capsys.readouterr().err.strip() == (
             f"satlearn: error: {run}: another process is training this run; wait for it to finish (or stop it), or "
             "choose another run.name / run directory")
+
 
 def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so(tmp_path, capsys, monkeypatch):
     # an import would look for such a module on PYTHONPATH, and name that ('no module named plugins.absent')

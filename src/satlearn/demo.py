@@ -11,7 +11,7 @@ from typing import Any, Callable
 from satlearn.compare import plot_runs, read_run
 from satlearn.config import Config, load_config, override_keys, overrides_for_method, overrides_from_dict
 from satlearn.engine import fit
-from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, make_output_dir
+from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, claim_new_dir, make_output_dir
 from satlearn.engine.reporting import to_json
 from satlearn.evaluation.detection import format_measure
 from satlearn.errors import ConfigError, DataError, not_a_directory
@@ -127,7 +127,8 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
     (``demo_summary.json``): both runs' summaries and the wall time of the whole demo (of this process, if resumed).
     """
     started = time.perf_counter()
-    if out_dir is None:
+    time_stamped = out_dir is None
+    if time_stamped:
         if resume:
             raise ConfigError("resuming a demo needs its output directory")
         out_dir = Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
@@ -146,7 +147,14 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
     configs = {method: demo_config(method, out_dir=out_dir,
                                    overrides=(*overrides, f"run.progress={str(progress).lower()}"))
                for method in labels}
-    make_output_dir(out_dir, what="demo output directory")
+    if time_stamped:
+        # taken by creating it, -2, -3, ... added where a demo started in the same second has it; the configs,
+        # checked with the name before anything was created, are given the one taken
+        out_dir = claim_new_dir(out_dir, what="demo output directory")
+        for config in configs.values():
+            config.run.out_dir = str(out_dir)
+    else:
+        make_output_dir(out_dir, what="demo output directory")
     if not resume:
         taken = [method for method in labels if (out_dir / method / CHECKPOINT_NAME).exists()]
         if taken:

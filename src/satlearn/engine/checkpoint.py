@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import secrets
 import stat
@@ -142,6 +143,26 @@ def make_output_dir(path: str | Path, *, what: str = "output directory", create:
     except OSError as exc:
         raise ConfigError(f"{what} {path}: cannot create the directory ({exc.strerror or exc})") from None
     return path
+
+
+
+def claim_new_dir(path: str | Path, *, what: str) -> Path:
+    """Creates directory ``path``, or where it exists ``path-2``, ``-3``, ...: for a time-stamped name, which a
+    command started in the same second (a sweep started with ``&``) may have taken already. The directory is taken
+    by creating it, which only one process can do, so two never share one. ``what`` names it in errors."""
+    path = Path(path)
+    make_output_dir(path, what=what, create=False)  # a file in the way, or no write access, named
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for number in itertools.count(1):
+            candidate = path if number == 1 else path.with_name(f"{path.name}-{number}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise TrainingError(f"{path}: {what} is not writable ({exc.strerror or exc})") from None
 
 
 def save_checkpoint(state: dict[str, Any], run_dir: Path) -> Path:

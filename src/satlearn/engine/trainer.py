@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import itertools
 import math
 import numbers
 import os
@@ -28,8 +27,8 @@ from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise, knows_true_labels
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, atomic_write_bytes, atomic_write_text, kept_config, load_checkpoint,
-    make_output_dir, output_file, started_without_checkpoint,
+    CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, atomic_write_bytes, atomic_write_text, claim_new_dir, kept_config,
+    load_checkpoint, make_output_dir, output_file, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
     autocast, cpu_threads, cudnn_autotuning, loader_workers, resolve_device, rng_state, seed_everything, set_rng_state,
@@ -537,24 +536,6 @@ def _default_run_dir(config: Config) -> Path:
     return Path(config.run.out_dir).expanduser() / name
 
 
-def _claim_new_run_dir(run_dir: Path) -> Path:
-    """Creates ``run_dir``, or where it exists ``run_dir-2``, ``-3``, ...: a time-stamped name that a run started
-    in the same second (a sweep started with ``&``) may have taken already. The directory is taken by creating it,
-    which only one process can do, so two runs never share one."""
-    make_output_dir(run_dir, what="run directory", create=False)  # a file in the way, or no write access, named
-    try:
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        for number in itertools.count(1):
-            candidate = run_dir if number == 1 else run_dir.with_name(f"{run_dir.name}-{number}")
-            try:
-                candidate.mkdir()
-                return candidate
-            except FileExistsError:
-                continue
-    except OSError as exc:
-        raise TrainingError(f"{run_dir}: run directory is not writable ({exc.strerror or exc})") from None
-
-
 def _during_an_interrupt(exc: BaseException) -> bool:
     """Whether ``exc`` was raised while a KeyboardInterrupt was being handled (or while it was raised)."""
     seen = set()
@@ -725,7 +706,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
     created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
     try:
         if time_stamped:
-            run_dir = _claim_new_run_dir(run_dir)
+            run_dir = claim_new_dir(run_dir, what="run directory")
             created = [run_dir, *(d for d in created if d in run_dir.parents)]
             config.run.name = run_dir.name  # the name taken, in the run's config.yaml and checkpoint
         # an existing directory is locked before it is checked: one that another process trains holds a run that
