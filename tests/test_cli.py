@@ -521,6 +521,47 @@ def test_demos_started_in_the_same_second_take_their_own_folders(tmp_path, monke
     assert [p.name for p in taken.iterdir()] == ["erm"]  # the other demo's folder is left as it was
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_a_demo_whose_runs_another_process_trains_says_so_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    # another --out, or a --resume, would be the wrong advice: either is refused while that process trains
+    import fcntl
+
+    import satlearn.demo
+    from satlearn.demo import REQUEST_NAME
+
+    def fit(*args, **kwargs):
+        raise AssertionError("trained in a demo's run directory another process trains")
+
+    monkeypatch.setattr(satlearn.demo, "fit", fit)
+    out = tmp_path / "demo"
+    (out / "erm").mkdir(parents=True)  # the other demo still loads CE's data: no checkpoint yet
+    request = json.dumps({"overrides": ["model.width=8"]})
+    (out / REQUEST_NAME).write_text(request)
+    for method in ("erm", "sat"):
+        if method == "sat":  # CE finished; SAT has checkpoints
+            for name in ("checkpoint.pt", "summary.json"):
+                (out / "erm" / name).write_text("{}")
+            (out / "sat").mkdir()
+            (out / "sat" / "checkpoint.pt").write_text("")
+        held = os.open(out / method, os.O_RDONLY)  # the other's lock (a separate open: flock conflicts in-process)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            assert main(["demo", "--out", str(out), "--no-progress"]) == 2
+            assert capsys.readouterr().err.strip() == (
+                f"satlearn: error: demo output directory {out}: another process is training the demo's {method} run "
+                "in it; wait for it to finish (or stop it), or choose another --out")
+            assert main(["demo", "--resume", str(out), "--no-progress"]) == 2
+            assert capsys.readouterr().err.strip() == (
+                f"satlearn: error: demo output directory {out}: another process is training the demo's {method} run "
+                "in it; wait for it to finish (or stop it) before resuming the demo")
+        finally:
+            os.close(held)
+        assert (out / REQUEST_NAME).read_text() == request
+    # nobody trains there now: the demo's own refusal is back
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 2
+    assert "already holds the demo's erm run; choose another --out" in capsys.readouterr().err
+
+
 def test_a_demo_request_file_that_is_not_a_list_of_settings_is_one_line(tmp_path, capsys):
     from satlearn.demo import REQUEST_NAME, run_demo
     from satlearn.errors import ConfigError

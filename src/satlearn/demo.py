@@ -13,6 +13,7 @@ from satlearn.config import Config, load_config, override_keys, overrides_for_me
 from satlearn.engine import fit
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, claim_new_dir, make_output_dir
 from satlearn.engine.reporting import to_json
+from satlearn.engine.trainer import RunDirectoryBusy, hold_run_dir
 from satlearn.evaluation.detection import format_measure
 from satlearn.errors import ConfigError, DataError, not_a_directory
 
@@ -118,6 +119,25 @@ def _requested_overrides(out_dir: Path) -> tuple[str, ...]:
     return tuple(overrides)
 
 
+def _refuse_runs_another_process_trains(out_dir: Path, *, resume: bool) -> None:
+    """Stops a demo whose run directories another process trains in (a demo still running there, perhaps still
+    loading its data, with no checkpoint yet) before anything is written: a demo --resume, which the refusal of a
+    folder holding the demo's runs advises, would be refused while that process trains. Each lock is taken only for
+    the check and released at once, so that the demo's own training takes it again."""
+    for method in DEMO_METHODS:
+        run_dir = out_dir / method
+        if not run_dir.is_dir():
+            continue
+        try:
+            with hold_run_dir(run_dir, resume=resume):
+                pass
+        except RunDirectoryBusy:
+            advice = ("wait for it to finish (or stop it) before resuming the demo" if resume else
+                      "wait for it to finish (or stop it), or choose another --out")
+            raise RunDirectoryBusy(f"demo output directory {out_dir}: another process is training the demo's {method} "
+                                   f"run in it; {advice}") from None
+
+
 def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = (), progress: bool = True,
              log: Callable[[str], None] = print, resume: bool = False) -> dict[str, Any]:
     """Trains cross-entropy and SAT with the same data, noise, model and seed; writes a table, JSON and a PNG.
@@ -155,6 +175,7 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
             config.run.out_dir = str(out_dir)
     else:
         make_output_dir(out_dir, what="demo output directory")
+        _refuse_runs_another_process_trains(out_dir, resume=resume)
     if not resume:
         taken = [method for method in labels if (out_dir / method / CHECKPOINT_NAME).exists()]
         if taken:
