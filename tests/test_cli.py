@@ -1107,6 +1107,24 @@ def test_find_issues_config_into_a_run_directory_another_process_trains_says_so_
             "choose another run.name / run directory")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_train_resume_of_a_run_another_process_still_loads_the_data_of_says_so(tmp_path, capsys):
+    import fcntl
+
+    loading = tmp_path / "loading"
+    loading.mkdir()  # a run whose process still loads its data: nothing written yet
+    held = os.open(loading, os.O_RDONLY)  # the other process's lock (a separate open: flock conflicts in-process)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["train", "--resume", str(loading)]) == 2
+    finally:
+        os.close(held)
+    assert capsys.readouterr().err.strip() == (
+        f"satlearn: error: {loading}: another process is training this run; let it finish (or stop it), then resume")
+    assert main(["train", "--resume", str(loading)]) == 2  # nobody holds it: an empty folder holds no run
+    assert "not a satlearn run directory" in capsys.readouterr().err
+
+
 def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so(tmp_path, capsys, monkeypatch):
     # an import would look for such a module on PYTHONPATH, and name that ('no module named plugins.absent')
     monkeypatch.chdir(tmp_path)

@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys, overrides_from_dict
     from satlearn.engine import fit, resume_config
+    from satlearn.engine.trainer import hold_run_dir
     from satlearn.errors import ConfigError, DataError, not_a_directory
 
     overrides = list(args.overrides)
@@ -200,6 +201,9 @@ def _train(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume).expanduser()
         if not run_dir.is_dir():
             raise DataError(f"--resume {args.resume}: {not_a_directory(run_dir, 'run directory')}")
+        # a run another process still loads the data of has written nothing yet: it is named as busy, not as no run
+        with hold_run_dir(run_dir, resume=True):  # released at once: the resumption takes it again
+            pass
         if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
             raise DataError(f"--resume {args.resume}: {_not_a_run_directory(run_dir, args)}")
         # the run is where --resume points, and its config says so: the name and folder it was started under play
