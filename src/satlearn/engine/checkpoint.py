@@ -145,7 +145,6 @@ def make_output_dir(path: str | Path, *, what: str = "output directory", create:
     return path
 
 
-
 def claim_new_dir(path: str | Path, *, what: str) -> Path:
     """Creates directory ``path``, or where it exists ``path-2``, ``-3``, ...: for a time-stamped name, which a
     command started in the same second (a sweep started with ``&``) may have taken already. The directory is taken
