@@ -1127,6 +1127,55 @@ def test_validate_names_arrays_that_are_not_tensors_and_features_that_are_not_fl
     assert splits.validate() is splits
 
 
+def _toy_splits(**changes) -> DatasetSplits:
+    x, y = torch.zeros(3, 2), torch.tensor([0, 1, 1])
+    fields = dict(x_train=x, y_train=y, x_test=x.clone(), y_test=y, num_classes=2, class_names=["a", "b"],
+                  kind="tabular", name="toy")
+    return DatasetSplits(**{**fields, **changes})
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_validate_refuses_features_that_are_not_finite(split, bad):
+    x = torch.zeros(3, 2)
+    x[1, 0] = x[2, 1] = bad
+    with pytest.raises(DataError, match=rf"^toy: x_{split} holds NaN or infinite values in 2 of 3 examples "
+                                        r"\(first: index 1\); expected finite features$"):
+        _toy_splits(**{f"x_{split}": x}).validate()
+
+
+def test_validate_refuses_one_dimensional_inputs_before_the_model_sees_them():
+    with pytest.raises(DataError, match=r"^toy: x_train has shape \(3,\); expected \(N, \.\.\.\), one row of features "
+                                        r"per example \(\.reshape\(-1, 1\) makes a single feature such a column\)$"):
+        _toy_splits(x_train=torch.zeros(3), x_test=torch.zeros(3)).validate()
+
+
+@pytest.mark.parametrize("labels", [torch.tensor(1), torch.tensor([[0], [1], [1]])])
+def test_validate_names_labels_of_the_wrong_shape_even_without_a_length(labels):
+    with pytest.raises(DataError, match=rf"^toy: test labels must be a 1-D int64 tensor, got torch.int64 "
+                                        rf"{re.escape(str(tuple(labels.shape)))}$"):
+        _toy_splits(y_test=labels).validate()
+
+
+@pytest.mark.parametrize("count,shown", [(2.0, "2.0"), ("2", "'2'"), (True, "True"), (None, "None")])
+def test_validate_refuses_a_class_count_that_is_not_a_whole_number(count, shown):
+    with pytest.raises(DataError, match=rf"^toy: num_classes={re.escape(shown)}; expected a whole number \(int\) "
+                                        r"of classes$"):
+        _toy_splits(num_classes=count).validate()
+
+
+def test_validate_takes_numpy_whole_numbers_and_sequences_of_names():
+    assert _toy_splits(num_classes=np.int64(2), class_names=("a", "b")).validate()
+    assert _toy_splits(class_names=np.array(["a", "b"])).validate()
+
+
+@pytest.mark.parametrize("names,shown", [(None, "NoneType None"), ("ab", "str 'ab'"), ({"a", "b"}, "set")])
+def test_validate_refuses_class_names_that_are_not_a_sequence_of_names(names, shown):
+    with pytest.raises(DataError, match=rf"^toy: class_names must be a list of 2 names, one per class, got "
+                                        rf"{re.escape(shown)}"):
+        _toy_splits(class_names=names).validate()
+
+
 def test_validate_names_the_kinds_it_knows_for_one_it_does_not():
     x, y = torch.zeros(3, 2), torch.tensor([0, 1, 1])
     splits = DatasetSplits(x_train=x, y_train=y, x_test=x, y_test=y, num_classes=2, class_names=["a", "b"],

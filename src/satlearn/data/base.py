@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +134,19 @@ class DatasetSplits:
             if not isinstance(value, torch.Tensor):
                 raise DataError(f"{self.name}: {field} must be a torch.Tensor, got {type(value).__name__} "
                                 "(torch.from_numpy converts a NumPy array)")
+        self._check_classes()
         for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
+            # (before their lengths: len() of a 0-d tensor is a TypeError)
+            if y.dtype != torch.int64 or y.dim() != 1:
+                raise DataError(f"{self.name}: {split} labels must be a 1-D int64 tensor, got {y.dtype} {tuple(y.shape)}")
+            if x.dim() < 2:
+                # a 1-D x would reach the model as one number per example and fail inside it, blamed on the model
+                raise DataError(f"{self.name}: x_{split} has shape {tuple(x.shape)}; expected (N, ...), one row of "
+                                "features per example (.reshape(-1, 1) makes a single feature such a column)")
             if len(y) == 0:
                 raise DataError(f"{self.name}: the {split} split is empty")
             if len(x) != len(y):
                 raise DataError(f"{self.name}: {split} split has {len(x)} inputs but {len(y)} labels")
-            if y.dtype != torch.int64 or y.dim() != 1:
-                raise DataError(f"{self.name}: {split} labels must be a 1-D int64 tensor, got {y.dtype} {tuple(y.shape)}")
             bad = (y < 0) | (y >= self.num_classes)
             if bool(bad.any()):
                 i = int(bad.nonzero()[0, 0])
@@ -150,10 +158,6 @@ class DatasetSplits:
                 f"{self.name}: train inputs have shape {tuple(self.x_train.shape[1:])}, "
                 f"test inputs {tuple(self.x_test.shape[1:])}"
             )
-        if len(self.class_names) != self.num_classes:
-            raise DataError(f"{self.name}: {len(self.class_names)} class names for {self.num_classes} classes")
-        if self.num_classes < 2:
-            raise DataError(f"{self.name}: {self.num_classes} class; classification needs at least 2")
         if self.x_train[0].numel() == 0:
             raise DataError(f"{self.name}: the inputs have no features (shape {tuple(self.x_train.shape[1:])})")
         if self.kind not in ("image", "sequence", "tabular"):
@@ -178,9 +182,36 @@ class DatasetSplits:
             if self.kind != "image" and x.dtype != torch.float32:
                 raise DataError(f"{self.name}: {self.kind} inputs must be float32, got {x.dtype} in the {split} split "
                                 "(.float() converts them)")
+            if x.is_floating_point():
+                self._check_finite(x, split)
         if self.kind == "image":
             self._check_normalisation()
         return self
+
+    def _check_classes(self) -> None:
+        # a float count fails deep in torch when the model is built, and names that are not a sequence (None, or a
+        # string read letter by letter) fail only once a finished run's files are read back
+        count = self.num_classes
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral):
+            raise DataError(f"{self.name}: num_classes={count!r}; expected a whole number (int) of classes")
+        if count < 2:
+            raise DataError(f"{self.name}: {count} class; classification needs at least 2")
+        names = self.class_names
+        if isinstance(names, (str, bytes)) or not isinstance(names, (Sequence, np.ndarray)):
+            raise DataError(f"{self.name}: class_names must be a list of {count} names, one per class, got "
+                            f"{type(names).__name__} {_one_line(names)}")
+        if len(names) != count:
+            raise DataError(f"{self.name}: {len(names)} class names for {count} classes")
+
+    def _check_finite(self, x: torch.Tensor, split: str) -> None:
+        # NaN features make every loss NaN once training has started, and in the test split they are scored without
+        # a word: wrong predictions, counted as the model's
+        finite = torch.isfinite(x.reshape(len(x), -1)).all(dim=1)
+        if bool(finite.all()):
+            return
+        bad = (~finite).nonzero().flatten()
+        raise DataError(f"{self.name}: x_{split} holds NaN or infinite values in {len(bad)} of {len(x)} examples "
+                        f"(first: index {int(bad[0])}); expected finite features")
 
     def _check_normalisation(self) -> None:
         # the loaders broadcast mean and std over the channels: three values for one channel would make the model
