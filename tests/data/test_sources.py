@@ -317,6 +317,16 @@ def test_a_source_registered_as_loader_of_config_alone_still_loads(monkeypatch):
     assert load_dataset(DataConfig(source="toy"), progress=False) is toy
 
 
+@pytest.mark.parametrize("returned", [None, (torch.zeros(2, 3), torch.tensor([0, 1]))])
+def test_a_source_that_returns_no_dataset_splits_is_named_with_what_it_returned(monkeypatch, returned):
+    from satlearn.data import SOURCES
+
+    monkeypatch.setitem(SOURCES._entries, "toy", lambda config: returned)  # a loader that forgot its return, say
+    with pytest.raises(DataError, match=rf"^data\.source='toy': its loader returned {type(returned).__name__}; "
+                                        r"expected a satlearn\.data\.DatasetSplits$"):
+        load_dataset(DataConfig(source="toy"), progress=False)
+
+
 def test_a_data_config_built_in_code_with_a_wrong_type_is_refused_in_load_configs_words(tmp_path):
     from satlearn.config import load_config
     from satlearn.errors import ConfigError

@@ -1702,6 +1702,18 @@ def test_a_section_built_in_code_as_a_mapping_is_a_config_error_naming_it(tmp_pa
     assert isinstance(tiny_config(tmp_path), Config) and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("given", [(torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64)), {"x_train": None}])
+def test_splits_given_as_something_other_than_dataset_splits_are_refused_in_one_line(tmp_path, given):
+    config = tiny_config(tmp_path, "model.name=mlp")
+    with pytest.raises(DataError, match=rf"^dataset=: expected a satlearn\.data\.DatasetSplits, got "
+                                        rf"{type(given).__name__}$"):
+        fit(config, tmp_path / "run", dataset=given, log=lambda m: None)
+    assert not (tmp_path / "run").exists()
+    fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    with pytest.raises(DataError, match=r"^dataset=: expected a satlearn\.data\.DatasetSplits"):
+        evaluate_run(tmp_path / "run", dataset=given)
+
+
 def test_a_run_on_splits_given_in_python_says_so_and_is_resumed_and_evaluated_with_them_given_again(tmp_path):
     from satlearn.data import DatasetSplits
 

@@ -6,6 +6,7 @@ import inspect
 
 from satlearn.config import Config, check
 from satlearn.data.base import SOURCES, DatasetSplits
+from satlearn.errors import DataError
 from satlearn.data import mnist1d, cifar, imagefolder, npz, tabular  # noqa: E402,F401  (registration)
 
 
@@ -16,10 +17,12 @@ def load_dataset(config, *, progress: bool = True) -> DatasetSplits:
     ``config`` as ``loaded_from``."""
     config = _checked(config)
     loader = SOURCES.get(config.source)
-    if not _takes_progress(loader):  # a source registered as loader(config) alone: it has no bar to hide
-        splits = loader(config).validate()
-    else:
-        splits = loader(config, progress=progress).validate()
+    # a source registered as loader(config) alone has no bar to hide
+    splits = loader(config, progress=progress) if _takes_progress(loader) else loader(config)
+    if not isinstance(splits, DatasetSplits):  # a source of the user's own that forgot its return, say
+        raise DataError(f"data.source={config.source!r}: its loader returned {type(splits).__name__}; expected a "
+                        "satlearn.data.DatasetSplits")
+    splits.validate()
     # the checked copy, not the caller's object: settings changed after loading (config.data.root = ..., say) did
     # not load these splits
     splits.loaded_from = config

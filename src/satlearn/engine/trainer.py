@@ -80,6 +80,9 @@ def prepare_data(config: Config, dataset: DatasetSplits | None = None, *,
                  labels: torch.Tensor | None = None) -> NoisyDataset:
     """Loads the configured source (unless ``dataset`` is given) and applies the configured label noise, or, with
     ``labels``, takes those as the training labels (a run's own, kept in its checkpoint)."""
+    if dataset is not None and not isinstance(dataset, DatasetSplits):
+        # (arrays as a tuple or a mapping, say: they would fail as an AttributeError on .validate)
+        raise DataError(f"dataset=: expected a satlearn.data.DatasetSplits, got {type(dataset).__name__}")
     data = dataset.validate() if dataset is not None else load_dataset(config.data, progress=config.run.progress)
     if labels is not None:
         return NoisyDataset(data=data, labels=labels, clean_labels=data.y_train.clone())
