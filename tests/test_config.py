@@ -1,7 +1,9 @@
+import re
+
 import pytest
 
 from fixtures import tiny_overrides
-from satlearn.config import Config, load_config, overrides_from_dict, parse_override, to_dict
+from satlearn.config import Config, check, load_config, overrides_from_dict, parse_override, to_dict
 from satlearn.errors import ConfigError
 
 
@@ -9,6 +11,20 @@ def write(tmp_path, text, name="c.yaml"):
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+@pytest.mark.parametrize("section,key", [("run", "epoch"), ("data.noise", "raet"), ("", "epochs")])
+def test_a_key_misspelt_in_code_is_refused_as_a_files_would_be(section, key):
+    config = Config()
+    target = config
+    for part in filter(None, section.split(".")):
+        target = getattr(target, part)
+    setattr(target, key, 5)  # a new attribute beside the fields, which no run would read
+    path = f"{section}.{key}" if section else key
+    with pytest.raises(ConfigError, match=rf"^fit's config: unknown key '{re.escape(path)}'; valid keys here: "):
+        check(config, source="fit's config")
+    delattr(target, key)
+    assert check(config, source="fit's config") == Config()
 
 
 def test_yaml_and_overrides_apply_in_order(tmp_path):

@@ -304,6 +304,11 @@ def check(config: Config, *, source: str) -> Config:
         if not isinstance(obj, expected):
             where = f"{path} must be" if path else "expected"
             raise ConfigError(f"{source}: {where} a satlearn.config.{expected.__name__}, got {type(obj).__name__}")
+        names = {f.name for f in dataclasses.fields(expected)}
+        unknown = sorted(set(vars(obj)) - names)
+        if unknown:  # a misspelt key set in code makes an attribute of its own, which no run would read
+            key = f"{path}.{unknown[0]}" if path else unknown[0]
+            raise ConfigError(f"{source}: unknown key {key!r}; valid keys here: {', '.join(sorted(names))}")
         hints = typing.get_type_hints(expected)
         for f in dataclasses.fields(expected):
             if dataclasses.is_dataclass(hints[f.name]):
