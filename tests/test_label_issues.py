@@ -9,7 +9,7 @@ import pytest
 
 from fixtures import tiny_overrides
 from satlearn.cli import main
-from satlearn.errors import DataError
+from satlearn.errors import DataError, SatlearnError
 from satlearn.label_issues import find_label_issues, load_run_targets, plot_precision_recall, write_label_issues
 
 
@@ -423,3 +423,28 @@ def test_a_run_whose_origin_column_disagrees_with_its_labels_in_length_is_refuse
              source_rows=np.array([4, 0, 2]))
     with pytest.raises(DataError, match=rf"^{tmp_path}: labels\.npz has 3 source_row entries for 2 labels"):
         load_run_targets(tmp_path)
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"num_issues": -1}, r"num_issues=-1 must lie in \[0, 3\]"),
+    ({"num_issues": 10**9}, r"num_issues=1000000000 must lie in \[0, 3\]"),
+    ({"num_issues": 1.5}, r"num_issues=1\.5 must be a whole number of examples"),
+    ({"fraction": 1.5}, r"fraction=1\.5 must lie in \[0, 1\]"),
+    ({"margin_threshold": 2}, r"margin_threshold=2: expected a margin in \[-1, 1\]"),
+    ({"num_issues": 1, "fraction": 0.5}, r"give at most one of num_issues, fraction, margin_threshold"),
+])
+def test_options_out_of_range_are_satlearn_errors_a_caller_can_catch_as_such(options, message):
+    # (still ValueErrors, as before)
+    with pytest.raises(SatlearnError, match=rf"^{message}") as caught:
+        find_label_issues(np.array([0, 0, 1]), np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4]]), **options)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_outputs_for_other_examples_or_classes_are_data_errors(tmp_path):
+    issues = find_label_issues(np.array([0, 0, 1]), np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4]]))
+    with pytest.raises(DataError, match="^3 class_names for the 2 classes of the soft targets$"):
+        issues.to_csv(class_names=["a", "b", "c"])
+    with pytest.raises(DataError, match=r"^true_labels of shape \(2,\); expected \(3,\), one per example$"):
+        write_label_issues(issues, tmp_path / "out", true_labels=np.zeros(2, dtype=int))
+    with pytest.raises(DataError, match="^origin holds 2 entries for 3 examples$"):
+        write_label_issues(issues, tmp_path / "out", origin=("source_row", np.arange(2)))

@@ -25,7 +25,7 @@ import numpy as np
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, origin_column, printable
 from satlearn.data.noise import knows_true_labels
-from satlearn.errors import DataError, not_a_directory
+from satlearn.errors import ConfigError, DataError, not_a_directory
 
 
 def extra_columns(name_columns: tuple[str, str], class_names: list[str] | None,
@@ -81,8 +81,8 @@ class LabelIssues:
 
     def _check_names(self, class_names: list[str] | None) -> None:
         if class_names is not None and len(class_names) != self.probs.shape[1]:
-            raise ValueError(f"{len(class_names)} class_names for the {self.probs.shape[1]} classes of the soft "
-                             "targets")
+            raise DataError(f"{len(class_names)} class_names for the {self.probs.shape[1]} classes of the soft "
+                            "targets")
 
     def to_csv(self, *, class_names: list[str] | None = None, origin: tuple[str, np.ndarray] | None = None) -> str:
         """The CSV as text, written nowhere (:func:`write_label_issues` writes the files). One row per example:
@@ -182,13 +182,13 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
     chosen = [name for name, v in (("num_issues", num_issues), ("fraction", fraction),
                                    ("margin_threshold", margin_threshold)) if v is not None]
     if len(chosen) > 1:
-        raise ValueError(f"give at most one of num_issues, fraction, margin_threshold (got {', '.join(chosen)})")
+        raise ConfigError(f"give at most one of num_issues, fraction, margin_threshold (got {', '.join(chosen)})")
     num_issues, fraction, margin_threshold = (_as_number(name, value) for name, value in (
         ("num_issues", num_issues), ("fraction", fraction), ("margin_threshold", margin_threshold)))
     if margin_threshold is not None and not -1.0 <= margin_threshold <= 1.0:  # also refuses nan, which flags nothing
-        raise ValueError(f"margin_threshold={margin_threshold}: expected a margin in [-1, 1]")
+        raise ConfigError(f"margin_threshold={margin_threshold}: expected a margin in [-1, 1]")
     if num_issues is not None and not float(num_issues).is_integer():  # (3.0 is fine; nan and inf are not)
-        raise ValueError(f"num_issues={num_issues!r} must be a whole number of examples")
+        raise ConfigError(f"num_issues={num_issues!r} must be a whole number of examples")
 
     n = len(labels)
     rows = np.arange(n)
@@ -209,10 +209,10 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
     if num_issues is not None or fraction is not None:
         if fraction is not None:
             if not 0.0 <= fraction <= 1.0:
-                raise ValueError(f"fraction={fraction} must lie in [0, 1]")
+                raise ConfigError(f"fraction={fraction} must lie in [0, 1]")
             num_issues = int(round(fraction * n))
         if not 0 <= num_issues <= n:
-            raise ValueError(f"num_issues={num_issues} must lie in [0, {n}]")
+            raise ConfigError(f"num_issues={num_issues} must lie in [0, {n}]")
         flagged = ranks <= num_issues
     else:
         flagged = margins > (0.0 if margin_threshold is None else margin_threshold)
@@ -377,10 +377,10 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
     from satlearn.evaluation.detection import detection_report
 
     if true_labels is not None and np.shape(true_labels) != issues.given_labels.shape:
-        raise ValueError(f"true_labels of shape {np.shape(true_labels)}; expected {issues.given_labels.shape}, one "
-                         "per example")
+        raise DataError(f"true_labels of shape {np.shape(true_labels)}; expected {issues.given_labels.shape}, one "
+                        "per example")
     if origin is not None and len(origin[1]) != len(issues.given_labels):
-        raise ValueError(f"origin holds {len(origin[1])} entries for {len(issues.given_labels)} examples")
+        raise DataError(f"origin holds {len(origin[1])} entries for {len(issues.given_labels)} examples")
     issues._check_names(class_names)
     out_dir = make_output_dir(out_dir)
     atomic_write_text(out_dir / "label_issues.csv", issues.to_csv(class_names=class_names, origin=origin))
