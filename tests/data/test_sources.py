@@ -1167,6 +1167,17 @@ def test_validate_names_labels_of_the_wrong_shape_even_without_a_length(labels):
         _toy_splits(y_test=labels).validate()
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_validate_refuses_channels_last_images_and_takes_them_permuted(channels):
+    images = torch.zeros(3, 8, 8, channels, dtype=torch.uint8)  # (N, H, W, C), as NumPy and PIL hold images
+    splits = _toy_splits(x_train=images, x_test=images, kind="image")
+    with pytest.raises(DataError, match=rf"^toy: images must be \(N, C, H, W\); the train split's "
+                                        rf"\(3, 8, 8, {channels}\) has its channels last \(\.permute\(0, 3, 1, 2\) puts them first\)$"):
+        splits.validate()
+    splits.x_train = splits.x_test = images.permute(0, 3, 1, 2)
+    assert splits.validate() is splits
+
+
 @pytest.mark.parametrize("count,shown", [(2.0, "2.0"), ("2", "'2'"), (True, "True"), (None, "None")])
 def test_validate_refuses_a_class_count_that_is_not_a_whole_number(count, shown):
     with pytest.raises(DataError, match=rf"^toy: num_classes={re.escape(shown)}; expected a whole number \(int\) "

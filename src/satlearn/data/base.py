@@ -179,6 +179,10 @@ class DatasetSplits:
             if self.kind == "image" and (x.dtype != torch.uint8 or x.dim() != 4):
                 raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {x.dtype} {tuple(x.shape)} in "
                                 f"the {split} split")
+            if self.kind == "image" and x.shape[1] not in (1, 3, 4) and x.shape[-1] in (1, 3, 4):
+                # NumPy's and PIL's layout: taken as it is, its rows would train as channels without a word
+                raise DataError(f"{self.name}: images must be (N, C, H, W); the {split} split's {tuple(x.shape)} "
+                                "has its channels last (.permute(0, 3, 1, 2) puts them first)")
             if self.kind != "image" and x.dtype != torch.float32:
                 raise DataError(f"{self.name}: {self.kind} inputs must be float32, got {x.dtype} in the {split} split "
                                 "(.float() converts them)")
