@@ -54,7 +54,7 @@ class DatasetSplits:
     """A labelled dataset held in memory.
 
     Attributes:
-        x_train: ``(N, ...)`` inputs. Images are ``uint8`` ``(N, C, H, W)``; sequences and tables are ``float32``
+        x_train: ``(N, ...)`` inputs. Images are ``uint8`` ``(N, C, H, W)``; sequences and tables are finite ``float32``
             ``(N, D)``, already standardised by the source.
         y_train: ``(N,)`` ``int64`` labels as given by the source (before any synthetic noise).
         x_test, y_test: the held-out split, same layout.
