@@ -1,5 +1,6 @@
 import re
 
+import numpy as np
 import pytest
 
 from fixtures import tiny_overrides
@@ -25,6 +26,34 @@ def test_a_key_misspelt_in_code_is_refused_as_a_files_would_be(section, key):
         check(config, source="fit's config")
     delattr(target, key)
     assert check(config, source="fit's config") == Config()
+
+
+def test_numpy_numbers_set_in_code_are_taken_as_plain_ints_and_floats():
+    from satlearn.config import dump_yaml, from_dict_exact, read_yaml
+
+    config = Config()
+    config.run.epochs, config.method.start_epoch = np.int64(2), np.int64(1)  # values from a NumPy sweep
+    config.optim.lr = np.float32(0.5)
+    config.optim.weight_decay = np.int32(0)  # a whole number where a real is expected
+    config.optim.milestones = list(np.array([1, 3]))
+    checked = check(config, source="fit's config")
+    values = (checked.run.epochs, checked.method.start_epoch, checked.optim.lr, checked.optim.weight_decay,
+              *checked.optim.milestones)
+    assert [type(value) for value in values] == [int, int, float, float, int, int]
+    assert values == (2, 1, 0.5, 0.0, 1, 3)
+    # what config.yaml holds reads back equal, as a resumed run compares it
+    assert from_dict_exact(read_yaml(dump_yaml(checked))) == checked
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("epochs", True, "int"), ("epochs", np.float64(2.0), "int"), ("progress", np.int64(1), "bool"),
+    ("progress", np.bool_(True), "bool"),
+])
+def test_numpy_values_of_the_wrong_kind_set_in_code_are_still_refused(key, value, expected):
+    config = Config()
+    setattr(config.run, key, value)
+    with pytest.raises(ConfigError, match=rf"^fit's config: run\.{key}: expected {expected}, got "):
+        check(config, source="fit's config")
 
 
 def test_yaml_and_overrides_apply_in_order(tmp_path):

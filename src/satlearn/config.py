@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import numbers
 import os
 import re
 import types
@@ -211,7 +212,9 @@ def _as_written(value: Any) -> str:
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Checks ``value`` against the annotation ``tp``; ints are accepted for floats, nothing else is converted."""
+    """Checks ``value`` against the annotation ``tp``; ints are accepted for floats, and any whole number (a NumPy
+    integer from a sweep) or real is taken as a plain ``int`` or ``float``, so config.yaml and checkpoints hold
+    Python numbers; nothing else is converted."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         for arg in typing.get_args(tp):
@@ -232,10 +235,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, bool):
             return value
     elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
     elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
             return float(value)
     elif tp is str:
         if isinstance(value, str):
