@@ -769,10 +769,11 @@ def test_imagefolder_classes_named_train_or_test_among_the_class_folders_are_cla
         load_dataset(data_config("imagefolder", root))
 
 
-@pytest.mark.parametrize("named", [("train",), ("test",), ("test", "train")])
+@pytest.mark.parametrize("named", [("train",), ("test",), ("test", "train"), ("Train",), ("Test", "Train"),
+                                   ("test", "TRAIN")])
 def test_imagefolder_train_and_test_folders_of_images_with_no_class_beside_them_are_refused(tmp_path, named):
     # split folders whose images were never sorted into classes: read as classes, a model would learn which split
-    # an image is in
+    # an image is in (in whatever case their names are written)
     root = tmp_path / "imgs"
     write_class_folders(root, {name: 4 for name in named})
     (root / ".cache").mkdir()  # (hidden: no class)
@@ -785,15 +786,16 @@ def test_imagefolder_train_and_test_folders_of_images_with_no_class_beside_them_
         f"{them} (train/<class>/, test/<class>/), or the class folders directly in {root}")
 
 
-@pytest.mark.parametrize("validation", ["val", "Validation"])
-def test_imagefolder_a_train_folder_of_images_beside_only_a_validation_split_is_refused(tmp_path, validation):
+@pytest.mark.parametrize("train,validation", [("train", "val"), ("train", "Validation"), ("Train", "Val")])
+def test_imagefolder_a_train_folder_of_images_beside_only_a_validation_split_is_refused(tmp_path, train,
+                                                                                          validation):
     # a validation split is no class: train/ and val/ of loose images were not sorted into classes either
     root = tmp_path / "imgs"
-    write_class_folders(root, {"train": 4, validation: 2})
+    write_class_folders(root, {train: 4, validation: 2})
     with pytest.raises(DataError) as info:
         load_dataset(data_config("imagefolder", root))
     assert str(info.value) == (
-        f"imagefolder: {root / 'train'} holds images directly, not class folders, and {root} holds no class folder "
+        f"imagefolder: {root / train} holds images directly, not class folders, and {root} holds no class folder "
         f"beside it ({root / validation}, named as a split, is none); expected one folder of images per class in it "
         f"(train/<class>/, test/<class>/), or the class folders directly in {root}")
 

@@ -6,7 +6,8 @@ Classes are the sorted subdirectory names of ``train`` (of ``root`` where it hol
 ``test`` split folder); a ``test`` folder must hold the same set. A ``train`` or ``test`` folder that holds images
 directly and no folders is a class like the others, so classes of those names can lie directly in ``root`` beside
 other classes (a ``root`` holding no other folder, or only a validation split's ``val``, ``valid``, ``validation``
-or ``dev``, is refused: its images were not sorted into classes); one that holds folders (or nothing) is a split
+or ``dev``, is refused: its images were not sorted into classes; for this refusal the split names match in any case,
+``Train`` as ``train``); one that holds folders (or nothing) is a split
 folder, and a ``root`` holding one of each kind is refused. Files are read in sorted order (class by class, then by
 file name), converted to RGB, and must all share one size; a drawn split keeps that order in both splits. Images
 with more than 8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to 0..255. The
@@ -80,11 +81,15 @@ def _layout(root: Path) -> _Layout:
     splits = [name for name in ("test", "train") if name in folders and name not in as_classes]
     if as_classes and splits:  # one reads as a class, the other as a split: neither layout holds both
         raise DataError(_mixed_layout_error(root, as_class=as_classes[0], as_split=splits[0]))
-    beside = [name for name in folders if name not in as_classes]
-    if as_classes and all(name.lower() in _VALIDATION_SPLIT_NAMES for name in beside):
+    # matched in any case here only: Train/ and Test/ of loose images are as unsorted as train/ and test/, while
+    # the split folder of the train/<class>/ layout keeps its one spelling
+    unsorted = tuple(sorted((name for name in folders if name.lower() in ("test", "train")
+                             and _is_image_class(root / name)), key=lambda name: (name.lower(), name)))
+    beside = [name for name in folders if name not in unsorted]
+    if unsorted and all(name.lower() in _VALIDATION_SPLIT_NAMES for name in beside):
         # no class beside them (a validation split is none): split folders whose images were never sorted into
         # class folders, which read as classes would teach a model which split an image is in
-        raise DataError(_unsorted_splits_error(root, as_classes, beside=beside))
+        raise DataError(_unsorted_splits_error(root, unsorted, beside=beside))
     if "train" in splits:
         test_dir = root / "test" if "test" in folders else None
         unread = tuple(name for name in folders if name not in ("train", "test"))
