@@ -1428,12 +1428,13 @@ def standardize_as_satlearn_did_before(train, test, *, what="features", **_):
     return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32), mean, std
 
 
-def table_with_a_constant_column(tmp_path, source: str):
+def table_with_a_constant_column(tmp_path, source: str, *, label_shift: int = 0):
     """A 60-row table whose third column is 1234567.89 throughout, whose computed std is a rounding residue; as a
-    CSV file or a .npz file without a test split. Returns the run's config."""
+    CSV file or a .npz file without a test split; ``label_shift`` moves each row's label to the next class. Returns
+    the run's config."""
     rng = np.random.default_rng(0)
     x = np.column_stack([rng.normal(size=(60, 2)), np.full(60, 1234567.89)])
-    y = np.arange(60) % 3
+    y = (np.arange(60) + label_shift) % 3
     if source == "csv":
         path = tmp_path / "t.csv"
         rows = "".join(f"{a!r},{b!r},{c!r},{label}\n" for (a, b, c), label in zip(x.tolist(), y.tolist()))
@@ -1480,6 +1481,22 @@ def test_a_tabular_run_trained_when_a_constant_column_was_scaled_by_its_residue_
     # trained on to the end as if never stopped
     assert_same_state(load_checkpoint(tmp_path / "run")["method"], load_checkpoint(tmp_path / "whole")["method"])
     assert load_checkpoint(tmp_path / "run")["data"] == saved
+
+
+@pytest.mark.parametrize("source", ["csv", "npz"])
+def test_a_tabular_run_trained_under_the_earlier_rule_whose_labels_changed_is_refused_for_its_labels(
+        tmp_path, monkeypatch, source):
+    # its inputs are those of the earlier form: what differs is the labels, not the inputs that today's
+    # standardisation makes otherwise
+    from satlearn.engine import load_run
+
+    config = table_with_a_constant_column(tmp_path, source)
+    train_whole_and_stopped_as_satlearn_did_before(config, tmp_path, monkeypatch, given=False)
+    table_with_a_constant_column(tmp_path, source, label_shift=1)  # the same file, its labels changed
+    with pytest.raises(DataError, match=r"\(its train labels differ\); point data\.root"):
+        fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+    with pytest.raises(DataError, match=r"\(its train labels differ\)"):
+        load_run(tmp_path / "run")
 
 
 @pytest.mark.parametrize("source", ["csv", "npz"])

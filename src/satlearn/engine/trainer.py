@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -97,7 +97,8 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
     """The data of a run being resumed or loaded, with the training labels it kept (a noise file is not read
     again), and their fingerprint: its source's (or ``dataset``), which must be the data it trained on. A run
     whose digest matches its source only as an earlier satlearn prepared it
-    (:func:`satlearn.data.load_earlier_form`) goes on with those. A run trained on splits given to :func:`fit`
+    (:func:`satlearn.data.load_earlier_form`) goes on with those; one whose training inputs are that earlier form's
+    but whose labels (say) have changed since is refused naming those. A run trained on splits given to :func:`fit`
     needs them given again, unless they were the very ones its source loads (``find-issues --config`` hands the
     splits it loaded to fit): splits of another origin are asked for before any data are loaded."""
     if checkpoint.get("data_given") and dataset is None:
@@ -114,12 +115,30 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
                 or not torch.equal(checkpoint["clean_labels"], noisy.clean_labels)):
             raise DataError(f"{run_dir}: the training data differ from those the run was started on")
         return noisy, now
+    compared = now
     if dataset is None and not same_data(saved, now):
-        earlier = _earlier_form_trained_on(config, checkpoint)
-        if earlier is not None:
-            return earlier
-    check_same_data(saved, now, run_dir, doing=doing, given=dataset is not None)
+        for earlier, earlier_fingerprint in _earlier_forms(config, checkpoint):
+            if same_data(saved, earlier_fingerprint):
+                return with_run_normalization(prepare_data(config, earlier, labels=checkpoint["labels"]), saved,
+                                              earlier_fingerprint)
+            if earlier_fingerprint["train"]["inputs"] == saved["train"]["inputs"]:
+                # trained on the earlier form, of which something else (its labels, say) has changed since: the
+                # refusal names that, not the inputs that today's preparation makes otherwise
+                compared = earlier_fingerprint
+    check_same_data(saved, compared, run_dir, doing=doing, given=dataset is not None)
     return with_run_normalization(noisy, saved, now)
+
+
+def _earlier_forms(config: Config, checkpoint: dict[str, Any]) -> Iterator[tuple[DatasetSplits, dict[str, Any]]]:
+    """The run's source as an earlier satlearn prepared it (:func:`satlearn.data.load_earlier_form`), with its
+    fingerprint, under the run's own thread count and then this process's (the earlier form rounded with the thread
+    count); nothing where the source's preparation has not changed."""
+    for threads in dict.fromkeys([checkpoint.get("threads"), None]):
+        with cpu_threads(threads):
+            earlier = load_earlier_form(config.data)
+        if earlier is None:
+            return
+        yield earlier, data_fingerprint(earlier)
 
 
 def _earlier_form_trained_on(config: Config,
@@ -127,13 +146,7 @@ def _earlier_form_trained_on(config: Config,
     """The run's data as an earlier satlearn prepared its source (:func:`satlearn.data.load_earlier_form`), with
     their fingerprint, where that is the fingerprint the run kept; else None."""
     saved = checkpoint["data"]
-    # the earlier form rounded with the thread count: try the run's own first, then this process's
-    for threads in dict.fromkeys([checkpoint.get("threads"), None]):
-        with cpu_threads(threads):
-            earlier = load_earlier_form(config.data)
-        if earlier is None:
-            return None
-        earlier_fingerprint = data_fingerprint(earlier)
+    for earlier, earlier_fingerprint in _earlier_forms(config, checkpoint):
         if same_data(saved, earlier_fingerprint):
             return with_run_normalization(prepare_data(config, earlier, labels=checkpoint["labels"]), saved,
                                           earlier_fingerprint)
