@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys, overrides_from_dict
     from satlearn.engine import fit, resume_config
-    from satlearn.engine.trainer import hold_run_dir
+    from satlearn.engine.trainer import refuse_if_trained_elsewhere
     from satlearn.errors import ConfigError, DataError, not_a_directory
 
     overrides = list(args.overrides)
@@ -202,8 +202,7 @@ def _train(args: argparse.Namespace) -> int:
         if not run_dir.is_dir():
             raise DataError(f"--resume {args.resume}: {not_a_directory(run_dir, 'run directory')}")
         # a run another process still loads the data of has written nothing yet: it is named as busy, not as no run
-        with hold_run_dir(run_dir, resume=True):  # released at once: the resumption takes it again
-            pass
+        refuse_if_trained_elsewhere(run_dir, resume=True)
         if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
             raise DataError(f"--resume {args.resume}: {_not_a_run_directory(run_dir, args)}")
         # the run is where --resume points, and its config says so: the name and folder it was started under play
@@ -260,15 +259,14 @@ def _refuse_a_run_dir_that_holds_a_run(config) -> None:
     One that another process trains is named as such first, as the training would name it: the run may have no
     checkpoint yet, and a --resume would be refused while it trains."""
     from satlearn.engine.checkpoint import CHECKPOINT_NAME
-    from satlearn.engine.trainer import hold_run_dir
+    from satlearn.engine.trainer import refuse_if_trained_elsewhere
     from satlearn.errors import ConfigError
 
     if config.run.name is None:  # a time-stamped name is a new directory
         return
     run_dir = Path(config.run.out_dir).expanduser() / config.run.name
     if run_dir.is_dir():
-        with hold_run_dir(run_dir, resume=False):  # released at once: the training takes it again
-            pass
+        refuse_if_trained_elsewhere(run_dir, resume=False)
     if not (run_dir / CHECKPOINT_NAME).exists():
         return
     quoted = _shell_quoted(run_dir)

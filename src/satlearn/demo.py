@@ -13,7 +13,7 @@ from satlearn.config import Config, load_config, override_keys, overrides_for_me
 from satlearn.engine import fit
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, claim_new_dir, make_output_dir
 from satlearn.engine.reporting import to_json
-from satlearn.engine.trainer import RunDirectoryBusy, hold_run_dir
+from satlearn.engine.trainer import RunDirectoryBusy, refuse_if_trained_elsewhere
 from satlearn.evaluation.detection import format_measure
 from satlearn.errors import ConfigError, DataError, not_a_directory
 
@@ -129,8 +129,7 @@ def _refuse_runs_another_process_trains(out_dir: Path, *, resume: bool) -> None:
         if not run_dir.is_dir():
             continue
         try:
-            with hold_run_dir(run_dir, resume=resume):
-                pass
+            refuse_if_trained_elsewhere(run_dir, resume=resume)
         except RunDirectoryBusy:
             advice = ("wait for it to finish (or stop it) before resuming the demo" if resume else
                       "wait for it to finish (or stop it), or choose another --out")

@@ -634,6 +634,14 @@ def hold_run_dir(run_dir: Path, *, resume: bool):
         os.close(fd)
 
 
+def refuse_if_trained_elsewhere(run_dir: Path, *, resume: bool) -> None:
+    """Raises :class:`RunDirectoryBusy` where another process trains in ``run_dir`` (see :func:`hold_run_dir`),
+    before a command checks or writes anything there. The lock is released at once, so that the training this
+    process then starts takes it again."""
+    with hold_run_dir(run_dir, resume=resume):
+        pass
+
+
 class RunDirectoryBusy(TrainingError):
     """Another process holds the run directory: it is theirs, so nothing in it is touched, not even to tidy up."""
 
