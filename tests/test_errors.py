@@ -5,7 +5,8 @@ import pickle
 import pytest
 import torch
 
-from satlearn.errors import TrainingInterrupted, first_line, out_of_memory
+from satlearn.errors import (ConfigError, ConfigTypeError, DataError, DataTypeError, SatlearnError,
+                             TrainingInterrupted, first_line, out_of_memory)
 
 
 def test_an_interrupted_run_is_a_keyboard_interrupt_that_pickles_with_where_it_stopped(tmp_path):
@@ -15,6 +16,15 @@ def test_an_interrupted_run_is_a_keyboard_interrupt_that_pickles_with_where_it_s
     assert (again.run_dir, again.checkpoint_epoch) == (tmp_path, 3)
     assert str(again) == f"{tmp_path}: interrupted (checkpoint after epoch 3)"
     assert str(TrainingInterrupted(tmp_path, None)) == f"{tmp_path}: interrupted (no checkpoint)"
+
+
+@pytest.mark.parametrize("error, satlearn_class", [(ConfigTypeError, ConfigError), (DataTypeError, DataError)])
+def test_a_value_of_the_wrong_kind_is_caught_as_satlearns_error_and_as_a_type_error(error, satlearn_class):
+    # the CLI prints a SatlearnError as one line; code written for Python's own error still catches it
+    for caught in (satlearn_class, SatlearnError, TypeError):
+        with pytest.raises(caught):
+            raise error("labels must be integers")
+    assert str(pickle.loads(pickle.dumps(error("labels must be integers")))) == "labels must be integers"
 
 
 def test_first_line_is_the_messages_first_non_blank_line_or_the_errors_type():

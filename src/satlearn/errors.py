@@ -17,6 +17,16 @@ class DataError(SatlearnError, ValueError):
     """A data source is missing, unreadable or inconsistent."""
 
 
+class ConfigTypeError(ConfigError, TypeError):
+    """An option given as a value of the wrong kind (a string for a count, say): also a ``TypeError``, as Python's own
+    error for it would be, so that code catching either still does."""
+
+
+class DataTypeError(DataError, TypeError):
+    """Data of the wrong kind (labels given as floats, say): also a ``TypeError``, as Python's own error for it would
+    be, so that code catching either still does."""
+
+
 class MissingDataError(DataError):
     """No data where ``data.root`` points (a command that reads a run's data can say how to point elsewhere).
 

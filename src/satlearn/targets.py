@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from satlearn.errors import ConfigError, DataError, DataTypeError
+
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
@@ -30,6 +32,10 @@ class SoftTargets(nn.Module):
         device: where the table lives; batches may come from another device (rows are moved as needed). A
             table given a device stays there when a module holding it moves (``method.to("cuda")`` leaves a CPU
             table on the CPU); without one it moves with the module.
+
+    Labels that are not one dimension of whole numbers in ``0..C-1`` are a :class:`~satlearn.errors.DataError`
+    (floats or bools a :class:`~satlearn.errors.DataTypeError`, also a ``TypeError``); a ``num_classes`` or
+    ``dtype`` it cannot take is a :class:`~satlearn.errors.ConfigError`.
 
     The storage dtype is the table's own, chosen by ``dtype`` alone: casting a module that holds it, or the table
     itself (``half()``, ``to(torch.bfloat16)``), leaves it as it is (a float16 table would round every small
@@ -56,25 +62,25 @@ class SoftTargets(nn.Module):
         super().__init__()
         if isinstance(dtype, str):
             if dtype not in _DTYPES:
-                raise ValueError(f"dtype={dtype!r}; expected one of: {', '.join(_DTYPES)}")
+                raise ConfigError(f"dtype={dtype!r}; expected one of: {', '.join(_DTYPES)}")
             dtype = _DTYPES[dtype]
         if dtype not in _DTYPES.values():
-            raise ValueError(f"dtype={dtype}; expected torch.float32 or torch.bfloat16")
+            raise ConfigError(f"dtype={dtype}; expected torch.float32 or torch.bfloat16")
         if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-            raise ValueError(f"num_classes={num_classes!r}; expected a positive whole number")
+            raise ConfigError(f"num_classes={num_classes!r}; expected a positive whole number")
         num_classes = int(num_classes)  # numpy integers too (labels.max() + 1)
         given = torch.as_tensor(labels)
         if given.numel() == 0 and given.is_floating_point():
             given = given.long()  # an empty list reads as float; it holds no label to truncate
         if given.dtype == torch.bool or given.is_floating_point() or given.is_complex():
-            raise TypeError(f"labels must be integers, got {given.dtype}")  # a cast would truncate 0.9 to class 0
+            raise DataTypeError(f"labels must be integers, got {given.dtype}")  # a cast would truncate 0.9 to class 0
         if given.dim() != 1:
-            raise ValueError(f"labels must be a 1-D array of N labels, got shape {tuple(given.shape)}")
+            raise DataError(f"labels must be a 1-D array of N labels, got shape {tuple(given.shape)}")
         outside = (given < 0) | (given >= num_classes)
         if bool(outside.any()):  # once, at construction
             i = int(outside.nonzero()[0, 0])
-            raise ValueError(f"label {int(given[i])} at index {i} is outside 0..{num_classes - 1} "
-                             f"(num_classes={num_classes})")
+            raise DataError(f"label {int(given[i])} at index {i} is outside 0..{num_classes - 1} "
+                            f"(num_classes={num_classes})")
         labels = given.to(dtype=torch.int64, device=device)
         self.num_classes = num_classes
         self.home_device = None if device is None else labels.device
