@@ -9,7 +9,7 @@ import pytest
 
 from fixtures import tiny_overrides
 from satlearn.cli import main
-from satlearn.errors import DataError, SatlearnError
+from satlearn.errors import ConfigTypeError, DataError, SatlearnError
 from satlearn.label_issues import find_label_issues, load_run_targets, plot_precision_recall, write_label_issues
 
 
@@ -257,8 +257,9 @@ def test_options_of_the_wrong_kind_are_refused_in_one_line():
             find_label_issues(labels, targets, num_issues=value)
     for name in ("num_issues", "fraction", "margin_threshold"):
         for value in (True, "0.5"):
-            with pytest.raises(TypeError, match=rf"{name}=.*; expected a number"):
+            with pytest.raises(ConfigTypeError, match=rf"{name}=.*; expected a number") as refused:
                 find_label_issues(labels, targets, **{name: value})
+            assert isinstance(refused.value, TypeError)  # as before, for code that catches Python's own error
     assert find_label_issues(labels, targets, num_issues=2.0).flagged.sum() == 2
     assert find_label_issues(labels, targets, num_issues=np.int64(1)).flagged.sum() == 1
     assert find_label_issues(labels, targets, num_issues=np.array(3)).flagged.sum() == 3  # a 0-d array is a number

@@ -25,7 +25,7 @@ import numpy as np
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, origin_column, printable
 from satlearn.data.noise import knows_true_labels
-from satlearn.errors import ConfigError, DataError, not_a_directory
+from satlearn.errors import ConfigError, ConfigTypeError, DataError, not_a_directory
 
 
 def extra_columns(name_columns: tuple[str, str], class_names: list[str] | None,
@@ -147,13 +147,14 @@ def _validate(labels: np.ndarray, probs: np.ndarray) -> None:
 
 
 def _as_number(name: str, value: Any) -> Any:
-    """``value`` as a plain number (a 0-d array is one), or None; anything else, a bool included, is a TypeError."""
+    """``value`` as a plain number (a 0-d array is one), or None; anything else, a bool included, is a
+    :class:`ConfigTypeError` (also a ``TypeError``)."""
     if value is None:
         return None
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # a 0-d numpy array or tensor
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r}; expected a number")
+        raise ConfigTypeError(f"{name}={value!r}; expected a number")
     return value
 
 
@@ -167,7 +168,9 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
         num_issues: flag exactly the K highest-scoring examples.
         fraction: flag the top ``round(fraction * N)`` examples.
         margin_threshold: flag examples whose margin exceeds this value (default rule: ``0``).
-    Only one of ``num_issues``, ``fraction`` and ``margin_threshold`` may be given.
+    Only one of ``num_issues``, ``fraction`` and ``margin_threshold`` may be given; one that is not a number is a
+    :class:`ConfigTypeError` (also a ``TypeError``), one out of range a :class:`ConfigError`, and labels or targets
+    that do not fit together a :class:`DataError`.
     """
     from satlearn.targets import SoftTargets
 
