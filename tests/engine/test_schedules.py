@@ -9,6 +9,7 @@ from satlearn.config import OptimConfig, load_config
 from satlearn.engine import fit
 from satlearn.engine.checkpoint import load_checkpoint
 from satlearn.engine.schedules import learning_rate
+from satlearn.errors import ConfigError
 
 
 def rates(optim, epochs):
@@ -34,8 +35,9 @@ def test_constant_keeps_lr_whatever_the_milestones():
 
 
 def test_an_unknown_schedule_is_refused_rather_than_taken_as_constant():
-    with pytest.raises(ValueError, match=r"^optim\.schedule='cosin'; expected cosine, step or constant$"):
+    with pytest.raises(ConfigError, match=r"^optim\.schedule='cosin'; expected cosine, step or constant$") as refused:
         learning_rate(OptimConfig(lr=0.05, schedule="cosin"), 0, 4)
+    assert isinstance(refused.value, ValueError)  # as before, for code that catches Python's own error
 
 
 def test_a_run_trains_each_epoch_with_its_scheduled_rate(tmp_path):
