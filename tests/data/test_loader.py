@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from satlearn.data.loader import InMemoryLoader, draw_crop_flip, random_crop_flip
+from satlearn.errors import ConfigError
 
 
 def test_batches_carry_indices_and_cover_every_example_once():
@@ -125,5 +126,14 @@ def test_an_augmentation_the_loaders_do_not_know_is_refused_not_skipped():
     images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
     for loader in (InMemoryLoader, StreamingLoader):
         for augment in ("auto", "crop-flip"):
-            with pytest.raises(ValueError, match=rf"^augment='{augment}'; expected 'none' or 'crop_flip'$"):
+            with pytest.raises(ConfigError, match=rf"^augment='{augment}'; expected 'none' or 'crop_flip'$") as refused:
                 loader(images, torch.zeros(4, dtype=torch.int64), batch_size=2, augment=augment)
+            assert isinstance(refused.value, ValueError)  # as before, for code that catches Python's own error
+
+
+def test_crop_flip_on_data_that_are_not_images_is_refused_in_one_line():
+    vectors = torch.zeros(4, 40)
+    with pytest.raises(ConfigError, match=r"^augment='crop_flip' needs uint8 images \(N, C, H, W\), got torch\.float32 "
+                                          r"of shape \(4, 40\)$") as refused:
+        InMemoryLoader(vectors, torch.zeros(4, dtype=torch.int64), batch_size=2, augment="crop_flip")
+    assert isinstance(refused.value, ValueError)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from satlearn.config import EPOCH_SEED_STRIDE
+from satlearn.errors import ConfigError
 
 AUGMENTATIONS = ("none", "crop_flip")
 
@@ -22,7 +23,7 @@ def check_augment(augment: str) -> None:
     """Refuses an augmentation the loaders do not know; the config's ``auto`` is the trainer's to resolve (a loader
     given it, or a misspelling, would otherwise train without augmentation, silently)."""
     if augment not in AUGMENTATIONS:
-        raise ValueError(f"augment={augment!r}; expected 'none' or 'crop_flip'")
+        raise ConfigError(f"augment={augment!r}; expected 'none' or 'crop_flip'")
 
 
 def draw_crop_flip(batch_size: int, *, padding: int = 4, generator: torch.Generator | None = None,
@@ -91,7 +92,8 @@ class InMemoryLoader:
         self.is_image = x.dtype == torch.uint8 and x.dim() == 4
         check_augment(augment)
         if augment == "crop_flip" and not self.is_image:
-            raise ValueError("crop_flip augmentation needs uint8 images (N, C, H, W)")
+            raise ConfigError(f"augment='crop_flip' needs uint8 images (N, C, H, W), got {x.dtype} of shape "
+                              f"{tuple(x.shape)}")
         if self.is_image:
             channels = x.shape[1]
             mean = mean if mean is not None else (0.5,) * channels
