@@ -117,6 +117,46 @@ def test_bad_yaml_and_missing_file(tmp_path):
         parse_override("run.epochs")
 
 
+def last_line_with_text(text):
+    return max(number for number, line in enumerate(text.splitlines(), 1) if line.strip())
+
+
+ENDINGS = ["", "\n", "\n\n", "\n  \n"]  # none, the usual line break, blank lines after it
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+@pytest.mark.parametrize("open_last_line", ["  milestones: [3, 6", '  schedule: "step', "  milestones: {a: 1"])
+def test_a_construct_left_open_on_the_last_line_is_reported_on_that_line(tmp_path, open_last_line, ending):
+    # PyYAML marks the end of the text, one line past a file that ends in a line break
+    text = "run:\n  epochs: 3\noptim:\n" + open_last_line + ending
+    with pytest.raises(ConfigError, match=rf"c\.yaml: not valid YAML at line {last_line_with_text(text)} \(") as error:
+        load_config(write(tmp_path, text))
+    assert "begun at line" not in str(error.value)  # it begins on the line named
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+@pytest.mark.parametrize("text, opening, what", [
+    ('run:\n  name: "sat\n  epochs: 3', '"', r"found unexpected end of stream, while scanning a quoted scalar"),
+    ("optim:\n  milestones: [3,\n    6\n# the second", "[",
+     r"expected ',' or '\]', but got '<stream end>', while parsing a flow sequence"),
+])
+def test_a_construct_left_open_before_the_last_line_is_reported_there_and_where_it_begins(tmp_path, text, opening,
+                                                                                           what, ending):
+    text += ending
+    begun = next(number for number, line in enumerate(text.splitlines(), 1) if opening in line)
+    with pytest.raises(ConfigError, match=rf"c\.yaml: not valid YAML at line {last_line_with_text(text)} \({what} "
+                                          rf"begun at line {begun}\)$"):
+        load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_bad_indentation_on_the_last_line_is_reported_on_that_line(tmp_path, ending):
+    text = "run:\n  epochs: 3\n   seed: 1" + ending  # one space too many: mapping values are not allowed here
+    bad = next(number for number, line in enumerate(text.splitlines(), 1) if line.startswith("   seed"))
+    with pytest.raises(ConfigError, match=rf"c\.yaml: not valid YAML at line {bad} \(mapping values"):
+        load_config(write(tmp_path, text))
+
+
 def test_resolved_config_round_trips_through_overrides():
     config = load_config(None, ["optim.schedule=step", "optim.milestones=[3]", "data.noise.kind=symmetric",
                                 "data.noise.rate=0.2"])

@@ -374,16 +374,37 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         try:
             loaded = read_yaml(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None)
-            raise ConfigError(f"{path}: not valid YAML{at}" + (f" ({problem})" if problem else "")) from None
+            raise ConfigError(f"{path}: not valid YAML{_where_yaml_fails(exc, text)}") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of sections (data, model, ...), got {type(loaded).__name__}")
         values = loaded
     return _configured(values, overrides, source=source)
+
+
+# what YAML reads as a line break, and as blank space at the end of a line
+_YAML_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+_YAML_BLANK = " \t\n\r\x85\u2028\u2029"
+
+
+def _where_yaml_fails(exc: yaml.YAMLError, text: str) -> str:
+    """`` at line N (what is wrong)`` for PyYAML's error ``exc`` in ``text``, or as much of it as PyYAML says.
+
+    A construct left open (a bracket, a quote) is found out at the end of the text, which PyYAML marks on the line
+    after the last line break: in a file that ends in one, a line past its end. Such an error is put on the last
+    line that holds text, and names the line where the open construct begins when that is another one."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is None:
+        return f" ({problem})" if problem else ""
+    line = mark.line + 1
+    if mark.index >= len(text):
+        line = len(_YAML_LINE_BREAK.findall(text.rstrip(_YAML_BLANK))) + 1
+        context, begun = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        # (a context marked at the end too, "while parsing a flow node", says nothing more)
+        if context and begun is not None and begun.index < len(text) and begun.line + 1 != line:
+            problem = f"{problem}, {context} begun at line {begun.line + 1}"
+    return f" at line {line}" + (f" ({problem})" if problem else "")
 
 
 def _check_overrides_type(overrides: Any) -> None:
