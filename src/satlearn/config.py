@@ -534,6 +534,16 @@ def device_name_problem(name: str) -> str | None:
     return None
 
 
+def thread_count_problem(count: Any) -> str | None:
+    """What keeps ``count`` from being a torch CPU thread count as ``run.threads`` takes one (a whole number from 1
+    to 1024), or None; a command's ``--threads`` and a function's ``threads`` are checked by it too."""
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral):
+        return f"expected a whole number of threads, from 1 to {_MAX_THREADS}"
+    if not 1 <= count <= _MAX_THREADS:
+        return f"expected a thread count from 1 to {_MAX_THREADS}"
+    return None
+
+
 def validate(config: Config, *, source: str = "config", overridden: dict[str, str] | None = None) -> None:
     """Checks choices and ranges that the types alone do not express, and the method's own settings against the
     method, filling in their defaults (``config.method.settings`` then holds every one, as a run records them).
@@ -587,9 +597,9 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
                 "run.cudnn_benchmark_limit", "method.sce_a", "method.sce_b"):
         positive(key, allow_zero=True)
     threads = config.run.threads
-    if threads is not None and not 1 <= threads <= _MAX_THREADS:
-        raise ConfigError(f"{where('run.threads')}: run.threads={threads!r}; expected a thread count from 1 to "
-                          f"{_MAX_THREADS} (or null for torch's default)")
+    problem = thread_count_problem(threads) if threads is not None else None
+    if problem:
+        raise ConfigError(f"{where('run.threads')}: run.threads={threads!r}; {problem} (or null for torch's default)")
     lowest = -(2**63 // EPOCH_SEED_STRIDE)
     highest = (2**64 - 1 - max(config.run.epochs, 0)) // EPOCH_SEED_STRIDE
     if not lowest <= config.run.seed <= highest:
