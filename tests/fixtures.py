@@ -71,6 +71,30 @@ def tiny_overrides(tmp_path, *extra: str) -> list[str]:
     ]
 
 
+def threads_of_each_forward_pass(monkeypatch, *, failing: bool = False) -> list[int]:
+    """The list that the torch thread count of every forward pass of a method built from now on is appended to;
+    ``failing``: each such pass then stops with a RuntimeError, once its count is noted."""
+    import torch
+
+    import satlearn.engine.trainer as trainer
+
+    counts = []
+    build_method = trainer.build_method
+
+    def noted(module, inputs):
+        counts.append(torch.get_num_threads())
+        if failing:
+            raise RuntimeError("a forward pass that fails")
+
+    def observed(*args, **kwargs):
+        method = build_method(*args, **kwargs)
+        method.register_forward_pre_hook(noted)
+        return method
+
+    monkeypatch.setattr(trainer, "build_method", observed)
+    return counts
+
+
 SCRIPT_TIMEOUT = 240  # seconds: under pytest-timeout's 300, so that a script that hangs is stopped here, and says where
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import load_benchmark, tiny_overrides
+from fixtures import load_benchmark, threads_of_each_forward_pass, tiny_overrides
 from satlearn.cli import main
 from satlearn.config import load_config
 from satlearn.engine import fit, load_run
@@ -539,38 +539,93 @@ def test_the_committed_selective_results_give_the_committed_table(tmp_path):
     assert table.read_text() == (BENCHMARKS / "SELECTIVE.md").read_text()
 
 
-def threads_of_each_forward_pass(monkeypatch) -> list[int]:
-    """The list that the torch thread count of every forward pass of a method built from now on is appended to."""
-    import satlearn.engine.trainer as trainer
-
-    counts = []
-    build_method = trainer.build_method
-
-    def observed(*args, **kwargs):
-        method = build_method(*args, **kwargs)
-        method.register_forward_pre_hook(lambda module, inputs: counts.append(torch.get_num_threads()))
-        return method
-
-    monkeypatch.setattr(trainer, "build_method", observed)
-    return counts
+@pytest.fixture(scope="module")
+def run_with_its_threads(tmp_path_factory):
+    """A selective SAT run whose run.threads is a count other than the process's own, whatever that is."""
+    root = tmp_path_factory.mktemp("run-with-threads")
+    config = load_config(None, tiny_overrides(root, "method.name=selective_sat",
+                                              f"run.threads={torch.get_num_threads() + 1}"))
+    return fit(config, root / "run", log=lambda m: None).run_dir
 
 
-def test_a_runs_evaluations_take_its_run_threads_and_leave_the_process_as_they_found_it(tmp_path, monkeypatch):
+def each_evaluation(run: Path, out: Path, **options) -> dict:
+    """Every function that scores a run's test split, by name, ready to call with ``options``."""
+    from satlearn.engine import evaluate_run as evaluate_whole_run
+    from satlearn.selective import selective_eval
+
+    return {"satlearn.engine.evaluate_run": lambda: evaluate_whole_run(run, out=out / "eval.json", **options),
+            "run_scores": lambda: run_scores(run, **options), "evaluate_run": lambda: evaluate_run(run, **options),
+            "selective_eval": lambda: selective_eval([run], out=out, **options),
+            "SelectivePredictor.from_run": lambda: SelectivePredictor.from_run(run, **options)}
+
+
+def test_a_runs_evaluations_take_its_run_threads_and_leave_the_process_as_they_found_it(run_with_its_threads,
+                                                                                       tmp_path, monkeypatch):
     # eval and selective-eval take the run's device, precision and batch size from its config: its thread count too,
     # which on a CPU shared with other work is what keeps a small model from running several times slower
-    from satlearn.engine import evaluate_run as evaluate_whole_run
-
     before = torch.get_num_threads()
-    asked = before + 1  # a count other than the process's own, whatever that is
-    config = load_config(None, tiny_overrides(tmp_path, "method.name=selective_sat", f"run.threads={asked}"))
-    run = fit(config, tmp_path / "run", log=lambda m: None).run_dir
     forwards_ran_with = threads_of_each_forward_pass(monkeypatch)
-    for evaluation in (lambda: evaluate_whole_run(run), lambda: run_scores(run), lambda: evaluate_run(run),
-                       lambda: SelectivePredictor.from_run(run)):
+    for name, evaluation in each_evaluation(run_with_its_threads, tmp_path).items():
         forwards_ran_with.clear()
         evaluation()
-        assert forwards_ran_with and set(forwards_ran_with) == {asked}
-        assert torch.get_num_threads() == before
+        assert forwards_ran_with and set(forwards_ran_with) == {before + 1}, name
+        assert torch.get_num_threads() == before, name
+
+
+def test_threads_given_score_a_run_with_that_count_and_leave_its_config_as_it_was(run_with_its_threads, tmp_path,
+                                                                                    monkeypatch):
+    # a run trained with many threads, scored on a machine with fewer cores: the count is the caller's to choose
+    run = run_with_its_threads
+    before = torch.get_num_threads()
+    given = before + 2  # neither the process's count nor the run's
+    config_file, checkpoint_config = (run / "config.yaml").read_bytes(), load_run(run)[0]
+    forwards_ran_with = threads_of_each_forward_pass(monkeypatch)
+    for name, evaluation in each_evaluation(run, tmp_path, threads=given).items():
+        forwards_ran_with.clear()
+        evaluation()
+        assert forwards_ran_with and set(forwards_ran_with) == {given}, name
+        assert torch.get_num_threads() == before, name
+    assert (run / "config.yaml").read_bytes() == config_file
+    assert load_run(run)[0] == checkpoint_config and checkpoint_config.run.threads == before + 1
+
+
+@pytest.mark.parametrize("threads", [None, "given"])
+def test_a_scoring_that_fails_leaves_the_process_thread_count_as_it_found_it(run_with_its_threads, tmp_path,
+                                                                               monkeypatch, threads):
+    before = torch.get_num_threads()
+    options = {} if threads is None else {"threads": before + 2}
+    forwards_ran_with = threads_of_each_forward_pass(monkeypatch, failing=True)
+    for name, evaluation in each_evaluation(run_with_its_threads, tmp_path, **options).items():
+        forwards_ran_with.clear()
+        with pytest.raises(RuntimeError, match="a forward pass that fails"):
+            evaluation()
+        assert forwards_ran_with == [options.get("threads", before + 1)], name  # it failed while they were set
+        assert torch.get_num_threads() == before, name
+
+
+def test_a_run_scored_with_another_thread_count_differs_at_most_by_rounding(run_with_its_threads, tmp_path):
+    from satlearn.engine import evaluate_run as evaluate_whole_run
+
+    run = run_with_its_threads
+    own, one = run_scores(run), run_scores(run, threads=np.int64(1))  # (a NumPy count, as a sweep gives it)
+    np.testing.assert_allclose(one.scores, own.scores, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(one.predictions, own.predictions)
+    own, one = evaluate_whole_run(run, out=tmp_path / "own.json"), evaluate_whole_run(run, out=tmp_path / "one.json",
+                                                                                       threads=1)
+    assert one["test_loss"] == pytest.approx(own["test_loss"], rel=1e-5)
+    assert {k: v for k, v in one.items() if k != "test_loss"} == {k: v for k, v in own.items() if k != "test_loss"}
+
+
+@pytest.mark.parametrize("threads, problem", [
+    (0, "expected a thread count from 1 to 1024"), (-1, "expected a thread count from 1 to 1024"),
+    (1025, "expected a thread count from 1 to 1024"), (2.0, "expected a whole number of threads, from 1 to 1024"),
+    (True, "expected a whole number of threads, from 1 to 1024"),
+    ("2", "expected a whole number of threads, from 1 to 1024"),
+])
+def test_a_thread_count_run_threads_would_refuse_is_refused_before_the_run_is_loaded(tmp_path, threads, problem):
+    for name, evaluation in each_evaluation(tmp_path / "nowhere", tmp_path, threads=threads).items():
+        with pytest.raises(ConfigError, match=f"^{re.escape(f'threads={threads!r}; {problem}')}$"):
+            evaluation()
 
 
 def test_benchmark_scores_and_records_with_the_run_threads_it_was_given(tmp_path, monkeypatch):

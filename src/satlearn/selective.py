@@ -219,6 +219,13 @@ def _load(run_dir: Path, device: str | None, data_root: str | Path | None,
                       device=next(method.parameters()).device)
 
 
+def _checked_threads(threads: Any) -> int | None:
+    """``threads`` checked as ``run.threads`` is (:func:`satlearn.engine.runtime.checked_threads`)."""
+    from satlearn.engine.runtime import checked_threads
+
+    return checked_threads(threads)
+
+
 def _has_abstain(method) -> bool:
     return getattr(type(method), "extra_outputs", 0) >= 1
 
@@ -253,13 +260,13 @@ def _logits(run: _LoadedRun, x: torch.Tensor) -> torch.Tensor:
     return torch.cat(out) if out else torch.zeros(0, run.data.num_classes + type(run.method).extra_outputs)
 
 
-def _test_scores(run: _LoadedRun, score: str, run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+def _test_scores(run: _LoadedRun, score: str, run_dir: Path, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
     """The run's ``(N,)`` test scores and predictions; a score that is not finite (a diverged model) is an error
-    naming the run, not a crash in the threshold search. Scored with the run's ``run.threads`` CPU threads, as
-    its device and precision are the run's; the count the process had is restored after."""
+    naming the run, not a crash in the threshold search. Scored with ``threads`` CPU threads, or with None the run's
+    ``run.threads``, as its device and precision are the run's; the count the process had is restored after."""
     from satlearn.engine.runtime import cpu_threads
 
-    with cpu_threads(run.config.run.threads):
+    with cpu_threads(run.config.run.threads if threads is None else threads):
         logits = _logits(run, run.data.x_test)
     scores, predictions = selection_scores(logits, num_classes=run.data.num_classes, score=score)
     bad = int((~np.isfinite(scores)).sum())
@@ -277,16 +284,19 @@ def _data_named(run: _LoadedRun) -> dict[str, Any]:
 
 
 def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
-               data_root: str | Path | None = None, dataset: DatasetSplits | None = None) -> RunScores:
-    """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``), with the
-    run's ``run.threads`` CPU threads; ``data_root``: where the run's data are now, if they moved; ``dataset``: the
-    splits a run trained on when they were given to :func:`satlearn.fit` (both as for
+               data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
+               threads: int | None = None) -> RunScores:
+    """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``), with
+    ``threads`` CPU threads (None: the run's ``run.threads``; the run's config is left as it is; on the CPU another
+    count may change the scores' last bits); ``data_root``: where the run's data are now, if they moved;
+    ``dataset``: the splits a run trained on when they were given to :func:`satlearn.fit` (both as for
     :func:`satlearn.engine.load_run`). ``extra`` holds the run's ``data`` and ``data_given`` as its summary.json
     gives them, and its ``model``."""
+    threads = _checked_threads(threads)
     run_dir = Path(run_dir)
     run = _load(run_dir, device, data_root, dataset)
     resolved = _resolve_for_run(run, score, run_dir)
-    scores, predictions = _test_scores(run, resolved, run_dir)
+    scores, predictions = _test_scores(run, resolved, run_dir, threads)
     return RunScores(run_dir=run_dir, method=run.config.method.name, score=resolved, epoch=run.checkpoint["epoch"],
                      epochs=run.config.run.epochs, scores=scores, predictions=predictions,
                      labels=run.data.y_test.numpy(), extra={**_data_named(run), "model": run.config.model.name})
@@ -303,13 +313,13 @@ class SelectiveResult:
 
 def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
                  coverages: Sequence[float] | None = None, data_root: str | Path | None = None,
-                 dataset: DatasetSplits | None = None) -> SelectiveResult:
-    """Scores a run's test split and applies :func:`selective_protocol`; ``data_root``, ``dataset``: as for
-    :func:`run_scores`."""
+                 dataset: DatasetSplits | None = None, threads: int | None = None) -> SelectiveResult:
+    """Scores a run's test split and applies :func:`selective_protocol`; ``data_root``, ``dataset``, ``threads``:
+    as for :func:`run_scores`."""
     if coverages is not None:
         with _refused_as(ConfigError):
             check_coverages(coverages)  # before the run is loaded and scored
-    scored = run_scores(run_dir, score=score, device=device, data_root=data_root, dataset=dataset)
+    scored = run_scores(run_dir, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads)
     return evaluate_scores(scored, coverages=coverages)
 
 
@@ -432,7 +442,8 @@ def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
 
 def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: str | Path | None = None,
                    device: str | None = None, data_root: str | Path | None = None,
-                   dataset: DatasetSplits | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
+                   dataset: DatasetSplits | None = None,
+                   threads: int | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
 
     A directory that holds runs stands for all of them. Files go into each run directory, or into
@@ -442,13 +453,15 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     run, the current directory where the runs share only the filesystem root).
     Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
     if they moved; ``dataset``: the splits the runs trained on when they were given to :func:`satlearn.fit`, the
-    same for every run (both as for :func:`run_scores`).
+    same for every run; ``threads``: the CPU threads every run is scored with (None: each run's own
+    ``run.threads``; all as for :func:`run_scores`).
     """
     from satlearn.compare import run_names, unique_run_dirs
     from satlearn.engine.checkpoint import common_parent, make_output_dir
 
     if not run_dirs:
         raise ConfigError("selective-eval needs at least one run directory")
+    threads = _checked_threads(threads)  # before any run is loaded
     # a bad --out stops before the evaluations (and is made only when they succeeded)
     out_path = make_output_dir(out, what="--out", create=False) if out is not None else None
     if out_path is not None and out_path.suffix.lower() in _PLOT_SUFFIXES and not out_path.is_dir() \
@@ -462,7 +475,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     output_dirs = _output_dirs(paths, out_path)
     for directory in output_dirs:  # each run's too: one blocked folder must not leave the others' files half-written
         make_output_dir(directory, what="output directory", create=False)
-    results = [evaluate_run(p, score=score, device=device, data_root=data_root, dataset=dataset) for p in paths]
+    results = [evaluate_run(p, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads)
+               for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
         result.label = f"{name}: {result.report['method']} ({result.report['score']})"
     written = [write_result(result, d) for result, d in zip(results, output_dirs)]
@@ -512,11 +526,15 @@ class SelectivePredictor:
     @classmethod
     def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
                  device: str | None = None, tolerance: float = TOLERANCE,
-                 data_root: str | Path | None = None, dataset: DatasetSplits | None = None) -> "SelectivePredictor":
-        """The predictor of the run in ``run_dir``; ``data_root``, ``dataset``: as for :func:`run_scores`."""
+                 data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
+                 threads: int | None = None) -> "SelectivePredictor":
+        """The predictor of the run in ``run_dir``; ``data_root``, ``dataset``: as for :func:`run_scores`;
+        ``threads``: the CPU threads the test split is scored with to fit the threshold (None: the run's
+        ``run.threads``), as for :func:`run_scores` (:meth:`predict` runs with the process's own count)."""
         with _refused_as(ConfigError):  # before the run is loaded and scored
             coverage = check_coverage(coverage)
             tolerance = check_tolerance(tolerance)
+        threads = _checked_threads(threads)
         run_dir = Path(run_dir)
         run = _load(run_dir, device, data_root, dataset)
         epoch, epochs = run.checkpoint["epoch"], run.config.run.epochs
@@ -524,7 +542,7 @@ class SelectivePredictor:
             warnings.warn(f"{run_dir}: an unfinished run, its checkpoint after epoch {epoch} of {epochs}",
                           stacklevel=2)
         resolved = _resolve_for_run(run, score, run_dir)
-        scores, _ = _test_scores(run, resolved, run_dir)
+        scores, _ = _test_scores(run, resolved, run_dir, threads)
         if len(scores) < 2:
             raise DataError(f"{run_dir}: fitting a threshold needs at least 2 test examples, got {len(scores)}")
         val_idx, _, _ = paper_split(len(scores))

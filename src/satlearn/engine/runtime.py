@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from satlearn.config import device_name_problem
+from satlearn.config import device_name_problem, thread_count_problem
 from satlearn.errors import ConfigError
 
 
@@ -62,6 +62,17 @@ def loader_workers(configured: int | None) -> int:
     if configured is not None:
         return configured
     return min(DEFAULT_LOADER_WORKERS, usable_cpus())
+
+
+def checked_threads(count: Any, *, setting: str = "threads") -> int | None:
+    """``count`` as a plain int where it is a thread count as ``run.threads`` takes one; None stays None. Else a
+    :class:`ConfigError` naming ``setting`` (a function's ``threads``, a command's ``--threads``) and the value."""
+    if count is None:
+        return None
+    problem = thread_count_problem(count)
+    if problem:
+        raise ConfigError(f"{setting}={count!r}; {problem}")
+    return int(count)
 
 
 @contextlib.contextmanager

@@ -31,7 +31,8 @@ from satlearn.engine.checkpoint import (
     load_checkpoint, make_output_dir, output_file, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
-    autocast, cpu_threads, cudnn_autotuning, loader_workers, resolve_device, rng_state, seed_everything, set_rng_state,
+    autocast, checked_threads, cpu_threads, cudnn_autotuning, loader_workers, resolve_device, rng_state,
+    seed_everything, set_rng_state,
 )
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import (
@@ -1027,11 +1028,15 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
 
 
 def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
-                 out: str | Path | None = None, dataset: DatasetSplits | None = None) -> dict[str, Any]:
-    """Evaluates a run's latest weights on its test split, with the run's ``run.threads`` CPU threads (the count
-    the process had is restored after); writes and returns ``eval.json``'s content.
-    ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or
-    a string ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``)."""
+                 out: str | Path | None = None, dataset: DatasetSplits | None = None,
+                 threads: int | None = None) -> dict[str, Any]:
+    """Evaluates a run's latest weights on its test split, with ``threads`` CPU threads (None: the run's own
+    ``run.threads``; the run's config is left as it is, and the count the process had is restored after); writes and
+    returns ``eval.json``'s content. ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to
+    write, or a folder (existing, or a string ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``).
+    On the CPU, figures scored with another count may differ in their last bits from the run's own count's, as sums
+    round with the thread count."""
+    threads = checked_threads(threads)  # before the run is loaded
     run_dir = Path(run_dir)
     out_path = run_dir / "eval.json" if out is None else output_file(out, "eval.json")
     if out is not None:
@@ -1039,8 +1044,8 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: s
     config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset)
     torch_device = next(method.parameters()).device
     _, test_loader = make_loaders(config, noisy.data, noisy.labels, torch_device)
-    # the run's own thread count (run.threads), as its device and precision are the run's
-    with cpu_threads(config.run.threads):
+    # the run's own thread count (run.threads), as its device and precision are the run's, unless one is given
+    with cpu_threads(config.run.threads if threads is None else threads):
         measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
     result = {"run_dir": str(run_dir), "epoch": checkpoint["epoch"], "test_loss": measured["loss"],
               "test_accuracy": measured["accuracy"], "num_test": test_loader.num_examples}
