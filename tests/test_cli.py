@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import tiny_overrides
+from fixtures import threads_of_each_forward_pass, tiny_overrides
 from satlearn.cli import main
 from satlearn.methods.sat import SAT
 
@@ -70,6 +70,29 @@ def test_train_resume_and_eval(tmp_path, capsys):
     assert main(["train", "--resume", str(run)]) == 2
     assert "already finished all 3 epochs; nothing to resume" in capsys.readouterr().err
     assert (run / "summary.json").read_bytes() == summary
+
+
+def test_eval_and_selective_eval_score_with_the_threads_given_and_leave_the_runs_config_as_it_was(tmp_path, capsys,
+                                                                                                   monkeypatch):
+    # a run trained with more threads than the machine that scores it has cores: --threads N for the scoring alone
+    import torch
+
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    before = torch.get_num_threads()
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=selective_sat", f"run.threads={before + 1}"))
+    run = fit(config, tmp_path / "run", log=lambda m: None).run_dir
+    config_file = (run / "config.yaml").read_bytes()
+    forwards_ran_with = threads_of_each_forward_pass(monkeypatch)
+    for command in (["eval", str(run)], ["selective-eval", str(run), "--out", str(tmp_path / "selective")]):
+        forwards_ran_with.clear()
+        assert main([*command, "--threads", str(before + 2)]) == 0
+        assert forwards_ran_with and set(forwards_ran_with) == {before + 2}, command
+        assert torch.get_num_threads() == before
+    assert (run / "config.yaml").read_bytes() == config_file
+    assert load_config(run / "config.yaml").run.threads == before + 1
+    capsys.readouterr()
 
 
 def test_a_resumed_run_reports_its_whole_wall_time_and_which_times_are_this_processs(tmp_path, capsys):
@@ -1360,6 +1383,17 @@ def test_a_failed_command_keeps_its_status_through_a_sigterm_it_outlived(monkeyp
                   "compare --help)"),
     (["find-issues", "run", "--threshold", "2"], "satlearn find-issues: error: argument --threshold: expected a "
                                                  "margin in [-1, 1], got 2 (options: satlearn find-issues --help)"),
+    # a thread count run.threads would refuse, named before any run is looked for
+    (["eval", "nowhere", "--threads", "0"], "satlearn eval: error: argument --threads: expected a thread count from "
+                                            "1 to 1024, got 0 (options: satlearn eval --help)"),
+    (["selective-eval", "nowhere", "--threads", "1025"], "satlearn selective-eval: error: argument --threads: "
+                                                         "expected a thread count from 1 to 1024, got 1025 (options: "
+                                                         "satlearn selective-eval --help)"),
+    (["eval", "nowhere", "--threads", "2.5"], "satlearn eval: error: argument --threads: expected a whole number of "
+                                              "threads, from 1 to 1024, got '2.5' (options: satlearn eval --help)"),
+    (["selective-eval", "nowhere", "--threads", "all"], "satlearn selective-eval: error: argument --threads: "
+                                                        "expected a whole number of threads, from 1 to 1024, got "
+                                                        "'all' (options: satlearn selective-eval --help)"),
 ])
 def test_a_command_line_argparse_refuses_is_one_line_naming_where_the_options_are(argv, expected, capsys):
     with pytest.raises(SystemExit) as stopped:

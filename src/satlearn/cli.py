@@ -46,6 +46,26 @@ def _number_in(low: float, high: float, what: str):
     return parse
 
 
+def _threads(text: str) -> int:
+    """An argparse type: a CPU thread count, checked as ``run.threads`` is."""
+    from satlearn.config import thread_count_problem
+
+    try:
+        value = int(text)
+    except ValueError:  # not a whole number: the check names what it expected
+        raise argparse.ArgumentTypeError(f"{thread_count_problem(text)}, got {text!r}") from None
+    problem = thread_count_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}, got {value}")
+    return value
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=_threads, default=None, metavar="N",
+                        help="score with N torch CPU threads (default: the run's run.threads); the run's config is "
+                             "left as it is")
+
+
 _fraction = _number_in(0.0, 1.0, "a fraction")
 _margin = _number_in(-1.0, 1.0, "a margin")  # between two probabilities
 
@@ -156,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "run checks that they are the data it was trained on")
     evaluate.add_argument("--out", default=None, help="JSON file to write, or a folder (existing, or ending in /) "
                                                       "for eval.json (default: RUN_DIR/eval.json)")
+    _add_threads(evaluate)
 
     compare = commands.add_parser("compare", help="runs side by side: a table and one plot of their learning curves")
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
@@ -182,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     selective.add_argument("--data-root", default=None,
                            help="where the runs' data are now, if they moved (default: each run's data.root); "
                                 "each run checks that they are the data it was trained on")
+    _add_threads(selective)
     return parser
 
 
@@ -352,7 +374,7 @@ def _selective_eval(args: argparse.Namespace) -> int:
     from satlearn.selective import selective_eval
 
     results, written, plot = selective_eval(args.run_dirs, score=args.score, out=args.out, device=args.device,
-                                            data_root=args.data_root)
+                                            data_root=args.data_root, threads=args.threads)
     for result, paths in zip(results, written):
         report = result.report
         rows = {round(100 * row["target"]): row["test"] for row in report["coverages"]}
@@ -603,8 +625,8 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "eval":
             from satlearn.engine import evaluate_run
 
-            print(json.dumps(evaluate_run(args.run_dir, device=args.device, data_root=args.data_root, out=args.out),
-                             indent=2))
+            print(json.dumps(evaluate_run(args.run_dir, device=args.device, data_root=args.data_root, out=args.out,
+                                          threads=args.threads), indent=2))
         elif args.command == "selective-eval":
             return _selective_eval(args)
         elif args.command == "compare":
