@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys, overrides_from_dict
     from satlearn.engine import fit, resume_config
-    from satlearn.engine.trainer import refuse_if_trained_elsewhere
+    from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place
     from satlearn.errors import ConfigError, DataError, not_a_directory
 
     overrides = list(args.overrides)
@@ -227,14 +227,14 @@ def _train(args: argparse.Namespace) -> int:
         refuse_if_trained_elsewhere(run_dir, resume=True)
         if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
             raise DataError(f"--resume {args.resume}: {_not_a_run_directory(run_dir, args)}")
-        # the run is where --resume points, and its config says so: the name and folder it was started under play
-        # no part (it may have been moved, or named in a way no longer accepted, e.g. an absolute path)
+        # the run is where --resume points, and its config says so (fit records that place too); given before the
+        # config is checked, as the name it was started under may be one no longer accepted (an absolute path)
         for text in overrides:
             if {"run.name", "run.out_dir"} & set(override_keys(text)):
                 raise ConfigError(f"--set {text}: a resumed run stays in {run_dir}, whose folder and name are its "
                                   "run.out_dir and run.name")
-        own_place = overrides_from_dict({"run": {"name": run_dir.resolve().name,
-                                                 "out_dir": str(run_dir.resolve().parent)}})
+        out_dir, name = resumed_run_place(run_dir)
+        own_place = overrides_from_dict({"run": {"name": name, "out_dir": out_dir}})
         if args.config is not None:
             config = load_config(args.config, [*own_place, *overrides])
         else:  # the run's config.yaml, or where it is gone, the config its checkpoint keeps

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fixtures import tiny_overrides
-from satlearn.config import load_config
+from satlearn.config import dump_yaml, load_config
 from satlearn.engine import evaluate_run, fit
 from satlearn.engine.checkpoint import load_checkpoint, save_checkpoint
 from satlearn.errors import ConfigError, DataError, TrainingError
@@ -239,7 +239,11 @@ def test_a_run_whose_config_yaml_is_gone_resumes_bit_exactly_with_the_config_its
     assert_same_state(load_checkpoint(tmp_path / "whole")["method"], load_checkpoint(staged)["method"])
     assert resumed.history == [{**row, **{key: resumed.history[i][key] for key in row if key.endswith("seconds")}}
                                for i, row in enumerate(whole.history)]  # the same figures, but for the times
-    assert (staged / "config.yaml").read_text() == written  # the run directory is whole again
+    rewritten = load_config(staged / "config.yaml")
+    # the run directory is whole again, its config naming the place the run is in, as any resumption's does
+    assert (rewritten.run.out_dir, rewritten.run.name) == (str(staged.resolve().parent), "staged")
+    rewritten.run.out_dir, rewritten.run.name = config.run.out_dir, config.run.name
+    assert dump_yaml(rewritten) == written
 
 
 def test_a_run_saved_before_a_key_existed_resumes_with_the_same_config_from_config_yaml_or_its_checkpoint(tmp_path):
@@ -475,6 +479,23 @@ def test_runs_started_in_the_same_second_take_their_own_time_stamped_directories
     # a name the user chose is theirs: a run there already is still refused, not renamed
     with pytest.raises(TrainingError, match="already holds a run"):
         fit(tiny_config(out, "run.epochs=2", f"run.name={stem}"), log=lambda m: None)
+
+
+def test_a_run_resumed_in_python_keeps_the_place_it_is_in(tmp_path):
+    config = tiny_config(tmp_path, "run.epochs=3")  # no run.name: the run takes a time-stamped directory
+    run_dir = fit(config, stop_after_epoch=1, log=lambda m: None).run_dir
+    assert config.run.name is None
+    fit(config, run_dir, resume=True, stop_after_epoch=2, log=lambda m: None)
+    place = (str(run_dir.resolve().parent), run_dir.name)
+    kept = load_config(run_dir / "config.yaml").run
+    assert (kept.out_dir, kept.name) == place
+    # a config naming another run is still the one in run_dir, as train --resume records it
+    config.run.name = "another"
+    fit(config, run_dir, resume=True, log=lambda m: None)
+    kept = load_config(run_dir / "config.yaml").run
+    assert (kept.out_dir, kept.name) == place
+    saved = load_checkpoint(run_dir)["config"]["run"]
+    assert (saved["out_dir"], saved["name"]) == place
 
 
 TRAIN_AT_ONE_SECOND = """

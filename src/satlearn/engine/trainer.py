@@ -706,6 +706,14 @@ def listed_differences(differences: list[str], *, shown: int = 3) -> str:
     return "; ".join(differences[:shown]) + (f"; and {more} more" if more > 0 else "")
 
 
+def resumed_run_place(run_dir: str | Path) -> tuple[str, str]:
+    """The ``run.out_dir`` and ``run.name`` that a run resumed in ``run_dir`` records: the folder it is in now and
+    its name there. The ones it was started under play no part: it may have been moved, been time-stamped (a config
+    without ``run.name`` would record none), or been named in a way no longer accepted (an absolute path)."""
+    where = Path(run_dir).expanduser().resolve()
+    return str(where.parent), where.name
+
+
 def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
         dataset: DatasetSplits | None = None, stop_after_epoch: int | None = None,
         log: Callable[[str], None] | None = None) -> RunResult:
@@ -718,7 +726,9 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         run_dir: where to write (default ``run.out_dir/run.name``; without a ``run.name``, a new directory
             ``<method>-<source>-<time>``, ``-2``, ``-3``, ... added for runs started in the same second, whose name
             the run's config records).
-        resume: continue the run in ``run_dir`` from its checkpoint; ``config`` must match the run's own.
+        resume: continue the run in ``run_dir`` from its checkpoint; ``config`` must match the run's own. Its
+            ``run.out_dir`` and ``run.name`` are taken from ``run_dir`` (:func:`resumed_run_place`), as
+            ``train --resume`` takes them.
         dataset: use these splits instead of loading ``config.data.source`` (the noise model still applies).
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
         log: receives one-line messages (default: printed above the progress bar).
@@ -727,6 +737,8 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
     config = config_lib.check(config, source="fit's config")
     time_stamped = run_dir is None and config.run.name is None
     run_dir = Path(run_dir).expanduser() if run_dir is not None else _default_run_dir(config)
+    if resume:  # the config it was given may name no run, or another: the run stays where it is
+        config.run.out_dir, config.run.name = resumed_run_place(run_dir)
     # the directories this call creates: the run directory and any missing parents (run.out_dir/...)
     created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
     try:
