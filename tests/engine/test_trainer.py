@@ -1504,20 +1504,59 @@ def test_a_tabular_run_trained_when_a_constant_column_was_scaled_by_its_residue_
     assert load_checkpoint(tmp_path / "run")["data"] == saved
 
 
+@pytest.mark.parametrize("given, remedy", [(False, r"point data\.root"),
+                                           (True, "pass the same splits again as dataset=")])
 @pytest.mark.parametrize("source", ["csv", "npz"])
 def test_a_tabular_run_trained_under_the_earlier_rule_whose_labels_changed_is_refused_for_its_labels(
-        tmp_path, monkeypatch, source):
+        tmp_path, monkeypatch, source, given, remedy):
     # its inputs are those of the earlier form: what differs is the labels, not the inputs that today's
-    # standardisation makes otherwise
+    # standardisation makes otherwise; also for a run on the splits the source loaded, handed to fit (given)
     from satlearn.engine import load_run
 
     config = table_with_a_constant_column(tmp_path, source)
-    train_whole_and_stopped_as_satlearn_did_before(config, tmp_path, monkeypatch, given=False)
+    train_whole_and_stopped_as_satlearn_did_before(config, tmp_path, monkeypatch, given=given)
     table_with_a_constant_column(tmp_path, source, label_shift=1)  # the same file, its labels changed
-    with pytest.raises(DataError, match=r"\(its train labels differ\); point data\.root"):
+    with pytest.raises(DataError, match=rf"\(its train labels differ\); (to resume, )?{remedy}"):
         fit(config, tmp_path / "run", resume=True, log=lambda m: None)
     with pytest.raises(DataError, match=r"\(its train labels differ\)"):
         load_run(tmp_path / "run")
+
+
+def write_csv_table(path, rows: int, *, label_shift: int = 0) -> None:
+    """A CSV table of ``rows`` rows, two features and a label of three classes (``label_shift``: each row's label
+    moved to the next class)."""
+    x = np.random.default_rng(0).normal(size=(rows, 2))
+    labels = (np.arange(rows) + label_shift) % 3
+    path.write_text("a,b,label\n" + "".join(f"{a!r},{b!r},{c}\n" for (a, b), c in zip(x.tolist(), labels.tolist())))
+
+
+@pytest.mark.parametrize("change", ["labels", "rows"])
+def test_a_run_on_its_sources_splits_that_the_source_no_longer_loads_is_refused_naming_what_differs(tmp_path,
+                                                                                                     change):
+    # find-issues --config hands fit the splits its source loaded: resumed or loaded without them, the run is
+    # refused for what differs in the source's data now, as a run that loaded them itself is
+    from satlearn.data import load_dataset
+    from satlearn.engine import load_run
+
+    table = tmp_path / "t.csv"
+    write_csv_table(table, 90)
+    config = tiny_config(tmp_path, "data.source=csv", f"data.root={table}", "model.name=mlp", "data.batch_size=16")
+    run = tmp_path / "run"
+    fit(config, run, dataset=load_dataset(config.data, progress=False), stop_after_epoch=1, log=lambda m: None)
+    if change == "labels":
+        write_csv_table(table, 90, label_shift=1)
+        what = "its train labels differ"
+    else:
+        write_csv_table(table, 80)
+        before = tuple(load_checkpoint(run)["data"]["train"]["shape"])
+        what = f"train split of shape {before}, now {tuple(load_dataset(config.data).x_train.shape)}"
+    for doing, load in (("resume", lambda: fit(config, run, resume=True, log=lambda m: None)),
+                        ("load the run", lambda: load_run(run)), ("load the run", lambda: evaluate_run(run))):
+        with pytest.raises(DataError) as refused:
+            load()
+        assert str(refused.value) == (f"{run}: trained on splits given to fit(dataset=...) (in Python, or by "
+                                      "find-issues --config), which its data.source (csv) does not load "
+                                      f"({what}); to {doing}, pass the same splits again as dataset=")
 
 
 @pytest.mark.parametrize("source", ["csv", "npz"])

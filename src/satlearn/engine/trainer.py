@@ -118,14 +118,9 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
         return noisy, now
     compared = now
     if dataset is None and not same_data(saved, now):
-        for earlier, earlier_fingerprint in _earlier_forms(config, checkpoint):
-            if same_data(saved, earlier_fingerprint):
-                return with_run_normalization(prepare_data(config, earlier, labels=checkpoint["labels"]), saved,
-                                              earlier_fingerprint)
-            if earlier_fingerprint["train"]["inputs"] == saved["train"]["inputs"]:
-                # trained on the earlier form, of which something else (its labels, say) has changed since: the
-                # refusal names that, not the inputs that today's preparation makes otherwise
-                compared = earlier_fingerprint
+        earlier, compared = _earlier_form_trained_on(config, checkpoint, now)
+        if earlier is not None:
+            return earlier
     check_same_data(saved, compared, run_dir, doing=doing, given=dataset is not None)
     return with_run_normalization(noisy, saved, now)
 
@@ -142,42 +137,50 @@ def _earlier_forms(config: Config, checkpoint: dict[str, Any]) -> Iterator[tuple
         yield earlier, data_fingerprint(earlier)
 
 
-def _earlier_form_trained_on(config: Config,
-                             checkpoint: dict[str, Any]) -> tuple[NoisyDataset, dict[str, Any]] | None:
+def _earlier_form_trained_on(config: Config, checkpoint: dict[str, Any], now: dict[str, Any]
+                             ) -> tuple[tuple[NoisyDataset, dict[str, Any]] | None, dict[str, Any]]:
     """The run's data as an earlier satlearn prepared its source (:func:`satlearn.data.load_earlier_form`), with
-    their fingerprint, where that is the fingerprint the run kept; else None."""
+    their fingerprint, where that is the fingerprint the run kept (else None); and the fingerprint that a refusal
+    compares the run's with: that earlier form's where the run trained on its inputs, else ``now`` (the source's
+    fingerprint as satlearn prepares it today)."""
     saved = checkpoint["data"]
+    compared = now
     for earlier, earlier_fingerprint in _earlier_forms(config, checkpoint):
         if same_data(saved, earlier_fingerprint):
             return with_run_normalization(prepare_data(config, earlier, labels=checkpoint["labels"]), saved,
-                                          earlier_fingerprint)
-    return None
+                                          earlier_fingerprint), earlier_fingerprint
+        if earlier_fingerprint["train"]["inputs"] == saved["train"]["inputs"]:
+            # trained on the earlier form, of which something else (its labels, say) has changed since: the
+            # refusal names that, not the inputs that today's preparation makes otherwise
+            compared = earlier_fingerprint
+    return None, compared
 
 
 def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, *,
                      doing: str) -> tuple[NoisyDataset, dict[str, Any]]:
     """The data of a run trained on splits given to :func:`fit`, resumed or loaded without them: its source's (as
     satlearn prepares them now or as an earlier satlearn did), where they are the splits it trained on; else a
-    DataError saying to give them again (the source cannot load them, or loads others), not one blaming data.root.
+    DataError saying to give them again (the source cannot load them, or loads others: what differs is named), not
+    one blaming data.root.
     Where the source finds no data at all, a MissingDataError: the splits may be the source's own that moved
     (``find-issues --config`` hands fit those), which the command line then tells how to find where they are now."""
     error = DataError
     try:
         noisy = prepare_data(config, labels=checkpoint["labels"])
     except MissingDataError as exc:
-        noisy, why, error = None, f" ({exc.message})", MissingDataError
+        why, error = f" ({exc.message})", MissingDataError
     except (ConfigError, DataError) as exc:  # (the source's own data unreadable, say: named below)
-        noisy, why = None, f" ({exc})"
+        why = f" ({exc})"
     else:
-        why = ""
-    now = data_fingerprint(noisy.data) if noisy is not None else None
-    if now is not None and same_data(checkpoint["data"], now):
-        return with_run_normalization(noisy, checkpoint["data"], now)
-    # find-issues --config hands fit the splits its source loads, which an earlier satlearn may have prepared
-    # otherwise
-    earlier = _earlier_form_trained_on(config, checkpoint) if now is not None else None
-    if earlier is not None:
-        return earlier
+        now = data_fingerprint(noisy.data)
+        if same_data(checkpoint["data"], now):
+            return with_run_normalization(noisy, checkpoint["data"], now)
+        # find-issues --config hands fit the splits its source loads, which an earlier satlearn may have prepared
+        # otherwise
+        earlier, compared = _earlier_form_trained_on(config, checkpoint, now)
+        if earlier is not None:
+            return earlier
+        why = f" ({data_difference(checkpoint['data'], compared)})"  # what it loads instead
     raise error(f"{run_dir}: trained on splits given to fit(dataset=...) (in Python, or by find-issues --config), "
                 f"which its data.source ({config.data.source}) does not load{why}; to {doing}, pass the same splits "
                 "again as dataset=")
@@ -241,20 +244,28 @@ def with_run_normalization(noisy: NoisyDataset, saved: dict[str, Any],
     return replace(noisy, data=replace(noisy.data, **restore)), {**now, "normalization": kept}
 
 
+def data_difference(saved: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """The first part in which the data's fingerprint ``now`` differs from a run's ``saved`` one, in words (the
+    class count, a split's shape, or its inputs or labels), for a refusal; None where they are the same data."""
+    if saved["num_classes"] != now["num_classes"]:
+        return f"{saved['num_classes']} classes, now {now['num_classes']}"
+    split, part = next(((split, part) for split in ("train", "test") for part in ("shape", "inputs", "labels")
+                        if saved[split][part] != now[split][part]), (None, None))
+    if split is None:
+        return None
+    if part == "shape":
+        return f"{split} split of shape {tuple(saved[split]['shape'])}, now {tuple(now[split]['shape'])}"
+    return f"its {split} {part} differ"
+
+
 def check_same_data(saved: dict[str, Any], now: dict[str, Any], run_dir: Path, *, doing: str,
                     given: bool = False) -> None:
     """Raises :class:`DataError` naming the first part of the data's fingerprint ``now`` that differs from the
     run's ``saved`` one, and where the right data come from: ``data.root`` for a source's, the ``dataset=``
     argument for splits ``given`` in Python."""
-    if saved["num_classes"] != now["num_classes"]:
-        what = f"{saved['num_classes']} classes, now {now['num_classes']}"
-    else:
-        split, part = next(((split, part) for split in ("train", "test") for part in ("shape", "inputs", "labels")
-                            if saved[split][part] != now[split][part]), (None, None))
-        if split is None:
-            return
-        what = (f"{split} split of shape {tuple(saved[split]['shape'])}, now {tuple(now[split]['shape'])}"
-                if part == "shape" else f"its {split} {part} differ")
+    what = data_difference(saved, now)
+    if what is None:
+        return
     remedy = ("give the splits it was trained on as dataset=" if given else
               "point data.root (eval, selective-eval: --data-root) at the original data")
     raise DataError(f"{run_dir}: cannot {doing}: the data differ from those the run was trained on ({what}); {remedy}")
