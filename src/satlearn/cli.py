@@ -165,7 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("--fraction", type=_fraction, default=None, help="flag this fraction of all labels")
     rule.add_argument("--threshold", type=_margin, default=None,
                       help="flag labels whose best other class leads the given one by more than this (default 0)")
-    issues.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    issues.add_argument("--no-progress", action="store_true",
+                        help="with --config: hide the progress bars (the training's, a data download's) and print "
+                             "one line per epoch instead; a RUN_DIR reused shows none (it only reads the run's "
+                             "files)")
     _add_overrides(issues)
 
     evaluate = commands.add_parser("eval", help="evaluate a run's latest weights on its test split")
