@@ -236,12 +236,12 @@ def _train(args: argparse.Namespace) -> int:
             if {"run.name", "run.out_dir"} & set(override_keys(text)):
                 raise ConfigError(f"--set {text}: a resumed run stays in {run_dir}, whose folder and name are its "
                                   "run.out_dir and run.name")
-        out_dir, name = resumed_run_place(run_dir)
-        own_place = overrides_from_dict({"run": {"name": name, "out_dir": out_dir}})
         if args.config is not None:
+            out_dir, name = resumed_run_place(run_dir)
+            own_place = overrides_from_dict({"run": {"name": name, "out_dir": out_dir}})
             config = load_config(args.config, [*own_place, *overrides])
-        else:  # the run's config.yaml, or where it is gone, the config its checkpoint keeps
-            config = resume_config(run_dir, [*own_place, *overrides])
+        else:  # the run's config.yaml, or where it is gone, the config its checkpoint keeps (in the run's place)
+            config = resume_config(run_dir, overrides)
         result = fit(config, run_dir, resume=True)
     else:
         config = load_config(args.config, overrides)

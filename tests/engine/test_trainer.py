@@ -276,6 +276,29 @@ def test_a_run_whose_config_yaml_is_gone_resumes_with_the_overrides_given_over_i
     assert load_config(tmp_path / "run" / "config.yaml").data.eval_batch_size == 7
 
 
+@pytest.mark.parametrize("config_yaml", ["kept", "gone"])
+def test_resume_config_gives_a_run_named_as_no_longer_accepted_the_place_it_is_in(tmp_path, config_yaml):
+    # a run started when run.name could be an absolute path: its config, read as it was saved, is now refused
+    from satlearn.config import to_dict, write_yaml
+    from satlearn.engine import resume_config
+
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path, "run.epochs=2"), run, stop_after_epoch=1, log=lambda m: None)
+    state = load_checkpoint(run)
+    state["config"]["run"]["name"] = str(run.resolve())
+    save_checkpoint(state, run)
+    (run / "config.yaml").write_text(write_yaml(state["config"], sort_keys=False))
+    with pytest.raises(ConfigError, match="not absolute"):
+        load_config(run / "config.yaml")
+    if config_yaml == "gone":
+        (run / "config.yaml").unlink()
+    config = resume_config(run, ["data.eval_batch_size=7"], log=lambda m: None)
+    assert (config.run.out_dir, config.run.name) == (str(run.resolve().parent), run.name)
+    assert config.data.eval_batch_size == 7  # the caller's overrides still apply
+    assert to_dict(config)["method"] == state["config"]["method"]
+    assert len(fit(config, run, resume=True, log=lambda m: None).history) == 2
+
+
 def test_a_run_without_config_yaml_or_a_readable_checkpoint_has_no_config_to_resume_with(tmp_path):
     from satlearn.engine import resume_config
 

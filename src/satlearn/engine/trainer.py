@@ -1005,8 +1005,14 @@ def resume_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
                   log: Callable[[str], None] | None = None) -> Config:
     """The config to resume the run in ``run_dir`` with: its ``config.yaml``, then ``overrides``. Where that file
     is gone, the config the run's checkpoint keeps (the one it trained with) stands in for it, which ``log`` says in
-    one line; the resumption writes ``config.yaml`` again. :func:`fit` checks either against the run's own."""
+    one line; the resumption writes ``config.yaml`` again. :func:`fit` checks either against the run's own.
+    ``run.out_dir`` and ``run.name`` are the place the run is in (:func:`resumed_run_place`), as :func:`fit`
+    records them."""
     run_dir = Path(run_dir)
+    # given before the config is checked: the name the run was started under may be one no longer accepted (an
+    # absolute path), which fit would replace anyway
+    out_dir, name = resumed_run_place(run_dir)
+    overrides = [*config_lib.overrides_from_dict({"run": {"name": name, "out_dir": out_dir}}), *overrides]
     config_file = run_dir / "config.yaml"
     if config_file.exists():
         return config_lib.load_config(config_file, overrides)
