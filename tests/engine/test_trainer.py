@@ -299,6 +299,20 @@ def test_resume_config_gives_a_run_named_as_no_longer_accepted_the_place_it_is_i
     assert len(fit(config, run, resume=True, log=lambda m: None).history) == 2
 
 
+@pytest.mark.parametrize("config_yaml", ["kept", "gone"])
+def test_a_run_named_from_the_home_directory_resumes_through_resume_config_as_fit_takes_it(tmp_path, monkeypatch,
+                                                                                          config_yaml):
+    from satlearn.engine import resume_config
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    fit(tiny_config(tmp_path, "run.epochs=2"), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    if config_yaml == "gone":
+        (tmp_path / "run" / "config.yaml").unlink()
+    config = resume_config("~/run", log=lambda m: None)
+    assert (config.run.out_dir, config.run.name) == (str(tmp_path.resolve()), "run")
+    assert len(fit(config, "~/run", resume=True, log=lambda m: None).history) == 2
+
+
 def test_a_run_without_config_yaml_or_a_readable_checkpoint_has_no_config_to_resume_with(tmp_path):
     from satlearn.engine import resume_config
 

@@ -1007,8 +1007,8 @@ def resume_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     is gone, the config the run's checkpoint keeps (the one it trained with) stands in for it, which ``log`` says in
     one line; the resumption writes ``config.yaml`` again. :func:`fit` checks either against the run's own.
     ``run.out_dir`` and ``run.name`` are the place the run is in (:func:`resumed_run_place`), as :func:`fit`
-    records them."""
-    run_dir = Path(run_dir)
+    records them. A ``~`` in ``run_dir`` is the home directory, as for :func:`fit`."""
+    run_dir = Path(run_dir).expanduser()
     # given before the config is checked: the name the run was started under may be one no longer accepted (an
     # absolute path), which fit would replace anyway
     out_dir, name = resumed_run_place(run_dir)
