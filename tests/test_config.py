@@ -157,6 +157,16 @@ def test_bad_indentation_on_the_last_line_is_reported_on_that_line(tmp_path, end
         load_config(write(tmp_path, text))
 
 
+@pytest.mark.parametrize("character", ["\x07", "\x00", "\ufffe"])
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_a_character_yaml_does_not_allow_is_named_with_its_line(tmp_path, character, ending):
+    text = f"run:\n  epochs: 3\n  name: a{character}b\noptim:\n  lr: 0.1" + ending
+    bad = next(number for number, line in enumerate(text.splitlines(), 1) if character in line)
+    with pytest.raises(ConfigError, match=rf"c\.yaml: not valid YAML at line {bad} \(unacceptable character "
+                                          rf"#x{ord(character):04x}: special characters are not allowed\)$"):
+        load_config(write(tmp_path, text))
+
+
 def test_resolved_config_round_trips_through_overrides():
     config = load_config(None, ["optim.schedule=step", "optim.milestones=[3]", "data.noise.kind=symmetric",
                                 "data.noise.rate=0.2"])

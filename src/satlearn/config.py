@@ -394,6 +394,9 @@ def _where_yaml_fails(exc: yaml.YAMLError, text: str) -> str:
     A construct left open (a bracket, a quote) is found out at the end of the text, which PyYAML marks on the line
     after the last line break: in a file that ends in one, a line past its end. Such an error is put on the last
     line that holds text, and names the line where the open construct begins when that is another one."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML allows nowhere: PyYAML gives only its offset
+        line = len(_YAML_LINE_BREAK.findall(text[:exc.position])) + 1
+        return f" at line {line} ({str(exc).splitlines()[0]})"
     mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
     if mark is None:
         return f" ({problem})" if problem else ""
