@@ -211,9 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from satlearn.config import load_config, override_keys, overrides_from_dict
+    from satlearn.config import load_config, override_keys
     from satlearn.engine import fit, resume_config
-    from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place
+    from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place_overrides
     from satlearn.errors import ConfigError, DataError, not_a_directory
 
     overrides = list(args.overrides)
@@ -237,9 +237,7 @@ def _train(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--set {text}: a resumed run stays in {run_dir}, whose folder and name are its "
                                   "run.out_dir and run.name")
         if args.config is not None:
-            out_dir, name = resumed_run_place(run_dir)
-            own_place = overrides_from_dict({"run": {"name": name, "out_dir": out_dir}})
-            config = load_config(args.config, [*own_place, *overrides])
+            config = load_config(args.config, [*resumed_run_place_overrides(run_dir), *overrides])
         else:  # the run's config.yaml, or where it is gone, the config its checkpoint keeps (in the run's place)
             config = resume_config(run_dir, overrides)
         result = fit(config, run_dir, resume=True)

@@ -725,6 +725,13 @@ def resumed_run_place(run_dir: str | Path) -> tuple[str, str]:
     return str(where.parent), where.name
 
 
+def resumed_run_place_overrides(run_dir: str | Path) -> list[str]:
+    """:func:`resumed_run_place` as ``--set`` overrides, to be given before the config is checked: the name the run
+    was started under may be one no longer accepted."""
+    out_dir, name = resumed_run_place(run_dir)
+    return config_lib.overrides_from_dict({"run": {"name": name, "out_dir": out_dir}})
+
+
 def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
         dataset: DatasetSplits | None = None, stop_after_epoch: int | None = None,
         log: Callable[[str], None] | None = None) -> RunResult:
@@ -1009,10 +1016,7 @@ def resume_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     ``run.out_dir`` and ``run.name`` are the place the run is in (:func:`resumed_run_place`), as :func:`fit`
     records them. A ``~`` in ``run_dir`` is the home directory, as for :func:`fit`."""
     run_dir = Path(run_dir).expanduser()
-    # given before the config is checked: the name the run was started under may be one no longer accepted (an
-    # absolute path), which fit would replace anyway
-    out_dir, name = resumed_run_place(run_dir)
-    overrides = [*config_lib.overrides_from_dict({"run": {"name": name, "out_dir": out_dir}}), *overrides]
+    overrides = [*resumed_run_place_overrides(run_dir), *overrides]
     config_file = run_dir / "config.yaml"
     if config_file.exists():
         return config_lib.load_config(config_file, overrides)
