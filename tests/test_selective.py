@@ -624,8 +624,10 @@ def test_a_run_scored_with_another_thread_count_differs_at_most_by_rounding(run_
 ])
 def test_a_thread_count_run_threads_would_refuse_is_refused_before_the_run_is_loaded(tmp_path, threads, problem):
     for name, evaluation in each_evaluation(tmp_path / "nowhere", tmp_path, threads=threads).items():
-        with pytest.raises(ConfigError, match=f"^{re.escape(f'threads={threads!r}; {problem}')}$"):
+        with pytest.raises(ConfigError, match=f"^{re.escape(f'threads={threads!r}; {problem}')}$") as refused:
             evaluation()
+        # not a whole number at all is a TypeError too, as find_label_issues' counts are
+        assert isinstance(refused.value, TypeError) == (not isinstance(threads, int) or isinstance(threads, bool))
 
 
 def test_benchmark_scores_and_records_with_the_run_threads_it_was_given(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import random
 from typing import Any
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 
 from satlearn.config import device_name_problem, thread_count_problem
-from satlearn.errors import ConfigError
+from satlearn.errors import ConfigError, ConfigTypeError
 
 
 def resolve_device(name: str = "auto", *, setting: str = "run.device") -> torch.device:
@@ -66,12 +67,14 @@ def loader_workers(configured: int | None) -> int:
 
 def checked_threads(count: Any, *, setting: str = "threads") -> int | None:
     """``count`` as a plain int where it is a thread count as ``run.threads`` takes one; None stays None. Else a
-    :class:`ConfigError` naming ``setting`` (a function's ``threads``, a command's ``--threads``) and the value."""
+    :class:`ConfigError` naming ``setting`` (a function's ``threads``, a command's ``--threads``) and the value: a
+    :class:`ConfigTypeError` (also a ``TypeError``) where it is not a whole number at all."""
     if count is None:
         return None
     problem = thread_count_problem(count)
     if problem:
-        raise ConfigError(f"{setting}={count!r}; {problem}")
+        whole = isinstance(count, numbers.Integral) and not isinstance(count, bool)
+        raise (ConfigError if whole else ConfigTypeError)(f"{setting}={count!r}; {problem}")
     return int(count)
 
 
