@@ -40,7 +40,9 @@ CIFAR10_ROOT_HELP = ("the CIFAR-10 data, a cifar-10-batches-py directory (defaul
 def missing_cifar10(root: str, *, download: bool) -> str | None:
     """Why a benchmark's ``data.root`` (after its ``--set``s) holds no CIFAR-10, or None. The recorded results were
     trained on the JPEG re-encoding that prepare_cifar10.py writes, so that is what the message offers first."""
-    path = Path(root).expanduser()
+    from satlearn.paths import user_path
+
+    path = user_path(root)
     if download:
         return None
     if (path / "cifar-10-batches-py").is_dir():

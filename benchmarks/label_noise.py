@@ -72,6 +72,7 @@ from satlearn.engine.trainer import config_differences, listed_differences  # no
 from satlearn.evaluation.detection import detection_report  # noqa: E402
 from satlearn.errors import ConfigError, DataError, SatlearnError, TrainingError  # noqa: E402
 from satlearn.label_issues import find_label_issues, load_run_targets  # noqa: E402
+from satlearn.paths import user_path  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
 METHODS = {
@@ -111,7 +112,7 @@ def check_inputs(args: argparse.Namespace, cells: list[tuple[str, str]]) -> None
         missing = missing_cifar10(data.root, download=data.download)
         if missing:
             raise DataError(missing)  # one line, as satlearn's own data errors
-        if data.noise.kind == "file" and not Path(data.noise.file).expanduser().is_file():
+        if data.noise.kind == "file" and not user_path(data.noise.file).is_file():
             missing_labels.setdefault(data.noise.file, []).append(cell_name(method, noise))
     for file, names in missing_labels.items():
         given = "--cifar10n" if file == str(args.cifar10n) else "data.noise.file"

@@ -192,6 +192,23 @@ def test_resume_names_a_missing_or_foreign_directory_and_paths_expand_the_home_d
     assert (tmp_path / "home" / "runs" / "r" / "summary.json").exists()
 
 
+def test_a_run_in_a_folder_whose_name_starts_with_a_tilde_trains_and_resumes_from_dot_slash(tmp_path, monkeypatch,
+                                                                                           capsys):
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    # ./~name is a folder here, not the home of a user "name" (of whom there is none)
+    monkeypatch.chdir(tmp_path)
+    overrides = [o for o in tiny_overrides(tmp_path, "run.epochs=2") if not o.startswith("run.out_dir=")]
+    assert main(["train", *sets([*overrides, "run.out_dir=./~satlearn-runs", "run.name=r"])]) == 0
+    assert (tmp_path / "~satlearn-runs" / "r" / "summary.json").exists()
+    fit(load_config(None, tiny_overrides(tmp_path, "run.epochs=2")), tmp_path / "~satlearn-run", stop_after_epoch=1,
+        log=lambda m: None)
+    capsys.readouterr()
+    assert main(["train", "--resume", "./~satlearn-run"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "~satlearn-run" / "summary.json").exists()
+
+
 def test_resume_does_not_judge_the_name_the_run_was_started_under(tmp_path, monkeypatch, capsys):
     import yaml
 

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from satlearn import __version__
+from satlearn.paths import user_path
 
 
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
@@ -223,7 +224,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.run_dir is not None:
             raise ConfigError(f"--run-dir {args.run_dir} with --resume {args.resume}: a resumed run stays in its own "
                               "directory; give only --resume")
-        run_dir = Path(args.resume).expanduser()
+        run_dir = user_path(args.resume)
         if not run_dir.is_dir():
             raise DataError(f"--resume {args.resume}: {not_a_directory(run_dir, 'run directory')}")
         # a run another process still loads the data of has written nothing yet: it is named as busy, not as no run
@@ -287,7 +288,7 @@ def _refuse_a_run_dir_that_holds_a_run(config) -> None:
 
     if config.run.name is None:  # a time-stamped name is a new directory
         return
-    run_dir = Path(config.run.out_dir).expanduser() / config.run.name
+    run_dir = user_path(config.run.out_dir) / config.run.name
     if run_dir.is_dir():
         refuse_if_trained_elsewhere(run_dir, resume=False)
     if not (run_dir / CHECKPOINT_NAME).exists():

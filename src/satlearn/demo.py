@@ -16,6 +16,7 @@ from satlearn.engine.reporting import to_json
 from satlearn.engine.trainer import RunDirectoryBusy, refuse_if_trained_elsewhere
 from satlearn.evaluation.detection import format_measure
 from satlearn.errors import ConfigError, DataError, not_a_directory
+from satlearn.paths import user_path
 
 DEMO_OVERRIDES = (
     "data.source=mnist1d",
@@ -151,7 +152,7 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
         if resume:
             raise ConfigError("resuming a demo needs its output directory")
         out_dir = Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
-    out_dir = Path(out_dir).expanduser()  # as fit expands its run directories: one folder throughout
+    out_dir = user_path(out_dir)  # as fit expands its run directories: one folder throughout
     if resume:
         from satlearn.engine.trainer import RESUME_FREE_KEYS
 

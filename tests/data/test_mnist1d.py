@@ -61,6 +61,12 @@ def test_a_root_or_cache_starting_with_a_tilde_is_in_the_home_directory(tmp_path
     assert list(cwd.iterdir()) == []  # no literal '~' directory
 
 
+def test_a_root_in_a_folder_whose_name_starts_with_a_tilde_is_given_with_dot_slash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # ./~name is a folder here, not the home of a user "name"
+    load_dataset(DataConfig(source="mnist1d", root="./~satlearn-data", num_samples=100))
+    assert list((tmp_path / "~satlearn-data").glob("mnist1d-n100-*.npz"))
+
+
 def test_the_standardised_inputs_do_not_depend_on_the_thread_count(tmp_path, monkeypatch):
     # a run keeps a digest of its inputs; a resume or eval under another run.threads must find the same bits
     from satlearn.data import mnist1d

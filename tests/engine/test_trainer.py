@@ -313,6 +313,17 @@ def test_a_run_named_from_the_home_directory_resumes_through_resume_config_as_fi
     assert len(fit(config, "~/run", resume=True, log=lambda m: None).history) == 2
 
 
+def test_a_run_directory_in_a_folder_whose_name_starts_with_a_tilde_is_given_with_dot_slash(tmp_path, monkeypatch):
+    from satlearn.engine import resume_config
+
+    monkeypatch.chdir(tmp_path)  # ./~name is a folder here, not the home of a user "name"
+    result = fit(tiny_config(tmp_path, "run.epochs=2"), "./~satlearn-run", stop_after_epoch=1, log=lambda m: None)
+    assert result.run_dir.resolve() == (tmp_path / "~satlearn-run").resolve()
+    config = resume_config("./~satlearn-run", log=lambda m: None)
+    assert (config.run.out_dir, config.run.name) == (str(tmp_path.resolve()), "~satlearn-run")
+    assert len(fit(config, "./~satlearn-run", resume=True, log=lambda m: None).history) == 2
+
+
 def test_a_run_without_config_yaml_or_a_readable_checkpoint_has_no_config_to_resume_with(tmp_path):
     from satlearn.engine import resume_config
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from satlearn.errors import DataError
+from satlearn.paths import user_path
 from satlearn.registry import Registry
 
 # what reading an array out of a damaged .npz archive raises (a member cut short, a corrupt stream, a bad offset)
@@ -45,8 +46,8 @@ def default_cache_dir() -> Path:
     ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``."""
     # expanded: a quoted "~/..." in the environment reaches us unexpanded by the shell
     if os.environ.get("SATLEARN_CACHE"):
-        return Path(os.environ["SATLEARN_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "satlearn"
+        return user_path(os.environ["SATLEARN_CACHE"])
+    return user_path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "satlearn"
 
 
 @dataclass

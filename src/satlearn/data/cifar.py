@@ -32,6 +32,7 @@ import torch
 
 from satlearn.data.base import SOURCES, DatasetSplits, default_cache_dir
 from satlearn.errors import DataError, MissingDataError
+from satlearn.paths import user_path
 
 
 @dataclass(frozen=True)
@@ -326,7 +327,7 @@ def _relative_note(root: Path) -> str:
 
 def _locate(config, spec: _Spec, *, progress: bool) -> Path:
     """The batches directory: ``root`` itself, ``root/<dirname>``, or freshly downloaded there."""
-    root = Path(config.root).expanduser() if config.root else default_cache_dir()
+    root = user_path(config.root) if config.root else default_cache_dir()
     if any((root / name).is_file() for name in (spec.meta_file, *spec.train_files, *spec.test_files)):
         return root  # the batches directory itself; a missing file is reported by name when read
     if (root / spec.dirname).is_dir():

@@ -26,6 +26,7 @@ import torch
 from satlearn.data.base import SOURCES, DatasetSplits, printable
 from satlearn.data.tabular import drawn_split_note, split_indices
 from satlearn.errors import DataError, MissingDataError
+from satlearn.paths import user_path
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -301,7 +302,7 @@ def load_imagefolder(config) -> DatasetSplits:
     if not config.root:
         raise DataError("imagefolder: set data.root to a directory holding a folder of images per class (or "
                         "train/<class>/ and optionally test/<class>/)")
-    root = Path(config.root).expanduser()
+    root = user_path(config.root)
     if not root.is_dir():
         raise MissingDataError(f"imagefolder: {root} is not a directory (expected a folder of images per class in "
                                "it, or train/<class>/ and optionally test/<class>/)")

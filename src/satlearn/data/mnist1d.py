@@ -9,6 +9,7 @@ import torch
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits, default_cache_dir
 from satlearn.errors import DataError
+from satlearn.paths import user_path
 
 
 def _generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
@@ -51,7 +52,7 @@ def _arrays_for(config) -> dict[str, np.ndarray]:
         raise DataError(f"mnist1d: data.num_samples={config.num_samples} is too small (need at least 10)")
     if not 0 <= config.data_seed < 2**32:  # the generator seeds numpy's legacy global state
         raise DataError(f"mnist1d: data.data_seed={config.data_seed}; expected a seed from 0 to 2**32 - 1")
-    cache_dir = Path(config.root).expanduser() if config.root else default_cache_dir()
+    cache_dir = user_path(config.root) if config.root else default_cache_dir()
     return load_arrays(config.num_samples, config.data_seed, cache_dir)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.errors import DataError
+from satlearn.paths import user_path
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR10_PAIRS = {"truck": "automobile", "bird": "airplane", "deer": "horse", "cat": "dog", "dog": "cat"}
@@ -121,7 +122,7 @@ def _read_text_labels(path: Path) -> np.ndarray:
 def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
     """Reads labels from ``.npy``, ``.npz`` (``key`` names the array), or ``.csv``/``.txt`` (UTF-8, one label a
     line, or the last column of a CSV; a first line whose last cell is not an integer is a header)."""
-    path = Path(path).expanduser()
+    path = user_path(path)
     if not path.exists():
         raise DataError(f"{path}: label file not found")
     try:

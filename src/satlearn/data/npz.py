@@ -20,6 +20,7 @@ from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits
 from satlearn.data.imagefolder import channel_stats
 from satlearn.data.tabular import drawn_split_note, residue_scaled_columns, split_indices, standardize
 from satlearn.errors import DataError, MissingDataError
+from satlearn.paths import user_path
 
 _MAX_CLASSES = 1_000_000  # a larger label is almost surely not a class index (and would need that many names)
 
@@ -101,7 +102,7 @@ def load_npz_as_before(config) -> DatasetSplits | None:
 def _load_npz(config, *, earlier_rule: bool) -> DatasetSplits | None:
     if not config.root:
         raise DataError("npz: set data.root to a .npz file with x_train, y_train (and optionally x_test, y_test)")
-    path = Path(config.root).expanduser()
+    path = user_path(config.root)
     if not path.is_file():
         raise MissingDataError(f"npz: {path} is not a file (expected a .npz file with x_train, y_train, x_test, "
                                "y_test)")

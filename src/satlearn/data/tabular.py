@@ -22,6 +22,7 @@ import torch
 
 from satlearn.data.base import SOURCES, DatasetSplits
 from satlearn.errors import DataError, MissingDataError
+from satlearn.paths import user_path
 
 
 def split_indices(n: int, fraction: float, seed: int, *, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +148,7 @@ def load_csv_as_before(config) -> DatasetSplits | None:
 def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
     if not config.root:
         raise DataError("csv: set data.root to a CSV file with a header row")
-    path = Path(config.root).expanduser()
+    path = user_path(config.root)
     if not path.is_file():
         raise MissingDataError(f"csv: {path} is not a file (expected a CSV file with a header row)")
 

@@ -17,6 +17,7 @@ import torch
 
 from satlearn.config import Config, read_yaml
 from satlearn.errors import ConfigError, TrainingError, not_a_directory
+from satlearn.paths import user_path
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
@@ -107,7 +108,7 @@ def output_file(out: str | Path, default_name: str, *, what: str = "--out") -> P
     exists, or a new one written with a trailing separator, ``plots/``); ``~`` is the home directory. A run's own
     file (its checkpoint, config, metrics...) is refused: a command's output written over it would lose the run."""
     _refuse_empty(out, what)
-    path = Path(out).expanduser()
+    path = user_path(out)
     if path.is_dir() or str(out).endswith(("/", os.sep)):
         return path / default_name
     if path.name in RUN_FILES and path.exists() and _is_run_dir(path.parent):

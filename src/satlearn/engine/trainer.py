@@ -40,6 +40,7 @@ from satlearn.errors import (
 )
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
+from satlearn.paths import user_path
 
 # Settings that may differ between a run and its resumption. Most change no result (the reference pipeline's
 # workers are handed their augmentation by the main process, so their number changes nothing); the thread count
@@ -561,7 +562,7 @@ def evaluate(method: Method, loader: InMemoryLoader, *, amp: Any = None) -> dict
 
 def _default_run_dir(config: Config) -> Path:
     name = config.run.name or f"{config.method.name}-{config.data.source}-{datetime.now():%Y%m%d-%H%M%S}"
-    return Path(config.run.out_dir).expanduser() / name
+    return user_path(config.run.out_dir) / name
 
 
 def _during_an_interrupt(exc: BaseException) -> bool:
@@ -721,7 +722,7 @@ def resumed_run_place(run_dir: str | Path) -> tuple[str, str]:
     """The ``run.out_dir`` and ``run.name`` that a run resumed in ``run_dir`` records: the folder it is in now and
     its name there. The ones it was started under play no part: it may have been moved, been time-stamped (a config
     without ``run.name`` would record none), or been named in a way no longer accepted (an absolute path)."""
-    where = Path(run_dir).expanduser().resolve()
+    where = user_path(run_dir).resolve()
     return str(where.parent), where.name
 
 
@@ -754,7 +755,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
     # one built in code has not been through load_config: checked, and the method's settings filled in, in a copy
     config = config_lib.check(config, source="fit's config")
     time_stamped = run_dir is None and config.run.name is None
-    run_dir = Path(run_dir).expanduser() if run_dir is not None else _default_run_dir(config)
+    run_dir = user_path(run_dir) if run_dir is not None else _default_run_dir(config)
     if resume:  # the config it was given may name no run, or another: the run stays where it is
         config.run.out_dir, config.run.name = resumed_run_place(run_dir)
     # the directories this call creates: the run directory and any missing parents (run.out_dir/...)
@@ -1015,7 +1016,7 @@ def resume_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     one line; the resumption writes ``config.yaml`` again. :func:`fit` checks either against the run's own.
     ``run.out_dir`` and ``run.name`` are the place the run is in (:func:`resumed_run_place`), as :func:`fit`
     records them. A ``~`` in ``run_dir`` is the home directory, as for :func:`fit`."""
-    run_dir = Path(run_dir).expanduser()
+    run_dir = user_path(run_dir)
     overrides = [*resumed_run_place_overrides(run_dir), *overrides]
     config_file = run_dir / "config.yaml"
     if config_file.exists():

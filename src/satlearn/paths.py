@@ -1,0 +1,22 @@
+"""Paths as a user gives them: a leading ``~`` is a home directory, as a shell reads it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def user_path(value: str | os.PathLike) -> Path:
+    """``value`` as a :class:`~pathlib.Path`, a ``~`` or ``~user`` it starts with read as that home directory (also
+    where no shell expanded it: quoted, or from a config file or the environment).
+
+    Only the text as given is looked at. pathlib drops a leading ``./``, and its ``expanduser`` would read ``./~x``
+    as the home directory of a user ``x`` and raise where there is no such user; here ``./~x`` is the folder ``~x``
+    in the current directory, given as an absolute path, since as the relative ``~x`` it would read as a home
+    directory wherever it is expanded again. A ``~user`` of no such user stays as it is: a path the caller reports
+    missing in its own words. (``Path("./~x")`` has lost its ``./`` already: pass such a path as text.)"""
+    text = os.fspath(value)
+    path = Path(os.path.expanduser(text))
+    if not text.startswith("~") and not path.is_absolute() and path.parts and path.parts[0].startswith("~"):
+        return Path.cwd() / path
+    return path

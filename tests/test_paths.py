@@ -1,0 +1,24 @@
+from pathlib import Path
+
+from satlearn.paths import user_path
+
+
+def test_only_a_tilde_the_text_starts_with_is_a_home_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert user_path("~/run") == tmp_path / "home" / "run"
+    assert user_path(Path("~/run")) == tmp_path / "home" / "run"
+    assert user_path("./~x") == tmp_path / "~x"  # a folder of the current directory, not user x's home
+    assert user_path(".//~x/run") == tmp_path / "~x" / "run"
+    assert user_path("runs/~x") == Path("runs/~x")
+
+
+def test_a_home_of_no_such_user_stays_as_it_is():
+    assert user_path("~satlearn-no-such-user/run") == Path("~satlearn-no-such-user/run")
+
+
+def test_a_path_read_again_is_the_same_path(tmp_path, monkeypatch):
+    # a function that expands its argument hands it on to others that expand theirs: a ./~root read as given
+    monkeypatch.chdir(tmp_path)
+    for text in ("./~root", "~/run", "~satlearn-no-such-user/run", "runs/r"):
+        assert user_path(user_path(text)) == user_path(text), text
