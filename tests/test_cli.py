@@ -209,6 +209,12 @@ def test_a_run_in_a_folder_whose_name_starts_with_a_tilde_trains_and_resumes_fro
     assert (tmp_path / "~satlearn-run" / "summary.json").exists()
 
 
+def test_resume_under_the_home_of_no_such_user_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--resume", "~satlearn-no-such-user/run"]) == 2
+    assert capsys.readouterr().err == "satlearn: error: --resume ~satlearn-no-such-user/run: no such run directory\n"
+
+
 def test_resume_does_not_judge_the_name_the_run_was_started_under(tmp_path, monkeypatch, capsys):
     import yaml
 

@@ -1042,6 +1042,14 @@ def test_npz_channels_last_images(tmp_path):
     assert np.allclose(data.mean, (x_train / 255).mean(axis=(0, 1, 2)))
 
 
+def test_an_npz_file_under_the_home_of_no_such_user_is_no_such_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the path, left as it is, is looked for
+    with pytest.raises(DataError) as refused:
+        load_dataset(data_config("npz", "~satlearn-no-such-user/d.npz"))
+    assert str(refused.value).startswith("npz: ~satlearn-no-such-user/d.npz is not a file")
+    assert "\n" not in str(refused.value)
+
+
 def test_npz_rgba_images_keep_their_four_channels(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "rgba.npz"

@@ -324,6 +324,16 @@ def test_a_run_directory_in_a_folder_whose_name_starts_with_a_tilde_is_given_wit
     assert len(fit(config, "./~satlearn-run", resume=True, log=lambda m: None).history) == 2
 
 
+def test_a_run_under_the_home_of_no_such_user_is_no_such_directory(tmp_path, monkeypatch):
+    from satlearn.engine import resume_config
+
+    monkeypatch.chdir(tmp_path)  # where the path, left as it is, is looked for
+    with pytest.raises(TrainingError) as refused:
+        resume_config("~satlearn-no-such-user/run", log=lambda m: None)
+    assert "~satlearn-no-such-user/run: no such directory" in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
 def test_a_run_without_config_yaml_or_a_readable_checkpoint_has_no_config_to_resume_with(tmp_path):
     from satlearn.engine import resume_config
 
