@@ -324,6 +324,18 @@ def test_a_run_directory_in_a_folder_whose_name_starts_with_a_tilde_is_given_wit
     assert len(fit(config, "./~satlearn-run", resume=True, log=lambda m: None).history) == 2
 
 
+def test_a_run_named_from_the_home_directory_is_loaded_and_evaluated(tmp_path, monkeypatch):
+    from satlearn.engine import load_run
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    fit(tiny_config(tmp_path, "run.epochs=1", "method.start_epoch=0"), tmp_path / "run", log=lambda m: None)
+    config, _, _, checkpoint = load_run("~/run")
+    assert (config.run.epochs, checkpoint["epoch"]) == (1, 1)
+    result = evaluate_run("~/run", out="~/evals/")
+    assert result["run_dir"] == str(tmp_path / "run")
+    assert json.loads((tmp_path / "evals" / "eval.json").read_text()) == result
+
+
 def test_a_run_under_the_home_of_no_such_user_is_no_such_directory(tmp_path, monkeypatch):
     from satlearn.engine import resume_config
 

@@ -126,10 +126,11 @@ def make_output_dir(path: str | Path, *, what: str = "output directory", create:
     """Creates directory ``path`` (and its parents) if needed; a path that cannot be one is a one-line error.
 
     ``what`` names the path in the error, e.g. ``"--out"``. ``create=False`` only checks, for a command that
-    should stop early on a bad path but write nothing before its work has succeeded.
+    should stop early on a bad path but write nothing before its work has succeeded. A ``~`` that ``path`` starts
+    with is the home directory.
     """
     _refuse_empty(path, what)
-    path = Path(path)
+    path = user_path(path)
     for part in (path, *path.parents):
         if part.exists() and not part.is_dir():
             blocked = "is a file" if part == path else f"is under {part}, which is a file"

@@ -1015,7 +1015,7 @@ def resume_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     is gone, the config the run's checkpoint keeps (the one it trained with) stands in for it, which ``log`` says in
     one line; the resumption writes ``config.yaml`` again. :func:`fit` checks either against the run's own.
     ``run.out_dir`` and ``run.name`` are the place the run is in (:func:`resumed_run_place`), as :func:`fit`
-    records them. A ``~`` in ``run_dir`` is the home directory, as for :func:`fit`."""
+    records them. A ``~`` that ``run_dir`` starts with is the home directory, as for :func:`fit`."""
     run_dir = user_path(run_dir)
     overrides = [*resumed_run_place_overrides(run_dir), *overrides]
     config_file = run_dir / "config.yaml"
@@ -1047,8 +1047,8 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
     ``data_root``: where the run's data are now, if they moved (another machine, say); they must be the same
     data, which the run's digest of them checks. ``dataset``: the splits a run trained on when they were given to
     :func:`fit` (also checked against the digest). A run of a source, model or method registered by your own module
-    needs that module imported first."""
-    run_dir = Path(run_dir)
+    needs that module imported first. A ``~`` that ``run_dir`` starts with is the home directory, as for :func:`fit`."""
+    run_dir = user_path(run_dir)
     checkpoint = load_checkpoint(run_dir)
     config = config_lib.from_dict_exact(checkpoint["config"])
     _check_registered(config, run_dir)
@@ -1069,9 +1069,9 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: s
     returns ``eval.json``'s content. ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to
     write, or a folder (existing, or a string ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``).
     On the CPU, figures scored with another count may differ in their last bits from the run's own count's, as sums
-    round with the thread count."""
+    round with the thread count. A ``~`` that ``run_dir`` or ``out`` starts with is the home directory."""
     threads = checked_threads(threads)  # before the run is loaded
-    run_dir = Path(run_dir)
+    run_dir = user_path(run_dir)
     out_path = run_dir / "eval.json" if out is None else output_file(out, "eval.json")
     if out is not None:
         make_output_dir(out_path.parent, what="--out", create=False)  # a bad path stops before the evaluation
