@@ -348,3 +348,12 @@ def test_a_run_named_twice_keeps_the_first_spelling(tmp_path):
     again = tmp_path / "sat" / ".." / "sat"
     assert unique_run_dirs([run_dir, again]) == [run_dir]
     assert unique_run_dirs([again, run_dir]) == [again]
+
+
+def test_runs_and_a_plot_named_from_the_home_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    train(tmp_path, "run", "run.epochs=1", "method.start_epoch=0")
+    assert read_run("~/run").run_dir == tmp_path / "run"
+    runs, _, plot = compare_runs(["~/run"], out="~/plots/")
+    assert [run.run_dir for run in runs] == [tmp_path / "run"]
+    assert plot == tmp_path / "plots" / "compare.png" and plot.exists()

@@ -649,3 +649,16 @@ def test_a_predictor_from_a_file_says_it_is_a_file_not_a_run_directory(tmp_path)
     given.write_bytes(b"")
     with pytest.raises(DataError, match=f"^{re.escape(str(given))}: is a file, not a run directory$"):
         SelectivePredictor.from_run(given)
+
+
+def test_runs_and_an_output_folder_named_from_the_home_directory(runs, tmp_path, monkeypatch):
+    from satlearn.selective import selective_eval
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "run").symlink_to(runs["erm"], target_is_directory=True)
+    assert run_scores("~/run").run_dir == tmp_path / "run"
+    assert evaluate_run("~/run").report["run_dir"] == str(tmp_path / "run")
+    assert SelectivePredictor.from_run("~/run", coverage=0.8).score == "max_softmax"
+    _, written, plot = selective_eval(["~/run"], out="~/sel")
+    assert written[0]["json"].parent == tmp_path / "sel" / "run" and written[0]["json"].exists()
+    assert plot == tmp_path / "sel" / "risk_coverage.png" and plot.exists()

@@ -23,6 +23,7 @@ from satlearn.engine.checkpoint import (
 )
 from satlearn.engine.reporting import mark_epoch_axis
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
+from satlearn.paths import user_path
 
 
 @dataclass
@@ -74,7 +75,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     """Reads ``run_dir``; raises :class:`DataError` naming the file when it is not a readable satlearn run."""
     from satlearn.methods import METHODS
 
-    run_dir = Path(run_dir)
+    run_dir = user_path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
     metrics = run_dir / "metrics.jsonl"
@@ -152,7 +153,7 @@ def unique_run_dirs(run_dirs) -> list[Path]:
     """The runs ``run_dirs`` name, a folder of runs standing for them all (:func:`expand_run_dirs`), each once (the
     first spelling of a run given twice), in order."""
     unique: dict[Path, Path] = {}
-    for run in (run for d in run_dirs for run in expand_run_dirs(Path(d))):
+    for run in (run for d in run_dirs for run in expand_run_dirs(user_path(d))):
         unique.setdefault(run.resolve(), run)
     return list(unique.values())
 

@@ -44,6 +44,7 @@ from satlearn.evaluation.selective import (
     PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, check_coverage, check_coverages,
     check_examples, check_tolerance, risk_coverage_curve, selective_error, selective_report,
 )
+from satlearn.paths import user_path
 
 if TYPE_CHECKING:
     from satlearn.data import DatasetSplits
@@ -291,9 +292,10 @@ def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None =
     count may change the scores' last bits); ``data_root``: where the run's data are now, if they moved;
     ``dataset``: the splits a run trained on when they were given to :func:`satlearn.fit` (both as for
     :func:`satlearn.engine.load_run`). ``extra`` holds the run's ``data`` and ``data_given`` as its summary.json
-    gives them, and its ``model``."""
+    gives them, and its ``model``. A ``~`` that ``run_dir`` starts with is the home directory, as for
+    :func:`satlearn.fit`."""
     threads = _checked_threads(threads)
-    run_dir = Path(run_dir)
+    run_dir = user_path(run_dir)
     run = _load(run_dir, device, data_root, dataset)
     resolved = _resolve_for_run(run, score, run_dir)
     scores, predictions = _test_scores(run, resolved, run_dir, threads)
@@ -395,7 +397,7 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
 
     from satlearn.engine.checkpoint import atomic_write_bytes
 
-    path = Path(path)
+    path = user_path(path)
     fig, (ax_risk, ax_general) = plt.subplots(1, 2, figsize=(11, 4.5))
     for result in results:
         metrics = result.report["metrics"]["test"]
@@ -454,7 +456,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
     if they moved; ``dataset``: the splits the runs trained on when they were given to :func:`satlearn.fit`, the
     same for every run; ``threads``: the CPU threads every run is scored with (None: each run's own
-    ``run.threads``; all as for :func:`run_scores`).
+    ``run.threads``; all as for :func:`run_scores`). A ``~`` that a run directory or ``out`` starts with is the home
+    directory.
     """
     from satlearn.compare import run_names, unique_run_dirs
     from satlearn.engine.checkpoint import common_parent, make_output_dir
@@ -528,14 +531,15 @@ class SelectivePredictor:
                  device: str | None = None, tolerance: float = TOLERANCE,
                  data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
                  threads: int | None = None) -> "SelectivePredictor":
-        """The predictor of the run in ``run_dir``; ``data_root``, ``dataset``: as for :func:`run_scores`;
-        ``threads``: the CPU threads the test split is scored with to fit the threshold (None: the run's
-        ``run.threads``), as for :func:`run_scores` (:meth:`predict` runs with the process's own count)."""
+        """The predictor of the run in ``run_dir`` (a ``~`` it starts with is the home directory); ``data_root``,
+        ``dataset``: as for :func:`run_scores`; ``threads``: the CPU threads the test split is scored with to fit the
+        threshold (None: the run's ``run.threads``), as for :func:`run_scores` (:meth:`predict` runs with the
+        process's own count)."""
         with _refused_as(ConfigError):  # before the run is loaded and scored
             coverage = check_coverage(coverage)
             tolerance = check_tolerance(tolerance)
         threads = _checked_threads(threads)
-        run_dir = Path(run_dir)
+        run_dir = user_path(run_dir)
         run = _load(run_dir, device, data_root, dataset)
         epoch, epochs = run.checkpoint["epoch"], run.config.run.epochs
         if epoch < epochs:  # as `satlearn selective-eval` notes it: a predictor from weights still in training
