@@ -449,3 +449,16 @@ def test_outputs_for_other_examples_or_classes_are_data_errors(tmp_path):
         write_label_issues(issues, tmp_path / "out", true_labels=np.zeros(2, dtype=int))
     with pytest.raises(DataError, match="^origin holds 2 entries for 3 examples$"):
         write_label_issues(issues, tmp_path / "out", origin=("source_row", np.arange(2)))
+
+
+def test_a_run_and_an_output_folder_named_from_the_home_directory(tmp_path, monkeypatch, capsys):
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    fit(load_config(None, tiny_overrides(tmp_path, "run.epochs=2")), tmp_path / "run", log=lambda m: None)
+    assert len(load_run_targets("~/run").labels) > 0
+    assert main(["find-issues", "~/run", "--out", "~/issues"]) == 0
+    assert f"list in {tmp_path / 'issues' / 'label_issues.csv'}" in capsys.readouterr().out
+    assert (tmp_path / "issues" / "label_issues.csv").exists() and not (tmp_path / "~").exists()

@@ -338,13 +338,13 @@ def _find_issues(args: argparse.Namespace) -> int:
             raise ConfigError(f"--num-issues {args.num_issues}: the data have only {len(data.y_train)} training labels")
         run_dir = fit(config, dataset=data).run_dir
     else:
-        run_dir = Path(args.run_dir)
+        run_dir = user_path(args.run_dir)
     run = load_run_targets(run_dir)
     if args.num_issues is not None and args.num_issues > len(run.labels):
         raise ConfigError(f"--num-issues {args.num_issues}: the run has only {len(run.labels)} training labels")
     issues = find_label_issues(run.labels, run.soft_targets, num_issues=args.num_issues, fraction=args.fraction,
                                margin_threshold=args.threshold)
-    out = Path(args.out) if args.out else run_dir
+    out = user_path(args.out) if args.out else run_dir
     summary = write_label_issues(issues, out, true_labels=run.true_labels, class_names=run.class_names,
                                  origin=run.origin)
     print(f"{summary['num_flagged']} of {summary['num_examples']} labels flagged "

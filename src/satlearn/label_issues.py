@@ -26,6 +26,7 @@ import numpy as np
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, origin_column, printable
 from satlearn.data.noise import knows_true_labels
 from satlearn.errors import ConfigError, ConfigTypeError, DataError, not_a_directory
+from satlearn.paths import user_path
 
 
 def extra_columns(name_columns: tuple[str, str], class_names: list[str] | None,
@@ -295,7 +296,7 @@ def _run_setting(run_dir: Path, *keys: str):
 def load_run_targets(run_dir: str | Path) -> RunTargets:
     """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT (or selective SAT) run
     directory; where ``config.yaml`` is gone, its ``summary.json`` (else its checkpoint) tells the run's noise."""
-    run_dir = Path(run_dir)
+    run_dir = user_path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
     targets_path, labels_path = run_dir / "soft_targets.npy", run_dir / "labels.npz"
