@@ -715,3 +715,9 @@ def test_a_list_of_floats_among_a_methods_settings_must_hold_finite_numbers(monk
         load_config(None, ["method.name=class_weighted", "method.settings.weights=[1, .inf]"])
     assert load_config(None, ["method.name=class_weighted", "method.settings.weights=[1, 2.5]"]).method.settings == \
         {"weights": [1.0, 2.5]}
+
+
+def test_a_config_file_named_from_the_home_directory_is_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "c.yaml").write_text("run:\n  epochs: 7\n")
+    assert load_config("~/c.yaml", ["method.start_epoch=1"]).run.epochs == 7

@@ -21,6 +21,7 @@ from typing import Any, Union
 import yaml
 
 from satlearn.errors import ConfigError, first_line
+from satlearn.paths import user_path
 
 
 @dataclass
@@ -362,7 +363,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     values: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        path = Path(path)
+        path = user_path(path)
         source = str(path)
         try:
             text = path.read_text(encoding="utf-8")  # YAML's encoding, whatever the locale's
