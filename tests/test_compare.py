@@ -352,6 +352,7 @@ def test_a_run_named_twice_keeps_the_first_spelling(tmp_path):
 
 def test_runs_and_a_plot_named_from_the_home_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # a ~ left unexpanded makes its folder here, not where pytest started
     train(tmp_path, "run", "run.epochs=1", "method.start_epoch=0")
     assert read_run("~/run").run_dir == tmp_path / "run"
     runs, _, plot = compare_runs(["~/run"], out="~/plots/")

@@ -655,6 +655,7 @@ def test_runs_and_an_output_folder_named_from_the_home_directory(runs, tmp_path,
     from satlearn.selective import selective_eval
 
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # a ~ left unexpanded makes its folder here, not where pytest started
     (tmp_path / "run").symlink_to(runs["erm"], target_is_directory=True)
     assert run_scores("~/run").run_dir == tmp_path / "run"
     assert evaluate_run("~/run").report["run_dir"] == str(tmp_path / "run")

@@ -328,6 +328,7 @@ def test_a_run_named_from_the_home_directory_is_loaded_and_evaluated(tmp_path, m
     from satlearn.engine import load_run
 
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # a ~ left unexpanded makes its folder here, not where pytest started
     fit(tiny_config(tmp_path, "run.epochs=1", "method.start_epoch=0"), tmp_path / "run", log=lambda m: None)
     config, _, _, checkpoint = load_run("~/run")
     assert (config.run.epochs, checkpoint["epoch"]) == (1, 1)
