@@ -358,3 +358,14 @@ def test_runs_and_a_plot_named_from_the_home_directory(tmp_path, monkeypatch):
     runs, _, plot = compare_runs(["~/run"], out="~/plots/")
     assert [run.run_dir for run in runs] == [tmp_path / "run"]
     assert plot == tmp_path / "plots" / "compare.png" and plot.exists()
+
+
+def test_a_run_whose_name_starts_with_a_tilde_in_a_folder_given_as_dot_is_that_run(tmp_path, monkeypatch):
+    # pathlib writes the run ~ found in . as the path ~, which read again would be the home directory
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    train(tmp_path, "~", "run.epochs=1", "method.start_epoch=0")
+    monkeypatch.chdir(tmp_path)
+    runs, _, plot = compare_runs(["."])
+    assert [run.run_dir for run in runs] == [tmp_path / "~"]
+    assert plot == tmp_path / "~" / "compare.png" and plot.exists()

@@ -663,3 +663,22 @@ def test_runs_and_an_output_folder_named_from_the_home_directory(runs, tmp_path,
     _, written, plot = selective_eval(["~/run"], out="~/sel")
     assert written[0]["json"].parent == tmp_path / "sel" / "run" and written[0]["json"].exists()
     assert plot == tmp_path / "sel" / "risk_coverage.png" and plot.exists()
+
+
+def test_a_run_whose_name_starts_with_a_tilde_is_read_and_written_in_its_folder_not_the_home_directory(
+        runs, tmp_path, monkeypatch):
+    from satlearn.selective import selective_eval
+
+    # pathlib writes the run ~ found in . (and its output folder in --out .) as the path ~, read again as the home
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "~").symlink_to(runs["erm"], target_is_directory=True)
+    monkeypatch.chdir(tmp_path / "runs")
+    results, _, _ = selective_eval(["."], out=tmp_path / "from-dot")
+    assert results[0].report["run_dir"] == str(tmp_path / "runs" / "~")
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path / "out")
+    _, written, _ = selective_eval([tmp_path / "runs" / "~"], out=".")
+    assert written[0]["json"] == tmp_path / "out" / "~" / "selective_max_softmax.json" and written[0]["json"].exists()
+    assert not list((tmp_path / "home").rglob("selective_*"))

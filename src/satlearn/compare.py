@@ -23,7 +23,7 @@ from satlearn.engine.checkpoint import (
 )
 from satlearn.engine.reporting import mark_epoch_axis
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
-from satlearn.paths import user_path
+from satlearn.paths import literal_path, user_path
 
 
 @dataclass
@@ -146,7 +146,8 @@ def expand_run_dirs(path: Path) -> list[Path]:
     if (path / "metrics.jsonl").exists() or not path.is_dir():
         return [path]
     runs = sorted(child for child in path.iterdir() if (child / "metrics.jsonl").exists())
-    return runs or [path]
+    # a run ~x inside . is the path ~x to pathlib: kept the folder it is when read again (read_run, run_scores)
+    return [literal_path(run) for run in runs] or [path]
 
 
 def unique_run_dirs(run_dirs) -> list[Path]:

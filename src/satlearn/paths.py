@@ -12,11 +12,19 @@ def user_path(value: str | os.PathLike) -> Path:
 
     Only the text as given is looked at. pathlib drops a leading ``./``, and its ``expanduser`` would read ``./~x``
     as the home directory of a user ``x`` and raise where there is no such user; here ``./~x`` is the folder ``~x``
-    in the current directory, given as an absolute path, since as the relative ``~x`` it would read as a home
-    directory wherever it is expanded again. A ``~user`` of no such user stays as it is: a path the caller reports
-    missing in its own words. (``Path("./~x")`` has lost its ``./`` already: pass such a path as text.)"""
+    in the current directory, given as an absolute path (:func:`literal_path`). A ``~user`` of no such user stays
+    as it is: a path the caller reports missing in its own words. (``Path("./~x")`` has lost its ``./`` already:
+    pass such a path as text.)"""
     text = os.fspath(value)
     path = Path(os.path.expanduser(text))
-    if not text.startswith("~") and not path.is_absolute() and path.parts and path.parts[0].startswith("~"):
+    return path if text.startswith("~") else literal_path(path)
+
+
+def literal_path(path: Path) -> Path:
+    """``path`` made absolute where it is relative and its first part starts with ``~``, which
+    :func:`user_path` would read as a home directory if given it again. pathlib writes a folder ``~x`` inside the
+    current directory so (``Path(".") / "~x"`` is ``~x``): what satlearn joins to a user's path (a run named in
+    ``run.out_dir=.``, a run found in a folder of runs given as ``.``) passes through here."""
+    if not path.is_absolute() and path.parts and path.parts[0].startswith("~"):
         return Path.cwd() / path
     return path

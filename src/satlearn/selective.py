@@ -44,7 +44,7 @@ from satlearn.evaluation.selective import (
     PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, check_coverage, check_coverages,
     check_examples, check_tolerance, risk_coverage_curve, selective_error, selective_report,
 )
-from satlearn.paths import user_path
+from satlearn.paths import literal_path, user_path
 
 if TYPE_CHECKING:
     from satlearn.data import DatasetSplits
@@ -438,7 +438,7 @@ def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
             k += 1
             name = f"{base}-{k}"
         taken.add(name)
-        dirs.append(out / name)
+        dirs.append(literal_path(out / name))  # a run ~x in --out . writes into ./~x, not a home directory
     return dirs
 
 
