@@ -2,6 +2,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -1118,6 +1119,24 @@ def test_find_issues_config_into_a_run_directory_that_holds_a_run_says_how_to_us
         f"satlearn: error: {run}: already holds a run; finish it with satlearn train --resume {run}, then run "
         f"satlearn find-issues {run}, or choose another run.name")
 
+
+
+def test_find_issues_config_into_a_run_named_with_a_tilde_in_the_current_directory_uses_that_folder(
+        tmp_path, monkeypatch, capsys):
+    # run.out_dir . and run.name ~ make the path ~ to pathlib, which read again would be the home directory
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "c.yaml"
+    config.write_text("run:\n  out_dir: .\n  name: '~'\n")
+    overrides = [o for o in tiny_overrides(tmp_path) if not o.startswith("run.out_dir=")]
+    assert main(["find-issues", "--config", str(config), *sets(overrides)]) == 0, capsys.readouterr().err
+    assert f"list in {tmp_path / '~' / 'label_issues.csv'}" in capsys.readouterr().out
+    assert main(["find-issues", "--config", str(config), *sets(overrides)]) == 2
+    run = tmp_path / "~"
+    assert capsys.readouterr().err.strip() == (
+        f"satlearn: error: {run}: already holds a run; find its wrong labels with satlearn find-issues "
+        f"{shlex.quote(str(run))}, or choose another run.name")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")

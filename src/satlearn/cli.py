@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from satlearn import __version__
-from satlearn.paths import user_path
+from satlearn.paths import literal_path, user_path
 
 
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
@@ -288,7 +288,7 @@ def _refuse_a_run_dir_that_holds_a_run(config) -> None:
 
     if config.run.name is None:  # a time-stamped name is a new directory
         return
-    run_dir = user_path(config.run.out_dir) / config.run.name
+    run_dir = literal_path(user_path(config.run.out_dir) / config.run.name)  # as fit names it
     if run_dir.is_dir():
         refuse_if_trained_elsewhere(run_dir, resume=False)
     if not (run_dir / CHECKPOINT_NAME).exists():

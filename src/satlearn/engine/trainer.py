@@ -40,7 +40,7 @@ from satlearn.errors import (
 )
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
-from satlearn.paths import user_path
+from satlearn.paths import literal_path, user_path
 
 # Settings that may differ between a run and its resumption. Most change no result (the reference pipeline's
 # workers are handed their augmentation by the main process, so their number changes nothing); the thread count
@@ -562,7 +562,8 @@ def evaluate(method: Method, loader: InMemoryLoader, *, amp: Any = None) -> dict
 
 def _default_run_dir(config: Config) -> Path:
     name = config.run.name or f"{config.method.name}-{config.data.source}-{datetime.now():%Y%m%d-%H%M%S}"
-    return user_path(config.run.out_dir) / name
+    # a run.name ~x in run.out_dir . is the path ~x to pathlib: kept the folder it is wherever it is read again
+    return literal_path(user_path(config.run.out_dir) / name)
 
 
 def _during_an_interrupt(exc: BaseException) -> bool:
