@@ -22,3 +22,8 @@ def test_a_path_read_again_is_the_same_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for text in ("./~root", "~/run", "~satlearn-no-such-user/run", "runs/r"):
         assert user_path(user_path(text)) == user_path(text), text
+
+
+def test_an_empty_path_is_the_current_directory_as_pathlib_reads_it():
+    # an empty --config or RUN_DIR is then named by the command that reads it, not a crash in here
+    assert user_path("") == Path("")
