@@ -125,7 +125,8 @@ ENDINGS = ["", "\n", "\n\n", "\n  \n"]  # none, the usual line break, blank line
 
 
 @pytest.mark.parametrize("ending", ENDINGS)
-@pytest.mark.parametrize("open_last_line", ["  milestones: [3, 6", '  schedule: "step', "  milestones: {a: 1"])
+@pytest.mark.parametrize("open_last_line", ["  milestones: [3, 6", '  schedule: "step', "  milestones: {a: 1",
+                                            "  milestones: [3,"])  # (PyYAML marks its open item at the end)
 def test_a_construct_left_open_on_the_last_line_is_reported_on_that_line(tmp_path, open_last_line, ending):
     # PyYAML marks the end of the text, one line past a file that ends in a line break
     text = "run:\n  epochs: 3\noptim:\n" + open_last_line + ending
@@ -165,6 +166,22 @@ def test_a_character_yaml_does_not_allow_is_named_with_its_line(tmp_path, charac
     with pytest.raises(ConfigError, match=rf"c\.yaml: not valid YAML at line {bad} \(unacceptable character "
                                           rf"#x{ord(character):04x}: special characters are not allowed\)$"):
         load_config(write(tmp_path, text))
+
+
+# (a file's \r\n and \r reach PyYAML as \n: Python's text reading turns them into it)
+@pytest.mark.parametrize("line_break", ["\x85", "\u2028", "\u2029"])
+def test_lines_are_counted_at_every_line_break_yaml_reads_as_one(tmp_path, line_break):
+    bad = "  name: a\x07b"
+    lines = ["run:", "  epochs: 3", bad, "optim:", "  milestones: [3,", "    6", ""]
+    path = tmp_path / "c.yaml"
+    path.write_bytes(line_break.join(lines).encode("utf-8"))
+    with pytest.raises(ConfigError, match=rf"at line {lines.index(bad) + 1} \(unacceptable character"):
+        load_config(path)
+    lines.remove(bad)
+    path.write_bytes(line_break.join(lines).encode("utf-8"))
+    with pytest.raises(ConfigError, match=rf"at line {lines.index('    6') + 1} \(.*, while parsing a flow sequence "
+                                          rf"begun at line {lines.index('  milestones: [3,') + 1}\)$"):
+        load_config(path)
 
 
 def test_resolved_config_round_trips_through_overrides():
