@@ -87,10 +87,12 @@ def test_eval_and_selective_eval_score_with_the_threads_given_and_leave_the_runs
     config_file = (run / "config.yaml").read_bytes()
     forwards_ran_with = threads_of_each_forward_pass(monkeypatch)
     for command in (["eval", str(run)], ["selective-eval", str(run), "--out", str(tmp_path / "selective")]):
-        forwards_ran_with.clear()
-        assert main([*command, "--threads", str(before + 2)]) == 0
-        assert forwards_ran_with and set(forwards_ran_with) == {before + 2}, command
-        assert torch.get_num_threads() == before
+        # without --threads, the run's own run.threads
+        for given, expected in ((["--threads", str(before + 2)], before + 2), ([], before + 1)):
+            forwards_ran_with.clear()
+            assert main([*command, *given]) == 0
+            assert forwards_ran_with and set(forwards_ran_with) == {expected}, [*command, *given]
+            assert torch.get_num_threads() == before
     assert (run / "config.yaml").read_bytes() == config_file
     assert load_config(run / "config.yaml").run.threads == before + 1
     capsys.readouterr()
