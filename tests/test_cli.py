@@ -189,10 +189,15 @@ def test_resume_names_a_missing_or_foreign_directory_and_paths_expand_the_home_d
     assert main(["train", "--resume", str(tmp_path / "empty")]) == 2
     assert "not a satlearn run directory" in capsys.readouterr().err
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # a ~ left unexpanded makes its folder here, not where pytest started
     overrides = [o for o in tiny_overrides(tmp_path, "run.epochs=1", "method.start_epoch=0", "run.name=r")
                  if not o.startswith("run.out_dir=")]
     assert main(["train", *sets([*overrides, "run.out_dir=~/runs"])]) == 0
     assert (tmp_path / "home" / "runs" / "r" / "summary.json").exists()
+    capsys.readouterr()
+    # --resume=~/... is left to satlearn by the shell: the run is found, and it is finished
+    assert main(["train", "--resume=~/runs/r"]) == 2
+    assert "already finished all 1 epochs; nothing to resume" in capsys.readouterr().err
 
 
 def test_a_run_in_a_folder_whose_name_starts_with_a_tilde_trains_and_resumes_from_dot_slash(tmp_path, monkeypatch,
