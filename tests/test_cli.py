@@ -1109,7 +1109,8 @@ def test_import_of_a_py_file_named_as_a_module_built_into_python_says_so(tmp_pat
     assert capsys.readouterr().err.strip() == "satlearn: error: --import absent_plugins.py: no such file"
 
 
-def test_find_issues_config_into_a_run_directory_that_holds_a_run_says_how_to_use_that_run(tmp_path, capsys):
+def test_find_issues_config_into_a_run_directory_that_holds_a_run_says_how_to_use_that_run(tmp_path, capsys,
+                                                                                          monkeypatch):
     config = tmp_path / "c.yaml"
     config.write_text("run:\n  name: mine\n")
     run = tmp_path / "mine"
@@ -1122,9 +1123,15 @@ def test_find_issues_config_into_a_run_directory_that_holds_a_run_says_how_to_us
         "choose another run.name")
     (run / "summary.json").unlink()  # as a run stopped before its last epoch leaves it
     assert main(["find-issues", "--config", str(config), *sets(tiny_overrides(tmp_path))]) == 2
-    assert capsys.readouterr().err.strip() == (
-        f"satlearn: error: {run}: already holds a run; finish it with satlearn train --resume {run}, then run "
-        f"satlearn find-issues {run}, or choose another run.name")
+    unfinished = (f"satlearn: error: {run}: already holds a run; finish it with satlearn train --resume {run}, then "
+                  f"run satlearn find-issues {run}, or choose another run.name")
+    assert capsys.readouterr().err.strip() == unfinished
+    # the same run, its run.out_dir given from the home directory
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "mine")  # a ~ left unexpanded is looked for here, and holds no run
+    overrides = [o for o in tiny_overrides(tmp_path) if not o.startswith("run.out_dir=")]
+    assert main(["find-issues", "--config", str(config), *sets([*overrides, "run.out_dir=~/"])]) == 2
+    assert capsys.readouterr().err.strip() == unfinished
 
 
 
