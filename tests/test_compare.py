@@ -358,6 +358,9 @@ def test_runs_and_a_plot_named_from_the_home_directory(tmp_path, monkeypatch):
     runs, _, plot = compare_runs(["~/run"], out="~/plots/")
     assert [run.run_dir for run in runs] == [tmp_path / "run"]
     assert plot == tmp_path / "plots" / "compare.png" and plot.exists()
+    runs, _, plot = compare_runs(["~"])  # the home directory as a folder of runs; the plot in its default place
+    assert [run.run_dir for run in runs] == [tmp_path / "run"]
+    assert plot == tmp_path / "run" / "compare.png" and plot.exists()
 
 
 def test_a_run_whose_name_starts_with_a_tilde_in_a_folder_given_as_dot_is_that_run(tmp_path, monkeypatch):
