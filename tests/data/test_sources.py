@@ -1050,6 +1050,37 @@ def test_an_npz_file_under_the_home_of_no_such_user_is_no_such_file(tmp_path, mo
     assert "\n" not in str(refused.value)
 
 
+def write_source(source: str, parent: Path) -> str:
+    """Data of ``source`` written into ``parent``; returns the ``data.root`` inside it that reads them."""
+    rng = np.random.default_rng(0)
+    if source == "npz":
+        np.savez(parent / "d.npz", x_train=rng.normal(size=(12, 3)), y_train=np.arange(12) % 2,
+                 x_test=rng.normal(size=(4, 3)), y_test=np.arange(4) % 2)
+        return "d.npz"
+    if source == "csv":
+        rows = "".join(f"{a!r},{b!r},{i % 3}\n" for i, (a, b) in enumerate(rng.normal(size=(30, 2)).tolist()))
+        (parent / "d.csv").write_text("a,b,label\n" + rows)
+        return "d.csv"
+    if source == "imagefolder":
+        write_imagefolder(parent / "images")
+        return "images"
+    write_cifar10(parent / "cifar")
+    return "cifar"
+
+
+@pytest.mark.parametrize("source", ["npz", "csv", "imagefolder", "cifar10"])
+def test_a_data_root_starting_with_a_tilde_is_in_the_home_directory(tmp_path, monkeypatch, source):
+    # as a config file gives it: no shell expanded it
+    home = tmp_path / "home"
+    home.mkdir()
+    root = write_source(source, home)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)  # where a ~ left unexpanded is looked for, and holds nothing
+    data = load_dataset(data_config(source, f"~/{root}"))
+    expected = load_dataset(data_config(source, home / root))
+    assert torch.equal(data.x_train, expected.x_train) and torch.equal(data.y_test, expected.y_test)
+
+
 def test_npz_rgba_images_keep_their_four_channels(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "rgba.npz"
