@@ -1247,7 +1247,9 @@ def test_a_run_is_neither_resumed_nor_evaluated_on_other_data(tmp_path, capsys):
     fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
     assert evaluate_run(tmp_path / "run")["num_test"] == 30
     shrunk = {"x_test": x[100:105], "y_test": y[100:105]}
-    for change, named in ((shrunk, r"test split of shape \(30, 6\), now \(5, 6\)"),
+    classes = len(np.unique(y))
+    for change, named in (({"y_train": np.r_[y[:99], classes]}, f"{classes} classes, now {classes + 1}"),
+                          (shrunk, r"test split of shape \(30, 6\), now \(5, 6\)"),
                           ({"x_test": x[100:] + 1}, "its test inputs differ"),
                           ({"y_test": (y[100:] + 1) % 3}, "its test labels differ"),
                           ({"x_train": np.r_[x[:99], x[99:100] + 1]}, "its train inputs differ")):
