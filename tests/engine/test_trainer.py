@@ -1603,7 +1603,7 @@ def write_csv_table(path, rows: int, *, label_shift: int = 0) -> None:
     path.write_text("a,b,label\n" + "".join(f"{a!r},{b!r},{c}\n" for (a, b), c in zip(x.tolist(), labels.tolist())))
 
 
-@pytest.mark.parametrize("change", ["labels", "rows"])
+@pytest.mark.parametrize("change", ["labels", "rows", "unreadable"])
 def test_a_run_on_its_sources_splits_that_the_source_no_longer_loads_is_refused_naming_what_differs(tmp_path,
                                                                                                      change):
     # find-issues --config hands fit the splits its source loaded: resumed or loaded without them, the run is
@@ -1619,10 +1619,15 @@ def test_a_run_on_its_sources_splits_that_the_source_no_longer_loads_is_refused_
     if change == "labels":
         write_csv_table(table, 90, label_shift=1)
         what = "its train labels differ"
-    else:
+    elif change == "rows":
         write_csv_table(table, 80)
         before = tuple(load_checkpoint(run)["data"]["train"]["shape"])
         what = f"train split of shape {before}, now {tuple(load_dataset(config.data).x_train.shape)}"
+    else:  # the source cannot read its file now: why is said
+        table.write_text(table.read_text().replace("\n", "\nx", 1))  # its first row's first value
+        with pytest.raises(DataError) as unreadable:
+            load_dataset(config.data)
+        what = str(unreadable.value)
     for doing, load in (("resume", lambda: fit(config, run, resume=True, log=lambda m: None)),
                         ("load the run", lambda: load_run(run)), ("load the run", lambda: evaluate_run(run))):
         with pytest.raises(DataError) as refused:
