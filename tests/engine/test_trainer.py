@@ -560,12 +560,17 @@ def test_a_run_resumed_in_python_keeps_the_place_it_is_in(tmp_path):
     place = (str(run_dir.resolve().parent), run_dir.name)
     kept = load_config(run_dir / "config.yaml").run
     assert (kept.out_dir, kept.name) == place
-    # a config naming another run is still the one in run_dir, as train --resume records it
+    # a config naming another run is still the one in run_dir, as train --resume records it, here moved to another
+    # folder than the config's run.out_dir
     config.run.name = "another"
-    fit(config, run_dir, resume=True, log=lambda m: None)
-    kept = load_config(run_dir / "config.yaml").run
+    moved = tmp_path / "elsewhere" / run_dir.name
+    moved.parent.mkdir()
+    run_dir.rename(moved)
+    fit(config, moved, resume=True, log=lambda m: None)
+    place = (str(moved.parent.resolve()), moved.name)
+    kept = load_config(moved / "config.yaml").run
     assert (kept.out_dir, kept.name) == place
-    saved = load_checkpoint(run_dir)["config"]["run"]
+    saved = load_checkpoint(moved)["config"]["run"]
     assert (saved["out_dir"], saved["name"]) == place
 
 
