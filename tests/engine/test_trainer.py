@@ -1600,6 +1600,42 @@ def test_a_tabular_run_trained_under_the_earlier_rule_whose_labels_changed_is_re
         load_run(tmp_path / "run")
 
 
+@pytest.mark.parametrize("given", [False, True])
+def test_a_tabular_run_trained_under_the_earlier_rule_whose_test_inputs_changed_is_refused_for_those(
+        tmp_path, monkeypatch, given):
+    # its training inputs are those of the earlier form: what differs is a test row, not the training inputs that
+    # today's standardisation makes otherwise
+    from satlearn.data import load_dataset
+    from satlearn.engine import load_run
+
+    config = table_with_a_constant_column(tmp_path, "csv")
+    train_whole_and_stopped_as_satlearn_did_before(config, tmp_path, monkeypatch, given=given)
+    training_rows = set(load_dataset(config.data).source_rows.tolist())
+    test_row = next(row for row in range(60) if row not in training_rows)
+    table = tmp_path / "t.csv"  # (table_with_a_constant_column's)
+    lines = table.read_text().splitlines(keepends=True)
+    first_value, rest = lines[test_row + 1].split(",", 1)  # (after the header)
+    lines[test_row + 1] = f"{float(first_value) + 1!r},{rest}"
+    table.write_text("".join(lines))
+    with pytest.raises(DataError, match=r"\(its test inputs differ\)"):
+        fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+    with pytest.raises(DataError, match=r"\(its test inputs differ\)"):
+        load_run(tmp_path / "run")
+
+
+def test_a_tabular_run_trained_under_todays_rule_whose_labels_changed_is_refused_for_its_labels(tmp_path):
+    # its source has an earlier form, whose inputs the run did not train on: what differs is told against today's
+    from satlearn.engine import load_run
+
+    config = table_with_a_constant_column(tmp_path, "csv")
+    fit(config, tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    table_with_a_constant_column(tmp_path, "csv", label_shift=1)  # the same file, its labels changed
+    with pytest.raises(DataError, match=r"\(its train labels differ\); point data\.root"):
+        fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+    with pytest.raises(DataError, match=r"\(its train labels differ\)"):
+        load_run(tmp_path / "run")
+
+
 def write_csv_table(path, rows: int, *, label_shift: int = 0) -> None:
     """A CSV table of ``rows`` rows, two features and a label of three classes (``label_shift``: each row's label
     moved to the next class)."""
