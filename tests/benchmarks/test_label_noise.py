@@ -252,6 +252,22 @@ def test_the_input_checks_read_the_data_root_the_grids_set_gives(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_the_input_checks_read_files_given_from_the_home_directory(tmp_path, monkeypatch):
+    # as a --set gives them, no shell expanded them; the cells' training reads them so too
+    import argparse
+
+    label_noise = load_benchmark("label_noise")
+    write_fake_cifar10(tmp_path / "cifar", per_batch=2)
+    (tmp_path / "c10n.npz").write_bytes(b"")  # (only its being there is checked)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "cifar")  # where a ~ left unexpanded is looked for, and finds nothing
+    args = argparse.Namespace(recipe="fast", data_root="~/cifar", cifar10n="~/c10n.npz", extra=[])
+    label_noise.check_inputs(args, [("ce", "sym20"), ("ce", "c10n-worst")])  # nothing missing
+    args.cifar10n = "~/elsewhere.npz"
+    with pytest.raises(label_noise.DataError, match=r"^--cifar10n ~/elsewhere\.npz: no such file"):
+        label_noise.check_inputs(args, [("ce", "c10n-worst")])
+
+
 def test_jobs_record_as_many_concurrent_cells_as_train_at_once(tmp_path, monkeypatch):
     import argparse
     import types
