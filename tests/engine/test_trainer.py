@@ -2014,6 +2014,30 @@ def test_a_run_on_its_sources_own_splits_resumed_without_them_names_its_data_as_
     assert (summary["data"], summary["data_given"]) == ("waves", True)
 
 
+@pytest.mark.parametrize("error", [ConfigError, DataError])
+def test_a_run_on_its_sources_own_splits_that_the_source_now_refuses_to_load_says_why_and_what_to_give(
+        tmp_path, monkeypatch, error):
+    from satlearn.data import SOURCES, load_dataset
+    from satlearn.data.mnist1d import load_mnist1d
+
+    monkeypatch.setattr(SOURCES, "_entries", dict(SOURCES._entries))
+    refusing = []
+
+    @SOURCES.register("my_waves")  # a source of the user's own, which refuses its settings or its data once trained
+    def load_my_waves(config):
+        if refusing:
+            raise error("my_waves: the waves are gone")
+        return load_mnist1d(config)
+
+    config = tiny_config(tmp_path, "data.source=my_waves", "model.name=mlp", "run.epochs=2")
+    fit(config, tmp_path / "run", dataset=load_dataset(config.data, progress=False), stop_after_epoch=1,
+        log=lambda m: None)
+    refusing.append(True)
+    with pytest.raises(DataError, match=r"which its data\.source \(my_waves\) does not load \(my_waves: the waves are "
+                                        r"gone\); to resume, pass the same splits again as dataset=$"):
+        fit(config, tmp_path / "run", resume=True, log=lambda m: None)
+
+
 def test_splits_a_source_loaded_under_other_noise_or_batch_settings_are_loaded_from_it_again(tmp_path):
     from satlearn.data import load_dataset
 
