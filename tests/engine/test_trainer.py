@@ -360,6 +360,17 @@ def test_a_run_without_config_yaml_or_a_readable_checkpoint_has_no_config_to_res
     assert message.endswith("; expected config.yaml or a readable checkpoint.pt") and "\n" not in message
 
 
+def test_a_run_directory_that_is_not_there_is_named_so_not_as_missing_its_config_yaml(tmp_path):
+    from satlearn.engine import resume_config
+
+    given = tmp_path / "checkpoint.pt"
+    given.write_bytes(b"")  # a file where the run directory belongs
+    for run, why in ((tmp_path / "nope", "no such directory"), (given, "is a file, not a directory")):
+        with pytest.raises(TrainingError) as refused:
+            resume_config(run, log=lambda m: None)
+        assert str(refused.value) == f"{run}: {why}; expected a satlearn run directory"
+
+
 @pytest.mark.parametrize("pipeline", ["memory", "reference"])  # reference: a DataLoader per evaluation
 def test_a_resumption_may_evaluate_in_smaller_batches_and_trains_the_same(tmp_path, pipeline):
     # a bfloat16 table rounds at random from torch's generator: a number drawn by evaluating would change training

@@ -349,6 +349,8 @@ def kept_config(run_dir: Path) -> dict[str, Any]:
         if not isinstance(saved, dict):
             raise TrainingError(f"{Path(run_dir) / CHECKPOINT_NAME}: keeps no config")
     except TrainingError as exc:
+        if not Path(run_dir).is_dir():  # no run directory at all: that it has no config.yaml is no news
+            raise
         raise TrainingError(f"{run_dir}: no config.yaml, and the run's config cannot be taken from its checkpoint "
                             f"({exc}); expected config.yaml or a readable {CHECKPOINT_NAME}") from None
     return saved
