@@ -89,8 +89,8 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     with pytest.raises(DataError, match=r"summary\.json: not JSON"):
         read_run(run.run_dir)
     (run.run_dir / "summary.json").unlink()
-    (run.run_dir / "config.yaml").write_text("run: [\n")
-    with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config"):
+    (run.run_dir / "config.yaml").write_text("run:\n  epochs: [1\n")  # left open on its last line, begun there
+    with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(not valid YAML at line 2 "):
         read_run(run.run_dir)
     assert main(["compare", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err

@@ -109,7 +109,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
 def _run_config(run_dir: Path) -> Config:
     """A run's config: its ``config.yaml``, or where that file is gone, the config its checkpoint keeps (an
     unfinished run copied without it, say). A :class:`DataError` naming the run where neither can be read."""
-    from satlearn.config import from_dict_exact, read_yaml
+    from satlearn.config import from_dict_exact, read_yaml, where_yaml_fails
 
     config_file = run_dir / "config.yaml"
     if not config_file.exists():
@@ -118,10 +118,13 @@ def _run_config(run_dir: Path) -> Config:
         except (TrainingError, ConfigError) as exc:
             raise DataError(str(exc)) from None
     try:
-        return from_dict_exact(read_yaml(config_file.read_text()))
-    except (OSError, ValueError, yaml.YAMLError) as exc:  # a ConfigError is a ValueError
+        text = config_file.read_text()
+        return from_dict_exact(read_yaml(text))
+    except yaml.YAMLError as exc:  # (the file was read: text is set)
+        reason = f"not valid YAML{where_yaml_fails(exc, text)}"
+    except (OSError, ValueError) as exc:  # a ConfigError is a ValueError
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-        raise DataError(f"{config_file}: cannot read the run's config ({reason})") from None
+    raise DataError(f"{config_file}: cannot read the run's config ({reason})") from None
 
 
 def _actual_noise_rate(run_dir: Path, noise_kind: str | None, summary: dict[str, Any] | None) -> float | None:

@@ -375,7 +375,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         try:
             loaded = read_yaml(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML{_where_yaml_fails(exc, text)}") from None
+            raise ConfigError(f"{path}: not valid YAML{where_yaml_fails(exc, text)}") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -389,7 +389,7 @@ _YAML_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _YAML_BLANK = " \t\n\r\x85\u2028\u2029"
 
 
-def _where_yaml_fails(exc: yaml.YAMLError, text: str) -> str:
+def where_yaml_fails(exc: yaml.YAMLError, text: str) -> str:
     """`` at line N (what is wrong)`` for PyYAML's error ``exc`` in ``text``, or as much of it as PyYAML says.
 
     A construct left open (a bracket, a quote) is found out at the end of the text, which PyYAML marks on the line
