@@ -65,16 +65,16 @@ def loader_workers(configured: int | None) -> int:
     return min(DEFAULT_LOADER_WORKERS, usable_cpus())
 
 
-def checked_threads(count: Any, *, setting: str = "threads") -> int | None:
-    """``count`` as a plain int where it is a thread count as ``run.threads`` takes one; None stays None. Else a
-    :class:`ConfigError` naming ``setting`` (a function's ``threads``, a command's ``--threads``) and the value: a
-    :class:`ConfigTypeError` (also a ``TypeError``) where it is not a whole number at all."""
+def checked_threads(count: Any) -> int | None:
+    """A function's ``threads=count`` as a plain int where it is a thread count as ``run.threads`` takes one; None
+    stays None. Else a :class:`ConfigError` naming ``threads`` and the value: a :class:`ConfigTypeError` (also a
+    ``TypeError``) where it is not a whole number at all."""
     if count is None:
         return None
     problem = thread_count_problem(count)
     if problem:
         whole = isinstance(count, numbers.Integral) and not isinstance(count, bool)
-        raise (ConfigError if whole else ConfigTypeError)(f"{setting}={count!r}; {problem}")
+        raise (ConfigError if whole else ConfigTypeError)(f"threads={count!r}; {problem}")
     return int(count)
 
 
