@@ -11,6 +11,7 @@ import pytest
 
 from fixtures import threads_of_each_forward_pass, tiny_overrides
 from satlearn.cli import main
+from satlearn.paths import user_path
 from satlearn.methods.sat import SAT
 
 
@@ -786,16 +787,6 @@ def test_a_read_only_run_directory_is_named_and_eval_writes_elsewhere(tmp_path, 
         assert json.loads((tmp_path / folder / "eval.json").read_text()) == json.loads(capsys.readouterr().out)
 
 
-def test_the_suggested_resume_command_is_quoted_for_the_shell_of_the_system():
-    from satlearn import cli
-
-    assert cli._shell_quoted("/runs/my run", "posix") == "'/runs/my run'"
-    # cmd.exe takes single quotes literally: double quotes where a character would be read otherwise
-    assert cli._shell_quoted(r"C:\runs\my run", "nt") == r'"C:\runs\my run"'
-    assert cli._shell_quoted(r"C:\runs\a&b", "nt") == r'"C:\runs\a&b"'
-    assert cli._shell_quoted(r"C:\runs\sat", "nt") == r"C:\runs\sat"
-
-
 def test_a_run_stopped_before_its_first_checkpoint_is_told_so(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
@@ -1488,6 +1479,20 @@ def test_eval_of_a_folder_of_runs_names_the_runs_it_holds(tmp_path, capsys):
     assert main(["eval", str(out)]) == 2
     assert capsys.readouterr().err.strip() == (f"satlearn: error: {out}: holds 2 runs, not one; expected one run's "
                                                f"directory, such as {out / 'erm'}, {out / 'sat'}")
+
+
+def test_eval_of_the_current_folder_names_a_run_whose_name_starts_with_a_tilde_as_that_folder(tmp_path, capsys,
+                                                                                           monkeypatch):
+    # pathlib writes the run ~x inside . as ~x, which satlearn (and a shell) would read as the home of a user x
+    for name in ("~x", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "checkpoint.pt").touch()
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "."]) == 2
+    err = capsys.readouterr().err
+    named = err.strip().split("such as ", 1)[1].split(", ")
+    assert [user_path(shlex.split(text)[0]) for text in named] == [Path("b"), tmp_path / "~x"]
+    assert err == "satlearn: error: .: holds 2 runs, not one; expected one run's directory, such as b, './~x'\n"
 
 
 @pytest.mark.parametrize("argv, misplaced, shown", [

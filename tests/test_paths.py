@@ -1,6 +1,7 @@
+import shlex
 from pathlib import Path
 
-from satlearn.paths import user_path
+from satlearn.paths import pasteable_path, shell_quoted, user_path
 
 
 def test_only_a_tilde_the_text_starts_with_is_a_home_directory(tmp_path, monkeypatch):
@@ -27,3 +28,23 @@ def test_a_path_read_again_is_the_same_path(tmp_path, monkeypatch):
 def test_an_empty_path_is_the_current_directory_as_pathlib_reads_it():
     # an empty --config or RUN_DIR is then named by the command that reads it, not a crash in here
     assert user_path("") == Path("")
+
+
+def test_a_command_to_paste_is_quoted_for_the_shell_of_the_system():
+    assert shell_quoted("/runs/my run", "posix") == "'/runs/my run'"
+    # cmd.exe takes single quotes literally: double quotes where a character would be read otherwise
+    assert shell_quoted(r"C:\runs\my run", "nt") == r'"C:\runs\my run"'
+    assert shell_quoted(r"C:\runs\a&b", "nt") == r'"C:\runs\a&b"'
+    assert shell_quoted(r"C:\runs\sat", "nt") == r"C:\runs\sat"
+    assert pasteable_path(Path("/runs/my run"), "posix") == "'/runs/my run'"
+
+
+def test_a_pasted_path_whose_first_part_starts_with_a_tilde_is_read_back_as_that_folder(tmp_path, monkeypatch):
+    # the run ~x inside . is ~x to pathlib: pasted as it is, it would be the home directory of a user x
+    monkeypatch.chdir(tmp_path)
+    for path in (Path(".") / "~x", Path("~x") / "run", Path("~satlearn-no-such-user")):
+        pasted = pasteable_path(path, "posix")
+        assert pasted.startswith("'./~"), pasted
+        assert user_path(shlex.split(pasted)[0]) == tmp_path / path
+    assert pasteable_path(r"~x\run", "nt") == r".\~x\run"  # a ~ is no character cmd.exe reads: left unquoted
+    assert pasteable_path(Path("runs/~x"), "posix") == shell_quoted("runs/~x", "posix")  # not a first part

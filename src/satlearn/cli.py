@@ -8,14 +8,13 @@ import errno
 import json
 import os
 import select
-import shlex
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from satlearn import __version__
-from satlearn.paths import literal_path, user_path
+from satlearn.paths import literal_path, pasteable_path, shell_quoted, user_path
 
 
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
@@ -271,9 +270,9 @@ def _not_a_run_directory(directory: Path, args: argparse.Namespace) -> str:
     if (directory / SUMMARY_NAME).exists():
         return f"the output of a finished demo, not one run's directory; nothing to resume (see {SUMMARY_NAME})"
     if (directory / REQUEST_NAME).exists():
-        imports = "".join(f"--import {_shell_quoted(module)} " for module in args.imports)
+        imports = "".join(f"--import {shell_quoted(module)} " for module in args.imports)
         return (f"the output of a demo, not one run's directory; finish the demo with satlearn {imports}demo "
-                f"--resume {_shell_quoted(directory)}")
+                f"--resume {pasteable_path(directory)}")
     return "not a satlearn run directory (no config.yaml, no checkpoint.pt)"
 
 
@@ -293,7 +292,7 @@ def _refuse_a_run_dir_that_holds_a_run(config) -> None:
         refuse_if_trained_elsewhere(run_dir, resume=False)
     if not (run_dir / CHECKPOINT_NAME).exists():
         return
-    quoted = _shell_quoted(run_dir)
+    quoted = pasteable_path(run_dir)
     if (run_dir / "summary.json").exists():
         use = f"find its wrong labels with satlearn find-issues {quoted}"
     else:
@@ -433,15 +432,6 @@ def _stdout_reader_left() -> bool:
         return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
     except (AttributeError, OSError, ValueError):  # no poll() (Windows), or stdout is no file (captured)
         return False
-
-
-def _shell_quoted(path, system: str = os.name) -> str:
-    """``path`` as one argument of a command to paste: POSIX shell quoting, or on Windows double quotes around a
-    path that holds a character cmd.exe or PowerShell would read otherwise (a ``%`` may still expand in cmd.exe)."""
-    text = str(path)
-    if system == "nt":
-        return f'"{text}"' if any(c in text for c in " \t&|<>^()%!;,=`'$@{}[]#") else text
-    return shlex.quote(text)
 
 
 def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
@@ -643,15 +633,15 @@ def _run(args: argparse.Namespace) -> int:
     except TrainingInterrupted as exc:
         if args.command == "demo":  # either of its runs: the demo resumes as a whole
             print("satlearn: interrupted; finish the demo with satlearn demo --resume "
-                  f"{_shell_quoted(Path(exc.run_dir).parent)}",
+                  f"{pasteable_path(Path(exc.run_dir).parent)}",
                   file=sys.stderr)
         elif exc.checkpoint_epoch is None:
             print(f"satlearn: interrupted before the first checkpoint of {exc.run_dir}; nothing to resume, start "
                   "the run again", file=sys.stderr)
         else:
-            imports = "".join(f"--import {_shell_quoted(module)} " for module in args.imports)
+            imports = "".join(f"--import {shell_quoted(module)} " for module in args.imports)
             print(f"satlearn: interrupted; the checkpoint after epoch {exc.checkpoint_epoch} is kept: resume with "
-                  f"satlearn {imports}train --resume {_shell_quoted(exc.run_dir)}", file=sys.stderr)
+                  f"satlearn {imports}train --resume {pasteable_path(exc.run_dir)}", file=sys.stderr)
         return INTERRUPTED
     except KeyboardInterrupt:
         print("satlearn: interrupted", file=sys.stderr)

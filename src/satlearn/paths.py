@@ -1,8 +1,10 @@
-"""Paths as a user gives them: a leading ``~`` is a home directory, as a shell reads it."""
+"""Paths as a user gives them: a leading ``~`` is a home directory, as a shell reads it; and paths as satlearn
+writes them into a command for the user to paste, so that they are read back as the same paths."""
 
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 
@@ -28,3 +30,23 @@ def literal_path(path: Path) -> Path:
     if not path.is_absolute() and path.parts and path.parts[0].startswith("~"):
         return Path.cwd() / path
     return path
+
+
+def shell_quoted(text, system: str = os.name) -> str:
+    """``text`` as one argument of a command to paste: POSIX shell quoting, or on Windows double quotes around a
+    text that holds a character cmd.exe or PowerShell would read otherwise (a ``%`` may still expand in cmd.exe)."""
+    text = str(text)
+    if system == "nt":
+        return f'"{text}"' if any(c in text for c in " \t&|<>^()%!;,=`'$@{}[]#") else text
+    return shlex.quote(text)
+
+
+def pasteable_path(path, system: str = os.name) -> str:
+    """``path`` as one argument of a satlearn command to paste (:func:`shell_quoted`), read back as the folder it
+    names. A relative path whose first part starts with ``~`` (a run ``~x`` found in the folder ``.``, which pathlib
+    writes ``~x``) is written ``./~x``: quoting keeps a shell from expanding ``~x``, but :func:`user_path` would
+    still read it as the home directory of a user ``x``."""
+    text = str(path)
+    if text.startswith("~"):
+        text = (".\\" if system == "nt" else "./") + text
+    return shell_quoted(text, system)

@@ -17,7 +17,7 @@ import torch
 
 from satlearn.config import Config, read_yaml
 from satlearn.errors import ConfigError, TrainingError, not_a_directory
-from satlearn.paths import user_path
+from satlearn.paths import pasteable_path, user_path
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
@@ -326,7 +326,9 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
                                 f"before its first checkpoint)")
         inside = _runs_inside(Path(run_dir))
         if inside:  # runs/, a demo's output: compare and selective-eval take those, the others one run
-            named = ", ".join(str(Path(run_dir) / name) for name in inside[:2]) + (", ..." if len(inside) > 2 else "")
+            # each as a RUN_DIR to give again: a run ~x inside . is ./~x, not the home of a user x
+            named = (", ".join(pasteable_path(Path(run_dir) / name) for name in inside[:2])
+                     + (", ..." if len(inside) > 2 else ""))
             raise TrainingError(f"{run_dir}: holds {len(inside)} runs, not one; expected one run's directory, such "
                                 f"as {named}")
         raise TrainingError(f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
