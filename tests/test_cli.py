@@ -1458,6 +1458,48 @@ def test_a_command_line_argparse_refuses_is_one_line_naming_where_the_options_ar
     assert capsys.readouterr().err == expected + "\n"
 
 
+def whole_number_options():
+    """(command, option) for every option of the satlearn command whose type is one of its whole-number types (a
+    count, a thread count), found in the parser itself."""
+    from satlearn.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    return [(name, action.option_strings[-1]) for name, command in commands.items() for action in command._actions
+            if action.type is not None and getattr(action.type, "__name__", "") in ("_count", "_threads")]
+
+
+def test_no_option_of_the_command_line_reads_a_number_with_int():
+    # int() takes 2_0 as 20 and other scripts' digits as digits: every whole number goes through whole_number
+    from satlearn.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    types = [action.type for command in [parser, *commands.values()] for action in command._actions]
+    assert int not in types
+    assert {option for _, option in whole_number_options()} == {"--threads", "--num-issues"}
+
+
+@pytest.mark.parametrize("text", ["2_0", "\u0663", "3\u0663", " 3", "3 ", "0x3", "3.0"])
+def test_a_whole_number_option_takes_only_a_sign_and_the_digits_0_to_9(text, capsys):
+    # \u0663 is the Arabic-Indic three, which int() reads as 3; " 3", which int() takes too, is refused as well
+    for command, option in whole_number_options():
+        with pytest.raises(SystemExit) as stopped:
+            main([command, "run", option, text])
+        assert stopped.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"satlearn {command}: error: argument {option}: expected a whole number"), err
+        assert err.endswith(f", got {text!r} (options: satlearn {command} --help)\n") and err.count("\n") == 1
+
+
+def test_a_whole_number_option_takes_a_sign_and_leading_zeros():
+    from satlearn.cli import build_parser
+
+    parser = build_parser()
+    for text in ("+3", "03", "3"):
+        assert parser.parse_args(["find-issues", "run", "--num-issues", text]).num_issues == int(text)
+        assert parser.parse_args(["eval", "run", "--threads", text]).threads == int(text)
+
+
 def test_an_unknown_command_is_one_line_naming_where_the_commands_are(capsys):
     # how argparse lists the choices is its own (some Pythons, 3.13.1 say, leave them unquoted): only the line's frame
     # is satlearn's

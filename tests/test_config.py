@@ -204,6 +204,41 @@ def test_exponent_floats_read_as_numbers(tmp_path):
     assert load_config(None, ["run.name=1e"]).run.name == "1e"  # not a number: stays a string
 
 
+@pytest.mark.parametrize("text", ["2_0", "010", "0x10", "0b11", "1:20", "\u0663"])
+def test_a_whole_number_setting_takes_only_a_sign_and_the_digits_0_to_9(text, tmp_path):
+    # YAML 1.1 (and int()) would read these as numbers: 2_0 as 20, 010 as 8, 1:20 as 80, the Arabic-Indic three as 3;
+    # a --set and a file say which key and value, as the command line says which option
+    with pytest.raises(ConfigError, match=rf"^--set run\.epochs={re.escape(text)}: run\.epochs: expected int, got "
+                                          rf"{re.escape(repr(text))}"):
+        load_config(None, [f"run.epochs={text}"])
+    with pytest.raises(ConfigError, match=rf"c\.yaml: run\.threads: expected int or null, got {re.escape(repr(text))}"):
+        load_config(write(tmp_path, f"run:\n  threads: {text}\n"))
+    assert load_config(None, [f"run.name={text}"]).run.name == text  # where text is expected, it is the text given
+
+
+def test_a_whole_number_is_read_with_its_sign():
+    assert [load_config(None, [f"run.seed={text}"]).run.seed for text in ("+7", "-0", "0", "12")] == [7, 0, 0, 12]
+
+
+@pytest.mark.parametrize("text", ["2_0", "010", "0x10"])
+def test_a_text_tagged_int_that_is_no_whole_number_as_written_here_is_refused(text, tmp_path):
+    with pytest.raises(ConfigError, match=rf"^--set run\.epochs=!!int {re.escape(text)}: !!int {re.escape(text)}: "
+                                          "expected a whole number"):
+        parse_override(f"run.epochs=!!int {text}")
+    with pytest.raises(ConfigError, match=rf"c\.yaml: not valid YAML at line 2 \(!!int {re.escape(text)}: expected"):
+        load_config(write(tmp_path, f"run:\n  epochs: !!int {text}\n"))
+
+
+def test_a_text_that_looks_like_a_number_is_written_so_that_it_reads_back_as_the_same_text():
+    # a run's config.yaml and a --set from overrides_from_dict hold such a name; old ones were written by YAML 1.1's
+    # rules, which read 09 as text and quoted 010
+    from satlearn.config import read_yaml, write_yaml
+
+    for text in ("09", "010", "-08", "2_0", "0x10", "1:20", "+5", "12"):
+        assert read_yaml(write_yaml({"name": text})) == {"name": text}, text
+        assert load_config(None, overrides_from_dict({"run": {"name": text}})).run.name == text, text
+
+
 def test_a_key_given_twice_is_an_error_not_a_silent_overwrite(tmp_path):
     path = write(tmp_path, "optim:\n  lr: 0.1\nrun:\n  epochs: 3\noptim:\n  name: sgd\n")
     with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML at line 5 \(duplicate key 'optim', first given "

@@ -23,8 +23,10 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
 
 
 def _count(text: str) -> int:
+    from satlearn.config import whole_number
+
     try:
-        value = int(text)
+        value = whole_number(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
@@ -48,10 +50,10 @@ def _number_in(low: float, high: float, what: str):
 
 def _threads(text: str) -> int:
     """An argparse type: a CPU thread count, checked as ``run.threads`` is."""
-    from satlearn.config import thread_count_problem
+    from satlearn.config import thread_count_problem, whole_number
 
     try:
-        value = int(text)
+        value = whole_number(text)
     except ValueError:  # not a whole number: the check names what it expected
         raise argparse.ArgumentTypeError(f"{thread_count_problem(text)}, got {text!r}") from None
     problem = thread_count_problem(value)

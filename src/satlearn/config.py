@@ -135,16 +135,28 @@ class Config:
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # YAML 1.2 floats without a dot, which YAML 1.1 reads as strings
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
+# A whole number in YAML here: an optional sign and the digits 0-9, without a leading 0. YAML 1.1 reads more as
+# numbers: 2_0 as 20, 1:20 as 80 (base 60), 0b11 as 3, 0x10 as 16, and 010 as 8 (octal, where YAML 1.2 reads 10);
+# those stay text, which a whole-number setting refuses, as the command line refuses 2_0. Every text read as a number
+# here YAML 1.1 reads as the same number, so a string that a YAML 1.1 dumper left unquoted (09) still reads as one.
+_YAML_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+# the command line's: an optional sign and the digits 0-9; int() also takes 2_0, other scripts' digits and spaces
+_WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+\Z")
 
 
 class _DuplicateKey(yaml.constructor.ConstructorError):
     """A key given twice in one YAML mapping."""
 
 
+class _NotAWholeNumber(yaml.constructor.ConstructorError):
+    """A text tagged ``!!int`` that is not a whole number as satlearn writes one."""
+
+
 class _Yaml12Loader(yaml.SafeLoader):
     """Safe YAML read the YAML 1.2 way where 1.1 surprises people: only true/false are booleans (``amp: off``
-    stays the string "off"), ``1e-3`` is a float (1.1 wants ``1.0e-3``), and a key given twice in one mapping is an
-    error instead of the last one silently winning (merge keys ``<<:`` still override as YAML defines)."""
+    stays the string "off"), ``1e-3`` is a float (1.1 wants ``1.0e-3``), a whole number is a sign and the digits 0-9
+    (``2_0``, ``010``, ``1:20`` stay text: see ``_YAML_INT``), and a key given twice in one mapping is an error
+    instead of the last one silently winning (merge keys ``<<:`` still override as YAML defines)."""
 
     def flatten_mapping(self, node):
         # checked before the merge adds the merged keys to the node, and once per node: an anchored mapping
@@ -168,12 +180,23 @@ class _Yaml12Loader(yaml.SafeLoader):
         super().flatten_mapping(node)
 
 
+def _construct_whole_number(loader: _Yaml12Loader, node: yaml.ScalarNode) -> int:
+    # reached by the text _YAML_INT matches, and by any text tagged !!int (`!!int 2_0`): refused as a plain one is
+    text = loader.construct_scalar(node)
+    if not _YAML_INT.match(text):
+        raise _NotAWholeNumber(None, None, f"!!int {text}: expected a whole number written with the digits 0-9 "
+                                           "only, without a leading 0", node.start_mark)
+    return int(text)
+
+
+_BOOL_TAG, _INT_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"
 _Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _INT_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Yaml12Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Yaml12Loader.add_implicit_resolver(_INT_TAG, _YAML_INT, list("-+0123456789"))
+_Yaml12Loader.add_constructor(_INT_TAG, _construct_whole_number)
 _Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
 
 
@@ -223,7 +246,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except ConfigError:
                 continue
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}")
+        hint = _whole_number_hint(value, tp)
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}{hint}")
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}")
@@ -244,7 +268,22 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     elif tp is str:
         if isinstance(value, str):
             return value
-    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}")
+    hint = _whole_number_hint(value, tp)
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}{hint}")
+
+
+def _whole_number_hint(value: Any, tp: Any) -> str:
+    """How a whole number is written, for a text that Python would read as one (``2_0``, ``010``, ``0x10``) given where
+    one is expected: YAML reads it here as text (see ``_YAML_INT``)."""
+    if not isinstance(value, str) or not (tp is int or int in typing.get_args(tp)):
+        return ""
+    for base in (10, 0):  # 0: with its prefix (0x10), where 10 takes 2_0 and 010
+        try:
+            int(value, base)
+        except ValueError:
+            continue
+        return " (a whole number is written with the digits 0-9 alone, without _ or a leading 0)"
+    return ""
 
 
 def _apply(obj: Any, values: dict[str, Any], *, prefix: str, source: str) -> None:
@@ -332,9 +371,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text}: empty key")
     try:
         value = read_yaml(raw) if raw.strip() else ""
-    except _DuplicateKey as exc:
+    except (_DuplicateKey, _NotAWholeNumber) as exc:
         raise ConfigError(f"--set {text}: {exc.problem}") from None
-    except ValueError as exc:  # a tag whose text does not fit it (`!!int abc`): PyYAML's own ValueError
+    except ValueError as exc:  # a tag whose text does not fit it (`!!float abc`): PyYAML's own ValueError
         raise ConfigError(f"--set {text}: {exc}") from None
     except yaml.YAMLError:  # text YAML cannot read (`run.name=a: b: c`, `run.name=!x`) is taken as it is
         value = raw
@@ -536,6 +575,15 @@ def device_name_problem(name: str) -> str | None:
     if device.type not in ("cpu", "cuda", "mps"):  # torch knows more (meta, xla, ...), which cannot train a run here
         return f"is not a device satlearn runs on; expected {DEVICE_NAMES}"
     return None
+
+
+def whole_number(text: str) -> int:
+    """``text`` as a whole number: an optional sign and the digits 0-9, nothing around them; else ``ValueError``, as
+    ``int()`` raises. ``int()`` itself takes more (``2_0`` as 20, other scripts' digits, spaces around), so that a
+    mistyped count could pass for another one."""
+    if not _WHOLE_NUMBER.match(text):
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
 
 
 def thread_count_problem(count: Any) -> str | None:
