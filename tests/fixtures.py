@@ -71,6 +71,17 @@ def tiny_overrides(tmp_path, *extra: str) -> list[str]:
     ]
 
 
+def without_a_home_directory(monkeypatch) -> None:
+    """No home directory, as in a container whose user has no HOME and no passwd entry (pathlib then raises
+    RuntimeError), and neither SATLEARN_CACHE nor XDG_CACHE_HOME set."""
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in ("HOME", "SATLEARN_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", no_home)
+
+
 def threads_of_each_forward_pass(monkeypatch, *, failing: bool = False) -> list[int]:
     """The list that the torch thread count of every forward pass of a method built from now on is appended to;
     ``failing``: each such pass then stops with a RuntimeError, once its count is noted."""

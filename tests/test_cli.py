@@ -1500,6 +1500,19 @@ def test_a_whole_number_option_takes_a_sign_and_leading_zeros():
         assert parser.parse_args(["eval", "run", "--threads", text]).threads == int(text)
 
 
+def test_a_run_on_cifar_without_a_root_or_a_home_directory_is_one_line(tmp_path, capsys, monkeypatch):
+    from fixtures import without_a_home_directory
+
+    without_a_home_directory(monkeypatch)
+    assert main(["train", "--set", "data.source=cifar10", "--set", f"run.out_dir={tmp_path / 'runs'}",
+                 "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == ("satlearn: error: data.root is null, and with no home directory there is no default cache "
+                            "(~/.cache/satlearn) to keep the data in; set SATLEARN_CACHE or data.root to a folder "
+                            "for them\n")
+    assert captured.out == "" and not (tmp_path / "runs").exists()  # refused before a run directory was made
+
+
 def test_an_unknown_command_is_one_line_naming_where_the_commands_are(capsys):
     # how argparse lists the choices is its own (some Pythons, 3.13.1 say, leave them unquoted): only the line's frame
     # is satlearn's

@@ -61,6 +61,18 @@ def test_a_root_or_cache_starting_with_a_tilde_is_in_the_home_directory(tmp_path
     assert list(cwd.iterdir()) == []  # no literal '~' directory
 
 
+def test_without_a_root_or_a_home_directory_mnist1d_is_generated_without_a_cache(tmp_path, monkeypatch):
+    # the cache only saves generating again: no place for it is no reason to refuse the data
+    from fixtures import without_a_home_directory
+
+    without_a_home_directory(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    data = load_dataset(DataConfig(source="mnist1d", num_samples=100))
+    cached = load_dataset(DataConfig(source="mnist1d", root=str(tmp_path / "cache"), num_samples=100))
+    assert torch.equal(data.x_train, cached.x_train) and torch.equal(data.y_train, cached.y_train)
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]  # nothing written elsewhere
+
+
 def test_a_root_in_a_folder_whose_name_starts_with_a_tilde_is_given_with_dot_slash(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # ./~name is a folder here, not the home of a user "name"
     load_dataset(DataConfig(source="mnist1d", root="./~satlearn-data", num_samples=100))

@@ -20,11 +20,11 @@ import pytest
 import torch
 from PIL import Image
 
-from fixtures import image_colour, write_class_folders
+from fixtures import image_colour, without_a_home_directory, write_class_folders
 from satlearn.config import DataConfig
 from satlearn.data import DatasetSplits, load_dataset
 from satlearn.data.cifar import download_and_extract
-from satlearn.errors import DataError
+from satlearn.errors import DataError, MissingDataError
 
 CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -136,6 +136,16 @@ def test_cifar_missing_root_names_path_and_suggests_download(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(DataError, match=rf"{missing}.*data\.download=true"):
         load_dataset(data_config("cifar10", missing))
+
+
+def test_cifar_without_a_root_or_a_home_directory_says_how_to_give_the_data_a_place(tmp_path, monkeypatch):
+    without_a_home_directory(monkeypatch)
+    with pytest.raises(MissingDataError, match=r"^data\.root is null, and with no home directory there is no default "
+                                               r"cache .*; set SATLEARN_CACHE or data\.root to a folder for them$"):
+        load_dataset(DataConfig(source="cifar10"))
+    monkeypatch.setenv("SATLEARN_CACHE", str(tmp_path / "cache"))  # the cache needs no home directory
+    with pytest.raises(MissingDataError, match=rf"no CIFAR-10 data at data\.root {tmp_path / 'cache'} "):
+        load_dataset(DataConfig(source="cifar10"))
 
 
 def test_cifar_corrupt_or_missing_batch_names_the_file(tmp_path):

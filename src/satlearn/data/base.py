@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from satlearn.errors import DataError
+from satlearn.errors import DataError, MissingDataError
 from satlearn.paths import user_path
 from satlearn.registry import Registry
 
@@ -43,11 +43,21 @@ def _one_line(values) -> str:
 
 def default_cache_dir() -> Path:
     """Where sources keep what they generate or download when ``data.root`` is null: ``$SATLEARN_CACHE``, else
-    ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``."""
+    ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``. Without a home directory (``HOME`` unset and no user
+    entry for the process, as in some containers) and neither variable set, a :class:`MissingDataError` that says
+    how to give the data a place."""
     # expanded: a quoted "~/..." in the environment reaches us unexpanded by the shell
     if os.environ.get("SATLEARN_CACHE"):
         return user_path(os.environ["SATLEARN_CACHE"])
-    return user_path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "satlearn"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return user_path(os.environ["XDG_CACHE_HOME"]) / "satlearn"
+    try:
+        home = Path.home()
+    except RuntimeError:  # pathlib's "Could not determine home directory"
+        raise MissingDataError("data.root is null, and with no home directory there is no default cache "
+                               "(~/.cache/satlearn) to keep the data in; set SATLEARN_CACHE or data.root to a "
+                               "folder for them") from None
+    return home / ".cache" / "satlearn"
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits, default_cache_dir
-from satlearn.errors import DataError
+from satlearn.errors import DataError, MissingDataError
 from satlearn.paths import user_path
 
 
@@ -27,8 +27,11 @@ def _generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
     return {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
 
 
-def load_arrays(num_samples: int, seed: int, cache_dir: Path) -> dict[str, np.ndarray]:
-    """Returns the generated arrays, from ``cache_dir`` when present (written atomically when not)."""
+def load_arrays(num_samples: int, seed: int, cache_dir: Path | None) -> dict[str, np.ndarray]:
+    """Returns the generated arrays, from ``cache_dir`` when present (written atomically when not; ``None``: no
+    cache, generated each time)."""
+    if cache_dir is None:
+        return _generate(num_samples, seed)
     path = cache_dir / f"mnist1d-n{num_samples}-seed{seed}.npz"
     if path.exists():
         try:
@@ -52,8 +55,18 @@ def _arrays_for(config) -> dict[str, np.ndarray]:
         raise DataError(f"mnist1d: data.num_samples={config.num_samples} is too small (need at least 10)")
     if not 0 <= config.data_seed < 2**32:  # the generator seeds numpy's legacy global state
         raise DataError(f"mnist1d: data.data_seed={config.data_seed}; expected a seed from 0 to 2**32 - 1")
-    cache_dir = user_path(config.root) if config.root else default_cache_dir()
-    return load_arrays(config.num_samples, config.data_seed, cache_dir)
+    return load_arrays(config.num_samples, config.data_seed, _cache_dir(config))
+
+
+def _cache_dir(config) -> Path | None:
+    """``data.root``, else the default cache; None where there is no default (no home directory): the data are
+    generated each time, as they are where the cache cannot be written, rather than refused."""
+    if config.root:
+        return user_path(config.root)
+    try:
+        return default_cache_dir()
+    except MissingDataError:
+        return None
 
 
 def _splits(arrays: dict[str, np.ndarray], x_train: torch.Tensor, x_test: torch.Tensor) -> DatasetSplits:
