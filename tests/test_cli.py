@@ -1283,6 +1283,17 @@ def test_train_resume_takes_a_config_given_with_it_and_a_run_of_no_soft_targets_
     assert (resumed.run.epochs, resumed.run.name, resumed.run.out_dir) == (8, "stopped", str(run.parent.resolve()))
 
 
+def test_a_config_file_with_a_tagged_value_that_does_not_fit_its_tag_is_one_line_naming_its_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("method:\n  name: erm\noptim:\n  lr: !!float abc\n")
+    (run / "checkpoint.pt").write_bytes(b"")
+    for given in (["--resume", str(run)], ["--config", str(run / "config.yaml")]):
+        assert main(["train", *given]) == 2
+        assert capsys.readouterr().err == (f"satlearn: error: {run / 'config.yaml'}: not valid YAML at line 4 (!!float "
+                                           "abc: expected a number such as 0.5, 1e-3 or .inf)\n")
+
+
 def test_resume_of_a_run_stopped_before_its_first_checkpoint_says_there_is_nothing_to_resume(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()

@@ -97,6 +97,16 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     assert err.count("\n") == 1 and "no metrics.jsonl" in err
 
 
+def test_a_run_config_with_a_tagged_value_that_does_not_fit_its_tag_is_named_with_its_line(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\n')
+    (run / "config.yaml").write_text("run:\n  epochs: 3\n  progress: !!bool maybe\n")
+    with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(not valid YAML at line 3 "
+                                        r"\(!!bool maybe: expected true or false\)\)$"):
+        read_run(run)
+
+
 def test_an_unfinished_run_without_config_yaml_is_read_with_the_config_its_checkpoint_keeps(tmp_path, capsys):
     config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4",
                                               "method.name=sat", "run.epochs=2"))

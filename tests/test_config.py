@@ -423,6 +423,21 @@ def test_a_tagged_override_whose_text_does_not_fit_the_tag_is_one_line():
         parse_override("model.width=!!int abc")
 
 
+# PyYAML's own constructors fail on these with a ValueError, KeyError, AttributeError or IndexError naming no place
+@pytest.mark.parametrize("tagged, expected", [
+    ("!!float abc", "a number"), ("!!float", "a number"), ("!!bool maybe", "true or false"),
+    ("!!timestamp x", "a date"), ("!!timestamp 2020-13-45", "a date"), ("[1, !!float abc]", "a number"),
+])
+def test_a_tagged_value_whose_text_does_not_fit_the_tag_is_one_line_naming_its_place(tagged, expected, tmp_path):
+    shown = re.escape(tagged.strip("[]").split(", ")[-1])
+    path = write(tmp_path, f"run:\n  epochs: 3\noptim:\n  lr: {tagged}\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: not valid YAML at line 4 \({shown}: expected "
+                                          rf"{expected}"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=rf"^--set optim\.lr={re.escape(tagged)}: {shown}: expected {expected}"):
+        parse_override(f"optim.lr={tagged}")
+
+
 @pytest.mark.parametrize("key", ["optim.lr", "optim.momentum", "optim.weight_decay", "optim.gamma", "method.momentum",
                                  "method.sce_a", "method.sce_b", "method.gce_q", "method.payoff", "data.noise.rate",
                                  "data.test_fraction"])

@@ -144,19 +144,35 @@ _YAML_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
 _WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+\Z")
 
 
-class _DuplicateKey(yaml.constructor.ConstructorError):
+class _RefusedYaml(yaml.constructor.ConstructorError):
+    """YAML that PyYAML would read, or fail on without saying where, that satlearn refuses at a place in the text;
+    a ``--set`` value with one is an error, not a text taken as it is."""
+
+
+class _DuplicateKey(_RefusedYaml):
     """A key given twice in one YAML mapping."""
 
 
-class _NotAWholeNumber(yaml.constructor.ConstructorError):
+class _NotAWholeNumber(_RefusedYaml):
     """A text tagged ``!!int`` that is not a whole number as satlearn writes one."""
+
+
+class _TextNotOfItsTag(_RefusedYaml):
+    """A text that its tag cannot read (``!!float abc``, ``!!bool maybe``)."""
+
+
+# what a text tagged so is expected to be, where it does not fit the tag
+_TAGGED_TEXTS = {"bool": "true or false", "float": "a number such as 0.5, 1e-3 or .inf",
+                 "timestamp": "a date such as 2024-01-31, or a date and time"}
 
 
 class _Yaml12Loader(yaml.SafeLoader):
     """Safe YAML read the YAML 1.2 way where 1.1 surprises people: only true/false are booleans (``amp: off``
     stays the string "off"), ``1e-3`` is a float (1.1 wants ``1.0e-3``), a whole number is a sign and the digits 0-9
     (``2_0``, ``010``, ``1:20`` stay text: see ``_YAML_INT``), and a key given twice in one mapping is an error
-    instead of the last one silently winning (merge keys ``<<:`` still override as YAML defines)."""
+    instead of the last one silently winning (merge keys ``<<:`` still override as YAML defines). A text that its
+    tag does not fit (``!!float abc``), on which PyYAML's constructors fail without a place, is an error at its
+    place too."""
 
     def flatten_mapping(self, node):
         # checked before the merge adds the merged keys to the node, and once per node: an anchored mapping
@@ -178,6 +194,19 @@ class _Yaml12Loader(yaml.SafeLoader):
                         None, None, f"duplicate key {key!r}, first given at line {first.line + 1}",
                         key_node.start_mark)
         super().flatten_mapping(node)
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, IndexError, AttributeError):
+            # how PyYAML's own scalar constructors fail on a text that does not fit the tag, with no place in the
+            # text: float('abc'), a bool or timestamp pattern that does not match, an empty !!float
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!", 1)
+            expected = _TAGGED_TEXTS.get(tag[2:], f"a text that {tag} reads")
+            shown = f"{tag} {node.value}" if node.value else tag
+            raise _TextNotOfItsTag(None, None, f"{shown}: expected {expected}", node.start_mark) from None
 
 
 def _construct_whole_number(loader: _Yaml12Loader, node: yaml.ScalarNode) -> int:
@@ -214,6 +243,8 @@ def write_yaml(data: Any, **options: Any) -> str:
 
 
 def read_yaml(text: str) -> Any:
+    """``text`` read as satlearn reads its YAML (see ``_Yaml12Loader``); YAML it cannot read or refuses raises a
+    :class:`yaml.YAMLError`, which :func:`where_yaml_fails` places in the text."""
     return yaml.load(text, Loader=_Yaml12Loader)
 
 
@@ -371,10 +402,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text}: empty key")
     try:
         value = read_yaml(raw) if raw.strip() else ""
-    except (_DuplicateKey, _NotAWholeNumber) as exc:
+    except _RefusedYaml as exc:  # a key given twice, a tag whose text does not fit it (`!!float abc`)
         raise ConfigError(f"--set {text}: {exc.problem}") from None
-    except ValueError as exc:  # a tag whose text does not fit it (`!!float abc`): PyYAML's own ValueError
-        raise ConfigError(f"--set {text}: {exc}") from None
     except yaml.YAMLError:  # text YAML cannot read (`run.name=a: b: c`, `run.name=!x`) is taken as it is
         value = raw
     return key, value
