@@ -130,6 +130,19 @@ def test_cli_refuses_runs_without_targets(tmp_path, capsys):
                                                "directory")
 
 
+@pytest.mark.parametrize("text", ["method:\n  name: erm\nrun:\n  progress: !!bool maybe\n",
+                                  "method:\n  name: sat\nmethod:\n  name: erm\n"])
+def test_a_run_config_that_resume_and_compare_refuse_names_no_method_here_either(text, tmp_path):
+    # read as every command reads it: a tag its text does not fit, a key given twice are refused, not a crash or
+    # the last of the two
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "labels.npz").write_bytes(b"")
+    (run / "config.yaml").write_text(text)
+    with pytest.raises(DataError, match=r"run: no soft_targets\.npy — the run is unfinished or was not trained with"):
+        load_run_targets(run)
+
+
 def test_a_run_whose_config_yaml_is_gone_is_still_scored_against_its_true_labels(tmp_path, capsys):
     sets = [a for o in tiny_overrides(tmp_path, "method.name=sat", "data.noise.kind=symmetric", "data.noise.rate=0.4",
                                       "run.epochs=2", "run.name=sat") for a in ("--set", o)]

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.data.noise import knows_true_labels
 from satlearn.config import Config
@@ -22,7 +20,7 @@ from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file,
 )
 from satlearn.engine.reporting import mark_epoch_axis
-from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
+from satlearn.errors import ConfigError, DataError, TrainingError, first_line, not_a_directory
 from satlearn.paths import literal_path, user_path
 
 
@@ -109,7 +107,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
 def _run_config(run_dir: Path) -> Config:
     """A run's config: its ``config.yaml``, or where that file is gone, the config its checkpoint keeps (an
     unfinished run copied without it, say). A :class:`DataError` naming the run where neither can be read."""
-    from satlearn.config import from_dict_exact, read_yaml, where_yaml_fails
+    from satlearn.config import YamlFileError, from_dict_exact, read_yaml_file
 
     config_file = run_dir / "config.yaml"
     if not config_file.exists():
@@ -118,12 +116,11 @@ def _run_config(run_dir: Path) -> Config:
         except (TrainingError, ConfigError) as exc:
             raise DataError(str(exc)) from None
     try:
-        text = config_file.read_text()
-        return from_dict_exact(read_yaml(text))
-    except yaml.YAMLError as exc:  # (the file was read: text is set)
-        reason = f"not valid YAML{where_yaml_fails(exc, text)}"
-    except (OSError, ValueError) as exc:  # a ConfigError is a ValueError
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        return from_dict_exact(read_yaml_file(config_file))
+    except YamlFileError as exc:
+        reason = exc.reason
+    except ConfigError as exc:  # sections, keys or values a config does not hold
+        reason = first_line(exc)
     raise DataError(f"{config_file}: cannot read the run's config ({reason})") from None
 
 

@@ -433,23 +433,41 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     if path is not None:
         path = user_path(path)
         source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")  # YAML's encoding, whatever the locale's
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
-                              f"{exc.start}); expected a YAML config file") from None
-        try:
-            loaded = read_yaml(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML{where_yaml_fails(exc, text)}") from None
+        loaded = read_yaml_file(path)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of sections (data, model, ...), got {type(loaded).__name__}")
         values = loaded
     return _configured(values, overrides, source=source)
+
+
+class YamlFileError(ConfigError):
+    """A config file that :func:`read_yaml_file` cannot read; ``reason``: why, in words that can follow its path
+    in another message (``not valid YAML at line 3 (...)``)."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def read_yaml_file(path: Path) -> Any:
+    """The YAML file at ``path`` (a config file, a run's ``config.yaml``) read as :func:`read_yaml` reads text, from
+    UTF-8, YAML's encoding, whatever the locale's: how satlearn reads every YAML file of its own, so that a file
+    reads the same to every command. A :class:`YamlFileError` naming the file where it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise YamlFileError(f"{path}: cannot read config file ({reason})", reason=reason) from None
+    except UnicodeDecodeError as exc:
+        reason = f"not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+        raise YamlFileError(f"{path}: {reason}; expected a YAML config file", reason=reason) from None
+    try:
+        return read_yaml(text)
+    except yaml.YAMLError as exc:
+        reason = f"not valid YAML{where_yaml_fails(exc, text)}"
+        raise YamlFileError(f"{path}: {reason}", reason=reason) from None
 
 
 # what YAML reads as a line break, and as blank space at the end of a line

@@ -251,13 +251,14 @@ def _setting_in(values: Any, keys: tuple[str, ...] | None):
         return None
 
 
-def _read_yaml_file(path: Path) -> Any:
-    """A YAML file's content, or None where it cannot be read (gone, not UTF-8, not YAML)."""
-    import yaml
+def _read_config_file(path: Path) -> Any:
+    """A run's ``config.yaml`` as every satlearn command reads it, or None where it cannot be read (gone, not UTF-8,
+    not YAML that satlearn takes)."""
+    from satlearn.config import YamlFileError, read_yaml_file
 
     try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, ValueError, yaml.YAMLError):  # ValueError: text that is not UTF-8
+        return read_yaml_file(path)
+    except YamlFileError:
         return None
 
 
@@ -286,7 +287,7 @@ def _run_setting(run_dir: Path, *keys: str):
     """A setting of a run's config (say ``"data", "noise", "kind"``): its ``config.yaml``'s; where that file is
     gone, what its ``summary.json`` or else its checkpoint keeps; None where it cannot be read."""
     if (run_dir / "config.yaml").exists():
-        return _setting_in(_read_yaml_file(run_dir / "config.yaml"), keys)
+        return _setting_in(_read_config_file(run_dir / "config.yaml"), keys)
     from_summary = _setting_in(_read_json_file(run_dir / "summary.json"), _SUMMARY_KEYS.get(keys))
     if from_summary is not None:
         return from_summary

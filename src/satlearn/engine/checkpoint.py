@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from satlearn.config import Config, read_yaml
+from satlearn.config import Config, YamlFileError, read_yaml_file
 from satlearn.errors import ConfigError, TrainingError, not_a_directory
 from satlearn.paths import pasteable_path, user_path
 
@@ -287,8 +287,8 @@ def started_without_checkpoint(run_dir: Path) -> bool:
     if not (run_dir / "config.yaml").exists():
         return True
     try:
-        sections = read_yaml((run_dir / "config.yaml").read_text())
-    except Exception:  # noqa: BLE001 - unreadable, not UTF-8, not YAML: not a run's
+        sections = read_yaml_file(run_dir / "config.yaml")
+    except YamlFileError:  # unreadable, not UTF-8, not YAML: not a run's
         return False
     return isinstance(sections, dict) and set(sections) <= {f.name for f in dataclasses.fields(Config)}
 
