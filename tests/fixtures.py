@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import pickle
 import signal
 import subprocess
@@ -73,13 +74,19 @@ def tiny_overrides(tmp_path, *extra: str) -> list[str]:
 
 def without_a_home_directory(monkeypatch) -> None:
     """No home directory, as in a container whose user has no HOME and no passwd entry (pathlib then raises
-    RuntimeError), and neither SATLEARN_CACHE nor XDG_CACHE_HOME set."""
+    RuntimeError, and ``os.path.expanduser`` leaves a ``~`` as it is), and neither SATLEARN_CACHE nor XDG_CACHE_HOME
+    set."""
     def no_home():
         raise RuntimeError("Could not determine home directory.")
+
+    def no_entry(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
 
     for name in ("HOME", "SATLEARN_CACHE", "XDG_CACHE_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(Path, "home", no_home)
+    if os.name == "posix":  # where expanduser falls back on the user's passwd entry
+        monkeypatch.setattr("pwd.getpwuid", no_entry)
 
 
 def threads_of_each_forward_pass(monkeypatch, *, failing: bool = False) -> list[int]:

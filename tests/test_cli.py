@@ -1524,6 +1524,26 @@ def test_a_run_on_cifar_without_a_root_or_a_home_directory_is_one_line(tmp_path,
     assert captured.out == "" and not (tmp_path / "runs").exists()  # refused before a run directory was made
 
 
+@pytest.mark.parametrize("given, environment", [
+    (["--set", "run.out_dir=~/runs"], {}), (["--run-dir", "~"], {}), (["--set", "data.root=~/data"], {}),
+    ([], {"SATLEARN_CACHE": "~/cache"}),
+])
+def test_without_a_home_directory_a_path_starting_with_a_tilde_is_one_line_and_makes_no_folder(
+        given, environment, tmp_path, capsys, monkeypatch):
+    from fixtures import without_a_home_directory
+
+    without_a_home_directory(monkeypatch)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # where a ~ left as it is would become a folder
+    sets = [a for o in tiny_overrides(tmp_path / "runs", "run.epochs=1", "method.name=erm") for a in ("--set", o)]
+    assert main(["train", *sets, *given]) == 2
+    path = next(text.split("=", 1)[-1] for text in given if "~" in text) if given else "SATLEARN_CACHE=~/cache"
+    assert capsys.readouterr().err == (f"satlearn: error: {path}: there is no home directory to read ~ as (HOME is "
+                                       "not set, and the user has none); give the path without ~\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_unknown_command_is_one_line_naming_where_the_commands_are(capsys):
     # how argparse lists the choices is its own (some Pythons, 3.13.1 say, leave them unquoted): only the line's frame
     # is satlearn's

@@ -1,6 +1,10 @@
+import re
 import shlex
 from pathlib import Path
 
+import pytest
+
+from satlearn.errors import ConfigError
 from satlearn.paths import pasteable_path, shell_quoted, user_path
 
 
@@ -16,6 +20,20 @@ def test_only_a_tilde_the_text_starts_with_is_a_home_directory(tmp_path, monkeyp
 
 def test_a_home_of_no_such_user_stays_as_it_is():
     assert user_path("~satlearn-no-such-user/run") == Path("~satlearn-no-such-user/run")
+
+
+def test_without_a_home_directory_a_tilde_of_the_users_own_is_refused_naming_the_path(monkeypatch):
+    # left as it is, ~/runs would be a folder named ~ in the current directory
+    from fixtures import without_a_home_directory
+
+    without_a_home_directory(monkeypatch)
+    for text in ("~", "~/runs", "~//runs/a"):
+        with pytest.raises(ConfigError, match=rf"^{re.escape(text)}: there is no home directory to read ~ as "
+                                              r"\(HOME is not set, and the user has none\); give the path without ~$"):
+            user_path(text)
+    # a ~user of no such user is a folder of that name, home directory or not; ./~ is the folder ~ here
+    assert user_path("~satlearn-no-such-user/run") == Path("~satlearn-no-such-user/run")
+    assert user_path("./~/runs") == Path.cwd() / "~" / "runs"
 
 
 def test_a_path_read_again_is_the_same_path(tmp_path, monkeypatch):

@@ -7,6 +7,8 @@ import os
 import shlex
 from pathlib import Path
 
+from satlearn.errors import ConfigError
+
 
 def user_path(value: str | os.PathLike) -> Path:
     """``value`` as a :class:`~pathlib.Path`, a ``~`` or ``~user`` it starts with read as that home directory (also
@@ -16,10 +18,27 @@ def user_path(value: str | os.PathLike) -> Path:
     as the home directory of a user ``x`` and raise where there is no such user; here ``./~x`` is the folder ``~x``
     in the current directory, given as an absolute path (:func:`literal_path`). A ``~user`` of no such user stays
     as it is: a path the caller reports missing in its own words. (``Path("./~x")`` has lost its ``./`` already:
-    pass such a path as text.)"""
+    pass such a path as text.) A ``~`` of the user's own where there is no home directory (``HOME`` unset and no
+    user entry, as in some containers) is a :class:`ConfigError` naming the path: left as it is, it would be a
+    folder named ``~`` in the current directory."""
     text = os.fspath(value)
-    path = Path(os.path.expanduser(text))
-    return path if text.startswith("~") else literal_path(path)
+    if not text.startswith("~"):
+        return literal_path(Path(text))
+    separators = os.sep + (os.altsep or "")
+    first = next((i for i, c in enumerate(text) if c in separators), len(text))
+    if first == 1:  # ~ or ~/x: the user's own home
+        return _home_directory(text) / text[first:].lstrip(separators)
+    return Path(os.path.expanduser(text))
+
+
+def _home_directory(text: str) -> Path:
+    """The user's home directory, for the path ``text`` that starts with ``~`` (named in the error where there is
+    none)."""
+    try:
+        return Path.home()
+    except RuntimeError:  # pathlib's "Could not determine home directory"
+        raise ConfigError(f"{text}: there is no home directory to read ~ as (HOME is not set, and the user has none); "
+                          "give the path without ~") from None
 
 
 def literal_path(path: Path) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from satlearn.errors import DataError, MissingDataError
+from satlearn.errors import ConfigError, DataError, MissingDataError
 from satlearn.paths import user_path
 from satlearn.registry import Registry
 
@@ -44,13 +44,12 @@ def _one_line(values) -> str:
 def default_cache_dir() -> Path:
     """Where sources keep what they generate or download when ``data.root`` is null: ``$SATLEARN_CACHE``, else
     ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``. Without a home directory (``HOME`` unset and no user
-    entry for the process, as in some containers) and neither variable set, a :class:`MissingDataError` that says
-    how to give the data a place."""
-    # expanded: a quoted "~/..." in the environment reaches us unexpanded by the shell
+    entry for the process, as in some containers): a :class:`MissingDataError` that says how to give the data a
+    place where neither variable is set, and a :class:`ConfigError` naming the variable where it starts with ``~``."""
     if os.environ.get("SATLEARN_CACHE"):
-        return user_path(os.environ["SATLEARN_CACHE"])
+        return _path_in_environment("SATLEARN_CACHE")
     if os.environ.get("XDG_CACHE_HOME"):
-        return user_path(os.environ["XDG_CACHE_HOME"]) / "satlearn"
+        return _path_in_environment("XDG_CACHE_HOME") / "satlearn"
     try:
         home = Path.home()
     except RuntimeError:  # pathlib's "Could not determine home directory"
@@ -58,6 +57,14 @@ def default_cache_dir() -> Path:
                                "(~/.cache/satlearn) to keep the data in; set SATLEARN_CACHE or data.root to a "
                                "folder for them") from None
     return home / ".cache" / "satlearn"
+
+
+def _path_in_environment(name: str) -> Path:
+    # expanded: a quoted "~/..." in the environment reaches us unexpanded by the shell
+    try:
+        return user_path(os.environ[name])
+    except ConfigError as exc:  # no home directory for its ~: the variable is named, as it is not on the line run
+        raise ConfigError(f"{name}={exc}") from None
 
 
 @dataclass
