@@ -1479,15 +1479,51 @@ def whole_number_options():
             if action.type is not None and getattr(action.type, "__name__", "") in ("_count", "_threads")]
 
 
-def test_no_option_of_the_command_line_reads_a_number_with_int():
-    # int() takes 2_0 as 20 and other scripts' digits as digits: every whole number goes through whole_number
+def number_options():
+    """(command, option) for every option of the satlearn command whose type is a number in a range (``_number_in``),
+    found in the parser itself."""
+    from satlearn.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    return [(name, action.option_strings[-1]) for name, command in commands.items() for action in command._actions
+            if getattr(action.type, "__qualname__", "").startswith("_number_in.")]
+
+
+def test_no_option_of_the_command_line_reads_a_number_with_int_or_float():
+    # int() takes 2_0 as 20 and other scripts' digits as digits, and float() too: every whole number goes through
+    # whole_number, every other number through decimal_number
     from satlearn.cli import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices
     types = [action.type for command in [parser, *commands.values()] for action in command._actions]
-    assert int not in types
+    assert int not in types and float not in types
     assert {option for _, option in whole_number_options()} == {"--threads", "--num-issues"}
+    assert {option for _, option in number_options()} == {"--fraction", "--threshold"}
+
+
+@pytest.mark.parametrize("text", ["0_5", "1_0", "\u0660.5", "\u0665e-1", " 0.5", "0.5 ", "nan", "inf", "-inf",
+                                  "Infinity", "1e", ".", "0.5.", "0x1p-1"])
+def test_a_number_option_takes_only_a_number_written_with_the_digits_0_to_9(text, capsys):
+    # \u0660 and \u0665 are the Arabic-Indic zero and five, which float() reads as digits; nan and inf are no
+    # fraction or margin either
+    for command, option in number_options():
+        with pytest.raises(SystemExit) as stopped:
+            main([command, "run", f"{option}={text}"])  # (with =: argparse takes -inf alone for an option)
+        assert stopped.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"satlearn {command}: error: argument {option}: expected a number in ["), err
+        assert err.endswith(f", got {text!r} (options: satlearn {command} --help)\n") and err.count("\n") == 1
+
+
+def test_a_number_option_takes_a_sign_a_fraction_and_an_exponent():
+    from satlearn.cli import build_parser
+
+    parser = build_parser()
+    for text in ("0.5", ".5", "+0.5", "0.50", "5e-1", "5E-1", "0", "1", "1.", "-0"):
+        assert parser.parse_args(["find-issues", "run", "--fraction", text]).fraction == float(text), text
+        assert parser.parse_args(["find-issues", "run", "--threshold", text]).threshold == float(text), text
+    assert parser.parse_args(["find-issues", "run", "--threshold=-.5e0"]).threshold == -0.5
 
 
 @pytest.mark.parametrize("text", ["2_0", "\u0663", "3\u0663", " 3", "3 ", "0x3", "3.0"])

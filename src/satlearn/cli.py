@@ -35,10 +35,13 @@ def _count(text: str) -> int:
 
 
 def _number_in(low: float, high: float, what: str):
-    """An argparse type: a number in [low, high], named ``what`` when out of it (NaN is out of every range)."""
+    """An argparse type: a number in [low, high] written with the digits 0-9 (not ``inf`` or ``nan``), named
+    ``what`` when out of it."""
     def parse(text: str) -> float:
+        from satlearn.config import decimal_number
+
         try:
-            value = float(text)
+            value = decimal_number(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number in [{low:g}, {high:g}], got {text!r}") from None
         if not low <= value <= high:

@@ -142,6 +142,9 @@ _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]
 _YAML_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
 # the command line's: an optional sign and the digits 0-9; int() also takes 2_0, other scripts' digits and spaces
 _WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+\Z")
+# and a number with a fraction: the digits 0-9 with an optional dot and fraction, then an optional exponent; float()
+# also takes 1_0, other scripts' digits, spaces, inf and nan
+_DECIMAL_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
 
 
 class _RefusedYaml(yaml.constructor.ConstructorError):
@@ -631,6 +634,17 @@ def whole_number(text: str) -> int:
     if not _WHOLE_NUMBER.match(text):
         raise ValueError(f"not a whole number: {text!r}")
     return int(text)
+
+
+def decimal_number(text: str) -> float:
+    """``text`` as a number: an optional sign, the digits 0-9 with an optional dot and fraction (``0.5``, ``.5``,
+    ``5.``), and an optional exponent (``1e-3``); nothing around them; else ``ValueError``, as ``float()`` raises.
+    ``float()`` itself takes more: ``1_0`` as 10, other scripts' digits, spaces around, and ``inf`` and ``nan``,
+    which no option that takes a number here has a use for. (A text too large for a float, ``1e999``, is ``inf``,
+    for the caller's range to refuse.)"""
+    if not _DECIMAL_NUMBER.match(text):
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
 
 
 def thread_count_problem(count: Any) -> str | None:
