@@ -428,6 +428,13 @@ def test_a_folder_of_runs_stands_for_them_all_and_a_run_given_twice_counts_once(
     assert sorted(r.report["method"] for r in results) == ["erm", "gamblers", "selective_sat"]
 
 
+def test_the_help_says_a_folder_of_runs_stands_for_them_all_as_compares_does(capsys):
+    for command in ("compare", "selective-eval"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "or directories that hold runs" in " ".join(capsys.readouterr().out.split()), command
+
+
 def test_a_file_given_as_a_run_is_named_as_such_not_as_an_output_directory(runs, capsys):
     checkpoint = runs["selective_sat"] / "checkpoint.pt"  # a run's file where its directory belongs
     assert main(["selective-eval", str(checkpoint)]) == 2

@@ -198,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     selective = commands.add_parser(
         "selective-eval", help="selective classification report: error at coverage, AURC, E-AURC, AUGRC, plot")
     selective.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
-                           help="run directories to compare (an unfinished one: its latest checkpoint, with a note)")
+                           help="run directories to compare (an unfinished one: its latest checkpoint, with a note), "
+                                "or directories that hold runs")
     selective.add_argument("--score", choices=("auto", "abstain", "max_softmax"), default="auto",
                            help="selection score: abstain probability (auto for selective_sat/gamblers runs) or "
                                 "1 - max softmax (Softmax Response; auto for other runs)")
