@@ -326,6 +326,36 @@ def test_the_table_shows_the_last_tested_and_best_accuracy_the_last_target_quali
     assert cells == ["a/sat", "sat", "40.0%", "4", "45.0%", "55.0% (ep 2)", "75.0%", "10.5"]
 
 
+def test_a_folder_of_many_runs_is_drawn_in_colours_of_their_own_with_its_legends_below_the_curves(tmp_path,
+                                                                                                 monkeypatch):
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_hex
+    from PIL import Image
+
+    from satlearn.compare import plot_runs
+
+    # more runs than matplotlib has colours, each with a phase line, targets and given labels: long legends
+    runs = [read_run(hand_written_run(tmp_path / f"run{i:02d}", HAND_ROWS)) for i in range(12)]
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one of matplotlib's (a layout it could not make) would reach the terminal
+        plot_runs(runs, tmp_path / "all.png")
+    (fig,) = drawn
+    names = {run.name for run in runs}
+    run_lines = [line for line in fig.axes[0].lines if line.get_label() in names]
+    assert len(run_lines) == len(runs) and len({to_hex(line.get_color()) for line in run_lines}) == len(runs)
+    renderer = FigureCanvasAgg(fig).get_renderer()  # (closed, the figure has lost its own canvas)
+    assert [ax.get_legend() for ax in fig.axes] == [None, None] and len(fig.legends) == 2  # none over the curves
+    lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)  # an axes with its tick labels and axis label
+    assert all(legend.get_window_extent(renderer).y1 <= lowest for legend in fig.legends)
+    assert Image.open(tmp_path / "all.png").height > fig.get_figheight() * 110  # the image takes them in
+
+
 def test_a_run_with_epochs_but_none_tested_is_not_a_run_to_compare_yet(tmp_path):
     run_dir = hand_written_run(tmp_path / "sat", [{"epoch": 1, "epoch_seconds": 1.0}], finished=False)
     with pytest.raises(DataError, match=r"metrics\.jsonl: no evaluated epoch yet"):

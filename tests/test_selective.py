@@ -540,6 +540,37 @@ def test_the_report_gives_the_accuracy_over_the_whole_test_split_and_the_curve_o
     assert len(result.curve) == 5 and result.curve.risk[-1] == pytest.approx(4 / 5)
 
 
+def test_the_risk_coverage_plot_of_many_runs_draws_each_in_its_own_colour_with_the_legends_below(tmp_path,
+                                                                                                monkeypatch):
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_hex
+
+    from satlearn.selective import RunScores, evaluate_scores, plot_risk_coverage
+
+    rng = np.random.default_rng(0)
+    results = []
+    for i in range(12):  # more runs than matplotlib has colours: a folder of runs
+        scored = RunScores(run_dir=tmp_path / f"run{i:02d}", method="erm", score="max_softmax", epoch=1, epochs=1,
+                           scores=rng.random(40), predictions=rng.integers(0, 2, 40), labels=np.zeros(40, dtype=int))
+        results.append(evaluate_scores(scored))
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_risk_coverage(results, tmp_path / "risk_coverage.png")
+    (fig,) = drawn
+    for ax in fig.axes:
+        assert len({to_hex(line.get_color()) for line in ax.lines}) == len(results)
+    renderer = FigureCanvasAgg(fig).get_renderer()  # (closed, the figure has lost its own canvas)
+    assert [ax.get_legend() for ax in fig.axes] == [None, None] and len(fig.legends) == 2  # none over the curves
+    lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
+    assert all(legend.get_window_extent(renderer).y1 <= lowest for legend in fig.legends)
+
+
 def test_the_committed_selective_results_give_the_committed_table(tmp_path):
     # as RESULTS.md is checked against report.py: a change to the table's code shows here, not in a stale file
     table = load_benchmark("selective").write_table(BENCHMARKS / "results", tmp_path / "SELECTIVE.md")

@@ -19,7 +19,7 @@ from satlearn.config import Config
 from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file,
 )
-from satlearn.engine.reporting import mark_epoch_axis
+from satlearn.engine.reporting import distinct_colours, mark_epoch_axis, place_legends
 from satlearn.errors import ConfigError, DataError, TrainingError, first_line, not_a_directory
 from satlearn.paths import literal_path, user_path
 
@@ -241,21 +241,22 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     with_targets = any("refined_label_accuracy" in row for run in runs for row in run.history)
     fig, axes = plt.subplots(1, 2 if with_targets else 1, figsize=(12 if with_targets else 7, 4.5), squeeze=False)
     draw_runs(runs, axes[0, 0], axes[0, 1] if with_targets else None,
-              colours={run.name: f"C{i}" for i, run in enumerate(runs)})
+              colours=dict(zip((run.name for run in runs), distinct_colours(len(runs)))))
     axes[0, 0].set_ylabel("test accuracy (%)")
     if with_targets:
         axes[0, 1].set_ylabel("training labels right (%)")
     for ax in axes[0]:
         mark_epoch_axis(ax)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    legends_below = place_legends(fig, axes[0], fontsize=8)
     try:
         make_output_dir(path.parent, what=f"plot {path}: its directory")
         image_format = plot_format(path, fig.canvas.get_supported_filetypes())
-        atomic_write_bytes(path, lambda f: fig.savefig(f, format=image_format, dpi=110))
+        atomic_write_bytes(path, lambda f: fig.savefig(f, format=image_format, dpi=110,
+                                                       bbox_inches="tight" if legends_below else None))
     finally:
         plt.close(fig)
 

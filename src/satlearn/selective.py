@@ -396,15 +396,16 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
     import matplotlib.pyplot as plt
 
     from satlearn.engine.checkpoint import atomic_write_bytes
+    from satlearn.engine.reporting import distinct_colours, place_legends
 
     path = user_path(path)
     fig, (ax_risk, ax_general) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for result in results:
+    for result, colour in zip(results, distinct_colours(len(results))):
         metrics = result.report["metrics"]["test"]
         curve = result.curve
-        ax_risk.plot(100 * curve.coverage, 100 * curve.risk,
+        ax_risk.plot(100 * curve.coverage, 100 * curve.risk, color=colour,
                      label=f"{result.label} — AURC {1000 * metrics['aurc']:.2f}‰")
-        ax_general.plot(100 * curve.coverage, 100 * curve.generalized_risk,
+        ax_general.plot(100 * curve.coverage, 100 * curve.generalized_risk, color=colour,
                         label=f"{result.label} — AUGRC {1000 * metrics['augrc']:.2f}‰")
     ax_risk.set_ylabel("selective error (% of accepted examples)")
     ax_general.set_ylabel("generalized risk: accepted and wrong (% of all)")
@@ -413,10 +414,11 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
         ax.set_xlim(0, 100)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
     fig.suptitle("Risk–coverage on the test part of the split (seed 10)")
     fig.tight_layout()
-    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    legends_below = place_legends(fig, (ax_risk, ax_general), fontsize=7, loc="upper left")
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110,
+                                                   bbox_inches="tight" if legends_below else None))
     plt.close(fig)
     return path
 

@@ -195,3 +195,13 @@ def test_the_test_curves_join_the_epochs_that_were_evaluated(tmp_path, monkeypat
     test_lines = [line for ax in drawn[0].axes for line in ax.get_lines() if line.get_label() == "test"]
     assert [list(line.get_xdata()) for line in test_lines] == [[2, 4], [2, 4]]
     assert list(test_lines[0].get_ydata()) == [0.2, 0.4] and list(test_lines[1].get_ydata()) == [1.0, 0.5]
+
+
+@pytest.mark.parametrize("count", [1, 10, 11, 20, 21, 60])
+def test_line_colours_stay_distinct_past_matplotlibs_ten(count):
+    from matplotlib.colors import to_hex
+
+    from satlearn.engine.reporting import distinct_colours
+
+    colours = distinct_colours(count)
+    assert len(colours) == count and len({to_hex(colour) for colour in colours}) == count

@@ -155,6 +155,49 @@ def mark_epoch_axis(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def distinct_colours(count: int) -> list[Any]:
+    """``count`` line colours, no two alike: matplotlib's ten default ones while they last (a plot of a few runs
+    looks as it always has), where an eleventh line would take the first one's colour again; then ``tab20``'s
+    twenty; past twenty, hues spread evenly over a colour map."""
+    import matplotlib
+
+    if count <= 10:
+        return [f"C{i}" for i in range(count)]
+    if count <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in range(count)]
+    spread = matplotlib.colormaps["turbo"]
+    return [spread(i / (count - 1)) for i in range(count)]
+
+
+# a legend of more entries than this, drawn inside its axes, covers the curves it names (a folder of runs compared)
+LEGEND_ENTRIES_INSIDE = 10
+
+
+def place_legends(fig, axes, *, fontsize: float, loc: str = "best") -> bool:
+    """Draws each of ``axes``' legends: inside it (at ``loc``) while it has at most :data:`LEGEND_ENTRIES_INSIDE`
+    entries, else below the figure, under its axes, in as many columns as the axes are wide (so that the legends of
+    axes side by side stay apart), where it hides no curve. Called once the figure is laid out; returns whether a
+    legend went below, which ``savefig`` then takes in with ``bbox_inches="tight"``."""
+    renderer = fig.canvas.get_renderer()
+    below = False
+    for ax in axes:
+        handles, labels = ax.get_legend_handles_labels()
+        if not handles:
+            continue
+        if len(handles) <= LEGEND_ENTRIES_INSIDE:
+            ax.legend(handles, labels, fontsize=fontsize, loc=loc)
+            continue
+        box = ax.get_position()
+        under = dict(fontsize=fontsize, loc="upper center", bbox_to_anchor=((box.x0 + box.x1) / 2, 0))
+        one_column = fig.legend(handles, labels, **under)
+        column_width = one_column.get_window_extent(renderer).width
+        one_column.remove()
+        columns = max(1, int(ax.get_window_extent(renderer).width // column_width))
+        fig.legend(handles, labels, ncols=columns, **under)
+        below = True
+    return below
+
+
 def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -> None:
     """Accuracy (train on given labels, test) and loss against epoch, side by side."""
     import matplotlib
