@@ -3,6 +3,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -1599,8 +1600,12 @@ def test_eval_of_a_folder_of_runs_names_the_runs_it_holds(tmp_path, capsys):
                  *sets(["data.num_samples=200", "model.width=4", "run.epochs=2", "method.start_epoch=1"])]) == 0
     capsys.readouterr()
     assert main(["eval", str(out)]) == 2
-    assert capsys.readouterr().err.strip() == (f"satlearn: error: {out}: holds 2 runs, not one; expected one run's "
-                                               f"directory, such as {out / 'erm'}, {out / 'sat'}")
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {out}: holds 2 runs rather than being one; expected "
+                                               f"one run's directory, such as {out / 'erm'}, {out / 'sat'}")
+    shutil.rmtree(out / "erm")  # a folder that holds a single run is no run either
+    assert main(["eval", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {out}: holds 1 run rather than being one; expected "
+                                               f"one run's directory, such as {out / 'sat'}")
 
 
 def test_eval_of_the_current_folder_names_a_run_whose_name_starts_with_a_tilde_as_that_folder(tmp_path, capsys,

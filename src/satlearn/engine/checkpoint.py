@@ -329,7 +329,8 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
             # each as a RUN_DIR to give again: a run ~x inside . is ./~x, not the home of a user x
             named = (", ".join(pasteable_path(Path(run_dir) / name) for name in inside[:2])
                      + (", ..." if len(inside) > 2 else ""))
-            raise TrainingError(f"{run_dir}: holds {len(inside)} runs, not one; expected one run's directory, such "
+            held = f"{len(inside)} run" if len(inside) == 1 else f"{len(inside)} runs"
+            raise TrainingError(f"{run_dir}: holds {held} rather than being one; expected one run's directory, such "
                                 f"as {named}")
         raise TrainingError(f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
     try:
