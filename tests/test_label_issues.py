@@ -143,6 +143,20 @@ def test_a_run_config_that_resume_and_compare_refuse_names_no_method_here_either
         load_run_targets(run)
 
 
+def test_find_issues_of_a_folder_of_runs_names_the_runs_in_it_that_keep_soft_targets(tmp_path, capsys):
+    # a demo's output given for its SAT run: named as eval names a folder's runs, by those find-issues can read
+    out = tmp_path / "demo"
+    for name in ("erm", "sat", "sat-2"):
+        (out / name).mkdir(parents=True)
+        (out / name / "checkpoint.pt").write_bytes(b"")
+    for name in ("sat", "sat-2"):
+        np.save(out / name / "soft_targets.npy", np.full((4, 2), 0.5))
+    (out / "sat-2" / "checkpoint.pt").unlink()  # a finished run whose checkpoint was deleted to save space
+    assert main(["find-issues", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {out}: holds 3 runs rather than being one; expected "
+                                               f"one run's directory, such as {out / 'sat'}, {out / 'sat-2'}")
+
+
 def test_a_run_whose_config_yaml_is_gone_is_still_scored_against_its_true_labels(tmp_path, capsys):
     sets = [a for o in tiny_overrides(tmp_path, "method.name=sat", "data.noise.kind=symmetric", "data.noise.rate=0.4",
                                       "run.epochs=2", "run.name=sat") for a in ("--set", o)]

@@ -302,7 +302,12 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
     targets_path, labels_path = run_dir / "soft_targets.npy", run_dir / "labels.npz"
     if not targets_path.exists() and not labels_path.exists() and not (run_dir / "config.yaml").exists():
-        # a folder of runs, say: compare takes those, find-issues one run
+        from satlearn.engine.checkpoint import runs_held
+
+        # a folder of runs, say (compare takes those, find-issues one run): named by the runs it could read
+        held = runs_held(run_dir, usable=targets_path.name)
+        if held:
+            raise DataError(f"{run_dir}: {held}")
         raise DataError(f"{run_dir}: not a satlearn run directory (no labels.npz, config.yaml or soft_targets.npy); "
                         "expected one run's directory")
     if not targets_path.exists():

@@ -293,12 +293,28 @@ def started_without_checkpoint(run_dir: Path) -> bool:
     return isinstance(sections, dict) and set(sections) <= {f.name for f in dataclasses.fields(Config)}
 
 
-def _runs_inside(directory: Path) -> list[str]:
-    """The names of the run directories (those with a checkpoint) right inside ``directory``, sorted."""
+def _runs_inside(directory: Path, markers: tuple[str, ...]) -> list[str]:
+    """The names of the run directories (those holding any of the files ``markers``) right inside ``directory``,
+    sorted."""
     try:
-        return sorted(child.name for child in directory.iterdir() if (child / CHECKPOINT_NAME).is_file())
+        return sorted(child.name for child in directory.iterdir() if any((child / m).is_file() for m in markers))
     except OSError:
         return []
+
+
+def runs_held(directory: Path, *, usable: str = CHECKPOINT_NAME) -> str | None:
+    """What a command that takes one run's directory says of ``directory`` where it holds runs instead (``runs/``, a
+    demo's output: compare and selective-eval take those), naming the first of those it could use, the runs that
+    hold the file ``usable`` (find-issues: soft targets); None where no run inside holds it."""
+    runs = _runs_inside(directory, (CHECKPOINT_NAME, usable))
+    usable_runs = [name for name in runs if (directory / name / usable).is_file()]
+    if not usable_runs:
+        return None
+    # each as a RUN_DIR to give again: a run ~x inside . is ./~x, not the home of a user x
+    named = (", ".join(pasteable_path(directory / name) for name in usable_runs[:2])
+             + (", ..." if len(usable_runs) > 2 else ""))
+    held = f"{len(runs)} run" if len(runs) == 1 else f"{len(runs)} runs"
+    return f"holds {held} rather than being one; expected one run's directory, such as {named}"
 
 
 def _read_checkpoint(path: Path, map_location: str | torch.device, *, mmap: bool) -> Any:
@@ -324,14 +340,9 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
         if started_without_checkpoint(run_dir):
             raise TrainingError(f"{run_dir}: no checkpoint written yet (a run in its first epochs, or one stopped "
                                 f"before its first checkpoint)")
-        inside = _runs_inside(Path(run_dir))
-        if inside:  # runs/, a demo's output: compare and selective-eval take those, the others one run
-            # each as a RUN_DIR to give again: a run ~x inside . is ./~x, not the home of a user x
-            named = (", ".join(pasteable_path(Path(run_dir) / name) for name in inside[:2])
-                     + (", ..." if len(inside) > 2 else ""))
-            held = f"{len(inside)} run" if len(inside) == 1 else f"{len(inside)} runs"
-            raise TrainingError(f"{run_dir}: holds {held} rather than being one; expected one run's directory, such "
-                                f"as {named}")
+        held = runs_held(Path(run_dir))
+        if held:
+            raise TrainingError(f"{run_dir}: {held}")
         raise TrainingError(f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
     try:
         state = _read_checkpoint(path, map_location, mmap=mmap)
