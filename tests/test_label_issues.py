@@ -143,6 +143,23 @@ def test_a_run_config_that_resume_and_compare_refuse_names_no_method_here_either
         load_run_targets(run)
 
 
+def test_find_issues_of_a_sat_run_without_soft_targets_says_whether_it_is_unfinished_or_lost_them(tmp_path, capsys):
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=sat", "run.epochs=3"))
+    run = fit(config, tmp_path / "sat", stop_after_epoch=2, log=lambda message: None).run_dir  # as if interrupted
+    assert main(["find-issues", str(run)]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: {run}: no soft_targets.npy yet — an unfinished sat "
+                                               "run, which writes them once it has trained all its epochs; finish it "
+                                               "first (satlearn train --resume)")
+    fit(config, run, resume=True, log=lambda message: None)
+    (run / "soft_targets.npy").unlink()
+    with pytest.raises(DataError, match=re.escape(f"{run}: no soft_targets.npy — the finished sat run wrote one, "
+                                                  "which is gone since")):
+        load_run_targets(run)
+
+
 def test_find_issues_of_a_folder_of_runs_names_the_runs_in_it_that_keep_soft_targets(tmp_path, capsys):
     # a demo's output given for its SAT run: named as eval names a folder's runs, by those find-issues can read
     out = tmp_path / "demo"

@@ -294,6 +294,15 @@ def _run_setting(run_dir: Path, *keys: str):
     return _setting_in(_read_kept_config(run_dir), keys)  # an unfinished run's, or one whose summary is damaged
 
 
+def _targets_missing(run_dir: Path, method: str) -> str:
+    """Why a run of a method that keeps soft targets has no ``soft_targets.npy``: a run writes it once it has
+    trained all its epochs (with its ``summary.json``)."""
+    if (run_dir / "summary.json").exists():
+        return f"{run_dir}: no soft_targets.npy — the finished {method} run wrote one, which is gone since"
+    return (f"{run_dir}: no soft_targets.npy yet — an unfinished {method} run, which writes them once it has trained "
+            "all its epochs; finish it first (satlearn train --resume)")
+
+
 def load_run_targets(run_dir: str | Path) -> RunTargets:
     """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT (or selective SAT) run
     directory; where ``config.yaml`` is gone, its ``summary.json`` (else its checkpoint) tells the run's noise."""
@@ -317,6 +326,8 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         if isinstance(method, str) and method not in with_targets:
             raise DataError(f"{run_dir}: trained with method.name={method}, which keeps no soft targets "
                             f"({' and '.join(with_targets)} do)")
+        if isinstance(method, str):  # a method that keeps them: a run that has not written them, or lost them
+            raise DataError(_targets_missing(run_dir, method))
         raise DataError(f"{run_dir}: no soft_targets.npy — the run is unfinished or was not trained with a method "
                         f"that keeps soft targets (method.name={' or '.join(with_targets)})")
     if not labels_path.exists():
