@@ -1619,7 +1619,8 @@ def test_eval_of_the_current_folder_names_a_run_whose_name_starts_with_a_tilde_a
     err = capsys.readouterr().err
     named = err.strip().split("such as ", 1)[1].split(", ")
     assert [user_path(shlex.split(text)[0]) for text in named] == [Path("b"), tmp_path / "~x"]
-    assert err == "satlearn: error: .: holds 2 runs, not one; expected one run's directory, such as b, './~x'\n"
+    assert err == ("satlearn: error: .: holds 2 runs rather than being one; expected one run's directory, such as b, "
+                   "'./~x'\n")
 
 
 @pytest.mark.parametrize("argv, misplaced, shown", [
