@@ -229,12 +229,41 @@ def test_a_text_tagged_int_that_is_no_whole_number_as_written_here_is_refused(te
         load_config(write(tmp_path, f"run:\n  epochs: !!int {text}\n"))
 
 
+@pytest.mark.parametrize("text", ["1_0.5", "1:20.5", "2_0.", "1_0e-3"])
+def test_a_float_setting_takes_only_the_digits_0_to_9_with_a_dot_or_an_exponent(text, tmp_path):
+    # YAML 1.1 reads these as 10.5, 80.5 (base 60), 20.0 and 0.01, as it read 2_0 and 1:20 as whole numbers
+    with pytest.raises(ConfigError, match=rf"^--set optim\.lr={re.escape(text)}: optim\.lr: expected float, got "
+                                          rf"{re.escape(repr(text))}"):
+        load_config(None, [f"optim.lr={text}"])
+    with pytest.raises(ConfigError, match=rf"c\.yaml: optim\.lr: expected float, got {re.escape(repr(text))}"):
+        load_config(write(tmp_path, f"optim:\n  lr: {text}\n"))
+    assert load_config(None, [f"run.name={text}"]).run.name == text
+
+
+@pytest.mark.parametrize("text", ["0.5", ".5", "5.", "5e-1", "+0.5", "05.0", "5.0E-1", "+.5e0"])
+def test_a_float_written_with_a_dot_or_an_exponent_reads_as_one(text):
+    assert load_config(None, [f"method.sce_b={text}"]).method.sce_b == float(text)
+
+
+@pytest.mark.parametrize("text", ["1_0", "1:20", "inf", "nan"])
+def test_a_text_tagged_float_that_is_no_number_as_written_here_is_refused(text, tmp_path):
+    with pytest.raises(ConfigError, match=rf"c\.yaml: not valid YAML at line 2 \(!!float {text}: expected a number"):
+        load_config(write(tmp_path, f"optim:\n  lr: !!float {text}\n"))
+    assert load_config(None, ["optim.lr=!!float 1"]).optim.lr == 1.0  # a whole number is a float's text too
+
+
+@pytest.mark.parametrize("text, hint", [("1_0.5", "without _"), ("0x10", "without _"), ("-.5", "write a 0 before the dot")])
+def test_a_text_python_reads_as_a_number_given_for_a_float_says_how_a_number_is_written(text, hint):
+    with pytest.raises(ConfigError, match=rf"got {re.escape(repr(text))} \(.*{hint}"):
+        load_config(None, [f"optim.lr={text}"])
+
+
 def test_a_text_that_looks_like_a_number_is_written_so_that_it_reads_back_as_the_same_text():
     # a run's config.yaml and a --set from overrides_from_dict hold such a name; old ones were written by YAML 1.1's
     # rules, which read 09 as text and quoted 010
     from satlearn.config import read_yaml, write_yaml
 
-    for text in ("09", "010", "-08", "2_0", "0x10", "1:20", "+5", "12"):
+    for text in ("09", "010", "-08", "2_0", "0x10", "1:20", "+5", "12", "1_0.5", "1:20.5", "-.5", "+.5", "1e3"):
         assert read_yaml(write_yaml({"name": text})) == {"name": text}, text
         assert load_config(None, overrides_from_dict({"run": {"name": text}})).run.name == text, text
 

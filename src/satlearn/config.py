@@ -133,7 +133,7 @@ class Config:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-# YAML 1.2 floats without a dot, which YAML 1.1 reads as strings
+# YAML 1.2 floats without a dot, which YAML 1.1 reads as strings: the dumper below quotes such a string
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
 # A whole number in YAML here: an optional sign and the digits 0-9, without a leading 0. YAML 1.1 reads more as
 # numbers: 2_0 as 20, 1:20 as 80 (base 60), 0b11 as 3, 0x10 as 16, and 010 as 8 (octal, where YAML 1.2 reads 10);
@@ -145,6 +145,16 @@ _WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+\Z")
 # and a number with a fraction: the digits 0-9 with an optional dot and fraction, then an optional exponent; float()
 # also takes 1_0, other scripts' digits, spaces, inf and nan
 _DECIMAL_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+# YAML's infinities and not-a-number, which a float setting refuses by name (it must be finite)
+_YAML_INF_NAN = re.compile(r"(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z")
+# A float in YAML here: what YAML 1.1 or the exponent form above reads as one, less 1.1's 1_0.5 (10.5) and 1:20.5
+# (80.5, base 60), which stay text as 2_0 and 1:20 do. A sign before a bare .5 stays text too: YAML 1.1 reads -.5 as
+# text, and so a dumper of its rules leaves such a string unquoted.
+_YAML_FLOAT = re.compile(r"(?:[-+]?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?"
+                         r"|[-+]?(?:[0-9]+|\.[0-9]+)[eE][-+]?[0-9]+)\Z|" + _YAML_INF_NAN.pattern)
+
+# what _YAML_FLOAT leaves as text, and float() reads: -.5
+_SIGNED_BARE_DOT = re.compile(r"[-+]\.[0-9]+\Z")
 
 
 class _RefusedYaml(yaml.constructor.ConstructorError):
@@ -171,8 +181,9 @@ _TAGGED_TEXTS = {"bool": "true or false", "float": "a number such as 0.5, 1e-3 o
 
 class _Yaml12Loader(yaml.SafeLoader):
     """Safe YAML read the YAML 1.2 way where 1.1 surprises people: only true/false are booleans (``amp: off``
-    stays the string "off"), ``1e-3`` is a float (1.1 wants ``1.0e-3``), a whole number is a sign and the digits 0-9
-    (``2_0``, ``010``, ``1:20`` stay text: see ``_YAML_INT``), and a key given twice in one mapping is an error
+    stays the string "off"), ``1e-3`` is a float (1.1 wants ``1.0e-3``), a number is a sign and the digits 0-9, with
+    a dot or an exponent for a float (``2_0``, ``010``, ``1:20``, ``1_0.5`` stay text: see ``_YAML_INT`` and
+    ``_YAML_FLOAT``), and a key given twice in one mapping is an error
     instead of the last one silently winning (merge keys ``<<:`` still override as YAML defines). A text that its
     tag does not fit (``!!float abc``), on which PyYAML's constructors fail without a place, is an error at its
     place too."""
@@ -221,15 +232,25 @@ def _construct_whole_number(loader: _Yaml12Loader, node: yaml.ScalarNode) -> int
     return int(text)
 
 
-_BOOL_TAG, _INT_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"
+def _construct_float(loader: _Yaml12Loader, node: yaml.ScalarNode) -> float:
+    # reached by the text _YAML_FLOAT matches, and by any text tagged !!float: `!!float 1_0` is refused as a plain
+    # 1_0.0 is (YAML 1.1's constructor would read it as 10.0); `!!float 10` is 10.0, as YAML 1.2 reads it
+    text = loader.construct_scalar(node)
+    if not (_DECIMAL_NUMBER.match(text) or _YAML_INF_NAN.match(text)):
+        raise ValueError(text)  # construct_object names the tag, the text and what was expected, at its place
+    return loader.construct_yaml_float(node)
+
+
+_BOOL_TAG, _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _INT_TAG)]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _Yaml12Loader.add_implicit_resolver(_INT_TAG, _YAML_INT, list("-+0123456789"))
 _Yaml12Loader.add_constructor(_INT_TAG, _construct_whole_number)
-_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+_Yaml12Loader.add_implicit_resolver(_FLOAT_TAG, _YAML_FLOAT, list("-+0123456789."))
+_Yaml12Loader.add_constructor(_FLOAT_TAG, _construct_float)
 
 
 class _QuotingDumper(yaml.SafeDumper):
@@ -280,7 +301,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except ConfigError:
                 continue
-        hint = _whole_number_hint(value, tp)
+        hint = _number_hint(value, tp)
         raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}{hint}")
     if origin is list:
         if not isinstance(value, list):
@@ -302,22 +323,36 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     elif tp is str:
         if isinstance(value, str):
             return value
-    hint = _whole_number_hint(value, tp)
+    hint = _number_hint(value, tp)
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {_as_written(value)}{hint}")
 
 
-def _whole_number_hint(value: Any, tp: Any) -> str:
-    """How a whole number is written, for a text that Python would read as one (``2_0``, ``010``, ``0x10``) given where
-    one is expected: YAML reads it here as text (see ``_YAML_INT``)."""
-    if not isinstance(value, str) or not (tp is int or int in typing.get_args(tp)):
+def _number_hint(value: Any, tp: Any) -> str:
+    """How a number is written, for a text that Python would read as one (``2_0``, ``010``, ``0x10``, ``1_0.5``)
+    given where one is expected: YAML reads it here as text (see ``_YAML_INT`` and ``_YAML_FLOAT``)."""
+    expected = {tp, *typing.get_args(tp)}
+    if not isinstance(value, str) or not expected & {int, float}:
         return ""
-    for base in (10, 0):  # 0: with its prefix (0x10), where 10 takes 2_0 and 010
+    if int in expected and _read_by_python(value, (lambda text: int(text, 10), lambda text: int(text, 0))):
+        return " (a whole number is written with the digits 0-9 alone, without _ or a leading 0)"
+    if float in expected and _SIGNED_BARE_DOT.match(value):  # -.5, which YAML 1.1 reads as text
+        return " (a sign before a bare dot is text in YAML: write a 0 before the dot)"
+    # 0: with its prefix (0x10), where 10 takes 2_0 and 010; a float from 1_0.5 (inf and nan are no slip of the pen)
+    if float in expected and _read_by_python(value, (lambda text: int(text, 0), float)):
+        return (" (a number is written with the digits 0-9 and an optional dot and exponent, such as 10, 0.5 or 1e-3, "
+                "without _ or a leading 0)")
+    return ""
+
+
+def _read_by_python(text: str, readers) -> bool:
+    """Whether one of ``readers`` (``int``, ``float``) reads ``text`` as a finite number."""
+    for read in readers:
         try:
-            int(value, base)
+            if math.isfinite(read(text)):
+                return True
         except ValueError:
             continue
-        return " (a whole number is written with the digits 0-9 alone, without _ or a leading 0)"
-    return ""
+    return False
 
 
 def _apply(obj: Any, values: dict[str, Any], *, prefix: str, source: str) -> None:
