@@ -220,12 +220,13 @@ def test_a_whole_number_is_read_with_its_sign():
     assert [load_config(None, [f"run.seed={text}"]).run.seed for text in ("+7", "-0", "0", "12")] == [7, 0, 0, 12]
 
 
-@pytest.mark.parametrize("text", ["2_0", "010", "0x10"])
+@pytest.mark.parametrize("text", ["2_0", "010", "0x10", ""])
 def test_a_text_tagged_int_that_is_no_whole_number_as_written_here_is_refused(text, tmp_path):
-    with pytest.raises(ConfigError, match=rf"^--set run\.epochs=!!int {re.escape(text)}: !!int {re.escape(text)}: "
+    shown = re.escape(f"!!int {text}".strip())  # an empty one is named as the tag alone, as !!float is
+    with pytest.raises(ConfigError, match=rf"^--set run\.epochs=!!int {re.escape(text)}: {shown}: "
                                           "expected a whole number"):
         parse_override(f"run.epochs=!!int {text}")
-    with pytest.raises(ConfigError, match=rf"c\.yaml: not valid YAML at line 2 \(!!int {re.escape(text)}: expected"):
+    with pytest.raises(ConfigError, match=rf"c\.yaml: not valid YAML at line 2 \({shown}: expected"):
         load_config(write(tmp_path, f"run:\n  epochs: !!int {text}\n"))
 
 

@@ -217,17 +217,25 @@ class _Yaml12Loader(yaml.SafeLoader):
             # text: float('abc'), a bool or timestamp pattern that does not match, an empty !!float
             if not isinstance(node, yaml.ScalarNode):
                 raise
-            tag = node.tag.replace("tag:yaml.org,2002:", "!!", 1)
+            tag = _short_tag(node)
             expected = _TAGGED_TEXTS.get(tag[2:], f"a text that {tag} reads")
-            shown = f"{tag} {node.value}" if node.value else tag
-            raise _TextNotOfItsTag(None, None, f"{shown}: expected {expected}", node.start_mark) from None
+            raise _TextNotOfItsTag(None, None, f"{_as_tagged(node)}: expected {expected}", node.start_mark) from None
+
+
+def _short_tag(node: yaml.Node) -> str:
+    return node.tag.replace("tag:yaml.org,2002:", "!!", 1)
+
+
+def _as_tagged(node: yaml.ScalarNode) -> str:
+    """A scalar as its tag and text (``!!int 2_0``; an empty text, ``!!int``, as the tag alone)."""
+    return f"{_short_tag(node)} {node.value}" if node.value else _short_tag(node)
 
 
 def _construct_whole_number(loader: _Yaml12Loader, node: yaml.ScalarNode) -> int:
     # reached by the text _YAML_INT matches, and by any text tagged !!int (`!!int 2_0`): refused as a plain one is
     text = loader.construct_scalar(node)
     if not _YAML_INT.match(text):
-        raise _NotAWholeNumber(None, None, f"!!int {text}: expected a whole number written with the digits 0-9 "
+        raise _NotAWholeNumber(None, None, f"{_as_tagged(node)}: expected a whole number written with the digits 0-9 "
                                            "only, without a leading 0", node.start_mark)
     return int(text)
 
