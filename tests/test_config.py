@@ -468,6 +468,18 @@ def test_a_tagged_value_whose_text_does_not_fit_the_tag_is_one_line_naming_its_p
         parse_override(f"optim.lr={tagged}")
 
 
+@pytest.mark.parametrize("text", ["2020-02-30", "2020-01-01 25:00:00"])
+def test_a_plain_text_that_yaml_reads_as_a_date_and_is_none_is_named_as_written(text, tmp_path):
+    # no !!timestamp was written: the error says what YAML read the text as, and how to give it as text
+    message = rf"{re.escape(text)}: read as !!timestamp, expected a date .*; quote it to give it as text"
+    with pytest.raises(ConfigError, match=rf"^--set run\.name={re.escape(text)}: {message}$"):
+        parse_override(f"run.name={text}")
+    path = write(tmp_path, f"run:\n  name: {text}\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: not valid YAML at line 2 \({message}\)$"):
+        load_config(path)
+    assert load_config(None, [f"run.name='{text}'"]).run.name == text
+
+
 @pytest.mark.parametrize("key", ["optim.lr", "optim.momentum", "optim.weight_decay", "optim.gamma", "method.momentum",
                                  "method.sce_a", "method.sce_b", "method.gce_q", "method.payoff", "data.noise.rate",
                                  "data.test_fraction"])

@@ -209,6 +209,14 @@ class _Yaml12Loader(yaml.SafeLoader):
                         key_node.start_mark)
         super().flatten_mapping(node)
 
+    def compose_scalar_node(self, anchor):
+        # whether the text came with its tag (!!timestamp 2024-02-30) or YAML gave it one (2024-02-30), for an error
+        # to name what was written
+        tag_given = self.peek_event().tag not in (None, "!")
+        node = super().compose_scalar_node(anchor)
+        node.tag_given = tag_given
+        return node
+
     def construct_object(self, node, deep=False):
         try:
             return super().construct_object(node, deep=deep)
@@ -219,7 +227,11 @@ class _Yaml12Loader(yaml.SafeLoader):
                 raise
             tag = _short_tag(node)
             expected = _TAGGED_TEXTS.get(tag[2:], f"a text that {tag} reads")
-            raise _TextNotOfItsTag(None, None, f"{_as_tagged(node)}: expected {expected}", node.start_mark) from None
+            if not getattr(node, "tag_given", True):  # a plain 2024-02-30, which YAML reads as a timestamp
+                problem = f"{node.value}: read as {tag}, expected {expected}; quote it to give it as text"
+            else:
+                problem = f"{_as_tagged(node)}: expected {expected}"
+            raise _TextNotOfItsTag(None, None, problem, node.start_mark) from None
 
 
 def _short_tag(node: yaml.Node) -> str:
