@@ -107,6 +107,18 @@ def test_a_run_config_with_a_tagged_value_that_does_not_fit_its_tag_is_named_wit
         read_run(run)
 
 
+@pytest.mark.parametrize("text, got", [("", "nothing"), ("- run\n", "list"), ("run\n", "str")])
+def test_a_run_config_that_is_no_mapping_is_named_not_a_traceback(text, got, tmp_path):
+    # an emptied or overwritten config.yaml is valid YAML that holds no sections
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\n')
+    (run / "config.yaml").write_text(text)
+    with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(saved config: expected a "
+                                        rf"mapping of sections \(data, model, \.\.\.\), got {got}\)$"):
+        read_run(run)
+
+
 def test_an_unfinished_run_without_config_yaml_is_read_with_the_config_its_checkpoint_keeps(tmp_path, capsys):
     config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4",
                                               "method.name=sat", "run.epochs=2"))

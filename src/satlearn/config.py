@@ -414,6 +414,9 @@ def config_from_dict(values: dict[str, Any], *, source: str = "config",
 def from_dict_exact(values: dict[str, Any], *, source: str = "saved config") -> Config:
     """Rebuilds a config saved with :func:`to_dict` (no validation beyond types and keys; ``source`` names it in
     errors)."""
+    if not isinstance(values, dict):  # an emptied or overwritten config.yaml: None, a list, a text
+        got = "nothing" if values is None else type(values).__name__
+        raise ConfigError(f"{source}: expected a mapping of sections (data, model, ...), got {got}")
     config = Config()
     _apply(config, values, prefix="", source=source)
     return config
