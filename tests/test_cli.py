@@ -1623,6 +1623,19 @@ def test_eval_of_the_current_folder_names_a_run_whose_name_starts_with_a_tilde_a
                    "'./~x'\n")
 
 
+def test_eval_of_the_current_folder_names_a_run_whose_name_starts_with_a_dash_as_no_option(tmp_path, capsys,
+                                                                                          monkeypatch):
+    for name in ("-x", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "checkpoint.pt").touch()
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "."]) == 2
+    assert capsys.readouterr().err == ("satlearn: error: .: holds 2 runs, not one; expected one run's directory, such "
+                                       "as ./-x, b\n")
+    assert main(["eval", "./-x"]) == 2  # pasted, it is the run's folder (an empty checkpoint), not an option
+    assert "-x/checkpoint.pt" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, misplaced, shown", [
     (["train", "--config", "my.yaml", "--import", "my_methods"], "--import", "--import MODULE"),
     (["eval", "runs/x", "--import=my_methods"], "--import", "--import MODULE"),

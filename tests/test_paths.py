@@ -57,6 +57,14 @@ def test_a_command_to_paste_is_quoted_for_the_shell_of_the_system():
     assert pasteable_path(Path("/runs/my run"), "posix") == "'/runs/my run'"
 
 
+def test_a_pasted_path_that_starts_with_a_dash_is_no_option():
+    # the run -x inside . is -x to pathlib: pasted as it is, argparse would read it as an option
+    assert pasteable_path(Path(".") / "-x", "posix") == "./-x"
+    assert pasteable_path(Path("-x") / "my run", "posix") == "'./-x/my run'"
+    assert pasteable_path(r"-x\run", "nt") == r".\-x\run"
+    assert pasteable_path(Path("runs/-x"), "posix") == "runs/-x"
+
+
 def test_a_pasted_path_whose_first_part_starts_with_a_tilde_is_read_back_as_that_folder(tmp_path, monkeypatch):
     # the run ~x inside . is ~x to pathlib: pasted as it is, it would be the home directory of a user x
     monkeypatch.chdir(tmp_path)

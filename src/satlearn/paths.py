@@ -64,8 +64,9 @@ def pasteable_path(path, system: str = os.name) -> str:
     """``path`` as one argument of a satlearn command to paste (:func:`shell_quoted`), read back as the folder it
     names. A relative path whose first part starts with ``~`` (a run ``~x`` found in the folder ``.``, which pathlib
     writes ``~x``) is written ``./~x``: quoting keeps a shell from expanding ``~x``, but :func:`user_path` would
-    still read it as the home directory of a user ``x``."""
+    still read it as the home directory of a user ``x``. One that starts with ``-`` (a run ``-x``) is written ``./-x``
+    too, which the command line would otherwise read as an option."""
     text = str(path)
-    if text.startswith("~"):
+    if text.startswith(("~", "-")):
         text = (".\\" if system == "nt" else "./") + text
     return shell_quoted(text, system)
