@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import check_results_dir, record, run_main  # noqa: E402
+from common import check_results_dir, path_option, record, run_main  # noqa: E402
 
 from satlearn.engine.checkpoint import (  # noqa: E402
     CHECKPOINT_NAME, CheckpointWriter, load_checkpoint, save_checkpoint, snapshot_to_cpu,
@@ -44,10 +44,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5,
                         help="timed writes, both direct and with the background writer; the median is reported "
                              "(default: 5)")
-    parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temporary directory)")
+    parser.add_argument("--dir", type=path_option, default=None, help="where to write (default: a temporary directory)")
     parser.add_argument("--name", default="checkpoint_cost",
                         help="result file name (without .json); the recorded checkpoint_cost.json is a GPU's")
-    parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
+    parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats {args.repeats}: expected at least 1 timed write")

@@ -30,6 +30,15 @@ def data_file(name: str) -> Path:
     return local if local.exists() else ROOT.parent / "shared" / "data" / name
 
 
+def path_option(text: str) -> Path:
+    """A path option's value (``type=path_option`` for argparse), read as satlearn reads the paths it is given
+    (:func:`satlearn.paths.user_path`): a leading ``~`` or ``~user`` is that home directory also where no shell
+    expanded it (quoted, or passed on from a script's variable), and ``./~x`` is the folder ``~x`` here."""
+    from satlearn.paths import user_path  # (imported here: the suite imports this module where torch costs seconds)
+
+    return user_path(text)
+
+
 CIFAR10_FILES = ("batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
 # where prepare_cifar10.py writes the data: the CIFAR scripts' default --data-root
 CIFAR10_ROOT = ROOT / "benchmarks" / "data" / "cifar-10-batches-py"

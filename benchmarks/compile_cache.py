@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    check_results_dir, compile_cache_counters, count_files, pack_compiler_cache, record, run_main,
+    check_results_dir, compile_cache_counters, count_files, pack_compiler_cache, path_option, record, run_main,
     unpack_compiler_cache,
 )
 
@@ -111,12 +111,12 @@ def main() -> None:
                              "(default: auto)")
     parser.add_argument("--mode", default="reduce-overhead", choices=["default", "reduce-overhead", "max-autotune"],
                         help="torch.compile mode (default: the CIFAR configs' own)")
-    parser.add_argument("--archives-of", type=Path, default=None, metavar="CACHE",
+    parser.add_argument("--archives-of", type=path_option, default=None, metavar="CACHE",
                         help="measure the archives of this cache (a directory or an archive) instead; nothing compiles")
     parser.add_argument("--name", default=None,
                         help="result file name (without .json; default: compile_cache, or compile_cache_archives "
                              "with --archives-of)")
-    parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
+    parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, read_result, run_main, writable_dir_problem  # noqa: E402
+from common import RESULTS, ROOT, path_option, read_result, run_main, writable_dir_problem  # noqa: E402
 
 from satlearn.compare import RunCurves, draw_runs, read_metrics  # noqa: E402
 from satlearn.compare import first_soft_target_epoch as sat_start_epoch  # noqa: E402
@@ -91,13 +91,13 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results-dir", type=Path, default=RESULTS,
+    parser.add_argument("--results-dir", type=path_option, default=RESULTS,
                         help="the recorded results, whose label_noise/<recipe>/ cells are drawn "
                              "(default: benchmarks/results/)")
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs",
+    parser.add_argument("--runs-dir", type=path_option, default=ROOT / "benchmarks" / "runs",
                         help="the grid's run directories, for a cell with no per-epoch metrics recorded beside it "
                              "(default: benchmarks/runs/)")
-    parser.add_argument("--out-dir", type=Path, default=None,
+    parser.add_argument("--out-dir", type=path_option, default=None,
                         help="where the figures go (default: figures/ beside the results directory, so "
                              "benchmarks/figures/ for the default one)")
     parser.add_argument("--recipes", nargs="+", default=["paper", "fast"],

@@ -24,7 +24,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, data_file, record, run_main  # noqa: E402
+from common import (  # noqa: E402
+    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, data_file, path_option, record, run_main,
+)
 
 from satlearn.config import Config, load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
@@ -147,10 +149,10 @@ def main() -> None:
                         help="cross-validation folds for cleanlab's out-of-sample probabilities, one cross-entropy "
                              "training each (default: 5)")
     parser.add_argument("--data-root", default=str(CIFAR10_ROOT), help=f"CIFAR rows: {CIFAR10_ROOT_HELP}")
-    parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"),
+    parser.add_argument("--cifar10n", type=path_option, default=data_file("cifar10n_labels.npz"),
                         help="CIFAR-10N rows: the label file (.npz) (default: benchmarks/data/cifar10n_labels.npz, "
                              "else the one in ../shared/data/ beside the checkout)")
-    parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
+    parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config override (repeatable)")
     args = parser.parse_args()

@@ -57,7 +57,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CIFAR10_ROOT, CIFAR10_ROOT_HELP, COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters,
-    data_file, missing_cifar10, read_result, record, recording, run_main, speed_file_for_this_gpu, writable_dir_problem,
+    data_file, missing_cifar10, path_option, read_result, record, recording, run_main, speed_file_for_this_gpu,
+    writable_dir_problem,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
@@ -554,12 +555,12 @@ def main() -> None:
                         help="noise to train them on: symmetric sym20 to sym80, pair40, and the CIFAR-10N label sets "
                              "c10n-aggre, c10n-random1, c10n-worst (default: all)")
     parser.add_argument("--data-root", default=str(CIFAR10_ROOT), help=CIFAR10_ROOT_HELP)
-    parser.add_argument("--cifar10n", type=Path, default=data_file("cifar10n_labels.npz"),
+    parser.add_argument("--cifar10n", type=path_option, default=data_file("cifar10n_labels.npz"),
                         help="CIFAR-10N label file (.npz)")
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "benchmarks" / "runs",
+    parser.add_argument("--runs-dir", type=path_option, default=ROOT / "benchmarks" / "runs",
                         help="where each cell's run directory is kept, as <recipe>/<method>-<noise>/ (with --jobs, "
                              "its log beside it) (default: benchmarks/runs/)")
-    parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results/")
+    parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     parser.add_argument("--stop-after-epoch", type=int, default=None, help="checkpoint and stop each cell there")
     parser.add_argument("--jobs", type=int, default=1, help="cells trained at once, each in its own process")
     parser.add_argument("--redo", action="store_true",
@@ -583,7 +584,7 @@ def main() -> None:
                         help="train the cells with this seed, for the run (initialisation, order, augmentation) and "
                              "for the synthetic noise's draw, and record them apart, in label_noise/<recipe>_seed<N>/ "
                              "unless --tag names the set (default: the configs' own seeds, 0)")
-    parser.add_argument("--report", type=Path, default=None,
+    parser.add_argument("--report", type=path_option, default=None,
                         help="the report regenerated after every recorded cell (default: RESULTS.md beside the "
                              "results directory, so benchmarks/RESULTS.md for the default one); `none`: not at all")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",

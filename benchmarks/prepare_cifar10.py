@@ -31,7 +31,7 @@ from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, ROOT, data_file  # noqa: E402
+from common import DATA, ROOT, data_file, path_option  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 TRAIN_IMAGES = 50_000  # CIFAR-10's training split, which every CIFAR-10N label set labels one by one
@@ -144,13 +144,13 @@ def convert(archive: Path, labels_file: Path, out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--archive", type=Path, default=data_file("cifar10-jpeg.tar.xz"),
+    parser.add_argument("--archive", type=path_option, default=data_file("cifar10-jpeg.tar.xz"),
                         help="the JPEG CIFAR-10 archive (default: cifar10-jpeg.tar.xz in benchmarks/data/, else in "
                              "the shared data folder beside the checkout)")
-    parser.add_argument("--labels", type=Path, default=data_file("cifar10n_labels.npz"),
+    parser.add_argument("--labels", type=path_option, default=data_file("cifar10n_labels.npz"),
                         help="CIFAR-10N's label file, whose 'clean' labels give the original training order "
                              "(default: cifar10n_labels.npz, looked for as --archive is)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data",
+    parser.add_argument("--out", type=path_option, default=Path(__file__).resolve().parent / "data",
                         help="folder to write cifar-10-batches-py into (default: benchmarks/data/); it must not "
                              "hold one already")
     args = parser.parse_args()

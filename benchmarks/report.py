@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, device_label, read_result, run_main, short_commit  # noqa: E402
+from common import RESULTS, ROOT, device_label, path_option, read_result, run_main, short_commit  # noqa: E402
 
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
 from satlearn.evaluation.detection import format_measure, is_undefined  # noqa: E402
@@ -554,9 +554,9 @@ def main(argv: list[str] | None = None) -> None:
 
     global RESULTS_DIR, OUT
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results-dir", type=Path, default=RESULTS,
+    parser.add_argument("--results-dir", type=path_option, default=RESULTS,
                         help="the JSON results to report (default: benchmarks/results/)")
-    parser.add_argument("--out", type=Path, default=OUT, help="the report to write (default: benchmarks/RESULTS.md)")
+    parser.add_argument("--out", type=path_option, default=OUT, help="the report to write (default: benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
     if not args.results_dir.is_dir():  # a mistyped directory would otherwise overwrite the report with an empty one
         parser.error(f"--results-dir {args.results_dir}: no such directory")

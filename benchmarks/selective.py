@@ -31,7 +31,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, device_label, read_result, record, run_main, short_commit  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS, ROOT, device_label, path_option, read_result, record, run_main, short_commit,
+)
 
 from satlearn.config import Config, load_config, overrides_for_method, read_yaml  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
@@ -279,15 +281,15 @@ def main() -> None:
                         help="seeds to train, three trainings each (default: 0 1)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config override for every training (repeatable)")
-    parser.add_argument("--runs-dir", default=None, help="keep the run directories here (default: a temporary dir)")
-    parser.add_argument("--results-dir", default=None, help="write JSON under DIR/selective/ (default: "
-                                                            "benchmarks/results)")
-    parser.add_argument("--out", default=None, help="the table (default: benchmarks/SELECTIVE.md)")
+    parser.add_argument("--runs-dir", type=path_option, default=None, help="keep the run directories here (default: a temporary dir)")
+    parser.add_argument("--results-dir", type=path_option, default=None,
+                        help="write JSON under DIR/selective/ (default: benchmarks/results)")
+    parser.add_argument("--out", type=path_option, default=None, help="the table (default: benchmarks/SELECTIVE.md)")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the table from the JSON files")
     args = parser.parse_args()
 
-    results_dir = Path(args.results_dir) if args.results_dir else RESULTS
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "SELECTIVE.md"
+    results_dir = args.results_dir or RESULTS
+    out = args.out or ROOT / "benchmarks" / "SELECTIVE.md"
     # checked before any training: the table is written last
     if out.is_dir():
         parser.error(f"--out {args.out}: is a directory; expected the file to write (say SELECTIVE.md)")
@@ -307,7 +309,7 @@ def main() -> None:
             overrides_for_method(overrides, methods[0], shared_by=methods)
         except ConfigError as exc:
             parser.error(str(exc))
-        scratch = Path(args.runs_dir) if args.runs_dir else Path(tempfile.mkdtemp(prefix="satlearn-selective-"))
+        scratch = args.runs_dir or Path(tempfile.mkdtemp(prefix="satlearn-selective-"))
         try:
             for seed in args.seeds:
                 run_seed(args.dataset, seed, overrides, scratch, results_dir if args.results_dir else None)
