@@ -73,7 +73,8 @@
 # look there; with no such suite, benchmarks/results), SUITE_RUNS (default benchmarks/runs),
 # SUITE_REPORT (default benchmarks/RESULTS.md), DATA_ROOT (default benchmarks/data/cifar-10-batches-py; for the
 # prepare step to write it, its last part must be cifar-10-batches-py; these paths, relative, are taken from the
-# directory the suite is started in), STEPS (default: the nine numbered above, in order), BENCH_COMMIT (the commit
+# directory the suite is started in, and a leading ~ or ~user, quoted too, is that home directory, as in --pack,
+# --pack-cache and COMPILE_CACHE), STEPS (default: the nine numbered above, in order), BENCH_COMMIT (the commit
 # every result records, where set: a copy of the tree may have no .git, or an older one's; it wins over git's HEAD,
 # and the log warns where the two differ. Without either, the commit that the last start under the same SUITE_RUNS
 # recorded, which the log says). STEPS, GRID_SEED,
@@ -111,7 +112,23 @@ RESUMING_STEPS="paper paper-ce paper-both grid"
 # opens each attempt of a step in its log, which every attempt appends to: --status reads the latest attempt only
 ATTEMPT_HEADER="### cifar10_suite.sh: attempt started"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
-absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+home_path() {  # home_path PATH: PATH as the benchmark scripts read a path (common.path_option): a leading ~ or ~user
+    # is that home directory also where no shell expanded it (SUITE_RESULTS='~/results', say); a ~user of no such
+    # user is left as it is
+    local path="$1" user home
+    case "$path" in
+        "~" | "~/"*) home=~; path="$home${path#"~"}" ;;
+        "~"*)
+            user="${path%%/*}" user="${user#"~"}"
+            if [[ "$user" =~ ^[A-Za-z0-9._-]+$ ]]; then  # a user name only, so that eval expands nothing else
+                eval "home=~$user"
+                [ "$home" = "~$user" ] || path="$home${path#"~$user"}"
+            fi ;;
+    esac
+    printf '%s\n' "$path"
+}
+absolute() { local path; path="$(home_path "$1")"; case "$path" in /*) ;; *) path="$PWD/$path" ;; esac
+    printf '%s\n' "$path"; }
 # paths given relative to where the suite was started: --pack and the steps read them from other directories
 RESULTS="$(absolute "$RESULTS")" RUNS="$(absolute "$RUNS")" REPORT="$(absolute "$REPORT")"
 DATA_ROOT="$(absolute "$DATA_ROOT")" COMPILE_CACHE="$(absolute "$COMPILE_CACHE")" STATE="$RUNS/suite"
@@ -471,8 +488,8 @@ needs_value() {  # needs_value OPTION [VALUE] WHAT: exits (status 2) in one line
 }
 
 case "${1:-}" in
-    --pack) needs_value "$@" FILE.tgz; pack "$2"; exit $? ;;
-    --pack-cache) needs_value "$@" FILE.tar.xz; pack_cache "$2"; exit $? ;;
+    --pack) needs_value "$@" FILE.tgz; pack "$(home_path "$2")"; exit $? ;;
+    --pack-cache) needs_value "$@" FILE.tar.xz; pack_cache "$(home_path "$2")"; exit $? ;;
     --status) status; exit 0 ;;
     --stop) stop; exit $? ;;
     --run-for) needs_value "$@" SECONDS; run_for "$2"; exit $? ;;

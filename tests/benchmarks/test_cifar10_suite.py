@@ -663,6 +663,26 @@ def test_relative_paths_are_taken_from_where_the_suite_was_started(tmp_path):
     assert any(name.endswith("R.md") for name in names)
 
 
+def test_paths_given_from_the_home_directory_are_read_there_where_no_shell_expanded_them(tmp_path):
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    (home / "results").mkdir(parents=True)
+    (home / "results" / "speed.json").write_text("{}")
+    (home / "cache").mkdir()
+    (home / "cache" / "fxgraph.bin").write_bytes(b"graph")
+    elsewhere.mkdir()  # where a ~ left as it is would become a folder
+    env = suite_environment(tmp_path, HOME=str(home), SUITE_RESULTS="~/results", SUITE_RUNS="~/runs",
+                            TORCHINDUCTOR_CACHE_DIR="~/cache")
+    for option, archive in (("--pack", "~/out.tgz"), ("--pack-cache", "~/cache.tgz")):
+        packed = subprocess.run(["bash", str(SUITE), option, archive], env=env, cwd=elsewhere, capture_output=True,
+                                text=True)
+        assert packed.returncode == 0, packed.stdout + packed.stderr
+    with tarfile.open(home / "out.tgz") as archive:
+        assert any(name.endswith("home/results/speed.json") for name in archive.getnames())
+    with tarfile.open(home / "cache.tgz") as archive:
+        assert "./fxgraph.bin" in archive.getnames()
+    assert not any(elsewhere.iterdir())
+
+
 def test_pack_that_cannot_write_its_archive_fails_in_one_line_and_leaves_nothing(tmp_path):
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "speed.json").write_text("{}")
