@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import check_results_dir, path_option, record, run_main  # noqa: E402
+from common import check_results_dir, missing_dir_problem, path_option, record, run_main  # noqa: E402
 
 from satlearn.engine.checkpoint import (  # noqa: E402
     CHECKPOINT_NAME, CheckpointWriter, load_checkpoint, save_checkpoint, snapshot_to_cpu,
@@ -55,8 +55,8 @@ def main() -> None:
         parser.error(f"--examples {args.examples}: expected at least 1 row of the target table")
     if args.classes < 2:
         parser.error(f"--classes {args.classes}: expected at least 2 classes")
-    if args.dir is not None and not args.dir.is_dir():
-        parser.error(f"--dir {args.dir}: no such directory")
+    if args.dir is not None and (problem := missing_dir_problem(args.dir)):
+        parser.error(f"--dir {args.dir}: {problem}")
     check_results_dir("--results-dir", args.results_dir)  # before the measurement, not once it is done
 
     device = resolve_device(args.device, setting="--device")  # an unknown or absent device: one line, not a traceback

@@ -305,6 +305,14 @@ def run_main(main) -> None:
             sys.exit(TERMINATED if stopped else INTERRUPTED)
 
 
+def missing_dir_problem(directory: Path) -> str | None:
+    """Why ``directory``, a folder that a script reads, cannot be read as one (None where it can): a file given where
+    a folder is expected is named as such, not as missing."""
+    if Path(directory).is_dir():
+        return None
+    return "is a file, not a directory" if Path(directory).exists() else "no such directory"
+
+
 def writable_dir_problem(directory: Path) -> str | None:
     """Why results could not be written under ``directory`` (made where missing), or None. Asked before a script
     measures, so that a wrong ``--results-dir`` costs nothing; nothing is created here."""

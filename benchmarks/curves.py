@@ -19,7 +19,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, path_option, read_result, run_main, writable_dir_problem  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS, ROOT, missing_dir_problem, path_option, read_result, run_main, writable_dir_problem,
+)
 
 from satlearn.compare import RunCurves, draw_runs, read_metrics  # noqa: E402
 from satlearn.compare import first_soft_target_epoch as sat_start_epoch  # noqa: E402
@@ -104,8 +106,9 @@ def main() -> None:
                         help="recipes to draw, one figure each: paper, fast, or a set of cells recorded apart in "
                              "<results-dir>/label_noise/ (say fast_seed1) (default: paper fast)")
     args = parser.parse_args()
-    if not args.results_dir.is_dir():
-        parser.error(f"--results-dir {args.results_dir}: no such directory")
+    problem = missing_dir_problem(args.results_dir)
+    if problem:
+        parser.error(f"--results-dir {args.results_dir}: {problem}")
     # other results never overwrite the committed figures unless asked to
     args.out_dir = args.out_dir or args.results_dir.resolve().parent / "figures"
     problem = writable_dir_problem(args.out_dir)

@@ -13,7 +13,9 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, device_label, path_option, read_result, run_main, short_commit  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS, ROOT, device_label, missing_dir_problem, path_option, read_result, run_main, short_commit,
+)
 
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
 from satlearn.evaluation.detection import format_measure, is_undefined  # noqa: E402
@@ -558,8 +560,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="the JSON results to report (default: benchmarks/results/)")
     parser.add_argument("--out", type=path_option, default=OUT, help="the report to write (default: benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
-    if not args.results_dir.is_dir():  # a mistyped directory would otherwise overwrite the report with an empty one
-        parser.error(f"--results-dir {args.results_dir}: no such directory")
+    problem = missing_dir_problem(args.results_dir)
+    if problem:  # a mistyped directory would otherwise overwrite the report with an empty one
+        parser.error(f"--results-dir {args.results_dir}: {problem}")
     if args.out.is_dir():
         parser.error(f"--out {args.out}: is a directory; expected the file to write (say RESULTS.md)")
     if not args.out.resolve().parent.is_dir():

@@ -80,6 +80,20 @@ def test_a_mistyped_results_directory_is_an_error_and_the_report_is_left_alone(t
     assert report.read_text() == "# the real report\n"
 
 
+def test_a_file_given_for_a_folder_is_named_a_file_not_a_missing_folder(tmp_path):
+    a_file = tmp_path / "results.json"
+    a_file.write_text("{}")
+    for script, option, other in (("report.py", "--results-dir", ["--out", str(tmp_path / "R.md")]),
+                                  ("curves.py", "--results-dir", ["--out-dir", str(tmp_path / "f")]),
+                                  ("checkpoint_cost.py", "--dir", ["--results-dir", str(tmp_path / "r")])):
+        result = subprocess.run([sys.executable, str(BENCH / script), option, str(a_file), *other],
+                                capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (f"{script}: error: {option} {a_file}: is a file, not a "
+                                                          "directory"), script
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # nothing written
+
+
 def test_a_mistyped_recipe_or_an_out_dir_under_a_file_is_an_error_before_any_figure(tmp_path):
     results, figures = tmp_path / "results", tmp_path / "figures"
     write_cell(results, None, "sat", "sym40")
