@@ -89,7 +89,7 @@ def count_step(method_name: str, *, model: str, width: int, batch_size: int, dev
             if not found or found.group(1) not in OPTION_OF_KEY:
                 raise
             raise ConfigError(f"{OPTION_OF_KEY[found.group(1)]} {found.group(2)}: {str(exc)[found.end():]}") from None
-    torch_device = resolve_device(config.run.device)
+    torch_device = resolve_device(config.run.device, setting="--device")  # named as the user gave it
     data = random_cifar(batch_size)  # one batch per epoch: an epoch of train_one_epoch is one whole engine step
     seed_everything(0)
     learner = build_method(config, data, data.y_train, torch_device)
@@ -161,7 +161,7 @@ def main() -> None:
         print(f"{key}: {value:.3f}")
     path = record(args.name, {"model": args.model, "width": args.width, "batch_size": args.batch_size,
                               "amp": args.amp, "cells": cells, "ratios": ratios}, directory=args.results_dir,
-                  measured_on=[resolve_device(args.device)])
+                  measured_on=[resolve_device(args.device, setting="--device")])
     print(f"recorded in {path}")
 
 
