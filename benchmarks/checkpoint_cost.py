@@ -26,7 +26,7 @@ from satlearn.engine.checkpoint import (  # noqa: E402
     CHECKPOINT_NAME, CheckpointWriter, load_checkpoint, save_checkpoint, snapshot_to_cpu,
 )
 from satlearn.engine.runtime import resolve_device, rng_state  # noqa: E402
-from satlearn.models import create_model  # noqa: E402
+from satlearn.models import MODELS, create_model  # noqa: E402
 from satlearn.targets import SoftTargets  # noqa: E402
 
 
@@ -49,6 +49,8 @@ def main() -> None:
                         help="result file name (without .json); the recorded checkpoint_cost.json is a GPU's")
     parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
+    if args.model not in MODELS.names():
+        parser.error(f"--model {args.model}: expected one of: {', '.join(MODELS.names())}")
     if args.repeats < 1:
         parser.error(f"--repeats {args.repeats}: expected at least 1 timed write")
     if args.examples < 1:

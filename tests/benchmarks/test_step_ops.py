@@ -88,9 +88,13 @@ def test_bad_arguments_stop_checkpoint_cost_and_the_report_in_one_line(tmp_path)
     import subprocess
     import sys
 
+    from satlearn.models import MODELS
+
+    models = ", ".join(MODELS.names())
     for script, arguments, message in (
             ("checkpoint_cost.py", ["--examples", "-1"], "--examples -1: expected at least 1 row of the target table"),
             ("checkpoint_cost.py", ["--classes", "1"], "--classes 1: expected at least 2 classes"),
+            ("checkpoint_cost.py", ["--model", "resnet43"], f"--model resnet43: expected one of: {models}"),
             ("report.py", ["--out", str(tmp_path / "nowhere" / "R.md")],
              f"--out {tmp_path / 'nowhere' / 'R.md'}: no directory {tmp_path / 'nowhere'} to write it in"),
             ("label_noise.py", ["--report", str(tmp_path / "nowhere" / "R.md"), "--data-root", str(tmp_path)],
