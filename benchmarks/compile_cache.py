@@ -129,7 +129,9 @@ def main() -> None:
         try:
             measured = measure_archives(args.archives_of)
         except (tarfile.TarError, EOFError) as error:  # xz and gzip report a cut archive as EOFError
-            parser.error(f"--archives-of {args.archives_of}: not an archive of a compiler cache ({error})")
+            # (tarfile lists each compression it tried on a line of its own: the first line says it)
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(":")
+            parser.error(f"--archives-of {args.archives_of}: not an archive of a compiler cache ({reason})")
         for suffix, archive in measured["archives"].items():
             print(f"{suffix:7s} {archive['bytes'] / 1e6:6.2f} MB, packed in {archive['pack_seconds']:.1f} s, "
                   f"unpacked in {archive['unpack_seconds']:.1f} s")

@@ -69,4 +69,6 @@ def test_archives_of_a_cache_record_what_each_compression_costs(tmp_path):
     not_one.write_text("text")
     refused = subprocess.run([sys.executable, str(BENCH / "compile_cache.py"), "--archives-of", str(not_one),
                               "--results-dir", str(results)], capture_output=True, text=True)
-    assert refused.returncode == 2 and "not an archive of a compiler cache" in refused.stderr, refused.stderr
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
+        f"compile_cache.py: error: --archives-of {not_one}: not an archive of a compiler cache (file could not be "
+        "opened successfully)"), refused.stderr
