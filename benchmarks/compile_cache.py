@@ -132,6 +132,9 @@ def main() -> None:
             # (tarfile lists each compression it tried on a line of its own: the first line says it)
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(":")
             parser.error(f"--archives-of {args.archives_of}: not an archive of a compiler cache ({reason})")
+        if not measured["cache_files"]:  # a mistyped cache folder must not record zeros over a measured file
+            parser.error(f"--archives-of {args.archives_of}: the cache holds no files; expected a compiler cache that "
+                         "a compilation filled (TORCHINDUCTOR_CACHE_DIR), or an archive of one")
         for suffix, archive in measured["archives"].items():
             print(f"{suffix:7s} {archive['bytes'] / 1e6:6.2f} MB, packed in {archive['pack_seconds']:.1f} s, "
                   f"unpacked in {archive['unpack_seconds']:.1f} s")

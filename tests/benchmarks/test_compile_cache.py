@@ -43,6 +43,24 @@ def test_bad_arguments_stop_compile_cache_in_one_line_before_anything_compiles(t
     assert not list(tmp_path.iterdir())  # nothing recorded
 
 
+def test_archives_of_an_empty_cache_are_refused_and_the_recorded_measurement_kept(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "compile_cache_archives.json").write_text('{"recorded": true}')
+    empty = tmp_path / "cache"
+    empty.mkdir()
+    packed = tmp_path / "empty.tgz"
+    load_benchmark("common").pack_compiler_cache(empty, packed)
+    for source in (empty, packed):
+        refused = subprocess.run([sys.executable, str(BENCH / "compile_cache.py"), "--archives-of", str(source),
+                                  "--results-dir", str(results)], capture_output=True, text=True)
+        assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
+            f"compile_cache.py: error: --archives-of {source}: the cache holds no files; expected a compiler cache "
+            "that a compilation filled (TORCHINDUCTOR_CACHE_DIR), or an archive of one"), refused.stderr
+    assert [p.name for p in results.iterdir()] == ["compile_cache_archives.json"]
+    assert (results / "compile_cache_archives.json").read_text() == '{"recorded": true}'
+
+
 def test_archives_of_a_cache_record_what_each_compression_costs(tmp_path):
     cache = tmp_path / "cache"
     (cache / "triton" / "0").mkdir(parents=True)
