@@ -72,3 +72,28 @@ def test_run_threads_given_to_the_benchmark_is_the_count_its_predictions_and_rec
     result = json.loads((tmp_path / "out" / "label_issues" / "mnist1d-sym40-seed0.json").read_text())
     assert result["device"]["torch_threads"] == asked
     assert torch.get_num_threads() == before  # the process is left as it was found, as a training leaves it
+
+
+@pytest.mark.parametrize("datasets, given, message", [
+    (["cifar10-sym40", "cifar10n-worst"], {"--cifar10n": "nope.npz"},
+     "--cifar10n {tmp}/nope.npz: no such file, and the rows cifar10n-worst seed 0 read it; expected the CIFAR-10N "
+     "label file (.npz)"),
+    (["mnist1d-sym40", "cifar10-sym40"], {"--data-root": "nowhere"}, "data.root {tmp}/nowhere: no CIFAR-10 batches "
+                                                                     "there"),
+])
+def test_a_later_rows_missing_input_stops_the_benchmark_before_the_first_row_trains(tmp_path, datasets, given,
+                                                                                   message):
+    import subprocess
+
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    options = {"--data-root": str(root), "--cifar10n": str(tmp_path / "c10n.npz"),
+               **{option: str(tmp_path / value) for option, value in given.items()}}
+    np.savez(tmp_path / "c10n.npz", worst=np.zeros(40, dtype=np.uint8))
+    done = subprocess.run([sys.executable, str(SCRIPT), "--datasets", *datasets, "--folds", "2",
+                           *[word for option in options.items() for word in option],
+                           "--results-dir", str(tmp_path / "out"), "--set", "model.width=2", "--set", "run.epochs=1",
+                           "--set", "method.start_epoch=0", "--set", "run.device=cpu"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert done.stderr.startswith(f"label_issues.py: error: {message.format(tmp=tmp_path)}"), done.stderr
+    assert not (tmp_path / "out").exists()  # no row trained or recorded
