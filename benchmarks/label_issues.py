@@ -25,7 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, data_file, missing_cifar10, path_option, record, run_main,
+    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_results_dir, data_file, missing_cifar10, path_option, record,
+    run_main,
 )
 
 from satlearn.config import Config, load_config  # noqa: E402
@@ -187,6 +188,7 @@ def main() -> None:
     import tempfile
 
     check_rows(args)
+    check_results_dir("--results-dir", args.results_dir)  # each row is recorded once it has trained
     for dataset in args.datasets:
         for seed in args.seeds:
             config_file, overrides, config = row_config(dataset, seed, data_root=args.data_root,

@@ -97,3 +97,18 @@ def test_a_later_rows_missing_input_stops_the_benchmark_before_the_first_row_tra
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
     assert done.stderr.startswith(f"label_issues.py: error: {message.format(tmp=tmp_path)}"), done.stderr
     assert not (tmp_path / "out").exists()  # no row trained or recorded
+
+
+def test_a_results_folder_that_cannot_be_made_stops_the_benchmark_before_any_training(tmp_path):
+    import subprocess
+
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--datasets", "cifar10-sym40", "--folds", "2", "--data-root",
+                           str(root), "--results-dir", str(a_file / "results"), "--set", "model.width=2",
+                           "--set", "run.epochs=1", "--set", "method.start_epoch=0", "--set", "run.device=cpu"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == (f"label_issues.py: error: --results-dir {a_file / 'results'}: {a_file} is not a "
+                                   "directory; expected a directory this process can write in"), done.stderr
