@@ -184,6 +184,11 @@ def main() -> None:
         parser.error(f"--folds {args.folds}: cross-validation needs at least 2 folds")
     if any(seed < 0 for seed in args.seeds):
         parser.error(f"--seeds {' '.join(map(str, args.seeds))}: expected non-negative integers")
+    try:  # the other side of the comparison: a benchmark-only dependency, asked for before anything trains
+        import cleanlab  # noqa: F401
+    except ImportError as exc:
+        sys.exit(f"label_issues.py: error: cleanlab cannot be imported ({exc}); install it with "
+                 "pip install -e \".[bench]\"")
     import shutil
     import tempfile
 

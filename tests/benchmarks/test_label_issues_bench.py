@@ -112,3 +112,15 @@ def test_a_results_folder_that_cannot_be_made_stops_the_benchmark_before_any_tra
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip() == (f"label_issues.py: error: --results-dir {a_file / 'results'}: {a_file} is not a "
                                    "directory; expected a directory this process can write in"), done.stderr
+
+
+def test_without_cleanlab_the_benchmark_says_how_to_install_it_before_anything_trains(tmp_path, monkeypatch):
+    label_issues = load_benchmark("label_issues")
+    monkeypatch.setitem(sys.modules, "cleanlab", None)  # as where it is not installed: importing it fails
+    monkeypatch.setattr(sys, "argv", ["label_issues.py", "--datasets", "mnist1d-sym40", "--results-dir",
+                                      str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as stopped:
+        label_issues.main()
+    assert str(stopped.value).startswith("label_issues.py: error: cleanlab cannot be imported (")
+    assert str(stopped.value).endswith('install it with pip install -e ".[bench]"')
+    assert not (tmp_path / "out").exists()
