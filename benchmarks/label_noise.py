@@ -597,6 +597,8 @@ def main() -> None:
     if args.concurrent_cells is not None and args.concurrent_cells < 1:
         parser.error(f"--concurrent-cells {args.concurrent_cells}: expected at least 1 (this grid's own trainings)")
     report = args.report  # (the default, beside the results directory, is made with it)
+    if report is not None and str(report) != "none" and report.is_dir():  # found before training, not after a cell
+        parser.error(f"--report {report}: is a directory; expected the file to write (say RESULTS.md)")
     if report is not None and str(report) != "none" and not report.resolve().parent.is_dir():
         parser.error(f"--report {report}: no directory {report.resolve().parent} to write it in")  # before training
     if args.stop_after_epoch is not None and args.stop_after_epoch < 1:

@@ -634,3 +634,17 @@ def test_on_a_gpu_the_fastest_pipeline_weighs_the_epochs_that_cells_recorded_on_
     record("GPU A")  # this model's CUDA-graph epochs took 1.5 s: 60 + 59 · 1.5 = 148.5 s against eager's 123 s
     assert label_noise.choose_fastest_pipeline(args, trainings=1) == "fast"
     assert "the epochs of the trainings recorded on this GPU model: fast+cudagraphs 1.50 s" in capsys.readouterr().out
+
+
+def test_a_report_that_is_a_folder_stops_the_grid_before_its_first_cell(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    (tmp_path / "report").mkdir()
+    done = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--data-root", str(root), "--runs-dir",
+                           str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"), "--report",
+                           str(tmp_path / "report"), "--methods", "ce", "--noise", "sym20", "--set", "model.width=2",
+                           "--set", "run.epochs=1", "--set", "method.start_epoch=0", "--set", "run.device=cpu",
+                           "--set", "run.threads=1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (f"label_noise.py: error: --report {tmp_path / 'report'}: is a "
+                                                    "directory; expected the file to write (say RESULTS.md)")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
