@@ -31,7 +31,7 @@ from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, ROOT, data_file, path_option  # noqa: E402
+from common import DATA, ROOT, data_file, path_option, writable_dir_problem  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 TRAIN_IMAGES = 50_000  # CIFAR-10's training split, which every CIFAR-10N label set labels one by one
@@ -159,6 +159,9 @@ def main() -> None:
         if not path.is_file():
             parser.error(f"{option} {path}: no such file; put {name} in {DATA} or give {option} (the data "
                          f"folder's README.md, {ROOT.parent / 'shared' / 'data' / 'README.md'}, says where it comes from)")
+    problem = writable_dir_problem(args.out)
+    if problem:  # found before the minute of reading the archive, not when the batches are written
+        parser.error(f"--out {args.out}: {problem}; expected a folder to write cifar-10-batches-py into")
     started = time.perf_counter()
     try:
         target = convert(args.archive, args.labels, args.out)

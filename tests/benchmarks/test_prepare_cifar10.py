@@ -104,6 +104,26 @@ def test_labels_that_are_not_cifar10n_are_named_before_the_archive_is_read_and_a
                                      "remove it first")
 
 
+def test_an_out_that_is_a_file_or_under_one_is_named_before_the_archive_is_read(tmp_path):
+    import subprocess
+    import sys
+
+    archive = tmp_path / "archive.tar.xz"
+    archive.write_bytes(b"never read")
+    labels = tmp_path / "labels.npz"
+    np.savez(labels, clean=np.zeros(prepare.TRAIN_IMAGES, dtype=np.int64))  # passes, so the archive would be next
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for out in (a_file, a_file / "data"):
+        result = subprocess.run([sys.executable, str(SCRIPT), "--archive", str(archive), "--labels", str(labels),
+                                 "--out", str(out)], capture_output=True, text=True)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (f"prepare_cifar10.py: error: --out {out}: {a_file} is not a "
+                                                          "directory; expected a folder to write cifar-10-batches-py "
+                                                          "into")
+    assert a_file.read_text() == ""
+
+
 def test_conversion_keeps_every_pixel_and_channel_in_place(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     clean = rng.permutation(np.repeat(np.arange(10), 2))
