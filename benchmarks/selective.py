@@ -75,12 +75,26 @@ def training_method(dataset: str, training: str) -> str:
     return read_yaml((ROOT / "configs" / f"{dataset}_{TRAININGS[training]}.yaml").read_text())["method"]["name"]
 
 
-def train(dataset: str, training: str, seed: int, overrides: list[str], runs_dir: Path) -> tuple[Path, dict, Config]:
+def training_config(dataset: str, training: str, seed: int, overrides: list[str]) -> tuple[Path, list[str], Config]:
+    """The config file of a training, the overrides it takes and its config."""
     config_file = ROOT / "configs" / f"{dataset}_{TRAININGS[training]}.yaml"
     # an option of one method (method.payoff, say) goes to the trainings of that method only
     method = training_method(dataset, training)
     extra = overrides_for_method([f"run.seed={seed}", "run.progress=false", *overrides], method)
-    config = load_config(config_file, extra)
+    return config_file, extra, load_config(config_file, extra)
+
+
+def check_trainings(dataset: str, seeds: list[int], overrides: list[str]) -> None:
+    """Loads the config of every training before the first one trains: a ``--set`` that one training refuses (a
+    run.epochs below Deep Gamblers' start_epoch, say) would otherwise stop the benchmark after the trainings before
+    it."""
+    for seed in seeds:
+        for training in TRAININGS:
+            training_config(dataset, training, seed, overrides)
+
+
+def train(dataset: str, training: str, seed: int, overrides: list[str], runs_dir: Path) -> tuple[Path, dict, Config]:
+    config_file, extra, config = training_config(dataset, training, seed, overrides)
     run_dir = runs_dir / f"{training}-seed{seed}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -309,6 +323,7 @@ def main() -> None:
             overrides_for_method(overrides, methods[0], shared_by=methods)
         except ConfigError as exc:
             parser.error(str(exc))
+        check_trainings(args.dataset, args.seeds, overrides)
         scratch = args.runs_dir or Path(tempfile.mkdtemp(prefix="satlearn-selective-"))
         try:
             for seed in args.seeds:
