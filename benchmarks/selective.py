@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    RESULTS, ROOT, device_label, path_option, read_result, record, run_main, short_commit,
+    RESULTS, ROOT, check_results_dir, device_label, path_option, read_result, record, run_main, short_commit,
 )
 
 from satlearn.config import Config, load_config, overrides_for_method, read_yaml  # noqa: E402
@@ -324,6 +324,7 @@ def main() -> None:
         except ConfigError as exc:
             parser.error(str(exc))
         check_trainings(args.dataset, args.seeds, overrides)
+        check_results_dir("--results-dir", args.results_dir)  # each seed is recorded once its trainings are done
         scratch = args.runs_dir or Path(tempfile.mkdtemp(prefix="satlearn-selective-"))
         try:
             for seed in args.seeds:

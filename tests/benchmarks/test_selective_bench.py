@@ -25,3 +25,16 @@ def test_a_setting_that_a_later_training_refuses_stops_the_benchmark_before_the_
     with pytest.raises(ConfigError, match=r"^--set run\.epochs=2: .* so the gamblers loss would never start"):
         selective.main()
     assert not (tmp_path / "results").exists() and not (tmp_path / "S.md").exists()
+
+
+def test_a_results_folder_that_cannot_be_made_stops_the_benchmark_before_the_first_training(selective, tmp_path,
+                                                                                          monkeypatch):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    monkeypatch.setattr(sys, "argv", ["selective.py", "--seeds", "0", "--results-dir", str(a_file / "results"),
+                                      "--out", str(tmp_path / "S.md")])
+    with pytest.raises(ConfigError) as refused:
+        selective.main()
+    assert str(refused.value) == (f"--results-dir {a_file / 'results'}: {a_file} is not a directory; expected a "
+                                  "directory this process can write in")
+    assert not (tmp_path / "S.md").exists()
