@@ -60,6 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="*", default=None, help="seeds beyond the shipped demo")
     args = parser.parse_args()
+    if any(seed < 0 for seed in args.seeds or []):  # the noise's seed takes none: found before the shipped demo runs
+        parser.error(f"--seeds {' '.join(map(str, args.seeds))}: expected non-negative integers")
     runs = [run_once(None)] + [run_once(s) for s in (args.seeds or []) if s != 0]
     shipped = runs[0]
     payload = {
