@@ -80,7 +80,8 @@
 # recorded, which the log says). STEPS, GRID_SEED,
 # GRID_JOBS, GRID_RECIPE, GRID_NOISE, GRID_METHODS, TRAIN_PIPELINE and RUN_SET are checked before any step runs
 # (the names against label_noise.py's, RUN_SET against the configs of the cells it goes to); a wrong one stops the
-# suite with exit status 2.
+# suite with exit status 2, as do a SUITE_RESULTS or SUITE_RUNS that cannot be made or written in, and a SUITE_REPORT
+# that is a folder or has none.
 {  # bash reads a script as it runs it: the whole of it in one block, read before any of it runs, so that the
    # tree copied again under a running suite (an edit, a newer checkout) cannot change what it does next
 set -uo pipefail
@@ -458,12 +459,38 @@ PY
     { read -r MACHINE; read -r GPU_NAME; read -r GPU_MODEL; } <<< "$(tail -n 3 <<< "$machine")"
 }
 
+check_folders() {  # before any step runs: the folders that the steps write in (the results and runs folders, made
+    # where missing) and the report's. Where one is a file, say, every step would fail in turn, the report last
+    local name folder error
+    for name in RESULTS RUNS; do
+        folder="${!name}"
+        if [ -e "$folder" ] && [ ! -d "$folder" ]; then
+            error="is a file, not a directory"
+        elif ! error="$(mkdir -p "$folder" 2>&1)"; then
+            error="cannot be made (${error##*: })"
+        elif [ ! -w "$folder" ]; then
+            error="cannot be written by this process"
+        else
+            continue
+        fi
+        echo "cifar10_suite.sh: SUITE_$name=$folder: $error; expected a directory this process can write in" >&2
+        return 2
+    done
+    if [ -d "$REPORT" ]; then
+        echo "cifar10_suite.sh: SUITE_REPORT=$REPORT: is a directory; expected the report's file (say RESULTS.md)" >&2
+        return 2
+    elif [ ! -d "$(dirname "$REPORT")" ]; then
+        echo "cifar10_suite.sh: SUITE_REPORT=$REPORT: no directory $(dirname "$REPORT") to write it in" >&2
+        return 2
+    fi
+}
+
 run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives it), watched for up to SECONDS
     local limit="$1" log="$RUNS/suite.log" offset=0 started=$SECONDS
     case "$limit" in ''|*[!0-9]*)
         echo "cifar10_suite.sh --run-for: '$limit' is not a number of seconds" >&2; return 2 ;;
     esac
-    check_inputs || return 2
+    check_inputs && check_folders || return 2
     mkdir -p "$STATE"
     [ -f "$log" ] && offset="$(wc -c < "$log")"
     if [ -n "$(suite_pid)" ]; then
@@ -711,7 +738,7 @@ print(git_commit())' "$BENCH")"
     fi
 }
 
-check_inputs || exit 2
+check_inputs && check_folders || exit 2
 mkdir -p "$RESULTS" "$STATE"
 echo "$RESULTS" > "$STATE/results_dir"
 echo "$$" > "$STATE/suite.pid"  # for --stop

@@ -683,6 +683,24 @@ def test_paths_given_from_the_home_directory_are_read_there_where_no_shell_expan
     assert not any(elsewhere.iterdir())
 
 
+def test_folders_the_steps_cannot_write_in_stop_the_suite_before_any_step_runs(tmp_path):
+    a_file, folder = tmp_path / "a_file", tmp_path / "folder"
+    a_file.write_text("")
+    folder.mkdir()
+    expected = "expected a directory this process can write in"
+    for setting, value, message in (
+            ("SUITE_RESULTS", a_file, f"is a file, not a directory; {expected}"),
+            ("SUITE_RUNS", a_file / "runs", f"cannot be made (Not a directory); {expected}"),
+            ("SUITE_REPORT", folder, "is a directory; expected the report's file (say RESULTS.md)"),
+            ("SUITE_REPORT", tmp_path / "nowhere" / "R.md", f"no directory {tmp_path / 'nowhere'} to write it in")):
+        for arguments in ([], ["--run-for", "5"]):
+            result = suite(tmp_path, *arguments, STEPS="report", **{setting: str(value)})
+            assert result.returncode == 2, result.stdout + result.stderr
+            assert result.stderr.splitlines() == [f"cifar10_suite.sh: {setting}={value}: {message}"], result.stderr
+            assert "[report]" not in result.stdout and not (tmp_path / "RESULTS.md").exists(), result.stdout
+    assert a_file.read_text() == "" and not any(folder.iterdir())
+
+
 def test_pack_that_cannot_write_its_archive_fails_in_one_line_and_leaves_nothing(tmp_path):
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "speed.json").write_text("{}")
