@@ -66,6 +66,28 @@ def missing_cifar10(root: str, *, download: bool) -> str | None:
             "`--set data.download=true`")
 
 
+def label_file_problem(file: str, readers_by_key: dict[str | None, list[str]], *, readers_are: str) -> str | None:
+    """Why a CIFAR-10N label file that a benchmark's trainings read would fail them (None where it would not):
+    missing, or an array they read (``readers_by_key``: the names of the trainings that read each key; ``readers_are``
+    what they are, "cells" say) not readable as labels. Asked before the first training: those that read the file
+    may come after hours of others."""
+    from satlearn.data.noise import read_label_file
+    from satlearn.errors import DataError
+    from satlearn.paths import user_path
+
+    readers = [name for names in readers_by_key.values() for name in names]
+    if not user_path(file).is_file():
+        return (f"no such file, and the {readers_are} {', '.join(readers)} read it; expected the CIFAR-10N label file "
+                "(.npz)")
+    for key, names in readers_by_key.items():
+        try:
+            read_label_file(file, key=key)
+        except DataError as exc:
+            return (f"the {readers_are} {', '.join(names)} cannot read their labels there ({exc}); expected the "
+                    "CIFAR-10N label file (.npz)")
+    return None
+
+
 def compiler_cache_dir() -> Path:
     """Where ``torch.compile`` keeps what it compiled: ``TORCHINDUCTOR_CACHE_DIR``, else torch's default."""
     configured = os.environ.get("TORCHINDUCTOR_CACHE_DIR")

@@ -57,7 +57,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CIFAR10_ROOT, CIFAR10_ROOT_HELP, COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters,
-    data_file, missing_cifar10, path_option, read_result, record, recording, run_main, speed_file_for_this_gpu,
+    data_file, label_file_problem, missing_cifar10, path_option, read_result, record, recording, run_main, speed_file_for_this_gpu,
     writable_dir_problem,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
@@ -73,7 +73,6 @@ from satlearn.engine.trainer import config_differences, listed_differences  # no
 from satlearn.evaluation.detection import detection_report  # noqa: E402
 from satlearn.errors import ConfigError, DataError, SatlearnError, TrainingError  # noqa: E402
 from satlearn.label_issues import find_label_issues, load_run_targets  # noqa: E402
-from satlearn.paths import user_path  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
 METHODS = {
@@ -105,7 +104,7 @@ def cell_overrides(recipe: str, method: str, noise: str, *, data_root: str, cifa
 def check_inputs(args: argparse.Namespace, cells: list[tuple[str, str]]) -> None:
     """Before the first cell trains (the CIFAR-10N cells come after the synthetic ones): the data and label files
     that the cells' own configs, with the grid's ``--set``s, read."""
-    missing_labels: dict[str, list[str]] = {}
+    label_files: dict[str, dict[str | None, list[str]]] = {}  # file → key → the cells that read it
     for method, noise in cells:
         config_file, overrides = cell_overrides(args.recipe, method, noise, data_root=args.data_root,
                                                 cifar10n=args.cifar10n, extra=args.extra)
@@ -113,12 +112,13 @@ def check_inputs(args: argparse.Namespace, cells: list[tuple[str, str]]) -> None
         missing = missing_cifar10(data.root, download=data.download)
         if missing:
             raise DataError(missing)  # one line, as satlearn's own data errors
-        if data.noise.kind == "file" and not user_path(data.noise.file).is_file():
-            missing_labels.setdefault(data.noise.file, []).append(cell_name(method, noise))
-    for file, names in missing_labels.items():
-        given = "--cifar10n" if file == str(args.cifar10n) else "data.noise.file"
-        raise DataError(f"{given} {file}: no such file, and the cells {', '.join(names)} read it; expected the "
-                        "CIFAR-10N label file (.npz)")
+        if data.noise.kind == "file":
+            label_files.setdefault(data.noise.file, {}).setdefault(data.noise.key, []).append(cell_name(method, noise))
+    for file, readers in label_files.items():
+        problem = label_file_problem(file, readers, readers_are="cells")
+        if problem:
+            given = "--cifar10n" if file == str(args.cifar10n) else "data.noise.file"
+            raise DataError(f"{given} {file}: {problem}")
 
 
 def check_writable(args: argparse.Namespace) -> None:

@@ -241,6 +241,26 @@ def test_a_missing_cifar10n_file_stops_the_grid_before_its_first_cell(tmp_path):
     assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
 
 
+def test_a_cifar10n_file_its_cells_cannot_read_stops_the_grid_before_its_first_cell(tmp_path):
+    # the CIFAR-10N cells come after the synthetic ones: an unreadable file would stop the grid hours in
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    np.savez(tmp_path / "aggre_only.npz", aggre=np.zeros(40, dtype=np.uint8))
+    (tmp_path / "cut.npz").write_bytes(np.zeros(1, dtype=np.uint8).tobytes())  # a copy cut short, say
+    for file, reason in (("aggre_only.npz", "no array 'worst'; arrays: aggre"), ("cut.npz", "cut.npz")):
+        result = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--data-root", str(root), "--cifar10n",
+                                 str(tmp_path / file), "--runs-dir", str(tmp_path / "runs"), "--results-dir",
+                                 str(tmp_path / "results"), "--methods", "ce", "--noise", "sym20", "c10n-worst",
+                                 "c10n-aggre", "--set", "run.device=cpu", "--set", "model.width=2", "--set",
+                                 "run.epochs=1", "--set", "method.start_epoch=0", "--set", "run.threads=1"],
+                                capture_output=True, text=True, timeout=120)
+        [line] = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and line.startswith(
+            f"label_noise.py: error: --cifar10n {tmp_path / file}: the cells ce-c10n-worst cannot read their labels "
+            "there ("), line
+        assert reason in line and line.endswith("); expected the CIFAR-10N label file (.npz)"), line
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
+
+
 def test_the_input_checks_read_the_data_root_the_grids_set_gives(tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=8)
     result = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--recipe", "fast", "--data-root",
@@ -258,7 +278,7 @@ def test_the_input_checks_read_files_given_from_the_home_directory(tmp_path, mon
 
     label_noise = load_benchmark("label_noise")
     write_fake_cifar10(tmp_path / "cifar", per_batch=2)
-    (tmp_path / "c10n.npz").write_bytes(b"")  # (only its being there is checked)
+    np.savez(tmp_path / "c10n.npz", worst=np.zeros(4, dtype=np.uint8))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path / "cifar")  # where a ~ left unexpanded is looked for, and finds nothing
     args = argparse.Namespace(recipe="fast", data_root="~/cifar", cifar10n="~/c10n.npz", extra=[])
