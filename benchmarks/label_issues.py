@@ -25,8 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_results_dir, data_file, missing_cifar10, path_option, record,
-    run_main,
+    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_results_dir, data_file, label_file_problem, missing_cifar10,
+    path_option, record, run_main,
 )
 
 from satlearn.config import Config, load_config  # noqa: E402
@@ -37,7 +37,6 @@ from satlearn.engine.runtime import cpu_threads  # noqa: E402
 from satlearn.evaluation.detection import detection_report, format_measure  # noqa: E402
 from satlearn.errors import DataError  # noqa: E402
 from satlearn.label_issues import find_label_issues  # noqa: E402
-from satlearn.paths import user_path  # noqa: E402
 
 # The CIFAR rows use the label-noise grid's `fast` recipe (ResNet-34, 60 epochs, Es 18) on both sides.
 CIFAR_FAST = ["run.epochs=60", "method.start_epoch=18"]
@@ -107,7 +106,7 @@ def row_config(dataset: str, seed: int, *, data_root: str, cifar10n: Path,
 def check_rows(args: argparse.Namespace) -> None:
     """Before the first row trains: each row's config (with the ``--set``s), its CIFAR-10 data and its CIFAR-10N label
     file. A later row's mistake would otherwise show only after the trainings of the rows before it."""
-    missing_labels: dict[str, list[str]] = {}
+    label_files: dict[str, dict[str | None, list[str]]] = {}  # file → key → the rows that read it
     for dataset in args.datasets:
         for seed in args.seeds:
             _, _, config = row_config(dataset, seed, data_root=args.data_root, cifar10n=args.cifar10n,
@@ -117,12 +116,14 @@ def check_rows(args: argparse.Namespace) -> None:
                 missing = missing_cifar10(data.root, download=data.download)
                 if missing:
                     raise DataError(missing)
-            if data.noise.kind == "file" and not user_path(data.noise.file).is_file():
-                missing_labels.setdefault(data.noise.file, []).append(f"{dataset} seed {seed}")
-    for file, rows in missing_labels.items():
-        given = "--cifar10n" if file == str(args.cifar10n) else "data.noise.file"
-        raise DataError(f"{given} {file}: no such file, and the rows {', '.join(rows)} read it; expected the "
-                        "CIFAR-10N label file (.npz)")
+            if data.noise.kind == "file":
+                label_files.setdefault(data.noise.file, {}).setdefault(data.noise.key, []).append(
+                    f"{dataset} seed {seed}")
+    for file, readers in label_files.items():
+        problem = label_file_problem(file, readers, readers_are="rows")
+        if problem:
+            given = "--cifar10n" if file == str(args.cifar10n) else "data.noise.file"
+            raise DataError(f"{given} {file}: {problem}")
 
 
 def run(dataset: str, seed: int, folds: int, scratch: Path, *, config_file: str, overrides: list[str],

@@ -80,6 +80,9 @@ def test_run_threads_given_to_the_benchmark_is_the_count_its_predictions_and_rec
      "label file (.npz)"),
     (["mnist1d-sym40", "cifar10-sym40"], {"--data-root": "nowhere"}, "data.root {tmp}/nowhere: no CIFAR-10 batches "
                                                                      "there"),
+    (["cifar10-sym40", "cifar10n-worst"], {"--cifar10n": "aggre_only.npz"},
+     "--cifar10n {tmp}/aggre_only.npz: the rows cifar10n-worst seed 0 cannot read their labels there ({tmp}/"
+     "aggre_only.npz: no array 'worst'; arrays: aggre); expected the CIFAR-10N label file (.npz)"),
 ])
 def test_a_later_rows_missing_input_stops_the_benchmark_before_the_first_row_trains(tmp_path, datasets, given,
                                                                                    message):
@@ -89,6 +92,7 @@ def test_a_later_rows_missing_input_stops_the_benchmark_before_the_first_row_tra
     options = {"--data-root": str(root), "--cifar10n": str(tmp_path / "c10n.npz"),
                **{option: str(tmp_path / value) for option, value in given.items()}}
     np.savez(tmp_path / "c10n.npz", worst=np.zeros(40, dtype=np.uint8))
+    np.savez(tmp_path / "aggre_only.npz", aggre=np.zeros(40, dtype=np.uint8))
     done = subprocess.run([sys.executable, str(SCRIPT), "--datasets", *datasets, "--folds", "2",
                            *[word for option in options.items() for word in option],
                            "--results-dir", str(tmp_path / "out"), "--set", "model.width=2", "--set", "run.epochs=1",
