@@ -58,7 +58,7 @@
 # which every training of the suite shares; a new machine compiles again unless it gets that cache: started with
 # an empty cache directory, the suite fills it from the archive COMPILE_CACHE (default
 # benchmarks/data/compile_cache.tar.xz, or compile_cache.tgz there where only that one exists; written by --pack-cache
-# on an earlier machine) where one exists. Entries made by
+# on an earlier machine) where one exists (the log says where a COMPILE_CACHE named is not there). Entries made by
 # another torch, Triton or GPU are not used (torch keys them by these), so a stale archive costs only its unpacking.
 #
 # Inputs: cifar10-jpeg.tar.xz and cifar10n_labels.npz in benchmarks/data/ (or ../shared/data/). Settings, from the
@@ -93,6 +93,7 @@ RESULTS="${SUITE_RESULTS:-$BENCH/results}"
 RUNS="${SUITE_RUNS:-$BENCH/runs}"
 DATA_ROOT="${DATA_ROOT:-$BENCH/data/cifar-10-batches-py}"
 export TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-$RUNS/compile_cache}"
+COMPILE_CACHE_GIVEN="${COMPILE_CACHE:-}"  # (a default archive may well be absent; one named should be there)
 if [ -z "${COMPILE_CACHE:-}" ]; then  # compile_cache.tar.xz, or compile_cache.tgz where only that one exists
     COMPILE_CACHE="$BENCH/data/compile_cache.tar.xz"
     [ -f "$COMPILE_CACHE" ] || [ ! -f "$BENCH/data/compile_cache.tgz" ] || COMPILE_CACHE="$BENCH/data/compile_cache.tgz"
@@ -352,6 +353,9 @@ restore_cache() {  # an empty cache directory is filled from $COMPILE_CACHE, whe
             echo "compiler cache: $COMPILE_CACHE could not be unpacked ($(tail -n 1 <<< "$files")); compiling" \
                 "from scratch"
         fi
+    elif [ -n "$COMPILE_CACHE_GIVEN" ]; then
+        echo "compiler cache: empty, and COMPILE_CACHE=$COMPILE_CACHE is no file (mistyped?); the first compilation" \
+            "of each model starts from scratch"
     else
         echo "compiler cache: empty; the first compilation of each model starts from scratch"
     fi
