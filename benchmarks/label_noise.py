@@ -57,8 +57,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CIFAR10_ROOT, CIFAR10_ROOT_HELP, COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters,
-    data_file, label_file_problem, missing_cifar10, path_option, read_result, record, recording, run_main, speed_file_for_this_gpu,
-    writable_dir_problem,
+    data_file, label_file_problem, missing_cifar10, path_option, read_result, record, recording, run_main,
+    speed_file_for_this_gpu, writable_dir_problem,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 

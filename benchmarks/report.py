@@ -558,7 +558,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results-dir", type=path_option, default=RESULTS,
                         help="the JSON results to report (default: benchmarks/results/)")
-    parser.add_argument("--out", type=path_option, default=OUT, help="the report to write (default: benchmarks/RESULTS.md)")
+    parser.add_argument("--out", type=path_option, default=OUT,
+                        help="the report to write (default: benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
     problem = missing_dir_problem(args.results_dir)
     if problem:  # a mistyped directory would otherwise overwrite the report with an empty one

@@ -295,7 +295,8 @@ def main() -> None:
                         help="seeds to train, three trainings each (default: 0 1)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config override for every training (repeatable)")
-    parser.add_argument("--runs-dir", type=path_option, default=None, help="keep the run directories here (default: a temporary dir)")
+    parser.add_argument("--runs-dir", type=path_option, default=None,
+                        help="keep the run directories here (default: a temporary dir)")
     parser.add_argument("--results-dir", type=path_option, default=None,
                         help="write JSON under DIR/selective/ (default: benchmarks/results)")
     parser.add_argument("--out", type=path_option, default=None, help="the table (default: benchmarks/SELECTIVE.md)")
