@@ -1630,8 +1630,8 @@ def test_eval_of_the_current_folder_names_a_run_whose_name_starts_with_a_dash_as
         (tmp_path / name / "checkpoint.pt").touch()
     monkeypatch.chdir(tmp_path)
     assert main(["eval", "."]) == 2
-    assert capsys.readouterr().err == ("satlearn: error: .: holds 2 runs, not one; expected one run's directory, such "
-                                       "as ./-x, b\n")
+    assert capsys.readouterr().err == ("satlearn: error: .: holds 2 runs rather than being one; expected one run's "
+                                       "directory, such as ./-x, b\n")
     assert main(["eval", "./-x"]) == 2  # pasted, it is the run's folder (an empty checkpoint), not an option
     assert "-x/checkpoint.pt" in capsys.readouterr().err
 
