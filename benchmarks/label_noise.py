@@ -63,7 +63,7 @@ from common import (  # noqa: E402
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
 from satlearn.compare import read_metrics  # noqa: E402
-from satlearn.config import load_config, overrides_for_method, read_yaml, to_dict  # noqa: E402
+from satlearn.config import load_config, overrides_for_method, read_yaml_file, to_dict  # noqa: E402
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS  # noqa: E402
 from satlearn.data.noise import read_label_file  # noqa: E402
 from satlearn.engine import fit, resume_config  # noqa: E402
@@ -145,7 +145,7 @@ def is_recorded(path: Path) -> bool:
 
 def method_name(method: str) -> str:
     """The satlearn method a grid method trains (``ce`` → ``erm``), from its config file."""
-    return read_yaml((ROOT / "configs" / METHODS[method][0]).read_text())["method"]["name"]
+    return read_yaml_file(ROOT / "configs" / METHODS[method][0])["method"]["name"]
 
 
 def cell_name(method: str, noise: str) -> str:

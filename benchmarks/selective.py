@@ -35,7 +35,7 @@ from common import (  # noqa: E402
     RESULTS, ROOT, check_results_dir, device_label, path_option, read_result, record, run_main, short_commit,
 )
 
-from satlearn.config import Config, load_config, overrides_for_method, read_yaml  # noqa: E402
+from satlearn.config import Config, load_config, overrides_for_method, read_yaml_file  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
 from satlearn.engine.reporting import to_json  # noqa: E402
@@ -72,7 +72,7 @@ PAPER_TABLE7_CIFAR10 = {
 
 def training_method(dataset: str, training: str) -> str:
     """The satlearn method a training runs (``ce`` → ``erm``), from its config file."""
-    return read_yaml((ROOT / "configs" / f"{dataset}_{TRAININGS[training]}.yaml").read_text())["method"]["name"]
+    return read_yaml_file(ROOT / "configs" / f"{dataset}_{TRAININGS[training]}.yaml")["method"]["name"]
 
 
 def training_config(dataset: str, training: str, seed: int, overrides: list[str]) -> tuple[Path, list[str], Config]:
