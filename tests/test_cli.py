@@ -1521,7 +1521,7 @@ def test_a_number_option_takes_a_sign_a_fraction_and_an_exponent():
     from satlearn.cli import build_parser
 
     parser = build_parser()
-    for text in ("0.5", ".5", "+0.5", "0.50", "5e-1", "5E-1", "0", "1", "1.", "-0"):
+    for text in ("0.5", ".5", "+0.5", "0.50", "5e-1", "5E-1", "0", "1", "1.", "-0", "1e+0", "0.1E+1"):
         assert parser.parse_args(["find-issues", "run", "--fraction", text]).fraction == float(text), text
         assert parser.parse_args(["find-issues", "run", "--threshold", text]).threshold == float(text), text
     assert parser.parse_args(["find-issues", "run", "--threshold=-.5e0"]).threshold == -0.5

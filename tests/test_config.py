@@ -216,6 +216,16 @@ def test_a_whole_number_setting_takes_only_a_sign_and_the_digits_0_to_9(text, tm
     assert load_config(None, [f"run.name={text}"]).run.name == text  # where text is expected, it is the text given
 
 
+@pytest.mark.parametrize("text", ["2_0", "010", "0x10", "\u0663"])
+def test_a_text_python_reads_as_a_whole_number_given_for_one_says_how_a_whole_number_is_written(text, tmp_path):
+    # run.threads takes null too: its message is made where each of int and null has refused the text
+    hint = re.escape(" (a whole number is written with the digits 0-9 alone, without _ or a leading 0)")
+    with pytest.raises(ConfigError, match=rf"run\.epochs: expected int, got {re.escape(repr(text))}{hint}$"):
+        load_config(None, [f"run.epochs={text}"])
+    with pytest.raises(ConfigError, match=rf"run\.threads: expected int or null, got {re.escape(repr(text))}{hint}$"):
+        load_config(write(tmp_path, f"run:\n  threads: {text}\n"))
+
+
 def test_a_whole_number_is_read_with_its_sign():
     assert [load_config(None, [f"run.seed={text}"]).run.seed for text in ("+7", "-0", "0", "12")] == [7, 0, 0, 12]
 
@@ -253,10 +263,40 @@ def test_a_text_tagged_float_that_is_no_number_as_written_here_is_refused(text, 
     assert load_config(None, ["optim.lr=!!float 1"]).optim.lr == 1.0  # a whole number is a float's text too
 
 
-@pytest.mark.parametrize("text, hint", [("1_0.5", "without _"), ("0x10", "without _"), ("-.5", "write a 0 before the dot")])
+@pytest.mark.parametrize("text, hint", [("1_0.5", "without _"), ("0x10", "without _"),
+                                        ("-.5", "write a 0 before the dot"), ("+.5", "write a 0 before the dot")])
 def test_a_text_python_reads_as_a_number_given_for_a_float_says_how_a_number_is_written(text, hint):
     with pytest.raises(ConfigError, match=rf"got {re.escape(repr(text))} \(.*{hint}"):
         load_config(None, [f"optim.lr={text}"])
+
+
+@pytest.mark.parametrize("text", ["inf", "nan", "Infinity", "-inf"])
+def test_an_infinity_or_nan_as_python_writes_it_gets_no_hint_on_how_a_number_is_written(text):
+    # such a text is no number mistyped: the float setting refuses it as the text it is
+    with pytest.raises(ConfigError, match=rf"optim\.lr: expected float, got {re.escape(repr(text))}$"):
+        load_config(None, [f"optim.lr={text}"])
+
+
+@pytest.mark.parametrize("text", ["1.2.3", "0.5.", "1.5rc1", "2e5x", "1e+3+", ".5.5"])
+def test_a_text_that_begins_as_a_float_does_is_text(text):
+    # a version such as 1.2.3 is a name, not a float YAML then fails to read
+    assert load_config(None, [f"run.name={text}"]).run.name == text
+
+
+@pytest.mark.parametrize("text", ["5e+0", "5.0E+0", "+.5e+1"])
+def test_a_float_with_a_plus_sign_in_its_exponent_reads_as_one(text, tmp_path):
+    assert load_config(None, [f"method.sce_b={text}"]).method.sce_b == float(text)
+    assert load_config(write(tmp_path, f"method:\n  sce_b: !!float {text}\n")).method.sce_b == float(text)
+
+
+@pytest.mark.parametrize("text", [".inf", ".Inf", ".INF", "+.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"])
+def test_every_spelling_of_infinity_and_nan_in_yaml_is_read_as_a_float(text):
+    # and refused as one, by name; as text, run.name takes none of them
+    shown = re.escape(str(float(text.replace(".", "", 1))))
+    with pytest.raises(ConfigError, match=rf"^--set optim\.lr={re.escape(text)}: optim\.lr={shown}; expected a finite"):
+        load_config(None, [f"optim.lr={text}"])
+    with pytest.raises(ConfigError, match=rf"run\.name: expected str or null, got {shown}$"):
+        load_config(None, [f"run.name={text}"])
 
 
 def test_a_text_that_looks_like_a_number_is_written_so_that_it_reads_back_as_the_same_text():
