@@ -107,6 +107,15 @@ def test_a_run_config_with_a_tagged_value_that_does_not_fit_its_tag_is_named_wit
         read_run(run)
 
 
+def test_a_run_config_that_cannot_be_read_is_named_with_why(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\n')
+    (run / "config.yaml").mkdir()  # a config.yaml that is there but no file
+    with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(Is a directory\)$"):
+        read_run(run)
+
+
 @pytest.mark.parametrize("text, got", [("", "nothing"), ("- run\n", "list"), ("run\n", "str")])
 def test_a_run_config_that_is_no_mapping_is_named_not_a_traceback(text, got, tmp_path):
     # an emptied or overwritten config.yaml is valid YAML that holds no sections

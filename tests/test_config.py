@@ -111,7 +111,7 @@ def test_semantic_checks():
 def test_bad_yaml_and_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not valid YAML at line"):
         load_config(write(tmp_path, "run: [\n"))
-    with pytest.raises(ConfigError, match="cannot read config file"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read config file \(No such file or directory\)$"):
         load_config(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="expected key.sub=value"):
         parse_override("run.epochs")
@@ -665,6 +665,20 @@ def test_a_run_name_that_would_leave_out_dir_or_be_it_is_refused(name):
         load_config(None, overrides_from_dict({"run": {"name": name}}))
     assert load_config(None, ["run.name=sat..v2"]).run.name == "sat..v2"
     assert load_config(None, ["run.name=sweep/lr0.1"]).run.name == "sweep/lr0.1"  # nested inside out_dir: fine
+
+
+def test_a_config_file_is_read_as_utf8_whatever_the_locale(tmp_path):
+    # YAML's encoding: a config written in UTF-8 reads the same under an ASCII locale (a bare C locale, UTF-8 mode off)
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.yaml"
+    path.write_text("run:\n  name: caf\u00e9\n", encoding="utf-8")
+    reads = f"from satlearn.config import load_config; print(ascii(load_config({str(path)!r}).run.name))"
+    env = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    read = subprocess.run([sys.executable, "-c", reads], env=env, capture_output=True, text=True, timeout=120)
+    assert (read.returncode, read.stdout) == (0, ascii("caf\u00e9") + "\n"), read.stderr
 
 
 def test_a_config_file_that_is_not_utf8_text_is_one_line_naming_it(tmp_path):
