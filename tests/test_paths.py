@@ -1,3 +1,4 @@
+import os
 import re
 import shlex
 from pathlib import Path
@@ -20,6 +21,18 @@ def test_only_a_tilde_the_text_starts_with_is_a_home_directory(tmp_path, monkeyp
 
 def test_a_home_of_no_such_user_stays_as_it_is():
     assert user_path("~satlearn-no-such-user/run") == Path("~satlearn-no-such-user/run")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a user's home directory from the passwd database")
+def test_a_tilde_with_a_user_name_is_that_users_home_directory(monkeypatch):
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.getuid())
+    except KeyError:
+        pytest.skip("the user has no passwd entry")
+    monkeypatch.setenv("HOME", "/elsewhere")  # the named user's home, not $HOME
+    assert user_path(f"~{user.pw_name}/run") == Path(user.pw_dir) / "run"
 
 
 def test_without_a_home_directory_a_tilde_of_the_users_own_is_refused_naming_the_path(monkeypatch):
@@ -55,6 +68,12 @@ def test_a_command_to_paste_is_quoted_for_the_shell_of_the_system():
     assert shell_quoted(r"C:\runs\a&b", "nt") == r'"C:\runs\a&b"'
     assert shell_quoted(r"C:\runs\sat", "nt") == r"C:\runs\sat"
     assert pasteable_path(Path("/runs/my run"), "posix") == "'/runs/my run'"
+
+
+@pytest.mark.parametrize("character", list(" \t&|<>^()%!;,=`'$@{}[]#"))
+def test_a_path_for_windows_is_quoted_where_it_holds_a_character_cmd_or_powershell_reads(character):
+    # each of these ends, splits or expands an argument in cmd.exe or PowerShell
+    assert shell_quoted(rf"C:\runs\a{character}b", "nt") == rf'"C:\runs\a{character}b"'
 
 
 def test_a_pasted_path_that_starts_with_a_dash_is_no_option():
