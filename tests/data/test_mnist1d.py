@@ -61,6 +61,30 @@ def test_a_root_or_cache_starting_with_a_tilde_is_in_the_home_directory(tmp_path
     assert list(cwd.iterdir()) == []  # no literal '~' directory
 
 
+def test_a_cache_variable_set_empty_is_as_one_not_set(tmp_path, monkeypatch):
+    # SATLEARN_CACHE= (an empty value) is no folder: read as the current directory, it would fill it with caches
+    from satlearn.data.base import default_cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SATLEARN_CACHE", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "satlearn"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "satlearn"
+
+
+@pytest.mark.parametrize("name", ["SATLEARN_CACHE", "XDG_CACHE_HOME"])
+def test_without_a_home_directory_a_cache_variable_starting_with_a_tilde_is_named(name, monkeypatch):
+    # the variable is not on the command line run: the error says where the ~ came from
+    from fixtures import without_a_home_directory
+    from satlearn.data.base import default_cache_dir
+
+    without_a_home_directory(monkeypatch)
+    monkeypatch.setenv(name, "~/cache")
+    with pytest.raises(ConfigError, match=rf"^{name}=~/cache: there is no home directory to read ~ as "):
+        default_cache_dir()
+
+
 def test_without_a_root_or_a_home_directory_mnist1d_is_generated_without_a_cache(tmp_path, monkeypatch):
     # the cache only saves generating again: no place for it is no reason to refuse the data
     from fixtures import without_a_home_directory
