@@ -205,3 +205,85 @@ def test_line_colours_stay_distinct_past_matplotlibs_ten(count):
 
     colours = distinct_colours(count)
     assert len(colours) == count and len({to_hex(colour) for colour in colours}) == count
+
+
+def test_up_to_ten_lines_keep_matplotlibs_own_colours_and_up_to_twenty_take_tab20s():
+    # a plot of a few runs looks as it always has
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    from satlearn.engine.reporting import distinct_colours
+
+    assert distinct_colours(3) == ["C0", "C1", "C2"]
+    assert distinct_colours(10) == [f"C{i}" for i in range(10)]
+    assert [to_hex(c) for c in distinct_colours(20)] == [to_hex(matplotlib.colormaps["tab20"](i)) for i in range(20)]
+    assert [to_hex(c) for c in distinct_colours(11)] == [to_hex(matplotlib.colormaps["tab20"](i)) for i in range(11)]
+
+
+def axes_with_lines(counts, *, labelled=True):
+    """A figure of axes side by side, each with ``counts[i]`` lines (labelled ``line j`` where ``labelled``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(counts), figsize=(11, 4.5), squeeze=False)
+    for ax, count in zip(axes[0], counts):
+        for j in range(count):
+            ax.plot([0, 1], [j, j + 1], label=f"line {j}" if labelled else None)
+    fig.tight_layout()
+    return fig, list(axes[0])
+
+
+@pytest.mark.parametrize("entries, below", [(1, False), (10, False), (11, True), (30, True)])
+def test_a_legend_of_more_than_ten_entries_goes_below_the_figure(entries, below):
+    import matplotlib.pyplot as plt
+
+    from satlearn.engine.reporting import place_legends
+
+    fig, axes = axes_with_lines([entries, entries])
+    assert place_legends(fig, axes, fontsize=7) is below
+    assert [ax.get_legend() is None for ax in axes] == [below, below] and len(fig.legends) == (2 if below else 0)
+    plt.close(fig)
+
+
+def test_a_legend_inside_its_axes_is_where_it_is_asked_to_be_and_none_is_drawn_without_labels():
+    import matplotlib.pyplot as plt
+
+    from satlearn.engine.reporting import place_legends
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax in axes:  # curves in the upper left corner, where "best" would not put a legend
+        for j in range(3):
+            ax.plot([0, 0.2], [10 - j, 10 - j], label=f"line {j}")
+        ax.plot([0, 1], [0, 0])
+    fig.tight_layout()
+    place_legends(fig, axes, fontsize=7, loc="upper left")
+    renderer = fig.canvas.get_renderer()
+    for ax in axes:  # its top left corner at the axes', within the legend's padding
+        box, inside = ax.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer)
+        assert abs(inside.x0 - box.x0) < 20 and abs(inside.y1 - box.y1) < 20
+    plt.close(fig)
+    fig, axes = axes_with_lines([3, 3], labelled=False)
+    assert place_legends(fig, axes, fontsize=7) is False
+    assert [ax.get_legend() for ax in axes] == [None, None] and fig.legends == []
+    plt.close(fig)
+
+
+def test_legends_below_stay_under_their_own_axes_in_as_many_columns_as_fit():
+    import matplotlib.pyplot as plt
+
+    from satlearn.engine.reporting import place_legends
+
+    fig, axes = axes_with_lines([24, 24])
+    place_legends(fig, axes, fontsize=7)
+    renderer = fig.canvas.get_renderer()
+    left, right = (legend.get_window_extent(renderer) for legend in fig.legends)
+    assert left.x1 < right.x0  # apart, each under its own axes
+    for ax, below in zip(axes, (left, right)):
+        box = ax.get_window_extent(renderer)
+        assert (below.x0 + below.x1) / 2 == pytest.approx((box.x0 + box.x1) / 2) and below.y1 <= box.y0
+        handles, labels = ax.get_legend_handles_labels()
+        one_column = fig.legend(handles, labels, fontsize=7).get_window_extent(renderer)
+        assert below.height < one_column.height / 2  # several columns, not one long one
+    plt.close(fig)
