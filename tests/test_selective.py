@@ -569,6 +569,31 @@ def test_the_risk_coverage_plot_of_many_runs_draws_each_in_its_own_colour_with_t
     assert [ax.get_legend() for ax in fig.axes] == [None, None] and len(fig.legends) == 2  # none over the curves
     lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
     assert all(legend.get_window_extent(renderer).y1 <= lowest for legend in fig.legends)
+    from PIL import Image
+
+    assert Image.open(tmp_path / "risk_coverage.png").height > fig.get_figheight() * 110  # the image takes them in
+
+
+def test_the_risk_coverage_plot_of_a_few_runs_puts_each_legend_in_its_upper_left_corner(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from satlearn.selective import RunScores, evaluate_scores, plot_risk_coverage
+
+    rng = np.random.default_rng(0)
+    results = [evaluate_scores(RunScores(run_dir=tmp_path / f"run{i}", method="erm", score="max_softmax", epoch=1,
+                                         epochs=1, scores=rng.random(40), predictions=rng.integers(0, 2, 40),
+                                         labels=np.zeros(40, dtype=int))) for i in range(2)]
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_risk_coverage(results, tmp_path / "risk_coverage.png")
+    (fig,) = drawn
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    assert fig.legends == []
+    for ax in fig.axes:  # its top left corner at the axes', within the legend's padding
+        box, inside = ax.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer)
+        assert abs(inside.x0 - box.x0) < 20 and abs(inside.y1 - box.y1) < 20
 
 
 def test_the_committed_selective_results_give_the_committed_table(tmp_path):
