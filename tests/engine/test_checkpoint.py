@@ -265,6 +265,19 @@ def test_only_a_runs_own_first_files_read_as_a_run_without_its_first_checkpoint(
     assert not started_without_checkpoint(run_in_its_first_epochs(tmp_path / "npz", arrays=("labels",)))
     assert not started_without_checkpoint(run_in_its_first_epochs(tmp_path / "yaml", config="model:\n  x: 1\n"
                                                                                             "mine: 2\n"))
+    assert not started_without_checkpoint(run_in_its_first_epochs(tmp_path / "broken", config="run: [\n"))
+
+
+def test_a_folder_of_runs_is_named_by_the_first_two_runs_it_holds_that_a_command_could_use(tmp_path):
+    from satlearn.engine.checkpoint import runs_held
+
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "checkpoint.pt").touch()
+    assert runs_held(tmp_path) == (f"holds 3 runs rather than being one; expected one run's directory, such as "
+                                   f"{tmp_path / 'a'}, {tmp_path / 'b'}, ...")
+    # runs none of which holds the file a command reads: nothing to name
+    assert runs_held(tmp_path, usable="soft_targets.npy") is None
 
 
 # In a process of its own, the memory the config a checkpoint keeps takes to read: Linux's peak resident size
