@@ -160,6 +160,15 @@ def test_find_issues_of_a_sat_run_without_soft_targets_says_whether_it_is_unfini
         load_run_targets(run)
 
 
+def test_a_sat_run_with_only_its_config_is_an_unfinished_run_not_a_folder_of_runs(tmp_path):
+    # a run in its first epoch has written its config.yaml and nothing find-issues reads
+    run = tmp_path / "sat"
+    run.mkdir()
+    (run / "config.yaml").write_text("method:\n  name: sat\n")
+    with pytest.raises(DataError, match=re.escape(f"{run}: no soft_targets.npy yet — an unfinished sat run")):
+        load_run_targets(run)
+
+
 def test_find_issues_of_a_folder_of_runs_names_the_runs_in_it_that_keep_soft_targets(tmp_path, capsys):
     # a demo's output given for its SAT run: named as eval names a folder's runs, by those find-issues can read
     out = tmp_path / "demo"
