@@ -1636,6 +1636,26 @@ def test_eval_of_the_current_folder_names_a_run_whose_name_starts_with_a_dash_as
     assert "-x/checkpoint.pt" in capsys.readouterr().err
 
 
+def test_a_command_to_paste_names_a_run_or_demo_whose_name_starts_with_a_dash_as_no_option(tmp_path, capsys,
+                                                                                             monkeypatch):
+    # each folder -x inside the current directory is -x to pathlib: the command it suggests must read it as a folder
+    monkeypatch.chdir(tmp_path)
+    tiny = tiny_overrides(tmp_path, "run.epochs=3")
+    interrupt_sat_in(monkeypatch, 1)
+    assert main(["train", "--run-dir", "./-x", *sets(tiny)]) == 130
+    assert capsys.readouterr().err.strip().endswith("resume with satlearn train --resume ./-x")
+    assert main(["demo", "--out", "./-d", "--no-progress",
+                 *sets(["data.num_samples=200", "model.width=4", "run.epochs=3", "method.start_epoch=0"])]) == 130
+    assert capsys.readouterr().err.strip() == "satlearn: interrupted; finish the demo with satlearn demo --resume ./-d"
+    assert main(["train", "--resume", "./-d"]) == 2
+    assert capsys.readouterr().err.strip().endswith("finish the demo with satlearn demo --resume ./-d")
+    (tmp_path / "c.yaml").write_text("run:\n  out_dir: .\n  name: -x\n")
+    assert main(["find-issues", "--config", "c.yaml"]) == 2
+    assert capsys.readouterr().err.strip() == ("satlearn: error: -x: already holds a run; finish it with satlearn "
+                                               "train --resume ./-x, then run satlearn find-issues ./-x, or choose "
+                                               "another run.name")
+
+
 @pytest.mark.parametrize("argv, misplaced, shown", [
     (["train", "--config", "my.yaml", "--import", "my_methods"], "--import", "--import MODULE"),
     (["eval", "runs/x", "--import=my_methods"], "--import", "--import MODULE"),
