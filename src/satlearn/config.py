@@ -220,9 +220,9 @@ class _Yaml12Loader(yaml.SafeLoader):
     def construct_object(self, node, deep=False):
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, KeyError, IndexError, AttributeError):
-            # how PyYAML's own scalar constructors fail on a text that does not fit the tag, with no place in the
-            # text: float('abc'), a bool or timestamp pattern that does not match, an empty !!float
+        except (ValueError, KeyError, AttributeError):
+            # how the scalar constructors fail on a text that does not fit the tag, with no place in the text:
+            # _construct_float's ValueError (!!float abc), a bool or timestamp pattern that does not match
             if not isinstance(node, yaml.ScalarNode):
                 raise
             tag = _short_tag(node)
