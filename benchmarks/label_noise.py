@@ -63,7 +63,7 @@ from common import (  # noqa: E402
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
 from satlearn.compare import read_metrics  # noqa: E402
-from satlearn.config import load_config, overrides_for_method, read_yaml_file, to_dict  # noqa: E402
+from satlearn.config import load_config, overrides_for_method, to_dict  # noqa: E402
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS  # noqa: E402
 from satlearn.data.noise import read_label_file  # noqa: E402
 from satlearn.engine import fit, resume_config  # noqa: E402
@@ -73,6 +73,7 @@ from satlearn.engine.trainer import config_differences, listed_differences  # no
 from satlearn.evaluation.detection import detection_report  # noqa: E402
 from satlearn.errors import ConfigError, DataError, SatlearnError, TrainingError  # noqa: E402
 from satlearn.label_issues import find_label_issues, load_run_targets  # noqa: E402
+from satlearn.yaml_text import read_yaml_file  # noqa: E402
 
 RECIPES = {"paper": [], "fast": ["run.epochs=60", "method.start_epoch=18"]}
 METHODS = {

@@ -35,7 +35,7 @@ from common import (  # noqa: E402
     RESULTS, ROOT, check_results_dir, device_label, path_option, read_result, record, run_main, short_commit,
 )
 
-from satlearn.config import Config, load_config, overrides_for_method, read_yaml_file  # noqa: E402
+from satlearn.config import Config, load_config, overrides_for_method  # noqa: E402
 from satlearn.engine import fit  # noqa: E402
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
 from satlearn.engine.reporting import to_json  # noqa: E402
@@ -43,6 +43,7 @@ from satlearn.engine.runtime import cpu_threads  # noqa: E402
 from satlearn.engine.trainer import RESUME_FREE_KEYS  # noqa: E402
 from satlearn.errors import ConfigError  # noqa: E402
 from satlearn.selective import evaluate_scores, run_scores  # noqa: E402
+from satlearn.yaml_text import read_yaml_file  # noqa: E402
 
 TRAININGS = {"selective_sat": "selective_sat", "gamblers": "gamblers", "ce": "selective_ce"}  # key → config stem
 SELECTORS = {  # key: (training, score, label)

@@ -29,7 +29,8 @@ def test_a_key_misspelt_in_code_is_refused_as_a_files_would_be(section, key):
 
 
 def test_numpy_numbers_set_in_code_are_taken_as_plain_ints_and_floats():
-    from satlearn.config import dump_yaml, from_dict_exact, read_yaml
+    from satlearn.config import dump_yaml, from_dict_exact
+    from satlearn.yaml_text import read_yaml
 
     config = Config()
     config.run.epochs, config.method.start_epoch = np.int64(2), np.int64(1)  # values from a NumPy sweep
@@ -302,7 +303,7 @@ def test_every_spelling_of_infinity_and_nan_in_yaml_is_read_as_a_float(text):
 def test_a_text_that_looks_like_a_number_is_written_so_that_it_reads_back_as_the_same_text():
     # a run's config.yaml and a --set from overrides_from_dict hold such a name; old ones were written by YAML 1.1's
     # rules, which read 09 as text and quoted 010
-    from satlearn.config import read_yaml, write_yaml
+    from satlearn.yaml_text import read_yaml, write_yaml
 
     for text in ("09", "010", "-08", "2_0", "0x10", "1:20", "+5", "12", "1_0.5", "1:20.5", "-.5", "+.5", "1e3"):
         assert read_yaml(write_yaml({"name": text})) == {"name": text}, text
@@ -430,7 +431,7 @@ def test_the_last_epochs_seed_must_fit_too_not_only_the_first():
 
 def test_merge_keys_still_merge_and_unhashable_keys_give_one_line(tmp_path):
     path = write(tmp_path, "base: &base {epochs: 3, seed: 1}\nrun:\n  <<: *base\n  seed: 2\n", name="m.yaml")
-    from satlearn.config import read_yaml
+    from satlearn.yaml_text import read_yaml
 
     assert read_yaml(path.read_text())["run"] == {"epochs": 3, "seed": 2}  # the own key overrides the merged one
     with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML at line 1 .*unhashable"):
@@ -440,7 +441,8 @@ def test_merge_keys_still_merge_and_unhashable_keys_give_one_line(tmp_path):
 
 
 def test_written_configs_read_back_whatever_their_strings_look_like():
-    from satlearn.config import dump_yaml, from_dict_exact, read_yaml
+    from satlearn.config import dump_yaml, from_dict_exact
+    from satlearn.yaml_text import read_yaml
 
     config = Config()
     config.run.name, config.data.noise.key, config.run.out_dir = "1e3", "2E5", "off"
@@ -741,7 +743,8 @@ def test_a_methods_own_settings_are_typed_from_the_file_and_set_key_by_key(tmp_p
 
 
 def test_a_methods_settings_are_saved_with_their_defaults_filled_in(method_with_settings):
-    from satlearn.config import dump_yaml, read_yaml
+    from satlearn.config import dump_yaml
+    from satlearn.yaml_text import read_yaml
 
     config = load_config(None, ["method.name=label_smoothing"])
     defaults = method_with_settings.Settings()
@@ -842,7 +845,8 @@ def test_settings_a_methods_own_check_refuses_are_one_line_naming_where_they_cam
 def test_a_setting_the_dataclass_derives_itself_is_not_saved_and_the_saved_config_reads_back(method_with_settings):
     import dataclasses
 
-    from satlearn.config import dump_yaml, read_yaml
+    from satlearn.config import dump_yaml
+    from satlearn.yaml_text import read_yaml
 
     @dataclasses.dataclass
     class Settings:

@@ -54,7 +54,7 @@ def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_p
     import numpy as np
 
     from fixtures import tiny_overrides
-    from satlearn.config import read_yaml, write_yaml
+    from satlearn.yaml_text import read_yaml, write_yaml
     from satlearn.methods import METHODS
     from satlearn.models import MODELS
 
@@ -102,7 +102,8 @@ def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_p
 
 def test_the_configuration_reference_lists_every_key_with_its_default():
     """Each row names one key or several (`data.url`, `data.sha256`), and gives their defaults in the same order."""
-    from satlearn.config import Config, read_yaml, to_dict
+    from satlearn.config import Config, to_dict
+    from satlearn.yaml_text import read_yaml
 
     text = README.read_text()
     section = text[text.index("## Configuration reference"):].split("\n## ")[0]

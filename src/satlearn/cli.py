@@ -23,7 +23,7 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
 
 
 def _count(text: str) -> int:
-    from satlearn.config import whole_number
+    from satlearn.yaml_text import whole_number
 
     try:
         value = whole_number(text)
@@ -38,7 +38,7 @@ def _number_in(low: float, high: float, what: str):
     """An argparse type: a number in [low, high] written with the digits 0-9 (not ``inf`` or ``nan``), named
     ``what`` when out of it."""
     def parse(text: str) -> float:
-        from satlearn.config import decimal_number
+        from satlearn.yaml_text import decimal_number
 
         try:
             value = decimal_number(text)
@@ -53,7 +53,8 @@ def _number_in(low: float, high: float, what: str):
 
 def _threads(text: str) -> int:
     """An argparse type: a CPU thread count, checked as ``run.threads`` is."""
-    from satlearn.config import thread_count_problem, whole_number
+    from satlearn.config import thread_count_problem
+    from satlearn.yaml_text import whole_number
 
     try:
         value = whole_number(text)

@@ -107,7 +107,8 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
 def _run_config(run_dir: Path) -> Config:
     """A run's config: its ``config.yaml``, or where that file is gone, the config its checkpoint keeps (an
     unfinished run copied without it, say). A :class:`DataError` naming the run where neither can be read."""
-    from satlearn.config import YamlFileError, from_dict_exact, read_yaml_file
+    from satlearn.config import from_dict_exact
+    from satlearn.yaml_text import YamlFileError, read_yaml_file
 
     config_file = run_dir / "config.yaml"
     if not config_file.exists():

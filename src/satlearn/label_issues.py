@@ -254,7 +254,7 @@ def _setting_in(values: Any, keys: tuple[str, ...] | None):
 def _read_config_file(path: Path) -> Any:
     """A run's ``config.yaml`` as every satlearn command reads it, or None where it cannot be read (gone, not UTF-8,
     not YAML that satlearn takes)."""
-    from satlearn.config import YamlFileError, read_yaml_file
+    from satlearn.yaml_text import YamlFileError, read_yaml_file
 
     try:
         return read_yaml_file(path)

@@ -248,7 +248,8 @@ def test_a_run_whose_config_yaml_is_gone_resumes_bit_exactly_with_the_config_its
 
 def test_a_run_saved_before_a_key_existed_resumes_with_the_same_config_from_config_yaml_or_its_checkpoint(tmp_path):
     # both are read over today's defaults, and the resumption fills the run's own saved config in the same way
-    from satlearn.config import to_dict, write_yaml
+    from satlearn.config import to_dict
+    from satlearn.yaml_text import write_yaml
     from satlearn.engine import resume_config
 
     run = tmp_path / "run"
@@ -279,7 +280,8 @@ def test_a_run_whose_config_yaml_is_gone_resumes_with_the_overrides_given_over_i
 @pytest.mark.parametrize("config_yaml", ["kept", "gone"])
 def test_resume_config_gives_a_run_named_as_no_longer_accepted_the_place_it_is_in(tmp_path, config_yaml):
     # a run started when run.name could be an absolute path: its config, read as it was saved, is now refused
-    from satlearn.config import to_dict, write_yaml
+    from satlearn.config import to_dict
+    from satlearn.yaml_text import write_yaml
     from satlearn.engine import resume_config
 
     run = tmp_path / "run"
@@ -469,7 +471,7 @@ def test_a_config_built_in_code_trains_with_its_method_settings_filled_in(tmp_pa
 def a_run_saved_without(tmp_path, section: str, key: str):
     """A run stopped after epoch 1 whose checkpoint and config.yaml lack ``section.key``, as an earlier satlearn,
     without that key, wrote them."""
-    from satlearn.config import read_yaml, write_yaml
+    from satlearn.yaml_text import read_yaml, write_yaml
 
     run = tmp_path / "run"
     fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)

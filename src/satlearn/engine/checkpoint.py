@@ -15,9 +15,10 @@ from typing import Any
 
 import torch
 
-from satlearn.config import Config, YamlFileError, read_yaml_file
+from satlearn.config import Config
 from satlearn.errors import ConfigError, TrainingError, not_a_directory
 from satlearn.paths import pasteable_path, user_path
+from satlearn.yaml_text import YamlFileError, read_yaml_file
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
