@@ -80,8 +80,9 @@
 # recorded, which the log says). STEPS, GRID_SEED,
 # GRID_JOBS, GRID_RECIPE, GRID_NOISE, GRID_METHODS, TRAIN_PIPELINE and RUN_SET are checked before any step runs
 # (the names against label_noise.py's, RUN_SET against the configs of the cells it goes to); a wrong one stops the
-# suite with exit status 2, as do a SUITE_RESULTS or SUITE_RUNS that cannot be made or written in, and a SUITE_REPORT
-# that is a folder or has none.
+# suite with exit status 2, as do a SUITE_RESULTS or SUITE_RUNS that cannot be made or written in, and, where a step
+# that writes the report runs (paper, paper-ce, paper-both, grid, report), a SUITE_REPORT that is a folder or whose
+# folder cannot be made (a missing one is made).
 {  # bash reads a script as it runs it: the whole of it in one block, read before any of it runs, so that the
    # tree copied again under a running suite (an edit, a newer checkout) cannot change what it does next
 set -uo pipefail
@@ -111,6 +112,8 @@ KNOWN_STEPS="prepare speed profile paper paper-ce paper-both speed18 autotune ma
 # the trainings, whose cells label_noise.py resumes from their last checkpoint; every other step, stopped part-way,
 # starts again from scratch
 RESUMING_STEPS="paper paper-ce paper-both grid"
+# the steps that write the report (label_noise.py regenerates it after each cell it records)
+REPORT_STEPS="paper paper-ce paper-both grid report"
 # opens each attempt of a step in its log, which every attempt appends to: --status reads the latest attempt only
 ATTEMPT_HEADER="### cifar10_suite.sh: attempt started"
 REPORT="${SUITE_REPORT:-$BENCH/RESULTS.md}"
@@ -463,28 +466,43 @@ PY
     { read -r MACHINE; read -r GPU_NAME; read -r GPU_MODEL; } <<< "$(tail -n 3 <<< "$machine")"
 }
 
+folder_problem() {  # folder_problem FOLDER: why FOLDER, made here where missing, cannot take files (nothing: it can)
+    local error
+    if [ -e "$1" ] && [ ! -d "$1" ]; then
+        echo "is a file, not a directory"
+    elif ! error="$(mkdir -p "$1" 2>&1)"; then
+        echo "cannot be made (${error##*: })"
+    elif [ ! -w "$1" ]; then
+        echo "cannot be written by this process"
+    fi
+}
+
+writes_report() {  # whether STEPS holds a step that writes $REPORT: steps that write none have no use for it
+    local name
+    for name in ${STEPS:-$ALL_STEPS}; do [[ " $REPORT_STEPS " == *" $name "* ]] && return 0; done
+    return 1
+}
+
 check_folders() {  # before any step runs: the folders that the steps write in (the results and runs folders, made
     # where missing) and the report's. Where one is a file, say, every step would fail in turn, the report last
-    local name folder error
+    local name problem
     for name in RESULTS RUNS; do
-        folder="${!name}"
-        if [ -e "$folder" ] && [ ! -d "$folder" ]; then
-            error="is a file, not a directory"
-        elif ! error="$(mkdir -p "$folder" 2>&1)"; then
-            error="cannot be made (${error##*: })"
-        elif [ ! -w "$folder" ]; then
-            error="cannot be written by this process"
-        else
-            continue
-        fi
-        echo "cifar10_suite.sh: SUITE_$name=$folder: $error; expected a directory this process can write in" >&2
+        problem="$(folder_problem "${!name}")"
+        [ -z "$problem" ] && continue
+        echo "cifar10_suite.sh: SUITE_$name=${!name}: $problem; expected a directory this process can write in" >&2
         return 2
     done
+    writes_report || return 0
     if [ -d "$REPORT" ]; then
         echo "cifar10_suite.sh: SUITE_REPORT=$REPORT: is a directory; expected the report's file (say RESULTS.md)" >&2
         return 2
-    elif [ ! -d "$(dirname "$REPORT")" ]; then
-        echo "cifar10_suite.sh: SUITE_REPORT=$REPORT: no directory $(dirname "$REPORT") to write it in" >&2
+    fi
+    # its folder is made here, as the results folder is: a report in a folder of its own that no step has made yet
+    # (the report step's figures made it before the report was written) is where the grid writes it too
+    problem="$(folder_problem "$(dirname "$REPORT")")"
+    if [ -n "$problem" ]; then
+        echo "cifar10_suite.sh: SUITE_REPORT=$REPORT: its directory $(dirname "$REPORT") $problem; expected a" \
+            "directory this process can write in" >&2
         return 2
     fi
 }

@@ -695,13 +695,29 @@ def test_folders_the_steps_cannot_write_in_stop_the_suite_before_any_step_runs(t
             ("SUITE_RESULTS", a_file, f"is a file, not a directory; {expected}"),
             ("SUITE_RUNS", a_file / "runs", f"cannot be made (Not a directory); {expected}"),
             ("SUITE_REPORT", folder, "is a directory; expected the report's file (say RESULTS.md)"),
-            ("SUITE_REPORT", tmp_path / "nowhere" / "R.md", f"no directory {tmp_path / 'nowhere'} to write it in")):
+            ("SUITE_REPORT", a_file / "R.md", f"its directory {a_file} is a file, not a directory; {expected}")):
         for arguments in ([], ["--run-for", "5"]):
             result = suite(tmp_path, *arguments, STEPS="report", **{setting: str(value)})
             assert result.returncode == 2, result.stdout + result.stderr
             assert result.stderr.splitlines() == [f"cifar10_suite.sh: {setting}={value}: {message}"], result.stderr
             assert "[report]" not in result.stdout and not (tmp_path / "RESULTS.md").exists(), result.stdout
     assert a_file.read_text() == "" and not any(folder.iterdir())
+
+
+def test_a_report_in_a_folder_no_step_has_made_yet_is_written_there(tmp_path):
+    import shutil
+
+    committed = Path(__file__).parents[2] / "benchmarks" / "results" / "label_issues"
+    shutil.copytree(committed, tmp_path / "results" / "label_issues")
+    report = tmp_path / "report" / "R.md"
+    started = suite(tmp_path, STEPS="report", SUITE_REPORT=str(report))
+    assert started.returncode == 0 and "[report] wrote" in started.stdout, started.stdout + started.stderr
+    assert report.is_file()
+    # a suite whose steps write no report leaves SUITE_REPORT alone, even one that could not be written
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "cifar-10-batches-py").mkdir()  # a quick step: prepare finds the data there
+    unread = suite(tmp_path, STEPS="prepare", SUITE_REPORT=str(tmp_path / "a_file" / "R.md"))
+    assert unread.returncode == 0 and "[prepare] finished" in unread.stdout, unread.stdout + unread.stderr
 
 
 def test_pack_that_cannot_write_its_archive_fails_in_one_line_and_leaves_nothing(tmp_path):
