@@ -125,7 +125,9 @@ home_path() {  # home_path PATH: PATH as the benchmark scripts read a path (comm
         "~" | "~/"*) home=~; path="$home${path#"~"}" ;;
         "~"*)
             user="${path%%/*}" user="${user#"~"}"
-            if [[ "$user" =~ ^[A-Za-z0-9._-]+$ ]]; then  # a user name only, so that eval expands nothing else
+            # a user name only, so that eval expands nothing else: not ~N, ~-N or ~-, which bash reads as entries of
+            # its directory stack ($PWD, $OLDPWD), where Python's expanduser looks for a user of that name
+            if [[ "$user" =~ ^[A-Za-z0-9._-]+$ && ! "$user" =~ ^-?[0-9]*$ ]]; then
                 eval "home=~$user"
                 [ "$home" = "~$user" ] || path="$home${path#"~$user"}"
             fi ;;

@@ -686,6 +686,23 @@ def test_paths_given_from_the_home_directory_are_read_there_where_no_shell_expan
     assert not any(elsewhere.iterdir())
 
 
+def test_a_tilde_before_a_number_or_dash_is_no_home_directory_and_is_left_as_it_is(tmp_path):
+    # bash's ~0, ~1, ~- and ~-1 name its directory stack (the current and the previous folder), no user's home:
+    # common.path_option, reading such a path with Python, finds no user of that name and leaves it as it is
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "speed.json").write_text("{}")
+    here, previous = tmp_path / "here", tmp_path / "previous"
+    here.mkdir()
+    previous.mkdir()
+    env = suite_environment(tmp_path, OLDPWD=str(previous))
+    for prefix in ("~0", "~-", "~-0"):
+        packed = subprocess.run(["bash", str(SUITE), "--pack", f"{prefix}/out.tgz"], env=env, cwd=here,
+                                capture_output=True, text=True)
+        assert packed.returncode == 2 and packed.stderr.strip() == (
+            f"cifar10_suite.sh --pack: {prefix}/out.tgz: no directory {prefix} to write it in"), packed.stderr
+    assert not any(here.iterdir()) and not any(previous.iterdir())
+
+
 def test_folders_the_steps_cannot_write_in_stop_the_suite_before_any_step_runs(tmp_path):
     a_file, folder = tmp_path / "a_file", tmp_path / "folder"
     a_file.write_text("")
