@@ -377,6 +377,37 @@ def test_a_folder_of_many_runs_is_drawn_in_colours_of_their_own_with_its_legends
     assert Image.open(tmp_path / "all.png").height > fig.get_figheight() * 110  # the image takes them in
 
 
+def test_a_plot_of_a_few_runs_is_laid_out_with_its_legends_inside_the_axes(tmp_path, monkeypatch):
+    import pickle
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from satlearn.compare import plot_runs
+
+    # long names: legends about as wide as their axes, which the layout has always made room for
+    runs = [read_run(hand_written_run(tmp_path / f"a_rather_long_run_name_from_a_sweep_lr0.1_wd5e-4_{i:02d}",
+                                      [{"test_accuracy": 0.5 + i / 100, **row} for row in HAND_ROWS]))
+            for i in range(2)]
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_runs(runs, tmp_path / "two.png")
+    (fig,) = drawn
+    assert all(ax.get_legend() is not None for ax in fig.axes) and not fig.legends
+    # the same figure, before its layout, laid out with each axes' legend drawn first
+    expected = pickle.loads(pickle.dumps(fig))
+    FigureCanvasAgg(expected)
+    expected.subplots_adjust(**{side: matplotlib.rcParams[f"figure.subplot.{side}"]
+                                for side in ("left", "right", "bottom", "top", "wspace", "hspace")})
+    for ax in expected.axes:
+        ax.legend(fontsize=8)
+    expected.tight_layout()
+    assert [ax.get_position().bounds for ax in fig.axes] == [
+        pytest.approx(ax.get_position().bounds) for ax in expected.axes]
+
+
 def test_a_run_with_epochs_but_none_tested_is_not_a_run_to_compare_yet(tmp_path):
     run_dir = hand_written_run(tmp_path / "sat", [{"epoch": 1, "epoch_seconds": 1.0}], finished=False)
     with pytest.raises(DataError, match=r"metrics\.jsonl: no evaluated epoch yet"):

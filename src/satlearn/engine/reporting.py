@@ -174,19 +174,22 @@ LEGEND_ENTRIES_INSIDE = 10
 
 
 def place_legends(fig, axes, *, fontsize: float, loc: str = "best") -> bool:
-    """Draws each of ``axes``' legends: inside it (at ``loc``) while it has at most :data:`LEGEND_ENTRIES_INSIDE`
-    entries, else below the figure, under its axes, in as many columns as the axes are wide (so that the legends of
-    axes side by side stay apart), where it hides no curve. Called once the figure is laid out; returns whether a
+    """Draws each of ``axes``' legends and lays ``fig`` out (``tight_layout``). A legend of at most
+    :data:`LEGEND_ENTRIES_INSIDE` entries goes inside its axes (at ``loc``) before the layout, which makes room for
+    it, as such figures have always been laid out; a longer one goes below the figure, under its axes, once the
+    figure is laid out without it (a layout made with it would warn that it cannot fit), in as many columns as the
+    axes are wide (so that the legends of axes side by side stay apart), where it hides no curve. Returns whether a
     legend went below, which ``savefig`` then takes in with ``bbox_inches="tight"``."""
-    renderer = fig.canvas.get_renderer()
-    below = False
+    below = []
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
-        if not handles:
-            continue
-        if len(handles) <= LEGEND_ENTRIES_INSIDE:
+        if len(handles) > LEGEND_ENTRIES_INSIDE:
+            below.append((ax, handles, labels))
+        elif handles:
             ax.legend(handles, labels, fontsize=fontsize, loc=loc)
-            continue
+    fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    for ax, handles, labels in below:
         box = ax.get_position()
         under = dict(fontsize=fontsize, loc="upper center", bbox_to_anchor=((box.x0 + box.x1) / 2, 0))
         one_column = fig.legend(handles, labels, **under)
@@ -194,8 +197,7 @@ def place_legends(fig, axes, *, fontsize: float, loc: str = "best") -> bool:
         one_column.remove()
         columns = max(1, int(ax.get_window_extent(renderer).width // column_width))
         fig.legend(handles, labels, ncols=columns, **under)
-        below = True
-    return below
+    return bool(below)
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -> None:
