@@ -377,6 +377,24 @@ def test_a_folder_of_many_runs_is_drawn_in_colours_of_their_own_with_its_legends
     assert Image.open(tmp_path / "all.png").height > fig.get_figheight() * 110  # the image takes them in
 
 
+def test_a_plot_of_ten_runs_or_fewer_keeps_its_legends_inside_however_many_lines_they_name(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from satlearn.compare import plot_runs
+
+    # each SAT run names two lines on each axes (its curve and its phase start; its targets and given labels): the
+    # legends of six runs have twelve entries, and stay where they always were
+    runs = [read_run(hand_written_run(tmp_path / f"run{i}", HAND_ROWS)) for i in range(6)]
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_runs(runs, tmp_path / "six.png")
+    (fig,) = drawn
+    assert [len(ax.get_legend().get_texts()) for ax in fig.axes] == [2 * len(runs)] * 2 and not fig.legends
+    assert Image.open(tmp_path / "six.png").size == (round(fig.get_figwidth() * 110), round(fig.get_figheight() * 110))
+
+
 def test_a_plot_of_a_few_runs_is_laid_out_with_its_legends_inside_the_axes(tmp_path, monkeypatch):
     import pickle
 

@@ -251,7 +251,7 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=11)
-    legends_below = place_legends(fig, axes[0], fontsize=8)  # and lays the figure out
+    legends_below = place_legends(fig, axes[0], runs=len(runs), fontsize=8)  # and lays the figure out
     try:
         make_output_dir(path.parent, what=f"plot {path}: its directory")
         image_format = plot_format(path, fig.canvas.get_supported_filetypes())

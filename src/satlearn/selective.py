@@ -415,7 +415,8 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     fig.suptitle("Risk–coverage on the test part of the split (seed 10)")
-    legends_below = place_legends(fig, (ax_risk, ax_general), fontsize=7, loc="upper left")  # and lays it out
+    legends_below = place_legends(fig, (ax_risk, ax_general), runs=len(results), fontsize=7,
+                                  loc="upper left")  # and lays the figure out
     atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110,
                                                    bbox_inches="tight" if legends_below else None))
     plt.close(fig)

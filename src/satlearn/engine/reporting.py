@@ -171,19 +171,23 @@ def distinct_colours(count: int) -> list[Any]:
 
 # a legend of more entries than this, drawn inside its axes, covers the curves it names (a folder of runs compared)
 LEGEND_ENTRIES_INSIDE = 10
+# a figure of at most this many runs keeps its legends inside its axes, as such figures have always been drawn,
+# however many lines each run names (a run's phase start, its targets, its given labels: two entries a run)
+RUNS_WITH_LEGENDS_INSIDE = 10
 
 
-def place_legends(fig, axes, *, fontsize: float, loc: str = "best") -> bool:
-    """Draws each of ``axes``' legends and lays ``fig`` out (``tight_layout``). A legend of at most
-    :data:`LEGEND_ENTRIES_INSIDE` entries goes inside its axes (at ``loc``) before the layout, which makes room for
-    it, as such figures have always been laid out; a longer one goes below the figure, under its axes, once the
-    figure is laid out without it (a layout made with it would warn that it cannot fit), in as many columns as the
-    axes are wide (so that the legends of axes side by side stay apart), where it hides no curve. Returns whether a
-    legend went below, which ``savefig`` then takes in with ``bbox_inches="tight"``."""
+def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best") -> bool:
+    """Draws each of ``axes``' legends and lays ``fig`` out (``tight_layout``), for a figure of ``runs`` runs. A
+    legend goes inside its axes (at ``loc``) before the layout, which makes room for it, as such figures have always
+    been laid out, unless the figure has more than :data:`RUNS_WITH_LEGENDS_INSIDE` runs and the legend more than
+    :data:`LEGEND_ENTRIES_INSIDE` entries; such a one goes below the figure, under its axes, once the figure is laid
+    out without it (a layout made with it would warn that it cannot fit), in as many columns as the axes are wide (so
+    that the legends of axes side by side stay apart), where it hides no curve. Returns whether a legend went below,
+    which ``savefig`` then takes in with ``bbox_inches="tight"``."""
     below = []
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
-        if len(handles) > LEGEND_ENTRIES_INSIDE:
+        if runs > RUNS_WITH_LEGENDS_INSIDE and len(handles) > LEGEND_ENTRIES_INSIDE:
             below.append((ax, handles, labels))
         elif handles:
             ax.legend(handles, labels, fontsize=fontsize, loc=loc)
