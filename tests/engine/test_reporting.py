@@ -242,7 +242,7 @@ def test_a_legend_of_more_than_ten_entries_goes_below_the_figure(entries, below)
     from satlearn.engine.reporting import place_legends
 
     fig, axes = axes_with_lines([entries, entries])
-    assert place_legends(fig, axes, fontsize=7) is below
+    assert place_legends(fig, axes, runs=entries, fontsize=7) is below
     assert [ax.get_legend() is None for ax in axes] == [below, below] and len(fig.legends) == (2 if below else 0)
     plt.close(fig)
 
@@ -258,14 +258,14 @@ def test_a_legend_inside_its_axes_is_where_it_is_asked_to_be_and_none_is_drawn_w
             ax.plot([0, 0.2], [10 - j, 10 - j], label=f"line {j}")
         ax.plot([0, 1], [0, 0])
     fig.tight_layout()
-    place_legends(fig, axes, fontsize=7, loc="upper left")
+    place_legends(fig, axes, runs=3, fontsize=7, loc="upper left")
     renderer = fig.canvas.get_renderer()
     for ax in axes:  # its top left corner at the axes', within the legend's padding
         box, inside = ax.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer)
         assert abs(inside.x0 - box.x0) < 20 and abs(inside.y1 - box.y1) < 20
     plt.close(fig)
     fig, axes = axes_with_lines([3, 3], labelled=False)
-    assert place_legends(fig, axes, fontsize=7) is False
+    assert place_legends(fig, axes, runs=3, fontsize=7) is False
     assert [ax.get_legend() for ax in axes] == [None, None] and fig.legends == []
     plt.close(fig)
 
@@ -276,7 +276,7 @@ def test_legends_below_stay_under_their_own_axes_in_as_many_columns_as_fit():
     from satlearn.engine.reporting import place_legends
 
     fig, axes = axes_with_lines([24, 24])
-    place_legends(fig, axes, fontsize=7)
+    place_legends(fig, axes, runs=24, fontsize=7)
     renderer = fig.canvas.get_renderer()
     left, right = (legend.get_window_extent(renderer) for legend in fig.legends)
     assert left.x1 < right.x0  # apart, each under its own axes
@@ -287,3 +287,34 @@ def test_legends_below_stay_under_their_own_axes_in_as_many_columns_as_fit():
         one_column = fig.legend(handles, labels, fontsize=7).get_window_extent(renderer)
         assert below.height < one_column.height / 2  # several columns, not one long one
     plt.close(fig)
+
+
+@pytest.mark.parametrize("axes_count, label", [(1, "r{}"), (2, "a_rather_long_run_name_" * 5 + "{}")])
+def test_legends_below_the_axes_fit_their_width_and_cover_no_other_legend(axes_count, label):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from satlearn.engine.reporting import place_legends
+
+    runs = 11  # past matplotlib's ten colours: the legends go below
+    fig, axes = plt.subplots(1, axes_count, figsize=(6 * axes_count, 4.5), squeeze=False)
+    for ax in axes[0]:
+        for run in range(runs):
+            ax.plot([1, 2], [run, run + 1], label=label.format(run))
+    try:
+        assert place_legends(fig, axes[0], runs=runs, fontsize=8)
+        renderer = fig.canvas.get_renderer()
+        legends = [legend.get_window_extent(renderer) for legend in fig.legends]
+        widths = [ax.get_window_extent(renderer).width for ax in axes[0]]
+        assert len(legends) == axes_count and all(len(legend.get_lines()) == runs for legend in fig.legends)
+        if axes_count == 1:
+            # short names: as many columns as fit the axes, no more (columns lie further apart than a frame is padded)
+            assert legends[0].width <= widths[0]
+        else:
+            # long names: one column is wider than its axes, and goes under its neighbour's legend, not over it
+            assert all(legend.width > width for legend, width in zip(legends, widths))
+            assert not legends[1].overlaps(legends[0])
+    finally:
+        plt.close(fig)

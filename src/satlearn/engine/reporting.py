@@ -181,9 +181,10 @@ def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best") -
     legend goes inside its axes (at ``loc``) before the layout, which makes room for it, as such figures have always
     been laid out, unless the figure has more than :data:`RUNS_WITH_LEGENDS_INSIDE` runs and the legend more than
     :data:`LEGEND_ENTRIES_INSIDE` entries; such a one goes below the figure, under its axes, once the figure is laid
-    out without it (a layout made with it would warn that it cannot fit), in as many columns as the axes are wide (so
-    that the legends of axes side by side stay apart), where it hides no curve. Returns whether a legend went below,
-    which ``savefig`` then takes in with ``bbox_inches="tight"``."""
+    out without it (a layout made with it would warn that it cannot fit), where it hides no curve: in as many columns
+    as fit the axes' width, so that the legends of axes side by side stay apart, and where even one column is wider
+    (long run names), under the legends it would cover. Returns whether a legend went below, which ``savefig`` then
+    takes in with ``bbox_inches="tight"``."""
     below = []
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
@@ -193,15 +194,35 @@ def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best") -
             ax.legend(handles, labels, fontsize=fontsize, loc=loc)
     fig.tight_layout()
     renderer = fig.canvas.get_renderer()
+    placed: list = []  # the extents of the legends below so far
     for ax, handles, labels in below:
         box = ax.get_position()
-        under = dict(fontsize=fontsize, loc="upper center", bbox_to_anchor=((box.x0 + box.x1) / 2, 0))
-        one_column = fig.legend(handles, labels, **under)
-        column_width = one_column.get_window_extent(renderer).width
-        one_column.remove()
-        columns = max(1, int(ax.get_window_extent(renderer).width // column_width))
-        fig.legend(handles, labels, ncols=columns, **under)
+        centre = (box.x0 + box.x1) / 2
+        legend = _legend_under(fig, ax, handles, labels, anchor=(centre, 0), fontsize=fontsize, renderer=renderer)
+        extent = legend.get_window_extent(renderer)
+        if any(extent.overlaps(other) for other in placed):
+            top = fig.transFigure.inverted().transform((0, min(other.y0 for other in placed)))[1]
+            legend.set_bbox_to_anchor((centre, top), transform=fig.transFigure)
+            extent = legend.get_window_extent(renderer)
+        placed.append(extent)
     return bool(below)
+
+
+def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], fontsize: float, renderer):
+    """``fig``'s legend of ``handles``, its top centre at ``anchor`` (figure coordinates), in as many columns as fit
+    ``ax``'s width (one, where even one is wider). Columns lie further apart than a legend's frame is padded, so a
+    legend of n columns is wider than n legends of one: the count that one column's width suggests is tried first,
+    then fewer."""
+    under = dict(fontsize=fontsize, loc="upper center", bbox_to_anchor=anchor)
+    room = ax.get_window_extent(renderer).width
+    one_column = fig.legend(handles, labels, **under)
+    for columns in range(int(room // one_column.get_window_extent(renderer).width), 1, -1):
+        legend = fig.legend(handles, labels, ncols=columns, **under)
+        if legend.get_window_extent(renderer).width <= room:
+            one_column.remove()
+            return legend
+        legend.remove()
+    return one_column
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -> None:
