@@ -65,7 +65,8 @@ _TAGGED_TEXTS = {"bool": "true or false", "float": "a number such as 0.5, 1e-3 o
 
 class _Yaml12Loader(yaml.SafeLoader):
     """Safe YAML read the YAML 1.2 way where 1.1 surprises people: only true/false are booleans (``amp: off``
-    stays the string "off"), ``1e-3`` is a float (1.1 wants ``1.0e-3``), a number is a sign and the digits 0-9, with
+    stays the string "off"), a plain date is text (``2024-01-31`` stays the string "2024-01-31"; 1.2 has no
+    timestamps), ``1e-3`` is a float (1.1 wants ``1.0e-3``), a number is a sign and the digits 0-9, with
     a dot or an exponent for a float (``2_0``, ``010``, ``1:20``, ``1_0.5`` stay text: see ``_YAML_INT`` and
     ``_YAML_FLOAT``), and a key given twice in one mapping is an error
     instead of the last one silently winning (merge keys ``<<:`` still override as YAML defines). A text that its
@@ -93,29 +94,18 @@ class _Yaml12Loader(yaml.SafeLoader):
                         key_node.start_mark)
         super().flatten_mapping(node)
 
-    def compose_scalar_node(self, anchor):
-        # whether the text came with its tag (!!timestamp 2024-02-30) or YAML gave it one (2024-02-30), for an error
-        # to name what was written
-        tag_given = self.peek_event().tag not in (None, "!")
-        node = super().compose_scalar_node(anchor)
-        node.tag_given = tag_given
-        return node
-
     def construct_object(self, node, deep=False):
         try:
             return super().construct_object(node, deep=deep)
         except (ValueError, KeyError, AttributeError):
             # how the scalar constructors fail on a text that does not fit the tag, with no place in the text:
-            # _construct_float's ValueError (!!float abc), a bool or timestamp pattern that does not match
+            # _construct_float's ValueError (!!float abc), a bool or timestamp pattern that does not match; only a
+            # tagged text gets here, as the resolvers above give a plain one a tag that reads it
             if not isinstance(node, yaml.ScalarNode):
                 raise
             tag = _short_tag(node)
             expected = _TAGGED_TEXTS.get(tag[2:], f"a text that {tag} reads")
-            if not getattr(node, "tag_given", True):  # a plain 2024-02-30, which YAML reads as a timestamp
-                problem = f"{node.value}: read as {tag}, expected {expected}; quote it to give it as text"
-            else:
-                problem = f"{_as_tagged(node)}: expected {expected}"
-            raise _TextNotOfItsTag(None, None, problem, node.start_mark) from None
+            raise _TextNotOfItsTag(None, None, f"{_as_tagged(node)}: expected {expected}", node.start_mark) from None
 
 
 def _short_tag(node: yaml.Node) -> str:
@@ -146,8 +136,12 @@ def _construct_float(loader: _Yaml12Loader, node: yaml.ScalarNode) -> float:
 
 
 _BOOL_TAG, _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+# YAML 1.2's core schema has no timestamps: a plain 2024-01-31 is the text it reads as (a run name, say), not a date
+# that a str setting refuses, and 2024-02-30 is text too, not an error; `!!timestamp 2024-01-31` still reads a date
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG)]
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG, _TIMESTAMP_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
@@ -159,7 +153,7 @@ _Yaml12Loader.add_constructor(_FLOAT_TAG, _construct_float)
 
 class _QuotingDumper(yaml.SafeDumper):
     """Safe YAML written so that both readers agree: a string that YAML 1.1 or the loader above would read as
-    something else (``off``, ``1e3``) is quoted."""
+    something else (``off``, ``1e3``, ``2024-01-31``, a date to YAML 1.1) is quoted."""
 
 
 _QuotingDumper.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
