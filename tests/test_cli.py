@@ -1568,6 +1568,7 @@ def test_a_run_on_cifar_without_a_root_or_a_home_directory_is_one_line(tmp_path,
 def test_without_a_home_directory_a_path_starting_with_a_tilde_is_one_line_and_makes_no_folder(
         given, environment, tmp_path, capsys, monkeypatch):
     from fixtures import without_a_home_directory
+    from satlearn.paths import _why_no_home_directory
 
     without_a_home_directory(monkeypatch)
     for name, value in environment.items():
@@ -1576,8 +1577,8 @@ def test_without_a_home_directory_a_path_starting_with_a_tilde_is_one_line_and_m
     sets = [a for o in tiny_overrides(tmp_path / "runs", "run.epochs=1", "method.name=erm") for a in ("--set", o)]
     assert main(["train", *sets, *given]) == 2
     path = next(text.split("=", 1)[-1] for text in given if "~" in text) if given else "SATLEARN_CACHE=~/cache"
-    assert capsys.readouterr().err == (f"satlearn: error: {path}: there is no home directory to read ~ as (HOME is "
-                                       "not set, and the user has none); give the path without ~\n")
+    assert capsys.readouterr().err == (f"satlearn: error: {path}: there is no home directory for this process to "
+                                       f"read ~ as{_why_no_home_directory(os.name)}; give the path without ~\n")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -41,12 +41,27 @@ def test_without_a_home_directory_a_tilde_of_the_users_own_is_refused_naming_the
 
     without_a_home_directory(monkeypatch)
     for text in ("~", "~/runs", "~//runs/a"):
-        with pytest.raises(ConfigError, match=rf"^{re.escape(text)}: there is no home directory to read ~ as "
-                                              r"\(HOME is not set, and the user has none\); give the path without ~$"):
+        with pytest.raises(ConfigError, match=rf"^{re.escape(text)}: there is no home directory for this process to "
+                                              r"read ~ as( \([^()]*\))?; give the path without ~$"):
             user_path(text)
     # a ~user of no such user is a folder of that name, home directory or not; ./~ is the folder ~ here
     assert user_path("~satlearn-no-such-user/run") == Path("~satlearn-no-such-user/run")
     assert user_path("./~/runs") == Path.cwd() / "~" / "runs"
+
+
+@pytest.mark.parametrize("system, why", [
+    ("posix", r" \(HOME is not set, and the user has no entry in the user database\)"),
+    ("nt", r" \(neither USERPROFILE nor HOMEPATH is set\)"),  # Windows reads no HOME
+    ("java", ""),  # of a system whose variables are not known, none is named
+])
+def test_without_a_home_directory_the_error_names_only_what_the_system_reads_it_from(system, why, monkeypatch):
+    from fixtures import without_a_home_directory
+    from satlearn.paths import _home_directory
+
+    without_a_home_directory(monkeypatch)
+    with pytest.raises(ConfigError, match=rf"^~/runs: there is no home directory for this process to read ~ as{why}; "
+                                          r"give the path without ~$"):
+        _home_directory("~/runs", system)
 
 
 def test_a_path_read_again_is_the_same_path(tmp_path, monkeypatch):

@@ -18,9 +18,9 @@ def user_path(value: str | os.PathLike) -> Path:
     as the home directory of a user ``x`` and raise where there is no such user; here ``./~x`` is the folder ``~x``
     in the current directory, given as an absolute path (:func:`literal_path`). A ``~user`` of no such user stays
     as it is: a path the caller reports missing in its own words. (``Path("./~x")`` has lost its ``./`` already:
-    pass such a path as text.) A ``~`` of the user's own where there is no home directory (``HOME`` unset and no
-    user entry, as in some containers) is a :class:`ConfigError` naming the path: left as it is, it would be a
-    folder named ``~`` in the current directory."""
+    pass such a path as text.) A ``~`` of the user's own where the process has no home directory (on POSIX,
+    ``HOME`` unset and no user entry, as in some containers) is a :class:`ConfigError` naming the path: left as it
+    is, it would be a folder named ``~`` in the current directory."""
     text = os.fspath(value)
     if not text.startswith("~"):
         return literal_path(Path(text))
@@ -31,14 +31,24 @@ def user_path(value: str | os.PathLike) -> Path:
     return Path(os.path.expanduser(text))
 
 
-def _home_directory(text: str) -> Path:
+def _home_directory(text: str, system: str = os.name) -> Path:
     """The user's home directory, for the path ``text`` that starts with ``~`` (named in the error where there is
     none)."""
     try:
         return Path.home()
     except RuntimeError:  # pathlib's "Could not determine home directory"
-        raise ConfigError(f"{text}: there is no home directory to read ~ as (HOME is not set, and the user has none); "
-                          "give the path without ~") from None
+        raise ConfigError(f"{text}: there is no home directory for this process to read ~ as"
+                          f"{_why_no_home_directory(system)}; give the path without ~") from None
+
+
+def _why_no_home_directory(system: str) -> str:
+    """Where the home directory would have come from, in the words of ``system`` (``os.name``): Python reads it
+    from different variables on POSIX and on Windows, and naming the wrong one would send the user looking there."""
+    if system == "posix":
+        return " (HOME is not set, and the user has no entry in the user database)"
+    if system == "nt":
+        return " (neither USERPROFILE nor HOMEPATH is set)"
+    return ""
 
 
 def literal_path(path: Path) -> Path:

@@ -43,9 +43,10 @@ def _one_line(values) -> str:
 
 def default_cache_dir() -> Path:
     """Where sources keep what they generate or download when ``data.root`` is null: ``$SATLEARN_CACHE``, else
-    ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``. Without a home directory (``HOME`` unset and no user
-    entry for the process, as in some containers): a :class:`MissingDataError` that says how to give the data a
-    place where neither variable is set, and a :class:`ConfigError` naming the variable where it starts with ``~``."""
+    ``$XDG_CACHE_HOME/satlearn``, else ``~/.cache/satlearn``. Without a home directory for the process (on POSIX,
+    ``HOME`` unset and no user entry, as in some containers): a :class:`MissingDataError` that says how to give the
+    data a place where neither variable is set, and a :class:`ConfigError` naming the variable where it starts with
+    ``~``."""
     if os.environ.get("SATLEARN_CACHE"):
         return _path_in_environment("SATLEARN_CACHE")
     if os.environ.get("XDG_CACHE_HOME"):
