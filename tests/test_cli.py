@@ -661,7 +661,7 @@ def test_a_run_whose_data_moved_resumes_and_evaluates_from_where_they_are_now(tm
     shutil.move(first, moved)
     capsys.readouterr()
     assert main(["eval", str(run)]) == 2
-    assert "t.csv is not a file" in capsys.readouterr().err
+    assert f"csv: there is no file {first} (" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--set", f"data.root={moved}"]) == 0
     assert (run / "summary.json").exists()
     assert f"root: {moved}" in (run / "config.yaml").read_text()  # the run's config says where its data are now
@@ -853,8 +853,8 @@ def test_a_find_issues_runs_moved_data_are_named_with_the_option_that_points_to_
     assert main(["eval", str(run)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"satlearn: error: {run}: trained on splits given to fit(dataset=...) (in Python, or by "
-                          f"find-issues --config), which its data.source (npz) does not load (npz: {data} is not a "
-                          "file"), err
+                          f"find-issues --config), which its data.source (npz) does not load (npz: there is no file "
+                          f"{data} ("), err
     assert err.endswith("; or give where the run's data are now with --data-root PATH") and "\n" not in err, err
     assert main(["eval", str(run), "--data-root", str(moved)]) == 0
 
@@ -868,7 +868,7 @@ def test_a_runs_moved_data_are_named_with_the_option_that_points_to_where_they_a
     run, _ = train_then_move_its_data(tmp_path, capsys, data, moved, "data.source=npz", "model.num_classes=2")
     assert main(["eval", str(run)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"satlearn: error: npz: {data} is not a file (expected a .npz file with x_train, y_train, x_test, y_test); "
+        f"satlearn: error: npz: there is no file {data} (expected a .npz file with x_train, y_train, x_test, y_test); "
         "or give where the run's data are now with --data-root PATH")
     assert main(["eval", str(run), "--data-root", str(moved)]) == 0
     (run / "summary.json").unlink()  # as a run cut off after its last checkpoint

@@ -1052,11 +1052,27 @@ def test_npz_channels_last_images(tmp_path):
     assert np.allclose(data.mean, (x_train / 255).mean(axis=(0, 1, 2)))
 
 
+@pytest.mark.parametrize("source, name, expected", [
+    ("csv", "t.csv", "expected a CSV file with a header row"),
+    ("npz", "d.npz", "expected a .npz file with x_train, y_train, x_test, y_test"),
+])
+def test_a_data_file_that_is_not_there_is_told_apart_from_a_folder_given_for_it(source, name, expected, tmp_path):
+    missing = tmp_path / name
+    with pytest.raises(MissingDataError, match=rf"^{source}: there is no file {re.escape(str(missing))} "
+                                               rf"\({re.escape(expected)}\)$"):
+        load_dataset(data_config(source, missing))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with pytest.raises(MissingDataError, match=rf"^{source}: {re.escape(str(folder))} is not a file "
+                                               rf"\({re.escape(expected)}\)$"):
+        load_dataset(data_config(source, folder))
+
+
 def test_an_npz_file_under_the_home_of_no_such_user_is_no_such_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # where the path, left as it is, is looked for
     with pytest.raises(DataError) as refused:
         load_dataset(data_config("npz", "~satlearn-no-such-user/d.npz"))
-    assert str(refused.value).startswith("npz: ~satlearn-no-such-user/d.npz is not a file")
+    assert str(refused.value).startswith("npz: there is no file ~satlearn-no-such-user/d.npz (")
     assert "\n" not in str(refused.value)
 
 
