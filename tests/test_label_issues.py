@@ -207,6 +207,24 @@ def test_a_run_whose_config_yaml_is_gone_is_still_scored_against_its_true_labels
     scored_against_the_true_labels(tmp_path / "from_checkpoint")
 
 
+@pytest.mark.parametrize("damaged", ["data: [symmetric\n", "data:\n  noise:\n    kind: none\ndata:\n  noise: {}\n",
+                                     "- not a mapping\n"])
+def test_a_run_whose_config_yaml_cannot_be_read_is_still_scored_against_its_true_labels(damaged, tmp_path, capsys):
+    # a config.yaml that cannot be read is no better than none: the noise comes from summary.json, else the checkpoint
+    sets = [a for o in tiny_overrides(tmp_path, "method.name=sat", "data.noise.kind=symmetric", "data.noise.rate=0.4",
+                                      "run.epochs=2", "run.name=sat") for a in ("--set", o)]
+    assert main(["train", *sets]) == 0
+    run = tmp_path / "sat"
+    with np.load(run / "labels.npz") as saved:
+        clean = saved["clean_labels"]
+    (run / "config.yaml").write_text(damaged)
+    capsys.readouterr()
+    assert main(["find-issues", str(run), "--out", str(tmp_path / "out")]) == 0
+    assert "against the true labels: precision " in capsys.readouterr().out
+    (run / "summary.json").unlink()
+    assert load_run_targets(run).true_labels.tolist() == clean.tolist()
+
+
 def test_a_label_flagged_by_count_that_keeps_its_label_is_in_no_confused_pair():
     labels = np.array([0, 1, 0])
     targets = np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1]])  # only example 0 has moved off its label

@@ -285,9 +285,11 @@ def _read_kept_config(run_dir: Path) -> dict[str, Any] | None:
 
 def _run_setting(run_dir: Path, *keys: str):
     """A setting of a run's config (say ``"data", "noise", "kind"``): its ``config.yaml``'s; where that file is
-    gone, what its ``summary.json`` or else its checkpoint keeps; None where it cannot be read."""
-    if (run_dir / "config.yaml").exists():
-        return _setting_in(_read_config_file(run_dir / "config.yaml"), keys)
+    gone or cannot be read (not YAML, a key given twice), what its ``summary.json`` or else its checkpoint keeps;
+    None where none of them can be read."""
+    config = _read_config_file(run_dir / "config.yaml")
+    if isinstance(config, dict):  # a damaged file is no config: the run's other files still know its settings
+        return _setting_in(config, keys)
     from_summary = _setting_in(_read_json_file(run_dir / "summary.json"), _SUMMARY_KEYS.get(keys))
     if from_summary is not None:
         return from_summary
@@ -305,7 +307,8 @@ def _targets_missing(run_dir: Path, method: str) -> str:
 
 def load_run_targets(run_dir: str | Path) -> RunTargets:
     """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT (or selective SAT) run
-    directory; where ``config.yaml`` is gone, its ``summary.json`` (else its checkpoint) tells the run's noise."""
+    directory; where ``config.yaml`` is gone or cannot be read, its ``summary.json`` (else its checkpoint) tells the
+    run's noise."""
     run_dir = user_path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
