@@ -81,7 +81,8 @@ def test_without_a_home_directory_a_cache_variable_starting_with_a_tilde_is_name
 
     without_a_home_directory(monkeypatch)
     monkeypatch.setenv(name, "~/cache")
-    with pytest.raises(ConfigError, match=rf"^{name}=~/cache: there is no home directory for this process to read ~ as"):
+    with pytest.raises(ConfigError, match=rf"^{name}=~/cache: there is no home directory for this process to read "
+                                          "~ as"):
         default_cache_dir()
 
 
