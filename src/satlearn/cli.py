@@ -277,9 +277,8 @@ def _not_a_run_directory(directory: Path, args: argparse.Namespace) -> str:
     if (directory / SUMMARY_NAME).exists():
         return f"the output of a finished demo, not one run's directory; nothing to resume (see {SUMMARY_NAME})"
     if (directory / REQUEST_NAME).exists():
-        imports = "".join(f"--import {shell_quoted(module)} " for module in args.imports)
-        return (f"the output of a demo, not one run's directory; finish the demo with satlearn {imports}demo "
-                f"--resume {pasteable_path(directory)}")
+        return ("the output of a demo, not one run's directory; finish the demo with satlearn "
+                f"{_imports_given(args)}demo --resume {pasteable_path(directory)}")
     return "not a satlearn run directory (no config.yaml, no checkpoint.pt)"
 
 
@@ -439,6 +438,11 @@ def _stdout_reader_left() -> bool:
         return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
     except (AttributeError, OSError, ValueError):  # no poll() (Windows), or stdout is no file (captured)
         return False
+
+
+def _imports_given(args: argparse.Namespace) -> str:
+    """The ``--import`` options of this command, each followed by a space, to repeat in a command to paste."""
+    return "".join(f"--import {shell_quoted(module)} " for module in args.imports)
 
 
 def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
@@ -646,9 +650,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"satlearn: interrupted before the first checkpoint of {exc.run_dir}; nothing to resume, start "
                   "the run again", file=sys.stderr)
         else:
-            imports = "".join(f"--import {shell_quoted(module)} " for module in args.imports)
             print(f"satlearn: interrupted; the checkpoint after epoch {exc.checkpoint_epoch} is kept: resume with "
-                  f"satlearn {imports}train --resume {pasteable_path(exc.run_dir)}", file=sys.stderr)
+                  f"satlearn {_imports_given(args)}train --resume {pasteable_path(exc.run_dir)}", file=sys.stderr)
         return INTERRUPTED
     except KeyboardInterrupt:
         print("satlearn: interrupted", file=sys.stderr)
