@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import pickle
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pytest
 
 
 def write_fake_cifar10(root: Path, *, per_batch: int = 8, seed: int = 0) -> Path:
@@ -143,3 +145,26 @@ def load_benchmark(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class Parsed(Exception):
+    """Raised in place of a script's work once its arguments are parsed: the options as the script reads them."""
+
+    def __init__(self, namespace: argparse.Namespace) -> None:
+        super().__init__()
+        self.namespace = namespace
+
+
+def parsed_options(script: str, argv: list[str], monkeypatch) -> argparse.Namespace:
+    """``script``'s options as its ``main()`` parses ``argv``; nothing after the parsing runs."""
+    module = load_benchmark(script)
+    parse = argparse.ArgumentParser.parse_args
+
+    def parse_and_stop(self, args=None, namespace=None):
+        raise Parsed(parse(self, args, namespace))
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_and_stop)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *argv])
+    with pytest.raises(Parsed) as parsed:
+        module.main()
+    return parsed.value.namespace

@@ -1,7 +1,6 @@
 """A benchmark script's path options read a leading ~ as the home directory, as satlearn reads the paths it is given,
 also where no shell expanded it (quoted, or passed on from a script's variable)."""
 
-import argparse
 import ast
 import subprocess
 import sys
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import BENCHMARKS, load_benchmark
+from fixtures import BENCHMARKS, parsed_options
 
 # every path option of every benchmark script, as (script, option, the attribute argparse keeps it in)
 PATH_OPTIONS = [
@@ -28,29 +27,6 @@ PATH_OPTIONS = [
     ("speed", "--results-dir", "results_dir"),
     ("step_ops", "--results-dir", "results_dir"),
 ]
-
-
-class Parsed(Exception):
-    """Raised in place of a script's work once its arguments are parsed: the options as the script reads them."""
-
-    def __init__(self, namespace: argparse.Namespace) -> None:
-        super().__init__()
-        self.namespace = namespace
-
-
-def parsed_options(script: str, argv: list[str], monkeypatch) -> argparse.Namespace:
-    """``script``'s options as its ``main()`` parses ``argv``; nothing after the parsing runs."""
-    module = load_benchmark(script)
-    parse = argparse.ArgumentParser.parse_args
-
-    def parse_and_stop(self, args=None, namespace=None):
-        raise Parsed(parse(self, args, namespace))
-
-    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_and_stop)
-    monkeypatch.setattr(sys, "argv", [f"{script}.py", *argv])
-    with pytest.raises(Parsed) as parsed:
-        module.main()
-    return parsed.value.namespace
 
 
 @pytest.fixture
