@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import check_results_dir, missing_dir_problem, path_option, record, run_main  # noqa: E402
+from common import check_results_dir, missing_dir_problem, name_option, path_option, record, run_main  # noqa: E402
 
 from satlearn.engine.checkpoint import (  # noqa: E402
     CHECKPOINT_NAME, CheckpointWriter, load_checkpoint, save_checkpoint, snapshot_to_cpu,
@@ -45,7 +45,7 @@ def main() -> None:
                         help="timed writes, both direct and with the background writer; the median is reported "
                              "(default: 5)")
     parser.add_argument("--dir", type=path_option, default=None, help="where to write (default: a temporary directory)")
-    parser.add_argument("--name", default="checkpoint_cost",
+    parser.add_argument("--name", type=name_option, default="checkpoint_cost",
                         help="result file name (without .json); the recorded checkpoint_cost.json is a GPU's")
     parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()

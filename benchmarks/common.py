@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import io
 import json
@@ -37,6 +38,33 @@ def path_option(text: str) -> Path:
     from satlearn.paths import user_path  # (imported here: the suite imports this module where torch costs seconds)
 
     return user_path(text)
+
+
+RESULT_SUFFIX = ".json"  # what record() adds to a result's name
+# a separator inside a result's name would put its file in another folder
+NAME_SEPARATORS = sorted({"/", os.sep, *([os.altsep] if os.altsep else [])})
+
+
+def name_option(text: str) -> str:
+    """A result's name option (``type=name_option`` for argparse): the NAME of ``<results dir>/NAME.json``, refused
+    before anything is measured where it is not the name of a file in that folder. A name may start with ``-`` or
+    ``.`` (``--name=-cpu``, ``.draft``): the file is still one in the results folder."""
+    problem = result_name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}, got {text!r}")
+    return text
+
+
+def result_name_problem(name: str) -> str | None:
+    """Why ``name`` would not write ``NAME.json`` in the results folder, named as given (None where it would)."""
+    if name in ("", ".", "..") or any(separator in name for separator in NAME_SEPARATORS):
+        return (f"expected the name of a file in the results folder: not empty, '.' or '..', and without "
+                f"{' or '.join(map(repr, NAME_SEPARATORS))}")
+    if name.endswith(RESULT_SUFFIX):
+        stem = name.removesuffix(RESULT_SUFFIX)
+        hint = f" (say {stem!r})" if not result_name_problem(stem) else ""  # none where the stem is refused too
+        return f"expected the name without {RESULT_SUFFIX}, which is added to it{hint}"
+    return None
 
 
 CIFAR10_FILES = ("batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
@@ -378,7 +406,7 @@ def record(name: str, payload: dict, *, directory: Path | None = None,
     }
     from satlearn.engine.checkpoint import atomic_write_text
 
-    path = (directory or RESULTS) / f"{name}.json"
+    path = (directory or RESULTS) / f"{name}{RESULT_SUFFIX}"
     path.parent.mkdir(parents=True, exist_ok=True)
     # whole or not at all: a script killed while writing must not leave a file that reads as recorded
     atomic_write_text(path, json.dumps(out, indent=2) + "\n")

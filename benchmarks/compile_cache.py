@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    check_results_dir, compile_cache_counters, count_files, pack_compiler_cache, path_option, record, run_main,
-    unpack_compiler_cache,
+    check_results_dir, compile_cache_counters, count_files, name_option, pack_compiler_cache, path_option, record,
+    run_main, unpack_compiler_cache,
 )
 
 
@@ -113,7 +113,7 @@ def main() -> None:
                         help="torch.compile mode (default: the CIFAR configs' own)")
     parser.add_argument("--archives-of", type=path_option, default=None, metavar="CACHE",
                         help="measure the archives of this cache (a directory or an archive) instead; nothing compiles")
-    parser.add_argument("--name", default=None,
+    parser.add_argument("--name", type=name_option, default=None,
                         help="result file name (without .json; default: compile_cache, or compile_cache_archives "
                              "with --archives-of)")
     parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")

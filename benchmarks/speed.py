@@ -53,7 +53,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_results_dir, missing_cifar10, path_option, record, run_main,
+    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_results_dir, missing_cifar10, name_option, path_option, record,
+    run_main,
 )
 
 from satlearn.config import load_config, overrides_for_method  # noqa: E402
@@ -370,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="extra config override (repeatable)")
     parser.add_argument("--profile-steps", type=int, default=0,
                         help="CUDA: profile this many more steps per cell and record how busy the GPU was")
-    parser.add_argument("--name", default="speed", help="result file name (without .json)")
+    parser.add_argument("--name", type=name_option, default="speed", help="result file name (without .json)")
     parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     return parser
 

@@ -33,7 +33,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import check_results_dir, path_option, record, run_main  # noqa: E402
+from common import check_results_dir, name_option, path_option, record, run_main  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
                         help="ce (cross-entropy), sat, sat_sce (SAT with symmetric cross-entropy); the ratios are "
                              "to ce (default: all three)")
-    parser.add_argument("--name", default="step_ops", help="result file name (without .json)")
+    parser.add_argument("--name", type=name_option, default="step_ops", help="result file name (without .json)")
     parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
     if args.steps < 1:
