@@ -594,6 +594,19 @@ def test_imagefolder_loads_sorted_rgb_with_train_statistics(tmp_path):
     assert np.allclose(data.std, x.std(dim=(0, 2, 3), unbiased=False).tolist())
 
 
+def test_an_imagefolder_root_that_is_not_there_is_told_apart_from_a_file_given_for_it(tmp_path):
+    expected = "expected a folder of images per class in it, or train/<class>/ and optionally test/<class>/"
+    missing = tmp_path / "imgs"
+    with pytest.raises(MissingDataError, match=rf"^imagefolder: there is no folder {re.escape(str(missing))} "
+                                               rf"\({re.escape(expected)}\)$"):
+        load_dataset(data_config("imagefolder", missing))
+    a_file = tmp_path / "imgs.zip"
+    a_file.write_bytes(b"")
+    with pytest.raises(MissingDataError, match=rf"^imagefolder: {re.escape(str(a_file))} is not a directory "
+                                               rf"\({re.escape(expected)}\)$"):
+        load_dataset(data_config("imagefolder", a_file))
+
+
 def image_folder_without_test(root: Path, layout: str, counts: dict[str, int]) -> tuple[Path, list[str]]:
     """Class folders under ``root/train`` (layout ``train``) or directly under ``root`` (``flat``); returns the
     folder holding the classes and every image's path relative to ``root``, in the order the source reads them."""

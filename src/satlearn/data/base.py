@@ -68,14 +68,15 @@ def _path_in_environment(name: str) -> Path:
         raise ConfigError(f"{name}={exc}") from None
 
 
-def require_data_file(path: Path, source: str, expected: str) -> None:
-    """A :class:`MissingDataError` where ``path``, the ``data.root`` of ``source``, is no file: one that says there
-    is nothing there, or that what is there is not a file (a folder); ``expected``: what the file should hold."""
-    if path.is_file():
+def require_data_root(path: Path, source: str, expected: str, *, folder: bool = False) -> None:
+    """A :class:`MissingDataError` where ``path``, the ``data.root`` of ``source``, is no file (with ``folder``, no
+    folder): one that says there is nothing there, or that what is there is not a file (a folder) or not a
+    directory (a file); ``expected``: what it should hold."""
+    if path.is_dir() if folder else path.is_file():
         return
     if path.exists():
-        raise MissingDataError(f"{source}: {path} is not a file ({expected})")
-    raise MissingDataError(f"{source}: there is no file {path} ({expected})")
+        raise MissingDataError(f"{source}: {path} is not a {'directory' if folder else 'file'} ({expected})")
+    raise MissingDataError(f"{source}: there is no {'folder' if folder else 'file'} {path} ({expected})")
 
 
 @dataclass

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from satlearn.data.base import SOURCES, DatasetSplits, printable
+from satlearn.data.base import SOURCES, DatasetSplits, printable, require_data_root
 from satlearn.data.tabular import drawn_split_note, split_indices
-from satlearn.errors import DataError, MissingDataError
+from satlearn.errors import DataError
 from satlearn.paths import user_path
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -303,9 +303,8 @@ def load_imagefolder(config) -> DatasetSplits:
         raise DataError("imagefolder: set data.root to a directory holding a folder of images per class (or "
                         "train/<class>/ and optionally test/<class>/)")
     root = user_path(config.root)
-    if not root.is_dir():
-        raise MissingDataError(f"imagefolder: {root} is not a directory (expected a folder of images per class in "
-                               "it, or train/<class>/ and optionally test/<class>/)")
+    require_data_root(root, "imagefolder", "expected a folder of images per class in it, or train/<class>/ and "
+                      "optionally test/<class>/", folder=True)
     layout = _layout(root)
     classes = _subdirs(layout.class_dir)
     if not classes:

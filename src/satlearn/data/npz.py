@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits, require_data_file
+from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, SOURCES, DatasetSplits, require_data_root
 from satlearn.data.imagefolder import channel_stats
 from satlearn.data.tabular import drawn_split_note, residue_scaled_columns, split_indices, standardize
 from satlearn.errors import DataError
@@ -103,7 +103,7 @@ def _load_npz(config, *, earlier_rule: bool) -> DatasetSplits | None:
     if not config.root:
         raise DataError("npz: set data.root to a .npz file with x_train, y_train (and optionally x_test, y_test)")
     path = user_path(config.root)
-    require_data_file(path, "npz", "expected a .npz file with x_train, y_train, x_test, y_test")
+    require_data_root(path, "npz", "expected a .npz file with x_train, y_train, x_test, y_test")
     if not zipfile.is_zipfile(path) and not _starts_with(path, b"\x93NUMPY"):
         # np.load would try it as a pickle and speak of pickled data, whatever the file holds
         raise DataError(f"{path}: not a .npz archive (no zip structure); expected numpy.savez output with "

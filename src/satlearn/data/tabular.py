@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from satlearn.data.base import SOURCES, DatasetSplits, require_data_file
+from satlearn.data.base import SOURCES, DatasetSplits, require_data_root
 from satlearn.errors import DataError
 from satlearn.paths import user_path
 
@@ -149,7 +149,7 @@ def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
     if not config.root:
         raise DataError("csv: set data.root to a CSV file with a header row")
     path = user_path(config.root)
-    require_data_file(path, "csv", "expected a CSV file with a header row")
+    require_data_root(path, "csv", "expected a CSV file with a header row")
 
     features: list[list[float]] = []
     labels: list[str] = []
