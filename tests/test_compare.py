@@ -49,7 +49,8 @@ def test_sat_start_and_default_plot_place(tmp_path):
     assert read_run(sat.run_dir).start_epoch == 2 and read_run(ce.run_dir).start_epoch is None
     # a finished run copied without its config.yaml: the method from the summary, the start from the metrics
     (sat.run_dir / "config.yaml").unlink()
-    assert (read_run(sat.run_dir).method, read_run(sat.run_dir).start_epoch) == ("sat", 2)
+    without = read_run(sat.run_dir)
+    assert (without.method, without.start_epoch, without.phase_name) == ("sat", 2, "SAT")  # the method's own words
     runs, table, plot = compare_runs([sat.run_dir, ce.run_dir])
     assert plot == tmp_path / "compare.png" and plot.exists()
     assert [run.name for run in runs] == ["sat", "ce"] and "sat" in table

@@ -71,8 +71,6 @@ def first_soft_target_epoch(history: list[dict[str, Any]]) -> int | None:
 
 def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     """Reads ``run_dir``; raises :class:`DataError` naming the file when it is not a readable satlearn run."""
-    from satlearn.methods import METHODS
-
     run_dir = user_path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
@@ -92,16 +90,25 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     config_file = run_dir / "config.yaml"
     if not config_file.exists() and summary is not None:  # results copied without the config: what they tell
         first = first_soft_target_epoch(history)
-        actual = _actual_noise_rate(run_dir, summary["noise"]["kind"], summary)
-        return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=summary["method"], history=history,
-                         epochs=summary["epochs"], start_epoch=None if first is None else first - 1,
-                         summary=summary, actual_noise_rate=actual)
-    config = _run_config(run_dir)
-    actual = _actual_noise_rate(run_dir, config.data.noise.kind, summary)
-    phase = METHODS.get(config.method.name).phase_name if config.method.name in METHODS else None
-    return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=config.method.name, history=history,
-                     epochs=config.run.epochs, start_epoch=config.method.start_epoch if phase else None,
-                     summary=summary, actual_noise_rate=actual, **({"phase_name": phase} if phase else {}))
+        method, epochs, noise_kind = summary["method"], summary["epochs"], summary["noise"]["kind"]
+        start_epoch = None if first is None else first - 1
+    else:
+        config = _run_config(run_dir)
+        method, epochs, noise_kind = config.method.name, config.run.epochs, config.data.noise.kind
+        start_epoch = config.method.start_epoch if _phase_of(method) else None
+    phase = _phase_of(method)
+    return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=method, history=history, epochs=epochs,
+                     start_epoch=start_epoch, summary=summary,
+                     actual_noise_rate=_actual_noise_rate(run_dir, noise_kind, summary),
+                     **({"phase_name": phase} if phase else {}))
+
+
+def _phase_of(method: str) -> str | None:
+    """What starts at ``method``'s start epoch, in its words; None for a method without such a phase, or one not
+    registered here."""
+    from satlearn.methods import METHODS
+
+    return METHODS.get(method).phase_name if method in METHODS else None
 
 
 def _run_config(run_dir: Path) -> Config:
