@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,7 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     with pytest.raises(DataError, match=r"summary\.json: not JSON"):
         read_run(run.run_dir)
     (run.run_dir / "summary.json").unlink()
+    (run.run_dir / "checkpoint.pt").unlink()  # nothing else that tells the run's config, as config.yaml cannot
     (run.run_dir / "config.yaml").write_text("run:\n  epochs: [1\n")  # left open on its last line, begun there
     with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(not valid YAML at line 2 "):
         read_run(run.run_dir)
@@ -98,13 +100,18 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     assert err.count("\n") == 1 and "no metrics.jsonl" in err
 
 
+# how a config.yaml that cannot be read ends its error where no checkpoint keeps the run's config either
+NOR_FROM_A_CHECKPOINT = (r", and the run's config cannot be taken from its checkpoint \(.*checkpoint\.pt: no "
+                         r"checkpoint here \(.*\)\); expected a readable config\.yaml or checkpoint\.pt$")
+
+
 def test_a_run_config_with_a_tagged_value_that_does_not_fit_its_tag_is_named_with_its_line(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\n')
     (run / "config.yaml").write_text("run:\n  epochs: 3\n  progress: !!bool maybe\n")
     with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(not valid YAML at line 3 "
-                                        r"\(!!bool maybe: expected true or false\)\)$"):
+                                        rf"\(!!bool maybe: expected true or false\)\){NOR_FROM_A_CHECKPOINT}"):
         read_run(run)
 
 
@@ -113,7 +120,8 @@ def test_a_run_config_that_cannot_be_read_is_named_with_why(tmp_path):
     run.mkdir()
     (run / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\n')
     (run / "config.yaml").mkdir()  # a config.yaml that is there but no file
-    with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(Is a directory\)$"):
+    with pytest.raises(DataError, match=rf"config\.yaml: cannot read the run's config \(Is a directory\)"
+                                        rf"{NOR_FROM_A_CHECKPOINT}"):
         read_run(run)
 
 
@@ -125,7 +133,8 @@ def test_a_run_config_that_is_no_mapping_is_named_not_a_traceback(text, got, tmp
     (run / "metrics.jsonl").write_text('{"epoch": 1, "test_accuracy": 0.5}\n')
     (run / "config.yaml").write_text(text)
     with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(saved config: expected a "
-                                        rf"mapping of sections \(data, model, \.\.\.\), got {got}\)$"):
+                                        rf"mapping of sections \(data, model, \.\.\.\), got {got}\)"
+                                        rf"{NOR_FROM_A_CHECKPOINT}"):
         read_run(run)
 
 
@@ -149,8 +158,8 @@ def test_an_unfinished_run_without_config_yaml_is_read_with_the_config_its_check
                    lambda: torch.save({**state, "config": None}, run / "checkpoint.pt")):
         damage()
         with pytest.raises(DataError, match=rf"^{re.escape(str(run))}: no config\.yaml, and the run's config cannot "
-                                            r"be taken from its checkpoint \(.*\); expected config\.yaml or a "
-                                            r"readable checkpoint\.pt$"):
+                                            r"be taken from its checkpoint \(.*\); expected a readable "
+                                            r"config\.yaml or checkpoint\.pt$"):
             read_run(run)
     torch.save({**state, "config": {"run": {"nope": 1}}}, run / "checkpoint.pt")  # a key no satlearn has
     with pytest.raises(DataError, match=rf"^{re.escape(str(run / 'checkpoint.pt'))} \(its config\): unknown key "
@@ -160,6 +169,25 @@ def test_an_unfinished_run_without_config_yaml_is_read_with_the_config_its_check
     assert main(["compare", str(run), "--out", str(tmp_path / "sat.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"satlearn: error: {run}: no config.yaml")
+
+
+@pytest.mark.parametrize("damaged", ["a: [\n", "- not a mapping\n", "run:\n  nope: 1\n", "run:\n  epochs: many\n"])
+def test_a_run_whose_config_yaml_cannot_be_read_is_read_as_one_without_it(damaged, finished_sat_run, tmp_path,
+                                                                           capsys):
+    # as find-issues reads it: a finished run from its summary.json, an unfinished one from its checkpoint's config
+    run = shutil.copytree(finished_sat_run, tmp_path / "sat")
+    config_yaml = (run / "config.yaml").read_text()
+    for finished in (True, False):
+        if not finished:
+            (run / "summary.json").unlink()  # as while it trains
+        (run / "config.yaml").write_text(config_yaml)
+        intact = read_run(run)
+        (run / "config.yaml").write_text(damaged)
+        damaged_run = read_run(run)
+        for what in ("method", "epochs", "start_epoch", "phase_name", "actual_noise_rate", "summary"):
+            assert getattr(damaged_run, what) == getattr(intact, what), (finished, what)
+    assert main(["compare", str(run), "--out", str(tmp_path / "sat.png")]) == 0
+    assert any(line.startswith("sat ") for line in capsys.readouterr().out.splitlines())
 
 
 def test_a_run_given_twice_is_shown_once_under_its_name(tmp_path, capsys):
@@ -185,9 +213,10 @@ def test_hand_damaged_files_of_an_unfinished_run_are_one_line_or_an_unknown_rate
     labels = run.run_dir / "labels.npz"
     labels.write_bytes(labels.read_bytes()[:300])  # a zip cut short
     assert read_run(run.run_dir).actual_noise_rate is None
+    (run.run_dir / "checkpoint.pt").unlink()  # nothing else that tells the run's config, as config.yaml cannot
     (run.run_dir / "config.yaml").write_text("run:\n  nope: 1\n")  # a key no satlearn has
     with pytest.raises(DataError, match=r"config\.yaml: cannot read the run's config \(saved config: unknown key "
-                                        r"'run\.nope'"):
+                                        rf"'run\.nope'; .*\){NOR_FROM_A_CHECKPOINT}"):
         read_run(run.run_dir)
 
 

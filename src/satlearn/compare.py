@@ -2,7 +2,8 @@
 
 Works on finished runs and on runs still training or interrupted (their latest epoch is shown), from the files
 every run writes: ``metrics.jsonl`` (one row per epoch), ``config.yaml`` and, once finished, ``summary.json``; where
-``config.yaml`` is gone, a finished run's ``summary.json`` and an unfinished run's checkpoint tell what it holds.
+``config.yaml`` is gone or cannot be read, a finished run's ``summary.json`` and an unfinished run's checkpoint tell
+what it holds.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.data.noise import knows_true_labels
 from satlearn.config import Config
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file,
+    CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file, saved_config,
 )
 from satlearn.engine.reporting import distinct_colours, mark_epoch_axis, place_legends
-from satlearn.errors import ConfigError, DataError, TrainingError, first_line, not_a_directory
+from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
 from satlearn.paths import literal_path, user_path
 
 
@@ -87,13 +88,17 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
     except ValueError:
         raise DataError(f"{summary_file}: not JSON (was the run's writing cut off?)") from None
-    config_file = run_dir / "config.yaml"
-    if not config_file.exists() and summary is not None:  # results copied without the config: what they tell
+    try:
+        config, unreadable = saved_config(run_dir), None
+    except ConfigError as exc:  # a damaged config.yaml is no config: the run's other files still tell its settings
+        config, unreadable = None, exc
+    if config is None and summary is not None:  # results copied without a readable config: what they tell
         first = first_soft_target_epoch(history)
         method, epochs, noise_kind = summary["method"], summary["epochs"], summary["noise"]["kind"]
         start_epoch = None if first is None else first - 1
     else:
-        config = _run_config(run_dir)
+        if config is None:
+            config = _checkpoint_config(run_dir, unreadable)
         method, epochs, noise_kind = config.method.name, config.run.epochs, config.data.noise.kind
         start_epoch = config.method.start_epoch if _phase_of(method) else None
     phase = _phase_of(method)
@@ -111,25 +116,16 @@ def _phase_of(method: str) -> str | None:
     return METHODS.get(method).phase_name if method in METHODS else None
 
 
-def _run_config(run_dir: Path) -> Config:
-    """A run's config: its ``config.yaml``, or where that file is gone, the config its checkpoint keeps (an
-    unfinished run copied without it, say). A :class:`DataError` naming the run where neither can be read."""
+def _checkpoint_config(run_dir: Path, unreadable: ConfigError | None) -> Config:
+    """The config an unfinished run's checkpoint keeps, standing in for its ``config.yaml``, gone or (``unreadable``)
+    damaged: a run copied without it, say. A :class:`DataError` naming the run where neither can be read."""
     from satlearn.config import from_dict_exact
-    from satlearn.yaml_text import YamlFileError, read_yaml_file
 
-    config_file = run_dir / "config.yaml"
-    if not config_file.exists():
-        try:
-            return from_dict_exact(kept_config(run_dir), source=f"{run_dir / CHECKPOINT_NAME} (its config)")
-        except (TrainingError, ConfigError) as exc:
-            raise DataError(str(exc)) from None
     try:
-        return from_dict_exact(read_yaml_file(config_file))
-    except YamlFileError as exc:
-        reason = exc.reason
-    except ConfigError as exc:  # sections, keys or values a config does not hold
-        reason = first_line(exc)
-    raise DataError(f"{config_file}: cannot read the run's config ({reason})") from None
+        return from_dict_exact(kept_config(run_dir, unreadable=unreadable),
+                               source=f"{run_dir / CHECKPOINT_NAME} (its config)")
+    except (TrainingError, ConfigError) as exc:
+        raise DataError(str(exc)) from None
 
 
 def _actual_noise_rate(run_dir: Path, noise_kind: str | None, summary: dict[str, Any] | None) -> float | None:

@@ -251,15 +251,18 @@ def _setting_in(values: Any, keys: tuple[str, ...] | None):
         return None
 
 
-def _read_config_file(path: Path) -> Any:
-    """A run's ``config.yaml`` as every satlearn command reads it, or None where it cannot be read (gone, not UTF-8,
-    not YAML that satlearn takes)."""
-    from satlearn.yaml_text import YamlFileError, read_yaml_file
+def _read_config_file(run_dir: Path) -> dict[str, Any] | None:
+    """A run's ``config.yaml`` as compare reads it, or None where it is gone or cannot be read (not UTF-8, not YAML
+    that satlearn takes, not a mapping of sections, a key no config holds, a value of the wrong type)."""
+    from satlearn.config import to_dict
+    from satlearn.engine.checkpoint import saved_config
+    from satlearn.errors import ConfigError
 
     try:
-        return read_yaml_file(path)
-    except YamlFileError:
+        config = saved_config(run_dir)
+    except ConfigError:
         return None
+    return None if config is None else to_dict(config)
 
 
 def _read_json_file(path: Path) -> Any:
@@ -285,10 +288,10 @@ def _read_kept_config(run_dir: Path) -> dict[str, Any] | None:
 
 def _run_setting(run_dir: Path, *keys: str):
     """A setting of a run's config (say ``"data", "noise", "kind"``): its ``config.yaml``'s; where that file is
-    gone or cannot be read (not YAML, a key given twice), what its ``summary.json`` or else its checkpoint keeps;
-    None where none of them can be read."""
-    config = _read_config_file(run_dir / "config.yaml")
-    if isinstance(config, dict):  # a damaged file is no config: the run's other files still know its settings
+    gone or cannot be read (not YAML, a key given twice, a key no config holds), what its ``summary.json`` or else
+    its checkpoint keeps; None where none of them can be read."""
+    config = _read_config_file(run_dir)
+    if config is not None:  # a damaged file is no config: the run's other files still know its settings
         return _setting_in(config, keys)
     from_summary = _setting_in(_read_json_file(run_dir / "summary.json"), _SUMMARY_KEYS.get(keys))
     if from_summary is not None:

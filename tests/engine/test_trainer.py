@@ -359,7 +359,7 @@ def test_a_run_without_config_yaml_or_a_readable_checkpoint_has_no_config_to_res
         resume_config(run, log=lambda m: None)
     message = str(refused.value)
     assert message.startswith(f"{run}: no config.yaml, and the run's config cannot be taken from its checkpoint (")
-    assert message.endswith("; expected config.yaml or a readable checkpoint.pt") and "\n" not in message
+    assert message.endswith("; expected a readable config.yaml or checkpoint.pt") and "\n" not in message
 
 
 def test_a_run_directory_that_is_not_there_is_named_so_not_as_missing_its_config_yaml(tmp_path):

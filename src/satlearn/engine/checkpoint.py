@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from satlearn.config import Config
-from satlearn.errors import ConfigError, TrainingError, not_a_directory
+from satlearn.config import Config, from_dict_exact
+from satlearn.errors import ConfigError, TrainingError, first_line, not_a_directory
 from satlearn.paths import pasteable_path, user_path
 from satlearn.yaml_text import YamlFileError, read_yaml_file
 
@@ -354,11 +354,29 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
     return state
 
 
-def kept_config(run_dir: Path) -> dict[str, Any]:
+def saved_config(run_dir: Path) -> Config | None:
+    """The config in the ``config.yaml`` of the run in ``run_dir``, or None where that file is gone. Where it is
+    there but cannot be read (not UTF-8, not YAML, not a mapping of sections, a key no config holds, a value of the
+    wrong type), a :class:`ConfigError` in one line naming it and why. The commands that read a run's settings
+    (compare and its plots, find-issues) take such a file as gone: the run's summary or checkpoint still knows them."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        return None
+    try:
+        return from_dict_exact(read_yaml_file(path))
+    except YamlFileError as exc:
+        reason = exc.reason
+    except ConfigError as exc:  # sections, keys or values a config does not hold
+        reason = first_line(exc)
+    raise ConfigError(f"{path}: cannot read the run's config ({reason})")
+
+
+def kept_config(run_dir: Path, *, unreadable: ConfigError | None = None) -> dict[str, Any]:
     """The config (as :func:`satlearn.config.to_dict` writes it) that the checkpoint of the run in ``run_dir`` keeps:
-    what stands in for the run's ``config.yaml`` where that file is gone. Where the checkpoint cannot be read, a
-    :class:`TrainingError` in one line naming the run. The checkpoint's tensors (weights, optimizer state, SAT's
-    targets) are not read into memory for it."""
+    what stands in for the run's ``config.yaml`` where that file is gone, or where it cannot be read (``unreadable``:
+    why, from :func:`saved_config`). Where the checkpoint cannot be read, a :class:`TrainingError` in one line
+    naming the run and why its ``config.yaml`` does not serve either. The checkpoint's tensors (weights, optimizer
+    state, SAT's targets) are not read into memory for it."""
     try:
         saved = load_checkpoint(run_dir, mmap=True).get("config")
         if not isinstance(saved, dict):
@@ -366,6 +384,7 @@ def kept_config(run_dir: Path) -> dict[str, Any]:
     except TrainingError as exc:
         if not Path(run_dir).is_dir():  # no run directory at all: that it has no config.yaml is no news
             raise
-        raise TrainingError(f"{run_dir}: no config.yaml, and the run's config cannot be taken from its checkpoint "
-                            f"({exc}); expected config.yaml or a readable {CHECKPOINT_NAME}") from None
+        without = f"{run_dir}: no config.yaml" if unreadable is None else str(unreadable)
+        raise TrainingError(f"{without}, and the run's config cannot be taken from its checkpoint ({exc}); expected "
+                            f"a readable config.yaml or {CHECKPOINT_NAME}") from None
     return saved
