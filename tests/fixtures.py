@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import os
 import pickle
+import runpy
 import signal
 import subprocess
 import sys
@@ -133,6 +136,31 @@ def run_script(*command) -> subprocess.CompletedProcess:
     assert done.returncode == 0, (f"{Path(str(command[0])).name} exited with {done.returncode}\n"
                                   f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}")
     return done
+
+
+def run_script_here(*command) -> subprocess.CompletedProcess:
+    """Runs ``python *command`` (a script and its arguments) in this process instead: the script's ``__main__``
+    entry point, with ``sys.argv`` as that command gives it, its output captured and returned as
+    :func:`run_script` returns it, and a script that exits with an error failing the test with its output. For a
+    test of what a script writes and prints, not of how a process of its own ends (its exit status, signals) or
+    what a fresh interpreter imports: each process saves seconds of importing torch. What the script puts on
+    ``sys.path`` is taken off again."""
+    script, *arguments = map(str, command)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv, path = sys.argv, list(sys.path)
+    sys.argv = [script, *arguments]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.argv = argv
+        sys.path[:] = path
+    assert code in (0, None), (f"{Path(script).name} exited with {code}\n--- stdout ---\n{stdout.getvalue()[-4000:]}\n"
+                               f"--- stderr ---\n{stderr.getvalue()[-4000:]}")
+    return subprocess.CompletedProcess([sys.executable, *command], 0, stdout.getvalue(), stderr.getvalue())
 
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"

@@ -19,3 +19,22 @@ def test_a_script_that_hangs_is_stopped_with_every_threads_stack(tmp_path, monke
     assert "hangs.py exited with -6" in message and "Fatal Python error: Aborted" in message
     assert f'File "{script}", line 3 in wait_for_ever' in message
     assert f'File "{script}", line 5 in <module>' in message
+
+
+def test_a_script_run_here_sees_its_own_argv_and_fails_the_test_with_its_output_where_it_exits_with_an_error(tmp_path):
+    import sys
+
+    script = tmp_path / "prints.py"
+    script.write_text("import sys\n"
+                      "sys.path.insert(0, 'elsewhere')\n"
+                      "print('argv', sys.argv[1:]); print('to stderr', file=sys.stderr)\n"
+                      "if __name__ == '__main__' and sys.argv[1] == 'fail':\n    sys.exit('failed here')\n")
+    argv, path = list(sys.argv), list(sys.path)
+    done = fixtures.run_script_here(script, "ok", 1)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "argv ['ok', '1']\n", "to stderr\n")
+    assert sys.argv == argv and sys.path == path  # left as they were
+    with pytest.raises(AssertionError) as failed:
+        fixtures.run_script_here(script, "fail")
+    assert "prints.py exited with failed here" in str(failed.value)
+    assert "argv ['fail']" in str(failed.value) and "to stderr" in str(failed.value)
+    assert sys.argv == argv and sys.path == path
