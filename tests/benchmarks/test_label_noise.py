@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import load_benchmark, run_script, write_fake_cifar10
+from fixtures import load_benchmark, run_script_here, write_fake_cifar10
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
 
 def run(*args):
-    return run_script(*args).stdout
+    # the script's entry point in this process: these runs are checked by what they print and write, and each
+    # process of its own would spend seconds importing torch (exit statuses are checked in processes of their own)
+    return run_script_here(*args).stdout
 
 
 def test_grid_cells_resume_and_report(tmp_path):
