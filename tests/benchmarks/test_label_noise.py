@@ -26,8 +26,9 @@ def test_grid_cells_resume_and_report(tmp_path):
     common = [BENCH / "label_noise.py", "--recipe", "fast", "--data-root", root, "--cifar10n", tmp_path / "c10n.npz",
               "--runs-dir", tmp_path / "runs", "--results-dir", tmp_path / "results", "--methods", "ce", "sat",
               "--noise", "sym40", "c10n-worst"]
+    # one thread, as the other grid tests train: two on a busy 2-core machine turn each tiny step into seconds
     tiny = ["--set", "model.width=2", "--set", "data.batch_size=16", "--set", "run.epochs=3",
-            "--set", "method.start_epoch=1", "--set", "run.device=cpu"]
+            "--set", "method.start_epoch=1", "--set", "run.device=cpu", "--set", "run.threads=1"]
     out = run(*common, *tiny, "--stop-after-epoch", "1", "--pipeline", "fastest")
     assert "stopped early" in out and not (tmp_path / "results").exists()
     assert not (tmp_path / "RESULTS.md").exists()  # nothing recorded, no report
