@@ -17,8 +17,9 @@ SCRIPT = Path(__file__).parents[2] / "benchmarks" / "label_issues.py"
 def test_cifar10n_row_on_tiny_data(tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=8)
     np.savez(tmp_path / "c10n.npz", worst=np.random.default_rng(0).integers(0, 10, 40).astype(np.uint8))
+    # one CPU thread: two on a busy 2-core machine turn each tiny step into seconds (the row records no time checked)
     tiny = [f"--set={o}" for o in ("model.width=2", "data.batch_size=16", "run.epochs=2", "method.start_epoch=1",
-                                   "run.device=cpu")]
+                                   "run.device=cpu", "run.threads=1")]
     # in this process: the row is checked by the file it records, and a new process would import torch and cleanlab
     run_script_here(str(SCRIPT), "--datasets", "cifar10n-worst", "--folds", "2", "--data-root",
                     str(root), "--cifar10n", str(tmp_path / "c10n.npz"), "--results-dir", str(tmp_path / "out"),
