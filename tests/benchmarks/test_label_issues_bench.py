@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import load_benchmark, run_script, run_script_here, write_fake_cifar10
+from fixtures import load_benchmark, run_script_here, write_fake_cifar10
 
 pytest.importorskip("cleanlab", reason="cleanlab is an optional benchmark dependency")
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "label_issues.py"
@@ -41,8 +41,8 @@ def test_the_report_names_the_machine_and_command_of_each_row(tmp_path):
                    device={**gpu_row["device"], "gpu": "NVIDIA H100 80GB HBM3"})
     gpu_row["cleanlab"]["trainings"] = 4
     (results / "cifar10n-worst-seed0.json").write_text(json.dumps(gpu_row))
-    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"), "--out",
-               str(tmp_path / "R.md"))
+    run_script_here(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"), "--out",
+                    str(tmp_path / "R.md"))
     report = (tmp_path / "R.md").read_text()
     assert ("- cifar10n-worst seed 0: Device: NVIDIA H100 80GB HBM3; commit `feedc0defeed`; cleanlab "
             f"{gpu_row['cleanlab']['version']}; command `python3 label_issues.py --gpu`.") in report

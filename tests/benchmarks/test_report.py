@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixtures import load_benchmark, run_script
+from fixtures import load_benchmark, run_script_here
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -16,9 +16,15 @@ def report(results: Path, out: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
+def report_here(results: Path, out: Path) -> subprocess.CompletedProcess:
+    """report.py run in this process, for a test of the report it writes: it fails the test, with its output,
+    where the script exits with an error (a new process would spend seconds importing torch)."""
+    return run_script_here(BENCH / "report.py", "--results-dir", results, "--out", out)
+
+
 def test_the_committed_results_give_the_committed_report_and_a_broken_file_is_named_in_one_line(tmp_path):
     elsewhere = tmp_path / "RESULTS.md"
-    run_script(BENCH / "report.py", "--out", elsewhere)
+    run_script_here(BENCH / "report.py", "--out", elsewhere)
     # written outside benchmarks/, the report leaves out the figure links and the pointer to SELECTIVE.md alone
     links = ("![learning curves", "Learning curves drawn by", "## Selective classification", "See `benchmarks/SEL")
     committed = [line for line in (BENCH / "RESULTS.md").read_text().splitlines() if line]
@@ -51,8 +57,7 @@ def test_a_report_from_other_results_names_the_folder_it_read(tmp_path):
     results = tmp_path / "runs" / "results"
     shutil.copytree(BENCH / "results", results)
     out = tmp_path / "RESULTS.md"
-    done = report(results, out)
-    assert done.returncode == 0, done.stderr
+    report_here(results, out)
     text = out.read_text()
     assert "`benchmarks/results" not in text  # recorded commands may name it; the report's own words do not
     assert f"from `{results.resolve().as_posix()}/*.json`" in text
@@ -78,8 +83,7 @@ def test_archives_of_a_cache_alone_give_no_empty_table_of_carried_caches(tmp_pat
     results = tmp_path / "results"
     results.mkdir()
     shutil.copy(BENCH / "results" / "compile_cache_archives.json", results)
-    done = report(results, tmp_path / "R.md")
-    assert done.returncode == 0, done.stderr
+    report_here(results, tmp_path / "R.md")
     text = (tmp_path / "R.md").read_text()
     assert "| .tar.xz | 1.36 |" in text
     assert "| model | batch | mode | device | cold s" not in text and "*Hits*" not in text
@@ -105,8 +109,7 @@ def test_a_detection_measure_left_undefined_shows_as_n_a_and_a_mean_over_seeds_s
     cell = json.loads(cell_path.read_text())
     cell["label_issues"].update(precision=None, f1=None)
     cell_path.write_text(json.dumps(cell))
-    done = report(results, tmp_path / "R.md")
-    assert done.returncode == 0, done.stderr
+    report_here(results, tmp_path / "R.md")
     rows = {cells[4]: cells for line in (tmp_path / "R.md").read_text().splitlines()
             if (cells := [cell.strip() for cell in line.split("|")])[1:2] == ["mnist1d-sym40"]}
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixtures import load_benchmark, run_script, write_fake_cifar10
+from fixtures import load_benchmark, run_script, run_script_here, write_fake_cifar10
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "speed.py"
 
@@ -28,8 +28,8 @@ def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     assert kinds == {"sat_over_ce_time", "speedup_over_reference_sat"}
     assert result["commit"] and result["device"]["torch"]
     assert result["device"]["measured_on"] == ["cpu"]  # a GPU beside it would be named unused_gpu, not gpu
-    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
-               "--out", str(tmp_path / "RESULTS.md"))
+    run_script_here(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
+                    "--out", str(tmp_path / "RESULTS.md"))
     assert "| resnet18 | reference | sat |" in (tmp_path / "RESULTS.md").read_text()
 
 
@@ -137,8 +137,8 @@ def test_a_failing_pipeline_is_recorded_with_its_error_and_the_others_are_measur
     assert [(c["pipeline"], c["error"]) for c in failed] == [
         ("fast", "RuntimeError: CUDA graphs could not be captured")] * 2
     assert {c["pipeline"] for c in cells if "error" not in c} == {"reference"}
-    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
-               "--out", str(tmp_path / "RESULTS.md"))
+    run_script_here(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"),
+                    "--out", str(tmp_path / "RESULTS.md"))
     assert "| resnet18 | fast | sat | failed: RuntimeError" in (tmp_path / "RESULTS.md").read_text()
 
 
@@ -304,8 +304,8 @@ def test_report_shows_every_speed_file_and_the_gpu_busy_column_where_profiled(tm
         {**base, "ceilings": {"bf16_matmul_tflops": 800.0}, "cells": [{**cell, "profile": profile}, {**cell, "method": "erm"},
                            {"model": "resnet34", "pipeline": "fast+max-autotune", "method": "sat",
                             "error": "RuntimeError: x"}]}))
-    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
-               "--out", str(tmp_path / "RESULTS.md"))
+    run_script_here(str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
+                    "--out", str(tmp_path / "RESULTS.md"))
     text = (tmp_path / "RESULTS.md").read_text()
     assert text.index("`speed.json`:") < text.index("`speed_profile.json`:")
     plain, profiled = text.split("`speed_profile.json`:")
@@ -401,8 +401,8 @@ def test_report_holds_each_gpu_against_the_speed_targets(tmp_path):
                     "resumed": False}}))
     (results / "label_noise" / "paper_gpu-b" / "sat-sym40.metrics.jsonl").write_text(
         json.dumps({"epoch": 1, "epoch_seconds": 52.34}) + "\n" + json.dumps({"epoch": 2, "epoch_seconds": 1.4}) + "\n")
-    run_script(str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
-               "--out", str(tmp_path / "RESULTS.md"))
+    run_script_here(str(SCRIPT.parent / "report.py"), "--results-dir", str(results),
+                    "--out", str(tmp_path / "RESULTS.md"))
     text = (tmp_path / "RESULTS.md").read_text()
     section = text.split("## CIFAR-10 speed targets at a glance")[1].split("\n## ")[0]
     assert ("| GPU A | `fast+cudagraphs` | 1.30 (**not met**) | 3.46× (**not met**) | 1.008 (met) | `speed.json` |"

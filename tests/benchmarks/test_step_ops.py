@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures import load_benchmark, run_script
+from fixtures import load_benchmark, run_script, run_script_here
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -24,8 +24,8 @@ def test_step_ops_counts_what_sat_adds_to_a_step(tmp_path):
     assert counts["ce"]["leaf_ops"] < counts["sat"]["leaf_ops"] < counts["sat_sce"]["leaf_ops"]
     assert counts["ce"]["top_level_ops"] < counts["sat"]["top_level_ops"]
     assert result["ratios"]["sat_over_ce_leaf_ops"] == counts["sat"]["leaf_ops"] / counts["ce"]["leaf_ops"]
-    run_script(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
-               str(tmp_path / "RESULTS.md"))
+    run_script_here(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
+                    str(tmp_path / "RESULTS.md"))
     report = (tmp_path / "RESULTS.md").read_text()
     assert "## Operations per training step" in report and f"| sat | {counts['sat']['top_level_ops']} |" in report
 
@@ -62,8 +62,8 @@ def test_the_report_shows_where_the_gpu_time_of_a_step_goes(tmp_path):
               "width": 64, "batch_size": 256, "amp": "bf16", "cells": [cell("ce", 5.0, 0.01), cell("sat", 5.0, 0.02)],
               "ratios": {"sat_over_ce_cuda_kernel_ms": 5.02 / 5.01}}
     (tmp_path / "step_ops_cuda.json").write_text(json.dumps(result))
-    run_script(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
-               str(tmp_path / "RESULTS.md"))
+    run_script_here(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
+                    str(tmp_path / "RESULTS.md"))
     report = (tmp_path / "RESULTS.md").read_text()
     assert "| ce | 10 | 20 | 41 | 5.01 |" in report
     assert "mean of 5 steps" in report and "| `aten::_log_softmax` | 0.010 | 0.020 |" in report
@@ -78,8 +78,8 @@ def test_checkpoint_cost_records_size_and_time(tmp_path):
     assert result["snapshot_exact"] is True  # each checkpoint equals the state at save(), changed right after
     assert not list(tmp_path.glob("tmp*"))  # the scratch directory is removed
 
-    run_script(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
-               str(tmp_path / "RESULTS.md"))
+    run_script_here(str(BENCH / "report.py"), "--results-dir", str(tmp_path), "--out",
+                    str(tmp_path / "RESULTS.md"))
     row = next(line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("| resnet18 |"))
     assert "| yes |" in row
 
