@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixtures import load_benchmark, run_script, run_script_here, write_fake_cifar10
+from fixtures import load_benchmark, run_script_here, write_fake_cifar10
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "speed.py"
 
@@ -15,7 +15,7 @@ def test_speed_benchmark_records_cells_and_ratios(tmp_path):
     command = [SCRIPT, "--models", "resnet18", "--data-root", str(root), "--epochs", "1",
                "--workers", "0", "--set", "model.width=2", "--set", "data.batch_size=16", "--set", "run.device=cpu",
                "--set", "run.threads=1", "--results-dir", str(tmp_path / "results")]
-    run_script(*command)
+    run_script_here(*command)
     result = json.loads((tmp_path / "results" / "speed.json").read_text())
     assert {(c["pipeline"], c["method"]) for c in result["cells"]} == {
         ("fast", "erm"), ("fast", "sat"), ("reference", "erm"), ("reference", "sat")}
@@ -275,7 +275,7 @@ def test_profile_steps_on_a_cpu_device_says_so_and_records_no_profile(tmp_path):
     command = [SCRIPT, "--models", "resnet18", "--pipelines", "fast", "--methods", "sat",
                "--data-root", str(root), "--epochs", "1", "--profile-steps", "2", "--set", "model.width=2",
                "--set", "data.batch_size=16", "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")]
-    done = run_script(*command)
+    done = run_script_here(*command)
     assert "no GPU profile (--profile-steps) on a cpu device" in done.stdout
     result = json.loads((tmp_path / "results" / "speed.json").read_text())
     assert result["profile_steps"] == 2 and all("profile" not in c for c in result["cells"])
@@ -350,7 +350,7 @@ def test_step_graph_experiment_runs_beside_its_pipeline_and_says_how_it_ran(tmp_
     command = [SCRIPT, "--models", "resnet18", "--pipelines", "fast", "fast+stepgraph",
                "--data-root", str(root), "--epochs", "1", "--set", "model.width=2", "--set", "data.batch_size=16",
                "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")]
-    run_script(*command)
+    run_script_here(*command)
     cells = json.loads((tmp_path / "results" / "speed.json").read_text())["cells"]
     graphed = [c for c in cells if c["pipeline"] == "fast+stepgraph"]
     assert {c["method"] for c in graphed} == {"erm", "sat"} and all(c["epoch_seconds"] > 0 for c in graphed)
