@@ -129,7 +129,8 @@ def test_a_failing_pipeline_is_recorded_with_its_error_and_the_others_are_measur
     root = write_fake_cifar10(tmp_path, per_batch=8)
     monkeypatch.setattr(sys, "argv", ["speed.py", "--models", "resnet18", "--data-root", str(root), "--epochs", "1",
                                       "--workers", "0", "--set", "model.width=2", "--set", "data.batch_size=16",
-                                      "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")])
+                                      "--set", "run.device=cpu", "--set", "run.threads=1",
+                                      "--results-dir", str(tmp_path / "results")])
     with pytest.raises(SystemExit, match="1 pipeline"):
         speed.main()
     cells = json.loads((tmp_path / "results" / "speed.json").read_text())["cells"]
@@ -274,7 +275,8 @@ def test_profile_steps_on_a_cpu_device_says_so_and_records_no_profile(tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=8)
     command = [SCRIPT, "--models", "resnet18", "--pipelines", "fast", "--methods", "sat",
                "--data-root", str(root), "--epochs", "1", "--profile-steps", "2", "--set", "model.width=2",
-               "--set", "data.batch_size=16", "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")]
+               "--set", "data.batch_size=16", "--set", "run.device=cpu", "--set", "run.threads=1",
+               "--results-dir", str(tmp_path / "results")]
     done = run_script_here(*command)
     assert "no GPU profile (--profile-steps) on a cpu device" in done.stdout
     result = json.loads((tmp_path / "results" / "speed.json").read_text())
@@ -349,7 +351,7 @@ def test_step_graph_experiment_runs_beside_its_pipeline_and_says_how_it_ran(tmp_
     root = write_fake_cifar10(tmp_path, per_batch=8)
     command = [SCRIPT, "--models", "resnet18", "--pipelines", "fast", "fast+stepgraph",
                "--data-root", str(root), "--epochs", "1", "--set", "model.width=2", "--set", "data.batch_size=16",
-               "--set", "run.device=cpu", "--results-dir", str(tmp_path / "results")]
+               "--set", "run.device=cpu", "--set", "run.threads=1", "--results-dir", str(tmp_path / "results")]
     run_script_here(*command)
     cells = json.loads((tmp_path / "results" / "speed.json").read_text())["cells"]
     graphed = [c for c in cells if c["pipeline"] == "fast+stepgraph"]
