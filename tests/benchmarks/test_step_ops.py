@@ -9,14 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures import load_benchmark, run_script, run_script_here
+from fixtures import load_benchmark, run_script_here
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
 
 def test_step_ops_counts_what_sat_adds_to_a_step(tmp_path):
-    run_script(str(BENCH / "step_ops.py"), "--model", "resnet18", "--width", "2",
-               "--batch-size", "4", "--results-dir", str(tmp_path))
+    run_script_here(str(BENCH / "step_ops.py"), "--model", "resnet18", "--width", "2",
+                    "--batch-size", "4", "--results-dir", str(tmp_path))
     result = json.loads((tmp_path / "step_ops.json").read_text())
     counts = {c["method"]: c for c in result["cells"]}
     assert set(counts) == {"ce", "sat", "sat_sce"}
@@ -69,8 +69,8 @@ def test_the_report_shows_where_the_gpu_time_of_a_step_goes(tmp_path):
     assert "mean of 5 steps" in report and "| `aten::_log_softmax` | 0.010 | 0.020 |" in report
 
 def test_checkpoint_cost_records_size_and_time(tmp_path):
-    run_script(str(BENCH / "checkpoint_cost.py"), "--model", "resnet18", "--examples", "100",
-               "--repeats", "2", "--dir", str(tmp_path), "--results-dir", str(tmp_path))
+    run_script_here(str(BENCH / "checkpoint_cost.py"), "--model", "resnet18", "--examples", "100",
+                    "--repeats", "2", "--dir", str(tmp_path), "--results-dir", str(tmp_path))
     result = json.loads((tmp_path / "checkpoint_cost.json").read_text())
     assert result["bytes"] > 2 * 11_000_000 * 4  # ResNet-18 weights and their momentum, float32
     assert len(result["seconds"]) == 2 and result["median_seconds"] > 0
@@ -108,8 +108,8 @@ def test_bad_arguments_stop_checkpoint_cost_and_the_report_in_one_line(tmp_path)
 def test_checkpoint_cost_name_keeps_a_cpu_measurement_beside_the_recorded_one(tmp_path):
     recorded = tmp_path / "checkpoint_cost.json"
     recorded.write_text("the GPU's measurement")
-    run_script(str(BENCH / "checkpoint_cost.py"), "--model", "mlp", "--examples", "10", "--repeats", "1",
-               "--name", "checkpoint_cost_cpu", "--results-dir", str(tmp_path))
+    run_script_here(str(BENCH / "checkpoint_cost.py"), "--model", "mlp", "--examples", "10", "--repeats", "1",
+                    "--name", "checkpoint_cost_cpu", "--results-dir", str(tmp_path))
     assert recorded.read_text() == "the GPU's measurement"
     assert json.loads((tmp_path / "checkpoint_cost_cpu.json").read_text())["benchmark"] == "checkpoint_cost_cpu"
 
