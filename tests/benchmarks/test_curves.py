@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import load_benchmark, run_script
+from fixtures import load_benchmark, run_script_here
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -40,8 +40,8 @@ def test_one_figure_per_recipe_and_cells_without_metrics_are_named(tmp_path):
     write_cell(results, runs, "sat", "sym40")
     write_cell(results, runs, "sat", "sym80", beside_result=True)
     write_cell(results, None, "ce", "sym80")  # recorded, but its run's metrics are not at hand
-    done = run_script(str(BENCH / "curves.py"), "--results-dir", str(results), "--runs-dir",
-                      str(runs), "--out-dir", str(tmp_path / "figures"))
+    done = run_script_here(str(BENCH / "curves.py"), "--results-dir", str(results), "--runs-dir",
+                           str(runs), "--out-dir", str(tmp_path / "figures"))
     assert "left out paper/ce-sym80" in done.stdout and "left out paper/sat" not in done.stdout
     assert "recipe fast: no recorded cell" in done.stdout
     figure = tmp_path / "figures" / "label_noise_paper.png"
