@@ -144,14 +144,18 @@ def run_script_here(*command) -> subprocess.CompletedProcess:
     :func:`run_script` returns it, and a script that exits with an error failing the test with its output. For a
     test of what a script writes and prints, not of how a process of its own ends (its exit status, signals) or
     what a fresh interpreter imports: each process saves seconds of importing torch. What the script puts on
-    ``sys.path`` is taken off again."""
+    ``sys.path`` is taken off again. The script runs on one torch thread, as under pytest-xdist (a training's
+    ``run.threads`` still sets its own count): the tiny models of the tests, on two threads of a busy 2-core
+    machine, take seconds a step."""
+    from satlearn.engine.runtime import cpu_threads
+
     script, *arguments = map(str, command)
     stdout, stderr = io.StringIO(), io.StringIO()
     argv, path = sys.argv, list(sys.path)
     sys.argv = [script, *arguments]
     code = 0
     try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), cpu_threads(1):
             runpy.run_path(script, run_name="__main__")
     except SystemExit as exc:
         code = exc.code
@@ -160,7 +164,7 @@ def run_script_here(*command) -> subprocess.CompletedProcess:
         sys.path[:] = path
     assert code in (0, None), (f"{Path(script).name} exited with {code}\n--- stdout ---\n{stdout.getvalue()[-4000:]}\n"
                                f"--- stderr ---\n{stderr.getvalue()[-4000:]}")
-    return subprocess.CompletedProcess([sys.executable, *command], 0, stdout.getvalue(), stderr.getvalue())
+    return subprocess.CompletedProcess([sys.executable, script, *arguments], 0, stdout.getvalue(), stderr.getvalue())
 
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"

@@ -24,14 +24,20 @@ def test_a_script_that_hangs_is_stopped_with_every_threads_stack(tmp_path, monke
 def test_a_script_run_here_sees_its_own_argv_and_fails_the_test_with_its_output_where_it_exits_with_an_error(tmp_path):
     import sys
 
+    import torch
+
+    from satlearn.engine.runtime import cpu_threads
+
     script = tmp_path / "prints.py"
-    script.write_text("import sys\n"
+    script.write_text("import sys, torch\n"
                       "sys.path.insert(0, 'elsewhere')\n"
-                      "print('argv', sys.argv[1:]); print('to stderr', file=sys.stderr)\n"
+                      "print('argv', sys.argv[1:], torch.get_num_threads()); print('to stderr', file=sys.stderr)\n"
                       "if __name__ == '__main__' and sys.argv[1] == 'fail':\n    sys.exit('failed here')\n")
     argv, path = list(sys.argv), list(sys.path)
-    done = fixtures.run_script_here(script, "ok", 1)
-    assert (done.returncode, done.stdout, done.stderr) == (0, "argv ['ok', '1']\n", "to stderr\n")
+    with cpu_threads(2):  # this process's count, other than the script's one thread
+        done = fixtures.run_script_here(script, "ok", 1)
+        assert torch.get_num_threads() == 2
+    assert (done.returncode, done.stdout, done.stderr) == (0, "argv ['ok', '1'] 1\n", "to stderr\n")
     assert sys.argv == argv and sys.path == path  # left as they were
     with pytest.raises(AssertionError) as failed:
         fixtures.run_script_here(script, "fail")
