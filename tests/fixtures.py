@@ -144,14 +144,16 @@ def run_script_here(*command) -> subprocess.CompletedProcess:
     :func:`run_script` returns it, and a script that exits with an error failing the test with its output. For a
     test of what a script writes and prints, not of how a process of its own ends (its exit status, signals) or
     what a fresh interpreter imports: each process saves seconds of importing torch. What the script puts on
-    ``sys.path`` is taken off again. The script runs on one torch thread, as under pytest-xdist (a training's
+    ``sys.path`` is taken off again. The modules of its own folder (``common``) are imported afresh for it, with
+    what they work out at import (the compiler cache's file count at start), as in a new process, and those this
+    process had imported before are put back after it. The script runs on one torch thread, as under pytest-xdist (a training's
     ``run.threads`` still sets its own count): the tiny models of the tests, on two threads of a busy 2-core
     machine, take seconds a step."""
     from satlearn.engine.runtime import cpu_threads
 
     script, *arguments = map(str, command)
     stdout, stderr = io.StringIO(), io.StringIO()
-    argv, path = sys.argv, list(sys.path)
+    argv, path, imported_before = sys.argv, list(sys.path), _take_modules_from(Path(script).parent)
     sys.argv = [script, *arguments]
     code = 0
     try:
@@ -162,9 +164,21 @@ def run_script_here(*command) -> subprocess.CompletedProcess:
     finally:
         sys.argv = argv
         sys.path[:] = path
+        _take_modules_from(Path(script).parent)
+        sys.modules.update(imported_before)
     assert code in (0, None), (f"{Path(script).name} exited with {code}\n--- stdout ---\n{stdout.getvalue()[-4000:]}\n"
                                f"--- stderr ---\n{stderr.getvalue()[-4000:]}")
     return subprocess.CompletedProcess([sys.executable, script, *arguments], 0, stdout.getvalue(), stderr.getvalue())
+
+
+def _take_modules_from(folder: Path) -> dict[str, ModuleType]:
+    """Takes the modules read from ``folder`` out of ``sys.modules``, and returns them."""
+    folder = folder.resolve()
+    taken = {name: module for name, module in list(sys.modules.items())
+             if getattr(module, "__file__", None) and Path(module.__file__).resolve().parent == folder}
+    for name in taken:
+        del sys.modules[name]
+    return taken
 
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"

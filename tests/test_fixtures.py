@@ -44,3 +44,24 @@ def test_a_script_run_here_sees_its_own_argv_and_fails_the_test_with_its_output_
     assert "prints.py exited with failed here" in str(failed.value)
     assert "argv ['fail']" in str(failed.value) and "to stderr" in str(failed.value)
     assert sys.argv == argv and sys.path == path
+
+
+def test_a_script_run_here_imports_the_modules_of_its_folder_afresh_each_time(tmp_path):
+    import sys
+
+    (tmp_path / "beside.py").write_text("RUNS = []\n")
+    script = tmp_path / "counts.py"
+    script.write_text("import sys\nfrom pathlib import Path\nsys.path.insert(0, str(Path(__file__).parent))\n"
+                      "import beside\nbeside.RUNS.append(1)\nprint(len(beside.RUNS))\n")
+    assert [fixtures.run_script_here(script).stdout for _ in range(2)] == ["1\n", "1\n"]  # as two processes
+    assert "beside" not in sys.modules
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import beside  # this process's own copy: its state is not the script's, and it is there after the run
+
+        beside.RUNS.extend([0, 0])
+        assert fixtures.run_script_here(script).stdout == "1\n"
+        assert sys.modules["beside"] is beside and beside.RUNS == [0, 0]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("beside", None)
