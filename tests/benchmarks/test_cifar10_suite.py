@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,17 @@ exec {sys.executable} "$@"
     return str(wrapper)
 
 
+def start_detached(environment: dict) -> subprocess.Popen:
+    """The suite started in a session of its own, as it runs detached, with a thread that waits for it so that it
+    leaves no zombie once it ends: a stop waits until every process it signalled has gone, and this test's child,
+    ended but not waited for, would count as there until the stop's 10 s limit (a suite detached for real is waited
+    for by the shell that started it, or by init)."""
+    detached = subprocess.Popen(["bash", str(SUITE)], env=environment, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    threading.Thread(target=detached.wait, daemon=True).start()
+    return detached
+
+
 def start_detached_until_stand_in_waits(tmp_path, **env) -> subprocess.Popen:
     """The suite started detached with the stand-in python, returned once its stand-in script waits."""
     import time
@@ -118,8 +130,7 @@ def start_detached_until_stand_in_waits(tmp_path, **env) -> subprocess.Popen:
     started = tmp_path / "stand-in-started"
     environment = suite_environment(tmp_path, PYTHON=stand_in_python(tmp_path), STAND_IN="wait",
                                     STAND_IN_STARTED=str(started), **env)
-    detached = subprocess.Popen(["bash", str(SUITE)], env=environment, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+    detached = start_detached(environment)
     deadline = time.monotonic() + 120
     while not started.exists() and detached.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -278,8 +289,7 @@ def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_pat
     write_fake_cifar10(tmp_path, per_batch=8)
     environment = suite_environment(tmp_path, GRID_JOBS="1", STEPS="prepare grid report",
                                     RUN_SET=f"{TINY} --set run.epochs=500 --set method.start_epoch=1")
-    detached = subprocess.Popen(["bash", str(SUITE)], env=environment, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+    detached = start_detached(environment)
     metrics = tmp_path / "runs" / "fast" / "sat-sym40" / "metrics.jsonl"
     deadline = time.monotonic() + 120
     while not (metrics.exists() and metrics.read_text().strip()) and time.monotonic() < deadline:
