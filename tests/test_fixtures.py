@@ -44,6 +44,9 @@ def test_a_script_run_here_sees_its_own_argv_and_fails_the_test_with_its_output_
     assert "prints.py exited with failed here" in str(failed.value)
     assert "argv ['fail']" in str(failed.value) and "to stderr" in str(failed.value)
     assert sys.argv == argv and sys.path == path
+    # unchecked, as a process of its own ends: a message is printed and exits with 1
+    done = fixtures.run_script_here(script, "fail", check=False)
+    assert (done.returncode, done.stderr) == (1, "to stderr\nfailed here\n")
 
 
 def test_a_script_run_here_imports_the_modules_of_its_folder_afresh_each_time(tmp_path):

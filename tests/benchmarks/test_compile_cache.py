@@ -6,30 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixtures import load_benchmark, run_script
+from fixtures import load_benchmark, run_script, run_script_here
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
 
-def compile_cache_here(monkeypatch, capsys, *arguments) -> subprocess.CompletedProcess:
-    """compile_cache.py with ``arguments``, run as its command line runs it (run_main) but in this process, where
-    torch is imported already: a fresh interpreter takes seconds to import it, for a refusal or for packing a tiny
-    cache. Its exit status, stdout and stderr, as a run of the script would give them."""
-    script = load_benchmark("compile_cache")
-    monkeypatch.setattr(sys, "argv", [str(BENCH / "compile_cache.py"), *arguments])
-    status = 0
-    try:
-        script.run_main(script.main)
-    except SystemExit as ended:
-        assert ended.code is None or isinstance(ended.code, int), ended.code  # (a message would go to stderr)
-        status = ended.code or 0
-    written = capsys.readouterr()
-    return subprocess.CompletedProcess(sys.argv, status, written.out, written.err)
-
-
-def report_here(results: Path, out: Path) -> None:
-    """report.py's RESULTS.md from ``results``, written in this process (torch is imported here already)."""
-    load_benchmark("report").main(["--results-dir", str(results), "--out", str(out)])
+def compile_cache_here(*arguments) -> subprocess.CompletedProcess:
+    """compile_cache.py with ``arguments``, run in this process, where torch is imported already: a fresh
+    interpreter takes seconds to import it, for a refusal or for packing a tiny cache."""
+    return run_script_here(BENCH / "compile_cache.py", *arguments, check=False)
 
 
 def test_compile_cache_benchmark_shows_the_carried_cache_hit(tmp_path):
@@ -45,11 +30,11 @@ def test_compile_cache_benchmark_shows_the_carried_cache_hit(tmp_path):
         assert runs[name]["counters"]["autograd_cache_hit"] > 0, name
     assert result["cache_files"] > 0 and result["archive_bytes"] > 0
     assert result["ratios"]["carried_over_cold"] == runs["carried"]["seconds"] / runs["cold"]["seconds"]
-    report_here(tmp_path, tmp_path / "RESULTS.md")
+    run_script_here(BENCH / "report.py", "--results-dir", tmp_path, "--out", tmp_path / "RESULTS.md")
     assert "## What a carried compiler cache saves" in (tmp_path / "RESULTS.md").read_text()
 
 
-def test_bad_arguments_stop_compile_cache_in_one_line_before_anything_compiles(tmp_path, monkeypatch, capsys):
+def test_bad_arguments_stop_compile_cache_in_one_line_before_anything_compiles(tmp_path):
     for arguments, message in ((["--model", "foo"], "--model foo: expected one of: cnn1d, mlp"),
                                (["--device", "gpu"], "--device='gpu' is not a device name"),
                                (["--batch-size", "0"], "--batch-size 0: expected at least 1 example"),
@@ -59,14 +44,14 @@ def test_bad_arguments_stop_compile_cache_in_one_line_before_anything_compiles(t
             done = subprocess.run([sys.executable, str(BENCH / "compile_cache.py"), *command], capture_output=True,
                                   text=True)
         else:
-            done = compile_cache_here(monkeypatch, capsys, *command)
+            done = compile_cache_here(*command)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         [line] = [line for line in done.stderr.strip().splitlines() if not line.startswith(("usage:", " "))]
         assert line.startswith("compile_cache.py: error: ") and message in line, line
     assert not list(tmp_path.iterdir())  # nothing recorded
 
 
-def test_archives_of_an_empty_cache_are_refused_and_the_recorded_measurement_kept(tmp_path, monkeypatch, capsys):
+def test_archives_of_an_empty_cache_are_refused_and_the_recorded_measurement_kept(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     (results / "compile_cache_archives.json").write_text('{"recorded": true}')
@@ -75,7 +60,7 @@ def test_archives_of_an_empty_cache_are_refused_and_the_recorded_measurement_kep
     packed = tmp_path / "empty.tgz"
     load_benchmark("common").pack_compiler_cache(empty, packed)
     for source in (empty, packed):
-        refused = compile_cache_here(monkeypatch, capsys, "--archives-of", str(source), "--results-dir", str(results))
+        refused = compile_cache_here("--archives-of", str(source), "--results-dir", str(results))
         assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
             f"compile_cache.py: error: --archives-of {source}: the cache holds no files; expected a compiler cache "
             "that a compilation filled (TORCHINDUCTOR_CACHE_DIR), or an archive of one"), refused.stderr
@@ -83,7 +68,7 @@ def test_archives_of_an_empty_cache_are_refused_and_the_recorded_measurement_kep
     assert (results / "compile_cache_archives.json").read_text() == '{"recorded": true}'
 
 
-def test_archives_of_a_cache_record_what_each_compression_costs(tmp_path, monkeypatch, capsys):
+def test_archives_of_a_cache_record_what_each_compression_costs(tmp_path):
     cache = tmp_path / "cache"
     (cache / "triton" / "0").mkdir(parents=True)
     (cache / "triton" / "0" / "kernel.cubin").write_bytes(b"compiled kernel " * 4000)  # compresses well
@@ -98,17 +83,17 @@ def test_archives_of_a_cache_record_what_each_compression_costs(tmp_path, monkey
     # an archive of the cache is measured as the cache it holds
     packed = tmp_path / "cache.tgz"
     load_benchmark("common").pack_compiler_cache(cache, packed)
-    done = compile_cache_here(monkeypatch, capsys, "--archives-of", str(packed), "--results-dir", str(results),
+    done = compile_cache_here("--archives-of", str(packed), "--results-dir", str(results),
                               "--name", "compile_cache_archives_packed")
     assert done.returncode == 0, done.stdout + done.stderr
     again = json.loads((results / "compile_cache_archives_packed.json").read_text())
     assert (again["cache_files"], again["cache_bytes"]) == (2, result["cache_bytes"])
-    report_here(results, tmp_path / "RESULTS.md")
+    run_script_here(BENCH / "report.py", "--results-dir", results, "--out", tmp_path / "RESULTS.md")
     report = (tmp_path / "RESULTS.md").read_text()
     assert "| `cache` | 2 | 0.1 | .tar.xz |" in report and "| `cache.tgz` | 2 | 0.1 | .tgz |" in report
     not_one = tmp_path / "not_an_archive.tgz"
     not_one.write_text("text")
-    refused = compile_cache_here(monkeypatch, capsys, "--archives-of", str(not_one), "--results-dir", str(results))
+    refused = compile_cache_here("--archives-of", str(not_one), "--results-dir", str(results))
     assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
         f"compile_cache.py: error: --archives-of {not_one}: not an archive of a compiler cache (file could not be "
         "opened successfully)"), refused.stderr
