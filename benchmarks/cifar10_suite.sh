@@ -522,8 +522,11 @@ run_for() {  # run_for SECONDS: the suite, detached from this shell (it outlives
     else
         rm -f "$STATE/suite.pid"
         setsid nohup bash "$0" >> "$log" 2>&1 < /dev/null &
-        for _ in $(seq 1 50); do [ -n "$(suite_pid)" ] && break; sleep 0.2; done
-        echo "started the suite (process $(suite_pid || echo "?")), log $log"
+        local launched=$!
+        # the suite names itself only once its own checks pass, the checks this shell has just passed (they import
+        # torch: seconds, more on a cold machine); until then the process started here is the one to wait for
+        while [ -z "$(suite_pid)" ] && kill -0 "$launched" 2>/dev/null; do sleep 0.2; done
+        echo "started the suite (process $(suite_pid || echo "$launched")), log $log"
     fi
     while [ -n "$(suite_pid)" ] && [ $((SECONDS - started)) -lt "$limit" ]; do sleep 2; done
     tail -c +"$((offset + 1))" "$log" 2>/dev/null

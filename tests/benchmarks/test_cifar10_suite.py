@@ -478,6 +478,25 @@ def test_run_for_starts_the_suite_detached_and_reports_when_it_ends(tmp_path):
     assert bad.returncode == 2 and "'soon' is not a number of seconds" in bad.stderr
 
 
+def test_run_for_waits_for_a_suite_whose_own_checks_take_longer_than_ten_seconds(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()  # a quick step: prepare finds the data there
+    # the second settings check, the detached suite's own, as slow as a first torch import on a cold machine can be
+    checks = tmp_path / "settings-checks"
+    slow = tmp_path / "slow-python"
+    slow.write_text(f"""#!/bin/bash
+if [ "${{1:-}}" = - ]; then
+    echo >> {checks}
+    [ "$(wc -l < {checks})" = 2 ] && sleep 11
+fi
+exec {sys.executable} "$@"
+""")
+    slow.chmod(0o755)
+    watched = suite(tmp_path, "--run-for", "120", STEPS="prepare", PYTHON=str(slow))
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert "[prepare] finished" in watched.stdout, watched.stdout
+    assert "the suite is not running" in watched.stdout and "process ?" not in watched.stdout, watched.stdout
+
+
 def test_run_for_returns_at_its_limit_and_leaves_the_suite_running(tmp_path):
     write_fake_cifar10(tmp_path, per_batch=8)
     # the grid's training waits until it is stopped (a stand-in): the suite runs on for as long as the test needs,
