@@ -367,7 +367,7 @@ def cell_command(args: argparse.Namespace, method: str, noise: str, concurrent_c
     command = [sys.executable, str(Path(__file__).resolve()), "--recipe", args.recipe, "--methods", method,
                "--noise", noise, "--data-root", str(args.data_root), "--cifar10n", str(args.cifar10n),
                "--runs-dir", str(args.runs_dir), "--concurrent-cells", str(concurrent_cells), "--redo",
-               "--pipeline", args.pipeline, "--report", "none"]  # the parent regenerates it as cells finish
+               "--pipeline", args.pipeline, "--report", NO_REPORT]  # the parent regenerates it as cells finish
     if args.results_dir is not None:
         command += ["--results-dir", str(args.results_dir)]
     if args.tag:
@@ -433,11 +433,20 @@ def run_in_processes(args: argparse.Namespace, cells: list[tuple[str, str]]) -> 
     return failed
 
 
+NO_REPORT = "none"  # --report's word for no report at all
+
+
+def report_option(text: str) -> Path | str:
+    """``--report``: the file to write (as :func:`path_option` reads it), or exactly ``none`` for no report; a path
+    to a file named so is written as such (``./none``)."""
+    return NO_REPORT if text == NO_REPORT else path_option(text)
+
+
 def report_path(args: argparse.Namespace) -> Path | None:
     """Where the grid regenerates the report: ``--report``, else RESULTS.md beside the results directory (for the
     default one, benchmarks/RESULTS.md; a scratch grid never rewrites the committed report)."""
     if args.report is not None:
-        return None if str(args.report) == "none" else args.report
+        return None if args.report == NO_REPORT else args.report
     return (args.results_dir or RESULTS).parent / "RESULTS.md"
 
 
@@ -585,7 +594,7 @@ def main() -> None:
                         help="train the cells with this seed, for the run (initialisation, order, augmentation) and "
                              "for the synthetic noise's draw, and record them apart, in label_noise/<recipe>_seed<N>/ "
                              "unless --tag names the set (default: the configs' own seeds, 0)")
-    parser.add_argument("--report", type=path_option, default=None,
+    parser.add_argument("--report", type=report_option, default=None,
                         help="the report regenerated after every recorded cell (default: RESULTS.md beside the "
                              "results directory, so benchmarks/RESULTS.md for the default one); `none`: not at all")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
@@ -597,10 +606,10 @@ def main() -> None:
         parser.error(f"--jobs {args.jobs}: expected at least 1")
     if args.concurrent_cells is not None and args.concurrent_cells < 1:
         parser.error(f"--concurrent-cells {args.concurrent_cells}: expected at least 1 (this grid's own trainings)")
-    report = args.report  # (the default, beside the results directory, is made with it)
-    if report is not None and str(report) != "none" and report.is_dir():  # found before training, not after a cell
+    report = args.report if isinstance(args.report, Path) else None  # (the default is made with its results folder)
+    if report is not None and report.is_dir():  # found before training, not after a cell
         parser.error(f"--report {report}: is a directory; expected the file to write (say RESULTS.md)")
-    if report is not None and str(report) != "none" and not report.resolve().parent.is_dir():
+    if report is not None and not report.resolve().parent.is_dir():
         parser.error(f"--report {report}: no directory {report.resolve().parent} to write it in")  # before training
     if args.stop_after_epoch is not None and args.stop_after_epoch < 1:
         parser.error(f"--stop-after-epoch {args.stop_after_epoch}: expected an epoch of at least 1")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import BENCHMARKS, parsed_options
+from fixtures import BENCHMARKS, load_benchmark, parsed_options
 
 # every path option of every benchmark script, as (script, option, the attribute argparse keeps it in)
 PATH_OPTIONS = [
@@ -69,3 +69,11 @@ def test_a_report_asked_for_in_the_home_directory_is_written_there(home):
                            "--out", "~/RESULTS.md"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (home / "RESULTS.md").is_file() and not any(Path.cwd().iterdir())  # no folder ~ made here
+
+
+def test_report_none_is_no_report_and_a_path_to_a_file_named_none_is_that_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    grid = load_benchmark("label_noise")
+    assert grid.report_path(parsed_options("label_noise", ["--report", "none"], monkeypatch)) is None
+    named = parsed_options("label_noise", ["--report", "./none"], monkeypatch)
+    assert grid.report_path(named).resolve() == tmp_path / "none"  # the file, not the word
