@@ -306,6 +306,41 @@ def test_the_phase_line_is_named_by_the_method_and_not_drawn_past_the_last_epoch
     plt.close("all")
 
 
+def phase_lines(run) -> list[tuple[str, list]]:
+    """The labels and epochs of the phase lines :func:`draw_runs` draws for ``run`` on one accuracy axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from satlearn.compare import draw_runs
+
+    fig, ax = plt.subplots()
+    draw_runs([run], ax, colours={run.name: "C0"})
+    plt.close(fig)
+    return [(line.get_label(), list(line.get_xdata())) for line in ax.lines if "start of" in line.get_label()]
+
+
+def test_a_finished_gamblers_run_without_its_config_yaml_gets_its_phase_line_from_its_summary(tmp_path):
+    run_dir = train(tmp_path, "gam", "method.name=gamblers", "method.start_epoch=1").run_dir
+    with_config = read_run(run_dir)
+    assert phase_lines(with_config) == [("gam: start of the gamblers loss", [2, 2])]
+    (run_dir / "config.yaml").unlink()  # results copied without it: the gamblers loss logs no training confidence
+    without = read_run(run_dir)
+    assert (without.start_epoch, without.phase_name) == (with_config.start_epoch, with_config.phase_name)
+    assert phase_lines(without) == phase_lines(with_config)
+    summary_file = run_dir / "summary.json"
+    summary = json.loads(summary_file.read_text())
+    for start in ("1", -1, 1.5, True):  # hand-edited
+        summary_file.write_text(json.dumps({**summary, "start_epoch": start}))
+        with pytest.raises(DataError, match=rf"summary\.json: start_epoch={re.escape(repr(start))}; expected a "
+                                            r"0-based epoch \(a whole number from 0\) or null$"):
+            read_run(run_dir)
+    del summary["start_epoch"]  # a summary written before it kept the start: no line, as the run cannot tell it
+    summary_file.write_text(json.dumps(summary))
+    assert read_run(run_dir).start_epoch is None and phase_lines(read_run(run_dir)) == []
+
+
 def test_out_refuses_a_runs_own_files_and_an_empty_path(tmp_path, capsys):
     run = train(tmp_path, "sat", "run.epochs=2").run_dir
     kept = {name: (run / name).read_bytes() for name in ("checkpoint.pt", "metrics.csv", "config.yaml")}

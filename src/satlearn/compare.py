@@ -93,9 +93,8 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     except ConfigError as exc:  # a damaged config.yaml is no config: the run's other files still tell its settings
         config, unreadable = None, exc
     if config is None and summary is not None:  # results copied without a readable config: what they tell
-        first = first_soft_target_epoch(history)
         method, epochs, noise_kind = summary["method"], summary["epochs"], summary["noise"]["kind"]
-        start_epoch = None if first is None else first - 1
+        start_epoch = _summary_start_epoch(summary, history, summary_file)
     else:
         if config is None:
             config = _checkpoint_config(run_dir, unreadable)
@@ -106,6 +105,19 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
                      start_epoch=start_epoch, summary=summary,
                      actual_noise_rate=_actual_noise_rate(run_dir, noise_kind, summary),
                      **({"phase_name": phase} if phase else {}))
+
+
+def _summary_start_epoch(summary: dict[str, Any], history: list[dict[str, Any]], path: Path) -> int | None:
+    """The 0-based epoch at which a finished run's second phase starts, as its summary (``path``) keeps it; None
+    where the method has none. A summary written before it kept that tells only SAT's start (the first epoch that
+    logs a training confidence), and no other method's."""
+    if "start_epoch" not in summary:
+        first = first_soft_target_epoch(history)
+        return None if first is None else first - 1
+    start = summary["start_epoch"]
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
+        raise DataError(f"{path}: start_epoch={start!r}; expected a 0-based epoch (a whole number from 0) or null")
+    return start
 
 
 def _phase_of(method: str) -> str | None:

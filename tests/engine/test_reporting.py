@@ -104,7 +104,8 @@ def test_the_summary_takes_final_figures_from_the_last_epoch_best_ones_from_best
                {"epoch": 3, "train_loss": 0.5, "test_accuracy": 0.6, "epoch_seconds": 2.5}]
     summary = summarize(config, history, best={"test_accuracy": 0.7, "epoch": 2}, noisy=None,
                         method=SimpleNamespace(soft_targets=None), wall_seconds=7.0, device="cpu")
-    assert summary == {"method": "sat", "loss": "ce", "data": "mnist1d", "model": "cnn1d", "epochs": 3, "seed": 5,
+    assert summary == {"method": "sat", "loss": "ce", "data": "mnist1d", "model": "cnn1d", "epochs": 3,
+                       "start_epoch": 1, "seed": 5,
                        "device": "cpu", "noise": {"kind": "none", "rate": None, "mode": None, "file": None, "key": None,
                                                   "actual_rate": None},
                        "final_test_accuracy": 0.6, "best_test_accuracy": 0.7, "best_epoch": 2,
@@ -318,3 +319,10 @@ def test_legends_below_the_axes_fit_their_width_and_cover_no_other_legend(axes_c
             assert not legends[1].overlaps(legends[0])
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("method, start", [("erm", None), ("sat", 2), ("selective_sat", 2), ("gamblers", 2)])
+def test_the_summary_keeps_where_the_methods_second_phase_starts_and_null_for_a_method_without_one(method, start):
+    from satlearn.engine.reporting import phase_start_epoch
+
+    assert phase_start_epoch(load_config(None, [f"method.name={method}", "method.start_epoch=2"])) == start

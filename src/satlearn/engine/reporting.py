@@ -15,6 +15,7 @@ import torch
 from satlearn.data.noise import knows_true_labels
 from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
 from satlearn.evaluation.detection import precision_recall_f1
+from satlearn.methods import METHODS
 
 
 def _clean(v: Any) -> Any:
@@ -67,6 +68,13 @@ def _noise_settings(noise, actual_rate: float | None) -> dict[str, Any]:
             "actual_rate": actual_rate}
 
 
+def phase_start_epoch(config) -> int | None:
+    """The 0-based epoch at which the second phase of ``config``'s method starts (SAT's soft targets, the gamblers
+    loss): ``method.start_epoch``; None for a method without such a phase, which ignores that setting. Kept in the
+    summary, so that compare marks the phase of a run whose ``config.yaml`` is gone."""
+    return config.method.start_epoch if METHODS.get(config.method.name).phase_name is not None else None
+
+
 def summarize(config, history, *, best, noisy, method, wall_seconds: float, device) -> dict[str, Any]:
     final = history[-1]
     known = knows_true_labels(config.data.noise.kind)
@@ -76,6 +84,7 @@ def summarize(config, history, *, best, noisy, method, wall_seconds: float, devi
         "data": config.data.source,
         "model": config.model.name,
         "epochs": config.run.epochs,
+        "start_epoch": phase_start_epoch(config),
         "seed": config.run.seed,
         "device": str(device),
         "noise": _noise_settings(config.data.noise, noisy.actual_noise_rate if known else None),
