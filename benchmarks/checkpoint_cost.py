@@ -20,7 +20,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import check_results_dir, missing_dir_problem, name_option, path_option, record, run_main  # noqa: E402
+from common import (  # noqa: E402
+    check_result_name, check_results_dir, missing_dir_problem, name_option, path_option, record, run_main,
+)
 
 from satlearn.engine.checkpoint import (  # noqa: E402
     CHECKPOINT_NAME, CheckpointWriter, load_checkpoint, save_checkpoint, snapshot_to_cpu,
@@ -49,6 +51,7 @@ def main() -> None:
                         help="result file name (without .json); the recorded checkpoint_cost.json is a GPU's")
     parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
+    check_result_name(parser, args.name, args.results_dir)
     if args.model not in MODELS.names():
         parser.error(f"--model {args.model}: expected one of: {', '.join(MODELS.names())}")
     if args.repeats < 1:

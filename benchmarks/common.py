@@ -67,6 +67,44 @@ def result_name_problem(name: str) -> str | None:
     return None
 
 
+# the longest file name, in bytes, taken where the filesystem cannot be asked (no os.pathconf, as on Windows)
+DEFAULT_NAME_MAX = 255
+
+
+def name_max(directory: Path) -> int | None:
+    """The longest file name, in bytes, that the filesystem of ``directory`` takes (asked of its nearest existing
+    parent where it is not made yet); :data:`DEFAULT_NAME_MAX` where it cannot be asked; None where it sets none."""
+    try:
+        limit = os.pathconf(nearest_existing(directory), "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):  # no pathconf here, no such setting, or no answer for this path
+        return DEFAULT_NAME_MAX
+    return limit if limit >= 0 else None  # -1: no limit
+
+
+def result_name_length_problem(name: str, directory: Path) -> str | None:
+    """Why the file ``NAME.json`` is too long a name for ``directory``'s filesystem, counted in bytes of the
+    filesystem encoding as it counts them (None where it fits). The longest name a result is written under is its
+    temporary twin's, renamed to ``NAME.json`` once whole."""
+    from satlearn.engine.checkpoint import temporary_name  # (imported here: it imports torch)
+
+    limit = name_max(directory)
+    size = len(os.fsencode(name))
+    added = len(os.fsencode(temporary_name(f"{name}{RESULT_SUFFIX}"))) - size
+    if limit is None or size + added <= limit:
+        return None
+    return (f"expected at most {limit - added} bytes ({limit} in a file name in {directory}, less {added} for "
+            f"{RESULT_SUFFIX} and the temporary name the result is written under first), got {size} bytes")
+
+
+def check_result_name(parser: argparse.ArgumentParser, name: str, directory: Path | None) -> None:
+    """Ends the script in one argparse line, before anything is measured, where a result named ``name`` cannot be
+    written to ``directory`` (None: benchmarks/results) for its length. Asked once the options are parsed, not by
+    :func:`name_option`: ``--results-dir``, whose filesystem sets the limit, may follow ``--name``."""
+    problem = result_name_length_problem(name, directory or RESULTS)
+    if problem:
+        parser.error(f"argument --name: {problem}, {name!r}")
+
+
 CIFAR10_FILES = ("batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
 # where prepare_cifar10.py writes the data: the CIFAR scripts' default --data-root
 CIFAR10_ROOT = ROOT / "benchmarks" / "data" / "cifar-10-batches-py"
@@ -363,12 +401,19 @@ def missing_dir_problem(directory: Path) -> str | None:
     return "is a file, not a directory" if Path(directory).exists() else "no such directory"
 
 
+def nearest_existing(directory: Path) -> Path:
+    """``directory`` resolved, or where it does not exist its deepest parent that does: where the rest would be
+    made."""
+    existing = Path(directory).resolve()
+    while not existing.exists():
+        existing = existing.parent
+    return existing
+
+
 def writable_dir_problem(directory: Path) -> str | None:
     """Why results could not be written under ``directory`` (made where missing), or None. Asked before a script
     measures, so that a wrong ``--results-dir`` costs nothing; nothing is created here."""
-    existing = Path(directory).resolve()
-    while not existing.exists():  # the deepest part that exists is where the rest would be made
-        existing = existing.parent
+    existing = nearest_existing(directory)
     if not existing.is_dir():
         return f"{existing} is not a directory"
     if not os.access(existing, os.W_OK | os.X_OK):

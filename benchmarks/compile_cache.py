@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    check_results_dir, compile_cache_counters, count_files, name_option, pack_compiler_cache, path_option, record,
-    run_main, unpack_compiler_cache,
+    check_result_name, check_results_dir, compile_cache_counters, count_files, name_option, pack_compiler_cache,
+    path_option, record, run_main, unpack_compiler_cache,
 )
 
 
@@ -122,6 +122,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(first_step(args)))
         return
+    if args.name is not None:  # (the default names fit)
+        check_result_name(parser, args.name, args.results_dir)
     if args.archives_of is not None:
         if not args.archives_of.exists():
             parser.error(f"--archives-of {args.archives_of}: no such cache directory or archive")

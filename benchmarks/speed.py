@@ -53,8 +53,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_results_dir, missing_cifar10, name_option, path_option, record,
-    run_main,
+    CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_result_name, check_results_dir, missing_cifar10, name_option,
+    path_option, record, run_main,
 )
 
 from satlearn.config import load_config, overrides_for_method  # noqa: E402
@@ -385,6 +385,7 @@ def requested_cells(args: argparse.Namespace) -> set[tuple[str, str, str]]:
 def main() -> None:
     parser = build_parser()
     args = parser.parse_args()
+    check_result_name(parser, args.name, args.results_dir)
     if args.epochs < 1:
         parser.error(f"--epochs {args.epochs}: expected at least 1 timed epoch per cell")
     if args.workers < 0:

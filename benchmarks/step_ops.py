@@ -33,7 +33,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import check_results_dir, name_option, path_option, record, run_main  # noqa: E402
+from common import check_result_name, check_results_dir, name_option, path_option, record, run_main  # noqa: E402
 
 from satlearn.config import load_config  # noqa: E402
 from satlearn.data import DatasetSplits  # noqa: E402
@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--name", type=name_option, default="step_ops", help="result file name (without .json)")
     parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
     args = parser.parse_args()
+    check_result_name(parser, args.name, args.results_dir)
     if args.steps < 1:
         parser.error(f"--steps {args.steps}: expected a positive number of steps")
     check_results_dir("--results-dir", args.results_dir)  # before the measurement, not once it is done

@@ -24,12 +24,18 @@ CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
 
 
+def temporary_name(name: str) -> str:
+    """A new ``.NAME.<random>.tmp``, the hidden file that an atomic write of the file ``name`` fills before renaming
+    it to ``name``; always as long (its random part has a fixed length), so the longest name a write creates."""
+    return f".{name}.{secrets.token_hex(4)}.tmp"
+
+
 def _create_beside(path: Path) -> tuple[int, Path]:
-    """A new, empty ``.NAME.<random>.tmp`` beside ``path``, open for writing. Created with mode 0666 so that the
+    """A new, empty :func:`temporary_name` beside ``path``, open for writing. Created with mode 0666 so that the
     kernel applies the umask (and any default ACL) as for any new file; mkstemp's would be private (0600)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        tmp = path.parent / temporary_name(path.name)
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
