@@ -117,3 +117,18 @@ def test_the_reference_pipeline_reads_a_drawn_image_folder_split_as_the_memory_o
                                         std=data.std).epoch(0))
     unnormalised = torch.cat([xb for xb, _, _ in test_batches]) * std + mean
     assert torch.equal(torch.round(unnormalised * 255).to(torch.uint8), data.x_test)
+
+
+def test_both_pipelines_hand_over_float32_batches_for_a_mean_and_std_given_in_float64():
+    # a DatasetSplits built in code may carry NumPy's float64 statistics (np.mean of the images): a float64 batch
+    # would fail inside a float32 model, on the reference pipeline only
+    import numpy as np
+
+    x, y = images(10)
+    for mean, std in (((np.float64(0.4),) * 3, np.array([0.2, 0.25, 0.3])),
+                      (np.array([0.4, 0.5, 0.6]), torch.tensor([0.2, 0.25, 0.3], dtype=torch.float64))):
+        kwargs = dict(batch_size=4, shuffle=True, augment="crop_flip", seed=2, mean=mean, std=std)
+        fast = list(InMemoryLoader(x, y, **kwargs).epoch(0))
+        reference = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(0))
+        for (xa, _, _), (xb, _, _) in zip(fast, reference, strict=True):
+            assert xa.dtype == xb.dtype == torch.float32 and torch.equal(xa, xb)

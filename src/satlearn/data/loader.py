@@ -26,6 +26,15 @@ def check_augment(augment: str) -> None:
         raise ConfigError(f"augment={augment!r}; expected 'none' or 'crop_flip'")
 
 
+def channel_statistics(values, channels: int, *, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A per-channel mean or std as a ``(C,)`` float32 tensor (``None``: 0.5 each). Both pipelines normalise with
+    it, so that statistics given in float64 (NumPy's) still make float32 batches, and the same ones on either. A
+    copy: a loader keeps normalising as it was made to, whatever becomes of a tensor it was given."""
+    if values is None:
+        values = (0.5,) * channels
+    return torch.as_tensor(values, dtype=torch.float32, device=device).clone()
+
+
 def draw_crop_flip(batch_size: int, *, padding: int = 4, generator: torch.Generator | None = None,
                    device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The random parameters of :func:`random_crop_flip` for one batch, drawn in a fixed order (rows, columns,
@@ -96,10 +105,8 @@ class InMemoryLoader:
                               f"{tuple(x.shape)}")
         if self.is_image:
             channels = x.shape[1]
-            mean = mean if mean is not None else (0.5,) * channels
-            std = std if std is not None else (0.5,) * channels
-            self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
-            self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+            self.mean = channel_statistics(mean, channels, device=self.device).view(1, -1, 1, 1)
+            self.std = channel_statistics(std, channels, device=self.device).view(1, -1, 1, 1)
 
     def __len__(self) -> int:
         n = len(self.y)

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from satlearn.config import EPOCH_SEED_STRIDE
-from satlearn.data.loader import check_augment, draw_crop_flip
+from satlearn.data.loader import channel_statistics, check_augment, draw_crop_flip
 
 
 def _sigterm_as_ctrl_c(worker_id: int) -> None:
@@ -64,8 +64,8 @@ class IndexedDataset(Dataset):
         self.crop_flip: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if self.is_image:
             channels = x.shape[1]
-            self.mean = torch.tensor(mean if mean is not None else (0.5,) * channels).view(-1, 1, 1)
-            self.std = torch.tensor(std if std is not None else (0.5,) * channels).view(-1, 1, 1)
+            self.mean = channel_statistics(mean, channels).view(-1, 1, 1)
+            self.std = channel_statistics(std, channels).view(-1, 1, 1)
 
     def __len__(self) -> int:
         return len(self.y)
