@@ -132,3 +132,17 @@ def test_both_pipelines_hand_over_float32_batches_for_a_mean_and_std_given_in_fl
         reference = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(0))
         for (xa, _, _), (xb, _, _) in zip(fast, reference, strict=True):
             assert xa.dtype == xb.dtype == torch.float32 and torch.equal(xa, xb)
+
+
+@pytest.mark.parametrize("augment", ["none", "crop_flip"])
+def test_both_pipelines_agree_on_images_of_more_channels_than_one_pil_image_holds(augment):
+    # an .npz of (N, 5, H, W) uint8 images is image data (a multispectral band per channel); PIL's images hold at
+    # most four channels, and the reference pipeline is what data.pipeline=auto falls back to on a crowded GPU
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.randint(0, 256, (10, 5, 6, 7), generator=g, dtype=torch.uint8), torch.arange(10) % 2
+    kwargs = dict(batch_size=4, shuffle=True, augment=augment, seed=4, mean=(0.5,) * 5, std=(0.25,) * 5)
+    fast = list(InMemoryLoader(x, y, **kwargs).epoch(1))
+    reference = list(StreamingLoader(x, y, workers=0, **kwargs).epoch(1))
+    for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference, strict=True):
+        assert xb.shape == (len(ib), 5, 6, 7)
+        assert torch.equal(ia, ib) and torch.equal(ya, yb) and torch.equal(xa, xb)

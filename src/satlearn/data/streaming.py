@@ -49,6 +49,29 @@ def _sigterm_blocked():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+# the most channels one PIL image holds (L, LA, RGB, RGBA)
+_PIL_MAX_CHANNELS = 4
+
+
+def _pil_images(array: np.ndarray) -> list:
+    """A ``(H, W, C)`` uint8 image as PIL images: one where PIL has a mode for ``C`` channels, else one a channel
+    (a multispectral image, say), each then cut and mirrored alike."""
+    from PIL import Image
+
+    channels = array.shape[2]
+    if channels == 1:
+        return [Image.fromarray(array[:, :, 0])]
+    if channels <= _PIL_MAX_CHANNELS:
+        return [Image.fromarray(array)]
+    return [Image.fromarray(np.ascontiguousarray(array[:, :, c])) for c in range(channels)]
+
+
+def _channels_last_array(image) -> np.ndarray:
+    """A PIL image's pixels as a ``(H, W, C)`` uint8 array, a grey image's included."""
+    pixels = np.asarray(image, dtype=np.uint8)
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
 class IndexedDataset(Dataset):
     """Items ``(x, y, index)``; uint8 ``(C, H, W)`` images go through PIL (pad + crop + flip) and normalisation."""
 
@@ -88,18 +111,13 @@ class IndexedDataset(Dataset):
     def __getitem__(self, index: int):
         if not self.is_image:
             return self.x[index], self.y[index], index
-        from PIL import Image
-
-        array = self.x[index]
-        image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+        images = _pil_images(self.x[index])
         if self.augment == "crop_flip":
             if self.crop_flip is None:
                 raise RuntimeError("IndexedDataset: call set_augmentation() before reading augmented images")
-            image = self._augment(image, index)
-        pixels = np.asarray(image, dtype=np.uint8)
-        if pixels.ndim == 2:
-            pixels = pixels[:, :, None]
-        tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div_(255.0)
+            images = [self._augment(image, index) for image in images]
+        pixels = np.concatenate([_channels_last_array(image) for image in images], axis=2)  # (a writable copy)
+        tensor = torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)
         return (tensor - self.mean) / self.std, self.y[index], index
 
 
