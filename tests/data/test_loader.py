@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -131,9 +133,14 @@ def test_an_augmentation_the_loaders_do_not_know_is_refused_not_skipped():
             assert isinstance(refused.value, ValueError)  # as before, for code that catches Python's own error
 
 
-def test_crop_flip_on_data_that_are_not_images_is_refused_in_one_line():
-    vectors = torch.zeros(4, 40)
-    with pytest.raises(ConfigError, match=r"^augment='crop_flip' needs uint8 images \(N, C, H, W\), got torch\.float32 "
-                                          r"of shape \(4, 40\)$") as refused:
-        InMemoryLoader(vectors, torch.zeros(4, dtype=torch.int64), batch_size=2, augment="crop_flip")
-    assert isinstance(refused.value, ValueError)
+@pytest.mark.parametrize("inputs", [torch.zeros(4, 40), torch.zeros(4, 3, 8, 8)])
+def test_crop_flip_on_data_that_are_not_images_is_refused_in_one_line(inputs):
+    # by either pipeline: the reference one would otherwise hand such rows (or float images) over unaugmented
+    from satlearn.data.streaming import StreamingLoader
+
+    shape = re.escape(str(tuple(inputs.shape)))
+    for loader in (InMemoryLoader, StreamingLoader):
+        with pytest.raises(ConfigError, match=r"^augment='crop_flip' needs uint8 images \(N, C, H, W\), got "
+                                              rf"torch\.float32 of shape {shape}$") as refused:
+            loader(inputs, torch.zeros(4, dtype=torch.int64), batch_size=2, augment="crop_flip")
+        assert isinstance(refused.value, ValueError)

@@ -19,11 +19,21 @@ from satlearn.errors import ConfigError
 AUGMENTATIONS = ("none", "crop_flip")
 
 
-def check_augment(augment: str) -> None:
-    """Refuses an augmentation the loaders do not know; the config's ``auto`` is the trainer's to resolve (a loader
-    given it, or a misspelling, would otherwise train without augmentation, silently)."""
+def is_image_batch(x: torch.Tensor) -> bool:
+    """Whether ``x`` holds images as the loaders take them, uint8 ``(N, C, H, W)``: scaled, normalised and
+    augmentable; any other inputs go to the model as they are."""
+    return x.dtype == torch.uint8 and x.dim() == 4
+
+
+def check_augment(augment: str, x: torch.Tensor | None = None) -> None:
+    """Refuses an augmentation the loaders do not know, or crop + flip of inputs ``x`` that are not images; the
+    config's ``auto`` is the trainer's to resolve (a loader given it, a misspelling, or feature rows to crop would
+    otherwise train without augmentation, silently)."""
     if augment not in AUGMENTATIONS:
         raise ConfigError(f"augment={augment!r}; expected 'none' or 'crop_flip'")
+    if augment == "crop_flip" and x is not None and not is_image_batch(x):
+        raise ConfigError(f"augment='crop_flip' needs uint8 images (N, C, H, W), got {x.dtype} of shape "
+                          f"{tuple(x.shape)}")
 
 
 def channel_statistics(values, channels: int, *, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -98,11 +108,8 @@ class InMemoryLoader:
         self.seed = seed
         self.drop_last = drop_last
         self.channels_last = channels_last
-        self.is_image = x.dtype == torch.uint8 and x.dim() == 4
-        check_augment(augment)
-        if augment == "crop_flip" and not self.is_image:
-            raise ConfigError(f"augment='crop_flip' needs uint8 images (N, C, H, W), got {x.dtype} of shape "
-                              f"{tuple(x.shape)}")
+        self.is_image = is_image_batch(x)
+        check_augment(augment, x)
         if self.is_image:
             channels = x.shape[1]
             self.mean = channel_statistics(mean, channels, device=self.device).view(1, -1, 1, 1)

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from satlearn.config import EPOCH_SEED_STRIDE
-from satlearn.data.loader import channel_statistics, check_augment, draw_crop_flip
+from satlearn.data.loader import channel_statistics, check_augment, draw_crop_flip, is_image_batch
 
 
 def _sigterm_as_ctrl_c(worker_id: int) -> None:
@@ -78,8 +78,8 @@ class IndexedDataset(Dataset):
     def __init__(self, x: torch.Tensor, y: torch.Tensor, *, augment: str = "none",
                  mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
                  padding: int = 4) -> None:
-        check_augment(augment)
-        self.is_image = x.dtype == torch.uint8 and x.dim() == 4
+        check_augment(augment, x)
+        self.is_image = is_image_batch(x)
         self.x = x.permute(0, 2, 3, 1).contiguous().numpy() if self.is_image else x
         self.y = y
         self.augment = augment
