@@ -1,5 +1,6 @@
 """The in-memory fast path and the DataLoader reference path compute the same training trajectory on CPU."""
 
+import pytest
 import torch
 
 from fixtures import write_fake_cifar10
@@ -80,3 +81,29 @@ def test_the_pipelines_train_alike_when_the_step_draws_from_torchs_generator(tmp
 
     assert_pipelines_train_alike(tiny_overrides(tmp_path, "model.name=mlp", "method.targets_dtype=bfloat16",
                                                 "run.threads=1"), tmp_path)
+
+
+def test_data_that_do_not_fit_on_the_device_for_the_memory_pipeline_are_refused_in_one_line(monkeypatch):
+    # data.pipeline=memory puts the whole dataset on the device whatever the free memory: an allocation that fails
+    # there is the data's size, which the reference pipeline (data in host memory) gets round
+    from satlearn.data.base import DatasetSplits
+    from satlearn.engine import trainer
+    from satlearn.errors import ConfigError
+
+    x, y = torch.zeros(10, 3, 8, 8, dtype=torch.uint8), torch.arange(10) % 2
+    data = DatasetSplits(x_train=x, y_train=y, x_test=x, y_test=y, num_classes=2, class_names=["a", "b"],
+                         kind="image", name="toy")
+    failure = "CUDA out of memory. Tried to allocate 2.00 GiB\nmore of torch's advice"
+
+    def no_room(*args, **kwargs):
+        raise getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)(failure)  # (torch.cuda's before 2.5)
+
+    monkeypatch.setattr(trainer, "InMemoryLoader", no_room)
+    config = load_config(None, ["data.pipeline=memory"])
+    with pytest.raises(ConfigError, match=r"^data\.pipeline=memory: the toy data do not fit in cpu memory \(CUDA out "
+                                          r"of memory\. Tried to allocate 2\.00 GiB\); use data\.pipeline=reference, "
+                                          r"which keeps them in host memory$"):
+        trainer.make_loaders(config, data, y, torch.device("cpu"))
+    monkeypatch.setattr(trainer, "InMemoryLoader", lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("x")))
+    with pytest.raises(RuntimeError, match="^x$"):  # any other failure is not blamed on the data's size
+        trainer.make_loaders(config, data, y, torch.device("cpu"))

@@ -437,15 +437,24 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
         raise ConfigError(f"data.augment=crop_flip needs images, but {data.name} holds {data.kind} data")
     common = {"mean": data.mean, "std": data.std, "device": device,
               "channels_last": use_channels_last(config, data, device)}
-    if choose_pipeline(config, data, device) == "reference":
+    in_memory = choose_pipeline(config, data, device) == "memory"
+    if in_memory:
+        loader_type = InMemoryLoader
+    else:
         common["workers"] = loader_workers(config.data.workers)
         loader_type = StreamingLoader
-    else:
-        loader_type = InMemoryLoader
     lone_last = skip_lone_last and len(labels) > 1 and len(labels) % config.data.batch_size == 1
-    train = loader_type(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
-                        seed=config.run.seed, drop_last=lone_last, **common)
-    test = loader_type(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False, **common)
+    try:
+        train = loader_type(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
+                            seed=config.run.seed, drop_last=lone_last, **common)
+        test = loader_type(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False, **common)
+    except (RuntimeError, MemoryError) as exc:
+        # the memory pipeline copies both splits to the device: failing there is the data's size, not a slip
+        if not (in_memory and out_of_memory(exc)):
+            raise
+        raise ConfigError(f"data.pipeline={config.data.pipeline}: the {data.name} data do not fit in {device.type} "
+                          f"memory ({first_line(exc)}); use data.pipeline=reference, which keeps them in host "
+                          "memory") from None
     return train, test
 
 
