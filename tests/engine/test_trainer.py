@@ -168,6 +168,25 @@ def test_a_run_is_compiled_for_training_but_not_when_loaded_for_evaluation(tmp_p
     assert len(compiled) == 1
 
 
+@pytest.mark.parametrize("pipeline", ["memory", "reference"])
+def test_evaluating_a_run_makes_a_loader_of_its_test_split_alone(tmp_path, monkeypatch, pipeline):
+    # a loader holds a copy of what it is given (the memory pipeline's on the device, where the training split may
+    # not fit: a smaller device than the run trained on, say), and an evaluation never reads the training split
+    from satlearn.engine import trainer
+
+    fit(tiny_config(tmp_path, "run.epochs=2", f"data.pipeline={pipeline}", "data.workers=0"), tmp_path / "run",
+        log=lambda m: None)
+    given = []
+    for name in ("InMemoryLoader", "StreamingLoader"):
+        def counted(x, *args, _loader=getattr(trainer, name), **kwargs):
+            given.append(len(x))
+            return _loader(x, *args, **kwargs)
+
+        monkeypatch.setattr(trainer, name, counted)
+    result = evaluate_run(tmp_path / "run")
+    assert given == [result["num_test"]]
+
+
 def test_compile_tuning_adds_kernel_tuning_to_the_modes_own_options(tmp_path, monkeypatch):
     compiled = []
     monkeypatch.setattr(torch.nn.Module, "compile", lambda module, **options: compiled.append(options))

@@ -425,6 +425,31 @@ def auto_pipeline_note(data: DatasetSplits, device: torch.device) -> str:
             f"memory{sizes}; data.pipeline=memory puts them there regardless")
 
 
+def _pipeline(config: Config, data: DatasetSplits,
+              device: torch.device) -> tuple[type[InMemoryLoader] | type[StreamingLoader], dict[str, Any]]:
+    """The configured pipeline's loader class, and the settings that its training and test loaders share."""
+    common = {"mean": data.mean, "std": data.std, "device": device,
+              "channels_last": use_channels_last(config, data, device)}
+    if choose_pipeline(config, data, device) == "memory":
+        return InMemoryLoader, common
+    common["workers"] = loader_workers(config.data.workers)
+    return StreamingLoader, common
+
+
+@contextlib.contextmanager
+def _data_on_device(config: Config, data: DatasetSplits, device: torch.device, *, in_memory: bool):
+    """Within the block loaders are made: the memory pipeline copies its splits to the device, where failing to
+    allocate is the data's size, not a slip, and stops in one line saying so."""
+    try:
+        yield
+    except (RuntimeError, MemoryError) as exc:
+        if not (in_memory and out_of_memory(exc)):
+            raise
+        raise ConfigError(f"data.pipeline={config.data.pipeline}: the {data.name} data do not fit in {device.type} "
+                          f"memory ({first_line(exc)}); use data.pipeline=reference, which keeps them in host "
+                          "memory") from None
+
+
 def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device, *,
                  skip_lone_last: bool = False) -> tuple[InMemoryLoader | StreamingLoader,
                                                         InMemoryLoader | StreamingLoader]:
@@ -435,27 +460,21 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
         augment = "crop_flip" if data.kind == "image" else "none"
     if augment == "crop_flip" and data.kind != "image":
         raise ConfigError(f"data.augment=crop_flip needs images, but {data.name} holds {data.kind} data")
-    common = {"mean": data.mean, "std": data.std, "device": device,
-              "channels_last": use_channels_last(config, data, device)}
-    in_memory = choose_pipeline(config, data, device) == "memory"
-    if in_memory:
-        loader_type = InMemoryLoader
-    else:
-        common["workers"] = loader_workers(config.data.workers)
-        loader_type = StreamingLoader
+    loader_type, common = _pipeline(config, data, device)
     lone_last = skip_lone_last and len(labels) > 1 and len(labels) % config.data.batch_size == 1
-    try:
+    with _data_on_device(config, data, device, in_memory=loader_type is InMemoryLoader):
         train = loader_type(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
                             seed=config.run.seed, drop_last=lone_last, **common)
         test = loader_type(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False, **common)
-    except (RuntimeError, MemoryError) as exc:
-        # the memory pipeline copies both splits to the device: failing there is the data's size, not a slip
-        if not (in_memory and out_of_memory(exc)):
-            raise
-        raise ConfigError(f"data.pipeline={config.data.pipeline}: the {data.name} data do not fit in {device.type} "
-                          f"memory ({first_line(exc)}); use data.pipeline=reference, which keeps them in host "
-                          "memory") from None
     return train, test
+
+
+def make_test_loader(config: Config, data: DatasetSplits, device: torch.device) -> InMemoryLoader | StreamingLoader:
+    """The test loader of :func:`make_loaders` alone, for an evaluation: a loader holds a copy of its split (the
+    memory pipeline's on the device), and an evaluation reads no training example."""
+    loader_type, common = _pipeline(config, data, device)
+    with _data_on_device(config, data, device, in_memory=loader_type is InMemoryLoader):
+        return loader_type(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False, **common)
 
 
 def _epoch_line(row: dict[str, Any], epochs: int) -> str:
@@ -1087,7 +1106,7 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: s
         make_output_dir(out_path.parent, what="--out", create=False)  # a bad path stops before the evaluation
     config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset)
     torch_device = next(method.parameters()).device
-    _, test_loader = make_loaders(config, noisy.data, noisy.labels, torch_device)
+    test_loader = make_test_loader(config, noisy.data, torch_device)
     # the run's own thread count (run.threads), as its device and precision are the run's, unless one is given
     with cpu_threads(config.run.threads if threads is None else threads):
         measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
