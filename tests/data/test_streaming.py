@@ -146,3 +146,15 @@ def test_both_pipelines_agree_on_images_of_more_channels_than_one_pil_image_hold
     for (xa, ya, ia), (xb, yb, ib) in zip(fast, reference, strict=True):
         assert xb.shape == (len(ib), 5, 6, 7)
         assert torch.equal(ia, ib) and torch.equal(ya, yb) and torch.equal(xa, xb)
+
+
+def test_two_epochs_of_the_reference_pipeline_read_at_once_keep_their_own_augmentation():
+    # in the main process (workers=0) the images are read as the batches are asked for: an epoch begun after
+    # another must not hand its crops and flips to the one still being read
+    x, y = images(12)
+    kwargs = dict(batch_size=4, shuffle=True, augment="crop_flip", seed=1)
+    reference = StreamingLoader(x, y, workers=0, **kwargs)
+    fast = InMemoryLoader(x, y, **kwargs)
+    together = list(zip(reference.epoch(0), reference.epoch(1)))
+    for (first, second), expected_first, expected_second in zip(together, fast.epoch(0), fast.epoch(1), strict=True):
+        assert torch.equal(first[0], expected_first[0]) and torch.equal(second[0], expected_second[0])

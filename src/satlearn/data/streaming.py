@@ -11,6 +11,7 @@ same augmented pixels; the result never depends on the number of workers; any ep
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import signal
 from typing import Iterator
@@ -162,13 +163,17 @@ class StreamingLoader:
 
     def epoch(self, epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         order, crop_flip = self._draws(epoch)
+        # this epoch's own copy of the dataset (the images in it shared): an epoch begun meanwhile sets its
+        # augmentation on its own copy, not on the one that this epoch's fresh (non-persistent) workers, or with
+        # none this process, still read from
+        dataset = copy.copy(self.dataset)
         if crop_flip is not None:
-            self.dataset.set_augmentation(*crop_flip)  # read by this epoch's fresh (non-persistent) workers
+            dataset.set_augmentation(*crop_flip)
         # a generator of its own for the workers' base seed, which a DataLoader otherwise draws from torch's global
         # one at every pass: that draw would shift the dropout masks and bfloat16 roundings of the steps after it,
         # so this pipeline would train otherwise than the in-memory one (and evaluating would change training)
         seeds = torch.Generator().manual_seed(self.seed * EPOCH_SEED_STRIDE + epoch)
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),
+        loader = DataLoader(dataset, batch_size=self.batch_size, sampler=order.tolist(),
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
                             drop_last=self.drop_last, worker_init_fn=_sigterm_as_ctrl_c, generator=seeds)
         non_blocking = self.device.type == "cuda"
