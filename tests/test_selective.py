@@ -162,6 +162,82 @@ def test_raw_rows_of_a_csv_file_hold_its_feature_columns_and_rows_that_hold_more
         predictor.predict([[0.0, *row, 0.0] for row in features])  # standardised rows are the source's, not a file's
 
 
+def npz_run(tmp_path, x, y, *, test=40):
+    """A tiny erm run (an MLP) on a .npz holding ``x`` as a user's file does, its last ``test`` examples the test
+    split."""
+    path = tmp_path / "examples.npz"
+    np.savez(path, x_train=x[:-test], y_train=y[:-test], x_test=x[-test:], y_test=y[-test:])
+    config = load_config(None, [f"data.root={path}", "data.source=npz", "model.name=mlp", "model.width=8",
+                                "method.name=erm", "run.epochs=2", "run.progress=false", "run.device=cpu",
+                                f"run.out_dir={tmp_path}"])
+    return fit(config, tmp_path / "run", log=lambda m: None).run_dir
+
+
+def two_classes_of_images(shape):
+    """120 uint8 images of ``shape`` in two classes, the second brighter, every pixel of its own value."""
+    y = np.arange(120) % 2
+    noise = np.random.default_rng(3).integers(0, 100, (120, *shape))
+    return (noise + 120 * y.reshape(-1, *[1] * len(shape))).astype(np.uint8), y
+
+
+def assert_scored_as_the_test_split(predictor, run_dir, inputs, labels):
+    """``inputs``, given raw, get the predictions and scores the run's own test split gets, and its accuracy."""
+    from satlearn.engine import evaluate_run as evaluate_whole_run
+
+    classes, scores = predictor.scores(inputs, raw=True)
+    scored = run_scores(run_dir, score=predictor.score)
+    assert np.array_equal(classes.numpy(), scored.predictions)
+    assert np.array_equal(scores.numpy(), scored.scores)
+    assert (classes.numpy() == labels).mean() == pytest.approx(evaluate_whole_run(run_dir)["test_accuracy"])
+
+
+@pytest.mark.filterwarnings("ignore:.*threshold reaches coverage")
+def test_raw_images_are_taken_channels_last_as_the_runs_npz_holds_them(tmp_path):
+    x, y = two_classes_of_images((6, 5, 3))  # (N, H, W, C): H and W apart, so that a wrong axis order shows
+    run_dir = npz_run(tmp_path, x, y)
+    predictor = SelectivePredictor.from_run(run_dir, coverage=0.9)
+    file_test = x[-40:]
+    assert_scored_as_the_test_split(predictor, run_dir, file_test, y[-40:])
+    assert predictor.input_shape == (3, 6, 5) and predictor.raw_shape == (6, 5, 3)
+    classes, _ = predictor.predict(file_test, raw=True)
+    assert torch.equal(predictor.predict(file_test[:1], raw=True)[0], classes[:1])  # a batch of one
+    # channels first, as the source gives them, as raw=True took images before it took the file's layout
+    assert torch.equal(predictor.predict(file_test.transpose(0, 3, 1, 2), raw=True)[0], classes)
+    both = r"\(N, 6, 5, 3\) as its npz file holds them, or \(N, 3, 6, 5\) as the data source gives them$"
+    with pytest.raises(DataError, match=r"^inputs of shape \(6, 5, 3\); this model takes " + both):
+        predictor.predict(file_test[0], raw=True)  # one image, not a batch
+    with pytest.raises(DataError, match=r"^inputs of shape \(40, 5, 6, 3\); this model takes " + both):
+        predictor.predict(file_test.transpose(0, 2, 1, 3), raw=True)
+    with pytest.raises(DataError, match=r"^inputs of shape \(40, 6, 5, 3\); this model takes \(N, 3, 6, 5\), or "
+                                        r"with raw=True \(N, 6, 5, 3\) as its npz file holds them$"):
+        predictor.predict(file_test)
+    with pytest.raises(DataError, match=r"^images must be uint8 as its npz file holds them, got torch.float32$"):
+        predictor.predict(file_test.astype(np.float32) / 255, raw=True)
+
+
+@pytest.mark.filterwarnings("ignore:.*threshold reaches coverage")
+def test_raw_float_arrays_are_taken_in_the_shape_the_runs_npz_holds_them_and_flattened_as_it_was(tmp_path):
+    images, y = two_classes_of_images((6, 5, 3))
+    x = images.astype(np.float32) / 255  # not uint8: features, which the source flattens and standardises
+    run_dir = npz_run(tmp_path, x, y)
+    predictor = SelectivePredictor.from_run(run_dir, coverage=0.9)
+    assert_scored_as_the_test_split(predictor, run_dir, x[-40:], y[-40:])
+    assert predictor.input_shape == (90,) and predictor.raw_shape == (6, 5, 3)
+    flat, _ = predictor.predict(x[-40:].reshape(40, -1), raw=True)  # rows flattened as before raw took the file's
+    assert torch.equal(flat, predictor.predict(x[-40:], raw=True)[0])
+
+
+@pytest.mark.filterwarnings("ignore:.*threshold reaches coverage")
+def test_raw_images_of_a_channels_first_npz_are_taken_as_they_are(tmp_path):
+    x, y = two_classes_of_images((3, 6, 5))
+    run_dir = npz_run(tmp_path, x, y)
+    predictor = SelectivePredictor.from_run(run_dir, coverage=0.9)
+    assert_scored_as_the_test_split(predictor, run_dir, x[-40:], y[-40:])
+    assert predictor.raw_shape == predictor.input_shape == (3, 6, 5)
+    with pytest.raises(DataError, match=r"^inputs of shape \(40, 6, 5, 3\); this model takes \(N, 3, 6, 5\)$"):
+        predictor.predict(x[-40:].transpose(0, 2, 3, 1), raw=True)
+
+
 def test_raw_inputs_are_refused_where_the_source_keeps_no_standardisation(runs):
     predictor = SelectivePredictor.from_run(runs["erm"], coverage=0.9)
     with pytest.raises(DataError, match="raw=True: the mnist1d source does not standardise raw rows of a file"):

@@ -501,17 +501,25 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
 # Predictor
 
 
+def _batch_of(shape: tuple[int, ...]) -> str:
+    """``(N, *shape)`` written out, for messages."""
+    return f"(N, {', '.join(map(str, shape))})" if shape else "(N,)"
+
+
 class SelectivePredictor:
     """A trained run plus a score and a threshold: predicts a class or abstains.
 
     Build it with :meth:`from_run`; the threshold is fitted, by the protocol's bisection, on the validation part of
     the run's test split (2,000 examples after the seed-10 shuffle; half of a test split of 2,000 or fewer).
-    Inputs to :meth:`predict` are in the format of the run's data source (``DatasetSplits.x_test``): uint8
-    ``(N, C, H, W)`` images (normalised here as in training), standardised float sequences for MNIST-1D, and so
-    on. Tabular sources (CSV, a ``.npz`` of
-    features) standardise their columns with the training split's mean and std: rows as they are in the user's
-    file, their feature columns in its order (a CSV's without its label and ``data.ignore_columns``), need
-    ``raw=True``, which applies that standardisation here. Where the validation part is too small or
+    Inputs to :meth:`predict` are in the format of the run's data source (``DatasetSplits.x_test``, of shape
+    ``(N, *input_shape)``): uint8 ``(N, C, H, W)`` images (normalised here as in training), standardised float
+    sequences for MNIST-1D, and so on. With ``raw=True`` they are as the user's own file holds them, of shape
+    ``(N, *raw_shape)``, and what the source did to that file's examples is done here: tabular sources (CSV, a
+    ``.npz`` of features) standardise their columns with the training split's mean and std, so their rows are the
+    file's feature columns in its order (a CSV's without its label and ``data.ignore_columns``); a ``.npz`` of
+    features of more than one dimension is flattened first; a ``.npz`` of uint8 images stored channels last
+    ``(N, H, W, C)`` takes them in that layout and puts their channels first (images are then normalised as
+    without ``raw``). Where the validation part is too small or
     its scores too tied for the threshold to reach the coverage asked for, :meth:`from_run` warns
     (``UserWarning``) and ``validation_coverage`` gives the coverage reached.
     """
@@ -527,6 +535,9 @@ class SelectivePredictor:
         self.num_classes = run.data.num_classes
         self.class_names = list(run.data.class_names)
         self.input_shape = tuple(run.data.input_shape)
+        # one example as the user's file holds it, where the source reshaped it (splits built in code: the inputs'
+        # own shape)
+        self.raw_shape = self.input_shape if run.data.source_shape is None else tuple(run.data.source_shape)
 
     @classmethod
     def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
@@ -563,8 +574,8 @@ class SelectivePredictor:
 
     def scores(self, x: Any, *, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N,)`` predicted classes and ``(N,)`` float64 scores (higher = abstain first) for inputs ``x``;
-        ``raw``: tabular rows as in the user's file (its feature columns), standardised here as the source
-        standardised its own."""
+        ``raw``: inputs as in the user's file (a table's feature columns; a ``.npz`` file's arrays in their own shape
+        and layout), reshaped and standardised here as the source did its own."""
         if not isinstance(x, torch.Tensor):
             try:
                 x = np.asarray(x)
@@ -574,14 +585,20 @@ class SelectivePredictor:
             if not real or x.dtype == np.longdouble:
                 raise DataError(f"inputs of dtype {x.dtype}; expected real numbers (int, float or bool)")
         x = torch.as_tensor(x)
-        if tuple(x.shape[1:]) != self.input_shape:
-            expected = ", ".join(map(str, self.input_shape))
-            raise DataError(f"inputs of shape {tuple(x.shape)}; this model takes (N, {expected})"
+        # raw: the file's shape, or the source's as raw took them before it took the file's (the two differ, so
+        # that neither is taken for the other)
+        from_file = raw and tuple(x.shape[1:]) == self.raw_shape != self.input_shape
+        if tuple(x.shape[1:]) != self.input_shape and not from_file:
+            raise DataError(f"inputs of shape {tuple(x.shape)}; this model takes {self._shapes_taken(raw)}"
                             f"{self._columns_hint(raw)}")
+        if self._run.data.kind == "image" and x.dtype != torch.uint8:
+            held = f"as its {self._run.data.name} file holds them" if from_file else \
+                "(N, C, H, W) as the data source gives them"
+            raise DataError(f"images must be uint8 {held}, got {x.dtype}")
+        if from_file:
+            x = self._in_source_shape(x)
         if raw:
             x = self._standardised(x)
-        if self._run.data.kind == "image" and x.dtype != torch.uint8:
-            raise DataError(f"images must be uint8 (N, C, H, W) as the data source gives them, got {x.dtype}")
         if self._run.data.x_test.is_floating_point() and x.dtype != self._run.data.x_test.dtype:
             x = x.to(self._run.data.x_test.dtype)  # integer or float64 inputs to a float model: its dtype
         # after the cast: a float64 1e39 is finite until it becomes float32
@@ -602,10 +619,27 @@ class SelectivePredictor:
         left_out = ", ".join([data.label_column, *data.ignore_columns])
         return f" (raw rows hold the file's feature columns, in its order: not {left_out})"
 
+    def _shapes_taken(self, raw: bool) -> str:
+        """The shapes of inputs :meth:`scores` takes, for messages: where the user's file holds examples otherwise
+        than the model takes them, both, as the likeliest mistake is the one given for the other."""
+        taken = _batch_of(self.input_shape)
+        if self.raw_shape == self.input_shape:
+            return taken
+        from_file = f"{_batch_of(self.raw_shape)} as its {self._run.data.name} file holds them"
+        if raw:
+            return f"{from_file}, or {taken} as the data source gives them"
+        return f"{taken}, or with raw=True {from_file}"
+
+    def _in_source_shape(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs of the user's file's shape in the shape its source made of that file's."""
+        if self._run.data.kind == "image":  # stored channels last, which the source put first
+            return x.permute(0, 3, 1, 2).contiguous()
+        return x.reshape(len(x), *self.input_shape)  # features flattened in the file's (row-major) order
+
     def _standardised(self, x: torch.Tensor) -> torch.Tensor:
         data = self._run.data
         if data.kind == "image":
-            return x  # images are always given raw (uint8) and normalised in the model's input path
+            return x  # uint8 images are scaled and normalised with the run's mean and std as each batch is made
         if data.feature_mean is None:
             raise DataError(f"raw=True: the {data.name} source does not standardise raw rows of a file; pass its "
                             "inputs as the source gives them, without raw")

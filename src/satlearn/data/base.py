@@ -109,6 +109,10 @@ class DatasetSplits:
             relative to ``data.root``; where both are given, these name the examples in a run's files.
         feature_mean, feature_std: ``(D,)`` the standardisation a source applied to tabular features: a row
             ``r`` of the user's file became ``(r - feature_mean) / feature_std``. ``None`` otherwise.
+        source_shape: the shape one example has in the source's own file, where the source changed it: a ``.npz``
+            file's channels-last images ``(H, W, C)``, whose channels it put first, and its features of other than
+            one dimension, which it flattened to ``(D,)``. ``SelectivePredictor.predict(raw=True)`` takes inputs of
+            this shape. ``None`` where the file's examples have ``x_train``'s shape.
         notes: what the source did that its user should hear of (files it skipped, a test split it drew from the
             training data and its size, say); the trainer logs them when a run starts.
         test_labels_key: where the source's own test split holds its labels (npz: ``'y_test'``), for messages;
@@ -138,6 +142,7 @@ class DatasetSplits:
     train_files: list[str] | None = None
     feature_mean: np.ndarray | None = None
     feature_std: np.ndarray | None = None
+    source_shape: tuple[int, ...] | None = None
     notes: tuple[str, ...] = ()
     test_labels_key: str | None = None
     classes_to_largest_label: bool = False

@@ -5,7 +5,9 @@ Without a test split, ``data.test_fraction`` of the examples (drawn with a gener
 images — ``(N, C, H, W)``, or ``(N, H, W, C)`` when the last dimension is 1 or 3 and the second is not (or 4,
 RGBA, and the second is not 1, 3 or 4) — with the per-channel mean and std of the training images; anything
 else is flattened to ``(N, D)`` float features standardised with the training split's statistics (kind
-``tabular``). Labels are integers; there are ``max label + 1`` classes, and each needs a training example.
+``tabular``). Where examples are put channels first or flattened, ``source_shape`` keeps their shape in the file,
+in which a run's predictor takes them with ``raw=True``. Labels are integers; there are ``max label + 1``
+classes, and each needs a training example.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ def _load_npz(config, *, earlier_rule: bool) -> DatasetSplits | None:
         x_train = _read(archive, path, "x_train")
         if x_train.ndim < 1 or len(x_train) == 0:
             raise DataError(f"{path}: 'x_train' holds no examples")
+        file_shape = tuple(x_train.shape[1:])  # one example as the file holds it, before any reshaping here
         y_train = _labels(_read(archive, path, "y_train"), path, "y_train", len(x_train), "x_train")
         if has_test:
             x_test = _read(archive, path, "x_test")
@@ -185,6 +188,7 @@ def _load_npz(config, *, earlier_rule: bool) -> DatasetSplits | None:
         source_size=source_size,
         feature_mean=feature_mean,
         feature_std=feature_std,
+        source_shape=file_shape if file_shape != tuple(x_train.shape[1:]) else None,
         test_labels_key="y_test" if has_test else None,
         classes_to_largest_label=True,
         notes=notes,
