@@ -197,3 +197,20 @@ def test_the_table_keeps_its_own_copy_of_the_labels_it_started_from():
     targets = SoftTargets(labels, num_classes=3)
     labels[0] = 2  # the caller's tensor changes afterwards (noise added in place, say)
     assert targets.labels.tolist() == [0, 1, 2]
+
+
+def test_a_row_tied_between_its_given_label_and_another_class_keeps_the_given_label_as_find_issues_does():
+    # a bfloat16 table ties often (8 significant bits); argmax alone would pick the lower class index, so the
+    # run's refined_labels.csv and summary counted a label as moved that find-issues leaves unflagged
+    from satlearn.label_issues import find_label_issues
+
+    labels = torch.tensor([1, 2, 0, 2])
+    targets = SoftTargets(labels, num_classes=3)
+    targets.targets.copy_(torch.tensor([[0.5, 0.5, 0.0], [0.375, 0.25, 0.375], [0.25, 0.375, 0.375],
+                                        [0.5, 0.25, 0.25]]))
+    label, confidence = targets.refined_labels()
+    # rows 0 and 1: tied with a lower class, kept; row 2: a tie of two other classes, the lower one; row 3: moved
+    assert label.tolist() == [1, 2, 1, 0]
+    assert confidence.tolist() == [0.5, 0.375, 0.375, 0.5]
+    issues = find_label_issues(labels, targets)
+    assert (label != labels).tolist() == issues.flagged.tolist() == [False, False, True, True]

@@ -168,6 +168,10 @@ class SoftTargets(nn.Module):
         return self(idx).max(dim=1).values
 
     def refined_labels(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(N,)`` argmax label and ``(N,)`` confidence (max probability) of every row."""
-        confidence, label = self.table().max(dim=1)
-        return label, confidence
+        """``(N,)`` argmax label and ``(N,)`` confidence (max probability) of every row; a row whose given label
+        ties for the largest mass keeps that label, as :func:`satlearn.label_issues.find_label_issues` does."""
+        table = self.table()
+        confidence, label = table.max(dim=1)
+        # argmax takes the lowest of tied classes: a label still holding the most mass has not moved
+        given_holds_max = table.gather(1, self.labels[:, None]).squeeze(1) >= confidence
+        return torch.where(given_holds_max, self.labels, label), confidence
