@@ -15,7 +15,9 @@ from satlearn.config import load_config
 from satlearn.engine import fit, load_run
 from satlearn.errors import ConfigError, DataError
 from satlearn.evaluation.selective import PAPER_COVERAGES, bisection_threshold
-from satlearn.selective import TOLERANCE, SelectivePredictor, evaluate_run, paper_split, run_scores, selective_protocol
+from satlearn.selective import (
+    TOLERANCE, SelectivePredictor, evaluate_run, paper_split, protocol_threshold, run_scores, selective_protocol,
+)
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
@@ -110,7 +112,7 @@ def test_predictor_returns_classes_and_abstentions_near_the_coverage(runs):
     assert abs(predictor.validation_coverage - 0.6) < 0.05
     scored = run_scores(runs["selective_sat"])  # the threshold is fitted on the validation part of the split
     val_idx, _, _ = paper_split(len(scored.scores))
-    assert predictor.threshold == bisection_threshold(scored.scores[val_idx], 0.6, tolerance=TOLERANCE).threshold
+    assert predictor.threshold == protocol_threshold(scored.scores[val_idx], 0.6, tolerance=TOLERANCE).threshold
     assert abs((~abstain).float().mean().item() - 0.6) < 0.15  # the other half of the split: roughly the same
     assert ((classes >= 0) & (classes < noisy.data.num_classes)).all()
     same, _ = predictor.predict(x.numpy())  # numpy inputs work too
@@ -252,6 +254,25 @@ def test_report_agrees_with_the_protocol_on_its_scores(runs):
     assert result.report["coverages"] == protocol["coverages"] and result.report["metrics"] == protocol["metrics"]
     for row in result.report["coverages"]:  # deployed: the validation threshold, applied to the test part
         assert row["deployed"]["threshold"] == row["validation"]["threshold"]
+
+
+@pytest.mark.filterwarnings("ignore:.*threshold reaches coverage")  # 60 validation examples: steps of 1.7 %
+def test_the_predictor_for_a_coverage_of_the_report_is_its_deployed_model(runs):
+    # the report's deployed row says what a model thresholded on the validation part does on the test part; the
+    # predictor for that coverage is that model: the same threshold, so the same examples accepted and the same error
+    result = evaluate_run(runs["selective_sat"])
+    _, _, noisy, _ = load_run(runs["selective_sat"])
+    _, test_idx, _ = paper_split(len(noisy.data.y_test))
+    x, y = noisy.data.x_test[test_idx], noisy.data.y_test[test_idx]
+    rows = {row["target"]: row for row in result.report["coverages"]}
+    for coverage in (0.95, 0.9, 0.7):
+        predictor = SelectivePredictor.from_run(runs["selective_sat"], coverage=coverage)
+        assert predictor.threshold == rows[coverage]["validation"]["threshold"]
+        assert predictor.validation_coverage == rows[coverage]["validation"]["coverage"]
+        classes, abstain = predictor.predict(x)
+        accepted, wrong = int((~abstain).sum()), int((classes != y)[~abstain].sum())
+        deployed = rows[coverage]["deployed"]
+        assert (accepted / len(y), wrong / accepted) == (deployed["coverage"], deployed["error"])
 
 
 def test_the_abstain_output_counts_as_trained_from_the_start_epoch_on(tmp_path, capsys):
@@ -543,6 +564,20 @@ def test_the_protocol_scores_each_part_on_its_own_examples_and_deploys_the_valid
         assert row["deployed"] == {"threshold": threshold, "coverage": deployed[0], "error": deployed[1]}
         own_differs += deployed != (row["test"]["coverage"], row["test"]["error"])
     assert own_differs >= 5  # the validation threshold misses the test part's own coverage at most targets
+
+
+def test_the_protocol_threshold_of_each_paper_coverage_is_the_reports_validation_threshold():
+    # 2,000 validation examples, where a fresh search for a coverage stops at another threshold at most of them
+    rng = np.random.default_rng(1)
+    scores = rng.random(2500) ** 8
+    correct = rng.random(2500) > scores
+    protocol = selective_protocol(scores, correct)
+    val_idx, _, _ = paper_split(2500)
+    fresh_differs = 0
+    for row in protocol["coverages"]:
+        assert protocol_threshold(scores[val_idx], row["target"]).threshold == row["validation"]["threshold"]
+        fresh_differs += bisection_threshold(scores[val_idx], row["target"]).threshold != row["validation"]["threshold"]
+    assert fresh_differs >= 5
 
 
 def given_splits():

@@ -41,7 +41,7 @@ import torch
 
 from satlearn.errors import ConfigError, DataError, SatlearnError, not_a_directory
 from satlearn.evaluation.selective import (
-    PAPER_COVERAGES, RiskCoverage, bisection_threshold, bisection_thresholds, check_coverage, check_coverages,
+    PAPER_COVERAGES, RiskCoverage, Threshold, bisection_thresholds, check_coverage, check_coverages,
     check_examples, check_tolerance, risk_coverage_curve, selective_error, selective_report,
 )
 from satlearn.paths import literal_path, user_path
@@ -126,6 +126,20 @@ def paper_split(n: int, *, validation_size: int = VALIDATION_SIZE,
 
 # ---------------------------------------------------------------------------------------------------------------
 # The protocol on scores
+
+
+def protocol_threshold(scores, coverage: float, *, tolerance: float = TOLERANCE) -> Threshold:
+    """The threshold the protocol's search gives ``coverage`` on ``scores``.
+
+    The bisection carries its threshold from one target to the next, so where it ends depends on the targets
+    searched before: the paper's coverages above ``coverage`` are searched first, highest first, as
+    :func:`selective_protocol` searches them. At one of :data:`PAPER_COVERAGES` this is the report's validation
+    threshold; a fresh search (:func:`satlearn.evaluation.selective.bisection_threshold`) may stop elsewhere
+    within the tolerance, and accept other examples.
+    """
+    coverage = check_coverage(coverage)
+    above = [c / 100.0 for c in PAPER_COVERAGES if c / 100.0 > coverage]
+    return bisection_thresholds(scores, [*above, coverage], tolerance=tolerance)[-1]
 
 
 def _part_report(scores: np.ndarray, correct: np.ndarray, coverages: Sequence[float],
@@ -510,7 +524,9 @@ class SelectivePredictor:
     """A trained run plus a score and a threshold: predicts a class or abstains.
 
     Build it with :meth:`from_run`; the threshold is fitted, by the protocol's bisection, on the validation part of
-    the run's test split (2,000 examples after the seed-10 shuffle; half of a test split of 2,000 or fewer).
+    the run's test split (2,000 examples after the seed-10 shuffle; half of a test split of 2,000 or fewer): at a
+    coverage of the report it is the report's validation threshold (:func:`protocol_threshold`), so the predictor
+    accepts on the test part what the report's deployed row accepts.
     Inputs to :meth:`predict` are in the format of the run's data source (``DatasetSplits.x_test``, of shape
     ``(N, *input_shape)``): uint8 ``(N, C, H, W)`` images (normalised here as in training), standardised float
     sequences for MNIST-1D, and so on. With ``raw=True`` they are as the user's own file holds them, of shape
@@ -563,7 +579,7 @@ class SelectivePredictor:
         if len(scores) < 2:
             raise DataError(f"{run_dir}: fitting a threshold needs at least 2 test examples, got {len(scores)}")
         val_idx, _, _ = paper_split(len(scores))
-        fitted = bisection_threshold(scores[val_idx], coverage, tolerance=tolerance)
+        fitted = protocol_threshold(scores[val_idx], coverage, tolerance=tolerance)  # the report's, at its coverages
         if not fitted.within_tolerance:
             # a library does not print: a warning, which the caller may turn into an error
             warnings.warn(f"{run_dir}: the threshold reaches coverage {fitted.coverage:.4f} on the validation part "
