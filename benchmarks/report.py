@@ -504,6 +504,69 @@ def _grid_label_issues_table(cells: dict[tuple[str, str], dict]) -> list[str]:
     return lines + [""]
 
 
+# two records of one noise draw differ only past float32's digits (a run's summary keeps its rate as a float32)
+SAME_NOISE_RATE = 1e-6
+
+
+def _cell_seeds(cell: dict) -> tuple[int, int | None]:
+    """(run seed, noise seed) a grid cell trained with; the noise seed is None where a label file gave the noise. A
+    cell recorded before cells kept their seeds trained with the configs' own."""
+    from label_noise import CONFIG_SEED, NOISES
+
+    if cell.get("seeds"):
+        return cell["seeds"]["run"], cell["seeds"]["noise"]
+    from_file = "data.noise.kind=file" in NOISES.get(cell["noise"], [])
+    return CONFIG_SEED, None if from_file else CONFIG_SEED
+
+
+def _seed_words(run: int, noise: int | None) -> str:
+    return f"run seed {run}, " + ("labels from a file" if noise is None else f"noise seed {noise}")
+
+
+def _unpaired(sat: dict, ce: dict) -> str | None:
+    """How a SAT cell and a CE cell of one row differ in what their accuracies depend on besides the method (None
+    where they do not): their difference would not be SAT's gain over CE."""
+    differences = []
+    if sat["epochs"] != ce["epochs"]:
+        differences.append(f"epochs {sat['epochs']} against {ce['epochs']}")
+    if _cell_seeds(sat) != _cell_seeds(ce):
+        differences.append(f"{_seed_words(*_cell_seeds(sat))} against {_seed_words(*_cell_seeds(ce))}")
+    if abs(sat["actual_noise_rate"] - ce["actual_noise_rate"]) > SAME_NOISE_RATE:
+        differences.append(f"actual noise {_pct(sat['actual_noise_rate'])} % against "
+                           f"{_pct(ce['actual_noise_rate'])} %")
+    return "; ".join(differences) or None
+
+
+def _actual_noise(row: list[dict | None]) -> str:
+    """A row's actual noise rate: one figure where its cells trained on one draw, else each cell's."""
+    rates = [c["actual_noise_rate"] for c in row if c]
+    if not rates:
+        return "—"
+    if max(rates) - min(rates) <= SAME_NOISE_RATE:
+        return _pct(rates[0])
+    return ", ".join("—" if c is None else _pct(c["actual_noise_rate"]) for c in row)
+
+
+def _seeds_sentence(cells: dict[tuple[str, str], dict]) -> str:
+    """What seeds a table's cells trained with: nothing for the configs' own, one sentence where every cell shares
+    them, and each cell's where they differ."""
+    from label_noise import CONFIG_SEED
+
+    by_seeds: dict[tuple[int, int | None], list[str]] = {}
+    for (noise, method), c in sorted(cells.items()):
+        by_seeds.setdefault(_cell_seeds(c), []).append(f"{method}-{noise}")
+    runs = {run for run, _ in by_seeds}
+    drawn = {noise for _, noise in by_seeds if noise is not None}  # (a label file's noise is drawn by no seed)
+    if len(runs) == 1 and drawn <= runs:
+        seed = runs.pop()
+        return "" if seed == CONFIG_SEED else f" Seed {seed}, for the run and for the synthetic noise's draw."
+    if len(runs) == 1 and len(drawn) == 1:
+        return f" Run seed {runs.pop()}, noise seed {drawn.pop()}."
+    return " Seeds differ between the cells: " + "; ".join(
+        f"{', '.join(names)}: {_seed_words(*seeds)}" for seeds, names in sorted(
+            by_seeds.items(), key=lambda item: (item[0][0], -1 if item[0][1] is None else item[0][1]))) + "."
+
+
 def label_noise_section() -> list[str]:
     runs = _load("label_noise/*/*.json")
     if not runs:
@@ -530,28 +593,31 @@ def label_noise_section() -> list[str]:
         lines += ["| noise | actual noise % | " + " | ".join(methods) + (" | SAT − CE (last) |" if gain else " |")
                   + " run time (s) |",
                   "|---|---|" + "---|" * len(methods) + ("---|" if gain else "") + "---|"]
+        unpaired = []
         for noise in noises:
             row = [cells.get((noise, m)) for m in methods]
-            first = next((c for c in row if c), None)
             accs = " | ".join("*not run*" if c is None else
                               f"{100 * c['last_test_accuracy']:.2f} ({100 * c['best_test_accuracy']:.2f})" for c in row)
             difference = ""
             if gain:
                 sat, ce = cells.get((noise, "sat")), cells.get((noise, "ce"))
+                apart = _unpaired(sat, ce) if sat and ce else None
+                if apart:
+                    unpaired.append(f"{noise} ({apart})")
                 difference = (f" {100 * (sat['last_test_accuracy'] - ce['last_test_accuracy']):+.2f} |"
-                              if sat and ce else " — |")
+                              if sat and ce and not apart else " — |")
             seconds = ", ".join("—" if c is None else _cell_time(c) for c in row)
-            actual = _pct(first["actual_noise_rate"]) if first else "—"
-            lines.append(f"| {noise} | {actual} | {accs} |{difference} {seconds} |")
+            lines.append(f"| {noise} | {_actual_noise(row)} | {accs} |{difference} {seconds} |")
+        if unpaired:
+            lines += ["", "No SAT − CE where the SAT cell and the CE cell differ in more than the method: "
+                      + "; ".join(unpaired) + "."]
         sample = next(iter(cells.values()))
         # cells of one grid may come from different machines and pipelines, whose run times do not compare
         setups: dict[tuple[str, str], list[str]] = {}
         for (noise, method), c in sorted(cells.items()):
             setups.setdefault((device_label(c), _training_setup(c)), []).append(f"{method}-{noise}")
         commits = sorted({short_commit(c["commit"]) for c in cells.values()})
-        seeds = sorted({c["seeds"]["run"] for c in cells.values() if c.get("seeds")} - {0})  # 0: the configs' own
-        seeded = f" Seed {', '.join(map(str, seeds))}, for the run and for the synthetic noise's draw." if seeds else ""
-        lines += ["", f"Epochs {sample['epochs']}.{seeded} Device and training pipeline: "
+        lines += ["", f"Epochs {sample['epochs']}.{_seeds_sentence(cells)} Device and training pipeline: "
                   + "; ".join(f"{device}, `{setup}` ({_count(len(names), 'cell')}: {', '.join(names)})"
                               for (device, setup), names in sorted(setups.items()))
                   + ". Commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]

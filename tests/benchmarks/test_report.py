@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from fixtures import load_benchmark, run_script_here
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
@@ -333,3 +335,27 @@ def test_a_figure_just_past_its_target_is_shown_with_the_digits_that_say_so(tmp_
         figure, verdict = cell.split(" (", 1)
         assert verdict == "**not met**)", (column, cell)
         assert not meets(float(figure)), f"{column}: {cell} reads as meeting its target"
+
+
+def test_sat_minus_ce_pairs_only_cells_of_one_seed_and_noise_draw_and_the_table_says_whose_seed_is_whose(
+        tmp_path, monkeypatch):
+    # one set of cells (a --tag given again with --seed, say) may hold cells of other seeds: their difference would
+    # be one seed's SAT against another's CE, and the set's seed line would speak for the cells of one seed alone
+    results = tmp_path / "results"
+    write_result(results, "label_noise/paper_x/ce-sym40", **grid_cell("ce", "sym40", 0.625, 0.75, tag="x",
+                 seeds={"run": 0, "noise": 0}, actual_noise_rate=0.5))
+    write_result(results, "label_noise/paper_x/sat-sym40", **grid_cell("sat", "sym40", 0.875, 0.875, tag="x",
+                 seeds={"run": 1, "noise": 1}, actual_noise_rate=0.46875))
+    write_result(results, "label_noise/paper_x/ce-sym80", **grid_cell("ce", "sym80", 0.25, 0.5, tag="x",
+                 seeds={"run": 1, "noise": 1}, actual_noise_rate=0.71792))
+    # the same draw recorded once as float64 and once as float32: one draw
+    write_result(results, "label_noise/paper_x/sat-sym80", **grid_cell("sat", "sym80", 0.5, 0.5, tag="x",
+                 seeds={"run": 1, "noise": 1}, actual_noise_rate=float(np.float32(0.71792))))
+    text = "\n".join(load_report(results, monkeypatch).label_noise_section())
+    rows = {row[0]: row for row in table_rows(text, "| noise | actual noise % | ce | sat | SAT − CE (last) | "
+                                                    "run time (s) |")}
+    assert rows["sym80"][1] == "71.8" and rows["sym80"][4] == "+25.00"  # same seed, same draw: paired
+    assert rows["sym40"][4] == "—"  # seed 0's CE against seed 1's SAT is no difference of methods
+    assert rows["sym40"][1] == "50.0, 46.9"  # each cell's own draw, not the first's for both
+    assert "Seed 1, for the run and for the synthetic noise's draw." not in text
+    assert "ce-sym40: run seed 0, noise seed 0" in text and "run seed 1, noise seed 1" in text
