@@ -180,7 +180,9 @@ def targets_section() -> list[str]:
              f"trains), in the same run; SAT ≤ {100 * (TARGET_SAT_OVER_CE - 1):.0f} % slower per epoch than CE on "
              f"the same pipeline; the paper recipe (200 epochs, evaluated every epoch) ≤ "
              f"{TARGET_PAPER_RECIPE_SECONDS / 60:.0f} minutes for the whole run. Each row is one speed table's "
-             "quickest training pipeline for SAT, with that pipeline's ratios from the same run.", ""]
+             "quickest training pipeline for SAT, with that pipeline's ratios from the same run (s/epoch: the "
+             "fastest of the table's timed epochs, as the ratios are of the fastest; the tables below list them all).",
+             ""]
     if rows:
         lines += ["| device | pipeline | s/epoch | × reference | SAT ÷ CE | file |", "|---|---|---|---|---|---|",
                   *rows, ""]
@@ -195,10 +197,12 @@ def targets_section() -> list[str]:
             lines.append(f"| {r['method']}-{r['noise']} | {device_label(r)}{alone} | `{r.get('pipeline', 'config')}` | "
                          f"{verdict} | {r['run_seconds']:.0f} | {_cache_at_start(r)} | {_first_epoch_seconds(r)} | "
                          f"`{r['benchmark']}.json` |")
-        lines += ["", "A whole-run time includes the model's compilation, in its first epoch (training and "
-                  "evaluation). A compiler cache filled earlier on the machine, or carried from another "
-                  "(`cifar10_suite.sh --pack-cache`), saves most of it; the speed tables' warm-up column shows "
-                  "what a run started with an empty cache waits for.", ""]
+        lines += ["", "A whole-run time is the `fit()` call: set-up (the data read and put on the device, the model "
+                  "and optimizer built), every epoch's training pass and evaluation, the model's compilation (in "
+                  "its first epoch), checkpoints and the run's outputs; not the process's start before it (Python, "
+                  "importing torch). A compiler cache filled earlier on the machine, or carried from another "
+                  "(`cifar10_suite.sh --pack-cache`), saves most of the compilation; the speed tables' warm-up "
+                  "column shows what a run started with an empty cache waits for.", ""]
         lines += paper_timing_table(paper)
     return lines
 

@@ -359,3 +359,21 @@ def test_sat_minus_ce_pairs_only_cells_of_one_seed_and_noise_draw_and_the_table_
     assert rows["sym40"][1] == "50.0, 46.9"  # each cell's own draw, not the first's for both
     assert "Seed 1, for the run and for the synthetic noise's draw." not in text
     assert "ce-sym40: run seed 0, noise seed 0" in text and "run seed 1, noise seed 1" in text
+
+
+def test_the_targets_say_which_epoch_their_seconds_are_and_what_a_whole_run_time_leaves_out(tmp_path, monkeypatch):
+    # a speed table's s/epoch is its quickest timed epoch, and a whole-run time the fit() call, set-up and
+    # compilation included but not the process's own start: a row read otherwise overstates what a run gets
+    results = tmp_path / "results"
+    report_module = load_report(results, monkeypatch)
+    times = [1.5, 1.25, 1.375]
+    write_result(results, "speed", cells=[{"model": "resnet34", "pipeline": "fast", "method": "sat",
+                                           "epoch_seconds": min(times), "epoch_seconds_all": times,
+                                           "images_per_second": 50000 / min(times), "device": "cuda:0"}], ratios=[])
+    write_result(results, "label_noise/paper/sat-sym40", **grid_cell("sat", "sym40", 0.89, 0.9), run_device="cuda",
+                 fit_seconds=250.0)
+    text = "\n".join(report_module.targets_section())
+    row = table_rows(text, "| device | pipeline | s/epoch | × reference | SAT ÷ CE | file |")[0]
+    assert row[2].startswith(f"{min(times):.2f} ")
+    assert "s/epoch: the fastest of the table's timed epochs" in text
+    assert "A whole-run time is the `fit()` call" in text and "not the process's start" in text
