@@ -377,3 +377,23 @@ def test_the_targets_say_which_epoch_their_seconds_are_and_what_a_whole_run_time
     assert row[2].startswith(f"{min(times):.2f} ")
     assert "s/epoch: the fastest of the table's timed epochs" in text
     assert "A whole-run time is the `fit()` call" in text and "not the process's start" in text
+
+
+def test_a_paper_cell_of_other_epochs_or_settings_is_not_held_to_the_recipes_target_unmarked(tmp_path, monkeypatch):
+    # label_noise.py --recipe paper --set run.epochs=50 (or RUN_SET in the suite) records into label_noise/paper/:
+    # its whole-run time is not the 200-epoch recipe's, nor is one evaluated every 10th epoch
+    results = tmp_path / "results"
+    report_module = load_report(results, monkeypatch)
+    pipeline = ["data.pipeline=memory", "run.amp=auto", "run.compile=false", "run.compile_tuning=false"]
+    write_result(results, "label_noise/paper/sat-sym40", **grid_cell("sat", "sym40", 0.8, 0.8, epochs=50),
+                 run_device="cuda", fit_seconds=100.0, pipeline="fast",
+                 overrides=["data.noise.kind=symmetric", "run.epochs=50", *pipeline])
+    write_result(results, "label_noise/paper/ce-sym40", **grid_cell("ce", "sym40", 0.7, 0.8), run_device="cuda",
+                 fit_seconds=200.0, pipeline="fast", overrides=["data.noise.kind=symmetric", *pipeline,
+                                                                "run.eval_every=10", "data.batch_size=512"])
+    text = "\n".join(report_module.targets_section())
+    rows = {row[0]: row for row in table_rows(text, "| paper recipe cell | device | pipeline | whole run s | "
+                                                    "training + evaluation epochs s | compiler cache at start | "
+                                                    "first epoch s | file |")}
+    assert "met" not in rows["sat-sym40"][3] and "50 epochs" in rows["sat-sym40"][3]
+    assert rows["ce-sym40"][2] == "`fast`, `run.eval_every=10`, `data.batch_size=512`"
