@@ -573,6 +573,16 @@ def _actual_noise(row: list[dict | None]) -> str:
     return ", ".join("—" if c is None else _pct(c["actual_noise_rate"]) for c in row)
 
 
+def _epochs_words(cells: dict[tuple[str, str], dict]) -> str:
+    """The epochs a table's cells trained for: one number where they share it, else each number's cells."""
+    by_epochs: dict[int, list[str]] = {}
+    for (noise, method), c in sorted(cells.items()):
+        by_epochs.setdefault(c["epochs"], []).append(f"{method}-{noise}")
+    if len(by_epochs) == 1:
+        return str(next(iter(by_epochs)))
+    return ", ".join(f"{epochs} ({', '.join(names)})" for epochs, names in sorted(by_epochs.items()))
+
+
 def _seeds_sentence(cells: dict[tuple[str, str], dict]) -> str:
     """What seeds a table's cells trained with: nothing for the configs' own, one sentence where every cell shares
     them, and each cell's where they differ."""
@@ -637,13 +647,12 @@ def label_noise_section() -> list[str]:
         if unpaired:
             lines += ["", "No SAT − CE where the SAT cell and the CE cell differ in more than the method: "
                       + "; ".join(unpaired) + "."]
-        sample = next(iter(cells.values()))
         # cells of one grid may come from different machines and pipelines, whose run times do not compare
         setups: dict[tuple[str, str], list[str]] = {}
         for (noise, method), c in sorted(cells.items()):
             setups.setdefault((device_label(c), _training_setup(c)), []).append(f"{method}-{noise}")
         commits = sorted({short_commit(c["commit"]) for c in cells.values()})
-        lines += ["", f"Epochs {sample['epochs']}.{_seeds_sentence(cells)} Device and training pipeline: "
+        lines += ["", f"Epochs {_epochs_words(cells)}.{_seeds_sentence(cells)} Device and training pipeline: "
                   + "; ".join(f"{device}, `{setup}` ({_count(len(names), 'cell')}: {', '.join(names)})"
                               for (device, setup), names in sorted(setups.items()))
                   + ". Commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]

@@ -397,3 +397,13 @@ def test_a_paper_cell_of_other_epochs_or_settings_is_not_held_to_the_recipes_tar
                                                     "first epoch s | file |")}
     assert "met" not in rows["sat-sym40"][3] and "50 epochs" in rows["sat-sym40"][3]
     assert rows["ce-sym40"][2] == "`fast`, `run.eval_every=10`, `data.batch_size=512`"
+
+
+def test_a_grid_table_whose_cells_trained_for_other_epochs_says_each_cells_epochs(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    write_result(results, "label_noise/paper/ce-sym40", **grid_cell("ce", "sym40", 0.625, 0.75, epochs=100))
+    write_result(results, "label_noise/paper/sat-sym40", **grid_cell("sat", "sym40", 0.875, 0.875))
+    write_result(results, "label_noise/paper/sat-sym80", **grid_cell("sat", "sym80", 0.5, 0.5))
+    text = "\n".join(load_report(results, monkeypatch).label_noise_section())
+    assert "Epochs 100." not in text and "Epochs 200." not in text
+    assert "Epochs 100 (ce-sym40), 200 (sat-sym40, sat-sym80)." in text
