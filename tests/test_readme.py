@@ -129,6 +129,35 @@ def test_the_configuration_reference_lists_every_key_with_its_default():
     assert wrong == {}
 
 
+def reference_meanings() -> dict[str, str]:
+    """The default and meaning cells of each key of the configuration reference, as one text (a row of several keys
+    gives each the same; a default such as `float32` is one of the values a setting takes)."""
+    text = README.read_text()
+    section = text[text.index("## Configuration reference"):].split("\n## ")[0]
+    meanings = {}
+    for row in (line for line in section.splitlines() if line.startswith("| `")):
+        key_cell, default, meaning = (cell.strip() for cell in row.strip("|").split("|")[:3])
+        meanings.update(dict.fromkeys(re.findall(r"`([a-z_]+\.[a-z0-9_.]+)`", key_cell), f"{default} | {meaning}"))
+    return meanings
+
+
+def test_the_configuration_reference_lists_every_value_a_setting_takes():
+    from satlearn.config import _CHOICES, named_registries
+    from satlearn.methods import METHODS
+
+    meanings = reference_meanings()
+    choices = {**_CHOICES, **{key: registry.names() for key, registry in named_registries()}}
+    unlisted = {key: [value for value in values if f"`{value}`" not in meanings[key]]
+                for key, values in choices.items()}
+    assert {key: values for key, values in unlisted.items() if values} == {}
+    # method.loss: "`erm`: `ce`, `sce` (...); `sat`: ..." gives each built-in method's own losses
+    listed = {}
+    for part in meanings["method.loss"].split(" | ", 1)[1].split(";"):
+        methods, losses = part.split(":", 1)
+        listed.update(dict.fromkeys(re.findall(r"`([^`]+)`", methods), re.findall(r"`([^`]+)`", losses)))
+    assert listed == {name: list(METHODS.get(name).losses) for name in METHODS.names()}
+
+
 def test_the_demo_table_shown_is_the_one_benchmarks_demo_py_recorded():
     # the README's sample output is a recorded run's, not typed: benchmarks/demo.py keeps what the demo printed
     import json

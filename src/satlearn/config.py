@@ -77,7 +77,7 @@ class OptimConfig:
 @dataclass
 class MethodConfig:
     name: str = "sat"  # erm | sat | selective_sat | gamblers
-    loss: str = "ce"  # erm: ce | sce | gce ; sat: ce | sce
+    loss: str = "ce"  # erm: ce | sce | gce ; sat: ce | sce ; selective_sat, gamblers: ce
     momentum: float = 0.9  # alpha, the EMA factor of the soft targets (paper: 0.9)
     start_epoch: int = 12  # Es: 0-based epochs of plain CE before targets move (paper: 60 of 200)
     sce_a: float = 1.0  # weight of the cross-entropy term of SCE (paper code: 1)
