@@ -176,6 +176,39 @@ def test_the_files_that_out_refuses_are_listed_as_the_code_has_them():
     assert listed and re.findall(r"`([^`]+)`", listed.group(1)) == list(RUN_FILES)
 
 
+def run_directory_table() -> dict[str, str]:
+    """File name → what README's table of a run directory says of it (a row of several files gives each the same)."""
+    text = README.read_text()
+    table = text[text.index("Every run directory holds:"):].split("\n\n")[1]
+    rows = {}
+    for row in table.splitlines()[2:]:
+        files, what = (cell.strip() for cell in row.strip("|").split("|"))
+        rows.update(dict.fromkeys(re.findall(r"`([^`]+)`", files), what))
+    return rows
+
+
+def test_the_run_directory_table_lists_the_files_and_fields_a_run_writes(finished_sat_run):
+    import csv
+    import json
+
+    import numpy as np
+
+    from satlearn.engine.checkpoint import RUN_FILES
+
+    rows = run_directory_table()
+    assert sorted(rows) == sorted(RUN_FILES) == sorted(path.name for path in finished_sat_run.iterdir())
+    (header,) = re.findall(r"`(index,[a-z_,]+)`", rows["refined_labels.csv"])
+    with open(finished_sat_run / "refined_labels.csv", newline="") as f:
+        assert next(csv.reader(f)) == header.split(",")
+    named = re.findall(r"`([a-z_]+)`", rows["labels.npz"])
+    assert sorted(np.load(finished_sat_run / "labels.npz").files) == sorted(named)
+    summary = json.loads((finished_sat_run / "summary.json").read_text())
+    introduced = re.findall(r"`([a-z_]+)`: ", rows["summary.json"])  # "(`label_issues`: how many ..."
+    assert introduced and sorted(set(introduced) - set(summary)) == []
+    runtime_text = rows["summary.json"].split("`runtime`: ")[1].split("`timing`")[0]
+    assert sorted(set(summary["runtime"]) - set(re.findall(r"`([a-z_]+)`", runtime_text))) == []
+
+
 def test_readme_splits_of_ones_own_train_and_evaluate_from_python(tmp_path, monkeypatch):
     from fixtures import tiny_overrides
 
