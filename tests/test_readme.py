@@ -1,5 +1,6 @@
 """The README matches the code: its Python snippets run as written (with a tiny model and loader standing in for the
-user's), and its configuration reference lists every setting with its default."""
+user's), its configuration reference lists every setting with its default and values, and its tables of a run's files
+name what a run writes."""
 
 import re
 from pathlib import Path
@@ -44,6 +45,25 @@ def test_readme_label_issue_snippet_runs(tmp_path, capsys):
     namespace: dict = {}
     exec(compile(block.replace("runs/demo-20261124-101500/sat", str(run_dir)), str(README), "exec"), namespace)
     assert namespace["issues"].probs.shape == (320, 10)
+    (header,) = re.findall(r"It writes `label_issues.csv` \(`([a-z_,]+)`", README.read_text())
+    assert namespace["csv_text"].splitlines()[0] == header
+
+
+def test_readme_selective_predictor_snippet_runs(tmp_path):
+    from fixtures import tiny_overrides
+    from satlearn.config import load_config
+    from satlearn.data import load_dataset
+    from satlearn.engine import fit
+
+    (block,) = [b for b in python_blocks() if "SelectivePredictor.from_run(" in b]
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=selective_sat"))
+    run_dir = fit(config, tmp_path / "sel-sat", log=lambda message: None).run_dir
+    x_test = load_dataset(config.data).x_test
+    namespace = {"x": x_test}
+    exec(compile(block.replace("runs/sel-sat", str(run_dir)), str(README), "exec"), namespace)
+    classes, abstain = namespace["classes"], namespace["abstain"]
+    assert classes.shape == abstain.shape == (len(x_test),)
+    assert namespace["accepted"].shape == (int((~abstain).sum()),) and namespace["predictor"].coverage == 0.9
 
 
 def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_path, monkeypatch):
