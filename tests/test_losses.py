@@ -176,3 +176,23 @@ def test_generalized_cross_entropy_keeps_a_finite_gradient_where_p_y_underflows_
     loss = losses.generalized_cross_entropy(logits, torch.tensor([0, 0]), q=0.7)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+def test_the_module_docstring_names_the_functions_that_return_per_example_values():
+    import inspect
+    import re
+
+    torch.manual_seed(0)
+    inputs = {"logits": torch.randn(4, 6), "labels": torch.randint(0, 5, (4,)),
+              "targets": torch.softmax(torch.randn(4, 6), dim=1),
+              "class_targets": torch.softmax(torch.randn(4, 5), dim=1)}  # 5 classes + an abstain logit
+    per_example = []
+    for name, function in inspect.getmembers(losses, inspect.isfunction):
+        if name.startswith("_") or function.__module__ != losses.__name__:
+            continue
+        required = [p for p in inspect.signature(function).parameters.values() if p.default is p.empty]
+        if function(*(inputs[p.name] for p in required)).dim() != 0:
+            per_example.append(name)
+    named = re.search(r"the parts they are built from, (.*?), return one value or row per example",
+                      " ".join(losses.__doc__.split()))
+    assert named and sorted(re.findall(r"``([a-z_]+)``", named.group(1))) == per_example

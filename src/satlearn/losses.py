@@ -1,7 +1,9 @@
 """Loss functions: pure, stateless, keyword-only options. Logits are cast to float32 before any softmax.
 
-Shapes: ``logits`` ``(B, C)``, ``labels`` ``(B,)`` int64, ``targets`` ``(B, C)`` rows on the probability simplex.
-Every function returns a scalar (the batch mean, or the confidence-weighted mean for SAT).
+Shapes: ``logits`` ``(B, C)`` (``(B, C + 1)``, the abstain logit last, for selective SAT and Deep Gamblers),
+``labels`` ``(B,)`` int64, ``targets`` ``(B, C)`` rows on the probability simplex. Every loss returns a scalar (the
+batch mean, or the confidence-weighted mean for SAT); the parts they are built from, ``soft_cross_entropy_per_example``,
+``confidence_weights`` and ``selective_sat_targets``, return one value or row per example.
 """
 
 from __future__ import annotations
