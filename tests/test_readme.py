@@ -260,3 +260,35 @@ def test_the_plot_names_selective_eval_refuses_as_out_are_listed():
     text = " ".join(README.read_text().split())
     listed = re.search(r"`--out` is a folder, so a name ending in (.*?) is refused", text)
     assert listed and re.findall(r"`([^`]+)`", listed.group(1)) == list(_PLOT_SUFFIXES)
+
+
+def readme_command_lines() -> list[str]:
+    """The ``satlearn ...`` lines of README's shell examples, each as written (its trailing comment included)."""
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+    return [line for block in blocks for line in block.splitlines() if line.startswith("satlearn ")]
+
+
+def test_readme_command_examples_are_command_lines_satlearn_takes():
+    import shlex
+
+    from satlearn.cli import build_parser
+
+    lines = readme_command_lines()
+    assert len(lines) >= 10
+    refused = []
+    for line in lines:
+        try:
+            build_parser().parse_args(shlex.split(line, comments=True)[1:])
+        except SystemExit:
+            refused.append(line)
+    assert refused == []
+
+
+def test_every_option_of_every_command_is_in_the_readme():
+    from satlearn.cli import build_parser
+
+    text = README.read_text()
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    options = {option for command in commands.values() for action in command._actions
+               for option in action.option_strings if option.startswith("--") and option != "--help"}
+    assert sorted(o for o in options if not re.search(rf"`[^`]*{re.escape(o)}(?![\w-])[^`]*`", text)) == []
