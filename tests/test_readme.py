@@ -292,3 +292,27 @@ def test_every_option_of_every_command_is_in_the_readme():
     options = {option for command in commands.values() for action in command._actions
                for option in action.option_strings if option.startswith("--") and option != "--help"}
     assert sorted(o for o in options if not re.search(rf"`[^`]*{re.escape(o)}(?![\w-])[^`]*`", text)) == []
+
+
+def test_the_layout_lists_the_package_modules_that_exist():
+    text = README.read_text()
+    tree = re.search(r"## Layout\n\n```\n(.*?)```", text, flags=re.S).group(1)
+    package = README.parent / "src" / "satlearn"
+    listed, current = {}, None
+    for line in tree.splitlines():
+        entry, _, what = line.strip().partition("  ")
+        if re.match(r"  \S", line):  # a module or subpackage of src/satlearn/
+            for name in entry.split(", "):
+                listed[name] = what
+            current = entry
+        elif line.startswith(" ") and current:  # the description of the entry above goes on
+            listed[current] += " " + what.strip()
+        elif entry:  # a folder of the repository
+            assert (README.parent / entry).is_dir(), entry
+    modules = {p.name for p in package.glob("*.py") if p.name != "__init__.py"}
+    packages = {f"{p.parent.name}/" for p in package.glob("*/__init__.py")}
+    assert sorted(listed) == sorted(modules | packages)
+    for name, what in listed.items():
+        folder = package / name if name.endswith("/") else package
+        missing = [file for file in re.findall(r"\b([a-z_0-9]+\.py)\b", what) if not (folder / file).is_file()]
+        assert missing == [], name
