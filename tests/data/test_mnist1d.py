@@ -189,3 +189,15 @@ def test_a_seed_the_generator_cannot_take_is_refused(tmp_path, seed):
     else:
         with pytest.raises(DataError, match=r"^mnist1d: data\.data_seed="):
             load_dataset(config)
+
+
+def test_generating_mnist1d_leaves_pythons_random_stream_as_it_was(tmp_path):
+    import random
+
+    # the generator seeds Python's random module as well as NumPy's: a caller's stream after loading would then
+    # depend on whether the data came from the cache
+    random.seed(5)
+    expected_next = random.random()
+    random.seed(5)
+    load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=20, data_seed=3))
+    assert random.random() == expected_next

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,14 @@ def _generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
     args = get_dataset_args()
     args.num_samples = num_samples
     args.seed = seed
-    # make_dataset reseeds numpy's global generator; keep the caller's stream untouched.
-    state = np.random.get_state()
+    # make_dataset reseeds numpy's and Python's global generators; keep the caller's streams untouched (else they
+    # would differ after loading with whether the data came from the cache).
+    numpy_state, python_state = np.random.get_state(), random.getstate()
     try:
         data = make_dataset(args)
     finally:
-        np.random.set_state(state)
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
     return {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
 
 
