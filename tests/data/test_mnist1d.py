@@ -201,3 +201,11 @@ def test_generating_mnist1d_leaves_pythons_random_stream_as_it_was(tmp_path):
     random.seed(5)
     load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=20, data_seed=3))
     assert random.random() == expected_next
+
+
+def test_a_sample_count_that_is_no_multiple_of_ten_is_said_to_generate_fewer_examples(tmp_path):
+    # the generator makes num_samples // 10 of each digit
+    data = load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=25))
+    assert len(data.y_train) + len(data.y_test) == 20
+    assert [note for note in data.notes if "data.num_samples=25 generates 20 examples, 2 of each digit" in note]
+    assert load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=20)).notes == ()

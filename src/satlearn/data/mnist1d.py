@@ -72,7 +72,18 @@ def _cache_dir(config) -> Path | None:
         return None
 
 
-def _splits(arrays: dict[str, np.ndarray], x_train: torch.Tensor, x_test: torch.Tensor) -> DatasetSplits:
+def _size_notes(num_samples: int) -> tuple[str, ...]:
+    """What the log says where the generator makes fewer examples than ``data.num_samples`` asks for."""
+    # it makes num_samples // 10 of each digit, so a count that is no multiple of 10 loses its remainder
+    generated = num_samples - num_samples % 10
+    if generated == num_samples:
+        return ()
+    return (f"mnist1d: data.num_samples={num_samples} generates {generated} examples, {generated // 10} of each "
+            "digit (the generator makes the same number of every digit)",)
+
+
+def _splits(arrays: dict[str, np.ndarray], x_train: torch.Tensor, x_test: torch.Tensor, *,
+            num_samples: int) -> DatasetSplits:
     return DatasetSplits(
         x_train=x_train,
         y_train=torch.tensor(arrays["y"], dtype=torch.int64),
@@ -82,6 +93,7 @@ def _splits(arrays: dict[str, np.ndarray], x_train: torch.Tensor, x_test: torch.
         class_names=[str(i) for i in range(10)],
         kind="sequence",
         name="mnist1d",
+        notes=_size_notes(num_samples),
     )
 
 
@@ -94,7 +106,7 @@ def load_mnist1d(config) -> DatasetSplits:
     mean, std = x.mean(), x.std(ddof=1)
     x_test = np.asarray(arrays["x_test"], dtype=np.float64)
     return _splits(arrays, torch.from_numpy(((x - mean) / std).astype(np.float32)),
-                   torch.from_numpy(((x_test - mean) / std).astype(np.float32)))
+                   torch.from_numpy(((x_test - mean) / std).astype(np.float32)), num_samples=config.num_samples)
 
 
 def load_mnist1d_as_before(config) -> DatasetSplits:
@@ -104,4 +116,4 @@ def load_mnist1d_as_before(config) -> DatasetSplits:
     x_train = torch.tensor(arrays["x"], dtype=torch.float32)
     x_test = torch.tensor(arrays["x_test"], dtype=torch.float32)
     mean, std = x_train.mean(), x_train.std()
-    return _splits(arrays, (x_train - mean) / std, (x_test - mean) / std)
+    return _splits(arrays, (x_train - mean) / std, (x_test - mean) / std, num_samples=config.num_samples)
