@@ -209,3 +209,17 @@ def test_a_sample_count_that_is_no_multiple_of_ten_is_said_to_generate_fewer_exa
     assert len(data.y_train) + len(data.y_test) == 20
     assert [note for note in data.notes if "data.num_samples=25 generates 20 examples, 2 of each digit" in note]
     assert load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=20)).notes == ()
+
+
+def test_5000_samples_with_seed_42_are_the_mnist1d_packages_standard_dataset(tmp_path):
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    standard = make_dataset(get_dataset_args())
+    data = load_dataset(DataConfig(source="mnist1d", root=str(tmp_path), num_samples=5000, data_seed=42))
+    assert np.array_equal(data.y_train.numpy(), standard["y"])
+    assert np.array_equal(data.y_test.numpy(), standard["y_test"])
+    # the same sequences, standardised again with the training split's own statistics
+    train = standard["x"].astype(np.float64)
+    mean, std = train.mean(), train.std(ddof=1)
+    assert np.allclose(data.x_train.numpy(), (train - mean) / std, atol=1e-5)
+    assert np.allclose(data.x_test.numpy(), (standard["x_test"] - mean) / std, atol=1e-5)

@@ -1,4 +1,10 @@
-"""MNIST-1D: the embedded default dataset, generated offline by the ``mnist1d`` package and cached."""
+"""MNIST-1D: the embedded default dataset, generated offline by the ``mnist1d`` package and cached.
+
+The generator runs with the package's own settings but for ``data.num_samples`` and ``data.data_seed``: 5000 and 42
+give its standard dataset (4000 training and 1000 test sequences of 40 values, in its order), the default 12500 a
+larger one of the same kind. The package standardises the sequences over both splits together; satlearn then
+standardises both with the training split's mean and (sample) std, so that no test statistic shapes the inputs.
+"""
 
 from __future__ import annotations
 
