@@ -1583,6 +1583,17 @@ def test_csv_read_as_one_column_says_which_separator_it_seems_to_use(tmp_path, s
     assert str(info.value).endswith(f"(one column: the file seems separated by {named}; expected commas)")
 
 
+def test_csv_without_a_header_row_says_so_rather_than_only_asking_for_a_label_column(tmp_path):
+    # naming one of the first row's cells as data.label_column would have dropped that row as a header
+    path = tmp_path / "t.csv"
+    path.write_text("5.1,3.5,setosa\n4.9,3.0,setosa\n6.3,3.3,virginica\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(data_config("csv", path))
+    assert str(info.value).startswith(f"{path}: no label column 'label'")
+    assert str(info.value).endswith("(its first line holds numbers: the file seems to have no header row; expected "
+                                    "one naming the columns)")
+
+
 def test_csv_ignore_columns_leaves_them_out_of_the_features(tmp_path):
     path = tmp_path / "t.csv"
     rows = [f"r{i},{i % 2},{float(i)},note {i},{2.0 * i}" for i in range(10)]

@@ -125,8 +125,18 @@ def _ignored_columns(path: Path, header: list[str], config) -> set[str]:
     return set(config.ignore_columns)
 
 
-def _separator_hint(header: list[str]) -> str:
-    """A header read as one column that another separator would split: the file is not comma-separated."""
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _header_hint(header: list[str]) -> str:
+    """Why a header may lack the label column: the file is not comma-separated, or has no header row (its first
+    line holds numbers, and naming one of its cells as the label column would drop that row of data)."""
+    if any(_is_number(name) for name in header):
+        return " (its first line holds numbers: the file seems to have no header row; expected one naming the columns)"
     if len(header) != 1:
         return ""
     found = [name for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")) if sep in header[0]]
@@ -166,7 +176,7 @@ def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
             if config.label_column not in header:
                 raise DataError(
                     f"{path}: no label column {config.label_column!r} (set data.label_column); "
-                    f"columns: {', '.join(header)}{_separator_hint(header)}"
+                    f"columns: {', '.join(header)}{_header_hint(header)}"
                 )
             label_at = header.index(config.label_column)
             ignored = _ignored_columns(path, header, config)
