@@ -9,9 +9,10 @@ other classes (a ``root`` holding no other folder, or only a validation split's 
 or ``dev``, is refused: its images were not sorted into classes; for this refusal the split names match in any case,
 ``Train`` as ``train``); one that holds folders (or nothing) is a split
 folder, and a ``root`` holding one of each kind is refused. Files are read in sorted order (class by class, then by
-file name), converted to RGB, and must all share one size; a drawn split keeps that order in both splits. Images
-with more than 8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to 0..255. The
-per-channel mean and standard deviation are computed from the training images.
+file name), converted to RGB (grey repeated in the three channels, alpha dropped), and must all share one size; a
+drawn split keeps that order in both splits. Images with more than 8 bits per channel (16-bit grayscale PNGs, say)
+are refused rather than clipped to 0..255. The per-channel mean and standard deviation are computed from the
+training images.
 """
 
 from __future__ import annotations
