@@ -1393,6 +1393,38 @@ def test_a_run_refused_a_busy_directory_leaves_it_even_when_both_found_it_missin
         os.close(held[0])
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_a_process_forked_by_training_does_not_keep_the_run_directory_locked_after_the_training(tmp_path):
+    import multiprocessing
+    import time
+
+    from satlearn.engine.trainer import RunDirectoryBusy, hold_run_dir, refuse_if_trained_elsewhere
+
+    # the reference pipeline's loader workers are forked: where the training process is killed (SIGKILL, the OOM
+    # killer), they outlive it for a few seconds, and a resumption then must not be told the run still trains
+    run = tmp_path / "run"
+    run.mkdir()
+    fork = multiprocessing.get_context("fork")
+    working = fork.Event()
+
+    def work():  # (the child has done what a fork does to it, then it works)
+        working.set()
+        time.sleep(60)
+
+    worker = fork.Process(target=work, daemon=True)
+    try:
+        with hold_run_dir(run, resume=False):
+            worker.start()
+            assert working.wait(timeout=30)
+            with pytest.raises(RunDirectoryBusy):  # the training still holds it: the child took nothing from it
+                refuse_if_trained_elsewhere(run, resume=True)
+        assert worker.is_alive()
+        refuse_if_trained_elsewhere(run, resume=True)  # the training is gone; the forked child holds no lock
+    finally:
+        worker.terminate()
+        worker.join()
+
+
 def test_a_class_without_training_examples_stops_a_new_run_but_not_one_trained_before_the_rule(tmp_path,
                                                                                                monkeypatch):
     from satlearn.data import DatasetSplits

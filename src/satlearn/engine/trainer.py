@@ -650,18 +650,39 @@ def _clear_stopped_attempt(run_dir: Path) -> None:
     _clear_partial_writes(run_dir)
 
 
+# the descriptors of the run-directory locks this process holds (hold_run_dir)
+_HELD_RUN_DIR_LOCKS: set[int] = set()
+
+
+def _drop_held_locks_in_child() -> None:
+    """In a child forked while a run trains (the reference pipeline's loader workers), closes its copies of the lock
+    descriptors: a flock lasts while any copy is open, so a worker outliving a killed training process (for
+    seconds) would keep the run locked against its resumption. Closed, not unlocked: an unlock would release the
+    training process's lock too, which the copies share."""
+    for fd in _HELD_RUN_DIR_LOCKS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_RUN_DIR_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_held_locks_in_child)
+
+
 @contextlib.contextmanager
 def hold_run_dir(run_dir: Path, *, resume: bool):
     """Within the block this process alone trains in ``run_dir``: a second ``fit`` there (a double-started job, a
     resume while the run still trains) stops at once instead of overwriting its checkpoints. An advisory lock on
-    the directory itself (no lock file to leave behind), released when the process ends however it ends; where the
-    OS has no ``flock`` (Windows) there is no lock. ``resume``: the refusal's advice is for a resumption."""
+    the directory itself (no lock file to leave behind), released when the process ends however it ends (processes
+    it forks do not hold it); where the OS has no ``flock`` (Windows) there is no lock. ``resume``: the refusal's
+    advice is for a resumption."""
     try:
         import fcntl
     except ImportError:
         yield
         return
     fd = os.open(run_dir, os.O_RDONLY)
+    _HELD_RUN_DIR_LOCKS.add(fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -673,6 +694,7 @@ def hold_run_dir(run_dir: Path, *, resume: bool):
             pass
         yield
     finally:
+        _HELD_RUN_DIR_LOCKS.discard(fd)
         os.close(fd)
 
 
