@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from satlearn.engine import checkpoint as checkpoint_module
-from satlearn.engine.checkpoint import CheckpointWriter, atomic_write_text, load_checkpoint, snapshot_to_cpu
+from satlearn.engine.checkpoint import (
+    CHECKPOINT_NAME, CheckpointWriter, atomic_write_text, load_checkpoint, save_checkpoint, snapshot_to_cpu,
+)
 from satlearn.errors import TrainingError
 
 
@@ -126,6 +128,24 @@ def test_a_damaged_checkpoint_is_a_one_line_training_error(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"\x00garbage" * 100)
     with pytest.raises(TrainingError, match=r"checkpoint\.pt: cannot read checkpoint \(\w+: "):
         load_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_cut_short_or_empty_is_named_as_such(tmp_path):
+    # what a copy of a run that did not finish leaves (torch's own words for it: "Invalid argument")
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    save_checkpoint({"epoch": 1, "method": {"weights": torch.zeros(1000)}}, whole)
+    written = (whole / CHECKPOINT_NAME).read_bytes()
+    for name, kept in (("half", len(written) // 2), ("all_but_its_end", len(written) - 10), ("empty", 0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / CHECKPOINT_NAME).write_bytes(written[:kept])
+        with pytest.raises(TrainingError) as unreadable:
+            load_checkpoint(tmp_path / name)
+        why = ("the file is empty" if kept == 0 else
+               f"the file is cut short, as a write or copy that did not finish may leave it: {kept} bytes of torch's "
+               "zip format without the archive's end")
+        assert str(unreadable.value).startswith(f"{tmp_path / name / CHECKPOINT_NAME}: cannot read checkpoint ({why}")
+        assert "\n" not in str(unreadable.value)
 
 
 def test_a_write_that_fails_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path):

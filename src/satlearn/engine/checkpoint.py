@@ -335,6 +335,29 @@ def _read_checkpoint(path: Path, map_location: str | torch.device, *, mmap: bool
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
+# how every file torch saves in its zip format begins
+_ZIP_START = b"PK\x03\x04"
+
+
+def _why_unreadable(path: Path, exc: Exception) -> str:
+    """Why torch could not read the checkpoint ``path``, in words: a file cut short (by a copy that did not finish,
+    say) is named as such, where torch would blame it on an "Invalid argument" or a missing central directory."""
+    torch_says = f"{type(exc).__name__}: {first_line(exc)}"
+    try:
+        with open(path, "rb") as f:
+            start = f.read(len(_ZIP_START))
+        size = path.stat().st_size
+        cut_short = start == _ZIP_START and not zipfile.is_zipfile(path)
+    except OSError:  # (a folder, say): torch's words for it
+        return torch_says
+    if size == 0:
+        return "the file is empty, as a write or copy that did not finish may leave it"
+    if cut_short:
+        return (f"the file is cut short, as a write or copy that did not finish may leave it: {size} bytes of torch's "
+                "zip format without the archive's end")
+    return torch_says
+
+
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, mmap: bool = False) -> dict[str, Any]:
     """The checkpoint of the run in ``run_dir``; a :class:`TrainingError` in one line where there is none or it
     cannot be read. ``mmap``: its tensors are mapped from the file, not read into memory, for a caller that reads
@@ -354,7 +377,7 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
     try:
         state = _read_checkpoint(path, map_location, mmap=mmap)
     except Exception as exc:  # torch raises several unrelated types for damaged files
-        raise TrainingError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+        raise TrainingError(f"{path}: cannot read checkpoint ({_why_unreadable(path, exc)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise TrainingError(f"{path}: not a satlearn checkpoint of format {FORMAT_VERSION}")
     return state
