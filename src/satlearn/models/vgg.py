@@ -10,13 +10,14 @@ from torch import nn
 from satlearn.models import MODELS
 from satlearn.models._checks import image_channels
 
-# Channel counts at width 64, "M" = 2x2 max-pool; the float after a layer is the dropout that follows it.
+# Channel counts at width 64, "M" = 2x2 max-pool; the float after a layer is the dropout that follows it, which
+# drops whole feature maps (channel dropout), as in the Deep Gamblers and SAT code the recipe follows.
 _LAYOUT = [64, 0.3, 64, "M", 128, 0.4, 128, "M", 256, 0.4, 256, 0.4, 256, "M",
            512, 0.4, 512, 0.4, 512, "M", 512, 0.4, 512, 0.4, 512, "M", 0.5]
 
 
 class VGG16BN(nn.Module):
-    """conv3x3 → ReLU → BN blocks with dropout, five max-pools, then Linear–ReLU–BN–Dropout–Linear.
+    """conv3x3 → ReLU → BN blocks with channel dropout, five max-pools, then Linear–ReLU–BN–Dropout–Linear.
 
     Input ``(B, C, H, W)`` with H, W >= 32 (the five pools leave ``H // 32 x W // 32``, flattened into the
     classifier: 512 features at 32x32, 2048 at 64x64); output ``(B, num_classes)``. ``width`` scales every channel
@@ -32,7 +33,7 @@ class VGG16BN(nn.Module):
             if item == "M":
                 layers.append(nn.MaxPool2d(2))
             elif isinstance(item, float):
-                layers.append(nn.Dropout(item))
+                layers.append(nn.Dropout2d(item))
             else:
                 out_channels = max(1, round(item * scale))
                 layers += [nn.Conv2d(channels, out_channels, 3, padding=1), nn.ReLU(inplace=True),
@@ -40,6 +41,8 @@ class VGG16BN(nn.Module):
                 channels = out_channels
         self.features = nn.Sequential(*layers)
         hidden = max(1, round(512 * scale))
+        # plain dropout on the hidden vector: what the published Dropout2d did to a (B, 512) input, which torch
+        # now warns about
         self.classifier = nn.Sequential(nn.Linear(channels * spatial, hidden), nn.ReLU(inplace=True),
                                         nn.BatchNorm1d(hidden), nn.Dropout(0.5), nn.Linear(hidden, num_classes))
         for module in self.modules():
