@@ -553,6 +553,9 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
     _check_schedule(config.optim, where)
     _check_unused_settings(config, overridden)
     optim = config.optim
+    if optim.name == "sgd" and optim.momentum >= 1.0:  # a heavy ball that never forgets: ever larger steps
+        raise ConfigError(f"{where('optim.momentum')}: optim.momentum={optim.momentum!r}; expected a value in [0, 1) "
+                          "(the fraction of the last step that the next one keeps)")
     if optim.name == "sgd" and optim.nesterov and optim.momentum == 0:
         raise ConfigError(f"{where('optim.nesterov', 'optim.momentum')}: optim.nesterov=true with optim.momentum="
                           f"{optim.momentum!r}; expected a positive optim.momentum (Nesterov's look-ahead is along it)")

@@ -1169,6 +1169,14 @@ def test_the_optimizer_takes_its_settings_from_the_config(overrides, expected_ty
     assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in trainable]
 
 
+@pytest.mark.parametrize("momentum", ["1.0", "9.0"])
+def test_sgd_momentum_of_one_or_more_is_refused_before_a_run_diverges(momentum):
+    # a heavy ball that keeps all of every past gradient (9 for 0.9, say) makes ever larger steps
+    with pytest.raises(ConfigError, match=rf"^--set optim\.momentum={momentum}: optim\.momentum={momentum}; "
+                                          r"expected a value in \[0, 1\)"):
+        load_config(None, ["optim.name=sgd", f"optim.momentum={momentum}"])
+
+
 def test_evaluation_scores_the_class_logits_only_not_an_abstain_output():
     import torch.nn.functional as F
 
