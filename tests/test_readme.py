@@ -178,6 +178,23 @@ def test_the_configuration_reference_lists_every_value_a_setting_takes():
     assert listed == {name: list(METHODS.get(name).losses) for name in METHODS.names()}
 
 
+def test_the_configuration_reference_gives_each_models_default_width():
+    # "`mlp`: 256 hidden units; ...; `wrn28_10`: its widen factor, 10": a model built with the width given is the
+    # model its default builds
+    from satlearn.models import MODELS, create_model
+
+    listed = {}
+    for part in reference_meanings()["model.width"].split(" | ", 1)[1].split(":", 1)[1].split(";"):
+        names, meaning = part.split(":", 1)
+        listed.update(dict.fromkeys(re.findall(r"`([^`]+)`", names), int(re.search(r"\d+", meaning).group())))
+    assert sorted(listed) == sorted(MODELS.names())
+    for name, width in listed.items():
+        shape = (40,) if name in ("mlp", "cnn1d") else (3, 32, 32)
+        sizes = [sum(p.numel() for p in create_model(name, 10, input_shape=shape, width=w).parameters())
+                 for w in (None, width)]
+        assert sizes[0] == sizes[1], f"model.width of {name}: the README gives {width}"
+
+
 def test_the_demo_table_shown_is_the_one_benchmarks_demo_py_recorded():
     # the README's sample output is a recorded run's, not typed: benchmarks/demo.py keeps what the demo printed
     import json
