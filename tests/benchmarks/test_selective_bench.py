@@ -1,4 +1,5 @@
-"""benchmarks/selective.py finds bad settings and an unwritable results folder before its first training."""
+"""benchmarks/selective.py finds bad settings and an unwritable results folder before its first training, and its table
+says which seeds each mean is over."""
 
 import sys
 
@@ -38,3 +39,25 @@ def test_a_results_folder_that_cannot_be_made_stops_the_benchmark_before_the_fir
     assert str(refused.value) == (f"--results-dir {a_file / 'results'}: {a_file} is not a directory; expected a "
                                   "directory this process can write in")
     assert not (tmp_path / "S.md").exists()
+
+
+def test_a_selector_recorded_for_fewer_seeds_says_which_and_the_goal_compares_the_seeds_all_share(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    # seed 4 stopped after its SAT model's two selectors were recorded: Deep Gamblers and SR have seeds 0-3 only
+    committed = Path(__file__).parents[2] / "benchmarks" / "results" / "selective"
+    results = tmp_path / "results" / "selective"
+    shutil.copytree(committed, results)
+    for key in ("gamblers", "sr"):
+        (results / f"mnist1d-{key}-seed4.json").unlink()
+    selective = load_benchmark("selective")
+    table = selective.write_table(tmp_path / "results", tmp_path / "S.md").read_text()
+    rows = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| ")}
+    assert rows["| Deep Gamblers (o = 2.2) (seeds 0, 1, 2, 3)"] and rows["| Softmax Response (CE) (seeds 0, 1, 2, 3)"]
+    assert "| SAT (abstain score) |" in table  # recorded for every seed of the section: no seeds named
+    goal = next(line for line in table.splitlines() if line.startswith("Goal"))
+    assert "over seeds 0, 1, 2, 3 (those recorded for all three)" in goal
+    four = [selective.read_result(p) for p in sorted(results.glob("mnist1d-sat-seed[0-3].json"))]
+    sat_at_95 = sum(selective._by_coverage(r, "test")[95]["error"] for r in four) / 4
+    assert f"95 %: SAT {100 * sat_at_95:.2f} vs" in goal
