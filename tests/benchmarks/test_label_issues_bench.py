@@ -37,8 +37,11 @@ def test_the_report_names_the_machine_and_command_of_each_row(tmp_path):
     shutil.copytree(committed, results)
     cpu_rows = sorted(json.loads(p.read_text())["dataset"] for p in results.glob("*.json"))
     gpu_row = json.loads(next(results.glob("*.json")).read_text())  # made into a CIFAR row measured on a GPU
+    # the row's own settings, with the paths of its data: where they lie is not another setting of the row
+    own = [*load_benchmark("label_issues").DATASETS["cifar10n-worst"][1], "data.root=/data/cifar-10-batches-py",
+           "data.noise.file=/data/c10n.npz"]
     gpu_row.update(dataset="cifar10n-worst", seed=0, commit="feedc0de" * 5, command="python3 label_issues.py --gpu",
-                   device={**gpu_row["device"], "gpu": "NVIDIA H100 80GB HBM3"})
+                   device={**gpu_row["device"], "gpu": "NVIDIA H100 80GB HBM3"}, overrides=own)
     gpu_row["cleanlab"]["trainings"] = 4
     (results / "cifar10n-worst-seed0.json").write_text(json.dumps(gpu_row))
     run_script_here(str(SCRIPT.parent / "report.py"), "--results-dir", str(tmp_path / "results"), "--out",

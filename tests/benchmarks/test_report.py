@@ -407,3 +407,26 @@ def test_a_grid_table_whose_cells_trained_for_other_epochs_says_each_cells_epoch
     text = "\n".join(load_report(results, monkeypatch).label_noise_section())
     assert "Epochs 100." not in text and "Epochs 200." not in text
     assert "Epochs 100 (ce-sym40), 200 (sat-sym40, sat-sym80)." in text
+
+
+def test_a_label_issues_seed_trained_with_other_settings_is_averaged_apart_in_a_row_that_names_them(tmp_path):
+    # seed 2 trained again with fewer epochs and on one thread: the epochs make it another measurement, the thread
+    # count (how it ran, not what it trained) does not
+    results = tmp_path / "results"
+    shutil.copytree(BENCH / "results", results)
+    seeds = sorted((results / "label_issues").glob("mnist1d-sym40-seed*.json"))
+    recorded = [json.loads(path.read_text()) for path in seeds]
+    recorded[-1]["overrides"] += ["run.epochs=20", "run.threads=1"]
+    recorded[-1]["satlearn"]["f1"] = 0.5
+    seeds[-1].write_text(json.dumps(recorded[-1]))
+    recorded[0]["overrides"] += ["run.threads=1"]
+    seeds[0].write_text(json.dumps(recorded[0]))
+    report_here(results, tmp_path / "R.md")
+    rows = [[cell.strip() for cell in line.split("|")][1:-1] for line in (tmp_path / "R.md").read_text().splitlines()
+            if line.startswith("| mnist1d-sym40") and "| satlearn |" in line]
+    last = str(recorded[-1]["seed"])
+    others = ",".join(str(r["seed"]) for r in recorded[:-1])
+    assert [(row[0], row[2]) for row in rows] == [("mnist1d-sym40", others),
+                                                  ("mnist1d-sym40, `--set run.epochs=20`", last)]
+    assert rows[0][7] == f"{sum(r['satlearn']['f1'] for r in recorded[:-1]) / (len(recorded) - 1):.3f}"
+    assert rows[1][7] == "0.500"
