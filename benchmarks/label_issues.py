@@ -50,6 +50,7 @@ DATASETS = {
     "cifar10n-aggre": ("cifar10_sat.yaml", [*CIFAR_FAST, "data.noise.kind=file", "data.noise.key=aggre"]),
 }
 CPU_DATASETS = ["mnist1d-sym40", "mnist1d-pair40"]
+FOLDS = 5  # cross-validation folds of cleanlab's side unless --folds says otherwise
 
 
 @torch.no_grad()
@@ -170,9 +171,9 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0],
                         help="seeds of the trainings, the synthetic noise and the folds, one result each "
                              "(default: 0)")
-    parser.add_argument("--folds", type=int, default=5,
+    parser.add_argument("--folds", type=int, default=FOLDS,
                         help="cross-validation folds for cleanlab's out-of-sample probabilities, one cross-entropy "
-                             "training each (default: 5)")
+                             f"training each (default: {FOLDS})")
     parser.add_argument("--data-root", default=str(CIFAR10_ROOT), help=f"CIFAR rows: {CIFAR10_ROOT_HELP}")
     parser.add_argument("--cifar10n", type=path_option, default=data_file("cifar10n_labels.npz"),
                         help="CIFAR-10N rows: the label file (.npz) (default: benchmarks/data/cifar10n_labels.npz, "

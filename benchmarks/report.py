@@ -74,15 +74,17 @@ def _mean_measure(values: list[float | None]) -> str:
 
 
 def _label_issues_setting(r: dict) -> tuple[str, ...]:
-    """The settings a label-issues row trained with beyond its dataset's own (a ``--set``), less where its data are and
-    how it ran (``data.root``, ``run.threads``, ...): seeds trained otherwise are another measurement, not more samples
-    of this one."""
-    from label_issues import DATASETS
+    """The settings a label-issues row trained with beyond its dataset's own (a ``--set``, other ``--folds``), less
+    where its data are and how it ran (``data.root``, ``run.threads``, ...): seeds trained otherwise are another
+    measurement, not more samples of this one."""
+    from label_issues import DATASETS, FOLDS
 
     from satlearn.engine.trainer import RESUME_FREE_KEYS
 
     own = set(DATASETS[r["dataset"]][1]) if r["dataset"] in DATASETS else set()
-    return tuple(o for o in r["overrides"] if o not in own and o.split("=", 1)[0] not in RESUME_FREE_KEYS)
+    folds = [] if r["folds"] == FOLDS else [f"--folds {r['folds']}"]
+    return (*folds, *(f"--set {o}" for o in r["overrides"]
+                      if o not in own and o.split("=", 1)[0] not in RESUME_FREE_KEYS))
 
 
 def label_issues_section() -> list[str]:
@@ -92,7 +94,7 @@ def label_issues_section() -> list[str]:
     by_dataset: dict[str, list[dict]] = defaultdict(list)
     for r in sorted(runs, key=lambda r: (r["dataset"], len(_label_issues_setting(r)), _label_issues_setting(r))):
         setting = _label_issues_setting(r)
-        by_dataset[", ".join([r["dataset"], *(f"`--set {o}`" for o in setting)])].append(r)
+        by_dataset[", ".join([r["dataset"], *(f"`{option}`" for option in setting)])].append(r)
     lines = ["## Finding wrong labels: satlearn (1 SAT training) vs cleanlab (K-fold CE)", "",
              "Metrics against the known true labels, mean over seeds (per-seed files in "
              f"`{_shown('label_issues/')}`). F1 is of the flagged set; AP and AUROC of the ranking.", "",

@@ -430,3 +430,22 @@ def test_a_label_issues_seed_trained_with_other_settings_is_averaged_apart_in_a_
                                                   ("mnist1d-sym40, `--set run.epochs=20`", last)]
     assert rows[0][7] == f"{sum(r['satlearn']['f1'] for r in recorded[:-1]) / (len(recorded) - 1):.3f}"
     assert rows[1][7] == "0.500"
+
+
+def test_a_label_issues_seed_with_other_folds_is_averaged_apart_in_a_row_that_names_them(tmp_path):
+    label_issues = load_benchmark("label_issues")
+    results = tmp_path / "results"
+    shutil.copytree(BENCH / "results", results)
+    seeds = sorted((results / "label_issues").glob("mnist1d-sym40-seed*.json"))
+    recorded = json.loads(seeds[-1].read_text())
+    folds = label_issues.FOLDS + 1
+    recorded.update(folds=folds, cleanlab={**recorded["cleanlab"], "trainings": folds, "f1": 0.5})
+    seeds[-1].write_text(json.dumps(recorded))
+    report_here(results, tmp_path / "R.md")
+    rows = [[cell.strip() for cell in line.split("|")][1:-1] for line in (tmp_path / "R.md").read_text().splitlines()
+            if line.startswith("| mnist1d-sym40") and "| cleanlab |" in line]
+    assert [(row[0], row[2], row[4]) for row in rows] == [
+        ("mnist1d-sym40", ",".join(str(json.loads(p.read_text())["seed"]) for p in seeds[:-1]),
+         str(label_issues.FOLDS)),
+        (f"mnist1d-sym40, `--folds {folds}`", str(recorded["seed"]), str(folds))]
+    assert rows[1][7] == "0.500"
