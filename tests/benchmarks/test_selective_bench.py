@@ -61,3 +61,30 @@ def test_a_selector_recorded_for_fewer_seeds_says_which_and_the_goal_compares_th
     four = [selective.read_result(p) for p in sorted(results.glob("mnist1d-sat-seed[0-3].json"))]
     sat_at_95 = sum(selective._by_coverage(r, "test")[95]["error"] for r in four) / 4
     assert f"95 %: SAT {100 * sat_at_95:.2f} vs" in goal
+
+
+def test_an_error_at_a_coverage_the_bisection_did_not_reach_is_marked_with_the_coverage_it_reached(tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    # tied scores kept seed 1's SAT threshold at 97 % of the test part where 95 % was asked
+    committed = Path(__file__).parents[2] / "benchmarks" / "results" / "selective"
+    results = tmp_path / "results" / "selective"
+    shutil.copytree(committed, results)
+    path = results / "mnist1d-sat-seed1.json"
+    recorded = json.loads(path.read_text())
+    (row,) = [row for row in recorded["selective"]["coverages"] if round(100 * row["target"]) == 95]
+    row["test"].update(coverage=0.97, within_tolerance=False)
+    path.write_text(json.dumps(recorded))
+    selective = load_benchmark("selective")
+    table = selective.write_table(tmp_path / "results", tmp_path / "S.md").read_text()
+    lines = table.splitlines()
+    start = lines.index("| selector | 100 % | 95 % | 90 % | 85 % | 80 % | 75 % | 70 % | AURC ×10³ | E-AURC ×10³ | "
+                        "AUGRC ×10³ |")
+    sat = [cell.strip() for cell in lines[start + 2].split("|")][1:-1]
+    assert sat[0] == "SAT (abstain score)" and sat[2].endswith(" †") and "†" not in "".join(sat[3:] + sat[:2])
+    assert ("† Not within ±0.3 points of the coverage on the test part (tied scores, or too few examples): SAT "
+            "(abstain score) at "
+            "95 %: seed 1 reached 97.0 %.") in lines
+    assert all("†" not in line for line in lines[start + 3:start + 6])  # the other selectors
