@@ -511,9 +511,17 @@ def test_the_plot_marks_the_given_labels_share_right_and_a_phase_started_in_the_
     draw_runs([run], accuracy_ax, targets_ax, colours={run.name: "C0"})
     given = next(line for line in targets_ax.lines if line.get_label() == "sat given labels")
     assert list(given.get_ydata()) == [pytest.approx(60.0)] * 2  # 40 % of the labels made wrong: 60 % right
-    phase = next(line for line in accuracy_ax.lines if line.get_label() == "sat: start of SAT")
+    phase = next(line for line in accuracy_ax.lines if line.get_label() == "start of SAT")
     assert list(phase.get_xdata()) == [4, 4]
     plt.close("all")
+
+
+def test_the_phase_line_of_a_run_named_after_its_phase_names_the_phase_once(tmp_path):
+    run_dir = hand_written_run(tmp_path / "run", HAND_ROWS, start_epoch=1)
+    # the demo names its SAT run "SAT": its legend entry does not read "SAT: start of SAT"
+    assert phase_lines(read_run(run_dir, name="SAT")) == [("start of SAT", [2, 2])]
+    assert phase_lines(read_run(run_dir, name="sat")) == [("start of SAT", [2, 2])]
+    assert phase_lines(read_run(run_dir, name="sat20")) == [("sat20: start of SAT", [2, 2])]
 
 
 def test_a_run_named_twice_keeps_the_first_spelling(tmp_path):

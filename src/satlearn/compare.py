@@ -243,7 +243,14 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: d
             for ax in (accuracy_ax, targets_ax):
                 if ax is not None:
                     ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
-                               label=f"{run.name}: start of {run.phase_name}" if ax is accuracy_ax else None)
+                               label=phase_label(run) if ax is accuracy_ax else None)
+
+
+def phase_label(run: RunCurves) -> str:
+    """The legend entry of the line where ``run``'s second phase starts: "sat20: start of SAT", or "start of SAT"
+    alone for a run named after its phase (the demo's "SAT"), which would otherwise read "SAT: start of SAT"."""
+    start = f"start of {run.phase_name}"
+    return start if run.name.casefold() == run.phase_name.casefold() else f"{run.name}: {start}"
 
 
 def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
