@@ -524,6 +524,28 @@ def test_the_phase_line_of_a_run_named_after_its_phase_names_the_phase_once(tmp_
     assert phase_lines(read_run(run_dir, name="sat20")) == [("sat20: start of SAT", [2, 2])]
 
 
+def test_the_targets_axes_mark_the_phase_only_of_runs_drawn_there(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from satlearn.compare import draw_runs
+
+    noisy = read_run(hand_written_run(tmp_path / "noisy", HAND_ROWS, start_epoch=1))
+    # a run whose true labels are unknown (or a gamblers run) has no target curve: no line of its own there either
+    clean_rows = [{key: value for key, value in row.items() if key != "refined_label_accuracy"} for row in HAND_ROWS]
+    clean = read_run(hand_written_run(tmp_path / "clean", clean_rows, start_epoch=2))
+    fig, (accuracy_ax, targets_ax) = plt.subplots(1, 2)
+    draw_runs([noisy, clean], accuracy_ax, targets_ax, colours={"noisy": "C0", "clean": "C1"})
+    vertical = [(line.get_color(), list(line.get_xdata())) for line in targets_ax.lines
+                if len(set(line.get_xdata())) == 1]
+    assert vertical == [("C0", [2, 2])]
+    assert [line.get_label() for line in accuracy_ax.lines] == ["noisy", "noisy: start of SAT", "clean",
+                                                                 "clean: start of SAT"]
+    plt.close("all")
+
+
 def test_a_run_named_twice_keeps_the_first_spelling(tmp_path):
     from satlearn.compare import unique_run_dirs
 

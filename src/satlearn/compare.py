@@ -232,18 +232,20 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: d
         accuracy_ax.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=run.name,
                          color=colours[run.name])
         refined = [r for r in run.history if "refined_label_accuracy" in r]
+        drawn_on = [accuracy_ax]
         if targets_ax is not None and refined:
+            drawn_on.append(targets_ax)
             targets_ax.plot([r["epoch"] for r in refined], [100 * r["refined_label_accuracy"] for r in refined],
                             label=f"{run.name} targets", color=colours[run.name])
             if run.actual_noise_rate is not None:
                 targets_ax.axhline(100 * (1 - run.actual_noise_rate), color=colours[run.name], linestyle="--",
                                    linewidth=0.8, label=f"{run.name} given labels")
-        # epochs are 1-based in the metrics: the first epoch of the phase; not drawn past where a run has got to
+        # epochs are 1-based in the metrics: the first epoch of the phase; not drawn past where a run has got to, nor
+        # on the targets' axes for a run without curves there (gamblers, clean labels), where it would mark nothing
         if run.start_epoch is not None and run.start_epoch + 1 <= run.history[-1]["epoch"]:
-            for ax in (accuracy_ax, targets_ax):
-                if ax is not None:
-                    ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
-                               label=phase_label(run) if ax is accuracy_ax else None)
+            for ax in drawn_on:
+                ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
+                           label=phase_label(run) if ax is accuracy_ax else None)
 
 
 def phase_label(run: RunCurves) -> str:
