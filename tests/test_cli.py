@@ -66,6 +66,9 @@ def test_train_resume_and_eval(tmp_path, capsys):
     assert [line.split(":")[0] for line in epochs] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
     assert all(re.fullmatch(r"epoch \d/3: train loss \d\.\d{4}, test accuracy \d+\.\d\d %, \d+\.\d s", line)
                for line in epochs), epochs
+    # the last line gives the final and best accuracy in percent too, the final one as the last epoch's line does
+    final = next(line for line in out.splitlines() if line.startswith("final test accuracy "))
+    assert final.startswith(f"final test accuracy {epochs[-1].split('test accuracy ')[1].split(',')[0]} (best "), final
     assert main(["eval", str(run)]) == 0
     assert json.loads(capsys.readouterr().out)["epoch"] == 3
     # resuming a finished run is refused, and its outputs stay as they were
@@ -1301,7 +1304,7 @@ def test_train_hands_fit_the_config_its_options_make_and_prints_the_runs_figures
     assert (Path(call["run_dir"]), call["resume"]) == (run, False)
     assert (call["config"].run.epochs, call["config"].run.progress) == (20, False)
     assert capsys.readouterr().out.splitlines() == [
-        f"final test accuracy 0.7500 (best 0.8125 at epoch 3); 12.5 s; outputs in {run}",
+        f"final test accuracy 75.00 % (best 81.25 % at epoch 3); 12.5 s; outputs in {run}",
         "time: set-up 0.5 s, training passes 8.0 s, evaluations 1.5 s, between epochs 0.2 s (checkpoints 0.1 s), "
         "final outputs 1.0 s",
         f"labels flagged as wrong: 7 (see {run / 'refined_labels.csv'})"]

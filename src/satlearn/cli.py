@@ -252,8 +252,9 @@ def _train(args: argparse.Namespace) -> int:
         config = load_config(args.config, overrides)
         result = fit(config, args.run_dir)
     s = result.summary
-    print(f"final test accuracy {s['final_test_accuracy']:.4f} (best {s['best_test_accuracy']:.4f} at epoch "
-          f"{s['best_epoch']}); {s['wall_seconds']:.1f} s; outputs in {result.run_dir}")
+    # in percent, as the epochs' lines above it give the test accuracy
+    print(f"final test accuracy {100 * s['final_test_accuracy']:.2f} % (best {100 * s['best_test_accuracy']:.2f} % "
+          f"at epoch {s['best_epoch']}); {s['wall_seconds']:.1f} s; outputs in {result.run_dir}")
     t = s["timing"]
     epochs = f"training passes {t['train_pass_seconds']:.1f} s, evaluations {t['eval_seconds']:.1f} s"
     setup = f"set-up {t['setup_seconds']:.1f} s"
