@@ -465,6 +465,7 @@ def test_the_demo_table_puts_each_figure_under_its_own_heading():
     starts = [lines[0].index(name) for name in header]
     for line in lines[2:]:
         assert all(line[start - 2:start] == "  " and line[start] != " " for start in starts[1:]), line
+    assert [line for line in lines if line != line.rstrip()] == []  # as the README shows it: no trailing spaces
 
 
 def test_the_demo_table_prints_an_undefined_flag_measure_as_n_a_and_leaves_the_dash_to_a_run_without_flags():

@@ -95,7 +95,8 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
             _flag_measure(issues, "recall"),
         ])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    # no padding after the last cell (a CE row ends in dashes), as compare's table: none in a log or a pasted copy
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
