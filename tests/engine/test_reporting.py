@@ -195,7 +195,10 @@ def test_the_test_curves_join_the_epochs_that_were_evaluated(tmp_path, monkeypat
     plot_curves(history, tmp_path / "curves.png")
     test_lines = [line for ax in drawn[0].axes for line in ax.get_lines() if line.get_label() == "test"]
     assert [list(line.get_xdata()) for line in test_lines] == [[2, 4], [2, 4]]
-    assert list(test_lines[0].get_ydata()) == [0.2, 0.4] and list(test_lines[1].get_ydata()) == [1.0, 0.5]
+    # accuracy in percent, as compare's plot and the printed figures give it; the loss as it is
+    assert list(test_lines[0].get_ydata()) == [pytest.approx(20), pytest.approx(40)]
+    assert list(test_lines[1].get_ydata()) == [1.0, 0.5]
+    assert [ax.get_ylabel() for ax in drawn[0].axes] == ["accuracy (%)", "loss"]
 
 
 @pytest.mark.parametrize("count", [1, 10, 11, 20, 21, 60])

@@ -241,16 +241,19 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def percent(value):  # in percent, as compare's plot and the printed figures give accuracies
+        return None if value is None else 100 * value
+
     epochs = [row["epoch"] for row in history]
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_acc.plot(epochs, [row.get("train_accuracy") for row in history], label="train (given labels)")
+    ax_acc.plot(epochs, [percent(row.get("train_accuracy")) for row in history], label="train (given labels)")
     test_rows = [row for row in history if "test_accuracy" in row]
-    ax_acc.plot([r["epoch"] for r in test_rows], [r["test_accuracy"] for r in test_rows], label="test")
+    ax_acc.plot([r["epoch"] for r in test_rows], [percent(r["test_accuracy"]) for r in test_rows], label="test")
     if any("refined_label_accuracy" in row for row in history):
-        ax_acc.plot(epochs, [row.get("refined_label_accuracy") for row in history], label="refined labels vs clean",
-                    linestyle="--")
+        ax_acc.plot(epochs, [percent(row.get("refined_label_accuracy")) for row in history],
+                    label="refined labels vs clean", linestyle="--")
     mark_epoch_axis(ax_acc)
-    ax_acc.set_ylabel("accuracy")
+    ax_acc.set_ylabel("accuracy (%)")
     ax_acc.legend()
     ax_acc.grid(alpha=0.3)
     ax_loss.plot(epochs, [row.get("train_loss") for row in history], label="train")
