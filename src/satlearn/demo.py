@@ -12,7 +12,7 @@ from satlearn.compare import plot_runs, read_run
 from satlearn.config import Config, load_config, override_keys, overrides_for_method, overrides_from_dict
 from satlearn.engine import fit
 from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, claim_new_dir, make_output_dir
-from satlearn.engine.reporting import to_json
+from satlearn.engine.reporting import noise_description, to_json
 from satlearn.engine.trainer import RunDirectoryBusy, refuse_if_trained_elsewhere
 from satlearn.evaluation.detection import format_measure
 from satlearn.errors import ConfigError, DataError, not_a_directory
@@ -61,14 +61,7 @@ def demo_config(method: str, *, out_dir: str | Path, overrides: tuple[str, ...] 
 
 def demo_title(config: Config) -> str:
     """The plot's and table's title: the data and the label noise they were trained with."""
-    data, noise = config.data, config.data.noise
-    name = _SOURCE_NAMES.get(data.source, data.source)
-    if noise.kind == "none":
-        return f"{name}, no label noise"
-    if noise.kind == "file":
-        return f"{name}, labels from {Path(noise.file).name}" + (f" ({noise.key})" if noise.key else "")
-    mode = f" ({noise.mode} mode)" if noise.kind == "symmetric" else ""
-    return f"{name}, {noise.rate:.0%} {noise.kind} label noise{mode}"
+    return f"{_SOURCE_NAMES.get(config.data.source, config.data.source)}, {noise_description(config.data.noise)}"
 
 
 def _flag_measure(issues: dict[str, Any], key: str) -> str:

@@ -329,3 +329,15 @@ def test_the_summary_keeps_where_the_methods_second_phase_starts_and_null_for_a_
     from satlearn.engine.reporting import phase_start_epoch
 
     assert phase_start_epoch(load_config(None, [f"method.name={method}", "method.start_epoch=2"])) == start
+
+
+def test_the_curves_title_names_the_noise_rate_and_says_so_where_there_is_no_noise(tmp_path):
+    from satlearn.config import load_config
+    from satlearn.engine.reporting import curves_title
+
+    noisy = load_config(None, ["method.name=sat", "data.noise.kind=symmetric", "data.noise.rate=0.4"])
+    assert curves_title(noisy) == "sat (ce) on mnist1d, 40% symmetric label noise (paper mode)"
+    pair = load_config(None, ["method.name=erm", "data.noise.kind=pair", "data.noise.rate=0.2"])
+    assert curves_title(pair) == "erm (ce) on mnist1d, 20% pair label noise"
+    clean = load_config(None, ["method.name=gamblers", "data.noise.kind=none"])
+    assert curves_title(clean) == "gamblers (ce) on mnist1d, no label noise"

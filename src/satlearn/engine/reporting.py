@@ -68,6 +68,23 @@ def _noise_settings(noise, actual_rate: float | None) -> dict[str, Any]:
             "actual_rate": actual_rate}
 
 
+def noise_description(noise) -> str:
+    """The label noise a run trained with, in words for a plot's title: "40% symmetric label noise (paper mode)",
+    "labels from noisy.npz (key)", "no label noise"."""
+    if noise.kind == "none":
+        return "no label noise"
+    if noise.kind == "file":
+        return f"labels from {Path(noise.file).name}" + (f" ({noise.key})" if noise.key else "")
+    mode = f" ({noise.mode} mode)" if noise.kind == "symmetric" else ""
+    return f"{noise.rate:.0%} {noise.kind} label noise{mode}"
+
+
+def curves_title(config) -> str:
+    """``curves.png``'s title: the method (and its loss), the data and the label noise, with its rate."""
+    method = f"{config.method.name} ({config.method.loss})"
+    return f"{method} on {config.data.source}, {noise_description(config.data.noise)}"
+
+
 def phase_start_epoch(config) -> int | None:
     """The 0-based epoch at which the second phase of ``config``'s method starts (SAT's soft targets, the gamblers
     loss): ``method.start_epoch``; None for a method without such a phase, which ignores that setting. Kept in the
@@ -270,8 +287,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
 
 
 def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> None:
-    title = f"{config.method.name} ({config.method.loss}) on {config.data.source}, noise {config.data.noise.kind}"
-    plot_curves(history, run_dir / "curves.png", title=title)
+    plot_curves(history, run_dir / "curves.png", title=curves_title(config))
     if method.soft_targets is not None:
         from satlearn.errors import DataError
         from satlearn.label_issues import read_origin
