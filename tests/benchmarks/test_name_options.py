@@ -27,6 +27,17 @@ def test_a_name_that_is_not_a_result_file_name_is_refused_in_one_line(script, na
     assert error.startswith(f"{script}.py: error: argument --name: expected ") and error.endswith(f"got {name!r}")
 
 
+@pytest.mark.parametrize("name", ["sub/x", "sub\\x"])
+def test_a_name_with_either_separator_of_a_system_that_has_two_is_refused_naming_both(name):
+    # where the system has a second separator (a backslash on Windows), either one puts the file in another folder
+    common = load_benchmark("common")
+    common.NAME_SEPARATORS = ["/", "\\"]  # load_benchmark gives this test a module of its own to change
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        common.name_option(name)
+    assert str(refused.value) == ("expected the name of a file in the results folder: not empty, '.' or '..', and "
+                                  f"without '/' or '\\\\', got {name!r}")
+
+
 def test_a_name_given_with_json_is_refused_with_the_name_to_give():
     with pytest.raises(argparse.ArgumentTypeError, match=r"without \.json.*\(say 'speed_cpu'\)"):
         load_benchmark("common").name_option("speed_cpu.json")
@@ -41,10 +52,12 @@ def test_a_name_with_json_offers_no_name_that_would_be_refused_again(name):
         assert ".json" not in str(refused.value).partition(", got")[0]
 
 
-@pytest.mark.parametrize("name", ["speed_h100-80gb-hbm3", "-cpu", ".draft", "..x", "v1.2"])
+@pytest.mark.parametrize("name", ["speed_h100-80gb-hbm3", "-cpu", ".draft", "..x", "v1.2", " padded "])
 def test_a_name_that_keeps_the_file_in_the_results_folder_is_taken_as_given(name, tmp_path):
-    # a leading - or . leaves the file in the folder: refusing it would refuse a name that works
+    # a leading - or . leaves the file in the folder: refusing it would refuse a name that works; spaces are the
+    # file's own, not to be trimmed away
     common = load_benchmark("common")
+    assert common.result_name_problem(name) is None
     assert common.name_option(name) == name
     assert common.record(name, {}, directory=tmp_path) == tmp_path / f"{name}.json"
 
