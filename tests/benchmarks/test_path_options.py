@@ -75,5 +75,6 @@ def test_report_none_is_no_report_and_a_path_to_a_file_named_none_is_that_file(t
     monkeypatch.chdir(tmp_path)
     grid = load_benchmark("label_noise")
     assert grid.report_path(parsed_options("label_noise", ["--report", "none"], monkeypatch)) is None
-    named = parsed_options("label_noise", ["--report", "./none"], monkeypatch)
-    assert grid.report_path(named).resolve() == tmp_path / "none"  # the file, not the word
+    for path in ("./none", "None", " none"):  # the file, not the word: only `none` exactly is
+        named = parsed_options("label_noise", ["--report", path], monkeypatch)
+        assert grid.report_path(named).resolve() == tmp_path / path, path
