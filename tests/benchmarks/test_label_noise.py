@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import load_benchmark, run_script_here, write_fake_cifar10
+from fixtures import load_benchmark, parsed_options, run_script_here, write_fake_cifar10
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -656,15 +656,30 @@ def test_on_a_gpu_the_fastest_pipeline_weighs_the_epochs_that_cells_recorded_on_
     assert "the epochs of the trainings recorded on this GPU model: fast+cudagraphs 1.50 s" in capsys.readouterr().out
 
 
-def test_a_report_that_is_a_folder_stops_the_grid_before_its_first_cell(tmp_path):
+@pytest.mark.parametrize("report, problem", [
+    ("report", "is a directory; expected the file to write (say RESULTS.md)"),
+    ("nowhere/R.md", "no directory {tmp_path}/nowhere to write it in"),
+])
+def test_a_report_that_is_a_folder_or_in_no_folder_stops_the_grid_before_its_first_cell(report, problem, tmp_path):
     root = write_fake_cifar10(tmp_path, per_batch=8)
     (tmp_path / "report").mkdir()
     done = subprocess.run([sys.executable, str(BENCH / "label_noise.py"), "--data-root", str(root), "--runs-dir",
                            str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"), "--report",
-                           str(tmp_path / "report"), "--methods", "ce", "--noise", "sym20", "--set", "model.width=2",
+                           str(tmp_path / report), "--methods", "ce", "--noise", "sym20", "--set", "model.width=2",
                            "--set", "run.epochs=1", "--set", "method.start_epoch=0", "--set", "run.device=cpu",
                            "--set", "run.threads=1"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.strip().splitlines()[-1] == (f"label_noise.py: error: --report {tmp_path / 'report'}: is a "
-                                                    "directory; expected the file to write (say RESULTS.md)")
+    assert done.stderr.strip().splitlines()[-1] == (f"label_noise.py: error: --report {tmp_path / report}: "
+                                                    f"{problem.format(tmp_path=tmp_path)}")
     assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("report", [[], ["--report", "none"], ["--report", "R.md"]])
+def test_a_cell_trained_in_a_process_of_its_own_writes_no_report(report, monkeypatch):
+    # the grid regenerates the report as each cell finishes: cells that wrote it too would write it from several
+    # processes at once, and one where --report none asked for none
+    grid = load_benchmark("label_noise")
+    args = parsed_options("label_noise", report, monkeypatch)
+    command = grid.cell_command(args, "ce", "sym20", 2)
+    assert command[1] == str(BENCH.resolve() / "label_noise.py")
+    assert grid.report_path(parsed_options("label_noise", command[2:], monkeypatch)) is None
