@@ -190,6 +190,30 @@ def test_a_run_whose_config_yaml_cannot_be_read_is_read_as_one_without_it(damage
     assert any(line.startswith("sat ") for line in capsys.readouterr().out.splitlines())
 
 
+def test_a_run_of_a_method_not_registered_here_is_read_from_its_config_or_its_summary(finished_sat_run, tmp_path,
+                                                                                      capsys):
+    # compare needs no --import: a run of a method that only the user's module registers is read all the same
+    from satlearn.config import dump_yaml
+    from satlearn.engine.checkpoint import saved_config
+
+    run = shutil.copytree(finished_sat_run, tmp_path / "run")
+    intact = read_run(run)
+    config = saved_config(run)
+    config.method.name = "my_method"
+    (run / "config.yaml").write_text(dump_yaml(config))
+    assert read_run(run).method == "my_method"
+    (run / "config.yaml").unlink()
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "method": "my_method"}))
+    from_summary = read_run(run)
+    # the epochs trained on soft targets (a training confidence reported) tell where they began; what the method
+    # calls them is its module's to say, unknown here
+    assert (from_summary.method, from_summary.start_epoch, from_summary.phase_name) == (
+        "my_method", intact.start_epoch, "soft targets")
+    assert main(["compare", str(run), "--out", str(tmp_path / "c.png")]) == 0
+    assert any(line.startswith("run ") and "my_method" in line for line in capsys.readouterr().out.splitlines())
+
+
 def test_a_run_given_twice_is_shown_once_under_its_name(tmp_path, capsys):
     ce = train(tmp_path, "ce", "method.name=erm")
     assert main(["compare", str(ce.run_dir), str(ce.run_dir), "--out", str(tmp_path / "twice.png")]) == 0
