@@ -27,9 +27,9 @@ def suite_environment(tmp_path, **env):
             "TORCHINDUCTOR_CACHE_DIR": "", "COMPILE_CACHE": str(tmp_path / "no-archive.tgz"), **env}
 
 
-def suite(tmp_path, *args, script=SUITE, **env):
+def suite(tmp_path, *args, script=SUITE, timeout=None, **env):
     return subprocess.run(["bash", str(script), *args], env=suite_environment(tmp_path, **env), capture_output=True,
-                          text=True)
+                          text=True, timeout=timeout)
 
 
 def test_suite_runs_resumes_reports_and_packs(tmp_path):
@@ -503,10 +503,10 @@ def test_run_for_returns_at_its_limit_and_leaves_the_suite_running(tmp_path):
     # and takes no core from the suite's own checks as a real training would
     slow = {"STEPS": "prepare grid", "PYTHON": stand_in_python(tmp_path), "STAND_IN_SCRIPT": "label_noise.py",
             "STAND_IN": "wait", "STAND_IN_STARTED": str(tmp_path / "stand-in-started")}
-    watched = suite(tmp_path, "--run-for", "3", **slow)
     try:
+        watched = suite(tmp_path, "--run-for", "3", timeout=120, **slow)  # at its limit, not when the suite ends
         assert "is still running" in watched.stdout, watched.stdout + watched.stderr
-        joined = suite(tmp_path, "--run-for", "1", **slow)
+        joined = suite(tmp_path, "--run-for", "1", timeout=120, **slow)
         assert "a suite is running already" in joined.stdout
     finally:
         assert "stopped the suite" in suite(tmp_path, "--stop").stdout
