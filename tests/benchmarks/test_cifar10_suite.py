@@ -497,6 +497,26 @@ exec {sys.executable} "$@"
     assert "the suite is not running" in watched.stdout and "process ?" not in watched.stdout, watched.stdout
 
 
+def test_run_for_reports_a_suite_that_ends_before_naming_itself_without_waiting_for_its_name(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    # the detached suite's own settings check fails where this shell's passed (its PYTHON changed in between, say):
+    # it ends without ever naming itself, and the watch ends with it, naming the process it started
+    checks = tmp_path / "settings-checks"
+    failing = tmp_path / "failing-python"
+    failing.write_text(f"""#!/bin/bash
+if [ "${{1:-}}" = - ]; then
+    echo >> {checks}
+    [ "$(wc -l < {checks})" = 2 ] && exit 3
+fi
+exec {sys.executable} "$@"
+""")
+    failing.chmod(0o755)
+    watched = suite(tmp_path, "--run-for", "120", STEPS="prepare", PYTHON=str(failing), timeout=120)
+    assert f"PYTHON={failing} cannot import torch" in watched.stdout, watched.stdout + watched.stderr
+    assert re.search(r"started the suite \(process \d+\)", watched.stdout), watched.stdout
+    assert "the suite is not running" in watched.stdout and "still running" not in watched.stdout, watched.stdout
+
+
 def test_run_for_returns_at_its_limit_and_leaves_the_suite_running(tmp_path):
     write_fake_cifar10(tmp_path, per_batch=8)
     # the grid's training waits until it is stopped (a stand-in): the suite runs on for as long as the test needs,
