@@ -158,6 +158,19 @@ def test_a_saved_random_state_brings_back_every_generators_next_draws():
     assert draws() == expected
 
 
+def test_fit_leaves_the_callers_random_numbers_as_it_found_them(tmp_path):
+    # a random search that draws each run's settings between runs would otherwise draw the same ones from the
+    # second run on: every run reseeds the generators with run.seed
+    from satlearn.engine.runtime import seed_everything
+
+    seed_everything(123)
+    expected = draws()
+    seed_everything(123)
+    fit(load_config(None, tiny_overrides(tmp_path, "run.epochs=1", "method.start_epoch=0")), tmp_path / "run",
+        log=lambda message: None)
+    assert draws() == expected
+
+
 def test_usable_cpus_are_the_ones_this_process_may_run_on_else_all(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)  # as when started pinned to CPUs 0 and 3
     monkeypatch.setattr(os, "cpu_count", lambda: 8)

@@ -117,6 +117,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextlib.contextmanager
+def random_state_kept():
+    """Within the block the global random generators (Python's, NumPy's, torch's) may be seeded and drawn from;
+    after it, even when it raises, they are as they were before, so that a run started from a script leaves the
+    script's own random numbers alone (a random search drawing each run's settings between runs, say)."""
+    before = rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(before)
+
+
 def rng_state() -> dict[str, Any]:
     state = {
         "python": random.getstate(),

@@ -31,8 +31,8 @@ from satlearn.engine.checkpoint import (
     load_checkpoint, make_output_dir, output_file, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
-    autocast, checked_threads, cpu_threads, cudnn_autotuning, loader_workers, resolve_device, rng_state,
-    seed_everything, set_rng_state,
+    autocast, checked_threads, cpu_threads, cudnn_autotuning, loader_workers, random_state_kept, resolve_device,
+    rng_state, seed_everything, set_rng_state,
 )
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import (
@@ -802,6 +802,9 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         dataset: use these splits instead of loading ``config.data.source`` (the noise model still applies).
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
         log: receives one-line messages (default: printed above the progress bar).
+
+    The run seeds the global random generators (Python's, NumPy's, torch's) with ``run.seed``; once it returns or
+    raises, they are as the caller left them, as are torch's CPU thread count and cuDNN settings.
     """
     # one built in code has not been through load_config: checked, and the method's settings filled in, in a copy
     config = config_lib.check(config, source="fit's config")
@@ -827,7 +830,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
             elif started_without_checkpoint(run_dir):
                 _clear_stopped_attempt(run_dir)
             with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit), \
-                    cpu_threads(config.run.threads):
+                    cpu_threads(config.run.threads), random_state_kept():
                 return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch,
                             log=log)
     except RunDirectoryBusy:  # the directory may be the other process's, still empty while it loads
