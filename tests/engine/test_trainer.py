@@ -985,6 +985,16 @@ def test_a_stop_before_the_checkpoint_resumed_from_reports_the_epochs_done(tmp_p
     assert load_checkpoint(tmp_path / "run")["epoch"] == 2
 
 
+@pytest.mark.parametrize("stop", [0, -1, 1.5, "1", True])
+def test_a_stop_after_epoch_that_is_no_count_of_epochs_is_refused_before_anything_is_written(tmp_path, stop):
+    from satlearn.errors import ConfigError
+
+    expected = f"stop_after_epoch={stop!r}; expected a whole number of epochs, 1 or more"
+    with pytest.raises(ConfigError, match=f"^{re.escape(expected)}$"):
+        fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=stop, log=lambda m: None)
+    assert not (tmp_path / "run").exists()
+
+
 def scripted_accuracies(monkeypatch, accuracies):
     """Replaces the test-split evaluation by ``accuracies``, one per call, in order (across fit calls)."""
     from satlearn.engine import trainer

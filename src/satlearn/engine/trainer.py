@@ -36,7 +36,8 @@ from satlearn.engine.runtime import (
 )
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import (
-    ConfigError, DataError, MissingDataError, TrainingError, TrainingInterrupted, first_line, out_of_memory,
+    ConfigError, ConfigTypeError, DataError, MissingDataError, TrainingError, TrainingInterrupted, first_line,
+    out_of_memory,
 )
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
@@ -784,6 +785,18 @@ def resumed_run_place_overrides(run_dir: str | Path) -> list[str]:
     return config_lib.overrides_from_dict({"run": {"name": name, "out_dir": out_dir}})
 
 
+def _checked_stop(stop_after_epoch: Any) -> int | None:
+    """``fit``'s ``stop_after_epoch`` as a plain int, checked before anything is written: a count of none or fewer
+    epochs would leave a run directory with nothing trained, and a fraction fail in the loop."""
+    if stop_after_epoch is None:
+        return None
+    whole = isinstance(stop_after_epoch, numbers.Integral) and not isinstance(stop_after_epoch, bool)
+    if not whole or stop_after_epoch < 1:
+        raise (ConfigError if whole else ConfigTypeError)(
+            f"stop_after_epoch={stop_after_epoch!r}; expected a whole number of epochs, 1 or more")
+    return int(stop_after_epoch)
+
+
 def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
         dataset: DatasetSplits | None = None, stop_after_epoch: int | None = None,
         log: Callable[[str], None] | None = None) -> RunResult:
@@ -800,12 +813,14 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
             ``run.out_dir`` and ``run.name`` are taken from ``run_dir`` (:func:`resumed_run_place`), as
             ``train --resume`` takes them.
         dataset: use these splits instead of loading ``config.data.source`` (the noise model still applies).
-        stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs.
+        stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs; a whole
+            number, 1 or more (a ConfigError otherwise).
         log: receives one-line messages (default: printed above the progress bar).
 
     The run seeds the global random generators (Python's, NumPy's, torch's) with ``run.seed``; once it returns or
     raises, they are as the caller left them, as are torch's CPU thread count and cuDNN settings.
     """
+    stop_after_epoch = _checked_stop(stop_after_epoch)
     # one built in code has not been through load_config: checked, and the method's settings filled in, in a copy
     config = config_lib.check(config, source="fit's config")
     time_stamped = run_dir is None and config.run.name is None
