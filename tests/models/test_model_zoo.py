@@ -1,6 +1,8 @@
 """The model zoo: every registered model trains a step and compiles as one graph; default sizes match the published
 architectures."""
 
+import re
+
 import pytest
 import torch
 
@@ -88,6 +90,22 @@ def test_bad_shapes_and_unknown_names_give_one_line_config_errors():
         create_model("resnet50", 10, input_shape=(3, 32, 32))
     message = str(info.value)
     assert "\n" not in message and all(name in message for name in MODELS.names())
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    ({"num_classes": 0}, "num_classes=0; expected a whole number of outputs, 1 or more"),
+    ({"num_classes": 2.5}, "num_classes=2.5; expected a whole number of outputs, 1 or more"),
+    ({"width": -3}, "width=-3; expected a whole number, 1 or more, or None for the model's default"),
+    ({"width": 0}, "width=0; expected a whole number, 1 or more, or None for the model's default"),
+    ({"width": "8"}, "width='8'; expected a whole number, 1 or more, or None for the model's default"),
+    ({"input_shape": 40}, "input_shape=40; expected the shape of one example, a tuple of whole numbers 1 or more"),
+    ({"input_shape": (0,)}, "input_shape=(0,); expected the shape of one example, a tuple of whole numbers 1 or more"),
+])
+def test_create_model_refuses_a_size_that_is_no_count_in_one_line(arguments, expected):
+    # (a width of 0 would have been the default size without a word, num_classes=0 a model of no outputs)
+    given = {"num_classes": 10, "input_shape": (40,), "width": None, **arguments}
+    with pytest.raises(ConfigError, match=f"^{re.escape(expected)}$"):
+        create_model("mlp", given.pop("num_classes"), **given)
 
 
 def test_check_logits_leaves_the_model_as_it_found_it_and_names_a_wrong_output_count():

@@ -7,13 +7,15 @@ Input conventions: image models take ``(B, C, H, W)`` floats, ``cnn1d`` takes ``
 from __future__ import annotations
 
 import inspect
+import numbers
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from satlearn.errors import ConfigError, first_line, out_of_memory
+from satlearn.errors import ConfigError, ConfigTypeError, first_line, out_of_memory
 from satlearn.registry import Registry
 
 # name -> builder(num_classes: int, *, input_shape: tuple[int, ...], width: int | None) -> nn.Module
@@ -25,13 +27,38 @@ def create_model(name: str, num_classes: int, *, input_shape: tuple[int, ...], w
 
     A builder of one's own that cannot be called as ``(num_classes, *, input_shape, width)``, or that returns
     something other than an ``nn.Module``, is a ``ConfigError`` naming it rather than a traceback from deep inside
-    the run."""
+    the run. A ``num_classes``, ``width`` or ``input_shape`` that is no count (0, a fraction, a text) is a
+    ``ConfigError`` naming it (a ``ConfigTypeError``, also a ``TypeError``, where it is no whole number at all)."""
     builder = MODELS.get(name)
     _check_builder_signature(name, builder)
-    model = builder(num_classes, input_shape=tuple(input_shape), width=width)
+    num_classes, width, input_shape = _checked_sizes(num_classes, width, input_shape)
+    model = builder(num_classes, input_shape=input_shape, width=width)
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model.name={name!r}: its builder returned {type(model).__name__}, not a torch.nn.Module")
     return model
+
+
+def _counts(value) -> bool:
+    """Whether ``value`` is a whole number of 1 or more (a NumPy integer too; a bool is no count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
+def _checked_sizes(num_classes, width, input_shape) -> tuple[int, int | None, tuple[int, ...]]:
+    """``create_model``'s sizes as plain ints, checked before a builder sees them: a width of 0 would give the
+    built-in models their default size without a word, and a class count of 0 a model of no outputs."""
+    def refuse(what: str, value, expected: str) -> None:
+        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        raise (ConfigError if whole else ConfigTypeError)(f"{what}={value!r}; expected {expected}")
+
+    if not _counts(num_classes):
+        refuse("num_classes", num_classes, "a whole number of outputs, 1 or more")
+    if width is not None and not _counts(width):
+        refuse("width", width, "a whole number, 1 or more, or None for the model's default")
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) \
+            or not all(_counts(size) for size in input_shape):
+        raise ConfigError(f"input_shape={input_shape!r}; expected the shape of one example, a tuple of whole numbers "
+                          "1 or more")
+    return int(num_classes), None if width is None else int(width), tuple(int(size) for size in input_shape)
 
 
 def _check_builder_signature(name: str, builder) -> None:
