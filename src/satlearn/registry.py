@@ -23,16 +23,24 @@ def _describe(obj: object) -> str:
 
 
 class Registry(Generic[T]):
-    """Maps names to objects; ``register`` is a decorator, ``get`` fails with the list of choices."""
+    """Maps names to objects; ``register`` is a decorator, ``get`` fails with the list of choices.
 
-    def __init__(self, kind: str) -> None:
+    ``refuses``: says why an object cannot serve under a name (``None`` where it can), so that ``register`` refuses it
+    with a ``TypeError`` at once rather than a run failing on it later."""
+
+    def __init__(self, kind: str, *, refuses: Callable[[object], str | None] | None = None) -> None:
         self.kind = kind
+        self._refuses = refuses
         self._entries: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         """Registers the decorated object as ``name``. The same definition registered again (a notebook cell run
-        twice, a module reloaded: same module and qualified name) replaces the entry; another one is a KeyError."""
+        twice, a module reloaded: same module and qualified name) replaces the entry; another one is a KeyError, and
+        one that the registry ``refuses`` a TypeError."""
         def decorator(obj: T) -> T:
+            problem = self._refuses(obj) if self._refuses is not None else None
+            if problem:
+                raise TypeError(f"{self.kind} {name!r}: {_describe(obj)} {problem}")
             if name in self._entries and not _same_definition(self._entries[name], obj):
                 raise KeyError(f"{self.kind} {name!r} is registered twice: {_describe(self._entries[name])} and "
                                f"{_describe(obj)}")

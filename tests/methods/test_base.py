@@ -44,3 +44,21 @@ def test_a_targets_method_of_ones_own_reports_what_its_targets_get_right_without
     method.targets.update(torch.tensor([3]), torch.tensor([[0.0, 0.0, 1.0]]), momentum=0.0)  # moved to class 2
     assert method.epoch_metrics(torch.tensor([0, 1, 2, 2])) == {"targets_moved": 0.25, "mean_confidence": 1.0,
                                                                 "refined_label_accuracy": 1.0}
+
+
+def test_registering_a_method_that_no_run_could_train_is_a_type_error_naming_it(monkeypatch):
+    # found out otherwise only once a run builds it: "type object has no attribute 'options'", or a bare
+    # NotImplementedError at the first step
+    from satlearn.methods import METHODS, Method
+
+    monkeypatch.setattr(METHODS, "_entries", dict(METHODS._entries))
+
+    class Stepless(Method):
+        pass
+
+    with pytest.raises(TypeError, match=r"^method 'plain': builtins\.object is not a subclass of "
+                                        r"satlearn\.methods\.Method$"):
+        METHODS.register("plain")(object)
+    with pytest.raises(TypeError, match=r"^method 'stepless': .*Stepless does not define training_step$"):
+        METHODS.register("stepless")(Stepless)
+    assert "plain" not in METHODS and "stepless" not in METHODS

@@ -11,7 +11,19 @@ from satlearn.config import method_settings
 from satlearn.registry import Registry
 from satlearn.targets import SoftTargets
 
-METHODS: Registry = Registry("method")
+
+
+def _untrainable(obj: object) -> str | None:
+    """Why ``obj`` cannot be registered as a method: a run builds it as a :class:`Method` and calls its own
+    ``training_step``."""
+    if not (isinstance(obj, type) and issubclass(obj, Method)):
+        return "is not a subclass of satlearn.methods.Method"
+    if obj.training_step is Method.training_step:
+        return "does not define training_step"
+    return None
+
+
+METHODS: Registry = Registry("method", refuses=_untrainable)
 
 
 class Method(nn.Module):
