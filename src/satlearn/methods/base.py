@@ -12,7 +12,6 @@ from satlearn.registry import Registry
 from satlearn.targets import SoftTargets
 
 
-
 def _untrainable(obj: object) -> str | None:
     """Why ``obj`` cannot be registered as a method: a run builds it as a :class:`Method` and calls its own
     ``training_step``."""
