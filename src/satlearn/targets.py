@@ -17,6 +17,15 @@ from satlearn.errors import ConfigError, DataError, DataTypeError
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
+def refined_from_table(table: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(N,)`` refined label and ``(N,)`` confidence of an ``(N, C)`` table of targets read as probabilities, from
+    the ``(N,)`` given ``labels``: each row's largest class, the given label where it ties for the largest mass."""
+    confidence, label = table.max(dim=1)
+    # argmax takes the lowest of tied classes: a label still holding the most mass has not moved
+    given_holds_max = table.gather(1, labels[:, None]).squeeze(1) >= confidence
+    return torch.where(given_holds_max, labels, label), confidence
+
+
 class SoftTargets(nn.Module):
     """An ``(N, C)`` table of soft targets, one probability vector per training example.
 
@@ -170,8 +179,4 @@ class SoftTargets(nn.Module):
     def refined_labels(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N,)`` argmax label and ``(N,)`` confidence (max probability) of every row; a row whose given label
         ties for the largest mass keeps that label, as :func:`satlearn.label_issues.find_label_issues` does."""
-        table = self.table()
-        confidence, label = table.max(dim=1)
-        # argmax takes the lowest of tied classes: a label still holding the most mass has not moved
-        given_holds_max = table.gather(1, self.labels[:, None]).squeeze(1) >= confidence
-        return torch.where(given_holds_max, self.labels, label), confidence
+        return refined_from_table(self.table(), self.labels)

@@ -133,3 +133,18 @@ def test_step_and_epoch_metrics_by_a_plain_loop():
     after = method.epoch_metrics(clean_labels=torch.tensor(clean))
     assert after["mean_label_mass"] == pytest.approx(label_mass, rel=1e-6)
     assert after["refined_label_accuracy"] == pytest.approx(sum(r == y for r, y in zip(refined, clean)) / 4)
+
+
+def test_refined_label_accuracy_keeps_a_given_label_that_ties_for_the_largest_mass_as_sat_does():
+    # rows tied between the given label and a lower class: SoftTargets.refined_labels keeps the given label (as
+    # find-issues does), so the targets of these clean labels still get them right, for selective SAT as for SAT
+    given = torch.tensor([1, 2])
+    tied = torch.tensor([[0.5, 0.5, 0.0], [0.5, 0.0, 0.5]])
+    accuracies = {}
+    for name in ("sat", "selective_sat"):
+        method = create_method(MethodConfig(name=name, start_epoch=0), nn.Identity(), labels=given, num_classes=3)
+        method.soft_targets.targets.copy_(tied)
+        refined, _ = method.soft_targets.refined_labels()
+        assert refined.tolist() == given.tolist()
+        accuracies[name] = method.epoch_metrics(clean_labels=given)["refined_label_accuracy"]
+    assert accuracies == {"sat": 1.0, "selective_sat": 1.0}

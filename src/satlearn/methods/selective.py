@@ -14,6 +14,7 @@ import torch
 
 from satlearn import losses
 from satlearn.methods.base import METHODS, TargetsMethod
+from satlearn.targets import refined_from_table
 
 
 @METHODS.register("selective_sat")
@@ -49,6 +50,6 @@ class SelectiveSAT(TargetsMethod):
         given = self.targets.labels
         out = {"mean_label_mass": float(table.gather(1, given[:, None]).mean())}
         if clean_labels is not None:  # what compare shows: how many training labels the targets get right
-            refined = table.max(dim=1).indices  # as SoftTargets.refined_labels, from the table read above
+            refined, _ = refined_from_table(table, given)  # as SoftTargets.refined_labels, from the table read above
             out["refined_label_accuracy"] = float((refined == clean_labels.to(refined.device)).float().mean())
         return out
