@@ -24,32 +24,26 @@ from satlearn.config import EPOCH_SEED_STRIDE
 from satlearn.data.loader import channel_statistics, check_augment, draw_crop_flip, is_image_batch
 
 
-# what stops a run: Ctrl-C (SIGINT, sent by a terminal to the whole process group) and SIGTERM
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
 def _sigterm_as_ctrl_c(worker_id: int) -> None:
     """A loader worker takes SIGTERM as it takes Ctrl-C: it raises KeyboardInterrupt, on which torch's worker loop
     ends quietly. A scheduler, ``timeout`` or ``kill`` of the process group sends SIGTERM to every process in it;
     torch's own handler makes a worker kill itself, and the main process then fails with torch's "worker is
     killed" error instead of stopping as it does for Ctrl-C. (``terminate()`` still ends a stuck worker.) A worker
-    forked by the main process starts with both signals blocked (:func:`_stop_signals_blocked`), so one that arrives
-    before this runs waits for it: in the worker's start, before torch's loop, it would end the worker with a
-    traceback and fail the pass."""
+    forked by the main process starts with SIGTERM blocked (:func:`_sigterm_blocked`), so one that arrives before
+    this runs waits for it."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 @contextlib.contextmanager
-def _stop_signals_blocked():
-    """Ctrl-C and SIGTERM held back while the loader's workers start (they inherit the mask); the main process gets
-    one that arrived meanwhile when the block ends. (One handled while the main process forks would be lost in
-    Python's handlers of the fork.)"""
+def _sigterm_blocked():
+    """SIGTERM held back while the loader's workers start (they inherit the mask); the main process gets one that
+    arrived meanwhile when the block ends."""
     if not hasattr(signal, "pthread_sigmask"):  # (Windows)
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
         yield
     finally:
@@ -183,7 +177,7 @@ class StreamingLoader:
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
                             drop_last=self.drop_last, worker_init_fn=_sigterm_as_ctrl_c, generator=seeds)
         non_blocking = self.device.type == "cuda"
-        with _stop_signals_blocked():
+        with _sigterm_blocked():
             batches = iter(loader)  # starts the workers
         layout = torch.channels_last if self.channels_last else torch.preserve_format
         for x, y, idx in batches:
