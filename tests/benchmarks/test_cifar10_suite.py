@@ -478,19 +478,26 @@ def test_run_for_starts_the_suite_detached_and_reports_when_it_ends(tmp_path):
     assert bad.returncode == 2 and "'soon' is not a number of seconds" in bad.stderr
 
 
-def test_run_for_waits_for_a_suite_whose_own_checks_take_longer_than_ten_seconds(tmp_path):
-    (tmp_path / "cifar-10-batches-py").mkdir()  # a quick step: prepare finds the data there
-    # the second settings check, the detached suite's own, as slow as a first torch import on a cold machine can be
+def python_whose_second_settings_check(tmp_path: Path, name: str, then: str) -> Path:
+    """A stand-in for PYTHON that runs ``then`` (a shell command) at the second settings check it is given on stdin,
+    the detached suite's own (the first is the shell's that starts it), and is the real interpreter otherwise."""
     checks = tmp_path / "settings-checks"
-    slow = tmp_path / "slow-python"
-    slow.write_text(f"""#!/bin/bash
+    python = tmp_path / name
+    python.write_text(f"""#!/bin/bash
 if [ "${{1:-}}" = - ]; then
     echo >> {checks}
-    [ "$(wc -l < {checks})" = 2 ] && sleep 11
+    [ "$(wc -l < {checks})" = 2 ] && {then}
 fi
 exec {sys.executable} "$@"
 """)
-    slow.chmod(0o755)
+    python.chmod(0o755)
+    return python
+
+
+def test_run_for_waits_for_a_suite_whose_own_checks_take_longer_than_ten_seconds(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()  # a quick step: prepare finds the data there
+    # the second settings check, the detached suite's own, as slow as a first torch import on a cold machine can be
+    slow = python_whose_second_settings_check(tmp_path, "slow-python", "sleep 11")
     watched = suite(tmp_path, "--run-for", "120", STEPS="prepare", PYTHON=str(slow))
     assert watched.returncode == 0, watched.stdout + watched.stderr
     assert "[prepare] finished" in watched.stdout, watched.stdout
@@ -501,16 +508,7 @@ def test_run_for_reports_a_suite_that_ends_before_naming_itself_without_waiting_
     (tmp_path / "cifar-10-batches-py").mkdir()
     # the detached suite's own settings check fails where this shell's passed (its PYTHON changed in between, say):
     # it ends without ever naming itself, and the watch ends with it, naming the process it started
-    checks = tmp_path / "settings-checks"
-    failing = tmp_path / "failing-python"
-    failing.write_text(f"""#!/bin/bash
-if [ "${{1:-}}" = - ]; then
-    echo >> {checks}
-    [ "$(wc -l < {checks})" = 2 ] && exit 3
-fi
-exec {sys.executable} "$@"
-""")
-    failing.chmod(0o755)
+    failing = python_whose_second_settings_check(tmp_path, "failing-python", "exit 3")
     watched = suite(tmp_path, "--run-for", "120", STEPS="prepare", PYTHON=str(failing), timeout=120)
     assert f"PYTHON={failing} cannot import torch" in watched.stdout, watched.stdout + watched.stderr
     assert re.search(r"started the suite \(process \d+\)", watched.stdout), watched.stdout
