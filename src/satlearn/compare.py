@@ -225,8 +225,9 @@ def format_table(runs: list[RunCurves]) -> str:
 
 def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: dict[str, str]) -> None:
     """Draws ``runs`` onto matplotlib axes: test accuracy per epoch; on ``targets_ax``, the share of training labels
-    that a run's refined labels (the argmax of each target) get right, beside its given labels'; a dotted line where
-    a run's second phase starts (its soft targets, or the gamblers loss), once the run has got there."""
+    that a run's refined labels (the largest class of each target, the given label where it ties) get right, beside
+    its given labels'; a dotted line where a run's second phase starts (its soft targets, or the gamblers loss), once
+    the run has got there."""
     for run in runs:
         rows = run.test_rows
         accuracy_ax.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=run.name,
@@ -257,7 +258,8 @@ def phase_label(run: RunCurves) -> str:
 
 def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     """Test accuracy per epoch of every run; beside it, where any run has them, the share of training labels that
-    its refined labels (the argmax of each target) get right. A dotted line marks where a run's second phase starts."""
+    its refined labels (the largest class of each target, the given label where it ties) get right. A dotted line
+    marks where a run's second phase starts."""
     import matplotlib
 
     matplotlib.use("Agg")
