@@ -520,3 +520,48 @@ def test_fastest_pipeline_takes_a_pipelines_epoch_from_recorded_trainings_where_
     assert choose(trained_epoch_seconds={"fast": 2.5}) == "fast+cudagraphs"
     assert choose(trained_epoch_seconds={"fast": 2.5, "fast+cudagraphs": 1.2}) == "fast"  # 105 against 108 s
     assert choose(trained_epoch_seconds={"fast+compile": 0.1}) == "fast"  # a pipeline the table lacks adds nothing
+
+
+def test_on_cuda_each_epoch_is_timed_to_the_end_of_its_queued_device_work(monkeypatch):
+    # a CUDA epoch returns to the host before the GPU has run it: here an epoch only queues its seconds, which reach
+    # the clock once the device is synchronised (as a result read back, an evaluation's accuracy, synchronises too);
+    # a timer read without the synchronisation would count the work in the next cell's epoch, or not at all
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    speed = load_benchmark("speed")
+    clock, queued = [0.0], [0.0]
+    train_seconds = {("erm", 0): 30.0, ("sat", 0): 5.0, ("erm", 1): 3.0, ("sat", 1): 4.0}
+    config = SimpleNamespace(run=SimpleNamespace(amp="off", cudnn_benchmark=False, cudnn_benchmark_limit=None),
+                             model=SimpleNamespace(num_classes=10, width=None), data=SimpleNamespace(batch_size=16))
+
+    def synchronize(device):
+        assert device.type == "cuda"
+        clock[0] += queued[0]
+        queued[0] = 0.0
+
+    def evaluate(method, loader, amp):  # its accuracy, read back as a float, waits for its work
+        queued[0] += 0.5
+        synchronize(torch.device("cuda"))
+
+    def queue(seconds):
+        queued[0] += seconds
+
+    monkeypatch.setattr(speed, "build_learner", lambda model, method, pipeline, **kwargs: (
+        config, torch.device("cuda"), method, None, FixedLoader(40, 3), FixedLoader(10, 1)))
+    monkeypatch.setattr(speed, "epoch_runner", lambda pipeline, method, optimizer, amp, device: (
+        lambda loader, epoch: queue(train_seconds[(method, epoch)])))
+    monkeypatch.setattr(speed, "synchronize", synchronize)
+    monkeypatch.setattr(speed, "evaluate", evaluate)
+    monkeypatch.setattr(speed, "train_flops_per_image", lambda model, **kwargs: 7e9)
+    monkeypatch.setattr(speed, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    data = {"noisy": SimpleNamespace(data=SimpleNamespace(x_train=np.zeros((40, 3, 32, 32))))}
+    cells = {c["method"]: c for c in speed.time_pair("resnet34", "fast", ["erm", "sat"], data_root="-", epochs=1,
+                                                     workers=0, extra=[], data_cache=data)}
+    for method in ("erm", "sat"):
+        assert cells[method]["warmup_epoch_seconds"] == train_seconds[(method, 0)], method
+        assert cells[method]["epoch_seconds_all"] == [train_seconds[(method, 1)]], method
+        assert (cells[method]["eval_warmup_seconds"], cells[method]["eval_seconds"]) == (0.5, 0.5), method
+    assert queued[0] == 0.0
