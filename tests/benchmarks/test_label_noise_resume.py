@@ -1,0 +1,98 @@
+"""A label-noise cell stopped part-way by SIGTERM and started again ends as the same cell trained without a stop."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fixtures import write_fake_cifar10
+
+BENCH = Path(__file__).parents[2] / "benchmarks"
+
+# label_noise.py with SIGTERM sent to its own process in the middle of epoch STOP_IN (after its first step), as a
+# scheduler's stop lands: the interrupted epoch is lost, the run resumes from its last checkpoint
+SIGTERM_MID_EPOCH = """
+import os, runpy, signal, sys
+import satlearn.engine.trainer as trainer
+
+STOP_IN = int(os.environ["STOP_IN_EPOCH"])
+train_one_epoch = trainer.train_one_epoch
+
+
+class StopAfterFirstBatch:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __len__(self):
+        return len(self.loader)
+
+    def epoch(self, epoch):
+        for number, batch in enumerate(self.loader.epoch(epoch)):
+            if number == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+            yield batch
+
+
+def stopping(method, optimizer, loader, epoch, **options):
+    if epoch + 1 == STOP_IN:
+        loader = StopAfterFirstBatch(loader)
+    return train_one_epoch(method, optimizer, loader, epoch, **options)
+
+
+trainer.train_one_epoch = stopping
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def cell_command(root, runs: Path, results: Path, method: str) -> list[str]:
+    return [str(BENCH / "label_noise.py"), "--recipe", "fast", "--data-root", str(root), "--runs-dir", str(runs),
+            "--results-dir", str(results), "--report", "none", "--methods", method, "--noise", "sym40",
+            "--set", "model.width=2", "--set", "data.batch_size=16", "--set", "method.start_epoch=1",
+            "--set", "run.device=cpu", "--set", "run.threads=1", "--set", "run.epochs=4",
+            "--set", "run.checkpoint_every=2"]
+
+
+def recorded(results: Path, method: str) -> dict:
+    return json.loads((results / "label_noise" / "fast" / f"{method}-sym40.json").read_text())
+
+
+def test_a_cell_stopped_by_sigterm_mid_epoch_resumes_to_the_uninterrupted_cells_figures(tmp_path):
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    method = "sat"  # the method whose state (soft targets) a resumption must carry too
+    subprocess.run([sys.executable, *cell_command(root, tmp_path / "whole", tmp_path / "whole_results", method)],
+                   check=True, capture_output=True, text=True)
+    wrapper = tmp_path / "sigterm_mid_epoch.py"
+    wrapper.write_text(SIGTERM_MID_EPOCH)
+    stopped_command = cell_command(root, tmp_path / "stopped", tmp_path / "stopped_results", method)
+    # stopped in epoch 4, after the checkpoint of epoch 2: epoch 3's training is lost and done again
+    stopped = subprocess.run([sys.executable, str(wrapper), *stopped_command], capture_output=True, text=True,
+                             env={**os.environ, "STOP_IN_EPOCH": "4"})
+    assert stopped.returncode == 143, stopped.stderr
+    assert "checkpoint after epoch 2" in stopped.stderr, stopped.stderr
+    assert not (tmp_path / "stopped_results").exists()  # nothing recorded for a cell stopped part-way
+    again = subprocess.run([sys.executable, *stopped_command], check=True, capture_output=True, text=True)
+    assert "resumed" in again.stdout
+    whole, resumed = recorded(tmp_path / "whole_results", method), recorded(tmp_path / "stopped_results", method)
+    for key in ("epochs", "last_test_accuracy", "best_test_accuracy", "best_epoch", "actual_noise_rate",
+                "label_issues"):
+        assert resumed[key] == whole[key], key
+    # the per-epoch metrics, one row per epoch, with no row of the lost attempt left behind
+    rows = [json.loads(line) for line in
+            (tmp_path / "stopped_results" / "label_noise" / "fast" / f"{method}-sym40.metrics.jsonl").open()]
+    assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
+    # each epoch trained exactly as without the stop (a tiny run's accuracy alone could agree by chance)
+    whole_rows = [json.loads(line) for line in
+                  (tmp_path / "whole_results" / "label_noise" / "fast" / f"{method}-sym40.metrics.jsonl").open()]
+    assert [(r["train_loss"], r["test_loss"]) for r in rows] == [(r["train_loss"], r["test_loss"]) for r in whole_rows]
+    assert resumed["run_seconds"] == sum(row["epoch_seconds"] for row in rows)
+    # a resumed cell has no whole-run time; the uninterrupted one has
+    assert resumed["fit_seconds"] is None and whole["fit_seconds"] > 0
+    assert [r["after_epoch"] for r in resumed["resumptions"]] == [2] and whole["resumptions"] == []
+    # started once more, the finished cell is neither trained again nor recorded again
+    before = (tmp_path / "stopped_results" / "label_noise" / "fast" / f"{method}-sym40.json").read_text()
+    third = subprocess.run([sys.executable, *stopped_command], check=True, capture_output=True, text=True)
+    assert "recorded earlier, skipped" in third.stdout and "resumed" not in third.stdout
+    assert (tmp_path / "stopped_results" / "label_noise" / "fast" / f"{method}-sym40.json").read_text() == before
+
