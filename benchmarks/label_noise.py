@@ -67,9 +67,9 @@ from satlearn.config import load_config, overrides_for_method, to_dict  # noqa: 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS  # noqa: E402
 from satlearn.data.noise import read_label_file  # noqa: E402
 from satlearn.engine import fit, resume_config  # noqa: E402
-from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text  # noqa: E402
+from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint  # noqa: E402
 from satlearn.engine.runtime import cpu_threads, resolve_device  # noqa: E402
-from satlearn.engine.trainer import config_differences, listed_differences  # noqa: E402
+from satlearn.engine.trainer import config_differences, listed_differences, run_data  # noqa: E402
 from satlearn.evaluation.detection import detection_report  # noqa: E402
 from satlearn.errors import ConfigError, DataError, SatlearnError, TrainingError  # noqa: E402
 from satlearn.label_issues import find_label_issues, load_run_targets  # noqa: E402
@@ -279,9 +279,9 @@ def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, dat
                      extra: list[str], asked: tuple, finished: bool) -> tuple | None:
     """``(pipeline, config file, overrides, config)`` under which the run started in ``run_dir`` is this cell:
     ``asked`` (the same four, for the pipeline asked for), or the pipeline it trained on where that differs. A
-    finished run of other settings (a smoke test left in the same --runs-dir, one given other noise labels) is no
-    cell of this grid: recording it would give its figures the cell's settings, so it is refused, as resuming it
-    would be (an unfinished one: None, and its resumption says so)."""
+    finished run of other settings (a smoke test left in the same --runs-dir, one given other noise labels or
+    trained on other data) is no cell of this grid: recording it would give its figures the cell's settings, so it
+    is refused, as resuming it would be (an unfinished one: None, and its resumption says so)."""
     try:  # (where config.yaml is gone, the config the run's checkpoint keeps)
         saved = to_dict(resume_config(run_dir, log=lambda message: None))
     except (ConfigError, TrainingError) as exc:  # names the file
@@ -298,6 +298,7 @@ def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, dat
         if not differences:
             if finished:
                 _check_noise_labels(run_dir, settings[3])
+                _check_trained_data(run_dir, settings[3])
             return settings
         first = first or differences
     if not finished:
@@ -320,6 +321,19 @@ def _check_noise_labels(run_dir: Path, config) -> None:
         raise TrainingError(f"{run_dir}: finished earlier on other noisy labels than {config.data.noise.file} "
                             f"({config.data.noise.key}); not recorded as this cell: {AWAY}, or choose another "
                             "--runs-dir")
+
+
+def _check_trained_data(run_dir: Path, config) -> None:
+    """A finished run must have trained on the cell's data: ``data.root`` may differ from machine to machine, so the
+    config comparison leaves it out, and the data's fingerprint that the run's checkpoint keeps decides, as it does
+    when a stopped run resumes. A run kept without its checkpoint has nothing to compare and passes."""
+    if not (run_dir / CHECKPOINT_NAME).exists():
+        return
+    checkpoint = load_checkpoint(run_dir, mmap=True)  # (a checkpoint that cannot be read: a TrainingError naming it)
+    try:
+        run_data(config, checkpoint, run_dir, doing="record it")
+    except DataError as exc:
+        raise TrainingError(f"{exc}; not recorded as this cell: {AWAY}, or choose another --runs-dir") from None
 
 
 def _earlier_record(path: Path, run_dir: Path, run_seconds: float) -> dict:

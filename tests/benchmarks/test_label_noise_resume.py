@@ -96,3 +96,25 @@ def test_a_cell_stopped_by_sigterm_mid_epoch_resumes_to_the_uninterrupted_cells_
     assert "recorded earlier, skipped" in third.stdout and "resumed" not in third.stdout
     assert (tmp_path / "stopped_results" / "label_noise" / "fast" / f"{method}-sym40.json").read_text() == before
 
+
+def test_a_finished_run_trained_on_other_data_is_not_recorded_as_the_cell(tmp_path):
+    # data.root may differ from machine to machine, so a run's config leaves it out: its data decide, as they do
+    # when a stopped run resumes (a smoke test's fake CIFAR-10 left in the same --runs-dir is no cell of the grid)
+    trained_on = write_fake_cifar10(tmp_path / "trained_on", per_batch=8, seed=0)
+    other = write_fake_cifar10(tmp_path / "other", per_batch=8, seed=1)
+    results = tmp_path / "results"
+    command = cell_command(trained_on, tmp_path / "runs", results, "ce")
+    subprocess.run([sys.executable, *command], check=True, capture_output=True, text=True)
+    kept = (results / "label_noise" / "fast" / "ce-sym40.json").read_text()
+    command[command.index("--data-root") + 1] = str(other)
+    again = subprocess.run([sys.executable, *command, "--redo"], capture_output=True, text=True)
+    run_dir = tmp_path / "runs" / "fast" / "ce-sym40"
+    assert again.returncode == 1 and again.stderr == "1 of 1 cells failed; see above\n", again.stderr
+    assert f"ce-sym40: FAILED: {run_dir}: cannot record it: the data differ from those the run was trained on (" \
+        in again.stdout
+    assert "not recorded as this cell" in again.stdout
+    assert (results / "label_noise" / "fast" / "ce-sym40.json").read_text() == kept
+    # on the data it trained on, it is recorded again without training
+    command[command.index("--data-root") + 1] = str(trained_on)
+    same = subprocess.run([sys.executable, *command, "--redo"], check=True, capture_output=True, text=True)
+    assert "ce-sym40: finished earlier" in same.stdout and "resumed" not in same.stdout
