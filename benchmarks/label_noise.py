@@ -296,9 +296,9 @@ def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, dat
             settings = (candidate, config_file, overrides, load_config(config_file, overrides))
         differences = config_differences(saved, to_dict(settings[3]))
         if not differences:
-            if finished:
-                _check_noise_labels(run_dir, settings[3])
-                _check_trained_data(run_dir, settings[3])
+            # what the config comparison cannot tell: a resumption takes the labels and data its checkpoint kept
+            _check_noise_labels(run_dir, settings[3], finished=finished)
+            _check_trained_data(run_dir, settings[3], finished=finished)
             return settings
         first = first or differences
     if not finished:
@@ -307,9 +307,14 @@ def started_pipeline(run_dir: Path, recipe: str, method: str, noise: str, *, dat
                         f"as this cell: {AWAY}, or choose another --runs-dir")
 
 
-def _check_noise_labels(run_dir: Path, config) -> None:
+def _not_this_cell(finished: bool) -> str:
+    """The end of a refusal of a run that is not the cell's: it is not recorded (finished) or resumed as the cell."""
+    return f"not {'recorded' if finished else 'resumed'} as this cell: {AWAY}, or choose another --runs-dir"
+
+
+def _check_noise_labels(run_dir: Path, config, *, finished: bool) -> None:
     """A file-noise cell's run must have trained on that file's labels: the file's path may differ from machine to
-    machine, so its content decides."""
+    machine, so its content decides (a resumption goes on with the labels the run kept, not the file's)."""
     if config.data.noise.kind != "file":
         return
     try:
@@ -318,22 +323,22 @@ def _check_noise_labels(run_dir: Path, config) -> None:
     except (KeyError, ValueError, *DAMAGED_ARCHIVE_ERRORS) as exc:
         raise TrainingError(f"{run_dir / 'labels.npz'}: cannot be read ({exc}); {AWAY}") from None
     if not np.array_equal(trained_on, read_label_file(config.data.noise.file, key=config.data.noise.key)):
-        raise TrainingError(f"{run_dir}: finished earlier on other noisy labels than {config.data.noise.file} "
-                            f"({config.data.noise.key}); not recorded as this cell: {AWAY}, or choose another "
-                            "--runs-dir")
+        raise TrainingError(f"{run_dir}: {'finished earlier' if finished else 'started'} on other noisy labels than "
+                            f"{config.data.noise.file} ({config.data.noise.key}); {_not_this_cell(finished)}")
 
 
-def _check_trained_data(run_dir: Path, config) -> None:
-    """A finished run must have trained on the cell's data: ``data.root`` may differ from machine to machine, so the
-    config comparison leaves it out, and the data's fingerprint that the run's checkpoint keeps decides, as it does
-    when a stopped run resumes. A run kept without its checkpoint has nothing to compare and passes."""
+def _check_trained_data(run_dir: Path, config, *, finished: bool) -> None:
+    """A run must have trained on the cell's data: ``data.root`` may differ from machine to machine, so the config
+    comparison leaves it out, and the data's fingerprint that the run's checkpoint keeps decides, as it does when a
+    stopped run resumes (here a refusal fails this cell alone). A run kept without its checkpoint has nothing to
+    compare and passes."""
     if not (run_dir / CHECKPOINT_NAME).exists():
         return
     checkpoint = load_checkpoint(run_dir, mmap=True)  # (a checkpoint that cannot be read: a TrainingError naming it)
     try:
-        run_data(config, checkpoint, run_dir, doing="record it")
+        run_data(config, checkpoint, run_dir, doing="record it" if finished else "resume")
     except DataError as exc:
-        raise TrainingError(f"{exc}; not recorded as this cell: {AWAY}, or choose another --runs-dir") from None
+        raise TrainingError(f"{exc}; {_not_this_cell(finished)}") from None
 
 
 def _earlier_record(path: Path, run_dir: Path, run_seconds: float) -> dict:

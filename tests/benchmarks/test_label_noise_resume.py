@@ -1,10 +1,13 @@
-"""A label-noise cell stopped part-way by SIGTERM and started again ends as the same cell trained without a stop."""
+"""A label-noise cell stopped part-way by SIGTERM and started again ends as the same cell trained without a stop; a
+run directory that holds a run on other data or other noise labels is neither resumed nor recorded as the cell."""
 
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from fixtures import write_fake_cifar10
 
@@ -118,3 +121,45 @@ def test_a_finished_run_trained_on_other_data_is_not_recorded_as_the_cell(tmp_pa
     command[command.index("--data-root") + 1] = str(trained_on)
     same = subprocess.run([sys.executable, *command, "--redo"], check=True, capture_output=True, text=True)
     assert "ce-sym40: finished earlier" in same.stdout and "resumed" not in same.stdout
+
+
+def test_a_stopped_run_trained_on_other_noise_labels_is_not_resumed_as_the_cell(tmp_path):
+    # a resumption takes the labels its checkpoint kept, not the file's: the file's content decides, as it does for
+    # a finished run, before the run goes on under the cell's name
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    for name, seed in (("trained_on", 0), ("other", 1)):
+        np.savez(tmp_path / f"{name}.npz", worst=np.random.default_rng(seed).integers(0, 10, 40).astype(np.uint8))
+    results = tmp_path / "results"
+    command = cell_command(root, tmp_path / "runs", results, "ce")
+    command[command.index("sym40")] = "c10n-worst"
+    stopped = subprocess.run([sys.executable, *command, "--cifar10n", str(tmp_path / "trained_on.npz"),
+                              "--stop-after-epoch", "1"], check=True, capture_output=True, text=True)
+    assert "(stopped early)" in stopped.stdout
+    again = subprocess.run([sys.executable, *command, "--cifar10n", str(tmp_path / "other.npz")],
+                           capture_output=True, text=True)
+    run_dir = tmp_path / "runs" / "fast" / "ce-c10n-worst"
+    assert again.returncode == 1 and "ce-c10n-worst: resumed" not in again.stdout, again.stdout
+    assert f"ce-c10n-worst: FAILED: {run_dir}: started on other noisy labels than {tmp_path / 'other.npz'} (worst)" \
+        in again.stdout
+    assert not results.exists()
+    # with the labels it started on, it resumes
+    resumed = subprocess.run([sys.executable, *command, "--cifar10n", str(tmp_path / "trained_on.npz")],
+                             check=True, capture_output=True, text=True)
+    assert "ce-c10n-worst: resumed" in resumed.stdout
+
+
+def test_a_stopped_run_trained_on_other_data_fails_its_cell_alone(tmp_path):
+    # its resumption would refuse the data too, but as bad data shared by the grid, stopping every cell after it
+    trained_on = write_fake_cifar10(tmp_path / "trained_on", per_batch=8, seed=0)
+    other = write_fake_cifar10(tmp_path / "other", per_batch=8, seed=1)
+    command = cell_command(trained_on, tmp_path / "runs", tmp_path / "results", "ce")
+    subprocess.run([sys.executable, *command, "--stop-after-epoch", "1"], check=True, capture_output=True, text=True)
+    command[command.index("--data-root") + 1] = str(other)
+    command[command.index("--noise") + 1:command.index("--noise") + 2] = ["sym40", "sym20"]  # a cell after it
+    again = subprocess.run([sys.executable, *command], capture_output=True, text=True)
+    run_dir = tmp_path / "runs" / "fast" / "ce-sym40"
+    assert again.returncode == 1 and again.stderr == "1 of 2 cells failed; see above\n", again.stderr
+    assert f"ce-sym40: FAILED: {run_dir}: cannot resume: the data differ from those the run was trained on (" \
+        in again.stdout
+    assert "not resumed as this cell" in again.stdout
+    assert (tmp_path / "results" / "label_noise" / "fast" / "ce-sym20.json").exists()
