@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 
 
@@ -20,6 +21,17 @@ class DataError(SatlearnError, ValueError):
 class ConfigTypeError(ConfigError, TypeError):
     """An option given as a value of the wrong kind (a string for a count, say): also a ``TypeError``, as Python's own
     error for it would be, so that code catching either still does."""
+
+
+def is_whole_number(value) -> bool:
+    """Whether ``value`` is an integer (a NumPy one too); a bool, though an ``int`` to Python, is no count."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def count_error(message: str, value) -> ConfigError:
+    """The error for a count ``value`` that ``message`` refuses: a :class:`ConfigError` for a whole number out of
+    range, a :class:`ConfigTypeError` (also a ``TypeError``) for one that is no whole number at all."""
+    return (ConfigError if is_whole_number(value) else ConfigTypeError)(message)
 
 
 class DataTypeError(DataError, TypeError):

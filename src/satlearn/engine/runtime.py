@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import numbers
 import os
 import random
 from typing import Any
@@ -12,7 +11,7 @@ import numpy as np
 import torch
 
 from satlearn.config import device_name_problem, thread_count_problem
-from satlearn.errors import ConfigError, ConfigTypeError
+from satlearn.errors import ConfigError, count_error
 
 
 def resolve_device(name: str = "auto", *, setting: str = "run.device") -> torch.device:
@@ -73,8 +72,7 @@ def checked_threads(count: Any) -> int | None:
         return None
     problem = thread_count_problem(count)
     if problem:
-        whole = isinstance(count, numbers.Integral) and not isinstance(count, bool)
-        raise (ConfigError if whole else ConfigTypeError)(f"threads={count!r}; {problem}")
+        raise count_error(f"threads={count!r}; {problem}", count)
     return int(count)
 
 

@@ -36,8 +36,8 @@ from satlearn.engine.runtime import (
 )
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import (
-    ConfigError, ConfigTypeError, DataError, MissingDataError, TrainingError, TrainingInterrupted, first_line,
-    out_of_memory,
+    ConfigError, DataError, MissingDataError, TrainingError, TrainingInterrupted, count_error, first_line,
+    is_whole_number, out_of_memory,
 )
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
@@ -790,10 +790,9 @@ def _checked_stop(stop_after_epoch: Any) -> int | None:
     epochs would leave a run directory with nothing trained, and a fraction fail in the loop."""
     if stop_after_epoch is None:
         return None
-    whole = isinstance(stop_after_epoch, numbers.Integral) and not isinstance(stop_after_epoch, bool)
-    if not whole or stop_after_epoch < 1:
-        raise (ConfigError if whole else ConfigTypeError)(
-            f"stop_after_epoch={stop_after_epoch!r}; expected a whole number of epochs, 1 or more")
+    if not is_whole_number(stop_after_epoch) or stop_after_epoch < 1:
+        raise count_error(f"stop_after_epoch={stop_after_epoch!r}; expected a whole number of epochs, 1 or more",
+                          stop_after_epoch)
     return int(stop_after_epoch)
 
 

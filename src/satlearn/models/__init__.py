@@ -7,7 +7,6 @@ Input conventions: image models take ``(B, C, H, W)`` floats, ``cnn1d`` takes ``
 from __future__ import annotations
 
 import inspect
-import numbers
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from satlearn.errors import ConfigError, ConfigTypeError, first_line, out_of_memory
+from satlearn.errors import ConfigError, count_error, first_line, is_whole_number, out_of_memory
 from satlearn.registry import Registry
 
 # name -> builder(num_classes: int, *, input_shape: tuple[int, ...], width: int | None) -> nn.Module
@@ -40,15 +39,14 @@ def create_model(name: str, num_classes: int, *, input_shape: tuple[int, ...], w
 
 def _counts(value) -> bool:
     """Whether ``value`` is a whole number of 1 or more (a NumPy integer too; a bool is no count)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+    return is_whole_number(value) and value >= 1
 
 
 def _checked_sizes(num_classes, width, input_shape) -> tuple[int, int | None, tuple[int, ...]]:
     """``create_model``'s sizes as plain ints, checked before a builder sees them: a width of 0 would give the
     built-in models their default size without a word, and a class count of 0 a model of no outputs."""
     def refuse(what: str, value, expected: str) -> None:
-        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-        raise (ConfigError if whole else ConfigTypeError)(f"{what}={value!r}; expected {expected}")
+        raise count_error(f"{what}={value!r}; expected {expected}", value)
 
     if not _counts(num_classes):
         refuse("num_classes", num_classes, "a whole number of outputs, 1 or more")
