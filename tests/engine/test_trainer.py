@@ -2209,3 +2209,16 @@ def test_an_image_run_kept_before_its_normalization_was_recorded_goes_on_with_th
     fit(config, tmp_path / "part", resume=True, log=lambda m: None)
     assert_same_state(load_checkpoint(tmp_path / "part")["method"], load_checkpoint(tmp_path / "whole")["method"])
     assert load_checkpoint(tmp_path / "part")["data"]["normalization"] == normalization
+
+
+def test_the_trained_method_comes_back_ready_to_predict(tmp_path):
+    """fit's and load_run's method in eval mode: a prediction with it leaves batch norm's statistics and dropout
+    alone, as a user predicting with a trained model expects."""
+    from satlearn.engine import load_run
+
+    finished = fit(tiny_config(tmp_path, "run.epochs=2"), tmp_path / "run", log=lambda m: None)
+    stopped = fit(tiny_config(tmp_path, "run.epochs=2"), tmp_path / "stopped", stop_after_epoch=1,
+                  log=lambda m: None)
+    _, loaded, _, _ = load_run(tmp_path / "run")
+    for method in (finished.method, stopped.method, loaded):
+        assert not any(module.training for module in method.modules())

@@ -73,6 +73,9 @@ class NoisyDataset:
 
 @dataclass
 class RunResult:
+    """What :func:`fit` returns: the run directory, its summary and per-epoch history, and the trained method, in
+    eval mode (call ``method.train()`` to train it further by hand)."""
+
     run_dir: Path
     summary: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -799,7 +802,7 @@ def _checked_stop(stop_after_epoch: Any) -> int | None:
 def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
         dataset: DatasetSplits | None = None, stop_after_epoch: int | None = None,
         log: Callable[[str], None] | None = None) -> RunResult:
-    """Trains ``config`` and writes a run directory; returns the summary, history and trained method.
+    """Trains ``config`` and writes a run directory; returns the summary, history and trained method (in eval mode).
 
     Args:
         config: a :class:`satlearn.config.Config` (from :func:`satlearn.config.load_config`, or built in code:
@@ -1049,6 +1052,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
 
         wall = time.perf_counter() - started
         if last < epochs:
+            method.eval()
             return RunResult(run_dir=run_dir, summary={"epochs_done": max(last, start_epoch), "stopped_early": True},
                              history=history, method=method)
         # the last checkpoint is on disk: a run cut off from here on finishes its outputs when resumed
@@ -1074,6 +1078,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             raise interrupted() from None
         raise
 
+    method.eval()  # to predict with, as load_run gives it
     return RunResult(run_dir=run_dir, summary=summary, history=history, method=method)
 
 
@@ -1110,7 +1115,7 @@ def _check_registered(config: Config, run_dir: Path) -> None:
 
 def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
              dataset: DatasetSplits | None = None) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
-    """Rebuilds a finished (or interrupted) run: config, trained method, data and the raw checkpoint.
+    """Rebuilds a finished (or interrupted) run: config, trained method (in eval mode), data and the raw checkpoint.
 
     ``data_root``: where the run's data are now, if they moved (another machine, say); they must be the same
     data, which the run's digest of them checks. ``dataset``: the splits a run trained on when they were given to
@@ -1126,6 +1131,7 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
     noisy, _ = run_data(config, checkpoint, run_dir, doing="load the run", dataset=dataset)
     method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
     method.load_state_dict(checkpoint["method"])
+    method.eval()  # to predict with: batch norm then uses, and keeps, the statistics the run learned
     return config, method, noisy, checkpoint
 
 
