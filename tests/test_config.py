@@ -46,6 +46,22 @@ def test_numpy_numbers_set_in_code_are_taken_as_plain_ints_and_floats():
     assert from_dict_exact(read_yaml(dump_yaml(checked))) == checked
 
 
+def test_a_torch_device_set_in_code_is_taken_as_its_name():
+    import torch
+
+    from satlearn.config import dump_yaml, from_dict_exact
+    from satlearn.yaml_text import read_yaml
+
+    config = Config()
+    config.run.device = torch.device("cpu")
+    checked = check(config, source="fit's config")
+    assert checked.run.device == "cpu" and type(checked.run.device) is str
+    assert from_dict_exact(read_yaml(dump_yaml(checked))) == checked
+    config.run.device = torch.device("meta")  # a device torch knows but no run trains on: named as before
+    with pytest.raises(ConfigError, match=r"^fit's config: run\.device='meta' is not a device satlearn runs on"):
+        check(config, source="fit's config")
+
+
 @pytest.mark.parametrize("key,value,expected", [
     ("epochs", True, "int"), ("epochs", np.float64(2.0), "int"), ("progress", np.int64(1), "bool"),
     ("progress", np.bool_(True), "bool"),

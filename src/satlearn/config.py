@@ -11,6 +11,7 @@ import dataclasses
 import math
 import numbers
 import os
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -251,6 +252,9 @@ def check(config: Config, *, source: str) -> Config:
             return {key: as_saved(item) for key, item in value.items()}
         if isinstance(value, os.PathLike):
             return os.fspath(value)
+        torch = sys.modules.get("torch")  # (no torch.device exists before torch is imported)
+        if torch is not None and isinstance(value, torch.device):  # run.device = torch.device("cuda:1")
+            return str(value)
         return [as_saved(item) for item in value] if isinstance(value, tuple) else value
 
     def sections(obj: Any, expected: type, path: str) -> None:
