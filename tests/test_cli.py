@@ -256,6 +256,28 @@ def test_an_interrupt_names_the_kept_checkpoint_or_says_there_is_none(tmp_path, 
     assert f"before the first checkpoint of {fresh}; nothing to resume" in capsys.readouterr().err
 
 
+def test_an_interrupt_while_a_resumption_is_set_up_says_the_run_can_still_be_resumed(tmp_path, capsys, monkeypatch):
+    import satlearn.engine.trainer as trainer
+
+    interrupt_sat_in(monkeypatch, 2)
+    run = tmp_path / "a run"
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 130
+    capsys.readouterr()
+    monkeypatch.setattr(SAT, "training_step", SAT_TRAINING_STEP)
+    checkpoint = (run / "checkpoint.pt").read_bytes()
+
+    def interrupted_while_loading(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the run's data are read again
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, "run_data", interrupted_while_loading)
+        assert main(["train", "--resume", str(run)]) == 130
+    assert capsys.readouterr().err.strip() == ("satlearn: interrupted before the run went on; its checkpoint is as "
+                                               f"it was: resume with satlearn train --resume '{run}'")
+    assert (run / "checkpoint.pt").read_bytes() == checkpoint
+    assert main(["train", "--resume", str(run)]) == 0  # as the message says
+
+
 def test_sigterm_stops_training_as_ctrl_c_does_and_a_stopped_run_starts_again_in_place(tmp_path, capsys, monkeypatch):
     import os
     import signal

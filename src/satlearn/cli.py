@@ -221,7 +221,7 @@ def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys
     from satlearn.engine import fit, resume_config
     from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place_overrides
-    from satlearn.errors import ConfigError, DataError, not_a_directory
+    from satlearn.errors import ConfigError, DataError, TrainingInterrupted, not_a_directory
 
     overrides = list(args.overrides)
     if args.no_progress:
@@ -247,7 +247,15 @@ def _train(args: argparse.Namespace) -> int:
             config = load_config(args.config, [*resumed_run_place_overrides(run_dir), *overrides])
         else:  # the run's config.yaml, or where it is gone, the config its checkpoint keeps (in the run's place)
             config = resume_config(run_dir, overrides)
-        result = fit(config, run_dir, resume=True)
+        try:
+            result = fit(config, run_dir, resume=True)
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, TrainingInterrupted):  # (it names the checkpoint it kept)
+                raise
+            # stopped while the run was set up to go on (its checkpoint read, its data loaded): it trained no further
+            print("satlearn: interrupted before the run went on; its checkpoint is as it was: resume with satlearn "
+                  f"{_imports_given(args)}train --resume {pasteable_path(run_dir)}", file=sys.stderr)
+            return INTERRUPTED
     else:
         config = load_config(args.config, overrides)
         result = fit(config, args.run_dir)
