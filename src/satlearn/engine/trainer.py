@@ -862,6 +862,52 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         raise
 
 
+def _resumption_caveats(checkpoint: dict[str, Any], device: torch.device, runtime: dict[str, Any]) -> list[str]:
+    """What makes a run resumed from ``checkpoint`` continue differently from an uninterrupted one, on ``device``
+    with ``runtime`` (what its ``auto`` settings resolved to now)."""
+    caveats = []
+    threads_before = checkpoint.get("threads")
+    if device.type == "cpu" and threads_before is not None and threads_before != torch.get_num_threads():
+        caveats.append(f"the run used {threads_before} CPU threads and resumes on {torch.get_num_threads()} "
+                       "(run.threads): sums round differently, so it continues close to, not bit-exactly like, "
+                       "an uninterrupted run")
+    device_before = checkpoint.get("runtime", {}).get("device")
+    if device_before is not None and torch.device(device_before).type != device.type:
+        caveats.append(f"the run trained on {device_before} and resumes on {device}: precision (run.amp=auto), "
+                       "compilation and the rounding of sums may differ from here on, so it continues close to, "
+                       "not exactly like, an uninterrupted run")
+    pipeline_before = checkpoint.get("runtime", {}).get("pipeline")
+    if pipeline_before is not None and pipeline_before != runtime["pipeline"]:
+        caveats.append(f"the run trained on the {pipeline_before} pipeline and resumes on the "
+                       f"{runtime['pipeline']} one (data.pipeline=auto, with other free device memory): batches "
+                       "are drawn differently from here on")
+    return caveats
+
+
+def _start_new_run(config: Config, run_dir: Path, noisy: NoisyDataset, log: Callable[[str], None]) -> None:
+    """Writes a new run's training labels (``labels.npz``, its first file) and logs what the run trains on: its
+    directory, the data's notes, the label noise drawn and the settings it leaves unused."""
+    data = noisy.data
+    atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
+        f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
+        class_names=np.array(data.class_names), **data.origin_arrays()))
+    log(f"run directory: {run_dir}")
+    for note in data.notes:
+        log(f"note: {note}")
+    noise = config.data.noise
+    if noise.kind != "none":
+        # a file's labels are used as they are: its rate is the one measured, not a setting
+        given = f"file {noise.file}" if noise.kind == "file" else f"{noise.kind} (rate {noise.rate})"
+        log(f"label noise {given}: actual error rate {noisy.actual_noise_rate:.2%} of {len(noisy.labels)} "
+            "training labels")
+        if noise.kind == "pair" and noise.rate >= 0.5:
+            log(f"note: pair noise at rate {noise.rate} gives at least half the examples of each paired class "
+                "their partner's label: the labels then favour the wrong class, or neither, which no method can "
+                "be expected to see through")
+    for key, switch, _ in config_lib.unused_settings(config):  # a --set of one is refused; the file's are told
+        log(f"note: {config_lib.describe_unused(config, key, switch)} (unused)")
+
+
 def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits | None,
          stop_after_epoch: int | None, log: Callable[[str], None] | None) -> RunResult:
     fit_started = time.perf_counter()
@@ -917,44 +963,12 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         # checkpoints written before this was kept: the epochs' own time is the best estimate
         earlier_wall = checkpoint.get("wall_seconds", sum(row["epoch_seconds"] for row in history))
         log(f"resuming {run_dir} after epoch {start_epoch}")
-        caveats = []  # what makes this run continue differently from an uninterrupted one
-        threads_before = checkpoint.get("threads")
-        if device.type == "cpu" and threads_before is not None and threads_before != torch.get_num_threads():
-            caveats.append(f"the run used {threads_before} CPU threads and resumes on {torch.get_num_threads()} "
-                           "(run.threads): sums round differently, so it continues close to, not bit-exactly like, "
-                           "an uninterrupted run")
-        device_before = checkpoint.get("runtime", {}).get("device")
-        if device_before is not None and torch.device(device_before).type != device.type:
-            caveats.append(f"the run trained on {device_before} and resumes on {device}: precision (run.amp=auto), "
-                           "compilation and the rounding of sums may differ from here on, so it continues close to, "
-                           "not exactly like, an uninterrupted run")
-        pipeline_before = checkpoint.get("runtime", {}).get("pipeline")
-        if pipeline_before is not None and pipeline_before != runtime["pipeline"]:
-            caveats.append(f"the run trained on the {pipeline_before} pipeline and resumes on the "
-                           f"{runtime['pipeline']} one (data.pipeline=auto, with other free device memory): batches "
-                           "are drawn differently from here on")
+        caveats = _resumption_caveats(checkpoint, device, runtime)
         for caveat in caveats:
             log(caveat)
         resumptions = [*checkpoint.get("resumptions", []), {"after_epoch": start_epoch, "caveats": caveats}]
     else:
-        atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
-            f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
-            class_names=np.array(data.class_names), **data.origin_arrays()))
-        log(f"run directory: {run_dir}")
-        for note in data.notes:
-            log(f"note: {note}")
-        noise = config.data.noise
-        if noise.kind != "none":
-            # a file's labels are used as they are: its rate is the one measured, not a setting
-            given = f"file {noise.file}" if noise.kind == "file" else f"{noise.kind} (rate {noise.rate})"
-            log(f"label noise {given}: actual error rate {noisy.actual_noise_rate:.2%} of {len(noisy.labels)} "
-                "training labels")
-            if noise.kind == "pair" and noise.rate >= 0.5:
-                log(f"note: pair noise at rate {noise.rate} gives at least half the examples of each paired class "
-                    "their partner's label: the labels then favour the wrong class, or neither, which no method can "
-                    "be expected to see through")
-        for key, switch, _ in config_lib.unused_settings(config):  # a --set of one is refused; the file's are told
-            log(f"note: {config_lib.describe_unused(config, key, switch)} (unused)")
+        _start_new_run(config, run_dir, noisy, log)
     # a resumed run's too: what a resumption may change (run.device, data.root, ...) as it is now, for the next one
     atomic_write_text(run_dir / "config.yaml", config_lib.dump_yaml(config))
     log(runtime_line(runtime))
