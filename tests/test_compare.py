@@ -540,6 +540,29 @@ def test_the_plot_marks_the_given_labels_share_right_and_a_phase_started_in_the_
     plt.close("all")
 
 
+def test_a_run_tested_once_so_far_is_drawn_as_a_point(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from satlearn.compare import plot_runs
+
+    # run.eval_every=2 after two epochs: one test accuracy, two target figures; a run after its first epoch: one of
+    # each. A line through one point draws nothing: the run would be in the legend alone
+    tested_once = [{"epoch": 1, "refined_label_accuracy": 0.60, "epoch_seconds": 1.0},
+                   {"epoch": 2, "test_accuracy": 0.30, "refined_label_accuracy": 0.70, "epoch_seconds": 1.0}]
+    one_epoch = [{"epoch": 1, "test_accuracy": 0.25, "refined_label_accuracy": 0.60, "epoch_seconds": 1.0}]
+    once = read_run(hand_written_run(tmp_path / "once", tested_once, finished=False))
+    only = read_run(hand_written_run(tmp_path / "only", one_epoch, finished=False))
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_runs([once, only], tmp_path / "compare.png")
+    curves = {line.get_label(): line for ax in drawn[0].axes for line in ax.get_lines()}
+    for label in ("once", "only", "once targets", "only targets"):
+        line = curves[label]
+        joined = len(line.get_xdata()) > 1 and line.get_linestyle() not in ("None", "", " ")
+        assert joined or line.get_marker() not in ("None", "", " ", None), label
+
+
 def test_the_phase_line_of_a_run_named_after_its_phase_names_the_phase_once(tmp_path):
     run_dir = hand_written_run(tmp_path / "run", HAND_ROWS, start_epoch=1)
     # the demo names its SAT run "SAT": its legend entry does not read "SAT: start of SAT"

@@ -20,7 +20,7 @@ from satlearn.config import Config
 from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file, saved_config,
 )
-from satlearn.engine.reporting import distinct_colours, mark_epoch_axis, place_legends
+from satlearn.engine.reporting import distinct_colours, mark_epoch_axis, place_legends, point_style
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
 from satlearn.paths import literal_path, user_path
 
@@ -230,14 +230,16 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: d
     the run has got there."""
     for run in runs:
         rows = run.test_rows
-        accuracy_ax.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=run.name,
-                         color=colours[run.name])
+        tested = [r["epoch"] for r in rows]
+        accuracy_ax.plot(tested, [100 * r["test_accuracy"] for r in rows], label=run.name, color=colours[run.name],
+                         **point_style(tested))
         refined = [r for r in run.history if "refined_label_accuracy" in r]
         drawn_on = [accuracy_ax]
         if targets_ax is not None and refined:
             drawn_on.append(targets_ax)
-            targets_ax.plot([r["epoch"] for r in refined], [100 * r["refined_label_accuracy"] for r in refined],
-                            label=f"{run.name} targets", color=colours[run.name])
+            refined_epochs = [r["epoch"] for r in refined]
+            targets_ax.plot(refined_epochs, [100 * r["refined_label_accuracy"] for r in refined],
+                            label=f"{run.name} targets", color=colours[run.name], **point_style(refined_epochs))
             if run.actual_noise_rate is not None:
                 targets_ax.axhline(100 * (1 - run.actual_noise_rate), color=colours[run.name], linestyle="--",
                                    linewidth=0.8, label=f"{run.name} given labels")

@@ -201,6 +201,26 @@ def test_the_test_curves_join_the_epochs_that_were_evaluated(tmp_path, monkeypat
     assert [ax.get_ylabel() for ax in drawn[0].axes] == ["accuracy (%)", "loss"]
 
 
+def drawn_visibly(line) -> bool:
+    """Whether a matplotlib line shows on the figure: a line through two points or more, or a marker."""
+    joined = len(line.get_xdata()) > 1 and line.get_linestyle() not in ("None", "", " ")
+    return joined or line.get_marker() not in ("None", "", " ", None)
+
+
+def test_a_curve_of_one_epoch_is_drawn_as_a_point(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    # a one-epoch run: every curve has one point, which a line alone would not show
+    history = [{"epoch": 1, "train_accuracy": 0.3, "train_loss": 2.0, "test_accuracy": 0.25, "test_loss": 2.1,
+                "refined_label_accuracy": 0.6}]
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_curves(history, tmp_path / "curves.png")
+    lines = [line for ax in drawn[0].axes for line in ax.get_lines()]
+    assert len(lines) == 5 and all(drawn_visibly(line) for line in lines), [line.get_label() for line in lines]
+
+
 @pytest.mark.parametrize("count", [1, 10, 11, 20, 21, 60])
 def test_line_colours_stay_distinct_past_matplotlibs_ten(count):
     from matplotlib.colors import to_hex

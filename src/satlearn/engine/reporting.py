@@ -181,6 +181,12 @@ def mark_epoch_axis(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def point_style(xs: list[Any]) -> dict[str, Any]:
+    """How to draw a series of the epochs ``xs``: a line of one point draws nothing, so a lone point (the first
+    evaluation of a run with ``run.eval_every`` > 1, a one-epoch run) is drawn as a marker."""
+    return {"marker": "o"} if len(xs) == 1 else {}
+
+
 def distinct_colours(count: int) -> list[Any]:
     """``count`` line colours, no two alike: matplotlib's ten default ones while they last (a plot of a few runs
     looks as it always has), where an eleventh line would take the first one's colour again; then ``tab20``'s
@@ -263,18 +269,20 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
 
     epochs = [row["epoch"] for row in history]
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_acc.plot(epochs, [percent(row.get("train_accuracy")) for row in history], label="train (given labels)")
+    ax_acc.plot(epochs, [percent(row.get("train_accuracy")) for row in history], label="train (given labels)",
+                **point_style(epochs))
     test_rows = [row for row in history if "test_accuracy" in row]
-    ax_acc.plot([r["epoch"] for r in test_rows], [percent(r["test_accuracy"]) for r in test_rows], label="test")
+    test_epochs = [r["epoch"] for r in test_rows]
+    ax_acc.plot(test_epochs, [percent(r["test_accuracy"]) for r in test_rows], label="test", **point_style(test_epochs))
     if any("refined_label_accuracy" in row for row in history):
         ax_acc.plot(epochs, [percent(row.get("refined_label_accuracy")) for row in history],
-                    label="refined labels vs clean", linestyle="--")
+                    label="refined labels vs clean", linestyle="--", **point_style(epochs))
     mark_epoch_axis(ax_acc)
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.legend()
     ax_acc.grid(alpha=0.3)
-    ax_loss.plot(epochs, [row.get("train_loss") for row in history], label="train")
-    ax_loss.plot([r["epoch"] for r in test_rows], [r["test_loss"] for r in test_rows], label="test")
+    ax_loss.plot(epochs, [row.get("train_loss") for row in history], label="train", **point_style(epochs))
+    ax_loss.plot(test_epochs, [r["test_loss"] for r in test_rows], label="test", **point_style(test_epochs))
     mark_epoch_axis(ax_loss)
     ax_loss.set_ylabel("loss")
     ax_loss.legend()
