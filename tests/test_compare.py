@@ -403,6 +403,23 @@ def test_the_epoch_axes_are_ticked_at_whole_epochs(tmp_path, monkeypatch):
     assert len(drawn[0].axes) == 2 and ticks and all(float(tick).is_integer() for tick in ticks), ticks
 
 
+def test_the_epoch_axes_of_a_run_after_its_first_epoch_are_ticked_at_that_epoch(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from satlearn.compare import RunCurves, plot_runs
+
+    run = RunCurves(name="first", run_dir=tmp_path, method="sat", history=[
+        {"epoch": 1, "test_accuracy": 0.2, "refined_label_accuracy": 0.6}], epochs=20, start_epoch=4, summary=None)
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_runs([run], tmp_path / "first.png")
+    for ax in drawn[0].axes:
+        low, high = ax.get_xlim()
+        shown = [float(tick) for tick in ax.get_xticks() if low <= tick <= high]
+        assert shown == [1.0], shown
+
+
 def hand_written_run(run_dir, rows, *, start_epoch=2, epochs=6, actual_rate=0.4, finished=True):
     """A run directory written by hand (no training): its config, its metrics.jsonl rows and, when finished, its
     summary, so that every number the table shows is known in advance."""
