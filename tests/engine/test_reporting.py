@@ -221,6 +221,20 @@ def test_a_curve_of_one_epoch_is_drawn_as_a_point(tmp_path, monkeypatch):
     assert len(lines) == 5 and all(drawn_visibly(line) for line in lines), [line.get_label() for line in lines]
 
 
+def test_a_method_that_reports_no_training_accuracy_gets_no_legend_entry_for_it(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    # a method of one's own returns only its loss: the rows have no train_accuracy
+    history = [{"epoch": e, "train_loss": 1 / e, "test_accuracy": 0.1 * e, "test_loss": 2 / e} for e in (1, 2)]
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    plot_curves(history, tmp_path / "curves.png")
+    accuracy_ax = drawn[0].axes[0]
+    assert [text.get_text() for text in accuracy_ax.get_legend().get_texts()] == ["test"]
+    assert [line.get_label() for line in accuracy_ax.get_lines()] == ["test"]
+
+
 @pytest.mark.parametrize("count", [1, 10, 11, 20, 21, 60])
 def test_line_colours_stay_distinct_past_matplotlibs_ten(count):
     from matplotlib.colors import to_hex

@@ -270,8 +270,10 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
 
     epochs = [row["epoch"] for row in history]
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_acc.plot(epochs, [percent(row.get("train_accuracy")) for row in history], label="train (given labels)",
-                **point_style(epochs))
+    # a method of one's own need not report a training accuracy: no legend entry then for a curve with no points
+    if any("train_accuracy" in row for row in history):
+        ax_acc.plot(epochs, [percent(row.get("train_accuracy")) for row in history], label="train (given labels)",
+                    **point_style(epochs))
     test_rows = [row for row in history if "test_accuracy" in row]
     test_epochs = [r["epoch"] for r in test_rows]
     ax_acc.plot(test_epochs, [percent(r["test_accuracy"]) for r in test_rows], label="test", **point_style(test_epochs))
