@@ -375,3 +375,22 @@ def test_the_curves_title_names_the_noise_rate_and_says_so_where_there_is_no_noi
     assert curves_title(pair) == "erm (ce) on mnist1d, 20% pair label noise"
     clean = load_config(None, ["method.name=gamblers", "data.noise.kind=none"])
     assert curves_title(clean) == "gamblers (ce) on mnist1d, no label noise"
+
+
+def test_the_curves_of_a_run_on_splits_given_in_python_are_titled_with_their_name(tmp_path, monkeypatch):
+    from satlearn.data import DatasetSplits
+    from satlearn.engine import reporting
+
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 6, generator=generator), torch.arange(96) % 3
+    splits = DatasetSplits(x_train=x[:64], y_train=y[:64], x_test=x[64:], y_test=y[64:], num_classes=3,
+                           class_names=["a", "b", "c"], kind="tabular", name="my table")
+    titles = []
+    plot = reporting.plot_curves
+    monkeypatch.setattr(reporting, "plot_curves", lambda history, path, *, title: (titles.append(title),
+                                                                                    plot(history, path, title=title)))
+    config = load_config(None, tiny_overrides(tmp_path, "model.name=mlp", "data.batch_size=16", "run.epochs=2"))
+    result = fit(config, tmp_path / "given", dataset=splits, log=lambda message: None)
+    # the config still names mnist1d, which the run never loaded
+    assert result.summary["data"] == "my table"
+    assert titles == [reporting.curves_title(config).replace(" on mnist1d,", " on my table,")]

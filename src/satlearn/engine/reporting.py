@@ -79,10 +79,12 @@ def noise_description(noise) -> str:
     return f"{noise.rate:.0%} {noise.kind} label noise{mode}"
 
 
-def curves_title(config) -> str:
-    """``curves.png``'s title: the method (and its loss), the data and the label noise, with its rate."""
+def curves_title(config, *, data: str | None = None) -> str:
+    """``curves.png``'s title: the method (and its loss), the data and the label noise, with its rate. ``data``: the
+    name of the data the run trained on where it is not ``data.source`` (splits given to ``fit(dataset=...)``, whose
+    config still names a source it did not load), as the summary's ``data`` names them."""
     method = f"{config.method.name} ({config.method.loss})"
-    return f"{method} on {config.data.source}, {noise_description(config.data.noise)}"
+    return f"{method} on {data or config.data.source}, {noise_description(config.data.noise)}"
 
 
 def phase_start_epoch(config) -> int | None:
@@ -298,7 +300,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
 
 
 def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> None:
-    plot_curves(history, run_dir / "curves.png", title=curves_title(config))
+    plot_curves(history, run_dir / "curves.png", title=curves_title(config, data=summary["data"]))
     if method.soft_targets is not None:
         from satlearn.errors import DataError
         from satlearn.label_issues import read_origin
