@@ -538,6 +538,19 @@ def test_a_run_with_epochs_but_none_tested_is_not_a_run_to_compare_yet(tmp_path)
         read_run(run_dir)
 
 
+def test_a_folder_shows_its_evaluated_runs_and_names_those_not_evaluated_yet(tmp_path):
+    hand_written_run(tmp_path / "runs" / "done", HAND_ROWS)
+    early = hand_written_run(tmp_path / "runs" / "early", [{"epoch": 1, "epoch_seconds": 1.0}], finished=False)
+    runs, table, _ = compare_runs([tmp_path / "runs"], out=tmp_path / "c.png")
+    assert [run.name for run in runs] == ["done"]
+    assert table.splitlines()[-1] == "not shown, as not yet evaluated (run.eval_every): early"
+    with pytest.raises(DataError, match=r"early/metrics\.jsonl: no evaluated epoch yet"):  # named on its own
+        compare_runs([tmp_path / "runs", early], out=tmp_path / "c.png")
+    (tmp_path / "runs" / "done" / "metrics.jsonl").unlink()  # the folder's only run now is the early one
+    with pytest.raises(DataError, match=r"^no evaluated epoch yet in any of the runs \(early\)$"):
+        compare_runs([tmp_path / "runs"], out=tmp_path / "c.png")
+
+
 def test_the_plot_marks_the_given_labels_share_right_and_a_phase_started_in_the_last_epoch(tmp_path):
     import matplotlib
 

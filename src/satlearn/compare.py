@@ -25,6 +25,10 @@ from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directo
 from satlearn.paths import literal_path, user_path
 
 
+class NotEvaluatedYet(DataError):
+    """A run that has trained but not yet been evaluated (``run.eval_every`` > 1): nothing to draw or tabulate."""
+
+
 @dataclass
 class RunCurves:
     """One run's per-epoch metrics and what the table and plot need to know about it."""
@@ -82,7 +86,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         raise DataError(f"{run_dir}: no metrics.jsonl — not a satlearn run directory")
     history = read_metrics(metrics)
     if not any("test_accuracy" in row for row in history):
-        raise DataError(f"{metrics}: no evaluated epoch yet")
+        raise NotEvaluatedYet(f"{metrics}: no evaluated epoch yet")
     summary_file = run_dir / "summary.json"
     try:
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
@@ -307,7 +311,20 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
     dirs = unique_run_dirs(run_dirs)
     if not dirs:
         raise DataError("compare needs at least one run directory")
-    runs = [read_run(d, name=name) for d, name in zip(dirs, run_names(dirs))]
+    named = {user_path(d).resolve() for d in run_dirs}
+    runs, waiting = [], []
+    for run_dir, name in zip(dirs, run_names(dirs)):
+        try:
+            runs.append(read_run(run_dir, name=name))
+        except NotEvaluatedYet:
+            if run_dir.resolve() in named:  # a run named on its own is meant to be shown
+                raise
+            waiting.append(name)  # one of a folder's runs, in the epochs before its first evaluation
+    if not runs:
+        raise DataError(f"no evaluated epoch yet in any of the runs ({', '.join(waiting)})")
     path = output_file(out, "compare.png") if out is not None else common_parent(dirs) / "compare.png"
     plot_runs(runs, path, title=title)
-    return runs, format_table(runs), path
+    table = format_table(runs)
+    if waiting:
+        table += f"\nnot shown, as not yet evaluated (run.eval_every): {', '.join(waiting)}"
+    return runs, table, path
