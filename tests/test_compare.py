@@ -13,7 +13,7 @@ from satlearn.cli import main
 from satlearn.compare import compare_runs, format_table, read_run, run_names
 from satlearn.config import load_config
 from satlearn.engine import fit
-from satlearn.errors import DataError
+from satlearn.errors import ConfigError, DataError
 
 
 def train(tmp_path, name, *extra):
@@ -98,6 +98,13 @@ def test_what_is_not_a_run_gets_one_line_naming_it(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no metrics.jsonl" in err
+
+
+def test_a_lone_run_path_instead_of_a_list_is_refused_in_one_line_not_read_letter_by_letter(tmp_path):
+    for lone in (str(tmp_path / "sat"), tmp_path / "sat"):
+        with pytest.raises(ConfigError, match=r"^run_dirs=.*sat'\)?; expected a list of run directories, such as \["):
+            compare_runs(lone, out=tmp_path / "c.png")
+    assert not (tmp_path / "c.png").exists()
 
 
 # how a config.yaml that cannot be read ends its error where no checkpoint keeps the run's config either

@@ -525,6 +525,14 @@ def test_a_folder_of_runs_stands_for_them_all_and_a_run_given_twice_counts_once(
     assert sorted(r.report["method"] for r in results) == ["erm", "gamblers", "selective_sat"]
 
 
+def test_a_lone_run_path_instead_of_a_list_is_refused_in_one_line_not_read_letter_by_letter(tmp_path):
+    from satlearn.selective import selective_eval
+
+    with pytest.raises(ConfigError, match=r"^run_dirs='runs/sat'; expected a list of run directories"):
+        selective_eval("runs/sat", out=tmp_path / "sel")
+    assert not (tmp_path / "sel").exists()
+
+
 def test_the_help_says_a_folder_of_runs_stands_for_them_all_as_compares_does(capsys):
     for command in ("compare", "selective-eval"):
         with pytest.raises(SystemExit):

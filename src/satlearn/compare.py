@@ -172,7 +172,10 @@ def expand_run_dirs(path: Path) -> list[Path]:
 
 def unique_run_dirs(run_dirs) -> list[Path]:
     """The runs ``run_dirs`` name, a folder of runs standing for them all (:func:`expand_run_dirs`), each once (the
-    first spelling of a run given twice), in order."""
+    first spelling of a run given twice), in order. ``run_dirs`` is a list of paths: a lone path is refused with a
+    ConfigError, as it would be read character by character."""
+    if isinstance(run_dirs, (str, bytes, os.PathLike)):
+        raise ConfigError(f"run_dirs={run_dirs!r}; expected a list of run directories, such as [{run_dirs!r}]")
     unique: dict[Path, Path] = {}
     for run in (run for d in run_dirs for run in expand_run_dirs(user_path(d))):
         unique.setdefault(run.resolve(), run)
