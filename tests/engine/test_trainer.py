@@ -296,6 +296,13 @@ def test_a_run_whose_config_yaml_is_gone_resumes_with_the_overrides_given_over_i
     assert load_config(tmp_path / "run" / "config.yaml").data.eval_batch_size == 7
 
 
+def test_resume_without_a_run_dir_or_a_run_name_is_refused_in_one_line_not_sent_to_a_new_time_stamped_one(tmp_path):
+    with pytest.raises(ConfigError, match=r"^fit\(resume=True\): no run_dir given and run\.name is null; expected "
+                                          r"the directory of the run to resume as run_dir$"):
+        fit(tiny_config(tmp_path), resume=True, log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("config_yaml", ["kept", "gone"])
 def test_resume_config_gives_a_run_named_as_no_longer_accepted_the_place_it_is_in(tmp_path, config_yaml):
     # a run started when run.name could be an absolute path: its config, read as it was saved, is now refused

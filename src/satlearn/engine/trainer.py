@@ -811,9 +811,9 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         run_dir: where to write (default ``run.out_dir/run.name``; without a ``run.name``, a new directory
             ``<method>-<source>-<time>``, ``-2``, ``-3``, ... added for runs started in the same second, whose name
             the run's config records).
-        resume: continue the run in ``run_dir`` from its checkpoint; ``config`` must match the run's own. Its
-            ``run.out_dir`` and ``run.name`` are taken from ``run_dir`` (:func:`resumed_run_place`), as
-            ``train --resume`` takes them.
+        resume: continue the run in ``run_dir`` (given, or ``run.out_dir/run.name``; a ConfigError without
+            either) from its checkpoint; ``config`` must match the run's own. Its ``run.out_dir`` and ``run.name``
+            are taken from ``run_dir`` (:func:`resumed_run_place`), as ``train --resume`` takes them.
         dataset: use these splits instead of loading ``config.data.source`` (the noise model still applies).
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs; a whole
             number, 1 or more (a ConfigError otherwise).
@@ -826,6 +826,9 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
     # one built in code has not been through load_config: checked, and the method's settings filled in, in a copy
     config = config_lib.check(config, source="fit's config")
     time_stamped = run_dir is None and config.run.name is None
+    if resume and time_stamped:  # a new time-stamped name would be a directory that holds no run to go on with
+        raise ConfigError("fit(resume=True): no run_dir given and run.name is null; expected the directory of the "
+                          "run to resume as run_dir")
     run_dir = user_path(run_dir) if run_dir is not None else _default_run_dir(config)
     if resume:  # the config it was given may name no run, or another: the run stays where it is
         config.run.out_dir, config.run.name = resumed_run_place(run_dir)
