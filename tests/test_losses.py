@@ -122,6 +122,30 @@ def test_the_selective_losses_name_a_shape_that_is_not_theirs(call, message):
         call()
 
 
+LOGITS, ABSTAIN_LOGITS, LABELS = torch.randn(4, 3), torch.randn(4, 4), torch.tensor([0, 1, 2, 0])
+TARGETS = torch.full((4, 3), 1 / 3)
+
+
+@pytest.mark.parametrize("loss, arguments", [
+    (losses.cross_entropy, {"logits": LOGITS, "labels": LABELS}),
+    (losses.soft_cross_entropy_per_example, {"logits": LOGITS, "targets": TARGETS}),
+    (losses.confidence_weights, {"targets": TARGETS}),
+    (losses.sat_loss, {"logits": LOGITS, "targets": TARGETS, "weights": torch.ones(4)}),
+    (losses.sat_sce_loss, {"logits": LOGITS, "targets": TARGETS, "weights": torch.ones(4)}),
+    (losses.symmetric_cross_entropy, {"logits": LOGITS, "labels": LABELS}),
+    (losses.generalized_cross_entropy, {"logits": LOGITS, "labels": LABELS}),
+    (losses.selective_sat_targets, {"class_targets": TARGETS, "labels": LABELS}),
+    (losses.selective_sat_loss, {"logits": ABSTAIN_LOGITS, "class_targets": TARGETS, "labels": LABELS}),
+    (losses.gamblers_loss, {"logits": ABSTAIN_LOGITS, "labels": LABELS}),
+])
+def test_an_argument_that_is_no_tensor_is_named_in_one_line(loss, arguments):
+    assert torch.isfinite(loss(**arguments)).all()
+    for name, value in arguments.items():
+        for given in (value.numpy(), value.tolist()):
+            with pytest.raises(TypeError, match=rf"^{name} must be a torch\.Tensor, got {type(given).__name__} "):
+                loss(**{**arguments, name: given})
+
+
 @pytest.mark.parametrize("loss", [losses.sat_loss, losses.sat_sce_loss])
 def test_reweight_false_is_the_plain_batch_mean_and_given_weights_are_the_ones_used(loss):
     torch.manual_seed(5)

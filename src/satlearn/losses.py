@@ -3,29 +3,42 @@
 Shapes: ``logits`` ``(B, C)`` (``(B, C + 1)``, the abstain logit last, for selective SAT and Deep Gamblers),
 ``labels`` ``(B,)`` int64, ``targets`` ``(B, C)`` rows on the probability simplex. Every loss returns a scalar (the
 batch mean, or the confidence-weighted mean for SAT); the parts they are built from, ``soft_cross_entropy_per_example``,
-``confidence_weights`` and ``selective_sat_targets``, return one value or row per example.
+``confidence_weights`` and ``selective_sat_targets``, return one value or row per example. Every array argument is a
+``torch.Tensor``: another (a NumPy array, a list) is a ``TypeError`` naming it.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 
+def _check_tensors(**given: Any) -> None:
+    # a NumPy array or a list would fail deep inside torch, in an error that names no argument ('no attribute dim')
+    for name, value in given.items():
+        if value is not None and not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__} (torch.from_numpy converts "
+                            "a NumPy array)")
+
+
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy with hard labels."""
+    _check_tensors(logits=logits, labels=labels)
     return F.cross_entropy(logits.float(), labels)
 
 
 def soft_cross_entropy_per_example(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """``(B,)`` values of ``−Σ_j t_ij log softmax(z_i)_j``."""
+    _check_tensors(logits=logits, targets=targets)
     return -(targets * F.log_softmax(logits, dim=1, dtype=torch.float32)).sum(dim=1)
 
 
 def confidence_weights(targets: torch.Tensor) -> torch.Tensor:
     """``(B,)`` SAT weights ``w_i = max_j t_ij`` rescaled to mean 1 over the batch."""
+    _check_tensors(targets=targets)
     w = targets.max(dim=1).values
     return w * (w.numel() / w.sum())
 
@@ -38,6 +51,7 @@ def _weighted_mean(per_example: torch.Tensor, weights: torch.Tensor) -> torch.Te
 def _check_soft(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> None:
     # shapes only (host-side, no device sync): broadcasting would otherwise turn a (1, C) or (B, 1) mistake into a
     # loss of another size, silently
+    _check_tensors(logits=logits, targets=targets, weights=weights)
     if logits.dim() != 2 or tuple(targets.shape) != tuple(logits.shape):
         raise ValueError(f"logits of shape {tuple(logits.shape)} and targets of shape {tuple(targets.shape)}; "
                          "expected both (B, C)")
@@ -94,6 +108,7 @@ def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, a: fl
                             log_floor: float = 1e-4) -> torch.Tensor:
     """Symmetric cross-entropy (Wang et al., ICCV 2019): ``a·CE + b·RCE`` with ``log 0`` replaced by ``log log_floor``
     (``0 < log_floor <= 1``)."""
+    _check_tensors(logits=logits, labels=labels)
     _check_log_floor(log_floor)
     log_probs = F.log_softmax(logits.float(), dim=1)
     one_hot = F.one_hot(labels, log_probs.shape[1]).float()
@@ -104,6 +119,7 @@ def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, a: fl
 
 def generalized_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, q: float = 0.7) -> torch.Tensor:
     """Generalized cross-entropy (Zhang & Sabuncu, NeurIPS 2018): mean of ``(1 − p_y^q) / q``, ``q ∈ (0, 1]``."""
+    _check_tensors(logits=logits, labels=labels)
     if not 0.0 < q <= 1.0:  # also refuses nan
         raise ValueError(f"q={q!r}; expected 0 < q <= 1")
     p_y = F.softmax(logits.float(), dim=1).gather(1, labels[:, None]).squeeze(1)
@@ -134,6 +150,7 @@ def selective_sat_targets(class_targets: torch.Tensor, labels: torch.Tensor) -> 
         ``(B, C + 1)`` float32 rows with ``t_{i,y_i}`` on the label, ``1 − t_{i,y_i}`` on the abstain output
         (the last column) and 0 elsewhere.
     """
+    _check_tensors(class_targets=class_targets, labels=labels)
     class_targets = class_targets.float()
     on_label = class_targets.gather(1, labels[:, None])
     out = torch.zeros(class_targets.shape[0], class_targets.shape[1] + 1, dtype=torch.float32,
@@ -152,6 +169,7 @@ def selective_sat_loss(logits: torch.Tensor, class_targets: torch.Tensor, labels
         class_targets: ``(B, C)`` updated (detached) SAT targets over the classes.
         labels: ``(B,)`` given labels.
     """
+    _check_tensors(logits=logits, class_targets=class_targets, labels=labels)
     _check_abstain_shapes(logits, labels, classes=class_targets.shape[-1] if class_targets.dim() == 2 else None)
     if class_targets.dim() != 2 or class_targets.shape[0] != logits.shape[0]:
         raise ValueError(f"class_targets of shape {tuple(class_targets.shape)}; expected ({logits.shape[0]}, "
@@ -170,6 +188,7 @@ def gamblers_loss(logits: torch.Tensor, labels: torch.Tensor, *, payoff: float =
         logits: ``(B, C + 1)``.
         labels: ``(B,)`` int64 labels in ``[0, C)``.
     """
+    _check_tensors(logits=logits, labels=labels)
     _check_abstain_shapes(logits, labels)
     if not 1.0 < payoff < logits.shape[1] - 1:  # also refuses nan (a ValueError, not math's "domain error")
         raise ValueError(f"payoff={payoff!r}; expected 1 < payoff < C = {logits.shape[1] - 1}")
