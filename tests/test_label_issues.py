@@ -290,15 +290,27 @@ def test_a_margin_threshold_outside_minus_one_to_one_is_refused():
     assert find_label_issues(labels, targets, margin_threshold=-1.0).flagged.tolist() == [True, True]
 
 
-def test_a_damaged_labels_file_in_a_run_is_one_line(tmp_path, capsys):
+def test_a_damaged_labels_or_targets_file_in_a_run_is_one_line_naming_it(tmp_path, capsys):
     np.save(tmp_path / "soft_targets.npy", np.eye(2)[[0, 1]])
     np.savez(tmp_path / "labels.npz", labels=np.array([0, 1]), clean_labels=np.array([0, 1]))
     (tmp_path / "labels.npz").write_bytes((tmp_path / "labels.npz").read_bytes()[:300])  # cut short
-    with pytest.raises(DataError, match=r"cannot read soft_targets\.npy / labels\.npz \(BadZipFile"):
+    with pytest.raises(DataError, match=r"labels\.npz: cannot read it \(BadZipFile"):
         load_run_targets(tmp_path)
     assert main(["find-issues", str(tmp_path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+    (tmp_path / "labels.npz").write_text("not numpy's\n")  # np.load took it for a pickle, and spoke of allow_pickle
+    with pytest.raises(DataError, match=r"labels\.npz: not a \.npz file as numpy writes it; the run's file was "
+                                        r"damaged or replaced$"):
+        load_run_targets(tmp_path)
     np.savez(tmp_path / "labels.npz", labels=np.array([0, 1]), clean_labels=np.array([0, 1]))
+    (tmp_path / "soft_targets.npy").write_text("{\n")
+    with pytest.raises(DataError, match=r"soft_targets\.npy: not a \.npy file as numpy writes it"):
+        load_run_targets(tmp_path)
+    np.save(tmp_path / "soft_targets.npy", np.eye(2)[[0, 1]])
+    (tmp_path / "soft_targets.npy").write_bytes((tmp_path / "soft_targets.npy").read_bytes()[:140])  # cut short
+    with pytest.raises(DataError, match=r"soft_targets\.npy: cannot read it \(ValueError: .*could only read"):
+        load_run_targets(tmp_path)
+    np.save(tmp_path / "soft_targets.npy", np.eye(2)[[0, 1]])
     (tmp_path / "config.yaml").write_bytes(b"\xff\xfe not UTF-8")  # the truth is then unknown, not a crash
     assert load_run_targets(tmp_path).true_labels is None
 

@@ -308,6 +308,23 @@ def _targets_missing(run_dir: Path, method: str) -> str:
             "all its epochs; finish it first (satlearn train --resume)")
 
 
+# the first bytes np.save and np.savez write
+_NUMPY_FILE_STARTS = {".npy": b"\x93NUMPY", ".npz": b"PK"}
+
+
+def _load_run_array(path: Path):
+    """A run's ``soft_targets.npy`` or ``labels.npz``, a DataError naming the file where it cannot be read."""
+    expected_start = _NUMPY_FILE_STARTS[path.suffix]
+    try:
+        with open(path, "rb") as f:
+            loaded = np.load(path, allow_pickle=False) if f.read(len(expected_start)) == expected_start else None
+    except (ValueError, *DAMAGED_ARCHIVE_ERRORS) as exc:
+        raise DataError(f"{path}: cannot read it ({type(exc).__name__}: {exc})") from None
+    if loaded is None:  # np.load reads any other start as a pickle, and its error speaks of pickled data, allow_pickle
+        raise DataError(f"{path}: not a {path.suffix} file as numpy writes it; the run's file was damaged or replaced")
+    return loaded
+
+
 def load_run_targets(run_dir: str | Path) -> RunTargets:
     """Reads ``soft_targets.npy``, ``labels.npz`` and ``config.yaml`` of a finished SAT (or selective SAT) run
     directory; where ``config.yaml`` is gone or cannot be read, its ``summary.json`` (else its checkpoint) tells the
@@ -338,14 +355,14 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
                         f"that keeps soft targets (method.name={' or '.join(with_targets)})")
     if not labels_path.exists():
         raise DataError(f"{run_dir}: no labels.npz — not a satlearn run directory")
+    probs, archive = _load_run_array(targets_path), _load_run_array(labels_path)
     try:
-        probs = np.load(targets_path, allow_pickle=False)
-        with np.load(labels_path, allow_pickle=False) as archive:
+        with archive:
             labels, clean = archive["labels"], archive["clean_labels"]
             names = [printable(str(n)) for n in archive["class_names"]] if "class_names" in archive.files else None
             origin = _printable_origin(origin_column(archive))
-    except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:
-        raise DataError(f"{run_dir}: cannot read soft_targets.npy / labels.npz ({type(exc).__name__}: {exc})") from None
+    except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:  # the archive's arrays are read lazily
+        raise DataError(f"{labels_path}: cannot read it ({type(exc).__name__}: {exc})") from None
     if len(probs) != len(labels):
         raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} labels")
     noise_kind = _run_setting(run_dir, "data", "noise", "kind")
