@@ -1251,6 +1251,14 @@ def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so
         assert capsys.readouterr().err.strip() == f"satlearn: error: --import {given}: {message}"
 
 
+def test_import_of_an_empty_or_relative_module_name_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # (an unset shell variable gives the empty one)
+    for given in ("", ".methods", "plugins..methods", "methods."):
+        assert main(["--import", given, "eval", str(tmp_path)]) == 2
+        assert capsys.readouterr().err == (f"satlearn: error: --import {given!r}: not a module name; expected a "
+                                           "module name (pkg.my_methods) or a .py file\n")
+
+
 def fake_summary(**label_issues):
     """What fit's summary holds for the lines satlearn train prints."""
     timing = {"train_pass_seconds": 8.0, "eval_seconds": 1.5, "setup_seconds": 0.5, "between_epochs_seconds": 0.25,

@@ -533,6 +533,9 @@ def _module_name(text: str) -> str:
     if not text.endswith(".py"):
         if "/" in text or os.sep in text:  # a path without its suffix: neither a module name nor a file
             raise ConfigError(f"--import {text}: {_what_a_path_may_mean(text)}")
+        if not all(text.split(".")):  # empty, or a part of it: importlib raised ValueError or TypeError (.x)
+            raise ConfigError(f"--import {text!r}: not a module name; expected a module name (pkg.my_methods) or a "
+                              ".py file")
         return text
     path = _under_current_directory(Path(text))
     if path is None:
