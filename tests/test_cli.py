@@ -849,6 +849,19 @@ def test_a_file_given_for_a_run_directory_is_named_a_file_not_missing(tmp_path, 
     err = capsys.readouterr().err
     assert f"{given}: is a file, not a" in err and "no such" not in err
 
+@pytest.mark.parametrize("command, option", [("train", "--resume"), ("train", "--run-dir"), ("demo", "--out"),
+                                             ("demo", "--resume")])
+def test_an_empty_path_option_is_refused_not_read_as_none_or_the_current_directory(tmp_path, capsys, monkeypatch,
+                                                                                    command, option):
+    # an unset shell variable: an empty --resume started a new run, an empty --run-dir or --out wrote into the
+    # current directory
+    monkeypatch.chdir(tmp_path)
+    small = ["data.num_samples=400", "model.width=8", "run.epochs=2", "method.start_epoch=1", "run.device=cpu"]
+    assert main([command, option, "", "--no-progress", *sets(small)]) == 2
+    assert capsys.readouterr().err == f"satlearn: error: {option} is empty; expected a path\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def train_then_move_its_data(tmp_path, capsys, data, moved, *overrides):
     """A 3-epoch run (a checkpoint after each) in tmp_path/run trained on ``data``, which then moves to ``moved``;
     returns the run and the overrides it trained with, with the output so far read away."""

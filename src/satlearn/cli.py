@@ -217,12 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_empty_paths(**options: str | None) -> None:
+    """Refuses a path option given as empty text (an unset shell variable): read as a path it is the current
+    directory, and an empty --resume read as none starts a new run."""
+    from satlearn.errors import ConfigError
+
+    for option, value in options.items():
+        if value is not None and not value.strip():
+            raise ConfigError(f"--{option.replace('_', '-')} is empty; expected a path")
+
+
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys
     from satlearn.engine import fit, resume_config
     from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place_overrides
     from satlearn.errors import ConfigError, DataError, TrainingInterrupted, not_a_directory
 
+    _refuse_empty_paths(resume=args.resume, run_dir=args.run_dir)
     overrides = list(args.overrides)
     if args.no_progress:
         overrides.append("run.progress=false")
@@ -631,6 +642,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "demo":
             from satlearn.demo import run_demo
 
+            _refuse_empty_paths(resume=args.resume, out=args.out)
             run_demo(args.resume or args.out, overrides=tuple(args.overrides), progress=not args.no_progress,
                      resume=args.resume is not None)
         elif args.command == "train":
