@@ -849,6 +849,7 @@ def test_a_file_given_for_a_run_directory_is_named_a_file_not_missing(tmp_path, 
     err = capsys.readouterr().err
     assert f"{given}: is a file, not a" in err and "no such" not in err
 
+
 @pytest.mark.parametrize("command, option", [("train", "--resume"), ("train", "--run-dir"), ("demo", "--out"),
                                              ("demo", "--resume")])
 def test_an_empty_path_option_is_refused_not_read_as_none_or_the_current_directory(tmp_path, capsys, monkeypatch,
@@ -860,6 +861,21 @@ def test_an_empty_path_option_is_refused_not_read_as_none_or_the_current_directo
     assert main([command, option, "", "--no-progress", *sets(small)]) == 2
     assert capsys.readouterr().err == f"satlearn: error: {option} is empty; expected a path\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["eval", ""], "RUN_DIR"), (["eval", "RUN", "--data-root", ""], "--data-root"),
+    (["eval", "RUN", "--out", ""], "--out"), (["compare", "RUN", ""], "RUN_DIR"),
+    (["compare", "RUN", "--out", ""], "--out"), (["selective-eval", ""], "RUN_DIR"),
+    (["selective-eval", "RUN", "--data-root", ""], "--data-root"), (["find-issues", ""], "RUN_DIR"),
+    (["find-issues", "--config", ""], "--config"), (["train", "--config", ""], "--config"),
+])
+def test_an_empty_path_argument_of_any_command_is_named_as_such(tmp_path, capsys, monkeypatch, argv, named):
+    # an empty --data-root was ignored, and an empty run directory was read as the current one
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "RUN").mkdir()
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"satlearn: error: {named} is empty; expected a path\n"
 
 
 def train_then_move_its_data(tmp_path, capsys, data, moved, *overrides):

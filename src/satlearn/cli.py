@@ -217,14 +217,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _refuse_empty_paths(**options: str | None) -> None:
-    """Refuses a path option given as empty text (an unset shell variable): read as a path it is the current
-    directory, and an empty --resume read as none starts a new run."""
+# the parsed arguments that name files or folders, as the user wrote them (a positional run_dir: RUN_DIR)
+_PATH_ARGUMENTS = ("config", "run_dir", "resume", "out", "data_root", "run_dirs")
+
+
+def _refuse_empty_paths(args: argparse.Namespace) -> None:
+    """Refuses a path given as empty text (an unset shell variable): read as a path it is the current directory,
+    and an empty --resume or --data-root, read as none, would start a new run or be ignored."""
     from satlearn.errors import ConfigError
 
-    for option, value in options.items():
-        if value is not None and not value.strip():
-            raise ConfigError(f"--{option.replace('_', '-')} is empty; expected a path")
+    for dest in _PATH_ARGUMENTS:
+        values = getattr(args, dest, None)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None and not value.strip():
+                positional = dest in ("run_dirs", "run_dir") and args.command != "train"
+                name = "RUN_DIR" if positional else f"--{dest.replace('_', '-')}"
+                raise ConfigError(f"{name} is empty; expected a path")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -233,7 +241,6 @@ def _train(args: argparse.Namespace) -> int:
     from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place_overrides
     from satlearn.errors import ConfigError, DataError, TrainingInterrupted, not_a_directory
 
-    _refuse_empty_paths(resume=args.resume, run_dir=args.run_dir)
     overrides = list(args.overrides)
     if args.no_progress:
         overrides.append("run.progress=false")
@@ -632,6 +639,7 @@ def _run(args: argparse.Namespace) -> int:
     from satlearn.errors import SatlearnError, TrainingInterrupted
 
     try:
+        _refuse_empty_paths(args)
         import_user_modules(args.imports)
         if args.command in TRAINING_COMMANDS:
             _check_single_process(os.environ)
@@ -642,7 +650,6 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "demo":
             from satlearn.demo import run_demo
 
-            _refuse_empty_paths(resume=args.resume, out=args.out)
             run_demo(args.resume or args.out, overrides=tuple(args.overrides), progress=not args.no_progress,
                      resume=args.resume is not None)
         elif args.command == "train":
