@@ -70,12 +70,24 @@ def test_train_resume_and_eval(tmp_path, capsys):
     final = next(line for line in out.splitlines() if line.startswith("final test accuracy "))
     assert final.startswith(f"final test accuracy {epochs[-1].split('test accuracy ')[1].split(',')[0]} (best "), final
     assert main(["eval", str(run)]) == 0
-    assert json.loads(capsys.readouterr().out)["epoch"] == 3
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["epoch"] == json.loads(printed.out)["epochs"] == 3 and printed.err == ""
     # resuming a finished run is refused, and its outputs stay as they were
     summary = (run / "summary.json").read_bytes()
     assert main(["train", "--resume", str(run)]) == 2
     assert "already finished all 3 epochs; nothing to resume" in capsys.readouterr().err
     assert (run / "summary.json").read_bytes() == summary
+
+
+def test_eval_of_an_unfinished_run_says_so_beside_its_json(tmp_path, capsys, monkeypatch):
+    interrupt_sat_in(monkeypatch, 2)
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 130
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["epoch"] == 2 and json.loads((run / "eval.json").read_text())["epochs"] == 4
+    assert printed.err == "note: an unfinished run, evaluated at its checkpoint after epoch 2 of 4\n"
 
 
 def test_eval_and_selective_eval_score_with_the_threads_given_and_leave_the_runs_config_as_it_was(tmp_path, capsys,

@@ -659,8 +659,12 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "eval":
             from satlearn.engine import evaluate_run
 
-            print(json.dumps(evaluate_run(args.run_dir, device=args.device, data_root=args.data_root, out=args.out,
-                                          threads=args.threads), indent=2))
+            result = evaluate_run(args.run_dir, device=args.device, data_root=args.data_root, out=args.out,
+                                  threads=args.threads)
+            print(json.dumps(result, indent=2))
+            if result["epoch"] < result["epochs"]:  # on stderr: the JSON on stdout stays readable by a program
+                print(f"note: an unfinished run, evaluated at its checkpoint after epoch {result['epoch']} of "
+                      f"{result['epochs']}", file=sys.stderr)
         elif args.command == "selective-eval":
             return _selective_eval(args)
         elif args.command == "compare":
