@@ -1300,6 +1300,14 @@ def test_import_of_an_empty_or_relative_module_name_is_one_line_not_a_traceback(
                                            "module name (pkg.my_methods) or a .py file\n")
 
 
+def test_import_of_a_file_that_is_no_python_module_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yaml").write_text("run:\n  epochs: 2\n")  # a config given to --import (it was "no module named a")
+    assert main(["--import", "a.yaml", "eval", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ("satlearn: error: --import a.yaml: a file, but no .py file; expected a module "
+                                       "name (pkg.my_methods) or a .py file\n")
+
+
 def fake_summary(**label_issues):
     """What fit's summary holds for the lines satlearn train prints."""
     timing = {"train_pass_seconds": 8.0, "eval_seconds": 1.5, "setup_seconds": 0.5, "between_epochs_seconds": 0.25,

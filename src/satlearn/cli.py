@@ -554,6 +554,9 @@ def _module_name(text: str) -> str:
         if not all(text.split(".")):  # empty, or a part of it: importlib raised ValueError or TypeError (.x)
             raise ConfigError(f"--import {text!r}: not a module name; expected a module name (pkg.my_methods) or a "
                               ".py file")
+        if Path(text).is_file():  # a config given here, say: read as a module name, a.yaml is the module yaml of a
+            raise ConfigError(f"--import {text}: a file, but no .py file; expected a module name (pkg.my_methods) or "
+                              "a .py file")
         return text
     path = _under_current_directory(Path(text))
     if path is None:
