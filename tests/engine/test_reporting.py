@@ -394,3 +394,21 @@ def test_the_curves_of_a_run_on_splits_given_in_python_are_titled_with_their_nam
     # the config still names mnist1d, which the run never loaded
     assert result.summary["data"] == "my table"
     assert titles == [reporting.curves_title(config).replace(" on mnist1d,", " on my table,")]
+
+
+def test_metrics_csv_puts_a_column_first_seen_in_a_later_epoch_where_that_epoch_has_it(tmp_path):
+    import csv
+
+    from satlearn.engine.reporting import write_metrics
+
+    # run.eval_every=2 with SAT from epoch 2: the test columns and the confidence first come with epoch 2
+    first = {"epoch": 1, "lr": 0.1, "train_loss": 2.0, "train_accuracy": 0.5, "refined_label_accuracy": 0.6,
+             "epoch_seconds": 1.0}
+    second = {"epoch": 2, "lr": 0.1, "train_loss": 1.0, "train_accuracy": 0.6, "train_confidence": 0.9,
+              "test_loss": 1.5, "test_accuracy": 0.7, "refined_label_accuracy": 0.7, "epoch_seconds": 1.0}
+    write_metrics(tmp_path, [first, second])
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(second)
+    assert [{key: value for key, value in row.items() if value != ""} for row in rows] == [
+        {key: str(value) for key, value in row.items()} for row in (first, second)]

@@ -40,14 +40,26 @@ def to_json(value: Any) -> str:
 def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:
     """Rewrites ``metrics.jsonl`` and ``metrics.csv`` from the full history (so a resumed run has no duplicates)."""
     atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(_clean(row)) + "\n" for row in history))
-    columns: list[str] = []
-    for row in history:
-        columns.extend(k for k in row if k not in columns)
     buffer = io.StringIO()
+    columns = _merged_columns(history)
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     writer.writerows(history)
     atomic_write_text(run_dir / "metrics.csv", buffer.getvalue())
+
+
+def _merged_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Every key of ``rows``, each where the rows put it: a key that first appears in a later row (the test columns
+    of the first evaluation with ``run.eval_every`` > 1, SAT's confidence once its targets start) goes after the key
+    that precedes it there, not at the end."""
+    columns: list[str] = []
+    for row in rows:
+        previous = None
+        for key in row:
+            if key not in columns:
+                columns.insert(columns.index(previous) + 1 if previous is not None else 0, key)
+            previous = key
+    return columns
 
 
 def flag_statistics(flagged: np.ndarray, truly_wrong: np.ndarray) -> dict[str, Any]:
