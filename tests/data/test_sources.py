@@ -1730,6 +1730,28 @@ def test_csv_rows_that_do_not_fit_are_named_in_one_line(tmp_path, text, message)
         load_dataset(data_config("csv", path))
 
 
+@pytest.mark.parametrize("text,line", [
+    ('x,label\n1,a\n\n2,"b\n3,a\n4,b\n5,a\n', 4),
+    ('x,label\n1,a\n2,b\n3,"a\n', 4),
+    ('x,"label\n1,a\n2,b\n', 1),
+], ids=["in_a_label", "on_the_last_line", "in_the_header"])
+def test_csv_a_quote_that_never_closes_is_named_by_its_line_rather_than_read_to_the_end(tmp_path, text, line):
+    # read as it is, every line after the quote becomes part of one label: a class of its own, and rows lost
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: line {line}: a quoted field there is never "
+                                        r'closed \(the file ends inside it\); expected a closing " before the end of '
+                                        r"its row$"):
+        load_dataset(data_config("csv", path))
+
+
+def test_csv_a_quoted_label_may_span_lines(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('x,label\n1,a\n2,"b\nc"\n3,a\n4,"b\nc"\n5,a')
+    data = load_dataset(data_config("csv", path, test_fraction=0.2))
+    assert data.class_names == ["a", "b\nc"] and data.source_size == 5
+
+
 def test_csv_as_spreadsheets_write_it_byte_order_mark_and_spaces_included(tmp_path):
     # a spreadsheet's UTF-8 export starts with a byte-order mark; hand-written headers and labels carry spaces
     path = tmp_path / "t.csv"

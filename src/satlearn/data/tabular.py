@@ -7,7 +7,8 @@ so ``2.0`` comes before ``10.0``) and are kept as the class names. One number wr
 among numbers), which could be ordered neither way. A ``data.test_fraction`` of the rows, drawn with a generator
 seeded by ``data.data_seed``, is held out (the run's log says how many); features are standardised with the training
 split's mean and std.
-A label whose rows all land in the held-out split is refused (no class may lack training rows).
+A label whose rows all land in the held-out split is refused (no class may lack training rows). A quoted field
+may span lines, but one whose quote never closes is refused naming its line, as it would take in the rest of the file.
 """
 
 from __future__ import annotations
@@ -132,6 +133,20 @@ def _is_number(text: str) -> bool:
         return False
 
 
+def _lines_then_mark_end(lines, ended: list[bool]):
+    """``lines``, appending True to ``ended`` once they run out: csv.reader asks for more only where its row is
+    still open, so a row it returns after that ended inside an unclosed quote."""
+    yield from lines
+    ended.append(True)
+
+
+def _unclosed_quote(path: Path, line: int) -> DataError:
+    # a row completed only by the end of the file: a quote opened in it never closed, and every line after it was
+    # read into that one field (a stray quote would otherwise hide the rest of the table in one label)
+    return DataError(f"{path}: line {line}: a quoted field there is never closed (the file ends inside it); expected "
+                     'a closing " before the end of its row')
+
+
 def _header_hint(header: list[str]) -> str:
     """Why a header may lack the label column: the file is not comma-separated, or has no header row (its first
     line holds numbers, and naming one of its cells as the label column would drop that row of data)."""
@@ -166,8 +181,11 @@ def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
     label_lines: list[int] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
+            ended: list[bool] = []
+            reader = csv.reader(_lines_then_mark_end(f, ended))
             header = [name.strip() for name in next(reader, [])]
+            if ended and header:
+                raise _unclosed_quote(path, 1)
             if not header:
                 raise DataError(f"{path}: empty file (expected a header row naming the columns)")
             if len(set(header)) != len(header):
@@ -185,7 +203,11 @@ def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
                 left_out = " and the ignored columns" if ignored else ""
                 raise DataError(f"{path}: no feature columns besides the label column {config.label_column!r}"
                                 f"{left_out}")
+            last_line = reader.line_num  # where the row before ended
             for row in reader:
+                starts, last_line = last_line + 1, reader.line_num
+                if ended:
+                    raise _unclosed_quote(path, starts)
                 if not row or all(not cell.strip() for cell in row):
                     continue  # blank line
                 line = reader.line_num
