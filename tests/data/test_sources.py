@@ -948,6 +948,20 @@ def test_imagefolder_names_each_training_file_and_the_files_it_skipped(tmp_path)
     assert load_dataset(data_config("imagefolder", write_imagefolder(tmp_path / "plain"))).notes == ()
 
 
+def test_imagefolder_folders_inside_class_folders_are_said_to_be_left_unread(tmp_path):
+    # a class folder sorted further by hand (dog/puppies/), as readers that walk the whole tree take it
+    root = write_imagefolder(tmp_path / "imgs")
+    write_image(root / "train" / "dog" / "puppies" / "p0.png", (1, 2, 3))
+    write_image(root / "test" / "cat" / "kittens" / "k0.png", (1, 2, 3))
+    (root / "train" / "dog" / ".cache").mkdir()
+    data = load_dataset(data_config("imagefolder", root))
+    assert not any("puppies" in name for name in data.train_files) and len(data.y_test) == 4
+    assert data.notes == (f"{root / 'train'}: 1 folder(s) inside class folders not read (dog/puppies): a class's "
+                          "images are read only directly in its folder",
+                          f"{root / 'test'}: 1 folder(s) inside class folders not read (cat/kittens): a class's "
+                          "images are read only directly in its folder")
+
+
 def test_imagefolder_class_sets_must_match(tmp_path):
     root = write_imagefolder(tmp_path / "imgs")
     write_image(root / "test" / "emu" / "a.png", (0, 0, 0))

@@ -9,7 +9,7 @@ other classes (a ``root`` holding no other folder, or only a validation split's 
 or ``dev``, is refused: its images were not sorted into classes; for this refusal the split names match in any case,
 ``Train`` as ``train``); one that holds folders (or nothing) is a split
 folder, and a ``root`` holding one of each kind is refused. Files are read in sorted order (class by class, then by
-file name), converted to RGB (grey repeated in the three channels, alpha dropped), and must all share one size; a
+file name; folders inside a class folder are not read, and the notes name them), converted to RGB (grey repeated in the three channels, alpha dropped), and must all share one size; a
 drawn split keeps that order in both splits. Images with more than 8 bits per channel (16-bit grayscale PNGs, say)
 are refused rather than clipped to 0..255. The per-channel mean and standard deviation are computed from the
 training images.
@@ -162,6 +162,13 @@ def _skipped_note(split_dir: Path, skipped: Counter) -> str:
             f"({kinds})")
 
 
+def _inner_folders_note(split_dir: Path, inner: list[str]) -> str:
+    # other image-folder readers take in a class folder's subfolders too: images kept there would be left out of a
+    # class without a word
+    return (f"{split_dir}: {len(inner)} folder(s) inside class folders not read ({printable(_shown(inner))}): a "
+            "class's images are read only directly in its folder")
+
+
 def _loose_images_note(class_dir: Path) -> str | None:
     """Images lying in the folder of class folders itself belong to no class and are not read: said, since a user
     may have meant them to be data."""
@@ -179,6 +186,7 @@ def _list_split(split_dir: Path, classes: list[str], *, every_class: bool, notes
     files: list[Path] = []
     labels: list[int] = []
     skipped: Counter = Counter()
+    inner_folders: list[str] = []
     for label, name in enumerate(classes):
         found = _image_files(split_dir / name, skipped)
         if not found and every_class:
@@ -187,8 +195,11 @@ def _list_split(split_dir: Path, classes: list[str], *, every_class: bool, notes
                             f"class directory or add its images{_nested_hint(split_dir / name, layout)}")
         files.extend(found)
         labels.extend([label] * len(found))
+        inner_folders.extend(f"{name}/{inner}" for inner in _subdirs(split_dir / name))
     if skipped:
         notes.append(_skipped_note(split_dir, skipped))
+    if inner_folders:
+        notes.append(_inner_folders_note(split_dir, inner_folders))
     if not files:  # (a training split stops above, at its first class without images: only a test split gets here)
         raise DataError(f"imagefolder: {split_dir} holds no images ({', '.join(EXTENSIONS)}) in any of its class "
                         f"directories; {_no_test_images_remedy(layout.class_dir, split_dir)}")
