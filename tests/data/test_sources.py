@@ -902,6 +902,19 @@ def test_imagefolder_reads_every_8_bit_mode(tmp_path, mode, ext):
     assert data.x_train.shape == (7, 3, 4, 6)
 
 
+def test_imagefolder_reads_a_palette_with_alpha_entries_without_a_warning(tmp_path, recwarn):
+    # PNG optimisers write palettes whose entries carry alpha; the colours are read and the alpha dropped
+    root = write_imagefolder(tmp_path / "imgs")
+    palette = Image.new("P", (6, 4))
+    palette.putpalette([10, 20, 30, 200, 100, 0])
+    palette.putdata([0, 1] * 12)
+    palette.save(root / "train" / "cat" / "z.png", transparency=bytes([0, 128]))
+    data = load_dataset(data_config("imagefolder", root))
+    z = data.train_files.index("train/cat/z.png")
+    assert data.x_train[z, :, 0, :2].T.tolist() == [[10, 20, 30], [200, 100, 0]]
+    assert [str(w.message) for w in recwarn] == []
+
+
 @pytest.mark.parametrize("mode,bits", [("I", 32), ("F", 32), ("I;32B", 32), ("I;16", 16), ("I;16B", 16),
                                        ("I;16L", 16), ("L", 8), ("RGB", 8), ("1", 8), ("", None)])
 def test_imagefolder_bits_per_channel_of_pillow_modes(mode, bits):

@@ -225,6 +225,10 @@ def _read_image(path: Path) -> np.ndarray:
             mode = image.mode
             bits = _bits_per_channel(mode)
             if bits is None or bits <= 8:
+                if mode == "P" and "transparency" in image.info:
+                    # (a palette with alpha entries, as PNG optimisers write: straight to RGB, Pillow warns on every
+                    # run that it should go to RGBA; through RGBA the colours are the same, and no warning)
+                    image = image.convert("RGBA")
                 return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError, ...) for bad files
         raise DataError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
