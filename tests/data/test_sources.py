@@ -975,6 +975,16 @@ def test_imagefolder_folders_inside_class_folders_are_said_to_be_left_unread(tmp
                           "images are read only directly in its folder")
 
 
+def test_imagefolder_an_image_that_is_a_link_to_nothing_is_named_rather_than_left_out(tmp_path):
+    # git-annex and DVC keep images as links into their store, broken until the file is fetched
+    root = write_imagefolder(tmp_path / "imgs")
+    (root / "train" / "dog" / "img9.png").symlink_to(tmp_path / "store" / "img9.png")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(root / 'train' / 'dog' / 'img9.png'))}: a link to "
+                                        rf"{re.escape(str(tmp_path / 'store' / 'img9.png'))}, which is not there; "
+                                        r"expected an image file \(fetch or restore its target, or remove the link\)$"):
+        load_dataset(data_config("imagefolder", root))
+
+
 def test_imagefolder_class_sets_must_match(tmp_path):
     root = write_imagefolder(tmp_path / "imgs")
     write_image(root / "test" / "emu" / "a.png", (0, 0, 0))

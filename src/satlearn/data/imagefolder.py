@@ -11,12 +11,13 @@ or ``dev``, is refused: its images were not sorted into classes; for this refusa
 folder, and a ``root`` holding one of each kind is refused. Files are read in sorted order (class by class, then by
 file name; folders inside a class folder are not read, and the notes name them), converted to RGB (grey repeated in the three channels, alpha dropped), and must all share one size; a
 drawn split keeps that order in both splits. Images with more than 8 bits per channel (16-bit grayscale PNGs, say)
-are refused rather than clipped to 0..255. The per-channel mean and standard deviation are computed from the
+are refused rather than clipped to 0..255, as is an image that is a link to a file no longer there. The per-channel mean and standard deviation are computed from the
 training images.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,11 +150,17 @@ def _image_files(directory: Path, skipped: Counter) -> list[Path]:
     """The images of ``directory``, sorted; the suffixes of its other (not hidden) files are counted in
     ``skipped``."""
     try:
-        files = [p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")]
+        # a link whose target is gone (a file of git-annex or DVC not fetched) is listed too, to be named when read
+        files = [p for p in directory.iterdir()
+                 if (p.is_file() or _is_broken_link(p)) and not p.name.startswith(".")]
     except OSError as exc:
         raise DataError(f"{directory}: cannot list directory ({exc.strerror or exc})") from None
     skipped.update(p.suffix.lower() or p.name for p in files if p.suffix.lower() not in EXTENSIONS)
     return sorted(p for p in files if p.suffix.lower() in EXTENSIONS)
+
+
+def _is_broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def _skipped_note(split_dir: Path, skipped: Counter) -> str:
@@ -220,6 +227,9 @@ def _bits_per_channel(mode: str) -> int | None:
 def _read_image(path: Path) -> np.ndarray:
     from PIL import Image
 
+    if _is_broken_link(path):
+        raise DataError(f"{path}: a link to {os.readlink(path)}, which is not there; expected an image file (fetch or "
+                        "restore its target, or remove the link)")
     try:
         with Image.open(path) as image:
             mode = image.mode
