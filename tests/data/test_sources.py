@@ -1789,6 +1789,18 @@ def test_csv_a_quoted_label_may_span_lines(tmp_path):
     assert data.class_names == ["a", "b\nc"] and data.source_size == 5
 
 
+def test_csv_a_byte_that_is_not_utf_8_is_placed_in_the_file_not_in_the_readers_chunk(tmp_path):
+    # Latin-1 text far enough in that the reader decodes it in a later chunk than the first
+    rows = ["x,label"] + [f"{i},{'café' if i == 3000 else 'tea'}" for i in range(5000)]
+    data = ("\n".join(rows) + "\n").encode("latin-1")
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    at = data.index("é".encode("latin-1"))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: not UTF-8 text \(invalid continuation byte at "
+                                        rf"byte {at}, line {rows.index('3000,café') + 1}\)$"):
+        load_dataset(data_config("csv", path))
+
+
 def test_csv_as_spreadsheets_write_it_byte_order_mark_and_spaces_included(tmp_path):
     # a spreadsheet's UTF-8 export starts with a byte-order mark; hand-written headers and labels carry spaces
     path = tmp_path / "t.csv"

@@ -140,6 +140,20 @@ def _lines_then_mark_end(lines, ended: list[bool]):
     ended.append(True)
 
 
+def _where_not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """Where in the file ``exc`` (raised reading it) is: its ``start`` counts from the chunk the text reader was
+    decoding, not from the file's start, so the whole file is decoded again to find the byte and its line."""
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8")  # (not utf-8-sig, which would count from after a byte-order mark)
+    except UnicodeDecodeError as whole:
+        line = data.count(b"\n", 0, whole.start) + 1
+        return f"{whole.reason} at byte {whole.start}, line {line}"
+    except OSError:
+        pass
+    return exc.reason  # (the file changed since, or cannot be read again: its position is not known)
+
+
 def _unclosed_quote(path: Path, line: int) -> DataError:
     # a row completed only by the end of the file: a quote opened in it never closed, and every line after it was
     # read into that one field (a stray quote would otherwise hide the rest of the table in one label)
@@ -233,7 +247,7 @@ def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
                 labels.append(label)
                 label_lines.append(line)
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise DataError(f"{path}: not UTF-8 text ({_where_not_utf8(path, exc)})") from None
     except csv.Error as exc:
         raise DataError(f"{path}: not a valid CSV file ({exc})") from None
     except OSError as exc:
