@@ -169,6 +169,11 @@ def test_text_label_files_that_cannot_be_read_are_one_line_naming_the_file(tmp_p
     path.write_bytes("label\n1\n2\n".encode("utf-16"))
     with pytest.raises(DataError, match=r"labels\.txt: not UTF-8 text \(invalid start byte at byte 0\)"):
         read_label_file(path)
+    data = b"\xef\xbb\xbflabel\n1\n\xe9\n"  # a byte-order mark, then a Latin-1 byte: counted from the file's start
+    path.write_bytes(data)
+    with pytest.raises(DataError, match=rf"labels\.txt: not UTF-8 text \(invalid continuation byte at byte "
+                                        rf"{data.index(0xE9)}\)"):
+        read_label_file(path)
     path.write_text("label\n1\ntwo\n3\n")
     with pytest.raises(DataError, match=r"labels\.txt: line 3: 'two' is not an integer label \(expected class "
                                         r"indices, 0 to num_classes - 1, one a line\)$"):

@@ -98,7 +98,9 @@ def _as_int(cell: str) -> int | None:
 
 def _read_text_labels(path: Path) -> np.ndarray:
     try:
-        text = path.read_bytes().decode("utf-8-sig")  # a spreadsheet's byte-order mark would hide the first label
+        # a spreadsheet's byte-order mark would hide the first label (dropped after decoding: utf-8-sig would count
+        # a bad byte's position from after it)
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected one integer label "
                         "a line") from None
