@@ -9,10 +9,11 @@ other classes (a ``root`` holding no other folder, or only a validation split's 
 or ``dev``, is refused: its images were not sorted into classes; for this refusal the split names match in any case,
 ``Train`` as ``train``); one that holds folders (or nothing) is a split
 folder, and a ``root`` holding one of each kind is refused. Files are read in sorted order (class by class, then by
-file name; folders inside a class folder are not read, and the notes name them), converted to RGB (grey repeated in the three channels, alpha dropped), and must all share one size; a
-drawn split keeps that order in both splits. Images with more than 8 bits per channel (16-bit grayscale PNGs, say)
-are refused rather than clipped to 0..255, as is an image that is a link to a file no longer there. The per-channel mean and standard deviation are computed from the
-training images.
+file name; folders inside a class folder are not read, and the notes name them), converted to RGB (grey repeated in
+the three channels, alpha dropped), and must all share one size; a drawn split keeps that order in both splits.
+Images with more than 8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to 0..255, as
+is an image that is a link to a file no longer there. The per-channel mean and standard deviation are computed from
+the training images.
 """
 
 from __future__ import annotations
