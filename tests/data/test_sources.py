@@ -1323,7 +1323,9 @@ def test_validate_names_the_kinds_it_knows_for_one_it_does_not():
 
 
 @pytest.mark.parametrize("y_train,y_test,message", [
-    ([0, 100, 200] * 2, [0, 100], r"class 1 has no training example \(198 of the 201 classes 0\.\.200 have none\)"),
+    ([0, 100, 200] * 2, [0, 100], r"class 1 has no training example \(198 of the 201 classes 0\.\.200 have none\); "
+                                  r"the classes are 0 to the largest label, so labels must be numbered 0\.\.K-1 "
+                                  r"without gaps \(np\.unique\(y, return_inverse=True\) numbers them so\); every"),
     ([0, 100_000, 200_000] * 2, [0], r"class 1 has no training example \(199998 of the 200001 classes"),
     ([0, 1, 2] * 2, [1, 7], r"'y_test' holds label 7 \(index 1\), above the largest training label 2; 5 of the 8 "
                             r"classes 0\.\.7 it makes have no training example; expected test labels among the "

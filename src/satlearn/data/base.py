@@ -287,6 +287,9 @@ class DatasetSplits:
         where = (f"; its {in_test} example{'s are' if in_test > 1 else ' is'} all in the test split (where that "
                  "split is drawn, another data.data_seed or data.test_fraction may keep one for training)"
                  if in_test else "")
+        if not in_test and self.classes_to_largest_label:  # labels that skip numbers: 3, 7, 9 make classes 0..9
+            where = ("; the classes are 0 to the largest label, so labels must be numbered 0..K-1 without gaps "
+                     "(np.unique(y, return_inverse=True) numbers them so)")
         raise DataError(
             f"{self.name}: {self.classes_found_in}: {label} has no training example ({len(empty)} of the "
             f"{self.num_classes} classes 0..{self.num_classes - 1} {have} none){where}; every class needs at least one"
