@@ -2,18 +2,18 @@
 or ``root/train/<class>/`` alone, or the class folders ``root/<class>/`` alone, where ``data.test_fraction`` of the
 images, drawn with a generator seeded by ``data.data_seed``, are held out as the test split.
 
-Classes are the sorted subdirectory names of ``train`` (of ``root`` where it holds neither a ``train`` nor a
-``test`` split folder); a ``test`` folder must hold the same set. A ``train`` or ``test`` folder that holds images
-directly and no folders is a class like the others, so classes of those names can lie directly in ``root`` beside
-other classes (a ``root`` holding no other folder, or only a validation split's ``val``, ``valid``, ``validation``
-or ``dev``, is refused: its images were not sorted into classes; for this refusal the split names match in any case,
-``Train`` as ``train``); one that holds folders (or nothing) is a split
-folder, and a ``root`` holding one of each kind is refused. Files are read in sorted order (class by class, then by
-file name; folders inside a class folder are not read, and the notes name them), converted to RGB (grey repeated in
-the three channels, alpha dropped), and must all share one size; a drawn split keeps that order in both splits.
-Images with more than 8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to 0..255, as
-is an image that is a link to a file no longer there. The per-channel mean and standard deviation are computed from
-the training images.
+Classes are the sorted subdirectory names of ``train`` (of ``root`` where it holds neither a ``train`` nor a ``test``
+split folder); a ``test`` folder must hold the same set. A ``train`` or ``test`` folder that holds images directly
+and no folders is a class like the others, so classes of those names can lie directly in ``root`` beside other
+classes (a ``root`` holding no other folder, or only a validation split's ``val``, ``valid``, ``validation`` or
+``dev``, is refused: its images were not sorted into classes; for this refusal the split names match in any case,
+``Train`` as ``train``); one that holds folders (or nothing) is a split folder, and a ``root`` holding one of each
+kind is refused. Files are read in sorted order (class by class, then by file name; folders inside a class folder are
+not read, and the notes name them), converted to RGB (grey repeated in the three channels, alpha dropped; pixels as
+stored, without a JPEG's EXIF orientation), and must all share one size; a drawn split keeps that order in both
+splits. Images with more than 8 bits per channel (16-bit grayscale PNGs, say) are refused rather than clipped to
+0..255, as is an image that is a link to a file no longer there. The per-channel mean and standard deviation are
+computed from the training images.
 """
 
 from __future__ import annotations
