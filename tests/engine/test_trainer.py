@@ -758,6 +758,38 @@ def test_a_method_that_reports_no_loss_metric_trains_with_the_loss_it_returns(tm
     assert [row["train_accuracy"] for row in quiet] == [row["train_accuracy"] for row in reported]
 
 
+def test_a_methods_metrics_keep_off_the_engines_columns_and_its_statistics_are_numbers(tmp_path, monkeypatch):
+    from satlearn.methods import METHODS
+    from satlearn.methods.erm import ERM
+
+    def method_with(statistics, metrics=None):
+        class Own(ERM):
+            def training_step(self, batch, epoch):
+                loss, own = super().training_step(batch, epoch)
+                return loss, own if metrics is None else metrics
+
+            def epoch_metrics(self, clean_labels=None):
+                return statistics
+
+        monkeypatch.setitem(METHODS._entries, "own", Own)
+        return tiny_config(tmp_path, "method.name=own", "run.epochs=1")
+
+    # a scalar tensor and an undefined value (None) are statistics as a number is
+    run = fit(method_with({"spread": torch.tensor(0.25), "undefined": None}), tmp_path / "fine")
+    assert (run.history[0]["spread"], run.history[0]["undefined"]) == (0.25, None)
+    for n, (statistics, metrics, message) in enumerate((
+            ({"test_accuracy": 0.999}, None, "Own.epoch_metrics's statistic 'test_accuracy' has the name of a column"),
+            ({"epoch": 99}, None, "Own.epoch_metrics's statistic 'epoch' has the name of a column"),
+            ({"train_loss": 0.5}, None, "Own.epoch_metrics's statistic 'train_loss' has the name of a column"),
+            ({}, {"pass_seconds": 1.0}, "Own.training_step's metric 'pass_seconds' would be the column "
+                                        "'train_pass_seconds'"),
+            ({"spread": torch.ones(3)}, None, "Own.epoch_metrics's statistic 'spread' is a tensor of shape (3,); "
+                                              "expected a number"),
+            (None, None, "Own.epoch_metrics returned a NoneType; expected a dict"))):
+        with pytest.raises(TrainingError, match="^" + re.escape(message)):
+            fit(method_with(statistics, metrics), tmp_path / f"run{n}")
+
+
 def test_a_run_of_a_method_or_model_not_registered_here_is_refused_naming_the_run(tmp_path, monkeypatch):
     from satlearn.methods import METHODS
     from satlearn.methods.erm import ERM

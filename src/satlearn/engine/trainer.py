@@ -525,6 +525,43 @@ def _step_result(method: Method, result: Any) -> tuple[torch.Tensor, dict[str, t
     return loss, checked
 
 
+# the columns of metrics.csv that the engine fills in itself: a method's metric of the same name would overwrite one
+# (a statistic named test_accuracy would become the run's final test accuracy), or be overwritten without a word
+_ENGINE_COLUMNS = ("epoch", "lr", "test_loss", "test_accuracy", "eval_seconds", "train_pass_seconds", "epoch_seconds")
+
+
+def _train_columns(method: Method, train: dict[str, float]) -> dict[str, float]:
+    """The epoch's training metrics as the ``train_*`` columns; one that would take an engine column's name is one
+    line naming it."""
+    columns = {f"train_{key}": value for key, value in train.items()}
+    for key in train:
+        if f"train_{key}" in _ENGINE_COLUMNS:
+            raise TrainingError(f"{type(method).__name__}.training_step's metric {key!r} would be the column "
+                                f"'train_{key}', which satlearn fills in itself; give it another name")
+    return columns
+
+
+def _statistic_columns(method: Method, statistics: Any, train: dict[str, float]) -> dict[str, Any]:
+    """``epoch_metrics``'s result as columns: a dict of numbers (a one-element tensor as its float; None where a
+    statistic is undefined), under names of their own. Anything else is one line naming the method and what it
+    returned, instead of a failure in writing metrics.jsonl or a column overwritten."""
+    where = f"{type(method).__name__}.epoch_metrics"
+    if not isinstance(statistics, dict):
+        raise TrainingError(f"{where} returned {_described(statistics)}; expected a dict of per-epoch statistics")
+    columns = {}
+    for key, value in statistics.items():
+        if key in _ENGINE_COLUMNS or key in {f"train_{name}" for name in train}:
+            raise TrainingError(f"{where}'s statistic {key!r} has the name of a column satlearn fills in itself or "
+                                "of a training metric; give it another name")
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = float(value)
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            raise TrainingError(f"{where}'s statistic {key!r} is {_described(value)}; expected a number, a "
+                                "one-element tensor or None")
+        columns[key] = value
+    return columns
+
+
 def _scalar(value: torch.Tensor) -> torch.Tensor:
     return value if value.dim() == 0 else value.reshape(())
 
@@ -1044,7 +1081,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                     raise TrainingError(f"non-finite {diverged} in epoch {epoch + 1} (lr {lr:.4g}); {kept}")
 
                 row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
-                row.update({f"train_{key}": value for key, value in train.items()})
+                row.update(_train_columns(method, train))
                 if (epoch + 1) % config.run.eval_every == 0 or epoch + 1 == epochs:
                     eval_started = time.perf_counter()
                     test = evaluate(method, test_loader, amp=amp)
@@ -1052,7 +1089,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                                 "eval_seconds": time.perf_counter() - eval_started})
                     if test["accuracy"] > best["test_accuracy"]:
                         best = {"test_accuracy": test["accuracy"], "epoch": epoch + 1}
-                row.update(method.epoch_metrics(clean_for_metrics))
+                row.update(_statistic_columns(method, method.epoch_metrics(clean_for_metrics), train))
                 row["train_pass_seconds"] = train_pass_seconds
                 row["epoch_seconds"] = time.perf_counter() - epoch_started
                 history.append(row)

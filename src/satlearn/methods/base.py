@@ -96,7 +96,9 @@ class Method(nn.Module):
         return None
 
     def epoch_metrics(self, clean_labels: torch.Tensor | None = None) -> dict[str, Any]:
-        """Statistics of the method's own state after an epoch (e.g. how many targets left their label)."""
+        """Statistics of the method's own state after an epoch (e.g. how many targets left their label): a dict of
+        numbers, one-element tensors or None, named other than the engine's columns of ``metrics.csv`` and the
+        ``train_*`` metrics."""
         return {}
 
 
