@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -79,6 +80,18 @@ def test_soft_target_losses_refuse_shapes_that_would_broadcast(loss):
         loss(logits[:1], targets)
     with pytest.raises(ValueError, match=r"weights of shape \(1,\); expected \(4,\), one per example"):
         loss(logits, targets, weights=torch.tensor([0.5]))  # was 4 times the weighted mean
+
+
+@pytest.mark.parametrize("loss", [losses.symmetric_cross_entropy, losses.generalized_cross_entropy])
+def test_hard_label_losses_refuse_labels_of_another_shape(loss):
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    # fewer labels than examples (gather scored only the first ones) and a (B, 1) column (broadcast to B x B)
+    for bad_labels in (labels[:2], labels[:, None]):
+        with pytest.raises(ValueError, match=rf"^labels of shape {re.escape(str(tuple(bad_labels.shape)))}; "
+                                             r"expected \(4,\), one per example"):
+            loss(logits, bad_labels)
+    with pytest.raises(ValueError, match=r"^logits of shape \(3,\); expected \(B, C\)"):
+        loss(logits[0], labels[0])
 
 
 def test_the_gamblers_loss_refuses_a_payoff_outside_1_to_c():

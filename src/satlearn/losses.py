@@ -59,6 +59,15 @@ def _check_soft(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tens
         raise ValueError(f"weights of shape {tuple(weights.shape)}; expected ({logits.shape[0]},), one per example")
 
 
+def _check_hard_labels(logits: torch.Tensor, labels: torch.Tensor) -> None:
+    # shapes only (host-side, no device sync): gather would score only the first len(labels) examples, and a
+    # (B, 1) one-hot would broadcast against (B, C) into a loss of B × B pairs, both without a word
+    if logits.dim() != 2:
+        raise ValueError(f"logits of shape {tuple(logits.shape)}; expected (B, C)")
+    if tuple(labels.shape) != (logits.shape[0],):
+        raise ValueError(f"labels of shape {tuple(labels.shape)}; expected ({logits.shape[0]},), one per example")
+
+
 def _check_weighting(reweight: bool, weights: torch.Tensor | None) -> None:
     if weights is not None and not reweight:
         raise ValueError("weights given with reweight=False, which takes the plain mean; drop one of them")
@@ -109,6 +118,7 @@ def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, a: fl
     """Symmetric cross-entropy (Wang et al., ICCV 2019): ``a·CE + b·RCE`` with ``log 0`` replaced by ``log log_floor``
     (``0 < log_floor <= 1``)."""
     _check_tensors(logits=logits, labels=labels)
+    _check_hard_labels(logits, labels)
     _check_log_floor(log_floor)
     log_probs = F.log_softmax(logits.float(), dim=1)
     one_hot = F.one_hot(labels, log_probs.shape[1]).float()
@@ -120,6 +130,7 @@ def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, a: fl
 def generalized_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, q: float = 0.7) -> torch.Tensor:
     """Generalized cross-entropy (Zhang & Sabuncu, NeurIPS 2018): mean of ``(1 − p_y^q) / q``, ``q ∈ (0, 1]``."""
     _check_tensors(logits=logits, labels=labels)
+    _check_hard_labels(logits, labels)
     if not 0.0 < q <= 1.0:  # also refuses nan
         raise ValueError(f"q={q!r}; expected 0 < q <= 1")
     p_y = F.softmax(logits.float(), dim=1).gather(1, labels[:, None]).squeeze(1)
