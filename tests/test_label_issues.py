@@ -48,6 +48,18 @@ def test_ties_are_not_flagged_and_rank_deterministically():
     assert issues.ranks.tolist() == [1, 3, 2, 4]
 
 
+def test_a_float64_tensor_flags_what_the_same_numpy_array_flags():
+    import torch
+
+    labels = np.array([0, 1])
+    targets = np.array([[0.5 - 1e-9, 0.5 + 1e-9], [0.3, 0.7]])  # row 0: another class leads by 2e-9
+    from_numpy = find_label_issues(labels, targets)
+    from_torch = find_label_issues(torch.from_numpy(labels), torch.from_numpy(targets))
+    assert from_torch.flagged.tolist() == from_numpy.flagged.tolist()
+    np.testing.assert_array_equal(from_torch.scores, from_numpy.scores)
+    np.testing.assert_array_equal(from_torch.margins, from_numpy.margins)
+
+
 def test_count_and_fraction_rules():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 4, 100)

@@ -177,8 +177,10 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
 
     if isinstance(soft_targets, SoftTargets):
         soft_targets = soft_targets.table().cpu().numpy()
-    # always a copy of our own: the best other class is found in place below, never in the caller's data
-    probs = np.array(soft_targets.detach().cpu().float().numpy() if hasattr(soft_targets, "detach") else soft_targets,
+    # always a copy of our own: the best other class is found in place below, never in the caller's data; a tensor
+    # read in float64 as a NumPy array is, so that a float64 tensor is not rounded to float32 first (a margin of 1e-9
+    # would become a tie, and the two inputs flag different labels)
+    probs = np.array(soft_targets.detach().cpu().double().numpy() if hasattr(soft_targets, "detach") else soft_targets,
                      dtype=np.float64)
     labels = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels)
     _validate(labels, probs)
