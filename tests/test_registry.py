@@ -83,3 +83,14 @@ def test_registering_hands_back_the_object_and_names_are_listed_sorted_whatever_
     assert things.names() == ["alpha", "zeta"] and list(things) == ["alpha", "zeta"]
     with pytest.raises(ConfigError, match=r"^unknown thing 'beta'; choose from: alpha, zeta$"):
         things.get("beta")
+
+
+def test_a_model_or_data_source_that_cannot_be_called_is_refused_as_it_is_registered():
+    from satlearn.data import SOURCES
+    from satlearn.models import MODELS
+
+    # a run would call it and fail with "'int' object is not callable", naming neither the name nor the registry
+    for registry, kind in ((MODELS, "model"), (SOURCES, "data source")):
+        with pytest.raises(TypeError, match=rf"^{kind} 'never_built': 42 is not callable"):
+            registry.register("never_built")(42)
+        assert "never_built" not in registry

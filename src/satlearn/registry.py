@@ -22,6 +22,12 @@ def _describe(obj: object) -> str:
     return f"{module}.{qualname}" if module and qualname else repr(obj)
 
 
+def uncallable(obj: object) -> str | None:
+    """Why ``obj`` cannot be registered as a model builder or a data source's loader: a run calls it (a class is
+    callable too)."""
+    return None if callable(obj) else "is not callable; a run calls what this name is registered as"
+
+
 class Registry(Generic[T]):
     """Maps names to objects; ``register`` is a decorator, ``get`` fails with the list of choices.
 

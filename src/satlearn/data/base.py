@@ -17,7 +17,7 @@ import torch
 
 from satlearn.errors import ConfigError, DataError, MissingDataError
 from satlearn.paths import user_path
-from satlearn.registry import Registry
+from satlearn.registry import Registry, uncallable
 
 # what reading an array out of a damaged .npz archive raises (a member cut short, a corrupt stream, a bad offset)
 DAMAGED_ARCHIVE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
@@ -332,4 +332,4 @@ def origin_column(arrays) -> tuple[str, np.ndarray] | None:
 
 # name -> loader(config: DataConfig, *, progress: bool) -> DatasetSplits; progress: show a download's progress bar
 # (a source with nothing to download takes config alone and is called without it)
-SOURCES: Registry = Registry("data source")
+SOURCES: Registry = Registry("data source", refuses=uncallable)

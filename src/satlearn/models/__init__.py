@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 from satlearn.errors import ConfigError, count_error, first_line, is_whole_number, out_of_memory
-from satlearn.registry import Registry
+from satlearn.registry import Registry, uncallable
 
 # name -> builder(num_classes: int, *, input_shape: tuple[int, ...], width: int | None) -> nn.Module
-MODELS: Registry = Registry("model")
+MODELS: Registry = Registry("model", refuses=uncallable)
 
 
 def create_model(name: str, num_classes: int, *, input_shape: tuple[int, ...], width: int | None = None) -> nn.Module:
