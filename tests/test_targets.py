@@ -182,6 +182,21 @@ def test_update_refuses_inputs_that_are_not_tensors_and_numpy_momenta_out_of_ran
     assert torch.equal(targets.table(), torch.eye(3)[:2])  # nothing was written
 
 
+def test_update_refuses_a_tensor_momentum_out_of_range_or_of_several_values_and_one_that_is_no_number():
+    targets = SoftTargets(torch.tensor([0, 1]), 3)
+    probs = torch.full((1, 3), 1 / 3)
+    # a tensor α of 2 moved the row to [1.67, -0.33, -0.33], off the simplex
+    with pytest.raises(ValueError, match=r"^momentum=tensor\(2\.\); expected a number in \[0, 1\]"):
+        targets.update(torch.tensor([0]), probs, momentum=torch.tensor(2.0))
+    with pytest.raises(ValueError, match=r"^momentum is a tensor of shape \(3,\); expected one number in \[0, 1\]"):
+        targets.update(torch.tensor([0]), probs, momentum=torch.full((3,), 0.9))
+    with pytest.raises(TypeError, match=r"^momentum='0\.9'; expected a number in \[0, 1\]"):
+        targets.update(torch.tensor([0]), probs, momentum="0.9")
+    assert torch.equal(targets.table(), torch.eye(3)[:2])  # nothing was written
+    rows = targets.update(torch.tensor([0]), probs, momentum=torch.tensor(0.5))  # a tensor in range is taken
+    torch.testing.assert_close(rows, 0.5 * torch.eye(3)[:1] + 0.5 * probs)
+
+
 def test_a_bfloat16_table_serves_rows_and_weights_rescaled_to_sum_to_one():
     # stored rows off the simplex, as bfloat16 rounding leaves them: [1, 0.5, 0.5] sums to 2, so it reads
     # [0.5, 0.25, 0.25] with weight 0.5; [0.25, 0.25, 1.5] sums to 2 and reads with weight 0.75 (all exact in bfloat16)

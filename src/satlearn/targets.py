@@ -26,6 +26,22 @@ def refined_from_table(table: torch.Tensor, labels: torch.Tensor) -> tuple[torch
     return torch.where(given_holds_max, labels, label), confidence
 
 
+def _check_momentum(momentum) -> None:
+    """A ``ValueError`` for a momentum outside [0, 1] (nan too), which would move rows off the simplex, and a
+    ``TypeError`` for one that is no number. A tensor's value is read only on the CPU, where that waits for no
+    device."""
+    if isinstance(momentum, torch.Tensor):
+        if momentum.numel() != 1:  # one α per element would weigh the classes differently
+            raise ValueError(f"momentum is a tensor of shape {tuple(momentum.shape)}; expected one number in [0, 1]")
+        value = float(momentum) if momentum.device.type == "cpu" else None
+    elif isinstance(momentum, numbers.Real):  # numpy scalars too
+        value = momentum
+    else:
+        raise TypeError(f"momentum={momentum!r}; expected a number in [0, 1]")
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise ValueError(f"momentum={momentum!r}; expected a number in [0, 1]")
+
+
 class SoftTargets(nn.Module):
     """An ``(N, C)`` table of soft targets, one probability vector per training example.
 
@@ -150,7 +166,7 @@ class SoftTargets(nn.Module):
         Args:
             idx: ``(B,)`` example indices, each at most once per call.
             probs: ``(B, C)`` probability vectors (detached; any float dtype).
-            momentum: α in ``t ← α t + (1 − α) p``.
+            momentum: α in ``t ← α t + (1 − α) p``, a number in [0, 1] (or a one-element tensor).
         Returns:
             ``(B, C)`` float32 updated targets on the device of ``probs``.
         """
@@ -164,8 +180,7 @@ class SoftTargets(nn.Module):
         if tuple(probs.shape) != (len(idx), self.num_classes):
             raise ValueError(f"probs has shape {tuple(probs.shape)}; expected ({len(idx)}, {self.num_classes}), one "
                              "probability vector per index")
-        if isinstance(momentum, numbers.Real) and not 0.0 <= momentum <= 1.0:  # numpy scalars too; also nan
-            raise ValueError(f"momentum={momentum!r}; expected a number in [0, 1]")
+        _check_momentum(momentum)
         table_idx = idx.to(self.targets.device)
         rows = self._read(self.targets[table_idx]).to(device=probs.device)  # a gathered float32 copy
         new = rows.lerp_(probs.detach().float(), 1.0 - momentum)  # α t + (1 − α) p in one kernel
