@@ -94,3 +94,19 @@ def test_a_model_or_data_source_that_cannot_be_called_is_refused_as_it_is_regist
         with pytest.raises(TypeError, match=rf"^{kind} 'never_built': 42 is not callable"):
             registry.register("never_built")(42)
         assert "never_built" not in registry
+
+
+def test_a_name_that_no_config_could_give_or_a_forgotten_name_is_refused_at_registration():
+    registry = Registry("model")
+    for name in (3, "", " tiny", None):
+        with pytest.raises(TypeError, match=r"^model name .*: expected text without spaces around it"):
+            registry.register(name)
+
+    def tiny_mlp():
+        pass
+
+    # @registry.register without its name would hand the function over as the name, registering nothing
+    with pytest.raises(TypeError, match=r"^model .*tiny_mlp: register takes the name first, as in "
+                                        r"@register\('tiny_mlp'\)$"):
+        registry.register(tiny_mlp)
+    assert registry.names() == []

@@ -42,7 +42,14 @@ class Registry(Generic[T]):
     def register(self, name: str) -> Callable[[T], T]:
         """Registers the decorated object as ``name``. The same definition registered again (a notebook cell run
         twice, a module reloaded: same module and qualified name) replaces the entry; another one is a KeyError, and
-        one that the registry ``refuses`` a TypeError."""
+        one that the registry ``refuses`` a TypeError, as is a name that is no text a config could give."""
+        if callable(name):  # @REGISTRY.register without its name: the decorated object came as the name
+            raise TypeError(f"{self.kind} {_describe(name)}: register takes the name first, as in "
+                            f"@register({getattr(name, '__name__', 'name')!r})")
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise TypeError(f"{self.kind} name {name!r}: expected text without spaces around it, as a config "
+                            "names it")
+
         def decorator(obj: T) -> T:
             problem = self._refuses(obj) if self._refuses is not None else None
             if problem:
