@@ -1420,7 +1420,8 @@ def test_a_new_run_into_a_directory_another_process_trains_says_so_not_to_resume
         finally:
             os.close(held)
     # nobody trains it now: a run there is resumed
-    with pytest.raises(TrainingError, match="already holds a run; resume it with --resume"):
+    with pytest.raises(TrainingError, match=r"already holds a run; resume it \(train --resume; in Python, "
+                                            r"fit\(\.\.\., resume=True\)\) or choose another run\.name"):
         fit(tiny_config(tmp_path), run, log=lambda m: None)
 
 

@@ -655,7 +655,8 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
         return
     if (run_dir / CHECKPOINT_NAME).exists():
         raise TrainingError(
-            f"{run_dir}: already holds a run; resume it with --resume or choose another run.name / run directory"
+            f"{run_dir}: already holds a run; resume it (train --resume; in Python, fit(..., resume=True)) or choose "
+            "another run.name / run directory"
         )
     make_output_dir(run_dir, what="run directory", create=False)  # a file in the way is named as such
     # files of the names training writes, but not a run's: the user's own, which a new run would overwrite. A run
