@@ -82,7 +82,8 @@ def test_soft_target_losses_refuse_shapes_that_would_broadcast(loss):
         loss(logits, targets, weights=torch.tensor([0.5]))  # was 4 times the weighted mean
 
 
-@pytest.mark.parametrize("loss", [losses.symmetric_cross_entropy, losses.generalized_cross_entropy])
+@pytest.mark.parametrize("loss", [losses.cross_entropy, losses.symmetric_cross_entropy,
+                                  losses.generalized_cross_entropy])
 def test_hard_label_losses_refuse_labels_of_another_shape(loss):
     logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
     # fewer labels than examples (gather scored only the first ones) and a (B, 1) column (broadcast to B x B)

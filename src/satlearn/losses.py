@@ -27,6 +27,7 @@ def _check_tensors(**given: Any) -> None:
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy with hard labels."""
     _check_tensors(logits=logits, labels=labels)
+    _check_hard_labels(logits, labels)  # (B,) logits would be torch's unbatched form: the loss of one example
     return F.cross_entropy(logits.float(), labels)
 
 
