@@ -5,6 +5,7 @@ The archive lays images out as `train/<class>/NNNN.jpg` (5,000 per class) and `t
 `clean` labels (original order) original index i maps to `train/<CLASSES[clean[i]]>/<k:04d>.jpg`, k = number of
 earlier indices with the same label. That keeps CIFAR-10N's noisy label sets aligned with the images. The test
 split's original order is not recoverable; it is written class by class (which changes nothing for evaluation).
+A conversion stopped part-way (Ctrl-C, or the SIGTERM of the suite's `--stop`) leaves no part of it in --out.
 
     python benchmarks/prepare_cifar10.py --archive ../shared/data/cifar10-jpeg.tar.xz \
         --labels ../shared/data/cifar10n_labels.npz --out data/
@@ -31,7 +32,7 @@ from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, ROOT, data_file, path_option, writable_dir_problem  # noqa: E402
+from common import DATA, ROOT, data_file, path_option, run_main, writable_dir_problem  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 TRAIN_IMAGES = 50_000  # CIFAR-10's training split, which every CIFAR-10N label set labels one by one
@@ -173,4 +174,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Ctrl-C and SIGTERM (the suite's --stop) end the conversion in one line, once convert() has removed its staging
+    # folder: the signal's default action would end the process at once and leave that folder in --out
+    run_main(main)

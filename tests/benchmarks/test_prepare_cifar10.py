@@ -237,3 +237,44 @@ def test_an_image_of_another_size_is_one_line(tmp_path, monkeypatch):
         prepare.main()
     assert str(exit_.value) == (f"prepare_cifar10.py: error: cannot convert {archive} with {tmp_path / 'labels.npz'} "
                                 "(ValueError: expected a 32x32 RGB image, got (16, 16, 3))")
+
+
+def test_a_conversion_stopped_by_sigterm_ends_in_one_line_and_leaves_no_staging_folder(tmp_path):
+    """The suite's --stop (and timeout, a job scheduler) ends the conversion with SIGTERM: a staging folder left in
+    --out would hold up to the whole converted dataset, hidden by its leading dot and never removed."""
+    import signal
+    import subprocess
+    import time
+
+    archive = tmp_path / "cifar.tar"
+    with tarfile.open(archive, "w") as tar:
+        for c, name in enumerate(prepare.CLASSES):
+            add_jpeg(tar, f"train/{name}/0000.jpg", 10 * c)
+            add_jpeg(tar, f"test/{name}/0000.jpg", 10 * c)
+    np.savez(tmp_path / "labels.npz", clean=np.arange(10, dtype=np.uint8))
+    writing, out = tmp_path / "writing", tmp_path / "out"
+    # the script run as itself, its label count lowered to the archive's and its first batch written slowly, so
+    # that the signal comes while the staging folder holds part of the output
+    driver = (
+        "import pickle, pathlib, runpy, sys, time\n"
+        "real_dump = pickle.dump\n"
+        "def dump_slowly(*args, **kwargs):\n"
+        "    real_dump(*args, **kwargs)\n"
+        f"    pathlib.Path({str(writing)!r}).touch()\n"
+        "    time.sleep(60)\n"
+        "pickle.dump = dump_slowly\n"
+        f"sys.argv = [{str(SCRIPT)!r}, '--archive', {str(archive)!r}, '--labels', "
+        f"{str(tmp_path / 'labels.npz')!r}, '--out', {str(out)!r}]\n"
+        "source = pathlib.Path(sys.argv[0]).read_text().replace('TRAIN_IMAGES = 50_000', 'TRAIN_IMAGES = 10')\n"
+        f"sys.path.insert(0, {str(SCRIPT.parent)!r})\n"
+        "exec(compile(source, sys.argv[0], 'exec'), {'__name__': '__main__', '__file__': sys.argv[0]})\n")
+    process = subprocess.Popen([sys.executable, "-c", driver], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 120
+    while not writing.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert writing.exists(), process.communicate(timeout=60)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and stderr.strip().splitlines()[-1] == "prepare_cifar10.py: interrupted", stderr
+    assert list(out.iterdir()) == []
