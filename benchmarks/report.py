@@ -575,7 +575,25 @@ def _unpaired(sat: dict, ce: dict) -> str | None:
     if abs(sat["actual_noise_rate"] - ce["actual_noise_rate"]) > SAME_NOISE_RATE:
         differences.append(f"actual noise {_pct(sat['actual_noise_rate'])} % against "
                            f"{_pct(ce['actual_noise_rate'])} %")
+    sat_settings, ce_settings = _settings_that_change_the_maths(sat), _settings_that_change_the_maths(ce)
+    for key in sorted(sat_settings.keys() | ce_settings.keys()):
+        if sat_settings.get(key) != ce_settings.get(key):
+            differences.append(" against ".join(f"{key}={settings[key]}" if key in settings else "the config's"
+                                                for settings in (sat_settings, ce_settings)))
     return "; ".join(differences) or None
+
+
+def _settings_that_change_the_maths(r: dict) -> dict[str, str]:
+    """A grid cell's settings beyond the grid's own (``--set model.width=32``, say) that change what it trains, by
+    key: not its method's own options (SAT's ``method.momentum``), nor those that change only how it runs (a thread
+    count or any pipeline's settings, as the grid's cells may differ in them)."""
+    from satlearn.engine.trainer import RESUME_FREE_KEYS
+    from speed import PIPELINES
+
+    how_it_runs = RESUME_FREE_KEYS | {o.split("=", 1)[0] for overrides in PIPELINES.values() for o in overrides}
+    settings = dict(override.split("=", 1) for override in _settings_beyond_the_grid(r))  # the last of a key wins
+    return {key: value for key, value in settings.items()
+            if key not in how_it_runs and not key.startswith("method.")}
 
 
 def _actual_noise(row: list[dict | None]) -> str:

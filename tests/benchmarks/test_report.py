@@ -449,3 +449,27 @@ def test_a_label_issues_seed_with_other_folds_is_averaged_apart_in_a_row_that_na
          str(label_issues.FOLDS)),
         (f"mnist1d-sym40, `--folds {folds}`", str(recorded["seed"]), str(folds))]
     assert rows[1][7] == "0.500"
+
+
+def test_sat_minus_ce_pairs_only_cells_of_one_model_and_recipe_but_any_way_of_running_them(tmp_path, monkeypatch):
+    # label_noise.py --set model.width=32 (or another model, optimiser or batch) for one method's cells and not the
+    # other's: their difference would be more than SAT's; a thread count, a pipeline or a SAT-only option is not
+    results = tmp_path / "results"
+    fast = ["data.pipeline=memory", "run.amp=auto", "run.compile=false", "run.compile_tuning=false"]
+    for noise, ce_overrides, sat_overrides in (
+            ("sym20", [], ["model.name=resnet18", "model.width=32"]),
+            ("sym40", ["optim.lr=0.05"], ["optim.lr=0.1"]),
+            ("sym60", ["run.threads=4", "data.workers=2"], [*fast, "method.momentum=0.8", "run.threads=8"]),
+            ("sym80", ["model.width=32"], ["model.width=32"])):
+        write_result(results, f"label_noise/paper/ce-{noise}", **grid_cell("ce", noise, 0.5, 0.5,
+                     overrides=["data.noise.kind=symmetric", *ce_overrides]))
+        write_result(results, f"label_noise/paper/sat-{noise}", **grid_cell(
+            "sat", noise, 0.75, 0.75, pipeline="fast" if fast[0] in sat_overrides else "config",
+            overrides=["data.noise.kind=symmetric", *sat_overrides]))
+    text = "\n".join(load_report(results, monkeypatch).label_noise_section())
+    rows = {row[0]: row for row in table_rows(text, "| noise | actual noise % | ce | sat | SAT − CE (last) | "
+                                                    "run time (s) |")}
+    assert [rows[noise][4] for noise in ("sym20", "sym40", "sym60", "sym80")] == ["—", "—", "+25.00", "+25.00"]
+    assert ("No SAT − CE where the SAT cell and the CE cell differ in more than the method: "
+            "sym20 (model.name=resnet18 against the config's; model.width=32 against the config's); "
+            "sym40 (optim.lr=0.1 against optim.lr=0.05).") in text
