@@ -636,11 +636,25 @@ def _seeds_sentence(cells: dict[tuple[str, str], dict]) -> str:
             by_seeds.items(), key=lambda item: (item[0][0], -1 if item[0][1] is None else item[0][1]))) + "."
 
 
+def _grid_models(runs: list[dict]) -> str:
+    """The models the grid's cells trained: the recipes' ResNet-34, unless a cell was given another."""
+    models = {dict(o.split("=", 1) for o in r.get("overrides", [])).get("model.name", "resnet34") for r in runs}
+    return "ResNet-34" if models == {"resnet34"} else "models " + ", ".join(f"`{m}`" for m in sorted(models))
+
+
+def _beyond_the_recipe(cells: dict[tuple[str, str], dict]) -> str:
+    """A sentence naming the cells trained with settings beyond their recipe's (a ``--set model.width=16``), which
+    the table would otherwise show as the recipe's; nothing where there are none."""
+    given = [f"{method}-{noise}: " + ", ".join(f"`{s}`" for s in settings)
+             for (noise, method), c in sorted(cells.items()) if (settings := _settings_beyond_the_grid(c))]
+    return f" Settings beyond the recipe: {'; '.join(given)}." if given else ""
+
+
 def label_noise_section() -> list[str]:
     runs = _load("label_noise/*/*.json")
     if not runs:
         return []
-    lines = ["## Label-noise grid (CIFAR-10 JPEG, ResNet-34)", "",
+    lines = [f"## Label-noise grid (CIFAR-10 JPEG, {_grid_models(runs)})", "",
              "Test accuracy % at the last epoch (best epoch in brackets). Run time per method: seconds of training "
              "and evaluation epochs; in brackets the whole run (set-up, compilation, checkpoints) when it was not "
              "resumed; ×K when up to K trainings shared the GPU. Per-cell files in "
@@ -685,7 +699,8 @@ def label_noise_section() -> list[str]:
         for (noise, method), c in sorted(cells.items()):
             setups.setdefault((device_label(c), _training_setup(c)), []).append(f"{method}-{noise}")
         commits = sorted({short_commit(c["commit"]) for c in cells.values()})
-        lines += ["", f"Epochs {_epochs_words(cells)}.{_seeds_sentence(cells)} Device and training pipeline: "
+        lines += ["", f"Epochs {_epochs_words(cells)}.{_seeds_sentence(cells)}{_beyond_the_recipe(cells)} "
+                  "Device and training pipeline: "
                   + "; ".join(f"{device}, `{setup}` ({_count(len(names), 'cell')}: {', '.join(names)})"
                               for (device, setup), names in sorted(setups.items()))
                   + ". Commit " + ", ".join(f"`{c}`" for c in commits) + ".", ""]

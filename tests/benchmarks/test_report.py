@@ -473,3 +473,17 @@ def test_sat_minus_ce_pairs_only_cells_of_one_model_and_recipe_but_any_way_of_ru
     assert ("No SAT − CE where the SAT cell and the CE cell differ in more than the method: "
             "sym20 (model.name=resnet18 against the config's; model.width=32 against the config's); "
             "sym40 (optim.lr=0.1 against optim.lr=0.05).") in text
+
+
+def test_the_grid_names_a_model_other_than_the_recipes_and_the_cells_given_settings_beyond_it(tmp_path, monkeypatch):
+    # label_noise.py --set model.name=mlp (a CPU try-out, say) recorded into the grid: its table read "ResNet-34"
+    results = tmp_path / "results"
+    write_result(results, "label_noise/paper/ce-sym40", **grid_cell("ce", "sym40", 0.5, 0.5,
+                 overrides=["data.noise.kind=symmetric"]))
+    text = "\n".join(load_report(results, monkeypatch).label_noise_section())
+    assert text.startswith("## Label-noise grid (CIFAR-10 JPEG, ResNet-34)") and "beyond the recipe" not in text
+    write_result(results, "label_noise/paper/sat-sym40", **grid_cell("sat", "sym40", 0.75, 0.75,
+                 overrides=["data.noise.kind=symmetric", "model.name=mlp", "model.width=16"]))
+    text = "\n".join(load_report(results, monkeypatch).label_noise_section())
+    assert text.startswith("## Label-noise grid (CIFAR-10 JPEG, models `mlp`, `resnet34`)")
+    assert " Settings beyond the recipe: sat-sym40: `model.name=mlp`, `model.width=16`. " in text
