@@ -144,6 +144,19 @@ def is_recorded(path: Path) -> bool:
     return True
 
 
+def _settings_recorded_otherwise(recorded_at: Path, args: argparse.Namespace, method: str) -> str:
+    """For a recorded cell that is skipped, the ``--set``s now given that it was recorded with otherwise (a try-out
+    with ``--set run.epochs=1`` finding a real cell, say): `` with run.epochs=200 (asked: run.epochs=1)``; nothing
+    where it was recorded with them."""
+    recorded = dict(o.split("=", 1) for o in read_result(recorded_at).get("overrides", []) if "=" in o)
+    asked = dict(o.split("=", 1) for o in overrides_for_method(args.extra, method_name(method)))
+    differing = sorted(key for key, value in asked.items() if recorded.get(key) != value)
+    if not differing:
+        return ""
+    had = ", ".join(f"{key}={recorded[key]}" if key in recorded else f"the config's {key}" for key in differing)
+    return f" with {had} (asked: {', '.join(f'{key}={asked[key]}' for key in differing)}; --tag keeps both)"
+
+
 def method_name(method: str) -> str:
     """The satlearn method a grid method trains (``ce`` → ``erm``), from its config file."""
     return read_yaml_file(ROOT / "configs" / METHODS[method][0])["method"]["name"]
@@ -650,8 +663,11 @@ def main() -> None:
     cells = []
     for noise in args.noise:
         for method in args.methods:
-            if not args.redo and is_recorded(result_path(args.results_dir, args.recipe, method, noise, args.tag)):
-                print(f"{cell_name(method, noise)}: recorded earlier, skipped (--redo records it again)", flush=True)
+            recorded_at = result_path(args.results_dir, args.recipe, method, noise, args.tag)
+            if not args.redo and is_recorded(recorded_at):
+                otherwise = _settings_recorded_otherwise(recorded_at, args, method)
+                print(f"{cell_name(method, noise)}: recorded earlier{otherwise}, skipped (--redo records it again)",
+                      flush=True)
             else:
                 cells.append((method, noise))
     check_inputs(args, cells)

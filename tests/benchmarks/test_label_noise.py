@@ -55,7 +55,10 @@ def test_grid_cells_resume_and_report(tmp_path):
     # the configs' own seeds; a CIFAR-10N cell's labels come from a file, so no noise seed drew them
     assert cell["seeds"] == {"run": 0, "noise": 0} and json.loads(files[0].read_text())["seeds"]["noise"] is None
     again = run(*common, *tiny)
-    assert again.count("recorded earlier") == 4 and "resumed" not in again
+    assert again.count("recorded earlier, skipped") == 4 and "resumed" not in again
+    # asked with other settings (a try-out), a recorded cell is still skipped, and the line says how it was recorded
+    other = run(*common, *tiny, "--set", "run.epochs=2")
+    assert other.count("recorded earlier with run.epochs=3 (asked: run.epochs=2; --tag keeps both), skipped") == 4
     assert "finished earlier" in run(*common, *tiny, "--redo")  # run directories are kept: nothing is retrained
     # a finished run of other settings (a smoke test left in the same --runs-dir) is not recorded as the cell asked;
     # each such cell fails and the grid goes on to the next
