@@ -157,6 +157,9 @@ def main() -> None:
     args = parser.parse_args()
     for option, path, name in (("--archive", args.archive, "cifar10-jpeg.tar.xz"),
                                ("--labels", args.labels, "cifar10n_labels.npz")):
+        if path.is_dir():  # "no such file" would send one looking for a path that is there
+            parser.error(f"{option} {path}: a folder; expected the file {name} (give its path, {path / name} "
+                         "if it lies there)")
         if not path.is_file():
             parser.error(f"{option} {path}: no such file; put {name} in {DATA} or give {option} (the data "
                          f"folder's README.md, {ROOT.parent / 'shared' / 'data' / 'README.md'}, says where it comes from)")

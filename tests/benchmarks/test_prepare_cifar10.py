@@ -73,6 +73,10 @@ def test_a_missing_or_damaged_input_is_one_line_and_leaves_no_output(tmp_path):
                                        capture_output=True, text=True)
     missing = run("--archive", str(tmp_path / "none.tar.xz"), "--labels", str(labels))
     assert missing.returncode == 2 and "--archive" in missing.stderr and "none.tar.xz: no such file" in missing.stderr
+    folder = run("--archive", str(tmp_path), "--labels", str(labels))  # the folder that holds it, given for it
+    assert folder.returncode == 2 and folder.stderr.strip().endswith(
+        f"--archive {tmp_path}: a folder; expected the file cifar10-jpeg.tar.xz (give its path, "
+        f"{tmp_path / 'cifar10-jpeg.tar.xz'} if it lies there)")
     damaged = tmp_path / "damaged.tar.xz"
     damaged.write_bytes(b"not an archive at all")
     result = run("--archive", str(damaged), "--labels", str(labels))
