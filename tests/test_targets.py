@@ -197,6 +197,16 @@ def test_update_refuses_a_tensor_momentum_out_of_range_or_of_several_values_and_
     torch.testing.assert_close(rows, 0.5 * torch.eye(3)[:1] + 0.5 * probs)
 
 
+def test_a_compiled_update_with_a_cpu_tensor_momentum_is_one_graph():
+    # a momentum passed as a tensor keeps a compiled step from recompiling as its value changes; reading that value
+    # to check it would split the graph in two (Tensor.item), so a compiled update leaves it unread
+    targets = SoftTargets(torch.tensor([0, 1, 2]), 3)
+    probs = torch.full((2, 3), 1 / 3)
+    update = torch.compile(lambda idx, p, m: targets.update(idx, p, momentum=m), fullgraph=True, backend="eager")
+    rows = update(torch.tensor([0, 2]), probs, torch.tensor(0.5))
+    torch.testing.assert_close(rows, 0.5 * torch.eye(3)[[0, 2]] + 0.5 * probs)
+
+
 def test_a_bfloat16_table_serves_rows_and_weights_rescaled_to_sum_to_one():
     # stored rows off the simplex, as bfloat16 rounding leaves them: [1, 0.5, 0.5] sums to 2, so it reads
     # [0.5, 0.25, 0.25] with weight 0.5; [0.25, 0.25, 1.5] sums to 2 and reads with weight 0.75 (all exact in bfloat16)

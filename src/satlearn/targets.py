@@ -29,11 +29,12 @@ def refined_from_table(table: torch.Tensor, labels: torch.Tensor) -> tuple[torch
 def _check_momentum(momentum) -> None:
     """A ``ValueError`` for a momentum outside [0, 1] (nan too), which would move rows off the simplex, and a
     ``TypeError`` for one that is no number. A tensor's value is read only on the CPU, where that waits for no
-    device."""
+    device, and not while ``torch.compile`` traces the update, where reading it would split the graph."""
     if isinstance(momentum, torch.Tensor):
         if momentum.numel() != 1:  # one α per element would weigh the classes differently
             raise ValueError(f"momentum is a tensor of shape {tuple(momentum.shape)}; expected one number in [0, 1]")
-        value = float(momentum) if momentum.device.type == "cpu" else None
+        readable = momentum.device.type == "cpu" and not torch.compiler.is_compiling()
+        value = float(momentum) if readable else None
     elif isinstance(momentum, numbers.Real):  # numpy scalars too
         value = momentum
     else:
