@@ -1196,8 +1196,9 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: s
     """Evaluates a run's latest weights on its test split, with ``threads`` CPU threads (None: the run's own
     ``run.threads``; the run's config is left as it is, and the count the process had is restored after); writes and
     returns ``eval.json``'s content: the epoch its checkpoint ends (``epoch``; fewer than ``epochs``, the run's
-    ``run.epochs``, for an unfinished run), the test loss and accuracy, and the number of test examples. ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to
-    write, or a folder (existing, or a string ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``).
+    ``run.epochs``, for an unfinished run), the test loss and accuracy, and the number of test examples.
+    ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or a
+    string ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``).
     On the CPU, figures scored with another count may differ in their last bits from the run's own count's, as sums
     round with the thread count. A ``~`` that ``run_dir`` or ``out`` starts with is the home directory."""
     threads = checked_threads(threads)  # before the run is loaded
@@ -1212,8 +1213,8 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: s
     with cpu_threads(config.run.threads if threads is None else threads):
         measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
     result = {"run_dir": str(run_dir), "epoch": checkpoint["epoch"], "epochs": config.run.epochs,
-              "test_loss": measured["loss"],
-              "test_accuracy": measured["accuracy"], "num_test": test_loader.num_examples}
+              "test_loss": measured["loss"], "test_accuracy": measured["accuracy"],
+              "num_test": test_loader.num_examples}
     make_output_dir(out_path.parent, what="--out")
     atomic_write_text(out_path, reporting.to_json(result))
     return result
