@@ -774,9 +774,11 @@ def test_a_methods_metrics_keep_off_the_engines_columns_and_its_statistics_are_n
         monkeypatch.setitem(METHODS._entries, "own", Own)
         return tiny_config(tmp_path, "method.name=own", "run.epochs=1")
 
-    # a scalar tensor and an undefined value (None) are statistics as a number is
-    run = fit(method_with({"spread": torch.tensor(0.25), "undefined": None}), tmp_path / "fine")
-    assert (run.history[0]["spread"], run.history[0]["undefined"]) == (0.25, None)
+    # a scalar tensor, an undefined value (None) and a flag (a bool, written as such before this check) are
+    # statistics as a number is
+    run = fit(method_with({"spread": torch.tensor(0.25), "undefined": None, "converged": True}), tmp_path / "fine")
+    assert (run.history[0]["spread"], run.history[0]["undefined"], run.history[0]["converged"]) == (0.25, None, True)
+    assert '"converged": true' in (tmp_path / "fine" / "metrics.jsonl").read_text()
     for n, (statistics, metrics, message) in enumerate((
             ({"test_accuracy": 0.999}, None, "Own.epoch_metrics's statistic 'test_accuracy' has the name of a column"),
             ({"epoch": 99}, None, "Own.epoch_metrics's statistic 'epoch' has the name of a column"),

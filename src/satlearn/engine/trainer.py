@@ -542,8 +542,8 @@ def _train_columns(method: Method, train: dict[str, float]) -> dict[str, float]:
 
 
 def _statistic_columns(method: Method, statistics: Any, train: dict[str, float]) -> dict[str, Any]:
-    """``epoch_metrics``'s result as columns: a dict of numbers (a one-element tensor as its float; None where a
-    statistic is undefined), under names of their own. Anything else is one line naming the method and what it
+    """``epoch_metrics``'s result as columns: a dict of numbers (a bool too; a one-element tensor as its float; None
+    where a statistic is undefined), under names of their own. Anything else is one line naming the method and what it
     returned, instead of a failure in writing metrics.jsonl or a column overwritten."""
     where = f"{type(method).__name__}.epoch_metrics"
     if not isinstance(statistics, dict):
@@ -555,7 +555,7 @@ def _statistic_columns(method: Method, statistics: Any, train: dict[str, float])
                                 "of a training metric; give it another name")
         if isinstance(value, torch.Tensor) and value.numel() == 1:
             value = float(value)
-        elif value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        elif value is not None and not isinstance(value, numbers.Real):  # (a bool, a flag of the epoch, is one)
             raise TrainingError(f"{where}'s statistic {key!r} is {_described(value)}; expected a number, a "
                                 "one-element tensor or None")
         columns[key] = value
