@@ -553,6 +553,8 @@ def test_a_folder_shows_its_evaluated_runs_and_names_those_not_evaluated_yet(tmp
     assert table.splitlines()[-1] == "not shown, as not yet evaluated (run.eval_every): early"
     with pytest.raises(DataError, match=r"early/metrics\.jsonl: no evaluated epoch yet"):  # named on its own
         compare_runs([tmp_path / "runs", early], out=tmp_path / "c.png")
+    with pytest.raises(DataError, match=r"early/metrics\.jsonl: no evaluated epoch yet"):  # also from a generator
+        compare_runs((d for d in (tmp_path / "runs", early)), out=tmp_path / "c.png")
     (tmp_path / "runs" / "done" / "metrics.jsonl").unlink()  # the folder's only run now is the early one
     with pytest.raises(DataError, match=r"^no evaluated epoch yet in any of the runs \(early\)$"):
         compare_runs([tmp_path / "runs"], out=tmp_path / "c.png")

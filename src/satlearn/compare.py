@@ -310,7 +310,11 @@ def plot_format(path: Path, supported: dict[str, str]) -> str:
 def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
                  title: str = "") -> tuple[list[RunCurves], str, Path]:
     """Reads every run, writes the plot (default: ``compare.png`` in the runs' common parent) and returns the runs,
-    the table and the plot's path."""
+    the table and the plot's path. A folder of runs stands for those of its runs that have an evaluated epoch; a line
+    under the table names the others (``run.eval_every`` > 1, before their first evaluation). A run named on its
+    own with no evaluated epoch yet is a DataError."""
+    if not isinstance(run_dirs, (str, bytes, os.PathLike)):  # (a lone path is refused below, not read as letters)
+        run_dirs = list(run_dirs)  # read twice: a generator would be used up by the first reading
     dirs = unique_run_dirs(run_dirs)
     if not dirs:
         raise DataError("compare needs at least one run directory")
