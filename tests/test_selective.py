@@ -864,3 +864,23 @@ def test_a_run_whose_name_starts_with_a_tilde_is_read_and_written_in_its_folder_
     _, written, _ = selective_eval([tmp_path / "runs" / "~"], out=".")
     assert written[0]["json"] == tmp_path / "out" / "~" / "selective_max_softmax.json" and written[0]["json"].exists()
     assert not list((tmp_path / "home").rglob("selective_*"))
+
+
+def test_the_csv_thresholds_read_back_as_the_thresholds_the_report_applies():
+    # abstain probabilities near 1 (a model that mostly abstains, as an early Deep Gamblers model): thresholds that
+    # differ in their 12th digit, which a rounded CSV writes all alike, so that no threshold read from it accepts what
+    # the report's threshold accepts
+    from satlearn.evaluation.selective import risk_coverage_curve
+    from satlearn.selective import coverage_table_csv, curve_csv
+
+    rng = np.random.default_rng(3)
+    scores = 1.0 - rng.random(400) * 1e-10
+    correct = rng.random(400) > 0.5
+    protocol = selective_protocol(scores, correct)
+    rows = list(csv.DictReader(coverage_table_csv(protocol).splitlines()))
+    for row, reported in zip(rows, protocol["coverages"]):
+        for column, part in (("val_threshold", "validation"), ("test_threshold", "test")):
+            assert float(row[column]) == reported[part]["threshold"], column
+    curve = risk_coverage_curve(scores, correct)
+    written = [float(row["threshold"]) for row in csv.DictReader(curve_csv(curve).splitlines())]
+    assert written == curve.threshold.tolist()

@@ -361,6 +361,12 @@ def _pct(value: float | None) -> str:
     return "" if value is None or not np.isfinite(value) else f"{100.0 * value:.3f}"
 
 
+def _exact(value: float) -> str:
+    """A threshold as text that reads back as the same float: scores may differ only in their last digits (abstain
+    probabilities next to 1), and a threshold rounded for show would accept other examples than the report's."""
+    return repr(float(value))
+
+
 def coverage_table_csv(report: dict[str, Any]) -> str:
     """One row per target coverage, values in %: each part's bisection, and the validation threshold on test."""
     buffer = io.StringIO()
@@ -371,8 +377,8 @@ def coverage_table_csv(report: dict[str, Any]) -> str:
     for row in report["coverages"]:
         val, test, deployed = row["validation"], row["test"], row["deployed"]
         writer.writerow([f"{100.0 * row['target']:g}", _pct(val["coverage"]), _pct(val["error"]),
-                         f"{val['threshold']:.10g}", _pct(test["coverage"]), _pct(test["error"]),
-                         f"{test['threshold']:.10g}", _pct(deployed["coverage"]), _pct(deployed["error"]),
+                         _exact(val["threshold"]), _pct(test["coverage"]), _pct(test["error"]),
+                         _exact(test["threshold"]), _pct(deployed["coverage"]), _pct(deployed["error"]),
                          int(val["within_tolerance"]), int(test["within_tolerance"])])
     return buffer.getvalue()
 
@@ -381,8 +387,9 @@ def curve_csv(curve: RiskCoverage) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["coverage", "risk", "generalized_risk", "threshold"])
-    for row in zip(curve.coverage, curve.risk, curve.generalized_risk, curve.threshold):
-        writer.writerow([f"{v:.8g}" for v in row])
+    for coverage, risk, generalized_risk, threshold in zip(curve.coverage, curve.risk, curve.generalized_risk,
+                                                           curve.threshold):
+        writer.writerow([f"{coverage:.8g}", f"{risk:.8g}", f"{generalized_risk:.8g}", _exact(threshold)])
     return buffer.getvalue()
 
 
