@@ -415,7 +415,8 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
 
     Files: ``label_issues.csv``, ``label_issues_mask.npy`` (bool N), ``label_issues_ranked.npy`` (flagged indices,
     most likely wrong first), ``pred_probs.npy`` (N × C), ``label_issues_summary.json``, ``label_issues_pr.png``.
-    Returns the summary; with ``true_labels`` its ``against_true_labels`` is
+    Without a curve to draw (no ``true_labels``, or none or all of them wrong), a ``label_issues_pr.png`` already in
+    ``out_dir`` is removed. Returns the summary; with ``true_labels`` its ``against_true_labels`` is
     :func:`satlearn.evaluation.detection.detection_report`'s, None (null in the JSON) where a measure is undefined.
     """
     from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text, make_output_dir
@@ -434,10 +435,13 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
                         ("pred_probs.npy", issues.probs.astype(np.float32))):
         atomic_write_bytes(out_dir / name, lambda f, a=array: np.save(f, a))
     summary = issues.summary(class_names)
-    if true_labels is not None:
-        truly_wrong = np.asarray(true_labels) != issues.given_labels
+    plot_path = out_dir / "label_issues_pr.png"
+    truly_wrong = None if true_labels is None else np.asarray(true_labels) != issues.given_labels
+    if truly_wrong is not None:
         summary["against_true_labels"] = detection_report(issues.scores, issues.flagged, truly_wrong)
-        if truly_wrong.any() and not truly_wrong.all():
-            plot_precision_recall(issues, truly_wrong, out_dir / "label_issues_pr.png")
+    if truly_wrong is not None and truly_wrong.any() and not truly_wrong.all():
+        plot_precision_recall(issues, truly_wrong, plot_path)
+    else:  # an earlier call's plot in this folder would stand beside these files as theirs
+        plot_path.unlink(missing_ok=True)
     atomic_write_text(out_dir / "label_issues_summary.json", to_json(summary))
     return summary
