@@ -884,3 +884,10 @@ def test_the_csv_thresholds_read_back_as_the_thresholds_the_report_applies():
     curve = risk_coverage_curve(scores, correct)
     written = [float(row["threshold"]) for row in csv.DictReader(curve_csv(curve).splitlines())]
     assert written == curve.threshold.tolist()
+
+
+def test_the_printed_line_names_every_file_written_for_the_run(runs, tmp_path, capsys):
+    assert main(["selective-eval", str(runs["erm"]), "--out", str(tmp_path)]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(str(runs["erm"])))
+    written = sorted(path.name for path in (tmp_path / "erm").iterdir())
+    assert written and all(name in line for name in written), (written, line)

@@ -420,7 +420,8 @@ def _selective_eval(args: argparse.Namespace) -> int:
         metrics = report["metrics"]["test"]
         print(f"{report['run_dir']} [{report['method']}, score {report['score']}]: test error {at} "
               f"(% at coverage); AURC {1000 * metrics['aurc']:.2f}, E-AURC {1000 * metrics['e_aurc']:.2f}, "
-              f"AUGRC {1000 * metrics['augrc']:.2f} (x1e-3); files {paths['json']}, {paths['csv'].name}")
+              f"AUGRC {1000 * metrics['augrc']:.2f} (x1e-3); files {paths['json']}, {paths['csv'].name}, "
+              f"{paths['curve'].name}")
         if report["split"]["note"]:
             print(f"  note: {report['split']['note']}")
         if missed:
