@@ -875,6 +875,16 @@ def test_an_empty_path_option_is_refused_not_read_as_none_or_the_current_directo
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["eval", "selective-eval"])
+def test_a_data_root_that_is_not_there_is_refused_not_made(tmp_path, capsys, command):
+    # an MNIST-1D run's data.root is its cache: a mistyped --data-root was made, and the data generated into it
+    missing = tmp_path / "nowhere"
+    assert main([command, str(tmp_path), "--data-root", str(missing)]) == 2
+    assert capsys.readouterr().err == (f"satlearn: error: --data-root {missing}: no such file or folder; expected "
+                                       "where the run's data are now\n")
+    assert not missing.exists()
+
+
 @pytest.mark.parametrize("argv, named", [
     (["eval", ""], "RUN_DIR"), (["eval", "RUN", "--data-root", ""], "--data-root"),
     (["eval", "RUN", "--out", ""], "--out"), (["compare", "RUN", ""], "RUN_DIR"),

@@ -233,6 +233,10 @@ def _refuse_empty_paths(args: argparse.Namespace) -> None:
                 positional = dest in ("run_dirs", "run_dir") and args.command != "train"
                 name = "RUN_DIR" if positional else f"--{dest.replace('_', '-')}"
                 raise ConfigError(f"{name} is empty; expected a path")
+    data_root = getattr(args, "data_root", None)
+    # where a run's data are now is somewhere: a mistyped one would be taken as a new cache (MNIST-1D's) and made
+    if data_root is not None and not user_path(data_root).exists():
+        raise ConfigError(f"--data-root {data_root}: no such file or folder; expected where the run's data are now")
 
 
 def _train(args: argparse.Namespace) -> int:
