@@ -148,7 +148,10 @@ def _settings_recorded_otherwise(recorded_at: Path, args: argparse.Namespace, me
     """For a recorded cell that is skipped, the ``--set``s now given that it was recorded with otherwise (a try-out
     with ``--set run.epochs=1`` finding a real cell, say): `` with run.epochs=200 (asked: run.epochs=1)``; nothing
     where it was recorded with them."""
-    recorded = dict(o.split("=", 1) for o in read_result(recorded_at).get("overrides", []) if "=" in o)
+    result = read_result(recorded_at)
+    if "overrides" not in result:  # a record that keeps no settings (copied in by hand, say): nothing to compare
+        return ""
+    recorded = dict(o.split("=", 1) for o in result["overrides"] if "=" in o)
     asked = dict(o.split("=", 1) for o in overrides_for_method(args.extra, method_name(method)))
     differing = sorted(key for key, value in asked.items() if recorded.get(key) != value)
     if not differing:
