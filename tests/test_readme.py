@@ -246,6 +246,26 @@ def test_the_run_directory_table_lists_the_files_and_fields_a_run_writes(finishe
     assert sorted(set(summary["runtime"]) - set(re.findall(r"`([a-z_]+)`", runtime_text))) == []
 
 
+def test_the_metrics_columns_are_listed_in_the_order_a_run_writes_them(finished_sat_run):
+    import csv
+
+    listed_part = run_directory_table()["metrics.csv"].split("in that column order")[0]
+    listed = [name for name in re.findall(r"`([^`]+)`", listed_part) if re.fullmatch(r"[a-z_]+", name)]
+    with open(finished_sat_run / "metrics.csv", newline="") as f:
+        header = next(csv.reader(f))
+    # every column is named, or is one of the method's training metrics (train_*)
+    assert [c for c in header if c not in listed and not c.startswith("train_")] == []
+    assert [c for c in listed if c in header] == [c for c in header if c in listed]
+
+
+def test_the_keys_of_eval_json_are_the_ones_listed(finished_sat_run, tmp_path):
+    from satlearn.engine import evaluate_run
+
+    text = " ".join(README.read_text().split())
+    sentence = text[text.index("`eval.json` holds"):].split("; for an unfinished run")[0]
+    listed = [name for name in re.findall(r"`([^`]+)`", sentence) if name != "eval.json"]
+    assert sorted(listed) == sorted(evaluate_run(finished_sat_run, out=tmp_path / "eval.json"))
+
 def test_readme_splits_of_ones_own_train_and_evaluate_from_python(tmp_path, monkeypatch):
     from fixtures import tiny_overrides
 
