@@ -84,7 +84,7 @@ class Method(nn.Module):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
                       epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One batch ``(x, y, idx)`` at 0-based ``epoch`` → (scalar loss tensor, dict of batch-mean metrics: scalar
-        tensors or numbers).
+        tensors or numbers, not bools).
 
         The metrics keep the same keys through an epoch and become the ``train_*`` columns of ``metrics.csv``;
         ``loss`` is the returned loss unless they give their own (the engine watches it for divergence)."""
@@ -97,8 +97,8 @@ class Method(nn.Module):
 
     def epoch_metrics(self, clean_labels: torch.Tensor | None = None) -> dict[str, Any]:
         """Statistics of the method's own state after an epoch (e.g. how many targets left their label): a dict of
-        numbers, one-element tensors or None, named other than the engine's columns of ``metrics.csv`` and the
-        ``train_*`` metrics."""
+        numbers (a bool too, a flag of the epoch), one-element tensors or None, named other than the engine's
+        columns of ``metrics.csv`` and the ``train_*`` metrics."""
         return {}
 
 
