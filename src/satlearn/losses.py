@@ -4,7 +4,9 @@ Shapes: ``logits`` ``(B, C)`` (``(B, C + 1)``, the abstain logit last, for selec
 ``labels`` ``(B,)`` int64, ``targets`` ``(B, C)`` rows on the probability simplex. Every loss returns a scalar (the
 batch mean, or the confidence-weighted mean for SAT); the parts they are built from, ``soft_cross_entropy_per_example``,
 ``confidence_weights`` and ``selective_sat_targets``, return one value or row per example. Every array argument is a
-``torch.Tensor``: another (a NumPy array, a list) is a ``TypeError`` naming it.
+``torch.Tensor``: another (a NumPy array, a list) is a ``TypeError`` naming it. Every loss refuses arguments of other
+shapes than these with a ``ValueError`` naming them (``(B,)`` logits, ``(B, 1)`` labels), as broadcasting or torch's
+unbatched form would give a loss of something else without a word; the parts do not check shapes.
 """
 
 from __future__ import annotations

@@ -167,7 +167,9 @@ class SoftTargets(nn.Module):
         Args:
             idx: ``(B,)`` example indices, each at most once per call.
             probs: ``(B, C)`` probability vectors (detached; any float dtype).
-            momentum: α in ``t ← α t + (1 − α) p``, a number in [0, 1] (or a one-element tensor).
+            momentum: α in ``t ← α t + (1 − α) p``, a number in [0, 1] (or a one-element tensor): outside it a
+                ``ValueError`` (a tensor's value is checked only on the CPU, and not while ``torch.compile`` traces
+                the update), no number a ``TypeError``.
         Returns:
             ``(B, C)`` float32 updated targets on the device of ``probs``.
         """
