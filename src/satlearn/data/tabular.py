@@ -1,5 +1,5 @@
-"""A CSV table with a header row: one label column (``data.label_column``), every other column numeric, but for
-those ``data.ignore_columns`` leaves out.
+"""A CSV table (UTF-8, a byte-order mark allowed) with a header row: one label column (``data.label_column``), every
+other column numeric, but for those ``data.ignore_columns`` leaves out.
 
 Labels may be names or numbers; their sorted distinct values become classes ``0..C-1`` (numbers sorted by value,
 so ``2.0`` comes before ``10.0``) and are kept as the class names. One number written two ways (``1``, ``01``,
