@@ -531,6 +531,8 @@ def test_a_lone_run_path_instead_of_a_list_is_refused_in_one_line_not_read_lette
     with pytest.raises(ConfigError, match=r"^run_dirs='runs/sat'; expected a list of run directories"):
         selective_eval("runs/sat", out=tmp_path / "sel")
     assert not (tmp_path / "sel").exists()
+    with pytest.raises(ConfigError, match=r"^selective-eval needs at least one run directory$"):
+        selective_eval(iter([]), out=tmp_path / "sel")  # (it failed in os.path.commonpath)
 
 
 def test_the_help_says_a_folder_of_runs_stands_for_them_all_as_compares_does(capsys):

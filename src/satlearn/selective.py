@@ -495,6 +495,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
         raise ConfigError(f"--out {out}: selective-eval writes a folder (each run's files and the plot "
                           f"risk_coverage.png in it); expected a folder, not a {out_path.suffix} file")
     paths = unique_run_dirs(run_dirs)  # as compare takes them: a folder of runs for them all, each run once
+    if not paths:  # (an empty iterator passes the check above)
+        raise ConfigError("selective-eval needs at least one run directory")
     for path in paths:  # before the output folders: a run given as a file is no "output directory" of the user's
         if path.exists() and not path.is_dir():
             raise DataError(f"{path}: is a file, not a run directory")
