@@ -99,7 +99,7 @@ def test_a_model_or_data_source_that_cannot_be_called_is_refused_as_it_is_regist
 def test_a_name_that_no_config_could_give_or_a_forgotten_name_is_refused_at_registration():
     registry = Registry("model")
     for name in (3, "", " tiny", None):
-        with pytest.raises(TypeError, match=r"^model name .*: expected text without spaces around it"):
+        with pytest.raises(TypeError, match=r"^model name .*: expected non-empty text without spaces around it"):
             registry.register(name)
 
     def tiny_mlp():

@@ -47,8 +47,8 @@ class Registry(Generic[T]):
             raise TypeError(f"{self.kind} {_describe(name)}: register takes the name first, as in "
                             f"@register({getattr(name, '__name__', 'name')!r})")
         if not isinstance(name, str) or not name.strip() or name != name.strip():
-            raise TypeError(f"{self.kind} name {name!r}: expected text without spaces around it, as a config "
-                            "names it")
+            raise TypeError(f"{self.kind} name {name!r}: expected non-empty text without spaces around it, as a "
+                            "config names it")
 
         def decorator(obj: T) -> T:
             problem = self._refuses(obj) if self._refuses is not None else None
