@@ -57,6 +57,11 @@ def test_a_torch_device_set_in_code_is_taken_as_its_name():
     checked = check(config, source="fit's config")
     assert checked.run.device == "cpu" and type(checked.run.device) is str
     assert from_dict_exact(read_yaml(dump_yaml(checked))) == checked
+    config.run.device = "cpu"
+    config.data.root = torch.device("cpu")  # no device setting: refused, not taken as the path "cpu"
+    with pytest.raises(ConfigError, match=r"^fit's config: data\.root: expected "):
+        check(config, source="fit's config")
+    config.data.root = None
     config.run.device = torch.device("meta")  # a device torch knows but no run trains on: named as before
     with pytest.raises(ConfigError, match=r"^fit's config: run\.device='meta' is not a device satlearn runs on"):
         check(config, source="fit's config")

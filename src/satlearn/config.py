@@ -247,13 +247,14 @@ def check(config: Config, *, source: str) -> Config:
     """Raises :class:`ConfigError` for a config built in code (a dataclass changed by hand) that
     :func:`load_config` would refuse: the types, then the choices and ranges; ``source`` names it in errors.
     Returns the config as :func:`load_config` would have built it (a copy, with the method's settings filled in)."""
-    def as_saved(value: Any) -> Any:  # a tuple where a list belongs is the same setting, a pathlib.Path a str
+    def as_saved(value: Any, key: str = "") -> Any:  # a tuple where a list belongs is the same setting, a Path a str
         if isinstance(value, dict):
-            return {key: as_saved(item) for key, item in value.items()}
+            return {name: as_saved(item, name) for name, item in value.items()}
         if isinstance(value, os.PathLike):
             return os.fspath(value)
         torch = sys.modules.get("torch")  # (no torch.device exists before torch is imported)
-        if torch is not None and isinstance(value, torch.device):  # run.device = torch.device("cuda:1")
+        # run.device = torch.device("cuda:1"), and only a device setting: one given for a path is no path
+        if torch is not None and isinstance(value, torch.device) and key.endswith("device"):
             return str(value)
         return [as_saved(item) for item in value] if isinstance(value, tuple) else value
 
