@@ -221,9 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 _PATH_ARGUMENTS = ("config", "run_dir", "resume", "out", "data_root", "run_dirs")
 
 
-def _refuse_empty_paths(args: argparse.Namespace) -> None:
+def _check_path_arguments(args: argparse.Namespace) -> None:
     """Refuses a path given as empty text (an unset shell variable): read as a path it is the current directory,
-    and an empty --resume or --data-root, read as none, would start a new run or be ignored."""
+    and an empty --resume or --data-root, read as none, would start a new run or be ignored. Refuses a --data-root
+    that is not there."""
     from satlearn.errors import ConfigError
 
     for dest in _PATH_ARGUMENTS:
@@ -647,7 +648,7 @@ def _run(args: argparse.Namespace) -> int:
     from satlearn.errors import SatlearnError, TrainingInterrupted
 
     try:
-        _refuse_empty_paths(args)
+        _check_path_arguments(args)
         import_user_modules(args.imports)
         if args.command in TRAINING_COMMANDS:
             _check_single_process(os.environ)
