@@ -2264,3 +2264,16 @@ def test_the_trained_method_comes_back_ready_to_predict(tmp_path):
     _, loaded, _, _ = load_run(tmp_path / "run")
     for method in (finished.method, stopped.method, loaded):
         assert not any(module.training for module in method.modules())
+
+
+def test_a_data_root_that_is_not_there_is_refused_in_python_too_and_not_made(tmp_path):
+    from satlearn.engine import load_run
+
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path, "run.epochs=1", "method.name=erm"), run, log=lambda m: None)
+    missing = tmp_path / "nowhere"
+    for call in (lambda: evaluate_run(run, data_root=missing), lambda: load_run(run, data_root=missing)):
+        with pytest.raises(DataError, match=rf"^data_root='{re.escape(str(missing))}': no such file or folder; "
+                                            "expected where the run's data are now$"):
+            call()
+    assert not missing.exists()  # (MNIST-1D's data.root is its cache: it was made, and the data generated into it)

@@ -1172,8 +1172,8 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
              dataset: DatasetSplits | None = None) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
     """Rebuilds a finished (or interrupted) run: config, trained method (in eval mode), data and the raw checkpoint.
 
-    ``data_root``: where the run's data are now, if they moved (another machine, say); they must be the same
-    data, which the run's digest of them checks. ``dataset``: the splits a run trained on when they were given to
+    ``data_root``: where the run's data are now, if they moved (another machine, say): a path that exists (a
+    DataError otherwise); they must be the same data, which the run's digest of them checks. ``dataset``: the splits a run trained on when they were given to
     :func:`fit` (also checked against the digest). A run of a source, model or method registered by your own module
     needs that module imported first. A ``~`` that ``run_dir`` starts with is the home directory, as for :func:`fit`."""
     run_dir = user_path(run_dir)
@@ -1181,6 +1181,10 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
     config = config_lib.from_dict_exact(checkpoint["config"])
     _check_registered(config, run_dir)
     if data_root is not None:
+        # where the data are now is somewhere: a mistyped one would be taken as a new cache (MNIST-1D's) and made
+        if not user_path(data_root).exists():
+            raise DataError(f"data_root={str(data_root)!r}: no such file or folder; expected where the run's data "
+                            "are now")
         config.data.root = str(data_root)
     torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
     noisy, _ = run_data(config, checkpoint, run_dir, doing="load the run", dataset=dataset)
