@@ -581,6 +581,15 @@ def test_a_resumed_demo_takes_the_settings_given_now_over_those_it_started_with_
     assert summary["sat_minus_ce_final"] == 0.25
 
 
+def test_a_demo_keeps_a_set_of_run_progress_as_train_does(tmp_path, monkeypatch):
+    summary = demo_summary(final=0.5, best=0.5, best_epoch=1, wall=1.0)
+    training = FakeDemoTraining(monkeypatch, {"erm": summary, "sat": summary})
+    assert main(["demo", "--out", str(tmp_path / "quiet"), "--set", "run.progress=false"]) == 0
+    assert main(["demo", "--out", str(tmp_path / "shown")]) == 0
+    assert main(["demo", "--out", str(tmp_path / "flag"), "--no-progress"]) == 0
+    assert [call["config"].run.progress for call in training.calls] == [False, False, True, True, False, False]
+
+
 class OneSecond:
     """A clock stopped in one second, as two demos started together read it."""
 

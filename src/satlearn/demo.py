@@ -157,9 +157,11 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
                                   f"it runs may change ({', '.join(changeable)})")
         overrides = (*_requested_overrides(out_dir), *overrides)
     labels = dict(zip(DEMO_METHODS, ("CE", "SAT")))
+    # progress=False (--no-progress) hides the bars; progress=True leaves run.progress to the config, so that a
+    # --set run.progress=false is kept, as train keeps it
+    hide_progress = () if progress else ("run.progress=false",)
     # both configs are checked before anything is trained or written: a bad override costs no CE run
-    configs = {method: demo_config(method, out_dir=out_dir,
-                                   overrides=(*overrides, f"run.progress={str(progress).lower()}"))
+    configs = {method: demo_config(method, out_dir=out_dir, overrides=(*overrides, *hide_progress))
                for method in labels}
     if time_stamped:
         # taken by creating it, -2, -3, ... added where a demo started in the same second has it; the configs,
