@@ -377,6 +377,19 @@ def test_the_curves_title_names_the_noise_rate_and_says_so_where_there_is_no_noi
     assert curves_title(clean) == "gamblers (ce) on mnist1d, no label noise"
 
 
+def test_the_curves_title_gives_a_noise_rate_between_whole_percents_as_set_not_rounded_to_one():
+    from satlearn.config import load_config
+    from satlearn.engine.reporting import curves_title
+
+    def title(rate):
+        return curves_title(load_config(None, ["method.name=erm", "data.noise.kind=pair", f"data.noise.rate={rate}"]))
+
+    # rounded to whole percents, 0.004 read as no noise at all and 0.995 as every label changed
+    assert title(0.125) == "erm (ce) on mnist1d, 12.5% pair label noise"
+    assert title(0.004) == "erm (ce) on mnist1d, 0.4% pair label noise"
+    assert title(0.995) == "erm (ce) on mnist1d, 99.5% pair label noise"
+
+
 def test_the_curves_of_a_run_on_splits_given_in_python_are_titled_with_their_name(tmp_path, monkeypatch):
     from satlearn.data import DatasetSplits
     from satlearn.engine import reporting

@@ -88,7 +88,9 @@ def noise_description(noise) -> str:
     if noise.kind == "file":
         return f"labels from {Path(noise.file).name}" + (f" ({noise.key})" if noise.key else "")
     mode = f" ({noise.mode} mode)" if noise.kind == "symmetric" else ""
-    return f"{noise.rate:.0%} {noise.kind} label noise{mode}"
+    # the rate as set (12.5%, 0.4%), not rounded to a whole percent, which would call 0.004 no noise at all;
+    # :g also drops the float's tail (100 * 0.4 is 40.00000000000001)
+    return f"{100 * noise.rate:g}% {noise.kind} label noise{mode}"
 
 
 def curves_title(config, *, data: str | None = None) -> str:
