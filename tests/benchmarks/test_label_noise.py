@@ -333,7 +333,7 @@ def test_a_result_cut_short_is_recorded_again_and_a_damaged_run_fails_its_cell_a
     run(*grid[1:], "--stop-after-epoch", "1", "--set", "run.threads=1")
     out = run(*grid[1:], "--set", "run.threads=2")
     # resumed on another thread count: said, and kept with the result, which is then no uninterrupted run's
-    assert "  resumed after epoch 1: the run used 1 CPU threads and resumes on 2" in out
+    assert "  resumed after epoch 1: the run used 1 CPU thread and resumes on 2" in out
     cells = tmp_path / "results" / "label_noise" / "fast"
     resumptions = json.loads((cells / "sat-sym40.json").read_text())["resumptions"]
     assert [r["after_epoch"] for r in resumptions] == [1] and "CPU threads" in resumptions[0]["caveats"][0]

@@ -903,11 +903,11 @@ def test_resuming_on_another_cpu_thread_count_says_it_is_no_longer_bit_exact(tmp
     finally:
         torch.set_num_threads(threads)
     assert not any("CPU threads" in m for m in same)
-    assert any("used 1 CPU threads and resumes on 2" in m for m in other)
+    assert any("used 1 CPU thread and resumes on 2" in m for m in other)
     # kept with the run, so that its figures can be read for what they are after the messages are gone
     resumptions = result.summary["resumptions"]
     assert [(r["after_epoch"], len(r["caveats"])) for r in resumptions] == [(1, 0), (2, 1)]
-    assert resumptions[1]["caveats"][0].startswith("the run used 1 CPU threads and resumes on 2")
+    assert resumptions[1]["caveats"][0].startswith("the run used 1 CPU thread and resumes on 2")
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["resumptions"] == resumptions
     assert result.summary["runtime"]["threads"] == 2
 

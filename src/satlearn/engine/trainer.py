@@ -909,7 +909,8 @@ def _resumption_caveats(checkpoint: dict[str, Any], device: torch.device, runtim
     caveats = []
     threads_before = checkpoint.get("threads")
     if device.type == "cpu" and threads_before is not None and threads_before != torch.get_num_threads():
-        caveats.append(f"the run used {threads_before} CPU threads and resumes on {torch.get_num_threads()} "
+        used = f"{threads_before} CPU thread" + ("s" if threads_before != 1 else "")
+        caveats.append(f"the run used {used} and resumes on {torch.get_num_threads()} "
                        "(run.threads): sums round differently, so it continues close to, not bit-exactly like, "
                        "an uninterrupted run")
     device_before = checkpoint.get("runtime", {}).get("device")
