@@ -336,7 +336,7 @@ def test_a_result_cut_short_is_recorded_again_and_a_damaged_run_fails_its_cell_a
     assert "  resumed after epoch 1: the run used 1 CPU thread and resumes on 2" in out
     cells = tmp_path / "results" / "label_noise" / "fast"
     resumptions = json.loads((cells / "sat-sym40.json").read_text())["resumptions"]
-    assert [r["after_epoch"] for r in resumptions] == [1] and "CPU threads" in resumptions[0]["caveats"][0]
+    assert [r["after_epoch"] for r in resumptions] == [1] and "CPU thread" in resumptions[0]["caveats"][0]
 
     (cells / "ce-sym40.json").write_text("")  # what a copy cut short leaves
     out = run(*grid[1:])
