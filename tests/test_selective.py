@@ -49,7 +49,7 @@ def test_cli_writes_reports_and_a_plot(runs, tmp_path, capsys):
         line = next(line for line in printed.splitlines() if line.startswith(f"{report['run_dir']} ["))
         errors = {round(100 * row["target"]): row["test"]["error"] for row in report["coverages"]}
         for coverage in (95, 90, 80):
-            assert f"{coverage}%: {100 * errors[coverage]:.2f}" in line, line
+            assert f"{100 * errors[coverage]:.2f} % at {coverage} % coverage" in line, line
         assert report["split"] == {"seed": 10, "num_examples": 120, "validation": 60, "test": 60,
                                    "note": report["split"]["note"]}
         assert [round(100 * row["target"]) for row in report["coverages"]] == list(PAPER_COVERAGES)
@@ -471,7 +471,7 @@ def test_coverages_a_small_test_split_cannot_reach_are_said_so(tmp_path, capsys)
     run = small_table_run(tmp_path, "small")  # 30 test examples: 15 a part, coverage moves in steps of 1/15
     assert main(["selective-eval", str(run)]) == 0
     printed = capsys.readouterr().out
-    assert "95%: " in printed and "(reached 93.3%)" in printed
+    assert "% at 95 % coverage (reached 93.3 %)" in printed
     missed = next(line for line in printed.splitlines() if "coverages were not reached" in line)
     assert re.fullmatch(r"  note: \d+ of the 16 coverages were not reached on the test part within the tolerance "
                         r"\(too few or tied scores\); the CSV's test_coverage column gives the coverage each reached",

@@ -417,14 +417,14 @@ def _selective_eval(args: argparse.Namespace) -> int:
     for result, paths in zip(results, written):
         report = result.report
         rows = {round(100 * row["target"]): row["test"] for row in report["coverages"]}
-        # a coverage the bisection could not reach (few or tied scores) is given with the one it reached
-        at = ", ".join(f"{c}%: {100 * rows[c]['error']:.2f}"
-                       + ("" if rows[c]["within_tolerance"] else f" (reached {100 * rows[c]['coverage']:.1f}%)")
+        # a coverage the bisection could not reach (few or tied scores) is given with the one it reached; each
+        # figure with its unit, as "95%: 67.89" read as an error of 95 %
+        at = ", ".join(f"{100 * rows[c]['error']:.2f} % at {c} % coverage"
+                       + ("" if rows[c]["within_tolerance"] else f" (reached {100 * rows[c]['coverage']:.1f} %)")
                        for c in (95, 90, 80) if c in rows)
         missed = [row for row in report["coverages"] if not row["test"]["within_tolerance"]]
         metrics = report["metrics"]["test"]
-        print(f"{report['run_dir']} [{report['method']}, score {report['score']}]: test error {at} "
-              f"(% at coverage); AURC {1000 * metrics['aurc']:.2f}, E-AURC {1000 * metrics['e_aurc']:.2f}, "
+        print(f"{report['run_dir']} [{report['method']}, score {report['score']}]: test error {at}; AURC {1000 * metrics['aurc']:.2f}, E-AURC {1000 * metrics['e_aurc']:.2f}, "
               f"AUGRC {1000 * metrics['augrc']:.2f} (x1e-3); files {paths['json']}, {paths['csv'].name}, "
               f"{paths['curve'].name}")
         if report["split"]["note"]:
