@@ -329,6 +329,12 @@ def device_info(measured_on: Iterable[str] | None = None) -> dict:
     return info
 
 
+def override_settings(overrides) -> dict[str, str]:
+    """``key=value`` overrides (a cell's recorded ones, a pipeline's, the ``--set``s given) as ``{key: value}``, the
+    last of a key winning, as the config reads them."""
+    return dict(override.split("=", 1) for override in overrides if "=" in override)
+
+
 def short_commit(commit: str) -> str:
     """A recorded commit as a report shows it: 12 characters of the hash, and ``-dirty`` where the code that
     measured differed from it (cut with the hash, the mark would be lost)."""

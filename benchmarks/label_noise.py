@@ -57,8 +57,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CIFAR10_ROOT, CIFAR10_ROOT_HELP, COMPILER_CACHE_AT_START, RESULTS, ROOT, ResultFileError, compile_cache_counters,
-    data_file, label_file_problem, missing_cifar10, path_option, read_result, record, recording, run_main,
-    speed_file_for_this_gpu, writable_dir_problem,
+    data_file, label_file_problem, missing_cifar10, override_settings, path_option, read_result, record, recording,
+    run_main, speed_file_for_this_gpu, writable_dir_problem,
 )
 from speed import PIPELINES, fastest_pipeline  # noqa: E402
 
@@ -151,8 +151,8 @@ def _settings_recorded_otherwise(recorded_at: Path, args: argparse.Namespace, me
     result = read_result(recorded_at)
     if "overrides" not in result:  # a record that keeps no settings (copied in by hand, say): nothing to compare
         return ""
-    recorded = dict(o.split("=", 1) for o in result["overrides"] if "=" in o)
-    asked = dict(o.split("=", 1) for o in overrides_for_method(args.extra, method_name(method)))
+    recorded = override_settings(result["overrides"])
+    asked = override_settings(overrides_for_method(args.extra, method_name(method)))
     differing = sorted(key for key, value in asked.items() if recorded.get(key) != value)
     if not differing:
         return ""
@@ -520,7 +520,7 @@ def _costs_as_its_pipeline(settings: dict[str, str], pipeline: str) -> bool:
     (model.width, data.eval_batch_size, run.amp over the pipeline's, ...) may make its epochs cost otherwise."""
     if pipeline not in PIPELINES:  # `config`: the configs' own settings, which no speed table times
         return False
-    own = dict(override.split("=", 1) for override in PIPELINES[pipeline])
+    own = override_settings(PIPELINES[pipeline])
     return all(own[key] == value if key in own else key in GRID_SETTING_KEYS for key, value in settings.items())
 
 
@@ -542,7 +542,7 @@ def trained_epoch_seconds(results_dir: Path, *, model: str, batch_size: int, gpu
             if record["config"] not in defaults:
                 config = load_config(ROOT / "configs" / record["config"], [])
                 defaults[record["config"]] = (config.model.name, config.data.batch_size)
-            settings = dict(o.split("=", 1) for o in record.get("overrides", []) if "=" in o)
+            settings = override_settings(record.get("overrides", []))
             default_model, default_batch = defaults[record["config"]]
             if (not _costs_as_its_pipeline(settings, record["pipeline"])
                     or settings.get("model.name", default_model) != model

@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    RESULTS, ROOT, device_label, missing_dir_problem, path_option, read_result, run_main, short_commit,
+    RESULTS, ROOT, device_label, missing_dir_problem, override_settings, path_option, read_result, run_main,
+    short_commit,
 )
 
 from satlearn.engine.checkpoint import atomic_write_text  # noqa: E402
@@ -591,7 +592,7 @@ def _settings_that_change_the_maths(r: dict) -> dict[str, str]:
     from speed import PIPELINES
 
     how_it_runs = RESUME_FREE_KEYS | {o.split("=", 1)[0] for overrides in PIPELINES.values() for o in overrides}
-    settings = dict(override.split("=", 1) for override in _settings_beyond_the_grid(r))  # the last of a key wins
+    settings = override_settings(_settings_beyond_the_grid(r))
     return {key: value for key, value in settings.items()
             if key not in how_it_runs and not key.startswith("method.")}
 
@@ -638,7 +639,7 @@ def _seeds_sentence(cells: dict[tuple[str, str], dict]) -> str:
 
 def _grid_models(runs: list[dict]) -> str:
     """The models the grid's cells trained: the recipes' ResNet-34, unless a cell was given another."""
-    models = {dict(o.split("=", 1) for o in r.get("overrides", [])).get("model.name", "resnet34") for r in runs}
+    models = {override_settings(r.get("overrides", [])).get("model.name", "resnet34") for r in runs}
     return "ResNet-34" if models == {"resnet34"} else "models " + ", ".join(f"`{m}`" for m in sorted(models))
 
 

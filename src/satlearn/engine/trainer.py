@@ -533,12 +533,11 @@ _ENGINE_COLUMNS = ("epoch", "lr", "test_loss", "test_accuracy", "eval_seconds", 
 def _train_columns(method: Method, train: dict[str, float]) -> dict[str, float]:
     """The epoch's training metrics as the ``train_*`` columns; one that would take an engine column's name is one
     line naming it."""
-    columns = {f"train_{key}": value for key, value in train.items()}
-    for key in train:
-        if f"train_{key}" in _ENGINE_COLUMNS:
-            raise TrainingError(f"{type(method).__name__}.training_step's metric {key!r} would be the column "
-                                f"'train_{key}', which satlearn fills in itself; give it another name")
-    return columns
+    taken = [key for key in train if f"train_{key}" in _ENGINE_COLUMNS]
+    if taken:
+        raise TrainingError(f"{type(method).__name__}.training_step's metric {taken[0]!r} would be the column "
+                            f"'train_{taken[0]}', which satlearn fills in itself; give it another name")
+    return {f"train_{key}": value for key, value in train.items()}
 
 
 def _statistic_columns(method: Method, statistics: Any, train: dict[str, float]) -> dict[str, Any]:
@@ -548,9 +547,10 @@ def _statistic_columns(method: Method, statistics: Any, train: dict[str, float])
     where = f"{type(method).__name__}.epoch_metrics"
     if not isinstance(statistics, dict):
         raise TrainingError(f"{where} returned {_described(statistics)}; expected a dict of per-epoch statistics")
+    taken = {*_ENGINE_COLUMNS, *(f"train_{name}" for name in train)}
     columns = {}
     for key, value in statistics.items():
-        if key in _ENGINE_COLUMNS or key in {f"train_{name}" for name in train}:
+        if key in taken:
             raise TrainingError(f"{where}'s statistic {key!r} has the name of a column satlearn fills in itself or "
                                 "of a training metric; give it another name")
         if isinstance(value, torch.Tensor) and value.numel() == 1:
