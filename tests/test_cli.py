@@ -1781,3 +1781,18 @@ def test_an_unknown_option_before_the_command_is_named_as_satlearns_not_the_comm
     assert stopped.value.code == 2
     assert capsys.readouterr().err == ("satlearn: error: unrecognized arguments: --no-progress (options: satlearn "
                                        "--help)\n")
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "find-issues", "eval", "compare", "selective-eval"])
+def test_each_command_help_opens_with_what_the_command_does(command, capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    usage, _, rest = capsys.readouterr().out.partition("\n\n")
+    description = " ".join(rest.partition("\n\n")[0].split())
+    assert usage.startswith(f"usage: satlearn {command}")
+    assert description.endswith(".") and description[0].isupper()
+    # the same words as satlearn --help lists it by (where % is written once, not doubled)
+    assert f" {command} {description[:-1]} ".lower() in listed.lower()

@@ -22,6 +22,12 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
                         help="override a config value, e.g. --set method.start_epoch=40 (repeatable)")
 
 
+def _add_command(commands: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` opens with the line that ``satlearn --help`` lists it by."""
+    return commands.add_parser(name, help=summary.replace("%", "%%"),
+                               description=summary[:1].upper() + summary[1:] + ".")
+
+
 def _count(text: str) -> int:
     from satlearn.yaml_text import whole_number
 
@@ -138,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "code registers reaches the command; may be repeated")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="CE vs SAT on MNIST-1D with 40%% symmetric label noise "
-                                            "(under a minute on a CPU)")
+    demo = _add_command(commands, "demo", "CE vs SAT on MNIST-1D with 40% symmetric label noise "
+                                               "(under a minute on a CPU)")
     demo_dir = demo.add_mutually_exclusive_group()
     demo_dir.add_argument("--out", default=None, help="output directory (default: runs/demo-<time>)")
     demo_dir.add_argument("--resume", metavar="OUT_DIR", default=None,
@@ -147,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _add_overrides(demo)
 
-    train = commands.add_parser("train", help="train from a YAML config")
+    train = _add_command(commands, "train", "train from a YAML config")
     train.add_argument("--config", "-c", default=None, help="YAML file overriding the defaults")
     train.add_argument("--run-dir", default=None, help="run directory (default: run.out_dir/run.name)")
     train.add_argument("--resume", metavar="RUN_DIR", default=None,
@@ -156,9 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hide the progress bar; print one line per epoch instead")
     _add_overrides(train)
 
-    issues = commands.add_parser("find-issues",
-                                 help="list the labels that are probably wrong, from a SAT or selective SAT run (or a "
-                                      "run of a method of your own that keeps soft targets)")
+    issues = _add_command(commands, "find-issues",
+                          "list the labels that are probably wrong, from a SAT or selective SAT run (or a "
+                          "run of a method of your own that keeps soft targets)")
     issues.add_argument("run_dir", nargs="?", default=None,
                         help="a finished run directory to reuse, of a method that keeps soft targets (sat, "
                              "selective_sat, or a TargetsMethod of your own)")
@@ -177,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "files)")
     _add_overrides(issues)
 
-    evaluate = commands.add_parser("eval", help="evaluate a run's latest weights on its test split")
+    evaluate = _add_command(commands, "eval", "evaluate a run's latest weights on its test split")
     evaluate.add_argument("run_dir", help="a run directory (finished or not: its latest checkpoint)")
     evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
     evaluate.add_argument("--data-root", default=None,
@@ -187,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "for eval.json (default: RUN_DIR/eval.json)")
     _add_threads(evaluate)
 
-    compare = commands.add_parser("compare", help="runs side by side: a table and one plot of their learning curves")
+    compare = _add_command(commands, "compare", "runs side by side: a table and one plot of their learning curves")
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                          help="run directories (finished or not), or directories that hold runs")
     compare.add_argument("--out", default=None, help="plot file, its format from the suffix (.png, .pdf, .svg, ...; else PNG), or a "
@@ -196,8 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "runs share only the filesystem root)")
     compare.add_argument("--title", default="", help="plot title")
 
-    selective = commands.add_parser(
-        "selective-eval", help="selective classification report: error at coverage, AURC, E-AURC, AUGRC, plot")
+    selective = _add_command(
+        commands, "selective-eval", "selective classification report: error at coverage, AURC, E-AURC, AUGRC, plot")
     selective.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                            help="run directories to compare (an unfinished one: its latest checkpoint, with a note), "
                                 "or directories that hold runs")
