@@ -750,7 +750,7 @@ def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(t
     assert "run.threads" in refused and "run.name" not in refused  # the demo names its runs itself
     assert main(["demo", "--resume", str(out), "--no-progress", "--set", "run.threads=1"]) == 0  # how it runs
     printed = capsys.readouterr().out
-    assert "CE: finished earlier" in printed and "resuming SAT (4 epochs)" in printed and "SAT − CE" in printed
+    assert "CE: finished earlier" in printed and "resuming SAT after epoch 2 of 4 ..." in printed and "SAT − CE" in printed
     summary = json.loads((out / "demo_summary.json").read_text())
     assert summary["resumed"] is True and summary["runs"]["SAT"]["epochs"] == 4
     assert (out / "demo_accuracy.png").exists()

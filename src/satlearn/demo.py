@@ -11,7 +11,8 @@ from typing import Any, Callable
 from satlearn.compare import plot_runs, read_run
 from satlearn.config import Config, load_config, override_keys, overrides_for_method, overrides_from_dict
 from satlearn.engine import fit
-from satlearn.engine.checkpoint import CHECKPOINT_NAME, atomic_write_text, claim_new_dir, make_output_dir
+from satlearn.engine.checkpoint import (CHECKPOINT_NAME, atomic_write_text, claim_new_dir, load_checkpoint,
+                                       make_output_dir)
 from satlearn.engine.reporting import noise_description, to_json
 from satlearn.engine.trainer import RunDirectoryBusy, refuse_if_trained_elsewhere
 from satlearn.evaluation.detection import format_measure
@@ -186,7 +187,11 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
             results[labels[method]] = json.loads((run_dir / "summary.json").read_text())
             continue
         again = resume and (run_dir / CHECKPOINT_NAME).exists()
-        log(f"{'resuming' if again else 'training'} {labels[method]} ({config.run.epochs} epochs) ...")
+        if again:  # where it continues from, not only how long it is
+            done = load_checkpoint(run_dir, mmap=True)["epoch"]
+            log(f"resuming {labels[method]} after epoch {done} of {config.run.epochs} ...")
+        else:
+            log(f"training {labels[method]} ({config.run.epochs} epochs) ...")
         result = fit(config, run_dir, resume=again, log=lambda message: None)
         results[labels[method]] = result.summary
     title = demo_title(configs["sat"])
