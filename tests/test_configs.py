@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from fixtures import write_fake_cifar10, write_fake_cifar100
-from satlearn.config import load_config, to_dict
+from satlearn.config import load_config, shipped_config, to_dict
 from satlearn.demo import demo_config
 from satlearn.engine import fit
+from satlearn.errors import ConfigError
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
 
@@ -42,3 +43,27 @@ def test_demo_uses_the_shipped_mnist1d_configs(method, tmp_path):
     for section in ("data", "model", "optim", "method"):
         assert shipped[section] == demo[section], section
     assert shipped["run"]["epochs"] == demo["run"]["epochs"] and shipped["run"]["seed"] == demo["run"]["seed"]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_a_recipe_is_found_by_its_name_alone_outside_a_checkout(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where an installed satlearn runs: no configs/ here
+    assert shipped_config(path.stem).read_bytes() == path.read_bytes()
+    for name in (path.stem, path.name):
+        assert to_dict(load_config(name)) == to_dict(load_config(path))
+
+
+def test_a_file_here_comes_before_a_recipe_of_its_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist1d_sat.yaml").write_text("method: {name: erm}\n")
+    assert load_config("mnist1d_sat.yaml").method.name == "erm"
+    assert load_config("mnist1d_sat").method.name == "sat"  # no file of that name: the recipe
+    (tmp_path / "mnist1d_sat.yaml").unlink()
+    with pytest.raises(ConfigError, match=r"^mnist1d_sat\.yaml: cannot read config file \(No such file or directory\); "
+                                          r"satlearn ships a recipe of that name: give it as 'mnist1d_sat'$"):
+        load_config("./mnist1d_sat.yaml")  # a path, not a name: this folder's file
+    with pytest.raises(ConfigError, match=r"^configs/mnist1d_sat\.yaml: .*give it as 'mnist1d_sat'$"):
+        load_config("configs/mnist1d_sat.yaml")
+    with pytest.raises(ConfigError, match=r"^mnist1d_sta: cannot read config file \(No such file or directory\)$"):
+        load_config("mnist1d_sta")
+    assert shipped_config("../configs/mnist1d_sat") is None and shipped_config("") is None

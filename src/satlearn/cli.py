@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(demo)
 
     train = _add_command(commands, "train", "train from a YAML config")
-    train.add_argument("--config", "-c", default=None, help="YAML file overriding the defaults")
+    train.add_argument("--config", "-c", default=None,
+                       help="YAML file overriding the defaults, or the name of a recipe satlearn ships "
+                            "(mnist1d_sat, cifar10_sat, ...: those of configs/)")
     train.add_argument("--run-dir", default=None, help="run directory (default: run.out_dir/run.name)")
     train.add_argument("--resume", metavar="RUN_DIR", default=None,
                        help="continue an interrupted run from its checkpoint (config defaults to the run's own)")

@@ -1,6 +1,7 @@
 """Typed run configuration: dataclass defaults, YAML files and ``key.sub=value`` overrides on top.
 
-Defaults describe the small MNIST-1D run that works on a laptop CPU; the paper recipes live in ``configs/``.
+Defaults describe the small MNIST-1D run that works on a laptop CPU; the paper recipes live in ``configs/``, which the
+package ships (:func:`shipped_config`).
 Unknown keys and values of the wrong type are errors that name the file, the key and what was expected.
 """
 
@@ -22,7 +23,8 @@ import yaml
 
 from satlearn.errors import ConfigError, first_line
 from satlearn.paths import user_path
-from satlearn.yaml_text import RefusedYaml, number_spelling_hint, read_yaml, read_yaml_file, write_yaml
+from satlearn.yaml_text import (RefusedYaml, YamlFileError, number_spelling_hint, read_yaml, read_yaml_file,
+                                write_yaml)
 
 
 @dataclass
@@ -312,20 +314,45 @@ def _merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Defaults, then the YAML file at ``path`` (if any), then ``key.sub=value`` overrides."""
+    """Defaults, then the YAML file at ``path`` (if any), then ``key.sub=value`` overrides. A name alone that is no
+    file here, such as ``mnist1d_sat`` or ``mnist1d_sat.yaml``, is the recipe of that name that satlearn ships."""
     _check_overrides_type(overrides)
     values: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
+        given = os.fspath(path)
         path = user_path(path)
+        if given == path.name and not path.exists():  # a name alone, not ./name: no file here
+            path = shipped_config(given) or path
         source = str(path)
-        loaded = read_yaml_file(path)
+        try:
+            loaded = read_yaml_file(path)
+        except YamlFileError as exc:
+            if path.exists() or shipped_config(path.name) is None:
+                raise
+            # the README's configs/... paths are a source checkout's: an installed satlearn has them by name
+            raise ConfigError(f"{exc}; satlearn ships a recipe of that name: give it as "
+                              f"'{path.name.removesuffix('.yaml')}'") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of sections (data, model, ...), got {type(loaded).__name__}")
         values = loaded
     return _configured(values, overrides, source=source)
+
+
+def shipped_config(name: str) -> Path | None:
+    """The file of the recipe ``name`` (``mnist1d_sat`` or ``mnist1d_sat.yaml``) that satlearn ships, or None where
+    it ships none of that name. The recipes are the source's ``configs/``, which an installed package holds as
+    ``satlearn/configs``."""
+    stem = name.removesuffix(".yaml")
+    installed = Path(__file__).resolve().parent / "configs"
+    # run from a source checkout (an editable install), the recipes are where the repository keeps them
+    folder = installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "configs"
+    if not stem or stem != Path(stem).name or stem.startswith("."):
+        return None
+    file = folder / f"{stem}.yaml"
+    return file if file.is_file() else None
 
 
 def _check_overrides_type(overrides: Any) -> None:

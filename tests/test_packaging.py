@@ -1,0 +1,73 @@
+"""The wheel and the sdist hold what an installed satlearn reads: every module and the recipes of configs/."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+RECIPES = sorted((ROOT / "configs").glob("*.yaml"))
+# setuptools, in-process and without a build environment of its own: a second or two
+BUILD = """
+import sys
+from setuptools import build_meta
+print(getattr(build_meta, "build_" + sys.argv[1])("dist"))
+"""
+
+
+def build(source: Path, kind: str) -> Path:
+    done = subprocess.run([sys.executable, "-c", BUILD, kind], cwd=source, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return source / "dist" / done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    """The files a build reads, copied: a build writes build/ and *.egg-info beside them."""
+    copy = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, copy / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("src", "configs", "tests"):
+        shutil.copytree(ROOT / name, copy / name, ignore=ignore)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def wheel(source) -> Path:
+    return build(source, "wheel")
+
+
+def modules() -> set[str]:
+    return {path.relative_to(ROOT / "src").as_posix() for path in (ROOT / "src" / "satlearn").rglob("*.py")}
+
+
+def test_the_wheel_holds_every_module_and_every_recipe(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = {name for name in archive.namelist() if ".dist-info/" not in name}
+        assert names == modules() | {f"satlearn/configs/{path.name}" for path in RECIPES}
+        for path in RECIPES:
+            assert archive.read(f"satlearn/configs/{path.name}") == path.read_bytes(), path.name
+
+
+def test_an_installed_satlearn_reads_its_recipes_by_name_anywhere(wheel, tmp_path):
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp_path / "site")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = ("import satlearn; from satlearn.config import load_config, shipped_config\n"
+            "print(satlearn.__file__); print(shipped_config('cifar10_sat'))\n"
+            "print(load_config('mnist1d_sat').method.name)")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    module, recipe, method = done.stdout.split()
+    assert Path(module) == tmp_path / "site" / "satlearn" / "__init__.py"
+    assert Path(recipe) == tmp_path / "site" / "satlearn" / "configs" / "cifar10_sat.yaml"
+    assert method == "sat" and not any(elsewhere.iterdir())
