@@ -14,8 +14,10 @@ ROOT = Path(__file__).parents[1]
 RECIPES = sorted((ROOT / "configs").glob("*.yaml"))
 # setuptools, in-process and without a build environment of its own: a second or two
 BUILD = """
-import sys
+import sys, warnings
 from setuptools import build_meta
+from setuptools.warnings import SetuptoolsDeprecationWarning
+warnings.simplefilter("error", SetuptoolsDeprecationWarning)  # what a later setuptools refuses to build
 print(getattr(build_meta, "build_" + sys.argv[1])("dist"))
 """
 
@@ -42,6 +44,12 @@ def source(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def wheel(source) -> Path:
     return build(source, "wheel")
+
+
+def test_the_metadata_builds_without_deprecated_fields(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+        assert "License-Expression: MIT" in archive.read(metadata).decode().splitlines()
 
 
 def modules() -> set[str]:
