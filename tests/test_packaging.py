@@ -46,10 +46,23 @@ def wheel(source) -> Path:
     return build(source, "wheel")
 
 
-def test_the_metadata_builds_without_deprecated_fields(wheel):
+def metadata(wheel: Path) -> list[str]:
     with zipfile.ZipFile(wheel) as archive:
-        metadata = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
-        assert "License-Expression: MIT" in archive.read(metadata).decode().splitlines()
+        name = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+        return archive.read(name).decode().splitlines()
+
+
+def test_the_metadata_builds_without_deprecated_fields(wheel):
+    assert "License-Expression: MIT" in metadata(wheel)
+
+
+def test_each_dependency_asks_for_a_release_that_has_what_satlearn_calls(wheel):
+    oldest = {"pillow": (9, 1)}  # Image.Transpose (data/streaming.py) is new in Pillow 9.1
+    for line in metadata(wheel):
+        name, _, floor = line.removeprefix("Requires-Dist: ").partition(">=")
+        if line.startswith("Requires-Dist: ") and name in oldest:
+            assert tuple(int(part) for part in floor.split(".")) >= oldest.pop(name), line
+    assert not oldest
 
 
 def modules() -> set[str]:
