@@ -92,3 +92,14 @@ def test_an_installed_satlearn_reads_its_recipes_by_name_anywhere(wheel, tmp_pat
     assert Path(module) == tmp_path / "site" / "satlearn" / "__init__.py"
     assert Path(recipe) == tmp_path / "site" / "satlearn" / "configs" / "cifar10_sat.yaml"
     assert method == "sat" and not any(elsewhere.iterdir())
+
+
+def test_the_sdist_holds_the_sources_and_the_recipes_and_builds_the_same_wheel(source, wheel, tmp_path):
+    with tarfile.open(build(source, "sdist")) as sdist:
+        files = {name.partition("/")[2] for name in sdist.getnames() if sdist.getmember(name).isfile()}
+        sdist.extractall(tmp_path, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    assert {name for name in files if not name.startswith("src/satlearn.egg-info/")} == (
+        {"PKG-INFO", "setup.cfg", "pyproject.toml", "README.md", "MANIFEST.in"}
+        | {f"src/{name}" for name in modules()} | {f"configs/{path.name}" for path in RECIPES})
+    with zipfile.ZipFile(build(next(tmp_path.iterdir()), "wheel")) as again, zipfile.ZipFile(wheel) as first:
+        assert sorted(again.namelist()) == sorted(first.namelist())
