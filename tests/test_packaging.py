@@ -94,6 +94,18 @@ def test_an_installed_satlearn_reads_its_recipes_by_name_anywhere(wheel, tmp_pat
     assert method == "sat" and not any(elsewhere.iterdir())
 
 
+def test_the_command_is_the_script_satlearn_and_python_m_satlearn(wheel, tmp_path):
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp_path / "site")
+        scripts = next(name for name in archive.namelist() if name.endswith(".dist-info/entry_points.txt"))
+        assert archive.read(scripts).decode().split() == ["[console_scripts]", "satlearn", "=", "satlearn.cli:main"]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    done = subprocess.run([sys.executable, "-m", "satlearn", "train", "--bad"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("satlearn train: error: unrecognized arguments: --bad")
+
+
 def test_the_sdist_holds_the_sources_and_the_recipes_and_builds_the_same_wheel(source, wheel, tmp_path):
     with tarfile.open(build(source, "sdist")) as sdist:
         files = {name.partition("/")[2] for name in sdist.getnames() if sdist.getmember(name).isfile()}
