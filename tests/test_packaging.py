@@ -32,7 +32,7 @@ def build(source: Path, kind: str) -> Path:
 def source(tmp_path_factory) -> Path:
     """The files a build reads, copied: a build writes build/ and *.egg-info beside them."""
     copy = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in", "LICENSE"):
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, copy / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
@@ -54,6 +54,7 @@ def metadata(wheel: Path) -> list[str]:
 
 def test_the_metadata_builds_without_deprecated_fields(wheel):
     assert "License-Expression: MIT" in metadata(wheel)
+    assert "License-File: LICENSE" in metadata(wheel)  # the MIT notice travels with every copy
 
 
 def test_each_dependency_asks_for_a_release_that_has_what_satlearn_calls(wheel):
@@ -111,7 +112,7 @@ def test_the_sdist_holds_the_sources_and_the_recipes_and_builds_the_same_wheel(s
         files = {name.partition("/")[2] for name in sdist.getnames() if sdist.getmember(name).isfile()}
         sdist.extractall(tmp_path, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     assert {name for name in files if not name.startswith("src/satlearn.egg-info/")} == (
-        {"PKG-INFO", "setup.cfg", "pyproject.toml", "README.md", "MANIFEST.in"}
+        {"PKG-INFO", "setup.cfg", "pyproject.toml", "README.md", "MANIFEST.in", "LICENSE"}
         | {f"src/{name}" for name in modules()} | {f"configs/{path.name}" for path in RECIPES})
     with zipfile.ZipFile(build(next(tmp_path.iterdir()), "wheel")) as again, zipfile.ZipFile(wheel) as first:
         assert sorted(again.namelist()) == sorted(first.namelist())
