@@ -77,6 +77,21 @@ def tiny_overrides(tmp_path, *extra: str) -> list[str]:
     ]
 
 
+def drawn_figures(monkeypatch) -> list:
+    """The figures satlearn saves from here on, in order, kept to be read back (its plots are drawn outside pyplot,
+    so they are caught where they are saved)."""
+    from matplotlib.figure import Figure
+
+    drawn, save = [], Figure.savefig
+
+    def saving(fig, *args, **kwargs):
+        drawn.append(fig)
+        return save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", saving)
+    return drawn
+
+
 def without_a_home_directory(monkeypatch) -> None:
     """No home directory, as in a container whose user has no HOME and no passwd entry (pathlib then raises
     RuntimeError, and ``os.path.expanduser`` leaves a ``~`` as it is), and neither SATLEARN_CACHE nor XDG_CACHE_HOME

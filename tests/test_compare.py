@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures import tiny_overrides
+from fixtures import drawn_figures, tiny_overrides
 from satlearn.cli import main
 from satlearn.compare import compare_runs, format_table, read_run, run_names
 from satlearn.config import load_config
@@ -394,32 +394,24 @@ def test_out_refuses_a_runs_own_files_and_an_empty_path(tmp_path, capsys):
 
 
 def test_the_epoch_axes_are_ticked_at_whole_epochs(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-
     from satlearn.compare import RunCurves, plot_runs
 
     # 20 epochs: matplotlib's own ticks would be 2.5, 7.5, ...
     history = [{"epoch": e, "test_accuracy": e / 20, "refined_label_accuracy": e / 40} for e in range(1, 21)]
     run = RunCurves(name="short", run_dir=tmp_path, method="sat", history=history, epochs=20, start_epoch=4,
                     summary={})
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_runs([run], tmp_path / "short.png")
     ticks = [tick for ax in drawn[0].axes for tick in ax.get_xticks()]
     assert len(drawn[0].axes) == 2 and ticks and all(float(tick).is_integer() for tick in ticks), ticks
 
 
 def test_the_epoch_axes_of_a_run_after_its_first_epoch_are_ticked_at_that_epoch(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-
     from satlearn.compare import RunCurves, plot_runs
 
     run = RunCurves(name="first", run_dir=tmp_path, method="sat", history=[
         {"epoch": 1, "test_accuracy": 0.2, "refined_label_accuracy": 0.6}], epochs=20, start_epoch=4, summary=None)
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_runs([run], tmp_path / "first.png")
     for ax in drawn[0].axes:
         low, high = ax.get_xlim()
@@ -464,8 +456,6 @@ def test_a_folder_of_many_runs_is_drawn_in_colours_of_their_own_with_its_legends
                                                                                                  monkeypatch):
     import warnings
 
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import to_hex
     from PIL import Image
 
@@ -473,9 +463,7 @@ def test_a_folder_of_many_runs_is_drawn_in_colours_of_their_own_with_its_legends
 
     # more runs than matplotlib has colours, each with a phase line, targets and given labels: long legends
     runs = [read_run(hand_written_run(tmp_path / f"run{i:02d}", HAND_ROWS)) for i in range(12)]
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one of matplotlib's (a layout it could not make) would reach the terminal
         plot_runs(runs, tmp_path / "all.png")
@@ -483,7 +471,7 @@ def test_a_folder_of_many_runs_is_drawn_in_colours_of_their_own_with_its_legends
     names = {run.name for run in runs}
     run_lines = [line for line in fig.axes[0].lines if line.get_label() in names]
     assert len(run_lines) == len(runs) and len({to_hex(line.get_color()) for line in run_lines}) == len(runs)
-    renderer = FigureCanvasAgg(fig).get_renderer()  # (closed, the figure has lost its own canvas)
+    renderer = fig.canvas.get_renderer()
     assert [ax.get_legend() for ax in fig.axes] == [None, None] and len(fig.legends) == 2  # none over the curves
     lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)  # an axes with its tick labels and axis label
     assert all(legend.get_window_extent(renderer).y1 <= lowest for legend in fig.legends)
@@ -491,7 +479,6 @@ def test_a_folder_of_many_runs_is_drawn_in_colours_of_their_own_with_its_legends
 
 
 def test_a_plot_of_ten_runs_or_fewer_keeps_its_legends_inside_however_many_lines_they_name(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
     from PIL import Image
 
     from satlearn.compare import plot_runs
@@ -499,9 +486,7 @@ def test_a_plot_of_ten_runs_or_fewer_keeps_its_legends_inside_however_many_lines
     # each SAT run names two lines on each axes (its curve and its phase start; its targets and given labels): the
     # legends of six runs have twelve entries, and stay where they always were
     runs = [read_run(hand_written_run(tmp_path / f"run{i}", HAND_ROWS)) for i in range(6)]
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_runs(runs, tmp_path / "six.png")
     (fig,) = drawn
     assert [len(ax.get_legend().get_texts()) for ax in fig.axes] == [2 * len(runs)] * 2 and not fig.legends
@@ -512,7 +497,6 @@ def test_a_plot_of_a_few_runs_is_laid_out_with_its_legends_inside_the_axes(tmp_p
     import pickle
 
     import matplotlib
-    import matplotlib.pyplot as plt
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from satlearn.compare import plot_runs
@@ -521,9 +505,7 @@ def test_a_plot_of_a_few_runs_is_laid_out_with_its_legends_inside_the_axes(tmp_p
     runs = [read_run(hand_written_run(tmp_path / f"a_rather_long_run_name_from_a_sweep_lr0.1_wd5e-4_{i:02d}",
                                       [{"test_accuracy": 0.5 + i / 100, **row} for row in HAND_ROWS]))
             for i in range(2)]
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_runs(runs, tmp_path / "two.png")
     (fig,) = drawn
     assert all(ax.get_legend() is not None for ax in fig.axes) and not fig.legends
@@ -580,8 +562,6 @@ def test_the_plot_marks_the_given_labels_share_right_and_a_phase_started_in_the_
 
 
 def test_a_run_tested_once_so_far_is_drawn_as_a_point(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-
     from satlearn.compare import plot_runs
 
     # run.eval_every=2 after two epochs: one test accuracy, two target figures; a run after its first epoch: one of
@@ -591,9 +571,7 @@ def test_a_run_tested_once_so_far_is_drawn_as_a_point(tmp_path, monkeypatch):
     one_epoch = [{"epoch": 1, "test_accuracy": 0.25, "refined_label_accuracy": 0.60, "epoch_seconds": 1.0}]
     once = read_run(hand_written_run(tmp_path / "once", tested_once, finished=False))
     only = read_run(hand_written_run(tmp_path / "only", one_epoch, finished=False))
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_runs([once, only], tmp_path / "compare.png")
     curves = {line.get_label(): line for ax in drawn[0].axes for line in ax.get_lines()}
     for label in ("once", "only", "once targets", "only targets"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import load_benchmark, threads_of_each_forward_pass, tiny_overrides
+from fixtures import drawn_figures, load_benchmark, threads_of_each_forward_pass, tiny_overrides
 from satlearn.cli import main
 from satlearn.config import load_config
 from satlearn.engine import fit, load_run
@@ -665,8 +665,6 @@ def test_the_risk_coverage_plot_of_many_runs_draws_each_in_its_own_colour_with_t
                                                                                                 monkeypatch):
     import warnings
 
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import to_hex
 
     from satlearn.selective import RunScores, evaluate_scores, plot_risk_coverage
@@ -677,16 +675,14 @@ def test_the_risk_coverage_plot_of_many_runs_draws_each_in_its_own_colour_with_t
         scored = RunScores(run_dir=tmp_path / f"run{i:02d}", method="erm", score="max_softmax", epoch=1, epochs=1,
                            scores=rng.random(40), predictions=rng.integers(0, 2, 40), labels=np.zeros(40, dtype=int))
         results.append(evaluate_scores(scored))
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot_risk_coverage(results, tmp_path / "risk_coverage.png")
     (fig,) = drawn
     for ax in fig.axes:
         assert len({to_hex(line.get_color()) for line in ax.lines}) == len(results)
-    renderer = FigureCanvasAgg(fig).get_renderer()  # (closed, the figure has lost its own canvas)
+    renderer = fig.canvas.get_renderer()
     assert [ax.get_legend() for ax in fig.axes] == [None, None] and len(fig.legends) == 2  # none over the curves
     lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
     assert all(legend.get_window_extent(renderer).y1 <= lowest for legend in fig.legends)
@@ -696,21 +692,16 @@ def test_the_risk_coverage_plot_of_many_runs_draws_each_in_its_own_colour_with_t
 
 
 def test_the_risk_coverage_plot_of_a_few_runs_puts_each_legend_in_its_upper_left_corner(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     from satlearn.selective import RunScores, evaluate_scores, plot_risk_coverage
 
     rng = np.random.default_rng(0)
     results = [evaluate_scores(RunScores(run_dir=tmp_path / f"run{i}", method="erm", score="max_softmax", epoch=1,
                                          epochs=1, scores=rng.random(40), predictions=rng.integers(0, 2, 40),
                                          labels=np.zeros(40, dtype=int))) for i in range(2)]
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_risk_coverage(results, tmp_path / "risk_coverage.png")
     (fig,) = drawn
-    renderer = FigureCanvasAgg(fig).get_renderer()
+    renderer = fig.canvas.get_renderer()
     assert fig.legends == []
     for ax in fig.axes:  # its top left corner at the axes', within the legend's padding
         box, inside = ax.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer)

@@ -20,7 +20,7 @@ from satlearn.config import Config
 from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file, saved_config,
 )
-from satlearn.engine.reporting import distinct_colours, mark_epoch_axis, place_legends, point_style
+from satlearn.engine.reporting import distinct_colours, mark_epoch_axis, new_figure, place_legends, point_style
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
 from satlearn.paths import literal_path, user_path
 
@@ -269,13 +269,8 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     """Test accuracy per epoch of every run; beside it, where any run has them, the share of training labels that
     its refined labels (the largest class of each target, the given label where it ties) get right. A dotted line
     marks where a run's second phase starts."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     with_targets = any("refined_label_accuracy" in row for run in runs for row in run.history)
-    fig, axes = plt.subplots(1, 2 if with_targets else 1, figsize=(12 if with_targets else 7, 4.5), squeeze=False)
+    fig, axes = new_figure(1, 2 if with_targets else 1, figsize=(12 if with_targets else 7, 4.5), squeeze=False)
     draw_runs(runs, axes[0, 0], axes[0, 1] if with_targets else None,
               colours=dict(zip((run.name for run in runs), distinct_colours(len(runs)))))
     axes[0, 0].set_ylabel("test accuracy (%)")
@@ -287,13 +282,10 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=11)
     legends_below = place_legends(fig, axes[0], runs=len(runs), fontsize=8)  # and lays the figure out
-    try:
-        make_output_dir(path.parent, what=f"plot {path}: its directory")
-        image_format = plot_format(path, fig.canvas.get_supported_filetypes())
-        atomic_write_bytes(path, lambda f: fig.savefig(f, format=image_format, dpi=110,
-                                                       bbox_inches="tight" if legends_below else None))
-    finally:
-        plt.close(fig)
+    make_output_dir(path.parent, what=f"plot {path}: its directory")
+    image_format = plot_format(path, fig.canvas.get_supported_filetypes())
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format=image_format, dpi=110,
+                                                   bbox_inches="tight" if legends_below else None))
 
 
 # formats matplotlib lists but writes only through an outside program (LaTeX)

@@ -376,19 +376,15 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
 
 def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Path) -> None:
     """Precision–recall curve of the score ranking, with the flagged set marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from satlearn.engine.checkpoint import atomic_write_bytes
+    from satlearn.engine.reporting import new_figure
     from satlearn.evaluation.detection import (
         average_precision, format_measure, precision_recall_curve, precision_recall_f1,
     )
 
     precision, recall, _ = precision_recall_curve(issues.scores, truly_wrong)
     flagged = precision_recall_f1(issues.flagged, truly_wrong)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = new_figure(figsize=(5.5, 4.5))
     ax.step(recall, precision, where="post",
             label=f"ranking by score (AP {format_measure(average_precision(issues.scores, truly_wrong))})")
     # a flagged set with no precision (nothing flagged) or recall (nothing wrong) has no point: its legend says so
@@ -404,7 +400,6 @@ def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Pa
     ax.set_title("Label issues against the known true labels")
     fig.tight_layout()
     atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
 
 
 def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels: np.ndarray | None = None,

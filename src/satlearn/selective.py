@@ -411,16 +411,11 @@ def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path
 
 def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> Path:
     """Selective risk and generalized risk against coverage (test part), one line per result."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from satlearn.engine.checkpoint import atomic_write_bytes
-    from satlearn.engine.reporting import distinct_colours, place_legends
+    from satlearn.engine.reporting import distinct_colours, new_figure, place_legends
 
     path = user_path(path)
-    fig, (ax_risk, ax_general) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (ax_risk, ax_general) = new_figure(1, 2, figsize=(11, 4.5))
     for result, colour in zip(results, distinct_colours(len(results))):
         metrics = result.report["metrics"]["test"]
         curve = result.curve
@@ -440,7 +435,6 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
                                   loc="upper left")  # and lays the figure out
     atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110,
                                                    bbox_inches="tight" if legends_below else None))
-    plt.close(fig)
     return path
 
 

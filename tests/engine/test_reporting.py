@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import tiny_overrides
+from fixtures import drawn_figures, tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import fit
 from satlearn.engine.reporting import flag_statistics, plot_curves, to_json
@@ -66,14 +66,10 @@ def test_the_summary_scores_flags_as_find_issues_does_with_null_where_undefined(
 
 
 def test_the_curves_are_ticked_at_whole_epochs(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-
     # 20 epochs: matplotlib's own ticks would be 2.5, 7.5, ...
     history = [{"epoch": e, "train_accuracy": e / 20, "test_accuracy": e / 20, "train_loss": 1 / e, "test_loss": 1 / e}
                for e in range(1, 21)]
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_curves(history, tmp_path / "curves.png")
     ticks = [tick for ax in drawn[0].axes for tick in ax.get_xticks()]
     assert len(drawn[0].axes) == 2 and ticks and all(float(tick).is_integer() for tick in ticks), ticks
@@ -183,15 +179,11 @@ def test_the_summary_leaves_out_the_label_file_and_key_of_a_recipe_switched_to_g
 
 
 def test_the_test_curves_join_the_epochs_that_were_evaluated(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-
     # run.eval_every=2: epochs 1 and 3 have no test figures, and a line through them would be broken into dots
     history = [{"epoch": e, "train_accuracy": 0.1 * e, "train_loss": 1 / e} for e in range(1, 5)]
     for row in history[1::2]:
         row.update(test_accuracy=0.1 * row["epoch"], test_loss=2 / row["epoch"])
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_curves(history, tmp_path / "curves.png")
     test_lines = [line for ax in drawn[0].axes for line in ax.get_lines() if line.get_label() == "test"]
     assert [list(line.get_xdata()) for line in test_lines] == [[2, 4], [2, 4]]
@@ -208,27 +200,19 @@ def drawn_visibly(line) -> bool:
 
 
 def test_a_curve_of_one_epoch_is_drawn_as_a_point(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-
     # a one-epoch run: every curve has one point, which a line alone would not show
     history = [{"epoch": 1, "train_accuracy": 0.3, "train_loss": 2.0, "test_accuracy": 0.25, "test_loss": 2.1,
                 "refined_label_accuracy": 0.6}]
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_curves(history, tmp_path / "curves.png")
     lines = [line for ax in drawn[0].axes for line in ax.get_lines()]
     assert len(lines) == 5 and all(drawn_visibly(line) for line in lines), [line.get_label() for line in lines]
 
 
 def test_a_method_that_reports_no_training_accuracy_gets_no_legend_entry_for_it(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-
     # a method of one's own returns only its loss: the rows have no train_accuracy
     history = [{"epoch": e, "train_loss": 1 / e, "test_accuracy": 0.1 * e, "test_loss": 2 / e} for e in (1, 2)]
-    drawn = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    drawn = drawn_figures(monkeypatch)
     plot_curves(history, tmp_path / "curves.png")
     accuracy_ax = drawn[0].axes[0]
     assert [text.get_text() for text in accuracy_ax.get_legend().get_texts()] == ["test"]
@@ -425,3 +409,33 @@ def test_metrics_csv_puts_a_column_first_seen_in_a_later_epoch_where_that_epoch_
     assert list(rows[0]) == list(second)
     assert [{key: value for key, value in row.items() if value != ""} for row in rows] == [
         {key: str(value) for key, value in row.items()} for row in (first, second)]
+
+
+def test_the_plots_leave_pyplots_backend_and_the_callers_open_figures_alone(finished_sat_run, tmp_path):
+    # a notebook draws inline through its own pyplot backend: a run, compare, find-issues or selective-eval that
+    # switched it to Agg would leave the notebook's later plt.show() showing nothing
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from satlearn.compare import compare_runs
+    from satlearn.label_issues import write_label_issues
+    from satlearn.selective import selective_eval
+
+    backend = matplotlib.get_backend()
+    plt.switch_backend("pdf")  # any backend but Agg stands for the notebook's
+    try:
+        own = plt.figure()
+        history = [{"epoch": e, "train_accuracy": 0.1 * e, "train_loss": 1 / e, "test_accuracy": 0.1 * e,
+                    "test_loss": 1 / e} for e in (1, 2)]
+        plot_curves(history, tmp_path / "curves.png")
+        compare_runs([finished_sat_run], out=tmp_path / "compare.png")
+        targets = load_run_targets(finished_sat_run)
+        write_label_issues(find_label_issues(targets.labels, targets.soft_targets), tmp_path / "issues",
+                           true_labels=targets.true_labels)
+        selective_eval([finished_sat_run], out=tmp_path / "selective")
+        assert (tmp_path / "issues" / "label_issues_pr.png").exists()  # each of the four plots was drawn
+        assert matplotlib.get_backend() == "pdf"
+        assert plt.get_fignums() == [own.number]
+    finally:
+        plt.close("all")
+        plt.switch_backend(backend)

@@ -188,6 +188,18 @@ def write_refined_labels(run_dir: Path, targets, given: torch.Tensor, *, class_n
     atomic_write_bytes(run_dir / "soft_targets.npy", lambda f: np.save(f, table))
 
 
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **subplots):
+    """A figure and its ``nrows`` × ``ncols`` axes (as ``Figure.subplots`` returns them), drawn by Agg outside
+    pyplot: a script's or notebook's pyplot backend (an inline one, say) and its open figures are left as they are,
+    and nothing is left open for pyplot to show or to close."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)  # the canvas sets itself on the figure: its renderer measures the legends
+    return fig, fig.subplots(nrows, ncols, **subplots)
+
+
 def mark_epoch_axis(ax) -> None:
     """Labels ``ax``'s x axis as epochs, ticked at whole epochs: left to itself, matplotlib ticks a run of 20 epochs
     at 2.5, 7.5, ..., epochs no run has. One whole epoch in view is enough: by default the locator wants two, and
@@ -276,16 +288,11 @@ def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], font
 
 def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -> None:
     """Accuracy (train on given labels, test) and loss against epoch, side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     def percent(value):  # in percent, as compare's plot and the printed figures give accuracies
         return None if value is None else 100 * value
 
     epochs = [row["epoch"] for row in history]
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_acc, ax_loss) = new_figure(1, 2, figsize=(10, 4))
     # a method of one's own need not report a training accuracy: no legend entry then for a curve with no points
     if any("train_accuracy" in row for row in history):
         ax_acc.plot(epochs, [percent(row.get("train_accuracy")) for row in history], label="train (given labels)",
@@ -310,7 +317,6 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
         fig.suptitle(title)
     fig.tight_layout()
     atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
 
 
 def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> None:
