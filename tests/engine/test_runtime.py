@@ -171,6 +171,22 @@ def test_fit_leaves_the_callers_random_numbers_as_it_found_them(tmp_path):
     assert draws() == expected
 
 
+def test_loading_a_run_leaves_the_callers_random_numbers_as_it_found_them(finished_sat_run, tmp_path):
+    # the model is built, with random weights, before the run's own are loaded into it: a notebook that seeds, loads
+    # a run to predict with and then draws its own random inputs would otherwise draw other ones than without it
+    from satlearn.engine import evaluate_run, load_run
+    from satlearn.engine.runtime import seed_everything
+    from satlearn.selective import SelectivePredictor
+
+    seed_everything(123)
+    expected = draws()
+    seed_everything(123)
+    load_run(finished_sat_run)
+    evaluate_run(finished_sat_run, out=tmp_path / "eval.json")
+    SelectivePredictor.from_run(finished_sat_run, coverage=0.9)
+    assert draws() == expected
+
+
 def test_usable_cpus_are_the_ones_this_process_may_run_on_else_all(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)  # as when started pinned to CPUs 0 and 3
     monkeypatch.setattr(os, "cpu_count", lambda: 8)

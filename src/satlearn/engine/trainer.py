@@ -1176,7 +1176,8 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
     ``data_root``: where the run's data are now, if they moved (another machine, say): a path that exists (a
     DataError otherwise); they must be the same data, which the run's digest of them checks. ``dataset``: the splits a run trained on when they were given to
     :func:`fit` (also checked against the digest). A run of a source, model or method registered by your own module
-    needs that module imported first. A ``~`` that ``run_dir`` starts with is the home directory, as for :func:`fit`."""
+    needs that module imported first. A ``~`` that ``run_dir`` starts with is the home directory, as for :func:`fit`.
+    The global random generators are left as the caller left them, as :func:`fit` leaves them."""
     run_dir = user_path(run_dir)
     checkpoint = load_checkpoint(run_dir)
     config = config_lib.from_dict_exact(checkpoint["config"])
@@ -1189,7 +1190,8 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
         config.data.root = str(data_root)
     torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
     noisy, _ = run_data(config, checkpoint, run_dir, doing="load the run", dataset=dataset)
-    method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
+    with random_state_kept():  # the weights drawn here are overwritten by the run's: the caller's draws stay theirs
+        method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
     method.load_state_dict(checkpoint["method"])
     method.eval()  # to predict with: batch norm then uses, and keeps, the statistics the run learned
     return config, method, noisy, checkpoint
