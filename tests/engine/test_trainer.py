@@ -2277,3 +2277,14 @@ def test_a_data_root_that_is_not_there_is_refused_in_python_too_and_not_made(tmp
                                             "expected where the run's data are now$"):
             call()
     assert not missing.exists()  # (MNIST-1D's data.root is its cache: it was made, and the data generated into it)
+
+
+def test_a_run_results_repr_counts_its_epochs_instead_of_printing_every_row(tmp_path):
+    # a notebook cell that ends in fit(...) shows the repr: a 200-epoch run's history is some 90,000 characters
+    result = fit(load_config(None, tiny_overrides(tmp_path, "run.epochs=2", "method.start_epoch=1")), tmp_path / "run",
+                 log=lambda message: None)
+    shown = repr(result)
+    assert "history=<2 epochs>" in shown
+    assert repr(result.run_dir) in shown and repr(result.summary) in shown and repr(result.method) in shown
+    result.history = result.history * 100
+    assert len(repr(result)) == len(shown) + 2  # "<200 epochs>", not 200 rows
