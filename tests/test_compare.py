@@ -641,3 +641,12 @@ def test_a_run_whose_name_starts_with_a_tilde_in_a_folder_given_as_dot_is_that_r
     runs, _, plot = compare_runs(["."])
     assert [run.run_dir for run in runs] == [tmp_path / "~"]
     assert plot == tmp_path / "~" / "compare.png" and plot.exists()
+
+
+def test_a_runs_curves_repr_counts_its_epochs_instead_of_printing_every_row(tmp_path):
+    # compare_runs(...) at the end of a notebook cell shows the runs it read: 200 epochs each would be pages of rows
+    run = read_run(hand_written_run(tmp_path / "sat", HAND_ROWS))
+    shown = repr(run)
+    assert f"history=<{len(HAND_ROWS)} epochs>" in shown and f"name={run.name!r}" in shown
+    run.history = run.history * 100
+    assert len(repr(run)) == len(shown) + 2

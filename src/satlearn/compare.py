@@ -20,7 +20,9 @@ from satlearn.config import Config
 from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file, saved_config,
 )
-from satlearn.engine.reporting import distinct_colours, mark_epoch_axis, new_figure, place_legends, point_style
+from satlearn.engine.reporting import (
+    distinct_colours, history_counted_repr, mark_epoch_axis, new_figure, place_legends, point_style,
+)
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
 from satlearn.paths import literal_path, user_path
 
@@ -47,6 +49,9 @@ class RunCurves:
     @property
     def test_rows(self) -> list[dict[str, Any]]:
         return [row for row in self.history if "test_accuracy" in row]
+
+    def __repr__(self) -> str:
+        return history_counted_repr(self)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -186,6 +187,15 @@ def write_refined_labels(run_dir: Path, targets, given: torch.Tensor, *, class_n
     atomic_write_text(run_dir / "refined_labels.csv", buffer.getvalue())
     table = targets.table().cpu().numpy()
     atomic_write_bytes(run_dir / "soft_targets.npy", lambda f: np.save(f, table))
+
+
+def history_counted_repr(result: Any) -> str:
+    """The repr of the dataclass ``result`` with its ``history`` (a row an epoch) given as its length: what a
+    notebook cell ending in ``fit(...)`` or ``compare_runs(...)`` shows, where every row of a 200-epoch run would be
+    a page of numbers."""
+    shown = (f"history=<{len(result.history)} epochs>" if field.name == "history"
+             else f"{field.name}={getattr(result, field.name)!r}" for field in dataclasses.fields(result))
+    return f"{type(result).__name__}({', '.join(shown)})"
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **subplots):

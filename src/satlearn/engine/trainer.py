@@ -82,9 +82,7 @@ class RunResult:
     method: Method | None = None
 
     def __repr__(self) -> str:
-        # what a notebook cell ending in fit(...) shows: every row of a 200-epoch history would be a page of numbers
-        return (f"{type(self).__name__}(run_dir={self.run_dir!r}, summary={self.summary!r}, "
-                f"history=<{len(self.history)} epochs>, method={self.method!r})")
+        return reporting.history_counted_repr(self)
 
 
 def prepare_data(config: Config, dataset: DatasetSplits | None = None, *,
