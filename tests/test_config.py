@@ -489,6 +489,21 @@ def test_an_override_with_a_key_twice_says_so():
     assert parse_override("run.name=a: b: c") == ("run.name", "a: b: c")
 
 
+@pytest.mark.parametrize("override, left", [("run.name=#1", "null"), ("run.name=trial #2", "'trial'"),
+                                            ("data.ignore_columns=[id] # the key", "['id']")])
+def test_an_override_whose_value_yaml_would_cut_at_a_comment_is_refused(override, left):
+    # the shell passes a # inside an argument on: a run named #1 would silently get a time-stamped name instead
+    key, value = override.split("=", 1)
+    quoted = re.escape(f"""'{key}="{value}"'""")
+    with pytest.raises(ConfigError, match=rf"^--set {re.escape(override)}: YAML reads '#.*' as a comment and drops "
+                                          rf"it, leaving {re.escape(left)}; .*--set {quoted}$"):
+        load_config(None, [override])
+    # a # inside a word or inside quotes is part of the value
+    assert parse_override("run.name=trial#2") == ("run.name", "trial#2")
+    assert parse_override("run.name='trial #2'") == ("run.name", "trial #2")
+    assert parse_override(overrides_from_dict({"run": {"name": "#1"}})[0]) == ("run.name", "#1")
+
+
 @pytest.mark.parametrize("override, message", [
     ("method.momentum=1.0", r"^--set method\.momentum=1\.0: method\.momentum=1\.0; expected a value in \[0, 1\)$"),
     ("method.momentum=-0.1", r"method\.momentum=-0\.1; expected a value in \[0, 1\)$"),

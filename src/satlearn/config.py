@@ -22,9 +22,10 @@ from typing import Any, Union
 import yaml
 
 from satlearn.errors import ConfigError, first_line
-from satlearn.paths import user_path
-from satlearn.yaml_text import (RefusedYaml, YamlFileError, number_spelling_hint, read_yaml, read_yaml_file,
-                                write_yaml)
+from satlearn.paths import shell_quoted, user_path
+from satlearn.yaml_text import (
+    RefusedYaml, YamlFileError, number_spelling_hint, read_yaml, read_yaml_file, write_yaml, yaml_comment,
+)
 
 
 @dataclass
@@ -293,7 +294,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     except RefusedYaml as exc:  # a key given twice, a tag whose text does not fit it (`!!float abc`)
         raise ConfigError(f"--set {text}: {exc.problem}") from None
     except yaml.YAMLError:  # text YAML cannot read (`run.name=a: b: c`, `run.name=!x`) is taken as it is
-        value = raw
+        return key, raw
+    comment = yaml_comment(raw)
+    if comment is not None:  # a # that reached satlearn was meant as part of the value: the shell keeps its own
+        quoted = write_yaml(raw.strip(), default_style='"', width=math.inf).strip()
+        raise ConfigError(f"--set {text}: YAML reads {comment!r} as a comment and drops it, leaving "
+                          f"{_as_written(value)}; leave it out, or to keep it as text, quote the value: "
+                          f"--set {shell_quoted(f'{key}={quoted}')}")
     return key, value
 
 

@@ -170,6 +170,22 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Yaml12Loader)
 
 
+def yaml_comment(text: str) -> str | None:
+    """The comment that YAML drops from ``text`` (from a ``#`` at its start or after a blank to the end of its line),
+    or None: ``#1`` reads as null and ``trial #2`` as ``trial``, while ``a#b`` and ``'a #b'`` keep theirs. Text YAML
+    cannot scan has none found here."""
+    try:
+        tokens = list(yaml.scan(text, Loader=_Yaml12Loader))
+    except yaml.YAMLError:
+        return None
+    # the scanner steps over blanks, line breaks and comments between tokens, and nothing else
+    for before, after in zip(tokens, tokens[1:]):
+        start = text.find("#", before.end_mark.index, after.start_mark.index)
+        if start >= 0:
+            return _YAML_LINE_BREAK.split(text[start:], maxsplit=1)[0]
+    return None
+
+
 class YamlFileError(ConfigError):
     """A config file that :func:`read_yaml_file` cannot read; ``reason``: why, in words that can follow its path
     in another message (``not valid YAML at line 3 (...)``)."""
