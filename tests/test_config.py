@@ -248,6 +248,17 @@ def test_a_text_python_reads_as_a_whole_number_given_for_one_says_how_a_whole_nu
         load_config(write(tmp_path, f"run:\n  threads: {text}\n"))
 
 
+def test_a_number_in_quotes_says_that_the_quotes_make_it_text(tmp_path):
+    hint = re.escape(" (a number in quotes is text: write it without them)")
+    with pytest.raises(ConfigError, match=rf"c\.yaml: run\.epochs: expected int, got '10'{hint}$"):
+        load_config(write(tmp_path, 'run:\n  epochs: "10"\n'))
+    with pytest.raises(ConfigError, match=rf"c\.yaml: optim\.lr: expected float, got '1e-3'{hint}$"):
+        load_config(write(tmp_path, "optim:\n  lr: '1e-3'\n"))
+    with pytest.raises(ConfigError, match=rf"^--set run\.threads='4': run\.threads: expected int or null, got "
+                                          rf"'4'{hint}$"):
+        load_config(None, ["run.threads='4'"])
+
+
 def test_a_whole_number_is_read_with_its_sign():
     assert [load_config(None, [f"run.seed={text}"]).run.seed for text in ("+7", "-0", "0", "12")] == [7, 0, 0, 12]
 

@@ -69,6 +69,11 @@ def test_written_yaml_reads_back_as_the_same_values():
     ("inf", False, True, None),
     ("abc", True, True, None),
     ("2_0", False, False, None),
+    ("10", True, False, "in quotes"),  # "10" in a file: a number that the quotes made text
+    ("10", False, True, "in quotes"),
+    ("1e-3", False, True, "in quotes"),
+    ("0.5", True, False, None),  # unquoted, no whole number either
+    (".inf", False, True, None),
 ])
 def test_the_hint_on_how_a_number_is_written(text, whole, fractional, says):
     hint = number_spelling_hint(text, whole=whole, fractional=fractional)

@@ -244,7 +244,11 @@ def where_yaml_fails(exc: yaml.YAMLError, text: str) -> str:
 def number_spelling_hint(text: str, *, whole: bool, fractional: bool) -> str:
     """How a number is written, for a ``text`` that Python would read as one (``2_0``, ``010``, ``0x10``,
     ``1_0.5``) given where a whole number (``whole``) or a float (``fractional``) is expected: YAML reads it here as
-    text (see ``_YAML_INT`` and ``_YAML_FLOAT``). Empty where there is nothing to say."""
+    text (see ``_YAML_INT`` and ``_YAML_FLOAT``), and for a number given in quotes (``"10"``), which YAML reads as
+    text. Empty where there is nothing to say."""
+    if (whole or fractional) and _YAML_INT.match(text) or fractional and _YAML_FLOAT.match(text):
+        if not _YAML_INF_NAN.match(text):  # .inf in quotes: the setting would refuse it unquoted too
+            return " (a number in quotes is text: write it without them)"
     if whole and _read_by_python(text, (lambda given: int(given, 10), lambda given: int(given, 0))):
         return " (a whole number is written with the digits 0-9 alone, without _ or a leading 0)"
     if fractional and _SIGNED_BARE_DOT.match(text):  # -.5, which YAML 1.1 reads as text
