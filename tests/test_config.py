@@ -422,6 +422,14 @@ def test_a_config_file_that_is_not_a_mapping_of_sections_is_one_line_naming_it(t
     assert config_from_dict({"run": {"epochs": 50}}).run.epochs == 50
 
 
+def test_a_section_left_empty_or_given_a_value_is_named_in_yaml_words(tmp_path):
+    # every key of a section commented out leaves the section null, as YAML writes it (Python's None is no YAML)
+    with pytest.raises(ConfigError, match=r"c\.yaml: data\.noise must be a mapping of its keys, got null$"):
+        load_config(write(tmp_path, "data:\n  noise:\n    # kind: symmetric\n"))
+    with pytest.raises(ConfigError, match=r"^--set run=true: run must be a mapping of its keys, got true$"):
+        load_config(None, ["run=true"])
+
+
 def test_a_mapping_takes_overrides_as_a_file_does_and_an_error_names_the_override():
     from satlearn.config import config_from_dict
 

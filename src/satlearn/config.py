@@ -209,7 +209,7 @@ def _apply(obj: Any, values: dict[str, Any], *, prefix: str, source: str) -> Non
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"{source}: {path} must be a mapping of its keys, got {value!r}")
+                raise ConfigError(f"{source}: {path} must be a mapping of its keys, got {_as_written(value)}")
             _apply(current, value, prefix=f"{path}.", source=source)
         elif isinstance(current, dict):
             # method.settings: its keys are the method's, so they are checked once the method is known (a later
