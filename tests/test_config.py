@@ -139,6 +139,14 @@ def test_bad_yaml_and_missing_file(tmp_path):
         parse_override("run.epochs")
 
 
+def test_a_file_of_two_yaml_documents_says_that_one_is_expected(tmp_path):
+    # a --- line between two halves of a config: PyYAML says only "but found another document"
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML at line 3 \(expected a single document in the "
+                                          r"stream but found another document\)$"):
+        load_config(write(tmp_path, "optim:\n  lr: 0.1\n---\nrun:\n  epochs: 2\n"))
+    assert load_config(write(tmp_path, "---\noptim:\n  lr: 0.1\n...\n")).optim.lr == 0.1  # one, marked as such
+
+
 def last_line_with_text(text):
     return max(number for number, line in enumerate(text.splitlines(), 1) if line.strip())
 

@@ -232,9 +232,12 @@ def where_yaml_fails(exc: yaml.YAMLError, text: str) -> str:
     if mark is None:
         return f" ({problem})" if problem else ""
     line = mark.line + 1
+    context = getattr(exc, "context", None)
+    if problem and problem.startswith("but ") and context:  # PyYAML's second document: "but found another document"
+        problem = f"{context} {problem}"
     if mark.index >= len(text):
         line = len(_YAML_LINE_BREAK.findall(text.rstrip(_YAML_BLANK))) + 1
-        context, begun = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        begun = getattr(exc, "context_mark", None)
         # (a context marked at the end too, "while parsing a flow node", says nothing more)
         if context and begun is not None and begun.index < len(text) and begun.line + 1 != line:
             problem = f"{problem}, {context} begun at line {begun.line + 1}"
