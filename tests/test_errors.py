@@ -40,6 +40,10 @@ def test_first_line_is_the_messages_first_non_blank_line_or_the_errors_type():
     (RuntimeError("MPS backend out of memory"), True),
     (RuntimeError("Out of memory on device"), True),
     (RuntimeError("mat1 and mat2 shapes cannot be multiplied"), False),
+    (RuntimeError("Storage size calculation overflowed with sizes=[4611686018427387904, 40]"), True),
+    (TypeError("empty(): argument 'size' failed to unpack the object at pos 1 with error \"Overflow when unpacking "
+               "long long\""), True),
+    (TypeError("unsupported operand type(s) for *: 'int' and 'NoneType'"), False),
 ])
 def test_out_of_memory_tells_failed_allocations_from_other_errors(error, expected):
     assert out_of_memory(error) is expected

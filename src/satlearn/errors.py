@@ -90,10 +90,12 @@ def first_line(exc: BaseException) -> str:
 
 def out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is an allocation that failed: torch says so in its message on every device (the CPU's is a
-    plain RuntimeError)."""
+    plain RuntimeError), or one of a size beyond torch's 64-bit counts (a RuntimeError, or a TypeError where a
+    dimension alone exceeds them), which no memory could hold either."""
     import torch  # here, so that importing satlearn's errors does not import torch
 
     text = str(exc).lower()
     device_error = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # any device's from torch 2.5
     return (isinstance(exc, (MemoryError, device_error)) or "can't allocate memory" in text
-            or "out of memory" in text)
+            or "out of memory" in text or "storage size calculation overflowed" in text
+            or "overflow when unpacking long long" in text)

@@ -1361,15 +1361,17 @@ def test_a_run_is_neither_resumed_nor_evaluated_on_other_data(tmp_path, capsys):
     assert evaluate_run(tmp_path / "run")["epoch"] == 2
 
 
-def test_a_model_too_large_for_memory_is_one_line_naming_its_width(tmp_path, capsys):
+# ~10^14 bytes at once; then sizes whose bytes, and a width whose count alone, exceed torch's 64 bits
+@pytest.mark.parametrize("width", [10**12, 2**62, 10**20])
+def test_a_model_too_large_for_memory_is_one_line_naming_its_width(tmp_path, capsys, width):
     from satlearn.cli import main
 
     args = ["train", "--run-dir", str(tmp_path / "run")]
-    for key in tiny_overrides(tmp_path, "model.name=mlp", "model.width=1000000000000"):  # ~10^14 bytes at once
+    for key in tiny_overrides(tmp_path, "model.name=mlp", f"model.width={width}"):
         args += ["--set", key]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "model.width=1000000000000: the model does not fit in cpu memory" in err[0], err
+    assert len(err) == 1 and f"model.width={width}: the model does not fit in cpu memory" in err[0], err
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")

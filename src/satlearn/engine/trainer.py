@@ -321,7 +321,7 @@ def build_method(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
             model = model.to(memory_format=torch.channels_last)
         method = create_method(config.method, model, labels=labels, num_classes=data.num_classes).to(device)
         check_logits(config.model.name, model, outputs, data.input_shape, device=device)
-    except (RuntimeError, MemoryError) as exc:
+    except (RuntimeError, MemoryError, TypeError) as exc:
         if not out_of_memory(exc):
             raise
         raise ConfigError(f"model.name={config.model.name}, model.width={config.model.width}: the model does not "
