@@ -477,6 +477,17 @@ def test_the_last_epochs_seed_must_fit_too_not_only_the_first():
         load_config(None, [f"run.epochs={epochs}", f"run.seed={seed}"])
 
 
+def test_more_epochs_than_any_run_seed_can_number_is_an_error_about_the_epochs():
+    from satlearn.config import EPOCH_SEED_STRIDE
+
+    lowest = -(2**63 // EPOCH_SEED_STRIDE)
+    most = 2**64 - 1 - lowest * EPOCH_SEED_STRIDE  # with the lowest seed, the last epoch's seed is 2**64 - 1
+    assert load_config(None, [f"run.epochs={most}", f"run.seed={lowest}"]).run.epochs == most
+    with pytest.raises(ConfigError, match=rf"^--set run\.epochs={most + 1}: run\.epochs={most + 1}; expected at most "
+                                          rf"{most} \("):
+        load_config(None, [f"run.epochs={most + 1}"])  # (not: run.seed=0; expected a seed from ... to a negative one)
+
+
 def test_merge_keys_still_merge_and_unhashable_keys_give_one_line(tmp_path):
     path = write(tmp_path, "base: &base {epochs: 3, seed: 1}\nrun:\n  <<: *base\n  seed: 2\n", name="m.yaml")
     from satlearn.yaml_text import read_yaml

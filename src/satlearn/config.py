@@ -557,6 +557,10 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
         raise ConfigError(f"{where('run.threads')}: run.threads={threads!r}; {problem} (or null for torch's default)")
     lowest = -(2**63 // EPOCH_SEED_STRIDE)
     highest = (2**64 - 1 - max(config.run.epochs, 0)) // EPOCH_SEED_STRIDE
+    if highest < lowest:  # so many epochs that no run seed leaves them all in 64 bits: the count is what is wrong
+        raise ConfigError(f"{where('run.epochs')}: run.epochs={config.run.epochs!r}; expected at most "
+                          f"{2**64 - 1 - lowest * EPOCH_SEED_STRIDE} (each epoch's seed, run.seed * "
+                          f"{EPOCH_SEED_STRIDE} + epoch, must fit torch's 64 bits)")
     if not lowest <= config.run.seed <= highest:
         raise ConfigError(f"{where('run.seed', 'run.epochs')}: run.seed={config.run.seed!r}; expected a seed from "
                           f"{lowest} to {highest} (each epoch's seed, run.seed * {EPOCH_SEED_STRIDE} + epoch, must "
