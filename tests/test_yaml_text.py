@@ -57,6 +57,12 @@ def test_read_yaml_file_names_the_file_and_keeps_the_reason_apart(tmp_path):
         read_yaml_file(path)
 
 
+def test_a_plain_equals_sign_is_text():
+    # YAML 1.1's "value" type, which PyYAML resolves but has no constructor for: an error about tag:yaml.org,2002:value
+    assert read_yaml("name: =\ncolumns: [=, id]\n") == {"name": "=", "columns": ["=", "id"]}
+    assert read_yaml(write_yaml({"name": "="})) == {"name": "="}
+
+
 def test_written_yaml_reads_back_as_the_same_values():
     values = {"name": "010", "rate": 0.5, "count": 3, "flag": "off", "small": "1e3", "items": [1, "2_0"]}
     assert read_yaml(write_yaml(values)) == values

@@ -68,7 +68,7 @@ class _Yaml12Loader(yaml.SafeLoader):
     stays the string "off"), a plain date is text (``2024-01-31`` stays the string "2024-01-31"; 1.2 has no
     timestamps), ``1e-3`` is a float (1.1 wants ``1.0e-3``), a number is a sign and the digits 0-9, with
     a dot or an exponent for a float (``2_0``, ``010``, ``1:20``, ``1_0.5`` stay text: see ``_YAML_INT`` and
-    ``_YAML_FLOAT``), and a key given twice in one mapping is an error
+    ``_YAML_FLOAT``), a plain ``=`` is text, and a key given twice in one mapping is an error
     instead of the last one silently winning (merge keys ``<<:`` still override as YAML defines). A text that its
     tag does not fit (``!!float abc``), on which PyYAML's constructors fail without a place, is an error at its
     place too."""
@@ -139,9 +139,11 @@ _BOOL_TAG, _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:i
 # YAML 1.2's core schema has no timestamps: a plain 2024-01-31 is the text it reads as (a run name, say), not a date
 # that a str setting refuses, and 2024-02-30 is text too, not an error; `!!timestamp 2024-01-31` still reads a date
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+# nor YAML 1.1's "value" type, a plain =, which PyYAML resolves but cannot construct: = is text (a CSV column's name)
+_VALUE_TAG = "tag:yaml.org,2002:value"
 _Yaml12Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers
-            if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG, _TIMESTAMP_TAG)]
+            if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG, _TIMESTAMP_TAG, _VALUE_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
