@@ -742,6 +742,18 @@ def test_nesterov_without_momentum_is_refused():
     assert load_config(None, ["optim.name=sgd", "optim.momentum=0.5", "optim.nesterov=true"]).optim.nesterov
 
 
+@pytest.mark.parametrize("key, expected", [("run.out_dir", r"expected a folder \(\. for the current one\)"),
+                                           ("data.root", r"expected a path \(or null for the default\)")])
+def test_an_empty_path_setting_is_refused_not_read_as_the_current_directory_or_the_default(key, expected, tmp_path):
+    # --set run.out_dir=$OUT with OUT unset: the run went into the current directory, as an empty --run-dir did
+    with pytest.raises(ConfigError, match=rf"^--set {re.escape(key)}=: {re.escape(key)} is empty; {expected}$"):
+        load_config(None, [f"{key}="])
+    section, name = key.split(".")
+    with pytest.raises(ConfigError, match=rf"c\.yaml: {re.escape(key)} is empty"):
+        load_config(write(tmp_path, f'{section}:\n  {name}: ""\n'))
+    assert load_config(None, ["run.out_dir=.", "data.root=null"]).run.out_dir == "."
+
+
 @pytest.mark.parametrize("name", ["", ".", "..", "a/../../x", "/tmp/x", "../x", "a/.."])
 def test_a_run_name_that_would_leave_out_dir_or_be_it_is_refused(name):
     with pytest.raises(ConfigError, match=r"^--set run\.name=.*: run\.name=.*; expected a directory name inside "

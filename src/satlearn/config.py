@@ -568,6 +568,12 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
     for key in _NON_NEGATIVE_SEED_KEYS:
         if _get(config, key) < 0:
             raise ConfigError(f"{where(key)}: {key}={_get(config, key)!r}; expected a seed of 0 or more")
+    # an empty path is most often an unset shell variable (--set run.out_dir=$OUT): read as a path it is the current
+    # directory, and data.root read as none is the default cache, whose data may be others than those meant
+    if config.run.out_dir == "":
+        raise ConfigError(f"{where('run.out_dir')}: run.out_dir is empty; expected a folder (. for the current one)")
+    if config.data.root == "":
+        raise ConfigError(f"{where('data.root')}: data.root is empty; expected a path (or null for the default)")
     name = config.run.name
     # the run directory is run.out_dir/run.name: an absolute name or a .. would put it elsewhere, and "" or "."
     # would make out_dir itself the run directory (a relative path such as group/run stays inside, and is fine)
