@@ -1504,6 +1504,41 @@ def test_compare_hands_its_title_and_out_to_the_comparison(tmp_path, capsys, mon
     assert capsys.readouterr().out.splitlines() == ["the table", f"plot: {tmp_path / 'compare.png'}"] * 2
 
 
+def test_output_that_cannot_encode_satlearns_characters_gets_stand_ins_not_a_unicode_error(tmp_path, monkeypatch):
+    import io
+
+    import satlearn.compare
+    from satlearn import cli
+    from satlearn.errors import DataError
+
+    table = ("run  labels right\nce   \u2014\n"
+             "given 3 \u2192 suggested 5; SAT \u2212 CE \u2265 0; \u0434\u0430 caf\udcc3\udca9")
+
+    def compare_runs(run_dirs, *, out=None, title=""):
+        if run_dirs == ["gone"]:
+            raise DataError("gone: no metrics.jsonl \u2014 not a satlearn run directory")
+        return [], table, tmp_path / "compare.png"
+
+    monkeypatch.setattr(satlearn.compare, "compare_runs", compare_runs)
+    # a Windows console redirected to a file (cp1252, which has the dash but no arrow or minus), a C locale (ASCII)
+    for encoding, errors in (("cp1252", "strict"), ("ascii", "surrogateescape")):
+        stdout = io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors=errors)
+        stderr = io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors="backslashreplace")
+        monkeypatch.setattr(cli.sys, "stdout", stdout)
+        monkeypatch.setattr(cli.sys, "stderr", stderr)
+        assert main(["compare", "a"]) == 0
+        assert main(["compare", "gone"]) == 2
+        stdout.flush(), stderr.flush()
+        dash = "\u2014".encode(encoding, "replace") if encoding == "cp1252" else b"-"
+        # the stand-ins, an escape for what has none, a file name's undecoded bytes as they were
+        assert stdout.buffer.getvalue().splitlines()[:3] == [
+            b"run  labels right", b"ce   " + dash,
+            b"given 3 -> suggested 5; SAT - CE >= 0; \\u0434\\u0430 caf\xc3\xa9"]
+        assert stderr.buffer.getvalue() == b"satlearn: error: gone: no metrics.jsonl " + dash + \
+            b" not a satlearn run directory\n"
+        assert (stdout.errors, stderr.errors) == (errors, "backslashreplace")  # as they were, once it returns
+
+
 def test_a_failed_command_keeps_its_status_when_stdouts_reader_has_left(monkeypatch):
     from satlearn import cli
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import json
@@ -499,9 +500,10 @@ def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    with stopped_as_by_ctrl_c() as stopped:
-        code = _run(args)
+    with _output_in_any_encoding():
+        args = build_parser().parse_args(argv)
+        with stopped_as_by_ctrl_c() as stopped:
+            code = _run(args)
     if stopped and code == INTERRUPTED:
         code = TERMINATED
     try:  # what is still buffered: a pipe's reader that left shows here, after the command itself has finished
@@ -510,6 +512,53 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         code = code or READER_LEFT  # a command that failed keeps its own status
     return code
+
+
+# satlearn's own typography, as ASCII, for an output whose encoding lacks it
+_ASCII_STAND_INS = {"\u2014": "-", "\u2013": "-", "\u2212": "-", "\u2192": "->", "\u2190": "<-", "\u2265": ">=",
+                    "\u2264": "<=", "\u2260": "!=", "\u00b1": "+/-", "\u00d7": "x", "\u2026": "...", "\u00b7": "."}
+_STAND_IN_ERRORS = "satlearn.ascii_stand_ins"
+
+
+def _ascii_stand_ins(exc: UnicodeError) -> tuple[bytes, int]:
+    """An encoding error handler: a character the output's encoding lacks is written as its ASCII stand-in, a byte
+    that an undecodable file name kept as a surrogate as that byte (as ``surrogateescape`` writes it), and any
+    other as its escape (``\\u0434``, as ``backslashreplace`` writes it)."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    pieces = []
+    for char in exc.object[exc.start:exc.end]:
+        if "\udc80" <= char <= "\udcff":
+            pieces.append(bytes([ord(char) - 0xdc00]))
+        else:
+            pieces.append(_ASCII_STAND_INS.get(char, char).encode("ascii", "backslashreplace"))
+    return b"".join(pieces), exc.end
+
+
+codecs.register_error(_STAND_IN_ERRORS, _ascii_stand_ins)
+
+
+@contextlib.contextmanager
+def _output_in_any_encoding():
+    """stdout and stderr write what their encoding lacks with :func:`_ascii_stand_ins`, so that a command prints its
+    table (``—`` where a value is missing), its arrows and a run directory's name to an output that cannot show
+    them, where Python would stop it with a UnicodeEncodeError, as often after its work was done: a Windows console
+    redirected to a file or pipe is cp1252, which has no ``→`` or ``−``, and a C locale's output is ASCII. An output
+    in a Unicode encoding is left as it is."""
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        if not hasattr(stream, "reconfigure") or not encoding or codecs.lookup(encoding).name.startswith("utf"):
+            continue
+        # (the stand-ins are ASCII bytes: every such encoding satlearn's output meets writes ASCII as ASCII)
+        changed.append((stream, stream.errors))
+        stream.reconfigure(errors=_STAND_IN_ERRORS)
+    try:
+        yield
+    finally:
+        for stream, errors in changed:
+            with contextlib.suppress(ValueError):  # a stream closed meanwhile
+                stream.reconfigure(errors=errors)
 
 
 READER_LEFT = 141  # the status of a command stopped by a closed pipe (128 + SIGPIPE), as shell tools exit
