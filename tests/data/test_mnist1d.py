@@ -174,6 +174,25 @@ def test_a_damaged_or_unwritable_cache_costs_only_generation_time(tmp_path, monk
     assert torch.equal(again.x_train, first.x_train) and len(generated) == 3
 
 
+def test_a_cache_in_a_folder_that_cannot_be_entered_costs_only_generation_time(tmp_path, monkeypatch):
+    import os
+
+    from satlearn.data import mnist1d
+
+    monkeypatch.setattr(mnist1d, "_generate", lambda num_samples, seed: small_arrays())
+    shut = tmp_path / "root-only"  # a home directory of mode 0700 and another owner, as root's under docker --user
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if str(path).startswith(str(shut)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    data = load_dataset(DataConfig(source="mnist1d", root=str(shut / ".cache" / "satlearn"), num_samples=10))
+    assert np.allclose(data.x_test.numpy(), [[-4.5 / np.sqrt(6.0), 4.5 / np.sqrt(6.0)]])
+
+
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_a_seed_the_generator_cannot_take_is_refused(tmp_path, seed):
     from satlearn.data.mnist1d import load_mnist1d

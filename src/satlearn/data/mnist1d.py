@@ -8,6 +8,7 @@ standardises both with the training split's mean and (sample) std, so that no te
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def load_arrays(num_samples: int, seed: int, cache_dir: Path | None) -> dict[str
     if cache_dir is None:
         return _generate(num_samples, seed)
     path = cache_dir / f"mnist1d-n{num_samples}-seed{seed}.npz"
-    if path.exists():
+    # (not Path.exists, which raises on Python 3.10 and 3.11 where the folder cannot be entered: a HOME of another
+    # user's, as a container run as some other user keeps it)
+    if os.path.isfile(path):
         try:
             with np.load(path) as cached:
                 return {k: cached[k] for k in ("x", "y", "x_test", "y_test")}
