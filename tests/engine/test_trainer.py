@@ -145,6 +145,19 @@ def test_the_reference_pipeline_by_default_starts_no_more_workers_than_cpus(tmp_
     assert load_config(tmp_path / "run" / "config.yaml").data.workers is None  # the setting, as asked
 
 
+def test_a_worker_started_by_spawning_that_reruns_an_unguarded_script_starts_no_run_of_its_own(tmp_path,
+                                                                                               monkeypatch):
+    import multiprocessing
+
+    # what a worker process started by spawning or a fork server is while it runs the main script again
+    monkeypatch.setattr(multiprocessing.current_process(), "_inheriting", True, raising=False)
+    with pytest.raises(TrainingError, match=r'^fit was called again while a data worker process ran the main '
+                                            r'script, .* put the script\'s training under if __name__ == "__main__": '
+                                            r'so that it runs once$'):
+        fit(tiny_config(tmp_path / "out", "data.pipeline=reference", "data.workers=1"))
+    assert not (tmp_path / "out").exists()  # no time-stamped run directory of the worker's
+
+
 def test_compile_auto_compiles_on_cuda_only():
     from satlearn.config import load_config
     from satlearn.engine.trainer import use_compile

@@ -863,6 +863,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
     The run seeds the global random generators (Python's, NumPy's, torch's) with ``run.seed``; once it returns or
     raises, they are as the caller left them, as are torch's CPU thread count and cuDNN settings.
     """
+    _refuse_a_spawned_process_rerunning_the_script()
     stop_after_epoch = _checked_stop(stop_after_epoch)
     # one built in code has not been through load_config: checked, and the method's settings filled in, in a copy
     config = config_lib.check(config, source="fit's config")
@@ -951,6 +952,19 @@ def _start_new_run(config: Config, run_dir: Path, noisy: NoisyDataset, log: Call
                 "be expected to see through")
     for key, switch, _ in config_lib.unused_settings(config):  # a --set of one is refused; the file's are told
         log(f"note: {config_lib.describe_unused(config, key, switch)} (unused)")
+
+
+def _refuse_a_spawned_process_rerunning_the_script() -> None:
+    """A process started by spawning or by a fork server, as the reference pipeline's data workers start on macOS,
+    on Windows and, from Python 3.14, on Linux, first runs the main script again. One that trains outside
+    ``if __name__ == "__main__":`` would then start a run in each worker, each in a new time-stamped run directory,
+    before Python stops the worker as it starts its own."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # (Python's own mark of that re-run)
+        raise TrainingError("fit was called again while a data worker process ran the main script, as a worker "
+                            "started by spawning or a fork server does; put the script's training under "
+                            "if __name__ == \"__main__\": so that it runs once")
 
 
 def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits | None,
