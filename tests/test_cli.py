@@ -214,7 +214,7 @@ def test_resume_names_a_missing_or_foreign_directory_and_paths_expand_the_home_d
     capsys.readouterr()
     # --resume=~/... is left to satlearn by the shell: the run is found, and it is finished
     assert main(["train", "--resume=~/runs/r"]) == 2
-    assert "already finished all 1 epochs; nothing to resume" in capsys.readouterr().err
+    assert "already finished its one epoch; nothing to resume" in capsys.readouterr().err
 
 
 def test_a_run_in_a_folder_whose_name_starts_with_a_tilde_trains_and_resumes_from_dot_slash(tmp_path, monkeypatch,

@@ -981,8 +981,9 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             raise TrainingError(f"{run_dir}: cannot resume with a different config ({listed_differences(differences)})")
         if checkpoint["epoch"] >= config.run.epochs and (run_dir / "summary.json").exists():
             # (without summary.json the run stopped between its last checkpoint and its outputs: resume writes them)
-            raise TrainingError(f"{run_dir}: the run already finished all {config.run.epochs} epochs; nothing to "
-                                "resume (its results are in summary.json)")
+            done = "its one epoch" if config.run.epochs == 1 else f"all {config.run.epochs} epochs"
+            raise TrainingError(f"{run_dir}: the run already finished {done}; nothing to resume (its results are in "
+                                "summary.json)")
 
     device = resolve_device(config.run.device)
     amp = autocast(device, config.run.amp)
