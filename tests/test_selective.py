@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 
@@ -884,3 +885,19 @@ def test_the_printed_line_names_every_file_written_for_the_run(runs, tmp_path, c
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(str(runs["erm"])))
     written = sorted(path.name for path in (tmp_path / "erm").iterdir())
     assert written and all(name in line for name in written), (written, line)
+
+
+def test_a_run_folder_it_cannot_write_in_is_refused_with_where_else_the_outputs_may_go(runs, tmp_path, capsys,
+                                                                                        monkeypatch):
+    import satlearn.engine.checkpoint as checkpoint
+
+    read_only = Path(runs["erm"]).resolve()
+    real_access = os.access
+    # (tests run as root, to whom every folder is writable: the check's answer for the run's folder is replaced)
+    monkeypatch.setattr(checkpoint.os, "access",
+                        lambda path, mode: real_access(path, mode) and Path(path).resolve() != read_only)
+    assert main(["selective-eval", str(runs["erm"])]) == 2
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: output directory {runs['erm']}: {runs['erm']} is "
+                                               "not writable (--out writes the outputs elsewhere)")
+    assert main(["selective-eval", str(runs["erm"]), "--out", str(tmp_path / "elsewhere")]) == 0
+    assert (tmp_path / "elsewhere" / "risk_coverage.png").exists()

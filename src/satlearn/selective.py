@@ -496,7 +496,13 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
             raise DataError(f"{path}: is a file, not a run directory")
     output_dirs = _output_dirs(paths, out_path)
     for directory in output_dirs:  # each run's too: one blocked folder must not leave the others' files half-written
-        make_output_dir(directory, what="output directory", create=False)
+        try:
+            make_output_dir(directory, what="output directory", create=False)
+        except ConfigError as exc:
+            if out_path is not None:
+                raise
+            # the run's own folder (a read-only copy, say): the outputs may go elsewhere, as for the other commands
+            raise ConfigError(f"{exc} (--out writes the outputs elsewhere)") from None
     results = [evaluate_run(p, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads)
                for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
