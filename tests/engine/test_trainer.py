@@ -925,6 +925,20 @@ def test_resuming_on_another_cpu_thread_count_says_it_is_no_longer_bit_exact(tmp
     assert result.summary["runtime"]["threads"] == 2
 
 
+def test_resuming_with_another_eval_batch_size_says_the_test_figures_round_otherwise(tmp_path):
+    # the test loss is a sum over batches, so its last digits follow the batch size: a resumption that changes it
+    # keeps training as it was but not the figures it is judged by, which the run's summary says
+    fit(tiny_config(tmp_path), tmp_path / "run", stop_after_epoch=1, log=lambda m: None)
+    same, other = [], []
+    fit(tiny_config(tmp_path), tmp_path / "run", resume=True, stop_after_epoch=2, log=same.append)
+    result = fit(tiny_config(tmp_path, "data.eval_batch_size=7"), tmp_path / "run", resume=True, log=other.append)
+    assert not any("data.eval_batch_size" in m for m in same)
+    assert any("batches of 256 and resumes in batches of 7 (data.eval_batch_size)" in m for m in other)
+    resumptions = result.summary["resumptions"]
+    assert [(r["after_epoch"], len(r["caveats"])) for r in resumptions] == [(1, 0), (2, 1)]
+    assert "data.eval_batch_size" in resumptions[1]["caveats"][0]
+
+
 def test_weights_gone_non_finite_after_a_finite_loss_stop_the_run_before_a_checkpoint(tmp_path, monkeypatch):
     from satlearn.engine import trainer
 

@@ -50,7 +50,8 @@ from satlearn.paths import literal_path, user_path
 # finish where its first machine is gone; `auto` already allowed another device, and the resumption says what changes
 # with it; the data themselves are checked against the run's digest of them, and a run keeps the noisy labels it
 # drew or read (its noise file is not read again for them). Evaluation touches no training state and draws no
-# random numbers: the size of its batches may change too (a smaller device may need smaller ones); how often it runs
+# random numbers: the size of its batches may change too (a smaller device may need smaller ones; the test figures
+# then round otherwise, which the resumption says); how often it runs
 # may not, as the best epoch is picked among the epochs evaluated.
 RESUME_FREE_KEYS = {"run.progress", "run.out_dir", "run.name", "run.threads", "run.checkpoint_every",
                     "run.cudnn_benchmark", "run.cudnn_benchmark_limit", "run.device", "data.root", "data.noise.file",
@@ -907,9 +908,10 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         raise
 
 
-def _resumption_caveats(checkpoint: dict[str, Any], device: torch.device, runtime: dict[str, Any]) -> list[str]:
-    """What makes a run resumed from ``checkpoint`` continue differently from an uninterrupted one, on ``device``
-    with ``runtime`` (what its ``auto`` settings resolved to now)."""
+def _resumption_caveats(checkpoint: dict[str, Any], config: Config, device: torch.device,
+                        runtime: dict[str, Any]) -> list[str]:
+    """What makes a run resumed from ``checkpoint`` with ``config`` continue differently from an uninterrupted one,
+    on ``device`` with ``runtime`` (what its ``auto`` settings resolved to now)."""
     caveats = []
     threads_before = checkpoint.get("threads")
     if device.type == "cpu" and threads_before is not None and threads_before != torch.get_num_threads():
@@ -927,6 +929,13 @@ def _resumption_caveats(checkpoint: dict[str, Any], device: torch.device, runtim
         caveats.append(f"the run trained on the {pipeline_before} pipeline and resumes on the "
                        f"{runtime['pipeline']} one (data.pipeline=auto, with other free device memory): batches "
                        "are drawn differently from here on")
+    # the test loss is summed batch by batch, and a model's logits may round with the batch size: the training
+    # is the same, the figures it is judged by (and so the best epoch) not quite
+    eval_batch_before = checkpoint.get("config", {}).get("data", {}).get("eval_batch_size")
+    if eval_batch_before is not None and eval_batch_before != config.data.eval_batch_size:
+        caveats.append(f"the run evaluated in batches of {eval_batch_before} and resumes in batches of "
+                       f"{config.data.eval_batch_size} (data.eval_batch_size): training is unchanged, but the test "
+                       "figures from here on may differ from an uninterrupted run's in their last digits")
     return caveats
 
 
@@ -1023,7 +1032,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         # checkpoints written before this was kept: the epochs' own time is the best estimate
         earlier_wall = checkpoint.get("wall_seconds", sum(row["epoch_seconds"] for row in history))
         log(f"resuming {run_dir} after epoch {start_epoch}")
-        caveats = _resumption_caveats(checkpoint, device, runtime)
+        caveats = _resumption_caveats(checkpoint, config, device, runtime)
         for caveat in caveats:
             log(caveat)
         resumptions = [*checkpoint.get("resumptions", []), {"after_epoch": start_epoch, "caveats": caveats}]
