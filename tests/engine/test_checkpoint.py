@@ -163,6 +163,32 @@ def test_a_write_that_fails_keeps_the_old_file_and_leaves_no_temporary_file(tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
 
 
+@pytest.mark.parametrize("interrupted_in", ["os.open", "io.open"])
+def test_an_interrupt_as_the_temporary_file_is_opened_leaves_no_file_and_stays_an_interrupt(tmp_path, monkeypatch,
+                                                                                          interrupted_in):
+    # Ctrl-C (or SIGTERM, which the command turns into one) is raised as soon as the call that made the file returns:
+    # the file exists on disk, and its descriptor or file object never reaches the caller
+    import io
+
+    atomic_write_text(tmp_path / "summary.json", "old")
+    module, name = interrupted_in.split(".")
+    real = getattr(os if module == "os" else io, name)
+
+    def made_then_interrupted(path, *args, **kwargs):
+        made = real(path, *args, **kwargs)
+        if isinstance(path, int) or str(path).startswith(str(tmp_path)):  # (a descriptor: the temporary file's)
+            os.close(made) if isinstance(made, int) else made.close()  # as the lost object's own clean-up does
+            raise KeyboardInterrupt
+        return made
+
+    monkeypatch.setattr(os if module == "os" else io, name, made_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):  # not an OSError (a "Bad file descriptor" named as the file's)
+        atomic_write_text(tmp_path / "summary.json", "new")
+    monkeypatch.undo()
+    assert (tmp_path / "summary.json").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
 def test_a_write_that_fails_names_the_file_being_written_not_its_temporary_twin(tmp_path, monkeypatch):
     import errno
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import io
 import itertools
 import os
 import secrets
@@ -11,7 +13,7 @@ import stat
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -30,16 +32,23 @@ def temporary_name(name: str) -> str:
     return f".{name}.{secrets.token_hex(4)}.tmp"
 
 
-def _create_beside(path: Path) -> tuple[int, Path]:
+def _create_beside(path: Path) -> tuple[BinaryIO, Path]:
     """A new, empty :func:`temporary_name` beside ``path``, open for writing. Created with mode 0666 so that the
     kernel applies the umask (and any default ACL) as for any new file; mkstemp's would be private (0600)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tmp = path.parent / temporary_name(path.name)
         try:
-            return os.open(tmp, flags, 0o666), tmp
+            # the file object is made with its descriptor inside it, so that neither is lost between two calls
+            return io.open(tmp, "xb", opener=functools.partial(os.open, mode=0o666)), tmp
         except FileExistsError:
             continue
+        except OSError:
+            raise
+        except BaseException:
+            # Ctrl-C as the file was made: the object, and with it the descriptor, is gone; the file is not
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
@@ -47,18 +56,13 @@ def atomic_write_bytes(path: Path, write) -> None:
     """Calls ``write(file)`` on a temporary file beside ``path``, then renames it over ``path``."""
     path = Path(path)
     try:
-        fd, tmp = _create_beside(path)
+        f, tmp = _create_beside(path)
     except OSError as exc:
         renamed = _naming_the_target(exc, path)
         if renamed is None:
             raise
         raise renamed from exc
     try:
-        try:
-            f = os.fdopen(fd, "wb")
-        except BaseException:
-            os.close(fd)
-            raise
         with f:
             write(f)
             f.flush()
