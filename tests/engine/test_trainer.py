@@ -278,6 +278,26 @@ def test_a_run_whose_config_yaml_is_gone_resumes_bit_exactly_with_the_config_its
     assert dump_yaml(rewritten) == written
 
 
+def test_a_run_whose_labels_npz_is_gone_writes_it_again_when_resumed_and_find_issues_reads_it(tmp_path):
+    from satlearn.label_issues import load_run_targets
+
+    config = tiny_config(tmp_path)
+    fit(config, tmp_path / "whole", log=lambda m: None)
+    staged = tmp_path / "staged"
+    fit(config, staged, stop_after_epoch=1, log=lambda m: None)
+    messages = []
+    fit(config, staged, resume=True, stop_after_epoch=2, log=messages.append)
+    assert not any("labels.npz" in m for m in messages)  # kept: nothing to say
+    (staged / "labels.npz").unlink()
+    fit(config, staged, resume=True, log=messages.append)
+    assert f"{staged}: no labels.npz; written again from the labels kept in checkpoint.pt" in messages
+    with np.load(tmp_path / "whole" / "labels.npz") as whole, np.load(staged / "labels.npz") as rewritten:
+        assert sorted(whole) == sorted(rewritten)
+        for key in whole:
+            np.testing.assert_array_equal(whole[key], rewritten[key])
+    assert (load_run_targets(staged).labels == load_run_targets(tmp_path / "whole").labels).all()
+
+
 def test_a_run_saved_before_a_key_existed_resumes_with_the_same_config_from_config_yaml_or_its_checkpoint(tmp_path):
     # both are read over today's defaults, and the resumption fills the run's own saved config in the same way
     from satlearn.config import to_dict

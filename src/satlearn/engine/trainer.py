@@ -939,13 +939,19 @@ def _resumption_caveats(checkpoint: dict[str, Any], config: Config, device: torc
     return caveats
 
 
+def _write_labels(run_dir: Path, noisy: NoisyDataset) -> None:
+    """``labels.npz``: the training labels the learner sees, the source's, the class names and where each example
+    is in the user's data, which find-issues and compare read."""
+    atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
+        f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
+        class_names=np.array(noisy.data.class_names), **noisy.data.origin_arrays()))
+
+
 def _start_new_run(config: Config, run_dir: Path, noisy: NoisyDataset, log: Callable[[str], None]) -> None:
     """Writes a new run's training labels (``labels.npz``, its first file) and logs what the run trains on: its
     directory, the data's notes, the label noise drawn and the settings it leaves unused."""
     data = noisy.data
-    atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
-        f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
-        class_names=np.array(data.class_names), **data.origin_arrays()))
+    _write_labels(run_dir, noisy)
     log(f"run directory: {run_dir}")
     for note in data.notes:
         log(f"note: {note}")
@@ -1036,6 +1042,9 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         for caveat in caveats:
             log(caveat)
         resumptions = [*checkpoint.get("resumptions", []), {"after_epoch": start_epoch, "caveats": caveats}]
+        if not (run_dir / "labels.npz").exists():  # (removed by hand): find-issues reads a run's labels there
+            _write_labels(run_dir, noisy)
+            log(f"{run_dir}: no labels.npz; written again from the labels kept in {CHECKPOINT_NAME}")
     else:
         _start_new_run(config, run_dir, noisy, log)
     # a resumed run's too: what a resumption may change (run.device, data.root, ...) as it is now, for the next one
