@@ -570,3 +570,26 @@ def test_a_folder_written_again_keeps_no_precision_recall_plot_of_labels_scored_
     assert (tmp_path / "label_issues_pr.png").exists()
     write_label_issues(issues, tmp_path, true_labels=None if second_truth == "unknown" else labels)
     assert not (tmp_path / "label_issues_pr.png").exists()
+
+
+@pytest.mark.parametrize("stopped_by", [KeyboardInterrupt, lambda: OSError(28, "No space left on device")])
+def test_find_issues_stopped_while_its_plot_is_made_leaves_the_earlier_files_all_as_they_were(tmp_path, monkeypatch,
+                                                                                           stopped_by):
+    # a second call (another --num-issues) stopped by Ctrl-C, or by a full disk, as it draws: its CSV and arrays must
+    # not stand beside the first call's summary and plot, each file whole but of another set of flags
+    import satlearn.label_issues as label_issues
+
+    labels = np.array([0, 1, 1, 2, 2, 0])
+    targets = np.array([[0.9, 0.1, 0], [0.8, 0.2, 0], [0.1, 0.9, 0], [0, 0.6, 0.4], [0, 0.2, 0.8], [0.1, 0, 0.9]])
+    truth = np.array([0, 0, 1, 2, 2, 2])
+    write_label_issues(find_label_issues(labels, targets), tmp_path, true_labels=truth)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert "label_issues_pr.png" in before
+
+    def stopped(*args, **kwargs):
+        raise stopped_by()
+
+    monkeypatch.setattr(label_issues, "plot_precision_recall", stopped)
+    with pytest.raises((KeyboardInterrupt, OSError)):
+        write_label_issues(find_label_issues(labels, targets, num_issues=1), tmp_path, true_labels=truth)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # and no temporary file left

@@ -901,3 +901,28 @@ def test_a_run_folder_it_cannot_write_in_is_refused_with_where_else_the_outputs_
                                                "not writable (--out writes the outputs elsewhere)")
     assert main(["selective-eval", str(runs["erm"]), "--out", str(tmp_path / "elsewhere")]) == 0
     assert (tmp_path / "elsewhere" / "risk_coverage.png").exists()
+
+
+def test_a_selective_report_stopped_while_written_leaves_the_earlier_files_all_as_they_were(tmp_path, monkeypatch):
+    # a full disk (or Ctrl-C) at the last of the three files must not leave the first two new beside an older third
+    import satlearn.selective as selective
+    from satlearn.selective import RunScores, evaluate_scores, write_result
+
+    rng = np.random.default_rng(0)
+
+    def result(n):
+        return evaluate_scores(RunScores(run_dir=tmp_path / "run", method="erm", score="max_softmax", epoch=1,
+                                         epochs=1, scores=rng.random(n), predictions=rng.integers(0, 2, n),
+                                         labels=np.zeros(n, dtype=int)))
+
+    write_result(result(40), tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert len(before) == 3
+
+    def full_disk(curve):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(selective, "curve_csv", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_result(result(50), tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # and no temporary file left

@@ -19,7 +19,7 @@ import numbers
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, origin_column, printable
 from satlearn.data.noise import knows_true_labels
 from satlearn.errors import ConfigError, ConfigTypeError, DataError, not_a_directory
 from satlearn.paths import user_path
+
+if TYPE_CHECKING:
+    from satlearn.engine.checkpoint import FilesWrittenTogether
 
 
 def extra_columns(name_columns: tuple[str, str], class_names: list[str] | None,
@@ -374,8 +377,10 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
                       true_labels=clean if knows_true_labels(noise_kind) else None)
 
 
-def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Path) -> None:
-    """Precision–recall curve of the score ranking, with the flagged set marked."""
+def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Path, *,
+                          files: FilesWrittenTogether | None = None) -> None:
+    """Precision–recall curve of the score ranking, with the flagged set marked. ``files``: the set of files it is
+    written with (:func:`write_label_issues`'); by default it is written alone."""
     from satlearn.engine.checkpoint import atomic_write_bytes
     from satlearn.engine.reporting import new_figure
     from satlearn.evaluation.detection import (
@@ -399,7 +404,8 @@ def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Pa
     ax.legend(loc="lower left")
     ax.set_title("Label issues against the known true labels")
     fig.tight_layout()
-    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    write = files.write_bytes if files is not None else atomic_write_bytes
+    write(path, lambda f: fig.savefig(f, format="png", dpi=110))
 
 
 def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels: np.ndarray | None = None,
@@ -411,10 +417,11 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
     Files: ``label_issues.csv``, ``label_issues_mask.npy`` (bool N), ``label_issues_ranked.npy`` (flagged indices,
     most likely wrong first), ``pred_probs.npy`` (N × C), ``label_issues_summary.json``, ``label_issues_pr.png``.
     Without a curve to draw (no ``true_labels``, or none or all of them wrong), a ``label_issues_pr.png`` already in
-    ``out_dir`` is removed. Returns the summary; with ``true_labels`` its ``against_true_labels`` is
+    ``out_dir`` is removed. The files are written together: a failure or an interrupt before all are written leaves
+    those of an earlier call as they were. Returns the summary; with ``true_labels`` its ``against_true_labels`` is
     :func:`satlearn.evaluation.detection.detection_report`'s, None (null in the JSON) where a measure is undefined.
     """
-    from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text, make_output_dir
+    from satlearn.engine.checkpoint import FilesWrittenTogether, make_output_dir
     from satlearn.engine.reporting import to_json
     from satlearn.evaluation.detection import detection_report
 
@@ -425,18 +432,22 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
         raise DataError(f"origin holds {len(origin[1])} entries for {len(issues.given_labels)} examples")
     issues._check_names(class_names)
     out_dir = make_output_dir(out_dir)
-    atomic_write_text(out_dir / "label_issues.csv", issues.to_csv(class_names=class_names, origin=origin))
-    for name, array in (("label_issues_mask.npy", issues.flagged), ("label_issues_ranked.npy", issues.ranked_indices),
-                        ("pred_probs.npy", issues.probs.astype(np.float32))):
-        atomic_write_bytes(out_dir / name, lambda f, a=array: np.save(f, a))
-    summary = issues.summary(class_names)
     plot_path = out_dir / "label_issues_pr.png"
     truly_wrong = None if true_labels is None else np.asarray(true_labels) != issues.given_labels
-    if truly_wrong is not None:
-        summary["against_true_labels"] = detection_report(issues.scores, issues.flagged, truly_wrong)
-    if truly_wrong is not None and truly_wrong.any() and not truly_wrong.all():
-        plot_precision_recall(issues, truly_wrong, plot_path)
-    else:  # an earlier call's plot in this folder would stand beside these files as theirs
+    drawn = truly_wrong is not None and truly_wrong.any() and not truly_wrong.all()
+    # all of them, or (stopped, a full disk) none: an earlier call's files beside these would read as theirs
+    with FilesWrittenTogether() as files:
+        files.write_text(out_dir / "label_issues.csv", issues.to_csv(class_names=class_names, origin=origin))
+        for name, array in (("label_issues_mask.npy", issues.flagged),
+                            ("label_issues_ranked.npy", issues.ranked_indices),
+                            ("pred_probs.npy", issues.probs.astype(np.float32))):
+            files.write_bytes(out_dir / name, lambda f, a=array: np.save(f, a))
+        summary = issues.summary(class_names)
+        if truly_wrong is not None:
+            summary["against_true_labels"] = detection_report(issues.scores, issues.flagged, truly_wrong)
+        if drawn:
+            plot_precision_recall(issues, truly_wrong, plot_path, files=files)
+        files.write_text(out_dir / "label_issues_summary.json", to_json(summary))
+    if not drawn:  # an earlier call's plot in this folder would stand beside these files as theirs
         plot_path.unlink(missing_ok=True)
-    atomic_write_text(out_dir / "label_issues_summary.json", to_json(summary))
     return summary

@@ -396,16 +396,17 @@ def curve_csv(curve: RiskCoverage) -> str:
 def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path]:
     """Writes ``selective_<score>.json``, ``selective_<score>.csv`` (per coverage) and
     ``selective_<score>_curve.csv`` (the test part's full curve) into ``out_dir``; returns the paths."""
-    from satlearn.engine.checkpoint import atomic_write_text, make_output_dir
+    from satlearn.engine.checkpoint import FilesWrittenTogether, make_output_dir
     from satlearn.engine.reporting import to_json
 
     out_dir = make_output_dir(out_dir)
     stem = f"selective_{result.report['score']}"
     paths = {"json": out_dir / f"{stem}.json", "csv": out_dir / f"{stem}.csv",
              "curve": out_dir / f"{stem}_curve.csv"}
-    atomic_write_text(paths["json"], to_json(result.report))
-    atomic_write_text(paths["csv"], coverage_table_csv(result.report))
-    atomic_write_text(paths["curve"], curve_csv(result.curve))
+    with FilesWrittenTogether() as files:  # all three or (stopped, a full disk) none, not some beside older ones
+        files.write_text(paths["json"], to_json(result.report))
+        files.write_text(paths["csv"], coverage_table_csv(result.report))
+        files.write_text(paths["curve"], curve_csv(result.curve))
     return paths
 
 

@@ -52,31 +52,64 @@ def _create_beside(path: Path) -> tuple[BinaryIO, Path]:
     raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
-def atomic_write_bytes(path: Path, write) -> None:
-    """Calls ``write(file)`` on a temporary file beside ``path``, then renames it over ``path``."""
-    path = Path(path)
+class FilesWrittenTogether:
+    """A set of files that a command writes as one result (find-issues' CSV, arrays, summary and plot): each is
+    written to a temporary file beside it as it is given, and only leaving the ``with`` block renames them all into
+    place. A failure or an interrupt while the set is made (a full disk, Ctrl-C during a plot) leaves every one of the
+    files as it was, instead of some new ones beside others of an earlier call; the temporary files are removed.
+    An ``OSError`` of a file names that file, not its temporary twin."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []  # (file, its filled temporary twin), in the order given
+
+    def write_bytes(self, path: str | Path, write) -> None:
+        """Calls ``write(file)`` on a temporary file beside ``path``, to take ``path``'s place with the others."""
+        path = Path(path)
+        with _naming_the_file(path):
+            f, tmp = _create_beside(path)
+            self._staged.append((path, tmp))  # from here on, removed unless it takes its place
+            with f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+        with contextlib.suppress(OSError):  # a file being replaced keeps the mode its owner gave it
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+
+    def write_text(self, path: str | Path, text: str) -> None:
+        self.write_bytes(path, lambda f: f.write(text.encode()))
+
+    def __enter__(self) -> FilesWrittenTogether:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            if exc_type is None:
+                for path, tmp in self._staged:
+                    with _naming_the_file(path):
+                        os.replace(tmp, path)
+        finally:
+            for _, tmp in self._staged:  # (one renamed already is no longer there)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            self._staged.clear()
+
+
+@contextlib.contextmanager
+def _naming_the_file(path: Path):
+    """Within the block, an ``OSError`` naming ``path``'s temporary twin or no file names ``path`` instead."""
     try:
-        f, tmp = _create_beside(path)
+        yield
     except OSError as exc:
         renamed = _naming_the_target(exc, path)
         if renamed is None:
             raise
         raise renamed from exc
-    try:
-        with f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(OSError):  # a file being replaced keeps the mode its owner gave it
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        renamed = _naming_the_target(exc, path) if isinstance(exc, OSError) else None
-        if renamed is None:
-            raise
-        raise renamed from exc
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Calls ``write(file)`` on a temporary file beside ``path``, then renames it over ``path``."""
+    with FilesWrittenTogether() as files:
+        files.write_bytes(path, write)
 
 
 def _naming_the_target(exc: OSError, path: Path) -> OSError | None:
