@@ -421,7 +421,7 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
     those of an earlier call as they were. Returns the summary; with ``true_labels`` its ``against_true_labels`` is
     :func:`satlearn.evaluation.detection.detection_report`'s, None (null in the JSON) where a measure is undefined.
     """
-    from satlearn.engine.checkpoint import FilesWrittenTogether, make_output_dir
+    from satlearn.engine.checkpoint import FilesWrittenTogether, make_output_dir, save_npy
     from satlearn.engine.reporting import to_json
     from satlearn.evaluation.detection import detection_report
 
@@ -441,7 +441,7 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
         for name, array in (("label_issues_mask.npy", issues.flagged),
                             ("label_issues_ranked.npy", issues.ranked_indices),
                             ("pred_probs.npy", issues.probs.astype(np.float32))):
-            files.write_bytes(out_dir / name, lambda f, a=array: np.save(f, a))
+            files.write_bytes(out_dir / name, lambda f, a=array: save_npy(f, a))
         summary = issues.summary(class_names)
         if truly_wrong is not None:
             summary["against_true_labels"] = detection_report(issues.scores, issues.flagged, truly_wrong)

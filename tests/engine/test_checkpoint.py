@@ -234,6 +234,42 @@ def test_a_write_that_fails_names_the_file_being_written_not_its_temporary_twin(
     assert [p.name for p in tmp_path.iterdir()] == ["folder"]
 
 
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGXFSZ"), reason="a file-size limit: POSIX")
+def test_an_array_cut_short_by_a_full_disk_is_an_error_naming_the_file_and_its_cause(tmp_path):
+    # A file-size limit stands in for a full disk: the first bytes of a file are written, the rest refused. numpy
+    # writes an array to a real file with C's fwrite and reported that as "16000 requested and 992 written", with
+    # no error number, so that neither the file nor the cause was named. (In a process of its own: the limit is the
+    # process's.)
+    script = f"""
+import json, resource, signal
+import numpy as np, torch
+from pathlib import Path
+from satlearn.engine.reporting import write_refined_labels
+from satlearn.label_issues import find_label_issues, write_label_issues
+from satlearn.targets import SoftTargets
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of the process being stopped
+resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+labels = torch.arange(200) % 200
+failed = []
+for write in (lambda: write_refined_labels(Path({str(tmp_path)!r}), SoftTargets(labels, num_classes=200), labels),
+              lambda: write_label_issues(find_label_issues(labels.numpy(), np.full((200, 200), 1 / 200)),
+                                         {str(tmp_path)!r})):
+    try:
+        write()
+    except OSError as exc:
+        failed.append([exc.errno, exc.filename])
+print(json.dumps(failed))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    import errno
+
+    assert json.loads(done.stdout) == [[errno.EFBIG, str(tmp_path / "soft_targets.npy")],
+                                       [errno.EFBIG, str(tmp_path / "pred_probs.npy")]]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_a_failed_write_is_raised_at_the_next_save_though_that_write_would_succeed(tmp_path, monkeypatch):
     real_save = checkpoint_module.save_checkpoint
     calls = []

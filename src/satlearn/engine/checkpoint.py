@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import torch
 
 from satlearn.config import Config, from_dict_exact
@@ -128,6 +129,22 @@ def _naming_the_target(exc: OSError, path: Path) -> OSError | None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+class _WritesOnly:
+    """A file seen only through its ``write``: numpy then writes an array to it in chunks, through that ``write``,
+    whose failure carries its cause (a full disk: ENOSPC), and not with C's fwrite on the file's descriptor, whose
+    failure it reports without one ("16000 requested and 992 written"), so that no message named the cause or the
+    file."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.write = file.write
+
+
+def save_npy(file: BinaryIO, array: np.ndarray) -> None:
+    """``np.save(file, array)``, for :func:`atomic_write_bytes`: a write that fails is an ``OSError`` with its error
+    number, which names the file being written."""
+    np.save(_WritesOnly(file), array)
 
 
 def common_parent(paths) -> Path:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from satlearn.data.noise import knows_true_labels
-from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text
+from satlearn.engine.checkpoint import atomic_write_bytes, atomic_write_text, save_npy
 from satlearn.evaluation.detection import precision_recall_f1
 from satlearn.methods import METHODS
 
@@ -186,7 +186,7 @@ def write_refined_labels(run_dir: Path, targets, given: torch.Tensor, *, class_n
                          *extra_values(index, (given_label, refined), class_names, origin)])
     atomic_write_text(run_dir / "refined_labels.csv", buffer.getvalue())
     table = targets.table().cpu().numpy()
-    atomic_write_bytes(run_dir / "soft_targets.npy", lambda f: np.save(f, table))
+    atomic_write_bytes(run_dir / "soft_targets.npy", lambda f: save_npy(f, table))
 
 
 def history_counted_repr(result: Any) -> str:
