@@ -167,10 +167,16 @@ def test_find_issues_of_a_sat_run_without_soft_targets_says_whether_it_is_unfini
                                                "run, which writes them once it has trained all its epochs; finish it "
                                                "first (satlearn train --resume)")
     fit(config, run, resume=True, log=lambda message: None)
+    kept = np.load(run / "soft_targets.npy")
     (run / "soft_targets.npy").unlink()
     with pytest.raises(DataError, match=re.escape(f"{run}: no soft_targets.npy — the finished sat run wrote one, "
-                                                  "which is gone since")):
+                                                  f"which is gone since; satlearn train --resume {run} writes it "
+                                                  "again from the run's checkpoint")):
         load_run_targets(run)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 0  # as the message says
+    assert f"{run}: the run finished all its epochs, but soft_targets.npy is gone" in capsys.readouterr().out
+    np.testing.assert_array_equal(load_run_targets(run).soft_targets, kept)
 
 
 def test_a_sat_run_with_only_its_config_is_an_unfinished_run_not_a_folder_of_runs(tmp_path):

@@ -26,7 +26,7 @@ import numpy as np
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, origin_column, printable
 from satlearn.data.noise import knows_true_labels
 from satlearn.errors import ConfigError, ConfigTypeError, DataError, not_a_directory
-from satlearn.paths import user_path
+from satlearn.paths import pasteable_path, user_path
 
 if TYPE_CHECKING:
     from satlearn.engine.checkpoint import FilesWrittenTogether
@@ -308,7 +308,8 @@ def _targets_missing(run_dir: Path, method: str) -> str:
     """Why a run of a method that keeps soft targets has no ``soft_targets.npy``: a run writes it once it has
     trained all its epochs (with its ``summary.json``)."""
     if (run_dir / "summary.json").exists():
-        return f"{run_dir}: no soft_targets.npy — the finished {method} run wrote one, which is gone since"
+        return (f"{run_dir}: no soft_targets.npy — the finished {method} run wrote one, which is gone since; "
+                f"satlearn train --resume {pasteable_path(run_dir)} writes it again from the run's checkpoint")
     return (f"{run_dir}: no soft_targets.npy yet — an unfinished {method} run, which writes them once it has trained "
             "all its epochs; finish it first (satlearn train --resume)")
 

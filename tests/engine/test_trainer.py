@@ -298,6 +298,33 @@ def test_a_run_whose_labels_npz_is_gone_writes_it_again_when_resumed_and_find_is
     assert (load_run_targets(staged).labels == load_run_targets(tmp_path / "whole").labels).all()
 
 
+@pytest.mark.parametrize("damage", ["summary.json cut short", "curves.png gone", "refined_labels.csv gone"])
+def test_a_finished_run_whose_outputs_are_damaged_writes_them_again_when_resumed(tmp_path, damage):
+    # a copy cut short, a file removed by hand: the outputs come from the checkpoint, which still holds the run
+    config = tiny_config(tmp_path)
+    run = tmp_path / "run"
+    fit(config, run, log=lambda m: None)
+    before = {name: (run / name).read_bytes() for name in ("refined_labels.csv", "soft_targets.npy")}
+    summary = json.loads((run / "summary.json").read_text())
+    name = damage.split()[0]
+    if damage.endswith("cut short"):
+        (run / name).write_text((run / name).read_text()[:100])
+    else:
+        (run / name).unlink()
+    messages = []
+    fit(config, run, resume=True, log=messages.append)
+    why = "its summary.json cannot be read" if damage.endswith("cut short") else f"{name} is gone"
+    assert messages[0] == (f"{run}: the run finished all its epochs, but {why}; its outputs are written again from "
+                           "checkpoint.pt")
+    assert not any(m.startswith("epoch ") for m in messages)  # nothing trained again
+    assert {name: (run / name).read_bytes() for name in before} == before
+    rewritten = json.loads((run / "summary.json").read_text())
+    timed = ("wall_seconds", "timing", "resumptions")
+    assert {k: v for k, v in rewritten.items() if k not in timed} == {k: v for k, v in summary.items() if k not in timed}
+    with pytest.raises(TrainingError, match="already finished all 4 epochs"):  # whole again: nothing to do
+        fit(config, run, resume=True, log=lambda m: None)
+
+
 def test_a_run_saved_before_a_key_existed_resumes_with_the_same_config_from_config_yaml_or_its_checkpoint(tmp_path):
     # both are read over today's defaults, and the resumption fills the run's own saved config in the same way
     from satlearn.config import to_dict

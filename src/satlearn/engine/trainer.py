@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import json
 import math
 import numbers
 import os
@@ -947,6 +948,24 @@ def _write_labels(run_dir: Path, noisy: NoisyDataset) -> None:
         class_names=np.array(noisy.data.class_names), **noisy.data.origin_arrays()))
 
 
+def _damaged_outputs(run_dir: Path) -> str | None:
+    """What is wrong with the outputs of a finished run (one with a ``summary.json``), in words: a summary that
+    cannot be read, or a file it wrote that is gone since (removed by hand, say), which find-issues and compare need
+    and its checkpoint can give again; None where they are whole."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        summary = None
+    if not isinstance(summary, dict):
+        return "its summary.json cannot be read"
+    # (a run whose method keeps soft targets counts its flagged labels in the summary)
+    written = ["curves.png", *(("refined_labels.csv", "soft_targets.npy") if "label_issues" in summary else ())]
+    gone = [name for name in written if not (run_dir / name).exists()]
+    if not gone:
+        return None
+    return f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} gone"
+
+
 def _start_new_run(config: Config, run_dir: Path, noisy: NoisyDataset, log: Callable[[str], None]) -> None:
     """Writes a new run's training labels (``labels.npz``, its first file) and logs what the run trains on: its
     directory, the data's notes, the label noise drawn and the settings it leaves unused."""
@@ -996,9 +1015,13 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             raise TrainingError(f"{run_dir}: cannot resume with a different config ({listed_differences(differences)})")
         if checkpoint["epoch"] >= config.run.epochs and (run_dir / "summary.json").exists():
             # (without summary.json the run stopped between its last checkpoint and its outputs: resume writes them)
-            done = "its one epoch" if config.run.epochs == 1 else f"all {config.run.epochs} epochs"
-            raise TrainingError(f"{run_dir}: the run already finished {done}; nothing to resume (its results are in "
-                                "summary.json)")
+            damaged = _damaged_outputs(run_dir)
+            if damaged is None:
+                done = "its one epoch" if config.run.epochs == 1 else f"all {config.run.epochs} epochs"
+                raise TrainingError(f"{run_dir}: the run already finished {done}; nothing to resume (its results "
+                                    "are in summary.json)")
+            log(f"{run_dir}: the run finished all its epochs, but {damaged}; its outputs are written again from "
+                f"{CHECKPOINT_NAME}")
 
     device = resolve_device(config.run.device)
     amp = autocast(device, config.run.amp)
