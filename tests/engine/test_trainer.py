@@ -1028,6 +1028,18 @@ def test_resume_clears_what_a_killed_write_left_behind(tmp_path):
     assert all(other.read_text() == "keep" for other in others)
 
 
+def test_a_run_started_again_after_it_was_killed_writing_its_first_file_clears_that_write(tmp_path):
+    # killed while labels.npz was written: the folder holds only its temporary file, and the run starts again there
+    run = tmp_path / "run"
+    run.mkdir()
+    partial = run / ".labels.npz.k1ll3d.tmp"
+    partial.write_bytes(b"PK\x03\x04" + b"\0" * 1000)
+    other = run / ".compare.png.0f0f0f0f.tmp"  # not training's own
+    other.write_text("keep")
+    fit(tiny_config(tmp_path), run, log=lambda m: None)
+    assert not partial.exists() and (run / "summary.json").exists() and other.read_text() == "keep"
+
+
 def test_an_epoch_that_would_end_on_one_example_skips_it_so_batchnorm1d_trains(tmp_path):
     from fixtures import write_fake_cifar10
     from satlearn.engine.trainer import make_loaders, prepare_data

@@ -889,10 +889,10 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
             _prepare_run_dir(run_dir, resume=resume)  # checks, then creates the directory the lock is taken on
         with hold_run_dir(run_dir, resume=resume):
             _prepare_run_dir(run_dir, resume=resume)
-            if resume:
-                _clear_partial_writes(run_dir)
-            elif started_without_checkpoint(run_dir):
+            if not resume and started_without_checkpoint(run_dir):
                 _clear_stopped_attempt(run_dir)
+            else:  # a new run's too: one killed writing labels.npz, its first file, left only that write
+                _clear_partial_writes(run_dir)
             with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit), \
                     cpu_threads(config.run.threads), random_state_kept():
                 return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch,
