@@ -34,9 +34,13 @@ def data_file(name: str) -> Path:
 def path_option(text: str) -> Path:
     """A path option's value (``type=path_option`` for argparse), read as satlearn reads the paths it is given
     (:func:`satlearn.paths.user_path`): a leading ``~`` or ``~user`` is that home directory also where no shell
-    expanded it (quoted, or passed on from a script's variable), and ``./~x`` is the folder ``~x`` here."""
+    expanded it (quoted, or passed on from a script's variable), and ``./~x`` is the folder ``~x`` here. Empty text
+    (an unset shell variable) is refused, as the ``satlearn`` command refuses it: read as a path it is the current
+    directory, so ``report.py --results-dir ""`` would write a report of nothing over RESULTS.md."""
     from satlearn.paths import user_path  # (imported here: the suite imports this module where torch costs seconds)
 
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
     return user_path(text)
 
 

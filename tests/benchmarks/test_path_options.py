@@ -49,6 +49,18 @@ def test_a_path_option_given_as_dot_slash_tilde_is_a_folder_here(script, option,
     assert getattr(parsed_options(script, [option, "./~x"], monkeypatch), attribute) == Path.cwd() / "~x"
 
 
+@pytest.mark.parametrize("script, option, attribute", PATH_OPTIONS)
+@pytest.mark.parametrize("empty", ["", " "])
+def test_a_path_option_given_empty_is_refused_in_one_line(script, option, attribute, empty, monkeypatch, capsys):
+    # an unset shell variable: read as a path it is the current directory, where a report of nothing or stray
+    # results would be written
+    with pytest.raises(SystemExit) as stopped:
+        parsed_options(script, [option, empty], monkeypatch)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (f"{script}.py: error: argument {option}: expected a "
+                                                                f"path, got {empty!r}")
+
+
 def test_every_path_option_is_read_by_the_shared_function():
     # a new option typed as a bare Path would take a quoted ~ as a folder of that name
     bare = []
