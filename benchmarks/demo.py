@@ -4,6 +4,8 @@ Goals: whole demo ≤ 60 s on a 2-core CPU; SAT final test accuracy ≥ CE final
 
     python benchmarks/demo.py                 # the demo as shipped (seed 0)
     python benchmarks/demo.py --seeds 0 1 2   # also other training/noise seeds, to see the spread
+
+Records benchmarks/results/demo.json (another folder with --results-dir); then `python benchmarks/report.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import record, run_main  # noqa: E402
+from common import check_results_dir, path_option, record, run_main  # noqa: E402
 
 WALL_GOAL_S = 60.0
 GAIN_GOAL_POINTS = 8.0
@@ -59,9 +61,12 @@ def run_once(seed: int | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="*", default=None, help="seeds beyond the shipped demo")
+    parser.add_argument("--results-dir", type=path_option, default=None,
+                        help="write demo.json here (default: benchmarks/results/)")
     args = parser.parse_args()
     if any(seed < 0 for seed in args.seeds or []):  # the noise's seed takes none: found before the shipped demo runs
         parser.error(f"--seeds {' '.join(map(str, args.seeds))}: expected non-negative integers")
+    check_results_dir("--results-dir", args.results_dir)  # before the demo runs: it is recorded once all have run
     runs = [run_once(None)] + [run_once(s) for s in (args.seeds or []) if s != 0]
     shipped = runs[0]
     payload = {
@@ -71,7 +76,8 @@ def main() -> None:
                 "gain": shipped["sat_minus_ce_points"] >= GAIN_GOAL_POINTS},
         "all_seeds": runs,
     }
-    path = record("demo", payload, measured_on=[device for run in runs for device in run["run_devices"]])
+    path = record("demo", payload, directory=args.results_dir,
+                  measured_on=[device for run in runs for device in run["run_devices"]])
     for r in runs:
         print(f"seed {r['seed']}: whole demo {r['command_wall_seconds']:.1f} s, CE {100 * r['ce_final']:.1f} %, "
               f"SAT {100 * r['sat_final']:.1f} %, gain {r['sat_minus_ce_points']:+.1f} points")

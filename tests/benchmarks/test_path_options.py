@@ -15,7 +15,7 @@ PATH_OPTIONS = [
     ("checkpoint_cost", "--dir", "dir"), ("checkpoint_cost", "--results-dir", "results_dir"),
     ("compile_cache", "--archives-of", "archives_of"), ("compile_cache", "--results-dir", "results_dir"),
     ("curves", "--results-dir", "results_dir"), ("curves", "--runs-dir", "runs_dir"),
-    ("curves", "--out-dir", "out_dir"),
+    ("curves", "--out-dir", "out_dir"), ("demo", "--results-dir", "results_dir"),
     ("label_issues", "--cifar10n", "cifar10n"), ("label_issues", "--results-dir", "results_dir"),
     ("label_noise", "--cifar10n", "cifar10n"), ("label_noise", "--runs-dir", "runs_dir"),
     ("label_noise", "--results-dir", "results_dir"), ("label_noise", "--report", "report"),
