@@ -34,12 +34,17 @@ def run_once(seed: int | None) -> dict:
         command += ["--set", f"run.seed={seed}", "--set", f"data.noise.seed={seed}"]
     # A fresh cache directory: the timing includes generating MNIST-1D, as on a new machine.
     env = {**os.environ, "SATLEARN_CACHE": str(out / "cache")}
-    started = time.perf_counter()
-    done = subprocess.run(command, check=True, env=env, stdout=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - started
-    print(done.stdout, end="", flush=True)
-    summary = json.loads((out / "demo" / "demo_summary.json").read_text())
-    shutil.rmtree(out, ignore_errors=True)
+    try:  # the folder goes also where the demo fails or is stopped: it holds a generated dataset and a run
+        started = time.perf_counter()
+        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - started
+        print(done.stdout, end="", flush=True)
+        if done.returncode:  # the demo's own error is above; a traceback here would only bury it
+            sys.exit(f"demo.py: error: `satlearn demo` ({'shipped' if seed is None else f'seed {seed}'}) exited with "
+                     f"status {done.returncode}; nothing recorded")
+        summary = json.loads((out / "demo" / "demo_summary.json").read_text())
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     ce, sat = summary["runs"]["CE"], summary["runs"]["SAT"]
     return {
         "seed": 0 if seed is None else seed,

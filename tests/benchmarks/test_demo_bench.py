@@ -1,6 +1,7 @@
 """benchmarks/demo.py refuses bad seeds and results folders before it runs the demo, and records where it is told."""
 
 import json
+import subprocess
 import sys
 
 import pytest
@@ -44,3 +45,31 @@ def test_a_results_folder_that_is_a_file_is_refused_before_the_demo_runs(tmp_pat
     assert capsys.readouterr().err.strip().splitlines() == [
         f"demo.py: error: --results-dir {tmp_path / 'file'}: {tmp_path / 'file'} is not a directory; expected a "
         "directory this process can write in"]
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, subprocess.CompletedProcess([], 2, stdout="")])
+def test_a_demo_stopped_or_failed_leaves_no_folder_behind_and_records_nothing(stop, tmp_path, monkeypatch, capsys):
+    demo = load_benchmark("demo")
+    scratch = tmp_path / "demo-bench"
+
+    def make_scratch(prefix):
+        scratch.mkdir()
+        return str(scratch)
+
+    monkeypatch.setattr(demo.tempfile, "mkdtemp", make_scratch)
+
+    def run(command, **options):  # the demo part-way: its data generated, its run started
+        (scratch / "cache").mkdir()
+        if isinstance(stop, type):
+            raise stop
+        return stop
+
+    monkeypatch.setattr(demo.subprocess, "run", run)
+    monkeypatch.setattr(sys, "argv", ["demo.py", "--results-dir", str(tmp_path / "results")])
+    with pytest.raises(SystemExit) as stopped:
+        demo.run_main(demo.main)
+    assert not scratch.exists() and not (tmp_path / "results" / "demo.json").exists()
+    if isinstance(stop, type):
+        assert stopped.value.code == 130
+    else:
+        assert stopped.value.code == "demo.py: error: `satlearn demo` (shipped) exited with status 2; nothing recorded"
