@@ -387,7 +387,8 @@ def run_main(main) -> None:
     """Runs a benchmark script's ``main()``. Bad input that satlearn reports (missing data, an unknown override key)
     ends the script with that one line and status 2, as the ``satlearn`` command does, instead of a traceback.
     Ctrl-C and SIGTERM (the suite's ``--stop``, ``timeout``) stop it as they stop ``satlearn``: a training keeps its
-    last checkpoint, and the script ends with one line that names it, status 130 or 143."""
+    last checkpoint, and the script ends with one line that names it, status 130 or 143; a training the script ran in
+    a temporary folder, removed on the way out, has no checkpoint left to name."""
     from satlearn.cli import INTERRUPTED, TERMINATED, stopped_as_by_ctrl_c
     from satlearn.errors import SatlearnError, TrainingInterrupted
 
@@ -399,7 +400,8 @@ def run_main(main) -> None:
             print(f"{name}: error: {exc}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt as exc:
-            print(f"{name}: {exc if isinstance(exc, TrainingInterrupted) else 'interrupted'}", file=sys.stderr)
+            kept = isinstance(exc, TrainingInterrupted) and Path(exc.run_dir).is_dir()
+            print(f"{name}: {exc if kept else 'interrupted'}", file=sys.stderr)
             sys.exit(TERMINATED if stopped else INTERRUPTED)
 
 

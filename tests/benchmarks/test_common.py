@@ -233,3 +233,25 @@ def test_a_short_commit_keeps_the_dirty_mark_that_cutting_the_hash_would_lose():
     assert common.short_commit("0123456789abcdef0123456789abcdef01234567") == "0123456789ab"
     assert common.short_commit("0123456789abcdef0123456789abcdef01234567-dirty") == "0123456789ab-dirty"
     assert common.short_commit("unknown") == "unknown"
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_stopped_training_names_its_checkpoint_only_where_the_run_is_still_there(kept, tmp_path, monkeypatch,
+                                                                                     capsys):
+    # label_issues.py and selective.py (without --runs-dir) train in temporary folders that they remove on the way out
+    from satlearn.errors import TrainingInterrupted
+
+    common = load_benchmark("common")
+    run = tmp_path / "sat"
+    if kept:
+        run.mkdir()
+
+    def main():
+        raise TrainingInterrupted(run, 3)
+
+    monkeypatch.setattr(sys, "argv", ["bench.py"])
+    with pytest.raises(SystemExit) as stopped:
+        common.run_main(main)
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"bench.py: {run}: interrupted (checkpoint after epoch 3)" if kept else "bench.py: interrupted"]
