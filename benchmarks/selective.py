@@ -35,7 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    RESULTS, ROOT, check_results_dir, device_label, path_option, read_result, record, run_main, short_commit,
+    RESULTS, ROOT, RecordedResult, ResultFileError, check_results_dir, device_label, path_option, read_result, record,
+    run_main, short_commit,
 )
 
 from satlearn.config import Config, load_config, overrides_for_method  # noqa: E402
@@ -145,8 +146,17 @@ def _mean_std(values: list[float], scale: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
 
 
-def _by_coverage(result: dict, part: str) -> dict[int, dict]:
-    return {round(100 * row["target"]): row[part] for row in result["selective"]["coverages"]}
+class CoverageRows(RecordedResult):
+    """A result's rows by coverage (in %) that names its file where a coverage the table shows has none."""
+
+    def __missing__(self, coverage):
+        raise ResultFileError(f"{self.path}: no {coverage} % row in selective.coverages; expected a row for each of "
+                              f"{', '.join(map(str, TABLE_COVERAGES))} %, as selective.py records them")
+
+
+def _by_coverage(result: RecordedResult, part: str) -> dict[int, dict]:
+    return CoverageRows({round(100 * row["target"]): row[part] for row in result["selective"]["coverages"]},
+                        result.path)
 
 
 DATASET_NOTES = {

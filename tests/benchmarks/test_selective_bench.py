@@ -63,20 +63,30 @@ def test_a_selector_recorded_for_fewer_seeds_says_which_and_the_goal_compares_th
     assert f"95 %: SAT {100 * sat_at_95:.2f} vs" in goal
 
 
-def test_an_error_at_a_coverage_the_bisection_did_not_reach_is_marked_with_the_coverage_it_reached(tmp_path):
+def committed_results_with(tmp_path, name, edit):
+    """The committed results copied to ``tmp_path/results/selective``, the file ``name`` changed by ``edit`` (which
+    changes the recorded fields in place); returns that file's path."""
     import json
     import shutil
     from pathlib import Path
 
-    # tied scores kept seed 1's SAT threshold at 97 % of the test part where 95 % was asked
     committed = Path(__file__).parents[2] / "benchmarks" / "results" / "selective"
     results = tmp_path / "results" / "selective"
     shutil.copytree(committed, results)
-    path = results / "mnist1d-sat-seed1.json"
+    path = results / name
     recorded = json.loads(path.read_text())
-    (row,) = [row for row in recorded["selective"]["coverages"] if round(100 * row["target"]) == 95]
-    row["test"].update(coverage=0.97, within_tolerance=False)
+    edit(recorded)
     path.write_text(json.dumps(recorded))
+    return path
+
+
+def test_an_error_at_a_coverage_the_bisection_did_not_reach_is_marked_with_the_coverage_it_reached(tmp_path):
+    # tied scores kept seed 1's SAT threshold at 97 % of the test part where 95 % was asked
+    def missed(recorded):
+        (row,) = [row for row in recorded["selective"]["coverages"] if round(100 * row["target"]) == 95]
+        row["test"].update(coverage=0.97, within_tolerance=False)
+
+    committed_results_with(tmp_path, "mnist1d-sat-seed1.json", missed)
     selective = load_benchmark("selective")
     table = selective.write_table(tmp_path / "results", tmp_path / "S.md").read_text()
     lines = table.splitlines()
@@ -88,3 +98,19 @@ def test_an_error_at_a_coverage_the_bisection_did_not_reach_is_marked_with_the_c
             "(abstain score) at "
             "95 %: seed 1 reached 97.0 %.") in lines
     assert all("†" not in line for line in lines[start + 3:start + 6])  # the other selectors
+
+
+def test_a_result_without_a_coverage_the_table_shows_is_named_and_the_table_is_left_as_it_was(tmp_path):
+    # a result evaluated at other coverages (or cut short by hand): its 80 % row is missing
+    def without_80(recorded):
+        recorded["selective"]["coverages"] = [row for row in recorded["selective"]["coverages"]
+                                              if round(100 * row["target"]) != 80]
+
+    path = committed_results_with(tmp_path, "mnist1d-sr-seed2.json", without_80)
+    (tmp_path / "S.md").write_text("the table before\n")
+    selective = load_benchmark("selective")
+    with pytest.raises(selective.ResultFileError) as refused:
+        selective.write_table(tmp_path / "results", tmp_path / "S.md")
+    assert str(refused.value) == (f"{path}: no 80 % row in selective.coverages; expected a row for each of 100, 95, "
+                                  "90, 85, 80, 75, 70 %, as selective.py records them")
+    assert (tmp_path / "S.md").read_text() == "the table before\n"
