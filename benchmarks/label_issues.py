@@ -178,7 +178,8 @@ def main() -> None:
     parser.add_argument("--cifar10n", type=path_option, default=data_file("cifar10n_labels.npz"),
                         help="CIFAR-10N rows: the label file (.npz) (default: benchmarks/data/cifar10n_labels.npz, "
                              "else the one in ../shared/data/ beside the checkout)")
-    parser.add_argument("--results-dir", type=path_option, default=None, help="default: benchmarks/results/")
+    parser.add_argument("--results-dir", type=path_option, default=None,
+                        help="write JSON under DIR/label_issues/ (default: benchmarks/results)")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config override (repeatable)")
     args = parser.parse_args()
