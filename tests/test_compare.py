@@ -292,16 +292,21 @@ def test_a_reader_that_leaves_early_is_no_error(tmp_path):
     import os
 
     run = train(tmp_path, "run", "method.name=erm")
-    for buffered in (True, False):  # a pipe's output is buffered and written at exit, unless PYTHONUNBUFFERED
-        environment = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    # a pipe's output is buffered and written at exit, unless PYTHONUNBUFFERED; in an encoding other than UTF (a
+    # Windows console's cp1252) the command line restores the output's own error handling, which flushes it too
+    for buffered, encoding in ((True, None), (False, None), (True, "cp1252")):
+        environment = {key: value for key, value in os.environ.items()
+                       if key not in ("PYTHONUNBUFFERED", "PYTHONIOENCODING")}
         if not buffered:
             environment["PYTHONUNBUFFERED"] = "1"
+        if encoding:
+            environment["PYTHONIOENCODING"] = encoding
         process = subprocess.Popen([sys.executable, "-m", "satlearn.cli", "compare", str(run.run_dir), "--out",
                                     str(tmp_path / "c.png")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    env=environment)
         process.stdout.close()  # as `satlearn compare ... | head -0` would
-        assert process.wait(timeout=120) == 141, buffered
-        assert process.stderr.read() == b"", buffered  # no 'error: Broken pipe', no traceback
+        assert process.wait(timeout=120) == 141, (buffered, encoding)
+        assert process.stderr.read() == b"", (buffered, encoding)  # no 'error: Broken pipe', no traceback
 
 
 def test_a_broken_pipe_that_is_not_stdout_is_an_error(tmp_path, capsys, monkeypatch):

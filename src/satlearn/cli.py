@@ -557,7 +557,9 @@ def _output_in_any_encoding():
         yield
     finally:
         for stream, errors in changed:
-            with contextlib.suppress(ValueError):  # a stream closed meanwhile
+            # a stream closed meanwhile; or a pipe whose reader left, into which restoring flushes what is still
+            # buffered: main's flush after this meets that pipe again and ends as any command's output does
+            with contextlib.suppress(ValueError, BrokenPipeError):
                 stream.reconfigure(errors=errors)
 
 
