@@ -388,6 +388,31 @@ def test_resume_config_gives_a_run_named_as_no_longer_accepted_the_place_it_is_i
 
 
 @pytest.mark.parametrize("config_yaml", ["kept", "gone"])
+def test_a_run_that_kept_an_empty_data_root_resumes_and_loads_with_none_as_it_trained(tmp_path, config_yaml):
+    # a run started when an empty data.root was read as none (the default): its config is now refused as it is
+    from satlearn.engine import resume_config
+    from satlearn.engine.trainer import load_run
+    from satlearn.yaml_text import write_yaml
+
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path, "run.epochs=2"), run, stop_after_epoch=1, log=lambda m: None)
+    state = load_checkpoint(run)
+    state["config"]["data"]["root"] = ""
+    save_checkpoint(state, run)
+    (run / "config.yaml").write_text(write_yaml(state["config"], sort_keys=False))
+    with pytest.raises(ConfigError, match="data.root is empty"):
+        load_config(run / "config.yaml")
+    assert load_run(run)[0].data.root is None
+    if config_yaml == "gone":
+        (run / "config.yaml").unlink()
+    config = resume_config(run, ["data.eval_batch_size=7"], log=lambda m: None)
+    assert (config.data.root, config.data.eval_batch_size) == (None, 7)
+    assert resume_config(run, [f"data.root={tmp_path}"], log=lambda m: None).data.root == str(tmp_path)
+    assert len(fit(config, run, resume=True, log=lambda m: None).history) == 2
+    assert load_config(run / "config.yaml").data.root is None
+
+
+@pytest.mark.parametrize("config_yaml", ["kept", "gone"])
 def test_a_run_named_from_the_home_directory_resumes_through_resume_config_as_fit_takes_it(tmp_path, monkeypatch,
                                                                                           config_yaml):
     from satlearn.engine import resume_config

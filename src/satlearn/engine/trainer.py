@@ -43,6 +43,7 @@ from satlearn.errors import (
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
 from satlearn.paths import literal_path, user_path
+from satlearn.yaml_text import read_yaml_file
 
 # Settings that may differ between a run and its resumption. Most change no result (the reference pipeline's
 # workers are handed their augmentation by the main process, so their number changes nothing); the thread count
@@ -1205,16 +1206,26 @@ def resume_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = 
     ``run.out_dir`` and ``run.name`` are the place the run is in (:func:`resumed_run_place`), as :func:`fit`
     records them. A ``~`` that ``run_dir`` starts with is the home directory, as for :func:`fit`."""
     run_dir = user_path(run_dir)
-    overrides = [*resumed_run_place_overrides(run_dir), *overrides]
+    place = resumed_run_place_overrides(run_dir)
     config_file = run_dir / "config.yaml"
     if config_file.exists():
-        return config_lib.load_config(config_file, overrides)
-    config = config_lib.config_from_dict(kept_config(run_dir), source=f"{run_dir / CHECKPOINT_NAME} (its config)",
-                                         overrides=overrides)
+        with contextlib.suppress(ConfigError):  # a file that cannot be read: load_config says why
+            place += _as_the_run_trained(read_yaml_file(config_file))
+        return config_lib.load_config(config_file, [*place, *overrides])
+    kept = kept_config(run_dir)
+    config = config_lib.config_from_dict(kept, source=f"{run_dir / CHECKPOINT_NAME} (its config)",
+                                         overrides=[*place, *_as_the_run_trained(kept), *overrides])
     (log or (lambda message: tqdm.write(message)))(
         f"{run_dir}: no config.yaml; resuming with the config kept in {CHECKPOINT_NAME}, which the run writes back "
         "to config.yaml")
     return config
+
+
+def _as_the_run_trained(saved: Any) -> list[str]:
+    """Overrides, to be given before the config is checked, for what a run's saved config holds that satlearn now
+    refuses but read as another setting when the run trained: an empty ``data.root``, then read as none."""
+    data = saved.get("data") if isinstance(saved, dict) else None
+    return ["data.root=null"] if isinstance(data, dict) and data.get("root") == "" else []
 
 
 def _check_registered(config: Config, run_dir: Path) -> None:
@@ -1241,6 +1252,8 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
     checkpoint = load_checkpoint(run_dir)
     config = config_lib.from_dict_exact(checkpoint["config"])
     _check_registered(config, run_dir)
+    if config.data.root == "":  # kept by a run that read it as none, before an empty one was refused
+        config.data.root = None
     if data_root is not None:
         # where the data are now is somewhere: a mistyped one would be taken as a new cache (MNIST-1D's) and made
         if not user_path(data_root).exists():
