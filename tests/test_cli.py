@@ -1812,10 +1812,33 @@ def test_an_option_of_satlearn_itself_given_after_the_command_is_told_to_go_befo
 
 def test_an_unknown_option_before_the_command_is_named_as_satlearns_not_the_commands(capsys):
     with pytest.raises(SystemExit) as stopped:
-        main(["--no-progress", "train", "--config", "my.yaml", "--confg", "other.yaml"])
+        main(["--quiet", "train", "--config", "my.yaml", "--confg", "other.yaml"])
     assert stopped.value.code == 2
-    assert capsys.readouterr().err == ("satlearn: error: unrecognized arguments: --no-progress (options: satlearn "
-                                       "--help)\n")
+    assert capsys.readouterr().err == "satlearn: error: unrecognized arguments: --quiet (options: satlearn --help)\n"
+
+
+@pytest.mark.parametrize("argv, misplaced, shown", [
+    (["--config", "my.yaml", "train"], "--config", "--config CONFIG"),  # argparse: "invalid choice: 'my.yaml'"
+    (["-c", "my.yaml", "train", "--no-progress"], "-c", "-c CONFIG"),
+    (["--import", "my_methods", "--set", "run.epochs=2", "demo"], "--set", "--set KEY=VALUE"),
+    (["--no-progress", "train", "--config", "my.yaml"], "--no-progress", "--no-progress"),
+    (["--out=o", "eval", "runs/x"], "--out", "--out OUT"),
+])
+def test_an_option_of_the_command_given_before_it_is_told_to_go_after_it(argv, misplaced, shown, capsys):
+    command = next(text for text in argv if text in ("train", "demo", "eval"))
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (f"satlearn: error: {misplaced} is an option of satlearn {command}, given "
+                                       f"before the command: satlearn {command} {shown} ... (options: satlearn "
+                                       f"{command} --help)\n")
+
+
+def test_a_module_named_as_a_command_after_import_is_no_command(capsys):
+    # satlearn --import train demo: "train" is the module --import takes, the command is demo
+    with pytest.raises(SystemExit) as stopped:
+        main(["--import", "train", "demo", "--help"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.startswith("usage: satlearn demo")
 
 
 @pytest.mark.parametrize("command", ["demo", "train", "find-issues", "eval", "compare", "selective-eval"])

@@ -102,6 +102,7 @@ class _OneLineParser(argparse.ArgumentParser):
         return parsed, unknown
 
     def parse_args(self, args=None, namespace=None):
+        self._refuse_command_options_before_the_command(sys.argv[1:] if args is None else list(args))
         parsed, unknown = self.parse_known_args(args, namespace)
         after_command = getattr(parsed, _LEFT_BY_COMMAND)
         delattr(parsed, _LEFT_BY_COMMAND)
@@ -118,6 +119,23 @@ class _OneLineParser(argparse.ArgumentParser):
             self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(after_command)} (options: {prog} "
                          "--help)\n")
         return parsed
+
+    def _refuse_command_options_before_the_command(self, texts: list[str]) -> None:
+        """A command's option given before the command (``satlearn --config x.yaml train``), which argparse would
+        report as the command being its value ("invalid choice: 'x.yaml'"), is named with where it goes."""
+        commands = next((action.choices for action in self._actions
+                         if isinstance(action, argparse._SubParsersAction)), {})
+        position = next((i for i, text in enumerate(texts) if text in commands), None)
+        if position is None or "--" in texts[:position]:
+            return
+        command = texts[position]
+        for text in texts[:position]:
+            name = text.split("=", 1)[0] if text.startswith("--") else text
+            given = commands[command]._option_string_actions.get(name) if text.startswith("-") else None
+            if given is not None and name not in self._option_string_actions:
+                shown = " ".join([name, *([given.metavar or given.dest.upper()] if given.nargs != 0 else [])])
+                self.exit(2, f"{self.prog}: error: {name} is an option of {self.prog} {command}, given before the "
+                             f"command: {self.prog} {command} {shown} ... (options: {self.prog} {command} --help)\n")
 
     def _own_option_among(self, texts: list[str]) -> argparse.Action | None:
         """The first of this parser's options (``--import``, ``--import=MODULE``) among ``texts``, else None."""
