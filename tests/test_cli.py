@@ -1854,3 +1854,42 @@ def test_each_command_help_opens_with_what_the_command_does(command, capsys):
     assert description.endswith(".") and description[0].isupper()
     # the same words as satlearn --help lists it by (where % is written once, not doubled)
     assert f" {command} {description[:-1]} ".lower() in listed.lower()
+
+
+def test_a_training_stopped_by_a_full_disk_says_how_to_finish_it_once_there_is_room(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from satlearn.engine import checkpoint as checkpoint_module
+    from satlearn.engine import reporting
+
+    written = checkpoint_module.save_checkpoint
+
+    def full_disk(run_dir, name):
+        raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / name))
+
+    def full_disk_on_the_second(state, run_dir):
+        if state["epoch"] == 2:
+            full_disk(run_dir, "checkpoint.pt")
+        return written(state, run_dir)
+
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", full_disk_on_the_second)
+    run = tmp_path / "a run"
+    assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path))]) == 2
+    assert capsys.readouterr().err == (f"satlearn: error: {run / 'checkpoint.pt'}: cannot write the checkpoint (No "
+                                       "space left on device); the run's last checkpoint is kept: once there is room, "
+                                       f"finish it with satlearn train --resume '{run}'\n")
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", written)
+    monkeypatch.setattr(reporting, "write_outputs", lambda run_dir, *args, **kwargs: full_disk(run_dir, "curves.png"))
+    assert main(["train", "--resume", str(run)]) == 2  # the same for a file the run writes itself
+    assert capsys.readouterr().err == (f"satlearn: error: {run / 'curves.png'}: No space left on device; the run's "
+                                       "last checkpoint is kept: once there is room, finish it with satlearn train "
+                                       f"--resume '{run}'\n")
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run)]) == 0
+    # before its first checkpoint a run has none to finish from: nothing more is said
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", lambda state, run_dir: full_disk(run_dir, "checkpoint.pt"))
+    fresh = tmp_path / "fresh"
+    capsys.readouterr()
+    assert main(["train", "--run-dir", str(fresh), *sets(tiny_overrides(tmp_path))]) == 2
+    assert capsys.readouterr().err == (f"satlearn: error: {fresh / 'checkpoint.pt'}: cannot write the checkpoint (No "
+                                       "space left on device)\n")

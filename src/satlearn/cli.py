@@ -505,6 +505,24 @@ def _imports_given(args: argparse.Namespace) -> str:
     return "".join(f"--import {shell_quoted(module)} " for module in args.imports)
 
 
+def _resume_hint(args: argparse.Namespace, exc: Exception) -> str:
+    """Where a training stopped on a full disk in its run directory (``exc``, or the OSError it was raised from),
+    what finishes it once there is room: its last checkpoint stays, as after Ctrl-C."""
+    from satlearn.engine.checkpoint import CHECKPOINT_NAME
+
+    full = exc if isinstance(exc, OSError) else exc.__cause__
+    if args.command not in TRAINING_COMMANDS or not isinstance(full, OSError) or not full.filename or \
+            full.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return ""
+    run_dir = Path(full.filename).parent
+    if not (run_dir / CHECKPOINT_NAME).is_file():
+        return ""
+    finish = (f"demo --resume {pasteable_path(run_dir.parent)}" if args.command == "demo"
+              else f"train --resume {pasteable_path(run_dir)}")
+    return (f"; the run's last checkpoint is kept: once there is room, finish it with satlearn "
+            f"{_imports_given(args)}{finish}")
+
+
 def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
     """Where a command that writes beside a run could not write there (a read-only run directory, a full disk),
     the option that puts its outputs elsewhere."""
@@ -760,7 +778,7 @@ def _run(args: argparse.Namespace) -> int:
             print(table)
             print(f"plot: {plot}")
     except SatlearnError as exc:
-        print(f"satlearn: error: {_error_text(args, exc)}", file=sys.stderr)
+        print(f"satlearn: error: {_error_text(args, exc)}{_resume_hint(args, exc)}", file=sys.stderr)
         return 2
     except TrainingInterrupted as exc:
         if args.command == "demo":  # either of its runs: the demo resumes as a whole
@@ -785,7 +803,8 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except OSError as exc:  # a file the command had to read or write; the one line names it
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"satlearn: error: {where}{exc.strerror or exc}{_out_hint(args, exc)}", file=sys.stderr)
+        print(f"satlearn: error: {where}{exc.strerror or exc}{_out_hint(args, exc)}{_resume_hint(args, exc)}",
+              file=sys.stderr)
         return 2
     return 0
 

@@ -312,8 +312,9 @@ class CheckpointWriter:
         try:
             pending.result()
         except OSError as exc:
+            # (from the OSError: a full disk's errno tells the command line to say how the run is finished later)
             raise TrainingError(f"{self.run_dir / CHECKPOINT_NAME}: cannot write the checkpoint "
-                                f"({exc.strerror or exc})") from None
+                                f"({exc.strerror or exc})") from exc
 
     def close(self) -> None:
         try:
