@@ -1147,6 +1147,8 @@ def test_find_issues_takes_a_method_of_ones_own_that_keeps_soft_targets_as_its_h
     assert "run directory to reuse, of a method that keeps soft targets (sat, selective_sat, or a TargetsMethod of " \
            "your own)" in help_text
     assert "train this config first (method.name sat, selective_sat, or a TargetsMethod of your own" in help_text
+    # as train's --config, it takes a recipe satlearn ships by its name, as the README says
+    assert "the name of a recipe satlearn ships (mnist1d_sat, cifar10_sat, ...)" in help_text
     config = tmp_path / "own.yaml"
     config.write_text("method:\n  name: label_smoothing\n")
     out = tmp_path / "issues"

@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "selective_sat, or a TargetsMethod of your own)")
     issues.add_argument("--config", "-c", default=None,
                         help="train this config first (method.name sat, selective_sat, or a TargetsMethod of your "
-                             "own, with --import)")
+                             "own, with --import): a YAML file, or the name of a recipe satlearn ships "
+                             "(mnist1d_sat, cifar10_sat, ...)")
     issues.add_argument("--out", default=None, help="output directory (default: the run directory)")
     rule = issues.add_mutually_exclusive_group()
     rule.add_argument("--num-issues", type=_count, default=None, help="flag exactly the K highest-scoring labels")
