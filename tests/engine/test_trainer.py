@@ -298,7 +298,8 @@ def test_a_run_whose_labels_npz_is_gone_writes_it_again_when_resumed_and_find_is
     assert (load_run_targets(staged).labels == load_run_targets(tmp_path / "whole").labels).all()
 
 
-@pytest.mark.parametrize("damage", ["summary.json cut short", "curves.png gone", "refined_labels.csv gone"])
+@pytest.mark.parametrize("damage", ["summary.json cut short", "curves.png gone", "refined_labels.csv gone",
+                                    "labels.npz gone"])
 def test_a_finished_run_whose_outputs_are_damaged_writes_them_again_when_resumed(tmp_path, damage):
     # a copy cut short, a file removed by hand: the outputs come from the checkpoint, which still holds the run
     config = tiny_config(tmp_path)
@@ -318,6 +319,7 @@ def test_a_finished_run_whose_outputs_are_damaged_writes_them_again_when_resumed
                            "checkpoint.pt")
     assert not any(m.startswith("epoch ") for m in messages)  # nothing trained again
     assert {name: (run / name).read_bytes() for name in before} == before
+    assert (run / "labels.npz").exists()  # which find-issues and compare read
     rewritten = json.loads((run / "summary.json").read_text())
     timed = ("wall_seconds", "timing", "resumptions")
     assert {k: v for k, v in rewritten.items() if k not in timed} == {k: v for k, v in summary.items() if k not in timed}

@@ -960,7 +960,8 @@ def _damaged_outputs(run_dir: Path) -> str | None:
     if not isinstance(summary, dict):
         return "its summary.json cannot be read"
     # (a run whose method keeps soft targets counts its flagged labels in the summary)
-    written = ["curves.png", *(("refined_labels.csv", "soft_targets.npy") if "label_issues" in summary else ())]
+    written = ["labels.npz", "curves.png",
+               *(("refined_labels.csv", "soft_targets.npy") if "label_issues" in summary else ())]
     gone = [name for name in written if not (run_dir / name).exists()]
     if not gone:
         return None
