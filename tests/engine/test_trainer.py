@@ -318,10 +318,13 @@ def test_a_finished_run_whose_outputs_are_damaged_writes_them_again_when_resumed
     assert messages[0] == (f"{run}: the run finished all its epochs, but {why}; its outputs are written again from "
                            "checkpoint.pt")
     assert not any(m.startswith("epoch ") for m in messages)  # nothing trained again
+    # nor resumed: no resumption, and none of a resumption's caveats (on how it continues) to read as one
+    assert not any(m.startswith("resuming ") for m in messages)
     assert {name: (run / name).read_bytes() for name in before} == before
     assert (run / "labels.npz").exists()  # which find-issues and compare read
     rewritten = json.loads((run / "summary.json").read_text())
-    timed = ("wall_seconds", "timing", "resumptions")
+    assert rewritten["resumptions"] == []
+    timed = ("wall_seconds", "timing")
     assert {k: v for k, v in rewritten.items() if k not in timed} == {k: v for k, v in summary.items() if k not in timed}
     with pytest.raises(TrainingError, match="already finished all 4 epochs"):  # whole again: nothing to do
         fit(config, run, resume=True, log=lambda m: None)
@@ -950,8 +953,12 @@ def test_an_interrupt_while_the_outputs_are_written_says_resume_finishes_them(tm
         fit(tiny_config(tmp_path), tmp_path / "run")
     assert stopped.value.checkpoint_epoch == 4 and not (tmp_path / "run" / "summary.json").exists()
     monkeypatch.undo()
-    result = fit(tiny_config(tmp_path), tmp_path / "run", resume=True)  # writes what was cut off
+    messages = []
+    result = fit(tiny_config(tmp_path), tmp_path / "run", resume=True, log=messages.append)  # what was cut off
     assert (tmp_path / "run" / "summary.json").exists() and result.summary["epochs"] == 4
+    assert (f"{tmp_path / 'run'}: the run trained all its epochs before it stopped; its outputs are written from "
+            "checkpoint.pt") in messages
+    assert not any(m.startswith("resuming ") for m in messages) and result.summary["resumptions"] == []
 
 
 def test_the_reference_pipelines_worker_count_may_change_on_resume_and_changes_nothing(tmp_path):

@@ -1062,11 +1062,16 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         start_epoch = checkpoint["epoch"]
         # checkpoints written before this was kept: the epochs' own time is the best estimate
         earlier_wall = checkpoint.get("wall_seconds", sum(row["epoch_seconds"] for row in history))
-        log(f"resuming {run_dir} after epoch {start_epoch}")
-        caveats = _resumption_caveats(checkpoint, config, device, runtime)
-        for caveat in caveats:
-            log(caveat)
-        resumptions = [*checkpoint.get("resumptions", []), {"after_epoch": start_epoch, "caveats": caveats}]
+        resumptions = list(checkpoint.get("resumptions", []))
+        if start_epoch < config.run.epochs:  # a finished run's outputs written again train nothing: no resumption
+            log(f"resuming {run_dir} after epoch {start_epoch}")
+            caveats = _resumption_caveats(checkpoint, config, device, runtime)
+            for caveat in caveats:
+                log(caveat)
+            resumptions.append({"after_epoch": start_epoch, "caveats": caveats})
+        elif not (run_dir / "summary.json").exists():  # stopped after its last epoch, before its outputs
+            log(f"{run_dir}: the run trained all its epochs before it stopped; its outputs are written from "
+                f"{CHECKPOINT_NAME}")
         if not (run_dir / "labels.npz").exists():  # (removed by hand): find-issues reads a run's labels there
             _write_labels(run_dir, noisy)
             log(f"{run_dir}: no labels.npz; written again from the labels kept in {CHECKPOINT_NAME}")
