@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(mnist1d_sat, cifar10_sat, ...: those of configs/)")
     train.add_argument("--run-dir", default=None, help="run directory (default: run.out_dir/run.name)")
     train.add_argument("--resume", metavar="RUN_DIR", default=None,
-                       help="continue an interrupted run from its checkpoint (config defaults to the run's own)")
+                       help="continue an interrupted run from its checkpoint (config defaults to the run's own); a finished "
+                            "run's damaged or missing outputs are written again from it")
     train.add_argument("--no-progress", action="store_true",
                        help="hide the progress bar; print one line per epoch instead")
     _add_overrides(train)
