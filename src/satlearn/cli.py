@@ -178,8 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(mnist1d_sat, cifar10_sat, ...: those of configs/)")
     train.add_argument("--run-dir", default=None, help="run directory (default: run.out_dir/run.name)")
     train.add_argument("--resume", metavar="RUN_DIR", default=None,
-                       help="continue an interrupted run from its checkpoint (config defaults to the run's own); a finished "
-                            "run's damaged or missing outputs are written again from it")
+                       help="continue an interrupted run from its checkpoint (config defaults to the run's own); "
+                            "a finished run's damaged or missing outputs are written again from it")
     train.add_argument("--no-progress", action="store_true",
                        help="hide the progress bar; print one line per epoch instead")
     _add_overrides(train)
@@ -453,7 +453,8 @@ def _selective_eval(args: argparse.Namespace) -> int:
                        for c in (95, 90, 80) if c in rows)
         missed = [row for row in report["coverages"] if not row["test"]["within_tolerance"]]
         metrics = report["metrics"]["test"]
-        print(f"{report['run_dir']} [{report['method']}, score {report['score']}]: test error {at}; AURC {1000 * metrics['aurc']:.2f}, E-AURC {1000 * metrics['e_aurc']:.2f}, "
+        print(f"{report['run_dir']} [{report['method']}, score {report['score']}]: test error {at}; "
+              f"AURC {1000 * metrics['aurc']:.2f}, E-AURC {1000 * metrics['e_aurc']:.2f}, "
               f"AUGRC {1000 * metrics['augrc']:.2f} (x1e-3); files {paths['json']}, {paths['csv'].name}, "
               f"{paths['curve'].name}")
         if report["split"]["note"]:

@@ -1250,8 +1250,8 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
     """Rebuilds a finished (or interrupted) run: config, trained method (in eval mode), data and the raw checkpoint.
 
     ``data_root``: where the run's data are now, if they moved (another machine, say): a path that exists (a
-    DataError otherwise); they must be the same data, which the run's digest of them checks. ``dataset``: the splits a run trained on when they were given to
-    :func:`fit` (also checked against the digest). A run of a source, model or method registered by your own module
+    DataError otherwise); they must be the same data, which the run's digest of them checks. ``dataset``: the splits
+    a run trained on when they were given to :func:`fit` (also checked against the digest). A run of a source, model or method registered by your own module
     needs that module imported first. A ``~`` that ``run_dir`` starts with is the home directory, as for :func:`fit`.
     The global random generators are left as the caller left them, as :func:`fit` leaves them."""
     run_dir = user_path(run_dir)
