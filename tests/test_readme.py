@@ -1,6 +1,6 @@
-"""The README matches the code: its Python snippets run as written (with a tiny model and loader standing in for the
-user's), its configuration reference lists every setting with its default and values, and its tables of a run's files
-name what a run writes."""
+"""The README and the reference pages under docs/ match the code: the README's Python snippets run as written (with a
+tiny model and loader standing in for the user's), the configuration reference lists every setting with its default
+and values, the tables of a run's files name what a run writes, and the links between the pages lead somewhere."""
 
 import re
 from pathlib import Path
@@ -9,6 +9,16 @@ import torch
 from torch import nn
 
 README = Path(__file__).parents[1] / "README.md"
+DOCS = README.parent / "docs"
+RUNS_DOC, CONFIG_DOC, SELECTIVE_DOC = DOCS / "runs.md", DOCS / "configuration.md", DOCS / "selective.md"
+
+
+def all_pages() -> list[Path]:
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def all_text() -> str:
+    return "\n\n".join(page.read_text() for page in all_pages())
 
 
 def python_blocks():
@@ -125,8 +135,7 @@ def test_the_configuration_reference_lists_every_key_with_its_default():
     from satlearn.config import Config, to_dict
     from satlearn.yaml_text import read_yaml
 
-    text = README.read_text()
-    section = text[text.index("## Configuration reference"):].split("\n## ")[0]
+    section = CONFIG_DOC.read_text().split("\n## ")[0]
     documented = {}
     for row in (line for line in section.splitlines() if line.startswith("| `")):
         key_cell, default_cell = (cell.strip() for cell in row.strip("|").split("|")[:2])
@@ -152,8 +161,7 @@ def test_the_configuration_reference_lists_every_key_with_its_default():
 def reference_meanings() -> dict[str, str]:
     """The default and meaning cells of each key of the configuration reference, as one text (a row of several keys
     gives each the same; a default such as `float32` is one of the values a setting takes)."""
-    text = README.read_text()
-    section = text[text.index("## Configuration reference"):].split("\n## ")[0]
+    section = CONFIG_DOC.read_text().split("\n## ")[0]
     meanings = {}
     for row in (line for line in section.splitlines() if line.startswith("| `")):
         key_cell, default, meaning = (cell.strip() for cell in row.strip("|").split("|")[:3])
@@ -208,15 +216,16 @@ def test_the_demo_table_shown_is_the_one_benchmarks_demo_py_recorded():
 def test_the_files_that_out_refuses_are_listed_as_the_code_has_them():
     from satlearn.engine.checkpoint import RUN_FILES
 
-    text = " ".join(README.read_text().split())
+    text = " ".join(RUNS_DOC.read_text().split())
     listed = re.search(r"except the files training writes in a run directory \((.*?)\), which they refuse", text)
     assert listed and re.findall(r"`([^`]+)`", listed.group(1)) == list(RUN_FILES)
 
 
 def run_directory_table() -> dict[str, str]:
-    """File name → what README's table of a run directory says of it (a row of several files gives each the same)."""
-    text = README.read_text()
-    table = text[text.index("Every run directory holds:"):].split("\n\n")[1]
+    """File name → what docs/runs.md's table of a run directory says of it (a row of several files gives each the
+    same)."""
+    text = RUNS_DOC.read_text()
+    table = text[text.index("## What a run directory holds"):].split("\n\n")[1]
     rows = {}
     for row in table.splitlines()[2:]:
         files, what = (cell.strip() for cell in row.strip("|").split("|"))
@@ -261,7 +270,7 @@ def test_the_metrics_columns_are_listed_in_the_order_a_run_writes_them(finished_
 def test_the_keys_of_eval_json_are_the_ones_listed(finished_sat_run, tmp_path):
     from satlearn.engine import evaluate_run
 
-    text = " ".join(README.read_text().split())
+    text = " ".join(RUNS_DOC.read_text().split())
     sentence = text[text.index("`eval.json` holds"):].split("; for an unfinished run")[0]
     listed = [name for name in re.findall(r"`([^`]+)`", sentence) if name != "eval.json"]
     assert sorted(listed) == sorted(evaluate_run(finished_sat_run, out=tmp_path / "eval.json"))
@@ -286,7 +295,7 @@ def test_readme_splits_of_ones_own_train_and_evaluate_from_python(tmp_path, monk
 def test_the_selective_coverages_listed_are_the_ones_evaluated():
     from satlearn.evaluation.selective import PAPER_COVERAGES
 
-    text = " ".join(README.read_text().split())
+    text = " ".join(SELECTIVE_DOC.read_text().split())
     listed = re.search(r"for each coverage in ([0-9, ]+) %", text)
     assert listed and [int(c) for c in listed.group(1).split(",")] == list(PAPER_COVERAGES)
 
@@ -294,14 +303,15 @@ def test_the_selective_coverages_listed_are_the_ones_evaluated():
 def test_the_plot_names_selective_eval_refuses_as_out_are_listed():
     from satlearn.selective import _PLOT_SUFFIXES
 
-    text = " ".join(README.read_text().split())
+    text = " ".join(SELECTIVE_DOC.read_text().split())
     listed = re.search(r"`--out` is a folder, so a name ending in (.*?) is refused", text)
     assert listed and re.findall(r"`([^`]+)`", listed.group(1)) == list(_PLOT_SUFFIXES)
 
 
 def readme_command_lines() -> list[str]:
-    """The ``satlearn ...`` lines of README's shell examples, each as written (its trailing comment included)."""
-    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+    """The ``satlearn ...`` lines of the shell examples in README and docs/, each as written (its trailing comment
+    included)."""
+    blocks = re.findall(r"```bash\n(.*?)```", all_text(), flags=re.S)
     return [line for block in blocks for line in block.splitlines() if line.startswith("satlearn ")]
 
 
@@ -321,10 +331,10 @@ def test_readme_command_examples_are_command_lines_satlearn_takes():
     assert refused == []
 
 
-def test_every_option_of_every_command_is_in_the_readme():
+def test_every_option_of_every_command_is_documented():
     from satlearn.cli import build_parser
 
-    text = README.read_text()
+    text = all_text()
     commands = next(a for a in build_parser()._actions if a.dest == "command").choices
     options = {option for command in commands.values() for action in command._actions
                for option in action.option_strings if option.startswith("--") and option != "--help"}
@@ -353,3 +363,28 @@ def test_the_layout_lists_the_package_modules_that_exist():
         folder = package / name if name.endswith("/") else package
         missing = [file for file in re.findall(r"\b([a-z_0-9]+\.py)\b", what) if not (folder / file).is_file()]
         assert missing == [], name
+
+
+def heading_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation other than - and _ dropped, spaces as -."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_relative_link_between_the_pages_leads_to_a_file_and_heading():
+    pages = [*all_pages(), README.parent / "benchmarks" / "README.md"]
+    anchors = {page.resolve(): {heading_anchor(h) for h in re.findall(r"^#+ (.+)$", page.read_text(), flags=re.M)}
+               for page in pages}
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):  # a web address
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page.resolve()
+            if not file.exists() or (anchor and anchor not in anchors.get(file, set())):
+                broken.append(f"{page.name}: {target}")
+    assert broken == []
+    # every reference page is reached from the README
+    linked = {(README.parent / target.partition("#")[0]).resolve()
+              for target in re.findall(r"\]\((docs/[^)\s]+)\)", README.read_text())}
+    assert sorted(p.name for p in DOCS.glob("*.md") if p.resolve() not in linked) == []

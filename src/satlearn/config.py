@@ -118,7 +118,7 @@ class RunConfig:
 @dataclass
 class Config:
     """A run's whole configuration in five sections, ``data``, ``model``, ``optim``, ``method`` and ``run``: each a
-    dataclass whose fields are the keys of the README's configuration reference (``config.optim.lr``).
+    dataclass whose fields are the keys (``config.optim.lr``) that docs/configuration.md lists.
 
     ``Config()`` holds the defaults; :func:`load_config` puts a YAML file and ``key.sub=value`` overrides on top of
     them and checks the result. One built or changed in code is checked by :func:`satlearn.fit` (and
