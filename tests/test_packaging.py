@@ -36,7 +36,7 @@ def source(tmp_path_factory) -> Path:
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, copy / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("src", "configs", "tests"):
+    for name in ("src", "configs", "docs", "tests"):
         shutil.copytree(ROOT / name, copy / name, ignore=ignore)
     return copy
 
@@ -113,6 +113,7 @@ def test_the_sdist_holds_the_sources_and_the_recipes_and_builds_the_same_wheel(s
         sdist.extractall(tmp_path, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     assert {name for name in files if not name.startswith("src/satlearn.egg-info/")} == (
         {"PKG-INFO", "setup.cfg", "pyproject.toml", "README.md", "MANIFEST.in", "LICENSE"}
-        | {f"src/{name}" for name in modules()} | {f"configs/{path.name}" for path in RECIPES})
+        | {f"src/{name}" for name in modules()} | {f"configs/{path.name}" for path in RECIPES}
+        | {f"docs/{path.name}" for path in (Path(__file__).parents[1] / "docs").glob("*.md")})
     with zipfile.ZipFile(build(next(tmp_path.iterdir()), "wheel")) as again, zipfile.ZipFile(wheel) as first:
         assert sorted(again.namelist()) == sorted(first.namelist())
