@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -98,11 +99,25 @@ def check_trainings(dataset: str, seeds: list[int], overrides: list[str]) -> Non
             training_config(dataset, training, seed, overrides)
 
 
+def check_seeds_and_runs_dir(seeds: list[int], runs_dir: Path | None) -> None:
+    """Refuses, before the first training, a seed given twice and a ``--runs-dir`` that holds a run this call
+    would train again: runs kept there by an earlier call (hours of training, perhaps) are the user's."""
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise ConfigError(f"--seeds {' '.join(map(str, seeds))}: seed {repeated[0]} is given twice; each seed "
+                          "trains once")
+    if runs_dir is None:
+        return
+    taken = [runs_dir / f"{training}-seed{seed}" for seed in seeds for training in TRAININGS
+             if os.path.lexists(runs_dir / f"{training}-seed{seed}")]
+    if taken:
+        raise ConfigError(f"--runs-dir {runs_dir}: {taken[0].name} is there from an earlier call; give another "
+                          "--runs-dir, or remove it to train it again")
+
+
 def train(dataset: str, training: str, seed: int, overrides: list[str], runs_dir: Path) -> tuple[Path, dict, Config]:
     config_file, extra, config = training_config(dataset, training, seed, overrides)
     run_dir = runs_dir / f"{training}-seed{seed}"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
     started = time.perf_counter()
     result = fit(config, run_dir, log=lambda message: None)
     return run_dir, {"config": str(config_file.relative_to(ROOT)), "overrides": extra,
@@ -343,7 +358,8 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config override for every training (repeatable)")
     parser.add_argument("--runs-dir", type=path_option, default=None,
-                        help="keep the run directories here (default: a temporary dir)")
+                        help="keep the run directories here, as <training>-seed<N> (default: a temporary "
+                             "dir); runs there from an earlier call are refused, not trained over")
     parser.add_argument("--results-dir", type=path_option, default=None,
                         help="write JSON under DIR/selective/ (default: benchmarks/results)")
     parser.add_argument("--out", type=path_option, default=None, help="the table (default: benchmarks/SELECTIVE.md)")
@@ -372,6 +388,7 @@ def main() -> None:
         except ConfigError as exc:
             parser.error(str(exc))
         check_trainings(args.dataset, args.seeds, overrides)
+        check_seeds_and_runs_dir(args.seeds, args.runs_dir)
         check_results_dir("--results-dir", args.results_dir)  # each seed is recorded once its trainings are done
         scratch = args.runs_dir or Path(tempfile.mkdtemp(prefix="satlearn-selective-"))
         try:
