@@ -49,6 +49,15 @@ RESULT_SUFFIX = ".json"  # what record() adds to a result's name
 NAME_SEPARATORS = sorted({"/", os.sep, *([os.altsep] if os.altsep else [])})
 
 
+def given_twice(option: str, values: list) -> str | None:
+    """The error for a list option that names one value twice (``--seeds 0 1 0``), which would train and record
+    it twice over; None where each value is given once."""
+    repeated = next((value for i, value in enumerate(values) if value in values[:i]), None)
+    if repeated is None:
+        return None
+    return f"{option} {' '.join(map(str, values))}: {repeated} is given twice; give each once"
+
+
 def name_option(text: str) -> str:
     """A result's name option (``type=name_option`` for argparse): the NAME of ``<results dir>/NAME.json``, refused
     before anything is measured where it is not the name of a file in that folder. A name may start with ``-`` or

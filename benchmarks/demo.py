@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import check_results_dir, path_option, record, run_main  # noqa: E402
+from common import check_results_dir, given_twice, path_option, record, run_main  # noqa: E402
 
 WALL_GOAL_S = 60.0
 GAIN_GOAL_POINTS = 8.0
@@ -71,6 +71,8 @@ def main() -> None:
     args = parser.parse_args()
     if any(seed < 0 for seed in args.seeds or []):  # the noise's seed takes none: found before the shipped demo runs
         parser.error(f"--seeds {' '.join(map(str, args.seeds))}: expected non-negative integers")
+    if (problem := given_twice("--seeds", args.seeds or [])) is not None:
+        parser.error(problem)
     check_results_dir("--results-dir", args.results_dir)  # before the demo runs: it is recorded once all have run
     runs = [run_once(None)] + [run_once(s) for s in (args.seeds or []) if s != 0]
     shipped = runs[0]

@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_results_dir, data_file, label_file_problem, missing_cifar10,
-    path_option, record, run_main,
+    given_twice, path_option, record, run_main,
 )
 
 from satlearn.config import Config, load_config  # noqa: E402
@@ -187,6 +187,9 @@ def main() -> None:
         parser.error(f"--folds {args.folds}: cross-validation needs at least 2 folds")
     if any(seed < 0 for seed in args.seeds):
         parser.error(f"--seeds {' '.join(map(str, args.seeds))}: expected non-negative integers")
+    for option, values in (("--datasets", args.datasets), ("--seeds", args.seeds)):
+        if (problem := given_twice(option, values)) is not None:
+            parser.error(problem)
     try:  # the other side of the comparison: a benchmark-only dependency, asked for before anything trains
         import cleanlab  # noqa: F401
     except ImportError as exc:

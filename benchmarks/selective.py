@@ -36,8 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    RESULTS, ROOT, RecordedResult, ResultFileError, check_results_dir, device_label, path_option, read_result, record,
-    run_main, short_commit,
+    RESULTS, ROOT, RecordedResult, ResultFileError, check_results_dir, device_label, given_twice, path_option,
+    read_result, record, run_main, short_commit,
 )
 
 from satlearn.config import Config, load_config, overrides_for_method  # noqa: E402
@@ -102,10 +102,8 @@ def check_trainings(dataset: str, seeds: list[int], overrides: list[str]) -> Non
 def check_seeds_and_runs_dir(seeds: list[int], runs_dir: Path | None) -> None:
     """Refuses, before the first training, a seed given twice and a ``--runs-dir`` that holds a run this call
     would train again: runs kept there by an earlier call (hours of training, perhaps) are the user's."""
-    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
-    if repeated:
-        raise ConfigError(f"--seeds {' '.join(map(str, seeds))}: seed {repeated[0]} is given twice; each seed "
-                          "trains once")
+    if (problem := given_twice("--seeds", seeds)) is not None:
+        raise ConfigError(problem)
     if runs_dir is None:
         return
     taken = [runs_dir / f"{training}-seed{seed}" for seed in seeds for training in TRAININGS

@@ -255,3 +255,9 @@ def test_a_stopped_training_names_its_checkpoint_only_where_the_run_is_still_the
     assert stopped.value.code == 130
     assert capsys.readouterr().err.strip().splitlines() == [
         f"bench.py: {run}: interrupted (checkpoint after epoch 3)" if kept else "bench.py: interrupted"]
+
+
+def test_a_list_option_that_names_a_value_twice_is_an_error_naming_it():
+    given_twice = load_benchmark("common").given_twice
+    assert given_twice("--seeds", [0, 1, 2]) is None and given_twice("--seeds", []) is None
+    assert given_twice("--seeds", [2, 0, 1, 0, 2]) == "--seeds 2 0 1 0 2: 0 is given twice; give each once"

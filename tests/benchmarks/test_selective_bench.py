@@ -143,5 +143,5 @@ def test_runs_kept_by_an_earlier_call_are_refused_before_any_training_and_left_a
 
 def test_a_seed_given_twice_is_refused_before_any_training(selective, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["selective.py", "--seeds", "0", "1", "0", "--out", str(tmp_path / "S.md")])
-    with pytest.raises(ConfigError, match=r"^--seeds 0 1 0: seed 0 is given twice; each seed trains once$"):
+    with pytest.raises(ConfigError, match=r"^--seeds 0 1 0: 0 is given twice; give each once$"):
         selective.main()
