@@ -101,8 +101,10 @@ def sat_sce_loss(logits: torch.Tensor, targets: torch.Tensor, *, a: float = 1.0,
                  log_floor: float = 1e-4, reweight: bool = True, weights: torch.Tensor | None = None) -> torch.Tensor:
     """SAT with symmetric cross-entropy: ``ℓ_i = −a Σ t log p − b Σ p log max(t, log_floor)``, SAT weights.
 
-    ``p`` keeps its gradient in the reverse term; ``log_floor`` (in ``(0, 1]``) keeps ``log t`` finite where
-    targets are 0. ``weights`` as in :func:`sat_loss`.
+    ``p`` keeps its gradient in the reverse term; ``log_floor`` (in ``(0, 1]``) raises every target entry below it
+    to it before the log, as SCE's clamp of the one-hot label does. The SAT code takes ``log t`` unclamped (an
+    updated target has no zero entry where ``p`` has none), so the two differ on entries below ``log_floor``: the
+    classes a confident model has all but ruled out. ``weights`` as in :func:`sat_loss`.
     """
     _check_soft(logits, targets, weights)
     _check_weighting(reweight, weights)

@@ -15,7 +15,8 @@ from satlearn.methods import create_method
 class ReferenceSAT:
     """Algorithm 1, one example at a time, in float64: plain CE before Es; afterwards t_i ← α t_i + (1−α) p_i
     from the same forward pass, w_i = max_j t_ij, loss = Σ w_i ℓ_i / Σ w_i, with ℓ_i the soft CE to t_i or, given
-    ``sce=(a, b)``, symmetric CE: ℓ_i = −a Σ_j t_ij log p_ij − b Σ_j p_ij log max(t_ij, 1e-4)."""
+    ``sce=(a, b)``, symmetric CE: ℓ_i = −a Σ_j t_ij log p_ij − b Σ_j p_ij log max(t_ij, 1e-4). The floor is
+    satlearn's (the SAT code takes log t_ij unclamped); no target here falls below it, so both read alike."""
 
     def __init__(self, labels, num_classes, alpha, es, sce=None):
         self.t = [F.one_hot(torch.tensor(int(y)), num_classes).double() for y in labels]
@@ -82,6 +83,8 @@ def test_sat_equals_the_reference_loop_before_and_after_es(loss_name, sce_a, sce
         torch.testing.assert_close(p_a, p_b, atol=1e-5, rtol=1e-4)
     # The targets did move (otherwise this test would prove nothing).
     assert (method.targets.targets.max(dim=1).values < 0.999).all()
+    # and none fell below SCE's log floor, so the reference is also the SAT code's unclamped log t
+    assert method.targets.targets.min() > 1e-4
 
 
 def test_targets_untouched_before_es():
