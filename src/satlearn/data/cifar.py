@@ -7,7 +7,8 @@ atomically; a failed or interrupted download leaves nothing behind.
 
 The images are normalised with fixed per-channel constants, not statistics of the files read: for CIFAR-10 those
 of the SAT authors' code (whose std, 0.2023/0.1994/0.2010, is below the training pixels' own, about 0.247/0.243/
-0.262), for CIFAR-100 its training set's mean and std.
+0.262), for CIFAR-100 its training set's mean and std (that code normalises CIFAR-100 with the CIFAR-10 constants
+too).
 
 The pickles are read with an unpickler that only admits the few numpy names an array needs, so a tampered
 file cannot run code.
