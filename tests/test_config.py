@@ -402,13 +402,31 @@ def test_a_step_schedule_refuses_milestones_that_are_not_epochs_in_increasing_or
 
 
 def test_the_closed_ends_of_each_range_are_taken():
+    # (SAT's α = 0 with SCE: with cross-entropy it is refused, see below)
     config = load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=1", "optim.name=sgd",
-                                "optim.momentum=0", "optim.weight_decay=0", "method.momentum=0", "optim.schedule=step",
-                                "optim.milestones=[1, 2]"])
+                                "optim.momentum=0", "optim.weight_decay=0", "method.momentum=0", "method.loss=sce",
+                                "optim.schedule=step", "optim.milestones=[1, 2]"])
     assert (config.data.noise.rate, config.optim.momentum, config.optim.weight_decay, config.method.momentum) == \
         (1.0, 0.0, 0.0, 0.0)
     assert config.optim.milestones == [1, 2]
     assert load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=0"]).data.noise.rate == 0.0
+
+
+def test_sat_with_cross_entropy_refuses_a_target_momentum_of_0_which_leaves_it_no_gradient(tmp_path):
+    # each target would be the model's own prediction p, and the soft cross-entropy's gradient softmax(z) - p is 0:
+    # from method.start_epoch on the run would train nothing, silently
+    message = (r"method\.momentum=0 with method\.loss=ce makes each target the model's own prediction, on which "
+               r"SAT's cross-entropy has no gradient, so nothing would train from method\.start_epoch on; expected a "
+               r"momentum in \(0, 1\)$")
+    with pytest.raises(ConfigError, match=rf"^--set method\.momentum=0: {message}"):
+        load_config(None, ["method.momentum=0"])
+    path = write(tmp_path, "method:\n  momentum: 0.0\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: {message}"):
+        load_config(path)
+    # SCE's reverse term and selective SAT's abstain target still give a gradient
+    assert load_config(None, ["method.momentum=0", "method.loss=sce"]).method.momentum == 0.0
+    assert load_config(None, ["method.momentum=0", "method.name=selective_sat"]).method.momentum == 0.0
+    assert load_config(None, ["method.momentum=1e-9"]).method.momentum == 1e-9
 
 
 def test_an_empty_config_file_or_one_of_comments_only_gives_the_defaults(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from satlearn import losses
+from satlearn.errors import ConfigError
 from satlearn.methods.base import METHODS, TargetsMethod
 
 
@@ -16,6 +17,19 @@ class SAT(TargetsMethod):
 
     losses = ("ce", "sce")
     phase_name = "SAT"
+
+    @classmethod
+    def check_config(cls, config, *, where):
+        super().check_config(config, where=where)
+        method = config.method
+        # with α = 0 each target is the model's own detached prediction p, and the soft cross-entropy's gradient,
+        # softmax(z) − t, is then 0: from start_epoch on the model would train on nothing (SCE's reverse term still
+        # has one)
+        if method.loss == "ce" and method.momentum == 0:
+            raise ConfigError(
+                f"{where('method.momentum', 'method.loss', 'method.name')}: method.momentum=0 with method.loss=ce "
+                "makes each target the model's own prediction, on which SAT's cross-entropy has no gradient, so "
+                "nothing would train from method.start_epoch on; expected a momentum in (0, 1)")
 
     def training_step(self, batch, epoch):
         x, y, idx = batch
