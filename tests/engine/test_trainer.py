@@ -1100,6 +1100,28 @@ def test_an_epoch_that_would_end_on_one_example_skips_it_so_batchnorm1d_trains(t
     assert (tmp_path / "run" / "summary.json").exists()
 
 
+def test_a_model_with_batchnorm_on_one_training_example_is_told_the_split_is_too_small_not_the_batch(tmp_path):
+    # one example is a batch of one at any batch size: "use data.batch_size >= 2" would send the user nowhere
+    from satlearn.data import DatasetSplits
+
+    images = torch.zeros(3, 3, 8, 8, dtype=torch.uint8)
+    labels = torch.tensor([0, 1, 0])
+    base = ["model.name=resnet18", "model.width=2", "method.name=erm", "run.epochs=1", "run.progress=false",
+            "run.device=cpu"]
+
+    def splits(n):
+        return DatasetSplits(x_train=images[:n], y_train=labels[:n], x_test=images, y_test=labels, num_classes=2,
+                             class_names=["a", "b"], kind="image", name="tiny")
+
+    with pytest.raises(TrainingError, match=r"^epoch 1: a batch of one example cannot train this model \(a BatchNorm "
+                                            r"layer would see one value per channel\); the training split holds only "
+                                            r"this one example; give it at least 2$"):
+        fit(load_config(None, base), tmp_path / "one", dataset=splits(1), log=lambda m: None)
+    with pytest.raises(TrainingError, match=r"; use data\.batch_size >= 2$"):
+        fit(load_config(None, [*base, "data.batch_size=1"]), tmp_path / "batch", dataset=splits(2),
+            log=lambda m: None)
+
+
 def test_a_resume_that_auto_puts_on_another_pipeline_says_so(tmp_path, monkeypatch):
     from satlearn.engine import trainer
 

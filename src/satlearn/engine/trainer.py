@@ -596,8 +596,11 @@ def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, ep
                 loss, metrics = _step_result(method, method.training_step(batch, epoch))
         except ValueError as exc:
             if len(batch[2]) == 1 and str(exc).startswith(_ONE_VALUE_PER_CHANNEL):
+                # a training split of one example is a batch of one whatever the batch size
+                remedy = ("the training split holds only this one example; give it at least 2"
+                          if loader.num_examples == 1 else "use data.batch_size >= 2")
                 raise TrainingError(f"epoch {epoch + 1}: a batch of one example cannot train this model (a BatchNorm "
-                                    f"layer would see one value per channel); use data.batch_size >= 2") from None
+                                    f"layer would see one value per channel); {remedy}") from None
             raise
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
