@@ -423,6 +423,9 @@ def test_sat_with_cross_entropy_refuses_a_target_momentum_of_0_which_leaves_it_n
     path = write(tmp_path, "method:\n  momentum: 0.0\n")
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: {message}"):
         load_config(path)
+    with pytest.raises(ConfigError, match=r"^--set method\.momentum=0: method\.momentum=0 with method\.loss=sce and "
+                                          r"method\.sce_b=0 makes each target"):  # SCE without its reverse term
+        load_config(None, ["method.momentum=0", "method.loss=sce", "method.sce_b=0"])
     # SCE's reverse term and selective SAT's abstain target still give a gradient
     assert load_config(None, ["method.momentum=0", "method.loss=sce"]).method.momentum == 0.0
     assert load_config(None, ["method.momentum=0", "method.name=selective_sat"]).method.momentum == 0.0

@@ -23,13 +23,14 @@ class SAT(TargetsMethod):
         super().check_config(config, where=where)
         method = config.method
         # with α = 0 each target is the model's own detached prediction p, and the soft cross-entropy's gradient,
-        # softmax(z) − t, is then 0: from start_epoch on the model would train on nothing (SCE's reverse term still
-        # has one)
-        if method.loss == "ce" and method.momentum == 0:
+        # softmax(z) − t, is then 0: from start_epoch on the model would train on nothing (SCE's reverse term, where
+        # it weighs anything, still has one)
+        if method.momentum == 0 and (method.loss == "ce" or method.sce_b == 0):
+            loss = "method.loss=ce" if method.loss == "ce" else "method.loss=sce and method.sce_b=0"
             raise ConfigError(
-                f"{where('method.momentum', 'method.loss', 'method.name')}: method.momentum=0 with method.loss=ce "
-                "makes each target the model's own prediction, on which SAT's cross-entropy has no gradient, so "
-                "nothing would train from method.start_epoch on; expected a momentum in (0, 1)")
+                f"{where('method.momentum', 'method.loss', 'method.sce_b', 'method.name')}: method.momentum=0 with "
+                f"{loss} makes each target the model's own prediction, on which SAT's cross-entropy has no "
+                "gradient, so nothing would train from method.start_epoch on; expected a momentum in (0, 1)")
 
     def training_step(self, batch, epoch):
         x, y, idx = batch
