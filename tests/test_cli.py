@@ -33,6 +33,11 @@ def sets(values):
     return [arg for value in values for arg in ("--set", value)]
 
 
+def stderr_on_a_terminal(monkeypatch, terminal=True):
+    """stderr, where the progress bars are drawn, seen as a terminal (or as a log file: ``terminal=False``)."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+
+
 def test_demo_runs_end_to_end_in_reduced_form(tmp_path, capsys):
     out = tmp_path / "demo"
     code = main(["demo", "--out", str(out), "--no-progress",
@@ -584,6 +589,7 @@ def test_a_resumed_demo_takes_the_settings_given_now_over_those_it_started_with_
 def test_a_demo_keeps_a_set_of_run_progress_as_train_does(tmp_path, monkeypatch):
     summary = demo_summary(final=0.5, best=0.5, best_epoch=1, wall=1.0)
     training = FakeDemoTraining(monkeypatch, {"erm": summary, "sat": summary})
+    stderr_on_a_terminal(monkeypatch)
     assert main(["demo", "--out", str(tmp_path / "quiet"), "--set", "run.progress=false"]) == 0
     assert main(["demo", "--out", str(tmp_path / "shown")]) == 0
     assert main(["demo", "--out", str(tmp_path / "flag"), "--no-progress"]) == 0
@@ -1355,6 +1361,7 @@ def record_fit(monkeypatch, summary):
 
 def test_train_hands_fit_the_config_its_options_make_and_prints_the_runs_figures(tmp_path, capsys, monkeypatch):
     calls = record_fit(monkeypatch, fake_summary(flagged=7))
+    stderr_on_a_terminal(monkeypatch)
     config = tmp_path / "c.yaml"
     config.write_text("run:\n  epochs: 20\n")
     run = tmp_path / "run"
@@ -1369,6 +1376,24 @@ def test_train_hands_fit_the_config_its_options_make_and_prints_the_runs_figures
         f"labels flagged as wrong: 7 (see {run / 'refined_labels.csv'})"]
     assert main(["train", "--config", str(config), "--run-dir", str(run)]) == 0
     assert calls[-1]["config"].run.progress is True  # the progress bar unless --no-progress
+
+
+def test_training_commands_whose_stderr_is_no_terminal_show_no_progress_bars(tmp_path, capsys, monkeypatch):
+    # a batch job's log file: the bars' redraws would pile up there, and one line per epoch tells how it goes
+    calls = record_fit(monkeypatch, fake_summary(flagged=7))
+    stderr_on_a_terminal(monkeypatch, False)
+    config = tmp_path / "c.yaml"
+    config.write_text("run:\n  epochs: 20\n")
+    assert main(["train", "--config", str(config), "--run-dir", str(tmp_path / "run")]) == 0
+    assert calls[-1]["config"].run.progress is False
+    # asked for by name, the bars are drawn anyway
+    assert main(["train", "--config", str(config), "--run-dir", str(tmp_path / "run"),
+                 "--set", "run.progress=true"]) == 0
+    assert calls[-1]["config"].run.progress is True
+    summary = demo_summary(final=0.5, best=0.5, best_epoch=1, wall=1.0)
+    training = FakeDemoTraining(monkeypatch, {"erm": summary, "sat": summary})
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    assert [call["config"].run.progress for call in training.calls] == [False, False]
 
 
 def test_train_resume_takes_a_config_given_with_it_and_a_run_of_no_soft_targets_prints_no_flagged_line(
@@ -1435,12 +1460,16 @@ def test_find_issues_no_progress_reaches_the_data_loading(tmp_path, capsys, monk
         raise DataError("stopped here")
 
     monkeypatch.setattr(satlearn.data, "load_dataset", load_dataset)
+    stderr_on_a_terminal(monkeypatch)
     config = tmp_path / "c.yaml"
     config.write_text(f"run:\n  out_dir: {tmp_path}\n")
     for options, progress in (([], True), (["--no-progress"], False)):
         assert main(["find-issues", "--config", str(config), *options]) == 2
         assert capsys.readouterr().err.strip() == "satlearn: error: stopped here"
         assert seen.pop() is progress
+    stderr_on_a_terminal(monkeypatch, False)  # a log file: no bars there
+    assert main(["find-issues", "--config", str(config)]) == 2
+    assert seen.pop() is False
 
 
 def test_find_issues_help_says_no_progress_is_for_the_training_of_config(capsys):

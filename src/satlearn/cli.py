@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue an interrupted run from its checkpoint (config defaults to the run's own); "
                             "a finished run's damaged or missing outputs are written again from it")
     train.add_argument("--no-progress", action="store_true",
-                       help="hide the progress bar; print one line per epoch instead")
+                       help="hide the progress bar; print one line per epoch instead (the default where stderr "
+                            "is no terminal: a log file)")
     _add_overrides(train)
 
     issues = _add_command(commands, "find-issues",
@@ -269,6 +270,22 @@ def _check_path_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"--data-root {data_root}: no such file or folder; expected where the run's data are now")
 
 
+def _progress_hidden(args: argparse.Namespace) -> bool:
+    """Whether a training command shows no progress bars: --no-progress; or stderr, where they are drawn, is no
+    terminal (a batch job's log file, a pipe), unless a --set gives run.progress. In a file each redraw stays, a
+    line of carriage returns and cursor moves, and a finished bar is erased: the epochs' figures would be nowhere in
+    the log, where without bars one line per epoch tells them."""
+    from satlearn.config import override_keys
+
+    if args.no_progress:
+        return True
+    try:
+        terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        terminal = False
+    return not terminal and not any("run.progress" in override_keys(text) for text in args.overrides)
+
+
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys
     from satlearn.engine import fit, resume_config
@@ -276,7 +293,7 @@ def _train(args: argparse.Namespace) -> int:
     from satlearn.errors import ConfigError, DataError, TrainingInterrupted, not_a_directory
 
     overrides = list(args.overrides)
-    if args.no_progress:
+    if _progress_hidden(args):
         overrides.append("run.progress=false")
     if args.resume:
         if args.run_dir is not None:
@@ -386,7 +403,7 @@ def _find_issues(args: argparse.Namespace) -> int:
         from satlearn.data import load_dataset
         from satlearn.engine import fit
 
-        overrides = list(args.overrides) + (["run.progress=false"] if args.no_progress else [])
+        overrides = list(args.overrides) + (["run.progress=false"] if _progress_hidden(args) else [])
         config = load_config(args.config, overrides)
         from satlearn.methods import methods_with_soft_targets
 
@@ -757,7 +774,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "demo":
             from satlearn.demo import run_demo
 
-            run_demo(args.resume or args.out, overrides=tuple(args.overrides), progress=not args.no_progress,
+            run_demo(args.resume or args.out, overrides=tuple(args.overrides), progress=not _progress_hidden(args),
                      resume=args.resume is not None)
         elif args.command == "train":
             return _train(args)
