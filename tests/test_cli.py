@@ -335,6 +335,34 @@ def test_sigterm_stops_training_as_ctrl_c_does_and_a_stopped_run_starts_again_in
         signal.signal(signal.SIGTERM, previous)
 
 
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGUSR1"), reason="no SIGUSR1 on this OS")
+def test_sigusr1_ahead_of_a_time_limit_stops_training_as_sigterm_does(tmp_path, capsys, monkeypatch):
+    import signal
+
+    from satlearn.methods.sat import SAT
+
+    original = SAT.training_step
+
+    def step(self, batch, epoch):
+        if epoch == 2:
+            os.kill(os.getpid(), signal.SIGUSR1)  # as SLURM's --signal=USR1@SECONDS warns the job
+        return original(self, batch, epoch)
+
+    unhandled = []  # where the command does not take the signal, this does (instead of ending the test process)
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: unhandled.append(signum))
+    try:
+        before = signal.getsignal(signal.SIGUSR1)
+        monkeypatch.setattr(SAT, "training_step", step)
+        run = tmp_path / "run"
+        assert main(["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=4"))]) == 138
+        assert capsys.readouterr().err.strip() == ("satlearn: interrupted; the checkpoint after epoch 2 is kept: "
+                                                   f"resume with satlearn train --resume {run}")
+        assert signal.getsignal(signal.SIGUSR1) is before  # the command's handler is gone with it
+        assert not unhandled
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
 def test_a_new_run_does_not_overwrite_files_of_its_names_in_a_folder_that_is_not_a_run(tmp_path, capsys):
     mine = tmp_path / "mine"
     mine.mkdir()

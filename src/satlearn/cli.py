@@ -561,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
         with stopped_as_by_ctrl_c() as stopped:
             code = _run(args)
     if stopped and code == INTERRUPTED:
-        code = TERMINATED
+        code = 128 + stopped[0]  # as the signal's default action would have ended it: 143 for SIGTERM
     try:  # what is still buffered: a pipe's reader that left shows here, after the command itself has finished
         sys.stdout.flush()
     except BrokenPipeError:
@@ -621,13 +621,16 @@ def _output_in_any_encoding():
 
 READER_LEFT = 141  # the status of a command stopped by a closed pipe (128 + SIGPIPE), as shell tools exit
 INTERRUPTED = 130  # stopped by Ctrl-C (128 + SIGINT)
-TERMINATED = 143  # stopped by SIGTERM (128 + SIGTERM)
+
+# SIGTERM: what a job scheduler, `timeout` or `docker stop` sends; SIGUSR1: what SLURM's --signal sends ahead of a
+# job's time limit, whose default action ends a process at once, without a word of the checkpoint it kept
+STOPPING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
 
 
 @contextlib.contextmanager
 def stopped_as_by_ctrl_c():
-    """SIGTERM, what a job scheduler, ``timeout`` or ``docker stop`` sends, stops the command as Ctrl-C does:
-    training keeps its last checkpoint and says how to resume. Yields a list that holds the signal once received."""
+    """:data:`STOPPING_SIGNALS` stop the command as Ctrl-C does: training keeps its last checkpoint and says how to
+    resume. Yields a list that holds the signal once received."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
         yield received
@@ -637,11 +640,12 @@ def stopped_as_by_ctrl_c():
         received.append(signum)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {signum: signal.signal(signum, stop) for signum in STOPPING_SIGNALS}
     try:
         yield received
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _silence_stdout() -> None:
