@@ -174,6 +174,23 @@ def test_a_damaged_or_unwritable_cache_costs_only_generation_time(tmp_path, monk
     assert torch.equal(again.x_train, first.x_train) and len(generated) == 3
 
 
+def test_a_cache_that_cannot_be_written_is_noted_as_the_reason_every_run_generates_the_data(tmp_path, monkeypatch):
+    from satlearn.data import mnist1d
+
+    monkeypatch.setattr(mnist1d, "_generate", lambda num_samples, seed: small_arrays())
+    config = DataConfig(source="mnist1d", root=str(tmp_path / "cache"), num_samples=10)
+    assert load_dataset(config).notes == () and load_dataset(config).notes == ()  # written, then read back
+
+    def refused(*args, **kwargs):  # a read-only home directory, as on a cluster's compute nodes
+        raise OSError(30, "Read-only file system", str(tmp_path / "home" / ".cache"))
+
+    monkeypatch.setattr(mnist1d.Path, "mkdir", refused)
+    config = DataConfig(source="mnist1d", root=str(tmp_path / "home" / ".cache" / "satlearn"), num_samples=10)
+    assert load_dataset(config).notes == (
+        f"mnist1d: cannot write the cache {tmp_path / 'home' / '.cache'} (Read-only file system), so every run "
+        "generates the data again; point SATLEARN_CACHE or data.root at a folder that can be written",)
+
+
 def test_a_cache_in_a_folder_that_cannot_be_entered_costs_only_generation_time(tmp_path, monkeypatch):
     import os
 

@@ -37,18 +37,18 @@ def _generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
     return {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
 
 
-def load_arrays(num_samples: int, seed: int, cache_dir: Path | None) -> dict[str, np.ndarray]:
+def load_arrays(num_samples: int, seed: int, cache_dir: Path | None) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """Returns the generated arrays, from ``cache_dir`` when present (written atomically when not; ``None``: no
-    cache, generated each time)."""
+    cache, generated each time), and a note for the log where the cache could not be written."""
     if cache_dir is None:
-        return _generate(num_samples, seed)
+        return _generate(num_samples, seed), ()
     path = cache_dir / f"mnist1d-n{num_samples}-seed{seed}.npz"
     # (not Path.exists, which raises on Python 3.10 and 3.11 where the folder cannot be entered: a HOME of another
     # user's, as a container run as some other user keeps it)
     if os.path.isfile(path):
         try:
             with np.load(path) as cached:
-                return {k: cached[k] for k in ("x", "y", "x_test", "y_test")}
+                return {k: cached[k] for k in ("x", "y", "x_test", "y_test")}, ()
         except (*DAMAGED_ARCHIVE_ERRORS, ValueError, KeyError):
             pass  # a damaged cache (a copy cut short, say) is regenerated below
     arrays = _generate(num_samples, seed)
@@ -57,12 +57,16 @@ def load_arrays(num_samples: int, seed: int, cache_dir: Path | None) -> dict[str
 
         cache_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
-    except OSError:
-        pass  # an unwritable cache only costs regeneration time
-    return arrays
+    except OSError as exc:
+        # an unwritable cache (a read-only home directory on a cluster's nodes, say) only costs the generation, but
+        # that cost, seconds, comes back in every run, each job of an array too: the log says why, and what helps
+        where = exc.filename if exc.filename is not None else path
+        return arrays, (f"mnist1d: cannot write the cache {where} ({exc.strerror or exc}), so every run generates "
+                        "the data again; point SATLEARN_CACHE or data.root at a folder that can be written",)
+    return arrays, ()
 
 
-def _arrays_for(config) -> dict[str, np.ndarray]:
+def _arrays_for(config) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     if config.num_samples < 10:
         raise DataError(f"mnist1d: data.num_samples={config.num_samples} is too small (need at least 10)")
     if not 0 <= config.data_seed < 2**32:  # the generator seeds numpy's legacy global state
@@ -92,7 +96,7 @@ def _size_notes(num_samples: int) -> tuple[str, ...]:
 
 
 def _splits(arrays: dict[str, np.ndarray], x_train: torch.Tensor, x_test: torch.Tensor, *,
-            num_samples: int) -> DatasetSplits:
+            num_samples: int, notes: tuple[str, ...]) -> DatasetSplits:
     return DatasetSplits(
         x_train=x_train,
         y_train=torch.tensor(arrays["y"], dtype=torch.int64),
@@ -102,27 +106,29 @@ def _splits(arrays: dict[str, np.ndarray], x_train: torch.Tensor, x_test: torch.
         class_names=[str(i) for i in range(10)],
         kind="sequence",
         name="mnist1d",
-        notes=_size_notes(num_samples),
+        notes=(*_size_notes(num_samples), *notes),
     )
 
 
 @SOURCES.register("mnist1d")
 def load_mnist1d(config) -> DatasetSplits:
-    arrays = _arrays_for(config)
+    arrays, notes = _arrays_for(config)
     # numpy's float64 reductions run on one thread: torch's float32 ones rounded differently with the thread count,
     # so the data digest a run keeps did not match its data under another run.threads (resume, eval)
     x = np.asarray(arrays["x"], dtype=np.float64)
     mean, std = x.mean(), x.std(ddof=1)
     x_test = np.asarray(arrays["x_test"], dtype=np.float64)
     return _splits(arrays, torch.from_numpy(((x - mean) / std).astype(np.float32)),
-                   torch.from_numpy(((x_test - mean) / std).astype(np.float32)), num_samples=config.num_samples)
+                   torch.from_numpy(((x_test - mean) / std).astype(np.float32)), num_samples=config.num_samples,
+                   notes=notes)
 
 
 def load_mnist1d_as_before(config) -> DatasetSplits:
     """MNIST-1D standardised as satlearn did before the float64 statistics (torch's float32 mean and std, under the
     current thread count): only to recognise, and go on with, a run trained on those inputs."""
-    arrays = _arrays_for(config)
+    arrays, notes = _arrays_for(config)
     x_train = torch.tensor(arrays["x"], dtype=torch.float32)
     x_test = torch.tensor(arrays["x_test"], dtype=torch.float32)
     mean, std = x_train.mean(), x_train.std()
-    return _splits(arrays, (x_train - mean) / std, (x_test - mean) / std, num_samples=config.num_samples)
+    return _splits(arrays, (x_train - mean) / std, (x_test - mean) / std, num_samples=config.num_samples,
+                   notes=notes)
