@@ -1598,6 +1598,28 @@ def test_output_that_cannot_encode_satlearns_characters_gets_stand_ins_not_a_uni
         assert (stdout.errors, stderr.errors) == (errors, "backslashreplace")  # as they were, once it returns
 
 
+def test_stdout_that_is_a_file_gets_each_line_as_it_is_printed(monkeypatch):
+    # a batch job's log: what Python would keep in its buffer is lost to a job killed outright, and unseen meanwhile
+    import io
+
+    from satlearn import cli
+
+    written = io.BytesIO()
+    stdout = io.TextIOWrapper(written, encoding="utf-8")  # as Python opens a file or pipe: in blocks
+    seen = []
+
+    def command(args):
+        print("epoch 1/3: train loss 2.1725")
+        seen.append(written.getvalue())  # on its way to the file before the command ends
+        return 0
+
+    monkeypatch.setattr(cli.sys, "stdout", stdout)
+    monkeypatch.setattr(cli, "_run", command)
+    assert main(["compare", "a_run"]) == 0
+    assert seen == [b"epoch 1/3: train loss 2.1725\n"]
+    assert stdout.line_buffering is False  # as it was, once it returns
+
+
 def test_a_failed_command_keeps_its_status_when_stdouts_reader_has_left(monkeypatch):
     from satlearn import cli
 

@@ -556,7 +556,7 @@ def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    with _output_in_any_encoding():
+    with _output_in_any_encoding(), _stdout_line_by_line():
         args = build_parser().parse_args(argv)
         with stopped_as_by_ctrl_c() as stopped:
             code = _run(args)
@@ -617,6 +617,24 @@ def _output_in_any_encoding():
             # buffered: main's flush after this meets that pipe again and ends as any command's output does
             with contextlib.suppress(ValueError, BrokenPipeError):
                 stream.reconfigure(errors=errors)
+
+
+@contextlib.contextmanager
+def _stdout_line_by_line():
+    """stdout writes each line as it is printed, also where it is a file or a pipe (a batch job's log), which Python
+    fills in blocks of kilobytes: such a log showed no epoch while the run trained, and a job then killed outright
+    (SIGKILL after a scheduler's grace period, out of memory) lost every line it had printed. Restored after."""
+    stream = sys.stdout
+    if not hasattr(stream, "reconfigure") or getattr(stream, "line_buffering", True):
+        yield
+        return
+    stream.reconfigure(line_buffering=True)
+    try:
+        yield
+    finally:
+        # (a stream closed meanwhile, or a pipe whose reader left, as _output_in_any_encoding's restoring meets)
+        with contextlib.suppress(ValueError, BrokenPipeError):
+            stream.reconfigure(line_buffering=False)
 
 
 READER_LEFT = 141  # the status of a command stopped by a closed pipe (128 + SIGPIPE), as shell tools exit
