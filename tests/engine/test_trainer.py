@@ -651,6 +651,16 @@ def test_existing_run_is_never_overwritten(tmp_path):
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
 
 
+def test_a_new_run_in_the_directory_of_a_finished_one_is_not_told_to_resume_it(tmp_path):
+    # the same command run again (a job requeued after it finished): a resumption would be refused too
+    run = fit(tiny_config(tmp_path, "run.epochs=1", "method.start_epoch=0"), tmp_path / "run",
+              log=lambda m: None).run_dir
+    with pytest.raises(TrainingError) as refused:
+        fit(tiny_config(tmp_path, "run.epochs=1", "method.start_epoch=0"), run, log=lambda m: None)
+    assert str(refused.value) == (f"{run}: already holds a run, which has finished (its results are in "
+                                  "summary.json); choose another run.name / run directory")
+
+
 class _OneSecond:
     """A clock stopped in one second, as two runs started together read it."""
 

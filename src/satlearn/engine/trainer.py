@@ -663,6 +663,9 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
             raise TrainingError(f"{run_dir}: nothing to resume (no {CHECKPOINT_NAME})")
         return
     if (run_dir / CHECKPOINT_NAME).exists():
+        if (run_dir / "summary.json").exists():  # a resumption would be refused: nothing is left to train
+            raise TrainingError(f"{run_dir}: already holds a run, which has finished (its results are in "
+                                "summary.json); choose another run.name / run directory")
         raise TrainingError(
             f"{run_dir}: already holds a run; resume it (train --resume; in Python, fit(..., resume=True)) or choose "
             "another run.name / run directory"
