@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import io
 import os
@@ -75,6 +76,22 @@ def tiny_overrides(tmp_path, *extra: str) -> list[str]:
         "model.width=8", "run.epochs=3", "method.start_epoch=1", "run.progress=false",
         f"run.out_dir={tmp_path}", "run.device=cpu", *extra,
     ]
+
+
+def interrupt_sat_in(monkeypatch, epoch_to_stop: int) -> None:
+    """SAT's training step raises KeyboardInterrupt, as Ctrl-C does, in (0-based) epoch ``epoch_to_stop``; a second
+    call replaces the first."""
+    from satlearn.methods.sat import SAT
+
+    training_step = getattr(SAT.training_step, "__wrapped__", SAT.training_step)
+
+    @functools.wraps(training_step)
+    def step(self, batch, epoch):
+        if epoch == epoch_to_stop:
+            raise KeyboardInterrupt
+        return training_step(self, batch, epoch)
+
+    monkeypatch.setattr(SAT, "training_step", step)
 
 
 def drawn_figures(monkeypatch) -> list:

@@ -10,23 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import threads_of_each_forward_pass, tiny_overrides
+from fixtures import interrupt_sat_in, threads_of_each_forward_pass, tiny_overrides
 from satlearn.cli import main
 from satlearn.paths import user_path
 from satlearn.methods.sat import SAT
 
 
 SAT_TRAINING_STEP = SAT.training_step
-
-
-def interrupt_sat_in(monkeypatch, epoch_to_stop):
-    """SAT's training step raises KeyboardInterrupt, as Ctrl-C does, in (0-based) epoch ``epoch_to_stop``."""
-    def step(self, batch, epoch):
-        if epoch == epoch_to_stop:
-            raise KeyboardInterrupt
-        return SAT_TRAINING_STEP(self, batch, epoch)
-
-    monkeypatch.setattr(SAT, "training_step", step)
 
 
 def sets(values):

@@ -5,6 +5,7 @@ and values, the tables of a run's files name what a run writes, and the links be
 import re
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
@@ -253,6 +254,29 @@ def test_the_run_directory_table_lists_the_files_and_fields_a_run_writes(finishe
     assert introduced and sorted(set(introduced) - set(summary)) == []
     runtime_text = rows["summary.json"].split("`runtime`: ")[1].split("`timing`")[0]
     assert sorted(set(summary["runtime"]) - set(re.findall(r"`([a-z_]+)`", runtime_text))) == []
+
+
+def test_readme_names_the_files_of_a_run_in_training_and_those_it_writes_once_finished(finished_sat_run, tmp_path,
+                                                                                      monkeypatch):
+    # a run looked at while it trains (or after Ctrl-C) has no curves.png or targets yet: they come with summary.json
+    from fixtures import interrupt_sat_in, tiny_overrides
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    readme, runs_doc = (" ".join(page.read_text().split()) for page in (README, RUNS_DOC))
+    said = [re.search(r"While it trains it holds (.*?); once finished also (.*?)\. ", readme),
+            re.search(r"A run still training, or stopped, holds (.*?); it writes (.*?) once it has finished",
+                      runs_doc)]
+    assert all(said), "README or docs/runs.md no longer says which files a run holds before it has finished"
+    interrupt_sat_in(monkeypatch, 1)
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=sat", "run.name=stopped"))
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, log=lambda message: None)
+    in_training = {path.name for path in (tmp_path / "stopped").iterdir()}
+    for listed in said:
+        training, finished = (set(re.findall(r"`([a-z_]+\.[a-z]+)`", part)) for part in listed.groups())
+        assert in_training == training
+        assert {path.name for path in finished_sat_run.iterdir()} == training | finished
 
 
 def test_the_metrics_columns_are_listed_in_the_order_a_run_writes_them(finished_sat_run):
