@@ -324,6 +324,20 @@ def test_the_selective_coverages_listed_are_the_ones_evaluated():
     assert listed and [int(c) for c in listed.group(1).split(",")] == list(PAPER_COVERAGES)
 
 
+def test_the_selective_split_sizes_given_are_the_ones_drawn():
+    from satlearn.selective import paper_split
+
+    readme, doc = (" ".join(page.read_text().split()) for page in (README, SELECTIVE_DOC))
+    said = [re.search(r"a validation part \(([\d,]+) examples, or half of a test set of at most ([\d,]+)\)", readme),
+            re.search(r"the first ([\d,]+) examples are a validation part .*?"
+                      r"a test split of at most ([\d,]+) is halved", doc)]
+    assert all(said), "README or docs/selective.md no longer gives the validation part's size"
+    for listed in said:
+        size, halved_up_to = (int(number.replace(",", "")) for number in listed.groups())
+        assert len(paper_split(halved_up_to + 1)[0]) == size
+        assert len(paper_split(halved_up_to)[0]) == halved_up_to // 2
+
+
 def test_the_plot_names_selective_eval_refuses_as_out_are_listed():
     from satlearn.selective import _PLOT_SUFFIXES
 
