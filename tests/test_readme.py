@@ -65,6 +65,7 @@ def test_readme_selective_predictor_snippet_runs(tmp_path):
     from satlearn.config import load_config
     from satlearn.data import load_dataset
     from satlearn.engine import fit
+    from satlearn.errors import DataError
 
     (block,) = [b for b in python_blocks() if "SelectivePredictor.from_run(" in b]
     config = load_config(None, tiny_overrides(tmp_path, "method.name=selective_sat"))
@@ -75,6 +76,11 @@ def test_readme_selective_predictor_snippet_runs(tmp_path):
     classes, abstain = namespace["classes"], namespace["abstain"]
     assert classes.shape == abstain.shape == (len(x_test),)
     assert namespace["accepted"].shape == (int((~abstain).sum()),) and namespace["predictor"].coverage == 0.9
+    # raw=True undoes what a CSV or .npz source did to its file; MNIST-1D's inputs have no file of the user's
+    readme = " ".join(README.read_text().split())
+    assert "For a run on a CSV or `.npz` file, `predictor.predict(x, raw=True)`" in readme
+    with pytest.raises(DataError, match="raw=True: the mnist1d source does not standardise"):
+        namespace["predictor"].predict(x_test, raw=True)
 
 
 def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_path, monkeypatch):
