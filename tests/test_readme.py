@@ -176,6 +176,18 @@ def reference_meanings() -> dict[str, str]:
     return meanings
 
 
+def test_readme_refuses_only_what_load_config_refuses_of_a_setting_switched_off():
+    from satlearn.config import load_config
+    from satlearn.errors import ConfigError
+
+    readme = " ".join(README.read_text().split())
+    (example,) = re.findall(r"other than its default \(`--set (data\.noise\.rate=[\d.]+)` without label noise",
+                            readme)
+    with pytest.raises(ConfigError, match="has no effect with data.noise.kind=none"):
+        load_config(None, [example])
+    load_config(None, ["data.noise.rate=0.0"])  # its default, which changes nothing, passes
+
+
 def test_the_configuration_reference_lists_every_value_a_setting_takes():
     from satlearn.config import _CHOICES, named_registries
     from satlearn.methods import METHODS
