@@ -137,6 +137,43 @@ def test_readme_own_method_and_model_train_from_python_and_through_the_cli(tmp_p
     assert saved == {"beta": beta} and isinstance(saved["beta"], float)
 
 
+MY_SOURCE = '''
+import torch
+import satlearn
+
+@satlearn.data.SOURCES.register("my_source")
+def my_source(config):
+    x, y = torch.randn(120, 6, generator=torch.Generator().manual_seed(0)), torch.arange(120) % 3
+    return satlearn.data.DatasetSplits(x_train=x[:90], y_train=y[:90], x_test=x[90:], y_test=y[90:], num_classes=3,
+                                       class_names=["a", "b", "c"], kind="tabular", name="mine")
+'''
+
+
+def test_readme_a_data_source_of_ones_own_reaches_the_command_line_with_import(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from fixtures import tiny_overrides
+    from satlearn.cli import main
+    from satlearn.data import SOURCES
+
+    readme = " ".join(README.read_text().split())
+    assert ('a data source of your own, registered with `@satlearn.data.SOURCES.register("my_source")`, lets a run '
+            "load its data by itself instead, also on the command line with `--import`") in readme
+    (tmp_path / "my_source.py").write_text(MY_SOURCE)
+    monkeypatch.setattr(SOURCES, "_entries", dict(SOURCES._entries))  # this test's registration ends with it
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sets = [f"--set={o}" for o in tiny_overrides(tmp_path, "data.source=my_source", "model.name=mlp", "run.name=r")]
+    try:
+        assert main(["--import", "my_source", "train", *sets]) == 0
+        SOURCES._entries.pop("my_source")  # as in a new process
+        sys.modules.pop("my_source")
+        assert main(["eval", str(tmp_path / "r")]) == 2
+        assert "satlearn --import MODULE" in capsys.readouterr().err
+        assert main(["--import", "my_source", "eval", str(tmp_path / "r")]) == 0
+    finally:
+        sys.modules.pop("my_source", None)
+
+
 def test_the_configuration_reference_lists_every_key_with_its_default():
     """Each row names one key or several (`data.url`, `data.sha256`), and gives their defaults in the same order."""
     from satlearn.config import Config, to_dict
