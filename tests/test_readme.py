@@ -174,12 +174,17 @@ def test_readme_a_data_source_of_ones_own_reaches_the_command_line_with_import(t
         sys.modules.pop("my_source", None)
 
 
+def key_table() -> str:
+    """docs/configuration.md's table of every key, up to the next section."""
+    return CONFIG_DOC.read_text().split("\n## Every key\n")[1].split("\n## ")[0]
+
+
 def test_the_configuration_reference_lists_every_key_with_its_default():
     """Each row names one key or several (`data.url`, `data.sha256`), and gives their defaults in the same order."""
     from satlearn.config import Config, to_dict
     from satlearn.yaml_text import read_yaml
 
-    section = CONFIG_DOC.read_text().split("\n## ")[0]
+    section = key_table()
     documented = {}
     for row in (line for line in section.splitlines() if line.startswith("| `")):
         key_cell, default_cell = (cell.strip() for cell in row.strip("|").split("|")[:2])
@@ -205,7 +210,7 @@ def test_the_configuration_reference_lists_every_key_with_its_default():
 def reference_meanings() -> dict[str, str]:
     """The default and meaning cells of each key of the configuration reference, as one text (a row of several keys
     gives each the same; a default such as `float32` is one of the values a setting takes)."""
-    section = CONFIG_DOC.read_text().split("\n## ")[0]
+    section = key_table()
     meanings = {}
     for row in (line for line in section.splitlines() if line.startswith("| `")):
         key_cell, default, meaning = (cell.strip() for cell in row.strip("|").split("|")[:3])
