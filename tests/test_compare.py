@@ -398,6 +398,21 @@ def test_out_refuses_a_runs_own_files_and_an_empty_path(tmp_path, capsys):
     assert json.loads((tmp_path / "eval.json").read_text())["epoch"] == 2
 
 
+def test_out_refuses_a_file_that_an_unfinished_run_writes_later(tmp_path, capsys):
+    # a run still training (here: stopped after its first epoch) writes its summary, curves and targets at the end:
+    # a plot written there first would be taken for its summary.json, then lost under it
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=sat", "run.epochs=2"))
+    run = fit(config, tmp_path / "sat", stop_after_epoch=1, log=lambda message: None).run_dir
+    before = sorted(path.name for path in run.iterdir())
+    for command, name in ((["compare", str(run)], "summary.json"), (["eval", str(run)], "soft_targets.npy")):
+        assert main([*command, "--out", str(run / name)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"satlearn: error: --out {run / name}: a file that the unfinished run in {run} writes once it gets "
+            "there; expected another file name, or a folder")
+    assert sorted(path.name for path in run.iterdir()) == before
+    assert main(["compare", str(run)]) == 0  # its summary is not a plot's bytes
+
+
 def test_the_epoch_axes_are_ticked_at_whole_epochs(tmp_path, monkeypatch):
     from satlearn.compare import RunCurves, plot_runs
 

@@ -299,7 +299,7 @@ def test_the_writer_knows_the_epoch_of_the_last_checkpoint_on_disk(tmp_path):
     assert writer.written_epoch == 4 == load_checkpoint(tmp_path)["epoch"]
 
 
-def test_an_out_path_is_a_file_or_a_folder_and_a_runs_existing_files_are_refused(tmp_path):
+def test_an_out_path_is_a_file_or_a_folder_and_a_runs_files_are_refused(tmp_path):
     from satlearn.engine.checkpoint import output_file
     from satlearn.errors import ConfigError
 
@@ -309,10 +309,15 @@ def test_an_out_path_is_a_file_or_a_folder_and_a_runs_existing_files_are_refused
     run = tmp_path / "run"
     run.mkdir()
     (run / "labels.npz").write_bytes(b"")  # what makes a folder a run's
-    assert output_file(run / "metrics.csv", "x") == run / "metrics.csv"  # not written yet: nothing to lose
+    # not written yet by a run still training (or stopped): it would write over the output later
+    with pytest.raises(ConfigError, match=r"metrics.csv: a file that the unfinished run in .*/run writes once it "
+                                          r"gets there; expected another file name, or a folder$"):
+        output_file(run / "metrics.csv", "x")
     (run / "metrics.csv").write_text("epoch\n")
     with pytest.raises(ConfigError, match=r"would be written over, and it is a file of the run in"):
         output_file(run / "metrics.csv", "x")
+    (run / "summary.json").write_text("{}")  # finished: a file it did not write (an erm run's targets) stays free
+    assert output_file(run / "soft_targets.npy", "x") == run / "soft_targets.npy"
     (tmp_path / "metrics.csv").write_text("epoch\n")  # the same name outside a run is any file's
     assert output_file(tmp_path / "metrics.csv", "x") == tmp_path / "metrics.csv"
 

@@ -172,9 +172,15 @@ def output_file(out: str | Path, default_name: str, *, what: str = "--out") -> P
     path = user_path(out)
     if path.is_dir() or str(out).endswith(("/", os.sep)):
         return path / default_name
-    if path.name in RUN_FILES and path.exists() and _is_run_dir(path.parent):
-        raise ConfigError(f"{what} {path}: would be written over, and it is a file of the run in {path.parent}; "
-                          "expected another file name, or a folder")
+    if path.name in RUN_FILES and _is_run_dir(path.parent):
+        if path.exists():
+            raise ConfigError(f"{what} {path}: would be written over, and it is a file of the run in {path.parent}; "
+                              "expected another file name, or a folder")
+        # a run still training (or stopped, to be resumed) writes it later: over this output, which until then
+        # stands in for the run's own file (a plot as its summary.json)
+        if not (path.parent / "summary.json").exists():
+            raise ConfigError(f"{what} {path}: a file that the unfinished run in {path.parent} writes once it "
+                              "gets there; expected another file name, or a folder")
     return path
 
 
