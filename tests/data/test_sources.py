@@ -574,6 +574,33 @@ def test_download_never_replaces_what_is_already_there(tmp_path, http_dir):
     assert leftovers(dest / "cifar-10-batches-py") == ["mine.txt"] and leftovers(dest) == ["cifar-10-batches-py"]
 
 
+@pytest.mark.parametrize("root_names_the_batches", [False, True])
+def test_a_download_that_a_run_beside_it_finished_first_takes_that_runs_data(tmp_path, http_dir, monkeypatch,
+                                                                            root_names_the_batches):
+    # two runs started at once on a fresh machine both download; the second to finish found the directory taken
+    from satlearn.data import cifar
+
+    served, base = http_dir
+    archive = cifar10_archive(tmp_path)
+    (served / "cifar-10-python.tar.gz").write_bytes(archive)
+    url = f"{base}/cifar-10-python.tar.gz"
+    dest = tmp_path / "data"
+    real_fetch, fetches = cifar._fetch, []
+
+    def fetch_while_the_other_run_finishes(url, target, progress):
+        fetches.append(url)
+        if len(fetches) == 1:  # the other run's whole download, extracted and placed meanwhile
+            download_and_extract(url, dest, progress=False)
+        return real_fetch(url, target, progress)
+
+    monkeypatch.setattr(cifar, "_fetch", fetch_while_the_other_run_finishes)
+    root = dest / "cifar-10-batches-py" if root_names_the_batches else dest
+    cfg = data_config("cifar10", root, download=True, url=url, sha256=hashlib.sha256(archive).hexdigest())
+    data = load_dataset(cfg)
+    assert len(fetches) == 2 and data.x_train.shape == (10, 3, 32, 32) and data.class_names == CIFAR10_NAMES
+    assert leftovers(dest) == ["cifar-10-batches-py"]  # this download's temporary files are gone
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Image folders
 

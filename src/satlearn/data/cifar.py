@@ -330,13 +330,22 @@ def _relative_note(root: Path) -> str:
     return "" if root.is_absolute() else f", under the current directory {Path.cwd()}"
 
 
+def _batches_directory(root: Path, spec: _Spec) -> Path | None:
+    """``root`` where it holds batch files (a missing one is reported by name when read), ``root/<dirname>`` where
+    that is a directory, else None."""
+    if any((root / name).is_file() for name in (spec.meta_file, *spec.train_files, *spec.test_files)):
+        return root
+    if (root / spec.dirname).is_dir():
+        return root / spec.dirname
+    return None
+
+
 def _locate(config, spec: _Spec, *, progress: bool) -> Path:
     """The batches directory: ``root`` itself, ``root/<dirname>``, or freshly downloaded there."""
     root = user_path(config.root) if config.root else default_cache_dir()
-    if any((root / name).is_file() for name in (spec.meta_file, *spec.train_files, *spec.test_files)):
-        return root  # the batches directory itself; a missing file is reported by name when read
-    if (root / spec.dirname).is_dir():
-        return root / spec.dirname
+    found = _batches_directory(root, spec)
+    if found is not None:
+        return found
     if not config.download:
         expected = ("its batch files in it" if root.name == spec.dirname
                     else f"{root / spec.dirname}/ or the batch files in {root} itself")
@@ -348,6 +357,11 @@ def _locate(config, spec: _Spec, *, progress: bool) -> Path:
     try:
         download_and_extract(url, parent, sha256=sha256, progress=progress)
     except DataError as exc:
+        # a run started beside this one (the CE and SAT runs of a recipe, say) downloaded it first: its directory,
+        # renamed into place whole, is the data this download was for
+        found = _batches_directory(root, spec)
+        if found is not None:
+            return found
         if not config.url:
             raise
         raise DataError(f"{spec.name}: data.url: {exc}") from None
