@@ -164,8 +164,9 @@ def test_find_issues_of_a_sat_run_without_soft_targets_says_whether_it_is_unfini
     run = fit(config, tmp_path / "sat", stop_after_epoch=2, log=lambda message: None).run_dir  # as if interrupted
     assert main(["find-issues", str(run)]) == 2
     assert capsys.readouterr().err.strip() == (f"satlearn: error: {run}: no soft_targets.npy yet — an unfinished sat "
-                                               "run, which writes them once it has trained all its epochs; finish it "
-                                               "first (satlearn train --resume)")
+                                               "run, which writes them once it has trained all its epochs; wait for it "
+                                               "to finish, or, if it was stopped, resume it (satlearn train --resume "
+                                               f"{run})")
     fit(config, run, resume=True, log=lambda message: None)
     kept = np.load(run / "soft_targets.npy")
     (run / "soft_targets.npy").unlink()

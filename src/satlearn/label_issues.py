@@ -310,8 +310,10 @@ def _targets_missing(run_dir: Path, method: str) -> str:
     if (run_dir / "summary.json").exists():
         return (f"{run_dir}: no soft_targets.npy — the finished {method} run wrote one, which is gone since; "
                 f"satlearn train --resume {pasteable_path(run_dir)} writes it again from the run's checkpoint")
+    # (one still training, in another terminal say, is not resumed: train --resume would be refused while it trains)
     return (f"{run_dir}: no soft_targets.npy yet — an unfinished {method} run, which writes them once it has trained "
-            "all its epochs; finish it first (satlearn train --resume)")
+            f"all its epochs; wait for it to finish, or, if it was stopped, resume it (satlearn train --resume "
+            f"{pasteable_path(run_dir)})")
 
 
 # the first bytes np.save and np.savez write
