@@ -137,7 +137,14 @@ def convert(archive: Path, labels_file: Path, out: Path) -> Path:
         with open(staging / "batches.meta", "wb") as f:
             pickle.dump({b"label_names": [c.encode() for c in CLASSES], b"num_cases_per_batch": len(paths) // 5,
                          b"num_vis": 3072}, f, protocol=4)
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            # another conversion into the same folder finished first: the archive and labels were not at fault
+            raise error(f"{target} was written by another conversion while this one ran; it is kept as it is, and "
+                        "this conversion's batches are discarded") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

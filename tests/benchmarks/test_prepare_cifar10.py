@@ -179,6 +179,35 @@ def test_a_training_image_missing_from_the_archive_is_named_and_nothing_is_left(
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_a_conversion_that_another_one_into_the_same_folder_finished_first_says_so_and_keeps_its_output(
+        tmp_path, monkeypatch):
+    clean = np.repeat(np.arange(10), 2)
+    monkeypatch.setattr(prepare, "TRAIN_IMAGES", len(clean))
+    archive = tmp_path / "cifar.tar"
+    with tarfile.open(archive, "w") as tar:
+        for c, name in enumerate(prepare.CLASSES):
+            for k in range(2):
+                add_jpeg(tar, f"train/{name}/{k:04d}.jpg", 10 * c)
+            add_jpeg(tar, f"test/{name}/0000.jpg", 10 * c)
+    np.savez(tmp_path / "labels.npz", clean=clean)
+    target = tmp_path / "out" / "cifar-10-batches-py"
+    write_batch = prepare.write_batch
+
+    def written_meanwhile(path, *args):
+        if not target.exists():  # the other conversion (started in a second terminal) renames its batches in
+            target.mkdir()
+            (target / "data_batch_1").write_bytes(b"the other conversion's")
+        write_batch(path, *args)
+
+    monkeypatch.setattr(prepare, "write_batch", written_meanwhile)
+    with pytest.raises(SystemExit, match=rf"^prepare_cifar10\.py: error: {re.escape(str(target))} was written by "
+                                         r"another conversion while this one ran; it is kept as it is, and this "
+                                         r"conversion's batches are discarded$"):
+        prepare.convert(archive, tmp_path / "labels.npz", tmp_path / "out")
+    assert [path.name for path in (tmp_path / "out").iterdir()] == [target.name]  # no staging folder left
+    assert [path.name for path in target.iterdir()] == ["data_batch_1"]
+
+
 def test_a_label_file_with_fewer_labels_than_the_archive_has_training_images_is_named_and_nothing_is_left(
         tmp_path, monkeypatch):
     monkeypatch.setattr(prepare, "TRAIN_IMAGES", 10)  # as many labels as the file has, fewer than the archive's images
