@@ -1308,6 +1308,30 @@ def test_train_resume_of_a_run_another_process_still_loads_the_data_of_says_so(t
     assert "not a satlearn run directory" in capsys.readouterr().err
 
 
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_reading_a_run_another_process_still_loads_the_data_of_says_so_not_that_it_is_no_run(tmp_path, capsys):
+    # a second terminal's command, while the run (minutes on a CIFAR download) has written nothing yet
+    import fcntl
+
+    loading = tmp_path / "loading"
+    loading.mkdir()
+    commands = (["eval"], ["selective-eval"], ["compare"], ["find-issues"])
+    held = os.open(loading, os.O_RDONLY)  # the other process's lock (a separate open: flock conflicts in-process)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for command in commands:
+            assert main([*command, str(loading)]) == 2
+            assert capsys.readouterr().err.strip() == (
+                f"satlearn: error: {loading}: another process has started a run here and is still loading its data; "
+                "it has written nothing yet"), command
+    finally:
+        os.close(held)
+    assert list(loading.iterdir()) == []
+    for command in commands:  # nobody holds it: an empty folder holds no run
+        assert main([*command, str(loading)]) == 2
+        assert "satlearn run directory" in capsys.readouterr().err, command
 def test_import_of_a_py_file_that_is_not_there_or_whose_name_holds_a_dot_says_so(tmp_path, capsys, monkeypatch):
     # an import would look for such a module on PYTHONPATH, and name that ('no module named plugins.absent')
     monkeypatch.chdir(tmp_path)

@@ -88,7 +88,9 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
     if not metrics.exists():
         if all((run_dir / name).exists() for name in ("config.yaml", "labels.npz")):  # a started run's first files
             raise DataError(f"{run_dir}: no epoch finished yet (no metrics.jsonl)")
-        raise DataError(f"{run_dir}: no metrics.jsonl — not a satlearn run directory")
+        from satlearn.engine.trainer import started_elsewhere
+
+        raise DataError(started_elsewhere(run_dir) or f"{run_dir}: no metrics.jsonl — not a satlearn run directory")
     history = read_metrics(metrics)
     if not any("test_accuracy" in row for row in history):
         raise NotEvaluatedYet(f"{metrics}: no evaluated epoch yet")

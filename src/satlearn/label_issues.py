@@ -348,8 +348,10 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
         held = runs_held(run_dir, usable=targets_path.name)
         if held:
             raise DataError(f"{run_dir}: {held}")
-        raise DataError(f"{run_dir}: not a satlearn run directory (no labels.npz, config.yaml or soft_targets.npy); "
-                        "expected one run's directory")
+        from satlearn.engine.trainer import started_elsewhere
+
+        raise DataError(started_elsewhere(run_dir) or f"{run_dir}: not a satlearn run directory (no labels.npz, "
+                        "config.yaml or soft_targets.npy); expected one run's directory")
     if not targets_path.exists():
         from satlearn.methods import methods_with_soft_targets
 

@@ -434,7 +434,10 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
         held = runs_held(Path(run_dir))
         if held:
             raise TrainingError(f"{run_dir}: {held}")
-        raise TrainingError(f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
+        from satlearn.engine.trainer import started_elsewhere  # (the trainer imports this module)
+
+        raise TrainingError(started_elsewhere(Path(run_dir))
+                            or f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
     try:
         state = _read_checkpoint(path, map_location, mmap=mmap)
     except Exception as exc:  # torch raises several unrelated types for damaged files

@@ -764,6 +764,20 @@ class RunDirectoryBusy(TrainingError):
     """Another process holds the run directory: it is theirs, so nothing in it is touched, not even to tidy up."""
 
 
+def started_elsewhere(run_dir: Path) -> str | None:
+    """What a command reading a run says of ``run_dir`` where it finds none there, as a run just started by another
+    process looks until it has loaded its data (its first file comes after that: minutes for a download); None
+    where no process trains there, for the command's own message."""
+    try:
+        refuse_if_trained_elsewhere(run_dir, resume=True)
+    except RunDirectoryBusy:
+        return (f"{run_dir}: another process has started a run here and is still loading its data; it has written "
+                "nothing yet")
+    except OSError:  # no such directory, or one that cannot be opened: the command's own message says so
+        pass
+    return None
+
+
 def _finite_weights(method: Method) -> bool:
     """Whether every parameter and every float buffer of the model (BatchNorm's running statistics) is finite, in
     one device sync. (The targets table is the method's, kept finite by its update; it can be large to read.)"""
