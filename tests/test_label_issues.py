@@ -180,6 +180,29 @@ def test_find_issues_of_a_sat_run_without_soft_targets_says_whether_it_is_unfini
     np.testing.assert_array_equal(load_run_targets(run).soft_targets, kept)
 
 
+def test_find_issues_as_the_run_writes_its_last_outputs_does_not_call_its_targets_gone(tmp_path, monkeypatch,
+                                                                                      capsys):
+    # a run finishing between find-issues' look for its targets and its look at the run's settings writes the
+    # targets, then summary.json: the targets were not there yet, and are not gone
+    import satlearn.label_issues as label_issues
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=sat", "run.epochs=3"))
+    run = fit(config, tmp_path / "sat", stop_after_epoch=2, log=lambda message: None).run_dir
+    run_setting = label_issues._run_setting
+
+    def finishing_meanwhile(run_dir, *keys):
+        np.save(run / "soft_targets.npy", np.full((4, 2), 0.5))
+        (run / "summary.json").write_text("{}")
+        return run_setting(run_dir, *keys)
+
+    monkeypatch.setattr(label_issues, "_run_setting", finishing_meanwhile)
+    assert main(["find-issues", str(run)]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"satlearn: error: {run}: no soft_targets.npy yet — an "
+                                                      "unfinished sat run")
+
+
 def test_a_sat_run_with_only_its_config_is_an_unfinished_run_not_a_folder_of_runs(tmp_path):
     # a run in its first epoch has written its config.yaml and nothing find-issues reads
     run = tmp_path / "sat"

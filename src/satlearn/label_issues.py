@@ -304,10 +304,11 @@ def _run_setting(run_dir: Path, *keys: str):
     return _setting_in(_read_kept_config(run_dir), keys)  # an unfinished run's, or one whose summary is damaged
 
 
-def _targets_missing(run_dir: Path, method: str) -> str:
+def _targets_missing(run_dir: Path, method: str, *, finished: bool) -> str:
     """Why a run of a method that keeps soft targets has no ``soft_targets.npy``: a run writes it once it has
-    trained all its epochs (with its ``summary.json``)."""
-    if (run_dir / "summary.json").exists():
+    trained all its epochs (before its ``summary.json``; ``finished``: whether that was there before the targets
+    were looked for)."""
+    if finished:
         return (f"{run_dir}: no soft_targets.npy — the finished {method} run wrote one, which is gone since; "
                 f"satlearn train --resume {pasteable_path(run_dir)} writes it again from the run's checkpoint")
     # (one still training, in another terminal say, is not resumed: train --resume would be refused while it trains)
@@ -341,6 +342,9 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
     targets_path, labels_path = run_dir / "soft_targets.npy", run_dir / "labels.npz"
+    # looked at before the targets, which a run writes before its summary: a run seen finishing at this moment
+    # (find-issues in a second terminal) is not taken for a finished run whose targets are gone
+    finished = (run_dir / "summary.json").exists()
     if not targets_path.exists() and not labels_path.exists() and not (run_dir / "config.yaml").exists():
         from satlearn.engine.checkpoint import runs_held
 
@@ -360,7 +364,7 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
             raise DataError(f"{run_dir}: trained with method.name={method}, which keeps no soft targets "
                             f"({' and '.join(with_targets)} do)")
         if isinstance(method, str):  # a method that keeps them: a run that has not written them, or lost them
-            raise DataError(_targets_missing(run_dir, method))
+            raise DataError(_targets_missing(run_dir, method, finished=finished))
         raise DataError(f"{run_dir}: no soft_targets.npy — the run is unfinished or was not trained with a method "
                         f"that keeps soft targets (method.name={' or '.join(with_targets)})")
     if not labels_path.exists():
