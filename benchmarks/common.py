@@ -396,9 +396,10 @@ def run_main(main) -> None:
     """Runs a benchmark script's ``main()``. Bad input that satlearn reports (missing data, an unknown override key)
     ends the script with that one line and status 2, as the ``satlearn`` command does, instead of a traceback.
     Ctrl-C and SIGTERM (the suite's ``--stop``, ``timeout``) stop it as they stop ``satlearn``: a training keeps its
-    last checkpoint, and the script ends with one line that names it, status 130 or 143; a training the script ran in
-    a temporary folder, removed on the way out, has no checkpoint left to name."""
-    from satlearn.cli import INTERRUPTED, TERMINATED, stopped_as_by_ctrl_c
+    last checkpoint, and the script ends with one line that names it, status 130, or 128 + the signal's number (143
+    for SIGTERM); a training the script ran in a temporary folder, removed on the way out, has no checkpoint left to
+    name."""
+    from satlearn.cli import INTERRUPTED, stopped_as_by_ctrl_c
     from satlearn.errors import SatlearnError, TrainingInterrupted
 
     name = Path(sys.argv[0]).name
@@ -411,7 +412,7 @@ def run_main(main) -> None:
         except KeyboardInterrupt as exc:
             kept = isinstance(exc, TrainingInterrupted) and Path(exc.run_dir).is_dir()
             print(f"{name}: {exc if kept else 'interrupted'}", file=sys.stderr)
-            sys.exit(TERMINATED if stopped else INTERRUPTED)
+            sys.exit(128 + stopped[0] if stopped else INTERRUPTED)
 
 
 def missing_dir_problem(directory: Path) -> str | None:
