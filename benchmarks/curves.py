@@ -26,7 +26,7 @@ from common import (  # noqa: E402
 from satlearn.compare import RunCurves, draw_runs, read_metrics  # noqa: E402
 from satlearn.compare import first_soft_target_epoch as sat_start_epoch  # noqa: E402
 from satlearn.engine.checkpoint import atomic_write_bytes  # noqa: E402
-from satlearn.engine.reporting import mark_epoch_axis  # noqa: E402
+from satlearn.engine.reporting import fit_percent_axis, mark_epoch_axis  # noqa: E402
 
 METHOD_ORDER = ("ce", "sat", "sat_sce")
 NOISE_ORDER = ("sym20", "sym40", "sym60", "sym80", "pair40", "c10n-aggre", "c10n-random1", "c10n-worst")
@@ -77,6 +77,7 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
         bottom.set_ylabel("training labels right (%)")
         mark_epoch_axis(bottom)
         for ax in (top, bottom):
+            fit_percent_axis(ax)
             ax.grid(alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=8)

@@ -670,3 +670,36 @@ def test_a_runs_curves_repr_counts_its_epochs_instead_of_printing_every_row(tmp_
     assert f"history=<{len(HAND_ROWS)} epochs>" in shown and f"name={run.name!r}" in shown
     run.history = run.history * 100
     assert len(repr(run)) == len(shown) + 2
+
+
+def test_targets_equal_to_the_given_labels_within_rounding_draw_as_one_level_not_a_gap_across_the_axes(tmp_path,
+                                                                                                     monkeypatch):
+    from satlearn.compare import plot_runs
+
+    # before the targets move, their share right is a float32 (0.6381999850...) beside the given labels' 0.6382:
+    # two such runs filled the axes with that gap, ticked in millionths of a point under an offset
+    rows = [{"epoch": e, "test_accuracy": 0.3 + e / 100, "refined_label_accuracy": 0.6381999850273132,
+             "epoch_seconds": 1.0} for e in (1, 2, 3)]
+    runs = [read_run(hand_written_run(tmp_path / f"run{i}", rows, start_epoch=1, epochs=3, actual_rate=0.3618))
+            for i in range(2)]
+    drawn = drawn_figures(monkeypatch)
+    plot_runs(runs, tmp_path / "compare.png")
+    targets_ax = drawn[0].axes[1]
+    low, high = targets_ax.get_ylim()
+    assert high - low >= 1 and low < 63.82 < high
+    assert targets_ax.yaxis.get_offset_text().get_text() == ""
+
+
+def test_accuracies_at_100_percent_are_not_drawn_under_an_axis_that_goes_past_it(tmp_path, monkeypatch):
+    from satlearn.compare import plot_runs
+
+    # data that every run gets right from the first epoch: matplotlib's margins took the axes up to 105 %
+    rows = [{"epoch": e, "test_accuracy": 1.0, "refined_label_accuracy": 1.0, "epoch_seconds": 1.0} for e in (1, 2)]
+    runs = [read_run(hand_written_run(tmp_path / f"run{i}", rows, start_epoch=1, epochs=2, actual_rate=0.0))
+            for i in range(2)]
+    drawn = drawn_figures(monkeypatch)
+    plot_runs(runs, tmp_path / "compare.png")
+    for ax in drawn[0].axes:
+        low, high = ax.get_ylim()
+        assert 100 < high < 101 and high - low >= 1, (low, high)
+        assert max(tick for tick in ax.get_yticks() if low <= tick <= high) <= 100

@@ -21,7 +21,7 @@ from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file, saved_config,
 )
 from satlearn.engine.reporting import (
-    distinct_colours, history_counted_repr, mark_epoch_axis, new_figure, place_legends, point_style,
+    distinct_colours, fit_percent_axis, history_counted_repr, mark_epoch_axis, new_figure, place_legends, point_style,
 )
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
 from satlearn.paths import literal_path, user_path
@@ -285,6 +285,7 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
         axes[0, 1].set_ylabel("training labels right (%)")
     for ax in axes[0]:
         mark_epoch_axis(ax)
+        fit_percent_axis(ax)
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=11)

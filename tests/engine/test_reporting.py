@@ -439,3 +439,15 @@ def test_the_plots_leave_pyplots_backend_and_the_callers_open_figures_alone(fini
     finally:
         plt.close("all")
         plt.switch_backend(backend)
+
+
+def test_the_accuracy_axes_of_a_run_at_100_percent_stop_there(tmp_path, monkeypatch):
+    # data learnt at once, train and test: matplotlib's margins took the axes, and their ticks, up to 104 %
+    history = [{"epoch": e, "train_accuracy": 1.0, "test_accuracy": 1.0, "train_loss": 1 / e, "test_loss": 1 / e}
+               for e in range(1, 6)]
+    drawn = drawn_figures(monkeypatch)
+    plot_curves(history, tmp_path / "curves.png")
+    accuracy_ax = drawn[0].axes[0]
+    low, high = accuracy_ax.get_ylim()
+    assert 100 < high < 101 and high - low >= 1
+    assert max(tick for tick in accuracy_ax.get_yticks() if low <= tick <= high) == 100

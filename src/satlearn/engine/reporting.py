@@ -220,6 +220,29 @@ def mark_epoch_axis(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
+# the narrowest y range, in percentage points, of an axis of percentages: a run's targets' share of labels right, a
+# float32, stands 0.0000015 points from the share of given labels right while the targets have not moved, and such a
+# gap, left to matplotlib, filled the axes under ticks in millionths of a point
+MIN_PERCENT_SPAN = 1.0
+
+
+def fit_percent_axis(ax) -> None:
+    """Limits the y axis of ``ax``, whose curves (all drawn by now) are percentages, to what percentages can be: no
+    further beyond 0 % and 100 % than the margin matplotlib leaves beyond the data, too little for a tick (curves
+    flat at 100 % were drawn under ticks up to 104 %), enough to keep a line there clear of the frame and of a legend
+    in a corner; and at least :data:`MIN_PERCENT_SPAN` wide, so that figures equal to within rounding draw as one
+    level."""
+    low, high = ax.get_ylim()
+    if high - low < MIN_PERCENT_SPAN:
+        middle = (low + high) / 2
+        low, high = middle - MIN_PERCENT_SPAN / 2, middle + MIN_PERCENT_SPAN / 2
+    sliver = (high - low) / 20
+    low, high = max(low, -sliver), min(high, 100 + sliver)
+    if high - low < MIN_PERCENT_SPAN:  # cut at 0 % or at 100 %: widened away from it
+        low, high = (high - MIN_PERCENT_SPAN, high) if high > 50 else (low, low + MIN_PERCENT_SPAN)
+    ax.set_ylim(low, high)
+
+
 def point_style(xs: list[Any]) -> dict[str, Any]:
     """How to draw a series of the epochs ``xs``: a line of one point draws nothing, so a lone point (the first
     evaluation of a run with ``run.eval_every`` > 1, a one-epoch run) is drawn as a marker."""
@@ -314,6 +337,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
         ax_acc.plot(epochs, [percent(row.get("refined_label_accuracy")) for row in history],
                     label="refined labels vs clean", linestyle="--", **point_style(epochs))
     mark_epoch_axis(ax_acc)
+    fit_percent_axis(ax_acc)
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.legend()
     ax_acc.grid(alpha=0.3)
