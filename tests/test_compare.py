@@ -703,3 +703,19 @@ def test_accuracies_at_100_percent_are_not_drawn_under_an_axis_that_goes_past_it
         low, high = ax.get_ylim()
         assert 100 < high < 101 and high - low >= 1, (low, high)
         assert max(tick for tick in ax.get_yticks() if low <= tick <= high) <= 100
+
+
+def test_a_legend_of_a_few_runs_wider_than_its_axes_goes_below_them_not_over_their_tick_labels(tmp_path, monkeypatch):
+    from satlearn.compare import plot_runs
+
+    # names as a sweep writes them: each legend, inside its axes, reached out over the axes' tick labels
+    names = ["sat_symmetric_noise0.4_alpha0.9_es2_seed0_cnn1d_width64_lr0.003_cosine",
+             "sat_symmetric_noise0.4_alpha0.9_es2_seed1_cnn1d_width64_lr0.003_cosine"]
+    runs = [read_run(hand_written_run(tmp_path / name, HAND_ROWS)) for name in names]
+    drawn = drawn_figures(monkeypatch)
+    plot_runs(runs, tmp_path / "long.png")
+    (fig,) = drawn
+    assert [ax.get_legend() for ax in fig.axes] == [None, None] and len(fig.legends) == 2
+    renderer = fig.canvas.get_renderer()
+    lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)  # an axes with its tick labels and axis label
+    assert all(legend.get_window_extent(renderer).y1 <= lowest for legend in fig.legends)

@@ -311,6 +311,25 @@ def test_legends_below_stay_under_their_own_axes_in_as_many_columns_as_fit():
     plt.close(fig)
 
 
+def test_a_legend_of_a_few_lines_stays_inside_its_axes_unless_it_is_wider_than_them():
+    import matplotlib.pyplot as plt
+
+    from satlearn.engine.reporting import place_legends
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, label in zip(axes, ("run {}", "a_rather_long_run_name_from_a_sweep_" * 2 + "{}")):
+        for j in range(2):
+            ax.plot([0, 1], [j, j + 1], label=label.format(j))
+    assert place_legends(fig, axes, runs=2, fontsize=8)
+    renderer = fig.canvas.get_renderer()
+    short, long = axes
+    assert short.get_legend() is not None and long.get_legend() is None and len(fig.legends) == 1
+    (below,) = fig.legends
+    assert below.get_window_extent(renderer).y1 <= long.get_tightbbox(renderer).y0  # under its tick labels
+    assert not below.get_window_extent(renderer).overlaps(short.get_window_extent(renderer))
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("axes_count, label", [(1, "r{}"), (2, "a_rather_long_run_name_" * 5 + "{}")])
 def test_legends_below_the_axes_fit_their_width_and_cover_no_other_legend(axes_count, label):
     import matplotlib

@@ -274,22 +274,31 @@ def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best") -
     """Draws each of ``axes``' legends and lays ``fig`` out (``tight_layout``), for a figure of ``runs`` runs. A
     legend goes inside its axes (at ``loc``) before the layout, which makes room for it, as such figures have always
     been laid out, unless the figure has more than :data:`RUNS_WITH_LEGENDS_INSIDE` runs and the legend more than
-    :data:`LEGEND_ENTRIES_INSIDE` entries; such a one goes below the figure, under its axes, once the figure is laid
-    out without it (a layout made with it would warn that it cannot fit), where it hides no curve: in as many columns
-    as fit the axes' width, so that the legends of axes side by side stay apart, and where even one column is wider
-    (long run names), under the legends it would cover. Returns whether a legend went below, which ``savefig`` then
-    takes in with ``bbox_inches="tight"``."""
+    :data:`LEGEND_ENTRIES_INSIDE` entries, or the legend is wider than its axes once laid out (long run names: it
+    reached out over the axes' tick labels and the curves beside them); such a one goes below the figure, under its
+    axes, once the figure is laid out without it (a layout made with it would warn that it cannot fit), where it
+    hides no curve: in as many columns as fit the axes' width, so that the legends of axes side by side stay apart,
+    and where even one column is wider, under the legends it would cover. Returns whether a legend went below, which
+    ``savefig`` then takes in with ``bbox_inches="tight"``."""
     below = []
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
         if runs > RUNS_WITH_LEGENDS_INSIDE and len(handles) > LEGEND_ENTRIES_INSIDE:
-            below.append((ax, handles, labels))
+            below.append(ax)
         elif handles:
             ax.legend(handles, labels, fontsize=fontsize, loc=loc)
     fig.tight_layout()
     renderer = fig.canvas.get_renderer()
+    too_wide = [ax for ax in axes if ax.get_legend() is not None
+                and ax.get_legend().get_window_extent(renderer).width > ax.get_window_extent(renderer).width]
+    if too_wide:
+        for ax in too_wide:
+            ax.get_legend().remove()
+        below = [ax for ax in axes if ax in below or ax in too_wide]
+        fig.tight_layout()
     placed: list = []  # the extents of the legends below so far
-    for ax, handles, labels in below:
+    for ax in below:
+        handles, labels = ax.get_legend_handles_labels()
         box = ax.get_position()
         centre = (box.x0 + box.x1) / 2
         legend = _legend_under(fig, ax, handles, labels, anchor=(centre, 0), fontsize=fontsize, renderer=renderer)
