@@ -719,3 +719,28 @@ def test_a_legend_of_a_few_runs_wider_than_its_axes_goes_below_them_not_over_the
     renderer = fig.canvas.get_renderer()
     lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)  # an axes with its tick labels and axis label
     assert all(legend.get_window_extent(renderer).y1 <= lowest for legend in fig.legends)
+
+
+@pytest.mark.parametrize("title", ["cost $5 per run, $3 per eval", r"lr $\frac{1}{2$ of the recipe's"])
+def test_a_title_and_run_names_with_dollar_signs_are_drawn_as_written_not_as_tex(title, tmp_path, monkeypatch):
+    from matplotlib.text import Text
+
+    # matplotlib reads what stands between two $ as TeX: the first title lost its spaces to italics, the second
+    # stopped compare with a parser's traceback; a run named from an unexpanded shell variable, likewise
+    name = "lr_$LR_seed_$SEED"
+    run = read_run(hand_written_run(tmp_path / name, HAND_ROWS))
+    drawn = drawn_figures(monkeypatch)
+    compare_runs([run.run_dir], out=tmp_path / "c.png", title=title)
+    (fig,) = drawn
+    renderer = fig.canvas.get_renderer()
+
+    def drawn_as_written(text, written):
+        plain = Text(text=written, parse_math=False, fontproperties=text.get_fontproperties())
+        plain.set_figure(fig)
+        return text.get_window_extent(renderer).width == pytest.approx(plain.get_window_extent(renderer).width)
+
+    (suptitle,) = fig.texts
+    assert drawn_as_written(suptitle, title)
+    legend_texts = [text for ax in fig.axes for text in ax.get_legend().get_texts()]
+    assert legend_texts and all(drawn_as_written(text, text.get_text().replace(r"\$", "$")) for text in legend_texts)
+    assert {text.get_text().replace(r"\$", "$") for text in legend_texts} >= {name, f"{name} targets"}

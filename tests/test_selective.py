@@ -709,6 +709,29 @@ def test_the_risk_coverage_plot_of_a_few_runs_puts_each_legend_in_its_upper_left
         assert abs(inside.x0 - box.x0) < 20 and abs(inside.y1 - box.y1) < 20
 
 
+def test_the_risk_coverage_legends_name_a_run_with_dollar_signs_as_written_not_as_tex(tmp_path, monkeypatch):
+    from matplotlib.text import Text
+
+    from satlearn.selective import RunScores, evaluate_scores, plot_risk_coverage
+
+    # a run named from unexpanded shell variables: matplotlib read "$LR_seed_$" as TeX, a subscript in italics
+    rng = np.random.default_rng(0)
+    result = evaluate_scores(RunScores(run_dir=tmp_path / "lr_$LR_seed_$SEED", method="erm", score="max_softmax",
+                                       epoch=1, epochs=1, scores=rng.random(40), predictions=rng.integers(0, 2, 40),
+                                       labels=np.zeros(40, dtype=int)))
+    drawn = drawn_figures(monkeypatch)
+    plot_risk_coverage([result], tmp_path / "risk_coverage.png")
+    (fig,) = drawn
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        (text,) = ax.get_legend().get_texts()
+        written = text.get_text().replace(r"\$", "$")
+        assert written.startswith("lr_$LR_seed_$SEED: erm (max_softmax) — AU")
+        plain = Text(text=written, parse_math=False, fontproperties=text.get_fontproperties())
+        plain.set_figure(fig)
+        assert text.get_window_extent(renderer).width == pytest.approx(plain.get_window_extent(renderer).width)
+
+
 def test_the_committed_selective_results_give_the_committed_table(tmp_path):
     # as RESULTS.md is checked against report.py: a change to the table's code shows here, not in a stale file
     table = load_benchmark("selective").write_table(BENCHMARKS / "results", tmp_path / "SELECTIVE.md")

@@ -21,7 +21,8 @@ from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file, saved_config,
 )
 from satlearn.engine.reporting import (
-    distinct_colours, fit_percent_axis, history_counted_repr, mark_epoch_axis, new_figure, place_legends, point_style,
+    distinct_colours, fit_percent_axis, history_counted_repr, mark_epoch_axis, new_figure, place_legends, plain_text,
+    point_style,
 )
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
 from satlearn.paths import literal_path, user_path
@@ -243,9 +244,10 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: d
     its given labels'; a dotted line where a run's second phase starts (its soft targets, or the gamblers loss), once
     the run has got there."""
     for run in runs:
+        name = plain_text(run.name)
         rows = run.test_rows
         tested = [r["epoch"] for r in rows]
-        accuracy_ax.plot(tested, [100 * r["test_accuracy"] for r in rows], label=run.name, color=colours[run.name],
+        accuracy_ax.plot(tested, [100 * r["test_accuracy"] for r in rows], label=name, color=colours[run.name],
                          **point_style(tested))
         refined = [r for r in run.history if "refined_label_accuracy" in r]
         drawn_on = [accuracy_ax]
@@ -253,16 +255,16 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: d
             drawn_on.append(targets_ax)
             refined_epochs = [r["epoch"] for r in refined]
             targets_ax.plot(refined_epochs, [100 * r["refined_label_accuracy"] for r in refined],
-                            label=f"{run.name} targets", color=colours[run.name], **point_style(refined_epochs))
+                            label=f"{name} targets", color=colours[run.name], **point_style(refined_epochs))
             if run.actual_noise_rate is not None:
                 targets_ax.axhline(100 * (1 - run.actual_noise_rate), color=colours[run.name], linestyle="--",
-                                   linewidth=0.8, label=f"{run.name} given labels")
+                                   linewidth=0.8, label=f"{name} given labels")
         # epochs are 1-based in the metrics: the first epoch of the phase; not drawn past where a run has got to, nor
         # on the targets' axes for a run without curves there (gamblers, clean labels), where it would mark nothing
         if run.start_epoch is not None and run.start_epoch + 1 <= run.history[-1]["epoch"]:
             for ax in drawn_on:
                 ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
-                           label=phase_label(run) if ax is accuracy_ax else None)
+                           label=plain_text(phase_label(run)) if ax is accuracy_ax else None)
 
 
 def phase_label(run: RunCurves) -> str:
@@ -288,7 +290,7 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
         fit_percent_axis(ax)
         ax.grid(alpha=0.3)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(plain_text(title), fontsize=11)
     legends_below = place_legends(fig, axes[0], runs=len(runs), fontsize=8)  # and lays the figure out
     make_output_dir(path.parent, what=f"plot {path}: its directory")
     image_format = plot_format(path, fig.canvas.get_supported_filetypes())

@@ -470,3 +470,20 @@ def test_the_accuracy_axes_of_a_run_at_100_percent_stop_there(tmp_path, monkeypa
     low, high = accuracy_ax.get_ylim()
     assert 100 < high < 101 and high - low >= 1
     assert max(tick for tick in accuracy_ax.get_yticks() if low <= tick <= high) == 100
+
+
+def test_the_curves_title_is_drawn_as_written_where_the_data_are_named_with_dollar_signs(tmp_path, monkeypatch):
+    from matplotlib.text import Text
+
+    # splits given to fit(dataset=...) under a name of the user's: matplotlib read "$5 ... $" as TeX, in italics
+    title = "sat (ce) on prices in $5 and $10 steps, no label noise"
+    history = [{"epoch": e, "train_accuracy": 0.5, "test_accuracy": 0.5, "train_loss": 1.0, "test_loss": 1.0}
+               for e in (1, 2)]
+    drawn = drawn_figures(monkeypatch)
+    plot_curves(history, tmp_path / "curves.png", title=title)
+    (fig,) = drawn
+    (suptitle,) = fig.texts
+    plain = Text(text=title, parse_math=False, fontproperties=suptitle.get_fontproperties())
+    plain.set_figure(fig)
+    renderer = fig.canvas.get_renderer()
+    assert suptitle.get_window_extent(renderer).width == pytest.approx(plain.get_window_extent(renderer).width)

@@ -243,6 +243,13 @@ def fit_percent_axis(ax) -> None:
     ax.set_ylim(low, high)
 
 
+def plain_text(text: str) -> str:
+    """``text`` (a run's name, a title given) as matplotlib is to draw it, as written: it reads what stands between
+    two `$` as TeX maths, so that "cost $5 per run, $3 per eval" lost its spaces to italics and "$\\frac{1}{2$" stopped
+    the plot with a parser's traceback; a `\\$` it draws as a `$`."""
+    return text.replace("$", r"\$")
+
+
 def point_style(xs: list[Any]) -> dict[str, Any]:
     """How to draw a series of the epochs ``xs``: a line of one point draws nothing, so a lone point (the first
     evaluation of a run with ``run.eval_every`` > 1, a one-epoch run) is drawn as a marker."""
@@ -357,7 +364,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
     ax_loss.legend()
     ax_loss.grid(alpha=0.3)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(plain_text(title))
     fig.tight_layout()
     atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
 
