@@ -289,6 +289,27 @@ def test_a_failed_write_is_raised_at_the_next_save_though_that_write_would_succe
     assert calls == [1]  # the second state was not written over a failure nobody heard of
 
 
+def test_other_writes_land_in_the_order_given_and_their_error_is_their_own(tmp_path):
+    landed = []
+    with CheckpointWriter(tmp_path) as writer:
+        writer.write_files(lambda: landed.append("metrics 1"))
+        writer.save({"epoch": 1})
+        writer.write_files(lambda: landed.append(("metrics 2", load_checkpoint(tmp_path)["epoch"])))
+    assert landed == ["metrics 1", ("metrics 2", 1)]
+
+    def full_disk():
+        raise OSError(28, "No space left on device", str(tmp_path / "metrics.jsonl"))
+
+    writer = CheckpointWriter(tmp_path)
+    writer.write_files(full_disk)
+    writer.save({"epoch": 2})  # a checkpoint does not wait for, nor answer for, another file's write
+    with pytest.raises(OSError) as failed:
+        writer.write_files(lambda: landed.append("metrics 3"))
+    assert failed.value.filename == str(tmp_path / "metrics.jsonl")
+    writer.close()
+    assert load_checkpoint(tmp_path)["epoch"] == 2 and "metrics 3" not in landed
+
+
 def test_the_writer_knows_the_epoch_of_the_last_checkpoint_on_disk(tmp_path):
     with CheckpointWriter(tmp_path) as writer:
         assert writer.written_epoch is None

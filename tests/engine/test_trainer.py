@@ -1228,6 +1228,51 @@ def test_checkpoints_are_written_every_checkpoint_every_epochs_and_at_the_end(tm
     assert saved == [2, 4, 5]
 
 
+def test_the_next_epoch_trains_while_the_metrics_tables_are_being_written(tmp_path, monkeypatch):
+    # each write ends on two fsyncs, which a busy disk makes last as long as a small model's epoch: they wait on the
+    # checkpoint writer's thread, not in the training loop
+    import threading
+
+    from satlearn.engine import reporting, trainer
+
+    second_epoch_began = threading.Event()
+    real_train_one_epoch, real_write_metrics = trainer.train_one_epoch, reporting.write_metrics
+    overlapped = {}
+
+    def train_one_epoch(method, optimizer, loader, epoch, **kwargs):
+        if epoch == 1:
+            second_epoch_began.set()
+        return real_train_one_epoch(method, optimizer, loader, epoch, **kwargs)
+
+    def slow_write_metrics(run_dir, history):
+        if len(history) == 1:  # the first epoch's tables, as slow as the second epoch, at least
+            overlapped[1] = second_epoch_began.wait(timeout=5)
+        real_write_metrics(run_dir, history)
+
+    monkeypatch.setattr(trainer, "train_one_epoch", train_one_epoch)
+    monkeypatch.setattr(reporting, "write_metrics", slow_write_metrics)
+    result = fit(tiny_config(tmp_path, "run.epochs=2", "method.name=erm"), tmp_path / "run", log=lambda m: None)
+    assert overlapped == {1: True}
+    # the last tables are written before fit returns, whole
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows == result.history and len(rows) == 2
+
+
+def test_a_metrics_table_that_cannot_be_written_stops_the_run_naming_it(tmp_path, monkeypatch):
+    import errno
+
+    from satlearn.engine import reporting
+
+    def full_disk(run_dir, history):
+        raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "metrics.jsonl"))
+
+    monkeypatch.setattr(reporting, "write_metrics", full_disk)
+    with pytest.raises(OSError) as failed:
+        fit(tiny_config(tmp_path, "run.epochs=3", "method.name=erm"), tmp_path / "run", log=lambda m: None)
+    assert (failed.value.errno, failed.value.filename) == (errno.ENOSPC, str(tmp_path / "run" / "metrics.jsonl"))
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
 def test_a_run_evaluates_every_eval_every_epochs_and_at_the_last_one(tmp_path):
     result = fit(tiny_config(tmp_path, "run.epochs=3", "run.eval_every=2", "method.name=erm"), tmp_path / "run",
                  log=lambda m: None)

@@ -13,7 +13,7 @@ import stat
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 import torch
@@ -287,31 +287,53 @@ def _save_when_ready(state: dict[str, Any], ready: list[torch.cuda.Event], run_d
 
 
 class CheckpointWriter:
-    """Writes a run's checkpoints on a background thread, so that training goes on while one reaches the disk.
+    """Writes a run's checkpoints, and the files it rewrites after every epoch (its metrics tables), on a background
+    thread, so that training goes on while they reach the disk (each write ends on an fsync, which a busy or slow disk
+    can make last longer than a small model's epoch).
 
     :meth:`save` starts a CPU snapshot of the state before returning (the caller may change the state at once: on CUDA
     the copies are queued on the device's stream ahead of whatever the caller queues next), after waiting for the
-    previous write: checkpoints land in order, one at a time, each one atomically. :meth:`close`
-    (or leaving the ``with`` block) waits for the last. A write that failed raises :class:`TrainingError` at the next
-    :meth:`save`, :meth:`wait` or :meth:`close`; when the block is left by an exception, that exception wins.
+    previous checkpoint's write: checkpoints land in order, one at a time, each one atomically. :meth:`write_files`
+    queues another write, which lands after everything given before it. :meth:`close` (or leaving the ``with`` block)
+    waits for the last. A checkpoint write that failed raises :class:`TrainingError` at the next :meth:`save`,
+    :meth:`wait` or :meth:`close`, another write's error (an ``OSError`` naming its file) at the next
+    :meth:`write_files`, :meth:`wait` or :meth:`close`; when the block is left by an exception, that exception wins.
     """
 
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satlearn-checkpoint")
         self._pending: Future | None = None
+        self._pending_files: Future | None = None
         self.written_epoch: int | None = None  # the ``epoch`` of the last state that reached the disk
 
     def save(self, state: dict[str, Any]) -> None:
-        self.wait()
+        self._wait_for_checkpoint()
         staged, ready = stage_to_cpu(state)
         self._pending = self._pool.submit(self._write, staged, ready, state.get("epoch"))
+
+    def write_files(self, write: Callable[[], None]) -> None:
+        """Runs ``write()`` on the writer's thread, after the writes queued before it, once the previous call's has
+        finished (so a disk slower than the epochs holds training up rather than piling writes up). ``write`` must
+        read nothing that training goes on changing: give it its own copy."""
+        self._wait_for_files()
+        self._pending_files = self._pool.submit(write)
 
     def _write(self, staged: dict[str, Any], ready: list[torch.cuda.Event], epoch: int | None) -> None:
         _save_when_ready(staged, ready, self.run_dir)
         self.written_epoch = epoch  # set before the write's future completes, so whoever waited on it sees it
 
     def wait(self) -> None:
+        """Waits for every write queued so far, and raises the first that failed."""
+        self._wait_for_checkpoint()
+        self._wait_for_files()
+
+    def _wait_for_files(self) -> None:
+        pending, self._pending_files = self._pending_files, None
+        if pending is not None:
+            pending.result()  # its own OSError, naming its file, as the same write on the caller's thread would
+
+    def _wait_for_checkpoint(self) -> None:
         pending, self._pending = self._pending, None
         if pending is None:
             return

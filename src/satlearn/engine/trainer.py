@@ -1113,8 +1113,9 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     started = time.perf_counter()
 
     saved_epoch = start_epoch if checkpoint is not None else None
-    checkpoint_wait = 0.0  # what training waited for its checkpoints: the snapshots, and the last write at the end
-    # the disk write overlaps the next epochs; the state is copied (on CUDA: the copies queued) before save() returns
+    checkpoint_wait = 0.0  # what training waited for its checkpoints: the snapshots, and the last writes at the end
+    # the disk writes (checkpoints, metrics tables) overlap the next epochs; the state is copied (on CUDA: the copies
+    # queued) before save() returns
     writer = CheckpointWriter(run_dir)
 
     def save(epoch_done: int) -> None:
@@ -1181,7 +1182,10 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                 row["train_pass_seconds"] = train_pass_seconds
                 row["epoch_seconds"] = time.perf_counter() - epoch_started
                 history.append(row)
-                reporting.write_metrics(run_dir, history)
+                # on the writer's thread, as the checkpoints are: the two files' fsyncs would otherwise hold up
+                # every epoch (of a small model, a sizeable share); rows are not changed once appended
+                rows = list(history)
+                writer.write_files(lambda: reporting.write_metrics(run_dir, rows))
                 if "test_accuracy" in row:
                     bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
                 if not config.run.progress:  # no bar to watch (a log file, say): one line per epoch instead
@@ -1190,7 +1194,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                     save(epoch + 1)
             bar.close()
             loop_done = time.perf_counter()
-        checkpoint_wait += time.perf_counter() - loop_done  # leaving the block waits for the last write
+        checkpoint_wait += time.perf_counter() - loop_done  # leaving the block waits for the last writes
 
         wall = time.perf_counter() - started
         if last < epochs:
