@@ -1,12 +1,16 @@
 """CheckpointWriter: the write runs beside training, from a snapshot taken before save() returns; in order; errors
 surface as one-line TrainingErrors; an exception that leaves the block wins over a write error."""
 
+import dataclasses
 import json
 import os
+import pickle
 import stat
 import subprocess
 import sys
 import threading
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -444,3 +448,127 @@ def test_a_checkpoint_torch_cannot_map_gives_its_config_or_its_damage_as_read_wh
     with pytest.raises(TrainingError) as for_its_config:
         kept_config(empty)
     assert f"({read_whole.value})" in str(for_its_config.value)
+
+
+class _RunsCodeWhenLoaded:
+    """What a crafted checkpoint holds: an object whose unpickling calls a function of the file's choosing, here
+    one that creates ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').close()",)
+
+
+class _ClassOfItsOwn:
+    pass
+
+
+def _write_crafted(kind: str, path, marker) -> str:
+    """Writes a ``checkpoint.pt`` of ``kind`` to ``path``; returns what the refusal names."""
+    state = {"format": 1, "epoch": 1, "config": {}, "method": {"weights": torch.zeros(3)}}
+    if kind == "zip":  # torch's own format, as satlearn writes it
+        torch.save({**state, "history": [_RunsCodeWhenLoaded(marker)]}, path)
+        return "builtins.exec"
+    if kind == "plain_pickle":  # no zip at all: torch reads it as its older format, a pickle from the first byte
+        path.write_bytes(pickle.dumps(_RunsCodeWhenLoaded(marker), protocol=2))
+        return "builtins.exec"
+    if kind == "own_class":
+        torch.save({**state, "history": [_ClassOfItsOwn()]}, path)
+        return f"{__name__}._ClassOfItsOwn"
+
+    class Module(torch.nn.Module):
+        def forward(self, x):
+            return x
+
+    with warnings.catch_warnings():  # (torch 2.13 deprecates TorchScript)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(Module()), str(path))  # torch before 2.6 runs it with torch.jit.load
+    return "TorchScript code"
+
+
+@pytest.mark.parametrize("kind", ["zip", "plain_pickle", "own_class", "torchscript"])
+def test_a_checkpoint_holding_anything_but_data_is_refused_in_one_line_and_nothing_in_it_runs(tmp_path, kind):
+    from satlearn.engine.checkpoint import kept_config
+
+    marker = tmp_path / "marker"
+    run = tmp_path / "run"
+    run.mkdir()
+    named = _write_crafted(kind, run / CHECKPOINT_NAME, marker)
+    refusal = (f"{run / CHECKPOINT_NAME}: refused: it holds {named}, and a satlearn checkpoint holds only data "
+               "(tensors, arrays, numbers, strings, lists and dicts); nothing in the file was run")
+    for read in (load_checkpoint, lambda run_dir: load_checkpoint(run_dir, mmap=True), kept_config):
+        with pytest.raises(TrainingError) as refused:
+            read(run)
+        assert refusal in str(refused.value) and "\n" not in str(refused.value)
+    assert not marker.exists()
+
+
+def _spelled_as_the_other_numpy(path) -> None:
+    """Rewrites checkpoint ``path`` as NumPy of the other major version would have written it: NumPy 2 names its
+    array functions numpy._core.multiarray, NumPy 1 numpy.core.multiarray."""
+    names = (b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+    with zipfile.ZipFile(path) as archive:
+        entries = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in entries:
+            if info.filename.endswith("/data.pkl"):
+                written = next(name for name in names if name in data)
+                data = data.replace(written, names[1 - names.index(written)])
+            archive.writestr(info, data)
+
+
+@pytest.mark.parametrize("numpy_spelling", ["this", "other"])
+def test_numpy_arrays_and_numbers_that_checkpoints_hold_are_read_back(tmp_path, numpy_spelling):
+    # a checkpoint keeps NumPy's random state as NumPy's own tuple (an array); a class count, epoch statistic or
+    # setting given as a NumPy number by a run's own code is one too
+    np.random.seed(5)
+    numpy_state = np.random.get_state()
+    save_checkpoint({"epoch": 1, "rng": {"numpy": numpy_state}, "data": {"num_classes": np.int64(3)},
+                     "history": [{"margin": np.float32(0.25), "flag": np.bool_(True), "wall": np.float64(1.5)}]},
+                    tmp_path)
+    if numpy_spelling == "other":
+        _spelled_as_the_other_numpy(tmp_path / CHECKPOINT_NAME)
+    for mmap in (False, True):
+        loaded = load_checkpoint(tmp_path, mmap=mmap)
+        assert loaded["rng"]["numpy"][0] == "MT19937" and loaded["rng"]["numpy"][1].dtype == np.uint32
+        assert np.array_equal(loaded["rng"]["numpy"][1], numpy_state[1])
+        assert loaded["rng"]["numpy"][2:] == numpy_state[2:]
+        assert loaded["data"]["num_classes"] == 3 and type(loaded["data"]["num_classes"]) is np.int64
+        assert loaded["history"] == [{"margin": 0.25, "flag": True, "wall": 1.5}]
+
+
+def test_reading_a_checkpoint_leaves_what_torchs_restricted_loading_admits_as_it_was(tmp_path):
+    # the NumPy types are admitted for satlearn's own reading only; what the caller admitted stays admitted
+    import collections
+
+    save_checkpoint({"epoch": 1, "rng": {"numpy": np.random.get_state()}}, tmp_path)
+    original = torch.serialization.get_safe_globals()
+    torch.serialization.add_safe_globals([collections.Counter])
+    try:
+        admitted = set(torch.serialization.get_safe_globals())
+        load_checkpoint(tmp_path)
+        assert set(torch.serialization.get_safe_globals()) == admitted
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(original)
+
+
+@dataclasses.dataclass
+class _StateOfItsOwn:
+    value: int
+
+
+def test_a_class_that_the_callers_code_admits_to_torchs_restricted_loading_is_read_back(tmp_path):
+    # a method or model of one's own that keeps an object of its own class in its state (get_extra_state)
+    save_checkpoint({"epoch": 1, "method": {"_extra_state": _StateOfItsOwn(3)}}, tmp_path)
+    with pytest.raises(TrainingError, match=rf"refused: it holds {__name__}\._StateOfItsOwn, "):
+        load_checkpoint(tmp_path)
+    original = torch.serialization.get_safe_globals()
+    torch.serialization.add_safe_globals([_StateOfItsOwn])  # as the module registering the method would
+    try:
+        assert load_checkpoint(tmp_path)["method"]["_extra_state"] == _StateOfItsOwn(3)
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(original)

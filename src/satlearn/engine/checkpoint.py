@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import dataclasses
 import functools
+import importlib
 import io
 import itertools
 import os
+import pickle
+import re
 import secrets
 import stat
 import zipfile
@@ -407,15 +411,103 @@ def runs_held(directory: Path, *, usable: str = CHECKPOINT_NAME) -> str | None:
     return f"holds {held} rather than being one; expected one run's directory, such as {named}"
 
 
+class _RefusedCheckpoint(Exception):
+    """A checkpoint that holds something a satlearn checkpoint never holds; the message names it."""
+
+
+@functools.cache
+def _numpy_globals() -> tuple[Any, ...]:
+    """What torch's restricted loading is told to admit besides its own types: NumPy arrays and numbers of plain
+    dtypes (bool, integer, float, complex). A checkpoint keeps NumPy's random state as NumPy's own tuple, with an
+    array, and may hold a NumPy number that a run's own code gave (a class count, an epoch statistic, a setting). An
+    array of Python objects or of strings stays refused."""
+    try:
+        multiarray = importlib.import_module("numpy._core.multiarray")
+    except ImportError:  # an older NumPy 1
+        multiarray = importlib.import_module("numpy.core.multiarray")
+    dtypes = {type(np.dtype(code)) for code in "?bhilqBHILQefdFD"}  # built by the file, each checked by its class
+    # (_codecs.encode gives the bytes of an array or number in pickle protocol 2, which torch writes; torch 2.4 does
+    # not admit it by itself)
+    admitted: list[Any] = [np.ndarray, np.dtype, *dtypes, codecs.encode]
+    for function in (multiarray._reconstruct, multiarray.scalar):
+        # a file names these as the NumPy that wrote it did: numpy._core (NumPy 2) or numpy.core (NumPy 1)
+        for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+            admitted.append(function if function.__module__ == module else _known_as(function, module))
+    return tuple(admitted)
+
+
+def _known_as(function: Any, module: str) -> Any:
+    """``function`` under the name ``module.<its name>``, as torch's restricted loading finds an admitted function:
+    by its own module and name alone (torch 2.4 and 2.5 take no other name for it)."""
+    def same(*args):
+        return function(*args)
+
+    same.__module__, same.__name__, same.__qualname__ = module, function.__name__, function.__name__
+    return same
+
+
+@contextlib.contextmanager
+def _numpy_admitted():
+    """Within the block, torch's restricted loading also admits :func:`_numpy_globals`; after it, only what it
+    admitted before (what the caller's own code added stays)."""
+    serialization = torch.serialization
+    before = list(serialization.get_safe_globals())
+    added = [item for item in _numpy_globals() if item not in before]
+    if hasattr(serialization, "safe_globals"):  # torch 2.5 and later: removes no more than it added
+        with serialization.safe_globals(added):
+            yield
+        return
+    serialization.add_safe_globals(added)  # torch 2.4, which removes none but all at once
+    try:
+        yield
+    finally:
+        serialization.clear_safe_globals()
+        serialization.add_safe_globals(before)
+
+
+def _is_torchscript_archive(path: Path) -> bool:
+    # torch.load before 2.6 hands an archive holding constants.pkl to torch.jit.load, weights_only or not, which
+    # runs TorchScript code from the file as it loads it; later versions refuse such an archive
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.rsplit("/", 1)[-1] == "constants.pkl" for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):  # not a zip archive: torch reads it with its restricted unpickler too
+        return False
+
+
 def _read_checkpoint(path: Path, map_location: str | torch.device, *, mmap: bool) -> Any:
-    if mmap:
-        try:
-            return torch.load(path, map_location=map_location, weights_only=False, mmap=True)
-        except Exception:  # noqa: BLE001
-            # torch maps only its zip format: a damaged file (an empty one, say) would be blamed on its format, and
-            # a file torch wrote otherwise, or one on a filesystem without mmap, is still readable whole
-            pass
-    return torch.load(path, map_location=map_location, weights_only=False)
+    """``torch.load`` with ``weights_only``: only tensors, numbers, strings, their tuples, lists and dicts, and
+    NumPy's arrays and numbers (:func:`_numpy_globals`) are made; a file naming anything else (a function to call on
+    loading, a class of its own) is refused before anything it names is called."""
+    if _is_torchscript_archive(path):
+        raise _RefusedCheckpoint("TorchScript code")
+    with _numpy_admitted():
+        if mmap:
+            try:
+                return torch.load(path, map_location=map_location, weights_only=True, mmap=True)
+            except pickle.UnpicklingError:
+                raise  # (what the unpickler refused, or could not read, it would without mmap too)
+            except Exception:  # noqa: BLE001
+                # torch maps only its zip format: a damaged file (an empty one, say) would be blamed on its format,
+                # and a file torch wrote otherwise, or one on a filesystem without mmap, is still readable whole
+                pass
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+# how torch's restricted unpickler names what it refuses: a global (a function or class the file would have called),
+# or the class of an object the file would have built
+_REFUSED = (re.compile(r"GLOBAL (\S+) (?:was not an allowed global|whose module)"), re.compile(r"<class '([^']+)'>"))
+
+
+def _refused_object(exc: pickle.UnpicklingError) -> str | None:
+    """What torch's restricted loading refused, from its error: ``module.name`` (``builtins.`` for a builtin, which
+    recent torch names without it); None where the error names nothing (a damaged pickle)."""
+    for pattern in _REFUSED:
+        found = pattern.search(str(exc))
+        if found:
+            name = found.group(1)
+            return name if "." in name else f"builtins.{name}"
+    return None
 
 
 # how every file torch saves in its zip format begins
@@ -425,7 +517,9 @@ _ZIP_START = b"PK\x03\x04"
 def _why_unreadable(path: Path, exc: Exception) -> str:
     """Why torch could not read the checkpoint ``path``, in words: a file cut short (by a copy that did not finish,
     say) is named as such, where torch would blame it on an "Invalid argument" or a missing central directory."""
-    torch_says = f"{type(exc).__name__}: {first_line(exc)}"
+    # (torch's restricted unpickler says what it met after its advice on weights_only, which is no advice here)
+    _, _, met = str(exc).partition("WeightsUnpickler error:")
+    torch_says = f"{type(exc).__name__}: {first_line(met) if met.strip() else first_line(exc)}"
     try:
         with open(path, "rb") as f:
             start = f.read(len(_ZIP_START))
@@ -442,10 +536,10 @@ def _why_unreadable(path: Path, exc: Exception) -> str:
 
 
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, mmap: bool = False) -> dict[str, Any]:
-    """The checkpoint of the run in ``run_dir``; a :class:`TrainingError` in one line where there is none or it
-    cannot be read. ``mmap``: its tensors are mapped from the file, not read into memory, for a caller that reads
-    only the rest (torch's zip format, which every satlearn checkpoint has); a file that cannot be mapped is read
-    whole, as without ``mmap``."""
+    """The checkpoint of the run in ``run_dir``; a :class:`TrainingError` in one line where there is none, it
+    cannot be read, or it holds anything but data (:func:`_read_checkpoint`), which is refused. ``mmap``: its tensors
+    are mapped from the file, not read into memory, for a caller that reads only the rest (torch's zip format, which
+    every satlearn checkpoint has); a file that cannot be mapped is read whole, as without ``mmap``."""
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.exists():
         if not Path(run_dir).is_dir():
@@ -462,6 +556,12 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
                             or f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
     try:
         state = _read_checkpoint(path, map_location, mmap=mmap)
+    except (_RefusedCheckpoint, pickle.UnpicklingError) as exc:
+        refused = str(exc) if isinstance(exc, _RefusedCheckpoint) else _refused_object(exc)
+        if refused is None:
+            raise TrainingError(f"{path}: cannot read checkpoint ({_why_unreadable(path, exc)})") from None
+        raise TrainingError(f"{path}: refused: it holds {refused}, and a satlearn checkpoint holds only data (tensors, "
+                            "arrays, numbers, strings, lists and dicts); nothing in the file was run") from None
     except Exception as exc:  # torch raises several unrelated types for damaged files
         raise TrainingError(f"{path}: cannot read checkpoint ({_why_unreadable(path, exc)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
