@@ -520,9 +520,9 @@ def _spelled_as_the_other_numpy(path) -> None:
 
 
 @pytest.mark.parametrize("numpy_spelling", ["this", "other"])
-def test_numpy_arrays_and_numbers_that_checkpoints_hold_are_read_back(tmp_path, numpy_spelling):
-    # a checkpoint keeps NumPy's random state as NumPy's own tuple (an array); a class count, epoch statistic or
-    # setting given as a NumPy number by a run's own code is one too
+def test_numpy_arrays_and_numbers_that_older_checkpoints_hold_are_read_back(tmp_path, numpy_spelling):
+    # every checkpoint written before NumPy's random state was kept in lists holds it as NumPy's own tuple (an
+    # array); a class count, epoch statistic or setting given as a NumPy number by a run's own code is one too
     np.random.seed(5)
     numpy_state = np.random.get_state()
     save_checkpoint({"epoch": 1, "rng": {"numpy": numpy_state}, "data": {"num_classes": np.int64(3)},

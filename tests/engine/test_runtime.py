@@ -158,6 +158,32 @@ def test_a_saved_random_state_brings_back_every_generators_next_draws():
     assert draws() == expected
 
 
+def test_a_saved_random_state_holds_only_what_a_checkpoint_is_read_back_with_and_numpys_own_tuple_restores_too():
+    # checkpoints are read with torch's restricted loading, which makes no NumPy array unless told to: NumPy's state
+    # is kept in numbers and lists; checkpoints written before keep NumPy's own tuple, which restores the same
+    import numpy as np
+
+    from satlearn.engine.runtime import rng_state, seed_everything, set_rng_state
+
+    def leaves(value):
+        if isinstance(value, dict):
+            return [leaf for item in value.values() for leaf in leaves(item)]
+        if isinstance(value, (list, tuple)):
+            return [leaf for item in value for leaf in leaves(item)]
+        return [value]
+
+    seed_everything(0)
+    np.random.standard_normal()  # leaves a cached Gaussian in NumPy's state
+    saved, numpys_own = rng_state(), np.random.get_state()
+    assert {type(leaf) for leaf in leaves(saved)} <= {int, float, str, type(None), torch.Tensor}
+    expected = (*draws(), float(np.random.standard_normal()))
+    for state in (saved, {**saved, "numpy": numpys_own}):
+        draws()
+        np.random.standard_normal()
+        set_rng_state(state)
+        assert (*draws(), float(np.random.standard_normal())) == expected
+
+
 def test_fit_leaves_the_callers_random_numbers_as_it_found_them(tmp_path):
     # a random search that draws each run's settings between runs would otherwise draw the same ones from the
     # second run on: every run reseeds the generators with run.seed

@@ -254,6 +254,26 @@ def test_staged_resume_is_bit_identical(tmp_path, targets_dtype):
     assert [r["train_loss"] for r in whole["history"]] == [r["train_loss"] for r in staged["history"]]
 
 
+def test_a_run_whose_checkpoint_keeps_numpys_own_random_state_evaluates_the_same_and_resumes_bit_exactly(tmp_path):
+    # as every checkpoint written before NumPy's random state was kept in lists: NumPy's own tuple, with an array
+    config = tiny_config(tmp_path)
+    fit(config, tmp_path / "whole", log=lambda m: None)
+    staged = tmp_path / "staged"
+    fit(config, staged, stop_after_epoch=2, log=lambda m: None)
+    scored = evaluate_run(staged, out=tmp_path / "scored.json")
+    state = torch.load(staged / "checkpoint.pt", weights_only=True)
+    kept = state["rng"]["numpy"]
+    state["rng"]["numpy"] = (kept["bit_generator"], np.array(kept["state"]["key"], dtype=np.uint32),
+                             kept["state"]["pos"], kept["has_gauss"], kept["gauss"])
+    torch.save(state, staged / "checkpoint.pt")
+    assert evaluate_run(staged, out=tmp_path / "scored_again.json") == scored
+    fit(config, staged, resume=True, log=lambda m: None)
+    whole, resumed = load_checkpoint(tmp_path / "whole"), load_checkpoint(staged)
+    assert_same_state(whole["method"], resumed["method"])
+    assert [r["train_loss"] for r in whole["history"]] == [r["train_loss"] for r in resumed["history"]]
+    assert isinstance(resumed["rng"]["numpy"], dict)  # written again as satlearn keeps it now
+
+
 def test_a_run_whose_config_yaml_is_gone_resumes_bit_exactly_with_the_config_its_checkpoint_keeps(tmp_path):
     from satlearn.engine import resume_config
 

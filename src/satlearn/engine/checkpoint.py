@@ -418,9 +418,9 @@ class _RefusedCheckpoint(Exception):
 @functools.cache
 def _numpy_globals() -> tuple[Any, ...]:
     """What torch's restricted loading is told to admit besides its own types: NumPy arrays and numbers of plain
-    dtypes (bool, integer, float, complex). A checkpoint keeps NumPy's random state as NumPy's own tuple, with an
-    array, and may hold a NumPy number that a run's own code gave (a class count, an epoch statistic, a setting). An
-    array of Python objects or of strings stays refused."""
+    dtypes (bool, integer, float, complex). Checkpoints written before NumPy's random state was kept in lists hold it
+    as NumPy's own array, and any checkpoint may hold a NumPy number that a run's own code gave (a class count, an
+    epoch statistic, a setting). An array of Python objects or of strings stays refused."""
     try:
         multiarray = importlib.import_module("numpy._core.multiarray")
     except ImportError:  # an older NumPy 1

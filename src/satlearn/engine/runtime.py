@@ -128,9 +128,11 @@ def random_state_kept():
 
 
 def rng_state() -> dict[str, Any]:
+    """The global generators' states, as a checkpoint keeps them: tensors, numbers, strings, and tuples, lists and dicts
+    of them, which is all a checkpoint is read back with (:func:`satlearn.engine.checkpoint.load_checkpoint`)."""
     state = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": _numpy_state(),
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -140,9 +142,24 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
+def _numpy_state() -> dict[str, Any]:
+    # NumPy's dict form of the state with its key as a list: its own form holds an array, which torch's restricted
+    # loading admits only when told to
+    state = np.random.get_state(legacy=False)
+    return {**state, "state": {"key": state["state"]["key"].tolist(), "pos": int(state["state"]["pos"])}}
+
+
+def _set_numpy_state(state: Any) -> None:
+    if isinstance(state, dict):  # (NumPy's own tuple, which older checkpoints keep, is taken as it is)
+        state = {**state, "state": {**state["state"], "key": np.asarray(state["state"]["key"], dtype=np.uint32)}}
+    np.random.set_state(state)
+
+
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restores :func:`rng_state`'s states, also those of a checkpoint written when NumPy's was kept as NumPy's own
+    tuple."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    _set_numpy_state(state["numpy"])
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         # a run resumed on a machine with fewer GPUs: the GPUs it has get theirs
