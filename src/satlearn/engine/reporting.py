@@ -148,8 +148,8 @@ def fit_timing(history: list[dict[str, Any]], *, setup_seconds: float, between_e
 
     ``setup_seconds``: from the call to the first epoch (data, model, optimizer, loaders on the device);
     ``between_epochs_seconds``: the loop's time outside the epochs (metrics files queued for writing, checkpoint
-    snapshots, the wait for the last writes), of which ``checkpoint_wait_seconds`` for checkpoints; ``finish_seconds``: summary, plot, refined
-    labels and target table written."""
+    snapshots, the wait for the last writes), of which ``checkpoint_wait_seconds`` for checkpoints;
+    ``finish_seconds``: summary, plot, refined labels and target table written."""
     return {
         "setup_seconds": setup_seconds,
         "epochs_seconds": sum(row["epoch_seconds"] for row in history),
