@@ -1673,6 +1673,26 @@ def test_a_run_refused_a_busy_directory_leaves_it_even_when_both_found_it_missin
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_a_run_starting_while_a_reader_looks_at_its_directory_is_not_refused(tmp_path):
+    import fcntl
+    import threading
+
+    # a command reading a run that holds no file yet (compare, eval, find-issues) takes its lock for an instant, to
+    # learn whether a training loads its data there: a training that starts at that instant waits for it
+    run = tmp_path / "run"
+    run.mkdir()
+    held = os.open(run, os.O_RDONLY)  # the reader's lock (a separate open: flock conflicts in-process)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    reader = threading.Timer(0.1, os.close, args=(held,))
+    reader.start()
+    try:
+        result = fit(tiny_config(tmp_path), run, log=lambda m: None)
+    finally:
+        reader.join()
+    assert result.run_dir == run and (run / "summary.json").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
 def test_a_process_forked_by_training_does_not_keep_the_run_directory_locked_after_the_training(tmp_path):
     import multiprocessing
     import time

@@ -738,18 +738,37 @@ def hold_run_dir(run_dir: Path, *, resume: bool):
     fd = os.open(run_dir, os.O_RDONLY)
     _HELD_RUN_DIR_LOCKS.add(fd)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock_soon(fd, fcntl):
             advice = ("let it finish (or stop it), then resume" if resume else
                       "wait for it to finish (or stop it), or choose another run.name / run directory")
-            raise RunDirectoryBusy(f"{run_dir}: another process is training this run; {advice}") from None
-        except OSError:  # a filesystem without flock on directories (some network ones): train unlocked, as before
-            pass
+            raise RunDirectoryBusy(f"{run_dir}: another process is training this run; {advice}")
         yield
     finally:
         _HELD_RUN_DIR_LOCKS.discard(fd)
         os.close(fd)
+
+
+# how long a lock that another process holds is waited for before the directory counts as that process's training: a
+# command reading a run that holds no file yet takes the lock for an instant to learn whether a training is loading its
+# data there (started_elsewhere), and a training that starts at that instant must not be refused for it
+LOCK_WAIT_S = 0.5
+
+
+def _lock_soon(fd: int, fcntl) -> bool:
+    """Takes the exclusive lock on ``fd`` (see :func:`hold_run_dir`), waiting up to :data:`LOCK_WAIT_S` for another
+    holder to let go; False where it still holds it. True also where the filesystem has no flock on directories (some
+    network ones), where the run trains unlocked, as before."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        except OSError:
+            return True
 
 
 def refuse_if_trained_elsewhere(run_dir: Path, *, resume: bool) -> None:
