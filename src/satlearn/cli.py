@@ -220,10 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare = _add_command(commands, "compare", "runs side by side: a table and one plot of their learning curves")
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                          help="run directories (finished or not), or directories that hold runs")
-    compare.add_argument("--out", default=None, help="plot file, its format from the suffix (.png, .pdf, .svg, ...; else PNG), or a "
-                         "folder (existing, or ending in /) for compare.png (default: compare.png in the runs' "
-                         "common parent, the run directory itself for one run, the current directory where the "
-                         "runs share only the filesystem root)")
+    compare.add_argument("--out", default=None,
+                         help="plot file, its format from the suffix (.png, .pdf, .svg, ...; else PNG), or a folder "
+                              "(existing, or ending in /) for compare.png (default: compare.png in the runs' common "
+                              "parent, the run directory itself for one run, the current directory where the runs "
+                              "share only the filesystem root)")
     compare.add_argument("--title", default="", help="plot title")
 
     selective = _add_command(

@@ -726,10 +726,10 @@ if hasattr(os, "register_at_fork"):
 @contextlib.contextmanager
 def hold_run_dir(run_dir: Path, *, resume: bool):
     """Within the block this process alone trains in ``run_dir``: a second ``fit`` there (a double-started job, a
-    resume while the run still trains) stops at once instead of overwriting its checkpoints. An advisory lock on
-    the directory itself (no lock file to leave behind), released when the process ends however it ends (processes
-    it forks do not hold it); where the OS has no ``flock`` (Windows) there is no lock. ``resume``: the refusal's
-    advice is for a resumption."""
+    resume while the run still trains) stops, after :data:`LOCK_WAIT_S`, instead of overwriting its checkpoints. An
+    advisory lock on the directory itself (no lock file to leave behind), released when the process ends however it
+    ends (processes it forks do not hold it); where the OS has no ``flock`` (Windows) there is no lock.
+    ``resume``: the refusal's advice is for a resumption."""
     try:
         import fcntl
     except ImportError:
@@ -738,7 +738,7 @@ def hold_run_dir(run_dir: Path, *, resume: bool):
     fd = os.open(run_dir, os.O_RDONLY)
     _HELD_RUN_DIR_LOCKS.add(fd)
     try:
-        if not _lock_soon(fd, fcntl):
+        if not _lock_soon(fd):
             advice = ("let it finish (or stop it), then resume" if resume else
                       "wait for it to finish (or stop it), or choose another run.name / run directory")
             raise RunDirectoryBusy(f"{run_dir}: another process is training this run; {advice}")
@@ -754,10 +754,12 @@ def hold_run_dir(run_dir: Path, *, resume: bool):
 LOCK_WAIT_S = 0.5
 
 
-def _lock_soon(fd: int, fcntl) -> bool:
+def _lock_soon(fd: int) -> bool:
     """Takes the exclusive lock on ``fd`` (see :func:`hold_run_dir`), waiting up to :data:`LOCK_WAIT_S` for another
     holder to let go; False where it still holds it. True also where the filesystem has no flock on directories (some
-    network ones), where the run trains unlocked, as before."""
+    network ones), where the run trains unlocked, as before. (Called where the OS has ``flock``.)"""
+    import fcntl
+
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:
         try:
@@ -1294,8 +1296,9 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
 
     ``data_root``: where the run's data are now, if they moved (another machine, say): a path that exists (a
     DataError otherwise); they must be the same data, which the run's digest of them checks. ``dataset``: the splits
-    a run trained on when they were given to :func:`fit` (also checked against the digest). A run of a source, model or method registered by your own module
-    needs that module imported first. A ``~`` that ``run_dir`` starts with is the home directory, as for :func:`fit`.
+    a run trained on when they were given to :func:`fit` (also checked against the digest). A run of a source, model
+    or method registered by your own module needs that module imported first. A ``~`` that ``run_dir`` starts with
+    is the home directory, as for :func:`fit`.
     The global random generators are left as the caller left them, as :func:`fit` leaves them."""
     run_dir = user_path(run_dir)
     checkpoint = load_checkpoint(run_dir)
