@@ -246,8 +246,12 @@ def test_no_noise_returns_a_copy_that_leaves_the_given_labels_alone(labels):
 
 @pytest.mark.parametrize("name,stored,fault", [
     ("negative.npy", np.array([1, -1, 2]), r"label -1 at index 1 is outside \[0, 3\)"),
-    ("floats.npy", np.array([1.0, 0.0, 2.0]), r"expected a 1-D integer label array, got float64 of shape \(3,\)"),
-    ("table.npy", np.array([[1, 0, 2]]), r"expected a 1-D integer label array, got int64 of shape \(1, 3\)"),
+    ("floats.npy", np.array([1.0, 0.0, 2.0]),
+     r"expected a 1-D integer label array or \(K, 2\) rows of example index and new label, "
+     r"got float64 of shape \(3,\)"),
+    ("table.npy", np.array([[1, 0, 2]]),
+     r"expected a 1-D integer label array or \(K, 2\) rows of example index and new label, "
+     r"got int64 of shape \(1, 3\)"),
 ])
 def test_a_label_file_must_hold_one_class_index_per_example(tmp_path, name, stored, fault):
     np.save(tmp_path / name, stored)
@@ -267,3 +271,36 @@ def test_an_npz_label_file_without_a_key_lists_the_arrays_to_choose_from(tmp_pat
     np.savez(tmp_path / "n.npz", aggre=np.zeros(3, int), worst=np.ones(3, int))
     with pytest.raises(DataError, match=r"n\.npz: data\.noise\.key must name one of the arrays: aggre, worst"):
         apply_noise(np.zeros(3, int), C, NoiseConfig(kind="file", file=str(tmp_path / "n.npz")))
+
+
+def test_index_label_rows_change_only_the_examples_they_name(tmp_path):
+    # the official SAT code's noisy_idx_labels.npy: (index, new label) rows of the changed examples only
+    labels = np.array([0, 1, 2, 3, 0, 1, 2, 3])
+    rows = np.array([[6, 0], [1, 3], [4, 2]])
+    np.save(tmp_path / "noisy_idx_labels.npy", rows)
+    np.savez(tmp_path / "changes.npz", official=rows)
+    expected = [0, 3, 2, 3, 2, 1, 0, 3]
+    for file, key in ((tmp_path / "noisy_idx_labels.npy", None), (tmp_path / "changes.npz", "official")):
+        noisy = apply_noise(labels, 4, NoiseConfig(kind="file", file=str(file), key=key))
+        assert noisy.tolist() == expected
+    assert labels.tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
+    # a generic label reader still wants one label per example
+    with pytest.raises(DataError, match=r"expected a 1-D integer label array, got int64 of shape \(3, 2\)"):
+        read_label_file(tmp_path / "noisy_idx_labels.npy")
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([[0, 1], [8, 2]], r"index 8 in row 1 is outside the training split's 8 examples \(expected \(index, new label\) "
+                       r"rows, indices 0 to 7\)$"),
+    ([[-1, 1]], r"index -1 in row 0 is outside"),
+    ([[0, 1], [3, 4]], r"label 4 in row 1 is outside \[0, 4\)$"),
+    ([[5, 1], [2, 0], [5, 3]], r"index 5 is in rows 0 and 2; expected each changed example once$"),
+    ([[0, 1, 2]], r"expected a 1-D integer label array or \(K, 2\) rows of example index and new label, got int64 "
+                  r"of shape \(1, 3\)$"),
+    ([[0.0, 1.0]], r"expected a 1-D integer label array or \(K, 2\) rows .*, got float64 of shape \(1, 2\)$"),
+])
+def test_index_label_rows_that_cannot_be_applied_are_refused_naming_the_row(tmp_path, rows, message):
+    np.save(tmp_path / "rows.npy", np.array(rows))
+    with pytest.raises(DataError, match=message) as caught:
+        apply_noise(np.zeros(8, dtype=np.int64), 4, NoiseConfig(kind="file", file=str(tmp_path / "rows.npy")))
+    assert str(caught.value).startswith(str(tmp_path / "rows.npy")) and "\n" not in str(caught.value)

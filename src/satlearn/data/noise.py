@@ -6,7 +6,8 @@ rate is about ``rate * (C - 1) / C``. ``mode="exact"`` always draws a different 
 ``pair`` moves chosen examples to a fixed partner class: on CIFAR-10 the usual map truck→automobile,
 bird→airplane, deer→horse, cat↔dog (other classes untouched, so ``rate`` applies to the five mapped classes
 only); on any other class set ``c → c + 1 (mod C)``. ``file`` reads a label array in training-set order, such
-as the CIFAR-10N human labels.
+as the CIFAR-10N human labels, or (index, label) rows that change only the examples they name, such as the official
+SAT code's ``noisy_idx_labels.npy``.
 """
 
 from __future__ import annotations
@@ -121,9 +122,12 @@ def _read_text_labels(path: Path) -> np.ndarray:
     return np.array(labels)
 
 
-def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
+def read_label_file(path: str | Path, *, key: str | None = None, changes: bool = False) -> np.ndarray:
     """Reads labels from ``.npy``, ``.npz`` (``key`` names the array), or ``.csv``/``.txt`` (UTF-8, one label a
-    line, or the last column of a CSV; a first line whose last cell is not an integer is a header)."""
+    line, or the last column of a CSV; a first line whose last cell is not an integer is a header).
+
+    With ``changes``, a ``.npy``/``.npz`` array of shape ``(K, 2)`` (rows of example index and new label) is
+    returned as it is, beside a 1-D array."""
     path = user_path(path)
     if not path.exists():
         raise DataError(f"{path}: label file not found")
@@ -143,8 +147,11 @@ def read_label_file(path: str | Path, *, key: str | None = None) -> np.ndarray:
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read labels ({exc})") from None
     array = np.asarray(array)
-    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-        raise DataError(f"{path}: expected a 1-D integer label array, got {array.dtype} of shape {array.shape}")
+    is_changes = changes and array.ndim == 2 and array.shape[1] == 2
+    if (array.ndim != 1 and not is_changes) or not np.issubdtype(array.dtype, np.integer):
+        also = " or (K, 2) rows of example index and new label" if changes else ""
+        raise DataError(f"{path}: expected a 1-D integer label array{also}, got {array.dtype} of shape "
+                        f"{array.shape}")
     return array.astype(np.int64)
 
 
@@ -173,20 +180,48 @@ def apply_noise(labels: np.ndarray, num_classes: int, noise, *, class_names: lis
     if noise.kind == "pair":
         return pair_noise(labels, num_classes, rate=noise.rate, seed=noise.seed, class_names=class_names)
     if noise.kind == "file":
-        noisy = read_label_file(noise.file, key=noise.key)
+        noisy = read_label_file(noise.file, key=noise.key, changes=True)
+        if noisy.ndim == 2:
+            return _apply_label_changes(labels, noisy, num_classes, file=noise.file, class_names=class_names)
         per_source_example = source_rows is not None and len(noisy) == source_size != len(labels)
         if len(noisy) != len(labels) and not per_source_example:
             also = (f", drawn from the source's {source_size} examples (one label per source example also works)"
                     if source_rows is not None else "")
             raise DataError(f"{noise.file}: {len(noisy)} labels, but the training split has {len(labels)} "
                             f"examples{also}")
-        bad = (noisy < 0) | (noisy >= num_classes)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            names = ""
-            if class_names is not None and class_names != [str(c) for c in range(num_classes)]:
-                names = f" (class indices into {', '.join(f'{c}={n}' for c, n in enumerate(class_names[:10]))}" \
-                        f"{', ...' if num_classes > 10 else ''})"
-            raise DataError(f"{noise.file}: label {int(noisy[i])} at index {i} is outside [0, {num_classes}){names}")
+        _check_classes(noisy, num_classes, file=noise.file, class_names=class_names, where="at index")
         return noisy[source_rows] if per_source_example else noisy
     raise DataError(f"unknown noise kind {noise.kind!r}; expected none, symmetric, pair or file")
+
+
+def _check_classes(values: np.ndarray, num_classes: int, *, file, class_names: list[str] | None, where: str) -> None:
+    bad = (values < 0) | (values >= num_classes)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        names = ""
+        if class_names is not None and class_names != [str(c) for c in range(num_classes)]:
+            names = f" (class indices into {', '.join(f'{c}={n}' for c, n in enumerate(class_names[:10]))}" \
+                    f"{', ...' if num_classes > 10 else ''})"
+        raise DataError(f"{file}: label {int(values[i])} {where} {i} is outside [0, {num_classes}){names}")
+
+
+def _apply_label_changes(labels: np.ndarray, rows: np.ndarray, num_classes: int, *, file,
+                         class_names: list[str] | None) -> np.ndarray:
+    """``labels`` with the (index, new label) ``rows`` applied; an index is a training example's position in
+    training order, whether or not the training split was drawn from a larger source."""
+    index, new = rows[:, 0], rows[:, 1]
+    outside = (index < 0) | (index >= len(labels))
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise DataError(f"{file}: index {int(index[i])} in row {i} is outside the training split's "
+                        f"{len(labels)} examples (expected (index, new label) rows, indices 0 to {len(labels) - 1})")
+    _check_classes(new, num_classes, file=file, class_names=class_names, where="in row")
+    seen, first = np.unique(index, return_index=True)
+    if len(seen) != len(index):
+        again = int(np.setdiff1d(np.arange(len(index)), first)[0])
+        earlier = int(np.flatnonzero(index == index[again])[0])
+        raise DataError(f"{file}: index {int(index[again])} is in rows {earlier} and {again}; expected each "
+                        "changed example once")
+    noisy = labels.copy()
+    noisy[index] = new
+    return noisy
