@@ -1812,6 +1812,22 @@ def test_pair_noise_that_makes_the_wrong_label_the_majority_is_noted(tmp_path, r
     assert any(m.startswith(f"note: pair noise at rate {rate} gives at least half the examples") for m in messages) == noted
 
 
+def test_the_log_names_classes_that_no_training_label_holds(tmp_path):
+    import numpy as np
+
+    labels = tmp_path / "labels.npy"
+    np.save(labels, np.arange(320) % 8)  # digits 8 and 9 taken away by the label file
+    messages = []
+    config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=file", f"data.noise.file={labels}",
+                                              "run.epochs=1", "method.start_epoch=0"))
+    fit(config, tmp_path / "run", log=messages.append)
+    assert "note: no training label is 8, 9 (of 10 classes): the model cannot learn to predict them" in messages
+    messages.clear()
+    fit(load_config(None, tiny_overrides(tmp_path, "run.epochs=1", "method.start_epoch=0")), tmp_path / "all",
+        log=messages.append)
+    assert not any(m.startswith("note: no training label") for m in messages)
+
+
 def test_a_run_needs_its_noise_file_only_to_start(tmp_path):
     import numpy as np
 

@@ -1017,6 +1017,14 @@ def _start_new_run(config: Config, run_dir: Path, noisy: NoisyDataset, log: Call
     log(f"run directory: {run_dir}")
     for note in data.notes:
         log(f"note: {note}")
+    # a source whose class set is fixed in advance (MNIST-1D's digits, CIFAR's) may give a small split that lacks
+    # some; noise may also take every label from a class
+    counts = torch.bincount(noisy.labels, minlength=data.num_classes)
+    unseen = [data.class_names[c] for c in torch.nonzero(counts == 0).flatten().tolist()]
+    if unseen:
+        shown = ", ".join(unseen[:10]) + (f" and {len(unseen) - 10} more" if len(unseen) > 10 else "")
+        log(f"note: no training label is {shown} (of {data.num_classes} classes): the model cannot learn to "
+            f"predict {'it' if len(unseen) == 1 else 'them'}")
     noise = config.data.noise
     if noise.kind != "none":
         # a file's labels are used as they are: its rate is the one measured, not a setting
