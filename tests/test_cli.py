@@ -1988,3 +1988,32 @@ def test_a_training_stopped_by_a_full_disk_says_how_to_finish_it_once_there_is_r
     assert main(["train", "--run-dir", str(fresh), *sets(tiny_overrides(tmp_path))]) == 2
     assert capsys.readouterr().err == (f"satlearn: error: {fresh / 'checkpoint.pt'}: cannot write the checkpoint (No "
                                        "space left on device)\n")
+
+
+def test_help_and_version_do_not_wait_for_torch():
+    import subprocess
+    import sys
+
+    probe = ("import sys, satlearn.cli; satlearn.cli.build_parser().format_help(); import satlearn; "
+             "print(satlearn.__version__, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [__import__("satlearn").__version__, "False"]
+
+
+@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_stop_signal_while_torch_is_imported_stops_the_command_cleanly(tmp_path, signal_name, status):
+    # the first seconds of a command go to importing torch: a stand-in torch that is signalled as it imports
+    import os
+    import subprocess
+    import sys
+
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(f"import os, signal, time\nos.kill(os.getpid(), signal.{signal_name})\n"
+                                      "time.sleep(30)\n")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), *sys.path])}
+    done = subprocess.run([sys.executable, "-m", "satlearn", "train", "--config", "mnist1d_sat", "--run-dir",
+                           str(tmp_path / "run"), "--no-progress"], capture_output=True, text=True, timeout=60,
+                          env=environment)
+    assert (done.returncode, done.stderr) == (status, "satlearn: interrupted\n")
+    assert not (tmp_path / "run").exists()
