@@ -64,6 +64,23 @@ def test_a_file_here_comes_before_a_recipe_of_its_name(tmp_path, monkeypatch):
         load_config("./mnist1d_sat.yaml")  # a path, not a name: this folder's file
     with pytest.raises(ConfigError, match=r"^configs/mnist1d_sat\.yaml: .*give it as 'mnist1d_sat'$"):
         load_config("configs/mnist1d_sat.yaml")
-    with pytest.raises(ConfigError, match=r"^mnist1d_sta: cannot read config file \(No such file or directory\)$"):
+    with pytest.raises(ConfigError, match=r"^mnist1d_sta: cannot read config file \(No such file or directory\); "
+                                          r"did you mean 'mnist1d_sat', .*\? \(recipes satlearn ships\)$"):
         load_config("mnist1d_sta")
+
+
+def test_a_mistyped_recipe_name_is_answered_with_the_recipes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipes = sorted(path.stem for path in CONFIGS)
+    with pytest.raises(ConfigError, match=r"^mnist1d_sat_selective: .*; did you mean 'mnist1d_selective_ce', "
+                                          r"'mnist1d_selective_sat' or 'mnist1d_sat'\? \(recipes satlearn ships\)$"):
+        load_config("mnist1d_sat_selective")
+    with pytest.raises(ConfigError, match=r"^configs/cifar10_sta\.yaml: .*; did you mean 'cifar10_sat'"):
+        load_config("configs/cifar10_sta.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_config("my_experiment.yaml")  # nothing like a recipe: all of them, a name alone may mean one
+    assert str(caught.value).endswith(f"; the recipes satlearn ships: {', '.join(recipes)}")
+    with pytest.raises(ConfigError, match=r"^sub/mnist1d_sta\.yaml: cannot read config file \(No such file or "
+                                          r"directory\)$"):
+        load_config("sub/mnist1d_sta.yaml")  # a path to a file of one's own: no recipe is meant
     assert shipped_config("../configs/mnist1d_sat") is None and shipped_config("") is None

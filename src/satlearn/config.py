@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import math
 import numbers
 import os
@@ -335,6 +336,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         try:
             loaded = read_yaml_file(path)
         except YamlFileError as exc:
+            if not path.exists() and (given == path.name or path.parent.name == "configs"):
+                # a recipe's name mistyped (mnist1d_sat_selective): name the recipes, nearest first
+                recipes = shipped_recipes()
+                near = difflib.get_close_matches(path.name.removesuffix(".yaml"), recipes, n=3, cutoff=0.6)
+                if shipped_config(path.name) is None and recipes:
+                    named = ", ".join(map(repr, near[:-1])) + " or " * (len(near) > 1) + repr(near[-1]) if near else ""
+                    hint = (f"did you mean {named}? (recipes satlearn ships)" if near else
+                            f"the recipes satlearn ships: {', '.join(recipes)}")
+                    raise ConfigError(f"{exc}; {hint}") from None
             if path.exists() or shipped_config(path.name) is None:
                 raise
             # the README's configs/... paths are a source checkout's: an installed satlearn has them by name
@@ -348,18 +358,28 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     return _configured(values, overrides, source=source)
 
 
+def _recipe_folder() -> Path:
+    installed = Path(__file__).resolve().parent / "configs"
+    # run from a source checkout (an editable install), the recipes are where the repository keeps them
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "configs"
+
+
 def shipped_config(name: str) -> Path | None:
     """The file of the recipe ``name`` (``mnist1d_sat`` or ``mnist1d_sat.yaml``) that satlearn ships, or None where
     it ships none of that name. The recipes are the source's ``configs/``, which an installed package holds as
     ``satlearn/configs``."""
     stem = name.removesuffix(".yaml")
-    installed = Path(__file__).resolve().parent / "configs"
-    # run from a source checkout (an editable install), the recipes are where the repository keeps them
-    folder = installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "configs"
     if not stem or stem != Path(stem).name or stem.startswith("."):
         return None
-    file = folder / f"{stem}.yaml"
+    file = _recipe_folder() / f"{stem}.yaml"
     return file if file.is_file() else None
+
+
+def shipped_recipes() -> list[str]:
+    """The names of the recipes satlearn ships, sorted (``mnist1d_sat``, ...)."""
+    folder = _recipe_folder()
+    return sorted(file.stem for file in folder.glob("*.yaml") if not file.name.startswith(".")) \
+        if folder.is_dir() else []
 
 
 def _check_overrides_type(overrides: Any) -> None:
