@@ -257,6 +257,16 @@ def test_report_agrees_with_the_protocol_on_its_scores(runs):
         assert row["deployed"]["threshold"] == row["validation"]["threshold"]
 
 
+def test_a_result_shows_as_its_test_figures_not_the_whole_report(runs):
+    result = evaluate_run(runs["selective_sat"])
+    test = result.report["metrics"]["test"]
+    shown = repr(result)
+    assert shown.startswith(f"SelectiveResult(label={result.label!r}, method='selective_sat', score='abstain', ")
+    assert f"error={test['error']:.4g}, aurc={test['aurc']:.4g}, e_aurc={test['e_aurc']:.4g}" in shown
+    assert f"{len(result.report['coverages'])} coverages in .report, {len(result.curve)}-point .curve)" in shown
+    assert len(shown) < 400 < len(repr(result.report))
+
+
 @pytest.mark.filterwarnings("ignore:.*threshold reaches coverage")  # 60 validation examples: steps of 1.7 %
 def test_the_predictor_for_a_coverage_of_the_report_is_its_deployed_model(runs):
     # the report's deployed row says what a model thresholded on the validation part does on the test part; the

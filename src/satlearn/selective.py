@@ -326,6 +326,16 @@ class SelectiveResult:
     curve: RiskCoverage
     label: str
 
+    def __repr__(self) -> str:
+        # the report holds a row of thresholds and errors per coverage: a notebook cell showing the result would
+        # print thousands of characters of it; these are the figures one looks for, the rest is in .report
+        test = self.report["metrics"]["test"]
+        figures = ", ".join(f"{name}={test[name]:.4g}" for name in ("error", "aurc", "e_aurc", "augrc"))
+        return (f"SelectiveResult(label={self.label!r}, method={self.report['method']!r}, "
+                f"score={self.report['score']!r}, epoch={self.report['epoch']}/{self.report['epochs']}, test part "
+                f"({test['num_examples']} examples): {figures}; {len(self.report['coverages'])} coverages in "
+                f".report, {len(self.curve)}-point .curve)")
+
 
 def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
                  coverages: Sequence[float] | None = None, data_root: str | Path | None = None,
