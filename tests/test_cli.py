@@ -85,6 +85,40 @@ def test_eval_of_an_unfinished_run_says_so_beside_its_json(tmp_path, capsys, mon
     assert printed.err == "note: an unfinished run, evaluated at its checkpoint after epoch 2 of 4\n"
 
 
+def test_eval_best_scores_the_best_epochs_weights_of_a_run_that_kept_them_and_is_one_line_for_one_that_did_not(
+        tmp_path, capsys, monkeypatch):
+    kept, plain = tmp_path / "kept", tmp_path / "plain"
+    overrides = tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4", "run.epochs=4")
+    assert main(["train", "--run-dir", str(kept), *sets([*overrides, "run.keep_best=true"])]) == 0
+    summary = json.loads((kept / "summary.json").read_text())
+    capsys.readouterr()
+    assert main(["eval", str(kept), "--best"]) == 0
+    printed = capsys.readouterr()
+    scored = json.loads(printed.out)
+    assert (scored["best"], scored["epoch"], scored["latest_epoch"], scored["epochs"]) == (
+        True, summary["best_epoch"], 4, 4)
+    assert scored["test_accuracy"] == summary["best_test_accuracy"] and printed.err == ""
+    assert json.loads((kept / "eval.json").read_text()) == scored
+    # one stopped: its best epoch so far, which the note says
+    interrupt_sat_in(monkeypatch, 3)
+    stopped = tmp_path / "stopped"
+    assert main(["train", "--run-dir", str(stopped), *sets([*overrides, "run.keep_best=true"])]) == 130
+    capsys.readouterr()
+    assert main(["eval", str(stopped), "--best"]) == 0
+    printed = capsys.readouterr()
+    best = json.loads(printed.out)["epoch"]
+    assert printed.err == (f"note: an unfinished run, evaluated at its best epoch so far (epoch {best}; 3 of 4 "
+                           "trained)\n")
+    assert main(["train", "--run-dir", str(plain), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(plain), "--best"]) == 2
+    printed = capsys.readouterr()
+    assert printed.err == (f"satlearn: error: {plain}: the run kept no best epoch's weights (it trained with "
+                           "run.keep_best false); a run started with --set run.keep_best=true keeps them in "
+                           "best_model.pt\n")
+    assert printed.out == "" and not (plain / "eval.json").exists()
+
+
 def test_eval_and_selective_eval_score_with_the_threads_given_and_leave_the_runs_config_as_it_was(tmp_path, capsys,
                                                                                                    monkeypatch):
     # a run trained with more threads than the machine that scores it has cores: --threads N for the scoring alone

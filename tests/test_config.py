@@ -100,6 +100,9 @@ def test_wrong_value_type(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match=r"run\.progress: expected bool"):
         load_config(None, ["run.progress=1"])
+    with pytest.raises(ConfigError, match=r"^--set run\.keep_best=best: run\.keep_best: expected bool, got 'best'$"):
+        load_config(None, ["run.keep_best=best"])
+    assert load_config(None, ["run.keep_best=true"]).run.keep_best is True
     with pytest.raises(ConfigError, match=r"data\.noise must be a mapping"):
         load_config(None, ["data.noise=0.4"])
 

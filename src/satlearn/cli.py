@@ -215,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "run checks that they are the data it was trained on")
     evaluate.add_argument("--out", default=None, help="JSON file to write, or a folder (existing, or ending in /) "
                                                       "for eval.json (default: RUN_DIR/eval.json)")
+    evaluate.add_argument("--best", action="store_true",
+                          help="score the weights of the run's best epoch instead (best_model.pt, which a run trained "
+                               "with run.keep_best: true keeps); the test split picked that epoch, so its accuracy is "
+                               "an optimistic estimate")
     _add_threads(evaluate)
 
     compare = _add_command(commands, "compare", "runs side by side: a table and one plot of their learning curves")
@@ -807,11 +811,13 @@ def _run(args: argparse.Namespace) -> int:
             from satlearn.engine import evaluate_run
 
             result = evaluate_run(args.run_dir, device=args.device, data_root=args.data_root, out=args.out,
-                                  threads=args.threads)
+                                  threads=args.threads, best=args.best)
             print(json.dumps(result, indent=2))
-            if result["epoch"] < result["epochs"]:  # on stderr: the JSON on stdout stays readable by a program
-                print(f"note: an unfinished run, evaluated at its checkpoint after epoch {result['epoch']} of "
-                      f"{result['epochs']}", file=sys.stderr)
+            latest = result.get("latest_epoch", result["epoch"])
+            if latest < result["epochs"]:  # on stderr: the JSON on stdout stays readable by a program
+                scored = (f"its best epoch so far (epoch {result['epoch']}; {latest} of {result['epochs']} trained)"
+                          if args.best else f"its checkpoint after epoch {latest} of {result['epochs']}")
+                print(f"note: an unfinished run, evaluated at {scored}", file=sys.stderr)
         elif args.command == "selective-eval":
             return _selective_eval(args)
         elif args.command == "compare":

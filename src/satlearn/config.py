@@ -114,6 +114,9 @@ class RunConfig:
     cudnn_benchmark_limit: int | None = None  # how many algorithms it times per convolution: 0 = all; None = torch's 10
     eval_every: int = 1  # evaluate on the test split every N epochs (and always at the end)
     checkpoint_every: int = 1  # write the resumable checkpoint every N epochs (and always at the end)
+    # also keep the weights of the epoch of best test accuracy in best_model.pt (the best epoch is picked on the test
+    # split, so its accuracy is an optimistic estimate); set when a run starts: a resumption keeps it
+    keep_best: bool = False
 
 
 @dataclass

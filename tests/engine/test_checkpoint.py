@@ -18,7 +18,8 @@ import torch
 
 from satlearn.engine import checkpoint as checkpoint_module
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, CheckpointWriter, atomic_write_text, load_checkpoint, save_checkpoint, snapshot_to_cpu,
+    BEST_NAME, BEST_PENDING_NAME, CHECKPOINT_NAME, CheckpointWriter, atomic_write_text, load_best_weights,
+    load_checkpoint, save_checkpoint, settle_best_weights, snapshot_to_cpu, stage_to_cpu,
 )
 from satlearn.errors import TrainingError
 
@@ -572,3 +573,109 @@ def test_a_class_that_the_callers_code_admits_to_torchs_restricted_loading_is_re
     finally:
         torch.serialization.clear_safe_globals()
         torch.serialization.add_safe_globals(original)
+
+
+def best_of(epoch, value=None):
+    """Best-epoch weights as the trainer stages them: the epoch, its test accuracy and the model's state dict."""
+    return stage_to_cpu({"test_accuracy": epoch / 10, "epoch": epoch,
+                         "model": {"w": torch.full((3,), float(epoch if value is None else value))}})
+
+
+def test_the_best_weights_are_written_before_their_checkpoint_and_take_their_name_once_it_has_landed(tmp_path,
+                                                                                                     monkeypatch):
+    real_save = checkpoint_module.save_checkpoint
+    seen = []
+
+    def save(state, run_dir):
+        seen.append(sorted(p.name for p in run_dir.iterdir()))  # what is there as the checkpoint is written
+        if state["epoch"] == 3:
+            raise OSError(28, "No space left on device")
+        return real_save(state, run_dir)
+
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", save)
+    writer = CheckpointWriter(tmp_path)
+    writer.save({"epoch": 1, "best": {"epoch": 1}}, best=best_of(1))
+    writer.save({"epoch": 2, "best": {"epoch": 1}})  # no better epoch: the best weights stay as they are
+    writer.wait()
+    assert seen == [[BEST_PENDING_NAME], [BEST_NAME, CHECKPOINT_NAME]]
+    assert torch.load(tmp_path / BEST_NAME, weights_only=True)["epoch"] == 1
+    writer.save({"epoch": 3, "best": {"epoch": 3}}, best=best_of(3))
+    with pytest.raises(TrainingError, match=r"checkpoint\.pt: cannot write the checkpoint"):
+        writer.close()
+    # the checkpoint on disk records epoch 1 as the best, and best_model.pt holds epoch 1: epoch 3 waits aside
+    assert load_checkpoint(tmp_path)["best"] == {"epoch": 1}
+    assert torch.load(tmp_path / BEST_NAME, weights_only=True)["epoch"] == 1
+    assert torch.load(tmp_path / BEST_PENDING_NAME, weights_only=True)["epoch"] == 3
+
+
+def test_a_best_weights_write_that_fails_names_that_file_and_writes_no_checkpoint_after_it(tmp_path, monkeypatch):
+    def full_disk(best, run_dir):
+        raise OSError(28, "No space left on device", str(run_dir / BEST_PENDING_NAME))
+
+    monkeypatch.setattr(checkpoint_module, "save_pending_best", full_disk)
+    writer = CheckpointWriter(tmp_path)
+    writer.save({"epoch": 1, "best": {"epoch": 1}}, best=best_of(1))
+    with pytest.raises(TrainingError, match=rf"^{tmp_path / BEST_NAME}: cannot write the best epoch's weights \(No "
+                                            r"space left on device\)$") as failed:
+        writer.close()
+    assert failed.value.__cause__.errno == 28  # which the command line reads to say how to finish the run later
+    assert not (tmp_path / CHECKPOINT_NAME).exists()
+
+
+def best_files(run_dir, checkpointed, final=None, pending=None):
+    """A run directory whose checkpoint records ``checkpointed`` as its best epoch, with best-weights files of the
+    epochs given (None: no such file)."""
+    save_checkpoint({"epoch": 5, "best": {"epoch": checkpointed, "test_accuracy": 0.5}}, run_dir)
+    for name, epoch in ((BEST_NAME, final), (BEST_PENDING_NAME, pending)):
+        if epoch is not None:
+            torch.save({"format": 1, **snapshot_to_cpu(best_of(epoch)[0])}, run_dir / name)
+    return {"epoch": checkpointed, "test_accuracy": 0.5}
+
+
+def test_a_resumption_keeps_only_the_best_weights_of_the_epoch_its_checkpoint_records(tmp_path):
+    def held(run_dir):
+        return {p.name: torch.load(p, weights_only=True)["epoch"] for p in run_dir.iterdir()
+                if p.name != CHECKPOINT_NAME}
+
+    cases = {  # (checkpointed best, best_model.pt's epoch, the pending file's) -> what is left, and what is said
+        (2, 2, 4): ({BEST_NAME: 2}, None),  # the next checkpoint did not land: its epoch's weights go
+        (4, 2, 4): ({BEST_NAME: 4}, None),  # it landed, but the file was not renamed yet: it is now
+        (4, None, 4): ({BEST_NAME: 4}, None),  # the first best, likewise
+        (2, 4, None): ({}, "held the weights of epoch 4, not those of the run's best epoch so far (2, as "
+                           "checkpoint.pt records it); removed"),
+        (0, None, 1): ({}, None),  # no epoch evaluated by the checkpoint yet
+    }
+    for (checkpointed, final, pending), (left, said) in cases.items():
+        run_dir = tmp_path / f"{checkpointed}-{final}-{pending}"
+        run_dir.mkdir()
+        best = best_files(run_dir, checkpointed, final, pending)
+        removed = settle_best_weights(run_dir, best)
+        assert held(run_dir) == left, (checkpointed, final, pending)
+        assert (removed is None) if said is None else (said in removed), removed
+
+
+def test_the_best_weights_are_read_as_data_only_and_each_way_of_having_none_is_one_line(tmp_path):
+    best = best_files(tmp_path, 2, final=2)
+    assert torch.equal(load_best_weights(tmp_path, best, kept=True)["model"]["w"], torch.full((3,), 2.0))
+    with pytest.raises(TrainingError, match=r"the run kept no best epoch's weights \(it trained with run.keep_best "
+                                            r"false\); a run started with --set run.keep_best=true keeps them in "
+                                            r"best_model.pt$"):
+        load_best_weights(tmp_path, best, kept=False)
+    with pytest.raises(TrainingError, match="no epoch evaluated yet"):
+        load_best_weights(tmp_path, {"epoch": 0, "test_accuracy": -1.0}, kept=True)
+    with pytest.raises(TrainingError, match=r"holds the weights of epoch 2, not those of the run's best epoch \(3, as "
+                                            r"checkpoint\.pt records it\)"):
+        load_best_weights(tmp_path, {"epoch": 3, "test_accuracy": 0.5}, kept=True)
+    # stopped between its checkpoint and the renaming: the weights waiting aside are the checkpoint's best
+    best_files(tmp_path, 3, pending=3)
+    assert load_best_weights(tmp_path, {"epoch": 3, "test_accuracy": 0.5}, kept=True)["epoch"] == 3
+    (tmp_path / BEST_PENDING_NAME).unlink()
+    (tmp_path / BEST_NAME).unlink()
+    with pytest.raises(TrainingError, match="best_model.pt: no such file, though the run keeps"):
+        load_best_weights(tmp_path, best, kept=True)
+    marker = tmp_path / "marker"
+    _write_crafted("zip", tmp_path / BEST_NAME, marker)  # a pickle naming a function to call
+    with pytest.raises(TrainingError, match=r"best_model\.pt: refused: it holds builtins\.exec, .*; nothing in the "
+                                            r"file was run$"):
+        load_best_weights(tmp_path, best, kept=True)
+    assert not marker.exists()

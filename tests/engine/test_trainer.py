@@ -2543,3 +2543,129 @@ def test_a_run_results_repr_counts_its_epochs_instead_of_printing_every_row(tmp_
     assert repr(result.run_dir) in shown and repr(result.summary) in shown and repr(result.method) in shown
     result.history = result.history * 100
     assert len(repr(result)) == len(shown) + 2  # "<200 epochs>", not 200 rows
+
+
+def best_weights(run_dir):
+    from satlearn.engine.checkpoint import BEST_NAME
+
+    return torch.load(run_dir / BEST_NAME, weights_only=True)
+
+
+def model_weights_of(checkpoint):
+    """The model's own weights in a checkpoint's method state (keys ``model.…``), as a model's state dict."""
+    return {key.removeprefix("model."): value for key, value in checkpoint["method"].items()
+            if key.startswith("model.")}
+
+
+def assert_same_best_weights(a, b):
+    assert (a["epoch"], a["test_accuracy"]) == (b["epoch"], b["test_accuracy"])
+    assert_same_state(a["model"], b["model"])
+
+
+def test_the_best_epochs_weights_are_kept_only_with_keep_best_and_are_the_models_at_that_epoch(tmp_path):
+    from satlearn.engine.checkpoint import BEST_NAME, BEST_PENDING_NAME
+
+    plain = fit(tiny_config(tmp_path), tmp_path / "plain", log=lambda m: None)
+    assert not (plain.run_dir / BEST_NAME).exists() and not (plain.run_dir / BEST_PENDING_NAME).exists()
+    kept = fit(tiny_config(tmp_path, "run.keep_best=true"), tmp_path / "kept", log=lambda m: None)
+    # the same training: keeping the weights changes nothing it computes
+    assert_same_state(load_checkpoint(plain.run_dir)["method"], load_checkpoint(kept.run_dir)["method"])
+    best = best_weights(kept.run_dir)
+    epoch = kept.summary["best_epoch"]
+    assert 1 <= epoch < 4  # (an epoch before the last, whose weights are not the final ones)
+    assert (best["epoch"], best["test_accuracy"]) == (epoch, kept.summary["best_test_accuracy"])
+    assert not (kept.run_dir / BEST_PENDING_NAME).exists()
+    # the model as it was at that epoch: a run of the same config stopped there
+    stopped = fit(tiny_config(tmp_path), tmp_path / "stopped", stop_after_epoch=epoch, log=lambda m: None)
+    assert_same_state(best["model"], model_weights_of(load_checkpoint(stopped.run_dir)))
+    # loaded, and scored, as the run scored that epoch
+    from satlearn.engine import load_run
+
+    _, method, _, _ = load_run(kept.run_dir, best=True)
+    assert_same_state(method.model.state_dict(), best["model"])
+    scored = evaluate_run(kept.run_dir, best=True, out=tmp_path / "best.json")
+    assert scored["test_accuracy"] == kept.summary["best_test_accuracy"]
+    assert (scored["best"], scored["epoch"], scored["latest_epoch"]) == (True, epoch, 4)
+    with pytest.raises(TrainingError, match=r"the run kept no best epoch's weights \(it trained with run.keep_best "
+                                            "false\\)"):
+        evaluate_run(plain.run_dir, best=True, out=tmp_path / "none.json")
+    assert not (tmp_path / "none.json").exists()
+
+
+def a_run_stopped_in_its_checkpoint_write(tmp_path, monkeypatch, name, epoch, *extra):
+    """A keep_best run whose process stopped while it wrote the checkpoint of ``epoch``: after the weights of that
+    epoch's best were written aside, before the checkpoint itself."""
+    from satlearn.engine import checkpoint as checkpoint_module
+
+    real_save = checkpoint_module.save_checkpoint
+
+    def stopped_at(state, run_dir):
+        if state["epoch"] == epoch:
+            raise OSError(5, "Input/output error")
+        return real_save(state, run_dir)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint_module, "save_checkpoint", stopped_at)
+        with pytest.raises(TrainingError, match="cannot write the checkpoint"):
+            fit(tiny_config(tmp_path, "run.keep_best=true", *extra), tmp_path / name, log=lambda m: None)
+    return tmp_path / name
+
+
+def test_a_resumed_run_keeps_the_best_weights_an_uninterrupted_run_keeps(tmp_path, monkeypatch):
+    from satlearn.engine.checkpoint import BEST_NAME, BEST_PENDING_NAME
+
+    config = tiny_config(tmp_path, "run.keep_best=true")
+    whole = fit(config, tmp_path / "whole", log=lambda m: None)
+    epoch = whole.summary["best_epoch"]
+    assert epoch > 1  # so that a run stopped before it holds the weights of another epoch
+    runs = {}
+    # stopped after the weights of the best epoch were written aside, before the checkpoint recording it
+    runs["aside"] = a_run_stopped_in_its_checkpoint_write(tmp_path, monkeypatch, "aside", epoch)
+    assert best_weights(runs["aside"])["epoch"] < epoch
+    assert torch.load(runs["aside"] / BEST_PENDING_NAME, weights_only=True)["epoch"] == epoch
+    # best_model.pt itself of an epoch after the checkpoint (the checkpoint of that epoch lost, say)
+    runs["ahead"] = tmp_path / "ahead"
+    fit(config, runs["ahead"], stop_after_epoch=epoch - 1, log=lambda m: None)
+    (runs["ahead"] / BEST_NAME).write_bytes((whole.run_dir / BEST_NAME).read_bytes())
+    # stopped after the checkpoint recording the best epoch, before its weights took their name
+    runs["unnamed"] = tmp_path / "unnamed"
+    fit(config, runs["unnamed"], stop_after_epoch=epoch, log=lambda m: None)
+    os.replace(runs["unnamed"] / BEST_NAME, runs["unnamed"] / BEST_PENDING_NAME)
+    fit(config, tmp_path / "before", stop_after_epoch=epoch - 1, log=lambda m: None)
+    (runs["unnamed"] / BEST_NAME).write_bytes((tmp_path / "before" / BEST_NAME).read_bytes())
+    # which eval --best already reads as the checkpoint's best
+    assert evaluate_run(runs["unnamed"], best=True, out=tmp_path / "e.json")["epoch"] == epoch
+    for case, run in runs.items():
+        messages = []
+        resumed = fit(load_config(run / "config.yaml"), run, resume=True, log=messages.append)
+        assert resumed.summary["best_epoch"] == epoch, case
+        assert_same_best_weights(best_weights(run), best_weights(whole.run_dir))
+        assert_same_state(load_checkpoint(run)["method"], load_checkpoint(whole.run_dir)["method"])
+        assert not (run / BEST_PENDING_NAME).exists(), case
+        removed = [m for m in messages if m.startswith(str(run / BEST_NAME))]
+        assert removed == ([f"{run / BEST_NAME}: held the weights of epoch {epoch}, not those of the run's best epoch "
+                            f"so far ({epoch - 1}, as checkpoint.pt records it); removed: the run writes it again "
+                            "with the next epoch that scores better"] if case == "ahead" else []), case
+
+
+def test_keep_best_is_set_when_a_run_starts_and_a_resumption_may_not_change_it(tmp_path):
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
+    for before, now in ((False, True), (True, False)):
+        if before:
+            run = tmp_path / "kept"
+            fit(tiny_config(tmp_path, "run.keep_best=true"), run, stop_after_epoch=1, log=lambda m: None)
+        with pytest.raises(TrainingError) as refused:
+            fit(load_config(run / "config.yaml", [f"run.keep_best={str(now).lower()}"]), run, resume=True,
+                log=lambda m: None)
+        assert str(refused.value) == (
+            f"{run}: cannot resume with a different config (run.keep_best: run has {before}, now {now}, but a run "
+            "keeps the best epoch's weights from its start or not at all)")
+
+
+def test_a_run_saved_before_keep_best_existed_resumes_keeping_no_best_weights(tmp_path):
+    from satlearn.engine.checkpoint import BEST_NAME
+
+    run = a_run_saved_without(tmp_path, "run", "keep_best")
+    assert len(fit(load_config(run / "config.yaml"), run, resume=True, log=lambda m: None).history) == 4
+    assert load_checkpoint(run)["config"]["run"]["keep_best"] is False and not (run / BEST_NAME).exists()

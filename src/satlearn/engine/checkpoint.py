@@ -29,6 +29,12 @@ from satlearn.yaml_text import YamlFileError, read_yaml_file
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
+# run.keep_best: the weights of the run's best epoch by test accuracy. They reach the disk with the checkpoint that
+# first records that epoch as the best: written under BEST_PENDING_NAME before it, renamed to BEST_NAME once it has
+# landed, so that BEST_NAME never holds an epoch that the checkpoint on disk does not record as the best, and a
+# process stopped in between leaves the weights the checkpoint names (see settle_best_weights)
+BEST_NAME = "best_model.pt"
+BEST_PENDING_NAME = ".best_model.pt.pending"
 
 
 def temporary_name(name: str) -> str:
@@ -160,7 +166,7 @@ def common_parent(paths) -> Path:
 
 # What training writes into a run directory (the outputs of other commands, e.g. eval.json, are theirs).
 RUN_FILES = (CHECKPOINT_NAME, "config.yaml", "labels.npz", "metrics.jsonl", "metrics.csv", "summary.json",
-             "curves.png", "refined_labels.csv", "soft_targets.npy")
+             "curves.png", "refined_labels.csv", "soft_targets.npy", BEST_NAME)
 
 
 def _refuse_empty(out: str | Path, what: str) -> None:
@@ -243,6 +249,15 @@ def save_checkpoint(state: dict[str, Any], run_dir: Path) -> Path:
     return path
 
 
+def save_pending_best(best: dict[str, Any], run_dir: Path) -> Path:
+    """Writes the best epoch's weights (``epoch``, ``test_accuracy``, ``model``: the model's state dict) under
+    :data:`BEST_PENDING_NAME`, to be renamed to :data:`BEST_NAME` once the checkpoint recording that epoch is
+    written."""
+    path = Path(run_dir) / BEST_PENDING_NAME
+    atomic_write_bytes(path, lambda f: torch.save({"format": FORMAT_VERSION, **best}, f))
+    return path
+
+
 def stage_to_cpu(state: Any) -> tuple[Any, list[torch.cuda.Event]]:
     """Starts a copy of ``state`` (nested dicts, lists and tuples) whose tensors are detached CPU copies, and returns
     it with the CUDA events that mark its copies done: CPU tensors are copied at once; CUDA tensors go to pinned memory
@@ -284,10 +299,11 @@ def snapshot_to_cpu(state: Any) -> Any:
     return staged
 
 
-def _save_when_ready(state: dict[str, Any], ready: list[torch.cuda.Event], run_dir: Path) -> Path:
+def _save_when_ready(state: dict[str, Any], ready: list[torch.cuda.Event], run_dir: Path, *,
+                     save: Callable[[dict[str, Any], Path], Path] | None = None) -> Path:
     for event in ready:
         event.synchronize()
-    return save_checkpoint(state, run_dir)
+    return (save or save_checkpoint)(state, run_dir)
 
 
 class CheckpointWriter:
@@ -302,6 +318,7 @@ class CheckpointWriter:
     waits for the last. A checkpoint write that failed raises :class:`TrainingError` at the next :meth:`save`,
     :meth:`wait` or :meth:`close`, another write's error (an ``OSError`` naming its file) at the next
     :meth:`write_files`, :meth:`wait` or :meth:`close`; when the block is left by an exception, that exception wins.
+    A checkpoint may take the best epoch's weights with it (``best``), written as :data:`BEST_NAME` describes.
     """
 
     def __init__(self, run_dir: str | Path) -> None:
@@ -311,10 +328,12 @@ class CheckpointWriter:
         self._pending_files: Future | None = None
         self.written_epoch: int | None = None  # the ``epoch`` of the last state that reached the disk
 
-    def save(self, state: dict[str, Any]) -> None:
+    def save(self, state: dict[str, Any], *, best: tuple[dict[str, Any], list[torch.cuda.Event]] | None = None) -> None:
+        """``best``: the best epoch's weights, as :func:`stage_to_cpu` staged them at that epoch, which the checkpoint
+        records as the best; None where the best is the one already on disk (or none is kept)."""
         self._wait_for_checkpoint()
         staged, ready = stage_to_cpu(state)
-        self._pending = self._pool.submit(self._write, staged, ready, state.get("epoch"))
+        self._pending = self._pool.submit(self._write, staged, ready, state.get("epoch"), best)
 
     def write_files(self, write: Callable[[], None]) -> None:
         """Runs ``write()`` on the writer's thread, after the writes queued before it, once the previous call's has
@@ -323,8 +342,14 @@ class CheckpointWriter:
         self._wait_for_files()
         self._pending_files = self._pool.submit(write)
 
-    def _write(self, staged: dict[str, Any], ready: list[torch.cuda.Event], epoch: int | None) -> None:
+    def _write(self, staged: dict[str, Any], ready: list[torch.cuda.Event], epoch: int | None,
+               best: tuple[dict[str, Any], list[torch.cuda.Event]] | None) -> None:
+        if best is not None:
+            _save_when_ready(best[0], best[1], self.run_dir, save=save_pending_best)
         _save_when_ready(staged, ready, self.run_dir)
+        if best is not None:
+            with _naming_the_file(self.run_dir / BEST_NAME):
+                os.replace(self.run_dir / BEST_PENDING_NAME, self.run_dir / BEST_NAME)
         self.written_epoch = epoch  # set before the write's future completes, so whoever waited on it sees it
 
     def wait(self) -> None:
@@ -345,6 +370,9 @@ class CheckpointWriter:
             pending.result()
         except OSError as exc:
             # (from the OSError: a full disk's errno tells the command line to say how the run is finished later)
+            if exc.filename is not None and Path(str(exc.filename)).name in (BEST_NAME, BEST_PENDING_NAME):
+                raise TrainingError(f"{self.run_dir / BEST_NAME}: cannot write the best epoch's weights "
+                                    f"({exc.strerror or exc})") from exc
             raise TrainingError(f"{self.run_dir / CHECKPOINT_NAME}: cannot write the checkpoint "
                                 f"({exc.strerror or exc})") from exc
 
@@ -554,19 +582,99 @@ def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu", *, 
 
         raise TrainingError(started_elsewhere(Path(run_dir))
                             or f"{path}: no checkpoint here (is {run_dir} a satlearn run directory?)")
-    try:
-        state = _read_checkpoint(path, map_location, mmap=mmap)
-    except (_RefusedCheckpoint, pickle.UnpicklingError) as exc:
-        refused = str(exc) if isinstance(exc, _RefusedCheckpoint) else _refused_object(exc)
-        if refused is None:
-            raise TrainingError(f"{path}: cannot read checkpoint ({_why_unreadable(path, exc)})") from None
-        raise TrainingError(f"{path}: refused: it holds {refused}, and a satlearn checkpoint holds only data (tensors, "
-                            "arrays, numbers, strings, lists and dicts); nothing in the file was run") from None
-    except Exception as exc:  # torch raises several unrelated types for damaged files
-        raise TrainingError(f"{path}: cannot read checkpoint ({_why_unreadable(path, exc)})") from None
+    state = _read_data_file(path, map_location, mmap=mmap, what="checkpoint")
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise TrainingError(f"{path}: not a satlearn checkpoint of format {FORMAT_VERSION}")
     return state
+
+
+def _read_data_file(path: Path, map_location: str | torch.device, *, mmap: bool, what: str) -> Any:
+    """:func:`_read_checkpoint`, whose failures are a :class:`TrainingError` in one line naming ``path`` and, where
+    it cannot be read, ``what`` it is (``checkpoint``)."""
+    try:
+        return _read_checkpoint(path, map_location, mmap=mmap)
+    except (_RefusedCheckpoint, pickle.UnpicklingError) as exc:
+        refused = str(exc) if isinstance(exc, _RefusedCheckpoint) else _refused_object(exc)
+        if refused is None:
+            raise TrainingError(f"{path}: cannot read {what} ({_why_unreadable(path, exc)})") from None
+        raise TrainingError(f"{path}: refused: it holds {refused}, and a satlearn checkpoint holds only data (tensors, "
+                            "arrays, numbers, strings, lists and dicts); nothing in the file was run") from None
+    except Exception as exc:  # torch raises several unrelated types for damaged files
+        raise TrainingError(f"{path}: cannot read {what} ({_why_unreadable(path, exc)})") from None
+
+
+def _best_weights(path: Path, map_location: str | torch.device = "cpu", *, mmap: bool = False) -> dict[str, Any]:
+    """The content of the best-weights file ``path`` (:data:`BEST_NAME`, or the pending one): its ``epoch``,
+    ``test_accuracy`` and ``model`` (the model's state dict); read as data only, as a checkpoint is."""
+    state = _read_data_file(path, map_location, mmap=mmap, what="the best epoch's weights")
+    if (not isinstance(state, dict) or state.get("format") != FORMAT_VERSION
+            or not isinstance(state.get("model"), dict) or not _is_epoch(state.get("epoch"))):
+        raise TrainingError(f"{path}: not the best epoch's weights as satlearn writes them (format {FORMAT_VERSION})")
+    return state
+
+
+def _is_epoch(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _epoch_of_best_weights(path: Path) -> int | None:
+    """The epoch whose weights the best-weights file ``path`` holds; None where there is none, or none readable (its
+    tensors are not read into memory)."""
+    if not path.is_file():
+        return None
+    try:
+        return _best_weights(path, mmap=True)["epoch"]
+    except TrainingError:
+        return None
+
+
+def settle_best_weights(run_dir: Path, best: dict[str, Any]) -> str | None:
+    """Leaves in ``run_dir`` the best epoch's weights only where they are those of ``best["epoch"]``, the best epoch
+    that the checkpoint a run resumes from records: the pending file where it holds that epoch (a process stopped
+    between writing the checkpoint and renaming the file) becomes :data:`BEST_NAME`; a file of another epoch (one
+    written with a later checkpoint that did not land, or changed by hand) is removed, as the epochs after the
+    checkpoint are trained again. Returns what was removed of :data:`BEST_NAME`, in words, or None."""
+    run_dir = Path(run_dir)
+    path, pending = run_dir / BEST_NAME, run_dir / BEST_PENDING_NAME
+    if best["epoch"] > 0 and _epoch_of_best_weights(pending) == best["epoch"]:
+        os.replace(pending, path)
+        return None
+    with contextlib.suppress(FileNotFoundError):
+        pending.unlink()
+    if not path.exists():
+        return None
+    held = _epoch_of_best_weights(path)
+    if held == best["epoch"]:
+        return None
+    path.unlink()
+    what = "weights that cannot be read" if held is None else f"the weights of epoch {held}"
+    return (f"{path}: held {what}, not those of the run's best epoch so far ({best['epoch'] or 'none'}, as "
+            f"{CHECKPOINT_NAME} records it); removed: the run writes it again with the next epoch that scores better")
+
+
+def load_best_weights(run_dir: Path, best: dict[str, Any], *, kept: bool,
+                      map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The best epoch's weights of the run in ``run_dir`` (``epoch``, ``test_accuracy``, ``model``: the model's
+    state dict), those of the epoch ``best`` (its checkpoint's record) names. A :class:`TrainingError` in one line
+    where the run kept none (``kept``: its ``run.keep_best``), has none yet, or holds another epoch's."""
+    run_dir = Path(run_dir)
+    path, pending = run_dir / BEST_NAME, run_dir / BEST_PENDING_NAME
+    if not kept:
+        raise TrainingError(f"{run_dir}: the run kept no best epoch's weights (it trained with run.keep_best false); "
+                            f"a run started with --set run.keep_best=true keeps them in {BEST_NAME}")
+    if best["epoch"] == 0:
+        raise TrainingError(f"{run_dir}: no epoch evaluated yet, so no best epoch's weights")
+    state = _best_weights(path, map_location) if path.exists() else None
+    if state is not None and state["epoch"] == best["epoch"]:
+        return state
+    if _epoch_of_best_weights(pending) == best["epoch"]:  # stopped before renaming it: the checkpoint's best
+        return _best_weights(pending, map_location)
+    if state is None:
+        raise TrainingError(f"{path}: no such file, though the run keeps its best epoch's weights "
+                            "(run.keep_best true); removed by hand?")
+    raise TrainingError(f"{path}: holds the weights of epoch {state['epoch']}, not those of the run's best epoch "
+                        f"({best['epoch']}, as {CHECKPOINT_NAME} records it); a stopped run sets it straight when "
+                        "resumed, and one still training may have just moved on: try again")
 
 
 def saved_config(run_dir: Path) -> Config | None:

@@ -28,8 +28,9 @@ from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise, knows_true_labels
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, atomic_write_bytes, atomic_write_text, claim_new_dir, kept_config,
-    load_checkpoint, make_output_dir, output_file, started_without_checkpoint,
+    BEST_PENDING_NAME, CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, atomic_write_bytes, atomic_write_text,
+    claim_new_dir, kept_config, load_best_weights, load_checkpoint, make_output_dir, output_file, settle_best_weights,
+    stage_to_cpu, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
     autocast, checked_threads, cpu_threads, cudnn_autotuning, loader_workers, random_state_kept, resolve_device,
@@ -689,7 +690,7 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
 def _clear_partial_writes(run_dir: Path) -> None:
     """Removes what a process killed mid-write left (atomic_write_bytes' ``.NAME.<hex>.tmp``) of the files training
     writes only, as another command may be writing its own output here right now."""
-    for name in RUN_FILES:
+    for name in (*RUN_FILES, BEST_PENDING_NAME):
         for partial in run_dir.glob(f".{name}.*.tmp"):
             with contextlib.suppress(OSError):
                 partial.unlink()
@@ -698,7 +699,7 @@ def _clear_partial_writes(run_dir: Path) -> None:
 def _clear_stopped_attempt(run_dir: Path) -> None:
     """Removes what an attempt stopped before its first checkpoint wrote, when the run starts again in its place:
     its metrics (and any other output) are not the new run's, and the new run may be configured otherwise."""
-    for name in RUN_FILES:
+    for name in (*RUN_FILES, BEST_PENDING_NAME):
         with contextlib.suppress(FileNotFoundError):
             (run_dir / name).unlink()
     _clear_partial_writes(run_dir)
@@ -831,14 +832,18 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: s
             # as the run's, as a run's config written before a key existed reads as that key's None
             out.append(f"{path}: the run has no such setting, now {b!r}")
         elif not _same_setting(a, b) and path not in RESUME_FREE_KEYS:
-            out.append(f"{path}: run has {a!r}, now {b!r}")
+            out.append(f"{path}: run has {a!r}, now {b!r}{_WHY_FIXED.get(path, '')}")
     return out
+
+
+# why a setting that changes no training result may not change on resumption all the same
+_WHY_FIXED = {"run.keep_best": ", but a run keeps the best epoch's weights from its start or not at all"}
 
 
 # Keys added since runs were first saved, each with the value that does what runs did before it: a run saved without
 # one resumes as if it had been given that value. Only keys listed here: a key added with a default that changes what
 # runs do (data.pipeline's auto, run.channels_last's null) is a real difference, and stays refused.
-KEYS_ADDED_SINCE = {"data.ignore_columns": []}
+KEYS_ADDED_SINCE = {"data.ignore_columns": [], "run.keep_best": False}
 
 
 def _with_keys_added_since(saved: dict[str, Any]) -> dict[str, Any]:
@@ -1109,6 +1114,10 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         history = checkpoint["history"]
         best = checkpoint["best"]
         start_epoch = checkpoint["epoch"]
+        if config.run.keep_best:  # a process stopped after writing the weights of a best epoch it did not checkpoint
+            removed = settle_best_weights(run_dir, best)
+            if removed:
+                log(removed)
         # checkpoints written before this was kept: the epochs' own time is the best estimate
         earlier_wall = checkpoint.get("wall_seconds", sum(row["epoch_seconds"] for row in history))
         resumptions = list(checkpoint.get("resumptions", []))
@@ -1142,15 +1151,18 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     started = time.perf_counter()
 
     saved_epoch = start_epoch if checkpoint is not None else None
+    # run.keep_best: the weights of a best epoch that no checkpoint records yet, staged on the CPU at that epoch to be
+    # written with the next checkpoint (so no best-weights file is ever ahead of the checkpoint on disk)
+    best_weights: tuple[dict[str, Any], list[torch.cuda.Event]] | None = None
     checkpoint_wait = 0.0  # what training waited for its checkpoints: the snapshots, and the last writes at the end
     # the disk writes (checkpoints, metrics tables) overlap the next epochs; the state is copied (on CUDA: the copies
     # queued) before save() returns
     writer = CheckpointWriter(run_dir)
 
     def save(epoch_done: int) -> None:
-        nonlocal saved_epoch, checkpoint_wait
+        nonlocal saved_epoch, checkpoint_wait, best_weights
         save_started = time.perf_counter()
-        writer.save({
+        state = {
             "epoch": epoch_done,
             "config": config_lib.to_dict(config),
             "method": method.state_dict(),
@@ -1167,7 +1179,12 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "threads": torch.get_num_threads(),
             "runtime": runtime,
             "resumptions": resumptions,
-        })
+        }
+        if best_weights is None:
+            writer.save(state)
+        else:  # a better epoch since the last checkpoint (run.keep_best): its weights go with this one
+            writer.save(state, best=best_weights)
+            best_weights = None
         saved_epoch = epoch_done
         checkpoint_wait += time.perf_counter() - save_started
 
@@ -1207,6 +1224,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                                 "eval_seconds": time.perf_counter() - eval_started})
                     if test["accuracy"] > best["test_accuracy"]:
                         best = {"test_accuracy": test["accuracy"], "epoch": epoch + 1}
+                        if config.run.keep_best:
+                            best_weights = stage_to_cpu({**best, "model": method.model.state_dict()})
                 row.update(_statistic_columns(method, method.epoch_metrics(clean_for_metrics), train))
                 row["train_pass_seconds"] = train_pass_seconds
                 row["epoch_seconds"] = time.perf_counter() - epoch_started
@@ -1299,8 +1318,13 @@ def _check_registered(config: Config, run_dir: Path) -> None:
 
 
 def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
-             dataset: DatasetSplits | None = None) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
+             dataset: DatasetSplits | None = None,
+             best: bool = False) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
     """Rebuilds a finished (or interrupted) run: config, trained method (in eval mode), data and the raw checkpoint.
+
+    ``best``: the model gets the weights of the run's best epoch (``checkpoint["best"]``: by test accuracy, so an
+    optimistic pick), which a run started with ``run.keep_best`` keeps in ``best_model.pt``; a TrainingError in one
+    line for a run that kept none. The rest of the method (SAT's targets) is the latest checkpoint's.
 
     ``data_root``: where the run's data are now, if they moved (another machine, say): a path that exists (a
     DataError otherwise); they must be the same data, which the run's digest of them checks. ``dataset``: the splits
@@ -1311,6 +1335,8 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
     run_dir = user_path(run_dir)
     checkpoint = load_checkpoint(run_dir)
     config = config_lib.from_dict_exact(checkpoint["config"])
+    # read before the data are loaded: a run without them stops at once
+    best_weights = load_best_weights(run_dir, checkpoint["best"], kept=config.run.keep_best) if best else None
     _check_registered(config, run_dir)
     if config.data.root == "":  # kept by a run that read it as none, before an empty one was refused
         config.data.root = None
@@ -1325,17 +1351,22 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
     with random_state_kept():  # the weights drawn here are overwritten by the run's: the caller's draws stay theirs
         method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
     method.load_state_dict(checkpoint["method"])
+    if best_weights is not None:
+        method.model.load_state_dict(best_weights["model"])
     method.eval()  # to predict with: batch norm then uses, and keeps, the statistics the run learned
     return config, method, noisy, checkpoint
 
 
 def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
                  out: str | Path | None = None, dataset: DatasetSplits | None = None,
-                 threads: int | None = None) -> dict[str, Any]:
+                 threads: int | None = None, best: bool = False) -> dict[str, Any]:
     """Evaluates a run's latest weights on its test split, with ``threads`` CPU threads (None: the run's own
     ``run.threads``; the run's config is left as it is, and the count the process had is restored after); writes and
     returns ``eval.json``'s content: the epoch its checkpoint ends (``epoch``; fewer than ``epochs``, the run's
     ``run.epochs``, for an unfinished run), the test loss and accuracy, and the number of test examples.
+    ``best``: the weights of the run's best epoch instead (see :func:`load_run`): ``epoch`` is that epoch, and the
+    content also holds ``best`` (true) and ``latest_epoch``, the epoch the checkpoint ends; as the test split picked
+    that epoch, its accuracy is an optimistic estimate of the model's.
     ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or a
     string ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``).
     On the CPU, figures scored with another count may differ in their last bits from the run's own count's, as sums
@@ -1345,15 +1376,18 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: s
     out_path = run_dir / "eval.json" if out is None else output_file(out, "eval.json")
     if out is not None:
         make_output_dir(out_path.parent, what="--out", create=False)  # a bad path stops before the evaluation
-    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset)
+    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset,
+                                                 best=best)
     torch_device = next(method.parameters()).device
     test_loader = make_test_loader(config, noisy.data, torch_device)
     # the run's own thread count (run.threads), as its device and precision are the run's, unless one is given
     with cpu_threads(config.run.threads if threads is None else threads):
         measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
-    result = {"run_dir": str(run_dir), "epoch": checkpoint["epoch"], "epochs": config.run.epochs,
-              "test_loss": measured["loss"], "test_accuracy": measured["accuracy"],
-              "num_test": test_loader.num_examples}
+    epoch = checkpoint["best"]["epoch"] if best else checkpoint["epoch"]
+    result = {"run_dir": str(run_dir), "epoch": epoch, "epochs": config.run.epochs, "test_loss": measured["loss"],
+              "test_accuracy": measured["accuracy"], "num_test": test_loader.num_examples}
+    if best:
+        result.update(best=True, latest_epoch=checkpoint["epoch"])
     make_output_dir(out_path.parent, what="--out")
     atomic_write_text(out_path, reporting.to_json(result))
     return result
