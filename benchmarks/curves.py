@@ -71,7 +71,7 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
         top, bottom = axes[0, column], axes[1, column]
         runs = [curves[noise][m] for m in sorted(curves[noise], key=lambda m: _rank(m, METHOD_ORDER))]
         actual = runs[0].actual_noise_rate
-        draw_runs(runs, top, bottom, colours={run.name: colours.get(run.name, "gray") for run in runs})
+        draw_runs(runs, top, bottom, styles={run.name: {"color": colours.get(run.name, "gray")} for run in runs})
         top.set_title(f"{noise} (actual noise {100 * actual:.1f} %)")
         top.set_ylabel("test accuracy (%)")
         bottom.set_ylabel("training labels right (%)")

@@ -333,11 +333,11 @@ def test_the_phase_line_is_named_by_the_method_and_not_drawn_past_the_last_epoch
     gamblers = read_run(train(tmp_path, "gam", "method.name=gamblers", "method.start_epoch=1").run_dir)
     assert gamblers.phase_name == "the gamblers loss"
     fig, ax = plt.subplots()
-    draw_runs([gamblers], ax, colours={gamblers.name: "C0"})
+    draw_runs([gamblers], ax, styles={gamblers.name: {"color": "C0"}})
     assert [line.get_label() for line in ax.lines] == ["gam", "gam: start of the gamblers loss"]
     gamblers.start_epoch = 50  # an unfinished run that has not reached its phase: no line out there
     fig, ax = plt.subplots()
-    draw_runs([gamblers], ax, colours={gamblers.name: "C0"})
+    draw_runs([gamblers], ax, styles={gamblers.name: {"color": "C0"}})
     assert [line.get_label() for line in ax.lines] == ["gam"]
     plt.close("all")
 
@@ -352,7 +352,7 @@ def phase_lines(run) -> list[tuple[str, list]]:
     from satlearn.compare import draw_runs
 
     fig, ax = plt.subplots()
-    draw_runs([run], ax, colours={run.name: "C0"})
+    draw_runs([run], ax, styles={run.name: {"color": "C0"}})
     plt.close(fig)
     return [(line.get_label(), list(line.get_xdata())) for line in ax.lines if "start of" in line.get_label()]
 
@@ -472,8 +472,8 @@ def test_the_table_shows_the_last_tested_and_best_accuracy_the_last_target_quali
     assert cells == ["a/sat", "sat", "40.0%", "4", "45.0%", "55.0% (ep 2)", "75.0%", "10.5"]
 
 
-def test_a_folder_of_many_runs_is_drawn_in_colours_of_their_own_with_its_legends_below_the_curves(tmp_path,
-                                                                                                 monkeypatch):
+def test_a_folder_of_many_runs_is_drawn_in_styles_of_their_own_with_its_legends_below_the_curves(tmp_path,
+                                                                                                monkeypatch):
     import warnings
 
     from matplotlib.colors import to_hex
@@ -490,7 +490,8 @@ def test_a_folder_of_many_runs_is_drawn_in_colours_of_their_own_with_its_legends
     (fig,) = drawn
     names = {run.name for run in runs}
     run_lines = [line for line in fig.axes[0].lines if line.get_label() in names]
-    assert len(run_lines) == len(runs) and len({to_hex(line.get_color()) for line in run_lines}) == len(runs)
+    assert len(run_lines) == len(runs)
+    assert len({(to_hex(line.get_color()), line.get_marker()) for line in run_lines}) == len(runs)
     renderer = fig.canvas.get_renderer()
     assert [ax.get_legend() for ax in fig.axes] == [None, None] and len(fig.legends) == 2  # none over the curves
     lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)  # an axes with its tick labels and axis label
@@ -573,7 +574,7 @@ def test_the_plot_marks_the_given_labels_share_right_and_a_phase_started_in_the_
     # start_epoch 3 (0-based) is epoch 4, the last one the run has done: the line is drawn there
     run = read_run(hand_written_run(tmp_path / "sat", HAND_ROWS, start_epoch=3))
     fig, (accuracy_ax, targets_ax) = plt.subplots(1, 2)
-    draw_runs([run], accuracy_ax, targets_ax, colours={run.name: "C0"})
+    draw_runs([run], accuracy_ax, targets_ax, styles={run.name: {"color": "C0"}})
     given = next(line for line in targets_ax.lines if line.get_label() == "sat given labels")
     assert list(given.get_ydata()) == [pytest.approx(60.0)] * 2  # 40 % of the labels made wrong: 60 % right
     phase = next(line for line in accuracy_ax.lines if line.get_label() == "start of SAT")
@@ -621,7 +622,7 @@ def test_the_targets_axes_mark_the_phase_only_of_runs_drawn_there(tmp_path):
     clean_rows = [{key: value for key, value in row.items() if key != "refined_label_accuracy"} for row in HAND_ROWS]
     clean = read_run(hand_written_run(tmp_path / "clean", clean_rows, start_epoch=2))
     fig, (accuracy_ax, targets_ax) = plt.subplots(1, 2)
-    draw_runs([noisy, clean], accuracy_ax, targets_ax, colours={"noisy": "C0", "clean": "C1"})
+    draw_runs([noisy, clean], accuracy_ax, targets_ax, styles={"noisy": {"color": "C0"}, "clean": {"color": "C1"}})
     vertical = [(line.get_color(), list(line.get_xdata())) for line in targets_ax.lines
                 if len(set(line.get_xdata())) == 1]
     assert vertical == [("C0", [2, 2])]
@@ -744,3 +745,23 @@ def test_a_title_and_run_names_with_dollar_signs_are_drawn_as_written_not_as_tex
     legend_texts = [text for ax in fig.axes for text in ax.get_legend().get_texts()]
     assert legend_texts and all(drawn_as_written(text, text.get_text().replace(r"\$", "$")) for text in legend_texts)
     assert {text.get_text().replace(r"\$", "$") for text in legend_texts} >= {name, f"{name} targets"}
+
+
+def test_compares_runs_are_told_apart_by_colour_blind_safe_colours_and_by_marker(tmp_path, monkeypatch):
+    # the third and fourth runs were matplotlib's green and red, both solid: one line to a red-green colour-blind reader
+    from matplotlib.colors import to_hex
+
+    from satlearn.compare import plot_runs
+    from satlearn.engine.reporting import palette
+
+    runs = [read_run(hand_written_run(tmp_path / f"run{i}", HAND_ROWS)) for i in range(4)]
+    drawn = drawn_figures(monkeypatch)
+    plot_runs(runs, tmp_path / "four.png")
+    accuracy_ax, targets_ax = drawn[0].axes
+    for ax, suffix in ((accuracy_ax, ""), (targets_ax, " targets")):
+        lines = [line for line in ax.lines if line.get_label() in {f"{run.name}{suffix}" for run in runs}]
+        assert [to_hex(line.get_color()) for line in lines] == [c.lower() for c in palette()[:4]]
+        assert len({line.get_marker() for line in lines}) == 4
+    legend_markers = [handle.get_marker() for handle in accuracy_ax.get_legend().legend_handles
+                      if handle.get_label() in {run.name for run in runs}]
+    assert len(set(legend_markers)) == 4 and None not in legend_markers

@@ -672,8 +672,8 @@ def test_the_report_gives_the_accuracy_over_the_whole_test_split_and_the_curve_o
     assert len(result.curve) == 5 and result.curve.risk[-1] == pytest.approx(4 / 5)
 
 
-def test_the_risk_coverage_plot_of_many_runs_draws_each_in_its_own_colour_with_the_legends_below(tmp_path,
-                                                                                                monkeypatch):
+def test_the_risk_coverage_plot_of_many_runs_draws_each_in_its_own_style_with_the_legends_below(tmp_path,
+                                                                                               monkeypatch):
     import warnings
 
     from matplotlib.colors import to_hex
@@ -692,7 +692,7 @@ def test_the_risk_coverage_plot_of_many_runs_draws_each_in_its_own_colour_with_t
         plot_risk_coverage(results, tmp_path / "risk_coverage.png")
     (fig,) = drawn
     for ax in fig.axes:
-        assert len({to_hex(line.get_color()) for line in ax.lines}) == len(results)
+        assert len({(to_hex(line.get_color()), line.get_marker()) for line in ax.lines}) == len(results)
     renderer = fig.canvas.get_renderer()
     assert [ax.get_legend() for ax in fig.axes] == [None, None] and len(fig.legends) == 2  # none over the curves
     lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
@@ -959,3 +959,4 @@ def test_a_selective_report_stopped_while_written_leaves_the_earlier_files_all_a
     with pytest.raises(OSError, match="No space left"):
         write_result(result(50), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # and no temporary file left
+

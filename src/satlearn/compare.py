@@ -21,7 +21,7 @@ from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file, saved_config,
 )
 from satlearn.engine.reporting import (
-    distinct_colours, fit_percent_axis, history_counted_repr, mark_epoch_axis, new_figure, place_legends, plain_text,
+    fit_percent_axis, history_counted_repr, line_styles, mark_epoch_axis, new_figure, place_legends, plain_text,
     point_style,
 )
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
@@ -238,32 +238,34 @@ def format_table(runs: list[RunCurves]) -> str:
     return "\n".join(lines)
 
 
-def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, colours: dict[str, str]) -> None:
+def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, styles: dict[str, dict[str, Any]]) -> None:
     """Draws ``runs`` onto matplotlib axes: test accuracy per epoch; on ``targets_ax``, the share of training labels
     that a run's refined labels (the largest class of each target, the given label where it ties) get right, beside
     its given labels'; a dotted line where a run's second phase starts (its soft targets, or the gamblers loss), once
-    the run has got there."""
+    the run has got there. ``styles``: each run's ``Axes.plot`` keywords, by name (:func:`line_styles`); its given
+    labels' and phase's lines take its colour alone, as dashes and dots say what they are."""
     for run in runs:
-        name = plain_text(run.name)
+        name, style = plain_text(run.name), styles[run.name]
+        colour = style["color"]
         rows = run.test_rows
         tested = [r["epoch"] for r in rows]
-        accuracy_ax.plot(tested, [100 * r["test_accuracy"] for r in rows], label=name, color=colours[run.name],
-                         **point_style(tested))
+        accuracy_ax.plot(tested, [100 * r["test_accuracy"] for r in rows], label=name,
+                         **{**point_style(tested), **style})
         refined = [r for r in run.history if "refined_label_accuracy" in r]
         drawn_on = [accuracy_ax]
         if targets_ax is not None and refined:
             drawn_on.append(targets_ax)
             refined_epochs = [r["epoch"] for r in refined]
             targets_ax.plot(refined_epochs, [100 * r["refined_label_accuracy"] for r in refined],
-                            label=f"{name} targets", color=colours[run.name], **point_style(refined_epochs))
+                            label=f"{name} targets", **{**point_style(refined_epochs), **style})
             if run.actual_noise_rate is not None:
-                targets_ax.axhline(100 * (1 - run.actual_noise_rate), color=colours[run.name], linestyle="--",
+                targets_ax.axhline(100 * (1 - run.actual_noise_rate), color=colour, linestyle="--",
                                    linewidth=0.8, label=f"{name} given labels")
         # epochs are 1-based in the metrics: the first epoch of the phase; not drawn past where a run has got to, nor
         # on the targets' axes for a run without curves there (gamblers, clean labels), where it would mark nothing
         if run.start_epoch is not None and run.start_epoch + 1 <= run.history[-1]["epoch"]:
             for ax in drawn_on:
-                ax.axvline(run.start_epoch + 1, color=colours[run.name], linestyle=":", linewidth=1,
+                ax.axvline(run.start_epoch + 1, color=colour, linestyle=":", linewidth=1,
                            label=plain_text(phase_label(run)) if ax is accuracy_ax else None)
 
 
@@ -281,7 +283,7 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     with_targets = any("refined_label_accuracy" in row for run in runs for row in run.history)
     fig, axes = new_figure(1, 2 if with_targets else 1, figsize=(12 if with_targets else 7, 4.5), squeeze=False)
     draw_runs(runs, axes[0, 0], axes[0, 1] if with_targets else None,
-              colours=dict(zip((run.name for run in runs), distinct_colours(len(runs)))))
+              styles=dict(zip((run.name for run in runs), line_styles(len(runs)))))
     axes[0, 0].set_ylabel("test accuracy (%)")
     if with_targets:
         axes[0, 1].set_ylabel("training labels right (%)")

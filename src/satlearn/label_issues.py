@@ -391,7 +391,7 @@ def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Pa
     """Precision–recall curve of the score ranking, with the flagged set marked. ``files``: the set of files it is
     written with (:func:`write_label_issues`'); by default it is written alone."""
     from satlearn.engine.checkpoint import atomic_write_bytes
-    from satlearn.engine.reporting import new_figure
+    from satlearn.engine.reporting import new_figure, palette
     from satlearn.evaluation.detection import (
         average_precision, format_measure, precision_recall_curve, precision_recall_f1,
     )
@@ -403,8 +403,8 @@ def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Pa
             label=f"ranking by score (AP {format_measure(average_precision(issues.scores, truly_wrong))})")
     # a flagged set with no precision (nothing flagged) or recall (nothing wrong) has no point: its legend says so
     defined = flagged["precision"] is not None and flagged["recall"] is not None
-    ax.scatter([flagged["recall"]] if defined else [], [flagged["precision"]] if defined else [], color="C3",
-               zorder=3, label=f"flagged: {flagged['flagged']} (F1 {format_measure(flagged['f1'])})")
+    ax.scatter([flagged["recall"]] if defined else [], [flagged["precision"]] if defined else [], color=palette()[1],
+               marker="D", zorder=3, label=f"flagged: {flagged['flagged']} (F1 {format_measure(flagged['f1'])})")
     ax.set_xlabel("recall (share of wrong labels found)")
     ax.set_ylabel("precision (share of flagged that are wrong)")
     ax.set_xlim(0, 1.02)

@@ -423,16 +423,16 @@ def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path
 def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> Path:
     """Selective risk and generalized risk against coverage (test part), one line per result."""
     from satlearn.engine.checkpoint import atomic_write_bytes
-    from satlearn.engine.reporting import distinct_colours, new_figure, place_legends, plain_text
+    from satlearn.engine.reporting import line_styles, new_figure, place_legends, plain_text
 
     path = user_path(path)
     fig, (ax_risk, ax_general) = new_figure(1, 2, figsize=(11, 4.5))
-    for result, colour in zip(results, distinct_colours(len(results))):
+    for result, style in zip(results, line_styles(len(results))):
         metrics = result.report["metrics"]["test"]
         curve, label = result.curve, plain_text(result.label)
-        ax_risk.plot(100 * curve.coverage, 100 * curve.risk, color=colour,
+        ax_risk.plot(100 * curve.coverage, 100 * curve.risk, **style,
                      label=f"{label} — AURC {1000 * metrics['aurc']:.2f}‰")
-        ax_general.plot(100 * curve.coverage, 100 * curve.generalized_risk, color=colour,
+        ax_general.plot(100 * curve.coverage, 100 * curve.generalized_risk, **style,
                         label=f"{label} — AUGRC {1000 * metrics['augrc']:.2f}‰")
     ax_risk.set_ylabel("selective error (% of accepted examples)")
     ax_general.set_ylabel("generalized risk: accepted and wrong (% of all)")

@@ -219,27 +219,39 @@ def test_a_method_that_reports_no_training_accuracy_gets_no_legend_entry_for_it(
     assert [line.get_label() for line in accuracy_ax.get_lines()] == ["test"]
 
 
-@pytest.mark.parametrize("count", [1, 10, 11, 20, 21, 60])
-def test_line_colours_stay_distinct_past_matplotlibs_ten(count):
+@pytest.mark.parametrize("count", [1, 10, 11, 20, 21, 60, 110])
+def test_line_styles_stay_distinct_past_the_palettes_ten_colours(count):
     from matplotlib.colors import to_hex
 
-    from satlearn.engine.reporting import distinct_colours
+    from satlearn.engine.reporting import line_styles
 
-    colours = distinct_colours(count)
-    assert len(colours) == count and len({to_hex(colour) for colour in colours}) == count
+    styles = line_styles(count)
+    assert len(styles) == count and len({(to_hex(s["color"]), s["marker"]) for s in styles}) == count
 
 
-def test_up_to_ten_lines_keep_matplotlibs_own_colours_and_up_to_twenty_take_tab20s():
-    # a plot of a few runs looks as it always has
-    import matplotlib
+def test_lines_take_the_colour_blind_palette_each_with_its_own_marker_and_its_colours_come_round_again():
+    import matplotlib.style
+
+    from satlearn.engine.reporting import line_styles, palette
+
+    colour_blind = matplotlib.style.library["tableau-colorblind10"]["axes.prop_cycle"].by_key()["color"]
+    assert palette() == colour_blind
+    styles = line_styles(12)
+    assert [s["color"] for s in styles[:10]] == colour_blind  # no red beside a green of the same weight
+    assert len({s["marker"] for s in styles[:10]}) == 10  # apart in greyscale too
+    assert [s["color"] for s in styles[10:]] == colour_blind[:2]  # past ten: a colour again, with another marker
+    assert styles[10]["marker"] not in (styles[0]["marker"], styles[1]["marker"])
+
+
+def test_a_figures_lines_take_the_colour_blind_palette_in_turn():
     from matplotlib.colors import to_hex
 
-    from satlearn.engine.reporting import distinct_colours
+    from satlearn.engine.reporting import new_figure, palette
 
-    assert distinct_colours(3) == ["C0", "C1", "C2"]
-    assert distinct_colours(10) == [f"C{i}" for i in range(10)]
-    assert [to_hex(c) for c in distinct_colours(20)] == [to_hex(matplotlib.colormaps["tab20"](i)) for i in range(20)]
-    assert [to_hex(c) for c in distinct_colours(11)] == [to_hex(matplotlib.colormaps["tab20"](i)) for i in range(11)]
+    fig, (left, right) = new_figure(1, 2, figsize=(4, 2))
+    for ax in (left, right):
+        lines = [ax.plot([0, 1], [0, i])[0] for i in range(3)]
+        assert [to_hex(line.get_color()) for line in lines] == [c.lower() for c in palette()[:3]]
 
 
 def axes_with_lines(counts, *, labelled=True):
@@ -487,3 +499,4 @@ def test_the_curves_title_is_drawn_as_written_where_the_data_are_named_with_doll
     plain.set_figure(fig)
     renderer = fig.canvas.get_renderer()
     assert suptitle.get_window_extent(renderer).width == pytest.approx(plain.get_window_extent(renderer).width)
+

@@ -199,15 +199,18 @@ def history_counted_repr(result: Any) -> str:
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **subplots):
-    """A figure and its ``nrows`` × ``ncols`` axes (as ``Figure.subplots`` returns them), drawn by Agg outside
-    pyplot: a script's or notebook's pyplot backend (an inline one, say) and its open figures are left as they are,
-    and nothing is left open for pyplot to show or to close."""
+    """A figure and its ``nrows`` × ``ncols`` axes (as ``Figure.subplots`` returns them), whose lines take the
+    :func:`palette`'s colours in turn, drawn by Agg outside pyplot: a script's or notebook's pyplot backend (an inline
+    one, say) and its open figures are left as they are, and nothing is left open for pyplot to show or to close."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)  # the canvas sets itself on the figure: its renderer measures the legends
-    return fig, fig.subplots(nrows, ncols, **subplots)
+    axes = fig.subplots(nrows, ncols, **subplots)
+    for ax in np.atleast_1d(axes).flat:  # the palette here, not in matplotlib's settings, which are the caller's
+        ax.set_prop_cycle(color=palette())
+    return fig, axes
 
 
 def mark_epoch_axis(ax) -> None:
@@ -256,18 +259,27 @@ def point_style(xs: list[Any]) -> dict[str, Any]:
     return {"marker": "o"} if len(xs) == 1 else {}
 
 
-def distinct_colours(count: int) -> list[Any]:
-    """``count`` line colours, no two alike: matplotlib's ten default ones while they last (a plot of a few runs
-    looks as it always has), where an eleventh line would take the first one's colour again; then ``tab20``'s
-    twenty; past twenty, hues spread evenly over a colour map."""
-    import matplotlib
+def palette() -> list[str]:
+    """The line colours of satlearn's figures: those of matplotlib's ``tableau-colorblind10`` style, ten colours that
+    readers with the common kinds of colour blindness tell apart (matplotlib's default red and green they do not)."""
+    import matplotlib.style
 
-    if count <= 10:
-        return [f"C{i}" for i in range(count)]
-    if count <= 20:
-        return [matplotlib.colormaps["tab20"](i) for i in range(count)]
-    spread = matplotlib.colormaps["turbo"]
-    return [spread(i / (count - 1)) for i in range(count)]
+    return list(matplotlib.style.library["tableau-colorblind10"]["axes.prop_cycle"].by_key()["color"])
+
+
+# a marker for each line of a figure of several runs, which tells them apart in greyscale too: one more than the
+# palette has colours, so that past ten lines a colour comes back with a marker it has not had
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">", "*", "h")
+
+
+def line_styles(count: int) -> list[dict[str, Any]]:
+    """``count`` ways to draw a line (keywords for ``Axes.plot``), no two alike: the :func:`palette`'s colours in
+    turn, each line with its own marker; past ten lines the colours come round again, each with another marker, up to
+    110 lines. Markers go about a tenth of the axes apart (a curve of 200 epochs would be a row of them), each line's
+    a little further along than the one before, so that lines on top of each other show both."""
+    colours = palette()
+    return [{"color": colours[i % len(colours)], "marker": MARKERS[i % len(MARKERS)], "markersize": 4,
+             "markevery": (0.01 * (i % len(colours)), 0.1)} for i in range(count)]
 
 
 # a legend of more entries than this, drawn inside its axes, covers the curves it names (a folder of runs compared)
