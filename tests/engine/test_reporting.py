@@ -415,8 +415,8 @@ def test_the_curves_of_a_run_on_splits_given_in_python_are_titled_with_their_nam
                            class_names=["a", "b", "c"], kind="tabular", name="my table")
     titles = []
     plot = reporting.plot_curves
-    monkeypatch.setattr(reporting, "plot_curves", lambda history, path, *, title: (titles.append(title),
-                                                                                    plot(history, path, title=title)))
+    monkeypatch.setattr(reporting, "plot_curves", lambda history, path, *, title, **kwargs: (
+        titles.append(title), plot(history, path, title=title, **kwargs)))
     config = load_config(None, tiny_overrides(tmp_path, "model.name=mlp", "data.batch_size=16", "run.epochs=2"))
     result = fit(config, tmp_path / "given", dataset=splits, log=lambda message: None)
     # the config still names mnist1d, which the run never loaded
@@ -500,3 +500,28 @@ def test_the_curves_title_is_drawn_as_written_where_the_data_are_named_with_doll
     renderer = fig.canvas.get_renderer()
     assert suptitle.get_window_extent(renderer).width == pytest.approx(plain.get_window_extent(renderer).width)
 
+
+def test_curves_png_marks_the_epoch_the_methods_second_phase_starts_as_compare_does(tmp_path, monkeypatch):
+    drawn = drawn_figures(monkeypatch)
+    result = fit(load_config(None, tiny_overrides(tmp_path, "method.name=sat", "method.start_epoch=1")),
+                 tmp_path / "sat", log=lambda message: None)
+    accuracy_ax, loss_ax = drawn[0].axes
+    for ax in (accuracy_ax, loss_ax):  # 0-based start epoch 1: the first epoch on soft targets is epoch 2
+        assert [list(line.get_xdata()) for line in ax.get_lines() if line.get_linestyle() == ":"] == [[2, 2]]
+    assert [text.get_text() for text in accuracy_ax.get_legend().get_texts()][-1] == "start of SAT"
+    assert "start of SAT" not in [text.get_text() for text in loss_ax.get_legend().get_texts()]
+    assert result.summary["start_epoch"] == 1
+
+
+def test_curves_png_marks_no_phase_a_run_has_not_reached_nor_one_its_method_lacks(tmp_path, monkeypatch):
+    history = [{"epoch": e, "train_accuracy": 0.1 * e, "train_loss": 1 / e, "test_accuracy": 0.1 * e,
+                "test_loss": 2 / e} for e in (1, 2)]
+    drawn = drawn_figures(monkeypatch)
+    plot_curves(history, tmp_path / "later.png", phase=(2, "SAT"))  # starts at epoch 3; the run has done 2
+    plot_curves(history, tmp_path / "none.png", phase=None)
+    for fig in drawn:
+        assert not [line for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == ":"]
+    erm = fit(load_config(None, tiny_overrides(tmp_path, "method.name=erm", "run.epochs=2")), tmp_path / "erm",
+              log=lambda message: None)
+    assert erm.summary["start_epoch"] is None
+    assert not [line for ax in drawn[-1].axes for line in ax.get_lines() if line.get_linestyle() == ":"]

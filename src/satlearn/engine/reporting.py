@@ -109,6 +109,13 @@ def phase_start_epoch(config) -> int | None:
     return config.method.start_epoch if METHODS.get(config.method.name).phase_name is not None else None
 
 
+def run_phase(config) -> tuple[int, str] | None:
+    """The 0-based epoch at which ``config``'s second phase starts and what starts then, in the method's words ("SAT",
+    "the gamblers loss"); None for a method without such a phase."""
+    start = phase_start_epoch(config)
+    return None if start is None else (start, METHODS.get(config.method.name).phase_name)
+
+
 def summarize(config, history, *, best, noisy, method, wall_seconds: float, device) -> dict[str, Any]:
     final = history[-1]
     known = knows_true_labels(config.data.noise.kind)
@@ -347,8 +354,11 @@ def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], font
     return one_column
 
 
-def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -> None:
-    """Accuracy (train on given labels, test) and loss against epoch, side by side."""
+def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
+                phase: tuple[int, str] | None = None) -> None:
+    """Accuracy (train on given labels, test) and loss against epoch, side by side. ``phase``: the 0-based epoch at
+    which the run's second phase starts and its name (as :func:`run_phase` gives them), marked by a dotted line once
+    the run has got there, as compare marks it."""
     def percent(value):  # in percent, as compare's plot and the printed figures give accuracies
         return None if value is None else 100 * value
 
@@ -367,12 +377,16 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
     mark_epoch_axis(ax_acc)
     fit_percent_axis(ax_acc)
     ax_acc.set_ylabel("accuracy (%)")
-    ax_acc.legend()
     ax_acc.grid(alpha=0.3)
     ax_loss.plot(epochs, [row.get("train_loss") for row in history], label="train", **point_style(epochs))
     ax_loss.plot(test_epochs, [r["test_loss"] for r in test_rows], label="test", **point_style(test_epochs))
     mark_epoch_axis(ax_loss)
     ax_loss.set_ylabel("loss")
+    if phase is not None and phase[0] + 1 <= epochs[-1]:  # epochs are 1-based in the metrics
+        for ax in (ax_acc, ax_loss):
+            ax.axvline(phase[0] + 1, color=palette()[3], linestyle=":", linewidth=1,
+                       label=f"start of {phase[1]}" if ax is ax_acc else None)
+    ax_acc.legend()
     ax_loss.legend()
     ax_loss.grid(alpha=0.3)
     if title:
@@ -382,7 +396,8 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "") -
 
 
 def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> None:
-    plot_curves(history, run_dir / "curves.png", title=curves_title(config, data=summary["data"]))
+    plot_curves(history, run_dir / "curves.png", title=curves_title(config, data=summary["data"]),
+                phase=run_phase(config))
     if method.soft_targets is not None:
         from satlearn.errors import DataError
         from satlearn.label_issues import read_origin
