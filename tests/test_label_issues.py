@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import tiny_overrides
+from fixtures import drawn_figures, tiny_overrides
 from satlearn.cli import main
 from satlearn.errors import ConfigTypeError, DataError, SatlearnError
 from satlearn.label_issues import find_label_issues, load_run_targets, plot_precision_recall, write_label_issues
@@ -623,3 +623,20 @@ def test_find_issues_stopped_while_its_plot_is_made_leaves_the_earlier_files_all
     with pytest.raises((KeyboardInterrupt, OSError)):
         write_label_issues(find_label_issues(labels, targets, num_issues=1), tmp_path, true_labels=truth)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # and no temporary file left
+
+
+def test_the_precision_recall_plot_has_no_legend_entry_for_a_flagged_set_with_no_point(tmp_path, monkeypatch):
+    # a marker in the legend beside "flagged: 0" stood for a point the plot does not have
+    labels, truth = np.array([0, 1, 2, 0]), np.array([0, 1, 2, 1])
+    nothing = find_label_issues(labels, np.eye(3)[labels])  # targets agree with every given label
+    drawn = drawn_figures(monkeypatch)
+    plot_precision_recall(nothing, labels != truth, tmp_path / "none.png")
+    some = find_label_issues(labels, np.eye(3)[truth])
+    plot_precision_recall(some, labels != truth, tmp_path / "some.png")
+    plot_precision_recall(some, np.zeros(4, bool), tmp_path / "none_wrong.png")
+    legends = [fig.axes[0].get_legend() for fig in drawn]
+    texts = [[text.get_text() for text in legend.get_texts()] for legend in legends]
+    assert [len(entries) for entries in texts] == [1, 2, 1] and texts[0][0].startswith("ranking by score")
+    assert texts[1][1] == "flagged: 1 (F1 1.000)"
+    assert [legend.get_title().get_text() for legend in legends] == ["nothing flagged", "",
+                                                                     "flagged: 1, of no wrong labels"]

@@ -401,16 +401,19 @@ def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Pa
     fig, ax = new_figure(figsize=(5.5, 4.5))
     ax.step(recall, precision, where="post",
             label=f"ranking by score (AP {format_measure(average_precision(issues.scores, truly_wrong))})")
-    # a flagged set with no precision (nothing flagged) or recall (nothing wrong) has no point: its legend says so
+    # a flagged set with no precision (nothing flagged) or recall (nothing wrong) has no point, and no legend entry,
+    # whose marker would stand for one: the legend's title says so
     defined = flagged["precision"] is not None and flagged["recall"] is not None
-    ax.scatter([flagged["recall"]] if defined else [], [flagged["precision"]] if defined else [], color=palette()[1],
-               marker="D", zorder=3, label=f"flagged: {flagged['flagged']} (F1 {format_measure(flagged['f1'])})")
+    if defined:
+        ax.scatter([flagged["recall"]], [flagged["precision"]], color=palette()[1], marker="D", zorder=3,
+                   label=f"flagged: {flagged['flagged']} (F1 {format_measure(flagged['f1'])})")
     ax.set_xlabel("recall (share of wrong labels found)")
     ax.set_ylabel("precision (share of flagged that are wrong)")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left")
+    ax.legend(loc="lower left", title=None if defined else "nothing flagged" if flagged["flagged"] == 0
+              else f"flagged: {flagged['flagged']}, of no wrong labels")
     ax.set_title("Label issues against the known true labels")
     fig.tight_layout()
     write = files.write_bytes if files is not None else atomic_write_bytes
