@@ -960,3 +960,19 @@ def test_a_selective_report_stopped_while_written_leaves_the_earlier_files_all_a
         write_result(result(50), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # and no temporary file left
 
+
+def test_the_risk_coverage_curves_of_a_run_with_no_error_are_drawn_above_the_frame(tmp_path, monkeypatch):
+    # every prediction right: both curves lie at 0 %, which stood on the axes' bottom line, where they did not show
+    from satlearn.selective import RunScores, evaluate_scores, plot_risk_coverage
+
+    rng = np.random.default_rng(0)
+    perfect = evaluate_scores(RunScores(run_dir=tmp_path / "perfect", method="erm", score="max_softmax", epoch=1,
+                                        epochs=1, scores=rng.random(40), predictions=np.zeros(40, dtype=int),
+                                        labels=np.zeros(40, dtype=int)))
+    drawn = drawn_figures(monkeypatch)
+    plot_risk_coverage([perfect], tmp_path / "risk_coverage.png")
+    for ax in drawn[0].axes:
+        (line,) = ax.lines
+        assert set(line.get_ydata()) == {0.0}
+        low, high = ax.get_ylim()
+        assert low < 0 and -low < (high - low) / 10 and high - low >= 1 - 1e-9  # clear of the frame, a point wide

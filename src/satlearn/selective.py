@@ -423,7 +423,7 @@ def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path
 def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> Path:
     """Selective risk and generalized risk against coverage (test part), one line per result."""
     from satlearn.engine.checkpoint import atomic_write_bytes
-    from satlearn.engine.reporting import line_styles, new_figure, place_legends, plain_text
+    from satlearn.engine.reporting import fit_percent_axis, line_styles, new_figure, place_legends, plain_text
 
     path = user_path(path)
     fig, (ax_risk, ax_general) = new_figure(1, 2, figsize=(11, 4.5))
@@ -439,7 +439,8 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
     for ax in (ax_risk, ax_general):
         ax.set_xlabel("coverage (%)")
         ax.set_xlim(0, 100)
-        ax.set_ylim(bottom=0)
+        # a little below 0 %: a run with no error drew its curves on the frame, where they could not be seen
+        fit_percent_axis(ax)
         ax.grid(alpha=0.3)
     fig.suptitle("Risk–coverage on the test part of the split (seed 10)")
     legends_below = place_legends(fig, (ax_risk, ax_general), runs=len(results), fontsize=7,
