@@ -1,7 +1,8 @@
-"""Learning curves of the recorded label-noise cells: one figure per recipe, one column per noise.
+"""Learning curves of the recorded label-noise cells: one figure per recipe, two panels per noise, one above the other,
+at most four noises side by side (the fast recipe's eight in two rows of four).
 
-Top row: test accuracy per epoch of every method — cross-entropy peaks early and then falls as it memorises the
-wrong labels; SAT does not. Bottom row (methods with soft targets): how many training labels the targets get right
+Top panel: test accuracy per epoch of every method — cross-entropy peaks early and then falls as it memorises the
+wrong labels; SAT does not. Bottom panel (methods with soft targets): how many training labels the targets get right
 (`refined_label_accuracy`, the argmax of each example's target against the clean label), beside the share of
 given labels that are right (1 − actual noise). A dotted line marks the epoch where SAT starts.
 
@@ -15,8 +16,11 @@ It reads the cells recorded in `benchmarks/results/label_noise/<recipe>/` and, f
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
@@ -26,9 +30,17 @@ from common import (  # noqa: E402
 from satlearn.compare import RunCurves, draw_runs, read_metrics  # noqa: E402
 from satlearn.compare import first_soft_target_epoch as sat_start_epoch  # noqa: E402
 from satlearn.engine.checkpoint import atomic_write_bytes  # noqa: E402
-from satlearn.engine.reporting import fit_percent_axis, mark_epoch_axis  # noqa: E402
+from satlearn.engine.reporting import fit_percent_axis, line_styles, mark_epoch_axis  # noqa: E402
 
 METHOD_ORDER = ("ce", "sat", "sat_sce")
+# each method's line in every panel (a colour-blind-safe colour and a marker), by its place in line_styles: CE and SAT
+# as compare draws the demo's two runs (blue circles, orange squares), SAT+SCE dark grey, past the palette's pale
+# grey; a method not named here a grey of its own
+METHOD_STYLES = {"ce": 0, "sat": 1, "sat_sce": 3}
+OTHER_METHOD_STYLE = 6
+# at most this many noise columns side by side: the eight of the fast recipe in one row made a figure 3360 px wide,
+# unreadable at the width a page shows it; more go in a second row of columns below
+MAX_COLUMNS = 4
 NOISE_ORDER = ("sym20", "sym40", "sym60", "sym80", "pair40", "c10n-aggre", "c10n-random1", "c10n-worst")
 
 
@@ -65,13 +77,22 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
     import matplotlib.pyplot as plt
 
     noises = sorted(curves, key=lambda n: _rank(n, NOISE_ORDER))
-    fig, axes = plt.subplots(2, len(noises), figsize=(max(6.5, 4.2 * len(noises)), 6.6), squeeze=False, sharex="col")
-    colours = {"ce": "tab:red", "sat": "tab:blue", "sat_sce": "tab:green"}
-    for column, noise in enumerate(noises):
-        top, bottom = axes[0, column], axes[1, column]
+    columns = math.ceil(len(noises) / math.ceil(len(noises) / MAX_COLUMNS))  # rows as full as they can be alike
+    rows = math.ceil(len(noises) / columns)
+    # a row of noises is a figure of its own within the figure: a noise's two panels stay close, one epoch axis
+    # under both, while the rows keep apart for the titles and axis labels between them
+    fig = plt.figure(figsize=(max(6.5, 4.2 * columns), 6.6 * rows), layout="constrained")
+    panels = [row.subplots(2, columns, squeeze=False, sharex="col") for row in np.atleast_1d(fig.subfigures(rows, 1))]
+    for empty in range(len(noises), rows * columns):  # a last row that is not full
+        for ax in panels[-1][:, empty % columns]:
+            ax.remove()
+    styles = line_styles(OTHER_METHOD_STYLE + 1)
+    for place, noise in enumerate(noises):
+        top, bottom = panels[place // columns][:, place % columns]
         runs = [curves[noise][m] for m in sorted(curves[noise], key=lambda m: _rank(m, METHOD_ORDER))]
         actual = runs[0].actual_noise_rate
-        draw_runs(runs, top, bottom, styles={run.name: {"color": colours.get(run.name, "gray")} for run in runs})
+        draw_runs(runs, top, bottom,
+                  styles={run.name: styles[METHOD_STYLES.get(run.name, OTHER_METHOD_STYLE)] for run in runs})
         top.set_title(f"{noise} (actual noise {100 * actual:.1f} %)")
         top.set_ylabel("test accuracy (%)")
         bottom.set_ylabel("training labels right (%)")
@@ -84,9 +105,8 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
             else:  # a column with only its CE cell so far: CE keeps no targets
                 ax.text(0.5, 0.5, "no SAT cell recorded", ha="center", va="center", transform=ax.transAxes,
                         color="gray")
-    fig.suptitle(f"CIFAR-10, recipe `{recipe}`\ntest accuracy and target quality per epoch (dotted: SAT starts)",
+    fig.suptitle(f"CIFAR-10, recipe {recipe}\ntest accuracy and target quality per epoch (dotted: SAT starts)",
                  fontsize=10)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)

@@ -188,3 +188,75 @@ def test_a_cell_whose_targets_have_not_moved_draws_them_at_the_given_labels_leve
     bottom = drawn[0].axes[1]
     low, high = bottom.get_ylim()
     assert high - low >= 1 and low < 63.82 < high and bottom.yaxis.get_offset_text().get_text() == ""
+
+
+def eight_noise_cells(tmp_path):
+    """The fast recipe's grid: CE, SAT and SAT+SCE cells at each of its eight noises."""
+    curves = load_benchmark("curves")
+    results = tmp_path / "results"
+    for noise in curves.NOISE_ORDER:
+        for method in curves.METHOD_ORDER:
+            write_cell(results, None, method, noise)
+            rows = [{"epoch": e, "test_accuracy": 0.1 * e, "epoch_seconds": 1.0,
+                     **({} if method == "ce" else {"refined_label_accuracy": 0.7,
+                                                   **({"train_confidence": 0.9} if e >= 2 else {})})}
+                    for e in (1, 2, 3)]
+            (results / "label_noise" / "paper" / f"{method}-{noise}.metrics.jsonl").write_text(
+                "".join(json.dumps(r) + "\n" for r in rows))
+    loaded, missing = curves.load_curves(results, tmp_path / "runs", "paper")
+    assert missing == []
+    return curves, loaded
+
+
+def recipe_figure(monkeypatch, curves, cells, tmp_path):
+    """The figure ``plot_recipe`` draws of ``cells``, kept to be read back (no PNG written)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    closed = []
+    monkeypatch.setattr(plt, "close", closed.append)
+    monkeypatch.setattr(curves, "atomic_write_bytes", lambda path, write: None)
+    curves.plot_recipe(cells, tmp_path / "figure.png", recipe="fast")
+    (fig,) = closed
+    return fig
+
+
+def test_eight_noises_are_laid_out_in_two_rows_of_four_each_panel_titled_without_markdown(tmp_path, monkeypatch):
+    # one row of eight columns was 3360 × 660 px: unreadable at a page's width
+    curves, loaded = eight_noise_cells(tmp_path)
+    fig = recipe_figure(monkeypatch, curves, loaded, tmp_path)
+    assert fig.get_size_inches() == pytest.approx([4.2 * 4, 6.6 * 2])
+    tops = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title().split(" ")[0] for ax in tops] == list(curves.NOISE_ORDER)
+    renderer = fig.canvas.get_renderer()
+    lefts = sorted({round(ax.get_window_extent(renderer).x0) for ax in tops})
+    assert len(tops) == 8 and len(fig.axes) == 16 and len(lefts) == 4  # four columns, two rows of noises
+    assert "`" not in fig.get_suptitle() and fig.get_suptitle().startswith("CIFAR-10, recipe fast\n")
+
+
+def test_a_grid_that_does_not_fill_its_rows_leaves_no_empty_panels(tmp_path, monkeypatch):
+    curves, loaded = eight_noise_cells(tmp_path)
+    five = {noise: loaded[noise] for noise in curves.NOISE_ORDER[:5]}
+    fig = recipe_figure(monkeypatch, curves, five, tmp_path)
+    assert len(fig.axes) == 10 and all(ax.lines for ax in fig.axes)  # 3 + 2 noises, two panels each
+
+
+def test_each_method_keeps_one_colour_blind_safe_colour_and_marker_in_every_panel(tmp_path, monkeypatch):
+    # CE was red and SAT+SCE green, both solid: one colour to a red-green colour-blind reader
+    from matplotlib.colors import to_hex
+
+    from satlearn.engine.reporting import palette
+
+    curves, loaded = eight_noise_cells(tmp_path)
+    styles = {}
+    for ax in recipe_figure(monkeypatch, curves, loaded, tmp_path).axes:
+        for line in ax.lines:
+            method = line.get_label().removesuffix(" targets")
+            if method in curves.METHOD_ORDER:
+                styles.setdefault(method, set()).add((to_hex(line.get_color()), line.get_marker()))
+    assert all(len(drawn) == 1 for drawn in styles.values()), styles  # one style a method, everywhere
+    (ce,), (sat,), (sce,) = styles["ce"], styles["sat"], styles["sat_sce"]
+    assert len({ce[0], sat[0], sce[0]}) == 3 and len({ce[1], sat[1], sce[1]}) == 3
+    assert {ce[0], sat[0], sce[0]} <= {colour.lower() for colour in palette()}
