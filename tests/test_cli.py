@@ -119,6 +119,24 @@ def test_eval_best_scores_the_best_epochs_weights_of_a_run_that_kept_them_and_is
     assert printed.out == "" and not (plain / "eval.json").exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: output folders there are not locked")
+def test_eval_and_selective_eval_remove_the_temporary_files_a_killed_one_left_of_their_own_files_only(tmp_path,
+                                                                                                     capsys):
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+
+    run = fit(load_config(None, tiny_overrides(tmp_path)), tmp_path / "run", log=lambda m: None).run_dir
+    left = [".eval.json.0123abcd.tmp", ".selective_max_softmax.json.0123abcd.tmp",
+            ".selective_max_softmax_curve.csv.89abcdef.tmp"]  # eval and selective-eval killed as they wrote
+    kept = [".checkpoint.pt.0123abcd.tmp", ".selective_margin.json.0123abcd.tmp"]  # a training's, another score's
+    for name in left + kept:
+        (run / name).write_text("")
+    assert main(["eval", str(run)]) == 0
+    assert main(["selective-eval", str(run), "--score", "max_softmax"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == sorted(kept)
+
+
 def test_eval_and_selective_eval_score_with_the_threads_given_and_leave_the_runs_config_as_it_was(tmp_path, capsys,
                                                                                                    monkeypatch):
     # a run trained with more threads than the machine that scores it has cores: --threads N for the scoring alone

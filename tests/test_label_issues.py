@@ -3,6 +3,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -640,3 +642,93 @@ def test_the_precision_recall_plot_has_no_legend_entry_for_a_flagged_set_with_no
     assert texts[1][1] == "flagged: 1 (F1 1.000)"
     assert [legend.get_title().get_text() for legend in legends] == ["nothing flagged", "",
                                                                      "flagged: 1, of no wrong labels"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: output folders there are not locked")
+def test_two_find_issues_writing_one_folder_at_once_leave_the_files_of_one(tmp_path, monkeypatch):
+    # the first pauses among its renames while the second writes: the files used to end as the second's CSV beside
+    # the first's summary, each whole but of another set of flags
+    import fcntl
+    import os
+    import threading
+
+    labels = np.array([0, 1, 1, 2, 2, 0])
+    targets = np.array([[0.9, 0.1, 0], [0.8, 0.2, 0], [0.1, 0.9, 0], [0, 0.6, 0.4], [0, 0.2, 0.8], [0.1, 0, 0.9]])
+    truth = np.array([0, 0, 1, 2, 2, 2])
+    calls = {"first": find_label_issues(labels, targets, num_issues=1),
+             "second": find_label_issues(labels, targets, num_issues=3)}
+    alone = {}
+    for name, issues in calls.items():  # what each writes by itself
+        write_label_issues(issues, tmp_path / name, true_labels=truth)
+        alone[name] = {p.name: p.read_bytes() for p in (tmp_path / name).iterdir()}
+    assert alone["first"]["label_issues.csv"] != alone["second"]["label_issues.csv"]
+    out = tmp_path / "out"
+    out.mkdir()
+    paused, go_on, second_waits_or_is_done = threading.Event(), threading.Event(), threading.Event()
+    real_replace, real_flock = os.replace, fcntl.flock
+
+    def replace(source, target):
+        real_replace(source, target)
+        if threading.current_thread().name == "first" and not paused.is_set():
+            paused.set()
+            go_on.wait(timeout=60)
+
+    def flock(fd, operation):
+        if threading.current_thread().name == "second":
+            second_waits_or_is_done.set()
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+    def write(name):
+        try:
+            write_label_issues(calls[name], out, true_labels=truth)
+        finally:
+            second_waits_or_is_done.set()
+
+    first = threading.Thread(target=write, args=("first",), name="first")
+    first.start()
+    assert paused.wait(timeout=60)
+    second = threading.Thread(target=write, args=("second",), name="second")
+    second.start()
+    assert second_waits_or_is_done.wait(timeout=60)
+    go_on.set()
+    first.join(timeout=60)
+    second.join(timeout=60)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == alone["second"]  # and no temporary or lock file left
+
+
+def test_find_issues_killed_among_its_renames_leaves_no_summary_and_the_next_call_tidies_up(tmp_path):
+    # kill -9 between two renames: the new CSV stands beside the earlier call's arrays; without the earlier summary
+    # (which marks the set whole, renamed last) the folder does not read as one call's result
+    script = f"""
+import os
+import numpy as np
+from satlearn.label_issues import find_label_issues, write_label_issues
+
+labels = np.array([0, 1, 1, 2, 2, 0])
+targets = np.array([[0.9, 0.1, 0], [0.8, 0.2, 0], [0.1, 0.9, 0], [0, 0.6, 0.4], [0, 0.2, 0.8], [0.1, 0, 0.9]])
+write_label_issues(find_label_issues(labels, targets), {str(tmp_path)!r})
+real_replace = os.replace
+
+def replace(source, target):
+    real_replace(source, target)
+    os._exit(9)  # as a process killed there: no cleaning up
+
+os.replace = replace
+write_label_issues(find_label_issues(labels, targets, num_issues=1), {str(tmp_path)!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 9, done.stderr
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "label_issues_summary.json" not in names and "label_issues.csv" in names
+    left = {name for name in names if name.endswith(".tmp")}
+    assert {name.split(".")[1] for name in left} == {"label_issues_mask", "label_issues_ranked", "pred_probs",
+                                                     "label_issues_summary"}
+    labels = np.array([0, 1, 1, 2, 2, 0])
+    targets = np.array([[0.9, 0.1, 0], [0.8, 0.2, 0], [0.1, 0.9, 0], [0, 0.6, 0.4], [0, 0.2, 0.8], [0.1, 0, 0.9]])
+    write_label_issues(find_label_issues(labels, targets), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["label_issues.csv", "label_issues_mask.npy",
+                                                          "label_issues_ranked.npy", "label_issues_summary.json",
+                                                          "pred_probs.npy"]

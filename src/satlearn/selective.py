@@ -413,10 +413,12 @@ def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path
     stem = f"selective_{result.report['score']}"
     paths = {"json": out_dir / f"{stem}.json", "csv": out_dir / f"{stem}.csv",
              "curve": out_dir / f"{stem}_curve.csv"}
-    with FilesWrittenTogether() as files:  # all three or (stopped, a full disk) none, not some beside older ones
-        files.write_text(paths["json"], to_json(result.report))
+    # all three or (stopped, a full disk) none, not some beside older ones or another selective-eval's; the report,
+    # last, marks them whole
+    with FilesWrittenTogether(folder=out_dir) as files:
         files.write_text(paths["csv"], coverage_table_csv(result.report))
         files.write_text(paths["curve"], curve_csv(result.curve))
+        files.write_text(paths["json"], to_json(result.report))
     return paths
 
 

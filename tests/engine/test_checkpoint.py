@@ -239,6 +239,46 @@ def test_a_write_that_fails_names_the_file_being_written_not_its_temporary_twin(
     assert [p.name for p in tmp_path.iterdir()] == ["folder"]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: output folders there are not locked")
+def test_a_set_of_files_waits_for_another_writer_of_its_folder_and_then_tidies_what_a_killed_one_left(tmp_path,
+                                                                                                    monkeypatch):
+    import fcntl
+
+    from satlearn.engine.checkpoint import FilesWrittenTogether, _hold_output_dir
+
+    left = [tmp_path / ".a.csv.0123abcd.tmp", tmp_path / ".b.json.89abcdef.tmp"]  # a kill -9 among the writes
+    kept = [tmp_path / ".checkpoint.pt.0123abcd.tmp",  # a training's, which takes no part in this folder's lock
+            tmp_path / ".a.csv.mine.tmp", tmp_path / "a.csv.0123abcd.tmp"]  # names satlearn never writes
+    for path in left + kept:
+        path.write_text("")
+    trying = threading.Event()
+    real_flock = fcntl.flock
+
+    def flock(fd, operation):
+        if threading.current_thread().name == "writer":
+            trying.set()
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+    def write():
+        with FilesWrittenTogether(folder=tmp_path) as files:
+            files.write_text(tmp_path / "a.csv", "new")
+            files.write_text(tmp_path / "b.json", "new")
+
+    writer = threading.Thread(target=write, name="writer")
+    with _hold_output_dir(tmp_path) as held:
+        assert held
+        writer.start()
+        assert trying.wait(timeout=60)
+        # waiting for the lock, it has made no temporary file that the holder could take for a killed writer's
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".satlearn.lock", *(p.name for p in left + kept)])
+    writer.join(timeout=60)
+    assert not writer.is_alive()
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.csv", "b.json", *(p.name for p in kept)])
+
+
 @pytest.mark.skipif(not hasattr(__import__("signal"), "SIGXFSZ"), reason="a file-size limit: POSIX")
 def test_an_array_cut_short_by_a_full_disk_is_an_error_naming_the_file_and_its_cause(tmp_path):
     # A file-size limit stands in for a full disk: the first bytes of a file are written, the rest refused. numpy

@@ -14,6 +14,7 @@ import pickle
 import re
 import secrets
 import stat
+import time
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -63,15 +64,109 @@ def _create_beside(path: Path) -> tuple[BinaryIO, Path]:
     raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
+# how long a lock that another process holds is waited for before the directory counts as that process's training: a
+# command reading a run that holds no file yet takes the lock for an instant to learn whether a training is loading its
+# data there (started_elsewhere), and a training that starts at that instant must not be refused for it
+LOCK_WAIT_S = 0.5
+
+
+def _lock_soon(fd: int, *, wait_s: float | None = LOCK_WAIT_S) -> bool | None:
+    """Takes the exclusive lock on ``fd`` (see :func:`satlearn.engine.trainer.hold_run_dir`), waiting up to
+    ``wait_s`` seconds (None: as long as it takes) for another holder to let go; False where it still holds it. None
+    where the filesystem has no flock (some network ones), where the caller goes on unlocked, as before. (Called
+    where the OS has ``flock``.)"""
+    import fcntl
+
+    if wait_s is None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return True
+        except OSError:
+            return None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        except OSError:
+            return None
+
+
+# the hidden file in a command's output folder that is locked while a set of files is written there
+# (FilesWrittenTogether's folder)
+OUTPUT_LOCK_NAME = ".satlearn.lock"
+
+
+@contextlib.contextmanager
+def _hold_output_dir(folder: Path):
+    """Within the block this process alone writes a set of files into ``folder`` (:class:`FilesWrittenTogether`),
+    another waiting for it to finish: an advisory lock on a hidden file there (not on the folder itself, which a
+    training may hold for hours where the folder is its run directory), removed again by its holder. Yields whether it
+    is held: False where the OS or filesystem has no ``flock``, or the lock file cannot be made (a folder that cannot
+    be written in, whose files' own errors then say so)."""
+    try:
+        import fcntl  # noqa: F401  (none on Windows)
+    except ImportError:
+        yield False
+        return
+    path = folder / OUTPUT_LOCK_NAME
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+        except OSError:
+            yield False
+            return
+        try:
+            held = _lock_soon(fd, wait_s=None)
+            try:  # the file locked is still the one of that name: a holder that let go of it removed it first
+                same = held is None or os.path.samestat(os.fstat(fd), os.stat(path))
+            except OSError:
+                same = False
+        except BaseException:  # Ctrl-C while waiting
+            os.close(fd)
+            raise
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield bool(held)
+    finally:
+        if held:  # (a waiter then finds the name gone and makes it again)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        os.close(fd)  # (which lets the lock go)
+
+
+def _is_temporary_of(entry: str, name: str) -> bool:
+    """Whether ``entry`` is a :func:`temporary_name` of the file ``name``."""
+    return re.fullmatch(rf"\.{re.escape(name)}\.[0-9a-f]{{8}}\.tmp", entry) is not None
+
+
 class FilesWrittenTogether:
     """A set of files that a command writes as one result (find-issues' CSV, arrays, summary and plot): each is
     written to a temporary file beside it as it is given, and only leaving the ``with`` block renames them all into
     place. A failure or an interrupt while the set is made (a full disk, Ctrl-C during a plot) leaves every one of the
     files as it was, instead of some new ones beside others of an earlier call; the temporary files are removed.
-    An ``OSError`` of a file names that file, not its temporary twin."""
+    An ``OSError`` of a file names that file, not its temporary twin.
 
-    def __init__(self) -> None:
+    ``folder``: the one folder the files are in, where another process (the same command started twice) may write the
+    same set at the same time. The block then holds that folder's lock (:func:`_hold_output_dir`) from its start to
+    the last rename, waiting for another holder, so that the files in place are all of one set; holding it, it also
+    removes the temporary files of the set's names that a process killed earlier (``kill -9``) left there, as no other
+    process writes those names then (the commands that write them hold the lock as they do). With more than one file, the last given marks the set whole: an earlier one is
+    removed before the others are renamed into place, and it is renamed last, so that a process killed among the
+    renames leaves a set without it rather than one that reads as whole."""
+
+    def __init__(self, *, folder: str | Path | None = None) -> None:
         self._staged: list[tuple[Path, Path]] = []  # (file, its filled temporary twin), in the order given
+        self._removed: list[Path] = []  # files of the set that this call has none of
+        self._folder = None if folder is None else Path(folder)
+        self._lock: contextlib.ExitStack | None = None
+        self._locked = False
 
     def write_bytes(self, path: str | Path, write) -> None:
         """Calls ``write(file)`` on a temporary file beside ``path``, to take ``path``'s place with the others."""
@@ -89,20 +184,48 @@ class FilesWrittenTogether:
     def write_text(self, path: str | Path, text: str) -> None:
         self.write_bytes(path, lambda f: f.write(text.encode()))
 
+    def remove(self, path: str | Path) -> None:
+        """Removes ``path`` where it exists, with the renames: a file of the set that this call does not write (an
+        earlier call's plot, which would stand beside the new files as theirs)."""
+        self._removed.append(Path(path))
+
     def __enter__(self) -> FilesWrittenTogether:
+        if self._folder is not None:
+            self._lock = contextlib.ExitStack()
+            self._locked = self._lock.enter_context(_hold_output_dir(self._folder))
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         try:
             if exc_type is None:
+                if self._folder is not None and len(self._staged) > 1:
+                    with _naming_the_file(self._staged[-1][0]):
+                        self._staged[-1][0].unlink(missing_ok=True)
                 for path, tmp in self._staged:
                     with _naming_the_file(path):
                         os.replace(tmp, path)
+                for path in self._removed:
+                    path.unlink(missing_ok=True)
         finally:
             for _, tmp in self._staged:  # (one renamed already is no longer there)
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+            if self._locked:
+                self._remove_left_temporaries()
             self._staged.clear()
+            self._removed.clear()
+            if self._lock is not None:
+                self._lock.close()
+                self._lock, self._locked = None, False
+
+    def _remove_left_temporaries(self) -> None:
+        """Removes the temporary files of the set's names in its folder: under the lock, none is a live writer's."""
+        names = {path.name for path, _ in self._staged} | {path.name for path in self._removed}
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self._folder):
+                if any(_is_temporary_of(entry.name, name) for name in names):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
 
 @contextlib.contextmanager

@@ -28,9 +28,9 @@ from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise, knows_true_labels
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
-    BEST_PENDING_NAME, CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, atomic_write_bytes, atomic_write_text,
-    claim_new_dir, kept_config, load_best_weights, load_checkpoint, make_output_dir, output_file, settle_best_weights,
-    stage_to_cpu, started_without_checkpoint,
+    BEST_PENDING_NAME, CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, FilesWrittenTogether, _lock_soon,
+    atomic_write_bytes, atomic_write_text, claim_new_dir, kept_config, load_best_weights, load_checkpoint,
+    make_output_dir, output_file, settle_best_weights, stage_to_cpu, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
     autocast, checked_threads, cpu_threads, cudnn_autotuning, loader_workers, random_state_kept, resolve_device,
@@ -727,9 +727,10 @@ if hasattr(os, "register_at_fork"):
 @contextlib.contextmanager
 def hold_run_dir(run_dir: Path, *, resume: bool):
     """Within the block this process alone trains in ``run_dir``: a second ``fit`` there (a double-started job, a
-    resume while the run still trains) stops, after :data:`LOCK_WAIT_S`, instead of overwriting its checkpoints. An
-    advisory lock on the directory itself (no lock file to leave behind), released when the process ends however it
-    ends (processes it forks do not hold it); where the OS has no ``flock`` (Windows) there is no lock.
+    resume while the run still trains) stops, after :data:`~satlearn.engine.checkpoint.LOCK_WAIT_S`, instead of
+    overwriting its checkpoints. An advisory lock on the directory itself (no lock file to leave behind), released when
+    the process ends however it ends (processes it forks do not hold it); where the OS has no ``flock`` (Windows) there
+    is no lock.
     ``resume``: the refusal's advice is for a resumption."""
     try:
         import fcntl
@@ -739,7 +740,7 @@ def hold_run_dir(run_dir: Path, *, resume: bool):
     fd = os.open(run_dir, os.O_RDONLY)
     _HELD_RUN_DIR_LOCKS.add(fd)
     try:
-        if not _lock_soon(fd):
+        if _lock_soon(fd) is False:
             advice = ("let it finish (or stop it), then resume" if resume else
                       "wait for it to finish (or stop it), or choose another run.name / run directory")
             raise RunDirectoryBusy(f"{run_dir}: another process is training this run; {advice}")
@@ -747,31 +748,6 @@ def hold_run_dir(run_dir: Path, *, resume: bool):
     finally:
         _HELD_RUN_DIR_LOCKS.discard(fd)
         os.close(fd)
-
-
-# how long a lock that another process holds is waited for before the directory counts as that process's training: a
-# command reading a run that holds no file yet takes the lock for an instant to learn whether a training is loading its
-# data there (started_elsewhere), and a training that starts at that instant must not be refused for it
-LOCK_WAIT_S = 0.5
-
-
-def _lock_soon(fd: int) -> bool:
-    """Takes the exclusive lock on ``fd`` (see :func:`hold_run_dir`), waiting up to :data:`LOCK_WAIT_S` for another
-    holder to let go; False where it still holds it. True also where the filesystem has no flock on directories (some
-    network ones), where the run trains unlocked, as before. (Called where the OS has ``flock``.)"""
-    import fcntl
-
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        except OSError:
-            return True
 
 
 def refuse_if_trained_elsewhere(run_dir: Path, *, resume: bool) -> None:
@@ -1389,5 +1365,6 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: s
     if best:
         result.update(best=True, latest_epoch=checkpoint["epoch"])
     make_output_dir(out_path.parent, what="--out")
-    atomic_write_text(out_path, reporting.to_json(result))
+    with FilesWrittenTogether(folder=out_path.parent) as files:  # (which tidies what a killed eval left there)
+        files.write_text(out_path, reporting.to_json(result))
     return result
