@@ -741,6 +741,29 @@ def test_a_demo_whose_runs_another_process_trains_says_so_and_writes_nothing(tmp
     assert "already holds the demo's erm run; choose another --out" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: demos there are not locked")
+def test_a_demo_started_beside_another_in_its_folder_stops_without_touching_its_request(tmp_path, capsys, monkeypatch):
+    # started within the same instant, the second demo finds no run directory of the first to refuse it by: it used
+    # to pass the check and rewrite demo_request.json with its own settings before its training was refused, so
+    # that a --resume of the first demo then trained with the second's settings
+    import satlearn.demo
+    from satlearn.demo import REQUEST_NAME
+    from satlearn.engine.trainer import hold_run_dir
+
+    monkeypatch.setattr(satlearn.demo, "fit", lambda *args, **kwargs: pytest.fail("trained beside another demo"))
+    first = tmp_path / "demo"
+    first.mkdir()
+    request = json.dumps({"overrides": ["run.seed=1"]})
+    (first / REQUEST_NAME).write_text(request)  # the first demo's, which holds its folder and has no run directory yet
+    refusal = f"satlearn: error: demo output directory {first}: another demo is running in it; wait for it to finish"
+    with hold_run_dir(first, resume=False):  # (a lock of its own: flock conflicts in-process)
+        assert main(["demo", "--out", str(first), "--no-progress", "--set", "run.seed=2"]) == 2
+        assert capsys.readouterr().err.strip() == f"{refusal} (or stop it), or choose another --out"
+        assert main(["demo", "--resume", str(first), "--no-progress"]) == 2
+        assert capsys.readouterr().err.strip() == f"{refusal} (or stop it) before resuming the demo"
+    assert [p.name for p in first.iterdir()] == [REQUEST_NAME] and (first / REQUEST_NAME).read_text() == request
+
+
 def test_a_demo_request_file_that_is_not_a_list_of_settings_is_one_line(tmp_path, capsys):
     from satlearn.demo import REQUEST_NAME, run_demo
     from satlearn.errors import ConfigError

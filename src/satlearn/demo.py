@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import datetime
@@ -14,7 +15,7 @@ from satlearn.engine import fit
 from satlearn.engine.checkpoint import (CHECKPOINT_NAME, atomic_write_text, claim_new_dir, load_checkpoint,
                                        make_output_dir)
 from satlearn.engine.reporting import noise_description, to_json
-from satlearn.engine.trainer import RunDirectoryBusy, refuse_if_trained_elsewhere
+from satlearn.engine.trainer import RunDirectoryBusy, hold_run_dir, refuse_if_trained_elsewhere
 from satlearn.evaluation.detection import format_measure
 from satlearn.errors import ConfigError, DataError, not_a_directory
 from satlearn.paths import user_path
@@ -133,6 +134,22 @@ def _refuse_runs_another_process_trains(out_dir: Path, *, resume: bool) -> None:
                                    f"run in it; {advice}") from None
 
 
+@contextlib.contextmanager
+def _hold_demo_dir(out_dir: Path, *, resume: bool):
+    """Within the block this process alone runs a demo in ``out_dir``: a second demo there (one started at the same
+    instant, before the first has a run directory to refuse it by) stops before it checks or writes anything, leaving
+    the first's ``demo_request.json`` as it was. The lock is a run directory's
+    (:func:`~satlearn.engine.trainer.hold_run_dir`), taken on the demo's folder."""
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(hold_run_dir(out_dir, resume=resume))
+        except RunDirectoryBusy:
+            advice = ("wait for it to finish (or stop it) before resuming the demo" if resume else
+                      "wait for it to finish (or stop it), or choose another --out")
+            raise RunDirectoryBusy(f"demo output directory {out_dir}: another demo is running in it; {advice}") from None
+        yield
+
+
 def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = (), progress: bool = True,
              log: Callable[[str], None] = print, resume: bool = False) -> dict[str, Any]:
     """Trains cross-entropy and SAT with the same data, noise, model and seed; writes a table, JSON and a PNG.
@@ -172,7 +189,14 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
             config.run.out_dir = str(out_dir)
     else:
         make_output_dir(out_dir, what="demo output directory")
-        _refuse_runs_another_process_trains(out_dir, resume=resume)
+    with _hold_demo_dir(out_dir, resume=resume):
+        return _train_and_report(out_dir, configs, labels, overrides, started=started, log=log, resume=resume)
+
+
+def _train_and_report(out_dir: Path, configs: dict[str, Config], labels: dict[str, str], overrides: tuple[str, ...],
+                      *, started: float, log: Callable[[str], None], resume: bool) -> dict[str, Any]:
+    """:func:`run_demo` from its checks of ``out_dir`` on, with the demo's folder held."""
+    _refuse_runs_another_process_trains(out_dir, resume=resume)
     if not resume:
         taken = [method for method in labels if (out_dir / method / CHECKPOINT_NAME).exists()]
         if taken:
