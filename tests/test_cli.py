@@ -1468,8 +1468,8 @@ def record_fit(monkeypatch, summary):
 
     calls = []
 
-    def fit(config, run_dir=None, *, resume=False, **options):
-        calls.append({"config": config, "run_dir": run_dir, "resume": resume})
+    def fit(config, run_dir=None, *, resume=False, progress=None, **options):
+        calls.append({"config": config, "run_dir": run_dir, "resume": resume, "progress": progress})
         return SimpleNamespace(summary=summary, run_dir=Path(run_dir))
 
     monkeypatch.setattr(satlearn.engine, "fit", fit)
@@ -1502,11 +1502,16 @@ def test_training_commands_whose_stderr_is_no_terminal_show_no_progress_bars(tmp
     config = tmp_path / "c.yaml"
     config.write_text("run:\n  epochs: 20\n")
     assert main(["train", "--config", str(config), "--run-dir", str(tmp_path / "run")]) == 0
-    assert calls[-1]["config"].run.progress is False
+    # hidden for this process's output only: the run's config keeps run.progress as given, for a resumption in a
+    # terminal to show the bars
+    assert (calls[-1]["progress"], calls[-1]["config"].run.progress) == (False, True)
     # asked for by name, the bars are drawn anyway
     assert main(["train", "--config", str(config), "--run-dir", str(tmp_path / "run"),
                  "--set", "run.progress=true"]) == 0
-    assert calls[-1]["config"].run.progress is True
+    assert (calls[-1]["progress"], calls[-1]["config"].run.progress) == (None, True)
+    # --no-progress is asked for: the run records it, as a --set of run.progress
+    assert main(["train", "--config", str(config), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert (calls[-1]["progress"], calls[-1]["config"].run.progress) == (None, False)
     summary = demo_summary(final=0.5, best=0.5, best_epoch=1, wall=1.0)
     training = FakeDemoTraining(monkeypatch, {"erm": summary, "sat": summary})
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
@@ -1528,6 +1533,27 @@ def test_train_resume_takes_a_config_given_with_it_and_a_run_of_no_soft_targets_
     assert main(["train", "--resume", str(run), "--config", str(other)]) == 0
     resumed = calls[-1]["config"]
     assert (resumed.run.epochs, resumed.run.name, resumed.run.out_dir) == (8, "stopped", str(run.parent.resolve()))
+
+
+def test_a_run_that_hid_its_bars_for_a_log_file_shows_them_when_resumed_in_a_terminal(tmp_path, capsys, monkeypatch):
+    # no terminal is where the output went, not a setting of the run: the run's config does not keep it
+    from satlearn.config import load_config
+    from satlearn.engine.checkpoint import load_checkpoint
+
+    run = tmp_path / "run"
+    overrides = [o for o in tiny_overrides(tmp_path, "run.epochs=2") if not o.startswith("run.progress")]
+    stderr_on_a_terminal(monkeypatch, False)
+    assert main(["train", "--run-dir", str(run), *sets(overrides)]) == 0
+    assert "epoch 1/2" in capsys.readouterr().out  # one line per epoch instead of the bars
+    assert load_config(run / "config.yaml").run.progress is True
+    assert load_checkpoint(run)["config"]["run"]["progress"] is True
+    (run / "summary.json").unlink()  # as a run stopped before its outputs, to be resumed
+    calls = record_fit(monkeypatch, fake_summary())
+    stderr_on_a_terminal(monkeypatch)
+    assert main(["train", "--resume", str(run)]) == 0
+    assert (calls[-1]["progress"], calls[-1]["config"].run.progress) == (None, True)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0  # asked for, the bars are hidden
+    assert calls[-1]["config"].run.progress is False
 
 
 def test_a_config_file_with_a_tagged_value_that_does_not_fit_its_tag_is_one_line_naming_its_line(tmp_path, capsys):

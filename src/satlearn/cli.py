@@ -291,15 +291,27 @@ def _progress_hidden(args: argparse.Namespace) -> bool:
     return not terminal and not any("run.progress" in override_keys(text) for text in args.overrides)
 
 
+def _progress_overrides(args: argparse.Namespace) -> list[str]:
+    """The ``--set`` overrides of a training command with what its options ask of ``run.progress``: --no-progress,
+    asked for, is recorded in the run's config, as a --set of it is."""
+    return [*args.overrides, *(["run.progress=false"] if args.no_progress else [])]
+
+
+def _progress_unasked(args: argparse.Namespace) -> bool | None:
+    """False where a training command hides its progress bars only because stderr is no terminal (a batch job's
+    log): a choice for this process's output, which fit is told apart from the config, so that the run's
+    config.yaml does not keep it and a resumption in a terminal shows the bars. None: ``run.progress`` decides."""
+    return False if _progress_hidden(args) and not args.no_progress else None
+
+
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys
     from satlearn.engine import fit, resume_config
     from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place_overrides
     from satlearn.errors import ConfigError, DataError, TrainingInterrupted, not_a_directory
 
-    overrides = list(args.overrides)
-    if _progress_hidden(args):
-        overrides.append("run.progress=false")
+    overrides = _progress_overrides(args)
+    progress = _progress_unasked(args)
     if args.resume:
         if args.run_dir is not None:
             raise ConfigError(f"--run-dir {args.run_dir} with --resume {args.resume}: a resumed run stays in its own "
@@ -322,7 +334,7 @@ def _train(args: argparse.Namespace) -> int:
         else:  # the run's config.yaml, or where it is gone, the config its checkpoint keeps (in the run's place)
             config = resume_config(run_dir, overrides)
         try:
-            result = fit(config, run_dir, resume=True)
+            result = fit(config, run_dir, resume=True, progress=progress)
         except KeyboardInterrupt as exc:
             if isinstance(exc, TrainingInterrupted):  # (it names the checkpoint it kept)
                 raise
@@ -332,7 +344,7 @@ def _train(args: argparse.Namespace) -> int:
             return INTERRUPTED
     else:
         config = load_config(args.config, overrides)
-        result = fit(config, args.run_dir)
+        result = fit(config, args.run_dir, progress=progress)
     s = result.summary
     # in percent, as the epochs' lines above it give the test accuracy
     print(f"final test accuracy {100 * s['final_test_accuracy']:.2f} % (best {100 * s['best_test_accuracy']:.2f} % "
@@ -408,8 +420,8 @@ def _find_issues(args: argparse.Namespace) -> int:
         from satlearn.data import load_dataset
         from satlearn.engine import fit
 
-        overrides = list(args.overrides) + (["run.progress=false"] if _progress_hidden(args) else [])
-        config = load_config(args.config, overrides)
+        progress = _progress_unasked(args)
+        config = load_config(args.config, _progress_overrides(args))
         from satlearn.methods import methods_with_soft_targets
 
         with_targets = methods_with_soft_targets()
@@ -421,10 +433,10 @@ def _find_issues(args: argparse.Namespace) -> int:
                               f"{' or '.join(with_targets)}), got {config.method.name!r}")
         _refuse_a_run_dir_that_holds_a_run(config)
         # a count that cannot fit the data stops before the training
-        data = load_dataset(config.data, progress=config.run.progress)
+        data = load_dataset(config.data, progress=config.run.progress if progress is None else progress)
         if args.num_issues is not None and args.num_issues > len(data.y_train):
             raise ConfigError(f"--num-issues {args.num_issues}: the data have only {len(data.y_train)} training labels")
-        run_dir = fit(config, dataset=data).run_dir
+        run_dir = fit(config, dataset=data, progress=progress).run_dir
     else:
         run_dir = user_path(args.run_dir)
     run = load_run_targets(run_dir)

@@ -1208,6 +1208,29 @@ def test_a_stop_after_epoch_that_is_no_count_of_epochs_is_refused_before_anythin
     assert not (tmp_path / "run").exists()
 
 
+def test_fit_progress_shows_or_hides_the_bars_for_the_call_and_the_run_keeps_its_run_progress(tmp_path):
+    # how a command's output is read (a log file) is no setting of the run: a later resumption decides again
+    logged = []
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path, "run.progress=true"), run, stop_after_epoch=1, log=logged.append, progress=False)
+    assert any(line.startswith("epoch 1/4: train loss") for line in logged)  # a line per epoch, as without bars
+    assert load_config(run / "config.yaml").run.progress is True
+    assert load_checkpoint(run)["config"]["run"]["progress"] is True
+    logged.clear()
+    fit(tiny_config(tmp_path, "run.progress=false"), run, resume=True, stop_after_epoch=2, log=logged.append,
+        progress=True)
+    assert not any(line.startswith("epoch 2/4") for line in logged)
+    assert load_config(run / "config.yaml").run.progress is False
+
+
+def test_a_progress_that_is_no_bool_is_refused_before_anything_is_written(tmp_path):
+    from satlearn.errors import ConfigTypeError
+
+    with pytest.raises(ConfigTypeError, match=r"^progress='no'; expected True, False or None$"):
+        fit(tiny_config(tmp_path), tmp_path / "run", progress="no", log=lambda m: None)
+    assert not (tmp_path / "run").exists()
+
+
 def scripted_accuracies(monkeypatch, accuracies):
     """Replaces the test-split evaluation by ``accuracies``, one per call, in order (across fit calls)."""
     from satlearn.engine import trainer

@@ -38,8 +38,8 @@ from satlearn.engine.runtime import (
 )
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import (
-    ConfigError, DataError, MissingDataError, TrainingError, TrainingInterrupted, count_error, first_line,
-    is_whole_number, out_of_memory,
+    ConfigError, ConfigTypeError, DataError, MissingDataError, TrainingError, TrainingInterrupted, count_error,
+    first_line, is_whole_number, out_of_memory,
 )
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
@@ -90,13 +90,15 @@ class RunResult:
 
 
 def prepare_data(config: Config, dataset: DatasetSplits | None = None, *,
-                 labels: torch.Tensor | None = None) -> NoisyDataset:
+                 labels: torch.Tensor | None = None, progress: bool | None = None) -> NoisyDataset:
     """Loads the configured source (unless ``dataset`` is given) and applies the configured label noise, or, with
-    ``labels``, takes those as the training labels (a run's own, kept in its checkpoint)."""
+    ``labels``, takes those as the training labels (a run's own, kept in its checkpoint). ``progress``: show a
+    download's progress bar (None: as ``run.progress`` says)."""
     if dataset is not None and not isinstance(dataset, DatasetSplits):
         # (arrays as a tuple or a mapping, say: they would fail as an AttributeError on .validate)
         raise DataError(f"dataset=: expected a satlearn.data.DatasetSplits, got {type(dataset).__name__}")
-    data = dataset.validate() if dataset is not None else load_dataset(config.data, progress=config.run.progress)
+    data = dataset.validate() if dataset is not None else load_dataset(
+        config.data, progress=config.run.progress if progress is None else progress)
     if labels is not None:
         return NoisyDataset(data=data, labels=labels, clean_labels=data.y_train.clone())
     clean = data.y_train.numpy()
@@ -106,21 +108,23 @@ def prepare_data(config: Config, dataset: DatasetSplits | None = None, *,
 
 
 def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing: str,
-             dataset: DatasetSplits | None = None) -> tuple[NoisyDataset, dict[str, Any]]:
+             dataset: DatasetSplits | None = None,
+             progress: bool | None = None) -> tuple[NoisyDataset, dict[str, Any]]:
     """The data of a run being resumed or loaded, with the training labels it kept (a noise file is not read
     again), and their fingerprint: its source's (or ``dataset``), which must be the data it trained on. A run
     whose digest matches its source only as an earlier satlearn prepared it
     (:func:`satlearn.data.load_earlier_form`) goes on with those; one whose training inputs are that earlier form's
     but whose labels (say) have changed since is refused naming those. A run trained on splits given to :func:`fit`
     needs them given again, unless they were the very ones its source loads (``find-issues --config`` hands the
-    splits it loaded to fit): splits of another origin are asked for before any data are loaded."""
+    splits it loaded to fit): splits of another origin are asked for before any data are loaded. ``progress``: as
+    for :func:`prepare_data`."""
     if checkpoint.get("data_given") and dataset is None:
         # (a checkpoint written before their origin was kept: its source may load them, which only loading tells)
         if checkpoint.get("given_splits_from_source", True):
-            return _source_as_given(config, checkpoint, run_dir, doing=doing)
+            return _source_as_given(config, checkpoint, run_dir, doing=doing, progress=progress)
         raise DataError(f"{run_dir}: trained on splits given to fit(dataset=...) in Python, which its data.source "
                         f"({config.data.source}) did not load; to {doing}, pass the same splits again as dataset=")
-    noisy = prepare_data(config, dataset, labels=checkpoint["labels"])
+    noisy = prepare_data(config, dataset, labels=checkpoint["labels"], progress=progress)
     now = data_fingerprint(noisy.data)
     saved = checkpoint.get("data")
     if saved is None:  # a checkpoint from before the digest: its labels are what identify the data
@@ -168,8 +172,8 @@ def _earlier_form_trained_on(config: Config, checkpoint: dict[str, Any], now: di
     return None, compared
 
 
-def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, *,
-                     doing: str) -> tuple[NoisyDataset, dict[str, Any]]:
+def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing: str,
+                     progress: bool | None = None) -> tuple[NoisyDataset, dict[str, Any]]:
     """The data of a run trained on splits given to :func:`fit`, resumed or loaded without them: its source's (as
     satlearn prepares them now or as an earlier satlearn did), where they are the splits it trained on; else a
     DataError saying to give them again (the source cannot load them, or loads others: what differs is named), not
@@ -178,7 +182,7 @@ def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, 
     (``find-issues --config`` hands fit those), which the command line then tells how to find where they are now."""
     error = DataError
     try:
-        noisy = prepare_data(config, labels=checkpoint["labels"])
+        noisy = prepare_data(config, labels=checkpoint["labels"], progress=progress)
     except MissingDataError as exc:
         why, error = f" ({exc.message})", MissingDataError
     except (ConfigError, DataError) as exc:  # (the source's own data unreadable, say: named below)
@@ -762,6 +766,7 @@ class RunDirectoryBusy(TrainingError):
     """Another process holds the run directory: it is theirs, so nothing in it is touched, not even to tidy up."""
 
 
+
 def started_elsewhere(run_dir: Path) -> str | None:
     """What a command reading a run says of ``run_dir`` where it finds none there, as a run just started by another
     process looks until it has loaded its data (its first file comes after that: minutes for a download); None
@@ -867,7 +872,7 @@ def _checked_stop(stop_after_epoch: Any) -> int | None:
 
 def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = False,
         dataset: DatasetSplits | None = None, stop_after_epoch: int | None = None,
-        log: Callable[[str], None] | None = None) -> RunResult:
+        log: Callable[[str], None] | None = None, progress: bool | None = None) -> RunResult:
     """Trains ``config`` and writes a run directory; returns the summary, history and trained method (in eval mode).
 
     Args:
@@ -884,12 +889,17 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
         stop_after_epoch: stop (with a checkpoint) once this many epochs are complete — for staged runs; a whole
             number, 1 or more (a ConfigError otherwise).
         log: receives one-line messages (default: printed above the progress bar).
+        progress: show the progress bars (False: one line per epoch instead) in this call, whatever ``run.progress``
+            says, without recording it in the run's config: a choice made for where the output goes (a log file)
+            rather than for the run. None: as ``run.progress`` says.
 
     The run seeds the global random generators (Python's, NumPy's, torch's) with ``run.seed``; once it returns or
     raises, they are as the caller left them, as are torch's CPU thread count and cuDNN settings.
     """
     _refuse_a_spawned_process_rerunning_the_script()
     stop_after_epoch = _checked_stop(stop_after_epoch)
+    if progress is not None and not isinstance(progress, bool):
+        raise ConfigTypeError(f"progress={progress!r}; expected True, False or None")
     # one built in code has not been through load_config: checked, and the method's settings filled in, in a copy
     config = config_lib.check(config, source="fit's config")
     time_stamped = run_dir is None and config.run.name is None
@@ -919,7 +929,7 @@ def fit(config: Config, run_dir: str | Path | None = None, *, resume: bool = Fal
             with cudnn_autotuning(config.run.cudnn_benchmark, limit=config.run.cudnn_benchmark_limit), \
                     cpu_threads(config.run.threads), random_state_kept():
                 return _fit(config, run_dir, resume=resume, dataset=dataset, stop_after_epoch=stop_after_epoch,
-                            log=log)
+                            log=log, progress=config.run.progress if progress is None else progress)
     except RunDirectoryBusy:  # the directory may be the other process's, still empty while it loads
         raise
     except BaseException:
@@ -1034,7 +1044,7 @@ def _refuse_a_spawned_process_rerunning_the_script() -> None:
 
 
 def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits | None,
-         stop_after_epoch: int | None, log: Callable[[str], None] | None) -> RunResult:
+         stop_after_epoch: int | None, log: Callable[[str], None] | None, progress: bool) -> RunResult:
     fit_started = time.perf_counter()
     log = log or (lambda message: tqdm.write(message))
 
@@ -1059,11 +1069,12 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     amp = autocast(device, config.run.amp)
 
     if checkpoint is None:
-        noisy = prepare_data(config, dataset)
+        noisy = prepare_data(config, dataset, progress=progress)
         noisy.data.check_every_class_is_trained()  # (a run trained before this rule still resumes)
         fingerprint = data_fingerprint(noisy.data)
     else:
-        noisy, fingerprint = run_data(config, checkpoint, run_dir, doing="resume", dataset=dataset)
+        noisy, fingerprint = run_data(config, checkpoint, run_dir, doing="resume", dataset=dataset,
+                                     progress=progress)
     data = noisy.data
     # a run on given splits stays one when resumed without them, from its source's copy (find-issues --config's)
     given_before = checkpoint is not None and bool(checkpoint.get("data_given"))
@@ -1174,14 +1185,14 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     # Ctrl-C anywhere from the first epoch to the last output names the checkpoint to resume from
     try:
         with writer:
-            bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not config.run.progress,
+            bar = tqdm(range(start_epoch, last), total=epochs, initial=start_epoch, disable=not progress,
                        desc=f"{config.method.name}", unit="epoch", dynamic_ncols=True, leave=False)
             for epoch in bar:
                 epoch_started = time.perf_counter()
                 lr = learning_rate(config.optim, epoch, epochs)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp, progress=config.run.progress)
+                train = train_one_epoch(method, optimizer, train_loader, epoch, amp=amp, progress=progress)
                 train_pass_seconds = time.perf_counter() - epoch_started  # train_one_epoch ends on a device sync
                 # the loss is the mean before each step, so the weights after the last step are checked too
                 diverged = ("training loss" if not math.isfinite(train["loss"])
@@ -1212,7 +1223,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                 writer.write_files(lambda: reporting.write_metrics(run_dir, rows))
                 if "test_accuracy" in row:
                     bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
-                if not config.run.progress:  # no bar to watch (a log file, say): one line per epoch instead
+                if not progress:  # no bar to watch (a log file, say): one line per epoch instead
                     log(_epoch_line(row, epochs))
                 if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
                     save(epoch + 1)
