@@ -1535,6 +1535,18 @@ def test_train_resume_takes_a_config_given_with_it_and_a_run_of_no_soft_targets_
     assert (resumed.run.epochs, resumed.run.name, resumed.run.out_dir) == (8, "stopped", str(run.parent.resolve()))
 
 
+def test_a_new_run_refused_in_an_unfinished_runs_directory_names_the_command_that_resumes_it(tmp_path, capsys):
+    run = tmp_path / "my run"
+    command = ["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]
+    assert main(command) == 0
+    (run / "summary.json").unlink()  # as a run stopped before its outputs
+    capsys.readouterr()
+    assert main(command) == 2
+    assert capsys.readouterr().err == (
+        f"satlearn: error: {run}: already holds an unfinished run; resume it with satlearn train --resume "
+        f"'{run}', or choose another run.name / run directory\n")
+
+
 def test_a_run_that_hid_its_bars_for_a_log_file_shows_them_when_resumed_in_a_terminal(tmp_path, capsys, monkeypatch):
     # no terminal is where the output went, not a setting of the run: the run's config does not keep it
     from satlearn.config import load_config

@@ -307,8 +307,8 @@ def _progress_unasked(args: argparse.Namespace) -> bool | None:
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys
     from satlearn.engine import fit, resume_config
-    from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place_overrides
-    from satlearn.errors import ConfigError, DataError, TrainingInterrupted, not_a_directory
+    from satlearn.engine.trainer import UnfinishedRunHere, refuse_if_trained_elsewhere, resumed_run_place_overrides
+    from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInterrupted, not_a_directory
 
     overrides = _progress_overrides(args)
     progress = _progress_unasked(args)
@@ -344,7 +344,13 @@ def _train(args: argparse.Namespace) -> int:
             return INTERRUPTED
     else:
         config = load_config(args.config, overrides)
-        result = fit(config, args.run_dir, progress=progress)
+        try:
+            result = fit(config, args.run_dir, progress=progress)
+        except UnfinishedRunHere:  # the library's words name no command to paste
+            held = user_path(args.run_dir) if args.run_dir is not None else _named_run_dir(config)
+            raise TrainingError(f"{held}: already holds an unfinished run; resume it with satlearn "
+                                f"{_imports_given(args)}train --resume {pasteable_path(held)}, or choose another "
+                                "run.name / run directory") from None
     s = result.summary
     # in percent, as the epochs' lines above it give the test accuracy
     print(f"final test accuracy {100 * s['final_test_accuracy']:.2f} % (best {100 * s['best_test_accuracy']:.2f} % "
@@ -362,6 +368,11 @@ def _train(args: argparse.Namespace) -> int:
     if issues:
         print(f"labels flagged as wrong: {issues['flagged']} (see {result.run_dir / 'refined_labels.csv'})")
     return 0
+
+
+def _named_run_dir(config) -> Path:
+    """The run directory ``run.out_dir/run.name`` names, as fit names it (for a config with a run.name)."""
+    return literal_path(user_path(config.run.out_dir) / config.run.name)
 
 
 def _not_a_run_directory(directory: Path, args: argparse.Namespace) -> str:

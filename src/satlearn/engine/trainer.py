@@ -671,7 +671,7 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
         if (run_dir / "summary.json").exists():  # a resumption would be refused: nothing is left to train
             raise TrainingError(f"{run_dir}: already holds a run, which has finished (its results are in "
                                 "summary.json); choose another run.name / run directory")
-        raise TrainingError(
+        raise UnfinishedRunHere(
             f"{run_dir}: already holds a run; resume it (train --resume; in Python, fit(..., resume=True)) or choose "
             "another run.name / run directory"
         )
@@ -764,6 +764,11 @@ def refuse_if_trained_elsewhere(run_dir: Path, *, resume: bool) -> None:
 
 class RunDirectoryBusy(TrainingError):
     """Another process holds the run directory: it is theirs, so nothing in it is touched, not even to tidy up."""
+
+
+class UnfinishedRunHere(TrainingError):
+    """A new run refused in a directory that holds an unfinished run (a checkpoint, no summary.json): the command
+    that resumes it can be named."""
 
 
 
