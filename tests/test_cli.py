@@ -1535,6 +1535,103 @@ def test_train_resume_takes_a_config_given_with_it_and_a_run_of_no_soft_targets_
     assert (resumed.run.epochs, resumed.run.name, resumed.run.out_dir) == (8, "stopped", str(run.parent.resolve()))
 
 
+def test_resume_existing_starts_a_run_resumes_it_and_then_says_it_has_finished(tmp_path, capsys, monkeypatch):
+    # a batch job's one command, run again after each preemption or requeue
+    run = tmp_path / "job"
+    command = ["train", "--run-dir", str(run), "--resume-existing",
+               *sets(tiny_overrides(tmp_path, "run.epochs=3", "run.checkpoint_every=1"))]
+    interrupt_sat_in(monkeypatch, 2)
+    assert main(command) == 130  # no run there: a new one, stopped after its second epoch
+    assert "the checkpoint after epoch 2 is kept" in capsys.readouterr().err
+    monkeypatch.setattr(SAT, "training_step", SAT_TRAINING_STEP)
+    # how it runs may change, as for --resume; what it trains may not: one line naming the keys, the run untouched
+    kept = (run / "checkpoint.pt").read_bytes()
+    assert main([*command, "--set", "optim.lr=0.5", "--set", "run.seed=3"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"satlearn: error: {run}: cannot resume with a different config (optim.lr: run has 0.003, now 0.5; "
+                   "run.seed: run has 0, now 3)\n")
+    assert (run / "checkpoint.pt").read_bytes() == kept
+    assert main([*command, "--set", "run.threads=1"]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming {run} after epoch 2" in out and "final test accuracy" in out
+    summary = (run / "summary.json").read_bytes()
+    assert [r["after_epoch"] for r in json.loads(summary)["resumptions"]] == [2]
+    # finished: said in one line, exit status 0, nothing written
+    finished = f"{run}: the run has finished; nothing left to train (its results are in summary.json)\n"
+    assert main(command) == 0
+    assert capsys.readouterr() == (finished, "")
+    assert (run / "summary.json").read_bytes() == summary
+    assert main([*command, "--set", "run.seed=3"]) == 2  # another training than the finished run's
+    assert "cannot resume with a different config (run.seed: run has 0, now 3)" in capsys.readouterr().err
+    # a finished run whose checkpoint was removed to save room is still finished, judged by its config.yaml
+    (run / "checkpoint.pt").unlink()
+    assert main(command) == 0
+    assert capsys.readouterr() == (finished, "")
+    assert main([*command, "--set", "run.seed=3"]) == 2
+    assert capsys.readouterr().err == (f"satlearn: error: {run}: holds a finished run of a different config "
+                                       "(run.seed: run has 0, now 3)\n")
+    assert (run / "summary.json").read_bytes() == summary
+
+
+def test_resume_existing_starts_again_a_run_stopped_before_its_first_checkpoint(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "job"
+    command = ["train", "--run-dir", str(run), "--resume-existing",
+               *sets(tiny_overrides(tmp_path, "run.epochs=3", "run.checkpoint_every=3"))]
+    interrupt_sat_in(monkeypatch, 1)
+    assert main(command) == 130
+    assert "nothing to resume, start the run again" in capsys.readouterr().err
+    assert (run / "config.yaml").exists() and not (run / "checkpoint.pt").exists()
+    monkeypatch.setattr(SAT, "training_step", SAT_TRAINING_STEP)
+    # nothing trained is kept: the run starts again, with this config (a changed one too), as a new run
+    assert main([*command, "--set", "optim.lr=0.05"]) == 0
+    assert "resuming" not in capsys.readouterr().out
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["resumptions"] == [] and "lr: 0.05" in (run / "config.yaml").read_text()
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_resume_existing_needs_a_run_directory_that_stays_and_is_no_resume(tmp_path, capsys, monkeypatch):
+    calls = record_fit(monkeypatch, fake_summary())
+    assert main(["train", "--resume-existing"]) == 2  # run.name null: a new time-stamped run each time
+    assert capsys.readouterr().err == ("satlearn: error: --resume-existing needs the run's directory: give --run-dir "
+                                       "DIR or a run.name (without one each start would be a new time-stamped run)\n")
+    # named by run.out_dir/run.name instead of --run-dir
+    assert main(["train", "--resume-existing", "--set", f"run.out_dir={tmp_path}", "--set", "run.name=named"]) == 0
+    assert (Path(calls[-1]["run_dir"]), calls[-1]["resume"]) == (tmp_path / "named", False)
+    (tmp_path / "named").mkdir()
+    (tmp_path / "named" / "checkpoint.pt").write_bytes(b"")
+    assert main(["train", "--resume-existing", "--set", f"run.out_dir={tmp_path}", "--set", "run.name=named"]) == 0
+    assert (Path(calls[-1]["run_dir"]), calls[-1]["resume"]) == (tmp_path / "named", True)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        main(["train", "--resume", str(tmp_path / "named"), "--resume-existing"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err == ("satlearn train: error: argument --resume-existing: not allowed with argument "
+                                       "--resume (options: satlearn train --help)\n")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
+def test_resume_existing_leaves_a_run_another_process_trains_alone(tmp_path, capsys):
+    import fcntl
+
+    stopped, loading = tmp_path / "stopped", tmp_path / "loading"
+    assert main(["train", "--run-dir", str(stopped), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 0
+    (stopped / "summary.json").unlink()  # as a run still training has no summary yet
+    loading.mkdir()  # nothing written yet: its process loads the data
+    capsys.readouterr()
+    for run, advice in ((stopped, "let it finish (or stop it), then resume"),
+                        (loading, "wait for it to finish (or stop it), or choose another run.name / run directory")):
+        held = os.open(run, os.O_RDONLY)  # the other process's lock (a separate open: flock conflicts in-process)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            assert main(["train", "--run-dir", str(run), "--resume-existing",
+                         *sets(tiny_overrides(tmp_path, "run.epochs=2"))]) == 2
+        finally:
+            os.close(held)
+        assert capsys.readouterr().err == f"satlearn: error: {run}: another process is training this run; {advice}\n"
+    assert sorted(path.name for path in loading.iterdir()) == []
+
+
 def test_a_new_run_refused_in_an_unfinished_runs_directory_names_the_command_that_resumes_it(tmp_path, capsys):
     run = tmp_path / "my run"
     command = ["train", "--run-dir", str(run), *sets(tiny_overrides(tmp_path, "run.epochs=2"))]
@@ -1544,7 +1641,7 @@ def test_a_new_run_refused_in_an_unfinished_runs_directory_names_the_command_tha
     assert main(command) == 2
     assert capsys.readouterr().err == (
         f"satlearn: error: {run}: already holds an unfinished run; resume it with satlearn train --resume "
-        f"'{run}', or choose another run.name / run directory\n")
+        f"'{run}' (or start or resume alike with --resume-existing), or choose another run.name / run directory\n")
 
 
 def test_a_run_that_hid_its_bars_for_a_log_file_shows_them_when_resumed_in_a_terminal(tmp_path, capsys, monkeypatch):

@@ -432,6 +432,18 @@ def test_readme_command_examples_are_command_lines_satlearn_takes():
     assert refused == []
 
 
+def test_the_batch_job_command_starts_or_resumes_one_named_run():
+    # run again after a preemption or requeue, the job's one command must name the same run each time
+    import shlex
+
+    from satlearn.cli import build_parser
+
+    (line,) = [line for line in readme_command_lines() if "$SLURM_ARRAY_TASK_ID" in line]
+    args = build_parser().parse_args(shlex.split(line.replace("$SLURM_ARRAY_TASK_ID", "3"))[1:])
+    assert (args.command, args.resume_existing, args.run_dir) == ("train", True, "runs/sat-seed3")
+    assert args.overrides == ["run.seed=3"]
+
+
 def test_every_option_of_every_command_is_documented():
     from satlearn.cli import build_parser
 

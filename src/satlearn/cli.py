@@ -177,9 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="YAML file overriding the defaults, or the name of a recipe satlearn ships "
                             "(mnist1d_sat, cifar10_sat, ...: those of configs/)")
     train.add_argument("--run-dir", default=None, help="run directory (default: run.out_dir/run.name)")
-    train.add_argument("--resume", metavar="RUN_DIR", default=None,
-                       help="continue an interrupted run from its checkpoint (config defaults to the run's own); "
-                            "a finished run's damaged or missing outputs are written again from it")
+    resume = train.add_mutually_exclusive_group()
+    resume.add_argument("--resume", metavar="RUN_DIR", default=None,
+                        help="continue an interrupted run from its checkpoint (config defaults to the run's own); "
+                             "a finished run's damaged or missing outputs are written again from it")
+    resume.add_argument("--resume-existing", action="store_true",
+                        help="start the run in --run-dir (or run.out_dir/run.name), or resume the unfinished run "
+                             "there as --resume does, where its config is this one apart from how it runs; a "
+                             "finished run there is left as it is (exit status 0): one command for a batch job "
+                             "that may be run again")
     train.add_argument("--no-progress", action="store_true",
                        help="hide the progress bar; print one line per epoch instead (the default where stderr "
                             "is no terminal: a log file)")
@@ -306,9 +312,9 @@ def _progress_unasked(args: argparse.Namespace) -> bool | None:
 
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys
-    from satlearn.engine import fit, resume_config
-    from satlearn.engine.trainer import UnfinishedRunHere, refuse_if_trained_elsewhere, resumed_run_place_overrides
-    from satlearn.errors import ConfigError, DataError, TrainingError, TrainingInterrupted, not_a_directory
+    from satlearn.engine import resume_config
+    from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place_overrides
+    from satlearn.errors import ConfigError, DataError, not_a_directory
 
     overrides = _progress_overrides(args)
     progress = _progress_unasked(args)
@@ -333,24 +339,89 @@ def _train(args: argparse.Namespace) -> int:
             config = load_config(args.config, [*resumed_run_place_overrides(run_dir), *overrides])
         else:  # the run's config.yaml, or where it is gone, the config its checkpoint keeps (in the run's place)
             config = resume_config(run_dir, overrides)
+        return _resume(args, config, run_dir, progress)
+    config = load_config(args.config, overrides)
+    if args.resume_existing:
+        return _start_or_resume(args, config, progress)
+    return _start(args, config, args.run_dir, progress)
+
+
+def _start(args: argparse.Namespace, config, run_dir: str | Path | None, progress: bool | None) -> int:
+    """Trains ``config`` as a new run in ``run_dir`` (None: the config's), and prints its figures."""
+    from satlearn.engine import fit
+    from satlearn.engine.trainer import UnfinishedRunHere
+    from satlearn.errors import TrainingError
+
+    try:
+        result = fit(config, run_dir, progress=progress)
+    except UnfinishedRunHere:  # the library's words name no command to paste
+        held = user_path(run_dir) if run_dir is not None else _named_run_dir(config)
+        raise TrainingError(f"{held}: already holds an unfinished run; resume it with satlearn "
+                            f"{_imports_given(args)}train --resume {pasteable_path(held)} (or start or resume alike "
+                            "with --resume-existing), or choose another run.name / run directory") from None
+    return _print_run_result(result)
+
+
+def _named_run_dir(config) -> Path:
+    """The run directory ``run.out_dir/run.name`` names, as fit names it (for a config with a run.name)."""
+    return literal_path(user_path(config.run.out_dir) / config.run.name)
+
+
+def _resume(args: argparse.Namespace, config, run_dir: Path, progress: bool | None) -> int:
+    """Resumes the run in ``run_dir`` with ``config`` (fit checks that it is the run's own apart from how it runs),
+    and prints its figures."""
+    from satlearn.engine import fit
+    from satlearn.errors import TrainingInterrupted
+
+    args.resuming = True  # (a missing data error is told how the run finds its data now)
+    try:
+        result = fit(config, run_dir, resume=True, progress=progress)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TrainingInterrupted):  # (it names the checkpoint it kept)
+            raise
+        # stopped while the run was set up to go on (its checkpoint read, its data loaded): it trained no further
+        print("satlearn: interrupted before the run went on; its checkpoint is as it was: resume with satlearn "
+              f"{_imports_given(args)}train --resume {pasteable_path(run_dir)}", file=sys.stderr)
+        return INTERRUPTED
+    return _print_run_result(result)
+
+
+def _start_or_resume(args: argparse.Namespace, config, progress: bool | None) -> int:
+    """``train --resume-existing``: a run directory that holds a checkpoint is resumed as ``--resume`` with
+    ``--config`` resumes it (refused where the config is another training than the run's); one without gets a new
+    run, as without the option (a run stopped before its first checkpoint starts again); a finished run is said to
+    be so. Which of these is told from the checkpoint before the run directory is locked: a run that another
+    process writes its first checkpoint to meanwhile stops with the refusal of a new run."""
+    from satlearn.config import to_dict
+    from satlearn.engine import resume_config
+    from satlearn.engine.checkpoint import CHECKPOINT_NAME
+    from satlearn.engine.trainer import RunFinished, config_differences, listed_differences
+    from satlearn.errors import ConfigError, TrainingError
+
+    if args.run_dir is None and config.run.name is None:
+        raise ConfigError("--resume-existing needs the run's directory: give --run-dir DIR or a run.name (without "
+                          "one each start would be a new time-stamped run)")
+    run_dir = user_path(args.run_dir) if args.run_dir is not None else _named_run_dir(config)
+    finished = f"{run_dir}: the run has finished; nothing left to train (its results are in summary.json)"
+    if (run_dir / CHECKPOINT_NAME).exists():
         try:
-            result = fit(config, run_dir, resume=True, progress=progress)
-        except KeyboardInterrupt as exc:
-            if isinstance(exc, TrainingInterrupted):  # (it names the checkpoint it kept)
-                raise
-            # stopped while the run was set up to go on (its checkpoint read, its data loaded): it trained no further
-            print("satlearn: interrupted before the run went on; its checkpoint is as it was: resume with satlearn "
-                  f"{_imports_given(args)}train --resume {pasteable_path(run_dir)}", file=sys.stderr)
-            return INTERRUPTED
-    else:
-        config = load_config(args.config, overrides)
-        try:
-            result = fit(config, args.run_dir, progress=progress)
-        except UnfinishedRunHere:  # the library's words name no command to paste
-            held = user_path(args.run_dir) if args.run_dir is not None else _named_run_dir(config)
-            raise TrainingError(f"{held}: already holds an unfinished run; resume it with satlearn "
-                                f"{_imports_given(args)}train --resume {pasteable_path(held)}, or choose another "
-                                "run.name / run directory") from None
+            return _resume(args, config, run_dir, progress)
+        except RunFinished:
+            print(finished)
+            return 0
+    if (run_dir / "summary.json").exists() and (run_dir / "config.yaml").exists():
+        # a finished run whose checkpoint was removed (to save room): its config.yaml is what it trained
+        differences = config_differences(to_dict(resume_config(run_dir)), to_dict(config))
+        if differences:
+            raise TrainingError(f"{run_dir}: holds a finished run of a different config "
+                                f"({listed_differences(differences)})")
+        print(finished)
+        return 0
+    return _start(args, config, run_dir, progress)
+
+
+def _print_run_result(result) -> int:
+    """Prints a finished training's figures, times and flagged labels."""
     s = result.summary
     # in percent, as the epochs' lines above it give the test accuracy
     print(f"final test accuracy {100 * s['final_test_accuracy']:.2f} % (best {100 * s['best_test_accuracy']:.2f} % "
@@ -368,11 +439,6 @@ def _train(args: argparse.Namespace) -> int:
     if issues:
         print(f"labels flagged as wrong: {issues['flagged']} (see {result.run_dir / 'refined_labels.csv'})")
     return 0
-
-
-def _named_run_dir(config) -> Path:
-    """The run directory ``run.out_dir/run.name`` names, as fit names it (for a config with a run.name)."""
-    return literal_path(user_path(config.run.out_dir) / config.run.name)
 
 
 def _not_a_run_directory(directory: Path, args: argparse.Namespace) -> str:
@@ -710,7 +776,7 @@ def _error_text(args: argparse.Namespace, exc: Exception) -> str:
     if args.command in ("eval", "selective-eval"):
         return exc.message + ("; or give where the run's data are now with --data-root PATH"
                               if args.data_root is None else "")
-    if args.command == "train" and args.resume:
+    if args.command == "train" and getattr(args, "resuming", False):
         return exc.message + "; or give where the run's data are now with --set data.root=PATH"
     return str(exc)
 

@@ -771,6 +771,10 @@ class UnfinishedRunHere(TrainingError):
     that resumes it can be named."""
 
 
+class RunFinished(TrainingError):
+    """A resumption refused as the run has trained all its epochs and its outputs are whole: there is nothing left
+    to do, which a command that starts or resumes alike reports as done."""
+
 
 def started_elsewhere(run_dir: Path) -> str | None:
     """What a command reading a run says of ``run_dir`` where it finds none there, as a run just started by another
@@ -1065,7 +1069,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             damaged = _damaged_outputs(run_dir)
             if damaged is None:
                 done = "its one epoch" if config.run.epochs == 1 else f"all {config.run.epochs} epochs"
-                raise TrainingError(f"{run_dir}: the run already finished {done}; nothing to resume (its results "
+                raise RunFinished(f"{run_dir}: the run already finished {done}; nothing to resume (its results "
                                     "are in summary.json)")
             log(f"{run_dir}: the run finished all its epochs, but {damaged}; its outputs are written again from "
                 f"{CHECKPOINT_NAME}")
