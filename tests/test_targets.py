@@ -239,3 +239,24 @@ def test_a_row_tied_between_its_given_label_and_another_class_keeps_the_given_la
     assert confidence.tolist() == [0.5, 0.375, 0.375, 0.5]
     issues = find_label_issues(labels, targets)
     assert (label != labels).tolist() == issues.flagged.tolist() == [False, False, True, True]
+
+
+def test_momentum_1_is_taken_and_leaves_the_rows_where_they_were():
+    # α = 1 is the closed end of [0, 1]: t ← 1·t + 0·p, the rows never move (as α = 0 makes them p)
+    targets = SoftTargets(torch.tensor([0, 2]), num_classes=3)
+    probs = torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.4, 0.0]])
+    for momentum in (1.0, torch.tensor(1.0)):
+        rows = targets.update(torch.tensor([0, 1]), probs, momentum=momentum)
+        assert rows.tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    assert torch.equal(targets.table(), torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
+
+
+def test_a_bfloat16_update_starts_from_the_rows_rescaled_to_sum_to_one():
+    # a stored row [1, 0.5, 0.5] reads as [0.5, 0.25, 0.25]; the EMA must move that row, not the stored one:
+    # 0.5 [0.5, 0.25, 0.25] + 0.5 [0, 0, 1] = [0.25, 0.125, 0.625] (from the stored row it would be [0.5, 0.25, 0.75],
+    # which sums to 1.5). All values are exact in bfloat16, so the random rounding leaves them as they are.
+    targets = SoftTargets(torch.tensor([0]), num_classes=3, dtype="bfloat16")
+    targets.targets.copy_(torch.tensor([[1.0, 0.5, 0.5]]))
+    rows = targets.update(torch.tensor([0]), torch.tensor([[0.0, 0.0, 1.0]]), momentum=0.5)
+    assert rows.tolist() == [[0.25, 0.125, 0.625]]
+    assert targets.table().tolist() == [[0.25, 0.125, 0.625]]
