@@ -234,3 +234,18 @@ def test_the_module_docstring_names_the_functions_that_return_per_example_values
     named = re.search(r"the parts they are built from, (.*?), return one value or row per example",
                       " ".join(losses.__doc__.split()))
     assert named and sorted(re.findall(r"``([a-z_]+)``", named.group(1))) == per_example
+
+
+def test_generalized_cross_entropy_keeps_its_value_and_gradient_where_p_y_is_tiny_but_not_0():
+    # p_y = 1 / (1 + e^20) ≈ 2e-9 is far from 0 in float32: the loss is (1 − p_y^q) / q and its gradient
+    # −p_y^q (1 − p_y) on z_y is small but not 0; only where p_y underflows does the floor take over
+    logits = torch.tensor([[0.0, 20.0]], dtype=torch.float64)
+    p_y = float(torch.softmax(logits, dim=1)[0, 0])
+    expected_loss = (1 - p_y ** 0.7) / 0.7
+    expected_grad = -(p_y ** 0.7) * (1 - p_y)  # d/dz_y of (1 − p_y^q) / q = −p_y^q (1 − p_y)
+    z = logits.float().requires_grad_(True)
+    loss = losses.generalized_cross_entropy(z, torch.tensor([0]), q=0.7)
+    loss.backward()
+    assert math.isclose(loss.item(), expected_loss, rel_tol=1e-6)
+    assert math.isclose(float(z.grad[0, 0]), expected_grad, rel_tol=1e-4)
+    assert math.isclose(float(z.grad[0, 1]), -expected_grad, rel_tol=1e-4)
