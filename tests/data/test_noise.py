@@ -304,3 +304,11 @@ def test_index_label_rows_that_cannot_be_applied_are_refused_naming_the_row(tmp_
     with pytest.raises(DataError, match=message) as caught:
         apply_noise(np.zeros(8, dtype=np.int64), 4, NoiseConfig(kind="file", file=str(tmp_path / "rows.npy")))
     assert str(caught.value).startswith(str(tmp_path / "rows.npy")) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("n, rate, resampled", [(7, 0.5, 3), (100, 0.29, 28)])
+def test_the_number_of_resampled_labels_is_rate_times_n_truncated_as_the_papers_code_takes_it(n, rate, resampled):
+    # int(rate * N), not rounded: 3.5 → 3, and 0.29 * 100 = 28.999999999999996 → 28; exact mode changes every
+    # label it draws, so the count of changed labels is that number
+    noisy = apply_noise(np.zeros(n, np.int64), C, NoiseConfig(kind="symmetric", rate=rate, mode="exact", seed=0))
+    assert int((noisy != 0).sum()) == resampled
