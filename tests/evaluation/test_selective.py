@@ -222,9 +222,12 @@ def test_coverage_at_refuses_no_scores_and_nan():
         coverage_at([0.1, 0.2], np.nan)
 
 
-def _paper_bisection(scores, targets, tolerance_pct=0.3):
+def _paper_bisection(scores, targets, tolerance_pct=0.3, *, satlearn_departures=False):
     """The SAT evaluation's search as its docstring tells it, in plain Python: threshold from 1, bounds [0, upper]
-    with upper doubled until every score passes, lower reset to 0 per target, threshold and upper carried over."""
+    with upper doubled until every score passes, lower reset to 0 per target, threshold and upper carried over.
+
+    ``satlearn_departures``: with the two changes bisection_thresholds documents, the lower bound below the smallest
+    score where scores go below 0, and the first upper bound again for a target above the coverage reached so far."""
     n = len(scores)
 
     def coverage_pct(threshold):
@@ -233,9 +236,13 @@ def _paper_bisection(scores, targets, tolerance_pct=0.3):
     upper = 1.0
     while coverage_pct(upper) < 100.0:
         upper *= 2.0
+    first_upper = upper
+    floor = min(scores) - 1.0 if satlearn_departures and min(scores) < 0 else 0.0
     threshold, found = 1.0, []
     for target in targets:
-        lower = 0.0
+        lower = floor
+        if satlearn_departures and coverage_pct(threshold) < target * 100.0:
+            upper = first_upper
         while abs(coverage_pct(threshold) - target * 100.0) > tolerance_pct:
             if coverage_pct(threshold) > target * 100.0:
                 upper = min(threshold, upper)
@@ -254,6 +261,19 @@ def test_bisection_gives_the_papers_thresholds_for_its_decreasing_coverages(high
     targets = [c / 100 for c in PAPER_COVERAGES]
     found = bisection_thresholds(scores, targets)
     assert [t.threshold for t in found] == _paper_bisection(scores.tolist(), targets)
+
+
+@pytest.mark.parametrize("low, high, targets", [
+    (0.0, 1.0, [0.1, 0.5, 0.9, 1.0, 0.3, 0.97]),  # rising targets: the bound carried from a lower one is below them
+    (-1.0, 1.0, [c / 100 for c in PAPER_COVERAGES]),  # half the scores below 0: so are the low coverages' thresholds
+    (0.0, 1.5, [c / 100 for c in PAPER_COVERAGES]),  # the upper bound doubles once, to 2
+])
+def test_bisection_follows_the_papers_search_with_its_documented_departures(low, high, targets):
+    # the threshold itself matters, not only its coverage: the validation part's is applied to the test part
+    scores = low + np.random.default_rng(5).random(1999) * (high - low)
+    found = bisection_thresholds(scores, targets)
+    assert all(t.within_tolerance for t in found)
+    assert [t.threshold for t in found] == _paper_bisection(scores.tolist(), targets, satlearn_departures=True)
 
 
 def test_a_closest_score_out_of_tolerance_is_not_reported_within_it():
