@@ -148,3 +148,12 @@ def test_refined_label_accuracy_keeps_a_given_label_that_ties_for_the_largest_ma
         assert refined.tolist() == given.tolist()
         accuracies[name] = method.epoch_metrics(clean_labels=given)["refined_label_accuracy"]
     assert accuracies == {"sat": 1.0, "selective_sat": 1.0}
+
+
+def test_mean_label_mass_of_a_bfloat16_table_reads_its_rows_rescaled_to_sum_to_one():
+    # stored rows off the simplex, as bfloat16 rounding leaves them: [1, 0.5, 0.5] reads [0.5, 0.25, 0.25] and
+    # [0.25, 0.25, 1.5] reads [0.125, 0.125, 0.75], so the labels 0 and 2 hold 0.5 and 0.75 (stored: 1.0 and 1.5)
+    method = create_method(MethodConfig(name="selective_sat", targets_dtype="bfloat16"), nn.Identity(),
+                           labels=torch.tensor([0, 2]), num_classes=3)
+    method.targets.targets.copy_(torch.tensor([[1.0, 0.5, 0.5], [0.25, 0.25, 1.5]]))
+    assert method.epoch_metrics()["mean_label_mass"] == 0.625
