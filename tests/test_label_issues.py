@@ -596,7 +596,7 @@ def test_a_run_and_an_output_folder_named_from_the_home_directory(tmp_path, monk
     assert (tmp_path / "issues" / "label_issues.csv").exists() and not (tmp_path / "~").exists()
 
 
-@pytest.mark.parametrize("second_truth", ["unknown", "no wrong label"])
+@pytest.mark.parametrize("second_truth", ["unknown", "no wrong label", "every label wrong"])
 def test_a_folder_written_again_keeps_no_precision_recall_plot_of_labels_scored_before(tmp_path, second_truth):
     # one --out for two runs: the second, with no curve to draw, must not leave the first's plot beside its summary
     labels = np.array([0, 1, 1, 2])
@@ -604,7 +604,8 @@ def test_a_folder_written_again_keeps_no_precision_recall_plot_of_labels_scored_
     issues = find_label_issues(labels, targets)
     write_label_issues(issues, tmp_path, true_labels=np.array([0, 0, 1, 2]))
     assert (tmp_path / "label_issues_pr.png").exists()
-    write_label_issues(issues, tmp_path, true_labels=None if second_truth == "unknown" else labels)
+    truth = {"unknown": None, "no wrong label": labels, "every label wrong": (labels + 1) % 3}[second_truth]
+    write_label_issues(issues, tmp_path, true_labels=truth)
     assert not (tmp_path / "label_issues_pr.png").exists()
 
 
