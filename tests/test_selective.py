@@ -733,6 +733,7 @@ def test_the_risk_coverage_legends_name_a_run_with_dollar_signs_as_written_not_a
     plot_risk_coverage([result], tmp_path / "risk_coverage.png")
     (fig,) = drawn
     renderer = fig.canvas.get_renderer()
+    assert len(fig.axes) == 2  # selective error and generalized risk, each with its legend
     for ax in fig.axes:
         (text,) = ax.get_legend().get_texts()
         written = text.get_text().replace(r"\$", "$")
@@ -905,6 +906,7 @@ def test_the_csv_thresholds_read_back_as_the_thresholds_the_report_applies():
     correct = rng.random(400) > 0.5
     protocol = selective_protocol(scores, correct)
     rows = list(csv.DictReader(coverage_table_csv(protocol).splitlines()))
+    assert len(rows) == len(protocol["coverages"]) == len(PAPER_COVERAGES)  # zip over no rows would check nothing
     for row, reported in zip(rows, protocol["coverages"]):
         for column, part in (("val_threshold", "validation"), ("test_threshold", "test")):
             assert float(row[column]) == reported[part]["threshold"], column
