@@ -146,7 +146,8 @@ def _hold_demo_dir(out_dir: Path, *, resume: bool):
         except RunDirectoryBusy:
             advice = ("wait for it to finish (or stop it) before resuming the demo" if resume else
                       "wait for it to finish (or stop it), or choose another --out")
-            raise RunDirectoryBusy(f"demo output directory {out_dir}: another demo is running in it; {advice}") from None
+            raise RunDirectoryBusy(f"demo output directory {out_dir}: another demo is running in it; "
+                                   f"{advice}") from None
         yield
 
 

@@ -447,8 +447,9 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
     plot_path = out_dir / "label_issues_pr.png"
     truly_wrong = None if true_labels is None else np.asarray(true_labels) != issues.given_labels
     drawn = truly_wrong is not None and truly_wrong.any() and not truly_wrong.all()
-    # all of them, or (stopped, a full disk) none: an earlier call's files beside these would read as theirs; and all
-    # of this call's, not some of another find-issues writing here at the same time (the summary, last, marks them whole)
+    # all of them, or (stopped, a full disk) none: an earlier call's files beside these would read as theirs; and
+    # all of this call's, not some of another find-issues writing here at the same time (the summary, last, marks
+    # them whole)
     with FilesWrittenTogether(folder=out_dir) as files:
         files.write_text(out_dir / "label_issues.csv", issues.to_csv(class_names=class_names, origin=origin))
         for name, array in (("label_issues_mask.npy", issues.flagged),

@@ -70,7 +70,7 @@ def _create_beside(path: Path) -> tuple[BinaryIO, Path]:
 LOCK_WAIT_S = 0.5
 
 
-def _lock_soon(fd: int, *, wait_s: float | None = LOCK_WAIT_S) -> bool | None:
+def lock_soon(fd: int, *, wait_s: float | None = LOCK_WAIT_S) -> bool | None:
     """Takes the exclusive lock on ``fd`` (see :func:`satlearn.engine.trainer.hold_run_dir`), waiting up to
     ``wait_s`` seconds (None: as long as it takes) for another holder to let go; False where it still holds it. None
     where the filesystem has no flock (some network ones), where the caller goes on unlocked, as before. (Called
@@ -121,7 +121,7 @@ def _hold_output_dir(folder: Path):
             yield False
             return
         try:
-            held = _lock_soon(fd, wait_s=None)
+            held = lock_soon(fd, wait_s=None)
             try:  # the file locked is still the one of that name: a holder that let go of it removed it first
                 same = held is None or os.path.samestat(os.fstat(fd), os.stat(path))
             except OSError:
@@ -157,9 +157,10 @@ class FilesWrittenTogether:
     same set at the same time. The block then holds that folder's lock (:func:`_hold_output_dir`) from its start to
     the last rename, waiting for another holder, so that the files in place are all of one set; holding it, it also
     removes the temporary files of the set's names that a process killed earlier (``kill -9``) left there, as no other
-    process writes those names then (the commands that write them hold the lock as they do). With more than one file, the last given marks the set whole: an earlier one is
-    removed before the others are renamed into place, and it is renamed last, so that a process killed among the
-    renames leaves a set without it rather than one that reads as whole."""
+    process writes those names then (the commands that write them hold the lock as they do). With more than one
+    file, the last given marks the set whole: an earlier one is removed before the others are renamed into place,
+    and it is renamed last, so that a process killed among the renames leaves a set without it rather than one that
+    reads as whole."""
 
     def __init__(self, *, folder: str | Path | None = None) -> None:
         self._staged: list[tuple[Path, Path]] = []  # (file, its filled temporary twin), in the order given

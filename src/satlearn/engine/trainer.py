@@ -28,9 +28,9 @@ from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise, knows_true_labels
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
-    BEST_PENDING_NAME, CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, FilesWrittenTogether, _lock_soon,
-    atomic_write_bytes, atomic_write_text, claim_new_dir, kept_config, load_best_weights, load_checkpoint,
-    make_output_dir, output_file, settle_best_weights, stage_to_cpu, started_without_checkpoint,
+    BEST_PENDING_NAME, CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, FilesWrittenTogether, atomic_write_bytes,
+    atomic_write_text, claim_new_dir, kept_config, load_best_weights, load_checkpoint, lock_soon, make_output_dir,
+    output_file, settle_best_weights, stage_to_cpu, started_without_checkpoint,
 )
 from satlearn.engine.runtime import (
     autocast, checked_threads, cpu_threads, cudnn_autotuning, loader_workers, random_state_kept, resolve_device,
@@ -744,7 +744,7 @@ def hold_run_dir(run_dir: Path, *, resume: bool):
     fd = os.open(run_dir, os.O_RDONLY)
     _HELD_RUN_DIR_LOCKS.add(fd)
     try:
-        if _lock_soon(fd) is False:
+        if lock_soon(fd) is False:
             advice = ("let it finish (or stop it), then resume" if resume else
                       "wait for it to finish (or stop it), or choose another run.name / run directory")
             raise RunDirectoryBusy(f"{run_dir}: another process is training this run; {advice}")
