@@ -70,10 +70,20 @@ def modules() -> set[str]:
     return {path.relative_to(ROOT / "src").as_posix() for path in (ROOT / "src" / "satlearn").rglob("*.py")}
 
 
+# PEP 561: without it, mypy and pyright skip an installed satlearn's annotations ("missing library stubs or py.typed
+# marker") and read every name a user imports from it as Any
+TYPED = "satlearn/py.typed"
+
+
+def package_files() -> set[str]:
+    return modules() | {TYPED}
+
+
 def test_the_wheel_holds_every_module_and_every_recipe(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = {name for name in archive.namelist() if ".dist-info/" not in name}
-        assert names == modules() | {f"satlearn/configs/{path.name}" for path in RECIPES}
+        assert names == package_files() | {f"satlearn/configs/{path.name}" for path in RECIPES}
+        assert archive.read(TYPED) == b""  # the marker of a package typed in full, not a partial stub package
         for path in RECIPES:
             assert archive.read(f"satlearn/configs/{path.name}") == path.read_bytes(), path.name
 
@@ -113,7 +123,7 @@ def test_the_sdist_holds_the_sources_and_the_recipes_and_builds_the_same_wheel(s
         sdist.extractall(tmp_path, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     assert {name for name in files if not name.startswith("src/satlearn.egg-info/")} == (
         {"PKG-INFO", "setup.cfg", "pyproject.toml", "README.md", "MANIFEST.in", "LICENSE"}
-        | {f"src/{name}" for name in modules()} | {f"configs/{path.name}" for path in RECIPES}
+        | {f"src/{name}" for name in package_files()} | {f"configs/{path.name}" for path in RECIPES}
         | {f"docs/{path.name}" for path in (Path(__file__).parents[1] / "docs").glob("*.md")})
     with zipfile.ZipFile(build(next(tmp_path.iterdir()), "wheel")) as again, zipfile.ZipFile(wheel) as first:
         assert sorted(again.namelist()) == sorted(first.namelist())
