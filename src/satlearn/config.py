@@ -496,7 +496,7 @@ def _leaves(obj: Any, prefix: str = "") -> typing.Iterator[tuple[str, Any]]:
 DEVICE_NAMES = "auto, cpu, cuda, cuda:N or mps"
 
 
-def device_name_problem(name: str) -> str | None:
+def device_name_problem(name: Any) -> str | None:
     """What keeps ``name`` from naming a device satlearn trains on (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``),
     or None; whether this machine has that device is for whoever resolves it."""
     import torch

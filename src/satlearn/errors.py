@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from pathlib import Path
 
 
 class SatlearnError(Exception):
@@ -65,7 +66,7 @@ class TrainingInterrupted(KeyboardInterrupt):
         checkpoint_epoch: the epoch the kept checkpoint ends, or None when none was written yet.
     """
 
-    def __init__(self, run_dir, checkpoint_epoch: int | None) -> None:
+    def __init__(self, run_dir: Path, checkpoint_epoch: int | None) -> None:
         super().__init__(run_dir, checkpoint_epoch)  # both in args: the exception pickles (multiprocessing)
         self.run_dir = run_dir
         self.checkpoint_epoch = checkpoint_epoch
@@ -75,13 +76,13 @@ class TrainingInterrupted(KeyboardInterrupt):
         return f"{self.run_dir}: interrupted ({kept})"
 
 
-def not_a_directory(path, what: str) -> str:
+def not_a_directory(path: str | Path, what: str) -> str:
     """Why ``path`` is no ``what`` (``"run directory"``, say): where a file lies there, that it is one, since "no such"
     would send the user looking for a path that exists (a run's ``checkpoint.pt`` given for the run, say)."""
     return f"is a file, not a {what}" if os.path.exists(path) else f"no such {what}"
 
 
-def first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException | str) -> str:
     """The first line of ``exc``'s message (its type's name where it has none): another library's error, told in the
     one line of satlearn's own."""
     text = str(exc).strip()

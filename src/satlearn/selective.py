@@ -34,20 +34,18 @@ import random
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from satlearn.data.base import DatasetSplits
 from satlearn.errors import ConfigError, DataError, SatlearnError, not_a_directory
 from satlearn.evaluation.selective import (
     PAPER_COVERAGES, RiskCoverage, Threshold, bisection_thresholds, check_coverage, check_coverages,
     check_examples, check_tolerance, risk_coverage_curve, selective_error, selective_report,
 )
 from satlearn.paths import literal_path, user_path
-
-if TYPE_CHECKING:
-    from satlearn.data import DatasetSplits
 
 SCORES = ("auto", "abstain", "max_softmax")
 SPLIT_SEED = 10
@@ -223,7 +221,7 @@ class _LoadedRun:
     device: torch.device
 
 
-def _load(run_dir: Path, device: str | None, data_root: str | Path | None,
+def _load(run_dir: Path, device: str | torch.device | None, data_root: str | Path | None,
           dataset: DatasetSplits | None = None) -> _LoadedRun:
     from satlearn.engine import load_run
 
@@ -298,7 +296,7 @@ def _data_named(run: _LoadedRun) -> dict[str, Any]:
     return {"data": run.data.name if given else run.config.data.source, "data_given": given}
 
 
-def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
+def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | torch.device | None = None,
                data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
                threads: int | None = None) -> RunScores:
     """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``), with
@@ -337,7 +335,7 @@ class SelectiveResult:
                 f".report, {len(self.curve)}-point .curve)")
 
 
-def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | None = None,
+def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | torch.device | None = None,
                  coverages: Sequence[float] | None = None, data_root: str | Path | None = None,
                  dataset: DatasetSplits | None = None, threads: int | None = None) -> SelectiveResult:
     """Scores a run's test split and applies :func:`selective_protocol`; ``data_root``, ``dataset``, ``threads``:
@@ -474,7 +472,7 @@ def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
 
 
 def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: str | Path | None = None,
-                   device: str | None = None, data_root: str | Path | None = None,
+                   device: str | torch.device | None = None, data_root: str | Path | None = None,
                    dataset: DatasetSplits | None = None,
                    threads: int | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
@@ -580,7 +578,7 @@ class SelectivePredictor:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
-                 device: str | None = None, tolerance: float = TOLERANCE,
+                 device: str | torch.device | None = None, tolerance: float = TOLERANCE,
                  data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
                  threads: int | None = None) -> "SelectivePredictor":
         """The predictor of the run in ``run_dir`` (a ``~`` it starts with is the home directory); ``data_root``,

@@ -14,7 +14,7 @@ from satlearn.config import device_name_problem, thread_count_problem
 from satlearn.errors import ConfigError, count_error
 
 
-def resolve_device(name: str = "auto", *, setting: str = "run.device") -> torch.device:
+def resolve_device(name: str | torch.device = "auto", *, setting: str = "run.device") -> torch.device:
     """``auto`` → cuda if available, else mps, else cpu; explicit names are checked for availability.
 
     ``setting`` names where ``name`` came from in an error (``run.device``, a command's ``--device``)."""

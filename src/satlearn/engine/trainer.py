@@ -626,7 +626,7 @@ def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, ep
 
 
 @torch.no_grad()
-def evaluate(method: Method, loader: InMemoryLoader, *, amp: Any = None) -> dict[str, float]:
+def evaluate(method: Method, loader: InMemoryLoader | StreamingLoader, *, amp: Any = None) -> dict[str, float]:
     """Mean cross-entropy and accuracy of ``method``'s predictions over ``loader`` (eval mode)."""
     was_training = method.training
     method.eval()
@@ -1313,8 +1313,8 @@ def _check_registered(config: Config, run_dir: Path) -> None:
                               f"registered: {', '.join(registry.names())}")
 
 
-def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
-             dataset: DatasetSplits | None = None,
+def load_run(run_dir: str | Path, *, device: str | torch.device | None = None,
+             data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
              best: bool = False) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
     """Rebuilds a finished (or interrupted) run: config, trained method (in eval mode), data and the raw checkpoint.
 
@@ -1353,9 +1353,10 @@ def load_run(run_dir: str | Path, *, device: str | None = None, data_root: str |
     return config, method, noisy, checkpoint
 
 
-def evaluate_run(run_dir: str | Path, *, device: str | None = None, data_root: str | Path | None = None,
-                 out: str | Path | None = None, dataset: DatasetSplits | None = None,
-                 threads: int | None = None, best: bool = False) -> dict[str, Any]:
+def evaluate_run(run_dir: str | Path, *, device: str | torch.device | None = None,
+                 data_root: str | Path | None = None, out: str | Path | None = None,
+                 dataset: DatasetSplits | None = None, threads: int | None = None,
+                 best: bool = False) -> dict[str, Any]:
     """Evaluates a run's latest weights on its test split, with ``threads`` CPU threads (None: the run's own
     ``run.threads``; the run's config is left as it is, and the count the process had is restored after); writes and
     returns ``eval.json``'s content: the epoch its checkpoint ends (``epoch``; fewer than ``epochs``, the run's
