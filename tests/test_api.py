@@ -80,3 +80,30 @@ def test_every_device_parameter_takes_a_torch_device_and_every_path_a_pathlib_pa
                 assert torch.device in taken, f"{name}({parameter}: {hint})"
             if parameter in ("run_dir", "out", "out_dir", "data_root", "path"):
                 assert Path in taken and str in taken, f"{name}({parameter}: {hint})"
+
+
+def test_the_registries_and_a_methods_contract_say_what_they_hold():
+    # a type checker reads METHODS.get(name) as a Method class and a method's self.config as its section, not as Any
+    import typing
+    from collections.abc import Callable
+
+    from torch import nn
+
+    import satlearn.data
+    import satlearn.data.base
+    import satlearn.methods
+    import satlearn.methods.base
+    import satlearn.models
+    from satlearn.config import Config, DataConfig, MethodConfig
+    from satlearn.registry import Registry
+
+    Method = satlearn.methods.Method
+    assert typing.get_type_hints(satlearn.methods.base)["METHODS"] == Registry[type[Method]]
+    assert typing.get_type_hints(satlearn.models)["MODELS"] == Registry[Callable[..., nn.Module]]
+    assert typing.get_type_hints(satlearn.data.base)["SOURCES"] == Registry[Callable[..., satlearn.data.DatasetSplits]]
+    for function, parameter, expected in ((Method.__init__, "config", MethodConfig),
+                                          (satlearn.methods.TargetsMethod.__init__, "config", MethodConfig),
+                                          (Method.check_config, "config", Config),
+                                          (satlearn.methods.create_method, "config", MethodConfig),
+                                          (satlearn.data.load_dataset, "config", DataConfig)):
+        assert typing.get_type_hints(function)[parameter] is expected, function.__qualname__

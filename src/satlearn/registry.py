@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar, cast
 
 from satlearn.errors import ConfigError
 
 T = TypeVar("T")
+D = TypeVar("D")  # what register decorates: given back as it came, so that a checker keeps its own signature
 
 
 def _same_definition(old: object, new: object) -> bool:
@@ -39,7 +40,7 @@ class Registry(Generic[T]):
         self._refuses = refuses
         self._entries: dict[str, T] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str) -> Callable[[D], D]:
         """Registers the decorated object as ``name``. The same definition registered again (a notebook cell run
         twice, a module reloaded: same module and qualified name) replaces the entry; another one is a KeyError, and
         one that the registry ``refuses`` a TypeError, as is a name that is no text a config could give."""
@@ -50,14 +51,14 @@ class Registry(Generic[T]):
             raise TypeError(f"{self.kind} name {name!r}: expected non-empty text without spaces around it, as a "
                             "config names it")
 
-        def decorator(obj: T) -> T:
+        def decorator(obj: D) -> D:
             problem = self._refuses(obj) if self._refuses is not None else None
             if problem:
                 raise TypeError(f"{self.kind} {name!r}: {_describe(obj)} {problem}")
             if name in self._entries and not _same_definition(self._entries[name], obj):
                 raise KeyError(f"{self.kind} {name!r} is registered twice: {_describe(self._entries[name])} and "
                                f"{_describe(obj)}")
-            self._entries[name] = obj
+            self._entries[name] = cast(T, obj)  # (checked at run time by refuses, not by a type checker)
             return obj
 
         return decorator

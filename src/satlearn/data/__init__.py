@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 
-from satlearn.config import Config, check
+from satlearn.config import Config, DataConfig, check
 from satlearn.data.base import SOURCES, DatasetSplits
 from satlearn.errors import DataError
 from satlearn.data import mnist1d, cifar, imagefolder, npz, tabular  # noqa: E402,F401  (registration)
 
 
-def load_dataset(config, *, progress: bool = True) -> DatasetSplits:
+def load_dataset(config: DataConfig, *, progress: bool = True) -> DatasetSplits:
     """Loads ``config.source`` (a :class:`satlearn.config.DataConfig`) and validates it; ``progress``: show a
     progress bar where the source downloads its data. A config that :func:`satlearn.config.load_config` would refuse
     (a string where a list belongs, say) is refused with the same one-line ConfigError. The splits keep a copy of
@@ -29,7 +29,7 @@ def load_dataset(config, *, progress: bool = True) -> DatasetSplits:
     return splits
 
 
-def load_earlier_form(config) -> DatasetSplits | None:
+def load_earlier_form(config: DataConfig) -> DatasetSplits | None:
     """``config.source`` as an earlier satlearn prepared it, where its preparation has changed since (MNIST-1D's
     standardisation; CSV and .npz features with a column of one value that a rounding residue scaled), else None: a
     run keeps a digest of the data it trained on, and one trained then is recognised by it and goes on with those
@@ -40,7 +40,7 @@ def load_earlier_form(config) -> DatasetSplits | None:
     return splits.validate() if splits is not None else None
 
 
-def _checked(config):
+def _checked(config: DataConfig) -> DataConfig:
     """``config`` as load_config would have built it: one built in code has not been through its checks, and a
     string given for ``ignore_columns`` would otherwise be read letter by letter as column names."""
     return check(Config(data=config), source="load_dataset's config").data

@@ -8,7 +8,7 @@ import os
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -332,4 +332,4 @@ def origin_column(arrays) -> tuple[str, np.ndarray] | None:
 
 # name -> loader(config: DataConfig, *, progress: bool) -> DatasetSplits; progress: show a download's progress bar
 # (a source with nothing to download takes config alone and is called without it)
-SOURCES: Registry = Registry("data source", refuses=uncallable)
+SOURCES: Registry[Callable[..., DatasetSplits]] = Registry("data source", refuses=uncallable)

@@ -7,7 +7,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from satlearn.config import method_settings
+from satlearn.config import Config, MethodConfig, method_settings
 from satlearn.registry import Registry
 from satlearn.targets import SoftTargets
 
@@ -22,7 +22,7 @@ def _untrainable(obj: object) -> str | None:
     return None
 
 
-METHODS: Registry = Registry("method", refuses=_untrainable)
+METHODS: Registry[type[Method]] = Registry("method", refuses=_untrainable)
 
 
 class Method(nn.Module):
@@ -48,7 +48,7 @@ class Method(nn.Module):
     # a dataclass of the method's own settings (method.settings.*), with their defaults; None: it takes none
     Settings: type | None = None
 
-    def __init__(self, config, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
+    def __init__(self, config: MethodConfig, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
         super().__init__()
         self.config = config
         self.model = model
@@ -59,7 +59,7 @@ class Method(nn.Module):
                                         where=lambda *keys: "method config")
 
     @classmethod
-    def check_config(cls, config, *, where: Callable[..., str]) -> None:
+    def check_config(cls, config: Config, *, where: Callable[..., str]) -> None:
         """Raises :class:`satlearn.errors.ConfigError` for settings this method cannot honour.
 
         ``where(*keys)`` names the origin of the first of ``keys`` that an override set (else the config file), to
@@ -108,7 +108,7 @@ class TargetsMethod(Method):
 
     options = ("momentum", "targets_dtype", "targets_device")
 
-    def __init__(self, config, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
+    def __init__(self, config: MethodConfig, model: nn.Module, *, labels: torch.Tensor, num_classes: int) -> None:
         super().__init__(config, model, labels=labels, num_classes=num_classes)
         table_device = "cpu" if config.targets_device == "cpu" else None
         self.targets = SoftTargets(labels, num_classes, dtype=config.targets_dtype, device=table_device)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -18,7 +18,7 @@ from satlearn.errors import ConfigError, count_error, first_line, is_whole_numbe
 from satlearn.registry import Registry, uncallable
 
 # name -> builder(num_classes: int, *, input_shape: tuple[int, ...], width: int | None) -> nn.Module
-MODELS: Registry = Registry("model", refuses=uncallable)
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model", refuses=uncallable)
 
 
 def create_model(name: str, num_classes: int, *, input_shape: tuple[int, ...], width: int | None = None) -> nn.Module:
