@@ -1287,10 +1287,10 @@ def test_the_next_epoch_trains_while_the_metrics_tables_are_being_written(tmp_pa
             second_epoch_began.set()
         return real_train_one_epoch(method, optimizer, loader, epoch, **kwargs)
 
-    def slow_write_metrics(run_dir, history):
+    def slow_write_metrics(run_dir, history, **options):
         if len(history) == 1:  # the first epoch's tables, as slow as the second epoch, at least
             overlapped[1] = second_epoch_began.wait(timeout=5)
-        real_write_metrics(run_dir, history)
+        real_write_metrics(run_dir, history, **options)
 
     monkeypatch.setattr(trainer, "train_one_epoch", train_one_epoch)
     monkeypatch.setattr(reporting, "write_metrics", slow_write_metrics)
@@ -1306,7 +1306,7 @@ def test_a_metrics_table_that_cannot_be_written_stops_the_run_naming_it(tmp_path
 
     from satlearn.engine import reporting
 
-    def full_disk(run_dir, history):
+    def full_disk(run_dir, history, **options):
         raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "metrics.jsonl"))
 
     monkeypatch.setattr(reporting, "write_metrics", full_disk)
@@ -1314,6 +1314,37 @@ def test_a_metrics_table_that_cannot_be_written_stops_the_run_naming_it(tmp_path
         fit(tiny_config(tmp_path, "run.epochs=3", "method.name=erm"), tmp_path / "run", log=lambda m: None)
     assert (failed.value.errno, failed.value.filename) == (errno.ENOSPC, str(tmp_path / "run" / "metrics.jsonl"))
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_each_epochs_metrics_row_is_rendered_once_however_long_the_run(tmp_path, monkeypatch):
+    from satlearn.engine import reporting
+
+    # the tables are rewritten whole after every epoch; rendering every row again made each epoch of a long run
+    # slower than the one before
+    cleaned, lines = [], []
+    real_clean, real_csv_line = reporting._clean, reporting._csv_line
+
+    def clean(value):
+        if isinstance(value, dict) and "epoch" in value:
+            cleaned.append(value["epoch"])
+        return real_clean(value)
+
+    def csv_line(columns, row):
+        lines.append(None if row is None else row["epoch"])
+        return real_csv_line(columns, row)
+
+    monkeypatch.setattr(reporting, "_clean", clean)
+    monkeypatch.setattr(reporting, "_csv_line", csv_line)
+    # SAT from epoch 3: its train_confidence column first comes with epoch 3, and the CSV lines before are redrawn
+    result = fit(tiny_config(tmp_path, "run.epochs=6", "method.start_epoch=2"), tmp_path / "run", log=lambda m: None)
+    assert cleaned == [1, 2, 3, 4, 5, 6]
+    assert [epoch for epoch in lines if epoch is not None] == [1, 2, 1, 2, 3, 4, 5, 6]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows == result.history
+    with open(tmp_path / "run" / "metrics.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [int(row["epoch"]) for row in table] == [1, 2, 3, 4, 5, 6]
+    assert list(table[0]) == list(result.history[-1]) and table[0]["train_confidence"] == ""
 
 
 def test_a_run_evaluates_every_eval_every_epochs_and_at_the_last_one(tmp_path):

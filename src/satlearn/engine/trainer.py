@@ -1154,6 +1154,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     # the disk writes (checkpoints, metrics tables) overlap the next epochs; the state is copied (on CUDA: the copies
     # queued) before save() returns
     writer = CheckpointWriter(run_dir)
+    metrics_tables = reporting.MetricsTables()  # used on the writer's thread only, one call at a time
 
     def save(epoch_done: int) -> None:
         nonlocal saved_epoch, checkpoint_wait, best_weights
@@ -1229,7 +1230,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                 # on the writer's thread, as the checkpoints are: the two files' fsyncs would otherwise hold up
                 # every epoch (of a small model, a sizeable share); rows are not changed once appended
                 rows = list(history)
-                writer.write_files(lambda: reporting.write_metrics(run_dir, rows))
+                writer.write_files(lambda: reporting.write_metrics(run_dir, rows, tables=metrics_tables))
                 if "test_accuracy" in row:
                     bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
                 if not progress:  # no bar to watch (a log file, say): one line per epoch instead
