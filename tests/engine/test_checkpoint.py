@@ -56,6 +56,28 @@ def test_save_returns_while_the_write_is_blocked_and_the_snapshot_is_what_lands(
     assert saved["epoch"] == 1 and torch.equal(saved["w"], torch.zeros(4))
 
 
+def test_save_writes_plain_entries_as_given_without_searching_them(tmp_path, monkeypatch):
+    searched = []
+    real_stage = checkpoint_module.stage_to_cpu
+
+    def stage(state):
+        searched.append(sorted(state))
+        return real_stage(state)
+
+    monkeypatch.setattr(checkpoint_module, "stage_to_cpu", stage)
+    weight = torch.zeros(2)
+    history = [{"epoch": 1, "train_loss": 0.5}]
+    with CheckpointWriter(tmp_path) as writer:
+        writer.save({"epoch": 1, "w": weight, "history": list(history)}, plain=("history",))
+        weight.fill_(3)
+    # the per-epoch history grows with the run: searching all of it for tensors at each checkpoint cost more every
+    # epoch
+    assert searched == [["epoch", "w"]]
+    saved = load_checkpoint(tmp_path)
+    assert list(saved) == ["format", "epoch", "w", "history"]
+    assert saved["history"] == history and torch.equal(saved["w"], torch.zeros(2))
+
+
 def test_checkpoints_land_in_order(tmp_path):
     with CheckpointWriter(tmp_path) as writer:
         for epoch in range(1, 6):

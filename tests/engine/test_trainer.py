@@ -1261,9 +1261,9 @@ def test_checkpoints_are_written_every_checkpoint_every_epochs_and_at_the_end(tm
     saved = []
     real_save = CheckpointWriter.save
 
-    def counting_save(self, state):
+    def counting_save(self, state, **options):
         saved.append(state["epoch"])
-        return real_save(self, state)
+        return real_save(self, state, **options)
 
     monkeypatch.setattr(CheckpointWriter, "save", counting_save)
     fit(tiny_config(tmp_path, "run.epochs=5", "run.checkpoint_every=2", "method.name=erm"), tmp_path / "run",
@@ -1345,6 +1345,22 @@ def test_each_epochs_metrics_row_is_rendered_once_however_long_the_run(tmp_path,
         table = list(csv.DictReader(f))
     assert [int(row["epoch"]) for row in table] == [1, 2, 3, 4, 5, 6]
     assert list(table[0]) == list(result.history[-1]) and table[0]["train_confidence"] == ""
+
+
+def test_a_checkpoint_takes_the_history_without_searching_it_for_tensors(tmp_path, monkeypatch):
+    from satlearn.engine import checkpoint
+
+    searched = []
+    real_stage = checkpoint.stage_to_cpu
+
+    def stage(state):
+        searched.append("history" in state)
+        return real_stage(state)
+
+    monkeypatch.setattr(checkpoint, "stage_to_cpu", stage)
+    result = fit(tiny_config(tmp_path, "run.epochs=3", "run.keep_best=true"), tmp_path / "run", log=lambda m: None)
+    assert searched and not any(searched)
+    assert load_checkpoint(tmp_path / "run")["history"] == result.history
 
 
 def test_a_run_evaluates_every_eval_every_epochs_and_at_the_last_one(tmp_path):

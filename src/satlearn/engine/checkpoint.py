@@ -452,11 +452,15 @@ class CheckpointWriter:
         self._pending_files: Future | None = None
         self.written_epoch: int | None = None  # the ``epoch`` of the last state that reached the disk
 
-    def save(self, state: dict[str, Any], *, best: tuple[dict[str, Any], list[torch.cuda.Event]] | None = None) -> None:
+    def save(self, state: dict[str, Any], *, best: tuple[dict[str, Any], list[torch.cuda.Event]] | None = None,
+             plain: tuple[str, ...] = ()) -> None:
         """``best``: the best epoch's weights, as :func:`stage_to_cpu` staged them at that epoch, which the checkpoint
-        records as the best; None where the best is the one already on disk (or none is kept)."""
+        records as the best; None where the best is the one already on disk (or none is kept). ``plain``: keys of
+        ``state`` whose values hold no tensors and are not changed after this call (a copy of the per-epoch history),
+        written as given rather than searched for tensors, a search that grows with the run."""
         self._wait_for_checkpoint()
-        staged, ready = stage_to_cpu(state)
+        staged, ready = stage_to_cpu({key: value for key, value in state.items() if key not in plain})
+        staged = {key: state[key] if key in plain else staged[key] for key in state}
         self._pending = self._pool.submit(self._write, staged, ready, state.get("epoch"), best)
 
     def write_files(self, write: Callable[[], None]) -> None:

@@ -1170,7 +1170,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "data": fingerprint,
             "data_given": data_given,
             "given_splits_from_source": given_splits_from_source,
-            "history": history,
+            "history": list(history),  # (rows are not changed once appended)
             "best": best,
             "wall_seconds": earlier_wall + time.perf_counter() - started,
             "threads": torch.get_num_threads(),
@@ -1178,9 +1178,9 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "resumptions": resumptions,
         }
         if best_weights is None:
-            writer.save(state)
+            writer.save(state, plain=("history",))
         else:  # a better epoch since the last checkpoint (run.keep_best): its weights go with this one
-            writer.save(state, best=best_weights)
+            writer.save(state, best=best_weights, plain=("history",))
             best_weights = None
         saved_epoch = epoch_done
         checkpoint_wait += time.perf_counter() - save_started
