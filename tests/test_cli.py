@@ -764,6 +764,31 @@ def test_a_demo_started_beside_another_in_its_folder_stops_without_touching_its_
     assert [p.name for p in first.iterdir()] == [REQUEST_NAME] and (first / REQUEST_NAME).read_text() == request
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: demos there are not locked")
+def test_a_running_demos_folder_given_as_a_run_is_named_as_a_demos_not_as_a_run_loading_its_data(tmp_path, capsys):
+    # the demo holds its folder with a run directory's lock, which commands reading a run took for a training still
+    # loading its data there ("has written nothing yet", beside the demo's request and runs)
+    from satlearn.demo import REQUEST_NAME
+    from satlearn.engine.trainer import hold_run_dir
+
+    out = tmp_path / "demo"
+    (out / "erm").mkdir(parents=True)
+    (out / REQUEST_NAME).write_text(json.dumps({"overrides": []}))
+    as_a_run = (f"satlearn: error: {out}: the output of a demo still running, a folder of runs rather than one run; "
+                f"expected one run's directory, such as {out / 'sat'}")
+    with hold_run_dir(out, resume=False):  # (a lock of its own: flock conflicts in-process)
+        for command in (["find-issues", str(out)], ["eval", str(out)]):
+            assert main(command) == 2
+            assert capsys.readouterr().err.strip() == as_a_run
+        assert main(["train", "--resume", str(out)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"satlearn: error: --resume {out}: the output of a demo still running, not one run's directory; the demo "
+            "finishes its runs itself")
+        (out / REQUEST_NAME).unlink()  # no demo's: a training that holds the folder, named as before
+        assert main(["find-issues", str(out)]) == 2
+        assert "another process has started a run here and is still loading its data" in capsys.readouterr().err
+
+
 def test_a_demo_request_file_that_is_not_a_list_of_settings_is_one_line(tmp_path, capsys):
     from satlearn.demo import REQUEST_NAME, run_demo
     from satlearn.errors import ConfigError

@@ -313,7 +313,8 @@ def _progress_unasked(args: argparse.Namespace) -> bool | None:
 def _train(args: argparse.Namespace) -> int:
     from satlearn.config import load_config, override_keys
     from satlearn.engine import resume_config
-    from satlearn.engine.trainer import refuse_if_trained_elsewhere, resumed_run_place_overrides
+    from satlearn.engine.trainer import (RunDirectoryBusy, demo_running_in, refuse_if_trained_elsewhere,
+                                         resumed_run_place_overrides)
     from satlearn.errors import ConfigError, DataError, not_a_directory
 
     overrides = _progress_overrides(args)
@@ -326,7 +327,13 @@ def _train(args: argparse.Namespace) -> int:
         if not run_dir.is_dir():
             raise DataError(f"--resume {args.resume}: {not_a_directory(run_dir, 'run directory')}")
         # a run another process still loads the data of has written nothing yet: it is named as busy, not as no run
-        refuse_if_trained_elsewhere(run_dir, resume=True)
+        try:
+            refuse_if_trained_elsewhere(run_dir, resume=True)
+        except RunDirectoryBusy:
+            if not demo_running_in(run_dir):
+                raise
+            raise DataError(f"--resume {args.resume}: the output of a demo still running, not one run's directory; "
+                            "the demo finishes its runs itself") from None
         if not (run_dir / "config.yaml").exists() and not (run_dir / "checkpoint.pt").exists():
             raise DataError(f"--resume {args.resume}: {_not_a_run_directory(run_dir, args)}")
         # the run is where --resume points, and its config says so (fit records that place too); given before the

@@ -776,6 +776,14 @@ class RunFinished(TrainingError):
     to do, which a command that starts or resumes alike reports as done."""
 
 
+def demo_running_in(folder: Path) -> bool:
+    """Whether the lock that another process holds on ``folder`` is a demo's on its output folder (which holds the
+    demo's request from its start, and no run of its own) rather than a training's on its run directory."""
+    from satlearn.demo import REQUEST_NAME  # (the demo imports this module)
+
+    return (folder / REQUEST_NAME).exists() and not (folder / "config.yaml").exists()
+
+
 def started_elsewhere(run_dir: Path) -> str | None:
     """What a command reading a run says of ``run_dir`` where it finds none there, as a run just started by another
     process looks until it has loaded its data (its first file comes after that: minutes for a download); None
@@ -783,6 +791,9 @@ def started_elsewhere(run_dir: Path) -> str | None:
     try:
         refuse_if_trained_elsewhere(run_dir, resume=True)
     except RunDirectoryBusy:
+        if demo_running_in(run_dir):
+            return (f"{run_dir}: the output of a demo still running, a folder of runs rather than one run; expected "
+                    f"one run's directory, such as {run_dir / 'sat'}")
         return (f"{run_dir}: another process has started a run here and is still loading its data; it has written "
                 "nothing yet")
     except OSError:  # no such directory, or one that cannot be opened: the command's own message says so
