@@ -250,14 +250,14 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, styles: di
         rows = run.test_rows
         tested = [r["epoch"] for r in rows]
         accuracy_ax.plot(tested, [100 * r["test_accuracy"] for r in rows], label=name,
-                         **{**point_style(tested), **style})
+                         **point_style(tested, style))
         refined = [r for r in run.history if "refined_label_accuracy" in r]
         drawn_on = [accuracy_ax]
         if targets_ax is not None and refined:
             drawn_on.append(targets_ax)
             refined_epochs = [r["epoch"] for r in refined]
             targets_ax.plot(refined_epochs, [100 * r["refined_label_accuracy"] for r in refined],
-                            label=f"{name} targets", **{**point_style(refined_epochs), **style})
+                            label=f"{name} targets", **point_style(refined_epochs, style))
             if run.actual_noise_rate is not None:
                 targets_ax.axhline(100 * (1 - run.actual_noise_rate), color=colour, linestyle="--",
                                    linewidth=0.8, label=f"{name} given labels")

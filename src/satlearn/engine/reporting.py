@@ -289,10 +289,14 @@ def plain_text(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def point_style(xs: list[Any]) -> dict[str, Any]:
-    """How to draw a series of the epochs ``xs``: a line of one point draws nothing, so a lone point (the first
-    evaluation of a run with ``run.eval_every`` > 1, a one-epoch run) is drawn as a marker."""
-    return {"marker": "o"} if len(xs) == 1 else {}
+def point_style(xs: list[Any], style: dict[str, Any] | None = None) -> dict[str, Any]:
+    """How to draw a series of the epochs ``xs`` in ``style`` (``Axes.plot`` keywords, such as :func:`line_styles`
+    gives): a line of one point draws nothing, so a lone point (the first evaluation of a run with
+    ``run.eval_every`` > 1, a one-epoch run) is drawn as a marker, the style's own, at that point (a ``markevery``
+    spaced along the axes would mark none on a line of no length)."""
+    if len(xs) != 1:
+        return dict(style or {})
+    return {"marker": "o", **(style or {}), "markevery": None}
 
 
 def palette() -> list[str]:
