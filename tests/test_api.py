@@ -7,6 +7,14 @@ def test_top_level_names_resolve():
     assert satlearn.SoftTargets.__module__ == "satlearn.targets"
 
 
+def test_a_name_the_package_does_not_have_is_an_attribute_error_whatever_it_looks_like():
+    # the package finds its modules when first used: a name that is no module name (a dotted path, say) was looked
+    # up as one, and hasattr(satlearn, "no.such") raised ModuleNotFoundError instead of answering False
+    for name in ("data.SOURCES", "no_such_module", "no.such", "", "1data"):
+        assert not hasattr(satlearn, name), name
+    assert satlearn.data.SOURCES.names()  # a module is still found by its name
+
+
 # What README.md and docs/ show, by module: a module's __all__, else every public function and class it defines, else
 # the names listed. typing.get_type_hints reads the annotations as a user's tools do (pydantic, typer, jsonargparse,
 # a type checker's runtime twin): a name an annotation uses but the module imports only for type checkers is a

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 def __getattr__(name: str):
     if name in _HOMES:
         value = getattr(importlib.import_module(_HOMES[name]), name)
-    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+    elif name.isidentifier() and not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
         value = importlib.import_module(f"{__name__}.{name}")  # satlearn.data.SOURCES after `import satlearn`
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
