@@ -501,3 +501,17 @@ def test_every_relative_link_between_the_pages_leads_to_a_file_and_heading():
     linked = {(README.parent / target.partition("#")[0]).resolve()
               for target in re.findall(r"\]\((docs/[^)\s]+)\)", README.read_text())}
     assert sorted(p.name for p in DOCS.glob("*.md") if p.resolve() not in linked) == []
+
+
+def test_runs_doc_names_every_key_a_run_saved_before_it_existed_resumes_without():
+    import yaml
+
+    from satlearn.engine.trainer import KEYS_ADDED_SINCE
+
+    text = " ".join(RUNS_DOC.read_text().split())
+    said = re.search(r"A run saved before a key existed resumes where the key's value does what runs did before it "
+                     r"\(([^)]*)\)", text)
+    assert said, "docs/runs.md no longer says which keys a run saved before them resumes without"
+    for key, value in KEYS_ADDED_SINCE.items():
+        shown = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+        assert f"`{key}: {shown}`" in said.group(1), key
