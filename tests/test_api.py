@@ -115,3 +115,10 @@ def test_the_registries_and_a_methods_contract_say_what_they_hold():
                                           (satlearn.methods.create_method, "config", MethodConfig),
                                           (satlearn.data.load_dataset, "config", DataConfig)):
         assert typing.get_type_hints(function)[parameter] is expected, function.__qualname__
+
+
+def test_dir_lists_what_the_package_offers_not_its_own_imports():
+    listed = dir(satlearn)
+    assert set(satlearn.__all__) <= set(listed) and {"data", "engine", "selective", "losses"} <= set(listed)
+    assert not {"importlib", "annotations", "TYPE_CHECKING"} & set(listed)
+    assert all(hasattr(satlearn, name) for name in listed)

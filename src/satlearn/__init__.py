@@ -43,4 +43,8 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+    # what the package offers (its names and modules), not what this file imports to offer it lazily
+    import pkgutil
+
+    modules = {module.name for module in pkgutil.iter_modules(__path__) if not module.name.startswith("_")}
+    return sorted({*__all__, *_HOMES, *modules, *(name for name in globals() if name.startswith("__"))})
