@@ -978,3 +978,15 @@ def test_the_risk_coverage_curves_of_a_run_with_no_error_are_drawn_above_the_fra
         assert set(line.get_ydata()) == {0.0}
         low, high = ax.get_ylim()
         assert low < 0 and -low < (high - low) / 10 and high - low >= 1 - 1e-9  # clear of the frame, a point wide
+
+
+def test_a_split_note_that_every_run_shares_is_printed_once(runs, tmp_path, capsys):
+    # a 120-example test split is halved for its validation part: the same note for each run, said once after them
+    named = [str(runs[name]) for name in ("gamblers", "erm")]
+    assert main(["selective-eval", *named, "--out", str(tmp_path / "two")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    note = evaluate_run(runs["erm"]).report["split"]["note"]
+    assert note and not any(line == f"  note: {note}" for line in lines)
+    assert lines[-2:] == [f"note (each of the 2 runs): {note}", lines[-1]] and lines[-1].startswith("risk-coverage")
+    assert main(["selective-eval", named[0], "--out", str(tmp_path / "one")]) == 0
+    assert f"  note: {note}" in capsys.readouterr().out.splitlines()  # one run: under it, as before

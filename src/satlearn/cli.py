@@ -561,6 +561,9 @@ def _selective_eval(args: argparse.Namespace) -> int:
 
     results, written, plot = selective_eval(args.run_dirs, score=args.score, out=args.out, device=args.device,
                                             data_root=args.data_root, threads=args.threads)
+    # runs of one data source share their split's note: said once after them, not under each of twenty runs
+    split_notes = {result.report["split"]["note"] for result in results}
+    shared_note = split_notes.pop() if len(results) > 1 and len(split_notes) == 1 else None
     for result, paths in zip(results, written):
         report = result.report
         rows = {round(100 * row["target"]): row["test"] for row in report["coverages"]}
@@ -575,7 +578,7 @@ def _selective_eval(args: argparse.Namespace) -> int:
               f"AURC {1000 * metrics['aurc']:.2f}, E-AURC {1000 * metrics['e_aurc']:.2f}, "
               f"AUGRC {1000 * metrics['augrc']:.2f} (x1e-3); files {paths['json']}, {paths['csv'].name}, "
               f"{paths['curve'].name}")
-        if report["split"]["note"]:
+        if report["split"]["note"] and shared_note is None:
             print(f"  note: {report['split']['note']}")
         if missed:
             print(f"  note: {len(missed)} of the {len(report['coverages'])} coverages were not reached on the test "
@@ -584,6 +587,8 @@ def _selective_eval(args: argparse.Namespace) -> int:
         if report["epoch"] < report["epochs"]:
             print(f"  note: an unfinished run, evaluated at its checkpoint after epoch {report['epoch']} of "
                   f"{report['epochs']}")
+    if shared_note:
+        print(f"note (each of the {len(results)} runs): {shared_note}")
     print(f"risk-coverage plot: {plot}")
     return 0
 
