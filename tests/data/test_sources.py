@@ -1944,3 +1944,47 @@ def test_origin_arrays_lead_back_to_the_users_rows_or_files():
                       train_files=["c/1.png", "a/2.png", "b/3.png"]).validate().origin_arrays()
     assert list(both) == ["train_files"] and both["train_files"].tolist() == ["c/1.png", "a/2.png", "b/3.png"]
     assert toy_splits().validate().origin_arrays() == {}
+
+
+def recorded_bars(monkeypatch, module) -> list:
+    """The reading bars ``module`` makes, each kept with what it was made with."""
+    import satlearn.data.base as base
+
+    bars = []
+
+    def record(progress, **made):
+        bar = base.reading_bar(progress, **made)
+        bar.made = {"progress": progress, **made}
+        bar.shown = not bar.disable  # (closing a bar disables it)
+        bars.append(bar)
+        return bar
+
+    monkeypatch.setattr(module, "reading_bar", record)
+    return bars
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_a_large_csv_is_read_under_a_bar_of_its_bytes(tmp_path, monkeypatch, progress):
+    import satlearn.data.tabular as tabular
+
+    rng = np.random.default_rng(0)
+    table = tmp_path / "table.csv"
+    rows = rng.normal(size=(10000, 2))
+    table.write_text("a,b,label\n" + "".join(f"{u:.3f},{v:.3f},{int(u > 0)}\n" for u, v in rows))
+    bars = recorded_bars(monkeypatch, tabular)
+    load_dataset(data_config("csv", table), progress=progress)
+    (bar,) = bars
+    assert bar.made == {"progress": progress, "total": table.stat().st_size, "unit": "B", "desc": "reading table.csv"}
+    assert bar.shown is progress
+    if progress:  # moved on as rows were read (each 4096), by what the file had given up to there
+        assert 0 < bar.n <= bar.total
+
+
+def test_an_image_folder_is_read_under_a_bar_of_its_images(tmp_path, monkeypatch):
+    import satlearn.data.imagefolder as imagefolder
+
+    bars = recorded_bars(monkeypatch, imagefolder)
+    load_dataset(data_config("imagefolder", write_imagefolder(tmp_path / "images")), progress=True)
+    assert [(bar.made["desc"], bar.made["total"], bar.n) for bar in bars] == [
+        ("reading training images", 6, 6), ("reading test images", 4, 4)]
+    assert all(bar.made["unit"] == "image" and bar.shown for bar in bars)

@@ -12,9 +12,9 @@ from satlearn.data import mnist1d, cifar, imagefolder, npz, tabular  # noqa: E40
 
 def load_dataset(config: DataConfig, *, progress: bool = True) -> DatasetSplits:
     """Loads ``config.source`` (a :class:`satlearn.config.DataConfig`) and validates it; ``progress``: show a
-    progress bar where the source downloads its data. A config that :func:`satlearn.config.load_config` would refuse
-    (a string where a list belongs, say) is refused with the same one-line ConfigError. The splits keep a copy of
-    ``config`` as ``loaded_from``."""
+    progress bar where the source downloads its data, or reads it for long (a large CSV file, an image folder). A
+    config that :func:`satlearn.config.load_config` would refuse (a string where a list belongs, say) is refused with
+    the same one-line ConfigError. The splits keep a copy of ``config`` as ``loaded_from``."""
     config = _checked(config)
     loader = SOURCES.get(config.source)
     # a source registered as loader(config) alone has no bar to hide

@@ -68,6 +68,16 @@ def _path_in_environment(name: str) -> Path:
         raise ConfigError(f"{name}={exc}") from None
 
 
+def reading_bar(progress: bool, *, total: int, unit: str, desc: str):
+    """A progress bar for reading a source's data (a large CSV file, thousands of images), on stderr: drawn only
+    with ``progress``, and only once the read has taken a second, so that small data show none; gone when done.
+    ``update`` it as the read goes and ``close`` it."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, desc=desc, leave=False, delay=1.0, disable=not progress,
+                unit_scale=unit == "B", unit_divisor=1024 if unit == "B" else 1000)
+
+
 def require_data_root(path: Path, source: str, expected: str, *, folder: bool = False) -> None:
     """A :class:`MissingDataError` where ``path``, the ``data.root`` of ``source``, is no file (with ``folder``, no
     folder): one that says there is nothing there, or that what is there is not a file (a folder) or not a
@@ -330,6 +340,6 @@ def origin_column(arrays) -> tuple[str, np.ndarray] | None:
     return None
 
 
-# name -> loader(config: DataConfig, *, progress: bool) -> DatasetSplits; progress: show a download's progress bar
-# (a source with nothing to download takes config alone and is called without it)
+# name -> loader(config: DataConfig, *, progress: bool) -> DatasetSplits; progress: show a download's progress bar,
+# or a long read's (reading_bar); a source with neither takes config alone and is called without it
 SOURCES: Registry[Callable[..., DatasetSplits]] = Registry("data source", refuses=uncallable)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from satlearn.data.base import SOURCES, DatasetSplits, printable, require_data_root
+from satlearn.data.base import SOURCES, DatasetSplits, printable, reading_bar, require_data_root
 from satlearn.data.tabular import drawn_split_note, split_indices
 from satlearn.errors import DataError
 from satlearn.paths import user_path
@@ -248,22 +248,29 @@ def _read_image(path: Path) -> np.ndarray:
                     "(convert it to 8 bits per channel first)")
 
 
-def _read_images(files: list[Path], size: tuple[int, int] | None, reference: Path | None) -> np.ndarray:
-    """Returns ``(N, 3, H, W)`` uint8; every image must be ``size`` (width, height), else that of the first."""
+def _read_images(files: list[Path], size: tuple[int, int] | None, reference: Path | None, *,
+                 progress: bool = False, what: str = "images") -> np.ndarray:
+    """Returns ``(N, 3, H, W)`` uint8; every image must be ``size`` (width, height), else that of the first.
+    ``progress``: a bar (:func:`~satlearn.data.base.reading_bar`) over the files, ``what`` they are."""
     out: np.ndarray | None = None
-    for i, path in enumerate(files):
-        pixels = _read_image(path)
-        h, w = pixels.shape[:2]
-        if size is None:
-            size, reference = (w, h), path
-        if (w, h) != size:
-            raise DataError(
-                f"{path}: image is {w}x{h}, expected {size[0]}x{size[1]} like {reference} "
-                "(all images must have the same size)"
-            )
-        if out is None:
-            out = np.empty((len(files), 3, h, w), dtype=np.uint8)
-        out[i] = pixels.transpose(2, 0, 1)
+    bar = reading_bar(progress, total=len(files), unit="image", desc=f"reading {what}")
+    try:
+        for i, path in enumerate(files):
+            pixels = _read_image(path)
+            h, w = pixels.shape[:2]
+            if size is None:
+                size, reference = (w, h), path
+            if (w, h) != size:
+                raise DataError(
+                    f"{path}: image is {w}x{h}, expected {size[0]}x{size[1]} like {reference} "
+                    "(all images must have the same size)"
+                )
+            if out is None:
+                out = np.empty((len(files), 3, h, w), dtype=np.uint8)
+            out[i] = pixels.transpose(2, 0, 1)
+            bar.update()
+    finally:
+        bar.close()
     assert out is not None
     return out
 
@@ -325,7 +332,7 @@ def _drawn_note(root: Path, layout: _Layout, config, *, held_out: int, total: in
 
 
 @SOURCES.register("imagefolder")
-def load_imagefolder(config) -> DatasetSplits:
+def load_imagefolder(config, *, progress: bool = True) -> DatasetSplits:
     if not config.root:
         raise DataError("imagefolder: set data.root to a directory holding a folder of images per class (or "
                         "train/<class>/ and optionally test/<class>/)")
@@ -357,9 +364,9 @@ def load_imagefolder(config) -> DatasetSplits:
         test_files, test_labels = [files[i] for i in test], [labels[i] for i in test]
         source_rows, source_size = train, len(files)
         notes.append(_drawn_note(root, layout, config, held_out=len(test), total=len(files), classes=len(classes)))
-    x_train = _read_images(train_files, None, None)
+    x_train = _read_images(train_files, None, None, progress=progress, what="training images")
     size = (x_train.shape[3], x_train.shape[2])
-    x_test = _read_images(test_files, size, train_files[0])
+    x_test = _read_images(test_files, size, train_files[0], progress=progress, what="test images")
     mean, std = channel_stats(x_train)
     return DatasetSplits(
         x_train=torch.from_numpy(x_train),

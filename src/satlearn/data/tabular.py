@@ -16,6 +16,7 @@ from __future__ import annotations
 import array
 import csv
 import math
+import os
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from satlearn.data.base import SOURCES, DatasetSplits, require_data_root
+from satlearn.data.base import SOURCES, DatasetSplits, reading_bar, require_data_root
 from satlearn.errors import DataError
 from satlearn.paths import user_path
 
@@ -175,8 +176,8 @@ def _header_hint(header: list[str]) -> str:
 
 
 @SOURCES.register("csv")
-def load_csv(config) -> DatasetSplits:
-    return _load_csv(config, earlier_rule=False)
+def load_csv(config, *, progress: bool = True) -> DatasetSplits:
+    return _load_csv(config, earlier_rule=False, progress=progress)
 
 
 def load_csv_as_before(config) -> DatasetSplits | None:
@@ -186,7 +187,7 @@ def load_csv_as_before(config) -> DatasetSplits | None:
     return _load_csv(config, earlier_rule=True)
 
 
-def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
+def _load_csv(config, *, earlier_rule: bool, progress: bool = False) -> DatasetSplits | None:
     if not config.root:
         raise DataError("csv: set data.root to a CSV file with a header row")
     path = user_path(config.root)
@@ -197,8 +198,11 @@ def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
     features = array.array("d")
     labels: list[str] = []
     label_lines = array.array("q")
+    bar = None
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
+            # by bytes read: the rows are not counted before they are read
+            bar = reading_bar(progress, total=os.fstat(f.fileno()).st_size, unit="B", desc=f"reading {path.name}")
             ended: list[bool] = []
             reader = csv.reader(_lines_then_mark_end(f, ended))
             header = [name.strip() for name in next(reader, [])]
@@ -250,12 +254,17 @@ def _load_csv(config, *, earlier_rule: bool) -> DatasetSplits | None:
                 features.extend(values)
                 labels.append(label)
                 label_lines.append(line)
+                if len(labels) % 4096 == 0:
+                    bar.update(f.buffer.tell() - bar.n)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({_where_not_utf8(path, exc)})") from None
     except csv.Error as exc:
         raise DataError(f"{path}: not a valid CSV file ({exc})") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    finally:
+        if bar is not None:
+            bar.close()
 
     if not features:
         raise DataError(f"{path}: no data rows after the header")
