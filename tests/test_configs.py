@@ -77,6 +77,8 @@ def test_a_mistyped_recipe_name_is_answered_with_the_recipes(tmp_path, monkeypat
         load_config("mnist1d_sat_selective")
     with pytest.raises(ConfigError, match=r"^configs/cifar10_sta\.yaml: .*; did you mean 'cifar10_sat'"):
         load_config("configs/cifar10_sta.yaml")
+    with pytest.raises(ConfigError, match=r"^MNIST1D_SAT: .*; did you mean 'mnist1d_sat'"):
+        load_config("MNIST1D_SAT")  # recipe names are lower case
     with pytest.raises(ConfigError) as caught:
         load_config("my_experiment.yaml")  # nothing like a recipe: all of them, a name alone may mean one
     assert str(caught.value).endswith(f"; the recipes satlearn ships: {', '.join(recipes)}")

@@ -342,7 +342,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             if not path.exists() and (given == path.name or path.parent.name == "configs"):
                 # a recipe's name mistyped (mnist1d_sat_selective): name the recipes, nearest first
                 recipes = shipped_recipes()
-                near = difflib.get_close_matches(path.name.removesuffix(".yaml"), recipes, n=3, cutoff=0.6)
+                near = difflib.get_close_matches(path.name.removesuffix(".yaml").lower(), recipes, n=3, cutoff=0.6)
                 if shipped_config(path.name) is None and recipes:
                     named = ", ".join(map(repr, near[:-1])) + " or " * (len(near) > 1) + repr(near[-1]) if near else ""
                     hint = (f"did you mean {named}? (recipes satlearn ships)" if near else
