@@ -98,7 +98,9 @@ def test_eval_best_scores_the_best_epochs_weights_of_a_run_that_kept_them_and_is
     assert (scored["best"], scored["epoch"], scored["latest_epoch"], scored["epochs"]) == (
         True, summary["best_epoch"], 4, 4)
     assert scored["test_accuracy"] == summary["best_test_accuracy"] and printed.err == ""
-    assert json.loads((kept / "eval.json").read_text()) == scored
+    assert json.loads((kept / "eval_best.json").read_text()) == scored
+    assert main(["eval", str(kept)]) == 0  # the latest weights' figures, beside the best epoch's
+    assert json.loads((kept / "eval.json").read_text())["epoch"] == 4 and (kept / "eval_best.json").exists()
     # one stopped: its best epoch so far, which the note says
     interrupt_sat_in(monkeypatch, 3)
     stopped = tmp_path / "stopped"
@@ -116,7 +118,7 @@ def test_eval_best_scores_the_best_epochs_weights_of_a_run_that_kept_them_and_is
     assert printed.err == (f"satlearn: error: {plain}: the run kept no best epoch's weights (it trained with "
                            "run.keep_best false); a run started with --set run.keep_best=true keeps them in "
                            "best_model.pt\n")
-    assert printed.out == "" and not (plain / "eval.json").exists()
+    assert printed.out == "" and not (plain / "eval_best.json").exists()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: output folders there are not locked")

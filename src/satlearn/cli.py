@@ -220,11 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="where the run's data are now, if they moved (default: the run's data.root); the "
                                "run checks that they are the data it was trained on")
     evaluate.add_argument("--out", default=None, help="JSON file to write, or a folder (existing, or ending in /) "
-                                                      "for eval.json (default: RUN_DIR/eval.json)")
+                                                      "for eval.json (default: RUN_DIR/eval.json; with --best, "
+                                                      "eval_best.json)")
     evaluate.add_argument("--best", action="store_true",
                           help="score the weights of the run's best epoch instead (best_model.pt, which a run trained "
-                               "with run.keep_best: true keeps); the test split picked that epoch, so its accuracy is "
-                               "an optimistic estimate")
+                               "with run.keep_best: true keeps) into eval_best.json; the test split picked that "
+                               "epoch, so its accuracy is an optimistic estimate")
     _add_threads(evaluate)
 
     compare = _add_command(commands, "compare", "runs side by side: a table and one plot of their learning curves")

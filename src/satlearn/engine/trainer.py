@@ -1373,16 +1373,18 @@ def evaluate_run(run_dir: str | Path, *, device: str | torch.device | None = Non
     ``run.threads``; the run's config is left as it is, and the count the process had is restored after); writes and
     returns ``eval.json``'s content: the epoch its checkpoint ends (``epoch``; fewer than ``epochs``, the run's
     ``run.epochs``, for an unfinished run), the test loss and accuracy, and the number of test examples.
-    ``best``: the weights of the run's best epoch instead (see :func:`load_run`): ``epoch`` is that epoch, and the
-    content also holds ``best`` (true) and ``latest_epoch``, the epoch the checkpoint ends; as the test split picked
-    that epoch, its accuracy is an optimistic estimate of the model's.
+    ``best``: the weights of the run's best epoch instead (see :func:`load_run`), written as ``eval_best.json`` (so
+    that the latest weights' ``eval.json`` stays beside it): ``epoch`` is that epoch, and the content also holds
+    ``best`` (true) and ``latest_epoch``, the epoch the checkpoint ends; as the test split picked that epoch, its
+    accuracy is an optimistic estimate of the model's.
     ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or a
-    string ending in ``/``) for ``eval.json`` (default ``run_dir/eval.json``).
+    string ending in ``/``) for ``eval.json`` (``eval_best.json``) (default: in ``run_dir``).
     On the CPU, figures scored with another count may differ in their last bits from the run's own count's, as sums
     round with the thread count. A ``~`` that ``run_dir`` or ``out`` starts with is the home directory."""
     threads = checked_threads(threads)  # before the run is loaded
     run_dir = user_path(run_dir)
-    out_path = run_dir / "eval.json" if out is None else output_file(out, "eval.json")
+    name = "eval_best.json" if best else "eval.json"
+    out_path = run_dir / name if out is None else output_file(out, name)
     if out is not None:
         make_output_dir(out_path.parent, what="--out", create=False)  # a bad path stops before the evaluation
     config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset,
