@@ -604,11 +604,11 @@ class FakeDemoTraining:
         monkeypatch.setattr(satlearn.demo, "plot_runs",
                             lambda runs, path, title: self.plots.append((runs, path, title)))
 
-    def fit(self, config, run_dir, *, resume=False, log=None):
+    def fit(self, config, run_dir, *, resume=False, log=None, progress=None):
         from types import SimpleNamespace
 
         self.calls.append({"method": config.method.name, "run_dir": Path(run_dir), "resume": resume,
-                           "config": config})
+                           "config": config, "progress": progress})
         return SimpleNamespace(summary=self.summaries[config.method.name], run_dir=Path(run_dir))
 
 
@@ -665,7 +665,14 @@ def test_a_demo_keeps_a_set_of_run_progress_as_train_does(tmp_path, monkeypatch)
     assert main(["demo", "--out", str(tmp_path / "quiet"), "--set", "run.progress=false"]) == 0
     assert main(["demo", "--out", str(tmp_path / "shown")]) == 0
     assert main(["demo", "--out", str(tmp_path / "flag"), "--no-progress"]) == 0
-    assert [call["config"].run.progress for call in training.calls] == [False, False, True, True, False, False]
+    stderr_on_a_terminal(monkeypatch, terminal=False)
+    assert main(["demo", "--out", str(tmp_path / "log")]) == 0
+    shown = [call["progress"] if call["progress"] is not None else call["config"].run.progress
+             for call in training.calls]
+    assert shown == [False, False, True, True, False, False, False, False]
+    # what the runs keep: a --set of it, not --no-progress or a log file, which hide the bars of that process only
+    assert [call["config"].run.progress for call in training.calls] == [False, False, True, True, True, True, True,
+                                                                         True]
 
 
 class OneSecond:

@@ -176,12 +176,8 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
                                   f"it runs may change ({', '.join(changeable)})")
         overrides = (*_requested_overrides(out_dir), *overrides)
     labels = dict(zip(DEMO_METHODS, ("CE", "SAT")))
-    # progress=False (--no-progress) hides the bars; progress=True leaves run.progress to the config, so that a
-    # --set run.progress=false is kept, as train keeps it
-    hide_progress = () if progress else ("run.progress=false",)
     # both configs are checked before anything is trained or written: a bad override costs no CE run
-    configs = {method: demo_config(method, out_dir=out_dir, overrides=(*overrides, *hide_progress))
-               for method in labels}
+    configs = {method: demo_config(method, out_dir=out_dir, overrides=overrides) for method in labels}
     if time_stamped:
         # taken by creating it, -2, -3, ... added where a demo started in the same second has it; the configs,
         # checked with the name before anything was created, are given the one taken
@@ -191,12 +187,16 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
     else:
         make_output_dir(out_dir, what="demo output directory")
     with _hold_demo_dir(out_dir, resume=resume):
-        return _train_and_report(out_dir, configs, labels, overrides, started=started, log=log, resume=resume)
+        return _train_and_report(out_dir, configs, labels, overrides, started=started, log=log, resume=resume,
+                                 progress=progress)
 
 
 def _train_and_report(out_dir: Path, configs: dict[str, Config], labels: dict[str, str], overrides: tuple[str, ...],
-                      *, started: float, log: Callable[[str], None], resume: bool) -> dict[str, Any]:
-    """:func:`run_demo` from its checks of ``out_dir`` on, with the demo's folder held."""
+                      *, started: float, log: Callable[[str], None], resume: bool,
+                      progress: bool) -> dict[str, Any]:
+    """:func:`run_demo` from its checks of ``out_dir`` on, with the demo's folder held. ``progress`` False hides
+    the runs' bars for this process only (fit's ``progress``), as a terminal's absence does for ``train``: the
+    runs' configs do not keep it; True leaves it to ``run.progress``, so that a --set run.progress=false is kept."""
     _refuse_runs_another_process_trains(out_dir, resume=resume)
     if not resume:
         taken = [method for method in labels if (out_dir / method / CHECKPOINT_NAME).exists()]
@@ -217,7 +217,7 @@ def _train_and_report(out_dir: Path, configs: dict[str, Config], labels: dict[st
             log(f"resuming {labels[method]} after epoch {done} of {config.run.epochs} ...")
         else:
             log(f"training {labels[method]} ({config.run.epochs} epochs) ...")
-        result = fit(config, run_dir, resume=again, log=lambda message: None)
+        result = fit(config, run_dir, resume=again, log=lambda message: None, progress=None if progress else False)
         results[labels[method]] = result.summary
     title = demo_title(configs["sat"])
     plot_runs([read_run(out_dir / method, name=labels[method]) for method in DEMO_METHODS],
