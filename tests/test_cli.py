@@ -1549,7 +1549,7 @@ def test_training_commands_whose_stderr_is_no_terminal_show_no_progress_bars(tmp
     summary = demo_summary(final=0.5, best=0.5, best_epoch=1, wall=1.0)
     training = FakeDemoTraining(monkeypatch, {"erm": summary, "sat": summary})
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
-    assert [call["config"].run.progress for call in training.calls] == [False, False]
+    assert [(call["progress"], call["config"].run.progress) for call in training.calls] == [(False, True)] * 2
 
 
 def test_train_resume_takes_a_config_given_with_it_and_a_run_of_no_soft_targets_prints_no_flagged_line(
