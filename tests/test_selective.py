@@ -990,3 +990,20 @@ def test_a_split_note_that_every_run_shares_is_printed_once(runs, tmp_path, caps
     assert lines[-2:] == [f"note (each of the 2 runs): {note}", lines[-1]] and lines[-1].startswith("risk-coverage")
     assert main(["selective-eval", named[0], "--out", str(tmp_path / "one")]) == 0
     assert f"  note: {note}" in capsys.readouterr().out.splitlines()  # one run: under it, as before
+
+
+def test_the_risk_coverage_plot_removes_what_a_selective_eval_killed_as_it_wrote_the_plot_left(tmp_path):
+    from satlearn.engine.checkpoint import temporary_name
+    from satlearn.selective import RunScores, evaluate_scores, plot_risk_coverage
+
+    # kill -9 between the plot's temporary file and its rename: nothing else ever removed that hidden file
+    left = tmp_path / temporary_name("risk_coverage.png")
+    left.write_bytes(b"half a png")
+    other = tmp_path / temporary_name("compare.png")  # another command's, perhaps still being written
+    other.write_bytes(b"")
+    rng = np.random.default_rng(0)
+    result = evaluate_scores(RunScores(run_dir=tmp_path / "run", method="erm", score="max_softmax", epoch=1,
+                                       epochs=1, scores=rng.random(40), predictions=rng.integers(0, 2, 40),
+                                       labels=np.zeros(40, dtype=int)))
+    plot_risk_coverage([result], tmp_path / "risk_coverage.png")
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["risk_coverage.png", other.name])

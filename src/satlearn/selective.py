@@ -422,7 +422,7 @@ def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path
 
 def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> Path:
     """Selective risk and generalized risk against coverage (test part), one line per result."""
-    from satlearn.engine.checkpoint import atomic_write_bytes
+    from satlearn.engine.checkpoint import FilesWrittenTogether
     from satlearn.engine.reporting import fit_percent_axis, line_styles, new_figure, place_legends, plain_text
 
     path = user_path(path)
@@ -445,8 +445,9 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
     fig.suptitle("Risk–coverage on the test part of the split (seed 10)")
     legends_below = place_legends(fig, (ax_risk, ax_general), runs=len(results), fontsize=7,
                                   loc="upper left")  # and lays the figure out
-    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110,
-                                                   bbox_inches="tight" if legends_below else None))
+    with FilesWrittenTogether(folder=path.parent) as files:  # (which tidies what a killed selective-eval left there)
+        files.write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110,
+                                                      bbox_inches="tight" if legends_below else None))
     return path
 
 
