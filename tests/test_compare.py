@@ -767,3 +767,18 @@ def test_compares_runs_are_told_apart_by_colour_blind_safe_colours_and_by_marker
     legend_markers = [handle.get_marker() for handle in accuracy_ax.get_legend().legend_handles
                       if handle.get_label() in {run.name for run in runs}]
     assert len(set(legend_markers)) == 4 and None not in legend_markers
+
+
+def test_the_plot_removes_what_a_compare_killed_as_it_wrote_the_plot_left(tmp_path):
+    from satlearn.compare import plot_runs
+    from satlearn.engine.checkpoint import temporary_name
+
+    # kill -9 between the plot's temporary file and its rename left a hidden file that nothing removed
+    out = tmp_path / "plots"
+    out.mkdir()
+    left = out / temporary_name("compare.png")
+    left.write_bytes(b"half a png")
+    other = out / temporary_name("risk_coverage.png")  # another command's, perhaps still being written
+    other.write_bytes(b"")
+    plot_runs([read_run(hand_written_run(tmp_path / "run", HAND_ROWS))], out / "compare.png")
+    assert sorted(path.name for path in out.iterdir()) == sorted(["compare.png", other.name])

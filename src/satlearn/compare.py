@@ -18,7 +18,7 @@ from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.data.noise import knows_true_labels
 from satlearn.config import Config
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, atomic_write_bytes, common_parent, kept_config, make_output_dir, output_file, saved_config,
+    CHECKPOINT_NAME, FilesWrittenTogether, common_parent, kept_config, make_output_dir, output_file, saved_config,
 )
 from satlearn.engine.reporting import (
     fit_percent_axis, history_counted_repr, line_styles, mark_epoch_axis, new_figure, place_legends, plain_text,
@@ -296,8 +296,9 @@ def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
     legends_below = place_legends(fig, axes[0], runs=len(runs), fontsize=8)  # and lays the figure out
     make_output_dir(path.parent, what=f"plot {path}: its directory")
     image_format = plot_format(path, fig.canvas.get_supported_filetypes())
-    atomic_write_bytes(path, lambda f: fig.savefig(f, format=image_format, dpi=110,
-                                                   bbox_inches="tight" if legends_below else None))
+    with FilesWrittenTogether(folder=path.parent) as files:  # (which tidies what a killed compare left there)
+        files.write_bytes(path, lambda f: fig.savefig(f, format=image_format, dpi=110,
+                                                      bbox_inches="tight" if legends_below else None))
 
 
 # formats matplotlib lists but writes only through an outside program (LaTeX)
