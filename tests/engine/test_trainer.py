@@ -2739,3 +2739,17 @@ def test_a_run_saved_before_keep_best_existed_resumes_keeping_no_best_weights(tm
     run = a_run_saved_without(tmp_path, "run", "keep_best")
     assert len(fit(load_config(run / "config.yaml"), run, resume=True, log=lambda m: None).history) == 4
     assert load_checkpoint(run)["config"]["run"]["keep_best"] is False and not (run / BEST_NAME).exists()
+
+
+def test_a_run_saved_before_the_compile_mode_and_tuning_existed_resumes_as_compiled_then(tmp_path):
+    run = a_run_saved_without(tmp_path, "run", "compile_mode")
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    del state["config"]["run"]["compile_tuning"]  # both came after the first runs
+    torch.save(state, run / "checkpoint.pt")
+    with pytest.raises(TrainingError, match=r"cannot resume with a different config \(run\.compile_mode: run has "
+                                            r"'default', now 'max-autotune'\)"):
+        fit(load_config(run / "config.yaml", ["run.compile_mode=max-autotune"]), run, resume=True,
+            log=lambda m: None)
+    assert len(fit(load_config(run / "config.yaml"), run, resume=True, log=lambda m: None).history) == 4
+    saved = load_checkpoint(run)["config"]["run"]
+    assert (saved["compile_mode"], saved["compile_tuning"]) == ("default", False)

@@ -844,7 +844,9 @@ _WHY_FIXED = {"run.keep_best": ", but a run keeps the best epoch's weights from 
 # Keys added since runs were first saved, each with the value that does what runs did before it: a run saved without
 # one resumes as if it had been given that value. Only keys listed here: a key added with a default that changes what
 # runs do (data.pipeline's auto, run.channels_last's null) is a real difference, and stays refused.
-KEYS_ADDED_SINCE = {"data.ignore_columns": [], "run.keep_best": False}
+KEYS_ADDED_SINCE = {"data.ignore_columns": [], "run.keep_best": False,
+                    # a compiled model was compiled in torch's default mode, without tuning its kernels
+                    "run.compile_mode": "default", "run.compile_tuning": False}
 
 
 def _with_keys_added_since(saved: dict[str, Any]) -> dict[str, Any]:
