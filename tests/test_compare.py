@@ -599,7 +599,8 @@ def test_a_run_tested_once_so_far_is_drawn_as_a_point(tmp_path, monkeypatch):
         line = curves[label]
         joined = len(line.get_xdata()) > 1 and line.get_linestyle() not in ("None", "", " ")
         assert joined or line.get_marker() not in ("None", "", " ", None), label
-        # markers spaced along the axes (a run's style) mark no point of a line of no length: the lone point's is its own
+        # markers spaced along the axes (a run's style) mark no point of a line of no length: a lone point's is its
+        # own
         assert joined or line.get_markevery() is None, label
 
 
