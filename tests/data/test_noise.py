@@ -312,3 +312,14 @@ def test_the_number_of_resampled_labels_is_rate_times_n_truncated_as_the_papers_
     # label it draws, so the count of changed labels is that number
     noisy = apply_noise(np.zeros(n, np.int64), C, NoiseConfig(kind="symmetric", rate=rate, mode="exact", seed=0))
     assert int((noisy != 0).sum()) == resampled
+
+
+def test_a_label_file_may_hold_its_labels_as_one_column(tmp_path):
+    # what a one-column table's values give ((N, 1)), as the npz data source takes its labels
+    np.save(tmp_path / "column.npy", np.array([[2], [0], [1]]))
+    assert read_label_file(tmp_path / "column.npy").tolist() == [2, 0, 1]
+    noisy = apply_noise(np.array([0, 0, 0]), 3, NoiseConfig(kind="file", file=str(tmp_path / "column.npy")))
+    assert noisy.tolist() == [2, 0, 1]
+    np.save(tmp_path / "two.npy", np.array([[2, 0], [0, 1], [1, 1]]))  # two columns: no label array
+    with pytest.raises(DataError, match=r"expected a 1-D integer label array, got int64 of shape \(3, 2\)"):
+        read_label_file(tmp_path / "two.npy")

@@ -147,6 +147,8 @@ def read_label_file(path: str | Path, *, key: str | None = None, changes: bool =
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read labels ({exc})") from None
     array = np.asarray(array)
+    if array.ndim == 2 and array.shape[1] == 1:  # a column of labels (a one-column table's values), as npz data take
+        array = array[:, 0]
     is_changes = changes and array.ndim == 2 and array.shape[1] == 2
     if (array.ndim != 1 and not is_changes) or not np.issubdtype(array.dtype, np.integer):
         also = " or (K, 2) rows of example index and new label" if changes else ""
