@@ -1190,11 +1190,9 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "runtime": runtime,
             "resumptions": resumptions,
         }
-        if best_weights is None:
-            writer.save(state, plain=("history",))
-        else:  # a better epoch since the last checkpoint (run.keep_best): its weights go with this one
-            writer.save(state, best=best_weights, plain=("history",))
-            best_weights = None
+        # a better epoch since the last checkpoint (run.keep_best): its weights go with this one
+        writer.save(state, best=best_weights, plain=("history",))
+        best_weights = None
         saved_epoch = epoch_done
         checkpoint_wait += time.perf_counter() - save_started
 
