@@ -924,8 +924,12 @@ def test_a_running_suite_goes_on_as_it_started_when_its_script_is_rewritten_unde
             rewritten.seek(0)
             rewritten.truncate()
             rewritten.write(text.replace("\n", "\n# " + "x" * 60 + "\n", 40))
-        waiting = [stat.parent.name for stat in Path("/proc").glob("[0-9]*/stat")
-                   if _session_and_command(stat) == (detached.pid, "sleep")]
+        # the stand-in touches its file just before it becomes sleep (exec), so the sleep may not be there yet
+        waiting, deadline = [], time.monotonic() + 30
+        while not waiting and time.monotonic() < deadline:
+            waiting = [stat.parent.name for stat in Path("/proc").glob("[0-9]*/stat")
+                       if _session_and_command(stat) == (detached.pid, "sleep")]
+            time.sleep(0 if waiting else 0.1)
         assert waiting, "the stand-in's sleep was not found"
         for pid in waiting:  # the waiting step ends (it fails), and the suite goes on with the next one
             os.kill(int(pid), 9)
