@@ -14,10 +14,11 @@ from fixtures import drawn_figures, load_benchmark, threads_of_each_forward_pass
 from satlearn.cli import main
 from satlearn.config import load_config
 from satlearn.engine import fit, load_run
-from satlearn.errors import ConfigError, DataError
+from satlearn.errors import ConfigError, DataError, SatlearnError
 from satlearn.evaluation.selective import PAPER_COVERAGES, bisection_threshold
 from satlearn.selective import (
-    TOLERANCE, SelectivePredictor, evaluate_run, paper_split, protocol_threshold, run_scores, selective_protocol,
+    TOLERANCE, SelectivePredictor, evaluate_run, paper_split, protocol_threshold, run_scores, selective_eval,
+    selective_protocol,
 )
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
@@ -1007,3 +1008,95 @@ def test_the_risk_coverage_plot_removes_what_a_selective_eval_killed_as_it_wrote
                                        labels=np.zeros(40, dtype=int)))
     plot_risk_coverage([result], tmp_path / "risk_coverage.png")
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["risk_coverage.png", other.name])
+
+
+def best_epoch_run(run_dir, accuracies, *extra):
+    """A selective SAT run that keeps its best epoch's weights, its test accuracy in training scripted as
+    ``accuracies`` (one per epoch), so that which epoch is the best is known."""
+    from satlearn.engine import trainer
+
+    script = iter(accuracies)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainer, "evaluate", lambda method, loader, amp=None: {"loss": 1.0, "accuracy": next(script)})
+        config = load_config(None, tiny_overrides(run_dir.parent, "method.name=selective_sat", "data.num_samples=600",
+                                                  f"run.epochs={len(accuracies)}", "run.keep_best=true", *extra))
+        return fit(config, run_dir, log=lambda m: None).run_dir
+
+
+def test_selective_eval_best_scores_the_best_epochs_weights_beside_the_latest_ones(tmp_path, capsys):
+    from satlearn.engine import evaluate_run as score_run
+
+    run = best_epoch_run(tmp_path / "kept", [0.2, 0.5, 0.3, 0.1])  # best: epoch 2, after method.start_epoch 1
+    assert main(["selective-eval", str(run)]) == 0
+    latest = {name: (run / name).read_bytes() for name in ("selective_abstain.json", "selective_abstain.csv",
+                                                           "selective_abstain_curve.csv", "risk_coverage.png")}
+    capsys.readouterr()
+    assert main(["selective-eval", str(run), "--best"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{run} [selective_sat, score abstain, best epoch 2]: test error" in printed
+    assert "an unfinished run" not in printed  # (the best epoch is not the last; the run finished)
+    assert f"files {run / 'selective_abstain_best.json'}, selective_abstain_best.csv, " \
+           "selective_abstain_best_curve.csv" in printed
+    assert f"risk-coverage plot: {run / 'risk_coverage_best.png'}" in printed
+    # the latest weights' files are as they were, the best epoch's beside them
+    assert {name: (run / name).read_bytes() for name in latest} == latest
+    report = json.loads((run / "selective_abstain_best.json").read_text())
+    assert (report["best"], report["epoch"], report["latest_epoch"], report["epochs"]) == (True, 2, 4, 4)
+    assert "best" not in json.loads(latest["selective_abstain.json"])
+    # scored with those weights: the accuracy eval --best measures (the scripted figures were training's only)
+    assert report["test_accuracy"] == score_run(run, best=True, out=tmp_path / "e.json")["test_accuracy"]
+    assert (run / "selective_abstain_best.csv").exists() and (run / "selective_abstain_best_curve.csv").exists()
+    # the plot's legend says which epoch; another score's plot has a name of its own
+    results, written, plot = selective_eval([run], score="max_softmax", out=tmp_path / "out", best=True)
+    assert results[0].label == "kept: selective_sat (max_softmax, best epoch 2)"
+    assert (plot.name, written[0]["json"].name) == ("risk_coverage_max_softmax_best.png",
+                                                     "selective_max_softmax_best.json")
+    assert "epoch=2/4 (best)" in repr(results[0])
+
+
+def test_a_predictor_of_the_best_epoch_scores_with_its_weights_and_says_which_epoch(tmp_path):
+    run = best_epoch_run(tmp_path / "kept", [0.2, 0.5, 0.3, 0.1])
+    predictor = SelectivePredictor.from_run(run, coverage=0.6, best=True)
+    assert (predictor.epoch, predictor.best) == (2, True) and repr(predictor).endswith(", best epoch 2)")
+    _, _, noisy, _ = load_run(run)
+    _, scores = predictor.scores(noisy.data.x_test)
+    assert np.array_equal(scores.numpy(), run_scores(run, best=True).scores)
+    assert not np.array_equal(scores.numpy(), run_scores(run).scores)  # not the latest weights'
+    latest = SelectivePredictor.from_run(run, coverage=0.6)
+    assert (latest.epoch, latest.best) == (4, False)
+
+
+def test_best_of_a_run_that_kept_no_best_weights_is_one_line_and_writes_nothing(runs, tmp_path, capsys):
+    run = runs["selective_sat"]
+    before = sorted(path.name for path in run.iterdir())
+    assert main(["selective-eval", str(run), "--best"]) == 2
+    assert capsys.readouterr().err == (f"satlearn: error: {run}: the run kept no best epoch's weights (it trained with "
+                                       "run.keep_best false); a run started with --set run.keep_best=true keeps them "
+                                       "in best_model.pt\n")
+    assert sorted(path.name for path in run.iterdir()) == before
+    with pytest.raises(SatlearnError, match="the run kept no best epoch's weights"):
+        SelectivePredictor.from_run(run, best=True)
+
+
+def test_the_best_epochs_abstain_output_must_have_trained_and_an_unfinished_run_says_its_best_so_far(tmp_path,
+                                                                                                        capsys):
+    # the best epoch came before the abstain output's phase: its weights never trained it, however long the run went
+    early = best_epoch_run(tmp_path / "early", [0.5, 0.2, 0.1])
+    assert main(["selective-eval", str(early), "--best"]) == 2
+    assert capsys.readouterr().err == (f"satlearn: error: {early}: the abstain output was never trained (best epoch "
+                                       "1, method.start_epoch=1); use score max_softmax\n")
+    assert main(["selective-eval", str(early), "--best", "--score", "max_softmax"]) == 0
+    assert main(["selective-eval", str(early)]) == 0  # the latest weights' did
+    capsys.readouterr()
+    # a run stopped in training: its best epoch so far, and how far it trained
+    stopped = tmp_path / "stopped"
+    config = load_config(None, tiny_overrides(tmp_path, "method.name=selective_sat", "run.epochs=4",
+                                              "run.keep_best=true"))
+    fit(config, stopped, stop_after_epoch=3, log=lambda m: None)
+    assert main(["selective-eval", str(stopped), "--best", "--score", "max_softmax"]) == 0
+    best = json.loads((stopped / "selective_max_softmax_best.json").read_text())["epoch"]
+    assert f"note: an unfinished run, evaluated at its best epoch so far (epoch {best}; 3 of 4 trained)" in \
+        capsys.readouterr().out
+    with pytest.warns(UserWarning, match=re.escape(f"an unfinished run, its best epoch so far (epoch {best}; 3 of 4 "
+                                                   "trained)")):
+        SelectivePredictor.from_run(stopped, score="max_softmax", coverage=0.9, best=True)

@@ -255,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     selective.add_argument("--data-root", default=None,
                            help="where the runs' data are now, if they moved (default: each run's data.root); "
                                 "each run checks that they are the data it was trained on")
+    selective.add_argument("--best", action="store_true",
+                           help="score the weights of each run's best epoch instead (best_model.pt, which a run "
+                                "trained with run.keep_best: true keeps) into selective_<score>_best.json, .csv, "
+                                "_curve.csv and risk_coverage_best.png; the test split picked that epoch, so its "
+                                "figures are an optimistic estimate")
     _add_threads(selective)
     return parser
 
@@ -561,7 +566,7 @@ def _selective_eval(args: argparse.Namespace) -> int:
     from satlearn.selective import selective_eval
 
     results, written, plot = selective_eval(args.run_dirs, score=args.score, out=args.out, device=args.device,
-                                            data_root=args.data_root, threads=args.threads)
+                                            data_root=args.data_root, threads=args.threads, best=args.best)
     # runs of one data source share their split's note: said once after them, not under each of twenty runs
     split_notes = {result.report["split"]["note"] for result in results}
     shared_note = split_notes.pop() if len(results) > 1 and len(split_notes) == 1 else None
@@ -575,7 +580,8 @@ def _selective_eval(args: argparse.Namespace) -> int:
                        for c in (95, 90, 80) if c in rows)
         missed = [row for row in report["coverages"] if not row["test"]["within_tolerance"]]
         metrics = report["metrics"]["test"]
-        print(f"{report['run_dir']} [{report['method']}, score {report['score']}]: test error {at}; "
+        best = f", best epoch {report['epoch']}" if args.best else ""
+        print(f"{report['run_dir']} [{report['method']}, score {report['score']}{best}]: test error {at}; "
               f"AURC {1000 * metrics['aurc']:.2f}, E-AURC {1000 * metrics['e_aurc']:.2f}, "
               f"AUGRC {1000 * metrics['augrc']:.2f} (x1e-3); files {paths['json']}, {paths['csv'].name}, "
               f"{paths['curve'].name}")
@@ -585,9 +591,11 @@ def _selective_eval(args: argparse.Namespace) -> int:
             print(f"  note: {len(missed)} of the {len(report['coverages'])} coverages were not reached on the test "
                   "part within the tolerance (too few or tied scores); the CSV's test_coverage column gives the "
                   "coverage each reached")
-        if report["epoch"] < report["epochs"]:
-            print(f"  note: an unfinished run, evaluated at its checkpoint after epoch {report['epoch']} of "
-                  f"{report['epochs']}")
+        latest = report.get("latest_epoch", report["epoch"])
+        if latest < report["epochs"]:
+            scored = (f"its best epoch so far (epoch {report['epoch']}; {latest} of {report['epochs']} trained)"
+                      if args.best else f"its checkpoint after epoch {latest} of {report['epochs']}")
+            print(f"  note: an unfinished run, evaluated at {scored}")
     if shared_note:
         print(f"note (each of the {len(results)} runs): {shared_note}")
     print(f"risk-coverage plot: {plot}")

@@ -195,12 +195,12 @@ def selective_protocol(scores, correct, *, coverages: Sequence[float] | None = N
 
 @dataclass
 class RunScores:
-    """A run's final model applied to its test split."""
+    """A run's final model (or, ``best``, its best epoch's) applied to its test split."""
 
     run_dir: Path
     method: str
     score: str
-    epoch: int  # epochs done by the checkpoint
+    epoch: int  # epochs the scored weights trained: the checkpoint's, or the best epoch
     epochs: int  # epochs the run was configured for
     scores: np.ndarray  # (N,) float64, higher = abstain first
     predictions: np.ndarray  # (N,)
@@ -219,17 +219,28 @@ class _LoadedRun:
     data: Any
     checkpoint: dict[str, Any]
     device: torch.device
+    best: bool = False  # the model holds the weights of the run's best epoch (best_model.pt), not the latest
+
+    @property
+    def epoch(self) -> int:
+        """The epochs the model's weights trained: the best epoch's, or the checkpoint's."""
+        return self.checkpoint["best"]["epoch"] if self.best else self.checkpoint["epoch"]
+
+    def best_fields(self) -> dict[str, Any]:
+        """What a report of the best epoch's weights adds, as ``eval --best``'s eval_best.json does."""
+        return {"best": True, "latest_epoch": self.checkpoint["epoch"]} if self.best else {}
 
 
 def _load(run_dir: Path, device: str | torch.device | None, data_root: str | Path | None,
-          dataset: DatasetSplits | None = None) -> _LoadedRun:
+          dataset: DatasetSplits | None = None, best: bool = False) -> _LoadedRun:
     from satlearn.engine import load_run
 
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
-    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset)
+    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset,
+                                                 best=best)
     return _LoadedRun(config=config, method=method, data=noisy.data, checkpoint=checkpoint,
-                      device=next(method.parameters()).device)
+                      device=next(method.parameters()).device, best=best)
 
 
 def _checked_threads(threads: Any) -> int | None:
@@ -245,9 +256,11 @@ def _has_abstain(method) -> bool:
 
 def _resolve_for_run(run: _LoadedRun, score: str, run_dir: Path) -> str:
     resolved = resolve_score(score, has_abstain=_has_abstain(run.method), where=str(run_dir))
-    if resolved == "abstain" and run.checkpoint["epoch"] <= run.config.method.start_epoch:
+    # the best epoch's weights may be from before the abstain output's phase, however long the run trained after
+    if resolved == "abstain" and run.epoch <= run.config.method.start_epoch:
+        scored = f"best epoch {run.epoch}" if run.best else f"checkpoint after epoch {run.epoch}"
         raise ConfigError(
-            f"{run_dir}: the abstain output was never trained (checkpoint after epoch {run.checkpoint['epoch']}, "
+            f"{run_dir}: the abstain output was never trained ({scored}, "
             f"method.start_epoch={run.config.method.start_epoch}); use score max_softmax")
     return resolved
 
@@ -298,22 +311,27 @@ def _data_named(run: _LoadedRun) -> dict[str, Any]:
 
 def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | torch.device | None = None,
                data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
-               threads: int | None = None) -> RunScores:
+               threads: int | None = None, best: bool = False) -> RunScores:
     """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``), with
     ``threads`` CPU threads (None: the run's ``run.threads``; the run's config is left as it is; on the CPU another
     count may change the scores' last bits); ``data_root``: where the run's data are now, if they moved;
     ``dataset``: the splits a run trained on when they were given to :func:`satlearn.fit` (both as for
     :func:`satlearn.engine.load_run`). ``extra`` holds the run's ``data`` and ``data_given`` as its summary.json
     gives them, and its ``model``. A ``~`` that ``run_dir`` starts with is the home directory, as for
-    :func:`satlearn.fit`."""
+    :func:`satlearn.fit`.
+    ``best``: score the weights of the run's best epoch (``best_model.pt``, which a run trained with
+    ``run.keep_best: true`` keeps; see :func:`satlearn.engine.load_run`) instead of the latest: ``epoch`` is that
+    epoch, and ``extra`` also holds ``best`` (true) and ``latest_epoch``, the epoch the checkpoint ends. The test
+    split picked that epoch, so its figures are an optimistic estimate."""
     threads = _checked_threads(threads)
     run_dir = user_path(run_dir)
-    run = _load(run_dir, device, data_root, dataset)
+    run = _load(run_dir, device, data_root, dataset, best=best)
     resolved = _resolve_for_run(run, score, run_dir)
     scores, predictions = _test_scores(run, resolved, run_dir, threads)
-    return RunScores(run_dir=run_dir, method=run.config.method.name, score=resolved, epoch=run.checkpoint["epoch"],
+    return RunScores(run_dir=run_dir, method=run.config.method.name, score=resolved, epoch=run.epoch,
                      epochs=run.config.run.epochs, scores=scores, predictions=predictions,
-                     labels=run.data.y_test.numpy(), extra={**_data_named(run), "model": run.config.model.name})
+                     labels=run.data.y_test.numpy(),
+                     extra={**_data_named(run), "model": run.config.model.name, **run.best_fields()})
 
 
 @dataclass
@@ -330,20 +348,23 @@ class SelectiveResult:
         test = self.report["metrics"]["test"]
         figures = ", ".join(f"{name}={test[name]:.4g}" for name in ("error", "aurc", "e_aurc", "augrc"))
         return (f"SelectiveResult(label={self.label!r}, method={self.report['method']!r}, "
-                f"score={self.report['score']!r}, epoch={self.report['epoch']}/{self.report['epochs']}, test part "
+                f"score={self.report['score']!r}, epoch={self.report['epoch']}/{self.report['epochs']}"
+                f"{' (best)' if self.report.get('best') else ''}, test part "
                 f"({test['num_examples']} examples): {figures}; {len(self.report['coverages'])} coverages in "
                 f".report, {len(self.curve)}-point .curve)")
 
 
 def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | torch.device | None = None,
                  coverages: Sequence[float] | None = None, data_root: str | Path | None = None,
-                 dataset: DatasetSplits | None = None, threads: int | None = None) -> SelectiveResult:
-    """Scores a run's test split and applies :func:`selective_protocol`; ``data_root``, ``dataset``, ``threads``:
-    as for :func:`run_scores`."""
+                 dataset: DatasetSplits | None = None, threads: int | None = None,
+                 best: bool = False) -> SelectiveResult:
+    """Scores a run's test split and applies :func:`selective_protocol`; ``data_root``, ``dataset``, ``threads``,
+    ``best``: as for :func:`run_scores`."""
     if coverages is not None:
         with _refused_as(ConfigError):
             check_coverages(coverages)  # before the run is loaded and scored
-    scored = run_scores(run_dir, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads)
+    scored = run_scores(run_dir, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads,
+                        best=best)
     return evaluate_scores(scored, coverages=coverages)
 
 
@@ -358,7 +379,13 @@ def evaluate_scores(scored: RunScores, *, coverages: Sequence[float] | None = No
               "epoch": scored.epoch, "epochs": scored.epochs, **scored.extra,
               "test_accuracy": float(scored.correct.mean()), **protocol}
     curve = risk_coverage_curve(scored.scores[test_idx], scored.correct[test_idx])
-    return SelectiveResult(report=report, curve=curve, label=f"{scored.run_dir.name}: {scored.method} ({scored.score})")
+    return SelectiveResult(report=report, curve=curve, label=f"{scored.run_dir.name}: {_label_of(report)}")
+
+
+def _label_of(report: dict[str, Any]) -> str:
+    """The method and score of a report, for the plot's legend; and which epoch, where it is the best one."""
+    best = f", best epoch {report['epoch']}" if report.get("best") else ""
+    return f"{report['method']} ({report['score']}{best})"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -403,12 +430,13 @@ def curve_csv(curve: RiskCoverage) -> str:
 
 def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path]:
     """Writes ``selective_<score>.json``, ``selective_<score>.csv`` (per coverage) and
-    ``selective_<score>_curve.csv`` (the test part's full curve) into ``out_dir``; returns the paths."""
+    ``selective_<score>_curve.csv`` (the test part's full curve) into ``out_dir``; returns the paths. A report of
+    the best epoch's weights is written as ``selective_<score>_best...``, so that the latest weights' stay beside it."""
     from satlearn.engine.checkpoint import FilesWrittenTogether, make_output_dir
     from satlearn.engine.reporting import to_json
 
     out_dir = make_output_dir(out_dir)
-    stem = f"selective_{result.report['score']}"
+    stem = f"selective_{result.report['score']}" + ("_best" if result.report.get("best") else "")
     paths = {"json": out_dir / f"{stem}.json", "csv": out_dir / f"{stem}.csv",
              "curve": out_dir / f"{stem}_curve.csv"}
     # all three or (stopped, a full disk) none, not some beside older ones or another selective-eval's; the report,
@@ -474,8 +502,8 @@ def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
 
 def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: str | Path | None = None,
                    device: str | torch.device | None = None, data_root: str | Path | None = None,
-                   dataset: DatasetSplits | None = None,
-                   threads: int | None = None) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
+                   dataset: DatasetSplits | None = None, threads: int | None = None,
+                   best: bool = False) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
 
     A directory that holds runs stands for all of them. Files go into each run directory, or into
@@ -483,6 +511,9 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     (``risk_coverage_<score>.png`` for a score other than ``auto``, so that the same runs ranked another way do not
     overwrite it) into ``out``, or else into the runs' common parent directory (the run directory itself for a single
     run, the current directory where the runs share only the filesystem root).
+    ``best``: each run's best epoch's weights (see :func:`run_scores`; every run must have kept them), into
+    ``selective_<score>_best.json`` (``.csv``, ``_curve.csv``) and ``risk_coverage_best.png``
+    (``risk_coverage_<score>_best.png``), beside the latest weights' files.
     Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
     if they moved; ``dataset``: the splits the runs trained on when they were given to :func:`satlearn.fit`, the
     same for every run; ``threads``: the CPU threads every run is scored with (None: each run's own
@@ -516,10 +547,10 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
                 raise
             # the run's own folder (a read-only copy, say): the outputs may go elsewhere, as for the other commands
             raise ConfigError(f"{exc} (--out writes the outputs elsewhere)") from None
-    results = [evaluate_run(p, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads)
-               for p in paths]
+    results = [evaluate_run(p, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads,
+                            best=best) for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
-        result.label = f"{name}: {result.report['method']} ({result.report['score']})"
+        result.label = f"{name}: {_label_of(result.report)}"
     written = [write_result(result, d) for result, d in zip(results, output_dirs)]
     if out_path is not None:
         plot_dir = out_path
@@ -528,8 +559,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     else:
         plot_dir = common_parent(paths)
     make_output_dir(plot_dir)
-    plot = plot_risk_coverage(results, plot_dir / ("risk_coverage.png" if score == "auto"
-                                                   else f"risk_coverage_{score}.png"))
+    plot_name = "risk_coverage" + ("" if score == "auto" else f"_{score}") + ("_best" if best else "")
+    plot = plot_risk_coverage(results, plot_dir / f"{plot_name}.png")
     return results, written, plot
 
 
@@ -569,7 +600,9 @@ class SelectivePredictor:
         self.threshold = threshold
         self.coverage = coverage  # requested
         self.validation_coverage = validation_coverage  # reached on the validation part
-        self.epoch = run.checkpoint["epoch"]  # the epochs the weights trained (fewer than run.epochs: unfinished)
+        # the epochs the weights trained (fewer than run.epochs: unfinished, or the best epoch's with best)
+        self.epoch = run.epoch
+        self.best = run.best
         self.num_classes = run.data.num_classes
         self.class_names = list(run.data.class_names)
         self.input_shape = tuple(run.data.input_shape)
@@ -581,21 +614,23 @@ class SelectivePredictor:
     def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
                  device: str | torch.device | None = None, tolerance: float = TOLERANCE,
                  data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
-                 threads: int | None = None) -> "SelectivePredictor":
+                 threads: int | None = None, best: bool = False) -> "SelectivePredictor":
         """The predictor of the run in ``run_dir`` (a ``~`` it starts with is the home directory); ``data_root``,
         ``dataset``: as for :func:`run_scores`; ``threads``: the CPU threads the test split is scored with to fit the
         threshold (None: the run's ``run.threads``), as for :func:`run_scores` (:meth:`predict` runs with the
-        process's own count)."""
+        process's own count). ``best``: with the weights of the run's best epoch (``best_model.pt``, which a run
+        trained with ``run.keep_best: true`` keeps), as for :func:`run_scores`; ``epoch`` is then that epoch."""
         with _refused_as(ConfigError):  # before the run is loaded and scored
             coverage = check_coverage(coverage)
             tolerance = check_tolerance(tolerance)
         threads = _checked_threads(threads)
         run_dir = user_path(run_dir)
-        run = _load(run_dir, device, data_root, dataset)
+        run = _load(run_dir, device, data_root, dataset, best=best)
         epoch, epochs = run.checkpoint["epoch"], run.config.run.epochs
         if epoch < epochs:  # as `satlearn selective-eval` notes it: a predictor from weights still in training
-            warnings.warn(f"{run_dir}: an unfinished run, its checkpoint after epoch {epoch} of {epochs}",
-                          stacklevel=2)
+            scored = f"its best epoch so far (epoch {run.epoch}; {epoch} of {epochs} trained)" if best else \
+                f"its checkpoint after epoch {epoch} of {epochs}"
+            warnings.warn(f"{run_dir}: an unfinished run, {scored}", stacklevel=2)
         resolved = _resolve_for_run(run, score, run_dir)
         scores, _ = _test_scores(run, resolved, run_dir, threads)
         if len(scores) < 2:
@@ -692,5 +727,6 @@ class SelectivePredictor:
         return classes, ~(scores <= self.threshold)
 
     def __repr__(self) -> str:
+        best = f", best epoch {self.epoch}" if self.best else ""
         return (f"SelectivePredictor(score={self.score!r}, coverage={self.coverage:g}, threshold={self.threshold:.6g}, "
-                f"validation_coverage={self.validation_coverage:.4f})")
+                f"validation_coverage={self.validation_coverage:.4f}{best})")
