@@ -1644,6 +1644,35 @@ def test_resume_existing_needs_a_run_directory_that_stays_and_is_no_resume(tmp_p
                                        "--resume (options: satlearn train --help)\n")
 
 
+@pytest.mark.parametrize("other", ["stopped", "finished"])
+def test_resume_existing_goes_on_with_a_run_whose_checkpoint_came_between_its_look_and_the_lock(tmp_path, capsys,
+                                                                                                monkeypatch, other):
+    import satlearn.engine
+    from satlearn.config import load_config
+
+    run = tmp_path / "job"
+    # "finished": a run checkpointed at its end only, whose first checkpoint is its last
+    overrides = tiny_overrides(tmp_path, "run.epochs=2", *(["run.checkpoint_every=2"] if other == "finished" else []))
+    real_fit, resumed = satlearn.engine.fit, []
+
+    def fit_as_another_process_lets_the_run_go(config, run_dir=None, **options):
+        resumed.append(options.get("resume", False))
+        if len(resumed) == 1:  # another process, in the instant after the look: the run's first checkpoint, and exit
+            real_fit(load_config(None, overrides), run_dir, stop_after_epoch=1 if other == "stopped" else None,
+                     log=lambda m: None)
+        return real_fit(config, run_dir, **options)
+
+    monkeypatch.setattr(satlearn.engine, "fit", fit_as_another_process_lets_the_run_go)
+    assert main(["train", "--run-dir", str(run), "--resume-existing", *sets(overrides)]) == 0
+    printed = capsys.readouterr()
+    assert resumed == [False, True] and "already holds" not in printed.err
+    if other == "stopped":
+        assert f"resuming {run} after epoch 1" in printed.out and "final test accuracy" in printed.out
+        assert [r["after_epoch"] for r in json.loads((run / "summary.json").read_text())["resumptions"]] == [1]
+    else:
+        assert printed.out == f"{run}: the run has finished; nothing left to train (its results are in summary.json)\n"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: runs there are not locked")
 def test_resume_existing_leaves_a_run_another_process_trains_alone(tmp_path, capsys):
     import fcntl

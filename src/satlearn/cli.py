@@ -403,12 +403,15 @@ def _start_or_resume(args: argparse.Namespace, config, progress: bool | None) ->
     """``train --resume-existing``: a run directory that holds a checkpoint is resumed as ``--resume`` with
     ``--config`` resumes it (refused where the config is another training than the run's); one without gets a new
     run, as without the option (a run stopped before its first checkpoint starts again); a finished run is said to
-    be so. Which of these is told from the checkpoint before the run directory is locked: a run that another
-    process writes its first checkpoint to meanwhile stops with the refusal of a new run."""
+    be so. A new run is refused, under the run directory's lock, where a checkpoint is there by then (another process
+    wrote its first one, and let the run go, after the look here): the run is then resumed, or said to be finished,
+    as if the checkpoint had been there at the look."""
     from satlearn.config import to_dict
-    from satlearn.engine import resume_config
+    from satlearn.engine import fit, resume_config
     from satlearn.engine.checkpoint import CHECKPOINT_NAME
-    from satlearn.engine.trainer import RunFinished, config_differences, listed_differences
+    from satlearn.engine.trainer import (
+        FinishedRunHere, RunFinished, UnfinishedRunHere, config_differences, listed_differences,
+    )
     from satlearn.errors import ConfigError, TrainingError
 
     if args.run_dir is None and config.run.name is None:
@@ -416,21 +419,24 @@ def _start_or_resume(args: argparse.Namespace, config, progress: bool | None) ->
                           "one each start would be a new time-stamped run)")
     run_dir = user_path(args.run_dir) if args.run_dir is not None else _named_run_dir(config)
     finished = f"{run_dir}: the run has finished; nothing left to train (its results are in summary.json)"
-    if (run_dir / CHECKPOINT_NAME).exists():
-        try:
-            return _resume(args, config, run_dir, progress)
-        except RunFinished:
+    if not (run_dir / CHECKPOINT_NAME).exists():
+        if (run_dir / "summary.json").exists() and (run_dir / "config.yaml").exists():
+            # a finished run whose checkpoint was removed (to save room): its config.yaml is what it trained
+            differences = config_differences(to_dict(resume_config(run_dir)), to_dict(config))
+            if differences:
+                raise TrainingError(f"{run_dir}: holds a finished run of a different config "
+                                    f"({listed_differences(differences)})")
             print(finished)
             return 0
-    if (run_dir / "summary.json").exists() and (run_dir / "config.yaml").exists():
-        # a finished run whose checkpoint was removed (to save room): its config.yaml is what it trained
-        differences = config_differences(to_dict(resume_config(run_dir)), to_dict(config))
-        if differences:
-            raise TrainingError(f"{run_dir}: holds a finished run of a different config "
-                                f"({listed_differences(differences)})")
+        try:
+            return _print_run_result(fit(config, run_dir, progress=progress))
+        except (UnfinishedRunHere, FinishedRunHere):
+            pass  # a checkpoint written since the look, found under the lock: the run is resumed from it
+    try:
+        return _resume(args, config, run_dir, progress)
+    except RunFinished:
         print(finished)
         return 0
-    return _start(args, config, run_dir, progress)
 
 
 def _print_run_result(result) -> int:

@@ -669,8 +669,8 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
         return
     if (run_dir / CHECKPOINT_NAME).exists():
         if (run_dir / "summary.json").exists():  # a resumption would be refused: nothing is left to train
-            raise TrainingError(f"{run_dir}: already holds a run, which has finished (its results are in "
-                                "summary.json); choose another run.name / run directory")
+            raise FinishedRunHere(f"{run_dir}: already holds a run, which has finished (its results are in "
+                                  "summary.json); choose another run.name / run directory")
         raise UnfinishedRunHere(
             f"{run_dir}: already holds a run; resume it (train --resume; in Python, fit(..., resume=True)) or choose "
             "another run.name / run directory"
@@ -769,6 +769,10 @@ class RunDirectoryBusy(TrainingError):
 class UnfinishedRunHere(TrainingError):
     """A new run refused in a directory that holds an unfinished run (a checkpoint, no summary.json): the command
     that resumes it can be named."""
+
+
+class FinishedRunHere(TrainingError):
+    """A new run refused in a directory that holds a finished run (a checkpoint and summary.json)."""
 
 
 class RunFinished(TrainingError):
