@@ -1,12 +1,14 @@
 """Loss functions: pure, stateless, keyword-only options. Logits are cast to float32 before any softmax.
 
 Shapes: ``logits`` ``(B, C)`` (``(B, C + 1)``, the abstain logit last, for selective SAT and Deep Gamblers),
-``labels`` ``(B,)`` int64, ``targets`` ``(B, C)`` rows on the probability simplex. Every loss returns a scalar (the
-batch mean, or the confidence-weighted mean for SAT); the parts they are built from, ``soft_cross_entropy_per_example``,
-``confidence_weights`` and ``selective_sat_targets``, return one value or row per example. Every array argument is a
-``torch.Tensor``: another (a NumPy array, a list) is a ``TypeError`` naming it. Every loss refuses arguments of other
-shapes than these with a ``ValueError`` naming them (``(B,)`` logits, ``(B, 1)`` labels), as broadcasting or torch's
-unbatched form would give a loss of something else without a word; the parts do not check shapes.
+``labels`` ``(B,)`` class indices (int64; another integer dtype, such as a dataset's int32 or uint8, is read as
+int64, and a float or bool one is a ``TypeError``), ``targets`` ``(B, C)`` rows on the probability simplex. Every loss
+returns a scalar (the batch mean, or the confidence-weighted mean for SAT); the parts they are built from,
+``soft_cross_entropy_per_example``, ``confidence_weights`` and ``selective_sat_targets``, return one value or row per
+example. Every array argument is a ``torch.Tensor``: another (a NumPy array, a list) is a ``TypeError`` naming it.
+Every loss refuses arguments of other shapes than these with a ``ValueError`` naming them (``(B,)`` logits, ``(B, 1)``
+labels), as broadcasting or torch's unbatched form would give a loss of something else without a word; the parts do
+not check shapes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy with hard labels."""
     _check_tensors(logits=logits, labels=labels)
     _check_hard_labels(logits, labels)  # (B,) logits would be torch's unbatched form: the loss of one example
-    return F.cross_entropy(logits.float(), labels)
+    return F.cross_entropy(logits.float(), _class_indices(labels))
 
 
 def soft_cross_entropy_per_example(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -69,6 +71,15 @@ def _check_hard_labels(logits: torch.Tensor, labels: torch.Tensor) -> None:
         raise ValueError(f"logits of shape {tuple(logits.shape)}; expected (B, C)")
     if tuple(labels.shape) != (logits.shape[0],):
         raise ValueError(f"labels of shape {tuple(labels.shape)}; expected ({logits.shape[0]},), one per example")
+
+
+def _class_indices(labels: torch.Tensor) -> torch.Tensor:
+    # torch's own kernels differ in what they take (cross_entropy int64 or uint8, one_hot int64 only, gather int32
+    # or int64), so labels that a dataset stored as int32 or uint8 would train in one loss and fail in another
+    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
+        # a cast would truncate 0.9 to class 0
+        raise TypeError(f"labels of dtype {labels.dtype}; expected integer class indices (int64), one per example")
+    return labels.long()  # the tensor itself where it is int64 already
 
 
 def _check_weighting(reweight: bool, weights: torch.Tensor | None) -> None:
@@ -125,6 +136,7 @@ def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, a: fl
     _check_tensors(logits=logits, labels=labels)
     _check_hard_labels(logits, labels)
     _check_log_floor(log_floor)
+    labels = _class_indices(labels)
     log_probs = F.log_softmax(logits.float(), dim=1)
     one_hot = F.one_hot(labels, log_probs.shape[1]).float()
     forward = -(one_hot * log_probs).sum(dim=1)
@@ -138,6 +150,7 @@ def generalized_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, q: 
     _check_hard_labels(logits, labels)
     if not 0.0 < q <= 1.0:  # also refuses nan
         raise ValueError(f"q={q!r}; expected 0 < q <= 1")
+    labels = _class_indices(labels)
     p_y = F.softmax(logits.float(), dim=1).gather(1, labels[:, None]).squeeze(1)
     return ((1.0 - p_y.clamp(min=1e-12).pow(q)) / q).mean()
 
@@ -161,12 +174,13 @@ def selective_sat_targets(class_targets: torch.Tensor, labels: torch.Tensor) -> 
 
     Args:
         class_targets: ``(B, C)`` accumulated SAT targets over the C classes (rows on the simplex).
-        labels: ``(B,)`` int64 given labels.
+        labels: ``(B,)`` given labels (integer class indices).
     Returns:
         ``(B, C + 1)`` float32 rows with ``t_{i,y_i}`` on the label, ``1 − t_{i,y_i}`` on the abstain output
         (the last column) and 0 elsewhere.
     """
     _check_tensors(class_targets=class_targets, labels=labels)
+    labels = _class_indices(labels)
     class_targets = class_targets.float()
     on_label = class_targets.gather(1, labels[:, None])
     out = torch.zeros(class_targets.shape[0], class_targets.shape[1] + 1, dtype=torch.float32,
@@ -202,10 +216,11 @@ def gamblers_loss(logits: torch.Tensor, labels: torch.Tensor, *, payoff: float =
 
     Args:
         logits: ``(B, C + 1)``.
-        labels: ``(B,)`` int64 labels in ``[0, C)``.
+        labels: ``(B,)`` integer labels in ``[0, C)``.
     """
     _check_tensors(logits=logits, labels=labels)
     _check_abstain_shapes(logits, labels)
+    labels = _class_indices(labels)
     if not 1.0 < payoff < logits.shape[1] - 1:  # also refuses nan (a ValueError, not math's "domain error")
         raise ValueError(f"payoff={payoff!r}; expected 1 < payoff < C = {logits.shape[1] - 1}")
     logits = logits.float()
