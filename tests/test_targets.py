@@ -260,3 +260,27 @@ def test_a_bfloat16_update_starts_from_the_rows_rescaled_to_sum_to_one():
     rows = targets.update(torch.tensor([0]), torch.tensor([[0.0, 0.0, 1.0]]), momentum=0.5)
     assert rows.tolist() == [[0.25, 0.125, 0.625]]
     assert targets.table().tolist() == [[0.25, 0.125, 0.625]]
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32])
+def test_indices_of_any_integer_dtype_number_the_examples(dtype):
+    # a dataset that numbers its examples in uint8 (N <= 256): torch indexes with a uint8 tensor as with a mask, so
+    # [2, 0, 1] took the two rows where it is nonzero; int8 and int16 it does not take at all
+    expected = SoftTargets(torch.tensor([0, 1, 2]), 3)
+    targets = SoftTargets(torch.tensor([0, 1, 2]), 3)
+    idx, probs = torch.tensor([2, 0, 1]), torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2], [0.1, 0.1, 0.8]])
+    want = expected.update(idx, probs, momentum=0.5)
+    torch.testing.assert_close(targets.update(idx.to(dtype), probs, momentum=0.5), want, rtol=0, atol=0)
+    assert torch.equal(targets.targets, expected.targets)
+    assert torch.equal(targets(idx.to(dtype)), expected(idx)) and torch.equal(targets.weights(idx.to(dtype)),
+                                                                           expected.weights(idx))
+
+
+def test_reading_rows_refuses_indices_that_are_no_integer_tensor_in_one_line():
+    targets = SoftTargets(torch.tensor([0, 1]), 3)
+    for read in (targets, targets.weights):
+        with pytest.raises(TypeError, match=r"^idx must be a tensor of example indices, got list$"):
+            read([0, 1])  # was AttributeError: 'list' object has no attribute 'to'
+        with pytest.raises(ValueError, match=r"^idx must be a 1-D tensor of example indices, got torch\.float32 of "
+                                             r"shape \(2,\)$"):
+            read(torch.tensor([0.0, 1.0]))

@@ -152,9 +152,22 @@ class SoftTargets(nn.Module):
         bits = (bits + torch.randint_like(bits, 0, 1 << 16)) & ~0xFFFF
         return bits.view(torch.float32).to(torch.bfloat16)  # exact: the low 16 bits are zero
 
+    def _table_index(self, idx: torch.Tensor) -> torch.Tensor:
+        """``idx``, checked on the host, as indices into the table on its device."""
+        if not isinstance(idx, torch.Tensor):
+            raise TypeError(f"idx must be a tensor of example indices, got {type(idx).__name__}")
+        if idx.dim() != 1 or idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
+            raise ValueError(f"idx must be a 1-D tensor of example indices, got {idx.dtype} of shape "
+                             f"{tuple(idx.shape)}")
+        if idx.dtype not in (torch.int64, torch.int32):
+            # torch indexes with a uint8 tensor as with a mask, and not at all with int8 or int16: a dataset that
+            # stores its indices so still means the examples they number
+            idx = idx.long()
+        return idx.to(self.targets.device)
+
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """``(B,)`` indices → ``(B, C)`` float32 rows, on the device of ``idx``."""
-        return self._read(self.targets[idx.to(self.targets.device)]).to(device=idx.device)
+        """``(B,)`` indices (a 1-D integer tensor) → ``(B, C)`` float32 rows, on the device of ``idx``."""
+        return self._read(self.targets[self._table_index(idx)]).to(device=idx.device)
 
     def table(self) -> torch.Tensor:
         """The whole ``(N, C)`` table as float32 probability vectors (bfloat16 rows rescaled to sum to 1)."""
@@ -165,7 +178,7 @@ class SoftTargets(nn.Module):
         """Moves rows ``idx`` towards ``probs`` and returns the updated rows.
 
         Args:
-            idx: ``(B,)`` example indices, each at most once per call.
+            idx: ``(B,)`` example indices (a 1-D tensor of any integer dtype), each at most once per call.
             probs: ``(B, C)`` probability vectors (detached; any float dtype).
             momentum: α in ``t ← α t + (1 − α) p``, a number in [0, 1] (or a one-element tensor): outside it a
                 ``ValueError`` (a tensor's value is checked only on the CPU, and not while ``torch.compile`` traces
@@ -177,14 +190,11 @@ class SoftTargets(nn.Module):
         # negative indices, NaN probabilities) are not, as that would need one every step
         if not isinstance(idx, torch.Tensor) or not isinstance(probs, torch.Tensor):
             raise TypeError(f"idx and probs must be tensors, got {type(idx).__name__} and {type(probs).__name__}")
-        if idx.dim() != 1 or idx.dtype == torch.bool or idx.is_floating_point():
-            raise ValueError(f"idx must be a 1-D tensor of example indices, got {idx.dtype} of shape "
-                             f"{tuple(idx.shape)}")
+        table_idx = self._table_index(idx)
         if tuple(probs.shape) != (len(idx), self.num_classes):
             raise ValueError(f"probs has shape {tuple(probs.shape)}; expected ({len(idx)}, {self.num_classes}), one "
                              "probability vector per index")
         _check_momentum(momentum)
-        table_idx = idx.to(self.targets.device)
         rows = self._read(self.targets[table_idx]).to(device=probs.device)  # a gathered float32 copy
         new = rows.lerp_(probs.detach().float(), 1.0 - momentum)  # α t + (1 − α) p in one kernel
         self.targets[table_idx] = self._stored(new.to(self.targets.device))
