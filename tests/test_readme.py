@@ -515,3 +515,79 @@ def test_runs_doc_names_every_key_a_run_saved_before_it_existed_resumes_without(
     for key, value in KEYS_ADDED_SINCE.items():
         shown = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
         assert f"`{key}: {shown}`" in said.group(1), key
+
+
+def own_loop_block() -> str:
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", (DOCS / "extending.md").read_text(), flags=re.S)
+                if "class WithIndex(" in b]
+    return block
+
+
+def test_the_own_loop_of_the_extending_page_trains_and_resumes_bit_for_bit(tmp_path, monkeypatch):
+    # int32 labels, as a dataset of NumPy's may hold them; 100 examples in batches of 16 with the last 4 dropped, and
+    # gradients accumulated over 4 batches: the epoch's 6th batch steps with the 2 before it
+    from torch.utils.data import TensorDataset
+
+    monkeypatch.chdir(tmp_path)
+    block = compile(own_loop_block(), str(DOCS / "extending.md"), "exec")
+    x = torch.randn(100, 5, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(100, dtype=torch.int32) % 10
+
+    def run(epochs, resume=False):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 10))
+        namespace = {"train_set": TensorDataset(x, labels), "train_labels": labels, "model": model,
+                     "optimizer": torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                     "device": torch.device("cpu"), "epochs": epochs, "start_epoch": 1, "seed": 7, "accumulate": 4,
+                     "resume": resume}
+        exec(block, namespace)
+        return model, namespace["targets"]
+
+    model, targets = run(4)
+    assert (targets.table().max(dim=1).values < 1).sum() >= 90  # the rows of every batch moved
+    run(2)
+    resumed_model, resumed_targets = run(4, resume=True)
+    assert torch.equal(resumed_targets.targets, targets.targets)
+    assert all(torch.equal(a, b) for a, b in zip(resumed_model.state_dict().values(), model.state_dict().values()))
+
+
+def test_the_readme_loop_fed_the_batches_of_fit_trains_as_fit_does(tmp_path, monkeypatch):
+    import copy
+
+    from fixtures import tiny_overrides
+    from satlearn.config import load_config
+    from satlearn.engine import fit
+    from satlearn.methods.sat import SAT
+
+    (block,) = [b for b in python_blocks() if "SoftTargets(" in b]
+    seen, start = [], {}
+    training_step = SAT.training_step
+
+    def step(self, batch, epoch):
+        start.setdefault("weights", copy.deepcopy(self.model.state_dict()))
+        seen.append((epoch, [part.clone() for part in batch]))
+        return training_step(self, batch, epoch)
+
+    monkeypatch.setattr(SAT, "training_step", step)
+    config = load_config(None, tiny_overrides(tmp_path, "model.name=mlp", "optim.name=adam", "optim.weight_decay=0",
+                                              "optim.schedule=constant",
+                                              "method.momentum=0.9", "data.noise.kind=symmetric",
+                                              "data.noise.rate=0.4"))
+    method = fit(config, tmp_path / "sat", log=lambda message: None).method
+    assert {epoch for epoch, _ in seen} == {0, 1, 2} and config.method.start_epoch == 1
+
+    class FitsBatches:  # each epoch's batches in the order fit drew them
+        epoch = -1
+
+        def __iter__(self):
+            self.epoch += 1
+            return iter([batch for epoch, batch in seen if epoch == self.epoch])
+
+    model = copy.deepcopy(method.model).train()
+    model.load_state_dict(start["weights"])
+    namespace = {"train_labels": method.targets.labels, "model": model, "loader": FitsBatches(),
+                 "optimizer": torch.optim.Adam(model.parameters(), lr=config.optim.lr), "epochs": config.run.epochs,
+                 "start_epoch": config.method.start_epoch}
+    exec(compile(block, str(README), "exec"), namespace)
+    assert torch.equal(namespace["targets"].targets, method.targets.targets)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), method.model.state_dict().values()))
