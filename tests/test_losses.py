@@ -268,3 +268,21 @@ def test_labels_of_any_integer_dtype_are_class_indices_and_float_or_bool_labels_
         with pytest.raises(TypeError, match=rf"^labels of dtype {dtype}; expected integer class indices \(int64\), "
                                             "one per example$"):
             loss(**arguments, labels=LABELS.to(dtype))
+
+
+@pytest.mark.parametrize("loss, arguments, name", [
+    (losses.sat_loss, {"logits": LOGITS, "weights": torch.ones(4)}, "targets"),
+    (losses.sat_sce_loss, {"logits": LOGITS, "weights": torch.ones(4)}, "targets"),
+    (losses.sat_loss, {"logits": LOGITS, "targets": TARGETS}, "weights"),
+    (losses.sat_sce_loss, {"logits": LOGITS, "targets": TARGETS}, "weights"),
+    (losses.selective_sat_loss, {"logits": ABSTAIN_LOGITS, "labels": LABELS}, "class_targets"),
+])
+def test_targets_built_from_the_logits_without_detach_are_refused(loss, arguments, name):
+    # t = α t_old + (1 − α) softmax(logits) without .detach(): the loss trained the targets towards the model too
+    logits = arguments["logits"].clone().requires_grad_()
+    probs = torch.softmax(logits[:, :3], dim=1)  # over the C = 3 classes (an abstain logit left out)
+    attached = probs.amax(dim=1) if name == "weights" else 0.5 * TARGETS + 0.5 * probs
+    with pytest.raises(ValueError, match=rf"^{name} require grad; expected them detached, as SoftTargets\.update "
+                                         r"returns its rows \(a gradient through them is not SAT's\)$"):
+        loss(**{**arguments, "logits": logits, name: attached})
+    loss(**{**arguments, "logits": logits, name: attached.detach()}).backward()  # detached, they are taken

@@ -62,6 +62,16 @@ def _check_soft(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tens
                          "expected both (B, C)")
     if weights is not None and tuple(weights.shape) != (logits.shape[0],):
         raise ValueError(f"weights of shape {tuple(weights.shape)}; expected ({logits.shape[0]},), one per example")
+    _check_detached(targets=targets, weights=weights)
+
+
+def _check_detached(**given: torch.Tensor | None) -> None:
+    # SAT trains towards its targets and weighs by them; targets built from the logits without .detach() would also
+    # pull the targets towards the model, a gradient SAT does not have, and train on without a word
+    for name, value in given.items():
+        if value is not None and value.requires_grad:
+            raise ValueError(f"{name} require grad; expected them detached, as SoftTargets.update returns its rows "
+                             "(a gradient through them is not SAT's)")
 
 
 def _check_hard_labels(logits: torch.Tensor, labels: torch.Tensor) -> None:
@@ -96,7 +106,8 @@ def sat_loss(logits: torch.Tensor, targets: torch.Tensor, *, reweight: bool = Tr
              weights: torch.Tensor | None = None) -> torch.Tensor:
     """SAT loss (Algorithm 1): ``Σ_i w_i ℓ_i / Σ_i w_i`` with ``ℓ_i`` the soft cross-entropy to ``t_i``.
 
-    ``targets`` must be the already updated EMA targets, detached. ``reweight=False`` gives the plain mean.
+    ``targets`` must be the already updated EMA targets, detached (targets or weights that require grad are a
+    ``ValueError``). ``reweight=False`` gives the plain mean.
     ``weights``: the ``(B,)`` confidences ``max_j t_ij`` when the caller has them already (they are not recomputed;
     non-negative, which is not checked; only with ``reweight``). Shapes that differ raise ``ValueError``.
     """
@@ -196,7 +207,8 @@ def selective_sat_loss(logits: torch.Tensor, class_targets: torch.Tensor, labels
 
     Args:
         logits: ``(B, C + 1)``, the abstain logit last.
-        class_targets: ``(B, C)`` updated (detached) SAT targets over the classes.
+        class_targets: ``(B, C)`` updated SAT targets over the classes, detached (a ``ValueError`` if they
+            require grad).
         labels: ``(B,)`` given labels.
     """
     _check_tensors(logits=logits, class_targets=class_targets, labels=labels)
@@ -204,6 +216,7 @@ def selective_sat_loss(logits: torch.Tensor, class_targets: torch.Tensor, labels
     if class_targets.dim() != 2 or class_targets.shape[0] != logits.shape[0]:
         raise ValueError(f"class_targets of shape {tuple(class_targets.shape)}; expected ({logits.shape[0]}, "
                          f"{logits.shape[1] - 1}), the batch's targets over the C classes")
+    _check_detached(class_targets=class_targets)
     return soft_cross_entropy_per_example(logits, selective_sat_targets(class_targets, labels)).mean()
 
 
