@@ -62,3 +62,11 @@ def test_registering_a_method_that_no_run_could_train_is_a_type_error_naming_it(
     with pytest.raises(TypeError, match=r"^method 'stepless': .*Stepless does not define training_step$"):
         METHODS.register("stepless")(Stepless)
     assert "plain" not in METHODS and "stepless" not in METHODS
+
+
+def test_a_method_config_built_in_code_with_a_loss_the_method_lacks_is_refused():
+    # SAT's training step takes any loss other than sce for its cross-entropy: gce trained SAT-CE without a word
+    with pytest.raises(ConfigError, match=r"^method config: method\.loss='gce' is not available for method 'sat'; "
+                                          r"expected one of: ce, sce$"):
+        build(MethodConfig(name="sat", loss="gce"))
+    assert build(MethodConfig(name="erm", loss="gce")).config.loss == "gce"

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from satlearn.config import Config, MethodConfig, method_settings
+from satlearn.errors import ConfigError
 from satlearn.registry import Registry
 from satlearn.targets import SoftTargets
 
@@ -57,6 +58,10 @@ class Method(nn.Module):
         # already, one built in code is checked here
         self.settings = method_settings(type(self), config.settings, name=config.name,
                                         where=lambda *keys: "method config")
+        if config.loss not in self.losses:
+            # load_config refuses it already; built in code, it would train the method's usual loss without a word
+            raise ConfigError(f"method config: method.loss={config.loss!r} is not available for method "
+                              f"{config.name!r}; expected one of: {', '.join(self.losses)}")
 
     @classmethod
     def check_config(cls, config: Config, *, where: Callable[..., str]) -> None:
@@ -64,8 +69,6 @@ class Method(nn.Module):
 
         ``where(*keys)`` names the origin of the first of ``keys`` that an override set (else the config file), to
         begin the error with."""
-        from satlearn.errors import ConfigError
-
         if config.method.loss not in cls.losses:
             raise ConfigError(
                 f"{where('method.loss', 'method.name')}: method.loss={config.method.loss!r} is not available for "
