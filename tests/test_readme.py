@@ -591,3 +591,19 @@ def test_the_readme_loop_fed_the_batches_of_fit_trains_as_fit_does(tmp_path, mon
     exec(compile(block, str(README), "exec"), namespace)
     assert torch.equal(namespace["targets"].targets, method.targets.targets)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), method.model.state_dict().values()))
+
+
+def test_a_satlearn_method_takes_the_step_in_a_loop_of_ones_own_as_the_extending_page_shows():
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", (DOCS / "extending.md").read_text(), flags=re.S)
+                if "create_method(" in b]
+    torch.manual_seed(0)
+    x, labels = torch.randn(64, 5), torch.randint(0, 10, (64,))
+    namespace = {"train_labels": labels, "model": nn.Linear(5, 10), "device": torch.device("cpu"), "epochs": 3,
+                 "start_epoch": 1,
+                 "loader": [(x[i:i + 16], labels[i:i + 16], torch.arange(i, i + 16)) for i in range(0, 64, 16)]}
+    exec(compile(block, str(DOCS / "extending.md"), "exec"), namespace)
+    method = namespace["method"]
+    assert set(namespace["metrics"]) == {"loss", "accuracy", "confidence"}
+    assert namespace["refined_label"].shape == (64,) and (method.targets.table().max(dim=1).values < 1).all()
+    assert set(method.epoch_metrics()) == {"targets_moved", "mean_confidence"}
+    assert {"model.weight", "targets.targets", "targets.labels"} <= set(method.state_dict())
