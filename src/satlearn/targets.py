@@ -178,13 +178,15 @@ class SoftTargets(nn.Module):
         """Moves rows ``idx`` towards ``probs`` and returns the updated rows.
 
         Args:
-            idx: ``(B,)`` example indices (a 1-D tensor of any integer dtype), each at most once per call.
-            probs: ``(B, C)`` probability vectors (detached; any float dtype).
+            idx: ``(B,)`` example indices (a 1-D tensor of any integer dtype, on any device), each at most once
+                per call, in ``0..N-1``: past the end is torch's indexing error (on a GPU a device-side assert).
+            probs: ``(B, C)`` probability vectors, a softmax rather than logits (their values are not checked), of
+                any float dtype, on any device; they are detached here, as the update runs without grad.
             momentum: α in ``t ← α t + (1 − α) p``, a number in [0, 1] (or a one-element tensor): outside it a
                 ``ValueError`` (a tensor's value is checked only on the CPU, and not while ``torch.compile`` traces
                 the update), no number a ``TypeError``.
         Returns:
-            ``(B, C)`` float32 updated targets on the device of ``probs``.
+            ``(B, C)`` float32 updated targets on the device of ``probs``, without grad (what ``sat_loss`` takes).
         """
         # shapes and the momentum are checked on the host, without a device sync; the values (duplicate or
         # negative indices, NaN probabilities) are not, as that would need one every step
