@@ -682,6 +682,8 @@ def test_a_float_setting_from_a_file_that_is_not_finite_names_the_file(tmp_path)
      r"data\.noise\.key='worst' has no effect with data\.noise\.file=labels\.txt"),
     (["method.name=selective_sat", "method.payoff=3"], r"method\.payoff=3\.0 has no effect with "
                                                        r"method\.name=selective_sat"),
+    (["data.val_pick=last"], r"^--set data\.val_pick=last: data\.val_pick='last' has no effect with "
+                             r"data\.val_size=0; set data\.val_size to hold out a validation split$"),
 ])
 def test_a_setting_that_another_switches_off_is_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -1007,3 +1009,20 @@ def test_a_config_file_named_from_the_home_directory_is_read(tmp_path, monkeypat
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "c.yaml").write_text("run:\n  epochs: 7\n")
     assert load_config("~/c.yaml", ["method.start_epoch=1"]).run.epochs == 7
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.val_size=-1"], r"^--set data\.val_size=-1: data\.val_size=-1; expected a non-negative number$"),
+    (["data.val_size=0.1"], r"^--set data\.val_size=0\.1: data\.val_size: expected int, got 0\.1"),
+    (["data.val_size=10", "data.val_pick=first"], r"^--set data\.val_pick=first: data\.val_pick='first'; expected "
+                                                  r"one of: random, last$"),
+])
+def test_a_validation_split_of_no_count_or_an_unknown_pick_is_one_line(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+
+
+def test_a_validation_split_is_off_unless_asked_for_and_set_in_a_file_with_its_pick(tmp_path):
+    assert (Config().data.val_size, Config().data.val_pick) == (0, "random")
+    config = load_config(write(tmp_path, "data:\n  val_size: 5000\n  val_pick: last\n"))
+    assert (config.data.val_size, config.data.val_pick) == (5000, "last")

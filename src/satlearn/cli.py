@@ -224,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "eval_best.json)")
     evaluate.add_argument("--best", action="store_true",
                           help="score the weights of the run's best epoch instead (best_model.pt, which a run trained "
-                               "with run.keep_best: true keeps) into eval_best.json; the test split picked that "
-                               "epoch, so its accuracy is an optimistic estimate")
+                               "with run.keep_best: true keeps) into eval_best.json; picked by validation accuracy "
+                               "where the run held out data.val_size examples, else by test accuracy (then an "
+                               "optimistic estimate)")
     _add_threads(evaluate)
 
     compare = _add_command(commands, "compare", "runs side by side: a table and one plot of their learning curves")
@@ -445,6 +446,10 @@ def _print_run_result(result) -> int:
     # in percent, as the epochs' lines above it give the test accuracy
     print(f"final test accuracy {100 * s['final_test_accuracy']:.2f} % (best {100 * s['best_test_accuracy']:.2f} % "
           f"at epoch {s['best_epoch']}); {s['wall_seconds']:.1f} s; outputs in {result.run_dir}")
+    held_out = s.get("validation")
+    if held_out and held_out["best_epoch"]:  # the epoch a user picks without the test split, and its test figure
+        print(f"best validation accuracy {100 * held_out['best_accuracy']:.2f} % at epoch {held_out['best_epoch']} "
+              f"(test accuracy there {100 * held_out['test_accuracy_at_best_epoch']:.2f} %)")
     t = s["timing"]
     epochs = f"training passes {t['train_pass_seconds']:.1f} s, evaluations {t['eval_seconds']:.1f} s"
     setup = f"set-up {t['setup_seconds']:.1f} s"

@@ -47,11 +47,15 @@ class DataConfig:
     url: str | None = None  # download address (default: the official archive)
     sha256: str | None = None  # expected archive checksum (default: the official archive's)
     num_samples: int = 12500  # mnist1d: examples generated (train + test)
-    data_seed: int = 42  # mnist1d: generator seed; csv, npz, imagefolder: seed of a drawn test split
+    data_seed: int = 42  # mnist1d: generator seed; csv, npz, imagefolder: seed of a drawn test split; any: of val_size
     label_column: str = "label"  # csv: the column holding the class label
     ignore_columns: list[str] = field(default_factory=list)  # csv: columns left out (ids, free text, dates)
     # csv, npz without x_test/y_test, imagefolder without test/: fraction held out (seeded by data_seed)
     test_fraction: float = 0.2
+    # training examples held out as a validation split (0 = none): evaluated each epoch against their given (noisy)
+    # labels, never trained on; run.keep_best then picks the best epoch by validation accuracy
+    val_size: int = 0
+    val_pick: str = "random"  # random (drawn with data.data_seed) | last (the training split's last val_size)
     augment: str = "auto"  # auto (crop+flip for images, none otherwise) | none | crop_flip
     batch_size: int = 256
     eval_batch_size: int = 1024
@@ -112,10 +116,11 @@ class RunConfig:
     compile_tuning: bool = False  # also time variants of each generated kernel and keep the fastest (max-autotune does)
     cudnn_benchmark: bool = True  # CUDA: let cuDNN time its convolution algorithms for the run's fixed shapes
     cudnn_benchmark_limit: int | None = None  # how many algorithms it times per convolution: 0 = all; None = torch's 10
-    eval_every: int = 1  # evaluate on the test split every N epochs (and always at the end)
+    eval_every: int = 1  # evaluate on the test (and validation) split every N epochs (and always at the end)
     checkpoint_every: int = 1  # write the resumable checkpoint every N epochs (and always at the end)
-    # also keep the weights of the epoch of best test accuracy in best_model.pt (the best epoch is picked on the test
-    # split, so its accuracy is an optimistic estimate); set when a run starts: a resumption keeps it
+    # also keep the weights of the best epoch in best_model.pt: by validation accuracy with data.val_size > 0, else by
+    # test accuracy (then an optimistic estimate, the test split having picked it); set when a run starts: a
+    # resumption keeps it
     keep_best: bool = False
 
 
@@ -451,6 +456,7 @@ def overrides_from_dict(values: dict[str, Any], prefix: str = "") -> list[str]:
 _CHOICES = {
     "data.noise.kind": ("none", "symmetric", "pair", "file"),
     "data.noise.mode": ("paper", "exact"),
+    "data.val_pick": ("random", "last"),
     "data.augment": ("auto", "none", "crop_flip"),
     "data.pipeline": ("auto", "memory", "reference"),
     "optim.name": ("sgd", "adam"),
@@ -571,7 +577,7 @@ def validate(config: Config, *, source: str = "config", overridden: dict[str, st
     for key in ("data.batch_size", "data.eval_batch_size", "data.num_samples", "run.epochs", "optim.lr",
                 "run.eval_every", "run.checkpoint_every", "model.width", "model.num_classes"):
         positive(key)
-    for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers",
+    for key in ("optim.weight_decay", "optim.momentum", "method.start_epoch", "data.workers", "data.val_size",
                 "run.cudnn_benchmark_limit", "method.sce_a", "method.sce_b"):
         positive(key, allow_zero=True)
     threads = config.run.threads
@@ -755,6 +761,8 @@ def unused_settings(config: Config) -> list[tuple[str, str, str]]:
         check("data.noise.key", "data.noise.kind", "it names an array of a .npz data.noise.file")
     elif Path(noise.file).suffix in (".npy", ".csv", ".txt"):  # the other suffixes are the label reader's to refuse
         check("data.noise.key", "data.noise.file", "only a .npz archive holds arrays to choose from")
+    if config.data.val_size == 0:
+        check("data.val_pick", "data.val_size", "set data.val_size to hold out a validation split")
     if config.optim.name != "sgd":
         check("optim.momentum", "optim.name", "it applies to optim.name=sgd only")
         check("optim.nesterov", "optim.name", "it applies to optim.name=sgd only")

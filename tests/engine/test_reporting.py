@@ -104,7 +104,7 @@ def test_the_summary_takes_final_figures_from_the_last_epoch_best_ones_from_best
                        "start_epoch": 1, "seed": 5,
                        "device": "cpu", "noise": {"kind": "none", "rate": None, "mode": None, "file": None, "key": None,
                                                   "actual_rate": None},
-                       "final_test_accuracy": 0.6, "best_test_accuracy": 0.7, "best_epoch": 2,
+                       "final_test_accuracy": 0.6, "best_test_accuracy": 0.7, "best_epoch": 2, "best_by": "test",
                        "final_train_loss": 0.5, "wall_seconds": 7.0, "train_seconds": 6.0}
 
 
@@ -141,7 +141,8 @@ def test_the_summary_scores_flags_against_the_labels_the_noise_changed_not_again
     clean = torch.tensor([0, 1, 2, 3, 0, 1])
     given = torch.tensor([0, 1, 0, 3, 1, 1])  # the noise changed examples 2 and 4
     refined = [0, 1, 2, 3, 0, 0]  # flags 2, 4 (right) and 5 (a correct label wrongly flagged)
-    noisy = SimpleNamespace(labels=given, clean_labels=clean, actual_noise_rate=2 / 6)
+    noisy = SimpleNamespace(labels=given, clean_labels=clean, trained_labels=given, trained_clean_labels=clean,
+                            actual_noise_rate=2 / 6)
     config = load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=0.4"])
     summary = summarize(config, [{"epoch": 1, "test_accuracy": 0.5, "train_loss": 1.0, "epoch_seconds": 1.0}],
                         best={"test_accuracy": 0.5, "epoch": 1}, noisy=noisy,
@@ -191,6 +192,25 @@ def test_the_test_curves_join_the_epochs_that_were_evaluated(tmp_path, monkeypat
     assert list(test_lines[0].get_ydata()) == [pytest.approx(20), pytest.approx(40)]
     assert list(test_lines[1].get_ydata()) == [1.0, 0.5]
     assert [ax.get_ylabel() for ax in drawn[0].axes] == ["accuracy (%)", "loss"]
+
+
+def test_the_curves_of_a_run_with_a_validation_split_draw_its_accuracy_and_loss_beside_the_tests(tmp_path,
+                                                                                                   monkeypatch):
+    history = [{"epoch": e, "train_accuracy": 0.1 * e, "train_loss": 1 / e, "test_accuracy": 0.2, "test_loss": 2.0,
+                "val_loss": 3 / e, "val_accuracy": 0.05 * e, "val_clean_accuracy": 0.06 * e} for e in range(1, 4)]
+    drawn = drawn_figures(monkeypatch)
+    plot_curves(history, tmp_path / "curves.png")
+    accuracy, loss = drawn[0].axes
+    lines = {line.get_label(): line for line in accuracy.get_lines()}
+    assert list(lines["validation (given labels)"].get_ydata()) == [pytest.approx(5 * e) for e in range(1, 4)]
+    assert list(lines["validation (clean labels)"].get_ydata()) == [pytest.approx(6 * e) for e in range(1, 4)]
+    (val_loss,) = [line for line in loss.get_lines() if line.get_label() == "validation (given labels)"]
+    assert list(val_loss.get_ydata()) == [3.0, 1.5, 1.0]
+    # a run without a split draws no such curve
+    drawn.clear()
+    plot_curves([{key: value for key, value in row.items() if not key.startswith("val_")} for row in history],
+                tmp_path / "curves.png")
+    assert not any(line.get_label().startswith("validation") for ax in drawn[0].axes for line in ax.get_lines())
 
 
 def drawn_visibly(line) -> bool:

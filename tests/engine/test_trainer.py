@@ -2753,3 +2753,197 @@ def test_a_run_saved_before_the_compile_mode_and_tuning_existed_resumes_as_compi
     assert len(fit(load_config(run / "config.yaml"), run, resume=True, log=lambda m: None).history) == 4
     saved = load_checkpoint(run)["config"]["run"]
     assert (saved["compile_mode"], saved["compile_tuning"]) == ("default", False)
+
+# ---------------------------------------------------------------------------------------------------------------
+# A validation split held out of the training split (data.val_size)
+
+
+def without_times(history):
+    return [{key: value for key, value in row.items() if "seconds" not in key} for row in history]
+
+
+def test_a_run_without_a_validation_split_trains_as_runs_did_before_there_was_one(tmp_path):
+    # figures of this run recorded before data.val_size existed (one CPU thread: sums round with the count); a
+    # change to what a run without a split trains or reports shows here
+    result = fit(tiny_config(tmp_path, "run.threads=1", "run.keep_best=true"), tmp_path / "run", log=lambda m: None)
+    assert [(row["epoch"], row["test_accuracy"]) for row in result.history] == [(1, 0.125), (2, 0.15),
+                                                                              (3, 0.125), (4, 0.125)]
+    assert [row["train_loss"] for row in result.history] == pytest.approx(
+        [2.306796073913574, 2.3002407550811768, 2.295988082885742, 2.2945990562438965], rel=1e-6)
+    assert [row["test_loss"] for row in result.history] == pytest.approx(
+        [2.2929027557373045, 2.290110778808594, 2.288040542602539, 2.287172317504883], rel=1e-6)
+    assert [row["mean_confidence"] for row in result.history] == pytest.approx(
+        [1.0, 0.9100513458251953, 0.829147458076477, 0.7563591599464417], rel=1e-6)
+    assert result.summary["label_issues"] == {"flagged": 0, "truly_wrong": 120, "precision": None, "recall": 0.0}
+    assert (result.summary["best_epoch"], result.summary["best_by"]) == (2, "test")
+    assert torch.load(tmp_path / "run" / "best_model.pt", weights_only=True)["chosen_by"] == "test"
+    assert "validation" not in result.summary and not any("val_accuracy" in row for row in result.history)
+    # the run's files are laid out as before: no split in its labels or its checkpoint
+    assert sorted(np.load(tmp_path / "run" / "labels.npz").files) == ["class_names", "clean_labels", "labels"]
+    checkpoint = load_checkpoint(tmp_path / "run")
+    assert "val_index" not in checkpoint and "best_val" not in checkpoint
+    assert len(np.load(tmp_path / "run" / "soft_targets.npy")) == 320
+
+
+def split_config(tmp_path, *extra):
+    return tiny_config(tmp_path, "data.val_size=60", *extra)
+
+
+def test_a_validation_split_is_scored_each_epoch_against_its_given_labels_and_never_trained_on(tmp_path):
+    from satlearn.data.loader import InMemoryLoader
+    from satlearn.engine import load_run
+    from satlearn.engine.trainer import evaluate
+
+    messages = []
+    result = fit(split_config(tmp_path), tmp_path / "run", log=messages.append)
+    run = tmp_path / "run"
+    with np.load(run / "labels.npz") as saved:
+        labels, clean = saved["labels"], saved["clean_labels"]
+        train_index, val_index = saved["train_index"], saved["val_index"]
+    assert len(labels) == 320 and len(val_index) == 60 and len(train_index) == 260
+    assert sorted([*train_index, *val_index]) == list(range(320))
+    assert "validation split: 60 of the 320 training examples held out (drawn with data.data_seed 42), with their " \
+           "given labels; 260 train" in messages
+    for row in result.history:
+        assert {"val_loss", "val_accuracy", "val_clean_accuracy"} <= set(row)
+    assert list(result.history[0]).index("val_loss") == list(result.history[0]).index("test_accuracy") + 1
+    # the method's per-example state covers the examples trained on, in their order
+    _, method, noisy, _ = load_run(run)
+    assert torch.equal(method.soft_targets.labels.cpu(), torch.from_numpy(labels[train_index]))
+    assert torch.equal(noisy.val_index, torch.from_numpy(val_index))
+    assert len(np.load(run / "soft_targets.npy")) == 260
+    # the last epoch's figures are those of the final model on the held-out examples: given labels, then clean ones
+    held = InMemoryLoader(noisy.data.x_train[val_index], torch.from_numpy(labels[val_index]), batch_size=7)
+    scored = evaluate(method, held, clean_labels=torch.from_numpy(clean[val_index]))
+    last = result.history[-1]
+    assert (last["val_accuracy"], last["val_clean_accuracy"]) == (scored["accuracy"], scored["clean_accuracy"])
+    assert last["val_loss"] == pytest.approx(scored["loss"], rel=1e-5)
+    assert result.summary["validation"] == {
+        "size": 60, "pick": "random", "final_loss": last["val_loss"], "final_accuracy": last["val_accuracy"],
+        "final_clean_accuracy": last["val_clean_accuracy"],
+        "best_accuracy": max(row["val_accuracy"] for row in result.history),
+        "best_epoch": next(row["epoch"] for row in result.history
+                           if row["val_accuracy"] == max(r["val_accuracy"] for r in result.history)),
+        "test_accuracy_at_best_epoch": next(row["test_accuracy"] for row in result.history
+                                            if row["epoch"] == result.summary["validation"]["best_epoch"])}
+    # the label-issue counts are over the examples trained on
+    assert result.summary["label_issues"]["truly_wrong"] == int((labels != clean)[train_index].sum())
+    # refined_labels.csv names each example by its place in the whole training split
+    rows = list(csv.DictReader((run / "refined_labels.csv").open()))
+    assert [int(r["index"]) for r in rows] == train_index.tolist()
+    assert [int(r["given_label"]) for r in rows] == labels[train_index].tolist()
+
+
+def test_the_noise_is_drawn_over_the_whole_training_split_before_a_validation_split_is_held_out(tmp_path):
+    fit(tiny_config(tmp_path, "run.epochs=2"), tmp_path / "whole", log=lambda m: None)
+    fit(split_config(tmp_path, "run.epochs=2"), tmp_path / "split", log=lambda m: None)
+    whole, split = np.load(tmp_path / "whole" / "labels.npz"), np.load(tmp_path / "split" / "labels.npz")
+    # the same noisy labels, where they are trained on as much as where they are held out
+    assert np.array_equal(whole["labels"], split["labels"])
+    assert np.array_equal(whole["clean_labels"], split["clean_labels"])
+
+
+def test_a_validation_split_is_drawn_by_the_data_seed_not_the_run_seed(tmp_path):
+    fit(split_config(tmp_path, "run.epochs=2"), tmp_path / "a", log=lambda m: None)
+    fit(split_config(tmp_path, "run.epochs=2", "run.seed=3", "data.noise.seed=4"), tmp_path / "b",
+        log=lambda m: None)
+    fit(split_config(tmp_path, "run.epochs=2", "data.data_seed=7"), tmp_path / "c", log=lambda m: None)
+    held = {name: np.load(tmp_path / name / "labels.npz")["val_index"] for name in "abc"}
+    assert np.array_equal(held["a"], held["b"]) and not np.array_equal(held["a"], held["c"])
+
+
+def test_keep_best_with_a_validation_split_keeps_the_epoch_of_best_validation_accuracy(tmp_path, monkeypatch):
+    from satlearn.engine import trainer
+
+    # validation and test figures that disagree on the best epoch: the validation split's is the one kept
+    val_accuracy = iter([0.2, 0.5, 0.3, 0.4])
+    test_accuracy = iter([0.6, 0.1, 0.2, 0.7])
+    real_evaluate = trainer.evaluate
+
+    def scripted(method, loader, *, amp=None, clean_labels=None):
+        measured = real_evaluate(method, loader, amp=amp, clean_labels=clean_labels)
+        return {**measured, "accuracy": next(val_accuracy if loader.num_examples == 60 else test_accuracy)}
+
+    monkeypatch.setattr(trainer, "evaluate", scripted)
+    result = fit(split_config(tmp_path, "run.keep_best=true"), tmp_path / "run", log=lambda m: None)
+    monkeypatch.undo()
+    assert result.summary["best_by"] == "val"
+    assert (result.summary["best_epoch"], result.summary["best_test_accuracy"]) == (4, 0.7)  # the test split's pick
+    assert result.summary["validation"]["best_epoch"] == 2
+    assert result.summary["validation"]["test_accuracy_at_best_epoch"] == 0.1
+    kept = torch.load(tmp_path / "run" / "best_model.pt", weights_only=True)
+    assert (kept["epoch"], kept["chosen_by"], kept["val_accuracy"], kept["test_accuracy"]) == (2, "val", 0.5, 0.1)
+    evaluated = evaluate_run(tmp_path / "run", best=True)
+    assert (evaluated["epoch"], evaluated["best_by"]) == (2, "val")
+    assert evaluate_run(tmp_path / "run")["epoch"] == 4
+
+
+def test_a_run_with_a_validation_split_resumes_exactly_and_keeps_its_split(tmp_path):
+    whole = fit(split_config(tmp_path, "run.keep_best=true"), tmp_path / "whole", log=lambda m: None)
+    fit(split_config(tmp_path, "run.keep_best=true"), tmp_path / "run", stop_after_epoch=2, log=lambda m: None)
+    for changed in ("data.val_size=50", "data.val_pick=last"):
+        with pytest.raises(TrainingError, match=rf"cannot resume with a different config \({changed.split('=')[0]}: "
+                                                r"run has "):
+            fit(split_config(tmp_path, "run.keep_best=true", changed), tmp_path / "run", resume=True,
+                log=lambda m: None)
+    resumed = fit(split_config(tmp_path, "run.keep_best=true"), tmp_path / "run", resume=True, log=lambda m: None)
+    assert without_times(resumed.history) == without_times(whole.history)
+    assert np.array_equal(np.load(tmp_path / "run" / "soft_targets.npy"),
+                          np.load(tmp_path / "whole" / "soft_targets.npy"))
+    assert resumed.summary["validation"] == whole.summary["validation"]
+    assert torch.equal(load_checkpoint(tmp_path / "run")["val_index"], load_checkpoint(tmp_path / "whole")["val_index"])
+
+
+def test_a_run_saved_before_data_val_size_existed_resumes_without_a_split(tmp_path):
+    from satlearn.engine import resume_config
+    from satlearn.yaml_text import write_yaml
+
+    run = tmp_path / "run"
+    fit(tiny_config(tmp_path), run, stop_after_epoch=1, log=lambda m: None)
+    state = load_checkpoint(run)
+    for key in ("val_size", "val_pick"):  # as a version before the keys wrote both
+        del state["config"]["data"][key]
+    save_checkpoint(state, run)
+    (run / "config.yaml").write_text(write_yaml(state["config"], sort_keys=False))
+    result = fit(resume_config(run, log=lambda m: None), run, resume=True, log=lambda m: None)
+    assert len(result.history) == 4 and "validation" not in result.summary
+    assert not any("val_accuracy" in row for row in result.history)
+
+
+def test_a_validation_split_of_an_image_folder_on_the_reference_pipeline_names_each_example_by_its_file(tmp_path):
+    from fixtures import write_class_folders
+    from satlearn.data import load_dataset
+
+    root = tmp_path / "images"
+    write_class_folders(root / "train", {"ant": 9, "bee": 8}, size=(8, 8))
+    config = image_folder_run_config(root, tmp_path, "data.val_size=3", "method.name=sat")
+    files = load_dataset(config.data).train_files
+    result = fit(config, tmp_path / "run", log=lambda m: None)
+    assert result.summary["runtime"]["pipeline"] == "reference"
+    assert all("val_accuracy" in row and "val_clean_accuracy" not in row for row in result.history)  # no noise
+    assert result.summary["validation"]["final_clean_accuracy"] is None
+    with np.load(tmp_path / "run" / "labels.npz") as saved:
+        train_index = saved["train_index"]
+        assert saved["train_files"].tolist() == files  # every file of the training split, held out or not
+    rows = list(csv.DictReader((tmp_path / "run" / "refined_labels.csv").open()))
+    assert [(int(r["index"]), r["file"]) for r in rows] == [(int(i), files[i]) for i in train_index]
+    # an image folder is read class by class: its last examples are its last class, which a split may not take whole
+    with pytest.raises(ConfigError, match=r"^data.val_size=[0-9]+, data.val_pick=last: the validation split takes all "
+                                          r"[0-9]+ training examples of class 1 \('bee'\)"):
+        fit(image_folder_run_config(root, tmp_path, f"data.val_size={sum('bee' in f.split('/') for f in files)}",
+                                    "data.val_pick=last"), tmp_path / "refused", log=lambda m: None)
+    assert not (tmp_path / "refused").exists()
+
+
+def test_the_last_pick_holds_out_cifars_last_training_images(tmp_path):
+    from fixtures import write_fake_cifar10
+
+    root = write_fake_cifar10(tmp_path, per_batch=8)  # 40 training images
+    config = load_config(None, [f"data.root={root.parent}", "data.source=cifar10", "model.name=mlp", "run.epochs=2",
+                                "method.name=erm", "run.progress=false", "run.device=cpu", "data.val_size=5",
+                                "data.val_pick=last", "data.noise.kind=symmetric", "data.noise.rate=0.5",
+                                f"run.out_dir={tmp_path}"])
+    result = fit(config, tmp_path / "run", log=lambda m: None)
+    with np.load(tmp_path / "run" / "labels.npz") as saved:
+        assert saved["val_index"].tolist() == [35, 36, 37, 38, 39]
+    assert all("val_clean_accuracy" in row for row in result.history)

@@ -1,8 +1,9 @@
 """An in-memory loader: the dataset lives on the device, batches are index slices, augmentation runs on tensors.
 
-Every batch is ``(x, y, idx)`` with ``idx`` the positions in the full training set, which is what per-example
-state such as :class:`satlearn.targets.SoftTargets` is keyed by. Shuffling and augmentation draw from a generator
-seeded by ``(seed, epoch)``, so any epoch can be replayed exactly — the basis of bit-exact resume.
+Every batch is ``(x, y, idx)`` with ``idx`` the positions among the examples trained on (the training set, less any
+validation split), which is what per-example state such as :class:`satlearn.targets.SoftTargets` is keyed by.
+Shuffling and augmentation draw from a generator seeded by ``(seed, epoch)``, so any epoch can be replayed exactly —
+the basis of bit-exact resume.
 """
 
 from __future__ import annotations

@@ -145,7 +145,11 @@ def run_phase(config) -> tuple[int, str] | None:
     return None if start is None else (start, METHODS.get(config.method.name).phase_name)
 
 
-def summarize(config, history, *, best, noisy, method, wall_seconds: float, device) -> dict[str, Any]:
+def summarize(config, history, *, best, noisy, method, wall_seconds: float, device,
+              best_val: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``summary.json``'s figures. ``best``: the epoch of best test accuracy; ``best_val``: with a validation split,
+    the epoch of best validation accuracy, which ``run.keep_best`` keeps (``best_by`` says which split chose the
+    kept epoch)."""
     final = history[-1]
     known = knows_true_labels(config.data.noise.kind)
     summary: dict[str, Any] = {
@@ -161,16 +165,29 @@ def summarize(config, history, *, best, noisy, method, wall_seconds: float, devi
         "final_test_accuracy": final.get("test_accuracy"),
         "best_test_accuracy": best["test_accuracy"],
         "best_epoch": best["epoch"],
+        "best_by": "test" if best_val is None else "val",
         "final_train_loss": final.get("train_loss"),
         "wall_seconds": wall_seconds,
         "train_seconds": sum(row["epoch_seconds"] for row in history),
     }
+    if best_val is not None:
+        evaluated = [row for row in history if "val_accuracy" in row]
+        summary["validation"] = {
+            "size": len(noisy.val_index), "pick": config.data.val_pick,
+            "final_loss": evaluated[-1]["val_loss"] if evaluated else None,
+            "final_accuracy": evaluated[-1]["val_accuracy"] if evaluated else None,
+            "final_clean_accuracy": evaluated[-1].get("val_clean_accuracy") if evaluated else None,
+            "best_accuracy": best_val["val_accuracy"] if best_val["epoch"] else None,
+            "best_epoch": best_val["epoch"],
+            "test_accuracy_at_best_epoch": best_val["test_accuracy"],
+        }
     targets = method.soft_targets
-    if targets is not None:
+    if targets is not None:  # (its table covers the examples trained on, a validation split's aside)
+        given = noisy.trained_labels
         refined, _ = targets.refined_labels()
-        flagged = (refined.cpu() != noisy.labels).numpy()
+        flagged = (refined.cpu() != given).numpy()
         if known:
-            summary["label_issues"] = flag_statistics(flagged, (noisy.labels != noisy.clean_labels).numpy())
+            summary["label_issues"] = flag_statistics(flagged, (given != noisy.trained_clean_labels).numpy())
         else:
             summary["label_issues"] = {"flagged": int(flagged.sum()), "truly_wrong": None, "precision": None,
                                        "recall": None}
@@ -198,26 +215,33 @@ def fit_timing(history: list[dict[str, Any]], *, setup_seconds: float, between_e
     }
 
 
-def refined_label_rows(targets, given: torch.Tensor) -> list[tuple[int, int, int, float, bool]]:
+def refined_label_rows(targets, given: torch.Tensor, *,
+                       positions: np.ndarray | torch.Tensor | None = None) -> list[tuple[int, int, int, float, bool]]:
+    """(index, given, refined, confidence, flagged) per row of ``targets``; ``positions``: each row's position in
+    the training split, its index (default: the row's number)."""
     refined, confidence = targets.refined_labels()
     refined, confidence = refined.cpu().numpy(), confidence.cpu().numpy()
     given_np = given.cpu().numpy()
-    return [(i, int(given_np[i]), int(refined[i]), float(confidence[i]), bool(refined[i] != given_np[i]))
+    where = range(len(given_np)) if positions is None else np.asarray(positions).tolist()
+    return [(where[i], int(given_np[i]), int(refined[i]), float(confidence[i]), bool(refined[i] != given_np[i]))
             for i in range(len(given_np))]
 
 
 def write_refined_labels(run_dir: Path, targets, given: torch.Tensor, *, class_names: list[str] | None = None,
-                         origin: tuple[str, np.ndarray] | None = None) -> None:
+                         origin: tuple[str, np.ndarray] | None = None,
+                         positions: np.ndarray | torch.Tensor | None = None) -> None:
     """``refined_labels.csv`` (index, given_label, refined_label, confidence, flagged; with ``class_names`` the
     two classes' names, given_class and refined_class; with ``origin`` the example's place in the user's data,
-    see :func:`satlearn.data.base.origin_column`) and ``soft_targets.npy``."""
+    see :func:`satlearn.data.base.origin_column`) and ``soft_targets.npy``. ``positions``: where a validation
+    split was held out, the training-split position of each row of ``targets`` (the index column, and the entry of
+    ``origin``, which has one per example of the whole split)."""
     from satlearn.label_issues import extra_columns, extra_values
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["index", "given_label", "refined_label", "confidence", "flagged",
                      *extra_columns(("given_class", "refined_class"), class_names, origin)])
-    for index, given_label, refined, confidence, flagged in refined_label_rows(targets, given):
+    for index, given_label, refined, confidence, flagged in refined_label_rows(targets, given, positions=positions):
         writer.writerow([index, given_label, refined, f"{confidence:.6f}", int(flagged),
                          *extra_values(index, (given_label, refined), class_names, origin)])
     atomic_write_text(run_dir / "refined_labels.csv", buffer.getvalue())
@@ -389,7 +413,8 @@ def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], font
 
 def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
                 phase: tuple[int, str] | None = None) -> None:
-    """Accuracy (train on given labels, test) and loss against epoch, side by side. ``phase``: the 0-based epoch at
+    """Accuracy (train on given labels, test, and a validation split's where the run held one out) and loss against
+    epoch, side by side. ``phase``: the 0-based epoch at
     which the run's second phase starts and its name (as :func:`run_phase` gives them), marked by a dotted line once
     the run has got there, as compare marks it."""
     def percent(value):  # in percent, as compare's plot and the printed figures give accuracies
@@ -404,6 +429,14 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
     test_rows = [row for row in history if "test_accuracy" in row]
     test_epochs = [r["epoch"] for r in test_rows]
     ax_acc.plot(test_epochs, [percent(r["test_accuracy"]) for r in test_rows], label="test", **point_style(test_epochs))
+    val_rows = [row for row in history if "val_accuracy" in row]  # a run with a validation split
+    val_epochs = [r["epoch"] for r in val_rows]
+    if val_rows:
+        ax_acc.plot(val_epochs, [percent(r["val_accuracy"]) for r in val_rows], label="validation (given labels)",
+                    **point_style(val_epochs))
+    if any("val_clean_accuracy" in r for r in val_rows):
+        ax_acc.plot(val_epochs, [percent(r.get("val_clean_accuracy")) for r in val_rows],
+                    label="validation (clean labels)", linestyle="-.", **point_style(val_epochs))
     if any("refined_label_accuracy" in row for row in history):
         ax_acc.plot(epochs, [percent(row.get("refined_label_accuracy")) for row in history],
                     label="refined labels vs clean", linestyle="--", **point_style(epochs))
@@ -413,6 +446,9 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
     ax_acc.grid(alpha=0.3)
     ax_loss.plot(epochs, [row.get("train_loss") for row in history], label="train", **point_style(epochs))
     ax_loss.plot(test_epochs, [r["test_loss"] for r in test_rows], label="test", **point_style(test_epochs))
+    if val_rows:
+        ax_loss.plot(val_epochs, [r["val_loss"] for r in val_rows], label="validation (given labels)",
+                     **point_style(val_epochs))
     mark_epoch_axis(ax_loss)
     ax_loss.set_ylabel("loss")
     if phase is not None and phase[0] + 1 <= epochs[-1]:  # epochs are 1-based in the metrics
@@ -441,5 +477,5 @@ def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> 
             origin = read_origin(run_dir / "labels.npz")
         except DataError:
             origin = None
-        write_refined_labels(run_dir, method.soft_targets, noisy.labels, class_names=noisy.data.class_names,
-                             origin=origin)
+        write_refined_labels(run_dir, method.soft_targets, noisy.trained_labels, class_names=noisy.data.class_names,
+                             origin=origin, positions=noisy.train_index)

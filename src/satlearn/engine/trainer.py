@@ -26,6 +26,7 @@ from satlearn.data import DatasetSplits, load_dataset, load_earlier_form
 from satlearn.data.loader import InMemoryLoader
 from satlearn.data.streaming import StreamingLoader
 from satlearn.data.noise import apply_noise, knows_true_labels
+from satlearn.data.validation import hold_out, training_index
 from satlearn.engine import reporting
 from satlearn.engine.checkpoint import (
     BEST_PENDING_NAME, CHECKPOINT_NAME, RUN_FILES, CheckpointWriter, FilesWrittenTogether, atomic_write_bytes,
@@ -68,11 +69,34 @@ class NoisyDataset:
     data: DatasetSplits
     labels: torch.Tensor  # (N,) training labels after noise
     clean_labels: torch.Tensor  # (N,) labels as the source gave them
+    # (V,) increasing positions of the training examples held out as the validation split (data.val_size); None: none
+    val_index: torch.Tensor | None = None
 
     @property
     def actual_noise_rate(self) -> float:
         # counted, not averaged in float32, so that 98 of 480 reads as 98 / 480
         return int((self.labels != self.clean_labels).sum()) / len(self.labels)
+
+    @property
+    def train_index(self) -> torch.Tensor | None:
+        """The increasing positions of the training examples trained on (all but the validation split's); None
+        where there is no validation split, and every example trains."""
+        if self.val_index is None:
+            return None
+        return torch.from_numpy(training_index(len(self.labels), self.val_index))
+
+    @property
+    def trained_labels(self) -> torch.Tensor:
+        """The labels the learner trains on, one per example of :attr:`train_index` (all N without a split): what
+        the method's per-example state (SAT's targets) covers, row for row."""
+        index = self.train_index
+        return self.labels if index is None else self.labels[index]
+
+    @property
+    def trained_clean_labels(self) -> torch.Tensor:
+        """The source's labels of the examples trained on, as :attr:`trained_labels` orders them."""
+        index = self.train_index
+        return self.clean_labels if index is None else self.clean_labels[index]
 
 
 @dataclass
@@ -117,7 +141,16 @@ def run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing
     but whose labels (say) have changed since is refused naming those. A run trained on splits given to :func:`fit`
     needs them given again, unless they were the very ones its source loads (``find-issues --config`` hands the
     splits it loaded to fit): splits of another origin are asked for before any data are loaded. ``progress``: as
-    for :func:`prepare_data`."""
+    for :func:`prepare_data`. The validation split is the one the run keeps (none for a run kept before there
+    were any)."""
+    noisy, fingerprint = _run_data(config, checkpoint, run_dir, doing=doing, dataset=dataset, progress=progress)
+    held_out = checkpoint.get("val_index")
+    return replace(noisy, val_index=None if held_out is None else held_out.cpu().long()), fingerprint
+
+
+def _run_data(config: Config, checkpoint: dict[str, Any], run_dir: Path, *, doing: str,
+              dataset: DatasetSplits | None, progress: bool | None) -> tuple[NoisyDataset, dict[str, Any]]:
+    """:func:`run_data` without the validation split."""
     if checkpoint.get("data_given") and dataset is None:
         # (a checkpoint written before their origin was kept: its source may load them, which only loading tells)
         if checkpoint.get("given_splits_from_source", True):
@@ -202,9 +235,10 @@ def _source_as_given(config: Config, checkpoint: dict[str, Any], run_dir: Path, 
                 "again as dataset=")
 
 
-# data settings that the label noise and the loaders read, not a source: splits loaded under other values of them
-# are the same splits (a sweep over noise rates may load its data once)
-_SETTINGS_NOT_LOADED_WITH = ("noise", "augment", "batch_size", "eval_batch_size", "pipeline", "workers")
+# data settings that the label noise, the validation split and the loaders read, not a source: splits loaded under
+# other values of them are the same splits (a sweep over noise rates may load its data once)
+_SETTINGS_NOT_LOADED_WITH = ("noise", "augment", "batch_size", "eval_batch_size", "pipeline", "workers", "val_size",
+                             "val_pick")
 
 
 def loaded_with(data: DatasetSplits, config: Config) -> bool:
@@ -440,12 +474,13 @@ def auto_pipeline_note(data: DatasetSplits, device: torch.device) -> str:
             f"memory{sizes}; data.pipeline=memory puts them there regardless")
 
 
-def _pipeline(config: Config, data: DatasetSplits,
-              device: torch.device) -> tuple[type[InMemoryLoader] | type[StreamingLoader], dict[str, Any]]:
-    """The configured pipeline's loader class, and the settings that its training and test loaders share."""
+def _pipeline(config: Config, data: DatasetSplits, device: torch.device, *,
+              chosen: str | None = None) -> tuple[type[InMemoryLoader] | type[StreamingLoader], dict[str, Any]]:
+    """The configured pipeline's loader class, and the settings that its training and test loaders share.
+    ``chosen``: the pipeline (``memory`` or ``reference``) a run's other loaders already took."""
     common = {"mean": data.mean, "std": data.std, "device": device,
               "channels_last": use_channels_last(config, data, device)}
-    if choose_pipeline(config, data, device) == "memory":
+    if (chosen or choose_pipeline(config, data, device)) == "memory":
         return InMemoryLoader, common
     common["workers"] = loader_workers(config.data.workers)
     return StreamingLoader, common
@@ -466,10 +501,14 @@ def _data_on_device(config: Config, data: DatasetSplits, device: torch.device, *
 
 
 def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, device: torch.device, *,
-                 skip_lone_last: bool = False) -> tuple[InMemoryLoader | StreamingLoader,
-                                                        InMemoryLoader | StreamingLoader]:
+                 skip_lone_last: bool = False,
+                 train_index: torch.Tensor | None = None) -> tuple[InMemoryLoader | StreamingLoader,
+                                                                   InMemoryLoader | StreamingLoader]:
     """The training and test loaders. ``skip_lone_last``: an epoch that would end on a batch of one example
-    skips it (a different one each epoch, the order being shuffled), for a model that cannot train on one."""
+    skips it (a different one each epoch, the order being shuffled), for a model that cannot train on one.
+    ``train_index``: the positions in the training split of the examples to train on (the others being a
+    validation split), ``labels`` holding one label per position; None: every example, one label each. A batch's
+    ``idx`` counts the examples trained on, as the method's per-example state does."""
     augment = config.data.augment
     if augment == "auto":
         augment = "crop_flip" if data.kind == "image" else "none"
@@ -477,8 +516,9 @@ def make_loaders(config: Config, data: DatasetSplits, labels: torch.Tensor, devi
         raise ConfigError(f"data.augment=crop_flip needs images, but {data.name} holds {data.kind} data")
     loader_type, common = _pipeline(config, data, device)
     lone_last = skip_lone_last and len(labels) > 1 and len(labels) % config.data.batch_size == 1
+    x_train = data.x_train if train_index is None else data.x_train[train_index]
     with _data_on_device(config, data, device, in_memory=loader_type is InMemoryLoader):
-        train = loader_type(data.x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
+        train = loader_type(x_train, labels, batch_size=config.data.batch_size, shuffle=True, augment=augment,
                             seed=config.run.seed, drop_last=lone_last, **common)
         test = loader_type(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False, **common)
     return train, test
@@ -492,9 +532,25 @@ def make_test_loader(config: Config, data: DatasetSplits, device: torch.device) 
         return loader_type(data.x_test, data.y_test, batch_size=config.data.eval_batch_size, shuffle=False, **common)
 
 
+def make_val_loader(config: Config, noisy: NoisyDataset, device: torch.device, *,
+                    pipeline: str) -> InMemoryLoader | StreamingLoader | None:
+    """The loader of a run's validation split (``noisy.val_index``), with the labels given for it (noise and all,
+    as a user has them), on ``pipeline`` (``memory`` or ``reference``, the run's other loaders'); None where the run
+    holds none out."""
+    if noisy.val_index is None:
+        return None
+    data = noisy.data
+    loader_type, common = _pipeline(config, data, device, chosen=pipeline)
+    with _data_on_device(config, data, device, in_memory=loader_type is InMemoryLoader):
+        return loader_type(data.x_train[noisy.val_index], noisy.labels[noisy.val_index],
+                           batch_size=config.data.eval_batch_size, shuffle=False, **common)
+
+
 def _epoch_line(row: dict[str, Any], epochs: int) -> str:
     """An epoch's metrics in one line, for a run without progress bars."""
     tested = f", test accuracy {100 * row['test_accuracy']:.2f} %" if "test_accuracy" in row else ""
+    if "val_accuracy" in row:
+        tested += f", validation accuracy {100 * row['val_accuracy']:.2f} %"
     return f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}{tested}, {row['epoch_seconds']:.1f} s"
 
 
@@ -538,7 +594,8 @@ def _step_result(method: Method, result: Any) -> tuple[torch.Tensor, dict[str, t
 
 # the columns of metrics.csv that the engine fills in itself: a method's metric of the same name would overwrite one
 # (a statistic named test_accuracy would become the run's final test accuracy), or be overwritten without a word
-_ENGINE_COLUMNS = ("epoch", "lr", "test_loss", "test_accuracy", "eval_seconds", "train_pass_seconds", "epoch_seconds")
+_ENGINE_COLUMNS = ("epoch", "lr", "test_loss", "test_accuracy", "val_loss", "val_accuracy", "val_clean_accuracy",
+                   "eval_seconds", "train_pass_seconds", "epoch_seconds")
 
 
 def _train_columns(method: Method, train: dict[str, float]) -> dict[str, float]:
@@ -626,21 +683,33 @@ def train_one_epoch(method: Method, optimizer: torch.optim.Optimizer, loader, ep
 
 
 @torch.no_grad()
-def evaluate(method: Method, loader: InMemoryLoader | StreamingLoader, *, amp: Any = None) -> dict[str, float]:
-    """Mean cross-entropy and accuracy of ``method``'s predictions over ``loader`` (eval mode)."""
+def evaluate(method: Method, loader: InMemoryLoader | StreamingLoader, *, amp: Any = None,
+             clean_labels: torch.Tensor | None = None) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``method``'s predictions over ``loader`` (eval mode). ``clean_labels``:
+    the true labels of the loader's examples, in its order, where its own may be wrong (a validation split's given
+    labels); adds ``clean_accuracy``, the accuracy against them."""
     was_training = method.training
     method.eval()
     loss_sum = torch.zeros((), device=loader.device)
     correct = torch.zeros((), device=loader.device)
-    for x, y, _ in loader.epoch(0):
+    if clean_labels is not None:
+        clean_labels = clean_labels.to(loader.device)
+        correct_clean = torch.zeros((), device=loader.device)
+    for x, y, idx in loader.epoch(0):
         with amp if amp is not None else contextlib.nullcontext():
             logits = method(x)
         logits = logits.float()[:, : method.num_classes]
         loss_sum += torch.nn.functional.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(dim=1) == y).sum()
+        predicted = logits.argmax(dim=1)
+        correct += (predicted == y).sum()
+        if clean_labels is not None:
+            correct_clean += (predicted == clean_labels[idx.to(loader.device)]).sum()
     method.train(was_training)
     n = loader.num_examples
-    return {"loss": float(loss_sum) / n, "accuracy": float(correct) / n}
+    result = {"loss": float(loss_sum) / n, "accuracy": float(correct) / n}
+    if clean_labels is not None:
+        result["clean_accuracy"] = float(correct_clean) / n
+    return result
 
 
 def _default_run_dir(config: Config) -> Path:
@@ -849,6 +918,8 @@ _WHY_FIXED = {"run.keep_best": ", but a run keeps the best epoch's weights from 
 # one resumes as if it had been given that value. Only keys listed here: a key added with a default that changes what
 # runs do (data.pipeline's auto, run.channels_last's null) is a real difference, and stays refused.
 KEYS_ADDED_SINCE = {"data.ignore_columns": [], "run.keep_best": False,
+                    # a run held no validation split out
+                    "data.val_size": 0, "data.val_pick": "random",
                     # a compiled model was compiled in torch's default mode, without tuning its kernels
                     "run.compile_mode": "default", "run.compile_tuning": False}
 
@@ -883,6 +954,13 @@ def resumed_run_place_overrides(run_dir: str | Path) -> list[str]:
     was started under may be one no longer accepted."""
     out_dir, name = resumed_run_place(run_dir)
     return config_lib.overrides_from_dict({"run": {"name": name, "out_dir": out_dir}})
+
+
+def kept_best(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The record, in a run's checkpoint, of the best epoch whose weights ``run.keep_best`` keeps: the one of best
+    validation accuracy for a run with a validation split (``best_val``), else the one of best test accuracy
+    (``best``). Its ``epoch`` is 0 before any epoch is evaluated."""
+    return checkpoint.get("best_val") or checkpoint["best"]
 
 
 def _checked_stop(stop_after_epoch: Any) -> int | None:
@@ -1001,10 +1079,14 @@ def _resumption_caveats(checkpoint: dict[str, Any], config: Config, device: torc
 
 def _write_labels(run_dir: Path, noisy: NoisyDataset) -> None:
     """``labels.npz``: the training labels the learner sees, the source's, the class names and where each example
-    is in the user's data, which find-issues and compare read."""
+    is in the user's data, which find-issues and compare read; with a validation split, the positions of the
+    examples trained on (``train_index``, whose order the per-example outputs follow) and held out
+    (``val_index``)."""
+    split = {} if noisy.val_index is None else {"train_index": noisy.train_index.numpy(),
+                                                "val_index": noisy.val_index.numpy()}
     atomic_write_bytes(run_dir / "labels.npz", lambda f: np.savez(
         f, labels=noisy.labels.numpy(), clean_labels=noisy.clean_labels.numpy(),
-        class_names=np.array(noisy.data.class_names), **noisy.data.origin_arrays()))
+        class_names=np.array(noisy.data.class_names), **noisy.data.origin_arrays(), **split))
 
 
 def _damaged_outputs(run_dir: Path) -> str | None:
@@ -1034,9 +1116,14 @@ def _start_new_run(config: Config, run_dir: Path, noisy: NoisyDataset, log: Call
     log(f"run directory: {run_dir}")
     for note in data.notes:
         log(f"note: {note}")
+    if noisy.val_index is not None:
+        pick = (f"drawn with data.data_seed {config.data.data_seed}" if config.data.val_pick == "random"
+                else "the last ones in the training split's order")
+        log(f"validation split: {len(noisy.val_index)} of the {len(noisy.labels)} training examples held out "
+            f"({pick}), with their given labels; {len(noisy.labels) - len(noisy.val_index)} train")
     # a source whose class set is fixed in advance (MNIST-1D's digits, CIFAR's) may give a small split that lacks
     # some; noise may also take every label from a class
-    counts = torch.bincount(noisy.labels, minlength=data.num_classes)
+    counts = torch.bincount(noisy.trained_labels, minlength=data.num_classes)
     unseen = [data.class_names[c] for c in torch.nonzero(counts == 0).flatten().tolist()]
     if unseen:
         shown = ", ".join(unseen[:10]) + (f" and {len(unseen) - 10} more" if len(unseen) > 10 else "")
@@ -1097,6 +1184,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
     if checkpoint is None:
         noisy = prepare_data(config, dataset, progress=progress)
         noisy.data.check_every_class_is_trained()  # (a run trained before this rule still resumes)
+        noisy.val_index = hold_out(noisy.data, config.data.val_size, pick=config.data.val_pick,
+                                   seed=config.data.data_seed)
         fingerprint = data_fingerprint(noisy.data)
     else:
         noisy, fingerprint = run_data(config, checkpoint, run_dir, doing="resume", dataset=dataset,
@@ -1109,15 +1198,24 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                                 else given_before and checkpoint.get("given_splits_from_source", True))
 
     seed_everything(config.run.seed)
-    method = build_method(config, data, noisy.labels, device)
+    # the method's per-example state and the training loader cover the examples trained on (all, without a
+    # validation split), in the order of their positions in the training split
+    trained_labels = noisy.trained_labels
+    method = build_method(config, data, trained_labels, device)
     optimizer = build_optimizer(config, method, device)
-    train_loader, test_loader = make_loaders(config, data, noisy.labels, device,
-                                             skip_lone_last=needs_two_per_batch(method))
+    train_loader, test_loader = make_loaders(config, data, trained_labels, device,
+                                             skip_lone_last=needs_two_per_batch(method), train_index=noisy.train_index)
     runtime = describe_runtime(config, data, device, amp, optimizer, train_loader)
+    val_loader = make_val_loader(config, noisy, device, pipeline=runtime["pipeline"])
+    known = knows_true_labels(config.data.noise.kind)
+    val_clean = noisy.clean_labels[noisy.val_index] if val_loader is not None and known else None
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
     best = {"test_accuracy": -1.0, "epoch": 0}
+    # with a validation split, the epoch of best validation accuracy (against its given labels, as a user can pick
+    # one), and its test accuracy: the epoch whose weights run.keep_best keeps
+    best_val = {"val_accuracy": -1.0, "test_accuracy": None, "epoch": 0} if val_loader is not None else None
     earlier_wall = 0.0  # the training loop's wall time in earlier processes, up to the checkpoint resumed from
     resumptions: list[dict[str, Any]] = []  # after which epoch each resumption began, and its caveats
     if checkpoint is not None:
@@ -1126,9 +1224,10 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
         set_rng_state(checkpoint["rng"])
         history = checkpoint["history"]
         best = checkpoint["best"]
+        best_val = checkpoint.get("best_val", best_val)
         start_epoch = checkpoint["epoch"]
         if config.run.keep_best:  # a process stopped after writing the weights of a best epoch it did not checkpoint
-            removed = settle_best_weights(run_dir, best)
+            removed = settle_best_weights(run_dir, kept_best(checkpoint))
             if removed:
                 log(removed)
         # checkpoints written before this was kept: the epochs' own time is the best estimate
@@ -1160,7 +1259,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
 
     epochs = config.run.epochs
     last = min(epochs, stop_after_epoch) if stop_after_epoch is not None else epochs
-    clean_for_metrics = noisy.clean_labels if knows_true_labels(config.data.noise.kind) else None
+    clean_for_metrics = noisy.trained_clean_labels if known else None
     started = time.perf_counter()
 
     saved_epoch = start_epoch if checkpoint is not None else None
@@ -1189,6 +1288,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
             "given_splits_from_source": given_splits_from_source,
             "history": list(history),  # (rows are not changed once appended)
             "best": best,
+            **({"val_index": noisy.val_index, "best_val": best_val} if best_val is not None else {}),
             "wall_seconds": earlier_wall + time.perf_counter() - started,
             "threads": torch.get_num_threads(),
             "runtime": runtime,
@@ -1232,12 +1332,24 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                 if (epoch + 1) % config.run.eval_every == 0 or epoch + 1 == epochs:
                     eval_started = time.perf_counter()
                     test = evaluate(method, test_loader, amp=amp)
-                    row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"],
-                                "eval_seconds": time.perf_counter() - eval_started})
+                    row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
+                    if val_loader is not None:
+                        val = evaluate(method, val_loader, amp=amp, clean_labels=val_clean)
+                        row.update({"val_loss": val["loss"], "val_accuracy": val["accuracy"]})
+                        if "clean_accuracy" in val:
+                            row["val_clean_accuracy"] = val["clean_accuracy"]
+                    row["eval_seconds"] = time.perf_counter() - eval_started
                     if test["accuracy"] > best["test_accuracy"]:
                         best = {"test_accuracy": test["accuracy"], "epoch": epoch + 1}
+                        if config.run.keep_best and best_val is None:
+                            best_weights = stage_to_cpu({**best, "chosen_by": "test",
+                                                         "model": method.model.state_dict()})
+                    if best_val is not None and val["accuracy"] > best_val["val_accuracy"]:
+                        best_val = {"val_accuracy": val["accuracy"], "test_accuracy": test["accuracy"],
+                                    "epoch": epoch + 1}
                         if config.run.keep_best:
-                            best_weights = stage_to_cpu({**best, "model": method.model.state_dict()})
+                            best_weights = stage_to_cpu({**best_val, "chosen_by": "val",
+                                                         "model": method.model.state_dict()})
                 row.update(_statistic_columns(method, method.epoch_metrics(clean_for_metrics), train))
                 row["train_pass_seconds"] = train_pass_seconds
                 row["epoch_seconds"] = time.perf_counter() - epoch_started
@@ -1247,7 +1359,8 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                 rows = list(history)
                 writer.write_files(lambda: reporting.write_metrics(run_dir, rows, tables=metrics_tables))
                 if "test_accuracy" in row:
-                    bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}")
+                    shown = {"val_acc": f"{row['val_accuracy']:.3f}"} if "val_accuracy" in row else {}
+                    bar.set_postfix(loss=f"{train['loss']:.3f}", test_acc=f"{row['test_accuracy']:.3f}", **shown)
                 if not progress:  # no bar to watch (a log file, say): one line per epoch instead
                     log(_epoch_line(row, epochs))
                 if (epoch + 1) % config.run.checkpoint_every == 0 or epoch + 1 in (last, epochs):
@@ -1263,7 +1376,7 @@ def _fit(config: Config, run_dir: Path, *, resume: bool, dataset: DatasetSplits 
                              history=history, method=method)
         # the last checkpoint is on disk: a run cut off from here on finishes its outputs when resumed
         summary = reporting.summarize(config, history, best=best, noisy=noisy, method=method,
-                                      wall_seconds=earlier_wall + wall, device=device)
+                                      wall_seconds=earlier_wall + wall, device=device, best_val=best_val)
         if data_given:  # data.source names data the run did not train on
             summary["data"] = data.name
         summary["data_given"] = data_given  # such a run is resumed and evaluated with the splits given again
@@ -1334,9 +1447,10 @@ def load_run(run_dir: str | Path, *, device: str | torch.device | None = None,
              best: bool = False) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
     """Rebuilds a finished (or interrupted) run: config, trained method (in eval mode), data and the raw checkpoint.
 
-    ``best``: the model gets the weights of the run's best epoch (``checkpoint["best"]``: by test accuracy, so an
-    optimistic pick), which a run started with ``run.keep_best`` keeps in ``best_model.pt``; a TrainingError in one
-    line for a run that kept none. The rest of the method (SAT's targets) is the latest checkpoint's.
+    ``best``: the model gets the weights of the run's best epoch (:func:`kept_best`: by validation accuracy where the
+    run held out a validation split, else by test accuracy, an optimistic pick), which a run started with
+    ``run.keep_best`` keeps in ``best_model.pt``; a TrainingError in one line for a run that kept none. The rest of
+    the method (SAT's targets) is the latest checkpoint's.
 
     ``data_root``: where the run's data are now, if they moved (another machine, say): a path that exists (a
     DataError otherwise); they must be the same data, which the run's digest of them checks. ``dataset``: the splits
@@ -1348,7 +1462,7 @@ def load_run(run_dir: str | Path, *, device: str | torch.device | None = None,
     checkpoint = load_checkpoint(run_dir)
     config = config_lib.from_dict_exact(checkpoint["config"])
     # read before the data are loaded: a run without them stops at once
-    best_weights = load_best_weights(run_dir, checkpoint["best"], kept=config.run.keep_best) if best else None
+    best_weights = load_best_weights(run_dir, kept_best(checkpoint), kept=config.run.keep_best) if best else None
     _check_registered(config, run_dir)
     if config.data.root == "":  # kept by a run that read it as none, before an empty one was refused
         config.data.root = None
@@ -1361,7 +1475,7 @@ def load_run(run_dir: str | Path, *, device: str | torch.device | None = None,
     torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
     noisy, _ = run_data(config, checkpoint, run_dir, doing="load the run", dataset=dataset)
     with random_state_kept():  # the weights drawn here are overwritten by the run's: the caller's draws stay theirs
-        method = build_method(config, noisy.data, noisy.labels, torch_device, for_training=False)
+        method = build_method(config, noisy.data, noisy.trained_labels, torch_device, for_training=False)
     method.load_state_dict(checkpoint["method"])
     if best_weights is not None:
         method.model.load_state_dict(best_weights["model"])
@@ -1379,8 +1493,9 @@ def evaluate_run(run_dir: str | Path, *, device: str | torch.device | None = Non
     ``run.epochs``, for an unfinished run), the test loss and accuracy, and the number of test examples.
     ``best``: the weights of the run's best epoch instead (see :func:`load_run`), written as ``eval_best.json`` (so
     that the latest weights' ``eval.json`` stays beside it): ``epoch`` is that epoch, and the content also holds
-    ``best`` (true) and ``latest_epoch``, the epoch the checkpoint ends; as the test split picked that epoch, its
-    accuracy is an optimistic estimate of the model's.
+    ``best`` (true), ``best_by`` (the split that picked that epoch: ``val`` where the run held out a validation
+    split, else ``test``) and ``latest_epoch``, the epoch the checkpoint ends; where the test split picked that
+    epoch, its accuracy is an optimistic estimate of the model's.
     ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or a
     string ending in ``/``) for ``eval.json`` (``eval_best.json``) (default: in ``run_dir``).
     On the CPU, figures scored with another count may differ in their last bits from the run's own count's, as sums
@@ -1398,11 +1513,12 @@ def evaluate_run(run_dir: str | Path, *, device: str | torch.device | None = Non
     # the run's own thread count (run.threads), as its device and precision are the run's, unless one is given
     with cpu_threads(config.run.threads if threads is None else threads):
         measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
-    epoch = checkpoint["best"]["epoch"] if best else checkpoint["epoch"]
+    epoch = kept_best(checkpoint)["epoch"] if best else checkpoint["epoch"]
     result = {"run_dir": str(run_dir), "epoch": epoch, "epochs": config.run.epochs, "test_loss": measured["loss"],
               "test_accuracy": measured["accuracy"], "num_test": test_loader.num_examples}
-    if best:
-        result.update(best=True, latest_epoch=checkpoint["epoch"])
+    if best:  # (which split chose that epoch: the validation split's, where the run held one out)
+        result.update(best=True, best_by="val" if "best_val" in checkpoint else "test",
+                      latest_epoch=checkpoint["epoch"])
     make_output_dir(out_path.parent, what="--out")
     with FilesWrittenTogether(folder=out_path.parent) as files:  # (which tidies what a killed eval left there)
         files.write_text(out_path, reporting.to_json(result))
