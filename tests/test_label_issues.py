@@ -377,6 +377,12 @@ def test_cli_with_a_config_refuses_before_training_and_names_where_the_method_ca
                  "--num-issues", every]) == 0
     assert f"{every} of {every} labels flagged" in capsys.readouterr().out
     assert (tmp_path / "r" / "label_issues.csv").exists()
+    # a validation split's labels get no targets: counted out before the training
+    assert main(["find-issues", "--config", config, *sets, "--set", "run.name=s", "--set", "data.val_size=100",
+                 "--num-issues", every]) == 2
+    assert (f"--num-issues {every}: the data have only 220 training labels outside the validation split "
+            "(data.val_size=100)") in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
 
 
 def test_options_of_the_wrong_kind_are_refused_in_one_line():
@@ -740,3 +746,40 @@ write_label_issues(find_label_issues(labels, targets, num_issues=1), {str(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["label_issues.csv", "label_issues_mask.npy",
                                                           "label_issues_ranked.npy", "label_issues_summary.json",
                                                           "pred_probs.npy"]
+
+
+def test_find_issues_on_a_run_with_a_validation_split_names_each_example_by_its_training_split_position(tmp_path,
+                                                                                                        capsys):
+    import csv
+
+    sets = [a for o in tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4", "run.name=r",
+                                      "data.val_size=100", "run.epochs=4") for a in ("--set", o)]
+    assert main(["find-issues", "--config", str(Path(__file__).parents[1] / "configs" / "mnist1d_sat.yaml"), *sets,
+                 "--num-issues", "20"]) == 0
+    run = tmp_path / "r"
+    with np.load(run / "labels.npz") as saved:
+        labels, clean, train_index = saved["labels"], saved["clean_labels"], saved["train_index"]
+    targets = load_run_targets(run)
+    assert targets.positions.tolist() == train_index.tolist()
+    assert targets.labels.tolist() == labels[train_index].tolist()
+    assert targets.true_labels.tolist() == clean[train_index].tolist()
+    rows = list(csv.DictReader((run / "label_issues.csv").open()))
+    assert [int(r["index"]) for r in rows] == train_index.tolist()
+    assert all(int(r["given_label"]) == labels[int(r["index"])] for r in rows)
+    ranked = np.load(run / "label_issues_ranked.npy")
+    flagged = {int(r["index"]) for r in rows if r["flagged"] == "1"}
+    assert len(ranked) == 20 and set(ranked.tolist()) == flagged
+    summary = json.loads((run / "label_issues_summary.json").read_text())
+    assert summary["num_examples"] == len(train_index) == 220
+    # the examples printed are those positions too
+    printed = [int(line.split()[1].rstrip(":")) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("  index ")]
+    assert printed == ranked[:5].tolist()
+
+
+def test_run_targets_refuse_a_train_index_that_is_not_positions_among_the_labels(tmp_path):
+    np.save(tmp_path / "soft_targets.npy", np.full((2, 2), 0.5, dtype=np.float32))
+    np.savez(tmp_path / "labels.npz", labels=np.array([0, 1, 1]), clean_labels=np.array([0, 1, 1]),
+             class_names=np.array(["a", "b"]), train_index=np.array([0, 3]), val_index=np.array([1]))
+    with pytest.raises(DataError, match=r"labels.npz: its train_index is not positions among its 3 labels$"):
+        load_run_targets(tmp_path)

@@ -535,8 +535,10 @@ def _find_issues(args: argparse.Namespace) -> int:
         _refuse_a_run_dir_that_holds_a_run(config)
         # a count that cannot fit the data stops before the training
         data = load_dataset(config.data, progress=config.run.progress if progress is None else progress)
-        if args.num_issues is not None and args.num_issues > len(data.y_train):
-            raise ConfigError(f"--num-issues {args.num_issues}: the data have only {len(data.y_train)} training labels")
+        trained = len(data.y_train) - config.data.val_size  # (a validation split's labels get no targets)
+        if args.num_issues is not None and args.num_issues > trained:
+            held = f" outside the validation split (data.val_size={config.data.val_size})" if config.data.val_size else ""
+            raise ConfigError(f"--num-issues {args.num_issues}: the data have only {trained} training labels{held}")
         run_dir = fit(config, dataset=data, progress=progress).run_dir
     else:
         run_dir = user_path(args.run_dir)
@@ -544,7 +546,7 @@ def _find_issues(args: argparse.Namespace) -> int:
     if args.num_issues is not None and args.num_issues > len(run.labels):
         raise ConfigError(f"--num-issues {args.num_issues}: the run has only {len(run.labels)} training labels")
     issues = find_label_issues(run.labels, run.soft_targets, num_issues=args.num_issues, fraction=args.fraction,
-                               margin_threshold=args.threshold)
+                               margin_threshold=args.threshold, index=run.positions)
     out = user_path(args.out) if args.out else run_dir
     summary = write_label_issues(issues, out, true_labels=run.true_labels, class_names=run.class_names,
                                  origin=run.origin)
@@ -557,7 +559,7 @@ def _find_issues(args: argparse.Namespace) -> int:
     top = issues.ranked_indices[:5]
     if len(top):
         names = run.class_names or [str(c) for c in range(run.soft_targets.shape[1])]
-        column, where = run.origin if run.origin is not None else ("index", range(len(run.labels)))
+        column, where = run.origin if run.origin is not None else ("index", issues.positions())
         print("flagged, most likely wrong first:")
         for i in top:
             given, suggested = names[issues.given_labels[i]], names[issues.suggested_labels[i]]

@@ -72,6 +72,14 @@ class LabelIssues:
     flagged: np.ndarray  # (N,) bool
     ranks: np.ndarray  # (N,) 1 = most likely wrong
     probs: np.ndarray  # (N, C) the soft targets
+    # (N,) each row's position in the training split, where that is not the row's number: a run that held out a
+    # validation split has targets for the other examples only
+    index: np.ndarray | None = None
+
+    def positions(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The training-split positions of ``rows`` (default: of every row), as the CSV's ``index`` gives them."""
+        rows = np.arange(len(self.given_labels)) if rows is None else np.asarray(rows)
+        return rows if self.index is None else self.index[rows]
 
     @property
     def ranked_indices(self) -> np.ndarray:
@@ -90,19 +98,21 @@ class LabelIssues:
 
     def to_csv(self, *, class_names: list[str] | None = None, origin: tuple[str, np.ndarray] | None = None) -> str:
         """The CSV as text, written nowhere (:func:`write_label_issues` writes the files). One row per example:
-        ``index`` (position in the training set), ``given_label`` and ``suggested_label`` (class indices),
-        ``score``, ``flagged``, ``rank``; with ``class_names``, the two classes' names (``given_class``,
-        ``suggested_class``); with ``origin`` (a run's :func:`satlearn.data.base.origin_column`), the example's
-        place in the user's data (``source_row`` or ``file``)."""
+        ``index`` (position in the training set, a held-out validation split's examples counted too),
+        ``given_label`` and ``suggested_label`` (class indices), ``score``, ``flagged``, ``rank``; with
+        ``class_names``, the two classes' names (``given_class``, ``suggested_class``); with ``origin`` (a run's
+        :func:`satlearn.data.base.origin_column`, one entry per row), the example's place in the user's data
+        (``source_row`` or ``file``)."""
         self._check_names(class_names)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["index", "given_label", "suggested_label", "score", "flagged", "rank",
                          *extra_columns(("given_class", "suggested_class"), class_names, origin)])
+        positions = self.positions()
         for i in range(len(self.given_labels)):
             given, suggested = int(self.given_labels[i]), int(self.suggested_labels[i])
-            writer.writerow([i, given, suggested, f"{self.scores[i]:.6f}", int(self.flagged[i]), int(self.ranks[i]),
-                             *extra_values(i, (given, suggested), class_names, origin)])
+            writer.writerow([int(positions[i]), given, suggested, f"{self.scores[i]:.6f}", int(self.flagged[i]),
+                             int(self.ranks[i]), *extra_values(i, (given, suggested), class_names, origin)])
         return buffer.getvalue()
 
     def summary(self, class_names: list[str] | None = None, *, top_pairs: int = 10) -> dict[str, Any]:
@@ -163,7 +173,8 @@ def _as_number(name: str, value: Any) -> Any:
 
 
 def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None = None,
-                      fraction: float | None = None, margin_threshold: float | None = None) -> LabelIssues:
+                      fraction: float | None = None, margin_threshold: float | None = None,
+                      index: Any = None) -> LabelIssues:
     """Scores, ranks and flags the labels that SAT's targets moved away from.
 
     Args:
@@ -172,6 +183,8 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
         num_issues: flag exactly the K highest-scoring examples.
         fraction: flag the top ``round(fraction * N)`` examples.
         margin_threshold: flag examples whose margin exceeds this value (default rule: ``0``).
+        index: ``(N,)`` each row's position in the training split, where that is not its number (a run's
+            :attr:`RunTargets.positions`); the CSV's ``index`` and the ranked indices give these.
     Only one of ``num_issues``, ``fraction`` and ``margin_threshold`` may be given; one that is not a number is a
     :class:`ConfigTypeError` (also a ``TypeError``), one out of range a :class:`ConfigError`, and labels or targets
     that do not fit together a :class:`DataError`.
@@ -188,6 +201,12 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
     labels = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels)
     _validate(labels, probs)
     labels = labels.astype(np.int64)
+    if index is not None:
+        index = np.asarray(index)
+        if index.shape != labels.shape or not np.issubdtype(index.dtype, np.integer):
+            raise DataError(f"index of {index.dtype} of shape {index.shape}; expected {labels.shape} integer "
+                            "positions, one per label")
+        index = index.astype(np.int64)
     chosen = [name for name, v in (("num_issues", num_issues), ("fraction", fraction),
                                    ("margin_threshold", margin_threshold)) if v is not None]
     if len(chosen) > 1:
@@ -226,12 +245,13 @@ def find_label_issues(labels: Any, soft_targets: Any, *, num_issues: int | None 
     else:
         flagged = margins > (0.0 if margin_threshold is None else margin_threshold)
     return LabelIssues(given_labels=labels, suggested_labels=suggested.astype(np.int64), scores=scores,
-                       margins=margins, flagged=flagged, ranks=ranks, probs=probs)
+                       margins=margins, flagged=flagged, ranks=ranks, probs=probs, index=index)
 
 
 @dataclass
 class RunTargets:
-    """What a finished SAT (or selective SAT) run directory says about its labels."""
+    """What a finished SAT (or selective SAT) run directory says about its labels, per example trained on: all N
+    of the training split, or, where the run held out a validation split, the others (``positions``)."""
 
     labels: np.ndarray  # (N,) labels the learner was given
     soft_targets: np.ndarray  # (N, C)
@@ -240,6 +260,9 @@ class RunTargets:
     # (column, (N,) values): each example's place in the user's data (source_row or file); None where the
     # training order is the source's own, or for a run saved before it was kept
     origin: tuple[str, np.ndarray] | None = None
+    # (N,) each example's position in the training split (labels.npz's train_index), where the run held out a
+    # validation split; None where the examples are the whole split, in its order
+    positions: np.ndarray | None = None
 
 
 # where a finished run's summary.json keeps the settings read here (see satlearn.engine.reporting.summarize)
@@ -375,14 +398,23 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
             labels, clean = archive["labels"], archive["clean_labels"]
             names = [printable(str(n)) for n in archive["class_names"]] if "class_names" in archive.files else None
             origin = _printable_origin(origin_column(archive))
+            positions = archive["train_index"] if "train_index" in archive.files else None
     except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS) as exc:  # the archive's arrays are read lazily
         raise DataError(f"{labels_path}: cannot read it ({type(exc).__name__}: {exc})") from None
-    if len(probs) != len(labels):
-        raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} labels")
-    noise_kind = _run_setting(run_dir, "data", "noise", "kind")
     if origin is not None and len(origin[1]) != len(labels):
         raise DataError(f"{run_dir}: labels.npz has {len(origin[1])} {origin[0]} entries for {len(labels)} labels")
-    return RunTargets(labels=labels, soft_targets=probs, class_names=names, origin=origin,
+    if positions is not None:  # a validation split held out: the targets cover the examples trained on
+        if positions.ndim != 1 or not np.issubdtype(positions.dtype, np.integer) or \
+                (len(positions) and (positions.min() < 0 or positions.max() >= len(labels))):
+            raise DataError(f"{labels_path}: its train_index is not positions among its {len(labels)} labels")
+        labels, clean = labels[positions], clean[positions]
+        origin = None if origin is None else (origin[0], origin[1][positions])
+    if len(probs) != len(labels):
+        held = " trained on (the rest are the validation split)" if positions is not None else ""
+        raise DataError(f"{run_dir}: soft_targets.npy has {len(probs)} rows but labels.npz {len(labels)} "
+                        f"labels{held}")
+    noise_kind = _run_setting(run_dir, "data", "noise", "kind")
+    return RunTargets(labels=labels, soft_targets=probs, class_names=names, origin=origin, positions=positions,
                       true_labels=clean if knows_true_labels(noise_kind) else None)
 
 
@@ -427,7 +459,9 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
     ``class_names`` and ``origin`` (see :meth:`LabelIssues.to_csv`) add columns to the CSV.
 
     Files: ``label_issues.csv``, ``label_issues_mask.npy`` (bool N), ``label_issues_ranked.npy`` (flagged indices,
-    most likely wrong first), ``pred_probs.npy`` (N × C), ``label_issues_summary.json``, ``label_issues_pr.png``.
+    most likely wrong first, as the CSV's ``index`` gives them), ``pred_probs.npy`` (N × C),
+    ``label_issues_summary.json``, ``label_issues_pr.png``. The mask and the probabilities have a row per row of
+    ``issues`` (where it has an ``index``, that row's example is at that position of the training split).
     Without a curve to draw (no ``true_labels``, or none or all of them wrong), a ``label_issues_pr.png`` already in
     ``out_dir`` is removed. The files are written together: a failure or an interrupt before all are written leaves
     those of an earlier call as they were. Returns the summary; with ``true_labels`` its ``against_true_labels`` is
@@ -453,7 +487,7 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
     with FilesWrittenTogether(folder=out_dir) as files:
         files.write_text(out_dir / "label_issues.csv", issues.to_csv(class_names=class_names, origin=origin))
         for name, array in (("label_issues_mask.npy", issues.flagged),
-                            ("label_issues_ranked.npy", issues.ranked_indices),
+                            ("label_issues_ranked.npy", issues.positions(issues.ranked_indices)),
                             ("pred_probs.npy", issues.probs.astype(np.float32))):
             files.write_bytes(out_dir / name, lambda f, a=array: save_npy(f, a))
         summary = issues.summary(class_names)
