@@ -1100,3 +1100,25 @@ def test_the_best_epochs_abstain_output_must_have_trained_and_an_unfinished_run_
     with pytest.warns(UserWarning, match=re.escape(f"an unfinished run, its best epoch so far (epoch {best}; 3 of 4 "
                                                    "trained)")):
         SelectivePredictor.from_run(stopped, score="max_softmax", coverage=0.9, best=True)
+
+
+def test_selective_eval_best_of_a_run_with_a_validation_split_scores_the_epoch_validation_picked(tmp_path, capsys):
+    from satlearn.engine import trainer
+
+    # each epoch scores the test split, then the validation split: test accuracies would pick epoch 2, the
+    # validation split's pick epoch 3, whose weights are the ones kept
+    script = iter([0.2, 0.1, 0.5, 0.2, 0.3, 0.6, 0.1, 0.3])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainer, "evaluate", lambda method, loader, amp=None, clean_labels=None: {
+            "loss": 1.0, "accuracy": next(script)})
+        config = load_config(None, tiny_overrides(tmp_path, "method.name=selective_sat", "data.num_samples=600",
+                                                  "run.epochs=4", "run.keep_best=true", "data.val_size=60",
+                                                  "data.noise.kind=none"))
+        run = fit(config, tmp_path / "val", log=lambda m: None).run_dir
+    assert main(["selective-eval", str(run), "--best"]) == 0
+    assert f"{run} [selective_sat, score abstain, best epoch 3]: test error" in capsys.readouterr().out
+    report = json.loads((run / "selective_abstain_best.json").read_text())
+    assert (report["epoch"], report["best_by"], report["latest_epoch"]) == (3, "val", 4)
+    predictor = SelectivePredictor.from_run(run, coverage=0.6, best=True)
+    assert predictor.epoch == 3
+    assert evaluate_run(run, best=True).report["best_by"] == "val"

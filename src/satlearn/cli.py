@@ -259,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     selective.add_argument("--best", action="store_true",
                            help="score the weights of each run's best epoch instead (best_model.pt, which a run "
                                 "trained with run.keep_best: true keeps) into selective_<score>_best.json, .csv, "
-                                "_curve.csv and risk_coverage_best.png; the test split picked that epoch, so its "
-                                "figures are an optimistic estimate")
+                                "_curve.csv and risk_coverage_best.png; picked by validation accuracy where the "
+                                "run held out data.val_size examples, else by test accuracy (then an optimistic "
+                                "estimate)")
     _add_threads(selective)
     return parser
 

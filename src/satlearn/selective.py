@@ -224,11 +224,18 @@ class _LoadedRun:
     @property
     def epoch(self) -> int:
         """The epochs the model's weights trained: the best epoch's, or the checkpoint's."""
-        return self.checkpoint["best"]["epoch"] if self.best else self.checkpoint["epoch"]
+        from satlearn.engine.trainer import kept_best
+
+        return kept_best(self.checkpoint)["epoch"] if self.best else self.checkpoint["epoch"]
 
     def best_fields(self) -> dict[str, Any]:
         """What a report of the best epoch's weights adds, as ``eval --best``'s eval_best.json does."""
-        return {"best": True, "latest_epoch": self.checkpoint["epoch"]} if self.best else {}
+        from satlearn.engine.trainer import kept_best_chosen_by
+
+        if not self.best:
+            return {}
+        return {"best": True, "best_by": kept_best_chosen_by(self.checkpoint),
+                "latest_epoch": self.checkpoint["epoch"]}
 
 
 def _load(run_dir: Path, device: str | torch.device | None, data_root: str | Path | None,
@@ -321,8 +328,9 @@ def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | torch.
     :func:`satlearn.fit`.
     ``best``: score the weights of the run's best epoch (``best_model.pt``, which a run trained with
     ``run.keep_best: true`` keeps; see :func:`satlearn.engine.load_run`) instead of the latest: ``epoch`` is that
-    epoch, and ``extra`` also holds ``best`` (true) and ``latest_epoch``, the epoch the checkpoint ends. The test
-    split picked that epoch, so its figures are an optimistic estimate."""
+    epoch, and ``extra`` also holds ``best`` (true), ``best_by`` (the split that picked that epoch: ``val`` where
+    the run held out a validation split, ``data.val_size``, else ``test``, whose figures are then an optimistic
+    estimate) and ``latest_epoch``, the epoch the checkpoint ends."""
     threads = _checked_threads(threads)
     run_dir = user_path(run_dir)
     run = _load(run_dir, device, data_root, dataset, best=best)

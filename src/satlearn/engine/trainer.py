@@ -963,6 +963,12 @@ def kept_best(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return checkpoint.get("best_val") or checkpoint["best"]
 
 
+def kept_best_chosen_by(checkpoint: dict[str, Any]) -> str:
+    """The split that picked the epoch of :func:`kept_best`: ``val`` for a run with a validation split, else
+    ``test``."""
+    return "val" if checkpoint.get("best_val") else "test"
+
+
 def _checked_stop(stop_after_epoch: Any) -> int | None:
     """``fit``'s ``stop_after_epoch`` as a plain int, checked before anything is written: a count of none or fewer
     epochs would leave a run directory with nothing trained, and a fraction fail in the loop."""
@@ -1517,7 +1523,7 @@ def evaluate_run(run_dir: str | Path, *, device: str | torch.device | None = Non
     result = {"run_dir": str(run_dir), "epoch": epoch, "epochs": config.run.epochs, "test_loss": measured["loss"],
               "test_accuracy": measured["accuracy"], "num_test": test_loader.num_examples}
     if best:  # (which split chose that epoch: the validation split's, where the run held one out)
-        result.update(best=True, best_by="val" if "best_val" in checkpoint else "test",
+        result.update(best=True, best_by=kept_best_chosen_by(checkpoint),
                       latest_epoch=checkpoint["epoch"])
     make_output_dir(out_path.parent, what="--out")
     with FilesWrittenTogether(folder=out_path.parent) as files:  # (which tidies what a killed eval left there)
