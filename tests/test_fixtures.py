@@ -6,11 +6,26 @@ import fixtures
 
 
 def test_a_script_that_hangs_is_stopped_with_every_threads_stack(tmp_path, monkeypatch):
-    script = tmp_path / "hangs.py"
-    script.write_text("import threading, time\n"
+    import subprocess
+    import time
+
+    script, waiting = tmp_path / "hangs.py", tmp_path / "waiting"
+    script.write_text("import pathlib, threading, time\n"
                       "def wait_for_ever():\n    time.sleep(600)\n"
                       "threading.Thread(target=wait_for_ever, daemon=True).start()\n"
+                      f"pathlib.Path({str(waiting)!r}).touch()\n"
                       "time.sleep(600)\n")
+
+    class TimedOnceItWaits(subprocess.Popen):
+        # the script's 2 s count from when it waits: on a busy machine its start alone can take longer, and the
+        # stacks would then show the start instead of the waits
+        def communicate(self, input=None, timeout=None):
+            deadline = time.monotonic() + 120
+            while timeout is not None and not waiting.exists() and self.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return super().communicate(input, timeout)
+
+    monkeypatch.setattr(fixtures.subprocess, "Popen", TimedOnceItWaits)
     monkeypatch.setattr(fixtures, "SCRIPT_TIMEOUT", 2)
     with pytest.raises(AssertionError) as failed:
         fixtures.run_script(script)
@@ -18,7 +33,7 @@ def test_a_script_that_hangs_is_stopped_with_every_threads_stack(tmp_path, monke
     # the fault handler's dump: both threads, each at the line where it waits
     assert "hangs.py exited with -6" in message and "Fatal Python error: Aborted" in message
     assert f'File "{script}", line 3 in wait_for_ever' in message
-    assert f'File "{script}", line 5 in <module>' in message
+    assert f'File "{script}", line 6 in <module>' in message
 
 
 def test_a_script_run_here_sees_its_own_argv_and_fails_the_test_with_its_output_where_it_exits_with_an_error(tmp_path):
