@@ -301,10 +301,14 @@ def test_a_reader_that_leaves_early_is_no_error(tmp_path):
             environment["PYTHONUNBUFFERED"] = "1"
         if encoding:
             environment["PYTHONIOENCODING"] = encoding
+        # as `satlearn compare ... | head -0` would: the reader has left before the command writes (a read end closed
+        # only after the start could come too late on a busy machine, the output then taken whole by the pipe)
+        reader, writer = os.pipe()
+        os.close(reader)
         process = subprocess.Popen([sys.executable, "-m", "satlearn.cli", "compare", str(run.run_dir), "--out",
-                                    str(tmp_path / "c.png")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    str(tmp_path / "c.png")], stdout=writer, stderr=subprocess.PIPE,
                                    env=environment)
-        process.stdout.close()  # as `satlearn compare ... | head -0` would
+        os.close(writer)
         assert process.wait(timeout=120) == 141, (buffered, encoding)
         assert process.stderr.read() == b"", (buffered, encoding)  # no 'error: Broken pipe', no traceback
 
