@@ -283,6 +283,16 @@ print(" ".join(tree))
 PY
 }
 
+gone_within() {  # gone_within TRIES PID...: waits, half a second a try, until none of the processes is there
+    local tries="$1"
+    shift
+    for _ in $(seq 1 "$tries"); do
+        kill -0 "$@" 2>/dev/null || return 0
+        sleep 0.5
+    done
+    return 1
+}
+
 stop() {  # the suite that runs under these runs, its steps and their trainings; matched by process id, not by
     # name, so that the command that asks for the stop is never among them
     local pid tree step
@@ -295,13 +305,14 @@ stop() {  # the suite that runs under these runs, its steps and their trainings;
     tree="$(process_tree "$pid")"  # read whole before any signal: a training whose parent has ended is not under it
     # shellcheck disable=SC2086  # process ids are words
     kill -TERM $tree 2>/dev/null
-    for _ in $(seq 1 20); do
-        # shellcheck disable=SC2086
-        kill -0 $tree 2>/dev/null || break
-        sleep 0.5
-    done
+    # shellcheck disable=SC2086
+    gone_within 20 $tree
     # shellcheck disable=SC2086
     kill -KILL $tree 2>/dev/null
+    # a killed process is there until it has ended and its parent (init, for the orphans of the suite) has taken note,
+    # seconds on some machines: the stop is over once they have gone, not once they were told to
+    # shellcheck disable=SC2086
+    gone_within 20 $tree
     rm -f "$STATE/suite.pid" "$STATE/running_step"
     local under=$(($(wc -w <<< "$tree") - 1))
     echo "stopped the suite (process $pid) and $under process$([ "$under" -eq 1 ] || echo es) under it$(how_it_goes_on \

@@ -93,9 +93,10 @@ def test_suite_runs_resumes_reports_and_packs(tmp_path):
 def stand_in_python(tmp_path) -> str:
     """A PYTHON for the suite under which the benchmark script named in STAND_IN_SCRIPT (say speed.py) does not run:
     with STAND_IN=pass it succeeds at once, with STAND_IN=fail it fails in one line, with STAND_IN=cut it
-    fails as one killed mid-line does (its last line, a progress bar, without a newline), and with STAND_IN=wait it
-    creates the file STAND_IN_STARTED and then waits, writing nothing, until it is stopped. Every other python
-    command runs as usual."""
+    fails as one killed mid-line does (its last line, a progress bar, without a newline), with STAND_IN=wait it
+    creates the file STAND_IN_STARTED and then waits, writing nothing, until it is stopped, and with STAND_IN=deaf it
+    does so deaf to SIGTERM, as a process busy in a long call that does not come back to Python for a while. Every
+    other python command runs as usual."""
     wrapper = tmp_path / "stand-in-python"
     wrapper.write_text(f"""#!/bin/bash
 if [ -n "${{STAND_IN_SCRIPT:-}}" ] && [ "$(basename -- "${{1:-}}")" = "$STAND_IN_SCRIPT" ]; then
@@ -104,6 +105,7 @@ if [ -n "${{STAND_IN_SCRIPT:-}}" ] && [ "$(basename -- "${{1:-}}")" = "$STAND_IN
         fail) echo "$STAND_IN_SCRIPT stand-in: failed" >&2; exit 1 ;;
         cut) printf '%s\\n%s' "$STAND_IN_SCRIPT stand-in: failed" "epoch 3:  45%|####" >&2; exit 1 ;;
         wait) touch "$STAND_IN_STARTED"; exec sleep 300 ;;
+        deaf) trap '' TERM; touch "$STAND_IN_STARTED"; exec sleep 300 ;;
     esac
 fi
 exec {sys.executable} "$@"
@@ -115,20 +117,21 @@ exec {sys.executable} "$@"
 def start_detached(environment: dict) -> subprocess.Popen:
     """The suite started in a session of its own, as it runs detached, with a thread that waits for it so that it
     leaves no zombie once it ends: a stop waits until every process it signalled has gone, and this test's child,
-    ended but not waited for, would count as there until the stop's 10 s limit (a suite detached for real is waited
-    for by the shell that started it, or by init)."""
+    ended but not waited for, would count as there until the stop's limits, 10 s for SIGTERM and 10 more after
+    SIGKILL (a suite detached for real is waited for by the shell that started it, or by init)."""
     detached = subprocess.Popen(["bash", str(SUITE)], env=environment, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
     threading.Thread(target=detached.wait, daemon=True).start()
     return detached
 
 
-def start_detached_until_stand_in_waits(tmp_path, **env) -> subprocess.Popen:
-    """The suite started detached with the stand-in python, returned once its stand-in script waits."""
+def start_detached_until_stand_in_waits(tmp_path, stand_in="wait", **env) -> subprocess.Popen:
+    """The suite started detached with the stand-in python (STAND_IN ``stand_in``), returned once its stand-in
+    script waits."""
     import time
 
     started = tmp_path / "stand-in-started"
-    environment = suite_environment(tmp_path, PYTHON=stand_in_python(tmp_path), STAND_IN="wait",
+    environment = suite_environment(tmp_path, PYTHON=stand_in_python(tmp_path), STAND_IN=stand_in,
                                     STAND_IN_STARTED=str(started), **env)
     detached = start_detached(environment)
     deadline = time.monotonic() + 120
@@ -311,13 +314,20 @@ def test_stop_ends_a_detached_suite_and_its_trainings_but_not_the_caller(tmp_pat
 
 
 def test_stop_says_that_a_step_without_checkpoints_starts_again_from_scratch(tmp_path):
-    # maxautotune keeps no checkpoint: the stop must not promise that it resumes
-    detached = start_detached_until_stand_in_waits(tmp_path, STEPS="maxautotune", STAND_IN_SCRIPT="speed.py")
+    # maxautotune keeps no checkpoint: the stop must not promise that it resumes. Its compilation, deaf to SIGTERM
+    # here, is killed: when the stop returns it has gone, as the processes that took the SIGTERM have
+    detached = start_detached_until_stand_in_waits(tmp_path, "deaf", STEPS="maxautotune", STAND_IN_SCRIPT="speed.py")
+    left = []
     try:
         stopped = suite(tmp_path, "--stop")
+        left = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+                if (_session_and_command(stat) or (None, None))[0] == detached.pid]
     finally:
         detached.kill()  # ended already where the stop worked
         detached.wait()
+        for pid in left:
+            os.kill(pid, 9)
+    assert not left, f"processes of the stopped suite still there: {left}"
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     [line] = stopped.stdout.splitlines()
     assert "stopped the suite (process" in line and "resumes" not in line, line
