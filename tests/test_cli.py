@@ -1954,6 +1954,8 @@ def test_a_failed_command_keeps_its_status_through_a_sigterm_it_outlived(monkeyp
                                       "satlearn train --help)"),
     (["compare"], "satlearn compare: error: the following arguments are required: RUN_DIR (options: satlearn "
                   "compare --help)"),
+    (["eval"], "satlearn eval: error: the following arguments are required: RUN_DIR (options: satlearn eval "
+               "--help)"),
     (["find-issues", "run", "--threshold", "2"], "satlearn find-issues: error: argument --threshold: expected a "
                                                  "margin in [-1, 1], got 2 (options: satlearn find-issues --help)"),
     # a thread count run.threads would refuse, named before any run is looked for
@@ -2222,6 +2224,22 @@ def test_each_command_help_opens_with_what_the_command_does(command, capsys):
     assert description.endswith(".") and description[0].isupper()
     # the same words as satlearn --help lists it by (where % is written once, not doubled)
     assert f" {command} {description[:-1]} ".lower() in listed.lower()
+
+
+@pytest.mark.parametrize("command", ["find-issues", "eval", "compare", "selective-eval"])
+def test_each_command_names_its_run_directories_as_its_help_and_errors_do(command, capsys):
+    # RUN_DIR in every usage line, as the help texts and the one-line errors ("RUN_DIR is empty") name it
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    usage = " ".join(capsys.readouterr().out.partition("\n\n")[0].split())
+    assert "RUN_DIR" in usage and "run_dir" not in usage
+
+
+def test_find_issues_options_show_the_letters_their_help_uses(capsys):
+    with pytest.raises(SystemExit):
+        main(["find-issues", "--help"])
+    usage = " ".join(capsys.readouterr().out.partition("\n\n")[0].split())
+    assert "[--num-issues K | --fraction F | --threshold M]" in usage
 
 
 def test_a_training_stopped_by_a_full_disk_says_how_to_finish_it_once_there_is_room(tmp_path, capsys, monkeypatch):

@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     issues = _add_command(commands, "find-issues",
                           "list the labels that are probably wrong, from a SAT or selective SAT run (or a "
                           "run of a method of your own that keeps soft targets)")
-    issues.add_argument("run_dir", nargs="?", default=None,
+    issues.add_argument("run_dir", nargs="?", default=None, metavar="RUN_DIR",
                         help="a finished run directory to reuse, of a method that keeps soft targets (sat, "
                              "selective_sat, or a TargetsMethod of your own)")
     issues.add_argument("--config", "-c", default=None,
@@ -203,10 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "(mnist1d_sat, cifar10_sat, ...)")
     issues.add_argument("--out", default=None, help="output directory (default: the run directory)")
     rule = issues.add_mutually_exclusive_group()
-    rule.add_argument("--num-issues", type=_count, default=None, help="flag exactly the K highest-scoring labels")
-    rule.add_argument("--fraction", type=_fraction, default=None, help="flag this fraction of all labels")
-    rule.add_argument("--threshold", type=_margin, default=None,
-                      help="flag labels whose best other class leads the given one by more than this (default 0)")
+    rule.add_argument("--num-issues", type=_count, default=None, metavar="K",
+                      help="flag exactly the K highest-scoring labels")
+    rule.add_argument("--fraction", type=_fraction, default=None, metavar="F",
+                      help="flag this fraction F of all labels, in [0, 1]")
+    rule.add_argument("--threshold", type=_margin, default=None, metavar="M",
+                      help="flag labels whose best other class leads the given one by more than M, in [-1, 1] "
+                           "(default: 0)")
     issues.add_argument("--no-progress", action="store_true",
                         help="with --config: hide the progress bars (the training's, a data download's) and print "
                              "one line per epoch instead; a RUN_DIR reused shows none (it only reads the run's "
@@ -214,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(issues)
 
     evaluate = _add_command(commands, "eval", "evaluate a run's latest weights on its test split")
-    evaluate.add_argument("run_dir", help="a run directory (finished or not: its latest checkpoint)")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (finished or not: its latest checkpoint)")
     evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
     evaluate.add_argument("--data-root", default=None,
                           help="where the run's data are now, if they moved (default: the run's data.root); the "
@@ -245,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="run directories to compare (an unfinished one: its latest checkpoint, with a note), "
                                 "or directories that hold runs")
     selective.add_argument("--score", choices=("auto", "abstain", "max_softmax"), default="auto",
-                           help="selection score: abstain probability (auto for selective_sat/gamblers runs) or "
-                                "1 - max softmax (Softmax Response; auto for other runs)")
+                           help="selection score: abstain probability (auto, the default, for selective_sat/gamblers "
+                                "runs) or 1 - max softmax (Softmax Response; auto for other runs)")
     selective.add_argument("--out", default=None,
                            help="output directory, one folder per run named after it (-2, -3, ... for a name met "
                                 "again) and the plot (default: each run directory; the plot goes to their common "
