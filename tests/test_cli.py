@@ -2101,6 +2101,29 @@ def test_an_unknown_command_is_one_line_naming_where_the_commands_are(capsys):
     assert all(command in err for command in ("demo", "train", "find-issues", "eval", "compare", "selective-eval"))
 
 
+@pytest.mark.parametrize("argv, told", [
+    (["tran"], "; did you mean 'train'?"),
+    (["selective"], "; did you mean 'selective-eval'?"),
+    (["help", "train"], "; a command's help is satlearn COMMAND --help"),
+    (["selective-eval", "run", "--score", "abstian"], "; did you mean 'abstain'?"),
+])
+def test_a_mistyped_command_or_choice_is_told_the_nearest_one(argv, told, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{told} (options: satlearn " in err
+
+
+def test_no_command_is_one_line_naming_the_commands(capsys):
+    for argv in ([], ["--import", "my_methods"]):
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert stopped.value.code == 2
+        assert capsys.readouterr().err == ("satlearn: error: no command given; expected one of demo, train, "
+                                           "find-issues, eval, compare or selective-eval (options: satlearn --help)\n")
+
+
 def test_eval_of_a_folder_of_runs_names_the_runs_it_holds(tmp_path, capsys):
     # a demo's output holds its two runs: eval takes one of them, as compare would take the folder
     out = tmp_path / "demo"

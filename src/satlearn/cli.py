@@ -93,6 +93,24 @@ class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
 
+    def _check_value(self, action, value):
+        """A mistyped command or choice (``satlearn tran``, ``--score abstian``) is told the nearest one too."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as exc:
+            if not isinstance(value, str) or "did you mean" in exc.message or "maybe you meant" in exc.message:
+                raise
+            if value == "help" and isinstance(action, argparse._SubParsersAction):
+                hint = f"; a command's help is {self.prog} COMMAND --help"
+            else:
+                import difflib
+
+                nearest = difflib.get_close_matches(value, [str(choice) for choice in action.choices], n=1)
+                if not nearest:
+                    raise
+                hint = f"; did you mean {nearest[0]!r}?"
+            raise argparse.ArgumentError(action, exc.message + hint) from None
+
     def parse_known_args(self, args=None, namespace=None):
         parsed, unknown = super().parse_known_args(args, namespace)
         # the first parser to return is the command's, whose namespace its parent copies: what it left over is the
@@ -104,7 +122,12 @@ class _OneLineParser(argparse.ArgumentParser):
     def parse_args(self, args=None, namespace=None):
         self._refuse_command_options_before_the_command(sys.argv[1:] if args is None else list(args))
         parsed, unknown = self.parse_known_args(args, namespace)
-        after_command = getattr(parsed, _LEFT_BY_COMMAND)
+        if getattr(parsed, "command", "") is None:  # (argparse's "arguments are required: command" lists none)
+            commands = next(action.choices for action in self._actions
+                            if isinstance(action, argparse._SubParsersAction))
+            *first, last = commands
+            self.error(f"no command given; expected one of {', '.join(first)} or {last}")
+        after_command = getattr(parsed, _LEFT_BY_COMMAND, [])
         delattr(parsed, _LEFT_BY_COMMAND)
         before_command = unknown[:len(unknown) - len(after_command)]
         if before_command:
@@ -161,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import MODULE first (a module name, looked up from the current directory and "
                              "PYTHONPATH, or a .py file there): how a method, model or data source that your own "
                              "code registers reaches the command; may be repeated")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command")  # (a missing one is named by _OneLineParser.parse_args)
 
     demo = _add_command(commands, "demo", "CE vs SAT on MNIST-1D with 40% symmetric label noise "
                                                "(under a minute on a CPU)")
