@@ -456,6 +456,22 @@ def test_every_option_of_every_command_is_documented():
     assert sorted(o for o in options if not re.search(rf"`[^`]*{re.escape(o)}(?![\w-])[^`]*`", text)) == []
 
 
+def test_the_exit_statuses_given_are_the_ones_the_command_exits_with():
+    import signal
+
+    from satlearn import cli
+
+    text = " ".join(RUNS_DOC.read_text().split())
+    given = text[text.index("Every command exits with status"):].partition(" as shell tools do.")[0]
+    assert "status 0 once" in given and "; 2 where it stops" in given
+    assert f"{cli.INTERRUPTED} on Ctrl-C" in given and f"{cli.READER_LEFT} where the reader" in given
+    for signum in cli.STOPPING_SIGNALS:  # as main ends on them
+        assert f"{128 + signum} on {signal.Signals(signum).name}" in given
+    readme = " ".join(README.read_text().split())
+    assert (f"Exit statuses: 0 done, 2 an error (one line on stderr), {cli.INTERRUPTED} Ctrl-C, "
+            f"{128 + signal.SIGTERM} SIGTERM, {128 + signal.SIGUSR1} SIGUSR1, {cli.READER_LEFT} a reader") in readme
+
+
 def test_the_layout_lists_the_package_modules_that_exist():
     text = README.read_text()
     tree = re.search(r"## Layout\n\n```\n(.*?)```", text, flags=re.S).group(1)
