@@ -2139,6 +2139,17 @@ def test_eval_of_a_folder_of_runs_names_the_runs_it_holds(tmp_path, capsys):
                                                f"one run's directory, such as {out / 'sat'}")
 
 
+def test_train_resume_of_a_folder_of_runs_names_the_runs_it_holds_as_eval_does(tmp_path, capsys):
+    for name in ("a", "b", "c"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "checkpoint.pt").touch()
+    assert main(["train", "--resume", str(tmp_path / "runs")]) == 2
+    runs = tmp_path / "runs"
+    assert capsys.readouterr().err == (f"satlearn: error: --resume {runs}: holds 3 runs rather than being one; "
+                                       f"expected one run's directory, such as {runs / 'a'}, {runs / 'b'}, ...\n")
+    assert sorted(path.name for path in runs.iterdir()) == ["a", "b", "c"]  # nothing written
+
+
 def test_eval_of_the_current_folder_names_a_run_whose_name_starts_with_a_tilde_as_that_folder(tmp_path, capsys,
                                                                                            monkeypatch):
     # pathlib writes the run ~x inside . as ~x, which satlearn (and a shell) would read as the home of a user x

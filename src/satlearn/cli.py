@@ -494,15 +494,17 @@ def _print_run_result(result) -> int:
 
 def _not_a_run_directory(directory: Path, args: argparse.Namespace) -> str:
     """What ``train --resume`` says of a folder without a run: a demo's output (the request its demo writes first,
-    or the summary it writes last) is resumed as a whole, by ``demo --resume``."""
+    or the summary it writes last) is resumed as a whole, by ``demo --resume``; a folder of runs (``runs/``) is
+    named with runs in it, as ``eval`` and ``find-issues`` name it."""
     from satlearn.demo import REQUEST_NAME, SUMMARY_NAME
+    from satlearn.engine.checkpoint import runs_held
 
     if (directory / SUMMARY_NAME).exists():
         return f"the output of a finished demo, not one run's directory; nothing to resume (see {SUMMARY_NAME})"
     if (directory / REQUEST_NAME).exists():
         return ("the output of a demo, not one run's directory; finish the demo with satlearn "
                 f"{_imports_given(args)}demo --resume {pasteable_path(directory)}")
-    return "not a satlearn run directory (no config.yaml, no checkpoint.pt)"
+    return runs_held(directory) or "not a satlearn run directory (no config.yaml, no checkpoint.pt)"
 
 
 def _refuse_a_run_dir_that_holds_a_run(config) -> None:
