@@ -1,3 +1,4 @@
+import argparse
 import csv
 import json
 import os
@@ -2267,6 +2268,24 @@ def test_each_command_names_its_run_directories_as_its_help_and_errors_do(comman
         main([command, "--help"])
     usage = " ".join(capsys.readouterr().out.partition("\n\n")[0].split())
     assert "RUN_DIR" in usage and "run_dir" not in usage
+
+
+def test_options_that_may_be_repeated_say_so_alike_and_the_demo_names_its_folder_alike():
+    from satlearn.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    appended = [action for p in (parser, *commands.values()) for action in p._actions
+                if isinstance(action, argparse._AppendAction)]
+    assert {action.option_strings[-1] for action in appended} == {"--import", "--set"}
+    assert all(action.help.endswith(" (repeatable)") for action in appended)
+    demo = {action.dest: action.metavar for action in commands["demo"]._actions}
+    assert demo["out"] == demo["resume"] == "OUT_DIR"
+    # the default each scoring option falls back to is the run's own setting, named by its key
+    for command in ("eval", "selective-eval"):
+        helps = {action.dest: action.help for action in commands[command]._actions}
+        assert "(default: the run's run.device)" in helps["device"]
+        assert "(default: the run's run.threads)" in helps["threads"]
 
 
 def test_find_issues_options_show_the_letters_their_help_uses(capsys):

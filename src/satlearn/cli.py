@@ -183,13 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (a module name, looked up from the current directory and "
                              "PYTHONPATH, or a .py file there): how a method, model or data source that your own "
-                             "code registers reaches the command; may be repeated")
+                             "code registers reaches the command (repeatable)")
     commands = parser.add_subparsers(dest="command")  # (a missing one is named by _OneLineParser.parse_args)
 
     demo = _add_command(commands, "demo", "CE vs SAT on MNIST-1D with 40% symmetric label noise "
                                                "(under a minute on a CPU)")
     demo_dir = demo.add_mutually_exclusive_group()
-    demo_dir.add_argument("--out", default=None, help="output directory (default: runs/demo-<time>)")
+    demo_dir.add_argument("--out", metavar="OUT_DIR", default=None,
+                          help="output directory (default: runs/demo-<time>)")
     demo_dir.add_argument("--resume", metavar="OUT_DIR", default=None,
                           help="finish an interrupted demo with the settings it was started with")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -241,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = _add_command(commands, "eval", "evaluate a run's latest weights on its test split")
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (finished or not: its latest checkpoint)")
-    evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
+    evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's run.device)")
     evaluate.add_argument("--data-root", default=None,
                           help="where the run's data are now, if they moved (default: the run's data.root); the "
                                "run checks that they are the data it was trained on")
@@ -278,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "again) and the plot (default: each run directory; the plot goes to their common "
                                 "parent, the run directory itself for one run, the current directory where the runs "
                                 "share only the filesystem root)")
-    selective.add_argument("--device", default=None, help="device to evaluate on (default: the run's setting)")
+    selective.add_argument("--device", default=None, help="device to evaluate on (default: the run's run.device)")
     selective.add_argument("--data-root", default=None,
                            help="where the runs' data are now, if they moved (default: each run's data.root); "
                                 "each run checks that they are the data it was trained on")
