@@ -383,6 +383,13 @@ def test_cli_with_a_config_refuses_before_training_and_names_where_the_method_ca
     assert (f"--num-issues {every}: the data have only 220 training labels outside the validation split "
             "(data.val_size=100)") in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+    # a split that leaves none to train on is train's refusal, not a count of -80 training labels
+    assert main(["find-issues", "--config", config, *sets, "--set", "run.name=s", "--set", "data.val_size=400",
+                 "--num-issues", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "data.val_size=400; expected 0 to 319 (the training split has 320 examples" in err
+    assert "training labels outside" not in err and err.count("\n") == 1
+    assert not (tmp_path / "s").exists()
 
 
 def test_options_of_the_wrong_kind_are_refused_in_one_line():

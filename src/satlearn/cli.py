@@ -565,6 +565,11 @@ def _find_issues(args: argparse.Namespace) -> int:
         _refuse_a_run_dir_that_holds_a_run(config)
         # a count that cannot fit the data stops before the training
         data = load_dataset(config.data, progress=config.run.progress if progress is None else progress)
+        if config.data.val_size:  # one that leaves none to train on, in train's words, not as a count below one
+            from satlearn.data.validation import validation_index
+
+            validation_index(len(data.y_train), config.data.val_size, pick=config.data.val_pick,
+                             seed=config.data.data_seed)
         trained = len(data.y_train) - config.data.val_size  # (a validation split's labels get no targets)
         if args.num_issues is not None and args.num_issues > trained:
             held = f" outside the validation split (data.val_size={config.data.val_size})" if config.data.val_size else ""
