@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("--num-issues", type=_count, default=None, metavar="K",
                       help="flag exactly the K highest-scoring labels")
     rule.add_argument("--fraction", type=_fraction, default=None, metavar="F",
-                      help="flag this fraction F of all labels, in [0, 1]")
+                      help="flag this fraction F of the labels trained on (all training labels, unless "
+                           "data.val_size held some out), in [0, 1]")
     rule.add_argument("--threshold", type=_margin, default=None, metavar="M",
                       help="flag labels whose best other class leads the given one by more than M, in [-1, 1] "
                            "(default: 0)")
@@ -572,7 +573,8 @@ def _find_issues(args: argparse.Namespace) -> int:
                              seed=config.data.data_seed)
         trained = len(data.y_train) - config.data.val_size  # (a validation split's labels get no targets)
         if args.num_issues is not None and args.num_issues > trained:
-            held = f" outside the validation split (data.val_size={config.data.val_size})" if config.data.val_size else ""
+            held = (f" outside the validation split (data.val_size={config.data.val_size})" if config.data.val_size
+                    else "")
             raise ConfigError(f"--num-issues {args.num_issues}: the data have only {trained} training labels{held}")
         run_dir = fit(config, dataset=data, progress=progress).run_dir
     else:
