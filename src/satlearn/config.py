@@ -230,6 +230,12 @@ def _apply(obj: Any, values: dict[str, Any], *, prefix: str, source: str) -> Non
             # `amp: false` reads as a boolean: naming the words that are right says more than "expected str"
             raise ConfigError(f"{source}: {path}: expected one of: {', '.join(_CHOICES[path])}, got "
                               f"{_as_written(value)}")
+        elif path in _EXPECTED:
+            try:
+                setattr(obj, key, _coerce(value, hints[key], f"{source}: {path}"))
+            except ConfigError:  # what the number counts says more than its type's name ("expected int, got 0.1")
+                raise ConfigError(f"{source}: {path}: expected {_EXPECTED[path]}, got {_as_written(value)}"
+                                  f"{_number_hint(value, hints[key])}") from None
         else:
             setattr(obj, key, _coerce(value, hints[key], f"{source}: {path}"))
 
@@ -465,6 +471,12 @@ _CHOICES = {
     "method.targets_device": ("model", "cpu"),
     "run.amp": ("auto", "bf16", "off"),
     "run.compile_mode": ("default", "reduce-overhead", "max-autotune"),
+}
+
+# what a key's value counts, named in place of its type where a value of another type is given: a share of the
+# training split (0.1) is what other libraries take for a validation split's size
+_EXPECTED = {
+    "data.val_size": "a whole number of training examples to hold out (a count, not a fraction)",
 }
 
 
