@@ -787,3 +787,64 @@ def test_the_plot_removes_what_a_compare_killed_as_it_wrote_the_plot_left(tmp_pa
     other.write_bytes(b"")
     plot_runs([read_run(hand_written_run(tmp_path / "run", HAND_ROWS))], out / "compare.png")
     assert sorted(path.name for path in out.iterdir()) == sorted(["compare.png", other.name])
+
+
+# HAND_ROWS with a validation split scored at each tested epoch: best (62 %) after epoch 1, where the test split's
+# best is after epoch 2; a tie at 62 % after epoch 3, which the run's first best keeps
+VAL_ROWS = [{**row, **val} for row, val in zip(HAND_ROWS, [{"val_accuracy": 0.62}, {"val_accuracy": 0.50},
+                                                           {"val_accuracy": 0.62}, {}])]
+
+
+def with_validation_summary(run_dir, **validation):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "validation": validation}))
+    return run_dir
+
+
+def test_the_table_shows_the_epoch_a_validation_split_picks_and_its_test_accuracy_beside_runs_without_one(tmp_path):
+    plain = read_run(hand_written_run(tmp_path / "plain", HAND_ROWS))
+    unfinished = read_run(hand_written_run(tmp_path / "unfinished", VAL_ROWS, finished=False))
+    # a finished run: the pick its summary records
+    finished = read_run(with_validation_summary(hand_written_run(tmp_path / "finished", VAL_ROWS), best_epoch=3,
+                                                best_accuracy=0.62, test_accuracy_at_best_epoch=0.45))
+    header, _, *rows = format_table([plain, unfinished, finished]).splitlines()
+    assert re.split(r" {2,}", header) == ["run", "method", "noise (actual)", "epochs", "final test acc",
+                                          "best test acc", "best val acc", "test acc at best val", "labels right",
+                                          "epochs s"]
+    cells = [re.split(r" {2,}", row) for row in rows]
+    assert cells[0] == ["plain", "sat", "40.0%", "4", "45.0%", "55.0% (ep 2)", "no split", "—", "75.0%", "10.5"]
+    assert cells[1][4:8] == ["45.0%", "55.0% (ep 2)", "62.0% (ep 1)", "30.0%"]  # its first best so far
+    assert cells[2][4:8] == ["45.0%", "55.0% (ep 2)", "62.0% (ep 3)", "45.0%"]
+    # runs without a split: the table they always had
+    assert format_table([plain]) == format_table([read_run(hand_written_run(tmp_path / "again", HAND_ROWS),
+                                                           name="plain")])
+    assert "val" not in format_table([plain])
+
+
+def test_the_plot_draws_the_validation_accuracy_of_runs_with_a_split_in_a_panel_of_its_own(tmp_path, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    from satlearn.compare import plot_runs
+
+    runs = [read_run(hand_written_run(tmp_path / name, rows))
+            for name, rows in (("plain", HAND_ROWS), ("split", VAL_ROWS))]
+    drawn = drawn_figures(monkeypatch)
+    plot_runs(runs, tmp_path / "mixed.png")
+    plot_runs(runs[:1], tmp_path / "plain.png")
+    mixed, plain = drawn
+    # runs without a split are drawn as they always were: test accuracy and targets, side by side
+    assert [ax.get_ylabel() for ax in plain.axes] == ["test accuracy (%)", "training labels right (%)"]
+    assert tuple(plain.get_size_inches()) == (12, 4.5)
+    test_ax, val_ax, targets_ax = mixed.axes
+    assert [ax.get_ylabel() for ax in mixed.axes] == ["test accuracy (%)", "validation accuracy, given labels (%)",
+                                                      "training labels right (%)"]
+    assert tuple(mixed.get_size_inches()) == (16, 4.5)
+    # only the run with a split there, in its own colour and marker, at its evaluated epochs
+    (curve,) = [line for line in val_ax.lines if line.get_label() in {"plain", "split"}]
+    (test_curve,) = [line for line in test_ax.lines if line.get_label() == "split"]
+    assert curve.get_label() == "split"
+    assert (to_hex(curve.get_color()), curve.get_marker()) == (to_hex(test_curve.get_color()), test_curve.get_marker())
+    assert list(curve.get_xdata()) == [1, 2, 3] and list(curve.get_ydata()) == pytest.approx([62, 50, 62])
+    assert [text.get_text() for text in val_ax.get_legend().get_texts()] == ["split"]
+    # its phase line is marked there too, named once, in the test panel's legend
+    assert [line.get_xdata()[0] for line in val_ax.lines if line.get_linestyle() == ":"] == [3]

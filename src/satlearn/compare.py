@@ -51,6 +51,23 @@ class RunCurves:
     def test_rows(self) -> list[dict[str, Any]]:
         return [row for row in self.history if "test_accuracy" in row]
 
+    @property
+    def val_rows(self) -> list[dict[str, Any]]:
+        """The evaluated epochs' rows of a run that holds out a validation split (``data.val_size``); none else."""
+        return [row for row in self.history if "val_accuracy" in row]
+
+    @property
+    def validation_pick(self) -> dict[str, Any] | None:
+        """The epoch of best validation accuracy (given labels), the one a user picks without the test split, with
+        its ``val_accuracy`` and ``test_accuracy``: a finished run's ``summary.json`` says which, an unfinished
+        run's best so far is the first of its best (as the run keeps it); None for a run without a split."""
+        validation = (self.summary or {}).get("validation") or {}
+        if validation.get("best_epoch"):
+            return {"epoch": validation["best_epoch"], "val_accuracy": validation["best_accuracy"],
+                    "test_accuracy": validation["test_accuracy_at_best_epoch"]}
+        rows = self.val_rows
+        return max(rows, key=lambda row: row["val_accuracy"]) if rows else None
+
     def __repr__(self) -> str:
         return history_counted_repr(self)
 
@@ -210,11 +227,19 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
+# the cells of a run without a validation split, in a table where another run has one
+_NO_SPLIT = ["no split", "—"]
+
+
 def format_table(runs: list[RunCurves]) -> str:
     """A plain-text table: one row per run, test accuracy last and best, target quality, and the seconds of its
-    epochs (training and evaluation; what a finished and an unfinished run both record, so the rows compare)."""
-    header = ["run", "method", "noise (actual)", "epochs", "final test acc", "best test acc", "labels right",
-              "epochs s"]
+    epochs (training and evaluation; what a finished and an unfinished run both record, so the rows compare).
+    Where a run holds out a validation split, two columns after the best test accuracy: its best validation
+    accuracy with that epoch, and the test accuracy there, the pick made without the test split; a run without one
+    shows ``no split`` there."""
+    with_val = any(run.val_rows for run in runs)
+    header = ["run", "method", "noise (actual)", "epochs", "final test acc", "best test acc",
+              *(["best val acc", "test acc at best val"] if with_val else []), "labels right", "epochs s"]
     rows = [header]
     for run in runs:
         tests = run.test_rows
@@ -229,6 +254,7 @@ def format_table(runs: list[RunCurves]) -> str:
             f"{done}" if s else f"{done}/{run.epochs} (unfinished)",
             _pct(tests[-1]["test_accuracy"]),
             f"{_pct(best['test_accuracy'])} (ep {best['epoch']})",
+            *(_validation_cells(run.validation_pick) if with_val else []),
             _pct(refined[-1]) if refined else "—",
             f"{sum(row.get('epoch_seconds', 0.0) for row in run.history):.1f}",
         ])
@@ -236,6 +262,12 @@ def format_table(runs: list[RunCurves]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def _validation_cells(pick: dict[str, Any] | None) -> list[str]:
+    if pick is None:
+        return list(_NO_SPLIT)
+    return [f"{_pct(pick['val_accuracy'])} (ep {pick['epoch']})", _pct(pick["test_accuracy"])]
 
 
 def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, styles: dict[str, dict[str, Any]]) -> None:
@@ -269,6 +301,22 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, styles: di
                            label=plain_text(phase_label(run)) if ax is accuracy_ax else None)
 
 
+def draw_validation(runs: list[RunCurves], ax, *, styles: dict[str, dict[str, Any]]) -> None:
+    """Draws onto ``ax`` the validation accuracy per epoch (against the given labels) of those of ``runs`` that hold
+    out a validation split, in each run's style (:func:`line_styles`), with the dotted line where its second phase
+    starts, as :func:`draw_runs` draws them beside it."""
+    for run in runs:
+        rows = run.val_rows
+        if not rows:
+            continue
+        style = styles[run.name]
+        epochs = [r["epoch"] for r in rows]
+        ax.plot(epochs, [100 * r["val_accuracy"] for r in rows], label=plain_text(run.name),
+                **point_style(epochs, style))
+        if run.start_epoch is not None and run.start_epoch + 1 <= run.history[-1]["epoch"]:
+            ax.axvline(run.start_epoch + 1, color=style["color"], linestyle=":", linewidth=1)
+
+
 def phase_label(run: RunCurves) -> str:
     """The legend entry of the line where ``run``'s second phase starts: "sat20: start of SAT", or "start of SAT"
     alone for a run named after its phase (the demo's "SAT"), which would otherwise read "SAT: start of SAT"."""
@@ -276,17 +324,28 @@ def phase_label(run: RunCurves) -> str:
     return start if run.name.casefold() == run.phase_name.casefold() else f"{run.name}: {start}"
 
 
+# the figure's width (inches) for its panels side by side
+_FIGURE_WIDTHS = {1: 7, 2: 12, 3: 16}
+
+
 def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
-    """Test accuracy per epoch of every run; beside it, where any run has them, the share of training labels that
-    its refined labels (the largest class of each target, the given label where it ties) get right. A dotted line
-    marks where a run's second phase starts."""
+    """Test accuracy per epoch of every run; beside it, where any run holds out a validation split, the validation
+    accuracy (given labels) of those that do, in a panel of its own (its level under label noise is far from the
+    test split's, which would squeeze both onto one scale); then, where any run has them, the share of training
+    labels that its refined labels (the largest class of each target, the given label where it ties) get right. A
+    dotted line marks where a run's second phase starts."""
+    with_val = any(run.val_rows for run in runs)
     with_targets = any("refined_label_accuracy" in row for run in runs for row in run.history)
-    fig, axes = new_figure(1, 2 if with_targets else 1, figsize=(12 if with_targets else 7, 4.5), squeeze=False)
-    draw_runs(runs, axes[0, 0], axes[0, 1] if with_targets else None,
-              styles=dict(zip((run.name for run in runs), line_styles(len(runs)))))
+    panels = 1 + with_val + with_targets
+    fig, axes = new_figure(1, panels, figsize=(_FIGURE_WIDTHS[panels], 4.5), squeeze=False)
+    styles = dict(zip((run.name for run in runs), line_styles(len(runs))))
+    draw_runs(runs, axes[0, 0], axes[0, -1] if with_targets else None, styles=styles)
     axes[0, 0].set_ylabel("test accuracy (%)")
+    if with_val:
+        draw_validation(runs, axes[0, 1], styles=styles)
+        axes[0, 1].set_ylabel("validation accuracy, given labels (%)")
     if with_targets:
-        axes[0, 1].set_ylabel("training labels right (%)")
+        axes[0, -1].set_ylabel("training labels right (%)")
     for ax in axes[0]:
         mark_epoch_axis(ax)
         fit_percent_axis(ax)
