@@ -122,6 +122,27 @@ def test_eval_best_scores_the_best_epochs_weights_of_a_run_that_kept_them_and_is
     assert printed.out == "" and not (plain / "eval_best.json").exists()
 
 
+def test_eval_split_val_scores_the_validation_split_and_is_one_line_for_a_run_without_one(tmp_path, capsys):
+    split, plain = tmp_path / "split", tmp_path / "plain"
+    overrides = tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4")
+    assert main(["train", "--run-dir", str(split), *sets([*overrides, "data.val_size=40"])]) == 0
+    assert main(["train", "--run-dir", str(plain), *sets(overrides)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(split), "--split", "val"]) == 0
+    printed = capsys.readouterr()
+    scored = json.loads(printed.out)
+    assert json.loads((split / "eval_val.json").read_text()) == scored and printed.err == ""
+    last = json.loads((split / "metrics.jsonl").read_text().splitlines()[-1])
+    assert (scored["num_val"], scored["val_accuracy"], scored["val_clean_accuracy"]) == (
+        40, last["val_accuracy"], last["val_clean_accuracy"])
+    assert main(["eval", str(plain), "--split", "val"]) == 2
+    printed = capsys.readouterr()
+    assert printed.err == (f"satlearn: error: {plain}: the run held out no validation split (it trained with "
+                           "data.val_size 0); a run started with --set data.val_size=N holds out N training "
+                           "examples to score\n")
+    assert printed.out == "" and not (plain / "eval_val.json").exists()
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: output folders there are not locked")
 def test_eval_and_selective_eval_remove_the_temporary_files_a_killed_one_left_of_their_own_files_only(tmp_path,
                                                                                                      capsys):

@@ -364,6 +364,20 @@ def test_the_keys_of_eval_json_are_the_ones_listed(finished_sat_run, tmp_path):
     listed = [name for name in re.findall(r"`([^`]+)`", sentence) if name != "eval.json"]
     assert sorted(listed) == sorted(evaluate_run(finished_sat_run, out=tmp_path / "eval.json"))
 
+
+def test_the_keys_of_eval_val_json_are_the_ones_listed(tmp_path):
+    from fixtures import tiny_overrides
+    from satlearn.config import load_config
+    from satlearn.engine import evaluate_run, fit
+
+    text = " ".join(RUNS_DOC.read_text().split())
+    sentence = text[text.index("`eval_val.json` (with `--best`"):].split("; a run that held out none")[0]
+    listed = [name for name in re.findall(r"`([^`]+)`", sentence.split("which holds")[1])]
+    config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4",
+                                              "data.val_size=40"))
+    fit(config, tmp_path / "run", log=lambda message: None)
+    assert sorted(listed) == sorted(evaluate_run(tmp_path / "run", split="val"))
+
 def test_readme_splits_of_ones_own_train_and_evaluate_from_python(tmp_path, monkeypatch):
     from fixtures import tiny_overrides
 

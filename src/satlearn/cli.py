@@ -241,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "files)")
     _add_overrides(issues)
 
-    evaluate = _add_command(commands, "eval", "evaluate a run's latest weights on its test split")
+    evaluate = _add_command(commands, "eval", "evaluate a run's latest weights on its test split (or its validation "
+                                              "split)")
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (finished or not: its latest checkpoint)")
     evaluate.add_argument("--device", default=None, help="device to evaluate on (default: the run's run.device)")
     evaluate.add_argument("--data-root", default=None,
@@ -249,12 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
                                "run checks that they are the data it was trained on")
     evaluate.add_argument("--out", default=None, help="JSON file to write, or a folder (existing, or ending in /) "
                                                       "for eval.json (default: RUN_DIR/eval.json; with --best, "
-                                                      "eval_best.json)")
+                                                      "eval_best.json; with --split val, eval_val.json or "
+                                                      "eval_val_best.json)")
     evaluate.add_argument("--best", action="store_true",
                           help="score the weights of the run's best epoch instead (best_model.pt, which a run trained "
                                "with run.keep_best: true keeps) into eval_best.json; picked by validation accuracy "
                                "where the run held out data.val_size examples, else by test accuracy (then an "
                                "optimistic estimate)")
+    evaluate.add_argument("--split", choices=("test", "val"), default="test",
+                          help="the split to score: test (the default), or val, the validation split the run held "
+                               "out (data.val_size), against the labels given for it and, where the run knows them, "
+                               "the true ones (val_clean_accuracy), into eval_val.json")
     _add_threads(evaluate)
 
     compare = _add_command(commands, "compare", "runs side by side: a table and one plot of their learning curves")
@@ -971,7 +977,7 @@ def _run(args: argparse.Namespace) -> int:
             from satlearn.engine import evaluate_run
 
             result = evaluate_run(args.run_dir, device=args.device, data_root=args.data_root, out=args.out,
-                                  threads=args.threads, best=args.best)
+                                  threads=args.threads, best=args.best, split=args.split)
             print(json.dumps(result, indent=2))
             latest = result.get("latest_epoch", result["epoch"])
             if latest < result["epochs"]:  # on stderr: the JSON on stdout stays readable by a program

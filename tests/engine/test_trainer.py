@@ -2882,6 +2882,39 @@ def test_keep_best_with_a_validation_split_keeps_the_epoch_of_best_validation_ac
     assert evaluate_run(tmp_path / "run")["epoch"] == 4
 
 
+def test_eval_of_the_validation_split_scores_it_as_the_runs_epochs_did_into_a_file_of_its_own(tmp_path, monkeypatch):
+    from satlearn.engine import trainer
+
+    run = tmp_path / "run"
+    result = fit(split_config(tmp_path, "run.keep_best=true"), run, log=lambda m: None)
+    last = result.history[-1]
+    scored = evaluate_run(run, split="val")
+    assert list(scored) == ["run_dir", "epoch", "epochs", "val_loss", "val_accuracy", "val_clean_accuracy", "num_val"]
+    assert (scored["epoch"], scored["num_val"]) == (4, 60)
+    assert (scored["val_accuracy"], scored["val_clean_accuracy"]) == (last["val_accuracy"], last["val_clean_accuracy"])
+    assert scored["val_loss"] == pytest.approx(last["val_loss"], rel=1e-5)
+    assert json.loads((run / "eval_val.json").read_text()) == scored and not (run / "eval.json").exists()
+    # the best epoch's weights: the one the validation split picked, scored as it was then
+    best = evaluate_run(run, split="val", best=True)
+    validation = result.summary["validation"]
+    assert (best["epoch"], best["best_by"], best["val_accuracy"]) == (validation["best_epoch"], "val",
+                                                                     validation["best_accuracy"])
+    assert json.loads((run / "eval_val_best.json").read_text()) == best
+    # the test split's file is as it was
+    assert list(evaluate_run(run)) == ["run_dir", "epoch", "epochs", "test_loss", "test_accuracy", "num_test"]
+    # a run without a split: one line, before its data are loaded, and nothing written
+    plain = tmp_path / "plain"
+    fit(tiny_config(tmp_path, "run.epochs=2"), plain, log=lambda m: None)
+    monkeypatch.setattr(trainer, "_run_data", lambda *a, **k: pytest.fail("the data were loaded"))
+    with pytest.raises(TrainingError, match=rf"^{re.escape(str(plain))}: the run held out no validation split \(it "
+                                            r"trained with data\.val_size 0\); a run started with --set "
+                                            r"data\.val_size=N holds out N training examples to score$"):
+        evaluate_run(plain, split="val")
+    with pytest.raises(ConfigError, match=r"^split='train'; expected one of: test, val$"):
+        evaluate_run(run, split="train")
+    assert not (plain / "eval_val.json").exists()
+
+
 def test_a_run_with_a_validation_split_resumes_exactly_and_keeps_its_split(tmp_path):
     whole = fit(split_config(tmp_path, "run.keep_best=true"), tmp_path / "whole", log=lambda m: None)
     fit(split_config(tmp_path, "run.keep_best=true"), tmp_path / "run", stop_after_epoch=2, log=lambda m: None)

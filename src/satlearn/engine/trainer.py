@@ -1465,7 +1465,14 @@ def load_run(run_dir: str | Path, *, device: str | torch.device | None = None,
     is the home directory, as for :func:`fit`.
     The global random generators are left as the caller left them, as :func:`fit` leaves them."""
     run_dir = user_path(run_dir)
-    checkpoint = load_checkpoint(run_dir)
+    return _loaded_run(run_dir, load_checkpoint(run_dir), device=device, data_root=data_root, dataset=dataset,
+                       best=best)
+
+
+def _loaded_run(run_dir: Path, checkpoint: dict[str, Any], *, device: str | torch.device | None,
+                data_root: str | Path | None, dataset: DatasetSplits | None,
+                best: bool) -> tuple[Config, Method, NoisyDataset, dict[str, Any]]:
+    """:func:`load_run` from the run's ``checkpoint``, read already (by a caller that first checks what it holds)."""
     config = config_lib.from_dict_exact(checkpoint["config"])
     # read before the data are loaded: a run without them stops at once
     best_weights = load_best_weights(run_dir, kept_best(checkpoint), kept=config.run.keep_best) if best else None
@@ -1489,10 +1496,14 @@ def load_run(run_dir: str | Path, *, device: str | torch.device | None = None,
     return config, method, noisy, checkpoint
 
 
+# the splits evaluate_run scores, and the name of the file each is written to (before ``_best`` and ``.json``)
+EVAL_SPLITS = {"test": "eval", "val": "eval_val"}
+
+
 def evaluate_run(run_dir: str | Path, *, device: str | torch.device | None = None,
                  data_root: str | Path | None = None, out: str | Path | None = None,
                  dataset: DatasetSplits | None = None, threads: int | None = None,
-                 best: bool = False) -> dict[str, Any]:
+                 best: bool = False, split: str = "test") -> dict[str, Any]:
     """Evaluates a run's latest weights on its test split, with ``threads`` CPU threads (None: the run's own
     ``run.threads``; the run's config is left as it is, and the count the process had is restored after); writes and
     returns ``eval.json``'s content: the epoch its checkpoint ends (``epoch``; fewer than ``epochs``, the run's
@@ -1502,26 +1513,44 @@ def evaluate_run(run_dir: str | Path, *, device: str | torch.device | None = Non
     ``best`` (true), ``best_by`` (the split that picked that epoch: ``val`` where the run held out a validation
     split, else ``test``) and ``latest_epoch``, the epoch the checkpoint ends; where the test split picked that
     epoch, its accuracy is an optimistic estimate of the model's.
+    ``split``: ``val`` scores the run's validation split (``data.val_size``) instead, as each of its epochs scored
+    it, into ``eval_val.json`` (``eval_val_best.json``): ``val_loss`` and ``val_accuracy`` against the labels given
+    for it, ``val_clean_accuracy`` against the true ones where the run knows them, and ``num_val``; a
+    :class:`TrainingError` in one line, before any data are loaded, for a run that held out none.
     ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or a
     string ending in ``/``) for ``eval.json`` (``eval_best.json``) (default: in ``run_dir``).
     On the CPU, figures scored with another count may differ in their last bits from the run's own count's, as sums
     round with the thread count. A ``~`` that ``run_dir`` or ``out`` starts with is the home directory."""
     threads = checked_threads(threads)  # before the run is loaded
+    if split not in EVAL_SPLITS:
+        raise ConfigError(f"split={split!r}; expected one of: {', '.join(EVAL_SPLITS)}")
     run_dir = user_path(run_dir)
-    name = "eval_best.json" if best else "eval.json"
+    name = f"{EVAL_SPLITS[split]}{'_best' if best else ''}.json"
     out_path = run_dir / name if out is None else output_file(out, name)
     if out is not None:
         make_output_dir(out_path.parent, what="--out", create=False)  # a bad path stops before the evaluation
-    config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset,
-                                                 best=best)
+    checkpoint = load_checkpoint(run_dir)
+    if split == "val" and checkpoint.get("val_index") is None:
+        raise TrainingError(f"{run_dir}: the run held out no validation split (it trained with data.val_size 0); a "
+                            "run started with --set data.val_size=N holds out N training examples to score")
+    config, method, noisy, checkpoint = _loaded_run(run_dir, checkpoint, device=device, data_root=data_root,
+                                                    dataset=dataset, best=best)
     torch_device = next(method.parameters()).device
-    test_loader = make_test_loader(config, noisy.data, torch_device)
+    if split == "val":
+        loader = make_val_loader(config, noisy, torch_device,
+                                 pipeline=choose_pipeline(config, noisy.data, torch_device))
+        # the true labels, where the run knows them, as its epochs scored the split against them
+        clean = noisy.clean_labels[noisy.val_index] if knows_true_labels(config.data.noise.kind) else None
+    else:
+        loader, clean = make_test_loader(config, noisy.data, torch_device), None
     # the run's own thread count (run.threads), as its device and precision are the run's, unless one is given
     with cpu_threads(config.run.threads if threads is None else threads):
-        measured = evaluate(method, test_loader, amp=autocast(torch_device, config.run.amp))
+        measured = evaluate(method, loader, amp=autocast(torch_device, config.run.amp), clean_labels=clean)
     epoch = kept_best(checkpoint)["epoch"] if best else checkpoint["epoch"]
-    result = {"run_dir": str(run_dir), "epoch": epoch, "epochs": config.run.epochs, "test_loss": measured["loss"],
-              "test_accuracy": measured["accuracy"], "num_test": test_loader.num_examples}
+    result = {"run_dir": str(run_dir), "epoch": epoch, "epochs": config.run.epochs,
+              f"{split}_loss": measured["loss"], f"{split}_accuracy": measured["accuracy"],
+              **({"val_clean_accuracy": measured["clean_accuracy"]} if "clean_accuracy" in measured else {}),
+              f"num_{split}": loader.num_examples}
     if best:  # (which split chose that epoch: the validation split's, where the run held one out)
         result.update(best=True, best_by=kept_best_chosen_by(checkpoint),
                       latest_epoch=checkpoint["epoch"])
