@@ -848,3 +848,28 @@ def test_the_plot_draws_the_validation_accuracy_of_runs_with_a_split_in_a_panel_
     assert [text.get_text() for text in val_ax.get_legend().get_texts()] == ["split"]
     # its phase line is marked there too, named once, in the test panel's legend
     assert [line.get_xdata()[0] for line in val_ax.lines if line.get_linestyle() == ":"] == [3]
+
+
+def test_the_given_labels_line_of_a_run_with_a_validation_split_is_over_the_labels_its_targets_cover(tmp_path,
+                                                                                                      monkeypatch):
+    import numpy as np
+
+    from satlearn.compare import plot_runs
+
+    # ten labels, four wrong (40 %), two of them among the two held out: of the eight trained on, two are wrong, and
+    # the targets, which cover those eight alone, start at 75 % right, not at the 60 % of all ten
+    run_dir = hand_written_run(tmp_path / "split", VAL_ROWS, actual_rate=0.4)
+    clean = np.arange(10) % 3
+    labels = clean.copy()
+    labels[[0, 1, 8, 9]] = (clean[[0, 1, 8, 9]] + 1) % 3
+    np.savez(run_dir / "labels.npz", labels=labels, clean_labels=clean, train_index=np.arange(8),
+             val_index=np.array([8, 9]))
+    run = read_run(run_dir)
+    assert (run.actual_noise_rate, run.trained_noise_rate) == (0.4, 0.25)
+    drawn = drawn_figures(monkeypatch)
+    plot_runs([run], tmp_path / "split.png")
+    (given,) = [line for line in drawn[0].axes[-1].lines if line.get_label() == "split given labels"]
+    assert list(given.get_ydata()) == [75.0, 75.0]
+    # one whose labels.npz cannot tell: the rate over every label, as before
+    (run_dir / "labels.npz").write_bytes(b"not an archive")
+    assert read_run(run_dir).trained_noise_rate is None

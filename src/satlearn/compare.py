@@ -46,6 +46,9 @@ class RunCurves:
     summary: dict[str, Any] | None  # None while the run has not finished
     actual_noise_rate: float | None = None  # share of training labels that differ from the clean ones, when known
     phase_name: str = "soft targets"  # what starts at start_epoch, in the method's words (SAT, the gamblers loss)
+    # the noise rate of the labels trained on, where a validation split leaves some out (the targets cover those
+    # alone); None: actual_noise_rate's, every training label being trained on
+    trained_noise_rate: float | None = None
 
     @property
     def test_rows(self) -> list[dict[str, Any]]:
@@ -130,9 +133,11 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         method, epochs, noise_kind = config.method.name, config.run.epochs, config.data.noise.kind
         start_epoch = config.method.start_epoch if _phase_of(method) else None
     phase = _phase_of(method)
+    held_out = any("val_accuracy" in row for row in history)
     return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=method, history=history, epochs=epochs,
                      start_epoch=start_epoch, summary=summary,
                      actual_noise_rate=_actual_noise_rate(run_dir, noise_kind, summary),
+                     trained_noise_rate=_trained_noise_rate(run_dir, noise_kind) if held_out else None,
                      **({"phase_name": phase} if phase else {}))
 
 
@@ -182,6 +187,21 @@ def _actual_noise_rate(run_dir: Path, noise_kind: str | None, summary: dict[str,
         with np.load(run_dir / "labels.npz", allow_pickle=False) as saved:
             return float((saved["labels"] != saved["clean_labels"]).mean())
     except (ValueError, KeyError, *DAMAGED_ARCHIVE_ERRORS):  # unreadable: the rate is unknown
+        return None
+
+
+def _trained_noise_rate(run_dir: Path, noise_kind: str | None) -> float | None:
+    """The share of the labels a run with a validation split trained on that its noise changed, from
+    ``labels.npz``'s ``train_index``; None where the true labels are unknown, or the file cannot tell."""
+    import numpy as np
+
+    if not knows_true_labels(noise_kind):
+        return None
+    try:
+        with np.load(run_dir / "labels.npz", allow_pickle=False) as saved:
+            trained = saved["train_index"]
+            return float((saved["labels"][trained] != saved["clean_labels"][trained]).mean())
+    except (ValueError, KeyError, IndexError, *DAMAGED_ARCHIVE_ERRORS):  # unreadable: the rate over all stands
         return None
 
 
@@ -290,9 +310,11 @@ def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, styles: di
             refined_epochs = [r["epoch"] for r in refined]
             targets_ax.plot(refined_epochs, [100 * r["refined_label_accuracy"] for r in refined],
                             label=f"{name} targets", **point_style(refined_epochs, style))
-            if run.actual_noise_rate is not None:
-                targets_ax.axhline(100 * (1 - run.actual_noise_rate), color=colour, linestyle="--",
-                                   linewidth=0.8, label=f"{name} given labels")
+            # over the labels the targets cover: a validation split's are not trained on
+            rate = run.actual_noise_rate if run.trained_noise_rate is None else run.trained_noise_rate
+            if rate is not None:
+                targets_ax.axhline(100 * (1 - rate), color=colour, linestyle="--", linewidth=0.8,
+                                   label=f"{name} given labels")
         # epochs are 1-based in the metrics: the first epoch of the phase; not drawn past where a run has got to, nor
         # on the targets' axes for a run without curves there (gamblers, clean labels), where it would mark nothing
         if run.start_epoch is not None and run.start_epoch + 1 <= run.history[-1]["epoch"]:
