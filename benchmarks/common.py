@@ -125,6 +125,16 @@ CIFAR10_ROOT_HELP = ("the CIFAR-10 data, a cifar-10-batches-py directory (defaul
                      "writes, benchmarks/data/cifar-10-batches-py)")
 
 
+def validation_split_problem(config, script: str, why: str) -> str | None:
+    """What is wrong with a ``--set data.val_size`` given to ``script``, which loads its data with
+    ``satlearn.engine.prepare_data`` (the whole training split: the validation split is ``fit``'s) for ``why``;
+    None where none is set."""
+    if not config.data.val_size:
+        return None
+    return (f"--set data.val_size={config.data.val_size}: {script} {why} on the whole training split; a validation "
+            "split is for satlearn train")
+
+
 def missing_cifar10(root: str, *, download: bool) -> str | None:
     """Why a benchmark's ``data.root`` (after its ``--set``s) holds no CIFAR-10, or None. The recorded results were
     trained on the JPEG re-encoding that prepare_cifar10.py writes, so that is what the message offers first."""

@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_results_dir, data_file, label_file_problem, missing_cifar10,
-    given_twice, path_option, record, run_main,
+    given_twice, path_option, record, run_main, validation_split_problem,
 )
 
 from satlearn.config import Config, load_config  # noqa: E402
@@ -35,7 +35,7 @@ from satlearn.data.loader import InMemoryLoader  # noqa: E402
 from satlearn.engine import fit, prepare_data  # noqa: E402
 from satlearn.engine.runtime import cpu_threads  # noqa: E402
 from satlearn.evaluation.detection import detection_report, format_measure  # noqa: E402
-from satlearn.errors import DataError  # noqa: E402
+from satlearn.errors import ConfigError, DataError  # noqa: E402
 from satlearn.label_issues import find_label_issues  # noqa: E402
 
 # The CIFAR rows use the label-noise grid's `fast` recipe (ResNet-34, 60 epochs, Es 18) on both sides.
@@ -112,6 +112,9 @@ def check_rows(args: argparse.Namespace) -> None:
         for seed in args.seeds:
             _, _, config = row_config(dataset, seed, data_root=args.data_root, cifar10n=args.cifar10n,
                                       extra=args.extra)
+            problem = validation_split_problem(config, "label_issues.py", "compares SAT with cleanlab")
+            if problem:
+                raise ConfigError(problem)
             data = config.data
             if data.source == "cifar10":
                 missing = missing_cifar10(data.root, download=data.download)

@@ -54,7 +54,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CIFAR10_ROOT, CIFAR10_ROOT_HELP, ROOT, check_result_name, check_results_dir, missing_cifar10, name_option,
-    path_option, record, run_main,
+    path_option, record, run_main, validation_split_problem,
 )
 
 from satlearn.config import load_config, overrides_for_method  # noqa: E402
@@ -400,6 +400,9 @@ def main() -> None:
     except ConfigError as exc:
         parser.error(str(exc))
     config = load_config(ROOT / "configs" / "cifar10_sat.yaml", [f"data.root={args.data_root}", *args.extra])
+    problem = validation_split_problem(config, "speed.py", "times training")
+    if problem:
+        parser.error(problem)
     missing = missing_cifar10(config.data.root, download=config.data.download)
     if missing:
         raise DataError(missing)  # one line, as satlearn's own data errors

@@ -133,3 +133,17 @@ def test_without_cleanlab_the_benchmark_says_how_to_install_it_before_anything_t
     assert str(stopped.value).startswith("label_issues.py: error: cleanlab cannot be imported (")
     assert str(stopped.value).endswith('install it with pip install -e ".[bench]"')
     assert not (tmp_path / "out").exists()
+
+
+def test_a_validation_split_is_refused_before_any_training(tmp_path):
+    import subprocess
+
+    # SAT's training would hold it out (fit) and the cross-validated side would not (prepare_data): the two would
+    # score different labels
+    done = subprocess.run([sys.executable, str(SCRIPT), "--folds", "2", "--results-dir", str(tmp_path / "out"),
+                           "--set", "data.val_size=10", "--set", "run.device=cpu"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "label_issues.py: error: --set data.val_size=10: label_issues.py compares SAT with cleanlab on the whole "
+        "training split; a validation split is for satlearn train"), done.stderr
+    assert not (tmp_path / "out").exists()

@@ -565,3 +565,17 @@ def test_on_cuda_each_epoch_is_timed_to_the_end_of_its_queued_device_work(monkey
         assert cells[method]["epoch_seconds_all"] == [train_seconds[(method, 1)]], method
         assert (cells[method]["eval_warmup_seconds"], cells[method]["eval_seconds"]) == (0.5, 0.5), method
     assert queued[0] == 0.0
+
+
+def test_a_validation_split_is_refused_as_the_speed_benchmark_times_the_whole_training_split(tmp_path):
+    # prepare_data, which the benchmark loads with, holds no validation split out: a --set data.val_size would
+    # be recorded with the cells while they timed every training example
+    root = write_fake_cifar10(tmp_path, per_batch=8)
+    done = subprocess.run([sys.executable, str(SCRIPT), "--epochs", "1", "--workers", "0", "--pipelines", "fast",
+                           "--set", "run.device=cpu", "--set", "data.val_size=10", "--data-root", str(root),
+                           "--results-dir", str(tmp_path / "results")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "speed.py: error: --set data.val_size=10: speed.py times training on the whole training split; a validation "
+        "split is for satlearn train")
+    assert not (tmp_path / "results").exists()

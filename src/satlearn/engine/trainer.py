@@ -117,7 +117,8 @@ def prepare_data(config: Config, dataset: DatasetSplits | None = None, *,
                  labels: torch.Tensor | None = None, progress: bool | None = None) -> NoisyDataset:
     """Loads the configured source (unless ``dataset`` is given) and applies the configured label noise, or, with
     ``labels``, takes those as the training labels (a run's own, kept in its checkpoint). ``progress``: show a
-    download's progress bar (None: as ``run.progress`` says)."""
+    download's progress bar (None: as ``run.progress`` says). It holds no validation split out (``val_index`` is
+    None whatever ``data.val_size`` says): :func:`fit` draws that one."""
     if dataset is not None and not isinstance(dataset, DatasetSplits):
         # (arrays as a tuple or a mapping, say: they would fail as an AttributeError on .validate)
         raise DataError(f"dataset=: expected a satlearn.data.DatasetSplits, got {type(dataset).__name__}")
