@@ -395,6 +395,41 @@ def test_readme_splits_of_ones_own_train_and_evaluate_from_python(tmp_path, monk
     assert result.run_dir == Path("runs/my-table") and (tmp_path / "runs" / "my-table" / "eval.json").exists()
 
 
+
+def test_readme_choosing_a_model_without_the_test_set_runs_as_shown(tmp_path, monkeypatch, capsys):
+    import json
+    import shlex
+
+    from fixtures import tiny_overrides
+    from satlearn.cli import main
+
+    text = README.read_text()
+    section = text[text.index("### Choosing a model without the test set"):text.index("## Finding wrong labels")]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    lines = [line for line in block.splitlines() if line.startswith("satlearn ")]
+    assert [shlex.split(line, comments=True)[1] for line in lines] == ["train", "train", "compare", "eval", "eval"]
+    monkeypatch.chdir(tmp_path)
+    # the recipes as shown, made tiny; the split of 1000 shrunk to fit the tiny training split
+    tiny = [f"--set={override}" for override in tiny_overrides(tmp_path / "unused", "data.val_size=40")]
+    outputs = []
+    for line in lines:
+        args = shlex.split(line.replace("configs/", f"{README.parent / 'configs'}/"), comments=True)[1:]
+        assert main(args + tiny if args[0] == "train" else args) == 0, line
+        outputs.append(capsys.readouterr().out)
+    header = outputs[2].splitlines()[0]
+    for column in re.findall(r"'([a-z ]+)'", lines[2].split("#")[1]):
+        assert column in header
+    run_dir = tmp_path / "runs" / "sat-val"
+    validation = json.loads((run_dir / "summary.json").read_text())["validation"]
+    for key in re.findall(r"`validation\.([a-z_]+)`", " ".join(section.split())):
+        assert key in validation
+    picked = json.loads((run_dir / "eval_best.json").read_text())
+    assert (picked["epoch"], picked["best_by"]) == (validation["best_epoch"], "val")
+    assert picked["test_accuracy"] == pytest.approx(validation["test_accuracy_at_best_epoch"])
+    scored = json.loads((run_dir / "eval_val_best.json").read_text())
+    assert scored["epoch"] == validation["best_epoch"]
+    assert scored["val_accuracy"] == pytest.approx(validation["best_accuracy"])
+
 def test_the_selective_coverages_listed_are_the_ones_evaluated():
     from satlearn.evaluation.selective import PAPER_COVERAGES
 
