@@ -1122,3 +1122,121 @@ def test_selective_eval_best_of_a_run_with_a_validation_split_scores_the_epoch_v
     predictor = SelectivePredictor.from_run(run, coverage=0.6, best=True)
     assert predictor.epoch == 3
     assert evaluate_run(run, best=True).report["best_by"] == "val"
+
+
+@pytest.fixture(scope="module")
+def val_run(tmp_path_factory):
+    """A tiny selective SAT run with noisy labels and 60 of its 480 training examples held out as a validation
+    split (MNIST-1D, 600 examples → a 120-example test split)."""
+    root = tmp_path_factory.mktemp("selective-val-run")
+    config = load_config(None, tiny_overrides(root, "method.name=selective_sat", "data.num_samples=600",
+                                              "run.epochs=4", "data.val_size=60", "data.noise.kind=symmetric",
+                                              "data.noise.rate=0.4"))
+    return fit(config, root / "val", log=lambda m: None).run_dir
+
+
+def held_out_scores(predictor, run_dir):
+    """The predictor's scores and correctness (against the labels given) on the run's validation split."""
+    _, _, noisy, _ = load_run(run_dir)
+    classes, scores = predictor.scores(noisy.data.x_train[noisy.val_index])
+    given = noisy.labels[noisy.val_index]
+    assert not torch.equal(given, noisy.clean_labels[noisy.val_index])  # noisy labels: the ones fitted on
+    return scores.numpy(), (classes == given).numpy()
+
+
+def test_a_predictor_calibrated_on_the_runs_validation_split_fits_its_threshold_there(val_run):
+    predictor = SelectivePredictor.from_run(val_run, coverage=0.7, calibrate_on="val")
+    scores, _ = held_out_scores(predictor, val_run)
+    fitted = protocol_threshold(scores, 0.7, tolerance=TOLERANCE)
+    assert predictor.calibrated_on == "val" and len(scores) == 60
+    assert (predictor.threshold, predictor.validation_coverage) == (fitted.threshold, fitted.coverage)
+    assert "calibrated_on='val'" in repr(predictor)
+    paper = SelectivePredictor.from_run(val_run, coverage=0.7)  # the default is the paper's protocol, as before
+    test_scores = run_scores(val_run).scores
+    val_idx, _, _ = paper_split(len(test_scores))
+    assert paper.calibrated_on == "test" and "calibrated_on" not in repr(paper)
+    assert paper.threshold == protocol_threshold(test_scores[val_idx], 0.7, tolerance=TOLERANCE).threshold
+    with pytest.raises(ConfigError, match=r"^calibrate_on='train'; expected one of: test, val$"):
+        SelectivePredictor.from_run(val_run, calibrate_on="train")
+
+
+def test_selective_eval_calibrated_on_val_reports_on_the_whole_test_split_beside_the_paper_files(val_run, capsys):
+    assert main(["selective-eval", str(val_run)]) == 0
+    paper_files = sorted(p for p in val_run.iterdir() if p.name.startswith(("selective_", "risk_coverage")))
+    before = {p.name: p.read_bytes() for p in paper_files}
+    capsys.readouterr()
+    assert main(["selective-eval", str(val_run), "--calibrate-on", "val"]) == 0
+    out = capsys.readouterr().out
+    assert f"{val_run} [selective_sat, score abstain, thresholds fitted on its validation split]: test error" in out
+    for name, content in before.items():  # the paper protocol's files are left as they were
+        assert (val_run / name).read_bytes() == content, name
+    written = {p.name for p in val_run.iterdir() if p.name.startswith(("selective_", "risk_coverage"))} - set(before)
+    assert written == {"selective_abstain_calibrated_val.json", "selective_abstain_calibrated_val.csv",
+                       "selective_abstain_calibrated_val_curve.csv", "risk_coverage_calibrated_val.png"}
+    report = json.loads((val_run / "selective_abstain_calibrated_val.json").read_text())
+    assert report["calibrated_on"] == "val"
+    assert (report["split"]["validation"], report["split"]["test"]) == (60, 120)
+    scored = run_scores(val_run)
+    for row in report["coverages"]:  # each threshold, fitted on the validation split, applied to the whole test split
+        accepted = scored.scores <= row["validation"]["threshold"]
+        assert row["deployed"]["coverage"] == accepted.mean()
+        assert row["deployed"]["error"] == pytest.approx((~scored.correct[accepted]).mean())
+    rows = {row["target"]: row for row in report["coverages"]}
+    for coverage in (0.9, 0.7):  # the predictor for a coverage of the report has its threshold
+        predictor = SelectivePredictor.from_run(val_run, coverage=coverage, calibrate_on="val")
+        assert predictor.threshold == rows[coverage]["validation"]["threshold"]
+    scores, correct = held_out_scores(predictor, val_run)
+    assert report["metrics"]["validation"]["error"] == pytest.approx(1 - correct.mean())  # against the given labels
+    assert report["metrics"]["test"]["num_examples"] == 120
+    with open(val_run / "selective_abstain_calibrated_val.csv", newline="") as table:
+        lines = list(csv.DictReader(table))
+    assert list(lines[0]) == ["target_coverage", "val_coverage", "val_error", "val_threshold", "test_coverage",
+                              "test_error", "val_within_tolerance"]
+    assert [float(line["val_threshold"]) for line in lines] == [row["validation"]["threshold"]
+                                                                for row in report["coverages"]]
+    result = evaluate_run(val_run, calibrate_on="val")
+    assert result.report == report and "whole test split (120 examples)" in repr(result)
+    curve = (val_run / "selective_abstain_calibrated_val_curve.csv").read_text().splitlines()
+    assert len(curve) - 1 == len(result.curve) and result.curve.coverage[-1] == 1.0  # the whole split's curve
+
+
+def test_the_paper_protocols_files_are_the_same_whether_or_not_calibrated_on_val_files_are_written(val_run,
+                                                                                                      tmp_path):
+    # the same run evaluated both ways, into two folders: the paper protocol's files are byte for byte the ones a
+    # plain selective-eval writes, and best=True names the other files apart too
+    assert main(["selective-eval", str(val_run), "--out", str(tmp_path / "plain")]) == 0
+    assert main(["selective-eval", str(val_run), "--out", str(tmp_path / "both")]) == 0
+    assert main(["selective-eval", str(val_run), "--out", str(tmp_path / "both"), "--calibrate-on", "val"]) == 0
+    plain = {p.relative_to(tmp_path / "plain"): p.read_bytes() for p in (tmp_path / "plain").rglob("*")
+             if p.suffix in (".csv", ".json")}
+    assert len(plain) == 3 and all((tmp_path / "both" / name).read_bytes() == content
+                                   for name, content in plain.items())
+    paper = evaluate_run(val_run).report
+    assert "calibrated_on" not in paper and paper["split"]["seed"] == 10
+
+
+def test_calibrating_on_val_a_run_without_a_validation_split_is_one_line_before_its_data_load(runs, val_run,
+                                                                                              tmp_path, capsys,
+                                                                                              monkeypatch):
+    import satlearn.engine
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the run's data were loaded")
+
+    erm = runs["erm"]
+    message = (f"{erm}: the run held out no validation split to fit the threshold on (it trained with "
+               "data.val_size 0); a run started with --set data.val_size=N holds out N training examples, else "
+               "calibrate on the test split as the paper does")
+    with monkeypatch.context() as patch:
+        patch.setattr(satlearn.engine, "load_run", no_data)
+        with pytest.raises(SatlearnError, match=f"^{re.escape(message)}$"):
+            SelectivePredictor.from_run(erm, calibrate_on="val")
+        with pytest.raises(SatlearnError, match=f"^{re.escape(message)}$"):
+            evaluate_run(erm, calibrate_on="val")
+        # every run is checked before any is scored: the run with a split gets no files either
+        assert main(["selective-eval", str(val_run), str(erm), "--calibrate-on", "val",
+                     "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    assert not list(erm.glob("*calibrated_val*"))

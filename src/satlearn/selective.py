@@ -21,6 +21,10 @@ report says so). For every coverage in :data:`PAPER_COVERAGES` a threshold is fo
 the test part itself. Because that is not what a deployed model can do, the report adds the threshold fitted on
 the validation part applied to the test part, with the coverage it really reaches. AURC, E-AURC and AUGRC come
 from the full risk–coverage curve of each part (see :mod:`satlearn.evaluation.selective` for the conventions).
+
+A run that held out a validation split of its training examples (``data.val_size``) may have its thresholds fitted
+there instead (``calibrate_on="val"``, :func:`held_out_protocol`), against the labels given for it, and applied to the
+whole test split, which is then left to measure them on.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import numpy as np
 import torch
 
 from satlearn.data.base import DatasetSplits
-from satlearn.errors import ConfigError, DataError, SatlearnError, not_a_directory
+from satlearn.errors import ConfigError, DataError, SatlearnError, TrainingError, not_a_directory
 from satlearn.evaluation.selective import (
     PAPER_COVERAGES, RiskCoverage, Threshold, bisection_thresholds, check_coverage, check_coverages,
     check_examples, check_tolerance, risk_coverage_curve, selective_error, selective_report,
@@ -48,6 +52,9 @@ from satlearn.evaluation.selective import (
 from satlearn.paths import literal_path, user_path
 
 SCORES = ("auto", "abstain", "max_softmax")
+# where a threshold is fitted: the validation part of the test split (the paper's protocol), or the validation split
+# a run held out of its training examples (data.val_size), which leaves the whole test split to report on
+CALIBRATIONS = ("test", "val")
 SPLIT_SEED = 10
 VALIDATION_SIZE = 2000
 TOLERANCE = 0.003  # ±0.3 percentage points of coverage
@@ -189,6 +196,42 @@ def selective_protocol(scores, correct, *, coverages: Sequence[float] | None = N
     }
 
 
+def held_out_protocol(val_scores, val_correct, scores, correct, *, coverages: Sequence[float] | None = None,
+                      tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """Thresholds fitted on a split held out of training, applied to the whole test split.
+
+    For every target coverage a threshold is found by the protocol's bisection on ``val_scores`` (correctness
+    ``val_correct``: against the labels given for those examples, noisy ones included), and the coverage and error
+    it gives on the whole test split (``scores``, ``correct``) are reported, as a deployed model would meet them.
+    Returns a JSON-ready dict like :func:`selective_protocol`'s: ``split`` (``calibrated_on`` ``val``, the sizes),
+    ``coverages`` (one row per target: ``validation``, the bisection on the held-out split, and ``deployed``, its
+    threshold on the test split), and ``metrics`` (error, AURC, E-AURC, AUGRC for ``validation`` and ``test``).
+    """
+    with _refused_as(DataError):
+        val_scores, val_correct = check_examples(val_scores, val_correct, finite=True)
+        scores, correct = check_examples(scores, correct, finite=True)
+    if len(val_scores) < 2:
+        raise DataError(f"fitting thresholds needs at least 2 validation examples, got {len(val_scores)}")
+    if len(scores) < 1:
+        raise DataError("selective evaluation needs at least 1 test example, got 0")
+    with _refused_as(ConfigError):
+        coverages = [c / 100.0 for c in PAPER_COVERAGES] if coverages is None else check_coverages(coverages)
+        tolerance = check_tolerance(tolerance)
+    val_metrics, val_rows = _part_report(val_scores, val_correct, coverages, tolerance)
+    rows = []
+    for target, val_row in zip(coverages, val_rows):
+        coverage, error = selective_error(scores, correct, val_row["threshold"])
+        rows.append({"target": target, "validation": val_row,
+                     "deployed": {"threshold": val_row["threshold"], "coverage": coverage, "error": error}})
+    return {
+        "split": {"calibrated_on": "val", "num_examples": int(len(scores)), "validation": int(len(val_scores)),
+                  "test": int(len(scores)), "note": None},
+        "tolerance": tolerance,
+        "coverages": rows,
+        "metrics": {"validation": val_metrics, "test": selective_report(scores, correct)},
+    }
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Runs
 
@@ -206,10 +249,18 @@ class RunScores:
     predictions: np.ndarray  # (N,)
     labels: np.ndarray  # (N,)
     extra: dict[str, Any] = field(default_factory=dict)
+    # the run's validation split (data.val_size) scored alike, with the labels given for it; scored only when asked
+    val_scores: np.ndarray | None = None
+    val_predictions: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
 
     @property
     def correct(self) -> np.ndarray:
         return self.predictions == self.labels
+
+    @property
+    def val_correct(self) -> np.ndarray | None:
+        return None if self.val_scores is None else self.val_predictions == self.val_labels
 
 
 @dataclass
@@ -220,6 +271,7 @@ class _LoadedRun:
     checkpoint: dict[str, Any]
     device: torch.device
     best: bool = False  # the model holds the weights of the run's best epoch (best_model.pt), not the latest
+    noisy: Any = None  # the run's NoisyDataset: its validation split (val_index) and the labels given
 
     @property
     def epoch(self) -> int:
@@ -247,7 +299,26 @@ def _load(run_dir: Path, device: str | torch.device | None, data_root: str | Pat
     config, method, noisy, checkpoint = load_run(run_dir, device=device, data_root=data_root, dataset=dataset,
                                                  best=best)
     return _LoadedRun(config=config, method=method, data=noisy.data, checkpoint=checkpoint,
-                      device=next(method.parameters()).device, best=best)
+                      device=next(method.parameters()).device, best=best, noisy=noisy)
+
+
+def _checked_calibration(calibrate_on: Any) -> str:
+    if not isinstance(calibrate_on, str) or calibrate_on not in CALIBRATIONS:
+        raise ConfigError(f"calibrate_on={calibrate_on!r}; expected one of: {', '.join(CALIBRATIONS)}")
+    return calibrate_on
+
+
+def _refuse_without_val_split(run_dir: Path) -> None:
+    """A run that held out no validation split, refused before its data are loaded (its checkpoint's tensors are
+    mapped, not read)."""
+    from satlearn.engine.checkpoint import load_checkpoint
+
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
+    if load_checkpoint(run_dir, mmap=True).get("val_index") is None:
+        raise TrainingError(f"{run_dir}: the run held out no validation split to fit the threshold on (it trained "
+                            "with data.val_size 0); a run started with --set data.val_size=N holds out N training "
+                            "examples, else calibrate on the test split as the paper does")
 
 
 def _checked_threads(threads: Any) -> int | None:
@@ -297,14 +368,28 @@ def _test_scores(run: _LoadedRun, score: str, run_dir: Path, threads: int | None
     """The run's ``(N,)`` test scores and predictions; a score that is not finite (a diverged model) is an error
     naming the run, not a crash in the threshold search. Scored with ``threads`` CPU threads, or with None the run's
     ``run.threads``, as its device and precision are the run's; the count the process had is restored after."""
+    return _scored(run, run.data.x_test, score, run_dir, threads, what="test")
+
+
+def _val_scores(run: _LoadedRun, score: str, run_dir: Path,
+                threads: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scores and predictions of the run's validation split (``data.val_size``), as :func:`_test_scores` gives
+    the test split's, and the labels given for it (noise and all: the run knows no others for a user's data)."""
+    index = run.noisy.val_index
+    scores, predictions = _scored(run, run.data.x_train[index], score, run_dir, threads, what="validation")
+    return scores, predictions, run.noisy.labels[index].numpy()
+
+
+def _scored(run: _LoadedRun, x: torch.Tensor, score: str, run_dir: Path, threads: int | None,
+            *, what: str) -> tuple[np.ndarray, np.ndarray]:
     from satlearn.engine.runtime import cpu_threads
 
     with cpu_threads(run.config.run.threads if threads is None else threads):
-        logits = _logits(run, run.data.x_test)
+        logits = _logits(run, x)
     scores, predictions = selection_scores(logits, num_classes=run.data.num_classes, score=score)
     bad = int((~np.isfinite(scores)).sum())
     if bad:
-        raise DataError(f"{run_dir}: {bad} of {len(scores)} test examples get a non-finite {score} score "
+        raise DataError(f"{run_dir}: {bad} of {len(scores)} {what} examples get a non-finite {score} score "
                         "(non-finite logits: a diverged model?)")
     return scores, predictions
 
@@ -318,7 +403,7 @@ def _data_named(run: _LoadedRun) -> dict[str, Any]:
 
 def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | torch.device | None = None,
                data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
-               threads: int | None = None, best: bool = False) -> RunScores:
+               threads: int | None = None, best: bool = False, calibrate_on: str = "test") -> RunScores:
     """Loads a run and scores its test split with ``score`` (``auto``, ``abstain`` or ``max_softmax``), with
     ``threads`` CPU threads (None: the run's ``run.threads``; the run's config is left as it is; on the CPU another
     count may change the scores' last bits); ``data_root``: where the run's data are now, if they moved;
@@ -330,16 +415,26 @@ def run_scores(run_dir: str | Path, *, score: str = "auto", device: str | torch.
     ``run.keep_best: true`` keeps; see :func:`satlearn.engine.load_run`) instead of the latest: ``epoch`` is that
     epoch, and ``extra`` also holds ``best`` (true), ``best_by`` (the split that picked that epoch: ``val`` where
     the run held out a validation split, ``data.val_size``, else ``test``, whose figures are then an optimistic
-    estimate) and ``latest_epoch``, the epoch the checkpoint ends."""
+    estimate) and ``latest_epoch``, the epoch the checkpoint ends.
+    ``calibrate_on``: ``val`` also scores the run's validation split (``data.val_size``) into ``val_scores``,
+    ``val_predictions`` and ``val_labels`` (the labels given for it); a :class:`TrainingError` in one line, before
+    any data are loaded, for a run that held out none."""
     threads = _checked_threads(threads)
+    calibrate_on = _checked_calibration(calibrate_on)
     run_dir = user_path(run_dir)
+    if calibrate_on == "val":
+        _refuse_without_val_split(run_dir)
     run = _load(run_dir, device, data_root, dataset, best=best)
     resolved = _resolve_for_run(run, score, run_dir)
     scores, predictions = _test_scores(run, resolved, run_dir, threads)
+    held_out = {}
+    if calibrate_on == "val":
+        held_out = dict(zip(("val_scores", "val_predictions", "val_labels"),
+                            _val_scores(run, resolved, run_dir, threads)))
     return RunScores(run_dir=run_dir, method=run.config.method.name, score=resolved, epoch=run.epoch,
                      epochs=run.config.run.epochs, scores=scores, predictions=predictions,
                      labels=run.data.y_test.numpy(),
-                     extra={**_data_named(run), "model": run.config.model.name, **run.best_fields()})
+                     extra={**_data_named(run), "model": run.config.model.name, **run.best_fields()}, **held_out)
 
 
 @dataclass
@@ -355,9 +450,10 @@ class SelectiveResult:
         # print thousands of characters of it; these are the figures one looks for, the rest is in .report
         test = self.report["metrics"]["test"]
         figures = ", ".join(f"{name}={test[name]:.4g}" for name in ("error", "aurc", "e_aurc", "augrc"))
+        tested = "whole test split" if self.report.get("calibrated_on") == "val" else "test part"
         return (f"SelectiveResult(label={self.label!r}, method={self.report['method']!r}, "
                 f"score={self.report['score']!r}, epoch={self.report['epoch']}/{self.report['epochs']}"
-                f"{' (best)' if self.report.get('best') else ''}, test part "
+                f"{' (best)' if self.report.get('best') else ''}, {tested} "
                 f"({test['num_examples']} examples): {figures}; {len(self.report['coverages'])} coverages in "
                 f".report, {len(self.curve)}-point .curve)")
 
@@ -365,27 +461,44 @@ class SelectiveResult:
 def evaluate_run(run_dir: str | Path, *, score: str = "auto", device: str | torch.device | None = None,
                  coverages: Sequence[float] | None = None, data_root: str | Path | None = None,
                  dataset: DatasetSplits | None = None, threads: int | None = None,
-                 best: bool = False) -> SelectiveResult:
+                 best: bool = False, calibrate_on: str = "test") -> SelectiveResult:
     """Scores a run's test split and applies :func:`selective_protocol`; ``data_root``, ``dataset``, ``threads``,
-    ``best``: as for :func:`run_scores`."""
+    ``best``: as for :func:`run_scores`. ``calibrate_on``: ``val`` fits the thresholds on the run's validation
+    split instead and reports on the whole test split (:func:`held_out_protocol`); the report then holds
+    ``calibrated_on`` (``val``) and its curve is the whole test split's."""
     if coverages is not None:
         with _refused_as(ConfigError):
             check_coverages(coverages)  # before the run is loaded and scored
     scored = run_scores(run_dir, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads,
-                        best=best)
-    return evaluate_scores(scored, coverages=coverages)
+                        best=best, calibrate_on=calibrate_on)
+    return evaluate_scores(scored, coverages=coverages, calibrate_on=calibrate_on)
 
 
-def evaluate_scores(scored: RunScores, *, coverages: Sequence[float] | None = None) -> SelectiveResult:
-    """:func:`selective_protocol` on a :class:`RunScores`, with the run's identity added to the report."""
+def evaluate_scores(scored: RunScores, *, coverages: Sequence[float] | None = None,
+                    calibrate_on: str = "test") -> SelectiveResult:
+    """:func:`selective_protocol` on a :class:`RunScores`, with the run's identity added to the report;
+    ``calibrate_on`` ``val``: :func:`held_out_protocol` on its validation split's scores (``val_scores``)."""
+    calibrate_on = _checked_calibration(calibrate_on)
+    if calibrate_on == "val" and scored.val_scores is None:
+        raise ConfigError(f"{scored.run_dir}: calibrate_on='val' needs the validation split's scores; score the run "
+                          "with run_scores(..., calibrate_on='val')")
     try:
-        protocol = selective_protocol(scored.scores, scored.correct, coverages=coverages)
+        if calibrate_on == "val":
+            protocol = held_out_protocol(scored.val_scores, scored.val_correct, scored.scores, scored.correct,
+                                         coverages=coverages)
+        else:
+            protocol = selective_protocol(scored.scores, scored.correct, coverages=coverages)
     except DataError as exc:  # named by the run it is about
         raise DataError(f"{scored.run_dir}: {exc}") from None
-    _, test_idx, _ = paper_split(len(scored.scores))
+    if calibrate_on == "val":
+        test_idx = np.arange(len(scored.scores))
+        calibrated = {"calibrated_on": "val"}
+    else:
+        _, test_idx, _ = paper_split(len(scored.scores))
+        calibrated = {}
     report = {"run_dir": str(scored.run_dir), "method": scored.method, "score": scored.score,
               "epoch": scored.epoch, "epochs": scored.epochs, **scored.extra,
-              "test_accuracy": float(scored.correct.mean()), **protocol}
+              "test_accuracy": float(scored.correct.mean()), **calibrated, **protocol}
     curve = risk_coverage_curve(scored.scores[test_idx], scored.correct[test_idx])
     return SelectiveResult(report=report, curve=curve, label=f"{scored.run_dir.name}: {_label_of(report)}")
 
@@ -411,9 +524,19 @@ def _exact(value: float) -> str:
 
 
 def coverage_table_csv(report: dict[str, Any]) -> str:
-    """One row per target coverage, values in %: each part's bisection, and the validation threshold on test."""
+    """One row per target coverage, values in %: each part's bisection, and the validation threshold on test (for a
+    report calibrated on the run's validation split: its bisection, and its threshold on the whole test split)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    if report.get("calibrated_on") == "val":
+        writer.writerow(["target_coverage", "val_coverage", "val_error", "val_threshold", "test_coverage",
+                         "test_error", "val_within_tolerance"])
+        for row in report["coverages"]:
+            val, deployed = row["validation"], row["deployed"]
+            writer.writerow([f"{100.0 * row['target']:g}", _pct(val["coverage"]), _pct(val["error"]),
+                             _exact(val["threshold"]), _pct(deployed["coverage"]), _pct(deployed["error"]),
+                             int(val["within_tolerance"])])
+        return buffer.getvalue()
     writer.writerow(["target_coverage", "val_coverage", "val_error", "val_threshold", "test_coverage", "test_error",
                      "test_threshold", "deployed_test_coverage", "deployed_test_error", "val_within_tolerance",
                      "test_within_tolerance"])
@@ -439,12 +562,15 @@ def curve_csv(curve: RiskCoverage) -> str:
 def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path]:
     """Writes ``selective_<score>.json``, ``selective_<score>.csv`` (per coverage) and
     ``selective_<score>_curve.csv`` (the test part's full curve) into ``out_dir``; returns the paths. A report of
-    the best epoch's weights is written as ``selective_<score>_best...``, so that the latest weights' stay beside it."""
+    the best epoch's weights is written as ``selective_<score>_best...``, so that the latest weights' stay beside it;
+    one calibrated on the run's validation split as ``selective_<score>_calibrated_val...`` (and ``..._best...``),
+    beside the paper protocol's."""
     from satlearn.engine.checkpoint import FilesWrittenTogether, make_output_dir
     from satlearn.engine.reporting import to_json
 
     out_dir = make_output_dir(out_dir)
-    stem = f"selective_{result.report['score']}" + ("_best" if result.report.get("best") else "")
+    stem = (f"selective_{result.report['score']}" + _calibrated_suffix(result.report.get("calibrated_on", "test"))
+            + ("_best" if result.report.get("best") else ""))
     paths = {"json": out_dir / f"{stem}.json", "csv": out_dir / f"{stem}.csv",
              "curve": out_dir / f"{stem}_curve.csv"}
     # all three or (stopped, a full disk) none, not some beside older ones or another selective-eval's; the report,
@@ -456,8 +582,14 @@ def write_result(result: SelectiveResult, out_dir: str | Path) -> dict[str, Path
     return paths
 
 
+def _calibrated_suffix(calibrate_on: str) -> str:
+    """What the files of a report calibrated on the run's validation split add to their names."""
+    return "_calibrated_val" if calibrate_on == "val" else ""
+
+
 def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> Path:
-    """Selective risk and generalized risk against coverage (test part), one line per result."""
+    """Selective risk and generalized risk against coverage (the test part; the whole test split for results
+    calibrated on the runs' validation splits), one line per result."""
     from satlearn.engine.checkpoint import FilesWrittenTogether
     from satlearn.engine.reporting import fit_percent_axis, line_styles, new_figure, place_legends, plain_text
 
@@ -478,7 +610,9 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
         # a little below 0 %: a run with no error drew its curves on the frame, where they could not be seen
         fit_percent_axis(ax)
         ax.grid(alpha=0.3)
-    fig.suptitle("Risk–coverage on the test part of the split (seed 10)")
+    whole = all(result.report.get("calibrated_on") == "val" for result in results)  # (curves of the whole split)
+    fig.suptitle("Risk–coverage on the whole test split" if whole else
+                 "Risk–coverage on the test part of the split (seed 10)")
     legends_below = place_legends(fig, (ax_risk, ax_general), runs=len(results), fontsize=7,
                                   loc="upper left")  # and lays the figure out
     with FilesWrittenTogether(folder=path.parent) as files:  # (which tidies what a killed selective-eval left there)
@@ -511,7 +645,8 @@ def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
 def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: str | Path | None = None,
                    device: str | torch.device | None = None, data_root: str | Path | None = None,
                    dataset: DatasetSplits | None = None, threads: int | None = None,
-                   best: bool = False) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
+                   best: bool = False,
+                   calibrate_on: str = "test") -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
 
     A directory that holds runs stands for all of them. Files go into each run directory, or into
@@ -522,6 +657,11 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     ``best``: each run's best epoch's weights (see :func:`run_scores`; every run must have kept them), into
     ``selective_<score>_best.json`` (``.csv``, ``_curve.csv``) and ``risk_coverage_best.png``
     (``risk_coverage_<score>_best.png``), beside the latest weights' files.
+    ``calibrate_on``: ``val`` fits each run's thresholds on its validation split (``data.val_size``) and reports on
+    the whole test split (see :func:`evaluate_run`), into ``selective_<score>_calibrated_val.json`` (``.csv``,
+    ``_curve.csv``; ``_calibrated_val_best`` with ``best``) and ``risk_coverage_calibrated_val.png``
+    (``risk_coverage_<score>_calibrated_val_best.png`` and so on), beside the paper protocol's; every run must have
+    held one out, which is checked before any run is loaded.
     Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
     if they moved; ``dataset``: the splits the runs trained on when they were given to :func:`satlearn.fit`, the
     same for every run; ``threads``: the CPU threads every run is scored with (None: each run's own
@@ -534,6 +674,7 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     if not run_dirs:
         raise ConfigError("selective-eval needs at least one run directory")
     threads = _checked_threads(threads)  # before any run is loaded
+    calibrate_on = _checked_calibration(calibrate_on)
     # a bad --out stops before the evaluations (and is made only when they succeeded)
     out_path = make_output_dir(out, what="--out", create=False) if out is not None else None
     if out_path is not None and out_path.suffix.lower() in _PLOT_SUFFIXES and not out_path.is_dir() \
@@ -555,8 +696,11 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
                 raise
             # the run's own folder (a read-only copy, say): the outputs may go elsewhere, as for the other commands
             raise ConfigError(f"{exc} (--out writes the outputs elsewhere)") from None
+    if calibrate_on == "val":  # every run, before any is loaded and scored
+        for path in paths:
+            _refuse_without_val_split(path)
     results = [evaluate_run(p, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads,
-                            best=best) for p in paths]
+                            best=best, calibrate_on=calibrate_on) for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
         result.label = f"{name}: {_label_of(result.report)}"
     written = [write_result(result, d) for result, d in zip(results, output_dirs)]
@@ -567,7 +711,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     else:
         plot_dir = common_parent(paths)
     make_output_dir(plot_dir)
-    plot_name = "risk_coverage" + ("" if score == "auto" else f"_{score}") + ("_best" if best else "")
+    plot_name = ("risk_coverage" + ("" if score == "auto" else f"_{score}") + _calibrated_suffix(calibrate_on)
+                 + ("_best" if best else ""))
     plot = plot_risk_coverage(results, plot_dir / f"{plot_name}.png")
     return results, written, plot
 
@@ -599,15 +744,20 @@ class SelectivePredictor:
     without ``raw``). Where the validation part is too small or
     its scores too tied for the threshold to reach the coverage asked for, :meth:`from_run` warns
     (``UserWarning``) and ``validation_coverage`` gives the coverage reached.
+    With ``calibrate_on="val"`` the threshold is fitted on the validation split the run held out of its training
+    examples (``data.val_size``) instead, leaving the whole test split to measure the predictor on;
+    ``calibrated_on`` says which.
     """
 
     def __init__(self, run: _LoadedRun, *, score: str, threshold: float, coverage: float,
-                 validation_coverage: float) -> None:
+                 validation_coverage: float, calibrated_on: str = "test") -> None:
         self._run = run
         self.score = score
         self.threshold = threshold
         self.coverage = coverage  # requested
-        self.validation_coverage = validation_coverage  # reached on the validation part
+        # reached on the examples the threshold was fitted on: the validation part, or the run's validation split
+        self.validation_coverage = validation_coverage
+        self.calibrated_on = calibrated_on
         # the epochs the weights trained (fewer than run.epochs: unfinished, or the best epoch's with best)
         self.epoch = run.epoch
         self.best = run.best
@@ -622,17 +772,25 @@ class SelectivePredictor:
     def from_run(cls, run_dir: str | Path, *, coverage: float = 0.9, score: str = "auto",
                  device: str | torch.device | None = None, tolerance: float = TOLERANCE,
                  data_root: str | Path | None = None, dataset: DatasetSplits | None = None,
-                 threads: int | None = None, best: bool = False) -> "SelectivePredictor":
+                 threads: int | None = None, best: bool = False,
+                 calibrate_on: str = "test") -> "SelectivePredictor":
         """The predictor of the run in ``run_dir`` (a ``~`` it starts with is the home directory); ``data_root``,
         ``dataset``: as for :func:`run_scores`; ``threads``: the CPU threads the test split is scored with to fit the
         threshold (None: the run's ``run.threads``), as for :func:`run_scores` (:meth:`predict` runs with the
         process's own count). ``best``: with the weights of the run's best epoch (``best_model.pt``, which a run
-        trained with ``run.keep_best: true`` keeps), as for :func:`run_scores`; ``epoch`` is then that epoch."""
+        trained with ``run.keep_best: true`` keeps), as for :func:`run_scores`; ``epoch`` is then that epoch.
+        ``calibrate_on``: ``test`` (the paper's protocol) fits the threshold on the validation part of the test split;
+        ``val`` on the validation split the run held out of its training examples (``data.val_size``), against the
+        labels given for them, noisy ones included, so that the whole test split is left to measure the predictor
+        on; a run that held out none is a :class:`TrainingError` in one line, before its data are loaded."""
         with _refused_as(ConfigError):  # before the run is loaded and scored
             coverage = check_coverage(coverage)
             tolerance = check_tolerance(tolerance)
         threads = _checked_threads(threads)
+        calibrate_on = _checked_calibration(calibrate_on)
         run_dir = user_path(run_dir)
+        if calibrate_on == "val":
+            _refuse_without_val_split(run_dir)
         run = _load(run_dir, device, data_root, dataset, best=best)
         epoch, epochs = run.checkpoint["epoch"], run.config.run.epochs
         if epoch < epochs:  # as `satlearn selective-eval` notes it: a predictor from weights still in training
@@ -640,18 +798,26 @@ class SelectivePredictor:
                 f"its checkpoint after epoch {epoch} of {epochs}"
             warnings.warn(f"{run_dir}: an unfinished run, {scored}", stacklevel=2)
         resolved = _resolve_for_run(run, score, run_dir)
-        scores, _ = _test_scores(run, resolved, run_dir, threads)
-        if len(scores) < 2:
-            raise DataError(f"{run_dir}: fitting a threshold needs at least 2 test examples, got {len(scores)}")
-        val_idx, _, _ = paper_split(len(scores))
-        fitted = protocol_threshold(scores[val_idx], coverage, tolerance=tolerance)  # the report's, at its coverages
+        if calibrate_on == "val":
+            fitted_on, _, _ = _val_scores(run, resolved, run_dir, threads)
+            if len(fitted_on) < 2:
+                raise DataError(f"{run_dir}: fitting a threshold needs at least 2 validation examples, got "
+                                f"{len(fitted_on)}")
+            part = "the run's validation split"
+        else:
+            scores, _ = _test_scores(run, resolved, run_dir, threads)
+            if len(scores) < 2:
+                raise DataError(f"{run_dir}: fitting a threshold needs at least 2 test examples, got {len(scores)}")
+            val_idx, _, _ = paper_split(len(scores))
+            fitted_on, part = scores[val_idx], "the validation part"
+        fitted = protocol_threshold(fitted_on, coverage, tolerance=tolerance)  # the report's, at its coverages
         if not fitted.within_tolerance:
             # a library does not print: a warning, which the caller may turn into an error
-            warnings.warn(f"{run_dir}: the threshold reaches coverage {fitted.coverage:.4f} on the validation part "
-                          f"({len(val_idx)} examples), not {coverage:g} within ±{tolerance:g} (too few or tied "
+            warnings.warn(f"{run_dir}: the threshold reaches coverage {fitted.coverage:.4f} on {part} "
+                          f"({len(fitted_on)} examples), not {coverage:g} within ±{tolerance:g} (too few or tied "
                           "scores)", stacklevel=2)
         return cls(run, score=resolved, threshold=fitted.threshold, coverage=coverage,
-                   validation_coverage=fitted.coverage)
+                   validation_coverage=fitted.coverage, calibrated_on=calibrate_on)
 
     def scores(self, x: Any, *, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N,)`` predicted classes and ``(N,)`` float64 scores (higher = abstain first) for inputs ``x``;
@@ -736,5 +902,6 @@ class SelectivePredictor:
 
     def __repr__(self) -> str:
         best = f", best epoch {self.epoch}" if self.best else ""
+        calibrated = ", calibrated_on='val'" if self.calibrated_on == "val" else ""
         return (f"SelectivePredictor(score={self.score!r}, coverage={self.coverage:g}, threshold={self.threshold:.6g}, "
-                f"validation_coverage={self.validation_coverage:.4f}{best})")
+                f"validation_coverage={self.validation_coverage:.4f}{calibrated}{best})")
