@@ -177,6 +177,11 @@ class _OneLineParser(argparse.ArgumentParser):
 _LEFT_BY_COMMAND = "_left_by_command"
 
 
+# how the epoch whose weights --best scores was picked, as eval and selective-eval say it alike
+_BEST_EPOCH_PICK = ("picked by validation accuracy where the run held out data.val_size examples, else by test "
+                    "accuracy (then an optimistic estimate)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="satlearn", description="Self-Adaptive Training (SAT) for PyTorch.")
     parser.add_argument("--version", action="version", version=f"satlearn {__version__}")
@@ -254,9 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "eval_val_best.json)")
     evaluate.add_argument("--best", action="store_true",
                           help="score the weights of the run's best epoch instead (best_model.pt, which a run trained "
-                               "with run.keep_best: true keeps) into eval_best.json; picked by validation accuracy "
-                               "where the run held out data.val_size examples, else by test accuracy (then an "
-                               "optimistic estimate)")
+                               f"with run.keep_best: true keeps) into eval_best.json; {_BEST_EPOCH_PICK}")
     evaluate.add_argument("--split", choices=("test", "val"), default="test",
                           help="the split to score: test (the default), or val, the validation split the run held "
                                "out (data.val_size), against the labels given for it and, where the run knows them, "
@@ -293,9 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     selective.add_argument("--best", action="store_true",
                            help="score the weights of each run's best epoch instead (best_model.pt, which a run "
                                 "trained with run.keep_best: true keeps) into selective_<score>_best.json, .csv, "
-                                "_curve.csv and risk_coverage_best.png; picked by validation accuracy where the "
-                                "run held out data.val_size examples, else by test accuracy (then an optimistic "
-                                "estimate)")
+                                f"_curve.csv and risk_coverage_best.png; {_BEST_EPOCH_PICK}")
     selective.add_argument("--calibrate-on", choices=("test", "val"), default="test",
                            help="where each coverage's threshold is fitted: test (the default, the paper's "
                                 "protocol) on a seeded part of the test split; val on the validation split the run "
