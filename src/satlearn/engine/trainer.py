@@ -10,6 +10,7 @@ import math
 import numbers
 import os
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -889,10 +890,11 @@ def _same_setting(a: Any, b: Any) -> bool:
     return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
 
 
-def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "", *,
+                       free: Collection[str] = RESUME_FREE_KEYS) -> list[str]:
     """``"key: run has A, now B"`` for every setting (of two :func:`satlearn.config.to_dict` trees) in which a run's
-    own config and ``current`` differ, less the :data:`RESUME_FREE_KEYS`: what makes ``current`` another training
-    than the run's, which a resumption refuses."""
+    own config and ``current`` differ, less the ``free`` keys (:data:`RESUME_FREE_KEYS`): what makes ``current``
+    another training than the run's, which a resumption refuses."""
     out = []
     for key in sorted(set(saved) | set(current)):
         path = f"{prefix}{key}"
@@ -901,12 +903,12 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], prefix: s
         if key not in saved and isinstance(b, dict):
             a = {}
         if isinstance(a, dict) and isinstance(b, dict):
-            out.extend(config_differences(a, b, f"{path}."))
-        elif key not in saved and b is not None and path not in RESUME_FREE_KEYS:
+            out.extend(config_differences(a, b, f"{path}.", free=free))
+        elif key not in saved and b is not None and path not in free:
             # a setting added since the run started (to its method's Settings, say); one that is None now is taken
             # as the run's, as a run's config written before a key existed reads as that key's None
             out.append(f"{path}: the run has no such setting, now {b!r}")
-        elif not _same_setting(a, b) and path not in RESUME_FREE_KEYS:
+        elif not _same_setting(a, b) and path not in free:
             out.append(f"{path}: run has {a!r}, now {b!r}{_WHY_FIXED.get(path, '')}")
     return out
 
