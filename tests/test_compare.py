@@ -873,3 +873,199 @@ def test_the_given_labels_line_of_a_run_with_a_validation_split_is_over_the_labe
     # one whose labels.npz cannot tell: the rate over every label, as before
     (run_dir / "labels.npz").write_bytes(b"not an archive")
     assert read_run(run_dir).trained_noise_rate is None
+
+
+def seed_run(run_dir, rows, *overrides, actual_rate=0.4, finished=True):
+    """A run written by hand (as :func:`hand_written_run`), its config.yaml a whole config with ``overrides``."""
+    from satlearn.config import dump_yaml
+
+    config = load_config(None, ["data.noise.kind=symmetric", "data.noise.rate=0.4", "method.start_epoch=2",
+                                "run.epochs=4", *overrides])
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(dump_yaml(config))
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    if finished:
+        summary = {"method": "sat", "epochs": 4, "noise": {"kind": "symmetric", "actual_rate": actual_rate}}
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+    return run_dir
+
+
+def seed_rows(final, best, refined, seconds):
+    """Four epochs, tested after each: the best (``best``) after epoch 2 or 3, ``final`` after epoch 4."""
+    best_epoch = 2 if best < 0.58 else 3
+    tests = {1: 0.2, 2: 0.3, 3: 0.3, 4: final, best_epoch: best}
+    return [{"epoch": e, "test_accuracy": tests[e], "refined_label_accuracy": refined - (4 - e) / 100,
+             "epoch_seconds": seconds / 4} for e in (1, 2, 3, 4)]
+
+
+# three seeds of one SAT run, each figure set so that its mean and sample std are round: final 45 ± 5 %, best
+# 55 ± 5 % (after epoch 2, 2 and 3), labels right 75 ± 5 %, seconds 12 ± 2, noise 40 ± 2 %
+SEEDS = [(0, seed_rows(0.40, 0.50, 0.70, 10.0), 0.38), (1, seed_rows(0.45, 0.55, 0.75, 12.0), 0.40),
+         (2, seed_rows(0.50, 0.60, 0.80, 14.0), 0.42)]
+
+
+def test_runs_that_differ_only_in_their_seeds_and_how_they_ran_are_one_row_of_mean_and_sample_std(tmp_path, capsys):
+    # the third seed ran elsewhere: another device, thread count and data workers, without progress bars
+    how = [[], [], ["run.device=cuda", "run.threads=2", "data.workers=4", "run.progress=false"]]
+    for (seed, rows, rate), elsewhere in zip(SEEDS, how):
+        seed_run(tmp_path / "runs" / f"sat-s{seed}", rows, f"run.seed={seed}", f"data.noise.seed={seed}",
+                 *elsewhere, actual_rate=rate)
+    # another learning rate: another experiment, a row of its own as before, after the group it sorts behind
+    seed_run(tmp_path / "runs" / "sat-lr0.1", SEEDS[0][1], "optim.lr=0.1")
+    assert main(["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "c.png")]) == 0
+    header, rule, *rows = capsys.readouterr().out.splitlines()
+    assert re.split(r" {2,}", header)[0] == "run"
+    cells = [re.split(r" {2,}", row) for row in rows]
+    assert cells[0] == ["sat-lr0.1", "sat", "40.0%", "4", "40.0%", "50.0% (ep 2)", "70.0%", "10.0"]
+    assert cells[1] == ["sat (seeds 0, 1, 2)", "sat", "40.0 ± 2.0%", "4", "45.0 ± 5.0%", "55.0 ± 5.0% (ep 2–3)",
+                        "75.0 ± 5.0%", "12.0 ± 2.0"]
+    assert rows[2:] == [
+        "runs averaged over their seeds (mean ± sample standard deviation; plotted: the mean, shaded from the "
+        "lowest to the highest run):",
+        "  sat (seeds 0, 1, 2): sat-s0, sat-s1, sat-s2",
+        f"plot: {tmp_path / 'c.png'}"]
+
+
+def test_a_group_is_drawn_as_its_mean_shaded_from_its_lowest_to_its_highest_run(tmp_path, monkeypatch):
+    from matplotlib.collections import PolyCollection
+
+    for seed, rows, rate in SEEDS:
+        seed_run(tmp_path / f"sat-s{seed}", rows, f"run.seed={seed}", actual_rate=rate)
+    drawn = drawn_figures(monkeypatch)
+    runs, _, _ = compare_runs([tmp_path], out=tmp_path / "c.png")
+    assert [run.name for run in runs] == ["sat-s0", "sat-s1", "sat-s2"]  # every run read, grouped or not
+    accuracy_ax, targets_ax = drawn[0].axes
+    (mean,) = [line for line in accuracy_ax.lines if line.get_label() == "sat (seeds 0, 1, 2)"]
+    assert list(mean.get_xdata()) == [1, 2, 3, 4]
+    assert list(mean.get_ydata()) == pytest.approx([20, 100 * (0.5 + 0.55 + 0.3) / 3, 100 * (0.3 + 0.3 + 0.6) / 3, 45])
+    band, key = [c for c in accuracy_ax.collections if isinstance(c, PolyCollection)]
+    assert band.get_paths()[0].vertices[:, 1].max() == pytest.approx(60)  # the highest run at its best
+    legend = [text.get_text() for text in accuracy_ax.get_legend().get_texts()]
+    assert legend == ["sat (seeds 0, 1, 2)", "sat (seeds 0, 1, 2): start of SAT",
+                      "shaded: lowest to highest run of a group"]
+    # the targets of the group, and its given labels at their mean share right
+    (given,) = [line for line in targets_ax.lines if line.get_label() == "sat (seeds 0, 1, 2) given labels"]
+    assert list(given.get_ydata()) == pytest.approx([60, 60])
+
+
+def test_per_run_gives_a_row_and_a_curve_for_each_run_as_runs_that_group_with_no_other_always_get(tmp_path, capsys,
+                                                                                                  monkeypatch):
+    from matplotlib.collections import PolyCollection
+
+    for seed, rows, rate in SEEDS[:2]:
+        seed_run(tmp_path / f"sat-s{seed}", rows, f"run.seed={seed}", actual_rate=rate)
+    seed_run(tmp_path / "sat-lr0.1", SEEDS[0][1], "optim.lr=0.1")
+    runs = [read_run(tmp_path / name) for name in ("sat-lr0.1", "sat-s0", "sat-s1")]
+    drawn = drawn_figures(monkeypatch)
+    out = tmp_path / "plots"
+    assert main(["compare", str(tmp_path), "--per-run", "--out", f"{out}/"]) == 0
+    assert capsys.readouterr().out == f"{format_table(runs)}\nplot: {out / 'compare.png'}\n"
+    accuracy_ax = drawn[-1].axes[0]
+    assert [line.get_label() for line in accuracy_ax.lines if "start of" not in line.get_label()] == [
+        "sat-lr0.1", "sat-s0", "sat-s1"]
+    assert not [c for c in accuracy_ax.collections if isinstance(c, PolyCollection)]  # no band
+    # runs that group with no other (here: one config twice with the same seeds, told apart, not averaged) are
+    # compared as with --per-run, byte for byte
+    config = tmp_path / "sat-s1" / "config.yaml"
+    config.write_text(config.read_text().replace("  seed: 1\n", "  seed: 0\n"))
+    assert read_run(tmp_path / "sat-s1").config.run.seed == 0
+    for group in (True, False):
+        _, table, _ = compare_runs([tmp_path], out=tmp_path / f"{group}.png", group=group)
+        assert table == format_table(runs)
+    assert (tmp_path / "True.png").read_bytes() == (tmp_path / "False.png").read_bytes()
+
+
+def test_a_group_whose_runs_trained_unequally_far_is_summarised_over_the_epochs_all_have_and_says_so(tmp_path,
+                                                                                                      monkeypatch):
+    for seed, rows, rate in SEEDS[:2]:
+        seed_run(tmp_path / f"sat-s{seed}", rows, f"run.seed={seed}", actual_rate=rate)
+    seed_run(tmp_path / "sat-s2", SEEDS[2][1][:2], "run.seed=2", finished=False)  # still in its third epoch
+    drawn = drawn_figures(monkeypatch)
+    _, table, _ = compare_runs([tmp_path], out=tmp_path / "c.png")
+    header, _, row, *notes = table.splitlines()
+    # the figures of epochs 1 and 2: final 50, 55 and 30 %, best likewise (all after epoch 2), labels right 68, 73
+    # and 78 %, seconds 5, 6 and 7; the unfinished run's noise is unknown (it has no labels.npz)
+    assert re.split(r" {2,}", row) == ["sat (seeds 0, 1, 2)", "sat", "—", "2/4 (runs at 2–4)", "45.0 ± 13.2%",
+                                       "45.0 ± 13.2% (ep 2)", "73.0 ± 5.0%", "6.0 ± 1.0"]
+    assert notes[-1] == ("  sat (seeds 0, 1, 2): sat-s0, sat-s1, sat-s2; over the first 2 epochs, which all have "
+                         "trained (sat-s0 4, sat-s1 4, sat-s2 2 of 4)")
+    (mean,) = [line for line in drawn[0].axes[0].lines if line.get_label().startswith("sat (seeds")]
+    assert mean.get_label() == "sat (seeds 0, 1, 2), to epoch 2 (its shortest run)"
+    assert list(mean.get_xdata()) == [1, 2]
+    # its phase (after epoch 2) not yet reached by all: not drawn
+    assert not [line for line in drawn[0].axes[0].lines if "start of" in line.get_label()]
+
+
+@pytest.mark.parametrize("other, grouped", [
+    (["data.noise.seed=1"], "sat (noise seeds 0, 1)"),  # another draw of the noisy labels: a seed
+    (["run.seed=1", "data.noise.seed=1"], "sat (seeds 0, 1)"),  # as the benchmarks draw another seed
+    (["run.seed=1", "data.noise.seed=5"], "sat (run/noise seeds 0/0, 1/5)"),
+    (["run.seed=1", "data.data_seed=1"], None),  # other data (MNIST-1D's, a drawn test split)
+    (["run.seed=1", "data.root=elsewhere"], None),  # nothing tells that two folders hold the same data
+    (["run.seed=1", "method.momentum=0.8"], None),
+    (["run.seed=1", "run.eval_every=2"], None),  # which epochs are tested (and so picked as best) is no detail
+])
+def test_runs_group_only_where_they_differ_in_their_seeds_and_how_they_ran_alone(other, grouped, tmp_path):
+    from satlearn.compare import group_runs
+
+    runs = [read_run(seed_run(tmp_path / "sat-a", HAND_ROWS)), read_run(seed_run(tmp_path / "sat-b", HAND_ROWS,
+                                                                                   *other))]
+    compared = group_runs(runs)
+    if grouped is None:
+        assert compared == runs
+    else:
+        (group,) = compared
+        assert group.label == grouped and group.runs == runs
+
+
+def test_a_run_whose_settings_only_its_summary_tells_groups_with_none(tmp_path):
+    from satlearn.compare import group_runs
+
+    runs = [seed_run(tmp_path / f"sat-s{seed}", rows, f"run.seed={seed}") for seed, rows, _ in SEEDS]
+    (runs[1] / "config.yaml").unlink()  # results copied without it: the seed is unknown
+    compared = group_runs([read_run(run) for run in runs])
+    assert [getattr(entry, "label", None) or entry.name for entry in compared] == ["sat (seeds 0, 2)", "sat-s1"]
+
+
+@pytest.mark.parametrize("names, seeds, expected", [
+    (["sat-s1", "sat-s2", "sat-s3"], [(1, 0), (2, 0), (3, 0)], "sat"),
+    (["sat_seed0_lr0.1", "sat_seed1_lr0.1"], [(0, 0), (1, 1)], "sat_lr0.1"),  # both seeds, named once
+    (["sat-s1-lr0.1", "sat-s2-lr0.1"], [(1, 0), (2, 0)], "sat-lr0.1"),  # not the 1 of 0.1
+    (["cnn1d-s1", "cnn1d-s2"], [(1, 0), (2, 0)], "cnn1d"),  # nor of a word
+    (["a/sat-s1", "a/sat-s2"], [(1, 1), (2, 2)], "a/sat"),
+    (["sat-20261124-101500", "sat-20261124-112210"], [(0, 0), (1, 1)], "sat-20261124"),  # no seed in the names
+    (["ours", "theirs"], [(0, 0), (1, 1)], "ours"),
+])
+def test_a_group_is_named_after_its_runs_without_their_seeds(names, seeds, expected):
+    from satlearn.compare import group_name
+
+    assert group_name(names, seeds) == expected
+
+
+def test_a_group_of_trained_runs_reads_an_unfinished_runs_seed_from_its_checkpoint(tmp_path, capsys):
+    finished = [train(tmp_path, f"sat-s{seed}", "method.name=sat", f"run.seed={seed}", f"data.noise.seed={seed}",
+                      "data.val_size=40") for seed in (0, 1)]
+    config = load_config(None, tiny_overrides(tmp_path, "data.noise.kind=symmetric", "data.noise.rate=0.4",
+                                              "method.name=sat", "run.seed=2", "data.noise.seed=2",
+                                              "data.val_size=40"))
+    unfinished = fit(config, tmp_path / "sat-s2", stop_after_epoch=2, log=lambda message: None).run_dir
+    (unfinished / "config.yaml").unlink()  # its checkpoint still keeps its config
+    assert main(["compare", str(tmp_path), "--out", str(tmp_path / "c.png")]) == 0
+    header, _, row, *_ = capsys.readouterr().out.splitlines()
+    cells = re.split(r" {2,}", row)
+    assert cells[:2] == ["sat (seeds 0, 1, 2)", "sat"] and cells[3] == "2/3 (runs at 2–3)"
+    finals = [next(r for r in result.history if r["epoch"] == 2)["test_accuracy"] for result in finished]
+    finals.append(json.loads((unfinished / "metrics.jsonl").read_text().splitlines()[-1])["test_accuracy"])
+    import statistics
+
+    assert cells[4] == f"{100 * statistics.fmean(finals):.1f} ± {100 * statistics.stdev(finals):.1f}%"
+    # the validation split's pick, each run's over the epochs all have: "± std% (ep a–b)", then its test accuracy
+    assert re.fullmatch(r"\d+\.\d ± \d+\.\d% \(ep [12](–2)?\)", cells[6]) and "±" in cells[7]
+
+
+def test_two_groups_named_alike_are_told_apart(tmp_path):
+    from satlearn.compare import group_runs
+
+    runs = [read_run(seed_run(tmp_path / f"sat{spelling}{seed}", HAND_ROWS, f"run.seed={seed}", *other))
+            for spelling, other in (("-s", []), ("_seed", ["optim.lr=0.1"])) for seed in (0, 1)]
+    assert [group.label for group in group_runs(runs)] == ["sat (seeds 0, 1)", "sat-2 (seeds 0, 1)"]

@@ -430,6 +430,35 @@ def test_readme_choosing_a_model_without_the_test_set_runs_as_shown(tmp_path, mo
     assert scored["epoch"] == validation["best_epoch"]
     assert scored["val_accuracy"] == pytest.approx(validation["best_accuracy"])
 
+def test_readme_several_seeds_runs_as_shown(tmp_path, monkeypatch, capsys):
+    import shlex
+
+    from fixtures import tiny_overrides
+    from satlearn.cli import main
+
+    text = README.read_text()
+    section = text[text.index("### Several seeds"):text.index("### Choosing a model without the test set")]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    lines = [line.strip() for line in block.splitlines()]
+    trains, compares = ([line for line in lines if line.startswith(f"satlearn {command}")]
+                        for command in ("train", "compare"))
+    seeds = re.search(r"^for seed in ([\d ]+);", block).group(1).split()
+    monkeypatch.chdir(tmp_path)
+    tiny = [f"--set={override}" for override in tiny_overrides(tmp_path / "unused")]
+    for seed in seeds:
+        for line in trains:
+            assert main(shlex.split(line.replace("$seed", seed))[1:] + tiny) == 0, line
+    capsys.readouterr()
+    outputs = []
+    for line in compares:
+        assert main(shlex.split(line, comments=True)[1:]) == 0, line
+        outputs.append(capsys.readouterr().out)
+    grouped, per_run = ([line.split("  ")[0] for line in output.splitlines()[2:]] for output in outputs)
+    named = re.findall(r"'([^']+)'", compares[0].split("#")[1])
+    assert grouped[:len(named)] == named and len(per_run) >= 2 * len(seeds) + 1
+    assert per_run[:2 * len(seeds)] == [f"{method}-s{seed}" for method in ("ce", "sat") for seed in seeds]
+
+
 def test_the_selective_coverages_listed_are_the_ones_evaluated():
     from satlearn.evaluation.selective import PAPER_COVERAGES
 

@@ -275,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "parent, the run directory itself for one run, the current directory where the runs "
                               "share only the filesystem root)")
     compare.add_argument("--title", default="", help="plot title")
+    compare.add_argument("--per-run", action="store_true",
+                         help="a row and a curve for each run; by default, runs whose configs differ only in their "
+                              "seeds (run.seed, data.noise.seed) and in where and how they ran are one row, the mean "
+                              "± sample standard deviation of their figures, and one curve, their mean shaded from "
+                              "the lowest to the highest run")
 
     selective = _add_command(
         commands, "selective-eval", "selective classification report: error at coverage, AURC, E-AURC, AUGRC, plot")
@@ -1010,7 +1015,7 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "compare":
             from satlearn.compare import compare_runs
 
-            _, table, plot = compare_runs(args.run_dirs, out=args.out, title=args.title)
+            _, table, plot = compare_runs(args.run_dirs, out=args.out, title=args.title, group=not args.per_run)
             print(table)
             print(f"plot: {plot}")
     except SatlearnError as exc:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import re
+import statistics
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.data.noise import knows_true_labels
-from satlearn.config import Config
+from satlearn.config import Config, to_dict
 from satlearn.engine.checkpoint import (
     CHECKPOINT_NAME, FilesWrittenTogether, common_parent, kept_config, make_output_dir, output_file, saved_config,
 )
@@ -24,6 +26,7 @@ from satlearn.engine.reporting import (
     fit_percent_axis, history_counted_repr, line_styles, mark_epoch_axis, new_figure, place_legends, plain_text,
     point_style,
 )
+from satlearn.engine.trainer import RESUME_FREE_KEYS, config_differences
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
 from satlearn.paths import literal_path, user_path
 
@@ -49,6 +52,14 @@ class RunCurves:
     # the noise rate of the labels trained on, where a validation split leaves some out (the targets cover those
     # alone); None: actual_noise_rate's, every training label being trained on
     trained_noise_rate: float | None = None
+    # its settings, from config.yaml or, where compare reads that from the checkpoint, the checkpoint's; None where
+    # only the summary tells them (which makes a run a seed of no other: :func:`group_runs`)
+    config: Config | None = field(default=None, repr=False)
+
+    @property
+    def last_epoch(self) -> int:
+        """The last epoch the run has trained."""
+        return self.history[-1]["epoch"]
 
     @property
     def test_rows(self) -> list[dict[str, Any]]:
@@ -138,6 +149,7 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
                      start_epoch=start_epoch, summary=summary,
                      actual_noise_rate=_actual_noise_rate(run_dir, noise_kind, summary),
                      trained_noise_rate=_trained_noise_rate(run_dir, noise_kind) if held_out else None,
+                     config=config,
                      **({"phase_name": phase} if phase else {}))
 
 
@@ -243,6 +255,175 @@ def run_names(run_dirs: list[Path]) -> list[str]:
     return [name if part == Path(".") else str(part) for name, part in zip(names, relative)]
 
 
+# The settings in which runs of one experiment differ from seed to seed: the training's own draws (model init,
+# shuffling, augmentation) and which labels the noise changes. satlearn's benchmarks set both to draw another seed;
+# data.data_seed is not one of them: it draws the data themselves (MNIST-1D's, a test or validation split).
+SEED_KEYS = ("run.seed", "data.noise.seed")
+# what such runs may differ in besides: where and how they ran, as a resumption may change it, except where their
+# data lie. A resumption checks its data against the run's digest and keeps the labels it drew; nothing tells that
+# two runs' data folders (the JPEG copy of CIFAR-10 beside the original) or label files hold the same.
+_HOW_IT_RAN = RESUME_FREE_KEYS - {"data.root", "data.noise.file"}
+
+
+def run_seeds(run: RunCurves) -> tuple[int, int]:
+    """A run's ``(run.seed, data.noise.seed)``; its config must be known."""
+    assert run.config is not None
+    return run.config.run.seed, run.config.data.noise.seed
+
+
+def seeds_of_one_experiment(a: RunCurves, b: RunCurves) -> bool:
+    """Whether two runs' configs are equal but for the :data:`SEED_KEYS` and where and how they ran (the settings
+    that ``train --resume`` lets change, less ``data.root`` and ``data.noise.file``). False where either run's config
+    is unknown (a finished run whose ``config.yaml`` is gone or cannot be read)."""
+    if a.config is None or b.config is None:
+        return False
+    return _one_experiment(to_dict(a.config), to_dict(b.config))
+
+
+def _one_experiment(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return not config_differences(a, b, free=_HOW_IT_RAN | set(SEED_KEYS))
+
+
+@dataclass
+class RunGroup:
+    """Runs of one experiment trained with other seeds (:func:`group_runs`): ``compare`` gives them one row, each
+    figure the mean ± sample standard deviation of the runs', and one curve, their mean, shaded from the lowest to
+    the highest of them; all over the epochs that every run has reached (:attr:`last_epoch`)."""
+
+    name: str  # from its runs' names (:func:`group_name`)
+    runs: list[RunCurves]
+
+    @property
+    def seeds(self) -> list[tuple[int, int]]:
+        """Each run's ``(run.seed, data.noise.seed)``, in the runs' order."""
+        return [run_seeds(run) for run in self.runs]
+
+    @property
+    def label(self) -> str:
+        """The name the table and the plot give the group: ``sat (seeds 0, 1, 2)``."""
+        return f"{self.name} ({seed_words(self.seeds)})"
+
+    @property
+    def last_epoch(self) -> int:
+        """The last epoch that every one of its runs has trained: its figures and curves stop there."""
+        return min(run.last_epoch for run in self.runs)
+
+    @property
+    def uneven(self) -> bool:
+        """Whether some of its runs have trained further than others (some unfinished, or stopped early)."""
+        return len({run.last_epoch for run in self.runs}) > 1
+
+    # what its runs share, their configs being one
+    @property
+    def method(self) -> str:
+        return self.runs[0].method
+
+    @property
+    def epochs(self) -> int | None:
+        return self.runs[0].epochs
+
+    @property
+    def start_epoch(self) -> int | None:
+        return self.runs[0].start_epoch
+
+    @property
+    def phase_name(self) -> str:
+        return self.runs[0].phase_name
+
+
+# a run compared on its own, or a group of runs that differ only in their seeds
+Compared = RunCurves | RunGroup
+
+
+def group_runs(runs: list[RunCurves]) -> list[Compared]:
+    """``runs`` with those that are seeds of one experiment (:func:`seeds_of_one_experiment`) made one
+    :class:`RunGroup`, in the place of the first of them; the other runs stay as they are, in their order. Runs
+    that would group but two of which have the same seeds (one experiment run twice, on another device, say) are
+    not grouped: they are told apart as runs, not averaged."""
+    sets: list[list[RunCurves]] = []
+    settings = {id(run): to_dict(run.config) for run in runs if run.config is not None}  # (each read once)
+    for run in runs:
+        same = None if id(run) not in settings else next(
+            (members for members in sets
+             if id(members[0]) in settings and _one_experiment(settings[id(members[0])], settings[id(run)])), None)
+        if same is None:
+            sets.append([run])
+        else:
+            same.append(run)
+    grouped = {id(members[0]): members for members in sets
+               if len(members) > 1 and len({run_seeds(run) for run in members}) == len(members)
+               # (runs of one config are evaluated at the same epochs, unless their metrics were edited by hand)
+               and set.intersection(*({row["epoch"] for row in run.test_rows} for run in members))}
+    in_group = {id(run) for members in grouped.values() for run in members}
+    taken = {run.name for run in runs}
+    out: list[Compared] = []
+    for run in runs:
+        if id(run) in grouped:
+            members = grouped[id(run)]
+            name = group_name([member.name for member in members], [run_seeds(member) for member in members])
+            group, again = RunGroup(name=name, runs=members), 2
+            while group.label in taken:  # the name of another group, or a run's: styles are drawn by name
+                group.name, again = f"{name}-{again}", again + 1
+            taken.add(group.label)
+            out.append(group)
+        elif id(run) not in in_group:
+            out.append(run)
+    return out
+
+
+def seed_words(seeds: list[tuple[int, int]]) -> str:
+    """``(run.seed, data.noise.seed)`` pairs in words: ``seeds 0, 1, 2`` where the noise seed is each run's seed, or
+    one for all; ``noise seeds ...`` where the run seed is one for all; else ``run/noise seeds 0/5, 1/6``. Past five,
+    their count."""
+    ordered = sorted(seeds)
+    if len(ordered) > 5:
+        return f"{len(ordered)} seeds"
+    run, noise = [r for r, _ in ordered], [n for _, n in ordered]
+    if run == noise or len(set(noise)) == 1:
+        return "seeds " + ", ".join(map(str, run))
+    if len(set(run)) == 1:
+        return "noise seeds " + ", ".join(map(str, noise))
+    return "run/noise seeds " + ", ".join(f"{r}/{n}" for r, n in ordered)
+
+
+# a separator in a run's name, such as "sat-s1" or "sat_seed1_lr0.1" hold
+_SEPARATORS = "-_. "
+
+
+def _without(name: str, seed: int) -> set[str]:
+    """``name`` with one mention of ``seed`` dropped, in each way it can be: the number standing alone (not part of
+    a larger one, nor of a word such as "cnn1d"), with ``seed`` or ``s`` before it and a separator before that."""
+    pattern = rf"[{re.escape(_SEPARATORS)}]?(?:seed|s)?[-_=]?(?<![0-9]){re.escape(str(seed))}(?![0-9A-Za-z])"
+    return {name[:found.start()] + name[found.end():] for found in re.finditer(pattern, name, flags=re.IGNORECASE)}
+
+
+def group_name(names: list[str], seeds: list[tuple[int, int]]) -> str:
+    """The name of a group of runs, by their names and ``(run.seed, data.noise.seed)`` pairs: the name that all of
+    them have once the seeds that differ between them are dropped from it ("sat-s1", "sat-s2" → "sat";
+    "sat_seed0_lr0.1", "sat_seed1_lr0.1" → "sat_lr0.1"), else their common beginning, cut at a separator
+    ("sat-20261124-101500", "sat-20261124-112210" → "sat-20261124"), else the first one's name."""
+    varying = [index for index in range(2) if len({pair[index] for pair in seeds}) > 1]
+    common: set[str] | None = None
+    for name, pair in zip(names, seeds):
+        dropped = {name}
+        for seed in dict.fromkeys(pair[index] for index in varying):  # a seed given to both keys is named once
+            dropped = {shorter for each in dropped for shorter in _without(each, seed)}
+        common = dropped if common is None else common & dropped
+    common = {name.strip(_SEPARATORS) for name in common or ()} - {""}
+    if common:
+        return min(common, key=lambda name: (-len(name), name))  # the one that drops least
+    prefix = os.path.commonprefix(names)
+    if not all(len(name) == len(prefix) or name[len(prefix)] in _SEPARATORS for name in names):
+        prefix = _cut_at_separator(prefix)
+    return prefix.strip(_SEPARATORS) or names[0]
+
+
+def _cut_at_separator(prefix: str) -> str:
+    """``prefix`` up to its last separator: a common beginning that ends within a word ("sat-20261124-10")."""
+    cut = max(prefix.rfind(separator) for separator in _SEPARATORS)
+    return prefix[:cut] if cut >= 0 else ""
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
@@ -251,37 +432,53 @@ def _pct(value: float | None) -> str:
 _NO_SPLIT = ["no split", "—"]
 
 
-def format_table(runs: list[RunCurves]) -> str:
+def members(compared: list[Compared]) -> list[RunCurves]:
+    """The runs of ``compared``, each group's in its place."""
+    return [run for entry in compared for run in (entry.runs if isinstance(entry, RunGroup) else [entry])]
+
+
+def shown_name(entry: Compared) -> str:
+    """What the table and the plot call a run (its name) or a group (its :attr:`RunGroup.label`)."""
+    return entry.label if isinstance(entry, RunGroup) else entry.name
+
+
+def format_table(runs: list[Compared]) -> str:
     """A plain-text table: one row per run, test accuracy last and best, target quality, and the seconds of its
     epochs (training and evaluation; what a finished and an unfinished run both record, so the rows compare).
     Where a run holds out a validation split, two columns after the best test accuracy: its best validation
     accuracy with that epoch, and the test accuracy there, the pick made without the test split; a run without one
-    shows ``no split`` there."""
-    with_val = any(run.val_rows for run in runs)
+    shows ``no split`` there. A :class:`RunGroup`'s row gives the mean ± sample standard deviation of its runs'
+    figures, over the epochs that all of them have trained (:func:`group_cells`)."""
+    with_val = any(run.val_rows for run in members(runs))
     header = ["run", "method", "noise (actual)", "epochs", "final test acc", "best test acc",
               *(["best val acc", "test acc at best val"] if with_val else []), "labels right", "epochs s"]
     rows = [header]
     for run in runs:
-        tests = run.test_rows
-        best = max(tests, key=lambda row: row["test_accuracy"])
-        refined = [row["refined_label_accuracy"] for row in run.history if "refined_label_accuracy" in row]
-        s = run.summary
-        done = run.history[-1]["epoch"]
-        rows.append([
-            run.name,
-            run.method,
-            _pct(run.actual_noise_rate),
-            f"{done}" if s else f"{done}/{run.epochs} (unfinished)",
-            _pct(tests[-1]["test_accuracy"]),
-            f"{_pct(best['test_accuracy'])} (ep {best['epoch']})",
-            *(_validation_cells(run.validation_pick) if with_val else []),
-            _pct(refined[-1]) if refined else "—",
-            f"{sum(row.get('epoch_seconds', 0.0) for row in run.history):.1f}",
-        ])
+        rows.append(group_cells(run, with_val=with_val) if isinstance(run, RunGroup)
+                    else _run_cells(run, with_val=with_val))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def _run_cells(run: RunCurves, *, with_val: bool) -> list[str]:
+    tests = run.test_rows
+    best = max(tests, key=lambda row: row["test_accuracy"])
+    refined = [row["refined_label_accuracy"] for row in run.history if "refined_label_accuracy" in row]
+    s = run.summary
+    done = run.history[-1]["epoch"]
+    return [
+        run.name,
+        run.method,
+        _pct(run.actual_noise_rate),
+        f"{done}" if s else f"{done}/{run.epochs} (unfinished)",
+        _pct(tests[-1]["test_accuracy"]),
+        f"{_pct(best['test_accuracy'])} (ep {best['epoch']})",
+        *(_validation_cells(run.validation_pick) if with_val else []),
+        _pct(refined[-1]) if refined else "—",
+        f"{sum(row.get('epoch_seconds', 0.0) for row in run.history):.1f}",
+    ]
 
 
 def _validation_cells(pick: dict[str, Any] | None) -> list[str]:
@@ -290,77 +487,177 @@ def _validation_cells(pick: dict[str, Any] | None) -> list[str]:
     return [f"{_pct(pick['val_accuracy'])} (ep {pick['epoch']})", _pct(pick["test_accuracy"])]
 
 
-def draw_runs(runs: list[RunCurves], accuracy_ax, targets_ax=None, *, styles: dict[str, dict[str, Any]]) -> None:
+def _spread(values: list[float], *, scale: float = 100, unit: str = "%") -> str:
+    """The mean ± sample standard deviation of ``values`` (two or more), as percentages by default."""
+    return f"{scale * statistics.fmean(values):.1f} ± {scale * statistics.stdev(values):.1f}{unit}"
+
+
+def _epoch_span(epochs: list[int]) -> str:
+    low, high = min(epochs), max(epochs)
+    return f"ep {low}" if low == high else f"ep {low}–{high}"
+
+
+def _common(group: RunGroup, key: str) -> tuple[list[int], list[list[float]]]:
+    """The epochs at which every run of ``group`` reports ``key``, and at each, the runs' values in their order."""
+    per_run = [{row["epoch"]: row[key] for row in run.history if key in row} for run in group.runs]
+    epochs = sorted(set.intersection(*(set(values) for values in per_run)))
+    return epochs, [[values[epoch] for values in per_run] for epoch in epochs]
+
+
+def _validation_pick_until(run: RunCurves, last: int) -> dict[str, Any] | None:
+    """``run``'s :attr:`RunCurves.validation_pick` among its epochs up to ``last``: the first of its best there."""
+    if run.last_epoch <= last:
+        return run.validation_pick
+    rows = [row for row in run.val_rows if row["epoch"] <= last]
+    return max(rows, key=lambda row: row["val_accuracy"]) if rows else None
+
+
+def group_cells(group: RunGroup, *, with_val: bool) -> list[str]:
+    """A :class:`RunGroup`'s row of :func:`format_table`: the mean ± sample standard deviation of its runs' noise,
+    final (last evaluated) and best test accuracy, validation pick, labels right and seconds, each over the epochs
+    that all of them have trained, with the range of epochs at which their bests fell."""
+    last = group.last_epoch
+    tested, accuracies = _common(group, "test_accuracy")
+    bests = [max(zip(tested, (at[i] for at in accuracies)), key=lambda pair: pair[1])
+             for i in range(len(group.runs))]
+    rates = [run.actual_noise_rate for run in group.runs]
+    lasts = [run.last_epoch for run in group.runs]
+    if group.uneven:
+        done = f"{last}/{group.epochs} (runs at {min(lasts)}–{max(lasts)})"
+    elif all(run.summary for run in group.runs):
+        done = f"{last}"
+    else:
+        done = f"{last}/{group.epochs} (unfinished)"
+    cells = [group.label, group.method, "—" if None in rates else _spread(rates), done, _spread(accuracies[-1]),
+             f"{_spread([accuracy for _, accuracy in bests])} ({_epoch_span([epoch for epoch, _ in bests])})"]
+    if with_val:
+        picks = [_validation_pick_until(run, last) for run in group.runs]
+        cells += list(_NO_SPLIT) if None in picks else [
+            f"{_spread([pick['val_accuracy'] for pick in picks])} ({_epoch_span([pick['epoch'] for pick in picks])})",
+            _spread([pick["test_accuracy"] for pick in picks])]
+    refined = _common(group, "refined_label_accuracy")[1]
+    seconds = [sum(row.get("epoch_seconds", 0.0) for row in run.history if row["epoch"] <= last)
+               for run in group.runs]
+    return [*cells, _spread(refined[-1]) if refined else "—", _spread(seconds, scale=1, unit="")]
+
+
+def group_notes(compared: list[Compared]) -> list[str]:
+    """Lines for under the table, one for each :class:`RunGroup` in ``compared``: the runs it stands for, and, where
+    they have trained unequally far, the epochs its figures and curves are over; none without a group."""
+    groups = [entry for entry in compared if isinstance(entry, RunGroup)]
+    if not groups:
+        return []
+    lines = ["runs averaged over their seeds (mean ± sample standard deviation; plotted: the mean, shaded from the "
+             "lowest to the highest run):"]
+    for group in groups:
+        line = f"  {group.label}: {', '.join(run.name for run in group.runs)}"
+        if group.uneven:
+            trained = ", ".join(f"{run.name} {run.last_epoch}" for run in group.runs)
+            line += (f"; over the first {group.last_epoch} epochs, which all have trained ({trained} of "
+                     f"{group.epochs})")
+        lines.append(line)
+    return lines
+
+
+# how opaque the band between a group's lowest and highest run is drawn
+_BAND_ALPHA = 0.2
+
+
+def _draw_series(ax, entry: Compared, key: str, *, label: str, style: dict[str, Any]) -> None:
+    """Draws ``key`` per epoch, in percent, onto ``ax``: a run's own; a group's mean over the epochs at which all its
+    runs report it, shaded from the lowest to the highest of them."""
+    if isinstance(entry, RunGroup):
+        epochs, values = _common(entry, key)
+        ax.plot(epochs, [100 * statistics.fmean(at) for at in values], label=label, **point_style(epochs, style))
+        low, high = [100 * min(at) for at in values], [100 * max(at) for at in values]
+        ax.fill_between(epochs, low, high, color=style["color"], alpha=_BAND_ALPHA, linewidth=0)
+        for edge in (low, high):  # where two groups' bands overlap, their colours mix: the edges tell whose is whose
+            ax.plot(epochs, edge, color=style["color"], linewidth=0.6, alpha=0.6)
+        return
+    rows = [row for row in entry.history if key in row]
+    epochs = [row["epoch"] for row in rows]
+    ax.plot(epochs, [100 * row[key] for row in rows], label=label, **point_style(epochs, style))
+
+
+def _given_labels_rate(entry: Compared) -> float | None:
+    """The noise rate of the labels a run's targets cover (a validation split's are not trained on); a group's
+    mean, None where a run of it cannot tell."""
+    if isinstance(entry, RunGroup):
+        rates = [_given_labels_rate(run) for run in entry.runs]
+        return None if None in rates else statistics.fmean(rates)
+    return entry.actual_noise_rate if entry.trained_noise_rate is None else entry.trained_noise_rate
+
+
+def draw_runs(runs: list[Compared], accuracy_ax, targets_ax=None, *, styles: dict[str, dict[str, Any]]) -> None:
     """Draws ``runs`` onto matplotlib axes: test accuracy per epoch; on ``targets_ax``, the share of training labels
     that a run's refined labels (the largest class of each target, the given label where it ties) get right, beside
     its given labels'; a dotted line where a run's second phase starts (its soft targets, or the gamblers loss), once
     the run has got there. ``styles``: each run's ``Axes.plot`` keywords, by name (:func:`line_styles`); its given
-    labels' and phase's lines take its colour alone, as dashes and dots say what they are."""
+    labels' and phase's lines take its colour alone, as dashes and dots say what they are. A :class:`RunGroup` is
+    drawn as its runs' mean, shaded from the lowest to the highest, up to the last epoch all have trained; its
+    given labels' line at their mean."""
     for run in runs:
-        name, style = plain_text(run.name), styles[run.name]
+        name, style = plain_text(shown_name(run)), styles[shown_name(run)]
         colour = style["color"]
-        rows = run.test_rows
-        tested = [r["epoch"] for r in rows]
-        accuracy_ax.plot(tested, [100 * r["test_accuracy"] for r in rows], label=name,
-                         **point_style(tested, style))
-        refined = [r for r in run.history if "refined_label_accuracy" in r]
+        # a group whose runs have trained unequally far ends where the shortest has got to: said, not left to guess
+        shortest = f", to epoch {run.last_epoch} (its shortest run)" if isinstance(run, RunGroup) and run.uneven else ""
+        _draw_series(accuracy_ax, run, "test_accuracy", label=name + shortest, style=style)
+        with_refined = any("refined_label_accuracy" in r for one in members([run]) for r in one.history)
         drawn_on = [accuracy_ax]
-        if targets_ax is not None and refined:
+        if targets_ax is not None and with_refined:
             drawn_on.append(targets_ax)
-            refined_epochs = [r["epoch"] for r in refined]
-            targets_ax.plot(refined_epochs, [100 * r["refined_label_accuracy"] for r in refined],
-                            label=f"{name} targets", **point_style(refined_epochs, style))
-            # over the labels the targets cover: a validation split's are not trained on
-            rate = run.actual_noise_rate if run.trained_noise_rate is None else run.trained_noise_rate
+            _draw_series(targets_ax, run, "refined_label_accuracy", label=f"{name} targets", style=style)
+            rate = _given_labels_rate(run)
             if rate is not None:
                 targets_ax.axhline(100 * (1 - rate), color=colour, linestyle="--", linewidth=0.8,
                                    label=f"{name} given labels")
         # epochs are 1-based in the metrics: the first epoch of the phase; not drawn past where a run has got to, nor
         # on the targets' axes for a run without curves there (gamblers, clean labels), where it would mark nothing
-        if run.start_epoch is not None and run.start_epoch + 1 <= run.history[-1]["epoch"]:
+        if run.start_epoch is not None and run.start_epoch + 1 <= run.last_epoch:
             for ax in drawn_on:
                 ax.axvline(run.start_epoch + 1, color=colour, linestyle=":", linewidth=1,
                            label=plain_text(phase_label(run)) if ax is accuracy_ax else None)
+    if any(isinstance(run, RunGroup) for run in runs):  # what the bands are, once for the figure
+        accuracy_ax.fill_between([], [], color="0.5", alpha=_BAND_ALPHA * 2, linewidth=0,
+                                 label="shaded: lowest to highest run of a group")
 
 
-def draw_validation(runs: list[RunCurves], ax, *, styles: dict[str, dict[str, Any]]) -> None:
+def draw_validation(runs: list[Compared], ax, *, styles: dict[str, dict[str, Any]]) -> None:
     """Draws onto ``ax`` the validation accuracy per epoch (against the given labels) of those of ``runs`` that hold
     out a validation split, in each run's style (:func:`line_styles`), with the dotted line where its second phase
     starts, as :func:`draw_runs` draws them beside it."""
     for run in runs:
-        rows = run.val_rows
-        if not rows:
+        if not any(one.val_rows for one in members([run])):
             continue
-        style = styles[run.name]
-        epochs = [r["epoch"] for r in rows]
-        ax.plot(epochs, [100 * r["val_accuracy"] for r in rows], label=plain_text(run.name),
-                **point_style(epochs, style))
-        if run.start_epoch is not None and run.start_epoch + 1 <= run.history[-1]["epoch"]:
+        style = styles[shown_name(run)]
+        _draw_series(ax, run, "val_accuracy", label=plain_text(shown_name(run)), style=style)
+        if run.start_epoch is not None and run.start_epoch + 1 <= run.last_epoch:
             ax.axvline(run.start_epoch + 1, color=style["color"], linestyle=":", linewidth=1)
 
 
-def phase_label(run: RunCurves) -> str:
+def phase_label(run: Compared) -> str:
     """The legend entry of the line where ``run``'s second phase starts: "sat20: start of SAT", or "start of SAT"
     alone for a run named after its phase (the demo's "SAT"), which would otherwise read "SAT: start of SAT"."""
     start = f"start of {run.phase_name}"
-    return start if run.name.casefold() == run.phase_name.casefold() else f"{run.name}: {start}"
+    name = shown_name(run)
+    return start if name.casefold() == run.phase_name.casefold() else f"{name}: {start}"
 
 
 # the figure's width (inches) for its panels side by side
 _FIGURE_WIDTHS = {1: 7, 2: 12, 3: 16}
 
 
-def plot_runs(runs: list[RunCurves], path: Path, *, title: str = "") -> None:
+def plot_runs(runs: list[Compared], path: Path, *, title: str = "") -> None:
     """Test accuracy per epoch of every run; beside it, where any run holds out a validation split, the validation
     accuracy (given labels) of those that do, in a panel of its own (its level under label noise is far from the
     test split's, which would squeeze both onto one scale); then, where any run has them, the share of training
     labels that its refined labels (the largest class of each target, the given label where it ties) get right. A
-    dotted line marks where a run's second phase starts."""
-    with_val = any(run.val_rows for run in runs)
-    with_targets = any("refined_label_accuracy" in row for run in runs for row in run.history)
+    dotted line marks where a run's second phase starts. A :class:`RunGroup` is drawn as :func:`draw_runs` says."""
+    with_val = any(run.val_rows for run in members(runs))
+    with_targets = any("refined_label_accuracy" in row for run in members(runs) for row in run.history)
     panels = 1 + with_val + with_targets
     fig, axes = new_figure(1, panels, figsize=(_FIGURE_WIDTHS[panels], 4.5), squeeze=False)
-    styles = dict(zip((run.name for run in runs), line_styles(len(runs))))
+    styles = dict(zip((shown_name(run) for run in runs), line_styles(len(runs))))
     draw_runs(runs, axes[0, 0], axes[0, -1] if with_targets else None, styles=styles)
     axes[0, 0].set_ylabel("test accuracy (%)")
     if with_val:
@@ -393,12 +690,17 @@ def plot_format(path: Path, supported: dict[str, str]) -> str:
     return suffix if suffix in supported and suffix not in _NEEDS_OTHER_PROGRAMS else "png"
 
 
-def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
-                 title: str = "") -> tuple[list[RunCurves], str, Path]:
+def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None, title: str = "",
+                 group: bool = True) -> tuple[list[RunCurves], str, Path]:
     """Reads every run, writes the plot (default: ``compare.png`` in the runs' common parent) and returns the runs,
     the table and the plot's path. A folder of runs stands for those of its runs that have an evaluated epoch; a line
     under the table names the others (``run.eval_every`` > 1, before their first evaluation). A run named on its
-    own with no evaluated epoch yet is a DataError."""
+    own with no evaluated epoch yet is a DataError.
+
+    With ``group`` (the default), runs that differ only in their seeds (:data:`SEED_KEYS`) and in where and how they
+    ran are one row and one curve, their mean (:func:`group_runs`, :class:`RunGroup`), with lines under the table
+    naming each group's runs; where no runs group, the table and plot are those of ``group=False``, a row and a
+    curve for each run. The runs returned are every run read, grouped or not: ``group_runs(runs)`` gives the groups."""
     if not isinstance(run_dirs, (str, bytes, os.PathLike)):  # (a lone path is refused below, not read as letters)
         run_dirs = list(run_dirs)  # read twice: a generator would be used up by the first reading
     dirs = unique_run_dirs(run_dirs)
@@ -416,8 +718,9 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None,
     if not runs:
         raise DataError(f"no evaluated epoch yet in any of the runs ({', '.join(waiting)})")
     path = output_file(out, "compare.png") if out is not None else common_parent(dirs) / "compare.png"
-    plot_runs(runs, path, title=title)
-    table = format_table(runs)
+    compared = group_runs(runs) if group else runs
+    plot_runs(compared, path, title=title)
+    table = "\n".join([format_table(compared), *group_notes(compared)])
     if waiting:
         table += f"\nnot shown, as not yet evaluated (run.eval_every): {', '.join(waiting)}"
     return runs, table, path
