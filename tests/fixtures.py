@@ -109,6 +109,29 @@ def drawn_figures(monkeypatch) -> list:
     return drawn
 
 
+def legend_below(ax):
+    """The legend drawn below ``ax``'s figure for ``ax`` (centred under it), or None."""
+    fig = ax.get_figure()
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    return next((legend for legend in fig.legends
+                 if abs(sum(legend.get_window_extent(renderer).intervalx) - sum(box.intervalx)) < 2), None)
+
+
+def legend_texts(ax) -> list[str]:
+    """The entries of ``ax``'s legend, inside it or below its figure (:func:`legend_below`)."""
+    legend = ax.get_legend() or legend_below(ax)
+    return [] if legend is None else [text.get_text() for text in legend.get_texts()]
+
+
+def legends_cover_no_axes(fig) -> bool:
+    """Whether every legend of ``fig`` lies outside each of its axes, tick and axis labels included."""
+    renderer = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    return all(not legend.get_window_extent(renderer).overlaps(ax.get_tightbbox(renderer))
+               for legend in legends for ax in fig.axes)
+
+
 def without_a_home_directory(monkeypatch) -> None:
     """No home directory, as in a container whose user has no HOME and no passwd entry (pathlib then raises
     RuntimeError, and ``os.path.expanduser`` leaves a ``~`` as it is), and neither SATLEARN_CACHE nor XDG_CACHE_HOME

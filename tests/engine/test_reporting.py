@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import drawn_figures, tiny_overrides
+from fixtures import drawn_figures, legend_texts, legends_cover_no_axes, tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import fit
 from satlearn.engine.reporting import flag_statistics, plot_curves, to_json
@@ -213,6 +213,24 @@ def test_the_curves_of_a_run_with_a_validation_split_draw_its_accuracy_and_loss_
     assert not any(line.get_label().startswith("validation") for ax in drawn[0].axes for line in ax.get_lines())
 
 
+def test_the_curves_legends_lie_below_their_axes_where_they_cover_no_curve(tmp_path, monkeypatch):
+    from PIL import Image
+
+    # a run with a validation split: its curve ran level under the legend "best" put in the lower right corner
+    history = [{"epoch": e, "train_accuracy": 0.2 + 0.01 * e, "train_loss": 2 / e, "test_accuracy": 0.2 + 0.02 * e,
+                "test_loss": 1 / e, "val_accuracy": 0.3, "val_loss": 2.0, "val_clean_accuracy": 0.2 + 0.02 * e,
+                "refined_label_accuracy": 0.6} for e in range(1, 21)]
+    drawn = drawn_figures(monkeypatch)
+    plot_curves(history, tmp_path / "curves.png", phase=(5, "SAT"))
+    (fig,) = drawn
+    accuracy_ax, loss_ax = fig.axes
+    assert [ax.get_legend() for ax in fig.axes] == [None, None] and len(fig.legends) == 2
+    assert legends_cover_no_axes(fig)
+    assert len(legend_texts(accuracy_ax)) == 6 and legend_texts(loss_ax) == ["train", "test",
+                                                                             "validation (given labels)"]
+    assert Image.open(tmp_path / "curves.png").height > fig.get_figheight() * 110  # the image takes them in
+
+
 def drawn_visibly(line) -> bool:
     """Whether a matplotlib line shows on the figure: a line through two points or more, or a marker."""
     joined = len(line.get_xdata()) > 1 and line.get_linestyle() not in ("None", "", " ")
@@ -235,7 +253,7 @@ def test_a_method_that_reports_no_training_accuracy_gets_no_legend_entry_for_it(
     drawn = drawn_figures(monkeypatch)
     plot_curves(history, tmp_path / "curves.png")
     accuracy_ax = drawn[0].axes[0]
-    assert [text.get_text() for text in accuracy_ax.get_legend().get_texts()] == ["test"]
+    assert legend_texts(accuracy_ax) == ["test"]
     assert [line.get_label() for line in accuracy_ax.get_lines()] == ["test"]
 
 
@@ -528,8 +546,8 @@ def test_curves_png_marks_the_epoch_the_methods_second_phase_starts_as_compare_d
     accuracy_ax, loss_ax = drawn[0].axes
     for ax in (accuracy_ax, loss_ax):  # 0-based start epoch 1: the first epoch on soft targets is epoch 2
         assert [list(line.get_xdata()) for line in ax.get_lines() if line.get_linestyle() == ":"] == [[2, 2]]
-    assert [text.get_text() for text in accuracy_ax.get_legend().get_texts()][-1] == "start of SAT"
-    assert "start of SAT" not in [text.get_text() for text in loss_ax.get_legend().get_texts()]
+    assert legend_texts(accuracy_ax)[-1] == "start of SAT"
+    assert "start of SAT" not in legend_texts(loss_ax)
     assert result.summary["start_epoch"] == 1
 
 

@@ -353,21 +353,22 @@ LEGEND_ENTRIES_INSIDE = 10
 RUNS_WITH_LEGENDS_INSIDE = 10
 
 
-def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best") -> bool:
-    """Draws each of ``axes``' legends and lays ``fig`` out (``tight_layout``), for a figure of ``runs`` runs. A
-    legend goes inside its axes (at ``loc``) before the layout, which makes room for it, as such figures have always
-    been laid out, unless the figure has more than :data:`RUNS_WITH_LEGENDS_INSIDE` runs and the legend more than
-    :data:`LEGEND_ENTRIES_INSIDE` entries, or the legend is wider than its axes once laid out (long run names: it
-    reached out over the axes' tick labels and the curves beside them); such a one goes below the figure, under its
-    axes, once the figure is laid out without it (a layout made with it would warn that it cannot fit), where it
-    hides no curve: in as many columns as fit the axes' width, so that the legends of axes side by side stay apart,
-    and where even one column is wider, under the legends it would cover. Returns whether a legend went below, which
-    ``savefig`` then takes in with ``bbox_inches="tight"``."""
-    below = []
+def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best", below: bool = False) -> bool:
+    """Draws each of ``axes``' legends and lays ``fig`` out (``tight_layout``), for a figure of ``runs`` runs.
+    ``below``: every legend goes below the figure, under its axes, where it can cover no curve (a legend inside,
+    even at matplotlib's "best", sits on a curve where no corner is free of them). Else a legend goes inside its axes
+    (at ``loc``) before the layout, which makes room for it, unless the figure has more than
+    :data:`RUNS_WITH_LEGENDS_INSIDE` runs and the legend more than :data:`LEGEND_ENTRIES_INSIDE` entries, or the
+    legend is wider than its axes once laid out (long run names: it reached out over the axes' tick labels and the
+    curves beside them), and goes below then. A legend below is drawn once the figure is laid out without it (a
+    layout made with it would warn that it cannot fit): in as many columns as fit the axes' width, so that the
+    legends of axes side by side stay apart, and where even one column is wider, under the legends it would cover.
+    Returns whether a legend went below, which ``savefig`` then takes in with ``bbox_inches="tight"``."""
+    under = []
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
-        if runs > RUNS_WITH_LEGENDS_INSIDE and len(handles) > LEGEND_ENTRIES_INSIDE:
-            below.append(ax)
+        if handles and (below or runs > RUNS_WITH_LEGENDS_INSIDE and len(handles) > LEGEND_ENTRIES_INSIDE):
+            under.append(ax)
         elif handles:
             ax.legend(handles, labels, fontsize=fontsize, loc=loc)
     fig.tight_layout()
@@ -377,10 +378,10 @@ def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best") -
     if too_wide:
         for ax in too_wide:
             ax.get_legend().remove()
-        below = [ax for ax in axes if ax in below or ax in too_wide]
+        under = [ax for ax in axes if ax in under or ax in too_wide]
         fig.tight_layout()
     placed: list = []  # the extents of the legends below so far
-    for ax in below:
+    for ax in under:
         handles, labels = ax.get_legend_handles_labels()
         box = ax.get_position()
         centre = (box.x0 + box.x1) / 2
@@ -391,7 +392,7 @@ def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best") -
             legend.set_bbox_to_anchor((centre, top), transform=fig.transFigure)
             extent = legend.get_window_extent(renderer)
         placed.append(extent)
-    return bool(below)
+    return bool(under)
 
 
 def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], fontsize: float, renderer):
@@ -414,7 +415,7 @@ def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], font
 def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
                 phase: tuple[int, str] | None = None) -> None:
     """Accuracy (train on given labels, test, and a validation split's where the run held one out) and loss against
-    epoch, side by side. ``phase``: the 0-based epoch at
+    epoch, side by side, each with its legend below it. ``phase``: the 0-based epoch at
     which the run's second phase starts and its name (as :func:`run_phase` gives them), marked by a dotted line once
     the run has got there, as compare marks it."""
     def percent(value):  # in percent, as compare's plot and the printed figures give accuracies
@@ -455,13 +456,11 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
         for ax in (ax_acc, ax_loss):
             ax.axvline(phase[0] + 1, color=palette()[3], linestyle=":", linewidth=1,
                        label=f"start of {phase[1]}" if ax is ax_acc else None)
-    ax_acc.legend()
-    ax_loss.legend()
     ax_loss.grid(alpha=0.3)
     if title:
         fig.suptitle(plain_text(title))
-    fig.tight_layout()
-    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    place_legends(fig, (ax_acc, ax_loss), runs=1, fontsize=8, below=True)  # and lays the figure out
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
 
 
 def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> None:
