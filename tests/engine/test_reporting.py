@@ -231,6 +231,35 @@ def test_the_curves_legends_lie_below_their_axes_where_they_cover_no_curve(tmp_p
     assert Image.open(tmp_path / "curves.png").height > fig.get_figheight() * 110  # the image takes them in
 
 
+def contrast_on_white(colour) -> float:
+    """The contrast ratio of ``colour`` against white, as WCAG measures it (1 to 21)."""
+    from matplotlib.colors import to_rgb
+
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+    return 1.05 / (0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2] + 0.05)
+
+
+@pytest.mark.parametrize("held_out", [False, True])
+def test_each_curve_of_curves_png_has_a_colour_of_its_own_and_none_is_a_pale_grey(tmp_path, monkeypatch, held_out):
+    from matplotlib.colors import to_hex, to_rgb
+
+    # the third curve took the palette's pale grey in turn: the refined labels' of a run without a validation split,
+    # the validation curve of one with a split
+    history = [{"epoch": e, "train_accuracy": 0.1 * e, "train_loss": 1 / e, "test_accuracy": 0.2, "test_loss": 2.0,
+                "refined_label_accuracy": 0.6, **({"val_loss": 3 / e, "val_accuracy": 0.05 * e,
+                                                    "val_clean_accuracy": 0.06 * e} if held_out else {})}
+               for e in range(1, 4)]
+    drawn = drawn_figures(monkeypatch)
+    plot_curves(history, tmp_path / "curves.png", phase=(1, "SAT"))
+    accuracy_ax = drawn[0].axes[0]
+    curves = [line for line in accuracy_ax.get_lines() if len(set(line.get_xdata())) > 1]
+    assert len(curves) == (5 if held_out else 3)
+    assert len({to_hex(line.get_color()) for line in curves}) == len(curves)
+    greys = [line for line in accuracy_ax.get_lines() if max(to_rgb(line.get_color())) - min(to_rgb(line.get_color()))
+             < 0.05]  # the refined labels' curve and the phase's line
+    assert len(greys) == 2 and all(contrast_on_white(line.get_color()) >= 4.5 for line in greys)
+
+
 def drawn_visibly(line) -> bool:
     """Whether a matplotlib line shows on the figure: a line through two points or more, or a marker."""
     joined = len(line.get_xdata()) > 1 and line.get_linestyle() not in ("None", "", " ")

@@ -412,6 +412,13 @@ def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], font
     return one_column
 
 
+# curves.png's colours, by place in the :func:`palette`: the curves against given labels (training, validation) in
+# blues, those against clean labels (test, the validation split's clean accuracy) in oranges, the refined labels in
+# the dark grey of the phase's line; taken from the palette in turn, a third or fourth curve got one of its pale greys,
+# hard to see on white
+CURVE_COLOURS = {"train": 0, "test": 1, "validation": 4, "validation (clean labels)": 5, "refined": 3, "phase": 3}
+
+
 def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
                 phase: tuple[int, str] | None = None) -> None:
     """Accuracy (train on given labels, test, and a validation split's where the run held one out) and loss against
@@ -421,40 +428,45 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
     def percent(value):  # in percent, as compare's plot and the printed figures give accuracies
         return None if value is None else 100 * value
 
+    colours = {name: palette()[index] for name, index in CURVE_COLOURS.items()}
     epochs = [row["epoch"] for row in history]
     fig, (ax_acc, ax_loss) = new_figure(1, 2, figsize=(10, 4))
     # a method of one's own need not report a training accuracy: no legend entry then for a curve with no points
     if any("train_accuracy" in row for row in history):
         ax_acc.plot(epochs, [percent(row.get("train_accuracy")) for row in history], label="train (given labels)",
-                    **point_style(epochs))
+                    color=colours["train"], **point_style(epochs))
     test_rows = [row for row in history if "test_accuracy" in row]
     test_epochs = [r["epoch"] for r in test_rows]
-    ax_acc.plot(test_epochs, [percent(r["test_accuracy"]) for r in test_rows], label="test", **point_style(test_epochs))
+    ax_acc.plot(test_epochs, [percent(r["test_accuracy"]) for r in test_rows], label="test", color=colours["test"],
+                **point_style(test_epochs))
     val_rows = [row for row in history if "val_accuracy" in row]  # a run with a validation split
     val_epochs = [r["epoch"] for r in val_rows]
     if val_rows:
         ax_acc.plot(val_epochs, [percent(r["val_accuracy"]) for r in val_rows], label="validation (given labels)",
-                    **point_style(val_epochs))
+                    color=colours["validation"], **point_style(val_epochs))
     if any("val_clean_accuracy" in r for r in val_rows):
         ax_acc.plot(val_epochs, [percent(r.get("val_clean_accuracy")) for r in val_rows],
-                    label="validation (clean labels)", linestyle="-.", **point_style(val_epochs))
+                    label="validation (clean labels)", linestyle="-.", color=colours["validation (clean labels)"],
+                    **point_style(val_epochs))
     if any("refined_label_accuracy" in row for row in history):
         ax_acc.plot(epochs, [percent(row.get("refined_label_accuracy")) for row in history],
-                    label="refined labels vs clean", linestyle="--", **point_style(epochs))
+                    label="refined labels vs clean", linestyle="--", color=colours["refined"], **point_style(epochs))
     mark_epoch_axis(ax_acc)
     fit_percent_axis(ax_acc)
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.grid(alpha=0.3)
-    ax_loss.plot(epochs, [row.get("train_loss") for row in history], label="train", **point_style(epochs))
-    ax_loss.plot(test_epochs, [r["test_loss"] for r in test_rows], label="test", **point_style(test_epochs))
+    ax_loss.plot(epochs, [row.get("train_loss") for row in history], label="train", color=colours["train"],
+                 **point_style(epochs))
+    ax_loss.plot(test_epochs, [r["test_loss"] for r in test_rows], label="test", color=colours["test"],
+                 **point_style(test_epochs))
     if val_rows:
         ax_loss.plot(val_epochs, [r["val_loss"] for r in val_rows], label="validation (given labels)",
-                     **point_style(val_epochs))
+                     color=colours["validation"], **point_style(val_epochs))
     mark_epoch_axis(ax_loss)
     ax_loss.set_ylabel("loss")
     if phase is not None and phase[0] + 1 <= epochs[-1]:  # epochs are 1-based in the metrics
         for ax in (ax_acc, ax_loss):
-            ax.axvline(phase[0] + 1, color=palette()[3], linestyle=":", linewidth=1,
+            ax.axvline(phase[0] + 1, color=colours["phase"], linestyle=":", linewidth=1,
                        label=f"start of {phase[1]}" if ax is ax_acc else None)
     ax_loss.grid(alpha=0.3)
     if title:
