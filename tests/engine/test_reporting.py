@@ -260,6 +260,36 @@ def test_each_curve_of_curves_png_has_a_colour_of_its_own_and_none_is_a_pale_gre
     assert len(greys) == 2 and all(contrast_on_white(line.get_color()) >= 4.5 for line in greys)
 
 
+def test_curves_png_rings_the_epoch_a_run_keeps_on_the_curve_that_picked_it_and_none_where_it_keeps_none(
+        tmp_path, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    drawn = drawn_figures(monkeypatch)
+    runs = {name: fit(load_config(None, tiny_overrides(tmp_path, "method.name=erm", "run.epochs=4", *extra)),
+                      tmp_path / name, log=lambda message: None)
+            for name, extra in (("val", ("run.keep_best=true", "data.val_size=100")),
+                                ("test", ("run.keep_best=true",)), ("none", ("data.val_size=100",)))}
+    for (name, result), fig in zip(runs.items(), drawn):
+        accuracy_ax, loss_ax = fig.axes
+        rings = [line for line in accuracy_ax.get_lines() if line.get_label().startswith("kept")]
+        assert not [line for line in loss_ax.get_lines() if line.get_label().startswith("kept")]
+        if name == "none":  # a run that keeps no weights has no epoch to mark
+            assert rings == [] and not [text for text in legend_texts(accuracy_ax) if text.startswith("kept")]
+            continue
+        summary = result.summary
+        epoch = summary["validation"]["best_epoch"] if name == "val" else summary["best_epoch"]
+        row = result.history[epoch - 1]
+        (ring,) = rings
+        assert list(ring.get_xdata()) == [epoch]
+        assert list(ring.get_ydata()) == [pytest.approx(100 * row[f"{name}_accuracy"])]
+        # in the colour of the curve it lies on, which named the split that picked it
+        (picker,) = [line for line in accuracy_ax.get_lines()
+                     if line.get_label() == ("validation (given labels)" if name == "val" else "test")]
+        assert to_hex(ring.get_markeredgecolor()) == to_hex(picker.get_color())
+        assert f"kept epoch {epoch} (best {name} acc)" in legend_texts(accuracy_ax)
+        assert torch.load(result.run_dir / "best_model.pt", weights_only=True)["epoch"] == epoch
+
+
 def drawn_visibly(line) -> bool:
     """Whether a matplotlib line shows on the figure: a line through two points or more, or a marker."""
     joined = len(line.get_xdata()) > 1 and line.get_linestyle() not in ("None", "", " ")

@@ -419,12 +419,34 @@ def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], font
 CURVE_COLOURS = {"train": 0, "test": 1, "validation": 4, "validation (clean labels)": 5, "refined": 3, "phase": 3}
 
 
+def kept_epoch(summary: dict[str, Any]) -> tuple[int, str]:
+    """The epoch whose weights ``run.keep_best`` keeps and the split that picked it (``val``, ``test``), as a run's
+    ``summary.json`` records them: ``validation.best_epoch`` where ``best_by`` is ``val``, else ``best_epoch`` (a
+    summary written before ``best_by`` was kept is of a run picked on the test split)."""
+    if summary.get("best_by") == "val":
+        return summary["validation"]["best_epoch"], "val"
+    return summary["best_epoch"], "test"
+
+
+def kept_label(epoch: int, by: str) -> str:
+    """The legend entry of the mark at the epoch a run keeps: "kept epoch 24 (best val acc)"."""
+    return f"kept epoch {epoch} (best {by} acc)"
+
+
+def mark_kept(ax, epoch: int, accuracy: float, *, color: str, label: str | None) -> None:
+    """Rings the point (``epoch``, ``accuracy``) of the curve that picked the epoch a run keeps (``run.keep_best``),
+    in that curve's colour: a hollow ring larger than any line's marker, which hides none of the curve under it."""
+    ax.plot([epoch], [accuracy], linestyle="none", marker="o", markersize=11, markerfacecolor="none",
+            markeredgecolor=color, markeredgewidth=2, label=label, zorder=3)
+
+
 def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
-                phase: tuple[int, str] | None = None) -> None:
+                phase: tuple[int, str] | None = None, kept: tuple[int, str] | None = None) -> None:
     """Accuracy (train on given labels, test, and a validation split's where the run held one out) and loss against
     epoch, side by side, each with its legend below it. ``phase``: the 0-based epoch at
     which the run's second phase starts and its name (as :func:`run_phase` gives them), marked by a dotted line once
-    the run has got there, as compare marks it."""
+    the run has got there, as compare marks it. ``kept``: the epoch whose weights the run keeps and the split that
+    picked it (as :func:`kept_epoch` gives them), ringed on that split's accuracy curve."""
     def percent(value):  # in percent, as compare's plot and the printed figures give accuracies
         return None if value is None else 100 * value
 
@@ -451,6 +473,10 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
     if any("refined_label_accuracy" in row for row in history):
         ax_acc.plot(epochs, [percent(row.get("refined_label_accuracy")) for row in history],
                     label="refined labels vs clean", linestyle="--", color=colours["refined"], **point_style(epochs))
+    picked = {row["epoch"]: row for row in (val_rows if kept and kept[1] == "val" else test_rows)}
+    if kept is not None and kept[0] in picked:
+        mark_kept(ax_acc, kept[0], percent(picked[kept[0]][f"{kept[1]}_accuracy"]), label=kept_label(*kept),
+                  color=colours["validation" if kept[1] == "val" else "test"])
     mark_epoch_axis(ax_acc)
     fit_percent_axis(ax_acc)
     ax_acc.set_ylabel("accuracy (%)")
@@ -477,7 +503,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
 
 def write_outputs(run_dir: Path, config, history, summary, *, method, noisy) -> None:
     plot_curves(history, run_dir / "curves.png", title=curves_title(config, data=summary["data"]),
-                phase=run_phase(config))
+                phase=run_phase(config), kept=kept_epoch(summary) if config.run.keep_best else None)
     if method.soft_targets is not None:
         from satlearn.errors import DataError
         from satlearn.label_issues import read_origin
