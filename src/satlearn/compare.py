@@ -671,7 +671,7 @@ def plot_runs(runs: list[Compared], path: Path, *, title: str = "") -> None:
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(plain_text(title), fontsize=11)
-    legends_below = place_legends(fig, axes[0], runs=len(runs), fontsize=8)  # and lays the figure out
+    legends_below = place_legends(fig, axes[0], runs=len(runs), fontsize=8, below=True)  # and lays the figure out
     make_output_dir(path.parent, what=f"plot {path}: its directory")
     image_format = plot_format(path, fig.canvas.get_supported_filetypes())
     with FilesWrittenTogether(folder=path.parent) as files:  # (which tidies what a killed compare left there)

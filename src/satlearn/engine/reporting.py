@@ -346,10 +346,10 @@ def line_styles(count: int) -> list[dict[str, Any]]:
              "markevery": (0.01 * (i % len(colours)), 0.1)} for i in range(count)]
 
 
-# a legend of more entries than this, drawn inside its axes, covers the curves it names (a folder of runs compared)
+# a legend of more entries than this, drawn inside its axes, covers the curves it names (a folder of runs scored)
 LEGEND_ENTRIES_INSIDE = 10
-# a figure of at most this many runs keeps its legends inside its axes, as such figures have always been drawn,
-# however many lines each run names (a run's phase start, its targets, its given labels: two entries a run)
+# a figure of at most this many runs whose legends are not all asked below (the risk-coverage plot's) keeps them
+# inside its axes, as such figures have always been drawn, however many lines each run names
 RUNS_WITH_LEGENDS_INSIDE = 10
 
 
