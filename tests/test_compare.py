@@ -919,7 +919,7 @@ def test_a_group_is_drawn_as_its_mean_shaded_from_its_lowest_to_its_highest_run(
     assert list(mean.get_ydata()) == pytest.approx([20, 100 * (0.5 + 0.55 + 0.3) / 3, 100 * (0.3 + 0.3 + 0.6) / 3, 45])
     band, key = [c for c in accuracy_ax.collections if isinstance(c, PolyCollection)]
     assert band.get_paths()[0].vertices[:, 1].max() == pytest.approx(60)  # the highest run at its best
-    legend = [text.get_text() for text in accuracy_ax.get_legend().get_texts()]
+    legend = legend_texts(accuracy_ax)
     assert legend == ["sat (seeds 0, 1, 2)", "sat (seeds 0, 1, 2): start of SAT",
                       "shaded: lowest to highest run of a group"]
     # the targets of the group, and its given labels at their mean share right
@@ -1048,3 +1048,66 @@ def test_two_groups_named_alike_are_told_apart(tmp_path):
     runs = [read_run(seed_run(tmp_path / f"sat{spelling}{seed}", HAND_ROWS, f"run.seed={seed}", *other))
             for spelling, other in (("-s", []), ("_seed", ["optim.lr=0.1"])) for seed in (0, 1)]
     assert [group.label for group in group_runs(runs)] == ["sat (seeds 0, 1)", "sat-2 (seeds 0, 1)"]
+
+
+def keeping_best(run_dir, **summary):
+    """``run_dir`` as a run with ``run.keep_best: true`` leaves it; ``summary``: what its summary.json says besides."""
+    config = run_dir / "config.yaml"
+    config.write_text(config.read_text().replace("run:\n", "run:\n  keep_best: true\n"))
+    if summary:
+        kept = json.loads((run_dir / "summary.json").read_text())
+        (run_dir / "summary.json").write_text(json.dumps({**kept, **summary}))
+    return run_dir
+
+
+def test_the_plot_rings_the_epoch_a_run_keeps_on_the_curve_of_the_split_that_picked_it(tmp_path, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    from satlearn.compare import plot_runs
+
+    # validation accuracy is best after epochs 1 and 3 (the first is kept), test accuracy after epoch 2
+    pick = {"best_epoch": 1, "best_accuracy": 0.62, "test_accuracy_at_best_epoch": 0.30}
+    runs = [read_run(run_dir) for run_dir in (
+        keeping_best(hand_written_run(tmp_path / "split", VAL_ROWS), best_by="val", best_epoch=2, validation=pick),
+        keeping_best(hand_written_run(tmp_path / "plain", HAND_ROWS), best_by="test", best_epoch=2),
+        keeping_best(hand_written_run(tmp_path / "training", VAL_ROWS, finished=False)),  # the first best so far
+        hand_written_run(tmp_path / "none", VAL_ROWS))]  # keeps no weights: nothing picked
+    assert [run.kept_epoch for run in runs] == [(1, "val"), (2, "test"), (1, "val"), None]
+    drawn = drawn_figures(monkeypatch)
+    plot_runs(runs, tmp_path / "kept.png")
+    test_ax, val_ax, _ = drawn[0].axes
+
+    def rings(ax):
+        return {line.get_label(): (list(line.get_xdata()), pytest.approx(list(line.get_ydata())),
+                                   to_hex(line.get_markeredgecolor())) for line in ax.lines if "kept" in line.get_label()}
+
+    colour = {line.get_label(): to_hex(line.get_color()) for line in test_ax.lines}
+    assert rings(test_ax) == {"plain: kept epoch 2 (best test acc)": ([2], [55.0], colour["plain"])}
+    assert rings(val_ax) == {"split: kept epoch 1 (best val acc)": ([1], [62.0], colour["split"]),
+                             "training: kept epoch 1 (best val acc)": ([1], [62.0], colour["training"])}
+    assert "plain: kept epoch 2 (best test acc)" in legend_texts(test_ax)
+    assert "split: kept epoch 1 (best val acc)" in legend_texts(val_ax)
+
+
+def test_a_run_whose_config_is_gone_keeps_the_epoch_its_best_weights_say_it_kept(tmp_path):
+    run_dir = keeping_best(hand_written_run(tmp_path / "copied", HAND_ROWS), best_by="test", best_epoch=2)
+    (run_dir / "config.yaml").unlink()
+    assert read_run(run_dir).kept_epoch is None  # no config, no weights: results copied without them
+    (run_dir / "best_model.pt").write_bytes(b"weights")
+    assert read_run(run_dir).kept_epoch == (2, "test")
+
+
+def test_a_group_of_runs_that_keep_their_best_epochs_gets_no_ring_and_a_run_beside_it_keeps_its_own(tmp_path,
+                                                                                                     monkeypatch):
+    # each seed kept an epoch of its own: a ring on their mean would stand for no weights anyone kept
+    for seed, rows, rate in SEEDS:
+        run_dir = seed_run(tmp_path / f"sat-s{seed}", rows, f"run.seed={seed}", "run.keep_best=true", actual_rate=rate)
+        summary = json.loads((run_dir / "summary.json").read_text())
+        (run_dir / "summary.json").write_text(json.dumps({**summary, "best_by": "test", "best_epoch": 3}))
+    alone = seed_run(tmp_path / "lr", SEEDS[0][1], "optim.lr=0.1", "run.keep_best=true")
+    summary = json.loads((alone / "summary.json").read_text())
+    (alone / "summary.json").write_text(json.dumps({**summary, "best_by": "test", "best_epoch": 3}))
+    drawn = drawn_figures(monkeypatch)
+    compare_runs([tmp_path], out=tmp_path / "c.png")
+    rings = [line.get_label() for ax in drawn[0].axes for line in ax.lines if "kept" in line.get_label()]
+    assert rings == ["lr: kept epoch 3 (best test acc)"]

@@ -20,11 +20,12 @@ from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS
 from satlearn.data.noise import knows_true_labels
 from satlearn.config import Config, to_dict
 from satlearn.engine.checkpoint import (
-    CHECKPOINT_NAME, FilesWrittenTogether, common_parent, kept_config, make_output_dir, output_file, saved_config,
+    BEST_NAME, CHECKPOINT_NAME, FilesWrittenTogether, common_parent, kept_config, make_output_dir, output_file,
+    saved_config,
 )
 from satlearn.engine.reporting import (
-    fit_percent_axis, history_counted_repr, line_styles, mark_epoch_axis, new_figure, place_legends, plain_text,
-    point_style,
+    fit_percent_axis, history_counted_repr, kept_epoch, kept_label, line_styles, mark_epoch_axis, mark_kept, new_figure,
+    place_legends, plain_text, point_style,
 )
 from satlearn.engine.trainer import RESUME_FREE_KEYS, config_differences
 from satlearn.errors import ConfigError, DataError, TrainingError, not_a_directory
@@ -52,6 +53,7 @@ class RunCurves:
     # the noise rate of the labels trained on, where a validation split leaves some out (the targets cover those
     # alone); None: actual_noise_rate's, every training label being trained on
     trained_noise_rate: float | None = None
+    keeps_best: bool = False  # run.keep_best: the run keeps its best epoch's weights (best_model.pt)
     # its settings, from config.yaml or, where compare reads that from the checkpoint, the checkpoint's; None where
     # only the summary tells them (which makes a run a seed of no other: :func:`group_runs`)
     config: Config | None = field(default=None, repr=False)
@@ -81,6 +83,18 @@ class RunCurves:
                     "test_accuracy": validation["test_accuracy_at_best_epoch"]}
         rows = self.val_rows
         return max(rows, key=lambda row: row["val_accuracy"]) if rows else None
+
+    @property
+    def kept_epoch(self) -> tuple[int, str] | None:
+        """The epoch whose weights the run keeps (``run.keep_best``) and the split that picked it (``val``,
+        ``test``): as a finished run's ``summary.json`` says, the first best so far for one still training (as the run
+        keeps it); None for a run that keeps none."""
+        if not self.keeps_best:
+            return None
+        if self.summary is not None:
+            return kept_epoch(self.summary)
+        by = "val" if self.val_rows else "test"
+        return max(self.val_rows or self.test_rows, key=lambda row: row[f"{by}_accuracy"])["epoch"], by
 
     def __repr__(self) -> str:
         return history_counted_repr(self)
@@ -145,11 +159,14 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
         start_epoch = config.method.start_epoch if _phase_of(method) else None
     phase = _phase_of(method)
     held_out = any("val_accuracy" in row for row in history)
+    # (a run whose config is gone: the weights it kept tell)
+    keeps_best = config.run.keep_best if config is not None else (run_dir / BEST_NAME).exists()
     return RunCurves(name=name or run_dir.name, run_dir=run_dir, method=method, history=history, epochs=epochs,
                      start_epoch=start_epoch, summary=summary,
                      actual_noise_rate=_actual_noise_rate(run_dir, noise_kind, summary),
                      trained_noise_rate=_trained_noise_rate(run_dir, noise_kind) if held_out else None,
                      config=config,
+                     keeps_best=keeps_best,
                      **({"phase_name": phase} if phase else {}))
 
 
@@ -592,10 +609,11 @@ def draw_runs(runs: list[Compared], accuracy_ax, targets_ax=None, *, styles: dic
     """Draws ``runs`` onto matplotlib axes: test accuracy per epoch; on ``targets_ax``, the share of training labels
     that a run's refined labels (the largest class of each target, the given label where it ties) get right, beside
     its given labels'; a dotted line where a run's second phase starts (its soft targets, or the gamblers loss), once
-    the run has got there. ``styles``: each run's ``Axes.plot`` keywords, by name (:func:`line_styles`); its given
-    labels' and phase's lines take its colour alone, as dashes and dots say what they are. A :class:`RunGroup` is
+    the run has got there; a ring at the epoch a run keeps where the test split picked it (:func:`ring_kept`).
+    ``styles``: each run's ``Axes.plot`` keywords, by name (:func:`line_styles`); its given labels' and phase's lines
+    and its ring take its colour alone, as dashes, dots and the ring say what they are. A :class:`RunGroup` is
     drawn as its runs' mean, shaded from the lowest to the highest, up to the last epoch all have trained; its
-    given labels' line at their mean."""
+    given labels' line at their mean; no ring, each of its runs having kept an epoch of its own."""
     for run in runs:
         name, style = plain_text(shown_name(run)), styles[shown_name(run)]
         colour = style["color"]
@@ -603,6 +621,7 @@ def draw_runs(runs: list[Compared], accuracy_ax, targets_ax=None, *, styles: dic
         shortest = f", to epoch {run.last_epoch} (its shortest run)" if isinstance(run, RunGroup) and run.uneven else ""
         _draw_series(accuracy_ax, run, "test_accuracy", label=name + shortest, style=style)
         with_refined = any("refined_label_accuracy" in r for one in members([run]) for r in one.history)
+        ring_kept(run, accuracy_ax, "test", color=colour)
         drawn_on = [accuracy_ax]
         if targets_ax is not None and with_refined:
             drawn_on.append(targets_ax)
@@ -625,14 +644,29 @@ def draw_runs(runs: list[Compared], accuracy_ax, targets_ax=None, *, styles: dic
 def draw_validation(runs: list[Compared], ax, *, styles: dict[str, dict[str, Any]]) -> None:
     """Draws onto ``ax`` the validation accuracy per epoch (against the given labels) of those of ``runs`` that hold
     out a validation split, in each run's style (:func:`line_styles`), with the dotted line where its second phase
-    starts, as :func:`draw_runs` draws them beside it."""
+    starts, as :func:`draw_runs` draws them beside it, and a ring at the epoch a run keeps, which this split picked."""
     for run in runs:
         if not any(one.val_rows for one in members([run])):
             continue
         style = styles[shown_name(run)]
         _draw_series(ax, run, "val_accuracy", label=plain_text(shown_name(run)), style=style)
+        ring_kept(run, ax, "val", color=style["color"])
         if run.start_epoch is not None and run.start_epoch + 1 <= run.last_epoch:
             ax.axvline(run.start_epoch + 1, color=style["color"], linestyle=":", linewidth=1)
+
+
+def ring_kept(run: Compared, ax, by: str, *, color: str) -> None:
+    """Rings on ``ax``, on ``run``'s accuracy curve of the split ``by`` (``test``, ``val``), the epoch whose weights
+    the run keeps, where that split picked it (:func:`satlearn.engine.reporting.mark_kept`): "sat: kept epoch 24
+    (best val acc)" in the legend. A :class:`RunGroup` gets none: its curve is a mean, and each run kept an epoch
+    of its own."""
+    if isinstance(run, RunGroup):
+        return
+    kept = run.kept_epoch
+    rows = {row["epoch"]: row for row in (run.val_rows if by == "val" else run.test_rows)}
+    if kept is not None and kept[1] == by and kept[0] in rows:
+        mark_kept(ax, kept[0], 100 * rows[kept[0]][f"{by}_accuracy"], color=color,
+                  label=plain_text(f"{run.name}: {kept_label(*kept)}"))
 
 
 def phase_label(run: Compared) -> str:
@@ -652,7 +686,9 @@ def plot_runs(runs: list[Compared], path: Path, *, title: str = "") -> None:
     accuracy (given labels) of those that do, in a panel of its own (its level under label noise is far from the
     test split's, which would squeeze both onto one scale); then, where any run has them, the share of training
     labels that its refined labels (the largest class of each target, the given label where it ties) get right. A
-    dotted line marks where a run's second phase starts. A :class:`RunGroup` is drawn as :func:`draw_runs` says."""
+    dotted line marks where a run's second phase starts, a ring the epoch a run with ``run.keep_best`` keeps, on the
+    curve of the split that picked it. Each panel's legend goes below it. A :class:`RunGroup` is drawn as
+    :func:`draw_runs` says."""
     with_val = any(run.val_rows for run in members(runs))
     with_targets = any("refined_label_accuracy" in row for run in members(runs) for row in run.history)
     panels = 1 + with_val + with_targets

@@ -437,7 +437,7 @@ def mark_kept(ax, epoch: int, accuracy: float, *, color: str, label: str | None)
     """Rings the point (``epoch``, ``accuracy``) of the curve that picked the epoch a run keeps (``run.keep_best``),
     in that curve's colour: a hollow ring larger than any line's marker, which hides none of the curve under it."""
     ax.plot([epoch], [accuracy], linestyle="none", marker="o", markersize=11, markerfacecolor="none",
-            markeredgecolor=color, markeredgewidth=2, label=label, zorder=3)
+            markeredgecolor=color, markeredgewidth=2, label=label, zorder=3, clip_on=False)
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path, *, title: str = "",
