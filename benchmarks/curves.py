@@ -4,7 +4,8 @@ at most four noises side by side (the fast recipe's eight in two rows of four).
 Top panel: test accuracy per epoch of every method — cross-entropy peaks early and then falls as it memorises the
 wrong labels; SAT does not. Bottom panel (methods with soft targets): how many training labels the targets get right
 (`refined_label_accuracy`, the argmax of each example's target against the clean label), beside the share of
-given labels that are right (1 − actual noise). A dotted line marks the epoch where SAT starts.
+given labels that are right (1 − actual noise). A dotted line marks the epoch where SAT starts. One legend,
+below every panel, names each line once.
 
 It reads the cells recorded in `benchmarks/results/label_noise/<recipe>/` and, for each, the per-epoch metrics that
 `label_noise.py` records beside it (`<cell>.metrics.jsonl`) or else those of its run
@@ -100,16 +101,35 @@ def plot_recipe(curves: dict[str, dict[str, RunCurves]], path: Path, *, recipe: 
         for ax in (top, bottom):
             fit_percent_axis(ax)
             ax.grid(alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=8)
-            else:  # a column with only its CE cell so far: CE keeps no targets
+            if not ax.get_legend_handles_labels()[0]:  # a column with only its CE cell so far: CE keeps no targets
                 ax.text(0.5, 0.5, "no SAT cell recorded", ha="center", va="center", transform=ax.transAxes,
                         color="gray")
+    shared_legend(fig, [ax for row in panels for ax in row.flat if ax.figure is not None])
     fig.suptitle(f"CIFAR-10, recipe {recipe}\ntest accuracy and target quality per epoch (dotted: SAT starts)",
                  fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)
+
+
+def shared_legend(fig, axes) -> None:
+    """One legend for all of ``axes``, below them: each method keeps one style in every panel, so an entry reads the
+    same in each, and a legend inside a panel, wherever it stood, lay over some noise's curves (pair40's targets). In as
+    many columns as fit the figure's width."""
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if not entries:
+        return
+    renderer = fig.canvas.get_renderer()
+    room = fig.get_window_extent(renderer).width
+    for columns in range(len(entries), 0, -1):
+        legend = fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=columns,
+                            fontsize=8)
+        if columns == 1 or legend.get_window_extent(renderer).width <= room:
+            return
+        legend.remove()
 
 
 def main() -> None:

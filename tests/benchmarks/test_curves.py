@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import drawn_figures, load_benchmark, run_script_here
+from fixtures import drawn_figures, legends_cover_no_axes, load_benchmark, run_script_here
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
 
@@ -260,3 +260,18 @@ def test_each_method_keeps_one_colour_blind_safe_colour_and_marker_in_every_pane
     (ce,), (sat,), (sce,) = styles["ce"], styles["sat"], styles["sat_sce"]
     assert len({ce[0], sat[0], sce[0]}) == 3 and len({ce[1], sat[1], sce[1]}) == 3
     assert {ce[0], sat[0], sce[0]} <= {colour.lower() for colour in palette()}
+
+
+def test_one_legend_below_every_panel_names_each_line_once_and_covers_no_curve(tmp_path, monkeypatch):
+    # a legend inside each panel, at matplotlib's "best" place, lay over the pair40 column's target curves
+    curves, loaded = eight_noise_cells(tmp_path)
+    fig = recipe_figure(monkeypatch, curves, loaded, tmp_path)
+    assert [ax.get_legend() for ax in fig.axes] == [None] * 16
+    (legend,) = fig.legends
+    assert legends_cover_no_axes(fig)
+    renderer = fig.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).width <= fig.get_window_extent(renderer).width
+    texts = [text.get_text() for text in legend.get_texts()]
+    named = {line.get_label() for ax in fig.axes for line in ax.lines if not line.get_label().startswith("_")}
+    assert sorted(texts) == sorted(named)  # each once
+    assert len(texts) == 9  # three methods; the two SATs' starts, targets and given labels
