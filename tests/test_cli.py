@@ -1064,6 +1064,22 @@ def test_an_empty_path_argument_of_any_command_is_named_as_such(tmp_path, capsys
     assert capsys.readouterr().err == f"satlearn: error: {named} is empty; expected a path\n"
 
 
+@pytest.mark.parametrize("command, takes", [
+    ("eval", "a JSON file or a folder (eval prints its JSON on stdout as well)"), ("compare", "a plot file or a folder"),
+    ("selective-eval", "an output folder"), ("find-issues", "an output folder"), ("demo", "an output folder"),
+])
+def test_an_out_of_a_dash_is_refused_not_written_as_a_file_named_dash(tmp_path, capsys, monkeypatch, finished_sat_run,
+                                                                      command, takes):
+    # - is stdout by convention: eval wrote its JSON into a file named - in the current directory, compare its PNG
+    monkeypatch.chdir(tmp_path)
+    given = [] if command == "demo" else [str(finished_sat_run)]
+    small = ["data.num_samples=400", "model.width=8", "run.epochs=2", "method.start_epoch=1", "run.device=cpu"]
+    assert main([command, *given, "--out", "-", *(sets(small) if command == "demo" else [])]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"satlearn: error: --out -: expected {takes}, not stdout; for one named -, give ./-\n"
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
+
+
 def train_then_move_its_data(tmp_path, capsys, data, moved, *overrides):
     """A 3-epoch run (a checkpoint after each) in tmp_path/run trained on ``data``, which then moves to ``moved``;
     returns the run and the overrides it trained with, with the output so far read away."""

@@ -315,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
 # the parsed arguments that name files or folders, as the user wrote them (a positional run_dir: RUN_DIR)
 _PATH_ARGUMENTS = ("config", "run_dir", "resume", "out", "data_root", "run_dirs")
 
+# what each command's --out names: files of their own, or a plot, that stdout is no place for (eval's JSON goes
+# there already)
+_OUT_TAKES = {"eval": "a JSON file or a folder (eval prints its JSON on stdout as well)",
+              "compare": "a plot file or a folder", "selective-eval": "an output folder",
+              "find-issues": "an output folder", "demo": "an output folder"}
+
 
 def _check_path_arguments(args: argparse.Namespace) -> None:
     """Refuses a path given as empty text (an unset shell variable): read as a path it is the current directory,
@@ -329,6 +335,8 @@ def _check_path_arguments(args: argparse.Namespace) -> None:
                 positional = dest in ("run_dirs", "run_dir") and args.command != "train"
                 name = "RUN_DIR" if positional else f"--{dest.replace('_', '-')}"
                 raise ConfigError(f"{name} is empty; expected a path")
+    if getattr(args, "out", None) == "-":  # stdout by convention, which would be a file or folder named - here
+        raise ConfigError(f"--out -: expected {_OUT_TAKES[args.command]}, not stdout; for one named -, give ./-")
     data_root = getattr(args, "data_root", None)
     # where a run's data are now is somewhere: a mistyped one would be taken as a new cache (MNIST-1D's) and made
     if data_root is not None and not user_path(data_root).exists():
