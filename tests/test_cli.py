@@ -828,8 +828,12 @@ def test_a_demo_request_file_that_is_not_a_list_of_settings_is_one_line(tmp_path
     out.mkdir()
     (out / REQUEST_NAME).write_text(json.dumps({"overrides": "model.width=8"}))  # a string, not a list of them
     assert main(["demo", "--resume", str(out)]) == 2
-    assert capsys.readouterr().err.strip() == (f"satlearn: error: {out / REQUEST_NAME}: 'overrides' is not a list of "
-                                               "strings; start a new demo")
+    assert capsys.readouterr().err.strip() == (f"satlearn: error: --resume {out}: its {REQUEST_NAME}'s 'overrides' is "
+                                               "not a list of strings; start a new demo")
+    (out / REQUEST_NAME).write_text("{")
+    assert main(["demo", "--resume", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(f"satlearn: error: --resume {out}: its {REQUEST_NAME} is unreadable "
+                                              "(JSONDecodeError: ")
     with pytest.raises(ConfigError, match="^resuming a demo needs its output directory$"):
         run_demo(None, resume=True)
 
@@ -910,16 +914,19 @@ def test_an_interrupted_demo_is_finished_with_the_settings_it_was_started_with(t
     assert summary["resumed"] is True and summary["runs"]["SAT"]["epochs"] == 4
     assert (out / "demo_accuracy.png").exists()
     assert main(["demo", "--resume", str(out)]) == 2
-    assert "the demo already finished; nothing to resume" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith(f"satlearn: error: --resume {out}: the demo already finished; nothing "
+                                              "to resume")
     assert main(["train", "--resume", str(out)]) == 2
     assert capsys.readouterr().err.strip() == (f"satlearn: error: --resume {out}: the output of a finished demo, not "
                                                "one run's directory; nothing to resume (see demo_summary.json)")
     assert main(["demo", "--resume", str(tmp_path / "erm-only")]) == 2
-    assert "no such demo output directory" in capsys.readouterr().err
+    assert capsys.readouterr().err == (f"satlearn: error: --resume {tmp_path / 'erm-only'}: no such demo output "
+                                       "directory\n")
     (tmp_path / "older").mkdir()
     assert main(["demo", "--resume", str(tmp_path / "older")]) == 2
-    assert "holds no demo_request.json, so the settings its demo was started with are unknown; finish its runs " \
-           "with satlearn train --resume" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith(
+        f"satlearn: error: --resume {tmp_path / 'older'}: holds no demo_request.json, so the settings its demo was "
+        "started with are unknown; finish its runs with satlearn train --resume")
 
 
 def test_wrong_labels_in_a_csv_lead_back_to_its_rows(tmp_path, capsys):

@@ -97,22 +97,24 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def _requested_overrides(out_dir: Path) -> tuple[str, ...]:
-    """The overrides an interrupted demo in ``out_dir`` was started with."""
-    path = out_dir / REQUEST_NAME
+    """The overrides an interrupted demo in ``out_dir`` was started with. Errors name ``--resume`` and the folder,
+    as the command's other options are named with their value."""
+    given = f"--resume {out_dir}"
     if not out_dir.is_dir():
-        raise DataError(f"{out_dir}: {not_a_directory(out_dir, 'demo output directory')}")
+        raise DataError(f"{given}: {not_a_directory(out_dir, 'demo output directory')}")
     if (out_dir / SUMMARY_NAME).exists():
-        raise ConfigError(f"{out_dir}: the demo already finished; nothing to resume (its results are in "
+        raise ConfigError(f"{given}: the demo already finished; nothing to resume (its results are in "
                           f"{SUMMARY_NAME})")
     try:
-        overrides = json.loads(path.read_text())["overrides"]
+        overrides = json.loads((out_dir / REQUEST_NAME).read_text())["overrides"]
     except FileNotFoundError:
-        raise DataError(f"{out_dir}: holds no {REQUEST_NAME}, so the settings its demo was started with are "
+        raise DataError(f"{given}: holds no {REQUEST_NAME}, so the settings its demo was started with are "
                         "unknown; finish its runs with satlearn train --resume, or start a new demo") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{path}: unreadable ({type(exc).__name__}: {exc}); start a new demo") from None
+        raise DataError(f"{given}: its {REQUEST_NAME} is unreadable ({type(exc).__name__}: {exc}); start a new "
+                        "demo") from None
     if not (isinstance(overrides, list) and all(isinstance(text, str) for text in overrides)):
-        raise DataError(f"{path}: 'overrides' is not a list of strings; start a new demo")
+        raise DataError(f"{given}: its {REQUEST_NAME}'s 'overrides' is not a list of strings; start a new demo")
     return tuple(overrides)
 
 
