@@ -820,6 +820,21 @@ def test_a_running_demos_folder_given_as_a_run_is_named_as_a_demos_not_as_a_run_
         assert "another process has started a run here and is still loading its data" in capsys.readouterr().err
 
 
+def test_a_demo_into_a_training_runs_directory_is_refused_and_leaves_it_as_it_was(tmp_path, capsys,
+                                                                                  finished_sat_run):
+    # it was accepted: the demo's erm/, sat/, plot and summary went in among the run's files, and compare, eval and
+    # train --resume then read the folder as the one run, its demo's runs unseen
+    run = tmp_path / "run"
+    shutil.copytree(finished_sat_run, run)
+    before = sorted(path.name for path in run.iterdir())
+    small = ["data.num_samples=400", "model.width=8", "run.epochs=2", "method.start_epoch=1", "run.device=cpu"]
+    assert main(["demo", "--out", str(run), "--no-progress", *sets(small)]) == 2
+    assert capsys.readouterr().err == (f"satlearn: error: --out {run}: a training run's directory (it holds "
+                                       "checkpoint.pt, config.yaml, ...), which the demo's runs and files would be "
+                                       "mixed into; choose another --out\n")
+    assert sorted(path.name for path in run.iterdir()) == before
+
+
 def test_a_demo_request_file_that_is_not_a_list_of_settings_is_one_line(tmp_path, capsys):
     from satlearn.demo import REQUEST_NAME, run_demo
     from satlearn.errors import ConfigError

@@ -12,8 +12,8 @@ from typing import Any, Callable
 from satlearn.compare import plot_runs, read_run
 from satlearn.config import Config, load_config, override_keys, overrides_for_method, overrides_from_dict
 from satlearn.engine import fit
-from satlearn.engine.checkpoint import (CHECKPOINT_NAME, atomic_write_text, claim_new_dir, load_checkpoint,
-                                       make_output_dir)
+from satlearn.engine.checkpoint import (CHECKPOINT_NAME, RUN_FILES, atomic_write_text, claim_new_dir,
+                                       load_checkpoint, make_output_dir)
 from satlearn.engine.reporting import noise_description, to_json
 from satlearn.engine.trainer import RunDirectoryBusy, hold_run_dir, refuse_if_trained_elsewhere
 from satlearn.evaluation.detection import format_measure
@@ -136,6 +136,17 @@ def _refuse_runs_another_process_trains(out_dir: Path, *, resume: bool) -> None:
                                    f"run in it; {advice}") from None
 
 
+def _refuse_a_run_directory(out_dir: Path) -> None:
+    """A training run's own directory given for the demo's: the demo's runs, plot and summary would be put among the
+    run's files (which it writes none of), and the folder read as that one run by compare, eval and train --resume,
+    its demo's runs inside it unseen."""
+    held = [name for name in RUN_FILES if (out_dir / name).is_file()]
+    if held:
+        named = ", ".join(held[:2]) + (", ..." if len(held) > 2 else "")
+        raise ConfigError(f"--out {out_dir}: a training run's directory (it holds {named}), which the demo's runs and "
+                          "files would be mixed into; choose another --out")
+
+
 @contextlib.contextmanager
 def _hold_demo_dir(out_dir: Path, *, resume: bool):
     """Within the block this process alone runs a demo in ``out_dir``: a second demo there (one started at the same
@@ -187,6 +198,8 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
         for config in configs.values():
             config.run.out_dir = str(out_dir)
     else:
+        if not resume:
+            _refuse_a_run_directory(out_dir)
         make_output_dir(out_dir, what="demo output directory")
     with _hold_demo_dir(out_dir, resume=resume):
         return _train_and_report(out_dir, configs, labels, overrides, started=started, log=log, resume=resume,
