@@ -1983,6 +1983,28 @@ def test_a_failed_command_keeps_its_status_when_stdouts_reader_has_left(monkeypa
         assert main(["compare", "a_run"]) == expected
 
 
+def test_a_command_run_with_stdout_closed_stops_before_its_work_in_one_line(tmp_path, capsys, monkeypatch,
+                                                                          finished_sat_run):
+    import subprocess
+
+    from satlearn import cli
+
+    # compare ... >&- wrote its plot, then ended in a traceback (AttributeError: 'NoneType' object has no attribute
+    # 'flush'), status 1; train trained a whole run whose lines went nowhere, and ended so
+    run = tmp_path / "run"
+    shutil.copytree(finished_sat_run, run)
+    done = subprocess.run(["sh", "-c", '"$0" -m satlearn compare "$1" >&-', sys.executable, str(run)],
+                          stderr=subprocess.PIPE, text=True)
+    assert (done.returncode, done.stderr) == (2, "satlearn: error: stdout is closed; expected somewhere to write "
+                                                 "compare's output (>/dev/null discards it)\n")
+    assert not (run / "compare.png").exists()
+    monkeypatch.setattr(cli.sys, "stdout", None)  # as Python starts with a closed stdout
+    assert main(["train", "--run-dir", str(tmp_path / "new"), *sets(tiny_overrides(tmp_path))]) == 2
+    assert capsys.readouterr().err == ("satlearn: error: stdout is closed; expected somewhere to write train's output "
+                                       "(>/dev/null discards it)\n")
+    assert not (tmp_path / "new").exists()
+
+
 def test_a_failed_command_keeps_its_status_through_a_sigterm_it_outlived(monkeypatch):
     import os
     import signal

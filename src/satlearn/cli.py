@@ -763,6 +763,10 @@ def _out_hint(args: argparse.Namespace, exc: OSError) -> str:
 def main(argv: list[str] | None = None) -> int:
     with _output_in_any_encoding(), _stdout_line_by_line():
         args = build_parser().parse_args(argv)
+        if sys.stdout is None:  # how Python starts where stdout is closed (>&-): stopped before any work, not after
+            print(f"satlearn: error: stdout is closed; expected somewhere to write {args.command}'s output "
+                  "(>/dev/null discards it)", file=sys.stderr)
+            return 2
         with stopped_as_by_ctrl_c() as stopped:
             code = _run(args)
     if stopped and code == INTERRUPTED:
