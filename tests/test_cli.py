@@ -518,7 +518,8 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys):
     assert "no checkpoint here" in capsys.readouterr().err
     for command in ("eval", "selective-eval"):  # a bad --device is named as the option, before any run is read
         assert main([command, str(tmp_path / "nowhere"), "--device", "gpu0"]) == 2
-        assert capsys.readouterr().err.startswith("satlearn: error: --device='gpu0' is not a device name")
+        assert capsys.readouterr().err == ("satlearn: error: --device gpu0: not a device name; expected auto, cpu, "
+                                           "cuda, cuda:N or mps\n")
     assert main(["train", *sets(tiny_overrides(tmp_path, "data.source=npz", f"data.root={tmp_path / 'x.npz'}"))]) == 2
     assert "x.npz" in capsys.readouterr().err
 

@@ -36,7 +36,7 @@ def test_compile_cache_benchmark_shows_the_carried_cache_hit(tmp_path):
 
 def test_bad_arguments_stop_compile_cache_in_one_line_before_anything_compiles(tmp_path):
     for arguments, message in ((["--model", "foo"], "--model foo: expected one of: cnn1d, mlp"),
-                               (["--device", "gpu"], "--device='gpu' is not a device name"),
+                               (["--device", "gpu"], "--device gpu: not a device name"),
                                (["--batch-size", "0"], "--batch-size 0: expected at least 1 example"),
                                (["--width", "0"], "--width 0: expected a positive width")):
         command = ["--model", "mlp", "--device", "cpu", "--mode", "default", *arguments, "--results-dir", str(tmp_path)]

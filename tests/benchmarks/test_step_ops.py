@@ -131,5 +131,5 @@ def test_a_device_this_machine_lacks_is_named_by_the_option_given(tmp_path):
     done = subprocess.run([sys.executable, str(BENCH / "step_ops.py"), "--device", "cuda", "--methods", "ce",
                            "--results-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
-    assert done.stderr.startswith("step_ops.py: error: --device='cuda' but CUDA is not available"), done.stderr
+    assert done.stderr.startswith("step_ops.py: error: --device cuda: CUDA is not available"), done.stderr
     assert "run.device" not in done.stderr and not list(tmp_path.iterdir())

@@ -56,15 +56,28 @@ def test_a_device_error_names_the_setting_it_came_from():
 
     with pytest.raises(ConfigError, match=r"^run\.device='gpu0' is not a device name"):
         resolve_device("gpu0")
-    with pytest.raises(ConfigError, match=r"^--device='gpu0' is not a device name"):
+    # a command's option is named with its value, as its other options are (--data-root nope: ...)
+    with pytest.raises(ConfigError, match=r"^--device gpu0: not a device name; expected auto, cpu, cuda, cuda:N or "
+                                          r"mps$"):
         resolve_device("gpu0", setting="--device")
     for other in ("meta", "xla"):  # names torch knows but cannot train a run on here
         with pytest.raises(ConfigError, match=rf"^run\.device='{other}' is not a device satlearn runs on; expected "
                                               r"auto, cpu, cuda, cuda:N or mps$"):
             resolve_device(other)
-    if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match=r"^--device='cuda' but CUDA is not available .* use --device=auto or cpu"):
-            resolve_device("cuda", setting="--device")
+    with pytest.raises(ConfigError, match=r"^--device meta: not a device satlearn runs on; expected "):
+        resolve_device("meta", setting="--device")
+
+
+def test_a_device_this_machine_lacks_is_named_with_the_setting_that_picks_another(monkeypatch):
+    from satlearn.engine.runtime import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # (also where the tests run on a GPU)
+    with pytest.raises(ConfigError, match=r"^run\.device='cuda' but CUDA is not available on this machine; use "
+                                          r"run\.device=auto or cpu$"):
+        resolve_device("cuda")
+    with pytest.raises(ConfigError, match=r"^--device cuda:1: CUDA is not available on this machine; use --device auto "
+                                          r"or cpu$"):
+        resolve_device("cuda:1", setting="--device")
 
 
 def test_the_random_state_includes_the_mps_generator_where_there_is_one(monkeypatch):

@@ -17,21 +17,25 @@ from satlearn.errors import ConfigError, count_error
 def resolve_device(name: str | torch.device = "auto", *, setting: str = "run.device") -> torch.device:
     """``auto`` → cuda if available, else mps, else cpu; explicit names are checked for availability.
 
-    ``setting`` names where ``name`` came from in an error (``run.device``, a command's ``--device``)."""
+    ``setting`` names where ``name`` came from in an error: a key (``run.device='cuda' but ...``), or a command's
+    option, named with its value as the command's other options are (``--device cuda: ...``)."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    option = setting.startswith("--")
     problem = device_name_problem(name)
     if problem:
-        raise ConfigError(f"{setting}={name!r} {problem}")
+        raise ConfigError(f"{setting} {name}: {problem.removeprefix('is ')}" if option else
+                          f"{setting}={name!r} {problem}")
     device = torch.device(name)
     for kind, available in (("cuda", torch.cuda.is_available), ("mps", torch.backends.mps.is_available)):
         if device.type == kind and not available():
-            raise ConfigError(f"{setting}={name!r} but {kind.upper()} is not available on this machine; use "
-                              f"{setting}=auto or cpu")
+            missing = f"{kind.upper()} is not available on this machine"
+            raise ConfigError(f"{setting} {name}: {missing}; use {setting} auto or cpu" if option else
+                              f"{setting}={name!r} but {missing}; use {setting}=auto or cpu")
     return device
 
 
