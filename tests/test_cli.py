@@ -250,6 +250,35 @@ def test_a_bad_demo_setting_stops_before_any_training(tmp_path, capsys):
     assert not (tmp_path / "demo").exists()
 
 
+def test_a_device_this_machine_lacks_is_named_where_it_was_given_before_anything_is_written(tmp_path, capsys,
+                                                                                            monkeypatch,
+                                                                                            finished_sat_run):
+    import torch
+
+    # it was refused only once training began, without the --set, file or run it came from, a demo after writing its
+    # request and saying it trained CE
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # (also where the tests run on a GPU)
+    lacks = "run.device='cuda' but CUDA is not available on this machine; use run.device=auto or cpu"
+    config = tmp_path / "gpu.yaml"
+    config.write_text("run:\n  device: cuda\n")
+    run = tmp_path / "run"
+    shutil.copytree(finished_sat_run, run)
+    (run / "summary.json").unlink()  # (an unfinished run, as a resumed one is)
+    (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("device: cpu", "device: cuda"))
+    new = tmp_path / "new"
+    for argv, given in [
+        (["train", "--run-dir", str(new), *sets(tiny_overrides(tmp_path, "run.device=cuda"))], "--set run.device=cuda"),
+        (["train", "--config", str(config), "--run-dir", str(new)], str(config)),
+        (["train", "--resume", str(run)], f"--resume {run}"),
+        (["find-issues", "--config", str(config)], str(config)),
+        (["demo", "--out", str(new), "--set", "run.device=cuda"], "--set run.device=cuda"),
+    ]:
+        assert main(argv) == 2, argv
+        captured = capsys.readouterr()
+        assert (captured.out, captured.err) == ("", f"satlearn: error: {given}: {lacks}\n"), argv
+        assert not new.exists()
+
+
 def test_output_paths_that_cannot_be_directories_give_one_line(tmp_path, capsys):
     a_file = tmp_path / "a_file"
     a_file.write_text("")

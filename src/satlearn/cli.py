@@ -373,8 +373,9 @@ def _progress_unasked(args: argparse.Namespace) -> bool | None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from satlearn.config import load_config, override_keys
+    from satlearn.config import given_by, load_config, override_keys
     from satlearn.engine import resume_config
+    from satlearn.engine.runtime import check_device_here
     from satlearn.engine.trainer import (RunDirectoryBusy, demo_running_in, refuse_if_trained_elsewhere,
                                          resumed_run_place_overrides)
     from satlearn.errors import ConfigError, DataError, not_a_directory
@@ -408,8 +409,11 @@ def _train(args: argparse.Namespace) -> int:
             config = load_config(args.config, [*resumed_run_place_overrides(run_dir), *overrides])
         else:  # the run's config.yaml, or where it is gone, the config its checkpoint keeps (in the run's place)
             config = resume_config(run_dir, overrides)
+        check_device_here(config.run.device, given=given_by("run.device", overrides,
+                                                            args.config or f"--resume {args.resume}"))
         return _resume(args, config, run_dir, progress)
     config = load_config(args.config, overrides)
+    check_device_here(config.run.device, given=given_by("run.device", overrides, args.config or "defaults"))
     if args.resume_existing:
         return _start_or_resume(args, config, progress)
     return _start(args, config, args.run_dir, progress)
@@ -574,9 +578,10 @@ def _find_issues(args: argparse.Namespace) -> int:
 
         make_output_dir(args.out, what="--out", create=False)
     if args.config is not None:
-        from satlearn.config import load_config, override_keys
+        from satlearn.config import given_by, load_config
         from satlearn.data import load_dataset
         from satlearn.engine import fit
+        from satlearn.engine.runtime import check_device_here
 
         progress = _progress_unasked(args)
         config = load_config(args.config, _progress_overrides(args))
@@ -584,12 +589,10 @@ def _find_issues(args: argparse.Namespace) -> int:
 
         with_targets = methods_with_soft_targets()
         if config.method.name not in with_targets:
-            # the last --set that names the method is where it came from; else the file
-            source = next((f"--set {text}" for text in reversed(args.overrides)
-                           if "method.name" in override_keys(text)), args.config)
-            raise ConfigError(f"{source}: find-issues needs a method that keeps soft targets (method.name="
+            raise ConfigError(f"{given_by('method.name', args.overrides, args.config)}: find-issues needs a method that keeps soft targets (method.name="
                               f"{' or '.join(with_targets)}), got {config.method.name!r}")
         _refuse_a_run_dir_that_holds_a_run(config)
+        check_device_here(config.run.device, given=given_by("run.device", args.overrides, args.config))
         # a count that cannot fit the data stops before the training
         data = load_dataset(config.data, progress=config.run.progress if progress is None else progress)
         if config.data.val_size:  # one that leaves none to train on, in train's words, not as a count below one

@@ -432,6 +432,12 @@ def override_keys(text: str) -> list[str]:
     return leaves(_nest(*parse_override(text)), "")
 
 
+def given_by(key: str, overrides: list[str] | tuple[str, ...], default: str) -> str:
+    """Where a config's ``key`` came from, for an error about its value: the last ``--set`` among ``overrides`` that
+    sets it (``--set run.device=cuda``), else ``default`` (the config file, say)."""
+    return next((f"--set {text}" for text in reversed(overrides) if key in override_keys(text)), default)
+
+
 def to_dict(config: Config) -> dict[str, Any]:
     return dataclasses.asdict(config)
 

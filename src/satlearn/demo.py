@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from satlearn.compare import plot_runs, read_run
-from satlearn.config import Config, load_config, override_keys, overrides_for_method, overrides_from_dict
+from satlearn.config import (Config, given_by, load_config, override_keys, overrides_for_method,
+                              overrides_from_dict)
 from satlearn.engine import fit
 from satlearn.engine.checkpoint import (CHECKPOINT_NAME, RUN_FILES, atomic_write_text, claim_new_dir,
                                        load_checkpoint, make_output_dir)
 from satlearn.engine.reporting import noise_description, to_json
+from satlearn.engine.runtime import check_device_here
 from satlearn.engine.trainer import RunDirectoryBusy, hold_run_dir, refuse_if_trained_elsewhere
 from satlearn.evaluation.detection import format_measure
 from satlearn.errors import ConfigError, DataError, not_a_directory
@@ -191,6 +193,8 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
     labels = dict(zip(DEMO_METHODS, ("CE", "SAT")))
     # both configs are checked before anything is trained or written: a bad override costs no CE run
     configs = {method: demo_config(method, out_dir=out_dir, overrides=overrides) for method in labels}
+    for config in configs.values():  # (only a --set gives the demo another device than auto)
+        check_device_here(config.run.device, given=given_by("run.device", overrides, "run.device"))
     if time_stamped:
         # taken by creating it, -2, -3, ... added where a demo started in the same second has it; the configs,
         # checked with the name before anything was created, are given the one taken

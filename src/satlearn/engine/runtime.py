@@ -39,6 +39,17 @@ def resolve_device(name: str | torch.device = "auto", *, setting: str = "run.dev
     return device
 
 
+def check_device_here(name: str, *, given: str) -> None:
+    """Refuses a config's ``run.device`` (``name``) that this machine lacks (``cuda`` without a GPU) in one line that
+    begins with where it was ``given`` (a ``--set``, a config file, a resumed run), as errors about a config's other
+    values do: a command checks it before it loads data or writes anything, where fit's own refusal could not tell
+    where the device came from."""
+    try:
+        resolve_device(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{given}: {exc}") from None
+
+
 def autocast(device: torch.device, amp: str = "auto") -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA when ``amp`` is ``auto`` or ``bf16``; bf16 on other devices only when asked."""
     use_bf16 = amp == "bf16" or (amp == "auto" and device.type == "cuda")
