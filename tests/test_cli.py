@@ -279,6 +279,30 @@ def test_a_device_this_machine_lacks_is_named_where_it_was_given_before_anything
         assert not new.exists()
 
 
+def test_a_run_trained_on_a_device_this_machine_lacks_is_told_how_to_evaluate_it_on_another(tmp_path, capsys,
+                                                                                             monkeypatch,
+                                                                                             finished_sat_run):
+    import torch
+
+    from satlearn import load_run
+    from satlearn.errors import ConfigError
+
+    # a GPU run evaluated on a laptop was told "use run.device=auto or cpu", a setting eval cannot change
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # (also where the tests run on a GPU)
+    run = tmp_path / "run"
+    shutil.copytree(finished_sat_run, run)
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=False)
+    checkpoint["config"]["run"]["device"] = "cuda"
+    torch.save(checkpoint, run / "checkpoint.pt")
+    lacks = f"{run}: the run's run.device='cuda' but CUDA is not available on this machine"
+    for command in ("eval", "selective-eval"):
+        assert main([command, str(run)]) == 2
+        assert capsys.readouterr().err == f"satlearn: error: {lacks}; give --device auto or cpu\n"
+    assert main(["eval", str(run), "--device", "cpu"]) == 0
+    with pytest.raises(ConfigError, match=re.escape(f"{lacks}; give device='auto' or 'cpu'")):
+        load_run(run)
+
+
 def test_output_paths_that_cannot_be_directories_give_one_line(tmp_path, capsys):
     a_file = tmp_path / "a_file"
     a_file.write_text("")

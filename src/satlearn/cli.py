@@ -886,9 +886,12 @@ def _silence_stdout() -> None:
 def _error_text(args: argparse.Namespace, exc: Exception) -> str:
     """The error's line. For a command that reads a run's data from the run's own data.root, missing data are told
     how to read them from where they are now, and not to set data.download, which such a command cannot change
-    (eval and selective-eval take no --set; a resumed run refuses another data.download)."""
-    from satlearn.errors import MissingDataError
+    (eval and selective-eval take no --set; a resumed run refuses another data.download); a run's device that this
+    machine lacks, how eval and selective-eval score it on another."""
+    from satlearn.errors import DeviceUnavailable, MissingDataError
 
+    if isinstance(exc, DeviceUnavailable) and args.command in ("eval", "selective-eval") and args.device is None:
+        return f"{exc.message}; give --device auto or cpu"  # the run's own device: the option picks another
     if not isinstance(exc, MissingDataError):
         return str(exc)
     if args.command in ("eval", "selective-eval"):

@@ -52,6 +52,18 @@ class MissingDataError(DataError):
         super().__init__(f"{message}; {download_hint}" if download_hint else message)
 
 
+class DeviceUnavailable(ConfigError):
+    """A device this machine lacks (``cuda`` without a GPU).
+
+    ``advice``: how to pick another (``use run.device=auto or cpu``), kept apart from the message so that a command
+    that picks a run's device its own way (eval's ``--device``) can say that instead."""
+
+    def __init__(self, message: str, *, advice: str):
+        self.message = message
+        self.advice = advice
+        super().__init__(f"{message}; {advice}")
+
+
 class TrainingError(SatlearnError, RuntimeError):
     """Training cannot continue (non-finite loss, resume mismatch, unwritable run directory)."""
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from satlearn.config import device_name_problem, thread_count_problem
-from satlearn.errors import ConfigError, count_error
+from satlearn.errors import ConfigError, DeviceUnavailable, count_error
 
 
 def resolve_device(name: str | torch.device = "auto", *, setting: str = "run.device") -> torch.device:
@@ -34,8 +34,9 @@ def resolve_device(name: str | torch.device = "auto", *, setting: str = "run.dev
     for kind, available in (("cuda", torch.cuda.is_available), ("mps", torch.backends.mps.is_available)):
         if device.type == kind and not available():
             missing = f"{kind.upper()} is not available on this machine"
-            raise ConfigError(f"{setting} {name}: {missing}; use {setting} auto or cpu" if option else
-                              f"{setting}={name!r} but {missing}; use {setting}=auto or cpu")
+            if option:
+                raise DeviceUnavailable(f"{setting} {name}: {missing}", advice=f"use {setting} auto or cpu")
+            raise DeviceUnavailable(f"{setting}={name!r} but {missing}", advice=f"use {setting}=auto or cpu")
     return device
 
 

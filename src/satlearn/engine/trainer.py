@@ -40,8 +40,8 @@ from satlearn.engine.runtime import (
 )
 from satlearn.engine.schedules import learning_rate
 from satlearn.errors import (
-    ConfigError, ConfigTypeError, DataError, MissingDataError, TrainingError, TrainingInterrupted, count_error,
-    first_line, is_whole_number, out_of_memory,
+    ConfigError, ConfigTypeError, DataError, DeviceUnavailable, MissingDataError, TrainingError, TrainingInterrupted,
+    count_error, first_line, is_whole_number, out_of_memory,
 )
 from satlearn.methods import METHODS, Method, create_method
 from satlearn.models import check_logits, create_model
@@ -1488,7 +1488,13 @@ def _loaded_run(run_dir: Path, checkpoint: dict[str, Any], *, device: str | torc
             raise DataError(f"data_root={str(data_root)!r}: no such file or folder; expected where the run's data "
                             "are now")
         config.data.root = str(data_root)
-    torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
+    try:
+        torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
+    except DeviceUnavailable as exc:
+        if device:
+            raise
+        # the run's own device: another is the caller's to give, not a change to the run's config
+        raise DeviceUnavailable(f"{run_dir}: the run's {exc.message}", advice="give device='auto' or 'cpu'") from None
     noisy, _ = run_data(config, checkpoint, run_dir, doing="load the run", dataset=dataset)
     with random_state_kept():  # the weights drawn here are overwritten by the run's: the caller's draws stay theirs
         method = build_method(config, noisy.data, noisy.trained_labels, torch_device, for_training=False)
