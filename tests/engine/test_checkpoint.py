@@ -142,6 +142,26 @@ def test_outputs_for_runs_that_share_only_the_root_go_to_the_current_directory(t
     assert common_parent(["/proc", "/sys"]) == tmp_path  # not "/"
 
 
+def test_the_common_parent_of_runs_given_relative_is_relative_as_they_were_given(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from satlearn.engine.checkpoint import common_parent
+
+    # it was always resolved: compare runs/a runs/b printed "plot: /home/.../runs/compare.png", runs/a/x.png as given
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    (tmp_path / "runs" / "b").mkdir()
+    (tmp_path / "~x").mkdir()
+    monkeypatch.chdir(tmp_path / "runs")
+    assert common_parent(["a", "b"]) == Path(".")
+    monkeypatch.chdir(tmp_path)
+    assert common_parent(["runs/a", "runs/b"]) == Path("runs")
+    assert common_parent(["runs/a", "runs/../runs/b"]) == Path("runs")
+    assert common_parent(["./~x"]) == tmp_path / "~x"  # not ~x, which would be read as a home directory
+    monkeypatch.chdir(tmp_path / "runs" / "a")
+    assert common_parent(["../b", "../a"]) == tmp_path / "runs"  # outside the current directory: resolved
+    assert common_parent([tmp_path / "runs" / "a", "../b"]) == tmp_path / "runs"  # one absolute: resolved
+
+
 def test_a_torch_file_that_is_not_a_satlearn_checkpoint_is_refused(tmp_path):
     for name, state in (("foreign", {"epoch": 3, "method": {}}), ("newer", {"format": 2, "epoch": 3}),
                         ("list", [1, 2])):

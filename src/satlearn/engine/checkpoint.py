@@ -25,7 +25,7 @@ import torch
 
 from satlearn.config import Config, from_dict_exact
 from satlearn.errors import ConfigError, TrainingError, first_line, not_a_directory
-from satlearn.paths import pasteable_path, user_path
+from satlearn.paths import literal_path, pasteable_path, user_path
 from satlearn.yaml_text import YamlFileError, read_yaml_file
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -283,9 +283,16 @@ def save_npy(file: BinaryIO, array: np.ndarray) -> None:
 
 def common_parent(paths) -> Path:
     """The deepest directory holding every one of ``paths`` (resolved), where a plot of them all goes by default;
-    the current directory when they share only the filesystem root, which is nobody's place for an output."""
+    the current directory when they share only the filesystem root, which is nobody's place for an output. Where
+    every path is relative and it lies in the current directory, it is relative too (``runs`` for ``runs/a`` and
+    ``runs/b``): a command prints the plot's path as the user wrote the runs', as it prints a path given for it."""
     common = Path(os.path.commonpath([str(Path(p).resolve()) for p in paths]))
-    return Path.cwd() if common.parent == common else common
+    if common.parent == common:
+        return Path.cwd()
+    if not any(Path(p).is_absolute() for p in paths):
+        with contextlib.suppress(ValueError):  # (elsewhere, through a .. or a symbolic link: the resolved path)
+            return literal_path(common.relative_to(Path.cwd().resolve()))
+    return common
 
 
 # What training writes into a run directory (the outputs of other commands, e.g. eval.json, are theirs).
