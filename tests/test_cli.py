@@ -2493,8 +2493,16 @@ def test_a_stop_signal_while_torch_is_imported_stops_the_command_cleanly(tmp_pat
     (fake / "__init__.py").write_text(f"import os, signal, time\nos.kill(os.getpid(), signal.{signal_name})\n"
                                       "time.sleep(30)\n")
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), *sys.path])}
+    # Ctrl-C reaches a command run from a terminal; one started in the background by a shell without job control
+    # (`cmd &` in a script, which is how a test run may itself have been started) inherits SIGINT ignored, and
+    # Python, like satlearn, leaves it ignored: the command is given Ctrl-C's disposition, not the test run's
+    def as_from_a_terminal():
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     done = subprocess.run([sys.executable, "-m", "satlearn", "train", "--config", "mnist1d_sat", "--run-dir",
                            str(tmp_path / "run"), "--no-progress"], capture_output=True, text=True, timeout=60,
-                          env=environment)
+                          env=environment, preexec_fn=as_from_a_terminal)
     assert (done.returncode, done.stderr) == (status, "satlearn: interrupted\n")
     assert not (tmp_path / "run").exists()
