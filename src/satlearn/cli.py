@@ -589,7 +589,8 @@ def _find_issues(args: argparse.Namespace) -> int:
 
         with_targets = methods_with_soft_targets()
         if config.method.name not in with_targets:
-            raise ConfigError(f"{given_by('method.name', args.overrides, args.config)}: find-issues needs a method that keeps soft targets (method.name="
+            source = given_by("method.name", args.overrides, args.config)
+            raise ConfigError(f"{source}: find-issues needs a method that keeps soft targets (method.name="
                               f"{' or '.join(with_targets)}), got {config.method.name!r}")
         _refuse_a_run_dir_that_holds_a_run(config)
         check_device_here(config.run.device, given=given_by("run.device", args.overrides, args.config))
