@@ -260,11 +260,12 @@ def test_generalized_cross_entropy_keeps_its_value_and_gradient_where_p_y_is_tin
     (losses.gamblers_loss, {"logits": ABSTAIN_LOGITS}),
 ])
 def test_labels_of_any_integer_dtype_are_class_indices_and_float_or_bool_labels_are_named(loss, arguments):
-    # a dataset's int32 or uint8 labels: torch's cross_entropy refused int32, its one_hot and gather uint8
+    # a dataset's int32 or uint8 labels: torch's cross_entropy refused int32, its one_hot and gather uint8; a
+    # complex label's cast would drop its imaginary part with a warning alone
     expected = loss(**arguments, labels=LABELS)
     for dtype in (torch.int32, torch.int16, torch.uint8):
         torch.testing.assert_close(loss(**arguments, labels=LABELS.to(dtype)), expected, rtol=0, atol=0)
-    for dtype in (torch.float32, torch.bool):
+    for dtype in (torch.float32, torch.bool, torch.complex64):
         with pytest.raises(TypeError, match=rf"^labels of dtype {dtype}; expected integer class indices \(int64\), "
                                             "one per example$"):
             loss(**arguments, labels=LABELS.to(dtype))
