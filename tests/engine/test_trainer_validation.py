@@ -76,3 +76,23 @@ def test_splits_a_source_loaded_without_a_validation_split_are_its_own_for_a_run
     assert load_checkpoint(run)["given_splits_from_source"] is True
     # resumed and evaluated without them, from the source
     assert evaluate_run(run, split="val")["val_accuracy"] == result.history[-1]["val_accuracy"]
+
+
+def test_a_resumed_run_keeps_the_weights_of_the_epoch_its_validation_split_picked(tmp_path, monkeypatch):
+    from satlearn.engine import trainer
+
+    # the validation split (60 examples) picks epoch 2, the test split (80) epoch 1: the run stops after epoch 3
+    # and is resumed
+    scripts = {60: iter([0.2, 0.5, 0.3, 0.4]), 80: iter([0.6, 0.1, 0.2, 0.3])}
+    real_evaluate = trainer.evaluate
+    monkeypatch.setattr(trainer, "evaluate", lambda method, loader, **options: {
+        **real_evaluate(method, loader, **options), "accuracy": next(scripts[loader.num_examples])})
+    config = split_config(tmp_path, "run.epochs=4", "run.keep_best=true")
+    fit(config, tmp_path / "run", stop_after_epoch=3, log=lambda m: None)
+    messages = []
+    fit(config, tmp_path / "run", resume=True, log=messages.append)
+    monkeypatch.undo()
+    assert not [m for m in messages if "removed" in m]
+    kept = torch.load(tmp_path / "run" / "best_model.pt", weights_only=True)
+    assert (kept["epoch"], kept["chosen_by"]) == (2, "val")
+    assert evaluate_run(tmp_path / "run", best=True)["epoch"] == 2
