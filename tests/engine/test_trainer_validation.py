@@ -96,3 +96,14 @@ def test_a_resumed_run_keeps_the_weights_of_the_epoch_its_validation_split_picke
     kept = torch.load(tmp_path / "run" / "best_model.pt", weights_only=True)
     assert (kept["epoch"], kept["chosen_by"]) == (2, "val")
     assert evaluate_run(tmp_path / "run", best=True)["epoch"] == 2
+
+
+def test_an_epoch_that_would_end_on_one_example_of_those_outside_the_split_skips_it_so_batchnorm_trains(tmp_path):
+    from fixtures import write_fake_cifar10
+
+    root = write_fake_cifar10(tmp_path, per_batch=8)  # 40 training images, 7 held out: 33 = 4 × 8 + 1 trained on
+    config = load_config(None, ["data.source=cifar10", f"data.root={root}", "data.batch_size=8", "model.name=vgg16_bn",
+                                "model.width=2", "method.name=erm", "run.epochs=1", "run.progress=false",
+                                "run.device=cpu", "data.val_size=7", f"run.out_dir={tmp_path}"])
+    result = fit(config, tmp_path / "run", log=lambda m: None)  # VGG's BatchNorm1d would refuse the batch of one
+    assert result.summary["validation"]["size"] == 7
