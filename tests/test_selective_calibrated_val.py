@@ -1,3 +1,4 @@
+import json
 import re
 
 import numpy as np
@@ -15,11 +16,12 @@ from satlearn.selective import evaluate_run, evaluate_scores, run_scores
 @pytest.fixture(scope="module")
 def held_out_run(tmp_path_factory):
     """A tiny selective SAT run holding out 40 of its 480 training examples (a 120-example test split): too few for
-    the thresholds of every paper coverage to reach it on them within the tolerance."""
+    the thresholds of every paper coverage to reach it on them within the tolerance. It keeps its best epoch's
+    weights."""
     root = tmp_path_factory.mktemp("selective-held-out")
     config = load_config(None, tiny_overrides(root, "method.name=selective_sat", "data.num_samples=600",
-                                              "run.epochs=3", "data.val_size=40", "data.noise.kind=symmetric",
-                                              "data.noise.rate=0.4"))
+                                              "run.epochs=3", "data.val_size=40", "run.keep_best=true",
+                                              "data.noise.kind=symmetric", "data.noise.rate=0.4"))
     return fit(config, root / "run", log=lambda m: None).run_dir
 
 
@@ -52,3 +54,19 @@ def test_scores_without_the_validation_splits_are_refused_for_a_report_calibrate
                "run_scores(..., calibrate_on='val')")
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         evaluate_scores(scored, calibrate_on="val")
+
+
+def test_selective_eval_best_calibrated_on_val_writes_files_ending_in_calibrated_val_best(held_out_run, capsys):
+    assert main(["selective-eval", str(held_out_run), "--best", "--calibrate-on", "val",
+                 "--score", "max_softmax"]) == 0
+    out = capsys.readouterr().out
+    picked = json.loads((held_out_run / "summary.json").read_text())["validation"]["best_epoch"]
+    assert (f"[selective_sat, score max_softmax, best epoch {picked}, thresholds fitted on its validation split]: "
+            "test error") in out
+    written = {p.name for p in held_out_run.iterdir() if "_best" in p.name}
+    stem = "selective_max_softmax_calibrated_val_best"
+    assert written == {f"{stem}.json", f"{stem}.csv", f"{stem}_curve.csv",
+                       "risk_coverage_max_softmax_calibrated_val_best.png"}
+    report = json.loads((held_out_run / "selective_max_softmax_calibrated_val_best.json").read_text())
+    assert (report["epoch"], report["best"], report["best_by"], report["calibrated_on"]) == (picked, True, "val",
+                                                                                            "val")
