@@ -1078,6 +1078,35 @@ def test_best_of_a_run_that_kept_no_best_weights_is_one_line_and_writes_nothing(
         SelectivePredictor.from_run(run, best=True)
 
 
+def test_best_of_a_folder_scores_its_runs_that_kept_their_weights_and_names_the_others_in_one_line(tmp_path,
+                                                                                                    capsys):
+    folder = tmp_path / "runs"
+    kept = best_epoch_run(folder / "kept", [0.2, 0.5, 0.3, 0.1])
+    plain = best_epoch_run(folder / "plain", [0.2, 0.5, 0.3, 0.1], "run.keep_best=false")
+    assert main(["selective-eval", str(folder), "--best"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{kept} [selective_sat, score abstain, best epoch 2]: test error")
+    # named after the runs scored, as compare names the runs it cannot show; the plot where the folder's goes
+    assert printed.splitlines()[-2:] == ["not scored, as no best epoch's weights were kept (run.keep_best false): "
+                                         "plain", f"risk-coverage plot: {folder / 'risk_coverage_best.png'}"]
+    assert not [path.name for path in plain.iterdir() if path.name.startswith("selective_")]
+    # a run named on its own is meant to be scored: one line, before any run is
+    assert main(["selective-eval", str(folder), str(plain), "--best"]) == 2
+    assert capsys.readouterr().err.startswith(f"satlearn: error: {plain}: the run kept no best epoch's weights")
+    lines = []
+    results, _, _ = selective_eval([folder], best=True, out=tmp_path / "sel", log=lines.append)
+    assert [result.report["run_dir"] for result in results] == [str(kept)]
+    assert lines == ["not scored, as no best epoch's weights were kept (run.keep_best false): plain"]
+    # a folder none of whose runs kept them
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "plain").symlink_to(plain, target_is_directory=True)
+    assert main(["selective-eval", str(alone), "--best"]) == 2
+    assert capsys.readouterr().err == ("satlearn: error: no run kept its best epoch's weights (run.keep_best false: "
+                                       "plain); a run started with --set run.keep_best=true keeps them in "
+                                       "best_model.pt\n")
+
+
 def test_the_best_epochs_abstain_output_must_have_trained_and_an_unfinished_run_says_its_best_so_far(tmp_path,
                                                                                                         capsys):
     # the best epoch came before the abstain output's phase: its weights never trained it, however long the run went

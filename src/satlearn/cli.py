@@ -300,8 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "each run checks that they are the data it was trained on")
     selective.add_argument("--best", action="store_true",
                            help="score the weights of each run's best epoch instead (best_model.pt, which a run "
-                                "trained with run.keep_best: true keeps) into selective_<score>_best.json, .csv, "
-                                f"_curve.csv and risk_coverage_best.png; {_BEST_EPOCH_PICK}")
+                                "trained with run.keep_best: true keeps; a folder's runs that kept none are named "
+                                "and left out) into selective_<score>_best.json, .csv, _curve.csv and "
+                                f"risk_coverage_best.png; {_BEST_EPOCH_PICK}")
     selective.add_argument("--calibrate-on", choices=("test", "val"), default="test",
                            help="where each coverage's threshold is fitted: test (the default, the paper's "
                                 "protocol) on a seeded part of the test split; val on the validation split the run "
@@ -645,9 +646,10 @@ def _find_issues(args: argparse.Namespace) -> int:
 def _selective_eval(args: argparse.Namespace) -> int:
     from satlearn.selective import selective_eval
 
+    left_out: list[str] = []  # a folder's runs that kept no best epoch's weights: named after the runs scored
     results, written, plot = selective_eval(args.run_dirs, score=args.score, out=args.out, device=args.device,
                                             data_root=args.data_root, threads=args.threads, best=args.best,
-                                            calibrate_on=args.calibrate_on)
+                                            calibrate_on=args.calibrate_on, log=left_out.append)
     held_out = args.calibrate_on == "val"
     # runs of one data source share their split's note: said once after them, not under each of twenty runs
     split_notes = {result.report["split"]["note"] for result in results}
@@ -692,6 +694,8 @@ def _selective_eval(args: argparse.Namespace) -> int:
             print(f"  note: an unfinished run, evaluated at {scored}")
     if shared_note:
         print(f"note (each of the {len(results)} runs): {shared_note}")
+    for line in left_out:
+        print(line)
     print(f"risk-coverage plot: {plot}")
     return 0
 

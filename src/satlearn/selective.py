@@ -38,7 +38,7 @@ import random
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -319,6 +319,14 @@ def _refuse_without_val_split(run_dir: Path) -> None:
         raise TrainingError(f"{run_dir}: the run held out no validation split to fit the threshold on (it trained "
                             "with data.val_size 0); a run started with --set data.val_size=N holds out N training "
                             "examples, else calibrate on the test split as the paper does")
+
+
+def _keeps_best_weights(run_dir: Path) -> bool:
+    """Whether a run keeps its best epoch's weights (``run.keep_best``), as its checkpoint's config says (a run
+    started before the key was kept keeps none), read without the checkpoint's tensors."""
+    from satlearn.engine.checkpoint import load_checkpoint
+
+    return bool(load_checkpoint(run_dir, mmap=True)["config"].get("run", {}).get("keep_best", False))
 
 
 def _checked_threads(threads: Any) -> int | None:
@@ -645,16 +653,19 @@ def _output_dirs(run_dirs: Sequence[Path], out: Path | None) -> list[Path]:
 def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: str | Path | None = None,
                    device: str | torch.device | None = None, data_root: str | Path | None = None,
                    dataset: DatasetSplits | None = None, threads: int | None = None,
-                   best: bool = False,
-                   calibrate_on: str = "test") -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
+                   best: bool = False, calibrate_on: str = "test",
+                   log: Callable[[str], None] | None = None,
+                   ) -> tuple[list[SelectiveResult], list[dict[str, Path]], Path]:
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
 
-    A directory that holds runs stands for all of them. Files go into each run directory, or into
+    A directory that holds runs stands for all of them (with ``best``, for those that kept their best epoch's
+    weights: ``log`` receives one line naming the others, as ``compare`` names the runs it cannot show; default:
+    printed). Files go into each run directory, or into
     ``out/<run name>/`` with ``out``; the plot ``risk_coverage.png``
     (``risk_coverage_<score>.png`` for a score other than ``auto``, so that the same runs ranked another way do not
     overwrite it) into ``out``, or else into the runs' common parent directory (the run directory itself for a single
     run, the current directory where the runs share only the filesystem root).
-    ``best``: each run's best epoch's weights (see :func:`run_scores`; every run must have kept them), into
+    ``best``: each run's best epoch's weights (see :func:`run_scores`; a run named on its own must have kept them), into
     ``selective_<score>_best.json`` (``.csv``, ``_curve.csv``) and ``risk_coverage_best.png``
     (``risk_coverage_<score>_best.png``), beside the latest weights' files.
     ``calibrate_on``: ``val`` fits each run's thresholds on its validation split (``data.val_size``) and reports on
@@ -669,8 +680,10 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     directory.
     """
     from satlearn.compare import run_names, unique_run_dirs
-    from satlearn.engine.checkpoint import common_parent, make_output_dir
+    from satlearn.engine.checkpoint import common_parent, kept_no_best_weights, make_output_dir
 
+    if not isinstance(run_dirs, (str, bytes, os.PathLike)):  # (a lone path is refused below, not read as letters)
+        run_dirs = list(run_dirs)  # read twice: a generator would be used up by the first reading
     if not run_dirs:
         raise ConfigError("selective-eval needs at least one run directory")
     threads = _checked_threads(threads)  # before any run is loaded
@@ -687,6 +700,21 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     for path in paths:  # before the output folders: a run given as a file is no "output directory" of the user's
         if path.exists() and not path.is_dir():
             raise DataError(f"{path}: is a file, not a run directory")
+    every_run = paths
+    if best:  # before any run is loaded: a folder's runs that kept no weights are left out, a run named is refused
+        named = {user_path(d).resolve() for d in run_dirs}
+        kept = {path: _keeps_best_weights(path) for path in paths}
+        for path in paths:
+            if not kept[path] and path.resolve() in named:
+                raise kept_no_best_weights(path)
+        paths = [path for path in paths if kept[path]]
+        left_out = [name for path, name in zip(every_run, run_names(every_run)) if not kept[path]]
+        if not paths:
+            raise TrainingError(f"no run kept its best epoch's weights (run.keep_best false: {', '.join(left_out)}); "
+                                "a run started with --set run.keep_best=true keeps them in best_model.pt")
+        if left_out:
+            (print if log is None else log)("not scored, as no best epoch's weights were kept (run.keep_best "
+                                            f"false): {', '.join(left_out)}")
     output_dirs = _output_dirs(paths, out_path)
     for directory in output_dirs:  # each run's too: one blocked folder must not leave the others' files half-written
         try:
@@ -704,12 +732,13 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
         result.label = f"{name}: {_label_of(result.report)}"
     written = [write_result(result, d) for result, d in zip(results, output_dirs)]
+    # where the plot of a folder's runs goes, whichever of them were scored
     if out_path is not None:
         plot_dir = out_path
-    elif len(paths) == 1:
-        plot_dir = paths[0]
+    elif len(every_run) == 1:
+        plot_dir = every_run[0]
     else:
-        plot_dir = common_parent(paths)
+        plot_dir = common_parent(every_run)
     make_output_dir(plot_dir)
     plot_name = ("risk_coverage" + ("" if score == "auto" else f"_{score}") + _calibrated_suffix(calibrate_on)
                  + ("_best" if best else ""))

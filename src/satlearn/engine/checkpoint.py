@@ -787,6 +787,12 @@ def settle_best_weights(run_dir: Path, best: dict[str, Any]) -> str | None:
             f"{CHECKPOINT_NAME} records it); removed: the run writes it again with the next epoch that scores better")
 
 
+def kept_no_best_weights(run_dir: Path) -> TrainingError:
+    """The one-line error for a run, trained with ``run.keep_best`` false, whose best epoch's weights are asked for."""
+    return TrainingError(f"{run_dir}: the run kept no best epoch's weights (it trained with run.keep_best false); a "
+                         f"run started with --set run.keep_best=true keeps them in {BEST_NAME}")
+
+
 def load_best_weights(run_dir: Path, best: dict[str, Any], *, kept: bool,
                       map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The best epoch's weights of the run in ``run_dir`` (``epoch``, ``test_accuracy``, ``model``: the model's
@@ -795,8 +801,7 @@ def load_best_weights(run_dir: Path, best: dict[str, Any], *, kept: bool,
     run_dir = Path(run_dir)
     path, pending = run_dir / BEST_NAME, run_dir / BEST_PENDING_NAME
     if not kept:
-        raise TrainingError(f"{run_dir}: the run kept no best epoch's weights (it trained with run.keep_best false); "
-                            f"a run started with --set run.keep_best=true keeps them in {BEST_NAME}")
+        raise kept_no_best_weights(run_dir)
     if best["epoch"] == 0:
         raise TrainingError(f"{run_dir}: no epoch evaluated yet, so no best epoch's weights")
     state = _best_weights(path, map_location) if path.exists() else None
