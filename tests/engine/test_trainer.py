@@ -2919,6 +2919,17 @@ def test_eval_of_the_validation_split_scores_it_as_the_runs_epochs_did_into_a_fi
     assert not (plain / "eval_val.json").exists()
 
 
+def test_eval_of_the_validation_split_of_a_run_that_knows_no_true_labels_gives_their_accuracy_as_null(tmp_path):
+    run = tmp_path / "run"
+    config = load_config(None, tiny_overrides(tmp_path, "data.val_size=60", "run.epochs=2"))  # (no noise)
+    result = fit(config, run, log=lambda m: None)
+    scored = evaluate_run(run, split="val")
+    # the key a reader looks for, null, as summary.json's final_clean_accuracy is
+    assert list(scored) == ["run_dir", "epoch", "epochs", "val_loss", "val_accuracy", "val_clean_accuracy", "num_val"]
+    assert scored["val_clean_accuracy"] is None and result.summary["validation"]["final_clean_accuracy"] is None
+    assert json.loads((run / "eval_val.json").read_text())["val_clean_accuracy"] is None
+
+
 def test_a_run_with_a_validation_split_resumes_exactly_and_keeps_its_split(tmp_path):
     whole = fit(split_config(tmp_path, "run.keep_best=true"), tmp_path / "whole", log=lambda m: None)
     fit(split_config(tmp_path, "run.keep_best=true"), tmp_path / "run", stop_after_epoch=2, log=lambda m: None)

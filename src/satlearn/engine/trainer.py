@@ -1524,7 +1524,7 @@ def evaluate_run(run_dir: str | Path, *, device: str | torch.device | None = Non
     epoch, its accuracy is an optimistic estimate of the model's.
     ``split``: ``val`` scores the run's validation split (``data.val_size``) instead, as each of its epochs scored
     it, into ``eval_val.json`` (``eval_val_best.json``): ``val_loss`` and ``val_accuracy`` against the labels given
-    for it, ``val_clean_accuracy`` against the true ones where the run knows them, and ``num_val``; a
+    for it, ``val_clean_accuracy`` against the true ones (None where the run does not know them), and ``num_val``; a
     :class:`TrainingError` in one line, before any data are loaded, for a run that held out none.
     ``data_root``, ``dataset``: as for :func:`load_run`; ``out``: the JSON file to write, or a folder (existing, or a
     string ending in ``/``) for ``eval.json`` (``eval_best.json``) (default: in ``run_dir``).
@@ -1558,7 +1558,8 @@ def evaluate_run(run_dir: str | Path, *, device: str | torch.device | None = Non
     epoch = kept_best(checkpoint)["epoch"] if best else checkpoint["epoch"]
     result = {"run_dir": str(run_dir), "epoch": epoch, "epochs": config.run.epochs,
               f"{split}_loss": measured["loss"], f"{split}_accuracy": measured["accuracy"],
-              **({"val_clean_accuracy": measured["clean_accuracy"]} if "clean_accuracy" in measured else {}),
+              # null where the true labels are unknown, as summary.json's final_clean_accuracy
+              **({"val_clean_accuracy": measured.get("clean_accuracy")} if split == "val" else {}),
               f"num_{split}": loader.num_examples}
     if best:  # (which split chose that epoch: the validation split's, where the run held one out)
         result.update(best=True, best_by=kept_best_chosen_by(checkpoint),
