@@ -46,13 +46,14 @@ def test_a_split_of_the_last_examples_says_so_in_its_log_and_summary_and_each_ep
             "order), with their given labels; 260 train") in messages
     assert result.summary["validation"]["pick"] == "last"
     assert np.load(tmp_path / "run" / "labels.npz")["val_index"].tolist() == list(range(260, 320))
-    # without progress bars, one line per epoch, the validation accuracy after the test accuracy
+    # without progress bars, one line per epoch, the validation accuracy after the test accuracy, saying it is
+    # against the given labels (a log read alone may be taken for the clean accuracy)
     lines = [m for m in messages if m.startswith("epoch ")]
     assert len(lines) == 2
     for line, row in zip(lines, result.history):
         assert line.startswith(f"epoch {row['epoch']}/2: train loss ")
         assert (f", test accuracy {100 * row['test_accuracy']:.2f} %, validation accuracy "
-                f"{100 * row['val_accuracy']:.2f} %, ") in line
+                f"{100 * row['val_accuracy']:.2f} % (given labels), ") in line
 
 
 def test_under_bf16_autocast_the_validation_figures_of_each_epoch_are_what_eval_split_val_gives(tmp_path):

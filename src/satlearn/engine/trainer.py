@@ -552,7 +552,8 @@ def _epoch_line(row: dict[str, Any], epochs: int) -> str:
     """An epoch's metrics in one line, for a run without progress bars."""
     tested = f", test accuracy {100 * row['test_accuracy']:.2f} %" if "test_accuracy" in row else ""
     if "val_accuracy" in row:
-        tested += f", validation accuracy {100 * row['val_accuracy']:.2f} %"
+        # against the split's given labels, noise and all: a log read on its own does not say so elsewhere
+        tested += f", validation accuracy {100 * row['val_accuracy']:.2f} % (given labels)"
     return f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}{tested}, {row['epoch_seconds']:.1f} s"
 
 
