@@ -2107,12 +2107,34 @@ def test_a_failed_command_keeps_its_status_through_a_sigterm_it_outlived(monkeyp
     (["selective-eval", "nowhere", "--threads", "all"], "satlearn selective-eval: error: argument --threads: "
                                                         "expected a whole number of threads, from 1 to 1024, got "
                                                         "'all' (options: satlearn selective-eval --help)"),
+    # a -h after -- is a word like any other; a mistyped command's is the command's, the line naming the one meant
+    (["eval", "nowhere", "--threads", "x", "--", "-h"], "satlearn eval: error: argument --threads: expected a whole "
+                                                        "number of threads, from 1 to 1024, got 'x' (options: "
+                                                        "satlearn eval --help)"),
+    (["tran", "-h"], "satlearn: error: argument command: invalid choice: 'tran' (choose from 'demo', 'train', "
+                     "'find-issues', 'eval', 'compare', 'selective-eval'); did you mean 'train'? (options: satlearn "
+                     "--help)"),
 ])
 def test_a_command_line_argparse_refuses_is_one_line_naming_where_the_options_are(argv, expected, capsys):
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     assert stopped.value.code == 2
     assert capsys.readouterr().err == expected + "\n"
+
+
+@pytest.mark.parametrize("argv, usage", [
+    (["eval", "nowhere", "--threads", "x", "-h"], "usage: satlearn eval "),
+    (["selective-eval", "--score", "abstian", "--help"], "usage: satlearn selective-eval "),
+    (["find-issues", "--fraction", "2", "--num-issues", "-h"], "usage: satlearn find-issues "),
+    (["--import", "-h"], "usage: satlearn "),
+])
+def test_help_asked_for_after_a_value_argparse_refuses_is_the_help(argv, usage, capsys):
+    # argparse reads the line in order: the bad value stopped it before it reached -h
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith(usage) and "options:" in printed.out and printed.err == ""
 
 
 def whole_number_options():

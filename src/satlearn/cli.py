@@ -6,6 +6,7 @@ import argparse
 import codecs
 import contextlib
 import errno
+import itertools
 import json
 import os
 import select
@@ -87,10 +88,18 @@ class _OneLineParser(argparse.ArgumentParser):
     """A command line that argparse refuses (a mistyped option, a missing RUN_DIR) is one line, as satlearn's other
     errors are, naming where the options are listed instead of printing the usage above it, and the parser that was
     given what it did not recognise: satlearn's before the command, the command's after it, where one of satlearn's
-    own options (``--import``) is told to go before the command. Subcommands' parsers are of this class too
-    (argparse makes them of their parent's)."""
+    own options (``--import``) is told to go before the command; a line that also asks for help (``-h`` after a
+    value refused) is shown the help. Subcommands' parsers are of this class too (argparse makes them of their
+    parent's)."""
+
+    # whether the words this parser reads hold -h or --help, for its error to show the help instead
+    _asked_for_help = False
 
     def error(self, message: str):
+        if self._asked_for_help:
+            # argparse reads the line in order and stops at a bad value before a -h after it: help was asked for
+            self.print_help()
+            self.exit(0)
         self.exit(2, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
 
     def _check_value(self, action, value):
@@ -112,7 +121,14 @@ class _OneLineParser(argparse.ArgumentParser):
             raise argparse.ArgumentError(action, exc.message + hint) from None
 
     def parse_known_args(self, args=None, namespace=None):
-        parsed, unknown = super().parse_known_args(args, namespace)
+        # -h is no option's value (argparse takes it for an option): given as a word before --, it asks for help;
+        # satlearn's own only before the first other word (a command's -h, a mistyped command's "did you mean")
+        texts = sys.argv[1:] if args is None else list(args)
+        given = texts[:texts.index("--")] if "--" in texts else texts
+        if any(isinstance(action, argparse._SubParsersAction) for action in self._actions):
+            given = list(itertools.takewhile(lambda text: text.startswith("-"), given))
+        self._asked_for_help = "-h" in given or "--help" in given
+        parsed, unknown = super().parse_known_args(texts, namespace)
         # the first parser to return is the command's, whose namespace its parent copies: what it left over is the
         # command's to name, the rest (given before the command) satlearn's own
         if not hasattr(parsed, _LEFT_BY_COMMAND):
