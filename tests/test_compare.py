@@ -1111,3 +1111,17 @@ def test_a_group_of_runs_that_keep_their_best_epochs_gets_no_ring_and_a_run_besi
     compare_runs([tmp_path], out=tmp_path / "c.png")
     rings = [line.get_label() for ax in drawn[0].axes for line in ax.lines if "kept" in line.get_label()]
     assert rings == ["lr: kept epoch 3 (best test acc)"]
+
+
+def test_a_group_whose_run_reports_a_nan_figure_shows_it_as_a_run_of_its_own_would(tmp_path, capsys):
+    # statistics.stdev raises on a NaN: compare ended in a traceback where --per-run printed the run's "nan%"
+    rows = [dict(row) for row in SEEDS[1][1]]
+    rows[-1]["test_accuracy"] = float("nan")  # (json writes it as NaN, and reads it back)
+    seed_run(tmp_path / "sat-s0", SEEDS[0][1], "run.seed=0")
+    seed_run(tmp_path / "sat-s1", rows, "run.seed=1")
+    assert main(["compare", str(tmp_path), "--per-run", "--out", str(tmp_path / "p.png")]) == 0
+    assert "nan%" in capsys.readouterr().out
+    assert main(["compare", str(tmp_path), "--out", str(tmp_path / "c.png")]) == 0
+    cells = re.split(r" {2,}", capsys.readouterr().out.splitlines()[2])
+    assert cells[0] == "sat (seeds 0, 1)" and cells[4] == "nan ± nan%"
+    assert cells[6] == "72.5 ± 3.5%"  # the other figures as before

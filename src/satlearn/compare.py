@@ -9,6 +9,7 @@ what it holds.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import statistics
@@ -505,8 +506,13 @@ def _validation_cells(pick: dict[str, Any] | None) -> list[str]:
 
 
 def _spread(values: list[float], *, scale: float = 100, unit: str = "%") -> str:
-    """The mean ± sample standard deviation of ``values`` (two or more), as percentages by default."""
-    return f"{scale * statistics.fmean(values):.1f} ± {scale * statistics.stdev(values):.1f}{unit}"
+    """The mean ± sample standard deviation of ``values`` (two or more), as percentages by default. Where one is
+    NaN or infinite (a metrics file edited by hand), the mean is too, as a run's own cell shows it, and the deviation
+    is NaN: ``statistics.stdev`` refuses such values rather than returning it."""
+    mean = scale * statistics.fmean(values)
+    if not all(math.isfinite(value) for value in values):
+        return f"{mean:.1f} ± nan{unit}"
+    return f"{mean:.1f} ± {scale * statistics.stdev(values):.1f}{unit}"
 
 
 def _epoch_span(epochs: list[int]) -> str:
