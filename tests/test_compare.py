@@ -1125,3 +1125,17 @@ def test_a_group_whose_run_reports_a_nan_figure_shows_it_as_a_run_of_its_own_wou
     cells = re.split(r" {2,}", capsys.readouterr().out.splitlines()[2])
     assert cells[0] == "sat (seeds 0, 1)" and cells[4] == "nan ± nan%"
     assert cells[6] == "72.5 ± 3.5%"  # the other figures as before
+
+
+def test_a_group_tested_at_one_epoch_shows_its_runs_spread_there(tmp_path, monkeypatch):
+    # a band between the lowest and highest run over one epoch has no width: a group of one-epoch runs (or of runs
+    # evaluated once, run.eval_every) was drawn as its mean's dot alone, though its legend said it was shaded
+    from matplotlib.collections import LineCollection
+
+    for seed, accuracy in ((0, 0.2), (1, 0.3)):
+        seed_run(tmp_path / f"ce-s{seed}", [{"epoch": 1, "test_accuracy": accuracy, "epoch_seconds": 1.0}],
+                 f"run.seed={seed}", "run.epochs=1", "method.name=erm")
+    drawn = drawn_figures(monkeypatch)
+    compare_runs([tmp_path], out=tmp_path / "c.png")
+    (bar,) = [c for c in drawn[0].axes[0].collections if isinstance(c, LineCollection)]
+    assert [list(point) for point in bar.get_segments()[0]] == [[1, 20], [1, 30]]

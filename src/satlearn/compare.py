@@ -593,6 +593,9 @@ def _draw_series(ax, entry: Compared, key: str, *, label: str, style: dict[str, 
         epochs, values = _common(entry, key)
         ax.plot(epochs, [100 * statistics.fmean(at) for at in values], label=label, **point_style(epochs, style))
         low, high = [100 * min(at) for at in values], [100 * max(at) for at in values]
+        if len(epochs) == 1:  # a band over one epoch has no width, and would show no spread at all: a bar instead
+            ax.vlines(epochs, low, high, color=style["color"], alpha=2 * _BAND_ALPHA, linewidth=8)
+            return
         ax.fill_between(epochs, low, high, color=style["color"], alpha=_BAND_ALPHA, linewidth=0)
         for edge in (low, high):  # where two groups' bands overlap, their colours mix: the edges tell whose is whose
             ax.plot(epochs, edge, color=style["color"], linewidth=0.6, alpha=0.6)
