@@ -889,6 +889,20 @@ def test_a_demo_into_a_training_runs_directory_is_refused_and_leaves_it_as_it_wa
     assert sorted(path.name for path in run.iterdir()) == before
 
 
+def test_a_demo_into_a_folder_with_a_config_yaml_of_its_own_is_no_run_directory(tmp_path, monkeypatch):
+    # a project's folder holding a config.yaml or summary.json of another tool was refused as a training run's
+    import satlearn.demo
+
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "config.yaml").write_text("lr: 0.1\n")
+    (out / "summary.json").write_text("{}")
+    trained = []
+    monkeypatch.setattr(satlearn.demo, "_train_and_report", lambda out_dir, *args, **kwargs: trained.append(out_dir))
+    assert main(["demo", "--out", str(out), "--no-progress", "--set", "run.device=cpu"]) == 0
+    assert trained == [out]
+
+
 def test_a_demo_request_file_that_is_not_a_list_of_settings_is_one_line(tmp_path, capsys):
     from satlearn.demo import REQUEST_NAME, run_demo
     from satlearn.errors import ConfigError

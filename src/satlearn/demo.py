@@ -13,7 +13,7 @@ from satlearn.compare import plot_runs, read_run
 from satlearn.config import (Config, given_by, load_config, override_keys, overrides_for_method,
                               overrides_from_dict)
 from satlearn.engine import fit
-from satlearn.engine.checkpoint import (CHECKPOINT_NAME, RUN_FILES, atomic_write_text, claim_new_dir,
+from satlearn.engine.checkpoint import (CHECKPOINT_NAME, RUN_FILES, atomic_write_text, claim_new_dir, is_run_dir,
                                        load_checkpoint, make_output_dir)
 from satlearn.engine.reporting import noise_description, to_json
 from satlearn.engine.runtime import check_device_here
@@ -142,8 +142,8 @@ def _refuse_a_run_directory(out_dir: Path) -> None:
     """A training run's own directory given for the demo's: the demo's runs, plot and summary would be put among the
     run's files (which it writes none of), and the folder read as that one run by compare, eval and train --resume,
     its demo's runs inside it unseen."""
-    held = [name for name in RUN_FILES if (out_dir / name).is_file()]
-    if held:
+    if is_run_dir(out_dir):  # (not a project's folder that has a config.yaml or summary.json of its own)
+        held = [name for name in RUN_FILES if (out_dir / name).is_file()]
         named = ", ".join(held[:2]) + (", ..." if len(held) > 2 else "")
         raise ConfigError(f"--out {out_dir}: a training run's directory (it holds {named}), which the demo's runs and "
                           "files would be mixed into; choose another --out")

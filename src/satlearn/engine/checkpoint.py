@@ -313,7 +313,7 @@ def output_file(out: str | Path, default_name: str, *, what: str = "--out") -> P
     path = user_path(out)
     if path.is_dir() or str(out).endswith(("/", os.sep)):
         return path / default_name
-    if path.name in RUN_FILES and _is_run_dir(path.parent):
+    if path.name in RUN_FILES and is_run_dir(path.parent):
         if path.exists():
             raise ConfigError(f"{what} {path}: would be written over, and it is a file of the run in {path.parent}; "
                               "expected another file name, or a folder")
@@ -325,8 +325,9 @@ def output_file(out: str | Path, default_name: str, *, what: str = "--out") -> P
     return path
 
 
-def _is_run_dir(directory: Path) -> bool:
-    # what every run holds from its start: its labels, then its metrics and checkpoint
+def is_run_dir(directory: Path) -> bool:
+    """Whether ``directory`` is a training run's: it holds what every run holds from its start, its labels, then its
+    metrics and checkpoint (a folder holding a ``config.yaml`` or ``summary.json`` alone may be anything)."""
     return any((directory / name).exists() for name in ("labels.npz", "metrics.jsonl", CHECKPOINT_NAME))
 
 
