@@ -5,8 +5,8 @@ import pickle
 import pytest
 import torch
 
-from satlearn.errors import (ConfigError, ConfigTypeError, DataError, DataTypeError, SatlearnError,
-                             TrainingInterrupted, first_line, out_of_memory)
+from satlearn.errors import (ConfigError, ConfigTypeError, DataError, DataTypeError, DeviceUnavailable,
+                             SatlearnError, TrainingInterrupted, first_line, out_of_memory)
 
 
 def test_an_interrupted_run_is_a_keyboard_interrupt_that_pickles_with_where_it_stopped(tmp_path):
@@ -25,6 +25,15 @@ def test_a_value_of_the_wrong_kind_is_caught_as_satlearns_error_and_as_a_type_er
         with pytest.raises(caught):
             raise error("labels must be integers")
     assert str(pickle.loads(pickle.dumps(error("labels must be integers")))) == "labels must be integers"
+
+
+def test_a_device_this_machine_lacks_pickles_with_its_advice_apart():
+    # it could not be unpickled (its advice a keyword alone): fit in a ProcessPoolExecutor of a config whose
+    # run.device the machine lacks ended in BrokenProcessPool, no message, where a ConfigError had come back
+    error = DeviceUnavailable("run.device='cuda' but CUDA is not available", advice="use run.device=auto or cpu")
+    again = pickle.loads(pickle.dumps(error))
+    assert isinstance(again, ConfigError) and str(again) == str(error)
+    assert (again.message, again.advice) == (error.message, error.advice)
 
 
 def test_first_line_is_the_messages_first_non_blank_line_or_the_errors_type():

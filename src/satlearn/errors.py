@@ -58,10 +58,13 @@ class DeviceUnavailable(ConfigError):
     ``advice``: how to pick another (``use run.device=auto or cpu``), kept apart from the message so that a command
     that picks a run's device its own way (eval's ``--device``) can say that instead."""
 
-    def __init__(self, message: str, *, advice: str):
+    def __init__(self, message: str, advice: str):
         self.message = message
         self.advice = advice
         super().__init__(f"{message}; {advice}")
+
+    def __reduce__(self):  # made again from both parts where it is unpickled (sent back from a worker process)
+        return type(self), (self.message, self.advice)
 
 
 class TrainingError(SatlearnError, RuntimeError):
