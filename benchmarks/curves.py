@@ -35,10 +35,10 @@ from satlearn.engine.reporting import fit_percent_axis, line_styles, mark_epoch_
 
 METHOD_ORDER = ("ce", "sat", "sat_sce")
 # each method's line in every panel (a colour-blind-safe colour and a marker), by its place in line_styles: CE and SAT
-# as compare draws the demo's two runs (blue circles, orange squares), SAT+SCE dark grey, past the palette's pale
-# grey; a method not named here a grey of its own
-METHOD_STYLES = {"ce": 0, "sat": 1, "sat_sce": 3}
-OTHER_METHOD_STYLE = 6
+# as compare draws the demo's two runs (blue circles, orange squares), SAT+SCE grey triangles; a method not named
+# here dark red
+METHOD_STYLES = {"ce": 0, "sat": 1, "sat_sce": 2}
+OTHER_METHOD_STYLE = 3
 # at most this many noise columns side by side: the eight of the fast recipe in one row made a figure 3360 px wide,
 # unreadable at the width a page shows it; more go in a second row of columns below
 MAX_COLUMNS = 4

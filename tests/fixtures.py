@@ -124,6 +124,14 @@ def legend_texts(ax) -> list[str]:
     return [] if legend is None else [text.get_text() for text in legend.get_texts()]
 
 
+def contrast_on_white(colour) -> float:
+    """The contrast ratio of ``colour`` against white, as WCAG measures it (1 to 21)."""
+    from matplotlib.colors import to_rgb
+
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+    return 1.05 / (0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2] + 0.05)
+
+
 def legends_cover_no_axes(fig) -> bool:
     """Whether every legend of ``fig`` lies outside each of its axes, tick and axis labels included."""
     renderer = fig.canvas.get_renderer()

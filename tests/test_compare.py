@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures import drawn_figures, legend_below, legend_texts, legends_cover_no_axes, tiny_overrides
+from fixtures import (
+    contrast_on_white, drawn_figures, legend_below, legend_texts, legends_cover_no_axes, tiny_overrides,
+)
 from satlearn.cli import main
 from satlearn.compare import compare_runs, format_table, read_run, run_names
 from satlearn.config import load_config
@@ -1139,3 +1141,25 @@ def test_a_group_tested_at_one_epoch_shows_its_runs_spread_there(tmp_path, monke
     compare_runs([tmp_path], out=tmp_path / "c.png")
     (bar,) = [c for c in drawn[0].axes[0].collections if isinstance(c, LineCollection)]
     assert [list(point) for point in bar.get_segments()[0]] == [[1, 20], [1, 30]]
+
+
+def test_every_curve_band_and_ring_of_a_plot_of_ten_runs_reads_on_white(tmp_path, monkeypatch):
+    # the third run was drawn pale grey (2.3:1 against white), the eighth light blue (1.7:1), the ninth and tenth
+    # light orange and lighter grey: curves, bands and rings faint on white
+    from matplotlib.collections import PolyCollection
+
+    for seed, rows, rate in SEEDS:  # one group of three seeds, shaded
+        seed_run(tmp_path / f"sat-s{seed}", rows, f"run.seed={seed}", actual_rate=rate)
+    for i in range(9):  # and nine runs of their own, each ringed at the epoch it keeps
+        run_dir = seed_run(tmp_path / f"lr{i}", SEEDS[0][1], f"optim.lr={0.01 * (i + 1)}", "run.keep_best=true")
+        summary = json.loads((run_dir / "summary.json").read_text())
+        (run_dir / "summary.json").write_text(json.dumps({**summary, "best_by": "test", "best_epoch": 3}))
+    drawn = drawn_figures(monkeypatch)
+    compare_runs([tmp_path], out=tmp_path / "c.png")
+    lines = [line for ax in drawn[0].axes for line in ax.lines]
+    assert sum("kept" in line.get_label() for line in lines) == 9
+    colours = {line.get_color() for line in lines} | {line.get_markeredgecolor() for line in lines}
+    bands = [band for ax in drawn[0].axes for band in ax.collections if isinstance(band, PolyCollection)]
+    colours |= {tuple(colour[:3]) for band in bands for colour in band.get_facecolor()}
+    assert bands and all(contrast_on_white(colour) >= 3 for colour in colours), [
+        colour for colour in colours if contrast_on_white(colour) < 3]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import drawn_figures, legend_texts, legends_cover_no_axes, tiny_overrides
+from fixtures import contrast_on_white, drawn_figures, legend_texts, legends_cover_no_axes, tiny_overrides
 from satlearn.config import load_config
 from satlearn.engine import fit
 from satlearn.engine.reporting import flag_statistics, plot_curves, to_json
@@ -231,14 +231,6 @@ def test_the_curves_legends_lie_below_their_axes_where_they_cover_no_curve(tmp_p
     assert Image.open(tmp_path / "curves.png").height > fig.get_figheight() * 110  # the image takes them in
 
 
-def contrast_on_white(colour) -> float:
-    """The contrast ratio of ``colour`` against white, as WCAG measures it (1 to 21)."""
-    from matplotlib.colors import to_rgb
-
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
-    return 1.05 / (0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2] + 0.05)
-
-
 @pytest.mark.parametrize("held_out", [False, True])
 def test_each_curve_of_curves_png_has_a_colour_of_its_own_and_none_is_a_pale_grey(tmp_path, monkeypatch, held_out):
     from matplotlib.colors import to_hex, to_rgb
@@ -258,6 +250,10 @@ def test_each_curve_of_curves_png_has_a_colour_of_its_own_and_none_is_a_pale_gre
     greys = [line for line in accuracy_ax.get_lines() if max(to_rgb(line.get_color())) - min(to_rgb(line.get_color()))
              < 0.05]  # the refined labels' curve and the phase's line
     assert len(greys) == 2 and all(contrast_on_white(line.get_color()) >= 4.5 for line in greys)
+    # the test curve was orange at 2.5:1 against white, the validation curve blue at 2.9:1
+    lines = [line for ax in drawn[0].axes for line in ax.get_lines()]
+    assert all(contrast_on_white(line.get_color()) >= 3 for line in lines), [
+        (line.get_label(), line.get_color()) for line in lines if contrast_on_white(line.get_color()) < 3]
 
 
 def test_curves_png_rings_the_epoch_a_run_keeps_on_the_curve_that_picked_it_and_none_where_it_keeps_none(
@@ -326,18 +322,58 @@ def test_line_styles_stay_distinct_past_the_palettes_ten_colours(count):
     assert len(styles) == count and len({(to_hex(s["color"]), s["marker"]) for s in styles}) == count
 
 
-def test_lines_take_the_colour_blind_palette_each_with_its_own_marker_and_its_colours_come_round_again():
-    import matplotlib.style
-
+def test_lines_take_the_palette_each_with_its_own_marker_and_its_colours_come_round_again():
     from satlearn.engine.reporting import line_styles, palette
 
-    colour_blind = matplotlib.style.library["tableau-colorblind10"]["axes.prop_cycle"].by_key()["color"]
-    assert palette() == colour_blind
+    colours = palette()
     styles = line_styles(12)
-    assert [s["color"] for s in styles[:10]] == colour_blind  # no red beside a green of the same weight
+    assert len(colours) == 10 and [s["color"] for s in styles[:10]] == colours
     assert len({s["marker"] for s in styles[:10]}) == 10  # apart in greyscale too
-    assert [s["color"] for s in styles[10:]] == colour_blind[:2]  # past ten: a colour again, with another marker
+    assert [s["color"] for s in styles[10:]] == colours[:2]  # past ten: a colour again, with another marker
     assert styles[10]["marker"] not in (styles[0]["marker"], styles[1]["marker"])
+
+
+def test_every_colour_of_the_palette_reads_on_white():
+    from satlearn.engine.reporting import palette
+
+    # tableau-colorblind10's pale greys, light blues and light orange stood at 1.6 to 2.9:1: the third run faint
+    assert {colour: round(contrast_on_white(colour), 2) for colour in palette()
+            if contrast_on_white(colour) < 3} == {}  # WCAG's least contrast for graphics
+
+
+# how each kind of colour blindness sees linear RGB, at full severity (Machado, Oliveira and Fernandes, 2009)
+COLOUR_BLIND_SIGHT = {
+    "protan": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216), (-0.003882, -0.048116, 1.051998)),
+    "deutan": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413), (-0.011820, 0.042940, 0.968881)),
+    "tritan": ((1.255528, -0.076749, -0.178779), (-0.078411, 0.930809, 0.147602), (0.004733, 0.691367, 0.303900)),
+}
+
+
+def seen_in_lab(colour, sight=None) -> np.ndarray:
+    """``colour`` in CIELAB (D65 white) as normal sight sees it, or as the colour blindness ``sight`` does."""
+    from matplotlib.colors import to_rgb
+
+    srgb = np.array(to_rgb(colour))
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    if sight is not None:
+        linear = np.clip(np.array(COLOUR_BLIND_SIGHT[sight]) @ linear, 0, 1)
+    to_xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = to_xyz @ linear / to_xyz.sum(axis=1)
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+@pytest.mark.parametrize("sight", [None, *COLOUR_BLIND_SIGHT])
+def test_the_palettes_colours_stay_apart_to_colour_blind_readers(sight):
+    import itertools
+
+    from satlearn.engine.reporting import palette
+
+    # CIELAB distances: tableau-colorblind10's greys ABABAB and 898989 were 12.9 apart to every sight
+    seen = {colour: seen_in_lab(colour, sight) for colour in palette()}
+    close = {(a, b): round(float(np.linalg.norm(seen[a] - seen[b])), 1) for a, b in itertools.combinations(seen, 2)
+             if np.linalg.norm(seen[a] - seen[b]) < 15}
+    assert close == {}
 
 
 def test_a_figures_lines_take_the_colour_blind_palette_in_turn():
