@@ -597,7 +597,7 @@ def _calibrated_suffix(calibrate_on: str) -> str:
 
 def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> Path:
     """Selective risk and generalized risk against coverage (the test part; the whole test split for results
-    calibrated on the runs' validation splits), one line per result."""
+    calibrated on the runs' validation splits), one line per result; each panel's legend below it."""
     from satlearn.engine.checkpoint import FilesWrittenTogether
     from satlearn.engine.reporting import fit_percent_axis, line_styles, new_figure, place_legends, plain_text
 
@@ -621,11 +621,11 @@ def plot_risk_coverage(results: Sequence[SelectiveResult], path: str | Path) -> 
     whole = all(result.report.get("calibrated_on") == "val" for result in results)  # (curves of the whole split)
     fig.suptitle("Risk–coverage on the whole test split" if whole else
                  "Risk–coverage on the test part of the split (seed 10)")
-    legends_below = place_legends(fig, (ax_risk, ax_general), runs=len(results), fontsize=7,
-                                  loc="upper left")  # and lays the figure out
+    # below the axes, as compare's: inside, in the upper left corner, a legend covered the curve of a poor ranking,
+    # whose error is highest at low coverage
+    place_legends(fig, (ax_risk, ax_general), runs=len(results), fontsize=7, below=True)  # and lays the figure out
     with FilesWrittenTogether(folder=path.parent) as files:  # (which tidies what a killed selective-eval left there)
-        files.write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110,
-                                                      bbox_inches="tight" if legends_below else None))
+        files.write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     return path
 
 

@@ -357,8 +357,8 @@ def line_styles(count: int) -> list[dict[str, Any]]:
 
 # a legend of more entries than this, drawn inside its axes, covers the curves it names (a folder of runs scored)
 LEGEND_ENTRIES_INSIDE = 10
-# a figure of at most this many runs whose legends are not all asked below (the risk-coverage plot's) keeps them
-# inside its axes, as such figures have always been drawn, however many lines each run names
+# a figure of at most this many runs whose legends are not all asked below keeps them inside its axes, however many
+# lines each run names
 RUNS_WITH_LEGENDS_INSIDE = 10
 
 
