@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import drawn_figures, tiny_overrides
+from fixtures import drawn_figures, legend_below, legends_cover_no_axes, tiny_overrides
 from satlearn.cli import main
 from satlearn.errors import ConfigTypeError, DataError, SatlearnError
 from satlearn.label_issues import find_label_issues, load_run_targets, plot_precision_recall, write_label_issues
@@ -657,12 +657,30 @@ def test_the_precision_recall_plot_has_no_legend_entry_for_a_flagged_set_with_no
     some = find_label_issues(labels, np.eye(3)[truth])
     plot_precision_recall(some, labels != truth, tmp_path / "some.png")
     plot_precision_recall(some, np.zeros(4, bool), tmp_path / "none_wrong.png")
-    legends = [fig.axes[0].get_legend() for fig in drawn]
+    legends = [legend_below(fig.axes[0]) for fig in drawn]
     texts = [[text.get_text() for text in legend.get_texts()] for legend in legends]
     assert [len(entries) for entries in texts] == [1, 2, 1] and texts[0][0].startswith("ranking by score")
     assert texts[1][1] == "flagged: 1 (F1 1.000)"
     assert [legend.get_title().get_text() for legend in legends] == ["nothing flagged", "",
                                                                      "flagged: 1, of no wrong labels"]
+
+
+def test_the_precision_recall_plots_legend_lies_below_the_axes_where_it_covers_no_curve(tmp_path, monkeypatch):
+    from PIL import Image
+
+    # a poor ranking: one label in ten wrong, scores that do not find them; its precision stays near 0.1, along the
+    # bottom of the axes, where a legend in their lower left corner lay over it
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 200)
+    labels = truth.copy()
+    labels[:20] = (truth[:20] + 1) % 3
+    issues = find_label_issues(labels, rng.dirichlet(np.ones(3), 200), num_issues=20)
+    drawn = drawn_figures(monkeypatch)
+    plot_precision_recall(issues, labels != truth, tmp_path / "pr.png")
+    (fig,) = drawn
+    assert fig.axes[0].get_legend() is None and legends_cover_no_axes(fig)
+    assert len(legend_below(fig.axes[0]).get_texts()) == 2  # the ranking and the flagged set
+    assert Image.open(tmp_path / "pr.png").height > fig.get_figheight() * 110  # the image takes it in
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: output folders there are not locked")

@@ -420,10 +420,10 @@ def load_run_targets(run_dir: str | Path) -> RunTargets:
 
 def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Path, *,
                           files: FilesWrittenTogether | None = None) -> None:
-    """Precision–recall curve of the score ranking, with the flagged set marked. ``files``: the set of files it is
-    written with (:func:`write_label_issues`'); by default it is written alone."""
+    """Precision–recall curve of the score ranking, with the flagged set marked, the legend below the axes.
+    ``files``: the set of files it is written with (:func:`write_label_issues`'); by default it is written alone."""
     from satlearn.engine.checkpoint import atomic_write_bytes
-    from satlearn.engine.reporting import new_figure, palette
+    from satlearn.engine.reporting import new_figure, palette, place_legends
     from satlearn.evaluation.detection import (
         average_precision, format_measure, precision_recall_curve, precision_recall_f1,
     )
@@ -444,12 +444,14 @@ def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Pa
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", title=None if defined else "nothing flagged" if flagged["flagged"] == 0
-              else f"flagged: {flagged['flagged']}, of no wrong labels")
     ax.set_title("Label issues against the known true labels")
-    fig.tight_layout()
+    # below the axes: in their lower left corner, the legend covered the curve of a poor ranking, whose precision
+    # stays low, near the share of labels that are wrong
+    place_legends(fig, (ax,), runs=1, fontsize=10, below=True,
+                  title=None if defined else "nothing flagged" if flagged["flagged"] == 0
+                  else f"flagged: {flagged['flagged']}, of no wrong labels")  # and lays the figure out
     write = files.write_bytes if files is not None else atomic_write_bytes
-    write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
 
 
 def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels: np.ndarray | None = None,

@@ -362,7 +362,8 @@ LEGEND_ENTRIES_INSIDE = 10
 RUNS_WITH_LEGENDS_INSIDE = 10
 
 
-def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best", below: bool = False) -> bool:
+def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best", below: bool = False,
+                  title: str | None = None) -> bool:
     """Draws each of ``axes``' legends and lays ``fig`` out (``tight_layout``), for a figure of ``runs`` runs.
     ``below``: every legend goes below the figure, under its axes, where it can cover no curve (a legend inside,
     even at matplotlib's "best", sits on a curve where no corner is free of them). Else a legend goes inside its axes
@@ -372,14 +373,15 @@ def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best", b
     curves beside them), and goes below then. A legend below is drawn once the figure is laid out without it (a
     layout made with it would warn that it cannot fit): in as many columns as fit the axes' width, so that the
     legends of axes side by side stay apart, and where even one column is wider, under the legends it would cover.
-    Returns whether a legend went below, which ``savefig`` then takes in with ``bbox_inches="tight"``."""
+    ``title``: each legend's title, if any. Returns whether a legend went below, which ``savefig`` then takes in with
+    ``bbox_inches="tight"``."""
     under = []
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
         if handles and (below or runs > RUNS_WITH_LEGENDS_INSIDE and len(handles) > LEGEND_ENTRIES_INSIDE):
             under.append(ax)
         elif handles:
-            ax.legend(handles, labels, fontsize=fontsize, loc=loc)
+            ax.legend(handles, labels, fontsize=fontsize, loc=loc, title=title)
     fig.tight_layout()
     renderer = fig.canvas.get_renderer()
     too_wide = [ax for ax in axes if ax.get_legend() is not None
@@ -394,7 +396,8 @@ def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best", b
         handles, labels = ax.get_legend_handles_labels()
         box = ax.get_position()
         centre = (box.x0 + box.x1) / 2
-        legend = _legend_under(fig, ax, handles, labels, anchor=(centre, 0), fontsize=fontsize, renderer=renderer)
+        legend = _legend_under(fig, ax, handles, labels, anchor=(centre, 0), fontsize=fontsize, title=title,
+                               renderer=renderer)
         extent = legend.get_window_extent(renderer)
         if any(extent.overlaps(other) for other in placed):
             top = fig.transFigure.inverted().transform((0, min(other.y0 for other in placed)))[1]
@@ -404,12 +407,13 @@ def place_legends(fig, axes, *, runs: int, fontsize: float, loc: str = "best", b
     return bool(under)
 
 
-def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], fontsize: float, renderer):
+def _legend_under(fig, ax, handles, labels, *, anchor: tuple[float, float], fontsize: float, title: str | None,
+                  renderer):
     """``fig``'s legend of ``handles``, its top centre at ``anchor`` (figure coordinates), in as many columns as fit
     ``ax``'s width (one, where even one is wider). Columns lie further apart than a legend's frame is padded, so a
     legend of n columns is wider than n legends of one: the count that one column's width suggests is tried first,
     then fewer."""
-    under = dict(fontsize=fontsize, loc="upper center", bbox_to_anchor=anchor)
+    under = dict(fontsize=fontsize, loc="upper center", bbox_to_anchor=anchor, title=title)
     room = ax.get_window_extent(renderer).width
     one_column = fig.legend(handles, labels, **under)
     for columns in range(int(room // one_column.get_window_extent(renderer).width), 1, -1):
