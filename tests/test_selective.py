@@ -1273,3 +1273,38 @@ def test_calibrating_on_val_a_run_without_a_validation_split_is_one_line_before_
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
     assert not list(erm.glob("*calibrated_val*"))
+
+
+def test_calibrating_on_val_a_folder_scores_its_runs_with_a_validation_split_and_names_the_others_in_one_line(
+        runs, val_run, tmp_path, capsys):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    (folder / "val").symlink_to(val_run, target_is_directory=True)
+    (folder / "erm").symlink_to(runs["erm"], target_is_directory=True)
+    out = tmp_path / "out"
+    assert main(["selective-eval", str(folder), "--calibrate-on", "val", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{folder / 'val'} [selective_sat, score abstain, thresholds fitted on its validation "
+                              "split]: test error")
+    # named after the runs scored, as with --best; the plot where the folder's goes
+    assert printed.splitlines()[-2:] == ["not scored, as no validation split was held out to fit the thresholds on "
+                                         "(data.val_size 0): erm",
+                                         f"risk-coverage plot: {out / 'risk_coverage_calibrated_val.png'}"]
+    assert sorted(path.name for path in out.iterdir()) == ["risk_coverage_calibrated_val.png", "val"]
+    lines = []
+    results, _, _ = selective_eval([folder], calibrate_on="val", out=tmp_path / "sel", log=lines.append)
+    assert [result.report["run_dir"] for result in results] == [str(folder / "val")]
+    assert lines == ["not scored, as no validation split was held out to fit the thresholds on (data.val_size 0): "
+                     "erm"]
+    # a run named on its own is meant to be scored: one line
+    assert main(["selective-eval", str(folder), str(folder / "erm"), "--calibrate-on", "val"]) == 2
+    assert capsys.readouterr().err.startswith(f"satlearn: error: {folder / 'erm'}: the run held out no validation "
+                                              "split")
+    # a folder none of whose runs held one out
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "erm").symlink_to(runs["erm"], target_is_directory=True)
+    assert main(["selective-eval", str(alone), "--calibrate-on", "val"]) == 2
+    assert capsys.readouterr().err == ("satlearn: error: no run held out a validation split to fit the thresholds on "
+                                       "(data.val_size 0: erm); a run started with --set data.val_size=N holds out N "
+                                       "training examples, else calibrate on the test split as the paper does\n")

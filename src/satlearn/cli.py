@@ -324,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "protocol) on a seeded part of the test split; val on the validation split the run "
                                 "held out of its training examples (data.val_size; its given labels, noise and all), "
                                 "reporting on the whole test split into selective_<score>_calibrated_val.json, .csv, "
-                                "_curve.csv and risk_coverage_calibrated_val.png")
+                                "_curve.csv and risk_coverage_calibrated_val.png (a folder's runs that held out none "
+                                "are named and left out)")
     _add_threads(selective)
     return parser
 
@@ -662,7 +663,9 @@ def _find_issues(args: argparse.Namespace) -> int:
 def _selective_eval(args: argparse.Namespace) -> int:
     from satlearn.selective import selective_eval
 
-    left_out: list[str] = []  # a folder's runs that kept no best epoch's weights: named after the runs scored
+    # a folder's runs that kept no best epoch's weights, or held out no validation split: named after the runs
+    # scored
+    left_out: list[str] = []
     results, written, plot = selective_eval(args.run_dirs, score=args.score, out=args.out, device=args.device,
                                             data_root=args.data_root, threads=args.threads, best=args.best,
                                             calibrate_on=args.calibrate_on, log=left_out.append)

@@ -308,17 +308,28 @@ def _checked_calibration(calibrate_on: Any) -> str:
     return calibrate_on
 
 
-def _refuse_without_val_split(run_dir: Path) -> None:
-    """A run that held out no validation split, refused before its data are loaded (its checkpoint's tensors are
-    mapped, not read)."""
+def _holds_val_split(run_dir: Path) -> bool:
+    """Whether a run held out a validation split (``data.val_size``), read before its data are loaded (its
+    checkpoint's tensors are mapped, not read)."""
     from satlearn.engine.checkpoint import load_checkpoint
 
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: {not_a_directory(run_dir, 'run directory')}")
-    if load_checkpoint(run_dir, mmap=True).get("val_index") is None:
-        raise TrainingError(f"{run_dir}: the run held out no validation split to fit the threshold on (it trained "
-                            "with data.val_size 0); a run started with --set data.val_size=N holds out N training "
-                            "examples, else calibrate on the test split as the paper does")
+    return load_checkpoint(run_dir, mmap=True).get("val_index") is not None
+
+
+def _held_out_no_val_split(run_dir: Path) -> TrainingError:
+    """The one-line error for a run, trained with ``data.val_size`` 0, whose thresholds are to be fitted on its
+    validation split."""
+    return TrainingError(f"{run_dir}: the run held out no validation split to fit the threshold on (it trained "
+                         "with data.val_size 0); a run started with --set data.val_size=N holds out N training "
+                         "examples, else calibrate on the test split as the paper does")
+
+
+def _refuse_without_val_split(run_dir: Path) -> None:
+    """A run that held out no validation split, refused before its data are loaded."""
+    if not _holds_val_split(run_dir):
+        raise _held_out_no_val_split(run_dir)
 
 
 def _keeps_best_weights(run_dir: Path) -> bool:
@@ -327,6 +338,49 @@ def _keeps_best_weights(run_dir: Path) -> bool:
     from satlearn.engine.checkpoint import load_checkpoint
 
     return bool(load_checkpoint(run_dir, mmap=True)["config"].get("run", {}).get("keep_best", False))
+
+
+@dataclass(frozen=True)
+class _Needed:
+    """What a run must hold to be scored as asked (its best epoch's weights, a validation split): ``held`` says
+    whether it does, ``refused`` is the error for a run named on its own that does not, ``none_held`` the error
+    where no run does (given the runs' names), ``left_out`` the start of the line naming a folder's runs that do
+    not."""
+
+    held: Callable[[Path], bool]
+    refused: Callable[[Path], SatlearnError]
+    none_held: Callable[[str], SatlearnError]
+    left_out: str
+
+
+def _runs_to_score(paths: list[Path], run_dirs: Sequence[str | Path], needs: Sequence[_Needed],
+                   log: Callable[[str], None] | None) -> list[Path]:
+    """The runs of ``paths`` that hold all ``needs``, checked from their checkpoints before any run is loaded: a
+    run named on its own that lacks one is refused, a folder's runs that lack one are left out and named in one
+    line to ``log`` (default: printed) once the runs left are known to be some, as ``compare`` names the runs it
+    cannot show; a run lacking several is named once, for the first."""
+    from satlearn.compare import run_names
+
+    if not needs:
+        return paths
+    named = {user_path(d).resolve() for d in run_dirs}
+    names = dict(zip(paths, run_names(paths)))
+    held = [{path: need.held(path) for path in paths} for need in needs]
+    for need, holds in zip(needs, held):  # a run named on its own first: it was meant to be scored
+        for path in paths:
+            if not holds[path] and path.resolve() in named:
+                raise need.refused(path)
+    lines = []
+    for need, holds in zip(needs, held):
+        left_out = [names[path] for path in paths if not holds[path]]
+        paths = [path for path in paths if holds[path]]
+        if not paths:
+            raise need.none_held(", ".join(left_out))
+        if left_out:
+            lines.append(f"{need.left_out}: {', '.join(left_out)}")
+    for line in lines:
+        (print if log is None else log)(line)
+    return paths
 
 
 def _checked_threads(threads: Any) -> int | None:
@@ -659,8 +713,9 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     """Evaluates every run, writes its files, and draws one risk–coverage plot comparing them all.
 
     A directory that holds runs stands for all of them (with ``best``, for those that kept their best epoch's
-    weights: ``log`` receives one line naming the others, as ``compare`` names the runs it cannot show; default:
-    printed). Files go into each run directory, or into
+    weights; with ``calibrate_on="val"``, for those that held out a validation split: ``log`` receives one line
+    naming the others, as ``compare`` names the runs it cannot show; default: printed). Files go into each run
+    directory, or into
     ``out/<run name>/`` with ``out``; the plot ``risk_coverage.png``
     (``risk_coverage_<score>.png`` for a score other than ``auto``, so that the same runs ranked another way do not
     overwrite it) into ``out``, or else into the runs' common parent directory (the run directory itself for a single
@@ -671,8 +726,8 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
     ``calibrate_on``: ``val`` fits each run's thresholds on its validation split (``data.val_size``) and reports on
     the whole test split (see :func:`evaluate_run`), into ``selective_<score>_calibrated_val.json`` (``.csv``,
     ``_curve.csv``; ``_calibrated_val_best`` with ``best``) and ``risk_coverage_calibrated_val.png``
-    (``risk_coverage_<score>_calibrated_val_best.png`` and so on), beside the paper protocol's; every run must have
-    held one out, which is checked before any run is loaded.
+    (``risk_coverage_<score>_calibrated_val_best.png`` and so on), beside the paper protocol's; a run named on its
+    own must have held one out, which is checked before any run is loaded.
     Returns the results, each run's file paths, and the plot's path. ``data_root``: where the runs' data are now,
     if they moved; ``dataset``: the splits the runs trained on when they were given to :func:`satlearn.fit`, the
     same for every run; ``threads``: the CPU threads every run is scored with (None: each run's own
@@ -701,20 +756,23 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
         if path.exists() and not path.is_dir():
             raise DataError(f"{path}: is a file, not a run directory")
     every_run = paths
-    if best:  # before any run is loaded: a folder's runs that kept no weights are left out, a run named is refused
-        named = {user_path(d).resolve() for d in run_dirs}
-        kept = {path: _keeps_best_weights(path) for path in paths}
-        for path in paths:
-            if not kept[path] and path.resolve() in named:
-                raise kept_no_best_weights(path)
-        paths = [path for path in paths if kept[path]]
-        left_out = [name for path, name in zip(every_run, run_names(every_run)) if not kept[path]]
-        if not paths:
-            raise TrainingError(f"no run kept its best epoch's weights (run.keep_best false: {', '.join(left_out)}); "
-                                "a run started with --set run.keep_best=true keeps them in best_model.pt")
-        if left_out:
-            (print if log is None else log)("not scored, as no best epoch's weights were kept (run.keep_best "
-                                            f"false): {', '.join(left_out)}")
+    needs = []
+    if best:
+        needs.append(_Needed(
+            held=_keeps_best_weights, refused=kept_no_best_weights,
+            none_held=lambda names: TrainingError(f"no run kept its best epoch's weights (run.keep_best false: "
+                                                  f"{names}); a run started with --set run.keep_best=true keeps "
+                                                  "them in best_model.pt"),
+            left_out="not scored, as no best epoch's weights were kept (run.keep_best false)"))
+    if calibrate_on == "val":
+        needs.append(_Needed(
+            held=_holds_val_split, refused=_held_out_no_val_split,
+            none_held=lambda names: TrainingError(f"no run held out a validation split to fit the thresholds on "
+                                                  f"(data.val_size 0: {names}); a run started with --set "
+                                                  "data.val_size=N holds out N training examples, else calibrate "
+                                                  "on the test split as the paper does"),
+            left_out="not scored, as no validation split was held out to fit the thresholds on (data.val_size 0)"))
+    paths = _runs_to_score(paths, run_dirs, needs, log)  # before any run is loaded or any folder made
     output_dirs = _output_dirs(paths, out_path)
     for directory in output_dirs:  # each run's too: one blocked folder must not leave the others' files half-written
         try:
@@ -724,9 +782,6 @@ def selective_eval(run_dirs: Sequence[str | Path], *, score: str = "auto", out: 
                 raise
             # the run's own folder (a read-only copy, say): the outputs may go elsewhere, as for the other commands
             raise ConfigError(f"{exc} (--out writes the outputs elsewhere)") from None
-    if calibrate_on == "val":  # every run, before any is loaded and scored
-        for path in paths:
-            _refuse_without_val_split(path)
     results = [evaluate_run(p, score=score, device=device, data_root=data_root, dataset=dataset, threads=threads,
                             best=best, calibrate_on=calibrate_on) for p in paths]
     for result, name in zip(results, run_names(paths)):  # runs of one name apart, as compare shows them
