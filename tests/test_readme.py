@@ -423,6 +423,11 @@ def test_readme_choosing_a_model_without_the_test_set_runs_as_shown(tmp_path, mo
     validation = json.loads((run_dir / "summary.json").read_text())["validation"]
     for key in re.findall(r"`validation\.([a-z_]+)`", " ".join(section.split())):
         assert key in validation
+    # the line the run ends with, as the section shows it, with this run's figures
+    (shown,) = re.findall(r"`(best validation accuracy [^`]*)`", " ".join(section.split()))
+    figures = iter([f"{100 * validation['best_accuracy']:.2f}", str(validation["best_epoch"]),
+                    f"{100 * validation['test_accuracy_at_best_epoch']:.2f}"])
+    assert re.sub(r"\d+(\.\d+)?", lambda number: next(figures), shown) in outputs[1].splitlines()
     picked = json.loads((run_dir / "eval_best.json").read_text())
     assert (picked["epoch"], picked["best_by"]) == (validation["best_epoch"], "val")
     assert picked["test_accuracy"] == pytest.approx(validation["test_accuracy_at_best_epoch"])

@@ -525,8 +525,9 @@ def _print_run_result(result) -> int:
           f"at epoch {s['best_epoch']}); {s['wall_seconds']:.1f} s; outputs in {result.run_dir}")
     held_out = s.get("validation")
     if held_out and held_out["best_epoch"]:  # the epoch a user picks without the test split, and its test figure
-        print(f"best validation accuracy {100 * held_out['best_accuracy']:.2f} % at epoch {held_out['best_epoch']} "
-              f"(test accuracy there {100 * held_out['test_accuracy_at_best_epoch']:.2f} %)")
+        # against the split's given labels, noise and all, as each epoch's line says
+        print(f"best validation accuracy {100 * held_out['best_accuracy']:.2f} % (given labels) at epoch "
+              f"{held_out['best_epoch']} (test accuracy there {100 * held_out['test_accuracy_at_best_epoch']:.2f} %)")
     t = s["timing"]
     epochs = f"training passes {t['train_pass_seconds']:.1f} s, evaluations {t['eval_seconds']:.1f} s"
     setup = f"set-up {t['setup_seconds']:.1f} s"
