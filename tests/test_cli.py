@@ -266,8 +266,13 @@ def test_a_device_this_machine_lacks_is_named_where_it_was_given_before_anything
     (run / "summary.json").unlink()  # (an unfinished run, as a resumed one is)
     (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("device: cpu", "device: cuda"))
     new = tmp_path / "new"
+    started = tmp_path / "started"  # a demo started on a GPU, resumed here: the setting is its request's
+    started.mkdir()
+    (started / "demo_request.json").write_text('{"overrides": ["run.device=cuda"]}')
     for argv, given in [
         (["train", "--run-dir", str(new), *sets(tiny_overrides(tmp_path, "run.device=cuda"))], "--set run.device=cuda"),
+        (["demo", "--resume", str(started)], f"--resume {started}: its demo_request.json sets run.device=cuda"),
+        (["demo", "--resume", str(started), "--set", "run.device=cuda"], "--set run.device=cuda"),
         (["train", "--config", str(config), "--run-dir", str(new)], str(config)),
         (["train", "--resume", str(run)], f"--resume {run}"),
         (["find-issues", "--config", str(config)], str(config)),
@@ -277,6 +282,7 @@ def test_a_device_this_machine_lacks_is_named_where_it_was_given_before_anything
         captured = capsys.readouterr()
         assert (captured.out, captured.err) == ("", f"satlearn: error: {given}: {lacks}\n"), argv
         assert not new.exists()
+        assert [path.name for path in started.iterdir()] == ["demo_request.json"]
 
 
 def test_a_run_trained_on_a_device_this_machine_lacks_is_told_how_to_evaluate_it_on_another(tmp_path, capsys,

@@ -120,6 +120,14 @@ def _requested_overrides(out_dir: Path) -> tuple[str, ...]:
     return tuple(overrides)
 
 
+def _device_given(overrides: tuple[str, ...], requested: tuple[str, ...], out_dir: Path) -> str:
+    """Where a resumed demo's ``run.device`` came from, for an error about it: the last ``--set`` of this command
+    that sets it, else the setting its demo was started with (a GPU demo resumed on a machine without one)."""
+    kept = next((text for text in reversed(requested) if "run.device" in override_keys(text)), None)
+    started_with = "run.device" if kept is None else f"--resume {out_dir}: its {REQUEST_NAME} sets {kept}"
+    return given_by("run.device", overrides, started_with)
+
+
 def _refuse_runs_another_process_trains(out_dir: Path, *, resume: bool) -> None:
     """Stops a demo whose run directories another process trains in (a demo still running there, perhaps still
     loading its data, with no checkpoint yet) before anything is written: a demo --resume, which the refusal of a
@@ -189,12 +197,16 @@ def run_demo(out_dir: str | Path | None = None, *, overrides: tuple[str, ...] = 
                 changeable = sorted(RESUME_FREE_KEYS - set(DEMO_OWN_KEYS))
                 raise ConfigError(f"--set {text}: a resumed demo keeps the settings it was started with; only how "
                                   f"it runs may change ({', '.join(changeable)})")
-        overrides = (*_requested_overrides(out_dir), *overrides)
+        requested = _requested_overrides(out_dir)
+        device_given = _device_given(overrides, requested, out_dir)
+        overrides = (*requested, *overrides)
+    else:
+        device_given = given_by("run.device", overrides, "run.device")
     labels = dict(zip(DEMO_METHODS, ("CE", "SAT")))
     # both configs are checked before anything is trained or written: a bad override costs no CE run
     configs = {method: demo_config(method, out_dir=out_dir, overrides=overrides) for method in labels}
     for config in configs.values():  # (only a --set gives the demo another device than auto)
-        check_device_here(config.run.device, given=given_by("run.device", overrides, "run.device"))
+        check_device_here(config.run.device, given=device_given)
     if time_stamped:
         # taken by creating it, -2, -3, ... added where a demo started in the same second has it; the configs,
         # checked with the name before anything was created, are given the one taken
