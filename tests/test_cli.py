@@ -1922,12 +1922,14 @@ def test_find_issues_no_progress_reaches_the_data_loading(tmp_path, capsys, monk
 
 
 def test_find_issues_help_says_no_progress_is_for_the_training_of_config(capsys):
-    # a RUN_DIR reused is scored from its files alone, with no model or data to load: no step there to show a bar for
+    # a RUN_DIR reused is scored from its files alone, with no model to load: only its data, read for the picture
+    # of the flagged examples, may take long enough for a bar
     with pytest.raises(SystemExit):
         main(["find-issues", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert ("--no-progress with --config: hide the progress bars (the training's, a data download's) and print one "
-            "line per epoch instead; a RUN_DIR reused shows none (it only reads the run's files)") in help_text
+            "line per epoch instead; with a RUN_DIR reused, the bar of a long read of its data for the picture of "
+            "the flagged examples") in help_text
 
 
 def test_find_issues_with_an_out_that_is_a_file_stops_before_training(tmp_path, capsys, monkeypatch):

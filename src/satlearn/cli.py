@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 
 from satlearn import __version__
+# (no NumPy: the command's options are read before anything heavy is imported)
+from satlearn.label_issue_examples import DEFAULT_EXAMPLES, EXAMPLES_NAME, MAX_EXAMPLES
 from satlearn.paths import literal_path, pasteable_path, shell_quoted, user_path
 
 
@@ -78,6 +80,14 @@ def _add_threads(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=_threads, default=None, metavar="N",
                         help="score with N torch CPU threads (default: the run's run.threads); the run's config is "
                              "left as it is")
+
+
+def _examples(text: str) -> int:
+    """An argparse type: how many flagged examples find-issues pictures."""
+    count = _count(text)
+    if count > MAX_EXAMPLES:
+        raise argparse.ArgumentTypeError(f"expected a number of examples in [0, {MAX_EXAMPLES}], got {count}")
+    return count
 
 
 _fraction = _number_in(0.0, 1.0, "a fraction")
@@ -256,10 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("--threshold", type=_margin, default=None, metavar="M",
                       help="flag labels whose best other class leads the given one by more than M, in [-1, 1] "
                            "(default: 0)")
+    issues.add_argument("--examples", type=_examples, default=DEFAULT_EXAMPLES, metavar="K",
+                        help=f"picture the K flagged labels most likely wrong, in [0, {MAX_EXAMPLES}] (default "
+                             f"{DEFAULT_EXAMPLES}; 0: none): their images or signals, titled with the given and "
+                             "suggested class, into label_issues_examples.png; tabular features get no picture")
+    issues.add_argument("--data-root", default=None,
+                        help="with RUN_DIR: where the run's data are now, if they moved, for the picture of the "
+                             "flagged examples (default: the run's data.root); the run checks that they are the "
+                             "data it was trained on")
     issues.add_argument("--no-progress", action="store_true",
                         help="with --config: hide the progress bars (the training's, a data download's) and print "
-                             "one line per epoch instead; a RUN_DIR reused shows none (it only reads the run's "
-                             "files)")
+                             "one line per epoch instead; with a RUN_DIR reused, the bar of a long read of its data "
+                             "for the picture of the flagged examples")
     _add_overrides(issues)
 
     evaluate = _add_command(commands, "eval", "evaluate a run's latest weights on its test split (or its validation "
@@ -592,6 +610,9 @@ def _find_issues(args: argparse.Namespace) -> int:
     if args.run_dir is not None and args.overrides:
         raise ConfigError(f"--set {args.overrides[0]}: find-issues {args.run_dir} reuses a finished run, so there "
                           "is nothing to configure; --set goes with --config")
+    if args.config is not None and args.data_root is not None:
+        raise ConfigError(f"--data-root {args.data_root}: find-issues --config loads its data from the config's "
+                          "data.root; --data-root goes with a RUN_DIR reused (--set data.root=PATH sets the config's)")
     if args.out is not None:  # a bad --out stops before the training
         from satlearn.engine.checkpoint import make_output_dir
 
@@ -627,15 +648,19 @@ def _find_issues(args: argparse.Namespace) -> int:
             raise ConfigError(f"--num-issues {args.num_issues}: the data have only {trained} training labels{held}")
         run_dir = fit(config, dataset=data, progress=progress).run_dir
     else:
-        run_dir = user_path(args.run_dir)
+        run_dir, data = user_path(args.run_dir), None
     run = load_run_targets(run_dir)
     if args.num_issues is not None and args.num_issues > len(run.labels):
         raise ConfigError(f"--num-issues {args.num_issues}: the run has only {len(run.labels)} training labels")
     issues = find_label_issues(run.labels, run.soft_targets, num_issues=args.num_issues, fraction=args.fraction,
                                margin_threshold=args.threshold, index=run.positions)
     out = user_path(args.out) if args.out else run_dir
+    # the data trained on just now, else the run's, read (and checked) only where there is something to picture
+    inputs, no_pictures = (None, None) if args.examples == 0 or issues.num_flagged == 0 else \
+        _inputs_to_picture(run_dir, data, data_root=args.data_root, progress=not _progress_hidden(args))
     summary = write_label_issues(issues, out, true_labels=run.true_labels, class_names=run.class_names,
-                                 origin=run.origin)
+                                 origin=run.origin, inputs=None if inputs is None else inputs.x_train,
+                                 examples=args.examples)
     print(f"{summary['num_flagged']} of {summary['num_examples']} labels flagged "
           f"({100 * summary['fraction_flagged']:.1f} %); list in {out / 'label_issues.csv'}")
     if summary["num_flagged"] == 0 and args.num_issues is None:  # a short run's targets may not have moved yet
@@ -658,7 +683,37 @@ def _find_issues(args: argparse.Namespace) -> int:
         shown = {key: format_measure(truth[key]) for key in ("precision", "recall", "f1", "average_precision", "auroc")}
         print(f"against the true labels: precision {shown['precision']}, recall {shown['recall']}, F1 {shown['f1']}, "
               f"average precision {shown['average_precision']}, AUROC {shown['auroc']}")
+    if inputs is not None:
+        pictured = min(args.examples, issues.num_flagged)
+        print(f"the {pictured} flagged label{'s' if pictured > 1 else ''} most likely wrong, pictured: "
+              f"{out / EXAMPLES_NAME}")
+    elif no_pictures is not None:
+        print(f"no {EXAMPLES_NAME}: {no_pictures}")
     return 0
+
+
+def _inputs_to_picture(run_dir: Path, data, *, data_root: str | None, progress: bool) -> tuple:
+    """The splits whose training inputs find-issues pictures, or None and why there are none: ``data``, loaded
+    for the training just done, else the data of the run in ``run_dir`` (at ``data_root`` where given), as ``eval``
+    loads them (checked against the run's digest, not downloaded again; ``progress``: a long read's bar). Any
+    failure to read them is the reason, not the command's failure: the labels are scored without them."""
+    from satlearn.errors import MissingDataError, SatlearnError
+    from satlearn.label_issue_examples import why_no_pictures
+
+    if data is None:
+        from satlearn.engine.trainer import load_run_data
+
+        try:
+            data = load_run_data(run_dir, data_root=data_root, download=False, progress=progress).data
+        except MissingDataError as exc:  # (its hint to download them is for a new run)
+            moved = "" if data_root is not None else "; give where they are now with --data-root PATH"
+            return None, f"the run's data are not at hand ({exc.message}){moved}"
+        except SatlearnError as exc:
+            return None, f"the run's data cannot be read ({exc})"
+        except OSError as exc:  # (a file of the data unreadable: a source of the user's own may let one through)
+            return None, f"the run's data cannot be read ({exc.strerror or exc}: {exc.filename})"
+    why = why_no_pictures(data.kind, data.input_shape)
+    return (None, f"{data.name}: {why}") if why else (data, None)
 
 
 def _selective_eval(args: argparse.Namespace) -> int:

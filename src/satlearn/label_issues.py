@@ -26,6 +26,7 @@ import numpy as np
 from satlearn.data.base import DAMAGED_ARCHIVE_ERRORS, origin_column, printable
 from satlearn.data.noise import knows_true_labels
 from satlearn.errors import ConfigError, ConfigTypeError, DataError, not_a_directory
+from satlearn.label_issue_examples import DEFAULT_EXAMPLES
 from satlearn.paths import pasteable_path, user_path
 
 if TYPE_CHECKING:
@@ -456,22 +457,32 @@ def plot_precision_recall(issues: LabelIssues, truly_wrong: np.ndarray, path: Pa
 
 def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels: np.ndarray | None = None,
                        class_names: list[str] | None = None,
-                       origin: tuple[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Writes the CSV, cleanlab-style arrays, a summary JSON and (with ``true_labels``) a precision–recall PNG.
-    ``class_names`` and ``origin`` (see :meth:`LabelIssues.to_csv`) add columns to the CSV.
+                       origin: tuple[str, np.ndarray] | None = None, inputs: Any = None,
+                       examples: int = DEFAULT_EXAMPLES, mean: Any = None, std: Any = None) -> dict[str, Any]:
+    """Writes the CSV, cleanlab-style arrays, a summary JSON, (with ``true_labels``) a precision–recall PNG and
+    (with ``inputs``) a picture of the flagged examples. ``class_names`` and ``origin`` (see
+    :meth:`LabelIssues.to_csv`) add columns to the CSV.
 
     Files: ``label_issues.csv``, ``label_issues_mask.npy`` (bool N), ``label_issues_ranked.npy`` (flagged indices,
     most likely wrong first, as the CSV's ``index`` gives them), ``pred_probs.npy`` (N × C),
-    ``label_issues_summary.json``, ``label_issues_pr.png``. The mask and the probabilities have a row per row of
-    ``issues`` (where it has an ``index``, that row's example is at that position of the training split).
+    ``label_issues_summary.json``, ``label_issues_pr.png``, ``label_issues_examples.png``. The mask and the
+    probabilities have a row per row of ``issues`` (where it has an ``index``, that row's example is at that position
+    of the training split).
     Without a curve to draw (no ``true_labels``, or none or all of them wrong), a ``label_issues_pr.png`` already in
-    ``out_dir`` is removed. The files are written together: a failure or an interrupt before all are written leaves
-    those of an earlier call as they were. Returns the summary; with ``true_labels`` its ``against_true_labels`` is
+    ``out_dir`` is removed. ``inputs``, ``mean``, ``std``: the whole training split's inputs, as
+    :func:`satlearn.label_issue_examples.plot_label_issue_examples` takes them, which draws the ``examples``
+    flagged examples most likely wrong (in [0, 100]) into ``label_issues_examples.png``; without a picture (no
+    ``inputs``, ``examples`` 0, nothing flagged) one already in ``out_dir`` is removed. The files are written
+    together: a failure or an interrupt before all are written leaves those of an earlier call as they were. Returns
+    the summary; with ``true_labels`` its ``against_true_labels`` is
     :func:`satlearn.evaluation.detection.detection_report`'s, None (null in the JSON) where a measure is undefined.
     """
     from satlearn.engine.checkpoint import FilesWrittenTogether, make_output_dir, save_npy
     from satlearn.engine.reporting import to_json
     from satlearn.evaluation.detection import detection_report
+    from satlearn.label_issue_examples import EXAMPLES_NAME, checked_count, plot_label_issue_examples
+
+    examples = checked_count(examples, name="examples")
 
     if true_labels is not None and np.shape(true_labels) != issues.given_labels.shape:
         raise DataError(f"true_labels of shape {np.shape(true_labels)}; expected {issues.given_labels.shape}, one "
@@ -499,5 +510,10 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
             plot_precision_recall(issues, truly_wrong, plot_path, files=files)
         else:  # an earlier call's plot in this folder would stand beside these files as theirs
             files.remove(plot_path)
+        pictured = inputs is not None and plot_label_issue_examples(
+            issues, inputs, out_dir / EXAMPLES_NAME, count=examples, class_names=class_names,
+            true_labels=true_labels, origin=origin, mean=mean, std=std, files=files)
+        if not pictured:  # as for the plot: an earlier call's picture would be taken for these labels'
+            files.remove(out_dir / EXAMPLES_NAME)
         files.write_text(out_dir / "label_issues_summary.json", to_json(summary))
     return summary

@@ -1480,15 +1480,7 @@ def _loaded_run(run_dir: Path, checkpoint: dict[str, Any], *, device: str | torc
     config = config_lib.from_dict_exact(checkpoint["config"])
     # read before the data are loaded: a run without them stops at once
     best_weights = load_best_weights(run_dir, kept_best(checkpoint), kept=config.run.keep_best) if best else None
-    _check_registered(config, run_dir)
-    if config.data.root == "":  # kept by a run that read it as none, before an empty one was refused
-        config.data.root = None
-    if data_root is not None:
-        # where the data are now is somewhere: a mistyped one would be taken as a new cache (MNIST-1D's) and made
-        if not user_path(data_root).exists():
-            raise DataError(f"data_root={str(data_root)!r}: no such file or folder; expected where the run's data "
-                            "are now")
-        config.data.root = str(data_root)
+    _data_settings_now(config, run_dir, data_root)
     try:
         torch_device = resolve_device(device, setting="device") if device else resolve_device(config.run.device)
     except DeviceUnavailable as exc:
@@ -1504,6 +1496,38 @@ def _loaded_run(run_dir: Path, checkpoint: dict[str, Any], *, device: str | torc
         method.model.load_state_dict(best_weights["model"])
     method.eval()  # to predict with: batch norm then uses, and keeps, the statistics the run learned
     return config, method, noisy, checkpoint
+
+
+def _data_settings_now(config: Config, run_dir: Path, data_root: str | Path | None) -> None:
+    """Makes the config a run's checkpoint keeps (``config``) read its data where they are now: ``data_root`` where
+    given (a path that exists), the run's own ``data.root`` otherwise; refuses a source not registered here."""
+    _check_registered(config, run_dir)
+    if config.data.root == "":  # kept by a run that read it as none, before an empty one was refused
+        config.data.root = None
+    if data_root is not None:
+        # where the data are now is somewhere: a mistyped one would be taken as a new cache (MNIST-1D's) and made
+        if not user_path(data_root).exists():
+            raise DataError(f"data_root={str(data_root)!r}: no such file or folder; expected where the run's data "
+                            "are now")
+        config.data.root = str(data_root)
+
+
+def load_run_data(run_dir: str | Path, *, data_root: str | Path | None = None, download: bool = True,
+                  progress: bool = False) -> NoisyDataset:
+    """The data of the run in ``run_dir`` (finished or not) as :func:`load_run` loads them, checked against the
+    digest the run keeps, without building its model: the splits, the run's training labels and its validation
+    split. ``data_root``: as for :func:`load_run`. ``download``: False loads a source that downloads its data
+    (``data.download``) only from what is already there, a :class:`MissingDataError` where nothing is.
+    ``progress``: show a long read's progress bar. A run trained on splits given to :func:`fit` that its source
+    does not load is a DataError, as for :func:`load_run`."""
+    run_dir = user_path(run_dir)
+    checkpoint = load_checkpoint(run_dir, mmap=True)  # the weights are not read
+    config = config_lib.from_dict_exact(checkpoint["config"])
+    _data_settings_now(config, run_dir, data_root)
+    if not download:
+        config.data.download = False
+    noisy, _ = run_data(config, checkpoint, run_dir, doing="load its data", progress=progress)
+    return noisy
 
 
 # the splits evaluate_run scores, and the name of the file each is written to (before ``_best`` and ``.json``)
