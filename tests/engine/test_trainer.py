@@ -2999,3 +2999,29 @@ def test_the_last_pick_holds_out_cifars_last_training_images(tmp_path):
     with np.load(tmp_path / "run" / "labels.npz") as saved:
         assert saved["val_index"].tolist() == [35, 36, 37, 38, 39]
     assert all("val_clean_accuracy" in row for row in result.history)
+
+
+
+def test_load_run_data_reads_a_runs_data_and_split_without_its_model_and_downloads_nothing(tmp_path, monkeypatch):
+    from satlearn.data import load_dataset
+    from satlearn.data.base import SOURCES
+    from satlearn.engine.trainer import load_run_data
+
+    config = load_config(None, tiny_overrides(tmp_path, "data.val_size=40", "run.epochs=2"))
+    run_dir = fit(config, tmp_path / "run", log=lambda message: None).run_dir
+    noisy = load_run_data(run_dir)
+    assert torch.equal(noisy.data.x_train, load_dataset(config.data).x_train)
+    assert noisy.val_index.tolist() == np.load(run_dir / "labels.npz")["val_index"].tolist()
+    asked, loader = [], SOURCES.get("mnist1d")
+
+    def recording(data_config):  # what a source that downloads is asked for
+        asked.append(data_config.download)
+        return loader(data_config)
+
+    monkeypatch.setitem(SOURCES._entries, "mnist1d", recording)
+    checkpoint = load_checkpoint(run_dir)
+    checkpoint["config"]["data"]["download"] = True  # as a CIFAR run that downloaded its data keeps it
+    save_checkpoint(checkpoint, run_dir)
+    load_run_data(run_dir, download=False)
+    load_run_data(run_dir)
+    assert asked == [False, True]
