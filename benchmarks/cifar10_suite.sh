@@ -283,6 +283,13 @@ print(" ".join(tree))
 PY
 }
 
+process_state() {  # process_state PID: "COMMAND, state S" from /proc/PID/stat (Z: ended, not yet waited for)
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo "gone"; return; }
+    local command="${stat#*(}" state="${stat##*) }"
+    echo "${command%)*}, state ${state%% *}"
+}
+
 gone_within() {  # gone_within TRIES PID...: waits, half a second a try, until none of the processes is there
     local tries="$1"
     shift
@@ -311,9 +318,20 @@ stop() {  # the suite that runs under these runs, its steps and their trainings;
     kill -KILL $tree 2>/dev/null
     # a killed process is there until it has ended and its parent (init, for the orphans of the suite) has taken note,
     # seconds on some machines: the stop is over once they have gone, not once they were told to
+    local left="" alive
     # shellcheck disable=SC2086
-    gone_within 20 $tree
+    if ! gone_within 20 $tree; then  # stuck in the kernel (uninterruptible I/O, a GPU driver's teardown), say
+        for alive in $tree; do
+            kill -0 "$alive" 2>/dev/null && left+="${left:+, }process $alive ($(process_state "$alive"))"
+        done
+    fi
     rm -f "$STATE/suite.pid" "$STATE/running_step"
+    if [ -n "$left" ]; then
+        echo "cifar10_suite.sh --stop: still there 10 s after SIGKILL: $left; the suite (process $pid) was told to" \
+            "stop$(how_it_goes_on "$step"); what is still there may yet write its files: a --pack now may" \
+            "catch them part-written" >&2
+        return 1
+    fi
     local under=$(($(wc -w <<< "$tree") - 1))
     echo "stopped the suite (process $pid) and $under process$([ "$under" -eq 1 ] || echo es) under it$(how_it_goes_on \
         "$step")"

@@ -335,6 +335,33 @@ def test_stop_says_that_a_step_without_checkpoints_starts_again_from_scratch(tmp
     assert "in step maxautotune, which keeps no checkpoint: it starts again from scratch" in line, line
 
 
+def test_stop_names_what_is_still_there_after_its_sigkill(tmp_path):
+    # a process can outlive SIGKILL for a while (one stuck in the kernel; here the suite's own process, ended but not
+    # yet waited for by its parent): the stop must not report a stop that a --pack right after it would race
+    import time
+
+    started = tmp_path / "stand-in-started"
+    environment = suite_environment(tmp_path, PYTHON=stand_in_python(tmp_path), STAND_IN="wait",
+                                    STAND_IN_STARTED=str(started), STEPS="maxautotune", STAND_IN_SCRIPT="speed.py")
+    detached = subprocess.Popen(["bash", str(SUITE)], env=environment, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)  # not waited for until the end
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists() and detached.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert started.exists(), "the stand-in never started"
+        stopped = suite(tmp_path, "--stop", timeout=60)
+    finally:
+        if detached.poll() is None:
+            os.killpg(detached.pid, 9)
+        detached.wait()
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert "stopped the suite" not in stopped.stdout, stopped.stdout
+    line = stopped.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"cifar10_suite.sh --stop: still there 10 s after SIGKILL: process {detached.pid} (bash, "
+                           "state Z)"), line
+
+
 def status_after_a_failed_attempt(tmp_path, stand_in: str) -> tuple[subprocess.CompletedProcess, str]:
     """The maxautotune step failed once (the stand-in's ``stand_in`` mode), then ``--status`` while a second attempt
     waits, having written nothing yet: (the failed run, the status text)."""
