@@ -179,6 +179,27 @@ def result_path(results_dir: Path | None, recipe: str, method: str, noise: str, 
     return (results_dir or RESULTS) / "label_noise" / recipe_dir(recipe, tag) / f"{cell_name(method, noise)}.json"
 
 
+# the descriptors of the cell locks this process holds (cell_lock)
+_HELD_CELL_LOCKS: set[int] = set()
+
+
+def _drop_held_cell_locks_in_child() -> None:
+    """Closes a forked child's copies of the cell locks (the trainer does the same for its run lock, see
+    satlearn.engine.trainer.hold_run_dir): a loader worker of the reference pipeline that lives on for seconds after
+    its cell's process was killed would otherwise hold the cell's flock, and the grid started again would skip the
+    cell as trained elsewhere. Not unlocked, as the parent's lock is the same one."""
+    for fd in _HELD_CELL_LOCKS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_CELL_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_held_cell_locks_in_child)
+
+
 @contextmanager
 def cell_lock(run_dir: Path):
     """Yields True while this process holds the cell's lock, False when another process trains it. The lock is
@@ -199,9 +220,11 @@ def cell_lock(run_dir: Path):
         handle.truncate(0)
         handle.write(f"{os.getpid()}\n")
         handle.flush()
+        _HELD_CELL_LOCKS.add(handle.fileno())
         try:
             yield True
         finally:
+            _HELD_CELL_LOCKS.discard(handle.fileno())
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 

@@ -686,3 +686,45 @@ def test_a_cell_trained_in_a_process_of_its_own_writes_no_report(report, monkeyp
     command = grid.cell_command(args, "ce", "sym20", 2)
     assert command[1] == str(BENCH.resolve() / "label_noise.py")
     assert grid.report_path(parsed_options("label_noise", command[2:], monkeypatch)) is None
+
+
+def test_a_worker_forked_during_a_cell_does_not_keep_it_locked_once_its_trainer_is_killed(tmp_path):
+    # the reference pipeline's loader workers are forked while the cell is locked: a worker that outlives its killed
+    # training process (for seconds) must not keep the cell from being resumed at once
+    import os
+    import signal
+    import time
+
+    run_dir = tmp_path / "runs" / "fast" / "sat-sym40"
+    forked = tmp_path / "forked"
+    trainer = subprocess.run([sys.executable, "-c", f"""
+import os, signal, sys, time
+from pathlib import Path
+sys.path.insert(0, {str(BENCH)!r})
+from label_noise import cell_lock
+with cell_lock(Path({str(run_dir)!r})) as mine:
+    assert mine
+    worker = os.fork()
+    if worker == 0:
+        os.close(2)
+        time.sleep(60)
+        os._exit(0)
+    Path({str(forked)!r}).write_text(str(worker))
+    os.kill(os.getpid(), signal.SIGKILL)
+"""], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)  # (a worker holding a pipe of
+    # the trainer's would keep this call waiting for the worker's end)
+    assert trainer.returncode == -signal.SIGKILL, trainer.stderr
+    worker = int(forked.read_text())
+    try:
+        os.kill(worker, 0)  # the worker outlives its trainer
+        with load_benchmark("label_noise").cell_lock(run_dir) as mine:
+            assert mine, "the killed trainer's forked worker still holds the cell's lock"
+    finally:
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
