@@ -656,8 +656,10 @@ gpu_model() {  # this machine's GPU model (model_slug)
     printf '%s\n' "$GPU_MODEL"
 }
 
-another_gpu_model() {  # another_gpu_model HERE THERE: both are GPU models (model_slug) and they differ
-    [ "$1" != cpu ] && [ -n "$2" ] && [ "$2" != cpu ] && [ "$2" != "$1" ]
+another_gpu_model() {  # another_gpu_model HERE THERE: THERE is a GPU model (model_slug), and HERE another or the CPU
+    # (a CPU's figures never replace a GPU's, which a suite tried out on a laptop would otherwise overwrite in the
+    # results it shares with the repository; a GPU's replace a CPU's)
+    [ -n "$2" ] && [ "$2" != cpu ] && [ "$2" != "$1" ]
 }
 
 measured_on() {  # measured_on FILE: the GPU model (model_slug) of a recorded measurement; nothing where none is

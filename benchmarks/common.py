@@ -296,15 +296,13 @@ def device_model_slug(name: str) -> str:
 
 
 def speed_file_for_this_gpu(results_dir: Path, name: str = "speed") -> Path:
-    """``<name>_<this GPU's model>.json`` where the suite measured this GPU model beside another model's
-    ``<name>.json``; else ``<name>.json``."""
+    """``<name>_<this GPU's model>.json`` (``<name>_cpu.json`` without one) where the suite measured this machine
+    beside another GPU model's ``<name>.json``; else ``<name>.json``."""
     import torch
 
-    if torch.cuda.is_available():
-        own = Path(results_dir) / f"{name}_{device_model_slug(torch.cuda.get_device_name(0))}.json"
-        if own.exists():
-            return own
-    return Path(results_dir) / f"{name}.json"
+    model = device_model_slug(torch.cuda.get_device_name(0)) if torch.cuda.is_available() else "cpu"
+    own = Path(results_dir) / f"{name}_{model}.json"
+    return own if own.exists() else Path(results_dir) / f"{name}.json"
 
 
 def git_commit() -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import write_fake_cifar10
+from fixtures import load_benchmark, write_fake_cifar10
 
 SUITE = Path(__file__).parents[2] / "benchmarks" / "cifar10_suite.sh"
 TINY = "--set model.width=2 --set data.batch_size=16 --set run.device=cpu --set run.threads=1"
@@ -681,6 +681,27 @@ def test_a_gpu_of_another_model_measures_its_own_speed_rows_beside_the_recorded_
     again = suite(tmp_path, STEPS="speed", FAKE_GPU="NVIDIA H100 80GB HBM3", **environment)
     assert "speed_h100-80gb-hbm3.json already measured on this kind of device, h100-80gb-hbm3" in \
         (tmp_path / "runs" / "suite" / "speed.log").read_text(), again.stdout
+
+
+def test_a_suite_on_the_cpu_writes_its_speed_rows_beside_a_gpus_never_over_them(tmp_path):
+    # a suite tried out without a GPU, in a checkout whose results hold a GPU's figures, keeps them
+    write_fake_cifar10(tmp_path, per_batch=8)
+    results = tmp_path / "results"
+    results.mkdir()
+    h200 = {"device": {"gpu": "NVIDIA H200"}, "cells": [
+        {"model": "resnet34", "pipeline": "fast", "method": method, "device": "cuda", "epoch_seconds": 1.0}
+        for method in ("erm", "sat")]}
+    (results / "speed.json").write_text(json.dumps(h200))
+    result = suite(tmp_path, STEPS="speed", SPEED_ARGS=f"--epochs 1 {TINY}", SPEED_PIPELINES="fast")
+    assert "[speed] finished" in result.stdout, result.stdout + result.stderr
+    log = (tmp_path / "runs" / "suite" / "speed.log").read_text()
+    assert "holds the figures of another GPU model (h200): this one's go to speed_cpu.json" in log
+    assert json.loads((results / "speed.json").read_text()) == h200
+    measured = json.loads((results / "speed_cpu.json").read_text())
+    assert measured["cells"] and "gpu" not in measured["device"]
+    # and label_noise.py's --pipeline fastest reads this machine's table, not the GPU's
+    common = load_benchmark("common")
+    assert common.speed_file_for_this_gpu(results) == results / "speed_cpu.json"
 
 
 def test_a_gpu_of_another_model_times_the_paper_cell_again_beside_the_recorded_one(tmp_path):
