@@ -897,9 +897,10 @@ def test_runs_that_differ_only_in_their_seeds_and_how_they_ran_are_one_row_of_me
     header, rule, *rows = capsys.readouterr().out.splitlines()
     assert re.split(r" {2,}", header)[0] == "run"
     cells = [re.split(r" {2,}", row) for row in rows]
-    assert cells[0] == ["sat-lr0.1", "sat", "40.0%", "4", "40.0%", "50.0% (ep 2)", "70.0%", "10.0"]
-    assert cells[1] == ["sat (seeds 0, 1, 2)", "sat", "40.0 ± 2.0%", "4", "45.0 ± 5.0%", "55.0 ± 5.0% (ep 2–3)",
-                        "75.0 ± 5.0%", "12.0 ± 2.0"]
+    assert re.split(r" {2,}", header)[2] == "optim.lr"  # the setting in which the rows differ
+    assert cells[0] == ["sat-lr0.1", "sat", "0.1", "40.0%", "4", "40.0%", "50.0% (ep 2)", "70.0%", "10.0"]
+    assert cells[1] == ["sat (seeds 0, 1, 2)", "sat", "0.003", "40.0 ± 2.0%", "4", "45.0 ± 5.0%",
+                        "55.0 ± 5.0% (ep 2–3)", "75.0 ± 5.0%", "12.0 ± 2.0"]
     assert rows[2:] == [
         "runs averaged over their seeds (mean ± sample standard deviation; plotted: the mean, shaded from the "
         "lowest to the highest run):",
@@ -943,7 +944,7 @@ def test_per_run_gives_a_row_and_a_curve_for_each_run_as_runs_that_group_with_no
     assert capsys.readouterr().out == f"{format_table(runs)}\nplot: {out / 'compare.png'}\n"
     accuracy_ax = drawn[-1].axes[0]
     assert [line.get_label() for line in accuracy_ax.lines if "start of" not in line.get_label()] == [
-        "sat-lr0.1", "sat-s0", "sat-s1"]
+        "sat-lr0.1: optim.lr=0.1", "sat-s0: optim.lr=0.003", "sat-s1: optim.lr=0.003"]
     assert not [c for c in accuracy_ax.collections if isinstance(c, PolyCollection)]  # no band
     # runs that group with no other (here: one config twice with the same seeds, told apart, not averaged) are
     # compared as with --per-run, byte for byte
@@ -1052,6 +1053,62 @@ def test_two_groups_named_alike_are_told_apart(tmp_path):
     assert [group.label for group in group_runs(runs)] == ["sat (seeds 0, 1)", "sat-2 (seeds 0, 1)"]
 
 
+def test_a_sweep_groups_by_the_settings_it_varies_and_shows_them_in_the_table_and_the_legend(tmp_path, capsys,
+                                                                                             monkeypatch):
+    # a sweep of method.momentum and method.start_epoch over two seeds, in time-stamped folders that tell nothing
+    settings = [("0.6", 1), ("0.6", 2), ("0.9", 1)]
+    for index, ((momentum, start), seed) in enumerate((each, seed) for each in settings for seed in (0, 1)):
+        seed_run(tmp_path / "runs" / f"sat-mnist1d-20261128-1000{index:02d}", SEEDS[seed][1], f"run.seed={seed}",
+                 f"data.noise.seed={seed}", f"method.momentum={momentum}", f"method.start_epoch={start}",
+                 # how it ran is no setting of the sweep
+                 f"run.threads={seed + 1}")
+    drawn = drawn_figures(monkeypatch)
+    assert main(["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "c.png")]) == 0
+    header, _, *rows = capsys.readouterr().out.splitlines()
+    assert re.split(r" {2,}", header)[:5] == ["run", "method", "method.momentum", "method.start_epoch",
+                                              "noise (actual)"]
+    cells = [re.split(r" {2,}", row) for row in rows[:3]]
+    assert [row[2:4] for row in cells] == [["0.6", "1"], ["0.6", "2"], ["0.9", "1"]]
+    assert [row[0] for row in cells] == ["sat-mnist1d-20261128 (seeds 0, 1)", "sat-mnist1d-20261128-2 (seeds 0, 1)",
+                                         "sat-mnist1d-20261128-3 (seeds 0, 1)"]
+    legend = legend_texts(drawn[0].axes[0])
+    assert "sat-mnist1d-20261128-2 (seeds 0, 1): method.momentum=0.6, method.start_epoch=2" in legend
+    assert "sat-mnist1d-20261128-2 (seeds 0, 1) targets: method.momentum=0.6, method.start_epoch=2" in legend_texts(
+        drawn[0].axes[1])
+    # each run on its own: the same columns
+    _, table, _ = compare_runs([tmp_path / "runs"], out=tmp_path / "each.png", group=False)
+    assert [re.split(r" {2,}", row)[2:4] for row in table.splitlines()[2:]] == [
+        ["0.6", "1"], ["0.6", "1"], ["0.6", "2"], ["0.6", "2"], ["0.9", "1"], ["0.9", "1"]]
+
+
+def test_a_setting_counts_only_for_the_runs_whose_method_reads_it(tmp_path):
+    # cross-entropy beside SAT: its method.momentum and start_epoch are read by no one
+    seed_run(tmp_path / "ce", HAND_ROWS, "method.name=erm", "method.start_epoch=0")  # and method.momentum 0.9
+    seed_run(tmp_path / "sat", HAND_ROWS, "method.momentum=0.6")
+    _, alone, _ = compare_runs([tmp_path / "ce", tmp_path / "sat"], out=tmp_path / "c.png")
+    assert alone.splitlines()[0].split()[:3] == ["run", "method", "noise"]  # no setting differs
+    seed_run(tmp_path / "sat-0.9", HAND_ROWS, "method.momentum=0.9")
+    _, table, _ = compare_runs([tmp_path / "ce", tmp_path / "sat", tmp_path / "sat-0.9"], out=tmp_path / "c.png")
+    assert [re.split(r" {2,}", row)[:3] for row in table.splitlines()[::2]] == [
+        ["run", "method", "method.momentum"], ["ce", "erm", "—"], ["sat-0.9", "sat", "0.9"]]
+    assert re.split(r" {2,}", table.splitlines()[3])[:3] == ["sat", "sat", "0.6"]
+
+
+def test_runs_that_differ_in_more_settings_than_fit_as_columns_are_told_apart_under_the_table(tmp_path):
+    from satlearn.compare import MAX_SETTING_COLUMNS
+
+    many = ["optim.lr=0.1", "optim.name=sgd", "optim.weight_decay=0.0005", "model.name=mlp", "data.batch_size=64"]
+    assert len(many) > MAX_SETTING_COLUMNS
+    seed_run(tmp_path / "a", HAND_ROWS)
+    seed_run(tmp_path / "b", HAND_ROWS, *many)
+    _, table, _ = compare_runs([tmp_path / "a", tmp_path / "b"], out=tmp_path / "c.png")
+    assert table.splitlines()[0].split()[:3] == ["run", "method", "noise"]  # no column of them
+    assert table.splitlines()[4:] == [
+        "settings in which the runs differ (5, too many for columns):",
+        "  a: data.batch_size=256, model.name=cnn1d, optim.name=adam, optim.lr=0.003, optim.weight_decay=0.0",
+        "  b: data.batch_size=64, model.name=mlp, optim.name=sgd, optim.lr=0.1, optim.weight_decay=0.0005"]
+
+
 def keeping_best(run_dir, **summary):
     """``run_dir`` as a run with ``run.keep_best: true`` leaves it; ``summary``: what its summary.json says besides."""
     config = run_dir / "config.yaml"
@@ -1083,7 +1140,9 @@ def test_the_plot_rings_the_epoch_a_run_keeps_on_the_curve_of_the_split_that_pic
         return {line.get_label(): (list(line.get_xdata()), pytest.approx(list(line.get_ydata())),
                                    to_hex(line.get_markeredgecolor())) for line in ax.lines if "kept" in line.get_label()}
 
-    colour = {line.get_label(): to_hex(line.get_color()) for line in test_ax.lines}
+    # (each run's curve is named with the setting in which the runs differ: "plain: run.keep_best=true")
+    colour = {line.get_label().partition(":")[0]: to_hex(line.get_color()) for line in test_ax.lines
+              if "run.keep_best=" in line.get_label()}
     assert rings(test_ax) == {"plain: kept epoch 2 (best test acc)": ([2], [55.0], colour["plain"])}
     assert rings(val_ax) == {"split: kept epoch 1 (best val acc)": ([1], [62.0], colour["split"]),
                              "training: kept epoch 1 (best val acc)": ([1], [62.0], colour["training"])}

@@ -442,6 +442,100 @@ def _cut_at_separator(prefix: str) -> str:
     return prefix[:cut] if cut >= 0 else ""
 
 
+# settings that tell runs apart without making them other experiments (their seeds, where and how they ran), and
+# those the table has columns of its own for (the method; the planned epochs, in the epochs column)
+_NOT_SETTING_COLUMNS = _HOW_IT_RAN | set(SEED_KEYS) | {"method.name", "run.epochs"}
+# past this many settings in which the runs differ, a column each would make the table too wide to read (runs of
+# unrelated recipes, MNIST-1D beside CIFAR-10): lines under it name them instead (:func:`setting_notes`)
+MAX_SETTING_COLUMNS = 4
+
+
+def settings_of(entry: Compared) -> dict[str, Any] | None:
+    """A run's or group's settings as ``{"method.momentum": 0.9, ...}``, in the config's order (a group's runs share
+    theirs but for their seeds and how they ran); None where only a run's summary tells them."""
+    config = (entry.runs[0] if isinstance(entry, RunGroup) else entry).config
+    return None if config is None else _flat(to_dict(config))
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def setting_text(value: Any) -> str:
+    """A setting's value as ``--set`` takes it (YAML): ``0.9``, ``null``, ``[30, 60]``."""
+    from satlearn.yaml_text import write_yaml
+
+    return write_yaml(value, default_flow_style=True, width=float("inf")).strip().removesuffix("...").strip()
+
+
+def unread_settings(entry: Compared) -> set[str]:
+    """The settings of ``entry``'s method that it does not read: the ``method.*`` options of another method
+    (``method.momentum`` of ``erm``), and ``method.start_epoch`` where it has no second phase."""
+    from satlearn.config import METHOD_OPTIONS
+    from satlearn.methods import METHODS
+
+    reads = METHODS.get(entry.method).options if entry.method in METHODS else METHOD_OPTIONS
+    return {f"method.{option}" for option in METHOD_OPTIONS if option not in reads} | (
+        {"method.start_epoch"} if entry.start_epoch is None else set())
+
+
+def differing_settings(compared: list[Compared]) -> list[str]:
+    """The settings, in the config's order, in which the runs and groups of ``compared`` differ: what a sweep
+    varies, such as ``method.momentum``; not their seeds, nor where and how they ran, which a group's runs may
+    differ in, nor the method and the planned epochs, which the table shows already. A setting counts only among
+    the runs whose method reads it (:func:`unread_settings`: a CE run's ``method.momentum`` is none), and runs whose
+    settings only their summary tells (:func:`settings_of`) count for none."""
+    known = [(settings, unread_settings(entry)) for entry, settings in zip(compared, map(settings_of, compared))
+             if settings is not None]
+    keys = dict.fromkeys(key for settings, _ in known for key in settings if key not in _NOT_SETTING_COLUMNS)
+    return [key for key in keys
+            if len({setting_text(settings.get(key)) for settings, unread in known if key not in unread}) > 1]
+
+
+def setting_columns(compared: list[Compared]) -> list[str]:
+    """The settings that :func:`format_table` gives a column each: those in which ``compared`` differ, where they
+    are at most :data:`MAX_SETTING_COLUMNS`; none else (:func:`setting_notes` names them then)."""
+    keys = differing_settings(compared)
+    return keys if len(keys) <= MAX_SETTING_COLUMNS else []
+
+
+def setting_cells(entry: Compared, keys: list[str]) -> list[str]:
+    """``entry``'s values of the settings ``keys``; ``—`` for one its method does not read (:func:`unread_settings`),
+    and where only its summary tells its settings."""
+    settings, unread = settings_of(entry), unread_settings(entry)
+    return ["—" if settings is None or key in unread else setting_text(settings.get(key)) for key in keys]
+
+
+def setting_notes(compared: list[Compared]) -> list[str]:
+    """Lines for under the table where the runs differ in more settings than it has columns for: each run's or
+    group's values of them; none where the table shows them (:func:`setting_columns`)."""
+    keys = differing_settings(compared)
+    if len(keys) <= MAX_SETTING_COLUMNS:
+        return []
+    lines = [f"settings in which the runs differ ({len(keys)}, too many for columns):"]
+    for entry in compared:
+        given = "settings unknown (no config)" if settings_of(entry) is None else ", ".join(
+            f"{key}={value}" for key, value in zip(keys, setting_cells(entry, keys)))
+        lines.append(f"  {shown_name(entry)}: {given}")
+    return lines
+
+
+def legend_settings(compared: list[Compared]) -> dict[str, str]:
+    """What the plot's legend adds to the name of each run's or group's curves, by :func:`shown_name`: the settings
+    of the table's columns (:func:`setting_columns`), ``": method.momentum=0.6"`` (``sat-a (seeds 0, 1):
+    method.momentum=0.6``); nothing where the table has none."""
+    keys = setting_columns(compared)
+    return {shown_name(entry): "".join(f"{', ' if index else ': '}{key}={value}"
+                                       for index, (key, value) in enumerate(zip(keys, setting_cells(entry, keys))))
+            for entry in compared}
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
@@ -463,17 +557,19 @@ def shown_name(entry: Compared) -> str:
 def format_table(runs: list[Compared]) -> str:
     """A plain-text table: one row per run, test accuracy last and best, target quality, and the seconds of its
     epochs (training and evaluation; what a finished and an unfinished run both record, so the rows compare).
-    Where a run holds out a validation split, two columns after the best test accuracy: its best validation
-    accuracy with that epoch, and the test accuracy there, the pick made without the test split; a run without one
-    shows ``no split`` there. A :class:`RunGroup`'s row gives the mean ± sample standard deviation of its runs'
-    figures, over the epochs that all of them have trained (:func:`group_cells`)."""
+    After the method, a column for each setting in which the runs differ (:func:`setting_columns`), such as the
+    ``method.momentum`` of a sweep. Where a run holds out a validation split, two columns after the best test
+    accuracy: its best validation accuracy with that epoch, and the test accuracy there, the pick made without the
+    test split; a run without one shows ``no split`` there. A :class:`RunGroup`'s row gives the mean ± sample
+    standard deviation of its runs' figures, over the epochs that all of them have trained (:func:`group_cells`)."""
     with_val = any(run.val_rows for run in members(runs))
-    header = ["run", "method", "noise (actual)", "epochs", "final test acc", "best test acc",
+    keys = setting_columns(runs)
+    header = ["run", "method", *keys, "noise (actual)", "epochs", "final test acc", "best test acc",
               *(["best val acc", "test acc at best val"] if with_val else []), "labels right", "epochs s"]
     rows = [header]
     for run in runs:
-        rows.append(group_cells(run, with_val=with_val) if isinstance(run, RunGroup)
-                    else _run_cells(run, with_val=with_val))
+        cells = group_cells(run, with_val=with_val) if isinstance(run, RunGroup) else _run_cells(run, with_val=with_val)
+        rows.append([*cells[:2], *setting_cells(run, keys), *cells[2:]])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -614,7 +710,8 @@ def _given_labels_rate(entry: Compared) -> float | None:
     return entry.actual_noise_rate if entry.trained_noise_rate is None else entry.trained_noise_rate
 
 
-def draw_runs(runs: list[Compared], accuracy_ax, targets_ax=None, *, styles: dict[str, dict[str, Any]]) -> None:
+def draw_runs(runs: list[Compared], accuracy_ax, targets_ax=None, *, styles: dict[str, dict[str, Any]],
+              settings: dict[str, str] | None = None) -> None:
     """Draws ``runs`` onto matplotlib axes: test accuracy per epoch; on ``targets_ax``, the share of training labels
     that a run's refined labels (the largest class of each target, the given label where it ties) get right, beside
     its given labels'; a dotted line where a run's second phase starts (its soft targets, or the gamblers loss), once
@@ -622,19 +719,21 @@ def draw_runs(runs: list[Compared], accuracy_ax, targets_ax=None, *, styles: dic
     ``styles``: each run's ``Axes.plot`` keywords, by name (:func:`line_styles`); its given labels' and phase's lines
     and its ring take its colour alone, as dashes, dots and the ring say what they are. A :class:`RunGroup` is
     drawn as its runs' mean, shaded from the lowest to the highest, up to the last epoch all have trained; its
-    given labels' line at their mean; no ring, each of its runs having kept an epoch of its own."""
+    given labels' line at their mean; no ring, each of its runs having kept an epoch of its own. ``settings``: what
+    the legend adds to the name of a run's curves, by :func:`shown_name` (:func:`legend_settings`)."""
     for run in runs:
         name, style = plain_text(shown_name(run)), styles[shown_name(run)]
+        told = plain_text((settings or {}).get(shown_name(run), ""))
         colour = style["color"]
         # a group whose runs have trained unequally far ends where the shortest has got to: said, not left to guess
         shortest = f", to epoch {run.last_epoch} (its shortest run)" if isinstance(run, RunGroup) and run.uneven else ""
-        _draw_series(accuracy_ax, run, "test_accuracy", label=name + shortest, style=style)
+        _draw_series(accuracy_ax, run, "test_accuracy", label=name + shortest + told, style=style)
         with_refined = any("refined_label_accuracy" in r for one in members([run]) for r in one.history)
         ring_kept(run, accuracy_ax, "test", color=colour)
         drawn_on = [accuracy_ax]
         if targets_ax is not None and with_refined:
             drawn_on.append(targets_ax)
-            _draw_series(targets_ax, run, "refined_label_accuracy", label=f"{name} targets", style=style)
+            _draw_series(targets_ax, run, "refined_label_accuracy", label=f"{name} targets{told}", style=style)
             rate = _given_labels_rate(run)
             if rate is not None:
                 targets_ax.axhline(100 * (1 - rate), color=colour, linestyle="--", linewidth=0.8,
@@ -650,15 +749,18 @@ def draw_runs(runs: list[Compared], accuracy_ax, targets_ax=None, *, styles: dic
                                  label="shaded: lowest to highest run of a group")
 
 
-def draw_validation(runs: list[Compared], ax, *, styles: dict[str, dict[str, Any]]) -> None:
+def draw_validation(runs: list[Compared], ax, *, styles: dict[str, dict[str, Any]],
+                    settings: dict[str, str] | None = None) -> None:
     """Draws onto ``ax`` the validation accuracy per epoch (against the given labels) of those of ``runs`` that hold
     out a validation split, in each run's style (:func:`line_styles`), with the dotted line where its second phase
-    starts, as :func:`draw_runs` draws them beside it, and a ring at the epoch a run keeps, which this split picked."""
+    starts, as :func:`draw_runs` draws them beside it (``settings`` as there), and a ring at the epoch a run keeps,
+    which this split picked."""
     for run in runs:
         if not any(one.val_rows for one in members([run])):
             continue
         style = styles[shown_name(run)]
-        _draw_series(ax, run, "val_accuracy", label=plain_text(shown_name(run)), style=style)
+        told = (settings or {}).get(shown_name(run), "")
+        _draw_series(ax, run, "val_accuracy", label=plain_text(shown_name(run) + told), style=style)
         ring_kept(run, ax, "val", color=style["color"])
         if run.start_epoch is not None and run.start_epoch + 1 <= run.last_epoch:
             ax.axvline(run.start_epoch + 1, color=style["color"], linestyle=":", linewidth=1)
@@ -696,17 +798,19 @@ def plot_runs(runs: list[Compared], path: Path, *, title: str = "") -> None:
     test split's, which would squeeze both onto one scale); then, where any run has them, the share of training
     labels that its refined labels (the largest class of each target, the given label where it ties) get right. A
     dotted line marks where a run's second phase starts, a ring the epoch a run with ``run.keep_best`` keeps, on the
-    curve of the split that picked it. Each panel's legend goes below it. A :class:`RunGroup` is drawn as
-    :func:`draw_runs` says."""
+    curve of the split that picked it. Each panel's legend goes below it, each run's curves named with the settings
+    in which the runs differ where the table has columns for them (:func:`legend_settings`). A :class:`RunGroup` is
+    drawn as :func:`draw_runs` says."""
     with_val = any(run.val_rows for run in members(runs))
     with_targets = any("refined_label_accuracy" in row for run in members(runs) for row in run.history)
     panels = 1 + with_val + with_targets
     fig, axes = new_figure(1, panels, figsize=(_FIGURE_WIDTHS[panels], 4.5), squeeze=False)
     styles = dict(zip((shown_name(run) for run in runs), line_styles(len(runs))))
-    draw_runs(runs, axes[0, 0], axes[0, -1] if with_targets else None, styles=styles)
+    settings = legend_settings(runs)
+    draw_runs(runs, axes[0, 0], axes[0, -1] if with_targets else None, styles=styles, settings=settings)
     axes[0, 0].set_ylabel("test accuracy (%)")
     if with_val:
-        draw_validation(runs, axes[0, 1], styles=styles)
+        draw_validation(runs, axes[0, 1], styles=styles, settings=settings)
         axes[0, 1].set_ylabel("validation accuracy, given labels (%)")
     if with_targets:
         axes[0, -1].set_ylabel("training labels right (%)")
@@ -765,7 +869,7 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None, t
     path = output_file(out, "compare.png") if out is not None else common_parent(dirs) / "compare.png"
     compared = group_runs(runs) if group else runs
     plot_runs(compared, path, title=title)
-    table = "\n".join([format_table(compared), *group_notes(compared)])
+    table = "\n".join([format_table(compared), *setting_notes(compared), *group_notes(compared)])
     if waiting:
         table += f"\nnot shown, as not yet evaluated (run.eval_every): {', '.join(waiting)}"
     return runs, table, path
