@@ -2525,7 +2525,38 @@ def test_help_and_version_do_not_wait_for_torch():
     assert done.stdout.split() == [__import__("satlearn").__version__, "False"]
 
 
-@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_ctrl_c_in_a_shell_loop_of_commands_stops_the_loop_as_it_stops_the_command(tmp_path):
+    # a sweep run as a shell loop: Ctrl-C reaches the loop's shell and the command in its first seconds (importing
+    # torch, here a stand-in that sends it to them both); the command ends as Ctrl-C ends a process, so that the
+    # shell stops the loop rather than take Ctrl-C as handled and start the next run
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("import os, signal, time\nos.killpg(os.getpgid(0), signal.SIGINT)\n"
+                                      "time.sleep(30)\n")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), *sys.path]), "PY": sys.executable,
+                   "RUNS": str(tmp_path / "runs")}
+    loop = ('for alpha in 0.6 0.9; do "$PY" -m satlearn train -c mnist1d_sat --set method.momentum=$alpha '
+            '--run-dir "$RUNS/a$alpha" --no-progress; echo "status $?"; done; echo "the loop went on"')
+
+    def as_from_a_terminal():
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    done = subprocess.run(["bash", "-c", loop], capture_output=True, text=True, timeout=60, env=environment,
+                          start_new_session=True, preexec_fn=as_from_a_terminal)
+    assert (done.returncode, done.stdout, done.stderr) == (-2, "", "satlearn: interrupted\n")
+
+
+# Ctrl-C ends the command by SIGINT itself (a status of -2 to subprocess, 130 to a shell), SIGTERM with status 143
+@pytest.mark.parametrize("signal_name, status", [("SIGINT", -2), ("SIGTERM", 143)])
 def test_a_stop_signal_while_torch_is_imported_stops_the_command_cleanly(tmp_path, signal_name, status):
     # the first seconds of a command go to importing torch: a stand-in torch that is signalled as it imports
     import os

@@ -109,7 +109,8 @@ def test_the_command_is_the_script_satlearn_and_python_m_satlearn(wheel, tmp_pat
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(tmp_path / "site")
         scripts = next(name for name in archive.namelist() if name.endswith(".dist-info/entry_points.txt"))
-        assert archive.read(scripts).decode().split() == ["[console_scripts]", "satlearn", "=", "satlearn.cli:main"]
+        assert archive.read(scripts).decode().split() == ["[console_scripts]", "satlearn", "=",
+                                                          "satlearn.cli:command_line"]
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
     done = subprocess.run([sys.executable, "-m", "satlearn", "train", "--bad"], cwd=tmp_path, env=env,
                           capture_output=True, text=True)

@@ -862,6 +862,21 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def command_line() -> None:
+    """The ``satlearn`` script and ``python -m satlearn``: :func:`main`, its status the process's. A command stopped
+    by Ctrl-C, once it has said what it kept, ends by SIGINT, as Python itself ends on Ctrl-C: a shell reads that as
+    status 130 all the same, and a shell loop running satlearn (a sweep's ``for``) stops there too, where a plain
+    status of 130 would tell it that the command took care of Ctrl-C, and it would go on to the next run."""
+    code = main()
+    if code == INTERRUPTED and os.name == "posix":
+        for stream in (sys.stdout, sys.stderr):  # what is buffered, which the signal would lose
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    sys.exit(code)
+
+
 # satlearn's own typography, as ASCII, for an output whose encoding lacks it
 _ASCII_STAND_INS = {"\u2014": "-", "\u2013": "-", "\u2212": "-", "\u2192": "->", "\u2190": "<-", "\u2265": ">=",
                     "\u2264": "<=", "\u2260": "!=", "\u00b1": "+/-", "\u00d7": "x", "\u2026": "...", "\u00b7": "."}
