@@ -1975,17 +1975,21 @@ def test_compare_hands_its_title_and_out_to_the_comparison(tmp_path, capsys, mon
 
     calls = []
 
-    def compare_runs(run_dirs, *, out=None, title="", group=True):
-        calls.append((run_dirs, out, title, group))
+    def compare_runs(run_dirs, *, out=None, title="", group=True, csv=None):
+        calls.append((run_dirs, out, title, group, csv))
         return [], "the table", tmp_path / "compare.png"
 
     monkeypatch.setattr(satlearn.compare, "compare_runs", compare_runs)
     assert main(["compare", "a", "b", "--title", "CE against SAT", "--out", "plot.svg"]) == 0
     assert main(["compare", "a"]) == 0
     assert main(["compare", "a", "b", "--per-run"]) == 0  # runs of one config drawn with other seeds kept apart
-    assert calls == [(["a", "b"], "plot.svg", "CE against SAT", True), (["a"], None, "", True),
-                     (["a", "b"], None, "", False)]
+    assert calls == [(["a", "b"], "plot.svg", "CE against SAT", True, None), (["a"], None, "", True, None),
+                     (["a", "b"], None, "", False, None)]
     assert capsys.readouterr().out.splitlines() == ["the table", f"plot: {tmp_path / 'compare.png'}"] * 3
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "a", "--csv", "sweep.csv"]) == 0
+    assert calls[-1] == (["a"], None, "", True, "sweep.csv")
+    assert capsys.readouterr().out.splitlines()[-1] == "csv: sweep.csv"
 
 
 def test_output_that_cannot_encode_satlearns_characters_gets_stand_ins_not_a_unicode_error(tmp_path, monkeypatch):
@@ -1998,7 +2002,7 @@ def test_output_that_cannot_encode_satlearns_characters_gets_stand_ins_not_a_uni
     table = ("run  labels right\nce   \u2014\n"
              "given 3 \u2192 suggested 5; SAT \u2212 CE \u2265 0; \u0434\u0430 caf\udcc3\udca9")
 
-    def compare_runs(run_dirs, *, out=None, title="", group=True):
+    def compare_runs(run_dirs, *, out=None, title="", group=True, csv=None):
         if run_dirs == ["gone"]:
             raise DataError("gone: no metrics.jsonl \u2014 not a satlearn run directory")
         return [], table, tmp_path / "compare.png"

@@ -1081,6 +1081,43 @@ def test_a_sweep_groups_by_the_settings_it_varies_and_shows_them_in_the_table_an
         ["0.6", "1"], ["0.6", "1"], ["0.6", "2"], ["0.6", "2"], ["0.9", "1"], ["0.9", "1"]]
 
 
+def test_csv_gives_each_run_with_its_seeds_and_the_settings_the_runs_differ_in(tmp_path, capsys):
+    import csv
+
+    seed_run(tmp_path / "runs" / "ce", HAND_ROWS, "method.name=erm", finished=False)  # still training
+    for momentum in ("0.6", "0.9"):
+        for seed, rows, rate in SEEDS[:2]:
+            seed_run(tmp_path / "runs" / f"sat-a{momentum}-s{seed}", rows, f"run.seed={seed}",
+                     f"method.momentum={momentum}", actual_rate=rate)
+    table = tmp_path / "tables" / "sweep.csv"
+    assert main(["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "c.png"), "--csv", str(table)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [f"plot: {tmp_path / 'c.png'}", f"csv: {table}"]
+    assert "sat-a0.6 (seeds 0, 1)" in out[3]  # the table groups them as before
+    rows = list(csv.DictReader(table.open()))
+    assert list(rows[0]) == ["run", "run_dir", "method", "run.seed", "data.noise.seed", "method.momentum",
+                             "finished", "epochs", "last_epoch", "noise_actual", "final_test_accuracy",
+                             "best_test_accuracy", "best_epoch", "best_val_accuracy", "best_val_epoch",
+                             "test_accuracy_at_best_val", "labels_right", "epochs_seconds"]
+    assert [(row["run"], row["method"], row["run.seed"], row["method.momentum"], row["finished"]) for row in rows] == [
+        ("ce", "erm", "0", "", "false"), ("sat-a0.6-s0", "sat", "0", "0.6", "true"),
+        ("sat-a0.6-s1", "sat", "1", "0.6", "true"), ("sat-a0.9-s0", "sat", "0", "0.9", "true"),
+        ("sat-a0.9-s1", "sat", "1", "0.9", "true")]
+    one = rows[2]  # SEEDS[1]: final 45 %, best 55 % after epoch 2, labels right 75 %, 12 s, noise 40 %
+    assert (float(one["final_test_accuracy"]), float(one["best_test_accuracy"]), one["best_epoch"],
+            float(one["labels_right"]), float(one["epochs_seconds"]), float(one["noise_actual"])) == (
+        0.45, 0.55, "2", pytest.approx(0.75), pytest.approx(12.0), 0.40)
+    assert rows[0]["last_epoch"] == "4" and rows[0]["best_val_accuracy"] == ""
+    assert Path(rows[1]["run_dir"]) == tmp_path / "runs" / "sat-a0.6-s0"
+    # a folder takes compare.csv; the plot's own file, or a run's, is refused before anything is written
+    assert main(["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "c.png"), "--csv", f"{tmp_path}/"]) == 0
+    assert (tmp_path / "compare.csv").read_text() == table.read_text()
+    capsys.readouterr()
+    for refused in (tmp_path / "c.png", tmp_path / "runs" / "ce" / "metrics.jsonl"):
+        assert main(["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "c.png"), "--csv", str(refused)]) == 2
+        assert capsys.readouterr().err.startswith(f"satlearn: error: --csv {refused}: ")
+
+
 def test_a_setting_counts_only_for_the_runs_whose_method_reads_it(tmp_path):
     # cross-entropy beside SAT: its method.momentum and start_epoch are read by no one
     seed_run(tmp_path / "ce", HAND_ROWS, "method.name=erm", "method.start_epoch=0")  # and method.momentum 0.9

@@ -309,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "parent, the run directory itself for one run, the current directory where the runs "
                               "share only the filesystem root)")
     compare.add_argument("--title", default="", help="plot title")
+    compare.add_argument("--csv", default=None, metavar="FILE",
+                         help="also write the runs as CSV, one row each (never a group's mean), with their seeds and "
+                              "the settings in which they differ, accuracies as fractions, for pandas and the like; a "
+                              "folder (existing, or ending in /) for compare.csv")
     compare.add_argument("--per-run", action="store_true",
                          help="a row and a curve for each run; by default, runs whose configs differ only in their "
                               "seeds (run.seed, data.noise.seed) and in where and how they ran are one row, the mean "
@@ -1128,9 +1132,14 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "compare":
             from satlearn.compare import compare_runs
 
-            _, table, plot = compare_runs(args.run_dirs, out=args.out, title=args.title, group=not args.per_run)
+            _, table, plot = compare_runs(args.run_dirs, out=args.out, title=args.title, group=not args.per_run,
+                                          csv=args.csv)
             print(table)
             print(f"plot: {plot}")
+            if args.csv is not None:
+                from satlearn.engine.checkpoint import output_file
+
+                print(f"csv: {output_file(args.csv, 'compare.csv', what='--csv')}")
     except SatlearnError as exc:
         print(f"satlearn: error: {_error_text(args, exc)}{_resume_hint(args, exc)}", file=sys.stderr)
         return 2

@@ -839,8 +839,45 @@ def plot_format(path: Path, supported: dict[str, str]) -> str:
     return suffix if suffix in supported and suffix not in _NEEDS_OTHER_PROGRAMS else "png"
 
 
+# the columns of :func:`runs_csv` after the run's name, directory, method, seeds and settings
+CSV_FIGURES = ("finished", "epochs", "last_epoch", "noise_actual", "final_test_accuracy", "best_test_accuracy",
+               "best_epoch", "best_val_accuracy", "best_val_epoch", "test_accuracy_at_best_val", "labels_right",
+               "epochs_seconds")
+
+
+def runs_csv(runs: list[RunCurves]) -> str:
+    """The runs as CSV, one row each (never a group's mean), for a sweep's analysis elsewhere (pandas): ``run`` (as
+    the table names it), ``run_dir``, ``method``, their seeds (:data:`SEED_KEYS`), a column for each setting in which
+    the runs differ (:func:`differing_settings`, each value as ``--set`` takes it; empty where the run's method does
+    not read it or only its summary tells its settings), then :data:`CSV_FIGURES`: accuracies and rates as
+    fractions, as the runs' own files give them, over the epochs each has trained; the validation columns empty for a
+    run without a split, ``labels_right`` and ``noise_actual`` where unknown."""
+    import csv
+    import io
+
+    keys = differing_settings(runs)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["run", "run_dir", "method", *SEED_KEYS, *keys, *CSV_FIGURES])
+    for run in runs:
+        settings, unread = settings_of(run), unread_settings(run)
+        seeds = ["" if settings is None else settings[key] for key in SEED_KEYS]
+        values = ["" if settings is None or key in unread else setting_text(settings.get(key)) for key in keys]
+        tests = run.test_rows
+        best = max(tests, key=lambda row: row["test_accuracy"])
+        pick = run.validation_pick or {}
+        refined = [row["refined_label_accuracy"] for row in run.history if "refined_label_accuracy" in row]
+        figures = [str(run.summary is not None).lower(), run.epochs, run.last_epoch, run.actual_noise_rate,
+                   tests[-1]["test_accuracy"], best["test_accuracy"], best["epoch"], pick.get("val_accuracy"),
+                   pick.get("epoch"), pick.get("test_accuracy"), refined[-1] if refined else None,
+                   sum(row.get("epoch_seconds", 0.0) for row in run.history)]
+        writer.writerow([run.name, str(run.run_dir), run.method, *seeds, *values,
+                         *("" if figure is None else figure for figure in figures)])
+    return buffer.getvalue()
+
+
 def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None, title: str = "",
-                 group: bool = True) -> tuple[list[RunCurves], str, Path]:
+                 group: bool = True, csv: str | Path | None = None) -> tuple[list[RunCurves], str, Path]:
     """Reads every run, writes the plot (default: ``compare.png`` in the runs' common parent) and returns the runs,
     the table and the plot's path. A folder of runs stands for those of its runs that have an evaluated epoch; a line
     under the table names the others (``run.eval_every`` > 1, before their first evaluation). A run named on its
@@ -849,12 +886,16 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None, t
     With ``group`` (the default), runs that differ only in their seeds (:data:`SEED_KEYS`) and in where and how they
     ran are one row and one curve, their mean (:func:`group_runs`, :class:`RunGroup`), with lines under the table
     naming each group's runs; where no runs group, the table and plot are those of ``group=False``, a row and a
-    curve for each run. The runs returned are every run read, grouped or not: ``group_runs(runs)`` gives the groups."""
+    curve for each run. The runs returned are every run read, grouped or not: ``group_runs(runs)`` gives the groups.
+    ``csv``: a file (or a folder, for ``compare.csv``) to write them into as :func:`runs_csv`, a row each."""
     if not isinstance(run_dirs, (str, bytes, os.PathLike)):  # (a lone path is refused below, not read as letters)
         run_dirs = list(run_dirs)  # read twice: a generator would be used up by the first reading
     dirs = unique_run_dirs(run_dirs)
     if not dirs:
         raise DataError("compare needs at least one run directory")
+    table_file = None if csv is None else output_file(csv, "compare.csv", what="--csv")  # checked before any work
+    if table_file is not None:
+        make_output_dir(table_file.parent, what=f"--csv {table_file}: its directory", create=False)
     named = {user_path(d).resolve() for d in run_dirs}
     runs, waiting = [], []
     for run_dir, name in zip(dirs, run_names(dirs)):
@@ -867,8 +908,15 @@ def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None, t
     if not runs:
         raise DataError(f"no evaluated epoch yet in any of the runs ({', '.join(waiting)})")
     path = output_file(out, "compare.png") if out is not None else common_parent(dirs) / "compare.png"
+    if table_file is not None and table_file.resolve() == path.resolve():
+        raise ConfigError(f"--csv {table_file}: the plot's file too; expected another file for each")
     compared = group_runs(runs) if group else runs
     plot_runs(compared, path, title=title)
+    if table_file is not None:
+        text = runs_csv(runs)
+        make_output_dir(table_file.parent, what=f"--csv {table_file}: its directory")
+        with FilesWrittenTogether(folder=table_file.parent) as files:
+            files.write_bytes(table_file, lambda f: f.write(text.encode()))
     table = "\n".join([format_table(compared), *setting_notes(compared), *group_notes(compared)])
     if waiting:
         table += f"\nnot shown, as not yet evaluated (run.eval_every): {', '.join(waiting)}"
