@@ -62,6 +62,14 @@ def test_sat_start_and_default_plot_place(tmp_path):
     assert [run.name for run in runs] == ["ce", "sat"] and plot.exists()
 
 
+def test_a_folder_of_a_sweeps_runs_is_read_with_the_numbers_in_their_names_in_order(tmp_path):
+    for name in ("es10", "es3", "es1", "lr0.01", "lr0.1", "lr0.003"):
+        hand_written_run(tmp_path / name, HAND_ROWS)
+    runs, table, _ = compare_runs([tmp_path], out=tmp_path / "c.png")
+    assert [run.name for run in runs] == ["es1", "es3", "es10", "lr0.003", "lr0.01", "lr0.1"]
+    assert [row.split()[0] for row in table.splitlines()[2:8]] == [run.name for run in runs]
+
+
 def test_runs_with_the_same_name_are_told_apart(tmp_path):
     assert run_names([tmp_path / "a" / "sat", tmp_path / "b" / "sat"]) == ["a/sat", "b/sat"]
     assert run_names([tmp_path / "a" / "sat", tmp_path / "b" / "ce"]) == ["sat", "ce"]

@@ -237,12 +237,26 @@ def _trained_noise_rate(run_dir: Path, noise_kind: str | None) -> float | None:
 
 def expand_run_dirs(path: Path) -> list[Path]:
     """``path`` itself when it is a run directory; else the run directories right inside it (a parent of runs, such
-    as ``runs/`` or a demo's output directory), sorted; else ``[path]``, for :func:`read_run` to name the problem."""
+    as ``runs/`` or a demo's output directory), in the order of their names (:func:`name_order`); else ``[path]``,
+    for :func:`read_run` to name the problem."""
     if (path / "metrics.jsonl").exists() or not path.is_dir():
         return [path]
-    runs = sorted(child for child in path.iterdir() if (child / "metrics.jsonl").exists())
+    runs = sorted((child for child in path.iterdir() if (child / "metrics.jsonl").exists()),
+                  key=lambda run: name_order(run.name))
     # a run ~x inside . is the path ~x to pathlib: kept the folder it is when read again (read_run, run_scores)
     return [literal_path(run) for run in runs] or [path]
+
+
+# a number in a run's name, whole or with a fraction (the lr0.003 of a sweep's name); captured, so that splitting
+# a name by it alternates text and numbers
+_NUMBER = re.compile(r"([0-9]+(?:\.[0-9]+)?)")
+
+
+def name_order(name: str) -> tuple:
+    """The key that sorts run names as a sweep names them: numbers in them by value (``es3`` before ``es10``,
+    ``lr0.003`` before ``lr0.01``), the rest as text; names that tie so (``s01``, ``s1``) as text."""
+    parts = _NUMBER.split(name)
+    return [(part, 0.0) if index % 2 == 0 else ("", float(part)) for index, part in enumerate(parts)], name
 
 
 def unique_run_dirs(run_dirs) -> list[Path]:
