@@ -1023,6 +1023,8 @@ def test_a_run_whose_settings_only_its_summary_tells_groups_with_none(tmp_path):
     (["sat-s1-lr0.1", "sat-s2-lr0.1"], [(1, 0), (2, 0)], "sat-lr0.1"),  # not the 1 of 0.1
     (["cnn1d-s1", "cnn1d-s2"], [(1, 0), (2, 0)], "cnn1d"),  # nor of a word
     (["a/sat-s1", "a/sat-s2"], [(1, 1), (2, 2)], "a/sat"),
+    (["a0.6/s0", "a0.6/s1"], [(0, 0), (1, 0)], "a0.6"),  # a sweep's folder of seeds: not "a0.6/"
+    (["a0.6/0", "a0.6/1"], [(0, 0), (1, 0)], "a0.6"),
     (["sat-20261124-101500", "sat-20261124-112210"], [(0, 0), (1, 1)], "sat-20261124"),  # no seed in the names
     (["ours", "theirs"], [(0, 0), (1, 1)], "ours"),
 ])

@@ -420,6 +420,8 @@ def seed_words(seeds: list[tuple[int, int]]) -> str:
 
 # a separator in a run's name, such as "sat-s1" or "sat_seed1_lr0.1" hold
 _SEPARATORS = "-_. "
+# between the folders of a run's name where it is a path below the runs' common parent (:func:`run_names`)
+_FOLDER_SEPARATORS = "/" + os.sep
 
 
 def _without(name: str, seed: int) -> set[str]:
@@ -441,13 +443,14 @@ def group_name(names: list[str], seeds: list[tuple[int, int]]) -> str:
         for seed in dict.fromkeys(pair[index] for index in varying):  # a seed given to both keys is named once
             dropped = {shorter for each in dropped for shorter in _without(each, seed)}
         common = dropped if common is None else common & dropped
-    common = {name.strip(_SEPARATORS) for name in common or ()} - {""}
+    # (a name that is a path below the runs' parent, "a0.6/s0", leaves its folder's separator at the end)
+    common = {name.strip(_SEPARATORS + _FOLDER_SEPARATORS) for name in common or ()} - {""}
     if common:
         return min(common, key=lambda name: (-len(name), name))  # the one that drops least
     prefix = os.path.commonprefix(names)
     if not all(len(name) == len(prefix) or name[len(prefix)] in _SEPARATORS for name in names):
         prefix = _cut_at_separator(prefix)
-    return prefix.strip(_SEPARATORS) or names[0]
+    return prefix.strip(_SEPARATORS + _FOLDER_SEPARATORS) or names[0]
 
 
 def _cut_at_separator(prefix: str) -> str:
