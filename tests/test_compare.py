@@ -70,6 +70,17 @@ def test_a_folder_of_a_sweeps_runs_is_read_with_the_numbers_in_their_names_in_or
     assert [row.split()[0] for row in table.splitlines()[2:8]] == [run.name for run in runs]
 
 
+def test_a_folder_whose_runs_lie_a_level_deeper_says_which_folders_to_give(tmp_path, capsys):
+    for folder in ("a0.6", "a0.9"):
+        for seed in (0, 1):
+            hand_written_run(tmp_path / "sweep" / folder / f"s{seed}", HAND_ROWS)
+    sweep = tmp_path / "sweep"
+    assert main(["compare", str(sweep)]) == 2
+    assert capsys.readouterr().err == (f"satlearn: error: {sweep}: holds no run right inside it, but its folders "
+                                       f"a0.6, a0.9 hold runs; give those folders, {sweep}/*/ in a shell\n")
+    assert main(["compare", f"{sweep}/a0.6/", f"{sweep}/a0.9/", "--out", str(tmp_path / "c.png")]) == 0
+
+
 def test_runs_with_the_same_name_are_told_apart(tmp_path):
     assert run_names([tmp_path / "a" / "sat", tmp_path / "b" / "sat"]) == ["a/sat", "b/sat"]
     assert run_names([tmp_path / "a" / "sat", tmp_path / "b" / "ce"]) == ["sat", "ce"]

@@ -137,7 +137,8 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
             raise DataError(f"{run_dir}: no epoch finished yet (no metrics.jsonl)")
         from satlearn.engine.trainer import started_elsewhere
 
-        raise DataError(started_elsewhere(run_dir) or f"{run_dir}: no metrics.jsonl — not a satlearn run directory")
+        raise DataError(started_elsewhere(run_dir) or _runs_deeper(run_dir)
+                        or f"{run_dir}: no metrics.jsonl — not a satlearn run directory")
     history = read_metrics(metrics)
     if not any("test_accuracy" in row for row in history):
         raise NotEvaluatedYet(f"{metrics}: no evaluated epoch yet")
@@ -169,6 +170,23 @@ def read_run(run_dir: str | Path, *, name: str | None = None) -> RunCurves:
                      config=config,
                      keeps_best=keeps_best,
                      **({"phase_name": phase} if phase else {}))
+
+
+def _runs_deeper(folder: Path) -> str | None:
+    """What :func:`read_run` says of a folder that holds no run, neither itself nor right inside it, but whose own
+    folders do (a sweep named ``sweep/a0.6/s0``, ``sweep/a0.6/s1``, ...: ``sweep`` given); None where they hold none
+    either (a folder's runs are looked for one level down only)."""
+    try:
+        holding = sorted((child.name for child in folder.iterdir()
+                          if child.is_dir() and any((run / "metrics.jsonl").exists() for run in child.iterdir())),
+                         key=name_order)
+    except OSError:  # a folder that cannot be listed: the plain message
+        return None
+    if not holding:
+        return None
+    shown = ", ".join(holding[:3]) + (", ..." if len(holding) > 3 else "")
+    return (f"{folder}: holds no run right inside it, but its folders {shown} hold runs; give those folders, "
+            f"{folder / '*'}/ in a shell")
 
 
 def _summary_start_epoch(summary: dict[str, Any], history: list[dict[str, Any]], path: Path) -> int | None:
