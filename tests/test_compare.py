@@ -1045,6 +1045,35 @@ def test_a_group_is_named_after_its_runs_without_their_seeds(names, seeds, expec
     assert group_name(names, seeds) == expected
 
 
+@pytest.mark.parametrize("count, words", [(5, "seeds 0, 1, 2, 3, 4"), (6, "6 seeds")])
+def test_a_groups_seeds_are_named_up_to_five_and_counted_past_that(count, words):
+    from satlearn.compare import seed_words
+
+    assert seed_words([(seed, seed) for seed in reversed(range(count))]) == words
+
+
+def test_three_groups_named_alike_are_each_told_apart(tmp_path):
+    from satlearn.compare import group_runs
+
+    # each group's style is drawn by its name: a third "sat" must not take the second's
+    runs = [read_run(seed_run(tmp_path / f"sat{spelling}{seed}", HAND_ROWS, f"run.seed={seed}", *other))
+            for spelling, other in (("-s", []), ("_seed", ["optim.lr=0.1"]), (".s", ["optim.lr=0.2"]))
+            for seed in (0, 1)]
+    assert [group.label for group in group_runs(runs)] == ["sat (seeds 0, 1)", "sat-2 (seeds 0, 1)",
+                                                           "sat-3 (seeds 0, 1)"]
+
+
+def test_seeds_of_one_config_tested_at_no_common_epoch_are_compared_as_runs_not_a_traceback(tmp_path, capsys):
+    # metrics edited by hand: the runs share no tested epoch, so there is no figure to average
+    seed_run(tmp_path / "sat-s0", HAND_ROWS[:2], "run.seed=0", finished=False)
+    seed_run(tmp_path / "sat-s1", [{**row, "epoch": row["epoch"] + 2} for row in HAND_ROWS[:2]], "run.seed=1",
+             finished=False)
+    assert main(["compare", str(tmp_path), "--out", str(tmp_path / "c.png")]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [re.split(r" {2,}", row)[0] for row in rows[:2]] == ["sat-s0", "sat-s1"]
+    assert not [row for row in rows if "averaged" in row]
+
+
 def test_a_group_of_trained_runs_reads_an_unfinished_runs_seed_from_its_checkpoint(tmp_path, capsys):
     finished = [train(tmp_path, f"sat-s{seed}", "method.name=sat", f"run.seed={seed}", f"data.noise.seed={seed}",
                       "data.val_size=40") for seed in (0, 1)]
