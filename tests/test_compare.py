@@ -1275,6 +1275,28 @@ def test_a_group_whose_run_reports_a_nan_figure_shows_it_as_a_run_of_its_own_wou
     assert cells[6] == "72.5 ± 3.5%"  # the other figures as before
 
 
+def test_a_group_whose_runs_trained_unequally_far_picks_each_runs_validation_epoch_up_to_the_last_all_have(
+        tmp_path, capsys):
+    # validation accuracy best at epoch 2 of the first two, where the third run has got to; at 3 past it
+    val = {1: 0.50, 2: 0.60, 3: 0.70, 4: 0.10}
+    rows = [{**row, "val_accuracy": val[row["epoch"]]} for row in SEEDS[1][1]]
+    seed_run(tmp_path / "sat-s0", rows, "run.seed=0")
+    seed_run(tmp_path / "sat-s1", rows, "run.seed=1")
+    seed_run(tmp_path / "sat-s2", rows[:2], "run.seed=2", finished=False)
+    assert main(["compare", str(tmp_path), "--out", str(tmp_path / "c.png")]) == 0
+    cells = re.split(r" {2,}", capsys.readouterr().out.splitlines()[2])
+    assert cells[0] == "sat (seeds 0, 1, 2)" and cells[3] == "2/4 (runs at 2–4)"
+    assert cells[6:8] == ["60.0 ± 0.0% (ep 2)", "55.0 ± 0.0%"]  # epoch 2's, in every run
+
+
+def test_a_group_with_an_unfinished_run_is_unfinished_though_all_have_trained_as_far(tmp_path, capsys):
+    seed_run(tmp_path / "sat-s0", SEEDS[0][1], "run.seed=0")
+    seed_run(tmp_path / "sat-s1", SEEDS[1][1], "run.seed=1", finished=False)  # its last epoch ran, no summary yet
+    assert main(["compare", str(tmp_path), "--out", str(tmp_path / "c.png")]) == 0
+    cells = re.split(r" {2,}", capsys.readouterr().out.splitlines()[2])
+    assert cells[0] == "sat (seeds 0, 1)" and cells[3] == "4/4 (unfinished)"
+
+
 def test_a_group_tested_at_one_epoch_shows_its_runs_spread_there(tmp_path, monkeypatch):
     # a band between the lowest and highest run over one epoch has no width: a group of one-epoch runs (or of runs
     # evaluated once, run.eval_every) was drawn as its mean's dot alone, though its legend said it was shaded
