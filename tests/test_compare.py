@@ -1297,6 +1297,18 @@ def test_a_group_with_an_unfinished_run_is_unfinished_though_all_have_trained_as
     assert cells[0] == "sat (seeds 0, 1)" and cells[3] == "4/4 (unfinished)"
 
 
+def test_a_group_draws_no_given_labels_line_where_a_run_of_it_cannot_tell_its_noise(tmp_path, monkeypatch):
+    # the unfinished run has no labels.npz: a line at the others' mean would stand for runs it does not cover
+    seed_run(tmp_path / "sat-s0", SEEDS[0][1], "run.seed=0", actual_rate=0.38)
+    seed_run(tmp_path / "sat-s1", SEEDS[1][1], "run.seed=1", finished=False)
+    drawn = drawn_figures(monkeypatch)
+    _, table, _ = compare_runs([tmp_path], out=tmp_path / "c.png")
+    assert re.split(r" {2,}", table.splitlines()[2])[2] == "—"
+    targets_ax = drawn[0].axes[-1]
+    assert [line.get_label() for line in targets_ax.lines if "targets" in line.get_label()]
+    assert not [line for line in targets_ax.lines if "given labels" in line.get_label()]
+
+
 def test_a_group_tested_at_one_epoch_shows_its_runs_spread_there(tmp_path, monkeypatch):
     # a band between the lowest and highest run over one epoch has no width: a group of one-epoch runs (or of runs
     # evaluated once, run.eval_every) was drawn as its mean's dot alone, though its legend said it was shaded
