@@ -286,6 +286,27 @@ def test_curves_png_rings_the_epoch_a_run_keeps_on_the_curve_that_picked_it_and_
         assert torch.load(result.run_dir / "best_model.pt", weights_only=True)["epoch"] == epoch
 
 
+def test_the_kept_epochs_ring_at_the_last_epoch_and_the_top_of_the_axis_is_drawn_whole_and_hollow(tmp_path,
+                                                                                                   monkeypatch):
+    # at the axes' corner: clipped to them, three quarters of the ring would be cut off
+    history = [{"epoch": epoch, "train_loss": 1.0, "test_loss": 1.0, "test_accuracy": accuracy}
+               for epoch, accuracy in ((1, 0.5), (2, 1.0))]
+    drawn = drawn_figures(monkeypatch)
+    plot_curves(history, tmp_path / "curves.png", kept=(2, "test"))
+    (ring,) = [line for line in drawn[0].axes[0].get_lines() if line.get_label().startswith("kept")]
+    assert (list(ring.get_xdata()), list(ring.get_ydata())) == ([2], [100.0])
+    assert ring.get_clip_on() is False
+    assert ring.get_markerfacecolor() == "none"  # the curve's own point shows through
+
+
+def test_a_summary_written_before_best_by_was_kept_is_of_a_run_picked_on_the_test_split():
+    from satlearn.engine.reporting import kept_epoch
+
+    assert kept_epoch({"best_epoch": 3}) == (3, "test")
+    assert kept_epoch({"best_epoch": 3, "best_by": "test", "validation": {"best_epoch": 1}}) == (3, "test")
+    assert kept_epoch({"best_epoch": 3, "best_by": "val", "validation": {"best_epoch": 1}}) == (1, "val")
+
+
 def drawn_visibly(line) -> bool:
     """Whether a matplotlib line shows on the figure: a line through two points or more, or a marker."""
     joined = len(line.get_xdata()) > 1 and line.get_linestyle() not in ("None", "", " ")
