@@ -452,6 +452,10 @@ def test_a_legend_inside_its_axes_is_where_it_is_asked_to_be_and_none_is_drawn_w
         box, inside = ax.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer)
         assert abs(inside.x0 - box.x0) < 20 and abs(inside.y1 - box.y1) < 20
     plt.close(fig)
+    fig, axes = axes_with_lines([3, 3])  # a title asked for goes on each legend inside, as on those below
+    place_legends(fig, axes, runs=3, fontsize=7, title="nothing flagged")
+    assert [ax.get_legend().get_title().get_text() for ax in axes] == ["nothing flagged"] * 2
+    plt.close(fig)
     fig, axes = axes_with_lines([3, 3], labelled=False)
     assert place_legends(fig, axes, runs=3, fontsize=7) is False
     assert [ax.get_legend() for ax in axes] == [None, None] and fig.legends == []
