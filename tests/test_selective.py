@@ -1111,6 +1111,20 @@ def test_best_of_a_folder_scores_its_runs_that_kept_their_weights_and_names_the_
                                        "best_model.pt\n")
 
 
+def test_a_folders_run_lacking_both_best_weights_and_a_validation_split_is_named_once_and_printed_by_default(
+        tmp_path, capsys):
+    folder = tmp_path / "runs"
+    config = load_config(None, tiny_overrides(folder, "method.name=selective_sat", "data.num_samples=600",
+                                              "run.epochs=2", "run.keep_best=true", "data.val_size=60"))
+    both = fit(config, folder / "both", log=lambda m: None).run_dir
+    best_epoch_run(folder / "neither", [0.2, 0.5, 0.3, 0.1], "run.keep_best=false")
+    capsys.readouterr()
+    results, _, _ = selective_eval([folder], best=True, calibrate_on="val", out=tmp_path / "sel")
+    assert [result.report["run_dir"] for result in results] == [str(both)]
+    # named for the first thing it lacks alone, on stdout where no log is given
+    assert capsys.readouterr().out == "not scored, as no best epoch's weights were kept (run.keep_best false): neither\n"
+
+
 def test_the_best_epochs_abstain_output_must_have_trained_and_an_unfinished_run_says_its_best_so_far(tmp_path,
                                                                                                         capsys):
     # the best epoch came before the abstain output's phase: its weights never trained it, however long the run went
