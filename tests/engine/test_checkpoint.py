@@ -160,6 +160,8 @@ def test_the_common_parent_of_runs_given_relative_is_relative_as_they_were_given
     monkeypatch.chdir(tmp_path / "runs" / "a")
     assert common_parent(["../b", "../a"]) == tmp_path / "runs"  # outside the current directory: resolved
     assert common_parent([tmp_path / "runs" / "a", "../b"]) == tmp_path / "runs"  # one absolute: resolved
+    monkeypatch.chdir(tmp_path)
+    assert common_parent([tmp_path / "runs" / "a", "runs/b"]) == tmp_path / "runs"  # so too inside it
 
 
 def test_a_torch_file_that_is_not_a_satlearn_checkpoint_is_refused(tmp_path):
