@@ -285,6 +285,38 @@ def test_a_device_this_machine_lacks_is_named_where_it_was_given_before_anything
         assert [path.name for path in started.iterdir()] == ["demo_request.json"]
 
 
+def test_a_resumed_demo_whose_request_sets_the_device_twice_is_told_of_the_setting_that_holds(tmp_path, capsys,
+                                                                                               monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    started = tmp_path / "started"
+    started.mkdir()
+    (started / "demo_request.json").write_text('{"overrides": ["run.device=cpu", "run.device=cuda"]}')
+    assert main(["demo", "--resume", str(started)]) == 2
+    assert capsys.readouterr().err == (f"satlearn: error: --resume {started}: its demo_request.json sets "
+                                       "run.device=cuda: run.device='cuda' but CUDA is not available on this "
+                                       "machine; use run.device=auto or cpu\n")
+
+
+def test_a_device_given_to_eval_that_this_machine_lacks_is_named_as_given(tmp_path, capsys, monkeypatch,
+                                                                          finished_sat_run):
+    import torch
+
+    # (not as the run's own device, whose advice is to give --device)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for command in ("eval", "selective-eval"):
+        assert main([command, str(finished_sat_run), "--device", "cuda"]) == 2
+        assert capsys.readouterr().err == ("satlearn: error: --device cuda: CUDA is not available on this machine; "
+                                           "use --device auto or cpu\n")
+    from satlearn import load_run
+    from satlearn.errors import DeviceUnavailable
+
+    with pytest.raises(DeviceUnavailable) as refused:  # in Python, as the device argument
+        load_run(finished_sat_run, device="cuda")
+    assert str(refused.value) == "device='cuda' but CUDA is not available on this machine; use device=auto or cpu"
+
+
 def test_a_run_trained_on_a_device_this_machine_lacks_is_told_how_to_evaluate_it_on_another(tmp_path, capsys,
                                                                                              monkeypatch,
                                                                                              finished_sat_run):
