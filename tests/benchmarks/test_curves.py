@@ -275,3 +275,20 @@ def test_one_legend_below_every_panel_names_each_line_once_and_covers_no_curve(t
     named = {line.get_label() for ax in fig.axes for line in ax.lines if not line.get_label().startswith("_")}
     assert sorted(texts) == sorted(named)  # each once
     assert len(texts) == 9  # three methods; the two SATs' starts, targets and given labels
+
+
+def test_the_shared_legend_of_a_figure_too_narrow_for_one_row_takes_fewer_columns_to_fit_it():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = load_benchmark("curves")
+    fig, ax = plt.subplots(figsize=(4, 3))
+    for i in range(6):
+        ax.plot([0, 1], [i, i], label=f"a method of a long name {i}")
+    curves.shared_legend(fig, [ax])
+    (legend,) = fig.legends
+    renderer = fig.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).width <= fig.get_window_extent(renderer).width
+    plt.close(fig)
