@@ -1118,11 +1118,27 @@ def test_a_folders_run_lacking_both_best_weights_and_a_validation_split_is_named
                                               "run.epochs=2", "run.keep_best=true", "data.val_size=60"))
     both = fit(config, folder / "both", log=lambda m: None).run_dir
     best_epoch_run(folder / "neither", [0.2, 0.5, 0.3, 0.1], "run.keep_best=false")
+    best_epoch_run(folder / "no-split", [0.2, 0.5, 0.3, 0.1])
     capsys.readouterr()
     results, _, _ = selective_eval([folder], best=True, calibrate_on="val", out=tmp_path / "sel")
     assert [result.report["run_dir"] for result in results] == [str(both)]
-    # named for the first thing it lacks alone, on stdout where no log is given
-    assert capsys.readouterr().out == "not scored, as no best epoch's weights were kept (run.keep_best false): neither\n"
+    # a run named for the first thing it lacks alone, on stdout where no log is given
+    assert capsys.readouterr().out.splitlines() == [
+        "not scored, as no best epoch's weights were kept (run.keep_best false): neither",
+        "not scored, as no validation split was held out to fit the thresholds on (data.val_size 0): no-split"]
+
+
+def test_best_of_a_folder_leaves_out_a_run_started_before_run_keep_best_was_kept(tmp_path):
+    folder = tmp_path / "runs"
+    kept = best_epoch_run(folder / "kept", [0.2, 0.5, 0.3, 0.1])
+    old = best_epoch_run(folder / "old", [0.2, 0.5, 0.3, 0.1], "run.keep_best=false")
+    checkpoint = torch.load(old / "checkpoint.pt", weights_only=False)
+    del checkpoint["config"]["run"]["keep_best"]  # as a checkpoint written before the key existed
+    torch.save(checkpoint, old / "checkpoint.pt")
+    lines = []
+    results, _, _ = selective_eval([folder], best=True, out=tmp_path / "sel", log=lines.append)
+    assert [result.report["run_dir"] for result in results] == [str(kept)]
+    assert lines == ["not scored, as no best epoch's weights were kept (run.keep_best false): old"]
 
 
 def test_the_best_epochs_abstain_output_must_have_trained_and_an_unfinished_run_says_its_best_so_far(tmp_path,
