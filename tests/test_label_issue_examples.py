@@ -203,7 +203,8 @@ def test_cli_pictures_a_validation_split_runs_examples_at_their_place_in_the_tra
     assert len(loads) == 1  # the data trained on are the data pictured: loaded once
     run = tmp_path / "r"
     out = capsys.readouterr().out
-    assert out.splitlines()[-1] == f"the 7 flagged labels most likely wrong, pictured: {run / 'label_issues_examples.png'}"
+    picture = run / "label_issues_examples.png"
+    assert out.splitlines()[-1] == f"the 7 flagged labels most likely wrong, pictured: {picture}"
     ranked = np.load(run / "label_issues_ranked.npy")
     x_train = load_dataset(load_config(MNIST1D_SAT, overrides).data).x_train.numpy()
     fig = examples_figure(drawn)
