@@ -12,7 +12,7 @@ from fixtures import (
     contrast_on_white, drawn_figures, legend_below, legend_texts, legends_cover_no_axes, tiny_overrides,
 )
 from satlearn.cli import main
-from satlearn.compare import compare_runs, format_table, read_run, run_names
+from satlearn.compare import compare_runs, format_table, name_order, read_run, run_names
 from satlearn.config import load_config
 from satlearn.engine import fit
 from satlearn.errors import ConfigError, DataError
@@ -68,6 +68,13 @@ def test_a_folder_of_a_sweeps_runs_is_read_with_the_numbers_in_their_names_in_or
     runs, table, _ = compare_runs([tmp_path], out=tmp_path / "c.png")
     assert [run.name for run in runs] == ["es1", "es3", "es10", "lr0.003", "lr0.01", "lr0.1"]
     assert [row.split()[0] for row in table.splitlines()[2:8]] == [run.name for run in runs]
+
+
+def test_numbers_in_run_names_are_ordered_by_value_however_many_digits_they_have():
+    # numbers of 17 digits or more are alike as floats, and those of 309 or more are all inf
+    names = ["t" + "1" * 400, "t" + "2" * 399, "s10000000000000000000", "s9999999999999999999", "s1", "s01"]
+    assert sorted(names, key=name_order) == ["s01", "s1", "s9999999999999999999", "s10000000000000000000",
+                                             "t" + "2" * 399, "t" + "1" * 400]
 
 
 def test_a_folder_whose_runs_lie_a_level_deeper_says_which_folders_to_give(tmp_path, capsys):

@@ -273,8 +273,11 @@ _NUMBER = re.compile(r"([0-9]+(?:\.[0-9]+)?)")
 def name_order(name: str) -> tuple:
     """The key that sorts run names as a sweep names them: numbers in them by value (``es3`` before ``es10``,
     ``lr0.003`` before ``lr0.01``), the rest as text; names that tie so (``s01``, ``s1``) as text."""
+    from decimal import Decimal
+
     parts = _NUMBER.split(name)
-    return [(part, 0.0) if index % 2 == 0 else ("", float(part)) for index, part in enumerate(parts)], name
+    # (Decimal, not float: exact however many digits, where floats of 17 digits or more tie, or overflow to inf)
+    return [(part, Decimal(0)) if index % 2 == 0 else ("", Decimal(part)) for index, part in enumerate(parts)], name
 
 
 def unique_run_dirs(run_dirs) -> list[Path]:
