@@ -2591,9 +2591,11 @@ def test_ctrl_c_in_a_shell_loop_of_commands_stops_the_loop_as_it_stops_the_comma
     assert (done.returncode, done.stdout, done.stderr) == (-2, "", "satlearn: interrupted\n")
 
 
-# Ctrl-C ends the command by SIGINT itself (a status of -2 to subprocess, 130 to a shell), SIGTERM with status 143
-@pytest.mark.parametrize("signal_name, status", [("SIGINT", -2), ("SIGTERM", 143)])
-def test_a_stop_signal_while_torch_is_imported_stops_the_command_cleanly(tmp_path, signal_name, status):
+# Ctrl-C ends the command by SIGINT itself (a status of -2 to subprocess, 130 to a shell), SIGTERM with status 143;
+# python -m satlearn.cli (as benchmarks/demo.py runs it) is the same command
+@pytest.mark.parametrize("module, signal_name, status", [("satlearn", "SIGINT", -2), ("satlearn", "SIGTERM", 143),
+                                                         ("satlearn.cli", "SIGINT", -2)])
+def test_a_stop_signal_while_torch_is_imported_stops_the_command_cleanly(tmp_path, module, signal_name, status):
     # the first seconds of a command go to importing torch: a stand-in torch that is signalled as it imports
     import os
     import subprocess
@@ -2612,7 +2614,7 @@ def test_a_stop_signal_while_torch_is_imported_stops_the_command_cleanly(tmp_pat
 
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-    done = subprocess.run([sys.executable, "-m", "satlearn", "train", "--config", "mnist1d_sat", "--run-dir",
+    done = subprocess.run([sys.executable, "-m", module, "train", "--config", "mnist1d_sat", "--run-dir",
                            str(tmp_path / "run"), "--no-progress"], capture_output=True, text=True, timeout=60,
                           env=environment, preexec_fn=as_from_a_terminal)
     assert (done.returncode, done.stderr) == (status, "satlearn: interrupted\n")

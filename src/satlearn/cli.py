@@ -1172,5 +1172,5 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m satlearn.cli, as benchmarks/demo.py runs it: the same command
+    command_line()
