@@ -1188,6 +1188,18 @@ def test_a_setting_counts_only_for_the_runs_whose_method_reads_it(tmp_path):
     assert re.split(r" {2,}", table.splitlines()[3])[:3] == ["sat", "sat", "0.6"]
 
 
+def test_the_legend_names_no_setting_that_a_run_does_not_read(tmp_path, monkeypatch):
+    # the table's '—' for a CE run's method.momentum, in the legend, would read as its value
+    seed_run(tmp_path / "ce", HAND_ROWS, "method.name=erm")
+    for momentum in ("0.6", "0.9"):
+        seed_run(tmp_path / f"sat-{momentum}", HAND_ROWS, f"method.momentum={momentum}")
+    drawn = drawn_figures(monkeypatch)
+    compare_runs([tmp_path / "ce", tmp_path / "sat-0.6", tmp_path / "sat-0.9"], out=tmp_path / "c.png")
+    legend = legend_texts(drawn[0].axes[0])
+    assert "ce" in legend and "sat-0.6: method.momentum=0.6" in legend
+    assert not [text for text in legend if "—" in text]
+
+
 def test_runs_that_differ_in_more_settings_than_fit_as_columns_are_told_apart_under_the_table(tmp_path):
     from satlearn.compare import MAX_SETTING_COLUMNS
 

@@ -567,11 +567,15 @@ def setting_notes(compared: list[Compared]) -> list[str]:
 def legend_settings(compared: list[Compared]) -> dict[str, str]:
     """What the plot's legend adds to the name of each run's or group's curves, by :func:`shown_name`: the settings
     of the table's columns (:func:`setting_columns`), ``": method.momentum=0.6"`` (``sat-a (seeds 0, 1):
-    method.momentum=0.6``); nothing where the table has none."""
+    method.momentum=0.6``); nothing where the table has none. A setting the row's method does not read, or where only
+    its summary tells its settings, is left out rather than given as ``—``, which a legend would read as its value."""
     keys = setting_columns(compared)
-    return {shown_name(entry): "".join(f"{', ' if index else ': '}{key}={value}"
-                                       for index, (key, value) in enumerate(zip(keys, setting_cells(entry, keys))))
-            for entry in compared}
+    told = {}
+    for entry in compared:
+        unknown = unread_settings(entry) if settings_of(entry) is not None else set(keys)
+        given = [f"{key}={value}" for key, value in zip(keys, setting_cells(entry, keys)) if key not in unknown]
+        told[shown_name(entry)] = f": {', '.join(given)}" if given else ""
+    return told
 
 
 def _pct(value: float | None) -> str:
