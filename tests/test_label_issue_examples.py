@@ -128,6 +128,22 @@ def test_titles_of_long_names_overlap_no_other_panel(tmp_path, monkeypatch):
     assert title_lines(fig.axes[0])[0].startswith("file …") and title_lines(fig.axes[0])[0].endswith(".jpeg")
 
 
+@pytest.mark.parametrize("count", [1, 3, 6, 12])
+@pytest.mark.parametrize("side", [8, 32])
+@pytest.mark.parametrize("truth", [False, True])
+def test_the_heading_covers_no_title_of_a_row_of_images(tmp_path, monkeypatch, count, side, truth):
+    # a square image takes its column's width, taller than a row was given: one row's titles went up into the heading
+    issues = issues_of(12)
+    files = np.array([f"train/dog/img_{i:03d}_with_a_long_file_name.png" for i in range(12)])
+    drawn = drawn_figures(monkeypatch)
+    plot_label_issue_examples(issues, np.zeros((12, 3, side, side), np.uint8), tmp_path / "x.png", count=count,
+                              true_labels=issues.suggested_labels if truth else None, origin=("file", files))
+    fig = examples_figure(drawn)
+    renderer = fig.canvas.get_renderer()
+    heading = fig._suptitle.get_window_extent(renderer)
+    assert not [ax for ax in fig.axes if heading.overlaps(ax.get_tightbbox(renderer))]
+
+
 @pytest.mark.parametrize("count, error, message", [
     (-1, ConfigError, r"count=-1: expected a number of examples in \[0, 100\]"),
     (MAX_EXAMPLES + 1, ConfigError, "count=101"),

@@ -170,7 +170,8 @@ def plot_label_issue_examples(issues: LabelIssues, inputs: Any, path: str | Path
 
     columns = min(_COLUMNS, len(rows))
     lines = 5 if truth is not None else 4
-    panel_height = (1.6 if ndim == 4 else 1.1) + 0.16 * lines
+    # an image is as tall as its column is wide (1.9 in): a row given less pushed its titles up into the heading
+    panel_height = (2.0 if ndim == 4 else 1.1) + 0.16 * lines
     fig, axes = new_figure(math.ceil(len(rows) / columns), columns, squeeze=False,
                            figsize=(1.9 * columns, panel_height * math.ceil(len(rows) / columns) + 0.5))
     fig.set_layout_engine("constrained", h_pad=0.06)
