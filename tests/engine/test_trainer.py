@@ -2425,6 +2425,13 @@ def test_a_run_on_splits_given_in_python_asks_for_them_again_before_loading_any_
         assert str(refused.value) == (f"{run}: trained on splits given to fit(dataset=...) in Python, which its "
                                       f"data.source (mnist1d) did not load; to {doing}, pass the same splits again "
                                       "as dataset=")
+    # load_run_data takes no splits: it says so rather than advise giving them
+    from satlearn.engine.trainer import load_run_data
+
+    with pytest.raises(DataError) as refused:
+        load_run_data(run)
+    assert str(refused.value) == (f"{run}: trained on splits given to fit(dataset=...) in Python, which its "
+                                  "data.source (mnist1d) did not load; only the program that gave them has its data")
     assert main(["eval", str(run)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"satlearn: error: {run}: trained on splits given") and err.count("\n") == 1, err

@@ -1523,6 +1523,10 @@ def load_run_data(run_dir: str | Path, *, data_root: str | Path | None = None, d
     run_dir = user_path(run_dir)
     checkpoint = load_checkpoint(run_dir, mmap=True)  # the weights are not read
     config = config_lib.from_dict_exact(checkpoint["config"])
+    if checkpoint.get("data_given") and not checkpoint.get("given_splits_from_source", True):
+        # (run_data's advice, to give the splits again as dataset=, is for load_run and fit, which take them)
+        raise DataError(f"{run_dir}: trained on splits given to fit(dataset=...) in Python, which its data.source "
+                        f"({config.data.source}) did not load; only the program that gave them has its data")
     _data_settings_now(config, run_dir, data_root)
     if not download:
         config.data.download = False
