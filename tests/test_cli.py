@@ -1208,6 +1208,15 @@ def test_an_out_of_a_dash_is_refused_not_written_as_a_file_named_dash(tmp_path, 
     assert captured.out == "" and list(tmp_path.iterdir()) == []
 
 
+def test_a_run_dir_of_a_dash_is_refused_not_made_a_folder_named_dash(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "-c", "mnist1d_sat", "--run-dir", "-"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == ("satlearn: error: --run-dir -: expected a run directory, not stdout; for one named -, "
+                            "give ./-\n")
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
+
+
 def train_then_move_its_data(tmp_path, capsys, data, moved, *overrides):
     """A 3-epoch run (a checkpoint after each) in tmp_path/run trained on ``data``, which then moves to ``moved``;
     returns the run and the overrides it trained with, with the output so far read away."""

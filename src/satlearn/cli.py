@@ -377,6 +377,8 @@ def _check_path_arguments(args: argparse.Namespace) -> None:
                 raise ConfigError(f"{name} is empty; expected a path")
     if getattr(args, "out", None) == "-":  # stdout by convention, which would be a file or folder named - here
         raise ConfigError(f"--out -: expected {_OUT_TAKES[args.command]}, not stdout; for one named -, give ./-")
+    if getattr(args, "run_dir", None) == "-" and args.command == "train":  # a run folder named - would be made
+        raise ConfigError("--run-dir -: expected a run directory, not stdout; for one named -, give ./-")
     data_root = getattr(args, "data_root", None)
     # where a run's data are now is somewhere: a mistyped one would be taken as a new cache (MNIST-1D's) and made
     if data_root is not None and not user_path(data_root).exists():
