@@ -1306,6 +1306,55 @@ def test_sigterm_to_the_whole_process_group_with_loader_workers_stops_as_ctrl_c_
     assert err.strip().splitlines()[-1].startswith("satlearn: interrupted; the checkpoint after epoch ")
 
 
+def test_ctrl_c_while_loader_workers_start_stops_the_run_as_it_stops_at_any_other_time(tmp_path):
+    # Ctrl-C reaches the whole foreground process group: the command, and the loader worker it is forking right
+    # then. Python runs the command's handler in the functions that run after a fork (logging registers one),
+    # where the KeyboardInterrupt was lost: the run went on, to its end, or failed with torch's error on finding
+    # its worker gone.
+    # Here the signal is sent from such a function, as the first worker after the first checkpoint starts.
+    import signal
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    script = f"""
+import os, pathlib, signal, sys, threading, time
+checkpoint = pathlib.Path({str(run)!r}) / "checkpoint.pt"
+sent = []
+def ctrl_c_as_a_worker_starts():
+    if checkpoint.exists() and not sent:
+        sent.append(1)
+        os.killpg(0, signal.SIGINT)
+        for _ in range(100):  # time for the thread below to take it, where it does
+            time.sleep(0.01)
+os.register_at_fork(after_in_parent=ctrl_c_as_a_worker_starts)
+# a thread that takes the signal where the forking one holds it back, as a checkpoint writer's or torch's may
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+from satlearn.cli import command_line
+sys.argv[0] = "satlearn"
+command_line()
+"""
+    train = ["train", "--config", "mnist1d_sat", "--run-dir", str(run), "--no-progress", *sets([
+        "method.name=erm", "data.num_samples=200", "data.pipeline=reference", "data.workers=1", "run.epochs=3",
+        "run.threads=1"])]
+
+    def as_from_a_terminal():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    # a session of its own: its process group holds the command and its loader workers, as a terminal's does
+    done = subprocess.run([sys.executable, "-c", script, *train], capture_output=True, text=True, timeout=120,
+                          start_new_session=True, preexec_fn=as_from_a_terminal)
+    assert done.returncode == -signal.SIGINT, done.stderr
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]  # (the checkpoint after epoch 1, or 2 where it is written later)
+    assert last.startswith("satlearn: interrupted; the checkpoint after epoch "), done.stderr
+    assert last.endswith(f" is kept: resume with satlearn train --resume {run}"), done.stderr
+    resumed = subprocess.run([sys.executable, "-m", "satlearn", "train", "--resume", str(run), "--no-progress"],
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (run / "summary.json").exists()
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]

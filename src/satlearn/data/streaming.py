@@ -14,6 +14,7 @@ import contextlib
 import copy
 import math
 import signal
+import threading
 from typing import Iterator
 
 import numpy as np
@@ -24,30 +25,51 @@ from satlearn.config import EPOCH_SEED_STRIDE
 from satlearn.data.loader import channel_statistics, check_augment, draw_crop_flip, is_image_batch
 
 
+# what stops a run: Ctrl-C; SIGTERM and SIGUSR1, which the command line takes as Ctrl-C
+_STOP_SIGNALS = frozenset(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1") if hasattr(signal, name))
+
+
 def _sigterm_as_ctrl_c(worker_id: int) -> None:
     """A loader worker takes SIGTERM as it takes Ctrl-C: it raises KeyboardInterrupt, on which torch's worker loop
     ends quietly. A scheduler, ``timeout`` or ``kill`` of the process group sends SIGTERM to every process in it;
     torch's own handler makes a worker kill itself, and the main process then fails with torch's "worker is
     killed" error instead of stopping as it does for Ctrl-C. (``terminate()`` still ends a stuck worker.) A worker
-    forked by the main process starts with SIGTERM blocked (:func:`_sigterm_blocked`), so one that arrives before
-    this runs waits for it."""
+    forked by the main process starts with the stop signals held back (:func:`_stop_signals_held`), so a SIGTERM
+    that arrives before this runs waits for it; Ctrl-C and SIGUSR1, which a terminal and SLURM send to the whole
+    process group too, stay held back: the main process stops on them and ends its workers as it does so, where a
+    worker that ended itself would print its own traceback, or be found gone by a main process still waiting on
+    it."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 @contextlib.contextmanager
-def _sigterm_blocked():
-    """SIGTERM held back while the loader's workers start (they inherit the mask); the main process gets one that
-    arrived meanwhile when the block ends."""
-    if not hasattr(signal, "pthread_sigmask"):  # (Windows)
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+def _stop_signals_held():
+    """The stop signals held back while the loader's workers start: the workers inherit them blocked, and the main
+    process acts on one that arrived meanwhile once they have started. Python runs the handler of a signal that
+    arrived during a fork in the functions registered to run after it (``os.register_at_fork``, as logging does),
+    where the KeyboardInterrupt it raises is printed and dropped: the run went on without its stop, to its end, or
+    failed with torch's "DataLoader worker exited unexpectedly" where the same Ctrl-C ended a worker. Blocking the
+    signals is not enough for the main process: one of its other threads takes the signal, and Python still runs
+    the handler in the main thread, so a Python handler only notes the signal meanwhile."""
+    held: list[int] = []
+    replaced = {}
+    if threading.current_thread() is threading.main_thread():  # where Python runs signal handlers
+        for signum in _STOP_SIGNALS:
+            if callable(signal.getsignal(signum)):  # (not the default action, nor ignored)
+                replaced[signum] = signal.signal(signum, lambda signum, frame: held.append(signum))
+    blocking = hasattr(signal, "pthread_sigmask")  # (not on Windows)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS) if blocking else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if blocking:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in replaced.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(held):  # now to the handler it was meant for: Ctrl-C's raises KeyboardInterrupt
+            signal.raise_signal(signum)
 
 
 # the most channels one PIL image holds (L, LA, RGB, RGBA)
@@ -177,7 +199,7 @@ class StreamingLoader:
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
                             drop_last=self.drop_last, worker_init_fn=_sigterm_as_ctrl_c, generator=seeds)
         non_blocking = self.device.type == "cuda"
-        with _sigterm_blocked():
+        with _stop_signals_held():
             batches = iter(loader)  # starts the workers
         layout = torch.channels_last if self.channels_last else torch.preserve_format
         for x, y, idx in batches:
