@@ -158,3 +158,25 @@ def test_two_epochs_of_the_reference_pipeline_read_at_once_keep_their_own_augmen
     together = list(zip(reference.epoch(0), reference.epoch(1)))
     for (first, second), expected_first, expected_second in zip(together, fast.epoch(0), fast.epoch(1), strict=True):
         assert torch.equal(first[0], expected_first[0]) and torch.equal(second[0], expected_second[0])
+
+
+def test_a_stop_signal_while_workers_start_reaches_its_handler_once_they_have_started():
+    import signal
+
+    from satlearn.data.streaming import _stop_signals_held
+
+    calls = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    try:
+        with _stop_signals_held():
+            signal.raise_signal(signal.SIGTERM)
+            assert calls == []
+        assert calls == [signal.SIGTERM]
+        # a handler left in place where a stop cut the putting back short passes a later signal on, not notes it
+        with _stop_signals_held():
+            stand_in = signal.getsignal(signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) is not stand_in
+        stand_in(signal.SIGTERM, None)
+        assert calls == [signal.SIGTERM, signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -55,19 +55,32 @@ def _stop_signals_held():
     the handler in the main thread, so a Python handler only notes the signal meanwhile."""
     held: list[int] = []
     replaced = {}
+    holding = [True]
+
+    def note_or_pass_on(signum, frame):
+        # once the workers have started, a signal goes to its own handler at once: a stop that arrives while the
+        # handlers are put back, and cuts that short, leaves this one in place, passing signals on
+        if holding:
+            held.append(signum)
+        else:
+            replaced[signum](signum, frame)
+
     if threading.current_thread() is threading.main_thread():  # where Python runs signal handlers
         for signum in _STOP_SIGNALS:
             if callable(signal.getsignal(signum)):  # (not the default action, nor ignored)
-                replaced[signum] = signal.signal(signum, lambda signum, frame: held.append(signum))
+                replaced[signum] = signal.signal(signum, note_or_pass_on)
     blocking = hasattr(signal, "pthread_sigmask")  # (not on Windows)
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS) if blocking else None
     try:
         yield
     finally:
-        if blocking:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        for signum, handler in replaced.items():
-            signal.signal(signum, handler)
+        holding.clear()
+        try:
+            if blocking:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        finally:
+            for signum, handler in replaced.items():
+                signal.signal(signum, handler)
         for signum in dict.fromkeys(held):  # now to the handler it was meant for: Ctrl-C's raises KeyboardInterrupt
             signal.raise_signal(signum)
 
