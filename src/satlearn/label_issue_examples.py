@@ -155,11 +155,7 @@ def plot_label_issue_examples(issues: LabelIssues, inputs: Any, path: str | Path
     if ndim == 4 and inputs.shape[1] not in (1, 3, 4):
         raise DataError(f"images of shape {tuple(inputs.shape)}; expected (M, C, H, W) with 1, 3 or 4 channels")
     issues._check_names(class_names)
-    if true_labels is not None and np.shape(true_labels) != issues.given_labels.shape:
-        raise DataError(f"true_labels of shape {np.shape(true_labels)}; expected {issues.given_labels.shape}, one "
-                        "per example")
-    if origin is not None and len(origin[1]) != len(issues.given_labels):
-        raise DataError(f"origin holds {len(origin[1])} entries for {len(issues.given_labels)} examples")
+    issues._check_per_example(true_labels=true_labels, origin=origin)
     positions = issues.positions(rows)
     picked = _picked_inputs(inputs, positions)
     if ndim == 4:

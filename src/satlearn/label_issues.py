@@ -97,6 +97,13 @@ class LabelIssues:
             raise DataError(f"{len(class_names)} class_names for the {self.probs.shape[1]} classes of the soft "
                             "targets")
 
+    def _check_per_example(self, *, true_labels: Any = None, origin: tuple[str, np.ndarray] | None = None) -> None:
+        if true_labels is not None and np.shape(true_labels) != self.given_labels.shape:
+            raise DataError(f"true_labels of shape {np.shape(true_labels)}; expected {self.given_labels.shape}, one "
+                            "per example")
+        if origin is not None and len(origin[1]) != len(self.given_labels):
+            raise DataError(f"origin holds {len(origin[1])} entries for {len(self.given_labels)} examples")
+
     def to_csv(self, *, class_names: list[str] | None = None, origin: tuple[str, np.ndarray] | None = None) -> str:
         """The CSV as text, written nowhere (:func:`write_label_issues` writes the files). One row per example:
         ``index`` (position in the training set, a held-out validation split's examples counted too),
@@ -484,11 +491,7 @@ def write_label_issues(issues: LabelIssues, out_dir: str | Path, *, true_labels:
 
     examples = checked_count(examples, name="examples")
 
-    if true_labels is not None and np.shape(true_labels) != issues.given_labels.shape:
-        raise DataError(f"true_labels of shape {np.shape(true_labels)}; expected {issues.given_labels.shape}, one "
-                        "per example")
-    if origin is not None and len(origin[1]) != len(issues.given_labels):
-        raise DataError(f"origin holds {len(origin[1])} entries for {len(issues.given_labels)} examples")
+    issues._check_per_example(true_labels=true_labels, origin=origin)
     issues._check_names(class_names)
     out_dir = make_output_dir(out_dir)
     plot_path = out_dir / "label_issues_pr.png"
